@@ -1,0 +1,1 @@
+//! Automatic gain control toward a loudness target (placeholder until implemented).

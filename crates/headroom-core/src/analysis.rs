@@ -1,0 +1,1 @@
+//! Offline analysis of whole files (placeholder until implemented).

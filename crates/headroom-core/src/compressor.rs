@@ -1,0 +1,1 @@
+//! Feed-forward compressor (placeholder until implemented).

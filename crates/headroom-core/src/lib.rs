@@ -1,0 +1,44 @@
+//! # headroom-core
+//!
+//! The loudness levelling DSP of headroom, free of I/O and of allocation on the audio path.
+//!
+//! * [`meter`] — ITU-R BS.1770-4 / EBU R128 loudness metering (K-weighting, momentary,
+//!   short-term, gated integrated, loudness range, true peak, sample peak) with O(1) live reads.
+//! * [`agc`], [`compressor`], [`limiter`] — the three levelling stages.
+//! * [`chain`] — [`Chain`]: AGC → compressor → lookahead true-peak limiter with input and
+//!   output meters and bypass. This is what the daemon runs in its PipeWire callback and what
+//!   `headroom render` runs offline.
+//! * [`params`] — the parameter structs every stage takes, with their defaults and ranges.
+//! * [`shared`] — lock-free hand-off of meters out of the audio thread.
+//! * [`timing`] — [`PlaybackTiming`]: wait-free per-callback timing statistics.
+//! * [`analysis`] — offline file analysis (`headroom analyze`), built on the `ebur128` crate.
+//! * [`profile`] — TOML profiles: parsing, validation, dotted-key settings.
+//!
+//! ## Allocation contract
+//! Constructors (`new`) and `prepare` may allocate. Every method documented as
+//! *real-time safe* (notably every `process`) never allocates, locks, blocks, logs or panics,
+//! for any input, and is checked under `assert_no_alloc` in the tests.
+
+#![warn(missing_docs)]
+
+pub mod agc;
+pub mod analysis;
+pub mod chain;
+pub mod compressor;
+pub mod limiter;
+pub mod meter;
+pub mod params;
+pub mod profile;
+pub mod shared;
+pub mod timing;
+pub mod util;
+
+pub use chain::Chain;
+pub use params::{AgcParams, ChainParams, CompressorParams, LayerAParams, LimiterParams};
+pub use shared::{AtomicMeters, MeterSnapshot};
+pub use timing::{PlaybackTiming, TimingSnapshot};
+
+/// Loudness value published when there is no measurement yet (silence, or the window is not
+/// yet filled): the BS.1770 absolute gate, −70 LUFS. Readers treat values at or below this
+/// floor as "no measurement".
+pub const LUFS_FLOOR: f64 = -70.0;

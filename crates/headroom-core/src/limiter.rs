@@ -1,0 +1,1 @@
+//! Lookahead true-peak limiter (placeholder until implemented).

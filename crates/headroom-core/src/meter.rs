@@ -1,0 +1,1 @@
+//! BS.1770-4 / EBU R128 loudness metering (placeholder until implemented).

@@ -1,0 +1,1 @@
+//! TOML profiles and dotted-key settings (placeholder until implemented).

@@ -1,0 +1,5 @@
+//! `headroomd`: the headroom daemon binary.
+
+fn main() -> anyhow::Result<()> {
+    headroomd::run(headroomd::DaemonConfig::default())
+}

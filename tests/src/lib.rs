@@ -1,0 +1,616 @@
+//! # headroom-tests
+//!
+//! The headless PipeWire sandbox that headroom's end-to-end tests (and `make demo`) run in, plus
+//! small audio helpers: WAV synthesis and reading, capture with `pw-record`, loudness via the
+//! `ebur128` crate.
+//!
+//! A [`Sandbox`] owns a private `XDG_RUNTIME_DIR` with a session `dbus-daemon`, `pipewire`
+//! and `wireplumber`, and a stereo null sink made the default sink. Readiness is polled
+//! (`pw-cli info 0`, `pw-metadata -n default`), never slept for. Every process it starts is
+//! killed and reaped when the sandbox is dropped — also when a test panics — and, should the
+//! test process itself die, by `PR_SET_PDEATHSIG`.
+//!
+//! Sandboxes within one test binary are serialised by a process-wide lock (timing-sensitive
+//! audio tests on a 2-core machine must not compete); cargo runs test binaries one after
+//! another, so at most one sandbox is up at a time.
+
+#![warn(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// Name of the null sink every sandbox creates and makes the default.
+pub const DEFAULT_SINK: &str = "fake-speakers";
+
+/// Environment variable set on every process a sandbox starts; `tests/no-leftovers.sh` looks
+/// for it to prove nothing is left running.
+pub const SANDBOX_MARKER: &str = "HEADROOM_SANDBOX";
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A private, headless PipeWire session.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+    env: BTreeMap<String, OsString>,
+    children: Vec<(String, Child)>,
+    _serial: Option<MutexGuard<'static, ()>>,
+}
+
+/// Polls `f` every few milliseconds until it returns `Ok(Some(v))` or `timeout` passes.
+pub fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut() -> Result<Option<T>>,
+) -> Result<T> {
+    let start = Instant::now();
+    let mut last_err = None;
+    loop {
+        match f() {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(e) => last_err = Some(e),
+        }
+        if start.elapsed() > timeout {
+            return Err(match last_err {
+                Some(e) => e.context(format!("timed out after {timeout:?} waiting for {what}")),
+                None => anyhow!("timed out after {timeout:?} waiting for {what}"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn set_pdeathsig(cmd: &mut Command) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches only the calling
+    // (freshly forked) process; nothing is allocated between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+impl Sandbox {
+    /// Starts dbus, PipeWire and WirePlumber in a fresh runtime dir and creates the default
+    /// null sink [`DEFAULT_SINK`]. Waits (by polling) until WirePlumber names it the default.
+    pub fn start() -> Result<Self> {
+        let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sb = Self::start_unserialised()?;
+        sb._serial = Some(guard);
+        Ok(sb)
+    }
+
+    /// Like [`Sandbox::start`] without the process-wide lock (for the `hr-sandbox` binary).
+    pub fn start_unserialised() -> Result<Self> {
+        for tool in ["pipewire", "wireplumber", "dbus-daemon", "pw-cli", "pw-metadata"] {
+            which(tool).with_context(|| {
+                format!("`{tool}` is not installed: run `make deps` (needs pipewire, pipewire-bin, wireplumber, dbus)")
+            })?;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("headroom-sandbox-")
+            .tempdir()
+            .context("creating sandbox dir")?;
+        let root = dir.path().to_path_buf();
+        let runtime = root.join("run");
+        let mut env = BTreeMap::new();
+        for (k, sub) in [
+            ("XDG_RUNTIME_DIR", "run"),
+            ("XDG_STATE_HOME", "state"),
+            ("XDG_CONFIG_HOME", "config"),
+            ("XDG_DATA_HOME", "data"),
+            ("XDG_CACHE_HOME", "cache"),
+        ] {
+            let p = root.join(sub);
+            std::fs::create_dir_all(&p)?;
+            env.insert(k.to_string(), p.into_os_string());
+        }
+        std::fs::set_permissions(
+            &runtime,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )?;
+        env.insert(SANDBOX_MARKER.into(), root.clone().into_os_string());
+        env.insert("PIPEWIRE_RUNTIME_DIR".into(), runtime.clone().into_os_string());
+        let bus = runtime.join("bus");
+        env.insert(
+            "DBUS_SESSION_BUS_ADDRESS".into(),
+            format!("unix:path={}", bus.display()).into(),
+        );
+        // Quiet the harmless libcamera / JACK noise.
+        env.insert("LIBCAMERA_LOG_LEVELS".into(), "*:ERROR".into());
+        let mut sb = Sandbox {
+            dir,
+            env,
+            children: Vec::new(),
+            _serial: None,
+        };
+
+        // Session bus: ready once it prints its address.
+        let mut dbus = sb
+            .command("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address"])
+            .arg(format!("--address=unix:path={}", bus.display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting dbus-daemon")?;
+        let out = dbus.stdout.take().expect("piped stdout");
+        sb.children.push(("dbus-daemon".into(), dbus));
+        let mut line = String::new();
+        BufReader::new(out)
+            .read_line(&mut line)
+            .context("reading dbus address")?;
+        if line.trim().is_empty() {
+            bail!("dbus-daemon exited without printing its address");
+        }
+
+        sb.spawn_logged("pipewire", &[])?;
+        sb.wait_pipewire()?;
+        sb.spawn_logged("wireplumber", &[])?;
+        sb.wait_wireplumber()?;
+        sb.create_null_sink(DEFAULT_SINK)?;
+        sb.wait_default_sink(DEFAULT_SINK, Duration::from_secs(10))?;
+        Ok(sb)
+    }
+
+    fn spawn_logged(&mut self, prog: &str, args: &[&str]) -> Result<()> {
+        let log = std::fs::File::create(self.dir.path().join(format!("{prog}.log")))?;
+        let child = self
+            .command(prog)
+            .args(args)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {prog}"))?;
+        self.children.push((prog.to_string(), child));
+        Ok(())
+    }
+
+    /// Polls until PipeWire answers `pw-cli info 0`.
+    pub fn wait_pipewire(&mut self) -> Result<()> {
+        wait_for("pipewire", Duration::from_secs(10), || {
+            self.check_children()?;
+            let ok = self
+                .command("pw-cli")
+                .args(["info", "0"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()?
+                .success();
+            Ok(ok.then_some(()))
+        })
+    }
+
+    /// Polls until WirePlumber has created the `default` metadata.
+    pub fn wait_wireplumber(&mut self) -> Result<()> {
+        wait_for("wireplumber", Duration::from_secs(10), || {
+            self.check_children()?;
+            let out = self
+                .command("pw-metadata")
+                .args(["-n", "default"])
+                .stderr(Stdio::null())
+                .output()?;
+            Ok(String::from_utf8_lossy(&out.stdout)
+                .contains("Found \"default\"")
+                .then_some(()))
+        })
+    }
+
+    /// Fails if one of the sandbox's own processes has exited.
+    fn check_children(&mut self) -> Result<()> {
+        for (name, child) in &mut self.children {
+            if let Some(st) = child.try_wait()? {
+                bail!(
+                    "{name} exited ({st}); log: {}",
+                    self.dir.path().join(format!("{name}.log")).display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a stereo null sink (`support.null-audio-sink`) named `name` that outlives
+    /// `pw-cli`, and waits until it is visible.
+    pub fn create_null_sink(&self, name: &str) -> Result<()> {
+        let props = format!(
+            "{{ factory.name=support.null-audio-sink node.name={name} node.description=\"{name}\" \
+             media.class=Audio/Sink object.linger=true audio.position=[FL FR] \
+             audio.rate=48000 }}"
+        );
+        let st = self
+            .command("pw-cli")
+            .args(["create-node", "adapter", &props])
+            .stdout(Stdio::null())
+            .status()?;
+        if !st.success() {
+            bail!("pw-cli create-node for {name} failed: {st}");
+        }
+        wait_for(
+            &format!("sink {name}"),
+            Duration::from_secs(5),
+            || Ok(self.node_id(name)?.map(|_| ())),
+        )
+    }
+
+    /// Destroys the node called `name` (e.g. a null sink) and waits until it is gone.
+    pub fn destroy_node(&self, name: &str) -> Result<()> {
+        let id = self
+            .node_id(name)?
+            .ok_or_else(|| anyhow!("no node {name}"))?;
+        let st = self
+            .command("pw-cli")
+            .args(["destroy", &id.to_string()])
+            .stdout(Stdio::null())
+            .status()?;
+        if !st.success() {
+            bail!("pw-cli destroy {id} failed");
+        }
+        wait_for(&format!("{name} gone"), Duration::from_secs(5), || {
+            Ok(self.node_id(name)?.is_none().then_some(()))
+        })
+    }
+
+    /// The id of the node with `node.name == name`, if any (via `pw-dump`).
+    pub fn node_id(&self, name: &str) -> Result<Option<u32>> {
+        for obj in self.dump()? {
+            if obj["type"] == "PipeWire:Interface:Node"
+                && obj["info"]["props"]["node.name"] == name
+            {
+                return Ok(obj["id"].as_u64().map(|v| v as u32));
+            }
+        }
+        Ok(None)
+    }
+
+    /// All objects of the graph, as `pw-dump` prints them.
+    pub fn dump(&self) -> Result<Vec<serde_json::Value>> {
+        let out = self.command("pw-dump").stderr(Stdio::null()).output()?;
+        if !out.status.success() {
+            bail!("pw-dump failed: {}", out.status);
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).context("parsing pw-dump output")?;
+        Ok(v.as_array().cloned().unwrap_or_default())
+    }
+
+    /// The default audio sink's node name according to WirePlumber, if set.
+    pub fn default_sink(&self) -> Result<Option<String>> {
+        let out = self
+            .command("pw-metadata")
+            .args(["-n", "default", "0", "default.audio.sink"])
+            .stderr(Stdio::null())
+            .output()?;
+        let s = String::from_utf8_lossy(&out.stdout);
+        // update: id:0 key:'default.audio.sink' value:'{ "name": "fake-speakers" }' type:'Spa:String:JSON'
+        Ok(s.split("\"name\": \"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .map(str::to_string))
+    }
+
+    /// Waits until WirePlumber reports `name` as the default sink.
+    pub fn wait_default_sink(&self, name: &str, timeout: Duration) -> Result<()> {
+        wait_for(&format!("default sink {name}"), timeout, || {
+            Ok((self.default_sink()?.as_deref() == Some(name)).then_some(()))
+        })
+    }
+
+    /// A `Command` for `prog` that runs inside this sandbox (its environment set, killed if the
+    /// test process dies).
+    pub fn command(&self, prog: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(prog);
+        c.envs(&self.env).stdin(Stdio::null());
+        set_pdeathsig(&mut c);
+        c
+    }
+
+    /// The sandbox environment (`XDG_RUNTIME_DIR`, `DBUS_SESSION_BUS_ADDRESS`, …).
+    pub fn env(&self) -> &BTreeMap<String, OsString> {
+        &self.env
+    }
+
+    /// The sandbox's root directory (runtime, state, config and logs live below it).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path for a scratch file inside the sandbox.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Plays `wav` with `pw-play` into `target` (a node name) and waits for it to finish.
+    /// `props` are extra stream properties, e.g. `application.name=foo`.
+    pub fn play(&self, wav: &Path, target: &str, props: &[&str]) -> Result<()> {
+        let st = self.play_cmd(wav, target, props).status()?;
+        if !st.success() {
+            bail!("pw-play {} failed: {st}", wav.display());
+        }
+        Ok(())
+    }
+
+    /// A `pw-play` command for `wav` into `target` (spawn it to play in the background).
+    pub fn play_cmd(&self, wav: &Path, target: &str, props: &[&str]) -> Command {
+        let mut c = self.command("pw-play");
+        c.arg("--target").arg(target);
+        if !props.is_empty() {
+            c.arg("-P").arg(format!("{{ {} }}", props.join(" ")));
+        }
+        c.arg(wav).stdout(Stdio::null()).stderr(Stdio::null());
+        c
+    }
+
+    /// Starts capturing what `sink` plays (its monitor) into `out` as 32-bit float stereo
+    /// 48 kHz WAV. Returns once the capture stream is linked.
+    pub fn record(&self, sink: &str, out: &Path) -> Result<Recorder> {
+        let child = self
+            .command("pw-record")
+            .args(["--target", sink, "-P", "{ stream.capture.sink=true node.name=hr-test-recorder }"])
+            .args(["--rate", "48000", "--channels", "2", "--format", "f32"])
+            .arg(out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting pw-record")?;
+        let mut rec = Recorder {
+            child: Some(child),
+            path: out.to_path_buf(),
+        };
+        // Ready when the recorder node has an input link.
+        wait_for("pw-record linked", Duration::from_secs(5), || {
+            if let Some(c) = rec.child.as_mut() {
+                if let Some(st) = c.try_wait()? {
+                    bail!("pw-record exited early: {st}");
+                }
+            }
+            let dump = self.dump()?;
+            let Some(id) = dump.iter().find_map(|o| {
+                (o["type"] == "PipeWire:Interface:Node"
+                    && o["info"]["props"]["node.name"] == "hr-test-recorder")
+                    .then(|| o["id"].as_u64())
+                    .flatten()
+            }) else {
+                return Ok(None);
+            };
+            let linked = dump.iter().any(|o| {
+                o["type"] == "PipeWire:Interface:Link" && o["info"]["input-node-id"].as_u64() == Some(id)
+            });
+            Ok(linked.then_some(()))
+        })?;
+        Ok(rec)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // Stop in reverse order: session manager, server, bus.
+        for (_, child) in self.children.iter_mut().rev() {
+            // SAFETY: plain kill(2) on a pid we spawned and have not yet reaped.
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(2);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) => break,
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(5))
+                    }
+                    _ => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A running `pw-record`; [`Recorder::stop`] finalises the file.
+pub struct Recorder {
+    child: Option<Child>,
+    path: PathBuf,
+}
+
+impl Recorder {
+    /// Stops the capture (SIGINT, so the WAV header is written) and reads the file.
+    pub fn stop(mut self) -> Result<Wav> {
+        self.finish()?;
+        read_wav(&self.path)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: kill(2) on our own unreaped child.
+            unsafe {
+                libc::kill(c.id() as i32, libc::SIGINT);
+            }
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while c.try_wait()?.is_none() {
+                if Instant::now() > deadline {
+                    let _ = c.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = c.wait();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+/// Interleaved audio read from or written to a WAV file.
+#[derive(Debug, Clone)]
+pub struct Wav {
+    /// Sample rate, Hz.
+    pub rate: u32,
+    /// Channels.
+    pub channels: usize,
+    /// Interleaved samples, full scale ±1.0.
+    pub samples: Vec<f32>,
+}
+
+impl Wav {
+    /// Number of frames.
+    pub fn frames(&self) -> usize {
+        self.samples.len() / self.channels.max(1)
+    }
+
+    /// Frames `[start, end)` as a new `Wav`.
+    pub fn slice(&self, start: usize, end: usize) -> Wav {
+        let end = end.min(self.frames());
+        let start = start.min(end);
+        Wav {
+            rate: self.rate,
+            channels: self.channels,
+            samples: self.samples[start * self.channels..end * self.channels].to_vec(),
+        }
+    }
+
+    /// The frame range holding signal: first to last frame whose magnitude exceeds
+    /// `threshold` (linear). `None` when everything is below it.
+    pub fn active_range(&self, threshold: f32) -> Option<(usize, usize)> {
+        let ch = self.channels.max(1);
+        let first = self.samples.iter().position(|s| s.abs() > threshold)? / ch;
+        let last = self.samples.iter().rposition(|s| s.abs() > threshold)? / ch;
+        Some((first, last + 1))
+    }
+
+    /// RMS over all samples, dBFS (−inf for silence).
+    pub fn rms_db(&self) -> f64 {
+        if self.samples.is_empty() {
+            return f64::NEG_INFINITY;
+        }
+        let e: f64 = self.samples.iter().map(|&s| (s as f64) * (s as f64)).sum();
+        10.0 * (e / self.samples.len() as f64).log10()
+    }
+
+    /// Sample peak, dBFS.
+    pub fn peak_db(&self) -> f64 {
+        let p = self.samples.iter().fold(0f32, |m, s| m.max(s.abs()));
+        20.0 * (p as f64).log10()
+    }
+
+    /// Integrated loudness (BS.1770) via the `ebur128` crate, LUFS.
+    pub fn integrated_lufs(&self) -> Result<f64> {
+        let mut m = ebur128::EbuR128::new(self.channels as u32, self.rate, ebur128::Mode::I)?;
+        m.add_frames_f32(&self.samples)?;
+        Ok(m.loudness_global()?)
+    }
+
+    /// Short-term loudness every 100 ms (3 s window), LUFS, via the `ebur128` crate. Entry
+    /// `i` covers the window ending at `(i + 1) × 100 ms`.
+    pub fn short_term_series(&self) -> Result<Vec<f64>> {
+        let mut m = ebur128::EbuR128::new(self.channels as u32, self.rate, ebur128::Mode::S)?;
+        let hop = (self.rate / 10) as usize * self.channels;
+        let mut out = Vec::new();
+        for chunk in self.samples.chunks(hop) {
+            m.add_frames_f32(chunk)?;
+            out.push(m.loudness_shortterm()?);
+        }
+        Ok(out)
+    }
+
+    /// Writes the audio as 32-bit float WAV.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let spec = hound::WavSpec {
+            channels: self.channels as u16,
+            sample_rate: self.rate,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut w = hound::WavWriter::create(path, spec)?;
+        for &s in &self.samples {
+            w.write_sample(s)?;
+        }
+        w.finalize()?;
+        Ok(())
+    }
+}
+
+/// A stereo sine at `freq` Hz with peak `peak_dbfs`, `secs` long, at 48 kHz.
+pub fn sine(freq: f64, peak_dbfs: f64, secs: f64) -> Wav {
+    let rate = 48_000u32;
+    let n = (secs * rate as f64).round() as usize;
+    let amp = 10f64.powf(peak_dbfs / 20.0);
+    let mut samples = Vec::with_capacity(n * 2);
+    for i in 0..n {
+        let v = (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin()) as f32;
+        samples.push(v);
+        samples.push(v);
+    }
+    Wav {
+        rate,
+        channels: 2,
+        samples,
+    }
+}
+
+/// Reads a WAV file (any of hound's integer or float formats) as interleaved `f32`.
+/// Tolerates a header whose length fields were never finalised (as a killed `pw-record`
+/// leaves them), reading what is there.
+pub fn read_wav(path: &Path) -> Result<Wav> {
+    let mut r = hound::WavReader::open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let spec = r.spec();
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => r.samples::<f32>().map_while(|s| s.ok()).collect(),
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+            r.samples::<i32>()
+                .map_while(|s| s.ok())
+                .map(|s| s as f32 * scale)
+                .collect()
+        }
+    };
+    Ok(Wav {
+        rate: spec.sample_rate,
+        channels: spec.channels as usize,
+        samples,
+    })
+}
+
+/// Finds `prog` on `PATH`.
+pub fn which(prog: &str) -> Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|p| p.is_file())
+        .ok_or_else(|| anyhow!("{prog} not found on PATH"))
+}
+
+/// Path of a binary built by this workspace (`headroomd`, `headroom`), next to the test
+/// executable's `target/<profile>` directory. Build it first (`cargo build`); `make test` does.
+pub fn workspace_bin(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    // target/<profile>/deps/<test-binary>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| anyhow!("unexpected test binary location {}", exe.display()))?;
+    let p = profile_dir.join(name);
+    if !p.is_file() {
+        bail!(
+            "{} not built: run `cargo build --workspace` first ({})",
+            name,
+            p.display()
+        );
+    }
+    Ok(p)
+}
