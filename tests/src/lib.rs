@@ -290,11 +290,8 @@ impl Sandbox {
             .stderr(Stdio::null())
             .output()?;
         let s = String::from_utf8_lossy(&out.stdout);
-        // update: id:0 key:'default.audio.sink' value:'{ "name": "fake-speakers" }' type:'Spa:String:JSON'
-        Ok(s.split("\"name\": \"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .map(str::to_string))
+        // update: id:0 key:'default.audio.sink' value:'{"name":"fake-speakers"}' type:'Spa:String:JSON'
+        Ok(metadata_value_name(&s))
     }
 
     /// Waits until WirePlumber reports `name` as the default sink.
@@ -584,6 +581,14 @@ pub fn read_wav(path: &Path) -> Result<Wav> {
         channels: spec.channels as usize,
         samples,
     })
+}
+
+/// Extracts `name` from the JSON value of a `pw-metadata` update line
+/// (`value:'{"name":"fake-speakers"}'`).
+pub fn metadata_value_name(pw_metadata_output: &str) -> Option<String> {
+    let v = pw_metadata_output.split("value:'").nth(1)?.split("' type:").next()?;
+    let json: serde_json::Value = serde_json::from_str(v).ok()?;
+    json["name"].as_str().map(str::to_string)
 }
 
 /// Finds `prog` on `PATH`.

@@ -31,6 +31,7 @@ pub mod params;
 pub mod profile;
 pub mod shared;
 pub mod timing;
+pub mod truepeak;
 pub mod util;
 
 pub use chain::Chain;
