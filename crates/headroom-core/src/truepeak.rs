@@ -32,7 +32,7 @@ const DELAY: usize = 6;
 
 /// BS.1770-4 Annex 2 interpolation filter: `ANNEX2[p][i]` is the coefficient of phase `p`
 /// applied to input sample `x[n − i]`.
-const ANNEX2: [[f32; TAPS]; PHASES] = [
+const ANNEX2: [[f64; TAPS]; PHASES] = [
     [
         0.001_708_984_375,
         0.010_986_328_125,
@@ -162,7 +162,7 @@ impl TruePeakDetector {
         };
         for (slot, &p) in used.iter().enumerate() {
             for (j, row) in coef.iter_mut().enumerate() {
-                row[slot] = ANNEX2[p][TAPS - 1 - j];
+                row[slot] = ANNEX2[p][TAPS - 1 - j] as f32;
             }
         }
         Self {
@@ -244,9 +244,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn annex2_filter_is_symmetric_with_unity_dc_gain() {
+    fn annex2_filter_is_symmetric_with_near_unity_dc_gain() {
         // Prototype h[4i + p] = ANNEX2[p][i] is symmetric about its centre.
-        let mut h = [0.0f32; 48];
+        let mut h = [0.0f64; 48];
         for (p, row) in ANNEX2.iter().enumerate() {
             for (i, &c) in row.iter().enumerate() {
                 h[4 * i + p] = c;
@@ -256,8 +256,9 @@ mod tests {
             assert_eq!(h[j], h[47 - j], "tap {j}");
         }
         for row in &ANNEX2 {
-            let dc: f32 = row.iter().sum();
-            assert!((dc - 1.0).abs() < 0.01, "phase DC gain {dc}");
+            let dc: f64 = row.iter().sum();
+            // The published filter's phases 1 and 2 have a DC gain of 0.973 (−0.24 dB).
+            assert!((dc - 1.0).abs() < 0.03, "phase DC gain {dc}");
         }
     }
 
@@ -281,10 +282,10 @@ mod tests {
         for _ in 0..20 {
             out.push(d.push(0, 0.0));
         }
-        let (imax, vmax) = out
-            .iter()
-            .enumerate()
-            .fold((0, 0.0f32), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+        let (imax, vmax) =
+            out.iter()
+                .enumerate()
+                .fold((0, 0.0f32), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
         assert_eq!(imax, lat);
         assert_eq!(vmax, 1.0);
     }
@@ -299,9 +300,13 @@ mod tests {
                 let x = (0.5 * ph.sin()) as f32;
                 peak = peak.max(d.push(1, x));
             }
-            let db = 20.0 * (peak as f64 / 0.5).log10();
-            // The samples themselves are at −3.01 dB relative to the true peak.
-            assert!(db > 2.6 && db < 3.3, "rate {rate}: {db} dB");
+            // The samples themselves are at 0.5 · cos 45° (−3.01 dB relative to the true
+            // peak of 0.5); the detector must see the overshoot within +0.2/−0.4 dB.
+            let over = 20.0 * (peak as f64 / (0.5 * 0.5f64.sqrt())).log10();
+            assert!(
+                over > 3.01 - 0.4 && over < 3.01 + 0.2,
+                "rate {rate}: {over} dB"
+            );
         }
     }
 
