@@ -1,9 +1,85 @@
 //! # headroom-ipc
 //!
-//! Wire types and framing of the headroom control protocol (placeholder until implemented;
-//! `IPC.md` is the spec).
+//! Wire types and framing of the headroom control protocol, shared by `headroomd` (server)
+//! and `headroom-client`. The human-readable specification is `IPC.md` at the repository
+//! root; this crate is its source of truth.
+//!
+//! * Transport: a Unix stream socket at [`default_socket_path`]
+//!   (`$XDG_RUNTIME_DIR/headroom/control.sock`, overridable with [`SOCKET_ENV`]).
+//! * Framing: newline-delimited JSON, one object per line, at most [`MAX_FRAME_BYTES`] per
+//!   client frame ([`LineDecoder`]).
+//! * Handshake: the server greets with [`ServerHello`]; a client may answer with
+//!   [`ClientHello`]; a different [`PROTOCOL_VERSION`] is refused with `version_mismatch`.
+//! * Requests: [`RequestFrame`] = `id` + [`Request`]; results: [`Response`]; errors:
+//!   [`IpcError`] with an [`ErrorCode`]; subscription events: [`Event`] by [`Topic`].
+//!
+//! This crate does not depend on the DSP crate: meters are mirrored as plain [`Meters`].
 
 #![warn(missing_docs)]
 
-/// Protocol version spoken by this crate.
+use std::path::PathBuf;
+
+pub mod error;
+pub mod event;
+pub mod frame;
+pub mod request;
+pub mod response;
+
+pub use error::{ErrorCode, IpcError};
+pub use event::{
+    DaemonShutdown, DaemonStarted, Event, LayerAAttached, LayerADetached, LayerALevel, MetersTick,
+    Overflow, ProfileChanged, ProfileError, RuleChanged, SettingChanged, StreamRemoved,
+};
+pub use frame::{
+    decode_client_frame, decode_server_frame, encode_line, ClientFrame, ClientHello, DecodeError,
+    FrameTooLarge, LineDecoder, ServerFrame, ServerHello,
+};
+pub use request::{BypassMode, Request, RequestFrame, Route, SettingValue, Topic, METHODS};
+pub use response::{
+    BypassState, DspTiming, History, HistorySample, Meters, PipewireState, ProfileActive,
+    ProfileEntry, ProfileList, ProfileShow, ProfileSource, Response, RouteRule, Routes, RuleSource,
+    SettingEntry, Settings, Status, StreamInfo, Subscribed,
+};
+
+/// Protocol (major) version spoken by this crate. Additive changes (new methods, new
+/// optional fields, new events, new error codes) keep it; incompatible changes bump it.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Maximum size of one client → server frame in bytes, excluding the `\n`. A longer frame
+/// gets a `frame_too_large` error and the connection is closed.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Maximum size of one server → client frame in bytes, excluding the `\n` (results such as
+/// `history` or `profile.show` can be larger than requests). Clients drop longer frames.
+pub const MAX_SERVER_FRAME_BYTES: usize = 4 * 1024 * 1024;
+
+/// Loudness published when there is no measurement yet (the BS.1770 absolute gate). Meter
+/// values at or below it mean "no measurement".
+pub const LUFS_FLOOR: f32 = -70.0;
+
+/// Environment variable overriding the socket path.
+pub const SOCKET_ENV: &str = "HEADROOM_SOCKET";
+
+/// The control socket path: `$HEADROOM_SOCKET` if set and non-empty, else
+/// `$XDG_RUNTIME_DIR/headroom/control.sock`, else (no usable `XDG_RUNTIME_DIR`)
+/// `<temp dir>/headroom-<uid>/control.sock`.
+pub fn default_socket_path() -> PathBuf {
+    if let Some(p) = std::env::var_os(SOCKET_ENV).filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    socket_dir().join("control.sock")
+}
+
+fn socket_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+    {
+        Some(dir) => dir.join("headroom"),
+        None => {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let uid = unsafe { libc::geteuid() };
+            std::env::temp_dir().join(format!("headroom-{uid}"))
+        }
+    }
+}

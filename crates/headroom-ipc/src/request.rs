@@ -1,0 +1,395 @@
+//! Requests: what a client asks the daemon (`{"id":1,"method":"…","params":{…}}`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::IpcError;
+
+/// A request body: the `method` and its `params`. The envelope with the request `id` is
+/// [`RequestFrame`].
+///
+/// Wire form: `{"method":"setting.set","params":{"key":"agc.target_lufs","value":-18}}`.
+/// Methods without parameters omit `params` (an empty object or `null` is accepted too).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", content = "params", deny_unknown_fields)]
+pub enum Request {
+    /// `status` → [`crate::Response::Status`].
+    #[serde(rename = "status")]
+    Status,
+    /// `profile.list` → [`crate::Response::ProfileList`].
+    #[serde(rename = "profile.list")]
+    ProfileList,
+    /// `profile.show {name?}` → [`crate::Response::ProfileShow`]; the active profile when
+    /// `name` is absent.
+    #[serde(rename = "profile.show")]
+    ProfileShow {
+        /// Profile name; `None` means the active profile.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// `profile.use {name}` → [`crate::Response::ProfileActive`].
+    #[serde(rename = "profile.use")]
+    ProfileUse {
+        /// Profile to activate.
+        name: String,
+    },
+    /// `profile.reload` → [`crate::Response::ProfileActive`]: re-reads the active profile.
+    #[serde(rename = "profile.reload")]
+    ProfileReload,
+    /// `route.list` → [`crate::Response::Routes`].
+    #[serde(rename = "route.list")]
+    RouteList,
+    /// `route.set {app, route}` → [`crate::Response::Ok`]: adds or replaces a user rule.
+    #[serde(rename = "route.set")]
+    RouteSet {
+        /// Application match (application name or binary, case-insensitive).
+        app: String,
+        /// Where matching streams go.
+        route: Route,
+    },
+    /// `route.unset {app}` → [`crate::Response::Ok`]: removes the user rule for `app`.
+    #[serde(rename = "route.unset")]
+    RouteUnset {
+        /// Application match of the rule to remove.
+        app: String,
+    },
+    /// `setting.get {key}` → [`crate::Response::Setting`].
+    #[serde(rename = "setting.get")]
+    SettingGet {
+        /// Dotted setting key, e.g. `agc.target_lufs`.
+        key: String,
+    },
+    /// `setting.set {key, value}` → [`crate::Response::Setting`] (the new state).
+    #[serde(rename = "setting.set")]
+    SettingSet {
+        /// Dotted setting key.
+        key: String,
+        /// New value (number, bool or string).
+        value: SettingValue,
+    },
+    /// `setting.list` → [`crate::Response::Settings`].
+    #[serde(rename = "setting.list")]
+    SettingList,
+    /// `setting.reset {key}` or `setting.reset {all: true}` → [`crate::Response::Settings`]
+    /// (the entries that were reset, in their new state). Exactly one of `key` and `all`.
+    #[serde(rename = "setting.reset")]
+    SettingReset {
+        /// Key to reset to its profile/default value.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        /// Reset every overridden key.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        all: bool,
+    },
+    /// `bypass.set {mode}` → [`crate::Response::Bypass`].
+    #[serde(rename = "bypass.set")]
+    BypassSet {
+        /// `on`, `off` or `toggle`.
+        mode: BypassMode,
+    },
+    /// `subscribe {topics}` → [`crate::Response::Subscribed`], then snapshot events, then
+    /// deltas on the same connection. Handled by the server itself.
+    #[serde(rename = "subscribe")]
+    Subscribe {
+        /// Topics to receive; must not be empty.
+        topics: Vec<Topic>,
+    },
+    /// `history {since_secs?}` → [`crate::Response::History`]; everything kept when absent.
+    #[serde(rename = "history")]
+    History {
+        /// Only samples from the last `since_secs` seconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since_secs: Option<u64>,
+    },
+}
+
+/// Every method name, in the order of [`Request`]'s variants.
+pub const METHODS: &[&str] = &[
+    "status",
+    "profile.list",
+    "profile.show",
+    "profile.use",
+    "profile.reload",
+    "route.list",
+    "route.set",
+    "route.unset",
+    "setting.get",
+    "setting.set",
+    "setting.list",
+    "setting.reset",
+    "bypass.set",
+    "subscribe",
+    "history",
+];
+
+impl Request {
+    /// The wire method name, e.g. `"setting.set"`.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Request::Status => "status",
+            Request::ProfileList => "profile.list",
+            Request::ProfileShow { .. } => "profile.show",
+            Request::ProfileUse { .. } => "profile.use",
+            Request::ProfileReload => "profile.reload",
+            Request::RouteList => "route.list",
+            Request::RouteSet { .. } => "route.set",
+            Request::RouteUnset { .. } => "route.unset",
+            Request::SettingGet { .. } => "setting.get",
+            Request::SettingSet { .. } => "setting.set",
+            Request::SettingList => "setting.list",
+            Request::SettingReset { .. } => "setting.reset",
+            Request::BypassSet { .. } => "bypass.set",
+            Request::Subscribe { .. } => "subscribe",
+            Request::History { .. } => "history",
+        }
+    }
+
+    /// Checks constraints serde cannot express (non-empty names, exactly one of
+    /// `key`/`all`, a non-empty topic list). Decoding calls this; an error is
+    /// `invalid_params`.
+    pub fn validate(&self) -> Result<(), IpcError> {
+        let nonempty = |what: &str, s: &str| {
+            if s.trim().is_empty() {
+                Err(IpcError::invalid_params(format!(
+                    "`{what}` must not be empty"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Request::ProfileShow { name: Some(n) } => nonempty("name", n),
+            Request::ProfileUse { name } => nonempty("name", name),
+            Request::RouteSet { app, .. } | Request::RouteUnset { app } => nonempty("app", app),
+            Request::SettingGet { key } | Request::SettingSet { key, .. } => nonempty("key", key),
+            Request::SettingReset { key, all } => match (key, all) {
+                (Some(k), false) => nonempty("key", k),
+                (None, true) => Ok(()),
+                _ => Err(IpcError::invalid_params(
+                    "setting.reset takes exactly one of `key` or `all: true`",
+                )),
+            },
+            Request::Subscribe { topics } if topics.is_empty() => Err(IpcError::invalid_params(
+                "subscribe needs at least one topic",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A request with its `id`; the response echoes the `id`.
+///
+/// Wire form: `{"id":1,"method":"status"}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestFrame {
+    /// Client-chosen request id, echoed by the response.
+    pub id: u64,
+    /// Method and parameters.
+    pub request: Request,
+}
+
+impl Serialize for RequestFrame {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            id: u64,
+            #[serde(flatten)]
+            request: &'a Request,
+        }
+        Wire {
+            id: self.id,
+            request: &self.request,
+        }
+        .serialize(s)
+    }
+}
+
+/// Where a routing rule sends an application's streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// Through the levelling chain (the `headroom-processed` sink).
+    Processed,
+    /// Straight to the real output device, untouched.
+    Bypass,
+}
+
+/// `bypass.set` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BypassMode {
+    /// Bypass the chain (audio passes unprocessed).
+    On,
+    /// Process audio.
+    Off,
+    /// Flip the current state.
+    Toggle,
+}
+
+/// Event topic (see [`crate::Event`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topic {
+    /// Daemon life cycle and queue overflow notices.
+    Daemon,
+    /// Rules, stream routing, Layer A taps.
+    Routing,
+    /// Meter ticks (about 10 Hz).
+    Meters,
+    /// Active profile changes and profile file errors.
+    Profile,
+    /// Setting changes.
+    Settings,
+}
+
+impl Topic {
+    /// Every topic.
+    pub const ALL: [Topic; 5] = [
+        Topic::Daemon,
+        Topic::Routing,
+        Topic::Meters,
+        Topic::Profile,
+        Topic::Settings,
+    ];
+
+    /// The wire spelling, e.g. `"meters"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topic::Daemon => "daemon",
+            Topic::Routing => "routing",
+            Topic::Meters => "meters",
+            Topic::Profile => "profile",
+            Topic::Settings => "settings",
+        }
+    }
+
+    /// Index of the topic in [`Topic::ALL`] (handy for per-topic counters).
+    pub fn index(self) -> usize {
+        match self {
+            Topic::Daemon => 0,
+            Topic::Routing => 1,
+            Topic::Meters => 2,
+            Topic::Profile => 3,
+            Topic::Settings => 4,
+        }
+    }
+}
+
+impl std::fmt::Display for Topic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Topic {
+    type Err = IpcError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Topic::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| IpcError::invalid_params(format!("unknown topic `{s}`")))
+    }
+}
+
+/// A setting value: JSON bool, integer, float or string.
+///
+/// Integers and floats are kept apart so that a value round-trips with its exact spelling
+/// (`-18` stays `-18`, `-18.5` stays `-18.5`); use [`SettingValue::as_f64`] to read either.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SettingValue {
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A number with a fraction or exponent (or beyond the `i64` range).
+    Float(f64),
+    /// A string.
+    String(String),
+}
+
+impl SettingValue {
+    /// The value as a number, for `Int` and `Float`.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            SettingValue::Int(i) => Some(*i as f64),
+            SettingValue::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// The value as a bool.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            SettingValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The value as a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            SettingValue::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Parses a command-line spelling: `true`/`false`, an integer, a float, else a string.
+    pub fn parse_cli(s: &str) -> SettingValue {
+        if let Ok(b) = s.parse::<bool>() {
+            SettingValue::Bool(b)
+        } else if let Ok(i) = s.parse::<i64>() {
+            SettingValue::Int(i)
+        } else if let Some(f) = s.parse::<f64>().ok().filter(|f| f.is_finite()) {
+            SettingValue::Float(f)
+        } else {
+            SettingValue::String(s.to_owned())
+        }
+    }
+}
+
+impl std::fmt::Display for SettingValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SettingValue::Bool(b) => write!(f, "{b}"),
+            SettingValue::Int(i) => write!(f, "{i}"),
+            SettingValue::Float(x) => write!(f, "{x}"),
+            SettingValue::String(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<bool> for SettingValue {
+    fn from(v: bool) -> Self {
+        SettingValue::Bool(v)
+    }
+}
+impl From<i64> for SettingValue {
+    fn from(v: i64) -> Self {
+        SettingValue::Int(v)
+    }
+}
+impl From<i32> for SettingValue {
+    fn from(v: i32) -> Self {
+        SettingValue::Int(v.into())
+    }
+}
+impl From<f64> for SettingValue {
+    fn from(v: f64) -> Self {
+        SettingValue::Float(v)
+    }
+}
+impl From<f32> for SettingValue {
+    fn from(v: f32) -> Self {
+        SettingValue::Float(v.into())
+    }
+}
+impl From<&str> for SettingValue {
+    fn from(v: &str) -> Self {
+        SettingValue::String(v.to_owned())
+    }
+}
+impl From<String> for SettingValue {
+    fn from(v: String) -> Self {
+        SettingValue::String(v)
+    }
+}

@@ -1,0 +1,370 @@
+//! Responses: typed result payloads, one kind per method.
+
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::request::{Route, SettingValue, Topic};
+use crate::LUFS_FLOOR;
+
+/// A successful result. Wire form: `{"id":1,"result":{"kind":"…", …}}`; `kind` names the
+/// payload so that results are self-describing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    /// Result of `route.set` and `route.unset`: `{"kind":"ok"}`.
+    Ok,
+    /// Result of `status`.
+    Status(Status),
+    /// Result of `profile.list`.
+    ProfileList(ProfileList),
+    /// Result of `profile.show`.
+    ProfileShow(ProfileShow),
+    /// Result of `profile.use` and `profile.reload`.
+    ProfileActive(ProfileActive),
+    /// Result of `route.list`.
+    Routes(Routes),
+    /// Result of `setting.get` and `setting.set`.
+    Setting(SettingEntry),
+    /// Result of `setting.list` and `setting.reset`.
+    Settings(Settings),
+    /// Result of `bypass.set`.
+    Bypass(BypassState),
+    /// Result of `subscribe`.
+    Subscribed(Subscribed),
+    /// Result of `history`.
+    History(History),
+}
+
+impl Response {
+    /// The wire `kind`, e.g. `"status"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Response::Ok => "ok",
+            Response::Status(_) => "status",
+            Response::ProfileList(_) => "profile_list",
+            Response::ProfileShow(_) => "profile_show",
+            Response::ProfileActive(_) => "profile_active",
+            Response::Routes(_) => "routes",
+            Response::Setting(_) => "setting",
+            Response::Settings(_) => "settings",
+            Response::Bypass(_) => "bypass",
+            Response::Subscribed(_) => "subscribed",
+            Response::History(_) => "history",
+        }
+    }
+}
+
+/// Daemon status (`status`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Daemon version, e.g. `"0.1.0"`.
+    pub daemon_version: String,
+    /// Protocol version the daemon speaks.
+    pub protocol_version: u32,
+    /// Seconds since the daemon started.
+    pub uptime_s: u64,
+    /// PipeWire connection state.
+    pub pipewire: PipewireState,
+    /// Node name of the real output device the processed sink plays to, if known.
+    pub real_sink: Option<String>,
+    /// Node name of the virtual processed sink (`headroom-processed`).
+    pub processed_sink: String,
+    /// Active profile name.
+    pub profile: String,
+    /// Whether the chain is bypassed.
+    pub bypass: bool,
+    /// Audio callback timing.
+    pub dsp: DspTiming,
+    /// Xruns seen on the processed stream since start.
+    pub xruns: u64,
+    /// Latest meters of the processed bus.
+    pub meters: Meters,
+    /// Number of application output streams currently known.
+    pub streams: u32,
+}
+
+/// PipeWire connection state: `{"state":"connected"}` or
+/// `{"state":"disconnected","reason":"…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum PipewireState {
+    /// Connected to the PipeWire server.
+    Connected,
+    /// Not connected; the daemon keeps retrying.
+    Disconnected {
+        /// Why (last error).
+        reason: String,
+    },
+}
+
+/// Audio callback timing statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct DspTiming {
+    /// Callbacks recorded.
+    pub call_count: u64,
+    /// Mean callback duration, µs.
+    pub mean_us: f64,
+    /// Longest callback, µs.
+    pub max_us: u64,
+    /// Callbacks longer than the spike threshold.
+    pub spike_count: u64,
+}
+
+fn level<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f32(sanitize_level(*v))
+}
+
+fn gain<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f32(sanitize_gain(*v))
+}
+
+/// Maps a loudness/peak value onto the wire: non-finite values and values below
+/// [`LUFS_FLOOR`] become [`LUFS_FLOOR`] ("no measurement").
+pub fn sanitize_level(v: f32) -> f32 {
+    if v.is_finite() && v > LUFS_FLOOR {
+        v
+    } else {
+        LUFS_FLOOR
+    }
+}
+
+/// Maps a gain/gain-reduction value onto the wire: non-finite values become `0`.
+pub fn sanitize_gain(v: f32) -> f32 {
+    if v.is_finite() {
+        v
+    } else {
+        0.0
+    }
+}
+
+/// Meters of the processed bus: a mirror of the core meter snapshot.
+///
+/// Loudness (LUFS) and true-peak (dBTP) fields at or below [`LUFS_FLOOR`] mean
+/// "no measurement yet"; they are serialised clamped to the floor (and non-finite gain values
+/// as `0`), so the JSON always holds plain numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Meters {
+    /// Input momentary loudness, LUFS.
+    #[serde(serialize_with = "level")]
+    pub in_momentary_lufs: f32,
+    /// Input short-term loudness, LUFS.
+    #[serde(serialize_with = "level")]
+    pub in_short_term_lufs: f32,
+    /// Input gated integrated loudness, LUFS.
+    #[serde(serialize_with = "level")]
+    pub in_integrated_lufs: f32,
+    /// Input true peak, dBTP.
+    #[serde(serialize_with = "level")]
+    pub in_true_peak_dbtp: f32,
+    /// Output momentary loudness, LUFS.
+    #[serde(serialize_with = "level")]
+    pub out_momentary_lufs: f32,
+    /// Output short-term loudness, LUFS.
+    #[serde(serialize_with = "level")]
+    pub out_short_term_lufs: f32,
+    /// Output gated integrated loudness, LUFS.
+    #[serde(serialize_with = "level")]
+    pub out_integrated_lufs: f32,
+    /// Output true peak, dBTP.
+    #[serde(serialize_with = "level")]
+    pub out_true_peak_dbtp: f32,
+    /// Current AGC gain, dB.
+    #[serde(serialize_with = "gain")]
+    pub agc_gain_db: f32,
+    /// Compressor gain reduction, dB (≥ 0).
+    #[serde(serialize_with = "gain")]
+    pub compressor_gr_db: f32,
+    /// Limiter gain reduction, dB (≥ 0).
+    #[serde(serialize_with = "gain")]
+    pub limiter_gr_db: f32,
+    /// AGC target in force, LUFS.
+    #[serde(serialize_with = "gain")]
+    pub target_lufs: f32,
+    /// Whether the chain is bypassed.
+    pub bypass: bool,
+    /// Frames processed since the chain was created.
+    pub frames: u64,
+}
+
+impl Meters {
+    /// Meters reading "no measurement" everywhere, no gain, given target.
+    pub fn silent(target_lufs: f32) -> Self {
+        Meters {
+            in_momentary_lufs: LUFS_FLOOR,
+            in_short_term_lufs: LUFS_FLOOR,
+            in_integrated_lufs: LUFS_FLOOR,
+            in_true_peak_dbtp: LUFS_FLOOR,
+            out_momentary_lufs: LUFS_FLOOR,
+            out_short_term_lufs: LUFS_FLOOR,
+            out_integrated_lufs: LUFS_FLOOR,
+            out_true_peak_dbtp: LUFS_FLOOR,
+            target_lufs,
+            ..Default::default()
+        }
+    }
+}
+
+/// One profile in `profile.list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileEntry {
+    /// Profile name.
+    pub name: String,
+    /// Where it comes from.
+    pub source: ProfileSource,
+    /// Whether it is the active profile.
+    pub active: bool,
+}
+
+/// Origin of a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileSource {
+    /// Installed with headroom.
+    Shipped,
+    /// From the user's config directory (overrides a shipped profile of the same name).
+    User,
+}
+
+/// Result of `profile.list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileList {
+    /// All profiles, sorted by name.
+    pub profiles: Vec<ProfileEntry>,
+    /// Name of the active profile.
+    pub active: String,
+}
+
+/// Result of `profile.show`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileShow {
+    /// Profile name.
+    pub name: String,
+    /// Where it comes from.
+    pub source: ProfileSource,
+    /// File path.
+    pub path: String,
+    /// The TOML text of the file.
+    pub toml: String,
+}
+
+/// Result of `profile.use` / `profile.reload`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileActive {
+    /// Name of the profile now active.
+    pub name: String,
+}
+
+/// Origin of a routing rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleSource {
+    /// Set with `route.set` (persisted in the user's config); wins over profile rules.
+    User,
+    /// From the active profile.
+    Profile,
+}
+
+/// A routing rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteRule {
+    /// Application match (application name or binary, case-insensitive).
+    pub app: String,
+    /// Where matching streams go.
+    pub route: Route,
+    /// Where the rule comes from.
+    pub source: RuleSource,
+}
+
+/// An application output stream and how it is routed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamInfo {
+    /// PipeWire node id.
+    pub node_id: u32,
+    /// `application.name` (empty when the stream has none).
+    pub app: String,
+    /// `application.process.binary`, if set.
+    pub binary: Option<String>,
+    /// `media.name`, if set.
+    pub media_name: Option<String>,
+    /// `app` of the rule that matched, if any (no rule: the default route applies).
+    pub matched_rule: Option<String>,
+    /// Route decided for the stream.
+    pub route: Route,
+    /// Node name the stream is actually linked to, if linked.
+    pub target: Option<String>,
+    /// Current Layer A (per-stream pre-levelling) reduction in dB, when a tap is attached.
+    pub layer_a_reduction_db: Option<f32>,
+}
+
+/// Result of `route.list`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Routes {
+    /// User rules first, then profile rules.
+    pub rules: Vec<RouteRule>,
+    /// Known application output streams.
+    pub streams: Vec<StreamInfo>,
+}
+
+/// One setting with its effective value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingEntry {
+    /// Dotted key, e.g. `agc.target_lufs`.
+    pub key: String,
+    /// Effective value.
+    pub value: SettingValue,
+    /// Value from the active profile (or the built-in default).
+    pub default: SettingValue,
+    /// Whether a runtime override is in force (`value` differs from `default` by choice).
+    pub overridden: bool,
+}
+
+/// Result of `setting.list` / `setting.reset`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Entries sorted by key.
+    pub settings: Vec<SettingEntry>,
+}
+
+/// Result of `bypass.set`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BypassState {
+    /// Bypass state after the request.
+    pub bypass: bool,
+}
+
+/// Result of `subscribe`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscribed {
+    /// Topics now subscribed (deduplicated, sorted).
+    pub topics: Vec<Topic>,
+}
+
+/// Result of `history`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// Nominal interval between samples, ms.
+    pub interval_ms: u64,
+    /// Samples, oldest first.
+    pub samples: Vec<HistorySample>,
+}
+
+/// One history sample of the processed bus.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HistorySample {
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+    /// Input short-term loudness, LUFS.
+    #[serde(serialize_with = "level")]
+    pub in_short_term_lufs: f32,
+    /// Output short-term loudness, LUFS.
+    #[serde(serialize_with = "level")]
+    pub out_short_term_lufs: f32,
+    /// AGC gain, dB.
+    #[serde(serialize_with = "gain")]
+    pub agc_gain_db: f32,
+    /// Compressor gain reduction, dB.
+    #[serde(serialize_with = "gain")]
+    pub compressor_gr_db: f32,
+    /// Limiter gain reduction, dB.
+    #[serde(serialize_with = "gain")]
+    pub limiter_gr_db: f32,
+}
