@@ -1,0 +1,343 @@
+//! Shared support for the chain and levelling tests: synthetic programmes, a 16× oversampling
+//! true-peak check, an `ebur128` oracle and a chain runner that runs every `process` call
+//! under `assert_no_alloc`.
+#![allow(dead_code)]
+
+use headroom_core::{Chain, ChainParams};
+
+/// Sample rate of every synthesised programme.
+pub const RATE: u32 = 48_000;
+/// Channels of every synthesised programme.
+pub const CH: usize = 2;
+
+/// Deterministic xorshift generator.
+#[derive(Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    /// Uniform in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Uniform in [-1, 1).
+    pub fn bipolar(&mut self) -> f64 {
+        2.0 * self.uniform() - 1.0
+    }
+}
+
+/// A two-pole resonator (band-pass) in direct form.
+struct Resonator {
+    a1: f64,
+    a2: f64,
+    g: f64,
+    y1: f64,
+    y2: f64,
+}
+
+impl Resonator {
+    fn new(freq: f64, q: f64) -> Self {
+        let w = 2.0 * std::f64::consts::PI * freq / RATE as f64;
+        let r = 1.0 - w / (2.0 * q);
+        Self {
+            a1: 2.0 * r * w.cos(),
+            a2: -r * r,
+            g: 1.0 - r,
+            y1: 0.0,
+            y2: 0.0,
+        }
+    }
+    fn run(&mut self, x: f64) -> f64 {
+        let y = self.g * x + self.a1 * self.y1 + self.a2 * self.y2;
+        self.y2 = self.y1;
+        self.y1 = y;
+        y
+    }
+}
+
+/// Speech-like stereo signal: noise through three formant resonators, amplitude-modulated by
+/// syllables (≈ 4–6 per second) grouped into phrases separated by short pauses. Unscaled.
+pub fn speech_like(secs: f64, seed: u64) -> Vec<f32> {
+    let n = (secs * RATE as f64) as usize;
+    let mut rng = Rng::new(seed);
+    let mut f1 = Resonator::new(500.0, 4.0);
+    let mut f2 = Resonator::new(1500.0, 5.0);
+    let mut f3 = Resonator::new(2500.0, 6.0);
+    let mut out = Vec::with_capacity(n * CH);
+    let mut syl_left = 0usize;
+    let mut syl_len = 1usize;
+    let mut syl_amp = 0.0;
+    let mut phrase_left = (RATE as f64 * 2.0) as usize;
+    let mut pause_left = 0usize;
+    for _ in 0..n {
+        if pause_left > 0 {
+            pause_left -= 1;
+        } else if phrase_left == 0 {
+            pause_left = (RATE as f64 * (0.25 + 0.35 * rng.uniform())) as usize;
+            phrase_left = (RATE as f64 * (1.5 + 2.0 * rng.uniform())) as usize;
+        } else {
+            phrase_left -= 1;
+        }
+        if syl_left == 0 {
+            syl_len = (RATE as f64 * (0.12 + 0.12 * rng.uniform())) as usize;
+            syl_left = syl_len;
+            syl_amp = 0.4 + 0.6 * rng.uniform();
+        }
+        syl_left -= 1;
+        let ph = 1.0 - syl_left as f64 / syl_len as f64;
+        let env = if pause_left > 0 {
+            0.0
+        } else {
+            syl_amp * (std::f64::consts::PI * ph).sin().powi(2)
+        };
+        let e = rng.bipolar();
+        let v = f1.run(e) * 1.0 + f2.run(e) * 0.6 + f3.run(e) * 0.3;
+        let s = v * env;
+        out.push(s as f32);
+        out.push((s * 0.95) as f32);
+    }
+    out
+}
+
+/// Dense, heavily compressed music-like stereo signal: a chord of sines plus pink-ish noise
+/// and a kick every 500 ms, saturated (tanh) so the crest factor is small. Unscaled.
+pub fn music_like(secs: f64, seed: u64) -> Vec<f32> {
+    let n = (secs * RATE as f64) as usize;
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::with_capacity(n * CH);
+    let freqs = [110.0, 164.8, 220.0, 277.2, 329.6, 440.0, 659.3, 1318.5];
+    let mut lp_l = 0.0;
+    let mut lp_r = 0.0;
+    let tau = 2.0 * std::f64::consts::PI / RATE as f64;
+    for i in 0..n {
+        let t = i as f64;
+        let mut tone = 0.0;
+        for (k, f) in freqs.iter().enumerate() {
+            tone += (tau * f * t + k as f64).sin() / (1.0 + k as f64 * 0.3);
+        }
+        tone *= 0.25;
+        lp_l += 0.2 * (rng.bipolar() - lp_l);
+        lp_r += 0.2 * (rng.bipolar() - lp_r);
+        let kt = (i % (RATE as usize / 2)) as f64 / RATE as f64;
+        let kick = (tau * 60.0 * i as f64).sin() * (-kt * 20.0).exp() * 1.5;
+        let l = (0.9 * (tone + 1.5 * lp_l + kick)).tanh();
+        let r = (0.9 * (tone * 0.9 + 1.5 * lp_r + kick)).tanh();
+        out.push(l as f32);
+        out.push(r as f32);
+    }
+    out
+}
+
+/// Stereo 1 kHz (or any) sine at `amp` (linear peak).
+pub fn sine(freq: f64, amp: f64, secs: f64) -> Vec<f32> {
+    let n = (secs * RATE as f64) as usize;
+    let mut out = Vec::with_capacity(n * CH);
+    for i in 0..n {
+        let x = (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / RATE as f64).sin()) as f32;
+        out.push(x);
+        out.push(x);
+    }
+    out
+}
+
+/// Digital silence.
+pub fn silence(secs: f64) -> Vec<f32> {
+    vec![0.0; (secs * RATE as f64) as usize * CH]
+}
+
+/// Scales `x` by `db`.
+pub fn gain(x: &mut [f32], db: f64) {
+    let g = 10f64.powf(db / 20.0) as f32;
+    x.iter_mut().for_each(|v| *v *= g);
+}
+
+/// Integrated loudness (ebur128 crate), LUFS.
+pub fn integrated(x: &[f32]) -> f64 {
+    let mut m = ebur128::EbuR128::new(CH as u32, RATE, ebur128::Mode::I).unwrap();
+    m.add_frames_f32(x).unwrap();
+    m.loudness_global().unwrap()
+}
+
+/// Scales `x` so its integrated loudness is `lufs`.
+pub fn normalise(x: &mut [f32], lufs: f64) {
+    let l = integrated(x);
+    gain(x, lufs - l);
+}
+
+/// Short-term loudness (ebur128 crate) every 100 ms: `(time_s, lufs)` where `time_s` is the
+/// end of the 3 s window.
+pub fn short_term_series(x: &[f32]) -> Vec<(f64, f64)> {
+    let mut m = ebur128::EbuR128::new(CH as u32, RATE, ebur128::Mode::S).unwrap();
+    let hop = RATE as usize / 10;
+    let mut out = Vec::new();
+    for (k, chunk) in x.chunks(hop * CH).enumerate() {
+        m.add_frames_f32(chunk).unwrap();
+        if chunk.len() == hop * CH {
+            let t = (k + 1) as f64 * 0.1;
+            out.push((t, m.loudness_shortterm().unwrap()));
+        }
+    }
+    out
+}
+
+/// Momentary loudness (ebur128 crate) every 100 ms, `(time_s, lufs)`.
+pub fn momentary_series(x: &[f32]) -> Vec<(f64, f64)> {
+    let mut m = ebur128::EbuR128::new(CH as u32, RATE, ebur128::Mode::M).unwrap();
+    let hop = RATE as usize / 10;
+    let mut out = Vec::new();
+    for (k, chunk) in x.chunks(hop * CH).enumerate() {
+        m.add_frames_f32(chunk).unwrap();
+        if chunk.len() == hop * CH {
+            out.push(((k + 1) as f64 * 0.1, m.loudness_momentary().unwrap()));
+        }
+    }
+    out
+}
+
+/// 16× oversampling interpolator: Kaiser-windowed sinc, 64 taps per phase.
+pub struct Oversampler16 {
+    /// `coef[p][j]` multiplies `x[n − HALF + 1 + j]` for the point at `n + p/16`.
+    coef: Vec<[f64; 2 * Self::HALF]>,
+}
+
+impl Oversampler16 {
+    pub const HALF: usize = 32;
+    pub const FACTOR: usize = 16;
+
+    fn bessel_i0(x: f64) -> f64 {
+        let mut sum = 1.0;
+        let mut term = 1.0;
+        for k in 1..50 {
+            term *= (x / (2.0 * k as f64)).powi(2);
+            sum += term;
+        }
+        sum
+    }
+
+    pub fn new() -> Self {
+        let beta = 10.0;
+        let half = Self::HALF as f64;
+        let i0b = Self::bessel_i0(beta);
+        let mut coef = Vec::new();
+        for p in 0..Self::FACTOR {
+            let frac = p as f64 / Self::FACTOR as f64;
+            let mut row = [0.0; 2 * Self::HALF];
+            for (j, c) in row.iter_mut().enumerate() {
+                // Tap j is sample n − HALF + 1 + j; distance from the point n + frac.
+                let d = (j as f64 - (half - 1.0)) - frac;
+                let sinc = if d.abs() < 1e-12 {
+                    1.0
+                } else {
+                    (std::f64::consts::PI * d).sin() / (std::f64::consts::PI * d)
+                };
+                let r = d / half;
+                let w = if r.abs() >= 1.0 {
+                    0.0
+                } else {
+                    Self::bessel_i0(beta * (1.0 - r * r).sqrt()) / i0b
+                };
+                *c = sinc * w;
+            }
+            coef.push(row);
+        }
+        Self { coef }
+    }
+
+    /// Largest |value| over all 16× points of channel `ch` of interleaved `x`. With
+    /// `screen_db = Some(d)`, intervals whose two neighbouring samples are both more than `d`
+    /// below `limit` are skipped (a speed-up for long programmes); `None` checks every point.
+    pub fn max_abs(&self, x: &[f32], ch: usize, limit: f64, screen_db: Option<f64>) -> f64 {
+        let n = x.len() / CH;
+        let h = Self::HALF;
+        let mut pad = vec![0.0f64; n + 2 * h];
+        for i in 0..n {
+            pad[h + i] = x[i * CH + ch] as f64;
+        }
+        let screen = screen_db.map(|d| limit * 10f64.powf(-d / 20.0));
+        let mut peak = 0.0f64;
+        for i in 0..n {
+            let here = pad[h + i].abs();
+            peak = peak.max(here);
+            if let Some(sc) = screen {
+                if here < sc && pad[h + i + 1].abs() < sc {
+                    continue;
+                }
+            }
+            // Taps x[i − HALF + 1 ..= i + HALF] are pad[i + 1 .. i + 1 + 2·HALF].
+            let win = &pad[i + 1..i + 1 + 2 * h];
+            for row in self.coef.iter().skip(1) {
+                let acc: f64 = row.iter().zip(win).map(|(c, v)| c * v).sum();
+                peak = peak.max(acc.abs());
+            }
+        }
+        peak
+    }
+
+    /// True peak of interleaved stereo `x` in dBTP (16×).
+    pub fn true_peak_db(&self, x: &[f32], limit_db: f64, screen_db: Option<f64>) -> f64 {
+        let limit = 10f64.powf(limit_db / 20.0);
+        let mut p = 0.0f64;
+        for c in 0..CH {
+            p = p.max(self.max_abs(x, c, limit, screen_db));
+        }
+        20.0 * p.max(1e-30).log10()
+    }
+}
+
+/// Runs `x` through `chain` in blocks of `block` frames, every call under `assert_no_alloc`.
+pub fn run(chain: &mut Chain, x: &[f32], block: usize) -> Vec<f32> {
+    let mut out = x.to_vec();
+    for b in out.chunks_mut(block.max(1) * CH) {
+        assert_no_alloc::assert_no_alloc(|| chain.process(b));
+    }
+    out
+}
+
+/// Runs `x` through a fresh chain with `params` (blocks of 1024 frames) and returns the
+/// output with the latency removed (same length as the input).
+pub fn run_aligned(params: &ChainParams, x: &[f32]) -> Vec<f32> {
+    let mut chain = Chain::new(RATE, CH, 1024, params);
+    let lat = chain.latency_frames();
+    let mut padded = x.to_vec();
+    padded.extend(std::iter::repeat_n(0.0, lat * CH));
+    let out = run(&mut chain, &padded, 1024);
+    out[lat * CH..].to_vec()
+}
+
+/// Fraction of `(t, st)` short-term values, for `t` in `[from, to)` with the input's own
+/// momentary loudness above −60 LUFS (non-silent), that lie within `tol` of `target`.
+pub fn fraction_within(
+    st: &[(f64, f64)],
+    input_m: &[(f64, f64)],
+    from: f64,
+    to: f64,
+    target: f64,
+    tol: f64,
+) -> (f64, usize) {
+    let mut n = 0usize;
+    let mut ok = 0usize;
+    for (i, &(t, l)) in st.iter().enumerate() {
+        if t < from || t >= to {
+            continue;
+        }
+        let active = input_m.get(i).map(|&(_, m)| m > -60.0).unwrap_or(false);
+        if !active {
+            continue;
+        }
+        n += 1;
+        if (l - target).abs() <= tol {
+            ok += 1;
+        }
+    }
+    (if n == 0 { 0.0 } else { ok as f64 / n as f64 }, n)
+}
