@@ -1,0 +1,329 @@
+//! The command-line grammar of `headroom` (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Text appended to `headroom --help`: exit codes and the environment.
+pub const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  error: the daemon refused the request, or bad input (unreadable file, invalid profile, ...)
+  2  usage error (unknown command, missing or malformed argument)
+  3  headroomd is not running (start it with `systemctl --user start headroomd` or `headroomd`)
+
+Environment:
+  HEADROOM_SOCKET   control socket path (default: $XDG_RUNTIME_DIR/headroom/control.sock)
+  XDG_CONFIG_HOME   user profiles are read from $XDG_CONFIG_HOME/headroom/profiles/NAME.toml";
+
+/// `headroom`: control and monitor the headroom loudness leveller, or run its DSP on files.
+#[derive(Debug, Parser)]
+#[command(
+    name = "headroom",
+    version,
+    about = "Control and monitor the headroom loudness leveller, or run its DSP offline on WAV files",
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of human-readable text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Path of the daemon's control socket.
+    #[arg(long, global = true, env = "HEADROOM_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every `headroom` command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the daemon's state: bus, profile, loudness, gain reduction, streams.
+    Status,
+    /// Per-application routing rules: processed or bypass.
+    #[command(subcommand)]
+    Route(RouteCmd),
+    /// Change a setting, e.g. `headroom set agc.target_lufs -18`.
+    Set(SetArgs),
+    /// Print one setting.
+    Get {
+        /// Dotted setting key, e.g. `limiter.ceiling_dbtp`.
+        key: String,
+    },
+    /// List every setting with its value.
+    Settings,
+    /// Reset settings to the active profile's values.
+    #[command(subcommand)]
+    Setting(SettingCmd),
+    /// List, show, activate or reload profiles.
+    #[command(subcommand)]
+    Profile(ProfileCmd),
+    /// Bypass the processing (audio passes unchanged), or resume it.
+    Bypass {
+        /// `on`, `off` or `toggle`.
+        mode: BypassMode,
+    },
+    /// Full-screen live monitor (or NDJSON events with --json).
+    Monitor(MonitorArgs),
+    /// Recent per-second metrics kept by the daemon.
+    History(HistoryArgs),
+    /// Install or remove the systemd user unit for headroomd.
+    #[command(subcommand)]
+    Service(ServiceCmd),
+    /// Print a shell completion script.
+    Completions {
+        /// Shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Man,
+    /// Run the headroom chain offline over a WAV file (no daemon needed).
+    #[command(after_help = RENDER_HELP)]
+    Render(RenderArgs),
+    /// Measure a WAV file: integrated loudness, loudness range, peaks (no daemon needed).
+    Analyze {
+        /// WAV file to measure.
+        file: PathBuf,
+    },
+    /// Check a profile file for errors (no daemon needed).
+    Validate {
+        /// Profile TOML file.
+        file: PathBuf,
+    },
+}
+
+/// `headroom render` details shown in its --help.
+pub const RENDER_HELP: &str = "\
+Latency: the chain's lookahead limiter delays audio by a few frames. render compensates it: the
+first latency frames of the chain output are dropped and the input is flushed with zeros at the
+end, so OUT has exactly as many frames as IN and is time-aligned with it.
+
+Input: 16/24/32-bit integer or 32-bit float WAV, any rate and channel count.
+Output: 32-bit float WAV at the same rate and channel count.";
+
+/// `headroom route …`
+#[derive(Debug, Subcommand)]
+pub enum RouteCmd {
+    /// List routing rules and the streams they apply to.
+    List,
+    /// Route an application through the processing or around it.
+    Set {
+        /// Application name (as shown by `headroom route list` / `headroom status`).
+        app: String,
+        /// `processed` or `bypass`.
+        route: RouteMode,
+    },
+    /// Remove an application's rule (it falls back to the default route).
+    Unset {
+        /// Application name.
+        app: String,
+    },
+}
+
+/// A routing decision for an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RouteMode {
+    /// Through the headroom chain.
+    Processed,
+    /// Straight to the speakers.
+    Bypass,
+}
+
+/// `headroom set KEY VALUE`
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Dotted setting key, e.g. `agc.target_lufs`.
+    pub key: String,
+    /// New value (negative numbers are fine: `headroom set agc.target_lufs -18`).
+    #[arg(allow_negative_numbers = true, allow_hyphen_values = true)]
+    pub value: String,
+}
+
+/// `headroom setting …`
+#[derive(Debug, Subcommand)]
+pub enum SettingCmd {
+    /// Reset one setting (or all with --all) to the active profile's value.
+    Reset(ResetArgs),
+}
+
+/// `headroom setting reset KEY|--all`
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ResetArgs {
+    /// Dotted setting key.
+    pub key: Option<String>,
+    /// Reset every setting.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `headroom profile …`
+#[derive(Debug, Subcommand)]
+pub enum ProfileCmd {
+    /// List available profiles (the active one is marked).
+    List,
+    /// Show a profile's settings (the active one when NAME is omitted).
+    Show {
+        /// Profile name.
+        name: Option<String>,
+    },
+    /// Activate a profile.
+    Use {
+        /// Profile name.
+        name: String,
+    },
+    /// Re-read profile files from disk.
+    Reload,
+}
+
+/// `headroom bypass on|off|toggle`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BypassMode {
+    /// Bypass the processing.
+    On,
+    /// Resume processing.
+    Off,
+    /// Flip the bypass state.
+    Toggle,
+}
+
+/// `headroom monitor [TOPICS…]`
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// Event topics to follow (default: all), e.g. `meters streams`.
+    pub topics: Vec<String>,
+}
+
+/// `headroom history [--since 10m]`
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// How far back to go: a number with unit s, m, h or d (e.g. `90s`, `10m`, `2h`).
+    #[arg(long, default_value = "10m", value_parser = parse_duration_secs)]
+    pub since: u64,
+}
+
+/// `headroom service …`
+#[derive(Debug, Subcommand)]
+pub enum ServiceCmd {
+    /// Write ~/.config/systemd/user/headroomd.service and enable it.
+    Install {
+        /// Path of the headroomd binary for ExecStart (default: next to this `headroom`,
+        /// else found on PATH).
+        #[arg(long, value_name = "PATH")]
+        exec: Option<PathBuf>,
+        /// Only write the unit file; do not run `systemctl --user daemon-reload/enable`.
+        #[arg(long)]
+        no_enable: bool,
+    },
+    /// Stop, disable and remove the systemd user unit.
+    Uninstall {
+        /// Only remove the unit file; do not run systemctl.
+        #[arg(long)]
+        no_enable: bool,
+    },
+}
+
+/// `headroom render IN OUT …`
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Input WAV file.
+    pub input: PathBuf,
+    /// Output WAV file (32-bit float).
+    pub output: PathBuf,
+    /// Profile name (shipped or in $XDG_CONFIG_HOME/headroom/profiles) or path to a TOML file.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub profile: Option<String>,
+    /// Override a setting, e.g. `--set agc.target_lufs=-20` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", allow_hyphen_values = true)]
+    pub sets: Vec<String>,
+    /// Frames per processing block.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub block: u32,
+}
+
+/// Parses `90`, `90s`, `10m`, `2h`, `1d` into seconds.
+pub fn parse_duration_secs(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (try 90s, 10m, 2h, 1d)"))?;
+    let mult = match unit.trim() {
+        "" | "s" | "sec" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` (use s, m, h or d)"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("duration `{s}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn negative_setting_values_parse() {
+        let cli = Cli::try_parse_from(["headroom", "set", "agc.target_lufs", "-18"]).unwrap();
+        match cli.command {
+            Command::Set(a) => {
+                assert_eq!(a.key, "agc.target_lufs");
+                assert_eq!(a.value, "-18");
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = Cli::try_parse_from([
+            "headroom",
+            "render",
+            "a.wav",
+            "b.wav",
+            "--set",
+            "agc.target_lufs=-20",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Render(r) => assert_eq!(r.sets, vec!["agc.target_lufs=-20"]),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_flag_is_global() {
+        let cli = Cli::try_parse_from(["headroom", "status", "--json"]).unwrap();
+        assert!(cli.json);
+        let cli = Cli::try_parse_from(["headroom", "--json", "route", "list"]).unwrap();
+        assert!(cli.json);
+    }
+
+    #[test]
+    fn setting_reset_needs_key_or_all() {
+        assert!(Cli::try_parse_from(["headroom", "setting", "reset"]).is_err());
+        assert!(Cli::try_parse_from(["headroom", "setting", "reset", "k", "--all"]).is_err());
+        assert!(Cli::try_parse_from(["headroom", "setting", "reset", "--all"]).is_ok());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration_secs("90"), Ok(90));
+        assert_eq!(parse_duration_secs("10m"), Ok(600));
+        assert_eq!(parse_duration_secs("2h"), Ok(7200));
+        assert!(parse_duration_secs("x").is_err());
+        assert!(parse_duration_secs("5y").is_err());
+    }
+}

@@ -1,0 +1,103 @@
+//! # headroom-cli
+//!
+//! The `headroom` command line as a library, so that its parts can be tested: the clap
+//! grammar ([`cli`]), output formatting ([`format`]), the offline commands ([`offline`]), the
+//! live monitor ([`monitor`]) and the systemd unit helper ([`service`]). The binary is a thin
+//! wrapper around [`run`].
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod core_api;
+pub mod daemon;
+pub mod error;
+pub mod format;
+pub mod monitor;
+pub mod offline;
+pub mod service;
+pub mod wav;
+
+use std::io::Write;
+
+use clap::CommandFactory;
+use headroom_core::ChainParams;
+
+use crate::cli::{Cli, Command, ServiceCmd};
+use crate::error::{CliError, CliResult};
+
+/// Writes `text` (human) or `value` (JSON, pretty-printed) to `out`.
+fn emit<T: serde::Serialize>(
+    out: &mut dyn Write,
+    json: bool,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> CliResult {
+    if json {
+        let s = serde_json::to_string_pretty(value).map_err(|e| CliError::failed(e.to_string()))?;
+        writeln!(out, "{s}")?;
+    } else {
+        out.write_all(text().as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Builds the chain parameters for `render` from `--profile` and `--set`.
+pub fn render_params(profile: Option<&str>, sets: &[String]) -> CliResult<ChainParams> {
+    let mut params = match profile {
+        Some(p) => core_api::profile_params(p)?,
+        None => ChainParams::default(),
+    };
+    for s in sets {
+        core_api::apply_setting(&mut params, s)?;
+    }
+    Ok(params)
+}
+
+/// Runs one parsed command, writing its normal output to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
+    let json = cli.json;
+    match cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "headroom", out);
+            Ok(())
+        }
+        Command::Man => {
+            let man = clap_mangen::Man::new(Cli::command());
+            man.render(out)?;
+            Ok(())
+        }
+        Command::Render(args) => {
+            let params = render_params(args.profile.as_deref(), &args.sets)?;
+            let summary =
+                offline::render_file(&args.input, &args.output, &params, args.block as usize)?;
+            emit(out, json, &summary, || summary.human())
+        }
+        Command::Analyze { file } => {
+            let report = offline::analyze_file(&file)?;
+            emit(out, json, &report, || report.human())
+        }
+        Command::Validate { file } => {
+            let msg = core_api::validate_profile(&file)?;
+            emit(
+                out,
+                json,
+                &serde_json::json!({"file": file, "valid": true}),
+                || msg,
+            )
+        }
+        Command::Service(cmd) => {
+            let msg = match cmd {
+                ServiceCmd::Install { exec, no_enable } => service::install(exec, no_enable)?,
+                ServiceCmd::Uninstall { no_enable } => service::uninstall(no_enable)?,
+            };
+            emit(
+                out,
+                json,
+                &serde_json::json!({"message": msg.trim_end()}),
+                || msg,
+            )
+        }
+        other => daemon::run(other, cli.socket, json, out),
+    }
+}

@@ -1,0 +1,262 @@
+//! [`MonitorState`]: the monitor's view model. Pure data, updated from daemon events and
+//! status snapshots; [`super::draw`] renders it. Time is passed in (milliseconds on any
+//! monotonic clock), so tests are deterministic.
+
+use std::collections::VecDeque;
+
+/// Meter values the monitor shows (a copy of the daemon's bus meters).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MeterView {
+    /// Input momentary loudness, LUFS.
+    pub in_m: f32,
+    /// Input short-term loudness, LUFS.
+    pub in_s: f32,
+    /// Input integrated loudness, LUFS.
+    pub in_i: f32,
+    /// Output momentary loudness, LUFS.
+    pub out_m: f32,
+    /// Output short-term loudness, LUFS.
+    pub out_s: f32,
+    /// Output integrated loudness, LUFS.
+    pub out_i: f32,
+    /// Output true peak, dBTP.
+    pub out_tp: f32,
+    /// AGC gain, dB.
+    pub agc_gain_db: f32,
+    /// Compressor gain reduction, dB.
+    pub comp_gr_db: f32,
+    /// Limiter gain reduction, dB.
+    pub lim_gr_db: f32,
+    /// AGC target, LUFS.
+    pub target_lufs: f32,
+    /// Whether the chain is bypassed.
+    pub bypass: bool,
+}
+
+/// One row of the streams table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamRow {
+    /// Application name.
+    pub app: String,
+    /// Media name (title), if any.
+    pub media: Option<String>,
+    /// `processed` or `bypass`.
+    pub route: String,
+    /// Layer A reduction, dB, when a tap is attached.
+    pub layer_a_db: Option<f32>,
+}
+
+/// Callback timing and xruns.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DspView {
+    /// Mean callback duration, µs.
+    pub mean_us: f64,
+    /// Longest callback, µs.
+    pub max_us: u64,
+    /// Callbacks over the spike threshold.
+    pub spikes: u64,
+    /// Xruns on the processed stream.
+    pub xruns: u64,
+}
+
+/// The banner shown above the footer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Banner {
+    /// The daemon cannot be reached; the monitor keeps retrying.
+    Disconnected(String),
+    /// The daemon dropped events because the monitor did not keep up.
+    Overflow(String),
+    /// A request failed or the daemon reported an error.
+    Error(String),
+}
+
+/// Meters older than this are shown greyed, ms.
+pub const STALE_AFTER_MS: u64 = 2000;
+/// Span of the loudness-history chart, seconds.
+pub const HISTORY_SPAN_S: f64 = 60.0;
+/// How long an error banner stays, ms.
+pub const ERROR_BANNER_MS: u64 = 5000;
+
+/// Everything the monitor draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorState {
+    /// Daemon version (empty until known).
+    pub version: String,
+    /// Active profile.
+    pub profile: String,
+    /// Daemon uptime at `uptime_at_ms`, seconds.
+    pub uptime_s: u64,
+    /// When `uptime_s` was received.
+    pub uptime_at_ms: u64,
+    /// Latest meters, if any.
+    pub meters: Option<MeterView>,
+    /// When `meters` was received.
+    pub meters_at_ms: u64,
+    /// Limiter ceiling, dBTP.
+    pub ceiling_dbtp: f32,
+    /// Loudness history: (time s on the monitor clock, input S, output S).
+    pub history: VecDeque<(f64, f32, f32)>,
+    /// Streams table.
+    pub streams: Vec<StreamRow>,
+    /// Callback timing.
+    pub dsp: DspView,
+    /// Subscribed topics (footer).
+    pub topics: Vec<String>,
+    /// Current banner.
+    pub banner: Option<Banner>,
+    /// When the banner was set.
+    pub banner_at_ms: u64,
+    /// Whether the key help overlay is open.
+    pub show_help: bool,
+    /// The clock, ms (last [`MonitorState::tick`]).
+    pub now_ms: u64,
+}
+
+impl Default for MonitorState {
+    fn default() -> Self {
+        Self {
+            version: String::new(),
+            profile: String::new(),
+            uptime_s: 0,
+            uptime_at_ms: 0,
+            meters: None,
+            meters_at_ms: 0,
+            ceiling_dbtp: -1.0,
+            history: VecDeque::new(),
+            streams: Vec::new(),
+            dsp: DspView::default(),
+            topics: Vec::new(),
+            banner: None,
+            banner_at_ms: 0,
+            show_help: false,
+            now_ms: 0,
+        }
+    }
+}
+
+impl MonitorState {
+    /// A state following `topics`.
+    pub fn new(topics: Vec<String>) -> Self {
+        Self {
+            topics,
+            ..Default::default()
+        }
+    }
+
+    /// Advances the clock; expires an error banner after [`ERROR_BANNER_MS`].
+    pub fn tick(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+        if matches!(
+            self.banner,
+            Some(Banner::Error(_)) | Some(Banner::Overflow(_))
+        ) && now_ms.saturating_sub(self.banner_at_ms) > ERROR_BANNER_MS
+        {
+            self.banner = None;
+        }
+    }
+
+    /// Applies a daemon status snapshot.
+    pub fn set_status(
+        &mut self,
+        version: &str,
+        profile: &str,
+        uptime_s: u64,
+        dsp: DspView,
+        now_ms: u64,
+    ) {
+        self.version = version.to_string();
+        self.profile = profile.to_string();
+        self.uptime_s = uptime_s;
+        self.uptime_at_ms = now_ms;
+        self.dsp = dsp;
+        if matches!(self.banner, Some(Banner::Disconnected(_))) {
+            self.banner = None;
+        }
+    }
+
+    /// Applies a meter tick and appends to the loudness history (one point per tick; points
+    /// older than [`HISTORY_SPAN_S`] are dropped).
+    pub fn set_meters(&mut self, m: MeterView, now_ms: u64) {
+        self.meters = Some(m);
+        self.meters_at_ms = now_ms;
+        self.now_ms = self.now_ms.max(now_ms);
+        let t = now_ms as f64 / 1000.0;
+        self.history.push_back((t, m.in_s, m.out_s));
+        while self
+            .history
+            .front()
+            .is_some_and(|(t0, _, _)| t - t0 > HISTORY_SPAN_S)
+        {
+            self.history.pop_front();
+        }
+    }
+
+    /// Replaces the streams table.
+    pub fn set_streams(&mut self, streams: Vec<StreamRow>) {
+        self.streams = streams;
+    }
+
+    /// Sets the active profile name.
+    pub fn set_profile(&mut self, name: &str) {
+        self.profile = name.to_string();
+    }
+
+    /// Shows a banner.
+    pub fn set_banner(&mut self, banner: Banner, now_ms: u64) {
+        self.banner = Some(banner);
+        self.banner_at_ms = now_ms;
+    }
+
+    /// The daemon went away: keep the last values (greyed as they age) and say so.
+    pub fn disconnected(&mut self, reason: &str, now_ms: u64) {
+        self.set_banner(Banner::Disconnected(reason.to_string()), now_ms);
+    }
+
+    /// Whether the meters are missing or older than [`STALE_AFTER_MS`].
+    pub fn meters_stale(&self) -> bool {
+        self.meters.is_none() || self.now_ms.saturating_sub(self.meters_at_ms) > STALE_AFTER_MS
+    }
+
+    /// Uptime now, extrapolated from the last status.
+    pub fn uptime_now(&self) -> u64 {
+        if self.version.is_empty() || matches!(self.banner, Some(Banner::Disconnected(_))) {
+            return self.uptime_s;
+        }
+        self.uptime_s + self.now_ms.saturating_sub(self.uptime_at_ms) / 1000
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_keeps_sixty_seconds() {
+        let mut s = MonitorState::default();
+        for i in 0..1000u64 {
+            s.set_meters(MeterView::default(), i * 100);
+        }
+        let (first, last) = (s.history.front().unwrap().0, s.history.back().unwrap().0);
+        assert!(last - first <= HISTORY_SPAN_S);
+        assert!(last - first >= HISTORY_SPAN_S - 0.2);
+    }
+
+    #[test]
+    fn meters_go_stale_and_banners_expire() {
+        let mut s = MonitorState::default();
+        assert!(s.meters_stale());
+        s.set_meters(MeterView::default(), 1000);
+        s.tick(2000);
+        assert!(!s.meters_stale());
+        s.tick(1000 + STALE_AFTER_MS + 1);
+        assert!(s.meters_stale());
+        s.set_banner(Banner::Error("x".into()), 10_000);
+        s.tick(10_000 + ERROR_BANNER_MS + 1);
+        assert_eq!(s.banner, None);
+        s.disconnected("gone", 20_000);
+        s.tick(90_000);
+        assert!(matches!(s.banner, Some(Banner::Disconnected(_))));
+        s.set_status("0.1.0", "default", 5, DspView::default(), 91_000);
+        assert_eq!(s.banner, None);
+    }
+}

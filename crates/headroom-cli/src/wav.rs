@@ -1,0 +1,178 @@
+//! WAV input and output for the offline commands.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use crate::error::{CliError, CliResult};
+
+/// A whole WAV file in memory as interleaved `f32` samples in [-1, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audio {
+    /// Sample rate, Hz.
+    pub rate: u32,
+    /// Channel count (≥ 1).
+    pub channels: usize,
+    /// Interleaved samples; the length is a multiple of `channels`.
+    pub samples: Vec<f32>,
+}
+
+impl Audio {
+    /// Number of frames.
+    pub fn frames(&self) -> usize {
+        self.samples.len() / self.channels.max(1)
+    }
+}
+
+/// Reads a WAV file: 8/16/24/32-bit integer PCM or 32-bit float. Errors name the file and say
+/// what is wrong (unreadable, not a WAV file, unsupported format, empty).
+pub fn read_wav(path: &Path) -> CliResult<Audio> {
+    let shown = path.display();
+    let file =
+        File::open(path).map_err(|e| CliError::failed(format!("{shown}: cannot open: {e}")))?;
+    let mut reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| match e {
+        hound::Error::IoError(io) => CliError::failed(format!("{shown}: cannot read: {io}")),
+        hound::Error::FormatError(what) => {
+            CliError::failed(format!("{shown}: not a valid WAV file ({what})"))
+        }
+        hound::Error::Unsupported => CliError::failed(format!(
+            "{shown}: unsupported WAV format (use 16/24/32-bit integer or 32-bit float PCM)"
+        )),
+        other => CliError::failed(format!("{shown}: {other}")),
+    })?;
+    let spec = reader.spec();
+    if spec.channels == 0 {
+        return Err(CliError::failed(format!(
+            "{shown}: WAV header declares 0 channels"
+        )));
+    }
+    if spec.sample_rate == 0 {
+        return Err(CliError::failed(format!(
+            "{shown}: WAV header declares a 0 Hz sample rate"
+        )));
+    }
+    let read_err = |e: hound::Error| {
+        CliError::failed(format!("{shown}: corrupt or truncated sample data: {e}"))
+    };
+    let samples: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Float, 32) => reader
+            .samples::<f32>()
+            .collect::<Result<_, _>>()
+            .map_err(read_err)?,
+        (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
+            let scale = 1.0 / (1u64 << (bits - 1)) as f64;
+            reader
+                .samples::<i32>()
+                .map(|s| s.map(|v| (v as f64 * scale) as f32))
+                .collect::<Result<_, _>>()
+                .map_err(read_err)?
+        }
+        (fmt, bits) => {
+            return Err(CliError::failed(format!(
+                "{shown}: unsupported sample format ({bits}-bit {}); use 16/24/32-bit integer or 32-bit float",
+                if fmt == hound::SampleFormat::Float { "float" } else { "integer" }
+            )))
+        }
+    };
+    let channels = spec.channels as usize;
+    if samples.len() < channels {
+        return Err(CliError::failed(format!(
+            "{shown}: the file holds no audio (0 frames)"
+        )));
+    }
+    let mut samples = samples;
+    samples.truncate(samples.len() / channels * channels);
+    Ok(Audio {
+        rate: spec.sample_rate,
+        channels,
+        samples,
+    })
+}
+
+/// Writes interleaved samples as a 32-bit float WAV file.
+pub fn write_wav_f32(path: &Path, rate: u32, channels: usize, samples: &[f32]) -> CliResult {
+    let shown = path.display();
+    let channels = u16::try_from(channels)
+        .map_err(|_| CliError::failed(format!("{shown}: too many channels for WAV")))?;
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let io = |e: hound::Error| CliError::failed(format!("{shown}: cannot write: {e}"));
+    let mut w = hound::WavWriter::create(path, spec).map_err(io)?;
+    for &s in samples {
+        w.write_sample(s).map_err(io)?;
+    }
+    w.finalize().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_int(path: &Path, bits: u16, vals: &[i32]) {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 44100,
+            bits_per_sample: bits,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        for &v in vals {
+            w.write_sample(v).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+
+    #[test]
+    fn reads_integer_formats_scaled_to_unit_range() {
+        let dir = tempfile::tempdir().unwrap();
+        for (bits, full) in [(16u16, 1i32 << 15), (24, 1 << 23), (32, i32::MIN)] {
+            let p = dir.path().join(format!("i{bits}.wav"));
+            let half = if bits == 32 { 1 << 30 } else { full / 2 };
+            let neg_full = if bits == 32 { i32::MIN } else { -full };
+            write_int(&p, bits, &[half, neg_full, 0, 0]);
+            let a = read_wav(&p).unwrap();
+            assert_eq!((a.rate, a.channels, a.frames()), (44100, 2, 2));
+            assert!((a.samples[0] - 0.5).abs() < 1e-6, "{bits}: {:?}", a.samples);
+            assert!((a.samples[1] + 1.0).abs() < 1e-6, "{bits}: {:?}", a.samples);
+        }
+    }
+
+    #[test]
+    fn float_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.wav");
+        let data = [0.25f32, -0.75, 0.5, 0.0, 1.0, -1.0];
+        write_wav_f32(&p, 48000, 3, &data).unwrap();
+        let a = read_wav(&p).unwrap();
+        assert_eq!((a.rate, a.channels), (48000, 3));
+        assert_eq!(a.samples, data);
+    }
+
+    #[test]
+    fn bad_files_give_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = read_wav(&dir.path().join("nope.wav")).unwrap_err();
+        assert!(missing.message.contains("cannot open"), "{missing}");
+
+        let text = dir.path().join("text.wav");
+        std::fs::write(&text, "this is not audio at all, just some words").unwrap();
+        let e = read_wav(&text).unwrap_err();
+        assert!(e.message.contains("not a valid WAV"), "{e}");
+
+        let empty_file = dir.path().join("zero.wav");
+        std::fs::write(&empty_file, b"").unwrap();
+        assert_eq!(
+            read_wav(&empty_file).unwrap_err().code,
+            crate::error::EXIT_ERROR
+        );
+
+        let empty = dir.path().join("empty.wav");
+        write_int(&empty, 16, &[]);
+        let e = read_wav(&empty).unwrap_err();
+        assert!(e.message.contains("no audio"), "{e}");
+    }
+}

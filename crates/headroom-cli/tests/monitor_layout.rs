@@ -1,0 +1,241 @@
+//! Snapshot tests of the monitor layout on a `TestBackend` with fixed data.
+
+use headroom_cli::monitor::{draw, Banner, DspView, MeterView, MonitorState, StreamRow};
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use ratatui::Terminal;
+
+fn render(state: &MonitorState, w: u16, h: u16) -> (Vec<String>, ratatui::buffer::Buffer) {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| draw(f, state)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let lines = (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect();
+    (lines, buf)
+}
+
+fn find(lines: &[String], needle: &str) -> Option<(usize, usize)> {
+    lines
+        .iter()
+        .enumerate()
+        .find_map(|(y, l)| l.find(needle).map(|byte| (l[..byte].chars().count(), y)))
+}
+
+fn has(lines: &[String], needle: &str) -> bool {
+    find(lines, needle).is_some()
+}
+
+fn live_state() -> MonitorState {
+    let mut s = MonitorState::new(vec!["meters".into(), "routing".into()]);
+    s.set_status(
+        "0.1.0",
+        "night",
+        7500,
+        DspView {
+            mean_us: 12.5,
+            max_us: 95,
+            spikes: 0,
+            xruns: 3,
+        },
+        100_000,
+    );
+    for i in 0..50u64 {
+        s.set_meters(
+            MeterView {
+                in_m: -21.0,
+                in_s: -22.4,
+                in_i: -23.0,
+                out_m: -16.2,
+                out_s: -16.1,
+                out_i: -16.0,
+                out_tp: -1.3,
+                agc_gain_db: 6.2,
+                comp_gr_db: 2.5,
+                lim_gr_db: 0.7,
+                target_lufs: -16.0,
+                bypass: false,
+            },
+            100_000 + i * 100,
+        );
+    }
+    s.tick(105_000);
+    s.set_streams(vec![
+        StreamRow {
+            app: "Firefox".into(),
+            media: Some("Some video".into()),
+            route: "processed".into(),
+            layer_a_db: Some(3.5),
+        },
+        StreamRow {
+            app: "mpv".into(),
+            media: None,
+            route: "bypass".into(),
+            layer_a_db: None,
+        },
+    ]);
+    s
+}
+
+#[test]
+fn live_layout_shows_every_panel_with_values() {
+    let (lines, _) = render(&live_state(), 100, 34);
+    let screen = lines.join("\n");
+    println!("{screen}");
+    for needle in [
+        "headroom monitor",
+        "headroomd 0.1.0",
+        "profile night",
+        "up 2h 05m",
+        "Bus DSP",
+        "AGC gain    +6.2 dB",
+        "Comp GR      2.5 dB",
+        "Limiter GR   0.7 dB",
+        "True peak   -1.3 / -1.0 dBTP",
+        "Loudness (LUFS)",
+        "Short-term loudness, last 60 s",
+        "Streams (2)",
+        "Firefox",
+        "Some video",
+        "processed",
+        "-3.5 dB",
+        "mpv",
+        "bypass",
+        "DSP mean 12.5 µs  max 95 µs  spikes 0  xruns 3",
+        "topics: meters,routing",
+        "q quit",
+    ] {
+        assert!(has(&lines, needle), "missing {needle:?} in\n{screen}");
+    }
+    assert!(!screen.contains("stale"), "{screen}");
+    assert!(!screen.contains("DISCONNECTED"), "{screen}");
+    // Loudness table: the short-term row reads in, out, target in that order.
+    let (_, y) = find(&lines, "Short-term ").unwrap();
+    let row = &lines[y];
+    let (a, b, c) = (
+        row.find("-22.4").unwrap(),
+        row.find("-16.1").unwrap(),
+        row.rfind("-16.0").unwrap(),
+    );
+    assert!(a < b && b < c, "{row}");
+}
+
+#[test]
+fn chart_plots_both_series() {
+    let (lines, buf) = render(&live_state(), 100, 34);
+    let (_, top) = find(&lines, "Short-term loudness, last 60 s").unwrap();
+    let (_, streams) = find(&lines, "Streams (2)").unwrap();
+    let mut blue = 0;
+    let mut green = 0;
+    for y in top as u16..streams as u16 {
+        for x in 0..100u16 {
+            let c = &buf[(x, y)];
+            if c.symbol()
+                .chars()
+                .any(|ch| ('\u{2801}'..='\u{28ff}').contains(&ch))
+            {
+                match c.fg {
+                    Color::Blue => blue += 1,
+                    Color::Green => green += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(
+        blue > 0 && green > 0,
+        "in={blue} out={green}\n{}",
+        lines.join("\n")
+    );
+}
+
+#[test]
+fn no_measurement_and_stale_values_are_greyed() {
+    let mut s = live_state();
+    let mut m = s.meters.unwrap();
+    m.in_m = -70.0;
+    m.in_i = f32::NEG_INFINITY;
+    s.set_meters(m, 105_000);
+    s.tick(105_100);
+    let (lines, buf) = render(&s, 100, 34);
+    let (_, y) = find(&lines, "Momentary").unwrap();
+    let row = &lines[y];
+    assert!(row.contains('—'), "{row}");
+    let dash_x = row.chars().position(|c| c == '—').unwrap() as u16;
+    assert_eq!(buf[(dash_x, y as u16)].fg, Color::DarkGray);
+    let out_x = row[..row.find("-16.2").unwrap()].chars().count() as u16;
+    assert_ne!(
+        buf[(out_x, y as u16)].fg,
+        Color::DarkGray,
+        "live value greyed: {row}"
+    );
+
+    // Ten seconds without a meter tick: everything greys and the title says stale.
+    s.tick(115_000);
+    let (lines, buf) = render(&s, 100, 34);
+    assert!(
+        has(&lines, "Loudness (LUFS) — stale"),
+        "{}",
+        lines.join("\n")
+    );
+    let (_, y) = find(&lines, "Momentary").unwrap();
+    let row = &lines[y];
+    let out_x = row[..row.find("-16.2").unwrap()].chars().count() as u16;
+    assert_eq!(
+        buf[(out_x, y as u16)].fg,
+        Color::DarkGray,
+        "stale value not greyed: {row}"
+    );
+}
+
+#[test]
+fn banners_and_bypass_show() {
+    let mut s = live_state();
+    s.disconnected("connection refused", 106_000);
+    let (lines, _) = render(&s, 100, 34);
+    assert!(
+        has(&lines, "DISCONNECTED: connection refused — retrying"),
+        "{}",
+        lines.join("\n")
+    );
+
+    let mut s = live_state();
+    s.set_banner(Banner::Overflow("12 events dropped".into()), 105_000);
+    let mut m = s.meters.unwrap();
+    m.bypass = true;
+    s.set_meters(m, 105_000);
+    let (lines, _) = render(&s, 100, 34);
+    assert!(
+        has(&lines, "OVERFLOW: 12 events dropped"),
+        "{}",
+        lines.join("\n")
+    );
+    assert!(lines[0].contains("BYPASS"), "{}", lines[0]);
+}
+
+#[test]
+fn empty_state_and_help_overlay() {
+    let mut s = MonitorState::new(vec![]);
+    let (lines, _) = render(&s, 80, 24);
+    let screen = lines.join("\n");
+    assert!(has(&lines, "(no streams)"), "{screen}");
+    assert!(has(&lines, "topics: all"), "{screen}");
+    assert!(has(&lines, "stale"), "{screen}");
+    assert!(!has(&lines, "toggle bypass"));
+    s.show_help = true;
+    let (lines, _) = render(&s, 80, 24);
+    assert!(has(&lines, "toggle bypass"), "{}", lines.join("\n"));
+    assert!(has(&lines, "next profile"));
+}
+
+#[test]
+fn tiny_terminal_does_not_panic() {
+    let s = live_state();
+    for (w, h) in [(1, 1), (10, 3), (20, 10), (40, 12)] {
+        let _ = render(&s, w, h);
+    }
+}
