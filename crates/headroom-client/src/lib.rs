@@ -1,7 +1,461 @@
 //! # headroom-client
 //!
-//! A small blocking client for the headroomd control socket (placeholder until implemented).
+//! A small blocking client for the headroomd control socket (protocol: `IPC.md`,
+//! types: [`headroom_ipc`]).
+//!
+//! ```no_run
+//! let mut client = headroom_client::Client::connect()?;
+//! let status = client.status()?;
+//! println!("profile {}, bypass {}", status.profile, status.bypass);
+//! client.setting_set("agc.target_lufs", -18)?;
+//! for event in client.subscribe(&[headroom_client::Topic::Meters])? {
+//!     println!("{:?}", event?);
+//! }
+//! # Ok::<(), headroom_client::ClientError>(())
+//! ```
 
 #![warn(missing_docs)]
 
-pub use headroom_ipc::PROTOCOL_VERSION;
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use headroom_ipc::{self as ipc, *};
+
+/// Default time to wait for the greeting and for each reply.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What can go wrong talking to headroomd.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Nothing listens on the socket.
+    #[error(
+        "headroomd is not running — start it with `systemctl --user start headroomd` or `headroomd` (no daemon at {})",
+        path.display()
+    )]
+    NotRunning {
+        /// Socket path tried.
+        path: PathBuf,
+    },
+    /// The socket exists but connecting failed for another reason (e.g. permissions).
+    #[error("cannot connect to headroomd at {}: {source}", path.display())]
+    Connect {
+        /// Socket path tried.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// Reading or writing the socket failed.
+    #[error("control socket I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// No reply within the timeout.
+    #[error("timed out waiting for headroomd")]
+    Timeout,
+    /// The daemon closed the connection.
+    #[error("headroomd closed the connection")]
+    Closed,
+    /// The daemon sent something this client cannot read.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The daemon speaks another protocol version.
+    #[error("incompatible protocol: headroomd speaks version {server}, this client speaks version {client}; install matching versions")]
+    VersionMismatch {
+        /// The daemon's version.
+        server: u32,
+        /// Ours.
+        client: u32,
+    },
+    /// The daemon answered with an error.
+    #[error("{}", .0.message)]
+    Server(IpcError),
+    /// The daemon answered with a result of the wrong kind.
+    #[error("unexpected `{got}` result to `{method}`")]
+    Unexpected {
+        /// Method called.
+        method: &'static str,
+        /// Result kind received.
+        got: &'static str,
+    },
+}
+
+impl ClientError {
+    /// The server error code, when the daemon answered with an error.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Server(e) => Some(e.code),
+            _ => None,
+        }
+    }
+}
+
+/// A connection to headroomd.
+#[derive(Debug)]
+pub struct Client {
+    stream: UnixStream,
+    decoder: LineDecoder,
+    rbuf: Box<[u8]>,
+    rpos: usize,
+    rlen: usize,
+    next_id: u64,
+    hello: ServerHello,
+    timeout: Option<Duration>,
+}
+
+impl Client {
+    /// Connects to the socket at [`default_socket_path`].
+    pub fn connect() -> Result<Client, ClientError> {
+        Self::connect_to(default_socket_path())
+    }
+
+    /// Connects to the socket at `path`, reads the greeting, checks the protocol version
+    /// and sends ours. Waits at most [`DEFAULT_TIMEOUT`] for the greeting.
+    pub fn connect_to(path: impl AsRef<Path>) -> Result<Client, ClientError> {
+        let path = path.as_ref();
+        let stream = UnixStream::connect(path).map_err(|source| match source.kind() {
+            ErrorKind::NotFound | ErrorKind::ConnectionRefused => ClientError::NotRunning {
+                path: path.to_owned(),
+            },
+            _ => ClientError::Connect {
+                path: path.to_owned(),
+                source,
+            },
+        })?;
+        let mut client = Client {
+            stream,
+            decoder: LineDecoder::new(MAX_SERVER_FRAME_BYTES),
+            rbuf: vec![0; 64 * 1024].into_boxed_slice(),
+            rpos: 0,
+            rlen: 0,
+            next_id: 1,
+            hello: ServerHello {
+                protocol_version: 0,
+                daemon_version: String::new(),
+            },
+            timeout: None,
+        };
+        client.set_timeout(Some(DEFAULT_TIMEOUT))?;
+        match client.read_frame()? {
+            ServerFrame::Hello(h) => client.hello = h,
+            ServerFrame::Error { error, .. } => return Err(ClientError::Server(error)),
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "expected a hello frame, got {other:?}"
+                )))
+            }
+        }
+        if client.hello.protocol_version != PROTOCOL_VERSION {
+            return Err(ClientError::VersionMismatch {
+                server: client.hello.protocol_version,
+                client: PROTOCOL_VERSION,
+            });
+        }
+        client.send(&ClientFrame::Hello(ClientHello {
+            protocol_version: PROTOCOL_VERSION,
+        }))?;
+        Ok(client)
+    }
+
+    /// The daemon's greeting (its version).
+    pub fn server_hello(&self) -> &ServerHello {
+        &self.hello
+    }
+
+    /// Sets the reply timeout (`None`: wait forever).
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<(), ClientError> {
+        let t = timeout.filter(|d| !d.is_zero());
+        self.stream.set_read_timeout(t)?;
+        self.stream.set_write_timeout(t)?;
+        self.timeout = t;
+        Ok(())
+    }
+
+    fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
+        let line = encode_line(frame);
+        self.stream.write_all(line.as_bytes()).map_err(io_err)
+    }
+
+    fn read_frame(&mut self) -> Result<ServerFrame, ClientError> {
+        loop {
+            let mut input = &self.rbuf[self.rpos..self.rlen];
+            let item = self.decoder.next_frame(&mut input);
+            self.rpos = self.rlen - input.len();
+            match item {
+                Some(Ok(frame)) => {
+                    return decode_server_frame(&frame).map_err(ClientError::Protocol)
+                }
+                Some(Err(e)) => return Err(ClientError::Protocol(e.to_string())),
+                None => {
+                    let n = loop {
+                        match self.stream.read(&mut self.rbuf) {
+                            Ok(n) => break n,
+                            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(io_err(e)),
+                        }
+                    };
+                    if n == 0 {
+                        return Err(ClientError::Closed);
+                    }
+                    self.rpos = 0;
+                    self.rlen = n;
+                }
+            }
+        }
+    }
+
+    /// Sends `request` and waits for its result. Error replies become
+    /// [`ClientError::Server`].
+    pub fn call(&mut self, request: Request) -> Result<Response, ClientError> {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        self.send(&ClientFrame::Request(RequestFrame { id, request }))?;
+        loop {
+            match self.read_frame()? {
+                ServerFrame::Response { id: rid, result } if rid == id => return Ok(result),
+                ServerFrame::Error {
+                    id: Some(rid),
+                    error,
+                } if rid == id => return Err(ClientError::Server(error)),
+                ServerFrame::Error { id: None, error } => return Err(ClientError::Server(error)),
+                // Stale replies (after a timeout), events and greetings are skipped.
+                _ => continue,
+            }
+        }
+    }
+
+    /// `status`.
+    pub fn status(&mut self) -> Result<Status, ClientError> {
+        match self.call(Request::Status)? {
+            Response::Status(s) => Ok(s),
+            other => Err(unexpected("status", &other)),
+        }
+    }
+
+    /// `profile.list`.
+    pub fn profile_list(&mut self) -> Result<ProfileList, ClientError> {
+        match self.call(Request::ProfileList)? {
+            Response::ProfileList(p) => Ok(p),
+            other => Err(unexpected("profile.list", &other)),
+        }
+    }
+
+    /// `profile.show` (`None`: the active profile).
+    pub fn profile_show(&mut self, name: Option<&str>) -> Result<ProfileShow, ClientError> {
+        let request = Request::ProfileShow {
+            name: name.map(str::to_owned),
+        };
+        match self.call(request)? {
+            Response::ProfileShow(p) => Ok(p),
+            other => Err(unexpected("profile.show", &other)),
+        }
+    }
+
+    /// `profile.use`; returns the name now active.
+    pub fn profile_use(&mut self, name: &str) -> Result<String, ClientError> {
+        let request = Request::ProfileUse {
+            name: name.to_owned(),
+        };
+        match self.call(request)? {
+            Response::ProfileActive(p) => Ok(p.name),
+            other => Err(unexpected("profile.use", &other)),
+        }
+    }
+
+    /// `profile.reload`; returns the name now active.
+    pub fn profile_reload(&mut self) -> Result<String, ClientError> {
+        match self.call(Request::ProfileReload)? {
+            Response::ProfileActive(p) => Ok(p.name),
+            other => Err(unexpected("profile.reload", &other)),
+        }
+    }
+
+    /// `route.list`.
+    pub fn route_list(&mut self) -> Result<Routes, ClientError> {
+        match self.call(Request::RouteList)? {
+            Response::Routes(r) => Ok(r),
+            other => Err(unexpected("route.list", &other)),
+        }
+    }
+
+    /// `route.set`.
+    pub fn route_set(&mut self, app: &str, route: Route) -> Result<(), ClientError> {
+        let request = Request::RouteSet {
+            app: app.to_owned(),
+            route,
+        };
+        match self.call(request)? {
+            Response::Ok => Ok(()),
+            other => Err(unexpected("route.set", &other)),
+        }
+    }
+
+    /// `route.unset`.
+    pub fn route_unset(&mut self, app: &str) -> Result<(), ClientError> {
+        let request = Request::RouteUnset {
+            app: app.to_owned(),
+        };
+        match self.call(request)? {
+            Response::Ok => Ok(()),
+            other => Err(unexpected("route.unset", &other)),
+        }
+    }
+
+    /// `setting.get`.
+    pub fn setting_get(&mut self, key: &str) -> Result<SettingEntry, ClientError> {
+        let request = Request::SettingGet {
+            key: key.to_owned(),
+        };
+        match self.call(request)? {
+            Response::Setting(s) => Ok(s),
+            other => Err(unexpected("setting.get", &other)),
+        }
+    }
+
+    /// `setting.set`; returns the entry in its new state.
+    pub fn setting_set(
+        &mut self,
+        key: &str,
+        value: impl Into<SettingValue>,
+    ) -> Result<SettingEntry, ClientError> {
+        let request = Request::SettingSet {
+            key: key.to_owned(),
+            value: value.into(),
+        };
+        match self.call(request)? {
+            Response::Setting(s) => Ok(s),
+            other => Err(unexpected("setting.set", &other)),
+        }
+    }
+
+    /// `setting.list`.
+    pub fn setting_list(&mut self) -> Result<Vec<SettingEntry>, ClientError> {
+        match self.call(Request::SettingList)? {
+            Response::Settings(s) => Ok(s.settings),
+            other => Err(unexpected("setting.list", &other)),
+        }
+    }
+
+    /// `setting.reset` of one key (`Some`) or of every key (`None`); returns the entries
+    /// reset, in their new state.
+    pub fn setting_reset(&mut self, key: Option<&str>) -> Result<Vec<SettingEntry>, ClientError> {
+        let request = Request::SettingReset {
+            key: key.map(str::to_owned),
+            all: key.is_none(),
+        };
+        match self.call(request)? {
+            Response::Settings(s) => Ok(s.settings),
+            other => Err(unexpected("setting.reset", &other)),
+        }
+    }
+
+    /// `bypass.set`; returns the bypass state after the change.
+    pub fn bypass_set(&mut self, mode: BypassMode) -> Result<bool, ClientError> {
+        match self.call(Request::BypassSet { mode })? {
+            Response::Bypass(b) => Ok(b.bypass),
+            other => Err(unexpected("bypass.set", &other)),
+        }
+    }
+
+    /// `history` (`None`: everything kept).
+    pub fn history(&mut self, since_secs: Option<u64>) -> Result<History, ClientError> {
+        match self.call(Request::History { since_secs })? {
+            Response::History(h) => Ok(h),
+            other => Err(unexpected("history", &other)),
+        }
+    }
+
+    /// `subscribe`: turns the connection into an event stream. The first events are the
+    /// snapshot of each topic, then changes as they happen. The returned iterator waits
+    /// forever for the next event unless [`Subscription::set_timeout`] is used; it ends when
+    /// the daemon closes the connection.
+    pub fn subscribe(mut self, topics: &[Topic]) -> Result<Subscription, ClientError> {
+        let request = Request::Subscribe {
+            topics: topics.to_vec(),
+        };
+        match self.call(request)? {
+            Response::Subscribed(_) => {}
+            other => return Err(unexpected("subscribe", &other)),
+        }
+        self.set_timeout(None)?;
+        Ok(Subscription {
+            client: self,
+            done: false,
+        })
+    }
+}
+
+fn io_err(e: std::io::Error) -> ClientError {
+    match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => ClientError::Timeout,
+        ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => ClientError::Closed,
+        _ => ClientError::Io(e),
+    }
+}
+
+fn unexpected(method: &'static str, got: &Response) -> ClientError {
+    ClientError::Unexpected {
+        method,
+        got: got.kind(),
+    }
+}
+
+/// A stream of events from a subscribed connection (see [`Client::subscribe`]).
+#[derive(Debug)]
+pub struct Subscription {
+    client: Client,
+    done: bool,
+}
+
+impl Subscription {
+    /// Sets how long `next` waits for an event (`None`: forever). On expiry `next` yields
+    /// [`ClientError::Timeout`] and the subscription stays usable.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<(), ClientError> {
+        self.client.set_timeout(timeout)
+    }
+
+    /// The daemon's greeting.
+    pub fn server_hello(&self) -> &ServerHello {
+        self.client.server_hello()
+    }
+}
+
+impl Iterator for Subscription {
+    type Item = Result<Event, ClientError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        loop {
+            return match self.client.read_frame() {
+                Ok(ServerFrame::Event(e)) => Some(Ok(e)),
+                Ok(ServerFrame::Error { error, .. }) => Some(Err(ClientError::Server(error))),
+                Ok(_) => continue,
+                Err(ClientError::Closed) => {
+                    self.done = true;
+                    None
+                }
+                Err(e @ ClientError::Timeout) => Some(Err(e)),
+                Err(e) => {
+                    self.done = true;
+                    Some(Err(e))
+                }
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_socket_says_daemon_not_running() {
+        let dir = std::env::temp_dir().join(format!("headroom-client-test-{}", std::process::id()));
+        let err = Client::connect_to(dir.join("nope.sock")).unwrap_err();
+        assert!(matches!(err, ClientError::NotRunning { .. }));
+        let msg = err.to_string();
+        assert!(msg.contains("headroomd is not running"), "{msg}");
+        assert!(msg.contains("systemctl --user start headroomd"), "{msg}");
+    }
+}
