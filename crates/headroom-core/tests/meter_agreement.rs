@@ -50,7 +50,7 @@ fn compare(seed: u64, rate: u32, ch: usize, secs: f64) {
         live.process(chunk);
         refm.add_frames_f32(chunk).expect("add");
         pos += len;
-        if pos % sub == 0 {
+        if pos.is_multiple_of(sub) {
             boundaries += 1;
             assert_eq!(live.sub_blocks_seen(), (pos / sub) as u64);
             if pos / sub >= 30 {
