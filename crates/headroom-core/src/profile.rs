@@ -1,1 +1,0 @@
-//! TOML profiles and dotted-key settings (placeholder until implemented).
