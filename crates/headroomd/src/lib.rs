@@ -6,6 +6,8 @@
 
 #![warn(missing_docs)]
 
+pub mod history;
+
 /// Daemon start-up configuration (command line and environment).
 #[derive(Debug, Clone, Default)]
 pub struct DaemonConfig {

@@ -1,0 +1,429 @@
+//! Metrics history: one [`Sample`] per second of the processed bus, kept in a fixed-size
+//! in-memory ring and spilled, when evicted, to size-capped rotated JSONL segments on disk.
+//!
+//! * Memory: the ring is allocated once in [`History::new`] with room for
+//!   `min(retention / interval, memory_budget / size_of::<Sample>())` samples and never grows;
+//!   [`History::memory_bytes`] is the bound.
+//! * Disk: evicted samples are appended as JSON lines to `history-0.jsonl` in the history
+//!   directory (by default `$XDG_STATE_HOME/headroom/history/`). When a line would take the
+//!   active segment past `segment_bytes`, segments are rotated: `history-(i)` becomes
+//!   `history-(i+1)`, the oldest (`history-(segments-1)`) is deleted, and a new
+//!   `history-0.jsonl` is started. Disk use is therefore at most
+//!   `segments × segment_bytes` (plus one line).
+//! * [`History::query`] returns disk and memory samples merged, oldest first.
+//!
+//! This is control-thread code (it allocates and does file I/O); it is never called from the
+//! audio callback. The engine feeds it once per second from meter and timing snapshots.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// One per-second sample of the processed bus.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Sample {
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+    /// Input momentary loudness, LUFS (≤ −70: no measurement).
+    pub in_momentary_lufs: f32,
+    /// Input short-term loudness, LUFS.
+    pub in_short_term_lufs: f32,
+    /// Output momentary loudness, LUFS.
+    pub out_momentary_lufs: f32,
+    /// Output short-term loudness, LUFS.
+    pub out_short_term_lufs: f32,
+    /// AGC gain, dB.
+    pub agc_gain_db: f32,
+    /// Compressor gain reduction, dB.
+    pub compressor_gr_db: f32,
+    /// Limiter gain reduction, dB.
+    pub limiter_gr_db: f32,
+    /// Mean audio callback duration over the interval, µs.
+    pub dsp_mean_us: f32,
+    /// Longest audio callback over the interval, µs.
+    pub dsp_max_us: f32,
+    /// Callbacks over the spike threshold since the daemon started.
+    pub spikes: u64,
+    /// Xruns since the daemon started.
+    pub xruns: u64,
+}
+
+/// How much history to keep and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryConfig {
+    /// How long samples stay in memory.
+    pub retention: Duration,
+    /// Nominal interval between samples (1 s).
+    pub interval: Duration,
+    /// Upper bound for the in-memory ring, bytes.
+    pub memory_budget_bytes: usize,
+    /// Directory of the spill segments; `None` keeps memory only.
+    pub dir: Option<PathBuf>,
+    /// Size cap of one segment file, bytes.
+    pub segment_bytes: u64,
+    /// Number of segment files kept (≥ 1).
+    pub segments: usize,
+}
+
+impl Default for HistoryConfig {
+    /// One hour in memory (≈ 230 KB), 8 segments of 1 MiB on disk (≈ 1 day at 1 Hz).
+    fn default() -> Self {
+        Self {
+            retention: Duration::from_secs(3600),
+            interval: Duration::from_secs(1),
+            memory_budget_bytes: 1 << 20,
+            dir: default_dir(),
+            segment_bytes: 1 << 20,
+            segments: 8,
+        }
+    }
+}
+
+/// `$XDG_STATE_HOME/headroom/history` (or `~/.local/state/headroom/history`).
+pub fn default_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state"))
+        })?;
+    Some(base.join("headroom").join("history"))
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Errors of the spill files. Recording never loses the in-memory samples because of them.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The history directory could not be created or a segment written, rotated or read.
+    #[error("history {path}: {source}")]
+    Io {
+        /// File or directory concerned.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> HistoryError + '_ {
+    move |source| HistoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Name of segment `i` (0 is the one being written, higher is older).
+pub fn segment_name(i: usize) -> String {
+    format!("history-{i}.jsonl")
+}
+
+fn ends_with_newline(path: &Path) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::End(-1))?;
+    let mut b = [0u8; 1];
+    f.read_exact(&mut b)?;
+    Ok(b[0] == b'\n')
+}
+
+struct Spill {
+    dir: PathBuf,
+    segment_bytes: u64,
+    segments: usize,
+    file: Option<File>,
+    size: u64,
+}
+
+impl Spill {
+    fn open(dir: PathBuf, segment_bytes: u64, segments: usize) -> Result<Self, HistoryError> {
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let path = dir.join(segment_name(0));
+        let size = match std::fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        let mut size = size;
+        if size > 0 && !ends_with_newline(&path).map_err(io_err(&path))? {
+            // A line cut short by a crash: terminate it so the next append starts clean
+            // (the fragment is skipped when reading).
+            let mut f = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(io_err(&path))?;
+            f.write_all(b"\n").map_err(io_err(&path))?;
+            size += 1;
+        }
+        Ok(Self {
+            dir,
+            segment_bytes: segment_bytes.max(1),
+            segments: segments.max(1),
+            file: None,
+            size,
+        })
+    }
+
+    fn rotate(&mut self) -> Result<(), HistoryError> {
+        self.file = None;
+        let oldest = self.dir.join(segment_name(self.segments - 1));
+        match std::fs::remove_file(&oldest) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&oldest)(e)),
+        }
+        for i in (0..self.segments - 1).rev() {
+            let from = self.dir.join(segment_name(i));
+            let to = self.dir.join(segment_name(i + 1));
+            match std::fs::rename(&from, &to) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&from)(e)),
+            }
+        }
+        self.size = 0;
+        Ok(())
+    }
+
+    fn append(&mut self, s: &Sample) -> Result<(), HistoryError> {
+        let mut line = serde_json::to_string(s).unwrap_or_default();
+        line.push('\n');
+        let len = line.len() as u64;
+        if self.size > 0 && self.size + len > self.segment_bytes {
+            self.rotate()?;
+        }
+        let path = self.dir.join(segment_name(0));
+        if self.file.is_none() {
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(io_err(&path))?;
+            self.file = Some(f);
+        }
+        if let Some(f) = self.file.as_mut() {
+            if let Err(e) = f.write_all(line.as_bytes()) {
+                // Drop the handle so the next append reopens (the directory may be back).
+                self.file = None;
+                return Err(io_err(&path)(e));
+            }
+        }
+        self.size += len;
+        Ok(())
+    }
+
+    /// Reads every segment, oldest first, keeping samples at or after `since_ms`.
+    /// Lines that do not parse (a line cut short by a crash) are skipped.
+    fn read(&self, since_ms: u64, out: &mut Vec<Sample>) -> Result<(), HistoryError> {
+        for i in (0..self.segments).rev() {
+            let path = self.dir.join(segment_name(i));
+            let f = match File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(&path)(e)),
+            };
+            for line in BufReader::new(f).lines() {
+                let line = line.map_err(io_err(&path))?;
+                if let Ok(s) = serde_json::from_str::<Sample>(&line) {
+                    if s.unix_ms >= since_ms {
+                        out.push(s);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The metrics history. See the module documentation.
+pub struct History {
+    ring: VecDeque<Sample>,
+    capacity: usize,
+    retention_ms: u64,
+    interval_ms: u64,
+    spill: Option<Spill>,
+    spill_errors: u64,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("len", &self.ring.len())
+            .field("capacity", &self.capacity)
+            .field("retention_ms", &self.retention_ms)
+            .field("dir", &self.spill.as_ref().map(|s| &s.dir))
+            .finish()
+    }
+}
+
+impl History {
+    /// Creates the history. Allocates the whole ring now. Fails only when the spill directory
+    /// cannot be created.
+    pub fn new(config: &HistoryConfig) -> Result<Self, HistoryError> {
+        let interval_ms = (config.interval.as_millis() as u64).max(1);
+        let retention_ms = config.retention.as_millis() as u64;
+        let by_time = (retention_ms / interval_ms).max(1) as usize;
+        let by_budget = (config.memory_budget_bytes / std::mem::size_of::<Sample>()).max(1);
+        let capacity = by_time.min(by_budget);
+        let spill = match &config.dir {
+            Some(dir) => Some(Spill::open(
+                dir.clone(),
+                config.segment_bytes,
+                config.segments,
+            )?),
+            None => None,
+        };
+        Ok(Self {
+            ring: VecDeque::with_capacity(capacity),
+            capacity,
+            retention_ms,
+            interval_ms,
+            spill,
+            spill_errors: 0,
+        })
+    }
+
+    /// Samples the ring holds at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Samples in memory now.
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// Whether memory holds no sample.
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
+    /// Heap bytes held by the ring (its allocated capacity; constant after construction).
+    pub fn memory_bytes(&self) -> usize {
+        self.ring.capacity() * std::mem::size_of::<Sample>()
+    }
+
+    /// Nominal sample interval, ms.
+    pub fn interval_ms(&self) -> u64 {
+        self.interval_ms
+    }
+
+    /// Spill writes that failed since start (the samples concerned are lost from disk only).
+    pub fn spill_errors(&self) -> u64 {
+        self.spill_errors
+    }
+
+    fn evict_front(&mut self) -> Result<(), HistoryError> {
+        if let Some(old) = self.ring.pop_front() {
+            if let Some(spill) = self.spill.as_mut() {
+                if let Err(e) = spill.append(&old) {
+                    self.spill_errors += 1;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a sample. Samples older than the retention (relative to this one) and the
+    /// oldest sample when the ring is full move to disk. The sample is always kept in memory;
+    /// an error reports a failed spill write.
+    pub fn record(&mut self, sample: Sample) -> Result<(), HistoryError> {
+        let mut result = Ok(());
+        let horizon = sample.unix_ms.saturating_sub(self.retention_ms);
+        while self
+            .ring
+            .front()
+            .is_some_and(|s| s.unix_ms < horizon || self.ring.len() >= self.capacity)
+        {
+            if let Err(e) = self.evict_front() {
+                result = Err(e);
+            }
+        }
+        self.ring.push_back(sample);
+        result
+    }
+
+    /// Moves every in-memory sample to disk (call at shutdown so nothing is lost).
+    pub fn flush_to_disk(&mut self) -> Result<(), HistoryError> {
+        if self.spill.is_none() {
+            return Ok(());
+        }
+        let mut result = Ok(());
+        while !self.ring.is_empty() {
+            if let Err(e) = self.evict_front() {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
+    /// Every sample at or after `since_unix_ms`, from disk and memory, oldest first.
+    /// Disk is read only when memory does not reach back far enough.
+    pub fn query(&self, since_unix_ms: u64) -> Result<Vec<Sample>, HistoryError> {
+        let mut out = Vec::new();
+        let memory_covers = self
+            .ring
+            .front()
+            .is_some_and(|s| s.unix_ms <= since_unix_ms);
+        if !memory_covers {
+            if let Some(spill) = &self.spill {
+                spill.read(since_unix_ms, &mut out)?;
+            }
+        }
+        out.extend(self.ring.iter().filter(|s| s.unix_ms >= since_unix_ms));
+        if !out.is_sorted_by_key(|s| s.unix_ms) {
+            // Only after a wall-clock step backwards; keep the order of equal stamps.
+            out.sort_by_key(|s| s.unix_ms);
+        }
+        Ok(out)
+    }
+
+    /// Samples of the last `window` before `now_unix_ms`.
+    pub fn query_recent(
+        &self,
+        now_unix_ms: u64,
+        window: Duration,
+    ) -> Result<Vec<Sample>, HistoryError> {
+        self.query(now_unix_ms.saturating_sub(window.as_millis() as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(t: u64) -> Sample {
+        Sample {
+            unix_ms: t,
+            in_short_term_lufs: -20.0,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn memory_only_keeps_the_newest() {
+        let cfg = HistoryConfig {
+            retention: Duration::from_secs(5),
+            dir: None,
+            ..Default::default()
+        };
+        let mut h = History::new(&cfg).unwrap();
+        for t in 0..20 {
+            h.record(sample(t * 1000)).unwrap();
+        }
+        let q = h.query(0).unwrap();
+        let ts: Vec<u64> = q.iter().map(|s| s.unix_ms).collect();
+        assert_eq!(ts, vec![15000, 16000, 17000, 18000, 19000]);
+    }
+}
