@@ -7,15 +7,81 @@
 #![warn(missing_docs)]
 
 pub mod history;
+pub mod pw;
+pub mod layer_a;
+pub mod routing;
 
 /// Daemon start-up configuration (command line and environment).
 #[derive(Debug, Clone, Default)]
 pub struct DaemonConfig {
     /// Path of the daemon config file (`$XDG_CONFIG_HOME/headroom/config.toml` when `None`).
     pub config_path: Option<std::path::PathBuf>,
+    /// Sink to play the processed audio into when present (node name), instead of the
+    /// default sink.
+    pub preferred_real_sink: Option<String>,
 }
 
-/// Runs the daemon until it is told to stop (placeholder until implemented).
-pub fn run(_config: DaemonConfig) -> anyhow::Result<()> {
-    anyhow::bail!("headroomd is not implemented yet")
+// Debug builds abort on any heap allocation inside `assert_no_alloc` sections (the audio
+// callback); release builds use the system allocator untouched.
+#[cfg(debug_assertions)]
+#[global_allocator]
+static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
+/// Blocks SIGTERM and SIGINT in the calling thread; threads spawned afterwards inherit the
+/// mask, so the signals stay pending until [`spawn_signal_waiter`] takes them. Call it first
+/// thing in `main`, before any thread exists.
+pub fn block_shutdown_signals() -> anyhow::Result<()> {
+    shutdown_sigset().thread_block()?;
+    Ok(())
+}
+
+fn shutdown_sigset() -> nix::sys::signal::SigSet {
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGTERM);
+    set.add(nix::sys::signal::Signal::SIGINT);
+    set
+}
+
+/// Spawns a thread that waits (`sigwait`) for SIGTERM or SIGINT and calls `on_signal` once,
+/// with the signal's name. Needs [`block_shutdown_signals`] to have run first.
+pub fn spawn_signal_waiter(
+    on_signal: impl FnOnce(&'static str) + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("headroom-signals".into())
+        .spawn(move || match shutdown_sigset().wait() {
+            Ok(sig) => on_signal(sig.as_str()),
+            Err(e) => tracing::error!("waiting for signals failed: {e}"),
+        })
+}
+
+/// Runs the daemon until SIGTERM/SIGINT: starts the audio bus with default chain parameters
+/// and logs its events. (The engine, once it exists, takes over the events and drives the bus.)
+pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
+    let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+    let opts = pw::BusOptions {
+        preferred_real_sink: config.preferred_real_sink.clone(),
+        ..Default::default()
+    };
+    let bus = pw::AudioBus::start(opts, ev_tx)?;
+    let commander = bus.commander();
+    spawn_signal_waiter(move |sig| {
+        tracing::info!("{sig} received, shutting down");
+        let _ = commander.send(pw::PwCommand::Shutdown);
+    })?;
+    for ev in ev_rx {
+        tracing::debug!(?ev, "bus event");
+    }
+    let stats = bus.stats();
+    bus.join()?;
+    tracing::info!(
+        callbacks = stats.timing.call_count,
+        processed = stats.processed_blocks,
+        xruns = stats.xruns,
+        mean_us = format!("{:.1}", stats.timing.mean_us()),
+        max_us = stats.timing.max_us,
+        spikes = stats.timing.spike_count,
+        "audio bus stopped"
+    );
+    Ok(())
 }

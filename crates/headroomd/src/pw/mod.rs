@@ -1,0 +1,384 @@
+//! The PipeWire side of headroomd: the processed bus and the graph model.
+//!
+//! [`AudioBus::start`] spawns a thread that owns the PipeWire main loop. On it live:
+//!
+//! * the bus: a virtual stereo sink `headroom-processed` ("Headroom (processed)") made of a
+//!   pair of `pw_stream`s in the module-loopback shape — a capture stream with
+//!   `media.class=Audio/Sink` and a playback stream `headroom-output` (`Stream/Output/Audio`),
+//!   sharing `node.group`/`node.link-group`. The capture stream's real-time callback dequeues
+//!   both buffers, runs the [`headroom_core::Chain`] into the playback buffer, queues both and
+//!   triggers the playback stream (see [`rt`]);
+//! * the graph model ([`Graph`]): nodes, links and the `default` metadata, exposed as a
+//!   snapshot to other threads and as [`PwEvent`]s;
+//! * real-sink tracking: the playback stream plays into the default sink other than
+//!   `headroom-processed` (or the preferred one), pinned with `target.object` in the `default`
+//!   metadata and re-pinned whenever the choice changes;
+//! * reconnection: when PipeWire goes away the bus is torn down and rebuilt (backoff 100 ms →
+//!   1 s), then [`PwEvent::Connected`] and [`PwEvent::BusReady`] tell the engine to re-apply
+//!   its routing.
+//!
+//! Feedback loops are impossible by construction: the playback stream carries the bus's
+//! `node.link-group`, and WirePlumber never links a stream into a node of its own link group,
+//! whatever the default sink is. The playback stream deliberately does *not* set
+//! `node.dont-reconnect` (WirePlumber would destroy it when its sink disappears); it sets
+//! `state.restore-target=false` and `state.restore-props=false` so restore-stream never learns
+//! headroomd's own moves.
+
+pub mod graph;
+pub mod rt;
+mod thread;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use headroom_core::{AtomicMeters, ChainParams, PlaybackTiming, TimingSnapshot};
+use parking_lot::RwLock;
+
+pub use graph::{BusNodes, Graph, GraphLink, GraphNode};
+
+/// `node.name` of the processed sink.
+pub const BUS_SINK_NAME: &str = "headroom-processed";
+/// `node.description` of the processed sink.
+pub const BUS_SINK_DESCRIPTION: &str = "Headroom (processed)";
+/// `node.name` of the bus's playback stream (into the real sink).
+pub const PLAYBACK_NODE_NAME: &str = "headroom-output";
+
+/// Start-up options of the bus.
+#[derive(Debug, Clone)]
+pub struct BusOptions {
+    /// Chain parameters to start with.
+    pub params: ChainParams,
+    /// Sink to play into when present (node name), instead of the default sink.
+    pub preferred_real_sink: Option<String>,
+    /// PipeWire remote to connect to (`None`: the default, `$PIPEWIRE_REMOTE` or `pipewire-0`).
+    pub remote: Option<String>,
+    /// Spike threshold for the timing monitor, µs.
+    pub spike_threshold_us: u64,
+}
+
+impl Default for BusOptions {
+    fn default() -> Self {
+        Self {
+            params: ChainParams::default(),
+            preferred_real_sink: None,
+            remote: None,
+            spike_threshold_us: headroom_core::timing::DEFAULT_SPIKE_THRESHOLD_US,
+        }
+    }
+}
+
+/// Requests to the PipeWire thread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PwCommand {
+    /// Routes a playback stream: writes `target.object` (a node name or `object.serial`) for
+    /// `node_id` in the `default` metadata, or deletes it (`None`: back to the default sink).
+    /// Streams moved with a target are moved back (key deleted) when the bus shuts down.
+    MoveStream {
+        /// Global id of the stream node.
+        node_id: u32,
+        /// Node name or `object.serial` of the target, `None` to delete the key.
+        target: Option<String>,
+    },
+    /// Sets a stream node's volume (`channelVolumes` of its Props param), linear gain.
+    SetStreamVolume {
+        /// Global id of the stream node.
+        node_id: u32,
+        /// Linear gain (1.0 = unity), applied to every channel.
+        volume: f32,
+    },
+    /// Plays into this sink (node name) when present instead of the default sink.
+    SetPreferredSink(Option<String>),
+    /// Moves routed streams back, tears the bus down and ends the thread.
+    Shutdown,
+}
+
+/// What the PipeWire thread reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PwEvent {
+    /// Connected to PipeWire (first time or after a reconnect): the engine re-applies routing
+    /// once [`PwEvent::BusReady`] follows.
+    Connected,
+    /// Lost PipeWire (or could not connect); reconnecting with backoff.
+    Disconnected {
+        /// Why.
+        reason: String,
+    },
+    /// The processed sink is up and routable.
+    BusReady {
+        /// Latency the chain adds, frames at 48 kHz.
+        latency_frames: usize,
+        /// Node id of `headroom-processed`.
+        sink_id: u32,
+        /// Node id of the playback stream.
+        playback_id: u32,
+    },
+    /// The sink headroomd plays into changed.
+    RealSinkChanged {
+        /// Its node name (`None`: no real sink available).
+        name: Option<String>,
+    },
+    /// A node appeared (reported once its full properties are known).
+    NodeAdded {
+        /// Global id.
+        id: u32,
+        /// `object.serial`.
+        serial: Option<u64>,
+        /// All its properties.
+        props: BTreeMap<String, String>,
+        /// `media.class`.
+        media_class: Option<String>,
+    },
+    /// A node's properties changed after it was added.
+    NodeChanged {
+        /// Global id.
+        id: u32,
+        /// All its properties.
+        props: BTreeMap<String, String>,
+    },
+    /// A node disappeared.
+    NodeRemoved {
+        /// Global id.
+        id: u32,
+    },
+    /// A link appeared.
+    LinkAdded(GraphLink),
+    /// A link disappeared.
+    LinkRemoved {
+        /// Global id of the link.
+        id: u32,
+    },
+    /// The default sink (as the session manager reports it) changed.
+    DefaultSinkChanged {
+        /// Node name.
+        name: Option<String>,
+    },
+    /// A `target.object`/`target.node` value in the `default` metadata changed.
+    TargetChanged {
+        /// Subject node id.
+        node_id: u32,
+        /// New value (`None`: deleted).
+        target: Option<String>,
+    },
+    /// No session manager: the `default` metadata is missing, nothing gets linked.
+    WirePlumberMissing,
+    /// The session manager is back (the `default` metadata exists again).
+    WirePlumberBack,
+    /// The session manager is up but does not link the bus (WirePlumber restarted on its own
+    /// breaks linking until PipeWire and WirePlumber are restarted together).
+    SessionIncomplete,
+    /// The bus is linked again after [`PwEvent::SessionIncomplete`].
+    SessionWhole,
+}
+
+/// Errors of [`AudioBus::start`] and [`AudioHandle`].
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The thread could not be spawned.
+    #[error("spawning the PipeWire thread: {0}")]
+    Spawn(#[from] std::io::Error),
+    /// The PipeWire thread has ended.
+    #[error("the PipeWire thread is not running")]
+    Stopped,
+    /// The PipeWire thread panicked.
+    #[error("the PipeWire thread panicked")]
+    Panicked,
+}
+
+/// The PipeWire side of the daemon.
+pub struct AudioBus;
+
+impl AudioBus {
+    /// Spawns the PipeWire thread (and a timing monitor thread) and returns at once; the bus
+    /// comes up asynchronously ([`PwEvent::BusReady`]) and keeps reconnecting while PipeWire is
+    /// unavailable. Events go to `events`.
+    pub fn start(
+        opts: BusOptions,
+        events: crossbeam_channel::Sender<PwEvent>,
+    ) -> Result<AudioHandle, BusError> {
+        let meters = Arc::new(AtomicMeters::new());
+        let timing = Arc::new(PlaybackTiming::new(opts.spike_threshold_us));
+        let xruns = Arc::new(AtomicU64::new(0));
+        let shared = Arc::new(rt::RtShared {
+            params: rt::Mailbox::new(opts.params),
+            meters: meters.clone(),
+            timing: timing.clone(),
+            xruns: xruns.clone(),
+            processed_blocks: AtomicU64::new(0),
+        });
+        let graph = Arc::new(RwLock::new(Graph::default()));
+        let (cmd_tx, cmd_rx) = pipewire::channel::channel::<PwCommand>();
+        let thread = {
+            let shared = shared.clone();
+            let graph = graph.clone();
+            std::thread::Builder::new()
+                .name("headroom-pw".into())
+                .spawn(move || thread::run(opts, shared, graph, cmd_rx, events))?
+        };
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+        let monitor = {
+            let timing = timing.clone();
+            let xruns = xruns.clone();
+            std::thread::Builder::new()
+                .name("headroom-timing".into())
+                .spawn(move || timing_monitor(&timing, &xruns, &stop_rx))?
+        };
+        Ok(AudioHandle {
+            cmd: cmd_tx,
+            shared,
+            graph,
+            thread: Some(thread),
+            monitor: Some((stop_tx, monitor)),
+        })
+    }
+}
+
+/// Samples the callback timing once per second and warns when new spikes or xruns landed.
+fn timing_monitor(
+    timing: &PlaybackTiming,
+    xruns: &AtomicU64,
+    stop: &crossbeam_channel::Receiver<()>,
+) {
+    let mut last = timing.snapshot();
+    let mut last_xruns = xruns.load(Ordering::Relaxed);
+    loop {
+        match stop.recv_timeout(Duration::from_secs(1)) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        let now = timing.snapshot();
+        if now.spike_count > last.spike_count {
+            tracing::warn!(
+                new_spikes = now.spike_count - last.spike_count,
+                last_spike_us = now.last_spike_us,
+                threshold_us = timing.spike_threshold_us(),
+                max_us = now.max_us,
+                "audio callback took longer than the spike threshold"
+            );
+        }
+        let x = xruns.load(Ordering::Relaxed);
+        if x > last_xruns {
+            tracing::warn!(new_xruns = x - last_xruns, total = x, "audio bus xruns");
+        }
+        last = now;
+        last_xruns = x;
+    }
+}
+
+/// A cloneable sender of [`PwCommand`]s (e.g. for a signal-handling thread).
+#[derive(Clone)]
+pub struct Commander(pipewire::channel::Sender<PwCommand>);
+
+impl Commander {
+    /// Sends a command to the PipeWire thread.
+    pub fn send(&self, cmd: PwCommand) -> Result<(), BusError> {
+        self.0.send(cmd).map_err(|_| BusError::Stopped)
+    }
+}
+
+/// Handle on the running bus. Dropping it shuts the bus down and joins the thread.
+pub struct AudioHandle {
+    cmd: pipewire::channel::Sender<PwCommand>,
+    shared: Arc<rt::RtShared>,
+    graph: Arc<RwLock<Graph>>,
+    thread: Option<JoinHandle<()>>,
+    monitor: Option<(crossbeam_channel::Sender<()>, JoinHandle<()>)>,
+}
+
+/// Counters of the bus for status displays and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BusStats {
+    /// Callback timing.
+    pub timing: TimingSnapshot,
+    /// xruns counted (see [`AudioHandle::xruns`]).
+    pub xruns: u64,
+    /// Callbacks that processed audio.
+    pub processed_blocks: u64,
+}
+
+impl AudioHandle {
+    /// Hands new chain parameters to the audio thread. Lock-free for the audio thread (a
+    /// triple buffer); the latest value always wins, also across reconnects.
+    pub fn set_params(&self, params: ChainParams) {
+        self.shared.params.write(params);
+    }
+
+    /// The parameters last handed in.
+    pub fn params(&self) -> ChainParams {
+        self.shared.params.latest()
+    }
+
+    /// Live meters of the chain.
+    pub fn meters(&self) -> Arc<AtomicMeters> {
+        self.shared.meters.clone()
+    }
+
+    /// Callback timing statistics.
+    pub fn timing(&self) -> Arc<PlaybackTiming> {
+        self.shared.timing.clone()
+    }
+
+    /// xruns of the bus: graph cycles the capture callback missed (the graph position advanced
+    /// by more than one cycle between two callbacks) plus callbacks where the playback stream
+    /// had no free buffer.
+    pub fn xruns(&self) -> u64 {
+        self.shared.xruns.load(Ordering::Relaxed)
+    }
+
+    /// All counters at once.
+    pub fn stats(&self) -> BusStats {
+        BusStats {
+            timing: self.shared.timing.snapshot(),
+            xruns: self.xruns(),
+            processed_blocks: self.shared.processed_blocks.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The graph model (read-only for other threads; never read it from the audio thread).
+    pub fn graph(&self) -> Arc<RwLock<Graph>> {
+        self.graph.clone()
+    }
+
+    /// Sends a command to the PipeWire thread.
+    pub fn send(&self, cmd: PwCommand) -> Result<(), BusError> {
+        self.cmd.send(cmd).map_err(|_| BusError::Stopped)
+    }
+
+    /// A cloneable command sender.
+    pub fn commander(&self) -> Commander {
+        Commander(self.cmd.clone())
+    }
+
+    /// Whether the PipeWire thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Waits for the PipeWire thread to end (after [`PwCommand::Shutdown`]).
+    pub fn join(mut self) -> Result<(), BusError> {
+        self.join_inner()
+    }
+
+    fn join_inner(&mut self) -> Result<(), BusError> {
+        let r = match self.thread.take() {
+            Some(t) => t.join().map_err(|_| BusError::Panicked),
+            None => Ok(()),
+        };
+        if let Some((stop, t)) = self.monitor.take() {
+            drop(stop);
+            let _ = t.join();
+        }
+        r
+    }
+}
+
+impl Drop for AudioHandle {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.cmd.send(PwCommand::Shutdown);
+            let _ = self.join_inner();
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! The real-time side of the bus: the capture stream's process callback and the lock-free
+//! hand-offs it uses.
+//!
+//! Everything here that runs in the callback is real-time safe: no allocation, lock, logging
+//! or panic, and exactly one kind of syscall-like call: `clock_gettime(CLOCK_MONOTONIC)`,
+//! which Linux serves from the vDSO without entering the kernel, to time the callback. In
+//! debug builds the callback body runs under `assert_no_alloc`, so an allocation aborts the
+//! daemon loudly instead of going unnoticed.
+//!
+//! Denormals: the callback's own code only copies samples; the arithmetic happens in
+//! [`headroom_core::Chain`], which flushes denormals in its state itself (changing the FPU
+//! control register from Rust code is not sound).
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use headroom_core::{AtomicMeters, Chain, ChainParams, PlaybackTiming};
+use parking_lot::Mutex;
+use pipewire::spa::sys as spa_sys;
+use pipewire::sys as pw_sys;
+
+/// Channels of the bus.
+pub const CHANNELS: usize = 2;
+/// Sample rate of the bus, Hz.
+pub const RATE: u32 = 48_000;
+/// Largest block the chain processes in one internal step, frames.
+pub const MAX_BLOCK: usize = 2048;
+
+const DIRTY: u8 = 0b100;
+const INDEX: u8 = 0b011;
+
+/// A lock-free "latest value" mailbox (triple buffer) for `Copy` values: one writer at a time
+/// (serialised by a mutex on the non-real-time side), one real-time reader at a time.
+///
+/// The writer fills the slot it owns and swaps it with the shared middle slot; the reader, when
+/// the middle slot is marked new, swaps it with the slot it owns. No slot is ever accessed by
+/// both sides at once, and a value written while the reader is not running (e.g. the stream is
+/// idle) is never lost: the reader always gets the latest one.
+pub struct Mailbox<T: Copy> {
+    slots: [UnsafeCell<T>; 3],
+    /// Index of the middle slot, with [`DIRTY`] set when it holds a value not yet read.
+    middle: AtomicU8,
+    /// Index of the slot the reader owns. Only the (single) reader touches it.
+    front: AtomicU8,
+    /// Index of the slot the writer owns, and the latest value written.
+    writer: Mutex<(u8, T)>,
+}
+
+// SAFETY: the index protocol above guarantees that a slot is accessed by at most one side at a
+// time; the writer side is serialised by `writer`, the reader side by the single-reader contract
+// of `read_new` (documented as unsafe there).
+unsafe impl<T: Copy + Send> Sync for Mailbox<T> {}
+unsafe impl<T: Copy + Send> Send for Mailbox<T> {}
+
+impl<T: Copy> Mailbox<T> {
+    /// Creates a mailbox holding `initial` (not marked new). Allocates nothing beyond itself.
+    pub fn new(initial: T) -> Self {
+        Self {
+            slots: [
+                UnsafeCell::new(initial),
+                UnsafeCell::new(initial),
+                UnsafeCell::new(initial),
+            ],
+            middle: AtomicU8::new(1),
+            front: AtomicU8::new(0),
+            writer: Mutex::new((2, initial)),
+        }
+    }
+
+    /// Publishes `value`. Not real-time safe (takes a mutex); never blocks the reader.
+    pub fn write(&self, value: T) {
+        let mut w = self.writer.lock();
+        // SAFETY: slot `w.0` is owned by the writer (it is neither middle nor front).
+        unsafe { *self.slots[(w.0 & INDEX) as usize].get() = value };
+        let old_middle = self.middle.swap(w.0 | DIRTY, Ordering::AcqRel);
+        w.0 = old_middle & INDEX;
+        w.1 = value;
+    }
+
+    /// The latest value written (or the initial one). Not real-time safe.
+    pub fn latest(&self) -> T {
+        self.writer.lock().1
+    }
+
+    /// Returns the newest value if one arrived since the last call. Real-time safe: one load,
+    /// at most one atomic swap, one copy.
+    ///
+    /// # Safety
+    /// Only one thread may call this at a time (the audio callback; a new callback owner takes
+    /// over only after the previous one has stopped).
+    pub unsafe fn read_new(&self) -> Option<T> {
+        if self.middle.load(Ordering::Relaxed) & DIRTY == 0 {
+            return None;
+        }
+        let front = self.front.load(Ordering::Relaxed);
+        let new_front = self.middle.swap(front & INDEX, Ordering::AcqRel) & INDEX;
+        self.front.store(new_front, Ordering::Relaxed);
+        // SAFETY: `new_front` is now owned by the reader alone.
+        Some(unsafe { *self.slots[new_front as usize].get() })
+    }
+}
+
+/// State shared between the handle and every incarnation of the real-time callback.
+pub struct RtShared {
+    /// Parameters for the chain.
+    pub params: Mailbox<ChainParams>,
+    /// Meters published after every callback.
+    pub meters: Arc<AtomicMeters>,
+    /// Callback durations.
+    pub timing: Arc<PlaybackTiming>,
+    /// Cycles the bus missed (graph position jumped past the expected one) plus cycles where
+    /// the playback stream had no free buffer.
+    pub xruns: Arc<AtomicU64>,
+    /// Callbacks in which audio was processed.
+    pub processed_blocks: AtomicU64,
+}
+
+/// Per-connection state of the capture stream's process callback.
+pub struct RtCapture {
+    /// The playback stream of the same bus (valid for as long as this state is used: the
+    /// capture stream is disconnected before the playback stream is destroyed).
+    pub playback: *mut pw_sys::pw_stream,
+    /// The levelling chain.
+    pub chain: Chain,
+    /// Shared hand-offs.
+    pub shared: Arc<RtShared>,
+    /// The capture stream's `spa_io_position`, set from the `io_changed` event.
+    pub position: Arc<AtomicPtr<spa_sys::spa_io_position>>,
+    /// Graph position at which the next cycle is expected (0: unknown).
+    pub next_position: u64,
+}
+
+/// Monotonic clock in microseconds. `clock_gettime(CLOCK_MONOTONIC)` is answered by the vDSO
+/// on Linux (no kernel entry), which is acceptable in the callback.
+#[inline]
+pub fn monotonic_us() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid pointer to a timespec on the stack.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000)
+        .wrapping_add(ts.tv_nsec as u64 / 1_000)
+}
+
+/// The capture stream's process callback: a thin wrapper over [`process_inner`], run under
+/// `assert_no_alloc` in debug builds.
+///
+/// # Safety
+/// Call only from the process callback of `capture`, the capture stream `st` belongs to.
+pub unsafe fn on_capture_process(capture: *mut pw_sys::pw_stream, st: &mut RtCapture) {
+    // SAFETY: forwarded contract.
+    #[cfg(debug_assertions)]
+    assert_no_alloc::assert_no_alloc(|| unsafe { process_inner(capture, st) });
+    // SAFETY: forwarded contract.
+    #[cfg(not(debug_assertions))]
+    unsafe {
+        process_inner(capture, st)
+    };
+}
+
+/// Dequeues the captured buffer and a free playback buffer, copies and levels the audio into
+/// the playback buffer, queues both and triggers the playback stream. Real-time safe.
+///
+/// # Safety
+/// Call only from the process callback of `capture`, the capture stream `st` belongs to.
+pub unsafe fn process_inner(capture: *mut pw_sys::pw_stream, st: &mut RtCapture) {
+    let t0 = monotonic_us();
+    // SAFETY: single reader: only this callback reads the mailbox, and only one capture stream
+    // is connected at a time.
+    if let Some(p) = unsafe { st.shared.params.read_new() } {
+        st.chain.set_params(&p);
+    }
+    check_position(st);
+
+    // SAFETY: called from the capture stream's own process callback; `st.playback` belongs to
+    // the same bus and outlives the capture stream's connection.
+    unsafe {
+        let inb = pw_sys::pw_stream_dequeue_buffer(capture);
+        if inb.is_null() {
+            return;
+        }
+        let outb = pw_sys::pw_stream_dequeue_buffer(st.playback);
+        if outb.is_null() {
+            st.shared.xruns.fetch_add(1, Ordering::Relaxed);
+            pw_sys::pw_stream_queue_buffer(capture, inb);
+            return;
+        }
+        copy_and_process(inb, outb, &mut st.chain);
+        pw_sys::pw_stream_queue_buffer(capture, inb);
+        pw_sys::pw_stream_queue_buffer(st.playback, outb);
+        pw_sys::pw_stream_trigger_process(st.playback);
+    }
+    st.shared.meters.store(&st.chain.meters());
+    st.shared.processed_blocks.fetch_add(1, Ordering::Relaxed);
+    st.shared.timing.record(monotonic_us().saturating_sub(t0));
+}
+
+/// Counts cycles the graph ran without us: each callback expects the graph position to have
+/// advanced by exactly the previous cycle's duration.
+fn check_position(st: &mut RtCapture) {
+    let pos = st.position.load(Ordering::Acquire);
+    if pos.is_null() {
+        st.next_position = 0;
+        return;
+    }
+    // SAFETY: PipeWire keeps the io area mapped while it is set on the stream; it is cleared
+    // (set to NULL through io_changed) before being unmapped. Plain reads of two integers.
+    let (position, duration) = unsafe {
+        let clock = std::ptr::addr_of!((*pos).clock);
+        (
+            std::ptr::read_volatile(std::ptr::addr_of!((*clock).position)),
+            std::ptr::read_volatile(std::ptr::addr_of!((*clock).duration)),
+        )
+    };
+    if st.next_position != 0 && position > st.next_position {
+        st.shared.xruns.fetch_add(1, Ordering::Relaxed);
+    }
+    st.next_position = position.wrapping_add(duration);
+}
+
+/// Copies the captured interleaved F32 frames into the playback buffer and runs the chain on
+/// them in place; silence when the capture buffer carries no data.
+///
+/// # Safety
+/// `inb` and `outb` are buffers just dequeued from the capture and playback streams.
+unsafe fn copy_and_process(
+    inb: *mut pw_sys::pw_buffer,
+    outb: *mut pw_sys::pw_buffer,
+    chain: &mut Chain,
+) {
+    const STRIDE: usize = CHANNELS * std::mem::size_of::<f32>();
+    let (ib, ob) = ((*inb).buffer, (*outb).buffer);
+    if ib.is_null() || ob.is_null() || (*ib).n_datas < 1 || (*ob).n_datas < 1 {
+        return;
+    }
+    let id = &*(*ib).datas;
+    let od = &mut *(*ob).datas;
+    if od.data.is_null() || od.chunk.is_null() {
+        return;
+    }
+    // Frames available in the input.
+    let mut in_frames = 0usize;
+    let mut in_ptr: *const f32 = std::ptr::null();
+    if !id.data.is_null() && !id.chunk.is_null() {
+        let chunk = &*id.chunk;
+        let maxsize = id.maxsize as usize;
+        let offset = (chunk.offset as usize).min(maxsize);
+        let size = (chunk.size as usize).min(maxsize - offset);
+        in_frames = size / STRIDE;
+        in_ptr = (id.data as *const u8).add(offset) as *const f32;
+    }
+    let out_cap = od.maxsize as usize / STRIDE;
+    let mut n = in_frames.min(out_cap);
+    if in_ptr.is_null() {
+        // No data: play a quantum of silence (requested size, else the whole buffer).
+        let req = (*outb).requested as usize;
+        n = if req > 0 { req.min(out_cap) } else { out_cap };
+    }
+    let out = std::slice::from_raw_parts_mut(od.data as *mut f32, n * CHANNELS);
+    if in_ptr.is_null() {
+        out.fill(0.0);
+    } else {
+        let input = std::slice::from_raw_parts(in_ptr, n * CHANNELS);
+        out.copy_from_slice(input);
+    }
+    chain.process(out);
+    let oc = &mut *od.chunk;
+    oc.offset = 0;
+    oc.stride = STRIDE as i32;
+    oc.size = (n * STRIDE) as u32;
+    (*outb).size = n as u64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailbox_delivers_latest_once() {
+        let m = Mailbox::new(0u32);
+        // SAFETY: single reader in this test.
+        unsafe {
+            assert_eq!(m.read_new(), None);
+            m.write(1);
+            m.write(2);
+            m.write(3);
+            assert_eq!(m.read_new(), Some(3));
+            assert_eq!(m.read_new(), None);
+            m.write(4);
+            assert_eq!(m.read_new(), Some(4));
+        }
+        assert_eq!(m.latest(), 4);
+    }
+
+    #[test]
+    fn mailbox_concurrent_reader_sees_monotonic_values() {
+        let m = Arc::new(Mailbox::new(0u64));
+        let w = {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                for i in 1..=100_000u64 {
+                    m.write(i);
+                }
+            })
+        };
+        let mut last = 0;
+        let mut reads = 0;
+        while last < 100_000 {
+            // SAFETY: this thread is the only reader.
+            if let Some(v) = unsafe { m.read_new() } {
+                assert!(v > last, "value went back: {v} after {last}");
+                last = v;
+                reads += 1;
+            }
+            if w.is_finished() && reads > 0 && last < 100_000 {
+                // The final value must still arrive.
+                // SAFETY: single reader.
+                let v = unsafe { m.read_new() };
+                assert_eq!(v, Some(100_000));
+                last = 100_000;
+            }
+        }
+        w.join().unwrap();
+    }
+
+    #[test]
+    fn monotonic_clock_advances() {
+        let a = monotonic_us();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(monotonic_us() >= a + 1000);
+    }
+}
