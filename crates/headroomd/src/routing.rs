@@ -1,0 +1,854 @@
+//! Routing rules: which application output streams go through the levelling chain
+//! (`headroom-processed`) and which bypass it to the real output device.
+//!
+//! [`Router`] is pure state: it never talks to PipeWire. The engine feeds it graph events
+//! (stream added/removed, real sink changed, link targets) and rule changes, and sends the
+//! [`Move`]s it returns as `PwCommand::MoveStream`. Each move writes (or, with `target: None`,
+//! deletes) the `target.object` key of the stream in the `default` metadata, which
+//! WirePlumber's `policy.move` turns into a relink.
+//!
+//! ## Precedence
+//! User rules (`route set APP processed|bypass`, newest first), then the profile's rules in
+//! file order, first match wins; otherwise the profile's `route.default`. Both usages are
+//! natural: an allow-list is `default = "bypass"` plus `processed` rules, a block-list is
+//! `default = "processed"` plus `bypass` rules.
+//!
+//! ## Matching
+//! A profile rule matches a stream when every one of its keys matches
+//! ([`RouteRule::matches`]: the profile's globs, case-sensitive; keys `app` — matching
+//! `application.name` **or** `application.process.binary` —, `application.name`,
+//! `application.process.binary`, `media.role`, `media.name`, `node.name`; a key the stream does
+//! not carry never matches). A user rule `route set APP …` is a glob on `app` (`*` any run,
+//! `?` one character) compared case-insensitively, as users type app names loosely.
+//!
+//! ## Which streams are routed
+//! Only `Stream/Output/Audio` nodes. Never headroom's own streams (`node.name` starting with
+//! `headroom-`, `application.name = headroomd`, or carrying [`HEADROOM_ROLE_PROP`]), and never
+//! streams with `node.dont-reconnect = true` (reported as [`StreamStatus::Fixed`]).
+//!
+//! ## Targets
+//! Processed streams are sent to the processed sink by name; bypassed streams are sent to the
+//! real sink **explicitly** by name, so a bypass holds even when someone makes
+//! `headroom-processed` the default sink. Until the real sink is known, a bypassed stream is
+//! left where WirePlumber put it (its target key deleted if we had set one).
+//!
+//! ## WirePlumber's restore-stream
+//! restore-stream (0.4.13) remembers a per-app target whenever a `target.object` is written,
+//! and re-applies it to that app's next stream. Our moves write node *names*; restore-stream
+//! resolves `target.object` values as object serials, so a name write stores no target for the
+//! app (it clears a stored one), and a delete also clears it. The effect, checked by the
+//! end-to-end test `routing_move`: the daemon's moves never leave a remembered target pointing
+//! at `headroom-processed` after the daemon exits, and every new stream is routed afresh by
+//! the rules (there is a short moment after a stream appears where WirePlumber links it to the
+//! default sink before our move lands). On shutdown, [`Router::shutdown_moves`] deletes every
+//! key we wrote so the streams go back to the default sink.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use headroom_core::profile::{MatchKey, Route, RouteConfig, RouteRule};
+
+/// Property headroom sets on its own nodes (bus and taps); streams carrying it are never
+/// routed or tapped.
+pub const HEADROOM_ROLE_PROP: &str = "headroom.role";
+
+/// `node.name` prefix of every node headroom creates.
+pub const OWN_NODE_PREFIX: &str = "headroom-";
+
+/// The `application.name` of the daemon's own streams.
+pub const OWN_APP_NAME: &str = "headroomd";
+
+/// Name of the processed sink streams are routed into.
+pub const PROCESSED_SINK: &str = "headroom-processed";
+
+/// A stream move for the PipeWire thread: write `target.object = target` for `node_id` in the
+/// `default` metadata, or delete the key when `target` is `None` (back to the default sink).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Move {
+    /// The stream's node id (the metadata subject).
+    pub node_id: u32,
+    /// Target sink node name, or `None` to delete the key.
+    pub target: Option<String>,
+}
+
+/// A node as the PipeWire thread reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StreamNode {
+    /// Node id.
+    pub id: u32,
+    /// `media.class`, e.g. `Stream/Output/Audio`.
+    pub media_class: String,
+    /// All node properties.
+    pub props: BTreeMap<String, String>,
+}
+
+impl StreamNode {
+    /// Builds a node from its id, media class and properties.
+    pub fn new<K, V>(
+        id: u32,
+        media_class: impl Into<String>,
+        props: impl IntoIterator<Item = (K, V)>,
+    ) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            id,
+            media_class: media_class.into(),
+            props: props
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    fn prop(&self, key: &str) -> Option<&str> {
+        self.props.get(key).map(String::as_str)
+    }
+
+    /// Whether this is one of headroom's own nodes (bus streams, taps).
+    pub fn is_own(&self) -> bool {
+        self.prop("node.name")
+            .is_some_and(|n| n.starts_with(OWN_NODE_PREFIX))
+            || self.prop("application.name") == Some(OWN_APP_NAME)
+            || self.props.contains_key(HEADROOM_ROLE_PROP)
+    }
+
+    /// Whether this is an application playback stream.
+    pub fn is_output_stream(&self) -> bool {
+        self.media_class == "Stream/Output/Audio"
+    }
+
+    fn dont_reconnect(&self) -> bool {
+        self.prop("node.dont-reconnect")
+            .is_some_and(|v| v == "true" || v == "1")
+    }
+}
+
+/// Where the rule that decided a stream's route comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleSource {
+    /// A runtime user rule (`route set`).
+    User,
+    /// A rule of the active profile.
+    Profile,
+    /// The profile's `route.default`.
+    Default,
+}
+
+/// The rule that decided a stream's route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchedRule {
+    /// Where it comes from.
+    pub source: RuleSource,
+    /// Human-readable form, e.g. `app=firefox` or `default`.
+    pub description: String,
+    /// Index among the user rules (newest first) or profile rules; `None` for the default.
+    pub index: Option<usize>,
+}
+
+/// How headroom treats a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamStatus {
+    /// Routed by the rules.
+    Routed,
+    /// `node.dont-reconnect = true`: left where it is.
+    Fixed,
+}
+
+/// One stream's routing state, for `route list` and the monitor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamRoute {
+    /// Node id.
+    pub node_id: u32,
+    /// `application.name` (empty when unset).
+    pub app: String,
+    /// `application.process.binary`, if set.
+    pub binary: Option<String>,
+    /// `media.name`, if set.
+    pub media_name: Option<String>,
+    /// Routed or fixed.
+    pub status: StreamStatus,
+    /// The rule that decided the route (`None` for fixed streams).
+    pub matched: Option<MatchedRule>,
+    /// Decided route (`None` for fixed streams).
+    pub route: Option<Route>,
+    /// The sink we asked WirePlumber to link it to (`None`: no target written).
+    pub target: Option<String>,
+    /// The node the stream is actually linked to, as last reported from the graph's links.
+    pub linked_to: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct StreamState {
+    node: StreamNode,
+    status: StreamStatus,
+    matched: Option<MatchedRule>,
+    route: Option<Route>,
+    /// What we last wrote into the metadata for this stream (`None`: nothing / deleted).
+    written: Option<String>,
+    linked_to: Option<String>,
+}
+
+/// The routing state: rules and per-stream decisions.
+#[derive(Debug, Clone)]
+pub struct Router {
+    processed_sink: String,
+    real_sink: Option<String>,
+    /// Newest first.
+    user_rules: Vec<(String, Route)>,
+    profile: RouteConfig,
+    streams: BTreeMap<u32, StreamState>,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self::new(PROCESSED_SINK)
+    }
+}
+
+impl Router {
+    /// A router sending processed streams to the sink named `processed_sink`, with no rules
+    /// (everything processed) and no real sink known yet.
+    pub fn new(processed_sink: impl Into<String>) -> Self {
+        Self {
+            processed_sink: processed_sink.into(),
+            real_sink: None,
+            user_rules: Vec::new(),
+            profile: RouteConfig::default(),
+            streams: BTreeMap::new(),
+        }
+    }
+
+    /// The processed sink's node name.
+    pub fn processed_sink(&self) -> &str {
+        &self.processed_sink
+    }
+
+    /// The real sink's node name, once known.
+    pub fn real_sink(&self) -> Option<&str> {
+        self.real_sink.as_deref()
+    }
+
+    /// User rules, newest first.
+    pub fn user_rules(&self) -> &[(String, Route)] {
+        &self.user_rules
+    }
+
+    /// The profile's routing section.
+    pub fn profile_rules(&self) -> &RouteConfig {
+        &self.profile
+    }
+
+    /// Decides where `node` goes (ignoring the real sink): `None` when it is not routed at all
+    /// (not an app output stream, or our own).
+    fn classify(
+        &self,
+        node: &StreamNode,
+    ) -> Option<(StreamStatus, Option<MatchedRule>, Option<Route>)> {
+        if !node.is_output_stream() || node.is_own() {
+            return None;
+        }
+        if node.dont_reconnect() {
+            return Some((StreamStatus::Fixed, None, None));
+        }
+        let (m, r) = self.decide(node);
+        Some((StreamStatus::Routed, Some(m), Some(r)))
+    }
+
+    /// The rule and route for `node` by precedence: user rules, profile rules, default.
+    pub fn decide(&self, node: &StreamNode) -> (MatchedRule, Route) {
+        for (i, (app, route)) in self.user_rules.iter().enumerate() {
+            if app_matches(node, app) {
+                return (
+                    MatchedRule {
+                        source: RuleSource::User,
+                        description: format!("app={app}"),
+                        index: Some(i),
+                    },
+                    *route,
+                );
+            }
+        }
+        for (i, rule) in self.profile.rules.iter().enumerate() {
+            if rule.matches(|k| node.prop(k)) {
+                let description = if rule.matches.is_empty() {
+                    "(any)".to_string()
+                } else {
+                    rule.matches
+                        .iter()
+                        .map(|(k, g)| format!("{k}={}", g.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                return (
+                    MatchedRule {
+                        source: RuleSource::Profile,
+                        description,
+                        index: Some(i),
+                    },
+                    rule.route,
+                );
+            }
+        }
+        (
+            MatchedRule {
+                source: RuleSource::Default,
+                description: "default".to_string(),
+                index: None,
+            },
+            self.profile.default,
+        )
+    }
+
+    /// The sink a stream with `route` should be linked to; `None` when unknown (bypass with
+    /// no real sink yet).
+    fn target_for(&self, route: Option<Route>) -> Option<String> {
+        match route? {
+            Route::Processed => Some(self.processed_sink.clone()),
+            Route::Bypass => self.real_sink.clone(),
+        }
+    }
+
+    /// Recomputes one stream's decision; returns the move needed, if any.
+    fn reroute(&mut self, id: u32) -> Option<Move> {
+        let st = self.streams.get(&id)?;
+        let (status, matched, route) = self.classify(&st.node)?;
+        let want = if status == StreamStatus::Fixed {
+            None
+        } else {
+            self.target_for(route)
+        };
+        let st = self.streams.get_mut(&id)?;
+        st.status = status;
+        st.matched = matched;
+        st.route = route;
+        if st.written == want {
+            return None;
+        }
+        st.written = want.clone();
+        Some(Move {
+            node_id: id,
+            target: want,
+        })
+    }
+
+    fn reroute_all(&mut self) -> Vec<Move> {
+        let ids: Vec<u32> = self.streams.keys().copied().collect();
+        ids.into_iter().filter_map(|id| self.reroute(id)).collect()
+    }
+
+    /// A node appeared. Returns the move that routes it, if it is an app output stream that
+    /// needs one. Nodes that are not routed (sinks, capture streams, headroom's own) are
+    /// ignored. A node id seen again replaces the old entry.
+    pub fn on_stream_added(&mut self, node: StreamNode) -> Option<Move> {
+        let id = node.id;
+        self.classify(&node)?;
+        self.streams.insert(
+            id,
+            StreamState {
+                node,
+                status: StreamStatus::Routed,
+                matched: None,
+                route: None,
+                written: None,
+                linked_to: None,
+            },
+        );
+        self.reroute(id)
+    }
+
+    /// A node went away; forgets it. Returns whether it was a tracked stream.
+    pub fn on_stream_removed(&mut self, id: u32) -> bool {
+        self.streams.remove(&id).is_some()
+    }
+
+    /// Adds or replaces the user rule for `app` (a glob on `application.name` or
+    /// `application.process.binary`, case-insensitive); it becomes the newest rule. Returns
+    /// the moves that re-route existing streams.
+    pub fn set_user_rule(&mut self, app: &str, route: Route) -> Vec<Move> {
+        self.user_rules
+            .retain(|(a, _)| !a.eq_ignore_ascii_case(app));
+        self.user_rules.insert(0, (app.to_string(), route));
+        self.reroute_all()
+    }
+
+    /// Removes the user rule for `app`. Returns whether one existed and the moves that
+    /// re-route existing streams.
+    pub fn unset_user_rule(&mut self, app: &str) -> (bool, Vec<Move>) {
+        let before = self.user_rules.len();
+        self.user_rules
+            .retain(|(a, _)| !a.eq_ignore_ascii_case(app));
+        let removed = self.user_rules.len() != before;
+        (removed, self.reroute_all())
+    }
+
+    /// Replaces all user rules (e.g. loaded from the user's config at start), newest first.
+    pub fn set_user_rules(&mut self, rules: Vec<(String, Route)>) -> Vec<Move> {
+        self.user_rules = rules;
+        self.reroute_all()
+    }
+
+    /// Replaces the profile's rules (profile switch or hot reload). Returns the moves.
+    pub fn set_profile_rules(&mut self, config: RouteConfig) -> Vec<Move> {
+        self.profile = config;
+        self.reroute_all()
+    }
+
+    /// The real output device changed (or became known: `Some`), or vanished (`None`).
+    /// Bypassed streams follow it. Returns the moves.
+    pub fn on_real_sink_changed(&mut self, name: Option<&str>) -> Vec<Move> {
+        // The processed sink can never be the real sink.
+        self.real_sink = name
+            .filter(|n| *n != self.processed_sink)
+            .map(str::to_string);
+        self.reroute_all()
+    }
+
+    /// Records what a stream is actually linked to (from the graph's links), for
+    /// [`Router::state`]. Unknown ids are ignored.
+    pub fn set_link_target(&mut self, id: u32, linked_to: Option<String>) {
+        if let Some(st) = self.streams.get_mut(&id) {
+            st.linked_to = linked_to;
+        }
+    }
+
+    /// Ids of the streams currently routed to the processed sink (the ones Layer A taps).
+    pub fn processed_streams(&self) -> Vec<u32> {
+        self.streams
+            .iter()
+            .filter(|(_, s)| s.route == Some(Route::Processed))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Whether `id` is a tracked stream routed to the processed sink.
+    pub fn is_processed(&self, id: u32) -> bool {
+        self.streams
+            .get(&id)
+            .is_some_and(|s| s.route == Some(Route::Processed))
+    }
+
+    /// The app name of a tracked stream (`application.name`, else the binary, else empty).
+    pub fn app_of(&self, id: u32) -> Option<String> {
+        self.streams.get(&id).map(|s| app_name(&s.node))
+    }
+
+    /// Moves that undo ours: deletes every `target.object` we wrote, so the streams go back to
+    /// the default sink. Call once before the bus goes away; forgets what was written.
+    pub fn shutdown_moves(&mut self) -> Vec<Move> {
+        let mut out = Vec::new();
+        for (id, st) in &mut self.streams {
+            if st.written.take().is_some() {
+                out.push(Move {
+                    node_id: *id,
+                    target: None,
+                });
+            }
+        }
+        out
+    }
+
+    /// Per-stream routing state, by node id.
+    pub fn state(&self) -> Vec<StreamRoute> {
+        self.streams
+            .iter()
+            .map(|(id, s)| StreamRoute {
+                node_id: *id,
+                app: app_name(&s.node),
+                binary: s.node.props.get("application.process.binary").cloned(),
+                media_name: s.node.props.get("media.name").cloned(),
+                status: s.status,
+                matched: s.matched.clone(),
+                route: s.route,
+                target: s.written.clone(),
+                linked_to: s.linked_to.clone(),
+            })
+            .collect()
+    }
+}
+
+fn app_name(node: &StreamNode) -> String {
+    node.prop("application.name")
+        .or_else(|| node.prop("application.process.binary"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Whether a user rule's `app` glob matches `application.name` or
+/// `application.process.binary` (case-insensitive).
+fn app_matches(node: &StreamNode, glob: &str) -> bool {
+    ["application.name", "application.process.binary"]
+        .iter()
+        .any(|k| node.prop(k).is_some_and(|v| glob_match(glob, v)))
+}
+
+/// Case-insensitive glob match: `*` matches any run of characters, `?` exactly one.
+pub fn glob_match(glob: &str, text: &str) -> bool {
+    let p: Vec<char> = glob.chars().flat_map(char::to_lowercase).collect();
+    let t: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
+    // Iterative matcher with single-star backtracking (linear in practice, no recursion).
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi.min(p.len())..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(id: u32, props: &[(&str, &str)]) -> StreamNode {
+        StreamNode::new(id, "Stream/Output/Audio", props.iter().copied())
+    }
+
+    fn app(id: u32, name: &str) -> StreamNode {
+        stream(id, &[("application.name", name), ("node.name", "pw-play")])
+    }
+
+    fn rule(m: &[(&str, &str)], route: Route) -> RouteRule {
+        RouteRule {
+            matches: m
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.parse::<MatchKey>().unwrap(),
+                        headroom_core::profile::Glob::new(v).unwrap(),
+                    )
+                })
+                .collect(),
+            route,
+        }
+    }
+
+    fn router_with_real() -> Router {
+        let mut r = Router::default();
+        assert!(r.on_real_sink_changed(Some("speakers")).is_empty());
+        r
+    }
+
+    fn mv(id: u32, t: Option<&str>) -> Move {
+        Move {
+            node_id: id,
+            target: t.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn glob_basics() {
+        assert!(glob_match("firefox", "Firefox"));
+        assert!(glob_match("fire*", "firefox"));
+        assert!(glob_match("*fox", "firefox"));
+        assert!(glob_match("f?re*x", "firefox"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*b*c", "aXXbYYc"));
+        assert!(!glob_match("a*b*c", "aXXbYY"));
+        assert!(!glob_match("fire", "firefox"));
+        assert!(!glob_match("?", ""));
+        assert!(!glob_match("", "x"));
+        assert!(glob_match("", ""));
+        assert!(glob_match("**x", "x"));
+    }
+
+    #[test]
+    fn default_processed_routes_new_stream_to_processed_sink() {
+        let mut r = router_with_real();
+        assert_eq!(
+            r.on_stream_added(app(40, "mpv")),
+            Some(mv(40, Some(PROCESSED_SINK)))
+        );
+        let st = r.state();
+        assert_eq!(st.len(), 1);
+        assert_eq!(st[0].route, Some(Route::Processed));
+        assert_eq!(st[0].matched.as_ref().unwrap().source, RuleSource::Default);
+        assert_eq!(st[0].target.as_deref(), Some(PROCESSED_SINK));
+    }
+
+    #[test]
+    fn block_list_bypasses_matching_app_to_real_sink() {
+        let mut r = router_with_real();
+        r.set_profile_rules(RouteConfig {
+            default: Route::Processed,
+            rules: vec![rule(&[("app", "ardour*")], Route::Bypass)],
+        });
+        assert_eq!(
+            r.on_stream_added(app(1, "ardour8")),
+            Some(mv(1, Some("speakers")))
+        );
+        assert_eq!(
+            r.on_stream_added(app(2, "firefox")),
+            Some(mv(2, Some(PROCESSED_SINK)))
+        );
+    }
+
+    #[test]
+    fn allow_list_processes_only_listed_apps() {
+        let mut r = router_with_real();
+        r.set_profile_rules(RouteConfig {
+            default: Route::Bypass,
+            rules: vec![
+                rule(&[("app", "firefox")], Route::Processed),
+                rule(&[("media.role", "Movie")], Route::Processed),
+            ],
+        });
+        assert_eq!(
+            r.on_stream_added(app(1, "firefox"))
+                .unwrap()
+                .target
+                .as_deref(),
+            Some(PROCESSED_SINK)
+        );
+        assert_eq!(
+            r.on_stream_added(app(2, "spotify"))
+                .unwrap()
+                .target
+                .as_deref(),
+            Some("speakers")
+        );
+        let movie = stream(3, &[("application.name", "vlc"), ("media.role", "Movie")]);
+        assert_eq!(
+            r.on_stream_added(movie).unwrap().target.as_deref(),
+            Some(PROCESSED_SINK)
+        );
+        assert_eq!(r.processed_streams(), vec![1, 3]);
+    }
+
+    #[test]
+    fn app_key_matches_binary_too() {
+        let mut r = router_with_real();
+        r.set_user_rule("chromium", Route::Bypass);
+        let s = stream(
+            5,
+            &[
+                ("application.name", "Chromium input"),
+                ("application.process.binary", "chromium"),
+            ],
+        );
+        assert_eq!(
+            r.on_stream_added(s).unwrap().target.as_deref(),
+            Some("speakers")
+        );
+        assert_eq!(r.state()[0].app, "Chromium input");
+        assert_eq!(r.state()[0].binary.as_deref(), Some("chromium"));
+    }
+
+    #[test]
+    fn all_keys_of_a_rule_must_match_and_missing_keys_do_not() {
+        let mut r = router_with_real();
+        r.set_profile_rules(RouteConfig {
+            default: Route::Processed,
+            rules: vec![rule(
+                &[("app", "firefox"), ("media.name", "*meeting*")],
+                Route::Bypass,
+            )],
+        });
+        assert_eq!(
+            r.on_stream_added(stream(
+                1,
+                &[
+                    ("application.name", "firefox"),
+                    ("media.name", "Team meeting")
+                ]
+            ))
+            .unwrap()
+            .target
+            .as_deref(),
+            Some("speakers")
+        );
+        // No media.name: the rule cannot match.
+        assert_eq!(
+            r.on_stream_added(app(2, "firefox"))
+                .unwrap()
+                .target
+                .as_deref(),
+            Some(PROCESSED_SINK)
+        );
+    }
+
+    #[test]
+    fn user_rules_win_over_profile_rules_and_newest_user_rule_first() {
+        let mut r = router_with_real();
+        r.set_profile_rules(RouteConfig {
+            default: Route::Processed,
+            rules: vec![rule(&[("app", "mpv")], Route::Bypass)],
+        });
+        r.on_stream_added(app(1, "mpv"));
+        assert_eq!(r.state()[0].route, Some(Route::Bypass));
+        assert_eq!(
+            r.state()[0].matched.as_ref().unwrap().source,
+            RuleSource::Profile
+        );
+
+        let moves = r.set_user_rule("mpv", Route::Processed);
+        assert_eq!(moves, vec![mv(1, Some(PROCESSED_SINK))]);
+        let m = r.state()[0].matched.clone().unwrap();
+        assert_eq!(m.source, RuleSource::User);
+        assert_eq!(m.description, "app=mpv");
+
+        // A newer, broader user rule wins over the older one.
+        let moves = r.set_user_rule("m*", Route::Bypass);
+        assert_eq!(moves, vec![mv(1, Some("speakers"))]);
+        // Re-setting "mpv" makes it the newest again.
+        let moves = r.set_user_rule("MPV", Route::Processed);
+        assert_eq!(moves, vec![mv(1, Some(PROCESSED_SINK))]);
+        assert_eq!(r.user_rules().len(), 2);
+    }
+
+    #[test]
+    fn unset_user_rule_falls_back_to_profile_then_default() {
+        let mut r = router_with_real();
+        r.set_profile_rules(RouteConfig {
+            default: Route::Bypass,
+            rules: vec![],
+        });
+        r.on_stream_added(app(7, "game"));
+        assert_eq!(
+            r.set_user_rule("game", Route::Processed),
+            vec![mv(7, Some(PROCESSED_SINK))]
+        );
+        let (removed, moves) = r.unset_user_rule("game");
+        assert!(removed);
+        assert_eq!(moves, vec![mv(7, Some("speakers"))]);
+        let (removed, moves) = r.unset_user_rule("game");
+        assert!(!removed);
+        assert!(moves.is_empty());
+    }
+
+    #[test]
+    fn no_move_when_nothing_changes() {
+        let mut r = router_with_real();
+        r.on_stream_added(app(1, "a"));
+        assert!(r.set_user_rule("a", Route::Processed).is_empty());
+        assert!(r.set_profile_rules(RouteConfig::default()).is_empty());
+        assert!(r.on_real_sink_changed(Some("speakers")).is_empty());
+    }
+
+    #[test]
+    fn bypassed_streams_follow_the_real_sink() {
+        let mut r = Router::default();
+        r.set_profile_rules(RouteConfig {
+            default: Route::Bypass,
+            rules: vec![rule(&[("app", "p")], Route::Processed)],
+        });
+        // Real sink unknown: a bypassed stream is left alone, a processed one moves.
+        assert_eq!(r.on_stream_added(app(1, "b")), None);
+        assert_eq!(
+            r.on_stream_added(app(2, "p")),
+            Some(mv(2, Some(PROCESSED_SINK)))
+        );
+        assert_eq!(
+            r.on_real_sink_changed(Some("hdmi")),
+            vec![mv(1, Some("hdmi"))]
+        );
+        assert_eq!(
+            r.on_real_sink_changed(Some("usb")),
+            vec![mv(1, Some("usb"))]
+        );
+        // Real sink gone: delete our key, WirePlumber falls back.
+        assert_eq!(r.on_real_sink_changed(None), vec![mv(1, None)]);
+        // The processed sink is never taken as the real sink.
+        assert!(r.on_real_sink_changed(Some(PROCESSED_SINK)).is_empty());
+        assert_eq!(r.real_sink(), None);
+    }
+
+    #[test]
+    fn own_streams_captures_and_sinks_are_never_routed() {
+        let mut r = router_with_real();
+        assert_eq!(
+            r.on_stream_added(stream(1, &[("node.name", "headroom-output")])),
+            None
+        );
+        assert_eq!(
+            r.on_stream_added(stream(2, &[("application.name", "headroomd")])),
+            None
+        );
+        assert_eq!(
+            r.on_stream_added(stream(
+                3,
+                &[("node.name", "x"), (HEADROOM_ROLE_PROP, "tap")]
+            )),
+            None
+        );
+        assert_eq!(
+            r.on_stream_added(StreamNode::new(
+                4,
+                "Stream/Input/Audio",
+                [("application.name", "rec")]
+            )),
+            None
+        );
+        assert_eq!(
+            r.on_stream_added(StreamNode::new(
+                5,
+                "Audio/Sink",
+                [("node.name", "speakers")]
+            )),
+            None
+        );
+        assert!(r.state().is_empty());
+        assert!(r.set_user_rule("*", Route::Bypass).is_empty());
+    }
+
+    #[test]
+    fn dont_reconnect_streams_are_fixed() {
+        let mut r = router_with_real();
+        let s = stream(
+            9,
+            &[("application.name", "pro"), ("node.dont-reconnect", "true")],
+        );
+        assert_eq!(r.on_stream_added(s), None);
+        let st = r.state();
+        assert_eq!(st[0].status, StreamStatus::Fixed);
+        assert_eq!(st[0].route, None);
+        assert!(r.set_user_rule("pro", Route::Bypass).is_empty());
+        assert!(r.processed_streams().is_empty());
+    }
+
+    #[test]
+    fn removed_streams_are_forgotten_and_shutdown_deletes_our_keys() {
+        let mut r = router_with_real();
+        r.on_stream_added(app(1, "a"));
+        r.on_stream_added(app(2, "b"));
+        r.on_stream_added(stream(
+            3,
+            &[("application.name", "c"), ("node.dont-reconnect", "true")],
+        ));
+        assert!(r.on_stream_removed(2));
+        assert!(!r.on_stream_removed(2));
+        assert_eq!(r.shutdown_moves(), vec![mv(1, None)]);
+        // Nothing left to undo.
+        assert!(r.shutdown_moves().is_empty());
+    }
+
+    #[test]
+    fn link_targets_are_reported() {
+        let mut r = router_with_real();
+        r.on_stream_added(app(1, "a"));
+        r.set_link_target(1, Some(PROCESSED_SINK.into()));
+        r.set_link_target(99, Some("x".into()));
+        assert_eq!(r.state()[0].linked_to.as_deref(), Some(PROCESSED_SINK));
+    }
+}
