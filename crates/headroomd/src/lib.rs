@@ -8,6 +8,8 @@
 
 pub mod history;
 pub mod pw;
+pub mod layer_a;
+pub mod routing;
 
 /// Daemon start-up configuration (command line and environment).
 #[derive(Debug, Clone, Default)]
