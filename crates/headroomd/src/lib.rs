@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod control;
 pub mod history;
 pub mod pw;
 pub mod layer_a;

@@ -1,0 +1,76 @@
+//! The control plane: the Unix-socket server that `headroom` (CLI, TUI) talks to.
+//!
+//! * [`Server::start`] binds the socket (stale socket replaced, a live daemon never stolen,
+//!   directory 0700, socket 0600, peers of other uids refused) and serves each connection on
+//!   its own thread.
+//! * The daemon's engine implements [`Handler`]: it answers requests and provides the
+//!   snapshot events a new subscriber gets first.
+//! * The engine publishes changes through a [`Broadcaster`] (never from the audio thread);
+//!   slow subscribers lose events (counted and reported with `daemon/overflow`), never slow
+//!   anyone else down.
+//!
+//! Wire format and semantics: `IPC.md` and the `headroom-ipc` crate.
+
+mod broadcast;
+mod server;
+mod socket;
+
+use std::path::PathBuf;
+
+pub use broadcast::{Broadcaster, SUBSCRIBER_QUEUE_CAPACITY};
+pub use headroom_ipc::{Event, IpcError, Request, Response, Topic};
+pub use server::{
+    Server, ServerConfig, ServerHandle, MAX_CLIENTS, MAX_CONSECUTIVE_BAD_FRAMES, SHUTDOWN_GRACE,
+};
+pub use socket::{check_peer, peer_uid};
+
+/// What the daemon's engine implements to serve the control socket. Called from connection
+/// threads, concurrently; both methods must be quick (no waiting on PipeWire round trips
+/// longer than a few milliseconds) and must not call [`Broadcaster::publish`] while holding
+/// a lock that publishing code paths also take in the reverse order.
+pub trait Handler: Send + Sync {
+    /// Answers one request. Never receives [`Request::Subscribe`] (the server handles it).
+    /// The result kind must match the method (see `IPC.md`). A panic becomes an `internal`
+    /// error reply.
+    fn handle(&self, req: Request) -> Result<Response, IpcError>;
+
+    /// Snapshot events for a new subscriber to `topics`, sent before any delta: e.g.
+    /// `daemon/snapshot` (status), `routing/snapshot`, `profile/snapshot`,
+    /// `settings/snapshot`, a `meters/tick`. Events of other topics are filtered out.
+    fn snapshot(&self, topics: &[Topic]) -> Vec<Event>;
+}
+
+/// Errors starting the control server.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Another daemon answers on the socket.
+    #[error("another headroomd is already running (socket {})", path.display())]
+    AlreadyRunning {
+        /// Socket path.
+        path: PathBuf,
+    },
+    /// Something that is not a socket sits at the socket path.
+    #[error("{} exists and is not a socket; refusing to replace it", path.display())]
+    NotASocket {
+        /// Socket path.
+        path: PathBuf,
+    },
+    /// The socket directory is not safe to use.
+    #[error("refusing to use socket directory {}: {reason}", path.display())]
+    InsecureDir {
+        /// Directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A file system or socket call failed.
+    #[error("{context} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// Path involved.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+}

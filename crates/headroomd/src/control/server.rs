@@ -1,0 +1,538 @@
+//! The control socket server: accept loop and one thread per connection.
+
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use headroom_ipc::{
+    decode_client_frame, encode_line, ClientFrame, ErrorCode, Event, IpcError, LineDecoder,
+    Request, RequestFrame, Response, ServerFrame, ServerHello, Subscribed, Topic, MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+};
+use parking_lot::Mutex;
+
+use super::broadcast::{Broadcaster, Registration};
+use super::socket::{self, FileId};
+use super::{ControlError, Handler};
+
+/// Default limit of simultaneous connections; more are refused with `busy`.
+pub const MAX_CLIENTS: usize = 256;
+
+/// A connection sending this many malformed frames in a row is closed.
+pub const MAX_CONSECUTIVE_BAD_FRAMES: u32 = 16;
+
+/// How long [`ServerHandle::shutdown`] lets connections flush queued events before cutting
+/// them off.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
+const READ_CHUNK: usize = 8 * 1024;
+const CONNECTION_STACK: usize = 512 * 1024;
+
+/// Server options.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Version sent in the greeting.
+    pub daemon_version: String,
+    /// The only uid allowed to connect (`None`: our effective uid).
+    pub allowed_uid: Option<u32>,
+    /// Simultaneous connection limit.
+    pub max_clients: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
+            allowed_uid: None,
+            max_clients: MAX_CLIENTS,
+        }
+    }
+}
+
+/// The control server. See [`Server::start`].
+#[derive(Debug)]
+pub struct Server;
+
+struct Shared {
+    handler: Arc<dyn Handler>,
+    broadcaster: Broadcaster,
+    hello: Arc<str>,
+    allowed_uid: u32,
+    max_clients: usize,
+    stopping: AtomicBool,
+    conns: Mutex<HashMap<u64, Conn>>,
+    next_conn: AtomicU64,
+    done_tx: crossbeam_channel::Sender<u64>,
+    done_rx: crossbeam_channel::Receiver<u64>,
+}
+
+struct Conn {
+    stream: UnixStream,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds the socket at `path` (see [`ServerConfig::default`]) and starts serving.
+    /// Returns once the socket accepts connections.
+    pub fn start(
+        path: impl AsRef<Path>,
+        handler: Arc<dyn Handler>,
+        broadcaster: Broadcaster,
+    ) -> Result<ServerHandle, ControlError> {
+        Self::start_with(path, handler, broadcaster, ServerConfig::default())
+    }
+
+    /// Like [`Server::start`], with explicit options.
+    pub fn start_with(
+        path: impl AsRef<Path>,
+        handler: Arc<dyn Handler>,
+        broadcaster: Broadcaster,
+        config: ServerConfig,
+    ) -> Result<ServerHandle, ControlError> {
+        let path = path.as_ref().to_owned();
+        let (listener, file_id) = socket::bind(&path)?;
+        let hello = encode_line(&ServerFrame::Hello(ServerHello {
+            protocol_version: PROTOCOL_VERSION,
+            daemon_version: config.daemon_version.clone(),
+        }));
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            handler,
+            broadcaster,
+            hello: Arc::from(hello),
+            allowed_uid: config
+                .allowed_uid
+                .unwrap_or_else(|| nix::unistd::geteuid().as_raw()),
+            max_clients: config.max_clients.max(1),
+            stopping: AtomicBool::new(false),
+            conns: Mutex::new(HashMap::new()),
+            next_conn: AtomicU64::new(1),
+            done_tx,
+            done_rx,
+        });
+        let listener = Arc::new(listener);
+        let accept = {
+            let shared = Arc::clone(&shared);
+            let listener = Arc::clone(&listener);
+            std::thread::Builder::new()
+                .name("headroom-ctl-accept".into())
+                .spawn(move || accept_loop(&listener, &shared))
+                .map_err(|source| ControlError::Io {
+                    context: "spawning accept thread for",
+                    path: path.clone(),
+                    source,
+                })?
+        };
+        tracing::info!("control socket listening on {}", path.display());
+        Ok(ServerHandle {
+            path,
+            file_id,
+            shared,
+            listener,
+            accept: Some(accept),
+        })
+    }
+}
+
+/// A running server. Dropping it shuts the server down like [`ServerHandle::shutdown`].
+pub struct ServerHandle {
+    path: PathBuf,
+    file_id: FileId,
+    shared: Arc<Shared>,
+    listener: Arc<UnixListener>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("path", &self.path)
+            .field("clients", &self.client_count())
+            .finish()
+    }
+}
+
+impl ServerHandle {
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Connections currently open.
+    pub fn client_count(&self) -> usize {
+        self.shared.conns.lock().len()
+    }
+
+    /// Stops accepting, lets connections flush queued events for up to
+    /// [`SHUTDOWN_GRACE`], closes them, joins every thread and unlinks the socket (only if
+    /// the file at the path is still ours). Publish `daemon/shutdown` before calling this so
+    /// subscribers learn why. Idempotent.
+    pub fn shutdown(&mut self) {
+        let Some(accept) = self.accept.take() else {
+            return;
+        };
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        // Wakes the blocked accept() (Linux returns EINVAL on a shut-down listener).
+        let _ =
+            nix::sys::socket::shutdown(self.listener.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+        let _ = accept.join();
+        // Ask connections to finish: no more requests, flush queued events.
+        let open: Vec<u64> = {
+            let conns = self.shared.conns.lock();
+            for c in conns.values() {
+                let _ = c.stream.shutdown(std::net::Shutdown::Read);
+            }
+            conns.keys().copied().collect()
+        };
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        let mut remaining = open.len();
+        while remaining > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.shared.done_rx.recv_timeout(left) {
+                Ok(_) => remaining -= 1,
+                Err(_) => break,
+            }
+        }
+        let threads: Vec<JoinHandle<()>> = {
+            let mut conns = self.shared.conns.lock();
+            conns
+                .drain()
+                .filter_map(|(_, mut c)| {
+                    let _ = c.stream.shutdown(std::net::Shutdown::Both);
+                    c.thread.take()
+                })
+                .collect()
+        };
+        for t in threads {
+            let _ = t.join();
+        }
+        if socket::file_id(&self.path) == Some(self.file_id) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        tracing::info!("control socket {} closed", self.path.display());
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn accept_loop(listener: &UnixListener, shared: &Arc<Shared>) {
+    loop {
+        let accepted = listener.accept();
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::warn!("control socket accept failed: {e}");
+                // Out of descriptors and the like: back off briefly instead of spinning.
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        // Reap finished connections.
+        while let Ok(id) = shared.done_rx.try_recv() {
+            if let Some(mut c) = shared.conns.lock().remove(&id) {
+                if let Some(t) = c.thread.take() {
+                    let _ = t.join();
+                }
+            }
+        }
+        if shared.conns.lock().len() >= shared.max_clients {
+            refuse(
+                stream,
+                IpcError::new(
+                    ErrorCode::Busy,
+                    format!(
+                        "too many control connections (limit {})",
+                        shared.max_clients
+                    ),
+                ),
+            );
+            continue;
+        }
+        let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+        let Ok(registry_copy) = stream.try_clone() else {
+            continue;
+        };
+        let mut conns = shared.conns.lock();
+        let thread = {
+            let shared = Arc::clone(shared);
+            std::thread::Builder::new()
+                .name(format!("headroom-ctl-{id}"))
+                .stack_size(CONNECTION_STACK)
+                .spawn(move || {
+                    serve(stream, &shared);
+                    let _ = shared.done_tx.send(id);
+                })
+        };
+        match thread {
+            Ok(t) => {
+                conns.insert(
+                    id,
+                    Conn {
+                        stream: registry_copy,
+                        thread: Some(t),
+                    },
+                );
+            }
+            Err(e) => tracing::warn!("cannot spawn control connection thread: {e}"),
+        }
+    }
+}
+
+fn refuse(stream: UnixStream, error: IpcError) {
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+    let line = encode_line(&ServerFrame::Error { id: None, error });
+    let _ = (&stream).write_all(line.as_bytes());
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// Writes whole lines to a connection from the request thread and the event thread.
+struct Writer {
+    stream: UnixStream,
+    lock: Mutex<()>,
+}
+
+impl Writer {
+    fn line(&self, line: &str) -> std::io::Result<()> {
+        let _g = self.lock.lock();
+        (&self.stream).write_all(line.as_bytes())
+    }
+
+    fn frame(&self, frame: &ServerFrame) -> std::io::Result<()> {
+        self.line(&encode_line(frame))
+    }
+
+    fn error(&self, id: Option<u64>, error: IpcError) -> std::io::Result<()> {
+        self.frame(&ServerFrame::Error { id, error })
+    }
+}
+
+struct Subscription {
+    _registration: Registration,
+    thread: JoinHandle<()>,
+}
+
+fn serve(stream: UnixStream, shared: &Shared) {
+    match socket::peer_uid(&stream) {
+        Ok(uid) => {
+            if let Err(e) = socket::check_peer(uid, shared.allowed_uid) {
+                tracing::warn!("refused control connection: {}", e.message);
+                refuse(stream, e);
+                return;
+            }
+        }
+        Err(e) => {
+            refuse(
+                stream,
+                IpcError::new(
+                    ErrorCode::PermissionDenied,
+                    format!("cannot read peer credentials: {e}"),
+                ),
+            );
+            return;
+        }
+    }
+    let Ok(write_half) = stream.try_clone() else {
+        return;
+    };
+    let writer = Arc::new(Writer {
+        stream: write_half,
+        lock: Mutex::new(()),
+    });
+    let mut subscription: Option<Subscription> = None;
+    if writer.line(&shared.hello).is_ok() {
+        read_loop(&stream, shared, &writer, &mut subscription);
+    }
+    if let Some(sub) = subscription {
+        // Unregistering ends the event thread once its queue is flushed.
+        drop(sub._registration);
+        let _ = sub.thread.join();
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+enum Next {
+    Continue,
+    Close,
+}
+
+fn read_loop(
+    stream: &UnixStream,
+    shared: &Shared,
+    writer: &Arc<Writer>,
+    subscription: &mut Option<Subscription>,
+) {
+    let mut decoder = LineDecoder::new(MAX_FRAME_BYTES);
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut bad_in_a_row = 0u32;
+    loop {
+        let n = match (&*stream).read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let mut input = &buf[..n];
+        while let Some(item) = decoder.next_frame(&mut input) {
+            let frame = match item {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = writer.error(
+                        None,
+                        IpcError::new(
+                            ErrorCode::FrameTooLarge,
+                            format!("{e}; closing the connection"),
+                        ),
+                    );
+                    return;
+                }
+            };
+            let next = match decode_client_frame(&frame) {
+                Err(e) => {
+                    bad_in_a_row += 1;
+                    if writer.error(e.id, e.error).is_err() {
+                        return;
+                    }
+                    if bad_in_a_row >= MAX_CONSECUTIVE_BAD_FRAMES {
+                        let _ = writer.error(
+                            None,
+                            IpcError::bad_request("too many malformed frames; closing"),
+                        );
+                        return;
+                    }
+                    Next::Continue
+                }
+                Ok(frame) => {
+                    bad_in_a_row = 0;
+                    dispatch(frame, shared, writer, subscription)
+                }
+            };
+            if let Next::Close = next {
+                return;
+            }
+        }
+    }
+}
+
+fn dispatch(
+    frame: ClientFrame,
+    shared: &Shared,
+    writer: &Arc<Writer>,
+    subscription: &mut Option<Subscription>,
+) -> Next {
+    let RequestFrame { id, request } = match frame {
+        ClientFrame::Hello(h) if h.protocol_version != PROTOCOL_VERSION => {
+            let _ = writer.error(
+                None,
+                IpcError::new(
+                    ErrorCode::VersionMismatch,
+                    format!(
+                        "protocol version {} is not supported; this headroomd speaks version {PROTOCOL_VERSION}",
+                        h.protocol_version
+                    ),
+                ),
+            );
+            return Next::Close;
+        }
+        ClientFrame::Hello(_) => return Next::Continue,
+        ClientFrame::Request(r) => r,
+    };
+    let written = match request {
+        Request::Subscribe { topics } => subscribe(id, topics, shared, writer, subscription),
+        request => {
+            let method = request.method();
+            let handler = &shared.handler;
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(request)))
+                .unwrap_or_else(|_| {
+                    tracing::error!("control handler panicked on `{method}`");
+                    Err(IpcError::internal(format!(
+                        "internal error while handling `{method}`"
+                    )))
+                });
+            match outcome {
+                Ok(result) => writer.frame(&ServerFrame::Response { id, result }),
+                Err(error) => writer.error(Some(id), error),
+            }
+        }
+    };
+    if written.is_ok() {
+        Next::Continue
+    } else {
+        Next::Close
+    }
+}
+
+fn subscribe(
+    id: u64,
+    mut topics: Vec<Topic>,
+    shared: &Shared,
+    writer: &Arc<Writer>,
+    subscription: &mut Option<Subscription>,
+) -> std::io::Result<()> {
+    if subscription.is_some() {
+        return writer.error(
+            Some(id),
+            IpcError::bad_request("this connection is already subscribed"),
+        );
+    }
+    topics.sort();
+    topics.dedup();
+    // Register first, then take the snapshot: no change is lost between the two; a change
+    // may show up both in the snapshot and as a later delta, which is harmless because
+    // deltas carry new state.
+    let (registration, queue) = shared.broadcaster.subscribe(&topics);
+    writer.frame(&ServerFrame::Response {
+        id,
+        result: Response::Subscribed(Subscribed {
+            topics: topics.clone(),
+        }),
+    })?;
+    let handler = &shared.handler;
+    let snapshot: Vec<Event> =
+        std::panic::catch_unwind(AssertUnwindSafe(|| handler.snapshot(&topics))).unwrap_or_else(
+            |_| {
+                tracing::error!("control handler panicked building a snapshot");
+                Vec::new()
+            },
+        );
+    for event in snapshot.iter().filter(|e| topics.contains(&e.topic())) {
+        writer.frame(&ServerFrame::Event(event.clone()))?;
+    }
+    let thread = {
+        let writer = Arc::clone(writer);
+        std::thread::Builder::new()
+            .name("headroom-ctl-events".into())
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || {
+                while let Some(line) = queue.recv() {
+                    if writer.line(&line).is_err() {
+                        return;
+                    }
+                    if let Some(overflow) = queue.overflow_if_idle() {
+                        if writer.line(&overflow).is_err() {
+                            return;
+                        }
+                    }
+                }
+            })?
+    };
+    *subscription = Some(Subscription {
+        _registration: registration,
+        thread,
+    });
+    Ok(())
+}
