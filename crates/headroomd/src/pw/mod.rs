@@ -26,6 +26,7 @@
 
 pub mod graph;
 pub mod rt;
+pub mod taps;
 mod thread;
 
 use std::collections::BTreeMap;
@@ -91,6 +92,18 @@ pub enum PwCommand {
     },
     /// Plays into this sink (node name) when present instead of the default sink.
     SetPreferredSink(Option<String>),
+    /// Creates a Layer A loudness tap on the playback stream `node_id` (see [`taps`]); its
+    /// readings appear in [`AudioHandle::taps`]. The tap is destroyed when the stream goes
+    /// away or on [`PwCommand::DetachTap`].
+    AttachTap {
+        /// Global id of the stream node.
+        node_id: u32,
+    },
+    /// Destroys the tap on `node_id`, if any.
+    DetachTap {
+        /// Global id of the stream node.
+        node_id: u32,
+    },
     /// Moves routed streams back, tears the bus down and ends the thread.
     Shutdown,
 }
@@ -207,6 +220,7 @@ impl AudioBus {
             timing: timing.clone(),
             xruns: xruns.clone(),
             processed_blocks: AtomicU64::new(0),
+            taps: taps::TapReadings::default(),
         });
         let graph = Arc::new(RwLock::new(Graph::default()));
         let (cmd_tx, cmd_rx) = pipewire::channel::channel::<PwCommand>();
@@ -334,6 +348,11 @@ impl AudioHandle {
             xruns: self.xruns(),
             processed_blocks: self.shared.processed_blocks.load(Ordering::Relaxed),
         }
+    }
+
+    /// Readings of the Layer A taps, by tapped stream node id.
+    pub fn taps(&self) -> taps::TapReadings {
+        self.shared.taps.clone()
     }
 
     /// The graph model (read-only for other threads; never read it from the audio thread).

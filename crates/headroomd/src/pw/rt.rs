@@ -114,6 +114,8 @@ pub struct RtShared {
     pub xruns: Arc<AtomicU64>,
     /// Callbacks in which audio was processed.
     pub processed_blocks: AtomicU64,
+    /// Meters of the Layer A taps (survives reconnects).
+    pub taps: super::taps::TapReadings,
 }
 
 /// Per-connection state of the capture stream's process callback.

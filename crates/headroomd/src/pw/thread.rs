@@ -78,6 +78,7 @@ impl Drop for Bus {
 /// Everything that belongs to one connection. Field order is drop order.
 struct Session {
     bus: Option<Bus>,
+    taps: super::taps::Taps,
     metadata: Option<(u32, Metadata, MetadataListener)>,
     nodes: HashMap<u32, (Node, NodeListener)>,
     _registry_listener: pw::registry::Listener,
@@ -400,6 +401,7 @@ impl State {
         flags.pending_sync.set(Some(seq));
         Ok(Session {
             bus: None,
+            taps: super::taps::Taps::new(self.shared.taps.clone()),
             metadata: None,
             nodes: HashMap::new(),
             _registry_listener: registry_listener,
@@ -507,6 +509,7 @@ impl State {
             return;
         };
         session.nodes.remove(&id);
+        session.taps.detach(id);
         if session
             .metadata
             .as_ref()
@@ -863,7 +866,34 @@ impl State {
                 self.opts.preferred_real_sink = name;
                 self.reconcile();
             }
+            PwCommand::AttachTap { node_id } => self.attach_tap(node_id),
+            PwCommand::DetachTap { node_id } => {
+                if let Some(s) = self.session.as_mut() {
+                    s.taps.detach(node_id);
+                }
+            }
             PwCommand::Shutdown => self.begin_shutdown(),
+        }
+    }
+
+    /// Taps a known application playback stream (never one of headroomd's own nodes).
+    fn attach_tap(&mut self, node_id: u32) {
+        let target = {
+            let g = self.graph.read();
+            match g.nodes.get(&node_id) {
+                Some(n) if n.is_output_stream() && !n.is_headroom_bus() => n
+                    .serial
+                    .map(|s| s.to_string())
+                    .or_else(|| n.name.clone()),
+                _ => None,
+            }
+        };
+        let (Some(target), Some(session)) = (target, self.session.as_mut()) else {
+            tracing::debug!(node_id, "not tapping: unknown or not an app playback stream");
+            return;
+        };
+        if let Err(e) = session.taps.attach(&session.core, node_id, &target) {
+            tracing::warn!("{e}");
         }
     }
 

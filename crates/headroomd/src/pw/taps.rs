@@ -1,0 +1,355 @@
+//! Layer A loudness taps: one capture `pw_stream` per tapped application stream, linked to
+//! the stream's output ports, measuring its loudness in a real-time callback.
+//!
+//! A tap connects with `target.object = <object.serial of the app stream>` — PipeWire 0.3.65 /
+//! WirePlumber 0.4.13 then link the app stream's output ports straight into the tap (next to
+//! its link into the sink), exactly what `pw-record --target <serial>` does. The tap therefore
+//! hears the stream *after* its own volume (where Layer A applies its reduction;
+//! [`crate::layer_a`] compensates for that).
+//!
+//! Taps are headroom's own nodes: `node.name = headroom-tap-<id>`, `headroom.role = tap`, so the
+//! router never routes them (they are capture streams anyway) and they are never tapped
+//! themselves. They set `node.dont-reconnect = true` (when the app stream goes away
+//! WirePlumber does not re-link the tap to some other source) and
+//! `state.restore-target = false` / `state.restore-props = false` (restore-stream learns
+//! nothing from them). The PipeWire thread destroys a tap when its stream disappears.
+//!
+//! The callback runs a preallocated [`LiveMeter`] (under `assert_no_alloc` in debug builds)
+//! and publishes momentary and short-term loudness through atomics ([`TapMeter`]); other
+//! threads read them through [`TapReadings`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use headroom_core::meter::LiveMeter;
+use parking_lot::RwLock;
+use pipewire as pw;
+use pw::core::CoreRc;
+use pw::properties::PropertiesBox;
+use pw::spa;
+use pw::spa::pod::Pod;
+use pw::stream::{StreamFlags, StreamListener, StreamRc};
+use pw::sys as pw_sys;
+
+use crate::layer_a::{TapReading, GATE_LUFS};
+
+/// Tap sample rate, Hz (PipeWire converts).
+const RATE: u32 = 48_000;
+/// Tap channels (PipeWire up/down-mixes).
+const CHANNELS: usize = 2;
+
+/// `node.name` prefix of taps.
+pub const TAP_NAME_PREFIX: &str = "headroom-tap-";
+
+/// Loudness published by one tap's real-time callback.
+#[derive(Debug)]
+pub struct TapMeter {
+    momentary: AtomicU32,
+    short_term: AtomicU32,
+    updates: AtomicU64,
+}
+
+impl Default for TapMeter {
+    fn default() -> Self {
+        let floor = (GATE_LUFS as f32).to_bits();
+        Self {
+            momentary: AtomicU32::new(floor),
+            short_term: AtomicU32::new(floor),
+            updates: AtomicU64::new(0),
+        }
+    }
+}
+
+impl TapMeter {
+    /// Publishes a measurement. Real-time safe (two relaxed stores and an increment).
+    pub fn publish(&self, momentary_lufs: f64, short_term_lufs: f64) {
+        self.momentary
+            .store((momentary_lufs as f32).to_bits(), Ordering::Relaxed);
+        self.short_term
+            .store((short_term_lufs as f32).to_bits(), Ordering::Relaxed);
+        self.updates.fetch_add(1, Ordering::Release);
+    }
+
+    /// The latest measurement.
+    pub fn reading(&self) -> TapReading {
+        TapReading {
+            momentary_lufs: f64::from(f32::from_bits(self.momentary.load(Ordering::Relaxed))),
+            short_term_lufs: f64::from(f32::from_bits(self.short_term.load(Ordering::Relaxed))),
+        }
+    }
+
+    /// How many callbacks have published so far (tells a live tap from a stalled one).
+    pub fn updates(&self) -> u64 {
+        self.updates.load(Ordering::Acquire)
+    }
+}
+
+/// Cloneable, thread-safe view of the taps' meters, by tapped stream node id.
+#[derive(Debug, Clone, Default)]
+pub struct TapReadings(Arc<RwLock<BTreeMap<u32, Arc<TapMeter>>>>);
+
+impl TapReadings {
+    /// The latest reading of the tap on `node_id`, if there is one.
+    pub fn get(&self, node_id: u32) -> Option<TapReading> {
+        self.0.read().get(&node_id).map(|m| m.reading())
+    }
+
+    /// The meter of the tap on `node_id`.
+    pub fn meter(&self, node_id: u32) -> Option<Arc<TapMeter>> {
+        self.0.read().get(&node_id).cloned()
+    }
+
+    /// Ids of the tapped streams.
+    pub fn ids(&self) -> Vec<u32> {
+        self.0.read().keys().copied().collect()
+    }
+
+    /// Number of taps.
+    pub fn len(&self) -> usize {
+        self.0.read().len()
+    }
+
+    /// Whether there are no taps.
+    pub fn is_empty(&self) -> bool {
+        self.0.read().is_empty()
+    }
+}
+
+/// State of one tap's real-time callback.
+pub struct TapRt {
+    meter: LiveMeter,
+    out: Arc<TapMeter>,
+}
+
+/// One tap. Dropping it stops the callback and destroys the stream.
+struct Tap {
+    listener: Option<StreamListener<TapRt>>,
+    stream: StreamRc,
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        let _ = self.stream.set_active(false);
+        let _ = self.stream.disconnect();
+        self.listener.take();
+    }
+}
+
+/// Errors creating a tap.
+#[derive(Debug, thiserror::Error)]
+pub enum TapError {
+    /// PipeWire refused to create or connect the stream.
+    #[error("creating the tap stream for node {node_id}: {what}")]
+    Stream {
+        /// Tapped node.
+        node_id: u32,
+        /// What failed.
+        what: String,
+    },
+}
+
+/// The taps of one PipeWire connection; lives on the PipeWire thread. Drop it before the core.
+pub struct Taps {
+    taps: HashMap<u32, Tap>,
+    readings: TapReadings,
+}
+
+impl Taps {
+    /// An empty set publishing into `readings`.
+    pub fn new(readings: TapReadings) -> Self {
+        Self {
+            taps: HashMap::new(),
+            readings,
+        }
+    }
+
+    /// Creates a tap on the stream `node_id`, whose `object.serial` (or node name) is
+    /// `target`. A second attach for the same node replaces the first. Allocates (PipeWire
+    /// thread only).
+    pub fn attach(&mut self, core: &CoreRc, node_id: u32, target: &str) -> Result<(), TapError> {
+        self.detach(node_id);
+        let err = |what: String| TapError::Stream { node_id, what };
+        let name = format!("{TAP_NAME_PREFIX}{node_id}");
+        let mut props = PropertiesBox::new();
+        props.insert("media.type", "Audio");
+        props.insert("media.category", "Capture");
+        props.insert("node.name", name.as_str());
+        props.insert(
+            "node.description",
+            format!("Headroom tap on {node_id}").as_str(),
+        );
+        props.insert("application.name", "headroomd");
+        props.insert(crate::routing::HEADROOM_ROLE_PROP, "tap");
+        props.insert("headroom.tap.node", node_id.to_string().as_str());
+        props.insert("target.object", target);
+        props.insert("node.dont-reconnect", "true");
+        props.insert("state.restore-target", "false");
+        props.insert("state.restore-props", "false");
+        props.insert("audio.channels", "2");
+        props.insert("audio.position", "[ FL FR ]");
+        props.insert("audio.rate", "48000");
+        let stream = StreamRc::new(core.clone(), &name, props).map_err(|e| err(e.to_string()))?;
+        let out = Arc::new(TapMeter::default());
+        let rt = TapRt {
+            meter: LiveMeter::new(RATE, CHANNELS),
+            out: out.clone(),
+        };
+        let listener = stream
+            .add_local_listener_with_user_data(rt)
+            // SAFETY: the tap stream's own process callback.
+            .process(|s, rt| unsafe { on_tap_process(s.as_raw_ptr(), rt) })
+            .register()
+            .map_err(|e| err(format!("listener: {e}")))?;
+        let fmt = format_pod().map_err(err)?;
+        let pod = Pod::from_bytes(&fmt).ok_or_else(|| err("bad format pod".into()))?;
+        let mut params = [pod];
+        stream
+            .connect(
+                spa::utils::Direction::Input,
+                None,
+                StreamFlags::AUTOCONNECT | StreamFlags::MAP_BUFFERS | StreamFlags::RT_PROCESS,
+                &mut params,
+            )
+            .map_err(|e| err(format!("connect: {e}")))?;
+        self.readings.0.write().insert(node_id, out);
+        self.taps.insert(
+            node_id,
+            Tap {
+                listener: Some(listener),
+                stream,
+            },
+        );
+        Ok(())
+    }
+
+    /// Destroys the tap on `node_id`. Returns whether there was one.
+    pub fn detach(&mut self, node_id: u32) -> bool {
+        self.readings.0.write().remove(&node_id);
+        self.taps.remove(&node_id).is_some()
+    }
+
+    /// Destroys every tap.
+    pub fn clear(&mut self) {
+        self.readings.0.write().clear();
+        self.taps.clear();
+    }
+
+    /// Whether `node_id` is tapped.
+    pub fn contains(&self, node_id: u32) -> bool {
+        self.taps.contains_key(&node_id)
+    }
+
+    /// Number of taps.
+    pub fn len(&self) -> usize {
+        self.taps.len()
+    }
+
+    /// Whether there are no taps.
+    pub fn is_empty(&self) -> bool {
+        self.taps.is_empty()
+    }
+}
+
+impl Drop for Taps {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// The tap's format: F32 interleaved, 48 kHz, FL FR.
+fn format_pod() -> Result<Vec<u8>, String> {
+    let mut info = spa::param::audio::AudioInfoRaw::new();
+    info.set_format(spa::param::audio::AudioFormat::F32LE);
+    info.set_rate(RATE);
+    info.set_channels(CHANNELS as u32);
+    let mut position = [0; spa::param::audio::MAX_CHANNELS];
+    position[0] = spa::sys::SPA_AUDIO_CHANNEL_FL;
+    position[1] = spa::sys::SPA_AUDIO_CHANNEL_FR;
+    info.set_position(position);
+    spa::pod::serialize::PodSerializer::serialize(
+        std::io::Cursor::new(Vec::new()),
+        &spa::pod::Value::Object(spa::pod::Object {
+            type_: spa::sys::SPA_TYPE_OBJECT_Format,
+            id: spa::sys::SPA_PARAM_EnumFormat,
+            properties: info.into(),
+        }),
+    )
+    .map(|(c, _)| c.into_inner())
+    .map_err(|e| format!("serialising the format: {e:?}"))
+}
+
+/// The tap's process callback: meters the captured block and publishes. Real-time safe; runs
+/// under `assert_no_alloc` in debug builds.
+///
+/// # Safety
+/// `stream` is the tap stream whose process callback this is.
+pub unsafe fn on_tap_process(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
+    #[cfg(debug_assertions)]
+    assert_no_alloc::assert_no_alloc(|| tap_inner(stream, rt));
+    #[cfg(not(debug_assertions))]
+    tap_inner(stream, rt);
+}
+
+unsafe fn tap_inner(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
+    const STRIDE: usize = CHANNELS * std::mem::size_of::<f32>();
+    let b = pw_sys::pw_stream_dequeue_buffer(stream);
+    if b.is_null() {
+        return;
+    }
+    let buf = (*b).buffer;
+    if !buf.is_null() && (*buf).n_datas >= 1 && !(*buf).datas.is_null() {
+        let d = &*(*buf).datas;
+        if !d.data.is_null() && !d.chunk.is_null() {
+            let chunk = &*d.chunk;
+            let maxsize = d.maxsize as usize;
+            let offset = (chunk.offset as usize).min(maxsize);
+            let size = (chunk.size as usize).min(maxsize - offset);
+            let frames = size / STRIDE;
+            let ptr = (d.data as *const u8).add(offset);
+            if frames > 0 && (ptr as usize).is_multiple_of(std::mem::align_of::<f32>()) {
+                let samples = std::slice::from_raw_parts(ptr as *const f32, frames * CHANNELS);
+                rt.meter.process(samples);
+                rt.out
+                    .publish(rt.meter.momentary_lufs(), rt.meter.short_term_lufs());
+            }
+        }
+    }
+    pw_sys::pw_stream_queue_buffer(stream, b);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meter_round_trips_and_counts() {
+        let m = TapMeter::default();
+        assert_eq!(m.reading(), TapReading::SILENT);
+        assert_eq!(m.updates(), 0);
+        m.publish(-12.5, -14.25);
+        let r = m.reading();
+        assert_eq!(r.momentary_lufs, -12.5);
+        assert_eq!(r.short_term_lufs, -14.25);
+        assert_eq!(m.updates(), 1);
+    }
+
+    #[test]
+    fn readings_view_follows_the_registry() {
+        let r = TapReadings::default();
+        assert!(r.is_empty());
+        let m = Arc::new(TapMeter::default());
+        r.0.write().insert(7, m.clone());
+        m.publish(-20.0, -21.0);
+        assert_eq!(r.get(7).unwrap().momentary_lufs, -20.0);
+        assert_eq!(r.ids(), vec![7]);
+        assert_eq!(r.len(), 1);
+        assert!(r.get(8).is_none());
+    }
+
+    #[test]
+    fn format_pod_serialises() {
+        let bytes = format_pod().unwrap();
+        assert!(Pod::from_bytes(&bytes).is_some());
+    }
+}
