@@ -114,6 +114,12 @@ impl TapReadings {
     pub fn is_empty(&self) -> bool {
         self.0.read().is_empty()
     }
+
+    /// Registers a meter without a stream (unit tests of code that reads taps).
+    #[doc(hidden)]
+    pub fn insert_for_tests(&self, node_id: u32, meter: Arc<TapMeter>) {
+        self.0.write().insert(node_id, meter);
+    }
 }
 
 /// State of one tap's real-time callback.
