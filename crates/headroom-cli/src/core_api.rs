@@ -8,11 +8,20 @@ use headroom_core::ChainParams;
 
 use crate::error::{CliError, CliResult};
 use crate::offline::AnalysisReport;
+use headroom_core::profile::{parse_assignment, shipped_profiles, Profile};
 
-/// Measures interleaved audio (see [`AnalysisReport`]).
+/// Measures interleaved audio (see [`AnalysisReport`]) with
+/// [`headroom_core::analysis::analyze`].
 pub fn analyze(samples: &[f32], rate: u32, channels: usize) -> Result<AnalysisReport, String> {
-    let _ = (samples, rate, channels);
-    Err("file analysis is not available in this build".to_string())
+    let a = headroom_core::analysis::analyze(samples, rate, channels).map_err(|e| e.to_string())?;
+    Ok(AnalysisReport {
+        integrated_lufs: a.integrated_lufs,
+        lra_lu: a.lra_lu,
+        max_momentary_lufs: a.max_momentary_lufs,
+        max_short_term_lufs: a.max_short_term_lufs,
+        true_peak_dbtp: a.true_peak_dbtp,
+        sample_peak_dbfs: a.sample_peak_dbfs,
+    })
 }
 
 /// Where user profiles live: `$XDG_CONFIG_HOME/headroom/profiles` (or `~/.config/…`).
@@ -25,68 +34,81 @@ pub fn user_profile_dir() -> Option<PathBuf> {
 }
 
 /// Checks a profile file; on error the message reads `file:line:col: message`.
+/// Returns a one-line summary on success.
 pub fn validate_profile(path: &Path) -> CliResult<String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::failed(format!("{}: cannot read: {e}", path.display())))?;
-    let _ = text;
-    Err(CliError::failed(
-        "profile validation is not available in this build",
+    let profile = Profile::parse(&text, &path.display().to_string())
+        .map_err(|e| CliError::failed(e.to_string()))?;
+    Ok(format!(
+        "{}: ok (profile `{}`{})\n",
+        path.display(),
+        profile.name,
+        if profile.description.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", profile.description)
+        }
     ))
 }
 
-/// Resolves `--profile NAME|PATH` to chain parameters.
-pub fn profile_params(spec: &str) -> CliResult<ChainParams> {
-    let _ = spec;
-    Err(CliError::failed("profiles are not available in this build"))
-}
-
-/// Applies one `key=value` override (dotted key, e.g. `agc.target_lufs=-20`) to `params`.
-/// Numbers, `true`/`false` are accepted; the key must name an existing parameter and the value
-/// must have its type.
-pub fn apply_setting(params: &mut ChainParams, assignment: &str) -> CliResult {
-    let (key, value) = assignment
-        .split_once('=')
-        .ok_or_else(|| CliError::usage(format!("--set `{assignment}`: expected KEY=VALUE")))?;
-    let (key, value) = (key.trim(), value.trim());
-    let mut tree = serde_json::to_value(*params).map_err(|e| CliError::failed(e.to_string()))?;
-    let mut node = &mut tree;
-    for part in key.split('.') {
-        node = node
-            .get_mut(part)
-            .ok_or_else(|| CliError::failed(format!("unknown setting `{key}`")))?;
+/// Resolves `--profile NAME|PATH`: an existing file path (or anything ending in `.toml`) is
+/// read as a profile file; otherwise NAME is looked up in the user profile directory first
+/// (a user profile overrides a shipped one of the same name), then among the shipped profiles.
+pub fn load_profile(spec: &str) -> CliResult<Profile> {
+    let as_path = Path::new(spec);
+    let looks_like_path = spec.contains('/') || spec.ends_with(".toml");
+    if looks_like_path || as_path.is_file() {
+        return parse_file(as_path);
     }
-    let new = match node {
-        serde_json::Value::Bool(_) => match value {
-            "true" | "on" | "yes" | "1" => serde_json::Value::Bool(true),
-            "false" | "off" | "no" | "0" => serde_json::Value::Bool(false),
-            _ => {
-                return Err(CliError::failed(format!(
-                    "setting `{key}` takes true or false, not `{value}`"
-                )))
-            }
-        },
-        serde_json::Value::Number(_) => {
-            let v: f64 = value
-                .parse()
-                .ok()
-                .filter(|v: &f64| v.is_finite())
-                .ok_or_else(|| {
-                    CliError::failed(format!("setting `{key}` takes a number, not `{value}`"))
-                })?;
-            serde_json::Number::from_f64(v)
-                .map(serde_json::Value::Number)
-                .ok_or_else(|| CliError::failed(format!("setting `{key}`: bad number `{value}`")))?
+    if let Some(dir) = user_profile_dir() {
+        let candidate = dir.join(format!("{spec}.toml"));
+        if candidate.is_file() {
+            return parse_file(&candidate);
         }
-        _ => {
-            return Err(CliError::failed(format!(
-                "`{key}` is a group of settings, not a setting"
+    }
+    match Profile::shipped(spec) {
+        Some(parsed) => parsed.map_err(|e| CliError::failed(e.to_string())),
+        None => {
+            let shipped: Vec<&str> = shipped_profiles().iter().map(|(n, _)| *n).collect();
+            Err(CliError::failed(format!(
+                "no profile `{spec}` (shipped: {}; user profiles: {})",
+                shipped.join(", "),
+                user_profile_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|| "$XDG_CONFIG_HOME/headroom/profiles".into())
             )))
         }
+    }
+}
+
+fn parse_file(path: &Path) -> CliResult<Profile> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::failed(format!("{}: cannot read: {e}", path.display())))?;
+    Profile::parse(&text, &path.display().to_string()).map_err(|e| CliError::failed(e.to_string()))
+}
+
+/// Applies one `key=value` override (dotted key, e.g. `agc.target_lufs=-20`) to `profile`,
+/// with the profile's own type conversion and range checks; on error nothing changes.
+pub fn apply_setting(profile: &mut Profile, assignment: &str) -> CliResult {
+    let (key, value) =
+        parse_assignment(assignment).map_err(|e| CliError::usage(format!("--set: {e}")))?;
+    profile
+        .set(&key, value)
+        .map_err(|e| CliError::failed(format!("--set {assignment}: {e}")))
+}
+
+/// The chain parameters for `render`: the profile (built-in defaults when `None`) with the
+/// `--set` overrides applied in order.
+pub fn render_params(profile: Option<&str>, sets: &[String]) -> CliResult<ChainParams> {
+    let mut p = match profile {
+        Some(spec) => load_profile(spec)?,
+        None => Profile::default(),
     };
-    *node = new;
-    *params = serde_json::from_value(tree)
-        .map_err(|e| CliError::failed(format!("setting `{key}`: {e}")))?;
-    Ok(())
+    for s in sets {
+        apply_setting(&mut p, s)?;
+    }
+    Ok(p.chain)
 }
 
 #[cfg(test)]
@@ -95,27 +117,41 @@ mod tests {
 
     #[test]
     fn dotted_settings_apply() {
-        let mut p = ChainParams::default();
-        apply_setting(&mut p, "agc.target_lufs=-20").unwrap();
+        let p = render_params(
+            None,
+            &[
+                "agc.target_lufs=-20".into(),
+                "limiter.enabled=false".into(),
+                "bypass=true".into(),
+            ],
+        )
+        .unwrap();
         assert_eq!(p.agc.target_lufs, -20.0);
-        apply_setting(&mut p, "limiter.enabled=false").unwrap();
         assert!(!p.limiter.enabled);
-        apply_setting(&mut p, "bypass=true").unwrap();
         assert!(p.bypass);
     }
 
     #[test]
-    fn bad_settings_are_rejected_without_change() {
-        let mut p = ChainParams::default();
-        let before = p;
-        assert!(apply_setting(&mut p, "agc.nope=1").is_err());
-        assert!(apply_setting(&mut p, "agc=1").is_err());
-        assert!(apply_setting(&mut p, "agc.target_lufs=loud").is_err());
-        assert!(apply_setting(&mut p, "agc.enabled=maybe").is_err());
+    fn bad_settings_are_rejected() {
+        for bad in ["agc.nope=1", "agc.target_lufs=loud", "agc.target_lufs=+40"] {
+            let e = render_params(None, &[bad.to_string()]).unwrap_err();
+            assert_eq!(e.code, crate::error::EXIT_ERROR, "{bad}: {e}");
+        }
         assert_eq!(
-            apply_setting(&mut p, "agc.target_lufs").unwrap_err().code,
+            render_params(None, &["agc.target_lufs".into()])
+                .unwrap_err()
+                .code,
             2
         );
-        assert_eq!(p, before);
+    }
+
+    #[test]
+    fn shipped_profiles_resolve_by_name() {
+        for (name, _) in shipped_profiles() {
+            let p = load_profile(name).unwrap();
+            assert_eq!(p.name, *name);
+        }
+        let e = load_profile("no-such-profile").unwrap_err();
+        assert!(e.message.contains("no profile `no-such-profile`"), "{e}");
     }
 }

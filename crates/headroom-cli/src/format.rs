@@ -1,6 +1,10 @@
 //! Human-readable formatting of values shared by the commands and the monitor.
 
 use headroom_core::LUFS_FLOOR;
+use headroom_ipc::{
+    History, PipewireState, ProfileList, ProfileShow, ProfileSource, Route, Routes, RuleSource,
+    SettingEntry, Status,
+};
 
 /// A loudness value, or `—` when at or below the −70 LUFS floor (no measurement).
 pub fn lufs(v: f32) -> String {
@@ -51,6 +55,285 @@ pub fn utc_time(unix_ms: u64) -> String {
         rem / 60 % 60,
         rem % 60
     )
+}
+
+/// A table with left-aligned columns separated by two spaces; trailing spaces trimmed.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let n = header.len();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate().take(n) {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i > 0 {
+                l.push_str("  ");
+            }
+            l.push_str(c);
+            if i + 1 < cells.len() {
+                l.extend(std::iter::repeat_n(
+                    ' ',
+                    widths[i].saturating_sub(c.chars().count()),
+                ));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+fn route_str(r: Route) -> &'static str {
+    match r {
+        Route::Processed => "processed",
+        Route::Bypass => "bypass",
+    }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// `headroom status`.
+pub fn status(s: &Status) -> String {
+    let m = &s.meters;
+    let pw = match &s.pipewire {
+        PipewireState::Connected => "connected".to_string(),
+        PipewireState::Disconnected { reason } => format!("disconnected ({reason})"),
+    };
+    let tp = if measured(m.out_true_peak_dbtp) {
+        format!("{:.1} dBTP", m.out_true_peak_dbtp)
+    } else {
+        "—".to_string()
+    };
+    format!(
+        "headroomd {} (protocol {}), up {}\n\
+         PipeWire   {pw}\n\
+         Output     {} → {}\n\
+         Profile    {}\n\
+         Bypass     {}\n\
+         Loudness   in   M {:>5}  S {:>5}  I {:>5} LUFS\n\
+         \x20          out  M {:>5}  S {:>5}  I {:>5} LUFS  (target {:.1})\n\
+         True peak  out {tp}\n\
+         Gain       AGC {:+.1} dB, compressor GR {:.1} dB, limiter GR {:.1} dB\n\
+         DSP        mean {:.1} µs, max {} µs, {} spikes, {} xruns\n\
+         Streams    {}\n",
+        s.daemon_version,
+        s.protocol_version,
+        uptime(s.uptime_s),
+        s.processed_sink,
+        s.real_sink.as_deref().unwrap_or("(no output device)"),
+        s.profile,
+        on_off(s.bypass),
+        lufs(m.in_momentary_lufs),
+        lufs(m.in_short_term_lufs),
+        lufs(m.in_integrated_lufs),
+        lufs(m.out_momentary_lufs),
+        lufs(m.out_short_term_lufs),
+        lufs(m.out_integrated_lufs),
+        m.target_lufs,
+        m.agc_gain_db,
+        m.compressor_gr_db,
+        m.limiter_gr_db,
+        s.dsp.mean_us,
+        s.dsp.max_us,
+        s.dsp.spike_count,
+        s.xruns,
+        s.streams,
+    )
+}
+
+/// `headroom route list`.
+pub fn routes(r: &Routes) -> String {
+    let mut out = String::from("Rules\n");
+    if r.rules.is_empty() {
+        out.push_str("  (none: every stream takes the default route)\n");
+    } else {
+        let rows: Vec<Vec<String>> = r
+            .rules
+            .iter()
+            .map(|x| {
+                vec![
+                    x.app.clone(),
+                    route_str(x.route).to_string(),
+                    match x.source {
+                        RuleSource::User => "user",
+                        RuleSource::Profile => "profile",
+                    }
+                    .to_string(),
+                ]
+            })
+            .collect();
+        for l in table(&["APP", "ROUTE", "SOURCE"], &rows).lines() {
+            out.push_str(&format!("  {l}\n"));
+        }
+    }
+    out.push_str("Streams\n");
+    if r.streams.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        let rows: Vec<Vec<String>> = r
+            .streams
+            .iter()
+            .map(|x| {
+                vec![
+                    x.node_id.to_string(),
+                    if x.app.is_empty() {
+                        x.binary.clone().unwrap_or_else(|| "?".into())
+                    } else {
+                        x.app.clone()
+                    },
+                    route_str(x.route).to_string(),
+                    x.matched_rule.clone().unwrap_or_else(|| "(default)".into()),
+                    x.layer_a_reduction_db
+                        .map(|d| format!("{:.1} dB", -d.abs()))
+                        .unwrap_or_else(|| "—".into()),
+                    x.media_name.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        for l in table(&["ID", "APP", "ROUTE", "RULE", "LAYER A", "MEDIA"], &rows).lines() {
+            out.push_str(&format!("  {l}\n"));
+        }
+    }
+    out
+}
+
+/// `headroom get KEY` / `headroom set KEY VALUE`.
+pub fn setting(e: &SettingEntry) -> String {
+    if e.overridden {
+        format!("{} = {} (profile: {})\n", e.key, e.value, e.default)
+    } else {
+        format!("{} = {}\n", e.key, e.value)
+    }
+}
+
+/// `headroom settings` / `headroom setting reset`.
+pub fn settings(list: &[SettingEntry]) -> String {
+    if list.is_empty() {
+        return "(no settings)\n".to_string();
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|e| {
+            vec![
+                e.key.clone(),
+                e.value.to_string(),
+                e.default.to_string(),
+                if e.overridden { "*" } else { "" }.to_string(),
+            ]
+        })
+        .collect();
+    let mut out = table(&["KEY", "VALUE", "PROFILE", "OVERRIDDEN"], &rows);
+    if list.iter().any(|e| e.overridden) {
+        out.push_str(
+            "* set at run time; `headroom setting reset KEY|--all` restores the profile value\n",
+        );
+    }
+    out
+}
+
+/// `headroom profile list`.
+pub fn profile_list(p: &ProfileList) -> String {
+    let rows: Vec<Vec<String>> = p
+        .profiles
+        .iter()
+        .map(|e| {
+            vec![
+                if e.active { "*" } else { " " }.to_string(),
+                e.name.clone(),
+                match e.source {
+                    ProfileSource::Shipped => "shipped",
+                    ProfileSource::User => "user",
+                }
+                .to_string(),
+            ]
+        })
+        .collect();
+    table(&[" ", "NAME", "SOURCE"], &rows)
+}
+
+/// `headroom profile show`.
+pub fn profile_show(p: &ProfileShow) -> String {
+    let mut out = format!(
+        "# profile {} ({}, {})\n",
+        p.name,
+        match p.source {
+            ProfileSource::Shipped => "shipped",
+            ProfileSource::User => "user",
+        },
+        p.path
+    );
+    out.push_str(&p.toml);
+    if !p.toml.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+/// `headroom profile use|reload`.
+pub fn profile_active(name: &str) -> String {
+    format!("active profile: {name}\n")
+}
+
+/// `headroom bypass …`.
+pub fn bypass(on: bool) -> String {
+    if on {
+        "bypass on: audio passes unprocessed\n".to_string()
+    } else {
+        "bypass off: audio is processed\n".to_string()
+    }
+}
+
+/// `headroom route set|unset`.
+pub fn route_changed(app: &str, route: Option<Route>) -> String {
+    match route {
+        Some(r) => format!("{app}: {}\n", route_str(r)),
+        None => format!("{app}: rule removed (default route applies)\n"),
+    }
+}
+
+/// `headroom history`.
+pub fn history(h: &History) -> String {
+    if h.samples.is_empty() {
+        return "(no history in that window)\n".to_string();
+    }
+    let rows: Vec<Vec<String>> = h
+        .samples
+        .iter()
+        .map(|s| {
+            vec![
+                utc_time(s.unix_ms),
+                lufs(s.in_short_term_lufs),
+                lufs(s.out_short_term_lufs),
+                format!("{:+.1}", s.agc_gain_db),
+                format!("{:.1}", s.compressor_gr_db),
+                format!("{:.1}", s.limiter_gr_db),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &["TIME (UTC)", "IN S", "OUT S", "AGC dB", "COMP GR", "LIM GR"],
+        &rows,
+    );
+    out.push_str(&format!(
+        "{} samples, every {} ms\n",
+        h.samples.len(),
+        h.interval_ms
+    ));
+    out
 }
 
 #[cfg(test)]

@@ -20,7 +20,6 @@ pub mod wav;
 use std::io::Write;
 
 use clap::CommandFactory;
-use headroom_core::ChainParams;
 
 use crate::cli::{Cli, Command, ServiceCmd};
 use crate::error::{CliError, CliResult};
@@ -41,18 +40,6 @@ fn emit<T: serde::Serialize>(
     Ok(())
 }
 
-/// Builds the chain parameters for `render` from `--profile` and `--set`.
-pub fn render_params(profile: Option<&str>, sets: &[String]) -> CliResult<ChainParams> {
-    let mut params = match profile {
-        Some(p) => core_api::profile_params(p)?,
-        None => ChainParams::default(),
-    };
-    for s in sets {
-        core_api::apply_setting(&mut params, s)?;
-    }
-    Ok(params)
-}
-
 /// Runs one parsed command, writing its normal output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
     let json = cli.json;
@@ -68,7 +55,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
             Ok(())
         }
         Command::Render(args) => {
-            let params = render_params(args.profile.as_deref(), &args.sets)?;
+            let params = core_api::render_params(args.profile.as_deref(), &args.sets)?;
             let summary =
                 offline::render_file(&args.input, &args.output, &params, args.block as usize)?;
             emit(out, json, &summary, || summary.human())

@@ -94,8 +94,9 @@ impl RenderSummary {
     }
 }
 
-/// Loudness and peak measurements of a file, as printed by `headroom analyze`.
-/// `-inf` values (silence) are printed as `null` in JSON.
+/// Loudness and peak measurements of a file, as printed by `headroom analyze`. Every value is
+/// finite: loudness with no measurement (silence, too short) is −70 LUFS, peaks of digital
+/// silence −144 dB.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct AnalysisReport {
     /// Gated integrated loudness, LUFS.
@@ -110,6 +111,14 @@ pub struct AnalysisReport {
     pub true_peak_dbtp: f64,
     /// Sample peak, dBFS.
     pub sample_peak_dbfs: f64,
+}
+
+fn loud(v: f64) -> String {
+    if v.is_finite() && v > headroom_core::LUFS_FLOOR {
+        format!("{v:.1} LUFS")
+    } else {
+        "— (no measurement: at or below the -70 LUFS gate)".to_string()
+    }
 }
 
 fn num(v: f64, unit: &str) -> String {
@@ -132,10 +141,10 @@ impl AnalysisReport {
              max short-term        {}\n\
              true peak             {}\n\
              sample peak           {}\n",
-            num(self.integrated_lufs, "LUFS"),
+            loud(self.integrated_lufs),
             num(self.lra_lu, "LU"),
-            num(self.max_momentary_lufs, "LUFS"),
-            num(self.max_short_term_lufs, "LUFS"),
+            loud(self.max_momentary_lufs),
+            loud(self.max_short_term_lufs),
             num(self.true_peak_dbtp, "dBTP"),
             num(self.sample_peak_dbfs, "dBFS"),
         )

@@ -66,12 +66,14 @@ fn live_state() -> MonitorState {
     s.tick(105_000);
     s.set_streams(vec![
         StreamRow {
+            node_id: 41,
             app: "Firefox".into(),
             media: Some("Some video".into()),
             route: "processed".into(),
             layer_a_db: Some(3.5),
         },
         StreamRow {
+            node_id: 42,
             app: "mpv".into(),
             media: None,
             route: "bypass".into(),
@@ -85,7 +87,6 @@ fn live_state() -> MonitorState {
 fn live_layout_shows_every_panel_with_values() {
     let (lines, _) = render(&live_state(), 100, 34);
     let screen = lines.join("\n");
-    println!("{screen}");
     for needle in [
         "headroom monitor",
         "headroomd 0.1.0",

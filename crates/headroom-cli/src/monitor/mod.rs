@@ -1,13 +1,19 @@
 //! `headroom monitor`: the full-screen live view (ratatui) and its NDJSON mode.
 //!
-//! [`MonitorState`] is a pure view model updated from daemon events; [`draw`] renders it.
-//! The terminal loop lives in [`run`](crate::monitor::run) (raw mode, alternate screen, a
-//! panic hook that restores the terminal, reconnection when the daemon comes back).
+//! [`MonitorState`] is a pure view model updated from daemon events ([`apply_event`]);
+//! [`draw`] renders it. [`run`] owns the terminal: it connects before entering raw mode (so
+//! a daemon that is down is reported plainly), restores the terminal on exit and on panic,
+//! and reconnects when the daemon comes back.
 
 mod draw;
+mod events;
+mod run;
 mod state;
 
 pub use draw::draw;
+pub use events::{apply_event, apply_status, meter_view};
+pub use run::run;
 pub use state::{
-    Banner, DspView, MeterView, MonitorState, StreamRow, HISTORY_SPAN_S, STALE_AFTER_MS,
+    Banner, DspView, MeterView, MonitorState, StreamRow, ERROR_BANNER_MS, HISTORY_SPAN_S,
+    STALE_AFTER_MS,
 };

@@ -36,6 +36,8 @@ pub struct MeterView {
 /// One row of the streams table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamRow {
+    /// PipeWire node id.
+    pub node_id: u32,
     /// Application name.
     pub app: String,
     /// Media name (title), if any.

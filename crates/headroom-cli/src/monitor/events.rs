@@ -1,0 +1,142 @@
+//! Applying daemon events and status replies to the [`MonitorState`].
+
+use headroom_ipc::{Event, Meters, Route, SettingValue, Status, StreamInfo};
+
+use super::state::{Banner, DspView, MeterView, MonitorState, StreamRow};
+
+/// The monitor's copy of the bus meters.
+pub fn meter_view(m: &Meters) -> MeterView {
+    MeterView {
+        in_m: m.in_momentary_lufs,
+        in_s: m.in_short_term_lufs,
+        in_i: m.in_integrated_lufs,
+        out_m: m.out_momentary_lufs,
+        out_s: m.out_short_term_lufs,
+        out_i: m.out_integrated_lufs,
+        out_tp: m.out_true_peak_dbtp,
+        agc_gain_db: m.agc_gain_db,
+        comp_gr_db: m.compressor_gr_db,
+        lim_gr_db: m.limiter_gr_db,
+        target_lufs: m.target_lufs,
+        bypass: m.bypass,
+    }
+}
+
+fn stream_row(s: &StreamInfo) -> StreamRow {
+    StreamRow {
+        node_id: s.node_id,
+        app: if s.app.is_empty() {
+            s.binary
+                .clone()
+                .unwrap_or_else(|| format!("node {}", s.node_id))
+        } else {
+            s.app.clone()
+        },
+        media: s.media_name.clone(),
+        route: match s.route {
+            Route::Processed => "processed",
+            Route::Bypass => "bypass",
+        }
+        .to_string(),
+        layer_a_db: s.layer_a_reduction_db,
+    }
+}
+
+/// Applies a `status` reply (also the `daemon` topic snapshot). Status carries no meter
+/// timestamp of its own, so its meters count as fresh at `now_ms`.
+pub fn apply_status(state: &mut MonitorState, s: &Status, now_ms: u64) {
+    state.set_status(
+        &s.daemon_version,
+        &s.profile,
+        s.uptime_s,
+        DspView {
+            mean_us: s.dsp.mean_us,
+            max_us: s.dsp.max_us,
+            spikes: s.dsp.spike_count,
+            xruns: s.xruns,
+        },
+        now_ms,
+    );
+}
+
+fn ceiling_from(state: &mut MonitorState, key: &str, value: &SettingValue) {
+    if key == "limiter.ceiling_dbtp" {
+        if let Some(v) = value.as_f64() {
+            state.ceiling_dbtp = v as f32;
+        }
+    }
+}
+
+/// Applies one subscription event.
+pub fn apply_event(state: &mut MonitorState, event: &Event, now_ms: u64) {
+    match event {
+        Event::DaemonSnapshot(s) => {
+            apply_status(state, s, now_ms);
+            state.set_meters(meter_view(&s.meters), now_ms);
+        }
+        Event::DaemonStarted(d) => {
+            state.version = d.daemon_version.clone();
+            if matches!(state.banner, Some(Banner::Disconnected(_))) {
+                state.banner = None;
+            }
+        }
+        Event::DaemonShutdown(d) => {
+            state.disconnected(&format!("headroomd shut down ({})", d.reason), now_ms)
+        }
+        Event::Overflow(o) => {
+            let total: u64 = o.dropped.values().sum();
+            let topics: Vec<&str> = o.dropped.keys().map(|t| t.as_str()).collect();
+            state.set_banner(
+                Banner::Overflow(format!(
+                    "{total} events dropped ({}) — the monitor fell behind",
+                    topics.join(", ")
+                )),
+                now_ms,
+            );
+        }
+        Event::RoutingSnapshot(r) => state.set_streams(r.streams.iter().map(stream_row).collect()),
+        Event::StreamRouted(s) => {
+            let row = stream_row(s);
+            match state.streams.iter_mut().find(|r| r.node_id == s.node_id) {
+                Some(existing) => *existing = row,
+                None => state.streams.push(row),
+            }
+        }
+        Event::StreamRemoved(r) => state.streams.retain(|s| s.node_id != r.node_id),
+        Event::LayerAAttached(a) => {
+            if let Some(s) = state.streams.iter_mut().find(|s| s.node_id == a.node_id) {
+                s.layer_a_db.get_or_insert(0.0);
+            }
+        }
+        Event::LayerADetached(d) => {
+            if let Some(s) = state.streams.iter_mut().find(|s| s.node_id == d.node_id) {
+                s.layer_a_db = None;
+            }
+        }
+        Event::MetersTick(t) => {
+            state.set_meters(meter_view(&t.meters), now_ms);
+            for l in &t.layer_a {
+                if let Some(s) = state.streams.iter_mut().find(|s| s.node_id == l.node_id) {
+                    s.layer_a_db = Some(l.reduction_db);
+                }
+            }
+        }
+        Event::ProfileChanged(p) => state.set_profile(&p.name),
+        Event::ProfileSnapshot(p) => state.set_profile(&p.active),
+        Event::ProfileError(e) => {
+            let at = match (e.line, e.column) {
+                (Some(l), Some(c)) => format!("{}:{l}:{c}: ", e.file),
+                (Some(l), None) => format!("{}:{l}: ", e.file),
+                _ => format!("{}: ", e.file),
+            };
+            state.set_banner(Banner::Error(format!("{at}{}", e.message)), now_ms);
+        }
+        Event::SettingChanged(s) => ceiling_from(state, &s.key, &s.value),
+        Event::SettingsSnapshot(list) => {
+            for e in &list.settings {
+                ceiling_from(state, &e.key, &e.value);
+            }
+        }
+        Event::RuleChanged(_) | Event::Other { .. } => {}
+    }
+}

@@ -1,0 +1,217 @@
+//! The terminal loop of `headroom monitor` and its NDJSON mode.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
+use headroom_client::{Client, ClientError, Subscription};
+use headroom_ipc::{BypassMode, Event, Status, Topic};
+
+use super::events::{apply_event, apply_status};
+use super::state::{Banner, MonitorState};
+use crate::daemon::{client_error, connect};
+use crate::error::{CliError, CliResult, EXIT_DAEMON_DOWN};
+
+/// Pause between reconnection attempts while the daemon is away.
+const RETRY: Duration = Duration::from_secs(1);
+/// How often the status (uptime, DSP timing, xruns) is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+/// Longest wait for input before redrawing.
+const FRAME: Duration = Duration::from_millis(100);
+
+enum Msg {
+    Event(Event),
+    Status(Box<Status>),
+    Disconnected(String),
+}
+
+/// `headroom monitor`: the TUI, or NDJSON events on `out` with `json`.
+pub fn run(socket: &Path, topics: &[Topic], json: bool, out: &mut dyn Write) -> CliResult {
+    if json {
+        return run_json(socket, topics, out);
+    }
+    // Connect before touching the terminal, so a daemon that is down is reported plainly.
+    let sub = connect(socket)?
+        .subscribe(topics)
+        .map_err(|e| client_error(e, socket))?;
+    let (tx, rx) = mpsc::channel();
+    spawn_events(sub, tx.clone(), socket.to_path_buf(), topics.to_vec());
+    spawn_status(tx, socket.to_path_buf());
+
+    // `try_init` enters raw mode and the alternate screen and installs a panic hook that
+    // restores the terminal before the panic message is printed.
+    let mut terminal = ratatui::try_init()
+        .map_err(|e| CliError::failed(format!("cannot set up the terminal: {e}")))?;
+    let names: Vec<String> = topics.iter().map(|t| t.as_str().to_string()).collect();
+    let result = ui_loop(&mut terminal, rx, socket, names);
+    ratatui::restore();
+    result
+}
+
+fn run_json(socket: &Path, topics: &[Topic], out: &mut dyn Write) -> CliResult {
+    let sub = connect(socket)?
+        .subscribe(topics)
+        .map_err(|e| client_error(e, socket))?;
+    for ev in sub {
+        let ev = ev.map_err(|e| client_error(e, socket))?;
+        let line = serde_json::to_string(&ev).map_err(|e| CliError::failed(e.to_string()))?;
+        writeln!(out, "{line}")?;
+        out.flush()?;
+    }
+    Err(CliError {
+        code: EXIT_DAEMON_DOWN,
+        message: "headroomd closed the connection".into(),
+    })
+}
+
+fn reason(e: &ClientError) -> String {
+    match e {
+        ClientError::NotRunning { .. } => "headroomd is not running".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Forwards events; when the stream ends, reports it and resubscribes once the daemon is back.
+fn spawn_events(first: Subscription, tx: Sender<Msg>, socket: PathBuf, topics: Vec<Topic>) {
+    std::thread::spawn(move || {
+        let mut sub = Some(first);
+        loop {
+            if let Some(s) = sub.take() {
+                let mut why = "headroomd closed the connection".to_string();
+                for ev in s {
+                    match ev {
+                        Ok(e) => {
+                            if tx.send(Msg::Event(e)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            why = reason(&e);
+                            break;
+                        }
+                    }
+                }
+                if tx.send(Msg::Disconnected(why)).is_err() {
+                    return;
+                }
+            }
+            std::thread::sleep(RETRY);
+            match Client::connect_to(&socket).and_then(|c| c.subscribe(&topics)) {
+                Ok(s) => sub = Some(s),
+                Err(e) => {
+                    if tx.send(Msg::Disconnected(reason(&e))).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Polls `status` once a second on its own connection (uptime, DSP timing, xruns).
+fn spawn_status(tx: Sender<Msg>, socket: PathBuf) {
+    std::thread::spawn(move || {
+        let mut client: Option<Client> = None;
+        loop {
+            if client.is_none() {
+                client = Client::connect_to(&socket).ok();
+            }
+            if let Some(c) = client.as_mut() {
+                match c.status() {
+                    Ok(s) => {
+                        if tx.send(Msg::Status(Box::new(s))).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => client = None,
+                }
+            }
+            std::thread::sleep(STATUS_EVERY);
+        }
+    });
+}
+
+fn ui_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    rx: Receiver<Msg>,
+    socket: &Path,
+    topics: Vec<String>,
+) -> CliResult {
+    let start = Instant::now();
+    let now = || start.elapsed().as_millis() as u64;
+    let mut state = MonitorState::new(topics);
+    loop {
+        // Drain what arrived, waiting at most one frame for the first message.
+        match rx.recv_timeout(Duration::from_millis(1)) {
+            Ok(m) => handle(&mut state, m, now()),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(CliError::failed("monitor threads stopped"));
+            }
+        }
+        while let Ok(m) = rx.try_recv() {
+            handle(&mut state, m, now());
+        }
+        state.tick(now());
+        terminal
+            .draw(|f| super::draw(f, &state))
+            .map_err(|e| CliError::failed(format!("cannot draw: {e}")))?;
+        if event::poll(FRAME).map_err(|e| CliError::failed(e.to_string()))? {
+            if let TermEvent::Key(k) = event::read().map_err(|e| CliError::failed(e.to_string()))? {
+                if k.kind != KeyEventKind::Press {
+                    continue;
+                }
+                match k.code {
+                    KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
+                    KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                        return Ok(())
+                    }
+                    KeyCode::Char('?') | KeyCode::Char('h') => state.show_help = !state.show_help,
+                    KeyCode::Char('b') => {
+                        if let Err(e) = toggle_bypass(socket) {
+                            state.set_banner(Banner::Error(e.message), now());
+                        }
+                    }
+                    KeyCode::Char('p') => match next_profile(socket) {
+                        Ok(name) => state.set_profile(&name),
+                        Err(e) => state.set_banner(Banner::Error(e.message), now()),
+                    },
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn handle(state: &mut MonitorState, m: Msg, now_ms: u64) {
+    match m {
+        Msg::Event(e) => apply_event(state, &e, now_ms),
+        Msg::Status(s) => apply_status(state, &s, now_ms),
+        Msg::Disconnected(why) => state.disconnected(&why, now_ms),
+    }
+}
+
+fn toggle_bypass(socket: &Path) -> CliResult<bool> {
+    connect(socket)?
+        .bypass_set(BypassMode::Toggle)
+        .map_err(|e| client_error(e, socket))
+}
+
+/// Activates the profile after the active one (by name, wrapping around).
+fn next_profile(socket: &Path) -> CliResult<String> {
+    let mut c = connect(socket)?;
+    let list = c.profile_list().map_err(|e| client_error(e, socket))?;
+    let mut names: Vec<&str> = list.profiles.iter().map(|p| p.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let next = names
+        .iter()
+        .position(|n| *n == list.active)
+        .map(|i| names[(i + 1) % names.len()])
+        .or_else(|| names.first().copied())
+        .ok_or_else(|| CliError::failed("no profiles available"))?
+        .to_string();
+    c.profile_use(&next).map_err(|e| client_error(e, socket))
+}
