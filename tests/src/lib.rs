@@ -16,6 +16,8 @@
 
 #![warn(missing_docs)]
 
+pub mod daemon;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -173,6 +175,25 @@ impl Sandbox {
             .with_context(|| format!("starting {prog}"))?;
         self.children.push((prog.to_string(), child));
         Ok(())
+    }
+
+    /// Kills WirePlumber and PipeWire (SIGKILL, like a crash), starts both again and recreates
+    /// the default null sink; returns once WirePlumber names it the default again. Clients such
+    /// as headroomd are left running and must reconnect by themselves.
+    pub fn restart_stack(&mut self) -> Result<()> {
+        for name in ["wireplumber", "pipewire"] {
+            if let Some(pos) = self.children.iter().position(|(n, _)| n == name) {
+                let (_, mut c) = self.children.remove(pos);
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        self.spawn_logged("pipewire", &[])?;
+        self.wait_pipewire()?;
+        self.spawn_logged("wireplumber", &[])?;
+        self.wait_wireplumber()?;
+        self.create_null_sink(DEFAULT_SINK)?;
+        self.wait_default_sink(DEFAULT_SINK, Duration::from_secs(10))
     }
 
     /// Polls until PipeWire answers `pw-cli info 0`.

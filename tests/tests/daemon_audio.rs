@@ -1,0 +1,147 @@
+//! headroomd's processed bus end to end: audio played into `headroom-processed` reaches the
+//! real sink — unchanged with bypass on, levelled with the chain on — and the latency the bus
+//! adds, measured by cross-correlating its input and output in one sample-aligned capture.
+
+use std::time::Duration;
+
+use headroom_tests::daemon::{
+    best_lag, bursts, channel, concat, record_bus_io, with_log, write_wav, Daemon, BUS_SINK,
+};
+use headroom_tests::{sine, Sandbox, DEFAULT_SINK};
+
+#[test]
+fn bypassed_bus_passes_audio_unchanged() {
+    let sb = Sandbox::start().expect("sandbox");
+    let mut d = Daemon::start(&sb, &["--bypass"]).expect("headroomd");
+    let src = sine(1000.0, -20.0, 3.0);
+    let wav = write_wav(&sb, "sine.wav", &src).unwrap();
+    let rec = sb.record(DEFAULT_SINK, &sb.path("cap.wav")).unwrap();
+    with_log(
+        &d,
+        sb.play(&wav, BUS_SINK, &["application.name=bypass-test"]),
+    )
+    .unwrap();
+    let cap = rec.stop().unwrap();
+    if let Ok(p) = std::env::var("HEADROOM_KEEP_CAPTURE") {
+        cap.write(std::path::Path::new(&p)).unwrap();
+    }
+    let log = d.terminate().unwrap();
+    println!("{}", log.lines().last().unwrap_or_default());
+    let (a, b) = cap
+        .active_range(1e-3)
+        .unwrap_or_else(|| panic!("no signal reached {DEFAULT_SINK}; log:\n{log}"));
+    assert!(
+        (b - a) as f64 > 0.9 * src.frames() as f64,
+        "only {} of {} frames arrived",
+        b - a,
+        src.frames()
+    );
+    // Skip the stream's start and end (ramps of the players, not of the bus).
+    let body = cap.slice(a + 24_000, b - 24_000);
+    let (want, got) = (src.rms_db(), body.rms_db());
+    assert!(
+        (got - want).abs() <= 0.1,
+        "bypass changed the level: played {want:.3} dBFS, got {got:.3} dBFS"
+    );
+    assert!(
+        (body.peak_db() - src.peak_db()).abs() <= 0.1,
+        "bypass changed the peak: {:.3} vs {:.3} dBFS",
+        body.peak_db(),
+        src.peak_db()
+    );
+}
+
+/// Measures the bus latency (printed; run with `--nocapture` to see it) and bounds it: the
+/// chain's lookahead plus at most two quanta (1024 frames each by default).
+#[test]
+fn bus_latency_is_lookahead_plus_at_most_two_quanta() {
+    let sb = Sandbox::start().expect("sandbox");
+    let d = Daemon::start(&sb, &["--bypass"]).expect("headroomd");
+    let src = bursts(-20.0, 3.0, 7);
+    let wav = write_wav(&sb, "bursts.wav", &src).unwrap();
+    let rec = record_bus_io(&sb, DEFAULT_SINK, &sb.path("io.wav")).unwrap();
+    with_log(
+        &d,
+        sb.play(&wav, BUS_SINK, &["application.name=latency-test"]),
+    )
+    .unwrap();
+    let cap = rec.stop().unwrap();
+    assert_eq!(cap.channels, 4);
+    let input = channel(&cap, 0);
+    let output = channel(&cap, 2);
+    let start = input
+        .iter()
+        .position(|s| s.abs() > 1e-3)
+        .unwrap_or_else(|| panic!("no input captured; log:\n{}", d.log()));
+    let (lag, corr) = best_lag(&input, &output, start + 4800, 48_000, 8192);
+    let seg = |v: &[f32], from: usize| -> f64 {
+        let s = &v[from.min(v.len())..(from + 96_000).min(v.len())];
+        10.0 * (s.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / s.len().max(1) as f64).log10()
+    };
+    let gain_db = seg(&output, start + 4800 + lag) - seg(&input, start + 4800);
+    println!("bus gain in bypass: {gain_db:.4} dB");
+    assert!(gain_db.abs() <= 0.1, "bypass gain {gain_db:.3} dB");
+    println!(
+        "bus latency: {lag} frames ({:.2} ms at 48 kHz), correlation {corr:.4}",
+        lag as f64 / 48.0
+    );
+    assert!(
+        corr > 0.99,
+        "output does not match input (correlation {corr:.4})"
+    );
+    // Lookahead is ≤ 1.5 ms = 72 frames; the stream pair may add one quantum.
+    assert!(
+        lag <= 72 + 2 * 1024,
+        "bus latency {lag} frames exceeds lookahead + two quanta"
+    );
+}
+
+/// Levelling of a 20 LU swing (−30 LUFS then −10 LUFS, target −16 LUFS). Depends on the real
+/// chain (AGC, compressor, limiter) and its default parameters.
+#[test]
+fn chain_levels_a_20_lu_swing() {
+    let sb = Sandbox::start().expect("sandbox");
+    let d = Daemon::start(&sb, &[]).expect("headroomd");
+    let quiet = bursts(-30.0, 14.0, 3);
+    let loud = bursts(-10.0, 12.0, 5);
+    let prog = concat(&[quiet, loud]);
+    let wav = write_wav(&sb, "swing.wav", &prog).unwrap();
+    let rec = sb.record(DEFAULT_SINK, &sb.path("levelled.wav")).unwrap();
+    with_log(
+        &d,
+        sb.play(&wav, BUS_SINK, &["application.name=level-test"]),
+    )
+    .unwrap();
+    let cap = rec.stop().unwrap();
+    let (a, _) = cap
+        .active_range(1e-4)
+        .unwrap_or_else(|| panic!("no signal; log:\n{}", d.log()));
+    let out = cap.slice(a, a + prog.frames());
+    let st = out.short_term_series().unwrap();
+    // Entry i covers the 3 s window ending at (i+1)·100 ms.
+    let check = |from_s: f64, to_s: f64, what: &str| {
+        let from = (from_s * 10.0) as usize;
+        let to = ((to_s * 10.0) as usize).min(st.len());
+        assert!(to > from, "capture too short for {what}");
+        for (i, v) in st[from..to].iter().enumerate() {
+            assert!(
+                (v - (-16.0)).abs() <= 2.0,
+                "{what}: short-term {v:.1} LUFS at {:.1} s, want −16 ± 2",
+                (from + i + 1) as f64 / 10.0
+            );
+        }
+    };
+    // Quiet part: +14 dB at the default 3 dB/s rise needs ≈ 5 s, then a full 3 s window.
+    check(9.0, 14.0, "quiet part");
+    // Loud part: 3 s settling after the swing at 14 s, plus a full 3 s window.
+    check(14.0 + 3.0 + 3.0, 26.0, "loud part");
+    let mut m = ebur128::EbuR128::new(2, 48_000, ebur128::Mode::TRUE_PEAK).unwrap();
+    m.add_frames_f32(&out.samples).unwrap();
+    let tp = (0..2).map(|c| m.true_peak(c).unwrap()).fold(0f64, f64::max);
+    let tp_db = 20.0 * tp.log10();
+    assert!(
+        tp_db <= -1.0 + 0.1,
+        "true peak {tp_db:.2} dBTP above the −1 dBTP ceiling"
+    );
+    let _ = Duration::ZERO;
+}
