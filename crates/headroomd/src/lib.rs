@@ -20,6 +20,8 @@ pub struct DaemonConfig {
     /// Sink to play the processed audio into when present (node name), instead of the
     /// default sink.
     pub preferred_real_sink: Option<String>,
+    /// Start with the chain bypassed (audio passes unchanged, delayed by the chain latency).
+    pub bypass: bool,
 }
 
 // Debug builds abort on any heap allocation inside `assert_no_alloc` sections (the audio
@@ -60,10 +62,11 @@ pub fn spawn_signal_waiter(
 /// and logs its events. (The engine, once it exists, takes over the events and drives the bus.)
 pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
     let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
-    let opts = pw::BusOptions {
+    let mut opts = pw::BusOptions {
         preferred_real_sink: config.preferred_real_sink.clone(),
         ..Default::default()
     };
+    opts.params.bypass = config.bypass;
     let bus = pw::AudioBus::start(opts, ev_tx)?;
     let commander = bus.commander();
     spawn_signal_waiter(move |sig| {

@@ -14,6 +14,9 @@ struct Args {
     /// Play into this sink (node name) when it exists, instead of the default sink.
     #[arg(long, value_name = "NODE_NAME", env = "HEADROOM_REAL_SINK")]
     real_sink: Option<String>,
+    /// Start with the levelling chain bypassed.
+    #[arg(long)]
+    bypass: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,5 +33,6 @@ fn main() -> anyhow::Result<()> {
     headroomd::run(headroomd::DaemonConfig {
         config_path: args.config,
         preferred_real_sink: args.real_sink,
+        bypass: args.bypass,
     })
 }
