@@ -165,3 +165,133 @@ pub fn lra_from_short_term(values: &[f64]) -> f64 {
     let hi = ((n - 1.0) * 0.95 + 0.5).floor() as usize;
     rel[hi] - rel[lo]
 }
+
+/// Stereo 1 kHz sine in phase on both channels, as in EBU Tech 3341 case 1, made of
+/// segments `(seconds, level dBFS)`; `None` is silence. The phase runs on continuously.
+pub fn tone_segments(rate: u32, segments: &[(f64, Option<f64>)]) -> Vec<f32> {
+    let mut out = Vec::new();
+    let mut n0 = 0usize;
+    for &(secs, level) in segments {
+        let len = frames(rate, secs);
+        for n in n0..n0 + len {
+            let x = match level {
+                Some(l) => db(l) * (2.0 * PI * 1000.0 * n as f64 / rate as f64).sin(),
+                None => 0.0,
+            };
+            out.push(x as f32);
+            out.push(x as f32);
+        }
+        n0 += len;
+    }
+    out
+}
+
+/// Feeds `sig` (interleaved, `ch` channels) to `meter` one 100 ms sub-block at a time and
+/// calls `at` after each complete sub-block with the time in seconds.
+pub fn feed_live(
+    meter: &mut headroom_core::meter::LiveMeter,
+    sig: &[f32],
+    ch: usize,
+    mut at: impl FnMut(f64, &headroom_core::meter::LiveMeter),
+) {
+    let sub = meter.sub_block_frames();
+    let rate_guess = sub * 10;
+    let mut frames_done = 0usize;
+    for chunk in sig.chunks(sub * ch) {
+        meter.process(chunk);
+        frames_done += chunk.len() / ch;
+        if chunk.len() == sub * ch {
+            at(frames_done as f64 / rate_guess as f64, meter);
+        }
+    }
+}
+
+/// Linear amplitude to dB.
+pub fn lin_db(x: f64) -> f64 {
+    20.0 * x.log10()
+}
+
+/// EBU Tech 3341 true-peak signals 15–19: stereo sine of `fs / divisor` with amplitude `amp`
+/// and initial phase `phase_deg`, 1 s long, tapered with 10 ms fade-in and fade-out.
+pub fn tp_sine(rate: u32, divisor: f64, amp: f64, phase_deg: f64) -> Vec<f32> {
+    let len = rate as usize;
+    let fade = frames(rate, 0.010);
+    let mut mono = Vec::with_capacity(len);
+    for n in 0..len {
+        let g = if n < fade {
+            n as f64 / fade as f64
+        } else if n >= len - fade {
+            (len - 1 - n) as f64 / fade as f64
+        } else {
+            1.0
+        };
+        let ph = 2.0 * PI * n as f64 / divisor + phase_deg.to_radians();
+        mono.push(g * amp * ph.sin());
+    }
+    same_on_all(&mono, 2)
+}
+
+/// EBU Tech 3341 true-peak signals 20–23: at 4·fs, a sine of fs/6 with amplitude 0.5
+/// containing one period of fs/4 with amplitude 1.0 (phase-continuous on both sides),
+/// tapered, low-pass filtered (windowed-sinc anti-alias filter with its cut-off at fs/2) and
+/// decimated to fs taking every 4th sample from `offset` (0–3). Returns the stereo signal
+/// at fs and the largest absolute value of the filtered signal at 4·fs.
+pub fn tp_burst(rate: u32, offset: usize) -> (Vec<f32>, f64) {
+    let up = 4 * rate as usize;
+    let len = up / 2; // 0.5 s
+    let p6 = 24usize; // period of fs/6 at 4·fs
+    let p4 = 16usize; // period of fs/4 at 4·fs
+    let fade = up / 100; // 10 ms
+    let burst_at = (len / 2) / p6 * p6; // a rising zero crossing of the fs/6 sine
+    let mut x = Vec::with_capacity(len);
+    for n in 0..len {
+        let v = if n < burst_at {
+            0.5 * (2.0 * PI * n as f64 / p6 as f64).sin()
+        } else if n < burst_at + p4 {
+            (2.0 * PI * (n - burst_at) as f64 / p4 as f64).sin()
+        } else {
+            0.5 * (2.0 * PI * (n - burst_at - p4) as f64 / p6 as f64).sin()
+        };
+        let g = if n < fade {
+            n as f64 / fade as f64
+        } else if n >= len - fade {
+            (len - 1 - n) as f64 / fade as f64
+        } else {
+            1.0
+        };
+        x.push(g * v);
+    }
+    // Blackman-windowed sinc low-pass, cut-off fs/2 = 0.125 of the 4·fs rate.
+    let taps = 255usize;
+    let mid = (taps / 2) as f64;
+    let fc = 0.125;
+    let h: Vec<f64> = (0..taps)
+        .map(|k| {
+            let m = k as f64 - mid;
+            let sinc = if m == 0.0 {
+                2.0 * fc
+            } else {
+                (2.0 * PI * fc * m).sin() / (PI * m)
+            };
+            let w = 0.42 - 0.5 * (2.0 * PI * k as f64 / (taps - 1) as f64).cos()
+                + 0.08 * (4.0 * PI * k as f64 / (taps - 1) as f64).cos();
+            sinc * w
+        })
+        .collect();
+    let norm: f64 = h.iter().sum();
+    let y: Vec<f64> = (0..len)
+        .map(|n| {
+            let mut acc = 0.0;
+            for (k, &c) in h.iter().enumerate() {
+                let i = n as isize + k as isize - mid as isize;
+                if i >= 0 && (i as usize) < len {
+                    acc += c * x[i as usize];
+                }
+            }
+            acc / norm
+        })
+        .collect();
+    let peak = y.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
+    let mono: Vec<f64> = y.iter().skip(offset).step_by(4).copied().collect();
+    (same_on_all(&mono, 2), peak)
+}
