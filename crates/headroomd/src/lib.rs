@@ -7,10 +7,13 @@
 #![warn(missing_docs)]
 
 pub mod control;
+pub mod engine;
 pub mod history;
 pub mod pw;
 pub mod layer_a;
+pub mod profiles;
 pub mod routing;
+pub mod state_file;
 
 /// Daemon start-up configuration (command line and environment).
 #[derive(Debug, Clone, Default)]
@@ -58,34 +61,8 @@ pub fn spawn_signal_waiter(
         })
 }
 
-/// Runs the daemon until SIGTERM/SIGINT: starts the audio bus with default chain parameters
-/// and logs its events. (The engine, once it exists, takes over the events and drives the bus.)
+/// Runs the daemon until SIGTERM/SIGINT (see [`engine::run`]): the control socket, the
+/// PipeWire bus, routing, profiles with hot reload, and metrics history.
 pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
-    let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
-    let mut opts = pw::BusOptions {
-        preferred_real_sink: config.preferred_real_sink.clone(),
-        ..Default::default()
-    };
-    opts.params.bypass = config.bypass;
-    let bus = pw::AudioBus::start(opts, ev_tx)?;
-    let commander = bus.commander();
-    spawn_signal_waiter(move |sig| {
-        tracing::info!("{sig} received, shutting down");
-        let _ = commander.send(pw::PwCommand::Shutdown);
-    })?;
-    for ev in ev_rx {
-        tracing::debug!(?ev, "bus event");
-    }
-    let stats = bus.stats();
-    bus.join()?;
-    tracing::info!(
-        callbacks = stats.timing.call_count,
-        processed = stats.processed_blocks,
-        xruns = stats.xruns,
-        mean_us = format!("{:.1}", stats.timing.mean_us()),
-        max_us = stats.timing.max_us,
-        spikes = stats.timing.spike_count,
-        "audio bus stopped"
-    );
-    Ok(())
+    engine::run(config)
 }
