@@ -1,0 +1,299 @@
+//! Shared pieces of the `routing_*` end-to-end tests: an in-process driver that runs
+//! headroomd's PipeWire bus and its [`RoutingController`] inside a [`Sandbox`] (events in,
+//! commands out, 10 Hz Layer A ticks) — the same calls the daemon's engine makes — plus graph
+//! helpers.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use crossbeam_channel::{select, Sender};
+use headroom_core::LayerAParams;
+use headroom_tests::{wait_for, Sandbox};
+use headroomd::layer_a::LayerAState;
+use headroomd::pw::{AudioBus, AudioHandle, BusOptions, PwCommand, BUS_SINK_NAME};
+use headroomd::routing::{Route, RouteConfig, RoutingController, StreamRoute};
+
+enum Ctl {
+    SetRule(String, Route),
+    UnsetRule(String),
+    Profile(RouteConfig),
+    LayerA(LayerAParams),
+    Stop(Sender<()>),
+}
+
+#[derive(Default)]
+struct Snapshot {
+    routes: Vec<StreamRoute>,
+    layer_a: Vec<LayerAState>,
+    commands: u64,
+}
+
+/// headroomd's bus plus the routing controller, in this process.
+pub struct Driver {
+    bus: Option<AudioHandle>,
+    ctl: Sender<Ctl>,
+    thread: Option<JoinHandle<()>>,
+    snap: Arc<Mutex<Snapshot>>,
+}
+
+impl Driver {
+    /// Starts the bus in `sb` (this process's PipeWire environment is pointed at it) with the
+    /// given profile routing and Layer A parameters; returns once the processed sink exists
+    /// and its output is linked.
+    pub fn start(sb: &Sandbox, profile: RouteConfig, layer_a: LayerAParams) -> Result<Self> {
+        for (k, v) in sb.env() {
+            std::env::set_var(k, v);
+        }
+        let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+        let bus = AudioBus::start(BusOptions::default(), ev_tx).context("starting the bus")?;
+        let target = bus.params().agc.target_lufs;
+        let mut ctl = RoutingController::new(BUS_SINK_NAME, layer_a, target);
+        let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
+        let snap = Arc::new(Mutex::new(Snapshot::default()));
+        let cmd = bus.commander();
+        let graph = bus.graph();
+        let taps = bus.taps();
+        let snap2 = snap.clone();
+        // Profile rules first, as the engine does at start.
+        let initial = ctl.set_profile_rules(profile);
+        let thread = std::thread::spawn(move || {
+            let send = |cmds: Vec<PwCommand>, snap: &Arc<Mutex<Snapshot>>| {
+                snap.lock().unwrap().commands += cmds.len() as u64;
+                for c in cmds {
+                    let _ = cmd.send(c);
+                }
+            };
+            send(initial, &snap2);
+            let tick = crossbeam_channel::tick(Duration::from_millis(100));
+            let mut last = Instant::now();
+            loop {
+                select! {
+                    recv(ev_rx) -> ev => {
+                        let Ok(ev) = ev else { return };
+                        let g = graph.read().clone();
+                        let cmds = ctl.on_event(&ev, Some(&g));
+                        send(cmds, &snap2);
+                    }
+                    recv(ctl_rx) -> c => {
+                        let cmds = match c {
+                            Ok(Ctl::SetRule(app, r)) => ctl.set_user_rule(&app, r),
+                            Ok(Ctl::UnsetRule(app)) => ctl.unset_user_rule(&app).1,
+                            Ok(Ctl::Profile(p)) => ctl.set_profile_rules(p),
+                            Ok(Ctl::LayerA(p)) => ctl.set_layer_a(p),
+                            Ok(Ctl::Stop(done)) => {
+                                send(ctl.shutdown(), &snap2);
+                                let _ = done.send(());
+                                return;
+                            }
+                            Err(_) => return,
+                        };
+                        send(cmds, &snap2);
+                    }
+                    recv(tick) -> _ => {
+                        let dt = last.elapsed().as_secs_f32();
+                        last = Instant::now();
+                        let cmds = ctl.tick(&taps, dt);
+                        send(cmds, &snap2);
+                        ctl.update_links(&graph.read());
+                    }
+                }
+                let mut s = snap2.lock().unwrap();
+                s.routes = ctl.state();
+                s.layer_a = ctl.layer_a_state();
+            }
+        });
+        let d = Driver {
+            bus: Some(bus),
+            ctl: ctl_tx,
+            thread: Some(thread),
+            snap,
+        };
+        wait_for("bus ready", Duration::from_secs(10), || {
+            let Some(out) = sb.node_id("headroom-output")? else {
+                return Ok(None);
+            };
+            Ok(
+                (sb.node_id(BUS_SINK_NAME)?.is_some() && !plays_into(sb, out)?.is_empty())
+                    .then_some(()),
+            )
+        })?;
+        Ok(d)
+    }
+
+    /// `route set APP ROUTE`.
+    pub fn set_rule(&self, app: &str, route: Route) {
+        let _ = self.ctl.send(Ctl::SetRule(app.into(), route));
+    }
+
+    /// `route unset APP`.
+    pub fn unset_rule(&self, app: &str) {
+        let _ = self.ctl.send(Ctl::UnsetRule(app.into()));
+    }
+
+    /// New profile routing.
+    pub fn set_profile(&self, p: RouteConfig) {
+        let _ = self.ctl.send(Ctl::Profile(p));
+    }
+
+    /// New Layer A parameters.
+    pub fn set_layer_a(&self, p: LayerAParams) {
+        let _ = self.ctl.send(Ctl::LayerA(p));
+    }
+
+    /// Routing state.
+    pub fn routes(&self) -> Vec<StreamRoute> {
+        self.snap.lock().unwrap().routes.clone()
+    }
+
+    /// Layer A state.
+    pub fn layer_a(&self) -> Vec<LayerAState> {
+        self.snap.lock().unwrap().layer_a.clone()
+    }
+
+    /// The routing state of the stream of `app`, once there is one.
+    pub fn route_of(&self, app: &str) -> Option<StreamRoute> {
+        self.routes().into_iter().find(|r| r.app == app)
+    }
+
+    /// Number of taps the bus holds.
+    pub fn tap_count(&self) -> usize {
+        self.bus.as_ref().map_or(0, |b| b.taps().len())
+    }
+
+    /// Undoes routing and volumes, then stops the bus.
+    pub fn stop(&mut self) -> Result<()> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let _ = self.ctl.send(Ctl::Stop(tx));
+        let _ = rx.recv_timeout(Duration::from_secs(2));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some(bus) = self.bus.take() {
+            let _ = bus.send(PwCommand::Shutdown);
+            if bus.join().is_err() {
+                bail!("the PipeWire thread panicked");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// `pw-dump` objects of `type` (e.g. `"PipeWire:Interface:Link"`).
+pub fn objects(sb: &Sandbox, ty: &str) -> Result<Vec<serde_json::Value>> {
+    Ok(sb.dump()?.into_iter().filter(|o| o["type"] == ty).collect())
+}
+
+/// Id of the playback stream with `application.name == app`.
+pub fn stream_id(sb: &Sandbox, app: &str) -> Result<Option<u32>> {
+    Ok(objects(sb, "PipeWire:Interface:Node")?
+        .iter()
+        .find_map(|o| {
+            (o["info"]["props"]["application.name"] == app
+                && o["info"]["props"]["media.class"] == "Stream/Output/Audio")
+                .then(|| o["id"].as_u64().map(|v| v as u32))
+                .flatten()
+        }))
+}
+
+/// Names of the nodes `id` plays into (headroom's taps excluded).
+pub fn plays_into(sb: &Sandbox, id: u32) -> Result<Vec<String>> {
+    let dump = sb.dump()?;
+    let mut v: Vec<String> = dump
+        .iter()
+        .filter(|o| {
+            o["type"] == "PipeWire:Interface:Link"
+                && o["info"]["output-node-id"].as_u64() == Some(id as u64)
+        })
+        .filter_map(|l| {
+            let to = l["info"]["input-node-id"].as_u64()?;
+            dump.iter().find_map(|n| {
+                (n["id"].as_u64() == Some(to))
+                    .then(|| n["info"]["props"]["node.name"].as_str().map(str::to_string))
+                    .flatten()
+            })
+        })
+        .filter(|n| !n.starts_with("headroom-tap-"))
+        .collect();
+    v.sort();
+    v.dedup();
+    Ok(v)
+}
+
+/// The first `channelVolumes` entry of node `id`'s Props, linear.
+pub fn stream_volume(sb: &Sandbox, id: u32) -> Result<Option<f64>> {
+    let nodes = objects(sb, "PipeWire:Interface:Node")?;
+    let Some(n) = nodes.iter().find(|o| o["id"].as_u64() == Some(id as u64)) else {
+        return Ok(None);
+    };
+    Ok(n["info"]["params"]["Props"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|p| p["channelVolumes"][0].as_f64()))
+}
+
+/// Nodes whose name starts with `headroom-tap-`.
+pub fn tap_nodes(sb: &Sandbox) -> Result<usize> {
+    Ok(objects(sb, "PipeWire:Interface:Node")?
+        .iter()
+        .filter(|o| {
+            o["info"]["props"]["node.name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("headroom-tap-"))
+        })
+        .count())
+}
+
+/// A `pw-play` of `wav` as application `app` (default target: WirePlumber decides; the
+/// router moves it).
+pub fn play(sb: &Sandbox, wav: &std::path::Path, app: &str) -> Result<std::process::Child> {
+    sb.command("pw-play")
+        .arg("-P")
+        .arg(format!("{{ application.name={app} }}"))
+        .arg(wav)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("starting pw-play")
+}
+
+/// Amplitude (peak, linear) of the `freq` component of channel 0 of `w` between `from` and
+/// `to` seconds (Goertzel over the window).
+pub fn tone_amplitude(w: &headroom_tests::Wav, freq: f64, from: f64, to: f64) -> f64 {
+    let r = f64::from(w.rate);
+    let a = (from * r) as usize;
+    let b = ((to * r) as usize).min(w.frames());
+    if b <= a {
+        return 0.0;
+    }
+    let n = (b - a) as f64;
+    let k = 2.0 * (2.0 * std::f64::consts::PI * freq / r).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for i in a..b {
+        let x = f64::from(w.samples[i * w.channels]);
+        let s0 = x + k * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - k * s1 * s2;
+    2.0 * power.max(0.0).sqrt() / n
+}
+
+/// Resident set size of this process, KiB.
+pub fn rss_kib() -> Result<u64> {
+    let s = std::fs::read_to_string("/proc/self/status")?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("no VmRSS")
+}
