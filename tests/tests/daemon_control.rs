@@ -1,0 +1,121 @@
+//! The control plane of a running daemon: many clients at once, a subscriber that never reads
+//! does not stall other subscribers or the audio path, and bad frames close only their own
+//! connection.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use headroom_client::Client;
+use headroom_ipc::{Event, Topic};
+use headroom_tests::daemon::{write_wav, Daemon, BUS_SINK};
+use headroom_tests::{sine, Sandbox};
+
+fn socket(sb: &Sandbox) -> PathBuf {
+    PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock")
+}
+
+#[test]
+fn stalled_subscriber_does_not_slow_others_or_the_audio_path() {
+    let sb = Sandbox::start().expect("sandbox");
+    let d = Daemon::start(&sb, &[]).expect("headroomd");
+    let wav = write_wav(&sb, "tone.wav", &sine(440.0, -20.0, 8.0)).unwrap();
+    let mut player = sb
+        .play_cmd(&wav, BUS_SINK, &["application.name=tone"])
+        .spawn()
+        .unwrap();
+
+    let mut client = Client::connect_to(socket(&sb)).unwrap();
+    // Let audio flow, then take the baseline.
+    headroom_tests::wait_for("audio through the bus", Duration::from_secs(5), || {
+        Ok((client.status()?.meters.in_momentary_lufs > -40.0).then_some(()))
+    })
+    .unwrap();
+    let before = client.status().unwrap();
+
+    // A subscriber to everything that never reads.
+    let stalled = Client::connect_to(socket(&sb))
+        .unwrap()
+        .subscribe(&Topic::ALL)
+        .unwrap();
+    // A healthy subscriber counts meter ticks for 3 s.
+    let mut sub = Client::connect_to(socket(&sb))
+        .unwrap()
+        .subscribe(&[Topic::Meters])
+        .unwrap();
+    sub.set_timeout(Some(Duration::from_millis(500))).unwrap();
+    let start = Instant::now();
+    let mut ticks = 0;
+    while start.elapsed() < Duration::from_secs(3) {
+        if let Some(Ok(Event::MetersTick(_))) = sub.next() {
+            ticks += 1;
+        }
+    }
+    let after = client.status().unwrap();
+    let _ = player.wait();
+    drop(stalled);
+
+    // ~10 Hz: allow for scheduling on a loaded machine, but a stall would give ~0.
+    assert!(
+        ticks >= 20,
+        "only {ticks} meter ticks in 3 s; log:\n{}",
+        d.log()
+    );
+    assert_eq!(
+        after.xruns, before.xruns,
+        "xruns while a subscriber stalled"
+    );
+    assert!(
+        after.dsp.call_count > before.dsp.call_count + 50,
+        "the audio callback stopped running: {:?} -> {:?}",
+        before.dsp,
+        after.dsp
+    );
+}
+
+#[test]
+fn many_clients_and_bad_frames_against_the_real_daemon() {
+    let sb = Sandbox::start().expect("sandbox");
+    let d = Daemon::start(&sb, &[]).expect("headroomd");
+    let path = socket(&sb);
+
+    // 100 clients connected at once, each asking in turn.
+    let mut clients: Vec<Client> = (0..100)
+        .map(|_| Client::connect_to(&path).expect("connect"))
+        .collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let s = c.status().unwrap_or_else(|e| panic!("client {i}: {e}"));
+        assert_eq!(s.processed_sink, BUS_SINK);
+    }
+
+    // Garbage on one connection: an error reply, the connection survives a malformed line.
+    let mut raw = UnixStream::connect(&path).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut reader = BufReader::new(raw.try_clone().unwrap());
+    let mut hello = String::new();
+    reader.read_line(&mut hello).unwrap();
+    assert!(hello.contains("\"hello\""), "{hello}");
+    raw.write_all(b"{not json\n").unwrap();
+    let mut reply = String::new();
+    reader.read_line(&mut reply).unwrap();
+    assert!(reply.contains("\"error\""), "{reply}");
+    // An oversized frame closes that connection only.
+    let big = vec![b'x'; headroom_ipc::MAX_FRAME_BYTES + 10];
+    let _ = raw.write_all(&big);
+    let _ = raw.write_all(b"\n");
+    let mut rest = String::new();
+    let _ = reader.read_line(&mut rest); // the error frame, if it arrives before the close
+    let mut tail = String::new();
+    let closed = matches!(reader.read_line(&mut tail), Ok(0) | Err(_));
+    assert!(
+        closed,
+        "connection still open after an oversized frame: {tail}"
+    );
+
+    // Everyone else is fine.
+    for c in clients.iter_mut().step_by(10) {
+        c.status().expect("other clients unaffected");
+    }
+    drop(d);
+}
