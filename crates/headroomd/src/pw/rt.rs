@@ -131,7 +131,15 @@ pub struct RtCapture {
     pub position: Arc<AtomicPtr<spa_sys::spa_io_position>>,
     /// Graph position at which the next cycle is expected (0: unknown).
     pub next_position: u64,
+    /// Driver clock id of the last cycle.
+    pub clock_id: u32,
+    /// Duration of the last cycle, frames.
+    pub last_duration: u64,
 }
+
+/// Longest jump of the graph position, in cycles, still counted as an xrun (longer ones are
+/// suspend/resume).
+pub const MAX_XRUN_CYCLES: u64 = 8;
 
 /// Monotonic clock in microseconds. `clock_gettime(CLOCK_MONOTONIC)` is answered by the vDSO
 /// on Linux (no kernel entry), which is acceptable in the callback.
@@ -202,7 +210,9 @@ pub unsafe fn process_inner(capture: *mut pw_sys::pw_stream, st: &mut RtCapture)
 }
 
 /// Counts cycles the graph ran without us: each callback expects the graph position to have
-/// advanced by exactly the previous cycle's duration.
+/// advanced by exactly the previous cycle's duration. A jump of up to [`MAX_XRUN_CYCLES`]
+/// cycles on the same clock is an xrun; a change of driver clock or a longer jump (the graph
+/// was suspended and resumed) only re-synchronises.
 fn check_position(st: &mut RtCapture) {
     let pos = st.position.load(Ordering::Acquire);
     if pos.is_null() {
@@ -210,17 +220,23 @@ fn check_position(st: &mut RtCapture) {
         return;
     }
     // SAFETY: PipeWire keeps the io area mapped while it is set on the stream; it is cleared
-    // (set to NULL through io_changed) before being unmapped. Plain reads of two integers.
-    let (position, duration) = unsafe {
+    // (set to NULL through io_changed) before being unmapped. Plain reads of integers.
+    let (clock_id, position, duration) = unsafe {
         let clock = std::ptr::addr_of!((*pos).clock);
         (
+            std::ptr::read_volatile(std::ptr::addr_of!((*clock).id)),
             std::ptr::read_volatile(std::ptr::addr_of!((*clock).position)),
             std::ptr::read_volatile(std::ptr::addr_of!((*clock).duration)),
         )
     };
-    if st.next_position != 0 && position > st.next_position {
-        st.shared.xruns.fetch_add(1, Ordering::Relaxed);
+    if st.next_position != 0 && clock_id == st.clock_id && position > st.next_position {
+        let gap = position - st.next_position;
+        if gap <= st.last_duration.saturating_mul(MAX_XRUN_CYCLES) {
+            st.shared.xruns.fetch_add(1, Ordering::Relaxed);
+        }
     }
+    st.clock_id = clock_id;
+    st.last_duration = duration;
     st.next_position = position.wrapping_add(duration);
 }
 

@@ -354,6 +354,10 @@ impl State {
                         if res == -libc::EPIPE {
                             *f_err.dead_reason.borrow_mut() = format!("{msg} (EPIPE)");
                             f_err.dead.set(true);
+                        } else if res == -libc::ENOENT {
+                            // A request on an object that just went away (a stream that
+                            // ended while we moved it): harmless.
+                            tracing::debug!("PipeWire: {msg}");
                         } else {
                             tracing::warn!("PipeWire core error {res}: {msg}");
                         }
@@ -881,15 +885,17 @@ impl State {
         let target = {
             let g = self.graph.read();
             match g.nodes.get(&node_id) {
-                Some(n) if n.is_output_stream() && !n.is_headroom_bus() => n
-                    .serial
-                    .map(|s| s.to_string())
-                    .or_else(|| n.name.clone()),
+                Some(n) if n.is_output_stream() && !n.is_headroom_bus() => {
+                    n.serial.map(|s| s.to_string()).or_else(|| n.name.clone())
+                }
                 _ => None,
             }
         };
         let (Some(target), Some(session)) = (target, self.session.as_mut()) else {
-            tracing::debug!(node_id, "not tapping: unknown or not an app playback stream");
+            tracing::debug!(
+                node_id,
+                "not tapping: unknown or not an app playback stream"
+            );
             return;
         };
         if let Err(e) = session.taps.attach(&session.core, node_id, &target) {
@@ -977,6 +983,8 @@ fn create_bus(
         shared: shared.clone(),
         position: position.clone(),
         next_position: 0,
+        clock_id: 0,
+        last_duration: 0,
     };
     // Drain a value that is already reflected in the new chain.
     // SAFETY: no capture callback is running (the previous bus, if any, is gone).

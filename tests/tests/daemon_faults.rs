@@ -1,0 +1,233 @@
+//! headroomd under faults: killed with SIGKILL, PipeWire restarted under it, its real sink
+//! removed, the default sink changed (also to its own sink), SIGTERM.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use headroom_tests::daemon::{
+    bus_linked, bus_output_targets, link_targets, move_stream, node_id_by_app, with_log, write_wav,
+    Daemon, BUS_SINK,
+};
+use headroom_tests::{sine, wait_for, Sandbox, Wav, DEFAULT_SINK};
+
+/// RMS (dBFS) of the capture between `from_s` and `to_s` seconds.
+fn window_db(w: &Wav, from_s: f64, to_s: f64) -> f64 {
+    let f = |s: f64| (s * w.rate as f64) as usize;
+    w.slice(f(from_s), f(to_s)).rms_db()
+}
+
+fn set_default(sb: &Sandbox, name: &str) {
+    let id = sb.node_id(name).unwrap().expect("node");
+    let st = sb
+        .command("wpctl")
+        .args(["set-default", &id.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// Waits until the app's stream node exists and is linked into `sink` (among others).
+fn wait_app_on(sb: &Sandbox, app: &str, sink: &str, timeout: Duration) -> anyhow::Result<u32> {
+    wait_for(&format!("{app} on {sink}"), timeout, || {
+        let Some(id) = node_id_by_app(sb, app)? else {
+            return Ok(None);
+        };
+        // Layer A may tap the stream too: only the sink matters here.
+        Ok(link_targets(sb, id)?
+            .iter()
+            .any(|t| t == sink)
+            .then_some(id))
+    })
+}
+
+#[test]
+fn sigkill_puts_routed_streams_back_on_the_real_sink_within_1s() {
+    let sb = Sandbox::start().expect("sandbox");
+    let mut d = Daemon::start(&sb, &["--bypass"]).expect("headroomd");
+    let wav = write_wav(&sb, "long.wav", &sine(440.0, -20.0, 12.0)).unwrap();
+    let mut player = sb
+        .play_cmd(&wav, DEFAULT_SINK, &["application.name=victim"])
+        .spawn()
+        .unwrap();
+    // Route it through the bus as the daemon's routing does (target.object by name); the
+    // daemon's own default routing may have done so already.
+    let id = wait_for("victim linked", Duration::from_secs(5), || {
+        let Some(id) = node_id_by_app(&sb, "victim")? else {
+            return Ok(None);
+        };
+        Ok((!link_targets(&sb, id)?.is_empty()).then_some(id))
+    })
+    .unwrap();
+    move_stream(&sb, id, Some(BUS_SINK)).unwrap();
+    with_log(
+        &d,
+        wait_app_on(&sb, "victim", BUS_SINK, Duration::from_secs(2)),
+    )
+    .unwrap();
+
+    let rec = sb.record(DEFAULT_SINK, &sb.path("cap.wav")).unwrap();
+    let t_rec = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    let t_kill = t_rec.elapsed().as_secs_f64();
+    d.kill9();
+    let back = Instant::now();
+    wait_app_on(&sb, "victim", DEFAULT_SINK, Duration::from_secs(1))
+        .expect("the stream was not relinked to the real sink within 1 s of SIGKILL");
+    println!("relinked {:?} after SIGKILL", back.elapsed());
+    std::thread::sleep(Duration::from_millis(2500));
+    let cap = rec.stop().unwrap();
+    let _ = player.kill();
+    let _ = player.wait();
+    // Audible before the kill (through the bus) and from 1 s after it (directly).
+    let before = window_db(&cap, 0.3, t_kill - 0.2);
+    let after = window_db(&cap, t_kill + 1.0, t_kill + 2.5);
+    assert!(
+        before > -30.0,
+        "no signal through the bus before the kill: {before:.1} dBFS"
+    );
+    assert!(
+        after > -30.0,
+        "silence on the real sink after the kill: {after:.1} dBFS"
+    );
+    assert!(
+        sb.node_id(BUS_SINK).unwrap().is_none(),
+        "the bus sink lingers after SIGKILL"
+    );
+}
+
+#[test]
+fn sigterm_exits_cleanly_and_removes_the_sink() {
+    let sb = Sandbox::start().expect("sandbox");
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
+    let t = Instant::now();
+    let log = d.terminate().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "shutdown took {:?}",
+        t.elapsed()
+    );
+    assert!(log.contains("SIGTERM"), "no SIGTERM log line:\n{log}");
+    wait_for("bus sink gone", Duration::from_secs(2), || {
+        Ok(sb.node_id(BUS_SINK)?.is_none().then_some(()))
+    })
+    .unwrap();
+}
+
+#[test]
+fn survives_a_pipewire_restart_and_processes_again_within_2s() {
+    let mut sb = Sandbox::start().expect("sandbox");
+    let mut d = Daemon::start(&sb, &["--bypass"]).expect("headroomd");
+    let t0 = Instant::now();
+    sb.restart_stack()
+        .expect("restarting PipeWire and WirePlumber");
+    let stack_up = Instant::now();
+    with_log(
+        &d,
+        wait_for("bus back", Duration::from_secs(2), || {
+            Ok(bus_linked(&sb)?.then_some(()))
+        }),
+    )
+    .unwrap();
+    println!(
+        "bus back {:?} after the stack was up again ({:?} after the kill)",
+        stack_up.elapsed(),
+        t0.elapsed()
+    );
+    assert!(d.is_running(), "headroomd died with PipeWire");
+    // And it processes: a tone played into the bus reaches the new null sink.
+    let wav = write_wav(&sb, "tone.wav", &sine(1000.0, -20.0, 2.0)).unwrap();
+    let rec = sb.record(DEFAULT_SINK, &sb.path("after.wav")).unwrap();
+    with_log(
+        &d,
+        sb.play(&wav, BUS_SINK, &["application.name=after-restart"]),
+    )
+    .unwrap();
+    let cap = rec.stop().unwrap();
+    let (a, b) = cap.active_range(1e-3).unwrap_or_else(|| {
+        panic!(
+            "no audio through the bus after the restart; log:\n{}",
+            d.log()
+        )
+    });
+    assert!((b - a) > 48_000, "only {} frames came through", b - a);
+    let log = d.terminate().unwrap();
+    assert!(
+        log.contains("reconnecting"),
+        "no reconnect in the log:\n{log}"
+    );
+}
+
+#[test]
+fn output_follows_sink_removal_and_default_changes_within_1s() {
+    let sb = Sandbox::start().expect("sandbox");
+    sb.create_null_sink("other-speakers").unwrap();
+    sb.create_null_sink("third-speakers").unwrap();
+    let d = Daemon::start(&sb, &[]).expect("headroomd");
+    let on = |sink: &str| -> anyhow::Result<Option<()>> {
+        Ok((bus_output_targets(&sb)? == Some(vec![sink.to_string()])).then_some(()))
+    };
+    with_log(
+        &d,
+        wait_for("bus on default", Duration::from_secs(2), || {
+            on(DEFAULT_SINK)
+        }),
+    )
+    .unwrap();
+
+    // The user picks another default: the bus follows.
+    set_default(&sb, "other-speakers");
+    let t = Instant::now();
+    with_log(
+        &d,
+        wait_for("bus on other", Duration::from_secs(1), || {
+            on("other-speakers")
+        }),
+    )
+    .unwrap();
+    println!("followed a default change in {:?}", t.elapsed());
+
+    // Someone makes headroom-processed the default: no feedback loop, output stays put.
+    set_default(&sb, BUS_SINK);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        bus_output_targets(&sb).unwrap(),
+        Some(vec!["other-speakers".to_string()]),
+        "bus output moved when its own sink became the default"
+    );
+
+    // The real sink disappears: the bus moves to a remaining sink.
+    set_default(&sb, "other-speakers");
+    sb.destroy_node("other-speakers").unwrap();
+    let t = Instant::now();
+    with_log(
+        &d,
+        wait_for("bus on a remaining sink", Duration::from_secs(1), || {
+            let t = bus_output_targets(&sb)?;
+            Ok(
+                t.filter(|v| v.len() == 1 && (v[0] == DEFAULT_SINK || v[0] == "third-speakers"))
+                    .map(|_| ()),
+            )
+        }),
+    )
+    .unwrap();
+    println!("followed a sink removal in {:?}", t.elapsed());
+
+    // A new sink appears and becomes the default: the bus follows and audio arrives there.
+    sb.create_null_sink("new-speakers").unwrap();
+    set_default(&sb, "new-speakers");
+    with_log(
+        &d,
+        wait_for("bus on new", Duration::from_secs(1), || on("new-speakers")),
+    )
+    .unwrap();
+    let wav = write_wav(&sb, "tone.wav", &sine(1000.0, -20.0, 2.0)).unwrap();
+    let rec = sb.record("new-speakers", &sb.path("new.wav")).unwrap();
+    with_log(&d, sb.play(&wav, BUS_SINK, &["application.name=follow"])).unwrap();
+    let cap = rec.stop().unwrap();
+    assert!(
+        cap.active_range(1e-3).is_some(),
+        "no audio on the new sink; log:\n{}",
+        d.log()
+    );
+}
