@@ -106,6 +106,16 @@ fn on_off(b: bool) -> &'static str {
     }
 }
 
+/// A gain reduction (dB, positive = quieter) as `-3.5 dB`; `0.0 dB` when there is none.
+pub fn reduction(db: f32) -> String {
+    let db = if db.is_finite() { db.abs() } else { 0.0 };
+    if db < 0.05 {
+        "0.0 dB".to_string()
+    } else {
+        format!("-{db:.1} dB")
+    }
+}
+
 /// `headroom status`.
 pub fn status(s: &Status) -> String {
     let m = &s.meters;
@@ -198,7 +208,7 @@ pub fn routes(r: &Routes) -> String {
                     route_str(x.route).to_string(),
                     x.matched_rule.clone().unwrap_or_else(|| "(default)".into()),
                     x.layer_a_reduction_db
-                        .map(|d| format!("{:.1} dB", -d.abs()))
+                        .map(reduction)
                         .unwrap_or_else(|| "—".into()),
                     x.media_name.clone().unwrap_or_default(),
                 ]
@@ -347,6 +357,10 @@ mod tests {
         assert_eq!(lufs(f32::NEG_INFINITY), "—");
         assert!(!measured(-70.0));
         assert!(measured(-69.9));
+        assert_eq!(reduction(0.0), "0.0 dB");
+        assert_eq!(reduction(-0.01), "0.0 dB");
+        assert_eq!(reduction(3.46), "-3.5 dB");
+        assert_eq!(reduction(f32::NAN), "0.0 dB");
     }
 
     #[test]

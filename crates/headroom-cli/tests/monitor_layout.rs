@@ -240,3 +240,23 @@ fn tiny_terminal_does_not_panic() {
         let _ = render(&s, w, h);
     }
 }
+
+#[test]
+fn chart_leaves_out_points_without_measurement() {
+    let mut s = MonitorState::new(vec![]);
+    for i in 0..100u64 {
+        let m = MeterView {
+            in_s: -70.0,
+            out_s: f32::NEG_INFINITY,
+            ..Default::default()
+        };
+        s.set_meters(m, i * 100);
+    }
+    let (lines, _) = render(&s, 100, 34);
+    let plotted = lines
+        .iter()
+        .flat_map(|l| l.chars())
+        .filter(|c| ('\u{2801}'..='\u{28ff}').contains(c))
+        .count();
+    assert_eq!(plotted, 0, "{}", lines.join("\n"));
+}

@@ -218,23 +218,16 @@ fn draw_chart(frame: &mut Frame, area: Rect, s: &MonitorState) {
         .map(|p| p.0)
         .unwrap_or(s.now_ms as f64 / 1000.0);
     let t0 = t_end - super::state::HISTORY_SPAN_S;
-    let clampv = |v: f32| {
-        if measured(v) {
-            f64::from(v).max(CHART_FLOOR)
-        } else {
-            CHART_FLOOR
-        }
+    // Points with no measurement (at or below the -70 LUFS gate) are left out.
+    let series = |pick: fn(&(f64, f32, f32)) -> f32| -> Vec<(f64, f64)> {
+        s.history
+            .iter()
+            .filter(|p| measured(pick(p)))
+            .map(|p| (p.0 - t0, f64::from(pick(p)).max(CHART_FLOOR)))
+            .collect()
     };
-    let input: Vec<(f64, f64)> = s
-        .history
-        .iter()
-        .map(|&(t, i, _)| (t - t0, clampv(i)))
-        .collect();
-    let output: Vec<(f64, f64)> = s
-        .history
-        .iter()
-        .map(|&(t, _, o)| (t - t0, clampv(o)))
-        .collect();
+    let input = series(|p| p.1);
+    let output = series(|p| p.2);
     let datasets = vec![
         Dataset::default()
             .name("in S")
@@ -282,7 +275,7 @@ fn draw_streams(frame: &mut Frame, area: Rect, s: &MonitorState) {
                     Cell::from(r.media.clone().unwrap_or_default()),
                     Cell::from(r.route.clone()),
                     Cell::from(match r.layer_a_db {
-                        Some(db) => format!("{:.1} dB", -db.abs()),
+                        Some(db) => crate::format::reduction(db),
                         None => "—".to_string(),
                     }),
                 ])
