@@ -30,6 +30,8 @@ struct Snapshot {
     routes: Vec<StreamRoute>,
     layer_a: Vec<LayerAState>,
     commands: u64,
+    moves: u64,
+    attaches: u64,
 }
 
 /// headroomd's bus plus the routing controller, in this process.
@@ -62,7 +64,17 @@ impl Driver {
         let initial = ctl.set_profile_rules(profile);
         let thread = std::thread::spawn(move || {
             let send = |cmds: Vec<PwCommand>, snap: &Arc<Mutex<Snapshot>>| {
-                snap.lock().unwrap().commands += cmds.len() as u64;
+                {
+                    let mut s = snap.lock().unwrap();
+                    s.commands += cmds.len() as u64;
+                    for c in &cmds {
+                        match c {
+                            PwCommand::MoveStream { .. } => s.moves += 1,
+                            PwCommand::AttachTap { .. } => s.attaches += 1,
+                            _ => {}
+                        }
+                    }
+                }
                 for c in cmds {
                     let _ = cmd.send(c);
                 }
@@ -157,6 +169,12 @@ impl Driver {
     /// The routing state of the stream of `app`, once there is one.
     pub fn route_of(&self, app: &str) -> Option<StreamRoute> {
         self.routes().into_iter().find(|r| r.app == app)
+    }
+
+    /// (`MoveStream`, `AttachTap`) commands sent so far.
+    pub fn counts(&self) -> (u64, u64) {
+        let s = self.snap.lock().unwrap();
+        (s.moves, s.attaches)
     }
 
     /// Number of taps the bus holds.
