@@ -1,11 +1,35 @@
 //! [`Chain`]: AGC → compressor → lookahead true-peak limiter, with input and output meters
 //! and bypass.
 //!
-//! PLACEHOLDER: passes audio through unchanged until the stages land. The public API below is
-//! the contract the daemon and the CLI build against.
+//! # Processing model
+//! Audio is processed frame by frame in internal sub-steps that end at fixed control points
+//! (every [`crate::agc::STEP`] frames, counted from the last `new`/`prepare`), never at call
+//! boundaries. Every stage keeps per-sample state, so the output is bit-identical however a
+//! stream is split into `process` calls, as long as the parameter changes arrive at the same
+//! frame positions.
+//!
+//! 1. Input sanitising: NaN/±∞ → 0, denormals → 0, magnitudes above +60 dBFS clamped
+//!    ([`crate::util::sanitize`]).
+//! 2. Input [`LiveMeter`] (its momentary loudness drives the AGC).
+//! 3. [`Agc`], [`Compressor`], [`Limiter`] (the limiter adds `latency_frames()` of delay).
+//! 4. Bypass: a 10 ms crossfade to the input delayed by the same latency, so toggling never
+//!    jumps in time; stages and meters keep running.
+//! 5. Output [`LiveMeter`].
 
+use crate::agc::{Agc, STEP};
+use crate::compressor::Compressor;
+use crate::limiter::Limiter;
+use crate::meter::{LiveMeter, PEAK_FLOOR_DB};
 use crate::params::ChainParams;
 use crate::shared::MeterSnapshot;
+use crate::util::{db_to_lin64, sanitize};
+use crate::LUFS_FLOOR;
+
+/// Smoothing of the loss estimate per 100 ms meter update (time constant ≈ 1 s).
+const LOSS_ALPHA: f64 = 0.095;
+
+/// Bypass crossfade length, s.
+const BYPASS_FADE_S: f32 = 0.01;
 
 /// The levelling chain for one bus of interleaved `f32` audio.
 #[derive(Debug)]
@@ -15,27 +39,75 @@ pub struct Chain {
     max_block: usize,
     params: ChainParams,
     frames: u64,
+    agc: Agc,
+    compressor: Compressor,
+    limiter: Limiter,
+    in_meter: LiveMeter,
+    out_meter: LiveMeter,
+    /// Copy of the sanitised input of the current sub-step (at most `STEP` frames).
+    scratch: Vec<f32>,
+    /// Dry delay line for bypass, `latency × channels`.
+    dry: Vec<f32>,
+    dry_pos: usize,
+    /// Bypass crossfade position: 0 = processed, 1 = dry.
+    bypass_mix: f32,
+    bypass_step: f32,
+    /// Frames done in the current control step.
+    step_pos: usize,
+    /// True peak of the last `process` call, dBTP.
+    in_block_peak: f32,
+    /// Smoothed loudness removed after the AGC, dB, and the meter update it was last
+    /// computed at.
+    loss_db: f64,
+    loss_seen: u64,
+    /// Smoothed energies behind `loss_db`: input × AGC gain², output.
+    loss_in: f64,
+    loss_out: f64,
+    out_block_peak: f32,
 }
 
 impl Chain {
     /// Creates a chain for `channels` interleaved channels at `sample_rate`, able to take
-    /// blocks of up to `max_block` frames per internal step (longer buffers are split).
+    /// blocks of any length (internally the chain works in sub-steps of
+    /// [`crate::agc::STEP`] frames; `max_block` is kept for the caller's bookkeeping).
     /// Allocates all buffers.
     pub fn new(sample_rate: u32, channels: usize, max_block: usize, params: &ChainParams) -> Self {
+        let rate = sample_rate.max(1);
+        let channels = channels.max(1);
+        let limiter = Limiter::new(rate, channels, &params.limiter);
+        let latency = limiter.latency_frames();
+        let bypass_mix = if params.bypass { 1.0 } else { 0.0 };
         Self {
-            rate: sample_rate,
-            channels: channels.max(1),
+            rate,
+            channels,
             max_block: max_block.max(1),
             params: *params,
             frames: 0,
+            agc: Agc::new(rate, channels, &params.agc),
+            compressor: Compressor::new(rate, channels, &params.compressor),
+            limiter,
+            in_meter: LiveMeter::new(rate, channels),
+            out_meter: LiveMeter::new(rate, channels),
+            scratch: vec![0.0; STEP * channels],
+            dry: vec![0.0; latency * channels],
+            dry_pos: 0,
+            bypass_mix,
+            bypass_step: 1.0 / (BYPASS_FADE_S * rate as f32).max(1.0),
+            step_pos: 0,
+            in_block_peak: PEAK_FLOOR_DB as f32,
+            loss_db: 0.0,
+            loss_seen: 0,
+            loss_in: 0.0,
+            loss_out: 0.0,
+            out_block_peak: PEAK_FLOOR_DB as f32,
         }
     }
 
-    /// Re-prepares for a new sample rate or block size. May allocate; resets state.
+    /// Re-prepares for a new sample rate or block size: rebuilds every stage with the
+    /// parameters in force (a changed `limiter.lookahead_ms` takes effect here) and resets all
+    /// state, meters and the frame counter. Allocates.
     pub fn prepare(&mut self, sample_rate: u32, max_block: usize) {
-        self.rate = sample_rate;
-        self.max_block = max_block.max(1);
-        self.frames = 0;
+        *self = Self::new(sample_rate, self.channels, max_block, &self.params);
     }
 
     /// Sample rate in Hz.
@@ -48,9 +120,19 @@ impl Chain {
         self.channels
     }
 
-    /// Hands in new parameters; changes are smoothed. Real-time safe.
+    /// The `max_block` given at creation / preparation.
+    pub fn max_block(&self) -> usize {
+        self.max_block
+    }
+
+    /// Hands in new parameters; every change is smoothed (gains glide, bypass crossfades).
+    /// `limiter.lookahead_ms` changes the latency and therefore only takes effect at the next
+    /// [`prepare`](Self::prepare). Real-time safe.
     pub fn set_params(&mut self, params: &ChainParams) {
         self.params = *params;
+        self.agc.set_params(&params.agc);
+        self.compressor.set_params(&params.compressor);
+        self.limiter.set_params(&params.limiter);
     }
 
     /// The parameters in force.
@@ -58,24 +140,183 @@ impl Chain {
         &self.params
     }
 
-    /// Latency the chain adds, in frames (the limiter lookahead).
+    /// Latency the chain adds, in frames (the limiter lookahead). Constant between
+    /// `prepare` calls, the same whether stages are enabled or bypassed.
     pub fn latency_frames(&self) -> usize {
-        0
+        self.limiter.latency_frames()
     }
 
     /// Processes interleaved audio in place. Any length (a trailing partial frame is zeroed).
     /// Real-time safe: no allocation, lock, syscall or panic, for any input.
     pub fn process(&mut self, buf: &mut [f32]) {
-        self.frames += (buf.len() / self.channels) as u64;
+        let ch = self.channels;
+        let whole = buf.len() / ch * ch;
+        let (body, tail) = buf.split_at_mut(whole);
+        tail.iter_mut().for_each(|x| *x = 0.0);
+        self.in_block_peak = PEAK_FLOOR_DB as f32;
+        self.out_block_peak = PEAK_FLOOR_DB as f32;
+        let mut rest = body;
+        while !rest.is_empty() {
+            let todo = (STEP - self.step_pos.min(STEP - 1)).min(rest.len() / ch);
+            let (seg, next) = rest.split_at_mut(todo * ch);
+            rest = next;
+            self.sub_step(seg);
+            self.step_pos += todo;
+            if self.step_pos >= STEP {
+                self.step_pos = 0;
+                self.track_loss();
+                self.agc
+                    .control(self.in_meter.momentary_lufs(), self.loss_db as f32);
+            }
+        }
+        self.frames += (whole / ch) as u64;
+    }
+
+    /// Updates the estimate of the loudness the stages after the AGC remove: input momentary
+    /// loudness plus AGC gain minus output momentary loudness, smoothed, once per 100 ms
+    /// meter update, only while the AGC gain is settled and the input is above the silence
+    /// gate (so that neither transitions nor silence distort it).
+    fn track_loss(&mut self) {
+        let seen = self.in_meter.sub_blocks_seen();
+        if seen == self.loss_seen {
+            return;
+        }
+        self.loss_seen = seen;
+        let m_in = self.in_meter.momentary_lufs();
+        let m_out = self.out_meter.momentary_lufs();
+        let gate = self.params.agc.silence_gate_lufs as f64;
+        if self.agc.is_settled() && m_in > gate && m_out > LUFS_FLOOR && seen >= 4 {
+            // Energy-weighted, like loudness itself: loud passages, where the compressor
+            // works hardest, count most.
+            let g = db_to_lin64(self.agc.gain_db() as f64);
+            let e_in = self.in_meter.momentary_energy() * g * g;
+            let e_out = self.out_meter.momentary_energy();
+            self.loss_in += LOSS_ALPHA * (e_in - self.loss_in);
+            self.loss_out += LOSS_ALPHA * (e_out - self.loss_out);
+            if self.loss_in > 0.0 && self.loss_out > 0.0 {
+                self.loss_db = (10.0 * (self.loss_in / self.loss_out).log10()).clamp(-6.0, 12.0);
+            }
+        }
+    }
+
+    /// One sub-step of at most `STEP` frames that does not cross a control point.
+    fn sub_step(&mut self, seg: &mut [f32]) {
+        for x in seg.iter_mut() {
+            *x = sanitize(*x);
+        }
+        self.in_meter.process(seg);
+        self.in_block_peak = self
+            .in_block_peak
+            .max(self.in_meter.block_true_peak_dbtp() as f32);
+        let n = seg.len();
+        if let Some(s) = self.scratch.get_mut(..n) {
+            s.copy_from_slice(seg);
+        }
+        self.agc.process(seg);
+        self.compressor.process(seg);
+        self.limiter.process(seg);
+        self.mix_dry(seg);
+        self.out_meter.process(seg);
+        self.out_block_peak = self
+            .out_block_peak
+            .max(self.out_meter.block_true_peak_dbtp() as f32);
+    }
+
+    /// Runs the dry delay line and the bypass crossfade.
+    fn mix_dry(&mut self, seg: &mut [f32]) {
+        let ch = self.channels;
+        let latency = self.dry.len() / ch;
+        let target = if self.params.bypass { 1.0 } else { 0.0 };
+        let n = seg.len() / ch;
+        for i in 0..n {
+            let (Some(out), Some(inp)) = (
+                seg.get_mut(i * ch..(i + 1) * ch),
+                self.scratch.get(i * ch..(i + 1) * ch),
+            ) else {
+                break;
+            };
+            if self.bypass_mix != target {
+                let d = target - self.bypass_mix;
+                self.bypass_mix = if d.abs() <= self.bypass_step {
+                    target
+                } else {
+                    self.bypass_mix + self.bypass_step.copysign(d)
+                };
+            }
+            let mix = self.bypass_mix;
+            let base = self.dry_pos * ch;
+            if let Some(line) = self.dry.get_mut(base..base + ch) {
+                if mix == 0.0 {
+                    line.copy_from_slice(inp);
+                } else {
+                    let keep = 1.0 - mix;
+                    for ((o, d), &x) in out.iter_mut().zip(line.iter_mut()).zip(inp) {
+                        *o = *o * keep + *d * mix;
+                        *d = x;
+                    }
+                }
+            } else {
+                // No delay line (zero latency): dry is the input itself.
+                let keep = 1.0 - mix;
+                for (o, &x) in out.iter_mut().zip(inp) {
+                    *o = *o * keep + x * mix;
+                }
+            }
+            self.dry_pos += 1;
+            if self.dry_pos >= latency {
+                self.dry_pos = 0;
+            }
+        }
     }
 
     /// Current meter values. Real-time safe.
     pub fn meters(&self) -> MeterSnapshot {
         MeterSnapshot {
+            in_momentary_lufs: self.in_meter.momentary_lufs() as f32,
+            in_short_term_lufs: self.in_meter.short_term_lufs() as f32,
+            in_integrated_lufs: self.in_meter.integrated_lufs() as f32,
+            in_true_peak_dbtp: self.in_block_peak,
+            out_momentary_lufs: self.out_meter.momentary_lufs() as f32,
+            out_short_term_lufs: self.out_meter.short_term_lufs() as f32,
+            out_integrated_lufs: self.out_meter.integrated_lufs() as f32,
+            out_true_peak_dbtp: self.out_block_peak,
+            agc_gain_db: self.agc.gain_db(),
+            compressor_gr_db: self.compressor.gain_reduction_db(),
+            limiter_gr_db: self.limiter.gain_reduction_db(),
             target_lufs: self.params.agc.target_lufs,
             bypass: self.params.bypass,
             frames: self.frames,
-            ..Default::default()
         }
+    }
+
+    /// Estimated loudness the compressor and limiter remove, dB; the AGC makes up for up to
+    /// [`crate::agc::MAX_LOSS_MAKEUP_DB`] of it. Real-time safe.
+    pub fn stage_loss_db(&self) -> f32 {
+        self.loss_db as f32
+    }
+
+    /// The AGC stage (read access: programme estimate, gain). Real-time safe.
+    pub fn agc(&self) -> &Agc {
+        &self.agc
+    }
+
+    /// The compressor stage (read access). Real-time safe.
+    pub fn compressor(&self) -> &Compressor {
+        &self.compressor
+    }
+
+    /// The limiter stage (read access). Real-time safe.
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    /// The input meter (full access: loudness range, sample peak, …). Real-time safe.
+    pub fn input_meter(&self) -> &LiveMeter {
+        &self.in_meter
+    }
+
+    /// The output meter. Real-time safe.
+    pub fn output_meter(&self) -> &LiveMeter {
+        &self.out_meter
     }
 }

@@ -32,10 +32,10 @@ impl Default for AgcParams {
         Self {
             enabled: true,
             target_lufs: -16.0,
-            max_boost_db: 18.0,
+            max_boost_db: 24.0,
             max_cut_db: 24.0,
-            rise_db_per_s: 3.0,
-            fall_db_per_s: 10.0,
+            rise_db_per_s: 10.0,
+            fall_db_per_s: 40.0,
             silence_gate_lufs: -50.0,
         }
     }
@@ -65,8 +65,8 @@ impl Default for CompressorParams {
     fn default() -> Self {
         Self {
             enabled: true,
-            threshold_db: -18.0,
-            ratio: 3.0,
+            threshold_db: -6.0,
+            ratio: 2.5,
             knee_db: 6.0,
             attack_ms: 10.0,
             release_ms: 200.0,

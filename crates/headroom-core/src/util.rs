@@ -1,4 +1,4 @@
-//! Small numeric helpers shared by the stages.
+//! Small numeric helpers shared by the stages. All functions are real-time safe.
 
 /// Converts decibels to a linear gain factor.
 #[inline]
@@ -10,4 +10,199 @@ pub fn db_to_lin(db: f32) -> f32 {
 #[inline]
 pub fn lin_to_db(lin: f32) -> f32 {
     20.0 * lin.log10()
+}
+
+/// Converts decibels to a linear gain factor, in `f64`.
+#[inline]
+pub fn db_to_lin64(db: f64) -> f64 {
+    10f64.powf(db / 20.0)
+}
+
+/// Largest magnitude an input sample may have after [`sanitize`]: +60 dBFS. Anything louder
+/// is garbage, and clamping keeps squares and sums finite.
+pub const MAX_INPUT: f32 = 1000.0;
+
+/// Makes an input sample safe for the levelling stages: NaN and ±∞ become 0 (silence),
+/// magnitudes below 1e−20 (denormal territory) become 0, magnitudes above [`MAX_INPUT`] are
+/// clamped to it.
+#[inline(always)]
+pub fn sanitize(x: f32) -> f32 {
+    if !x.is_finite() {
+        return 0.0;
+    }
+    let a = x.abs();
+    if a < 1e-20 {
+        0.0
+    } else if a > MAX_INPUT {
+        MAX_INPUT.copysign(x)
+    } else {
+        x
+    }
+}
+
+/// Flushes a state value that decayed to denormal range (|x| < 1e−20) to exactly 0.
+#[inline(always)]
+pub fn flush(x: f32) -> f32 {
+    if x.abs() < 1e-20 {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// One-pole smoothing coefficient for a time constant of `tau_s` seconds evaluated every
+/// `1 / update_rate_hz` seconds: `y += (1 − a)·(x − y)` reaches 63 % after `tau_s`. Returns the
+/// `1 − a` factor (0 < result ≤ 1); a non-positive or non-finite time constant gives 1
+/// (no smoothing).
+#[inline]
+pub fn one_pole_alpha(tau_s: f64, update_rate_hz: f64) -> f64 {
+    if !(tau_s.is_finite() && tau_s > 0.0 && update_rate_hz.is_finite() && update_rate_hz > 0.0) {
+        return 1.0;
+    }
+    1.0 - (-1.0 / (tau_s * update_rate_hz)).exp()
+}
+
+/// Returns `v` if finite, else `fallback`; then clamps to `lo..=hi`.
+#[inline]
+pub fn finite_clamp(v: f32, fallback: f32, lo: f32, hi: f32) -> f32 {
+    let v = if v.is_finite() { v } else { fallback };
+    v.clamp(lo, hi)
+}
+
+/// Sliding-window maximum over the last `window` pushed values (monotonic queue in a fixed
+/// ring). [`new`](Self::new) allocates; [`push`](Self::push) is real-time safe and O(1)
+/// amortised.
+#[derive(Debug, Clone)]
+pub struct SlidingMax {
+    /// Ring of (index, value) candidates, values strictly decreasing from head to tail.
+    idx: Vec<u64>,
+    val: Vec<f32>,
+    head: usize,
+    len: usize,
+    window: u64,
+    n: u64,
+}
+
+impl SlidingMax {
+    /// Creates a window of `window` values (at least 1). Allocates.
+    pub fn new(window: usize) -> Self {
+        let cap = window.max(1) + 1;
+        Self {
+            idx: vec![0; cap],
+            val: vec![0.0; cap],
+            head: 0,
+            len: 0,
+            window: window.max(1) as u64,
+            n: 0,
+        }
+    }
+
+    /// Window length in pushed values.
+    pub fn window(&self) -> usize {
+        self.window as usize
+    }
+
+    /// Forgets all values. Real-time safe.
+    pub fn reset(&mut self) {
+        self.head = 0;
+        self.len = 0;
+        self.n = 0;
+    }
+
+    /// Pushes `v` and returns the maximum of the last `window` values (including `v`).
+    /// Real-time safe.
+    #[inline]
+    pub fn push(&mut self, v: f32) -> f32 {
+        let cap = self.idx.len();
+        // Drop candidates that can never be the maximum again.
+        while self.len > 0 {
+            let tail = (self.head + self.len - 1) % cap;
+            if self.val.get(tail).copied().unwrap_or(f32::INFINITY) <= v {
+                self.len -= 1;
+            } else {
+                break;
+            }
+        }
+        // Drop the head if it left the window.
+        if self.len > 0 {
+            let h = self.idx.get(self.head).copied().unwrap_or(self.n);
+            if h + self.window <= self.n {
+                self.head = (self.head + 1) % cap;
+                self.len -= 1;
+            }
+        }
+        if self.len < cap {
+            let slot = (self.head + self.len) % cap;
+            if let (Some(i), Some(x)) = (self.idx.get_mut(slot), self.val.get_mut(slot)) {
+                *i = self.n;
+                *x = v;
+                self.len += 1;
+            }
+        }
+        self.n += 1;
+        self.val.get(self.head).copied().unwrap_or(v)
+    }
+}
+
+/// Sliding-window minimum; see [`SlidingMax`].
+#[derive(Debug, Clone)]
+pub struct SlidingMin(SlidingMax);
+
+impl SlidingMin {
+    /// Creates a window of `window` values (at least 1). Allocates.
+    pub fn new(window: usize) -> Self {
+        Self(SlidingMax::new(window))
+    }
+
+    /// Forgets all values. Real-time safe.
+    pub fn reset(&mut self) {
+        self.0.reset();
+    }
+
+    /// Pushes `v` and returns the minimum of the last `window` values. Real-time safe.
+    #[inline]
+    pub fn push(&mut self, v: f32) -> f32 {
+        -self.0.push(-v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sliding_max_matches_brute_force() {
+        let mut s = 12345u32;
+        let mut vals = Vec::new();
+        for w in [1usize, 2, 5, 17] {
+            let mut m = SlidingMax::new(w);
+            vals.clear();
+            for _ in 0..500 {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let v = ((s >> 8) % 1000) as f32;
+                vals.push(v);
+                let got = m.push(v);
+                let lo = vals.len().saturating_sub(w);
+                let want = vals[lo..].iter().cloned().fold(f32::MIN, f32::max);
+                assert_eq!(got, want, "window {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn sliding_min_and_sanitize() {
+        let mut m = SlidingMin::new(3);
+        assert_eq!(m.push(3.0), 3.0);
+        assert_eq!(m.push(1.0), 1.0);
+        assert_eq!(m.push(2.0), 1.0);
+        assert_eq!(m.push(5.0), 1.0);
+        assert_eq!(m.push(6.0), 2.0);
+        assert_eq!(sanitize(f32::NAN), 0.0);
+        assert_eq!(sanitize(f32::NEG_INFINITY), 0.0);
+        assert_eq!(sanitize(1e-30), 0.0);
+        assert_eq!(sanitize(-1e9), -MAX_INPUT);
+        assert_eq!(sanitize(0.5), 0.5);
+        assert!((one_pole_alpha(1.0, 1.0) - (1.0 - (-1.0f64).exp())).abs() < 1e-12);
+        assert_eq!(one_pole_alpha(0.0, 48000.0), 1.0);
+    }
 }

@@ -21,10 +21,21 @@ const CEILING: f64 = -1.0;
 fn check_segments(out: &[f32], input: &[f32], segments: &[(f64, f64)], what: &str) -> f64 {
     let st = short_term_series(out);
     let m_in = momentary_series(input);
+    if std::env::var_os("LEVELLING_TRACE").is_some() {
+        let st_in = short_term_series(input);
+        for (k, ((t, l), (_, li))) in st.iter().zip(&st_in).enumerate() {
+            if k % 5 == 4 {
+                eprintln!("{what} t={t:.1} out_st={l:.1} in_st={li:.1}");
+            }
+        }
+    }
     let mut worst = 1.0f64;
     for &(a, b) in segments {
         let (frac, n) = fraction_within(&st, &m_in, a + 6.0, b, TARGET, 2.0);
-        eprintln!("{what}: segment {a:.0}-{b:.0} s: {:.1} % of {n} within ±2 LU", frac * 100.0);
+        eprintln!(
+            "{what}: segment {a:.0}-{b:.0} s: {:.1} % of {n} within ±2 LU",
+            frac * 100.0
+        );
         assert!(n > 0);
         worst = worst.min(frac);
     }
@@ -35,7 +46,10 @@ fn check_ceiling(out: &[f32], what: &str) {
     let os = Oversampler16::new();
     let tp = os.true_peak_db(out, CEILING, Some(6.0));
     eprintln!("{what}: output true peak (16x) {tp:.3} dBTP");
-    assert!(tp <= CEILING, "{what}: true peak {tp} dBTP over the ceiling");
+    assert!(
+        tp <= CEILING,
+        "{what}: true peak {tp} dBTP over the ceiling"
+    );
 }
 
 #[test]
@@ -80,7 +94,10 @@ fn follows_a_slow_30_lu_crescendo() {
     }
     let out = run_aligned(&ChainParams::default(), &x);
     let i = integrated(&out);
-    eprintln!("crescendo: integrated {i:.2} LUFS, input {:.2}", integrated(&x));
+    eprintln!(
+        "crescendo: integrated {i:.2} LUFS, input {:.2}",
+        integrated(&x)
+    );
     let worst = check_segments(&out, &x, &[(0.0, secs)], "crescendo");
     check_ceiling(&out, "crescendo");
     assert!((i - TARGET).abs() <= 1.0, "integrated {i}");
