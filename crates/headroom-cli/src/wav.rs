@@ -32,6 +32,13 @@ pub fn read_wav(path: &Path) -> CliResult<Audio> {
         File::open(path).map_err(|e| CliError::failed(format!("{shown}: cannot open: {e}")))?;
     let mut reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| match e {
         hound::Error::IoError(io) => CliError::failed(format!("{shown}: cannot read: {io}")),
+        hound::Error::FormatError(what)
+            if what.contains("bits per sample") || what.contains("format") =>
+        {
+            CliError::failed(format!(
+                "{shown}: unsupported WAV sample format ({what}); use 16/24/32-bit integer or 32-bit float PCM"
+            ))
+        }
         hound::Error::FormatError(what) => {
             CliError::failed(format!("{shown}: not a valid WAV file ({what})"))
         }
@@ -169,6 +176,26 @@ mod tests {
             read_wav(&empty_file).unwrap_err().code,
             crate::error::EXIT_ERROR
         );
+
+        // A well-formed 64-bit float WAV: valid, but not a format we read.
+        let f64_wav = dir.path().join("f64.wav");
+        let mut b = Vec::new();
+        b.extend_from_slice(b"RIFF");
+        b.extend_from_slice(&(36u32 + 16).to_le_bytes());
+        b.extend_from_slice(b"WAVEfmt ");
+        b.extend_from_slice(&16u32.to_le_bytes());
+        b.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
+        b.extend_from_slice(&1u16.to_le_bytes()); // channels
+        b.extend_from_slice(&48000u32.to_le_bytes());
+        b.extend_from_slice(&(48000u32 * 8).to_le_bytes());
+        b.extend_from_slice(&8u16.to_le_bytes()); // block align
+        b.extend_from_slice(&64u16.to_le_bytes()); // bits
+        b.extend_from_slice(b"data");
+        b.extend_from_slice(&16u32.to_le_bytes());
+        b.extend_from_slice(&[0u8; 16]);
+        std::fs::write(&f64_wav, b).unwrap();
+        let e = read_wav(&f64_wav).unwrap_err();
+        assert!(e.message.contains("unsupported"), "{e}");
 
         let empty = dir.path().join("empty.wav");
         write_int(&empty, 16, &[]);
