@@ -84,6 +84,10 @@ pub struct LayerAState {
     /// Short-term loudness measured at the tap (after the reduction), LUFS; `None` below the
     /// gate or before a measurement.
     pub short_term_lufs: Option<f64>,
+    /// The stream's own loudness before Layer A (the estimate the reduction is computed from:
+    /// reduction undone, pauses skipped, last 3 s of activity), LUFS; `None` before any
+    /// active step.
+    pub raw_lufs: Option<f64>,
 }
 
 /// A fixed-size ring of `(duration s, value)` pairs, newest last.
@@ -282,6 +286,7 @@ impl LayerA {
             volume_lin: self.volume_lin(),
             reduction_db: self.reduction_db,
             short_term_lufs: self.last_short_term,
+            raw_lufs: self.raw_lufs(),
         }
     }
 }
@@ -500,6 +505,7 @@ mod tests {
         assert_eq!(st.node_id, 42);
         assert_eq!(st.app, "loud");
         assert!((st.short_term_lufs.unwrap() + 10.0).abs() < 0.1);
+        assert!((st.raw_lufs.unwrap() + 4.0).abs() < 0.1);
         assert!((st.volume_lin - s.la.volume_lin()).abs() < 1e-6);
         s.run(None, 5.0);
         assert_eq!(s.la.state(42, "loud").short_term_lufs, None);
