@@ -99,6 +99,20 @@ pub fn shipped_profiles() -> &'static [(&'static str, &'static str)] {
     SHIPPED
 }
 
+/// Line and column (both from 1, columns in characters) of a byte offset into `text`, e.g.
+/// to locate a `toml` error span. Offsets past the end or inside a character are clamped.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut off = offset.min(text.len());
+    while !text.is_char_boundary(off) {
+        off -= 1;
+    }
+    let before = &text[..off];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
 /// What kind of problem a [`ProfileError`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {

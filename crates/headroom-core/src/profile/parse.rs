@@ -34,16 +34,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn location(&self, offset: usize) -> Location {
-        let offset = offset.min(self.text.len());
-        // Back off to a char boundary so slicing cannot panic.
-        let mut off = offset;
-        while !self.text.is_char_boundary(off) {
-            off -= 1;
-        }
-        let before = &self.text[..off];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
+        let (line, column) = super::line_col(self.text, offset);
         Location {
             file: self.file.to_owned(),
             line,

@@ -1,0 +1,783 @@
+//! The profile store: which profiles exist, which one is active, runtime overrides, and hot
+//! reload.
+//!
+//! Layout (all paths configurable through [`StorePaths`]):
+//!
+//! * `$XDG_CONFIG_HOME/headroom/config.toml` — daemon config; its `profile = "name"` key
+//!   names the active profile (a name, or a path to a `.toml` file). Written atomically by
+//!   [`ProfileStore::use_profile`]; other keys in it are kept (comments are not).
+//! * `$XDG_CONFIG_HOME/headroom/profiles/*.toml` — user profiles. A user profile with the
+//!   name of a shipped one (`default`, `music`, `night`, `speech`) replaces it.
+//! * `$XDG_STATE_HOME/headroom/state.json` — runtime overrides (see [`crate::state_file`]).
+//!
+//! The store is cheap to clone and thread-safe; every clone shares the same state. The engine
+//! keeps one, calls [`ProfileStore::effective`] for the parameters to run, the mutating
+//! methods on behalf of the control socket, and [`ProfileStore::watch`] once to receive
+//! [`ProfileEvent`]s when files change.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use headroom_core::profile::{
+    line_col, shipped_profiles, ChangeKind, Profile, ProfileDiff, ProfileError, SettingValue,
+    DEFAULT_PROFILE_NAME,
+};
+use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_mini::{new_debouncer, DebounceEventResult, DebouncedEventKind, Debouncer};
+use parking_lot::Mutex;
+
+use crate::state_file::{write_atomic, Overrides, StateFile};
+
+/// Debounce interval of the file watcher: changes are applied this long after the last write
+/// to a file settles (well within a second).
+pub const WATCH_DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// Where the store keeps its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorePaths {
+    /// The daemon config file (`<config_dir>/config.toml`).
+    pub config_file: PathBuf,
+    /// The user profiles directory (`<config_dir>/profiles`).
+    pub profiles_dir: PathBuf,
+    /// The state file (`<state_dir>/state.json`).
+    pub state_file: PathBuf,
+}
+
+impl StorePaths {
+    /// Standard layout under a config directory (`…/headroom`) and a state directory.
+    pub fn new(config_dir: impl AsRef<Path>, state_dir: impl AsRef<Path>) -> Self {
+        let config_dir = config_dir.as_ref();
+        StorePaths {
+            config_file: config_dir.join("config.toml"),
+            profiles_dir: config_dir.join("profiles"),
+            state_file: state_dir.as_ref().join(crate::state_file::STATE_FILE_NAME),
+        }
+    }
+
+    /// `$XDG_CONFIG_HOME/headroom` (default `~/.config/headroom`) and
+    /// `$XDG_STATE_HOME/headroom` (default `~/.local/state/headroom`).
+    pub fn from_env() -> Result<Self, StoreError> {
+        let (config, state) = default_dirs()?;
+        Ok(StorePaths::new(config, state))
+    }
+}
+
+/// `($XDG_CONFIG_HOME/headroom, $XDG_STATE_HOME/headroom)` with the XDG fallbacks under
+/// `$HOME`.
+pub fn default_dirs() -> Result<(PathBuf, PathBuf), StoreError> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    let home = var("HOME");
+    let base = |xdg: &str, fallback: &str| {
+        var(xdg)
+            .or_else(|| home.as_ref().map(|h| h.join(fallback)))
+            .map(|p| p.join("headroom"))
+            .ok_or(StoreError::NoHome)
+    };
+    Ok((
+        base("XDG_CONFIG_HOME", ".config")?,
+        base("XDG_STATE_HOME", ".local/state")?,
+    ))
+}
+
+/// Errors of store operations requested by a client.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A profile file or a setting is invalid.
+    #[error("{0}")]
+    Profile(#[from] ProfileError),
+    /// No profile of that name.
+    #[error("no profile named `{name}` (available: {})", available.join(", "))]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// Every profile that exists.
+        available: Vec<String>,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// The daemon config file is invalid.
+    #[error("{0}")]
+    Config(String),
+    /// Neither `$XDG_CONFIG_HOME`/`$XDG_STATE_HOME` nor `$HOME` is set.
+    #[error("cannot find the config directory: neither XDG_CONFIG_HOME nor HOME is set")]
+    NoHome,
+    /// The file watcher could not be started.
+    #[error("cannot watch {}: {message}", path.display())]
+    Watch {
+        /// What was to be watched.
+        path: PathBuf,
+        /// Why it failed.
+        message: String,
+    },
+}
+
+impl StoreError {
+    fn io(path: &Path, source: io::Error) -> Self {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// What the store reports when files change.
+#[derive(Debug, Clone)]
+pub enum ProfileEvent {
+    /// The effective parameters changed (edited profile, other profile selected in the config
+    /// file).
+    Changed {
+        /// The new effective profile (active profile + overrides).
+        profile: Arc<Profile>,
+        /// Whether new parameter values suffice or the graph must be rebuilt.
+        diff: ChangeKind,
+        /// What exactly changed.
+        detail: ProfileDiff,
+    },
+    /// A profile or the config file is invalid; the last good profile stays active.
+    Error {
+        /// The offending file.
+        file: PathBuf,
+        /// Line of the problem (from 1; 0 when the problem has no position, e.g. a missing
+        /// file).
+        line: usize,
+        /// Column of the problem (from 1; 0 when it has no position).
+        column: usize,
+        /// What is wrong, with the key concerned.
+        message: String,
+    },
+}
+
+impl ProfileEvent {
+    fn from_profile_error(file: &Path, e: &ProfileError) -> Self {
+        let (line, column) = e.location.as_ref().map_or((0, 0), |l| (l.line, l.column));
+        ProfileEvent::Error {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: e.message.clone(),
+        }
+    }
+
+    fn from_store_error(file: &Path, e: &StoreError) -> Self {
+        match e {
+            StoreError::Profile(pe) => ProfileEvent::from_profile_error(file, pe),
+            other => ProfileEvent::Error {
+                file: file.to_path_buf(),
+                line: 0,
+                column: 0,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Where a profile comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileSource {
+    /// Embedded in the binary (`profiles/*.toml` of the source tree).
+    Shipped,
+    /// A user profile in the profiles directory.
+    User {
+        /// The file.
+        path: PathBuf,
+        /// It replaces a shipped profile of the same name.
+        shadows_shipped: bool,
+    },
+    /// A file named by path (config `profile = "/some/where.toml"`).
+    Path(PathBuf),
+    /// The built-in defaults, used when the configured profile could not be loaded at
+    /// start-up.
+    BuiltIn,
+}
+
+/// One entry of [`ProfileStore::list`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileInfo {
+    /// Profile name.
+    pub name: String,
+    /// Its description (empty if it does not parse).
+    pub description: String,
+    /// Where it comes from.
+    pub source: ProfileSource,
+    /// Whether it is the active profile.
+    pub active: bool,
+    /// Why it cannot be used, if it is invalid (`file:line:col: message`).
+    pub error: Option<String>,
+}
+
+struct Inner {
+    paths: StorePaths,
+    /// Name (or path) the config file selects, as written there.
+    active_name: String,
+    active_source: ProfileSource,
+    active: Arc<Profile>,
+    overrides: Overrides,
+    effective: Arc<Profile>,
+    warnings: Vec<String>,
+}
+
+/// Profiles, the active one, overrides and hot reload. See the module docs.
+#[derive(Clone)]
+pub struct ProfileStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl std::fmt::Debug for ProfileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let g = self.inner.lock();
+        f.debug_struct("ProfileStore")
+            .field("paths", &g.paths)
+            .field("active", &g.active_name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn is_path(name: &str) -> bool {
+    name.contains('/') || name.ends_with(".toml")
+}
+
+fn read_to_string(path: &Path) -> Result<String, StoreError> {
+    fs::read_to_string(path).map_err(|e| StoreError::io(path, e))
+}
+
+/// Reads `profile = "…"` from the config file. A missing file or key means `default`.
+fn read_config(path: &Path) -> Result<String, StoreError> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DEFAULT_PROFILE_NAME.into()),
+        Err(e) => return Err(StoreError::io(path, e)),
+    };
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        let (line, col) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
+        StoreError::Config(format!(
+            "{}:{line}:{col}: TOML syntax error: {}",
+            path.display(),
+            e.message()
+        ))
+    })?;
+    match table.get("profile") {
+        None => Ok(DEFAULT_PROFILE_NAME.into()),
+        Some(toml::Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+        Some(other) => Err(StoreError::Config(format!(
+            "{}: `profile` must be a non-empty string (a profile name or path), found {}",
+            path.display(),
+            other.type_str()
+        ))),
+    }
+}
+
+/// Sets `profile = name` in the config file, keeping its other keys.
+fn write_config(path: &Path, name: &str) -> Result<(), StoreError> {
+    let mut table = match fs::read_to_string(path) {
+        Ok(t) => toml::from_str::<toml::Table>(&t).map_err(|e| {
+            StoreError::Config(format!(
+                "{}: cannot update it, it is not valid TOML: {}",
+                path.display(),
+                e.message()
+            ))
+        })?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => toml::Table::new(),
+        Err(e) => return Err(StoreError::io(path, e)),
+    };
+    table.insert("profile".into(), toml::Value::String(name.into()));
+    let text = format!(
+        "# headroom daemon configuration. `profile` is the active profile (a name from\n\
+         # `headroom profile list`, or a path to a .toml file).\n{}",
+        toml::to_string(&table).map_err(|e| StoreError::Config(e.to_string()))?
+    );
+    write_atomic(path, text.as_bytes()).map_err(|e| StoreError::io(path, e))
+}
+
+/// Loads a profile by name (user directory first, then shipped) or by path.
+fn load_profile(paths: &StorePaths, name: &str) -> Result<(Profile, ProfileSource), StoreError> {
+    if is_path(name) {
+        let path = PathBuf::from(name);
+        let text = read_to_string(&path)?;
+        let p = Profile::parse(&text, &path.display().to_string())?;
+        return Ok((p, ProfileSource::Path(path)));
+    }
+    let user = paths.profiles_dir.join(format!("{name}.toml"));
+    let shipped = shipped_profiles().iter().find(|(n, _)| *n == name);
+    match fs::read_to_string(&user) {
+        Ok(text) => {
+            let p = Profile::parse_named(name, &text, &user.display().to_string())?;
+            Ok((
+                p,
+                ProfileSource::User {
+                    path: user,
+                    shadows_shipped: shipped.is_some(),
+                },
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match shipped {
+            Some((n, text)) => {
+                let p = Profile::parse_named(n, text, &format!("profiles/{n}.toml"))?;
+                Ok((p, ProfileSource::Shipped))
+            }
+            None => Err(StoreError::NotFound {
+                name: name.to_owned(),
+                available: profile_names(paths),
+            }),
+        },
+        Err(e) => Err(StoreError::io(&user, e)),
+    }
+}
+
+/// Names of every profile (shipped and user), sorted and deduplicated.
+fn profile_names(paths: &StorePaths) -> Vec<String> {
+    let mut names: Vec<String> = shipped_profiles()
+        .iter()
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    names.extend(user_profile_files(paths).into_iter().map(|(n, _)| n));
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn user_profile_files(paths: &StorePaths) -> Vec<(String, PathBuf)> {
+    let Ok(dir) = fs::read_dir(&paths.profiles_dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, PathBuf)> = dir
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .filter_map(|p| {
+            let stem = p.file_stem()?.to_str()?.to_owned();
+            (!stem.starts_with('.')).then_some((stem, p))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn source_path(source: &ProfileSource) -> Option<&Path> {
+    match source {
+        ProfileSource::User { path, .. } | ProfileSource::Path(path) => Some(path),
+        ProfileSource::Shipped | ProfileSource::BuiltIn => None,
+    }
+}
+
+impl Inner {
+    /// Recomputes the effective profile; returns the diff from the previous one.
+    fn recompute(&mut self) -> ProfileDiff {
+        let (eff, warnings) = self.overrides.apply_to(&self.active);
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+        self.warnings.extend(warnings);
+        let diff = self.effective.diff(&eff);
+        self.effective = Arc::new(eff);
+        diff
+    }
+
+    fn reload(&mut self) -> Option<ProfileEvent> {
+        let name = match read_config(&self.paths.config_file) {
+            Ok(n) => n,
+            Err(e) => return Some(ProfileEvent::from_store_error(&self.paths.config_file, &e)),
+        };
+        let (profile, source) = match load_profile(&self.paths, &name) {
+            Ok(x) => x,
+            Err(e) => {
+                let file = if is_path(&name) {
+                    PathBuf::from(&name)
+                } else {
+                    self.paths.profiles_dir.join(format!("{name}.toml"))
+                };
+                return Some(ProfileEvent::from_store_error(&file, &e));
+            }
+        };
+        self.active_name = name;
+        self.active_source = source;
+        self.active = Arc::new(profile);
+        let detail = self.recompute();
+        detail.kind().map(|diff| ProfileEvent::Changed {
+            profile: self.effective.clone(),
+            diff,
+            detail,
+        })
+    }
+}
+
+impl ProfileStore {
+    /// Opens the store with the standard layout under `config_dir` (e.g.
+    /// `~/.config/headroom`) and `state_dir` (e.g. `~/.local/state/headroom`). Never fails:
+    /// problems (invalid config, invalid active profile, corrupt state file) fall back to
+    /// defaults and are reported by [`ProfileStore::take_warnings`].
+    pub fn new(config_dir: impl AsRef<Path>, state_dir: impl AsRef<Path>) -> Self {
+        ProfileStore::open(StorePaths::new(config_dir, state_dir))
+    }
+
+    /// Opens the store with explicit paths. See [`ProfileStore::new`].
+    pub fn open(paths: StorePaths) -> Self {
+        let mut warnings = Vec::new();
+        let name = read_config(&paths.config_file).unwrap_or_else(|e| {
+            warnings.push(format!("{e}; using the `{DEFAULT_PROFILE_NAME}` profile"));
+            DEFAULT_PROFILE_NAME.into()
+        });
+        let (active, source) = match load_profile(&paths, &name) {
+            Ok(x) => x,
+            Err(e) => {
+                // No last good profile yet: fall back to the shipped one of that name, else
+                // the built-in defaults.
+                let fallback = if is_path(&name) {
+                    None
+                } else {
+                    Profile::shipped(&name).and_then(Result::ok)
+                };
+                match fallback {
+                    Some(p) => {
+                        warnings.push(format!("{e}; using the shipped `{name}` profile"));
+                        (p, ProfileSource::Shipped)
+                    }
+                    None => {
+                        warnings.push(format!("{e}; using the built-in defaults"));
+                        (Profile::default(), ProfileSource::BuiltIn)
+                    }
+                }
+            }
+        };
+        let loaded = StateFile::new(&paths.state_file).load();
+        warnings.extend(loaded.warning);
+        let active = Arc::new(active);
+        let mut inner = Inner {
+            paths,
+            active_name: name,
+            active_source: source,
+            effective: active.clone(),
+            active,
+            overrides: loaded.overrides,
+            warnings,
+        };
+        inner.recompute();
+        for w in &inner.warnings {
+            tracing::warn!("{w}");
+        }
+        ProfileStore {
+            inner: Arc::new(Mutex::new(inner)),
+        }
+    }
+
+    /// Opens the store in the XDG directories ([`StorePaths::from_env`]).
+    pub fn from_env() -> Result<Self, StoreError> {
+        Ok(ProfileStore::open(StorePaths::from_env()?))
+    }
+
+    /// The paths in use.
+    pub fn paths(&self) -> StorePaths {
+        self.inner.lock().paths.clone()
+    }
+
+    /// Problems met since the last call (start-up fallbacks, skipped overrides), oldest
+    /// first.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut self.inner.lock().warnings)
+    }
+
+    /// The active profile, without overrides.
+    pub fn active(&self) -> Arc<Profile> {
+        self.inner.lock().active.clone()
+    }
+
+    /// The name (or path) of the active profile, as the config file gives it.
+    pub fn active_name(&self) -> String {
+        self.inner.lock().active_name.clone()
+    }
+
+    /// Where the active profile was loaded from.
+    pub fn active_source(&self) -> ProfileSource {
+        self.inner.lock().active_source.clone()
+    }
+
+    /// What the daemon runs: the active profile with the overrides applied.
+    pub fn effective(&self) -> Arc<Profile> {
+        self.inner.lock().effective.clone()
+    }
+
+    /// The current overrides.
+    pub fn overrides(&self) -> Overrides {
+        self.inner.lock().overrides.clone()
+    }
+
+    /// Every profile: shipped ones and user ones (a user profile replaces the shipped one of
+    /// the same name), sorted by name, each parsed to report its description or error.
+    pub fn list(&self) -> Vec<ProfileInfo> {
+        let (paths, active_name) = {
+            let g = self.inner.lock();
+            (g.paths.clone(), g.active_name.clone())
+        };
+        profile_names(&paths)
+            .into_iter()
+            .map(|name| {
+                let active = name == active_name;
+                match load_profile(&paths, &name) {
+                    Ok((p, source)) => ProfileInfo {
+                        name,
+                        description: p.description,
+                        source,
+                        active,
+                        error: None,
+                    },
+                    Err(e) => {
+                        let path = paths.profiles_dir.join(format!("{name}.toml"));
+                        ProfileInfo {
+                            name,
+                            description: String::new(),
+                            source: ProfileSource::User {
+                                shadows_shipped: shipped_profiles()
+                                    .iter()
+                                    .any(|(n, _)| path.file_stem().is_some_and(|s| s == *n)),
+                                path,
+                            },
+                            active,
+                            error: Some(e.to_string()),
+                        }
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Loads and validates a profile by name or path without activating it.
+    pub fn load(&self, name_or_path: &str) -> Result<Profile, StoreError> {
+        let paths = self.paths();
+        load_profile(&paths, name_or_path).map(|(p, _)| p)
+    }
+
+    /// Makes `name_or_path` the active profile: validates it, records it in the config file
+    /// (atomically) and returns what changed in the effective profile. On error nothing
+    /// changes. Overrides stay in force.
+    pub fn use_profile(&self, name_or_path: &str) -> Result<ProfileDiff, StoreError> {
+        let mut g = self.inner.lock();
+        let (profile, source) = load_profile(&g.paths, name_or_path)?;
+        write_config(&g.paths.config_file, name_or_path)?;
+        g.active_name = name_or_path.to_owned();
+        g.active_source = source;
+        g.active = Arc::new(profile);
+        Ok(g.recompute())
+    }
+
+    /// Sets a runtime override (type-, range- and order-checked against the effective
+    /// profile) and persists it. Returns what changed.
+    pub fn set_override(&self, key: &str, value: SettingValue) -> Result<ProfileDiff, StoreError> {
+        let mut g = self.inner.lock();
+        let mut eff = (*g.effective).clone();
+        eff.set(key, value)?;
+        // Store the value as the setting's own type (e.g. "off" → false).
+        let normalized = eff.get(key)?;
+        let mut next = g.overrides.clone();
+        next.insert(key, normalized);
+        StateFile::new(&g.paths.state_file)
+            .save(&next)
+            .map_err(|e| StoreError::io(&g.paths.state_file, e))?;
+        g.overrides = next;
+        Ok(g.recompute())
+    }
+
+    /// Removes the override of `key` (no-op if there is none) and persists the change.
+    /// Unknown keys are an error.
+    pub fn reset(&self, key: &str) -> Result<ProfileDiff, StoreError> {
+        Profile::key_info(key)?;
+        let mut g = self.inner.lock();
+        if g.overrides.get(key).is_none() {
+            return Ok(ProfileDiff::default());
+        }
+        let mut next = g.overrides.clone();
+        next.remove(key);
+        StateFile::new(&g.paths.state_file)
+            .save(&next)
+            .map_err(|e| StoreError::io(&g.paths.state_file, e))?;
+        g.overrides = next;
+        Ok(g.recompute())
+    }
+
+    /// Removes every override and persists the change.
+    pub fn reset_all(&self) -> Result<ProfileDiff, StoreError> {
+        let mut g = self.inner.lock();
+        StateFile::new(&g.paths.state_file)
+            .save(&Overrides::new())
+            .map_err(|e| StoreError::io(&g.paths.state_file, e))?;
+        g.overrides.clear();
+        Ok(g.recompute())
+    }
+
+    /// Re-reads the config file and the active profile now. Returns `Changed` if the effective
+    /// profile changed, `Error` if the config or profile is invalid (the last good profile
+    /// stays), `None` if nothing changed.
+    pub fn reload(&self) -> Option<ProfileEvent> {
+        self.inner.lock().reload()
+    }
+
+    /// Starts watching the config file's directory and the user profiles directory (both
+    /// created if missing; non-recursive, so editors that save by renaming are seen). Every
+    /// change is applied within about [`WATCH_DEBOUNCE`] and reported on `sender`:
+    /// `Changed` when the effective profile changed, `Error` when the active profile, the
+    /// config file or any edited profile in the profiles directory is invalid. Watching stops
+    /// when the handle is dropped.
+    pub fn watch(&self, sender: Sender<ProfileEvent>) -> Result<WatchHandle, StoreError> {
+        let paths = self.paths();
+        let config_dir = paths
+            .config_file
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let mut dirs = vec![config_dir, paths.profiles_dir.clone()];
+        dirs.dedup();
+        for d in &dirs {
+            fs::create_dir_all(d).map_err(|e| StoreError::io(d, e))?;
+        }
+        // Canonical forms, since the watcher reports canonical paths on some systems.
+        let canon = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let config_file = canon(paths.config_file.parent().unwrap_or(Path::new(".")))
+            .join(paths.config_file.file_name().unwrap_or_default());
+        let profiles_dir = canon(&paths.profiles_dir);
+        // Reading a file raises inotify events of its own (IN_OPEN); only paths whose
+        // metadata really changed trigger a reload, so reloads never feed themselves.
+        let mut seen: HashMap<PathBuf, Option<Fingerprint>> = HashMap::new();
+        seen.insert(config_file.clone(), fingerprint(&config_file));
+        for (_, p) in user_profile_files(&paths) {
+            let p = canon(&p);
+            let fp = fingerprint(&p);
+            seen.insert(p, fp);
+        }
+        let store = self.clone();
+        let handler = move |res: DebounceEventResult| match res {
+            Ok(events) => {
+                let mut relevant = false;
+                let mut edited: Vec<PathBuf> = Vec::new();
+                for ev in events {
+                    // `AnyContinuous` fires while a file is still being written (e.g.
+                    // between the truncation and the write of an in-place save); act only
+                    // once the path has been quiet for the debounce interval.
+                    if ev.kind != DebouncedEventKind::Any {
+                        continue;
+                    }
+                    let p = ev.path;
+                    let is_config = p == config_file || p == paths.config_file;
+                    let is_profile = p.extension().is_some_and(|x| x == "toml")
+                        && p.parent()
+                            .is_some_and(|d| d == profiles_dir || d == paths.profiles_dir);
+                    if !(is_config || is_profile || store.is_active_path(&p)) {
+                        continue;
+                    }
+                    let fp = fingerprint(&p);
+                    if seen.get(&p) == Some(&fp) {
+                        continue;
+                    }
+                    seen.insert(p.clone(), fp);
+                    relevant = true;
+                    if is_profile && !edited.contains(&p) {
+                        edited.push(p);
+                    }
+                }
+                if !relevant {
+                    return;
+                }
+                let event = store.reload();
+                let active_file = match &event {
+                    Some(ProfileEvent::Error { file, .. }) => Some(file.clone()),
+                    _ => store.active_path(),
+                };
+                if let Some(ev) = event {
+                    let _ = sender.send(ev);
+                }
+                // Report broken edits of profiles that are not active, too.
+                for p in edited {
+                    let same = active_file.as_ref().is_some_and(|a| canon(a) == canon(&p));
+                    if same || !p.exists() {
+                        continue;
+                    }
+                    if let Err(e) = fs::read_to_string(&p)
+                        .map_err(|e| StoreError::io(&p, e))
+                        .and_then(|t| Ok(Profile::parse(&t, &p.display().to_string())?))
+                    {
+                        let _ = sender.send(ProfileEvent::from_store_error(&p, &e));
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("profile watcher: {e}"),
+        };
+        let mut debouncer =
+            new_debouncer(WATCH_DEBOUNCE, handler).map_err(|e| StoreError::Watch {
+                path: dirs[0].clone(),
+                message: e.to_string(),
+            })?;
+        for d in &dirs {
+            debouncer
+                .watcher()
+                .watch(d, RecursiveMode::NonRecursive)
+                .map_err(|e| StoreError::Watch {
+                    path: d.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+        // A profile selected by path outside the watched directories.
+        if let Some(p) = self.active_path() {
+            if let Some(parent) = p.parent() {
+                let parent = canon(parent);
+                if !dirs.iter().any(|d| canon(d) == parent) {
+                    let _ = debouncer
+                        .watcher()
+                        .watch(&parent, RecursiveMode::NonRecursive);
+                }
+            }
+        }
+        Ok(WatchHandle {
+            _debouncer: debouncer,
+        })
+    }
+
+    fn active_path(&self) -> Option<PathBuf> {
+        source_path(&self.inner.lock().active_source).map(Path::to_path_buf)
+    }
+
+    fn is_active_path(&self, p: &Path) -> bool {
+        self.active_path()
+            .is_some_and(|a| a == p || fs::canonicalize(&a).is_ok_and(|c| c == p))
+    }
+}
+
+/// What identifies one version of a file without reading it (reading would raise new
+/// watcher events): device, inode, size, modification and change times.
+type Fingerprint = (u64, u64, u64, i64, i64, i64, i64);
+
+fn fingerprint(p: &Path) -> Option<Fingerprint> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(p).ok()?;
+    Some((
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    ))
+}
+
+/// Keeps the file watcher of [`ProfileStore::watch`] running; dropping it stops watching.
+pub struct WatchHandle {
+    _debouncer: Debouncer<RecommendedWatcher>,
+}
+
+impl std::fmt::Debug for WatchHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WatchHandle")
+    }
+}

@@ -1,0 +1,257 @@
+//! Runtime overrides (`headroom set KEY=VALUE`) persisted across daemon restarts.
+//!
+//! The overrides live in `$XDG_STATE_HOME/headroom/state.json`:
+//!
+//! ```json
+//! { "version": 1, "overrides": { "agc.target_lufs": -18.0, "bypass": true } }
+//! ```
+//!
+//! The file is always replaced atomically ([`write_atomic`]: temporary file in the same
+//! directory, fsync, rename, fsync of the directory), so a crash leaves either the old or the
+//! new state. A file that is nevertheless unreadable (truncated by a full disk, edited by
+//! hand) is reported, moved aside to `state.json.corrupt-<unix seconds>` so nothing is lost,
+//! and ignored: the daemon starts with no overrides instead of failing.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use headroom_core::profile::{Profile, SettingValue};
+use serde::{Deserialize, Serialize};
+
+/// File name of the state file inside the state directory.
+pub const STATE_FILE_NAME: &str = "state.json";
+
+/// Format version written to the state file.
+pub const STATE_VERSION: u32 = 1;
+
+/// Dotted-key settings applied on top of the active profile.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Overrides {
+    values: BTreeMap<String, SettingValue>,
+}
+
+impl Overrides {
+    /// No overrides.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The override of `key`, if any.
+    pub fn get(&self, key: &str) -> Option<&SettingValue> {
+        self.values.get(key)
+    }
+
+    /// Sets an override (not validated here: [`crate::profiles::ProfileStore::set_override`]
+    /// validates before storing).
+    pub fn insert(&mut self, key: impl Into<String>, value: SettingValue) {
+        self.values.insert(key.into(), value);
+    }
+
+    /// Removes the override of `key`, returning it.
+    pub fn remove(&mut self, key: &str) -> Option<SettingValue> {
+        self.values.remove(key)
+    }
+
+    /// Removes every override.
+    pub fn clear(&mut self) {
+        self.values.clear();
+    }
+
+    /// Number of overrides.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Overrides in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &SettingValue)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// `profile` with every override applied in key order. An override that no longer fits
+    /// (unknown key, out of range, or in conflict with the profile, e.g. a silence gate above
+    /// the new profile's target) is skipped and described in the returned warnings.
+    pub fn apply_to(&self, profile: &Profile) -> (Profile, Vec<String>) {
+        let mut p = profile.clone();
+        let mut warnings = Vec::new();
+        for (k, v) in &self.values {
+            if let Err(e) = p.set(k, v.clone()) {
+                warnings.push(format!("override {k} = {v} ignored: {e}"));
+            }
+        }
+        (p, warnings)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OnDisk {
+    version: u32,
+    #[serde(default)]
+    overrides: Overrides,
+}
+
+/// Result of [`StateFile::load`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Loaded {
+    /// The overrides read (empty when the file is missing or unusable).
+    pub overrides: Overrides,
+    /// What went wrong, for the log, when the file was unusable.
+    pub warning: Option<String>,
+    /// Where an unusable file was moved to.
+    pub backup: Option<PathBuf>,
+}
+
+/// The state file at a fixed path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateFile {
+    path: PathBuf,
+}
+
+impl StateFile {
+    /// The state file at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        StateFile { path: path.into() }
+    }
+
+    /// `state_dir/state.json`.
+    pub fn in_dir(state_dir: impl AsRef<Path>) -> Self {
+        StateFile::new(state_dir.as_ref().join(STATE_FILE_NAME))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the overrides. A missing file is simply empty. A corrupt one is renamed to
+    /// `<name>.corrupt-<unix seconds>` and reported in [`Loaded::warning`]; never panics.
+    pub fn load(&self) -> Loaded {
+        let bytes = match fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Loaded::default(),
+            Err(e) => {
+                return Loaded {
+                    warning: Some(format!(
+                        "cannot read state file {}: {e}; starting without overrides",
+                        self.path.display()
+                    )),
+                    ..Loaded::default()
+                }
+            }
+        };
+        let problem = match serde_json::from_slice::<OnDisk>(&bytes) {
+            Ok(d) if d.version == STATE_VERSION => {
+                return Loaded {
+                    overrides: d.overrides,
+                    ..Loaded::default()
+                }
+            }
+            Ok(d) => format!("unsupported version {}", d.version),
+            Err(e) => e.to_string(),
+        };
+        let (backup, note) = match self.move_aside() {
+            Ok(p) => {
+                let note = format!("moved to {}", p.display());
+                (Some(p), note)
+            }
+            Err(e) => (None, format!("could not move it aside: {e}")),
+        };
+        Loaded {
+            overrides: Overrides::new(),
+            warning: Some(format!(
+                "state file {} is corrupt ({problem}); {note}; starting without overrides",
+                self.path.display()
+            )),
+            backup,
+        }
+    }
+
+    fn move_aside(&self) -> io::Result<PathBuf> {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let base = format!("{}.corrupt-{secs}", self.path.display());
+        let mut candidate = PathBuf::from(&base);
+        let mut n = 1;
+        while candidate.exists() {
+            candidate = PathBuf::from(format!("{base}-{n}"));
+            n += 1;
+        }
+        fs::rename(&self.path, &candidate)?;
+        Ok(candidate)
+    }
+
+    /// Writes the overrides atomically, creating the directory if needed.
+    pub fn save(&self, overrides: &Overrides) -> io::Result<()> {
+        let disk = OnDisk {
+            version: STATE_VERSION,
+            overrides: overrides.clone(),
+        };
+        let mut text = serde_json::to_string_pretty(&disk).map_err(io::Error::other)?;
+        text.push('\n');
+        write_atomic(&self.path, text.as_bytes())
+    }
+}
+
+/// Replaces `path` with `contents` atomically: writes a temporary file in the same
+/// directory, fsyncs it, renames it over `path` and fsyncs the directory. Creates the
+/// directory if missing. On error the old file is untouched and the temporary file removed.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        fs::File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_skips_conflicting_overrides() {
+        let mut o = Overrides::new();
+        o.insert("agc.target_lufs", SettingValue::Number(-20.0));
+        o.insert("agc.silence_gate_lufs", SettingValue::Number(-10.0));
+        o.insert("no.such", SettingValue::Bool(true));
+        let (p, warnings) = o.apply_to(&Profile::default());
+        assert_eq!(p.chain.agc.target_lufs, -20.0);
+        assert_eq!(p.chain.agc.silence_gate_lufs, -50.0);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+    }
+}
