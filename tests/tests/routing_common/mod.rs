@@ -315,3 +315,177 @@ pub fn rss_kib() -> Result<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .context("no VmRSS")
 }
+
+// ------------------------------------------------------------------------------ backends
+
+/// A stream as the routing side reports it.
+#[derive(Debug, Clone)]
+pub struct StreamView {
+    /// Decided route.
+    pub route: Option<Route>,
+    /// What it is linked to (or asked to be).
+    pub linked_to: Option<String>,
+    /// Description of the matched rule (`None`: default route).
+    pub rule: Option<String>,
+}
+
+/// Layer A state of a stream.
+#[derive(Debug, Clone)]
+pub struct LayerView {
+    /// Current reduction, dB.
+    pub reduction_db: f32,
+}
+
+/// What the scenarios need from "the daemon": the in-process [`Driver`] or a real `headroomd`
+/// driven over its control socket.
+pub trait Backend {
+    /// `route set APP ROUTE`.
+    fn set_rule(&mut self, app: &str, route: Route);
+    /// `route unset APP`.
+    fn unset_rule(&mut self, app: &str);
+    /// `set layer_a.enabled …`.
+    fn set_layer_a_enabled(&mut self, on: bool);
+    /// The stream of `app`, if known.
+    fn stream(&mut self, app: &str) -> Option<StreamView>;
+    /// Layer A state of the stream of `app`, if tapped.
+    fn layer_a(&mut self, app: &str) -> Option<LayerView>;
+    /// Number of streams the routing side knows.
+    fn stream_count(&mut self) -> usize;
+    /// Resident set size of the process running the bus, KiB.
+    fn rss_kib(&self) -> u64;
+}
+
+impl Backend for Driver {
+    fn set_rule(&mut self, app: &str, route: Route) {
+        Driver::set_rule(self, app, route);
+    }
+    fn unset_rule(&mut self, app: &str) {
+        Driver::unset_rule(self, app);
+    }
+    fn set_layer_a_enabled(&mut self, on: bool) {
+        self.set_layer_a(LayerAParams {
+            enabled: on,
+            ..LayerAParams::default()
+        });
+    }
+    fn stream(&mut self, app: &str) -> Option<StreamView> {
+        self.route_of(app).map(|r| StreamView {
+            route: r.route,
+            linked_to: r.linked_to.or(r.target),
+            rule: r
+                .matched
+                .filter(|m| m.source != headroomd::routing::RuleSource::Default)
+                .map(|m| m.description),
+        })
+    }
+    fn layer_a(&mut self, app: &str) -> Option<LayerView> {
+        Driver::layer_a(self)
+            .into_iter()
+            .find(|s| s.app == app)
+            .map(|s| LayerView {
+                reduction_db: s.reduction_db,
+            })
+    }
+    fn stream_count(&mut self) -> usize {
+        self.routes().len()
+    }
+    fn rss_kib(&self) -> u64 {
+        rss_kib().unwrap_or(0)
+    }
+}
+
+/// A real `headroomd` in the sandbox, driven through `headroom-client`.
+pub struct DaemonBackend {
+    /// The daemon process.
+    pub daemon: headroom_tests::daemon::Daemon,
+    client: headroom_client::Client,
+}
+
+fn ipc_route(r: Route) -> headroom_ipc::Route {
+    match r {
+        Route::Processed => headroom_ipc::Route::Processed,
+        Route::Bypass => headroom_ipc::Route::Bypass,
+    }
+}
+
+impl DaemonBackend {
+    /// Starts `headroomd` in `sb`. `profile_toml`, when given, becomes the active profile
+    /// (written as a user profile `routing-test` and named in the daemon config).
+    pub fn start(sb: &Sandbox, profile_toml: Option<&str>) -> Result<Self> {
+        if let Some(p) = profile_toml {
+            let dir = std::path::PathBuf::from(&sb.env()["XDG_CONFIG_HOME"]).join("headroom");
+            std::fs::create_dir_all(dir.join("profiles"))?;
+            std::fs::write(dir.join("profiles/routing-test.toml"), p)?;
+            std::fs::write(dir.join("config.toml"), "profile = \"routing-test\"\n")?;
+        }
+        let daemon = headroom_tests::daemon::Daemon::start(sb, &[])?;
+        let sock =
+            std::path::PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
+        let client = wait_for("control socket", Duration::from_secs(5), || {
+            Ok(headroom_client::Client::connect_to(&sock).ok())
+        })?;
+        let mut b = DaemonBackend { daemon, client };
+        if profile_toml.is_some() {
+            let active = b.client.status()?.profile;
+            if active != "routing-test" {
+                bail!("profile not active: {active}\n{}", b.daemon.log());
+            }
+        }
+        Ok(b)
+    }
+
+    fn info(&mut self, app: &str) -> Option<headroom_ipc::StreamInfo> {
+        self.client
+            .route_list()
+            .ok()?
+            .streams
+            .into_iter()
+            .find(|s| s.app == app)
+    }
+}
+
+impl Backend for DaemonBackend {
+    fn set_rule(&mut self, app: &str, route: Route) {
+        self.client.route_set(app, ipc_route(route)).unwrap();
+    }
+    fn unset_rule(&mut self, app: &str) {
+        self.client.route_unset(app).unwrap();
+    }
+    fn set_layer_a_enabled(&mut self, on: bool) {
+        self.client.setting_set("layer_a.enabled", on).unwrap();
+    }
+    fn stream(&mut self, app: &str) -> Option<StreamView> {
+        self.info(app).map(|s| StreamView {
+            route: Some(match s.route {
+                headroom_ipc::Route::Processed => Route::Processed,
+                headroom_ipc::Route::Bypass => Route::Bypass,
+            }),
+            linked_to: s.target,
+            rule: s.matched_rule.filter(|r| r != "default"),
+        })
+    }
+    fn layer_a(&mut self, app: &str) -> Option<LayerView> {
+        self.info(app)?
+            .layer_a_reduction_db
+            .map(|r| LayerView { reduction_db: r })
+    }
+    fn stream_count(&mut self) -> usize {
+        self.client
+            .route_list()
+            .map(|r| r.streams.len())
+            .unwrap_or(usize::MAX)
+    }
+    fn rss_kib(&self) -> u64 {
+        let Some(pid) = self.daemon.pid() else {
+            return 0;
+        };
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+}
