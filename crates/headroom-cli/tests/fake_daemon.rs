@@ -260,3 +260,15 @@ fn monitor_json_prints_ndjson_until_the_daemon_leaves() {
         }]
     );
 }
+
+#[test]
+fn monitor_without_a_terminal_points_to_json() {
+    let fake = start();
+    let out = headroom(&fake.socket, &["monitor"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--json"),
+        "{}",
+        text(&out.stderr)
+    );
+}

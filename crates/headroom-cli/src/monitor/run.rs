@@ -1,6 +1,6 @@
 //! The terminal loop of `headroom monitor` and its NDJSON mode.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
@@ -36,6 +36,11 @@ pub fn run(socket: &Path, topics: &[Topic], json: bool, out: &mut dyn Write) -> 
     let sub = connect(socket)?
         .subscribe(topics)
         .map_err(|e| client_error(e, socket))?;
+    if !std::io::stdout().is_terminal() {
+        return Err(CliError::failed(
+            "headroom monitor needs a terminal; use `headroom monitor --json` for an NDJSON event stream",
+        ));
+    }
     let (tx, rx) = mpsc::channel();
     spawn_events(sub, tx.clone(), socket.to_path_buf(), topics.to_vec());
     spawn_status(tx, socket.to_path_buf());
