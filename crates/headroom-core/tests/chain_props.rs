@@ -84,7 +84,7 @@ fn signal(kind: u8, level_db: f64, freq: f64, seed: u64) -> Vec<f32> {
             let period = 2 + (seed % 40) as usize;
             (0..FRAMES * CH)
                 .map(|i| {
-                    if (i / CH / period) % 2 == 0 {
+                    if (i / CH / period).is_multiple_of(2) {
                         1.0
                     } else {
                         -1.0

@@ -168,7 +168,7 @@ fn full_scale_transients_with_inter_sample_peaks_stay_under_the_ceiling() {
                         * std::f64::consts::SQRT_2) as f32
                 }
                 1 => {
-                    if (i / 3) % 2 == 0 {
+                    if (i / 3).is_multiple_of(2) {
                         1.0
                     } else {
                         -1.0
