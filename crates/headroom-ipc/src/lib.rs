@@ -83,3 +83,28 @@ fn socket_dir() -> PathBuf {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // One test owns the environment of this test binary (no other test reads it).
+    #[test]
+    fn socket_path_honours_override_then_runtime_dir() {
+        std::env::set_var(SOCKET_ENV, "/tmp/custom/hr.sock");
+        assert_eq!(default_socket_path(), PathBuf::from("/tmp/custom/hr.sock"));
+        std::env::set_var(SOCKET_ENV, "");
+        std::env::set_var("XDG_RUNTIME_DIR", "/run/user/4242");
+        assert_eq!(
+            default_socket_path(),
+            PathBuf::from("/run/user/4242/headroom/control.sock")
+        );
+        std::env::set_var("XDG_RUNTIME_DIR", "relative/dir");
+        let p = default_socket_path();
+        assert!(p.is_absolute() && p.ends_with("control.sock"), "{}", p.display());
+        std::env::remove_var("XDG_RUNTIME_DIR");
+        std::env::remove_var(SOCKET_ENV);
+        let p = default_socket_path();
+        assert!(p.starts_with(std::env::temp_dir()), "{}", p.display());
+    }
+}

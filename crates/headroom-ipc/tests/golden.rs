@@ -843,3 +843,27 @@ fn setting_value_parse_cli() {
     );
     assert_eq!(SettingValue::Int(-18).as_f64(), Some(-18.0));
 }
+
+#[test]
+fn unknown_fields_are_ignored_for_forward_compatibility() {
+    assert_eq!(
+        decode_client_frame(br#"{"id":1,"method":"status","trace":"x"}"#).unwrap(),
+        req(1, Request::Status)
+    );
+    // Unknown *params* are refused, so a typo never silently changes what a request does
+    // and a client using a newer optional parameter learns the daemon does not support it.
+    let err = decode_client_frame(
+        br#"{"id":2,"method":"route.set","params":{"app":"mpv","route":"bypass","priority":3}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(err.error.code, ErrorCode::InvalidParams);
+    assert!(
+        err.error.message.contains("priority"),
+        "{}",
+        err.error.message
+    );
+    // Newer daemons may add result fields.
+    let f = decode_server_frame(br#"{"id":3,"result":{"kind":"bypass","bypass":true,"since":5}}"#)
+        .unwrap();
+    assert_eq!(f, ok(3, Response::Bypass(BypassState { bypass: true })));
+}
