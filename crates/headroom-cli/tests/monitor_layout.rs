@@ -41,6 +41,8 @@ fn live_state() -> MonitorState {
             max_us: 95,
             spikes: 0,
             xruns: 3,
+            calls: 0,
+            load_pct: None,
         },
         100_000,
     );
@@ -106,7 +108,7 @@ fn live_layout_shows_every_panel_with_values() {
         "-3.5 dB",
         "mpv",
         "bypass",
-        "DSP mean 12.5 µs  max 95 µs  spikes 0  xruns 3",
+        "DSP load —  mean 12.5 µs  max 95 µs  spikes 0  xruns 3",
         "topics: meters,routing",
         "q quit",
     ] {
@@ -259,4 +261,20 @@ fn chart_leaves_out_points_without_measurement() {
         .filter(|c| ('\u{2801}'..='\u{28ff}').contains(c))
         .count();
     assert_eq!(plotted, 0, "{}", lines.join("\n"));
+}
+
+#[test]
+fn dsp_line_shows_load_and_alerts() {
+    let mut s = live_state();
+    s.dsp.load_pct = Some(2.54);
+    s.dsp.spikes = 4;
+    let (lines, buf) = render(&s, 100, 34);
+    let (x, y) = find(&lines, "DSP load 2.5 %  mean 12.5 µs").expect("dsp line");
+    let (sx, _) = find(&lines, "spikes 4").unwrap();
+    assert_eq!(
+        buf[(sx as u16, y as u16)].fg,
+        Color::Red,
+        "spikes not highlighted"
+    );
+    assert_ne!(buf[(x as u16 + 1, y as u16)].fg, Color::Red);
 }

@@ -314,8 +314,12 @@ fn draw_dsp(frame: &mut Frame, area: Rect, s: &MonitorState) {
     };
     let line = Line::from(vec![
         Span::raw(format!(
-            " DSP mean {:.1} µs  max {} µs  ",
-            d.mean_us, d.max_us
+            " DSP load {}  mean {:.1} µs  max {} µs  ",
+            d.load_pct
+                .map(|p| format!("{p:.1} %"))
+                .unwrap_or_else(|| "—".to_string()),
+            d.mean_us,
+            d.max_us
         )),
         Span::styled(format!("spikes {}", d.spikes), alert(d.spikes)),
         Span::raw("  "),

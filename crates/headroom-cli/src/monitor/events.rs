@@ -54,6 +54,8 @@ pub fn apply_status(state: &mut MonitorState, s: &Status, now_ms: u64) {
             max_us: s.dsp.max_us,
             spikes: s.dsp.spike_count,
             xruns: s.xruns,
+            calls: s.dsp.call_count,
+            load_pct: None,
         },
         now_ms,
     );

@@ -59,6 +59,11 @@ pub struct DspView {
     pub spikes: u64,
     /// Xruns on the processed stream.
     pub xruns: u64,
+    /// Callbacks recorded since the daemon started.
+    pub calls: u64,
+    /// Share of real time spent in the audio callback, percent: mean callback duration ×
+    /// callbacks per second, from two successive status replies (`None` until two arrive).
+    pub load_pct: Option<f64>,
 }
 
 /// The banner shown above the footer.
@@ -169,8 +174,18 @@ impl MonitorState {
         self.version = version.to_string();
         self.profile = profile.to_string();
         self.uptime_s = uptime_s;
+        let prev = self.dsp;
+        let dt_ms = now_ms.saturating_sub(self.uptime_at_ms);
         self.uptime_at_ms = now_ms;
-        self.dsp = dsp;
+        let load_pct = if prev.calls > 0 && dsp.calls > prev.calls && dt_ms > 0 {
+            let per_s = (dsp.calls - prev.calls) as f64 * 1000.0 / dt_ms as f64;
+            Some(dsp.mean_us * per_s / 1e6 * 100.0)
+        } else if dsp.calls >= prev.calls && dsp.calls > 0 {
+            prev.load_pct
+        } else {
+            None
+        };
+        self.dsp = DspView { load_pct, ..dsp };
         if matches!(self.banner, Some(Banner::Disconnected(_))) {
             self.banner = None;
         }
@@ -260,5 +275,24 @@ mod tests {
         assert!(matches!(s.banner, Some(Banner::Disconnected(_))));
         s.set_status("0.1.0", "default", 5, DspView::default(), 91_000);
         assert_eq!(s.banner, None);
+    }
+
+    #[test]
+    fn dsp_load_from_successive_statuses() {
+        let mut s = MonitorState::default();
+        let dsp = |calls, mean_us| DspView {
+            calls,
+            mean_us,
+            ..Default::default()
+        };
+        s.set_status("v", "p", 1, dsp(1000, 100.0), 10_000);
+        assert_eq!(s.dsp.load_pct, None);
+        // 47 callbacks in one second at 100 µs each: 0.47 % of real time.
+        s.set_status("v", "p", 2, dsp(1047, 100.0), 11_000);
+        let load = s.dsp.load_pct.unwrap();
+        assert!((load - 0.47).abs() < 1e-9, "{load}");
+        // A restarted daemon (counter went down) has no load figure yet.
+        s.set_status("v", "p", 0, dsp(10, 100.0), 12_000);
+        assert_eq!(s.dsp.load_pct, None);
     }
 }
