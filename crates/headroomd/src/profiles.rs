@@ -256,30 +256,58 @@ fn read_to_string(path: &Path) -> Result<String, StoreError> {
     fs::read_to_string(path).map_err(|e| StoreError::io(path, e))
 }
 
+/// A problem in the daemon config file, with its position (0 when it has none).
+struct ConfigProblem {
+    line: usize,
+    column: usize,
+    message: String,
+}
+
 /// Reads `profile = "…"` from the config file. A missing file or key means `default`.
-fn read_config(path: &Path) -> Result<String, StoreError> {
+fn read_config_located(path: &Path) -> Result<String, ConfigProblem> {
     let text = match fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DEFAULT_PROFILE_NAME.into()),
-        Err(e) => return Err(StoreError::io(path, e)),
+        Err(e) => {
+            return Err(ConfigProblem {
+                line: 0,
+                column: 0,
+                message: format!("cannot read it: {e}"),
+            })
+        }
     };
-    let table: toml::Table = toml::from_str(&text).map_err(|e| {
-        let (line, col) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
-        StoreError::Config(format!(
-            "{}:{line}:{col}: TOML syntax error: {}",
-            path.display(),
-            e.message()
-        ))
+    let doc = toml::de::DeTable::parse(&text).map_err(|e| {
+        let (line, column) = line_col(&text, e.span().map_or(0, |s| s.start));
+        ConfigProblem {
+            line,
+            column,
+            message: format!("TOML syntax error: {}", e.message()),
+        }
     })?;
-    match table.get("profile") {
+    match doc.get_ref().get("profile") {
         None => Ok(DEFAULT_PROFILE_NAME.into()),
-        Some(toml::Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
-        Some(other) => Err(StoreError::Config(format!(
-            "{}: `profile` must be a non-empty string (a profile name or path), found {}",
-            path.display(),
-            other.type_str()
-        ))),
+        Some(v) => match v.get_ref() {
+            toml::de::DeValue::String(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+            _ => {
+                let (line, column) = line_col(&text, v.span().start);
+                Err(ConfigProblem {
+                    line,
+                    column,
+                    message: "`profile` must be a non-empty string (a profile name or path)".into(),
+                })
+            }
+        },
     }
+}
+
+fn read_config(path: &Path) -> Result<String, StoreError> {
+    read_config_located(path).map_err(|p| {
+        StoreError::Config(if p.line == 0 {
+            format!("{}: {}", path.display(), p.message)
+        } else {
+            format!("{}:{}:{}: {}", path.display(), p.line, p.column, p.message)
+        })
+    })
 }
 
 /// Sets `profile = name` in the config file, keeping its other keys.
@@ -389,14 +417,24 @@ impl Inner {
     }
 
     fn reload(&mut self) -> Option<ProfileEvent> {
-        let name = match read_config(&self.paths.config_file) {
+        let name = match read_config_located(&self.paths.config_file) {
             Ok(n) => n,
-            Err(e) => return Some(ProfileEvent::from_store_error(&self.paths.config_file, &e)),
+            Err(p) => {
+                return Some(ProfileEvent::Error {
+                    file: self.paths.config_file.clone(),
+                    line: p.line,
+                    column: p.column,
+                    message: p.message,
+                })
+            }
         };
         let (profile, source) = match load_profile(&self.paths, &name) {
             Ok(x) => x,
             Err(e) => {
-                let file = if is_path(&name) {
+                // A name that does not exist is a mistake in the config file.
+                let file = if matches!(e, StoreError::NotFound { .. }) {
+                    self.paths.config_file.clone()
+                } else if is_path(&name) {
                     PathBuf::from(&name)
                 } else {
                     self.paths.profiles_dir.join(format!("{name}.toml"))

@@ -430,6 +430,34 @@ fn hot_reload_with_a_real_watcher() {
     }
     assert_eq!(s.active_name(), "night");
 
+    // A broken config file is reported with its position; the profile stays.
+    fs::write(d.config.join("config.toml"), "profile = 7\n").unwrap();
+    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
+        .expect("config error reported");
+    match ev {
+        ProfileEvent::Error {
+            file, line, column, ..
+        } => {
+            assert_eq!(file, d.config.join("config.toml"));
+            assert_eq!((line, column), (1, 11));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.active().name, "night");
+    // A config file naming a profile that does not exist points at the config file.
+    fs::write(d.config.join("config.toml"), "profile = \"nope\"\n").unwrap();
+    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
+        .expect("unknown profile reported");
+    match ev {
+        ProfileEvent::Error { file, message, .. } => {
+            assert_eq!(file, d.config.join("config.toml"));
+            assert!(message.starts_with("no profile named `nope`"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    fs::write(d.config.join("config.toml"), "profile = \"night\"\n").unwrap();
+    assert_eq!(s.active().name, "night");
+
     // 6. A broken edit of an inactive profile is reported, the active one is untouched.
     fs::write(d.profile("other"), "[limiter]\nceiling_dbtp = 3\n").unwrap();
     let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
