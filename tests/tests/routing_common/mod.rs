@@ -334,6 +334,8 @@ pub struct StreamView {
 pub struct LayerView {
     /// Current reduction, dB.
     pub reduction_db: f32,
+    /// Short-term loudness at the tap (after the reduction), when the backend reports it.
+    pub short_term_lufs: Option<f64>,
 }
 
 /// What the scenarios need from "the daemon": the in-process [`Driver`] or a real `headroomd`
@@ -384,6 +386,7 @@ impl Backend for Driver {
             .find(|s| s.app == app)
             .map(|s| LayerView {
                 reduction_db: s.reduction_db,
+                short_term_lufs: s.short_term_lufs,
             })
     }
     fn stream_count(&mut self) -> usize {
@@ -465,9 +468,10 @@ impl Backend for DaemonBackend {
         })
     }
     fn layer_a(&mut self, app: &str) -> Option<LayerView> {
-        self.info(app)?
-            .layer_a_reduction_db
-            .map(|r| LayerView { reduction_db: r })
+        self.info(app)?.layer_a_reduction_db.map(|r| LayerView {
+            reduction_db: r,
+            short_term_lufs: None,
+        })
     }
     fn stream_count(&mut self) -> usize {
         self.client
