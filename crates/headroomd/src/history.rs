@@ -52,6 +52,39 @@ pub struct Sample {
     pub xruns: u64,
 }
 
+impl Sample {
+    /// The sample with every value finite, as stored: loudness below −70 LUFS or not finite
+    /// becomes −70 ("no measurement"), other non-finite values 0. JSON has no NaN/∞, so
+    /// without this a sample could not be read back from disk.
+    pub fn sanitized(mut self) -> Sample {
+        for v in [
+            &mut self.in_momentary_lufs,
+            &mut self.in_short_term_lufs,
+            &mut self.out_momentary_lufs,
+            &mut self.out_short_term_lufs,
+        ] {
+            if !v.is_finite() || *v < LUFS_FLOOR {
+                *v = LUFS_FLOOR;
+            }
+        }
+        for v in [
+            &mut self.agc_gain_db,
+            &mut self.compressor_gr_db,
+            &mut self.limiter_gr_db,
+            &mut self.dsp_mean_us,
+            &mut self.dsp_max_us,
+        ] {
+            if !v.is_finite() {
+                *v = 0.0;
+            }
+        }
+        self
+    }
+}
+
+/// Loudness meaning "no measurement", LUFS.
+const LUFS_FLOOR: f32 = -70.0;
+
 /// How much history to keep and where.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryConfig {
@@ -335,7 +368,7 @@ impl History {
         Ok(())
     }
 
-    /// Records a sample. Samples older than the retention (relative to this one) and the
+    /// Records a sample (stored [`Sample::sanitized`]). Samples older than the retention (relative to this one) and the
     /// oldest sample when the ring is full move to disk. The sample is always kept in memory;
     /// an error reports a failed spill write.
     pub fn record(&mut self, sample: Sample) -> Result<(), HistoryError> {
@@ -350,7 +383,7 @@ impl History {
                 result = Err(e);
             }
         }
-        self.ring.push_back(sample);
+        self.ring.push_back(sample.sanitized());
         result
     }
 

@@ -201,3 +201,34 @@ fn history_survives_a_restart_and_skips_a_torn_line() {
     let want: Vec<u64> = (0..30).map(|t| sample(t).unix_ms).collect();
     assert_eq!(ts, want);
 }
+
+#[test]
+fn non_finite_values_survive_the_round_trip_through_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = HistoryConfig {
+        retention: Duration::from_secs(2),
+        memory_budget_bytes: 1 << 20,
+        dir: Some(dir.path().to_path_buf()),
+        segment_bytes: 1 << 20,
+        segments: 2,
+        ..Default::default()
+    };
+    let mut h = History::new(&cfg).unwrap();
+    for t in 0..10 {
+        let mut s = sample(t);
+        s.in_short_term_lufs = f32::NEG_INFINITY;
+        s.out_momentary_lufs = -200.0;
+        s.agc_gain_db = f32::NAN;
+        s.dsp_max_us = f32::INFINITY;
+        h.record(s).unwrap();
+    }
+    let q = h.query(0).unwrap();
+    assert_eq!(q.len(), 10, "samples lost on the way through disk");
+    for s in &q {
+        assert_eq!(s.in_short_term_lufs, -70.0);
+        assert_eq!(s.out_momentary_lufs, -70.0);
+        assert_eq!(s.agc_gain_db, 0.0);
+        assert_eq!(s.dsp_max_us, 0.0);
+        assert_eq!(s.out_short_term_lufs, -16.25);
+    }
+}
