@@ -12,7 +12,7 @@
 //! Wire format and semantics: `IPC.md` and the `headroom-ipc` crate.
 
 mod broadcast;
-mod convert;
+pub mod convert;
 mod server;
 mod socket;
 
