@@ -26,13 +26,14 @@ use anyhow::Context;
 use crossbeam_channel::{bounded, select, tick, unbounded, Receiver, Sender};
 use headroom_core::profile::{Profile, ProfileDiff, Route as CoreRoute};
 use headroom_ipc::{
-    BypassMode, BypassState, DspTiming, ErrorCode, Event, IpcError, LayerALevel, Meters,
-    PipewireState, ProfileActive, ProfileEntry, ProfileList, ProfileShow, ProfileSource, Request,
-    Response, Route, RouteRule, Routes, SettingEntry, SettingValue, Settings, Status, StreamInfo,
-    Topic,
+    BypassMode, BypassState, ErrorCode, Event, IpcError, LayerALevel, PipewireState, ProfileActive,
+    ProfileEntry, ProfileList, ProfileShow, ProfileSource, Request, Response, Route, RouteRule,
+    Routes, SettingEntry, SettingValue, Settings, Status, StreamInfo, Topic,
 };
 
-use crate::control::{Broadcaster, Handler, Server, ServerConfig};
+use crate::control::{
+    dsp_timing_from_core, meters_from_core, Broadcaster, Handler, Server, ServerConfig,
+};
 use crate::history::{History, HistoryConfig, Sample};
 use crate::profiles::{ProfileEvent, ProfileStore, StoreError, StorePaths};
 use crate::pw::{AudioBus, AudioHandle, BusOptions, PwCommand, PwEvent, BUS_SINK_NAME};
@@ -235,25 +236,6 @@ fn store_error(e: StoreError) -> IpcError {
         }
         StoreError::NotFound { .. } => IpcError::new(ErrorCode::NotFound, e.to_string()),
         _ => IpcError::internal(e.to_string()),
-    }
-}
-
-fn meters_of(m: &headroom_core::MeterSnapshot) -> Meters {
-    Meters {
-        in_momentary_lufs: m.in_momentary_lufs,
-        in_short_term_lufs: m.in_short_term_lufs,
-        in_integrated_lufs: m.in_integrated_lufs,
-        in_true_peak_dbtp: m.in_true_peak_dbtp,
-        out_momentary_lufs: m.out_momentary_lufs,
-        out_short_term_lufs: m.out_short_term_lufs,
-        out_integrated_lufs: m.out_integrated_lufs,
-        out_true_peak_dbtp: m.out_true_peak_dbtp,
-        agc_gain_db: m.agc_gain_db,
-        compressor_gr_db: m.compressor_gr_db,
-        limiter_gr_db: m.limiter_gr_db,
-        target_lufs: m.target_lufs,
-        bypass: m.bypass,
-        frames: m.frames,
     }
 }
 
@@ -501,7 +483,10 @@ impl Engine {
         self.send_all(cmds);
         let m = self.bus.meters().load();
         if self.broadcaster.has_subscribers(Topic::Meters) {
-            self.publish(Event::meters_tick(meters_of(&m), self.layer_a_levels()));
+            self.publish(Event::meters_tick(
+                meters_from_core(&m),
+                self.layer_a_levels(),
+            ));
         }
         if self.last_history.elapsed() >= Duration::from_secs(1) {
             self.last_history = Instant::now();
@@ -619,14 +604,9 @@ impl Engine {
             processed_sink: BUS_SINK_NAME.to_string(),
             profile: self.store.active_name(),
             bypass: self.bus.params().bypass,
-            dsp: DspTiming {
-                call_count: t.call_count,
-                mean_us: t.mean_us(),
-                max_us: t.max_us,
-                spike_count: t.spike_count,
-            },
+            dsp: dsp_timing_from_core(&t),
             xruns: self.bus.xruns(),
-            meters: meters_of(&m),
+            meters: meters_from_core(&m),
             streams: self.last_streams.len() as u32,
         }
     }
@@ -929,7 +909,7 @@ impl Engine {
                 Topic::Daemon => out.push(Event::DaemonSnapshot(Box::new(self.status()))),
                 Topic::Routing => out.push(Event::RoutingSnapshot(self.routes())),
                 Topic::Meters => out.push(Event::meters_tick(
-                    meters_of(&self.bus.meters().load()),
+                    meters_from_core(&self.bus.meters().load()),
                     self.layer_a_levels(),
                 )),
                 Topic::Profile => out.push(Event::ProfileSnapshot(self.profile_list())),
