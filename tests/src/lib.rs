@@ -93,7 +93,13 @@ impl Sandbox {
 
     /// Like [`Sandbox::start`] without the process-wide lock (for the `hr-sandbox` binary).
     pub fn start_unserialised() -> Result<Self> {
-        for tool in ["pipewire", "wireplumber", "dbus-daemon", "pw-cli", "pw-metadata"] {
+        for tool in [
+            "pipewire",
+            "wireplumber",
+            "dbus-daemon",
+            "pw-cli",
+            "pw-metadata",
+        ] {
             which(tool).with_context(|| {
                 format!("`{tool}` is not installed: run `make deps` (needs pipewire, pipewire-bin, wireplumber, dbus)")
             })?;
@@ -121,7 +127,10 @@ impl Sandbox {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )?;
         env.insert(SANDBOX_MARKER.into(), root.clone().into_os_string());
-        env.insert("PIPEWIRE_RUNTIME_DIR".into(), runtime.clone().into_os_string());
+        env.insert(
+            "PIPEWIRE_RUNTIME_DIR".into(),
+            runtime.clone().into_os_string(),
+        );
         let bus = runtime.join("bus");
         env.insert(
             "DBUS_SESSION_BUS_ADDRESS".into(),
@@ -255,11 +264,9 @@ impl Sandbox {
         if !st.success() {
             bail!("pw-cli create-node for {name} failed: {st}");
         }
-        wait_for(
-            &format!("sink {name}"),
-            Duration::from_secs(5),
-            || Ok(self.node_id(name)?.map(|_| ())),
-        )
+        wait_for(&format!("sink {name}"), Duration::from_secs(5), || {
+            Ok(self.node_id(name)?.map(|_| ()))
+        })
     }
 
     /// Destroys the node called `name` (e.g. a null sink) and waits until it is gone.
@@ -283,8 +290,7 @@ impl Sandbox {
     /// The id of the node with `node.name == name`, if any (via `pw-dump`).
     pub fn node_id(&self, name: &str) -> Result<Option<u32>> {
         for obj in self.dump()? {
-            if obj["type"] == "PipeWire:Interface:Node"
-                && obj["info"]["props"]["node.name"] == name
+            if obj["type"] == "PipeWire:Interface:Node" && obj["info"]["props"]["node.name"] == name
             {
                 return Ok(obj["id"].as_u64().map(|v| v as u32));
             }
@@ -372,7 +378,12 @@ impl Sandbox {
     pub fn record(&self, sink: &str, out: &Path) -> Result<Recorder> {
         let child = self
             .command("pw-record")
-            .args(["--target", sink, "-P", "{ stream.capture.sink=true node.name=hr-test-recorder }"])
+            .args([
+                "--target",
+                sink,
+                "-P",
+                "{ stream.capture.sink=true node.name=hr-test-recorder }",
+            ])
             .args(["--rate", "48000", "--channels", "2", "--format", "f32"])
             .arg(out)
             .stdout(Stdio::null())
@@ -400,7 +411,8 @@ impl Sandbox {
                 return Ok(None);
             };
             let linked = dump.iter().any(|o| {
-                o["type"] == "PipeWire:Interface:Link" && o["info"]["input-node-id"].as_u64() == Some(id)
+                o["type"] == "PipeWire:Interface:Link"
+                    && o["info"]["input-node-id"].as_u64() == Some(id)
             });
             Ok(linked.then_some(()))
         })?;
@@ -584,8 +596,8 @@ pub fn sine(freq: f64, peak_dbfs: f64, secs: f64) -> Wav {
 /// Tolerates a header whose length fields were never finalised (as a killed `pw-record`
 /// leaves them), reading what is there.
 pub fn read_wav(path: &Path) -> Result<Wav> {
-    let mut r = hound::WavReader::open(path)
-        .with_context(|| format!("opening {}", path.display()))?;
+    let mut r =
+        hound::WavReader::open(path).with_context(|| format!("opening {}", path.display()))?;
     let spec = r.spec();
     let samples: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Float => r.samples::<f32>().map_while(|s| s.ok()).collect(),
@@ -607,7 +619,11 @@ pub fn read_wav(path: &Path) -> Result<Wav> {
 /// Extracts `name` from the JSON value of a `pw-metadata` update line
 /// (`value:'{"name":"fake-speakers"}'`).
 pub fn metadata_value_name(pw_metadata_output: &str) -> Option<String> {
-    let v = pw_metadata_output.split("value:'").nth(1)?.split("' type:").next()?;
+    let v = pw_metadata_output
+        .split("value:'")
+        .nth(1)?
+        .split("' type:")
+        .next()?;
     let json: serde_json::Value = serde_json::from_str(v).ok()?;
     json["name"].as_str().map(str::to_string)
 }

@@ -11,7 +11,8 @@ fn played_sine_is_captured_at_the_same_level() {
     src.write(&wav).unwrap();
 
     let rec = sb.record(DEFAULT_SINK, &sb.path("capture.wav")).unwrap();
-    sb.play(&wav, DEFAULT_SINK, &["application.name=smoke"]).unwrap();
+    sb.play(&wav, DEFAULT_SINK, &["application.name=smoke"])
+        .unwrap();
     let cap = rec.stop().unwrap();
 
     assert_eq!(cap.channels, 2);

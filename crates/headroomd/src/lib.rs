@@ -9,9 +9,9 @@
 pub mod control;
 pub mod engine;
 pub mod history;
-pub mod pw;
 pub mod layer_a;
 pub mod profiles;
+pub mod pw;
 pub mod routing;
 pub mod state_file;
 
