@@ -6,7 +6,7 @@
 #   completions  $DATADIR/bash-completion/completions/headroom
 #                $DATADIR/zsh/site-functions/_headroom
 #                $DATADIR/fish/vendor_completions.d/headroom.fish
-#   man page     $DATADIR/man/man1/headroom.1
+#   man pages    $DATADIR/man/man1/headroom.1 and headroom-SUBCOMMAND.1
 #
 # Usage: scripts/install.sh [--uninstall]
 # Environment:
@@ -51,6 +51,9 @@ if [ "${1:-}" = "--uninstall" ]; then
   for f in "${files[@]}"; do
     if [ -e "$DESTDIR$f" ]; then rm -f "$DESTDIR$f" && echo "removed $DESTDIR$f"; fi
   done
+  for f in "$DESTDIR$man_dir"/headroom-*.1; do
+    if [ -e "$f" ]; then rm -f "$f" && echo "removed $f"; fi
+  done
   systemctl_user daemon-reload
   exit 0
 elif [ -n "${1:-}" ]; then
@@ -80,9 +83,9 @@ cli="$BIN_DIR/headroom"
 "$cli" completions bash > "$DESTDIR$bash_dir/headroom"
 "$cli" completions zsh > "$DESTDIR$zsh_dir/_headroom"
 "$cli" completions fish > "$DESTDIR$fish_dir/headroom.fish"
-"$cli" man > "$DESTDIR$man_dir/headroom.1"
+"$cli" man --dir "$DESTDIR$man_dir" > /dev/null
 chmod 0644 "$DESTDIR$bash_dir/headroom" "$DESTDIR$zsh_dir/_headroom" \
-  "$DESTDIR$fish_dir/headroom.fish" "$DESTDIR$man_dir/headroom.1"
+  "$DESTDIR$fish_dir/headroom.fish" "$DESTDIR$man_dir"/headroom*.1
 
 for f in "${files[@]}"; do echo "installed $DESTDIR$f"; done
 

@@ -79,8 +79,12 @@ pub enum Command {
         /// Shell to generate completions for.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout.
-    Man,
+    /// Print the man page (roff) to stdout, or write all pages to a directory.
+    Man {
+        /// Write headroom.1 and one page per subcommand (headroom-status.1, …) into DIR.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Run the headroom chain offline over a WAV file (no daemon needed).
     #[command(after_help = RENDER_HELP)]
     Render(RenderArgs),

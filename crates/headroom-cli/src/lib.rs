@@ -49,10 +49,18 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
             clap_complete::generate(shell, &mut cmd, "headroom", out);
             Ok(())
         }
-        Command::Man => {
+        Command::Man { dir: None } => {
             let man = clap_mangen::Man::new(Cli::command());
             man.render(out)?;
             Ok(())
+        }
+        Command::Man { dir: Some(dir) } => {
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+                .map_err(|e| CliError::failed(format!("{}: {e}", dir.display())))?;
+            emit(out, json, &serde_json::json!({"dir": dir}), || {
+                format!("man pages written to {}\n", dir.display())
+            })
         }
         Command::Render(args) => {
             let params = core_api::render_params(args.profile.as_deref(), &args.sets)?;

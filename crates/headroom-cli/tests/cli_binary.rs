@@ -384,3 +384,20 @@ fn analyze_reports_exactly_the_documented_keys() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn man_dir_writes_a_page_per_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let mandir = dir.path().join("man1");
+    let out = headroom(dir.path(), &["man", "--dir", mandir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for page in [
+        "headroom.1",
+        "headroom-status.1",
+        "headroom-render.1",
+        "headroom-profile-use.1",
+    ] {
+        let t = std::fs::read_to_string(mandir.join(page)).unwrap_or_default();
+        assert!(t.contains(".TH"), "{page} missing or not a man page");
+    }
+}

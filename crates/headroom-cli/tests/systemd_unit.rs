@@ -110,6 +110,8 @@ fn install_script_installs_and_uninstalls_everything() {
         local.join("share/zsh/site-functions/_headroom"),
         local.join("share/fish/vendor_completions.d/headroom.fish"),
         local.join("share/man/man1/headroom.1"),
+        local.join("share/man/man1/headroom-status.1"),
+        local.join("share/man/man1/headroom-route-set.1"),
     ] {
         let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
         assert!(len > 0, "{} missing or empty", p.display());
@@ -129,6 +131,7 @@ fn install_script_installs_and_uninstalls_everything() {
     assert!(!unit.exists());
     assert!(!local.join("bin/headroom").exists());
     assert!(!local.join("share/man/man1/headroom.1").exists());
+    assert!(!local.join("share/man/man1/headroom-status.1").exists());
 
     // Missing binaries: a clear error, nothing installed.
     std::fs::remove_file(bins.join("headroomd")).unwrap();
