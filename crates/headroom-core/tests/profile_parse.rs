@@ -377,3 +377,20 @@ fn validation_via_serde_reports_keys() {
     assert!(e.location.is_none());
     assert!(toml::from_str::<ProfileFile>("[agc]\ntargte_lufs = 1\n").is_err());
 }
+
+#[test]
+fn crlf_line_endings_and_line_col() {
+    assert_err(
+        "[agc]\r\n\r\ntarget_lufs = -60\r\n",
+        ErrorKind::OutOfRange,
+        3,
+        15,
+        "agc.target_lufs = -60 is out of range (must be between -40 and -5)",
+    );
+    use headroom_core::profile::line_col;
+    assert_eq!(line_col("ab\ncd", 0), (1, 1));
+    assert_eq!(line_col("ab\ncd", 3), (2, 1));
+    assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    assert_eq!(line_col("ab\ncd", 99), (2, 3));
+    assert_eq!(line_col("é", 1), (1, 1));
+}
