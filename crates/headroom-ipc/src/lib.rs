@@ -101,7 +101,11 @@ mod tests {
         );
         std::env::set_var("XDG_RUNTIME_DIR", "relative/dir");
         let p = default_socket_path();
-        assert!(p.is_absolute() && p.ends_with("control.sock"), "{}", p.display());
+        assert!(
+            p.is_absolute() && p.ends_with("control.sock"),
+            "{}",
+            p.display()
+        );
         std::env::remove_var("XDG_RUNTIME_DIR");
         std::env::remove_var(SOCKET_ENV);
         let p = default_socket_path();
