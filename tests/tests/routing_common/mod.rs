@@ -177,6 +177,15 @@ impl Driver {
         (s.moves, s.attaches)
     }
 
+    /// A closure reading [`Driver::counts`] without borrowing the driver.
+    pub fn counts_handle(&self) -> impl Fn() -> (u64, u64) {
+        let snap = self.snap.clone();
+        move || {
+            let s = snap.lock().unwrap();
+            (s.moves, s.attaches)
+        }
+    }
+
     /// Number of taps the bus holds.
     pub fn tap_count(&self) -> usize {
         self.bus.as_ref().map_or(0, |b| b.taps().len())
