@@ -441,3 +441,18 @@ fn typed_client_calls_round_trip() {
     let e = c.history(None).unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::Unavailable));
 }
+
+#[test]
+fn closed_connections_are_forgotten() {
+    let fx = start();
+    let clients: Vec<Client> = (0..5)
+        .map(|_| Client::connect_to(&fx.path).unwrap())
+        .collect();
+    assert_eq!(fx.server.client_count(), 5);
+    drop(clients);
+    let deadline = Instant::now() + WAIT;
+    while fx.server.client_count() != 0 {
+        assert!(Instant::now() < deadline, "connections not reaped");
+        std::thread::yield_now();
+    }
+}

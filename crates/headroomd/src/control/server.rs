@@ -167,6 +167,9 @@ impl ServerHandle {
 
     /// Connections currently open.
     pub fn client_count(&self) -> usize {
+        if self.accept.is_some() {
+            self.shared.reap();
+        }
         self.shared.conns.lock().len()
     }
 
@@ -226,6 +229,18 @@ impl Drop for ServerHandle {
     }
 }
 
+impl Shared {
+    /// Joins and forgets connections whose thread has finished.
+    fn reap(&self) {
+        while let Ok(id) = self.done_rx.try_recv() {
+            let conn = self.conns.lock().remove(&id);
+            if let Some(t) = conn.and_then(|mut c| c.thread.take()) {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
 fn accept_loop(listener: &UnixListener, shared: &Arc<Shared>) {
     loop {
         let accepted = listener.accept();
@@ -242,14 +257,7 @@ fn accept_loop(listener: &UnixListener, shared: &Arc<Shared>) {
                 continue;
             }
         };
-        // Reap finished connections.
-        while let Ok(id) = shared.done_rx.try_recv() {
-            if let Some(mut c) = shared.conns.lock().remove(&id) {
-                if let Some(t) = c.thread.take() {
-                    let _ = t.join();
-                }
-            }
-        }
+        shared.reap();
         if shared.conns.lock().len() >= shared.max_clients {
             refuse(
                 stream,
