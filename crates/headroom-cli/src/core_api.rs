@@ -1,5 +1,5 @@
-//! The parts of `headroom-core` the offline commands use beyond the [`headroom_core::Chain`]:
-//! file analysis, profiles and dotted-key settings. Kept in one place so the rest of the
+//! The parts of `headroom-core` the offline commands use beyond the [`headroom_core::Chain`]
+//! and the analysis: profiles and dotted-key settings. Kept in one place so the rest of the
 //! command line does not depend on their exact shapes.
 
 use std::path::{Path, PathBuf};
@@ -7,22 +7,7 @@ use std::path::{Path, PathBuf};
 use headroom_core::ChainParams;
 
 use crate::error::{CliError, CliResult};
-use crate::offline::AnalysisReport;
 use headroom_core::profile::{parse_assignment, shipped_profiles, Profile};
-
-/// Measures interleaved audio (see [`AnalysisReport`]) with
-/// [`headroom_core::analysis::analyze`].
-pub fn analyze(samples: &[f32], rate: u32, channels: usize) -> Result<AnalysisReport, String> {
-    let a = headroom_core::analysis::analyze(samples, rate, channels).map_err(|e| e.to_string())?;
-    Ok(AnalysisReport {
-        integrated_lufs: a.integrated_lufs,
-        lra_lu: a.lra_lu,
-        max_momentary_lufs: a.max_momentary_lufs,
-        max_short_term_lufs: a.max_short_term_lufs,
-        true_peak_dbtp: a.true_peak_dbtp,
-        sample_peak_dbfs: a.sample_peak_dbfs,
-    })
-}
 
 /// Where user profiles live: `$XDG_CONFIG_HOME/headroom/profiles` (or `~/.config/…`).
 pub fn user_profile_dir() -> Option<PathBuf> {

@@ -6,63 +6,133 @@ use headroom_core::{Chain, ChainParams};
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
-use crate::wav::{read_wav, write_wav_f32, Audio};
+use crate::wav::{Audio, WavOut, WavSource};
 
-/// Runs `chain` over `input` (interleaved, `channels` wide) in blocks of `block` frames and
-/// returns exactly as many frames, time-aligned with the input: the first
-/// `chain.latency_frames()` output frames are dropped and the input is followed by that many
-/// frames of zeros to flush the lookahead.
-pub fn render_aligned(chain: &mut Chain, input: &[f32], block: usize) -> Vec<f32> {
+/// Runs `chain` over a stream of interleaved samples in blocks of `block` frames, time-aligned:
+/// the first `chain.latency_frames()` output frames are dropped and the input is followed by
+/// that many frames of zeros to flush the lookahead, so `sink` receives exactly as many
+/// samples as `source` gave (a trailing partial frame is padded with zeros). `source` fills
+/// the buffer and returns the count; fewer than asked means the end. Returns the number of
+/// input samples.
+pub fn render_stream<E>(
+    chain: &mut Chain,
+    block: usize,
+    mut source: impl FnMut(&mut [f32]) -> Result<usize, E>,
+    mut sink: impl FnMut(&[f32]) -> Result<(), E>,
+) -> Result<u64, E> {
     let ch = chain.channels().max(1);
-    let frames = input.len() / ch;
-    let latency = chain.latency_frames();
-    let block = block.max(1);
-    let mut out = Vec::with_capacity(frames * ch);
-    let mut buf = vec![0.0f32; block * ch];
-    let mut to_skip = latency * ch;
-    let total = frames + latency;
-    let mut pos = 0usize;
-    while pos < total {
-        let n = block.min(total - pos);
-        let chunk = &mut buf[..n * ch];
-        chunk.fill(0.0);
-        if pos < frames {
-            let avail = (frames - pos).min(n);
-            chunk[..avail * ch].copy_from_slice(&input[pos * ch..(pos + avail) * ch]);
+    let latency = chain.latency_frames() * ch;
+    let mut buf = vec![0.0f32; block.max(1) * ch];
+    let mut to_skip = latency;
+    let mut flush_left = latency;
+    let mut input_done = false;
+    let mut total_in = 0u64;
+    loop {
+        let mut n = 0;
+        if !input_done {
+            n = source(&mut buf)?.min(buf.len());
+            total_in += n as u64;
+            if n < buf.len() {
+                input_done = true;
+                // Pad a trailing partial frame.
+                let whole = n.div_ceil(ch) * ch;
+                buf[n..whole].fill(0.0);
+                n = whole;
+            }
         }
+        if input_done {
+            let z = flush_left.min(buf.len() - n);
+            buf[n..n + z].fill(0.0);
+            n += z;
+            flush_left -= z;
+        }
+        if n == 0 {
+            break;
+        }
+        let chunk = &mut buf[..n];
         chain.process(chunk);
-        let skip = to_skip.min(chunk.len());
+        let skip = to_skip.min(n);
         to_skip -= skip;
-        out.extend_from_slice(&chunk[skip..]);
-        pos += n;
+        if skip < n {
+            sink(&chunk[skip..])?;
+        }
+        if input_done && flush_left == 0 {
+            break;
+        }
     }
-    out.truncate(frames * ch);
+    Ok(total_in)
+}
+
+/// [`render_stream`] over a buffer in memory; returns the aligned output.
+pub fn render_aligned(chain: &mut Chain, input: &[f32], block: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut pos = 0;
+    let _ = render_stream::<()>(
+        chain,
+        block,
+        |buf| {
+            let n = buf.len().min(input.len() - pos);
+            buf[..n].copy_from_slice(&input[pos..pos + n]);
+            pos += n;
+            Ok(n)
+        },
+        |chunk| {
+            out.extend_from_slice(chunk);
+            Ok(())
+        },
+    );
     out
 }
 
-/// `headroom render`: reads `input`, runs the chain with `params`, writes `output` (32-bit
-/// float, same rate and channels, time-aligned). Returns the audio format and latency for the
-/// summary line.
+/// `headroom render`: streams `input` through the chain with `params` into `output` (32-bit
+/// float, same rate and channels, time-aligned). The output is written to a temporary file
+/// next to `output` and renamed into place only when everything succeeded, so a failed render
+/// leaves no partial file and never clobbers an existing one.
 pub fn render_file(
     input: &Path,
     output: &Path,
     params: &ChainParams,
     block: usize,
 ) -> CliResult<RenderSummary> {
-    let audio = read_wav(input)?;
-    let mut chain = Chain::new(audio.rate, audio.channels, block, params);
+    let mut src = WavSource::open(input)?;
+    let (rate, ch) = (src.rate, src.channels);
+    let mut chain = Chain::new(rate, ch, block, params);
     let latency = chain.latency_frames();
-    let out = render_aligned(&mut chain, &audio.samples, block);
-    write_wav_f32(output, audio.rate, audio.channels, &out)?;
+    let tmp = temp_path(output);
+    let result = (|| {
+        let mut w = WavOut::create(&tmp, output, rate, ch)?;
+        let n = render_stream(&mut chain, block, |b| src.read(b), |c| w.write(c))?;
+        w.finish()?;
+        Ok(n)
+    })();
+    let samples = match result {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&tmp, output).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::failed(format!("{}: cannot write: {e}", output.display()))
+    })?;
     Ok(RenderSummary {
         input: input.display().to_string(),
         output: output.display().to_string(),
-        rate: audio.rate,
-        channels: audio.channels,
-        frames: audio.frames(),
+        rate,
+        channels: ch,
+        frames: samples.div_ceil(ch as u64) as usize,
         latency_frames: latency,
         block,
     })
+}
+
+fn temp_path(output: &Path) -> std::path::PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out.wav".into());
+    output.with_file_name(format!(".{name}.{}.partial", std::process::id()))
 }
 
 /// What `headroom render` did.
@@ -151,13 +221,113 @@ impl AnalysisReport {
     }
 }
 
-/// `headroom analyze`: measures a WAV file.
+/// `headroom analyze`: measures a WAV file, streaming it through
+/// [`headroom_core::analysis::StreamingAnalyzer`].
 pub fn analyze_file(path: &Path) -> CliResult<AnalysisReport> {
-    let audio = read_wav(path)?;
-    analyze_audio(&audio).map_err(|e| CliError::failed(format!("{}: {e}", path.display())))
+    let mut src = WavSource::open(path)?;
+    let fail = |e: headroom_core::analysis::AnalysisError| {
+        CliError::failed(format!("{}: {e}", path.display()))
+    };
+    let mut an =
+        headroom_core::analysis::StreamingAnalyzer::new(src.rate, src.channels).map_err(fail)?;
+    let ch = src.channels;
+    let mut buf = vec![0.0f32; 16384 * ch];
+    loop {
+        let n = src.read(&mut buf)?;
+        // Whole frames only; a trailing partial frame is padded with silence.
+        let whole = n.div_ceil(ch) * ch;
+        buf[n..whole].fill(0.0);
+        an.add(&buf[..whole]).map_err(fail)?;
+        if n < buf.len() {
+            break;
+        }
+    }
+    Ok(report(&an.finish().map_err(fail)?))
+}
+
+fn report(a: &headroom_core::analysis::Analysis) -> AnalysisReport {
+    AnalysisReport {
+        integrated_lufs: a.integrated_lufs,
+        lra_lu: a.lra_lu,
+        max_momentary_lufs: a.max_momentary_lufs,
+        max_short_term_lufs: a.max_short_term_lufs,
+        true_peak_dbtp: a.true_peak_dbtp,
+        sample_peak_dbfs: a.sample_peak_dbfs,
+    }
 }
 
 /// Measures audio already in memory.
 pub fn analyze_audio(audio: &Audio) -> Result<AnalysisReport, String> {
-    crate::core_api::analyze(&audio.samples, audio.rate, audio.channels)
+    headroom_core::analysis::analyze(&audio.samples, audio.rate, audio.channels)
+        .map(|a| report(&a))
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transparent() -> ChainParams {
+        let mut p = ChainParams::default();
+        p.agc.enabled = false;
+        p.compressor.enabled = false;
+        p
+    }
+
+    #[test]
+    fn impulse_stays_in_place_and_length_is_kept() {
+        for (rate, ch) in [(48000u32, 2usize), (44100, 1), (96000, 3)] {
+            let frames = 5000;
+            let at = 1234;
+            let mut input = vec![0.0f32; frames * ch];
+            input[at * ch] = 0.5;
+            for block in [1usize, 7, 64, 1024, 100_000] {
+                let mut chain = Chain::new(rate, ch, block, &transparent());
+                assert!(chain.latency_frames() > 0, "the limiter adds latency");
+                let out = render_aligned(&mut chain, &input, block);
+                assert_eq!(out.len(), input.len(), "rate {rate} ch {ch} block {block}");
+                let peak = out
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+                    .map(|(i, _)| i)
+                    .unwrap();
+                assert_eq!(peak, at * ch, "rate {rate} ch {ch} block {block}");
+            }
+        }
+    }
+
+    #[test]
+    fn output_does_not_depend_on_the_block_size() {
+        let ch = 2;
+        let input: Vec<f32> = (0..48000 * ch)
+            .map(|i| (i as f32 * 0.01).sin() * if i > 40000 { 0.9 } else { 0.05 })
+            .collect();
+        let reference = render_aligned(
+            &mut Chain::new(48000, ch, 1024, &ChainParams::default()),
+            &input,
+            1024,
+        );
+        for block in [7usize, 333, 1024, 4096] {
+            let out = render_aligned(
+                &mut Chain::new(48000, ch, block, &ChainParams::default()),
+                &input,
+                block,
+            );
+            assert_eq!(out.len(), reference.len());
+            let worst = out
+                .iter()
+                .zip(&reference)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "block {block}: worst difference {worst}");
+        }
+    }
+
+    #[test]
+    fn partial_trailing_frame_is_padded() {
+        let mut chain = Chain::new(48000, 2, 16, &transparent());
+        let out = render_aligned(&mut chain, &[0.1, 0.2, 0.3], 16);
+        assert_eq!(out.len(), 4);
+    }
 }

@@ -24,95 +24,200 @@ impl Audio {
     }
 }
 
-/// Reads a WAV file: 8/16/24/32-bit integer PCM or 32-bit float. Errors name the file and say
-/// what is wrong (unreadable, not a WAV file, unsupported format, empty).
-pub fn read_wav(path: &Path) -> CliResult<Audio> {
-    let shown = path.display();
-    let file =
-        File::open(path).map_err(|e| CliError::failed(format!("{shown}: cannot open: {e}")))?;
-    let mut reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| match e {
-        hound::Error::IoError(io) => CliError::failed(format!("{shown}: cannot read: {io}")),
-        hound::Error::FormatError(what)
-            if what.contains("bits per sample") || what.contains("format") =>
-        {
-            CliError::failed(format!(
-                "{shown}: unsupported WAV sample format ({what}); use 16/24/32-bit integer or 32-bit float PCM"
-            ))
-        }
-        hound::Error::FormatError(what) => {
-            CliError::failed(format!("{shown}: not a valid WAV file ({what})"))
-        }
-        hound::Error::Unsupported => CliError::failed(format!(
-            "{shown}: unsupported WAV format (use 16/24/32-bit integer or 32-bit float PCM)"
-        )),
-        other => CliError::failed(format!("{shown}: {other}")),
-    })?;
-    let spec = reader.spec();
-    if spec.channels == 0 {
-        return Err(CliError::failed(format!(
-            "{shown}: WAV header declares 0 channels"
-        )));
+type Samples<S> = hound::WavIntoSamples<BufReader<File>, S>;
+
+enum Decoder {
+    Float(Samples<f32>),
+    Int(Samples<i32>, f64),
+}
+
+/// A WAV file opened for streaming: 8/16/24/32-bit integer PCM or 32-bit float, decoded to
+/// `f32` in [-1, 1] block by block so that files of any length use bounded memory.
+pub struct WavSource {
+    /// Sample rate, Hz.
+    pub rate: u32,
+    /// Channel count (≥ 1).
+    pub channels: usize,
+    /// Frames the header announces.
+    pub frames: u64,
+    shown: String,
+    decoder: Decoder,
+}
+
+impl std::fmt::Debug for WavSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WavSource")
+            .field("file", &self.shown)
+            .field("rate", &self.rate)
+            .field("channels", &self.channels)
+            .field("frames", &self.frames)
+            .finish()
     }
-    if spec.sample_rate == 0 {
-        return Err(CliError::failed(format!(
-            "{shown}: WAV header declares a 0 Hz sample rate"
-        )));
-    }
-    let read_err = |e: hound::Error| {
-        CliError::failed(format!("{shown}: corrupt or truncated sample data: {e}"))
-    };
-    let samples: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => reader
-            .samples::<f32>()
-            .collect::<Result<_, _>>()
-            .map_err(read_err)?,
-        (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
-            let scale = 1.0 / (1u64 << (bits - 1)) as f64;
-            reader
-                .samples::<i32>()
-                .map(|s| s.map(|v| (v as f64 * scale) as f32))
-                .collect::<Result<_, _>>()
-                .map_err(read_err)?
-        }
-        (fmt, bits) => {
+}
+
+impl WavSource {
+    /// Opens and checks a WAV file. Errors name the file and say what is wrong (unreadable,
+    /// not a WAV file, unsupported format, no audio).
+    pub fn open(path: &Path) -> CliResult<WavSource> {
+        let shown = path.display().to_string();
+        let file =
+            File::open(path).map_err(|e| CliError::failed(format!("{shown}: cannot open: {e}")))?;
+        let reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| match e {
+            hound::Error::IoError(io) => CliError::failed(format!("{shown}: cannot read: {io}")),
+            hound::Error::FormatError(what)
+                if what.contains("bits per sample") || what.contains("format") =>
+            {
+                CliError::failed(format!(
+                    "{shown}: unsupported WAV sample format ({what}); use 16/24/32-bit integer or 32-bit float PCM"
+                ))
+            }
+            hound::Error::FormatError(what) => {
+                CliError::failed(format!("{shown}: not a valid WAV file ({what})"))
+            }
+            hound::Error::Unsupported => CliError::failed(format!(
+                "{shown}: unsupported WAV format (use 16/24/32-bit integer or 32-bit float PCM)"
+            )),
+            other => CliError::failed(format!("{shown}: {other}")),
+        })?;
+        let spec = reader.spec();
+        if spec.channels == 0 {
             return Err(CliError::failed(format!(
-                "{shown}: unsupported sample format ({bits}-bit {}); use 16/24/32-bit integer or 32-bit float",
-                if fmt == hound::SampleFormat::Float { "float" } else { "integer" }
-            )))
+                "{shown}: WAV header declares 0 channels"
+            )));
         }
-    };
-    let channels = spec.channels as usize;
-    if samples.len() < channels {
+        if spec.sample_rate == 0 {
+            return Err(CliError::failed(format!(
+                "{shown}: WAV header declares a 0 Hz sample rate"
+            )));
+        }
+        let frames = u64::from(reader.duration());
+        if frames == 0 {
+            return Err(CliError::failed(format!(
+                "{shown}: the file holds no audio (0 frames)"
+            )));
+        }
+        let decoder = match (spec.sample_format, spec.bits_per_sample) {
+            (hound::SampleFormat::Float, 32) => Decoder::Float(reader.into_samples::<f32>()),
+            (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
+                Decoder::Int(reader.into_samples::<i32>(), 1.0 / (1u64 << (bits - 1)) as f64)
+            }
+            (fmt, bits) => {
+                return Err(CliError::failed(format!(
+                    "{shown}: unsupported sample format ({bits}-bit {}); use 16/24/32-bit integer or 32-bit float",
+                    if fmt == hound::SampleFormat::Float { "float" } else { "integer" }
+                )))
+            }
+        };
+        Ok(WavSource {
+            rate: spec.sample_rate,
+            channels: spec.channels as usize,
+            frames,
+            shown,
+            decoder,
+        })
+    }
+
+    /// Fills `buf` with the next samples; returns how many were written. Fewer than
+    /// `buf.len()` means the end of the data. A truncated or corrupt data chunk is an error.
+    pub fn read(&mut self, buf: &mut [f32]) -> CliResult<usize> {
+        let shown = &self.shown;
+        let err = |e: hound::Error| {
+            CliError::failed(format!("{shown}: corrupt or truncated sample data: {e}"))
+        };
+        let mut n = 0;
+        for slot in buf.iter_mut() {
+            let next = match &mut self.decoder {
+                Decoder::Float(it) => it.next().map(|r| r.map_err(err)),
+                Decoder::Int(it, scale) => {
+                    let scale = *scale;
+                    it.next()
+                        .map(|r| r.map(|v| (f64::from(v) * scale) as f32).map_err(err))
+                }
+            };
+            match next {
+                Some(v) => *slot = v?,
+                None => break,
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// Reads a whole WAV file into memory (see [`WavSource::open`] for the formats and errors).
+pub fn read_wav(path: &Path) -> CliResult<Audio> {
+    let mut src = WavSource::open(path)?;
+    let ch = src.channels;
+    let mut samples = Vec::with_capacity((src.frames as usize).saturating_mul(ch));
+    let mut buf = vec![0.0f32; 4096 * ch];
+    loop {
+        let n = src.read(&mut buf)?;
+        samples.extend_from_slice(&buf[..n]);
+        if n < buf.len() {
+            break;
+        }
+    }
+    if samples.len() < ch {
         return Err(CliError::failed(format!(
-            "{shown}: the file holds no audio (0 frames)"
+            "{}: the file holds no audio (0 frames)",
+            path.display()
         )));
     }
-    let mut samples = samples;
-    samples.truncate(samples.len() / channels * channels);
+    samples.truncate(samples.len() / ch * ch);
     Ok(Audio {
-        rate: spec.sample_rate,
-        channels,
+        rate: src.rate,
+        channels: ch,
         samples,
     })
 }
 
+/// A 32-bit float WAV file being written block by block.
+pub struct WavOut {
+    writer: hound::WavWriter<std::io::BufWriter<File>>,
+    shown: String,
+}
+
+impl WavOut {
+    /// Creates `path` (errors are reported against `shown_as`, the name the user gave).
+    pub fn create(path: &Path, shown_as: &Path, rate: u32, channels: usize) -> CliResult<WavOut> {
+        let shown = shown_as.display().to_string();
+        let channels = u16::try_from(channels)
+            .map_err(|_| CliError::failed(format!("{shown}: too many channels for WAV")))?;
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let writer = hound::WavWriter::create(path, spec)
+            .map_err(|e| CliError::failed(format!("{shown}: cannot write: {e}")))?;
+        Ok(WavOut { writer, shown })
+    }
+
+    /// Appends interleaved samples.
+    pub fn write(&mut self, samples: &[f32]) -> CliResult {
+        for &s in samples {
+            self.writer
+                .write_sample(s)
+                .map_err(|e| CliError::failed(format!("{}: cannot write: {e}", self.shown)))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the final header.
+    pub fn finish(self) -> CliResult {
+        let shown = self.shown;
+        self.writer
+            .finalize()
+            .map_err(|e| CliError::failed(format!("{shown}: cannot write: {e}")))
+    }
+}
+
 /// Writes interleaved samples as a 32-bit float WAV file.
 pub fn write_wav_f32(path: &Path, rate: u32, channels: usize, samples: &[f32]) -> CliResult {
-    let shown = path.display();
-    let channels = u16::try_from(channels)
-        .map_err(|_| CliError::failed(format!("{shown}: too many channels for WAV")))?;
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let io = |e: hound::Error| CliError::failed(format!("{shown}: cannot write: {e}"));
-    let mut w = hound::WavWriter::create(path, spec).map_err(io)?;
-    for &s in samples {
-        w.write_sample(s).map_err(io)?;
-    }
-    w.finalize().map_err(io)
+    let mut w = WavOut::create(path, path, rate, channels)?;
+    w.write(samples)?;
+    w.finish()
 }
 
 #[cfg(test)]

@@ -401,3 +401,40 @@ fn man_dir_writes_a_page_per_subcommand() {
         assert!(t.contains(".TH"), "{page} missing or not a man page");
     }
 }
+
+#[test]
+fn failed_render_leaves_an_existing_output_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.wav");
+    write_wav_i16(&cut, 48000, 2, 10_000);
+    let f = std::fs::OpenOptions::new().write(true).open(&cut).unwrap();
+    f.set_len(44 + 1001).unwrap(); // the header still announces 10 000 frames
+    drop(f);
+    let out_path = dir.path().join("keep.wav");
+    std::fs::write(&out_path, b"precious").unwrap();
+    let out = headroom(
+        dir.path(),
+        &["render", cut.to_str().unwrap(), out_path.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("truncated"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&out_path).unwrap(), b"precious");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    let out = headroom(dir.path(), &["analyze", cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("truncated"),
+        "{}",
+        text(&out.stderr)
+    );
+}
