@@ -298,30 +298,42 @@ pub unsafe fn on_tap_process(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
 }
 
 unsafe fn tap_inner(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
-    const STRIDE: usize = CHANNELS * std::mem::size_of::<f32>();
     let b = pw_sys::pw_stream_dequeue_buffer(stream);
     if b.is_null() {
         return;
     }
-    let buf = (*b).buffer;
-    if !buf.is_null() && (*buf).n_datas >= 1 && !(*buf).datas.is_null() {
-        let d = &*(*buf).datas;
-        if !d.data.is_null() && !d.chunk.is_null() {
-            let chunk = &*d.chunk;
-            let maxsize = d.maxsize as usize;
-            let offset = (chunk.offset as usize).min(maxsize);
-            let size = (chunk.size as usize).min(maxsize - offset);
-            let frames = size / STRIDE;
-            let ptr = (d.data as *const u8).add(offset);
-            if frames > 0 && (ptr as usize).is_multiple_of(std::mem::align_of::<f32>()) {
-                let samples = std::slice::from_raw_parts(ptr as *const f32, frames * CHANNELS);
-                rt.meter.process(samples);
-                rt.out
-                    .publish(rt.meter.momentary_lufs(), rt.meter.short_term_lufs());
-            }
-        }
-    }
+    meter_buffer((*b).buffer, rt);
     pw_sys::pw_stream_queue_buffer(stream, b);
+}
+
+/// Meters the first data plane of `buf` (interleaved F32 stereo) and publishes. Tolerates a
+/// null buffer, missing data or chunk, out-of-range offsets and sizes, misaligned data.
+/// Real-time safe.
+///
+/// # Safety
+/// `buf` is null or points to a valid `spa_buffer` whose non-null `datas`, `data` and `chunk`
+/// pointers are valid for `maxsize` bytes.
+unsafe fn meter_buffer(buf: *const spa::sys::spa_buffer, rt: &mut TapRt) {
+    const STRIDE: usize = CHANNELS * std::mem::size_of::<f32>();
+    if buf.is_null() || (*buf).n_datas < 1 || (*buf).datas.is_null() {
+        return;
+    }
+    let d = &*(*buf).datas;
+    if d.data.is_null() || d.chunk.is_null() {
+        return;
+    }
+    let chunk = &*d.chunk;
+    let maxsize = d.maxsize as usize;
+    let offset = (chunk.offset as usize).min(maxsize);
+    let size = (chunk.size as usize).min(maxsize - offset);
+    let frames = size / STRIDE;
+    let ptr = (d.data as *const u8).add(offset);
+    if frames > 0 && (ptr as usize).is_multiple_of(std::mem::align_of::<f32>()) {
+        let samples = std::slice::from_raw_parts(ptr as *const f32, frames * CHANNELS);
+        rt.meter.process(samples);
+        rt.out
+            .publish(rt.meter.momentary_lufs(), rt.meter.short_term_lufs());
+    }
 }
 
 #[cfg(test)]
@@ -357,5 +369,97 @@ mod tests {
     fn format_pod_serialises() {
         let bytes = format_pod().unwrap();
         assert!(Pod::from_bytes(&bytes).is_some());
+    }
+
+    /// A hand-built `spa_buffer` around `samples`.
+    struct FakeBuffer {
+        buf: spa::sys::spa_buffer,
+        data: Box<spa::sys::spa_data>,
+        chunk: Box<spa::sys::spa_chunk>,
+    }
+
+    impl FakeBuffer {
+        fn new(samples: &mut [f32], offset: u32, size: u32) -> Box<Self> {
+            // SAFETY: plain C structs; all-zero is a valid (empty) value for each.
+            let mut fb = Box::new(unsafe {
+                FakeBuffer {
+                    buf: std::mem::zeroed(),
+                    data: Box::new(std::mem::zeroed()),
+                    chunk: Box::new(std::mem::zeroed()),
+                }
+            });
+            fb.chunk.offset = offset;
+            fb.chunk.size = size;
+            fb.chunk.stride = 8;
+            fb.data.maxsize = std::mem::size_of_val(samples) as u32;
+            fb.data.data = samples.as_mut_ptr().cast();
+            fb.data.chunk = &mut *fb.chunk;
+            fb.buf.n_datas = 1;
+            fb.buf.datas = &mut *fb.data;
+            fb
+        }
+    }
+
+    fn rt() -> TapRt {
+        TapRt {
+            meter: LiveMeter::new(RATE, CHANNELS),
+            out: Arc::new(TapMeter::default()),
+        }
+    }
+
+    #[test]
+    fn callback_meters_without_allocating() {
+        let mut rt = rt();
+        let frames = 1024usize;
+        let amp = 0.1f32; // −20 dBFS peak: −20 LUFS for a stereo 1 kHz sine
+        let mut samples = vec![0f32; frames * 2];
+        let mut phase = 0usize;
+        let blocks = 4 * 48_000 / frames;
+        for _ in 0..blocks {
+            for f in 0..frames {
+                let v = amp * (2.0 * std::f32::consts::PI * 1000.0 * phase as f32 / 48_000.0).sin();
+                phase = (phase + 1) % 48_000;
+                samples[2 * f] = v;
+                samples[2 * f + 1] = v;
+            }
+            let size = std::mem::size_of_val(&samples[..]) as u32;
+            let fb = FakeBuffer::new(&mut samples, 0, size);
+            let ptr: *const spa::sys::spa_buffer = &fb.buf;
+            // SAFETY: `fb` and `samples` outlive the call.
+            assert_no_alloc::assert_no_alloc(|| unsafe { meter_buffer(ptr, &mut rt) });
+            drop(fb);
+        }
+        let r = rt.out.reading();
+        assert!((r.momentary_lufs + 20.0).abs() < 0.2, "{r:?}");
+        assert!((r.short_term_lufs + 20.0).abs() < 0.5, "{r:?}");
+        assert_eq!(rt.out.updates(), blocks as u64);
+    }
+
+    #[test]
+    fn callback_survives_hostile_buffers() {
+        let mut rt = rt();
+        let mut samples = vec![0.5f32; 64];
+        let n = std::mem::size_of_val(&samples[..]) as u32;
+        // SAFETY: every pointer handed in is null or points into live test data.
+        unsafe {
+            meter_buffer(std::ptr::null(), &mut rt);
+            // Offset and size beyond the data, odd sizes, a misaligned offset.
+            for (off, size) in [(n + 100, 8), (0, n + 1000), (0, 7), (2, 64), (n, 8)] {
+                let fb = FakeBuffer::new(&mut samples, off, size);
+                assert_no_alloc::assert_no_alloc(|| meter_buffer(&fb.buf, &mut rt));
+            }
+            let mut fb = FakeBuffer::new(&mut samples, 0, n);
+            fb.data.data = std::ptr::null_mut();
+            meter_buffer(&fb.buf, &mut rt);
+            let mut fb = FakeBuffer::new(&mut samples, 0, n);
+            fb.data.chunk = std::ptr::null_mut();
+            meter_buffer(&fb.buf, &mut rt);
+            let mut fb = FakeBuffer::new(&mut samples, 0, n);
+            fb.buf.n_datas = 0;
+            meter_buffer(&fb.buf, &mut rt);
+        }
+        // Only (0, n + 1000) was metered (its size clamps to the data); the others hold no
+        // whole frame or are misaligned.
+        assert_eq!(rt.out.updates(), 1);
     }
 }
