@@ -33,15 +33,31 @@
 //! left where WirePlumber put it (its target key deleted if we had set one).
 //!
 //! ## WirePlumber's restore-stream
-//! restore-stream (0.4.13) remembers a per-app target whenever a `target.object` is written,
-//! and re-applies it to that app's next stream. Our moves write node *names*; restore-stream
-//! resolves `target.object` values as object serials, so a name write stores no target for the
-//! app (it clears a stored one), and a delete also clears it. The effect, checked by the
-//! end-to-end test `routing_move`: the daemon's moves never leave a remembered target pointing
-//! at `headroom-processed` after the daemon exits, and every new stream is routed afresh by
-//! the rules (there is a short moment after a stream appears where WirePlumber links it to the
-//! default sink before our move lands). On shutdown, [`Router::shutdown_moves`] deletes every
-//! key we wrote so the streams go back to the default sink.
+//! restore-stream (0.4.13) remembers a per-app target (key e.g.
+//! `Output/Audio:media.role:Music:target`) whenever `target.object` is written for a stream,
+//! and re-applies it to that app's next stream. We cannot set `state.restore-target=false` on
+//! other clients' streams, so the router writes node **names**, never serials: measured on
+//! 0.4.13 (test `routing_move`), a serial write is remembered, a name write stores no target
+//! and clears a remembered one, and a delete leaves what is stored untouched. Consequences:
+//! * the daemon's moves never leave a remembered target pointing at `headroom-processed` (or
+//!   at the real sink) after it exits — nothing stale survives a crash or an uninstall;
+//! * every new stream is routed afresh by the rules. For a moment after a stream appears
+//!   WirePlumber links it to the default sink, until our move lands (≈ 50–200 ms measured);
+//! * routing an app erases a target the user gave it earlier with a mixer (pavucontrol); the
+//!   rules are the way to pin an app.
+//!
+//! On shutdown, [`Router::shutdown_moves`] deletes every key we wrote so the streams go back to
+//! the default sink.
+//!
+//! Other clients' moves: if someone else writes `target.object` for a stream we routed, the
+//! router leaves it alone until a rule change re-decides that stream.
+//!
+//! Layer A volumes go through the same store: restore-stream saves a stream's
+//! `channelVolumes` per app key, so a reduced volume could carry over to the app's next stream.
+//! [`crate::layer_a::LayerA::volume_to_send`] therefore always sends the volume once when a
+//! stream is tapped, and leaving Layer A (bypass, Layer A off, shutdown) sends 1.0. A daemon
+//! killed with SIGKILL cannot do that: the app's next stream starts with the stored reduction
+//! until it is tapped again (or, when bypassed, until the user changes its volume).
 
 use std::collections::BTreeMap;
 
