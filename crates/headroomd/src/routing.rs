@@ -1146,6 +1146,35 @@ mod tests {
     }
 
     #[test]
+    fn property_changes_re_route_and_reapply_rewrites_targets() {
+        let mut r = router_with_real();
+        r.set_profile_rules(RouteConfig {
+            default: Route::Processed,
+            rules: vec![rule(&[("media.name", "*call*")], Route::Bypass)],
+        });
+        let s = stream(
+            4,
+            &[("application.name", "browser"), ("media.name", "music")],
+        );
+        assert_eq!(
+            r.on_stream_added(s.clone()),
+            Some(mv(4, Some(PROCESSED_SINK)))
+        );
+        let mut props = s.props.clone();
+        props.insert("media.name".into(), "video call".into());
+        assert_eq!(
+            r.on_stream_changed(4, props.clone()),
+            Some(mv(4, Some("speakers")))
+        );
+        assert_eq!(r.on_stream_changed(4, props), None);
+        assert_eq!(r.on_stream_changed(99, BTreeMap::new()), None);
+        // After the bus comes back, every target is written again.
+        assert_eq!(r.reapply(), vec![mv(4, Some("speakers"))]);
+        r.clear_streams();
+        assert!(r.state().is_empty());
+    }
+
+    #[test]
     fn link_targets_are_reported() {
         let mut r = router_with_real();
         r.on_stream_added(app(1, "a"));
