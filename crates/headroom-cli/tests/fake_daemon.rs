@@ -272,3 +272,122 @@ fn monitor_without_a_terminal_points_to_json() {
         text(&out.stderr)
     );
 }
+
+/// A private tmux server (own socket), killed on drop.
+struct Tmux {
+    sock: PathBuf,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.sock)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+    fn pane(&self) -> String {
+        text(&self.cmd(&["capture-pane", "-p", "-t", "mon"]).stdout)
+    }
+    fn wait(&self, what: &str, mut f: impl FnMut(&Tmux) -> bool) {
+        let start = std::time::Instant::now();
+        while !f(self) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "timed out waiting for {what}; pane:\n{}",
+                self.pane()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+#[test]
+fn tui_draws_takes_keys_and_restores_the_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    let fake = start();
+    let dir = tempfile::tempdir().unwrap();
+    let exit_file = dir.path().join("exit");
+    let tmux = Tmux {
+        sock: dir.path().join("tmux.sock"),
+    };
+    let shell = format!(
+        "HEADROOM_SOCKET='{}' '{}' monitor; echo $? > '{}'; sleep 60",
+        fake.socket.display(),
+        BIN,
+        exit_file.display()
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "mon",
+        "-x",
+        "100",
+        "-y",
+        "34",
+        &shell,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // The status poll fills the title; the fake closes every subscription after two
+    // events, so the monitor keeps reconnecting and says so in between.
+    tmux.wait("the title", |t| {
+        t.pane().contains("headroomd 9.9.9 — profile speech")
+    });
+    assert_eq!(
+        text(
+            &tmux
+                .cmd(&["display", "-p", "-t", "mon", "#{alternate_on}"])
+                .stdout
+        )
+        .trim(),
+        "1"
+    );
+    tmux.cmd(&["send-keys", "-t", "mon", "?"]);
+    tmux.wait("the help overlay", |t| t.pane().contains("toggle bypass"));
+    tmux.cmd(&["send-keys", "-t", "mon", "b"]);
+    tmux.wait("a bypass request", |_| {
+        fake.requests.lock().unwrap().iter().any(|r| {
+            *r == Request::BypassSet {
+                mode: headroom_ipc::BypassMode::Toggle,
+            }
+        })
+    });
+    tmux.cmd(&["send-keys", "-t", "mon", "q"]);
+    tmux.wait("exit", |_| exit_file.exists());
+    tmux.wait("exit code", |_| {
+        !std::fs::read_to_string(&exit_file).unwrap().is_empty()
+    });
+    assert_eq!(std::fs::read_to_string(&exit_file).unwrap().trim(), "0");
+    // Back on the normal screen with the cursor shown.
+    assert_eq!(
+        text(
+            &tmux
+                .cmd(&["display", "-p", "-t", "mon", "#{alternate_on}"])
+                .stdout
+        )
+        .trim(),
+        "0"
+    );
+    assert_eq!(
+        text(
+            &tmux
+                .cmd(&["display", "-p", "-t", "mon", "#{cursor_flag}"])
+                .stdout
+        )
+        .trim(),
+        "1"
+    );
+    assert!(!tmux.pane().contains("Bus DSP"), "{}", tmux.pane());
+}
