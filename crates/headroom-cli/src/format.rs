@@ -230,7 +230,19 @@ pub fn setting(e: &SettingEntry) -> String {
     }
 }
 
-/// `headroom settings` / `headroom setting reset`.
+/// `s` cut to `max` characters, ending in `…` when cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// `headroom settings` / `headroom setting reset` (long values are clipped; `headroom get
+/// KEY` and `--json` show them whole).
 pub fn settings(list: &[SettingEntry]) -> String {
     if list.is_empty() {
         return "(no settings)\n".to_string();
@@ -240,8 +252,8 @@ pub fn settings(list: &[SettingEntry]) -> String {
         .map(|e| {
             vec![
                 e.key.clone(),
-                e.value.to_string(),
-                e.default.to_string(),
+                clip(&e.value.to_string(), 32),
+                clip(&e.default.to_string(), 32),
                 if e.overridden { "*" } else { "" }.to_string(),
             ]
         })
@@ -357,6 +369,8 @@ mod tests {
         assert_eq!(lufs(f32::NEG_INFINITY), "—");
         assert!(!measured(-70.0));
         assert!(measured(-69.9));
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("abcdef", 4), "abc…");
         assert_eq!(reduction(0.0), "0.0 dB");
         assert_eq!(reduction(-0.01), "0.0 dB");
         assert_eq!(reduction(3.46), "-3.5 dB");
