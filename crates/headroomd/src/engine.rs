@@ -525,8 +525,8 @@ impl Engine {
             .map(|s| LayerALevel {
                 node_id: s.node_id,
                 app: s.app,
-                short_term_lufs: s.short_term_lufs.unwrap_or(headroom_ipc::LUFS_FLOOR as f64)
-                    as f32,
+                // The stream's own loudness, before Layer A (as IPC.md documents).
+                short_term_lufs: s.raw_lufs.unwrap_or(headroom_ipc::LUFS_FLOOR as f64) as f32,
                 reduction_db: s.reduction_db,
             })
             .collect()
