@@ -68,6 +68,7 @@ pub enum Command {
         mode: BypassMode,
     },
     /// Full-screen live monitor (or NDJSON events with --json).
+    #[command(after_help = MONITOR_HELP)]
     Monitor(MonitorArgs),
     /// Recent per-second metrics kept by the daemon.
     History(HistoryArgs),
@@ -99,6 +100,17 @@ pub enum Command {
         file: PathBuf,
     },
 }
+
+/// `headroom monitor` details shown in its --help.
+pub const MONITOR_HELP: &str = "\
+Topics: daemon, routing, meters, profile, settings (default: all).
+
+Keys: q, Esc or Ctrl-C quit; b toggles bypass; p activates the next profile; ? shows help.
+Grey loudness values are stale (no meter tick for 2 s) or have no measurement (at or below
+the -70 LUFS gate). When headroomd goes away the monitor says so and reconnects when it is back.
+
+With --json: one event per line (NDJSON, the wire form of the control protocol's events);
+exits with code 3 when the daemon closes the connection.";
 
 /// `headroom render` details shown in its --help.
 pub const RENDER_HELP: &str = "\
