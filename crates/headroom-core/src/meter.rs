@@ -35,7 +35,7 @@
 //! zero when they fall below 1e−30, at every sub-block boundary and at the end of each
 //! `process` call.
 
-use crate::truepeak::{sanitize, TruePeakDetector};
+use crate::truepeak::{sanitize, window_coefficients, PHASES, TAPS};
 use crate::LUFS_FLOOR;
 
 /// Peak value (dBFS / dBTP) reported for digital silence: −144 dB (the floor of 24-bit audio
@@ -131,23 +131,24 @@ fn k_weighting(rate: f64) -> [Biquad; 2] {
     [shelf, highpass]
 }
 
-/// Per-channel K-weighting state (transposed direct form II, two sections).
+/// Per-channel K-weighting state (direct form I, two sections sharing the middle history):
+/// `[x1, x2, y1, y2, z1, z2]` — inputs, shelf outputs and high-pass outputs of the last two
+/// samples. Direct form I keeps the recursive dependency to one multiply and one subtract
+/// per section, which is what bounds the speed of this serial loop.
 #[derive(Debug, Clone, Copy, Default)]
 struct KState {
-    z: [f64; 4],
+    z: [f64; 6],
 }
 
 impl KState {
     #[inline(always)]
     fn run(&mut self, f: &[Biquad; 2], x: f64) -> f64 {
         let [s, h] = f;
-        let y1 = s.b0 * x + self.z[0];
-        self.z[0] = s.b1 * x - s.a1 * y1 + self.z[1];
-        self.z[1] = s.b2 * x - s.a2 * y1;
-        let y2 = h.b0 * y1 + self.z[2];
-        self.z[2] = h.b1 * y1 - h.a1 * y2 + self.z[3];
-        self.z[3] = h.b2 * y1 - h.a2 * y2;
-        y2
+        let [x1, x2, y1, y2, z1, z2] = self.z;
+        let y = (s.b0 * x + s.b1 * x1 + s.b2 * x2 - s.a2 * y2) - s.a1 * y1;
+        let z = (h.b0 * y + h.b1 * y1 + h.b2 * y2 - h.a2 * z2) - h.a1 * z1;
+        self.z = [x, x1, y, y1, z, z1];
+        z
     }
 
     #[inline]
@@ -258,6 +259,71 @@ impl Histogram {
     }
 }
 
+/// Largest |value| of the interpolated points for outputs `0..n`, where output `i` filters
+/// the window `src[i..i + TAPS]` (oldest → newest) with every phase of `coef` (unused phases
+/// are zero and contribute nothing). Four outputs are computed at a time with all phase
+/// accumulators in registers so the compiler can keep the work in SIMD lanes.
+#[inline(never)]
+fn interpolated_peak(coef: &[[f32; PHASES]; TAPS], src: &[f32], n: usize) -> f32 {
+    const L: usize = 4;
+    let mut mx = [0.0f32; L];
+    let mut i = 0;
+    while i + L <= n {
+        let Some(win) = src.get(i..i + TAPS + L - 1) else {
+            break;
+        };
+        let mut acc = [[0.0f32; L]; PHASES];
+        for (k, row) in coef.iter().enumerate() {
+            let mut xv = [0.0f32; L];
+            if let Some(s) = win.get(k..k + L) {
+                xv.copy_from_slice(s);
+            }
+            for (p, a) in acc.iter_mut().enumerate() {
+                let c = row[p];
+                for l in 0..L {
+                    a[l] += c * xv[l];
+                }
+            }
+        }
+        for a in &acc {
+            for l in 0..L {
+                let v = a[l].abs();
+                mx[l] = if v > mx[l] { v } else { mx[l] };
+            }
+        }
+        i += L;
+    }
+    let mut m = mx.iter().fold(0.0f32, |a, &b| if b > a { b } else { a });
+    while i < n {
+        if let Some(win) = src.get(i..i + TAPS) {
+            for p in 0..PHASES {
+                let mut acc = 0.0f32;
+                for (row, &x) in coef.iter().zip(win) {
+                    acc += row[p] * x;
+                }
+                let v = acc.abs();
+                m = if v > m { v } else { m };
+            }
+        }
+        i += 1;
+    }
+    m
+}
+
+/// Frames measured per inner pass (bounded so the per-channel scratch stays small).
+const CHUNK: usize = 256;
+/// Interpolator history kept in front of each channel's chunk (taps − 1).
+const HIST: usize = TAPS - 1;
+
+/// Per-channel state: K-weighting filter, weight, and the true-peak input buffer (the last
+/// `HIST` samples of the previous chunk followed by the current chunk).
+#[derive(Debug, Clone)]
+struct Chan {
+    k: KState,
+    weight: f64,
+    buf: Vec<f32>,
+}
+
 /// Live BS.1770-4 / EBU R128 meter: momentary, short-term, integrated, loudness range, true
 /// peak and sample peak. See the [module documentation](self) for the design.
 #[derive(Debug, Clone)]
@@ -265,9 +331,11 @@ pub struct LiveMeter {
     channels: usize,
     sub_len: usize,
     filters: [Biquad; 2],
-    weights: Vec<f64>,
-    kstate: Vec<KState>,
-    tp: TruePeakDetector,
+    chans: Vec<Chan>,
+    /// Interpolation phases in use (4, 2 or 0) and their coefficients (see
+    /// [`crate::truepeak`]).
+    tp_phases: usize,
+    tp_coef: [[f32; PHASES]; TAPS],
     /// Samples of an incomplete trailing frame carried to the next `process` call.
     pending: Vec<f32>,
     pending_len: usize,
@@ -291,21 +359,26 @@ pub struct LiveMeter {
 impl LiveMeter {
     /// Creates a meter for interleaved audio with `channels` channels at `sample_rate` Hz.
     ///
-    /// Allocates (K-weighting state per channel, true-peak interpolators, histograms).
+    /// Allocates (K-weighting state per channel, true-peak buffers, histograms).
     /// A `channels` of 0 is treated as 1; `sample_rate` is clamped to at least 8000 Hz (the
     /// K-weighting shelf at 1.68 kHz needs it).
     pub fn new(sample_rate: u32, channels: usize) -> Self {
         let channels = channels.max(1);
         let rate = sample_rate.max(8000);
+        let (factor, tp_coef) = window_coefficients(rate);
         Self {
             channels,
             sub_len: (rate as usize + 5) / 10,
             filters: k_weighting(rate as f64),
-            weights: (0..channels)
-                .map(|c| if c < 3 { 1.0 } else { 1.41 })
+            chans: (0..channels)
+                .map(|c| Chan {
+                    k: KState::default(),
+                    weight: if c < 3 { 1.0 } else { 1.41 },
+                    buf: vec![0.0; HIST + CHUNK],
+                })
                 .collect(),
-            kstate: vec![KState::default(); channels],
-            tp: TruePeakDetector::new(rate, channels),
+            tp_phases: if factor > 1 { factor } else { 0 },
+            tp_coef,
             pending: vec![0.0; channels],
             pending_len: 0,
             acc: 0.0,
@@ -325,8 +398,10 @@ impl LiveMeter {
 
     /// Forgets everything measured so far. Real-time safe (no allocation).
     pub fn reset(&mut self) {
-        self.kstate.fill(KState::default());
-        self.tp.reset();
+        for ch in &mut self.chans {
+            ch.k = KState::default();
+            ch.buf.fill(0.0);
+        }
         self.pending_len = 0;
         self.acc = 0.0;
         self.frame_pos = 0;
@@ -358,10 +433,10 @@ impl LiveMeter {
     /// Real-time safe: no allocation, no locks, no panics.
     pub fn process(&mut self, interleaved: &[f32]) {
         self.block_peak = 0.0;
+        let ch = self.channels;
         let mut rest = interleaved;
         if self.pending_len > 0 {
-            let need = self.channels.saturating_sub(self.pending_len);
-            let take = need.min(rest.len());
+            let take = ch.saturating_sub(self.pending_len).min(rest.len());
             let (head, tail) = rest.split_at(take);
             if let Some(dst) = self
                 .pending
@@ -371,70 +446,129 @@ impl LiveMeter {
             }
             self.pending_len += take;
             rest = tail;
-            if self.pending_len >= self.channels {
+            if self.pending_len >= ch {
                 self.pending_len = 0;
-                let mut e = 0.0;
-                for c in 0..self.channels {
-                    let x = self.pending.get(c).copied().unwrap_or(0.0);
-                    e += self.sample(c, x);
-                }
-                self.end_frame(e);
+                let mut frame = std::mem::take(&mut self.pending);
+                self.run_frames(&frame, 1);
+                std::mem::swap(&mut self.pending, &mut frame);
             }
         }
-        let ch = self.channels;
-        let mut chunks = rest.chunks_exact(ch);
-        if ch == 2 {
-            for f in chunks.by_ref() {
-                if let [l, r] = *f {
-                    let e = self.sample(0, l) + self.sample(1, r);
-                    self.end_frame(e);
+        let frames = rest.len() / ch;
+        let mut done = 0;
+        while done < frames {
+            let n = (frames - done)
+                .min(CHUNK)
+                .min(self.sub_len.saturating_sub(self.frame_pos).max(1));
+            if let Some(chunk) = rest.get(done * ch..(done + n) * ch) {
+                self.run_frames(chunk, n);
+            }
+            done += n;
+        }
+        if let Some(tail) = rest.get(frames * ch..) {
+            if !tail.is_empty() {
+                if let Some(dst) = self.pending.get_mut(..tail.len()) {
+                    dst.copy_from_slice(tail);
+                    self.pending_len = tail.len();
                 }
             }
-        } else {
-            for f in chunks.by_ref() {
-                let mut e = 0.0;
-                for (c, &x) in f.iter().enumerate() {
-                    e += self.sample(c, x);
-                }
-                self.end_frame(e);
-            }
         }
-        let tail = chunks.remainder();
-        if !tail.is_empty() {
-            if let Some(dst) = self.pending.get_mut(..tail.len()) {
-                dst.copy_from_slice(tail);
-                self.pending_len = tail.len();
-            }
-        }
-        for s in &mut self.kstate {
-            s.flush_denormals();
+        for c in &mut self.chans {
+            c.k.flush_denormals();
         }
         self.max_true_peak = self.max_true_peak.max(self.block_peak);
     }
 
-    /// Runs one sample of channel `c`; returns its weighted K-filtered square.
-    #[inline(always)]
-    fn sample(&mut self, c: usize, x: f32) -> f64 {
-        let x = sanitize(x);
-        let a = x.abs();
-        if a > self.max_sample_peak {
-            self.max_sample_peak = a;
+    /// Measures `n` ≤ [`CHUNK`] whole frames that do not cross a sub-block boundary.
+    fn run_frames(&mut self, x: &[f32], n: usize) {
+        let ch = self.channels;
+        let n = n.min(CHUNK);
+        let filters = self.filters;
+        let mut peak = self.block_peak;
+        let mut chunk_peak = 0.0f32;
+        // De-interleave and sanitise into each channel's buffer; sample peak.
+        if let [a, b] = &mut self.chans[..] {
+            let mut ma = 0.0f32;
+            let mut mb = 0.0f32;
+            if let (Some(da), Some(db)) =
+                (a.buf.get_mut(HIST..HIST + n), b.buf.get_mut(HIST..HIST + n))
+            {
+                for ((pa, pb), f) in da.iter_mut().zip(db.iter_mut()).zip(x.chunks_exact(2)) {
+                    if let [l, r] = *f {
+                        let (l, r) = (sanitize(l), sanitize(r));
+                        let (al, ar) = (l.abs(), r.abs());
+                        ma = if al > ma { al } else { ma };
+                        mb = if ar > mb { ar } else { mb };
+                        *pa = l;
+                        *pb = r;
+                    }
+                }
+            }
+            chunk_peak = ma.max(mb);
+        } else {
+            for (c, chan) in self.chans.iter_mut().enumerate() {
+                let Some(dst) = chan.buf.get_mut(HIST..HIST + n) else {
+                    continue;
+                };
+                let mut amax = 0.0f32;
+                for (d, &s) in dst.iter_mut().zip(x.iter().skip(c).step_by(ch)) {
+                    let v = sanitize(s);
+                    let a = v.abs();
+                    amax = if a > amax { a } else { amax };
+                    *d = v;
+                }
+                chunk_peak = chunk_peak.max(amax);
+            }
         }
-        let tp = self.tp.push(c, x).max(a);
-        if tp > self.block_peak {
-            self.block_peak = tp;
+        peak = peak.max(chunk_peak);
+        // K-weighting and mean square. Two channels run in one loop so that their serial
+        // filter recursions overlap.
+        let mut energy = 0.0;
+        let mut pairs = self.chans.chunks_exact_mut(2);
+        for pair in pairs.by_ref() {
+            if let [a, b] = pair {
+                let (mut sa, mut sb) = (a.k, b.k);
+                let (mut ea, mut eb) = (0.0, 0.0);
+                if let (Some(xa), Some(xb)) = (a.buf.get(HIST..HIST + n), b.buf.get(HIST..HIST + n))
+                {
+                    for (&va, &vb) in xa.iter().zip(xb) {
+                        let ya = sa.run(&filters, va as f64);
+                        let yb = sb.run(&filters, vb as f64);
+                        ea += ya * ya;
+                        eb += yb * yb;
+                    }
+                }
+                a.k = sa;
+                b.k = sb;
+                energy += a.weight * ea + b.weight * eb;
+            }
         }
-        let (Some(st), Some(&w)) = (self.kstate.get_mut(c), self.weights.get(c)) else {
-            return 0.0;
-        };
-        let y = st.run(&self.filters, x as f64);
-        w * y * y
-    }
-
-    #[inline(always)]
-    fn end_frame(&mut self, e: f64) {
-        self.acc += e;
-        self.frame_pos += 1;
+        for c in pairs.into_remainder() {
+            let mut st = c.k;
+            let mut e = 0.0;
+            if let Some(xs) = c.buf.get(HIST..HIST + n) {
+                for &v in xs {
+                    let y = st.run(&filters, v as f64);
+                    e += y * y;
+                }
+            }
+            c.k = st;
+            energy += c.weight * e;
+        }
+        // Interpolated points (true peak).
+        if self.tp_phases > 0 {
+            for c in self.chans.iter() {
+                if let Some(src) = c.buf.get(..HIST + n) {
+                    peak = peak.max(interpolated_peak(&self.tp_coef, src, n));
+                }
+            }
+        }
+        for c in self.chans.iter_mut() {
+            c.buf.copy_within(n..n + HIST, 0);
+        }
+        self.block_peak = peak;
+        self.max_sample_peak = self.max_sample_peak.max(chunk_peak);
+        self.acc += energy;
+        self.frame_pos += n;
         if self.frame_pos >= self.sub_len {
             self.close_sub_block();
         }
@@ -467,8 +601,8 @@ impl LiveMeter {
                 self.lra.add(e);
             }
         }
-        for s in &mut self.kstate {
-            s.flush_denormals();
+        for c in &mut self.chans {
+            c.k.flush_denormals();
         }
     }
 

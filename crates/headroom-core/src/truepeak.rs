@@ -24,9 +24,9 @@
 //! magnitudes above 1e12 (+240 dBFS) are clamped so that the `f32` arithmetic cannot overflow.
 
 /// Taps per polyphase branch.
-const TAPS: usize = 12;
+pub(crate) const TAPS: usize = 12;
 /// Maximum oversampling factor.
-const PHASES: usize = 4;
+pub(crate) const PHASES: usize = 4;
 /// Delay of the reported values in input frames when oversampling.
 const DELAY: usize = 6;
 
@@ -91,20 +91,46 @@ const ANNEX2: [[f64; TAPS]; PHASES] = [
     ],
 ];
 
+/// Oversampling factor at `sample_rate` and the Annex 2 coefficients rearranged for a window
+/// ordered oldest → newest: `coef[j][slot]` multiplies window element `j` (input
+/// `x[n − (TAPS − 1 − j)]`) for the `slot`-th phase in use (all four at 4×, phases 0 and 2 at
+/// 2×, none at 1×). Unused slots are zero.
+pub(crate) fn window_coefficients(sample_rate: u32) -> (usize, [[f32; PHASES]; TAPS]) {
+    let factor = if sample_rate < 96_000 {
+        4
+    } else if sample_rate < 192_000 {
+        2
+    } else {
+        1
+    };
+    let mut coef = [[0.0f32; PHASES]; TAPS];
+    let used: &[usize] = match factor {
+        4 => &[0, 1, 2, 3],
+        2 => &[0, 2],
+        _ => &[],
+    };
+    for (slot, &p) in used.iter().enumerate() {
+        for (j, row) in coef.iter_mut().enumerate() {
+            row[slot] = ANNEX2[p][TAPS - 1 - j] as f32;
+        }
+    }
+    (factor, coef)
+}
+
 /// Makes an input sample safe for the metering filters: non-finite → 0, |x| < 1e−20 → 0,
 /// |x| > 1e12 → ±1e12.
 #[inline(always)]
 pub(crate) fn sanitize(x: f32) -> f32 {
-    if !x.is_finite() {
-        return 0.0;
-    }
+    // Written as selects (no branches) so that block loops vectorise. NaN fails every
+    // comparison and ends up as 0, like ±∞.
     let a = x.abs();
-    if a < 1e-20 {
-        0.0
-    } else if a > 1e12 {
+    let y = if a < 1e-20 { 0.0 } else { x };
+    if a <= 1e12 {
+        y
+    } else if a < f32::INFINITY {
         1e12f32.copysign(x)
     } else {
-        x
+        0.0
     }
 }
 
@@ -146,25 +172,7 @@ impl TruePeakDetector {
     ///
     /// Allocates. A `channels` of 0 is treated as 1.
     pub fn new(sample_rate: u32, channels: usize) -> Self {
-        let factor = if sample_rate < 96_000 {
-            4
-        } else if sample_rate < 192_000 {
-            2
-        } else {
-            1
-        };
-        let mut coef = [[0.0f32; PHASES]; TAPS];
-        // Phases used: all four at 4×, phases 0 and 2 at 2× (moved to slots 0 and 1).
-        let used: &[usize] = match factor {
-            4 => &[0, 1, 2, 3],
-            2 => &[0, 2],
-            _ => &[],
-        };
-        for (slot, &p) in used.iter().enumerate() {
-            for (j, row) in coef.iter_mut().enumerate() {
-                row[slot] = ANNEX2[p][TAPS - 1 - j] as f32;
-            }
-        }
+        let (factor, coef) = window_coefficients(sample_rate);
         Self {
             factor,
             coef,
