@@ -1,9 +1,9 @@
 //! Feed-forward, stereo-linked compressor with a soft knee.
 //!
-//! Level detection: the largest absolute sample over all channels goes through a sliding
-//! maximum over [`HOLD_MS`] (so that the detected level of any periodic signal above 25 Hz is
-//! constant: no gain ripple, no intermodulation on steady tones), then through the static
-//! curve (threshold, ratio, knee) in dB. The resulting gain reduction is smoothed with
+//! Level detection: the largest absolute sample over all channels, held over the last
+//! [`HOLD_MS`] (the maximum of the per-step peaks of the last `HOLD_MS / STEP` steps, so that
+//! the detected level of any periodic signal above 25 Hz is constant: no gain ripple, no
+//! intermodulation on steady tones), goes through the static curve (threshold, ratio, knee) in dB. The resulting gain reduction is smoothed with
 //! separate attack and release time constants and the gain is updated every [`STEP`] frames
 //! (counted from the last reset, not from call boundaries) and ramped linearly sample by
 //! sample in between, so the output is identical however the input is split into blocks.
@@ -12,7 +12,7 @@
 //! no gain jumps.
 
 use crate::params::CompressorParams;
-use crate::util::{db_to_lin, finite_clamp, one_pole_alpha, SlidingMax};
+use crate::util::{db_to_lin, finite_clamp, one_pole_alpha};
 
 /// Control interval in frames: the gain curve is evaluated once per step and ramped linearly
 /// in between.
@@ -30,9 +30,10 @@ pub struct Compressor {
     rate: u32,
     channels: usize,
     params: CompressorParams,
-    hold: SlidingMax,
-    /// Latest output of the peak hold.
-    hold_value: f32,
+    /// Peaks of the last steps (ring), the current step's running peak and the ring position.
+    step_peaks: Vec<f32>,
+    step_peak: f32,
+    ring_pos: usize,
     /// Smoothed gain reduction, dB (≥ 0).
     gr_db: f64,
     /// Smoothed makeup, dB.
@@ -52,12 +53,14 @@ impl Compressor {
     pub fn new(sample_rate: u32, channels: usize, params: &CompressorParams) -> Self {
         let rate = sample_rate.max(1);
         let hold_len = ((HOLD_MS / 1000.0) * rate as f32).round().max(1.0) as usize;
+        let hold_steps = hold_len.div_ceil(STEP).max(1);
         let mut c = Self {
             rate,
             channels: channels.max(1),
             params: *params,
-            hold: SlidingMax::new(hold_len),
-            hold_value: 0.0,
+            step_peaks: vec![0.0; hold_steps],
+            step_peak: 0.0,
+            ring_pos: 0,
             gr_db: 0.0,
             makeup_db: 0.0,
             gain_from: 1.0,
@@ -74,8 +77,9 @@ impl Compressor {
 
     /// Returns to the initial state (no gain reduction, makeup in force). Real-time safe.
     pub fn reset(&mut self) {
-        self.hold.reset();
-        self.hold_value = 0.0;
+        self.step_peaks.iter_mut().for_each(|p| *p = 0.0);
+        self.step_peak = 0.0;
+        self.ring_pos = 0;
         self.gr_db = 0.0;
         self.makeup_db = self.makeup_target();
         let g = db_to_lin(self.makeup_db as f32);
@@ -130,7 +134,15 @@ impl Compressor {
     /// End-of-step control update.
     #[inline(never)]
     fn control(&mut self) {
-        let held = self.hold_value;
+        if let Some(slot) = self.step_peaks.get_mut(self.ring_pos) {
+            *slot = self.step_peak;
+        }
+        self.ring_pos += 1;
+        if self.ring_pos >= self.step_peaks.len() {
+            self.ring_pos = 0;
+        }
+        self.step_peak = 0.0;
+        let held = self.step_peaks.iter().fold(0.0f32, |a, &b| a.max(b));
         let target = if self.params.enabled && held > 0.0 {
             let level_db = 20.0 * (held as f64).log10();
             Self::static_gain_reduction_db(&self.params, level_db)
@@ -166,7 +178,7 @@ impl Compressor {
             for &x in frame.iter() {
                 peak = peak.max(x.abs());
             }
-            self.hold_value = self.hold.push(peak);
+            self.step_peak = self.step_peak.max(peak);
             self.pos += 1;
             let g = self.gain_from + (self.gain_to - self.gain_from) * (self.pos as f32 * inv_step);
             for x in frame.iter_mut() {

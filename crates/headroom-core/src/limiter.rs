@@ -95,6 +95,10 @@ pub struct Limiter {
     glide_step_db: f32,
     /// Gain applied to the last output frame.
     gain: f32,
+    /// Consecutive frames with the released requirement at exactly 1, and the count after
+    /// which both windows hold only 1s (then the idle fast path runs).
+    idle: usize,
+    idle_after: usize,
 }
 
 impl Limiter {
@@ -135,6 +139,8 @@ impl Limiter {
             hf_decay: 1.0 - one_pole_alpha(HF_TAU_S, rate as f64) as f32,
             glide_step_db: CEILING_GLIDE_DB_PER_S / rate as f32,
             gain: 1.0,
+            idle: 0,
+            idle_after: 2 * avg_len + 2 * GUARD + 1,
         };
         l.set_params(params);
         l.reset();
@@ -153,6 +159,7 @@ impl Limiter {
         self.avg_pos = 0;
         self.avg_sum = self.avg_len as f64;
         self.gain = 1.0;
+        self.idle = 0;
         self.prev.iter_mut().for_each(|p| *p = [0.0; 2]);
         self.hf_e = 0.0;
         self.hf_d = 0.0;
@@ -240,9 +247,29 @@ impl Limiter {
             } else {
                 1.0
             };
-            let released = self.env + (1.0 - self.env) * self.release_alpha;
+            let mut released = self.env + (1.0 - self.env) * self.release_alpha;
+            if released > 1.0 - 1e-6 {
+                // Snap the last micro-decibel (f32 would otherwise never reach 1).
+                released = 1.0;
+            }
             self.env = if r < released { r } else { released };
-            // 3. Hold + moving average.
+            // 3. Hold + moving average. Idle fast path: once every value inside both windows
+            // is exactly 1 the gain is exactly 1 and stays so while nothing new is needed.
+            if self.env == 1.0 {
+                if self.idle >= self.idle_after {
+                    if self.idle == self.idle_after {
+                        self.hold.reset();
+                        self.avg_sum = self.avg_len as f64;
+                        self.idle += 1;
+                    }
+                    self.gain = 1.0;
+                    self.delay_frame(frame, 1.0, enabled);
+                    continue;
+                }
+                self.idle += 1;
+            } else {
+                self.idle = 0;
+            }
             let h = self.hold.push(self.env);
             if let Some(slot) = self.avg.get_mut(self.avg_pos) {
                 self.avg_sum += h as f64 - *slot as f64;
@@ -256,20 +283,26 @@ impl Limiter {
             }
             let g = ((self.avg_sum * self.inv_avg_len) as f32).min(1.0);
             self.gain = g;
-            // 4. Delay, apply, clamp.
-            let ceil = self.ceiling_lin;
-            let base = self.delay_pos * ch;
-            if let Some(line) = self.delay.get_mut(base..base + ch) {
-                for (x, d) in frame.iter_mut().zip(line.iter_mut()) {
-                    let out = *d * g;
-                    *d = *x;
-                    *x = if enabled { out.clamp(-ceil, ceil) } else { out };
-                }
+            self.delay_frame(frame, g, enabled);
+        }
+    }
+
+    /// Step 4: delay one frame, apply the gain, clamp.
+    #[inline(always)]
+    fn delay_frame(&mut self, frame: &mut [f32], g: f32, enabled: bool) {
+        let ch = self.channels;
+        let ceil = self.ceiling_lin;
+        let base = self.delay_pos * ch;
+        if let Some(line) = self.delay.get_mut(base..base + ch) {
+            for (x, d) in frame.iter_mut().zip(line.iter_mut()) {
+                let out = *d * g;
+                *d = *x;
+                *x = if enabled { out.clamp(-ceil, ceil) } else { out };
             }
-            self.delay_pos += 1;
-            if self.delay_pos >= self.latency {
-                self.delay_pos = 0;
-            }
+        }
+        self.delay_pos += 1;
+        if self.delay_pos >= self.latency {
+            self.delay_pos = 0;
         }
     }
 }

@@ -116,7 +116,10 @@ impl SlidingMax {
         let cap = self.idx.len();
         // Drop candidates that can never be the maximum again.
         while self.len > 0 {
-            let tail = (self.head + self.len - 1) % cap;
+            let mut tail = self.head + self.len - 1;
+            if tail >= cap {
+                tail -= cap;
+            }
             if self.val.get(tail).copied().unwrap_or(f32::INFINITY) <= v {
                 self.len -= 1;
             } else {
@@ -127,12 +130,18 @@ impl SlidingMax {
         if self.len > 0 {
             let h = self.idx.get(self.head).copied().unwrap_or(self.n);
             if h + self.window <= self.n {
-                self.head = (self.head + 1) % cap;
+                self.head += 1;
+                if self.head >= cap {
+                    self.head = 0;
+                }
                 self.len -= 1;
             }
         }
         if self.len < cap {
-            let slot = (self.head + self.len) % cap;
+            let mut slot = self.head + self.len;
+            if slot >= cap {
+                slot -= cap;
+            }
             if let (Some(i), Some(x)) = (self.idx.get_mut(slot), self.val.get_mut(slot)) {
                 *i = self.n;
                 *x = v;
