@@ -308,6 +308,18 @@ pub fn record_bus_io(
     real_sink: &str,
     out: &std::path::Path,
 ) -> Result<crate::Recorder> {
+    record_io(sb, BUS_SINK, real_sink, out)
+}
+
+/// Records the left channels of `input_sink`'s and `output_sink`'s monitors sample-aligned
+/// in one 4-channel stream (channels 0 and 2), e.g. to measure what a filter sink between
+/// them adds.
+pub fn record_io(
+    sb: &Sandbox,
+    input_sink: &str,
+    output_sink: &str,
+    out: &std::path::Path,
+) -> Result<crate::Recorder> {
     let child = sb
         .command("pw-record")
         .args([
@@ -341,11 +353,11 @@ pub fn record_bus_io(
             .success())
     };
     wait_for("hr-bus-io ports linked", Duration::from_secs(5), || {
-        let a = link(&format!("{BUS_SINK}:monitor_FL"), "hr-bus-io:input_FL")?;
+        let a = link(&format!("{input_sink}:monitor_FL"), "hr-bus-io:input_FL")?;
         Ok(a.then_some(()))
     })?;
     wait_for("hr-bus-io real sink linked", Duration::from_secs(5), || {
-        let b = link(&format!("{real_sink}:monitor_FL"), "hr-bus-io:input_RL")?;
+        let b = link(&format!("{output_sink}:monitor_FL"), "hr-bus-io:input_RL")?;
         Ok(b.then_some(()))
     })?;
     Ok(rec)

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use headroom_tests::daemon::{
-    best_lag, bursts, channel, concat, record_bus_io, with_log, write_wav, Daemon, BUS_SINK,
+    best_lag, bursts, channel, concat, force_quantum, record_bus_io, with_log, write_wav, Daemon,
+    BUS_SINK,
 };
 use headroom_tests::{sine, Sandbox, DEFAULT_SINK};
 
@@ -51,17 +52,14 @@ fn bypassed_bus_passes_audio_unchanged() {
     );
 }
 
-/// Measures the bus latency (printed; run with `--nocapture` to see it) and bounds it: the
-/// chain's lookahead plus at most two quanta (1024 frames each by default).
-#[test]
-fn bus_latency_is_lookahead_plus_at_most_two_quanta() {
-    let sb = Sandbox::start().expect("sandbox");
-    let d = Daemon::start(&sb, &["--bypass"]).expect("headroomd");
+/// Plays noise bursts into the bus and returns (lag in frames, correlation, gain in dB) between
+/// the bus input and what the real sink played, from one sample-aligned capture.
+fn measure_bus(sb: &Sandbox, d: &Daemon, name: &str) -> (usize, f64, f64) {
     let src = bursts(-20.0, 3.0, 7);
-    let wav = write_wav(&sb, "bursts.wav", &src).unwrap();
-    let rec = record_bus_io(&sb, DEFAULT_SINK, &sb.path("io.wav")).unwrap();
+    let wav = write_wav(sb, &format!("{name}.wav"), &src).unwrap();
+    let rec = record_bus_io(sb, DEFAULT_SINK, &sb.path(&format!("{name}-io.wav"))).unwrap();
     with_log(
-        &d,
+        d,
         sb.play(&wav, BUS_SINK, &["application.name=latency-test"]),
     )
     .unwrap();
@@ -79,21 +77,36 @@ fn bus_latency_is_lookahead_plus_at_most_two_quanta() {
         10.0 * (s.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / s.len().max(1) as f64).log10()
     };
     let gain_db = seg(&output, start + 4800 + lag) - seg(&input, start + 4800);
-    println!("bus gain in bypass: {gain_db:.4} dB");
-    assert!(gain_db.abs() <= 0.1, "bypass gain {gain_db:.3} dB");
-    println!(
-        "bus latency: {lag} frames ({:.2} ms at 48 kHz), correlation {corr:.4}",
-        lag as f64 / 48.0
-    );
-    assert!(
-        corr > 0.99,
-        "output does not match input (correlation {corr:.4})"
-    );
-    // Lookahead is ≤ 1.5 ms = 72 frames; the stream pair may add one quantum.
-    assert!(
-        lag <= 72 + 2 * 1024,
-        "bus latency {lag} frames exceeds lookahead + two quanta"
-    );
+    (lag, corr, gain_db)
+}
+
+/// Measures the bus latency at the default quantum (1024) and at 256 (printed; run with
+/// `--nocapture`) and bounds it: the chain's lookahead (72 frames) plus at most two quanta —
+/// what PipeWire's own module-loopback (same stream-pair shape) adds too.
+#[test]
+fn bus_latency_is_lookahead_plus_at_most_two_quanta() {
+    let sb = Sandbox::start().expect("sandbox");
+    let d = Daemon::start(&sb, &["--bypass"]).expect("headroomd");
+    for quantum in [1024usize, 256] {
+        if quantum != 1024 {
+            force_quantum(&sb, quantum as u32).unwrap();
+        }
+        let (lag, corr, gain_db) = measure_bus(&sb, &d, &format!("q{quantum}"));
+        println!(
+            "quantum {quantum}: bus latency {lag} frames ({:.2} ms), correlation {corr:.4}, \
+             gain {gain_db:.4} dB",
+            lag as f64 / 48.0
+        );
+        assert!(
+            corr > 0.99,
+            "output does not match input (correlation {corr:.4})"
+        );
+        assert!(gain_db.abs() <= 0.1, "bypass gain {gain_db:.3} dB");
+        assert!(
+            (72..=72 + 2 * quantum).contains(&lag),
+            "bus latency {lag} frames outside lookahead .. lookahead + two quanta ({quantum})"
+        );
+    }
 }
 
 /// Levelling of a 20 LU swing (−30 LUFS then −10 LUFS, target −16 LUFS). Depends on the real
