@@ -30,7 +30,7 @@ fn write_programme(path: &std::path::Path, secs: u32) {
         x ^= x << 5;
         let t = i as f64 / 48_000.0;
         // 20 dB swing every 10 s, bursts of 200 ms every 300 ms.
-        let level = if (t / 10.0) as u64 % 2 == 0 {
+        let level = if ((t / 10.0) as u64).is_multiple_of(2) {
             0.03
         } else {
             0.3
