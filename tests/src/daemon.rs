@@ -421,3 +421,27 @@ pub fn node_id_by_app(sb: &Sandbox, app: &str) -> Result<Option<u32>> {
     }
     Ok(None)
 }
+
+/// Pids of processes named `comm` started by the sandbox `sb` (their environment carries the
+/// sandbox marker with this sandbox's directory).
+pub fn sandbox_pids(sb: &Sandbox, comm: &str) -> Vec<i32> {
+    let marker = format!("{}={}", crate::SANDBOX_MARKER, sb.dir().display());
+    let mut pids = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for e in dir.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if name.trim() != comm {
+            continue;
+        }
+        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if env.split(|&b| b == 0).any(|kv| kv == marker.as_bytes()) {
+            pids.push(pid);
+        }
+    }
+    pids
+}

@@ -231,3 +231,59 @@ fn output_follows_sink_removal_and_default_changes_within_1s() {
         d.log()
     );
 }
+
+/// WirePlumber 0.4.13 restarted on its own breaks linking for every client: headroomd notices
+/// the session manager leaving and coming back, and warns when its bus is then left unlinked
+/// (or reports the bus linked again).
+#[test]
+fn wireplumber_restarted_alone_is_detected() {
+    let sb = Sandbox::start().expect("sandbox");
+    let d = Daemon::start(&sb, &[]).expect("headroomd");
+    let pids = headroom_tests::daemon::sandbox_pids(&sb, "wireplumber");
+    assert_eq!(
+        pids.len(),
+        1,
+        "expected one wireplumber in the sandbox: {pids:?}"
+    );
+    // SAFETY: kill(2) on the sandbox's own wireplumber (the sandbox reaps it on drop).
+    unsafe {
+        libc::kill(pids[0], libc::SIGKILL);
+    }
+    with_log(
+        &d,
+        wait_for(
+            "missing session manager noticed",
+            Duration::from_secs(3),
+            || {
+                Ok(d.log()
+                    .contains("default metadata disappeared")
+                    .then_some(()))
+            },
+        ),
+    )
+    .unwrap();
+    let mut wp = sb
+        .command("wireplumber")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let outcome = wait_for(
+        "session manager back and judged",
+        Duration::from_secs(8),
+        || {
+            let log = d.log();
+            if !log.contains("session manager is back") {
+                return Ok(None);
+            }
+            if log.contains("session is incomplete") {
+                return Ok(Some("incomplete"));
+            }
+            Ok(bus_linked(&sb)?.then_some("linked"))
+        },
+    );
+    let _ = wp.kill();
+    let _ = wp.wait();
+    let outcome = with_log(&d, outcome).unwrap();
+    println!("after a WirePlumber-only restart the bus is {outcome}");
+}
