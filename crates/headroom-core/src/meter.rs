@@ -261,11 +261,35 @@ impl Histogram {
 
 /// Largest |value| of the interpolated points for outputs `0..n`, where output `i` filters
 /// the window `src[i..i + TAPS]` (oldest → newest) with every phase of `coef` (unused phases
-/// are zero and contribute nothing). Four outputs are computed at a time with all phase
-/// accumulators in registers so the compiler can keep the work in SIMD lanes.
-#[inline(never)]
-fn interpolated_peak(coef: &[[f32; PHASES]; TAPS], src: &[f32], n: usize) -> f32 {
-    const L: usize = 4;
+/// are zero and contribute nothing). Dispatches to an AVX2 build of the same kernel when the
+/// CPU has it (detected once in [`LiveMeter::new`]).
+#[inline]
+fn interpolated_peak(coef: &[[f32; PHASES]; TAPS], src: &[f32], n: usize, wide: bool) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: `wide` is only true when `is_x86_feature_detected!("avx2")` returned true
+        // in `LiveMeter::new`, so the CPU supports the instructions this function uses.
+        return unsafe { interpolated_peak_avx2(coef, src, n) };
+    }
+    let _ = wide;
+    interpolated_peak_lanes::<4>(coef, src, n)
+}
+
+/// The kernel compiled for AVX2 (8 lanes).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn interpolated_peak_avx2(coef: &[[f32; PHASES]; TAPS], src: &[f32], n: usize) -> f32 {
+    interpolated_peak_lanes::<8>(coef, src, n)
+}
+
+/// Kernel: `L` outputs at a time with all phase accumulators in registers, so the compiler
+/// keeps the work in SIMD lanes; scalar tail.
+#[inline(always)]
+fn interpolated_peak_lanes<const L: usize>(
+    coef: &[[f32; PHASES]; TAPS],
+    src: &[f32],
+    n: usize,
+) -> f32 {
     let mut mx = [0.0f32; L];
     let mut i = 0;
     while i + L <= n {
@@ -310,6 +334,18 @@ fn interpolated_peak(coef: &[[f32; PHASES]; TAPS], src: &[f32], n: usize) -> f32
     m
 }
 
+/// Whether the CPU has AVX2 (checked once, at construction).
+fn detect_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Frames measured per inner pass (bounded so the per-channel scratch stays small).
 const CHUNK: usize = 256;
 /// Interpolator history kept in front of each channel's chunk (taps − 1).
@@ -336,6 +372,8 @@ pub struct LiveMeter {
     /// [`crate::truepeak`]).
     tp_phases: usize,
     tp_coef: [[f32; PHASES]; TAPS],
+    /// Whether the AVX2 build of the interpolation kernel may be used.
+    wide: bool,
     /// Samples of an incomplete trailing frame carried to the next `process` call.
     pending: Vec<f32>,
     pending_len: usize,
@@ -379,6 +417,7 @@ impl LiveMeter {
                 .collect(),
             tp_phases: if factor > 1 { factor } else { 0 },
             tp_coef,
+            wide: detect_avx2(),
             pending: vec![0.0; channels],
             pending_len: 0,
             acc: 0.0,
@@ -558,7 +597,7 @@ impl LiveMeter {
         if self.tp_phases > 0 {
             for c in self.chans.iter() {
                 if let Some(src) = c.buf.get(..HIST + n) {
-                    peak = peak.max(interpolated_peak(&self.tp_coef, src, n));
+                    peak = peak.max(interpolated_peak(&self.tp_coef, src, n, self.wide));
                 }
             }
         }
@@ -725,6 +764,35 @@ mod tests {
             }
         }
         v
+    }
+
+    #[test]
+    fn interpolation_kernels_agree_with_the_detector() {
+        // The 4-lane kernel, the AVX2 kernel (when the CPU has it) and the per-sample
+        // TruePeakDetector see the same interpolated points.
+        let (_, coef) = window_coefficients(48_000);
+        let mut s = 0x9e37_79b9u32;
+        let mut src = vec![0.0f32; HIST + 203];
+        for v in src.iter_mut().skip(HIST) {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *v = (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+        }
+        let n = 203;
+        let narrow = interpolated_peak_lanes::<4>(&coef, &src, n);
+        let wide = interpolated_peak(&coef, &src, n, detect_avx2());
+        assert!((narrow - wide).abs() <= 1e-6 * narrow, "{narrow} vs {wide}");
+        let mut d = crate::truepeak::TruePeakDetector::new(48_000, 1);
+        let mut det = 0.0f32;
+        for &v in &src[HIST..] {
+            det = det.max(d.push(0, v));
+        }
+        // The detector also reports the delayed raw samples; the kernel's points must reach
+        // at least as high as the detector's interpolated points.
+        let raw = src.iter().fold(0.0f32, |a, &b| a.max(b.abs()));
+        assert!(
+            (det - narrow.max(raw)).abs() <= 1e-5,
+            "{det} vs {narrow}/{raw}"
+        );
     }
 
     #[test]
