@@ -1,8 +1,10 @@
 //! Lookahead true-peak limiter.
 //!
 //! # How the ceiling is guaranteed
-//! 1. Every input frame goes through a [`TruePeakDetector`] (BS.1770 4× polyphase below
-//!    96 kHz). The value it returns for frame `n` describes the signal between frames
+//! 1. Every input frame goes through the BS.1770 Annex 2 interpolator (4× polyphase below
+//!    96 kHz, the coefficients of [`crate::truepeak`], run block-wise here so that it
+//!    vectorises; the same values as a [`crate::truepeak::TruePeakDetector`]). The value for
+//!    frame `n` (the largest interpolated point and the raw sample) describes the signal between frames
 //!    `n − D` and `n − D + 1` (`D` = its latency).
 //! 2. The gain needed for that stretch is `r = ceiling / (margin · peak)` (or 1). The
 //!    `margin` covers what the short (12-tap-per-phase) detector can under-read against a
@@ -31,12 +33,22 @@
 //! `lookahead_ms` takes effect at the next [`Limiter::new`] / [`crate::Chain::prepare`].
 
 use crate::params::LimiterParams;
-use crate::truepeak::TruePeakDetector;
+use crate::truepeak::{sanitize, window_coefficients};
 use crate::util::{db_to_lin, finite_clamp, flush, one_pole_alpha, SlidingMin};
 
 /// Frames of guard on each side of a detected peak over which the gain is held flat at the
 /// required value.
 const GUARD: usize = 3;
+
+/// Interpolator taps per phase and phases (BS.1770 Annex 2).
+const TAPS: usize = 12;
+const PHASES: usize = 4;
+/// Delay of the detector reading, frames (the raw sample it reports is `n − 6`).
+const DET_DELAY: usize = 6;
+/// Frames detected per block.
+const CHUNK: usize = 64;
+/// Length of one channel's history buffer.
+const HIST: usize = TAPS - 1 + CHUNK;
 
 /// Largest lookahead accepted, ms.
 pub const MAX_LOOKAHEAD_MS: f32 = 1.5;
@@ -63,7 +75,13 @@ pub struct Limiter {
     rate: u32,
     channels: usize,
     params: LimiterParams,
-    detector: TruePeakDetector,
+    /// Oversampling factor (4, 2 or 1) and interpolator coefficients (oldest → newest).
+    factor: usize,
+    coef: [[f32; PHASES]; TAPS],
+    /// Per channel: the last `TAPS − 1` inputs followed by room for one chunk.
+    hist: Vec<f32>,
+    /// Detector reading of each frame of the current chunk.
+    peaks: Vec<f32>,
     /// Total delay in frames.
     latency: usize,
     /// Moving-average length in frames.
@@ -107,8 +125,8 @@ impl Limiter {
     pub fn new(sample_rate: u32, channels: usize, params: &LimiterParams) -> Self {
         let rate = sample_rate.max(1);
         let channels = channels.max(1);
-        let detector = TruePeakDetector::new(rate, channels);
-        let d = detector.latency_frames();
+        let (factor, coef) = window_coefficients(rate);
+        let d = if factor == 1 { 0 } else { DET_DELAY };
         let la_ms = finite_clamp(params.lookahead_ms, MAX_LOOKAHEAD_MS, 0.0, MAX_LOOKAHEAD_MS);
         let wanted = (la_ms / 1000.0 * rate as f32).round() as usize;
         let latency = wanted.max(d + GUARD);
@@ -117,7 +135,10 @@ impl Limiter {
             rate,
             channels,
             params: *params,
-            detector,
+            factor,
+            coef,
+            hist: vec![0.0; channels * HIST],
+            peaks: vec![0.0; CHUNK],
             latency,
             avg_len,
             delay: vec![0.0; latency * channels],
@@ -150,7 +171,7 @@ impl Limiter {
     /// Clears the delay line and the gain state; the ceiling jumps to its target. Real-time
     /// safe.
     pub fn reset(&mut self) {
-        self.detector.reset();
+        self.hist.iter_mut().for_each(|x| *x = 0.0);
         self.delay.iter_mut().for_each(|x| *x = 0.0);
         self.delay_pos = 0;
         self.env = 1.0;
@@ -211,9 +232,58 @@ impl Limiter {
     #[inline]
     pub fn process(&mut self, buf: &mut [f32]) {
         let ch = self.channels;
+        for chunk in buf.chunks_mut(CHUNK * ch) {
+            let n = chunk.len() / ch;
+            self.detect(chunk, n);
+            self.process_chunk(&mut chunk[..n * ch]);
+        }
+    }
+
+    /// Fills `peaks[..n]` with the detector reading of each frame (largest over channels).
+    fn detect(&mut self, buf: &[f32], n: usize) {
+        let ch = self.channels;
+        let n = n.min(CHUNK);
+        let Some(peaks) = self.peaks.get_mut(..n) else {
+            return;
+        };
+        peaks.iter_mut().for_each(|p| *p = 0.0);
+        for c in 0..ch {
+            let Some(hist) = self.hist.get_mut(c * HIST..(c + 1) * HIST) else {
+                return;
+            };
+            for (i, h) in hist[TAPS - 1..TAPS - 1 + n].iter_mut().enumerate() {
+                *h = sanitize(buf.get(i * ch + c).copied().unwrap_or(0.0));
+            }
+            if self.factor == 1 {
+                for (p, &x) in peaks.iter_mut().zip(&hist[TAPS - 1..TAPS - 1 + n]) {
+                    *p = p.max(x.abs());
+                }
+            } else {
+                for (i, p) in peaks.iter_mut().enumerate() {
+                    let Some(w) = hist.get(i..i + TAPS) else {
+                        break;
+                    };
+                    let mut acc = [0.0f32; PHASES];
+                    for (row, &x) in self.coef.iter().zip(w) {
+                        for (a, &c) in acc.iter_mut().zip(row) {
+                            *a += c * x;
+                        }
+                    }
+                    let raw = w.get(TAPS - 1 - DET_DELAY).copied().unwrap_or(0.0).abs();
+                    let m01 = acc[0].abs().max(acc[1].abs());
+                    let m23 = acc[2].abs().max(acc[3].abs());
+                    *p = p.max(m01.max(m23).max(raw));
+                }
+            }
+            hist.copy_within(n..n + TAPS - 1, 0);
+        }
+    }
+
+    fn process_chunk(&mut self, buf: &mut [f32]) {
+        let ch = self.channels;
         let target = self.ceiling_target();
         let enabled = self.params.enabled;
-        for frame in buf.chunks_exact_mut(ch) {
+        for (i, frame) in buf.chunks_exact_mut(ch).enumerate() {
             if self.ceiling_db != target {
                 let diff = target - self.ceiling_db;
                 let next = if diff.abs() <= self.glide_step_db {
@@ -223,12 +293,11 @@ impl Limiter {
                 };
                 self.set_ceiling_db(next);
             }
-            // 1. Detect; measure how noise-like the signal is.
-            let mut peak = 0.0f32;
+            // 1. Detector reading; measure how noise-like the signal is.
             let mut e = 0.0f32;
             let mut d = 0.0f32;
-            for ((c, &x), p) in frame.iter().enumerate().zip(self.prev.iter_mut()) {
-                peak = peak.max(self.detector.push(c, x));
+            let peak_in = self.peaks.get(i).copied().unwrap_or(0.0);
+            for (&x, p) in frame.iter().zip(self.prev.iter_mut()) {
                 e = e.max(x.abs());
                 d = d.max((x - 2.0 * p[0] + p[1]).abs());
                 *p = [x, p[0]];
@@ -240,7 +309,7 @@ impl Limiter {
             } else {
                 0.0
             };
-            let peak = peak * (1.0 + self.noise_extra * noisy);
+            let peak = peak_in * (1.0 + self.noise_extra * noisy);
             // 2. Required gain, release.
             let r = if enabled && peak > self.threshold {
                 self.threshold / peak
@@ -296,7 +365,7 @@ impl Limiter {
         if let Some(line) = self.delay.get_mut(base..base + ch) {
             for (x, d) in frame.iter_mut().zip(line.iter_mut()) {
                 let out = *d * g;
-                *d = *x;
+                *d = sanitize(*x);
                 *x = if enabled { out.clamp(-ceil, ceil) } else { out };
             }
         }
