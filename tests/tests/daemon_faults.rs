@@ -287,3 +287,39 @@ fn wireplumber_restarted_alone_is_detected() {
     let outcome = with_log(&d, outcome).unwrap();
     println!("after a WirePlumber-only restart the bus is {outcome}");
 }
+
+/// On SIGTERM the daemon moves the streams it routed back (deletes their `target.object`):
+/// they keep playing on the real sink and no target is left behind in the metadata.
+#[test]
+fn sigterm_moves_routed_streams_back() {
+    let sb = Sandbox::start().expect("sandbox");
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
+    let wav = write_wav(&sb, "long.wav", &sine(440.0, -20.0, 10.0)).unwrap();
+    let mut player = sb
+        .play_cmd(&wav, DEFAULT_SINK, &["application.name=routed-app"])
+        .spawn()
+        .unwrap();
+    // The daemon's default routing sends new app streams through the bus.
+    let id = with_log(
+        &d,
+        wait_app_on(&sb, "routed-app", BUS_SINK, Duration::from_secs(3)),
+    )
+    .unwrap();
+    d.terminate().unwrap();
+    let t = Instant::now();
+    wait_app_on(&sb, "routed-app", DEFAULT_SINK, Duration::from_secs(1))
+        .expect("the stream did not go back to the real sink within 1 s of SIGTERM");
+    println!("back on the real sink {:?} after SIGTERM", t.elapsed());
+    let out = sb
+        .command("pw-metadata")
+        .args(["-n", "default", &id.to_string(), "target.object"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains("headroom-processed"),
+        "a target into the gone bus is left in the metadata: {text}"
+    );
+    let _ = player.kill();
+    let _ = player.wait();
+}
