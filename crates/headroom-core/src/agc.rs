@@ -1,7 +1,7 @@
 //! Automatic gain control toward a loudness target.
 //!
 //! The AGC is driven by the gated momentary loudness (BS.1770, 400 ms) of the chain input,
-//! read once per control step of [`STEP`] frames. It keeps an estimate of the *programme
+//! which the input meter updates every 100 ms; the gain is controlled every [`STEP`] frames. It keeps an estimate of the *programme
 //! loudness* and moves its gain toward `target − programme + compressor loss`:
 //!
 //! * **Louder input** is followed quickly: 0.7 s time constant for small rises; when the input
@@ -50,8 +50,6 @@ const TAU_UP_FAST: f64 = 0.08;
 const TAU_DOWN_SLOW: f64 = 1.0;
 const TAU_DOWN_FAST: f64 = 0.25;
 const TAU_GAIN: f64 = 0.15;
-/// The stationarity history holds one momentary reading per this many seconds.
-const HISTORY_PERIOD_S: f64 = 0.1;
 const HISTORY_LEN: usize = 11;
 
 /// The AGC of a [`crate::Chain`].
@@ -79,7 +77,8 @@ pub struct Agc {
     tracking_up: bool,
     history: [f64; HISTORY_LEN],
     history_pos: usize,
-    history_timer: f64,
+    /// Interval of the meter's momentary readings, s.
+    reading_dt: f64,
     /// Gain goal at the last control point, dB.
     goal_db: f64,
 }
@@ -105,7 +104,7 @@ impl Agc {
             tracking_up: false,
             history: [LUFS_FLOOR; HISTORY_LEN],
             history_pos: 0,
-            history_timer: 0.0,
+            reading_dt: ((rate as usize + 5) / 10) as f64 / rate as f64,
             goal_db: 0.0,
         };
         a.reset();
@@ -126,7 +125,6 @@ impl Agc {
         self.tracking_up = false;
         self.history = [LUFS_FLOOR; HISTORY_LEN];
         self.history_pos = 0;
-        self.history_timer = 0.0;
         self.goal_db = 0.0;
     }
 
@@ -184,9 +182,11 @@ impl Agc {
     }
 
     /// Control update at the end of a step. `momentary_lufs`: gated momentary loudness of the
-    /// input at this point ([`LUFS_FLOOR`] or lower for none); `loss_db`: loudness the stages
+    /// input at this point ([`LUFS_FLOOR`] or lower for none); `fresh`: whether the meter
+    /// produced a new reading since the last call (the programme estimate moves only then,
+    /// once per 100 ms meter update; the gain moves every step); `loss_db`: loudness the stages
     /// after the AGC remove (compressor), made up for. Real-time safe.
-    pub fn control(&mut self, momentary_lufs: f64, loss_db: f32) {
+    pub fn control(&mut self, momentary_lufs: f64, fresh: bool, loss_db: f32) {
         self.pos = 0;
         let p = self.params;
         let dt = self.dt;
@@ -203,10 +203,8 @@ impl Agc {
             LUFS_FLOOR
         };
 
-        // Stationarity history: one reading per 100 ms.
-        self.history_timer += dt;
-        if self.history_timer >= HISTORY_PERIOD_S {
-            self.history_timer -= HISTORY_PERIOD_S;
+        // Stationarity history: one entry per meter reading (100 ms).
+        if fresh {
             self.history_pos = (self.history_pos + 1) % HISTORY_LEN;
             if let Some(h) = self.history.get_mut(self.history_pos) {
                 *h = m;
@@ -225,7 +223,9 @@ impl Agc {
             self.below_s = 0.0;
         } else {
             self.active_s += dt;
-            self.update_level(m, second_ago, dt);
+            if fresh {
+                self.update_level(m, second_ago, self.reading_dt);
+            }
         }
 
         let goal = if p.enabled && self.has_level {

@@ -60,6 +60,8 @@ pub struct Chain {
     /// computed at.
     loss_db: f64,
     loss_seen: u64,
+    /// Meter update the AGC last saw.
+    agc_seen: u64,
     /// Smoothed energies behind `loss_db`: input × AGC gain², output.
     loss_in: f64,
     loss_out: f64,
@@ -97,6 +99,7 @@ impl Chain {
             in_block_peak: PEAK_FLOOR_DB as f32,
             loss_db: 0.0,
             loss_seen: 0,
+            agc_seen: 0,
             loss_in: 0.0,
             loss_out: 0.0,
             out_block_peak: PEAK_FLOOR_DB as f32,
@@ -164,9 +167,12 @@ impl Chain {
             self.step_pos += todo;
             if self.step_pos >= STEP {
                 self.step_pos = 0;
+                let seen = self.in_meter.sub_blocks_seen();
+                let fresh = seen != self.agc_seen;
+                self.agc_seen = seen;
                 self.track_loss();
                 self.agc
-                    .control(self.in_meter.momentary_lufs(), self.loss_db as f32);
+                    .control(self.in_meter.momentary_lufs(), fresh, self.loss_db as f32);
             }
         }
         self.frames += (whole / ch) as u64;
@@ -228,6 +234,26 @@ impl Chain {
         let latency = self.dry.len() / ch;
         let target = if self.params.bypass { 1.0 } else { 0.0 };
         let n = seg.len() / ch;
+        if self.bypass_mix == 0.0 && target == 0.0 {
+            // Not bypassed: only keep the dry line filled, in bulk.
+            let mut done = 0;
+            while done < n && latency > 0 {
+                let room = (latency - self.dry_pos).min(n - done);
+                if let (Some(d), Some(x)) = (
+                    self.dry
+                        .get_mut(self.dry_pos * ch..(self.dry_pos + room) * ch),
+                    self.scratch.get(done * ch..(done + room) * ch),
+                ) {
+                    d.copy_from_slice(x);
+                }
+                done += room;
+                self.dry_pos += room;
+                if self.dry_pos >= latency {
+                    self.dry_pos = 0;
+                }
+            }
+            return;
+        }
         for i in 0..n {
             let (Some(out), Some(inp)) = (
                 seg.get_mut(i * ch..(i + 1) * ch),

@@ -121,6 +121,15 @@ fn bypass_is_the_delayed_input_and_toggling_keeps_time() {
         "{max_step_out} > {max_step_in}"
     );
     assert!(!chain.meters().bypass);
+    // Bypass again: after the 10 ms fade the output is exactly the input, still delayed.
+    p.bypass = true;
+    chain.set_params(&p);
+    let x3 = music_like(0.5, 6);
+    let y3 = run(&mut chain, &x3, 77);
+    let fade = (RATE as usize / 100 + lat) * CH;
+    for i in fade..x3.len() {
+        assert_eq!(y3[i], x3[i - lat * CH], "sample {i}");
+    }
 }
 
 #[test]
