@@ -338,6 +338,22 @@ mod tests {
     }
 
     #[test]
+    fn high_and_odd_rates_work() {
+        for rate in [192_000u32, 11_025, 8_000] {
+            let sig: Vec<f32> = (0..rate as usize * 2)
+                .map(|n| (0.25 * (n as f64 * 0.05).sin()) as f32)
+                .collect();
+            let a = analyze(&sig, rate, 1).unwrap();
+            assert!(a.integrated_lufs > -30.0, "{rate}: {a:?}");
+            assert!(
+                a.max_momentary_lufs >= a.integrated_lufs - 0.5,
+                "{rate}: {a:?}"
+            );
+            assert!((a.sample_peak_dbfs - 20.0 * 0.25f64.log10()).abs() < 0.1);
+        }
+    }
+
+    #[test]
     fn bad_input_is_an_error() {
         assert_eq!(
             analyze(&[0.0; 3], 48_000, 2),

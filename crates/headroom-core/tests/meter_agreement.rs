@@ -142,6 +142,8 @@ fn agrees_with_ebur128_mono_and_5ch() {
 }
 
 #[test]
-fn agrees_with_ebur128_at_96k() {
+fn agrees_with_ebur128_at_96k_and_192k() {
     compare(31, 96_000, 2, 6.0);
+    // No oversampling at 192 kHz: true peak is the sample peak in both meters.
+    compare(41, 192_000, 1, 10.0);
 }
