@@ -304,15 +304,20 @@ impl Limiter {
             }
             self.hf_e = flush(e.max(self.hf_e * self.hf_decay));
             self.hf_d = flush(d.max(self.hf_d * self.hf_decay));
-            let noisy = if self.hf_d > HF_NONE * self.hf_e {
-                ((self.hf_d / self.hf_e.max(1e-30) - HF_NONE) / (HF_FULL - HF_NONE)).min(1.0)
-            } else {
-                0.0
-            };
-            let peak = peak_in * (1.0 + self.noise_extra * noisy);
-            // 2. Required gain, release.
-            let r = if enabled && peak > self.threshold {
-                self.threshold / peak
+            // 2. Required gain (only readings within the largest margin of the threshold can
+            // need any), release.
+            let r = if enabled && peak_in * (1.0 + self.noise_extra) > self.threshold {
+                let noisy = if self.hf_d > HF_NONE * self.hf_e {
+                    ((self.hf_d / self.hf_e.max(1e-30) - HF_NONE) / (HF_FULL - HF_NONE)).min(1.0)
+                } else {
+                    0.0
+                };
+                let peak = peak_in * (1.0 + self.noise_extra * noisy);
+                if peak > self.threshold {
+                    self.threshold / peak
+                } else {
+                    1.0
+                }
             } else {
                 1.0
             };
