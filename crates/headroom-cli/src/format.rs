@@ -343,11 +343,22 @@ pub fn history(h: &History) -> String {
                 format!("{:+.1}", s.agc_gain_db),
                 format!("{:.1}", s.compressor_gr_db),
                 format!("{:.1}", s.limiter_gr_db),
+                format!("{:.0}", s.dsp_mean_us),
+                s.xruns.to_string(),
             ]
         })
         .collect();
     let mut out = table(
-        &["TIME (UTC)", "IN S", "OUT S", "AGC dB", "COMP GR", "LIM GR"],
+        &[
+            "TIME (UTC)",
+            "IN S",
+            "OUT S",
+            "AGC dB",
+            "COMP GR",
+            "LIM GR",
+            "DSP µs",
+            "XRUNS",
+        ],
         &rows,
     );
     out.push_str(&format!(

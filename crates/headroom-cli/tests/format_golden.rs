@@ -280,6 +280,10 @@ fn history_human_and_json() {
                 agc_gain_db: 6.2,
                 compressor_gr_db: 2.5,
                 limiter_gr_db: 0.0,
+                dsp_mean_us: 41.6,
+                dsp_max_us: 230.0,
+                spikes: 0,
+                xruns: 0,
             },
             HistorySample {
                 unix_ms: 1_700_000_001_000,
@@ -288,13 +292,17 @@ fn history_human_and_json() {
                 agc_gain_db: -1.0,
                 compressor_gr_db: 0.0,
                 limiter_gr_db: 0.0,
+                dsp_mean_us: 40.2,
+                dsp_max_us: 230.0,
+                spikes: 0,
+                xruns: 1,
             },
         ],
     };
     let want = "\
-TIME (UTC)           IN S   OUT S  AGC dB  COMP GR  LIM GR
-2023-11-14 22:13:20  -22.4  -16.1  +6.2    2.5      0.0
-2023-11-14 22:13:21  —      —      -1.0    0.0      0.0
+TIME (UTC)           IN S   OUT S  AGC dB  COMP GR  LIM GR  DSP µs  XRUNS
+2023-11-14 22:13:20  -22.4  -16.1  +6.2    2.5      0.0     42      0
+2023-11-14 22:13:21  —      —      -1.0    0.0      0.0     40      1
 2 samples, every 1000 ms
 ";
     assert_eq!(format::history(&h), want);

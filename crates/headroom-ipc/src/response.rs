@@ -367,4 +367,16 @@ pub struct HistorySample {
     /// Limiter gain reduction, dB.
     #[serde(serialize_with = "gain")]
     pub limiter_gr_db: f32,
+    /// Mean audio callback duration over the interval, µs (absent from older daemons: 0).
+    #[serde(default, serialize_with = "gain")]
+    pub dsp_mean_us: f32,
+    /// Longest audio callback since the daemon started, µs.
+    #[serde(default, serialize_with = "gain")]
+    pub dsp_max_us: f32,
+    /// Callbacks over the spike threshold since the daemon started.
+    #[serde(default)]
+    pub spikes: u64,
+    /// Xruns since the daemon started.
+    #[serde(default)]
+    pub xruns: u64,
 }

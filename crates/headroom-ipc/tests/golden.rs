@@ -581,7 +581,8 @@ fn golden_responses() {
     server(
         r#"{"id":18,"result":{"kind":"history","interval_ms":1000,"samples":[
 {"unix_ms":1700000000000,"in_short_term_lufs":-25.5,"out_short_term_lufs":-18.5,
-"agc_gain_db":6.0,"compressor_gr_db":1.0,"limiter_gr_db":0.0}]}}"#,
+"agc_gain_db":6.0,"compressor_gr_db":1.0,"limiter_gr_db":0.0,"dsp_mean_us":42.5,
+"dsp_max_us":180.0,"spikes":0,"xruns":1}]}}"#,
         ok(
             18,
             Response::History(History {
@@ -593,6 +594,10 @@ fn golden_responses() {
                     agc_gain_db: 6.0,
                     compressor_gr_db: 1.0,
                     limiter_gr_db: 0.0,
+                    dsp_mean_us: 42.5,
+                    dsp_max_us: 180.0,
+                    spikes: 0,
+                    xruns: 1,
                 }],
             }),
         ),

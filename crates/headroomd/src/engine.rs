@@ -895,6 +895,10 @@ impl Engine {
                             agc_gain_db: s.agc_gain_db,
                             compressor_gr_db: s.compressor_gr_db,
                             limiter_gr_db: s.limiter_gr_db,
+                            dsp_mean_us: s.dsp_mean_us,
+                            dsp_max_us: s.dsp_max_us,
+                            spikes: s.spikes,
+                            xruns: s.xruns,
                         })
                         .collect(),
                 }))
