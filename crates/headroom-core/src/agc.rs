@@ -66,6 +66,8 @@ pub struct Agc {
     gain_db: f64,
     gain_from: f32,
     gain_to: f32,
+    /// `gain_to` in dB (the conversion is skipped while it does not change).
+    gain_to_db: f64,
     pos: usize,
     /// Time the input has been above the silence gate without interruption, s.
     active_s: f64,
@@ -97,6 +99,7 @@ impl Agc {
             gain_db: 0.0,
             gain_from: 1.0,
             gain_to: 1.0,
+            gain_to_db: 0.0,
             pos: 0,
             active_s: 0.0,
             below_s: 0.0,
@@ -118,6 +121,7 @@ impl Agc {
         self.gain_db = 0.0;
         self.gain_from = 1.0;
         self.gain_to = 1.0;
+        self.gain_to_db = 0.0;
         self.pos = 0;
         self.active_s = 0.0;
         self.below_s = 0.0;
@@ -251,7 +255,10 @@ impl Agc {
         }
         self.gain_db = next;
         self.gain_from = self.gain_to;
-        self.gain_to = db_to_lin(self.gain_db as f32);
+        if self.gain_db != self.gain_to_db {
+            self.gain_to_db = self.gain_db;
+            self.gain_to = db_to_lin(self.gain_db as f32);
+        }
     }
 
     fn update_level(&mut self, m: f64, second_ago: f64, dt: f64) {

@@ -60,8 +60,9 @@ pub struct Chain {
     /// computed at.
     loss_db: f64,
     loss_seen: u64,
-    /// Meter update the AGC last saw.
+    /// Meter update the AGC last saw, and its momentary loudness.
     agc_seen: u64,
+    agc_m: f64,
     /// Smoothed energies behind `loss_db`: input × AGC gain², output.
     loss_in: f64,
     loss_out: f64,
@@ -100,6 +101,7 @@ impl Chain {
             loss_db: 0.0,
             loss_seen: 0,
             agc_seen: 0,
+            agc_m: LUFS_FLOOR,
             loss_in: 0.0,
             loss_out: 0.0,
             out_block_peak: PEAK_FLOOR_DB as f32,
@@ -169,10 +171,12 @@ impl Chain {
                 self.step_pos = 0;
                 let seen = self.in_meter.sub_blocks_seen();
                 let fresh = seen != self.agc_seen;
-                self.agc_seen = seen;
+                if fresh {
+                    self.agc_seen = seen;
+                    self.agc_m = self.in_meter.momentary_lufs();
+                }
                 self.track_loss();
-                self.agc
-                    .control(self.in_meter.momentary_lufs(), fresh, self.loss_db as f32);
+                self.agc.control(self.agc_m, fresh, self.loss_db as f32);
             }
         }
         self.frames += (whole / ch) as u64;

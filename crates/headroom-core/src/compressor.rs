@@ -46,6 +46,11 @@ pub struct Compressor {
     attack_alpha: f64,
     release_alpha: f64,
     makeup_alpha: f64,
+    /// Detected level below which the curve gives no reduction (linear), so no logarithm is
+    /// needed there.
+    knee_floor: f32,
+    /// `gain_to` in dB (the conversion is skipped while it does not change).
+    gain_to_db: f32,
 }
 
 impl Compressor {
@@ -69,6 +74,8 @@ impl Compressor {
             attack_alpha: 1.0,
             release_alpha: 1.0,
             makeup_alpha: 1.0,
+            knee_floor: 0.0,
+            gain_to_db: f32::NAN,
         };
         c.set_params(params);
         c.reset();
@@ -85,6 +92,7 @@ impl Compressor {
         let g = db_to_lin(self.makeup_db as f32);
         self.gain_from = g;
         self.gain_to = g;
+        self.gain_to_db = self.makeup_db as f32;
         self.pos = 0;
     }
 
@@ -98,6 +106,10 @@ impl Compressor {
         self.attack_alpha = one_pole_alpha(attack_s, step_rate);
         self.release_alpha = one_pole_alpha(release_s, step_rate);
         self.makeup_alpha = one_pole_alpha(MAKEUP_TAU_S, step_rate);
+        let t = finite_clamp(p.threshold_db, -18.0, -120.0, 60.0);
+        let w = finite_clamp(p.knee_db, 0.0, 0.0, 60.0);
+        // A little below the knee start, so rounding never skips a reduction.
+        self.knee_floor = db_to_lin(t - w / 2.0 - 0.01);
     }
 
     /// The parameters in force.
@@ -143,7 +155,7 @@ impl Compressor {
         }
         self.step_peak = 0.0;
         let held = self.step_peaks.iter().fold(0.0f32, |a, &b| a.max(b));
-        let target = if self.params.enabled && held > 0.0 {
+        let target = if self.params.enabled && held > self.knee_floor {
             let level_db = 20.0 * (held as f64).log10();
             Self::static_gain_reduction_db(&self.params, level_db)
         } else {
@@ -163,7 +175,11 @@ impl Compressor {
             self.makeup_db = self.makeup_target();
         }
         self.gain_from = self.gain_to;
-        self.gain_to = db_to_lin((self.makeup_db - self.gr_db) as f32);
+        let g_db = (self.makeup_db - self.gr_db) as f32;
+        if g_db != self.gain_to_db {
+            self.gain_to_db = g_db;
+            self.gain_to = db_to_lin(g_db);
+        }
         self.pos = 0;
     }
 
