@@ -319,3 +319,47 @@ impl Agc {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drives the control law with a fresh reading every 100 ms for `secs`.
+    fn drive(a: &mut Agc, m: f64, secs: f64) {
+        let steps = (secs * 48_000.0 / STEP as f64) as usize;
+        for k in 0..steps {
+            let fresh = (k * STEP) % 4800 < STEP;
+            a.control(m, fresh, 0.0);
+        }
+    }
+
+    #[test]
+    fn reaches_target_and_freezes_in_silence() {
+        let mut a = Agc::new(48_000, 2, &AgcParams::default());
+        drive(&mut a, -30.0, 6.0);
+        assert!((a.gain_db() - 14.0).abs() < 0.2, "{}", a.gain_db());
+        let g = a.gain_db();
+        drive(&mut a, LUFS_FLOOR, 10.0);
+        assert_eq!(a.gain_db(), g);
+        // Louder programme: cut fast.
+        drive(&mut a, -6.0, 1.5);
+        assert!((a.gain_db() + 10.0).abs() < 0.5, "{}", a.gain_db());
+    }
+
+    #[test]
+    fn respects_limits_and_disable() {
+        let p = AgcParams {
+            max_boost_db: 6.0,
+            ..Default::default()
+        };
+        let mut a = Agc::new(48_000, 2, &p);
+        drive(&mut a, -40.0, 10.0);
+        assert!((a.gain_db() - 6.0).abs() < 1e-3);
+        a.set_params(&AgcParams {
+            enabled: false,
+            ..p
+        });
+        drive(&mut a, -40.0, 5.0);
+        assert!(a.gain_db().abs() < 1e-3);
+    }
+}

@@ -211,3 +211,64 @@ impl Compressor {
         self.gr_db as f32
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_curve_has_threshold_knee_and_ratio() {
+        let p = CompressorParams {
+            threshold_db: -10.0,
+            ratio: 4.0,
+            knee_db: 6.0,
+            ..Default::default()
+        };
+        // Below the knee: nothing; above it: (1 − 1/R) of the overshoot; knee is continuous.
+        assert_eq!(Compressor::static_gain_reduction_db(&p, -20.0), 0.0);
+        assert_eq!(Compressor::static_gain_reduction_db(&p, -13.0), 0.0);
+        let above = Compressor::static_gain_reduction_db(&p, 0.0);
+        assert!((above - 7.5).abs() < 1e-9, "{above}");
+        let at_t = Compressor::static_gain_reduction_db(&p, -10.0);
+        assert!((at_t - 0.75 * 9.0 / 12.0).abs() < 1e-9, "{at_t}");
+        let edge = Compressor::static_gain_reduction_db(&p, -7.0);
+        assert!((edge - 0.75 * 3.0).abs() < 1e-9, "{edge}");
+    }
+
+    #[test]
+    fn steady_tone_gets_a_constant_gain_and_disable_returns_to_unity() {
+        let mut p = CompressorParams {
+            threshold_db: -20.0,
+            ratio: 4.0,
+            knee_db: 0.0,
+            ..Default::default()
+        };
+        let mut c = Compressor::new(48_000, 1, &p);
+        let tone = |n: usize| (0.5 * (n as f32 * 2.0 * std::f32::consts::PI / 48.0).sin());
+        let mut buf: Vec<f32> = (0..48_000).map(tone).collect();
+        c.process(&mut buf);
+        // −6.02 dBFS peak, 13.98 dB over: 10.49 dB reduction, constant once settled.
+        let want = 0.75 * (20.0 * 0.5f32.log10() + 20.0);
+        assert!(
+            (c.gain_reduction_db() - want).abs() < 0.01,
+            "{}",
+            c.gain_reduction_db()
+        );
+        let ratios: Vec<f32> = buf[40_000..]
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.abs() > 0.05)
+            .map(|(i, v)| v / tone(40_000 + i))
+            .collect();
+        let (lo, hi) = ratios
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &r| (a.min(r), b.max(r)));
+        assert!(hi - lo < 1e-5, "gain varies {lo}..{hi}");
+        p.enabled = false;
+        c.set_params(&p);
+        let mut buf: Vec<f32> = (0..144_000).map(tone).collect();
+        c.process(&mut buf);
+        assert!(c.gain_reduction_db() < 1e-3, "{}", c.gain_reduction_db());
+        assert!((buf[143_000] - tone(143_000)).abs() < 1e-4);
+    }
+}

@@ -380,3 +380,48 @@ impl Limiter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_is_the_lookahead_at_common_rates() {
+        for (rate, want) in [(44_100u32, 66usize), (48_000, 72), (96_000, 144)] {
+            let l = Limiter::new(rate, 2, &LimiterParams::default());
+            assert_eq!(l.latency_frames(), want, "rate {rate}");
+        }
+        // Too short a lookahead is raised to what the detector needs.
+        let p = LimiterParams {
+            lookahead_ms: 0.0,
+            ..Default::default()
+        };
+        assert_eq!(
+            Limiter::new(48_000, 2, &p).latency_frames(),
+            DET_DELAY + GUARD
+        );
+    }
+
+    #[test]
+    fn loud_square_is_held_under_the_ceiling_smoothly() {
+        let p = LimiterParams::default();
+        let mut l = Limiter::new(48_000, 1, &p);
+        let mut buf: Vec<f32> = (0..9600)
+            .map(|i| if (i / 40) % 2 == 0 { 2.0 } else { -2.0 })
+            .collect();
+        l.process(&mut buf);
+        let ceil = db_to_lin(p.ceiling_dbtp);
+        assert!(buf.iter().all(|v| v.abs() <= ceil));
+        assert!(l.gain_reduction_db() > 6.0);
+        // Disabled: the gain releases back to unity, the delay stays.
+        let q = LimiterParams {
+            enabled: false,
+            ..p
+        };
+        l.set_params(&q);
+        let mut quiet = vec![0.1f32; 48_000];
+        l.process(&mut quiet);
+        assert!(l.gain_reduction_db() < 0.01);
+        assert_eq!(l.latency_frames(), 72);
+    }
+}
