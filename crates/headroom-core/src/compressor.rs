@@ -244,7 +244,7 @@ mod tests {
             ..Default::default()
         };
         let mut c = Compressor::new(48_000, 1, &p);
-        let tone = |n: usize| (0.5 * (n as f32 * 2.0 * std::f32::consts::PI / 48.0).sin());
+        let tone = |n: usize| 0.5 * (n as f32 * 2.0 * std::f32::consts::PI / 48.0).sin();
         let mut buf: Vec<f32> = (0..48_000).map(tone).collect();
         c.process(&mut buf);
         // −6.02 dBFS peak, 13.98 dB over: 10.49 dB reduction, constant once settled.
