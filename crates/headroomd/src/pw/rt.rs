@@ -133,6 +133,8 @@ pub struct RtCapture {
     pub next_position: u64,
     /// Driver clock id of the last cycle.
     pub clock_id: u32,
+    /// Running-time offset of the graph position in the last cycle.
+    pub offset: i64,
     /// Duration of the last cycle, frames.
     pub last_duration: u64,
 }
@@ -211,8 +213,9 @@ pub unsafe fn process_inner(capture: *mut pw_sys::pw_stream, st: &mut RtCapture)
 
 /// Counts cycles the graph ran without us: each callback expects the graph position to have
 /// advanced by exactly the previous cycle's duration. A jump of up to [`MAX_XRUN_CYCLES`]
-/// cycles on the same clock is an xrun; a change of driver clock or a longer jump (the graph
-/// was suspended and resumed) only re-synchronises.
+/// cycles on the same clock within one run of the graph is an xrun; a change of driver clock
+/// or running-time offset, or a longer jump (the graph was suspended and resumed), only
+/// re-synchronises.
 fn check_position(st: &mut RtCapture) {
     let pos = st.position.load(Ordering::Acquire);
     if pos.is_null() {
@@ -221,21 +224,25 @@ fn check_position(st: &mut RtCapture) {
     }
     // SAFETY: PipeWire keeps the io area mapped while it is set on the stream; it is cleared
     // (set to NULL through io_changed) before being unmapped. Plain reads of integers.
-    let (clock_id, position, duration) = unsafe {
+    let (clock_id, position, duration, offset) = unsafe {
         let clock = std::ptr::addr_of!((*pos).clock);
         (
             std::ptr::read_volatile(std::ptr::addr_of!((*clock).id)),
             std::ptr::read_volatile(std::ptr::addr_of!((*clock).position)),
             std::ptr::read_volatile(std::ptr::addr_of!((*clock).duration)),
+            std::ptr::read_volatile(std::ptr::addr_of!((*pos).offset)),
         )
     };
-    if st.next_position != 0 && clock_id == st.clock_id && position > st.next_position {
+    // A restarted graph (resume after suspend, reconfiguration) gets a new running-time offset.
+    let same_run = clock_id == st.clock_id && offset == st.offset;
+    if st.next_position != 0 && same_run && position > st.next_position {
         let gap = position - st.next_position;
         if gap <= st.last_duration.saturating_mul(MAX_XRUN_CYCLES) {
             st.shared.xruns.fetch_add(1, Ordering::Relaxed);
         }
     }
     st.clock_id = clock_id;
+    st.offset = offset;
     st.last_duration = duration;
     st.next_position = position.wrapping_add(duration);
 }

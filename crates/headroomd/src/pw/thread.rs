@@ -955,6 +955,10 @@ fn create_bus(
     pprops.insert("node.description", "Headroom (output)");
     pprops.insert("state.restore-target", "false");
     pprops.insert("state.restore-props", "false");
+    // Passive: the bus output alone does not keep the real sink (and the graph) running, so
+    // with nothing playing into headroom-processed everything suspends (no idle CPU, no
+    // awake sound card); a stream into headroom-processed starts it again.
+    pprops.insert("node.passive", "true");
     if let Some(t) = real_sink {
         pprops.insert("target.object", t);
     }
@@ -984,6 +988,7 @@ fn create_bus(
         position: position.clone(),
         next_position: 0,
         clock_id: 0,
+        offset: 0,
         last_duration: 0,
     };
     // Drain a value that is already reflected in the new chain.
