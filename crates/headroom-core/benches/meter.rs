@@ -5,6 +5,9 @@
 //!   per-block meter display or AGC does);
 //! * `block_with_reads/<impl>/<block>`: both together, per block.
 //!
+//! * `truepeak_push/1024`: `TruePeakDetector::push` on every sample of a stereo block (the
+//!   per-sample interface the limiter uses), for comparison with `process/LiveMeter`.
+//!
 //! The reference runs `Mode::M | Mode::S | Mode::I | Mode::TRUE_PEAK`, the same measurements
 //! the live meter keeps (the live meter also keeps LRA and sample peak).
 
@@ -13,6 +16,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ebur128::{EbuR128, Mode};
 use headroom_core::meter::LiveMeter;
+use headroom_core::truepeak::TruePeakDetector;
 
 const RATE: u32 = 48_000;
 
@@ -115,5 +119,32 @@ fn bench_block_with_reads(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_process, bench_reads, bench_block_with_reads);
+fn bench_truepeak_push(c: &mut Criterion) {
+    let sig = signal();
+    let mut g = c.benchmark_group("truepeak_push");
+    let block = 1024usize;
+    g.throughput(Throughput::Elements(block as u64));
+    let blocks: Vec<&[f32]> = sig.chunks_exact(block * 2).collect();
+    let mut d = TruePeakDetector::new(RATE, 2);
+    let mut i = 0usize;
+    g.bench_function(BenchmarkId::new("TruePeakDetector", block), |b| {
+        b.iter(|| {
+            let mut m = 0.0f32;
+            for f in black_box(blocks[i % blocks.len()]).chunks_exact(2) {
+                m = m.max(d.push(0, f[0])).max(d.push(1, f[1]));
+            }
+            i += 1;
+            m
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_process,
+    bench_reads,
+    bench_block_with_reads,
+    bench_truepeak_push
+);
 criterion_main!(benches);

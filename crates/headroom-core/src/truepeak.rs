@@ -134,6 +134,42 @@ pub(crate) fn sanitize(x: f32) -> f32 {
     }
 }
 
+/// Largest |value| of the interpolated points of one window (oldest → newest) over all
+/// phases. Unused phases have zero coefficients and contribute 0.
+#[inline(always)]
+fn phases_peak(coef: &[[f32; PHASES]; TAPS], window: &[f32; TAPS]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE and SSE2 are part of the x86_64 baseline, so these instructions are
+        // always available; each `_mm_loadu_ps` reads exactly the 4 `f32` of one `coef` row.
+        unsafe {
+            let mut part = [_mm_setzero_ps(); 3];
+            for (g, acc) in part.iter_mut().enumerate() {
+                for j in 4 * g..4 * g + 4 {
+                    let c = _mm_loadu_ps(coef[j].as_ptr());
+                    *acc = _mm_add_ps(*acc, _mm_mul_ps(c, _mm_set1_ps(window[j])));
+                }
+            }
+            let sum = _mm_add_ps(_mm_add_ps(part[0], part[1]), part[2]);
+            let abs = _mm_and_ps(sum, _mm_castsi128_ps(_mm_set1_epi32(0x7fff_ffff)));
+            let m = _mm_max_ps(abs, _mm_movehl_ps(abs, abs));
+            let m = _mm_max_ss(m, _mm_shuffle_ps::<0b01>(m, m));
+            _mm_cvtss_f32(m)
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut acc = [0.0f32; PHASES];
+        for (c, &w) in coef.iter().zip(window.iter()) {
+            for p in 0..PHASES {
+                acc[p] += c[p] * w;
+            }
+        }
+        acc.iter().fold(0.0f32, |m, &a| m.max(a.abs()))
+    }
+}
+
 /// Per-channel interpolator state: a doubled ring of the last [`TAPS`] inputs so that the
 /// newest `TAPS` samples are always one contiguous slice.
 #[derive(Debug, Clone)]
@@ -222,17 +258,9 @@ impl TruePeakDetector {
             Ok(w) => w,
             Err(_) => return x.abs(),
         };
-        let mut acc = [0.0f32; PHASES];
-        for (c, &w) in self.coef.iter().zip(window.iter()) {
-            for p in 0..PHASES {
-                acc[p] += c[p] * w;
-            }
-        }
         // The raw sample n − DELAY sits at window index TAPS − 1 − DELAY.
         let raw = window[TAPS - 1 - DELAY].abs();
-        let m01 = acc[0].abs().max(acc[1].abs());
-        let m23 = acc[2].abs().max(acc[3].abs());
-        m01.max(m23).max(raw)
+        phases_peak(&self.coef, window).max(raw)
     }
 
     /// Delay, in input frames, between a sample entering [`push`](Self::push) and the value
