@@ -69,6 +69,100 @@ const HF_NONE: f32 = 0.5;
 /// Decay time constant of the two peak trackers, s.
 const HF_TAU_S: f64 = 0.005;
 
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Detector kernel: for each output `i < peaks.len()`, filters the window
+/// `hist[i..i + TAPS]` with every phase and raises `peaks[i]` to the largest |value| and to
+/// the raw sample `n − DET_DELAY`. Uses an AVX2 build when `wide` (checked by the caller).
+#[inline]
+fn interpolate(coef: &[[f32; PHASES]; TAPS], hist: &[f32], peaks: &mut [f32], wide: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: `wide` is only true when `is_x86_feature_detected!("avx2")` returned true
+        // in `Limiter::new`, so the CPU supports the instructions this function uses.
+        unsafe { interpolate_avx2(coef, hist, peaks) };
+        return;
+    }
+    let _ = wide;
+    interpolate_lanes::<4>(coef, hist, peaks);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn interpolate_avx2(coef: &[[f32; PHASES]; TAPS], hist: &[f32], peaks: &mut [f32]) {
+    interpolate_lanes::<8>(coef, hist, peaks);
+}
+
+/// `L` outputs at a time, one per SIMD lane, all phases in registers; scalar tail.
+#[inline(always)]
+fn interpolate_lanes<const L: usize>(
+    coef: &[[f32; PHASES]; TAPS],
+    hist: &[f32],
+    peaks: &mut [f32],
+) {
+    let n = peaks.len();
+    let mut i = 0;
+    while i + L <= n {
+        let (Some(win), Some(out)) = (hist.get(i..i + TAPS + L - 1), peaks.get_mut(i..i + L))
+        else {
+            break;
+        };
+        let mut acc = [[0.0f32; L]; PHASES];
+        for (k, row) in coef.iter().enumerate() {
+            let mut xv = [0.0f32; L];
+            if let Some(s) = win.get(k..k + L) {
+                xv.copy_from_slice(s);
+            }
+            for (a, &c) in acc.iter_mut().zip(row) {
+                for l in 0..L {
+                    a[l] += c * xv[l];
+                }
+            }
+        }
+        let mut m = [0.0f32; L];
+        if let Some(raw) = win.get(TAPS - 1 - DET_DELAY..TAPS - 1 - DET_DELAY + L) {
+            for l in 0..L {
+                m[l] = raw[l].abs();
+            }
+        }
+        for a in &acc {
+            for l in 0..L {
+                let v = a[l].abs();
+                m[l] = if v > m[l] { v } else { m[l] };
+            }
+        }
+        for l in 0..L {
+            out[l] = if m[l] > out[l] { m[l] } else { out[l] };
+        }
+        i += L;
+    }
+    while i < n {
+        let (Some(w), Some(p)) = (hist.get(i..i + TAPS), peaks.get_mut(i)) else {
+            break;
+        };
+        let mut acc = [0.0f32; PHASES];
+        for (row, &x) in coef.iter().zip(w) {
+            for (a, &c) in acc.iter_mut().zip(row) {
+                *a += c * x;
+            }
+        }
+        let raw = w.get(TAPS - 1 - DET_DELAY).copied().unwrap_or(0.0).abs();
+        let m01 = acc[0].abs().max(acc[1].abs());
+        let m23 = acc[2].abs().max(acc[3].abs());
+        *p = p.max(m01.max(m23).max(raw));
+        i += 1;
+    }
+}
+
 /// The limiter of a [`crate::Chain`].
 #[derive(Debug, Clone)]
 pub struct Limiter {
@@ -82,6 +176,8 @@ pub struct Limiter {
     hist: Vec<f32>,
     /// Detector reading of each frame of the current chunk.
     peaks: Vec<f32>,
+    /// Whether the CPU has AVX2 (checked once in `new`).
+    wide: bool,
     /// Total delay in frames.
     latency: usize,
     /// Moving-average length in frames.
@@ -139,6 +235,7 @@ impl Limiter {
             coef,
             hist: vec![0.0; channels * HIST],
             peaks: vec![0.0; CHUNK],
+            wide: has_avx2(),
             latency,
             avg_len,
             delay: vec![0.0; latency * channels],
@@ -259,21 +356,7 @@ impl Limiter {
                     *p = p.max(x.abs());
                 }
             } else {
-                for (i, p) in peaks.iter_mut().enumerate() {
-                    let Some(w) = hist.get(i..i + TAPS) else {
-                        break;
-                    };
-                    let mut acc = [0.0f32; PHASES];
-                    for (row, &x) in self.coef.iter().zip(w) {
-                        for (a, &c) in acc.iter_mut().zip(row) {
-                            *a += c * x;
-                        }
-                    }
-                    let raw = w.get(TAPS - 1 - DET_DELAY).copied().unwrap_or(0.0).abs();
-                    let m01 = acc[0].abs().max(acc[1].abs());
-                    let m23 = acc[2].abs().max(acc[3].abs());
-                    *p = p.max(m01.max(m23).max(raw));
-                }
+                interpolate(&self.coef, hist, peaks, self.wide);
             }
             hist.copy_within(n..n + TAPS - 1, 0);
         }
