@@ -12,7 +12,8 @@
 //!    material that is a few hundredths of a dB; for broadband noise-like material it reaches
 //!    about 1.2 dB (and ≈ 0.6 dB at the edges of hard square waves), because such peaks build
 //!    up from far sinc tails the short filter does not see. The margin is therefore adaptive:
-//!    a base of [`BASE_MARGIN_DB`] plus up to [`NOISE_MARGIN_DB`] scaled by how strong the
+//!    a base of [`BASE_MARGIN_DB`] plus up to [`noise_margin_db`] (1.2 dB with 4×
+//!    oversampling, more at 96 kHz and above where the detector oversamples less) scaled by how strong the
 //!    signal's high-frequency content is (the recent peak of its second difference relative to
 //!    its recent peak level).
 //!    A 16× (or finer) measurement of the output then stays under the ceiling.
@@ -58,8 +59,16 @@ pub const CEILING_GLIDE_DB_PER_S: f32 = 60.0;
 
 /// Margin for the detector's under-read on ordinary material, dB.
 pub const BASE_MARGIN_DB: f32 = 0.5;
-/// Extra margin for broadband noise-like material, dB.
-pub const NOISE_MARGIN_DB: f32 = 1.2;
+/// Extra margin for broadband noise-like material, dB, for a detector oversampling
+/// `factor` times (4 below 96 kHz, 2 up to 192 kHz, 1 above): without oversampling a
+/// full-band signal can peak more than 3 dB between its samples.
+pub fn noise_margin_db(factor: usize) -> f32 {
+    match factor {
+        4 => 1.2,
+        2 => 2.5,
+        _ => 4.5,
+    }
+}
 /// Ratio of the recent peak second difference to the recent peak level at and above which
 /// the full extra margin applies (white noise and hard edges: 2 or more), and below which
 /// none does (music and speech: well under 0.5; a sine at frequency `f`:
@@ -250,7 +259,7 @@ impl Limiter {
             ceiling_db: 0.0,
             ceiling_lin: 1.0,
             threshold: 1.0,
-            noise_extra: db_to_lin(NOISE_MARGIN_DB) - 1.0,
+            noise_extra: db_to_lin(noise_margin_db(factor)) - 1.0,
             prev: vec![[0.0; 2]; channels],
             hf_e: 0.0,
             hf_d: 0.0,

@@ -223,3 +223,35 @@ fn ceiling_changes_glide_and_are_respected() {
         .fold(0.0f32, f32::max);
     assert!(max_step < 1.0, "step {max_step}");
 }
+
+#[test]
+fn ceiling_holds_at_other_sample_rates() {
+    // 44.1 kHz (4× detector), 96 kHz (2×) and 192 kHz (no oversampling): full-scale noise
+    // and loud audio-band tones, 16× check of the whole output.
+    let os = Oversampler16::new();
+    for rate in [44_100u32, 96_000, 192_000] {
+        let n = rate as usize / 4;
+        let mut rng = levelling_support::Rng::new(rate as u64);
+        let mut x = Vec::with_capacity(n * CH);
+        for i in 0..n {
+            let t = i as f64 / rate as f64;
+            let v = if i < n / 3 {
+                2.0 * rng.bipolar()
+            } else {
+                let f = if i < 2 * n / 3 { 997.0 } else { 19_000.0 };
+                1.8 * (2.0 * std::f64::consts::PI * f * t + 0.3).sin()
+            };
+            x.push(v as f32);
+            x.push((-v) as f32);
+        }
+        let mut chain = Chain::new(rate, CH, 512, &ChainParams::default());
+        let mut out = x.clone();
+        for b in out.chunks_mut(512 * CH) {
+            assert_no_alloc::assert_no_alloc(|| chain.process(b));
+        }
+        let tp = os.true_peak_db(&out, -1.0, None);
+        eprintln!("rate {rate}: output true peak (16x) {tp:.3} dBTP");
+        assert!(tp <= -1.0, "rate {rate}: true peak {tp} dBTP");
+        assert!(tp > -4.0, "rate {rate}: true peak {tp} dBTP");
+    }
+}
