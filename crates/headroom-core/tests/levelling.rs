@@ -239,3 +239,32 @@ fn steady_sine_is_clean_and_still() {
     let l = integrated(&out[a * CH..b * CH]);
     assert!((l - TARGET).abs() <= 1.0, "sine loudness {l}");
 }
+
+#[test]
+fn gain_is_steady_on_steady_speech() {
+    // No "insects": once settled on a steady talker the AGC gain neither jitters per block
+    // nor wanders.
+    let mut x = speech_like(30.0, 500);
+    normalise(&mut x, -30.0);
+    let mut chain = headroom_core::Chain::new(RATE, CH, 256, &ChainParams::default());
+    let mut gains = Vec::new();
+    for b in x.chunks(4800 * CH) {
+        let mut buf = b.to_vec();
+        for sub in buf.chunks_mut(256 * CH) {
+            assert_no_alloc::assert_no_alloc(|| chain.process(sub));
+        }
+        gains.push(chain.meters().agc_gain_db as f64);
+    }
+    let settled = &gains[100..];
+    let lo = settled.iter().cloned().fold(f64::MAX, f64::min);
+    let hi = settled.iter().cloned().fold(f64::MIN, f64::max);
+    let max_step = settled
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f64::max);
+    eprintln!(
+        "steady speech: gain {lo:.2}..{hi:.2} dB, largest change per 100 ms {max_step:.3} dB"
+    );
+    assert!(hi - lo <= 3.0, "gain wanders {lo}..{hi}");
+    assert!(max_step <= 0.6, "gain jumps {max_step} dB in 100 ms");
+}
