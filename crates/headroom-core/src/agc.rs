@@ -1,18 +1,22 @@
 //! Automatic gain control toward a loudness target.
 //!
 //! The AGC is driven by the gated momentary loudness (BS.1770, 400 ms) of the chain input,
-//! which the input meter updates every 100 ms; the gain is controlled every [`STEP`] frames. It keeps an estimate of the *programme
-//! loudness* and moves its gain toward `target − programme + compressor loss`:
+//! which the input meter updates every 100 ms; the gain is controlled every [`STEP`] frames.
+//! It keeps an estimate of the *programme loudness* and moves its gain toward
+//! `target − programme + loss`, where `loss` is the loudness the compressor and limiter take
+//! away (measured by the chain from its two meters, made up for up to
+//! [`MAX_LOSS_MAKEUP_DB`]):
 //!
-//! * **Louder input** is followed quickly: 0.7 s time constant for small rises; when the input
-//!   is more than [`FAST_UP_LU`] above the estimate (a loud scene must not blast), 80 ms until
-//!   the estimate is within 1 LU of it.
-//! * **Quieter input** is followed slowly (2 s) while it stays within [`PAUSE_LU`] of the
-//!   estimate. Anything quieter than that is treated as a pause and freezes the estimate,
-//!   unless it persists for [`SCENE_CHANGE_S`] *and* is steady (its momentary loudness moved
-//!   less than [`STEADY_LU`] over the last second): then it is a new, quieter programme and
-//!   is followed with a 250 ms time constant. Fade-outs keep falling, so they are never taken
-//!   for a quieter programme and never pumped up.
+//! * **Small changes** (within [`FAST_UP_LU`] above and [`PAUSE_LU`] below the estimate) are
+//!   followed by an energy average with a 1 s time constant: energies, not decibels, so the
+//!   estimate matches the programme loudness of fluctuating material such as speech.
+//! * **Louder input** by more than [`FAST_UP_LU`] (a loud scene must not blast) is followed
+//!   with 80 ms until the estimate is within 1 LU of it.
+//! * **Quieter input** by more than [`PAUSE_LU`] is treated as a pause and freezes the
+//!   estimate, unless it persists for [`SCENE_CHANGE_S`] *and* is steady (its momentary
+//!   loudness moved less than [`STEADY_LU`] over the last second): then it is a new, quieter
+//!   programme and is followed (in dB) with a 250 ms time constant. Fade-outs keep falling,
+//!   so they are not taken for a quieter programme and not pumped up.
 //! * **Silence** (momentary loudness below `silence_gate_lufs`) freezes everything. After a gap,
 //!   the first [`ONSET_S`] of sound can only lower the estimate's gain, never raise it (the
 //!   400 ms window is still partly silent), so sound after silence never comes back louder.
