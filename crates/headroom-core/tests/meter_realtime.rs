@@ -56,7 +56,8 @@ fn live_meter_process_is_alloc_free_for_all_block_sizes_and_hostile_input() {
     for ch in [1usize, 2, 3, 6] {
         let mut m = LiveMeter::new(48_000, ch);
         let data = hostile(&mut rng, 8192 * ch + 5);
-        for &bs in &BLOCK_SIZES {
+        let all_small = 1..=64usize;
+        for bs in all_small.chain(BLOCK_SIZES) {
             let block = &data[..bs * ch];
             let odd = &data[..bs * ch + 1];
             assert_no_alloc(|| {
