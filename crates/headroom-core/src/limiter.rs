@@ -4,8 +4,8 @@
 //! 1. Every input frame goes through the BS.1770 Annex 2 interpolator (4× polyphase below
 //!    96 kHz, the coefficients of [`crate::truepeak`], run block-wise here so that it
 //!    vectorises; the same values as a [`crate::truepeak::TruePeakDetector`]). The value for
-//!    frame `n` (the largest interpolated point and the raw sample) describes the signal between frames
-//!    `n − D` and `n − D + 1` (`D` = its latency).
+//!    frame `n` (the largest interpolated point and the raw sample) describes the signal
+//!    between frames `n − D` and `n − D + 1` (`D` = its latency).
 //! 2. The gain needed for that stretch is `r = ceiling / (margin · peak)` (or 1). The
 //!    `margin` covers what the short (12-tap-per-phase) detector can under-read against a
 //!    long, finer (16×, 64-tap) interpolation of the output. For tonal and ordinary programme
@@ -13,9 +13,9 @@
 //!    about 1.2 dB (and ≈ 0.6 dB at the edges of hard square waves), because such peaks build
 //!    up from far sinc tails the short filter does not see. The margin is therefore adaptive:
 //!    a base of [`BASE_MARGIN_DB`] plus up to [`noise_margin_db`] (1.2 dB with 4×
-//!    oversampling, more at 96 kHz and above where the detector oversamples less) scaled by how strong the
-//!    signal's high-frequency content is (the recent peak of its second difference relative to
-//!    its recent peak level).
+//!    oversampling, more at 96 kHz and above where the detector oversamples less) scaled by
+//!    how strong the signal's high-frequency content is (the recent peak of its second
+//!    difference relative to its recent peak level).
 //!    A 16× (or finer) measurement of the output then stays under the ceiling.
 //! 3. `r` passes an instant-attack exponential release, then a sliding minimum over
 //!    `W + 2G + 1` frames, then a moving average over `W` frames. At the time a frame leaves
@@ -26,6 +26,9 @@
 //!    [`Limiter::latency_frames`].
 //! 4. A final sample clamp at the ceiling catches anything left (it never acts on
 //!    band-limited input).
+//!
+//! While nothing needs reducing and both windows hold only 1, the hold and the average are
+//! skipped (the gain is exactly 1 either way); the detector always runs.
 //!
 //! Disabling the limiter keeps the delay (no jump in time); the gain releases to unity.
 //! Ceiling changes glide at [`CEILING_GLIDE_DB_PER_S`].
