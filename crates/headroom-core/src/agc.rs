@@ -32,7 +32,7 @@ use crate::util::{db_to_lin, finite_clamp};
 use crate::LUFS_FLOOR;
 
 /// Control interval in frames.
-pub const STEP: usize = 32;
+pub const STEP: usize = 64;
 /// Input louder than the estimate by more than this is followed fast, LU.
 pub const FAST_UP_LU: f64 = 6.0;
 /// Input quieter than the estimate by more than this is a pause unless it persists, LU.

@@ -16,7 +16,7 @@ use crate::util::{db_to_lin, finite_clamp, one_pole_alpha};
 
 /// Control interval in frames: the gain curve is evaluated once per step and ramped linearly
 /// in between.
-pub const STEP: usize = 32;
+pub const STEP: usize = 64;
 
 /// Length of the peak hold in front of the gain computer, ms.
 pub const HOLD_MS: f32 = 20.0;
