@@ -291,3 +291,23 @@ fn allocation_inside_assert_no_alloc_aborts() {
         );
     }
 }
+
+#[test]
+fn prepare_applies_rate_and_lookahead_and_set_params_does_not_move_latency() {
+    let mut p = ChainParams::default();
+    let mut chain = Chain::new(RATE, CH, 1024, &p);
+    assert_eq!(chain.latency_frames(), 72);
+    p.limiter.lookahead_ms = 1.0;
+    chain.set_params(&p);
+    // The latency only changes at prepare (it would otherwise jump the audio in time).
+    assert_eq!(chain.latency_frames(), 72);
+    assert_eq!(chain.params().limiter.lookahead_ms, 1.0);
+    chain.prepare(44_100, 256);
+    assert_eq!(chain.sample_rate(), 44_100);
+    assert_eq!(chain.max_block(), 256);
+    assert_eq!(chain.latency_frames(), 44);
+    assert_eq!(chain.meters().frames, 0);
+    let mut buf = vec![0.25f32; 300 * CH];
+    assert_no_alloc::assert_no_alloc(|| chain.process(&mut buf));
+    assert_eq!(chain.meters().frames, 300);
+}
