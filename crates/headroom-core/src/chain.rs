@@ -211,17 +211,20 @@ impl Chain {
 
     /// One sub-step of at most `STEP` frames that does not cross a control point.
     fn sub_step(&mut self, seg: &mut [f32]) {
-        for x in seg.iter_mut() {
+        // Sanitise in place and keep a copy for the dry path, in one pass.
+        let n = seg.len().min(self.scratch.len());
+        let (head, rest) = seg.split_at_mut(n);
+        for (x, d) in head.iter_mut().zip(self.scratch.iter_mut()) {
+            *x = sanitize(*x);
+            *d = *x;
+        }
+        for x in rest.iter_mut() {
             *x = sanitize(*x);
         }
         self.in_meter.process(seg);
         self.in_block_peak = self
             .in_block_peak
             .max(self.in_meter.block_true_peak_dbtp() as f32);
-        let n = seg.len();
-        if let Some(s) = self.scratch.get_mut(..n) {
-            s.copy_from_slice(seg);
-        }
         self.agc.process(seg);
         self.compressor.process(seg);
         self.limiter.process(seg);
