@@ -44,17 +44,49 @@ pub struct MeterSnapshot {
 }
 
 /// Atomic mirror of a [`MeterSnapshot`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AtomicMeters {
     fields: [AtomicU32; 12],
     bypass: AtomicU32,
     frames: AtomicU64,
 }
 
+impl Default for AtomicMeters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MeterSnapshot {
+    /// A snapshot with no measurement: loudness and peaks at [`crate::LUFS_FLOOR`], no gain
+    /// change, no frames.
+    pub fn unmeasured() -> Self {
+        let floor = crate::LUFS_FLOOR as f32;
+        MeterSnapshot {
+            in_momentary_lufs: floor,
+            in_short_term_lufs: floor,
+            in_integrated_lufs: floor,
+            in_true_peak_dbtp: floor,
+            out_momentary_lufs: floor,
+            out_short_term_lufs: floor,
+            out_integrated_lufs: floor,
+            out_true_peak_dbtp: floor,
+            ..Default::default()
+        }
+    }
+}
+
 impl AtomicMeters {
-    /// Creates meters that read all zeros. Allocation: none (the struct is plain atomics).
+    /// Creates meters that read "no measurement" ([`MeterSnapshot::unmeasured`]) until the
+    /// first store. Allocation: none (the struct is plain atomics).
     pub fn new() -> Self {
-        Self::default()
+        let m = Self {
+            fields: Default::default(),
+            bypass: AtomicU32::new(0),
+            frames: AtomicU64::new(0),
+        };
+        m.store(&MeterSnapshot::unmeasured());
+        m
     }
 
     /// Publishes a snapshot. Real-time safe: wait-free relaxed stores.
@@ -106,6 +138,15 @@ impl AtomicMeters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fresh_meters_read_no_measurement() {
+        let m = AtomicMeters::new().load();
+        assert_eq!(m, MeterSnapshot::unmeasured());
+        assert!(m.in_momentary_lufs <= crate::LUFS_FLOOR as f32);
+        assert!(m.out_true_peak_dbtp <= crate::LUFS_FLOOR as f32);
+        assert_eq!(m.frames, 0);
+    }
 
     #[test]
     fn store_then_load_round_trips() {

@@ -483,10 +483,7 @@ impl Engine {
         self.send_all(cmds);
         let m = self.bus.meters().load();
         if self.broadcaster.has_subscribers(Topic::Meters) {
-            self.publish(Event::meters_tick(
-                meters_from_core(&m),
-                self.layer_a_levels(),
-            ));
+            self.publish(Event::meters_tick(self.meters(), self.layer_a_levels()));
         }
         if self.last_history.elapsed() >= Duration::from_secs(1) {
             self.last_history = Instant::now();
@@ -516,6 +513,17 @@ impl Engine {
                 tracing::debug!("history: {e}");
             }
         }
+    }
+
+    /// The bus meters as published by the audio thread, with the target and bypass the engine
+    /// has put in force (the audio thread only publishes while audio flows: the bus suspends
+    /// when idle, and the parameters must show at once).
+    fn meters(&self) -> headroom_ipc::Meters {
+        let params = self.bus.params();
+        let mut m = meters_from_core(&self.bus.meters().load());
+        m.target_lufs = params.agc.target_lufs;
+        m.bypass = params.bypass;
+        m
     }
 
     fn layer_a_levels(&self) -> Vec<LayerALevel> {
@@ -594,7 +602,6 @@ impl Engine {
 
     fn status(&self) -> Status {
         let t = self.bus.timing().snapshot();
-        let m = self.bus.meters().load();
         Status {
             daemon_version: env!("CARGO_PKG_VERSION").to_string(),
             protocol_version: headroom_ipc::PROTOCOL_VERSION,
@@ -606,7 +613,7 @@ impl Engine {
             bypass: self.bus.params().bypass,
             dsp: dsp_timing_from_core(&t),
             xruns: self.bus.xruns(),
-            meters: meters_from_core(&m),
+            meters: self.meters(),
             streams: self.last_streams.len() as u32,
         }
     }
@@ -912,10 +919,7 @@ impl Engine {
             match t {
                 Topic::Daemon => out.push(Event::DaemonSnapshot(Box::new(self.status()))),
                 Topic::Routing => out.push(Event::RoutingSnapshot(self.routes())),
-                Topic::Meters => out.push(Event::meters_tick(
-                    meters_from_core(&self.bus.meters().load()),
-                    self.layer_a_levels(),
-                )),
+                Topic::Meters => out.push(Event::meters_tick(self.meters(), self.layer_a_levels())),
                 Topic::Profile => out.push(Event::ProfileSnapshot(self.profile_list())),
                 Topic::Settings => out.push(Event::SettingsSnapshot(self.settings())),
             }
