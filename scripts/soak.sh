@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export HEADROOM_SOAK_SECS="${HEADROOM_SOAK_SECS:-600}"
 cargo build -p headroomd
-exec cargo test -p headroom-tests --test daemon_soak -- --ignored --nocapture
+exec cargo test -p headroom-tests --test daemon_soak -- --nocapture

@@ -3,10 +3,10 @@
 //! 60 s by default; `HEADROOM_SOAK_SECS=600` (what `scripts/soak.sh`, i.e. `make soak`, sets)
 //! makes it a 10-minute soak.
 //!
-//! Ignored in the default test run: xruns measure the whole machine, and on a loaded machine
-//! every PipeWire client misses cycles (pw-top then shows similar ERR counts for the player and
-//! for the bus). Run it on an otherwise idle machine: `scripts/soak.sh` or
-//! `cargo test -p headroom-tests --test daemon_soak -- --ignored --nocapture`.
+//! Part of `make test` (60 s). xruns measure the whole machine: on a loaded machine every
+//! PipeWire client misses cycles (pw-top then shows similar ERR counts for the player and for
+//! the bus), so a run that saw xruns or spikes is repeated once in a fresh sandbox and the
+//! second run must be clean; both runs are printed. `make soak` runs 10 minutes, no retry.
 
 use std::time::Duration;
 
@@ -47,12 +47,33 @@ fn write_programme(path: &std::path::Path, secs: u32) {
 }
 
 #[test]
-#[ignore = "needs an otherwise idle machine; run by scripts/soak.sh"]
 fn no_xruns_at_quantum_256() {
     let secs: u32 = std::env::var("HEADROOM_SOAK_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
+    let attempts = if secs > 60 { 1 } else { 2 };
+    for attempt in 1..=attempts {
+        let (stats, log) = soak(secs);
+        let n = |k: &str| -> u64 { stats.get(k).and_then(|v| v.parse().ok()).unwrap_or(0) };
+        println!("run {attempt}: {secs} s at quantum 256: {stats:?}");
+        // 48000 / 256 = 187.5 callbacks per second while playing.
+        assert!(
+            n("callbacks") as f64 >= 0.9 * 187.5 * secs as f64,
+            "only {} callbacks in {secs} s: quantum 256 not in force?",
+            n("callbacks")
+        );
+        if n("xruns") == 0 && n("spikes") == 0 {
+            return;
+        }
+        if attempt == attempts {
+            panic!("xruns or callback spikes during the run; log:\n{log}");
+        }
+    }
+}
+
+/// One soak run; returns the bus statistics the daemon logs at exit, and the log.
+fn soak(secs: u32) -> (std::collections::BTreeMap<String, String>, String) {
     let sb = Sandbox::start().expect("sandbox");
     force_quantum(&sb, 256).unwrap();
     let mut d = Daemon::start(&sb, &[]).expect("headroomd");
@@ -78,18 +99,5 @@ fn no_xruns_at_quantum_256() {
     assert!(forced, "clock.force-quantum 256 is not set");
     let log = d.terminate().unwrap();
     let stats = bus_stats_from_log(&log).expect("no stats line in the log");
-    println!("{secs} s at quantum 256: {stats:?}");
-    let n = |k: &str| -> u64 { stats.get(k).and_then(|v| v.parse().ok()).unwrap_or(0) };
-    // 48000 / 256 = 187.5 callbacks per second while playing.
-    assert!(
-        n("callbacks") as f64 >= 0.9 * 187.5 * secs as f64,
-        "only {} callbacks in {secs} s: quantum 256 not in force?",
-        n("callbacks")
-    );
-    assert_eq!(n("xruns"), 0, "xruns during the run; log:\n{log}");
-    assert_eq!(
-        n("spikes"),
-        0,
-        "callback time spikes during the run; log:\n{log}"
-    );
+    (stats, log)
 }
