@@ -248,35 +248,47 @@ fn check_position(st: &mut RtCapture) {
 }
 
 /// Copies the captured interleaved F32 frames into the playback buffer and runs the chain on
-/// them in place; silence when the capture buffer carries no data.
+/// them in place; silence when the capture buffer carries no usable data (no data plane, null
+/// data or chunk, or a chunk offset that leaves the samples misaligned). Offsets and sizes
+/// beyond `maxsize` are clamped to it. An output buffer without a usable, `f32`-aligned data
+/// plane is left untouched.
 ///
 /// # Safety
-/// `inb` and `outb` are buffers just dequeued from the capture and playback streams.
+/// `inb` and `outb` are buffers just dequeued from the capture and playback streams: each is
+/// valid, and its `spa_buffer`, `datas`, `data` and `chunk` pointers are null or valid, `data`
+/// for `maxsize` bytes.
 unsafe fn copy_and_process(
     inb: *mut pw_sys::pw_buffer,
     outb: *mut pw_sys::pw_buffer,
     chain: &mut Chain,
 ) {
     const STRIDE: usize = CHANNELS * std::mem::size_of::<f32>();
+    const ALIGN: usize = std::mem::align_of::<f32>();
     let (ib, ob) = ((*inb).buffer, (*outb).buffer);
-    if ib.is_null() || ob.is_null() || (*ib).n_datas < 1 || (*ob).n_datas < 1 {
+    if ib.is_null() || ob.is_null() || (*ob).n_datas < 1 || (*ob).datas.is_null() {
         return;
     }
-    let id = &*(*ib).datas;
     let od = &mut *(*ob).datas;
-    if od.data.is_null() || od.chunk.is_null() {
+    if od.data.is_null() || od.chunk.is_null() || !(od.data as usize).is_multiple_of(ALIGN) {
         return;
     }
     // Frames available in the input.
     let mut in_frames = 0usize;
     let mut in_ptr: *const f32 = std::ptr::null();
-    if !id.data.is_null() && !id.chunk.is_null() {
-        let chunk = &*id.chunk;
-        let maxsize = id.maxsize as usize;
-        let offset = (chunk.offset as usize).min(maxsize);
-        let size = (chunk.size as usize).min(maxsize - offset);
-        in_frames = size / STRIDE;
-        in_ptr = (id.data as *const u8).add(offset) as *const f32;
+    if (*ib).n_datas >= 1 && !(*ib).datas.is_null() {
+        let id = &*(*ib).datas;
+        if !id.data.is_null() && !id.chunk.is_null() {
+            let chunk = &*id.chunk;
+            let maxsize = id.maxsize as usize;
+            let offset = (chunk.offset as usize).min(maxsize);
+            let size = (chunk.size as usize).min(maxsize - offset);
+            let ptr = (id.data as *const u8).add(offset);
+            // A misaligned slice is undefined behaviour: such a buffer counts as no data.
+            if (ptr as usize).is_multiple_of(ALIGN) {
+                in_frames = size / STRIDE;
+                in_ptr = ptr as *const f32;
+            }
+        }
     }
     let out_cap = od.maxsize as usize / STRIDE;
     let mut n = in_frames.min(out_cap);
@@ -350,6 +362,148 @@ mod tests {
             }
         }
         w.join().unwrap();
+    }
+
+    /// A hand-built `pw_buffer` with one data plane over `samples`.
+    struct FakeBuf {
+        pw: pw_sys::pw_buffer,
+        buf: Box<spa_sys::spa_buffer>,
+        data: Box<spa_sys::spa_data>,
+        chunk: Box<spa_sys::spa_chunk>,
+    }
+
+    impl FakeBuf {
+        fn new(samples: &mut [f32], offset: u32, size: u32) -> Box<Self> {
+            // SAFETY: plain C structs; all-zero is a valid (empty) value for each.
+            let mut fb = Box::new(unsafe {
+                FakeBuf {
+                    pw: std::mem::zeroed(),
+                    buf: Box::new(std::mem::zeroed()),
+                    data: Box::new(std::mem::zeroed()),
+                    chunk: Box::new(std::mem::zeroed()),
+                }
+            });
+            fb.chunk.offset = offset;
+            fb.chunk.size = size;
+            fb.chunk.stride = 8;
+            fb.data.maxsize = std::mem::size_of_val(samples) as u32;
+            fb.data.data = samples.as_mut_ptr().cast();
+            fb.data.chunk = &mut *fb.chunk;
+            fb.buf.n_datas = 1;
+            fb.buf.datas = &mut *fb.data;
+            fb.pw.buffer = &mut *fb.buf;
+            fb
+        }
+    }
+
+    fn chain() -> Chain {
+        Chain::new(RATE, CHANNELS, MAX_BLOCK, &ChainParams::default())
+    }
+
+    /// Runs `copy_and_process` on the two buffers with allocation forbidden.
+    fn run(inb: &mut FakeBuf, outb: &mut FakeBuf, chain: &mut Chain) {
+        let (i, o): (*mut pw_sys::pw_buffer, *mut pw_sys::pw_buffer) = (&mut inb.pw, &mut outb.pw);
+        // SAFETY: both buffers and the memory they point to outlive the call.
+        assert_no_alloc::assert_no_alloc(|| unsafe { copy_and_process(i, o, chain) });
+    }
+
+    #[test]
+    fn copy_and_process_passes_whole_frames_through() {
+        let mut chain = chain();
+        let mut input = vec![0.25f32; 2 * 256];
+        let mut output = vec![9.0f32; 2 * 1024];
+        // 256 frames plus 3 stray bytes: whole frames only.
+        let mut inb = FakeBuf::new(&mut input, 0, 256 * 8 + 3);
+        let mut outb = FakeBuf::new(&mut output, 0, 0);
+        run(&mut inb, &mut outb, &mut chain);
+        assert_eq!(outb.chunk.size, 256 * 8);
+        assert_eq!(outb.chunk.stride, 8);
+        assert_eq!(outb.chunk.offset, 0);
+        assert_eq!(outb.pw.size, 256);
+        drop((inb, outb));
+        assert!(output[..512]
+            .iter()
+            .all(|x| x.is_finite() && x.abs() <= 1.0));
+        assert!(
+            output[512..].iter().all(|&x| x == 9.0),
+            "wrote past the frames"
+        );
+    }
+
+    #[test]
+    fn copy_and_process_survives_hostile_input_buffers() {
+        let mut chain = chain();
+        let mut input = vec![0.5f32; 2 * 64];
+        let n = std::mem::size_of_val(&input[..]) as u32;
+        let mut output = vec![0f32; 2 * 32];
+        // (offset, size, expected output frames): out of range offsets and sizes clamp to
+        // the data and then to the output's capacity; a misaligned offset counts as no data
+        // (a quantum of silence of the requested 16 frames).
+        for (off, size, want) in [
+            (n + 100, 8, 0),
+            (0, n + 1000, 32),
+            (n - 8, 64, 1),
+            (2, 64, 16),
+            (0, 7, 0),
+        ] {
+            let mut inb = FakeBuf::new(&mut input, off, size);
+            let mut outb = FakeBuf::new(&mut output, 0, 12345);
+            outb.pw.requested = 16;
+            run(&mut inb, &mut outb, &mut chain);
+            assert_eq!(outb.chunk.size, want * 8, "offset {off} size {size}");
+            assert_eq!(outb.pw.size, u64::from(want));
+        }
+        // Missing data plane, null plane pointer, null data, null chunk, null spa_buffer: a
+        // quantum of silence, never the stale contents of the output buffer.
+        for case in 0..5 {
+            // A fresh chain: nothing of the audio above is still in its delay line.
+            let mut chain = self::chain();
+            let mut inb = FakeBuf::new(&mut input, 0, n);
+            match case {
+                0 => inb.buf.n_datas = 0,
+                1 => inb.buf.datas = std::ptr::null_mut(),
+                2 => inb.data.data = std::ptr::null_mut(),
+                3 => inb.data.chunk = std::ptr::null_mut(),
+                _ => inb.pw.buffer = std::ptr::null_mut(),
+            }
+            output.fill(7.0);
+            let mut outb = FakeBuf::new(&mut output, 0, 12345);
+            outb.pw.requested = 16;
+            run(&mut inb, &mut outb, &mut chain);
+            if case < 4 {
+                assert_eq!(outb.chunk.size, 16 * 8, "case {case}");
+                drop(outb);
+                assert!(output[..32].iter().all(|&x| x == 0.0), "case {case}");
+            } else {
+                // Without an input spa_buffer nothing is written.
+                assert_eq!(outb.chunk.size, 12345);
+            }
+        }
+    }
+
+    #[test]
+    fn copy_and_process_leaves_unusable_output_buffers_alone() {
+        let mut chain = chain();
+        let mut input = vec![0.5f32; 2 * 64];
+        let n = std::mem::size_of_val(&input[..]) as u32;
+        let mut output = vec![0f32; 2 * 64 + 1];
+        for case in 0..5 {
+            let mut inb = FakeBuf::new(&mut input, 0, n);
+            let mut outb = FakeBuf::new(&mut output[..128], 0, 12345);
+            match case {
+                0 => outb.buf.n_datas = 0,
+                1 => outb.buf.datas = std::ptr::null_mut(),
+                2 => outb.data.data = std::ptr::null_mut(),
+                3 => {
+                    // Misaligned by two bytes (still inside the allocation).
+                    // SAFETY: 2 bytes into a 516-byte allocation.
+                    outb.data.data = unsafe { outb.data.data.cast::<u8>().add(2).cast() };
+                }
+                _ => outb.pw.buffer = std::ptr::null_mut(),
+            }
+            run(&mut inb, &mut outb, &mut chain);
+            assert_eq!(outb.chunk.size, 12345, "case {case}");
+        }
     }
 
     #[test]
