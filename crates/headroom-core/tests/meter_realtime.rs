@@ -148,3 +148,27 @@ fn true_peak_push_is_alloc_free_and_finite() {
         assert_eq!(out, 0.0);
     }
 }
+
+#[test]
+fn live_meter_any_rate_and_channel_count_is_alloc_free() {
+    // Odd rates (clamped to 8 kHz, or high enough to switch the true-peak oversampling to 2×
+    // and off), 0 channels (treated as 1), odd channel counts, and blocks that split frames
+    // at every position.
+    let mut rng = Rng::new(11);
+    let data = hostile(&mut rng, 3 * 4096 + 13);
+    for rate in [0u32, 1, 8_000, 44_100, 96_000, 192_000, 384_000] {
+        for ch in [0usize, 1, 5, 8] {
+            let mut m = LiveMeter::new(rate, ch);
+            let mut pos = 0;
+            for len in [1usize, 7, 100, 2049, 3, 4096, 5, 0, 4096] {
+                let block = &data[pos..pos + len];
+                pos += len;
+                assert_no_alloc(|| {
+                    m.process(block);
+                    let _ = m.integrated_lufs() + m.loudness_range_lu();
+                });
+                assert_readings_sane(&m);
+            }
+        }
+    }
+}

@@ -264,6 +264,11 @@ unsafe fn copy_and_process(
 ) {
     const STRIDE: usize = CHANNELS * std::mem::size_of::<f32>();
     const ALIGN: usize = std::mem::align_of::<f32>();
+    // SAFETY: every pointer is checked for null (and, before a slice is built on it, for
+    // `f32` alignment) before it is dereferenced, and valid when not null (contract above).
+    // Input: offset and size are clamped to `maxsize`, so `offset + in_frames * STRIDE` stays
+    // inside the data. Output: `n <= out_cap`, so `n * STRIDE <= maxsize`. The two buffers are
+    // distinct, so the slices do not overlap.
     let (ib, ob) = ((*inb).buffer, (*outb).buffer);
     if ib.is_null() || ob.is_null() || (*ob).n_datas < 1 || (*ob).datas.is_null() {
         return;

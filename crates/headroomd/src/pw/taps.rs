@@ -291,17 +291,27 @@ fn format_pod() -> Result<Vec<u8>, String> {
 /// # Safety
 /// `stream` is the tap stream whose process callback this is.
 pub unsafe fn on_tap_process(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
+    // SAFETY (both arms): forwarded contract of this function.
     #[cfg(debug_assertions)]
     assert_no_alloc::assert_no_alloc(|| tap_inner(stream, rt));
     #[cfg(not(debug_assertions))]
     tap_inner(stream, rt);
 }
 
+/// Dequeues the captured buffer, meters it and gives it back. Real-time safe.
+///
+/// # Safety
+/// As [`on_tap_process`].
 unsafe fn tap_inner(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
+    // SAFETY: `stream` is the live tap stream and this is its process callback, the one place
+    // where dequeueing is allowed.
     let b = pw_sys::pw_stream_dequeue_buffer(stream);
     if b.is_null() {
         return;
     }
+    // SAFETY: a non-null dequeued `pw_buffer` is valid until queued again; its `spa_buffer`
+    // is null or mapped (MAP_BUFFERS), which is what `meter_buffer` requires. The buffer goes
+    // back to the same stream it came from.
     meter_buffer((*b).buffer, rt);
     pw_sys::pw_stream_queue_buffer(stream, b);
 }
@@ -315,6 +325,9 @@ unsafe fn tap_inner(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
 /// pointers are valid for `maxsize` bytes.
 unsafe fn meter_buffer(buf: *const spa::sys::spa_buffer, rt: &mut TapRt) {
     const STRIDE: usize = CHANNELS * std::mem::size_of::<f32>();
+    // SAFETY: every pointer is checked for null before it is dereferenced, and valid when not
+    // null (contract above); the slice is built from an `f32`-aligned pointer inside the data,
+    // and `offset + frames * STRIDE <= maxsize` because offset and size are clamped to it.
     if buf.is_null() || (*buf).n_datas < 1 || (*buf).datas.is_null() {
         return;
     }
