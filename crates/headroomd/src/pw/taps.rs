@@ -34,10 +34,8 @@ use pw::sys as pw_sys;
 
 use crate::layer_a::{TapReading, GATE_LUFS};
 
-/// Tap sample rate, Hz (PipeWire converts).
-const RATE: u32 = 48_000;
-/// Tap channels (PipeWire up/down-mixes).
-const CHANNELS: usize = 2;
+// Tap sample rate and channels: the bus format (PipeWire converts and up/down-mixes).
+use super::rt::{CHANNELS, RATE};
 
 /// `node.name` prefix of taps.
 pub const TAP_NAME_PREFIX: &str = "headroom-tap-";
@@ -207,7 +205,8 @@ impl Taps {
             .process(|s, rt| unsafe { on_tap_process(s.as_raw_ptr(), rt) })
             .register()
             .map_err(|e| err(format!("listener: {e}")))?;
-        let fmt = format_pod().map_err(err)?;
+        // Same format as the bus: F32 interleaved, 48 kHz, FL FR.
+        let fmt = super::thread::format_pod().map_err(err)?;
         let pod = Pod::from_bytes(&fmt).ok_or_else(|| err("bad format pod".into()))?;
         let mut params = [pod];
         stream
@@ -261,28 +260,6 @@ impl Drop for Taps {
     fn drop(&mut self) {
         self.clear();
     }
-}
-
-/// The tap's format: F32 interleaved, 48 kHz, FL FR.
-fn format_pod() -> Result<Vec<u8>, String> {
-    let mut info = spa::param::audio::AudioInfoRaw::new();
-    info.set_format(spa::param::audio::AudioFormat::F32LE);
-    info.set_rate(RATE);
-    info.set_channels(CHANNELS as u32);
-    let mut position = [0; spa::param::audio::MAX_CHANNELS];
-    position[0] = spa::sys::SPA_AUDIO_CHANNEL_FL;
-    position[1] = spa::sys::SPA_AUDIO_CHANNEL_FR;
-    info.set_position(position);
-    spa::pod::serialize::PodSerializer::serialize(
-        std::io::Cursor::new(Vec::new()),
-        &spa::pod::Value::Object(spa::pod::Object {
-            type_: spa::sys::SPA_TYPE_OBJECT_Format,
-            id: spa::sys::SPA_PARAM_EnumFormat,
-            properties: info.into(),
-        }),
-    )
-    .map(|(c, _)| c.into_inner())
-    .map_err(|e| format!("serialising the format: {e:?}"))
 }
 
 /// The tap's process callback: meters the captured block and publishes. Real-time safe; runs
@@ -380,7 +357,7 @@ mod tests {
 
     #[test]
     fn format_pod_serialises() {
-        let bytes = format_pod().unwrap();
+        let bytes = super::super::thread::format_pod().unwrap();
         assert!(Pod::from_bytes(&bytes).is_some());
     }
 

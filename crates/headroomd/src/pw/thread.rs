@@ -192,8 +192,8 @@ fn dict_to_map(d: &DictRef) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The bus's audio format: F32 interleaved, 48 kHz, FL FR.
-fn format_pod() -> Result<Vec<u8>, String> {
+/// The bus's (and the Layer A taps') audio format: F32 interleaved, 48 kHz, FL FR.
+pub(super) fn format_pod() -> Result<Vec<u8>, String> {
     let mut info = spa::param::audio::AudioInfoRaw::new();
     info.set_format(spa::param::audio::AudioFormat::F32LE);
     info.set_rate(rt::RATE);
