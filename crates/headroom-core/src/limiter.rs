@@ -378,6 +378,25 @@ impl Limiter {
         let ch = self.channels;
         let target = self.ceiling_target();
         let enabled = self.params.enabled;
+        // The loop-carried state lives in locals for the length of the chunk (written back
+        // below), so that it stays in registers instead of going through memory every frame.
+        let mut env = self.env;
+        let mut hf_e = self.hf_e;
+        let mut hf_d = self.hf_d;
+        let mut avg_sum = self.avg_sum;
+        let mut avg_pos = self.avg_pos;
+        let mut idle = self.idle;
+        let mut delay_pos = self.delay_pos;
+        let mut gain = self.gain;
+        let hf_decay = self.hf_decay;
+        let release_alpha = self.release_alpha;
+        let noise_extra = self.noise_extra;
+        let idle_after = self.idle_after;
+        let avg_len = self.avg_len;
+        let latency = self.latency;
+        let inv_avg_len = self.inv_avg_len;
+        let mut threshold = self.threshold;
+        let mut ceil = self.ceiling_lin;
         for (i, frame) in buf.chunks_exact_mut(ch).enumerate() {
             if self.ceiling_db != target {
                 let diff = target - self.ceiling_db;
@@ -387,6 +406,8 @@ impl Limiter {
                     self.ceiling_db + self.glide_step_db.copysign(diff)
                 };
                 self.set_ceiling_db(next);
+                threshold = self.threshold;
+                ceil = self.ceiling_lin;
             }
             // 1. Detector reading; measure how noise-like the signal is.
             let mut e = 0.0f32;
@@ -397,82 +418,82 @@ impl Limiter {
                 d = d.max((x - 2.0 * p[0] + p[1]).abs());
                 *p = [x, p[0]];
             }
-            self.hf_e = flush(e.max(self.hf_e * self.hf_decay));
-            self.hf_d = flush(d.max(self.hf_d * self.hf_decay));
+            hf_e = flush(e.max(hf_e * hf_decay));
+            hf_d = flush(d.max(hf_d * hf_decay));
             // 2. Required gain (only readings within the largest margin of the threshold can
             // need any), release.
-            let r = if enabled && peak_in * (1.0 + self.noise_extra) > self.threshold {
-                let noisy = if self.hf_d > HF_NONE * self.hf_e {
-                    ((self.hf_d / self.hf_e.max(1e-30) - HF_NONE) / (HF_FULL - HF_NONE)).min(1.0)
+            let r = if enabled && peak_in * (1.0 + noise_extra) > threshold {
+                let noisy = if hf_d > HF_NONE * hf_e {
+                    ((hf_d / hf_e.max(1e-30) - HF_NONE) / (HF_FULL - HF_NONE)).min(1.0)
                 } else {
                     0.0
                 };
-                let peak = peak_in * (1.0 + self.noise_extra * noisy);
-                if peak > self.threshold {
-                    self.threshold / peak
+                let peak = peak_in * (1.0 + noise_extra * noisy);
+                if peak > threshold {
+                    threshold / peak
                 } else {
                     1.0
                 }
             } else {
                 1.0
             };
-            let mut released = self.env + (1.0 - self.env) * self.release_alpha;
+            let mut released = env + (1.0 - env) * release_alpha;
             if released > 1.0 - 1e-6 {
                 // Snap the last micro-decibel (f32 would otherwise never reach 1).
                 released = 1.0;
             }
-            self.env = if r < released { r } else { released };
+            env = if r < released { r } else { released };
             // 3. Hold + moving average. Idle fast path: once every value inside both windows
             // is exactly 1 the gain is exactly 1 and stays so while nothing new is needed.
-            if self.env == 1.0 {
-                if self.idle >= self.idle_after {
-                    if self.idle == self.idle_after {
-                        self.hold.reset();
-                        self.avg_sum = self.avg_len as f64;
-                        self.idle += 1;
-                    }
-                    self.gain = 1.0;
-                    self.delay_frame(frame, 1.0, enabled);
-                    continue;
+            let g = if env == 1.0 && idle >= idle_after {
+                if idle == idle_after {
+                    self.hold.reset();
+                    avg_sum = avg_len as f64;
+                    idle += 1;
                 }
-                self.idle += 1;
+                1.0
             } else {
-                self.idle = 0;
+                if env == 1.0 {
+                    idle += 1;
+                } else {
+                    idle = 0;
+                }
+                let h = self.hold.push(env);
+                if let Some(slot) = self.avg.get_mut(avg_pos) {
+                    avg_sum += h as f64 - *slot as f64;
+                    *slot = h;
+                }
+                avg_pos += 1;
+                if avg_pos >= avg_len {
+                    avg_pos = 0;
+                    // Re-sum once per cycle so rounding can never accumulate.
+                    avg_sum = self.avg.iter().map(|&v| v as f64).sum();
+                }
+                ((avg_sum * inv_avg_len) as f32).min(1.0)
+            };
+            gain = g;
+            // 4. Delay one frame, apply the gain, clamp.
+            let base = delay_pos * ch;
+            if let Some(line) = self.delay.get_mut(base..base + ch) {
+                for (x, d) in frame.iter_mut().zip(line.iter_mut()) {
+                    let out = *d * g;
+                    *d = sanitize(*x);
+                    *x = if enabled { out.clamp(-ceil, ceil) } else { out };
+                }
             }
-            let h = self.hold.push(self.env);
-            if let Some(slot) = self.avg.get_mut(self.avg_pos) {
-                self.avg_sum += h as f64 - *slot as f64;
-                *slot = h;
+            delay_pos += 1;
+            if delay_pos >= latency {
+                delay_pos = 0;
             }
-            self.avg_pos += 1;
-            if self.avg_pos >= self.avg_len {
-                self.avg_pos = 0;
-                // Re-sum once per cycle so rounding can never accumulate.
-                self.avg_sum = self.avg.iter().map(|&v| v as f64).sum();
-            }
-            let g = ((self.avg_sum * self.inv_avg_len) as f32).min(1.0);
-            self.gain = g;
-            self.delay_frame(frame, g, enabled);
         }
-    }
-
-    /// Step 4: delay one frame, apply the gain, clamp.
-    #[inline(always)]
-    fn delay_frame(&mut self, frame: &mut [f32], g: f32, enabled: bool) {
-        let ch = self.channels;
-        let ceil = self.ceiling_lin;
-        let base = self.delay_pos * ch;
-        if let Some(line) = self.delay.get_mut(base..base + ch) {
-            for (x, d) in frame.iter_mut().zip(line.iter_mut()) {
-                let out = *d * g;
-                *d = sanitize(*x);
-                *x = if enabled { out.clamp(-ceil, ceil) } else { out };
-            }
-        }
-        self.delay_pos += 1;
-        if self.delay_pos >= self.latency {
-            self.delay_pos = 0;
-        }
+        self.env = env;
+        self.hf_e = hf_e;
+        self.hf_d = hf_d;
+        self.avg_sum = avg_sum;
+        self.avg_pos = avg_pos;
+        self.idle = idle;
+        self.delay_pos = delay_pos;
+        self.gain = gain;
     }
 }
 
