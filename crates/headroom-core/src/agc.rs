@@ -180,13 +180,23 @@ impl Agc {
     pub fn process(&mut self, buf: &mut [f32]) {
         let inv = 1.0 / STEP as f32;
         let (from, to) = (self.gain_from, self.gain_to);
-        for frame in buf.chunks_exact_mut(self.channels) {
-            self.pos = (self.pos + 1).min(STEP);
-            let g = from + (to - from) * (self.pos as f32 * inv);
-            for x in frame.iter_mut() {
-                *x *= g;
+        let ch = self.channels;
+        let mut pos = self.pos;
+        if from == to {
+            // Flat ramp: every frame gets exactly `from` (what the ramp formula gives).
+            let n = buf.len() / ch;
+            buf.iter_mut().take(n * ch).for_each(|x| *x *= from);
+            pos = pos.saturating_add(n).min(STEP);
+        } else {
+            for frame in buf.chunks_exact_mut(ch) {
+                pos = (pos + 1).min(STEP);
+                let g = from + (to - from) * (pos as f32 * inv);
+                for x in frame.iter_mut() {
+                    *x *= g;
+                }
             }
         }
+        self.pos = pos;
     }
 
     /// Control update at the end of a step. `momentary_lufs`: gated momentary loudness of the

@@ -12,7 +12,7 @@
 //! no gain jumps.
 
 use crate::params::CompressorParams;
-use crate::util::{db_to_lin, finite_clamp, one_pole_alpha};
+use crate::util::{abs_peak, db_to_lin, finite_clamp, one_pole_alpha};
 
 /// Control interval in frames: the gain curve is evaluated once per step and ramped linearly
 /// in between.
@@ -189,17 +189,30 @@ impl Compressor {
     pub fn process(&mut self, buf: &mut [f32]) {
         let ch = self.channels;
         let inv_step = 1.0 / STEP as f32;
-        for frame in buf.chunks_exact_mut(ch) {
-            let mut peak = 0.0f32;
-            for &x in frame.iter() {
-                peak = peak.max(x.abs());
+        let whole = buf.len() / ch * ch;
+        let mut rest = buf.get_mut(..whole).unwrap_or(&mut []);
+        // Runs up to the next control point: detection first (the input before the gain),
+        // then the gain ramp.
+        while rest.len() >= ch {
+            let todo = STEP.saturating_sub(self.pos).max(1).min(rest.len() / ch);
+            let (run, next) = rest.split_at_mut(todo * ch);
+            rest = next;
+            self.step_peak = self.step_peak.max(abs_peak(run));
+            let (from, to) = (self.gain_from, self.gain_to);
+            if from == to {
+                // Flat ramp: every frame gets exactly `from` (what the ramp formula gives).
+                run.iter_mut().for_each(|x| *x *= from);
+            } else {
+                let mut pos = self.pos;
+                for frame in run.chunks_exact_mut(ch) {
+                    pos += 1;
+                    let g = from + (to - from) * (pos as f32 * inv_step);
+                    for x in frame.iter_mut() {
+                        *x *= g;
+                    }
+                }
             }
-            self.step_peak = self.step_peak.max(peak);
-            self.pos += 1;
-            let g = self.gain_from + (self.gain_to - self.gain_from) * (self.pos as f32 * inv_step);
-            for x in frame.iter_mut() {
-                *x *= g;
-            }
+            self.pos += todo;
             if self.pos >= STEP {
                 self.control();
             }

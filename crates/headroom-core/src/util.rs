@@ -62,6 +62,27 @@ pub fn one_pole_alpha(tau_s: f64, update_rate_hz: f64) -> f64 {
     1.0 - (-1.0 / (tau_s * update_rate_hz)).exp()
 }
 
+/// Largest `|x|` in `buf` (0 for an empty slice; NaN values are ignored). Exact, in lanes so
+/// that it vectorises. Real-time safe.
+#[inline]
+pub fn abs_peak(buf: &[f32]) -> f32 {
+    const L: usize = 8;
+    let mut m = [0.0f32; L];
+    let mut chunks = buf.chunks_exact(L);
+    for c in chunks.by_ref() {
+        for (mi, &x) in m.iter_mut().zip(c) {
+            let a = x.abs();
+            *mi = if a > *mi { a } else { *mi };
+        }
+    }
+    let mut peak = 0.0f32;
+    for &x in chunks.remainder() {
+        let a = x.abs();
+        peak = if a > peak { a } else { peak };
+    }
+    m.iter().fold(peak, |p, &a| if a > p { a } else { p })
+}
+
 /// Returns `v` if finite, else `fallback`; then clamps to `lo..=hi`.
 #[inline]
 pub fn finite_clamp(v: f32, fallback: f32, lo: f32, hi: f32) -> f32 {
@@ -277,6 +298,19 @@ mod tests {
                 assert_eq!(got, want, "window {w} push {k}");
             }
         }
+    }
+
+    #[test]
+    fn abs_peak_is_the_largest_magnitude() {
+        assert_eq!(abs_peak(&[]), 0.0);
+        for n in [1usize, 7, 8, 9, 17, 64] {
+            for at in [0, n / 2, n - 1] {
+                let mut v: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin() * 0.5).collect();
+                v[at] = -0.9;
+                assert_eq!(abs_peak(&v), 0.9, "n {n} at {at}");
+            }
+        }
+        assert_eq!(abs_peak(&[f32::NAN, -0.25, 0.125]), 0.25);
     }
 
     #[test]
