@@ -37,25 +37,7 @@ fn stream_id(sb: &Sandbox, app: &str) -> anyhow::Result<Option<u32>> {
 
 /// Names of the nodes `id`'s output is linked into.
 fn linked_sinks(sb: &Sandbox, id: u32) -> anyhow::Result<Vec<String>> {
-    let dump = sb.dump()?;
-    let mut v: Vec<String> = dump
-        .iter()
-        .filter(|o| {
-            o["type"] == "PipeWire:Interface:Link"
-                && o["info"]["output-node-id"].as_u64() == Some(id as u64)
-        })
-        .filter_map(|l| {
-            let to = l["info"]["input-node-id"].as_u64()?;
-            dump.iter().find_map(|n| {
-                (n["id"].as_u64() == Some(to))
-                    .then(|| n["info"]["props"]["node.name"].as_str().map(str::to_string))
-                    .flatten()
-            })
-        })
-        .collect();
-    v.sort();
-    v.dedup();
-    Ok(v)
+    headroom_tests::daemon::link_targets(sb, id)
 }
 
 fn set_target(sb: &Sandbox, id: u32, target: Option<&str>) {

@@ -1,12 +1,15 @@
 //! The built `headroom` binary against a stand-in daemon speaking the real protocol
 //! (headroom-ipc frames on a Unix socket): requests on the wire, output, exit codes.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
+use common::Tmux;
 use headroom_ipc::{
     decode_client_frame, encode_line, BypassState, ClientFrame, DspTiming, ErrorCode, Event,
     IpcError, Meters, PipewireState, Request, Response, ServerFrame, ServerHello, SettingEntry,
@@ -273,42 +276,6 @@ fn monitor_without_a_terminal_points_to_json() {
     );
 }
 
-/// A private tmux server (own socket), killed on drop.
-struct Tmux {
-    sock: PathBuf,
-}
-
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-S")
-            .arg(&self.sock)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-    fn pane(&self) -> String {
-        text(&self.cmd(&["capture-pane", "-p", "-t", "mon"]).stdout)
-    }
-    fn wait(&self, what: &str, mut f: impl FnMut(&Tmux) -> bool) {
-        let start = std::time::Instant::now();
-        while !f(self) {
-            assert!(
-                start.elapsed() < std::time::Duration::from_secs(10),
-                "timed out waiting for {what}; pane:\n{}",
-                self.pane()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
-
 #[test]
 fn tui_draws_takes_keys_and_restores_the_terminal() {
     if Command::new("tmux").arg("-V").output().is_err() {
@@ -342,20 +309,12 @@ fn tui_draws_takes_keys_and_restores_the_terminal() {
 
     // The status poll fills the title; the fake closes every subscription after two
     // events, so the monitor keeps reconnecting and says so in between.
-    tmux.wait("the title", |t| {
-        t.pane().contains("headroomd 9.9.9 — profile speech")
+    tmux.wait("the title", |p| {
+        p.contains("headroomd 9.9.9 — profile speech")
     });
-    assert_eq!(
-        text(
-            &tmux
-                .cmd(&["display", "-p", "-t", "mon", "#{alternate_on}"])
-                .stdout
-        )
-        .trim(),
-        "1"
-    );
+    assert_eq!(tmux.display("#{alternate_on}"), "1");
     tmux.cmd(&["send-keys", "-t", "mon", "?"]);
-    tmux.wait("the help overlay", |t| t.pane().contains("toggle bypass"));
+    tmux.wait("the help overlay", |p| p.contains("toggle bypass"));
     tmux.cmd(&["send-keys", "-t", "mon", "b"]);
     tmux.wait("a bypass request", |_| {
         fake.requests.lock().unwrap().iter().any(|r| {
@@ -371,23 +330,7 @@ fn tui_draws_takes_keys_and_restores_the_terminal() {
     });
     assert_eq!(std::fs::read_to_string(&exit_file).unwrap().trim(), "0");
     // Back on the normal screen with the cursor shown.
-    assert_eq!(
-        text(
-            &tmux
-                .cmd(&["display", "-p", "-t", "mon", "#{alternate_on}"])
-                .stdout
-        )
-        .trim(),
-        "0"
-    );
-    assert_eq!(
-        text(
-            &tmux
-                .cmd(&["display", "-p", "-t", "mon", "#{cursor_flag}"])
-                .stdout
-        )
-        .trim(),
-        "1"
-    );
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    assert_eq!(tmux.display("#{cursor_flag}"), "1");
     assert!(!tmux.pane().contains("Bus DSP"), "{}", tmux.pane());
 }

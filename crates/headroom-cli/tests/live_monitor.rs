@@ -3,60 +3,18 @@
 //! live values, `b` toggles bypass in the daemon, `q` quits and restores the terminal.
 //! Needs the workspace binaries built (`make test` does) and tmux (`make deps` installs it).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use common::Tmux;
 
 use headroom_tests::daemon::{write_wav, Daemon, BUS_SINK};
 use headroom_tests::{sine, Sandbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_headroom");
-
-struct Tmux {
-    sock: PathBuf,
-}
-
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-S")
-            .arg(&self.sock)
-            .args(args)
-            .output()
-            .expect("tmux")
-    }
-
-    fn pane(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "mon"]).stdout).into_owned()
-    }
-
-    fn display(&self, what: &str) -> String {
-        String::from_utf8_lossy(&self.cmd(&["display", "-p", "-t", "mon", what]).stdout)
-            .trim()
-            .to_string()
-    }
-
-    fn wait(&self, what: &str, mut f: impl FnMut(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let pane = self.pane();
-            if f(&pane) {
-                return pane;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(15),
-                "timed out waiting for {what}; pane:\n{pane}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
 
 /// The "In" value of the loudness panel's row `row` ("Momentary", …), if it is a number.
 fn loudness_in(pane: &str, row: &str) -> Option<f64> {

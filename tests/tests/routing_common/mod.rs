@@ -234,25 +234,8 @@ pub fn stream_id(sb: &Sandbox, app: &str) -> Result<Option<u32>> {
 
 /// Names of the nodes `id` plays into (headroom's taps excluded).
 pub fn plays_into(sb: &Sandbox, id: u32) -> Result<Vec<String>> {
-    let dump = sb.dump()?;
-    let mut v: Vec<String> = dump
-        .iter()
-        .filter(|o| {
-            o["type"] == "PipeWire:Interface:Link"
-                && o["info"]["output-node-id"].as_u64() == Some(id as u64)
-        })
-        .filter_map(|l| {
-            let to = l["info"]["input-node-id"].as_u64()?;
-            dump.iter().find_map(|n| {
-                (n["id"].as_u64() == Some(to))
-                    .then(|| n["info"]["props"]["node.name"].as_str().map(str::to_string))
-                    .flatten()
-            })
-        })
-        .filter(|n| !n.starts_with("headroom-tap-"))
-        .collect();
-    v.sort();
-    v.dedup();
+    let mut v = headroom_tests::daemon::link_targets(sb, id)?;
+    v.retain(|n| !n.starts_with("headroom-tap-"));
     Ok(v)
 }
 
