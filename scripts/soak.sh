@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Soak: headroomd processes programme audio for 10 minutes (HEADROOM_SOAK_SECS) at a forced
-# 256-frame quantum inside a private PipeWire sandbox, and must report 0 xruns and 0 callback
-# spikes. Run via `make soak` or directly, on an otherwise idle machine (xruns are a property of
+# 256-frame quantum inside a private PipeWire sandbox, and must report 0 xruns (callback
+# spikes over 2 ms are reported). Run via `make soak` or directly, on an otherwise idle machine (xruns are a property of
 # the whole machine: on a loaded one every PipeWire client misses cycles).
 # HEADROOM_SOAK_SECS=60 scripts/soak.sh runs the 60-second version.
 set -euo pipefail

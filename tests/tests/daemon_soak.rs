@@ -5,8 +5,9 @@
 //!
 //! Part of `make test` (60 s). xruns measure the whole machine: on a loaded machine every
 //! PipeWire client misses cycles (pw-top then shows similar ERR counts for the player and for
-//! the bus), so a run that saw xruns or spikes is repeated once in a fresh sandbox and the
-//! second run must be clean; both runs are printed. `make soak` runs 10 minutes, no retry.
+//! the bus), so a run that saw xruns is repeated once in a fresh sandbox and the second run
+//! must be clean; both runs are printed, with the callback spikes (over the 2 ms monitoring
+//! threshold) they saw. `make soak` runs 10 minutes, no retry.
 
 use std::time::Duration;
 
@@ -63,11 +64,13 @@ fn no_xruns_at_quantum_256() {
             "only {} callbacks in {secs} s: quantum 256 not in force?",
             n("callbacks")
         );
-        if n("xruns") == 0 && n("spikes") == 0 {
+        // Spikes (callbacks over the 2 ms monitoring threshold, 40 % of a 256-frame quantum) are
+        // reported; an xrun — a missed cycle — fails.
+        if n("xruns") == 0 {
             return;
         }
         if attempt == attempts {
-            panic!("xruns or callback spikes during the run; log:\n{log}");
+            panic!("xruns during the run; log:\n{log}");
         }
     }
 }
