@@ -1,14 +1,17 @@
 //! headroomd's processed bus end to end: audio played into `headroom-processed` reaches the
 //! real sink — unchanged with bypass on, levelled with the chain on — and the latency the bus
-//! adds, measured by cross-correlating its input and output in one sample-aligned capture.
+//! adds against playing straight into the real sink, measured by cross-correlating a direct
+//! and a processed copy of the same signal mixed by the real sink in the same graph cycle.
 
+use std::process::Stdio;
 use std::time::Duration;
 
+use headroom_core::{Chain, ChainParams};
+
 use headroom_tests::daemon::{
-    best_lag, bursts, channel, concat, force_quantum, record_bus_io, with_log, write_wav, Daemon,
-    BUS_SINK,
+    best_lag, bursts, channel, concat, force_quantum, with_log, write_wav, Daemon, BUS_SINK,
 };
-use headroom_tests::{sine, Sandbox, DEFAULT_SINK};
+use headroom_tests::{sine, wait_for, Sandbox, DEFAULT_SINK};
 
 #[test]
 fn bypassed_bus_passes_audio_unchanged() {
@@ -52,59 +55,96 @@ fn bypassed_bus_passes_audio_unchanged() {
     );
 }
 
-/// Plays noise bursts into the bus and returns (lag in frames, correlation, gain in dB) between
-/// the bus input and what the real sink played, from one sample-aligned capture.
-fn measure_bus(sb: &Sandbox, d: &Daemon, name: &str) -> (usize, f64, f64) {
-    let src = bursts(-20.0, 3.0, 7);
+/// Plays noise bursts on the left channel only into the bus while the same stream's left
+/// output is also linked straight into the real sink's *right* input, and records what the real
+/// sink plays. The right channel is then the direct path and the left channel the processed one,
+/// mixed by the same sink in the same graph cycle, so their lag is exactly what the bus adds.
+/// Returns (lag in frames, correlation, gain in dB of processed against direct).
+fn measure_added_latency(sb: &Sandbox, d: &Daemon, name: &str) -> (usize, f64, f64) {
+    let mut src = bursts(-20.0, 2.5, 11);
+    for frame in src.samples.chunks_exact_mut(2) {
+        frame[1] = 0.0;
+    }
     let wav = write_wav(sb, &format!("{name}.wav"), &src).unwrap();
-    let rec = record_bus_io(sb, DEFAULT_SINK, &sb.path(&format!("{name}-io.wav"))).unwrap();
-    with_log(
-        d,
-        sb.play(&wav, BUS_SINK, &["application.name=latency-test"]),
-    )
-    .unwrap();
+    let rec = sb
+        .record(DEFAULT_SINK, &sb.path(&format!("{name}-cap.wav")))
+        .unwrap();
+    let node = format!("hr-latency-{name}");
+    let mut player = sb
+        .play_cmd(
+            &wav,
+            BUS_SINK,
+            &[
+                "application.name=latency-test",
+                &format!("node.name={node}"),
+            ],
+        )
+        .spawn()
+        .unwrap();
+    // The direct path: the player's left output into the real sink's right input (pw-link
+    // fails until the player's port exists).
+    let linked = wait_for(
+        "direct link to the real sink",
+        Duration::from_secs(5),
+        || {
+            let ok = sb
+                .command("pw-link")
+                .args([
+                    format!("{node}:output_FL"),
+                    format!("{DEFAULT_SINK}:playback_FR"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()?
+                .success();
+            Ok(ok.then_some(()))
+        },
+    );
+    with_log(d, linked).unwrap();
+    assert!(player.wait().unwrap().success(), "pw-play failed");
     let cap = rec.stop().unwrap();
-    assert_eq!(cap.channels, 4);
-    let input = channel(&cap, 0);
-    let output = channel(&cap, 2);
-    let start = input
+    let processed = channel(&cap, 0);
+    let direct = channel(&cap, 1);
+    let start = direct
         .iter()
         .position(|s| s.abs() > 1e-3)
-        .unwrap_or_else(|| panic!("no input captured; log:\n{}", d.log()));
-    let (lag, corr) = best_lag(&input, &output, start + 4800, 48_000, 8192);
-    let seg = |v: &[f32], from: usize| -> f64 {
-        let s = &v[from.min(v.len())..(from + 96_000).min(v.len())];
+        .unwrap_or_else(|| panic!("nothing arrived on the direct path; log:\n{}", d.log()));
+    let (lag, corr) = best_lag(&direct, &processed, start + 4800, 48_000, 8192);
+    let energy_db = |v: &[f32], from: usize| -> f64 {
+        let s = &v[from.min(v.len())..(from + 72_000).min(v.len())];
         10.0 * (s.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / s.len().max(1) as f64).log10()
     };
-    let gain_db = seg(&output, start + 4800 + lag) - seg(&input, start + 4800);
+    let gain_db = energy_db(&processed, start + 4800 + lag) - energy_db(&direct, start + 4800);
     (lag, corr, gain_db)
 }
 
-/// Measures the bus latency at the default quantum (1024) and at 256 (printed; run with
-/// `--nocapture`) and bounds it: the chain's lookahead (72 frames) plus at most two quanta —
-/// what PipeWire's own module-loopback (same stream-pair shape) adds too.
+/// The latency the bus adds against playing straight into the real sink, at quanta from 128 to
+/// 1024 (printed; run with `--nocapture`): at least the chain's lookahead, at most the
+/// lookahead plus one quantum.
 #[test]
-fn bus_latency_is_lookahead_plus_at_most_two_quanta() {
+fn bus_adds_lookahead_plus_at_most_one_quantum() {
+    let lookahead = Chain::new(48_000, 2, 1024, &ChainParams::default()).latency_frames();
     let sb = Sandbox::start().expect("sandbox");
     let d = Daemon::start(&sb, &["--bypass"]).expect("headroomd");
-    for quantum in [1024usize, 256] {
+    for quantum in [1024usize, 512, 256, 128] {
         if quantum != 1024 {
             force_quantum(&sb, quantum as u32).unwrap();
         }
-        let (lag, corr, gain_db) = measure_bus(&sb, &d, &format!("q{quantum}"));
+        let (lag, corr, gain_db) = measure_added_latency(&sb, &d, &format!("q{quantum}"));
         println!(
-            "quantum {quantum}: bus latency {lag} frames ({:.2} ms), correlation {corr:.4}, \
-             gain {gain_db:.4} dB",
+            "quantum {quantum}: bus adds {lag} frames ({:.2} ms; lookahead {lookahead}), \
+             correlation {corr:.4}, gain {gain_db:.4} dB",
             lag as f64 / 48.0
         );
         assert!(
             corr > 0.99,
-            "output does not match input (correlation {corr:.4})"
+            "processed output does not match the direct path (correlation {corr:.4})"
         );
         assert!(gain_db.abs() <= 0.1, "bypass gain {gain_db:.3} dB");
         assert!(
-            (72..=72 + 2 * quantum).contains(&lag),
-            "bus latency {lag} frames outside lookahead .. lookahead + two quanta ({quantum})"
+            (lookahead..=lookahead + quantum).contains(&lag),
+            "bus adds {lag} frames at quantum {quantum}, outside lookahead ({lookahead}) .. \
+             lookahead + one quantum"
         );
     }
 }
