@@ -445,3 +445,42 @@ pub fn sandbox_pids(sb: &Sandbox, comm: &str) -> Vec<i32> {
     }
     pids
 }
+
+/// Stops the sandbox's WirePlumber and PipeWire (SIGTERM, as `systemctl --user stop` does,
+/// SIGKILL after 2 s) and reaps them. Clients such as headroomd keep running; start the stack
+/// again with [`start_stack`].
+pub fn stop_stack(sb: &mut Sandbox) -> Result<()> {
+    for name in ["wireplumber", "pipewire"] {
+        while let Some(pos) = sb.children.iter().position(|(n, _)| n == name) {
+            let (_, mut c) = sb.children.remove(pos);
+            // SAFETY: kill(2) on our own unreaped child.
+            unsafe {
+                libc::kill(c.id() as i32, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while c.try_wait()?.is_none() {
+                if Instant::now() > deadline {
+                    let _ = c.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = c.wait();
+        }
+    }
+    Ok(())
+}
+
+/// Starts PipeWire and WirePlumber again after [`stop_stack`] and recreates the default null
+/// sink; returns once WirePlumber names it the default, with the instant PipeWire first
+/// answered (`pw-cli info 0`).
+pub fn start_stack(sb: &mut Sandbox) -> Result<Instant> {
+    sb.spawn_logged("pipewire", &[])?;
+    sb.wait_pipewire()?;
+    let pipewire_up = Instant::now();
+    sb.spawn_logged("wireplumber", &[])?;
+    sb.wait_wireplumber()?;
+    sb.create_null_sink(crate::DEFAULT_SINK)?;
+    sb.wait_default_sink(crate::DEFAULT_SINK, Duration::from_secs(10))?;
+    Ok(pipewire_up)
+}

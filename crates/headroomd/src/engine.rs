@@ -191,6 +191,18 @@ struct Engine {
     last_timing: headroom_core::TimingSnapshot,
 }
 
+/// The warning to log when a preferred real sink is configured but the output plays elsewhere
+/// (the preferred sink is absent), `None` when there is nothing to say.
+fn preferred_sink_note(preferred: Option<&str>, playing: Option<&str>) -> Option<String> {
+    let p = preferred?;
+    (playing != Some(p)).then(|| {
+        format!(
+            "the preferred real sink `{p}` is not present; playing into {} until it appears",
+            playing.unwrap_or("(no sink)")
+        )
+    })
+}
+
 fn core_route(r: Route) -> CoreRoute {
     match r {
         Route::Processed => CoreRoute::Processed,
@@ -392,6 +404,10 @@ impl Engine {
             }
             PwEvent::RealSinkChanged { name } => {
                 tracing::info!("playing into {}", name.as_deref().unwrap_or("(no sink)"));
+                let preferred = self.preferred_real_sink();
+                if let Some(note) = preferred_sink_note(preferred.as_deref(), name.as_deref()) {
+                    tracing::warn!("{note}");
+                }
                 self.real_sink = name.clone();
             }
             PwEvent::WirePlumberMissing => {
@@ -469,12 +485,31 @@ impl Engine {
             cmds.extend(self.routing.set_profile_rules(profile.route.clone()));
         }
         if diff.sink && self.cli_real_sink.is_none() {
+            if let Some(p) = profile.preferred_real_sink.as_deref() {
+                let graph = self.bus.graph();
+                let present = graph
+                    .read()
+                    .real_sinks()
+                    .any(|n| n.name.as_deref() == Some(p));
+                if !present {
+                    if let Some(note) = preferred_sink_note(Some(p), self.real_sink.as_deref()) {
+                        tracing::warn!("{note}");
+                    }
+                }
+            }
             cmds.push(PwCommand::SetPreferredSink(
                 profile.preferred_real_sink.clone(),
             ));
         }
         self.send_all(cmds);
         self.publish_routing_deltas();
+    }
+
+    /// The preferred real sink in force: `--real-sink`, else the effective profile's.
+    fn preferred_real_sink(&self) -> Option<String> {
+        self.cli_real_sink
+            .clone()
+            .or_else(|| self.store.effective().preferred_real_sink.clone())
     }
 
     fn on_tick(&mut self) {
@@ -947,5 +982,21 @@ impl Engine {
             spikes = stats.timing.spike_count,
             "audio bus stopped"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::preferred_sink_note;
+
+    #[test]
+    fn preferred_sink_note_only_when_playing_elsewhere() {
+        assert_eq!(preferred_sink_note(None, Some("speakers")), None);
+        assert_eq!(preferred_sink_note(Some("hdmi"), Some("hdmi")), None);
+        let note = preferred_sink_note(Some("hdmi"), Some("speakers")).unwrap();
+        assert!(note.contains("`hdmi` is not present"), "{note}");
+        assert!(note.contains("playing into speakers"), "{note}");
+        let note = preferred_sink_note(Some("hdmi"), None).unwrap();
+        assert!(note.contains("(no sink)"), "{note}");
     }
 }

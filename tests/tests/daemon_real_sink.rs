@@ -1,0 +1,351 @@
+//! The preferred real sink (`--real-sink`, the profile's `preferred_real_sink`) against a
+//! running daemon: the processed output plays into it and nowhere else, follows the default
+//! sink while it is gone and returns when it comes back, and a long PipeWire + WirePlumber
+//! outage is survived without restarting the daemon.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use headroom_client::Client;
+use headroom_tests::daemon::{
+    bus_linked, bus_output_targets, channel, link_targets, node_id_by_app, record_io, start_stack,
+    stop_stack, with_log, write_wav, Daemon, BUS_SINK,
+};
+use headroom_tests::{sine, wait_for, Sandbox, Wav, DEFAULT_SINK};
+
+/// The second null sink, asked for by name.
+const PREFERRED: &str = "preferred-speakers";
+
+/// `Some(())` once the bus output is linked into `sink` and nothing else.
+fn bus_on(sb: &Sandbox, sink: &str) -> anyhow::Result<Option<()>> {
+    Ok((bus_output_targets(sb)? == Some(vec![sink.to_string()])).then_some(()))
+}
+
+/// Waits until the bus output plays into `sink` only; returns how long that took.
+fn wait_bus_on(sb: &Sandbox, d: &Daemon, sink: &str, timeout: Duration) -> Duration {
+    let t = Instant::now();
+    with_log(
+        d,
+        wait_for(&format!("bus output on {sink}"), timeout, || {
+            bus_on(sb, sink)
+        }),
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e:?}\nbus output targets: {:?}",
+            bus_output_targets(sb).ok().flatten()
+        )
+    });
+    t.elapsed()
+}
+
+fn set_default(sb: &Sandbox, name: &str) {
+    let id = sb.node_id(name).unwrap().expect("node");
+    let st = sb
+        .command("wpctl")
+        .args(["set-default", &id.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "wpctl set-default {name} failed");
+}
+
+fn control_socket(sb: &Sandbox) -> std::path::PathBuf {
+    Path::new(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock")
+}
+
+/// The real sink the daemon reports in `status`.
+fn status_real_sink(sb: &Sandbox) -> Option<String> {
+    Client::connect_to(control_socket(sb))
+        .and_then(|mut c| c.status())
+        .expect("status over the control socket")
+        .real_sink
+}
+
+/// Creates [`PREFERRED`] and checks that it did not become the default sink (so a test that
+/// finds the output on it proves the preference, not the default).
+fn add_preferred_sink(sb: &Sandbox) {
+    sb.create_null_sink(PREFERRED).unwrap();
+    assert_eq!(
+        sb.default_sink().unwrap().as_deref(),
+        Some(DEFAULT_SINK),
+        "creating {PREFERRED} changed the default sink"
+    );
+}
+
+/// Plays a 2 s tone into the bus while recording both sinks' monitors sample-aligned:
+/// asserts that the tone arrives on `on` and that `off` stays silent.
+fn assert_plays_only_into(sb: &Sandbox, d: &Daemon, on: &str, off: &str) {
+    let wav = write_wav(sb, "tone.wav", &sine(1000.0, -20.0, 2.0)).unwrap();
+    let rec = record_io(sb, on, off, &sb.path("both.wav")).unwrap();
+    with_log(
+        d,
+        sb.play(&wav, BUS_SINK, &["application.name=real-sink-probe"]),
+    )
+    .unwrap();
+    let cap = rec.stop().unwrap();
+    let on_ch = channel(&cap, 0);
+    let off_ch = channel(&cap, 2);
+    let active = |x: &[f32]| {
+        let first = x.iter().position(|s| s.abs() > 1e-3);
+        let last = x.iter().rposition(|s| s.abs() > 1e-3);
+        first.zip(last).map_or(0, |(a, b)| b + 1 - a)
+    };
+    let peak = |x: &[f32]| x.iter().fold(0f32, |m, s| m.max(s.abs()));
+    assert!(
+        active(&on_ch) > 48_000,
+        "only {} frames of the tone reached {on} (peak {:.5}); log:\n{}",
+        active(&on_ch),
+        peak(&on_ch),
+        d.log()
+    );
+    assert!(
+        peak(&off_ch) < 1e-4,
+        "{off} received the bus output too (peak {:.5})",
+        peak(&off_ch)
+    );
+    println!(
+        "{on}: {} frames of signal, peak {:.3}; {off}: peak {:.6}",
+        active(&on_ch),
+        peak(&on_ch),
+        peak(&off_ch)
+    );
+}
+
+/// Records `sink`'s monitor for `secs` while something already plays; the capture's RMS in
+/// dBFS over its second half (the first half covers the recorder's own start).
+fn level_on(sb: &Sandbox, sink: &str, secs: f64) -> f64 {
+    let rec = sb.record(sink, &sb.path("level.wav")).unwrap();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    let cap: Wav = rec.stop().unwrap();
+    let n = cap.frames();
+    cap.slice(n / 2, n).rms_db()
+}
+
+#[test]
+fn real_sink_flag_plays_into_that_sink_and_not_the_default() {
+    let sb = Sandbox::start().expect("sandbox");
+    add_preferred_sink(&sb);
+    let d = Daemon::start(&sb, &["--real-sink", PREFERRED]).expect("headroomd");
+    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
+    assert_eq!(status_real_sink(&sb).as_deref(), Some(PREFERRED));
+    assert_plays_only_into(&sb, &d, PREFERRED, DEFAULT_SINK);
+
+    // The preferred sink wins over the default: a new default sink does not move the output.
+    sb.create_null_sink("third-speakers").unwrap();
+    set_default(&sb, "third-speakers");
+    sb.wait_default_sink("third-speakers", Duration::from_secs(2))
+        .unwrap();
+    let watch = Instant::now();
+    while watch.elapsed() < Duration::from_secs(1) {
+        assert_eq!(
+            bus_output_targets(&sb).unwrap(),
+            Some(vec![PREFERRED.to_string()]),
+            "the output left {PREFERRED} when the default sink changed; log:\n{}",
+            d.log()
+        );
+    }
+}
+
+/// The config file (`--config`) names a profile file whose `preferred_real_sink` is the second
+/// sink; editing the profile moves the output (hot reload), and back.
+#[test]
+fn profile_preferred_real_sink_plays_into_that_sink_and_follows_edits() {
+    let sb = Sandbox::start().expect("sandbox");
+    add_preferred_sink(&sb);
+    let profile = sb.path("prefer.toml");
+    let write_profile = |sink: &str| {
+        let tmp = profile.with_extension("toml.tmp");
+        std::fs::write(
+            &tmp,
+            format!("description = \"test\"\npreferred_real_sink = \"{sink}\"\n"),
+        )
+        .unwrap();
+        std::fs::rename(&tmp, &profile).unwrap();
+    };
+    write_profile(PREFERRED);
+    let config = sb.path("headroomd.toml");
+    std::fs::write(
+        &config,
+        format!("profile = {:?}\n", profile.display().to_string()),
+    )
+    .unwrap();
+    let d = Daemon::start(&sb, &["--config", config.to_str().unwrap()]).expect("headroomd");
+    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
+    assert_eq!(status_real_sink(&sb).as_deref(), Some(PREFERRED));
+    assert_plays_only_into(&sb, &d, PREFERRED, DEFAULT_SINK);
+
+    // "" follows the default sink again.
+    write_profile("");
+    let took = wait_bus_on(&sb, &d, DEFAULT_SINK, Duration::from_millis(1500));
+    println!("profile edit to \"\": output on the default sink after {took:?}");
+    write_profile(PREFERRED);
+    let took = wait_bus_on(&sb, &d, PREFERRED, Duration::from_millis(1500));
+    println!("profile edit back: output on {PREFERRED} after {took:?}");
+}
+
+/// While a stream plays through the bus, the preferred sink disappears (output follows the
+/// default sink within 1 s, audibly, and keeps following it when the default changes) and comes
+/// back under the same name (output returns to it within 1 s, audibly).
+#[test]
+fn output_leaves_a_removed_preferred_sink_and_returns_when_it_is_back() {
+    let sb = Sandbox::start().expect("sandbox");
+    add_preferred_sink(&sb);
+    let d = Daemon::start(&sb, &["--real-sink", PREFERRED]).expect("headroomd");
+    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
+    let wav = write_wav(&sb, "long.wav", &sine(440.0, -20.0, 15.0)).unwrap();
+    let mut player = sb
+        .play_cmd(&wav, BUS_SINK, &["application.name=long-player"])
+        .spawn()
+        .unwrap();
+    with_log(
+        &d,
+        wait_for("player in the bus", Duration::from_secs(5), || {
+            let Some(id) = node_id_by_app(&sb, "long-player")? else {
+                return Ok(None);
+            };
+            Ok(link_targets(&sb, id)?
+                .iter()
+                .any(|t| t == BUS_SINK)
+                .then_some(()))
+        }),
+    )
+    .unwrap();
+    let before = level_on(&sb, PREFERRED, 0.6);
+    assert!(
+        before > -40.0,
+        "no signal on {PREFERRED} before the removal: {before:.1} dBFS"
+    );
+
+    sb.destroy_node(PREFERRED).unwrap();
+    let away = wait_bus_on(&sb, &d, DEFAULT_SINK, Duration::from_secs(1));
+    println!("preferred sink removed: output on the default sink after {away:?}");
+    assert_eq!(status_real_sink(&sb).as_deref(), Some(DEFAULT_SINK));
+    let during = level_on(&sb, DEFAULT_SINK, 0.6);
+    assert!(
+        during > -40.0,
+        "no signal on {DEFAULT_SINK} while {PREFERRED} is gone: {during:.1} dBFS"
+    );
+
+    // While it is gone, the output follows the default sink as it changes.
+    sb.create_null_sink("third-speakers").unwrap();
+    set_default(&sb, "third-speakers");
+    let moved = wait_bus_on(&sb, &d, "third-speakers", Duration::from_secs(1));
+    println!("default changed while the preferred sink is gone: output followed after {moved:?}");
+
+    sb.create_null_sink(PREFERRED).unwrap();
+    let back = wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(1));
+    println!("preferred sink back: output on it after {back:?}");
+    assert_eq!(status_real_sink(&sb).as_deref(), Some(PREFERRED));
+    let after = level_on(&sb, PREFERRED, 0.6);
+    assert!(
+        after > -40.0,
+        "no signal on {PREFERRED} after it came back: {after:.1} dBFS"
+    );
+    let _ = player.kill();
+    let _ = player.wait();
+}
+
+/// A preferred sink that does not exist at start: the daemon runs, plays into the default sink,
+/// says so in its log, and switches to the preferred sink once it appears.
+#[test]
+fn absent_preferred_sink_falls_back_to_the_default_and_is_logged() {
+    let sb = Sandbox::start().expect("sandbox");
+    let mut d = Daemon::start(&sb, &["--real-sink", PREFERRED]).expect("headroomd");
+    wait_bus_on(&sb, &d, DEFAULT_SINK, Duration::from_secs(2));
+    assert!(d.is_running(), "headroomd exited:\n{}", d.log());
+    assert_eq!(status_real_sink(&sb).as_deref(), Some(DEFAULT_SINK));
+    let log = d.log();
+    let note = log
+        .lines()
+        .find(|l| l.contains(PREFERRED) && l.contains("not present"))
+        .unwrap_or_else(|| panic!("no log line about the missing {PREFERRED}:\n{log}"));
+    println!("log: {note}");
+    assert!(
+        note.contains(DEFAULT_SINK),
+        "the log line does not say where the output goes instead: {note}"
+    );
+
+    sb.create_null_sink(PREFERRED).unwrap();
+    let took = wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(1));
+    println!("preferred sink appeared: output on it after {took:?}");
+    assert_plays_only_into(&sb, &d, PREFERRED, DEFAULT_SINK);
+}
+
+/// PipeWire and WirePlumber stopped for 15 s (far beyond the 1 s reconnect backoff cap), then
+/// started again: the same daemon process has its bus back within 2 s and levels a loud tone.
+#[test]
+fn long_stack_outage_bus_back_within_2s_and_levelling() {
+    let mut sb = Sandbox::start().expect("sandbox");
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
+    stop_stack(&mut sb).unwrap();
+    let down = Instant::now();
+    with_log(
+        &d,
+        wait_for("disconnect noticed", Duration::from_secs(2), || {
+            Ok(d.log().contains("reconnecting").then_some(()))
+        }),
+    )
+    .unwrap();
+    // The outage itself: its length is the point of the test.
+    let outage = Duration::from_secs(15);
+    std::thread::sleep(outage.saturating_sub(down.elapsed()));
+    assert!(
+        d.is_running(),
+        "headroomd died during the outage:\n{}",
+        d.log()
+    );
+
+    let pipewire_up = start_stack(&mut sb).unwrap();
+    let stack_up = Instant::now();
+    let node_back = with_log(
+        &d,
+        wait_for("bus sink back", Duration::from_secs(2), || {
+            Ok(sb.node_id(BUS_SINK)?.map(|_| pipewire_up.elapsed()))
+        }),
+    )
+    .unwrap();
+    with_log(
+        &d,
+        wait_for("bus linked again", Duration::from_secs(2), || {
+            Ok(bus_linked(&sb)?.then_some(()))
+        }),
+    )
+    .unwrap();
+    let linked = stack_up.elapsed();
+    println!(
+        "outage {:?}; bus sink back {node_back:?} after PipeWire answered; bus linked {linked:?} \
+         after the stack was up ({:?} after PipeWire answered)",
+        stack_up.duration_since(down),
+        pipewire_up.elapsed()
+    );
+    wait_bus_on(&sb, &d, DEFAULT_SINK, Duration::from_secs(1));
+
+    // A 0 dBFS-peak tone (−3 dBFS RMS) comes out levelled: audible, below the −1 dBTP ceiling
+    // and, once the AGC has acted, far quieter than it went in.
+    let loud = sine(1000.0, 0.0, 3.0);
+    let in_rms = loud.rms_db();
+    let wav = write_wav(&sb, "loud.wav", &loud).unwrap();
+    let rec = sb.record(DEFAULT_SINK, &sb.path("after.wav")).unwrap();
+    with_log(
+        &d,
+        sb.play(&wav, BUS_SINK, &["application.name=after-outage"]),
+    )
+    .unwrap();
+    let cap = rec.stop().unwrap();
+    let (a, b) = cap
+        .active_range(1e-3)
+        .unwrap_or_else(|| panic!("no audio through the bus after the outage:\n{}", d.log()));
+    assert!(b - a > 96_000, "only {} frames came through", b - a);
+    let late = cap.slice(a + 96_000, b).rms_db();
+    let peak = cap.peak_db();
+    println!("after the outage: in {in_rms:.1} dBFS RMS, out (last second) {late:.1} dBFS RMS, peak {peak:.2} dBFS");
+    assert!(peak <= -0.9, "output peak {peak:.2} dBFS above the ceiling");
+    assert!(
+        late < in_rms - 6.0,
+        "output {late:.1} dBFS RMS not levelled (input {in_rms:.1})"
+    );
+    assert!(d.is_running(), "headroomd died:\n{}", d.log());
+    let log = d.terminate().unwrap();
+    assert!(log.contains("connected to PipeWire"), "{log}");
+}
