@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use headroom_client::Client;
 use headroom_tests::daemon::{
-    bus_linked, bus_output_targets, channel, link_targets, node_id_by_app, record_io, start_stack,
-    stop_stack, with_log, write_wav, Daemon, BUS_SINK,
+    bus_output_targets, channel, link_targets, node_id_by_app, record_io, start_stack, stop_stack,
+    with_log, write_wav, Daemon, BUS_SINK,
 };
 use headroom_tests::{sine, wait_for, Sandbox, Wav, DEFAULT_SINK};
 
@@ -273,11 +273,15 @@ fn absent_preferred_sink_falls_back_to_the_default_and_is_logged() {
 }
 
 /// PipeWire and WirePlumber stopped for 15 s (far beyond the 1 s reconnect backoff cap), then
-/// started again: the same daemon process has its bus back within 2 s and levels a loud tone.
+/// started again with only the default sink: the same daemon process has its bus back and
+/// linked within 2 s, returns to the preferred sink when it is created again, routes a new app
+/// stream through the bus and levels it.
 #[test]
-fn long_stack_outage_bus_back_within_2s_and_levelling() {
+fn long_stack_outage_bus_back_within_2s_routing_and_levelling_reapplied() {
     let mut sb = Sandbox::start().expect("sandbox");
-    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
+    add_preferred_sink(&sb);
+    let mut d = Daemon::start(&sb, &["--real-sink", PREFERRED]).expect("headroomd");
+    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
     stop_stack(&mut sb).unwrap();
     let down = Instant::now();
     with_log(
@@ -305,45 +309,66 @@ fn long_stack_outage_bus_back_within_2s_and_levelling() {
         }),
     )
     .unwrap();
-    with_log(
-        &d,
-        wait_for("bus linked again", Duration::from_secs(2), || {
-            Ok(bus_linked(&sb)?.then_some(()))
-        }),
-    )
-    .unwrap();
-    let linked = stack_up.elapsed();
+    let linked = wait_bus_on(&sb, &d, DEFAULT_SINK, Duration::from_secs(2));
     println!(
-        "outage {:?}; bus sink back {node_back:?} after PipeWire answered; bus linked {linked:?} \
-         after the stack was up ({:?} after PipeWire answered)",
+        "outage {:?}; bus sink back {node_back:?} after PipeWire answered; bus output on the \
+         default sink {linked:?} after the stack was up ({:?} after PipeWire answered)",
         stack_up.duration_since(down),
         pipewire_up.elapsed()
     );
-    wait_bus_on(&sb, &d, DEFAULT_SINK, Duration::from_secs(1));
+    sb.create_null_sink(PREFERRED).unwrap();
+    let back = wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(1));
+    println!("preferred sink created again: output on it after {back:?}");
 
-    // A 0 dBFS-peak tone (−3 dBFS RMS) comes out levelled: audible, below the −1 dBTP ceiling
-    // and, once the AGC has acted, far quieter than it went in.
-    let loud = sine(1000.0, 0.0, 3.0);
+    // A new app stream on the default sink is routed through the bus again, and its
+    // 0 dBFS-peak tone (−3 dBFS RMS) comes out levelled: below the −1 dBTP ceiling and, once
+    // the AGC has acted, far quieter than it went in.
+    let loud = sine(1000.0, 0.0, 4.0);
     let in_rms = loud.rms_db();
     let wav = write_wav(&sb, "loud.wav", &loud).unwrap();
-    let rec = sb.record(DEFAULT_SINK, &sb.path("after.wav")).unwrap();
+    let rec = sb.record(PREFERRED, &sb.path("after.wav")).unwrap();
+    let mut player = sb
+        .play_cmd(&wav, DEFAULT_SINK, &["application.name=after-outage"])
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
     with_log(
         &d,
-        sb.play(&wav, BUS_SINK, &["application.name=after-outage"]),
+        wait_for(
+            "new stream routed into the bus",
+            Duration::from_secs(2),
+            || {
+                let Some(id) = node_id_by_app(&sb, "after-outage")? else {
+                    return Ok(None);
+                };
+                Ok(link_targets(&sb, id)?
+                    .iter()
+                    .any(|t| t == BUS_SINK)
+                    .then_some(()))
+            },
+        ),
     )
     .unwrap();
+    println!("new stream routed into the bus after {:?}", t.elapsed());
+    assert!(player.wait().unwrap().success(), "pw-play failed");
     let cap = rec.stop().unwrap();
     let (a, b) = cap
         .active_range(1e-3)
         .unwrap_or_else(|| panic!("no audio through the bus after the outage:\n{}", d.log()));
-    assert!(b - a > 96_000, "only {} frames came through", b - a);
-    let late = cap.slice(a + 96_000, b).rms_db();
-    let peak = cap.peak_db();
-    println!("after the outage: in {in_rms:.1} dBFS RMS, out (last second) {late:.1} dBFS RMS, peak {peak:.2} dBFS");
-    assert!(peak <= -0.9, "output peak {peak:.2} dBFS above the ceiling");
+    assert!(b - a > 2 * 48_000, "only {} frames came through", b - a);
+    let late = cap.slice(b - 48_000, b);
+    let (late_rms, late_peak) = (late.rms_db(), late.peak_db());
+    println!(
+        "after the outage: in {in_rms:.1} dBFS RMS; out, last second: {late_rms:.1} dBFS RMS, \
+         peak {late_peak:.2} dBFS"
+    );
     assert!(
-        late < in_rms - 6.0,
-        "output {late:.1} dBFS RMS not levelled (input {in_rms:.1})"
+        late_peak <= -0.9,
+        "output peak {late_peak:.2} dBFS above the ceiling"
+    );
+    assert!(
+        late_rms < in_rms - 6.0,
+        "output {late_rms:.1} dBFS RMS not levelled (input {in_rms:.1})"
     );
     assert!(d.is_running(), "headroomd died:\n{}", d.log());
     let log = d.terminate().unwrap();
