@@ -11,7 +11,7 @@ use headroom_tests::daemon::{
     bus_output_targets, channel, link_targets, node_id_by_app, record_io, start_stack, stop_stack,
     with_log, write_wav, Daemon, BUS_SINK,
 };
-use headroom_tests::{sine, wait_for, Sandbox, Wav, DEFAULT_SINK};
+use headroom_tests::{sine, wait_for, workspace_bin, Sandbox, Wav, DEFAULT_SINK};
 
 /// The second null sink, asked for by name.
 const PREFERRED: &str = "preferred-speakers";
@@ -48,6 +48,20 @@ fn set_default(sb: &Sandbox, name: &str) {
         .status()
         .unwrap();
     assert!(st.success(), "wpctl set-default {name} failed");
+}
+
+/// Watches the bus output for 1 s (longer than the daemon takes to follow a change): it must
+/// stay on `sink` only.
+fn assert_stays_on(sb: &Sandbox, d: &Daemon, sink: &str, after: &str) {
+    let watch = Instant::now();
+    while watch.elapsed() < Duration::from_secs(1) {
+        assert_eq!(
+            bus_output_targets(sb).unwrap(),
+            Some(vec![sink.to_string()]),
+            "the output left {sink} when {after}; log:\n{}",
+            d.log()
+        );
+    }
 }
 
 fn control_socket(sb: &Sandbox) -> std::path::PathBuf {
@@ -136,15 +150,7 @@ fn real_sink_flag_plays_into_that_sink_and_not_the_default() {
     set_default(&sb, "third-speakers");
     sb.wait_default_sink("third-speakers", Duration::from_secs(2))
         .unwrap();
-    let watch = Instant::now();
-    while watch.elapsed() < Duration::from_secs(1) {
-        assert_eq!(
-            bus_output_targets(&sb).unwrap(),
-            Some(vec![PREFERRED.to_string()]),
-            "the output left {PREFERRED} when the default sink changed; log:\n{}",
-            d.log()
-        );
-    }
+    assert_stays_on(&sb, &d, PREFERRED, "the default sink changed");
 }
 
 /// The config file (`--config`) names a profile file whose `preferred_real_sink` is the second
@@ -270,6 +276,77 @@ fn absent_preferred_sink_falls_back_to_the_default_and_is_logged() {
     let took = wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(1));
     println!("preferred sink appeared: output on it after {took:?}");
     assert_plays_only_into(&sb, &d, PREFERRED, DEFAULT_SINK);
+}
+
+/// Runs the `headroom` command line inside the sandbox; asserts it succeeded and returns its
+/// standard output.
+fn headroom(sb: &Sandbox, args: &[&str]) -> String {
+    let bin = workspace_bin("headroom").expect("headroom built");
+    let out = sb.command(bin).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "headroom {args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The runtime setting (`headroom set preferred_real_sink NAME`): the output moves within 1 s,
+/// the choice survives a daemon crash and restart, and resetting it follows the default again.
+#[test]
+fn runtime_setting_moves_the_output_and_survives_a_restart() {
+    let sb = Sandbox::start().expect("sandbox");
+    add_preferred_sink(&sb);
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
+    wait_bus_on(&sb, &d, DEFAULT_SINK, Duration::from_secs(2));
+
+    headroom(&sb, &["set", "preferred_real_sink", PREFERRED]);
+    let took = wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(1));
+    println!("`headroom set preferred_real_sink`: output moved after {took:?}");
+    let got = headroom(&sb, &["get", "preferred_real_sink"]);
+    assert!(got.contains(PREFERRED), "headroom get says: {got}");
+
+    d.kill9();
+    let d = Daemon::start(&sb, &[]).expect("headroomd again");
+    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
+    assert_plays_only_into(&sb, &d, PREFERRED, DEFAULT_SINK);
+
+    headroom(&sb, &["setting", "reset", "preferred_real_sink"]);
+    let took = wait_bus_on(&sb, &d, DEFAULT_SINK, Duration::from_secs(1));
+    println!("`headroom setting reset preferred_real_sink`: output back after {took:?}");
+}
+
+/// `--real-sink` wins over the setting: changing the setting leaves the output where it is and
+/// the daemon says why.
+#[test]
+fn real_sink_flag_wins_over_the_setting_and_says_so() {
+    let sb = Sandbox::start().expect("sandbox");
+    add_preferred_sink(&sb);
+    let d = Daemon::start(&sb, &["--real-sink", PREFERRED]).expect("headroomd");
+    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
+    headroom(&sb, &["set", "preferred_real_sink", DEFAULT_SINK]);
+    let line = with_log(
+        &d,
+        wait_for(
+            "the log says the setting is not applied",
+            Duration::from_secs(1),
+            || {
+                Ok(d.log()
+                    .lines()
+                    .find(|l| l.contains("not applied") && l.contains(PREFERRED))
+                    .map(str::to_string))
+            },
+        ),
+    )
+    .unwrap();
+    println!("log: {line}");
+    assert_stays_on(
+        &sb,
+        &d,
+        PREFERRED,
+        "the setting changed (--real-sink given)",
+    );
 }
 
 /// PipeWire and WirePlumber stopped for 15 s (far beyond the 1 s reconnect backoff cap), then

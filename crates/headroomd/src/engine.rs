@@ -500,6 +500,12 @@ impl Engine {
             cmds.push(PwCommand::SetPreferredSink(
                 profile.preferred_real_sink.clone(),
             ));
+        } else if diff.sink {
+            tracing::warn!(
+                "preferred_real_sink = {:?} is not applied: `--real-sink {}` is in force",
+                profile.preferred_real_sink.as_deref().unwrap_or(""),
+                self.cli_real_sink.as_deref().unwrap_or_default()
+            );
         }
         self.send_all(cmds);
         self.publish_routing_deltas();
