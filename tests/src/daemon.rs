@@ -484,3 +484,30 @@ pub fn start_stack(sb: &mut Sandbox) -> Result<Instant> {
     sb.wait_default_sink(crate::DEFAULT_SINK, Duration::from_secs(10))?;
     Ok(pipewire_up)
 }
+
+/// Starts the built `headroomd` in `sb` with `args` like [`Daemon::start`], without waiting for
+/// it to be ready (e.g. while PipeWire is down).
+pub fn spawn_daemon(sb: &Sandbox, args: &[&str]) -> Result<Daemon> {
+    let bin = crate::workspace_bin("headroomd")?;
+    let log = sb.path("headroomd.log");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)?;
+    let child = sb
+        .command(&bin)
+        .args(args)
+        .env(
+            "RUST_LOG",
+            std::env::var("HEADROOM_TEST_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(f)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    Ok(Daemon {
+        child: Some(child),
+        log,
+    })
+}

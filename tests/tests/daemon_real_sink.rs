@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use headroom_client::Client;
 use headroom_tests::daemon::{
-    bus_output_targets, channel, link_targets, node_id_by_app, record_io, start_stack, stop_stack,
-    with_log, write_wav, Daemon, BUS_SINK,
+    bus_output_targets, channel, link_targets, node_id_by_app, record_io, spawn_daemon,
+    start_stack, stop_stack, with_log, write_wav, Daemon, BUS_SINK,
 };
 use headroom_tests::{sine, wait_for, workspace_bin, Sandbox, Wav, DEFAULT_SINK};
 
@@ -459,4 +459,38 @@ fn long_stack_outage_bus_back_within_2s_routing_and_levelling_reapplied() {
     assert!(d.is_running(), "headroomd died:\n{}", d.log());
     let log = d.terminate().unwrap();
     assert!(log.contains("connected to PipeWire"), "{log}");
+}
+
+/// headroomd started while PipeWire is down (a login where the daemon comes up first): it keeps
+/// retrying, and once the stack is up it has its bus on the preferred sink within 2 s.
+#[test]
+fn started_before_pipewire_comes_up_when_it_does() {
+    let mut sb = Sandbox::start().expect("sandbox");
+    stop_stack(&mut sb).unwrap();
+    let mut d = spawn_daemon(&sb, &["--real-sink", PREFERRED]).unwrap();
+    with_log(
+        &d,
+        wait_for("connection failure noticed", Duration::from_secs(3), || {
+            Ok(d.log().contains("cannot connect").then_some(()))
+        }),
+    )
+    .unwrap();
+    // Long enough for the reconnect backoff to reach its cap.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        d.is_running(),
+        "headroomd gave up without PipeWire:\n{}",
+        d.log()
+    );
+    let pipewire_up = start_stack(&mut sb).unwrap();
+    let stack_up = Instant::now();
+    sb.create_null_sink(PREFERRED).unwrap();
+    d.wait_ready(&sb, Duration::from_secs(2)).unwrap();
+    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
+    println!(
+        "bus on {PREFERRED} {:?} after the stack was up ({:?} after PipeWire answered)",
+        stack_up.elapsed(),
+        pipewire_up.elapsed()
+    );
+    assert_plays_only_into(&sb, &d, PREFERRED, DEFAULT_SINK);
 }
