@@ -494,3 +494,48 @@ fn started_before_pipewire_comes_up_when_it_does() {
     );
     assert_plays_only_into(&sb, &d, PREFERRED, DEFAULT_SINK);
 }
+
+/// A bypassed app stream plays straight into the real sink, i.e. the preferred one, and follows
+/// it like the bus output: to the default sink while it is gone, back when it returns.
+#[test]
+fn bypassed_streams_follow_the_preferred_sink() {
+    let sb = Sandbox::start().expect("sandbox");
+    add_preferred_sink(&sb);
+    let d = Daemon::start(&sb, &["--real-sink", PREFERRED]).expect("headroomd");
+    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
+    headroom(&sb, &["route", "set", "direct-app", "bypass"]);
+    let wav = write_wav(&sb, "long.wav", &sine(440.0, -20.0, 10.0)).unwrap();
+    let mut player = sb
+        .play_cmd(&wav, DEFAULT_SINK, &["application.name=direct-app"])
+        .spawn()
+        .unwrap();
+    let app_only_on = |sink: &str, timeout: Duration| {
+        let t = Instant::now();
+        with_log(
+            &d,
+            wait_for(&format!("direct-app on {sink} only"), timeout, || {
+                let Some(id) = node_id_by_app(&sb, "direct-app")? else {
+                    return Ok(None);
+                };
+                Ok((link_targets(&sb, id)? == vec![sink.to_string()]).then_some(()))
+            }),
+        )
+        .unwrap();
+        t.elapsed()
+    };
+    app_only_on(PREFERRED, Duration::from_secs(3));
+    let level = level_on(&sb, PREFERRED, 0.6);
+    assert!(
+        level > -30.0,
+        "the bypassed stream is not heard on {PREFERRED}: {level:.1} dBFS"
+    );
+
+    sb.destroy_node(PREFERRED).unwrap();
+    let away = app_only_on(DEFAULT_SINK, Duration::from_secs(1));
+    println!("preferred sink removed: bypassed stream on the default sink after {away:?}");
+    sb.create_null_sink(PREFERRED).unwrap();
+    let back = app_only_on(PREFERRED, Duration::from_secs(1));
+    println!("preferred sink back: bypassed stream on it after {back:?}");
+    let _ = player.kill();
+    let _ = player.wait();
+}
