@@ -37,16 +37,15 @@
 //! `lookahead_ms` takes effect at the next [`Limiter::new`] / [`crate::Chain::prepare`].
 
 use crate::params::LimiterParams;
-use crate::truepeak::{sanitize, window_coefficients};
+use crate::truepeak::{sanitize, BlockInterpolator};
 use crate::util::{db_to_lin, finite_clamp, flush, one_pole_alpha, SlidingMin};
 
 /// Frames of guard on each side of a detected peak over which the gain is held flat at the
 /// required value.
 const GUARD: usize = 3;
 
-/// Interpolator taps per phase and phases (BS.1770 Annex 2).
+/// Interpolator taps per phase (BS.1770 Annex 2).
 const TAPS: usize = 12;
-const PHASES: usize = 4;
 /// Delay of the detector reading, frames (the raw sample it reports is `n − 6`).
 const DET_DELAY: usize = 6;
 /// Frames detected per block.
@@ -81,115 +80,19 @@ const HF_NONE: f32 = 0.5;
 /// Decay time constant of the two peak trackers, s.
 const HF_TAU_S: f64 = 0.005;
 
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// Detector kernel: for each output `i < peaks.len()`, filters the window
-/// `hist[i..i + TAPS]` with every phase and raises `peaks[i]` to the largest |value| and to
-/// the raw sample `n − DET_DELAY`. Uses an AVX2 build when `wide` (checked by the caller).
-#[inline]
-fn interpolate(coef: &[[f32; PHASES]; TAPS], hist: &[f32], peaks: &mut [f32], wide: bool) {
-    #[cfg(target_arch = "x86_64")]
-    if wide {
-        // SAFETY: `wide` is only true when `is_x86_feature_detected!("avx2")` returned true
-        // in `Limiter::new`, so the CPU supports the instructions this function uses.
-        unsafe { interpolate_avx2(coef, hist, peaks) };
-        return;
-    }
-    let _ = wide;
-    interpolate_lanes::<4>(coef, hist, peaks);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn interpolate_avx2(coef: &[[f32; PHASES]; TAPS], hist: &[f32], peaks: &mut [f32]) {
-    interpolate_lanes::<8>(coef, hist, peaks);
-}
-
-/// `L` outputs at a time, one per SIMD lane, all phases in registers; scalar tail.
-#[inline(always)]
-fn interpolate_lanes<const L: usize>(
-    coef: &[[f32; PHASES]; TAPS],
-    hist: &[f32],
-    peaks: &mut [f32],
-) {
-    let n = peaks.len();
-    let mut i = 0;
-    while i + L <= n {
-        let (Some(win), Some(out)) = (hist.get(i..i + TAPS + L - 1), peaks.get_mut(i..i + L))
-        else {
-            break;
-        };
-        let mut acc = [[0.0f32; L]; PHASES];
-        for (k, row) in coef.iter().enumerate() {
-            let mut xv = [0.0f32; L];
-            if let Some(s) = win.get(k..k + L) {
-                xv.copy_from_slice(s);
-            }
-            for (a, &c) in acc.iter_mut().zip(row) {
-                for l in 0..L {
-                    a[l] += c * xv[l];
-                }
-            }
-        }
-        let mut m = [0.0f32; L];
-        if let Some(raw) = win.get(TAPS - 1 - DET_DELAY..TAPS - 1 - DET_DELAY + L) {
-            for l in 0..L {
-                m[l] = raw[l].abs();
-            }
-        }
-        for a in &acc {
-            for l in 0..L {
-                let v = a[l].abs();
-                m[l] = if v > m[l] { v } else { m[l] };
-            }
-        }
-        for l in 0..L {
-            out[l] = if m[l] > out[l] { m[l] } else { out[l] };
-        }
-        i += L;
-    }
-    while i < n {
-        let (Some(w), Some(p)) = (hist.get(i..i + TAPS), peaks.get_mut(i)) else {
-            break;
-        };
-        let mut acc = [0.0f32; PHASES];
-        for (row, &x) in coef.iter().zip(w) {
-            for (a, &c) in acc.iter_mut().zip(row) {
-                *a += c * x;
-            }
-        }
-        let raw = w.get(TAPS - 1 - DET_DELAY).copied().unwrap_or(0.0).abs();
-        let m01 = acc[0].abs().max(acc[1].abs());
-        let m23 = acc[2].abs().max(acc[3].abs());
-        *p = p.max(m01.max(m23).max(raw));
-        i += 1;
-    }
-}
-
 /// The limiter of a [`crate::Chain`].
 #[derive(Debug, Clone)]
 pub struct Limiter {
     rate: u32,
     channels: usize,
     params: LimiterParams,
-    /// Oversampling factor (4, 2 or 1) and interpolator coefficients (oldest → newest).
-    factor: usize,
-    coef: [[f32; PHASES]; TAPS],
+    /// Detector interpolator (oversampling factor 4, 2 or 1; CPU features checked once in
+    /// `new`).
+    tp: BlockInterpolator,
     /// Per channel: the last `TAPS − 1` inputs followed by room for one chunk.
     hist: Vec<f32>,
     /// Detector reading of each frame of the current chunk.
     peaks: Vec<f32>,
-    /// Whether the CPU has AVX2 (checked once in `new`).
-    wide: bool,
     /// Total delay in frames.
     latency: usize,
     /// Moving-average length in frames.
@@ -233,7 +136,8 @@ impl Limiter {
     pub fn new(sample_rate: u32, channels: usize, params: &LimiterParams) -> Self {
         let rate = sample_rate.max(1);
         let channels = channels.max(1);
-        let (factor, coef) = window_coefficients(rate);
+        let tp = BlockInterpolator::new(rate);
+        let factor = tp.factor();
         let d = if factor == 1 { 0 } else { DET_DELAY };
         let la_ms = finite_clamp(params.lookahead_ms, MAX_LOOKAHEAD_MS, 0.0, MAX_LOOKAHEAD_MS);
         let wanted = (la_ms / 1000.0 * rate as f32).round() as usize;
@@ -243,11 +147,9 @@ impl Limiter {
             rate,
             channels,
             params: *params,
-            factor,
-            coef,
+            tp,
             hist: vec![0.0; channels * HIST],
             peaks: vec![0.0; CHUNK],
-            wide: has_avx2(),
             latency,
             avg_len,
             delay: vec![0.0; latency * channels],
@@ -363,13 +265,7 @@ impl Limiter {
             for (i, h) in hist[TAPS - 1..TAPS - 1 + n].iter_mut().enumerate() {
                 *h = sanitize(buf.get(i * ch + c).copied().unwrap_or(0.0));
             }
-            if self.factor == 1 {
-                for (p, &x) in peaks.iter_mut().zip(&hist[TAPS - 1..TAPS - 1 + n]) {
-                    *p = p.max(x.abs());
-                }
-            } else {
-                interpolate(&self.coef, hist, peaks, self.wide);
-            }
+            self.tp.raise(hist, peaks);
             hist.copy_within(n..n + TAPS - 1, 0);
         }
     }

@@ -35,7 +35,7 @@
 //! zero when they fall below 1e−30, at every sub-block boundary and at the end of each
 //! `process` call.
 
-use crate::truepeak::{sanitize, window_coefficients, PHASES, TAPS};
+use crate::truepeak::{sanitize, BlockInterpolator, TAPS};
 use crate::LUFS_FLOOR;
 
 /// Peak value (dBFS / dBTP) reported for digital silence: −144 dB (the floor of 24-bit audio
@@ -259,93 +259,6 @@ impl Histogram {
     }
 }
 
-/// Largest |value| of the interpolated points for outputs `0..n`, where output `i` filters
-/// the window `src[i..i + TAPS]` (oldest → newest) with every phase of `coef` (unused phases
-/// are zero and contribute nothing). Dispatches to an AVX2 build of the same kernel when the
-/// CPU has it (detected once in [`LiveMeter::new`]).
-#[inline]
-fn interpolated_peak(coef: &[[f32; PHASES]; TAPS], src: &[f32], n: usize, wide: bool) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if wide {
-        // SAFETY: `wide` is only true when `is_x86_feature_detected!("avx2")` returned true
-        // in `LiveMeter::new`, so the CPU supports the instructions this function uses.
-        return unsafe { interpolated_peak_avx2(coef, src, n) };
-    }
-    let _ = wide;
-    interpolated_peak_lanes::<4>(coef, src, n)
-}
-
-/// The kernel compiled for AVX2 (8 lanes).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn interpolated_peak_avx2(coef: &[[f32; PHASES]; TAPS], src: &[f32], n: usize) -> f32 {
-    interpolated_peak_lanes::<8>(coef, src, n)
-}
-
-/// Kernel: `L` outputs at a time with all phase accumulators in registers, so the compiler
-/// keeps the work in SIMD lanes; scalar tail.
-#[inline(always)]
-fn interpolated_peak_lanes<const L: usize>(
-    coef: &[[f32; PHASES]; TAPS],
-    src: &[f32],
-    n: usize,
-) -> f32 {
-    let mut mx = [0.0f32; L];
-    let mut i = 0;
-    while i + L <= n {
-        let Some(win) = src.get(i..i + TAPS + L - 1) else {
-            break;
-        };
-        let mut acc = [[0.0f32; L]; PHASES];
-        for (k, row) in coef.iter().enumerate() {
-            let mut xv = [0.0f32; L];
-            if let Some(s) = win.get(k..k + L) {
-                xv.copy_from_slice(s);
-            }
-            for (p, a) in acc.iter_mut().enumerate() {
-                let c = row[p];
-                for l in 0..L {
-                    a[l] += c * xv[l];
-                }
-            }
-        }
-        for a in &acc {
-            for l in 0..L {
-                let v = a[l].abs();
-                mx[l] = if v > mx[l] { v } else { mx[l] };
-            }
-        }
-        i += L;
-    }
-    let mut m = mx.iter().fold(0.0f32, |a, &b| if b > a { b } else { a });
-    while i < n {
-        if let Some(win) = src.get(i..i + TAPS) {
-            for p in 0..PHASES {
-                let mut acc = 0.0f32;
-                for (row, &x) in coef.iter().zip(win) {
-                    acc += row[p] * x;
-                }
-                let v = acc.abs();
-                m = if v > m { v } else { m };
-            }
-        }
-        i += 1;
-    }
-    m
-}
-
-/// Whether the CPU has AVX2 (checked once, at construction).
-fn detect_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// Frames measured per inner pass (bounded so the per-channel scratch stays small).
 const CHUNK: usize = 256;
 /// Interpolator history kept in front of each channel's chunk (taps − 1).
@@ -368,12 +281,8 @@ pub struct LiveMeter {
     sub_len: usize,
     filters: [Biquad; 2],
     chans: Vec<Chan>,
-    /// Interpolation phases in use (4, 2 or 0) and their coefficients (see
-    /// [`crate::truepeak`]).
-    tp_phases: usize,
-    tp_coef: [[f32; PHASES]; TAPS],
-    /// Whether the AVX2 build of the interpolation kernel may be used.
-    wide: bool,
+    /// True-peak interpolator (see [`crate::truepeak`]; CPU features checked once in `new`).
+    tp: BlockInterpolator,
     /// Samples of an incomplete trailing frame carried to the next `process` call.
     pending: Vec<f32>,
     pending_len: usize,
@@ -403,7 +312,6 @@ impl LiveMeter {
     pub fn new(sample_rate: u32, channels: usize) -> Self {
         let channels = channels.max(1);
         let rate = sample_rate.max(8000);
-        let (factor, tp_coef) = window_coefficients(rate);
         Self {
             channels,
             sub_len: (rate as usize + 5) / 10,
@@ -415,9 +323,7 @@ impl LiveMeter {
                     buf: vec![0.0; HIST + CHUNK],
                 })
                 .collect(),
-            tp_phases: if factor > 1 { factor } else { 0 },
-            tp_coef,
-            wide: detect_avx2(),
+            tp: BlockInterpolator::new(rate),
             pending: vec![0.0; channels],
             pending_len: 0,
             acc: 0.0,
@@ -558,10 +464,9 @@ impl LiveMeter {
                 chunk_peak = chunk_peak.max(amax);
             }
         }
-        peak = peak.max(chunk_peak);
+        let mut energy = 0.0;
         // K-weighting and mean square. Two channels run in one loop so that their serial
         // filter recursions overlap.
-        let mut energy = 0.0;
         let mut pairs = self.chans.chunks_exact_mut(2);
         for pair in pairs.by_ref() {
             if let [a, b] = pair {
@@ -593,11 +498,12 @@ impl LiveMeter {
             c.k = st;
             energy += c.weight * e;
         }
+        peak = peak.max(chunk_peak);
         // Interpolated points (true peak).
-        if self.tp_phases > 0 {
+        if self.tp.factor() > 1 {
             for c in self.chans.iter() {
                 if let Some(src) = c.buf.get(..HIST + n) {
-                    peak = peak.max(interpolated_peak(&self.tp_coef, src, n, self.wide));
+                    peak = peak.max(self.tp.peak(src, n));
                 }
             }
         }
@@ -768,9 +674,9 @@ mod tests {
 
     #[test]
     fn interpolation_kernels_agree_with_the_detector() {
-        // The 4-lane kernel, the AVX2 kernel (when the CPU has it) and the per-sample
+        // The portable kernel, the AVX2 kernel (when the CPU has it) and the per-sample
         // TruePeakDetector see the same interpolated points.
-        let (_, coef) = window_coefficients(48_000);
+        let tp = BlockInterpolator::new(48_000);
         let mut s = 0x9e37_79b9u32;
         let mut src = vec![0.0f32; HIST + 203];
         for v in src.iter_mut().skip(HIST) {
@@ -778,8 +684,8 @@ mod tests {
             *v = (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
         }
         let n = 203;
-        let narrow = interpolated_peak_lanes::<4>(&coef, &src, n);
-        let wide = interpolated_peak(&coef, &src, n, detect_avx2());
+        let narrow = tp.clone().portable().peak(&src, n);
+        let wide = tp.peak(&src, n);
         assert!((narrow - wide).abs() <= 1e-6 * narrow, "{narrow} vs {wide}");
         let mut d = crate::truepeak::TruePeakDetector::new(48_000, 1);
         let mut det = 0.0f32;
