@@ -1,8 +1,11 @@
 //! `headroomd`: the headroom daemon binary.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Parser;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
 
 /// System-wide loudness leveller for PipeWire: provides the `headroom-processed` sink.
 #[derive(Debug, Parser)]
@@ -23,16 +26,63 @@ fn main() -> anyhow::Result<()> {
     // Before any thread exists, so every thread inherits the blocked mask.
     headroomd::block_shutdown_signals()?;
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    let (filter, bad_filter) = log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal()),
         )
-        .with_writer(std::io::stderr)
+        .with(filter)
         .init();
+    if let Some(why) = bad_filter {
+        tracing::warn!("ignoring RUST_LOG ({why}); logging at info");
+    }
     headroomd::run(headroomd::DaemonConfig {
         config_path: args.config,
         preferred_real_sink: args.real_sink,
         bypass: args.bypass,
     })
+}
+
+/// The log filter from `RUST_LOG` (`level` or `target=level` directives separated by commas,
+/// e.g. `debug` or `warn,headroomd=debug`); `info` when unset, empty or invalid, with the reason
+/// it was invalid.
+fn log_filter(spec: Option<&str>) -> (Targets, Option<String>) {
+    let default = Targets::new().with_default(LevelFilter::INFO);
+    match spec.map(str::trim) {
+        None | Some("") => (default, None),
+        Some(s) => match s.parse::<Targets>() {
+            Ok(t) => (t, None),
+            Err(e) => (default, Some(format!("{s:?}: {e}"))),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn log_filter_reads_levels_and_targets() {
+        let (t, bad) = log_filter(Some("warn,headroomd=debug"));
+        assert!(bad.is_none());
+        assert!(t.would_enable("headroomd::engine", &Level::DEBUG));
+        assert!(!t.would_enable("pipewire", &Level::INFO));
+        let (t, _) = log_filter(Some("debug"));
+        assert!(t.would_enable("anything", &Level::DEBUG));
+        let (t, bad) = log_filter(None);
+        assert!(bad.is_none());
+        assert!(t.would_enable("headroomd", &Level::INFO));
+        assert!(!t.would_enable("headroomd", &Level::DEBUG));
+    }
+
+    #[test]
+    fn invalid_log_filter_falls_back_to_info_with_a_reason() {
+        let (t, bad) = log_filter(Some("headroomd=loud"));
+        assert!(bad.unwrap().contains("headroomd=loud"));
+        assert!(t.would_enable("headroomd", &Level::INFO));
+        assert!(!t.would_enable("headroomd", &Level::DEBUG));
+    }
 }

@@ -62,6 +62,8 @@ struct Bus {
     capture: StreamRc,
     playback: StreamRc,
     created: Instant,
+    /// Frames of latency the bus's chain adds (the limiter lookahead).
+    latency_frames: usize,
 }
 
 impl Drop for Bus {
@@ -699,7 +701,7 @@ impl State {
                 g.bus.playback = Some(playback_id);
             }
             self.bus_ready_reported = true;
-            let latency_frames = self.bus_latency_frames();
+            let latency_frames = bus.latency_frames;
             tracing::info!(
                 sink_id,
                 playback_id,
@@ -713,17 +715,6 @@ impl State {
                 playback_id,
             });
         }
-    }
-
-    fn bus_latency_frames(&self) -> usize {
-        // The chain is what adds latency; the stream pair itself adds none (same cycle).
-        Chain::new(
-            rt::RATE,
-            rt::CHANNELS,
-            rt::MAX_BLOCK,
-            &self.shared.params.latest(),
-        )
-        .latency_frames()
     }
 
     fn bus_failed(&mut self, why: &str) {
@@ -991,6 +982,8 @@ fn create_bus(
         offset: 0,
         last_duration: 0,
     };
+    // The chain is what adds latency; the stream pair itself adds none (same cycle).
+    let latency_frames = rt_state.chain.latency_frames();
     // Drain a value that is already reflected in the new chain.
     // SAFETY: no capture callback is running (the previous bus, if any, is gone).
     let _ = unsafe { shared.params.read_new() };
@@ -1039,5 +1032,6 @@ fn create_bus(
         capture,
         playback,
         created: Instant::now(),
+        latency_frames,
     })
 }
