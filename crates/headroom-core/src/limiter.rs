@@ -80,6 +80,17 @@ const HF_NONE: f32 = 0.5;
 /// Decay time constant of the two peak trackers, s.
 const HF_TAU_S: f64 = 0.005;
 
+/// `x.clamp(-c, c)` for `c ≥ 0` as selects (no panic path, vectorises).
+#[inline(always)]
+fn clamp(x: f32, c: f32) -> f32 {
+    let y = if x < -c { -c } else { x };
+    if y > c {
+        c
+    } else {
+        y
+    }
+}
+
 /// The limiter of a [`crate::Chain`].
 #[derive(Debug, Clone)]
 pub struct Limiter {
@@ -91,8 +102,13 @@ pub struct Limiter {
     tp: BlockInterpolator,
     /// Per channel: the last `TAPS − 1` inputs followed by room for one chunk.
     hist: Vec<f32>,
-    /// Detector reading of each frame of the current chunk.
+    /// Per frame of the current chunk: detector reading, largest `|x|` and largest
+    /// `|second difference|` over the channels, gain and ceiling applied.
     peaks: Vec<f32>,
+    hf_e_frame: Vec<f32>,
+    hf_d_frame: Vec<f32>,
+    gains: Vec<f32>,
+    ceils: Vec<f32>,
     /// Total delay in frames.
     latency: usize,
     /// Moving-average length in frames.
@@ -150,6 +166,10 @@ impl Limiter {
             tp,
             hist: vec![0.0; channels * HIST],
             peaks: vec![0.0; CHUNK],
+            hf_e_frame: vec![0.0; CHUNK],
+            hf_d_frame: vec![0.0; CHUNK],
+            gains: vec![1.0; CHUNK],
+            ceils: vec![1.0; CHUNK],
             latency,
             avg_len,
             delay: vec![0.0; latency * channels],
@@ -244,34 +264,106 @@ impl Limiter {
     pub fn process(&mut self, buf: &mut [f32]) {
         let ch = self.channels;
         for chunk in buf.chunks_mut(CHUNK * ch) {
-            let n = chunk.len() / ch;
-            self.detect(chunk, n);
-            self.process_chunk(&mut chunk[..n * ch]);
+            let n = (chunk.len() / ch).min(CHUNK);
+            let Some(frames) = chunk.get_mut(..n * ch) else {
+                break;
+            };
+            // Same arithmetic, in the same order per frame, as one frame-by-frame loop, but in
+            // passes: the per-frame measurements that need no state (in bulk), the serial
+            // gain computation (the only loop-carried work), then the delay line and the gain
+            // (in bulk). The measurements run between filling the detector history and
+            // reading it back in wide loads, so the stores have drained by then.
+            self.fill_history(frames, n);
+            self.measure_hf(frames, n);
+            self.detect(n);
+            self.compute_gains(n);
+            self.apply(frames, n);
         }
     }
 
-    /// Fills `peaks[..n]` with the detector reading of each frame (largest over channels).
-    fn detect(&mut self, buf: &[f32], n: usize) {
+    /// Copies the chunk, sanitised, after each channel's detector history.
+    fn fill_history(&mut self, buf: &[f32], n: usize) {
         let ch = self.channels;
-        let n = n.min(CHUNK);
+        if ch == 2 {
+            let (ha, hb) = self.hist.split_at_mut(HIST);
+            if let (Some(da), Some(db)) = (
+                ha.get_mut(TAPS - 1..TAPS - 1 + n),
+                hb.get_mut(TAPS - 1..TAPS - 1 + n),
+            ) {
+                for ((a, b), f) in da.iter_mut().zip(db.iter_mut()).zip(buf.chunks_exact(2)) {
+                    if let [l, r] = *f {
+                        *a = sanitize(l);
+                        *b = sanitize(r);
+                    }
+                }
+            }
+            return;
+        }
+        for (c, hist) in self.hist.chunks_exact_mut(HIST).enumerate() {
+            if let Some(dst) = hist.get_mut(TAPS - 1..TAPS - 1 + n) {
+                for (h, &x) in dst.iter_mut().zip(buf.iter().skip(c).step_by(ch)) {
+                    *h = sanitize(x);
+                }
+            }
+        }
+    }
+
+    /// Fills `peaks[..n]` with the detector reading of each frame (largest over channels)
+    /// and moves each channel's history on.
+    fn detect(&mut self, n: usize) {
         let Some(peaks) = self.peaks.get_mut(..n) else {
             return;
         };
-        peaks.iter_mut().for_each(|p| *p = 0.0);
-        for c in 0..ch {
-            let Some(hist) = self.hist.get_mut(c * HIST..(c + 1) * HIST) else {
-                return;
-            };
-            for (i, h) in hist[TAPS - 1..TAPS - 1 + n].iter_mut().enumerate() {
-                *h = sanitize(buf.get(i * ch + c).copied().unwrap_or(0.0));
+        for (c, hist) in self.hist.chunks_exact_mut(HIST).enumerate() {
+            if c == 0 {
+                self.tp.detect(hist, peaks);
+            } else {
+                self.tp.raise(hist, peaks);
             }
-            self.tp.raise(hist, peaks);
             hist.copy_within(n..n + TAPS - 1, 0);
         }
     }
 
-    fn process_chunk(&mut self, buf: &mut [f32]) {
+    /// Pass 1: for each frame the largest `|x|` and the largest `|second difference|` over
+    /// the channels (raw input, as the frame arrives), into `hf_frame`.
+    fn measure_hf(&mut self, buf: &[f32], n: usize) {
         let ch = self.channels;
+        let (Some(es), Some(ds)) = (self.hf_e_frame.get_mut(..n), self.hf_d_frame.get_mut(..n))
+        else {
+            return;
+        };
+        if let [pl, pr] = &mut self.prev[..] {
+            // Stereo: the history in locals.
+            let ([mut l1, mut l2], [mut r1, mut r2]) = (*pl, *pr);
+            for ((e, d), f) in es.iter_mut().zip(ds.iter_mut()).zip(buf.chunks_exact(2)) {
+                if let [l, r] = *f {
+                    *e = 0.0f32.max(l.abs()).max(r.abs());
+                    *d = 0.0f32
+                        .max((l - 2.0 * l1 + l2).abs())
+                        .max((r - 2.0 * r1 + r2).abs());
+                    (l2, l1, r2, r1) = (l1, l, r1, r);
+                }
+            }
+            *pl = [l1, l2];
+            *pr = [r1, r2];
+            return;
+        }
+        for ((e, d), frame) in es.iter_mut().zip(ds.iter_mut()).zip(buf.chunks_exact(ch)) {
+            let mut em = 0.0f32;
+            let mut dm = 0.0f32;
+            for (&x, p) in frame.iter().zip(self.prev.iter_mut()) {
+                em = em.max(x.abs());
+                dm = dm.max((x - 2.0 * p[0] + p[1]).abs());
+                *p = [x, p[0]];
+            }
+            *e = em;
+            *d = dm;
+        }
+    }
+
+    /// Pass 2: per frame the required gain, release, hold and average, into `gains` (and the
+    /// ceiling in force, into `ceils`).
+    fn compute_gains(&mut self, n: usize) {
         let target = self.ceiling_target();
         let enabled = self.params.enabled;
         // The loop-carried state lives in locals for the length of the chunk (written back
@@ -282,18 +374,22 @@ impl Limiter {
         let mut avg_sum = self.avg_sum;
         let mut avg_pos = self.avg_pos;
         let mut idle = self.idle;
-        let mut delay_pos = self.delay_pos;
         let mut gain = self.gain;
         let hf_decay = self.hf_decay;
         let release_alpha = self.release_alpha;
         let noise_extra = self.noise_extra;
         let idle_after = self.idle_after;
         let avg_len = self.avg_len;
-        let latency = self.latency;
         let inv_avg_len = self.inv_avg_len;
         let mut threshold = self.threshold;
         let mut ceil = self.ceiling_lin;
-        for (i, frame) in buf.chunks_exact_mut(ch).enumerate() {
+        let n = n
+            .min(self.peaks.len())
+            .min(self.hf_e_frame.len())
+            .min(self.hf_d_frame.len())
+            .min(self.gains.len())
+            .min(self.ceils.len());
+        for i in 0..n {
             if self.ceiling_db != target {
                 let diff = target - self.ceiling_db;
                 let next = if diff.abs() <= self.glide_step_db {
@@ -305,15 +401,10 @@ impl Limiter {
                 threshold = self.threshold;
                 ceil = self.ceiling_lin;
             }
-            // 1. Detector reading; measure how noise-like the signal is.
-            let mut e = 0.0f32;
-            let mut d = 0.0f32;
+            // 1. Detector reading; how noise-like the signal is.
+            let e = self.hf_e_frame.get(i).copied().unwrap_or(0.0);
+            let d = self.hf_d_frame.get(i).copied().unwrap_or(0.0);
             let peak_in = self.peaks.get(i).copied().unwrap_or(0.0);
-            for (&x, p) in frame.iter().zip(self.prev.iter_mut()) {
-                e = e.max(x.abs());
-                d = d.max((x - 2.0 * p[0] + p[1]).abs());
-                *p = [x, p[0]];
-            }
             hf_e = flush(e.max(hf_e * hf_decay));
             hf_d = flush(d.max(hf_d * hf_decay));
             // 2. Required gain (only readings within the largest margin of the threshold can
@@ -333,12 +424,16 @@ impl Limiter {
             } else {
                 1.0
             };
-            let mut released = env + (1.0 - env) * release_alpha;
-            if released > 1.0 - 1e-6 {
-                // Snap the last micro-decibel (f32 would otherwise never reach 1).
-                released = 1.0;
+            // At unity with nothing required the release below leaves the envelope at
+            // exactly 1 (1 + 0·α = 1); skip it.
+            if !(env == 1.0 && r == 1.0) {
+                let mut released = env + (1.0 - env) * release_alpha;
+                if released > 1.0 - 1e-6 {
+                    // Snap the last micro-decibel (f32 would otherwise never reach 1).
+                    released = 1.0;
+                }
+                env = if r < released { r } else { released };
             }
-            env = if r < released { r } else { released };
             // 3. Hold + moving average. Idle fast path: once every value inside both windows
             // is exactly 1 the gain is exactly 1 and stays so while nothing new is needed.
             let g = if env == 1.0 && idle >= idle_after {
@@ -368,18 +463,9 @@ impl Limiter {
                 ((avg_sum * inv_avg_len) as f32).min(1.0)
             };
             gain = g;
-            // 4. Delay one frame, apply the gain, clamp.
-            let base = delay_pos * ch;
-            if let Some(line) = self.delay.get_mut(base..base + ch) {
-                for (x, d) in frame.iter_mut().zip(line.iter_mut()) {
-                    let out = *d * g;
-                    *d = sanitize(*x);
-                    *x = if enabled { out.clamp(-ceil, ceil) } else { out };
-                }
-            }
-            delay_pos += 1;
-            if delay_pos >= latency {
-                delay_pos = 0;
+            if let (Some(gs), Some(cs)) = (self.gains.get_mut(i), self.ceils.get_mut(i)) {
+                *gs = g;
+                *cs = ceil;
             }
         }
         self.env = env;
@@ -388,8 +474,61 @@ impl Limiter {
         self.avg_sum = avg_sum;
         self.avg_pos = avg_pos;
         self.idle = idle;
-        self.delay_pos = delay_pos;
         self.gain = gain;
+    }
+
+    /// Pass 3: delay each frame, apply its gain, clamp at its ceiling.
+    fn apply(&mut self, buf: &mut [f32], n: usize) {
+        let ch = self.channels;
+        let latency = self.latency;
+        let enabled = self.params.enabled;
+        let mut delay_pos = self.delay_pos;
+        let mut i = 0;
+        while i < n && delay_pos < latency {
+            // Up to the end of the delay ring in one go.
+            let len = (n - i).min(latency - delay_pos);
+            let (Some(xs), Some(ds), Some(gs), Some(cs)) = (
+                buf.get_mut(i * ch..(i + len) * ch),
+                self.delay.get_mut(delay_pos * ch..(delay_pos + len) * ch),
+                self.gains.get(i..i + len),
+                self.ceils.get(i..i + len),
+            ) else {
+                break;
+            };
+            if ch == 2 {
+                let frames = xs
+                    .chunks_exact_mut(2)
+                    .zip(ds.chunks_exact_mut(2))
+                    .zip(gs.iter().zip(cs));
+                for ((frame, line), (&g, &c)) in frames {
+                    if let ([l, r], [dl, dr]) = (frame, line) {
+                        let (ol, or) = (*dl * g, *dr * g);
+                        *dl = sanitize(*l);
+                        *dr = sanitize(*r);
+                        *l = if enabled { clamp(ol, c) } else { ol };
+                        *r = if enabled { clamp(or, c) } else { or };
+                    }
+                }
+            } else {
+                let frames = xs
+                    .chunks_exact_mut(ch)
+                    .zip(ds.chunks_exact_mut(ch))
+                    .zip(gs.iter().zip(cs));
+                for ((frame, line), (&g, &c)) in frames {
+                    for (x, d) in frame.iter_mut().zip(line.iter_mut()) {
+                        let out = *d * g;
+                        *d = sanitize(*x);
+                        *x = if enabled { clamp(out, c) } else { out };
+                    }
+                }
+            }
+            i += len;
+            delay_pos += len;
+            if delay_pos >= latency {
+                delay_pos = 0;
+            }
+        }
+        self.delay_pos = delay_pos;
     }
 }
 

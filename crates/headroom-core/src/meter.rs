@@ -141,14 +141,50 @@ struct KState {
 }
 
 impl KState {
+    /// One sample through both sections. The high-pass numerator is `[1, −2, 1]` (see
+    /// [`k_weighting`]), so `y − 2·y1 + y2` is exactly what multiplying by it gives.
     #[inline(always)]
     fn run(&mut self, f: &[Biquad; 2], x: f64) -> f64 {
         let [s, h] = f;
         let [x1, x2, y1, y2, z1, z2] = self.z;
         let y = (s.b0 * x + s.b1 * x1 + s.b2 * x2 - s.a2 * y2) - s.a1 * y1;
-        let z = (h.b0 * y + h.b1 * y1 + h.b2 * y2 - h.a2 * z2) - h.a1 * z1;
+        let z = (y - 2.0 * y1 + y2 - h.a2 * z2) - h.a1 * z1;
         self.z = [x, x1, y, y1, z, z1];
         z
+    }
+
+    /// Two channels in lock-step (the same operations as [`run`](Self::run) per channel, laid
+    /// out lane-wise so that they run in one SIMD register each); returns the sums of squares
+    /// of the outputs.
+    #[inline(always)]
+    fn run_pair(a: &mut Self, b: &mut Self, f: &[Biquad; 2], xa: &[f32], xb: &[f32]) -> [f64; 2] {
+        let [s, h] = f;
+        let [ax1, ax2, ay1, ay2, az1, az2] = a.z;
+        let [bx1, bx2, by1, by2, bz1, bz2] = b.z;
+        let (mut x1, mut x2) = ([ax1, bx1], [ax2, bx2]);
+        let (mut y1, mut y2) = ([ay1, by1], [ay2, by2]);
+        let (mut z1, mut z2) = ([az1, bz1], [az2, bz2]);
+        let mut e = [0.0f64; 2];
+        for (&va, &vb) in xa.iter().zip(xb) {
+            let x = [va as f64, vb as f64];
+            let mut y = [0.0f64; 2];
+            let mut z = [0.0f64; 2];
+            for l in 0..2 {
+                y[l] = (s.b0 * x[l] + s.b1 * x1[l] + s.b2 * x2[l] - s.a2 * y2[l]) - s.a1 * y1[l];
+            }
+            for l in 0..2 {
+                z[l] = (y[l] - 2.0 * y1[l] + y2[l] - h.a2 * z2[l]) - h.a1 * z1[l];
+            }
+            for l in 0..2 {
+                e[l] += z[l] * z[l];
+            }
+            (x2, x1) = (x1, x);
+            (y2, y1) = (y1, y);
+            (z2, z1) = (z1, z);
+        }
+        a.z = [x1[0], x2[0], y1[0], y2[0], z1[0], z2[0]];
+        b.z = [x1[1], x2[1], y1[1], y2[1], z1[1], z2[1]];
+        e
     }
 
     #[inline]
@@ -470,19 +506,11 @@ impl LiveMeter {
         let mut pairs = self.chans.chunks_exact_mut(2);
         for pair in pairs.by_ref() {
             if let [a, b] = pair {
-                let (mut sa, mut sb) = (a.k, b.k);
                 let (mut ea, mut eb) = (0.0, 0.0);
                 if let (Some(xa), Some(xb)) = (a.buf.get(HIST..HIST + n), b.buf.get(HIST..HIST + n))
                 {
-                    for (&va, &vb) in xa.iter().zip(xb) {
-                        let ya = sa.run(&filters, va as f64);
-                        let yb = sb.run(&filters, vb as f64);
-                        ea += ya * ya;
-                        eb += yb * yb;
-                    }
+                    [ea, eb] = KState::run_pair(&mut a.k, &mut b.k, &filters, xa, xb);
                 }
-                a.k = sa;
-                b.k = sb;
                 energy += a.weight * ea + b.weight * eb;
             }
         }

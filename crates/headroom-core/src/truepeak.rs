@@ -252,10 +252,10 @@ fn peak_lanes<const L: usize, K: Points>(k: &K, src: &[f32], n: usize) -> f32 {
     m
 }
 
-/// Raises `peaks[i]` to the interpolated peak of output `i` and to its raw sample
-/// (window element `TAPS − 1 − DELAY`): `L` at a time, then one at a time.
+/// Sets (`SET`) or raises `peaks[i]` to the interpolated peak of output `i` and to its raw
+/// sample (window element `TAPS − 1 − DELAY`): `L` at a time, then one at a time.
 #[inline(always)]
-fn raise_lanes<const L: usize, K: Points>(k: &K, src: &[f32], peaks: &mut [f32]) {
+fn raise_lanes<const L: usize, const SET: bool, K: Points>(k: &K, src: &[f32], peaks: &mut [f32]) {
     let n = peaks.len();
     let mut i = 0;
     while i + L <= n {
@@ -267,7 +267,7 @@ fn raise_lanes<const L: usize, K: Points>(k: &K, src: &[f32], peaks: &mut [f32])
             for l in 0..L {
                 let r = raw[l].abs();
                 let m = if v[l] > r { v[l] } else { r };
-                out[l] = if m > out[l] { m } else { out[l] };
+                out[l] = if SET || m > out[l] { m } else { out[l] };
             }
         }
         i += L;
@@ -279,7 +279,7 @@ fn raise_lanes<const L: usize, K: Points>(k: &K, src: &[f32], peaks: &mut [f32])
         let [v] = k.points::<1>(win);
         let r = win.get(TAPS - 1 - DELAY).copied().unwrap_or(0.0).abs();
         let m = if v > r { v } else { r };
-        *p = if m > *p { m } else { *p };
+        *p = if SET || m > *p { m } else { *p };
         i += 1;
     }
 }
@@ -295,8 +295,8 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) fn raise<K: Points>(k: &K, src: &[f32], peaks: &mut [f32]) {
-        raise_lanes::<8, K>(k, src, peaks)
+    pub(super) fn raise<const SET: bool, K: Points>(k: &K, src: &[f32], peaks: &mut [f32]) {
+        raise_lanes::<8, SET, K>(k, src, peaks)
     }
 }
 
@@ -352,12 +352,24 @@ impl BlockInterpolator {
     /// sample `|src[i + TAPS − 1]|`). Real-time safe.
     #[inline]
     pub(crate) fn raise(&self, src: &[f32], peaks: &mut [f32]) {
+        self.detect_into::<false>(src, peaks);
+    }
+
+    /// As [`raise`](Self::raise), but overwrites `peaks[i]` (as if they were 0 before): for
+    /// the first channel. Real-time safe.
+    #[inline]
+    pub(crate) fn detect(&self, src: &[f32], peaks: &mut [f32]) {
+        self.detect_into::<true>(src, peaks);
+    }
+
+    #[inline(always)]
+    fn detect_into<const SET: bool>(&self, src: &[f32], peaks: &mut [f32]) {
         match self.factor {
-            4 => self.raise_with(&Folded(&self.sym), src, peaks),
-            2 => self.raise_with(&Plain(&self.coef), src, peaks),
+            4 => self.raise_with::<SET, _>(&Folded(&self.sym), src, peaks),
+            2 => self.raise_with::<SET, _>(&Plain(&self.coef), src, peaks),
             _ => {
                 for (p, &x) in peaks.iter_mut().zip(src.iter().skip(TAPS - 1)) {
-                    *p = p.max(x.abs());
+                    *p = if SET { x.abs() } else { p.max(x.abs()) };
                 }
             }
         }
@@ -375,14 +387,14 @@ impl BlockInterpolator {
     }
 
     #[inline(always)]
-    fn raise_with<K: Points>(&self, k: &K, src: &[f32], peaks: &mut [f32]) {
+    fn raise_with<const SET: bool, K: Points>(&self, k: &K, src: &[f32], peaks: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if self.wide {
             // SAFETY: as in `peak_with`.
-            unsafe { avx2::raise(k, src, peaks) };
+            unsafe { avx2::raise::<SET, K>(k, src, peaks) };
             return;
         }
-        raise_lanes::<4, K>(k, src, peaks)
+        raise_lanes::<4, SET, K>(k, src, peaks)
     }
 }
 
