@@ -48,6 +48,7 @@ demo: deps
 
 ## bench: criterion benchmarks (figures go to PLAN.md)
 bench: deps
+	$(CARGO) build --release -p headroomd -p headroom-cli
 	$(CARGO) bench --workspace
 
 ## soak: 10 minutes at quantum 256 through the processed bus, expects 0 xruns (not in CI)
