@@ -320,7 +320,14 @@ impl Limiter {
             } else {
                 self.tp.raise(hist, peaks);
             }
-            hist.copy_within(n..n + TAPS - 1, 0);
+            // Fixed-size copy (a few register moves, no library call).
+            if let Some(tail) = hist.get(n..n + TAPS - 1) {
+                let mut keep = [0.0f32; TAPS - 1];
+                keep.copy_from_slice(tail);
+                if let Some(head) = hist.get_mut(..TAPS - 1) {
+                    head.copy_from_slice(&keep);
+                }
+            }
         }
     }
 

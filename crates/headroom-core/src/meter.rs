@@ -1,9 +1,11 @@
 //! ITU-R BS.1770-4 / EBU R128 loudness metering with O(1) live reads.
 //!
 //! [`LiveMeter`] K-weights every channel (two cascaded biquads per channel, coefficients from
-//! the bilinear-transform formulas used by libebur128, so any sample rate works), squares,
-//! weights and sums the channels into an energy accumulator, and closes a *sub-block* every
-//! 100 ms (`(sample_rate + 5) / 10` frames, the rounding libebur128 uses).
+//! the bilinear-transform formulas used by libebur128, so any sample rate works), squares and
+//! sums each channel frame by frame, and closes a *sub-block* every 100 ms
+//! (`(sample_rate + 5) / 10` frames, the rounding libebur128 uses), where the channel sums are
+//! weighted and added. The sums run in the same order however the input is split into
+//! `process` calls, so every reading is bit-for-bit independent of the call sizes.
 //!
 //! ## Design: why the reads are O(1)
 //! The energy of each completed sub-block goes into a ring of the last 30 sub-blocks. When a
@@ -154,17 +156,24 @@ impl KState {
     }
 
     /// Two channels in lock-step (the same operations as [`run`](Self::run) per channel, laid
-    /// out lane-wise so that they run in one SIMD register each); returns the sums of squares
-    /// of the outputs.
+    /// out lane-wise so that they run in one SIMD register each); returns `sums` plus the
+    /// squares of the outputs.
     #[inline(always)]
-    fn run_pair(a: &mut Self, b: &mut Self, f: &[Biquad; 2], xa: &[f32], xb: &[f32]) -> [f64; 2] {
+    fn run_pair(
+        a: &mut Self,
+        b: &mut Self,
+        f: &[Biquad; 2],
+        xa: &[f32],
+        xb: &[f32],
+        sums: [f64; 2],
+    ) -> [f64; 2] {
         let [s, h] = f;
         let [ax1, ax2, ay1, ay2, az1, az2] = a.z;
         let [bx1, bx2, by1, by2, bz1, bz2] = b.z;
         let (mut x1, mut x2) = ([ax1, bx1], [ax2, bx2]);
         let (mut y1, mut y2) = ([ay1, by1], [ay2, by2]);
         let (mut z1, mut z2) = ([az1, bz1], [az2, bz2]);
-        let mut e = [0.0f64; 2];
+        let mut e = sums;
         for (&va, &vb) in xa.iter().zip(xb) {
             let x = [va as f64, vb as f64];
             let mut y = [0.0f64; 2];
@@ -306,6 +315,9 @@ const HIST: usize = TAPS - 1;
 struct Chan {
     k: KState,
     weight: f64,
+    /// Sum of squares of the K-weighted samples of the current sub-block (summed frame by
+    /// frame across calls, so it does not depend on how the input is split into calls).
+    sum: f64,
     buf: Vec<f32>,
 }
 
@@ -322,8 +334,6 @@ pub struct LiveMeter {
     /// Samples of an incomplete trailing frame carried to the next `process` call.
     pending: Vec<f32>,
     pending_len: usize,
-    /// Channel-weighted sum of squares of the current sub-block.
-    acc: f64,
     /// Frames in the current sub-block.
     frame_pos: usize,
     /// Channel-weighted sums of squares of the last 30 sub-blocks.
@@ -356,13 +366,13 @@ impl LiveMeter {
                 .map(|c| Chan {
                     k: KState::default(),
                     weight: if c < 3 { 1.0 } else { 1.41 },
+                    sum: 0.0,
                     buf: vec![0.0; HIST + CHUNK],
                 })
                 .collect(),
             tp: BlockInterpolator::new(rate),
             pending: vec![0.0; channels],
             pending_len: 0,
-            acc: 0.0,
             frame_pos: 0,
             ring: [0.0; 30],
             ring_pos: 0,
@@ -381,10 +391,10 @@ impl LiveMeter {
     pub fn reset(&mut self) {
         for ch in &mut self.chans {
             ch.k = KState::default();
+            ch.sum = 0.0;
             ch.buf.fill(0.0);
         }
         self.pending_len = 0;
-        self.acc = 0.0;
         self.frame_pos = 0;
         self.ring = [0.0; 30];
         self.ring_pos = 0;
@@ -470,10 +480,46 @@ impl LiveMeter {
         if let [a, b] = &mut self.chans[..] {
             let mut ma = 0.0f32;
             let mut mb = 0.0f32;
-            if let (Some(da), Some(db)) =
-                (a.buf.get_mut(HIST..HIST + n), b.buf.get_mut(HIST..HIST + n))
-            {
-                for ((pa, pb), f) in da.iter_mut().zip(db.iter_mut()).zip(x.chunks_exact(2)) {
+            if let (Some(da), Some(db), Some(x)) = (
+                a.buf.get_mut(HIST..HIST + n),
+                b.buf.get_mut(HIST..HIST + n),
+                x.get(..2 * n),
+            ) {
+                // Eight frames at a time in fixed-size arrays (vectorises), then the rest.
+                let mut m = [0.0f32; 16];
+                let mut src = x.chunks_exact(16);
+                let mut dst_a = da.chunks_exact_mut(8);
+                let mut dst_b = db.chunks_exact_mut(8);
+                for ((f, oa), ob) in src.by_ref().zip(dst_a.by_ref()).zip(dst_b.by_ref()) {
+                    let (Ok(f), Ok(oa), Ok(ob)) = (
+                        <&[f32; 16]>::try_from(f),
+                        <&mut [f32; 8]>::try_from(oa),
+                        <&mut [f32; 8]>::try_from(ob),
+                    ) else {
+                        continue;
+                    };
+                    let mut v = [0.0f32; 16];
+                    for k in 0..16 {
+                        v[k] = sanitize(f[k]);
+                        let a = v[k].abs();
+                        m[k] = if a > m[k] { a } else { m[k] };
+                    }
+                    for k in 0..8 {
+                        oa[k] = v[2 * k];
+                        ob[k] = v[2 * k + 1];
+                    }
+                }
+                for k in 0..8 {
+                    ma = if m[2 * k] > ma { m[2 * k] } else { ma };
+                    mb = if m[2 * k + 1] > mb { m[2 * k + 1] } else { mb };
+                }
+                let rest = src.remainder().chunks_exact(2).zip(
+                    dst_a
+                        .into_remainder()
+                        .iter_mut()
+                        .zip(dst_b.into_remainder()),
+                );
+                for (f, (pa, pb)) in rest {
                     if let [l, r] = *f {
                         let (l, r) = (sanitize(l), sanitize(r));
                         let (al, ar) = (l.abs(), r.abs());
@@ -500,23 +546,21 @@ impl LiveMeter {
                 chunk_peak = chunk_peak.max(amax);
             }
         }
-        let mut energy = 0.0;
-        // K-weighting and mean square. Two channels run in one loop so that their serial
+        // K-weighting and sums of squares. Two channels run in one loop so that their serial
         // filter recursions overlap.
         let mut pairs = self.chans.chunks_exact_mut(2);
         for pair in pairs.by_ref() {
             if let [a, b] = pair {
-                let (mut ea, mut eb) = (0.0, 0.0);
                 if let (Some(xa), Some(xb)) = (a.buf.get(HIST..HIST + n), b.buf.get(HIST..HIST + n))
                 {
-                    [ea, eb] = KState::run_pair(&mut a.k, &mut b.k, &filters, xa, xb);
+                    [a.sum, b.sum] =
+                        KState::run_pair(&mut a.k, &mut b.k, &filters, xa, xb, [a.sum, b.sum]);
                 }
-                energy += a.weight * ea + b.weight * eb;
             }
         }
         for c in pairs.into_remainder() {
             let mut st = c.k;
-            let mut e = 0.0;
+            let mut e = c.sum;
             if let Some(xs) = c.buf.get(HIST..HIST + n) {
                 for &v in xs {
                     let y = st.run(&filters, v as f64);
@@ -524,7 +568,7 @@ impl LiveMeter {
                 }
             }
             c.k = st;
-            energy += c.weight * e;
+            c.sum = e;
         }
         peak = peak.max(chunk_peak);
         // Interpolated points (true peak).
@@ -536,23 +580,42 @@ impl LiveMeter {
             }
         }
         for c in self.chans.iter_mut() {
-            c.buf.copy_within(n..n + HIST, 0);
+            // Fixed-size copy (a few register moves, no library call).
+            if let Some(tail) = c.buf.get(n..n + HIST) {
+                let mut keep = [0.0f32; HIST];
+                keep.copy_from_slice(tail);
+                if let Some(head) = c.buf.get_mut(..HIST) {
+                    head.copy_from_slice(&keep);
+                }
+            }
         }
         self.block_peak = peak;
         self.max_sample_peak = self.max_sample_peak.max(chunk_peak);
-        self.acc += energy;
         self.frame_pos += n;
         if self.frame_pos >= self.sub_len {
-            self.close_sub_block();
+            // Channel-weighted sum of the sub-block.
+            let mut energy = 0.0;
+            let mut pairs = self.chans.chunks_exact_mut(2);
+            for pair in pairs.by_ref() {
+                if let [a, b] = pair {
+                    energy += a.weight * a.sum + b.weight * b.sum;
+                    a.sum = 0.0;
+                    b.sum = 0.0;
+                }
+            }
+            for c in pairs.into_remainder() {
+                energy += c.weight * c.sum;
+                c.sum = 0.0;
+            }
+            self.close_sub_block(energy);
         }
     }
 
     /// Closes the current 100 ms sub-block: ring, window sums, histograms.
-    fn close_sub_block(&mut self) {
+    fn close_sub_block(&mut self, energy: f64) {
         let pos = self.ring_pos % 30;
-        self.ring[pos] = self.acc;
+        self.ring[pos] = energy;
         self.ring_pos = (pos + 1) % 30;
-        self.acc = 0.0;
         self.frame_pos = 0;
         self.sub_blocks += 1;
         let mut m = 0.0;
@@ -788,6 +851,29 @@ mod tests {
         assert_eq!(a.sub_blocks_seen(), b.sub_blocks_seen());
         assert!((a.momentary_lufs() - b.momentary_lufs()).abs() < 1e-9);
         assert_eq!(a.true_peak_dbtp(), b.true_peak_dbtp());
+    }
+
+    #[test]
+    fn readings_do_not_depend_on_call_sizes() {
+        for ch in [1usize, 2, 3] {
+            let mut sig = sine(48_000, 997.0, 0.3, 1.3, ch);
+            for (i, v) in sig.iter_mut().enumerate() {
+                *v += ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.05;
+            }
+            let mut whole = LiveMeter::new(48_000, ch);
+            whole.process(&sig);
+            for split in [1usize, 37, 64, 4801] {
+                let mut m = LiveMeter::new(48_000, ch);
+                for chunk in sig.chunks(split * ch) {
+                    m.process(chunk);
+                }
+                assert_eq!(m.sub_blocks_seen(), whole.sub_blocks_seen());
+                assert_eq!(m.momentary_energy(), whole.momentary_energy(), "{ch} ch, {split}");
+                assert_eq!(m.short_term_energy(), whole.short_term_energy());
+                assert_eq!(m.integrated_lufs(), whole.integrated_lufs());
+                assert_eq!(m.true_peak_dbtp(), whole.true_peak_dbtp());
+            }
+        }
     }
 
     #[test]

@@ -405,11 +405,9 @@ pub(crate) fn sanitize(x: f32) -> f32 {
     // Written as selects (no branches) so that block loops vectorise. NaN fails every
     // comparison and ends up as 0, like ±∞.
     let a = x.abs();
-    let y = if a < 1e-20 { 0.0 } else { x };
-    if a <= 1e12 {
-        y
-    } else if a < f32::INFINITY {
-        1e12f32.copysign(x)
+    let clamped = if a > 1e12 { 1e12f32.copysign(x) } else { x };
+    if a >= 1e-20 && a < f32::INFINITY {
+        clamped
     } else {
         0.0
     }
