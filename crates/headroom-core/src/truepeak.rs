@@ -406,7 +406,7 @@ pub(crate) fn sanitize(x: f32) -> f32 {
     // comparison and ends up as 0, like ±∞.
     let a = x.abs();
     let clamped = if a > 1e12 { 1e12f32.copysign(x) } else { x };
-    if a >= 1e-20 && a < f32::INFINITY {
+    if (1e-20..f32::INFINITY).contains(&a) {
         clamped
     } else {
         0.0
