@@ -31,6 +31,9 @@ const LOSS_ALPHA: f64 = 0.095;
 /// Bypass crossfade length, s.
 const BYPASS_FADE_S: f32 = 0.01;
 
+/// Frames processed per part (the length of the sanitised input copy).
+const PART: usize = 1024;
+
 /// The levelling chain for one bus of interleaved `f32` audio.
 #[derive(Debug)]
 pub struct Chain {
@@ -44,7 +47,7 @@ pub struct Chain {
     limiter: Limiter,
     in_meter: LiveMeter,
     out_meter: LiveMeter,
-    /// Copy of the sanitised input of the current sub-step (at most `STEP` frames).
+    /// Copy of the sanitised input of the current part (at most [`PART`] frames).
     scratch: Vec<f32>,
     /// Dry delay line for bypass, `latency × channels`.
     dry: Vec<f32>,
@@ -91,7 +94,7 @@ impl Chain {
             limiter,
             in_meter: LiveMeter::new(rate, channels),
             out_meter: LiveMeter::new(rate, channels),
-            scratch: vec![0.0; STEP * channels],
+            scratch: vec![0.0; PART * channels],
             dry: vec![0.0; latency * channels],
             dry_pos: 0,
             bypass_mix,
@@ -160,15 +163,52 @@ impl Chain {
         tail.iter_mut().for_each(|x| *x = 0.0);
         self.in_block_peak = PEAK_FLOOR_DB as f32;
         self.out_block_peak = PEAK_FLOOR_DB as f32;
-        let mut rest = body;
-        while !rest.is_empty() {
-            let todo = (STEP - self.step_pos.min(STEP - 1)).min(rest.len() / ch);
-            let (seg, next) = rest.split_at_mut(todo * ch);
-            rest = next;
-            self.sub_step(seg);
+        for part in body.chunks_mut(PART * ch) {
+            self.process_part(part);
+        }
+        self.frames += (whole / ch) as u64;
+    }
+
+    /// Processes at most [`PART`] whole frames.
+    ///
+    /// The AGC and the compressor run sub-step by sub-step (their control runs at every
+    /// control point). The input meter, and the limiter, dry mix and output meter, run over
+    /// as many frames at once as they can: the meters' readings change only when a 100 ms
+    /// sub-block closes, so at a control point a meter is brought up to date only if it closes
+    /// one in the frames it has not seen yet; otherwise its readings are the same as if it had.
+    /// Every stage keeps per-sample state, so the output is the same as running everything
+    /// sub-step by sub-step.
+    fn process_part(&mut self, part: &mut [f32]) {
+        let ch = self.channels;
+        let n = (part.len() / ch).min(self.scratch.len() / ch);
+        // Sanitise in place and keep a copy (input meter, dry path), in one pass.
+        for (x, d) in part.iter_mut().zip(self.scratch.iter_mut()) {
+            *x = sanitize(*x);
+            *d = *x;
+        }
+        // Frames done by the AGC and compressor, by the input meter, and by the limiter, dry
+        // mix and output meter.
+        let mut pos = 0;
+        let mut in_done = 0;
+        let mut out_done = 0;
+        while pos < n {
+            let todo = (STEP - self.step_pos.min(STEP - 1)).min(n - pos);
+            if let Some(seg) = part.get_mut(pos * ch..(pos + todo) * ch) {
+                self.agc.process(seg);
+                self.compressor.process(seg);
+            }
+            pos += todo;
             self.step_pos += todo;
             if self.step_pos >= STEP {
                 self.step_pos = 0;
+                if pos - in_done >= self.in_meter.frames_to_sub_block_end() {
+                    self.run_input_meter(in_done, pos);
+                    in_done = pos;
+                }
+                if pos - out_done >= self.out_meter.frames_to_sub_block_end() {
+                    self.run_output(part, out_done, pos);
+                    out_done = pos;
+                }
                 let seen = self.in_meter.sub_blocks_seen();
                 let fresh = seen != self.agc_seen;
                 if fresh {
@@ -179,7 +219,38 @@ impl Chain {
                 self.agc.control(self.agc_m, fresh, self.loss_db as f32);
             }
         }
-        self.frames += (whole / ch) as u64;
+        self.run_input_meter(in_done, n);
+        self.run_output(part, out_done, n);
+    }
+
+    /// Input meter over frames `from..to` of the current part (from the sanitised copy).
+    fn run_input_meter(&mut self, from: usize, to: usize) {
+        let ch = self.channels;
+        if to <= from {
+            return;
+        }
+        if let Some(x) = self.scratch.get(from * ch..to * ch) {
+            self.in_meter.process(x);
+            self.in_block_peak = self
+                .in_block_peak
+                .max(self.in_meter.block_true_peak_dbtp() as f32);
+        }
+    }
+
+    /// Limiter, dry mix and output meter over frames `from..to` of the current part.
+    fn run_output(&mut self, part: &mut [f32], from: usize, to: usize) {
+        let ch = self.channels;
+        if to <= from {
+            return;
+        }
+        if let Some(seg) = part.get_mut(from * ch..to * ch) {
+            self.limiter.process(seg);
+            self.mix_dry(seg, from);
+            self.out_meter.process(seg);
+            self.out_block_peak = self
+                .out_block_peak
+                .max(self.out_meter.block_true_peak_dbtp() as f32);
+        }
     }
 
     /// Updates the estimate of the loudness the stages after the AGC remove: input momentary
@@ -209,34 +280,9 @@ impl Chain {
         }
     }
 
-    /// One sub-step of at most `STEP` frames that does not cross a control point.
-    fn sub_step(&mut self, seg: &mut [f32]) {
-        // Sanitise in place and keep a copy for the dry path, in one pass.
-        let n = seg.len().min(self.scratch.len());
-        let (head, rest) = seg.split_at_mut(n);
-        for (x, d) in head.iter_mut().zip(self.scratch.iter_mut()) {
-            *x = sanitize(*x);
-            *d = *x;
-        }
-        for x in rest.iter_mut() {
-            *x = sanitize(*x);
-        }
-        self.in_meter.process(seg);
-        self.in_block_peak = self
-            .in_block_peak
-            .max(self.in_meter.block_true_peak_dbtp() as f32);
-        self.agc.process(seg);
-        self.compressor.process(seg);
-        self.limiter.process(seg);
-        self.mix_dry(seg);
-        self.out_meter.process(seg);
-        self.out_block_peak = self
-            .out_block_peak
-            .max(self.out_meter.block_true_peak_dbtp() as f32);
-    }
-
-    /// Runs the dry delay line and the bypass crossfade.
-    fn mix_dry(&mut self, seg: &mut [f32]) {
+    /// Runs the dry delay line and the bypass crossfade over `seg`, whose dry input starts at
+    /// frame `at` of the sanitised copy.
+    fn mix_dry(&mut self, seg: &mut [f32], at: usize) {
         let ch = self.channels;
         let latency = self.dry.len() / ch;
         let target = if self.params.bypass { 1.0 } else { 0.0 };
@@ -249,7 +295,7 @@ impl Chain {
                 if let (Some(d), Some(x)) = (
                     self.dry
                         .get_mut(self.dry_pos * ch..(self.dry_pos + room) * ch),
-                    self.scratch.get(done * ch..(done + room) * ch),
+                    self.scratch.get((at + done) * ch..(at + done + room) * ch),
                 ) {
                     d.copy_from_slice(x);
                 }
@@ -264,7 +310,7 @@ impl Chain {
         for i in 0..n {
             let (Some(out), Some(inp)) = (
                 seg.get_mut(i * ch..(i + 1) * ch),
-                self.scratch.get(i * ch..(i + 1) * ch),
+                self.scratch.get((at + i) * ch..(at + i + 1) * ch),
             ) else {
                 break;
             };

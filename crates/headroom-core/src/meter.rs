@@ -740,6 +740,12 @@ impl LiveMeter {
         peak_to_db(self.block_peak as f64)
     }
 
+    /// Frames still to come before the current 100 ms sub-block closes (at least 1; an
+    /// incomplete frame carried over counts as not yet there).
+    pub fn frames_to_sub_block_end(&self) -> usize {
+        self.sub_len.saturating_sub(self.frame_pos).max(1)
+    }
+
     /// Number of complete 100 ms sub-blocks measured since the last reset.
     pub fn sub_blocks_seen(&self) -> u64 {
         self.sub_blocks
@@ -868,7 +874,11 @@ mod tests {
                     m.process(chunk);
                 }
                 assert_eq!(m.sub_blocks_seen(), whole.sub_blocks_seen());
-                assert_eq!(m.momentary_energy(), whole.momentary_energy(), "{ch} ch, {split}");
+                assert_eq!(
+                    m.momentary_energy(),
+                    whole.momentary_energy(),
+                    "{ch} ch, {split}"
+                );
                 assert_eq!(m.short_term_energy(), whole.short_term_energy());
                 assert_eq!(m.integrated_lufs(), whole.integrated_lufs());
                 assert_eq!(m.true_peak_dbtp(), whole.true_peak_dbtp());
