@@ -396,7 +396,41 @@ impl Limiter {
             .min(self.hf_d_frame.len())
             .min(self.gains.len())
             .min(self.ceils.len());
-        for i in 0..n {
+        let mut i = 0;
+        while i < n {
+            if env == 1.0 && idle > idle_after && self.ceiling_db == target {
+                // Idle: the gain is exactly 1 and stays so while no reading needs reducing
+                // (the release leaves 1 at 1, the windows hold only 1s, the ceiling is still);
+                // only the high-frequency trackers move. Same values as the general path.
+                let start = i;
+                let frames = self
+                    .peaks
+                    .get(start..n)
+                    .unwrap_or(&[])
+                    .iter()
+                    .zip(self.hf_e_frame.get(start..n).unwrap_or(&[]))
+                    .zip(self.hf_d_frame.get(start..n).unwrap_or(&[]));
+                for ((&peak_in, &e), &d) in frames {
+                    if enabled && peak_in * (1.0 + noise_extra) > threshold {
+                        break;
+                    }
+                    hf_e = flush(e.max(hf_e * hf_decay));
+                    hf_d = flush(d.max(hf_d * hf_decay));
+                    i += 1;
+                }
+                if i > start {
+                    if let (Some(gs), Some(cs)) =
+                        (self.gains.get_mut(start..i), self.ceils.get_mut(start..i))
+                    {
+                        gs.fill(1.0);
+                        cs.fill(ceil);
+                    }
+                    gain = 1.0;
+                }
+                if i >= n {
+                    break;
+                }
+            }
             if self.ceiling_db != target {
                 let diff = target - self.ceiling_db;
                 let next = if diff.abs() <= self.glide_step_db {
@@ -474,6 +508,7 @@ impl Limiter {
                 *gs = g;
                 *cs = ceil;
             }
+            i += 1;
         }
         self.env = env;
         self.hf_e = hf_e;
