@@ -172,12 +172,12 @@ impl Chain {
     /// Processes at most [`PART`] whole frames.
     ///
     /// The AGC and the compressor run sub-step by sub-step (their control runs at every
-    /// control point). The input meter, and the limiter, dry mix and output meter, run over
-    /// as many frames at once as they can: the meters' readings change only when a 100 ms
-    /// sub-block closes, so at a control point a meter is brought up to date only if it closes
-    /// one in the frames it has not seen yet; otherwise its readings are the same as if it had.
-    /// Every stage keeps per-sample state, so the output is the same as running everything
-    /// sub-step by sub-step.
+    /// control point). The meters, limiter and dry mix run over as many frames at once as they
+    /// can: the meters' readings change only when a 100 ms sub-block closes, so at a control
+    /// point they are brought up to date only if one closes in the frames they have not seen
+    /// yet; otherwise their readings are the same as if they had. Every stage keeps per-sample
+    /// state and the meters' readings do not depend on how their input is split, so the
+    /// output is the same as running everything sub-step by sub-step.
     fn process_part(&mut self, part: &mut [f32]) {
         let ch = self.channels;
         let n = (part.len() / ch).min(self.scratch.len() / ch);
@@ -186,11 +186,9 @@ impl Chain {
             *x = sanitize(*x);
             *d = *x;
         }
-        // Frames done by the AGC and compressor, by the input meter, and by the limiter, dry
-        // mix and output meter.
+        // Frames done by the AGC and compressor, and by the meters, limiter and dry mix.
         let mut pos = 0;
-        let mut in_done = 0;
-        let mut out_done = 0;
+        let mut done = 0;
         while pos < n {
             let todo = (STEP - self.step_pos.min(STEP - 1)).min(n - pos);
             if let Some(seg) = part.get_mut(pos * ch..(pos + todo) * ch) {
@@ -201,13 +199,13 @@ impl Chain {
             self.step_pos += todo;
             if self.step_pos >= STEP {
                 self.step_pos = 0;
-                if pos - in_done >= self.in_meter.frames_to_sub_block_end() {
-                    self.run_input_meter(in_done, pos);
-                    in_done = pos;
-                }
-                if pos - out_done >= self.out_meter.frames_to_sub_block_end() {
-                    self.run_output(part, out_done, pos);
-                    out_done = pos;
+                let due = self
+                    .in_meter
+                    .frames_to_sub_block_end()
+                    .min(self.out_meter.frames_to_sub_block_end());
+                if pos - done >= due {
+                    self.run_rest(part, done, pos);
+                    done = pos;
                 }
                 let seen = self.in_meter.sub_blocks_seen();
                 let fresh = seen != self.agc_seen;
@@ -219,38 +217,30 @@ impl Chain {
                 self.agc.control(self.agc_m, fresh, self.loss_db as f32);
             }
         }
-        self.run_input_meter(in_done, n);
-        self.run_output(part, out_done, n);
+        self.run_rest(part, done, n);
     }
 
-    /// Input meter over frames `from..to` of the current part (from the sanitised copy).
-    fn run_input_meter(&mut self, from: usize, to: usize) {
+    /// Input meter, limiter, dry mix and output meter over frames `from..to` of the current
+    /// part (the input meter reads the sanitised copy). The two meters run together
+    /// ([`LiveMeter::process_pair`]).
+    fn run_rest(&mut self, part: &mut [f32], from: usize, to: usize) {
         let ch = self.channels;
         if to <= from {
             return;
         }
-        if let Some(x) = self.scratch.get(from * ch..to * ch) {
-            self.in_meter.process(x);
-            self.in_block_peak = self
-                .in_block_peak
-                .max(self.in_meter.block_true_peak_dbtp() as f32);
-        }
-    }
-
-    /// Limiter, dry mix and output meter over frames `from..to` of the current part.
-    fn run_output(&mut self, part: &mut [f32], from: usize, to: usize) {
-        let ch = self.channels;
-        if to <= from {
+        let Some(seg) = part.get_mut(from * ch..to * ch) else {
             return;
-        }
-        if let Some(seg) = part.get_mut(from * ch..to * ch) {
-            self.limiter.process(seg);
-            self.mix_dry(seg, from);
-            self.out_meter.process(seg);
-            self.out_block_peak = self
-                .out_block_peak
-                .max(self.out_meter.block_true_peak_dbtp() as f32);
-        }
+        };
+        self.limiter.process(seg);
+        self.mix_dry(seg, from);
+        let dry = self.scratch.get(from * ch..to * ch).unwrap_or(&[]);
+        LiveMeter::process_pair(&mut self.in_meter, dry, &mut self.out_meter, seg);
+        self.in_block_peak = self
+            .in_block_peak
+            .max(self.in_meter.block_true_peak_dbtp() as f32);
+        self.out_block_peak = self
+            .out_block_peak
+            .max(self.out_meter.block_true_peak_dbtp() as f32);
     }
 
     /// Updates the estimate of the loudness the stages after the AGC remove: input momentary
