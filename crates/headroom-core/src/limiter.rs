@@ -104,10 +104,11 @@ pub struct Limiter {
     /// Per channel: the last `TAPS − 1` inputs followed by room for one chunk.
     hist: Vec<f32>,
     /// Per frame of the current chunk: detector reading, largest `|x|` and largest
-    /// `|second difference|` over the channels, gain and ceiling applied.
+    /// `|second difference|` over the channels.
     peaks: Vec<f32>,
     hf_e_frame: Vec<f32>,
     hf_d_frame: Vec<f32>,
+    /// Per sample (interleaved like the audio) of the current chunk: gain and ceiling applied.
     gains: Vec<f32>,
     ceils: Vec<f32>,
     /// Total delay in frames.
@@ -169,8 +170,8 @@ impl Limiter {
             peaks: vec![0.0; CHUNK],
             hf_e_frame: vec![0.0; CHUNK],
             hf_d_frame: vec![0.0; CHUNK],
-            gains: vec![1.0; CHUNK],
-            ceils: vec![1.0; CHUNK],
+            gains: vec![1.0; CHUNK * channels],
+            ceils: vec![1.0; CHUNK * channels],
             latency,
             avg_len,
             delay: vec![0.0; latency * channels],
@@ -372,6 +373,7 @@ impl Limiter {
     /// Pass 2: per frame the required gain, release, hold and average, into `gains` (and the
     /// ceiling in force, into `ceils`).
     fn compute_gains(&mut self, n: usize) {
+        let ch = self.channels.max(1);
         let target = self.ceiling_target();
         let enabled = self.params.enabled;
         // The loop-carried state lives in locals for the length of the chunk (written back
@@ -395,8 +397,8 @@ impl Limiter {
             .min(self.peaks.len())
             .min(self.hf_e_frame.len())
             .min(self.hf_d_frame.len())
-            .min(self.gains.len())
-            .min(self.ceils.len());
+            .min(self.gains.len() / ch)
+            .min(self.ceils.len() / ch);
         let mut i = 0;
         while i < n {
             if env == 1.0 && idle > idle_after && self.ceiling_db == target {
@@ -420,9 +422,10 @@ impl Limiter {
                     i += 1;
                 }
                 if i > start {
-                    if let (Some(gs), Some(cs)) =
-                        (self.gains.get_mut(start..i), self.ceils.get_mut(start..i))
-                    {
+                    if let (Some(gs), Some(cs)) = (
+                        self.gains.get_mut(start * ch..i * ch),
+                        self.ceils.get_mut(start * ch..i * ch),
+                    ) {
                         gs.fill(1.0);
                         cs.fill(ceil);
                     }
@@ -505,9 +508,12 @@ impl Limiter {
                 ((avg_sum * inv_avg_len) as f32).min(1.0)
             };
             gain = g;
-            if let (Some(gs), Some(cs)) = (self.gains.get_mut(i), self.ceils.get_mut(i)) {
-                *gs = g;
-                *cs = ceil;
+            if let (Some(gs), Some(cs)) = (
+                self.gains.get_mut(i * ch..(i + 1) * ch),
+                self.ceils.get_mut(i * ch..(i + 1) * ch),
+            ) {
+                gs.fill(g);
+                cs.fill(ceil);
             }
             i += 1;
         }
@@ -533,36 +539,24 @@ impl Limiter {
             let (Some(xs), Some(ds), Some(gs), Some(cs)) = (
                 buf.get_mut(i * ch..(i + len) * ch),
                 self.delay.get_mut(delay_pos * ch..(delay_pos + len) * ch),
-                self.gains.get(i..i + len),
-                self.ceils.get(i..i + len),
+                self.gains.get(i * ch..(i + len) * ch),
+                self.ceils.get(i * ch..(i + len) * ch),
             ) else {
                 break;
             };
-            if ch == 2 {
-                let frames = xs
-                    .chunks_exact_mut(2)
-                    .zip(ds.chunks_exact_mut(2))
-                    .zip(gs.iter().zip(cs));
-                for ((frame, line), (&g, &c)) in frames {
-                    if let ([l, r], [dl, dr]) = (frame, line) {
-                        let (ol, or) = (*dl * g, *dr * g);
-                        *dl = sanitize(*l);
-                        *dr = sanitize(*r);
-                        *l = if enabled { clamp(ol, c) } else { ol };
-                        *r = if enabled { clamp(or, c) } else { or };
-                    }
+            // Sample by sample (gains and ceilings are per sample): vectorises.
+            let samples = xs.iter_mut().zip(ds.iter_mut()).zip(gs.iter().zip(cs));
+            if enabled {
+                for ((x, d), (&g, &c)) in samples {
+                    let out = *d * g;
+                    *d = sanitize(*x);
+                    *x = clamp(out, c);
                 }
             } else {
-                let frames = xs
-                    .chunks_exact_mut(ch)
-                    .zip(ds.chunks_exact_mut(ch))
-                    .zip(gs.iter().zip(cs));
-                for ((frame, line), (&g, &c)) in frames {
-                    for (x, d) in frame.iter_mut().zip(line.iter_mut()) {
-                        let out = *d * g;
-                        *d = sanitize(*x);
-                        *x = if enabled { clamp(out, c) } else { out };
-                    }
+                for ((x, d), (&g, _)) in samples {
+                    let out = *d * g;
+                    *d = sanitize(*x);
+                    *x = out;
                 }
             }
             i += len;
