@@ -9,20 +9,40 @@
 # current default sink and never changes which sink is the default. If headroomd is already
 # running (its sink exists) that instance is used; otherwise one is started for the demo and
 # stopped afterwards.
+#
+# Environment:
+#   HEADROOM_DEMO_BIN=DIR     use the binaries in DIR (headroomd, headroom, and hr-sandbox when
+#                             no PipeWire is running) instead of target/release, and skip the
+#                             release build. A relative DIR is taken from the current directory.
+#   HEADROOM_DEMO_SECS=N      length in seconds of each half of the programme (default 12).
+#   HEADROOM_DEMO_TARGET=L    the target loudness the table compares against (default -16 LUFS).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+SCRIPT=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+if [[ -n "${HEADROOM_DEMO_BIN:-}" ]]; then
+    HEADROOM_DEMO_BIN=$(cd "$HEADROOM_DEMO_BIN" && pwd) || {
+        echo "demo: HEADROOM_DEMO_BIN is not a directory" >&2; exit 1; }
+    export HEADROOM_DEMO_BIN
+fi
+cd "$(dirname "$SCRIPT")/.."
 ROOT=$(pwd)
 TARGET_LUFS=${HEADROOM_DEMO_TARGET:--16}
-REL=$ROOT/target/release
+SECS=${HEADROOM_DEMO_SECS:-12}
+[[ "$SECS" =~ ^[1-9][0-9]*$ ]] || { echo "demo: HEADROOM_DEMO_SECS must be a whole number of seconds (>= 1), got '$SECS'" >&2; exit 1; }
+BIN=${HEADROOM_DEMO_BIN:-$ROOT/target/release}
 
 if [[ -z "${HEADROOM_DEMO_INNER:-}" ]]; then
-    echo "== building (release)"
-    cargo build --release -q -p headroomd -p headroom-tests -p headroom-cli
+    if [[ -z "${HEADROOM_DEMO_BIN:-}" ]]; then
+        echo "== building (release)"
+        cargo build --release -q -p headroomd -p headroom-tests -p headroom-cli
+    fi
     if ! pw-cli info 0 >/dev/null 2>&1; then
         echo "== no PipeWire running: using a private headless sandbox"
-        exec env HEADROOM_DEMO_INNER=1 "$REL/hr-sandbox" run -- "$0" "$@"
+        [[ -x "$BIN/hr-sandbox" ]] || { echo "demo: $BIN/hr-sandbox is missing (build it first)" >&2; exit 1; }
+        exec env HEADROOM_DEMO_INNER=1 "$BIN/hr-sandbox" run -- "$SCRIPT" "$@"
     fi
 fi
+
+[[ -x "$BIN/headroomd" ]] || { echo "demo: $BIN/headroomd is missing (build it first)" >&2; exit 1; }
 
 for tool in sox pw-play pw-record pw-metadata pw-dump python3; do
     command -v "$tool" >/dev/null || { echo "demo: $tool is missing (run \`make deps\`)" >&2; exit 1; }
@@ -74,7 +94,7 @@ if node_exists headroom-processed; then
     echo "== using the running headroomd"
 else
     echo "== starting headroomd"
-    RUST_LOG=${RUST_LOG:-warn} "$REL/headroomd" 2>"$WORK/headroomd.log" &
+    RUST_LOG=${RUST_LOG:-warn} "$BIN/headroomd" 2>"$WORK/headroomd.log" &
     HD_PID=$!
     for _ in $(seq 100); do
         node_exists headroom-processed && [[ -n "$(real_sink)" ]] && break
@@ -86,11 +106,11 @@ SINK=$(real_sink)
 [[ -n "$SINK" && "$SINK" != headroom-processed ]] || { echo "no real sink found" >&2; exit 1; }
 echo "== real sink: $SINK"
 
-echo "== generating the programme: 12 s quiet speech-like (≈ -33 LUFS), 12 s loud music-like (≈ -12 LUFS)"
-sox -n -r 48000 -c 2 -b 32 -e float "$WORK/quiet.wav" synth 12 pinknoise \
+echo "== generating the programme: $SECS s quiet speech-like (≈ -33 LUFS), $SECS s loud music-like (≈ -12 LUFS)"
+sox -n -r 48000 -c 2 -b 32 -e float "$WORK/quiet.wav" synth "$SECS" pinknoise \
     tremolo 3.5 90 lowpass 3500 highpass 120 gain -n -20
-sox -n -r 48000 -c 2 -b 32 -e float "$WORK/loud.wav" synth 12 pinknoise \
-    synth 12 sine mix 110 synth 12 square amod 2 tremolo 2 40 gain -n -1
+sox -n -r 48000 -c 2 -b 32 -e float "$WORK/loud.wav" synth "$SECS" pinknoise \
+    synth "$SECS" sine mix 110 synth "$SECS" square amod 2 tremolo 2 40 gain -n -1
 sox "$WORK/quiet.wav" "$WORK/loud.wav" "$WORK/programme.wav"
 
 capture() { # $1 = output wav, $2 = playback target, $3 = extra stream properties
@@ -115,7 +135,7 @@ for f in before after; do
     sox -V1 "$WORK/$f.wav" "$WORK/$f.trim.wav" silence 1 0.01 -60d reverse silence 1 0.01 -60d reverse
 done
 
-HEADROOM=$REL/headroom
+HEADROOM=$BIN/headroom
 if "$HEADROOM" analyze --help >/dev/null 2>&1; then
     echo "== loudness (target $TARGET_LUFS LUFS)"
     python3 - "$HEADROOM" "$WORK" "$TARGET_LUFS" <<'EOF'
