@@ -39,7 +39,7 @@
 
 use crate::params::LimiterParams;
 use crate::truepeak::{sanitize, BlockInterpolator};
-use crate::util::{db_to_lin, finite_clamp, flush, one_pole_alpha, SlidingMin};
+use crate::util::{db_to_lin, finite_clamp, one_pole_alpha, SlidingMin};
 
 /// Frames of guard on each side of a detected peak over which the gain is held flat at the
 /// required value.
@@ -80,6 +80,21 @@ const HF_FULL: f32 = 1.5;
 const HF_NONE: f32 = 0.5;
 /// Decay time constant of the two peak trackers, s.
 const HF_TAU_S: f64 = 0.005;
+
+/// One step of a decaying peak tracker: `max(x, v · decay)`, flushed to 0 below 1e−20.
+/// Inputs are never NaN (`x` is a maximum of magnitudes taken with NaN-ignoring `max`), and
+/// both are ≥ 0, so plain compare-and-select gives the same values as `f32::max` and
+/// `util::flush` with a shorter dependency chain.
+#[inline(always)]
+fn track(v: f32, x: f32, decay: f32) -> f32 {
+    let d = v * decay;
+    let m = if x > d { x } else { d };
+    if m < 1e-20 {
+        0.0
+    } else {
+        m
+    }
+}
 
 /// `x.clamp(-c, c)` for `c ≥ 0` as selects (no panic path, vectorises).
 #[inline(always)]
@@ -417,8 +432,8 @@ impl Limiter {
                     if enabled && peak_in * (1.0 + noise_extra) > threshold {
                         break;
                     }
-                    hf_e = flush(e.max(hf_e * hf_decay));
-                    hf_d = flush(d.max(hf_d * hf_decay));
+                    hf_e = track(hf_e, e, hf_decay);
+                    hf_d = track(hf_d, d, hf_decay);
                     i += 1;
                 }
                 if i > start {
@@ -450,8 +465,8 @@ impl Limiter {
             let e = self.hf_e_frame.get(i).copied().unwrap_or(0.0);
             let d = self.hf_d_frame.get(i).copied().unwrap_or(0.0);
             let peak_in = self.peaks.get(i).copied().unwrap_or(0.0);
-            hf_e = flush(e.max(hf_e * hf_decay));
-            hf_d = flush(d.max(hf_d * hf_decay));
+            hf_e = track(hf_e, e, hf_decay);
+            hf_d = track(hf_d, d, hf_decay);
             // 2. Required gain (only readings within the largest margin of the threshold can
             // need any), release.
             let r = if enabled && peak_in * (1.0 + noise_extra) > threshold {
