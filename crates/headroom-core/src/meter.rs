@@ -155,11 +155,85 @@ impl KState {
         z
     }
 
-    /// Two channels in lock-step (the same operations as [`run`](Self::run) per channel, laid
-    /// out lane-wise so that they run in one SIMD register each); returns `sums` plus the
-    /// squares of the outputs.
+    /// Two channels in lock-step (the same operations as [`run`](Self::run) per channel, in
+    /// one SSE2 register per state pair on x86-64); returns `sums` plus the squares of the
+    /// outputs.
     #[inline(always)]
     fn run_pair(
+        a: &mut Self,
+        b: &mut Self,
+        f: &[Biquad; 2],
+        xa: &[f32],
+        xb: &[f32],
+        sums: [f64; 2],
+    ) -> [f64; 2] {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: SSE2 is part of the x86-64 baseline, so every x86-64 CPU has it.
+            unsafe { Self::run_pair_sse2(a, b, f, xa, xb, sums) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            Self::run_pair_portable(a, b, f, xa, xb, sums)
+        }
+    }
+
+    /// [`run_pair`](Self::run_pair) with SSE2 (part of every x86-64 CPU): the same operations
+    /// in the same order per lane, so the same results bit for bit.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "sse2")]
+    #[inline]
+    fn run_pair_sse2(
+        a: &mut Self,
+        b: &mut Self,
+        f: &[Biquad; 2],
+        xa: &[f32],
+        xb: &[f32],
+        sums: [f64; 2],
+    ) -> [f64; 2] {
+        use std::arch::x86_64::*;
+        let [s, h] = f;
+        let lane = |i: usize| _mm_set_pd(b.z[i], a.z[i]);
+        let (mut x1, mut x2, mut y1, mut y2, mut z1, mut z2) =
+            (lane(0), lane(1), lane(2), lane(3), lane(4), lane(5));
+        let [sb0, sb1, sb2, sa1, sa2] = [s.b0, s.b1, s.b2, s.a1, s.a2].map(|c| _mm_set1_pd(c));
+        let [ha1, ha2, two] = [h.a1, h.a2, 2.0].map(|c| _mm_set1_pd(c));
+        let mut e = _mm_set_pd(sums[1], sums[0]);
+        for (&va, &vb) in xa.iter().zip(xb) {
+            let x = _mm_set_pd(vb as f64, va as f64);
+            let y = _mm_sub_pd(
+                _mm_sub_pd(
+                    _mm_add_pd(
+                        _mm_add_pd(_mm_mul_pd(sb0, x), _mm_mul_pd(sb1, x1)),
+                        _mm_mul_pd(sb2, x2),
+                    ),
+                    _mm_mul_pd(sa2, y2),
+                ),
+                _mm_mul_pd(sa1, y1),
+            );
+            let z = _mm_sub_pd(
+                _mm_sub_pd(
+                    _mm_add_pd(_mm_sub_pd(y, _mm_mul_pd(two, y1)), y2),
+                    _mm_mul_pd(ha2, z2),
+                ),
+                _mm_mul_pd(ha1, z1),
+            );
+            e = _mm_add_pd(e, _mm_mul_pd(z, z));
+            (x2, x1) = (x1, x);
+            (y2, y1) = (y1, y);
+            (z2, z1) = (z1, z);
+        }
+        let lo = |v: __m128d| _mm_cvtsd_f64(v);
+        let hi = |v: __m128d| _mm_cvtsd_f64(_mm_unpackhi_pd(v, v));
+        a.z = [lo(x1), lo(x2), lo(y1), lo(y2), lo(z1), lo(z2)];
+        b.z = [hi(x1), hi(x2), hi(y1), hi(y2), hi(z1), hi(z2)];
+        [lo(e), hi(e)]
+    }
+
+    /// [`run_pair`](Self::run_pair) in portable code.
+    #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+    #[inline(always)]
+    fn run_pair_portable(
         a: &mut Self,
         b: &mut Self,
         f: &[Biquad; 2],
@@ -1151,6 +1225,57 @@ mod tests {
         m_ref.process(&mono);
         assert_eq!(m1.momentary_energy(), m_ref.momentary_energy());
         assert_eq!(s2.momentary_energy(), a_ref.momentary_energy());
+    }
+
+    #[test]
+    fn filter_kernels_agree_bit_for_bit() {
+        let f = k_weighting(44_100.0);
+        let sig = sine(44_100, 443.0, 0.5, 0.05, 4);
+        let xs: Vec<Vec<f32>> = (0..4)
+            .map(|c| {
+                sig.iter()
+                    .skip(c)
+                    .step_by(4)
+                    .enumerate()
+                    .map(|(i, &v)| v + ((i * (31 + c) % 97) as f32 - 48.0) * 0.003)
+                    .collect()
+            })
+            .collect();
+        // One channel at a time (reference).
+        let mut one = [KState::default(); 4];
+        let mut e1 = [0.25f64; 4];
+        for (c, st) in one.iter_mut().enumerate() {
+            for &v in &xs[c] {
+                let y = st.run(&f, v as f64);
+                e1[c] += y * y;
+            }
+        }
+        // Pairs: SIMD (on x86-64) and portable.
+        let mut p = [KState::default(); 4];
+        let [p0, p1, p2, p3] = &mut p;
+        let ea = KState::run_pair(p0, p1, &f, &xs[0], &xs[1], [0.25; 2]);
+        let eb = KState::run_pair(p2, p3, &f, &xs[2], &xs[3], [0.25; 2]);
+        let mut q = [KState::default(); 2];
+        let [q0, q1] = &mut q;
+        let eq = KState::run_pair_portable(q0, q1, &f, &xs[0], &xs[1], [0.25; 2]);
+        assert_eq!(ea, [e1[0], e1[1]]);
+        assert_eq!(eq, [e1[0], e1[1]]);
+        assert_eq!(eb, [e1[2], e1[3]]);
+        // Four at once: AVX (when the CPU has it) and portable.
+        for wide in [detect_avx(), false] {
+            let mut st = [KState::default(); 4];
+            let xr = [&xs[0][..], &xs[1][..], &xs[2][..], &xs[3][..]];
+            let e4 = run_quad_dispatch(&mut st, &f, xr, [0.25; 4], wide);
+            assert_eq!(e4, e1, "wide {wide}");
+            for (a, b) in st.iter().zip(&one) {
+                assert_eq!(a.z, b.z);
+            }
+        }
+        for (a, b) in p.iter().zip(&one) {
+            assert_eq!(a.z, b.z);
+        }
+        assert_eq!(q[0].z, one[0].z);
+        assert_eq!(q[1].z, one[1].z);
     }
 
     #[test]

@@ -183,11 +183,22 @@ impl Points for Folded<'_> {
                 s[l] = lo[l] + hi[l];
                 d[l] = lo[l] - hi[l];
             }
-            for l in 0..L {
-                a[0][l] += k[0] * s[l];
-                a[1][l] += k[1] * d[l];
-                a[2][l] += k[2] * s[l];
-                a[3][l] += k[3] * d[l];
+            if j == 0 {
+                // The sums start at the first products (the same as adding them to 0, up to
+                // the sign of a zero, which the magnitudes below drop).
+                for l in 0..L {
+                    a[0][l] = k[0] * s[l];
+                    a[1][l] = k[1] * d[l];
+                    a[2][l] = k[2] * s[l];
+                    a[3][l] = k[3] * d[l];
+                }
+            } else {
+                for l in 0..L {
+                    a[0][l] += k[0] * s[l];
+                    a[1][l] += k[1] * d[l];
+                    a[2][l] += k[2] * s[l];
+                    a[3][l] += k[3] * d[l];
+                }
             }
         }
         let mut out = [0.0f32; L];
