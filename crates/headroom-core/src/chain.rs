@@ -8,6 +8,11 @@
 //! stream is split into `process` calls, as long as the parameter changes arrive at the same
 //! frame positions.
 //!
+//! Only the AGC and the compressor need the control points. The meters, the limiter and the
+//! bypass mix run over up to 1024 frames at a time (the two meters' filters in one loop) and
+//! are brought up to date at a control point only when a meter closes a 100 ms sub-block
+//! there (the only time their readings change), which gives the same output and readings.
+//!
 //! 1. Input sanitising: NaN/±∞ → 0, denormals → 0, magnitudes above +60 dBFS clamped
 //!    ([`crate::util::sanitize`]).
 //! 2. Input [`LiveMeter`] (its momentary loudness drives the AGC).

@@ -3,7 +3,8 @@
 //! # How the ceiling is guaranteed
 //! 1. Every input frame goes through the BS.1770 Annex 2 interpolator (4× polyphase below
 //!    96 kHz, the coefficients of [`crate::truepeak`], run block-wise here so that it
-//!    vectorises; the same values as a [`crate::truepeak::TruePeakDetector`]). The value for
+//!    vectorises; the same points as a [`crate::truepeak::TruePeakDetector`] up to `f32`
+//!    rounding, as the block form uses the filter's symmetry). The value for
 //!    frame `n` (the largest interpolated point and the raw sample) describes the signal
 //!    between frames `n − D` and `n − D + 1` (`D` = its latency).
 //! 2. The gain needed for that stretch is `r = ceiling / (margin · peak)` (or 1). The
@@ -30,6 +31,11 @@
 //!
 //! While nothing needs reducing and both windows hold only 1, the hold and the average are
 //! skipped (the gain is exactly 1 either way); the detector always runs.
+//!
+//! Processing runs in chunks of 64 frames and in passes over each chunk (detector history,
+//! per-frame measurements, interpolation, the serial gain computation, then delay, gain and
+//! clamp), each pass doing per frame exactly what a frame-by-frame loop would, so the output
+//! is bit-identical however the audio is split into calls.
 //!
 //! Disabling the limiter keeps the delay (no jump in time); the gain releases to unity.
 //! Ceiling changes glide at [`CEILING_GLIDE_DB_PER_S`].
