@@ -1,9 +1,12 @@
 //! Layer A through the bus: a loud app (−8 LUFS) and a quiet app (−30 LUFS) play into the
-//! processed sink. The loud app's stream volume goes down by the expected amount, the quiet
-//! one stays at unity; turning Layer A off restores both.
+//! processed sink, each with a volume the user set in their mixer (`channelVolumes`: the loud
+//! one raised to 1.1, the quiet one lowered to 0.7 on wpctl's cubic scale). The loud app's
+//! master volume goes down by the expected amount, the quiet one stays at unity, and the
+//! user's volumes are never touched; turning Layer A off restores both master volumes.
 //!
-//! Expected: bus target −16 LUFS (AGC default), threshold 6 LU → the loud app is 8 LU over
-//! the target, 2 LU over the threshold → 2 dB reduction.
+//! Expected: bus target −16 LUFS (AGC default), threshold 6 LU → the loud app, at
+//! −8 + 2.48 dB (user volume) LUFS, is 10.48 LU over the target, 4.48 LU over the threshold →
+//! 4.48 dB reduction.
 //!
 //! Runs against a real `headroomd` (default profile; `set layer_a.enabled false` over the
 //! control socket) and against the in-process bus + routing controller harness
@@ -50,9 +53,27 @@ fn scenario(sb: &Sandbox, b: &mut dyn Backend) {
         Ok((tap_nodes(sb)? == 2).then_some(()))
     })
     .unwrap();
+    // The user's own volumes (wpctl's scale is cubic: channelVolumes = v³).
+    let (user_l, user_q) = (1.1f64.powi(3), 0.7f64.powi(3));
+    set_user_volume(sb, lid, 1.1).unwrap();
+    set_user_volume(sb, qid, 0.7).unwrap();
+    let user_volumes_kept = |what: &str| {
+        let ul = user_volume(sb, lid).unwrap().unwrap_or(0.0);
+        let uq = user_volume(sb, qid).unwrap().unwrap_or(0.0);
+        assert!(
+            (ul - user_l).abs() < 1e-3 && (uq - user_q).abs() < 1e-3,
+            "{what}: user volumes {ul:.4} / {uq:.4}, set {user_l:.4} / {user_q:.4}"
+        );
+    };
+    wait_for("user volumes applied", Duration::from_secs(2), || {
+        let ul = user_volume(sb, lid)?.unwrap_or(0.0);
+        let uq = user_volume(sb, qid)?.unwrap_or(0.0);
+        Ok(((ul - user_l).abs() < 1e-3 && (uq - user_q).abs() < 1e-3).then_some(()))
+    })
+    .unwrap();
 
     // The reduction settles (attack 6 dB/s; the estimate fills within 3 s).
-    let want = 2.0;
+    let want = 2.0 + db(user_l);
     let settled = wait_for("loud app reduced", Duration::from_secs(12), || {
         let Some(v) = stream_volume(sb, lid)? else {
             return Ok(None);
@@ -77,20 +98,22 @@ fn scenario(sb: &Sandbox, b: &mut dyn Backend) {
         );
         let vq = stream_volume(sb, qid).unwrap().unwrap_or(1.0);
         assert!((vq - 1.0).abs() < 1e-3, "quiet app volume {vq}");
+        user_volumes_kept("while Layer A holds the reduction");
         std::thread::sleep(Duration::from_millis(200));
     }
     let l = b.layer_a("loud-app").expect("loud app state");
     let q = b.layer_a("quiet-app").expect("quiet app state");
-    assert!((l.reduction_db - 2.0).abs() < 0.3, "{l:?}");
+    assert!((l.reduction_db - want as f32).abs() < 0.3, "{l:?}");
     assert_eq!(q.reduction_db, 0.0);
     if let Some(heard) = l.short_term_lufs {
-        // The tap hears the reduced stream: −8 − 2 = −10 LUFS.
+        // The tap hears the stream after both volumes: −8 + 2.48 − 4.48 = −10 LUFS.
         assert!((heard + 10.0).abs() < 0.5, "loud tap reads {heard:.2} LUFS");
     }
     if let Some(qheard) = q.short_term_lufs {
+        let expect = -30.0 + db(user_q);
         assert!(
-            (qheard + 30.0).abs() < 0.5,
-            "quiet tap reads {qheard:.2} LUFS"
+            (qheard - expect).abs() < 0.5,
+            "quiet tap reads {qheard:.2} LUFS, expected {expect:.2}"
         );
     }
 
@@ -102,6 +125,7 @@ fn scenario(sb: &Sandbox, b: &mut dyn Backend) {
         Ok(((vl - 1.0).abs() < 1e-3 && (vq - 1.0).abs() < 1e-3).then_some(()))
     })
     .unwrap();
+    user_volumes_kept("after Layer A is turned off");
     wait_for("taps removed", Duration::from_secs(2), || {
         Ok((tap_nodes(sb)? == 0).then_some(()))
     })

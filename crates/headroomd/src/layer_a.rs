@@ -28,7 +28,9 @@
 //! * **Disabled:** the reduction is 0 and the volume 1 at once (turning Layer A off restores
 //!   every stream's volume immediately).
 //!
-//! Output: `volume_lin = 10^(−reduction_db/20)` for the stream's `channelVolumes`.
+//! Output: `volume_lin = 10^(−reduction_db/20)` for the stream's master `volume` property.
+//! The user's own stream volume (`channelVolumes`, what desktop mixers show and set) is never
+//! written; the stream's converter applies the product of the two, and the tap hears both.
 
 use headroom_core::LayerAParams;
 use serde::{Deserialize, Serialize};

@@ -52,12 +52,13 @@
 //! Other clients' moves: if someone else writes `target.object` for a stream we routed, the
 //! router leaves it alone until a rule change re-decides that stream.
 //!
-//! Layer A volumes go through the same store: restore-stream saves a stream's
-//! `channelVolumes` per app key, so a reduced volume could carry over to the app's next stream.
+//! Layer A volumes go through the same store: Layer A writes a stream's master `volume` (never
+//! the user's `channelVolumes`), and restore-stream saves both per app key, so a reduced
+//! volume could carry over to the app's next stream.
 //! [`crate::layer_a::LayerA::volume_to_send`] therefore always sends the volume once when a
 //! stream is tapped, and leaving Layer A (bypass, Layer A off, shutdown) sends 1.0. A daemon
 //! killed with SIGKILL cannot do that: the app's next stream starts with the stored reduction
-//! until it is tapped again (or, when bypassed, until the user changes its volume).
+//! until it is tapped again.
 
 use std::collections::BTreeMap;
 
@@ -635,8 +636,19 @@ impl RoutingController {
                     props: props.clone(),
                 };
                 let m = self.router.on_stream_added(node);
+                let tracked = self.router.app_of(*id).is_some();
                 out.extend(self.gated(m.into_iter().collect()));
                 out.extend(self.sync_taps());
+                // An app stream Layer A does not tap starts at master volume 1: restore-stream
+                // may have given it the reduction a killed daemon left on the app's previous
+                // stream, and desktop mixers do not show the master volume, so the user could
+                // not undo it. (A tapped stream gets the same from its first Layer A step.)
+                if tracked && self.bus_ready && !self.levels.contains_key(id) {
+                    out.push(PwCommand::SetStreamVolume {
+                        node_id: *id,
+                        volume: 1.0,
+                    });
+                }
             }
             PwEvent::NodeChanged { id, props } => {
                 let m = self.router.on_stream_changed(*id, props.clone());
@@ -1333,6 +1345,35 @@ mod tests {
         // Back on: taps again.
         let cmds = c.set_layer_a(LayerAParams::default());
         assert_eq!(cmds.len(), 2);
+    }
+
+    #[test]
+    fn untapped_new_streams_start_at_master_volume_one() {
+        let mut c = ctl();
+        c.on_event(&ready(), None);
+        // Tapped: Layer A's first step sets the volume, nothing extra now.
+        let cmds = c.on_event(&added(50, "a"), None);
+        assert!(!cmds
+            .iter()
+            .any(|c| matches!(c, PwCommand::SetStreamVolume { .. })));
+        // Untapped (Layer A off): the master volume is reset once when the stream appears.
+        c.set_layer_a(LayerAParams {
+            enabled: false,
+            ..LayerAParams::default()
+        });
+        let cmds = c.on_event(&added(51, "b"), None);
+        assert!(cmds.contains(&PwCommand::SetStreamVolume {
+            node_id: 51,
+            volume: 1.0
+        }));
+        // Not for nodes the router does not manage.
+        let own = PwEvent::NodeAdded {
+            id: 61,
+            serial: None,
+            props: [("node.name".to_string(), "headroom-tap-50".to_string())].into(),
+            media_class: Some("Stream/Input/Audio".into()),
+        };
+        assert!(c.on_event(&own, None).is_empty());
     }
 
     #[test]

@@ -239,8 +239,8 @@ pub fn plays_into(sb: &Sandbox, id: u32) -> Result<Vec<String>> {
     Ok(v)
 }
 
-/// The first `channelVolumes` entry of node `id`'s Props, linear.
-pub fn stream_volume(sb: &Sandbox, id: u32) -> Result<Option<f64>> {
+/// A number from node `id`'s Props param: `key` (an array's first entry), linear.
+fn props_number(sb: &Sandbox, id: u32, key: &str) -> Result<Option<f64>> {
     let nodes = objects(sb, "PipeWire:Interface:Node")?;
     let Some(n) = nodes.iter().find(|o| o["id"].as_u64() == Some(id as u64)) else {
         return Ok(None);
@@ -249,7 +249,32 @@ pub fn stream_volume(sb: &Sandbox, id: u32) -> Result<Option<f64>> {
         .as_array()
         .into_iter()
         .flatten()
-        .find_map(|p| p["channelVolumes"][0].as_f64()))
+        .find_map(|p| {
+            let v = &p[key];
+            v.as_f64().or_else(|| v[0].as_f64())
+        }))
+}
+
+/// The master `volume` of node `id` (the one Layer A sets), linear.
+pub fn stream_volume(sb: &Sandbox, id: u32) -> Result<Option<f64>> {
+    props_number(sb, id, "volume")
+}
+
+/// The first `channelVolumes` entry of node `id` (the volume a user sets in a mixer), linear.
+pub fn user_volume(sb: &Sandbox, id: u32) -> Result<Option<f64>> {
+    props_number(sb, id, "channelVolumes")
+}
+
+/// Sets node `id`'s volume the way a user does in a mixer (`wpctl set-volume`, cubic scale).
+pub fn set_user_volume(sb: &Sandbox, id: u32, wpctl_volume: f64) -> Result<()> {
+    let st = sb
+        .command("wpctl")
+        .args(["set-volume", &id.to_string(), &format!("{wpctl_volume}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    anyhow::ensure!(st.success(), "wpctl set-volume failed: {st}");
+    Ok(())
 }
 
 /// Nodes whose name starts with `headroom-tap-`.

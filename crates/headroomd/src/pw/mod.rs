@@ -83,11 +83,12 @@ pub enum PwCommand {
         /// Node name or `object.serial` of the target, `None` to delete the key.
         target: Option<String>,
     },
-    /// Sets a stream node's volume (`channelVolumes` of its Props param), linear gain.
+    /// Sets a stream node's master `volume` (Props param), linear gain; the stream's
+    /// `channelVolumes` (the volume users set in their mixer) is left alone and multiplies.
     SetStreamVolume {
         /// Global id of the stream node.
         node_id: u32,
-        /// Linear gain (1.0 = unity), applied to every channel.
+        /// Linear gain (1.0 = unity).
         volume: f32,
     },
     /// Plays into this sink (node name) when present instead of the default sink.

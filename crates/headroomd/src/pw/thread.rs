@@ -216,23 +216,19 @@ pub(super) fn format_pod() -> Result<Vec<u8>, String> {
     .map_err(|e| format!("serialising the format: {e:?}"))
 }
 
-/// A Props param setting `channelVolumes` to `volume` on `channels` channels.
-fn volume_pod(volume: f32, channels: usize) -> Result<Vec<u8>, String> {
+/// A Props param setting the stream's master `volume` to `volume`. Layer A owns this property
+/// and leaves `channelVolumes` alone: that is the volume desktop mixers (pavucontrol, wpctl,
+/// pipewire-pulse clients) set, and the stream's converter applies the product of the two.
+fn volume_pod(volume: f32) -> Result<Vec<u8>, String> {
     spa::pod::serialize::PodSerializer::serialize(
         std::io::Cursor::new(Vec::new()),
         &spa::pod::Value::Object(spa::pod::Object {
             type_: spa::sys::SPA_TYPE_OBJECT_Props,
             id: spa::sys::SPA_PARAM_Props,
             properties: vec![spa::pod::Property {
-                key: spa::sys::SPA_PROP_channelVolumes,
+                key: spa::sys::SPA_PROP_volume,
                 flags: spa::pod::PropertyFlags::empty(),
-                value: spa::pod::Value::ValueArray(spa::pod::ValueArray::Float(vec![
-                    volume;
-                    channels
-                        .clamp(
-                            1, 64
-                        )
-                ])),
+                value: spa::pod::Value::Float(volume),
             }],
         }),
     )
@@ -836,19 +832,12 @@ impl State {
                 }
             }
             PwCommand::SetStreamVolume { node_id, volume } => {
-                let channels = self
-                    .graph
-                    .read()
-                    .nodes
-                    .get(&node_id)
-                    .and_then(|n| n.prop("audio.channels").and_then(|c| c.parse().ok()))
-                    .unwrap_or(2usize);
                 let Some((node, _)) = self.session.as_ref().and_then(|s| s.nodes.get(&node_id))
                 else {
                     tracing::debug!(node_id, "volume for an unknown node");
                     return;
                 };
-                match volume_pod(volume.max(0.0), channels) {
+                match volume_pod(volume.max(0.0)) {
                     Ok(bytes) => {
                         if let Some(pod) = Pod::from_bytes(&bytes) {
                             node.set_param(spa::param::ParamType::Props, 0, pod);
