@@ -59,8 +59,29 @@ cleanup() {
 }
 trap cleanup EXIT
 
-node_exists() {
+# The graph as one JSON array. pw-dump prints the graph again (and removals as objects without
+# a type) when it changes while being dumped, which happens whenever other clients come and
+# go: merge every document it printed, by object id.
+graph() {
     pw-dump 2>/dev/null | python3 -c '
+import json, sys
+text, dec, pos, objs = sys.stdin.read(), json.JSONDecoder(), 0, {}
+while True:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    if pos >= len(text):
+        break
+    doc, pos = dec.raw_decode(text, pos)
+    for o in doc if isinstance(doc, list) else [doc]:
+        if "type" not in o and o.get("info") is None:
+            objs.pop(o.get("id"), None)
+        else:
+            objs[o.get("id")] = {**objs.get(o.get("id"), {}), **o}
+json.dump(list(objs.values()), sys.stdout)'
+}
+
+node_exists() {
+    graph | python3 -c '
 import json, sys
 name = sys.argv[1]
 sys.exit(0 if any(o.get("type") == "PipeWire:Interface:Node"
@@ -70,7 +91,7 @@ sys.exit(0 if any(o.get("type") == "PipeWire:Interface:Node"
 
 # The sink headroomd plays into (what headroom-output is linked to), else the default sink.
 real_sink() {
-    pw-dump 2>/dev/null | python3 -c '
+    graph | python3 -c '
 import json, sys
 objs = json.load(sys.stdin)
 nodes = {o["id"]: o.get("info", {}).get("props", {}) for o in objs
