@@ -298,15 +298,15 @@ impl Sandbox {
         Ok(None)
     }
 
-    /// All objects of the graph, as `pw-dump` prints them.
+    /// All objects of the graph, as `pw-dump` prints them. When the graph changes while it
+    /// runs, `pw-dump` prints further JSON arrays with the changes; they are merged by object
+    /// id (an entry with `info: null` and no type is a removal).
     pub fn dump(&self) -> Result<Vec<serde_json::Value>> {
         let out = self.command("pw-dump").stderr(Stdio::null()).output()?;
         if !out.status.success() {
             bail!("pw-dump failed: {}", out.status);
         }
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).context("parsing pw-dump output")?;
-        Ok(v.as_array().cloned().unwrap_or_default())
+        merge_dumps(&out.stdout)
     }
 
     /// The default audio sink's node name according to WirePlumber, if set.
@@ -655,4 +655,51 @@ pub fn workspace_bin(name: &str) -> Result<PathBuf> {
         );
     }
     Ok(p)
+}
+
+/// Merges the JSON arrays `pw-dump` printed (the first is the graph, later ones are updates)
+/// into one list of objects, in first-seen order.
+pub fn merge_dumps(bytes: &[u8]) -> Result<Vec<serde_json::Value>> {
+    let mut order: Vec<u64> = Vec::new();
+    let mut objs: BTreeMap<u64, serde_json::Value> = BTreeMap::new();
+    let mut untracked = Vec::new();
+    for doc in serde_json::Deserializer::from_slice(bytes).into_iter::<serde_json::Value>() {
+        let doc = doc.context("parsing pw-dump output")?;
+        for o in doc.as_array().cloned().unwrap_or_default() {
+            let Some(id) = o["id"].as_u64() else {
+                untracked.push(o);
+                continue;
+            };
+            if o.get("type").is_none() && o["info"].is_null() {
+                objs.remove(&id);
+                continue;
+            }
+            if !objs.contains_key(&id) {
+                order.push(id);
+            }
+            objs.insert(id, o);
+        }
+    }
+    let mut all: Vec<serde_json::Value> = order.iter().filter_map(|id| objs.remove(id)).collect();
+    all.extend(untracked);
+    Ok(all)
+}
+
+#[cfg(test)]
+mod dump_tests {
+    use super::merge_dumps;
+
+    #[test]
+    fn later_documents_update_and_remove_objects() {
+        let out = br#"[ { "id": 1, "type": "PipeWire:Interface:Node", "info": { "n": 1 } },
+                        { "id": 2, "type": "PipeWire:Interface:Node", "info": { "n": 2 } } ]
+                      [ { "id": 2, "info": null },
+                        { "id": 3, "type": "PipeWire:Interface:Link", "info": {} },
+                        { "id": 1, "type": "PipeWire:Interface:Node", "info": { "n": 10 } } ]"#;
+        let v = merge_dumps(out).unwrap();
+        let ids: Vec<u64> = v.iter().map(|o| o["id"].as_u64().unwrap()).collect();
+        assert_eq!(ids, [1, 3]);
+        assert_eq!(v[0]["info"]["n"], 10);
+        assert!(merge_dumps(b"[ { \"id\": 1 } ] [ oops").is_err());
+    }
 }
