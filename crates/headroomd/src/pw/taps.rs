@@ -196,7 +196,7 @@ impl Taps {
         let stream = StreamRc::new(core.clone(), &name, props).map_err(|e| err(e.to_string()))?;
         let out = Arc::new(TapMeter::default());
         let rt = TapRt {
-            meter: LiveMeter::new(RATE, CHANNELS),
+            meter: LiveMeter::loudness_only(RATE, CHANNELS),
             out: out.clone(),
         };
         let listener = stream
@@ -392,7 +392,7 @@ mod tests {
 
     fn rt() -> TapRt {
         TapRt {
-            meter: LiveMeter::new(RATE, CHANNELS),
+            meter: LiveMeter::loudness_only(RATE, CHANNELS),
             out: Arc::new(TapMeter::default()),
         }
     }
