@@ -48,6 +48,10 @@ fn set_default(sb: &Sandbox, name: &str) {
         .status()
         .unwrap();
     assert!(st.success(), "wpctl set-default {name} failed");
+    // WirePlumber decides the default asynchronously (a just-created sink may take it a
+    // moment); the daemon's 1 s to follow counts from when the default has changed.
+    sb.wait_default_sink(name, Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("{e:#}"));
 }
 
 /// Watches the bus output for 1 s (longer than the daemon takes to follow a change): it must
