@@ -30,6 +30,14 @@ impl Daemon {
 
     /// Like [`Daemon::start`] with an explicit binary.
     pub fn start_bin(sb: &Sandbox, bin: &std::path::Path, args: &[&str]) -> Result<Self> {
+        let mut d = Self::spawn_bin(sb, bin, args)?;
+        d.wait_ready(sb, Duration::from_secs(10))?;
+        Ok(d)
+    }
+
+    /// Starts `bin` in `sb` with `args`, logging to `headroomd.log` in the sandbox, without
+    /// waiting for it to be ready.
+    fn spawn_bin(sb: &Sandbox, bin: &std::path::Path, args: &[&str]) -> Result<Self> {
         let log = sb.path("headroomd.log");
         let f = std::fs::OpenOptions::new()
             .create(true)
@@ -47,12 +55,10 @@ impl Daemon {
             .stderr(f)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        let mut d = Daemon {
+        Ok(Daemon {
             child: Some(child),
             log,
-        };
-        d.wait_ready(sb, Duration::from_secs(10))?;
-        Ok(d)
+        })
     }
 
     /// Waits until the processed sink exists and the bus output is linked to a sink.
@@ -300,17 +306,6 @@ pub fn force_quantum(sb: &Sandbox, quantum: u32) -> Result<()> {
     Ok(())
 }
 
-/// Records, sample-aligned in one 4-channel stream, the left channel of `headroom-processed`'s
-/// monitor (what enters the bus; channel 0) and of `real_sink`'s monitor (what the bus played;
-/// channel 2). Cross-correlating the two gives the bus's added latency.
-pub fn record_bus_io(
-    sb: &Sandbox,
-    real_sink: &str,
-    out: &std::path::Path,
-) -> Result<crate::Recorder> {
-    record_io(sb, BUS_SINK, real_sink, out)
-}
-
 /// Records the left channels of `input_sink`'s and `output_sink`'s monitors sample-aligned
 /// in one 4-channel stream (channels 0 and 2), e.g. to measure what a filter sink between
 /// them adds.
@@ -453,19 +448,7 @@ pub fn stop_stack(sb: &mut Sandbox) -> Result<()> {
     for name in ["wireplumber", "pipewire"] {
         while let Some(pos) = sb.children.iter().position(|(n, _)| n == name) {
             let (_, mut c) = sb.children.remove(pos);
-            // SAFETY: kill(2) on our own unreaped child.
-            unsafe {
-                libc::kill(c.id() as i32, libc::SIGTERM);
-            }
-            let deadline = Instant::now() + Duration::from_secs(2);
-            while c.try_wait()?.is_none() {
-                if Instant::now() > deadline {
-                    let _ = c.kill();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            let _ = c.wait();
+            crate::stop_child(&mut c, libc::SIGTERM, Duration::from_secs(2))?;
         }
     }
     Ok(())
@@ -488,26 +471,5 @@ pub fn start_stack(sb: &mut Sandbox) -> Result<Instant> {
 /// Starts the built `headroomd` in `sb` with `args` like [`Daemon::start`], without waiting for
 /// it to be ready (e.g. while PipeWire is down).
 pub fn spawn_daemon(sb: &Sandbox, args: &[&str]) -> Result<Daemon> {
-    let bin = crate::workspace_bin("headroomd")?;
-    let log = sb.path("headroomd.log");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)?;
-    let child = sb
-        .command(&bin)
-        .args(args)
-        .env(
-            "RUST_LOG",
-            std::env::var("HEADROOM_TEST_LOG").unwrap_or_else(|_| "info".into()),
-        )
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(f)
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    Ok(Daemon {
-        child: Some(child),
-        log,
-    })
+    Daemon::spawn_bin(sb, &crate::workspace_bin("headroomd")?, args)
 }

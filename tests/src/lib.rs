@@ -424,26 +424,31 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         // Stop in reverse order: session manager, server, bus.
         for (_, child) in self.children.iter_mut().rev() {
-            // SAFETY: plain kill(2) on a pid we spawned and have not yet reaped.
-            unsafe {
-                libc::kill(child.id() as i32, libc::SIGTERM);
-            }
-            let deadline = Instant::now() + Duration::from_secs(2);
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) => break,
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(5))
-                    }
-                    _ => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
-                    }
-                }
+            if stop_child(child, libc::SIGTERM, Duration::from_secs(2)).is_err() {
+                let _ = child.kill();
+                let _ = child.wait();
             }
         }
     }
+}
+
+/// Sends `signal` to `child` (one of ours, not yet reaped), waits up to `grace` for it to
+/// exit, SIGKILLs it if it has not, and reaps it.
+pub fn stop_child(child: &mut Child, signal: libc::c_int, grace: Duration) -> Result<()> {
+    // SAFETY: kill(2) on a pid we spawned and have not yet reaped.
+    unsafe {
+        libc::kill(child.id() as i32, signal);
+    }
+    let deadline = Instant::now() + grace;
+    while child.try_wait()?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.wait();
+    Ok(())
 }
 
 /// A running `pw-record`; [`Recorder::stop`] finalises the file.
@@ -461,19 +466,7 @@ impl Recorder {
 
     fn finish(&mut self) -> Result<()> {
         if let Some(mut c) = self.child.take() {
-            // SAFETY: kill(2) on our own unreaped child.
-            unsafe {
-                libc::kill(c.id() as i32, libc::SIGINT);
-            }
-            let deadline = Instant::now() + Duration::from_secs(3);
-            while c.try_wait()?.is_none() {
-                if Instant::now() > deadline {
-                    let _ = c.kill();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            let _ = c.wait();
+            stop_child(&mut c, libc::SIGINT, Duration::from_secs(3))?;
         }
         Ok(())
     }
