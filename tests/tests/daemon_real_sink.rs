@@ -91,6 +91,24 @@ fn add_preferred_sink(sb: &Sandbox) {
     );
 }
 
+/// A sandbox with the preferred sink next to the default one, and a daemon started with
+/// `--real-sink` playing into it.
+fn start_on_preferred() -> (Sandbox, Daemon) {
+    let sb = Sandbox::start().expect("sandbox");
+    add_preferred_sink(&sb);
+    let d = Daemon::start(&sb, &["--real-sink", PREFERRED]).expect("headroomd");
+    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
+    (sb, d)
+}
+
+/// The nodes application `app`'s playback stream is linked to, `None` while it has none.
+fn app_targets(sb: &Sandbox, app: &str) -> anyhow::Result<Option<Vec<String>>> {
+    let Some(id) = node_id_by_app(sb, app)? else {
+        return Ok(None);
+    };
+    Ok(Some(link_targets(sb, id)?))
+}
+
 /// Plays a 2 s tone into the bus while recording both sinks' monitors sample-aligned:
 /// asserts that the tone arrives on `on` and that `off` stays silent.
 fn assert_plays_only_into(sb: &Sandbox, d: &Daemon, on: &str, off: &str) {
@@ -142,10 +160,7 @@ fn level_on(sb: &Sandbox, sink: &str, secs: f64) -> f64 {
 
 #[test]
 fn real_sink_flag_plays_into_that_sink_and_not_the_default() {
-    let sb = Sandbox::start().expect("sandbox");
-    add_preferred_sink(&sb);
-    let d = Daemon::start(&sb, &["--real-sink", PREFERRED]).expect("headroomd");
-    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
+    let (sb, d) = start_on_preferred();
     assert_eq!(status_real_sink(&sb).as_deref(), Some(PREFERRED));
     assert_plays_only_into(&sb, &d, PREFERRED, DEFAULT_SINK);
 
@@ -199,10 +214,7 @@ fn profile_preferred_real_sink_plays_into_that_sink_and_follows_edits() {
 /// back under the same name (output returns to it within 1 s, audibly).
 #[test]
 fn output_leaves_a_removed_preferred_sink_and_returns_when_it_is_back() {
-    let sb = Sandbox::start().expect("sandbox");
-    add_preferred_sink(&sb);
-    let d = Daemon::start(&sb, &["--real-sink", PREFERRED]).expect("headroomd");
-    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
+    let (sb, d) = start_on_preferred();
     let wav = write_wav(&sb, "long.wav", &sine(440.0, -20.0, 15.0)).unwrap();
     let mut player = sb
         .play_cmd(&wav, BUS_SINK, &["application.name=long-player"])
@@ -211,12 +223,8 @@ fn output_leaves_a_removed_preferred_sink_and_returns_when_it_is_back() {
     with_log(
         &d,
         wait_for("player in the bus", Duration::from_secs(5), || {
-            let Some(id) = node_id_by_app(&sb, "long-player")? else {
-                return Ok(None);
-            };
-            Ok(link_targets(&sb, id)?
-                .iter()
-                .any(|t| t == BUS_SINK)
+            Ok(app_targets(&sb, "long-player")?
+                .is_some_and(|t| t.iter().any(|t| t == BUS_SINK))
                 .then_some(()))
         }),
     )
@@ -334,10 +342,7 @@ fn runtime_setting_moves_the_output_and_survives_a_restart() {
 /// the daemon says why.
 #[test]
 fn real_sink_flag_wins_over_the_setting_and_says_so() {
-    let sb = Sandbox::start().expect("sandbox");
-    add_preferred_sink(&sb);
-    let d = Daemon::start(&sb, &["--real-sink", PREFERRED]).expect("headroomd");
-    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
+    let (sb, d) = start_on_preferred();
     headroom(&sb, &["set", "preferred_real_sink", DEFAULT_SINK]);
     let line = with_log(
         &d,
@@ -368,10 +373,7 @@ fn real_sink_flag_wins_over_the_setting_and_says_so() {
 /// stream through the bus and levels it.
 #[test]
 fn long_stack_outage_bus_back_within_2s_routing_and_levelling_reapplied() {
-    let mut sb = Sandbox::start().expect("sandbox");
-    add_preferred_sink(&sb);
-    let mut d = Daemon::start(&sb, &["--real-sink", PREFERRED]).expect("headroomd");
-    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
+    let (mut sb, mut d) = start_on_preferred();
     stop_stack(&mut sb).unwrap();
     let down = Instant::now();
     with_log(
@@ -428,12 +430,8 @@ fn long_stack_outage_bus_back_within_2s_routing_and_levelling_reapplied() {
             "new stream routed into the bus",
             Duration::from_secs(2),
             || {
-                let Some(id) = node_id_by_app(&sb, "after-outage")? else {
-                    return Ok(None);
-                };
-                Ok(link_targets(&sb, id)?
-                    .iter()
-                    .any(|t| t == BUS_SINK)
+                Ok(app_targets(&sb, "after-outage")?
+                    .is_some_and(|t| t.iter().any(|t| t == BUS_SINK))
                     .then_some(()))
             },
         ),
@@ -503,10 +501,7 @@ fn started_before_pipewire_comes_up_when_it_does() {
 /// it like the bus output: to the default sink while it is gone, back when it returns.
 #[test]
 fn bypassed_streams_follow_the_preferred_sink() {
-    let sb = Sandbox::start().expect("sandbox");
-    add_preferred_sink(&sb);
-    let d = Daemon::start(&sb, &["--real-sink", PREFERRED]).expect("headroomd");
-    wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
+    let (sb, d) = start_on_preferred();
     headroom(&sb, &["route", "set", "direct-app", "bypass"]);
     let wav = write_wav(&sb, "long.wav", &sine(440.0, -20.0, 10.0)).unwrap();
     let mut player = sb
@@ -518,10 +513,7 @@ fn bypassed_streams_follow_the_preferred_sink() {
         with_log(
             &d,
             wait_for(&format!("direct-app on {sink} only"), timeout, || {
-                let Some(id) = node_id_by_app(&sb, "direct-app")? else {
-                    return Ok(None);
-                };
-                Ok((link_targets(&sb, id)? == vec![sink.to_string()]).then_some(()))
+                Ok((app_targets(&sb, "direct-app")? == Some(vec![sink.to_string()])).then_some(()))
             }),
         )
         .unwrap();
