@@ -306,6 +306,18 @@ pub fn force_quantum(sb: &Sandbox, quantum: u32) -> Result<()> {
     Ok(())
 }
 
+/// Links port `from` to port `to` (`node:port` names) with `pw-link`; false when it fails
+/// (e.g. a port does not exist yet).
+pub fn pw_link(sb: &Sandbox, from: &str, to: &str) -> Result<bool> {
+    Ok(sb
+        .command("pw-link")
+        .args([from, to])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?
+        .success())
+}
+
 /// Records the left channels of `input_sink`'s and `output_sink`'s monitors sample-aligned
 /// in one 4-channel stream (channels 0 and 2), e.g. to measure what a filter sink between
 /// them adds.
@@ -338,15 +350,7 @@ pub fn record_io(
         child: Some(child),
         path: out.to_path_buf(),
     };
-    let link = |from: &str, to: &str| -> Result<bool> {
-        Ok(sb
-            .command("pw-link")
-            .args([from, to])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()?
-            .success())
-    };
+    let link = |from: &str, to: &str| pw_link(sb, from, to);
     wait_for("hr-bus-io ports linked", Duration::from_secs(5), || {
         let a = link(&format!("{input_sink}:monitor_FL"), "hr-bus-io:input_FL")?;
         Ok(a.then_some(()))

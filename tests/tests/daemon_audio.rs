@@ -3,13 +3,13 @@
 //! adds against playing straight into the real sink, measured by cross-correlating a direct
 //! and a processed copy of the same signal mixed by the real sink in the same graph cycle.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use headroom_core::{Chain, ChainParams};
 
 use headroom_tests::daemon::{
-    best_lag, bursts, channel, concat, force_quantum, with_log, write_wav, Daemon, BUS_SINK,
+    best_lag, bursts, channel, concat, force_quantum, pw_link, with_log, write_wav, Daemon,
+    BUS_SINK,
 };
 use headroom_tests::{sine, wait_for, Sandbox, DEFAULT_SINK};
 
@@ -87,16 +87,11 @@ fn measure_added_latency(sb: &Sandbox, d: &Daemon, name: &str) -> (usize, f64, f
         "direct link to the real sink",
         Duration::from_secs(5),
         || {
-            let ok = sb
-                .command("pw-link")
-                .args([
-                    format!("{node}:output_FL"),
-                    format!("{DEFAULT_SINK}:playback_FR"),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()?
-                .success();
+            let ok = pw_link(
+                sb,
+                &format!("{node}:output_FL"),
+                &format!("{DEFAULT_SINK}:playback_FR"),
+            )?;
             Ok(ok.then_some(()))
         },
     );
