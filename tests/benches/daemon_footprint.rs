@@ -65,7 +65,7 @@ struct Figures {
 
 /// Plays `wav` into `sink` and measures `pid` while it flows.
 fn measure(sb: &Sandbox, pid: u32, sink: &str, wav: &Path, app: &str) -> Result<Figures> {
-    // Let start-up allocations settle before the idle figure.
+    // Idle: the process is up (its sink exists) and nothing plays yet.
     let idle_rss_kb = rss_kb(pid)?;
     let mut player: Child = sb
         .play_cmd(wav, sink, &[&format!("application.name={app}")])
@@ -120,7 +120,7 @@ fn reference(sb: &Sandbox, wav: &Path) -> Result<Figures> {
 }
 
 fn main() -> Result<()> {
-    // `cargo bench` passes `--bench`; a plain `cargo test` of benches passes nothing useful.
+    // Test harnesses that list benchmarks (`--list`) get none: this one runs as a whole.
     if std::env::args().any(|a| a == "--list") {
         return Ok(());
     }
