@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 APT_PKGS := pipewire pipewire-bin wireplumber libpipewire-0.3-dev libclang-dev clang pkg-config dbus sox tmux
 
-.PHONY: all deps toolchain build release test lint fmt demo bench soak install uninstall clean
+.PHONY: all deps toolchain build release test check lint fmt demo bench soak install uninstall clean
 
 all: build
 
@@ -31,10 +31,16 @@ release: deps
 fmt:
 	$(CARGO) fmt --all
 
-## lint: formatting and clippy, warnings are errors
+## lint: formatting, clippy and the API docs, warnings are errors
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
+
+## check: the edit loop — lint, then every test that needs no PipeWire (unit, property, golden,
+## control-plane and engine tests); the end-to-end sandbox tests are left to `make test`
+check: lint
+	$(CARGO) test --workspace --exclude headroom-tests -- --skip live::
 
 ## test: lint, then every unit, property and PipeWire end-to-end test; then prove nothing was left running
 test: lint

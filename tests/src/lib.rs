@@ -14,8 +14,6 @@
 //! audio tests on a 2-core machine must not compete); cargo runs test binaries one after
 //! another, so at most one sandbox is up at a time.
 
-#![warn(missing_docs)]
-
 pub mod daemon;
 
 use std::collections::BTreeMap;

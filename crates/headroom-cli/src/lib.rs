@@ -1,11 +1,9 @@
 //! # headroom-cli
 //!
 //! The `headroom` command line as a library, so that its parts can be tested: the clap
-//! grammar ([`cli`]), output formatting ([`format`]), the offline commands ([`offline`]), the
+//! grammar ([`cli`]), output formatting ([`mod@format`]), the offline commands ([`offline`]), the
 //! live monitor ([`monitor`]) and the systemd unit helper ([`service`]). The binary is a thin
 //! wrapper around [`run`].
-
-#![warn(missing_docs)]
 
 pub mod cli;
 pub mod core_api;

@@ -19,8 +19,6 @@
 //! *real-time safe* (notably every `process`) never allocates, locks, blocks, logs or panics,
 //! for any input, and is checked under `assert_no_alloc` in the tests.
 
-#![warn(missing_docs)]
-
 pub mod agc;
 pub mod analysis;
 pub mod chain;

@@ -15,8 +15,6 @@
 //!
 //! This crate does not depend on the DSP crate: meters are mirrored as plain [`Meters`].
 
-#![warn(missing_docs)]
-
 use std::path::PathBuf;
 
 pub mod error;

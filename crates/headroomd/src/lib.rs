@@ -4,8 +4,6 @@
 //! asked to stop. The `headroomd` binary is a thin wrapper, so integration tests can start a
 //! real daemon in-process or as a child process.
 
-#![warn(missing_docs)]
-
 pub mod control;
 pub mod engine;
 pub mod history;

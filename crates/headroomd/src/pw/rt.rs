@@ -51,6 +51,7 @@ pub struct Mailbox<T: Copy> {
 // time; the writer side is serialised by `writer`, the reader side by the single-reader contract
 // of `read_new` (documented as unsafe there).
 unsafe impl<T: Copy + Send> Sync for Mailbox<T> {}
+// SAFETY: the mailbox owns its slots; sending it moves `T` values, which are `Send`.
 unsafe impl<T: Copy + Send> Send for Mailbox<T> {}
 
 impl<T: Copy> Mailbox<T> {
@@ -269,52 +270,54 @@ unsafe fn copy_and_process(
     // Input: offset and size are clamped to `maxsize`, so `offset + in_frames * STRIDE` stays
     // inside the data. Output: `n <= out_cap`, so `n * STRIDE <= maxsize`. The two buffers are
     // distinct, so the slices do not overlap.
-    let (ib, ob) = ((*inb).buffer, (*outb).buffer);
-    if ib.is_null() || ob.is_null() || (*ob).n_datas < 1 || (*ob).datas.is_null() {
-        return;
-    }
-    let od = &mut *(*ob).datas;
-    if od.data.is_null() || od.chunk.is_null() || !(od.data as usize).is_multiple_of(ALIGN) {
-        return;
-    }
-    // Frames available in the input.
-    let mut in_frames = 0usize;
-    let mut in_ptr: *const f32 = std::ptr::null();
-    if (*ib).n_datas >= 1 && !(*ib).datas.is_null() {
-        let id = &*(*ib).datas;
-        if !id.data.is_null() && !id.chunk.is_null() {
-            let chunk = &*id.chunk;
-            let maxsize = id.maxsize as usize;
-            let offset = (chunk.offset as usize).min(maxsize);
-            let size = (chunk.size as usize).min(maxsize - offset);
-            let ptr = (id.data as *const u8).add(offset);
-            // A misaligned slice is undefined behaviour: such a buffer counts as no data.
-            if (ptr as usize).is_multiple_of(ALIGN) {
-                in_frames = size / STRIDE;
-                in_ptr = ptr as *const f32;
+    unsafe {
+        let (ib, ob) = ((*inb).buffer, (*outb).buffer);
+        if ib.is_null() || ob.is_null() || (*ob).n_datas < 1 || (*ob).datas.is_null() {
+            return;
+        }
+        let od = &mut *(*ob).datas;
+        if od.data.is_null() || od.chunk.is_null() || !(od.data as usize).is_multiple_of(ALIGN) {
+            return;
+        }
+        // Frames available in the input.
+        let mut in_frames = 0usize;
+        let mut in_ptr: *const f32 = std::ptr::null();
+        if (*ib).n_datas >= 1 && !(*ib).datas.is_null() {
+            let id = &*(*ib).datas;
+            if !id.data.is_null() && !id.chunk.is_null() {
+                let chunk = &*id.chunk;
+                let maxsize = id.maxsize as usize;
+                let offset = (chunk.offset as usize).min(maxsize);
+                let size = (chunk.size as usize).min(maxsize - offset);
+                let ptr = (id.data as *const u8).add(offset);
+                // A misaligned slice is undefined behaviour: such a buffer counts as no data.
+                if (ptr as usize).is_multiple_of(ALIGN) {
+                    in_frames = size / STRIDE;
+                    in_ptr = ptr as *const f32;
+                }
             }
         }
+        let out_cap = od.maxsize as usize / STRIDE;
+        let mut n = in_frames.min(out_cap);
+        if in_ptr.is_null() {
+            // No data: play a quantum of silence (requested size, else the whole buffer).
+            let req = (*outb).requested as usize;
+            n = if req > 0 { req.min(out_cap) } else { out_cap };
+        }
+        let out = std::slice::from_raw_parts_mut(od.data as *mut f32, n * CHANNELS);
+        if in_ptr.is_null() {
+            out.fill(0.0);
+        } else {
+            let input = std::slice::from_raw_parts(in_ptr, n * CHANNELS);
+            out.copy_from_slice(input);
+        }
+        chain.process(out);
+        let oc = &mut *od.chunk;
+        oc.offset = 0;
+        oc.stride = STRIDE as i32;
+        oc.size = (n * STRIDE) as u32;
+        (*outb).size = n as u64;
     }
-    let out_cap = od.maxsize as usize / STRIDE;
-    let mut n = in_frames.min(out_cap);
-    if in_ptr.is_null() {
-        // No data: play a quantum of silence (requested size, else the whole buffer).
-        let req = (*outb).requested as usize;
-        n = if req > 0 { req.min(out_cap) } else { out_cap };
-    }
-    let out = std::slice::from_raw_parts_mut(od.data as *mut f32, n * CHANNELS);
-    if in_ptr.is_null() {
-        out.fill(0.0);
-    } else {
-        let input = std::slice::from_raw_parts(in_ptr, n * CHANNELS);
-        out.copy_from_slice(input);
-    }
-    chain.process(out);
-    let oc = &mut *od.chunk;
-    oc.offset = 0;
-    oc.stride = STRIDE as i32;
-    oc.size = (n * STRIDE) as u32;
-    (*outb).size = n as u64;
 }
 
 #[cfg(test)]

@@ -268,11 +268,14 @@ impl Drop for Taps {
 /// # Safety
 /// `stream` is the tap stream whose process callback this is.
 pub unsafe fn on_tap_process(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
-    // SAFETY (both arms): forwarded contract of this function.
+    // SAFETY: forwarded contract of this function.
     #[cfg(debug_assertions)]
-    assert_no_alloc::assert_no_alloc(|| tap_inner(stream, rt));
+    assert_no_alloc::assert_no_alloc(|| unsafe { tap_inner(stream, rt) });
+    // SAFETY: forwarded contract of this function.
     #[cfg(not(debug_assertions))]
-    tap_inner(stream, rt);
+    unsafe {
+        tap_inner(stream, rt)
+    };
 }
 
 /// Dequeues the captured buffer, meters it and gives it back. Real-time safe.
@@ -282,15 +285,17 @@ pub unsafe fn on_tap_process(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
 unsafe fn tap_inner(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
     // SAFETY: `stream` is the live tap stream and this is its process callback, the one place
     // where dequeueing is allowed.
-    let b = pw_sys::pw_stream_dequeue_buffer(stream);
+    let b = unsafe { pw_sys::pw_stream_dequeue_buffer(stream) };
     if b.is_null() {
         return;
     }
     // SAFETY: a non-null dequeued `pw_buffer` is valid until queued again; its `spa_buffer`
     // is null or mapped (MAP_BUFFERS), which is what `meter_buffer` requires. The buffer goes
     // back to the same stream it came from.
-    meter_buffer((*b).buffer, rt);
-    pw_sys::pw_stream_queue_buffer(stream, b);
+    unsafe {
+        meter_buffer((*b).buffer, rt);
+        pw_sys::pw_stream_queue_buffer(stream, b);
+    }
 }
 
 /// Meters the first data plane of `buf` (interleaved F32 stereo) and publishes. Tolerates a
@@ -305,24 +310,26 @@ unsafe fn meter_buffer(buf: *const spa::sys::spa_buffer, rt: &mut TapRt) {
     // SAFETY: every pointer is checked for null before it is dereferenced, and valid when not
     // null (contract above); the slice is built from an `f32`-aligned pointer inside the data,
     // and `offset + frames * STRIDE <= maxsize` because offset and size are clamped to it.
-    if buf.is_null() || (*buf).n_datas < 1 || (*buf).datas.is_null() {
-        return;
-    }
-    let d = &*(*buf).datas;
-    if d.data.is_null() || d.chunk.is_null() {
-        return;
-    }
-    let chunk = &*d.chunk;
-    let maxsize = d.maxsize as usize;
-    let offset = (chunk.offset as usize).min(maxsize);
-    let size = (chunk.size as usize).min(maxsize - offset);
-    let frames = size / STRIDE;
-    let ptr = (d.data as *const u8).add(offset);
-    if frames > 0 && (ptr as usize).is_multiple_of(std::mem::align_of::<f32>()) {
-        let samples = std::slice::from_raw_parts(ptr as *const f32, frames * CHANNELS);
-        rt.meter.process(samples);
-        rt.out
-            .publish(rt.meter.momentary_lufs(), rt.meter.short_term_lufs());
+    unsafe {
+        if buf.is_null() || (*buf).n_datas < 1 || (*buf).datas.is_null() {
+            return;
+        }
+        let d = &*(*buf).datas;
+        if d.data.is_null() || d.chunk.is_null() {
+            return;
+        }
+        let chunk = &*d.chunk;
+        let maxsize = d.maxsize as usize;
+        let offset = (chunk.offset as usize).min(maxsize);
+        let size = (chunk.size as usize).min(maxsize - offset);
+        let frames = size / STRIDE;
+        let ptr = (d.data as *const u8).add(offset);
+        if frames > 0 && (ptr as usize).is_multiple_of(std::mem::align_of::<f32>()) {
+            let samples = std::slice::from_raw_parts(ptr as *const f32, frames * CHANNELS);
+            rt.meter.process(samples);
+            rt.out
+                .publish(rt.meter.momentary_lufs(), rt.meter.short_term_lufs());
+        }
     }
 }
 
