@@ -23,7 +23,7 @@ fn state_file(sb: &Sandbox) -> PathBuf {
 }
 
 fn profile_text(target: f64) -> String {
-    let default = headroom_core::profile::shipped_profiles()
+    let default = headroom_profile::shipped_profiles()
         .iter()
         .find(|(n, _)| *n == "default")
         .expect("shipped default profile")

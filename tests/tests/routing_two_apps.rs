@@ -11,8 +11,8 @@ mod routing_common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use headroom_core::profile::{Glob, MatchKey};
 use headroom_core::LayerAParams;
+use headroom_profile::{Glob, MatchKey};
 use headroom_tests::{sine, wait_for, Sandbox, DEFAULT_SINK};
 use headroomd::pw::BUS_SINK_NAME;
 use headroomd::routing::{Route, RouteConfig, RouteRule};

@@ -400,6 +400,19 @@ fn man_dir_writes_a_page_per_subcommand() {
         let t = std::fs::read_to_string(mandir.join(page)).unwrap_or_default();
         assert!(t.contains(".TH"), "{page} missing or not a man page");
     }
+    // The settings list of `headroom set` comes from the profile schema: every key, with its
+    // description.
+    let set_page = std::fs::read_to_string(mandir.join("headroom-set.1")).unwrap();
+    let help = text(&headroom(dir.path(), &["set", "--help"]).stdout);
+    for info in headroom_profile::Profile::keys() {
+        assert!(set_page.contains(info.key), "man page lacks {}", info.key);
+        assert!(help.contains(info.key), "--help lacks {}", info.key);
+        assert!(
+            help.contains(info.doc),
+            "--help lacks the doc of {}",
+            info.key
+        );
+    }
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! Parameters of every DSP stage, with their defaults.
 //!
 //! All structs are `Copy` so that they can be handed to the audio thread through a lock-free
-//! queue by value. Ranges are enforced by [`crate::profile`] when a profile or setting is
-//! validated; the DSP itself clamps defensively and never panics on an out-of-range value.
+//! queue by value. Ranges are enforced by the `headroom-profile` crate (its settings schema)
+//! when a profile or setting is validated; the DSP itself clamps defensively and never panics
+//! on an out-of-range value.
 
 use serde::{Deserialize, Serialize};
 

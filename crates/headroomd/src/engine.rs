@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use crossbeam_channel::{bounded, select, tick, unbounded, Receiver, Sender};
-use headroom_core::profile::{Profile, ProfileDiff, Route as CoreRoute};
 use headroom_ipc::{
     BypassMode, BypassState, ErrorCode, Event, IpcError, LayerALevel, PipewireState, ProfileActive,
     ProfileEntry, ProfileList, ProfileShow, ProfileSource, Request, Response, Route, RouteRule,
     Routes, SettingEntry, SettingValue, Settings, Status, StreamInfo, Topic,
 };
+use headroom_profile::{Profile, ProfileDiff, Route as CoreRoute, UserRule, UserRules};
 
 use crate::control::{
     dsp_timing_from_core, meters_from_core, Broadcaster, Handler, Server, ServerConfig,
@@ -182,8 +182,6 @@ struct Engine {
     force_bypass: bool,
     /// `--real-sink` on the command line: wins over the profile.
     cli_real_sink: Option<String>,
-    /// Runtime route rules, newest first.
-    user_rules: Vec<(String, CoreRoute)>,
     routes_file: PathBuf,
     last_streams: BTreeMap<u32, StreamInfo>,
     last_taps: BTreeSet<u32>,
@@ -217,8 +215,8 @@ fn ipc_route(r: CoreRoute) -> Route {
     }
 }
 
-fn to_ipc_value(v: &headroom_core::profile::SettingValue) -> SettingValue {
-    use headroom_core::profile::SettingValue as C;
+fn to_ipc_value(v: &headroom_profile::SettingValue) -> SettingValue {
+    use headroom_profile::SettingValue as C;
     match v {
         C::Bool(b) => SettingValue::Bool(*b),
         C::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => SettingValue::Int(*n as i64),
@@ -227,8 +225,8 @@ fn to_ipc_value(v: &headroom_core::profile::SettingValue) -> SettingValue {
     }
 }
 
-fn to_core_value(v: &SettingValue) -> headroom_core::profile::SettingValue {
-    use headroom_core::profile::SettingValue as C;
+fn to_core_value(v: &SettingValue) -> headroom_profile::SettingValue {
+    use headroom_profile::SettingValue as C;
     match v {
         SettingValue::Bool(b) => C::Bool(*b),
         SettingValue::Int(n) => C::Number(*n as f64),
@@ -238,7 +236,7 @@ fn to_core_value(v: &SettingValue) -> headroom_core::profile::SettingValue {
 }
 
 fn store_error(e: StoreError) -> IpcError {
-    use headroom_core::profile::ErrorKind;
+    use headroom_profile::ErrorKind;
     match &e {
         StoreError::Profile(pe) if pe.kind == ErrorKind::UnknownKey => {
             IpcError::new(ErrorCode::UnknownKey, e.to_string())
@@ -264,24 +262,31 @@ fn stream_info(s: &StreamRoute, reduction: Option<f32>) -> StreamInfo {
     }
 }
 
-/// Loads the persisted runtime route rules; a corrupt file is reported, kept aside as
-/// `routes.json.corrupt` and ignored.
-fn load_user_rules(path: &Path) -> Vec<(String, CoreRoute)> {
+/// Loads the persisted runtime route rules (newest first); a corrupt file is reported, kept
+/// aside as `routes.json.corrupt` and ignored, a rule whose pattern is not a valid glob is
+/// reported and skipped.
+fn load_user_rules(path: &Path) -> UserRules {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return UserRules::new(),
         Err(e) => {
             tracing::warn!(
                 "cannot read {}: {e}; starting without user rules",
                 path.display()
             );
-            return Vec::new();
+            return UserRules::new();
         }
     };
     match serde_json::from_str::<Vec<(String, Route)>>(&text) {
         Ok(rules) => rules
             .into_iter()
-            .map(|(app, r)| (app, core_route(r)))
+            .filter_map(|(app, r)| match UserRule::new(&app, core_route(r)) {
+                Ok(rule) => Some(rule),
+                Err(e) => {
+                    tracing::warn!("{}: skipping the rule `{app}`: {e}", path.display());
+                    None
+                }
+            })
             .collect(),
         Err(e) => {
             let backup = path.with_extension("json.corrupt");
@@ -291,7 +296,7 @@ fn load_user_rules(path: &Path) -> Vec<(String, CoreRoute)> {
                 path.display(),
                 backup.display()
             );
-            Vec::new()
+            UserRules::new()
         }
     }
 }
@@ -315,7 +320,7 @@ impl Engine {
         let user_rules = load_user_rules(&routes_file);
         // Nothing to send yet: moves are held until the bus is ready.
         let _ = routing.set_profile_rules(profile.route.clone());
-        let _ = routing.set_user_rules(user_rules.clone());
+        let _ = routing.set_user_rules(user_rules);
         let timing = bus.timing().snapshot();
         Engine {
             started: Instant::now(),
@@ -330,7 +335,6 @@ impl Engine {
             real_sink: None,
             force_bypass: config.bypass,
             cli_real_sink: config.preferred_real_sink.clone(),
-            user_rules,
             routes_file,
             last_streams: BTreeMap::new(),
             last_taps: BTreeSet::new(),
@@ -661,11 +665,13 @@ impl Engine {
 
     fn routes(&self) -> Routes {
         let mut rules: Vec<RouteRule> = self
-            .user_rules
+            .routing
+            .router()
+            .user_rules()
             .iter()
-            .map(|(app, r)| RouteRule {
-                app: app.clone(),
-                route: ipc_route(*r),
+            .map(|r| RouteRule {
+                app: r.app.to_string(),
+                route: ipc_route(r.route),
                 source: headroom_ipc::RuleSource::User,
             })
             .collect();
@@ -729,9 +735,8 @@ impl Engine {
     }
 
     fn setting(&self, key: &str) -> Result<SettingEntry, IpcError> {
-        let unknown = |e: headroom_core::profile::ProfileError| {
-            IpcError::new(ErrorCode::UnknownKey, e.message)
-        };
+        let unknown =
+            |e: headroom_profile::ProfileError| IpcError::new(ErrorCode::UnknownKey, e.message);
         let info = Profile::key_info(key).map_err(unknown)?;
         let value = self.store.effective().get(key).map_err(unknown)?;
         Ok(SettingEntry {
@@ -752,11 +757,10 @@ impl Engine {
         }
     }
 
-    fn save_user_rules(&self) -> Result<(), IpcError> {
-        let rules: Vec<(String, Route)> = self
-            .user_rules
+    fn save_user_rules(&self, rules: &UserRules) -> Result<(), IpcError> {
+        let rules: Vec<(String, Route)> = rules
             .iter()
-            .map(|(a, r)| (a.clone(), ipc_route(*r)))
+            .map(|r| (r.app.to_string(), ipc_route(r.route)))
             .collect();
         let json =
             serde_json::to_vec_pretty(&rules).map_err(|e| IpcError::internal(e.to_string()))?;
@@ -790,7 +794,7 @@ impl Engine {
                     ProfileSource::User => {
                         std::fs::read_to_string(&path).unwrap_or_else(|_| profile.to_toml())
                     }
-                    ProfileSource::Shipped => headroom_core::profile::shipped_profiles()
+                    ProfileSource::Shipped => headroom_profile::shipped_profiles()
                         .iter()
                         .find(|(n, _)| *n == name)
                         .map(|(_, t)| t.to_string())
@@ -842,12 +846,13 @@ impl Engine {
             }
             Request::RouteList => Ok(Response::Routes(self.routes())),
             Request::RouteSet { app, route } => {
-                let r = core_route(route);
-                self.user_rules
-                    .retain(|(a, _)| !a.eq_ignore_ascii_case(&app));
-                self.user_rules.insert(0, (app.clone(), r));
-                self.save_user_rules()?;
-                let cmds = self.routing.set_user_rule(&app, r);
+                let rule = UserRule::new(&app, core_route(route)).map_err(|e| {
+                    IpcError::invalid_params(format!("`{app}` is not a valid glob: {e}"))
+                })?;
+                let mut rules = self.routing.router().user_rules().clone();
+                rules.set(rule);
+                self.save_user_rules(&rules)?;
+                let cmds = self.routing.set_user_rules(rules);
                 self.send_all(cmds);
                 self.publish(Event::rule_changed(
                     app,
@@ -858,14 +863,12 @@ impl Engine {
                 Ok(Response::Ok)
             }
             Request::RouteUnset { app } => {
-                let before = self.user_rules.len();
-                self.user_rules
-                    .retain(|(a, _)| !a.eq_ignore_ascii_case(&app));
-                if self.user_rules.len() == before {
+                let mut rules = self.routing.router().user_rules().clone();
+                if !rules.unset(&app) {
                     return Err(IpcError::not_found(format!("no user rule for `{app}`")));
                 }
-                self.save_user_rules()?;
-                let (_, cmds) = self.routing.unset_user_rule(&app);
+                self.save_user_rules(&rules)?;
+                let cmds = self.routing.set_user_rules(rules);
                 self.send_all(cmds);
                 self.publish(Event::rule_changed(
                     app,
@@ -914,7 +917,7 @@ impl Engine {
                 };
                 let diff = self
                     .store
-                    .set_override("bypass", headroom_core::profile::SettingValue::Bool(want))
+                    .set_override("bypass", headroom_profile::SettingValue::Bool(want))
                     .map_err(store_error)?;
                 self.after_store_change(diff, &["bypass".to_string()]);
                 Ok(Response::Bypass(BypassState {

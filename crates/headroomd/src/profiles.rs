@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
-use headroom_core::profile::{
+use headroom_profile::{
     line_col, shipped_profiles, ChangeKind, Profile, ProfileDiff, ProfileError, SettingValue,
     DEFAULT_PROFILE_NAME,
 };

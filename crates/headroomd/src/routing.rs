@@ -15,11 +15,11 @@
 //!
 //! ## Matching
 //! A profile rule matches a stream when every one of its keys matches
-//! ([`RouteRule::matches`]: the profile's globs, case-sensitive; keys `app` — matching
-//! `application.name` **or** `application.process.binary` —, `application.name`,
-//! `application.process.binary`, `media.role`, `media.name`, `node.name`; a key the stream does
-//! not carry never matches). A user rule `route set APP …` is a glob on `app` (`*` any run,
-//! `?` one character) compared case-insensitively, as users type app names loosely.
+//! ([`RouteRule::matches`]; keys `app` — matching `application.name` **or**
+//! `application.process.binary` —, `application.name`, `application.process.binary`,
+//! `media.role`, `media.name`, `node.name`; a key the stream does not carry never matches). A
+//! user rule `route set APP …` is a glob on `app` ([`UserRule`]). Both use the one
+//! [`headroom_profile::Glob`], which ignores case: users type app names loosely.
 //!
 //! ## Which streams are routed
 //! Only `Stream/Output/Audio` nodes. Never headroom's own streams (`node.name` starting with
@@ -69,7 +69,7 @@ use crate::layer_a::{LayerA, LayerAState, TapReading};
 use crate::pw::taps::TapReadings;
 use crate::pw::{Graph, PwCommand, PwEvent};
 
-pub use headroom_core::profile::{MatchKey, Route, RouteConfig, RouteRule};
+pub use headroom_profile::{MatchKey, Route, RouteConfig, RouteRule, UserRule, UserRules};
 
 /// Property headroom sets on its own nodes (bus and taps); streams carrying it are never
 /// routed or tapped.
@@ -221,8 +221,7 @@ struct StreamState {
 pub struct Router {
     processed_sink: String,
     real_sink: Option<String>,
-    /// Newest first.
-    user_rules: Vec<(String, Route)>,
+    user_rules: UserRules,
     profile: RouteConfig,
     streams: BTreeMap<u32, StreamState>,
 }
@@ -240,7 +239,7 @@ impl Router {
         Self {
             processed_sink: processed_sink.into(),
             real_sink: None,
-            user_rules: Vec::new(),
+            user_rules: UserRules::new(),
             profile: RouteConfig::default(),
             streams: BTreeMap::new(),
         }
@@ -257,7 +256,7 @@ impl Router {
     }
 
     /// User rules, newest first.
-    pub fn user_rules(&self) -> &[(String, Route)] {
+    pub fn user_rules(&self) -> &UserRules {
         &self.user_rules
     }
 
@@ -284,17 +283,15 @@ impl Router {
 
     /// The rule and route for `node` by precedence: user rules, profile rules, default.
     pub fn decide(&self, node: &StreamNode) -> (MatchedRule, Route) {
-        for (i, (app, route)) in self.user_rules.iter().enumerate() {
-            if app_matches(node, app) {
-                return (
-                    MatchedRule {
-                        source: RuleSource::User,
-                        description: format!("app={app}"),
-                        index: Some(i),
-                    },
-                    *route,
-                );
-            }
+        if let Some((i, rule)) = self.user_rules.first_match(|k| node.prop(k)) {
+            return (
+                MatchedRule {
+                    source: RuleSource::User,
+                    description: format!("app={}", rule.app),
+                    index: Some(i),
+                },
+                rule.route,
+            );
         }
         for (i, rule) in self.profile.rules.iter().enumerate() {
             if rule.matches(|k| node.prop(k)) {
@@ -411,28 +408,22 @@ impl Router {
         self.streams.remove(&id).is_some()
     }
 
-    /// Adds or replaces the user rule for `app` (a glob on `application.name` or
-    /// `application.process.binary`, case-insensitive); it becomes the newest rule. Returns
-    /// the moves that re-route existing streams.
-    pub fn set_user_rule(&mut self, app: &str, route: Route) -> Vec<Move> {
-        self.user_rules
-            .retain(|(a, _)| !a.eq_ignore_ascii_case(app));
-        self.user_rules.insert(0, (app.to_string(), route));
+    /// Adds or replaces a user rule (see [`UserRules::set`]); it becomes the newest rule.
+    /// Returns the moves that re-route existing streams.
+    pub fn set_user_rule(&mut self, rule: UserRule) -> Vec<Move> {
+        self.user_rules.set(rule);
         self.reroute_all()
     }
 
-    /// Removes the user rule for `app`. Returns whether one existed and the moves that
-    /// re-route existing streams.
+    /// Removes the user rule for `app` (see [`UserRules::unset`]). Returns whether one existed
+    /// and the moves that re-route existing streams.
     pub fn unset_user_rule(&mut self, app: &str) -> (bool, Vec<Move>) {
-        let before = self.user_rules.len();
-        self.user_rules
-            .retain(|(a, _)| !a.eq_ignore_ascii_case(app));
-        let removed = self.user_rules.len() != before;
+        let removed = self.user_rules.unset(app);
         (removed, self.reroute_all())
     }
 
-    /// Replaces all user rules (e.g. loaded from the user's config at start), newest first.
-    pub fn set_user_rules(&mut self, rules: Vec<(String, Route)>) -> Vec<Move> {
+    /// Replaces all user rules (e.g. loaded from the user's config at start).
+    pub fn set_user_rules(&mut self, rules: UserRules) -> Vec<Move> {
         self.user_rules = rules;
         self.reroute_all()
     }
@@ -690,8 +681,8 @@ impl RoutingController {
     }
 
     /// `route set APP ROUTE`.
-    pub fn set_user_rule(&mut self, app: &str, route: Route) -> Vec<PwCommand> {
-        let moves = self.router.set_user_rule(app, route);
+    pub fn set_user_rule(&mut self, rule: UserRule) -> Vec<PwCommand> {
+        let moves = self.router.set_user_rule(rule);
         let mut out = self.gated(moves);
         out.extend(self.sync_taps());
         out
@@ -705,8 +696,8 @@ impl RoutingController {
         (removed, out)
     }
 
-    /// Replaces all user rules (newest first), e.g. from the persisted config at start.
-    pub fn set_user_rules(&mut self, rules: Vec<(String, Route)>) -> Vec<PwCommand> {
+    /// Replaces all user rules, e.g. from the persisted config at start.
+    pub fn set_user_rules(&mut self, rules: UserRules) -> Vec<PwCommand> {
         let moves = self.router.set_user_rules(rules);
         let mut out = self.gated(moves);
         out.extend(self.sync_taps());
@@ -793,44 +784,6 @@ fn app_name(node: &StreamNode) -> String {
         .to_string()
 }
 
-/// Whether a user rule's `app` glob matches `application.name` or
-/// `application.process.binary` (case-insensitive).
-fn app_matches(node: &StreamNode, glob: &str) -> bool {
-    ["application.name", "application.process.binary"]
-        .iter()
-        .any(|k| node.prop(k).is_some_and(|v| glob_match(glob, v)))
-}
-
-/// Case-insensitive glob match: `*` matches any run of characters, `?` exactly one.
-pub fn glob_match(glob: &str, text: &str) -> bool {
-    let p: Vec<char> = glob.chars().flat_map(char::to_lowercase).collect();
-    let t: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
-    // Iterative matcher with single-star backtracking (linear in practice, no recursion).
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || c == t[ti] => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi.min(p.len())..].iter().all(|&c| c == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -850,12 +803,16 @@ mod tests {
                 .map(|(k, v)| {
                     (
                         k.parse::<MatchKey>().unwrap(),
-                        headroom_core::profile::Glob::new(v).unwrap(),
+                        headroom_profile::Glob::new(v).unwrap(),
                     )
                 })
                 .collect(),
             route,
         }
+    }
+
+    fn user(app: &str, route: Route) -> UserRule {
+        UserRule::new(app, route).unwrap()
     }
 
     fn router_with_real() -> Router {
@@ -869,22 +826,6 @@ mod tests {
             node_id: id,
             target: t.map(str::to_string),
         }
-    }
-
-    #[test]
-    fn glob_basics() {
-        assert!(glob_match("firefox", "Firefox"));
-        assert!(glob_match("fire*", "firefox"));
-        assert!(glob_match("*fox", "firefox"));
-        assert!(glob_match("f?re*x", "firefox"));
-        assert!(glob_match("*", ""));
-        assert!(glob_match("a*b*c", "aXXbYYc"));
-        assert!(!glob_match("a*b*c", "aXXbYY"));
-        assert!(!glob_match("fire", "firefox"));
-        assert!(!glob_match("?", ""));
-        assert!(!glob_match("", "x"));
-        assert!(glob_match("", ""));
-        assert!(glob_match("**x", "x"));
     }
 
     #[test]
@@ -953,7 +894,7 @@ mod tests {
     #[test]
     fn app_key_matches_binary_too() {
         let mut r = router_with_real();
-        r.set_user_rule("chromium", Route::Bypass);
+        r.set_user_rule(user("chromium", Route::Bypass));
         let s = stream(
             5,
             &[
@@ -1016,17 +957,17 @@ mod tests {
             RuleSource::Profile
         );
 
-        let moves = r.set_user_rule("mpv", Route::Processed);
+        let moves = r.set_user_rule(user("mpv", Route::Processed));
         assert_eq!(moves, vec![mv(1, Some(PROCESSED_SINK))]);
         let m = r.state()[0].matched.clone().unwrap();
         assert_eq!(m.source, RuleSource::User);
         assert_eq!(m.description, "app=mpv");
 
         // A newer, broader user rule wins over the older one.
-        let moves = r.set_user_rule("m*", Route::Bypass);
+        let moves = r.set_user_rule(user("m*", Route::Bypass));
         assert_eq!(moves, vec![mv(1, Some("speakers"))]);
         // Re-setting "mpv" makes it the newest again.
-        let moves = r.set_user_rule("MPV", Route::Processed);
+        let moves = r.set_user_rule(user("MPV", Route::Processed));
         assert_eq!(moves, vec![mv(1, Some(PROCESSED_SINK))]);
         assert_eq!(r.user_rules().len(), 2);
     }
@@ -1040,7 +981,7 @@ mod tests {
         });
         r.on_stream_added(app(7, "game"));
         assert_eq!(
-            r.set_user_rule("game", Route::Processed),
+            r.set_user_rule(user("game", Route::Processed)),
             vec![mv(7, Some(PROCESSED_SINK))]
         );
         let (removed, moves) = r.unset_user_rule("game");
@@ -1055,7 +996,7 @@ mod tests {
     fn no_move_when_nothing_changes() {
         let mut r = router_with_real();
         r.on_stream_added(app(1, "a"));
-        assert!(r.set_user_rule("a", Route::Processed).is_empty());
+        assert!(r.set_user_rule(user("a", Route::Processed)).is_empty());
         assert!(r.set_profile_rules(RouteConfig::default()).is_empty());
         assert!(r.on_real_sink_changed(Some("speakers")).is_empty());
     }
@@ -1123,7 +1064,7 @@ mod tests {
             None
         );
         assert!(r.state().is_empty());
-        assert!(r.set_user_rule("*", Route::Bypass).is_empty());
+        assert!(r.set_user_rule(user("*", Route::Bypass)).is_empty());
     }
 
     #[test]
@@ -1137,7 +1078,7 @@ mod tests {
         let st = r.state();
         assert_eq!(st[0].status, StreamStatus::Fixed);
         assert_eq!(st[0].route, None);
-        assert!(r.set_user_rule("pro", Route::Bypass).is_empty());
+        assert!(r.set_user_rule(user("pro", Route::Bypass)).is_empty());
         assert!(r.processed_streams().is_empty());
     }
 
@@ -1263,7 +1204,7 @@ mod tests {
         let mut c = ctl();
         c.on_event(&ready(), None);
         c.on_event(&added(50, "a"), None);
-        let cmds = c.set_user_rule("a", Route::Bypass);
+        let cmds = c.set_user_rule(user("a", Route::Bypass));
         assert_eq!(
             cmds,
             vec![

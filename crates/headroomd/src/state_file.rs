@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use headroom_core::profile::{Profile, SettingValue};
+use headroom_profile::{Profile, SettingValue};
 use serde::{Deserialize, Serialize};
 
 /// File name of the state file inside the state directory.

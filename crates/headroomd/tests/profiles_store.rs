@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use headroom_core::profile::{ChangeKind, Profile, SettingValue};
+use headroom_profile::{ChangeKind, Profile, SettingValue};
 use headroomd::profiles::{ProfileEvent, ProfileSource, ProfileStore, StoreError};
 use headroomd::state_file::StateFile;
 

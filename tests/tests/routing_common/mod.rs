@@ -92,7 +92,9 @@ impl Driver {
                     }
                     recv(ctl_rx) -> c => {
                         let cmds = match c {
-                            Ok(Ctl::SetRule(app, r)) => ctl.set_user_rule(&app, r),
+                            Ok(Ctl::SetRule(app, r)) => {
+                                ctl.set_user_rule(headroomd::routing::UserRule::new(&app, r).unwrap())
+                            }
                             Ok(Ctl::UnsetRule(app)) => ctl.unset_user_rule(&app).1,
                             Ok(Ctl::Profile(p)) => ctl.set_profile_rules(p),
                             Ok(Ctl::LayerA(p)) => ctl.set_layer_a(p),

@@ -1,9 +1,7 @@
 //! Profile files: shipped profiles, defaults, and every error class with its exact position.
 
 use headroom_core::params::{AgcParams, ChainParams, LayerAParams};
-use headroom_core::profile::{
-    shipped_profiles, ErrorKind, MatchKey, Profile, ProfileError, ProfileFile, Route,
-};
+use headroom_profile::{shipped_profiles, ErrorKind, MatchKey, Profile, ProfileError, Route};
 
 fn parse_err(text: &str) -> ProfileError {
     match Profile::parse(text, "profiles/test.toml") {
@@ -55,12 +53,7 @@ fn every_shipped_profile_parses_and_validates() {
         assert_eq!(p.name, *name);
         assert!(!p.description.is_empty(), "{name} has a description");
         p.validate().unwrap();
-        // The serde path agrees with the checked parser.
-        let raw: ProfileFile = toml::from_str(text).unwrap();
-        let mut via_serde = Profile::try_from(raw).unwrap();
-        via_serde.name = name.to_string();
-        assert_eq!(via_serde, p, "{name}");
-        // And the profile round-trips through TOML.
+        // The profile round-trips through TOML written from the schema.
         let again = Profile::parse(&p.to_toml(), &format!("{name}.toml")).unwrap();
         assert_eq!(again, p, "{name}");
     }
@@ -369,13 +362,46 @@ fn columns_count_characters_not_bytes() {
 }
 
 #[test]
-fn validation_via_serde_reports_keys() {
-    let raw: ProfileFile = toml::from_str("[compressor]\nattack_ms = -3\n").unwrap();
-    let e = Profile::try_from(raw).unwrap_err();
+fn validation_without_a_file_reports_keys() {
+    let mut p = Profile::default();
+    p.chain.compressor.attack_ms = -3.0;
+    let e = p.validate().unwrap_err();
     assert_eq!(e.kind, ErrorKind::OutOfRange);
     assert_eq!(e.key.as_deref(), Some("compressor.attack_ms"));
     assert!(e.location.is_none());
-    assert!(toml::from_str::<ProfileFile>("[agc]\ntargte_lufs = 1\n").is_err());
+    assert_eq!(
+        parse_err("[agc]\ntargte_lufs = 1\n").kind,
+        ErrorKind::UnknownKey
+    );
+}
+
+#[test]
+fn to_toml_writes_exactly_the_schema_keys_and_the_rules() {
+    let mut p = Profile::parse(
+        "[[route.rules]]\nmatch = { app = \"a\\\"b\", \"media.role\" = \"Music\" }\nroute = \"bypass\"\n",
+        "r.toml",
+    )
+    .unwrap();
+    p.preferred_real_sink = Some("alsa \"usb\"".into());
+    let text = p.to_toml();
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    let mut written: Vec<String> = Vec::new();
+    for (k, v) in &doc {
+        match v.as_table() {
+            Some(t) => written.extend(
+                t.keys()
+                    .filter(|sub| !(k == "route" && *sub == "rules"))
+                    .map(|sub| format!("{k}.{sub}")),
+            ),
+            None => written.push(k.clone()),
+        }
+    }
+    written.sort();
+    let mut keys: Vec<String> = Profile::keys().iter().map(|i| i.key.to_string()).collect();
+    keys.sort();
+    assert_eq!(written, keys);
+    assert_eq!(doc["route"]["rules"].as_array().unwrap().len(), 1);
+    assert_eq!(Profile::parse(&text, "r.toml").unwrap(), p);
 }
 
 #[test]
@@ -387,7 +413,7 @@ fn crlf_line_endings_and_line_col() {
         15,
         "agc.target_lufs = -60 is out of range (must be between -40 and -5)",
     );
-    use headroom_core::profile::line_col;
+    use headroom_profile::line_col;
     assert_eq!(line_col("ab\ncd", 0), (1, 1));
     assert_eq!(line_col("ab\ncd", 3), (2, 1));
     assert_eq!(line_col("ab\ncd", 4), (2, 2));

@@ -1,7 +1,7 @@
 //! Property tests: the profile parser never panics, valid profiles round-trip through TOML,
 //! and the glob matcher agrees with simple string predicates.
 
-use headroom_core::profile::{shipped_profiles, Bound, Glob, Profile, SettingValue};
+use headroom_profile::{shipped_profiles, Bound, Glob, Profile, SettingValue};
 use proptest::prelude::*;
 
 fn default_text() -> &'static str {
@@ -78,10 +78,11 @@ proptest! {
     }
 
     #[test]
-    fn literal_glob_matches_exactly_itself(s in "[a-zA-Z0-9 ._-]{0,12}", t in "[a-zA-Z0-9 ._-]{0,12}") {
+    fn literal_glob_matches_exactly_itself_in_any_case(s in "[a-zA-Z0-9 ._-]{0,12}", t in "[a-zA-Z0-9 ._-]{0,12}") {
         let g = Glob::new(&s).unwrap();
         prop_assert!(g.matches(&s));
-        prop_assert_eq!(g.matches(&t), s == t);
+        prop_assert!(g.matches(&s.to_uppercase()));
+        prop_assert_eq!(g.matches(&t), s.eq_ignore_ascii_case(&t));
     }
 
     #[test]

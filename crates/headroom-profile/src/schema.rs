@@ -1,14 +1,31 @@
 //! The table of every dotted-key setting: type, range, documentation, accessors.
 //!
-//! This one table drives profile parsing (which keys exist, which type each has), validation
-//! (ranges), `headroom get/set`, runtime overrides and `Profile::keys()`.
+//! This one table ([`FIELDS`]) is the schema. Everything else is derived from it: profile
+//! parsing (which sections and keys exist, which type each has), validation (ranges),
+//! writing a profile back ([`crate::Profile::to_toml`]), `headroom get/set`, runtime
+//! overrides, [`crate::Profile::keys`], the settings table of the crate docs
+//! ([`settings_markdown`], kept in `SETTINGS.md` by a test) and the settings list of
+//! `headroom set --help` and its man page ([`settings_help`]).
+//!
+//! ## Adding a setting
+//! 1. Add the field (with its default) to the parameter struct in `headroom-core`'s
+//!    `params.rs` (or to [`crate::Profile`] for a non-DSP setting).
+//! 2. Add one row here: `num_field!("section.key", path.to.field, range, "doc, unit")` or
+//!    `bool_field!(…)`, in the order it should appear in listings and files.
+//! 3. Run `HEADROOM_BLESS=1 cargo test -p headroom-profile settings_doc` to regenerate
+//!    `SETTINGS.md`, and document the key in `profiles/*.toml`.
+//!
+//! Parsing, validation, `to_toml`, `headroom get/set/settings`, the IPC setting list and the
+//! help texts pick the new key up from the row.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::route::Route;
-use super::Profile;
+use headroom_core::LUFS_FLOOR;
+
+use crate::route::Route;
+use crate::Profile;
 
 /// A setting's value as typed on the command line, stored in the state file or sent over IPC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,14 +196,31 @@ pub struct SettingInfo {
 }
 
 /// One row of the settings table.
-pub(crate) struct Field {
+pub struct Field {
+    /// Dotted key, e.g. `agc.target_lufs`; the part before the dot is the profile section.
     pub key: &'static str,
+    /// Type.
     pub kind: SettingKind,
+    /// Allowed range (numbers only).
     pub range: Option<NumRange>,
+    /// One-line description with unit.
     pub doc: &'static str,
+    /// Reads the setting from a profile.
     pub get: fn(&Profile) -> SettingValue,
     /// Stores a value already coerced to `kind` (other variants are ignored).
     pub put: fn(&mut Profile, &SettingValue),
+}
+
+impl Field {
+    /// The section (`agc` for `agc.target_lufs`), `None` for a top-level key.
+    pub fn section(&self) -> Option<&'static str> {
+        self.key.split_once('.').map(|(s, _)| s)
+    }
+
+    /// The key inside its section (`target_lufs` for `agc.target_lufs`).
+    pub fn name(&self) -> &'static str {
+        self.key.split_once('.').map_or(self.key, |(_, k)| k)
+    }
 }
 
 const fn incl(a: f64, b: f64) -> Option<NumRange> {
@@ -238,7 +272,7 @@ macro_rules! bool_field {
 }
 
 /// Every setting. Order is the order of `headroom get` listings and of the profile file.
-pub(crate) static FIELDS: &[Field] = &[
+pub static FIELDS: &[Field] = &[
     Field {
         key: "description",
         kind: SettingKind::String,
@@ -302,7 +336,7 @@ pub(crate) static FIELDS: &[Field] = &[
     num_field!(
         "agc.silence_gate_lufs",
         chain.agc.silence_gate_lufs,
-        incl(-70.0, -10.0),
+        incl(LUFS_FLOOR, -10.0),
         "Below this loudness the AGC gain freezes, LUFS (must be below agc.target_lufs)"
     ),
     bool_field!(
@@ -355,7 +389,7 @@ pub(crate) static FIELDS: &[Field] = &[
         "limiter.ceiling_dbtp",
         chain.limiter.ceiling_dbtp,
         incl(-20.0, 0.0),
-        "Highest true peak of the output, dBTP"
+        "Highest true peak of the output, dBTP (must be above agc.target_lufs)"
     ),
     num_field!(
         "limiter.lookahead_ms",
@@ -417,6 +451,73 @@ pub(crate) static FIELDS: &[Field] = &[
 /// Looks a setting up by dotted key.
 pub(crate) fn field(key: &str) -> Option<&'static Field> {
     FIELDS.iter().find(|f| f.key == key)
+}
+
+/// The profile's sections (`agc`, `compressor`, …, `route`), in schema order.
+pub fn sections() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for s in FIELDS.iter().filter_map(Field::section) {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// The settings of `section` (`None`: the top-level keys), in schema order.
+pub fn fields_in(section: Option<&str>) -> impl Iterator<Item = &'static Field> + '_ {
+    FIELDS.iter().filter(move |f| f.section() == section)
+}
+
+/// How a row's allowed values read in the docs: the range (with an ordering rule from the
+/// description), or the two routes.
+fn allowed(f: &Field) -> String {
+    match (f.kind, f.range) {
+        (SettingKind::Route, _) => "`\"processed\"` or `\"bypass\"`".to_owned(),
+        (_, Some(r)) => r.describe(),
+        _ => String::new(),
+    }
+}
+
+/// The settings table of the docs (Markdown): key, type, default, allowed values, meaning.
+pub fn settings_markdown() -> String {
+    let defaults = Profile::default();
+    let mut out = String::from(
+        "| key | type | default | allowed | meaning |\n|-----|------|---------|---------|---------|\n",
+    );
+    for f in FIELDS {
+        let default = match (f.get)(&defaults) {
+            SettingValue::String(s) if s.is_empty() => "`\"\"`".to_owned(),
+            v => format!("`{v}`"),
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {default} | {} | {} |\n",
+            f.key,
+            f.kind,
+            allowed(f),
+            f.doc
+        ));
+    }
+    out
+}
+
+/// The settings list for `headroom set --help` and its man page (plain text).
+pub fn settings_help() -> String {
+    let defaults = Profile::default();
+    let width = FIELDS.iter().map(|f| f.key.len()).max().unwrap_or(0);
+    let mut out = String::from("Settings (dotted keys, as in a profile file):\n");
+    for f in FIELDS {
+        let mut what = format!("{}, default {}", f.kind, (f.get)(&defaults));
+        let a = allowed(f).replace('`', "");
+        if !a.is_empty() {
+            what.push_str(&format!(", {a}"));
+        }
+        out.push_str(&format!(
+            "  {:width$}  {}\n  {:width$}  ({what})\n",
+            f.key, f.doc, ""
+        ));
+    }
+    out
 }
 
 /// Converts `value` to the type `kind` takes, accepting the loose forms a command line

@@ -1,10 +1,17 @@
-//! A small shell-style glob matcher for routing rules.
+//! The glob matcher of every routing rule: the profile's `[[route.rules]]` and the runtime
+//! `headroom route set APP` rules.
 //!
 //! Syntax: `*` matches any run of characters (including none), `?` matches exactly one
 //! character, `[abc]` matches one of the listed characters, `[a-z]` a range, `[!abc]` or
 //! `[^abc]` anything but the listed characters, and `\x` matches `x` literally. A `]` right
-//! after the opening `[` (or after `[!`) is a literal member. Matching is case-sensitive and
-//! always covers the whole string.
+//! after the opening `[` (or after `[!`) is a literal member. A match always covers the whole
+//! string.
+//!
+//! **Matching ignores case** (Unicode lower-case folding of pattern and text; a class matches a
+//! character when the character or its upper-case form is in it): `firefox` matches
+//! `Firefox`, `[A-Z]*` matches `mpv`. Application names and binaries differ in case
+//! (`Firefox` / `firefox`, `VLC media player` / `vlc`) and users type them loosely; no
+//! PipeWire property headroom matches on needs case to tell two streams apart.
 
 use std::fmt;
 
@@ -27,14 +34,17 @@ impl Token {
             Token::AnyOne => true,
             Token::AnyRun => false,
             Token::Class { negated, ranges } => {
-                let hit = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
+                // `c` is folded to lower case; a class written in upper case still matches.
+                let inside = |x: char| ranges.iter().any(|&(lo, hi)| lo <= x && x <= hi);
+                let hit = inside(c) || c.to_uppercase().any(inside);
                 hit != *negated
             }
         }
     }
 }
 
-/// A compiled glob pattern. Compares equal when the source text is equal.
+/// A compiled glob pattern (case-insensitive, see the module docs). Compares equal when the
+/// source text is equal.
 #[derive(Debug, Clone)]
 pub struct Glob {
     source: String,
@@ -87,7 +97,7 @@ impl Glob {
                 }
                 '\\' => match chars.get(i + 1) {
                     Some(&next) => {
-                        tokens.push(Token::Literal(next));
+                        tokens.extend(next.to_lowercase().map(Token::Literal));
                         i += 2;
                     }
                     None => {
@@ -152,7 +162,7 @@ impl Glob {
                     tokens.push(Token::Class { negated, ranges });
                 }
                 other => {
-                    tokens.push(Token::Literal(other));
+                    tokens.extend(other.to_lowercase().map(Token::Literal));
                     i += 1;
                 }
             }
@@ -168,10 +178,16 @@ impl Glob {
         &self.source
     }
 
-    /// Whether the whole of `text` matches the pattern. Allocates a little (not for the
-    /// audio thread).
+    /// Whether the two patterns are the same but for the case of their literal characters (so
+    /// the same text matches both).
+    pub fn same_pattern(&self, other: &Glob) -> bool {
+        self.tokens == other.tokens
+    }
+
+    /// Whether the whole of `text` matches the pattern, ignoring case. Allocates a little (not
+    /// for the audio thread).
     pub fn matches(&self, text: &str) -> bool {
-        let text: Vec<char> = text.chars().collect();
+        let text: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
         let pat = &self.tokens;
         let (mut ti, mut pi) = (0usize, 0usize);
         // Position of the last `*` seen and the text position it currently absorbs up to.
@@ -223,7 +239,7 @@ mod tests {
     #[test]
     fn literals_and_wildcards() {
         assert!(m("Firefox", "Firefox"));
-        assert!(!m("Firefox", "firefox"));
+        assert!(!m("Firefox", "Firefox2"));
         assert!(!m("Firefox", "Firefox2"));
         assert!(m("Firefox*", "Firefox"));
         assert!(m("Firefox*", "Firefox Nightly"));
@@ -252,6 +268,41 @@ mod tests {
         assert!(m("[]]", "]"));
         assert!(m("[a-]", "-"));
         assert!(m("mpv[0-9]", "mpv7"));
+    }
+
+    /// The cases the runtime rules' matcher was specified with before it became this one.
+    #[test]
+    fn runtime_rule_cases() {
+        assert!(m("firefox", "Firefox"));
+        assert!(m("fire*", "firefox"));
+        assert!(m("*fox", "firefox"));
+        assert!(m("f?re*x", "firefox"));
+        assert!(m("*", ""));
+        assert!(m("a*b*c", "aXXbYYc"));
+        assert!(!m("a*b*c", "aXXbYY"));
+        assert!(!m("fire", "firefox"));
+        assert!(!m("?", ""));
+        assert!(!m("", "x"));
+        assert!(m("", ""));
+        assert!(m("**x", "x"));
+    }
+
+    #[test]
+    fn case_is_ignored() {
+        assert!(m("Firefox", "firefox"));
+        assert!(m("firefox", "FIREFOX"));
+        assert!(m("fire*", "FireFox Nightly"));
+        assert!(m("[A-Z]pv", "mpv"));
+        assert!(m("[a-z]PV", "MPV"));
+        assert!(!m("[!A-Z]pv", "mpv"));
+        assert!(m("ÉCLAIR", "éclair"));
+        assert!(m("a\\B", "ab"));
+        assert!(Glob::new("Firefox")
+            .unwrap()
+            .same_pattern(&Glob::new("fireFOX").unwrap()));
+        assert!(!Glob::new("fire*")
+            .unwrap()
+            .same_pattern(&Glob::new("fire?").unwrap()));
     }
 
     #[test]

@@ -7,25 +7,22 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::schema::{self, closest, SettingKind, SettingValue};
-use super::{
-    build_match, rule_key, ErrorKind, Invalid, Location, Profile, ProfileError, Route, RouteRule,
-    Seg,
-};
+use crate::error::{line_col, Invalid, Seg};
+use crate::profile::{build_match, rule_key};
+use crate::schema::{self, closest, fields_in, sections, SettingKind, SettingValue};
+use crate::{ErrorKind, Location, Profile, ProfileError, Route, RouteRule};
 
-/// Top-level keys, for typo suggestions.
-const TOP_LEVEL: &[&str] = &[
-    "description",
-    "bypass",
-    "preferred_real_sink",
-    "agc",
-    "compressor",
-    "limiter",
-    "layer_a",
-    "route",
-];
+/// The section holding the routing rules besides its settings.
+const ROUTE: &str = "route";
+/// The array of routing rules inside [`ROUTE`].
+const RULES: &str = "rules";
 
-const SECTIONS: &[&str] = &["agc", "compressor", "limiter", "layer_a"];
+/// Top-level keys of the schema and the section names, for typo suggestions.
+fn top_level() -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = fields_in(None).map(|f| f.key).collect();
+    keys.extend(sections());
+    keys
+}
 
 struct Ctx<'a> {
     text: &'a str,
@@ -34,7 +31,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn location(&self, offset: usize) -> Location {
-        let (line, column) = super::line_col(self.text, offset);
+        let (line, column) = line_col(self.text, offset);
         Location {
             file: self.file.to_owned(),
             line,
@@ -172,7 +169,7 @@ fn expect_table<'a, 'i>(
     }
 }
 
-pub(super) fn parse(name: &str, text: &str, file: &str) -> Result<Profile, ProfileError> {
+pub(crate) fn parse(name: &str, text: &str, file: &str) -> Result<Profile, ProfileError> {
     let ctx = Ctx { text, file };
     let root = DeTable::parse(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
@@ -191,16 +188,15 @@ pub(super) fn parse(name: &str, text: &str, file: &str) -> Result<Profile, Profi
     };
     for (k, v) in root.iter() {
         let key: &str = k.get_ref();
-        if SECTIONS.contains(&key) {
+        if key == ROUTE {
+            parse_route(&ctx, &mut p, v)?;
+        } else if sections().contains(&key) {
             let table = expect_table(&ctx, key, v)?;
             for (k2, v2) in table.iter() {
                 let sub: &str = k2.get_ref();
                 let full = format!("{key}.{sub}");
                 if !apply(&ctx, &mut p, &full, v2)? {
-                    let candidates: Vec<&str> = schema::FIELDS
-                        .iter()
-                        .filter_map(|f| f.key.strip_prefix(key)?.strip_prefix('.'))
-                        .collect();
+                    let candidates: Vec<&str> = fields_in(Some(key)).map(|f| f.name()).collect();
                     return Err(unknown_key(
                         &ctx,
                         sub,
@@ -210,10 +206,8 @@ pub(super) fn parse(name: &str, text: &str, file: &str) -> Result<Profile, Profi
                     ));
                 }
             }
-        } else if key == "route" {
-            parse_route(&ctx, &mut p, v)?;
         } else if key.contains('.') || !apply(&ctx, &mut p, key, v)? {
-            return Err(unknown_key(&ctx, key, k.span(), "", TOP_LEVEL));
+            return Err(unknown_key(&ctx, key, k.span(), "", &top_level()));
         }
     }
     p.check().map_err(|inv| locate(&ctx, root, inv))?;
@@ -225,14 +219,11 @@ fn parse_route(
     p: &mut Profile,
     value: &Spanned<DeValue<'_>>,
 ) -> Result<(), ProfileError> {
-    let table = expect_table(ctx, "route", value)?;
+    let table = expect_table(ctx, ROUTE, value)?;
     for (k, v) in table.iter() {
         let key: &str = k.get_ref();
         match key {
-            "default" => {
-                apply(ctx, p, "route.default", v)?;
-            }
-            "rules" => {
+            RULES => {
                 let DeValue::Array(items) = v.get_ref() else {
                     return Err(ctx.err(
                         ErrorKind::WrongType,
@@ -250,13 +241,18 @@ fn parse_route(
                 }
             }
             _ => {
-                return Err(unknown_key(
-                    ctx,
-                    key,
-                    k.span(),
-                    " in [route]",
-                    &["default", "rules"],
-                ))
+                if !apply(ctx, p, &format!("{ROUTE}.{key}"), v)? {
+                    let mut candidates: Vec<&str> =
+                        fields_in(Some(ROUTE)).map(|f| f.name()).collect();
+                    candidates.push(RULES);
+                    return Err(unknown_key(
+                        ctx,
+                        key,
+                        k.span(),
+                        &format!(" in [{ROUTE}]"),
+                        &candidates,
+                    ));
+                }
             }
         }
     }

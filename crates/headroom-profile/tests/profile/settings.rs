@@ -1,6 +1,6 @@
 //! Dotted-key settings: get, set, keys, command-line assignments, diffs.
 
-use headroom_core::profile::{
+use headroom_profile::{
     parse_assignment, ChangeKind, ErrorKind, Profile, Route, SettingKind, SettingValue,
 };
 
