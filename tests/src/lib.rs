@@ -15,6 +15,7 @@
 //! another, so at most one sandbox is up at a time.
 
 pub mod daemon;
+pub mod modules;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

@@ -47,22 +47,28 @@
 #![doc = include_str!("../SETTINGS.md")]
 
 mod assign;
+mod check;
+mod diff;
+mod docs;
 mod error;
 pub mod glob;
 mod parse;
 mod profile;
 pub mod route;
+mod rules;
 pub mod schema;
+mod settings;
 mod shipped;
+mod suggest;
 mod write;
 
 pub use assign::{parse_assignment, parse_value};
+pub use diff::{ChangeKind, ProfileDiff};
+pub use docs::{settings_help, settings_markdown};
 pub use error::{line_col, ErrorKind, Location, ProfileError};
 pub use glob::{Glob, GlobError};
-pub use profile::{ChangeKind, Profile, ProfileDiff};
+pub use profile::{Profile, DEFAULT_DESCRIPTION, DEFAULT_PROFILE_NAME};
 pub use route::{MatchKey, Route, RouteConfig, RouteRule, UserRule, UserRules};
-pub use schema::{
-    closest, edit_distance, format_number, settings_help, settings_markdown, Bound, NumRange,
-    SettingInfo, SettingKind, SettingValue,
-};
-pub use shipped::{shipped_profiles, DEFAULT_DESCRIPTION, DEFAULT_PROFILE_NAME};
+pub use schema::{format_number, Bound, NumRange, SettingInfo, SettingKind, SettingValue};
+pub use shipped::shipped_profiles;
+pub use suggest::{closest, edit_distance};

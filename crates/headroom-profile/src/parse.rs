@@ -8,8 +8,9 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::error::{line_col, Invalid, Seg};
-use crate::profile::{build_match, rule_key};
-use crate::schema::{self, closest, fields_in, sections, SettingKind, SettingValue};
+use crate::rules::{build_match, rule_key};
+use crate::schema::{self, fields_in, sections, SettingKind, SettingValue};
+use crate::suggest::closest;
 use crate::{ErrorKind, Location, Profile, ProfileError, Route, RouteRule};
 
 /// The section holding the routing rules besides its settings.
@@ -169,7 +170,23 @@ fn expect_table<'a, 'i>(
     }
 }
 
-pub(crate) fn parse(name: &str, text: &str, file: &str) -> Result<Profile, ProfileError> {
+impl Profile {
+    /// stem) and in error messages (`path:line:col: …`). Allocates; does no I/O.
+    pub fn parse(text: &str, path: &str) -> Result<Profile, ProfileError> {
+        let stem = std::path::Path::new(path)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or(path);
+        Profile::parse_named(stem, text, path)
+    }
+
+    /// Like [`Profile::parse`] with an explicit profile name.
+    pub fn parse_named(name: &str, text: &str, path: &str) -> Result<Profile, ProfileError> {
+        parse(name, text, path)
+    }
+}
+
+fn parse(name: &str, text: &str, file: &str) -> Result<Profile, ProfileError> {
     let ctx = Ctx { text, file };
     let root = DeTable::parse(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);

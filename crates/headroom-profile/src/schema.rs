@@ -4,8 +4,8 @@
 //! parsing (which sections and keys exist, which type each has), validation (ranges),
 //! writing a profile back ([`crate::Profile::to_toml`]), `headroom get/set`, runtime
 //! overrides, [`crate::Profile::keys`], the settings table of the crate docs
-//! ([`settings_markdown`], kept in `SETTINGS.md` by a test) and the settings list of
-//! `headroom set --help` and its man page ([`settings_help`]).
+//! ([`crate::settings_markdown`], kept in `SETTINGS.md` by a test) and the settings list of
+//! `headroom set --help` and its man page ([`crate::settings_help`]).
 //!
 //! ## Adding a setting
 //! 1. Add the field (with its default) to the parameter struct in `headroom-core`'s
@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use headroom_core::LUFS_FLOOR;
 
+use crate::profile::Profile;
 use crate::route::Route;
-use crate::Profile;
 
 /// A setting's value as typed on the command line, stored in the state file or sent over IPC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -469,57 +469,6 @@ pub fn fields_in(section: Option<&str>) -> impl Iterator<Item = &'static Field> 
     FIELDS.iter().filter(move |f| f.section() == section)
 }
 
-/// How a row's allowed values read in the docs: the range (with an ordering rule from the
-/// description), or the two routes.
-fn allowed(f: &Field) -> String {
-    match (f.kind, f.range) {
-        (SettingKind::Route, _) => "`\"processed\"` or `\"bypass\"`".to_owned(),
-        (_, Some(r)) => r.describe(),
-        _ => String::new(),
-    }
-}
-
-/// The settings table of the docs (Markdown): key, type, default, allowed values, meaning.
-pub fn settings_markdown() -> String {
-    let defaults = Profile::default();
-    let mut out = String::from(
-        "| key | type | default | allowed | meaning |\n|-----|------|---------|---------|---------|\n",
-    );
-    for f in FIELDS {
-        let default = match (f.get)(&defaults) {
-            SettingValue::String(s) if s.is_empty() => "`\"\"`".to_owned(),
-            v => format!("`{v}`"),
-        };
-        out.push_str(&format!(
-            "| `{}` | {} | {default} | {} | {} |\n",
-            f.key,
-            f.kind,
-            allowed(f),
-            f.doc
-        ));
-    }
-    out
-}
-
-/// The settings list for `headroom set --help` and its man page (plain text).
-pub fn settings_help() -> String {
-    let defaults = Profile::default();
-    let width = FIELDS.iter().map(|f| f.key.len()).max().unwrap_or(0);
-    let mut out = String::from("Settings (dotted keys, as in a profile file):\n");
-    for f in FIELDS {
-        let mut what = format!("{}, default {}", f.kind, (f.get)(&defaults));
-        let a = allowed(f).replace('`', "");
-        if !a.is_empty() {
-            what.push_str(&format!(", {a}"));
-        }
-        out.push_str(&format!(
-            "  {:width$}  {}\n  {:width$}  ({what})\n",
-            f.key, f.doc, ""
-        ));
-    }
-    out
-}
-
 /// Converts `value` to the type `kind` takes, accepting the loose forms a command line
 /// produces (`"on"` for a bool, a number for a string, …). `Err` carries the reason.
 pub(crate) fn coerce(kind: SettingKind, value: &SettingValue) -> Result<SettingValue, ()> {
@@ -548,60 +497,9 @@ pub(crate) fn coerce(kind: SettingKind, value: &SettingValue) -> Result<SettingV
     }
 }
 
-/// Optimal-string-alignment edit distance (Levenshtein plus adjacent transpositions).
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let w = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * w];
-    for i in 0..=a.len() {
-        d[i * w] = i;
-    }
-    for (j, cell) in d.iter_mut().enumerate().take(w) {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1)
-                .min(d[(i - 1) * w + j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[(i - 2) * w + j - 2] + 1);
-            }
-            d[i * w + j] = v;
-        }
-    }
-    d[a.len() * w + b.len()]
-}
-
-/// The candidate closest to `word`, if it is close enough to be a plausible typo.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(2);
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|&(d, _)| d <= limit)
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn distance() {
-        assert_eq!(edit_distance("", ""), 0);
-        assert_eq!(edit_distance("abc", ""), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("targte_lufs", "target_lufs"), 1);
-        assert_eq!(
-            closest("targte_lufs", ["enabled", "target_lufs", "max_cut_db"]),
-            Some("target_lufs")
-        );
-        assert_eq!(closest("zzzzzz", ["enabled", "target_lufs"]), None);
-    }
 
     #[test]
     fn ranges_describe_and_contain() {

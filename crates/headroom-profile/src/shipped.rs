@@ -1,13 +1,8 @@
 //! The profiles shipped with headroom (`profiles/*.toml` of the source tree), embedded in the
 //! binary.
 
-use crate::{Profile, ProfileError};
-
-/// Description of the built-in default profile.
-pub const DEFAULT_DESCRIPTION: &str = "Balanced levelling for mixed desktop audio";
-
-/// Name of the built-in default profile.
-pub const DEFAULT_PROFILE_NAME: &str = "default";
+use crate::profile::Profile;
+use crate::ProfileError;
 
 static SHIPPED: &[(&str, &str)] = &[
     ("default", include_str!("../../../profiles/default.toml")),

@@ -8,6 +8,7 @@ pub mod control;
 pub mod engine;
 pub mod history;
 pub mod layer_a;
+pub mod names;
 pub mod profiles;
 pub mod pw;
 pub mod routing;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{BUS_SINK_NAME, PLAYBACK_NODE_NAME};
+use crate::names::{BUS_SINK_NAME, PLAYBACK_NODE_NAME};
 
 /// One node of the graph.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -17,6 +17,12 @@
 //!   1 s), then [`PwEvent::Connected`] and [`PwEvent::BusReady`] tell the engine to re-apply
 //!   its routing.
 //!
+//! Files by concern: `thread` (the main loop, the connection's life, housekeeping),
+//! `session` (one connection's proxies), `registry` (nodes, links and metadata into the
+//! [`Graph`]), `bus` (the stream pair), `commands` ([`PwCommand`]s from the engine), [`rt`]
+//! (the real-time callback and its hand-offs), [`taps`] (Layer A taps), [`mod@format`] (the audio
+//! format and the pods sent to PipeWire) and [`graph`] (the graph model).
+//!
 //! Feedback loops are impossible by construction: the playback stream carries the bus's
 //! `node.link-group`, and WirePlumber never links a stream into a node of its own link group,
 //! whatever the default sink is. The playback stream deliberately does *not* set
@@ -24,8 +30,13 @@
 //! `state.restore-target=false` and `state.restore-props=false` so restore-stream never learns
 //! headroomd's own moves.
 
+mod bus;
+mod commands;
+pub mod format;
 pub mod graph;
+mod registry;
 pub mod rt;
+mod session;
 pub mod taps;
 mod thread;
 
@@ -40,12 +51,7 @@ use parking_lot::RwLock;
 
 pub use graph::{BusNodes, Graph, GraphLink, GraphNode};
 
-/// `node.name` of the processed sink.
-pub const BUS_SINK_NAME: &str = "headroom-processed";
-/// `node.description` of the processed sink.
-pub const BUS_SINK_DESCRIPTION: &str = "Headroom (processed)";
-/// `node.name` of the bus's playback stream (into the real sink).
-pub const PLAYBACK_NODE_NAME: &str = "headroom-output";
+pub use crate::names::{BUS_SINK_DESCRIPTION, BUS_SINK_NAME, PLAYBACK_NODE_NAME};
 
 /// Start-up options of the bus.
 #[derive(Debug, Clone)]

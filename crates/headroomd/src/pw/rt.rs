@@ -20,12 +20,8 @@ use parking_lot::Mutex;
 use pipewire::spa::sys as spa_sys;
 use pipewire::sys as pw_sys;
 
-/// Channels of the bus.
-pub const CHANNELS: usize = 2;
-/// Sample rate of the bus, Hz.
-pub const RATE: u32 = 48_000;
-/// Largest block the chain processes in one internal step, frames.
-pub const MAX_BLOCK: usize = 2048;
+use super::format::CHANNELS;
+use super::taps::TapReadings;
 
 const DIRTY: u8 = 0b100;
 const INDEX: u8 = 0b011;
@@ -116,7 +112,7 @@ pub struct RtShared {
     /// Callbacks in which audio was processed.
     pub processed_blocks: AtomicU64,
     /// Meters of the Layer A taps (survives reconnects).
-    pub taps: super::taps::TapReadings,
+    pub taps: TapReadings,
 }
 
 /// Per-connection state of the capture stream's process callback.
@@ -405,7 +401,12 @@ mod tests {
     }
 
     fn chain() -> Chain {
-        Chain::new(RATE, CHANNELS, MAX_BLOCK, &ChainParams::default())
+        Chain::new(
+            super::super::format::RATE,
+            CHANNELS,
+            super::super::format::MAX_BLOCK,
+            &ChainParams::default(),
+        )
     }
 
     /// Runs `copy_and_process` on the two buffers with allocation forbidden.

@@ -35,10 +35,8 @@ use pw::sys as pw_sys;
 use crate::layer_a::{TapReading, GATE_LUFS};
 
 // Tap sample rate and channels: the bus format (PipeWire converts and up/down-mixes).
-use super::rt::{CHANNELS, RATE};
-
-/// `node.name` prefix of taps.
-pub const TAP_NAME_PREFIX: &str = "headroom-tap-";
+use super::format::{format_pod, CHANNELS, RATE};
+use crate::names::{HEADROOM_ROLE_PROP, TAP_NAME_PREFIX};
 
 /// Loudness published by one tap's real-time callback.
 #[derive(Debug)]
@@ -184,7 +182,7 @@ impl Taps {
             format!("Headroom tap on {node_id}").as_str(),
         );
         props.insert("application.name", "headroomd");
-        props.insert(crate::routing::HEADROOM_ROLE_PROP, "tap");
+        props.insert(HEADROOM_ROLE_PROP, "tap");
         props.insert("headroom.tap.node", node_id.to_string().as_str());
         props.insert("target.object", target);
         props.insert("node.dont-reconnect", "true");
@@ -206,7 +204,7 @@ impl Taps {
             .register()
             .map_err(|e| err(format!("listener: {e}")))?;
         // Same format as the bus: F32 interleaved, 48 kHz, FL FR.
-        let fmt = super::thread::format_pod().map_err(err)?;
+        let fmt = format_pod().map_err(err)?;
         let pod = Pod::from_bytes(&fmt).ok_or_else(|| err("bad format pod".into()))?;
         let mut params = [pod];
         stream
@@ -360,12 +358,6 @@ mod tests {
         assert_eq!(r.ids(), vec![7]);
         assert_eq!(r.len(), 1);
         assert!(r.get(8).is_none());
-    }
-
-    #[test]
-    fn format_pod_serialises() {
-        let bytes = super::super::thread::format_pod().unwrap();
-        assert!(Pod::from_bytes(&bytes).is_some());
     }
 
     /// A hand-built `spa_buffer` around `samples`.
