@@ -9,7 +9,7 @@
 //! 4.48 dB reduction.
 //!
 //! Runs against a real `headroomd` (default profile; `set layer_a.enabled false` over the
-//! control socket) and against the in-process bus + routing controller harness
+//! control socket) and against headroomd's engine and bus run in this process
 //! (`routing_common`).
 
 mod routing_common;
@@ -19,7 +19,6 @@ use std::time::Duration;
 use headroom_core::LayerAParams;
 use headroom_tests::{sine, wait_for, Sandbox};
 use headroomd::pw::BUS_SINK_NAME;
-use headroomd::routing::RouteConfig;
 use routing_common::*;
 
 fn db(v: f64) -> f64 {
@@ -148,9 +147,8 @@ fn daemon_loud_app_is_turned_down_quiet_app_untouched_and_off_restores() {
 #[test]
 fn in_process_loud_app_is_turned_down_quiet_app_untouched_and_off_restores() {
     let sb = Sandbox::start().expect("sandbox");
-    let params = LayerAParams::default();
-    assert_eq!(params.threshold_lu, 6.0);
-    let mut drv = Driver::start(&sb, RouteConfig::default(), params).expect("bus");
+    assert_eq!(LayerAParams::default().threshold_lu, 6.0);
+    let mut drv = Driver::start(&sb, None).expect("bus");
     scenario(&sb, &mut drv);
     drv.stop().unwrap();
 }

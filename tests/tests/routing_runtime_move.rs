@@ -2,18 +2,17 @@
 //! links change within 500 ms and stay for 5 s, and captures of both sinks taken during each
 //! phase show the audio where the links say.
 //!
-//! Runs against a real `headroomd` (`route set` over the control socket) and against the
-//! in-process bus + routing controller harness (`routing_common`), Layer A on (the stream is
+//! Runs against a real `headroomd` (`route set` over the control socket) and against
+//! headroomd's engine and bus run in this process (`routing_common`), Layer A on (the stream is
 //! tapped while processed).
 
 mod routing_common;
 
 use std::time::{Duration, Instant};
 
-use headroom_core::LayerAParams;
 use headroom_tests::{sine, wait_for, Sandbox, Wav, DEFAULT_SINK};
 use headroomd::pw::BUS_SINK_NAME;
-use headroomd::routing::{Route, RouteConfig};
+use headroomd::routing::Route;
 use routing_common::*;
 
 /// Amplitudes of `freq` in 100 ms blocks between `from` and `to` s, dB re `amp`.
@@ -144,7 +143,7 @@ fn daemon_runtime_rule_changes_move_a_playing_stream_and_it_stays() {
 #[test]
 fn in_process_runtime_rule_changes_move_a_playing_stream_and_it_stays() {
     let sb = Sandbox::start().expect("sandbox");
-    let mut drv = Driver::start(&sb, RouteConfig::default(), LayerAParams::default()).expect("bus");
+    let mut drv = Driver::start(&sb, None).expect("bus");
     scenario(&sb, &mut drv);
     drv.stop().unwrap();
 }

@@ -3,19 +3,17 @@
 //! unchanged — also after someone makes `headroom-processed` the default sink (the bypass
 //! target is the real sink by name, not "the default").
 //!
-//! Runs against a real `headroomd` (control socket) and against the in-process bus + routing
-//! controller harness (`routing_common`).
+//! Runs against a real `headroomd` (control socket) and against headroomd's engine and bus run
+//! in this process (`routing_common`).
 
 mod routing_common;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use headroom_core::LayerAParams;
-use headroom_profile::{Glob, MatchKey};
 use headroom_tests::{sine, wait_for, Sandbox, DEFAULT_SINK};
 use headroomd::pw::BUS_SINK_NAME;
-use headroomd::routing::{Route, RouteConfig, RouteRule};
+use headroomd::routing::Route;
 use routing_common::*;
 
 const PROFILE: &str = r#"
@@ -155,18 +153,7 @@ fn daemon_rule_sends_one_app_through_the_chain_and_bypasses_the_other() {
 #[test]
 fn in_process_rule_sends_one_app_through_the_chain_and_bypasses_the_other() {
     let sb = Sandbox::start().expect("sandbox");
-    let profile = RouteConfig {
-        default: Route::Processed,
-        rules: vec![RouteRule {
-            matches: [(MatchKey::App, Glob::new("plain-*").unwrap())].into(),
-            route: Route::Bypass,
-        }],
-    };
-    let layer_a = LayerAParams {
-        enabled: false,
-        ..LayerAParams::default()
-    };
-    let mut drv = Driver::start(&sb, profile, layer_a).expect("bus");
+    let mut drv = Driver::start(&sb, Some(PROFILE)).expect("bus");
     scenario(&sb, &mut drv);
     drv.stop().unwrap();
 }

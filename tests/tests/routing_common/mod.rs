@@ -1,130 +1,97 @@
-//! Shared pieces of the `routing_*` end-to-end tests: an in-process driver that runs
-//! headroomd's PipeWire bus and its [`RoutingController`] inside a [`Sandbox`] (events in,
-//! commands out, 10 Hz Layer A ticks) — the same calls the daemon's engine makes — plus graph
-//! helpers.
+//! Shared pieces of the `routing_*` end-to-end tests: headroomd's real engine run in this
+//! process ([`Driver`]: the engine on its thread with a real PipeWire bus, driven through its
+//! request handler and inspected directly), a real `headroomd` child ([`DaemonBackend`]), and
+//! graph helpers.
 
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use crossbeam_channel::{select, Sender};
-use headroom_core::LayerAParams;
+use headroom_ipc::{Request, SettingValue};
 use headroom_tests::{wait_for, Sandbox};
+use headroomd::control::{Broadcaster, Handler};
+use headroomd::engine::{Engine, EngineThread, ROUTES_FILE_NAME};
+use headroomd::history::{History, HistoryConfig};
 use headroomd::layer_a::LayerAState;
-use headroomd::pw::{AudioBus, AudioHandle, BusOptions, PwCommand, BUS_SINK_NAME};
-use headroomd::routing::{Route, RouteConfig, RoutingController, StreamRoute};
+use headroomd::profiles::ProfileStore;
+use headroomd::pw::{AudioBus, AudioHandle, BusOptions, BusShared, BUS_SINK_NAME};
+use headroomd::routing::{Route, StreamRoute};
+use headroomd::DaemonConfig;
 
-enum Ctl {
-    SetRule(String, Route),
-    UnsetRule(String),
-    Profile(RouteConfig),
-    LayerA(LayerAParams),
-    Stop(Sender<()>),
+/// Writes `profile_toml` as the user profile `routing-test` of `sb` and makes it the active
+/// profile (named in the daemon config).
+fn use_test_profile(sb: &Sandbox, profile_toml: &str) -> Result<()> {
+    let dir = PathBuf::from(&sb.env()["XDG_CONFIG_HOME"]).join("headroom");
+    std::fs::create_dir_all(dir.join("profiles"))?;
+    std::fs::write(dir.join("profiles/routing-test.toml"), profile_toml)?;
+    std::fs::write(dir.join("config.toml"), "profile = \"routing-test\"\n")?;
+    Ok(())
 }
 
-#[derive(Default)]
-struct Snapshot {
-    routes: Vec<StreamRoute>,
-    layer_a: Vec<LayerAState>,
-    commands: u64,
-    moves: u64,
-    attaches: u64,
-}
-
-/// headroomd's bus plus the routing controller, in this process.
+/// headroomd's engine with a real bus, in this process: what the daemon runs, without its
+/// control socket, file watcher and signal handling.
 pub struct Driver {
+    engine: Option<EngineThread>,
     bus: Option<AudioHandle>,
-    ctl: Sender<Ctl>,
-    thread: Option<JoinHandle<()>>,
-    snap: Arc<Mutex<Snapshot>>,
+    shared: BusShared,
 }
 
 impl Driver {
-    /// Starts the bus in `sb` (this process's PipeWire environment is pointed at it) with the
-    /// given profile routing and Layer A parameters; returns once the processed sink exists
-    /// and its output is linked.
-    pub fn start(sb: &Sandbox, profile: RouteConfig, layer_a: LayerAParams) -> Result<Self> {
+    /// Starts the bus in `sb` (this process's PipeWire environment is pointed at it) and the
+    /// engine over the sandbox's config and state directories; `profile_toml`, when given,
+    /// becomes the active profile. Returns once the processed sink exists and its output is
+    /// linked.
+    pub fn start(sb: &Sandbox, profile_toml: Option<&str>) -> Result<Self> {
         for (k, v) in sb.env() {
             std::env::set_var(k, v);
         }
-        let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
-        let bus = AudioBus::start(BusOptions::default(), ev_tx).context("starting the bus")?;
-        let target = bus.params().agc.target_lufs;
-        let mut ctl = RoutingController::new(BUS_SINK_NAME, layer_a, target);
-        let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
-        let snap = Arc::new(Mutex::new(Snapshot::default()));
-        let cmd = bus.commander();
-        let graph = bus.graph();
-        let taps = bus.taps();
-        let snap2 = snap.clone();
-        // Profile rules first, as the engine does at start.
-        let initial = ctl.set_profile_rules(profile);
-        let thread = std::thread::spawn(move || {
-            let send = |cmds: Vec<PwCommand>, snap: &Arc<Mutex<Snapshot>>| {
-                {
-                    let mut s = snap.lock().unwrap();
-                    s.commands += cmds.len() as u64;
-                    for c in &cmds {
-                        match c {
-                            PwCommand::MoveStream { .. } => s.moves += 1,
-                            PwCommand::AttachTap { .. } => s.attaches += 1,
-                            _ => {}
-                        }
-                    }
-                }
-                for c in cmds {
-                    let _ = cmd.send(c);
-                }
-            };
-            send(initial, &snap2);
-            let tick = crossbeam_channel::tick(Duration::from_millis(100));
-            let mut last = Instant::now();
-            loop {
-                select! {
-                    recv(ev_rx) -> ev => {
-                        let Ok(ev) = ev else { return };
-                        let g = graph.read().clone();
-                        let cmds = ctl.on_event(&ev, Some(&g));
-                        send(cmds, &snap2);
-                    }
-                    recv(ctl_rx) -> c => {
-                        let cmds = match c {
-                            Ok(Ctl::SetRule(app, r)) => {
-                                ctl.set_user_rule(headroomd::routing::UserRule::new(&app, r).unwrap())
-                            }
-                            Ok(Ctl::UnsetRule(app)) => ctl.unset_user_rule(&app).1,
-                            Ok(Ctl::Profile(p)) => ctl.set_profile_rules(p),
-                            Ok(Ctl::LayerA(p)) => ctl.set_layer_a(p),
-                            Ok(Ctl::Stop(done)) => {
-                                send(ctl.shutdown(), &snap2);
-                                let _ = done.send(());
-                                return;
-                            }
-                            Err(_) => return,
-                        };
-                        send(cmds, &snap2);
-                    }
-                    recv(tick) -> _ => {
-                        let dt = last.elapsed().as_secs_f32();
-                        last = Instant::now();
-                        let cmds = ctl.tick(&taps, dt);
-                        send(cmds, &snap2);
-                        ctl.update_links(&graph.read());
-                    }
-                }
-                let mut s = snap2.lock().unwrap();
-                s.routes = ctl.state();
-                s.layer_a = ctl.layer_a_state();
-            }
-        });
+        if let Some(p) = profile_toml {
+            use_test_profile(sb, p)?;
+        }
+        let config = PathBuf::from(&sb.env()["XDG_CONFIG_HOME"]).join("headroom");
+        let state = PathBuf::from(&sb.env()["XDG_STATE_HOME"]).join("headroom");
+        let store = ProfileStore::new(&config, &state);
+        let effective = store.effective();
+        if profile_toml.is_some() && store.active_name() != "routing-test" {
+            bail!("profile not active: {}", store.active_name());
+        }
+        let (pw_tx, pw_rx) = crossbeam_channel::unbounded();
+        let bus = AudioBus::start(
+            BusOptions {
+                params: Engine::chain_params(&effective, false),
+                preferred_real_sink: effective.preferred_real_sink.clone(),
+                ..BusOptions::default()
+            },
+            pw_tx,
+        )
+        .context("starting the bus")?;
+        let history = History::new(&HistoryConfig {
+            dir: None,
+            ..HistoryConfig::default()
+        })?;
+        let shared = bus.shared();
+        let engine = Engine::new(
+            store,
+            shared.clone(),
+            history,
+            state.join(ROUTES_FILE_NAME),
+            &DaemonConfig::default(),
+        );
+        // No file watcher: the profile channel closes at once.
+        let (_, prof_rx) = crossbeam_channel::unbounded();
+        let engine = EngineThread::spawn(
+            engine,
+            Box::new(bus.commander()),
+            Broadcaster::new(),
+            pw_rx,
+            prof_rx,
+        )?;
         let d = Driver {
+            engine: Some(engine),
             bus: Some(bus),
-            ctl: ctl_tx,
-            thread: Some(thread),
-            snap,
+            shared,
         };
         wait_for("bus ready", Duration::from_secs(10), || {
             let Some(out) = sb.node_id("headroom-output")? else {
@@ -138,34 +105,30 @@ impl Driver {
         Ok(d)
     }
 
-    /// `route set APP ROUTE`.
-    pub fn set_rule(&self, app: &str, route: Route) {
-        let _ = self.ctl.send(Ctl::SetRule(app.into(), route));
+    fn engine(&self) -> &EngineThread {
+        self.engine.as_ref().expect("engine running")
     }
 
-    /// `route unset APP`.
-    pub fn unset_rule(&self, app: &str) {
-        let _ = self.ctl.send(Ctl::UnsetRule(app.into()));
-    }
-
-    /// New profile routing.
-    pub fn set_profile(&self, p: RouteConfig) {
-        let _ = self.ctl.send(Ctl::Profile(p));
-    }
-
-    /// New Layer A parameters.
-    pub fn set_layer_a(&self, p: LayerAParams) {
-        let _ = self.ctl.send(Ctl::LayerA(p));
+    /// Sends a request to the engine, as a client does; panics on an error reply.
+    fn request(&self, req: Request) {
+        let r = self.engine().handler().handle(req);
+        if let Err(e) = r {
+            panic!("the engine refused: {e}");
+        }
     }
 
     /// Routing state.
     pub fn routes(&self) -> Vec<StreamRoute> {
-        self.snap.lock().unwrap().routes.clone()
+        self.engine()
+            .inspect(|e| e.routing().state())
+            .unwrap_or_default()
     }
 
     /// Layer A state.
     pub fn layer_a(&self) -> Vec<LayerAState> {
-        self.snap.lock().unwrap().layer_a.clone()
+        self.engine()
+            .inspect(|e| e.routing().layer_a_state())
+            .unwrap_or_default()
     }
 
     /// The routing state of the stream of `app`, once there is one.
@@ -173,36 +136,17 @@ impl Driver {
         self.routes().into_iter().find(|r| r.app == app)
     }
 
-    /// (`MoveStream`, `AttachTap`) commands sent so far.
-    pub fn counts(&self) -> (u64, u64) {
-        let s = self.snap.lock().unwrap();
-        (s.moves, s.attaches)
-    }
-
-    /// A closure reading [`Driver::counts`] without borrowing the driver.
-    pub fn counts_handle(&self) -> impl Fn() -> (u64, u64) {
-        let snap = self.snap.clone();
-        move || {
-            let s = snap.lock().unwrap();
-            (s.moves, s.attaches)
-        }
-    }
-
     /// Number of taps the bus holds.
     pub fn tap_count(&self) -> usize {
-        self.bus.as_ref().map_or(0, |b| b.taps().len())
+        self.shared.taps().len()
     }
 
-    /// Undoes routing and volumes, then stops the bus.
+    /// Stops the engine (routing and volumes undone), then the bus.
     pub fn stop(&mut self) -> Result<()> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let _ = self.ctl.send(Ctl::Stop(tx));
-        let _ = rx.recv_timeout(Duration::from_secs(2));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let Some(e) = self.engine.take() {
+            e.stop("test over");
         }
         if let Some(bus) = self.bus.take() {
-            let _ = bus.send(PwCommand::Shutdown);
             if bus.join().is_err() {
                 bail!("the PipeWire thread panicked");
             }
@@ -214,6 +158,13 @@ impl Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.stop();
+    }
+}
+
+fn ipc_route(r: Route) -> headroom_ipc::Route {
+    match r {
+        Route::Processed => headroom_ipc::Route::Processed,
+        Route::Bypass => headroom_ipc::Route::Bypass,
     }
 }
 
@@ -374,19 +325,26 @@ pub trait Backend {
     fn stream_count(&mut self) -> usize;
     /// Resident set size of the process running the bus, KiB.
     fn rss_kib(&self) -> u64;
+    /// (`MoveStream`, `AttachTap`) commands sent to PipeWire so far, when the backend can tell.
+    fn commands_sent(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 impl Backend for Driver {
     fn set_rule(&mut self, app: &str, route: Route) {
-        Driver::set_rule(self, app, route);
+        self.request(Request::RouteSet {
+            app: app.into(),
+            route: ipc_route(route),
+        });
     }
     fn unset_rule(&mut self, app: &str) {
-        Driver::unset_rule(self, app);
+        self.request(Request::RouteUnset { app: app.into() });
     }
     fn set_layer_a_enabled(&mut self, on: bool) {
-        self.set_layer_a(LayerAParams {
-            enabled: on,
-            ..LayerAParams::default()
+        self.request(Request::SettingSet {
+            key: "layer_a.enabled".into(),
+            value: SettingValue::Bool(on),
         });
     }
     fn stream(&mut self, app: &str) -> Option<StreamView> {
@@ -414,6 +372,10 @@ impl Backend for Driver {
     fn rss_kib(&self) -> u64 {
         rss_kib().unwrap_or(0)
     }
+    fn commands_sent(&self) -> Option<(u64, u64)> {
+        let s = self.engine().commands_sent();
+        Some((s.moves, s.taps_attached))
+    }
 }
 
 /// A real `headroomd` in the sandbox, driven through `headroom-client`.
@@ -423,22 +385,12 @@ pub struct DaemonBackend {
     client: headroom_client::Client,
 }
 
-fn ipc_route(r: Route) -> headroom_ipc::Route {
-    match r {
-        Route::Processed => headroom_ipc::Route::Processed,
-        Route::Bypass => headroom_ipc::Route::Bypass,
-    }
-}
-
 impl DaemonBackend {
     /// Starts `headroomd` in `sb`. `profile_toml`, when given, becomes the active profile
     /// (written as a user profile `routing-test` and named in the daemon config).
     pub fn start(sb: &Sandbox, profile_toml: Option<&str>) -> Result<Self> {
         if let Some(p) = profile_toml {
-            let dir = std::path::PathBuf::from(&sb.env()["XDG_CONFIG_HOME"]).join("headroom");
-            std::fs::create_dir_all(dir.join("profiles"))?;
-            std::fs::write(dir.join("profiles/routing-test.toml"), p)?;
-            std::fs::write(dir.join("config.toml"), "profile = \"routing-test\"\n")?;
+            use_test_profile(sb, p)?;
         }
         let daemon = headroom_tests::daemon::Daemon::start(sb, &[])?;
         let sock =

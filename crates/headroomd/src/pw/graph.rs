@@ -1,7 +1,7 @@
 //! [`Graph`]: the daemon's model of the PipeWire graph (nodes, links, default metadata).
 //!
 //! The PipeWire thread is its only writer; other threads read a snapshot through
-//! [`crate::pw::AudioHandle::graph`]. The real-time callback never touches it.
+//! [`crate::pw::BusShared::graph`]. The real-time callback never touches it.
 
 use std::collections::BTreeMap;
 
