@@ -24,19 +24,28 @@ pub const MAX_INPUT: f32 = 1000.0;
 
 /// Makes an input sample safe for the levelling stages: NaN and ±∞ become 0 (silence),
 /// magnitudes below 1e−20 (denormal territory) become 0, magnitudes above [`MAX_INPUT`] are
-/// clamped to it.
+/// clamped to it. [`sanitize_below`] with the levelling stages' limit. Real-time safe.
 #[inline(always)]
 pub fn sanitize(x: f32) -> f32 {
-    if !x.is_finite() {
-        return 0.0;
-    }
+    sanitize_below(x, MAX_INPUT)
+}
+
+/// Makes an input sample safe for arithmetic: NaN and ±∞ become 0, magnitudes below 1e−20
+/// (denormal territory) become 0, magnitudes above `limit` are clamped to ±`limit`.
+///
+/// The stages differ only in `limit`: the levelling stages use [`MAX_INPUT`] (+60 dBFS: a
+/// gain computed from louder input would be meaningless); the meters clamp at 1e12 only to
+/// keep squares finite, so that they measure what arrives, however loud. Written as selects
+/// (no branches) so that block loops vectorise; NaN fails every comparison and ends up as 0,
+/// like ±∞. Real-time safe.
+#[inline(always)]
+pub fn sanitize_below(x: f32, limit: f32) -> f32 {
     let a = x.abs();
-    if a < 1e-20 {
-        0.0
-    } else if a > MAX_INPUT {
-        MAX_INPUT.copysign(x)
+    let clamped = if a > limit { limit.copysign(x) } else { x };
+    if (1e-20..f32::INFINITY).contains(&a) {
+        clamped
     } else {
-        x
+        0.0
     }
 }
 
@@ -326,6 +335,12 @@ mod tests {
         assert_eq!(sanitize(1e-30), 0.0);
         assert_eq!(sanitize(-1e9), -MAX_INPUT);
         assert_eq!(sanitize(0.5), 0.5);
+        assert_eq!(sanitize(f32::MIN_POSITIVE), 0.0);
+        assert_eq!(sanitize(-1e-19), -1e-19);
+        assert_eq!(sanitize_below(5e12, 1e12), 1e12);
+        assert_eq!(sanitize_below(-5e12, 1e12), -1e12);
+        assert_eq!(sanitize_below(5e11, 1e12), 5e11);
+        assert_eq!(sanitize_below(f32::INFINITY, 1e12), 0.0);
         assert!((one_pole_alpha(1.0, 1.0) - (1.0 - (-1.0f64).exp())).abs() < 1e-12);
         assert_eq!(one_pole_alpha(0.0, 48000.0), 1.0);
     }

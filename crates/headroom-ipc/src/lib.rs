@@ -60,7 +60,9 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub const MAX_SERVER_FRAME_BYTES: usize = 4 * 1024 * 1024;
 
 /// Loudness published when there is no measurement yet (the BS.1770 absolute gate). Meter
-/// values at or below it mean "no measurement".
+/// values at or below it mean "no measurement". Part of the wire spec; the same value as
+/// `headroom_core::LUFS_FLOOR` (this crate does not depend on the DSP; the daemon's tests
+/// check that the two agree).
 pub const LUFS_FLOOR: f32 = -70.0;
 
 /// Environment variable overriding the socket path.

@@ -176,6 +176,15 @@ mod tests {
         );
     }
 
+    /// The wire crate does not depend on the DSP crate, so it states the floor again.
+    #[test]
+    fn the_wire_floor_is_the_dsp_floor() {
+        assert_eq!(
+            f64::from(headroom_ipc::LUFS_FLOOR),
+            headroom_core::LUFS_FLOOR
+        );
+    }
+
     #[test]
     fn values_and_routes_round_trip() {
         for v in [
