@@ -32,6 +32,8 @@
 
 mod bus;
 mod commands;
+#[cfg(test)]
+mod fake_buffer;
 pub mod format;
 pub mod graph;
 mod registry;

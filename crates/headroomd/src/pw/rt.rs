@@ -318,6 +318,7 @@ unsafe fn copy_and_process(
 
 #[cfg(test)]
 mod tests {
+    use super::super::fake_buffer::FakeBuf;
     use super::*;
 
     #[test]
@@ -366,38 +367,6 @@ mod tests {
             }
         }
         w.join().unwrap();
-    }
-
-    /// A hand-built `pw_buffer` with one data plane over `samples`.
-    struct FakeBuf {
-        pw: pw_sys::pw_buffer,
-        buf: Box<spa_sys::spa_buffer>,
-        data: Box<spa_sys::spa_data>,
-        chunk: Box<spa_sys::spa_chunk>,
-    }
-
-    impl FakeBuf {
-        fn new(samples: &mut [f32], offset: u32, size: u32) -> Box<Self> {
-            // SAFETY: plain C structs; all-zero is a valid (empty) value for each.
-            let mut fb = Box::new(unsafe {
-                FakeBuf {
-                    pw: std::mem::zeroed(),
-                    buf: Box::new(std::mem::zeroed()),
-                    data: Box::new(std::mem::zeroed()),
-                    chunk: Box::new(std::mem::zeroed()),
-                }
-            });
-            fb.chunk.offset = offset;
-            fb.chunk.size = size;
-            fb.chunk.stride = 8;
-            fb.data.maxsize = std::mem::size_of_val(samples) as u32;
-            fb.data.data = samples.as_mut_ptr().cast();
-            fb.data.chunk = &mut *fb.chunk;
-            fb.buf.n_datas = 1;
-            fb.buf.datas = &mut *fb.data;
-            fb.pw.buffer = &mut *fb.buf;
-            fb
-        }
     }
 
     fn chain() -> Chain {

@@ -333,6 +333,7 @@ unsafe fn meter_buffer(buf: *const spa::sys::spa_buffer, rt: &mut TapRt) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fake_buffer::FakeBuf;
     use super::*;
 
     #[test]
@@ -360,35 +361,6 @@ mod tests {
         assert!(r.get(8).is_none());
     }
 
-    /// A hand-built `spa_buffer` around `samples`.
-    struct FakeBuffer {
-        buf: spa::sys::spa_buffer,
-        data: Box<spa::sys::spa_data>,
-        chunk: Box<spa::sys::spa_chunk>,
-    }
-
-    impl FakeBuffer {
-        fn new(samples: &mut [f32], offset: u32, size: u32) -> Box<Self> {
-            // SAFETY: plain C structs; all-zero is a valid (empty) value for each.
-            let mut fb = Box::new(unsafe {
-                FakeBuffer {
-                    buf: std::mem::zeroed(),
-                    data: Box::new(std::mem::zeroed()),
-                    chunk: Box::new(std::mem::zeroed()),
-                }
-            });
-            fb.chunk.offset = offset;
-            fb.chunk.size = size;
-            fb.chunk.stride = 8;
-            fb.data.maxsize = std::mem::size_of_val(samples) as u32;
-            fb.data.data = samples.as_mut_ptr().cast();
-            fb.data.chunk = &mut *fb.chunk;
-            fb.buf.n_datas = 1;
-            fb.buf.datas = &mut *fb.data;
-            fb
-        }
-    }
-
     fn rt() -> TapRt {
         TapRt {
             meter: LiveMeter::loudness_only(RATE, CHANNELS),
@@ -412,8 +384,8 @@ mod tests {
                 samples[2 * f + 1] = v;
             }
             let size = std::mem::size_of_val(&samples[..]) as u32;
-            let fb = FakeBuffer::new(&mut samples, 0, size);
-            let ptr: *const spa::sys::spa_buffer = &fb.buf;
+            let fb = FakeBuf::new(&mut samples, 0, size);
+            let ptr = fb.spa();
             // SAFETY: `fb` and `samples` outlive the call.
             assert_no_alloc::assert_no_alloc(|| unsafe { meter_buffer(ptr, &mut rt) });
             drop(fb);
@@ -434,18 +406,18 @@ mod tests {
             meter_buffer(std::ptr::null(), &mut rt);
             // Offset and size beyond the data, odd sizes, a misaligned offset.
             for (off, size) in [(n + 100, 8), (0, n + 1000), (0, 7), (2, 64), (n, 8)] {
-                let fb = FakeBuffer::new(&mut samples, off, size);
-                assert_no_alloc::assert_no_alloc(|| meter_buffer(&fb.buf, &mut rt));
+                let fb = FakeBuf::new(&mut samples, off, size);
+                assert_no_alloc::assert_no_alloc(|| meter_buffer(fb.spa(), &mut rt));
             }
-            let mut fb = FakeBuffer::new(&mut samples, 0, n);
+            let mut fb = FakeBuf::new(&mut samples, 0, n);
             fb.data.data = std::ptr::null_mut();
-            meter_buffer(&fb.buf, &mut rt);
-            let mut fb = FakeBuffer::new(&mut samples, 0, n);
+            meter_buffer(fb.spa(), &mut rt);
+            let mut fb = FakeBuf::new(&mut samples, 0, n);
             fb.data.chunk = std::ptr::null_mut();
-            meter_buffer(&fb.buf, &mut rt);
-            let mut fb = FakeBuffer::new(&mut samples, 0, n);
+            meter_buffer(fb.spa(), &mut rt);
+            let mut fb = FakeBuf::new(&mut samples, 0, n);
             fb.buf.n_datas = 0;
-            meter_buffer(&fb.buf, &mut rt);
+            meter_buffer(fb.spa(), &mut rt);
         }
         // Only (0, n + 1000) was metered (its size clamps to the data); the others hold no
         // whole frame or are misaligned.
