@@ -52,13 +52,14 @@ test: lint
 demo: deps
 	@scripts/demo.sh
 
-## bench: criterion benchmarks (figures go to PLAN.md)
+## bench: criterion benchmarks and the daemon footprint (figures go to BENCHMARKS.md)
 bench: deps
 	$(CARGO) build --release -p headroomd -p headroom-cli
 	$(CARGO) bench --workspace
 
-## soak: 10 minutes at quantum 256 through the processed bus, expects 0 xruns (not in CI)
-soak: release
+## soak: 10 minutes at quantum 256 through the processed bus with the release build, expects
+## 0 xruns (not in CI)
+soak: deps
 	@scripts/soak.sh
 
 ## install: binaries to $(PREFIX)/bin (default ~/.local), the systemd user unit, completions, man page

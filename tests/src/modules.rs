@@ -146,6 +146,19 @@ pub fn describe_cycles(src: &Path) -> Result<String> {
     Ok(out)
 }
 
+/// Panics, listing the cycles, when the library of the crate at `manifest_dir` (its
+/// `CARGO_MANIFEST_DIR`) has module import cycles. For a test in each crate:
+/// `headroom_tests::modules::assert_no_cycles(env!("CARGO_MANIFEST_DIR"))`.
+pub fn assert_no_cycles(manifest_dir: &str) {
+    let src = Path::new(manifest_dir).join("src");
+    let cycles = describe_cycles(&src).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        cycles.is_empty(),
+        "module import cycles in {}:\n{cycles}",
+        src.display()
+    );
+}
+
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for e in std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))? {
         let p = e?.path();

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use headroom_client::Client;
 use headroom_tests::daemon::{
-    bus_output_targets, channel, link_targets, node_id_by_app, record_io, spawn_daemon,
-    start_stack, stop_stack, with_log, write_wav, Daemon, BUS_SINK,
+    bus_output_targets, channel, link_targets, node_id_by_app, record_io, spawn_daemon, with_log,
+    write_wav, Daemon, BUS_SINK,
 };
 use headroom_tests::{sine, wait_for, workspace_bin, Sandbox, Wav, DEFAULT_SINK};
 
@@ -374,7 +374,7 @@ fn real_sink_flag_wins_over_the_setting_and_says_so() {
 #[test]
 fn long_stack_outage_bus_back_within_2s_routing_and_levelling_reapplied() {
     let (mut sb, mut d) = start_on_preferred();
-    stop_stack(&mut sb).unwrap();
+    sb.stop_stack().unwrap();
     let down = Instant::now();
     with_log(
         &d,
@@ -392,7 +392,7 @@ fn long_stack_outage_bus_back_within_2s_routing_and_levelling_reapplied() {
         d.log()
     );
 
-    let pipewire_up = start_stack(&mut sb).unwrap();
+    let pipewire_up = sb.start_stack().unwrap();
     let stack_up = Instant::now();
     let node_back = with_log(
         &d,
@@ -468,7 +468,7 @@ fn long_stack_outage_bus_back_within_2s_routing_and_levelling_reapplied() {
 #[test]
 fn started_before_pipewire_comes_up_when_it_does() {
     let mut sb = Sandbox::start().expect("sandbox");
-    stop_stack(&mut sb).unwrap();
+    sb.stop_stack().unwrap();
     let mut d = spawn_daemon(&sb, &["--real-sink", PREFERRED]).unwrap();
     with_log(
         &d,
@@ -484,7 +484,7 @@ fn started_before_pipewire_comes_up_when_it_does() {
         "headroomd gave up without PipeWire:\n{}",
         d.log()
     );
-    let pipewire_up = start_stack(&mut sb).unwrap();
+    let pipewire_up = sb.start_stack().unwrap();
     let stack_up = Instant::now();
     sb.create_null_sink(PREFERRED).unwrap();
     d.wait_ready(&sb, Duration::from_secs(2)).unwrap();

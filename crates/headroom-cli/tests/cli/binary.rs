@@ -1,9 +1,8 @@
 //! The built `headroom` binary: exit codes, messages, offline commands end to end.
 
+use crate::support::{text, BIN};
 use std::path::Path;
 use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_headroom");
 
 /// Runs headroom with a private runtime/config dir so no real daemon or user file is used.
 fn headroom(dir: &Path, args: &[&str]) -> Output {
@@ -15,10 +14,6 @@ fn headroom(dir: &Path, args: &[&str]) -> Output {
         .env("HOME", dir)
         .output()
         .expect("run headroom")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn write_wav_i16(path: &Path, rate: u32, channels: u16, frames: usize) {

@@ -1,22 +1,19 @@
 //! The built `headroom` binary against a stand-in daemon speaking the real protocol
 //! (headroom-ipc frames on a Unix socket): requests on the wire, output, exit codes.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-use common::Tmux;
+use crate::support::Tmux;
+use crate::support::{text, BIN};
 use headroom_ipc::{
     decode_client_frame, encode_line, BypassState, ClientFrame, DspTiming, ErrorCode, Event,
     IpcError, Meters, PipewireState, Request, Response, ServerFrame, ServerHello, SettingEntry,
     SettingValue, Settings, Status, Subscribed, PROTOCOL_VERSION,
 };
-
-const BIN: &str = env!("CARGO_BIN_EXE_headroom");
 
 fn status() -> Status {
     Status {
@@ -139,10 +136,6 @@ fn headroom(socket: &Path, args: &[&str]) -> Output {
         .env("HEADROOM_SOCKET", socket)
         .output()
         .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]

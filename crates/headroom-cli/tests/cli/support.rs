@@ -1,8 +1,16 @@
-//! Test helpers shared by the CLI's integration tests.
+//! Helpers of the CLI's tests: the built binary, its output as text, a private tmux server.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+/// The `headroom` binary built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_headroom");
+
+/// Output bytes as text (lossy).
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
 
 /// A private tmux server (own socket) with one session `mon`; killed on drop.
 pub struct Tmux {

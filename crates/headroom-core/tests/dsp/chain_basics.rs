@@ -1,13 +1,7 @@
 //! Chain contract tests: latency, bypass, bad input, allocation, smoothing, meters.
 
-mod levelling_support;
-
+use crate::support::levelling::*;
 use headroom_core::{Chain, ChainParams};
-use levelling_support::*;
-
-#[cfg(debug_assertions)]
-#[global_allocator]
-static A: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 /// Env var that turns `allocation_inside_assert_no_alloc_aborts` into the child process.
 const CHILD_ENV: &str = "HEADROOM_ALLOC_ABORT_CHILD";
@@ -265,13 +259,11 @@ fn allocation_inside_assert_no_alloc_aborts() {
         return;
     }
     let exe = std::env::current_exe().unwrap();
+    // This test's name in the test binary: its module path without the crate, then its own.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let name = format!("{module}::allocation_inside_assert_no_alloc_aborts");
     let out = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "allocation_inside_assert_no_alloc_aborts",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", &name, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, "1")
         .output()
         .unwrap();

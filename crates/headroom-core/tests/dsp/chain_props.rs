@@ -2,15 +2,9 @@
 //! signals never produce NaN, never exceed the ceiling (16× oversampled) and give
 //! bit-identical output whatever the block partition.
 
-mod levelling_support;
-
+use crate::support::levelling::*;
 use headroom_core::{AgcParams, Chain, ChainParams, CompressorParams, LimiterParams};
-use levelling_support::*;
 use proptest::prelude::*;
-
-#[cfg(debug_assertions)]
-#[global_allocator]
-static A: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 /// Frames per generated signal (0.4 s).
 const FRAMES: usize = 19_200;
@@ -76,7 +70,7 @@ fn chain_params(ceiling: f32, bypass_ok: bool) -> impl Strategy<Value = ChainPar
 /// A random test signal: kind, level and seed.
 fn signal(kind: u8, level_db: f64, freq: f64, seed: u64) -> Vec<f32> {
     let secs = FRAMES as f64 / RATE as f64;
-    let mut rng = levelling_support::Rng::new(seed);
+    let mut rng = crate::support::levelling::Rng::new(seed);
     let mut x = match kind % 6 {
         0 => (0..FRAMES * CH).map(|_| rng.bipolar() as f32).collect(),
         1 => sine(freq, 1.0, secs),
@@ -231,7 +225,7 @@ fn ceiling_holds_at_other_sample_rates() {
     let os = Oversampler16::new();
     for rate in [44_100u32, 96_000, 192_000] {
         let n = rate as usize / 4;
-        let mut rng = levelling_support::Rng::new(rate as u64);
+        let mut rng = crate::support::levelling::Rng::new(rate as u64);
         let mut x = Vec::with_capacity(n * CH);
         for i in 0..n {
             let t = i as f64 / rate as f64;

@@ -2,12 +2,10 @@
 //! momentary and short-term at every 100 ms boundary, integrated, true peak, sample peak and
 //! loudness range.
 
-mod support;
-
+use crate::support::{lra_from_short_term, programme, Rng};
 use ebur128::{EbuR128, Mode};
 use headroom_core::meter::{LiveMeter, PEAK_FLOOR_DB};
 use headroom_core::LUFS_FLOOR;
-use support::{lra_from_short_term, programme, Rng};
 
 fn floor(l: f64) -> f64 {
     if l.is_finite() {

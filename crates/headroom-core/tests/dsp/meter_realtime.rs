@@ -2,16 +2,10 @@
 //! (checked by `assert_no_alloc`), no panic and no NaN out for any block size from 1 to 8192
 //! frames and for NaN, ±∞, denormal and huge input; the meter recovers afterwards.
 
-mod support;
-
+use crate::support::{db, same_on_all, sine, Rng};
 use assert_no_alloc::assert_no_alloc;
 use headroom_core::meter::LiveMeter;
 use headroom_core::truepeak::TruePeakDetector;
-use support::{db, same_on_all, sine, Rng};
-
-#[cfg(debug_assertions)]
-#[global_allocator]
-static A: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 const BLOCK_SIZES: [usize; 14] = [
     1, 2, 3, 7, 31, 64, 128, 255, 256, 1000, 1024, 2048, 4097, 8192,

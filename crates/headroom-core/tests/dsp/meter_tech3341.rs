@@ -4,11 +4,9 @@
 //!
 //! Tolerances are the specification's: ±0.1 LU for M, S and I; +0.2/−0.4 dB for true peak.
 
-mod support;
-
+use crate::support::{feed_live, tone_segments, tp_burst, tp_sine};
 use headroom_core::analysis::{analyze, Analysis};
 use headroom_core::meter::LiveMeter;
-use support::{feed_live, tone_segments, tp_burst, tp_sine};
 
 const RATES: [u32; 2] = [48_000, 44_100];
 
@@ -123,13 +121,13 @@ fn tech3341_cases_3_to_5_gating() {
 #[test]
 fn tech3341_case_6_five_channels() {
     for rate in RATES {
-        let n = support::frames(rate, 20.0);
+        let n = crate::support::frames(rate, 20.0);
         let lv = [-28.0, -28.0, -24.0, -30.0, -30.0];
         let chans: Vec<Vec<f64>> = lv
             .iter()
-            .map(|&l| support::sine(rate, 1000.0, support::db(l), 0.0, n))
+            .map(|&l| crate::support::sine(rate, 1000.0, crate::support::db(l), 0.0, n))
             .collect();
-        let sig = support::interleave(&chans);
+        let sig = crate::support::interleave(&chans);
         let (a, m) = both(&sig, rate, 5);
         near(a.integrated_lufs, -23.0, 0.1, "analysis I case 6");
         near(m.integrated_lufs(), -23.0, 0.1, "live I case 6");
@@ -315,7 +313,7 @@ fn tech3341_cases_20_to_23_true_peak_bursts() {
             let (sig, peak_4fs) = tp_burst(rate, offset);
             // The band-limited signal itself peaks at 0 dBFS (within the filter ripple).
             assert!(
-                (support::lin_db(peak_4fs)).abs() < 0.2,
+                (crate::support::lin_db(peak_4fs)).abs() < 0.2,
                 "4·fs peak {peak_4fs}"
             );
             let (a, m) = both(&sig, rate, 2);

@@ -3,11 +3,9 @@
 //! Also checks the live meter's range against an exact Tech 3342 computation from its own
 //! short-term readings.
 
-mod support;
-
+use crate::support::{feed_live, lra_from_short_term, tone_segments};
 use headroom_core::analysis::analyze;
 use headroom_core::meter::LiveMeter;
-use support::{feed_live, lra_from_short_term, tone_segments};
 
 fn run_case(case: usize, levels: &[f64], want: f64) {
     for rate in [48_000u32, 44_100] {

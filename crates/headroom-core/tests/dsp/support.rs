@@ -1,7 +1,9 @@
-//! Signal synthesis shared by the meter tests. Every test signal is generated here; there are
-//! no fixture files.
+//! Signal synthesis shared by the meter tests (every test signal is generated here; there are
+//! no fixture files), and, as [`levelling`], the programme builders the chain tests share with
+//! the levelling tests (`tests/levelling_support`, which the levelling test binary uses too).
 
-#![allow(dead_code)]
+#[path = "../levelling_support/mod.rs"]
+pub mod levelling;
 
 use std::f64::consts::PI;
 
@@ -74,11 +76,6 @@ pub fn same_on_all(mono: &[f64], ch: usize) -> Vec<f32> {
         }
     }
     out
-}
-
-/// Appends interleaved `b` to `a`.
-pub fn concat(parts: &[Vec<f32>]) -> Vec<f32> {
-    parts.iter().flatten().copied().collect()
 }
 
 /// A random programme of `secs` seconds on `ch` channels: segments of noise bursts, sines

@@ -2,6 +2,7 @@
 //! and the settings table of the docs kept in step with the schema.
 
 mod docs;
+mod modules;
 mod parse;
 mod props;
 mod settings;

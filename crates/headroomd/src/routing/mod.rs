@@ -37,7 +37,7 @@
 //! `Output/Audio:media.role:Music:target`) whenever `target.object` is written for a stream,
 //! and re-applies it to that app's next stream. We cannot set `state.restore-target=false` on
 //! other clients' streams, so the router writes node **names**, never serials: measured on
-//! 0.4.13 (test `routing_move`), a serial write is remembered, a name write stores no target
+//! 0.4.13 (test `e2e::routing::moves`), a serial write is remembered, a name write stores no target
 //! and clears a remembered one, and a delete leaves what is stored untouched. Consequences:
 //! * the daemon's moves never leave a remembered target pointing at `headroom-processed` (or
 //!   at the real sink) after it exits — nothing stale survives a crash or an uninstall;

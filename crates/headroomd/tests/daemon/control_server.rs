@@ -1,13 +1,11 @@
 //! Control server integration tests with a fake engine (no PipeWire).
 
-mod control_common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use control_common::{start, start_with, tick};
+use crate::support::fake_engine::{start, start_with, tick, FakeEngine};
 use headroom_client::{Client, ClientError};
 use headroom_ipc::*;
 use headroomd::control::{ControlError, Server, ServerConfig};
@@ -348,7 +346,7 @@ fn stale_socket_is_replaced_and_live_socket_is_not_stolen() {
         ClientError::NotRunning { .. }
     ));
     let b = headroomd::control::Broadcaster::new();
-    let engine = control_common::FakeEngine::new(b.clone());
+    let engine = FakeEngine::new(b.clone());
     let mut first = Server::start(&path, engine.clone(), b.clone()).expect("stale socket replaced");
     assert!(Client::connect_to(&path).unwrap().status().is_ok());
 
@@ -375,7 +373,7 @@ fn shutdown_does_not_unlink_a_socket_that_is_not_ours() {
     let mut server = fx.server;
     std::fs::remove_file(&fx.path).unwrap();
     let b = headroomd::control::Broadcaster::new();
-    let engine = control_common::FakeEngine::new(b.clone());
+    let engine = FakeEngine::new(b.clone());
     let _second = Server::start(&fx.path, engine, b).unwrap();
     server.shutdown();
     assert!(fx.path.exists());

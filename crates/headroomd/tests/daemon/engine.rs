@@ -1,109 +1,18 @@
 //! The real [`Engine`] without PipeWire: inputs in, outputs out. The test plays the PipeWire
 //! thread (graph model and events) and the file watcher, and checks what the engine asks for.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use headroom_core::timing::DEFAULT_SPIKE_THRESHOLD_US;
 use headroom_ipc::{
-    BypassMode, ErrorCode, Event, IpcError, Request, Response, Route, RuleSource, SettingValue,
-    Topic,
+    BypassMode, ErrorCode, Event, Request, Response, Route, RuleSource, SettingValue, Topic,
 };
 use headroomd::engine::{Engine, Input, Output};
-use headroomd::history::{History, HistoryConfig};
 use headroomd::profiles::ProfileStore;
-use headroomd::pw::{BusShared, GraphNode, PwCommand, PwEvent, BUS_SINK_NAME};
+use headroomd::pw::{PwCommand, BUS_SINK_NAME};
 use headroomd::DaemonConfig;
 
-/// An engine over temporary config and state directories and a bus without PipeWire.
-struct Rig {
-    _tmp: tempfile::TempDir,
-    config: PathBuf,
-    state: PathBuf,
-    bus: BusShared,
-    engine: Engine,
-}
-
-impl Rig {
-    fn new(daemon: DaemonConfig) -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let config = tmp.path().join("config/headroom");
-        let state = tmp.path().join("state/headroom");
-        std::fs::create_dir_all(config.join("profiles")).unwrap();
-        let store = ProfileStore::new(&config, &state);
-        let params = Engine::chain_params(&store.effective(), daemon.bypass);
-        let bus = BusShared::new(params, DEFAULT_SPIKE_THRESHOLD_US);
-        let history = History::new(&HistoryConfig {
-            dir: None,
-            ..HistoryConfig::default()
-        })
-        .unwrap();
-        let engine = Engine::new(
-            store,
-            bus.clone(),
-            history,
-            state.join("routes.json"),
-            &daemon,
-        );
-        Rig {
-            _tmp: tmp,
-            config,
-            state,
-            bus,
-            engine,
-        }
-    }
-
-    fn on(&mut self, input: Input) -> Vec<Output> {
-        self.engine.on(input)
-    }
-
-    /// Sends a request; returns the outputs before the reply, and the reply (always last).
-    fn request(&mut self, req: Request) -> (Vec<Output>, Result<Response, IpcError>) {
-        let mut out = self.on(Input::Request(req));
-        match out.pop() {
-            Some(Output::Reply(r)) => (out, r),
-            other => panic!("the reply is not the last output: {other:?}"),
-        }
-    }
-
-    /// What the PipeWire thread does when a node appears: the graph model first, then the
-    /// event.
-    fn node_added(&mut self, id: u32, class: &str, props: &[(&str, &str)]) -> Vec<Output> {
-        let props: std::collections::BTreeMap<String, String> = props
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let node = GraphNode {
-            id,
-            serial: Some(u64::from(id) + 1000),
-            name: props.get("node.name").cloned(),
-            media_class: Some(class.to_string()),
-            props: props.clone(),
-        };
-        self.bus.graph().write().nodes.insert(id, node);
-        self.on(Input::Pw(PwEvent::NodeAdded {
-            id,
-            serial: Some(u64::from(id) + 1000),
-            props,
-            media_class: Some(class.to_string()),
-        }))
-    }
-
-    /// PipeWire up, the speakers present and the bus ready.
-    fn bus_up(&mut self) {
-        self.on(Input::Pw(PwEvent::Connected));
-        self.node_added(30, "Audio/Sink", &[("node.name", "speakers")]);
-        self.on(Input::Pw(PwEvent::RealSinkChanged {
-            name: Some("speakers".into()),
-        }));
-        self.on(Input::Pw(PwEvent::BusReady {
-            latency_frames: 72,
-            sink_id: 31,
-            playback_id: 32,
-        }));
-    }
-}
+use crate::support::rig::{memory_history, Rig};
 
 fn commands(out: &[Output]) -> Vec<PwCommand> {
     out.iter()
@@ -305,11 +214,7 @@ fn runtime_rules_survive_a_restart_and_bad_ones_are_skipped() {
     let engine = Engine::new(
         store,
         rig.bus.clone(),
-        History::new(&HistoryConfig {
-            dir: None,
-            ..HistoryConfig::default()
-        })
-        .unwrap(),
+        memory_history(),
         rig.state.join("routes.json"),
         &DaemonConfig::default(),
     );

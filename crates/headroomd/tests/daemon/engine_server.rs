@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver};
 use headroom_client::Client;
-use headroom_core::timing::DEFAULT_SPIKE_THRESHOLD_US;
 use headroom_ipc::{BypassMode, ErrorCode, Event, Route, SettingValue, Topic};
 use headroomd::control::{Broadcaster, Server};
-use headroomd::engine::{Engine, EngineThread};
-use headroomd::history::{History, HistoryConfig};
-use headroomd::profiles::{ProfileEvent, ProfileStore};
-use headroomd::pw::{BusShared, GraphNode, PwCommand, PwEvent};
+use headroomd::engine::EngineThread;
+use headroomd::profiles::ProfileEvent;
+use headroomd::pw::{GraphNode, PwCommand, PwEvent};
 use headroomd::DaemonConfig;
+
+use crate::support::rig::Rig;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -30,25 +30,13 @@ fn wait_command(rx: &Receiver<PwCommand>, pred: impl Fn(&PwCommand) -> bool) -> 
 
 #[test]
 fn clients_drive_the_real_engine_through_the_socket() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (config, state) = (tmp.path().join("config"), tmp.path().join("state"));
-    let store = ProfileStore::new(&config, &state);
-    let bus = BusShared::new(
-        Engine::chain_params(&store.effective(), false),
-        DEFAULT_SPIKE_THRESHOLD_US,
-    );
-    let history = History::new(&HistoryConfig {
-        dir: None,
-        ..HistoryConfig::default()
-    })
-    .unwrap();
-    let engine = Engine::new(
-        store,
-        bus.clone(),
-        history,
-        state.join("routes.json"),
-        &DaemonConfig::default(),
-    );
+    let Rig {
+        tmp,
+        config,
+        bus,
+        engine,
+        ..
+    } = Rig::new(DaemonConfig::default());
     let (cmd_tx, cmd_rx) = unbounded::<PwCommand>();
     let (pw_tx, pw_rx) = unbounded();
     let (prof_tx, prof_rx) = unbounded();

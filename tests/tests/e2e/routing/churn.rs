@@ -3,16 +3,14 @@
 //! the router and the tap registry are empty, and memory is stable.
 //!
 //! Runs against a real `headroomd` (RSS from `/proc/<pid>/status`) and against headroomd's
-//! engine and bus run in this process (`routing_common`; the RSS is then this process's, which
+//! engine and bus run in this process (`support::backend`; the RSS is then this process's, which
 //! holds the bus, the PipeWire thread and the engine).
-
-mod routing_common;
 
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use headroom_tests::{sine, wait_for, Sandbox};
-use routing_common::*;
 
 fn counts(sb: &Sandbox) -> (usize, usize) {
     let dump = sb.dump().unwrap();

@@ -10,16 +10,14 @@
 //!
 //! Runs against a real `headroomd` (default profile; `set layer_a.enabled false` over the
 //! control socket) and against headroomd's engine and bus run in this process
-//! (`routing_common`).
-
-mod routing_common;
+//! (`support::backend`).
 
 use std::time::Duration;
 
+use crate::support::*;
 use headroom_core::LayerAParams;
 use headroom_tests::{sine, wait_for, Sandbox};
 use headroomd::pw::BUS_SINK_NAME;
-use routing_common::*;
 
 fn db(v: f64) -> f64 {
     20.0 * v.log10()

@@ -3,17 +3,15 @@
 //! phase show the audio where the links say.
 //!
 //! Runs against a real `headroomd` (`route set` over the control socket) and against
-//! headroomd's engine and bus run in this process (`routing_common`), Layer A on (the stream is
+//! headroomd's engine and bus run in this process (`support::backend`), Layer A on (the stream is
 //! tapped while processed).
-
-mod routing_common;
 
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use headroom_tests::{sine, wait_for, Sandbox, Wav, DEFAULT_SINK};
 use headroomd::pw::BUS_SINK_NAME;
 use headroomd::routing::Route;
-use routing_common::*;
 
 /// Amplitudes of `freq` in 100 ms blocks between `from` and `to` s, dB re `amp`.
 fn tone_blocks(w: &Wav, freq: f64, amp: f64, from: f64, to: f64) -> Vec<f64> {

@@ -4,17 +4,15 @@
 //! target is the real sink by name, not "the default").
 //!
 //! Runs against a real `headroomd` (control socket) and against headroomd's engine and bus run
-//! in this process (`routing_common`).
-
-mod routing_common;
+//! in this process (`support::backend`).
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use headroom_tests::{sine, wait_for, Sandbox, DEFAULT_SINK};
 use headroomd::pw::BUS_SINK_NAME;
 use headroomd::routing::Route;
-use routing_common::*;
 
 const PROFILE: &str = r#"
 description = "routing test: everything levelled except plain-*"

@@ -5,10 +5,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use crate::support::BIN;
 use headroom_tests::daemon::{write_wav, Daemon, BUS_SINK};
 use headroom_tests::{sine, wait_for, Sandbox};
-
-const BIN: &str = env!("CARGO_BIN_EXE_headroom");
 
 fn run(sb: &Sandbox, args: &[&str]) -> Output {
     sb.command(BIN)

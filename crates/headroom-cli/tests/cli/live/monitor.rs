@@ -3,18 +3,15 @@
 //! live values, `b` toggles bypass in the daemon, `q` quits and restores the terminal.
 //! Needs the workspace binaries built (`make test` does) and tmux (`make deps` installs it).
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Tmux;
+use crate::support::Tmux;
 
+use crate::support::BIN;
 use headroom_tests::daemon::{write_wav, Daemon, BUS_SINK};
 use headroom_tests::{sine, Sandbox};
-
-const BIN: &str = env!("CARGO_BIN_EXE_headroom");
 
 /// The "In" value of the loudness panel's row `row` ("Momentary", …), if it is a number.
 fn loudness_in(pane: &str, row: &str) -> Option<f64> {

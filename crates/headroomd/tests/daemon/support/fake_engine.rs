@@ -1,6 +1,6 @@
-//! Shared fake engine for the control-plane integration tests (no PipeWire).
-
-#![allow(dead_code)]
+//! A fake engine behind the real control server, for the tests of the server itself
+//! (connections, framing, subscribers, shutdown): settings in a map, a bypass flag, canned
+//! status and routes, and a way to make it panic.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -145,7 +145,8 @@ impl Handler for FakeEngine {
 
 /// A server on a fresh temporary socket with a fake engine.
 pub struct Fixture {
-    pub dir: tempfile::TempDir,
+    /// Holds the socket's directory for as long as the fixture lives.
+    pub _dir: tempfile::TempDir,
     pub path: PathBuf,
     pub engine: Arc<FakeEngine>,
     pub broadcaster: Broadcaster,
@@ -164,7 +165,7 @@ pub fn start_with(config: ServerConfig) -> Fixture {
     let server = Server::start_with(&path, engine.clone(), broadcaster.clone(), config)
         .expect("server starts");
     Fixture {
-        dir,
+        _dir: dir,
         path,
         engine,
         broadcaster,
