@@ -14,28 +14,29 @@
 //! keeps one, calls [`ProfileStore::effective`] for the parameters to run, the mutating
 //! methods on behalf of the control socket, and [`ProfileStore::watch`] once to receive
 //! [`ProfileEvent`]s when files change.
+//!
+//! Files: `lookup` (finding and loading profiles by name or path), `config_file` (the daemon
+//! config's `profile = …`), `watch` (hot reload).
 
-use std::collections::HashMap;
-use std::fs;
+mod config_file;
+mod lookup;
+mod watch;
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use crossbeam_channel::Sender;
 use headroom_profile::{
-    line_col, shipped_profiles, ChangeKind, Profile, ProfileDiff, ProfileError, SettingValue,
+    shipped_profiles, ChangeKind, Profile, ProfileDiff, ProfileError, SettingValue,
     DEFAULT_PROFILE_NAME,
 };
-use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult, DebouncedEventKind, Debouncer};
 use parking_lot::Mutex;
 
-use crate::state_file::{write_atomic, Overrides, StateFile};
+use crate::state_file::{Overrides, StateFile};
+use config_file::{read_config, read_config_located, write_config};
+use lookup::{is_path, load_profile, profile_names};
 
-/// Debounce interval of the file watcher: changes are applied this long after the last write
-/// to a file settles (well within a second).
-pub const WATCH_DEBOUNCE: Duration = Duration::from_millis(200);
+pub use watch::{WatchHandle, WATCH_DEBOUNCE};
 
 /// Where the store keeps its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,161 +246,6 @@ impl std::fmt::Debug for ProfileStore {
             .field("paths", &g.paths)
             .field("active", &g.active_name)
             .finish_non_exhaustive()
-    }
-}
-
-fn is_path(name: &str) -> bool {
-    name.contains('/') || name.ends_with(".toml")
-}
-
-fn read_to_string(path: &Path) -> Result<String, StoreError> {
-    fs::read_to_string(path).map_err(|e| StoreError::io(path, e))
-}
-
-/// A problem in the daemon config file, with its position (0 when it has none).
-struct ConfigProblem {
-    line: usize,
-    column: usize,
-    message: String,
-}
-
-/// Reads `profile = "…"` from the config file. A missing file or key means `default`.
-fn read_config_located(path: &Path) -> Result<String, ConfigProblem> {
-    let text = match fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DEFAULT_PROFILE_NAME.into()),
-        Err(e) => {
-            return Err(ConfigProblem {
-                line: 0,
-                column: 0,
-                message: format!("cannot read it: {e}"),
-            })
-        }
-    };
-    let doc = toml::de::DeTable::parse(&text).map_err(|e| {
-        let (line, column) = line_col(&text, e.span().map_or(0, |s| s.start));
-        ConfigProblem {
-            line,
-            column,
-            message: format!("TOML syntax error: {}", e.message()),
-        }
-    })?;
-    match doc.get_ref().get("profile") {
-        None => Ok(DEFAULT_PROFILE_NAME.into()),
-        Some(v) => match v.get_ref() {
-            toml::de::DeValue::String(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
-            _ => {
-                let (line, column) = line_col(&text, v.span().start);
-                Err(ConfigProblem {
-                    line,
-                    column,
-                    message: "`profile` must be a non-empty string (a profile name or path)".into(),
-                })
-            }
-        },
-    }
-}
-
-fn read_config(path: &Path) -> Result<String, StoreError> {
-    read_config_located(path).map_err(|p| {
-        StoreError::Config(if p.line == 0 {
-            format!("{}: {}", path.display(), p.message)
-        } else {
-            format!("{}:{}:{}: {}", path.display(), p.line, p.column, p.message)
-        })
-    })
-}
-
-/// Sets `profile = name` in the config file, keeping its other keys.
-fn write_config(path: &Path, name: &str) -> Result<(), StoreError> {
-    let mut table = match fs::read_to_string(path) {
-        Ok(t) => toml::from_str::<toml::Table>(&t).map_err(|e| {
-            StoreError::Config(format!(
-                "{}: cannot update it, it is not valid TOML: {}",
-                path.display(),
-                e.message()
-            ))
-        })?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => toml::Table::new(),
-        Err(e) => return Err(StoreError::io(path, e)),
-    };
-    table.insert("profile".into(), toml::Value::String(name.into()));
-    let text = format!(
-        "# headroom daemon configuration. `profile` is the active profile (a name from\n\
-         # `headroom profile list`, or a path to a .toml file).\n{}",
-        toml::to_string(&table).map_err(|e| StoreError::Config(e.to_string()))?
-    );
-    write_atomic(path, text.as_bytes()).map_err(|e| StoreError::io(path, e))
-}
-
-/// Loads a profile by name (user directory first, then shipped) or by path.
-fn load_profile(paths: &StorePaths, name: &str) -> Result<(Profile, ProfileSource), StoreError> {
-    if is_path(name) {
-        let path = PathBuf::from(name);
-        let text = read_to_string(&path)?;
-        let p = Profile::parse(&text, &path.display().to_string())?;
-        return Ok((p, ProfileSource::Path(path)));
-    }
-    let user = paths.profiles_dir.join(format!("{name}.toml"));
-    let shipped = shipped_profiles().iter().find(|(n, _)| *n == name);
-    match fs::read_to_string(&user) {
-        Ok(text) => {
-            let p = Profile::parse_named(name, &text, &user.display().to_string())?;
-            Ok((
-                p,
-                ProfileSource::User {
-                    path: user,
-                    shadows_shipped: shipped.is_some(),
-                },
-            ))
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => match shipped {
-            Some((n, text)) => {
-                let p = Profile::parse_named(n, text, &format!("profiles/{n}.toml"))?;
-                Ok((p, ProfileSource::Shipped))
-            }
-            None => Err(StoreError::NotFound {
-                name: name.to_owned(),
-                available: profile_names(paths),
-            }),
-        },
-        Err(e) => Err(StoreError::io(&user, e)),
-    }
-}
-
-/// Names of every profile (shipped and user), sorted and deduplicated.
-fn profile_names(paths: &StorePaths) -> Vec<String> {
-    let mut names: Vec<String> = shipped_profiles()
-        .iter()
-        .map(|(n, _)| (*n).to_owned())
-        .collect();
-    names.extend(user_profile_files(paths).into_iter().map(|(n, _)| n));
-    names.sort();
-    names.dedup();
-    names
-}
-
-fn user_profile_files(paths: &StorePaths) -> Vec<(String, PathBuf)> {
-    let Ok(dir) = fs::read_dir(&paths.profiles_dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(String, PathBuf)> = dir
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-        .filter_map(|p| {
-            let stem = p.file_stem()?.to_str()?.to_owned();
-            (!stem.starts_with('.')).then_some((stem, p))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-fn source_path(source: &ProfileSource) -> Option<&Path> {
-    match source {
-        ProfileSource::User { path, .. } | ProfileSource::Path(path) => Some(path),
-        ProfileSource::Shipped | ProfileSource::BuiltIn => None,
     }
 }
 
@@ -661,161 +507,5 @@ impl ProfileStore {
     /// stays), `None` if nothing changed.
     pub fn reload(&self) -> Option<ProfileEvent> {
         self.inner.lock().reload()
-    }
-
-    /// Starts watching the config file's directory and the user profiles directory (both
-    /// created if missing; non-recursive, so editors that save by renaming are seen). Every
-    /// change is applied within about [`WATCH_DEBOUNCE`] and reported on `sender`:
-    /// `Changed` when the effective profile changed, `Error` when the active profile, the
-    /// config file or any edited profile in the profiles directory is invalid. Watching stops
-    /// when the handle is dropped.
-    pub fn watch(&self, sender: Sender<ProfileEvent>) -> Result<WatchHandle, StoreError> {
-        let paths = self.paths();
-        let config_dir = paths
-            .config_file
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let mut dirs = vec![config_dir, paths.profiles_dir.clone()];
-        dirs.dedup();
-        for d in &dirs {
-            fs::create_dir_all(d).map_err(|e| StoreError::io(d, e))?;
-        }
-        // Canonical forms, since the watcher reports canonical paths on some systems.
-        let canon = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-        let config_file = canon(paths.config_file.parent().unwrap_or(Path::new(".")))
-            .join(paths.config_file.file_name().unwrap_or_default());
-        let profiles_dir = canon(&paths.profiles_dir);
-        // Reading a file raises inotify events of its own (IN_OPEN); only paths whose
-        // metadata really changed trigger a reload, so reloads never feed themselves.
-        let mut seen: HashMap<PathBuf, Option<Fingerprint>> = HashMap::new();
-        seen.insert(config_file.clone(), fingerprint(&config_file));
-        for (_, p) in user_profile_files(&paths) {
-            let p = canon(&p);
-            let fp = fingerprint(&p);
-            seen.insert(p, fp);
-        }
-        let store = self.clone();
-        let handler = move |res: DebounceEventResult| match res {
-            Ok(events) => {
-                let mut relevant = false;
-                let mut edited: Vec<PathBuf> = Vec::new();
-                for ev in events {
-                    // `AnyContinuous` fires while a file is still being written (e.g.
-                    // between the truncation and the write of an in-place save); act only
-                    // once the path has been quiet for the debounce interval.
-                    if ev.kind != DebouncedEventKind::Any {
-                        continue;
-                    }
-                    let p = ev.path;
-                    let is_config = p == config_file || p == paths.config_file;
-                    let is_profile = p.extension().is_some_and(|x| x == "toml")
-                        && p.parent()
-                            .is_some_and(|d| d == profiles_dir || d == paths.profiles_dir);
-                    if !(is_config || is_profile || store.is_active_path(&p)) {
-                        continue;
-                    }
-                    let fp = fingerprint(&p);
-                    if seen.get(&p) == Some(&fp) {
-                        continue;
-                    }
-                    seen.insert(p.clone(), fp);
-                    relevant = true;
-                    if is_profile && !edited.contains(&p) {
-                        edited.push(p);
-                    }
-                }
-                if !relevant {
-                    return;
-                }
-                let event = store.reload();
-                let active_file = match &event {
-                    Some(ProfileEvent::Error { file, .. }) => Some(file.clone()),
-                    _ => store.active_path(),
-                };
-                if let Some(ev) = event {
-                    let _ = sender.send(ev);
-                }
-                // Report broken edits of profiles that are not active, too.
-                for p in edited {
-                    let same = active_file.as_ref().is_some_and(|a| canon(a) == canon(&p));
-                    if same || !p.exists() {
-                        continue;
-                    }
-                    if let Err(e) = fs::read_to_string(&p)
-                        .map_err(|e| StoreError::io(&p, e))
-                        .and_then(|t| Ok(Profile::parse(&t, &p.display().to_string())?))
-                    {
-                        let _ = sender.send(ProfileEvent::from_store_error(&p, &e));
-                    }
-                }
-            }
-            Err(e) => tracing::warn!("profile watcher: {e}"),
-        };
-        let mut debouncer =
-            new_debouncer(WATCH_DEBOUNCE, handler).map_err(|e| StoreError::Watch {
-                path: dirs[0].clone(),
-                message: e.to_string(),
-            })?;
-        for d in &dirs {
-            debouncer
-                .watcher()
-                .watch(d, RecursiveMode::NonRecursive)
-                .map_err(|e| StoreError::Watch {
-                    path: d.clone(),
-                    message: e.to_string(),
-                })?;
-        }
-        // A profile selected by path outside the watched directories.
-        if let Some(p) = self.active_path() {
-            if let Some(parent) = p.parent() {
-                let parent = canon(parent);
-                if !dirs.iter().any(|d| canon(d) == parent) {
-                    let _ = debouncer
-                        .watcher()
-                        .watch(&parent, RecursiveMode::NonRecursive);
-                }
-            }
-        }
-        Ok(WatchHandle {
-            _debouncer: debouncer,
-        })
-    }
-
-    fn active_path(&self) -> Option<PathBuf> {
-        source_path(&self.inner.lock().active_source).map(Path::to_path_buf)
-    }
-
-    fn is_active_path(&self, p: &Path) -> bool {
-        self.active_path()
-            .is_some_and(|a| a == p || fs::canonicalize(&a).is_ok_and(|c| c == p))
-    }
-}
-
-/// What identifies one version of a file without reading it (reading would raise new
-/// watcher events): device, inode, size, modification and change times.
-type Fingerprint = (u64, u64, u64, i64, i64, i64, i64);
-
-fn fingerprint(p: &Path) -> Option<Fingerprint> {
-    use std::os::unix::fs::MetadataExt;
-    let m = fs::metadata(p).ok()?;
-    Some((
-        m.dev(),
-        m.ino(),
-        m.size(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime(),
-        m.ctime_nsec(),
-    ))
-}
-
-/// Keeps the file watcher of [`ProfileStore::watch`] running; dropping it stops watching.
-pub struct WatchHandle {
-    _debouncer: Debouncer<RecommendedWatcher>,
-}
-
-impl std::fmt::Debug for WatchHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WatchHandle")
     }
 }
