@@ -108,24 +108,16 @@ fn is_ident_char(c: char) -> bool {
 /// Every path the code names, made absolute (segments from the crate root), as far as it can
 /// be told apart from paths into other crates.
 pub(super) fn paths(code: &str, module: &str, known: &BTreeSet<String>) -> Vec<Vec<String>> {
-    let here: Vec<String> = if module.is_empty() {
-        Vec::new()
-    } else {
-        module.split("::").map(str::to_string).collect()
-    };
+    let here = segments(module);
     let children = children_of(module, known);
     let mut out = Vec::new();
     // `use` trees, expanded.
-    let mut rest = code;
-    while let Some(pos) = find_keyword(rest, "use") {
-        let after = &rest[pos + 3..];
-        let Some(end) = after.find(';') else { break };
-        for p in expand_use_tree(after[..end].trim()) {
+    for (_, tree) in use_statements(code) {
+        for p in expand_use_tree(tree) {
             if let Some(abs) = absolute(&p, &here, &children, true) {
                 out.push(abs);
             }
         }
-        rest = &after[end..];
     }
     // Paths in expressions and types.
     let chars: Vec<char> = code.chars().collect();
@@ -171,29 +163,42 @@ pub(super) fn pub_uses(
     module: &str,
     known: &BTreeSet<String>,
 ) -> Vec<(String, Vec<String>)> {
-    let here: Vec<String> = if module.is_empty() {
-        Vec::new()
-    } else {
-        module.split("::").map(str::to_string).collect()
-    };
+    let here = segments(module);
     let children = children_of(module, known);
+    let mut out = Vec::new();
+    for (_, tree) in use_statements(code).into_iter().filter(|(re, _)| *re) {
+        for (p, alias) in expand_use_tree_named(tree) {
+            if let Some(abs) = absolute(&p, &here, &children, true) {
+                out.push((alias, abs));
+            }
+        }
+    }
+    out
+}
+
+/// Every `use` statement of `code`: whether it re-exports (`pub use`, `pub(…) use`) and its
+/// tree (the text between `use` and `;`).
+fn use_statements(code: &str) -> Vec<(bool, &str)> {
     let mut out = Vec::new();
     let mut rest = code;
     while let Some(pos) = find_keyword(rest, "use") {
         let before = rest[..pos].trim_end();
-        let is_pub = before.ends_with("pub") || before.ends_with(')') && before.contains("pub(");
+        let reexport = before.ends_with("pub") || before.ends_with(')') && before.contains("pub(");
         let after = &rest[pos + 3..];
         let Some(end) = after.find(';') else { break };
-        if is_pub {
-            for (p, alias) in expand_use_tree_named(after[..end].trim()) {
-                if let Some(abs) = absolute(&p, &here, &children, true) {
-                    out.push((alias, abs));
-                }
-            }
-        }
+        out.push((reexport, after[..end].trim()));
         rest = &after[end..];
     }
     out
+}
+
+/// `pw::taps` → `["pw", "taps"]`; the crate root `""` → `[]`.
+fn segments(module: &str) -> Vec<String> {
+    if module.is_empty() {
+        Vec::new()
+    } else {
+        module.split("::").map(str::to_string).collect()
+    }
 }
 
 /// Replaces a leading path through a re-export by the path it stands for (repeatedly).

@@ -8,7 +8,7 @@ use super::{Engine, Output};
 use crate::control::convert::store_error;
 
 /// Answers `bypass.set`.
-pub(super) fn handle(
+pub(super) fn set(
     e: &mut Engine,
     mode: BypassMode,
     out: &mut Vec<Output>,

@@ -7,7 +7,7 @@ use crate::control::convert::sample_to_wire;
 use crate::history::{now_unix_ms, Sample};
 
 /// Answers `history` (`since_secs`: how far back; `None`: everything kept).
-pub(super) fn handle(e: &Engine, since_secs: Option<u64>) -> Result<Response, IpcError> {
+pub(super) fn query(e: &Engine, since_secs: Option<u64>) -> Result<Response, IpcError> {
     let since = since_secs
         .map(|s| now_unix_ms().saturating_sub(s * 1000))
         .unwrap_or(0);

@@ -194,24 +194,24 @@ impl Engine {
         out
     }
 
-    /// Routes a request to the handler of its domain.
+    /// Routes a request to its handler, in the file of its domain.
     fn request(&mut self, req: Request, out: &mut Vec<Output>) -> Result<Response, IpcError> {
         req.validate()?;
         match req {
             Request::Status => Ok(Response::Status(self.status())),
-            Request::RouteList | Request::RouteSet { .. } | Request::RouteUnset { .. } => {
-                routes::handle(self, req, out)
-            }
-            Request::SettingGet { .. }
-            | Request::SettingSet { .. }
-            | Request::SettingList
-            | Request::SettingReset { .. } => settings::handle(self, req, out),
-            Request::ProfileList
-            | Request::ProfileShow { .. }
-            | Request::ProfileUse { .. }
-            | Request::ProfileReload => profiles::handle(self, req, out),
-            Request::BypassSet { mode } => bypass::handle(self, mode, out),
-            Request::History { since_secs } => history::handle(self, since_secs),
+            Request::RouteList => Ok(Response::Routes(self.routes())),
+            Request::RouteSet { app, route } => routes::set(self, app, route, out),
+            Request::RouteUnset { app } => routes::unset(self, app, out),
+            Request::SettingGet { key } => Ok(Response::Setting(self.setting(&key)?)),
+            Request::SettingSet { key, value } => settings::set(self, key, value, out),
+            Request::SettingList => Ok(Response::Settings(self.settings())),
+            Request::SettingReset { key, all } => settings::reset(self, key, all, out),
+            Request::ProfileList => Ok(Response::ProfileList(self.profile_list())),
+            Request::ProfileShow { name } => profiles::show(self, name),
+            Request::ProfileUse { name } => profiles::activate(self, name, out),
+            Request::ProfileReload => profiles::reload(self, out),
+            Request::BypassSet { mode } => bypass::set(self, mode, out),
+            Request::History { since_secs } => history::query(self, since_secs),
             Request::Subscribe { .. } => Err(IpcError::bad_request(
                 "subscribe is handled by the connection, not the engine",
             )),

@@ -1,60 +1,59 @@
-//! `route.list`, `route.set`, `route.unset`: the runtime rules (kept in the router, persisted
-//! in `routes.json`), and the `routing` events that tell subscribers what changed.
+//! `route.set`, `route.unset`, the rules and streams of `route.list`: the runtime rules (kept in
+//! the router, persisted in `routes.json`), and the `routing` events that tell subscribers what
+//! changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use headroom_ipc::{
-    Event, IpcError, LayerAAttached, LayerADetached, Request, Response, Route as WireRoute,
-    RouteRule, Routes, RuleSource, StreamInfo, StreamRemoved,
+    Event, IpcError, LayerAAttached, LayerADetached, Response, Route as WireRoute, RouteRule,
+    Routes, RuleSource, StreamInfo, StreamRemoved,
 };
 use headroom_profile::{UserRule, UserRules};
 
 use super::{Engine, Output};
 use crate::control::convert::{route_from_wire, route_to_wire, stream_info};
 
-/// Answers a `route.*` request.
-pub(super) fn handle(
+/// `route.set`: a runtime rule for the glob `app` (it replaces the rule for the same pattern
+/// and becomes the newest), persisted, then put in force.
+pub(super) fn set(
     e: &mut Engine,
-    req: Request,
+    app: String,
+    route: WireRoute,
     out: &mut Vec<Output>,
 ) -> Result<Response, IpcError> {
-    match req {
-        Request::RouteList => Ok(Response::Routes(e.routes())),
-        Request::RouteSet { app, route } => {
-            let rule = UserRule::new(&app, route_from_wire(route)).map_err(|err| {
-                IpcError::invalid_params(format!("`{app}` is not a valid glob: {err}"))
-            })?;
-            let mut rules = e.routing.router().user_rules().clone();
-            rules.set(rule);
-            e.set_user_rules(rules, out)?;
-            out.push(Output::Publish(Event::rule_changed(
-                app,
-                Some(route),
-                RuleSource::User,
-            )));
-            e.publish_routing_deltas(out);
-            Ok(Response::Ok)
-        }
-        Request::RouteUnset { app } => {
-            let mut rules = e.routing.router().user_rules().clone();
-            if !rules.unset(&app) {
-                return Err(IpcError::not_found(format!("no user rule for `{app}`")));
-            }
-            e.set_user_rules(rules, out)?;
-            out.push(Output::Publish(Event::rule_changed(
-                app,
-                None,
-                RuleSource::User,
-            )));
-            e.publish_routing_deltas(out);
-            Ok(Response::Ok)
-        }
-        other => Err(IpcError::internal(format!(
-            "`{}` is not a routing request",
-            other.method()
-        ))),
+    let rule = UserRule::new(&app, route_from_wire(route))
+        .map_err(|err| IpcError::invalid_params(format!("`{app}` is not a valid glob: {err}")))?;
+    let mut rules = e.routing.router().user_rules().clone();
+    rules.set(rule);
+    e.set_user_rules(rules, out)?;
+    out.push(Output::Publish(Event::rule_changed(
+        app,
+        Some(route),
+        RuleSource::User,
+    )));
+    e.publish_routing_deltas(out);
+    Ok(Response::Ok)
+}
+
+/// `route.unset`: removes the runtime rule for the pattern `app` (`not_found` without one).
+pub(super) fn unset(
+    e: &mut Engine,
+    app: String,
+    out: &mut Vec<Output>,
+) -> Result<Response, IpcError> {
+    let mut rules = e.routing.router().user_rules().clone();
+    if !rules.unset(&app) {
+        return Err(IpcError::not_found(format!("no user rule for `{app}`")));
     }
+    e.set_user_rules(rules, out)?;
+    out.push(Output::Publish(Event::rule_changed(
+        app,
+        None,
+        RuleSource::User,
+    )));
+    e.publish_routing_deltas(out);
+    Ok(Response::Ok)
 }
 
 /// Loads the persisted runtime route rules (newest first); a corrupt file is reported, kept

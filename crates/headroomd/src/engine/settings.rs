@@ -1,8 +1,8 @@
-//! `setting.get`, `setting.set`, `setting.list`, `setting.reset`, and how a changed effective
-//! profile (a setting, a reset, another profile, an edited file) is put in force: chain
-//! parameters, Layer A, routing rules, the preferred sink.
+//! `setting.set`, `setting.reset`, the entries of `setting.get` and `setting.list`, and how a
+//! changed effective profile (a setting, a reset, another profile, an edited file) is put in
+//! force: chain parameters, Layer A, routing rules, the preferred sink.
 
-use headroom_ipc::{ErrorCode, Event, IpcError, Request, Response, SettingEntry, Settings};
+use headroom_ipc::{ErrorCode, Event, IpcError, Response, SettingEntry, SettingValue, Settings};
 use headroom_profile::{Profile, ProfileDiff, ProfileError};
 
 use super::pipewire::preferred_sink_note;
@@ -10,48 +10,48 @@ use super::{Engine, Output};
 use crate::control::convert::{store_error, value_from_wire, value_to_wire};
 use crate::pw::PwCommand;
 
-/// Answers a `setting.*` request.
-pub(super) fn handle(
+/// `setting.set`: a runtime override (checked against the schema and the whole profile),
+/// persisted, then put in force.
+pub(super) fn set(
     e: &mut Engine,
-    req: Request,
+    key: String,
+    value: SettingValue,
     out: &mut Vec<Output>,
 ) -> Result<Response, IpcError> {
-    match req {
-        Request::SettingGet { key } => Ok(Response::Setting(e.setting(&key)?)),
-        Request::SettingSet { key, value } => {
-            let diff = e
-                .store
-                .set_override(&key, value_from_wire(&value))
-                .map_err(store_error)?;
-            e.after_store_change(diff, std::slice::from_ref(&key), out);
-            Ok(Response::Setting(e.setting(&key)?))
-        }
-        Request::SettingList => Ok(Response::Settings(e.settings())),
-        Request::SettingReset { key, all } => {
-            let keys: Vec<String> = if all {
-                e.store
-                    .overrides()
-                    .iter()
-                    .map(|(k, _)| k.to_string())
-                    .collect()
-            } else {
-                key.iter().cloned().collect()
-            };
-            let diff = if all {
-                e.store.reset_all()
-            } else {
-                e.store.reset(key.as_deref().unwrap_or_default())
-            }
-            .map_err(store_error)?;
-            e.after_store_change(diff, &keys, out);
-            let settings = keys.iter().filter_map(|k| e.setting(k).ok()).collect();
-            Ok(Response::Settings(Settings { settings }))
-        }
-        other => Err(IpcError::internal(format!(
-            "`{}` is not a settings request",
-            other.method()
-        ))),
+    let diff = e
+        .store
+        .set_override(&key, value_from_wire(&value))
+        .map_err(store_error)?;
+    e.after_store_change(diff, std::slice::from_ref(&key), out);
+    Ok(Response::Setting(e.setting(&key)?))
+}
+
+/// `setting.reset`: drops the override of `key`, or every override (`all`); answers with the
+/// settings reset, in their new state.
+pub(super) fn reset(
+    e: &mut Engine,
+    key: Option<String>,
+    all: bool,
+    out: &mut Vec<Output>,
+) -> Result<Response, IpcError> {
+    let keys: Vec<String> = if all {
+        e.store
+            .overrides()
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .collect()
+    } else {
+        key.iter().cloned().collect()
+    };
+    let diff = if all {
+        e.store.reset_all()
+    } else {
+        e.store.reset(key.as_deref().unwrap_or_default())
     }
+    .map_err(store_error)?;
+    e.after_store_change(diff, &keys, out);
+    let settings = keys.iter().filter_map(|k| e.setting(k).ok()).collect();
+    Ok(Response::Settings(Settings { settings }))
 }
 
 impl Engine {

@@ -165,6 +165,19 @@ pub enum ProfileEvent {
 }
 
 impl ProfileEvent {
+    /// For an error, where and what: `file:line:column: message`.
+    pub fn error_text(&self) -> Option<String> {
+        match self {
+            ProfileEvent::Error {
+                file,
+                line,
+                column,
+                message,
+            } => Some(format!("{}:{line}:{column}: {message}", file.display())),
+            ProfileEvent::Changed { .. } => None,
+        }
+    }
+
     fn from_profile_error(file: &Path, e: &ProfileError) -> Self {
         let (line, column) = e.location.as_ref().map_or((0, 0), |l| (l.line, l.column));
         ProfileEvent::Error {
