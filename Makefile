@@ -9,14 +9,7 @@ all: build
 
 ## deps: install the Debian packages headroom needs (idempotent, quiet when all are there)
 deps: toolchain
-	@missing=""; for p in $(APT_PKGS); do \
-	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing$$missing"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	@scripts/apt-ensure.sh $(APT_PKGS)
 
 ## toolchain: make sure the pinned Rust toolchain (rust-toolchain.toml) resolves
 toolchain:
