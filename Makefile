@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 APT_PKGS := pipewire pipewire-bin wireplumber libpipewire-0.3-dev libclang-dev clang pkg-config dbus sox tmux
 
-.PHONY: all deps toolchain build release test lint fmt demo bench soak install uninstall clean
+.PHONY: all deps toolchain build release test lint fmt demo bench soak eval install uninstall clean
 
 all: build
 
@@ -47,6 +47,11 @@ bench: deps
 ## soak: 10 minutes at quantum 256 through the processed bus, expects 0 xruns (not in CI)
 soak: release
 	@scripts/soak.sh
+
+## eval: the levelling evaluation — programmes from recorded and synthetic material rendered
+## through every profile and measured (not part of `make test`; see README "Evaluating the levelling")
+eval: deps
+	@scripts/eval.sh
 
 ## install: binaries to $(PREFIX)/bin (default ~/.local), the systemd user unit, completions, man page
 install: release
