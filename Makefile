@@ -3,20 +3,13 @@ SHELL := /bin/bash
 CARGO ?= cargo
 APT_PKGS := pipewire pipewire-bin wireplumber libpipewire-0.3-dev libclang-dev clang pkg-config dbus sox tmux
 
-.PHONY: all deps toolchain build release test check lint fmt demo bench soak install uninstall clean
+.PHONY: all deps toolchain build release test check lint fmt demo bench soak eval install uninstall clean
 
 all: build
 
 ## deps: install the Debian packages headroom needs (idempotent, quiet when all are there)
 deps: toolchain
-	@missing=""; for p in $(APT_PKGS); do \
-	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing$$missing"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	@scripts/apt-ensure.sh $(APT_PKGS)
 
 ## toolchain: make sure the pinned Rust toolchain (rust-toolchain.toml) resolves
 toolchain:
@@ -61,6 +54,11 @@ bench: deps
 ## 0 xruns (not in CI)
 soak: deps
 	@scripts/soak.sh
+
+## eval: the levelling evaluation — programmes from recorded and synthetic material rendered
+## through every profile and measured (not part of `make test`; see README "Evaluating the levelling")
+eval: deps
+	@scripts/eval.sh
 
 ## install: binaries to $(PREFIX)/bin (default ~/.local), the systemd user unit, completions, man page
 install: release
