@@ -38,6 +38,11 @@ pub struct Compressor {
     gr_db: f64,
     /// Smoothed makeup, dB.
     makeup_db: f64,
+    /// Automatic makeup handed in by the chain (what the compressor and limiter take away
+    /// from the programme's loudness), dB.
+    auto_makeup_db: f64,
+    /// Gain reduction at the start of the last completed step, dB.
+    gr_prev_db: f64,
     /// Gain at the start and end of the current ramp.
     gain_from: f32,
     gain_to: f32,
@@ -68,6 +73,8 @@ impl Compressor {
             ring_pos: 0,
             gr_db: 0.0,
             makeup_db: 0.0,
+            auto_makeup_db: 0.0,
+            gr_prev_db: 0.0,
             gain_from: 1.0,
             gain_to: 1.0,
             pos: 0,
@@ -88,6 +95,8 @@ impl Compressor {
         self.step_peak = 0.0;
         self.ring_pos = 0;
         self.gr_db = 0.0;
+        self.gr_prev_db = 0.0;
+        self.auto_makeup_db = 0.0;
         self.makeup_db = self.makeup_target();
         let g = db_to_lin(self.makeup_db as f32);
         self.gain_from = g;
@@ -118,11 +127,40 @@ impl Compressor {
     }
 
     fn makeup_target(&self) -> f64 {
-        if self.params.enabled {
+        let own = if self.params.enabled {
             finite_clamp(self.params.makeup_db, 0.0, -60.0, 60.0) as f64
         } else {
             0.0
-        }
+        };
+        own + self.auto_makeup_db
+    }
+
+    /// Sets the automatic makeup applied after the gain reduction, dB (clamped to
+    /// 0 … 60); it is reached through the makeup smoothing. Real-time safe.
+    pub fn set_auto_makeup_db(&mut self, db: f64) {
+        self.auto_makeup_db = if db.is_finite() {
+            db.clamp(0.0, 60.0)
+        } else {
+            0.0
+        };
+    }
+
+    /// The makeup in force (own and automatic, smoothed), dB. Real-time safe.
+    pub fn makeup_in_force_db(&self) -> f64 {
+        self.makeup_db
+    }
+
+    /// The automatic makeup in force (its target), dB. Real-time safe.
+    pub fn auto_makeup_db(&self) -> f64 {
+        self.auto_makeup_db
+    }
+
+    /// Mean power gain of the gain reduction alone (makeup excluded) over the last
+    /// completed step: what the compressor kept of its input's energy. Real-time safe.
+    pub fn last_step_power_gain(&self) -> f64 {
+        let a = 10f64.powf(-self.gr_prev_db / 10.0);
+        let b = 10f64.powf(-self.gr_db / 10.0);
+        0.5 * (a + b)
     }
 
     /// Static curve: gain reduction in dB (≥ 0) for a detected level in dBFS.
@@ -161,6 +199,7 @@ impl Compressor {
         } else {
             0.0
         };
+        self.gr_prev_db = self.gr_db;
         let a = if target > self.gr_db {
             self.attack_alpha
         } else {

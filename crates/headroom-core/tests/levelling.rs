@@ -268,3 +268,49 @@ fn gain_is_steady_on_steady_speech() {
     assert!(hi - lo <= 3.0, "gain wanders {lo}..{hi}");
     assert!(max_step <= 0.6, "gain jumps {max_step} dB in 100 ms");
 }
+
+#[test]
+#[ignore]
+fn trace_modulation() {
+    let mut x = music_like(10.0, 31);
+    normalise(&mut x, -25.0);
+    let mut s = speech_like(10.0, 100);
+    normalise(&mut s, -30.0);
+    for (name, sig) in [("music", &x), ("speech", &s)] {
+        let mut m = headroom_core::meter::LiveMeter::new(RATE, CH);
+        let mut v = Vec::new();
+        for b in sig.chunks(4800 * CH) {
+            m.process(b);
+            v.push(m.sub_block_lufs());
+        }
+        let mut w = v[5..25].to_vec();
+        w.sort_by(|a, b| a.total_cmp(b));
+        eprintln!(
+            "{name}: {:?}",
+            w.iter()
+                .map(|x| (x * 10.0).round() / 10.0)
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+#[ignore]
+fn dump_swings() {
+    let seg = 20.0;
+    let mut x = Vec::new();
+    for k in 0..4 {
+        let mut s = if k % 2 == 0 {
+            let mut v = speech_like(seg, 100 + k);
+            normalise(&mut v, -36.0);
+            v
+        } else {
+            let mut v = music_like(seg, 200 + k);
+            normalise(&mut v, -8.0);
+            v
+        };
+        x.append(&mut s);
+    }
+    let b: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write("/tmp/swings.f32", b).unwrap();
+}

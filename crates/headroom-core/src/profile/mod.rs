@@ -37,6 +37,7 @@
 //! | `agc.rise_db_per_s` | number | > 0 … 100 dB/s |
 //! | `agc.fall_db_per_s` | number | > 0 … 100 dB/s |
 //! | `agc.silence_gate_lufs` | number | −70 … −10 LUFS, below `agc.target_lufs` |
+//! | `agc.window_s` | number | 0.4 … 60 s |
 //! | `compressor.enabled` | bool | |
 //! | `compressor.threshold_db` | number | −60 … 0 dBFS |
 //! | `compressor.ratio` | number | 1 … 20 |

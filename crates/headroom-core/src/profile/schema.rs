@@ -305,6 +305,12 @@ pub(crate) static FIELDS: &[Field] = &[
         incl(-70.0, -10.0),
         "Below this loudness the AGC gain freezes, LUFS (must be below agc.target_lufs)"
     ),
+    num_field!(
+        "agc.window_s",
+        chain.agc.window_s,
+        incl(0.4, 60.0),
+        "Length of the programme loudness window, s (short: even loudness; long: keeps dynamics)"
+    ),
     bool_field!(
         "compressor.enabled",
         chain.compressor.enabled,
