@@ -284,10 +284,14 @@ pub struct Agc {
     onset_s: f64,
     onset_sum: f64,
     onset_frames: u64,
+    /// The onset lasted: the estimate was raised to its level.
+    onset_confirmed: bool,
     /// Whether the last reading was programme (not silence, not a pause, not an onset).
     programme_active: bool,
     /// Count of programme changes (onsets, adoptions, first estimates, gaps).
     changes: u32,
+    /// The silence gate in force, LUFS.
+    gate: f64,
     /// Gain applied after the AGC by the chain (automatic makeup), dB.
     post_db: f64,
 }
@@ -345,8 +349,10 @@ impl Agc {
             onset_s: -1.0,
             onset_sum: 0.0,
             onset_frames: 0,
+            onset_confirmed: false,
             programme_active: false,
             changes: 0,
+            gate: LUFS_FLOOR,
             post_db: 0.0,
         };
         a.reset();
@@ -402,8 +408,10 @@ impl Agc {
             onset_s: -1.0,
             onset_sum: 0.0,
             onset_frames: 0,
+            onset_confirmed: false,
             programme_active: false,
             changes: 0,
+            gate: LUFS_FLOOR,
             post_db: 0.0,
         };
     }
@@ -546,6 +554,7 @@ impl Agc {
         let finite = |v: f64| if v.is_finite() { v } else { LUFS_FLOOR };
         let m = finite(momentary_lufs);
         let sb = finite(sub_block_lufs);
+        self.gate = gate;
 
         let fast = self.fast_level(fresh, m, gate);
         let silent = m <= gate || m <= LUFS_FLOOR;
@@ -680,6 +689,7 @@ impl Agc {
         if novel && self.onset_s < 0.0 {
             self.changes = self.changes.wrapping_add(1);
             self.onset_s = 0.0;
+            self.onset_confirmed = false;
             self.since_onset_s = 0.0;
             self.onset_sum = 0.0;
             self.onset_frames = 0;
@@ -708,11 +718,17 @@ impl Agc {
             } else {
                 since
             };
-            want = (target + ONSET_HOLD_LU - (level + self.gain_db + self.post_db))
-                .clamp(-max_cut, 0.0);
-            if self.onset_s >= ONSET_CONFIRM_S && want < -0.5 {
+            // The level going into the compressor is held at the target; the chain drops the
+            // makeup behind the compressor at an onset, so that is what comes out.
+            want = (target + ONSET_HOLD_LU - (level + self.gain_db)).clamp(-max_cut, 0.0);
+            if self.onset_confirmed {
+                // The estimate has the event's level: the fast gain covers what the ordinary
+                // gain has still to fall.
+                want = (target + ONSET_HOLD_LU - (self.level + self.gain_db)).clamp(-max_cut, 0.0);
+            } else if self.onset_s >= ONSET_CONFIRM_S && want < -0.5 {
                 // A lasting louder programme: the estimate takes it, the ordinary gain
                 // follows and takes the cut over.
+                self.onset_confirmed = true;
                 if !self.has_level || level > self.level {
                     self.restart_window(level);
                     self.steady_only = false;
@@ -897,14 +913,15 @@ impl Agc {
         }
     }
 
-    /// Spread of the 100 ms loudness (90th − 10th percentile, silent sub-blocks counted at
-    /// [`LUFS_FLOOR`]) over the newest `count` sub-blocks (at most 20); 0 for fewer than 5.
+    /// Spread of the 100 ms loudness (90th − 10th percentile, sub-blocks under the silence
+    /// gate counted at the gate: noise hovering about the gate is not modulated) over the
+    /// newest `count` sub-blocks (at most 20); 0 for fewer than 5.
     fn spread(&self, count: usize) -> f64 {
         let mut v = [0.0f64; 20];
         let mut n = 0usize;
         for x in self.hist_sb.newest(0, count.min(20)) {
             if let Some(slot) = v.get_mut(n) {
-                *slot = x.max(LUFS_FLOOR);
+                *slot = x.max(self.gate);
                 n += 1;
             }
         }

@@ -21,13 +21,13 @@
 //!    jumps in time; stages and meters keep running.
 //! 5. Output [`LiveMeter`].
 
-use crate::agc::{Agc, ONSET_CONFIRM_S, STEP};
+use crate::agc::{Agc, ONSET_CONFIRM_S, ONSET_EXCESS_LU, STEP};
 use crate::compressor::Compressor;
 use crate::limiter::Limiter;
 use crate::meter::{LiveMeter, PEAK_FLOOR_DB};
 use crate::params::{ChainParams, CompressorParams};
 use crate::shared::MeterSnapshot;
-use crate::util::{db_to_lin64, one_pole_alpha, sanitize};
+use crate::util::{db_to_lin, db_to_lin64, one_pole_alpha, sanitize};
 use crate::LUFS_FLOOR;
 
 /// Time constant of the measured loss (energy averages over programme time), s.
@@ -45,6 +45,16 @@ const MAX_LIMITER_MAKEUP_DB: f64 = 2.0;
 
 /// Largest automatic makeup, dB.
 const MAX_AUTO_MAKEUP_DB: f64 = 30.0;
+
+/// An AGC gain drop larger than this in one control step (only a caught loud onset does
+/// that) rescales the compressor's held peaks, dB.
+const SHARP_DROP_DB: f32 = 1.0;
+
+/// Fastest rise of the automatic makeup, dB/s.
+const MAKEUP_RISE_DB_PER_S: f64 = 3.0;
+
+/// Fastest rise of the automatic makeup while it is re-learnt after a programme change, dB/s.
+const RELEARN_MAKEUP_RISE_DB_PER_S: f64 = 12.0;
 
 /// Smallest change of the automatic makeup handed to the compressor, dB.
 const MAKEUP_STEP_DB: f64 = 0.05;
@@ -91,6 +101,8 @@ pub struct Chain {
     step_pos: usize,
     /// True peak of the last `process` call, dBTP.
     in_block_peak: f32,
+    /// The AGC's gain cut at the last control point when it was sharp, dB (else 0).
+    ramp_drop_db: f32,
     /// Meter update the AGC last saw, and its momentary and sub-block loudness.
     agc_seen: u64,
     agc_m: f64,
@@ -146,6 +158,7 @@ impl Chain {
             bypass_step: 1.0 / (BYPASS_FADE_S * rate as f32).max(1.0),
             step_pos: 0,
             in_block_peak: PEAK_FLOOR_DB as f32,
+            ramp_drop_db: 0.0,
             agc_seen: 0,
             agc_m: LUFS_FLOOR,
             agc_sb: LUFS_FLOOR,
@@ -247,7 +260,7 @@ impl Chain {
             let todo = (STEP - self.step_pos.min(STEP - 1)).min(n - pos);
             if let Some(seg) = part.get_mut(pos * ch..(pos + todo) * ch) {
                 self.agc.process(seg, ch);
-                self.compressor.process(seg);
+                self.compressor.process_within_step(seg);
             }
             pos += todo;
             self.step_pos += todo;
@@ -269,7 +282,27 @@ impl Chain {
                     self.agc_sb = self.in_meter.sub_block_lufs();
                 }
                 let gain_db = self.agc.gain_db();
+                // What the compressor adds (makeup less the reduction its curve asks for now):
+                // the AGC holds loud onsets at the target as it comes out.
+                self.agc.set_post_gain_db(
+                    self.compressor.makeup_in_force_db()
+                        - self.compressor.target_gain_reduction_db(),
+                );
                 self.agc.control(self.agc_m, self.agc_sb, fresh);
+                if self.ramp_drop_db > 0.0 {
+                    // The step that just ended ramped down through the last cut.
+                    self.compressor
+                        .rescale_current_step(db_to_lin(-self.ramp_drop_db));
+                }
+                let drop_db = gain_db - self.agc.gain_db();
+                self.ramp_drop_db = 0.0;
+                if drop_db > SHARP_DROP_DB {
+                    // A loud onset caught: the compressor's held peaks (this step's too) are
+                    // from before.
+                    self.compressor.rescale_held(db_to_lin(-drop_db));
+                    self.ramp_drop_db = drop_db;
+                }
+                self.compressor.end_step();
                 self.track_loss(gain_db, fresh);
             }
         }
@@ -318,6 +351,14 @@ impl Chain {
         if self.agc.programme_changes() != self.changes_seen {
             self.changes_seen = self.agc.programme_changes();
             self.relearn_s = RELEARN_S;
+            if self.agc.onset_elapsed_s().is_some() {
+                // A loud onset: what the compressor took from the quieter programme before
+                // says nothing about it. The makeup drops at once and is learnt anew (rising
+                // at its limited rate), so the onset never comes out louder than the target.
+                self.comp_in = 0.0;
+                self.comp_out = 0.0;
+                self.compressor.set_auto_makeup_db(0.0);
+            }
         }
         let relearn = self.relearn_s > 0.0;
         if relearn {
@@ -342,6 +383,11 @@ impl Chain {
         let g = db_to_lin64(gain_db as f64);
         let e_in = sum / frames.max(1) as f64 * g * g;
         let kept = self.compressor.last_step_power_gain();
+        // A step far over the target is a loud onset not caught yet; its energy would swamp
+        // the averages.
+        let hot = 10.0 * e_in.max(1e-30).log10() - 0.691
+            > self.params.agc.target_lufs as f64 + ONSET_EXCESS_LU;
+        let counts = counts && !hot;
         if counts {
             self.comp_in += a * (e_in - self.comp_in);
             self.comp_out += a * (e_in * kept - self.comp_out);
@@ -357,9 +403,11 @@ impl Chain {
             self.fold_counts = true;
             let expected = self.in_meter.sub_block_energy() * if e > 0.0 { w / e } else { 0.0 };
             let actual = self.out_meter.sub_block_energy();
-            if all && expected > 0.0 && actual > 0.0 {
-                let tau = if relearn { RELEARN_TAU_S } else { LOSS_TAU_S };
-                let b = 1.0 - (-self.agc_reading_s / tau).exp();
+            // Not while re-learning: right after a programme change the compressor is still
+            // settling, and what it takes away beyond its curve would be taken for the
+            // limiter's loss.
+            if all && !relearn && expected > 0.0 && actual > 0.0 {
+                let b = 1.0 - (-self.agc_reading_s / LOSS_TAU_S).exp();
                 self.lim_in += b * (expected - self.lim_in);
                 self.lim_out += b * (actual - self.lim_out);
             }
@@ -369,7 +417,10 @@ impl Chain {
 
     /// Sets the compressor's automatic makeup to what the compressor and (up to
     /// [`MAX_LIMITER_MAKEUP_DB`]) the limiter take away from the programme's loudness.
-    fn update_makeup(&mut self) {
+    /// The measured losses behind the automatic makeup: the compressor's (its curve, over
+    /// the programme) and the limiter's (with whatever else the output meter finds missing),
+    /// dB. Real-time safe.
+    pub fn measured_losses_db(&self) -> (f64, f64) {
         let ratio_db = |i: f64, o: f64| {
             if i > 1e-20 && o > 1e-20 {
                 (10.0 * (i / o).log10()).max(0.0)
@@ -377,17 +428,33 @@ impl Chain {
                 0.0
             }
         };
-        let comp = ratio_db(self.comp_in, self.comp_out);
-        let lim = ratio_db(self.lim_in, self.lim_out).min(MAX_LIMITER_MAKEUP_DB);
+        (
+            ratio_db(self.comp_in, self.comp_out),
+            ratio_db(self.lim_in, self.lim_out),
+        )
+    }
+
+    fn update_makeup(&mut self) {
+        let (comp, lim) = self.measured_losses_db();
+        let lim = lim.min(MAX_LIMITER_MAKEUP_DB);
         let want = if self.params.agc.enabled {
             (comp + lim).min(MAX_AUTO_MAKEUP_DB)
         } else {
             0.0
         };
-        if (want - self.compressor.auto_makeup_db()).abs() >= MAKEUP_STEP_DB {
+        // Down at once (louder programme, less to make up: never too loud), up at most
+        // MAKEUP_RISE_DB_PER_S (a quieter programme comes in slightly low for a moment
+        // rather than the makeup chasing the compressor).
+        let now = self.compressor.auto_makeup_db();
+        let rise = if self.relearn_s > 0.0 {
+            RELEARN_MAKEUP_RISE_DB_PER_S
+        } else {
+            MAKEUP_RISE_DB_PER_S
+        };
+        let want = want.min(now + rise * self.agc_reading_s);
+        if (want - now).abs() >= MAKEUP_STEP_DB {
             self.compressor.set_auto_makeup_db(want);
         }
-        self.agc.set_post_gain_db(self.compressor.auto_makeup_db());
     }
 
     /// Runs the dry delay line and the bypass crossfade over `seg`, whose dry input starts at
