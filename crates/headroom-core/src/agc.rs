@@ -3,58 +3,68 @@
 //! The AGC keeps an estimate `P` of the *programme loudness* of its input and moves its gain
 //! toward `target − P` (clamped to `max_boost_db` / `max_cut_db`). What the compressor and
 //! the limiter take away afterwards is made up behind the compressor by the
-//! [`crate::Chain`], so the target is the loudness that comes *out*.
+//! [`crate::Chain`] (its automatic makeup), so the target is the loudness that comes *out*.
 //!
 //! # Inputs
 //! * The input meter's gated **momentary loudness** (400 ms) and the loudness of its last
-//!   **100 ms sub-block**, once per meter update (every 100 ms): they move `P`.
+//!   **100 ms sub-block**, once per meter update (every 100 ms). They move `P`.
 //! * A **fast level** `F`: the mean square of the input over the last [`FAST_WINDOW_S`]
-//!   (measured by [`Agc::process`] before the gain), in LUFS-equivalent units through a
-//!   correction for K-weighting learnt from the momentary readings. It catches loud onsets.
+//!   (measured by [`Agc::process`] before the gain, summed so that the result does not
+//!   depend on how the audio is split into calls), in LUFS through a correction for the
+//!   K-weighting learnt from the momentary readings. It catches loud onsets.
 //!
 //! # The programme estimate `P`
-//! Readings are classified against `P` and the gates:
-//! * **Silence:** momentary loudness at or below `silence_gate_lufs`. Nothing moves; the gain
-//!   is frozen (it may fall, never rise). After a gap the first [`ONSET_S`] of sound can
-//!   only raise `P` (the 400 ms window is still partly silent), so sound after silence never
+//! `P` is the gated loudness (BS.1770: energy mean, readings more than
+//! [`RELATIVE_GATE_LU`] under the mean left out) of the *programme readings* of the last
+//! `window_s` seconds. Each momentary reading is judged against `P`:
+//! * **Silence** (at or below `silence_gate_lufs`): nothing moves and the gain is frozen (it
+//!   may fall, never rise). Sound after [`GAP_S`] of silence may be a new programme (the
+//!   next track): the window starts over with it, so `P` becomes that sound's loudness
+//!   within a reading or two. For the first [`ONSET_S`] after silence only readings above
+//!   `P` count (the 400 ms window is still partly silent), so sound after silence never
 //!   comes back louder.
-//! * **Louder** than `P`: followed by an energy average with the time constant `window_s`.
-//! * **Quieter by less than [`RELATIVE_GATE_LU`]:** the same average (energies, not
-//!   decibels, so `P` matches the loudness of fluctuating material such as speech).
-//! * **Quieter by more than [`RELATIVE_GATE_LU`]** (the relative gate, as BS.1770 gates
-//!   integrated loudness): a pause, room noise between sentences or a fade; `P` is held.
-//!   Such quieter sound is taken for a **new, quieter programme** only when all of these hold:
-//!   it has lasted [`ADOPT_S`] (speech, music: sound that is *modulated*, its 100 ms
-//!   loudness spreading over at least [`MODULATION_LU`] in the last 2 s) or
-//!   [`STEADY_ADOPT_S`] (steady sound: tones, hum, noise); its gated loudness over the last
-//!   0.75 s is within [`FADE_LU`] of the 0.75 s before (not a fade-out); and it is not the
-//!   noise floor heard under the programme (more than [`FLOOR_MARGIN_LU`] above the
-//!   quietest 100 ms of the programme's pauses). `P` then moves to that gated loudness in dB
-//!   with a 250 ms time constant. Pink noise 25–30 LU under speech between sentences is
-//!   therefore never adopted, while quiet speech after a loud passage is, within about 2 s.
-//! * **Gaps:** after [`GAP_S`] of silence the next sound may be a new programme (the next
-//!   track): for [`FRESH_S`] of sound `P` follows with a time constant of at most
-//!   [`FRESH_TAU_S`], whatever `window_s` is.
-//! * **Steady sound** (never modulated since `P` was set from it) is boosted by at most
-//!   [`STEADY_MAX_BOOST_DB`]: a tone is levelled, room noise or hum on its own is not
-//!   pumped up.
+//! * **Programme** (above `P`, or less than [`RELATIVE_GATE_LU`] under it): enters the
+//!   window. A louder programme is followed as fast as its energy fills the window (and by
+//!   the onset gain below when it jumps); a quieter one within the relative gate once the
+//!   louder readings have left the window, so after at most `window_s`.
+//! * **Clearly quieter** sound (its gated loudness over the last 0.6 s more than
+//!   [`ADOPT_LU`] under `P`): a pause, room noise between sentences, a fade — or a new,
+//!   quieter programme. `P` is held until all of these hold, and then set to that sound's
+//!   gated loudness at once (the gain follows at `rise_db_per_s`):
+//!   - it has lasted [`ADOPT_S`] if it is *speech-like* (its 100 ms loudness spreads over
+//!     at least [`SPEECH_LU`]: syllables and pauses, which noise never does), otherwise
+//!     [`STEADY_ADOPT_S`];
+//!   - its gated loudness over the last 0.6 s is within [`FADE_LU`] of the 0.6 s before (a
+//!     fade-out keeps falling and is never taken for a programme);
+//!   - sound that is not speech-like is more than [`FLOOR_MARGIN_LU`] above the
+//!     programme's *noise floor*: the level of the pauses of the last speech-like programme
+//!     (its third-quietest 100 ms of 3 s, when that lies 15 LU or more under it and the two
+//!     quietest are within 3 dB of it).
+//!
+//!   Room noise 25–30 LU under speech is therefore never adopted, however long a pause
+//!   lasts, while quiet speech after a loud passage is, about 2 s after the passage ends.
+//! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
+//!   hiss, hum) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
+//!   anything less steady is heard: a tone a little under the target is levelled, noise on
+//!   its own is not pumped up.
 //!
 //! # Loud onsets
 //! When the fast level jumps more than [`NOVELTY_LU`] above the loudest fast level of the
-//! last 2 s and, at the gain in force, would reach more than [`ONSET_EXCESS_LU`] above the
-//! target, the AGC *engages*: a separate fast gain pulls the level measured since the onset
-//! (an energy average that grows with the event) down to [`ONSET_HOLD_LU`] above the target
-//! within a few milliseconds, ignoring `fall_db_per_s`. Once the event has lasted
-//! [`ONSET_CONFIRM_S`], `P` is raised to its level, the ordinary gain takes over and the fast
-//! gain returns to 0 as the ordinary gain falls; a short transient instead lets the fast
-//! gain go at once. A loud advert after quiet dialogue is therefore caught within about
-//! 20 ms, while speech syllables and drum hits (which are not new relative to the last 2 s)
-//! never trigger it.
+//! last 2 s and, at the gains in force, would come out more than [`ONSET_EXCESS_LU`] above
+//! the target, the AGC *engages*: a separate fast gain (3 ms attack, `fall_db_per_s` does not
+//! apply) holds the level going into the compressor at [`ONSET_HOLD_LU`] above the target,
+//! using the energy average since the onset. After [`ONSET_CONFIRM_S`] the event is a new
+//! programme: the window starts over at its level, the ordinary gain falls to its goal
+//! (fast) and the onset gain gives back what the ordinary gain takes over; a short transient
+//! lets the onset gain go instead (150 ms release). The chain drops the makeup behind the
+//! compressor at an onset and learns it anew. Speech syllables and drum hits are not new
+//! relative to the last 2 s and never engage it.
 //!
 //! # The gain
 //! The ordinary gain moves toward its goal with a 150 ms time constant, limited to
-//! `rise_db_per_s` / `fall_db_per_s`; the total gain (ordinary + fast) is ramped linearly
-//! sample by sample between control points: no zipper, no steps.
+//! `rise_db_per_s` / `fall_db_per_s`; the total gain (ordinary + onset) is ramped linearly
+//! sample by sample between control points: no zipper, no steps. A steady rise of the
+//! programme is followed with a lag of about half `window_s` times its slope.
 //!
 //! Control points fall every [`STEP`] frames counted from the last reset, so the output does
 //! not depend on how the audio is split into blocks.
@@ -80,7 +90,7 @@ pub const SPEECH_LU: f64 = 6.0;
 /// Spread below which sound counts as stationary (tones, hiss, hum), LU. Music spreads
 /// wider than this almost always.
 pub const STATIONARY_LU: f64 = 1.0;
-/// Largest change of the gated loudness between the last two 0.75 s for quieter sound to
+/// Largest change of the gated loudness between the last two 0.6 s for quieter sound to
 /// count as a new programme (larger falls are fades), LU.
 pub const FADE_LU: f64 = 2.5;
 /// Quieter sound within this of the programme's noise floor is that floor, LU.

@@ -15,11 +15,31 @@
 //!
 //! 1. Input sanitising: NaN/±∞ → 0, denormals → 0, magnitudes above +60 dBFS clamped
 //!    ([`crate::util::sanitize`]).
-//! 2. Input [`LiveMeter`] (its momentary loudness drives the AGC).
-//! 3. [`Agc`], [`Compressor`], [`Limiter`] (the limiter adds `latency_frames()` of delay).
+//! 2. Input [`LiveMeter`] (its momentary and sub-block loudness drive the AGC).
+//! 3. [`Agc`], [`Compressor`] with the automatic makeup, [`Limiter`] (the limiter adds
+//!    `latency_frames()` of delay).
 //! 4. Bypass: a 10 ms crossfade to the input delayed by the same latency, so toggling never
 //!    jumps in time; stages and meters keep running.
 //! 5. Output [`LiveMeter`].
+//!
+//! # The target is the output loudness
+//! The AGC steers the loudness going *into* the compressor toward the target. What the
+//! compressor and the limiter then take away from the programme's loudness is measured and
+//! made up behind the compressor (before the limiter), so it never changes what the
+//! compressor sees (no loop through it):
+//! * the compressor's loss from its static curve for the level it detects, per control step,
+//!   energy-weighted over programme time (1 s), so a compressor still releasing from a
+//!   sudden peak does not pull the makeup up;
+//! * the rest — the limiter, and the compressor's attack and release — by comparing the
+//!   output meter's 100 ms sub-blocks with the input meter's times the gains in force; at
+//!   most [`MAX_LIMITER_MAKEUP_DB`] of it is made up (more would only push the programme
+//!   into the ceiling).
+//!
+//! The makeup falls at once and rises at most [`MAKEUP_RISE_DB_PER_S`]; after a programme
+//! change (loud onset, adopted quieter programme, gap) it is re-learnt for 1 s with a short
+//! time constant, and a loud onset drops it to 0 first, so the onset never comes out louder
+//! than the target. `compressor.makeup_db` applies only while the AGC is off. With an
+//! aggressive compressor (say −40 dBFS, 10:1) the programme still lands on its target.
 
 use crate::agc::{Agc, ONSET_CONFIRM_S, ONSET_EXCESS_LU, STEP};
 use crate::compressor::Compressor;
@@ -41,7 +61,7 @@ const RELEARN_S: f64 = 1.0;
 
 /// Largest part of the automatic makeup that makes up for the limiter, dB: more would only
 /// push the programme harder into the ceiling.
-const MAX_LIMITER_MAKEUP_DB: f64 = 2.0;
+pub const MAX_LIMITER_MAKEUP_DB: f64 = 2.0;
 
 /// Largest automatic makeup, dB.
 const MAX_AUTO_MAKEUP_DB: f64 = 30.0;
@@ -51,7 +71,7 @@ const MAX_AUTO_MAKEUP_DB: f64 = 30.0;
 const SHARP_DROP_DB: f32 = 1.0;
 
 /// Fastest rise of the automatic makeup, dB/s.
-const MAKEUP_RISE_DB_PER_S: f64 = 3.0;
+pub const MAKEUP_RISE_DB_PER_S: f64 = 3.0;
 
 /// Fastest rise of the automatic makeup while it is re-learnt after a programme change, dB/s.
 const RELEARN_MAKEUP_RISE_DB_PER_S: f64 = 12.0;
@@ -415,8 +435,6 @@ impl Chain {
         }
     }
 
-    /// Sets the compressor's automatic makeup to what the compressor and (up to
-    /// [`MAX_LIMITER_MAKEUP_DB`]) the limiter take away from the programme's loudness.
     /// The measured losses behind the automatic makeup: the compressor's (its curve, over
     /// the programme) and the limiter's (with whatever else the output meter finds missing),
     /// dB. Real-time safe.
@@ -434,6 +452,8 @@ impl Chain {
         )
     }
 
+    /// Sets the compressor's automatic makeup to what the compressor and (up to
+    /// [`MAX_LIMITER_MAKEUP_DB`]) the limiter take away from the programme's loudness.
     fn update_makeup(&mut self) {
         let (comp, lim) = self.measured_losses_db();
         let lim = lim.min(MAX_LIMITER_MAKEUP_DB);

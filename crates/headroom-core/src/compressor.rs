@@ -252,8 +252,8 @@ impl Compressor {
     /// Processes interleaved frames that do not reach past the next control point (at most
     /// `STEP − frames done in this step`; extra frames get the end gain) without running the
     /// control update at its end: the caller runs [`end_step`](Self::end_step) there, after
-    /// telling the compressor about gain changes in front of it ([`rescale_held`]
-    /// (Self::rescale_held)). Real-time safe.
+    /// telling the compressor about gain changes in front of it
+    /// ([`rescale_held`](Self::rescale_held)). Real-time safe.
     #[inline]
     pub fn process_within_step(&mut self, buf: &mut [f32]) {
         let ch = self.channels;

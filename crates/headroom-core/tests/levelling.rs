@@ -271,26 +271,6 @@ fn gain_is_steady_on_steady_speech() {
     assert!(max_step <= 0.6, "gain jumps {max_step} dB in 100 ms");
 }
 
-#[test]
-#[ignore]
-fn dump_onset() {
-    let mut x = speech_at(20.0, 640, -40.0);
-    let mut advert = dense_music_like(10.0, 641);
-    normalise(&mut advert, -6.0);
-    x.extend(advert);
-    let b: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write("/tmp/onset.f32", b).unwrap();
-}
-
-#[test]
-#[ignore]
-fn dump_music() {
-    let mut x = music_like(30.0, 31);
-    normalise(&mut x, -25.0);
-    let b: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write("/tmp/music.f32", b).unwrap();
-}
-
 // ---------------------------------------------------------------------------------------
 // The target is the output loudness, in every profile (shipped and a user's own).
 
