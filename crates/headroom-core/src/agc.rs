@@ -27,14 +27,16 @@
 //!   window. A louder programme is followed as fast as its energy fills the window (and by
 //!   the onset gain below when it jumps); a quieter one within the relative gate once the
 //!   louder readings have left the window, so after at most `window_s`.
-//! * **Clearly quieter** sound (its gated loudness over the last 0.6 s more than
-//!   [`ADOPT_LU`] under `P`): a pause, room noise between sentences, a fade — or a new,
-//!   quieter programme. `P` is held until all of these hold, and then set to that sound's
-//!   gated loudness at once (the gain follows at `rise_db_per_s`):
-//!   - it has lasted [`ADOPT_S`] if it is *speech-like* (its 100 ms loudness spreads over
-//!     at least [`SPEECH_LU`]: syllables and pauses, which noise never does), otherwise
-//!     [`STEADY_ADOPT_S`];
-//!   - its gated loudness over the last 0.6 s is within [`FADE_LU`] of the 0.6 s before (a
+//! * **Clearly quieter** sound (the gated loudness of its last 0.4 s of 100 ms sub-blocks —
+//!   which show a change at once — more than [`ADOPT_LU`] under `P`, or no sound at all):
+//!   a pause, room noise between sentences, a fade — or a new, quieter programme. `P` is
+//!   held until all of these hold, and then the window starts over with that sound's
+//!   sub-blocks (after a quieter programme is adopted the gain may rise at
+//!   [`ADOPTED_RISE_DB_PER_S`]):
+//!   - it has lasted [`adopt_s`] (0.3 × `window_s`, 0.6 … 1.5 s) if it is *speech-like* (its
+//!     100 ms loudness spreads over at least [`SPEECH_LU`]: syllables and pauses, which noise
+//!     never does), otherwise [`STEADY_ADOPT_S`];
+//!   - the loudest 100 ms of its newer half is within [`FADE_LU`] of the older half's (a
 //!     fade-out keeps falling and is never taken for a programme);
 //!   - sound that is not speech-like is more than [`FLOOR_MARGIN_LU`] above the
 //!     programme's *noise floor*: the level of the pauses of the last speech-like programme
@@ -42,23 +44,32 @@
 //!     quietest are within 3 dB of it).
 //!
 //!   Room noise 25–30 LU under speech is therefore never adopted, however long a pause
-//!   lasts, while quiet speech after a loud passage is, about 2 s after the passage ends.
+//!   lasts, while quiet speech after a loud passage is, about 1–1.5 s after the passage
+//!   ends, and comes up within another half second.
 //! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
 //!   hiss, hum) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
 //!   anything less steady is heard: a tone a little under the target is levelled, noise on
 //!   its own is not pumped up.
 //!
 //! # Loud onsets
-//! When the fast level jumps more than [`NOVELTY_LU`] above the loudest fast level of the
-//! last 2 s and, at the gains in force, would come out more than [`ONSET_EXCESS_LU`] above
-//! the target, the AGC *engages*: a separate fast gain (3 ms attack, `fall_db_per_s` does not
-//! apply) holds the level going into the compressor at [`ONSET_HOLD_LU`] above the target,
-//! using the energy average since the onset. After [`ONSET_CONFIRM_S`] the event is a new
-//! programme: the window starts over at its level, the ordinary gain falls to its goal
-//! (fast) and the onset gain gives back what the ordinary gain takes over; a short transient
-//! lets the onset gain go instead (150 ms release). The chain drops the makeup behind the
-//! compressor at an onset and learns it anew. Speech syllables and drum hits are not new
-//! relative to the last 2 s and never engage it.
+//! The AGC *engages* when either
+//! * the fast level jumps more than [`NOVELTY_LU`] above the loudest fast level of the last
+//!   2 s and, at the gains in force, would come out more than [`ONSET_EXCESS_LU`] above the
+//!   target (a sudden loud sound), or
+//! * the fast level stays more than [`SUSTAINED_LU`] above the loudness of the last 2 s, and
+//!   above the target by as much, for [`SUSTAIN_S`] (a louder programme: an advert after
+//!   dialogue; a loud vowel is over sooner).
+//!
+//! A separate fast gain (3 ms attack; `fall_db_per_s` does not apply) then holds the level
+//! going into the compressor at [`ONSET_HOLD_LU`] above the target, using the energy average
+//! since the onset. After [`ONSET_CONFIRM_S`] the event is a new programme: the window
+//! starts over at its level, the ordinary gain falls to its goal (fast) and the onset gain
+//! gives back what the ordinary gain takes over; a short transient lets the onset gain go
+//! instead (150 ms release). The chain drops the makeup behind the compressor at an onset
+//! and learns it anew. Speech syllables and drum hits are not new relative to the last 2 s
+//! and do not last, and never engage it. (A louder programme whose peaks are no louder than
+//! the speech before it — dense music after lively dialogue — is left to the programme
+//! window and the chain's loudness ceiling.)
 //!
 //! # The gain
 //! The ordinary gain moves toward its goal with a 150 ms time constant, limited to
@@ -80,8 +91,18 @@ pub const RELATIVE_GATE_LU: f64 = 10.0;
 /// Sound whose recent gated loudness is this far under the programme estimate may be a new,
 /// quieter programme, LU.
 pub const ADOPT_LU: f64 = 4.0;
-/// How long speech-like quieter sound must last to be a new programme, s.
-pub const ADOPT_S: f64 = 1.2;
+/// How long speech-like quieter sound must last to be a new programme, s: 0.3 × the
+/// programme window, between [`ADOPT_MIN_S`] and [`ADOPT_MAX_S`].
+pub fn adopt_s(window_s: f64) -> f64 {
+    (0.3 * window_s).clamp(ADOPT_MIN_S, ADOPT_MAX_S)
+}
+/// Shortest time after which speech-like quieter sound can be a new programme, s.
+pub const ADOPT_MIN_S: f64 = 0.6;
+/// Longest time after which speech-like quieter sound becomes a new programme, s.
+pub const ADOPT_MAX_S: f64 = 1.5;
+/// After a quieter programme was adopted the gain may rise at least this fast, dB/s (the
+/// decision is made; the new programme should not come up slowly).
+pub const ADOPTED_RISE_DB_PER_S: f64 = 40.0;
 /// How long other quieter sound (music, noise) must last to be a new programme, s.
 pub const STEADY_ADOPT_S: f64 = 4.0;
 /// Spread of the 100 ms loudness (90th − 10th percentile over up to 2 s, silence counted
@@ -90,9 +111,9 @@ pub const SPEECH_LU: f64 = 6.0;
 /// Spread below which sound counts as stationary (tones, hiss, hum), LU. Music spreads
 /// wider than this almost always.
 pub const STATIONARY_LU: f64 = 1.0;
-/// Largest change of the gated loudness between the last two 0.6 s for quieter sound to
-/// count as a new programme (larger falls are fades), LU.
-pub const FADE_LU: f64 = 2.5;
+/// Largest fall of the loudest 100 ms between the two halves of the quieter sound (up to
+/// 0.6 s each) for it to count as a new programme (larger falls are fades), LU.
+pub const FADE_LU: f64 = 3.0;
 /// Quieter sound within this of the programme's noise floor is that floor, LU.
 pub const FLOOR_MARGIN_LU: f64 = 6.0;
 /// After silence, how long the estimate may only rise, s.
@@ -111,6 +132,13 @@ pub const ONSET_EXCESS_LU: f64 = 9.0;
 pub const ONSET_HOLD_LU: f64 = 1.0;
 /// An onset lasting this long raises the programme estimate, s.
 pub const ONSET_CONFIRM_S: f64 = 0.15;
+/// A fast level held this far above the loudness of the last 2 s (and the target) for
+/// [`SUSTAIN_S`] is a louder programme arriving: an onset, LU.
+pub const SUSTAINED_LU: f64 = 9.0;
+/// How long the fast level must hold for [`SUSTAINED_LU`], s.
+pub const SUSTAIN_S: f64 = 0.1;
+/// Ring of fast levels for [`SUSTAIN_S`] at up to 96 kHz (longer at higher rates).
+const SUSTAIN_RING: usize = 160;
 /// The gain counts as settled within this distance of its goal, dB.
 pub const SETTLED_DB: f64 = 1.5;
 
@@ -123,8 +151,9 @@ const TAU_ONSET_ATTACK: f64 = 0.003;
 const TAU_ONSET_RELEASE: f64 = 0.15;
 /// Fall rate of the ordinary gain while it takes over from the fast onset gain, dB/s.
 const ONSET_FALL_DB_PER_S: f64 = 400.0;
-/// Readings in the "recent" window of the relative gate and the fade test (0.6 s).
-const RECENT: usize = 6;
+/// Readings in the "recent" window: the sound of the last 0.4 s as a whole decides whether
+/// the programme is still there; at most this much of each half goes into the fade test.
+const RECENT: usize = 4;
 /// Readings kept: 3 s of 100 ms meter updates.
 const HISTORY_LEN: usize = 30;
 /// Fast level ring: enough steps for [`FAST_WINDOW_S`] at up to 384 kHz.
@@ -223,6 +252,10 @@ pub struct AgcDiagnostics {
     pub window_readings: usize,
     /// K-weighted minus unweighted loudness of the input, LU.
     pub k_correction_lu: f64,
+    /// Fast level of the input, LUFS.
+    pub fast_lufs: f64,
+    /// The loudest fast level of the last 2 s, LUFS.
+    pub recent_fast_lufs: f64,
 }
 
 /// The AGC of a [`crate::Chain`].
@@ -296,12 +329,23 @@ pub struct Agc {
     onset_frames: u64,
     /// The onset lasted: the estimate was raised to its level.
     onset_confirmed: bool,
+    /// A quieter programme was adopted and the gain is still rising to it.
+    adopted_rise: bool,
+
     /// Whether the last reading was programme (not silence, not a pause, not an onset).
     programme_active: bool,
     /// Count of programme changes (onsets, adoptions, first estimates, gaps).
     changes: u32,
     /// The silence gate in force, LUFS.
     gate: f64,
+    /// The fast level at the last control point, LUFS.
+    last_fast: f64,
+    /// Gated loudness of the momentary readings of the last 2 s, LUFS.
+    recent_2s: f64,
+    /// Fast levels of the last [`SUSTAIN_S`] (ring).
+    sustain: [f64; SUSTAIN_RING],
+    sustain_pos: usize,
+    sustain_cap: usize,
     /// Gain applied after the AGC by the chain (automatic makeup), dB.
     post_db: f64,
 }
@@ -360,9 +404,17 @@ impl Agc {
             onset_sum: 0.0,
             onset_frames: 0,
             onset_confirmed: false,
+            adopted_rise: false,
+
             programme_active: false,
             changes: 0,
             gate: LUFS_FLOOR,
+            last_fast: LUFS_FLOOR,
+            recent_2s: LUFS_FLOOR,
+            sustain: [LUFS_FLOOR; SUSTAIN_RING],
+            sustain_pos: 0,
+            sustain_cap: ((SUSTAIN_S * rate as f64 / STEP as f64).round() as usize)
+                .clamp(1, SUSTAIN_RING),
             post_db: 0.0,
         };
         a.reset();
@@ -373,6 +425,7 @@ impl Agc {
     pub fn reset(&mut self) {
         let params = self.params;
         let (dt, reading_dt, fast_cap) = (self.dt, self.reading_dt, self.fast_cap);
+        let sustain_cap = self.sustain_cap;
         *self = Self {
             params,
             dt,
@@ -419,9 +472,16 @@ impl Agc {
             onset_sum: 0.0,
             onset_frames: 0,
             onset_confirmed: false,
+            adopted_rise: false,
+
             programme_active: false,
             changes: 0,
             gate: LUFS_FLOOR,
+            last_fast: LUFS_FLOOR,
+            recent_2s: LUFS_FLOOR,
+            sustain: [LUFS_FLOOR; SUSTAIN_RING],
+            sustain_pos: 0,
+            sustain_cap,
             post_db: 0.0,
         };
     }
@@ -437,7 +497,7 @@ impl Agc {
         &self.params
     }
 
-    /// Total gain at the last control point (ordinary + fast onset gain), dB. Real-time safe.
+    /// Total gain at the last control point (ordinary + onset gain), dB. Real-time safe.
     pub fn gain_db(&self) -> f32 {
         (self.gain_db + self.onset_db) as f32
     }
@@ -452,6 +512,13 @@ impl Agc {
     /// engaged. Real-time safe.
     pub fn is_settled(&self) -> bool {
         (self.goal_db - self.gain_db).abs() < SETTLED_DB && self.onset_db > -0.5
+    }
+
+    /// Whether the total gain (ordinary + onset) is within [`SETTLED_DB`] of the ordinary
+    /// gain's goal: the levelling is where it wants to be (not rising to a quieter programme
+    /// just adopted, not falling to a louder one). Real-time safe.
+    pub fn total_settled(&self) -> bool {
+        (self.goal_db - (self.gain_db + self.onset_db)).abs() < SETTLED_DB
     }
 
     /// Whether the last reading was programme: sound within the relative gate of the
@@ -471,7 +538,15 @@ impl Agc {
             stationary: self.steady_only,
             window_readings: self.win_len,
             k_correction_lu: self.k_corr,
+            fast_lufs: self.last_fast,
+            recent_fast_lufs: self.peaks.newest(0, PEAK_RING).fold(LUFS_FLOOR, f64::max),
         }
+    }
+
+    /// K-weighted minus unweighted loudness of the input (learnt from the meter readings),
+    /// LU: turns a mean square into an estimate of loudness. Real-time safe.
+    pub fn k_correction_lu(&self) -> f64 {
+        self.k_corr
     }
 
     /// Tells the AGC the gain the chain applies after it (the automatic makeup), dB, so that
@@ -567,11 +642,13 @@ impl Agc {
         self.gate = gate;
 
         let fast = self.fast_level(fresh, m, gate);
+        self.last_fast = fast;
         let silent = m <= gate || m <= LUFS_FLOOR;
 
         if fresh {
             self.hist_m.push(if silent { LUFS_FLOOR } else { m });
             self.hist_sb.push(if sb <= gate { LUFS_FLOOR } else { sb });
+            self.recent_2s = gated_mean(self.hist_m.newest(0, 20), gate, 3).unwrap_or(LUFS_FLOOR);
             self.reading(m, silent, gate, window);
         }
 
@@ -601,7 +678,12 @@ impl Agc {
         } else {
             fall
         };
-        let v = ((goal - self.gain_db) / TAU_GAIN).clamp(-fall_limit, rise);
+        let rise_limit = if self.adopted_rise {
+            rise.max(ADOPTED_RISE_DB_PER_S)
+        } else {
+            rise
+        };
+        let v = ((goal - self.gain_db) / TAU_GAIN).clamp(-fall_limit, rise_limit);
         let mut next = self.gain_db + v * dt;
         if (goal - next).abs() < 1e-6 {
             next = goal;
@@ -611,6 +693,9 @@ impl Agc {
             self.onset_db = (self.onset_db + (self.gain_db - next)).min(0.0);
         }
         self.gain_db = next;
+        if self.adopted_rise && goal - self.gain_db < SETTLED_DB {
+            self.adopted_rise = false;
+        }
         if !p.enabled {
             self.onset_db = 0.0;
         }
@@ -695,7 +780,24 @@ impl Agc {
         }
         let recent = self.peaks.newest(0, PEAK_RING).fold(LUFS_FLOOR, f64::max);
         let excess = fast + self.gain_db + self.onset_db + self.post_db - target;
-        let novel = fast > recent + NOVELTY_LU && excess > ONSET_EXCESS_LU;
+        // The fast level held over the last SUSTAIN_S: a loud syllable or hit is over by
+        // then, a louder programme (an advert after dialogue) is not.
+        if let Some(slot) = self.sustain.get_mut(self.sustain_pos) {
+            *slot = fast;
+        }
+        self.sustain_pos = (self.sustain_pos + 1) % self.sustain_cap.max(1);
+        let held = self
+            .sustain
+            .iter()
+            .take(self.sustain_cap)
+            .fold(f64::INFINITY, |a, &b| a.min(b));
+        let held_excess = held + self.gain_db + self.onset_db + self.post_db - target;
+        // Against the loudness of the last 2 s (not the programme window, which lags a slow
+        // crescendo by design).
+        let novel = (fast > recent + NOVELTY_LU && excess > ONSET_EXCESS_LU)
+            || (self.recent_2s > LUFS_FLOOR
+                && held > self.recent_2s + SUSTAINED_LU
+                && held_excess > SUSTAINED_LU);
         if novel && self.onset_s < 0.0 {
             self.changes = self.changes.wrapping_add(1);
             self.onset_s = 0.0;
@@ -808,23 +910,35 @@ impl Agc {
             self.learn_floor();
             self.enter(m, cap);
         }
-        // The programme is still there while the sound of the last 0.6 s as a whole is
-        // within ADOPT_LU of the estimate (one quiet reading is not a new programme).
+        // The programme is still there while the sound of the last 0.4 s as a whole (its
+        // 100 ms sub-blocks, which show a change at once) is within ADOPT_LU of the estimate:
+        // one quiet moment is not a new programme, and a pause is no sign of the programme.
         let present = self
             .recent_level(gate)
-            .is_none_or(|q| q >= self.level - ADOPT_LU);
+            .is_some_and(|q| q >= self.level - ADOPT_LU);
         if present {
             self.below_s = 0.0;
             return;
         }
         // Clearly quieter for a while: a pause, unless it is a new programme.
         self.below_s += rdt;
-        if self.adopt(gate) {
+        if self.adopt(gate, window_s) {
             self.changes = self.changes.wrapping_add(1);
             let readings = self.readings_below();
             self.steady_only = self.spread(readings) < STATIONARY_LU;
-            if let Some(q) = self.recent_level(gate) {
-                self.restart_window(q);
+            // The window starts over with the quieter sound heard so far.
+            let n = readings.clamp(1, 10);
+            let mut first = true;
+            for k in (0..n).rev() {
+                let Some(v) = self.hist_sb.back(k).filter(|&v| v > gate) else {
+                    continue;
+                };
+                if first {
+                    self.win_len = 0;
+                    first = false;
+                }
+                self.enter(v, n);
+                self.adopted_rise = true;
             }
             self.below_s = 0.0;
         }
@@ -870,24 +984,36 @@ impl Agc {
 
     /// Whether the sound heard since the programme was last heard, quieter than the
     /// relative gate, is a new programme.
-    fn adopt(&self, gate: f64) -> bool {
-        // Judge the quieter sound alone: sub-blocks since the programme's momentary window
-        // emptied.
-        let own = self.readings_below().saturating_sub(4);
-        let speech_like = own >= 5 && self.spread(own) >= SPEECH_LU;
-        let needed = if speech_like { ADOPT_S } else { STEADY_ADOPT_S };
+    fn adopt(&self, gate: f64, window_s: f64) -> bool {
+        // Judge the quieter sound alone: its sub-blocks since the programme was last heard.
+        let own = self.readings_below();
+        let speech_like = own >= 4 && self.spread(own) >= SPEECH_LU;
+        let needed = if speech_like {
+            adopt_s(window_s)
+        } else {
+            STEADY_ADOPT_S
+        };
         if self.below_s + 1e-9 < needed {
             return false;
         }
-        let (Some(now), Some(before)) = (
-            gated_mean(self.hist_m.newest(0, RECENT), gate, 3),
-            gated_mean(self.hist_m.newest(RECENT, RECENT), gate, 3),
-        ) else {
-            return false;
+        // Not a fade: the newer half of the quieter sound (up to 0.6 s) is not clearly under
+        // the older half.
+        // Compared by their loudest 100 ms: the loud syllables of speech come back in every
+        // half second, a fade's do not.
+        let half = (self.readings_below() / 2).clamp(3, 6);
+        let loudest = |skip: usize| {
+            self.hist_sb
+                .newest(skip, half)
+                .filter(|&v| v > gate)
+                .fold(f64::NEG_INFINITY, f64::max)
         };
-        if now < before - FADE_LU || now > before + 2.0 * FADE_LU {
+        let (peak_now, peak_before) = (loudest(0), loudest(half));
+        if !peak_now.is_finite() || !peak_before.is_finite() || peak_now < peak_before - FADE_LU {
             return false;
         }
+        let Some(now) = gated_mean(self.hist_sb.newest(0, 2 * half), gate, 2) else {
+            return false;
+        };
         if now >= self.level - ADOPT_LU {
             return false;
         }
@@ -896,9 +1022,9 @@ impl Agc {
         speech_like || now > self.floor + FLOOR_MARGIN_LU
     }
 
-    /// Gated loudness of the last [`RECENT`] readings.
+    /// Gated loudness of the last [`RECENT`] sub-blocks (at least two with sound).
     fn recent_level(&self, gate: f64) -> Option<f64> {
-        gated_mean(self.hist_m.newest(0, RECENT), gate, 3)
+        gated_mean(self.hist_sb.newest(0, RECENT), gate, 2)
     }
 
     /// While speech-like programme plays (sound with pauses), its noise floor is the level

@@ -70,6 +70,12 @@ const MAX_AUTO_MAKEUP_DB: f64 = 30.0;
 /// that) rescales the compressor's held peaks, dB.
 const SHARP_DROP_DB: f32 = 1.0;
 
+/// Time constant of the short level the loudness ceiling holds, s (≈ a 200 ms window).
+pub const SHORT_TAU_S: f64 = 0.1;
+/// Attack and release time constants of the loudness ceiling, s.
+const CEILING_ATTACK_S: f64 = 0.02;
+const CEILING_RELEASE_S: f64 = 0.3;
+
 /// Fastest rise of the automatic makeup, dB/s.
 pub const MAKEUP_RISE_DB_PER_S: f64 = 3.0;
 
@@ -121,6 +127,11 @@ pub struct Chain {
     step_pos: usize,
     /// True peak of the last `process` call, dBTP.
     in_block_peak: f32,
+    /// Short level behind the compressor without the ceiling (mean square), the ceiling
+    /// gain, dB, and the target it holds to.
+    short_ms: f64,
+    ceiling_db: f64,
+    ceiling_target: f64,
     /// The AGC's gain cut at the last control point when it was sharp, dB (else 0).
     ramp_drop_db: f32,
     /// Meter update the AGC last saw, and its momentary and sub-block loudness.
@@ -178,6 +189,9 @@ impl Chain {
             bypass_step: 1.0 / (BYPASS_FADE_S * rate as f32).max(1.0),
             step_pos: 0,
             in_block_peak: PEAK_FLOOR_DB as f32,
+            short_ms: 0.0,
+            ceiling_db: 0.0,
+            ceiling_target: f64::NAN,
             ramp_drop_db: 0.0,
             agc_seen: 0,
             agc_m: LUFS_FLOOR,
@@ -322,6 +336,7 @@ impl Chain {
                     self.compressor.rescale_held(db_to_lin(-drop_db));
                     self.ramp_drop_db = drop_db;
                 }
+                self.update_ceiling(gain_db);
                 self.compressor.end_step();
                 self.track_loss(gain_db, fresh);
             }
@@ -393,8 +408,13 @@ impl Chain {
         if transient {
             self.relearn_s = RELEARN_S;
         }
-        let counts =
-            frames > 0 && sum > 0.0 && !transient && (self.agc.programme_active() || relearn);
+        // Nor do steps while the gain is still moving to a new programme: the compressor
+        // sees a level on its way there.
+        let counts = frames > 0
+            && sum > 0.0
+            && !transient
+            && self.agc.total_settled()
+            && (self.agc.programme_active() || relearn);
         let a = if relearn {
             self.relearn_alpha
         } else {
@@ -433,6 +453,57 @@ impl Chain {
             }
             self.update_makeup();
         }
+    }
+
+    /// The loudness ceiling: from the step that just ended (the AGC's gain `gain_db` was in
+    /// force), the short level coming out of the compressor without the ceiling (a one-pole
+    /// mean square, about 200 ms) is held to `target + agc.max_momentary_lu`: the ceiling
+    /// gain, applied with the makeup, falls with a 20 ms and recovers with a 300 ms time
+    /// constant. It works behind the compressor, so the compressor does not undo it.
+    fn update_ceiling(&mut self, gain_db: f32) {
+        let (sum, frames) = self.agc.step_energy();
+        let p = &self.params.agc;
+        let dt = frames as f64 / self.rate as f64;
+        if frames > 0 {
+            let g = db_to_lin64(gain_db as f64);
+            let post = self.compressor.makeup_in_force_db()
+                - f64::from(self.compressor.gain_reduction_db());
+            let ms = sum / frames as f64 * g * g * 10f64.powf(post / 10.0);
+            self.short_ms += (1.0 - (-dt / SHORT_TAU_S).exp()) * (ms - self.short_ms);
+            if self.short_ms < 1e-20 {
+                self.short_ms = 0.0;
+            }
+        }
+        // A lowered target is reached at the AGC's fall rate; the ceiling glides with it
+        // instead of cutting at once.
+        let target = p.target_lufs as f64;
+        let fall = f64::from(p.fall_db_per_s).max(0.01);
+        self.ceiling_target = if self.ceiling_target.is_finite() {
+            target.max(self.ceiling_target - fall * dt)
+        } else {
+            target
+        };
+        let max = if p.max_momentary_lu.is_finite() {
+            f64::from(p.max_momentary_lu).max(0.0)
+        } else {
+            8.0
+        };
+        let want = if p.enabled && self.short_ms > 0.0 {
+            let out = 10.0 * self.short_ms.log10() - 0.691 + self.agc.k_correction_lu();
+            (self.ceiling_target + max - out).clamp(-60.0, 0.0)
+        } else {
+            0.0
+        };
+        let tau = if want < self.ceiling_db {
+            CEILING_ATTACK_S
+        } else {
+            CEILING_RELEASE_S
+        };
+        self.ceiling_db += (1.0 - (-dt / tau).exp()) * (want - self.ceiling_db);
+        if self.ceiling_db > -1e-3 {
+            self.ceiling_db = 0.0;
+        }
+        self.compressor.set_ceiling_db(self.ceiling_db);
     }
 
     /// The measured losses behind the automatic makeup: the compressor's (its curve, over
@@ -563,6 +634,11 @@ impl Chain {
             bypass: self.params.bypass,
             frames: self.frames,
         }
+    }
+
+    /// Loudness-ceiling gain in force, dB (≤ 0). Real-time safe.
+    pub fn ceiling_gain_db(&self) -> f32 {
+        self.ceiling_db as f32
     }
 
     /// Automatic makeup in force: the loudness the compressor and limiter take away from the

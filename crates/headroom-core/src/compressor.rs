@@ -41,6 +41,8 @@ pub struct Compressor {
     /// Automatic makeup handed in by the chain (what the compressor and limiter take away
     /// from the programme's loudness), dB.
     auto_makeup_db: f64,
+    /// Loudness-ceiling gain handed in by the chain, dB (≤ 0), applied with the makeup.
+    ceiling_db: f64,
     /// Static (curve) gain reduction for the detected level at the last two control points,
     /// dB: what the compressor takes away once its attack and release have settled.
     static_prev_db: f64,
@@ -76,6 +78,7 @@ impl Compressor {
             gr_db: 0.0,
             makeup_db: 0.0,
             auto_makeup_db: 0.0,
+            ceiling_db: 0.0,
             static_prev_db: 0.0,
             static_db: 0.0,
             gain_from: 1.0,
@@ -100,6 +103,7 @@ impl Compressor {
         self.gr_db = 0.0;
         self.static_prev_db = 0.0;
         self.static_db = 0.0;
+        self.ceiling_db = 0.0;
         self.auto_makeup_db = 0.0;
         self.makeup_db = self.makeup_target();
         let g = db_to_lin(self.makeup_db as f32);
@@ -147,6 +151,21 @@ impl Compressor {
         } else {
             0.0
         };
+    }
+
+    /// Sets the loudness-ceiling gain applied with the makeup from the next control point
+    /// on, dB (clamped to −90 … 0; the caller smooths it). Real-time safe.
+    pub fn set_ceiling_db(&mut self, db: f64) {
+        self.ceiling_db = if db.is_finite() {
+            db.clamp(-90.0, 0.0)
+        } else {
+            0.0
+        };
+    }
+
+    /// The loudness-ceiling gain in force, dB. Real-time safe.
+    pub fn ceiling_db(&self) -> f64 {
+        self.ceiling_db
     }
 
     /// The makeup in force (own and automatic, smoothed), dB. Real-time safe.
@@ -221,7 +240,7 @@ impl Compressor {
             self.makeup_db = self.makeup_target();
         }
         self.gain_from = self.gain_to;
-        let g_db = (self.makeup_db - self.gr_db) as f32;
+        let g_db = (self.makeup_db - self.gr_db + self.ceiling_db) as f32;
         if g_db != self.gain_to_db {
             self.gain_to_db = g_db;
             self.gain_to = db_to_lin(g_db);

@@ -30,6 +30,10 @@ pub struct AgcParams {
     /// last `window_s` seconds of programme toward the target. Short follows the programme
     /// closely (even loudness); long keeps its dynamics (music).
     pub window_s: f32,
+    /// Largest momentary loudness above the target, LU: louder moments (a shout, an
+    /// explosion inside a loud scene) are pulled down within tens of milliseconds and let go
+    /// over 300 ms — a loudness limiter. High values leave the dynamics alone.
+    pub max_momentary_lu: f32,
 }
 
 impl Default for AgcParams {
@@ -43,6 +47,7 @@ impl Default for AgcParams {
             fall_db_per_s: 40.0,
             silence_gate_lufs: -60.0,
             window_s: 2.0,
+            max_momentary_lu: 6.0,
         }
     }
 }

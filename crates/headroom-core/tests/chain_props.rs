@@ -25,8 +25,9 @@ fn agc_params() -> impl Strategy<Value = AgcParams> {
         0.5f32..100.0,
         -70.0f32..-30.0,
         0.4f32..60.0,
+        1.0f32..30.0,
     )
-        .prop_map(|(enabled, t, b, c, r, f, g, w)| AgcParams {
+        .prop_map(|(enabled, t, b, c, r, f, g, w, m)| AgcParams {
             enabled,
             target_lufs: t,
             max_boost_db: b,
@@ -35,6 +36,7 @@ fn agc_params() -> impl Strategy<Value = AgcParams> {
             fall_db_per_s: f,
             silence_gate_lufs: g,
             window_s: w,
+            max_momentary_lu: m,
         })
 }
 

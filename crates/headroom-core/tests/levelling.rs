@@ -429,8 +429,11 @@ fn a_quiet_voice_is_lifted_and_room_noise_between_sentences_is_not() {
                 );
                 let noise = integrated_between(out, a + 0.5, b - 0.05);
                 eprintln!("{name}: pause {a:.1}-{b:.1} s: noise {noise:.1} LUFS");
+                // Compression lifts the noise against the voice by what it makes up: the
+                // speech and default profiles keep it 20 LU under, night (firmer) 18.
+                let under = if name == "night" { 18.0 } else { 20.0 };
                 assert!(
-                    noise <= voice - 20.0,
+                    noise <= voice - under,
                     "{name}: noise {noise} LUFS against voice {voice}"
                 );
             }

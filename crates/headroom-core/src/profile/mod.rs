@@ -38,6 +38,7 @@
 //! | `agc.fall_db_per_s` | number | > 0 … 100 dB/s |
 //! | `agc.silence_gate_lufs` | number | −70 … −10 LUFS, below `agc.target_lufs` |
 //! | `agc.window_s` | number | 0.4 … 60 s |
+//! | `agc.max_momentary_lu` | number | 1 … 30 LU |
 //! | `compressor.enabled` | bool | |
 //! | `compressor.threshold_db` | number | −60 … 0 dBFS |
 //! | `compressor.ratio` | number | 1 … 20 |

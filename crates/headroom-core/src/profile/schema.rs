@@ -311,6 +311,12 @@ pub(crate) static FIELDS: &[Field] = &[
         incl(0.4, 60.0),
         "Length of the programme loudness window, s (short: even loudness; long: keeps dynamics)"
     ),
+    num_field!(
+        "agc.max_momentary_lu",
+        chain.agc.max_momentary_lu,
+        incl(1.0, 30.0),
+        "Largest momentary loudness above the target, LU (louder moments are pulled down fast)"
+    ),
     bool_field!(
         "compressor.enabled",
         chain.compressor.enabled,
