@@ -71,6 +71,73 @@ pub fn one_pole_alpha(tau_s: f64, update_rate_hz: f64) -> f64 {
     1.0 - (-1.0 / (tau_s * update_rate_hz)).exp()
 }
 
+/// Sum of `x²` over `buf`, accumulated in `f32` lanes so that it vectorises (exact enough for
+/// blocks of a few thousand samples). Real-time safe.
+#[inline]
+pub fn sum_squares(buf: &[f32]) -> f64 {
+    const L: usize = 8;
+    let mut acc = [0.0f32; L];
+    let mut chunks = buf.chunks_exact(L);
+    for c in chunks.by_ref() {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x * x;
+        }
+    }
+    let mut s: f64 = acc.iter().map(|&a| f64::from(a)).sum();
+    for &x in chunks.remainder() {
+        s += f64::from(x * x);
+    }
+    s
+}
+
+/// Sum of squares accumulated across calls so that the result does not depend on how the
+/// samples were split into calls: sample `k` (counted since the last [`take`](Self::take))
+/// always goes to lane `k mod 8`, each lane adds in sample order, and the lanes are summed
+/// in a fixed order. Vectorises on whole lanes. Real-time safe.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LaneEnergy {
+    lanes: [f32; 8],
+    /// Samples added since the last `take`, modulo 8.
+    offset: usize,
+}
+
+impl LaneEnergy {
+    /// Adds the squares of `buf`.
+    #[inline]
+    pub fn add(&mut self, buf: &[f32]) {
+        let mut rest = buf;
+        // Head: up to the next lane boundary.
+        while self.offset != 0 {
+            let Some((&x, tail)) = rest.split_first() else {
+                return;
+            };
+            if let Some(l) = self.lanes.get_mut(self.offset) {
+                *l += x * x;
+            }
+            self.offset = (self.offset + 1) % 8;
+            rest = tail;
+        }
+        let mut chunks = rest.chunks_exact(8);
+        for c in chunks.by_ref() {
+            for (l, &x) in self.lanes.iter_mut().zip(c) {
+                *l += x * x;
+            }
+        }
+        for (l, &x) in self.lanes.iter_mut().zip(chunks.remainder()) {
+            *l += x * x;
+        }
+        self.offset = chunks.remainder().len();
+    }
+
+    /// The sum so far; starts over.
+    #[inline]
+    pub fn take(&mut self) -> f64 {
+        let s = self.lanes.iter().map(|&l| f64::from(l)).sum();
+        *self = Self::default();
+        s
+    }
+}
+
 /// Largest `|x|` in `buf` (0 for an empty slice; NaN values are ignored). Exact, in lanes so
 /// that it vectorises. Real-time safe.
 #[inline]

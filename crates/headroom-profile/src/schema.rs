@@ -339,6 +339,18 @@ pub static FIELDS: &[Field] = &[
         incl(LUFS_FLOOR, -10.0),
         "Below this loudness the AGC gain freezes, LUFS (must be below agc.target_lufs)"
     ),
+    num_field!(
+        "agc.window_s",
+        chain.agc.window_s,
+        incl(0.4, 60.0),
+        "Length of the programme loudness window, s (short: even loudness; long: keeps dynamics)"
+    ),
+    num_field!(
+        "agc.max_momentary_lu",
+        chain.agc.max_momentary_lu,
+        incl(1.0, 30.0),
+        "Largest momentary loudness above the target, LU (louder moments are pulled down fast)"
+    ),
     bool_field!(
         "compressor.enabled",
         chain.compressor.enabled,

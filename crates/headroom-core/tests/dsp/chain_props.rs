@@ -18,8 +18,10 @@ fn agc_params() -> impl Strategy<Value = AgcParams> {
         0.5f32..60.0,
         0.5f32..100.0,
         -70.0f32..-30.0,
+        0.4f32..60.0,
+        1.0f32..30.0,
     )
-        .prop_map(|(enabled, t, b, c, r, f, g)| AgcParams {
+        .prop_map(|(enabled, t, b, c, r, f, g, w, m)| AgcParams {
             enabled,
             target_lufs: t,
             max_boost_db: b,
@@ -27,6 +29,8 @@ fn agc_params() -> impl Strategy<Value = AgcParams> {
             rise_db_per_s: r,
             fall_db_per_s: f,
             silence_gate_lufs: g,
+            window_s: w,
+            max_momentary_lu: m,
         })
 }
 

@@ -1,6 +1,7 @@
 //! Signal synthesis shared by the meter tests (every test signal is generated here; there are
-//! no fixture files), and, as [`levelling`], the programme builders the chain tests share with
-//! the levelling tests (`tests/levelling_support`, which the levelling test binary uses too).
+//! no fixture files), and, as [`levelling`], the programme builders and loudness oracles of
+//! the chain and levelling tests (`tests/levelling_support`, which `headroom-profile`'s
+//! levelling tests use too).
 
 #[path = "../levelling_support/mod.rs"]
 pub mod levelling;

@@ -65,7 +65,10 @@ fn shipped_profiles_differ_as_documented() {
     let (d, night, music, speech) = (get("default"), get("night"), get("music"), get("speech"));
     assert!(night.chain.agc.target_lufs < d.chain.agc.target_lufs);
     assert!(night.chain.compressor.ratio > d.chain.compressor.ratio);
-    assert!(night.chain.agc.max_boost_db < d.chain.agc.max_boost_db);
+    assert!(night.chain.agc.window_s < d.chain.agc.window_s);
+    assert!(night.chain.limiter.ceiling_dbtp < d.chain.limiter.ceiling_dbtp);
+    assert!(music.chain.agc.window_s > d.chain.agc.window_s);
+    assert!(speech.chain.agc.max_boost_db > d.chain.agc.max_boost_db);
     assert!(music.chain.agc.rise_db_per_s < d.chain.agc.rise_db_per_s);
     assert!(music.chain.compressor.ratio < d.chain.compressor.ratio);
     assert!(speech.chain.agc.rise_db_per_s > d.chain.agc.rise_db_per_s);

@@ -60,8 +60,8 @@ proptest! {
     }
 
     #[test]
-    fn valid_settings_round_trip_through_toml(ts in proptest::collection::vec(0.0f64..=1.0, 27),
-                                              bools in proptest::collection::vec(any::<bool>(), 27)) {
+    fn valid_settings_round_trip_through_toml(ts in proptest::collection::vec(0.0f64..=1.0, 40),
+                                              bools in proptest::collection::vec(any::<bool>(), 40)) {
         let mut p = Profile::default();
         for (i, info) in Profile::keys().iter().enumerate() {
             let v = match (&info.default, info.range) {

@@ -137,6 +137,8 @@ fn keys_list_every_setting_with_defaults() {
         "agc.rise_db_per_s",
         "agc.fall_db_per_s",
         "agc.silence_gate_lufs",
+        "agc.window_s",
+        "agc.max_momentary_lu",
         "compressor.enabled",
         "compressor.threshold_db",
         "compressor.ratio",
@@ -163,7 +165,7 @@ fn keys_list_every_setting_with_defaults() {
         assert!(!info.doc.is_empty());
         assert_eq!(info.range.is_some(), info.kind == SettingKind::Number);
     }
-    assert_eq!(keys.len(), 27);
+    assert_eq!(keys.len(), 29);
     // Every numeric default is inside its own range.
     for info in &keys {
         if let (Some(r), SettingValue::Number(v)) = (info.range, &info.default) {
