@@ -14,10 +14,20 @@ impl Profile {
     }
 
     pub(crate) fn check(&self) -> Result<(), Invalid> {
+        match self.check_all(true).into_iter().next() {
+            Some(inv) => Err(inv),
+            None => Ok(()),
+        }
+    }
+
+    /// Every range error and every empty rule match; then, with `ordering` and when there are
+    /// none, the first ordering rule broken.
+    pub(crate) fn check_all(&self, ordering: bool) -> Vec<Invalid> {
+        let mut out = Vec::new();
         for f in schema::FIELDS {
             if let (Some(range), SettingValue::Number(v)) = (f.range, (f.get)(self)) {
                 if !range.contains(v) {
-                    return Err(Invalid::at(
+                    out.push(Invalid::at(
                         ErrorKind::OutOfRange,
                         f.key,
                         format!(
@@ -29,6 +39,18 @@ impl Profile {
                 }
             }
         }
+        for (i, r) in self.route.rules.iter().enumerate() {
+            if r.matches.is_empty() {
+                out.push(empty_match(i));
+            }
+        }
+        if ordering && out.is_empty() {
+            out.extend(self.check_ordering().err());
+        }
+        out
+    }
+
+    fn check_ordering(&self) -> Result<(), Invalid> {
         let agc = &self.chain.agc;
         if agc.silence_gate_lufs >= agc.target_lufs {
             let mut inv = Invalid::at(
@@ -57,11 +79,6 @@ impl Profile {
             );
             inv.fallback = Some(key_path("limiter.ceiling_dbtp"));
             return Err(inv);
-        }
-        for (i, r) in self.route.rules.iter().enumerate() {
-            if r.matches.is_empty() {
-                return Err(empty_match(i));
-            }
         }
         Ok(())
     }

@@ -68,7 +68,12 @@ pub use docs::{settings_help, settings_markdown};
 pub use error::{line_col, ErrorKind, Location, ProfileError};
 pub use glob::{Glob, GlobError};
 pub use profile::{Profile, DEFAULT_DESCRIPTION, DEFAULT_PROFILE_NAME};
-pub use route::{MatchKey, Route, RouteConfig, RouteRule, UserRule, UserRules};
-pub use schema::{format_number, Bound, NumRange, SettingInfo, SettingKind, SettingValue};
+pub use route::{
+    is_notification_role, MatchKey, Route, RouteConfig, RouteRule, UserRule, UserRules,
+    NOTIFICATION_ROLES,
+};
+pub use schema::{
+    format_number, parse_bool, Bound, NumRange, SettingInfo, SettingKind, SettingValue,
+};
 pub use shipped::shipped_profiles;
 pub use suggest::{closest, edit_distance};

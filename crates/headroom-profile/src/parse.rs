@@ -171,31 +171,61 @@ fn expect_table<'a, 'i>(
 }
 
 impl Profile {
-    /// stem) and in error messages (`path:line:col: …`). Allocates; does no I/O.
+    /// Parses and validates a profile file's `text`. `path` names the profile (its file stem)
+    /// and prefixes error messages (`path:line:col: …`). Returns the first error; see
+    /// [`Profile::parse_all`] for every one. Allocates; does no I/O.
     pub fn parse(text: &str, path: &str) -> Result<Profile, ProfileError> {
-        let stem = std::path::Path::new(path)
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or(path);
-        Profile::parse_named(stem, text, path)
+        Profile::parse_named(stem(path), text, path)
     }
 
     /// Like [`Profile::parse`] with an explicit profile name.
     pub fn parse_named(name: &str, text: &str, path: &str) -> Result<Profile, ProfileError> {
+        Profile::parse_all_named(name, text, path).map_err(|mut errs| errs.remove(0))
+    }
+
+    /// Like [`Profile::parse`], but reports every error of the file (in file order; never an
+    /// empty list): each key is checked on its own, a bad one does not hide the next. A TOML
+    /// syntax error stops at the first one (the rest of the file cannot be read). The
+    /// ordering rules between settings (e.g. the silence gate below the target) are checked
+    /// only when every value is valid on its own.
+    pub fn parse_all(text: &str, path: &str) -> Result<Profile, Vec<ProfileError>> {
+        Profile::parse_all_named(stem(path), text, path)
+    }
+
+    /// Like [`Profile::parse_all`] with an explicit profile name.
+    pub fn parse_all_named(
+        name: &str,
+        text: &str,
+        path: &str,
+    ) -> Result<Profile, Vec<ProfileError>> {
         parse(name, text, path)
     }
 }
 
-fn parse(name: &str, text: &str, file: &str) -> Result<Profile, ProfileError> {
+fn stem(path: &str) -> &str {
+    std::path::Path::new(path)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(path)
+}
+
+/// Records the error of `r`, if any, in `errs`.
+fn keep(errs: &mut Vec<ProfileError>, r: Result<(), ProfileError>) {
+    if let Err(e) = r {
+        errs.push(e);
+    }
+}
+
+fn parse(name: &str, text: &str, file: &str) -> Result<Profile, Vec<ProfileError>> {
     let ctx = Ctx { text, file };
     let root = DeTable::parse(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        ctx.err(
+        vec![ctx.err(
             ErrorKind::Syntax,
             None,
             span,
             format!("TOML syntax error: {}", e.message()),
-        )
+        )]
     })?;
     let root = root.get_ref();
     let mut p = Profile {
@@ -203,46 +233,83 @@ fn parse(name: &str, text: &str, file: &str) -> Result<Profile, ProfileError> {
         description: String::new(),
         ..Profile::default()
     };
+    let mut errs = Vec::new();
     for (k, v) in root.iter() {
         let key: &str = k.get_ref();
         if key == ROUTE {
-            parse_route(&ctx, &mut p, v)?;
+            parse_route(&ctx, &mut p, v, &mut errs);
         } else if sections().contains(&key) {
-            let table = expect_table(&ctx, key, v)?;
+            let table = match expect_table(&ctx, key, v) {
+                Ok(t) => t,
+                Err(e) => {
+                    errs.push(e);
+                    continue;
+                }
+            };
             for (k2, v2) in table.iter() {
                 let sub: &str = k2.get_ref();
                 let full = format!("{key}.{sub}");
-                if !apply(&ctx, &mut p, &full, v2)? {
+                let r = apply(&ctx, &mut p, &full, v2).and_then(|known| {
+                    if known {
+                        return Ok(());
+                    }
                     let candidates: Vec<&str> = fields_in(Some(key)).map(|f| f.name()).collect();
-                    return Err(unknown_key(
+                    Err(unknown_key(
                         &ctx,
                         sub,
                         k2.span(),
                         &format!(" in [{key}]"),
                         &candidates,
-                    ));
-                }
+                    ))
+                });
+                keep(&mut errs, r);
             }
-        } else if key.contains('.') || !apply(&ctx, &mut p, key, v)? {
-            return Err(unknown_key(&ctx, key, k.span(), "", &top_level()));
+        } else {
+            let r = if key.contains('.') {
+                Ok(false)
+            } else {
+                apply(&ctx, &mut p, key, v)
+            };
+            let r = r.and_then(|known| {
+                if known {
+                    Ok(())
+                } else {
+                    Err(unknown_key(&ctx, key, k.span(), "", &top_level()))
+                }
+            });
+            keep(&mut errs, r);
         }
     }
-    p.check().map_err(|inv| locate(&ctx, root, inv))?;
-    Ok(p)
+    let ordering = errs.is_empty();
+    errs.extend(
+        p.check_all(ordering)
+            .into_iter()
+            .map(|inv| locate(&ctx, root, inv)),
+    );
+    if errs.is_empty() {
+        Ok(p)
+    } else {
+        errs.sort_by_key(|e| e.location.as_ref().map(|l| (l.line, l.column)));
+        Err(errs)
+    }
 }
 
 fn parse_route(
     ctx: &Ctx<'_>,
     p: &mut Profile,
     value: &Spanned<DeValue<'_>>,
-) -> Result<(), ProfileError> {
-    let table = expect_table(ctx, ROUTE, value)?;
+    errs: &mut Vec<ProfileError>,
+) {
+    let table = match expect_table(ctx, ROUTE, value) {
+        Ok(t) => t,
+        Err(e) => return errs.push(e),
+    };
     for (k, v) in table.iter() {
         let key: &str = k.get_ref();
         match key {
             RULES => {
                 let DeValue::Array(items) = v.get_ref() else {
-                    return Err(ctx.err(
+                    errs.push(ctx.err(
                         ErrorKind::WrongType,
                         Some("route.rules".into()),
                         v.span(),
@@ -251,29 +318,35 @@ fn parse_route(
                             type_name(v.get_ref())
                         ),
                     ));
+                    continue;
                 };
                 for (i, item) in items.iter().enumerate() {
-                    let rule = parse_rule(ctx, i, item)?;
-                    p.route.rules.push(rule);
+                    match parse_rule(ctx, i, item) {
+                        Ok(rule) => p.route.rules.push(rule),
+                        Err(e) => errs.push(e),
+                    }
                 }
             }
             _ => {
-                if !apply(ctx, p, &format!("{ROUTE}.{key}"), v)? {
+                let r = apply(ctx, p, &format!("{ROUTE}.{key}"), v).and_then(|known| {
+                    if known {
+                        return Ok(());
+                    }
                     let mut candidates: Vec<&str> =
                         fields_in(Some(ROUTE)).map(|f| f.name()).collect();
                     candidates.push(RULES);
-                    return Err(unknown_key(
+                    Err(unknown_key(
                         ctx,
                         key,
                         k.span(),
                         &format!(" in [{ROUTE}]"),
                         &candidates,
-                    ));
-                }
+                    ))
+                });
+                keep(errs, r);
             }
         }
     }
-    Ok(())
 }
 
 fn parse_rule(

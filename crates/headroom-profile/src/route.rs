@@ -236,12 +236,38 @@ impl FromIterator<UserRule> for UserRules {
 }
 
 /// The routing section of a profile.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RouteConfig {
     /// Route for streams no rule matches.
     pub default: Route,
     /// Rules, tried in order; the first match wins.
     pub rules: Vec<RouteRule>,
+    /// Streams whose `media.role` is one of [`NOTIFICATION_ROLES`] bypass the chain unless a
+    /// rule matches them (a notification or an alarm is meant to be heard as it is).
+    pub bypass_notifications: bool,
+}
+
+impl Default for RouteConfig {
+    fn default() -> Self {
+        RouteConfig {
+            default: Route::default(),
+            rules: Vec::new(),
+            bypass_notifications: true,
+        }
+    }
+}
+
+/// The `media.role` values of notification-like sounds (compared ignoring case):
+/// `Notification` (PipeWire's and WirePlumber's name; pipewire-pulse maps PulseAudio's
+/// `event` to it), `Event` (PulseAudio's own name), `Alert` and `Emergency` (WirePlumber's
+/// role table) and `Alarm`.
+pub const NOTIFICATION_ROLES: &[&str] = &["Notification", "Event", "Alert", "Alarm", "Emergency"];
+
+/// Whether `role` (a `media.role` value) is a notification-like role ([`NOTIFICATION_ROLES`]).
+pub fn is_notification_role(role: &str) -> bool {
+    NOTIFICATION_ROLES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(role.trim()))
 }
 
 impl RouteConfig {
@@ -287,6 +313,7 @@ mod tests {
                 rule(&[(MatchKey::App, "mpv")], Route::Processed),
                 rule(&[(MatchKey::ApplicationName, "Firefox*")], Route::Bypass),
             ],
+            ..RouteConfig::default()
         };
         let p1: HashMap<&str, &str> = [
             ("application.process.binary", "mpv"),

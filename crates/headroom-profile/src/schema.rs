@@ -85,6 +85,15 @@ impl SettingKind {
         }
     }
 
+    /// What a command line may give for this kind, for messages ("must be a number"): a
+    /// boolean also takes yes/no, on/off and 1/0 ([`parse_bool`]).
+    pub fn expected_loose(self) -> &'static str {
+        match self {
+            SettingKind::Bool => "a boolean (true/false, yes/no, on/off or 1/0)",
+            other => other.expected(),
+        }
+    }
+
     /// Name with an article, for messages ("must be a number").
     pub fn expected(self) -> &'static str {
         match self {
@@ -444,6 +453,11 @@ pub static FIELDS: &[Field] = &[
         excl_incl(0.0, 100.0),
         "How fast a stream's reduction is released, dB/s"
     ),
+    bool_field!(
+        "route.bypass_notifications",
+        route.bypass_notifications,
+        "Streams with media.role Notification, Event, Alert, Alarm or Emergency bypass the chain unless a rule matches them"
+    ),
     Field {
         key: "route.default",
         kind: SettingKind::Route,
@@ -481,16 +495,28 @@ pub fn fields_in(section: Option<&str>) -> impl Iterator<Item = &'static Field> 
     FIELDS.iter().filter(move |f| f.section() == section)
 }
 
+/// The one boolean parser for text a user typed (command lines, `--set`, loosely typed IPC
+/// values): `true`/`yes`/`on`/`1` and `false`/`no`/`off`/`0`, ignoring case and surrounding
+/// blanks. `None` for anything else.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Some(true),
+        "false" | "no" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
 /// Converts `value` to the type `kind` takes, accepting the loose forms a command line
 /// produces (`"on"` for a bool, a number for a string, …). `Err` carries the reason.
 pub(crate) fn coerce(kind: SettingKind, value: &SettingValue) -> Result<SettingValue, ()> {
     match (kind, value) {
         (SettingKind::Bool, SettingValue::Bool(_)) => Ok(value.clone()),
-        (SettingKind::Bool, SettingValue::String(s)) => match s.as_str() {
-            "true" | "on" | "yes" => Ok(SettingValue::Bool(true)),
-            "false" | "off" | "no" => Ok(SettingValue::Bool(false)),
-            _ => Err(()),
-        },
+        (SettingKind::Bool, SettingValue::String(s)) => {
+            parse_bool(s).map(SettingValue::Bool).ok_or(())
+        }
+        (SettingKind::Bool, SettingValue::Number(n)) if *n == 0.0 || *n == 1.0 => {
+            Ok(SettingValue::Bool(*n == 1.0))
+        }
         (SettingKind::Number, SettingValue::Number(_)) => Ok(value.clone()),
         (SettingKind::Number, SettingValue::String(s)) => s
             .trim()
@@ -521,6 +547,39 @@ mod tests {
         assert!(!r.contains(f64::NAN));
         assert_eq!(r.describe(), "> 0 and ≤ 1.5");
         assert_eq!(incl(-40.0, -5.0).unwrap().describe(), "between -40 and -5");
+    }
+
+    #[test]
+    fn one_boolean_parser_for_every_spelling() {
+        for (t, want) in [
+            ("true", true),
+            ("Yes", true),
+            ("ON", true),
+            ("1", true),
+            (" false ", false),
+            ("no", false),
+            ("off", false),
+            ("0", false),
+        ] {
+            assert_eq!(parse_bool(t), Some(want), "{t}");
+            assert_eq!(
+                coerce(SettingKind::Bool, &SettingValue::String(t.into())),
+                Ok(SettingValue::Bool(want)),
+                "{t}"
+            );
+        }
+        for bad in ["", "2", "enabled", "tru", "-1"] {
+            assert_eq!(parse_bool(bad), None, "{bad}");
+        }
+        assert_eq!(
+            coerce(SettingKind::Bool, &SettingValue::Number(0.0)),
+            Ok(SettingValue::Bool(false))
+        );
+        assert_eq!(
+            coerce(SettingKind::Bool, &SettingValue::Number(1.0)),
+            Ok(SettingValue::Bool(true))
+        );
+        assert!(coerce(SettingKind::Bool, &SettingValue::Number(2.0)).is_err());
     }
 
     #[test]

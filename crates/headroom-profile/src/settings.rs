@@ -69,7 +69,7 @@ fn wrong_type(f: &schema::Field, value: &SettingValue) -> ProfileError {
         format!(
             "{} must be {}, got {} ({value})",
             f.key,
-            f.kind.expected(),
+            f.kind.expected_loose(),
             value.type_name()
         )
     };

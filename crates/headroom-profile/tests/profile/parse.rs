@@ -423,3 +423,25 @@ fn crlf_line_endings_and_line_col() {
     assert_eq!(line_col("ab\ncd", 99), (2, 3));
     assert_eq!(line_col("é", 1), (1, 1));
 }
+
+#[test]
+fn parse_all_reports_every_error_in_file_order() {
+    let text = "bypass = 1\n[agc]\ntarget_lufs = 99\nrise_db_per_s = \"fast\"\n[limiter]\nceilng_dbtp = -1\n";
+    let errs = Profile::parse_all(text, "profiles/test.toml").unwrap_err();
+    let at: Vec<(usize, usize)> = errs
+        .iter()
+        .map(|e| {
+            let l = e.location.as_ref().expect("located");
+            (l.line, l.column)
+        })
+        .collect();
+    assert_eq!(at.len(), 4, "{errs:?}");
+    assert_eq!(at[0], (1, 10), "{errs:?}");
+    assert_eq!(at[1].0, 3, "{errs:?}");
+    assert_eq!(at[2].0, 4, "{errs:?}");
+    assert_eq!(at[3], (6, 1), "{errs:?}");
+    // `parse` gives the first of them.
+    assert_eq!(parse_err(text).to_string(), errs[0].to_string());
+    // A valid file parses the same either way.
+    assert!(Profile::parse_all("bypass = true\n", "p.toml").is_ok());
+}

@@ -110,6 +110,15 @@ fn set_coerces_command_line_strings() {
     p.set("layer_a.enabled", SettingValue::String("off".into()))
         .unwrap();
     assert!(!p.layer_a.enabled);
+    for (text, want) in [("0", false), ("1", true), ("no", false), ("On", true)] {
+        p.set("limiter.enabled", SettingValue::String(text.into()))
+            .unwrap();
+        assert_eq!(p.chain.limiter.enabled, want, "{text}");
+    }
+    let err = p
+        .set("limiter.enabled", SettingValue::String("enabled".into()))
+        .unwrap_err();
+    assert!(err.message.contains("yes/no, on/off or 1/0"), "{}", err.message);
     p.set("agc.max_boost_db", SettingValue::String("6".into()))
         .unwrap();
     assert_eq!(p.chain.agc.max_boost_db, 6.0);
@@ -117,7 +126,7 @@ fn set_coerces_command_line_strings() {
         .unwrap();
     assert_eq!(p.preferred_real_sink.as_deref(), Some("42"));
     assert_eq!(
-        p.set("bypass", SettingValue::Number(1.0)).unwrap_err().kind,
+        p.set("bypass", SettingValue::Number(2.0)).unwrap_err().kind,
         ErrorKind::WrongType
     );
 }
@@ -165,7 +174,7 @@ fn keys_list_every_setting_with_defaults() {
         assert!(!info.doc.is_empty());
         assert_eq!(info.range.is_some(), info.kind == SettingKind::Number);
     }
-    assert_eq!(keys.len(), 29);
+    assert_eq!(keys.len(), 30);
     // Every numeric default is inside its own range.
     for info in &keys {
         if let (Some(r), SettingValue::Number(v)) = (info.range, &info.default) {
