@@ -351,7 +351,20 @@ impl Sandbox {
         Ok(())
     }
 
-    /// A `pw-play` command for `wav` into `target` (spawn it to play in the background).
+    /// A `pw-play` command for `wav` that names no target (WirePlumber links it to the
+    /// default sink, headroomd's routing moves it), like most desktop apps.
+    pub fn play_app_cmd(&self, wav: &Path, props: &[&str]) -> Command {
+        let mut c = self.command("pw-play");
+        if !props.is_empty() {
+            c.arg("-P").arg(format!("{{ {} }}", props.join(" ")));
+        }
+        c.arg(wav).stdout(Stdio::null()).stderr(Stdio::null());
+        c
+    }
+
+    /// A `pw-play` command for `wav` into `target` (spawn it to play in the background). The
+    /// stream names its own target: headroomd leaves it there unless a rule for the app says
+    /// `processed`.
     pub fn play_cmd(&self, wav: &Path, target: &str, props: &[&str]) -> Command {
         let mut c = self.command("pw-play");
         c.arg("--target").arg(target);

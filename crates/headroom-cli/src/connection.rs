@@ -20,7 +20,7 @@ pub fn socket_path(explicit: Option<PathBuf>) -> PathBuf {
 pub fn client_error(e: ClientError, socket: &Path) -> CliError {
     match e {
         ClientError::NotRunning { .. } => CliError::daemon_down(socket),
-        ClientError::Server(err) => CliError::failed(err.message),
+        ClientError::Server(err) => CliError::refused(err.code.as_str(), err.message),
         other => CliError::failed(other.to_string()),
     }
 }

@@ -18,13 +18,15 @@ pub fn user_profile_dir() -> Option<PathBuf> {
     Some(base.join("headroom").join("profiles"))
 }
 
-/// Checks a profile file; on error the message reads `file:line:col: message`.
-/// Returns a one-line summary on success.
+/// Checks a profile file; on error the message lists every error found, one a line, each
+/// `file:line:col: message`. Returns a one-line summary on success.
 pub fn validate_profile(path: &Path) -> CliResult<String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::failed(format!("{}: cannot read: {e}", path.display())))?;
-    let profile = Profile::parse(&text, &path.display().to_string())
-        .map_err(|e| CliError::failed(e.to_string()))?;
+    let profile = Profile::parse_all(&text, &path.display().to_string()).map_err(|errs| {
+        let lines: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        CliError::failed(lines.join("\n"))
+    })?;
     Ok(format!(
         "{}: ok (profile `{}`{})\n",
         path.display(),

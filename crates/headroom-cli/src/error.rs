@@ -47,6 +47,9 @@ pub struct CliError {
     pub code: u8,
     /// Message printed to stderr (without the `headroom: ` prefix).
     pub message: String,
+    /// The daemon's error code (`unknown_key`, `invalid_value`, …) when the daemon refused
+    /// the request.
+    pub daemon_code: Option<String>,
 }
 
 impl CliError {
@@ -56,7 +59,36 @@ impl CliError {
             kind,
             code: kind.exit_code(),
             message: message.into(),
+            daemon_code: None,
         }
+    }
+
+    /// A request the daemon refused with the error code `code`.
+    pub fn refused(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            daemon_code: Some(code.to_string()),
+            ..Self::failed(message)
+        }
+    }
+
+    /// The error's code for `--json`: the daemon's (`unknown_key`, …) when it refused the
+    /// request, else `failed`, `usage`, `daemon_down` or `io`.
+    pub fn code_name(&self) -> &str {
+        if let Some(c) = &self.daemon_code {
+            return c;
+        }
+        match self.kind {
+            ErrorKind::Failed => "failed",
+            ErrorKind::Usage => "usage",
+            ErrorKind::DaemonDown => "daemon_down",
+            ErrorKind::Io(_) => "io",
+        }
+    }
+
+    /// The error as `--json` prints it on standard output:
+    /// `{"error":{"code":…,"message":…}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"error": {"code": self.code_name(), "message": self.message}})
     }
 
     /// A failed request or bad input (exit code 1).

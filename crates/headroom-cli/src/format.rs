@@ -116,6 +116,19 @@ pub fn reduction(db: f32) -> String {
     }
 }
 
+/// The gain line of `status`: BYPASS while bypassed (nothing is applied, neither the chain
+/// nor Layer A), else the gains in force.
+fn gains(bypass: bool, m: &headroom_ipc::Meters) -> String {
+    if bypass {
+        "BYPASS (audio passes unchanged: no chain gain, no Layer A)".to_string()
+    } else {
+        format!(
+            "AGC {:+.1} dB, compressor GR {:.1} dB, limiter GR {:.1} dB",
+            m.agc_gain_db, m.compressor_gr_db, m.limiter_gr_db
+        )
+    }
+}
+
 /// `headroom status`.
 pub fn status(s: &Status) -> String {
     let m = &s.meters;
@@ -137,9 +150,9 @@ pub fn status(s: &Status) -> String {
          Loudness   in   M {:>5}  S {:>5}  I {:>5} LUFS\n\
          \x20          out  M {:>5}  S {:>5}  I {:>5} LUFS  (target {:.1})\n\
          True peak  out {tp}\n\
-         Gain       AGC {:+.1} dB, compressor GR {:.1} dB, limiter GR {:.1} dB\n\
+         Gain       {}\n\
          DSP        mean {:.1} µs, max {} µs, {} spikes, {} xruns\n\
-         Streams    {}\n",
+         Streams    {}\n{}",
         s.daemon_version,
         s.protocol_version,
         uptime(s.uptime_s),
@@ -154,14 +167,16 @@ pub fn status(s: &Status) -> String {
         lufs(m.out_short_term_lufs),
         lufs(m.out_integrated_lufs),
         m.target_lufs,
-        m.agc_gain_db,
-        m.compressor_gr_db,
-        m.limiter_gr_db,
+        gains(s.bypass, m),
         s.dsp.mean_us,
         s.dsp.max_us,
         s.dsp.spike_count,
         s.xruns,
         s.streams,
+        match &s.profile_error {
+            Some(e) => format!("Profile error  {e} (the last good profile stays active)\n"),
+            None => String::new(),
+        },
     )
 }
 
@@ -206,7 +221,11 @@ pub fn routes(r: &Routes) -> String {
                         x.app.clone()
                     },
                     route_str(x.route).to_string(),
-                    x.matched_rule.clone().unwrap_or_else(|| "(default)".into()),
+                    x.matched_rule.clone().unwrap_or_else(|| "(none)".into()),
+                    x.sink
+                        .clone()
+                        .or_else(|| x.target.clone())
+                        .unwrap_or_else(|| "(not linked)".into()),
                     x.layer_a_reduction_db
                         .map(reduction)
                         .unwrap_or_else(|| "—".into()),
@@ -214,8 +233,25 @@ pub fn routes(r: &Routes) -> String {
                 ]
             })
             .collect();
-        for l in table(&["ID", "APP", "ROUTE", "RULE", "LAYER A", "MEDIA"], &rows).lines() {
+        for l in table(
+            &["ID", "APP", "ROUTE", "RULE", "SINK", "LAYER A", "MEDIA"],
+            &rows,
+        )
+        .lines()
+        {
             out.push_str(&format!("  {l}\n"));
+        }
+        for x in r.streams.iter().filter(|x| x.note.is_some()) {
+            out.push_str(&format!(
+                "  note: {} ({}): {}\n",
+                x.node_id,
+                if x.app.is_empty() {
+                    x.binary.as_deref().unwrap_or("?")
+                } else {
+                    &x.app
+                },
+                x.note.as_deref().unwrap_or_default()
+            ));
         }
     }
     out
@@ -281,10 +317,14 @@ pub fn profile_list(p: &ProfileList) -> String {
                     ProfileSource::User => "user",
                 }
                 .to_string(),
+                match &e.error {
+                    Some(err) => format!("INVALID: {err}"),
+                    None => e.description.clone(),
+                },
             ]
         })
         .collect();
-    table(&[" ", "NAME", "SOURCE"], &rows)
+    table(&[" ", "NAME", "SOURCE", "DESCRIPTION"], &rows)
 }
 
 /// `headroom profile show`.
@@ -298,6 +338,12 @@ pub fn profile_show(p: &ProfileShow) -> String {
         },
         p.path
     );
+    if let Some(err) = &p.error {
+        out.push_str("# INVALID — this profile cannot be used until these are fixed:\n");
+        for l in err.lines() {
+            out.push_str(&format!("#   {l}\n"));
+        }
+    }
     out.push_str(&p.toml);
     if !p.toml.ends_with('\n') {
         out.push('\n');

@@ -7,8 +7,34 @@ use clap::Parser;
 use headroom_cli::cli::Cli;
 use headroom_cli::error::EXIT_ERROR;
 
+/// Whether `--json` is on the command line (before it could be parsed).
+fn wants_json() -> bool {
+    std::env::args_os().skip(1).any(|a| a == "--json")
+}
+
+/// With `--json`, an error is also printed on standard output as
+/// `{"error":{"code":…,"message":…}}` (the exit code is unchanged).
+fn json_error(code: &str, message: &str) {
+    let v = serde_json::json!({"error": {"code": code, "message": message}});
+    println!("{v}");
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            let informational = matches!(e.kind(), K::DisplayHelp | K::DisplayVersion)
+                || matches!(e.kind(), K::DisplayHelpOnMissingArgumentOrSubcommand);
+            if wants_json() && !informational {
+                let text = e.render().to_string();
+                let first = text.lines().next().unwrap_or_default();
+                json_error("usage", first.trim_start_matches("error: "));
+            }
+            e.exit();
+        }
+    };
+    let json = cli.json;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = headroom_cli::run(cli, &mut out);
@@ -26,6 +52,10 @@ fn main() -> ExitCode {
         // The reader of our output went away (`headroom monitor --json | head -1`).
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
+            if json {
+                let _ = writeln!(out, "{}", e.to_json());
+                let _ = out.flush();
+            }
             eprintln!("headroom: {e}");
             ExitCode::from(e.code)
         }

@@ -80,6 +80,11 @@ pub struct Status {
     pub meters: Meters,
     /// Number of application output streams currently known.
     pub streams: u32,
+    /// The last error of the active profile's file or the config file
+    /// (`file:line:col: message`) while the last good profile stays in force; absent when
+    /// the files are fine. Added in 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_error: Option<String>,
 }
 
 /// PipeWire connection state: `{"state":"connected"}` or
@@ -212,6 +217,13 @@ pub struct ProfileEntry {
     pub source: ProfileSource,
     /// Whether it is the active profile.
     pub active: bool,
+    /// Its one-line `description` (empty when it has none or does not parse). Added in 0.2.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Why it cannot be used (`file:line:col: message`), when it does not parse. Added in
+    /// 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Origin of a profile.
@@ -244,6 +256,10 @@ pub struct ProfileShow {
     pub path: String,
     /// The TOML text of the file.
     pub toml: String,
+    /// Why the profile cannot be used (`file:line:col: message`, one a line), when the file
+    /// does not parse; absent when it is valid. Added in 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Result of `profile.use` / `profile.reload`.
@@ -285,7 +301,10 @@ pub struct StreamInfo {
     pub binary: Option<String>,
     /// `media.name`, if set.
     pub media_name: Option<String>,
-    /// `app` of the rule that matched, if any (no rule: the default route applies).
+    /// The rule that decided the route: `app=GLOB` (a user rule), the keys of a profile
+    /// rule (`app=firefox, media.role=Movie`), `media.role=ROLE` (a notification-like role,
+    /// `route.bypass_notifications`) or `default` (`route.default`); `null` for a stream
+    /// headroom may not move (`node.dont-reconnect`).
     pub matched_rule: Option<String>,
     /// Route decided for the stream.
     pub route: Route,
@@ -293,6 +312,14 @@ pub struct StreamInfo {
     pub target: Option<String>,
     /// Current Layer A (per-stream pre-levelling) reduction in dB, when a tap is attached.
     pub layer_a_reduction_db: Option<f32>,
+    /// The description (`node.description`, what mixers show, e.g. `Headroom (processed)`)
+    /// of the node the stream plays into; absent while unlinked. Added in 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sink: Option<String>,
+    /// Why the stream is not where its rule wants it (the app chose its output, moved by the
+    /// user, pending); absent when it is. Added in 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Result of `route.list`.

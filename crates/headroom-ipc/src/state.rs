@@ -214,6 +214,8 @@ mod tests {
             route,
             target: None,
             layer_a_reduction_db: None,
+            sink: None,
+            note: None,
         }
     }
 
@@ -232,6 +234,7 @@ mod tests {
                 xruns: 0,
                 meters: Meters::silent(-16.0),
                 streams: 2,
+                profile_error: None,
             }),
             daemon_version: Some("0.1.0".into()),
             rules: vec![RouteRule {
@@ -250,6 +253,8 @@ mod tests {
                     name: "night".into(),
                     source: ProfileSource::Shipped,
                     active: true,
+                    description: String::new(),
+                    error: None,
                 }],
                 active: "night".into(),
             }),

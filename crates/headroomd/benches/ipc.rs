@@ -40,6 +40,7 @@ impl Handler for Fake {
                 xruns: 0,
                 meters: Meters::silent(-23.0),
                 streams: 4,
+                profile_error: None,
             })),
             other => Err(IpcError::invalid_params(other.method())),
         }

@@ -145,6 +145,8 @@ pub struct LayerA {
     /// Compensated momentary energy per active step.
     energies: Ring,
     last_sent_db: Option<f32>,
+    /// Unity was sent for bypass ([`LayerA::unity_to_send`]) and not yet undone.
+    at_unity: bool,
     last_short_term: Option<f64>,
 }
 
@@ -157,6 +159,7 @@ impl LayerA {
             gains: Ring::new(),
             energies: Ring::new(),
             last_sent_db: None,
+            at_unity: false,
             last_short_term: None,
         }
     }
@@ -279,6 +282,49 @@ impl LayerA {
         } else {
             None
         }
+    }
+
+    /// Advances by `dt_s` seconds while bypass holds the stream at unity volume: the tap's
+    /// `reading` keeps the loudness estimate and the monitor's reading current (the gain in
+    /// force is recorded as unity), the computed gain is held — it is what
+    /// [`LayerA::resume`] restores. Does not depend on the sign of the gain.
+    pub fn hold_at_unity(&mut self, reading: TapReading, dt_s: f32) {
+        let dt = if dt_s.is_finite() { dt_s.max(0.0) } else { 0.0 };
+        let valid = |l: f64| (l.is_finite() && l > GATE_LUFS).then_some(l);
+        self.last_short_term = valid(reading.short_term_lufs);
+        if !self.params.enabled || dt == 0.0 {
+            return;
+        }
+        self.gains.push(dt, 1.0);
+        let Some(m) = valid(reading.momentary_lufs) else {
+            return;
+        };
+        let comp = self.gains.mean(MOMENTARY_S).unwrap_or(1.0).max(1e-12);
+        let raw_m = m - 10.0 * comp.log10();
+        if let Some(l) = self.raw_lufs() {
+            if raw_m < l - RELATIVE_GATE_LU {
+                return;
+            }
+        }
+        self.energies.push(dt, 10f64.powf((raw_m + 0.691) / 10.0));
+    }
+
+    /// The unity volume to send when bypass starts (or a stream is tapped during bypass):
+    /// `Some(1.0)` unless unity is what was sent last. Marks it as sent.
+    pub fn unity_to_send(&mut self) -> Option<f32> {
+        if self.at_unity {
+            return None;
+        }
+        self.last_sent_db = Some(0.0);
+        self.at_unity = true;
+        Some(1.0)
+    }
+
+    /// Bypass ended: the next [`LayerA::volume_to_send`] sends the computed volume, whatever
+    /// its size.
+    pub fn resume(&mut self) {
+        self.at_unity = false;
+        self.last_sent_db = None;
     }
 
     /// The state for the monitor.

@@ -47,7 +47,7 @@ fn sigkill_puts_routed_streams_back_on_the_real_sink_within_1s() {
     let mut d = Daemon::start(&sb, &["--bypass"]).expect("headroomd");
     let wav = write_wav(&sb, "long.wav", &sine(440.0, -20.0, 12.0)).unwrap();
     let mut player = sb
-        .play_cmd(&wav, DEFAULT_SINK, &["application.name=victim"])
+        .play_app_cmd(&wav, &["application.name=victim"])
         .spawn()
         .unwrap();
     // Route it through the bus as the daemon's routing does (target.object by name); the
@@ -296,7 +296,7 @@ fn sigterm_moves_routed_streams_back() {
     let mut d = Daemon::start(&sb, &[]).expect("headroomd");
     let wav = write_wav(&sb, "long.wav", &sine(440.0, -20.0, 10.0)).unwrap();
     let mut player = sb
-        .play_cmd(&wav, DEFAULT_SINK, &["application.name=routed-app"])
+        .play_app_cmd(&wav, &["application.name=routed-app"])
         .spawn()
         .unwrap();
     // The daemon's default routing sends new app streams through the bus.

@@ -15,3 +15,4 @@ mod routing;
 mod smoke;
 mod soak;
 mod support;
+mod trust;

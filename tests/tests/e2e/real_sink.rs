@@ -420,7 +420,7 @@ fn long_stack_outage_bus_back_within_2s_routing_and_levelling_reapplied() {
     let wav = write_wav(&sb, "loud.wav", &loud).unwrap();
     let rec = sb.record(PREFERRED, &sb.path("after.wav")).unwrap();
     let mut player = sb
-        .play_cmd(&wav, DEFAULT_SINK, &["application.name=after-outage"])
+        .play_app_cmd(&wav, &["application.name=after-outage"])
         .spawn()
         .unwrap();
     let t = Instant::now();
@@ -505,7 +505,7 @@ fn bypassed_streams_follow_the_preferred_sink() {
     headroom(&sb, &["route", "set", "direct-app", "bypass"]);
     let wav = write_wav(&sb, "long.wav", &sine(440.0, -20.0, 10.0)).unwrap();
     let mut player = sb
-        .play_cmd(&wav, DEFAULT_SINK, &["application.name=direct-app"])
+        .play_app_cmd(&wav, &["application.name=direct-app"])
         .spawn()
         .unwrap();
     let app_only_on = |sink: &str, timeout: Duration| {

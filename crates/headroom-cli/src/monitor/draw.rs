@@ -117,21 +117,34 @@ fn draw_gauges(frame: &mut Frame, area: Rect, s: &MonitorState) {
     let rows = Layout::vertical([Constraint::Length(1); 4]).split(inner);
     let stale = s.meters_stale();
     let m = s.meters.unwrap_or_default();
+    let db = |v: f32, f: &dyn Fn(f32) -> String| {
+        if m.bypass {
+            "  BYPASS".to_string()
+        } else {
+            f(v)
+        }
+    };
     // AGC gain spans −24…+18 dB.
     let agc = gauge(
-        format!("AGC gain   {:+5.1} dB", m.agc_gain_db),
+        format!(
+            "AGC gain   {}",
+            db(m.agc_gain_db, &|v| format!("{v:+5.1} dB"))
+        ),
         (f64::from(m.agc_gain_db) + 24.0) / 42.0,
         Color::Cyan,
         stale,
     );
     let comp = gauge(
-        format!("Comp GR    {:5.1} dB", m.comp_gr_db),
+        format!(
+            "Comp GR    {}",
+            db(m.comp_gr_db, &|v| format!("{v:5.1} dB"))
+        ),
         f64::from(m.comp_gr_db) / 20.0,
         Color::Yellow,
         stale,
     );
     let lim = gauge(
-        format!("Limiter GR {:5.1} dB", m.lim_gr_db),
+        format!("Limiter GR {}", db(m.lim_gr_db, &|v| format!("{v:5.1} dB"))),
         f64::from(m.lim_gr_db) / 12.0,
         Color::Magenta,
         stale,

@@ -65,11 +65,22 @@ fn daemon_down_exits_3_with_how_to_start() {
             err.contains("systemctl --user start headroomd"),
             "{args:?}: {err}"
         );
-        assert!(
-            out.stdout.is_empty(),
-            "{args:?} printed {}",
-            text(&out.stdout)
-        );
+        if args.contains(&"--json") {
+            // The error, machine-readable, on standard output (one line).
+            let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim())
+                .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out.stdout)));
+            assert_eq!(v["error"]["code"], "daemon_down", "{args:?}");
+            assert!(v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("headroomd is not running"));
+        } else {
+            assert!(
+                out.stdout.is_empty(),
+                "{args:?} printed {}",
+                text(&out.stdout)
+            );
+        }
     }
 }
 
@@ -314,6 +325,49 @@ fn validate_reports_file_line_col() {
 
     let out = headroom(dir.path(), &["validate", "/nonexistent.toml"]);
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn validate_reports_every_error_and_json_errors_go_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "bypass = 1\n[agc]\ntarget_lufs = 99\n[limiter]\nceilng_dbtp = -1\n",
+    )
+    .unwrap();
+    let b = bad.display().to_string();
+    let out = headroom(dir.path(), &["validate", &b]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let want = format!(
+        "headroom: {b}:1:10: bypass must be a boolean (true or false), found an integer\n\
+         {b}:3:15: agc.target_lufs = 99 is out of range (must be between -40 and -5)\n\
+         {b}:5:1: unknown key `ceilng_dbtp` in [limiter] (did you mean `ceiling_dbtp`?)\n"
+    );
+    assert_eq!(err, want);
+    assert!(out.stdout.is_empty());
+
+    // --json: the same on standard output as {"error":{"code","message"}}, exit code kept.
+    let out = headroom(dir.path(), &["validate", &b, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(v["error"]["code"], "failed");
+    assert_eq!(
+        format!("headroom: {}\n", v["error"]["message"].as_str().unwrap()),
+        want
+    );
+
+    // A usage error with --json: code `usage`, exit code 2.
+    let out = headroom(dir.path(), &["--json", "set", "agc.target_lufs"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(v["error"]["code"], "usage", "{v}");
+    assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+    // --help stays help.
+    let out = headroom(dir.path(), &["--json", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("Usage"));
 }
 
 #[test]

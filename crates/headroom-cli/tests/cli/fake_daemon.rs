@@ -34,6 +34,7 @@ fn status() -> Status {
         xruns: 0,
         meters: Meters::silent(-16.0),
         streams: 0,
+        profile_error: None,
     }
 }
 
@@ -232,6 +233,15 @@ fn daemon_errors_exit_1_with_its_message() {
     );
     let out = headroom(&fake.socket, &["profile", "list"]);
     assert_eq!(out.status.code(), Some(1));
+    // With --json the daemon's error code and message come on standard output too.
+    let out = headroom(&fake.socket, &["get", "agc.nope", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(v["error"]["code"], "unknown_key", "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown setting `agc.nope`"));
 }
 
 #[test]
@@ -244,9 +254,11 @@ fn monitor_json_prints_ndjson_until_the_daemon_leaves() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
         .collect();
-    assert_eq!(lines.len(), 2, "{}", text(&out.stdout));
+    assert_eq!(lines.len(), 3, "{}", text(&out.stdout));
     assert_eq!(lines[0]["topic"], "daemon");
     assert_eq!(lines[1]["topic"], "meters");
+    // The end of the stream, machine-readable.
+    assert_eq!(lines[2]["error"]["code"], "daemon_down");
     assert_eq!(lines[1]["data"]["meters"]["out_short_term_lufs"], -16.5);
     let subscribed = fake.requests.lock().unwrap().clone();
     assert_eq!(

@@ -41,6 +41,7 @@ fn status() -> Status {
             frames: 48000,
         },
         streams: 2,
+        profile_error: None,
     }
 }
 
@@ -120,6 +121,8 @@ fn routes() -> Routes {
                 route: Route::Processed,
                 target: Some("headroom-processed".into()),
                 layer_a_reduction_db: Some(2.5),
+                sink: Some("Headroom (processed)".into()),
+                note: None,
             },
             StreamInfo {
                 node_id: 102,
@@ -130,6 +133,8 @@ fn routes() -> Routes {
                 route: Route::Processed,
                 target: None,
                 layer_a_reduction_db: None,
+                sink: Some("Speakers".into()),
+                note: Some("the app does not allow moving it (node.dont-reconnect)".into()),
             },
         ],
     }
@@ -143,9 +148,10 @@ Rules
   firefox  processed  user
   Ardour*  bypass     profile
 Streams
-  ID   APP      ROUTE      RULE       LAYER A  MEDIA
-  57   Firefox  processed  firefox    -2.5 dB  Video
-  102  aplay    processed  (default)  —
+  ID   APP      ROUTE      RULE     SINK                  LAYER A  MEDIA
+  57   Firefox  processed  firefox  Headroom (processed)  -2.5 dB  Video
+  102  aplay    processed  (none)   Speakers              —
+  note: 102 (aplay): the app does not allow moving it (node.dont-reconnect)
 ";
     assert_eq!(format::routes(&routes()), want);
     let empty = Routes {
@@ -167,6 +173,12 @@ fn routes_json() {
     assert_eq!(
         v["streams"][1]["layer_a_reduction_db"],
         serde_json::Value::Null
+    );
+    assert_eq!(v["streams"][0]["sink"], "Headroom (processed)");
+    assert!(v["streams"][0].get("note").is_none());
+    assert_eq!(
+        v["streams"][1]["note"],
+        "the app does not allow moving it (node.dont-reconnect)"
     );
 }
 
@@ -223,30 +235,53 @@ fn profiles_human_and_json() {
                 name: "default".into(),
                 source: ProfileSource::Shipped,
                 active: false,
+                description: "Balanced levelling".into(),
+                error: None,
             },
             ProfileEntry {
                 name: "night".into(),
                 source: ProfileSource::User,
                 active: true,
+                description: String::new(),
+                error: Some("night.toml:2:15: agc.target_lufs = 99 is out of range".into()),
             },
         ],
         active: "night".into(),
     };
-    let want = "   NAME     SOURCE\n   default  shipped\n*  night    user\n";
+    let want = "   NAME     SOURCE   DESCRIPTION\n   default  shipped  Balanced levelling\n*  night    user     INVALID: night.toml:2:15: agc.target_lufs = 99 is out of range\n";
     assert_eq!(format::profile_list(&list), want);
     let v = serde_json::to_value(&list).unwrap();
     assert_eq!(v["active"], "night");
     assert_eq!(v["profiles"][1]["source"], "user");
+    assert_eq!(v["profiles"][0]["description"], "Balanced levelling");
+    assert!(v["profiles"][1].get("description").is_none());
+    assert_eq!(
+        v["profiles"][1]["error"],
+        "night.toml:2:15: agc.target_lufs = 99 is out of range"
+    );
 
     let show = ProfileShow {
         name: "night".into(),
         source: ProfileSource::User,
         path: "/home/u/.config/headroom/profiles/night.toml".into(),
         toml: "[agc]\ntarget_lufs = -20".into(),
+        error: None,
     };
     assert_eq!(
         format::profile_show(&show),
         "# profile night (user, /home/u/.config/headroom/profiles/night.toml)\n[agc]\ntarget_lufs = -20\n"
+    );
+    let broken = ProfileShow {
+        error: Some("n.toml:1:10: bypass must be a boolean\nn.toml:3:1: unknown key".into()),
+        ..show
+    };
+    assert_eq!(
+        format::profile_show(&broken),
+        "# profile night (user, /home/u/.config/headroom/profiles/night.toml)\n\
+         # INVALID — this profile cannot be used until these are fixed:\n\
+         #   n.toml:1:10: bypass must be a boolean\n\
+         #   n.toml:3:1: unknown key\n\
+         [agc]\ntarget_lufs = -20\n"
     );
     assert_eq!(format::profile_active("music"), "active profile: music\n");
 }

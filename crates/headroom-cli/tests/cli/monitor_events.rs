@@ -19,6 +19,8 @@ fn stream(id: u32, app: &str, route: Route) -> StreamInfo {
         route,
         target: None,
         layer_a_reduction_db: None,
+        sink: None,
+        note: None,
     }
 }
 
@@ -41,6 +43,7 @@ fn status() -> Status {
         xruns: 1,
         meters: Meters::silent(-16.0),
         streams: 0,
+        profile_error: None,
     }
 }
 

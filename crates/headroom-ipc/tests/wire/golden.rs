@@ -80,6 +80,7 @@ fn status() -> Status {
         xruns: 2,
         meters: meters(),
         streams: 3,
+        profile_error: None,
     }
 }
 
@@ -103,6 +104,8 @@ fn stream() -> StreamInfo {
         route: Route::Processed,
         target: Some("headroom-processed".into()),
         layer_a_reduction_db: Some(2.5),
+        sink: None,
+        note: None,
     }
 }
 
@@ -135,6 +138,8 @@ fn routes() -> Routes {
                 route: Route::Processed,
                 target: None,
                 layer_a_reduction_db: None,
+                sink: None,
+                note: None,
             },
         ],
     }
@@ -156,11 +161,15 @@ fn profile_list() -> ProfileList {
                 name: "default".into(),
                 source: ProfileSource::Shipped,
                 active: false,
+                description: String::new(),
+                error: None,
             },
             ProfileEntry {
                 name: "night".into(),
                 source: ProfileSource::User,
                 active: true,
+                description: String::new(),
+                error: None,
             },
         ],
         active: "night".into(),
@@ -526,6 +535,7 @@ fn golden_responses() {
                 source: ProfileSource::User,
                 path: "/home/u/.config/headroom/profiles/night.toml".into(),
                 toml: "[agc]\ntarget_lufs = -20\n".into(),
+                error: None,
             }),
         ),
     );

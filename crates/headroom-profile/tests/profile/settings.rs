@@ -118,7 +118,11 @@ fn set_coerces_command_line_strings() {
     let err = p
         .set("limiter.enabled", SettingValue::String("enabled".into()))
         .unwrap_err();
-    assert!(err.message.contains("yes/no, on/off or 1/0"), "{}", err.message);
+    assert!(
+        err.message.contains("yes/no, on/off or 1/0"),
+        "{}",
+        err.message
+    );
     p.set("agc.max_boost_db", SettingValue::String("6".into()))
         .unwrap();
     assert_eq!(p.chain.agc.max_boost_db, 6.0);

@@ -105,16 +105,29 @@ pub fn store_error(e: StoreError) -> IpcError {
 
 /// A stream for `route.list` and the `routing` events, with its Layer A reduction (`None`
 /// without a tap). `target` is what the stream is linked to, else what it was sent to.
+/// A stream headroom leaves where it is (its own target, the user's, `dont-reconnect`) counts
+/// as `processed` when it plays into the processed sink anyway, else `bypass`.
 pub fn stream_info(s: &StreamRoute, reduction: Option<f32>) -> StreamInfo {
+    let in_bus = s
+        .linked_to
+        .as_deref()
+        .is_some_and(|l| l.split(", ").any(|n| n == crate::names::BUS_SINK_NAME));
+    let route = s.route.unwrap_or(if in_bus {
+        headroom_profile::Route::Processed
+    } else {
+        headroom_profile::Route::Bypass
+    });
     StreamInfo {
         node_id: s.node_id,
         app: s.app.clone(),
         binary: s.binary.clone(),
         media_name: s.media_name.clone(),
         matched_rule: s.matched.as_ref().map(|m| m.description.clone()),
-        route: s.route.map(route_to_wire).unwrap_or(WireRoute::Bypass),
+        route: route_to_wire(route),
         target: s.linked_to.clone().or_else(|| s.target.clone()),
         layer_a_reduction_db: reduction,
+        sink: s.linked_description.clone(),
+        note: s.note(),
     }
 }
 

@@ -120,6 +120,9 @@ pub struct Engine {
     last_taps: BTreeSet<u32>,
     last_history: Instant,
     last_timing: TimingSnapshot,
+    /// The last error of the active profile's (or the config) file while the last good
+    /// profile stays in force; cleared when a profile loads.
+    profile_error: Option<String>,
 }
 
 impl Engine {
@@ -151,10 +154,12 @@ impl Engine {
         // Nothing to send yet: moves are held until the bus is ready.
         let _ = routing.set_profile_rules(profile.route.clone());
         let _ = routing.set_user_rules(routes::load_user_rules(&routes_file));
+        let params = Self::chain_params(&profile, config.bypass);
+        let _ = routing.set_bypass(params.bypass);
         let timing = bus.timing().snapshot();
         Engine {
             started: Instant::now(),
-            params: Self::chain_params(&profile, config.bypass),
+            params,
             store,
             bus,
             routing,
@@ -170,6 +175,7 @@ impl Engine {
             last_taps: BTreeSet::new(),
             last_history: Instant::now(),
             last_timing: timing,
+            profile_error: None,
         }
     }
 

@@ -8,14 +8,38 @@ use headroom_ipc::{
 
 use super::{Engine, Output};
 use crate::control::convert::{source_to_wire, store_error};
-use crate::profiles::{ProfileEvent, ProfileSource};
+use crate::profiles::{ProfileEvent, ProfileSource, StoreError};
 
 /// `profile.show`: a profile's TOML (the active one without `name`): the user's file as
-/// written, a shipped profile as shipped.
+/// written, a shipped profile as shipped. A user file that does not parse is shown as it is,
+/// with its errors.
 pub(super) fn show(e: &Engine, name: Option<String>) -> Result<Response, IpcError> {
     let name = name.unwrap_or_else(|| e.store.active_name());
-    let profile = e.store.load(&name).map_err(store_error)?;
     let info = e.store.list().into_iter().find(|p| p.name == name);
+    let (profile, error) = match e.store.load(&name) {
+        Ok(p) => (p, None),
+        Err(StoreError::Profile(pe)) => {
+            let path = match info.as_ref().map(|i| &i.source) {
+                Some(ProfileSource::User { path, .. }) | Some(ProfileSource::Path(path)) => {
+                    path.clone()
+                }
+                _ => return Err(store_error(StoreError::Profile(pe))),
+            };
+            // Every error of the file, not only the first.
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let shown = path.display().to_string();
+            let errors = match headroom_profile::Profile::parse_all(&text, &shown) {
+                Err(errs) => errs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                Ok(_) => pe.to_string(),
+            };
+            (headroom_profile::Profile::default(), Some(errors))
+        }
+        Err(other) => return Err(store_error(other)),
+    };
     let (source, path) = match info.map(|i| i.source) {
         Some(ProfileSource::User { path, .. }) | Some(ProfileSource::Path(path)) => {
             (WireSource::User, path.display().to_string())
@@ -38,6 +62,7 @@ pub(super) fn show(e: &Engine, name: Option<String>) -> Result<Response, IpcErro
         source,
         path,
         toml,
+        error,
     }))
 }
 
@@ -48,6 +73,7 @@ pub(super) fn activate(
     out: &mut Vec<Output>,
 ) -> Result<Response, IpcError> {
     let diff = e.store.use_profile(&name).map_err(store_error)?;
+    e.profile_error = None;
     e.after_store_change(diff, &[], out);
     let active = e.store.active_name();
     out.push(Output::Publish(Event::profile_changed(
@@ -85,6 +111,7 @@ impl Engine {
                 profile, detail, ..
             } => {
                 tracing::info!("profile `{}` (re)loaded", profile.name);
+                self.profile_error = None;
                 self.apply(&profile, detail, out);
                 out.push(Output::Publish(Event::profile_changed(
                     self.store.active_name(),
@@ -94,6 +121,7 @@ impl Engine {
             ProfileEvent::Error { .. } => {
                 if let Some(text) = ev.error_text() {
                     tracing::warn!("{text} (keeping the last good profile)");
+                    self.profile_error = Some(text);
                 }
                 if let Some(e) = wire_error(ev) {
                     out.push(Output::Publish(Event::ProfileError(e)));
@@ -117,6 +145,8 @@ impl Engine {
                     active: p.active,
                     source: source_to_wire(&p.source),
                     name: p.name,
+                    description: p.description,
+                    error: p.error,
                 })
                 .collect(),
             active: self.store.active_name(),

@@ -55,19 +55,22 @@ pub(super) fn reset(
 }
 
 impl Engine {
-    /// Every setting: value in force, the profile's value, whether overridden.
+    /// Every setting: value in force, the active profile's value (`default`), whether
+    /// overridden.
     pub(super) fn settings(&self) -> Settings {
         let effective = self.store.effective();
+        let active = self.store.active();
         let overrides = self.store.overrides();
         Settings {
             settings: Profile::keys()
                 .into_iter()
                 .filter_map(|info| {
                     let value = effective.get(info.key).ok()?;
+                    let default = active.get(info.key).unwrap_or(info.default);
                     Some(SettingEntry {
                         key: info.key.to_string(),
                         value: value_to_wire(&value),
-                        default: value_to_wire(&info.default),
+                        default: value_to_wire(&default),
                         overridden: overrides.get(info.key).is_some(),
                     })
                 })
@@ -75,15 +78,16 @@ impl Engine {
         }
     }
 
-    /// One setting, or `unknown_key`.
+    /// One setting (`default`: the active profile's value), or `unknown_key`.
     pub(super) fn setting(&self, key: &str) -> Result<SettingEntry, IpcError> {
         let unknown = |e: ProfileError| IpcError::new(ErrorCode::UnknownKey, e.message);
         let info = Profile::key_info(key).map_err(unknown)?;
         let value = self.store.effective().get(key).map_err(unknown)?;
+        let default = self.store.active().get(key).unwrap_or(info.default);
         Ok(SettingEntry {
             key: key.to_string(),
             value: value_to_wire(&value),
-            default: value_to_wire(&info.default),
+            default: value_to_wire(&default),
             overridden: self.store.overrides().get(key).is_some(),
         })
     }
@@ -121,6 +125,8 @@ impl Engine {
         if diff.routing {
             cmds.extend(self.routing.set_profile_rules(profile.route.clone()));
         }
+        // Bypass lifts Layer A's volumes too (a no-op when it did not change).
+        cmds.extend(self.routing.set_bypass(self.params.bypass));
         if diff.sink && self.cli_real_sink.is_none() {
             if let Some(p) = profile.preferred_real_sink.as_deref() {
                 let graph = self.bus.graph();

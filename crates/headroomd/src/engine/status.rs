@@ -23,16 +23,24 @@ impl Engine {
             xruns: self.bus.xruns(),
             meters: self.meters(),
             streams: self.last_streams.len() as u32,
+            profile_error: self.profile_error.clone(),
         }
     }
 
     /// The bus meters as published by the audio thread, with the target and bypass the engine
     /// has put in force (the audio thread only publishes while audio flows: the bus suspends
-    /// when idle, and the parameters must show at once).
+    /// when idle, and the parameters must show at once). Under bypass the gains in force are
+    /// none: the AGC gain and the gain reductions read 0 (the chain's last values would be
+    /// stale, not applied).
     pub(super) fn meters(&self) -> Meters {
         let mut m = meters_from_core(&self.bus.meters().load());
         m.target_lufs = self.params.agc.target_lufs;
         m.bypass = self.params.bypass;
+        if m.bypass {
+            m.agc_gain_db = 0.0;
+            m.compressor_gr_db = 0.0;
+            m.limiter_gr_db = 0.0;
+        }
         m
     }
 

@@ -181,6 +181,8 @@ pub enum PwEvent {
     TargetChanged {
         /// Subject node id.
         node_id: u32,
+        /// `target.object` or `target.node`.
+        key: String,
         /// New value (`None`: deleted).
         target: Option<String>,
     },

@@ -229,6 +229,7 @@ impl State {
                 }
                 self.emit(PwEvent::TargetChanged {
                     node_id: s,
+                    key: key.to_string(),
                     target: value.map(str::to_string),
                 });
             }

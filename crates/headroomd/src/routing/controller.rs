@@ -22,6 +22,10 @@ use crate::pw::{Graph, PwCommand, PwEvent};
 /// ([`PwCommand::AttachTap`]); a stream leaving the processed route (or Layer A being
 /// disabled) loses its tap and gets its volume back to 1 ([`PwCommand::SetStreamVolume`]).
 /// The PipeWire thread destroys a tap by itself when its stream disappears.
+///
+/// Bypass ([`set_bypass`](RoutingController::set_bypass)) lifts Layer A with the chain: every
+/// tapped stream is set to volume 1.0 at once and held there (taps stay attached, the
+/// estimates keep running); turning bypass off sends each stream its computed volume again.
 #[derive(Debug, Clone)]
 pub struct RoutingController {
     router: Router,
@@ -29,6 +33,7 @@ pub struct RoutingController {
     levels: BTreeMap<u32, LayerA>,
     bus_target_lufs: f32,
     bus_ready: bool,
+    bypass: bool,
 }
 
 impl RoutingController {
@@ -41,6 +46,7 @@ impl RoutingController {
             levels: BTreeMap::new(),
             bus_target_lufs,
             bus_ready: false,
+            bypass: false,
         }
     }
 
@@ -132,7 +138,8 @@ impl RoutingController {
                     media_class: media_class.clone().unwrap_or_default(),
                     props: props.clone(),
                 };
-                let m = self.router.on_stream_added(node);
+                let existing = graph.and_then(|g| g.targets.get(id)).map(String::as_str);
+                let m = self.router.on_stream_added_with_target(node, existing);
                 let tracked = self.router.app_of(*id).is_some();
                 out.extend(self.gated(m.into_iter().collect()));
                 out.extend(self.sync_taps());
@@ -161,6 +168,17 @@ impl RoutingController {
                 let moves = self.router.on_real_sink_changed(name.as_deref());
                 out.extend(self.gated(moves));
             }
+            PwEvent::TargetChanged {
+                node_id,
+                key,
+                target,
+            } => {
+                let m = self
+                    .router
+                    .on_target_changed(*node_id, key, target.as_deref());
+                out.extend(self.gated(m.into_iter().collect()));
+                out.extend(self.sync_taps());
+            }
             _ => {}
         }
         if let Some(g) = graph {
@@ -173,16 +191,23 @@ impl RoutingController {
     pub fn update_links(&mut self, graph: &Graph) {
         let ids = self.router.stream_ids();
         for id in ids {
-            let names: Vec<String> = graph
+            let nodes: Vec<_> = graph
                 .link_targets(id)
                 .into_iter()
                 .filter_map(|t| graph.nodes.get(&t))
                 // Our own taps are not where the stream "plays".
                 .filter(|n| !n.props.contains_key(HEADROOM_ROLE_PROP))
-                .filter_map(|n| n.name.clone())
                 .collect();
-            self.router
-                .set_link_target(id, (!names.is_empty()).then(|| names.join(", ")));
+            let names: Vec<String> = nodes.iter().filter_map(|n| n.name.clone()).collect();
+            let descriptions: Vec<String> = nodes
+                .iter()
+                .filter_map(|n| n.props.get("node.description").or(n.name.as_ref()).cloned())
+                .collect();
+            self.router.set_link_target(
+                id,
+                (!names.is_empty()).then(|| names.join(", ")),
+                (!descriptions.is_empty()).then(|| descriptions.join(", ")),
+            );
         }
     }
 
@@ -232,6 +257,37 @@ impl RoutingController {
         out
     }
 
+    /// Bypass on or off (the chain's `bypass` in force). On: every tapped stream's volume goes
+    /// to exactly 1.0 now, whatever Layer A computed; off: each gets its computed volume back.
+    /// Returns the volume changes (none when the state does not change).
+    pub fn set_bypass(&mut self, bypass: bool) -> Vec<PwCommand> {
+        if bypass == self.bypass {
+            return Vec::new();
+        }
+        self.bypass = bypass;
+        let mut out = Vec::new();
+        for (id, la) in &mut self.levels {
+            let volume = if bypass {
+                la.unity_to_send()
+            } else {
+                la.resume();
+                la.volume_to_send()
+            };
+            if let Some(volume) = volume {
+                out.push(PwCommand::SetStreamVolume {
+                    node_id: *id,
+                    volume,
+                });
+            }
+        }
+        out
+    }
+
+    /// Whether bypass is in force (see [`RoutingController::set_bypass`]).
+    pub fn bypass(&self) -> bool {
+        self.bypass
+    }
+
     /// The bus loudness target (AGC `target_lufs`) Layer A compares streams with.
     pub fn set_bus_target(&mut self, lufs: f32) {
         self.bus_target_lufs = lufs;
@@ -243,8 +299,14 @@ impl RoutingController {
         let mut out = Vec::new();
         for (id, la) in &mut self.levels {
             let reading = taps.get(*id).unwrap_or(TapReading::SILENT);
-            la.update(reading, self.bus_target_lufs, dt_s);
-            if let Some(volume) = la.volume_to_send() {
+            let volume = if self.bypass {
+                la.hold_at_unity(reading, dt_s);
+                la.unity_to_send()
+            } else {
+                la.update(reading, self.bus_target_lufs, dt_s);
+                la.volume_to_send()
+            };
+            if let Some(volume) = volume {
                 out.push(PwCommand::SetStreamVolume {
                     node_id: *id,
                     volume,
@@ -254,11 +316,19 @@ impl RoutingController {
         out
     }
 
-    /// Layer A state of every tapped stream.
+    /// Layer A state of every tapped stream. Under bypass the volume in force is 1.0 and the
+    /// reduction 0, whatever Layer A holds for later.
     pub fn layer_a_state(&self) -> Vec<LayerAState> {
         self.levels
             .iter()
-            .map(|(id, la)| la.state(*id, &self.router.app_of(*id).unwrap_or_default()))
+            .map(|(id, la)| {
+                let mut st = la.state(*id, &self.router.app_of(*id).unwrap_or_default());
+                if self.bypass {
+                    st.volume_lin = 1.0;
+                    st.reduction_db = 0.0;
+                }
+                st
+            })
             .collect()
     }
 
@@ -440,6 +510,63 @@ mod tests {
         // Back on: taps again.
         let cmds = c.set_layer_a(LayerAParams::default());
         assert_eq!(cmds.len(), 2);
+    }
+
+    #[test]
+    fn bypass_holds_tapped_streams_at_unity_and_restores_the_computed_volume() {
+        let mut c = ctl();
+        c.on_event(&ready(), None);
+        c.on_event(&added(50, "loud"), None);
+        let taps = TapReadings::default();
+        let loud = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
+        taps.insert_for_tests(50, loud.clone());
+        let mut sent = 1.0f32;
+        for _ in 0..100 {
+            loud.publish(-4.0 + 20.0 * f64::from(sent).log10(), -4.0);
+            for cmd in c.tick(&taps, 0.1) {
+                if let PwCommand::SetStreamVolume { volume, .. } = cmd {
+                    sent = volume;
+                }
+            }
+        }
+        assert!(sent < 0.7, "Layer A turned the loud stream down: {sent}");
+        let computed = c.layer_a_state()[0].reduction_db;
+        // On: unity at once, once.
+        let cmds = c.set_bypass(true);
+        assert_eq!(
+            cmds,
+            vec![PwCommand::SetStreamVolume {
+                node_id: 50,
+                volume: 1.0
+            }]
+        );
+        assert_eq!(c.layer_a_state()[0].volume_lin, 1.0);
+        assert_eq!(c.layer_a_state()[0].reduction_db, 0.0);
+        for _ in 0..50 {
+            loud.publish(-4.0, -4.0);
+            assert!(c.tick(&taps, 0.1).is_empty(), "held at unity");
+        }
+        // A stream tapped during bypass gets unity on its first tick.
+        c.on_event(&added(51, "new"), None);
+        let cmds = c.tick(&taps, 0.1);
+        assert!(cmds.contains(&PwCommand::SetStreamVolume {
+            node_id: 51,
+            volume: 1.0
+        }));
+        // Off: the computed volume comes back at once.
+        let cmds = c.set_bypass(false);
+        let back = cmds
+            .iter()
+            .find_map(|c| match c {
+                PwCommand::SetStreamVolume {
+                    node_id: 50,
+                    volume,
+                } => Some(*volume),
+                _ => None,
+            })
+            .expect("volume restored");
+        assert!((back - 10f32.powf(-computed / 20.0)).abs() < 1e-3, "{back}");
+        assert!(c.set_bypass(false).is_empty());
     }
 
     #[test]

@@ -8,10 +8,24 @@
 //! WirePlumber's `policy.move` turns into a relink.
 //!
 //! ## Precedence
-//! User rules (`route set APP processed|bypass`, newest first), then the profile's rules in
-//! file order, first match wins; otherwise the profile's `route.default`. Both usages are
-//! natural: an allow-list is `default = "bypass"` plus `processed` rules, a block-list is
-//! `default = "processed"` plus `bypass` rules.
+//! 1. `node.dont-reconnect = true`: never moved ([`StreamStatus::Fixed`]).
+//! 2. A rule that names the stream: user rules (`route set APP processed|bypass`, newest
+//!    first), then the profile's rules in file order, first match wins. One that says
+//!    `processed` sends the stream through the chain whatever else below says.
+//! 3. The stream's output chosen outside headroom, unless a rule says `processed`: a
+//!    target someone else wrote for it in the `default` metadata (a mixer such as
+//!    pavucontrol, on the user's behalf, or the session manager restoring the user's earlier
+//!    choice: [`StreamStatus::UserTarget`]), then a target the app named itself
+//!    (`target.object` / `node.target` in its properties, e.g. a DAW or a call app sending to
+//!    a headset: [`StreamStatus::AppTarget`]). The stream is left where it was sent. (An app
+//!    that names `headroom-processed` itself is processed.)
+//! 4. A matching `bypass` rule.
+//! 5. `route.bypass_notifications` (default true): a notification-like `media.role`
+//!    (Notification, Event, Alert, Alarm, Emergency) bypasses.
+//! 6. The profile's `route.default`.
+//!
+//! Both usages are natural: an allow-list is `default = "bypass"` plus `processed` rules, a
+//! block-list is `default = "processed"` plus `bypass` rules.
 //!
 //! ## Matching
 //! A profile rule matches a stream when every one of its keys matches
@@ -43,14 +57,17 @@
 //!   at the real sink) after it exits — nothing stale survives a crash or an uninstall;
 //! * every new stream is routed afresh by the rules. For a moment after a stream appears
 //!   WirePlumber links it to the default sink, until our move lands (≈ 50–200 ms measured);
-//! * routing an app erases a target the user gave it earlier with a mixer (pavucontrol); the
-//!   rules are the way to pin an app.
+//! * a target the user gives a stream with a mixer (pavucontrol) is respected while that
+//!   stream plays; a rule (`route set APP processed|bypass`) is the way to pin an app for good.
 //!
 //! On shutdown, [`Router::shutdown_moves`] deletes every key we wrote so the streams go back to
 //! the default sink.
 //!
-//! Other clients' moves: if someone else writes `target.object` for a stream we routed, the
-//! router leaves it alone until a rule change re-decides that stream.
+//! Other clients' moves: a `target.object` / `target.node` value for a stream that we did not
+//! write (and that does not name the processed sink) is the user's choice: the stream stays
+//! there (see the precedence) until the value is deleted or a rule for the app says
+//! `processed`. A value already in the metadata when a stream appears counts the same, unless
+//! it names the real sink (a leftover of a bypass of ours).
 //!
 //! Layer A volumes go through the same store: Layer A writes a stream's master `volume` (never
 //! the user's `channelVolumes`), and restore-stream saves both per app key, so a reduced

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use headroom_profile::{Route, RouteConfig, UserRule, UserRules};
+use headroom_profile::{is_notification_role, Route, RouteConfig, UserRule, UserRules};
 use serde::{Deserialize, Serialize};
 
 use crate::names::{BUS_SINK_NAME, HEADROOM_ROLE_PROP, OWN_APP_NAME, OWN_NODE_PREFIX};
@@ -74,6 +74,16 @@ impl StreamNode {
         self.prop("node.dont-reconnect")
             .is_some_and(|v| v == "true" || v == "1")
     }
+
+    /// The output the app itself asked for in its stream properties (`target.object`, else
+    /// the older `node.target`), e.g. `pw-play --target NAME`; `None` when it named none.
+    pub fn own_target(&self) -> Option<&str> {
+        ["target.object", "node.target"]
+            .iter()
+            .filter_map(|k| self.prop(k))
+            .map(str::trim)
+            .find(|v| !v.is_empty() && *v != "-1")
+    }
 }
 
 /// Where the rule that decided a stream's route comes from.
@@ -86,6 +96,8 @@ pub enum RuleSource {
     Profile,
     /// The profile's `route.default`.
     Default,
+    /// `route.bypass_notifications`: a notification-like `media.role`.
+    Role,
 }
 
 /// The rule that decided a stream's route.
@@ -107,6 +119,12 @@ pub enum StreamStatus {
     Routed,
     /// `node.dont-reconnect = true`: left where it is.
     Fixed,
+    /// The app named its own output (`target.object` / `node.target` in its properties) and
+    /// no rule says `processed`: left where the app sent it.
+    AppTarget,
+    /// Someone else (a mixer such as pavucontrol, on the user's behalf) set the stream's
+    /// target in the metadata and no rule says `processed`: left where the user put it.
+    UserTarget,
 }
 
 /// One stream's routing state, for `route list` and the monitor.
@@ -130,7 +148,56 @@ pub struct StreamRoute {
     pub target: Option<String>,
     /// The node the stream is actually linked to, as last reported from the graph's links.
     pub linked_to: Option<String>,
+    /// The `node.description` of that node (what mixers show), when it has one.
+    pub linked_description: Option<String>,
+    /// The route the rules give the stream, even when it is left where it is
+    /// ([`StreamStatus::AppTarget`], [`StreamStatus::UserTarget`]).
+    pub rule_route: Option<Route>,
+    /// The target the app named itself ([`StreamNode::own_target`]).
+    pub app_target: Option<String>,
+    /// A target someone else wrote for it in the metadata.
+    pub user_target: Option<String>,
 }
+
+impl StreamRoute {
+    /// Why the stream is not where its rule wants it, in a few words, or `None` when it is
+    /// (or nothing is known about its links yet).
+    pub fn note(&self) -> Option<String> {
+        match self.status {
+            StreamStatus::Fixed => {
+                return Some("the app does not allow moving it (node.dont-reconnect)".into())
+            }
+            StreamStatus::AppTarget => {
+                return Some(format!(
+                    "the app chose its output ({})",
+                    self.app_target.as_deref().unwrap_or("its own target")
+                ))
+            }
+            StreamStatus::UserTarget => {
+                return Some(format!(
+                    "moved by the user ({})",
+                    self.user_target.as_deref().unwrap_or("another output")
+                ))
+            }
+            StreamStatus::Routed => {}
+        }
+        let want = self.target.as_deref()?;
+        match self.linked_to.as_deref() {
+            None => Some(format!("pending: not linked yet (to {want})")),
+            Some(l) if l.split(", ").any(|n| n == want) => None,
+            Some(_) => Some(format!("pending: moving to {want}")),
+        }
+    }
+}
+
+/// What [`Router::classify`] decides: status, rule, the route to apply (`None`: leave the
+/// stream where it is) and the route the rules give.
+type Decision = (
+    StreamStatus,
+    Option<MatchedRule>,
+    Option<Route>,
+    Option<Route>,
+);
 
 #[derive(Debug, Clone)]
 struct StreamState {
@@ -138,9 +205,14 @@ struct StreamState {
     status: StreamStatus,
     matched: Option<MatchedRule>,
     route: Option<Route>,
+    rule_route: Option<Route>,
     /// What we last wrote into the metadata for this stream (`None`: nothing / deleted).
     written: Option<String>,
+    /// Targets someone else wrote for it in the metadata, by key (`target.object`,
+    /// `target.node`).
+    foreign: BTreeMap<String, String>,
     linked_to: Option<String>,
+    linked_description: Option<String>,
 }
 
 /// The routing state: rules and per-stream decisions.
@@ -193,22 +265,44 @@ impl Router {
     }
 
     /// Decides where `node` goes (ignoring the real sink): `None` when it is not routed at all
-    /// (not an app output stream, or our own).
-    fn classify(
-        &self,
-        node: &StreamNode,
-    ) -> Option<(StreamStatus, Option<MatchedRule>, Option<Route>)> {
+    /// (not an app output stream, or our own). `user_target`: whether someone else set its
+    /// target in the metadata. Returns the status, the rule, the route to apply (`None`:
+    /// leave it) and the route the rules give.
+    fn classify(&self, node: &StreamNode, user_target: bool) -> Option<Decision> {
         if !node.is_output_stream() || node.is_own() {
             return None;
         }
         if node.dont_reconnect() {
-            return Some((StreamStatus::Fixed, None, None));
+            return Some((StreamStatus::Fixed, None, None, None));
         }
         let (m, r) = self.decide(node);
-        Some((StreamStatus::Routed, Some(m), Some(r)))
+        // A rule naming the stream (user or profile) that says `processed` wins over a
+        // choice of output made by the app or the user; nothing else does.
+        let rule_says_processed =
+            matches!(m.source, RuleSource::User | RuleSource::Profile) && r == Route::Processed;
+        if !rule_says_processed {
+            if user_target {
+                return Some((StreamStatus::UserTarget, Some(m), None, Some(r)));
+            }
+            match node.own_target() {
+                // Sent into the processed sink by the app itself: processed (and tapped).
+                Some(t) if t == self.processed_sink => {
+                    return Some((
+                        StreamStatus::Routed,
+                        Some(m),
+                        Some(Route::Processed),
+                        Some(r),
+                    ))
+                }
+                Some(_) => return Some((StreamStatus::AppTarget, Some(m), None, Some(r))),
+                None => {}
+            }
+        }
+        Some((StreamStatus::Routed, Some(m), Some(r), Some(r)))
     }
 
-    /// The rule and route for `node` by precedence: user rules, profile rules, default.
+    /// The rule and route for `node` by precedence: user rules, profile rules, a
+    /// notification-like `media.role` (`route.bypass_notifications`), default.
     pub fn decide(&self, node: &StreamNode) -> (MatchedRule, Route) {
         if let Some((i, rule)) = self.user_rules.first_match(|k| node.prop(k)) {
             return (
@@ -241,6 +335,18 @@ impl Router {
                 );
             }
         }
+        if self.profile.bypass_notifications {
+            if let Some(role) = node.prop("media.role").filter(|r| is_notification_role(r)) {
+                return (
+                    MatchedRule {
+                        source: RuleSource::Role,
+                        description: format!("media.role={role}"),
+                        index: None,
+                    },
+                    Route::Bypass,
+                );
+            }
+        }
         (
             MatchedRule {
                 source: RuleSource::Default,
@@ -263,16 +369,21 @@ impl Router {
     /// Recomputes one stream's decision; returns the move needed, if any.
     fn reroute(&mut self, id: u32) -> Option<Move> {
         let st = self.streams.get(&id)?;
-        let (status, matched, route) = self.classify(&st.node)?;
-        let want = if status == StreamStatus::Fixed {
-            None
-        } else {
+        let user_target = st
+            .foreign
+            .values()
+            .any(|v| !self.consistent_with_routing(v));
+        let (status, matched, route, rule_route) = self.classify(&st.node, user_target)?;
+        let want = if status == StreamStatus::Routed {
             self.target_for(route)
+        } else {
+            None
         };
         let st = self.streams.get_mut(&id)?;
         st.status = status;
         st.matched = matched;
         st.route = route;
+        st.rule_route = rule_route;
         if st.written == want {
             return None;
         }
@@ -292,8 +403,25 @@ impl Router {
     /// needs one. Nodes that are not routed (sinks, capture streams, headroom's own) are
     /// ignored. A node id seen again replaces the old entry.
     pub fn on_stream_added(&mut self, node: StreamNode) -> Option<Move> {
+        self.on_stream_added_with_target(node, None)
+    }
+
+    /// Like [`Router::on_stream_added`], with a target already in the metadata for the node
+    /// when it appeared (`existing`, e.g. restored by the session manager from the user's
+    /// earlier choice): it counts as the user's, unless it names the processed or the real
+    /// sink (what our own routing writes: a leftover of ours).
+    pub fn on_stream_added_with_target(
+        &mut self,
+        node: StreamNode,
+        existing: Option<&str>,
+    ) -> Option<Move> {
         let id = node.id;
-        self.classify(&node)?;
+        self.classify(&node, false)?;
+        let foreign = existing
+            .filter(|v| Some(*v) != self.real_sink.as_deref())
+            .map(|v| ("target.node".to_string(), v.to_string()))
+            .into_iter()
+            .collect();
         self.streams.insert(
             id,
             StreamState {
@@ -301,10 +429,44 @@ impl Router {
                 status: StreamStatus::Routed,
                 matched: None,
                 route: None,
+                rule_route: None,
                 written: None,
+                foreign,
                 linked_to: None,
+                linked_description: None,
             },
         );
+        self.reroute(id)
+    }
+
+    /// Whether a target value sends the stream into the processed sink (by name): no
+    /// conflict with the rules, not a choice to respect against them.
+    fn consistent_with_routing(&self, value: &str) -> bool {
+        value == self.processed_sink
+    }
+
+    /// A `target.object` / `target.node` value (`key`) in the metadata changed for stream
+    /// `id` (`None`: deleted). A value we did not write is someone else's choice (a mixer,
+    /// on the user's behalf): the stream is left there unless a rule says `processed`.
+    /// Returns the move, if one is needed. Unknown ids are ignored.
+    pub fn on_target_changed(&mut self, id: u32, key: &str, value: Option<&str>) -> Option<Move> {
+        let st = self.streams.get_mut(&id)?;
+        match value {
+            Some(v) if key == "target.object" && st.written.as_deref() == Some(v) => return None,
+            Some(v) => {
+                st.foreign.insert(key.to_string(), v.to_string());
+                if key == "target.object" {
+                    // Theirs replaced ours.
+                    st.written = None;
+                }
+            }
+            None => {
+                st.foreign.remove(key);
+                if key == "target.object" {
+                    st.written = None;
+                }
+            }
+        }
         self.reroute(id)
     }
 
@@ -371,11 +533,17 @@ impl Router {
         self.reroute_all()
     }
 
-    /// Records what a stream is actually linked to (from the graph's links), for
-    /// [`Router::state`]. Unknown ids are ignored.
-    pub fn set_link_target(&mut self, id: u32, linked_to: Option<String>) {
+    /// Records what a stream is actually linked to (from the graph's links: node names and
+    /// descriptions), for [`Router::state`]. Unknown ids are ignored.
+    pub fn set_link_target(
+        &mut self,
+        id: u32,
+        linked_to: Option<String>,
+        description: Option<String>,
+    ) {
         if let Some(st) = self.streams.get_mut(&id) {
             st.linked_to = linked_to;
+            st.linked_description = description;
         }
     }
 
@@ -434,6 +602,14 @@ impl Router {
                 route: s.route,
                 target: s.written.clone(),
                 linked_to: s.linked_to.clone(),
+                linked_description: s.linked_description.clone(),
+                rule_route: s.rule_route,
+                app_target: s.node.own_target().map(str::to_string),
+                user_target: s
+                    .foreign
+                    .values()
+                    .find(|v| !self.consistent_with_routing(v))
+                    .cloned(),
             })
             .collect()
     }

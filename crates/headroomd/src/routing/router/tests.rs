@@ -64,6 +64,7 @@ fn block_list_bypasses_matching_app_to_real_sink() {
     r.set_profile_rules(RouteConfig {
         default: Route::Processed,
         rules: vec![rule(&[("app", "ardour*")], Route::Bypass)],
+        ..RouteConfig::default()
     });
     assert_eq!(
         r.on_stream_added(app(1, "ardour8")),
@@ -84,6 +85,7 @@ fn allow_list_processes_only_listed_apps() {
             rule(&[("app", "firefox")], Route::Processed),
             rule(&[("media.role", "Movie")], Route::Processed),
         ],
+        ..RouteConfig::default()
     });
     assert_eq!(
         r.on_stream_added(app(1, "firefox"))
@@ -135,6 +137,7 @@ fn all_keys_of_a_rule_must_match_and_missing_keys_do_not() {
             &[("app", "firefox"), ("media.name", "*meeting*")],
             Route::Bypass,
         )],
+        ..RouteConfig::default()
     });
     assert_eq!(
         r.on_stream_added(stream(
@@ -165,6 +168,7 @@ fn user_rules_win_over_profile_rules_and_newest_user_rule_first() {
     r.set_profile_rules(RouteConfig {
         default: Route::Processed,
         rules: vec![rule(&[("app", "mpv")], Route::Bypass)],
+        ..RouteConfig::default()
     });
     r.on_stream_added(app(1, "mpv"));
     assert_eq!(r.state()[0].route, Some(Route::Bypass));
@@ -194,6 +198,7 @@ fn unset_user_rule_falls_back_to_profile_then_default() {
     r.set_profile_rules(RouteConfig {
         default: Route::Bypass,
         rules: vec![],
+        ..RouteConfig::default()
     });
     r.on_stream_added(app(7, "game"));
     assert_eq!(
@@ -223,6 +228,7 @@ fn bypassed_streams_follow_the_real_sink() {
     r.set_profile_rules(RouteConfig {
         default: Route::Bypass,
         rules: vec![rule(&[("app", "p")], Route::Processed)],
+        ..RouteConfig::default()
     });
     // Real sink unknown: a bypassed stream is left alone, a processed one moves.
     assert_eq!(r.on_stream_added(app(1, "b")), None);
@@ -320,6 +326,7 @@ fn property_changes_re_route_and_reapply_rewrites_targets() {
     r.set_profile_rules(RouteConfig {
         default: Route::Processed,
         rules: vec![rule(&[("media.name", "*call*")], Route::Bypass)],
+        ..RouteConfig::default()
     });
     let s = stream(
         4,
@@ -347,7 +354,113 @@ fn property_changes_re_route_and_reapply_rewrites_targets() {
 fn link_targets_are_reported() {
     let mut r = router_with_real();
     r.on_stream_added(app(1, "a"));
-    r.set_link_target(1, Some(PROCESSED_SINK.into()));
-    r.set_link_target(99, Some("x".into()));
+    r.set_link_target(1, Some(PROCESSED_SINK.into()), None);
+    r.set_link_target(99, Some("x".into()), None);
     assert_eq!(r.state()[0].linked_to.as_deref(), Some(PROCESSED_SINK));
+}
+
+#[test]
+fn a_stream_naming_its_own_target_is_left_there_unless_a_rule_says_processed() {
+    let mut r = router_with_real();
+    let daw = stream(
+        7,
+        &[("application.name", "Ardour"), ("target.object", "headset")],
+    );
+    assert_eq!(r.on_stream_added(daw), None, "left where the app sent it");
+    let st = &r.state()[0];
+    assert_eq!(st.status, StreamStatus::AppTarget);
+    assert_eq!(st.rule_route, Some(Route::Processed));
+    assert_eq!(
+        st.note().as_deref(),
+        Some("the app chose its output (headset)")
+    );
+    assert!(r.processed_streams().is_empty());
+    // A rule for the app that says processed wins; taking it away gives the app its choice back.
+    assert_eq!(
+        r.set_user_rule(user("ardour", Route::Processed)),
+        vec![mv(7, Some(PROCESSED_SINK))]
+    );
+    assert_eq!(r.state()[0].status, StreamStatus::Routed);
+    assert_eq!(r.unset_user_rule("ardour").1, vec![mv(7, None)]);
+    assert_eq!(r.state()[0].status, StreamStatus::AppTarget);
+    // A bypass rule leaves it where it is as well.
+    assert!(r.set_user_rule(user("ardour", Route::Bypass)).is_empty());
+    // `node.target` (the older key) counts too; empty and -1 do not.
+    let old = stream(8, &[("application.name", "x"), ("node.target", "hdmi")]);
+    assert_eq!(r.on_stream_added(old), None);
+    let none = stream(9, &[("application.name", "y"), ("target.object", "-1")]);
+    assert_eq!(r.on_stream_added(none), Some(mv(9, Some(PROCESSED_SINK))));
+}
+
+#[test]
+fn a_target_set_by_someone_else_is_the_users_choice() {
+    let mut r = router_with_real();
+    assert_eq!(
+        r.on_stream_added(app(5, "Spotify")),
+        Some(mv(5, Some(PROCESSED_SINK)))
+    );
+    // The echo of our own write changes nothing.
+    assert_eq!(
+        r.on_target_changed(5, "target.object", Some(PROCESSED_SINK)),
+        None
+    );
+    assert_eq!(r.state()[0].status, StreamStatus::Routed);
+    // A mixer moves it to the speakers: left there, ours no longer written.
+    assert_eq!(
+        r.on_target_changed(5, "target.object", Some("speakers")),
+        None
+    );
+    let st = &r.state()[0];
+    assert_eq!(st.status, StreamStatus::UserTarget);
+    assert_eq!(st.target, None);
+    assert_eq!(st.note().as_deref(), Some("moved by the user (speakers)"));
+    // Rule changes keep it there...
+    assert!(r.set_user_rule(user("other", Route::Bypass)).is_empty());
+    // ...unless a rule for the app says processed.
+    assert_eq!(
+        r.set_user_rule(user("spotify", Route::Processed)),
+        vec![mv(5, Some(PROCESSED_SINK))]
+    );
+    r.unset_user_rule("spotify");
+    // The user deletes their target: routed by the rules again.
+    r.on_target_changed(5, "target.object", None);
+    assert_eq!(r.state()[0].status, StreamStatus::Routed);
+    // A target already there when the stream appears (restored by the session manager) is
+    // the user's too, unless it is one of ours.
+    let restored = r.on_stream_added_with_target(app(6, "Zoom"), Some("headset"));
+    assert_eq!(restored, None);
+    assert_eq!(r.state()[1].status, StreamStatus::UserTarget);
+    let ours = r.on_stream_added_with_target(app(7, "mpv"), Some("speakers"));
+    assert_eq!(ours, Some(mv(7, Some(PROCESSED_SINK))));
+}
+
+#[test]
+fn notification_roles_bypass_by_default_unless_a_rule_matches() {
+    let mut r = router_with_real();
+    let bell = stream(
+        3,
+        &[
+            ("application.name", "Thunderbird"),
+            ("media.role", "Notification"),
+        ],
+    );
+    assert_eq!(r.on_stream_added(bell), Some(mv(3, Some("speakers"))));
+    let m = r.state()[0].matched.clone().unwrap();
+    assert_eq!(m.source, RuleSource::Role);
+    assert_eq!(m.description, "media.role=Notification");
+    // A rule for the app wins.
+    assert_eq!(
+        r.set_user_rule(user("thunderbird", Route::Processed)),
+        vec![mv(3, Some(PROCESSED_SINK))]
+    );
+    r.unset_user_rule("thunderbird");
+    // The profile key turns it off.
+    let moves = r.set_profile_rules(RouteConfig {
+        bypass_notifications: false,
+        ..RouteConfig::default()
+    });
+    assert_eq!(moves, vec![mv(3, Some(PROCESSED_SINK))]);
+    assert_eq!(r.state()[0].route, Some(Route::Processed));
+    let alarm = stream(4, &[("application.name", "clock"), ("media.role", "alarm")]);
+    assert_eq!(r.on_stream_added(alarm), Some(mv(4, Some(PROCESSED_SINK))));
 }

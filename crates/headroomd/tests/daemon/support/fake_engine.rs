@@ -48,6 +48,7 @@ impl FakeEngine {
             xruns: 0,
             meters: Meters::silent(-23.0),
             streams: 0,
+            profile_error: None,
         }
     }
 

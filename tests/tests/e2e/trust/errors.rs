@@ -1,0 +1,87 @@
+//! Errors a user and a script can read: `--json` errors on standard output with the exit
+//! code kept, an active profile's error in `status`, a broken profile shown with its errors.
+
+use std::time::Duration;
+
+use headroom_tests::daemon::Daemon;
+use headroom_tests::{wait_for, Sandbox};
+
+use super::{client, headroom, headroom_ok, write_user_profile};
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn errors_are_machine_readable_and_profile_errors_are_shown() {
+    let sb = Sandbox::start().expect("sandbox");
+    let path = write_user_profile(&sb, "mine", "[agc]\ntarget_lufs = -20.0\n");
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
+    headroom_ok(&sb, &["profile", "use", "mine"]);
+
+    // A refused request: the daemon's code and message on stdout, exit code 1.
+    let r = headroom(&sb, &["set", "agc.target_lufs", "99", "--json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = json(&r.stdout);
+    assert_eq!(v["error"]["code"], "invalid_value", "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("agc.target_lufs"));
+    assert!(
+        r.stderr.contains("agc.target_lufs"),
+        "stderr keeps the message"
+    );
+    let r = headroom(&sb, &["profile", "use", "nosuch", "--json"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(json(&r.stdout)["error"]["code"], "not_found");
+
+    // The active profile's file breaks (two errors): the last good profile stays, status
+    // says why, in text and JSON.
+    std::fs::write(
+        &path,
+        "bypass = 1\n[agc]\ntarget_lufs = -20.0\nrise_db_per_s = -3\n",
+    )
+    .unwrap();
+    let st = wait_for("the error in status", Duration::from_secs(10), || {
+        Ok(client(&sb).status()?.profile_error)
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", d.log()));
+    assert!(st.contains("mine.toml:1:10"), "{st}");
+    let s = json(&headroom_ok(&sb, &["status", "--json"]));
+    assert_eq!(s["profile"], "mine");
+    assert!(s["profile_error"]
+        .as_str()
+        .unwrap()
+        .contains("mine.toml:1:10"));
+    let text = headroom_ok(&sb, &["status"]);
+    assert!(text.contains("Profile error"), "{text}");
+    assert!(
+        text.contains("the last good profile stays active"),
+        "{text}"
+    );
+    // The value in force is still the last good one.
+    let g = json(&headroom_ok(&sb, &["get", "agc.target_lufs", "--json"]));
+    assert_eq!(g["value"], -20.0);
+
+    // `profile show` shows the file as written and every error in it.
+    let show = headroom_ok(&sb, &["profile", "show", "mine"]);
+    assert!(show.contains("INVALID"), "{show}");
+    assert!(show.contains("mine.toml:1:10"), "{show}");
+    assert!(show.contains("mine.toml:4:17"), "{show}");
+    assert!(show.contains("rise_db_per_s = -3"), "{show}");
+    let sj = json(&headroom_ok(&sb, &["profile", "show", "mine", "--json"]));
+    assert_eq!(sj["error"].as_str().unwrap().lines().count(), 2, "{sj}");
+    // `profile list` marks it.
+    let list = headroom_ok(&sb, &["profile", "list"]);
+    assert!(list.contains("INVALID"), "{list}");
+
+    // Fixed: the error goes away.
+    std::fs::write(&path, "[agc]\ntarget_lufs = -21.0\n").unwrap();
+    wait_for("the error cleared", Duration::from_secs(10), || {
+        Ok(client(&sb).status()?.profile_error.is_none().then_some(()))
+    })
+    .unwrap();
+    assert!(!headroom_ok(&sb, &["status"]).contains("Profile error"));
+    d.terminate().unwrap();
+}
