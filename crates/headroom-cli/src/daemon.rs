@@ -54,6 +54,13 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
                 cli::RouteMode::Bypass => Route::Bypass,
             };
             c.route_set(&app, route).map_err(err)?;
+            if let Some(w) = c
+                .route_list()
+                .ok()
+                .and_then(|r| unmatched_rule_warning(&app, &r))
+            {
+                eprintln!("headroom: warning: {w}");
+            }
             emit(
                 out,
                 json,
@@ -132,4 +139,43 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
             "{other:?} does not talk to the daemon"
         ))),
     }
+}
+
+/// The warning for `route set APP …` when no playing stream and no other rule's app matches
+/// `app` (a typo such as `firefx`): the rule is kept, the user is told, with the nearest app
+/// names known to the daemon. `None` when something matches.
+pub fn unmatched_rule_warning(app: &str, routes: &headroom_ipc::Routes) -> Option<String> {
+    let glob = headroom_profile::Glob::new(app).ok()?;
+    let mut names: Vec<&str> = Vec::new();
+    for s in &routes.streams {
+        names.extend(std::iter::once(s.app.as_str()).filter(|a| !a.is_empty()));
+        names.extend(s.binary.as_deref());
+    }
+    // Apps named by other rules are known too (an app that is not playing right now).
+    names.extend(
+        routes
+            .rules
+            .iter()
+            .map(|r| r.app.as_str())
+            .filter(|a| !a.eq_ignore_ascii_case(app) && !a.contains('=')),
+    );
+    if names.iter().any(|n| glob.matches(n)) {
+        return None;
+    }
+    names.sort_by_key(|n| n.to_lowercase());
+    names.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    let lower = app.to_lowercase();
+    let lowered: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    let near = headroom_profile::closest(&lower, lowered.iter().map(String::as_str))
+        .and_then(|l| names.iter().find(|n| n.to_lowercase() == l));
+    let mut msg = format!(
+        "no playing stream or known app matches `{app}`; the rule is kept and applies when \
+         such an app plays"
+    );
+    if let Some(n) = near {
+        msg.push_str(&format!(" — did you mean `{n}`?"));
+    } else if !names.is_empty() {
+        msg.push_str(&format!(" (known apps: {})", names.join(", ")));
+    }
+    Some(msg)
 }

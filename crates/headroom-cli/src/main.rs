@@ -19,6 +19,19 @@ fn json_error(code: &str, message: &str) {
     println!("{v}");
 }
 
+/// When `--set KEY VALUE` was typed (a space instead of `=`), how to write it.
+fn set_hint() -> Option<String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    args.windows(3).find_map(|w| {
+        (w[0] == "--set" && !w[1].contains('=') && !w[1].starts_with('-')).then(|| {
+            format!(
+                "--set takes KEY=VALUE as one argument: --set {}={}",
+                w[1], w[2]
+            )
+        })
+    })
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -26,10 +39,22 @@ fn main() -> ExitCode {
             use clap::error::ErrorKind as K;
             let informational = matches!(e.kind(), K::DisplayHelp | K::DisplayVersion)
                 || matches!(e.kind(), K::DisplayHelpOnMissingArgumentOrSubcommand);
+            let hint = set_hint();
             if wants_json() && !informational {
                 let text = e.render().to_string();
                 let first = text.lines().next().unwrap_or_default();
-                json_error("usage", first.trim_start_matches("error: "));
+                let msg = first.trim_start_matches("error: ");
+                match &hint {
+                    Some(h) => json_error("usage", &format!("{msg}; {h}")),
+                    None => json_error("usage", msg),
+                }
+            }
+            if let (Some(h), false) = (&hint, informational) {
+                // The hint replaces clap's `use '-- -20'` tip, which does not apply here.
+                let text = e.render().to_string();
+                let first = text.lines().next().unwrap_or_default();
+                eprintln!("{first}\n\n  hint: {h}\n");
+                return ExitCode::from(2);
             }
             e.exit();
         }

@@ -12,7 +12,10 @@ pub fn parse_assignment(s: &str) -> Result<(String, SettingValue), ProfileError>
         return Err(ProfileError::new(
             ErrorKind::InvalidAssignment,
             None,
-            format!("`{s}` is not an assignment: write KEY=VALUE, e.g. agc.target_lufs=-18"),
+            format!(
+                "`{s}` is not an assignment: write KEY=VALUE as one argument, e.g. {}=-18",
+                if s.is_empty() { "agc.target_lufs" } else { s }
+            ),
         ));
     };
     let key = key.trim();

@@ -364,6 +364,34 @@ fn validate_reports_every_error_and_json_errors_go_to_stdout() {
     let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
     assert_eq!(v["error"]["code"], "usage", "{v}");
     assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+    // `--set KEY VALUE` (a space instead of `=`): a hint that says how to write it.
+    for json in [false, true] {
+        let mut args = vec![
+            "render",
+            "in.wav",
+            "out.wav",
+            "--set",
+            "agc.target_lufs",
+            "-20",
+        ];
+        if json {
+            args.push("--json");
+        }
+        let out = headroom(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2));
+        let hint = "--set takes KEY=VALUE as one argument: --set agc.target_lufs=-20";
+        if json {
+            let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+            assert!(
+                v["error"]["message"].as_str().unwrap().contains(hint),
+                "{v}"
+            );
+        } else {
+            let err = text(&out.stderr);
+            assert!(err.contains(hint), "{err}");
+            assert!(!err.contains("'-- -2'"), "clap's tip does not apply: {err}");
+        }
+    }
     // --help stays help.
     let out = headroom(dir.path(), &["--json", "--help"]);
     assert_eq!(out.status.code(), Some(0));

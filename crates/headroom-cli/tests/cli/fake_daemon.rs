@@ -211,11 +211,13 @@ fn requests_reach_the_wire_as_typed() {
             "{args:?}: {}",
             text(&out.stderr)
         );
-        assert_eq!(
-            fake.requests.lock().unwrap().as_slice(),
-            &[want],
-            "{args:?}"
-        );
+        let got = fake.requests.lock().unwrap().clone();
+        // `route set` then reads the streams, to warn about a rule nothing matches.
+        let got = match (&want, got.as_slice()) {
+            (Request::RouteSet { .. }, [first, Request::RouteList]) => vec![first.clone()],
+            _ => got,
+        };
+        assert_eq!(got.as_slice(), &[want], "{args:?}");
     }
     let out = headroom(&fake.socket, &["set", "agc.target_lufs", "-18"]);
     assert_eq!(text(&out.stdout), "agc.target_lufs = -18 (profile: -16)\n");

@@ -351,3 +351,27 @@ TIME (UTC)           IN S   OUT S  AGC dB  COMP GR  LIM GR  DSP µs  XRUNS
         "(no history in that window)\n"
     );
 }
+
+#[test]
+fn route_set_warns_when_nothing_matches_and_suggests_near_names() {
+    use headroom_cli::daemon::unmatched_rule_warning;
+    let r = routes();
+    assert_eq!(unmatched_rule_warning("firefox", &r), None);
+    assert_eq!(unmatched_rule_warning("FIRE*", &r), None);
+    assert_eq!(unmatched_rule_warning("aplay", &r), None, "binaries count");
+    assert_eq!(
+        unmatched_rule_warning("ard*", &r),
+        None,
+        "apps of other rules"
+    );
+    assert_eq!(
+        unmatched_rule_warning("firefx", &r).unwrap(),
+        "no playing stream or known app matches `firefx`; the rule is kept and applies when \
+         such an app plays — did you mean `Firefox`?"
+    );
+    let w = unmatched_rule_warning("zoom", &r).unwrap();
+    assert!(
+        w.ends_with("(known apps: aplay, Ardour*, Firefox, firefox-esr)"),
+        "{w}"
+    );
+}

@@ -62,13 +62,20 @@ impl State {
 
     /// Taps a known application playback stream (never one of headroomd's own nodes).
     fn attach_tap(&mut self, node_id: u32) {
-        let target = {
+        let (target, app) = {
             let g = self.graph.read();
             match g.nodes.get(&node_id) {
-                Some(n) if n.is_output_stream() && !n.is_headroom_bus() => {
-                    n.serial.map(|s| s.to_string()).or_else(|| n.name.clone())
-                }
-                _ => None,
+                Some(n) if n.is_output_stream() && !n.is_headroom_bus() => (
+                    n.serial.map(|s| s.to_string()).or_else(|| n.name.clone()),
+                    [
+                        "application.name",
+                        "application.process.binary",
+                        "node.name",
+                    ]
+                    .iter()
+                    .find_map(|k| n.props.get(*k).filter(|v| !v.is_empty()).cloned()),
+                ),
+                _ => (None, None),
             }
         };
         let (Some(target), Some(session)) = (target, self.session.as_mut()) else {
@@ -78,7 +85,11 @@ impl State {
             );
             return;
         };
-        if let Err(e) = session.taps.attach(&session.core, node_id, &target) {
+        let description = tap_description(node_id, app.as_deref());
+        if let Err(e) = session
+            .taps
+            .attach(&session.core, node_id, &target, &description)
+        {
             tracing::warn!("{e}");
         }
     }
@@ -108,5 +119,28 @@ impl State {
             Ok(seq) => session.flags.shutdown_sync.set(Some(seq)),
             Err(_) => session.flags.shutdown_synced.set(true),
         }
+    }
+}
+
+/// What mixers show for the tap of stream `node_id`: `Headroom tap: APP` (the stream's
+/// `application.name`, else its binary or node name), `Headroom tap on ID` without one.
+pub(super) fn tap_description(node_id: u32, app: Option<&str>) -> String {
+    match app {
+        Some(a) => format!("Headroom tap: {a}"),
+        None => format!("Headroom tap on {node_id}"),
+    }
+}
+
+#[cfg(test)]
+mod tap_name_tests {
+    use super::tap_description;
+
+    #[test]
+    fn taps_are_named_after_their_app() {
+        assert_eq!(
+            tap_description(52, Some("Spotify")),
+            "Headroom tap: Spotify"
+        );
+        assert_eq!(tap_description(52, None), "Headroom tap on 52");
     }
 }

@@ -167,9 +167,15 @@ impl Taps {
     }
 
     /// Creates a tap on the stream `node_id`, whose `object.serial` (or node name) is
-    /// `target`. A second attach for the same node replaces the first. Allocates (PipeWire
-    /// thread only).
-    pub fn attach(&mut self, core: &CoreRc, node_id: u32, target: &str) -> Result<(), TapError> {
+    /// `target`, shown in mixers as `description` (`Headroom tap: APP`). A second attach for
+    /// the same node replaces the first. Allocates (PipeWire thread only).
+    pub fn attach(
+        &mut self,
+        core: &CoreRc,
+        node_id: u32,
+        target: &str,
+        description: &str,
+    ) -> Result<(), TapError> {
         self.detach(node_id);
         let err = |what: String| TapError::Stream { node_id, what };
         let name = format!("{TAP_NAME_PREFIX}{node_id}");
@@ -177,10 +183,7 @@ impl Taps {
         props.insert("media.type", "Audio");
         props.insert("media.category", "Capture");
         props.insert("node.name", name.as_str());
-        props.insert(
-            "node.description",
-            format!("Headroom tap on {node_id}").as_str(),
-        );
+        props.insert("node.description", description);
         props.insert("application.name", "headroomd");
         props.insert(HEADROOM_ROLE_PROP, "tap");
         props.insert("headroom.tap.node", node_id.to_string().as_str());

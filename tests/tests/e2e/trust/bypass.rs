@@ -43,6 +43,12 @@ fn bypass_lifts_layer_a_and_the_chain_and_restores_them() {
     })
     .unwrap_or_else(|e| panic!("{e:#} (was {reduced})\n{}", d.log()));
     assert_eq!(tap_nodes(&sb).unwrap(), 1, "the tap stays attached");
+    // Mixers show the tap under the app's name.
+    let described = objects(&sb, "PipeWire:Interface:Node")
+        .unwrap()
+        .iter()
+        .any(|o| o["info"]["props"]["node.description"] == "Headroom tap: Spotify");
+    assert!(described, "no node described as `Headroom tap: Spotify`");
 
     // What reaches the speakers is what the app plays.
     let rec = sb.record(DEFAULT_SINK, &sb.path("bypassed.wav")).unwrap();

@@ -79,6 +79,12 @@ fn defaults_are_the_active_profiles_values() {
         .find(|e| e.key == "agc.target_lufs")
         .unwrap();
     assert_eq!(t.default, SettingValue::Int(-20));
+    // One boolean parser: 0/1, yes/no, on/off, true/false.
+    for (typed, want) in [("0", false), ("on", true), ("no", false), ("1", true)] {
+        headroom_ok(&sb, &["set", "limiter.enabled", typed]);
+        let v = json(&headroom_ok(&sb, &["get", "limiter.enabled", "--json"]));
+        assert_eq!(v["value"], want, "set limiter.enabled {typed}: {v}");
+    }
     let _ = client(&sb).status().unwrap();
     d.terminate().unwrap();
 }
