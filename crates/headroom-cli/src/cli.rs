@@ -212,7 +212,7 @@ pub enum BypassMode {
 /// `headroom monitor [TOPICS…]`
 #[derive(Debug, Args)]
 pub struct MonitorArgs {
-    /// Event topics to follow (default: all), e.g. `meters streams`.
+    /// Event topics to follow (default: all), e.g. `meters routing`.
     pub topics: Vec<String>,
 }
 

@@ -5,6 +5,7 @@
 mod binary;
 mod fake_daemon;
 mod format_golden;
+mod help_examples;
 mod live;
 mod modules;
 mod monitor_events;
