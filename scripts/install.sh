@@ -6,7 +6,8 @@
 #   completions  $DATADIR/bash-completion/completions/headroom
 #                $DATADIR/zsh/site-functions/_headroom
 #                $DATADIR/fish/vendor_completions.d/headroom.fish
-#   man pages    $DATADIR/man/man1/headroom.1 and headroom-SUBCOMMAND.1
+#   man pages    $DATADIR/man/man1/headroom.1, headroom-SUBCOMMAND.1 and headroomd.1
+#   profiles     $DATADIR/headroom/profiles/*.toml (the shipped ones, for reference)
 #
 # Usage: scripts/install.sh [--uninstall]
 # Environment:
@@ -33,11 +34,14 @@ bash_dir="$DATADIR/bash-completion/completions"
 zsh_dir="$DATADIR/zsh/site-functions"
 fish_dir="$DATADIR/fish/vendor_completions.d"
 man_dir="$DATADIR/man/man1"
+profiles_dir="$DATADIR/headroom/profiles"
 
 files=(
   "$bindir/headroom" "$bindir/headroomd" "$unitdir/headroomd.service"
   "$bash_dir/headroom" "$zsh_dir/_headroom" "$fish_dir/headroom.fish" "$man_dir/headroom.1"
+  "$man_dir/headroomd.1"
 )
+for p in "$here"/profiles/*.toml; do files+=("$profiles_dir/$(basename "$p")"); done
 
 systemctl_user() {
   [ "${NO_SYSTEMCTL:-0}" = 1 ] && return 0
@@ -54,6 +58,7 @@ if [ "${1:-}" = "--uninstall" ]; then
   for f in "$DESTDIR$man_dir"/headroom-*.1; do
     if [ -e "$f" ]; then rm -f "$f" && echo "removed $f"; fi
   done
+  rmdir "$DESTDIR$profiles_dir" "$DESTDIR$DATADIR/headroom" 2>/dev/null || true
   systemctl_user daemon-reload
   exit 0
 elif [ -n "${1:-}" ]; then
@@ -69,7 +74,8 @@ for b in headroom headroomd; do
 done
 
 install -d "$DESTDIR$bindir" "$DESTDIR$unitdir" "$DESTDIR$bash_dir" "$DESTDIR$zsh_dir" \
-  "$DESTDIR$fish_dir" "$DESTDIR$man_dir"
+  "$DESTDIR$fish_dir" "$DESTDIR$man_dir" "$DESTDIR$profiles_dir"
+install -m 0644 "$here"/profiles/*.toml "$DESTDIR$profiles_dir/"
 install -m 0755 "$BIN_DIR/headroom" "$DESTDIR$bindir/headroom"
 install -m 0755 "$BIN_DIR/headroomd" "$DESTDIR$bindir/headroomd"
 

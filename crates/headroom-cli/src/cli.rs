@@ -84,7 +84,8 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout, or write all pages to a directory.
     Man {
-        /// Write headroom.1 and one page per subcommand (headroom-status.1, …) into DIR.
+        /// Write headroom.1, one page per subcommand (headroom-status.1, …) and headroomd.1
+        /// into DIR.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },

@@ -12,6 +12,7 @@ pub mod core_api;
 pub mod daemon;
 pub mod error;
 pub mod format;
+pub mod manpages;
 pub mod monitor;
 pub mod offline;
 pub mod output;
@@ -19,8 +20,6 @@ pub mod service;
 pub mod wav;
 
 use std::io::Write;
-
-use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, ServiceCmd};
 use crate::error::{CliError, CliResult};
@@ -33,18 +32,20 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
         Command::Completions { shell } => {
             // clap_complete panics on a failed write: generate into memory, write from there.
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "headroom", &mut script);
+            let mut cmd = manpages::completion_command();
+            clap_complete::generate(shell, &mut cmd, "headroom", &mut script);
+            if shell == clap_complete::Shell::Fish {
+                script.extend_from_slice(manpages::fish_positionals(&cmd).as_bytes());
+            }
             out.write_all(&script)?;
             Ok(())
         }
         Command::Man { dir: None } => {
-            let man = clap_mangen::Man::new(Cli::command());
-            man.render(out)?;
+            manpages::headroom_page(out)?;
             Ok(())
         }
         Command::Man { dir: Some(dir) } => {
-            std::fs::create_dir_all(&dir)
-                .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+            manpages::write_all(&dir)
                 .map_err(|e| CliError::failed(format!("{}: {e}", dir.display())))?;
             emit(out, json, &serde_json::json!({"dir": dir}), || {
                 format!("man pages written to {}\n", dir.display())

@@ -132,3 +132,12 @@ fn every_help_example_parses_and_passes_the_commands_checks() {
     }
     assert!(checked >= 8, "only {checked} examples found");
 }
+
+#[test]
+fn every_man_page_example_parses_and_passes_the_commands_checks() {
+    for (line, _) in headroom_cli::manpages::EXAMPLES {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let cli = Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("`{line}`: {e}"));
+        check(cli, line);
+    }
+}

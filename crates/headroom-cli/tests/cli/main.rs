@@ -3,6 +3,7 @@
 //! the systemd unit, and — under `live` — against a real headroomd in a PipeWire sandbox.
 
 mod binary;
+mod docs_pages;
 mod fake_daemon;
 mod format_golden;
 mod help_examples;
