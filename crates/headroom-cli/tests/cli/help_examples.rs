@@ -121,7 +121,7 @@ fn every_help_example_parses_and_passes_the_commands_checks() {
                 let cli = Cli::try_parse_from(&line)
                     .unwrap_or_else(|e| panic!("help of {path:?} {id}: `{ex}` ({text}): {e}"));
                 // `set KEY 0` only checks the key.
-                if !(path.last().map(String::as_str) == Some("set")) {
+                if path.last().map(String::as_str) != Some("set") {
                     check(cli, &text);
                 } else {
                     Profile::key_info(&ex).unwrap_or_else(|e| panic!("`{ex}`: {e}"));
