@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 APT_PKGS := pipewire pipewire-bin wireplumber libpipewire-0.3-dev libclang-dev clang pkg-config dbus sox tmux
 
-.PHONY: all deps toolchain build release test check lint fmt demo bench soak eval install uninstall clean
+.PHONY: all deps toolchain build release test check lint fmt demo bench soak eval install uninstall deb clean
 
 all: build
 
@@ -66,6 +66,11 @@ install: release
 
 uninstall:
 	@scripts/install.sh --uninstall
+
+## deb: a Debian package (target/deb/headroom_VERSION_ARCH.deb) of the release build, checked
+## with lintian (no errors allowed) when it is installed
+deb: release
+	@scripts/deb.sh
 
 clean:
 	$(CARGO) clean

@@ -154,7 +154,10 @@ fn completions_and_man_page() {
         man.starts_with(".ie") || man.contains(".TH headroom"),
         "{man}"
     );
-    assert!(man.contains("Exit codes"), "man page lacks the exit codes");
+    assert!(
+        man.contains(".SH \"EXIT STATUS\""),
+        "man page lacks the exit codes"
+    );
 }
 
 #[test]

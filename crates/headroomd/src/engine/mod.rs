@@ -157,6 +157,7 @@ impl Engine {
         let params = Self::chain_params(&profile, config.bypass);
         let _ = routing.set_bypass(params.bypass);
         let timing = bus.timing().snapshot();
+        let profile_error = store.startup_error();
         Engine {
             started: Instant::now(),
             params,
@@ -175,7 +176,7 @@ impl Engine {
             last_taps: BTreeSet::new(),
             last_history: Instant::now(),
             last_timing: timing,
-            profile_error: None,
+            profile_error,
         }
     }
 

@@ -236,6 +236,9 @@ pub struct ProfileInfo {
 }
 
 struct Inner {
+    /// Why the config file or the active profile could not be used at start (a fallback is
+    /// in force), if so.
+    startup_error: Option<String>,
     paths: StorePaths,
     /// Name (or path) the config file selects, as written there.
     active_name: String,
@@ -325,13 +328,16 @@ impl ProfileStore {
     /// Opens the store with explicit paths. See [`ProfileStore::new`].
     pub fn open(paths: StorePaths) -> Self {
         let mut warnings = Vec::new();
+        let mut startup_error = None;
         let name = read_config(&paths.config_file).unwrap_or_else(|e| {
+            startup_error = Some(e.to_string());
             warnings.push(format!("{e}; using the `{DEFAULT_PROFILE_NAME}` profile"));
             DEFAULT_PROFILE_NAME.into()
         });
         let (active, source) = match load_profile(&paths, &name) {
             Ok(x) => x,
             Err(e) => {
+                startup_error = Some(e.to_string());
                 // No last good profile yet: fall back to the shipped one of that name, else
                 // the built-in defaults.
                 let fallback = if is_path(&name) {
@@ -362,6 +368,7 @@ impl ProfileStore {
             active,
             overrides: loaded.overrides,
             warnings,
+            startup_error,
         };
         inner.recompute();
         for w in &inner.warnings {
@@ -380,6 +387,12 @@ impl ProfileStore {
     /// The paths in use.
     pub fn paths(&self) -> StorePaths {
         self.inner.lock().paths.clone()
+    }
+
+    /// Why the config file or the active profile could not be used when the store opened
+    /// (`file:line:col: message`; a fallback profile is in force), if so.
+    pub fn startup_error(&self) -> Option<String> {
+        self.inner.lock().startup_error.clone()
     }
 
     /// Problems met since the last call (start-up fallbacks, skipped overrides), oldest

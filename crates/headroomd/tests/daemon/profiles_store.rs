@@ -188,6 +188,9 @@ fn invalid_active_profile_at_startup_falls_back_with_warning() {
     let w = s.take_warnings();
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(w[0].contains("mine.toml:2:15"), "{w:?}");
+    // Kept for `status` (the warning is logged once).
+    let e = s.startup_error().expect("startup error kept");
+    assert!(e.contains("mine.toml:2:15"), "{e}");
     assert_eq!(s.active_source(), ProfileSource::BuiltIn);
     assert_eq!(*s.effective(), Profile::default());
 
@@ -204,7 +207,11 @@ fn invalid_active_profile_at_startup_falls_back_with_warning() {
     let s = d.store();
     let w = s.take_warnings();
     assert!(w[0].contains("config.toml:1:11"), "{w:?}");
+    assert!(s.startup_error().unwrap().contains("config.toml:1:11"));
     assert_eq!(s.active_name(), "default");
+    // A good start has none.
+    fs::write(d.config.join("config.toml"), "profile = \"music\"\n").unwrap();
+    assert_eq!(d.store().startup_error(), None);
 }
 
 #[test]
