@@ -64,6 +64,21 @@ fn reply(req: &Request) -> Result<Response, IpcError> {
         Request::SettingReset { .. } => Ok(Response::Settings(Settings { settings: vec![] })),
         Request::BypassSet { .. } => Ok(Response::Bypass(BypassState { bypass: true })),
         Request::RouteSet { .. } | Request::RouteUnset { .. } => Ok(Response::Ok),
+        Request::RouteList => Ok(Response::Routes(headroom_ipc::Routes {
+            rules: vec![],
+            streams: vec![headroom_ipc::StreamInfo {
+                node_id: 57,
+                app: "Firefox".into(),
+                binary: Some("firefox-esr".into()),
+                media_name: None,
+                matched_rule: Some("default".into()),
+                route: headroom_ipc::Route::Processed,
+                target: Some("headroom-processed".into()),
+                layer_a_reduction_db: None,
+                sink: Some("Headroom (processed)".into()),
+                note: None,
+            }],
+        })),
         Request::Subscribe { topics } => Ok(Response::Subscribed(Subscribed {
             topics: topics.clone(),
         })),
@@ -340,4 +355,19 @@ fn tui_draws_takes_keys_and_restores_the_terminal() {
     assert_eq!(tmux.display("#{alternate_on}"), "0");
     assert_eq!(tmux.display("#{cursor_flag}"), "1");
     assert!(!tmux.pane().contains("Bus DSP"), "{}", tmux.pane());
+}
+
+#[test]
+fn route_set_warns_on_stderr_when_nothing_matches() {
+    let fake = start();
+    let out = headroom(&fake.socket, &["route", "set", "firefx", "bypass"]);
+    assert_eq!(out.status.code(), Some(0), "the rule is still set");
+    assert_eq!(text(&out.stdout), "firefx: bypass\n");
+    assert_eq!(
+        text(&out.stderr),
+        "headroom: warning: no playing stream or known app matches `firefx`; the rule is kept \
+         and applies when such an app plays — did you mean `Firefox`?\n"
+    );
+    let out = headroom(&fake.socket, &["route", "set", "firefox", "bypass"]);
+    assert_eq!(text(&out.stderr), "", "a matching rule gets no warning");
 }
