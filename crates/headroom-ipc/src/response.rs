@@ -82,7 +82,7 @@ pub struct Status {
     pub streams: u32,
     /// The last error of the active profile's file or the config file
     /// (`file:line:col: message`) while the last good profile stays in force; absent when
-    /// the files are fine. Added in 0.2.
+    /// the files are fine (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_error: Option<String>,
 }
@@ -217,11 +217,12 @@ pub struct ProfileEntry {
     pub source: ProfileSource,
     /// Whether it is the active profile.
     pub active: bool,
-    /// Its one-line `description` (empty when it has none or does not parse). Added in 0.2.
+    /// Its one-line `description` (empty when it has none or does not parse). Optional:
+    /// clients treat a missing field as empty.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
-    /// Why it cannot be used (`file:line:col: message`), when it does not parse. Added in
-    /// 0.2.
+    /// Why it cannot be used (`file:line:col: message`), when it does not parse. Optional:
+    /// clients treat a missing field as absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -257,7 +258,7 @@ pub struct ProfileShow {
     /// The TOML text of the file.
     pub toml: String,
     /// Why the profile cannot be used (`file:line:col: message`, one a line), when the file
-    /// does not parse; absent when it is valid. Added in 0.2.
+    /// does not parse; absent when it is valid (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -313,11 +314,11 @@ pub struct StreamInfo {
     /// Current Layer A (per-stream pre-levelling) reduction in dB, when a tap is attached.
     pub layer_a_reduction_db: Option<f32>,
     /// The description (`node.description`, what mixers show, e.g. `Headroom (processed)`)
-    /// of the node the stream plays into; absent while unlinked. Added in 0.2.
+    /// of the node the stream plays into; absent while unlinked (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sink: Option<String>,
     /// Why the stream is not where its rule wants it (the app chose its output, moved by the
-    /// user, pending); absent when it is. Added in 0.2.
+    /// user, pending); absent when it is (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
