@@ -64,6 +64,33 @@ Streams    2
 }
 
 #[test]
+fn status_human_bypassed_with_a_profile_error() {
+    let mut s = status();
+    s.bypass = true;
+    s.meters.bypass = true;
+    s.profile_error = Some("night.toml:3:15: agc.target_lufs = 99 is out of range".into());
+    let text = format::status(&s);
+    assert!(text.contains("Bypass     on\n"), "{text}");
+    assert!(
+        text.contains("Gain       BYPASS (audio passes unchanged: no chain gain, no Layer A)\n"),
+        "{text}"
+    );
+    assert!(!text.contains("AGC +"), "no stale gains: {text}");
+    assert!(
+        text.ends_with(
+            "Profile error  night.toml:3:15: agc.target_lufs = 99 is out of range \
+             (the last good profile stays active)\n"
+        ),
+        "{text}"
+    );
+    let v = serde_json::to_value(&s).unwrap();
+    assert_eq!(
+        v["profile_error"],
+        "night.toml:3:15: agc.target_lufs = 99 is out of range"
+    );
+}
+
+#[test]
 fn status_human_disconnected_and_silent() {
     let mut s = status();
     s.pipewire = PipewireState::Disconnected {
