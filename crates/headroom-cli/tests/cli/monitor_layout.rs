@@ -218,6 +218,12 @@ fn banners_and_bypass_show() {
         lines.join("\n")
     );
     assert!(lines[0].contains("BYPASS"), "{}", lines[0]);
+    // The gain gauges say BYPASS instead of the chain's last gains.
+    for g in ["AGC gain", "Comp GR", "Limiter GR"] {
+        let row = lines.iter().find(|l| l.contains(g)).unwrap();
+        assert!(row.contains("BYPASS"), "{row}");
+        assert!(!row.contains(" dB"), "stale gain shown: {row}");
+    }
 }
 
 #[test]
