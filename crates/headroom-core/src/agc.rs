@@ -79,6 +79,14 @@
 //!
 //! Control points fall every [`STEP`] frames counted from the last reset, so the output does
 //! not depend on how the audio is split into blocks.
+//!
+//! # Why one file
+//! The programme window, the adoption of quieter programmes, the stationary cap and the onset
+//! gain read and reset one another's state every control step; they are one state machine,
+//! and the order of their decisions in [`Agc`]'s step is the algorithm. Split into files they
+//! would share every field; kept here, the module documentation above reads against the code
+//! below it. The unit tests are at the end; the levelling tests on programmes live in the
+//! crate's `dsp` test binary.
 
 use crate::params::AgcParams;
 use crate::util::{db_to_lin, finite_clamp, LaneEnergy};
@@ -628,7 +636,7 @@ impl Agc {
         self.pos = 0;
         let p = self.params;
         let dt = self.dt;
-        let target = finite_clamp(p.target_lufs, -16.0, -70.0, 0.0) as f64;
+        let target = finite_clamp(p.target_lufs, -16.0, LUFS_FLOOR as f32, 0.0) as f64;
         let gate =
             finite_clamp(p.silence_gate_lufs, -60.0, -100.0, 0.0).max(LUFS_FLOOR as f32) as f64;
         let max_boost = finite_clamp(p.max_boost_db, 18.0, 0.0, 60.0) as f64;
