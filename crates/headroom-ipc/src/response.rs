@@ -291,7 +291,8 @@ pub struct StreamInfo {
     pub route: Route,
     /// Node name the stream is actually linked to, if linked.
     pub target: Option<String>,
-    /// Current Layer A (per-stream pre-levelling) reduction in dB, when a tap is attached.
+    /// Current Layer A (per-stream pre-levelling) reduction in dB, when a tap is attached:
+    /// positive turns the stream down, negative lifts it.
     pub layer_a_reduction_db: Option<f32>,
 }
 
