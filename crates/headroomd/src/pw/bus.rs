@@ -18,8 +18,8 @@ use pw::stream::{StreamFlags, StreamListener, StreamRc};
 use spa::pod::Pod;
 
 use super::format::{format_pod, CHANNELS, MAX_BLOCK, RATE};
-use super::promote::{SharedSinkVolume, SinkVolume};
 use super::rt::{self, RtCapture, RtShared};
+use super::sink_state::{SharedSinkVolume, SinkVolume};
 use crate::names::{BUS_SINK_DESCRIPTION, BUS_SINK_NAME, PLAYBACK_NODE_NAME};
 
 /// The two streams of the bus. Field order is drop order.

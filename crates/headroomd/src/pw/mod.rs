@@ -22,7 +22,7 @@
 //!
 //! Files by concern: `thread` (the main loop, the connection's life, housekeeping),
 //! `session` (one connection's proxies), `registry` (nodes, links and metadata into the
-//! [`Graph`]), `bus` (the stream pair), `commands` ([`PwCommand`]s from the engine), `promote` (auto-promote, the sink volume), [`rt`]
+//! [`Graph`]), `bus` (the stream pair), `commands` ([`PwCommand`]s from the engine), `promote` and `sink_state` (auto-promote, the sink volume), [`rt`]
 //! (the real-time callback and its hand-offs), [`taps`] (Layer A taps), [`mod@format`] (the audio
 //! format and the pods sent to PipeWire) and [`graph`] (the graph model).
 //!
@@ -43,6 +43,7 @@ mod promote;
 mod registry;
 pub mod rt;
 mod session;
+mod sink_state;
 pub mod taps;
 mod thread;
 

@@ -17,9 +17,9 @@ use pw::stream::StreamState;
 
 use super::bus::create_bus;
 use super::graph::Graph;
-use super::promote::Promotion;
 use super::rt::RtShared;
 use super::session::{connect, Session};
+use super::sink_state::Promotion;
 use super::{BusOptions, PwCommand, PwEvent};
 use crate::names::{BUS_SINK_NAME, PLAYBACK_NODE_NAME};
 
