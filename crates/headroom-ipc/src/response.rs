@@ -68,6 +68,11 @@ pub struct Status {
     pub real_sink: Option<String>,
     /// Node name of the virtual processed sink (`headroom-processed`).
     pub processed_sink: String,
+    /// Whether auto-promote is on (`route.promote_default`): the processed sink is the
+    /// default sink and `real_sink` is the sink the user chose. Absent (`false`) from daemons
+    /// that predate it.
+    #[serde(default)]
+    pub promote_default: bool,
     /// Active profile name.
     pub profile: String,
     /// Whether the chain is bypassed.

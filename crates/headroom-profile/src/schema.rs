@@ -464,6 +464,11 @@ pub static FIELDS: &[Field] = &[
             }
         },
     },
+    bool_field!(
+        "route.promote_default",
+        promote_default,
+        "Make headroom-processed the default sink while headroomd runs; the previous default becomes the real sink and is restored on exit"
+    ),
 ];
 
 /// Looks a setting up by dotted key.

@@ -157,6 +157,7 @@ fn keys_list_every_setting_with_defaults() {
         "layer_a.attack_db_per_s",
         "layer_a.release_db_per_s",
         "route.default",
+        "route.promote_default",
     ] {
         let info = keys
             .iter()
