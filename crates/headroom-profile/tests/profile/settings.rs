@@ -167,7 +167,7 @@ fn keys_list_every_setting_with_defaults() {
         assert!(!info.doc.is_empty());
         assert_eq!(info.range.is_some(), info.kind == SettingKind::Number);
     }
-    assert_eq!(keys.len(), 30);
+    assert_eq!(keys.len(), 31);
     // Every numeric default is inside its own range.
     for info in &keys {
         if let (Some(r), SettingValue::Number(v)) = (info.range, &info.default) {
