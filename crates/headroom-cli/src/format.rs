@@ -2,7 +2,7 @@
 
 use headroom_core::LUFS_FLOOR;
 use headroom_ipc::{
-    History, PipewireState, ProfileList, ProfileShow, ProfileSource, Route, Routes, RuleSource,
+    PipewireState, ProfileList, ProfileShow, ProfileSource, Route, Routes, RuleSource,
     SettingEntry, Status,
 };
 
@@ -116,8 +116,21 @@ pub fn reduction(db: f32) -> String {
     }
 }
 
+/// The state word line and one line per active alert, as `status` starts.
+pub fn state_lines(s: &Status) -> String {
+    let mut out = format!("State      {}\n", s.state.label());
+    for a in &s.alerts {
+        out.push_str(&format!("Alert      {}: {}\n", a.kind, a.message));
+    }
+    out
+}
+
 /// `headroom status`.
 pub fn status(s: &Status) -> String {
+    state_lines(s) + &status_body(s)
+}
+
+fn status_body(s: &Status) -> String {
     let m = &s.meters;
     let pw = match &s.pipewire {
         PipewireState::Connected => "connected".to_string(),
@@ -345,48 +358,6 @@ pub fn route_changed(app: &str, route: Option<Route>) -> String {
         Some(r) => format!("{app}: {}\n", route_str(r)),
         None => format!("{app}: rule removed (default route applies)\n"),
     }
-}
-
-/// `headroom history`.
-pub fn history(h: &History) -> String {
-    if h.samples.is_empty() {
-        return "(no history in that window)\n".to_string();
-    }
-    let rows: Vec<Vec<String>> = h
-        .samples
-        .iter()
-        .map(|s| {
-            vec![
-                utc_time(s.unix_ms),
-                lufs(s.in_short_term_lufs),
-                lufs(s.out_short_term_lufs),
-                format!("{:+.1}", s.agc_gain_db),
-                format!("{:.1}", s.compressor_gr_db),
-                format!("{:.1}", s.limiter_gr_db),
-                format!("{:.0}", s.dsp_mean_us),
-                s.xruns.to_string(),
-            ]
-        })
-        .collect();
-    let mut out = table(
-        &[
-            "TIME (UTC)",
-            "IN S",
-            "OUT S",
-            "AGC dB",
-            "COMP GR",
-            "LIM GR",
-            "DSP µs",
-            "XRUNS",
-        ],
-        &rows,
-    );
-    out.push_str(&format!(
-        "{} samples, every {} ms\n",
-        h.samples.len(),
-        h.interval_ms
-    ));
-    out
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod profiles;
 pub mod pw;
 pub mod routing;
 pub mod state_file;
+pub mod watch;
 
 /// Daemon start-up configuration (command line and environment).
 #[derive(Debug, Clone, Default)]

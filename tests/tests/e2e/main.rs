@@ -6,6 +6,7 @@
 //!
 //! Needs the workspace binaries built (`cargo build --workspace --bins`; `make test` does).
 
+mod alerts;
 mod audio;
 mod control;
 mod demo;

@@ -121,6 +121,8 @@ pub fn apply_event(state: &mut MonitorState, event: &Event, now_ms: u64) {
                 state.ceiling_dbtp = v as f32;
             }
         }
+        // Folded into `state.daemon` (active alerts, recent notes) and drawn from there.
+        Event::AlertRaised(_) | Event::AlertCleared(_) | Event::AlertsSnapshot(_) => {}
         Event::RuleChanged(_) | Event::Other { .. } => {}
     }
 }

@@ -35,6 +35,23 @@ pub struct MeterView {
     pub bypass: bool,
 }
 
+impl MeterView {
+    /// Meters with nothing measured (loudness and peaks at the −70 floor, shown as `—`).
+    pub fn absent() -> Self {
+        let floor = headroom_ipc::LUFS_FLOOR;
+        MeterView {
+            in_m: floor,
+            in_s: floor,
+            in_i: floor,
+            out_m: floor,
+            out_s: floor,
+            out_i: floor,
+            out_tp: floor,
+            ..MeterView::default()
+        }
+    }
+}
+
 /// One row of the streams table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamRow {

@@ -49,6 +49,7 @@ use crate::names::BUS_SINK_NAME;
 use crate::profiles::{ProfileEvent, ProfileStore};
 use crate::pw::{BusShared, PwCommand, PwEvent};
 use crate::routing::RoutingController;
+use crate::watch::{Observation, Watch};
 use crate::DaemonConfig;
 
 pub use run::{run, EngineHandler, EngineThread, SentCommands, REQUEST_TIMEOUT};
@@ -127,6 +128,8 @@ pub struct Engine {
     last_taps: BTreeSet<u32>,
     last_history: Instant,
     last_timing: TimingSnapshot,
+    /// The state word and the alerts.
+    watch: Watch,
 }
 
 impl Engine {
@@ -183,6 +186,7 @@ impl Engine {
             last_taps: BTreeSet::new(),
             last_history: Instant::now(),
             last_timing: timing,
+            watch: Watch::new(),
         }
     }
 
@@ -203,6 +207,11 @@ impl Engine {
             Input::Profile(ev) => self.on_profile_event(ev, &mut out),
             Input::Tick { now } => self.on_tick(now, &mut out),
             Input::Shutdown { reason } => self.shutdown(reason, &mut out),
+        }
+        for o in &out {
+            if let Output::Publish(e) = o {
+                self.note_event(e);
+            }
         }
         out
     }
@@ -231,12 +240,30 @@ impl Engine {
         }
     }
 
-    /// The 100 ms tick: Layer A steps, the meters for subscribers, a history sample a second.
+    /// The 100 ms tick: Layer A steps, the state word and alerts, the meters for
+    /// subscribers, a history sample a second.
     fn on_tick(&mut self, now: Instant, out: &mut Vec<Output>) {
         let taps = self.bus.taps();
         let cmds = self.routing.tick(&taps, TICK.as_secs_f32());
         out.extend(cmds.into_iter().map(Output::Pw));
-        out.push(Output::Publish(Event::meters_tick(
+        let m = self.bus.meters().load();
+        let observation = Observation {
+            now_ms: now.saturating_duration_since(self.started).as_millis() as u64,
+            unix_ms: crate::history::now_unix_ms(),
+            pipewire_connected: matches!(self.pipewire, PipewireState::Connected),
+            real_sink: self.real_sink.as_deref(),
+            bypass: self.params.bypass,
+            frames: m.frames,
+            in_momentary_lufs: m.in_momentary_lufs,
+            in_true_peak_dbtp: m.in_true_peak_dbtp,
+            limiter_gr_db: m.limiter_gr_db,
+            silence_gate_lufs: self.params.agc.silence_gate_lufs,
+            xruns: self.bus.xruns(),
+        };
+        let alerts = self.watch.observe(&observation);
+        self.publish_alerts(alerts, out);
+        out.push(Output::Publish(Event::meters_tick_in(
+            self.watch.state(),
             self.meters(),
             self.layer_a_levels(),
         )));
@@ -253,6 +280,25 @@ impl Engine {
         if let Err(e) = self.history.flush_to_disk() {
             tracing::debug!("history flush: {e}");
         }
+    }
+
+    /// Publishes alert edges (and keeps them in the history).
+    pub(super) fn publish_alerts(&mut self, events: Vec<Event>, out: &mut Vec<Output>) {
+        for e in events {
+            match &e {
+                Event::AlertRaised(a) => tracing::warn!("alert: {}: {}", a.kind, a.message),
+                Event::AlertCleared(c) => {
+                    tracing::info!("alert cleared: {}: {}", c.kind, c.message)
+                }
+                _ => {}
+            }
+            out.push(Output::Publish(e));
+        }
+    }
+
+    /// The state word and the alerts.
+    pub fn watch(&self) -> &Watch {
+        &self.watch
     }
 
     /// The routing controller (rules, streams, Layer A), for inspection.

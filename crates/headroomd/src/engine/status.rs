@@ -11,6 +11,7 @@ impl Engine {
     pub(super) fn status(&self) -> Status {
         let t = self.bus.timing().snapshot();
         Status {
+            state: self.watch.state(),
             daemon_version: env!("CARGO_PKG_VERSION").to_string(),
             protocol_version: headroom_ipc::PROTOCOL_VERSION,
             uptime_s: self.started.elapsed().as_secs(),
@@ -24,6 +25,7 @@ impl Engine {
             xruns: self.bus.xruns(),
             meters: self.meters(),
             streams: self.last_streams.len() as u32,
+            alerts: self.watch.active(),
         }
     }
 
@@ -67,7 +69,9 @@ impl Engine {
                 Topic::Meters => {
                     state.meters = Some(self.meters());
                     state.layer_a = self.layer_a_levels();
+                    state.state_word = Some(self.watch.state());
                 }
+                Topic::Alerts => state.alerts = Some(self.watch.active()),
                 Topic::Profile => state.profiles = Some(self.profile_list()),
                 Topic::Settings => state.settings = self.settings().settings,
             }
