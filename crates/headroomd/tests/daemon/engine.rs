@@ -382,7 +382,9 @@ fn state_word_and_alerts_follow_meters_sink_and_bypass() {
     // Bypass shows at once.
     rig.request(Request::BypassSet {
         mode: BypassMode::On,
-    });
+    })
+    .1
+    .expect("bypass on");
     let (words, _) = run(&mut rig, 100, -20.0, 0.0);
     assert_eq!(words, [StateWord::Bypass]);
     assert_eq!(status(&mut rig).state, StateWord::Bypass);
@@ -420,7 +422,9 @@ fn state_word_and_alerts_follow_meters_sink_and_bypass() {
     // The session manager goes: DEGRADED and an alert at once; back: cleared.
     rig.request(Request::BypassSet {
         mode: BypassMode::Off,
-    });
+    })
+    .1
+    .expect("bypass off");
     let out = rig.on(Input::Pw(headroomd::pw::PwEvent::WirePlumberMissing));
     assert!(events(&out)
         .iter()
