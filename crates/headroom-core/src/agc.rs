@@ -49,7 +49,10 @@
 //! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
 //!   hiss, hum) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
 //!   anything less steady is heard: a tone a little under the target is levelled, noise on
-//!   its own is not pumped up.
+//!   its own is not pumped up. Sound after silence (the start, or a gap) is judged on its own
+//!   first [`JUDGE_BLOCKS`] full sub-blocks — never on the silence before it or a first,
+//!   partly silent sub-block — and the gain does not rise for it until it is judged (about
+//!   0.6 s), so noise that follows a moment of silence is not taken for a programme.
 //!
 //! # Loud onsets
 //! The AGC *engages* when either
@@ -128,6 +131,10 @@ pub const FLOOR_MARGIN_LU: f64 = 6.0;
 pub const ONSET_S: f64 = 0.4;
 /// Silence that makes the next sound a possible new programme, s of silent readings.
 pub const GAP_S: f64 = 0.5;
+/// Full 100 ms sub-blocks of sound after a silence on which it is judged stationary or not
+/// (the gain does not rise for it before), and half the sub-blocks that must show a wider
+/// spread before sound judged stationary counts as modulated.
+pub const JUDGE_BLOCKS: usize = 5;
 /// Largest boost for stationary sound (see [`STATIONARY_LU`]), dB.
 pub const STEADY_MAX_BOOST_DB: f64 = 6.0;
 /// Window of the fast level, s.
@@ -279,6 +286,9 @@ pub struct Agc {
     has_level: bool,
     /// `level` was set from steady sound and nothing modulated has been heard since.
     steady_only: bool,
+    /// The sound since the last silence (start, or a gap) is still to be judged stationary
+    /// or not; until then the gain does not rise for it.
+    judge_pending: bool,
     /// Ordinary gain in force at the last control point, dB, and its goal.
     gain_db: f64,
     goal_db: f64,
@@ -392,6 +402,7 @@ impl Agc {
             level: 0.0,
             has_level: false,
             steady_only: false,
+            judge_pending: true,
             gain_db: 0.0,
             goal_db: 0.0,
             onset_db: 0.0,
@@ -636,9 +647,10 @@ impl Agc {
         } else {
             0.0
         };
-        if silent && p.enabled {
-            // Frozen: never move toward a boost while silent, but do honour a lowered
-            // limit (parameter change) or a disabled stage.
+        if (silent || self.judge_pending) && p.enabled {
+            // Frozen: never move toward a boost while silent (or while the sound after a
+            // silence is not yet judged), but do honour a lowered limit (parameter change)
+            // or a disabled stage.
             goal = self.gain_db.min(goal).max(-max_cut);
         }
         self.goal_db = goal;
@@ -847,6 +859,7 @@ impl Agc {
                 // estimate stays as it is until sound comes; the window restarts with it.
                 self.win_len = 0;
                 self.changes = self.changes.wrapping_add(1);
+                self.judge_pending = true;
             }
             if self.has_level {
                 self.below_s += rdt;
@@ -855,16 +868,28 @@ impl Agc {
         }
         self.silent_s = 0.0;
         self.active_s += rdt;
+        if self.judge_pending {
+            // Sound after silence: stationary (noise, hum, a tone) or not, judged on its own
+            // full sub-blocks only (not the silence before it, not a first partial block).
+            if let Some(s) = self.sound_spread(JUDGE_BLOCKS) {
+                self.steady_only = s < STATIONARY_LU;
+                self.judge_pending = false;
+            }
+        }
         if !self.has_level {
             // Wait for the 400 ms window to fill before the first estimate.
             if self.active_s >= ONSET_S {
                 self.changes = self.changes.wrapping_add(1);
                 self.restart_window(m);
-                self.steady_only = self.spread(HISTORY_LEN) < STATIONARY_LU;
             }
             return;
         }
-        if self.steady_only && self.spread(20) >= STATIONARY_LU {
+        if self.steady_only
+            && !self.judge_pending
+            && self
+                .sound_spread(2 * JUDGE_BLOCKS)
+                .is_some_and(|s| s >= STATIONARY_LU)
+        {
             self.steady_only = false;
         }
         if self.onset_s >= 0.0 {
@@ -895,7 +920,14 @@ impl Agc {
         if self.adopt(gate, window_s) {
             self.changes = self.changes.wrapping_add(1);
             let readings = self.readings_below();
-            self.steady_only = self.spread(readings) < STATIONARY_LU;
+            // Judged on the sound since the last silence when there was one in between
+            // (digital silence does not make noise modulated).
+            self.steady_only = if self.sound_blocks() < readings {
+                self.sound_spread(JUDGE_BLOCKS)
+                    .is_none_or(|s| s < STATIONARY_LU)
+            } else {
+                self.spread(readings) < STATIONARY_LU
+            };
             // The window starts over with the quieter sound heard so far.
             let n = readings.clamp(1, 10);
             let mut first = true;
@@ -956,7 +988,8 @@ impl Agc {
     /// relative gate, is a new programme.
     fn adopt(&self, gate: f64, window_s: f64) -> bool {
         // Judge the quieter sound alone: its sub-blocks since the programme was last heard.
-        let own = self.readings_below();
+        // Silence in between (a gap) is not a pause of speech: only the sound since then.
+        let own = self.readings_below().min(self.sound_blocks());
         let speech_like = own >= 4 && self.spread(own) >= SPEECH_LU;
         let needed = if speech_like {
             adopt_s(window_s)
@@ -1017,6 +1050,19 @@ impl Agc {
         if third.is_finite() && third < self.level - 15.0 && third - low[0] <= 3.0 {
             self.floor = third;
         }
+    }
+
+    /// Spread of the 100 ms loudness of the sound since the last silent reading (its first
+    /// sub-block left out: it may be partly silent) over the newest `min` … 20 sub-blocks;
+    /// `None` while fewer than `min` are there.
+    fn sound_spread(&self, min: usize) -> Option<f64> {
+        let blocks = self.sound_blocks();
+        (blocks >= min).then(|| self.spread(blocks.min(20)))
+    }
+
+    /// Full sub-blocks of sound since the last silent reading (the first one left out).
+    fn sound_blocks(&self) -> usize {
+        ((self.active_s / self.reading_dt).round() as usize).saturating_sub(1)
     }
 
     /// Spread of the 100 ms loudness (90th − 10th percentile, sub-blocks under the silence
