@@ -51,8 +51,8 @@
 //!   anything less steady is heard: a tone a little under the target is levelled, noise on
 //!   its own is not pumped up. Sound after silence (the start, or a gap) is judged on its own
 //!   first [`JUDGE_BLOCKS`] full sub-blocks — never on the silence before it or a first,
-//!   partly silent sub-block — and the gain does not rise for it until it is judged (about
-//!   0.6 s), so noise that follows a moment of silence is not taken for a programme.
+//!   partly silent sub-block (about 0.4 s after it starts), so noise that follows a moment of
+//!   silence is not taken for a modulated programme.
 //!
 //! # Loud onsets
 //! The AGC *engages* when either
@@ -132,9 +132,9 @@ pub const ONSET_S: f64 = 0.4;
 /// Silence that makes the next sound a possible new programme, s of silent readings.
 pub const GAP_S: f64 = 0.5;
 /// Full 100 ms sub-blocks of sound after a silence on which it is judged stationary or not
-/// (the gain does not rise for it before), and half the sub-blocks that must show a wider
+/// (quieter sound is adopted later than that), and half the sub-blocks that must show a wider
 /// spread before sound judged stationary counts as modulated.
-pub const JUDGE_BLOCKS: usize = 5;
+pub const JUDGE_BLOCKS: usize = 3;
 /// Largest boost for stationary sound (see [`STATIONARY_LU`]), dB.
 pub const STEADY_MAX_BOOST_DB: f64 = 6.0;
 /// Window of the fast level, s.
@@ -647,10 +647,9 @@ impl Agc {
         } else {
             0.0
         };
-        if (silent || self.judge_pending) && p.enabled {
-            // Frozen: never move toward a boost while silent (or while the sound after a
-            // silence is not yet judged), but do honour a lowered limit (parameter change)
-            // or a disabled stage.
+        if silent && p.enabled {
+            // Frozen: never move toward a boost while silent, but do honour a lowered
+            // limit (parameter change) or a disabled stage.
             goal = self.gain_db.min(goal).max(-max_cut);
         }
         self.goal_db = goal;
@@ -922,12 +921,18 @@ impl Agc {
             let readings = self.readings_below();
             // Judged on the sound since the last silence when there was one in between
             // (digital silence does not make noise modulated).
-            self.steady_only = if self.sound_blocks() < readings {
-                self.sound_spread(JUDGE_BLOCKS)
-                    .is_none_or(|s| s < STATIONARY_LU)
+            if self.sound_blocks() < readings {
+                match self.sound_spread(JUDGE_BLOCKS) {
+                    Some(s) => self.steady_only = s < STATIONARY_LU,
+                    None => {
+                        // Too little of it yet: as before, judged again once there is.
+                        self.steady_only = self.spread(readings) < STATIONARY_LU;
+                        self.judge_pending = true;
+                    }
+                }
             } else {
-                self.spread(readings) < STATIONARY_LU
-            };
+                self.steady_only = self.spread(readings) < STATIONARY_LU;
+            }
             // The window starts over with the quieter sound heard so far.
             let n = readings.clamp(1, 10);
             let mut first = true;
@@ -988,8 +993,7 @@ impl Agc {
     /// relative gate, is a new programme.
     fn adopt(&self, gate: f64, window_s: f64) -> bool {
         // Judge the quieter sound alone: its sub-blocks since the programme was last heard.
-        // Silence in between (a gap) is not a pause of speech: only the sound since then.
-        let own = self.readings_below().min(self.sound_blocks());
+        let own = self.readings_below();
         let speech_like = own >= 4 && self.spread(own) >= SPEECH_LU;
         let needed = if speech_like {
             adopt_s(window_s)
@@ -1057,7 +1061,7 @@ impl Agc {
     /// `None` while fewer than `min` are there.
     fn sound_spread(&self, min: usize) -> Option<f64> {
         let blocks = self.sound_blocks();
-        (blocks >= min).then(|| self.spread(blocks.min(20)))
+        (blocks >= min).then(|| self.spread_of(blocks.min(20), min))
     }
 
     /// Full sub-blocks of sound since the last silent reading (the first one left out).
@@ -1069,6 +1073,11 @@ impl Agc {
     /// gate counted at the gate: noise hovering about the gate is not modulated) over the
     /// newest `count` sub-blocks (at most 20); 0 for fewer than 5.
     fn spread(&self, count: usize) -> f64 {
+        self.spread_of(count, 5)
+    }
+
+    /// [`Self::spread`] over the newest `count` sub-blocks, 0 for fewer than `min_n`.
+    fn spread_of(&self, count: usize, min_n: usize) -> f64 {
         let mut v = [0.0f64; 20];
         let mut n = 0usize;
         for x in self.hist_sb.newest(0, count.min(20)) {
@@ -1077,7 +1086,7 @@ impl Agc {
                 n += 1;
             }
         }
-        if n < 5 {
+        if n < min_n.max(2) {
             return 0.0;
         }
         let s = v.get_mut(..n).unwrap_or(&mut []);
