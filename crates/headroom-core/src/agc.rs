@@ -49,7 +49,10 @@
 //! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
 //!   hiss, hum) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
 //!   anything less steady is heard: a tone a little under the target is levelled, noise on
-//!   its own is not pumped up.
+//!   its own is not pumped up. Sound after silence (the start, or a gap) is judged on its own
+//!   first [`JUDGE_BLOCKS`] full sub-blocks — never on the silence before it or a first,
+//!   partly silent sub-block (about 0.4 s after it starts), so noise that follows a moment of
+//!   silence is not taken for a modulated programme.
 //!
 //! # Loud onsets
 //! The AGC *engages* when either
@@ -128,6 +131,10 @@ pub const FLOOR_MARGIN_LU: f64 = 6.0;
 pub const ONSET_S: f64 = 0.4;
 /// Silence that makes the next sound a possible new programme, s of silent readings.
 pub const GAP_S: f64 = 0.5;
+/// Full 100 ms sub-blocks of sound after a silence on which it is judged stationary or not
+/// (quieter sound is adopted later than that), and half the sub-blocks that must show a wider
+/// spread before sound judged stationary counts as modulated.
+pub const JUDGE_BLOCKS: usize = 3;
 /// Largest boost for stationary sound (see [`STATIONARY_LU`]), dB.
 pub const STEADY_MAX_BOOST_DB: f64 = 6.0;
 /// Window of the fast level, s.
@@ -279,6 +286,9 @@ pub struct Agc {
     has_level: bool,
     /// `level` was set from steady sound and nothing modulated has been heard since.
     steady_only: bool,
+    /// The sound since the last silence (start, or a gap) is still to be judged stationary
+    /// or not; until then the gain does not rise for it.
+    judge_pending: bool,
     /// Ordinary gain in force at the last control point, dB, and its goal.
     gain_db: f64,
     goal_db: f64,
@@ -392,6 +402,7 @@ impl Agc {
             level: 0.0,
             has_level: false,
             steady_only: false,
+            judge_pending: true,
             gain_db: 0.0,
             goal_db: 0.0,
             onset_db: 0.0,
@@ -847,6 +858,7 @@ impl Agc {
                 // estimate stays as it is until sound comes; the window restarts with it.
                 self.win_len = 0;
                 self.changes = self.changes.wrapping_add(1);
+                self.judge_pending = true;
             }
             if self.has_level {
                 self.below_s += rdt;
@@ -855,16 +867,28 @@ impl Agc {
         }
         self.silent_s = 0.0;
         self.active_s += rdt;
+        if self.judge_pending {
+            // Sound after silence: stationary (noise, hum, a tone) or not, judged on its own
+            // full sub-blocks only (not the silence before it, not a first partial block).
+            if let Some(s) = self.sound_spread(JUDGE_BLOCKS) {
+                self.steady_only = s < STATIONARY_LU;
+                self.judge_pending = false;
+            }
+        }
         if !self.has_level {
             // Wait for the 400 ms window to fill before the first estimate.
             if self.active_s >= ONSET_S {
                 self.changes = self.changes.wrapping_add(1);
                 self.restart_window(m);
-                self.steady_only = self.spread(HISTORY_LEN) < STATIONARY_LU;
             }
             return;
         }
-        if self.steady_only && self.spread(20) >= STATIONARY_LU {
+        if self.steady_only
+            && !self.judge_pending
+            && self
+                .sound_spread(2 * JUDGE_BLOCKS)
+                .is_some_and(|s| s >= STATIONARY_LU)
+        {
             self.steady_only = false;
         }
         if self.onset_s >= 0.0 {
@@ -895,7 +919,20 @@ impl Agc {
         if self.adopt(gate, window_s) {
             self.changes = self.changes.wrapping_add(1);
             let readings = self.readings_below();
-            self.steady_only = self.spread(readings) < STATIONARY_LU;
+            // Judged on the sound since the last silence when there was one in between
+            // (digital silence does not make noise modulated).
+            if self.sound_blocks() < readings {
+                match self.sound_spread(JUDGE_BLOCKS) {
+                    Some(s) => self.steady_only = s < STATIONARY_LU,
+                    None => {
+                        // Too little of it yet: as before, judged again once there is.
+                        self.steady_only = self.spread(readings) < STATIONARY_LU;
+                        self.judge_pending = true;
+                    }
+                }
+            } else {
+                self.steady_only = self.spread(readings) < STATIONARY_LU;
+            }
             // The window starts over with the quieter sound heard so far.
             let n = readings.clamp(1, 10);
             let mut first = true;
@@ -1019,10 +1056,28 @@ impl Agc {
         }
     }
 
+    /// Spread of the 100 ms loudness of the sound since the last silent reading (its first
+    /// sub-block left out: it may be partly silent) over the newest `min` … 20 sub-blocks;
+    /// `None` while fewer than `min` are there.
+    fn sound_spread(&self, min: usize) -> Option<f64> {
+        let blocks = self.sound_blocks();
+        (blocks >= min).then(|| self.spread_of(blocks.min(20), min))
+    }
+
+    /// Full sub-blocks of sound since the last silent reading (the first one left out).
+    fn sound_blocks(&self) -> usize {
+        ((self.active_s / self.reading_dt).round() as usize).saturating_sub(1)
+    }
+
     /// Spread of the 100 ms loudness (90th − 10th percentile, sub-blocks under the silence
     /// gate counted at the gate: noise hovering about the gate is not modulated) over the
     /// newest `count` sub-blocks (at most 20); 0 for fewer than 5.
     fn spread(&self, count: usize) -> f64 {
+        self.spread_of(count, 5)
+    }
+
+    /// [`Self::spread`] over the newest `count` sub-blocks, 0 for fewer than `min_n`.
+    fn spread_of(&self, count: usize, min_n: usize) -> f64 {
         let mut v = [0.0f64; 20];
         let mut n = 0usize;
         for x in self.hist_sb.newest(0, count.min(20)) {
@@ -1031,7 +1086,7 @@ impl Agc {
                 n += 1;
             }
         }
-        if n < 5 {
+        if n < min_n.max(2) {
             return 0.0;
         }
         let s = v.get_mut(..n).unwrap_or(&mut []);
