@@ -156,21 +156,38 @@ fn render_keeps_length_format_and_alignment() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.wav");
     let output = dir.path().join("out.wav");
+    let output16 = dir.path().join("out16.wav");
     write_wav_i16(&input, 44100, 2, 44100 + 123);
-    let out = headroom(
-        dir.path(),
-        &[
-            "render",
-            input.to_str().unwrap(),
-            output.to_str().unwrap(),
-            "--block",
-            "256",
-            "--set",
-            "agc.enabled=false",
-            "--set",
-            "compressor.enabled=false",
-        ],
-    );
+    let args = |out: &Path, format: Option<&str>| {
+        let mut a = vec![
+            "render".to_string(),
+            input.to_str().unwrap().into(),
+            out.to_str().unwrap().into(),
+            "--block".into(),
+            "256".into(),
+            "--set".into(),
+            "agc.enabled=false".into(),
+            "--set".into(),
+            "compressor.enabled=false".into(),
+        ];
+        if let Some(f) = format {
+            a.extend(["--format".to_string(), f.into()]);
+        }
+        a
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        headroom(dir.path(), &refs)
+    };
+    // By default the input's sample format is kept: 16-bit in, 16-bit out.
+    let out = run(args(&output16, None));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let r = hound::WavReader::open(&output16).unwrap();
+    assert_eq!(r.spec().bits_per_sample, 16);
+    assert_eq!(r.spec().sample_format, hound::SampleFormat::Int);
+    assert_eq!(r.duration() as usize, 44100 + 123);
+
+    let out = run(args(&output, Some("f32")));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("rendered"));
     let r = hound::WavReader::open(&output).unwrap();
@@ -335,14 +352,24 @@ fn analyze_reports_exactly_the_documented_keys() {
     assert_eq!(
         keys,
         [
+            "channels",
+            "codec",
+            "duration_s",
+            "file",
+            "format",
             "integrated_lufs",
             "lra_lu",
             "max_momentary_lufs",
             "max_short_term_lufs",
+            "rate",
             "sample_peak_dbfs",
             "true_peak_dbtp"
         ]
     );
+    assert_eq!(v["codec"], "WAV");
+    assert_eq!(v["format"], "16-bit");
+    assert_eq!(v["rate"], 48000);
+    assert_eq!(v["duration_s"], 5.0);
     // A 1 kHz sine at 0 dBFS peak in both channels reads 0 LUFS (EBU Tech 3341), so this
     // one (peak 0.25 = -12.04 dBFS) reads about -12.04 LUFS.
     let sp = v["sample_peak_dbfs"].as_f64().unwrap();
