@@ -638,4 +638,68 @@ mod tests {
         assert!((a.max_momentary_lufs - mm).abs() < 1e-6, "{a:?} {mm}");
         assert!((a.max_short_term_lufs - ms).abs() < 1e-6, "{a:?} {ms}");
     }
+
+    /// A programme with level changes: 1 kHz tone whose level steps every 1.7 s.
+    fn programme(rate: u32, secs: f64, seed: usize) -> Vec<f32> {
+        let levels = [0.3, 0.05, 0.15, 0.01, 0.4, 0.08];
+        (0..(rate as f64 * secs) as usize)
+            .flat_map(|n| {
+                let t = n as f64 / rate as f64;
+                let amp = levels[((t / 1.7) as usize + seed) % levels.len()];
+                let x = (amp * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as f32;
+                [x, 0.7 * x]
+            })
+            .collect()
+    }
+
+    fn measure(sig: &[f32], rate: u32) -> (Analysis, LoudnessHistogram) {
+        let mut a = StreamingAnalyzer::new(rate, 2).unwrap();
+        for chunk in sig.chunks(4321) {
+            a.add(chunk).unwrap();
+        }
+        a.finish_with_histogram().unwrap()
+    }
+
+    #[test]
+    fn histogram_of_one_file_reproduces_its_figures() {
+        for rate in [48_000u32, 44_100, 11_025] {
+            let (a, h) = measure(&programme(rate, 20.0, 0), rate);
+            assert!(
+                (h.integrated_lufs() - a.integrated_lufs).abs() < 0.05,
+                "{rate}: {} vs {a:?}",
+                h.integrated_lufs()
+            );
+            // Short-term values every 100 ms (the crate takes one a second): within 1 LU.
+            assert!(
+                (h.loudness_range_lu() - a.lra_lu).abs() < 1.0,
+                "{rate}: {} vs {a:?}",
+                h.loudness_range_lu()
+            );
+            assert!(a.lra_lu > 5.0, "{a:?}");
+        }
+    }
+
+    #[test]
+    fn merged_histograms_measure_the_set_as_one_programme() {
+        let rate = 48_000;
+        let a = programme(rate, 12.0, 0);
+        let b: Vec<f32> = programme(rate, 9.0, 3).iter().map(|x| x * 0.3).collect();
+        let (_, ha) = measure(&a, rate);
+        let (_, hb) = measure(&b, rate);
+        let mut album = LoudnessHistogram::new();
+        album.merge(&ha);
+        album.merge(&hb);
+        let joined: Vec<f32> = a.iter().chain(&b).copied().collect();
+        let (whole, _) = measure(&joined, rate);
+        // Only the blocks that straddle the join differ.
+        assert!(
+            (album.integrated_lufs() - whole.integrated_lufs).abs() < 0.1,
+            "{} vs {}",
+            album.integrated_lufs(),
+            whole.integrated_lufs
+        );
+        assert!((album.loudness_range_lu() - whole.lra_lu).abs() < 1.0);
+        assert_eq!(LoudnessHistogram::new().integrated_lufs(), LUFS_FLOOR);
+        assert_eq!(LoudnessHistogram::new().loudness_range_lu(), 0.0);
+    }
 }

@@ -200,3 +200,82 @@ impl FlacWriter {
         r.map_err(|e| AudioError::io(&self.shown, "cannot write", e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::{Audio, Container, Encoder, OutputSamples};
+
+    #[test]
+    fn flac_round_trips_at_every_tail_length_with_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        // Lengths around block boundaries, including a last block shorter than 16 frames.
+        for (frames, samples, tol) in [
+            (4096usize, OutputSamples::S16, 2.0 / 32768.0),
+            (4097, OutputSamples::S16, 2.0 / 32768.0),
+            (12_000, OutputSamples::S24, 2.0 / 8_388_608.0),
+            (100, OutputSamples::S24, 2.0 / 8_388_608.0),
+        ] {
+            let p = dir.path().join(format!("{frames}.flac"));
+            let src: Vec<f32> = (0..frames * 2)
+                .map(|i| 0.4 * ((i / 2) as f32 * 0.013).sin())
+                .collect();
+            let spec = EncoderSpec {
+                rate: 96_000,
+                channels: 2,
+                samples,
+                container: Container::Flac,
+                frames_hint: None,
+                tags: vec![Tag {
+                    key: "TITLE".into(),
+                    value: "Tune".into(),
+                }],
+            };
+            let f = std::fs::File::create(&p).unwrap();
+            let mut enc = Encoder::new(Box::new(f), true, &p, &spec).unwrap();
+            for chunk in src.chunks(2 * 1000) {
+                enc.write(chunk).unwrap();
+            }
+            enc.finish().unwrap();
+            let dec = crate::audio::open(&p).unwrap();
+            let info = dec.info();
+            assert_eq!(
+                (info.rate, info.channels, info.frames),
+                (96_000, 2, Some(frames as u64))
+            );
+            assert_eq!(info.container, Some(Container::Flac));
+            assert!(
+                info.tags
+                    .iter()
+                    .any(|t| t.key == "TITLE" && t.value == "Tune"),
+                "{:?}",
+                info.tags
+            );
+            let back = Audio::read(&p).unwrap();
+            assert_eq!(back.frames(), frames);
+            let worst = src
+                .iter()
+                .zip(&back.samples)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst <= tol, "{frames}: {worst}");
+        }
+    }
+
+    #[test]
+    fn float_flac_is_refused() {
+        let spec = EncoderSpec {
+            rate: 48_000,
+            channels: 1,
+            samples: OutputSamples::F32,
+            container: Container::Flac,
+            frames_hint: None,
+            tags: vec![],
+        };
+        let out = std::io::Cursor::new(Vec::new());
+        let e = Encoder::new(Box::new(out), true, Path::new("x.flac"), &spec)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("integer"), "{e}");
+    }
+}

@@ -674,3 +674,333 @@ impl WavWriter {
         result.map_err(|e| self.err(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::{Audio, Encoder};
+    use std::io::Cursor;
+
+    fn sine(rate: u32, ch: usize, frames: usize, amp: f32) -> Audio {
+        let samples = (0..frames * ch)
+            .map(|i| amp * ((i / ch) as f32 * 0.031).sin())
+            .collect();
+        Audio {
+            rate,
+            channels: ch,
+            samples,
+        }
+    }
+
+    fn spec(samples: OutputSamples, ch: usize, tags: Vec<Tag>) -> EncoderSpec {
+        EncoderSpec {
+            rate: 44_100,
+            channels: ch,
+            samples,
+            container: Container::Wav,
+            frames_hint: None,
+            tags,
+        }
+    }
+
+    #[test]
+    fn integer_and_float_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = sine(44_100, 3, 5_001, 0.5);
+        for (fmt, tol, bits) in [
+            (OutputSamples::S16, 2.0 / 32768.0, SampleFormat::Int(16)),
+            (OutputSamples::S24, 2.0 / 8_388_608.0, SampleFormat::Int(24)),
+            (OutputSamples::F32, 0.0, SampleFormat::Float(32)),
+        ] {
+            let p = dir.path().join(format!("{fmt}.wav"));
+            a.write_wav(&p, fmt).unwrap();
+            let r = WavReader::open(&p).unwrap();
+            assert_eq!(r.info().format, bits);
+            assert_eq!(r.info().frames, Some(5_001));
+            let b = Audio::read(&p).unwrap();
+            assert_eq!((b.rate, b.channels, b.frames()), (44_100, 3, 5_001));
+            let worst = a
+                .samples
+                .iter()
+                .zip(&b.samples)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst <= tol, "{fmt}: {worst}");
+            // hound, an independent reader, agrees on the layout.
+            let h = hound::WavReader::open(&p).unwrap();
+            assert_eq!(h.duration(), 5_001, "{fmt}");
+        }
+    }
+
+    #[test]
+    fn tags_round_trip_through_list_info() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.wav");
+        let tags = vec![
+            Tag {
+                key: "TITLE".into(),
+                value: "Ünïcode title".into(),
+            },
+            Tag {
+                key: "ARTIST".into(),
+                value: "Odd".into(),
+            },
+        ];
+        let f = File::create(&p).unwrap();
+        let mut enc = Encoder::new(
+            Box::new(f),
+            true,
+            &p,
+            &spec(OutputSamples::S16, 1, tags.clone()),
+        )
+        .unwrap();
+        enc.write(&[0.1; 100]).unwrap();
+        enc.finish().unwrap();
+        let r = WavReader::open(&p).unwrap();
+        assert_eq!(r.info().tags, tags);
+    }
+
+    /// A seekable sink that keeps only the first 4 KiB and counts the rest, so a writer can
+    /// produce a many-GiB file without the disk.
+    #[derive(Default)]
+    struct Sparse {
+        head: Vec<u8>,
+        pos: u64,
+        len: u64,
+    }
+
+    impl std::io::Write for Sparse {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.pos < 4096 {
+                let at = self.pos as usize;
+                let n = buf.len().min(4096 - at);
+                if self.head.len() < at + n {
+                    self.head.resize(at + n, 0);
+                }
+                self.head[at..at + n].copy_from_slice(&buf[..n]);
+            }
+            self.pos += buf.len() as u64;
+            self.len = self.len.max(self.pos);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Seek for Sparse {
+        fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+            self.pos = match to {
+                SeekFrom::Start(p) => p,
+                SeekFrom::End(d) => (self.len as i64 + d) as u64,
+                SeekFrom::Current(d) => (self.pos as i64 + d) as u64,
+            };
+            Ok(self.pos)
+        }
+    }
+
+    /// A `Sparse` shared with the test through a pointer-free handle.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Sparse>>);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Seek for Shared {
+        fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+            self.0.lock().unwrap().seek(to)
+        }
+    }
+
+    #[test]
+    fn output_past_4_gib_is_rf64_with_exact_lengths() {
+        // 2^29 + 5 stereo f32 frames = 4 GiB + 40 bytes of data: the RIFF lengths would wrap.
+        let sink = Shared::default();
+        let mut w = WavWriter::new(
+            Box::new(sink.clone()),
+            true,
+            Path::new("big.wav"),
+            &spec(OutputSamples::F32, 2, vec![]),
+        )
+        .unwrap();
+        let block = vec![0.25f32; 2 * 65_536];
+        let frames: u64 = (1 << 29) + 5;
+        let mut left = frames;
+        while left > 0 {
+            let n = left.min(65_536) as usize;
+            w.write(&block[..n * 2]).unwrap();
+            left -= n as u64;
+        }
+        w.finish().unwrap();
+        let s = sink.0.lock().unwrap();
+        let data = frames * 8;
+        let h = &s.head;
+        assert_eq!(&h[0..4], b"RF64");
+        assert_eq!(u32_at(h, 4), u32::MAX);
+        assert_eq!(&h[12..16], b"ds64");
+        assert_eq!(u64_at(h, 20), s.len - 8, "RIFF length");
+        assert_eq!(u64_at(h, 28), data, "data length");
+        assert_eq!(u64_at(h, 36), frames, "sample count");
+        let data_at = h.windows(4).position(|w| w == b"data").unwrap();
+        assert_eq!(u32_at(h, data_at + 4), u32::MAX);
+        assert_eq!(s.len, data_at as u64 + 8 + data);
+    }
+
+    #[test]
+    fn rf64_files_read_back() {
+        // The same promotion at a small threshold gives a file small enough to read back.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rf.wav");
+        let a = sine(48_000, 2, 3_000, 0.5);
+        let f = File::create(&p).unwrap();
+        let mut w = WavWriter::new(
+            Box::new(f),
+            true,
+            &p,
+            &EncoderSpec {
+                rate: 48_000,
+                ..spec(OutputSamples::S24, 2, vec![])
+            },
+        )
+        .unwrap();
+        w.set_rf64_threshold(1000);
+        w.write(&a.samples).unwrap();
+        w.finish().unwrap();
+        let head = std::fs::read(&p).unwrap();
+        assert_eq!(&head[0..4], b"RF64");
+        let r = WavReader::open(&p).unwrap();
+        assert_eq!(r.info().frames, Some(3_000));
+        assert_eq!(r.info().codec, "RF64 WAV");
+        let b = Audio::read(&p).unwrap();
+        assert_eq!(b.frames(), 3_000);
+        assert!((b.samples[101] - a.samples[101]).abs() < 1e-6);
+    }
+
+    #[test]
+    fn streamed_output_carries_known_or_unknown_lengths() {
+        for hint in [Some(1000u64), None] {
+            let mut out = Cursor::new(Vec::new());
+            {
+                let sink = Shared::default();
+                let mut w = WavWriter::new(
+                    Box::new(sink.clone()),
+                    false,
+                    Path::new("-"),
+                    &EncoderSpec {
+                        frames_hint: hint,
+                        ..spec(OutputSamples::S16, 1, vec![])
+                    },
+                )
+                .unwrap();
+                w.write(&[0.5; 1000]).unwrap();
+                w.finish().unwrap();
+                out.get_mut()
+                    .extend_from_slice(&sink.0.lock().unwrap().head);
+            }
+            let h = out.into_inner();
+            let data_at = h.windows(4).position(|w| w == b"data").unwrap();
+            let want = hint.map_or(u32::MAX, |_| 2000);
+            assert_eq!(u32_at(&h, data_at + 4), want, "{hint:?}");
+        }
+    }
+
+    /// A WAVE_FORMAT_EXTENSIBLE file: `valid` bits left-justified in `container`-bit words.
+    fn extensible(valid: u16, container: u16, samples: &[i32]) -> Vec<u8> {
+        let bytes = container / 8;
+        let mut b = Vec::new();
+        let data_len = samples.len() * bytes as usize;
+        b.extend_from_slice(b"RIFF");
+        b.extend_from_slice(&(4 + 8 + 40 + 8 + data_len as u32).to_le_bytes());
+        b.extend_from_slice(b"WAVEfmt ");
+        b.extend_from_slice(&40u32.to_le_bytes());
+        b.extend_from_slice(&0xFFFEu16.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&48_000u32.to_le_bytes());
+        b.extend_from_slice(&(48_000 * u32::from(bytes)).to_le_bytes());
+        b.extend_from_slice(&bytes.to_le_bytes());
+        b.extend_from_slice(&container.to_le_bytes());
+        b.extend_from_slice(&22u16.to_le_bytes());
+        b.extend_from_slice(&valid.to_le_bytes());
+        b.extend_from_slice(&4u32.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&[
+            0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71,
+        ]);
+        b.extend_from_slice(b"data");
+        b.extend_from_slice(&(data_len as u32).to_le_bytes());
+        for &s in samples {
+            // Left-justified: the valid bits are the high bits of the container.
+            let word = (s as i64) << (container - valid);
+            b.extend_from_slice(&word.to_le_bytes()[..bytes as usize]);
+        }
+        b
+    }
+
+    #[test]
+    fn extensible_24_in_32_is_read_left_justified() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ext.wav");
+        // Half scale and minus full scale at 24 bits.
+        std::fs::write(&p, extensible(24, 32, &[1 << 22, -(1 << 23), 0, 12345])).unwrap();
+        let r = WavReader::open(&p).unwrap();
+        assert_eq!(r.info().format, SampleFormat::Int(24));
+        let a = Audio::read(&p).unwrap();
+        assert_eq!(a.samples[0], 0.5);
+        assert_eq!(a.samples[1], -1.0);
+        assert!((a.samples[3] - 12345.0 / 8_388_608.0).abs() < 1e-9);
+        // 20 valid bits in a 24-bit container.
+        std::fs::write(&p, extensible(20, 24, &[1 << 18, -(1 << 19)])).unwrap();
+        let a = Audio::read(&p).unwrap();
+        assert_eq!(a.samples, vec![0.5, -1.0]);
+    }
+
+    #[test]
+    fn bad_headers_give_errors_that_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "junk.wav",
+                b"RIFF\x10\0\0\0WAVEjunkjunk".to_vec(),
+                "no data chunk",
+            ),
+            (
+                "nofmt.wav",
+                b"RIFF\x10\0\0\0WAVEdata\x04\0\0\0\0\0\0\0".to_vec(),
+                "no fmt chunk",
+            ),
+            (
+                "cut.wav",
+                {
+                    let mut b = extensible(24, 32, &[1, 2, 3, 4]);
+                    b.truncate(b.len() - 5);
+                    b
+                },
+                "truncated",
+            ),
+            (
+                "valid.wav",
+                {
+                    let mut b = extensible(24, 32, &[1]);
+                    b[38] = 40; // valid bits 40 > container 32
+                    b
+                },
+                "valid bits",
+            ),
+        ];
+        for (name, bytes, needle) in cases {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            let e = WavReader::open(&p).unwrap_err().to_string();
+            assert!(e.contains(name) && e.contains(needle), "{name}: {e}");
+        }
+        // Lenient reading takes what is there.
+        let p = dir.path().join("cut.wav");
+        let a = Audio::read_wav_lenient(&p).unwrap();
+        assert_eq!(a.frames(), 2);
+    }
+}
