@@ -424,7 +424,7 @@ impl SymphoniaSource {
             if out + slack < total {
                 return Err(AudioError::format(
                     &self.info.path,
-                    format!("truncated: the stream ends after {out} of {total} frames"),
+                    format!("corrupt or truncated: the stream ends after {out} of {total} frames"),
                 ));
             }
         }
