@@ -667,6 +667,7 @@ fn interrupted_render_leaves_no_partial_file() {
             assert!(child.try_wait().unwrap().is_none(), "render ended early");
             std::thread::sleep(Duration::from_millis(20));
         }
+        // SAFETY: kill(2) with a live child pid and a valid signal number.
         unsafe { libc::kill(child.id() as i32, sig) };
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(code), "{}", text(&out.stderr));

@@ -9,17 +9,21 @@
 /// a fixed seed, so renders are reproducible.
 #[derive(Debug, Clone)]
 pub struct Quantizer {
-    scale: f32,
-    max: f32,
-    min: f32,
+    scale: f64,
+    max: f64,
+    min: f64,
     state: u64,
 }
+
+/// Adding and subtracting 1.5·2^52 rounds an `f64` below 2^51 in magnitude to the nearest
+/// integer (ties to even) without a call to `round`.
+const ROUND: f64 = 6_755_399_441_055_744.0;
 
 impl Quantizer {
     /// A quantiser to `bits`-bit signed integers (2 to 32).
     pub fn new(bits: u32) -> Quantizer {
         let bits = bits.clamp(2, 32);
-        let full = (1u64 << (bits - 1)) as f32;
+        let full = (1u64 << (bits - 1)) as f64;
         Quantizer {
             scale: full,
             max: full - 1.0,
@@ -28,24 +32,54 @@ impl Quantizer {
         }
     }
 
-    /// A uniform value in [0, 1).
+    /// The next value of the generator.
     #[inline]
-    fn uniform(&mut self) -> f32 {
+    fn next(&mut self) -> u64 {
         let mut x = self.state;
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         self.state = x;
-        (x >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
+        x
+    }
+
+    /// Quantises `src` into little-endian integers of `width` bytes (2, 3 or 4) in `dst`,
+    /// which must hold `src.len() * width` bytes.
+    pub fn quantize_into(&mut self, src: &[f32], dst: &mut [u8], width: usize) {
+        // A local copy of the state keeps the loop in registers.
+        let mut q = self.clone();
+        match width {
+            2 => {
+                for (o, &x) in dst.chunks_exact_mut(2).zip(src) {
+                    o.copy_from_slice(&(q.quantize(x) as i16).to_le_bytes());
+                }
+            }
+            3 => {
+                for (o, &x) in dst.chunks_exact_mut(3).zip(src) {
+                    let b = q.quantize(x).to_le_bytes();
+                    o.copy_from_slice(&b[..3]);
+                }
+            }
+            _ => {
+                for (o, &x) in dst.chunks_exact_mut(4).zip(src) {
+                    o.copy_from_slice(&q.quantize(x).to_le_bytes());
+                }
+            }
+        }
+        self.state = q.state;
     }
 
     /// Quantises one sample in [-1, 1] (NaN counts as 0) to an integer with TPDF dither.
     #[inline]
     pub fn quantize(&mut self, x: f32) -> i32 {
-        let x = if x.is_finite() { x } else { 0.0 };
-        let d = self.uniform() - self.uniform();
-        let v = (x * self.scale + d).round().clamp(self.min, self.max);
-        v as i32
+        // Two uniform values of 24 bits each from one 64-bit draw.
+        let r = self.next();
+        let u1 = (r >> 40) as f64;
+        let u2 = ((r >> 16) & 0xFF_FFFF) as f64;
+        let d = (u1 - u2) * (1.0 / (1u64 << 24) as f64);
+        let x = if x.is_finite() { f64::from(x) } else { 0.0 };
+        let v = (x * self.scale + d).clamp(self.min, self.max);
+        ((v + ROUND) - ROUND) as i32
     }
 }
 

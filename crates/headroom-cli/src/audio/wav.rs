@@ -611,23 +611,17 @@ impl WavWriter {
 
     /// Appends interleaved samples.
     pub fn write(&mut self, samples: &[f32]) -> AudioResult {
-        self.raw.clear();
-        match (self.samples, self.quant.as_mut()) {
-            (OutputSamples::S16, Some(q)) => {
-                for &s in samples {
-                    self.raw
-                        .extend_from_slice(&(q.quantize(s) as i16).to_le_bytes());
-                }
-            }
-            (OutputSamples::S24, Some(q)) => {
-                for &s in samples {
-                    let b = q.quantize(s).to_le_bytes();
-                    self.raw.extend_from_slice(&b[0..3]);
-                }
-            }
-            _ => {
-                for &s in samples {
-                    self.raw.extend_from_slice(&s.to_le_bytes());
+        let width = match self.samples {
+            OutputSamples::S16 => 2,
+            OutputSamples::S24 => 3,
+            OutputSamples::F32 => 4,
+        };
+        self.raw.resize(samples.len() * width, 0);
+        match self.quant.as_mut() {
+            Some(q) => q.quantize_into(samples, &mut self.raw, width),
+            None => {
+                for (o, &s) in self.raw.chunks_exact_mut(4).zip(samples) {
+                    o.copy_from_slice(&s.to_le_bytes());
                 }
             }
         }

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 
-use headroom_core::analysis::{Analysis, StreamingAnalyzer};
+use headroom_core::meter::LiveMeter;
 use headroom_core::{Chain, ChainParams};
 use serde::Serialize;
 
@@ -190,9 +190,9 @@ pub fn plan(
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Loudness {
     /// The input.
-    pub before: Analysis,
+    pub before: Figures,
     /// The output.
-    pub after: Analysis,
+    pub after: Figures,
 }
 
 /// What `headroom render` did with one file.
@@ -332,13 +332,63 @@ pub fn render_file(
     }
 }
 
-fn analyzer(on: bool, rate: u32, ch: usize) -> CliResult<Option<StreamingAnalyzer>> {
-    if !on {
-        return Ok(None);
+/// Loudness figures of one side of a render (from the live meter, which measures as
+/// `analyze` does with 0.01 LU histograms and short-term values every 100 ms).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Figures {
+    /// Gated integrated loudness, LUFS (−70 when nothing passed the gates).
+    pub integrated_lufs: f64,
+    /// Loudness range, LU.
+    pub lra_lu: f64,
+    /// True peak, dBTP.
+    pub true_peak_dbtp: f64,
+    /// Sample peak, dBFS.
+    pub sample_peak_dbfs: f64,
+}
+
+impl Figures {
+    fn of(m: &LiveMeter) -> Figures {
+        Figures {
+            integrated_lufs: m.integrated_lufs(),
+            lra_lu: m.loudness_range_lu(),
+            true_peak_dbtp: m.true_peak_dbtp(),
+            sample_peak_dbfs: m.sample_peak_dbfs(),
+        }
     }
-    StreamingAnalyzer::new(rate, ch)
-        .map(Some)
-        .map_err(|e| CliError::failed(e.to_string()))
+}
+
+/// Frames handed from the processing thread to the writing thread at a time.
+const BATCH_FRAMES: usize = 16_384;
+
+/// A batch of input (for the "before" meter) and the chain's output for it.
+struct Batch {
+    input: Vec<f32>,
+    output: Vec<f32>,
+}
+
+/// The writing side of a render: encoder and meters, run on their own thread so that
+/// decoding and the chain (this thread) overlap with quantising, writing and measuring.
+fn write_side(
+    mut enc: Encoder,
+    meters: Option<(LiveMeter, LiveMeter)>,
+    rx: std::sync::mpsc::Receiver<Batch>,
+    bar: &indicatif::ProgressBar,
+    channels: usize,
+) -> CliResult<Option<Loudness>> {
+    let mut meters = meters;
+    for batch in rx {
+        enc.write(&batch.output)?;
+        if let Some((before, after)) = meters.as_mut() {
+            before.process(&batch.input);
+            after.process(&batch.output);
+        }
+        bar.inc((batch.output.len() / channels) as u64);
+    }
+    enc.finish()?;
+    Ok(meters.map(|(b, a)| Loudness {
+        before: Figures::of(&b),
+        after: Figures::of(&a),
+    }))
 }
 
 fn run(
@@ -350,49 +400,72 @@ fn run(
     interrupt: &AtomicUsize,
 ) -> CliResult<(u64, usize, Option<Loudness>)> {
     let shown = target.path().to_path_buf();
-    let mut enc = Encoder::new(Box::new(file), target.seekable(), &shown, spec)?;
+    let enc = Encoder::new(Box::new(file), target.seekable(), &shown, spec)?;
     let (rate, ch) = (spec.rate, spec.channels);
     let mut chain = Chain::new(rate, ch, opts.block, &opts.params);
     let latency = chain.latency_frames();
-    let mut before = analyzer(opts.measure, rate, ch)?;
-    let mut after = analyzer(opts.measure, rate, ch)?;
+    let meters = opts
+        .measure
+        .then(|| (LiveMeter::new(rate, ch), LiveMeter::new(rate, ch)));
     let bar = progress_bar(spec.frames_hint, rate, opts.progress);
-    let measure_err = |e: headroom_core::analysis::AnalysisError| CliError::failed(e.to_string());
-    let samples = render_stream(
-        &mut chain,
-        opts.block,
-        |buf| {
-            if let Some(sig) = output::pending_interrupt(interrupt) {
-                return Err(output::interrupted(sig));
-            }
-            let n = dec.read(buf)?;
-            if let Some(a) = before.as_mut() {
-                a.add(&buf[..n]).map_err(measure_err)?;
-            }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
+    let (samples, written) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| write_side(enc, meters, rx, &bar, ch));
+        let batch_len = BATCH_FRAMES * ch;
+        let measure = opts.measure;
+        // Input for the "before" meter, gathered by the source and sent with the output.
+        let input = std::cell::RefCell::new(Vec::with_capacity(batch_len));
+        let mut rendered_out = Vec::with_capacity(batch_len);
+        let send = |output: &mut Vec<f32>| -> CliResult {
+            let batch = Batch {
+                input: std::mem::replace(&mut *input.borrow_mut(), Vec::with_capacity(batch_len)),
+                output: std::mem::replace(output, Vec::with_capacity(batch_len)),
+            };
+            // A closed channel means the writer failed; its error is reported below.
+            tx.send(batch)
+                .map_err(|_| CliError::failed("the output writer stopped"))
+        };
+        let rendered = render_stream(
+            &mut chain,
+            opts.block,
+            |buf| {
+                if let Some(sig) = output::pending_interrupt(interrupt) {
+                    return Err(output::interrupted(sig));
+                }
+                let n = dec.read(buf)?;
+                if measure {
+                    input.borrow_mut().extend_from_slice(&buf[..n]);
+                }
+                Ok(n)
+            },
+            |chunk| {
+                rendered_out.extend_from_slice(chunk);
+                if rendered_out.len() >= batch_len {
+                    send(&mut rendered_out)?;
+                }
+                Ok(())
+            },
+        )
+        .and_then(|n| {
+            send(&mut rendered_out)?;
             Ok(n)
-        },
-        |chunk| {
-            enc.write(chunk)?;
-            if let Some(a) = after.as_mut() {
-                a.add(chunk).map_err(measure_err)?;
-            }
-            bar.inc((chunk.len() / ch) as u64);
-            Ok(())
-        },
-    )?;
+        });
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(CliError::failed("the output writer failed")));
+        (rendered, written)
+    });
     bar.finish_and_clear();
     if let Some(sig) = output::pending_interrupt(interrupt) {
         return Err(output::interrupted(sig));
     }
-    enc.finish()?;
-    let loudness = match (before, after) {
-        (Some(b), Some(a)) => Some(Loudness {
-            before: b.finish().map_err(measure_err)?,
-            after: a.finish().map_err(measure_err)?,
-        }),
-        _ => None,
+    // A write error explains a stopped render better than the stop itself.
+    let loudness = match (samples, written) {
+        (_, Err(e)) | (Err(e), Ok(_)) => return Err(e),
+        (Ok(n), Ok(l)) => (n, l),
     };
-    Ok((samples.div_ceil(ch as u64), latency, loudness))
+    Ok((loudness.0.div_ceil(ch as u64), latency, loudness.1))
 }
 
 /// `headroom render`: runs every job, printing a summary per file (text unless `quiet`, or
