@@ -833,3 +833,62 @@ fn rf64_lengths_past_4_gib_are_read() {
     assert_eq!(dec.read(&mut buf).unwrap(), 4096);
     assert!(buf.iter().all(|&s| s == 0.0));
 }
+
+/// Runs headroom and returns its exit code and peak resident memory in KiB.
+// The child is reaped by `wait4`, which also reports its peak memory.
+#[allow(clippy::zombie_processes)]
+fn run_measuring_rss(dir: &Path, args: &[&str]) -> (i32, i64) {
+    let child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child (not reaped elsewhere) with valid out-pointers.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    (libc::WEXITSTATUS(status), usage.ru_maxrss)
+}
+
+#[test]
+fn memory_stays_bounded_whatever_the_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let short = d.join("short.wav");
+    let long = d.join("long.wav");
+    // 10 s and 1 h of (sparse, silent) 16-bit stereo: 1.9 MB and 691 MB.
+    sparse_wav(&short, 10 * 48_000);
+    sparse_wav(&long, 3600 * 48_000);
+    let (rc, small) = run_measuring_rss(d, &["analyze", "short.wav"]);
+    assert_eq!(rc, 0);
+    let (rc, big) = run_measuring_rss(d, &["analyze", "long.wav"]);
+    assert_eq!(rc, 0);
+    // Streaming: 360 times the audio, the same memory (a few MB of slack for the allocator).
+    assert!(
+        big < small + 8 * 1024,
+        "analyze: {small} KiB for 10 s, {big} KiB for 2 h"
+    );
+    // render streams too: into a FIFO drained by a thread, so nothing reaches the disk.
+    let fifo = d.join("pipe");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let drain = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut f = std::fs::File::open(&fifo).unwrap();
+            std::io::copy(&mut f, &mut std::io::sink()).unwrap()
+        })
+    };
+    let (rc, render) = run_measuring_rss(d, &["render", "-q", "long.wav", "pipe"]);
+    assert_eq!(rc, 0);
+    let bytes = drain.join().unwrap();
+    assert!(bytes > 3600 * 48_000 * 4, "{bytes} bytes came through");
+    assert!(render < 64 * 1024, "render of 1 h: {render} KiB");
+}

@@ -148,6 +148,14 @@ fn sym_err(path: &Path, e: SymError, at: &str) -> AudioError {
     }
 }
 
+/// An error while opening: `unsupported` explains an unsupported format or codec.
+fn open_err(path: &Path, e: SymError, unsupported: &str) -> AudioError {
+    match e {
+        SymError::Unsupported(_) => AudioError::format(path, unsupported),
+        other => sym_err(path, other, ""),
+    }
+}
+
 fn panicked(path: &Path) -> AudioError {
     AudioError::format(
         path,
@@ -234,12 +242,12 @@ impl SymphoniaSource {
             )
         }))
         .map_err(|_| panicked(path))?;
-        let mut reader = probed.map_err(|e| match e {
-            SymError::Unsupported(_) => AudioError::format(
+        let mut reader = probed.map_err(|e| {
+            open_err(
                 path,
+                e,
                 "not an audio file headroom reads (supported: WAV, FLAC, MP3, Ogg Vorbis, AAC/ALAC in MP4/M4A, AIFF)",
-            ),
-            other => sym_err(path, other, ""),
+            )
         })?;
         let track = reader
             .default_track(TrackType::Audio)
@@ -258,12 +266,12 @@ impl SymphoniaSource {
                 .make_audio_decoder(&params, &AudioDecoderOptions::default().gapless(true))
         }))
         .map_err(|_| panicked(path))?
-        .map_err(|e| match e {
-            SymError::Unsupported(_) => AudioError::format(
+        .map_err(|e| {
+            open_err(
                 path,
+                e,
                 "unsupported codec (headroom decodes FLAC, MP3, Vorbis, AAC-LC, ALAC and PCM)",
-            ),
-            other => sym_err(path, other, ""),
+            )
         })?;
         let rate = params
             .sample_rate

@@ -239,42 +239,37 @@ impl Audio {
     /// Reads a whole file of any supported format (see [`open`]).
     pub fn read(path: &Path) -> AudioResult<Audio> {
         let mut dec = open(path)?;
-        let ch = dec.info().channels;
-        let mut samples = Vec::new();
-        let mut buf = vec![0.0f32; 8192 * ch];
-        loop {
-            let n = dec.read(&mut buf)?;
-            samples.extend_from_slice(&buf[..n]);
-            if n < buf.len() {
-                break;
-            }
-        }
-        samples.truncate(samples.len() / ch * ch);
-        Ok(Audio {
-            rate: dec.info().rate,
-            channels: ch,
-            samples,
-        })
+        let (rate, ch) = (dec.info().rate, dec.info().channels);
+        Self::collect(rate, ch, |buf| dec.read(buf))
     }
 
     /// Reads a WAV file leniently: a header whose lengths were never finalised, or a file cut
     /// short, yields the whole frames that are there (as a killed recorder leaves them).
     pub fn read_wav_lenient(path: &Path) -> AudioResult<Audio> {
         let mut r = wav::WavReader::open_lenient(path)?;
-        let ch = r.info().channels;
+        let (rate, ch) = (r.info().rate, r.info().channels);
+        Self::collect(rate, ch, |buf| r.read(buf))
+    }
+
+    /// Reads blocks from `read` (whole frames, fewer than asked at the end) into memory.
+    fn collect(
+        rate: u32,
+        channels: usize,
+        mut read: impl FnMut(&mut [f32]) -> AudioResult<usize>,
+    ) -> AudioResult<Audio> {
         let mut samples = Vec::new();
-        let mut buf = vec![0.0f32; 8192 * ch];
+        let mut buf = vec![0.0f32; 8192 * channels];
         loop {
-            let n = r.read(&mut buf)?;
+            let n = read(&mut buf)?;
             samples.extend_from_slice(&buf[..n]);
             if n < buf.len() {
                 break;
             }
         }
-        samples.truncate(samples.len() / ch * ch);
+        samples.truncate(samples.len() / channels * channels);
         Ok(Audio {
-            rate: r.info().rate,
-            channels: ch,
+            rate,
+            channels,
             samples,
         })
     }
