@@ -570,11 +570,25 @@ fn output_that_is_the_input_is_refused_unless_in_place() {
             "the input was changed"
         );
     }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&x, std::fs::Permissions::from_mode(0o600)).unwrap();
     let out = headroom(d, &["render", "-q", "--in-place", x.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let after = Audio::read(&x).unwrap();
     assert_eq!(after.frames(), 96_000);
     assert!(after.peak_db() > -25.0, "not levelled: {}", after.peak_db());
+    let mode = std::fs::metadata(&x).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the replaced file lost its permissions");
+    // Through a symlink the file it points to is rendered and the link stays a link.
+    let sym = d.join("sym.wav");
+    std::os::unix::fs::symlink(&x, &sym).unwrap();
+    let out = headroom(d, &["render", "-q", "--in-place", sym.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::symlink_metadata(&sym)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(Audio::read(&x).unwrap().frames(), 96_000);
     let leftovers: Vec<_> = std::fs::read_dir(d)
         .unwrap()
         .filter_map(Result::ok)

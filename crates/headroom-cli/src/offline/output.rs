@@ -3,7 +3,8 @@
 //! * A regular (or new) output is written to a hidden temporary file next to it,
 //!   `.NAME.PID.partial`, created exclusively, and renamed over the output only when the whole
 //!   render succeeded: a failed or interrupted render never leaves a partial file and never
-//!   damages an existing one.
+//!   damages an existing one. A replaced file keeps its permissions; through a symlink, the
+//!   file it points to is replaced and the link stays.
 //! * An output that is the input itself (the same inode: the same path, a hard link, or a
 //!   symlink to it) is refused unless `--in-place` is given; then the render goes to the
 //!   temporary file and replaces the input atomically at the end.
@@ -37,7 +38,9 @@ pub enum Target {
     Replace {
         /// The output path as given.
         path: PathBuf,
-        /// The temporary file being written.
+        /// The file replaced at the end: `path`, or the file a symlink at `path` points to.
+        dest: PathBuf,
+        /// The temporary file being written (next to `dest`).
         temp: PathBuf,
     },
     /// A character device or FIFO written directly.
@@ -65,8 +68,10 @@ impl Target {
 /// module documentation) and opens the file to write. Returns the target and the file.
 pub fn open(output: &Path, input: Option<FileId>, in_place: bool) -> CliResult<(Target, File)> {
     let shown = output.display();
+    let mut mode = None;
     match std::fs::metadata(output) {
         Ok(meta) => {
+            mode = Some(meta.permissions());
             let ft = meta.file_type();
             if input == Some((meta.dev(), meta.ino())) && !in_place {
                 return Err(CliError::failed(format!(
@@ -102,16 +107,28 @@ pub fn open(output: &Path, input: Option<FileId>, in_place: bool) -> CliResult<(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(CliError::failed(format!("{shown}: cannot write: {e}"))),
     }
-    let temp = temp_path(output);
+    // Through a symlink, the file it points to is replaced and the link stays.
+    let is_link = std::fs::symlink_metadata(output).is_ok_and(|m| m.file_type().is_symlink());
+    let dest = if is_link {
+        std::fs::canonicalize(output).unwrap_or_else(|_| output.to_path_buf())
+    } else {
+        output.to_path_buf()
+    };
+    let temp = temp_path(&dest);
     let f = OpenOptions::new()
         .write(true)
         .read(true)
         .create_new(true)
         .open(&temp)
         .map_err(|e| CliError::failed(format!("{shown}: cannot write: {e}")))?;
+    // A replaced file keeps its permissions.
+    if let Some(mode) = mode {
+        let _ = f.set_permissions(mode);
+    }
     Ok((
         Target::Replace {
             path: output.to_path_buf(),
+            dest,
             temp,
         },
         f,
@@ -120,8 +137,8 @@ pub fn open(output: &Path, input: Option<FileId>, in_place: bool) -> CliResult<(
 
 /// Completes a successful render: renames the temporary file over the output.
 pub fn commit(target: &Target) -> CliResult {
-    if let Target::Replace { path, temp } = target {
-        std::fs::rename(temp, path).map_err(|e| {
+    if let Target::Replace { path, dest, temp } = target {
+        std::fs::rename(temp, dest).map_err(|e| {
             let _ = std::fs::remove_file(temp);
             CliError::failed(format!("{}: cannot write: {e}", path.display()))
         })?;
