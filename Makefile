@@ -3,20 +3,13 @@ SHELL := /bin/bash
 CARGO ?= cargo
 APT_PKGS := pipewire pipewire-bin wireplumber libpipewire-0.3-dev libclang-dev clang pkg-config dbus sox tmux ffmpeg
 
-.PHONY: all deps toolchain build release test lint fmt demo bench soak install uninstall clean
+.PHONY: all deps toolchain build release test check lint fmt demo bench soak eval install uninstall clean
 
 all: build
 
 ## deps: install the Debian packages headroom needs (idempotent, quiet when all are there)
 deps: toolchain
-	@missing=""; for p in $(APT_PKGS); do \
-	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing$$missing"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	@scripts/apt-ensure.sh $(APT_PKGS)
 
 ## toolchain: make sure the pinned Rust toolchain (rust-toolchain.toml) resolves
 toolchain:
@@ -31,10 +24,16 @@ release: deps
 fmt:
 	$(CARGO) fmt --all
 
-## lint: formatting and clippy, warnings are errors
+## lint: formatting, clippy and the API docs, warnings are errors
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
+
+## check: the edit loop — lint, then every test that needs no PipeWire (unit, property, golden,
+## control-plane and engine tests); the end-to-end sandbox tests are left to `make test`
+check: lint
+	$(CARGO) test --workspace --exclude headroom-tests -- --skip live::
 
 ## test: lint, then every unit, property and PipeWire end-to-end test; then prove nothing was left running
 test: lint
@@ -46,14 +45,20 @@ test: lint
 demo: deps
 	@scripts/demo.sh
 
-## bench: criterion benchmarks (figures go to PLAN.md)
+## bench: criterion benchmarks and the daemon footprint (figures go to BENCHMARKS.md)
 bench: deps
 	$(CARGO) build --release -p headroomd -p headroom-cli
 	$(CARGO) bench --workspace
 
-## soak: 10 minutes at quantum 256 through the processed bus, expects 0 xruns (not in CI)
-soak: release
+## soak: 10 minutes at quantum 256 through the processed bus with the release build, expects
+## 0 xruns (not in CI)
+soak: deps
 	@scripts/soak.sh
+
+## eval: the levelling evaluation — programmes from recorded and synthetic material rendered
+## through every profile and measured (not part of `make test`; see README "Evaluating the levelling")
+eval: deps
+	@scripts/eval.sh
 
 ## install: binaries to $(PREFIX)/bin (default ~/.local), the systemd user unit, completions, man page
 install: release

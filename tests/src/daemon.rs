@@ -346,10 +346,7 @@ pub fn record_io(
         .stderr(Stdio::null())
         .spawn()
         .context("starting pw-record")?;
-    let rec = crate::Recorder {
-        child: Some(child),
-        path: out.to_path_buf(),
-    };
+    let rec = crate::Recorder::from_child(child, out);
     let link = |from: &str, to: &str| pw_link(sb, from, to);
     wait_for("hr-bus-io ports linked", Duration::from_secs(5), || {
         let a = link(&format!("{input_sink}:monitor_FL"), "hr-bus-io:input_FL")?;
@@ -443,33 +440,6 @@ pub fn sandbox_pids(sb: &Sandbox, comm: &str) -> Vec<i32> {
         }
     }
     pids
-}
-
-/// Stops the sandbox's WirePlumber and PipeWire (SIGTERM, as `systemctl --user stop` does,
-/// SIGKILL after 2 s) and reaps them. Clients such as headroomd keep running; start the stack
-/// again with [`start_stack`].
-pub fn stop_stack(sb: &mut Sandbox) -> Result<()> {
-    for name in ["wireplumber", "pipewire"] {
-        while let Some(pos) = sb.children.iter().position(|(n, _)| n == name) {
-            let (_, mut c) = sb.children.remove(pos);
-            crate::stop_child(&mut c, libc::SIGTERM, Duration::from_secs(2))?;
-        }
-    }
-    Ok(())
-}
-
-/// Starts PipeWire and WirePlumber again after [`stop_stack`] and recreates the default null
-/// sink; returns once WirePlumber names it the default, with the instant PipeWire first
-/// answered (`pw-cli info 0`).
-pub fn start_stack(sb: &mut Sandbox) -> Result<Instant> {
-    sb.spawn_logged("pipewire", &[])?;
-    sb.wait_pipewire()?;
-    let pipewire_up = Instant::now();
-    sb.spawn_logged("wireplumber", &[])?;
-    sb.wait_wireplumber()?;
-    sb.create_null_sink(crate::DEFAULT_SINK)?;
-    sb.wait_default_sink(crate::DEFAULT_SINK, Duration::from_secs(10))?;
-    Ok(pipewire_up)
 }
 
 /// Starts the built `headroomd` in `sb` with `args` like [`Daemon::start`], without waiting for

@@ -48,8 +48,10 @@ pub enum Command {
     #[command(subcommand)]
     Route(RouteCmd),
     /// Change a setting, e.g. `headroom set agc.target_lufs -18`.
+    #[command(after_long_help = headroom_profile::settings_help())]
     Set(SetArgs),
     /// Print one setting.
+    #[command(after_long_help = headroom_profile::settings_help())]
     Get {
         /// Dotted setting key, e.g. `limiter.ceiling_dbtp`.
         key: String,

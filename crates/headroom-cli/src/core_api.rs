@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use headroom_core::ChainParams;
 
 use crate::error::{CliError, CliResult};
-use headroom_core::profile::{parse_assignment, shipped_profiles, Profile};
+use headroom_profile::{parse_assignment, shipped_profiles, Profile};
 
 /// Where user profiles live: `$XDG_CONFIG_HOME/headroom/profiles` (or `~/.config/…`).
 pub fn user_profile_dir() -> Option<PathBuf> {

@@ -1,38 +1,16 @@
 //! The commands that talk to headroomd over its control socket.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use headroom_client::{Client, ClientError};
+use headroom_client::ClientError;
 use headroom_ipc::{BypassMode, Route, SettingValue, Topic};
-use serde::Serialize;
 
 use crate::cli::{self, Command, ProfileCmd, RouteCmd, SettingCmd};
+use crate::connection::{client_error, connect, socket_path};
 use crate::error::{CliError, CliResult};
 use crate::format;
-
-/// The control socket path: `--socket` / `$HEADROOM_SOCKET`, else
-/// `$XDG_RUNTIME_DIR/headroom/control.sock`.
-pub fn socket_path(explicit: Option<PathBuf>) -> PathBuf {
-    explicit
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(headroom_ipc::default_socket_path)
-}
-
-/// Maps a client error onto the command's error and exit code: 3 when the daemon is not
-/// running, 1 otherwise.
-pub fn client_error(e: ClientError, socket: &Path) -> CliError {
-    match e {
-        ClientError::NotRunning { .. } => CliError::daemon_down(socket),
-        ClientError::Server(err) => CliError::failed(err.message),
-        other => CliError::failed(other.to_string()),
-    }
-}
-
-/// Connects to the daemon at `socket`.
-pub fn connect(socket: &Path) -> CliResult<Client> {
-    Client::connect_to(socket).map_err(|e| client_error(e, socket))
-}
+use crate::output::emit;
 
 /// Parses topic names (`meters`, `routing`, …); empty means every topic.
 pub fn parse_topics(names: &[String]) -> CliResult<Vec<Topic>> {
@@ -52,16 +30,6 @@ pub fn parse_topics(names: &[String]) -> CliResult<Vec<Topic>> {
         .collect()
 }
 
-fn emit<T: Serialize>(out: &mut dyn Write, json: bool, value: &T, human: String) -> CliResult {
-    if json {
-        let s = serde_json::to_string_pretty(value).map_err(|e| CliError::failed(e.to_string()))?;
-        writeln!(out, "{s}")?;
-    } else {
-        out.write_all(human.as_bytes())?;
-    }
-    Ok(())
-}
-
 /// Runs a daemon command.
 pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Write) -> CliResult {
     let path = socket_path(socket);
@@ -74,11 +42,11 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
     match cmd {
         Command::Status => {
             let s = c.status().map_err(err)?;
-            emit(out, json, &s, format::status(&s))
+            emit(out, json, &s, || format::status(&s))
         }
         Command::Route(RouteCmd::List) => {
             let r = c.route_list().map_err(err)?;
-            emit(out, json, &r, format::routes(&r))
+            emit(out, json, &r, || format::routes(&r))
         }
         Command::Route(RouteCmd::Set { app, route }) => {
             let route = match route {
@@ -90,7 +58,7 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
                 out,
                 json,
                 &serde_json::json!({"app": app, "route": route}),
-                format::route_changed(&app, Some(route)),
+                || format::route_changed(&app, Some(route)),
             )
         }
         Command::Route(RouteCmd::Unset { app }) => {
@@ -99,63 +67,51 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
                 out,
                 json,
                 &serde_json::json!({"app": app, "route": null}),
-                format::route_changed(&app, None),
+                || format::route_changed(&app, None),
             )
         }
         Command::Set(a) => {
             let e = c
                 .setting_set(&a.key, SettingValue::parse_cli(&a.value))
                 .map_err(err)?;
-            emit(out, json, &e, format::setting(&e))
+            emit(out, json, &e, || format::setting(&e))
         }
         Command::Get { key } => {
             let e = c.setting_get(&key).map_err(err)?;
-            emit(out, json, &e, format::setting(&e))
+            emit(out, json, &e, || format::setting(&e))
         }
         Command::Settings => {
             let list = c.setting_list().map_err(err)?;
-            emit(
-                out,
-                json,
-                &serde_json::json!({"settings": list}),
-                format::settings(&list),
-            )
+            emit(out, json, &serde_json::json!({"settings": list}), || {
+                format::settings(&list)
+            })
         }
         Command::Setting(SettingCmd::Reset(a)) => {
             let key = if a.all { None } else { a.key.as_deref() };
             let list = c.setting_reset(key).map_err(err)?;
-            emit(
-                out,
-                json,
-                &serde_json::json!({"settings": list}),
-                format::settings(&list),
-            )
+            emit(out, json, &serde_json::json!({"settings": list}), || {
+                format::settings(&list)
+            })
         }
         Command::Profile(ProfileCmd::List) => {
             let p = c.profile_list().map_err(err)?;
-            emit(out, json, &p, format::profile_list(&p))
+            emit(out, json, &p, || format::profile_list(&p))
         }
         Command::Profile(ProfileCmd::Show { name }) => {
             let p = c.profile_show(name.as_deref()).map_err(err)?;
-            emit(out, json, &p, format::profile_show(&p))
+            emit(out, json, &p, || format::profile_show(&p))
         }
         Command::Profile(ProfileCmd::Use { name }) => {
             let n = c.profile_use(&name).map_err(err)?;
-            emit(
-                out,
-                json,
-                &serde_json::json!({"name": n}),
-                format::profile_active(&n),
-            )
+            emit(out, json, &serde_json::json!({"name": n}), || {
+                format::profile_active(&n)
+            })
         }
         Command::Profile(ProfileCmd::Reload) => {
             let n = c.profile_reload().map_err(err)?;
-            emit(
-                out,
-                json,
-                &serde_json::json!({"name": n}),
-                format::profile_active(&n),
-            )
+            emit(out, json, &serde_json::json!({"name": n}), || {
+                format::profile_active(&n)
+            })
         }
         Command::Bypass { mode } => {
             let mode = match mode {
@@ -164,16 +120,13 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
                 cli::BypassMode::Toggle => BypassMode::Toggle,
             };
             let on = c.bypass_set(mode).map_err(err)?;
-            emit(
-                out,
-                json,
-                &serde_json::json!({"bypass": on}),
-                format::bypass(on),
-            )
+            emit(out, json, &serde_json::json!({"bypass": on}), || {
+                format::bypass(on)
+            })
         }
         Command::History(a) => {
             let h = c.history(Some(a.since)).map_err(err)?;
-            emit(out, json, &h, format::history(&h))
+            emit(out, json, &h, || format::history(&h))
         }
         other => Err(CliError::failed(format!(
             "{other:?} does not talk to the daemon"

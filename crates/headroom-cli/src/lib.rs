@@ -1,21 +1,21 @@
 //! # headroom-cli
 //!
 //! The `headroom` command line as a library, so that its parts can be tested: the clap
-//! grammar ([`cli`]), output formatting ([`format`]), the offline commands ([`offline`]) and
-//! their audio files ([`audio`]), the
-//! live monitor ([`monitor`]) and the systemd unit helper ([`service`]). The binary is a thin
-//! wrapper around [`run`].
-
-#![warn(missing_docs)]
+//! grammar ([`cli`]), the connection to the daemon ([`connection`]) and the commands that use
+//! it ([`daemon`]), output formatting ([`mod@format`], [`output`]), the offline commands
+//! ([`offline`]) and their audio files ([`audio`]), the live monitor ([`monitor`]) and the
+//! systemd unit helper ([`service`]). The binary is a thin wrapper around [`run`].
 
 pub mod audio;
 pub mod cli;
+pub mod connection;
 pub mod core_api;
 pub mod daemon;
 pub mod error;
 pub mod format;
 pub mod monitor;
 pub mod offline;
+pub mod output;
 pub mod service;
 
 use std::io::Write;
@@ -24,30 +24,17 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, ServiceCmd};
 use crate::error::{CliError, CliResult};
-
-/// Writes `text` (human) or `value` (JSON, pretty-printed) to `out`.
-fn emit<T: serde::Serialize>(
-    out: &mut dyn Write,
-    json: bool,
-    value: &T,
-    text: impl FnOnce() -> String,
-) -> CliResult {
-    if json {
-        let s = serde_json::to_string_pretty(value).map_err(|e| CliError::failed(e.to_string()))?;
-        writeln!(out, "{s}")?;
-    } else {
-        out.write_all(text().as_bytes())?;
-    }
-    Ok(())
-}
+use crate::output::emit;
 
 /// Runs one parsed command, writing its normal output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
     let json = cli.json;
     match cli.command {
         Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "headroom", out);
+            // clap_complete panics on a failed write: generate into memory, write from there.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "headroom", &mut script);
+            out.write_all(&script)?;
             Ok(())
         }
         Command::Man { dir: None } => {

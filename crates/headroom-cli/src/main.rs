@@ -23,7 +23,8 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_ERROR)
             }
         },
-        Err(e) if e.message.contains("Broken pipe") => ExitCode::SUCCESS,
+        // The reader of our output went away (`headroom monitor --json | head -1`).
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("headroom: {e}");
             ExitCode::from(e.code)

@@ -14,8 +14,6 @@
 //! # Ok::<(), headroom_client::ClientError>(())
 //! ```
 
-#![warn(missing_docs)]
-
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

@@ -1,92 +1,353 @@
 //! Automatic gain control toward a loudness target.
 //!
-//! The AGC is driven by the gated momentary loudness (BS.1770, 400 ms) of the chain input,
-//! which the input meter updates every 100 ms; the gain is controlled every [`STEP`] frames.
-//! It keeps an estimate of the *programme loudness* and moves its gain toward
-//! `target − programme + loss`, where `loss` is the loudness the compressor and limiter take
-//! away (measured by the chain from its two meters, made up for up to
-//! [`MAX_LOSS_MAKEUP_DB`]):
+//! The AGC keeps an estimate `P` of the *programme loudness* of its input and moves its gain
+//! toward `target − P` (clamped to `max_boost_db` / `max_cut_db`). What the compressor and
+//! the limiter take away afterwards is made up behind the compressor by the
+//! [`crate::Chain`] (its automatic makeup), so the target is the loudness that comes *out*.
 //!
-//! * **Small changes** (within [`FAST_UP_LU`] above and [`PAUSE_LU`] below the estimate) are
-//!   followed by an energy average with a 1 s time constant: energies, not decibels, so the
-//!   estimate matches the programme loudness of fluctuating material such as speech.
-//! * **Louder input** by more than [`FAST_UP_LU`] (a loud scene must not blast) is followed
-//!   with 80 ms until the estimate is within 1 LU of it.
-//! * **Quieter input** by more than [`PAUSE_LU`] is treated as a pause and freezes the
-//!   estimate, unless it persists for [`SCENE_CHANGE_S`] *and* is steady (its momentary
-//!   loudness moved less than [`STEADY_LU`] over the last second): then it is a new, quieter
-//!   programme and is followed (in dB) with a 250 ms time constant. Fade-outs keep falling,
-//!   so they are not taken for a quieter programme and not pumped up.
-//! * **Silence** (momentary loudness below `silence_gate_lufs`) freezes everything. After a gap,
-//!   the first [`ONSET_S`] of sound can only lower the estimate's gain, never raise it (the
-//!   400 ms window is still partly silent), so sound after silence never comes back louder.
-//! * The gain itself moves toward its goal with a 150 ms time constant, limited to
-//!   `rise_db_per_s` / `fall_db_per_s`, clamped to `max_boost_db` / `max_cut_db`, and is
-//!   ramped linearly sample by sample between control points: no zipper, no steps.
+//! # Inputs
+//! * The input meter's gated **momentary loudness** (400 ms) and the loudness of its last
+//!   **100 ms sub-block**, once per meter update (every 100 ms). They move `P`.
+//! * A **fast level** `F`: the mean square of the input over the last [`FAST_WINDOW_S`]
+//!   (measured by [`Agc::process`] before the gain, summed so that the result does not
+//!   depend on how the audio is split into calls), in LUFS through a correction for the
+//!   K-weighting learnt from the momentary readings. It catches loud onsets.
+//!
+//! # The programme estimate `P`
+//! `P` is the gated loudness (BS.1770: energy mean, readings more than
+//! [`RELATIVE_GATE_LU`] under the mean left out) of the *programme readings* of the last
+//! `window_s` seconds. Each momentary reading is judged against `P`:
+//! * **Silence** (at or below `silence_gate_lufs`): nothing moves and the gain is frozen (it
+//!   may fall, never rise). Sound after [`GAP_S`] of silence may be a new programme (the
+//!   next track): the window starts over with it, so `P` becomes that sound's loudness
+//!   within a reading or two. For the first [`ONSET_S`] after silence only readings above
+//!   `P` count (the 400 ms window is still partly silent), so sound after silence never
+//!   comes back louder.
+//! * **Programme** (above `P`, or less than [`RELATIVE_GATE_LU`] under it): enters the
+//!   window. A louder programme is followed as fast as its energy fills the window (and by
+//!   the onset gain below when it jumps); a quieter one within the relative gate once the
+//!   louder readings have left the window, so after at most `window_s`.
+//! * **Clearly quieter** sound (the gated loudness of its last 0.4 s of 100 ms sub-blocks —
+//!   which show a change at once — more than [`ADOPT_LU`] under `P`, or no sound at all):
+//!   a pause, room noise between sentences, a fade — or a new, quieter programme. `P` is
+//!   held until all of these hold, and then the window starts over with that sound's
+//!   sub-blocks (after a quieter programme is adopted the gain may rise at
+//!   [`ADOPTED_RISE_DB_PER_S`]):
+//!   - it has lasted [`adopt_s`] (0.3 × `window_s`, 0.6 … 1.5 s) if it is *speech-like* (its
+//!     100 ms loudness spreads over at least [`SPEECH_LU`]: syllables and pauses, which noise
+//!     never does), otherwise [`STEADY_ADOPT_S`];
+//!   - the loudest 100 ms of its newer half is within [`FADE_LU`] of the older half's (a
+//!     fade-out keeps falling and is never taken for a programme);
+//!   - sound that is not speech-like is more than [`FLOOR_MARGIN_LU`] above the
+//!     programme's *noise floor*: the level of the pauses of the last speech-like programme
+//!     (its third-quietest 100 ms of 3 s, when that lies 15 LU or more under it and the two
+//!     quietest are within 3 dB of it).
+//!
+//!   Room noise 25–30 LU under speech is therefore never adopted, however long a pause
+//!   lasts, while quiet speech after a loud passage is, about 1–1.5 s after the passage
+//!   ends, and comes up within another half second.
+//! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
+//!   hiss, hum) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
+//!   anything less steady is heard: a tone a little under the target is levelled, noise on
+//!   its own is not pumped up.
+//!
+//! # Loud onsets
+//! The AGC *engages* when either
+//! * the fast level jumps more than [`NOVELTY_LU`] above the loudest fast level of the last
+//!   2 s and, at the gains in force, would come out more than [`ONSET_EXCESS_LU`] above the
+//!   target (a sudden loud sound), or
+//! * the fast level stays more than [`SUSTAINED_LU`] above the loudness of the last 2 s, and
+//!   above the target by as much, for [`SUSTAIN_S`] (a louder programme: an advert after
+//!   dialogue; a loud vowel is over sooner).
+//!
+//! A separate fast gain (3 ms attack; `fall_db_per_s` does not apply) then holds the level
+//! going into the compressor at [`ONSET_HOLD_LU`] above the target, using the energy average
+//! since the onset. After [`ONSET_CONFIRM_S`] the event is a new programme: the window
+//! starts over at its level, the ordinary gain falls to its goal (fast) and the onset gain
+//! gives back what the ordinary gain takes over; a short transient lets the onset gain go
+//! instead (150 ms release). The chain drops the makeup behind the compressor at an onset
+//! and learns it anew. Speech syllables and drum hits are not new relative to the last 2 s
+//! and do not last, and never engage it. (A louder programme whose peaks are no louder than
+//! the speech before it — dense music after lively dialogue — is left to the programme
+//! window and the chain's loudness ceiling.)
+//!
+//! # The gain
+//! The ordinary gain moves toward its goal with a 150 ms time constant, limited to
+//! `rise_db_per_s` / `fall_db_per_s`; the total gain (ordinary + onset) is ramped linearly
+//! sample by sample between control points: no zipper, no steps. A steady rise of the
+//! programme is followed with a lag of about half `window_s` times its slope.
 //!
 //! Control points fall every [`STEP`] frames counted from the last reset, so the output does
 //! not depend on how the audio is split into blocks.
 
 use crate::params::AgcParams;
-use crate::util::{db_to_lin, finite_clamp};
+use crate::util::{db_to_lin, finite_clamp, LaneEnergy};
 use crate::LUFS_FLOOR;
 
 /// Control interval in frames.
 pub const STEP: usize = 64;
-/// Input louder than the estimate by more than this is followed fast, LU.
-pub const FAST_UP_LU: f64 = 6.0;
-/// Input quieter than the estimate by more than this is a pause unless it persists, LU.
-pub const PAUSE_LU: f64 = 10.0;
-/// How long a quieter level must persist to count as a new programme, s.
-pub const SCENE_CHANGE_S: f64 = 1.2;
-/// How steady (max change over the last second) a quieter level must be, LU.
-pub const STEADY_LU: f64 = 4.0;
+/// Readings more than this below the programme estimate are held as pauses, LU.
+pub const RELATIVE_GATE_LU: f64 = 10.0;
+/// Sound whose recent gated loudness is this far under the programme estimate may be a new,
+/// quieter programme, LU.
+pub const ADOPT_LU: f64 = 4.0;
+/// How long speech-like quieter sound must last to be a new programme, s: 0.3 × the
+/// programme window, between [`ADOPT_MIN_S`] and [`ADOPT_MAX_S`].
+pub fn adopt_s(window_s: f64) -> f64 {
+    (0.3 * window_s).clamp(ADOPT_MIN_S, ADOPT_MAX_S)
+}
+/// Shortest time after which speech-like quieter sound can be a new programme, s.
+pub const ADOPT_MIN_S: f64 = 0.6;
+/// Longest time after which speech-like quieter sound becomes a new programme, s.
+pub const ADOPT_MAX_S: f64 = 1.5;
+/// After a quieter programme was adopted the gain may rise at least this fast, dB/s (the
+/// decision is made; the new programme should not come up slowly).
+pub const ADOPTED_RISE_DB_PER_S: f64 = 40.0;
+/// How long other quieter sound (music, noise) must last to be a new programme, s.
+pub const STEADY_ADOPT_S: f64 = 4.0;
+/// Spread of the 100 ms loudness (90th − 10th percentile over up to 2 s, silence counted
+/// at −70 LUFS) from which sound counts as speech-like (sound with pauses), LU.
+pub const SPEECH_LU: f64 = 6.0;
+/// Spread below which sound counts as stationary (tones, hiss, hum), LU. Music spreads
+/// wider than this almost always.
+pub const STATIONARY_LU: f64 = 1.0;
+/// Largest fall of the loudest 100 ms between the two halves of the quieter sound (up to
+/// 0.6 s each) for it to count as a new programme (larger falls are fades), LU.
+pub const FADE_LU: f64 = 3.0;
+/// Quieter sound within this of the programme's noise floor is that floor, LU.
+pub const FLOOR_MARGIN_LU: f64 = 6.0;
 /// After silence, how long the estimate may only rise, s.
 pub const ONSET_S: f64 = 0.4;
-
+/// Silence that makes the next sound a possible new programme, s of silent readings.
+pub const GAP_S: f64 = 0.5;
+/// Largest boost for stationary sound (see [`STATIONARY_LU`]), dB.
+pub const STEADY_MAX_BOOST_DB: f64 = 6.0;
+/// Window of the fast level, s.
+pub const FAST_WINDOW_S: f64 = 0.02;
+/// A fast level this far above the loudest of the last 2 s is an onset, LU.
+pub const NOVELTY_LU: f64 = 6.0;
+/// An onset is caught when it would reach this far above the target, LU.
+pub const ONSET_EXCESS_LU: f64 = 9.0;
+/// Level above the target an onset is pulled down to, LU.
+pub const ONSET_HOLD_LU: f64 = 1.0;
+/// An onset lasting this long raises the programme estimate, s.
+pub const ONSET_CONFIRM_S: f64 = 0.15;
+/// A fast level held this far above the loudness of the last 2 s (and the target) for
+/// [`SUSTAIN_S`] is a louder programme arriving: an onset, LU.
+pub const SUSTAINED_LU: f64 = 9.0;
+/// How long the fast level must hold for [`SUSTAINED_LU`], s.
+pub const SUSTAIN_S: f64 = 0.1;
+/// Ring of fast levels for [`SUSTAIN_S`] at up to 96 kHz (longer at higher rates).
+const SUSTAIN_RING: usize = 160;
 /// The gain counts as settled within this distance of its goal, dB.
 pub const SETTLED_DB: f64 = 1.5;
-/// Largest compressor loss the AGC makes up for, dB.
-pub const MAX_LOSS_MAKEUP_DB: f32 = 3.0;
 
-const TAU_UP_SLOW: f64 = 1.0;
-const TAU_UP_FAST: f64 = 0.08;
-const TAU_DOWN_SLOW: f64 = 1.0;
-const TAU_DOWN_FAST: f64 = 0.25;
+/// Longest programme window, readings (60 s).
+const WINDOW_MAX: usize = 600;
+/// Time constant of the ordinary gain, s.
 const TAU_GAIN: f64 = 0.15;
-const HISTORY_LEN: usize = 11;
+/// Attack and release time constants of the fast onset gain, s.
+const TAU_ONSET_ATTACK: f64 = 0.003;
+const TAU_ONSET_RELEASE: f64 = 0.15;
+/// Fall rate of the ordinary gain while it takes over from the fast onset gain, dB/s.
+const ONSET_FALL_DB_PER_S: f64 = 400.0;
+/// Readings in the "recent" window: the sound of the last 0.4 s as a whole decides whether
+/// the programme is still there; at most this much of each half goes into the fade test.
+const RECENT: usize = 4;
+/// Readings kept: 3 s of 100 ms meter updates.
+const HISTORY_LEN: usize = 30;
+/// Fast level ring: enough steps for [`FAST_WINDOW_S`] at up to 384 kHz.
+const FAST_RING: usize = 128;
+/// Peak fast levels kept, one per 100 ms: 2 s.
+const PEAK_RING: usize = 20;
+/// Mean square to LUFS, BS.1770.
+const LUFS_OFFSET: f64 = -0.691;
+
+fn ms_to_lufs(ms: f64) -> f64 {
+    if ms > 1e-20 {
+        LUFS_OFFSET + 10.0 * ms.log10()
+    } else {
+        LUFS_FLOOR - 30.0
+    }
+}
+
+fn lufs_to_ms(l: f64) -> f64 {
+    10f64.powf((l - LUFS_OFFSET) / 10.0)
+}
+
+/// Energy mean of loudness values in LUFS, gated BS.1770-style: values at or below `gate`
+/// are ignored, then values more than 10 LU under the mean of the rest. `None` when fewer
+/// than `min` values pass the absolute gate.
+fn gated_mean(values: impl Iterator<Item = f64> + Clone, gate: f64, min: usize) -> Option<f64> {
+    let (mut n, mut e) = (0usize, 0.0f64);
+    for v in values.clone().filter(|&v| v > gate) {
+        n += 1;
+        e += 10f64.powf(v / 10.0);
+    }
+    if n < min.max(1) {
+        return None;
+    }
+    let rel = 10.0 * (e / n as f64).log10() - RELATIVE_GATE_LU;
+    let (mut m, mut f) = (0usize, 0.0f64);
+    for v in values.filter(|&v| v > gate && v >= rel) {
+        m += 1;
+        f += 10f64.powf(v / 10.0);
+    }
+    (m > 0).then(|| 10.0 * (f / m as f64).log10())
+}
+
+/// Fixed-size ring of `f64` readings, newest last.
+#[derive(Debug, Clone, Copy)]
+struct Ring<const N: usize> {
+    items: [f64; N],
+    pos: usize,
+    len: usize,
+}
+
+impl<const N: usize> Ring<N> {
+    fn new(fill: f64) -> Self {
+        Self {
+            items: [fill; N],
+            pos: 0,
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, v: f64) {
+        if let Some(slot) = self.items.get_mut(self.pos) {
+            *slot = v;
+        }
+        self.pos = (self.pos + 1) % N;
+        self.len = (self.len + 1).min(N);
+    }
+
+    /// The `k`-th newest value (0 = newest), if there is one.
+    fn back(&self, k: usize) -> Option<f64> {
+        if k >= self.len {
+            return None;
+        }
+        self.items.get((self.pos + N - 1 - k) % N).copied()
+    }
+
+    /// The newest `count` values, newest first.
+    fn newest(&self, skip: usize, count: usize) -> impl Iterator<Item = f64> + Clone + '_ {
+        (skip..skip + count).filter_map(move |k| self.back(k))
+    }
+}
+
+/// A snapshot of the AGC's inner state, for tracing and tests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgcDiagnostics {
+    /// Programme loudness estimate, LUFS (`None` before the first).
+    pub programme_lufs: Option<f64>,
+    /// Time the sound has been clearly under the programme, s.
+    pub below_s: f64,
+    /// The programme's noise floor (level of its pauses), LUFS.
+    pub floor_lufs: f64,
+    /// Spread of the 100 ms loudness over the last 2 s, LU.
+    pub spread_lu: f64,
+    /// Whether the estimate comes from stationary sound (boost capped).
+    pub stationary: bool,
+    /// Programme readings in the window.
+    pub window_readings: usize,
+    /// K-weighted minus unweighted loudness of the input, LU.
+    pub k_correction_lu: f64,
+    /// Fast level of the input, LUFS.
+    pub fast_lufs: f64,
+    /// The loudest fast level of the last 2 s, LUFS.
+    pub recent_fast_lufs: f64,
+}
 
 /// The AGC of a [`crate::Chain`].
 #[derive(Debug, Clone)]
 pub struct Agc {
-    channels: usize,
     params: AgcParams,
     /// Control interval, s.
     dt: f64,
+    /// Interval of the meter's readings, s.
+    reading_dt: f64,
     /// Programme loudness estimate, LUFS (valid once `has_level`).
     level: f64,
     has_level: bool,
-    /// Gain in force at the last control point, dB.
+    /// `level` was set from steady sound and nothing modulated has been heard since.
+    steady_only: bool,
+    /// Ordinary gain in force at the last control point, dB, and its goal.
     gain_db: f64,
+    goal_db: f64,
+    /// Fast onset gain, dB (≤ 0).
+    onset_db: f64,
+    /// Total gain ramp of the current step.
     gain_from: f32,
     gain_to: f32,
-    /// `gain_to` in dB (the conversion is skipped while it does not change).
     gain_to_db: f64,
     pos: usize,
-    /// Time the input has been above the silence gate without interruption, s.
+    /// Sum of squares and frames of the current step, before the gain.
+    step_energy: LaneEnergy,
+    step_sum: f64,
+    step_frames: usize,
+    last_step_frames: usize,
+    step_channels: usize,
+    /// Fast level: per-step sums of squares and frames in a ring, and their totals.
+    fast_sums: [f64; FAST_RING],
+    fast_frames: [u32; FAST_RING],
+    fast_pos: usize,
+    fast_len: usize,
+    fast_cap: usize,
+    fast_sum: f64,
+    fast_count: u64,
+    /// Unweighted sums of squares of the current meter sub-block and of the last four.
+    sub_sum: f64,
+    sub_frames: u64,
+    subs: Ring<4>,
+    /// K-weighted minus unweighted loudness of the last 400 ms of sound, LU.
+    k_corr: f64,
+    /// Loudest fast level of the current 100 ms and of the last 2 s (one per 100 ms), LUFS.
+    peak_now: f64,
+    peaks: Ring<PEAK_RING>,
+    /// Momentary and sub-block readings of the last 3 s, LUFS.
+    hist_m: Ring<HISTORY_LEN>,
+    hist_sb: Ring<HISTORY_LEN>,
+    /// Time with sound since the last silent reading, s.
     active_s: f64,
-    /// Time the input has been more than `PAUSE_LU` under the estimate, s.
+    /// Silent time in a row, s.
+    silent_s: f64,
+    /// Energies of the programme readings of the window (ring), newest last.
+    window: [f64; WINDOW_MAX],
+    win_pos: usize,
+    win_len: usize,
+    /// Time since the last onset started, s (readings under the estimate are not
+    /// programme for [`ONSET_S`] after one).
+    since_onset_s: f64,
+    /// Time since the programme was last heard (a reading within the relative gate), s.
     below_s: f64,
-    /// Following a quieter programme until it is reached.
-    tracking_down: bool,
-    /// Following a louder programme until it is reached.
-    tracking_up: bool,
-    history: [f64; HISTORY_LEN],
-    history_pos: usize,
-    /// Interval of the meter's momentary readings, s.
-    reading_dt: f64,
-    /// Gain goal at the last control point, dB.
-    goal_db: f64,
+    /// Quietest 100 ms heard in the programme's pauses (its noise floor), LUFS.
+    floor: f64,
+    /// Onset engaged: time since it started (s; negative when not engaged), and the energy
+    /// and frames of the event so far.
+    onset_s: f64,
+    onset_sum: f64,
+    onset_frames: u64,
+    /// The onset lasted: the estimate was raised to its level.
+    onset_confirmed: bool,
+    /// A quieter programme was adopted and the gain is still rising to it.
+    adopted_rise: bool,
+
+    /// Whether the last reading was programme (not silence, not a pause, not an onset).
+    programme_active: bool,
+    /// Count of programme changes (onsets, adoptions, first estimates, gaps).
+    changes: u32,
+    /// The silence gate in force, LUFS.
+    gate: f64,
+    /// The fast level at the last control point, LUFS.
+    last_fast: f64,
+    /// Gated loudness of the momentary readings of the last 2 s, LUFS.
+    recent_2s: f64,
+    /// Fast levels of the last [`SUSTAIN_S`] (ring).
+    sustain: [f64; SUSTAIN_RING],
+    sustain_pos: usize,
+    sustain_cap: usize,
+    /// Gain applied after the AGC by the chain (automatic makeup), dB.
+    post_db: f64,
 }
 
 impl Agc {
@@ -94,25 +355,67 @@ impl Agc {
     /// gain. Allocation: none.
     pub fn new(sample_rate: u32, channels: usize, params: &AgcParams) -> Self {
         let rate = sample_rate.max(1);
+        let _ = channels;
+        let fast_cap =
+            ((FAST_WINDOW_S * rate as f64 / STEP as f64).round() as usize).clamp(1, FAST_RING);
         let mut a = Self {
-            channels: channels.max(1),
             params: *params,
             dt: STEP as f64 / rate as f64,
+            reading_dt: ((rate as usize + 5) / 10) as f64 / rate as f64,
             level: 0.0,
             has_level: false,
+            steady_only: false,
             gain_db: 0.0,
+            goal_db: 0.0,
+            onset_db: 0.0,
             gain_from: 1.0,
             gain_to: 1.0,
             gain_to_db: 0.0,
             pos: 0,
+            step_energy: LaneEnergy::default(),
+            step_sum: 0.0,
+            step_frames: 0,
+            last_step_frames: 0,
+            step_channels: 1,
+            fast_sums: [0.0; FAST_RING],
+            fast_frames: [0; FAST_RING],
+            fast_pos: 0,
+            fast_len: 0,
+            fast_cap,
+            fast_sum: 0.0,
+            fast_count: 0,
+            sub_sum: 0.0,
+            sub_frames: 0,
+            subs: Ring::new(0.0),
+            k_corr: 0.0,
+            peak_now: LUFS_FLOOR,
+            peaks: Ring::new(LUFS_FLOOR),
+            hist_m: Ring::new(LUFS_FLOOR),
+            hist_sb: Ring::new(LUFS_FLOOR),
             active_s: 0.0,
+            silent_s: 0.0,
+            window: [0.0; WINDOW_MAX],
+            win_pos: 0,
+            win_len: 0,
+            since_onset_s: f64::INFINITY,
             below_s: 0.0,
-            tracking_down: false,
-            tracking_up: false,
-            history: [LUFS_FLOOR; HISTORY_LEN],
-            history_pos: 0,
-            reading_dt: ((rate as usize + 5) / 10) as f64 / rate as f64,
-            goal_db: 0.0,
+            floor: LUFS_FLOOR,
+            onset_s: -1.0,
+            onset_sum: 0.0,
+            onset_frames: 0,
+            onset_confirmed: false,
+            adopted_rise: false,
+
+            programme_active: false,
+            changes: 0,
+            gate: LUFS_FLOOR,
+            last_fast: LUFS_FLOOR,
+            recent_2s: LUFS_FLOOR,
+            sustain: [LUFS_FLOOR; SUSTAIN_RING],
+            sustain_pos: 0,
+            sustain_cap: ((SUSTAIN_S * rate as f64 / STEP as f64).round() as usize)
+                .clamp(1, SUSTAIN_RING),
+            post_db: 0.0,
         };
         a.reset();
         a
@@ -120,20 +423,67 @@ impl Agc {
 
     /// Returns to unity gain with no loudness estimate. Real-time safe.
     pub fn reset(&mut self) {
-        self.level = 0.0;
-        self.has_level = false;
-        self.gain_db = 0.0;
-        self.gain_from = 1.0;
-        self.gain_to = 1.0;
-        self.gain_to_db = 0.0;
-        self.pos = 0;
-        self.active_s = 0.0;
-        self.below_s = 0.0;
-        self.tracking_down = false;
-        self.tracking_up = false;
-        self.history = [LUFS_FLOOR; HISTORY_LEN];
-        self.history_pos = 0;
-        self.goal_db = 0.0;
+        let params = self.params;
+        let (dt, reading_dt, fast_cap) = (self.dt, self.reading_dt, self.fast_cap);
+        let sustain_cap = self.sustain_cap;
+        *self = Self {
+            params,
+            dt,
+            reading_dt,
+            level: 0.0,
+            has_level: false,
+            steady_only: false,
+            gain_db: 0.0,
+            goal_db: 0.0,
+            onset_db: 0.0,
+            gain_from: 1.0,
+            gain_to: 1.0,
+            gain_to_db: 0.0,
+            pos: 0,
+            step_energy: LaneEnergy::default(),
+            step_sum: 0.0,
+            step_frames: 0,
+            last_step_frames: 0,
+            step_channels: 1,
+            fast_sums: [0.0; FAST_RING],
+            fast_frames: [0; FAST_RING],
+            fast_pos: 0,
+            fast_len: 0,
+            fast_cap,
+            fast_sum: 0.0,
+            fast_count: 0,
+            sub_sum: 0.0,
+            sub_frames: 0,
+            subs: Ring::new(0.0),
+            k_corr: 0.0,
+            peak_now: LUFS_FLOOR,
+            peaks: Ring::new(LUFS_FLOOR),
+            hist_m: Ring::new(LUFS_FLOOR),
+            hist_sb: Ring::new(LUFS_FLOOR),
+            active_s: 0.0,
+            silent_s: 0.0,
+            window: [0.0; WINDOW_MAX],
+            win_pos: 0,
+            win_len: 0,
+            since_onset_s: f64::INFINITY,
+            below_s: 0.0,
+            floor: LUFS_FLOOR,
+            onset_s: -1.0,
+            onset_sum: 0.0,
+            onset_frames: 0,
+            onset_confirmed: false,
+            adopted_rise: false,
+
+            programme_active: false,
+            changes: 0,
+            gate: LUFS_FLOOR,
+            last_fast: LUFS_FLOOR,
+            recent_2s: LUFS_FLOOR,
+            sustain: [LUFS_FLOOR; SUSTAIN_RING],
+            sustain_pos: 0,
+            sustain_cap,
+            post_db: 0.0,
+        };
     }
 
     /// Hands in new parameters; the gain moves to the new goal at the configured rates.
@@ -147,14 +497,75 @@ impl Agc {
         &self.params
     }
 
-    /// Gain at the last control point, dB. Real-time safe.
+    /// Total gain at the last control point (ordinary + onset gain), dB. Real-time safe.
     pub fn gain_db(&self) -> f32 {
-        self.gain_db as f32
+        (self.gain_db + self.onset_db) as f32
     }
 
-    /// Whether the gain is within [`SETTLED_DB`] of its goal. Real-time safe.
+    /// Fast onset gain at the last control point, dB (≤ 0; 0 when no onset is engaged).
+    /// Real-time safe.
+    pub fn onset_gain_db(&self) -> f32 {
+        self.onset_db as f32
+    }
+
+    /// Whether the ordinary gain is within [`SETTLED_DB`] of its goal and no onset is
+    /// engaged. Real-time safe.
     pub fn is_settled(&self) -> bool {
-        (self.goal_db - self.gain_db).abs() < SETTLED_DB
+        (self.goal_db - self.gain_db).abs() < SETTLED_DB && self.onset_db > -0.5
+    }
+
+    /// Whether the total gain (ordinary + onset) is within [`SETTLED_DB`] of the ordinary
+    /// gain's goal: the levelling is where it wants to be (not rising to a quieter programme
+    /// just adopted, not falling to a louder one). Real-time safe.
+    pub fn total_settled(&self) -> bool {
+        (self.goal_db - (self.gain_db + self.onset_db)).abs() < SETTLED_DB
+    }
+
+    /// Whether the last reading was programme: sound within the relative gate of the
+    /// programme estimate, outside an onset. Stages after the AGC measure what they take
+    /// away only then. Real-time safe.
+    pub fn programme_active(&self) -> bool {
+        self.programme_active
+    }
+
+    /// A snapshot of the inner state. Real-time safe.
+    pub fn diagnostics(&self) -> AgcDiagnostics {
+        AgcDiagnostics {
+            programme_lufs: self.has_level.then_some(self.level),
+            below_s: self.below_s,
+            floor_lufs: self.floor,
+            spread_lu: self.spread(20),
+            stationary: self.steady_only,
+            window_readings: self.win_len,
+            k_correction_lu: self.k_corr,
+            fast_lufs: self.last_fast,
+            recent_fast_lufs: self.peaks.newest(0, PEAK_RING).fold(LUFS_FLOOR, f64::max),
+        }
+    }
+
+    /// K-weighted minus unweighted loudness of the input (learnt from the meter readings),
+    /// LU: turns a mean square into an estimate of loudness. Real-time safe.
+    pub fn k_correction_lu(&self) -> f64 {
+        self.k_corr
+    }
+
+    /// Tells the AGC the gain the chain applies after it (the automatic makeup), dB, so that
+    /// loud onsets are held at the target as it comes out. Real-time safe.
+    pub fn set_post_gain_db(&mut self, db: f64) {
+        self.post_db = if db.is_finite() { db } else { 0.0 };
+    }
+
+    /// Time since the loud onset being handled began, s; `None` when none is engaged.
+    /// Real-time safe.
+    pub fn onset_elapsed_s(&self) -> Option<f64> {
+        (self.onset_s >= 0.0).then_some(self.onset_s)
+    }
+
+    /// Number of programme changes so far (wrapping): loud onsets, adopted quieter
+    /// programmes, first estimates and gaps. Stages after the AGC re-learn what they take
+    /// away when it changes. Real-time safe.
+    pub fn programme_changes(&self) -> u32 {
+        self.changes
     }
 
     /// Programme loudness estimate of the input, LUFS ([`LUFS_FLOOR`] before the first one).
@@ -166,6 +577,12 @@ impl Agc {
         }
     }
 
+    /// Sum of squares (per channel, before the gain) and frames of the last completed step
+    /// (the one closed by the last [`control`](Self::control)). Real-time safe.
+    pub fn step_energy(&self) -> (f64, usize) {
+        (self.step_sum, self.last_step_frames)
+    }
+
     /// Frames left until the next control point (1..=[`STEP`]). The caller must not hand
     /// [`process`](Self::process) more frames than this before calling
     /// [`control`](Self::control).
@@ -173,18 +590,21 @@ impl Agc {
         STEP - self.pos.min(STEP - 1)
     }
 
-    /// Applies the gain ramp to interleaved frames in place, at most
-    /// [`frames_to_control`](Self::frames_to_control) frames (extra frames get the end gain).
-    /// Real-time safe.
+    /// Measures interleaved frames (before the gain, for the fast level) and applies the gain
+    /// ramp in place, at most [`frames_to_control`](Self::frames_to_control) frames (extra
+    /// frames get the end gain). `channels` is the interleaving. Real-time safe.
     #[inline]
-    pub fn process(&mut self, buf: &mut [f32]) {
+    pub fn process(&mut self, buf: &mut [f32], channels: usize) {
+        let ch = channels.max(1);
+        let n = buf.len() / ch;
+        self.step_energy.add(buf.get(..n * ch).unwrap_or(&[]));
+        self.step_frames += n;
+        self.step_channels = ch;
         let inv = 1.0 / STEP as f32;
         let (from, to) = (self.gain_from, self.gain_to);
-        let ch = self.channels;
         let mut pos = self.pos;
         if from == to {
             // Flat ramp: every frame gets exactly `from` (what the ramp formula gives).
-            let n = buf.len() / ch;
             buf.iter_mut().take(n * ch).for_each(|x| *x *= from);
             pos = pos.saturating_add(n).min(STEP);
         } else {
@@ -200,137 +620,455 @@ impl Agc {
     }
 
     /// Control update at the end of a step. `momentary_lufs`: gated momentary loudness of the
-    /// input at this point ([`LUFS_FLOOR`] or lower for none); `fresh`: whether the meter
-    /// produced a new reading since the last call (the programme estimate moves only then,
-    /// once per 100 ms meter update; the gain moves every step); `loss_db`: loudness the stages
-    /// after the AGC remove (compressor), made up for. Real-time safe.
-    pub fn control(&mut self, momentary_lufs: f64, fresh: bool, loss_db: f32) {
+    /// input; `sub_block_lufs`: loudness of the input's last 100 ms sub-block ([`LUFS_FLOOR`]
+    /// or lower for none); `fresh`: whether the meter produced new readings since the last
+    /// call (the programme estimate moves only then; the gains move every step).
+    /// Real-time safe.
+    pub fn control(&mut self, momentary_lufs: f64, sub_block_lufs: f64, fresh: bool) {
         self.pos = 0;
         let p = self.params;
         let dt = self.dt;
         let target = finite_clamp(p.target_lufs, -16.0, -70.0, 0.0) as f64;
         let gate =
-            finite_clamp(p.silence_gate_lufs, -50.0, -100.0, 0.0).max(LUFS_FLOOR as f32) as f64;
+            finite_clamp(p.silence_gate_lufs, -60.0, -100.0, 0.0).max(LUFS_FLOOR as f32) as f64;
         let max_boost = finite_clamp(p.max_boost_db, 18.0, 0.0, 60.0) as f64;
         let max_cut = finite_clamp(p.max_cut_db, 24.0, 0.0, 90.0) as f64;
         let rise = finite_clamp(p.rise_db_per_s, 3.0, 0.01, 1000.0) as f64;
         let fall = finite_clamp(p.fall_db_per_s, 10.0, 0.01, 1000.0) as f64;
-        let m = if momentary_lufs.is_finite() {
-            momentary_lufs
-        } else {
-            LUFS_FLOOR
-        };
+        let window = finite_clamp(p.window_s, 2.0, 0.1, 60.0) as f64;
+        let finite = |v: f64| if v.is_finite() { v } else { LUFS_FLOOR };
+        let m = finite(momentary_lufs);
+        let sb = finite(sub_block_lufs);
+        self.gate = gate;
 
-        // Stationarity history: one entry per meter reading (100 ms).
-        if fresh {
-            self.history_pos = (self.history_pos + 1) % HISTORY_LEN;
-            if let Some(h) = self.history.get_mut(self.history_pos) {
-                *h = m;
-            }
-        }
-        // The oldest entry is about one second old.
-        let second_ago = self
-            .history
-            .get((self.history_pos + 1) % HISTORY_LEN)
-            .copied()
-            .unwrap_or(m);
-
+        let fast = self.fast_level(fresh, m, gate);
+        self.last_fast = fast;
         let silent = m <= gate || m <= LUFS_FLOOR;
-        if silent {
-            self.active_s = 0.0;
-            self.below_s = 0.0;
-        } else {
-            self.active_s += dt;
-            if fresh {
-                self.update_level(m, second_ago, self.reading_dt);
-            }
+
+        if fresh {
+            self.hist_m.push(if silent { LUFS_FLOOR } else { m });
+            self.hist_sb.push(if sb <= gate { LUFS_FLOOR } else { sb });
+            self.recent_2s = gated_mean(self.hist_m.newest(0, 20), gate, 3).unwrap_or(LUFS_FLOOR);
+            self.reading(m, silent, gate, window);
         }
 
-        let goal = if p.enabled && self.has_level {
-            (target - self.level + finite_clamp(loss_db, 0.0, 0.0, MAX_LOSS_MAKEUP_DB) as f64)
-                .clamp(-max_cut, max_boost)
+        self.onset(fast, target, max_cut);
+
+        let mut goal = if p.enabled && self.has_level {
+            let boost = if self.steady_only {
+                max_boost.min(STEADY_MAX_BOOST_DB)
+            } else {
+                max_boost
+            };
+            (target - self.level).clamp(-max_cut, boost)
         } else if p.enabled {
             self.gain_db
         } else {
             0.0
         };
-        let goal = if silent && p.enabled {
+        if silent && p.enabled {
             // Frozen: never move toward a boost while silent, but do honour a lowered
             // limit (parameter change) or a disabled stage.
-            self.gain_db.min(goal).max(-max_cut)
-        } else {
-            goal
-        };
+            goal = self.gain_db.min(goal).max(-max_cut);
+        }
         self.goal_db = goal;
-        let v = ((goal - self.gain_db) / TAU_GAIN).clamp(-fall, rise);
+        // Taking over from the onset gain, the ordinary gain may fall as fast as needed.
+        let fall_limit = if self.onset_db < -0.5 {
+            fall.max(ONSET_FALL_DB_PER_S)
+        } else {
+            fall
+        };
+        let rise_limit = if self.adopted_rise {
+            rise.max(ADOPTED_RISE_DB_PER_S)
+        } else {
+            rise
+        };
+        let v = ((goal - self.gain_db) / TAU_GAIN).clamp(-fall_limit, rise_limit);
         let mut next = self.gain_db + v * dt;
         if (goal - next).abs() < 1e-6 {
             next = goal;
         }
+        // What the ordinary gain took over is released from the onset gain at once.
+        if self.onset_db < 0.0 && next < self.gain_db {
+            self.onset_db = (self.onset_db + (self.gain_db - next)).min(0.0);
+        }
         self.gain_db = next;
+        if self.adopted_rise && goal - self.gain_db < SETTLED_DB {
+            self.adopted_rise = false;
+        }
+        if !p.enabled {
+            self.onset_db = 0.0;
+        }
+
+        let total = self.gain_db + self.onset_db;
         self.gain_from = self.gain_to;
-        if self.gain_db != self.gain_to_db {
-            self.gain_to_db = self.gain_db;
-            self.gain_to = db_to_lin(self.gain_db as f32);
+        if total != self.gain_to_db {
+            self.gain_to_db = total;
+            self.gain_to = db_to_lin(total as f32);
         }
     }
 
-    fn update_level(&mut self, m: f64, second_ago: f64, dt: f64) {
+    /// Closes the step's measurement: updates the fast level ring, the K-weighting
+    /// correction and the per-100 ms peaks; returns the fast level in LUFS.
+    fn fast_level(&mut self, fresh: bool, m: f64, gate: f64) -> f64 {
+        let sum = self.step_energy.take() / self.step_channels.max(1) as f64;
+        let frames = self.step_frames;
+        self.step_sum = sum;
+        self.last_step_frames = frames;
+        self.step_frames = 0;
+        // Ring of per-step sums over the fast window.
+        if self.fast_len == self.fast_cap {
+            let old = self.fast_pos;
+            self.fast_sum -= self.fast_sums.get(old).copied().unwrap_or(0.0);
+            self.fast_count -= u64::from(self.fast_frames.get(old).copied().unwrap_or(0));
+        } else {
+            self.fast_len += 1;
+        }
+        if let (Some(s), Some(f)) = (
+            self.fast_sums.get_mut(self.fast_pos),
+            self.fast_frames.get_mut(self.fast_pos),
+        ) {
+            *s = sum;
+            *f = frames.min(u32::MAX as usize) as u32;
+        }
+        self.fast_pos = (self.fast_pos + 1) % self.fast_cap;
+        self.fast_sum = (self.fast_sum + sum).max(0.0);
+        self.fast_count += frames as u64;
+        if self.fast_len == self.fast_cap && self.fast_pos == 0 {
+            // Re-sum once per window: no drift from the running subtraction.
+            self.fast_sum = self.fast_sums.iter().take(self.fast_cap).sum();
+        }
+        self.sub_sum += sum;
+        self.sub_frames += frames as u64;
+        if fresh {
+            let ms = if self.sub_frames > 0 {
+                self.sub_sum / self.sub_frames as f64
+            } else {
+                0.0
+            };
+            self.subs.push(ms);
+            self.sub_sum = 0.0;
+            self.sub_frames = 0;
+            if m > gate && self.subs.len == 4 {
+                let unweighted = self.subs.newest(0, 4).sum::<f64>() / 4.0;
+                if unweighted > 0.0 {
+                    let c = m - ms_to_lufs(unweighted);
+                    // Smoothed: one reading of a spectral change moves it only in part.
+                    self.k_corr += 0.3 * (c.clamp(-8.0, 8.0) - self.k_corr);
+                }
+            }
+            self.peaks.push(self.peak_now);
+            self.peak_now = LUFS_FLOOR;
+        }
+        let f = if self.fast_count > 0 {
+            ms_to_lufs(self.fast_sum / self.fast_count as f64) + self.k_corr
+        } else {
+            LUFS_FLOOR
+        };
+        self.peak_now = self.peak_now.max(f);
+        f
+    }
+
+    /// The fast onset gain: engages on a new loud level, holds the event down, hands over
+    /// to the ordinary gain.
+    fn onset(&mut self, fast: f64, target: f64, max_cut: f64) {
+        let dt = self.dt;
+        if !self.params.enabled {
+            self.onset_s = -1.0;
+            self.onset_db = 0.0;
+            return;
+        }
+        let recent = self.peaks.newest(0, PEAK_RING).fold(LUFS_FLOOR, f64::max);
+        let excess = fast + self.gain_db + self.onset_db + self.post_db - target;
+        // The fast level held over the last SUSTAIN_S: a loud syllable or hit is over by
+        // then, a louder programme (an advert after dialogue) is not.
+        if let Some(slot) = self.sustain.get_mut(self.sustain_pos) {
+            *slot = fast;
+        }
+        self.sustain_pos = (self.sustain_pos + 1) % self.sustain_cap.max(1);
+        let held = self
+            .sustain
+            .iter()
+            .take(self.sustain_cap)
+            .fold(f64::INFINITY, |a, &b| a.min(b));
+        let held_excess = held + self.gain_db + self.onset_db + self.post_db - target;
+        // Against the loudness of the last 2 s (not the programme window, which lags a slow
+        // crescendo by design).
+        let novel = (fast > recent + NOVELTY_LU && excess > ONSET_EXCESS_LU)
+            || (self.recent_2s > LUFS_FLOOR
+                && held > self.recent_2s + SUSTAINED_LU
+                && held_excess > SUSTAINED_LU);
+        if novel && self.onset_s < 0.0 {
+            self.changes = self.changes.wrapping_add(1);
+            self.onset_s = 0.0;
+            self.onset_confirmed = false;
+            self.since_onset_s = 0.0;
+            self.onset_sum = 0.0;
+            self.onset_frames = 0;
+        }
+        let mut want = 0.0;
+        self.since_onset_s += dt;
+        if self.onset_s >= 0.0 {
+            self.onset_s += dt;
+            // The event's level so far: the fast window at its start, then the energy
+            // average since the onset.
+            let last = self
+                .fast_sums
+                .get((self.fast_pos + self.fast_cap - 1) % self.fast_cap);
+            let frames = self
+                .fast_frames
+                .get((self.fast_pos + self.fast_cap - 1) % self.fast_cap);
+            self.onset_sum += last.copied().unwrap_or(0.0);
+            self.onset_frames += u64::from(frames.copied().unwrap_or(0));
+            let since = if self.onset_frames > 0 {
+                ms_to_lufs(self.onset_sum / self.onset_frames as f64) + self.k_corr
+            } else {
+                fast
+            };
+            let level = if self.onset_s < FAST_WINDOW_S {
+                fast.max(since)
+            } else {
+                since
+            };
+            // The level going into the compressor is held at the target; the chain drops the
+            // makeup behind the compressor at an onset, so that is what comes out.
+            want = (target + ONSET_HOLD_LU - (level + self.gain_db)).clamp(-max_cut, 0.0);
+            if self.onset_confirmed {
+                // The estimate has the event's level: the fast gain covers what the ordinary
+                // gain has still to fall.
+                want = (target + ONSET_HOLD_LU - (self.level + self.gain_db)).clamp(-max_cut, 0.0);
+            } else if self.onset_s >= ONSET_CONFIRM_S && want < -0.5 {
+                // A lasting louder programme: the estimate takes it, the ordinary gain
+                // follows and takes the cut over.
+                self.onset_confirmed = true;
+                if !self.has_level || level > self.level {
+                    self.restart_window(level);
+                    self.steady_only = false;
+                    self.below_s = 0.0;
+                }
+            }
+            if want >= -0.05 && self.onset_s >= FAST_WINDOW_S {
+                self.onset_s = -1.0;
+            }
+        }
+        let tau = if want < self.onset_db {
+            TAU_ONSET_ATTACK
+        } else {
+            TAU_ONSET_RELEASE
+        };
+        let a = 1.0 - (-dt / tau).exp();
+        self.onset_db += a * (want - self.onset_db);
+        if self.onset_db > -1e-4 {
+            self.onset_db = 0.0;
+        }
+    }
+
+    /// A new momentary reading (every 100 ms): silence, gaps, the relative gate, the
+    /// programme estimate.
+    fn reading(&mut self, m: f64, silent: bool, gate: f64, window_s: f64) {
+        let rdt = self.reading_dt;
+        self.programme_active = false;
+        let cap = ((window_s / rdt).round() as usize).clamp(1, WINDOW_MAX);
+        if silent {
+            self.active_s = 0.0;
+            self.silent_s += rdt;
+            if self.silent_s >= GAP_S && self.win_len > 0 && self.has_level {
+                // A gap: the next sound may be a new programme (the next track). The
+                // estimate stays as it is until sound comes; the window restarts with it.
+                self.win_len = 0;
+                self.changes = self.changes.wrapping_add(1);
+            }
+            if self.has_level {
+                self.below_s += rdt;
+            }
+            return;
+        }
+        self.silent_s = 0.0;
+        self.active_s += rdt;
         if !self.has_level {
             // Wait for the 400 ms window to fill before the first estimate.
             if self.active_s >= ONSET_S {
-                self.level = m;
-                self.has_level = true;
+                self.changes = self.changes.wrapping_add(1);
+                self.restart_window(m);
+                self.steady_only = self.spread(HISTORY_LEN) < STATIONARY_LU;
             }
+            return;
+        }
+        if self.steady_only && self.spread(20) >= STATIONARY_LU {
+            self.steady_only = false;
+        }
+        if self.onset_s >= 0.0 {
+            // An onset is being handled; its readings still hold what came before.
             return;
         }
         let diff = m - self.level;
-        let tau = if diff >= 0.0 {
-            self.below_s = 0.0;
-            self.tracking_down = false;
-            if diff > FAST_UP_LU {
-                self.tracking_up = true;
-            } else if diff < 1.0 {
-                self.tracking_up = false;
-            }
-            if self.tracking_up {
-                TAU_UP_FAST
-            } else {
-                TAU_UP_SLOW
-            }
-        } else if self.active_s < ONSET_S {
-            // Window still partly silent: a low reading means nothing yet.
-            return;
-        } else if self.tracking_down {
-            self.tracking_up = false;
-            if diff > -1.0 {
-                self.tracking_down = false;
-            }
-            TAU_DOWN_FAST
-        } else if diff < -PAUSE_LU {
-            self.below_s += dt;
-            if self.below_s >= SCENE_CHANGE_S && (m - second_ago).abs() < STEADY_LU {
-                self.tracking_down = true;
-                TAU_DOWN_FAST
-            } else {
-                return;
-            }
-        } else {
-            self.below_s = 0.0;
-            TAU_DOWN_SLOW
-        };
-        let a = 1.0 - (-dt / tau).exp();
-        if tau == TAU_DOWN_FAST {
-            // Toward a much quieter programme: move in dB, so the last decibels come as fast
-            // as the first.
-            self.level += a * diff;
-        } else {
-            // Otherwise average energies, as loudness itself does: a dB average would sit
-            // below the programme loudness of fluctuating material such as speech.
-            let e = 10f64.powf(self.level / 10.0);
-            let em = 10f64.powf(m / 10.0);
-            self.level = 10.0 * (e + a * (em - e)).max(1e-12).log10();
+        let settling = self.active_s < ONSET_S || self.since_onset_s < ONSET_S;
+        if diff >= 0.0 || (diff >= -RELATIVE_GATE_LU && !settling) {
+            // Programme: within the relative gate (and not a window still partly silent or
+            // still holding what came before an onset).
+            self.programme_active = true;
+            self.learn_floor();
+            self.enter(m, cap);
         }
+        // The programme is still there while the sound of the last 0.4 s as a whole (its
+        // 100 ms sub-blocks, which show a change at once) is within ADOPT_LU of the estimate:
+        // one quiet moment is not a new programme, and a pause is no sign of the programme.
+        let present = self
+            .recent_level(gate)
+            .is_some_and(|q| q >= self.level - ADOPT_LU);
+        if present {
+            self.below_s = 0.0;
+            return;
+        }
+        // Clearly quieter for a while: a pause, unless it is a new programme.
+        self.below_s += rdt;
+        if self.adopt(gate, window_s) {
+            self.changes = self.changes.wrapping_add(1);
+            let readings = self.readings_below();
+            self.steady_only = self.spread(readings) < STATIONARY_LU;
+            // The window starts over with the quieter sound heard so far.
+            let n = readings.clamp(1, 10);
+            let mut first = true;
+            for k in (0..n).rev() {
+                let Some(v) = self.hist_sb.back(k).filter(|&v| v > gate) else {
+                    continue;
+                };
+                if first {
+                    self.win_len = 0;
+                    first = false;
+                }
+                self.enter(v, n);
+                self.adopted_rise = true;
+            }
+            self.below_s = 0.0;
+        }
+    }
+
+    /// Enters a programme reading into the window and updates the estimate: the gated
+    /// (BS.1770 relative gate) energy mean of the newest `cap` readings.
+    fn enter(&mut self, m: f64, cap: usize) {
+        if let Some(slot) = self.window.get_mut(self.win_pos) {
+            *slot = lufs_to_ms(m);
+        }
+        self.win_pos = (self.win_pos + 1) % WINDOW_MAX;
+        self.win_len = (self.win_len + 1).min(WINDOW_MAX);
+        let n = self.win_len.min(cap);
+        let newest = (0..n).filter_map(|k| {
+            self.window
+                .get((self.win_pos + WINDOW_MAX - 1 - k) % WINDOW_MAX)
+                .copied()
+        });
+        let mean = newest.clone().sum::<f64>() / n.max(1) as f64;
+        let rel = mean * 10f64.powf(-RELATIVE_GATE_LU / 10.0);
+        let (mut e, mut c) = (0.0, 0usize);
+        for v in newest.filter(|&v| v >= rel) {
+            e += v;
+            c += 1;
+        }
+        if c > 0 {
+            self.level = ms_to_lufs(e / c as f64);
+            self.has_level = true;
+        }
+    }
+
+    /// Starts the window over with one reading at `level`.
+    fn restart_window(&mut self, level: f64) {
+        self.win_len = 0;
+        self.enter(level, 1);
+    }
+
+    /// Readings since the programme was last heard (at most the history).
+    fn readings_below(&self) -> usize {
+        ((self.below_s / self.reading_dt).round() as usize).min(HISTORY_LEN)
+    }
+
+    /// Whether the sound heard since the programme was last heard, quieter than the
+    /// relative gate, is a new programme.
+    fn adopt(&self, gate: f64, window_s: f64) -> bool {
+        // Judge the quieter sound alone: its sub-blocks since the programme was last heard.
+        let own = self.readings_below();
+        let speech_like = own >= 4 && self.spread(own) >= SPEECH_LU;
+        let needed = if speech_like {
+            adopt_s(window_s)
+        } else {
+            STEADY_ADOPT_S
+        };
+        if self.below_s + 1e-9 < needed {
+            return false;
+        }
+        // Not a fade: the newer half of the quieter sound (up to 0.6 s) is not clearly under
+        // the older half.
+        // Compared by their loudest 100 ms: the loud syllables of speech come back in every
+        // half second, a fade's do not.
+        let half = (self.readings_below() / 2).clamp(3, 6);
+        let loudest = |skip: usize| {
+            self.hist_sb
+                .newest(skip, half)
+                .filter(|&v| v > gate)
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        let (peak_now, peak_before) = (loudest(0), loudest(half));
+        if !peak_now.is_finite() || !peak_before.is_finite() || peak_now < peak_before - FADE_LU {
+            return false;
+        }
+        let Some(now) = gated_mean(self.hist_sb.newest(0, 2 * half), gate, 2) else {
+            return false;
+        };
+        if now >= self.level - ADOPT_LU {
+            return false;
+        }
+        // The programme's own noise floor, heard on its own, is not a programme (speech-like
+        // sound never is a noise floor).
+        speech_like || now > self.floor + FLOOR_MARGIN_LU
+    }
+
+    /// Gated loudness of the last [`RECENT`] sub-blocks (at least two with sound).
+    fn recent_level(&self, gate: f64) -> Option<f64> {
+        gated_mean(self.hist_sb.newest(0, RECENT), gate, 2)
+    }
+
+    /// While speech-like programme plays (sound with pauses), its noise floor is the level
+    /// of its pauses: the third-quietest 100 ms of the last 3 s, when that lies well under
+    /// the programme and the quietest two are within 3 dB of it (a floor the sound keeps
+    /// returning to, not one quiet moment of music).
+    fn learn_floor(&mut self) {
+        if self.spread(20) < SPEECH_LU {
+            return;
+        }
+        let mut low = [f64::INFINITY; 3];
+        for x in self.hist_sb.newest(0, HISTORY_LEN) {
+            let x = x.max(LUFS_FLOOR);
+            if x < low[2] {
+                low[2] = x;
+                low.sort_unstable_by(|a, b| a.total_cmp(b));
+            }
+        }
+        let third = low[2];
+        if third.is_finite() && third < self.level - 15.0 && third - low[0] <= 3.0 {
+            self.floor = third;
+        }
+    }
+
+    /// Spread of the 100 ms loudness (90th − 10th percentile, sub-blocks under the silence
+    /// gate counted at the gate: noise hovering about the gate is not modulated) over the
+    /// newest `count` sub-blocks (at most 20); 0 for fewer than 5.
+    fn spread(&self, count: usize) -> f64 {
+        let mut v = [0.0f64; 20];
+        let mut n = 0usize;
+        for x in self.hist_sb.newest(0, count.min(20)) {
+            if let Some(slot) = v.get_mut(n) {
+                *slot = x.max(self.gate);
+                n += 1;
+            }
+        }
+        if n < 5 {
+            return 0.0;
+        }
+        let s = v.get_mut(..n).unwrap_or(&mut []);
+        s.sort_unstable_by(|a, b| a.total_cmp(b));
+        let lo = s.get(n / 10).copied().unwrap_or(0.0);
+        let hi = s.get(n - 1 - n / 10).copied().unwrap_or(0.0);
+        hi - lo
     }
 }
 
@@ -343,7 +1081,7 @@ mod tests {
         let steps = (secs * 48_000.0 / STEP as f64) as usize;
         for k in 0..steps {
             let fresh = (k * STEP) % 4800 < STEP;
-            a.control(m, fresh, 0.0);
+            a.control(m, m, fresh);
         }
     }
 
@@ -351,29 +1089,43 @@ mod tests {
     fn reaches_target_and_freezes_in_silence() {
         let mut a = Agc::new(48_000, 2, &AgcParams::default());
         drive(&mut a, -30.0, 6.0);
-        assert!((a.gain_db() - 14.0).abs() < 0.2, "{}", a.gain_db());
+        // Steady (unmodulated) readings: boosted by at most STEADY_MAX_BOOST_DB.
+        assert!(
+            (a.gain_db() as f64 - STEADY_MAX_BOOST_DB).abs() < 0.2,
+            "{}",
+            a.gain_db()
+        );
         let g = a.gain_db();
         drive(&mut a, LUFS_FLOOR, 10.0);
         assert_eq!(a.gain_db(), g);
-        // Louder programme: cut fast.
-        drive(&mut a, -6.0, 1.5);
+        // Louder programme: followed by the energy average (onsets are caught by the fast
+        // level, which these bare readings do not carry).
+        drive(&mut a, -6.0, 3.0);
         assert!((a.gain_db() + 10.0).abs() < 0.5, "{}", a.gain_db());
     }
 
     #[test]
     fn respects_limits_and_disable() {
         let p = AgcParams {
-            max_boost_db: 6.0,
+            max_boost_db: 4.0,
             ..Default::default()
         };
         let mut a = Agc::new(48_000, 2, &p);
         drive(&mut a, -40.0, 10.0);
-        assert!((a.gain_db() - 6.0).abs() < 1e-3);
+        assert!((a.gain_db() - 4.0).abs() < 1e-3);
         a.set_params(&AgcParams {
             enabled: false,
             ..p
         });
         drive(&mut a, -40.0, 5.0);
         assert!(a.gain_db().abs() < 1e-3);
+    }
+
+    #[test]
+    fn gated_mean_ignores_silence_and_pauses() {
+        let v = [-20.0, -20.0, -45.0, LUFS_FLOOR, -20.0];
+        let g = gated_mean(v.iter().copied(), -60.0, 3).unwrap();
+        assert!((g + 20.0).abs() < 1e-9, "{g}");
+        assert!(gated_mean([LUFS_FLOOR, -30.0].iter().copied(), -60.0, 2).is_none());
     }
 }

@@ -15,29 +15,92 @@
 //!
 //! 1. Input sanitising: NaN/±∞ → 0, denormals → 0, magnitudes above +60 dBFS clamped
 //!    ([`crate::util::sanitize`]).
-//! 2. Input [`LiveMeter`] (its momentary loudness drives the AGC).
-//! 3. [`Agc`], [`Compressor`], [`Limiter`] (the limiter adds `latency_frames()` of delay).
+//! 2. Input [`LiveMeter`] (its momentary and sub-block loudness drive the AGC).
+//! 3. [`Agc`], [`Compressor`] with the automatic makeup, [`Limiter`] (the limiter adds
+//!    `latency_frames()` of delay).
 //! 4. Bypass: a 10 ms crossfade to the input delayed by the same latency, so toggling never
 //!    jumps in time; stages and meters keep running.
 //! 5. Output [`LiveMeter`].
+//!
+//! # The target is the output loudness
+//! The AGC steers the loudness going *into* the compressor toward the target. What the
+//! compressor and the limiter then take away from the programme's loudness is measured and
+//! made up behind the compressor (before the limiter), so it never changes what the
+//! compressor sees (no loop through it):
+//! * the compressor's loss from its static curve for the level it detects, per control step,
+//!   energy-weighted over programme time (1 s), so a compressor still releasing from a
+//!   sudden peak does not pull the makeup up;
+//! * the rest — the limiter, and the compressor's attack and release — by comparing the
+//!   output meter's 100 ms sub-blocks with the input meter's times the gains in force; at
+//!   most [`MAX_LIMITER_MAKEUP_DB`] of it is made up (more would only push the programme
+//!   into the ceiling).
+//!
+//! The makeup falls at once and rises at most [`MAKEUP_RISE_DB_PER_S`]; after a programme
+//! change (loud onset, adopted quieter programme, gap) it is re-learnt for 1 s with a short
+//! time constant, and a loud onset drops it to 0 first, so the onset never comes out louder
+//! than the target. `compressor.makeup_db` applies only while the AGC is off. With an
+//! aggressive compressor (say −40 dBFS, 10:1) the programme still lands on its target.
 
-use crate::agc::{Agc, STEP};
+use crate::agc::{Agc, ONSET_CONFIRM_S, ONSET_EXCESS_LU, STEP};
 use crate::compressor::Compressor;
 use crate::limiter::Limiter;
 use crate::meter::{LiveMeter, PEAK_FLOOR_DB};
-use crate::params::ChainParams;
+use crate::params::{ChainParams, CompressorParams};
 use crate::shared::MeterSnapshot;
-use crate::util::{db_to_lin64, sanitize};
+use crate::util::{db_to_lin, db_to_lin64, one_pole_alpha, sanitize};
 use crate::LUFS_FLOOR;
 
-/// Smoothing of the loss estimate per 100 ms meter update (time constant ≈ 1 s).
-const LOSS_ALPHA: f64 = 0.095;
+/// Time constant of the measured loss (energy averages over programme time), s.
+const LOSS_TAU_S: f64 = 1.0;
+
+/// After a programme change the loss is re-learnt with this time constant, s …
+const RELEARN_TAU_S: f64 = 0.15;
+
+/// … for this long, s.
+const RELEARN_S: f64 = 1.0;
+
+/// Largest part of the automatic makeup that makes up for the limiter, dB: more would only
+/// push the programme harder into the ceiling.
+pub const MAX_LIMITER_MAKEUP_DB: f64 = 2.0;
+
+/// Largest automatic makeup, dB.
+const MAX_AUTO_MAKEUP_DB: f64 = 30.0;
+
+/// An AGC gain drop larger than this in one control step (only a caught loud onset does
+/// that) rescales the compressor's held peaks, dB.
+const SHARP_DROP_DB: f32 = 1.0;
+
+/// Time constant of the short level the loudness ceiling holds, s (≈ a 200 ms window).
+pub const SHORT_TAU_S: f64 = 0.1;
+/// Attack and release time constants of the loudness ceiling, s.
+const CEILING_ATTACK_S: f64 = 0.02;
+const CEILING_RELEASE_S: f64 = 0.3;
+
+/// Fastest rise of the automatic makeup, dB/s.
+pub const MAKEUP_RISE_DB_PER_S: f64 = 3.0;
+
+/// Fastest rise of the automatic makeup while it is re-learnt after a programme change, dB/s.
+const RELEARN_MAKEUP_RISE_DB_PER_S: f64 = 12.0;
+
+/// Smallest change of the automatic makeup handed to the compressor, dB.
+const MAKEUP_STEP_DB: f64 = 0.05;
 
 /// Bypass crossfade length, s.
 const BYPASS_FADE_S: f32 = 0.01;
 
 /// Frames processed per part (the length of the sanitised input copy).
 const PART: usize = 1024;
+
+/// The compressor's parameters in the chain: with the AGC on, the makeup is automatic (see
+/// [`Chain::auto_makeup_db`]) and `compressor.makeup_db` is not applied, so the target stays
+/// the output loudness; with the AGC off it is a plain makeup gain.
+fn compressor_params(p: &ChainParams) -> CompressorParams {
+    let mut c = p.compressor;
+    if p.agc.enabled {
+        c.makeup_db = 0.0;
+    }
+    c
+}
 
 /// The levelling chain for one bus of interleaved `f32` audio.
 #[derive(Debug)]
@@ -64,16 +127,36 @@ pub struct Chain {
     step_pos: usize,
     /// True peak of the last `process` call, dBTP.
     in_block_peak: f32,
-    /// Smoothed loudness removed after the AGC, dB, and the meter update it was last
-    /// computed at.
-    loss_db: f64,
-    loss_seen: u64,
-    /// Meter update the AGC last saw, and its momentary loudness.
+    /// Short level behind the compressor without the ceiling (mean square), the ceiling
+    /// gain, dB, and the target it holds to.
+    short_ms: f64,
+    ceiling_db: f64,
+    ceiling_target: f64,
+    /// The AGC's gain cut at the last control point when it was sharp, dB (else 0).
+    ramp_drop_db: f32,
+    /// Meter update the AGC last saw, and its momentary and sub-block loudness.
     agc_seen: u64,
     agc_m: f64,
-    /// Smoothed energies behind `loss_db`: input × AGC gain², output.
-    loss_in: f64,
-    loss_out: f64,
+    agc_sb: f64,
+    /// Energy averages behind the automatic makeup: compressor input and its output without
+    /// makeup; limiter input and output.
+    comp_in: f64,
+    comp_out: f64,
+    lim_in: f64,
+    lim_out: f64,
+    /// Energy and energy-weighted power gain of the steps since the last meter reading, and
+    /// whether all of them were programme.
+    fold_e: f64,
+    fold_w: f64,
+    fold_counts: bool,
+    /// Interval of the meter readings, s.
+    agc_reading_s: f64,
+    /// One-pole coefficients of the compressor averages per step (normal, re-learning).
+    loss_alpha: f64,
+    relearn_alpha: f64,
+    /// Programme changes seen, and the re-learning time left, s.
+    changes_seen: u32,
+    relearn_s: f64,
     out_block_peak: f32,
 }
 
@@ -95,7 +178,7 @@ impl Chain {
             params: *params,
             frames: 0,
             agc: Agc::new(rate, channels, &params.agc),
-            compressor: Compressor::new(rate, channels, &params.compressor),
+            compressor: Compressor::new(rate, channels, &compressor_params(params)),
             limiter,
             in_meter: LiveMeter::new(rate, channels),
             out_meter: LiveMeter::new(rate, channels),
@@ -106,12 +189,25 @@ impl Chain {
             bypass_step: 1.0 / (BYPASS_FADE_S * rate as f32).max(1.0),
             step_pos: 0,
             in_block_peak: PEAK_FLOOR_DB as f32,
-            loss_db: 0.0,
-            loss_seen: 0,
+            short_ms: 0.0,
+            ceiling_db: 0.0,
+            ceiling_target: f64::NAN,
+            ramp_drop_db: 0.0,
             agc_seen: 0,
             agc_m: LUFS_FLOOR,
-            loss_in: 0.0,
-            loss_out: 0.0,
+            agc_sb: LUFS_FLOOR,
+            comp_in: 0.0,
+            comp_out: 0.0,
+            lim_in: 0.0,
+            lim_out: 0.0,
+            loss_alpha: one_pole_alpha(LOSS_TAU_S, rate as f64 / STEP as f64),
+            relearn_alpha: one_pole_alpha(RELEARN_TAU_S, rate as f64 / STEP as f64),
+            changes_seen: 0,
+            relearn_s: 0.0,
+            fold_e: 0.0,
+            fold_w: 0.0,
+            fold_counts: true,
+            agc_reading_s: ((rate as usize + 5) / 10) as f64 / rate as f64,
             out_block_peak: PEAK_FLOOR_DB as f32,
         }
     }
@@ -144,7 +240,7 @@ impl Chain {
     pub fn set_params(&mut self, params: &ChainParams) {
         self.params = *params;
         self.agc.set_params(&params.agc);
-        self.compressor.set_params(&params.compressor);
+        self.compressor.set_params(&compressor_params(params));
         self.limiter.set_params(&params.limiter);
     }
 
@@ -197,8 +293,8 @@ impl Chain {
         while pos < n {
             let todo = (STEP - self.step_pos.min(STEP - 1)).min(n - pos);
             if let Some(seg) = part.get_mut(pos * ch..(pos + todo) * ch) {
-                self.agc.process(seg);
-                self.compressor.process(seg);
+                self.agc.process(seg, ch);
+                self.compressor.process_within_step(seg);
             }
             pos += todo;
             self.step_pos += todo;
@@ -217,9 +313,32 @@ impl Chain {
                 if fresh {
                     self.agc_seen = seen;
                     self.agc_m = self.in_meter.momentary_lufs();
+                    self.agc_sb = self.in_meter.sub_block_lufs();
                 }
-                self.track_loss();
-                self.agc.control(self.agc_m, fresh, self.loss_db as f32);
+                let gain_db = self.agc.gain_db();
+                // What the compressor adds (makeup less the reduction its curve asks for now):
+                // the AGC holds loud onsets at the target as it comes out.
+                self.agc.set_post_gain_db(
+                    self.compressor.makeup_in_force_db()
+                        - self.compressor.target_gain_reduction_db(),
+                );
+                self.agc.control(self.agc_m, self.agc_sb, fresh);
+                if self.ramp_drop_db > 0.0 {
+                    // The step that just ended ramped down through the last cut.
+                    self.compressor
+                        .rescale_current_step(db_to_lin(-self.ramp_drop_db));
+                }
+                let drop_db = gain_db - self.agc.gain_db();
+                self.ramp_drop_db = 0.0;
+                if drop_db > SHARP_DROP_DB {
+                    // A loud onset caught: the compressor's held peaks (this step's too) are
+                    // from before.
+                    self.compressor.rescale_held(db_to_lin(-drop_db));
+                    self.ramp_drop_db = drop_db;
+                }
+                self.update_ceiling(gain_db);
+                self.compressor.end_step();
+                self.track_loss(gain_db, fresh);
             }
         }
         self.run_rest(part, done, n);
@@ -248,30 +367,184 @@ impl Chain {
             .max(self.out_meter.block_true_peak_dbtp() as f32);
     }
 
-    /// Updates the estimate of the loudness the stages after the AGC remove: input momentary
-    /// loudness plus AGC gain minus output momentary loudness, smoothed, once per 100 ms
-    /// meter update, only while the AGC gain is settled and the input is above the silence
-    /// gate (so that neither transitions nor silence distort it).
-    fn track_loss(&mut self) {
-        let seen = self.in_meter.sub_blocks_seen();
-        if seen == self.loss_seen {
-            return;
-        }
-        self.loss_seen = seen;
-        let m_in = self.in_meter.momentary_lufs();
-        let m_out = self.out_meter.momentary_lufs();
-        let gate = self.params.agc.silence_gate_lufs as f64;
-        if self.agc.is_settled() && m_in > gate && m_out > LUFS_FLOOR && seen >= 4 {
-            // Energy-weighted, like loudness itself: loud passages, where the compressor
-            // works hardest, count most.
-            let g = db_to_lin64(self.agc.gain_db() as f64);
-            let e_in = self.in_meter.momentary_energy() * g * g;
-            let e_out = self.out_meter.momentary_energy();
-            self.loss_in += LOSS_ALPHA * (e_in - self.loss_in);
-            self.loss_out += LOSS_ALPHA * (e_out - self.loss_out);
-            if self.loss_in > 0.0 && self.loss_out > 0.0 {
-                self.loss_db = (10.0 * (self.loss_in / self.loss_out).log10()).clamp(-6.0, 12.0);
+    /// Adds the step that just ended (the AGC's gain `gain_db` was in force) to the loss
+    /// measurements; with a `fresh` meter reading, measures the limiter's loss and updates
+    /// the makeup.
+    ///
+    /// * Compressor, every step: its input is the AGC's input energy times the AGC gain², its
+    ///   output without makeup that times the compressor's power gain.
+    /// * Limiter, every 100 ms: the output meter's last sub-block against the input meter's
+    ///   times the energy-weighted power gain of the AGC, compressor and makeup over the
+    ///   steps since the last reading (K-weighted, like the loudness itself).
+    ///
+    /// Only programme counts (not silence, pauses or the first moments of a loud onset), except
+    /// right after a programme change, when everything with sound counts, with a short time
+    /// constant. Everything here runs at control points on per-step sums, so it does not
+    /// depend on how the audio is split into calls.
+    fn track_loss(&mut self, gain_db: f32, fresh: bool) {
+        let (sum, frames) = self.agc.step_energy();
+        if self.agc.programme_changes() != self.changes_seen {
+            self.changes_seen = self.agc.programme_changes();
+            self.relearn_s = RELEARN_S;
+            if self.agc.onset_elapsed_s().is_some() {
+                // A loud onset: what the compressor took from the quieter programme before
+                // says nothing about it. The makeup drops at once and is learnt anew (rising
+                // at its limited rate), so the onset never comes out louder than the target.
+                self.comp_in = 0.0;
+                self.comp_out = 0.0;
+                self.compressor.set_auto_makeup_db(0.0);
             }
+        }
+        let relearn = self.relearn_s > 0.0;
+        if relearn {
+            self.relearn_s -= frames as f64 / self.rate as f64;
+        }
+        // The first moments of a loud onset (compressor and limiter catching it) say nothing
+        // about the programme.
+        let transient = self
+            .agc
+            .onset_elapsed_s()
+            .is_some_and(|t| t < ONSET_CONFIRM_S);
+        if transient {
+            self.relearn_s = RELEARN_S;
+        }
+        // Nor do steps while the gain is still moving to a new programme: the compressor
+        // sees a level on its way there.
+        let counts = frames > 0
+            && sum > 0.0
+            && !transient
+            && self.agc.total_settled()
+            && (self.agc.programme_active() || relearn);
+        let a = if relearn {
+            self.relearn_alpha
+        } else {
+            self.loss_alpha
+        };
+        let g = db_to_lin64(gain_db as f64);
+        let e_in = sum / frames.max(1) as f64 * g * g;
+        let kept = self.compressor.last_step_power_gain();
+        // A step far over the target is a loud onset not caught yet; its energy would swamp
+        // the averages.
+        let hot = 10.0 * e_in.max(1e-30).log10() - 0.691
+            > self.params.agc.target_lufs as f64 + ONSET_EXCESS_LU;
+        let counts = counts && !hot;
+        if counts {
+            self.comp_in += a * (e_in - self.comp_in);
+            self.comp_out += a * (e_in * kept - self.comp_out);
+        }
+        let mk = db_to_lin64(self.compressor.makeup_in_force_db());
+        self.fold_e += sum;
+        self.fold_w += sum * g * g * kept * mk * mk;
+        self.fold_counts &= counts;
+        if fresh {
+            let (w, e, all) = (self.fold_w, self.fold_e, self.fold_counts);
+            self.fold_w = 0.0;
+            self.fold_e = 0.0;
+            self.fold_counts = true;
+            let expected = self.in_meter.sub_block_energy() * if e > 0.0 { w / e } else { 0.0 };
+            let actual = self.out_meter.sub_block_energy();
+            // Not while re-learning: right after a programme change the compressor is still
+            // settling, and what it takes away beyond its curve would be taken for the
+            // limiter's loss.
+            if all && !relearn && expected > 0.0 && actual > 0.0 {
+                let b = 1.0 - (-self.agc_reading_s / LOSS_TAU_S).exp();
+                self.lim_in += b * (expected - self.lim_in);
+                self.lim_out += b * (actual - self.lim_out);
+            }
+            self.update_makeup();
+        }
+    }
+
+    /// The loudness ceiling: from the step that just ended (the AGC's gain `gain_db` was in
+    /// force), the short level coming out of the compressor without the ceiling (a one-pole
+    /// mean square, about 200 ms) is held to `target + agc.max_momentary_lu`: the ceiling
+    /// gain, applied with the makeup, falls with a 20 ms and recovers with a 300 ms time
+    /// constant. It works behind the compressor, so the compressor does not undo it.
+    fn update_ceiling(&mut self, gain_db: f32) {
+        let (sum, frames) = self.agc.step_energy();
+        let p = &self.params.agc;
+        let dt = frames as f64 / self.rate as f64;
+        if frames > 0 {
+            let g = db_to_lin64(gain_db as f64);
+            let post = self.compressor.makeup_in_force_db()
+                - f64::from(self.compressor.gain_reduction_db());
+            let ms = sum / frames as f64 * g * g * 10f64.powf(post / 10.0);
+            self.short_ms += (1.0 - (-dt / SHORT_TAU_S).exp()) * (ms - self.short_ms);
+            if self.short_ms < 1e-20 {
+                self.short_ms = 0.0;
+            }
+        }
+        // A lowered target is reached at the AGC's fall rate; the ceiling glides with it
+        // instead of cutting at once.
+        let target = p.target_lufs as f64;
+        let fall = f64::from(p.fall_db_per_s).max(0.01);
+        self.ceiling_target = if self.ceiling_target.is_finite() {
+            target.max(self.ceiling_target - fall * dt)
+        } else {
+            target
+        };
+        let max = if p.max_momentary_lu.is_finite() {
+            f64::from(p.max_momentary_lu).max(0.0)
+        } else {
+            8.0
+        };
+        let want = if p.enabled && self.short_ms > 0.0 {
+            let out = 10.0 * self.short_ms.log10() - 0.691 + self.agc.k_correction_lu();
+            (self.ceiling_target + max - out).clamp(-60.0, 0.0)
+        } else {
+            0.0
+        };
+        let tau = if want < self.ceiling_db {
+            CEILING_ATTACK_S
+        } else {
+            CEILING_RELEASE_S
+        };
+        self.ceiling_db += (1.0 - (-dt / tau).exp()) * (want - self.ceiling_db);
+        if self.ceiling_db > -1e-3 {
+            self.ceiling_db = 0.0;
+        }
+        self.compressor.set_ceiling_db(self.ceiling_db);
+    }
+
+    /// The measured losses behind the automatic makeup: the compressor's (its curve, over
+    /// the programme) and the limiter's (with whatever else the output meter finds missing),
+    /// dB. Real-time safe.
+    pub fn measured_losses_db(&self) -> (f64, f64) {
+        let ratio_db = |i: f64, o: f64| {
+            if i > 1e-20 && o > 1e-20 {
+                (10.0 * (i / o).log10()).max(0.0)
+            } else {
+                0.0
+            }
+        };
+        (
+            ratio_db(self.comp_in, self.comp_out),
+            ratio_db(self.lim_in, self.lim_out),
+        )
+    }
+
+    /// Sets the compressor's automatic makeup to what the compressor and (up to
+    /// [`MAX_LIMITER_MAKEUP_DB`]) the limiter take away from the programme's loudness.
+    fn update_makeup(&mut self) {
+        let (comp, lim) = self.measured_losses_db();
+        let lim = lim.min(MAX_LIMITER_MAKEUP_DB);
+        let want = if self.params.agc.enabled {
+            (comp + lim).min(MAX_AUTO_MAKEUP_DB)
+        } else {
+            0.0
+        };
+        // Down at once (louder programme, less to make up: never too loud), up at most
+        // MAKEUP_RISE_DB_PER_S (a quieter programme comes in slightly low for a moment
+        // rather than the makeup chasing the compressor).
+        let now = self.compressor.auto_makeup_db();
+        let rise = if self.relearn_s > 0.0 {
+            RELEARN_MAKEUP_RISE_DB_PER_S
+        } else {
+            MAKEUP_RISE_DB_PER_S
+        };
+        let want = want.min(now + rise * self.agc_reading_s);
+        if (want - now).abs() >= MAKEUP_STEP_DB {
+            self.compressor.set_auto_makeup_db(want);
         }
     }
 
@@ -363,10 +636,15 @@ impl Chain {
         }
     }
 
-    /// Estimated loudness the compressor and limiter remove, dB; the AGC makes up for up to
-    /// [`crate::agc::MAX_LOSS_MAKEUP_DB`] of it. Real-time safe.
-    pub fn stage_loss_db(&self) -> f32 {
-        self.loss_db as f32
+    /// Loudness-ceiling gain in force, dB (≤ 0). Real-time safe.
+    pub fn ceiling_gain_db(&self) -> f32 {
+        self.ceiling_db as f32
+    }
+
+    /// Automatic makeup in force: the loudness the compressor and limiter take away from the
+    /// programme, made up behind the compressor, dB. Real-time safe.
+    pub fn auto_makeup_db(&self) -> f32 {
+        self.compressor.auto_makeup_db() as f32
     }
 
     /// The AGC stage (read access: programme estimate, gain). Real-time safe.

@@ -38,6 +38,15 @@ pub struct Compressor {
     gr_db: f64,
     /// Smoothed makeup, dB.
     makeup_db: f64,
+    /// Automatic makeup handed in by the chain (what the compressor and limiter take away
+    /// from the programme's loudness), dB.
+    auto_makeup_db: f64,
+    /// Loudness-ceiling gain handed in by the chain, dB (≤ 0), applied with the makeup.
+    ceiling_db: f64,
+    /// Static (curve) gain reduction for the detected level at the last two control points,
+    /// dB: what the compressor takes away once its attack and release have settled.
+    static_prev_db: f64,
+    static_db: f64,
     /// Gain at the start and end of the current ramp.
     gain_from: f32,
     gain_to: f32,
@@ -68,6 +77,10 @@ impl Compressor {
             ring_pos: 0,
             gr_db: 0.0,
             makeup_db: 0.0,
+            auto_makeup_db: 0.0,
+            ceiling_db: 0.0,
+            static_prev_db: 0.0,
+            static_db: 0.0,
             gain_from: 1.0,
             gain_to: 1.0,
             pos: 0,
@@ -88,6 +101,10 @@ impl Compressor {
         self.step_peak = 0.0;
         self.ring_pos = 0;
         self.gr_db = 0.0;
+        self.static_prev_db = 0.0;
+        self.static_db = 0.0;
+        self.ceiling_db = 0.0;
+        self.auto_makeup_db = 0.0;
         self.makeup_db = self.makeup_target();
         let g = db_to_lin(self.makeup_db as f32);
         self.gain_from = g;
@@ -118,11 +135,57 @@ impl Compressor {
     }
 
     fn makeup_target(&self) -> f64 {
-        if self.params.enabled {
+        let own = if self.params.enabled {
             finite_clamp(self.params.makeup_db, 0.0, -60.0, 60.0) as f64
         } else {
             0.0
-        }
+        };
+        own + self.auto_makeup_db
+    }
+
+    /// Sets the automatic makeup applied after the gain reduction, dB (clamped to
+    /// 0 … 60); it is reached through the makeup smoothing. Real-time safe.
+    pub fn set_auto_makeup_db(&mut self, db: f64) {
+        self.auto_makeup_db = if db.is_finite() {
+            db.clamp(0.0, 60.0)
+        } else {
+            0.0
+        };
+    }
+
+    /// Sets the loudness-ceiling gain applied with the makeup from the next control point
+    /// on, dB (clamped to −90 … 0; the caller smooths it). Real-time safe.
+    pub fn set_ceiling_db(&mut self, db: f64) {
+        self.ceiling_db = if db.is_finite() {
+            db.clamp(-90.0, 0.0)
+        } else {
+            0.0
+        };
+    }
+
+    /// The loudness-ceiling gain in force, dB. Real-time safe.
+    pub fn ceiling_db(&self) -> f64 {
+        self.ceiling_db
+    }
+
+    /// The makeup in force (own and automatic, smoothed), dB. Real-time safe.
+    pub fn makeup_in_force_db(&self) -> f64 {
+        self.makeup_db
+    }
+
+    /// The automatic makeup in force (its target), dB. Real-time safe.
+    pub fn auto_makeup_db(&self) -> f64 {
+        self.auto_makeup_db
+    }
+
+    /// Power gain of the static curve (makeup excluded) for the level detected over the
+    /// last completed step: what the compressor keeps of its input's energy once its attack
+    /// and release have settled. The makeup is derived from it, so that a compressor still
+    /// releasing from a sudden peak does not pull the makeup up. Real-time safe.
+    pub fn last_step_power_gain(&self) -> f64 {
+        let a = 10f64.powf(-self.static_prev_db / 10.0);
+        let b = 10f64.powf(-self.static_db / 10.0);
+        0.5 * (a + b)
     }
 
     /// Static curve: gain reduction in dB (≥ 0) for a detected level in dBFS.
@@ -161,6 +224,8 @@ impl Compressor {
         } else {
             0.0
         };
+        self.static_prev_db = self.static_db;
+        self.static_db = target;
         let a = if target > self.gr_db {
             self.attack_alpha
         } else {
@@ -175,7 +240,7 @@ impl Compressor {
             self.makeup_db = self.makeup_target();
         }
         self.gain_from = self.gain_to;
-        let g_db = (self.makeup_db - self.gr_db) as f32;
+        let g_db = (self.makeup_db - self.gr_db + self.ceiling_db) as f32;
         if g_db != self.gain_to_db {
             self.gain_to_db = g_db;
             self.gain_to = db_to_lin(g_db);
@@ -188,7 +253,6 @@ impl Compressor {
     #[inline]
     pub fn process(&mut self, buf: &mut [f32]) {
         let ch = self.channels;
-        let inv_step = 1.0 / STEP as f32;
         let whole = buf.len() / ch * ch;
         let mut rest = buf.get_mut(..whole).unwrap_or(&mut []);
         // Runs up to the next control point: detection first (the input before the gain),
@@ -197,26 +261,84 @@ impl Compressor {
             let todo = STEP.saturating_sub(self.pos).max(1).min(rest.len() / ch);
             let (run, next) = rest.split_at_mut(todo * ch);
             rest = next;
-            self.step_peak = self.step_peak.max(abs_peak(run));
-            let (from, to) = (self.gain_from, self.gain_to);
-            if from == to {
-                // Flat ramp: every frame gets exactly `from` (what the ramp formula gives).
-                run.iter_mut().for_each(|x| *x *= from);
-            } else {
-                let mut pos = self.pos;
-                for frame in run.chunks_exact_mut(ch) {
-                    pos += 1;
-                    let g = from + (to - from) * (pos as f32 * inv_step);
-                    for x in frame.iter_mut() {
-                        *x *= g;
-                    }
-                }
-            }
-            self.pos += todo;
+            self.run(run);
             if self.pos >= STEP {
                 self.control();
             }
         }
+    }
+
+    /// Processes interleaved frames that do not reach past the next control point (at most
+    /// `STEP − frames done in this step`; extra frames get the end gain) without running the
+    /// control update at its end: the caller runs [`end_step`](Self::end_step) there, after
+    /// telling the compressor about gain changes in front of it
+    /// ([`rescale_held`](Self::rescale_held)). Real-time safe.
+    #[inline]
+    pub fn process_within_step(&mut self, buf: &mut [f32]) {
+        let ch = self.channels;
+        let whole = buf.len() / ch * ch;
+        if let Some(run) = buf.get_mut(..whole) {
+            self.run(run);
+        }
+        self.pos = self.pos.min(STEP);
+    }
+
+    /// Runs the control update if the current step is complete (see
+    /// [`process_within_step`](Self::process_within_step)). Real-time safe.
+    pub fn end_step(&mut self) {
+        if self.pos >= STEP {
+            self.control();
+        }
+    }
+
+    /// Detection and gain ramp over `run` (whole frames within one step).
+    #[inline]
+    fn run(&mut self, run: &mut [f32]) {
+        let ch = self.channels;
+        let inv_step = 1.0 / STEP as f32;
+        self.step_peak = self.step_peak.max(abs_peak(run));
+        let (from, to) = (self.gain_from, self.gain_to);
+        if from == to {
+            // Flat ramp: every frame gets exactly `from` (what the ramp formula gives).
+            run.iter_mut().for_each(|x| *x *= from);
+        } else {
+            let mut pos = self.pos;
+            for frame in run.chunks_exact_mut(ch) {
+                pos = (pos + 1).min(STEP);
+                let g = from + (to - from) * (pos as f32 * inv_step);
+                for x in frame.iter_mut() {
+                    *x *= g;
+                }
+            }
+        }
+        self.pos += run.len() / ch;
+    }
+
+    /// Tells the compressor that the gain in front of it has just changed by `ratio` (linear):
+    /// the peaks it holds for detection are scaled to match, so a sudden large cut in front
+    /// (a loud onset caught by the AGC) does not leave it reducing for a peak that no longer
+    /// comes. Real-time safe.
+    pub fn rescale_held(&mut self, ratio: f32) {
+        if !(ratio.is_finite() && ratio > 0.0) {
+            return;
+        }
+        self.step_peaks.iter_mut().for_each(|p| *p *= ratio);
+        self.step_peak *= ratio;
+    }
+
+    /// Scales the peak detected so far in the current step by `ratio` (linear): that step
+    /// ramped from the gain before a sudden cut in front to the gain after it. Call before
+    /// [`end_step`](Self::end_step). Real-time safe.
+    pub fn rescale_current_step(&mut self, ratio: f32) {
+        if ratio.is_finite() && ratio > 0.0 {
+            self.step_peak *= ratio;
+        }
+    }
+
+    /// Gain reduction of the static curve for the level detected at the last control point,
+    /// dB (≥ 0): where the gain reduction is heading. Real-time safe.
+    pub fn target_gain_reduction_db(&self) -> f64 {
+        self.static_db
     }
 
     /// Current gain reduction, dB (≥ 0). Real-time safe.

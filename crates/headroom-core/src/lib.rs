@@ -1,6 +1,7 @@
 //! # headroom-core
 //!
 //! The loudness levelling DSP of headroom, free of I/O and of allocation on the audio path.
+//! Profiles (the TOML files that set these parameters) live in the `headroom-profile` crate.
 //!
 //! * [`meter`] — ITU-R BS.1770-4 / EBU R128 loudness metering (K-weighting, momentary,
 //!   short-term, gated integrated, loudness range, true peak, sample peak) with O(1) live reads.
@@ -12,14 +13,11 @@
 //! * [`shared`] — lock-free hand-off of meters out of the audio thread.
 //! * [`timing`] — [`PlaybackTiming`]: wait-free per-callback timing statistics.
 //! * [`analysis`] — offline file analysis (`headroom analyze`), built on the `ebur128` crate.
-//! * [`profile`] — TOML profiles: parsing, validation, dotted-key settings.
 //!
 //! ## Allocation contract
 //! Constructors (`new`) and `prepare` may allocate. Every method documented as
 //! *real-time safe* (notably every `process`) never allocates, locks, blocks, logs or panics,
 //! for any input, and is checked under `assert_no_alloc` in the tests.
-
-#![warn(missing_docs)]
 
 pub mod agc;
 pub mod analysis;
@@ -28,7 +26,6 @@ pub mod compressor;
 pub mod limiter;
 pub mod meter;
 pub mod params;
-pub mod profile;
 pub mod shared;
 pub mod timing;
 pub mod truepeak;

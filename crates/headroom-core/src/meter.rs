@@ -974,6 +974,17 @@ impl LiveMeter {
         self.m_sum / (4 * self.sub_len) as f64
     }
 
+    /// Energy of the last complete 100 ms sub-block, as
+    /// [`momentary_energy`](Self::momentary_energy); 0 before the first one. O(1).
+    pub fn sub_block_energy(&self) -> f64 {
+        self.ring[(self.ring_pos + 29) % 30] / self.sub_len as f64
+    }
+
+    /// Loudness of the last complete 100 ms sub-block in LUFS, at least [`LUFS_FLOOR`]. O(1).
+    pub fn sub_block_lufs(&self) -> f64 {
+        floor_lufs(energy_to_lufs(self.sub_block_energy()))
+    }
+
     /// Short-term energy (3 s window ending at the last sub-block boundary), as
     /// [`momentary_energy`](Self::momentary_energy). O(1): one division.
     pub fn short_term_energy(&self) -> f64 {

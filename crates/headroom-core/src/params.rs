@@ -1,8 +1,9 @@
 //! Parameters of every DSP stage, with their defaults.
 //!
 //! All structs are `Copy` so that they can be handed to the audio thread through a lock-free
-//! queue by value. Ranges are enforced by [`crate::profile`] when a profile or setting is
-//! validated; the DSP itself clamps defensively and never panics on an out-of-range value.
+//! queue by value. Ranges are enforced by the `headroom-profile` crate (its settings schema)
+//! when a profile or setting is validated; the DSP itself clamps defensively and never panics
+//! on an out-of-range value.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,9 +23,18 @@ pub struct AgcParams {
     pub rise_db_per_s: f32,
     /// How fast gain may fall (cut), dB per second.
     pub fall_db_per_s: f32,
-    /// Below this loudness the gain freezes, LUFS: silence, room noise and fade-outs are
-    /// never pumped up.
+    /// Below this loudness the gain freezes, LUFS (digital silence, very quiet noise).
+    /// Quieter sound above it is told apart from a quieter programme by the relative gate
+    /// (see [`crate::agc`]).
     pub silence_gate_lufs: f32,
+    /// Length of the programme loudness window, s: the AGC steers the gated loudness of the
+    /// last `window_s` seconds of programme toward the target. Short follows the programme
+    /// closely (even loudness); long keeps its dynamics (music).
+    pub window_s: f32,
+    /// Largest momentary loudness above the target, LU: louder moments (a shout, an
+    /// explosion inside a loud scene) are pulled down within tens of milliseconds and let go
+    /// over 300 ms — a loudness limiter. High values leave the dynamics alone.
+    pub max_momentary_lu: f32,
 }
 
 impl Default for AgcParams {
@@ -32,11 +42,13 @@ impl Default for AgcParams {
         Self {
             enabled: true,
             target_lufs: -16.0,
-            max_boost_db: 24.0,
+            max_boost_db: 30.0,
             max_cut_db: 24.0,
-            rise_db_per_s: 10.0,
+            rise_db_per_s: 15.0,
             fall_db_per_s: 40.0,
-            silence_gate_lufs: -50.0,
+            silence_gate_lufs: -60.0,
+            window_s: 2.0,
+            max_momentary_lu: 6.0,
         }
     }
 }

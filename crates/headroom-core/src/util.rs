@@ -24,19 +24,28 @@ pub const MAX_INPUT: f32 = 1000.0;
 
 /// Makes an input sample safe for the levelling stages: NaN and ±∞ become 0 (silence),
 /// magnitudes below 1e−20 (denormal territory) become 0, magnitudes above [`MAX_INPUT`] are
-/// clamped to it.
+/// clamped to it. [`sanitize_below`] with the levelling stages' limit. Real-time safe.
 #[inline(always)]
 pub fn sanitize(x: f32) -> f32 {
-    if !x.is_finite() {
-        return 0.0;
-    }
+    sanitize_below(x, MAX_INPUT)
+}
+
+/// Makes an input sample safe for arithmetic: NaN and ±∞ become 0, magnitudes below 1e−20
+/// (denormal territory) become 0, magnitudes above `limit` are clamped to ±`limit`.
+///
+/// The stages differ only in `limit`: the levelling stages use [`MAX_INPUT`] (+60 dBFS: a
+/// gain computed from louder input would be meaningless); the meters clamp at 1e12 only to
+/// keep squares finite, so that they measure what arrives, however loud. Written as selects
+/// (no branches) so that block loops vectorise; NaN fails every comparison and ends up as 0,
+/// like ±∞. Real-time safe.
+#[inline(always)]
+pub fn sanitize_below(x: f32, limit: f32) -> f32 {
     let a = x.abs();
-    if a < 1e-20 {
-        0.0
-    } else if a > MAX_INPUT {
-        MAX_INPUT.copysign(x)
+    let clamped = if a > limit { limit.copysign(x) } else { x };
+    if (1e-20..f32::INFINITY).contains(&a) {
+        clamped
     } else {
-        x
+        0.0
     }
 }
 
@@ -60,6 +69,73 @@ pub fn one_pole_alpha(tau_s: f64, update_rate_hz: f64) -> f64 {
         return 1.0;
     }
     1.0 - (-1.0 / (tau_s * update_rate_hz)).exp()
+}
+
+/// Sum of `x²` over `buf`, accumulated in `f32` lanes so that it vectorises (exact enough for
+/// blocks of a few thousand samples). Real-time safe.
+#[inline]
+pub fn sum_squares(buf: &[f32]) -> f64 {
+    const L: usize = 8;
+    let mut acc = [0.0f32; L];
+    let mut chunks = buf.chunks_exact(L);
+    for c in chunks.by_ref() {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x * x;
+        }
+    }
+    let mut s: f64 = acc.iter().map(|&a| f64::from(a)).sum();
+    for &x in chunks.remainder() {
+        s += f64::from(x * x);
+    }
+    s
+}
+
+/// Sum of squares accumulated across calls so that the result does not depend on how the
+/// samples were split into calls: sample `k` (counted since the last [`take`](Self::take))
+/// always goes to lane `k mod 8`, each lane adds in sample order, and the lanes are summed
+/// in a fixed order. Vectorises on whole lanes. Real-time safe.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LaneEnergy {
+    lanes: [f32; 8],
+    /// Samples added since the last `take`, modulo 8.
+    offset: usize,
+}
+
+impl LaneEnergy {
+    /// Adds the squares of `buf`.
+    #[inline]
+    pub fn add(&mut self, buf: &[f32]) {
+        let mut rest = buf;
+        // Head: up to the next lane boundary.
+        while self.offset != 0 {
+            let Some((&x, tail)) = rest.split_first() else {
+                return;
+            };
+            if let Some(l) = self.lanes.get_mut(self.offset) {
+                *l += x * x;
+            }
+            self.offset = (self.offset + 1) % 8;
+            rest = tail;
+        }
+        let mut chunks = rest.chunks_exact(8);
+        for c in chunks.by_ref() {
+            for (l, &x) in self.lanes.iter_mut().zip(c) {
+                *l += x * x;
+            }
+        }
+        for (l, &x) in self.lanes.iter_mut().zip(chunks.remainder()) {
+            *l += x * x;
+        }
+        self.offset = chunks.remainder().len();
+    }
+
+    /// The sum so far; starts over.
+    #[inline]
+    pub fn take(&mut self) -> f64 {
+        let s = self.lanes.iter().map(|&l| f64::from(l)).sum();
+        *self = Self::default();
+        s
+    }
 }
 
 /// Largest `|x|` in `buf` (0 for an empty slice; NaN values are ignored). Exact, in lanes so
@@ -326,6 +402,12 @@ mod tests {
         assert_eq!(sanitize(1e-30), 0.0);
         assert_eq!(sanitize(-1e9), -MAX_INPUT);
         assert_eq!(sanitize(0.5), 0.5);
+        assert_eq!(sanitize(f32::MIN_POSITIVE), 0.0);
+        assert_eq!(sanitize(-1e-19), -1e-19);
+        assert_eq!(sanitize_below(5e12, 1e12), 1e12);
+        assert_eq!(sanitize_below(-5e12, 1e12), -1e12);
+        assert_eq!(sanitize_below(5e11, 1e12), 5e11);
+        assert_eq!(sanitize_below(f32::INFINITY, 1e12), 0.0);
         assert!((one_pole_alpha(1.0, 1.0) - (1.0 - (-1.0f64).exp())).abs() < 1e-12);
         assert_eq!(one_pole_alpha(0.0, 48000.0), 1.0);
     }

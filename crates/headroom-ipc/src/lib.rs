@@ -1,8 +1,8 @@
 //! # headroom-ipc
 //!
-//! Wire types and framing of the headroom control protocol, shared by `headroomd` (server)
-//! and `headroom-client`. The human-readable specification is `IPC.md` at the repository
-//! root; this crate is its source of truth.
+//! Wire types and framing of the headroom control protocol, shared by `headroomd` (server),
+//! `headroom-client` and anyone writing a client. The specification follows below (it is the
+//! repository's `IPC.md`, tested against these types); the types are its source of truth.
 //!
 //! * Transport: a Unix stream socket at [`default_socket_path`]
 //!   (`$XDG_RUNTIME_DIR/headroom/control.sock`, overridable with [`SOCKET_ENV`]).
@@ -12,10 +12,14 @@
 //!   [`ClientHello`]; a different [`PROTOCOL_VERSION`] is refused with `version_mismatch`.
 //! * Requests: [`RequestFrame`] = `id` + [`Request`]; results: [`Response`]; errors:
 //!   [`IpcError`] with an [`ErrorCode`]; subscription events: [`Event`] by [`Topic`].
+//! * [`state`]: events folded into the daemon's state ([`DaemonState`]) and replicated as a
+//!   subscriber's snapshot — the one fold the daemon and its clients share.
 //!
 //! This crate does not depend on the DSP crate: meters are mirrored as plain [`Meters`].
-
-#![warn(missing_docs)]
+//!
+//! ---
+//!
+#![doc = include_str!("../../../IPC.md")]
 
 use std::path::PathBuf;
 
@@ -24,6 +28,7 @@ pub mod event;
 pub mod frame;
 pub mod request;
 pub mod response;
+pub mod state;
 
 pub use error::{ErrorCode, IpcError};
 pub use event::{
@@ -40,6 +45,7 @@ pub use response::{
     ProfileEntry, ProfileList, ProfileShow, ProfileSource, Response, RouteRule, Routes, RuleSource,
     SettingEntry, Settings, Status, StreamInfo, Subscribed,
 };
+pub use state::DaemonState;
 
 /// Protocol (major) version spoken by this crate. Additive changes (new methods, new
 /// optional fields, new events, new error codes) keep it; incompatible changes bump it.
@@ -54,7 +60,9 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub const MAX_SERVER_FRAME_BYTES: usize = 4 * 1024 * 1024;
 
 /// Loudness published when there is no measurement yet (the BS.1770 absolute gate). Meter
-/// values at or below it mean "no measurement".
+/// values at or below it mean "no measurement". Part of the wire spec; the same value as
+/// `headroom_core::LUFS_FLOOR` (this crate does not depend on the DSP; the daemon's tests
+/// check that the two agree).
 pub const LUFS_FLOOR: f32 = -70.0;
 
 /// Environment variable overriding the socket path.

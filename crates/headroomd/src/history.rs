@@ -82,8 +82,8 @@ impl Sample {
     }
 }
 
-/// Loudness meaning "no measurement", LUFS.
-const LUFS_FLOOR: f32 = -70.0;
+/// Loudness meaning "no measurement", LUFS ([`headroom_core::LUFS_FLOOR`]).
+const LUFS_FLOOR: f32 = headroom_core::LUFS_FLOOR as f32;
 
 /// How much history to keep and where.
 #[derive(Debug, Clone, PartialEq)]

@@ -35,8 +35,9 @@
 use headroom_core::LayerAParams;
 use serde::{Deserialize, Serialize};
 
-/// Momentary loudness at or below this is silence: the reduction freezes, LUFS.
-pub const GATE_LUFS: f64 = -70.0;
+/// Momentary loudness at or below this is silence: the reduction freezes, LUFS. The meters'
+/// "no measurement" floor ([`headroom_core::LUFS_FLOOR`], the BS.1770 absolute gate).
+pub const GATE_LUFS: f64 = headroom_core::LUFS_FLOOR;
 
 /// A step more than this below the current loudness estimate is a pause or a fade: the
 /// reduction freezes, LU.

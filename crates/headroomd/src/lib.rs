@@ -4,12 +4,11 @@
 //! asked to stop. The `headroomd` binary is a thin wrapper, so integration tests can start a
 //! real daemon in-process or as a child process.
 
-#![warn(missing_docs)]
-
 pub mod control;
 pub mod engine;
 pub mod history;
 pub mod layer_a;
+pub mod names;
 pub mod profiles;
 pub mod pw;
 pub mod routing;

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use headroom_core::profile::{Profile, SettingValue};
+use headroom_profile::{Profile, SettingValue};
 use serde::{Deserialize, Serialize};
 
 /// File name of the state file inside the state directory.
@@ -251,7 +251,10 @@ mod tests {
         o.insert("no.such", SettingValue::Bool(true));
         let (p, warnings) = o.apply_to(&Profile::default());
         assert_eq!(p.chain.agc.target_lufs, -20.0);
-        assert_eq!(p.chain.agc.silence_gate_lufs, -50.0);
+        assert_eq!(
+            p.chain.agc.silence_gate_lufs,
+            headroom_core::AgcParams::default().silence_gate_lufs
+        );
         assert_eq!(warnings.len(), 2, "{warnings:?}");
     }
 }

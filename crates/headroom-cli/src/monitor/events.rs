@@ -1,6 +1,6 @@
 //! Applying daemon events and status replies to the [`MonitorState`].
 
-use headroom_ipc::{Event, Meters, Route, SettingValue, Status, StreamInfo};
+use headroom_ipc::{Event, Meters, Route, Status, StreamInfo};
 
 use super::state::{Banner, DspView, MeterView, MonitorState, StreamRow};
 
@@ -61,16 +61,11 @@ pub fn apply_status(state: &mut MonitorState, s: &Status, now_ms: u64) {
     );
 }
 
-fn ceiling_from(state: &mut MonitorState, key: &str, value: &SettingValue) {
-    if key == "limiter.ceiling_dbtp" {
-        if let Some(v) = value.as_f64() {
-            state.ceiling_dbtp = v as f32;
-        }
-    }
-}
-
-/// Applies one subscription event.
+/// Applies one subscription event: folds it into [`MonitorState::daemon`] (the fold every
+/// client of the protocol shares, [`headroom_ipc::state`]), then updates what the monitor
+/// shows from it.
 pub fn apply_event(state: &mut MonitorState, event: &Event, now_ms: u64) {
+    state.daemon.apply(event);
     match event {
         Event::DaemonSnapshot(s) => {
             apply_status(state, s, now_ms);
@@ -96,32 +91,14 @@ pub fn apply_event(state: &mut MonitorState, event: &Event, now_ms: u64) {
                 now_ms,
             );
         }
-        Event::RoutingSnapshot(r) => state.set_streams(r.streams.iter().map(stream_row).collect()),
-        Event::StreamRouted(s) => {
-            let row = stream_row(s);
-            match state.streams.iter_mut().find(|r| r.node_id == s.node_id) {
-                Some(existing) => *existing = row,
-                None => state.streams.push(row),
-            }
-        }
-        Event::StreamRemoved(r) => state.streams.retain(|s| s.node_id != r.node_id),
-        Event::LayerAAttached(a) => {
-            if let Some(s) = state.streams.iter_mut().find(|s| s.node_id == a.node_id) {
-                s.layer_a_db.get_or_insert(0.0);
-            }
-        }
-        Event::LayerADetached(d) => {
-            if let Some(s) = state.streams.iter_mut().find(|s| s.node_id == d.node_id) {
-                s.layer_a_db = None;
-            }
-        }
+        Event::RoutingSnapshot(_)
+        | Event::StreamRouted(_)
+        | Event::StreamRemoved(_)
+        | Event::LayerAAttached(_)
+        | Event::LayerADetached(_) => sync_streams(state),
         Event::MetersTick(t) => {
             state.set_meters(meter_view(&t.meters), now_ms);
-            for l in &t.layer_a {
-                if let Some(s) = state.streams.iter_mut().find(|s| s.node_id == l.node_id) {
-                    s.layer_a_db = Some(l.reduction_db);
-                }
-            }
+            sync_streams(state);
         }
         Event::ProfileChanged(p) => state.set_profile(&p.name),
         Event::ProfileSnapshot(p) => state.set_profile(&p.active),
@@ -133,12 +110,21 @@ pub fn apply_event(state: &mut MonitorState, event: &Event, now_ms: u64) {
             };
             state.set_banner(Banner::Error(format!("{at}{}", e.message)), now_ms);
         }
-        Event::SettingChanged(s) => ceiling_from(state, &s.key, &s.value),
-        Event::SettingsSnapshot(list) => {
-            for e in &list.settings {
-                ceiling_from(state, &e.key, &e.value);
+        Event::SettingChanged(_) | Event::SettingsSnapshot(_) => {
+            if let Some(v) = state
+                .daemon
+                .setting("limiter.ceiling_dbtp")
+                .and_then(|e| e.value.as_f64())
+            {
+                state.ceiling_dbtp = v as f32;
             }
         }
         Event::RuleChanged(_) | Event::Other { .. } => {}
     }
+}
+
+/// The streams table from the daemon's streams (by node id).
+fn sync_streams(state: &mut MonitorState) {
+    let rows = state.daemon.streams.values().map(stream_row).collect();
+    state.set_streams(rows);
 }

@@ -11,8 +11,8 @@ use headroom_ipc::{BypassMode, Event, Status, Topic};
 
 use super::events::{apply_event, apply_status};
 use super::state::{Banner, MonitorState};
-use crate::daemon::{client_error, connect};
-use crate::error::{CliError, CliResult, EXIT_DAEMON_DOWN};
+use crate::connection::{client_error, connect};
+use crate::error::{CliError, CliResult, ErrorKind};
 
 /// Pause between reconnection attempts while the daemon is away.
 const RETRY: Duration = Duration::from_secs(1);
@@ -65,10 +65,10 @@ fn run_json(socket: &Path, topics: &[Topic], out: &mut dyn Write) -> CliResult {
         writeln!(out, "{line}")?;
         out.flush()?;
     }
-    Err(CliError {
-        code: EXIT_DAEMON_DOWN,
-        message: "headroomd closed the connection".into(),
-    })
+    Err(CliError::new(
+        ErrorKind::DaemonDown,
+        "headroomd closed the connection",
+    ))
 }
 
 fn reason(e: &ClientError) -> String {
@@ -161,7 +161,7 @@ fn ui_loop(
         }
         state.tick(now());
         terminal
-            .draw(|f| super::draw(f, &state))
+            .draw(|f| super::draw::draw(f, &state))
             .map_err(|e| CliError::failed(format!("cannot draw: {e}")))?;
         if event::poll(FRAME).map_err(|e| CliError::failed(e.to_string()))? {
             if let TermEvent::Key(k) = event::read().map_err(|e| CliError::failed(e.to_string()))? {

@@ -4,6 +4,8 @@
 
 use std::collections::VecDeque;
 
+use headroom_ipc::DaemonState;
+
 /// Meter values the monitor shows (a copy of the daemon's bus meters).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct MeterView {
@@ -87,6 +89,8 @@ pub const ERROR_BANNER_MS: u64 = 5000;
 /// Everything the monitor draws.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonitorState {
+    /// The daemon's state as its events describe it (every event is folded in here first).
+    pub daemon: DaemonState,
     /// Daemon version (empty until known).
     pub version: String,
     /// Active profile.
@@ -122,6 +126,7 @@ pub struct MonitorState {
 impl Default for MonitorState {
     fn default() -> Self {
         Self {
+            daemon: DaemonState::default(),
             version: String::new(),
             profile: String::new(),
             uptime_s: 0,

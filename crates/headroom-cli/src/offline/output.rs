@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crate::error::{CliError, CliResult};
+use crate::error::{CliError, CliResult, ErrorKind};
 
 /// Identity of a file: device and inode.
 pub type FileId = (u64, u64);
@@ -196,10 +196,10 @@ pub fn interrupted(signal: usize) -> CliError {
     } else {
         "SIGINT"
     };
-    CliError {
-        code: 128u8.saturating_add(signal as u8),
-        message: format!("interrupted by {name}; the partial output was removed"),
-    }
+    CliError::new(
+        ErrorKind::Interrupted(u8::try_from(signal).unwrap_or(u8::MAX)),
+        format!("interrupted by {name}; the partial output was removed"),
+    )
 }
 
 /// Whether an interrupt arrived (see [`interrupt_flag`]).

@@ -109,9 +109,34 @@ pub fn speech_like(secs: f64, seed: u64) -> Vec<f32> {
     out
 }
 
-/// Dense, heavily compressed music-like stereo signal: a chord of sines plus pink-ish noise
-/// and a kick every 500 ms, saturated (tanh) so the crest factor is small. Unscaled.
+/// Music-like stereo signal: a chord of sines plus noise and a kick every 500 ms, saturated
+/// (tanh) so the crest factor is small, with phrased dynamics: every beat (250 ms) is
+/// accented at its own level (±3 dB), as played music is, so that its 100 ms loudness
+/// spreads over a few LU (steady sound — tones, noise — does not). Unscaled.
 pub fn music_like(secs: f64, seed: u64) -> Vec<f32> {
+    let mut x = dense_music_like(secs, seed);
+    let mut rng = Rng::new(seed ^ 0x5eed);
+    let beat = RATE as usize / 4;
+    let mut from = 1.0f64;
+    for chunk in x.chunks_mut(beat * CH) {
+        let to = 10f64.powf((rng.uniform() * 6.0 - 3.0) / 20.0);
+        let n = chunk.len() / CH;
+        for (i, f) in chunk.chunks_exact_mut(CH).enumerate() {
+            // Glide over the first 20 ms of the beat (no clicks), then hold.
+            let t = (i as f64 / (0.02 * RATE as f64)).min(1.0);
+            let g = (from + (to - from) * t) as f32;
+            f.iter_mut().for_each(|v| *v *= g);
+        }
+        let _ = n;
+        from = to;
+    }
+    x
+}
+
+/// Dense, heavily compressed music-like stereo signal: a chord of sines plus pink-ish noise
+/// and a kick every 500 ms, saturated (tanh) so the crest factor is small; its loudness
+/// hardly moves. Unscaled.
+pub fn dense_music_like(secs: f64, seed: u64) -> Vec<f32> {
     let n = (secs * RATE as f64) as usize;
     let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(n * CH);
@@ -146,6 +171,25 @@ pub fn sine(freq: f64, amp: f64, secs: f64) -> Vec<f32> {
         let x = (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / RATE as f64).sin()) as f32;
         out.push(x);
         out.push(x);
+    }
+    out
+}
+
+/// Stereo pink-ish noise (white noise through a 3-pole approximation of a −3 dB/octave
+/// filter, Paul Kellet's), different in both channels. Unscaled.
+pub fn pink_noise(secs: f64, seed: u64) -> Vec<f32> {
+    let n = (secs * RATE as f64) as usize;
+    let mut rng = Rng::new(seed);
+    let mut st = [[0.0f64; 3]; 2];
+    let mut out = Vec::with_capacity(n * CH);
+    for _ in 0..n {
+        for b in st.iter_mut() {
+            let w = rng.bipolar();
+            b[0] = 0.99765 * b[0] + w * 0.0990460;
+            b[1] = 0.96300 * b[1] + w * 0.2965164;
+            b[2] = 0.57000 * b[2] + w * 1.0526913;
+            out.push((b[0] + b[1] + b[2] + w * 0.1848) as f32);
+        }
     }
     out
 }
@@ -349,4 +393,22 @@ pub fn fraction_within(
         }
     }
     (if n == 0 { 0.0 } else { ok as f64 / n as f64 }, n)
+}
+
+/// Integrated loudness (ebur128) of `x` between `a` and `b` seconds.
+pub fn integrated_between(x: &[f32], a: f64, b: f64) -> f64 {
+    let at = |t: f64| ((t * RATE as f64) as usize * CH).min(x.len());
+    integrated(&x[at(a)..at(b)])
+}
+
+pub fn speech_at(secs: f64, seed: u64, lufs: f64) -> Vec<f32> {
+    let mut v = speech_like(secs, seed);
+    normalise(&mut v, lufs);
+    v
+}
+
+pub fn music_at(secs: f64, seed: u64, lufs: f64) -> Vec<f32> {
+    let mut v = music_like(secs, seed);
+    normalise(&mut v, lufs);
+    v
 }

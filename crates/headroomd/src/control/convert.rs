@@ -1,8 +1,16 @@
-//! Conversions from the DSP crate's types to their wire mirrors (the wire crate does not
-//! depend on the DSP crate).
+//! Conversions between the daemon's own types (and those of the DSP and profile crates) and
+//! their wire mirrors in `headroom-ipc`, which depends on neither.
 
 use headroom_core::{MeterSnapshot, TimingSnapshot};
-use headroom_ipc::{DspTiming, Meters};
+use headroom_ipc::{
+    DspTiming, ErrorCode, HistorySample, IpcError, Meters, ProfileSource as WireSource,
+    Route as WireRoute, SettingValue as WireValue, StreamInfo,
+};
+use headroom_profile::{ErrorKind, Route, SettingValue};
+
+use crate::history::Sample;
+use crate::profiles::{ProfileSource, StoreError};
+use crate::routing::StreamRoute;
 
 /// Wire [`Meters`] from a core [`MeterSnapshot`]. Allocation: none.
 pub fn meters_from_core(m: &MeterSnapshot) -> Meters {
@@ -31,6 +39,98 @@ pub fn dsp_timing_from_core(t: &TimingSnapshot) -> DspTiming {
         mean_us: t.mean_us(),
         max_us: t.max_us,
         spike_count: t.spike_count,
+    }
+}
+
+/// A route from the wire.
+pub fn route_from_wire(r: WireRoute) -> Route {
+    match r {
+        WireRoute::Processed => Route::Processed,
+        WireRoute::Bypass => Route::Bypass,
+    }
+}
+
+/// A route for the wire.
+pub fn route_to_wire(r: Route) -> WireRoute {
+    match r {
+        Route::Processed => WireRoute::Processed,
+        Route::Bypass => WireRoute::Bypass,
+    }
+}
+
+/// A setting value for the wire: whole numbers go out as integers (`-18`, not `-18.0`).
+pub fn value_to_wire(v: &SettingValue) -> WireValue {
+    match v {
+        SettingValue::Bool(b) => WireValue::Bool(*b),
+        SettingValue::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+            WireValue::Int(*n as i64)
+        }
+        SettingValue::Number(n) => WireValue::Float(*n),
+        SettingValue::String(s) => WireValue::String(s.clone()),
+    }
+}
+
+/// A setting value from the wire.
+pub fn value_from_wire(v: &WireValue) -> SettingValue {
+    match v {
+        WireValue::Bool(b) => SettingValue::Bool(*b),
+        WireValue::Int(n) => SettingValue::Number(*n as f64),
+        WireValue::Float(n) => SettingValue::Number(*n),
+        WireValue::String(s) => SettingValue::String(s.clone()),
+    }
+}
+
+/// Where a profile comes from, as the wire says it: shipped (also the built-in defaults) or
+/// the user's.
+pub fn source_to_wire(s: &ProfileSource) -> WireSource {
+    match s {
+        ProfileSource::Shipped | ProfileSource::BuiltIn => WireSource::Shipped,
+        ProfileSource::User { .. } | ProfileSource::Path(_) => WireSource::User,
+    }
+}
+
+/// The error code and message a failed profile-store operation answers with.
+pub fn store_error(e: StoreError) -> IpcError {
+    match &e {
+        StoreError::Profile(pe) if pe.kind == ErrorKind::UnknownKey => {
+            IpcError::new(ErrorCode::UnknownKey, e.to_string())
+        }
+        StoreError::Profile(_) | StoreError::Config(_) => {
+            IpcError::new(ErrorCode::InvalidValue, e.to_string())
+        }
+        StoreError::NotFound { .. } => IpcError::new(ErrorCode::NotFound, e.to_string()),
+        _ => IpcError::internal(e.to_string()),
+    }
+}
+
+/// A stream for `route.list` and the `routing` events, with its Layer A reduction (`None`
+/// without a tap). `target` is what the stream is linked to, else what it was sent to.
+pub fn stream_info(s: &StreamRoute, reduction: Option<f32>) -> StreamInfo {
+    StreamInfo {
+        node_id: s.node_id,
+        app: s.app.clone(),
+        binary: s.binary.clone(),
+        media_name: s.media_name.clone(),
+        matched_rule: s.matched.as_ref().map(|m| m.description.clone()),
+        route: s.route.map(route_to_wire).unwrap_or(WireRoute::Bypass),
+        target: s.linked_to.clone().or_else(|| s.target.clone()),
+        layer_a_reduction_db: reduction,
+    }
+}
+
+/// A history sample for the wire.
+pub fn sample_to_wire(s: &Sample) -> HistorySample {
+    HistorySample {
+        unix_ms: s.unix_ms,
+        in_short_term_lufs: s.in_short_term_lufs,
+        out_short_term_lufs: s.out_short_term_lufs,
+        agc_gain_db: s.agc_gain_db,
+        compressor_gr_db: s.compressor_gr_db,
+        limiter_gr_db: s.limiter_gr_db,
+        dsp_mean_us: s.dsp_mean_us,
+        dsp_max_us: s.dsp_max_us,
+        spikes: s.spikes,
+        xruns: s.xruns,
     }
 }
 
@@ -74,5 +174,33 @@ mod tests {
             (d.call_count, d.mean_us, d.max_us, d.spike_count),
             (4, 2.5, 5, 1)
         );
+    }
+
+    /// The wire crate does not depend on the DSP crate, so it states the floor again.
+    #[test]
+    fn the_wire_floor_is_the_dsp_floor() {
+        assert_eq!(
+            f64::from(headroom_ipc::LUFS_FLOOR),
+            headroom_core::LUFS_FLOOR
+        );
+    }
+
+    #[test]
+    fn values_and_routes_round_trip() {
+        for v in [
+            SettingValue::Bool(true),
+            SettingValue::Number(-18.0),
+            SettingValue::Number(1.5),
+            SettingValue::String("x".into()),
+        ] {
+            assert_eq!(value_from_wire(&value_to_wire(&v)), v);
+        }
+        assert_eq!(
+            value_to_wire(&SettingValue::Number(-18.0)),
+            WireValue::Int(-18)
+        );
+        for r in Route::ALL {
+            assert_eq!(route_from_wire(route_to_wire(r)), r);
+        }
     }
 }

@@ -19,7 +19,6 @@ mod socket;
 use std::path::PathBuf;
 
 pub use broadcast::{Broadcaster, SUBSCRIBER_QUEUE_CAPACITY};
-pub use convert::{dsp_timing_from_core, meters_from_core};
 pub use headroom_ipc::{Event, IpcError, Request, Response, Topic};
 pub use server::{
     Server, ServerConfig, ServerHandle, MAX_CLIENTS, MAX_CONSECUTIVE_BAD_FRAMES, SHUTDOWN_GRACE,

@@ -1,11 +1,11 @@
 //! [`Graph`]: the daemon's model of the PipeWire graph (nodes, links, default metadata).
 //!
 //! The PipeWire thread is its only writer; other threads read a snapshot through
-//! [`crate::pw::AudioHandle::graph`]. The real-time callback never touches it.
+//! [`crate::pw::BusShared::graph`]. The real-time callback never touches it.
 
 use std::collections::BTreeMap;
 
-use super::{BUS_SINK_NAME, PLAYBACK_NODE_NAME};
+use crate::names::{BUS_SINK_NAME, PLAYBACK_NODE_NAME};
 
 /// One node of the graph.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

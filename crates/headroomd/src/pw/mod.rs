@@ -17,6 +17,12 @@
 //!   1 s), then [`PwEvent::Connected`] and [`PwEvent::BusReady`] tell the engine to re-apply
 //!   its routing.
 //!
+//! Files by concern: `thread` (the main loop, the connection's life, housekeeping),
+//! `session` (one connection's proxies), `registry` (nodes, links and metadata into the
+//! [`Graph`]), `bus` (the stream pair), `commands` ([`PwCommand`]s from the engine), [`rt`]
+//! (the real-time callback and its hand-offs), [`taps`] (Layer A taps), [`mod@format`] (the audio
+//! format and the pods sent to PipeWire) and [`graph`] (the graph model).
+//!
 //! Feedback loops are impossible by construction: the playback stream carries the bus's
 //! `node.link-group`, and WirePlumber never links a stream into a node of its own link group,
 //! whatever the default sink is. The playback stream deliberately does *not* set
@@ -24,8 +30,15 @@
 //! `state.restore-target=false` and `state.restore-props=false` so restore-stream never learns
 //! headroomd's own moves.
 
+mod bus;
+mod commands;
+#[cfg(test)]
+mod fake_buffer;
+pub mod format;
 pub mod graph;
+mod registry;
 pub mod rt;
+mod session;
 pub mod taps;
 mod thread;
 
@@ -40,12 +53,7 @@ use parking_lot::RwLock;
 
 pub use graph::{BusNodes, Graph, GraphLink, GraphNode};
 
-/// `node.name` of the processed sink.
-pub const BUS_SINK_NAME: &str = "headroom-processed";
-/// `node.description` of the processed sink.
-pub const BUS_SINK_DESCRIPTION: &str = "Headroom (processed)";
-/// `node.name` of the bus's playback stream (into the real sink).
-pub const PLAYBACK_NODE_NAME: &str = "headroom-output";
+pub use crate::names::{BUS_SINK_DESCRIPTION, BUS_SINK_NAME, PLAYBACK_NODE_NAME};
 
 /// Start-up options of the bus.
 #[derive(Debug, Clone)]
@@ -94,7 +102,7 @@ pub enum PwCommand {
     /// Plays into this sink (node name) when present instead of the default sink.
     SetPreferredSink(Option<String>),
     /// Creates a Layer A loudness tap on the playback stream `node_id` (see [`taps`]); its
-    /// readings appear in [`AudioHandle::taps`]. The tap is destroyed when the stream goes
+    /// readings appear in [`BusShared::taps`]. The tap is destroyed when the stream goes
     /// away or on [`PwCommand::DetachTap`].
     AttachTap {
         /// Global id of the stream node.
@@ -201,6 +209,98 @@ pub enum BusError {
     Panicked,
 }
 
+/// What the bus shares with the rest of the daemon, without PipeWire: the chain parameters
+/// (a lock-free mailbox the audio thread reads), its meters and callback timing (atomics the
+/// audio thread writes), the xrun count, the Layer A tap readings and the graph model (written
+/// by the PipeWire thread). Cloning shares the same state.
+///
+/// [`AudioBus::start`] creates one for the PipeWire thread it spawns; the engine holds a clone
+/// to read from. Tests create one with [`BusShared::new`] and play the PipeWire thread's part
+/// themselves (filling the graph, publishing tap readings).
+#[derive(Clone)]
+pub struct BusShared {
+    rt: Arc<rt::RtShared>,
+    graph: Arc<RwLock<Graph>>,
+}
+
+impl BusShared {
+    /// Shared state holding `params`, with nothing measured yet and an empty graph. The
+    /// timing statistics count callbacks over `spike_threshold_us` as spikes.
+    pub fn new(params: ChainParams, spike_threshold_us: u64) -> Self {
+        BusShared {
+            rt: Arc::new(rt::RtShared {
+                params: rt::Mailbox::new(params),
+                meters: Arc::new(AtomicMeters::new()),
+                timing: Arc::new(PlaybackTiming::new(spike_threshold_us)),
+                xruns: Arc::new(AtomicU64::new(0)),
+                processed_blocks: AtomicU64::new(0),
+                taps: taps::TapReadings::default(),
+            }),
+            graph: Arc::new(RwLock::new(Graph::default())),
+        }
+    }
+
+    /// Hands new chain parameters to the audio thread. Lock-free for the audio thread (a
+    /// triple buffer); the latest value always wins, also across reconnects.
+    pub fn set_params(&self, params: ChainParams) {
+        self.rt.params.write(params);
+    }
+
+    /// The parameters last handed in.
+    pub fn params(&self) -> ChainParams {
+        self.rt.params.latest()
+    }
+
+    /// Live meters of the chain.
+    pub fn meters(&self) -> Arc<AtomicMeters> {
+        self.rt.meters.clone()
+    }
+
+    /// Callback timing statistics.
+    pub fn timing(&self) -> Arc<PlaybackTiming> {
+        self.rt.timing.clone()
+    }
+
+    /// xruns of the bus: graph cycles the capture callback missed (the graph position advanced
+    /// by more than one cycle between two callbacks) plus callbacks where the playback stream
+    /// had no free buffer.
+    pub fn xruns(&self) -> u64 {
+        self.rt.xruns.load(Ordering::Relaxed)
+    }
+
+    /// All counters at once.
+    pub fn stats(&self) -> BusStats {
+        BusStats {
+            timing: self.rt.timing.snapshot(),
+            xruns: self.xruns(),
+            processed_blocks: self.rt.processed_blocks.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Readings of the Layer A taps, by tapped stream node id.
+    pub fn taps(&self) -> taps::TapReadings {
+        self.rt.taps.clone()
+    }
+
+    /// The graph model (read-only for other threads; never read it from the audio thread).
+    pub fn graph(&self) -> Arc<RwLock<Graph>> {
+        self.graph.clone()
+    }
+}
+
+/// Where the engine's [`PwCommand`]s go: the PipeWire thread ([`AudioHandle`], [`Commander`])
+/// or, in tests, a channel that records them.
+pub trait CommandSink {
+    /// Sends one command; an error means the receiving side is gone.
+    fn send_command(&self, cmd: PwCommand) -> Result<(), BusError>;
+}
+
+impl CommandSink for crossbeam_channel::Sender<PwCommand> {
+    fn send_command(&self, cmd: PwCommand) -> Result<(), BusError> {
+        self.send(cmd).map_err(|_| BusError::Stopped)
+    }
+}
+
 /// The PipeWire side of the daemon.
 pub struct AudioBus;
 
@@ -212,30 +312,19 @@ impl AudioBus {
         opts: BusOptions,
         events: crossbeam_channel::Sender<PwEvent>,
     ) -> Result<AudioHandle, BusError> {
-        let meters = Arc::new(AtomicMeters::new());
-        let timing = Arc::new(PlaybackTiming::new(opts.spike_threshold_us));
-        let xruns = Arc::new(AtomicU64::new(0));
-        let shared = Arc::new(rt::RtShared {
-            params: rt::Mailbox::new(opts.params),
-            meters: meters.clone(),
-            timing: timing.clone(),
-            xruns: xruns.clone(),
-            processed_blocks: AtomicU64::new(0),
-            taps: taps::TapReadings::default(),
-        });
-        let graph = Arc::new(RwLock::new(Graph::default()));
+        let shared = BusShared::new(opts.params, opts.spike_threshold_us);
         let (cmd_tx, cmd_rx) = pipewire::channel::channel::<PwCommand>();
         let thread = {
-            let shared = shared.clone();
-            let graph = graph.clone();
+            let rt = shared.rt.clone();
+            let graph = shared.graph.clone();
             std::thread::Builder::new()
                 .name("headroom-pw".into())
-                .spawn(move || thread::run(opts, shared, graph, cmd_rx, events))?
+                .spawn(move || thread::run(opts, rt, graph, cmd_rx, events))?
         };
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
         let monitor = {
-            let timing = timing.clone();
-            let xruns = xruns.clone();
+            let timing = shared.timing();
+            let xruns = shared.rt.xruns.clone();
             std::thread::Builder::new()
                 .name("headroom-timing".into())
                 .spawn(move || timing_monitor(&timing, &xruns, &stop_rx))?
@@ -243,7 +332,6 @@ impl AudioBus {
         Ok(AudioHandle {
             cmd: cmd_tx,
             shared,
-            graph,
             thread: Some(thread),
             monitor: Some((stop_tx, monitor)),
         })
@@ -293,11 +381,17 @@ impl Commander {
     }
 }
 
-/// Handle on the running bus. Dropping it shuts the bus down and joins the thread.
+impl CommandSink for Commander {
+    fn send_command(&self, cmd: PwCommand) -> Result<(), BusError> {
+        self.send(cmd)
+    }
+}
+
+/// Handle on the running bus. Dropping it shuts the bus down and joins the thread. Derefs to
+/// its [`BusShared`] (parameters, meters, timing, taps, graph).
 pub struct AudioHandle {
     cmd: pipewire::channel::Sender<PwCommand>,
-    shared: Arc<rt::RtShared>,
-    graph: Arc<RwLock<Graph>>,
+    shared: BusShared,
     thread: Option<JoinHandle<()>>,
     monitor: Option<(crossbeam_channel::Sender<()>, JoinHandle<()>)>,
 }
@@ -307,58 +401,30 @@ pub struct AudioHandle {
 pub struct BusStats {
     /// Callback timing.
     pub timing: TimingSnapshot,
-    /// xruns counted (see [`AudioHandle::xruns`]).
+    /// xruns counted (see [`BusShared::xruns`]).
     pub xruns: u64,
     /// Callbacks that processed audio.
     pub processed_blocks: u64,
 }
 
+impl std::ops::Deref for AudioHandle {
+    type Target = BusShared;
+
+    fn deref(&self) -> &BusShared {
+        &self.shared
+    }
+}
+
+impl CommandSink for AudioHandle {
+    fn send_command(&self, cmd: PwCommand) -> Result<(), BusError> {
+        self.send(cmd)
+    }
+}
+
 impl AudioHandle {
-    /// Hands new chain parameters to the audio thread. Lock-free for the audio thread (a
-    /// triple buffer); the latest value always wins, also across reconnects.
-    pub fn set_params(&self, params: ChainParams) {
-        self.shared.params.write(params);
-    }
-
-    /// The parameters last handed in.
-    pub fn params(&self) -> ChainParams {
-        self.shared.params.latest()
-    }
-
-    /// Live meters of the chain.
-    pub fn meters(&self) -> Arc<AtomicMeters> {
-        self.shared.meters.clone()
-    }
-
-    /// Callback timing statistics.
-    pub fn timing(&self) -> Arc<PlaybackTiming> {
-        self.shared.timing.clone()
-    }
-
-    /// xruns of the bus: graph cycles the capture callback missed (the graph position advanced
-    /// by more than one cycle between two callbacks) plus callbacks where the playback stream
-    /// had no free buffer.
-    pub fn xruns(&self) -> u64 {
-        self.shared.xruns.load(Ordering::Relaxed)
-    }
-
-    /// All counters at once.
-    pub fn stats(&self) -> BusStats {
-        BusStats {
-            timing: self.shared.timing.snapshot(),
-            xruns: self.xruns(),
-            processed_blocks: self.shared.processed_blocks.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Readings of the Layer A taps, by tapped stream node id.
-    pub fn taps(&self) -> taps::TapReadings {
-        self.shared.taps.clone()
-    }
-
-    /// The graph model (read-only for other threads; never read it from the audio thread).
-    pub fn graph(&self) -> Arc<RwLock<Graph>> {
-        self.graph.clone()
+    /// The state shared with the bus (a clone: it stays valid after the handle is gone).
+    pub fn shared(&self) -> BusShared {
+        self.shared.clone()
     }
 
     /// Sends a command to the PipeWire thread.

@@ -20,12 +20,8 @@ use parking_lot::Mutex;
 use pipewire::spa::sys as spa_sys;
 use pipewire::sys as pw_sys;
 
-/// Channels of the bus.
-pub const CHANNELS: usize = 2;
-/// Sample rate of the bus, Hz.
-pub const RATE: u32 = 48_000;
-/// Largest block the chain processes in one internal step, frames.
-pub const MAX_BLOCK: usize = 2048;
+use super::format::CHANNELS;
+use super::taps::TapReadings;
 
 const DIRTY: u8 = 0b100;
 const INDEX: u8 = 0b011;
@@ -51,6 +47,7 @@ pub struct Mailbox<T: Copy> {
 // time; the writer side is serialised by `writer`, the reader side by the single-reader contract
 // of `read_new` (documented as unsafe there).
 unsafe impl<T: Copy + Send> Sync for Mailbox<T> {}
+// SAFETY: the mailbox owns its slots; sending it moves `T` values, which are `Send`.
 unsafe impl<T: Copy + Send> Send for Mailbox<T> {}
 
 impl<T: Copy> Mailbox<T> {
@@ -115,7 +112,7 @@ pub struct RtShared {
     /// Callbacks in which audio was processed.
     pub processed_blocks: AtomicU64,
     /// Meters of the Layer A taps (survives reconnects).
-    pub taps: super::taps::TapReadings,
+    pub taps: TapReadings,
 }
 
 /// Per-connection state of the capture stream's process callback.
@@ -269,56 +266,59 @@ unsafe fn copy_and_process(
     // Input: offset and size are clamped to `maxsize`, so `offset + in_frames * STRIDE` stays
     // inside the data. Output: `n <= out_cap`, so `n * STRIDE <= maxsize`. The two buffers are
     // distinct, so the slices do not overlap.
-    let (ib, ob) = ((*inb).buffer, (*outb).buffer);
-    if ib.is_null() || ob.is_null() || (*ob).n_datas < 1 || (*ob).datas.is_null() {
-        return;
-    }
-    let od = &mut *(*ob).datas;
-    if od.data.is_null() || od.chunk.is_null() || !(od.data as usize).is_multiple_of(ALIGN) {
-        return;
-    }
-    // Frames available in the input.
-    let mut in_frames = 0usize;
-    let mut in_ptr: *const f32 = std::ptr::null();
-    if (*ib).n_datas >= 1 && !(*ib).datas.is_null() {
-        let id = &*(*ib).datas;
-        if !id.data.is_null() && !id.chunk.is_null() {
-            let chunk = &*id.chunk;
-            let maxsize = id.maxsize as usize;
-            let offset = (chunk.offset as usize).min(maxsize);
-            let size = (chunk.size as usize).min(maxsize - offset);
-            let ptr = (id.data as *const u8).add(offset);
-            // A misaligned slice is undefined behaviour: such a buffer counts as no data.
-            if (ptr as usize).is_multiple_of(ALIGN) {
-                in_frames = size / STRIDE;
-                in_ptr = ptr as *const f32;
+    unsafe {
+        let (ib, ob) = ((*inb).buffer, (*outb).buffer);
+        if ib.is_null() || ob.is_null() || (*ob).n_datas < 1 || (*ob).datas.is_null() {
+            return;
+        }
+        let od = &mut *(*ob).datas;
+        if od.data.is_null() || od.chunk.is_null() || !(od.data as usize).is_multiple_of(ALIGN) {
+            return;
+        }
+        // Frames available in the input.
+        let mut in_frames = 0usize;
+        let mut in_ptr: *const f32 = std::ptr::null();
+        if (*ib).n_datas >= 1 && !(*ib).datas.is_null() {
+            let id = &*(*ib).datas;
+            if !id.data.is_null() && !id.chunk.is_null() {
+                let chunk = &*id.chunk;
+                let maxsize = id.maxsize as usize;
+                let offset = (chunk.offset as usize).min(maxsize);
+                let size = (chunk.size as usize).min(maxsize - offset);
+                let ptr = (id.data as *const u8).add(offset);
+                // A misaligned slice is undefined behaviour: such a buffer counts as no data.
+                if (ptr as usize).is_multiple_of(ALIGN) {
+                    in_frames = size / STRIDE;
+                    in_ptr = ptr as *const f32;
+                }
             }
         }
+        let out_cap = od.maxsize as usize / STRIDE;
+        let mut n = in_frames.min(out_cap);
+        if in_ptr.is_null() {
+            // No data: play a quantum of silence (requested size, else the whole buffer).
+            let req = (*outb).requested as usize;
+            n = if req > 0 { req.min(out_cap) } else { out_cap };
+        }
+        let out = std::slice::from_raw_parts_mut(od.data as *mut f32, n * CHANNELS);
+        if in_ptr.is_null() {
+            out.fill(0.0);
+        } else {
+            let input = std::slice::from_raw_parts(in_ptr, n * CHANNELS);
+            out.copy_from_slice(input);
+        }
+        chain.process(out);
+        let oc = &mut *od.chunk;
+        oc.offset = 0;
+        oc.stride = STRIDE as i32;
+        oc.size = (n * STRIDE) as u32;
+        (*outb).size = n as u64;
     }
-    let out_cap = od.maxsize as usize / STRIDE;
-    let mut n = in_frames.min(out_cap);
-    if in_ptr.is_null() {
-        // No data: play a quantum of silence (requested size, else the whole buffer).
-        let req = (*outb).requested as usize;
-        n = if req > 0 { req.min(out_cap) } else { out_cap };
-    }
-    let out = std::slice::from_raw_parts_mut(od.data as *mut f32, n * CHANNELS);
-    if in_ptr.is_null() {
-        out.fill(0.0);
-    } else {
-        let input = std::slice::from_raw_parts(in_ptr, n * CHANNELS);
-        out.copy_from_slice(input);
-    }
-    chain.process(out);
-    let oc = &mut *od.chunk;
-    oc.offset = 0;
-    oc.stride = STRIDE as i32;
-    oc.size = (n * STRIDE) as u32;
-    (*outb).size = n as u64;
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::fake_buffer::FakeBuf;
     use super::*;
 
     #[test]
@@ -369,40 +369,13 @@ mod tests {
         w.join().unwrap();
     }
 
-    /// A hand-built `pw_buffer` with one data plane over `samples`.
-    struct FakeBuf {
-        pw: pw_sys::pw_buffer,
-        buf: Box<spa_sys::spa_buffer>,
-        data: Box<spa_sys::spa_data>,
-        chunk: Box<spa_sys::spa_chunk>,
-    }
-
-    impl FakeBuf {
-        fn new(samples: &mut [f32], offset: u32, size: u32) -> Box<Self> {
-            // SAFETY: plain C structs; all-zero is a valid (empty) value for each.
-            let mut fb = Box::new(unsafe {
-                FakeBuf {
-                    pw: std::mem::zeroed(),
-                    buf: Box::new(std::mem::zeroed()),
-                    data: Box::new(std::mem::zeroed()),
-                    chunk: Box::new(std::mem::zeroed()),
-                }
-            });
-            fb.chunk.offset = offset;
-            fb.chunk.size = size;
-            fb.chunk.stride = 8;
-            fb.data.maxsize = std::mem::size_of_val(samples) as u32;
-            fb.data.data = samples.as_mut_ptr().cast();
-            fb.data.chunk = &mut *fb.chunk;
-            fb.buf.n_datas = 1;
-            fb.buf.datas = &mut *fb.data;
-            fb.pw.buffer = &mut *fb.buf;
-            fb
-        }
-    }
-
     fn chain() -> Chain {
-        Chain::new(RATE, CHANNELS, MAX_BLOCK, &ChainParams::default())
+        Chain::new(
+            super::super::format::RATE,
+            CHANNELS,
+            super::super::format::MAX_BLOCK,
+            &ChainParams::default(),
+        )
     }
 
     /// Runs `copy_and_process` on the two buffers with allocation forbidden.

@@ -35,10 +35,8 @@ use pw::sys as pw_sys;
 use crate::layer_a::{TapReading, GATE_LUFS};
 
 // Tap sample rate and channels: the bus format (PipeWire converts and up/down-mixes).
-use super::rt::{CHANNELS, RATE};
-
-/// `node.name` prefix of taps.
-pub const TAP_NAME_PREFIX: &str = "headroom-tap-";
+use super::format::{format_pod, CHANNELS, RATE};
+use crate::names::{HEADROOM_ROLE_PROP, TAP_NAME_PREFIX};
 
 /// Loudness published by one tap's real-time callback.
 #[derive(Debug)]
@@ -184,7 +182,7 @@ impl Taps {
             format!("Headroom tap on {node_id}").as_str(),
         );
         props.insert("application.name", "headroomd");
-        props.insert(crate::routing::HEADROOM_ROLE_PROP, "tap");
+        props.insert(HEADROOM_ROLE_PROP, "tap");
         props.insert("headroom.tap.node", node_id.to_string().as_str());
         props.insert("target.object", target);
         props.insert("node.dont-reconnect", "true");
@@ -206,7 +204,7 @@ impl Taps {
             .register()
             .map_err(|e| err(format!("listener: {e}")))?;
         // Same format as the bus: F32 interleaved, 48 kHz, FL FR.
-        let fmt = super::thread::format_pod().map_err(err)?;
+        let fmt = format_pod().map_err(err)?;
         let pod = Pod::from_bytes(&fmt).ok_or_else(|| err("bad format pod".into()))?;
         let mut params = [pod];
         stream
@@ -268,11 +266,14 @@ impl Drop for Taps {
 /// # Safety
 /// `stream` is the tap stream whose process callback this is.
 pub unsafe fn on_tap_process(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
-    // SAFETY (both arms): forwarded contract of this function.
+    // SAFETY: forwarded contract of this function.
     #[cfg(debug_assertions)]
-    assert_no_alloc::assert_no_alloc(|| tap_inner(stream, rt));
+    assert_no_alloc::assert_no_alloc(|| unsafe { tap_inner(stream, rt) });
+    // SAFETY: forwarded contract of this function.
     #[cfg(not(debug_assertions))]
-    tap_inner(stream, rt);
+    unsafe {
+        tap_inner(stream, rt)
+    };
 }
 
 /// Dequeues the captured buffer, meters it and gives it back. Real-time safe.
@@ -282,15 +283,17 @@ pub unsafe fn on_tap_process(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
 unsafe fn tap_inner(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
     // SAFETY: `stream` is the live tap stream and this is its process callback, the one place
     // where dequeueing is allowed.
-    let b = pw_sys::pw_stream_dequeue_buffer(stream);
+    let b = unsafe { pw_sys::pw_stream_dequeue_buffer(stream) };
     if b.is_null() {
         return;
     }
     // SAFETY: a non-null dequeued `pw_buffer` is valid until queued again; its `spa_buffer`
     // is null or mapped (MAP_BUFFERS), which is what `meter_buffer` requires. The buffer goes
     // back to the same stream it came from.
-    meter_buffer((*b).buffer, rt);
-    pw_sys::pw_stream_queue_buffer(stream, b);
+    unsafe {
+        meter_buffer((*b).buffer, rt);
+        pw_sys::pw_stream_queue_buffer(stream, b);
+    }
 }
 
 /// Meters the first data plane of `buf` (interleaved F32 stereo) and publishes. Tolerates a
@@ -305,29 +308,32 @@ unsafe fn meter_buffer(buf: *const spa::sys::spa_buffer, rt: &mut TapRt) {
     // SAFETY: every pointer is checked for null before it is dereferenced, and valid when not
     // null (contract above); the slice is built from an `f32`-aligned pointer inside the data,
     // and `offset + frames * STRIDE <= maxsize` because offset and size are clamped to it.
-    if buf.is_null() || (*buf).n_datas < 1 || (*buf).datas.is_null() {
-        return;
-    }
-    let d = &*(*buf).datas;
-    if d.data.is_null() || d.chunk.is_null() {
-        return;
-    }
-    let chunk = &*d.chunk;
-    let maxsize = d.maxsize as usize;
-    let offset = (chunk.offset as usize).min(maxsize);
-    let size = (chunk.size as usize).min(maxsize - offset);
-    let frames = size / STRIDE;
-    let ptr = (d.data as *const u8).add(offset);
-    if frames > 0 && (ptr as usize).is_multiple_of(std::mem::align_of::<f32>()) {
-        let samples = std::slice::from_raw_parts(ptr as *const f32, frames * CHANNELS);
-        rt.meter.process(samples);
-        rt.out
-            .publish(rt.meter.momentary_lufs(), rt.meter.short_term_lufs());
+    unsafe {
+        if buf.is_null() || (*buf).n_datas < 1 || (*buf).datas.is_null() {
+            return;
+        }
+        let d = &*(*buf).datas;
+        if d.data.is_null() || d.chunk.is_null() {
+            return;
+        }
+        let chunk = &*d.chunk;
+        let maxsize = d.maxsize as usize;
+        let offset = (chunk.offset as usize).min(maxsize);
+        let size = (chunk.size as usize).min(maxsize - offset);
+        let frames = size / STRIDE;
+        let ptr = (d.data as *const u8).add(offset);
+        if frames > 0 && (ptr as usize).is_multiple_of(std::mem::align_of::<f32>()) {
+            let samples = std::slice::from_raw_parts(ptr as *const f32, frames * CHANNELS);
+            rt.meter.process(samples);
+            rt.out
+                .publish(rt.meter.momentary_lufs(), rt.meter.short_term_lufs());
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::fake_buffer::FakeBuf;
     use super::*;
 
     #[test]
@@ -355,41 +361,6 @@ mod tests {
         assert!(r.get(8).is_none());
     }
 
-    #[test]
-    fn format_pod_serialises() {
-        let bytes = super::super::thread::format_pod().unwrap();
-        assert!(Pod::from_bytes(&bytes).is_some());
-    }
-
-    /// A hand-built `spa_buffer` around `samples`.
-    struct FakeBuffer {
-        buf: spa::sys::spa_buffer,
-        data: Box<spa::sys::spa_data>,
-        chunk: Box<spa::sys::spa_chunk>,
-    }
-
-    impl FakeBuffer {
-        fn new(samples: &mut [f32], offset: u32, size: u32) -> Box<Self> {
-            // SAFETY: plain C structs; all-zero is a valid (empty) value for each.
-            let mut fb = Box::new(unsafe {
-                FakeBuffer {
-                    buf: std::mem::zeroed(),
-                    data: Box::new(std::mem::zeroed()),
-                    chunk: Box::new(std::mem::zeroed()),
-                }
-            });
-            fb.chunk.offset = offset;
-            fb.chunk.size = size;
-            fb.chunk.stride = 8;
-            fb.data.maxsize = std::mem::size_of_val(samples) as u32;
-            fb.data.data = samples.as_mut_ptr().cast();
-            fb.data.chunk = &mut *fb.chunk;
-            fb.buf.n_datas = 1;
-            fb.buf.datas = &mut *fb.data;
-            fb
-        }
-    }
-
     fn rt() -> TapRt {
         TapRt {
             meter: LiveMeter::loudness_only(RATE, CHANNELS),
@@ -413,8 +384,8 @@ mod tests {
                 samples[2 * f + 1] = v;
             }
             let size = std::mem::size_of_val(&samples[..]) as u32;
-            let fb = FakeBuffer::new(&mut samples, 0, size);
-            let ptr: *const spa::sys::spa_buffer = &fb.buf;
+            let fb = FakeBuf::new(&mut samples, 0, size);
+            let ptr = fb.spa();
             // SAFETY: `fb` and `samples` outlive the call.
             assert_no_alloc::assert_no_alloc(|| unsafe { meter_buffer(ptr, &mut rt) });
             drop(fb);
@@ -435,18 +406,18 @@ mod tests {
             meter_buffer(std::ptr::null(), &mut rt);
             // Offset and size beyond the data, odd sizes, a misaligned offset.
             for (off, size) in [(n + 100, 8), (0, n + 1000), (0, 7), (2, 64), (n, 8)] {
-                let fb = FakeBuffer::new(&mut samples, off, size);
-                assert_no_alloc::assert_no_alloc(|| meter_buffer(&fb.buf, &mut rt));
+                let fb = FakeBuf::new(&mut samples, off, size);
+                assert_no_alloc::assert_no_alloc(|| meter_buffer(fb.spa(), &mut rt));
             }
-            let mut fb = FakeBuffer::new(&mut samples, 0, n);
+            let mut fb = FakeBuf::new(&mut samples, 0, n);
             fb.data.data = std::ptr::null_mut();
-            meter_buffer(&fb.buf, &mut rt);
-            let mut fb = FakeBuffer::new(&mut samples, 0, n);
+            meter_buffer(fb.spa(), &mut rt);
+            let mut fb = FakeBuf::new(&mut samples, 0, n);
             fb.data.chunk = std::ptr::null_mut();
-            meter_buffer(&fb.buf, &mut rt);
-            let mut fb = FakeBuffer::new(&mut samples, 0, n);
+            meter_buffer(fb.spa(), &mut rt);
+            let mut fb = FakeBuf::new(&mut samples, 0, n);
             fb.buf.n_datas = 0;
-            meter_buffer(&fb.buf, &mut rt);
+            meter_buffer(fb.spa(), &mut rt);
         }
         // Only (0, n + 1000) was metered (its size clamps to the data); the others hold no
         // whole frame or are misaligned.

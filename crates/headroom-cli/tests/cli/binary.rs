@@ -1,0 +1,200 @@
+//! The built `headroom` binary: exit codes, messages, help, completions and man pages.
+
+use crate::support::{headroom, text, BIN};
+use std::process::Command;
+
+#[test]
+fn daemon_down_exits_3_with_how_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["status"][..],
+        &["route", "list"],
+        &["set", "agc.target_lufs", "-18"],
+        &["get", "agc.target_lufs"],
+        &["settings"],
+        &["setting", "reset", "--all"],
+        &["profile", "list"],
+        &["bypass", "toggle"],
+        &["history", "--since", "5m"],
+        &["monitor"],
+        &["monitor", "--json", "meters"],
+        &["--json", "status"],
+    ] {
+        let out = headroom(dir.path(), args);
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let err = text(&out.stderr);
+        assert!(err.contains("headroomd is not running"), "{args:?}: {err}");
+        assert!(
+            err.contains("systemctl --user start headroomd"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?} printed {}",
+            text(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn socket_env_points_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("custom.sock");
+    let out = Command::new(BIN)
+        .arg("status")
+        .env("HEADROOM_SOCKET", &sock)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("custom.sock"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["frobnicate"][..],
+        &["bypass", "sideways"],
+        &["route", "set", "mpv", "elsewhere"],
+        &["setting", "reset"],
+        &["history", "--since", "soon"],
+        &["monitor", "nosuchtopic"],
+        &["render", "a.wav"],
+    ] {
+        let out = headroom(dir.path(), args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = headroom(dir.path(), &["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    assert!(help.contains("Exit codes:"), "{help}");
+    assert!(help.contains("3  headroomd is not running"), "{help}");
+    let out = headroom(dir.path(), &["render", "--help"]);
+    assert!(text(&out.stdout).contains("time-aligned"));
+}
+
+#[test]
+fn completions_and_man_page() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = headroom(dir.path(), &["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let s = text(&out.stdout);
+        assert!(
+            s.contains("headroom") && s.contains("monitor"),
+            "{shell}: {s}"
+        );
+    }
+    let out = headroom(dir.path(), &["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let man = text(&out.stdout);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH headroom"),
+        "{man}"
+    );
+    assert!(man.contains("Exit codes"), "man page lacks the exit codes");
+}
+
+#[test]
+fn validate_reports_file_line_col() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "description = \"fine\"\n[agc]\ntarget_lufs = -18\n").unwrap();
+    let out = headroom(dir.path(), &["validate", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("ok"));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[agc]\ntarget_lufs = -18\ntargte_lufs = -20\n").unwrap();
+    let out = headroom(dir.path(), &["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let prefix = format!("{}:3:1: ", bad.display());
+    assert!(err.contains(&prefix), "{err}");
+
+    let out = headroom(dir.path(), &["validate", "/nonexistent.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn man_dir_writes_a_page_per_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let mandir = dir.path().join("man1");
+    let out = headroom(dir.path(), &["man", "--dir", mandir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for page in [
+        "headroom.1",
+        "headroom-status.1",
+        "headroom-render.1",
+        "headroom-profile-use.1",
+    ] {
+        let t = std::fs::read_to_string(mandir.join(page)).unwrap_or_default();
+        assert!(t.contains(".TH"), "{page} missing or not a man page");
+    }
+    // The settings list of `headroom set` comes from the profile schema: every key, with its
+    // description.
+    let set_page = std::fs::read_to_string(mandir.join("headroom-set.1")).unwrap();
+    let help = text(&headroom(dir.path(), &["set", "--help"]).stdout);
+    for info in headroom_profile::Profile::keys() {
+        assert!(set_page.contains(info.key), "man page lacks {}", info.key);
+        assert!(help.contains(info.key), "--help lacks {}", info.key);
+        assert!(
+            help.contains(info.doc),
+            "--help lacks the doc of {}",
+            info.key
+        );
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_and_a_full_disk_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // The reader is gone before headroom writes: every write fails with EPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(BIN)
+        .args(["completions", "bash"])
+        .env("HOME", dir.path())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    // Any other write error is one.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(BIN)
+        .args(["completions", "bash"])
+        .env("HOME", dir.path())
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("No space left on device"),
+        "{}",
+        text(&out.stderr)
+    );
+}

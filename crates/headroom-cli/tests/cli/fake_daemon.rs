@@ -1,0 +1,329 @@
+//! The built `headroom` binary against a stand-in daemon speaking the real protocol
+//! (headroom-ipc frames on a Unix socket): requests on the wire, output, exit codes.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use crate::support::Tmux;
+use crate::support::{text, BIN};
+use headroom_ipc::{
+    decode_client_frame, encode_line, BypassState, ClientFrame, DspTiming, ErrorCode, Event,
+    IpcError, Meters, PipewireState, Request, Response, ServerFrame, ServerHello, SettingEntry,
+    SettingValue, Settings, Status, Subscribed, PROTOCOL_VERSION,
+};
+
+fn status() -> Status {
+    Status {
+        daemon_version: "9.9.9".into(),
+        protocol_version: PROTOCOL_VERSION,
+        uptime_s: 42,
+        pipewire: PipewireState::Connected,
+        real_sink: Some("fake-speakers".into()),
+        processed_sink: "headroom-processed".into(),
+        profile: "speech".into(),
+        bypass: false,
+        dsp: DspTiming {
+            call_count: 10,
+            mean_us: 20.0,
+            max_us: 40,
+            spike_count: 0,
+        },
+        xruns: 0,
+        meters: Meters::silent(-16.0),
+        streams: 0,
+    }
+}
+
+struct Fake {
+    socket: PathBuf,
+    requests: Arc<Mutex<Vec<Request>>>,
+    _dir: tempfile::TempDir,
+}
+
+fn reply(req: &Request) -> Result<Response, IpcError> {
+    let entry = |key: &str, value: SettingValue| SettingEntry {
+        key: key.into(),
+        value,
+        default: SettingValue::Int(-16),
+        overridden: true,
+    };
+    match req {
+        Request::Status => Ok(Response::Status(status())),
+        Request::SettingSet { key, value } => Ok(Response::Setting(entry(key, value.clone()))),
+        Request::SettingGet { key } if key == "agc.target_lufs" => {
+            Ok(Response::Setting(entry(key, SettingValue::Int(-18))))
+        }
+        Request::SettingGet { key } => Err(IpcError::new(
+            ErrorCode::UnknownKey,
+            format!("unknown setting `{key}`"),
+        )),
+        Request::SettingReset { .. } => Ok(Response::Settings(Settings { settings: vec![] })),
+        Request::BypassSet { .. } => Ok(Response::Bypass(BypassState { bypass: true })),
+        Request::RouteSet { .. } | Request::RouteUnset { .. } => Ok(Response::Ok),
+        Request::Subscribe { topics } => Ok(Response::Subscribed(Subscribed {
+            topics: topics.clone(),
+        })),
+        other => Err(IpcError::new(
+            ErrorCode::UnknownMethod,
+            format!("{} not faked", other.method()),
+        )),
+    }
+}
+
+fn serve(stream: UnixStream, requests: Arc<Mutex<Vec<Request>>>) {
+    let mut w = stream.try_clone().unwrap();
+    let hello = ServerFrame::Hello(ServerHello {
+        protocol_version: PROTOCOL_VERSION,
+        daemon_version: "9.9.9".into(),
+    });
+    if w.write_all(encode_line(&hello).as_bytes()).is_err() {
+        return;
+    }
+    for line in BufReader::new(stream).lines() {
+        let Ok(line) = line else { return };
+        let Ok(ClientFrame::Request(rf)) = decode_client_frame(line.as_bytes()) else {
+            continue;
+        };
+        requests.lock().unwrap().push(rf.request.clone());
+        let frame = match reply(&rf.request) {
+            Ok(result) => ServerFrame::Response { id: rf.id, result },
+            Err(error) => ServerFrame::Error {
+                id: Some(rf.id),
+                error,
+            },
+        };
+        if w.write_all(encode_line(&frame).as_bytes()).is_err() {
+            return;
+        }
+        if matches!(rf.request, Request::Subscribe { .. }) {
+            // Two events, then the daemon "goes away".
+            let mut m = Meters::silent(-16.0);
+            m.out_short_term_lufs = -16.5;
+            for e in [Event::started("9.9.9"), Event::meters_tick(m, vec![])] {
+                let _ = w.write_all(encode_line(&ServerFrame::Event(e)).as_bytes());
+            }
+            return;
+        }
+    }
+}
+
+fn start() -> Fake {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("control.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let r = requests.clone();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(s) = s else { return };
+            let r = r.clone();
+            std::thread::spawn(move || serve(s, r));
+        }
+    });
+    Fake {
+        socket,
+        requests,
+        _dir: dir,
+    }
+}
+
+fn headroom(socket: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("HEADROOM_SOCKET", socket)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn status_human_and_json_over_the_socket() {
+    let fake = start();
+    let out = headroom(&fake.socket, &["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), headroom_cli::format::status(&status()));
+
+    let out = headroom(&fake.socket, &["status", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let got: Status = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got, status());
+}
+
+#[test]
+fn requests_reach_the_wire_as_typed() {
+    let fake = start();
+    let cases: Vec<(Vec<&str>, Request)> = vec![
+        (
+            vec!["set", "agc.target_lufs", "-18"],
+            Request::SettingSet {
+                key: "agc.target_lufs".into(),
+                value: SettingValue::Int(-18),
+            },
+        ),
+        (
+            vec!["set", "limiter.ceiling_dbtp", "-1.5"],
+            Request::SettingSet {
+                key: "limiter.ceiling_dbtp".into(),
+                value: SettingValue::Float(-1.5),
+            },
+        ),
+        (
+            vec!["setting", "reset", "--all"],
+            Request::SettingReset {
+                key: None,
+                all: true,
+            },
+        ),
+        (
+            vec!["setting", "reset", "agc.target_lufs"],
+            Request::SettingReset {
+                key: Some("agc.target_lufs".into()),
+                all: false,
+            },
+        ),
+        (
+            vec!["bypass", "toggle"],
+            Request::BypassSet {
+                mode: headroom_ipc::BypassMode::Toggle,
+            },
+        ),
+        (
+            vec!["route", "set", "mpv", "bypass"],
+            Request::RouteSet {
+                app: "mpv".into(),
+                route: headroom_ipc::Route::Bypass,
+            },
+        ),
+        (
+            vec!["route", "unset", "mpv"],
+            Request::RouteUnset { app: "mpv".into() },
+        ),
+    ];
+    for (args, want) in cases {
+        fake.requests.lock().unwrap().clear();
+        let out = headroom(&fake.socket, &args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            fake.requests.lock().unwrap().as_slice(),
+            &[want],
+            "{args:?}"
+        );
+    }
+    let out = headroom(&fake.socket, &["set", "agc.target_lufs", "-18"]);
+    assert_eq!(text(&out.stdout), "agc.target_lufs = -18 (profile: -16)\n");
+}
+
+#[test]
+fn daemon_errors_exit_1_with_its_message() {
+    let fake = start();
+    let out = headroom(&fake.socket, &["get", "agc.nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("unknown setting `agc.nope`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = headroom(&fake.socket, &["profile", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn monitor_json_prints_ndjson_until_the_daemon_leaves() {
+    let fake = start();
+    let out = headroom(&fake.socket, &["monitor", "--json", "meters", "daemon"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("closed the connection"));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", text(&out.stdout));
+    assert_eq!(lines[0]["topic"], "daemon");
+    assert_eq!(lines[1]["topic"], "meters");
+    assert_eq!(lines[1]["data"]["meters"]["out_short_term_lufs"], -16.5);
+    let subscribed = fake.requests.lock().unwrap().clone();
+    assert_eq!(
+        subscribed,
+        vec![Request::Subscribe {
+            topics: vec![headroom_ipc::Topic::Meters, headroom_ipc::Topic::Daemon]
+        }]
+    );
+}
+
+#[test]
+fn monitor_without_a_terminal_points_to_json() {
+    let fake = start();
+    let out = headroom(&fake.socket, &["monitor"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--json"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn tui_draws_takes_keys_and_restores_the_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    let fake = start();
+    let dir = tempfile::tempdir().unwrap();
+    let exit_file = dir.path().join("exit");
+    let tmux = Tmux {
+        sock: dir.path().join("tmux.sock"),
+    };
+    let shell = format!(
+        "HEADROOM_SOCKET='{}' '{}' monitor; echo $? > '{}'; sleep 60",
+        fake.socket.display(),
+        BIN,
+        exit_file.display()
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "mon",
+        "-x",
+        "100",
+        "-y",
+        "34",
+        &shell,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // The status poll fills the title; the fake closes every subscription after two
+    // events, so the monitor keeps reconnecting and says so in between.
+    tmux.wait("the title", |p| {
+        p.contains("headroomd 9.9.9 — profile speech")
+    });
+    assert_eq!(tmux.display("#{alternate_on}"), "1");
+    tmux.cmd(&["send-keys", "-t", "mon", "?"]);
+    tmux.wait("the help overlay", |p| p.contains("toggle bypass"));
+    tmux.cmd(&["send-keys", "-t", "mon", "b"]);
+    tmux.wait("a bypass request", |_| {
+        fake.requests.lock().unwrap().iter().any(|r| {
+            *r == Request::BypassSet {
+                mode: headroom_ipc::BypassMode::Toggle,
+            }
+        })
+    });
+    tmux.cmd(&["send-keys", "-t", "mon", "q"]);
+    tmux.wait("exit", |_| exit_file.exists());
+    tmux.wait("exit code", |_| {
+        !std::fs::read_to_string(&exit_file).unwrap().is_empty()
+    });
+    assert_eq!(std::fs::read_to_string(&exit_file).unwrap().trim(), "0");
+    // Back on the normal screen with the cursor shown.
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    assert_eq!(tmux.display("#{cursor_flag}"), "1");
+    assert!(!tmux.pane().contains("Bus DSP"), "{}", tmux.pane());
+}

@@ -1,0 +1,5 @@
+//! The `headroom` binary against a real headroomd in a private PipeWire sandbox (what `make
+//! check` leaves out: `--skip live::`).
+
+mod daemon;
+mod monitor;

@@ -1,0 +1,286 @@
+//! Levelling behaviour of the whole chain on synthesised programmes, with the `ebur128`
+//! crate as the loudness oracle and a 16× oversampling check of the ceiling. (Each shipped
+//! profile's own levelling is tested in `headroom-profile`'s tests, on the same programmes.)
+//!
+//! Short-term criterion: a segment's first 3 s are settling time; a short-term value counts
+//! once its whole 3 s window lies after the settling time (i.e. from 6 s into the segment).
+
+use crate::support::levelling::*;
+use headroom_core::ChainParams;
+
+const TARGET: f64 = -16.0;
+const CEILING: f64 = -1.0;
+
+/// Checks the short-term criterion for each `(start, end)` segment; returns the worst
+/// fraction.
+fn check_segments(out: &[f32], input: &[f32], segments: &[(f64, f64)], what: &str) -> f64 {
+    let st = short_term_series(out);
+    let m_in = momentary_series(input);
+    if std::env::var_os("LEVELLING_TRACE").is_some() {
+        let st_in = short_term_series(input);
+        for (k, ((t, l), (_, li))) in st.iter().zip(&st_in).enumerate() {
+            if k % 5 == 4 {
+                eprintln!("{what} t={t:.1} out_st={l:.1} in_st={li:.1}");
+            }
+        }
+    }
+    let mut worst = 1.0f64;
+    for &(a, b) in segments {
+        let (frac, n) = fraction_within(&st, &m_in, a + 6.0, b, TARGET, 2.0);
+        eprintln!(
+            "{what}: segment {a:.0}-{b:.0} s: {:.1} % of {n} within ±2 LU",
+            frac * 100.0
+        );
+        assert!(n > 0);
+        worst = worst.min(frac);
+    }
+    worst
+}
+
+fn check_ceiling(out: &[f32], what: &str) {
+    let os = Oversampler16::new();
+    let tp = os.true_peak_db(out, CEILING, Some(6.0));
+    eprintln!("{what}: output true peak (16x) {tp:.3} dBTP");
+    assert!(
+        tp <= CEILING,
+        "{what}: true peak {tp} dBTP over the ceiling"
+    );
+}
+
+#[test]
+fn levels_quiet_speech_and_loud_music_swings() {
+    let seg = 20.0;
+    let mut x = Vec::new();
+    let mut segments = Vec::new();
+    for k in 0..4 {
+        let mut s = if k % 2 == 0 {
+            let mut v = speech_like(seg, 100 + k);
+            normalise(&mut v, -36.0);
+            v
+        } else {
+            let mut v = music_like(seg, 200 + k);
+            normalise(&mut v, -8.0);
+            v
+        };
+        segments.push((k as f64 * seg, (k + 1) as f64 * seg));
+        x.append(&mut s);
+    }
+    let out = run_aligned(&ChainParams::default(), &x);
+    let i = integrated(&out);
+    eprintln!("swings: integrated {i:.2} LUFS");
+    let worst = check_segments(&out, &x, &segments, "swings");
+    check_ceiling(&out, "swings");
+    assert!((i - TARGET).abs() <= 1.0, "integrated {i}");
+    assert!(worst >= 0.95, "short-term within ±2 LU only {worst}");
+}
+
+#[test]
+fn follows_a_slow_30_lu_crescendo() {
+    let secs = 40.0;
+    let mut x = music_like(secs, 31);
+    normalise(&mut x, -25.0);
+    // −30 dB → 0 dB over the programme (linear in dB).
+    let n = x.len() / CH;
+    for i in 0..n {
+        let db = -30.0 + 30.0 * i as f64 / n as f64 + 15.0;
+        let g = 10f64.powf(db / 20.0) as f32;
+        x[i * CH] *= g;
+        x[i * CH + 1] *= g;
+    }
+    let out = run_aligned(&ChainParams::default(), &x);
+    let i = integrated(&out);
+    eprintln!(
+        "crescendo: integrated {i:.2} LUFS, input {:.2}",
+        integrated(&x)
+    );
+    let worst = check_segments(&out, &x, &[(0.0, secs)], "crescendo");
+    check_ceiling(&out, "crescendo");
+    // A steady rise of 0.75 dB/s is followed with the programme window's lag (about half of
+    // `agc.window_s` times the slope: ≈ 0.75 LU hot at the default 2 s).
+    assert!((i - TARGET).abs() <= 1.25, "integrated {i}");
+    assert!(worst >= 0.95, "short-term within ±2 LU only {worst}");
+}
+
+#[test]
+fn speech_after_ten_seconds_of_silence_is_not_louder() {
+    let mut x = Vec::new();
+    let mut onsets = Vec::new();
+    let mut t = 0.0;
+    for k in 0..3 {
+        if k > 0 {
+            x.extend(silence(10.0));
+            t += 10.0;
+            onsets.push(t);
+        }
+        let mut s = speech_like(12.0, 300 + k);
+        normalise(&mut s, -30.0);
+        x.extend(s);
+        t += 12.0;
+    }
+    let p = ChainParams::default();
+    let mut chain = headroom_core::Chain::new(RATE, CH, 512, &p);
+    let lat = chain.latency_frames();
+    let mut gains = Vec::new();
+    let mut out = Vec::new();
+    for b in x.chunks(512 * CH) {
+        let mut buf = b.to_vec();
+        assert_no_alloc::assert_no_alloc(|| chain.process(&mut buf));
+        gains.push(chain.meters().agc_gain_db);
+        out.extend(buf);
+    }
+    let out = &out[lat * CH..];
+    let i = integrated(out);
+    eprintln!("gaps: integrated {i:.2}");
+    assert!((i - TARGET).abs() <= 1.0, "integrated {i}");
+    for &on in &onsets {
+        let a = (on * RATE as f64) as usize * CH;
+        let b = ((on + 2.0) * RATE as f64) as usize * CH;
+        let l = integrated(&out[a..b]);
+        eprintln!("gaps: first 2 s after the gap at {on} s: {l:.2} LUFS");
+        assert!(l <= TARGET + 1.0, "onset at {on}: {l} LUFS");
+        // The gain did not move during the silence.
+        let blk = |s: f64| (s * RATE as f64 / 512.0) as usize;
+        let g0 = gains[blk(on - 9.0)];
+        let g1 = gains[blk(on - 0.1)];
+        assert!((g0 - g1).abs() < 0.01, "gain moved in silence: {g0} → {g1}");
+    }
+    check_ceiling(out, "gaps");
+}
+
+#[test]
+fn full_scale_transients_with_inter_sample_peaks_stay_under_the_ceiling() {
+    // Bursts of a 0 dBFS-sample fs/4 sine at 45° (true peak +3 dBTP), square clicks and
+    // full-scale noise, separated by quiet speech.
+    let mut x = Vec::new();
+    let mut rng = Rng::new(77);
+    for k in 0..6 {
+        let mut s = speech_like(1.0, 400 + k);
+        normalise(&mut s, -30.0);
+        x.extend(s);
+        let len = 2400 + 500 * k as usize;
+        for i in 0..len {
+            let v = match k % 3 {
+                0 => {
+                    ((std::f64::consts::FRAC_PI_2 * i as f64 + std::f64::consts::FRAC_PI_4).sin()
+                        * std::f64::consts::SQRT_2) as f32
+                }
+                1 => {
+                    if (i / 3).is_multiple_of(2) {
+                        1.0
+                    } else {
+                        -1.0
+                    }
+                }
+                _ => rng.bipolar() as f32,
+            };
+            x.push(v);
+            x.push(if k == 4 { -v } else { v });
+        }
+    }
+    let out = run_aligned(&ChainParams::default(), &x);
+    let os = Oversampler16::new();
+    let tp = os.true_peak_db(&out, CEILING, None);
+    eprintln!("transients: output true peak (16x) {tp:.3} dBTP");
+    assert!(tp <= CEILING, "true peak {tp}");
+    // The limiter did not just mute them: the loud parts are within 3 dB of the ceiling.
+    assert!(tp > CEILING - 3.0, "true peak {tp}");
+}
+
+#[test]
+fn steady_sine_is_clean_and_still() {
+    let x = sine(1000.0, 0.1, 14.0);
+    let out = run_aligned(&ChainParams::default(), &x);
+    // Settled after 8 s: last 4 s (a whole number of periods).
+    let a = 10 * RATE as usize;
+    let b = 14 * RATE as usize;
+    let y: Vec<f64> = (a..b).map(|i| out[i * CH] as f64).collect();
+    // Least-squares fit of the 1 kHz fundamental (sin, cos, DC) and residual.
+    let w = 2.0 * std::f64::consts::PI * 1000.0 / RATE as f64;
+    let (mut ss, mut sc, mut cc, mut ys, mut yc, mut yd) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for (k, &v) in y.iter().enumerate() {
+        let t = (a + k) as f64;
+        let (s, c) = (w * t).sin_cos();
+        ss += s * s;
+        sc += s * c;
+        cc += c * c;
+        ys += v * s;
+        yc += v * c;
+        yd += v;
+    }
+    let det = ss * cc - sc * sc;
+    let bs = (ys * cc - yc * sc) / det;
+    let bc = (yc * ss - ys * sc) / det;
+    let dc = yd / y.len() as f64;
+    let mut res = 0.0;
+    let mut sig = 0.0;
+    for (k, &v) in y.iter().enumerate() {
+        let t = (a + k) as f64;
+        let f = bs * (w * t).sin() + bc * (w * t).cos();
+        res += (v - f - dc).powi(2);
+        sig += f * f;
+    }
+    let thdn = 10.0 * (res / sig).log10();
+    // Gain ripple: per-period RMS over the same span.
+    let rms: Vec<f64> = y
+        .chunks(48)
+        .map(|c| (c.iter().map(|v| v * v).sum::<f64>() / 48.0).sqrt())
+        .collect();
+    let lo = rms.iter().cloned().fold(f64::MAX, f64::min);
+    let hi = rms.iter().cloned().fold(0.0, f64::max);
+    let ripple = 20.0 * (hi / lo).log10();
+    let level = 20.0 * (bs.hypot(bc)).log10();
+    eprintln!("sine: THD+N {thdn:.1} dB, ripple {ripple:.4} dB, level {level:.2} dBFS");
+    assert!(thdn <= -90.0, "THD+N {thdn} dB");
+    assert!(ripple <= 0.1, "gain ripple {ripple} dB");
+    // And it was levelled: a stereo sine at −16 LUFS has a peak of about −16 dBFS.
+    let l = integrated(&out[a * CH..b * CH]);
+    assert!((l - TARGET).abs() <= 1.0, "sine loudness {l}");
+}
+
+#[test]
+fn gain_is_steady_on_steady_speech() {
+    // No "insects": once settled on a steady talker the AGC gain neither jitters per block
+    // nor wanders.
+    let mut x = speech_like(30.0, 500);
+    normalise(&mut x, -30.0);
+    let mut chain = headroom_core::Chain::new(RATE, CH, 256, &ChainParams::default());
+    let mut gains = Vec::new();
+    for b in x.chunks(4800 * CH) {
+        let mut buf = b.to_vec();
+        for sub in buf.chunks_mut(256 * CH) {
+            assert_no_alloc::assert_no_alloc(|| chain.process(sub));
+        }
+        gains.push(chain.meters().agc_gain_db as f64);
+    }
+    let settled = &gains[100..];
+    let lo = settled.iter().cloned().fold(f64::MAX, f64::min);
+    let hi = settled.iter().cloned().fold(f64::MIN, f64::max);
+    let max_step = settled
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f64::max);
+    eprintln!(
+        "steady speech: gain {lo:.2}..{hi:.2} dB, largest change per 100 ms {max_step:.3} dB"
+    );
+    assert!(hi - lo <= 3.0, "gain wanders {lo}..{hi}");
+    assert!(max_step <= 0.6, "gain jumps {max_step} dB in 100 ms");
+}
+
+#[test]
+fn a_user_profile_with_an_aggressive_compressor_still_lands_on_its_target() {
+    let mut p = ChainParams::default();
+    p.agc.target_lufs = -18.0;
+    p.compressor.threshold_db = -40.0;
+    p.compressor.ratio = 10.0;
+    p.compressor.knee_db = 0.0;
+    p.compressor.attack_ms = 2.0;
+    let mut x = speech_at(20.0, 610, -30.0);
+    x.extend(music_at(20.0, 611, -12.0));
+    let out = run_aligned(&p, &x);
+    for (a, b) in [(6.0, 20.0), (26.0, 40.0)] {
+        let l = integrated_between(&out, a, b);
+        eprintln!("aggressive compressor: {a}-{b} s {l:.2} LUFS");
+        assert!((l + 18.0).abs() <= 1.0, "{a}-{b} s at {l} LUFS");
+    }
+    check_ceiling(&out, "aggressive compressor");
+}

@@ -1,0 +1,90 @@
+//! Dotted-key settings of a profile: list, describe, read and change them (checked against
+//! the schema and the whole profile's validation).
+
+use crate::error::Invalid;
+use crate::profile::Profile;
+use crate::schema::{self, SettingInfo, SettingKind, SettingValue};
+use crate::suggest::closest;
+use crate::{ErrorKind, ProfileError};
+
+impl Profile {
+    /// Every dotted-key setting with its type, built-in default, range and description.
+    pub fn keys() -> Vec<SettingInfo> {
+        let defaults = Profile::default();
+        schema::FIELDS
+            .iter()
+            .map(|f| SettingInfo {
+                key: f.key,
+                kind: f.kind,
+                default: (f.get)(&defaults),
+                range: f.range,
+                doc: f.doc,
+            })
+            .collect()
+    }
+
+    /// Type and range of one setting.
+    pub fn key_info(key: &str) -> Result<SettingInfo, ProfileError> {
+        let f = lookup(key)?;
+        Ok(SettingInfo {
+            key: f.key,
+            kind: f.kind,
+            default: (f.get)(&Profile::default()),
+            range: f.range,
+            doc: f.doc,
+        })
+    }
+
+    /// Reads a setting by dotted key, e.g. `agc.target_lufs`.
+    pub fn get(&self, key: &str) -> Result<SettingValue, ProfileError> {
+        Ok((lookup(key)?.get)(self))
+    }
+
+    /// Changes a setting by dotted key. The value is converted to the setting's type (a
+    /// string `"on"` for a bool, `"-18"` for a number), then the whole profile is validated;
+    /// on any error the profile is left unchanged.
+    pub fn set(&mut self, key: &str, value: SettingValue) -> Result<(), ProfileError> {
+        let f = lookup(key)?;
+        let v = schema::coerce(f.kind, &value).map_err(|()| wrong_type(f, &value))?;
+        let mut next = self.clone();
+        (f.put)(&mut next, &v);
+        next.check().map_err(Invalid::into_error)?;
+        *self = next;
+        Ok(())
+    }
+}
+
+fn wrong_type(f: &schema::Field, value: &SettingValue) -> ProfileError {
+    let kind = if f.kind == SettingKind::Route && matches!(value, SettingValue::String(_)) {
+        ErrorKind::InvalidRoute
+    } else {
+        ErrorKind::WrongType
+    };
+    let msg = if kind == ErrorKind::InvalidRoute {
+        format!(
+            "{} = {value} is not a route (expected \"processed\" or \"bypass\")",
+            f.key
+        )
+    } else {
+        format!(
+            "{} must be {}, got {} ({value})",
+            f.key,
+            f.kind.expected(),
+            value.type_name()
+        )
+    };
+    ProfileError::new(kind, Some(f.key.to_owned()), msg)
+}
+
+fn lookup(key: &str) -> Result<&'static schema::Field, ProfileError> {
+    schema::field(key).ok_or_else(|| {
+        let hint = closest(key, schema::FIELDS.iter().map(|f| f.key))
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        ProfileError::new(
+            ErrorKind::UnknownKey,
+            Some(key.to_owned()),
+            format!("unknown setting `{key}`{hint}"),
+        )
+    })
+}

@@ -1,0 +1,270 @@
+//! Each shipped profile's levelling, on the synthesised programmes of the DSP's levelling
+//! tests: the target is the loudness that comes out; quiet voices are lifted and room noise
+//! is not; quiet speech comes back after a loud passage; loud onsets are caught; steady
+//! material is left still.
+
+use crate::levelling_support::*;
+use headroom_core::ChainParams;
+
+#[cfg(debug_assertions)]
+#[global_allocator]
+static A: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
+// ---------------------------------------------------------------------------------------
+// The target is the output loudness, in every profile (shipped and a user's own).
+
+const PROFILES: [&str; 4] = ["default", "night", "music", "speech"];
+
+fn shipped(name: &str) -> ChainParams {
+    headroom_profile::Profile::shipped(name)
+        .expect("shipped profile")
+        .expect("valid")
+        .chain
+}
+
+#[test]
+fn every_shipped_profile_lands_on_its_own_target() {
+    // Steady speech at −21.5 LUFS, then quiet speech / a loud advert / quiet speech.
+    let steady = speech_at(30.0, 600, -21.5);
+    let mut mixed = speech_at(20.0, 601, -30.0);
+    mixed.extend(music_at(20.0, 602, -10.0));
+    mixed.extend(speech_at(20.0, 603, -30.0));
+    for name in PROFILES {
+        let p = shipped(name);
+        let t = p.agc.target_lufs as f64;
+        let out = run_aligned(&p, &steady);
+        let l = integrated_between(&out, 8.0, 30.0);
+        eprintln!("{name}: steady speech {l:.2} LUFS (target {t})");
+        assert!(
+            (l - t).abs() <= 1.0,
+            "{name}: steady speech at {l} LUFS, target {t}"
+        );
+        let out = run_aligned(&p, &mixed);
+        for (a, b) in [(6.0, 20.0), (26.0, 40.0), (46.0, 60.0)] {
+            let l = integrated_between(&out, a, b);
+            eprintln!("{name}: mixed {a}-{b} s {l:.2} LUFS");
+            assert!(
+                (l - t).abs() <= 1.0,
+                "{name}: {a}-{b} s at {l} LUFS, target {t}"
+            );
+        }
+        let os = Oversampler16::new();
+        let tp = os.true_peak_db(&out, p.limiter.ceiling_dbtp as f64, Some(6.0));
+        assert!(
+            tp <= p.limiter.ceiling_dbtp as f64,
+            "{name}: true peak {tp}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Quiet programmes and noise told apart.
+
+/// Speech with pauses filled by pink noise `noise_lu` under it; `long_pause` s of noise
+/// alone in the middle. Returns the signal and the (start, end) of every noise-only pause.
+fn speech_with_room_noise(
+    lufs: f64,
+    noise_lu: f64,
+    long_pause: f64,
+) -> (Vec<f32>, Vec<(f64, f64)>) {
+    let mut x = Vec::new();
+    let mut pauses = Vec::new();
+    let mut t = 0.0;
+    let mut rng = Rng::new(620);
+    for k in 0..10 {
+        let len = 3.0 + 2.0 * rng.uniform();
+        x.extend(speech_at(len, 621 + k, lufs));
+        t += len;
+        let pause = if k == 5 {
+            long_pause
+        } else {
+            0.5 + 2.5 * rng.uniform()
+        };
+        x.extend(silence(pause));
+        pauses.push((t, t + pause));
+        t += pause;
+    }
+    let mut n = pink_noise(t, 629);
+    normalise(&mut n, lufs - noise_lu);
+    for (v, w) in x.iter_mut().zip(&n) {
+        *v += *w;
+    }
+    (x, pauses)
+}
+
+#[test]
+fn a_quiet_voice_is_lifted_and_room_noise_between_sentences_is_not() {
+    for name in ["default", "speech", "night"] {
+        let p = shipped(name);
+        let t = p.agc.target_lufs as f64;
+        for (lufs, noise_lu) in [(-45.0, 25.0), (-20.0, 27.0), (-30.0, 30.0)] {
+            let (x, pauses) = speech_with_room_noise(lufs, noise_lu, 6.0);
+            let mut chain = headroom_core::Chain::new(RATE, CH, 256, &p);
+            let lat = chain.latency_frames();
+            let mut out = Vec::with_capacity(x.len());
+            let mut gains = Vec::new();
+            for b in x.chunks(256 * CH) {
+                let mut buf = b.to_vec();
+                assert_no_alloc::assert_no_alloc(|| chain.process(&mut buf));
+                gains.push(chain.agc().gain_db());
+                out.extend(buf);
+            }
+            let out = &out[lat * CH..];
+            // The voice (after the first sentence) lands on the target …
+            let voice = integrated_between(out, 5.0, out.len() as f64 / (RATE as f64 * CH as f64));
+            eprintln!("{name}: voice at {lufs} LUFS (noise {noise_lu} LU under) → {voice:.2} LUFS");
+            assert!(
+                (voice - t).abs() <= 1.5,
+                "{name}: voice {lufs} → {voice}, target {t}"
+            );
+            // … and the noise in its pauses stays well under it, not pumped up: the gain at
+            // the end of each pause is not above the gain at its start.
+            let blk = |s: f64| ((s * RATE as f64) as usize / 256).min(gains.len() - 1);
+            for &(a, b) in pauses.iter().skip(1) {
+                if b - a < 1.0 {
+                    continue;
+                }
+                let (g0, g1) = (gains[blk(a + 0.5)], gains[blk(b - 0.05)]);
+                assert!(
+                    g1 <= g0 + 0.5,
+                    "{name}: gain rose in the pause {a:.1}-{b:.1} s: {g0} → {g1}"
+                );
+                let noise = integrated_between(out, a + 0.5, b - 0.05);
+                eprintln!("{name}: pause {a:.1}-{b:.1} s: noise {noise:.1} LUFS");
+                // Compression lifts the noise against the voice by what it makes up: the
+                // speech and default profiles keep it 20 LU under, night (firmer) 18.
+                let under = if name == "night" { 18.0 } else { 20.0 };
+                assert!(
+                    noise <= voice - under,
+                    "{name}: noise {noise} LUFS against voice {voice}"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Recovery after a loud passage.
+
+#[test]
+fn quiet_speech_comes_back_after_a_loud_passage() {
+    let mut x = speech_at(20.0, 630, -36.0);
+    x.extend(music_at(15.0, 631, -15.6));
+    x.extend(speech_at(20.0, 632, -36.0));
+    for name in ["default", "night", "speech"] {
+        let p = shipped(name);
+        let t = p.agc.target_lufs as f64;
+        let out = run_aligned(&p, &x);
+        let before = integrated_between(&out, 5.0, 20.0);
+        let after5 = integrated_between(&out, 40.0, 45.0);
+        let after = integrated_between(&out, 40.0, 55.0);
+        eprintln!("{name}: speech before {before:.2}, 5-10 s after {after5:.2}, 5-20 s after {after:.2} LUFS");
+        assert!(
+            (after5 - t).abs() <= 2.0,
+            "{name}: {after5} LUFS 5 s after the loud passage"
+        );
+        assert!(
+            (after - before).abs() <= 1.0,
+            "{name}: {after} after against {before} before"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Loud onsets.
+
+#[test]
+fn a_loud_onset_is_caught_within_tens_of_milliseconds_in_every_profile() {
+    // Quiet speech, then a dense advert (50 ms RMS about −5 dBFS).
+    let mut x = speech_at(20.0, 640, -40.0);
+    let mut advert = dense_music_like(10.0, 641);
+    normalise(&mut advert, -6.0);
+    x.extend(advert);
+    let onset = 20.0;
+    for name in PROFILES {
+        let p = shipped(name);
+        let t = p.agc.target_lufs as f64;
+        let mut chain = headroom_core::Chain::new(RATE, CH, 64, &p);
+        let mut out = x.clone();
+        let mut engaged_at = None;
+        let mut before = f32::NAN;
+        for (k, b) in out.chunks_mut(64 * CH).enumerate() {
+            assert_no_alloc::assert_no_alloc(|| chain.process(b));
+            let at = (k + 1) as f64 * 64.0 / RATE as f64;
+            if at <= onset {
+                before = chain.agc().gain_db();
+            } else if engaged_at.is_none() && chain.agc().gain_db() < before - 10.0 {
+                engaged_at = Some(at - onset);
+            }
+        }
+        let caught = engaged_at.expect("the gain came down");
+        eprintln!(
+            "{name}: gain down 10 dB from {before:.1} dB {:.1} ms after the onset",
+            caught * 1000.0
+        );
+        assert!(caught <= 0.03, "{name}: caught after {caught} s");
+        let m = momentary_series(&out);
+        let worst = m
+            .iter()
+            .filter(|(s, _)| *s > onset && *s <= onset + 2.0)
+            .map(|&(_, l)| l)
+            .fold(f64::MIN, f64::max);
+        eprintln!(
+            "{name}: momentary within 2 s after the onset at most {:.2} LU over",
+            worst - t
+        );
+        assert!(
+            worst <= t + 3.0,
+            "{name}: momentary {worst} LUFS after the onset"
+        );
+        let os = Oversampler16::new();
+        let ceiling = p.limiter.ceiling_dbtp as f64;
+        let tp = os.true_peak_db(&out, ceiling, Some(6.0));
+        assert!(tp <= ceiling, "{name}: true peak {tp} dBTP");
+    }
+}
+
+#[test]
+fn speech_and_music_never_engage_the_onset_gain() {
+    let mut x = speech_at(20.0, 650, -25.0);
+    x.extend(music_at(20.0, 651, -25.0));
+    for name in PROFILES {
+        let p = shipped(name);
+        let mut chain = headroom_core::Chain::new(RATE, CH, 256, &p);
+        let mut buf = x.clone();
+        let mut worst = 0.0f32;
+        for (k, b) in buf.chunks_mut(256 * CH).enumerate() {
+            chain.process(b);
+            if k as f64 * 256.0 / RATE as f64 > 3.0 {
+                worst = worst.min(chain.agc().onset_gain_db());
+            }
+        }
+        eprintln!("{name}: deepest onset gain {worst:.2} dB");
+        assert!(
+            worst > -0.5,
+            "{name}: onset gain {worst} dB on steady programme"
+        );
+    }
+}
+
+#[test]
+fn a_steady_sine_is_clean_and_still_in_every_profile() {
+    let x = sine(1000.0, 0.1, 14.0);
+    for name in PROFILES {
+        let p = shipped(name);
+        let out = run_aligned(&p, &x);
+        let a = 10 * RATE as usize;
+        let b = 14 * RATE as usize;
+        let y: Vec<f64> = (a..b).map(|i| out[i * CH] as f64).collect();
+        // 10 ms envelope (RMS of 480 samples, whole periods) peak to peak.
+        let rms: Vec<f64> = y
+            .chunks(480)
+            .map(|c| (c.iter().map(|v| v * v).sum::<f64>() / c.len() as f64).sqrt())
+            .collect();
+        let lo = rms.iter().cloned().fold(f64::MAX, f64::min);
+        let hi = rms.iter().cloned().fold(0.0, f64::max);
+        let ripple = 20.0 * (hi / lo).log10();
+        eprintln!("{name}: sine envelope ripple {ripple:.4} dB");
+        assert!(ripple <= 0.1, "{name}: ripple {ripple} dB");
+    }
+}

@@ -1,0 +1,280 @@
+//! Dotted-key settings: get, set, keys, command-line assignments, diffs.
+
+use headroom_profile::{
+    parse_assignment, ChangeKind, ErrorKind, Profile, Route, SettingKind, SettingValue,
+};
+
+#[test]
+fn get_reads_every_kind() {
+    let p = Profile::default();
+    assert_eq!(
+        p.get("agc.target_lufs").unwrap(),
+        SettingValue::Number(-16.0)
+    );
+    assert_eq!(
+        p.get("limiter.ceiling_dbtp").unwrap(),
+        SettingValue::Number(-1.0)
+    );
+    assert_eq!(p.get("bypass").unwrap(), SettingValue::Bool(false));
+    assert_eq!(p.get("layer_a.enabled").unwrap(), SettingValue::Bool(true));
+    assert_eq!(
+        p.get("route.default").unwrap(),
+        SettingValue::String("processed".into())
+    );
+    assert_eq!(
+        p.get("preferred_real_sink").unwrap(),
+        SettingValue::String(String::new())
+    );
+    assert_eq!(
+        p.get("layer_a.release_db_per_s").unwrap(),
+        SettingValue::Number(1.5)
+    );
+}
+
+#[test]
+fn unknown_setting_suggests() {
+    let e = Profile::default().get("agc.targte_lufs").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::UnknownKey);
+    assert_eq!(
+        e.to_string(),
+        "unknown setting `agc.targte_lufs` (did you mean `agc.target_lufs`?)"
+    );
+    let mut p = Profile::default();
+    assert_eq!(
+        p.set("nope.nothing", SettingValue::Bool(true))
+            .unwrap_err()
+            .kind,
+        ErrorKind::UnknownKey
+    );
+}
+
+#[test]
+fn set_checks_type_and_range_and_keeps_profile_on_error() {
+    let mut p = Profile::default();
+    p.set("agc.target_lufs", SettingValue::Number(-18.0))
+        .unwrap();
+    assert_eq!(p.chain.agc.target_lufs, -18.0);
+    p.set("bypass", SettingValue::Bool(true)).unwrap();
+    assert!(p.chain.bypass);
+    p.set("route.default", SettingValue::String("bypass".into()))
+        .unwrap();
+    assert_eq!(p.route.default, Route::Bypass);
+    p.set(
+        "preferred_real_sink",
+        SettingValue::String("alsa_out".into()),
+    )
+    .unwrap();
+    assert_eq!(p.preferred_real_sink.as_deref(), Some("alsa_out"));
+    p.set("preferred_real_sink", SettingValue::String(String::new()))
+        .unwrap();
+    assert_eq!(p.preferred_real_sink, None);
+
+    let before = p.clone();
+    let e = p
+        .set("compressor.attack_ms", SettingValue::Number(-3.0))
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::OutOfRange);
+    assert_eq!(
+        e.to_string(),
+        "compressor.attack_ms = -3 is out of range (must be > 0 and ≤ 500)"
+    );
+    assert_eq!(p, before);
+
+    let e = p
+        .set("agc.target_lufs", SettingValue::String("loud".into()))
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::WrongType);
+    assert_eq!(p, before);
+
+    let e = p
+        .set("route.default", SettingValue::String("processd".into()))
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidRoute);
+
+    // Cross-field ordering is checked too.
+    let e = p
+        .set("agc.silence_gate_lufs", SettingValue::Number(-10.0))
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Ordering);
+    assert_eq!(p, before);
+
+    let e = p
+        .set("limiter.lookahead_ms", SettingValue::Number(f64::NAN))
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::OutOfRange);
+}
+
+#[test]
+fn set_coerces_command_line_strings() {
+    let mut p = Profile::default();
+    p.set("layer_a.enabled", SettingValue::String("off".into()))
+        .unwrap();
+    assert!(!p.layer_a.enabled);
+    p.set("agc.max_boost_db", SettingValue::String("6".into()))
+        .unwrap();
+    assert_eq!(p.chain.agc.max_boost_db, 6.0);
+    p.set("preferred_real_sink", SettingValue::Number(42.0))
+        .unwrap();
+    assert_eq!(p.preferred_real_sink.as_deref(), Some("42"));
+    assert_eq!(
+        p.set("bypass", SettingValue::Number(1.0)).unwrap_err().kind,
+        ErrorKind::WrongType
+    );
+}
+
+#[test]
+fn keys_list_every_setting_with_defaults() {
+    let keys = Profile::keys();
+    let d = Profile::default();
+    for k in [
+        "description",
+        "bypass",
+        "preferred_real_sink",
+        "agc.enabled",
+        "agc.target_lufs",
+        "agc.max_boost_db",
+        "agc.max_cut_db",
+        "agc.rise_db_per_s",
+        "agc.fall_db_per_s",
+        "agc.silence_gate_lufs",
+        "agc.window_s",
+        "agc.max_momentary_lu",
+        "compressor.enabled",
+        "compressor.threshold_db",
+        "compressor.ratio",
+        "compressor.knee_db",
+        "compressor.attack_ms",
+        "compressor.release_ms",
+        "compressor.makeup_db",
+        "limiter.enabled",
+        "limiter.ceiling_dbtp",
+        "limiter.lookahead_ms",
+        "limiter.release_ms",
+        "layer_a.enabled",
+        "layer_a.threshold_lu",
+        "layer_a.max_reduction_db",
+        "layer_a.attack_db_per_s",
+        "layer_a.release_db_per_s",
+        "route.default",
+    ] {
+        let info = keys
+            .iter()
+            .find(|i| i.key == k)
+            .unwrap_or_else(|| panic!("{k} listed"));
+        assert_eq!(info.default, d.get(k).unwrap());
+        assert!(!info.doc.is_empty());
+        assert_eq!(info.range.is_some(), info.kind == SettingKind::Number);
+    }
+    assert_eq!(keys.len(), 29);
+    // Every numeric default is inside its own range.
+    for info in &keys {
+        if let (Some(r), SettingValue::Number(v)) = (info.range, &info.default) {
+            assert!(r.contains(*v), "{}", info.key);
+        }
+    }
+    assert_eq!(
+        Profile::key_info("limiter.lookahead_ms")
+            .unwrap()
+            .range
+            .unwrap()
+            .describe(),
+        "> 0 and ≤ 1.5"
+    );
+}
+
+#[test]
+fn assignments_from_the_command_line() {
+    assert_eq!(
+        parse_assignment("agc.target_lufs=-18").unwrap(),
+        ("agc.target_lufs".into(), SettingValue::Number(-18.0))
+    );
+    assert_eq!(
+        parse_assignment(" bypass = true ").unwrap(),
+        ("bypass".into(), SettingValue::Bool(true))
+    );
+    assert_eq!(
+        parse_assignment("route.default=bypass").unwrap(),
+        (
+            "route.default".into(),
+            SettingValue::String("bypass".into())
+        )
+    );
+    assert_eq!(
+        parse_assignment("preferred_real_sink=\"a=b\"").unwrap(),
+        (
+            "preferred_real_sink".into(),
+            SettingValue::String("a=b".into())
+        )
+    );
+    assert_eq!(
+        parse_assignment("preferred_real_sink=").unwrap(),
+        (
+            "preferred_real_sink".into(),
+            SettingValue::String(String::new())
+        )
+    );
+    assert_eq!(
+        parse_assignment("agc.target_lufs").unwrap_err().kind,
+        ErrorKind::InvalidAssignment
+    );
+    assert_eq!(
+        parse_assignment("=3").unwrap_err().kind,
+        ErrorKind::InvalidAssignment
+    );
+    let (k, v) = parse_assignment("agc.target_lufs=-18").unwrap();
+    let mut p = Profile::default();
+    p.set(&k, v).unwrap();
+    assert_eq!(p.chain.agc.target_lufs, -18.0);
+}
+
+#[test]
+fn setting_values_serialize_untagged() {
+    let v: Vec<SettingValue> = serde_json_like("[true, -18.5, \"bypass\"]");
+    assert_eq!(
+        v,
+        [
+            SettingValue::Bool(true),
+            SettingValue::Number(-18.5),
+            SettingValue::String("bypass".into())
+        ]
+    );
+}
+
+/// TOML arrays are enough to exercise the untagged representation without a JSON dependency.
+fn serde_json_like(list: &str) -> Vec<SettingValue> {
+    #[derive(serde::Deserialize)]
+    struct W {
+        v: Vec<SettingValue>,
+    }
+    toml::from_str::<W>(&format!("v = {list}")).unwrap().v
+}
+
+#[test]
+fn diff_classifies_changes() {
+    let a = Profile::default();
+    assert_eq!(a.diff(&a).kind(), None);
+    let mut b = a.clone();
+    b.set("agc.target_lufs", SettingValue::Number(-20.0))
+        .unwrap();
+    let d = a.diff(&b);
+    assert!(d.chain && !d.latency);
+    assert_eq!(d.kind(), Some(ChangeKind::ParamsOnly));
+    let mut c = a.clone();
+    c.set("limiter.lookahead_ms", SettingValue::Number(1.0))
+        .unwrap();
+    assert!(a.diff(&c).latency);
+    assert!(!a.diff(&c).chain);
+    assert_eq!(a.diff(&c).kind(), Some(ChangeKind::Rebuild));
+    let mut s = a.clone();
+    s.set("preferred_real_sink", SettingValue::String("x".into()))
+        .unwrap();
+    assert_eq!(a.diff(&s).kind(), Some(ChangeKind::Rebuild));
+    let mut r = a.clone();
+    r.set("route.default", SettingValue::String("bypass".into()))
+        .unwrap();
+    assert!(a.diff(&r).routing);
+    assert_eq!(a.diff(&r).kind(), Some(ChangeKind::ParamsOnly));
+    let mut l = a.clone();
+    l.set("layer_a.enabled", SettingValue::Bool(false)).unwrap();
+    assert_eq!(a.diff(&l).kind(), Some(ChangeKind::Rebuild));
+}

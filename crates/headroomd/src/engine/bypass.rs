@@ -1,0 +1,30 @@
+//! `bypass.set`: on, off or toggle — a runtime override of the `bypass` setting, so it
+//! persists like any other and `setting reset bypass` undoes it.
+
+use headroom_ipc::{BypassMode, BypassState, IpcError, Response};
+use headroom_profile::SettingValue;
+
+use super::{Engine, Output};
+use crate::control::convert::store_error;
+
+/// Answers `bypass.set`.
+pub(super) fn set(
+    e: &mut Engine,
+    mode: BypassMode,
+    out: &mut Vec<Output>,
+) -> Result<Response, IpcError> {
+    let current = e.store.effective().chain.bypass;
+    let want = match mode {
+        BypassMode::On => true,
+        BypassMode::Off => false,
+        BypassMode::Toggle => !current,
+    };
+    let diff = e
+        .store
+        .set_override("bypass", SettingValue::Bool(want))
+        .map_err(store_error)?;
+    e.after_store_change(diff, &["bypass".to_string()], out);
+    Ok(Response::Bypass(BypassState {
+        bypass: e.params.bypass,
+    }))
+}

@@ -1,0 +1,54 @@
+//! `history`: the per-second samples the engine records on its tick.
+
+use headroom_ipc::{IpcError, Response};
+
+use super::Engine;
+use crate::control::convert::sample_to_wire;
+use crate::history::{now_unix_ms, Sample};
+
+/// Answers `history` (`since_secs`: how far back; `None`: everything kept).
+pub(super) fn query(e: &Engine, since_secs: Option<u64>) -> Result<Response, IpcError> {
+    let since = since_secs
+        .map(|s| now_unix_ms().saturating_sub(s * 1000))
+        .unwrap_or(0);
+    let samples = e
+        .history
+        .query(since)
+        .map_err(|e| IpcError::internal(e.to_string()))?;
+    Ok(Response::History(headroom_ipc::History {
+        interval_ms: e.history.interval_ms(),
+        samples: samples.iter().map(sample_to_wire).collect(),
+    }))
+}
+
+impl Engine {
+    /// Records one history sample from the meters and the callback timing since the last one.
+    pub(super) fn record_history(&mut self) {
+        let m = self.bus.meters().load();
+        let t = self.bus.timing().snapshot();
+        let calls = t.call_count.saturating_sub(self.last_timing.call_count);
+        let mean = if calls > 0 {
+            t.sum_us.saturating_sub(self.last_timing.sum_us) as f32 / calls as f32
+        } else {
+            0.0
+        };
+        let sample = Sample {
+            unix_ms: now_unix_ms(),
+            in_momentary_lufs: m.in_momentary_lufs,
+            in_short_term_lufs: m.in_short_term_lufs,
+            out_momentary_lufs: m.out_momentary_lufs,
+            out_short_term_lufs: m.out_short_term_lufs,
+            agc_gain_db: m.agc_gain_db,
+            compressor_gr_db: m.compressor_gr_db,
+            limiter_gr_db: m.limiter_gr_db,
+            dsp_mean_us: mean,
+            dsp_max_us: t.max_us as f32,
+            spikes: t.spike_count,
+            xruns: self.bus.xruns(),
+        };
+        self.last_timing = t;
+        if let Err(e) = self.history.record(sample) {
+            tracing::debug!("history: {e}");
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The engine: the daemon's single state owner, as a state machine.
+//!
+//! [`Engine::on`] takes one [`Input`] — a control request, a subscriber's snapshot request, an
+//! event of the PipeWire thread, a profile file change, the 100 ms tick, start or shutdown —
+//! and returns what has to happen as [`Output`]s: the reply, events to publish, commands for
+//! the PipeWire thread, new chain parameters for the audio thread. It is synchronous and does
+//! no waiting: no threads, no channels, no PipeWire. What it reads from the bus (meters,
+//! timing, xruns, tap readings, the graph model) it reads from a [`BusShared`], plain shared
+//! memory a test can fill in. It does file I/O of its own state only: the profile store,
+//! `routes.json`, the history spill.
+//!
+//! [`run`] is the thin thread around it: it owns the channels, feeds the engine (control
+//! requests from the socket's connection threads through [`EngineHandler`], [`PwEvent`]s,
+//! [`ProfileEvent`]s, a 100 ms ticker) and carries the outputs out (replies, the
+//! [`crate::control::Broadcaster`], the PipeWire thread, the parameter mailbox).
+//!
+//! Requests are handled by domain, one file each: [`routes`] (`route.*`), [`settings`]
+//! (`setting.*`, and how a changed profile is applied), [`profiles`] (`profile.*` and file
+//! changes), [`history`], [`bypass`]; [`status`] builds `status`, meters and snapshots;
+//! [`pipewire`] follows the PipeWire thread.
+//!
+//! Nothing here runs on the audio thread: parameters reach it through the bus's lock-free
+//! mailbox ([`Output::Params`]), meters come back through atomics.
+//!
+//! Runtime route rules (`route set`) persist in `$XDG_STATE_HOME/headroom/routes.json`,
+//! written atomically; setting overrides persist through the profile store's state file.
+
+pub mod bypass;
+pub mod history;
+pub mod pipewire;
+pub mod profiles;
+pub mod routes;
+mod run;
+pub mod settings;
+pub mod status;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use headroom_core::{ChainParams, TimingSnapshot};
+use headroom_ipc::{Event, IpcError, PipewireState, Request, Response, StreamInfo, Topic};
+use headroom_profile::Profile;
+
+use crate::history::History;
+use crate::names::BUS_SINK_NAME;
+use crate::profiles::{ProfileEvent, ProfileStore};
+use crate::pw::{BusShared, PwCommand, PwEvent};
+use crate::routing::RoutingController;
+use crate::DaemonConfig;
+
+pub use run::{run, EngineHandler, EngineThread, SentCommands, REQUEST_TIMEOUT};
+
+/// Interval of the engine's ticker (meters at 10 Hz, Layer A steps).
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// File name of the persisted runtime route rules, in the state directory.
+pub const ROUTES_FILE_NAME: &str = "routes.json";
+
+/// What the engine reacts to.
+#[derive(Debug)]
+pub enum Input {
+    /// The daemon is up: announce it (`daemon/started`).
+    Start,
+    /// A control request (never `subscribe`: the connection handles it). Answered by exactly
+    /// one [`Output::Reply`], the last output.
+    Request(Request),
+    /// A new subscriber's snapshot of `topics`. Answered by one [`Output::Snapshot`].
+    Snapshot(Vec<Topic>),
+    /// An event of the PipeWire thread (the graph model in the [`BusShared`] is already
+    /// updated for it).
+    Pw(PwEvent),
+    /// The profile store saw a file change.
+    Profile(ProfileEvent),
+    /// The ticker: Layer A steps, a meter tick for subscribers, and — when a second has
+    /// passed since the last one at `now` — a history sample.
+    Tick {
+        /// The time of the tick.
+        now: Instant,
+    },
+    /// Stop: announce it, undo routing and stream volumes, stop the bus, flush the history.
+    Shutdown {
+        /// Why (e.g. `SIGTERM received`).
+        reason: String,
+    },
+}
+
+/// What the engine asks for, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// The reply to an [`Input::Request`].
+    Reply(Result<Response, IpcError>),
+    /// The events answering an [`Input::Snapshot`].
+    Snapshot(Vec<Event>),
+    /// An event for the subscribers of its topic.
+    Publish(Event),
+    /// A command for the PipeWire thread.
+    Pw(PwCommand),
+    /// New chain parameters for the audio thread (smoothed there).
+    Params(ChainParams),
+}
+
+/// The daemon's state and its reactions. See the module docs.
+pub struct Engine {
+    started: Instant,
+    store: ProfileStore,
+    bus: BusShared,
+    routing: RoutingController,
+    history: History,
+    pipewire: PipewireState,
+    real_sink: Option<String>,
+    /// The chain parameters handed to the audio thread last.
+    params: ChainParams,
+    /// `--bypass` on the command line: bypass regardless of profile and overrides.
+    force_bypass: bool,
+    /// `--real-sink` on the command line: wins over the profile.
+    cli_real_sink: Option<String>,
+    routes_file: PathBuf,
+    last_streams: BTreeMap<u32, StreamInfo>,
+    last_taps: BTreeSet<u32>,
+    last_history: Instant,
+    last_timing: TimingSnapshot,
+}
+
+impl Engine {
+    /// The chain parameters to run for the effective `profile`: its chain, bypassed when
+    /// `force_bypass` (`--bypass`) is set.
+    pub fn chain_params(profile: &Profile, force_bypass: bool) -> ChainParams {
+        let mut params = profile.chain;
+        params.bypass |= force_bypass;
+        params
+    }
+
+    /// An engine for the profiles of `store`, reading the bus through `bus`, keeping
+    /// `history`, with the runtime route rules persisted in `routes_file` (loaded now).
+    /// `config` gives the command-line overrides (`--bypass`, `--real-sink`). The bus is
+    /// expected to run [`Engine::chain_params`] of the store's effective profile already.
+    pub fn new(
+        store: ProfileStore,
+        bus: BusShared,
+        history: History,
+        routes_file: PathBuf,
+        config: &DaemonConfig,
+    ) -> Self {
+        let profile = store.effective();
+        let mut routing = RoutingController::new(
+            BUS_SINK_NAME,
+            profile.layer_a,
+            profile.chain.agc.target_lufs,
+        );
+        // Nothing to send yet: moves are held until the bus is ready.
+        let _ = routing.set_profile_rules(profile.route.clone());
+        let _ = routing.set_user_rules(routes::load_user_rules(&routes_file));
+        let timing = bus.timing().snapshot();
+        Engine {
+            started: Instant::now(),
+            params: Self::chain_params(&profile, config.bypass),
+            store,
+            bus,
+            routing,
+            history,
+            pipewire: PipewireState::Disconnected {
+                reason: "connecting".into(),
+            },
+            real_sink: None,
+            force_bypass: config.bypass,
+            cli_real_sink: config.preferred_real_sink.clone(),
+            routes_file,
+            last_streams: BTreeMap::new(),
+            last_taps: BTreeSet::new(),
+            last_history: Instant::now(),
+            last_timing: timing,
+        }
+    }
+
+    /// Reacts to one input. Never blocks; see [`Input`] for what each input is answered with.
+    pub fn on(&mut self, input: Input) -> Vec<Output> {
+        let mut out = Vec::new();
+        match input {
+            Input::Start => out.push(Output::Publish(Event::started(env!("CARGO_PKG_VERSION")))),
+            Input::Request(req) => {
+                let reply = self.request(req, &mut out);
+                out.push(Output::Reply(reply));
+            }
+            Input::Snapshot(topics) => {
+                let events = self.snapshot(&topics);
+                out.push(Output::Snapshot(events));
+            }
+            Input::Pw(ev) => self.on_pw_event(ev, &mut out),
+            Input::Profile(ev) => self.on_profile_event(ev, &mut out),
+            Input::Tick { now } => self.on_tick(now, &mut out),
+            Input::Shutdown { reason } => self.shutdown(reason, &mut out),
+        }
+        out
+    }
+
+    /// Routes a request to its handler, in the file of its domain.
+    fn request(&mut self, req: Request, out: &mut Vec<Output>) -> Result<Response, IpcError> {
+        req.validate()?;
+        match req {
+            Request::Status => Ok(Response::Status(self.status())),
+            Request::RouteList => Ok(Response::Routes(self.routes())),
+            Request::RouteSet { app, route } => routes::set(self, app, route, out),
+            Request::RouteUnset { app } => routes::unset(self, app, out),
+            Request::SettingGet { key } => Ok(Response::Setting(self.setting(&key)?)),
+            Request::SettingSet { key, value } => settings::set(self, key, value, out),
+            Request::SettingList => Ok(Response::Settings(self.settings())),
+            Request::SettingReset { key, all } => settings::reset(self, key, all, out),
+            Request::ProfileList => Ok(Response::ProfileList(self.profile_list())),
+            Request::ProfileShow { name } => profiles::show(self, name),
+            Request::ProfileUse { name } => profiles::activate(self, name, out),
+            Request::ProfileReload => profiles::reload(self, out),
+            Request::BypassSet { mode } => bypass::set(self, mode, out),
+            Request::History { since_secs } => history::query(self, since_secs),
+            Request::Subscribe { .. } => Err(IpcError::bad_request(
+                "subscribe is handled by the connection, not the engine",
+            )),
+        }
+    }
+
+    /// The 100 ms tick: Layer A steps, the meters for subscribers, a history sample a second.
+    fn on_tick(&mut self, now: Instant, out: &mut Vec<Output>) {
+        let taps = self.bus.taps();
+        let cmds = self.routing.tick(&taps, TICK.as_secs_f32());
+        out.extend(cmds.into_iter().map(Output::Pw));
+        out.push(Output::Publish(Event::meters_tick(
+            self.meters(),
+            self.layer_a_levels(),
+        )));
+        if now.saturating_duration_since(self.last_history) >= Duration::from_secs(1) {
+            self.last_history = now;
+            self.record_history();
+        }
+    }
+
+    fn shutdown(&mut self, reason: String, out: &mut Vec<Output>) {
+        out.push(Output::Publish(Event::shutdown(reason)));
+        out.extend(self.routing.shutdown().into_iter().map(Output::Pw));
+        out.push(Output::Pw(PwCommand::Shutdown));
+        if let Err(e) = self.history.flush_to_disk() {
+            tracing::debug!("history flush: {e}");
+        }
+    }
+
+    /// The routing controller (rules, streams, Layer A), for inspection.
+    pub fn routing(&self) -> &RoutingController {
+        &self.routing
+    }
+
+    /// The profile store.
+    pub fn store(&self) -> &ProfileStore {
+        &self.store
+    }
+
+    /// The chain parameters in force (the last [`Output::Params`], or the start-up ones).
+    pub fn params(&self) -> ChainParams {
+        self.params
+    }
+
+    /// The bus state the engine reads.
+    pub fn bus(&self) -> &BusShared {
+        &self.bus
+    }
+}

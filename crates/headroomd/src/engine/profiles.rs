@@ -1,0 +1,143 @@
+//! `profile.show`, `profile.use`, `profile.reload`, the list of `profile.list`, and the
+//! profile files changing on disk (hot reload).
+
+use headroom_ipc::{
+    ErrorCode, Event, IpcError, ProfileActive, ProfileEntry, ProfileList, ProfileShow,
+    ProfileSource as WireSource, Response,
+};
+
+use super::{Engine, Output};
+use crate::control::convert::{source_to_wire, store_error};
+use crate::profiles::{ProfileEvent, ProfileSource};
+
+/// `profile.show`: a profile's TOML (the active one without `name`): the user's file as
+/// written, a shipped profile as shipped.
+pub(super) fn show(e: &Engine, name: Option<String>) -> Result<Response, IpcError> {
+    let name = name.unwrap_or_else(|| e.store.active_name());
+    let profile = e.store.load(&name).map_err(store_error)?;
+    let info = e.store.list().into_iter().find(|p| p.name == name);
+    let (source, path) = match info.map(|i| i.source) {
+        Some(ProfileSource::User { path, .. }) | Some(ProfileSource::Path(path)) => {
+            (WireSource::User, path.display().to_string())
+        }
+        _ => (
+            WireSource::Shipped,
+            format!("(built in) profiles/{name}.toml"),
+        ),
+    };
+    let toml = match &source {
+        WireSource::User => std::fs::read_to_string(&path).unwrap_or_else(|_| profile.to_toml()),
+        WireSource::Shipped => headroom_profile::shipped_profiles()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.to_string())
+            .unwrap_or_else(|| profile.to_toml()),
+    };
+    Ok(Response::ProfileShow(ProfileShow {
+        name,
+        source,
+        path,
+        toml,
+    }))
+}
+
+/// `profile.use`: makes a profile active (recorded in the config file) and puts it in force.
+pub(super) fn activate(
+    e: &mut Engine,
+    name: String,
+    out: &mut Vec<Output>,
+) -> Result<Response, IpcError> {
+    let diff = e.store.use_profile(&name).map_err(store_error)?;
+    e.after_store_change(diff, &[], out);
+    let active = e.store.active_name();
+    out.push(Output::Publish(Event::profile_changed(
+        active.clone(),
+        e.profile_source(),
+    )));
+    Ok(Response::ProfileActive(ProfileActive { name: active }))
+}
+
+/// `profile.reload`: re-reads the config file and the active profile now. A broken file is an
+/// `invalid_value` error (and a `profile/error` event); the last good profile stays.
+pub(super) fn reload(e: &mut Engine, out: &mut Vec<Output>) -> Result<Response, IpcError> {
+    let event = e.store.reload();
+    let error = event.as_ref().and_then(ProfileEvent::error_text);
+    if let Some(ev) = event {
+        e.on_profile_event(ev, out);
+    }
+    if let Some(msg) = error {
+        return Err(IpcError::new(
+            ErrorCode::InvalidValue,
+            format!("{msg} (the last good profile stays active)"),
+        ));
+    }
+    Ok(Response::ProfileActive(ProfileActive {
+        name: e.store.active_name(),
+    }))
+}
+
+impl Engine {
+    /// A profile file changed: the new effective profile goes in force, or the error is
+    /// reported (the last good profile stays).
+    pub(super) fn on_profile_event(&mut self, ev: ProfileEvent, out: &mut Vec<Output>) {
+        match ev {
+            ProfileEvent::Changed {
+                profile, detail, ..
+            } => {
+                tracing::info!("profile `{}` (re)loaded", profile.name);
+                self.apply(&profile, detail, out);
+                out.push(Output::Publish(Event::profile_changed(
+                    self.store.active_name(),
+                    self.profile_source(),
+                )));
+            }
+            ProfileEvent::Error { .. } => {
+                if let Some(text) = ev.error_text() {
+                    tracing::warn!("{text} (keeping the last good profile)");
+                }
+                if let Some(e) = wire_error(ev) {
+                    out.push(Output::Publish(Event::ProfileError(e)));
+                }
+            }
+        }
+    }
+
+    pub(super) fn profile_source(&self) -> WireSource {
+        source_to_wire(&self.store.active_source())
+    }
+
+    /// Every profile, the active one marked.
+    pub(super) fn profile_list(&self) -> ProfileList {
+        ProfileList {
+            profiles: self
+                .store
+                .list()
+                .into_iter()
+                .map(|p| ProfileEntry {
+                    active: p.active,
+                    source: source_to_wire(&p.source),
+                    name: p.name,
+                })
+                .collect(),
+            active: self.store.active_name(),
+        }
+    }
+}
+
+/// A profile error as the `profile/error` event carries it (position 0 = none).
+fn wire_error(ev: ProfileEvent) -> Option<headroom_ipc::event::ProfileError> {
+    match ev {
+        ProfileEvent::Error {
+            file,
+            line,
+            column,
+            message,
+        } => Some(headroom_ipc::event::ProfileError {
+            file: file.display().to_string(),
+            line: (line > 0).then_some(line as u32),
+            column: (column > 0).then_some(column as u32),
+            message,
+        }),
+        ProfileEvent::Changed { .. } => None,
+    }
+}

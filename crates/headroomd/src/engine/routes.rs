@@ -1,0 +1,214 @@
+//! `route.set`, `route.unset`, the rules and streams of `route.list`: the runtime rules (kept in
+//! the router, persisted in `routes.json`), and the `routing` events that tell subscribers what
+//! changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use headroom_ipc::{
+    Event, IpcError, LayerAAttached, LayerADetached, Response, Route as WireRoute, RouteRule,
+    Routes, RuleSource, StreamInfo, StreamRemoved,
+};
+use headroom_profile::{UserRule, UserRules};
+
+use super::{Engine, Output};
+use crate::control::convert::{route_from_wire, route_to_wire, stream_info};
+
+/// `route.set`: a runtime rule for the glob `app` (it replaces the rule for the same pattern
+/// and becomes the newest), persisted, then put in force.
+pub(super) fn set(
+    e: &mut Engine,
+    app: String,
+    route: WireRoute,
+    out: &mut Vec<Output>,
+) -> Result<Response, IpcError> {
+    let rule = UserRule::new(&app, route_from_wire(route))
+        .map_err(|err| IpcError::invalid_params(format!("`{app}` is not a valid glob: {err}")))?;
+    let mut rules = e.routing.router().user_rules().clone();
+    rules.set(rule);
+    e.set_user_rules(rules, out)?;
+    out.push(Output::Publish(Event::rule_changed(
+        app,
+        Some(route),
+        RuleSource::User,
+    )));
+    e.publish_routing_deltas(out);
+    Ok(Response::Ok)
+}
+
+/// `route.unset`: removes the runtime rule for the pattern `app` (`not_found` without one).
+pub(super) fn unset(
+    e: &mut Engine,
+    app: String,
+    out: &mut Vec<Output>,
+) -> Result<Response, IpcError> {
+    let mut rules = e.routing.router().user_rules().clone();
+    if !rules.unset(&app) {
+        return Err(IpcError::not_found(format!("no user rule for `{app}`")));
+    }
+    e.set_user_rules(rules, out)?;
+    out.push(Output::Publish(Event::rule_changed(
+        app,
+        None,
+        RuleSource::User,
+    )));
+    e.publish_routing_deltas(out);
+    Ok(Response::Ok)
+}
+
+/// Loads the persisted runtime route rules (newest first); a corrupt file is reported, kept
+/// aside as `routes.json.corrupt` and ignored, a rule whose pattern is not a valid glob is
+/// reported and skipped.
+pub(super) fn load_user_rules(path: &Path) -> UserRules {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return UserRules::new(),
+        Err(e) => {
+            tracing::warn!(
+                "cannot read {}: {e}; starting without user rules",
+                path.display()
+            );
+            return UserRules::new();
+        }
+    };
+    match serde_json::from_str::<Vec<(String, WireRoute)>>(&text) {
+        Ok(rules) => rules
+            .into_iter()
+            .filter_map(|(app, r)| match UserRule::new(&app, route_from_wire(r)) {
+                Ok(rule) => Some(rule),
+                Err(e) => {
+                    tracing::warn!("{}: skipping the rule `{app}`: {e}", path.display());
+                    None
+                }
+            })
+            .collect(),
+        Err(e) => {
+            let backup = path.with_extension("json.corrupt");
+            let _ = std::fs::rename(path, &backup);
+            tracing::warn!(
+                "{} is corrupt ({e}); moved to {} and starting without user rules",
+                path.display(),
+                backup.display()
+            );
+            UserRules::new()
+        }
+    }
+}
+
+impl Engine {
+    /// Persists `rules`, then puts them in force. Nothing changes when they cannot be saved.
+    fn set_user_rules(&mut self, rules: UserRules, out: &mut Vec<Output>) -> Result<(), IpcError> {
+        self.save_user_rules(&rules)?;
+        let cmds = self.routing.set_user_rules(rules);
+        out.extend(cmds.into_iter().map(Output::Pw));
+        Ok(())
+    }
+
+    fn save_user_rules(&self, rules: &UserRules) -> Result<(), IpcError> {
+        let rules: Vec<(String, WireRoute)> = rules
+            .iter()
+            .map(|r| (r.app.to_string(), route_to_wire(r.route)))
+            .collect();
+        let json =
+            serde_json::to_vec_pretty(&rules).map_err(|e| IpcError::internal(e.to_string()))?;
+        if let Some(dir) = self.routes_file.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| IpcError::internal(e.to_string()))?;
+        }
+        crate::state_file::write_atomic(&self.routes_file, &json)
+            .map_err(|e| IpcError::internal(format!("saving {}: {e}", self.routes_file.display())))
+    }
+
+    /// Every rule (the user's first, newest first, then the active profile's) and every
+    /// stream.
+    pub(super) fn routes(&self) -> Routes {
+        let mut rules: Vec<RouteRule> = self
+            .routing
+            .router()
+            .user_rules()
+            .iter()
+            .map(|r| RouteRule {
+                app: r.app.to_string(),
+                route: route_to_wire(r.route),
+                source: RuleSource::User,
+            })
+            .collect();
+        let profile = self.store.effective();
+        rules.extend(profile.route.rules.iter().map(|r| {
+            RouteRule {
+                app: r
+                    .matches
+                    .iter()
+                    .map(|(k, g)| format!("{k}={g}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                route: route_to_wire(r.route),
+                source: RuleSource::Profile,
+            }
+        }));
+        Routes {
+            rules,
+            streams: self.streams().into_values().collect(),
+        }
+    }
+
+    /// Every stream the router tracks, with its Layer A reduction.
+    pub(super) fn streams(&self) -> BTreeMap<u32, StreamInfo> {
+        let reductions: BTreeMap<u32, f32> = self
+            .routing
+            .layer_a_state()
+            .into_iter()
+            .map(|s| (s.node_id, s.reduction_db))
+            .collect();
+        self.routing
+            .state()
+            .iter()
+            .map(|s| {
+                (
+                    s.node_id,
+                    stream_info(s, reductions.get(&s.node_id).copied()),
+                )
+            })
+            .collect()
+    }
+
+    /// Publishes `stream_routed` / `stream_removed` / `layer_a_*` for what changed since the
+    /// last call.
+    pub(super) fn publish_routing_deltas(&mut self, out: &mut Vec<Output>) {
+        let now = self.streams();
+        for (id, info) in &now {
+            let changed = self.last_streams.get(id).is_none_or(|old| {
+                old.route != info.route || old.target != info.target || old.app != info.app
+            });
+            if changed {
+                out.push(Output::Publish(Event::StreamRouted(info.clone())));
+            }
+        }
+        for id in self.last_streams.keys() {
+            if !now.contains_key(id) {
+                out.push(Output::Publish(Event::StreamRemoved(StreamRemoved {
+                    node_id: *id,
+                })));
+            }
+        }
+        let taps: BTreeSet<u32> = self
+            .routing
+            .layer_a_state()
+            .iter()
+            .map(|s| s.node_id)
+            .collect();
+        for id in taps.difference(&self.last_taps) {
+            let app = now.get(id).map(|s| s.app.clone()).unwrap_or_default();
+            out.push(Output::Publish(Event::LayerAAttached(LayerAAttached {
+                node_id: *id,
+                app,
+            })));
+        }
+        for id in self.last_taps.difference(&taps) {
+            out.push(Output::Publish(Event::LayerADetached(LayerADetached {
+                node_id: *id,
+            })));
+        }
+        self.last_streams = now;
+        self.last_taps = taps;
+    }
+}

@@ -1,0 +1,157 @@
+//! `setting.set`, `setting.reset`, the entries of `setting.get` and `setting.list`, and how a
+//! changed effective profile (a setting, a reset, another profile, an edited file) is put in
+//! force: chain parameters, Layer A, routing rules, the preferred sink.
+
+use headroom_ipc::{ErrorCode, Event, IpcError, Response, SettingEntry, SettingValue, Settings};
+use headroom_profile::{Profile, ProfileDiff, ProfileError};
+
+use super::pipewire::preferred_sink_note;
+use super::{Engine, Output};
+use crate::control::convert::{store_error, value_from_wire, value_to_wire};
+use crate::pw::PwCommand;
+
+/// `setting.set`: a runtime override (checked against the schema and the whole profile),
+/// persisted, then put in force.
+pub(super) fn set(
+    e: &mut Engine,
+    key: String,
+    value: SettingValue,
+    out: &mut Vec<Output>,
+) -> Result<Response, IpcError> {
+    let diff = e
+        .store
+        .set_override(&key, value_from_wire(&value))
+        .map_err(store_error)?;
+    e.after_store_change(diff, std::slice::from_ref(&key), out);
+    Ok(Response::Setting(e.setting(&key)?))
+}
+
+/// `setting.reset`: drops the override of `key`, or every override (`all`); answers with the
+/// settings reset, in their new state.
+pub(super) fn reset(
+    e: &mut Engine,
+    key: Option<String>,
+    all: bool,
+    out: &mut Vec<Output>,
+) -> Result<Response, IpcError> {
+    let keys: Vec<String> = if all {
+        e.store
+            .overrides()
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .collect()
+    } else {
+        key.iter().cloned().collect()
+    };
+    let diff = if all {
+        e.store.reset_all()
+    } else {
+        e.store.reset(key.as_deref().unwrap_or_default())
+    }
+    .map_err(store_error)?;
+    e.after_store_change(diff, &keys, out);
+    let settings = keys.iter().filter_map(|k| e.setting(k).ok()).collect();
+    Ok(Response::Settings(Settings { settings }))
+}
+
+impl Engine {
+    /// Every setting: value in force, the profile's value, whether overridden.
+    pub(super) fn settings(&self) -> Settings {
+        let effective = self.store.effective();
+        let overrides = self.store.overrides();
+        Settings {
+            settings: Profile::keys()
+                .into_iter()
+                .filter_map(|info| {
+                    let value = effective.get(info.key).ok()?;
+                    Some(SettingEntry {
+                        key: info.key.to_string(),
+                        value: value_to_wire(&value),
+                        default: value_to_wire(&info.default),
+                        overridden: overrides.get(info.key).is_some(),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// One setting, or `unknown_key`.
+    pub(super) fn setting(&self, key: &str) -> Result<SettingEntry, IpcError> {
+        let unknown = |e: ProfileError| IpcError::new(ErrorCode::UnknownKey, e.message);
+        let info = Profile::key_info(key).map_err(unknown)?;
+        let value = self.store.effective().get(key).map_err(unknown)?;
+        Ok(SettingEntry {
+            key: key.to_string(),
+            value: value_to_wire(&value),
+            default: value_to_wire(&info.default),
+            overridden: self.store.overrides().get(key).is_some(),
+        })
+    }
+
+    /// After the store changed the effective profile: puts it in force and publishes the new
+    /// values of `changed_keys`.
+    pub(super) fn after_store_change(
+        &mut self,
+        diff: ProfileDiff,
+        changed_keys: &[String],
+        out: &mut Vec<Output>,
+    ) {
+        let profile = self.store.effective();
+        self.apply(&profile, diff, out);
+        for key in changed_keys {
+            if let Ok(v) = profile.get(key) {
+                out.push(Output::Publish(Event::setting_changed(
+                    key.clone(),
+                    value_to_wire(&v),
+                )));
+            }
+        }
+    }
+
+    /// Puts an effective profile in force: chain parameters (smoothed by the chain), Layer A,
+    /// routing rules, preferred sink.
+    pub(super) fn apply(&mut self, profile: &Profile, diff: ProfileDiff, out: &mut Vec<Output>) {
+        self.params = Self::chain_params(profile, self.force_bypass);
+        out.push(Output::Params(self.params));
+        self.routing.set_bus_target(profile.chain.agc.target_lufs);
+        let mut cmds = Vec::new();
+        if diff.layer_a || diff.layer_a_toggled {
+            cmds.extend(self.routing.set_layer_a(profile.layer_a));
+        }
+        if diff.routing {
+            cmds.extend(self.routing.set_profile_rules(profile.route.clone()));
+        }
+        if diff.sink && self.cli_real_sink.is_none() {
+            if let Some(p) = profile.preferred_real_sink.as_deref() {
+                let graph = self.bus.graph();
+                let present = graph
+                    .read()
+                    .real_sinks()
+                    .any(|n| n.name.as_deref() == Some(p));
+                if !present {
+                    if let Some(note) = preferred_sink_note(Some(p), self.real_sink.as_deref()) {
+                        tracing::warn!("{note}");
+                    }
+                }
+            }
+            cmds.push(PwCommand::SetPreferredSink(
+                profile.preferred_real_sink.clone(),
+            ));
+        } else if diff.sink {
+            tracing::warn!(
+                "preferred_real_sink = {:?} is not applied: `--real-sink {}` is in force",
+                profile.preferred_real_sink.as_deref().unwrap_or(""),
+                self.cli_real_sink.as_deref().unwrap_or_default()
+            );
+        }
+        out.extend(cmds.into_iter().map(Output::Pw));
+        self.publish_routing_deltas(out);
+    }
+
+    /// The preferred real sink in force: `--real-sink`, else the effective profile's.
+    pub(super) fn preferred_real_sink(&self) -> Option<String> {
+        self.cli_real_sink
+            .clone()
+            .or_else(|| self.store.effective().preferred_real_sink.clone())
+    }
+}

@@ -1,0 +1,76 @@
+//! `status`, the meters as subscribers see them, and the snapshot a new subscriber gets.
+
+use headroom_ipc::{DaemonState, Event, LayerALevel, Meters, Status, Topic};
+
+use super::Engine;
+use crate::control::convert::{dsp_timing_from_core, meters_from_core};
+use crate::names::BUS_SINK_NAME;
+
+impl Engine {
+    /// The `status` reply (also the `daemon` snapshot).
+    pub(super) fn status(&self) -> Status {
+        let t = self.bus.timing().snapshot();
+        Status {
+            daemon_version: env!("CARGO_PKG_VERSION").to_string(),
+            protocol_version: headroom_ipc::PROTOCOL_VERSION,
+            uptime_s: self.started.elapsed().as_secs(),
+            pipewire: self.pipewire.clone(),
+            real_sink: self.real_sink.clone(),
+            processed_sink: BUS_SINK_NAME.to_string(),
+            profile: self.store.active_name(),
+            bypass: self.params.bypass,
+            dsp: dsp_timing_from_core(&t),
+            xruns: self.bus.xruns(),
+            meters: self.meters(),
+            streams: self.last_streams.len() as u32,
+        }
+    }
+
+    /// The bus meters as published by the audio thread, with the target and bypass the engine
+    /// has put in force (the audio thread only publishes while audio flows: the bus suspends
+    /// when idle, and the parameters must show at once).
+    pub(super) fn meters(&self) -> Meters {
+        let mut m = meters_from_core(&self.bus.meters().load());
+        m.target_lufs = self.params.agc.target_lufs;
+        m.bypass = self.params.bypass;
+        m
+    }
+
+    /// Layer A state of every tapped stream, for the meter ticks.
+    pub(super) fn layer_a_levels(&self) -> Vec<LayerALevel> {
+        self.routing
+            .layer_a_state()
+            .into_iter()
+            .map(|s| LayerALevel {
+                node_id: s.node_id,
+                app: s.app,
+                // The stream's own loudness, before Layer A (as IPC.md documents).
+                short_term_lufs: s.raw_lufs.unwrap_or(headroom_core::LUFS_FLOOR) as f32,
+                reduction_db: s.reduction_db,
+            })
+            .collect()
+    }
+
+    /// The snapshot events of `topics`, for a new subscriber: the state of those topics,
+    /// replicated the way every client folds it back ([`headroom_ipc::state`]).
+    pub(super) fn snapshot(&self, topics: &[Topic]) -> Vec<Event> {
+        let mut state = DaemonState::new();
+        for t in topics {
+            match t {
+                Topic::Daemon => state.status = Some(self.status()),
+                Topic::Routing => {
+                    let routes = self.routes();
+                    state.rules = routes.rules;
+                    state.streams = routes.streams.into_iter().map(|s| (s.node_id, s)).collect();
+                }
+                Topic::Meters => {
+                    state.meters = Some(self.meters());
+                    state.layer_a = self.layer_a_levels();
+                }
+                Topic::Profile => state.profiles = Some(self.profile_list()),
+                Topic::Settings => state.settings = self.settings().settings,
+            }
+        }
+        state.replicate(topics)
+    }
+}

@@ -1,0 +1,87 @@
+//! The daemon config file (`config.toml`): which profile is active (`profile = "name"`),
+//! read with positions for errors, written keeping the file's other keys.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use headroom_profile::{line_col, DEFAULT_PROFILE_NAME};
+
+use super::StoreError;
+use crate::state_file::write_atomic;
+
+/// A problem in the daemon config file, with its position (0 when it has none).
+pub(super) struct ConfigProblem {
+    pub(super) line: usize,
+    pub(super) column: usize,
+    pub(super) message: String,
+}
+
+/// Reads `profile = "…"` from the config file. A missing file or key means `default`.
+pub(super) fn read_config_located(path: &Path) -> Result<String, ConfigProblem> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DEFAULT_PROFILE_NAME.into()),
+        Err(e) => {
+            return Err(ConfigProblem {
+                line: 0,
+                column: 0,
+                message: format!("cannot read it: {e}"),
+            })
+        }
+    };
+    let doc = toml::de::DeTable::parse(&text).map_err(|e| {
+        let (line, column) = line_col(&text, e.span().map_or(0, |s| s.start));
+        ConfigProblem {
+            line,
+            column,
+            message: format!("TOML syntax error: {}", e.message()),
+        }
+    })?;
+    match doc.get_ref().get("profile") {
+        None => Ok(DEFAULT_PROFILE_NAME.into()),
+        Some(v) => match v.get_ref() {
+            toml::de::DeValue::String(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+            _ => {
+                let (line, column) = line_col(&text, v.span().start);
+                Err(ConfigProblem {
+                    line,
+                    column,
+                    message: "`profile` must be a non-empty string (a profile name or path)".into(),
+                })
+            }
+        },
+    }
+}
+
+pub(super) fn read_config(path: &Path) -> Result<String, StoreError> {
+    read_config_located(path).map_err(|p| {
+        StoreError::Config(if p.line == 0 {
+            format!("{}: {}", path.display(), p.message)
+        } else {
+            format!("{}:{}:{}: {}", path.display(), p.line, p.column, p.message)
+        })
+    })
+}
+
+/// Sets `profile = name` in the config file, keeping its other keys.
+pub(super) fn write_config(path: &Path, name: &str) -> Result<(), StoreError> {
+    let mut table = match fs::read_to_string(path) {
+        Ok(t) => toml::from_str::<toml::Table>(&t).map_err(|e| {
+            StoreError::Config(format!(
+                "{}: cannot update it, it is not valid TOML: {}",
+                path.display(),
+                e.message()
+            ))
+        })?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => toml::Table::new(),
+        Err(e) => return Err(StoreError::io(path, e)),
+    };
+    table.insert("profile".into(), toml::Value::String(name.into()));
+    let text = format!(
+        "# headroom daemon configuration. `profile` is the active profile (a name from\n\
+         # `headroom profile list`, or a path to a .toml file).\n{}",
+        toml::to_string(&table).map_err(|e| StoreError::Config(e.to_string()))?
+    );
+    write_atomic(path, text.as_bytes()).map_err(|e| StoreError::io(path, e))
+}

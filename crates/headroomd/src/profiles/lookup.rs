@@ -1,0 +1,92 @@
+//! Finding profiles: by name (the user's profiles directory first, then the shipped ones) or
+//! by path, and listing them.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use headroom_profile::{shipped_profiles, Profile};
+
+use super::{ProfileSource, StoreError, StorePaths};
+
+pub(super) fn is_path(name: &str) -> bool {
+    name.contains('/') || name.ends_with(".toml")
+}
+
+fn read_to_string(path: &Path) -> Result<String, StoreError> {
+    fs::read_to_string(path).map_err(|e| StoreError::io(path, e))
+}
+
+/// Loads a profile by name (user directory first, then shipped) or by path.
+pub(super) fn load_profile(
+    paths: &StorePaths,
+    name: &str,
+) -> Result<(Profile, ProfileSource), StoreError> {
+    if is_path(name) {
+        let path = PathBuf::from(name);
+        let text = read_to_string(&path)?;
+        let p = Profile::parse(&text, &path.display().to_string())?;
+        return Ok((p, ProfileSource::Path(path)));
+    }
+    let user = paths.profiles_dir.join(format!("{name}.toml"));
+    let shipped = shipped_profiles().iter().find(|(n, _)| *n == name);
+    match fs::read_to_string(&user) {
+        Ok(text) => {
+            let p = Profile::parse_named(name, &text, &user.display().to_string())?;
+            Ok((
+                p,
+                ProfileSource::User {
+                    path: user,
+                    shadows_shipped: shipped.is_some(),
+                },
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match shipped {
+            Some((n, text)) => {
+                let p = Profile::parse_named(n, text, &format!("profiles/{n}.toml"))?;
+                Ok((p, ProfileSource::Shipped))
+            }
+            None => Err(StoreError::NotFound {
+                name: name.to_owned(),
+                available: profile_names(paths),
+            }),
+        },
+        Err(e) => Err(StoreError::io(&user, e)),
+    }
+}
+
+/// Names of every profile (shipped and user), sorted and deduplicated.
+pub(super) fn profile_names(paths: &StorePaths) -> Vec<String> {
+    let mut names: Vec<String> = shipped_profiles()
+        .iter()
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    names.extend(user_profile_files(paths).into_iter().map(|(n, _)| n));
+    names.sort();
+    names.dedup();
+    names
+}
+
+pub(super) fn user_profile_files(paths: &StorePaths) -> Vec<(String, PathBuf)> {
+    let Ok(dir) = fs::read_dir(&paths.profiles_dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, PathBuf)> = dir
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .filter_map(|p| {
+            let stem = p.file_stem()?.to_str()?.to_owned();
+            (!stem.starts_with('.')).then_some((stem, p))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+pub(super) fn source_path(source: &ProfileSource) -> Option<&Path> {
+    match source {
+        ProfileSource::User { path, .. } | ProfileSource::Path(path) => Some(path),
+        ProfileSource::Shipped | ProfileSource::BuiltIn => None,
+    }
+}

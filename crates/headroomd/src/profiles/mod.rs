@@ -1,0 +1,524 @@
+//! The profile store: which profiles exist, which one is active, runtime overrides, and hot
+//! reload.
+//!
+//! Layout (all paths configurable through [`StorePaths`]):
+//!
+//! * `$XDG_CONFIG_HOME/headroom/config.toml` — daemon config; its `profile = "name"` key
+//!   names the active profile (a name, or a path to a `.toml` file). Written atomically by
+//!   [`ProfileStore::use_profile`]; other keys in it are kept (comments are not).
+//! * `$XDG_CONFIG_HOME/headroom/profiles/*.toml` — user profiles. A user profile with the
+//!   name of a shipped one (`default`, `music`, `night`, `speech`) replaces it.
+//! * `$XDG_STATE_HOME/headroom/state.json` — runtime overrides (see [`crate::state_file`]).
+//!
+//! The store is cheap to clone and thread-safe; every clone shares the same state. The engine
+//! keeps one, calls [`ProfileStore::effective`] for the parameters to run, the mutating
+//! methods on behalf of the control socket, and [`ProfileStore::watch`] once to receive
+//! [`ProfileEvent`]s when files change.
+//!
+//! Files: `lookup` (finding and loading profiles by name or path), `config_file` (the daemon
+//! config's `profile = …`), `watch` (hot reload).
+
+mod config_file;
+mod lookup;
+mod watch;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use headroom_profile::{
+    shipped_profiles, ChangeKind, Profile, ProfileDiff, ProfileError, SettingValue,
+    DEFAULT_PROFILE_NAME,
+};
+use parking_lot::Mutex;
+
+use crate::state_file::{Overrides, StateFile};
+use config_file::{read_config, read_config_located, write_config};
+use lookup::{is_path, load_profile, profile_names};
+
+pub use watch::{WatchHandle, WATCH_DEBOUNCE};
+
+/// Where the store keeps its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorePaths {
+    /// The daemon config file (`<config_dir>/config.toml`).
+    pub config_file: PathBuf,
+    /// The user profiles directory (`<config_dir>/profiles`).
+    pub profiles_dir: PathBuf,
+    /// The state file (`<state_dir>/state.json`).
+    pub state_file: PathBuf,
+}
+
+impl StorePaths {
+    /// Standard layout under a config directory (`…/headroom`) and a state directory.
+    pub fn new(config_dir: impl AsRef<Path>, state_dir: impl AsRef<Path>) -> Self {
+        let config_dir = config_dir.as_ref();
+        StorePaths {
+            config_file: config_dir.join("config.toml"),
+            profiles_dir: config_dir.join("profiles"),
+            state_file: state_dir.as_ref().join(crate::state_file::STATE_FILE_NAME),
+        }
+    }
+
+    /// `$XDG_CONFIG_HOME/headroom` (default `~/.config/headroom`) and
+    /// `$XDG_STATE_HOME/headroom` (default `~/.local/state/headroom`).
+    pub fn from_env() -> Result<Self, StoreError> {
+        let (config, state) = default_dirs()?;
+        Ok(StorePaths::new(config, state))
+    }
+}
+
+/// `($XDG_CONFIG_HOME/headroom, $XDG_STATE_HOME/headroom)` with the XDG fallbacks under
+/// `$HOME`.
+pub fn default_dirs() -> Result<(PathBuf, PathBuf), StoreError> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    let home = var("HOME");
+    let base = |xdg: &str, fallback: &str| {
+        var(xdg)
+            .or_else(|| home.as_ref().map(|h| h.join(fallback)))
+            .map(|p| p.join("headroom"))
+            .ok_or(StoreError::NoHome)
+    };
+    Ok((
+        base("XDG_CONFIG_HOME", ".config")?,
+        base("XDG_STATE_HOME", ".local/state")?,
+    ))
+}
+
+/// Errors of store operations requested by a client.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A profile file or a setting is invalid.
+    #[error("{0}")]
+    Profile(#[from] ProfileError),
+    /// No profile of that name.
+    #[error("no profile named `{name}` (available: {})", available.join(", "))]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// Every profile that exists.
+        available: Vec<String>,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// The daemon config file is invalid.
+    #[error("{0}")]
+    Config(String),
+    /// Neither `$XDG_CONFIG_HOME`/`$XDG_STATE_HOME` nor `$HOME` is set.
+    #[error("cannot find the config directory: neither XDG_CONFIG_HOME nor HOME is set")]
+    NoHome,
+    /// The file watcher could not be started.
+    #[error("cannot watch {}: {message}", path.display())]
+    Watch {
+        /// What was to be watched.
+        path: PathBuf,
+        /// Why it failed.
+        message: String,
+    },
+}
+
+impl StoreError {
+    fn io(path: &Path, source: io::Error) -> Self {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// What the store reports when files change.
+#[derive(Debug, Clone)]
+pub enum ProfileEvent {
+    /// The effective parameters changed (edited profile, other profile selected in the config
+    /// file).
+    Changed {
+        /// The new effective profile (active profile + overrides).
+        profile: Arc<Profile>,
+        /// Whether new parameter values suffice or the graph must be rebuilt.
+        diff: ChangeKind,
+        /// What exactly changed.
+        detail: ProfileDiff,
+    },
+    /// A profile or the config file is invalid; the last good profile stays active.
+    Error {
+        /// The offending file.
+        file: PathBuf,
+        /// Line of the problem (from 1; 0 when the problem has no position, e.g. a missing
+        /// file).
+        line: usize,
+        /// Column of the problem (from 1; 0 when it has no position).
+        column: usize,
+        /// What is wrong, with the key concerned.
+        message: String,
+    },
+}
+
+impl ProfileEvent {
+    /// For an error, where and what: `file:line:column: message`.
+    pub fn error_text(&self) -> Option<String> {
+        match self {
+            ProfileEvent::Error {
+                file,
+                line,
+                column,
+                message,
+            } => Some(format!("{}:{line}:{column}: {message}", file.display())),
+            ProfileEvent::Changed { .. } => None,
+        }
+    }
+
+    fn from_profile_error(file: &Path, e: &ProfileError) -> Self {
+        let (line, column) = e.location.as_ref().map_or((0, 0), |l| (l.line, l.column));
+        ProfileEvent::Error {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: e.message.clone(),
+        }
+    }
+
+    fn from_store_error(file: &Path, e: &StoreError) -> Self {
+        match e {
+            StoreError::Profile(pe) => ProfileEvent::from_profile_error(file, pe),
+            other => ProfileEvent::Error {
+                file: file.to_path_buf(),
+                line: 0,
+                column: 0,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Where a profile comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileSource {
+    /// Embedded in the binary (`profiles/*.toml` of the source tree).
+    Shipped,
+    /// A user profile in the profiles directory.
+    User {
+        /// The file.
+        path: PathBuf,
+        /// It replaces a shipped profile of the same name.
+        shadows_shipped: bool,
+    },
+    /// A file named by path (config `profile = "/some/where.toml"`).
+    Path(PathBuf),
+    /// The built-in defaults, used when the configured profile could not be loaded at
+    /// start-up.
+    BuiltIn,
+}
+
+/// One entry of [`ProfileStore::list`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileInfo {
+    /// Profile name.
+    pub name: String,
+    /// Its description (empty if it does not parse).
+    pub description: String,
+    /// Where it comes from.
+    pub source: ProfileSource,
+    /// Whether it is the active profile.
+    pub active: bool,
+    /// Why it cannot be used, if it is invalid (`file:line:col: message`).
+    pub error: Option<String>,
+}
+
+struct Inner {
+    paths: StorePaths,
+    /// Name (or path) the config file selects, as written there.
+    active_name: String,
+    active_source: ProfileSource,
+    active: Arc<Profile>,
+    overrides: Overrides,
+    effective: Arc<Profile>,
+    warnings: Vec<String>,
+}
+
+/// Profiles, the active one, overrides and hot reload. See the module docs.
+#[derive(Clone)]
+pub struct ProfileStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl std::fmt::Debug for ProfileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let g = self.inner.lock();
+        f.debug_struct("ProfileStore")
+            .field("paths", &g.paths)
+            .field("active", &g.active_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    /// Recomputes the effective profile; returns the diff from the previous one.
+    fn recompute(&mut self) -> ProfileDiff {
+        let (eff, warnings) = self.overrides.apply_to(&self.active);
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+        self.warnings.extend(warnings);
+        let diff = self.effective.diff(&eff);
+        self.effective = Arc::new(eff);
+        diff
+    }
+
+    fn reload(&mut self) -> Option<ProfileEvent> {
+        let name = match read_config_located(&self.paths.config_file) {
+            Ok(n) => n,
+            Err(p) => {
+                return Some(ProfileEvent::Error {
+                    file: self.paths.config_file.clone(),
+                    line: p.line,
+                    column: p.column,
+                    message: p.message,
+                })
+            }
+        };
+        let (profile, source) = match load_profile(&self.paths, &name) {
+            Ok(x) => x,
+            Err(e) => {
+                // A name that does not exist is a mistake in the config file.
+                let file = if matches!(e, StoreError::NotFound { .. }) {
+                    self.paths.config_file.clone()
+                } else if is_path(&name) {
+                    PathBuf::from(&name)
+                } else {
+                    self.paths.profiles_dir.join(format!("{name}.toml"))
+                };
+                return Some(ProfileEvent::from_store_error(&file, &e));
+            }
+        };
+        self.active_name = name;
+        self.active_source = source;
+        self.active = Arc::new(profile);
+        let detail = self.recompute();
+        detail.kind().map(|diff| ProfileEvent::Changed {
+            profile: self.effective.clone(),
+            diff,
+            detail,
+        })
+    }
+}
+
+impl ProfileStore {
+    /// Opens the store with the standard layout under `config_dir` (e.g.
+    /// `~/.config/headroom`) and `state_dir` (e.g. `~/.local/state/headroom`). Never fails:
+    /// problems (invalid config, invalid active profile, corrupt state file) fall back to
+    /// defaults and are reported by [`ProfileStore::take_warnings`].
+    pub fn new(config_dir: impl AsRef<Path>, state_dir: impl AsRef<Path>) -> Self {
+        ProfileStore::open(StorePaths::new(config_dir, state_dir))
+    }
+
+    /// Opens the store with explicit paths. See [`ProfileStore::new`].
+    pub fn open(paths: StorePaths) -> Self {
+        let mut warnings = Vec::new();
+        let name = read_config(&paths.config_file).unwrap_or_else(|e| {
+            warnings.push(format!("{e}; using the `{DEFAULT_PROFILE_NAME}` profile"));
+            DEFAULT_PROFILE_NAME.into()
+        });
+        let (active, source) = match load_profile(&paths, &name) {
+            Ok(x) => x,
+            Err(e) => {
+                // No last good profile yet: fall back to the shipped one of that name, else
+                // the built-in defaults.
+                let fallback = if is_path(&name) {
+                    None
+                } else {
+                    Profile::shipped(&name).and_then(Result::ok)
+                };
+                match fallback {
+                    Some(p) => {
+                        warnings.push(format!("{e}; using the shipped `{name}` profile"));
+                        (p, ProfileSource::Shipped)
+                    }
+                    None => {
+                        warnings.push(format!("{e}; using the built-in defaults"));
+                        (Profile::default(), ProfileSource::BuiltIn)
+                    }
+                }
+            }
+        };
+        let loaded = StateFile::new(&paths.state_file).load();
+        warnings.extend(loaded.warning);
+        let active = Arc::new(active);
+        let mut inner = Inner {
+            paths,
+            active_name: name,
+            active_source: source,
+            effective: active.clone(),
+            active,
+            overrides: loaded.overrides,
+            warnings,
+        };
+        inner.recompute();
+        for w in &inner.warnings {
+            tracing::warn!("{w}");
+        }
+        ProfileStore {
+            inner: Arc::new(Mutex::new(inner)),
+        }
+    }
+
+    /// Opens the store in the XDG directories ([`StorePaths::from_env`]).
+    pub fn from_env() -> Result<Self, StoreError> {
+        Ok(ProfileStore::open(StorePaths::from_env()?))
+    }
+
+    /// The paths in use.
+    pub fn paths(&self) -> StorePaths {
+        self.inner.lock().paths.clone()
+    }
+
+    /// Problems met since the last call (start-up fallbacks, skipped overrides), oldest
+    /// first.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut self.inner.lock().warnings)
+    }
+
+    /// The active profile, without overrides.
+    pub fn active(&self) -> Arc<Profile> {
+        self.inner.lock().active.clone()
+    }
+
+    /// The name (or path) of the active profile, as the config file gives it.
+    pub fn active_name(&self) -> String {
+        self.inner.lock().active_name.clone()
+    }
+
+    /// Where the active profile was loaded from.
+    pub fn active_source(&self) -> ProfileSource {
+        self.inner.lock().active_source.clone()
+    }
+
+    /// What the daemon runs: the active profile with the overrides applied.
+    pub fn effective(&self) -> Arc<Profile> {
+        self.inner.lock().effective.clone()
+    }
+
+    /// The current overrides.
+    pub fn overrides(&self) -> Overrides {
+        self.inner.lock().overrides.clone()
+    }
+
+    /// Every profile: shipped ones and user ones (a user profile replaces the shipped one of
+    /// the same name), sorted by name, each parsed to report its description or error.
+    pub fn list(&self) -> Vec<ProfileInfo> {
+        let (paths, active_name) = {
+            let g = self.inner.lock();
+            (g.paths.clone(), g.active_name.clone())
+        };
+        profile_names(&paths)
+            .into_iter()
+            .map(|name| {
+                let active = name == active_name;
+                match load_profile(&paths, &name) {
+                    Ok((p, source)) => ProfileInfo {
+                        name,
+                        description: p.description,
+                        source,
+                        active,
+                        error: None,
+                    },
+                    Err(e) => {
+                        let path = paths.profiles_dir.join(format!("{name}.toml"));
+                        ProfileInfo {
+                            name,
+                            description: String::new(),
+                            source: ProfileSource::User {
+                                shadows_shipped: shipped_profiles()
+                                    .iter()
+                                    .any(|(n, _)| path.file_stem().is_some_and(|s| s == *n)),
+                                path,
+                            },
+                            active,
+                            error: Some(e.to_string()),
+                        }
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Loads and validates a profile by name or path without activating it.
+    pub fn load(&self, name_or_path: &str) -> Result<Profile, StoreError> {
+        let paths = self.paths();
+        load_profile(&paths, name_or_path).map(|(p, _)| p)
+    }
+
+    /// Makes `name_or_path` the active profile: validates it, records it in the config file
+    /// (atomically) and returns what changed in the effective profile. On error nothing
+    /// changes. Overrides stay in force.
+    pub fn use_profile(&self, name_or_path: &str) -> Result<ProfileDiff, StoreError> {
+        let mut g = self.inner.lock();
+        let (profile, source) = load_profile(&g.paths, name_or_path)?;
+        write_config(&g.paths.config_file, name_or_path)?;
+        g.active_name = name_or_path.to_owned();
+        g.active_source = source;
+        g.active = Arc::new(profile);
+        Ok(g.recompute())
+    }
+
+    /// Sets a runtime override (type-, range- and order-checked against the effective
+    /// profile) and persists it. Returns what changed.
+    pub fn set_override(&self, key: &str, value: SettingValue) -> Result<ProfileDiff, StoreError> {
+        let mut g = self.inner.lock();
+        let mut eff = (*g.effective).clone();
+        eff.set(key, value)?;
+        // Store the value as the setting's own type (e.g. "off" → false).
+        let normalized = eff.get(key)?;
+        let mut next = g.overrides.clone();
+        next.insert(key, normalized);
+        StateFile::new(&g.paths.state_file)
+            .save(&next)
+            .map_err(|e| StoreError::io(&g.paths.state_file, e))?;
+        g.overrides = next;
+        Ok(g.recompute())
+    }
+
+    /// Removes the override of `key` (no-op if there is none) and persists the change.
+    /// Unknown keys are an error.
+    pub fn reset(&self, key: &str) -> Result<ProfileDiff, StoreError> {
+        Profile::key_info(key)?;
+        let mut g = self.inner.lock();
+        if g.overrides.get(key).is_none() {
+            return Ok(ProfileDiff::default());
+        }
+        let mut next = g.overrides.clone();
+        next.remove(key);
+        StateFile::new(&g.paths.state_file)
+            .save(&next)
+            .map_err(|e| StoreError::io(&g.paths.state_file, e))?;
+        g.overrides = next;
+        Ok(g.recompute())
+    }
+
+    /// Removes every override and persists the change.
+    pub fn reset_all(&self) -> Result<ProfileDiff, StoreError> {
+        let mut g = self.inner.lock();
+        StateFile::new(&g.paths.state_file)
+            .save(&Overrides::new())
+            .map_err(|e| StoreError::io(&g.paths.state_file, e))?;
+        g.overrides.clear();
+        Ok(g.recompute())
+    }
+
+    /// Re-reads the config file and the active profile now. Returns `Changed` if the effective
+    /// profile changed, `Error` if the config or profile is invalid (the last good profile
+    /// stays), `None` if nothing changed.
+    pub fn reload(&self) -> Option<ProfileEvent> {
+        self.inner.lock().reload()
+    }
+}

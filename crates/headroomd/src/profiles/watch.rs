@@ -1,0 +1,177 @@
+//! Hot reload: [`ProfileStore::watch`] follows the config file and the profiles directory and
+//! reports what changed.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use headroom_profile::Profile;
+use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_mini::{new_debouncer, DebounceEventResult, DebouncedEventKind, Debouncer};
+
+use super::lookup::{source_path, user_profile_files};
+use super::{ProfileEvent, ProfileStore, StoreError};
+
+/// Debounce interval of the file watcher: changes are applied this long after the last write
+/// to a file settles (well within a second).
+pub const WATCH_DEBOUNCE: Duration = Duration::from_millis(200);
+
+impl ProfileStore {
+    /// Starts watching the config file's directory and the user profiles directory (both
+    /// created if missing; non-recursive, so editors that save by renaming are seen). Every
+    /// change is applied within about [`WATCH_DEBOUNCE`] and reported on `sender`:
+    /// `Changed` when the effective profile changed, `Error` when the active profile, the
+    /// config file or any edited profile in the profiles directory is invalid. Watching stops
+    /// when the handle is dropped.
+    pub fn watch(&self, sender: Sender<ProfileEvent>) -> Result<WatchHandle, StoreError> {
+        let paths = self.paths();
+        let config_dir = paths
+            .config_file
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let mut dirs = vec![config_dir, paths.profiles_dir.clone()];
+        dirs.dedup();
+        for d in &dirs {
+            fs::create_dir_all(d).map_err(|e| StoreError::io(d, e))?;
+        }
+        // Canonical forms, since the watcher reports canonical paths on some systems.
+        let canon = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let config_file = canon(paths.config_file.parent().unwrap_or(Path::new(".")))
+            .join(paths.config_file.file_name().unwrap_or_default());
+        let profiles_dir = canon(&paths.profiles_dir);
+        // Reading a file raises inotify events of its own (IN_OPEN); only paths whose
+        // metadata really changed trigger a reload, so reloads never feed themselves.
+        let mut seen: HashMap<PathBuf, Option<Fingerprint>> = HashMap::new();
+        seen.insert(config_file.clone(), fingerprint(&config_file));
+        for (_, p) in user_profile_files(&paths) {
+            let p = canon(&p);
+            let fp = fingerprint(&p);
+            seen.insert(p, fp);
+        }
+        let store = self.clone();
+        let handler = move |res: DebounceEventResult| match res {
+            Ok(events) => {
+                let mut relevant = false;
+                let mut edited: Vec<PathBuf> = Vec::new();
+                for ev in events {
+                    // `AnyContinuous` fires while a file is still being written (e.g.
+                    // between the truncation and the write of an in-place save); act only
+                    // once the path has been quiet for the debounce interval.
+                    if ev.kind != DebouncedEventKind::Any {
+                        continue;
+                    }
+                    let p = ev.path;
+                    let is_config = p == config_file || p == paths.config_file;
+                    let is_profile = p.extension().is_some_and(|x| x == "toml")
+                        && p.parent()
+                            .is_some_and(|d| d == profiles_dir || d == paths.profiles_dir);
+                    if !(is_config || is_profile || store.is_active_path(&p)) {
+                        continue;
+                    }
+                    let fp = fingerprint(&p);
+                    if seen.get(&p) == Some(&fp) {
+                        continue;
+                    }
+                    seen.insert(p.clone(), fp);
+                    relevant = true;
+                    if is_profile && !edited.contains(&p) {
+                        edited.push(p);
+                    }
+                }
+                if !relevant {
+                    return;
+                }
+                let event = store.reload();
+                let active_file = match &event {
+                    Some(ProfileEvent::Error { file, .. }) => Some(file.clone()),
+                    _ => store.active_path(),
+                };
+                if let Some(ev) = event {
+                    let _ = sender.send(ev);
+                }
+                // Report broken edits of profiles that are not active, too.
+                for p in edited {
+                    let same = active_file.as_ref().is_some_and(|a| canon(a) == canon(&p));
+                    if same || !p.exists() {
+                        continue;
+                    }
+                    if let Err(e) = fs::read_to_string(&p)
+                        .map_err(|e| StoreError::io(&p, e))
+                        .and_then(|t| Ok(Profile::parse(&t, &p.display().to_string())?))
+                    {
+                        let _ = sender.send(ProfileEvent::from_store_error(&p, &e));
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("profile watcher: {e}"),
+        };
+        let mut debouncer =
+            new_debouncer(WATCH_DEBOUNCE, handler).map_err(|e| StoreError::Watch {
+                path: dirs[0].clone(),
+                message: e.to_string(),
+            })?;
+        for d in &dirs {
+            debouncer
+                .watcher()
+                .watch(d, RecursiveMode::NonRecursive)
+                .map_err(|e| StoreError::Watch {
+                    path: d.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+        // A profile selected by path outside the watched directories.
+        if let Some(p) = self.active_path() {
+            if let Some(parent) = p.parent() {
+                let parent = canon(parent);
+                if !dirs.iter().any(|d| canon(d) == parent) {
+                    let _ = debouncer
+                        .watcher()
+                        .watch(&parent, RecursiveMode::NonRecursive);
+                }
+            }
+        }
+        Ok(WatchHandle {
+            _debouncer: debouncer,
+        })
+    }
+
+    fn active_path(&self) -> Option<PathBuf> {
+        source_path(&self.inner.lock().active_source).map(Path::to_path_buf)
+    }
+
+    fn is_active_path(&self, p: &Path) -> bool {
+        self.active_path()
+            .is_some_and(|a| a == p || fs::canonicalize(&a).is_ok_and(|c| c == p))
+    }
+}
+
+/// What identifies one version of a file without reading it (reading would raise new
+/// watcher events): device, inode, size, modification and change times.
+type Fingerprint = (u64, u64, u64, i64, i64, i64, i64);
+
+fn fingerprint(p: &Path) -> Option<Fingerprint> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(p).ok()?;
+    Some((
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    ))
+}
+
+/// Keeps the file watcher of [`ProfileStore::watch`] running; dropping it stops watching.
+pub struct WatchHandle {
+    _debouncer: Debouncer<RecommendedWatcher>,
+}
+
+impl std::fmt::Debug for WatchHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WatchHandle")
+    }
+}

@@ -1,0 +1,238 @@
+//! The registry side of the PipeWire thread: nodes, links and the `default` metadata as they
+//! appear, change and go, mirrored into the [`Graph`] and reported as [`PwEvent`]s.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use pipewire as pw;
+use pw::metadata::Metadata;
+use pw::node::Node;
+use pw::registry::GlobalObject;
+use pw::spa::utils::dict::DictRef;
+use pw::types::ObjectType;
+
+use super::graph::{parse_default_node_value, GraphLink, GraphNode};
+use super::thread::State;
+use super::PwEvent;
+
+fn dict_to_map(d: &DictRef) -> BTreeMap<String, String> {
+    d.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl State {
+    pub(super) fn on_global(&mut self, obj: &GlobalObject<&DictRef>) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let props = obj.props.map(dict_to_map).unwrap_or_default();
+        match obj.type_ {
+            ObjectType::Node => {
+                let node = GraphNode {
+                    id: obj.id,
+                    serial: props.get("object.serial").and_then(|s| s.parse().ok()),
+                    name: props.get("node.name").cloned(),
+                    media_class: props.get("media.class").cloned(),
+                    props,
+                };
+                self.graph.write().nodes.insert(obj.id, node);
+                // Bind it for its full properties (application.*, media.role …) and for volume.
+                match session.registry.bind::<Node, _>(obj) {
+                    Ok(proxy) => {
+                        let st = self.me.clone();
+                        let id = obj.id;
+                        let listener = proxy
+                            .add_listener_local()
+                            .info(move |info| {
+                                if let (Some(st), Some(p)) = (st.upgrade(), info.props()) {
+                                    if let Ok(mut s) = st.try_borrow_mut() {
+                                        s.on_node_info(id, dict_to_map(p));
+                                    }
+                                }
+                            })
+                            .register();
+                        session.nodes.insert(obj.id, (proxy, listener));
+                    }
+                    Err(e) => tracing::debug!("cannot bind node {}: {e}", obj.id),
+                }
+            }
+            ObjectType::Link => {
+                let get = |k: &str| props.get(k).and_then(|v| v.parse::<u32>().ok());
+                if let (Some(on), Some(op), Some(inn), Some(ip)) = (
+                    get("link.output.node"),
+                    get("link.output.port"),
+                    get("link.input.node"),
+                    get("link.input.port"),
+                ) {
+                    let link = GraphLink {
+                        id: obj.id,
+                        output_node: on,
+                        output_port: op,
+                        input_node: inn,
+                        input_port: ip,
+                    };
+                    self.graph.write().links.insert(obj.id, link);
+                    self.emit(PwEvent::LinkAdded(link));
+                }
+            }
+            ObjectType::Metadata => {
+                if props.get("metadata.name").map(String::as_str) != Some("default") {
+                    return;
+                }
+                match session.registry.bind::<Metadata, _>(obj) {
+                    Ok(md) => {
+                        let st = self.me.clone();
+                        let listener = md
+                            .add_listener_local()
+                            .property(move |subject, key, _type, value| {
+                                if let Some(st) = st.upgrade() {
+                                    if let Ok(mut s) = st.try_borrow_mut() {
+                                        s.on_metadata(subject, key, value);
+                                    }
+                                }
+                                0
+                            })
+                            .register();
+                        session.metadata = Some((obj.id, md, listener));
+                        self.applied_target = None;
+                        self.graph.write().session_manager = true;
+                        self.wp_missing_since = None;
+                        if self.wp_missing_reported {
+                            self.wp_missing_reported = false;
+                            tracing::info!("session manager is back (default metadata present)");
+                            self.emit(PwEvent::WirePlumberBack);
+                        }
+                    }
+                    Err(e) => tracing::warn!("cannot bind the default metadata: {e}"),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_global_remove(&mut self, id: u32) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        session.nodes.remove(&id);
+        session.taps.detach(id);
+        if session
+            .metadata
+            .as_ref()
+            .is_some_and(|(mid, _, _)| *mid == id)
+        {
+            session.metadata = None;
+            {
+                let mut g = self.graph.write();
+                g.session_manager = false;
+                g.default_sink = None;
+                g.configured_default_sink = None;
+                g.targets.clear();
+            }
+            self.applied_target = None;
+            self.wp_missing_since = Some(Instant::now());
+            tracing::warn!(
+                "the session manager's default metadata disappeared (WirePlumber stopped?)"
+            );
+            self.wp_missing_reported = true;
+            self.emit(PwEvent::WirePlumberMissing);
+            return;
+        }
+        let (node, link) = {
+            let mut g = self.graph.write();
+            let node = g.nodes.remove(&id);
+            let link = g.links.remove(&id);
+            g.targets.remove(&id);
+            (node, link)
+        };
+        if node.is_some() {
+            self.routed.remove(&id);
+            self.announced.remove(&id);
+            self.emit(PwEvent::NodeRemoved { id });
+        }
+        if link.is_some() {
+            self.emit(PwEvent::LinkRemoved { id });
+        }
+    }
+
+    fn on_node_info(&mut self, id: u32, props: BTreeMap<String, String>) {
+        let (changed, serial, media_class) = {
+            let mut g = self.graph.write();
+            let Some(node) = g.nodes.get_mut(&id) else {
+                return;
+            };
+            let mut merged = node.props.clone();
+            merged.extend(props);
+            let changed = merged != node.props;
+            node.props = merged;
+            node.name = node.props.get("node.name").cloned().or(node.name.take());
+            node.media_class = node
+                .props
+                .get("media.class")
+                .cloned()
+                .or(node.media_class.take());
+            node.serial = node
+                .props
+                .get("object.serial")
+                .and_then(|s| s.parse().ok())
+                .or(node.serial);
+            (changed, node.serial, node.media_class.clone())
+        };
+        let props = self.graph.read().nodes.get(&id).map(|n| n.props.clone());
+        let Some(props) = props else { return };
+        if self.announced.insert(id) {
+            self.emit(PwEvent::NodeAdded {
+                id,
+                serial,
+                props,
+                media_class,
+            });
+        } else if changed {
+            self.emit(PwEvent::NodeChanged { id, props });
+        }
+    }
+
+    fn on_metadata(&mut self, subject: u32, key: Option<&str>, value: Option<&str>) {
+        let Some(key) = key else {
+            let mut g = self.graph.write();
+            g.targets.clear();
+            g.default_sink = None;
+            g.configured_default_sink = None;
+            return;
+        };
+        match (subject, key) {
+            (0, "default.audio.sink") => {
+                let name = value.and_then(parse_default_node_value);
+                let changed = {
+                    let mut g = self.graph.write();
+                    let changed = g.default_sink != name;
+                    g.default_sink = name.clone();
+                    changed
+                };
+                if changed {
+                    tracing::info!(sink = ?name, "default sink changed");
+                    self.emit(PwEvent::DefaultSinkChanged { name });
+                }
+            }
+            (0, "default.configured.audio.sink") => {
+                self.graph.write().configured_default_sink =
+                    value.and_then(parse_default_node_value);
+            }
+            (s, "target.object") | (s, "target.node") if s != 0 => {
+                {
+                    let mut g = self.graph.write();
+                    match value {
+                        Some(v) => g.targets.insert(s, v.to_string()),
+                        None => g.targets.remove(&s),
+                    };
+                }
+                self.emit(PwEvent::TargetChanged {
+                    node_id: s,
+                    target: value.map(str::to_string),
+                });
+            }
+            _ => {}
+        }
+    }
+}

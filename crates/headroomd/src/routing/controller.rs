@@ -1,0 +1,547 @@
+//! [`RoutingController`]: the [`Router`] and one [`LayerA`] per tapped stream, fed with
+//! [`PwEvent`]s, rule and setting changes and a ~10 Hz tick, answering with [`PwCommand`]s. No
+//! I/O: the engine sends what it returns.
+
+use std::collections::BTreeMap;
+
+use headroom_core::LayerAParams;
+use headroom_profile::{RouteConfig, UserRule, UserRules};
+
+use super::router::{Move, Router, StreamNode, StreamRoute};
+use crate::layer_a::{LayerA, LayerAState, TapReading};
+use crate::names::HEADROOM_ROLE_PROP;
+use crate::pw::taps::TapReadings;
+use crate::pw::{Graph, PwCommand, PwEvent};
+
+/// Routing and Layer A together, speaking the PipeWire thread's language: feed it every
+/// [`PwEvent`], rule and setting change and a ~10 Hz [`tick`](RoutingController::tick); send
+/// every returned [`PwCommand`] to the bus. It owns the [`Router`] and one [`LayerA`] per
+/// tapped stream; it never blocks and never talks to PipeWire itself.
+///
+/// Taps: while Layer A is enabled every stream routed to the processed sink gets a tap
+/// ([`PwCommand::AttachTap`]); a stream leaving the processed route (or Layer A being
+/// disabled) loses its tap and gets its volume back to 1 ([`PwCommand::SetStreamVolume`]).
+/// The PipeWire thread destroys a tap by itself when its stream disappears.
+#[derive(Debug, Clone)]
+pub struct RoutingController {
+    router: Router,
+    layer_a: LayerAParams,
+    levels: BTreeMap<u32, LayerA>,
+    bus_target_lufs: f32,
+    bus_ready: bool,
+}
+
+impl RoutingController {
+    /// A controller for the processed sink `processed_sink`, with Layer A parameters
+    /// `layer_a` and the bus target `bus_target_lufs` (the AGC target).
+    pub fn new(processed_sink: &str, layer_a: LayerAParams, bus_target_lufs: f32) -> Self {
+        Self {
+            router: Router::new(processed_sink),
+            layer_a,
+            levels: BTreeMap::new(),
+            bus_target_lufs,
+            bus_ready: false,
+        }
+    }
+
+    /// The router (rules and per-stream decisions).
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The Layer A parameters in force.
+    pub fn layer_a_params(&self) -> LayerAParams {
+        self.layer_a
+    }
+
+    fn moves(moves: impl IntoIterator<Item = Move>) -> Vec<PwCommand> {
+        moves
+            .into_iter()
+            .map(|m| PwCommand::MoveStream {
+                node_id: m.node_id,
+                target: m.target,
+            })
+            .collect()
+    }
+
+    /// Moves are held back until the processed sink exists (then [`Router::reapply`]).
+    fn gated(&self, moves: Vec<Move>) -> Vec<PwCommand> {
+        if self.bus_ready {
+            Self::moves(moves)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Attaches taps to processed streams that lack one and detaches (restoring volume) the
+    /// taps of streams no longer processed.
+    fn sync_taps(&mut self) -> Vec<PwCommand> {
+        let mut out = Vec::new();
+        let want: Vec<u32> = if self.layer_a.enabled && self.bus_ready {
+            self.router.processed_streams()
+        } else {
+            Vec::new()
+        };
+        let stale: Vec<u32> = self
+            .levels
+            .keys()
+            .copied()
+            .filter(|id| !want.contains(id))
+            .collect();
+        for id in stale {
+            self.levels.remove(&id);
+            out.push(PwCommand::DetachTap { node_id: id });
+            out.push(PwCommand::SetStreamVolume {
+                node_id: id,
+                volume: 1.0,
+            });
+        }
+        for id in want {
+            if let std::collections::btree_map::Entry::Vacant(e) = self.levels.entry(id) {
+                e.insert(LayerA::new(self.layer_a));
+                out.push(PwCommand::AttachTap { node_id: id });
+            }
+        }
+        out
+    }
+
+    /// Handles one event of the PipeWire thread. `graph` (a snapshot, read after the event)
+    /// is used to report what streams are actually linked to.
+    pub fn on_event(&mut self, ev: &PwEvent, graph: Option<&Graph>) -> Vec<PwCommand> {
+        let mut out = Vec::new();
+        match ev {
+            PwEvent::Disconnected { .. } => {
+                self.bus_ready = false;
+                self.router.clear_streams();
+                self.levels.clear();
+            }
+            PwEvent::BusReady { .. } => {
+                self.bus_ready = true;
+                let moves = self.router.reapply();
+                out.extend(Self::moves(moves));
+                out.extend(self.sync_taps());
+            }
+            PwEvent::NodeAdded {
+                id,
+                props,
+                media_class,
+                ..
+            } => {
+                let node = StreamNode {
+                    id: *id,
+                    media_class: media_class.clone().unwrap_or_default(),
+                    props: props.clone(),
+                };
+                let m = self.router.on_stream_added(node);
+                let tracked = self.router.app_of(*id).is_some();
+                out.extend(self.gated(m.into_iter().collect()));
+                out.extend(self.sync_taps());
+                // An app stream Layer A does not tap starts at master volume 1: restore-stream
+                // may have given it the reduction a killed daemon left on the app's previous
+                // stream, and desktop mixers do not show the master volume, so the user could
+                // not undo it. (A tapped stream gets the same from its first Layer A step.)
+                if tracked && self.bus_ready && !self.levels.contains_key(id) {
+                    out.push(PwCommand::SetStreamVolume {
+                        node_id: *id,
+                        volume: 1.0,
+                    });
+                }
+            }
+            PwEvent::NodeChanged { id, props } => {
+                let m = self.router.on_stream_changed(*id, props.clone());
+                out.extend(self.gated(m.into_iter().collect()));
+                out.extend(self.sync_taps());
+            }
+            PwEvent::NodeRemoved { id } => {
+                // The PipeWire thread destroys the tap with the stream.
+                self.router.on_stream_removed(*id);
+                self.levels.remove(id);
+            }
+            PwEvent::RealSinkChanged { name } => {
+                let moves = self.router.on_real_sink_changed(name.as_deref());
+                out.extend(self.gated(moves));
+            }
+            _ => {}
+        }
+        if let Some(g) = graph {
+            self.update_links(g);
+        }
+        out
+    }
+
+    /// Refreshes every stream's actual link target from `graph`.
+    pub fn update_links(&mut self, graph: &Graph) {
+        let ids = self.router.stream_ids();
+        for id in ids {
+            let names: Vec<String> = graph
+                .link_targets(id)
+                .into_iter()
+                .filter_map(|t| graph.nodes.get(&t))
+                // Our own taps are not where the stream "plays".
+                .filter(|n| !n.props.contains_key(HEADROOM_ROLE_PROP))
+                .filter_map(|n| n.name.clone())
+                .collect();
+            self.router
+                .set_link_target(id, (!names.is_empty()).then(|| names.join(", ")));
+        }
+    }
+
+    /// `route set APP ROUTE`.
+    pub fn set_user_rule(&mut self, rule: UserRule) -> Vec<PwCommand> {
+        let moves = self.router.set_user_rule(rule);
+        let mut out = self.gated(moves);
+        out.extend(self.sync_taps());
+        out
+    }
+
+    /// `route unset APP`; the bool tells whether a rule existed.
+    pub fn unset_user_rule(&mut self, app: &str) -> (bool, Vec<PwCommand>) {
+        let (removed, moves) = self.router.unset_user_rule(app);
+        let mut out = self.gated(moves);
+        out.extend(self.sync_taps());
+        (removed, out)
+    }
+
+    /// Replaces all user rules, e.g. from the persisted config at start.
+    pub fn set_user_rules(&mut self, rules: UserRules) -> Vec<PwCommand> {
+        let moves = self.router.set_user_rules(rules);
+        let mut out = self.gated(moves);
+        out.extend(self.sync_taps());
+        out
+    }
+
+    /// New profile routing (profile switch or reload).
+    pub fn set_profile_rules(&mut self, config: RouteConfig) -> Vec<PwCommand> {
+        let moves = self.router.set_profile_rules(config);
+        let mut out = self.gated(moves);
+        out.extend(self.sync_taps());
+        out
+    }
+
+    /// New Layer A parameters. Disabling restores every tapped stream's volume at once and
+    /// removes the taps; enabling attaches them.
+    pub fn set_layer_a(&mut self, params: LayerAParams) -> Vec<PwCommand> {
+        self.layer_a = params;
+        let mut out = Vec::new();
+        if params.enabled {
+            for la in self.levels.values_mut() {
+                la.set_params(params);
+            }
+        }
+        out.extend(self.sync_taps());
+        out
+    }
+
+    /// The bus loudness target (AGC `target_lufs`) Layer A compares streams with.
+    pub fn set_bus_target(&mut self, lufs: f32) {
+        self.bus_target_lufs = lufs;
+    }
+
+    /// Steps every tapped stream's [`LayerA`] by `dt_s` with its tap's latest reading and
+    /// returns the volume changes. Call at about 10 Hz.
+    pub fn tick(&mut self, taps: &TapReadings, dt_s: f32) -> Vec<PwCommand> {
+        let mut out = Vec::new();
+        for (id, la) in &mut self.levels {
+            let reading = taps.get(*id).unwrap_or(TapReading::SILENT);
+            la.update(reading, self.bus_target_lufs, dt_s);
+            if let Some(volume) = la.volume_to_send() {
+                out.push(PwCommand::SetStreamVolume {
+                    node_id: *id,
+                    volume,
+                });
+            }
+        }
+        out
+    }
+
+    /// Layer A state of every tapped stream.
+    pub fn layer_a_state(&self) -> Vec<LayerAState> {
+        self.levels
+            .iter()
+            .map(|(id, la)| la.state(*id, &self.router.app_of(*id).unwrap_or_default()))
+            .collect()
+    }
+
+    /// Per-stream routing state.
+    pub fn state(&self) -> Vec<StreamRoute> {
+        self.router.state()
+    }
+
+    /// What to send before the bus goes away: volumes back to 1, taps removed, our targets
+    /// deleted (streams return to the default sink).
+    pub fn shutdown(&mut self) -> Vec<PwCommand> {
+        let mut out = Vec::new();
+        for id in std::mem::take(&mut self.levels).into_keys() {
+            out.push(PwCommand::SetStreamVolume {
+                node_id: id,
+                volume: 1.0,
+            });
+            out.push(PwCommand::DetachTap { node_id: id });
+        }
+        out.extend(Self::moves(self.router.shutdown_moves()));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::{Route, PROCESSED_SINK};
+
+    fn user(app: &str, route: Route) -> UserRule {
+        UserRule::new(app, route).unwrap()
+    }
+
+    fn added(id: u32, app: &str) -> PwEvent {
+        PwEvent::NodeAdded {
+            id,
+            serial: Some(u64::from(id) + 1000),
+            props: [("application.name", app), ("node.name", "pw-play")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            media_class: Some("Stream/Output/Audio".into()),
+        }
+    }
+
+    fn ready() -> PwEvent {
+        PwEvent::BusReady {
+            latency_frames: 72,
+            sink_id: 30,
+            playback_id: 31,
+        }
+    }
+
+    fn ctl() -> RoutingController {
+        let mut c = RoutingController::new(PROCESSED_SINK, LayerAParams::default(), -16.0);
+        c.on_event(
+            &PwEvent::RealSinkChanged {
+                name: Some("speakers".into()),
+            },
+            None,
+        );
+        c
+    }
+
+    fn mvc(id: u32, t: Option<&str>) -> PwCommand {
+        PwCommand::MoveStream {
+            node_id: id,
+            target: t.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn controller_holds_moves_until_the_bus_is_ready() {
+        let mut c = ctl();
+        assert!(c.on_event(&added(50, "a"), None).is_empty());
+        let cmds = c.on_event(&ready(), None);
+        assert_eq!(
+            cmds,
+            vec![
+                mvc(50, Some(PROCESSED_SINK)),
+                PwCommand::AttachTap { node_id: 50 }
+            ]
+        );
+        // Later streams move at once.
+        let cmds = c.on_event(&added(51, "b"), None);
+        assert_eq!(
+            cmds,
+            vec![
+                mvc(51, Some(PROCESSED_SINK)),
+                PwCommand::AttachTap { node_id: 51 }
+            ]
+        );
+    }
+
+    #[test]
+    fn controller_taps_only_processed_streams_and_restores_volume_on_bypass() {
+        let mut c = ctl();
+        c.on_event(&ready(), None);
+        c.on_event(&added(50, "a"), None);
+        let cmds = c.set_user_rule(user("a", Route::Bypass));
+        assert_eq!(
+            cmds,
+            vec![
+                mvc(50, Some("speakers")),
+                PwCommand::DetachTap { node_id: 50 },
+                PwCommand::SetStreamVolume {
+                    node_id: 50,
+                    volume: 1.0
+                },
+            ]
+        );
+        assert!(c.layer_a_state().is_empty());
+        let (removed, cmds) = c.unset_user_rule("a");
+        assert!(removed);
+        assert_eq!(
+            cmds,
+            vec![
+                mvc(50, Some(PROCESSED_SINK)),
+                PwCommand::AttachTap { node_id: 50 }
+            ]
+        );
+        // Removal forgets the stream (the bus destroys the tap itself).
+        assert!(c
+            .on_event(&PwEvent::NodeRemoved { id: 50 }, None)
+            .is_empty());
+        assert!(c.layer_a_state().is_empty());
+        assert!(c.state().is_empty());
+    }
+
+    #[test]
+    fn controller_levels_a_loud_stream_and_disabling_restores_it() {
+        let mut c = ctl();
+        c.on_event(&ready(), None);
+        c.on_event(&added(50, "loud"), None);
+        c.on_event(&added(51, "quiet"), None);
+        let taps = TapReadings::default();
+        // No tap readings registered: silence, only the initial unity volumes are sent.
+        let cmds = c.tick(&taps, 0.1);
+        assert_eq!(cmds.len(), 2);
+        assert!(c.tick(&taps, 0.1).is_empty());
+        let loud = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
+        let quiet = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
+        taps.insert_for_tests(50, loud.clone());
+        taps.insert_for_tests(51, quiet.clone());
+        // −4 LUFS vs −16 target, 6 LU threshold → 6 dB; the tap hears the reduced level.
+        for _ in 0..200 {
+            let v = c
+                .layer_a_state()
+                .iter()
+                .find(|s| s.node_id == 50)
+                .unwrap()
+                .volume_lin;
+            let heard = -4.0 + 20.0 * f64::from(v).log10();
+            loud.publish(heard, heard);
+            quiet.publish(-30.0, -30.0);
+            for cmd in c.tick(&taps, 0.1) {
+                assert!(matches!(
+                    cmd,
+                    PwCommand::SetStreamVolume { node_id: 50, .. }
+                ));
+            }
+        }
+        let st = c.layer_a_state();
+        assert_eq!(st[0].app, "loud");
+        assert!((st[0].reduction_db - 6.0).abs() < 0.1, "{st:?}");
+        assert_eq!(st[1].reduction_db, 0.0);
+        let off = LayerAParams {
+            enabled: false,
+            ..LayerAParams::default()
+        };
+        let cmds = c.set_layer_a(off);
+        for id in [50, 51] {
+            assert!(cmds.contains(&PwCommand::SetStreamVolume {
+                node_id: id,
+                volume: 1.0
+            }));
+            assert!(cmds.contains(&PwCommand::DetachTap { node_id: id }));
+        }
+        // Back on: taps again.
+        let cmds = c.set_layer_a(LayerAParams::default());
+        assert_eq!(cmds.len(), 2);
+    }
+
+    #[test]
+    fn untapped_new_streams_start_at_master_volume_one() {
+        let mut c = ctl();
+        c.on_event(&ready(), None);
+        // Tapped: Layer A's first step sets the volume, nothing extra now.
+        let cmds = c.on_event(&added(50, "a"), None);
+        assert!(!cmds
+            .iter()
+            .any(|c| matches!(c, PwCommand::SetStreamVolume { .. })));
+        // Untapped (Layer A off): the master volume is reset once when the stream appears.
+        c.set_layer_a(LayerAParams {
+            enabled: false,
+            ..LayerAParams::default()
+        });
+        let cmds = c.on_event(&added(51, "b"), None);
+        assert!(cmds.contains(&PwCommand::SetStreamVolume {
+            node_id: 51,
+            volume: 1.0
+        }));
+        // Not for nodes the router does not manage.
+        let own = PwEvent::NodeAdded {
+            id: 61,
+            serial: None,
+            props: [("node.name".to_string(), "headroom-tap-50".to_string())].into(),
+            media_class: Some("Stream/Input/Audio".into()),
+        };
+        assert!(c.on_event(&own, None).is_empty());
+    }
+
+    #[test]
+    fn controller_ignores_own_nodes_and_forgets_all_on_disconnect() {
+        let mut c = ctl();
+        c.on_event(&ready(), None);
+        let own = PwEvent::NodeAdded {
+            id: 60,
+            serial: None,
+            props: [("node.name".to_string(), "headroom-tap-50".to_string())].into(),
+            media_class: Some("Stream/Input/Audio".into()),
+        };
+        assert!(c.on_event(&own, None).is_empty());
+        c.on_event(&added(50, "a"), None);
+        c.on_event(&PwEvent::Disconnected { reason: "x".into() }, None);
+        assert!(c.state().is_empty());
+        assert!(c.layer_a_state().is_empty());
+        // After reconnect nothing moves before the bus is ready again.
+        assert!(c.on_event(&added(70, "a"), None).is_empty());
+    }
+
+    #[test]
+    fn controller_shutdown_undoes_everything() {
+        let mut c = ctl();
+        c.on_event(&ready(), None);
+        c.on_event(&added(50, "a"), None);
+        let cmds = c.shutdown();
+        assert_eq!(
+            cmds,
+            vec![
+                PwCommand::SetStreamVolume {
+                    node_id: 50,
+                    volume: 1.0
+                },
+                PwCommand::DetachTap { node_id: 50 },
+                mvc(50, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn controller_reports_link_targets_without_taps() {
+        use crate::pw::{GraphLink, GraphNode};
+        let mut c = ctl();
+        c.on_event(&ready(), None);
+        c.on_event(&added(50, "a"), None);
+        let mut g = Graph::default();
+        let node = |id: u32, name: &str, tap: bool| GraphNode {
+            id,
+            serial: None,
+            name: Some(name.into()),
+            media_class: None,
+            props: if tap {
+                [(HEADROOM_ROLE_PROP.to_string(), "tap".to_string())].into()
+            } else {
+                BTreeMap::new()
+            },
+        };
+        g.nodes.insert(30, node(30, PROCESSED_SINK, false));
+        g.nodes.insert(80, node(80, "headroom-tap-50", true));
+        for (lid, to) in [(1, 30), (2, 80)] {
+            g.links.insert(
+                lid,
+                GraphLink {
+                    id: lid,
+                    output_node: 50,
+                    output_port: 0,
+                    input_node: to,
+                    input_port: 0,
+                },
+            );
+        }
+        c.update_links(&g);
+        assert_eq!(c.state()[0].linked_to.as_deref(), Some(PROCESSED_SINK));
+    }
+}

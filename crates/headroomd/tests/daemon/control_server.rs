@@ -1,0 +1,456 @@
+//! Control server integration tests with a fake engine (no PipeWire).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use crate::support::fake_engine::{start, start_with, tick, FakeEngine};
+use headroom_client::{Client, ClientError};
+use headroom_ipc::*;
+use headroomd::control::{ControlError, Server, ServerConfig};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A raw connection for sending arbitrary bytes.
+struct Raw {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Raw {
+    fn connect(path: &std::path::Path) -> Raw {
+        let s = UnixStream::connect(path).expect("connect");
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut raw = Raw {
+            writer: s.try_clone().unwrap(),
+            reader: BufReader::new(s),
+        };
+        match raw.frame() {
+            Some(ServerFrame::Hello(h)) => assert_eq!(h.protocol_version, PROTOCOL_VERSION),
+            other => panic!("expected hello, got {other:?}"),
+        }
+        raw
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("send");
+    }
+
+    /// Next frame; `None` at end of stream.
+    fn frame(&mut self) -> Option<ServerFrame> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => Some(decode_server_frame(line.trim_end().as_bytes()).expect("server frame")),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+
+    fn error(&mut self) -> (Option<u64>, IpcError) {
+        match self.frame() {
+            Some(ServerFrame::Error { id, error }) => (id, error),
+            other => panic!("expected an error frame, got {other:?}"),
+        }
+    }
+
+    fn assert_closed(&mut self) {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => assert!(
+                rest.is_empty(),
+                "unexpected data: {:?}",
+                String::from_utf8_lossy(&rest)
+            ),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        }
+    }
+}
+
+#[test]
+fn hundred_clients_connected_at_once_each_get_their_replies() {
+    let fx = start();
+    const N: usize = 100;
+    let connected = Arc::new(Barrier::new(N + 1));
+    let checked = Arc::new(Barrier::new(N + 1));
+    let threads: Vec<_> = (0..N)
+        .map(|i| {
+            let path = fx.path.clone();
+            let connected = Arc::clone(&connected);
+            let checked = Arc::clone(&checked);
+            std::thread::spawn(move || {
+                let mut c = Client::connect_to(&path).expect("connect");
+                connected.wait();
+                checked.wait();
+                let key = format!("client.{i}");
+                let set = c.setting_set(&key, i as i64).expect("set");
+                assert_eq!(set.value, SettingValue::Int(i as i64));
+                for _ in 0..20 {
+                    assert_eq!(
+                        c.setting_get(&key).unwrap().value,
+                        SettingValue::Int(i as i64)
+                    );
+                    assert_eq!(c.status().unwrap().processed_sink, "headroom-processed");
+                }
+                let err = c.setting_get("no.such.key").unwrap_err();
+                assert_eq!(err.code(), Some(ErrorCode::UnknownKey));
+            })
+        })
+        .collect();
+    connected.wait();
+    // Every client has its greeting, so every connection is registered.
+    assert_eq!(fx.server.client_count(), N);
+    checked.wait();
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    assert!(fx.engine.calls.load(std::sync::atomic::Ordering::Relaxed) >= (N * 42) as u64);
+}
+
+#[test]
+fn slow_subscriber_does_not_slow_others_and_learns_of_its_losses() {
+    let fx = start();
+    let slow = Client::connect_to(&fx.path)
+        .unwrap()
+        .subscribe(&[Topic::Meters])
+        .unwrap();
+    const FAST: usize = 3;
+    const EVENTS: u64 = 3000;
+    let mut fast_rx = Vec::new();
+    for _ in 0..FAST {
+        let mut sub = Client::connect_to(&fx.path)
+            .unwrap()
+            .subscribe(&[Topic::Meters])
+            .unwrap();
+        // Snapshot first.
+        match sub.next() {
+            Some(Ok(Event::MetersTick(t))) => assert_eq!(t.meters.frames, u64::MAX),
+            other => panic!("expected snapshot tick, got {other:?}"),
+        }
+        let (tx, rx) = crossbeam_channel::unbounded();
+        std::thread::spawn(move || {
+            for e in sub {
+                if tx.send(e.expect("event")).is_err() {
+                    return;
+                }
+            }
+        });
+        fast_rx.push(rx);
+    }
+    let mut worst = Duration::ZERO;
+    for i in 0..EVENTS {
+        let sent = Instant::now();
+        fx.broadcaster.publish(&tick(i));
+        for rx in &fast_rx {
+            match rx.recv_timeout(WAIT) {
+                Ok(Event::MetersTick(t)) => assert_eq!(t.meters.frames, i, "in order, none lost"),
+                other => panic!("fast subscriber got {other:?} for event {i}"),
+            }
+        }
+        worst = worst.max(sent.elapsed());
+    }
+    assert!(
+        worst < Duration::from_secs(1),
+        "fast subscribers waited up to {worst:?}"
+    );
+    assert!(
+        fx.broadcaster.dropped_total() > 0,
+        "the slow subscriber overflowed"
+    );
+
+    // The slow subscriber resumes: it gets what was queued, then an overflow notice, and
+    // every published event is either delivered or counted.
+    let mut slow = slow;
+    slow.set_timeout(Some(WAIT)).unwrap();
+    match slow.next() {
+        Some(Ok(Event::MetersTick(t))) => assert_eq!(t.meters.frames, u64::MAX),
+        other => panic!("expected snapshot tick, got {other:?}"),
+    }
+    let mut delivered = 0u64;
+    let mut dropped = 0u64;
+    let mut last = None;
+    let mut final_sent = false;
+    loop {
+        match slow.next().expect("stream open").expect("event") {
+            Event::MetersTick(t) => {
+                if let Some(prev) = last {
+                    assert!(t.meters.frames > prev, "order kept");
+                }
+                last = Some(t.meters.frames);
+                delivered += 1;
+                if t.meters.frames == EVENTS {
+                    break;
+                }
+            }
+            Event::Overflow(o) => {
+                assert!(o.dropped.keys().all(|t| *t == Topic::Meters));
+                dropped += o.dropped.values().sum::<u64>();
+                if !final_sent {
+                    // Delivery resumes after the notice.
+                    fx.broadcaster.publish(&tick(EVENTS));
+                    final_sent = true;
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(dropped > 0);
+    assert_eq!(
+        delivered + dropped,
+        EVENTS + 1,
+        "every event delivered or counted"
+    );
+    assert_eq!(dropped, fx.broadcaster.dropped_total());
+}
+
+#[test]
+fn subscriber_gets_snapshot_then_deltas() {
+    let fx = start();
+    let mut sub = Client::connect_to(&fx.path)
+        .unwrap()
+        .subscribe(&[Topic::Settings, Topic::Daemon])
+        .unwrap();
+    sub.set_timeout(Some(WAIT)).unwrap();
+    let first: Vec<Event> = (0..2).map(|_| sub.next().unwrap().unwrap()).collect();
+    assert!(matches!(first[0], Event::DaemonSnapshot(_)), "{first:?}");
+    match &first[1] {
+        Event::SettingsSnapshot(s) => {
+            assert!(s.settings.iter().any(|e| e.key == "agc.target_lufs"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut c = Client::connect_to(&fx.path).unwrap();
+    c.setting_set("agc.target_lufs", -18).unwrap();
+    fx.broadcaster.publish(&tick(1)); // not subscribed: must not arrive
+    fx.broadcaster.publish(&Event::shutdown("test"));
+    assert_eq!(
+        sub.next().unwrap().unwrap(),
+        Event::setting_changed("agc.target_lufs", SettingValue::Int(-18))
+    );
+    assert_eq!(sub.next().unwrap().unwrap(), Event::shutdown("test"));
+}
+
+#[test]
+fn malformed_frames_get_errors_and_the_connection_survives() {
+    let fx = start();
+    let mut other = Client::connect_to(&fx.path).unwrap();
+    let mut raw = Raw::connect(&fx.path);
+    let cases: &[(&[u8], Option<u64>, ErrorCode)] = &[
+        (b"this is not json\n", None, ErrorCode::BadRequest),
+        (b"\xff\xfe\n", None, ErrorCode::BadRequest),
+        (
+            b"{\"id\":3,\"method\":\"warp.drive\"}\n",
+            Some(3),
+            ErrorCode::UnknownMethod,
+        ),
+        (b"{\"type\":\"teleport\"}\n", None, ErrorCode::BadRequest),
+        (
+            b"{\"id\":4,\"method\":\"setting.set\",\"params\":{\"key\":1}}\n",
+            Some(4),
+            ErrorCode::InvalidParams,
+        ),
+        (
+            b"{\"id\":5,\"method\":\"setting.get\",\"params\":{\"key\":\"nope\"}}\n",
+            Some(5),
+            ErrorCode::UnknownKey,
+        ),
+        (
+            b"{\"id\":6,\"method\":\"setting.set\",\"params\":{\"key\":\"panic\",\"value\":1}}\n",
+            Some(6),
+            ErrorCode::Internal,
+        ),
+        (
+            b"{\"id\":7,\"method\":\"profile.use\",\"params\":{\"name\":\"x\"}}\n",
+            Some(7),
+            ErrorCode::NotFound,
+        ),
+    ];
+    for (bytes, id, code) in cases {
+        raw.send(bytes);
+        let (got_id, err) = raw.error();
+        assert_eq!(
+            (got_id, err.code),
+            (*id, *code),
+            "{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    // Still usable, including a request split over several writes.
+    raw.send(b"{\"id\":9,\"met");
+    raw.send(b"hod\":\"status\"}\n");
+    match raw.frame() {
+        Some(ServerFrame::Response {
+            id: 9,
+            result: Response::Status(_),
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(other.status().is_ok());
+}
+
+#[test]
+fn oversized_frame_closes_only_that_connection() {
+    let fx = start();
+    let mut other = Client::connect_to(&fx.path).unwrap();
+    let mut raw = Raw::connect(&fx.path);
+    let big = vec![b'a'; MAX_FRAME_BYTES + 100];
+    raw.send(&big);
+    let (id, err) = raw.error();
+    assert_eq!((id, err.code), (None, ErrorCode::FrameTooLarge));
+    raw.assert_closed();
+    assert!(other.status().is_ok());
+    let mut fresh = Client::connect_to(&fx.path).unwrap();
+    assert!(fresh.status().is_ok());
+}
+
+#[test]
+fn flood_of_garbage_closes_the_connection() {
+    let fx = start();
+    let mut raw = Raw::connect(&fx.path);
+    let garbage = "garbage\n".repeat(headroomd::control::MAX_CONSECUTIVE_BAD_FRAMES as usize);
+    raw.send(garbage.as_bytes());
+    for _ in 0..headroomd::control::MAX_CONSECUTIVE_BAD_FRAMES {
+        assert_eq!(raw.error().1.code, ErrorCode::BadRequest);
+    }
+    assert_eq!(raw.error().1.code, ErrorCode::BadRequest);
+    raw.assert_closed();
+    assert!(Client::connect_to(&fx.path).unwrap().status().is_ok());
+}
+
+#[test]
+fn incompatible_protocol_version_is_refused() {
+    let fx = start();
+    let mut raw = Raw::connect(&fx.path);
+    raw.send(b"{\"type\":\"hello\",\"protocol_version\":1}\n{\"id\":1,\"method\":\"status\"}\n");
+    assert!(matches!(
+        raw.frame(),
+        Some(ServerFrame::Response { id: 1, .. })
+    ));
+    raw.send(b"{\"type\":\"hello\",\"protocol_version\":2}\n");
+    let (_, err) = raw.error();
+    assert_eq!(err.code, ErrorCode::VersionMismatch);
+    assert!(err.message.contains("version 2"), "{}", err.message);
+    raw.assert_closed();
+}
+
+#[test]
+fn stale_socket_is_replaced_and_live_socket_is_not_stolen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.sock");
+    // A socket file left behind by a dead daemon.
+    drop(UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    assert!(matches!(
+        Client::connect_to(&path).unwrap_err(),
+        ClientError::NotRunning { .. }
+    ));
+    let b = headroomd::control::Broadcaster::new();
+    let engine = FakeEngine::new(b.clone());
+    let mut first = Server::start(&path, engine.clone(), b.clone()).expect("stale socket replaced");
+    assert!(Client::connect_to(&path).unwrap().status().is_ok());
+
+    let err = Server::start(&path, engine.clone(), b.clone()).unwrap_err();
+    assert!(matches!(err, ControlError::AlreadyRunning { .. }));
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("another headroomd is already running (socket ")
+            && msg.contains("control.sock"),
+        "{msg}"
+    );
+    // The first server is unaffected.
+    assert!(Client::connect_to(&path).unwrap().status().is_ok());
+    first.shutdown();
+    assert!(!path.exists(), "shutdown unlinks the socket");
+    // Now it can be started again.
+    let _again = Server::start(&path, engine, b).unwrap();
+    assert!(Client::connect_to(&path).unwrap().status().is_ok());
+}
+
+#[test]
+fn shutdown_does_not_unlink_a_socket_that_is_not_ours() {
+    let fx = start();
+    let mut server = fx.server;
+    std::fs::remove_file(&fx.path).unwrap();
+    let b = headroomd::control::Broadcaster::new();
+    let engine = FakeEngine::new(b.clone());
+    let _second = Server::start(&fx.path, engine, b).unwrap();
+    server.shutdown();
+    assert!(fx.path.exists());
+    assert!(Client::connect_to(&fx.path).unwrap().status().is_ok());
+}
+
+#[test]
+fn client_of_another_uid_is_refused() {
+    let own = nix::unistd::geteuid().as_raw();
+    let fx = start_with(ServerConfig {
+        allowed_uid: Some(own.wrapping_add(1)),
+        ..ServerConfig::default()
+    });
+    match Client::connect_to(&fx.path) {
+        Err(ClientError::Server(e)) => {
+            assert_eq!(e.code, ErrorCode::PermissionDenied);
+            assert!(e.message.contains(&own.to_string()), "{}", e.message);
+        }
+        other => panic!("expected permission_denied, got {other:?}"),
+    }
+}
+
+#[test]
+fn shutdown_flushes_subscribers_then_closes_them() {
+    let fx = start();
+    let mut sub = Client::connect_to(&fx.path)
+        .unwrap()
+        .subscribe(&[Topic::Daemon])
+        .unwrap();
+    sub.set_timeout(Some(WAIT)).unwrap();
+    assert!(matches!(sub.next(), Some(Ok(Event::DaemonSnapshot(_)))));
+    let mut idle = Client::connect_to(&fx.path).unwrap();
+    fx.broadcaster.publish(&Event::shutdown("test"));
+    let mut server = fx.server;
+    server.shutdown();
+    assert_eq!(sub.next().unwrap().unwrap(), Event::shutdown("test"));
+    assert!(sub.next().is_none(), "stream ends after shutdown");
+    assert!(matches!(
+        idle.status(),
+        Err(ClientError::Closed | ClientError::Io(_))
+    ));
+    assert!(!fx.path.exists());
+    assert_eq!(server.client_count(), 0);
+    assert_eq!(fx.broadcaster.subscriber_count(), 0);
+}
+
+#[test]
+fn typed_client_calls_round_trip() {
+    let fx = start();
+    let mut c = Client::connect_to(&fx.path).unwrap();
+    assert_eq!(c.server_hello().daemon_version, env!("CARGO_PKG_VERSION"));
+    assert!(c.bypass_set(BypassMode::Toggle).unwrap());
+    assert!(!c.bypass_set(BypassMode::Toggle).unwrap());
+    assert!(c.bypass_set(BypassMode::On).unwrap());
+    assert!(c.status().unwrap().bypass);
+    c.route_set("firefox", Route::Bypass).unwrap();
+    c.route_unset("firefox").unwrap();
+    assert!(c.route_list().unwrap().rules.is_empty());
+    assert_eq!(c.setting_list().unwrap().len(), 2);
+    let e = c.profile_use("nope").unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::NotFound));
+    assert!(e.to_string().contains("nope"));
+    let e = c.history(None).unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::Unavailable));
+}
+
+#[test]
+fn closed_connections_are_forgotten() {
+    let fx = start();
+    let clients: Vec<Client> = (0..5)
+        .map(|_| Client::connect_to(&fx.path).unwrap())
+        .collect();
+    assert_eq!(fx.server.client_count(), 5);
+    drop(clients);
+    let deadline = Instant::now() + WAIT;
+    while fx.server.client_count() != 0 {
+        assert!(Instant::now() < deadline, "connections not reaped");
+        std::thread::yield_now();
+    }
+}

@@ -1,0 +1,310 @@
+//! The real [`Engine`] without PipeWire: inputs in, outputs out. The test plays the PipeWire
+//! thread (graph model and events) and the file watcher, and checks what the engine asks for.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use headroom_ipc::{
+    BypassMode, ErrorCode, Event, Request, Response, Route, RuleSource, SettingValue, Topic,
+};
+use headroomd::engine::{Engine, Input, Output};
+use headroomd::profiles::ProfileStore;
+use headroomd::pw::{PwCommand, BUS_SINK_NAME};
+use headroomd::DaemonConfig;
+
+use crate::support::rig::{memory_history, Rig};
+
+fn commands(out: &[Output]) -> Vec<PwCommand> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Pw(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn events(out: &[Output]) -> Vec<Event> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Publish(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn params(out: &[Output]) -> Vec<headroom_core::ChainParams> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Params(p) => Some(*p),
+            _ => None,
+        })
+        .collect()
+}
+
+fn move_to(node_id: u32, target: Option<&str>) -> PwCommand {
+    PwCommand::MoveStream {
+        node_id,
+        target: target.map(str::to_string),
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+/// The acceptance path: a stream is routed, a runtime rule moves it, a profile reload changes
+/// the chain and the routing, bypass toggles — all as outputs of the real engine.
+#[test]
+fn route_change_profile_reload_and_bypass_without_pipewire() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    assert!(events(&rig.on(Input::Start))
+        .iter()
+        .any(|e| matches!(e, Event::DaemonStarted(_))));
+    // Nothing moves before the bus is ready.
+    let early = rig.node_added(50, "Stream/Output/Audio", &[("application.name", "mpv")]);
+    assert!(commands(&early).is_empty(), "{early:?}");
+    rig.bus_up();
+    // Ready: the stream goes to the processed sink and gets a Layer A tap.
+    let (_, r) = rig.request(Request::RouteList);
+    let Ok(Response::Routes(routes)) = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(routes.streams.len(), 1);
+    assert_eq!(routes.streams[0].route, Route::Processed);
+
+    // Route change: a runtime rule (any case) sends mpv straight to the speakers.
+    let (out, r) = rig.request(Request::RouteSet {
+        app: "MPV".into(),
+        route: Route::Bypass,
+    });
+    assert_eq!(r, Ok(Response::Ok));
+    let cmds = commands(&out);
+    assert!(cmds.contains(&move_to(50, Some("speakers"))), "{cmds:?}");
+    assert!(
+        cmds.contains(&PwCommand::DetachTap { node_id: 50 }),
+        "{cmds:?}"
+    );
+    assert!(cmds.contains(&PwCommand::SetStreamVolume {
+        node_id: 50,
+        volume: 1.0
+    }));
+    let evs = events(&out);
+    assert!(evs.contains(&Event::rule_changed(
+        "MPV",
+        Some(Route::Bypass),
+        RuleSource::User
+    )));
+    assert!(evs.iter().any(|e| matches!(e,
+        Event::StreamRouted(s) if s.node_id == 50 && s.route == Route::Bypass
+            && s.target.as_deref() == Some("speakers"))));
+    let saved = std::fs::read_to_string(rig.state.join("routes.json")).unwrap();
+    assert!(saved.contains("MPV") && saved.contains("bypass"), "{saved}");
+    // A pattern that is not a glob changes nothing.
+    let (out, r) = rig.request(Request::RouteSet {
+        app: "mp[v".into(),
+        route: Route::Processed,
+    });
+    assert_eq!(r.unwrap_err().code, ErrorCode::InvalidParams);
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(rig.state.join("routes.json")).unwrap(),
+        saved
+    );
+
+    // Profile reload: the user makes `mine` active (target −20, vlc bypassed by a profile rule).
+    write(
+        &rig.config.join("profiles/mine.toml"),
+        "[agc]\ntarget_lufs = -20\n\n[[route.rules]]\nmatch = { app = \"VLC*\" }\nroute = \"bypass\"\n",
+    );
+    write(&rig.config.join("config.toml"), "profile = \"mine\"\n");
+    let (out, r) = rig.request(Request::ProfileReload);
+    assert_eq!(
+        r,
+        Ok(Response::ProfileActive(headroom_ipc::ProfileActive {
+            name: "mine".into()
+        }))
+    );
+    let p = params(&out);
+    assert_eq!(p.last().map(|p| p.agc.target_lufs), Some(-20.0), "{out:?}");
+    assert_eq!(
+        rig.bus.params().agc.target_lufs,
+        -16.0,
+        "the runner writes params, not the engine"
+    );
+    assert!(events(&out)
+        .iter()
+        .any(|e| matches!(e, Event::ProfileChanged(c) if c.name == "mine")));
+    // The profile's rule (globs ignore case) routes a new vlc stream around the chain.
+    let out = rig.node_added(
+        51,
+        "Stream/Output/Audio",
+        &[("application.name", "vlc media player")],
+    );
+    assert!(
+        commands(&out).contains(&move_to(51, Some("speakers"))),
+        "{out:?}"
+    );
+    // A broken edit is reported with its position; the last good profile stays.
+    write(
+        &rig.config.join("profiles/mine.toml"),
+        "[agc]\ntarget_lufs = -99\n",
+    );
+    let (out, r) = rig.request(Request::ProfileReload);
+    let err = r.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidValue);
+    assert!(err.message.contains("mine.toml:2:15"), "{}", err.message);
+    assert!(params(&out).is_empty());
+    assert!(events(&out)
+        .iter()
+        .any(|e| matches!(e, Event::ProfileError(pe) if pe.line == Some(2))));
+    assert_eq!(rig.engine.params().agc.target_lufs, -20.0);
+
+    // Bypass: on by toggle, reported everywhere, off again.
+    let (out, r) = rig.request(Request::BypassSet {
+        mode: BypassMode::Toggle,
+    });
+    assert_eq!(
+        r,
+        Ok(Response::Bypass(headroom_ipc::BypassState { bypass: true }))
+    );
+    assert!(params(&out).last().unwrap().bypass);
+    assert!(events(&out).contains(&Event::setting_changed("bypass", SettingValue::Bool(true))));
+    let (_, r) = rig.request(Request::Status);
+    let Ok(Response::Status(st)) = r else {
+        panic!("{r:?}")
+    };
+    assert!(st.bypass && st.meters.bypass);
+    assert_eq!(st.profile, "mine");
+    assert_eq!(st.real_sink.as_deref(), Some("speakers"));
+    let tick = rig.on(Input::Tick {
+        now: Instant::now(),
+    });
+    assert!(events(&tick).iter().any(|e| matches!(e,
+        Event::MetersTick(t) if t.meters.bypass && t.meters.target_lufs == -20.0)));
+    let (out, _) = rig.request(Request::BypassSet {
+        mode: BypassMode::Off,
+    });
+    assert!(!params(&out).last().unwrap().bypass);
+
+    // Shutdown undoes what the engine did to the streams, then stops the bus.
+    let out = rig.on(Input::Shutdown {
+        reason: "test".into(),
+    });
+    let cmds = commands(&out);
+    assert!(cmds.contains(&move_to(50, None)), "{cmds:?}");
+    assert!(cmds.contains(&move_to(51, None)), "{cmds:?}");
+    assert_eq!(cmds.last(), Some(&PwCommand::Shutdown));
+    assert!(events(&out).contains(&Event::shutdown("test")));
+}
+
+#[test]
+fn runtime_rules_survive_a_restart_and_bad_ones_are_skipped() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    rig.request(Request::RouteSet {
+        app: "firefox".into(),
+        route: Route::Bypass,
+    })
+    .1
+    .unwrap();
+    let saved = std::fs::read_to_string(rig.state.join("routes.json")).unwrap();
+    // Written by hand: a valid rule and one that is not a glob.
+    let edited = saved.replacen('[', "[\n  [\"fire[fox\", \"processed\"],", 1);
+    write(&rig.state.join("routes.json"), &edited);
+    let store = ProfileStore::new(&rig.config, &rig.state);
+    let engine = Engine::new(
+        store,
+        rig.bus.clone(),
+        memory_history(),
+        rig.state.join("routes.json"),
+        &DaemonConfig::default(),
+    );
+    let rules: Vec<String> = engine
+        .routing()
+        .router()
+        .user_rules()
+        .iter()
+        .map(|r| r.app.to_string())
+        .collect();
+    assert_eq!(rules, ["firefox"]);
+    // Unset of a rule that does not exist.
+    let (out, r) = rig.request(Request::RouteUnset {
+        app: "nothing".into(),
+    });
+    assert_eq!(r.unwrap_err().code, ErrorCode::NotFound);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn command_line_overrides_win_over_the_profile() {
+    let mut rig = Rig::new(DaemonConfig {
+        bypass: true,
+        preferred_real_sink: Some("hdmi".into()),
+        ..DaemonConfig::default()
+    });
+    assert!(rig.engine.params().bypass);
+    // Turning bypass off in the settings does not lift `--bypass`.
+    let (out, _) = rig.request(Request::BypassSet {
+        mode: BypassMode::Off,
+    });
+    assert!(params(&out).iter().all(|p| p.bypass), "{out:?}");
+    // A profile's preferred sink is not sent while `--real-sink` is in force.
+    let (out, r) = rig.request(Request::SettingSet {
+        key: "preferred_real_sink".into(),
+        value: SettingValue::String("usb".into()),
+    });
+    r.unwrap();
+    assert!(
+        !commands(&out)
+            .iter()
+            .any(|c| matches!(c, PwCommand::SetPreferredSink(_))),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn ticks_step_layer_a_and_record_history_once_a_second() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    rig.bus_up();
+    rig.node_added(60, "Stream/Output/Audio", &[("application.name", "loud")]);
+    // The tap reads −4 LUFS: 12 LU over the −16 target, 6 over the threshold.
+    let meter = std::sync::Arc::new(headroomd::pw::taps::TapMeter::default());
+    rig.bus.taps().insert_for_tests(60, meter.clone());
+    let start = Instant::now();
+    let mut volume = 1.0f32;
+    for i in 0..100u32 {
+        let heard = -4.0 + 20.0 * f64::from(volume).log10();
+        meter.publish(heard, heard);
+        let out = rig.on(Input::Tick {
+            now: start + Duration::from_millis(100 * u64::from(i)),
+        });
+        for c in commands(&out) {
+            if let PwCommand::SetStreamVolume {
+                node_id: 60,
+                volume: v,
+            } = c
+            {
+                volume = v;
+            }
+        }
+    }
+    let db = -20.0 * f64::from(volume).log10();
+    assert!((db - 6.0).abs() < 0.2, "reduction {db:.2} dB");
+    // One sample per second of ticks (the first tick is less than a second after start).
+    let (_, r) = rig.request(Request::History { since_secs: None });
+    let Ok(Response::History(h)) = r else {
+        panic!("{r:?}")
+    };
+    assert!((8..=10).contains(&h.samples.len()), "{}", h.samples.len());
+    // Subscribers starting now see the stream with its reduction.
+    let snap = match rig
+        .on(Input::Snapshot(vec![Topic::Routing, Topic::Meters]))
+        .pop()
+    {
+        Some(Output::Snapshot(s)) => s,
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(&snap[0], Event::RoutingSnapshot(r)
+        if r.streams[0].layer_a_reduction_db.is_some_and(|d| (d - 6.0).abs() < 0.2)));
+    assert!(matches!(&snap[1], Event::MetersTick(t) if t.layer_a.len() == 1));
+    assert_eq!(BUS_SINK_NAME, "headroom-processed");
+}

@@ -1,0 +1,11 @@
+//! The daemon's tests without PipeWire: the control server, the engine (driven input by input,
+//! and behind the real control socket), the profile store with its file watcher, the metrics
+//! history.
+
+mod control_server;
+mod engine;
+mod engine_server;
+mod history_spill;
+mod modules;
+mod profiles_store;
+mod support;

@@ -1,0 +1,501 @@
+//! The profile store: selection, overrides and their persistence, hot reload with a real
+//! file watcher.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use headroom_profile::{ChangeKind, Profile, SettingValue};
+use headroomd::profiles::{ProfileEvent, ProfileSource, ProfileStore, StoreError};
+use headroomd::state_file::StateFile;
+
+/// Changes must be picked up within this long.
+const PICKUP: Duration = Duration::from_secs(1);
+
+struct Dirs {
+    _tmp: tempfile::TempDir,
+    config: std::path::PathBuf,
+    state: std::path::PathBuf,
+}
+
+impl Dirs {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = tmp.path().join("config/headroom");
+        let state = tmp.path().join("state/headroom");
+        fs::create_dir_all(config.join("profiles")).unwrap();
+        Dirs {
+            _tmp: tmp,
+            config,
+            state,
+        }
+    }
+
+    fn profile(&self, name: &str) -> std::path::PathBuf {
+        self.config.join("profiles").join(format!("{name}.toml"))
+    }
+
+    fn store(&self) -> ProfileStore {
+        ProfileStore::new(&self.config, &self.state)
+    }
+}
+
+fn mine(target: f32) -> String {
+    format!("description = \"mine\"\n[agc]\ntarget_lufs = {target:.1}\n")
+}
+
+/// The first event matching `pred` within `timeout`, skipping others.
+fn wait_for(
+    rx: &Receiver<ProfileEvent>,
+    timeout: Duration,
+    pred: impl Fn(&ProfileEvent) -> bool,
+) -> Option<ProfileEvent> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        match rx.recv_timeout(left) {
+            Ok(ev) if pred(&ev) => return Some(ev),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+fn changed_target(ev: &ProfileEvent) -> Option<f32> {
+    match ev {
+        ProfileEvent::Changed { profile, .. } => Some(profile.chain.agc.target_lufs),
+        ProfileEvent::Error { .. } => None,
+    }
+}
+
+fn write_via_rename(path: &Path, text: &str) {
+    let tmp = path.with_extension("toml.tmp~");
+    fs::write(&tmp, text).unwrap();
+    fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn fresh_store_uses_default_profile() {
+    let d = Dirs::new();
+    let s = d.store();
+    assert!(s.take_warnings().is_empty());
+    assert_eq!(s.active_name(), "default");
+    assert_eq!(s.active_source(), ProfileSource::Shipped);
+    assert_eq!(*s.active(), Profile::default());
+    assert_eq!(*s.effective(), Profile::default());
+    assert!(s.overrides().is_empty());
+}
+
+#[test]
+fn use_profile_writes_config_atomically_and_survives_restart() {
+    let d = Dirs::new();
+    let s = d.store();
+    let diff = s.use_profile("night").unwrap();
+    assert_eq!(diff.kind(), Some(ChangeKind::ParamsOnly));
+    assert_eq!(s.active().name, "night");
+    assert_eq!(s.effective().chain.agc.target_lufs, -20.0);
+    let cfg = fs::read_to_string(d.config.join("config.toml")).unwrap();
+    assert!(cfg.contains("profile = \"night\""), "{cfg}");
+    // No temporary files are left next to it.
+    let leftovers: Vec<_> = fs::read_dir(&d.config)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+    let again = d.store();
+    assert_eq!(again.active_name(), "night");
+    assert_eq!(*again.active(), *s.active());
+
+    // Unknown names are rejected and change nothing.
+    match s.use_profile("nigth") {
+        Err(StoreError::NotFound { name, available }) => {
+            assert_eq!(name, "nigth");
+            assert!(available.contains(&"night".to_string()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.active().name, "night");
+}
+
+#[test]
+fn config_keeps_other_keys_when_profile_changes() {
+    let d = Dirs::new();
+    fs::write(
+        d.config.join("config.toml"),
+        "profile = \"music\"\nlog_level = \"debug\"\n",
+    )
+    .unwrap();
+    let s = d.store();
+    assert_eq!(s.active_name(), "music");
+    s.use_profile("speech").unwrap();
+    let cfg = fs::read_to_string(d.config.join("config.toml")).unwrap();
+    assert!(cfg.contains("log_level = \"debug\""), "{cfg}");
+    assert!(cfg.contains("profile = \"speech\""), "{cfg}");
+}
+
+#[test]
+fn user_profiles_override_shipped_and_are_listed() {
+    let d = Dirs::new();
+    fs::write(d.profile("night"), mine(-30.0)).unwrap();
+    fs::write(d.profile("custom"), mine(-14.0)).unwrap();
+    fs::write(d.profile("broken"), "[agc]\ntarget_lufs = \"x\"\n").unwrap();
+    let s = d.store();
+    let list = s.list();
+    let names: Vec<&str> = list.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["broken", "custom", "default", "music", "night", "speech"]
+    );
+    let night = list.iter().find(|i| i.name == "night").unwrap();
+    assert!(matches!(
+        night.source,
+        ProfileSource::User {
+            shadows_shipped: true,
+            ..
+        }
+    ));
+    assert_eq!(night.description, "mine");
+    let broken = list.iter().find(|i| i.name == "broken").unwrap();
+    let err = broken.error.as_deref().unwrap();
+    assert!(
+        err.ends_with("broken.toml:2:15: agc.target_lufs must be a number, found a string"),
+        "{err}"
+    );
+    assert!(list.iter().find(|i| i.name == "default").unwrap().active);
+
+    s.use_profile("night").unwrap();
+    assert_eq!(s.effective().chain.agc.target_lufs, -30.0);
+    match s.use_profile("broken") {
+        Err(StoreError::Profile(e)) => assert_eq!(e.location.unwrap().line, 2),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.active().name, "night");
+    // By path, too.
+    let p = d.profile("custom");
+    s.use_profile(p.to_str().unwrap()).unwrap();
+    assert_eq!(s.effective().chain.agc.target_lufs, -14.0);
+    assert_eq!(s.active_source(), ProfileSource::Path(p));
+}
+
+#[test]
+fn invalid_active_profile_at_startup_falls_back_with_warning() {
+    let d = Dirs::new();
+    fs::write(d.config.join("config.toml"), "profile = \"mine\"\n").unwrap();
+    fs::write(d.profile("mine"), "[agc]\ntarget_lufs = 3\n").unwrap();
+    let s = d.store();
+    let w = s.take_warnings();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("mine.toml:2:15"), "{w:?}");
+    assert_eq!(s.active_source(), ProfileSource::BuiltIn);
+    assert_eq!(*s.effective(), Profile::default());
+
+    // A broken user copy of a shipped profile falls back to the shipped one.
+    fs::write(d.config.join("config.toml"), "profile = \"night\"\n").unwrap();
+    fs::write(d.profile("night"), "garbage").unwrap();
+    let s = d.store();
+    assert_eq!(s.take_warnings().len(), 1);
+    assert_eq!(s.active_source(), ProfileSource::Shipped);
+    assert_eq!(s.effective().chain.agc.target_lufs, -20.0);
+
+    // A broken config file falls back to `default`.
+    fs::write(d.config.join("config.toml"), "profile = \n").unwrap();
+    let s = d.store();
+    let w = s.take_warnings();
+    assert!(w[0].contains("config.toml:1:11"), "{w:?}");
+    assert_eq!(s.active_name(), "default");
+}
+
+#[test]
+fn overrides_persist_across_stores_and_reset() {
+    let d = Dirs::new();
+    let s = d.store();
+    let diff = s
+        .set_override("agc.target_lufs", SettingValue::Number(-18.0))
+        .unwrap();
+    assert_eq!(diff.kind(), Some(ChangeKind::ParamsOnly));
+    s.set_override("layer_a.enabled", SettingValue::String("off".into()))
+        .unwrap();
+    s.set_override("limiter.lookahead_ms", SettingValue::Number(1.0))
+        .unwrap();
+    assert_eq!(s.active().chain.agc.target_lufs, -16.0);
+    assert_eq!(s.effective().chain.agc.target_lufs, -18.0);
+    assert!(!s.effective().layer_a.enabled);
+
+    let t = d.store();
+    assert!(t.take_warnings().is_empty());
+    assert_eq!(t.effective().chain.agc.target_lufs, -18.0);
+    assert!(!t.effective().layer_a.enabled);
+    assert_eq!(
+        t.overrides().get("layer_a.enabled"),
+        Some(&SettingValue::Bool(false))
+    );
+
+    // Overrides stay in force when the profile changes.
+    t.use_profile("music").unwrap();
+    assert_eq!(t.effective().chain.agc.target_lufs, -18.0);
+    assert_eq!(t.effective().chain.compressor.ratio, 1.5);
+
+    // Invalid values are rejected and not stored.
+    assert!(t
+        .set_override("compressor.attack_ms", SettingValue::Number(-3.0))
+        .is_err());
+    assert!(t
+        .set_override("agc.targte_lufs", SettingValue::Number(-3.0))
+        .is_err());
+    assert_eq!(t.overrides().len(), 3);
+
+    let diff = t.reset("limiter.lookahead_ms").unwrap();
+    assert_eq!(diff.kind(), Some(ChangeKind::Rebuild));
+    assert!(t.reset("limiter.lookahead_ms").unwrap().is_empty());
+    assert!(t.reset("no.such.key").is_err());
+    assert_eq!(d.store().overrides().len(), 2);
+    t.reset_all().unwrap();
+    assert!(t.effective().layer_a.enabled);
+    assert_eq!(*t.effective(), *t.active());
+    let u = d.store();
+    assert!(u.overrides().is_empty());
+    assert_eq!(*u.effective(), *u.active());
+}
+
+#[test]
+fn corrupt_state_file_is_backed_up_and_ignored() {
+    for garbage in [
+        &b"{\"version\": 1, \"overrides\": {\"agc.target_l"[..],
+        b"",
+        b"\xff\xfe not json",
+        b"{\"version\": 99, \"overrides\": {}}",
+    ] {
+        let d = Dirs::new();
+        fs::create_dir_all(&d.state).unwrap();
+        let state = d.state.join("state.json");
+        fs::write(&state, garbage).unwrap();
+        let s = d.store();
+        let w = s.take_warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("corrupt"), "{w:?}");
+        assert!(s.overrides().is_empty());
+        assert_eq!(*s.effective(), Profile::default());
+        let backups: Vec<_> = fs::read_dir(&d.state)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("state.json.corrupt-")
+            })
+            .collect();
+        assert_eq!(backups.len(), 1);
+        assert_eq!(fs::read(backups[0].path()).unwrap(), garbage);
+        assert!(!state.exists());
+        // The store keeps working and writes a fresh file.
+        s.set_override("bypass", SettingValue::Bool(true)).unwrap();
+        assert!(d.store().effective().chain.bypass);
+    }
+}
+
+#[test]
+fn state_file_round_trip_and_second_backup_gets_a_new_name() {
+    let d = Dirs::new();
+    let f = StateFile::in_dir(&d.state);
+    let mut o = headroomd::state_file::Overrides::new();
+    o.insert("agc.target_lufs", SettingValue::Number(-18.5));
+    o.insert("route.default", SettingValue::String("bypass".into()));
+    f.save(&o).unwrap();
+    let loaded = f.load();
+    assert_eq!(loaded.overrides, o);
+    assert!(loaded.warning.is_none());
+    fs::write(f.path(), "{").unwrap();
+    let b1 = f.load().backup.unwrap();
+    fs::write(f.path(), "}").unwrap();
+    let b2 = f.load().backup.unwrap();
+    assert_ne!(b1, b2);
+    assert_eq!(fs::read_to_string(b1).unwrap(), "{");
+    assert_eq!(fs::read_to_string(b2).unwrap(), "}");
+}
+
+#[test]
+fn reload_on_demand() {
+    let d = Dirs::new();
+    fs::write(d.profile("mine"), mine(-16.0)).unwrap();
+    fs::write(d.config.join("config.toml"), "profile = \"mine\"\n").unwrap();
+    let s = d.store();
+    assert!(s.reload().is_none());
+    fs::write(d.profile("mine"), mine(-22.0)).unwrap();
+    let ev = s.reload().unwrap();
+    assert_eq!(changed_target(&ev), Some(-22.0));
+    fs::write(d.profile("mine"), "[agc]\nattack = 1\n").unwrap();
+    match s.reload().unwrap() {
+        ProfileEvent::Error {
+            file,
+            line,
+            column,
+            message,
+        } => {
+            assert_eq!(file, d.profile("mine"));
+            assert_eq!((line, column), (2, 1));
+            assert_eq!(message, "unknown key `attack` in [agc]");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.effective().chain.agc.target_lufs, -22.0);
+}
+
+#[test]
+fn hot_reload_with_a_real_watcher() {
+    let d = Dirs::new();
+    fs::write(d.profile("mine"), mine(-16.0)).unwrap();
+    fs::write(d.config.join("config.toml"), "profile = \"mine\"\n").unwrap();
+    let s = d.store();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let _watch = s.watch(tx).unwrap();
+
+    // 1. In-place edit of the target.
+    let t0 = Instant::now();
+    fs::write(d.profile("mine"), mine(-20.0)).unwrap();
+    let ev = wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-20.0))
+        .expect("edit picked up within 1 s");
+    let took = t0.elapsed();
+    match ev {
+        ProfileEvent::Changed { diff, detail, .. } => {
+            assert_eq!(diff, ChangeKind::ParamsOnly);
+            assert!(detail.chain && !detail.latency);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.effective().chain.agc.target_lufs, -20.0);
+    eprintln!("in-place edit applied after {took:?}");
+
+    // 2. Editor-style save: write a temporary file, rename it over the profile.
+    write_via_rename(&d.profile("mine"), &mine(-24.0));
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-24.0))
+        .expect("rename picked up within 1 s");
+
+    // 3. Garbage: an error with its position; the last good profile stays.
+    fs::write(
+        d.profile("mine"),
+        "description = \"mine\"\n[agc]\ntarget_lufs = \n",
+    )
+    .unwrap();
+    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
+        .expect("error reported within 1 s");
+    match ev {
+        ProfileEvent::Error {
+            file,
+            line,
+            column,
+            message,
+        } => {
+            assert_eq!(file, d.profile("mine"));
+            assert_eq!((line, column), (3, 15));
+            assert!(message.starts_with("TOML syntax error"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.effective().chain.agc.target_lufs, -24.0);
+
+    // An out-of-range value is an error as well.
+    write_via_rename(&d.profile("mine"), "[compressor]\nratio = 0.5\n");
+    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
+        .expect("range error reported");
+    match ev {
+        ProfileEvent::Error {
+            line,
+            column,
+            message,
+            ..
+        } => {
+            assert_eq!((line, column), (2, 9));
+            assert!(
+                message.contains("compressor.ratio = 0.5 is out of range"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.effective().chain.agc.target_lufs, -24.0);
+
+    // 4. Fixing it applies.
+    fs::write(d.profile("mine"), mine(-19.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-19.0)).expect("fix applied");
+
+    // 5. Selecting another profile in the config file switches to it.
+    write_via_rename(&d.config.join("config.toml"), "profile = \"night\"\n");
+    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Changed { .. }))
+        .expect("config change picked up");
+    match ev {
+        ProfileEvent::Changed { profile, .. } => assert_eq!(profile.name, "night"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.active_name(), "night");
+
+    // A broken config file is reported with its position; the profile stays.
+    fs::write(d.config.join("config.toml"), "profile = 7\n").unwrap();
+    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
+        .expect("config error reported");
+    match ev {
+        ProfileEvent::Error {
+            file, line, column, ..
+        } => {
+            assert_eq!(file, d.config.join("config.toml"));
+            assert_eq!((line, column), (1, 11));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.active().name, "night");
+    // A config file naming a profile that does not exist points at the config file.
+    fs::write(d.config.join("config.toml"), "profile = \"nope\"\n").unwrap();
+    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
+        .expect("unknown profile reported");
+    match ev {
+        ProfileEvent::Error { file, message, .. } => {
+            assert_eq!(file, d.config.join("config.toml"));
+            assert!(message.starts_with("no profile named `nope`"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    fs::write(d.config.join("config.toml"), "profile = \"night\"\n").unwrap();
+    assert_eq!(s.active().name, "night");
+
+    // 6. A broken edit of an inactive profile is reported, the active one is untouched.
+    fs::write(d.profile("other"), "[limiter]\nceiling_dbtp = 3\n").unwrap();
+    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
+        .expect("inactive profile error reported");
+    match ev {
+        ProfileEvent::Error { file, line, .. } => {
+            assert_eq!(file.file_name().unwrap(), "other.toml");
+            assert_eq!(line, 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.active().name, "night");
+
+    // 7. Overrides apply on top of hot-reloaded profiles.
+    s.use_profile("mine").unwrap();
+    s.set_override("agc.max_boost_db", SettingValue::Number(3.0))
+        .unwrap();
+    fs::write(d.profile("mine"), mine(-21.0)).unwrap();
+    let ev = wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-21.0)).expect("applied");
+    match ev {
+        ProfileEvent::Changed { profile, .. } => assert_eq!(profile.chain.agc.max_boost_db, 3.0),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn dropping_the_watch_handle_stops_events() {
+    let d = Dirs::new();
+    fs::write(d.profile("mine"), mine(-16.0)).unwrap();
+    fs::write(d.config.join("config.toml"), "profile = \"mine\"\n").unwrap();
+    let s = d.store();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let watch = s.watch(tx).unwrap();
+    fs::write(d.profile("mine"), mine(-20.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-20.0)).expect("watching");
+    drop(watch);
+    fs::write(d.profile("mine"), mine(-25.0)).unwrap();
+    // With the watcher gone, only an explicit reload sees the change.
+    assert!(wait_for(&rx, Duration::from_millis(600), |_| true).is_none());
+    assert_eq!(changed_target(&s.reload().unwrap()), Some(-25.0));
+}

@@ -1,0 +1,5 @@
+//! Helpers of the daemon's tests: a fake engine for the control server's own tests, and the
+//! real engine without PipeWire.
+
+pub mod fake_engine;
+pub mod rig;

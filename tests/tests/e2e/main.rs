@@ -1,0 +1,17 @@
+//! headroom end to end, each test in its own private PipeWire sandbox (`headroom-tests`):
+//! the audio path, the control plane, faults and recovery, the preferred real sink, profiles,
+//! routing, a soak, and `make demo`'s desktop-session path. Sandboxes are serialised by a
+//! process-wide lock, so at most one is up at a time.
+//!
+//! Needs the workspace binaries built (`cargo build --workspace --bins`; `make test` does).
+
+mod audio;
+mod control;
+mod demo;
+mod faults;
+mod profiles;
+mod real_sink;
+mod routing;
+mod smoke;
+mod soak;
+mod support;
