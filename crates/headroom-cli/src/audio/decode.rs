@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use symphonia::core::codecs::audio::well_known::{
     CODEC_ID_AAC, CODEC_ID_ALAC, CODEC_ID_FLAC, CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3,
@@ -17,37 +17,7 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::{MetadataOptions, MetadataRevision, RawValue, StandardTag};
 
 use super::wav::{is_wav, WavReader};
-use super::{AudioError, AudioResult, Container, SampleFormat, Tag};
-
-/// What a file holds, from its headers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SourceInfo {
-    /// The file as the user named it.
-    pub path: PathBuf,
-    /// Sample rate, Hz (≥ 1).
-    pub rate: u32,
-    /// Channel count (≥ 1).
-    pub channels: usize,
-    /// Frames the headers announce, if they do.
-    pub frames: Option<u64>,
-    /// How the samples are stored.
-    pub format: SampleFormat,
-    /// Codec or container name for display ("WAV", "FLAC", "MP3", "AAC", …).
-    pub codec: String,
-    /// The writable container this file is in (WAV or FLAC), if it is one.
-    pub container: Option<Container>,
-    /// Tags, with Vorbis-comment style keys.
-    pub tags: Vec<Tag>,
-    /// File size, bytes.
-    pub file_len: u64,
-}
-
-impl SourceInfo {
-    /// Duration in seconds, when the frame count is known.
-    pub fn duration_secs(&self) -> Option<f64> {
-        self.frames.map(|f| f as f64 / f64::from(self.rate))
-    }
-}
+use super::{AudioError, AudioResult, Container, SampleFormat, SourceInfo, Tag};
 
 /// A decoder for one file: [`WavReader`] for WAV/RF64, symphonia for the rest.
 pub enum Decoder {

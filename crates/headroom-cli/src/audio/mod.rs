@@ -19,7 +19,7 @@ pub mod wav;
 
 use std::path::{Path, PathBuf};
 
-pub use decode::{open, Decoder, SourceInfo};
+pub use decode::{open, Decoder};
 
 /// Why an audio file could not be read or written. The message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +161,36 @@ impl Container {
             Container::Wav => "wav",
             Container::Flac => "flac",
         }
+    }
+}
+
+/// What a file holds, from its headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceInfo {
+    /// The file as the user named it.
+    pub path: PathBuf,
+    /// Sample rate, Hz (≥ 1).
+    pub rate: u32,
+    /// Channel count (≥ 1).
+    pub channels: usize,
+    /// Frames the headers announce, if they do.
+    pub frames: Option<u64>,
+    /// How the samples are stored.
+    pub format: SampleFormat,
+    /// Codec or container name for display ("WAV", "FLAC", "MP3", "AAC", …).
+    pub codec: String,
+    /// The writable container this file is in (WAV or FLAC), if it is one.
+    pub container: Option<Container>,
+    /// Tags, with Vorbis-comment style keys.
+    pub tags: Vec<Tag>,
+    /// File size, bytes.
+    pub file_len: u64,
+}
+
+impl SourceInfo {
+    /// Duration in seconds, when the frame count is known.
+    pub fn duration_secs(&self) -> Option<f64> {
+        self.frames.map(|f| f as f64 / f64::from(self.rate))
     }
 }
 

@@ -16,10 +16,10 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::decode::SourceInfo;
 use super::dither::Quantizer;
 use super::{
-    AudioError, AudioResult, Container, EncoderSpec, Output, OutputSamples, SampleFormat, Tag,
+    AudioError, AudioResult, Container, EncoderSpec, Output, OutputSamples, SampleFormat,
+    SourceInfo, Tag,
 };
 
 /// True when `head` (the first 12 bytes of a file) starts a RIFF, RF64 or BW64 WAVE file.

@@ -172,23 +172,34 @@ pub fn hostile_wav(path: &Path, rate: u32, channels: u16) {
 }
 
 /// Runs headroom and returns its exit code and peak resident memory in KiB.
-// The child is reaped by `wait4`, which also reports its peak memory.
-#[allow(clippy::zombie_processes)]
-pub fn run_measuring_rss(dir: &Path, args: &[&str]) -> (i32, i64) {
-    let child = Command::new(BIN)
+///
+/// The peak is the kernel's high-water mark of the process's own memory (`VmHWM` in
+/// `/proc/PID/status`), polled while it runs. (`wait4`'s `ru_maxrss` would not do: a process
+/// started from this one inherits the test binary's high-water mark across `exec`.) The
+/// mark only grows, so the last reading misses at most the final few milliseconds.
+pub fn run_measuring_rss(dir: &Path, args: &[&str]) -> (i32, u64) {
+    let mut child = Command::new(BIN)
         .args(args)
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut status = 0;
-    // SAFETY: zeroed rusage is a valid value for wait4 to fill.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child (not reaped elsewhere) with valid out-pointers.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32);
-    (libc::WEXITSTATUS(status), usage.ru_maxrss)
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status_file) {
+            let hwm = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            peak = peak.max(hwm.unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code().unwrap_or(-1), peak);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// Writes a 16-bit WAV of a −12 dBFS 997 Hz sine on every channel (`frames` long).
