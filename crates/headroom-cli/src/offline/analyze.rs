@@ -9,7 +9,8 @@ use std::sync::mpsc;
 use headroom_core::analysis::{Analysis, LoudnessHistogram, StreamingAnalyzer};
 use serde::Serialize;
 
-use super::{expand_inputs, open_input};
+use super::{db, expand_inputs, frames_bar, lufs, open_input};
+use crate::audio::SourceInfo;
 use crate::error::{CliError, CliResult};
 
 /// Frames decoded and measured per step.
@@ -96,10 +97,11 @@ impl Album {
     }
 }
 
-/// Measures one file, streaming it; `progress` is told the frames measured so far.
+/// Measures one file, streaming it; `progress` is told the file's headers and the frames
+/// measured so far.
 pub fn analyze_file(
     path: &Path,
-    progress: &dyn Fn(u64),
+    progress: &dyn Fn(&SourceInfo, u64),
 ) -> CliResult<(FileReport, LoudnessHistogram)> {
     let mut dec = open_input(path)?;
     let info = dec.info().clone();
@@ -113,7 +115,7 @@ pub fn analyze_file(
         let n = dec.read(&mut buf)?;
         an.add(&buf[..n]).map_err(fail)?;
         frames += (n / info.channels) as u64;
-        progress(frames);
+        progress(&info, frames);
         if n < buf.len() {
             break;
         }
@@ -136,11 +138,13 @@ pub fn analyze_file(
 /// Measures `files` on up to `jobs` threads and hands each result to `each` in the order of
 /// `files` (as soon as it and every file before it are done). Histograms are handed over
 /// with the result, so the caller can fold them into an [`Album`] and memory stays bounded
-/// by the number of reports, not by the audio.
+/// by the number of reports, not by the audio. `progress` is told of each file done,
+/// `file_progress` of the frames measured within a file (see [`analyze_file`]).
 pub fn analyze_many(
     files: &[PathBuf],
     jobs: usize,
     progress: &dyn Fn(u64),
+    file_progress: &(dyn Fn(&SourceInfo, u64) + Sync),
     mut each: impl FnMut(usize, CliResult<(FileReport, LoudnessHistogram)>) -> CliResult,
 ) -> CliResult {
     let jobs = jobs.clamp(1, files.len().max(1));
@@ -153,7 +157,7 @@ pub fn analyze_many(
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = files.get(i) else { break };
-                let r = analyze_file(path, &|_| {});
+                let r = analyze_file(path, file_progress);
                 if tx.send((i, r)).is_err() {
                     break;
                 }
@@ -179,22 +183,6 @@ pub fn analyze_many(
         }
         result
     })
-}
-
-fn lufs(v: f64) -> String {
-    if v > headroom_core::LUFS_FLOOR {
-        format!("{v:.1}")
-    } else {
-        "—".into()
-    }
-}
-
-fn db(v: f64) -> String {
-    if v > headroom_core::meter::PEAK_FLOOR_DB {
-        format!("{v:.1}")
-    } else {
-        "-inf".into()
-    }
 }
 
 /// Header of the table of several files.
@@ -265,9 +253,14 @@ fn to_line<T: Serialize>(v: &T) -> CliResult<String> {
 pub fn analyze(paths: &[PathBuf], jobs: usize, json: bool, out: &mut dyn Write) -> CliResult {
     let files = expand_inputs(paths)?;
     if files.is_empty() {
-        return Err(CliError::failed("no audio files found"));
+        let named: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(CliError::failed(format!(
+            "no audio files found in {}",
+            named.join(", ")
+        )));
     }
     let single = files.len() == 1 && !paths.iter().any(|p| p.is_dir());
+    // On a terminal: files done of several, or the frames of a single file.
     let bar = if files.len() > 1 && std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::with_draw_target(
             Some(files.len() as u64),
@@ -282,12 +275,22 @@ pub fn analyze(paths: &[PathBuf], jobs: usize, json: bool, out: &mut dyn Write) 
     } else {
         indicatif::ProgressBar::hidden()
     };
+    let file_bar = std::sync::OnceLock::new();
+    let file_progress = |info: &SourceInfo, frames: u64| {
+        if files.len() == 1 {
+            file_bar
+                .get_or_init(|| {
+                    frames_bar(info.frames, info.rate, &info.path.display().to_string())
+                })
+                .set_position(frames);
+        }
+    };
     let mut album = Album::default();
     let mut errors = 0usize;
     if !json && !single {
         out.write_all(TABLE_HEADER.as_bytes())?;
     }
-    analyze_many(&files, jobs, &|n| bar.inc(n), |i, r| {
+    analyze_many(&files, jobs, &|n| bar.inc(n), &file_progress, |i, r| {
         match r {
             Ok((report, hist)) => {
                 album.add(&report, &hist);
@@ -298,6 +301,9 @@ pub fn analyze(paths: &[PathBuf], jobs: usize, json: bool, out: &mut dyn Write) 
                 } else {
                     table_row(&report.analysis, &report.file)
                 };
+                if let Some(b) = file_bar.get() {
+                    b.finish_and_clear();
+                }
                 bar.suspend(|| out.write_all(text.as_bytes()))?;
             }
             Err(e) if single => return Err(e),
@@ -321,7 +327,12 @@ pub fn analyze(paths: &[PathBuf], jobs: usize, json: bool, out: &mut dyn Write) 
                 out.write_all(
                     table_row(
                         &a.analysis,
-                        &format!("ALBUM ({} files, {:.1} s)", a.files, a.duration_s),
+                        &format!(
+                            "ALBUM ({} file{}, {:.1} s)",
+                            a.files,
+                            if a.files == 1 { "" } else { "s" },
+                            a.duration_s
+                        ),
                     )
                     .as_bytes(),
                 )?;

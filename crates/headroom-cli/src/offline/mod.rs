@@ -11,6 +11,7 @@ pub mod analyze;
 pub mod output;
 pub mod render;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use headroom_core::Chain;
@@ -19,6 +20,51 @@ use headroom_core::ChainParams;
 
 use crate::audio::{AudioError, Decoder, SourceInfo};
 use crate::error::{CliError, CliResult};
+
+/// A loudness for display: one decimal, or "—" at or below the −70 LUFS floor (no
+/// measurement).
+fn lufs(v: f64) -> String {
+    if v > headroom_core::LUFS_FLOOR {
+        format!("{v:.1}")
+    } else {
+        "—".into()
+    }
+}
+
+/// A peak for display: one decimal, or "-inf" at the meters' floor (digital silence).
+fn db(v: f64) -> String {
+    if v > headroom_core::meter::PEAK_FLOOR_DB {
+        format!("{v:.1}")
+    } else {
+        "-inf".into()
+    }
+}
+
+/// Files at most this long (seconds) get no progress bar: they are done before it would
+/// tell anything.
+pub const PROGRESS_MIN_SECS: u64 = 10;
+
+/// A progress bar on stderr over the frames of one file, labelled `label`, or a hidden one
+/// when stderr is not a terminal or the file is known to last at most
+/// [`PROGRESS_MIN_SECS`] (a file of unknown length gets a spinner).
+pub fn frames_bar(frames: Option<u64>, rate: u32, label: &str) -> indicatif::ProgressBar {
+    let long = frames.is_none_or(|f| f > PROGRESS_MIN_SECS * u64::from(rate));
+    if !long || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar =
+        indicatif::ProgressBar::with_draw_target(frames, indicatif::ProgressDrawTarget::stderr());
+    let template = if frames.is_some() {
+        "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% eta {eta}  {msg}"
+    } else {
+        "{spinner} [{elapsed_precise}] {msg}"
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.set_message(label.to_string());
+    bar
+}
 
 /// Runs `chain` over a stream of interleaved samples in blocks of `block` frames, time-aligned:
 /// the first `chain.latency_frames()` output frames are dropped and the input is followed by

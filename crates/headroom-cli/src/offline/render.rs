@@ -1,6 +1,6 @@
 //! `headroom render`: the chain over files, into WAV or FLAC.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 
@@ -9,7 +9,7 @@ use headroom_core::{Chain, ChainParams};
 use serde::Serialize;
 
 use super::output::{self, Target};
-use super::{expand_inputs, open_input, render_stream};
+use super::{db, expand_inputs, lufs, open_input, render_stream};
 use crate::audio::{tag_is_stale, Container, Encoder, EncoderSpec, OutputSamples};
 use crate::cli::FormatArg;
 use crate::error::{CliError, CliResult};
@@ -223,14 +223,6 @@ pub struct RenderSummary {
     pub loudness: Option<Loudness>,
 }
 
-fn lufs(v: f64) -> String {
-    if v > headroom_core::LUFS_FLOOR {
-        format!("{v:.1}")
-    } else {
-        "—".into()
-    }
-}
-
 impl RenderSummary {
     /// Human-readable summary: what was written, then before → after figures.
     pub fn human(&self) -> String {
@@ -248,32 +240,17 @@ impl RenderSummary {
         );
         if let Some(l) = &self.loudness {
             s.push_str(&format!(
-                "  integrated {} -> {} LUFS, loudness range {:.1} -> {:.1} LU, true peak {:.1} -> {:.1} dBTP\n",
+                "  integrated {} -> {} LUFS, loudness range {:.1} -> {:.1} LU, true peak {} -> {} dBTP\n",
                 lufs(l.before.integrated_lufs),
                 lufs(l.after.integrated_lufs),
                 l.before.lra_lu,
                 l.after.lra_lu,
-                l.before.true_peak_dbtp,
-                l.after.true_peak_dbtp
+                db(l.before.true_peak_dbtp),
+                db(l.after.true_peak_dbtp)
             ));
         }
         s
     }
-}
-
-fn progress_bar(frames: Option<u64>, rate: u32, enabled: bool) -> indicatif::ProgressBar {
-    let long = frames.is_none_or(|f| f > 10 * u64::from(rate));
-    if !enabled || !long || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar =
-        indicatif::ProgressBar::with_draw_target(frames, indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    bar
 }
 
 /// Renders one file (see `headroom render --help` for what is written and how safely).
@@ -407,7 +384,11 @@ fn run(
     let meters = opts
         .measure
         .then(|| (LiveMeter::new(rate, ch), LiveMeter::new(rate, ch)));
-    let bar = progress_bar(spec.frames_hint, rate, opts.progress);
+    let bar = if opts.progress {
+        super::frames_bar(spec.frames_hint, rate, &shown.display().to_string())
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
     let (samples, written) = std::thread::scope(|scope| {
         let writer = scope.spawn(|| write_side(enc, meters, rx, &bar, ch));

@@ -5,5 +5,6 @@
 mod album;
 mod basics;
 mod formats;
+mod progress;
 mod render;
 mod safety;

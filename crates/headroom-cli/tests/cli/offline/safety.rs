@@ -94,6 +94,95 @@ fn fifo_output_is_written_as_a_stream_and_stays_a_fifo() {
 }
 
 #[test]
+fn a_character_device_output_is_written_and_stays_a_device() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = d.join("x.wav");
+    tone(-20.0, 1.0).write_wav(&x, OutputSamples::S16).unwrap();
+    let out = headroom(d, &["render", "-q", x.to_str().unwrap(), "/dev/null"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let meta = std::fs::metadata("/dev/null").unwrap();
+    assert!(
+        meta.file_type().is_char_device(),
+        "/dev/null was replaced by a regular file"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir("/dev")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".null."))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A block device or a socket is refused, not replaced.
+    let sock = d.join("sock.wav");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let out = headroom(
+        d,
+        &["render", "-q", x.to_str().unwrap(), sock.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("sock"), "{}", text(&out.stderr));
+    assert!(std::fs::metadata(&sock).unwrap().file_type().is_socket());
+}
+
+#[test]
+fn an_output_past_4_gib_is_rf64_with_exact_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 3.1 hours of sparse 16-bit stereo (2.1 GB on paper, nothing on disk) rendered as
+    // 32-bit float: 4.3 GB of WAV, more than a RIFF length field holds. Written into a FIFO
+    // drained by a thread that keeps the header and counts the bytes, so nothing reaches
+    // the disk. (A seekable output reserves the `ds64` room and is promoted when finished:
+    // the `audio::wav` unit tests check that on a 4 GiB counting sink.)
+    let frames: u64 = 540_000_000;
+    let input = d.join("long.wav");
+    sparse_wav(&input, frames);
+    let fifo = d.join("pipe");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let drain = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut f = std::fs::File::open(&fifo).unwrap();
+            let mut head = vec![0u8; 80];
+            f.read_exact(&mut head).unwrap();
+            let rest = std::io::copy(&mut f, &mut std::io::sink()).unwrap();
+            (head, 80 + rest)
+        })
+    };
+    let out = headroom(
+        d,
+        &[
+            "render",
+            "-q",
+            "--format",
+            "f32",
+            input.to_str().unwrap(),
+            fifo.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (h, total) = drain.join().unwrap();
+    let u32_at = |i: usize| u32::from_le_bytes(h[i..i + 4].try_into().unwrap());
+    let u64_at = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().unwrap());
+    let data_bytes = frames * 2 * 4;
+    assert!(total > 1 << 32, "only {total} bytes written");
+    assert_eq!(&h[0..4], b"RF64", "{:?}", &h[0..16]);
+    assert_eq!(u32_at(4), u32::MAX);
+    assert_eq!(&h[8..16], b"WAVEds64");
+    assert_eq!(u64_at(20), total - 8, "ds64 RIFF size");
+    assert_eq!(u64_at(28), data_bytes, "ds64 data size");
+    assert_eq!(u64_at(36), frames, "ds64 sample count");
+    let data = h.windows(4).position(|w| w == b"data").unwrap();
+    assert_eq!(u32_at(data + 4), u32::MAX, "data chunk size");
+    assert_eq!(total, (data + 8) as u64 + data_bytes);
+}
+
+#[test]
 fn interrupted_render_leaves_no_partial_file() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
