@@ -46,7 +46,13 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
         }
         Command::Route(RouteCmd::List) => {
             let r = c.route_list().map_err(err)?;
-            emit(out, json, &r, || format::routes(&r))
+            // The human form starts with where the output goes (and whether headroom is the
+            // default sink); `--json` stays the `routes` reply.
+            let status = if json { None } else { c.status().ok() };
+            emit(out, json, &r, || {
+                let head = status.as_ref().map(format::output_line).unwrap_or_default();
+                format!("{head}{}", format::routes(&r))
+            })
         }
         Command::Route(RouteCmd::Set { app, route }) => {
             let route = match route {

@@ -144,7 +144,7 @@ pub fn status(s: &Status) -> String {
         s.protocol_version,
         uptime(s.uptime_s),
         s.processed_sink,
-        s.real_sink.as_deref().unwrap_or("(no output device)"),
+        output_target(s),
         s.profile,
         on_off(s.bypass),
         lufs(m.in_momentary_lufs),
@@ -163,6 +163,26 @@ pub fn status(s: &Status) -> String {
         s.xruns,
         s.streams,
     )
+}
+
+/// Where the processed sink plays, for the `Output` lines: the real sink, and whether the
+/// processed sink is promoted to the default sink.
+fn output_target(s: &Status) -> String {
+    let sink = s.real_sink.as_deref().unwrap_or("(no output device)");
+    if s.promote_default {
+        format!(
+            "{sink}  (promoted: {} is the default sink, {sink} your sink)",
+            s.processed_sink
+        )
+    } else {
+        sink.to_string()
+    }
+}
+
+/// The `Output` line `headroom route list` starts with: the processed sink, the real sink it
+/// plays into, and whether auto-promote is on.
+pub fn output_line(s: &Status) -> String {
+    format!("Output     {} → {}\n", s.processed_sink, output_target(s))
 }
 
 /// `headroom route list`.

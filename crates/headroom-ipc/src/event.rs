@@ -147,7 +147,8 @@ pub struct LayerALevel {
     /// Short-term loudness of the stream before Layer A, LUFS ([`crate::LUFS_FLOOR`] = none).
     #[serde(serialize_with = "level")]
     pub short_term_lufs: f32,
-    /// Current reduction applied by Layer A, dB (≥ 0).
+    /// Current reduction applied by Layer A, dB: positive turns the stream down, negative
+    /// lifts it (a quiet stream playing together with louder ones).
     #[serde(serialize_with = "gain")]
     pub reduction_db: f32,
 }

@@ -68,6 +68,11 @@ pub struct Status {
     pub real_sink: Option<String>,
     /// Node name of the virtual processed sink (`headroom-processed`).
     pub processed_sink: String,
+    /// Whether auto-promote is on (`route.promote_default`): the processed sink is the
+    /// default sink and `real_sink` is the sink the user chose. Absent (`false`) from daemons
+    /// that predate it.
+    #[serde(default)]
+    pub promote_default: bool,
     /// Active profile name.
     pub profile: String,
     /// Whether the chain is bypassed.
@@ -291,7 +296,8 @@ pub struct StreamInfo {
     pub route: Route,
     /// Node name the stream is actually linked to, if linked.
     pub target: Option<String>,
-    /// Current Layer A (per-stream pre-levelling) reduction in dB, when a tap is attached.
+    /// Current Layer A (per-stream pre-levelling) reduction in dB, when a tap is attached:
+    /// positive turns the stream down, negative lifts it.
     pub layer_a_reduction_db: Option<f32>,
 }
 

@@ -226,6 +226,7 @@ mod tests {
                 pipewire: PipewireState::Connected,
                 real_sink: Some("speakers".into()),
                 processed_sink: "headroom-processed".into(),
+                promote_default: false,
                 profile: "night".into(),
                 bypass: false,
                 dsp: DspTiming::default(),

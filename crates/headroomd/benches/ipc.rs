@@ -29,6 +29,7 @@ impl Handler for Fake {
                 pipewire: PipewireState::Connected,
                 real_sink: Some("alsa_output.pci-0000_00_1f.3.analog-stereo".into()),
                 processed_sink: "headroom-processed".into(),
+                promote_default: false,
                 profile: "default".into(),
                 bypass: false,
                 dsp: DspTiming {

@@ -28,6 +28,15 @@ fn title_line(s: &MonitorState) -> Line<'static> {
         spans.push(Span::raw(format!("— headroomd {} ", s.version)));
         spans.push(Span::raw(format!("— profile {} ", s.profile)));
         spans.push(Span::raw(format!("— up {} ", uptime(s.uptime_now()))));
+        if !s.real_sink.is_empty() {
+            spans.push(Span::raw(format!("— → {} ", s.real_sink)));
+        }
+    }
+    if s.promoted {
+        spans.push(Span::styled(
+            " DEFAULT SINK ",
+            Style::default().fg(Color::Black).bg(Color::Cyan),
+        ));
     }
     if s.meters.is_some_and(|m| m.bypass) {
         spans.push(Span::styled(

@@ -95,6 +95,10 @@ pub struct MonitorState {
     pub version: String,
     /// Active profile.
     pub profile: String,
+    /// The real sink the processed output plays into (empty while unknown).
+    pub real_sink: String,
+    /// Whether headroom is promoted to the default sink (`route.promote_default`).
+    pub promoted: bool,
     /// Daemon uptime at `uptime_at_ms`, seconds.
     pub uptime_s: u64,
     /// When `uptime_s` was received.
@@ -129,6 +133,8 @@ impl Default for MonitorState {
             daemon: DaemonState::default(),
             version: String::new(),
             profile: String::new(),
+            real_sink: String::new(),
+            promoted: false,
             uptime_s: 0,
             uptime_at_ms: 0,
             meters: None,

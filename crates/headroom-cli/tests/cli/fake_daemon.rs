@@ -23,6 +23,7 @@ fn status() -> Status {
         pipewire: PipewireState::Connected,
         real_sink: Some("fake-speakers".into()),
         processed_sink: "headroom-processed".into(),
+        promote_default: false,
         profile: "speech".into(),
         bypass: false,
         dsp: DspTiming {

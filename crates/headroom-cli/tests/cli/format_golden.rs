@@ -15,6 +15,7 @@ fn status() -> Status {
         pipewire: PipewireState::Connected,
         real_sink: Some("alsa_output.pci-0000_00_1f.3.analog-stereo".into()),
         processed_sink: "headroom-processed".into(),
+        promote_default: false,
         profile: "night".into(),
         bypass: false,
         dsp: DspTiming {

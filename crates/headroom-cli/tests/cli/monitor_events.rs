@@ -30,6 +30,7 @@ fn status() -> Status {
         pipewire: PipewireState::Connected,
         real_sink: None,
         processed_sink: "headroom-processed".into(),
+        promote_default: false,
         profile: "default".into(),
         bypass: false,
         dsp: DspTiming {

@@ -69,6 +69,7 @@ fn status() -> Status {
         pipewire: PipewireState::Connected,
         real_sink: Some("alsa_output.pci-0000_00_1f.3.analog-stereo".into()),
         processed_sink: "headroom-processed".into(),
+        promote_default: false,
         profile: "night".into(),
         bypass: false,
         dsp: DspTiming {
@@ -87,7 +88,7 @@ fn status_json() -> String {
     format!(
         r#"{{"daemon_version":"0.1.0","protocol_version":1,"uptime_s":42,
 "pipewire":{{"state":"connected"}},"real_sink":"alsa_output.pci-0000_00_1f.3.analog-stereo",
-"processed_sink":"headroom-processed","profile":"night","bypass":false,
+"processed_sink":"headroom-processed","promote_default":false,"profile":"night","bypass":false,
 "dsp":{{"call_count":1000,"mean_us":12.5,"max_us":80,"spike_count":0}},"xruns":2,
 "meters":{METERS_JSON},"streams":3}}"#
     )
@@ -871,4 +872,19 @@ fn unknown_fields_are_ignored_for_forward_compatibility() {
     let f = decode_server_frame(br#"{"id":3,"result":{"kind":"bypass","bypass":true,"since":5}}"#)
         .unwrap();
     assert_eq!(f, ok(3, Response::Bypass(BypassState { bypass: true })));
+}
+
+/// A `status` from a daemon that predates auto-promote (no `promote_default`) still decodes,
+/// as not promoted.
+#[test]
+fn status_without_promote_default_decodes_as_not_promoted() {
+    let old = status_json().replace("\"promote_default\":false,", "");
+    assert!(!old.contains("promote_default"));
+    let s: Status = serde_json::from_str(&old).expect("older status decodes");
+    assert_eq!(s, status());
+    let promoted: Status = serde_json::from_str(
+        &status_json().replace("\"promote_default\":false", "\"promote_default\":true"),
+    )
+    .unwrap();
+    assert!(promoted.promote_default);
 }

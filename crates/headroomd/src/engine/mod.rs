@@ -23,12 +23,14 @@
 //! mailbox ([`Output::Params`]), meters come back through atomics.
 //!
 //! Runtime route rules (`route set`) persist in `$XDG_STATE_HOME/headroom/routes.json`,
-//! written atomically; setting overrides persist through the profile store's state file.
+//! written atomically; setting overrides persist through the profile store's state file; the
+//! user's sink of auto-promote in `promote.json` ([`promote`]).
 
 pub mod bypass;
 pub mod history;
 pub mod pipewire;
 pub mod profiles;
+pub mod promote;
 pub mod routes;
 mod run;
 pub mod settings;
@@ -115,6 +117,11 @@ pub struct Engine {
     force_bypass: bool,
     /// `--real-sink` on the command line: wins over the profile.
     cli_real_sink: Option<String>,
+    /// `--promote-default` on the command line: promote regardless of profile and overrides.
+    cli_promote: bool,
+    /// The user's sink while promoted (persisted in `promote_file`).
+    user_sink: Option<String>,
+    promote_file: PathBuf,
     routes_file: PathBuf,
     last_streams: BTreeMap<u32, StreamInfo>,
     last_taps: BTreeSet<u32>,
@@ -132,7 +139,8 @@ impl Engine {
     }
 
     /// An engine for the profiles of `store`, reading the bus through `bus`, keeping
-    /// `history`, with the runtime route rules persisted in `routes_file` (loaded now).
+    /// `history`, with the runtime route rules persisted in `routes_file` (loaded now) and the
+    /// user's sink of auto-promote next to it ([`promote::PROMOTE_FILE_NAME`]).
     /// `config` gives the command-line overrides (`--bypass`, `--real-sink`). The bus is
     /// expected to run [`Engine::chain_params`] of the store's effective profile already.
     pub fn new(
@@ -165,6 +173,11 @@ impl Engine {
             real_sink: None,
             force_bypass: config.bypass,
             cli_real_sink: config.preferred_real_sink.clone(),
+            cli_promote: config.promote_default,
+            user_sink: promote::load_user_sink(
+                &routes_file.with_file_name(promote::PROMOTE_FILE_NAME),
+            ),
+            promote_file: routes_file.with_file_name(promote::PROMOTE_FILE_NAME),
             routes_file,
             last_streams: BTreeMap::new(),
             last_taps: BTreeSet::new(),

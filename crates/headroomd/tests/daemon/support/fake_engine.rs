@@ -42,6 +42,7 @@ impl FakeEngine {
             },
             real_sink: None,
             processed_sink: "headroom-processed".into(),
+            promote_default: false,
             profile: "default".into(),
             bypass: self.bypass.load(Ordering::SeqCst),
             dsp: DspTiming::default(),
