@@ -1,7 +1,7 @@
 # headroom — build, test and demo entry points. See README.md.
 SHELL := /bin/bash
 CARGO ?= cargo
-APT_PKGS := pipewire pipewire-bin wireplumber libpipewire-0.3-dev libclang-dev clang pkg-config dbus sox tmux
+APT_PKGS := pipewire pipewire-bin wireplumber libpipewire-0.3-dev libclang-dev clang pkg-config dbus sox tmux ffmpeg
 
 .PHONY: all deps toolchain build release test check lint fmt demo bench soak eval install uninstall deb clean
 

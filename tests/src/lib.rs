@@ -24,7 +24,7 @@ pub mod modules;
 pub mod sandbox;
 pub mod wait;
 
-pub use audio::{read_wav, sine, Wav};
+pub use audio::{read_wav, short_term_series, sine, Wav};
 pub use sandbox::{
     merge_dumps, metadata_value_name, stop_child, which, workspace_bin, Recorder, Sandbox,
     DEFAULT_SINK, SANDBOX_MARKER,

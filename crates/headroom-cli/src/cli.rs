@@ -21,7 +21,7 @@ Environment:
 #[command(
     name = "headroom",
     version,
-    about = "Control and monitor the headroom loudness leveller, or run its DSP offline on WAV files",
+    about = "Control and monitor the headroom loudness leveller, or run its DSP offline on audio files",
     after_help = AFTER_HELP,
     propagate_version = true
 )]
@@ -89,14 +89,13 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
-    /// Run the headroom chain offline over a WAV file (no daemon needed).
+    /// Run the headroom chain offline over audio files into WAV or FLAC (no daemon needed).
     #[command(after_help = RENDER_HELP)]
     Render(RenderArgs),
-    /// Measure a WAV file: integrated loudness, loudness range, peaks (no daemon needed).
-    Analyze {
-        /// WAV file to measure.
-        file: PathBuf,
-    },
+    /// Measure audio files and folders: integrated loudness, loudness range, peaks, and the
+    /// album loudness of the whole set (no daemon needed).
+    #[command(after_help = ANALYZE_HELP)]
+    Analyze(AnalyzeArgs),
     /// Check a profile file for errors (no daemon needed).
     Validate {
         /// Profile TOML file.
@@ -117,12 +116,45 @@ exits with code 3 when the daemon closes the connection.";
 
 /// `headroom render` details shown in its --help.
 pub const RENDER_HELP: &str = "\
+Forms:
+  headroom render IN OUT              one file
+  headroom render IN... -o DIR        each input (or every audio file in a folder) to DIR/NAME.EXT
+  headroom render FILE... --in-place  replace each file with its render (WAV and FLAC only)
+
+Input: WAV (PCM 8/16/24/32-bit, float, WAVE_FORMAT_EXTENSIBLE, RF64), FLAC, MP3, Ogg Vorbis,
+AAC or ALAC in MP4/M4A, AIFF; 8 to 768 kHz, 1 to 64 channels. Rendered at its own rate.
+
+Output: WAV (RF64 past 4 GiB) or FLAC, chosen by OUT's extension or --format wav|flac (with
+-o DIR: the input's container when it is WAV or FLAC, else FLAC). The sample format is the
+input's (16-bit stays 16-bit, 24-bit stays 24-bit, float and lossy inputs give 32-bit float
+WAV or 24-bit FLAC) unless --format s16|s24|f32 says otherwise; integer output is TPDF-dithered.
+Tags are carried over (FLAC: all; WAV: title, artist, album, date, genre, comment, track,
+copyright), except ReplayGain/R128 gains, which no longer hold.
+
+Safety: OUT is written to a hidden .OUT.PID.partial file and renamed into place at the end, so
+a failed or interrupted (Ctrl-C, SIGTERM) render leaves no partial file and never damages an
+existing OUT. OUT may not be IN unless --in-place. A character device or FIFO (/dev/null, a
+pipe) is written directly as a stream; block devices are refused.
+
 Latency: the chain's lookahead limiter delays audio by a few frames. render compensates it: the
 first latency frames of the chain output are dropped and the input is flushed with zeros at the
 end, so OUT has exactly as many frames as IN and is time-aligned with it.
 
-Input: 16/24/32-bit integer or 32-bit float WAV, any rate and channel count.
-Output: 32-bit float WAV at the same rate and channel count.";
+Prints one line per file (before -> after: integrated loudness, loudness range, true peak)
+unless --quiet; --json prints one object per file with the same figures. A progress bar is
+shown on a terminal for files longer than 10 s.";
+
+/// `headroom analyze` details shown in its --help.
+pub const ANALYZE_HELP: &str = "\
+Formats: WAV (PCM, float, EXTENSIBLE, RF64), FLAC, MP3, Ogg Vorbis, AAC/ALAC in MP4/M4A, AIFF.
+Folders are walked recursively for files with those extensions; files are measured in
+parallel (--jobs, default: all cores).
+
+One file: a table of its figures. Several: one row per file and an ALBUM row, the integrated
+loudness and loudness range of all files as one programme (as ReplayGain album gain measures
+it), the highest peaks and maxima. --json: one JSON object per line for each file, then
+{\"album\": {...}} when there are several. A file that cannot be read is reported on stderr and
+the others are still measured; the exit code is then 1.";
 
 /// `headroom route …`
 #[derive(Debug, Subcommand)]
@@ -215,14 +247,28 @@ pub enum BypassMode {
 pub struct MonitorArgs {
     /// Event topics to follow (default: all), e.g. `meters routing`.
     pub topics: Vec<String>,
+    /// With no daemon running, exit (code 3) instead of waiting for one to start.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
-/// `headroom history [--since 10m]`
+/// `headroom history [--since 10m] [--every 1m] [--utc]`
+///
+/// headroomd samples the processed bus once a second; it keeps the last hour in memory and
+/// older samples on disk, up to 8 segments of 1 MiB (about a day at one sample a second),
+/// and marks restarts, bypass, profile changes and alerts (the last 2048).
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// How far back to go: a number with unit s, m, h or d (e.g. `90s`, `10m`, `2h`).
+    /// Further back than headroomd keeps (about a day) shows what is kept, and says so.
     #[arg(long, default_value = "10m", value_parser = parse_duration_secs)]
     pub since: u64,
+    /// Length of one row: the samples of each span are summarised (`1s`: every sample).
+    #[arg(long, default_value = "1m", value_parser = parse_duration_secs)]
+    pub every: u64,
+    /// Show times in UTC instead of local time.
+    #[arg(long)]
+    pub utc: bool,
 }
 
 /// `headroom service …`
@@ -246,13 +292,56 @@ pub enum ServiceCmd {
     },
 }
 
-/// `headroom render IN OUT …`
+/// `headroom analyze FILE|DIR…`
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Audio files or folders to measure.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    /// Files measured at once (default: the number of cores).
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: Option<u32>,
+}
+
+/// `--format` values of `render`: a container, a sample format, or both (`flac,s16`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// WAV container (RF64 past 4 GiB).
+    Wav,
+    /// FLAC container.
+    Flac,
+    /// 16-bit integer samples (TPDF-dithered).
+    S16,
+    /// 24-bit integer samples (TPDF-dithered).
+    S24,
+    /// 32-bit float samples (WAV only).
+    F32,
+}
+
+/// `headroom render IN OUT …`, `render IN… -o DIR`, `render FILE… --in-place`
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// Input WAV file.
-    pub input: PathBuf,
-    /// Output WAV file (32-bit float).
-    pub output: PathBuf,
+    /// `IN OUT`; with -o or --in-place, the inputs (files or folders).
+    #[arg(required = true, value_name = "IN [OUT]")]
+    pub paths: Vec<PathBuf>,
+    /// Write each input to DIR (created if missing) under its own name.
+    #[arg(
+        short = 'o',
+        long = "output-dir",
+        value_name = "DIR",
+        conflicts_with = "in_place"
+    )]
+    pub output_dir: Option<PathBuf>,
+    /// Replace each input with its render (needed when OUT is IN).
+    #[arg(long)]
+    pub in_place: bool,
+    /// Output container and/or sample format: wav, flac, s16, s24, f32 (comma-separated,
+    /// e.g. `flac,s24`). Default: from the output name and the input's sample format.
+    #[arg(long, value_delimiter = ',', value_name = "FORMAT")]
+    pub format: Vec<FormatArg>,
+    /// Print nothing on success (and skip the before/after measurement).
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Profile name (shipped or in $XDG_CONFIG_HOME/headroom/profiles) or path to a TOML file.
     #[arg(long, value_name = "NAME|PATH")]
     pub profile: Option<String>,
@@ -314,10 +403,16 @@ mod tests {
             "b.wav",
             "--set",
             "agc.target_lufs=-20",
+            "--format",
+            "flac,s16",
         ])
         .unwrap();
         match cli.command {
-            Command::Render(r) => assert_eq!(r.sets, vec!["agc.target_lufs=-20"]),
+            Command::Render(r) => {
+                assert_eq!(r.sets, vec!["agc.target_lufs=-20"]);
+                assert_eq!(r.format, vec![FormatArg::Flac, FormatArg::S16]);
+                assert_eq!(r.paths.len(), 2);
+            }
             other => panic!("parsed as {other:?}"),
         }
     }

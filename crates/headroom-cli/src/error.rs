@@ -25,6 +25,9 @@ pub enum ErrorKind {
     /// standard output (`BrokenPipe`, `headroom status | head -1`), which `main` treats as
     /// a normal end.
     Io(std::io::ErrorKind),
+    /// A signal (SIGINT, SIGTERM) stopped the command (exit code 128 + the signal's number,
+    /// as a shell reports a process killed by it).
+    Interrupted(u8),
 }
 
 impl ErrorKind {
@@ -34,6 +37,7 @@ impl ErrorKind {
             ErrorKind::Failed | ErrorKind::Io(_) => EXIT_ERROR,
             ErrorKind::Usage => EXIT_USAGE,
             ErrorKind::DaemonDown => EXIT_DAEMON_DOWN,
+            ErrorKind::Interrupted(signal) => 128u8.saturating_add(signal),
         }
     }
 }
@@ -72,7 +76,7 @@ impl CliError {
     }
 
     /// The error's code for `--json`: the daemon's (`unknown_key`, …) when it refused the
-    /// request, else `failed`, `usage`, `daemon_down` or `io`.
+    /// request, else `failed`, `usage`, `daemon_down`, `io` or `interrupted`.
     pub fn code_name(&self) -> &str {
         if let Some(c) = &self.daemon_code {
             return c;
@@ -82,6 +86,7 @@ impl CliError {
             ErrorKind::Usage => "usage",
             ErrorKind::DaemonDown => "daemon_down",
             ErrorKind::Io(_) => "io",
+            ErrorKind::Interrupted(_) => "interrupted",
         }
     }
 
@@ -154,6 +159,7 @@ mod tests {
         assert_eq!(pipe.code, EXIT_ERROR);
         let full: CliError = std::io::Error::from(std::io::ErrorKind::StorageFull).into();
         assert!(!full.is_broken_pipe());
+        assert_eq!(CliError::new(ErrorKind::Interrupted(15), "x").code, 143);
         // A message that merely mentions a broken pipe is not one.
         assert!(!CliError::failed("Broken pipe (os error 32)").is_broken_pipe());
     }

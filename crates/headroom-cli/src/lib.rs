@@ -3,21 +3,22 @@
 //! The `headroom` command line as a library, so that its parts can be tested: the clap
 //! grammar ([`cli`]), the connection to the daemon ([`connection`]) and the commands that use
 //! it ([`daemon`]), output formatting ([`mod@format`], [`output`]), the offline commands
-//! ([`offline`]), the live monitor ([`monitor`]) and the systemd unit helper ([`service`]).
-//! The binary is a thin wrapper around [`run`].
+//! ([`offline`]) and their audio files ([`audio`]), the live monitor ([`monitor`]) and the
+//! systemd unit helper ([`service`]). The binary is a thin wrapper around [`run`].
 
+pub mod audio;
 pub mod cli;
 pub mod connection;
 pub mod core_api;
 pub mod daemon;
 pub mod error;
 pub mod format;
+pub mod history;
 pub mod manpages;
 pub mod monitor;
 pub mod offline;
 pub mod output;
 pub mod service;
-pub mod wav;
 
 use std::io::Write;
 
@@ -53,13 +54,29 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
         }
         Command::Render(args) => {
             let params = core_api::render_params(args.profile.as_deref(), &args.sets)?;
-            let summary =
-                offline::render_file(&args.input, &args.output, &params, args.block as usize)?;
-            emit(out, json, &summary, || summary.human())
+            let (container, samples) = offline::render::parse_format(&args.format)?;
+            let jobs = offline::render::plan(
+                &args.paths,
+                args.output_dir.as_deref(),
+                args.in_place,
+                container,
+            )?;
+            let opts = offline::render::RenderOptions {
+                params,
+                block: args.block as usize,
+                container,
+                samples,
+                in_place: args.in_place,
+                measure: json || !args.quiet,
+                progress: !args.quiet,
+            };
+            offline::render::render(&jobs, &opts, json, args.quiet, out)
         }
-        Command::Analyze { file } => {
-            let report = offline::analyze_file(&file)?;
-            emit(out, json, &report, || report.human())
+        Command::Analyze(args) => {
+            let jobs = args.jobs.map(|j| j as usize).unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            });
+            offline::analyze::analyze(&args.paths, jobs, json, out)
         }
         Command::Validate { file } => {
             let msg = core_api::validate_profile(&file)?;

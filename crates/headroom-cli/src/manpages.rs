@@ -136,13 +136,18 @@ fn exit_status(roff: &mut Roff) {
                 "Usage error: unknown command, missing or malformed argument.",
             ),
             ("3", "headroomd is not running."),
+            (
+                "130, 143",
+                "render was stopped by SIGINT or SIGTERM (its partial output removed).",
+            ),
         ],
     );
     paragraphs(
         roff,
         "With --json an error is also printed on standard output as \
          {\"error\":{\"code\":CODE,\"message\":TEXT}}; CODE is the daemon's error code \
-         (unknown_key, invalid_value, not_found, ...) or failed, usage, daemon_down, io.",
+         (unknown_key, invalid_value, not_found, ...) or failed, usage, daemon_down, io, \
+         interrupted.",
     );
 }
 

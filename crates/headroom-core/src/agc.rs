@@ -49,7 +49,10 @@
 //! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
 //!   hiss, hum) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
 //!   anything less steady is heard: a tone a little under the target is levelled, noise on
-//!   its own is not pumped up.
+//!   its own is not pumped up. Sound after silence (the start, or a gap) is judged on its own
+//!   first [`JUDGE_BLOCKS`] full sub-blocks — never on the silence before it or a first,
+//!   partly silent sub-block (about 0.4 s after it starts), so noise that follows a moment of
+//!   silence is not taken for a modulated programme.
 //!
 //! # Loud onsets
 //! The AGC *engages* when either
@@ -79,6 +82,14 @@
 //!
 //! Control points fall every [`STEP`] frames counted from the last reset, so the output does
 //! not depend on how the audio is split into blocks.
+//!
+//! # Why one file
+//! The programme window, the adoption of quieter programmes, the stationary cap and the onset
+//! gain read and reset one another's state every control step; they are one state machine,
+//! and the order of their decisions in [`Agc`]'s step is the algorithm. Split into files they
+//! would share every field; kept here, the module documentation above reads against the code
+//! below it. The unit tests are at the end; the levelling tests on programmes live in the
+//! crate's `dsp` test binary.
 
 use crate::params::AgcParams;
 use crate::util::{db_to_lin, finite_clamp, LaneEnergy};
@@ -120,6 +131,10 @@ pub const FLOOR_MARGIN_LU: f64 = 6.0;
 pub const ONSET_S: f64 = 0.4;
 /// Silence that makes the next sound a possible new programme, s of silent readings.
 pub const GAP_S: f64 = 0.5;
+/// Full 100 ms sub-blocks of sound after a silence on which it is judged stationary or not
+/// (quieter sound is adopted later than that), and half the sub-blocks that must show a wider
+/// spread before sound judged stationary counts as modulated.
+pub const JUDGE_BLOCKS: usize = 3;
 /// Largest boost for stationary sound (see [`STATIONARY_LU`]), dB.
 pub const STEADY_MAX_BOOST_DB: f64 = 6.0;
 /// Window of the fast level, s.
@@ -271,6 +286,9 @@ pub struct Agc {
     has_level: bool,
     /// `level` was set from steady sound and nothing modulated has been heard since.
     steady_only: bool,
+    /// The sound since the last silence (start, or a gap) is still to be judged stationary
+    /// or not; until then the gain does not rise for it.
+    judge_pending: bool,
     /// Ordinary gain in force at the last control point, dB, and its goal.
     gain_db: f64,
     goal_db: f64,
@@ -358,81 +376,33 @@ impl Agc {
         let _ = channels;
         let fast_cap =
             ((FAST_WINDOW_S * rate as f64 / STEP as f64).round() as usize).clamp(1, FAST_RING);
-        let mut a = Self {
-            params: *params,
-            dt: STEP as f64 / rate as f64,
-            reading_dt: ((rate as usize + 5) / 10) as f64 / rate as f64,
-            level: 0.0,
-            has_level: false,
-            steady_only: false,
-            gain_db: 0.0,
-            goal_db: 0.0,
-            onset_db: 0.0,
-            gain_from: 1.0,
-            gain_to: 1.0,
-            gain_to_db: 0.0,
-            pos: 0,
-            step_energy: LaneEnergy::default(),
-            step_sum: 0.0,
-            step_frames: 0,
-            last_step_frames: 0,
-            step_channels: 1,
-            fast_sums: [0.0; FAST_RING],
-            fast_frames: [0; FAST_RING],
-            fast_pos: 0,
-            fast_len: 0,
+        let sustain_cap =
+            ((SUSTAIN_S * rate as f64 / STEP as f64).round() as usize).clamp(1, SUSTAIN_RING);
+        Self::fresh(
+            *params,
+            STEP as f64 / rate as f64,
+            ((rate as usize + 5) / 10) as f64 / rate as f64,
             fast_cap,
-            fast_sum: 0.0,
-            fast_count: 0,
-            sub_sum: 0.0,
-            sub_frames: 0,
-            subs: Ring::new(0.0),
-            k_corr: 0.0,
-            peak_now: LUFS_FLOOR,
-            peaks: Ring::new(LUFS_FLOOR),
-            hist_m: Ring::new(LUFS_FLOOR),
-            hist_sb: Ring::new(LUFS_FLOOR),
-            active_s: 0.0,
-            silent_s: 0.0,
-            window: [0.0; WINDOW_MAX],
-            win_pos: 0,
-            win_len: 0,
-            since_onset_s: f64::INFINITY,
-            below_s: 0.0,
-            floor: LUFS_FLOOR,
-            onset_s: -1.0,
-            onset_sum: 0.0,
-            onset_frames: 0,
-            onset_confirmed: false,
-            adopted_rise: false,
-
-            programme_active: false,
-            changes: 0,
-            gate: LUFS_FLOOR,
-            last_fast: LUFS_FLOOR,
-            recent_2s: LUFS_FLOOR,
-            sustain: [LUFS_FLOOR; SUSTAIN_RING],
-            sustain_pos: 0,
-            sustain_cap: ((SUSTAIN_S * rate as f64 / STEP as f64).round() as usize)
-                .clamp(1, SUSTAIN_RING),
-            post_db: 0.0,
-        };
-        a.reset();
-        a
+            sustain_cap,
+        )
     }
 
-    /// Returns to unity gain with no loudness estimate. Real-time safe.
-    pub fn reset(&mut self) {
-        let params = self.params;
-        let (dt, reading_dt, fast_cap) = (self.dt, self.reading_dt, self.fast_cap);
-        let sustain_cap = self.sustain_cap;
-        *self = Self {
+    /// Unity gain, no loudness estimate, with the timing fixed by [`Agc::new`].
+    fn fresh(
+        params: AgcParams,
+        dt: f64,
+        reading_dt: f64,
+        fast_cap: usize,
+        sustain_cap: usize,
+    ) -> Self {
+        Self {
             params,
             dt,
             reading_dt,
             level: 0.0,
             has_level: false,
             steady_only: false,
+            judge_pending: true,
             gain_db: 0.0,
             goal_db: 0.0,
             onset_db: 0.0,
@@ -483,7 +453,18 @@ impl Agc {
             sustain_pos: 0,
             sustain_cap,
             post_db: 0.0,
-        };
+        }
+    }
+
+    /// Returns to unity gain with no loudness estimate. Real-time safe.
+    pub fn reset(&mut self) {
+        *self = Self::fresh(
+            self.params,
+            self.dt,
+            self.reading_dt,
+            self.fast_cap,
+            self.sustain_cap,
+        );
     }
 
     /// Hands in new parameters; the gain moves to the new goal at the configured rates.
@@ -628,7 +609,7 @@ impl Agc {
         self.pos = 0;
         let p = self.params;
         let dt = self.dt;
-        let target = finite_clamp(p.target_lufs, -16.0, -70.0, 0.0) as f64;
+        let target = finite_clamp(p.target_lufs, -16.0, LUFS_FLOOR as f32, 0.0) as f64;
         let gate =
             finite_clamp(p.silence_gate_lufs, -60.0, -100.0, 0.0).max(LUFS_FLOOR as f32) as f64;
         let max_boost = finite_clamp(p.max_boost_db, 18.0, 0.0, 60.0) as f64;
@@ -877,6 +858,7 @@ impl Agc {
                 // estimate stays as it is until sound comes; the window restarts with it.
                 self.win_len = 0;
                 self.changes = self.changes.wrapping_add(1);
+                self.judge_pending = true;
             }
             if self.has_level {
                 self.below_s += rdt;
@@ -885,16 +867,28 @@ impl Agc {
         }
         self.silent_s = 0.0;
         self.active_s += rdt;
+        if self.judge_pending {
+            // Sound after silence: stationary (noise, hum, a tone) or not, judged on its own
+            // full sub-blocks only (not the silence before it, not a first partial block).
+            if let Some(s) = self.sound_spread(JUDGE_BLOCKS) {
+                self.steady_only = s < STATIONARY_LU;
+                self.judge_pending = false;
+            }
+        }
         if !self.has_level {
             // Wait for the 400 ms window to fill before the first estimate.
             if self.active_s >= ONSET_S {
                 self.changes = self.changes.wrapping_add(1);
                 self.restart_window(m);
-                self.steady_only = self.spread(HISTORY_LEN) < STATIONARY_LU;
             }
             return;
         }
-        if self.steady_only && self.spread(20) >= STATIONARY_LU {
+        if self.steady_only
+            && !self.judge_pending
+            && self
+                .sound_spread(2 * JUDGE_BLOCKS)
+                .is_some_and(|s| s >= STATIONARY_LU)
+        {
             self.steady_only = false;
         }
         if self.onset_s >= 0.0 {
@@ -925,7 +919,20 @@ impl Agc {
         if self.adopt(gate, window_s) {
             self.changes = self.changes.wrapping_add(1);
             let readings = self.readings_below();
-            self.steady_only = self.spread(readings) < STATIONARY_LU;
+            // Judged on the sound since the last silence when there was one in between
+            // (digital silence does not make noise modulated).
+            if self.sound_blocks() < readings {
+                match self.sound_spread(JUDGE_BLOCKS) {
+                    Some(s) => self.steady_only = s < STATIONARY_LU,
+                    None => {
+                        // Too little of it yet: as before, judged again once there is.
+                        self.steady_only = self.spread(readings) < STATIONARY_LU;
+                        self.judge_pending = true;
+                    }
+                }
+            } else {
+                self.steady_only = self.spread(readings) < STATIONARY_LU;
+            }
             // The window starts over with the quieter sound heard so far.
             let n = readings.clamp(1, 10);
             let mut first = true;
@@ -1049,10 +1056,28 @@ impl Agc {
         }
     }
 
+    /// Spread of the 100 ms loudness of the sound since the last silent reading (its first
+    /// sub-block left out: it may be partly silent) over the newest `min` … 20 sub-blocks;
+    /// `None` while fewer than `min` are there.
+    fn sound_spread(&self, min: usize) -> Option<f64> {
+        let blocks = self.sound_blocks();
+        (blocks >= min).then(|| self.spread_of(blocks.min(20), min))
+    }
+
+    /// Full sub-blocks of sound since the last silent reading (the first one left out).
+    fn sound_blocks(&self) -> usize {
+        ((self.active_s / self.reading_dt).round() as usize).saturating_sub(1)
+    }
+
     /// Spread of the 100 ms loudness (90th − 10th percentile, sub-blocks under the silence
     /// gate counted at the gate: noise hovering about the gate is not modulated) over the
     /// newest `count` sub-blocks (at most 20); 0 for fewer than 5.
     fn spread(&self, count: usize) -> f64 {
+        self.spread_of(count, 5)
+    }
+
+    /// [`Self::spread`] over the newest `count` sub-blocks, 0 for fewer than `min_n`.
+    fn spread_of(&self, count: usize, min_n: usize) -> f64 {
         let mut v = [0.0f64; 20];
         let mut n = 0usize;
         for x in self.hist_sb.newest(0, count.min(20)) {
@@ -1061,7 +1086,7 @@ impl Agc {
                 n += 1;
             }
         }
-        if n < 5 {
+        if n < min_n.max(2) {
             return 0.0;
         }
         let s = v.get_mut(..n).unwrap_or(&mut []);

@@ -1,5 +1,5 @@
-//! Offline loudness analysis of whole files (`headroom analyze`), built on the `ebur128`
-//! crate.
+//! Offline loudness analysis of whole files (`headroom analyze`): K-weighting by the
+//! `ebur128` crate, gating, loudness range and peaks here.
 //!
 //! [`analyze`] measures a complete interleaved buffer; [`StreamingAnalyzer`] accepts the same
 //! audio in chunks of any length so that big files can be streamed. Both report an
@@ -17,6 +17,18 @@
 //! per hop instead of re-summing up to 3 s of audio. At rates where no such hop exists, the
 //! crate's momentary and short-term values are read directly every ~10 ms.
 //!
+//! ## Integrated loudness and loudness range
+//! The 400 ms gating blocks (every 100 ms, the crate's own grid) and the 3 s short-term values
+//! (every second from 3 s, as libebur128 takes them) go into a [`LoudnessHistogram`] of
+//! 0.1 LU bins that keeps each bin's exact energy sum; integrated loudness (BS.1770-4 gates)
+//! and loudness range (EBU Tech 3342) are computed from it. The crate's own gating would
+//! re-sum 400 ms of audio every 100 ms; the histogram also lets several files be measured as
+//! one programme (album loudness) by merging.
+//!
+//! ## Peaks
+//! True peak and sample peak come from a [`LiveMeter`] fed the same audio: its block
+//! interpolator is the BS.1770-4 Annex 2 filter of [`crate::truepeak`], vectorised.
+//!
 //! ## Floors (no −∞ in JSON)
 //! * Loudness values with no measurement (silence, or too short) are [`crate::LUFS_FLOOR`]
 //!   (−70 LUFS); measured values below it are clamped to it.
@@ -28,7 +40,7 @@
 use ebur128::{EbuR128, Mode};
 use serde::{Deserialize, Serialize};
 
-use crate::meter::{lufs_to_energy, peak_to_db};
+use crate::meter::{lufs_to_energy, LiveMeter};
 use crate::LUFS_FLOOR;
 
 /// Result of an offline analysis. Every field is finite (see the module documentation for
@@ -107,6 +119,21 @@ pub struct StreamingAnalyzer {
     pending: Vec<f32>,
     /// Sanitised copy of the current chunk.
     scratch: Vec<f32>,
+    /// Frames of the crate's 100 ms step (`(rate + 5) / 10`).
+    step: u64,
+    /// Frames fed so far.
+    fed: u64,
+    /// Frame position of the next 400 ms gating block's end (every 100 ms from 400 ms).
+    next_block: u64,
+    /// Frame position of the next short-term value for the histogram (every second from 3 s).
+    next_short: u64,
+    /// Momentary and short-term energies at the end of the last hop.
+    last_m: f64,
+    last_s: f64,
+    hist: LoudnessHistogram,
+    /// Peaks: the live meter's block true-peak interpolator (BS.1770-4 Annex 2) and sample
+    /// peak; its loudness figures are not used.
+    peaks: LiveMeter,
 }
 
 impl StreamingAnalyzer {
@@ -122,13 +149,9 @@ impl StreamingAnalyzer {
         if !(8_000..=768_000).contains(&sample_rate) {
             return Err(AnalysisError::InvalidSampleRate(sample_rate));
         }
-        let mode = Mode::I
-            | Mode::LRA
-            | Mode::M
-            | Mode::S
-            | Mode::TRUE_PEAK
-            | Mode::SAMPLE_PEAK
-            | Mode::HISTOGRAM;
+        // The crate K-weights and keeps the last 3 s of weighted energy; the gating blocks,
+        // short-term values and peaks are taken here (see the module documentation).
+        let mode = Mode::M | Mode::S;
         let ebu = EbuR128::new(channels as u32, sample_rate, mode).map_err(measurement)?;
         let hop_ms = hop_ms(sample_rate);
         let (hop, hops_m, ring) = match hop_ms {
@@ -152,6 +175,14 @@ impl StreamingAnalyzer {
             max_s: f64::NEG_INFINITY,
             pending: Vec::with_capacity(channels),
             scratch: Vec::new(),
+            step: (u64::from(sample_rate) + 5) / 10,
+            fed: 0,
+            next_block: 4 * ((u64::from(sample_rate) + 5) / 10),
+            next_short: 30 * ((u64::from(sample_rate) + 5) / 10),
+            last_m: 0.0,
+            last_s: 0.0,
+            hist: LoudnessHistogram::new(),
+            peaks: LiveMeter::new(sample_rate, channels),
         })
     }
 
@@ -173,23 +204,50 @@ impl StreamingAnalyzer {
         let whole = scratch.len() / ch * ch;
         self.pending.clear();
         self.pending.extend_from_slice(&scratch[whole..]);
+        self.peaks.process(&scratch[..whole]);
         let result = self.feed(&scratch[..whole]);
         self.scratch = scratch;
         result
     }
 
-    /// Feeds whole frames, split at hop boundaries.
+    /// Feeds whole frames, split at hop and gating-block boundaries.
     fn feed(&mut self, mut frames: &[f32]) -> Result<(), AnalysisError> {
         let ch = self.channels;
         while !frames.is_empty() {
-            let n = (self.hop - self.hop_pos).min(frames.len() / ch);
+            let to_block = (self.next_block.min(self.next_short) - self.fed) as usize;
+            let n = (self.hop - self.hop_pos)
+                .min(frames.len() / ch)
+                .min(to_block);
             let (head, tail) = frames.split_at(n * ch);
             self.ebu.add_frames_f32(head).map_err(measurement)?;
             self.hop_pos += n;
+            self.fed += n as u64;
             frames = tail;
-            if self.hop_pos == self.hop {
+            let at_hop_end = self.hop_pos == self.hop;
+            if at_hop_end {
                 self.hop_pos = 0;
                 self.end_hop()?;
+            }
+            // With a hop grid the block ends fall on hop ends and the hop ring holds the
+            // energies; otherwise the crate is asked directly.
+            let exact = at_hop_end && self.hop_ms.is_some();
+            if self.fed == self.next_block {
+                let e = if exact {
+                    self.last_m
+                } else {
+                    energy_of(self.ebu.loudness_momentary().map_err(measurement)?)
+                };
+                self.hist.blocks.add(e);
+                self.next_block += self.step;
+            }
+            if self.fed == self.next_short {
+                let e = if exact {
+                    self.last_s
+                } else {
+                    energy_of(self.ebu.loudness_shortterm().map_err(measurement)?)
+                };
+                self.hist.short_term.add(e);
+                self.next_short += SHORT_TERM_STEPS * self.step;
             }
         }
         Ok(())
@@ -217,7 +275,9 @@ impl StreamingAnalyzer {
                     m += self.hop_energy[(self.hop_idx + len - k) % len];
                 }
                 let s: f64 = self.hop_energy.iter().sum();
-                self.note(m / self.hops_m as f64, s / len as f64);
+                self.last_m = m / self.hops_m as f64;
+                self.last_s = s / len as f64;
+                self.note(self.last_m, self.last_s);
             }
             None => {
                 let m = self.ebu.loudness_momentary().map_err(measurement)?;
@@ -240,7 +300,16 @@ impl StreamingAnalyzer {
     /// # Errors
     /// [`AnalysisError::PartialFrame`] if an incomplete frame is left over;
     /// [`AnalysisError::Measurement`] if `ebur128` fails.
-    pub fn finish(mut self) -> Result<Analysis, AnalysisError> {
+    pub fn finish(self) -> Result<Analysis, AnalysisError> {
+        self.finish_with_histogram().map(|(a, _)| a)
+    }
+
+    /// Like [`finish`](Self::finish), and also returns the file's [`LoudnessHistogram`], to
+    /// be merged with other files' for an album (or any set of files) measurement.
+    ///
+    /// # Errors
+    /// As [`finish`](Self::finish).
+    pub fn finish_with_histogram(mut self) -> Result<(Analysis, LoudnessHistogram), AnalysisError> {
         if !self.pending.is_empty() {
             return Err(AnalysisError::PartialFrame {
                 samples: self.pending.len(),
@@ -255,26 +324,180 @@ impl StreamingAnalyzer {
             self.max_s = self.max_s.max(s);
         }
         let floor = |l: f64| if l > LUFS_FLOOR { l } else { LUFS_FLOOR };
-        let ch = self.channels as u32;
-        let mut tp = 0.0f64;
-        let mut sp = 0.0f64;
-        for c in 0..ch {
-            tp = tp.max(self.ebu.true_peak(c).map_err(measurement)?);
-            sp = sp.max(self.ebu.sample_peak(c).map_err(measurement)?);
-        }
-        let lra = self.ebu.loudness_range().map_err(measurement)?;
-        Ok(Analysis {
-            integrated_lufs: floor(self.ebu.loudness_global().map_err(measurement)?),
-            lra_lu: if lra.is_finite() && lra > 0.0 {
-                lra
-            } else {
-                0.0
-            },
+        let hist = std::mem::take(&mut self.hist);
+        let analysis = Analysis {
+            integrated_lufs: hist.integrated_lufs(),
+            lra_lu: hist.loudness_range_lu(),
             max_momentary_lufs: floor(self.max_m),
             max_short_term_lufs: floor(self.max_s),
-            true_peak_dbtp: peak_to_db(tp.max(sp)),
-            sample_peak_dbfs: peak_to_db(sp),
-        })
+            true_peak_dbtp: self.peaks.true_peak_dbtp(),
+            sample_peak_dbfs: self.peaks.sample_peak_dbfs(),
+        };
+        Ok((analysis, hist))
+    }
+}
+
+fn energy_of(lufs: f64) -> f64 {
+    if lufs.is_finite() {
+        lufs_to_energy(lufs)
+    } else {
+        0.0
+    }
+}
+
+/// Short-term values for the loudness range are taken every 10 steps of 100 ms (1 s, from
+/// 3 s on), as libebur128 and the `ebur128` crate do.
+const SHORT_TERM_STEPS: u64 = 10;
+
+/// Bins of [`GatedBins`]: 0.1 LU from the absolute gate (−70 LUFS) to +30 LUFS.
+const BINS: usize = 1000;
+/// Bin width, LU.
+const BIN_LU: f64 = 0.1;
+
+/// Counts and energy sums of loudness values in 0.1 LU bins above the absolute gate
+/// (−70 LUFS); values below it are not kept. Fixed size whatever the duration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatedBins {
+    count: Vec<u64>,
+    energy: Vec<f64>,
+}
+
+impl Default for GatedBins {
+    fn default() -> Self {
+        Self {
+            count: vec![0; BINS],
+            energy: vec![0.0; BINS],
+        }
+    }
+}
+
+impl GatedBins {
+    fn bin_of(e: f64) -> Option<usize> {
+        let l = crate::meter::energy_to_lufs(e);
+        if l.is_nan() || l < LUFS_FLOOR {
+            return None;
+        }
+        Some((((l - LUFS_FLOOR) / BIN_LU).floor() as usize).min(BINS - 1))
+    }
+
+    /// Adds one energy (mean square, K-weighted and channel-weighted).
+    pub fn add(&mut self, e: f64) {
+        if let Some(b) = Self::bin_of(e) {
+            self.count[b] += 1;
+            self.energy[b] += e;
+        }
+    }
+
+    /// Adds every value of `other`.
+    pub fn merge(&mut self, other: &GatedBins) {
+        for (a, b) in self.count.iter_mut().zip(&other.count) {
+            *a += b;
+        }
+        for (a, b) in self.energy.iter_mut().zip(&other.energy) {
+            *a += b;
+        }
+    }
+
+    /// Number of values kept.
+    pub fn len(&self) -> u64 {
+        self.count.iter().sum()
+    }
+
+    /// True when no value passed the absolute gate.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first bin of values at or above the relative gate `factor` × mean energy, and
+    /// whether that bin itself passes (its mean is at or above the gate).
+    fn gate(&self, factor: f64) -> Option<(usize, bool)> {
+        let n = self.len();
+        if n == 0 {
+            return None;
+        }
+        let rel = self.energy.iter().sum::<f64>() / n as f64 * factor;
+        let b = Self::bin_of(rel).unwrap_or(0);
+        let passes = crate::meter::energy_to_lufs(rel) < LUFS_FLOOR
+            || (self.count[b] > 0 && self.energy[b] / self.count[b] as f64 >= rel);
+        Some((b, passes))
+    }
+
+    /// Gated mean loudness (relative gate −10 LU), LUFS; [`LUFS_FLOOR`] when empty.
+    fn integrated_lufs(&self) -> f64 {
+        let Some((b, passes)) = self.gate(0.1) else {
+            return LUFS_FLOOR;
+        };
+        let from = if passes { b } else { b + 1 };
+        let c: u64 = self.count[from.min(BINS)..].iter().sum();
+        let e: f64 = self.energy[from.min(BINS)..].iter().sum();
+        if c == 0 {
+            return LUFS_FLOOR;
+        }
+        crate::meter::energy_to_lufs(e / c as f64).max(LUFS_FLOOR)
+    }
+
+    /// Loudness range (relative gate −20 LU, 10th to 95th percentile), LU; 0 when empty.
+    fn range_lu(&self) -> f64 {
+        let Some((b, passes)) = self.gate(0.01) else {
+            return 0.0;
+        };
+        let from = if passes { b } else { b + 1 };
+        let kept = &self.count[from.min(BINS)..];
+        let n: u64 = kept.iter().sum();
+        if n == 0 {
+            return 0.0;
+        }
+        let rank_bin = |rank: u64| {
+            let mut acc = 0;
+            for (i, &c) in kept.iter().enumerate() {
+                acc += c;
+                if acc > rank {
+                    return i;
+                }
+            }
+            kept.len() - 1
+        };
+        let lo = rank_bin(((n - 1) as f64 * 0.10 + 0.5) as u64);
+        let hi = rank_bin(((n - 1) as f64 * 0.95 + 0.5) as u64);
+        (hi - lo) as f64 * BIN_LU
+    }
+}
+
+/// The loudness distribution of a file: its 400 ms gating blocks (every 100 ms) and its 3 s
+/// short-term values (every second), binned above the absolute gate. Merging the histograms
+/// of several files gives the integrated loudness and loudness range of the set as if it were
+/// one programme — the album loudness of ReplayGain 2 / EBU R128 — in fixed memory.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoudnessHistogram {
+    /// Gating blocks (integrated loudness).
+    pub blocks: GatedBins,
+    /// Short-term values (loudness range).
+    pub short_term: GatedBins,
+}
+
+impl LoudnessHistogram {
+    /// An empty histogram.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds every value of `other`.
+    pub fn merge(&mut self, other: &LoudnessHistogram) {
+        self.blocks.merge(&other.blocks);
+        self.short_term.merge(&other.short_term);
+    }
+
+    /// Gated integrated loudness of everything merged (BS.1770-4), LUFS; [`LUFS_FLOOR`]
+    /// when nothing passed the gates. Blocks in the bin of the relative gate count when the
+    /// bin's mean is above the gate (0.1 LU resolution at the gate only).
+    pub fn integrated_lufs(&self) -> f64 {
+        self.blocks.integrated_lufs()
+    }
+
+    /// Loudness range of everything merged (EBU Tech 3342), LU, to 0.1 LU; 0 when nothing
+    /// passed the gates.
+    pub fn loudness_range_lu(&self) -> f64 {
+        self.short_term.range_lu()
     }
 }
 
@@ -419,5 +642,79 @@ mod tests {
         }
         assert!((a.max_momentary_lufs - mm).abs() < 1e-6, "{a:?} {mm}");
         assert!((a.max_short_term_lufs - ms).abs() < 1e-6, "{a:?} {ms}");
+    }
+
+    /// A programme with level changes: 1 kHz tone whose level steps every 1.7 s.
+    fn programme(rate: u32, secs: f64, seed: usize) -> Vec<f32> {
+        let levels = [0.3, 0.05, 0.15, 0.01, 0.4, 0.08];
+        (0..(rate as f64 * secs) as usize)
+            .flat_map(|n| {
+                let t = n as f64 / rate as f64;
+                let amp = levels[((t / 1.7) as usize + seed) % levels.len()];
+                let x = (amp * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as f32;
+                [x, 0.7 * x]
+            })
+            .collect()
+    }
+
+    fn measure(sig: &[f32], rate: u32) -> (Analysis, LoudnessHistogram) {
+        let mut a = StreamingAnalyzer::new(rate, 2).unwrap();
+        for chunk in sig.chunks(4321) {
+            a.add(chunk).unwrap();
+        }
+        a.finish_with_histogram().unwrap()
+    }
+
+    #[test]
+    fn gating_and_range_match_the_ebur128_crate() {
+        for rate in [48_000u32, 44_100, 11_025, 96_000] {
+            let sig = programme(rate, 20.0, 0);
+            let (a, h) = measure(&sig, rate);
+            assert_eq!(h.integrated_lufs(), a.integrated_lufs);
+            let mut reference =
+                EbuR128::new(2, rate, Mode::I | Mode::LRA | Mode::TRUE_PEAK).unwrap();
+            reference.add_frames_f32(&sig).unwrap();
+            let (i, lra) = (
+                reference.loudness_global().unwrap(),
+                reference.loudness_range().unwrap(),
+            );
+            assert!((a.integrated_lufs - i).abs() < 0.02, "{rate}: {a:?} vs {i}");
+            assert!((a.lra_lu - lra).abs() < 0.11, "{rate}: {a:?} vs {lra}");
+            assert!(a.lra_lu > 5.0, "{a:?}");
+            // True peak: the Annex 2 interpolator is specified for 48 kHz; at 11 kHz it
+            // overshoots a 1 kHz tone by 0.2 dB (within Tech 3341's +0.2/−0.4 dB).
+            let tp = (0..2)
+                .map(|c| reference.true_peak(c).unwrap())
+                .fold(0.0, f64::max);
+            let tol = if rate < 44_100 { 0.25 } else { 0.05 };
+            assert!(
+                (a.true_peak_dbtp - 20.0 * tp.log10()).abs() < tol,
+                "{rate}: {a:?} vs {tp}"
+            );
+        }
+    }
+
+    #[test]
+    fn merged_histograms_measure_the_set_as_one_programme() {
+        let rate = 48_000;
+        let a = programme(rate, 12.0, 0);
+        let b: Vec<f32> = programme(rate, 9.0, 3).iter().map(|x| x * 0.3).collect();
+        let (_, ha) = measure(&a, rate);
+        let (_, hb) = measure(&b, rate);
+        let mut album = LoudnessHistogram::new();
+        album.merge(&ha);
+        album.merge(&hb);
+        let joined: Vec<f32> = a.iter().chain(&b).copied().collect();
+        let (whole, _) = measure(&joined, rate);
+        // Only the blocks that straddle the join differ.
+        assert!(
+            (album.integrated_lufs() - whole.integrated_lufs).abs() < 0.1,
+            "{} vs {}",
+            album.integrated_lufs(),
+            whole.integrated_lufs
+        );
+        assert!((album.loudness_range_lu() - whole.lra_lu).abs() < 1.0);
+        assert_eq!(LoudnessHistogram::new().integrated_lufs(), LUFS_FLOOR);
+        assert_eq!(LoudnessHistogram::new().loudness_range_lu(), 0.0);
     }
 }

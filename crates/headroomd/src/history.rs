@@ -11,6 +11,10 @@
 //!   `history-0.jsonl` is started. Disk use is therefore at most
 //!   `segments × segment_bytes` (plus one line).
 //! * [`History::query`] returns disk and memory samples merged, oldest first.
+//! * Marks (restarts, bypass, profile changes, alerts: [`History::mark`]) are rare: the last
+//!   [`MAX_MARKS`] are kept in memory and appended to `marks.jsonl` in the same directory as
+//!   they happen (read back at start, so they survive restarts); the file is rewritten from
+//!   memory when it holds twice that many lines, so it stays under ≈ 1 MB.
 //!
 //! This is control-thread code (it allocates and does file I/O); it is never called from the
 //! audio callback. The engine feeds it once per second from meter and timing snapshots.
@@ -21,7 +25,14 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use headroom_ipc::HistoryMark;
 use serde::{Deserialize, Serialize};
+
+/// Marks kept in memory (and, at most twice as many, in `marks.jsonl`).
+pub const MAX_MARKS: usize = 2048;
+
+/// File name of the marks, in the history directory.
+pub const MARKS_FILE: &str = "marks.jsonl";
 
 /// One per-second sample of the processed bus.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -286,6 +297,9 @@ pub struct History {
     interval_ms: u64,
     spill: Option<Spill>,
     spill_errors: u64,
+    marks: VecDeque<HistoryMark>,
+    /// `marks.jsonl` and how many lines it holds.
+    marks_file: Option<(PathBuf, usize)>,
 }
 
 impl std::fmt::Debug for History {
@@ -316,6 +330,24 @@ impl History {
             )?),
             None => None,
         };
+        let mut marks = VecDeque::new();
+        let marks_file = config.dir.as_ref().map(|dir| {
+            let path = dir.join(MARKS_FILE);
+            let mut lines = 0;
+            if let Ok(f) = File::open(&path) {
+                for line in BufReader::new(f).lines().map_while(Result::ok) {
+                    lines += 1;
+                    // A line cut short by a crash does not parse and is skipped.
+                    if let Ok(m) = serde_json::from_str::<HistoryMark>(&line) {
+                        if marks.len() >= MAX_MARKS {
+                            marks.pop_front();
+                        }
+                        marks.push_back(m);
+                    }
+                }
+            }
+            (path, lines)
+        });
         Ok(Self {
             ring: VecDeque::with_capacity(capacity),
             capacity,
@@ -323,7 +355,56 @@ impl History {
             interval_ms,
             spill,
             spill_errors: 0,
+            marks,
+            marks_file,
         })
+    }
+
+    /// Records a marked moment: kept in memory and appended to `marks.jsonl`. The mark is
+    /// always kept in memory; an error reports a failed write.
+    pub fn mark(&mut self, mark: HistoryMark) -> Result<(), HistoryError> {
+        if self.marks.len() >= MAX_MARKS {
+            self.marks.pop_front();
+        }
+        self.marks.push_back(mark.clone());
+        let Some((path, lines)) = self.marks_file.as_mut() else {
+            return Ok(());
+        };
+        if *lines + 1 > 2 * MAX_MARKS {
+            // Rewrite from memory (atomically), which already holds the new mark.
+            let mut text = String::new();
+            for m in &self.marks {
+                text.push_str(&serde_json::to_string(m).unwrap_or_default());
+                text.push('\n');
+            }
+            let tmp = path.with_extension("jsonl.tmp");
+            std::fs::write(&tmp, text).map_err(io_err(&tmp))?;
+            std::fs::rename(&tmp, &*path).map_err(io_err(path))?;
+            *lines = self.marks.len();
+            return Ok(());
+        }
+        let mut line = serde_json::to_string(&mark).unwrap_or_default();
+        line.push('\n');
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&*path)
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .map_err(io_err(path))?;
+        *lines += 1;
+        Ok(())
+    }
+
+    /// The marks at or after `since_ms`, oldest first.
+    pub fn marks_since(&self, since_ms: u64) -> Vec<HistoryMark> {
+        self.marks
+            .iter()
+            .filter(|m| m.unix_ms >= since_ms)
+            .cloned()
+            .collect()
     }
 
     /// Samples the ring holds at most.
@@ -422,6 +503,22 @@ impl History {
         Ok(out)
     }
 
+    /// Time of the oldest sample kept (on disk or in memory), `None` when there is none.
+    /// Reads one line of the oldest segment.
+    pub fn oldest_unix_ms(&self) -> Option<u64> {
+        let on_disk = self.spill.as_ref().and_then(|spill| {
+            (0..spill.segments).rev().find_map(|i| {
+                let f = File::open(spill.dir.join(segment_name(i))).ok()?;
+                BufReader::new(f)
+                    .lines()
+                    .map_while(Result::ok)
+                    .find_map(|l| serde_json::from_str::<Sample>(&l).ok())
+                    .map(|s| s.unix_ms)
+            })
+        });
+        on_disk.or_else(|| self.ring.front().map(|s| s.unix_ms))
+    }
+
     /// Samples of the last `window` before `now_unix_ms`.
     pub fn query_recent(
         &self,
@@ -442,6 +539,36 @@ mod tests {
             in_short_term_lufs: -20.0,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn marks_survive_a_restart_and_the_file_stays_bounded() {
+        use headroom_ipc::MarkKind;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = HistoryConfig {
+            dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        let mark = |t: u64| HistoryMark {
+            unix_ms: t,
+            kind: MarkKind::Bypass,
+            text: format!("bypass on at {t}"),
+        };
+        let mut h = History::new(&cfg).unwrap();
+        for t in 0..(2 * MAX_MARKS as u64 + 10) {
+            h.mark(mark(t)).unwrap();
+        }
+        let lines = std::fs::read_to_string(dir.path().join(MARKS_FILE))
+            .unwrap()
+            .lines()
+            .count();
+        assert!(lines <= 2 * MAX_MARKS, "{lines} lines");
+        drop(h);
+        let h = History::new(&cfg).unwrap();
+        let all = h.marks_since(0);
+        assert_eq!(all.len(), MAX_MARKS);
+        assert_eq!(all.last().unwrap().unix_ms, 2 * MAX_MARKS as u64 + 9);
+        assert_eq!(h.marks_since(2 * MAX_MARKS as u64 + 5).len(), 5);
     }
 
     #[test]

@@ -173,7 +173,7 @@ fn chain_levels_a_20_lu_swing() {
         .active_range(1e-4)
         .unwrap_or_else(|| panic!("no signal; log:\n{}", d.log()));
     let out = cap.slice(a, a + prog.frames());
-    let st = out.short_term_series().unwrap();
+    let st = headroom_tests::short_term_series(&out).unwrap();
     // Entry i covers the 3 s window ending at (i+1)·100 ms.
     let check = |from_s: f64, to_s: f64, what: &str| {
         let from = (from_s * 10.0) as usize;

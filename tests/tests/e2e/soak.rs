@@ -17,15 +17,21 @@ use headroom_tests::{wait_for, Sandbox};
 /// Writes `secs` of programme-like mono 16-bit audio (noise bursts with a slow level swing)
 /// without holding it all in memory.
 fn write_programme(path: &std::path::Path, secs: u32) {
-    let spec = hound::WavSpec {
+    use headroom_cli::audio::{Container, Encoder, EncoderSpec, OutputSamples};
+    let frames = u64::from(secs) * 48_000;
+    let spec = EncoderSpec {
+        rate: 48_000,
         channels: 1,
-        sample_rate: 48_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
+        samples: OutputSamples::S16,
+        container: Container::Wav,
+        frames_hint: Some(frames),
+        tags: Vec::new(),
     };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = Encoder::new(Box::new(std::io::BufWriter::new(file)), true, path, &spec).unwrap();
+    let mut block = Vec::with_capacity(48_000);
     let mut x = 0x1234_5678u32;
-    for i in 0..(secs as u64 * 48_000) {
+    for i in 0..frames {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
@@ -42,9 +48,14 @@ fn write_programme(path: &std::path::Path, secs: u32) {
         } else {
             0.0
         };
-        w.write_sample((v * 32767.0) as i16).unwrap();
+        block.push(v as f32);
+        if block.len() == block.capacity() {
+            w.write(&block).unwrap();
+            block.clear();
+        }
     }
-    w.finalize().unwrap();
+    w.write(&block).unwrap();
+    w.finish().unwrap();
 }
 
 #[test]

@@ -17,12 +17,14 @@ use headroom_ipc::{
 
 fn status() -> Status {
     Status {
+        state: headroom_ipc::StateWord::Levelling,
         daemon_version: "9.9.9".into(),
         protocol_version: PROTOCOL_VERSION,
         uptime_s: 42,
         pipewire: PipewireState::Connected,
         real_sink: Some("fake-speakers".into()),
         processed_sink: "headroom-processed".into(),
+        promote_default: false,
         profile: "speech".into(),
         bypass: false,
         dsp: DspTiming {
@@ -35,6 +37,7 @@ fn status() -> Status {
         meters: Meters::silent(-16.0),
         streams: 0,
         profile_error: None,
+        alerts: vec![],
     }
 }
 

@@ -1,5 +1,5 @@
-//! The `headroom` command's tests: the built binary (exit codes, offline commands, help and
-//! man pages), against a fake daemon, the output formats, the monitor's view model and layout,
+//! The `headroom` command's tests: the built binary (exit codes, help and man pages), the
+//! offline commands on files of every format (`offline`), against a fake daemon, the output formats, the monitor's view model and layout,
 //! the systemd unit, and — under `live` — against a real headroomd in a PipeWire sandbox.
 
 mod binary;
@@ -11,5 +11,6 @@ mod live;
 mod modules;
 mod monitor_events;
 mod monitor_layout;
+mod offline;
 mod support;
 mod systemd_unit;

@@ -6,7 +6,7 @@
 //! once its whole 3 s window lies after the settling time (i.e. from 6 s into the segment).
 
 use crate::support::levelling::*;
-use headroom_core::ChainParams;
+use headroom_core::{agc, ChainParams};
 
 const TARGET: f64 = -16.0;
 const CEILING: f64 = -1.0;
@@ -283,4 +283,46 @@ fn a_user_profile_with_an_aggressive_compressor_still_lands_on_its_target() {
         assert!((l + 18.0).abs() <= 1.0, "{a}-{b} s at {l} LUFS");
     }
     check_ceiling(&out, "aggressive compressor");
+}
+
+#[test]
+fn noise_on_its_own_is_not_pumped_up_however_it_starts() {
+    // Pink noise at −48.5 LUFS, 12 s: from the first sample, after 21 ms of silence (an
+    // encoder's priming), after 2 s of silence, and after a tone at the target and a 2 s gap.
+    let p = ChainParams::default();
+    let mut noise = pink_noise(12.0, 77);
+    normalise(&mut noise, -48.5);
+    let tone = {
+        let mut t = sine(440.0, 0.1, 5.0);
+        normalise(&mut t, -16.0);
+        t
+    };
+    let cases: [(&str, Vec<f32>); 4] = [
+        ("from the first sample", Vec::new()),
+        ("after 21 ms of silence", silence(0.021)),
+        ("after 2 s of silence", silence(2.0)),
+        ("after a tone and a 2 s gap", [tone, silence(2.0)].concat()),
+    ];
+    for (what, lead) in cases {
+        let start = lead.len() as f64 / (RATE as f64 * CH as f64);
+        let x = [lead, noise.clone()].concat();
+        let out = run_aligned(&p, &x);
+        let end = x.len() as f64 / (RATE as f64 * CH as f64);
+        let got = integrated_between(&out, start + 1.0, end);
+        eprintln!("noise {what}: -48.5 → {got:.2} LUFS");
+        assert!(
+            got <= -48.5 + agc::STEADY_MAX_BOOST_DB + 0.5,
+            "noise {what} lifted to {got:.2} LUFS"
+        );
+        // The most it may reach at any moment.
+        let m = momentary_series(&out)
+            .into_iter()
+            .filter(|(t, _)| *t > start + 0.4)
+            .map(|(_, l)| l)
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!(
+            m <= -48.5 + agc::STEADY_MAX_BOOST_DB + 1.5,
+            "noise {what}: momentary {m:.2}"
+        );
+    }
 }

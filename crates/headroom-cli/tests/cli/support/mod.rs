@@ -1,11 +1,28 @@
-//! Helpers of the CLI's tests: the built binary, its output as text, a private tmux server.
+//! Helpers of the CLI's tests: the built binary, its output as text, a private tmux server,
+//! and ([`audio`]) the audio fixtures of the offline commands.
 
-use std::path::PathBuf;
+pub mod audio;
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 /// The `headroom` binary built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_headroom");
+
+/// Runs `headroom ARGS…` in `dir` with a private runtime and config directory, so no real
+/// daemon or user file is used.
+pub fn headroom(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("HEADROOM_SOCKET")
+        .env("XDG_RUNTIME_DIR", dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("HOME", dir)
+        .output()
+        .expect("run headroom")
+}
 
 /// Output bytes as text (lossy).
 pub fn text(b: &[u8]) -> String {

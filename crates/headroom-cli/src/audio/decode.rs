@@ -1,0 +1,417 @@
+//! Opening an audio file of any supported format as a stream of interleaved `f32` blocks.
+
+use std::fs::File;
+use std::io::Read;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use symphonia::core::codecs::audio::well_known::{
+    CODEC_ID_AAC, CODEC_ID_ALAC, CODEC_ID_FLAC, CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3,
+    CODEC_ID_VORBIS,
+};
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::{MetadataOptions, MetadataRevision, RawValue, StandardTag};
+
+use super::wav::{is_wav, WavReader};
+use super::{AudioError, AudioResult, Container, SampleFormat, SourceInfo, Tag};
+
+/// A decoder for one file: [`WavReader`] for WAV/RF64, symphonia for the rest.
+pub enum Decoder {
+    /// WAV, RF64, BW64.
+    Wav(Box<WavReader>),
+    /// Everything symphonia reads.
+    Other(Box<SymphoniaSource>),
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Decoder").field(self.info()).finish()
+    }
+}
+
+impl Decoder {
+    /// What the file holds.
+    pub fn info(&self) -> &SourceInfo {
+        match self {
+            Decoder::Wav(w) => w.info(),
+            Decoder::Other(s) => &s.info,
+        }
+    }
+
+    /// Fills `buf` with the next interleaved samples (whole frames); returns how many were
+    /// written. Fewer than fit means the end.
+    ///
+    /// # Errors
+    /// Corrupt or truncated data, or an I/O error; the message names the file.
+    pub fn read(&mut self, buf: &mut [f32]) -> AudioResult<usize> {
+        match self {
+            Decoder::Wav(w) => w.read(buf),
+            Decoder::Other(s) => s.read(buf),
+        }
+    }
+}
+
+/// Opens `path` for decoding. The format is found from the file's contents (the extension is
+/// only a hint). Errors name the file and the reason: cannot open, not an audio file headroom
+/// reads, no audio track, unsupported codec, no audio.
+pub fn open(path: &Path) -> AudioResult<Decoder> {
+    let mut file = File::open(path).map_err(|e| AudioError::io(path, "cannot open", e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| AudioError::io(path, "cannot read", e))?;
+    if !meta.is_file() {
+        return Err(AudioError::format(
+            path,
+            "not a regular file (headroom reads audio from files, not from devices, FIFOs or directories)",
+        ));
+    }
+    let mut head = [0u8; 12];
+    let n = file
+        .read(&mut head)
+        .map_err(|e| AudioError::io(path, "cannot read", e))?;
+    if n == 0 {
+        return Err(AudioError::format(path, "empty file"));
+    }
+    if is_wav(&head[..n]) {
+        return WavReader::open(path).map(|w| Decoder::Wav(Box::new(w)));
+    }
+    if n >= 4 && (&head[0..4] == b"RIFF" || &head[0..4] == b"RF64") {
+        return Err(AudioError::format(
+            path,
+            "not a valid WAV file (a RIFF file without a WAVE form)",
+        ));
+    }
+    drop(file);
+    SymphoniaSource::open(path, meta.len()).map(|s| Decoder::Other(Box::new(s)))
+}
+
+/// A file decoded by symphonia.
+pub struct SymphoniaSource {
+    /// What the file holds.
+    pub info: SourceInfo,
+    reader: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    /// Decoded samples not yet handed out.
+    pending: Vec<f32>,
+    pending_pos: usize,
+    frames_out: u64,
+    done: bool,
+    lossless: bool,
+}
+
+fn sym_err(path: &Path, e: SymError, at: &str) -> AudioError {
+    match e {
+        SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            AudioError::format(path, format!("truncated: the data ends unexpectedly{at}"))
+        }
+        SymError::IoError(io) => AudioError::io(path, "cannot read", io),
+        SymError::Unsupported(what) => AudioError::format(
+            path,
+            format!("unsupported audio format or codec ({what}){at}"),
+        ),
+        other => AudioError::format(path, format!("corrupt audio data ({other}){at}")),
+    }
+}
+
+/// An error while opening: `unsupported` explains an unsupported format or codec.
+fn open_err(path: &Path, e: SymError, unsupported: &str) -> AudioError {
+    match e {
+        SymError::Unsupported(_) => AudioError::format(path, unsupported),
+        other => sym_err(path, other, ""),
+    }
+}
+
+fn panicked(path: &Path) -> AudioError {
+    AudioError::format(
+        path,
+        "corrupt audio data (the decoder could not make sense of it)",
+    )
+}
+
+fn codec_name(id: symphonia::core::codecs::audio::AudioCodecId) -> &'static str {
+    match id {
+        CODEC_ID_FLAC => "FLAC",
+        CODEC_ID_MP3 => "MP3",
+        CODEC_ID_MP2 => "MP2",
+        CODEC_ID_MP1 => "MP1",
+        CODEC_ID_VORBIS => "Vorbis",
+        CODEC_ID_AAC => "AAC",
+        CODEC_ID_ALAC => "ALAC",
+        _ => "PCM",
+    }
+}
+
+fn std_tag(tag: &StandardTag) -> Option<(&'static str, String)> {
+    use StandardTag as S;
+    Some(match tag {
+        S::TrackTitle(v) => ("TITLE", v.to_string()),
+        S::Artist(v) => ("ARTIST", v.to_string()),
+        S::Album(v) => ("ALBUM", v.to_string()),
+        S::AlbumArtist(v) => ("ALBUMARTIST", v.to_string()),
+        S::Genre(v) => ("GENRE", v.to_string()),
+        S::ReleaseDate(v) | S::RecordingDate(v) => ("DATE", v.to_string()),
+        S::TrackNumber(n) => ("TRACKNUMBER", n.to_string()),
+        S::DiscNumber(n) => ("DISCNUMBER", n.to_string()),
+        S::Comment(v) => ("COMMENT", v.to_string()),
+        S::Composer(v) => ("COMPOSER", v.to_string()),
+        S::Copyright(v) => ("COPYRIGHT", v.to_string()),
+        S::Label(v) => ("LABEL", v.to_string()),
+        S::IdentIsrc(v) => ("ISRC", v.to_string()),
+        _ => return None,
+    })
+}
+
+/// Collects tags from a metadata revision. Vorbis-comment keys (FLAC, Ogg) are kept as they
+/// are; other containers' tags are kept when they map to a standard one.
+fn collect_tags(rev: &MetadataRevision, vorbis_keys: bool, tags: &mut Vec<Tag>) {
+    let all = rev
+        .media
+        .tags
+        .iter()
+        .chain(rev.per_track.iter().flat_map(|t| t.metadata.tags.iter()));
+    for t in all {
+        let (key, value) = match (&t.std, &t.raw.value) {
+            (_, RawValue::String(v)) if vorbis_keys => {
+                (t.raw.key.to_ascii_uppercase(), v.to_string())
+            }
+            (Some(s), _) => match std_tag(s) {
+                Some((k, v)) => (k.to_string(), v),
+                None => continue,
+            },
+            _ => continue,
+        };
+        let valid_key = !key.is_empty()
+            && key.len() <= 64
+            && key.bytes().all(|b| (0x20..=0x7d).contains(&b) && b != b'=');
+        if valid_key && !value.is_empty() && !tags.iter().any(|t| t.key == key && t.value == value)
+        {
+            tags.push(Tag { key, value });
+        }
+    }
+}
+
+impl SymphoniaSource {
+    fn open(path: &Path, file_len: u64) -> AudioResult<SymphoniaSource> {
+        let file = File::open(path).map_err(|e| AudioError::io(path, "cannot open", e))?;
+        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        let mut hint = Hint::new();
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(ext);
+        }
+        let probed = catch_unwind(AssertUnwindSafe(|| {
+            symphonia::default::get_probe().probe(
+                &hint,
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
+        }))
+        .map_err(|_| panicked(path))?;
+        let mut reader = probed.map_err(|e| {
+            open_err(
+                path,
+                e,
+                "not an audio file headroom reads (supported: WAV, FLAC, MP3, Ogg Vorbis, AAC/ALAC in MP4/M4A, AIFF)",
+            )
+        })?;
+        let track = reader
+            .default_track(TrackType::Audio)
+            .ok_or_else(|| AudioError::format(path, "no audio track"))?;
+        let params = track
+            .codec_params
+            .as_ref()
+            .and_then(|p| p.audio())
+            .ok_or_else(|| AudioError::format(path, "no audio track"))?
+            .clone();
+        let track_id = track.id;
+        let frames = track.num_frames;
+        let codec = params.codec;
+        let decoder = catch_unwind(AssertUnwindSafe(|| {
+            symphonia::default::get_codecs()
+                .make_audio_decoder(&params, &AudioDecoderOptions::default().gapless(true))
+        }))
+        .map_err(|_| panicked(path))?
+        .map_err(|e| {
+            open_err(
+                path,
+                e,
+                "unsupported codec (headroom decodes FLAC, MP3, Vorbis, AAC-LC, ALAC and PCM)",
+            )
+        })?;
+        let rate = params
+            .sample_rate
+            .filter(|&r| r > 0)
+            .ok_or_else(|| AudioError::format(path, "the stream does not say its sample rate"))?;
+        let channels = params
+            .channels
+            .as_ref()
+            .map(|c| c.count())
+            .filter(|&c| c > 0)
+            .ok_or_else(|| AudioError::format(path, "the stream does not say its channel count"))?;
+        let lossy = matches!(
+            codec,
+            CODEC_ID_MP3 | CODEC_ID_MP2 | CODEC_ID_MP1 | CODEC_ID_VORBIS | CODEC_ID_AAC
+        );
+        let format = if lossy {
+            SampleFormat::Lossy
+        } else {
+            match params.sample_format {
+                Some(symphonia::core::audio::sample::SampleFormat::F32) => SampleFormat::Float(32),
+                Some(symphonia::core::audio::sample::SampleFormat::F64) => SampleFormat::Float(64),
+                _ => SampleFormat::Int(params.bits_per_sample.unwrap_or(16).clamp(1, 32)),
+            }
+        };
+        let short = reader.format_info().short_name.to_ascii_lowercase();
+        let mut name = codec_name(codec).to_string();
+        if name == "PCM" && short.contains("aiff") {
+            name = "AIFF".into();
+        } else if short.contains("mp4") || short.contains("isomp4") {
+            name = format!("{name} (MP4)");
+        } else if short.contains("ogg") && name != "Vorbis" {
+            name = format!("{name} (Ogg)");
+        }
+        let vorbis_keys = matches!(codec, CODEC_ID_FLAC | CODEC_ID_VORBIS);
+        let mut tags = Vec::new();
+        {
+            let mut meta = reader.metadata();
+            while let Some(rev) = meta.pop() {
+                collect_tags(&rev, vorbis_keys, &mut tags);
+            }
+            if let Some(rev) = meta.current() {
+                collect_tags(rev, vorbis_keys, &mut tags);
+            }
+        }
+        Ok(SymphoniaSource {
+            info: SourceInfo {
+                path: path.to_path_buf(),
+                rate,
+                channels,
+                frames: frames.filter(|&f| f > 0),
+                format,
+                codec: name,
+                container: if codec == CODEC_ID_FLAC && short.contains("flac") {
+                    Some(Container::Flac)
+                } else {
+                    None
+                },
+                tags,
+                file_len,
+            },
+            reader,
+            decoder,
+            track_id,
+            pending: Vec::new(),
+            pending_pos: 0,
+            frames_out: 0,
+            done: false,
+            lossless: !lossy,
+        })
+    }
+
+    fn at(&self) -> String {
+        format!(
+            " at {:.2} s",
+            self.frames_out as f64 / f64::from(self.info.rate)
+        )
+    }
+
+    /// Decodes the next packet of the track into `pending`; false at the end.
+    fn refill(&mut self) -> AudioResult<bool> {
+        let path = self.info.path.clone();
+        loop {
+            let packet = catch_unwind(AssertUnwindSafe(|| self.reader.next_packet()))
+                .map_err(|_| panicked(&path))?;
+            let packet =
+                match packet {
+                    Ok(Some(p)) => p,
+                    Ok(None) => return Ok(false),
+                    Err(SymError::ResetRequired) => return Err(AudioError::format(
+                        &path,
+                        "the stream changes its format midway (chained streams are not supported)",
+                    )),
+                    Err(e) => return Err(sym_err(&path, e, &self.at())),
+                };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            let ch = self.info.channels;
+            let pending = &mut self.pending;
+            let decoder = &mut self.decoder;
+            let decoded = catch_unwind(AssertUnwindSafe(|| -> Result<bool, SymError> {
+                let buf = decoder.decode(&packet)?;
+                if buf.spec().channels().count() != ch {
+                    return Ok(false);
+                }
+                pending.clear();
+                buf.copy_to_vec_interleaved::<f32>(pending);
+                Ok(true)
+            }))
+            .map_err(|_| panicked(&path))?;
+            match decoded {
+                Ok(true) => {
+                    self.pending_pos = 0;
+                    if !self.pending.is_empty() {
+                        return Ok(true);
+                    }
+                }
+                Ok(false) => {
+                    return Err(AudioError::format(
+                        &path,
+                        format!("the channel count changes midway{}", self.at()),
+                    ))
+                }
+                Err(e) => return Err(sym_err(&path, e, &self.at())),
+            }
+        }
+    }
+
+    fn read(&mut self, buf: &mut [f32]) -> AudioResult<usize> {
+        let ch = self.info.channels;
+        let want = buf.len() / ch * ch;
+        let mut n = 0;
+        while n < want && !self.done {
+            if self.pending_pos >= self.pending.len() && !self.refill()? {
+                self.done = true;
+                self.check_complete(self.frames_out + (n / ch) as u64)?;
+                break;
+            }
+            let take = (want - n).min(self.pending.len() - self.pending_pos);
+            buf[n..n + take]
+                .copy_from_slice(&self.pending[self.pending_pos..self.pending_pos + take]);
+            self.pending_pos += take;
+            n += take;
+        }
+        let n = n / ch * ch;
+        self.frames_out += (n / ch) as u64;
+        Ok(n)
+    }
+
+    /// At the end: a lossless stream that announced its length must have delivered it.
+    fn check_complete(&self, out: u64) -> AudioResult {
+        if let Some(total) = self.info.frames {
+            let slack = if self.lossless {
+                0
+            } else {
+                (total / 100).max(8192)
+            };
+            if out + slack < total {
+                return Err(AudioError::format(
+                    &self.info.path,
+                    format!("corrupt or truncated: the stream ends after {out} of {total} frames"),
+                ));
+            }
+        }
+        if out == 0 {
+            return Err(AudioError::format(
+                &self.info.path,
+                "the file holds no audio (0 frames)",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,211 @@
+//! Where `render` writes, safely.
+//!
+//! * A regular (or new) output is written to a hidden temporary file next to it,
+//!   `.NAME.PID.partial`, created exclusively, and renamed over the output only when the whole
+//!   render succeeded: a failed or interrupted render never leaves a partial file and never
+//!   damages an existing one. A replaced file keeps its permissions; through a symlink, the
+//!   file it points to is replaced and the link stays.
+//! * An output that is the input itself (the same inode: the same path, a hard link, or a
+//!   symlink to it) is refused unless `--in-place` is given; then the render goes to the
+//!   temporary file and replaces the input atomically at the end.
+//! * A character device (`/dev/null`, a terminal) or a FIFO is written directly, as a stream
+//!   (no temporary file, no rename: a device node is never replaced by a regular file). Block
+//!   devices, sockets and directories are refused.
+//! * SIGINT and SIGTERM during a render set a flag that the render loop checks every block;
+//!   it stops, removes the temporary file and exits with 130 / 143. A second signal ends the
+//!   process at once (for a write blocked on a FIFO nobody reads).
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::error::{CliError, CliResult, ErrorKind};
+
+/// Identity of a file: device and inode.
+pub type FileId = (u64, u64);
+
+/// The identity of an existing file (following symlinks).
+pub fn file_id(path: &Path) -> Option<FileId> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// An opened output.
+#[derive(Debug)]
+pub enum Target {
+    /// A regular file written through a temporary file and renamed into place.
+    Replace {
+        /// The output path as given.
+        path: PathBuf,
+        /// The file replaced at the end: `path`, or the file a symlink at `path` points to.
+        dest: PathBuf,
+        /// The temporary file being written (next to `dest`).
+        temp: PathBuf,
+    },
+    /// A character device or FIFO written directly.
+    Stream {
+        /// The output path as given.
+        path: PathBuf,
+    },
+}
+
+impl Target {
+    /// The path the user named.
+    pub fn path(&self) -> &Path {
+        match self {
+            Target::Replace { path, .. } | Target::Stream { path } => path,
+        }
+    }
+
+    /// Whether the output can be revisited to complete headers.
+    pub fn seekable(&self) -> bool {
+        matches!(self, Target::Replace { .. })
+    }
+}
+
+/// Prepares `output` for a render of the file identified by `input`: checks it (see the
+/// module documentation) and opens the file to write. Returns the target and the file.
+pub fn open(output: &Path, input: Option<FileId>, in_place: bool) -> CliResult<(Target, File)> {
+    let shown = output.display();
+    let mut mode = None;
+    match std::fs::metadata(output) {
+        Ok(meta) => {
+            mode = Some(meta.permissions());
+            let ft = meta.file_type();
+            if input == Some((meta.dev(), meta.ino())) && !in_place {
+                return Err(CliError::failed(format!(
+                    "{shown}: the output is the input file; pass --in-place to replace it"
+                )));
+            }
+            if ft.is_dir() {
+                return Err(CliError::failed(format!("{shown}: is a directory")));
+            }
+            if ft.is_char_device() || ft.is_fifo() {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(output)
+                    .map_err(|e| CliError::failed(format!("{shown}: cannot write: {e}")))?;
+                return Ok((
+                    Target::Stream {
+                        path: output.to_path_buf(),
+                    },
+                    f,
+                ));
+            }
+            if !ft.is_file() {
+                return Err(CliError::failed(format!(
+                    "{shown}: is a {} — refusing to write to it",
+                    if ft.is_block_device() {
+                        "block device"
+                    } else {
+                        "socket or other special file"
+                    }
+                )));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(CliError::failed(format!("{shown}: cannot write: {e}"))),
+    }
+    // Through a symlink, the file it points to is replaced and the link stays.
+    let is_link = std::fs::symlink_metadata(output).is_ok_and(|m| m.file_type().is_symlink());
+    let dest = if is_link {
+        std::fs::canonicalize(output).unwrap_or_else(|_| output.to_path_buf())
+    } else {
+        output.to_path_buf()
+    };
+    let temp = temp_path(&dest);
+    let f = OpenOptions::new()
+        .write(true)
+        .read(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(|e| CliError::failed(format!("{shown}: cannot write: {e}")))?;
+    // A replaced file keeps its permissions.
+    if let Some(mode) = mode {
+        let _ = f.set_permissions(mode);
+    }
+    Ok((
+        Target::Replace {
+            path: output.to_path_buf(),
+            dest,
+            temp,
+        },
+        f,
+    ))
+}
+
+/// Completes a successful render: renames the temporary file over the output.
+pub fn commit(target: &Target) -> CliResult {
+    if let Target::Replace { path, dest, temp } = target {
+        std::fs::rename(temp, dest).map_err(|e| {
+            let _ = std::fs::remove_file(temp);
+            CliError::failed(format!("{}: cannot write: {e}", path.display()))
+        })?;
+    }
+    Ok(())
+}
+
+/// Abandons a render: removes the temporary file.
+pub fn abandon(target: &Target) {
+    if let Target::Replace { temp, .. } = target {
+        let _ = std::fs::remove_file(temp);
+    }
+}
+
+/// `.NAME.PID.partial` next to `output`.
+pub fn temp_path(output: &Path) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    output.with_file_name(format!(".{name}.{}.partial", std::process::id()))
+}
+
+/// The signal that interrupted the render (0 when none).
+static INTERRUPT: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
+
+/// Installs the SIGINT/SIGTERM handlers (once per process) and returns the flag they set:
+/// the number of the first signal received, 0 before. A second signal exits at once.
+pub fn interrupt_flag() -> Arc<AtomicUsize> {
+    INTERRUPT
+        .get_or_init(|| {
+            use signal_hook::consts::{SIGINT, SIGTERM};
+            let flag = Arc::new(AtomicUsize::new(0));
+            let again = Arc::new(AtomicBool::new(false));
+            for sig in [SIGINT, SIGTERM] {
+                // Order matters: the conditional shutdown sees `again` before it is set by
+                // the first signal, so only a second signal exits.
+                let _ = signal_hook::flag::register_conditional_shutdown(
+                    sig,
+                    128 + sig,
+                    Arc::clone(&again),
+                );
+                let _ = signal_hook::flag::register(sig, Arc::clone(&again));
+                let _ = signal_hook::flag::register_usize(sig, Arc::clone(&flag), sig as usize);
+            }
+            flag
+        })
+        .clone()
+}
+
+/// The error for a render stopped by `signal`.
+pub fn interrupted(signal: usize) -> CliError {
+    let name = if signal == signal_hook::consts::SIGTERM as usize {
+        "SIGTERM"
+    } else {
+        "SIGINT"
+    };
+    CliError::new(
+        ErrorKind::Interrupted(u8::try_from(signal).unwrap_or(u8::MAX)),
+        format!("interrupted by {name}; the partial output was removed"),
+    )
+}
+
+/// Whether an interrupt arrived (see [`interrupt_flag`]).
+pub fn pending_interrupt(flag: &AtomicUsize) -> Option<usize> {
+    match flag.load(Ordering::Relaxed) {
+        0 => None,
+        s => Some(s),
+    }
+}

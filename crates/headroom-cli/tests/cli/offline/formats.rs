@@ -1,0 +1,288 @@
+//! Every input format against the same signal as WAV, corrupt and truncated files of each,
+//! other sample rates, EXTENSIBLE 24-in-32 and RF64 lengths.
+
+use headroom_cli::audio::{self, Audio, OutputSamples};
+
+use crate::support::audio::{all_formats, analyze_json, ffmpeg, programme, scramble};
+use crate::support::{headroom, text};
+
+#[test]
+fn every_format_measures_like_the_same_signal_as_wav() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("ref.wav");
+    programme(48_000, 8.0, 1.0)
+        .write_wav(&src, OutputSamples::S16)
+        .unwrap();
+    let reference = analyze_json(dir.path(), &src)["integrated_lufs"]
+        .as_f64()
+        .unwrap();
+    assert!((-24.0..-12.0).contains(&reference), "{reference}");
+    for (label, path) in all_formats(dir.path(), &src) {
+        let v = analyze_json(dir.path(), &path);
+        let i = v["integrated_lufs"].as_f64().unwrap();
+        // The same signal as WAV: what ffmpeg's decoder makes of the file. Lossy encoders
+        // change the signal a little, so the original is only a loose reference for them.
+        let decoded = dir.path().join(format!("{label}-decoded.wav"));
+        ffmpeg(&[
+            "-i",
+            path.to_str().unwrap(),
+            "-c:a",
+            "pcm_f32le",
+            decoded.to_str().unwrap(),
+        ]);
+        let same = analyze_json(dir.path(), &decoded)["integrated_lufs"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (i - same).abs() <= 0.1,
+            "{label}: {i} LUFS vs {same} LUFS for the same signal as WAV ({v})"
+        );
+        let lossy = matches!(label, "mp3" | "vorbis" | "aac");
+        // 8-bit quantisation noise adds a little energy of its own.
+        let tol = if lossy || label == "wav-u8" { 0.3 } else { 0.1 };
+        assert!(
+            (i - reference).abs() <= tol,
+            "{label}: {i} LUFS vs {reference} LUFS for the original ({v})"
+        );
+        assert_eq!(v["rate"], 48_000, "{label}");
+        assert_eq!(v["channels"], 2, "{label}");
+        let d = v["duration_s"].as_f64().unwrap();
+        // symphonia does not apply MP4 edit lists: AAC keeps its encoder priming (1024
+        // frames) and end padding.
+        let slack = if label == "aac" { 0.05 } else { 0.01 };
+        assert!((d - 8.0).abs() < slack, "{label}: {d} s");
+    }
+}
+
+#[test]
+fn corrupt_and_truncated_files_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("ref.wav");
+    programme(44_100, 6.0, 1.0)
+        .write_wav(&src, OutputSamples::S16)
+        .unwrap();
+    let mut files = all_formats(dir.path(), &src);
+    files.push(("wav", src.clone()));
+    for (label, path) in files {
+        let bytes = std::fs::read(&path).unwrap();
+        let cut = dir.path().join(format!(
+            "cut-{}",
+            path.file_name().unwrap().to_str().unwrap()
+        ));
+        std::fs::write(&cut, &bytes[..bytes.len() * 6 / 10]).unwrap();
+        let bad = dir.path().join(format!(
+            "bad-{}",
+            path.file_name().unwrap().to_str().unwrap()
+        ));
+        std::fs::write(&bad, &bytes).unwrap();
+        // Compressed streams have checksums and structure to find damage with; PCM has none,
+        // so its damage is to the header.
+        let pcm = label.starts_with("wav") || label == "rf64" || label == "aiff";
+        if pcm {
+            let len = bytes.len() as f64;
+            scramble(&bad, 0.0, 40.0 / len);
+        } else {
+            scramble(&bad, 0.3, 0.5);
+        }
+        let head_only = dir.path().join(format!(
+            "head-{}",
+            path.file_name().unwrap().to_str().unwrap()
+        ));
+        std::fs::write(&head_only, &bytes[..bytes.len().min(200)]).unwrap();
+        for (what, file) in [
+            ("truncated", &cut),
+            ("scrambled", &bad),
+            ("header only", &head_only),
+        ] {
+            for cmd in ["analyze", "render"] {
+                let out_file = dir.path().join("o.wav");
+                let mut args = vec![cmd, file.to_str().unwrap()];
+                if cmd == "render" {
+                    args.push(out_file.to_str().unwrap());
+                }
+                let out = headroom(dir.path(), &args);
+                let err = text(&out.stderr);
+                assert!(!err.contains("panicked"), "{label} {what} {cmd}: {err}");
+                assert_eq!(out.status.code(), Some(1), "{label} {what} {cmd}: {err}");
+                assert!(
+                    err.contains(file.file_name().unwrap().to_str().unwrap()),
+                    "{label} {what} {cmd}: the error does not name the file: {err}"
+                );
+                assert!(
+                    !out_file.exists(),
+                    "{label} {what}: a failed render left output"
+                );
+            }
+        }
+    }
+    // Not audio at all, whatever the name says.
+    for name in ["words.mp3", "words.flac", "words.m4a", "empty.ogg"] {
+        let p = dir.path().join(name);
+        std::fs::write(
+            &p,
+            if name.starts_with("empty") {
+                ""
+            } else {
+                "just some words, no audio"
+            },
+        )
+        .unwrap();
+        let out = headroom(dir.path(), &["analyze", p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(
+            text(&out.stderr).contains(name),
+            "{name}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn other_rates_are_measured_and_levelled_at_their_own_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut results = Vec::new();
+    for rate in [44_100u32, 48_000, 96_000] {
+        let input = d.join(format!("in{rate}.wav"));
+        let output = d.join(format!("out{rate}.wav"));
+        // A quiet programme (about −34 LUFS) the chain brings up towards its target.
+        programme(rate, 30.0, 0.15)
+            .write_wav(&input, OutputSamples::S24)
+            .unwrap();
+        let out = headroom(
+            d,
+            &[
+                "--json",
+                "render",
+                input.to_str().unwrap(),
+                output.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["rate"], rate);
+        assert_eq!(v["samples"], "s24");
+        let before = v["before"]["integrated_lufs"].as_f64().unwrap();
+        let after = v["after"]["integrated_lufs"].as_f64().unwrap();
+        let tp = v["after"]["true_peak_dbtp"].as_f64().unwrap();
+        // The file on disk says the same as the summary.
+        let back = analyze_json(d, &output);
+        assert!((back["integrated_lufs"].as_f64().unwrap() - after).abs() < 0.05);
+        assert_eq!(back["rate"], rate);
+        assert!(after > before + 10.0, "{rate}: {before} -> {after}");
+        // The limiter's ceiling (-1 dBTP) holds at every rate (Tech 3341 true-peak tolerance).
+        assert!(tp <= -0.8, "{rate}: true peak {tp}");
+        results.push((rate, before, after));
+    }
+    // The same programme is levelled the same at each rate.
+    for &(rate, before, after) in &results {
+        assert!(
+            (before - results[1].1).abs() < 0.1,
+            "{rate}: input {before}"
+        );
+        assert!(
+            (after - results[1].2).abs() < 0.5,
+            "{rate}: {after} vs {} at 48 kHz",
+            results[1].2
+        );
+    }
+}
+
+#[test]
+fn extensible_24_in_32_measures_like_24_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A -20 dBFS 1 kHz mono sine, 3 s, as a plain 24-bit WAV and as 24-in-32 EXTENSIBLE.
+    let n = 3 * 48_000;
+    let vals: Vec<i32> = (0..n)
+        .map(|i| {
+            (0.1 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 48_000.0).sin() * 8_388_607.0)
+                as i32
+        })
+        .collect();
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(4 + 8 + 40 + 8 + n as u32 * 4).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&40u32.to_le_bytes());
+    b.extend_from_slice(&0xFFFEu16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&48_000u32.to_le_bytes());
+    b.extend_from_slice(&(48_000u32 * 4).to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    b.extend_from_slice(&32u16.to_le_bytes());
+    b.extend_from_slice(&22u16.to_le_bytes());
+    b.extend_from_slice(&24u16.to_le_bytes());
+    b.extend_from_slice(&4u32.to_le_bytes());
+    b.extend_from_slice(&[
+        1, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71,
+    ]);
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(n as u32 * 4).to_le_bytes());
+    for v in &vals {
+        b.extend_from_slice(&(v << 8).to_le_bytes());
+    }
+    let ext = d.join("ext.wav");
+    std::fs::write(&ext, b).unwrap();
+    let plain = d.join("plain.wav");
+    Audio {
+        rate: 48_000,
+        channels: 1,
+        samples: vals.iter().map(|&v| v as f32 / 8_388_608.0).collect(),
+    }
+    .write_wav(&plain, OutputSamples::F32)
+    .unwrap();
+    let a = analyze_json(d, &ext);
+    let p = analyze_json(d, &plain);
+    let (ai, pi) = (
+        a["integrated_lufs"].as_f64().unwrap(),
+        p["integrated_lufs"].as_f64().unwrap(),
+    );
+    // A -20 dBFS sine in one channel reads about -23 LUFS.
+    assert!((pi + 23.0).abs() < 0.2, "{pi}");
+    assert!(
+        (ai - pi).abs() < 0.01,
+        "24-in-32 reads {ai} LUFS, the same signal {pi} LUFS"
+    );
+    assert_eq!(a["format"], "24-bit");
+}
+
+#[test]
+fn rf64_lengths_past_4_gib_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("big.wav");
+    // An RF64 header for 5 GiB of 16-bit stereo, the data sparse.
+    let frames: u64 = 5 << 28;
+    let data = frames * 4;
+    let mut h = Vec::new();
+    h.extend_from_slice(b"RF64");
+    h.extend_from_slice(&u32::MAX.to_le_bytes());
+    h.extend_from_slice(b"WAVEds64");
+    h.extend_from_slice(&28u32.to_le_bytes());
+    h.extend_from_slice(&(data + 72).to_le_bytes());
+    h.extend_from_slice(&data.to_le_bytes());
+    h.extend_from_slice(&frames.to_le_bytes());
+    h.extend_from_slice(&0u32.to_le_bytes());
+    h.extend_from_slice(b"fmt ");
+    h.extend_from_slice(&16u32.to_le_bytes());
+    h.extend_from_slice(&1u16.to_le_bytes());
+    h.extend_from_slice(&2u16.to_le_bytes());
+    h.extend_from_slice(&48_000u32.to_le_bytes());
+    h.extend_from_slice(&(48_000u32 * 4).to_le_bytes());
+    h.extend_from_slice(&4u16.to_le_bytes());
+    h.extend_from_slice(&16u16.to_le_bytes());
+    h.extend_from_slice(b"data");
+    h.extend_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(&p, &h).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(h.len() as u64 + data)
+        .unwrap();
+    let mut dec = audio::open(&p).unwrap();
+    assert_eq!(dec.info().frames, Some(frames));
+    let mut buf = vec![1.0f32; 4096];
+    assert_eq!(dec.read(&mut buf).unwrap(), 4096);
+    assert!(buf.iter().all(|&s| s == 0.0));
+}

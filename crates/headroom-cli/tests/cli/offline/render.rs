@@ -1,0 +1,152 @@
+//! What `render` writes: the input's sample format and tags kept, `--format`, `-o DIR`.
+
+use headroom_cli::audio::{self, OutputSamples};
+
+use crate::support::audio::{ffmpeg, programme};
+use crate::support::{headroom, text};
+
+#[test]
+fn render_keeps_format_and_tags_and_honours_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let wav = d.join("src.wav");
+    programme(48_000, 3.0, 1.0)
+        .write_wav(&wav, OutputSamples::S24)
+        .unwrap();
+    let tagged = d.join("song.flac");
+    ffmpeg(&[
+        "-i",
+        wav.to_str().unwrap(),
+        "-sample_fmt",
+        "s32",
+        "-metadata",
+        "title=A Song",
+        "-metadata",
+        "artist=Some Band",
+        "-metadata",
+        "REPLAYGAIN_TRACK_GAIN=-6.00 dB",
+        tagged.to_str().unwrap(),
+    ]);
+    let mp3 = d.join("song2.mp3");
+    ffmpeg(&[
+        "-i",
+        wav.to_str().unwrap(),
+        "-metadata",
+        "title=Lossy",
+        mp3.to_str().unwrap(),
+    ]);
+    let outdir = d.join("out");
+    let out = headroom(
+        d,
+        &[
+            "render",
+            "-q",
+            tagged.to_str().unwrap(),
+            mp3.to_str().unwrap(),
+            wav.to_str().unwrap(),
+            "-o",
+            outdir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        out.stdout.is_empty(),
+        "--quiet printed {}",
+        text(&out.stdout)
+    );
+    // FLAC in, 24-bit FLAC out, tags kept, the stale ReplayGain gain dropped.
+    let f = audio::open(&outdir.join("song.flac")).unwrap();
+    assert_eq!(f.info().format, audio::SampleFormat::Int(24));
+    let tags: Vec<(String, String)> = f
+        .info()
+        .tags
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect();
+    assert!(
+        tags.contains(&("TITLE".into(), "A Song".into())),
+        "{tags:?}"
+    );
+    assert!(
+        tags.contains(&("ARTIST".into(), "Some Band".into())),
+        "{tags:?}"
+    );
+    assert!(
+        !tags.iter().any(|(k, _)| k.starts_with("REPLAYGAIN")),
+        "{tags:?}"
+    );
+    // MP3 in: FLAC out (lossless, 24-bit), title kept.
+    let m = audio::open(&outdir.join("song2.flac")).unwrap();
+    assert_eq!(m.info().format, audio::SampleFormat::Int(24));
+    assert!(m
+        .info()
+        .tags
+        .iter()
+        .any(|t| t.key == "TITLE" && t.value == "Lossy"));
+    // WAV in: WAV out, 24-bit kept.
+    let w = audio::open(&outdir.join("src.wav")).unwrap();
+    assert_eq!(w.info().format, audio::SampleFormat::Int(24));
+
+    // --format picks the container and the sample format.
+    let o16 = d.join("o16.flac");
+    let out = headroom(
+        d,
+        &[
+            "render",
+            "-q",
+            wav.to_str().unwrap(),
+            o16.to_str().unwrap(),
+            "--format",
+            "s16",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        audio::open(&o16).unwrap().info().format,
+        audio::SampleFormat::Int(16)
+    );
+    let of = d.join("of.wav");
+    let out = headroom(
+        d,
+        &[
+            "render",
+            "-q",
+            tagged.to_str().unwrap(),
+            of.to_str().unwrap(),
+            "--format",
+            "f32",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        audio::open(&of).unwrap().info().format,
+        audio::SampleFormat::Float(32)
+    );
+    for bad in ["flac,f32", "wav,flac", "s16,s24"] {
+        let out = headroom(
+            d,
+            &[
+                "render",
+                wav.to_str().unwrap(),
+                d.join("x.flac").to_str().unwrap(),
+                "--format",
+                bad,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out.stderr));
+    }
+    let out = headroom(
+        d,
+        &[
+            "render",
+            wav.to_str().unwrap(),
+            d.join("x.ogg").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--format"),
+        "{}",
+        text(&out.stderr)
+    );
+}

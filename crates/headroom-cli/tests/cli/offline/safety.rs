@@ -1,0 +1,302 @@
+//! `render`'s output handling: output == input, FIFOs, interrupts, shared input checks,
+//! bounded memory.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use headroom_cli::audio::{Audio, OutputSamples};
+
+use crate::support::audio::{hostile_wav, run_measuring_rss, sparse_wav, tone};
+use crate::support::{headroom, text, BIN};
+
+#[test]
+fn output_that_is_the_input_is_refused_unless_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = d.join("x.wav");
+    tone(-30.0, 2.0).write_wav(&x, OutputSamples::S16).unwrap();
+    let original = std::fs::read(&x).unwrap();
+    let link = d.join("link.wav");
+    std::fs::hard_link(&x, &link).unwrap();
+    for out_path in [&x, &link] {
+        let out = headroom(
+            d,
+            &["render", x.to_str().unwrap(), out_path.to_str().unwrap()],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("--in-place"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read(&x).unwrap(),
+            original,
+            "the input was changed"
+        );
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&x, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = headroom(d, &["render", "-q", "--in-place", x.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let after = Audio::read(&x).unwrap();
+    assert_eq!(after.frames(), 96_000);
+    assert!(after.peak_db() > -25.0, "not levelled: {}", after.peak_db());
+    let mode = std::fs::metadata(&x).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the replaced file lost its permissions");
+    // Through a symlink the file it points to is rendered and the link stays a link.
+    let sym = d.join("sym.wav");
+    std::os::unix::fs::symlink(&x, &sym).unwrap();
+    let out = headroom(d, &["render", "-q", "--in-place", sym.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::symlink_metadata(&sym)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(Audio::read(&x).unwrap().frames(), 96_000);
+    let leftovers: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn fifo_output_is_written_as_a_stream_and_stays_a_fifo() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = d.join("x.wav");
+    tone(-20.0, 1.0).write_wav(&x, OutputSamples::S16).unwrap();
+    let fifo = d.join("pipe");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).unwrap())
+    };
+    let out = headroom(
+        d,
+        &["render", "-q", x.to_str().unwrap(), fifo.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let bytes = reader.join().unwrap();
+    assert!(
+        std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),
+        "the FIFO was replaced"
+    );
+    // What came through the pipe is a complete WAV stream with exact lengths.
+    let copy = d.join("copy.wav");
+    std::fs::write(&copy, &bytes).unwrap();
+    let a = Audio::read(&copy).unwrap();
+    assert_eq!(a.frames(), 48_000);
+}
+
+#[test]
+fn a_character_device_output_is_written_and_stays_a_device() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = d.join("x.wav");
+    tone(-20.0, 1.0).write_wav(&x, OutputSamples::S16).unwrap();
+    let out = headroom(d, &["render", "-q", x.to_str().unwrap(), "/dev/null"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let meta = std::fs::metadata("/dev/null").unwrap();
+    assert!(
+        meta.file_type().is_char_device(),
+        "/dev/null was replaced by a regular file"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir("/dev")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".null."))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A block device or a socket is refused, not replaced.
+    let sock = d.join("sock.wav");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let out = headroom(
+        d,
+        &["render", "-q", x.to_str().unwrap(), sock.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("sock"), "{}", text(&out.stderr));
+    assert!(std::fs::metadata(&sock).unwrap().file_type().is_socket());
+}
+
+#[test]
+fn an_output_past_4_gib_is_rf64_with_exact_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 3.1 hours of sparse 16-bit stereo (2.1 GB on paper, nothing on disk) rendered as
+    // 32-bit float: 4.3 GB of WAV, more than a RIFF length field holds. Written into a FIFO
+    // drained by a thread that keeps the header and counts the bytes, so nothing reaches
+    // the disk. (A seekable output reserves the `ds64` room and is promoted when finished:
+    // the `audio::wav` unit tests check that on a 4 GiB counting sink.)
+    let frames: u64 = 540_000_000;
+    let input = d.join("long.wav");
+    sparse_wav(&input, frames);
+    let fifo = d.join("pipe");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let drain = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut f = std::fs::File::open(&fifo).unwrap();
+            let mut head = vec![0u8; 80];
+            f.read_exact(&mut head).unwrap();
+            let rest = std::io::copy(&mut f, &mut std::io::sink()).unwrap();
+            (head, 80 + rest)
+        })
+    };
+    let out = headroom(
+        d,
+        &[
+            "render",
+            "-q",
+            "--format",
+            "f32",
+            input.to_str().unwrap(),
+            fifo.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (h, total) = drain.join().unwrap();
+    let u32_at = |i: usize| u32::from_le_bytes(h[i..i + 4].try_into().unwrap());
+    let u64_at = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().unwrap());
+    let data_bytes = frames * 2 * 4;
+    assert!(total > 1 << 32, "only {total} bytes written");
+    assert_eq!(&h[0..4], b"RF64", "{:?}", &h[0..16]);
+    assert_eq!(u32_at(4), u32::MAX);
+    assert_eq!(&h[8..16], b"WAVEds64");
+    assert_eq!(u64_at(20), total - 8, "ds64 RIFF size");
+    assert_eq!(u64_at(28), data_bytes, "ds64 data size");
+    assert_eq!(u64_at(36), frames, "ds64 sample count");
+    let data = h.windows(4).position(|w| w == b"data").unwrap();
+    assert_eq!(u32_at(data + 4), u32::MAX, "data chunk size");
+    assert_eq!(total, (data + 8) as u64 + data_bytes);
+}
+
+#[test]
+fn interrupted_render_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = d.join("long.wav");
+    // Three hours of (sparse, silent) audio: far longer than the test waits.
+    sparse_wav(&input, 3 * 3600 * 48_000);
+    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let output = d.join("out.wav");
+        let mut child = Command::new(BIN)
+            .args([
+                "render",
+                "-q",
+                input.to_str().unwrap(),
+                output.to_str().unwrap(),
+            ])
+            .current_dir(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let partial = d.join(format!(".out.wav.{}.partial", child.id()));
+        // Ready when the render has written audio to its partial file.
+        let start = Instant::now();
+        while std::fs::metadata(&partial).map_or(0, |m| m.len()) < 1 << 20 {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "render never started writing"
+            );
+            assert!(child.try_wait().unwrap().is_none(), "render ended early");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: kill(2) with a live child pid and a valid signal number.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("interrupted"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(!partial.exists(), "the partial file was left behind");
+        assert!(!output.exists());
+    }
+}
+
+#[test]
+fn render_and_analyze_share_the_input_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (name, rate, ch, needle) in [
+        ("ghz.wav", 4_000_000_000u32, 1u16, "sample rate"),
+        ("slow.wav", 100, 1, "sample rate"),
+        ("wide.wav", 48_000, 16_000, "channel count"),
+    ] {
+        let p = d.join(name);
+        hostile_wav(&p, rate, ch);
+        let out_file = d.join("o.wav");
+        let a = headroom(d, &["analyze", p.to_str().unwrap()]);
+        let r = headroom(
+            d,
+            &["render", p.to_str().unwrap(), out_file.to_str().unwrap()],
+        );
+        for (cmd, out) in [("analyze", &a), ("render", &r)] {
+            assert_eq!(out.status.code(), Some(1), "{name} {cmd}");
+            let err = text(&out.stderr);
+            assert!(
+                err.contains(name) && err.contains(needle),
+                "{name} {cmd}: {err}"
+            );
+        }
+        assert_eq!(
+            text(&a.stderr),
+            text(&r.stderr),
+            "{name}: the commands disagree"
+        );
+        assert!(!out_file.exists());
+    }
+}
+
+#[test]
+fn memory_stays_bounded_whatever_the_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let short = d.join("short.wav");
+    let long = d.join("long.wav");
+    // 10 s and 1 h of (sparse, silent) 16-bit stereo: 1.9 MB and 691 MB.
+    sparse_wav(&short, 10 * 48_000);
+    sparse_wav(&long, 3600 * 48_000);
+    let (rc, small) = run_measuring_rss(d, &["analyze", "short.wav"]);
+    assert_eq!(rc, 0);
+    let (rc, big) = run_measuring_rss(d, &["analyze", "long.wav"]);
+    assert_eq!(rc, 0);
+    // Streaming: 360 times the audio, the same memory (a few MB of slack for the allocator).
+    assert!(
+        big < small + 8 * 1024,
+        "analyze: {small} KiB for 10 s, {big} KiB for 2 h"
+    );
+    // render streams too: into a FIFO drained by a thread, so nothing reaches the disk.
+    let fifo = d.join("pipe");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let drain = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut f = std::fs::File::open(&fifo).unwrap();
+            std::io::copy(&mut f, &mut std::io::sink()).unwrap()
+        })
+    };
+    let (rc, render) = run_measuring_rss(d, &["render", "-q", "long.wav", "pipe"]);
+    assert_eq!(rc, 0);
+    let bytes = drain.join().unwrap();
+    assert!(bytes > 3600 * 48_000 * 4, "{bytes} bytes came through");
+    assert!(render < 64 * 1024, "render of 1 h: {render} KiB");
+}
