@@ -18,9 +18,20 @@ use crate::wait::wait_for;
 /// Name of the null sink every sandbox creates and makes the default.
 pub const DEFAULT_SINK: &str = "fake-speakers";
 
-/// Environment variable set on every process a sandbox starts; `tests/no-leftovers.sh` looks
-/// for it to prove nothing is left running.
+/// Environment variable set on every process a sandbox starts (the sandbox's root directory).
 pub const SANDBOX_MARKER: &str = "HEADROOM_SANDBOX";
+
+/// Environment variable set on every process a sandbox starts: the root of the checkout whose
+/// tests started it. `scripts/no-leftovers.sh` looks for its own checkout here, so sandboxes of
+/// other checkouts on the same machine are not counted as its leftovers.
+pub const CHECKOUT_MARKER: &str = "HEADROOM_SANDBOX_CHECKOUT";
+
+/// The root of this checkout (the workspace directory), as `scripts/no-leftovers.sh` names it.
+pub fn checkout_root() -> PathBuf {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = tests.parent().unwrap_or(tests);
+    root.canonicalize().unwrap_or_else(|_| root.to_path_buf())
+}
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -89,6 +100,7 @@ impl Sandbox {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )?;
         env.insert(SANDBOX_MARKER.into(), root.clone().into_os_string());
+        env.insert(CHECKOUT_MARKER.into(), checkout_root().into_os_string());
         env.insert(
             "PIPEWIRE_RUNTIME_DIR".into(),
             runtime.clone().into_os_string(),
