@@ -422,6 +422,40 @@ impl History {
         Ok(out)
     }
 
+    /// At most `max` samples at or after `since_unix_ms`, oldest first, and where the next
+    /// page starts when more follow (ask again with that as `since_unix_ms`). A page never
+    /// ends inside a run of samples with the same stamp (they would be asked for again),
+    /// unless one run fills it.
+    pub fn query_page(
+        &self,
+        since_unix_ms: u64,
+        max: usize,
+    ) -> Result<(Vec<Sample>, Option<u64>), HistoryError> {
+        let max = max.max(1);
+        let mut all = self.query(since_unix_ms)?;
+        if all.len() <= max {
+            return Ok((all, None));
+        }
+        let mut next = all[max].unix_ms;
+        let mut end = max;
+        while end > 0 && all[end - 1].unix_ms == next {
+            end -= 1;
+        }
+        if end == 0 {
+            // One stamp fills the page: the rest of that stamp is skipped.
+            end = max;
+            match all[max..].iter().find(|s| s.unix_ms > next) {
+                Some(s) => next = s.unix_ms,
+                None => {
+                    all.truncate(end);
+                    return Ok((all, None));
+                }
+            }
+        }
+        all.truncate(end);
+        Ok((all, Some(next)))
+    }
+
     /// Samples of the last `window` before `now_unix_ms`.
     pub fn query_recent(
         &self,

@@ -132,6 +132,7 @@ fn routes() -> Routes {
                 layer_a_reduction_db: None,
             },
         ],
+        next_cursor: None,
     }
 }
 
@@ -151,6 +152,7 @@ Streams
     let empty = Routes {
         rules: vec![],
         streams: vec![],
+        next_cursor: None,
     };
     assert_eq!(
         format::routes(&empty),
@@ -298,6 +300,7 @@ fn history_human_and_json() {
                 xruns: 1,
             },
         ],
+        next_unix_ms: None,
     };
     let want = "\
 TIME (UTC)           IN S   OUT S  AGC dB  COMP GR  LIM GR  DSP µs  XRUNS
@@ -311,7 +314,8 @@ TIME (UTC)           IN S   OUT S  AGC dB  COMP GR  LIM GR  DSP µs  XRUNS
     assert_eq!(
         format::history(&History {
             interval_ms: 1000,
-            samples: vec![]
+            samples: vec![],
+            next_unix_ms: None,
         }),
         "(no history in that window)\n"
     );

@@ -1,23 +1,31 @@
 //! `history`: the per-second samples the engine records on its tick.
 
-use headroom_ipc::{IpcError, Response};
+use headroom_ipc::{IpcError, Response, HISTORY_PAGE_SAMPLES};
 
 use super::Engine;
 use crate::control::convert::sample_to_wire;
 use crate::history::{now_unix_ms, Sample};
 
-/// Answers `history` (`since_secs`: how far back; `None`: everything kept).
-pub(super) fn query(e: &Engine, since_secs: Option<u64>) -> Result<Response, IpcError> {
+/// Answers `history` (`since_secs`: how far back; `from_unix_ms`: where a previous page
+/// ended; neither: everything kept), one page of at most [`HISTORY_PAGE_SAMPLES`] samples.
+/// Client numbers are used with saturating arithmetic: any `u64` is a valid bound.
+pub(super) fn query(
+    e: &Engine,
+    since_secs: Option<u64>,
+    from_unix_ms: Option<u64>,
+) -> Result<Response, IpcError> {
     let since = since_secs
-        .map(|s| now_unix_ms().saturating_sub(s * 1000))
-        .unwrap_or(0);
-    let samples = e
+        .map(|s| now_unix_ms().saturating_sub(s.saturating_mul(1000)))
+        .unwrap_or(0)
+        .max(from_unix_ms.unwrap_or(0));
+    let (samples, next) = e
         .history
-        .query(since)
+        .query_page(since, HISTORY_PAGE_SAMPLES)
         .map_err(|e| IpcError::internal(e.to_string()))?;
     Ok(Response::History(headroom_ipc::History {
         interval_ms: e.history.interval_ms(),
         samples: samples.iter().map(sample_to_wire).collect(),
+        next_unix_ms: next,
     }))
 }
 

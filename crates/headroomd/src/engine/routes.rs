@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use headroom_ipc::{
-    Event, IpcError, LayerAAttached, LayerADetached, Response, Route as WireRoute, RouteRule,
-    Routes, RuleSource, StreamInfo, StreamRemoved,
+    page_streams, Event, IpcError, LayerAAttached, LayerADetached, Response, Route as WireRoute,
+    RouteRule, Routes, RuleSource, StreamInfo, StreamRemoved, MAX_USER_RULES, ROUTES_PAGE_BYTES,
 };
 use headroom_profile::{UserRule, UserRules};
 
@@ -26,6 +26,12 @@ pub(super) fn set(
         .map_err(|err| IpcError::invalid_params(format!("`{app}` is not a valid glob: {err}")))?;
     let mut rules = e.routing.router().user_rules().clone();
     rules.set(rule);
+    if rules.len() > MAX_USER_RULES {
+        return Err(IpcError::invalid_params(format!(
+            "there are already {MAX_USER_RULES} route rules, the most headroom keeps; remove \
+             one with `route.unset` first"
+        )));
+    }
     e.set_user_rules(rules, out)?;
     out.push(Output::Publish(Event::rule_changed(
         app,
@@ -148,6 +154,29 @@ impl Engine {
         Routes {
             rules,
             streams: self.streams().into_values().collect(),
+            next_cursor: None,
+        }
+    }
+
+    /// One page of `route.list`: the rules with the first streams (no cursor), or the streams
+    /// from node id `cursor` on; as many streams as fit [`ROUTES_PAGE_BYTES`], with the
+    /// cursor of the next page when more follow. Streams are ordered by node id, so a page
+    /// boundary stays put while streams come and go.
+    pub(super) fn routes_page(&self, cursor: Option<u64>) -> Routes {
+        let all = self.routes();
+        let from = cursor.unwrap_or(0);
+        let (streams, rest) = page_streams(
+            all.streams.iter().filter(|s| u64::from(s.node_id) >= from),
+            ROUTES_PAGE_BYTES,
+        );
+        Routes {
+            rules: if cursor.is_none() {
+                all.rules
+            } else {
+                Vec::new()
+            },
+            streams,
+            next_cursor: rest.first().map(|s| u64::from(s.node_id)),
         }
     }
 

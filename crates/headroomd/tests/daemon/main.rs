@@ -6,6 +6,7 @@ mod control_server;
 mod engine;
 mod engine_server;
 mod history_spill;
+mod limits;
 mod modules;
 mod profiles_store;
 mod support;
