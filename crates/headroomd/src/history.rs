@@ -10,18 +10,28 @@
 //!   `history-(i+1)`, the oldest (`history-(segments-1)`) is deleted, and a new
 //!   `history-0.jsonl` is started. Disk use is therefore at most
 //!   `segments × segment_bytes` (plus one line).
-//! * [`History::query`] returns disk and memory samples merged, oldest first.
+//! * [`History::query`] returns disk and memory samples merged, oldest first;
+//!   [`History::query_page`] a bounded page of them.
+//! * Segments are opened only as regular files and never through a symlink (`O_NOFOLLOW`,
+//!   [`crate::files::open_own`]): a `history-N.jsonl` that is a link, FIFO or device is
+//!   refused (the write counts as a spill error, the read is an error), so the spill never
+//!   appends to a file it does not own. Lines longer than
+//!   [`crate::files::MAX_HISTORY_LINE_BYTES`] are skipped when reading, and a segment is read
+//!   at most up to twice its nominal size.
 //!
 //! This is control-thread code (it allocates and does file I/O); it is never called from the
 //! audio callback. The engine feeds it once per second from meter and timing snapshots.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+
+use crate::files::{for_each_capped_line, open_own, MAX_HISTORY_LINE_BYTES};
 
 /// One per-second sample of the processed bus.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -163,7 +173,7 @@ pub fn segment_name(i: usize) -> String {
 
 fn ends_with_newline(path: &Path) -> std::io::Result<bool> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut f = File::open(path)?;
+    let mut f = open_own(path, OpenOptions::new().read(true))?;
     f.seek(SeekFrom::End(-1))?;
     let mut b = [0u8; 1];
     f.read_exact(&mut b)?;
@@ -191,10 +201,7 @@ impl Spill {
         if size > 0 && !ends_with_newline(&path).map_err(io_err(&path))? {
             // A line cut short by a crash: terminate it so the next append starts clean
             // (the fragment is skipped when reading).
-            let mut f = OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .map_err(io_err(&path))?;
+            let mut f = open_own(&path, OpenOptions::new().append(true)).map_err(io_err(&path))?;
             f.write_all(b"\n").map_err(io_err(&path))?;
             size += 1;
         }
@@ -237,11 +244,12 @@ impl Spill {
         }
         let path = self.dir.join(segment_name(0));
         if self.file.is_none() {
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(io_err(&path))?;
+            // Never through a symlink: whatever `history-0.jsonl` points at is not ours.
+            let f = open_own(
+                &path,
+                OpenOptions::new().create(true).append(true).mode(0o600),
+            )
+            .map_err(io_err(&path))?;
             self.file = Some(f);
         }
         if let Some(f) = self.file.as_mut() {
@@ -260,19 +268,28 @@ impl Spill {
     fn read(&self, since_ms: u64, out: &mut Vec<Sample>) -> Result<(), HistoryError> {
         for i in (0..self.segments).rev() {
             let path = self.dir.join(segment_name(i));
-            let f = match File::open(&path) {
+            let f = match open_own(&path, OpenOptions::new().read(true)) {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                    // Not a file of ours (a link, FIFO or device): the other segments still
+                    // answer.
+                    tracing::warn!("history: skipping {}: {e}", path.display());
+                    continue;
+                }
                 Err(e) => return Err(io_err(&path)(e)),
             };
-            for line in BufReader::new(f).lines() {
-                let line = line.map_err(io_err(&path))?;
-                if let Ok(s) = serde_json::from_str::<Sample>(&line) {
+            // Lines are capped (a sample is ~250 bytes) and so is what one segment may hold
+            // beyond its nominal size: a hostile or damaged file costs bounded memory and time.
+            let max_total = self.segment_bytes.saturating_mul(2).max(1 << 20);
+            for_each_capped_line(f, MAX_HISTORY_LINE_BYTES, max_total, |line| {
+                if let Ok(s) = serde_json::from_slice::<Sample>(line) {
                     if s.unix_ms >= since_ms {
                         out.push(s);
                     }
                 }
-            }
+            })
+            .map_err(io_err(&path))?;
         }
         Ok(())
     }

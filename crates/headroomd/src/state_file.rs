@@ -136,7 +136,7 @@ impl StateFile {
     /// Reads the overrides. A missing file is simply empty. A corrupt one is renamed to
     /// `<name>.corrupt-<unix seconds>` and reported in [`Loaded::warning`]; never panics.
     pub fn load(&self) -> Loaded {
-        let bytes = match fs::read(&self.path) {
+        let bytes = match crate::files::read_regular(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Loaded::default(),
             Err(e) => {

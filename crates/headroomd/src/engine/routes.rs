@@ -66,7 +66,7 @@ pub(super) fn unset(
 /// aside as `routes.json.corrupt` and ignored, a rule whose pattern is not a valid glob is
 /// reported and skipped.
 pub(super) fn load_user_rules(path: &Path) -> UserRules {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::files::read_regular_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return UserRules::new(),
         Err(e) => {

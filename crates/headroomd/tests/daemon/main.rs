@@ -5,6 +5,7 @@
 mod control_server;
 mod engine;
 mod engine_server;
+mod files;
 mod history_spill;
 mod limits;
 mod modules;
