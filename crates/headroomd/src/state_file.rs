@@ -205,7 +205,9 @@ impl StateFile {
 
 /// Replaces `path` with `contents` atomically: writes a temporary file in the same
 /// directory, fsyncs it, renames it over `path` and fsyncs the directory. Creates the
-/// directory if missing. On error the old file is untouched and the temporary file removed.
+/// directory if missing. On error the old file is untouched and the temporary file removed;
+/// once the rename is done the save has succeeded (a failed directory fsync is logged), so an
+/// error always means the file still holds the old contents.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = match path.parent() {
@@ -230,13 +232,23 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
         f.write_all(contents)?;
         f.sync_all()?;
         drop(f);
-        fs::rename(&tmp, path)?;
-        fs::File::open(&dir)?.sync_all()
+        fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
+        return result;
     }
-    result
+    // The new contents are in place: a failed fsync of the directory only weakens their
+    // durability against a crash. Reporting it as a failure would let the caller keep the old
+    // state in memory while the file holds the new one.
+    if let Err(e) = fs::File::open(&dir).and_then(|d| d.sync_all()) {
+        tracing::warn!(
+            "{} saved, but syncing {} failed: {e}",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

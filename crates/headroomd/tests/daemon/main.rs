@@ -2,6 +2,7 @@
 //! and behind the real control socket), the profile store with its file watcher, the metrics
 //! history.
 
+mod atomic_requests;
 mod control_server;
 mod engine;
 mod engine_server;
