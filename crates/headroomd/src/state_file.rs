@@ -81,14 +81,20 @@ impl Overrides {
     /// (unknown key, out of range, or in conflict with the profile, e.g. a silence gate above
     /// the new profile's target) is skipped and described in the returned warnings.
     pub fn apply_to(&self, profile: &Profile) -> (Profile, Vec<String>) {
+        let (p, skipped) = self.apply_to_keyed(profile);
+        (p, skipped.into_iter().map(|(_, w)| w).collect())
+    }
+
+    /// [`Overrides::apply_to`], with the key of each skipped override next to its warning.
+    pub fn apply_to_keyed(&self, profile: &Profile) -> (Profile, Vec<(String, String)>) {
         let mut p = profile.clone();
-        let mut warnings = Vec::new();
+        let mut skipped = Vec::new();
         for (k, v) in &self.values {
             if let Err(e) = p.set(k, v.clone()) {
-                warnings.push(format!("override {k} = {v} ignored: {e}"));
+                skipped.push((k.clone(), format!("override {k} = {v} ignored: {e}")));
             }
         }
-        (p, warnings)
+        (p, skipped)
     }
 }
 
@@ -177,18 +183,7 @@ impl StateFile {
     }
 
     fn move_aside(&self) -> io::Result<PathBuf> {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let base = format!("{}.corrupt-{secs}", self.path.display());
-        let mut candidate = PathBuf::from(&base);
-        let mut n = 1;
-        while candidate.exists() {
-            candidate = PathBuf::from(format!("{base}-{n}"));
-            n += 1;
-        }
-        fs::rename(&self.path, &candidate)?;
-        Ok(candidate)
+        move_aside(&self.path)
     }
 
     /// Writes the overrides atomically, creating the directory if needed.
@@ -201,6 +196,25 @@ impl StateFile {
         text.push('\n');
         write_atomic(&self.path, text.as_bytes())
     }
+}
+
+/// Moves the unusable file `path` aside to `<path>.corrupt-<unix seconds>` (with `-1`, `-2`, …
+/// appended when that name is taken), so an earlier backup is never overwritten. Returns the
+/// new name.
+pub fn move_aside(path: &Path) -> io::Result<PathBuf> {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let base = format!("{}.corrupt-{secs}", path.display());
+    let mut candidate = PathBuf::from(&base);
+    let mut n = 1;
+    // `symlink_metadata`: a dangling link is a name that is taken, too.
+    while fs::symlink_metadata(&candidate).is_ok() {
+        candidate = PathBuf::from(format!("{base}-{n}"));
+        n += 1;
+    }
+    fs::rename(path, &candidate)?;
+    Ok(candidate)
 }
 
 /// Replaces `path` with `contents` atomically: writes a temporary file in the same

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use headroom_ipc::{
     page_streams, Event, IpcError, LayerAAttached, LayerADetached, Response, Route as WireRoute,
-    RouteRule, Routes, RuleSource, StreamInfo, StreamRemoved, MAX_USER_RULES, ROUTES_PAGE_BYTES,
+    RouteRule, Routes, RuleSource, StreamInfo, StreamRemoved, MAX_PATTERN_BYTES, MAX_USER_RULES,
+    ROUTES_PAGE_BYTES,
 };
 use headroom_profile::{UserRule, UserRules};
 
@@ -63,8 +64,9 @@ pub(super) fn unset(
 }
 
 /// Loads the persisted runtime route rules (newest first); a corrupt file is reported, kept
-/// aside as `routes.json.corrupt` and ignored, a rule whose pattern is not a valid glob is
-/// reported and skipped.
+/// aside as `routes.json.corrupt-<unix seconds>` (never overwriting an earlier backup) and
+/// ignored; a rule whose pattern is not a valid glob or longer than [`MAX_PATTERN_BYTES`] is
+/// reported and skipped, and at most [`MAX_USER_RULES`] rules are kept (the newest).
 pub(super) fn load_user_rules(path: &Path) -> UserRules {
     let text = match crate::files::read_regular_to_string(path) {
         Ok(t) => t,
@@ -78,23 +80,45 @@ pub(super) fn load_user_rules(path: &Path) -> UserRules {
         }
     };
     match serde_json::from_str::<Vec<(String, WireRoute)>>(&text) {
-        Ok(rules) => rules
-            .into_iter()
-            .filter_map(|(app, r)| match UserRule::new(&app, route_from_wire(r)) {
-                Ok(rule) => Some(rule),
-                Err(e) => {
-                    tracing::warn!("{}: skipping the rule `{app}`: {e}", path.display());
-                    None
-                }
-            })
-            .collect(),
+        Ok(rules) => {
+            if rules.len() > MAX_USER_RULES {
+                tracing::warn!(
+                    "{}: {} rules, keeping the newest {MAX_USER_RULES}",
+                    path.display(),
+                    rules.len()
+                );
+            }
+            let kept: Vec<UserRule> = rules
+                .into_iter()
+                .filter_map(|(app, r)| {
+                    if app.len() > MAX_PATTERN_BYTES {
+                        tracing::warn!(
+                            "{}: skipping a rule of {} bytes (at most {MAX_PATTERN_BYTES})",
+                            path.display(),
+                            app.len()
+                        );
+                        return None;
+                    }
+                    match UserRule::new(&app, route_from_wire(r)) {
+                        Ok(rule) => Some(rule),
+                        Err(e) => {
+                            tracing::warn!("{}: skipping the rule `{app}`: {e}", path.display());
+                            None
+                        }
+                    }
+                })
+                .take(MAX_USER_RULES)
+                .collect();
+            kept.into_iter().collect()
+        }
         Err(e) => {
-            let backup = path.with_extension("json.corrupt");
-            let _ = std::fs::rename(path, &backup);
+            let note = match crate::state_file::move_aside(path) {
+                Ok(backup) => format!("moved to {}", backup.display()),
+                Err(err) => format!("could not move it aside: {err}"),
+            };
             tracing::warn!(
-                "{} is corrupt ({e}); moved to {} and starting without user rules",
-                path.display(),
-                backup.display()
+                "{} is corrupt ({e}); {note}; starting without user rules",
+                path.display()
             );
             UserRules::new()
         }

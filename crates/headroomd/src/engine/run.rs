@@ -243,10 +243,9 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
+    // The store logs its start-up warnings itself, once each.
     let store = ProfileStore::open(paths);
-    for w in store.take_warnings() {
-        tracing::warn!("{w}");
-    }
+    let _ = store.take_warnings();
 
     let (tx, rx) = unbounded();
     let broadcaster = Broadcaster::new();

@@ -9,6 +9,7 @@ mod engine_server;
 mod files;
 mod history_spill;
 mod limits;
+mod minor;
 mod modules;
 mod profiles_store;
 mod support;
