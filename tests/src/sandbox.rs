@@ -203,7 +203,9 @@ impl Sandbox {
         self.spawn_logged("wireplumber", &[])?;
         self.wait_wireplumber()?;
         self.create_null_sink(DEFAULT_SINK)?;
-        self.wait_default_sink(DEFAULT_SINK, Duration::from_secs(10))
+        // headroomd may be back first with its own sink: make the null sink the default
+        // explicitly rather than rely on WirePlumber's choice.
+        self.set_default_sink(DEFAULT_SINK, Duration::from_secs(30))
     }
 
     /// Polls until PipeWire answers `pw-cli info 0`.
@@ -323,6 +325,35 @@ impl Sandbox {
     }
 
     /// Waits until WirePlumber reports `name` as the default sink.
+    /// Makes the sink `name` the default as a user does (`wpctl set-default`) and waits until
+    /// WirePlumber has made it the default; asks again every 2 s meanwhile (a WirePlumber
+    /// still settling, e.g. on a loaded machine, can drop the request).
+    pub fn set_default_sink(&self, name: &str, timeout: Duration) -> Result<()> {
+        let mut asked: Option<Instant> = None;
+        wait_for(&format!("default sink {name}"), timeout, || {
+            if self.default_sink()?.as_deref() == Some(name) {
+                return Ok(Some(()));
+            }
+            if asked.is_none_or(|t| t.elapsed() >= Duration::from_secs(2)) {
+                let Some(id) = self.node_id(name)? else {
+                    return Ok(None);
+                };
+                asked = Some(Instant::now());
+                let st = self
+                    .command("wpctl")
+                    .args(["set-default", &id.to_string()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()?;
+                if !st.success() {
+                    bail!("wpctl set-default {id} ({name}) failed: {st}");
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    /// Polls until the default sink is `name`.
     pub fn wait_default_sink(&self, name: &str, timeout: Duration) -> Result<()> {
         wait_for(&format!("default sink {name}"), timeout, || {
             Ok((self.default_sink()?.as_deref() == Some(name)).then_some(()))

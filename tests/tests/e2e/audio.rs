@@ -345,7 +345,11 @@ fn bus_adds_lookahead_plus_at_most_one_quantum() {
 #[test]
 fn latency_verdict_tells_the_bus_from_the_graph() {
     let m = |lag: usize, corr: f64, gain: f64, direct: usize, processed: usize| Measured {
-        bursts: vec![(lag, corr, gain), (lag, corr - 0.05, gain), (lag, 0.9, -0.3)],
+        bursts: vec![
+            (lag, corr, gain),
+            (lag, corr - 0.05, gain),
+            (lag, 0.9, -0.3),
+        ],
         lag,
         corr,
         gain_db: gain,
