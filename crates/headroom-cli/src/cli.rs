@@ -214,14 +214,28 @@ pub enum BypassMode {
 pub struct MonitorArgs {
     /// Event topics to follow (default: all), e.g. `meters streams`.
     pub topics: Vec<String>,
+    /// With no daemon running, exit (code 3) instead of waiting for one to start.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
-/// `headroom history [--since 10m]`
+/// `headroom history [--since 10m] [--every 1m] [--utc]`
+///
+/// headroomd samples the processed bus once a second; it keeps the last hour in memory and
+/// older samples on disk, up to 8 segments of 1 MiB (about a day at one sample a second),
+/// and marks restarts, bypass, profile changes and alerts (the last 2048).
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// How far back to go: a number with unit s, m, h or d (e.g. `90s`, `10m`, `2h`).
+    /// Further back than headroomd keeps (about a day) shows what is kept, and says so.
     #[arg(long, default_value = "10m", value_parser = parse_duration_secs)]
     pub since: u64,
+    /// Length of one row: the samples of each span are summarised (`1s`: every sample).
+    #[arg(long, default_value = "1m", value_parser = parse_duration_secs)]
+    pub every: u64,
+    /// Show times in UTC instead of local time.
+    #[arg(long)]
+    pub utc: bool,
 }
 
 /// `headroom service …`

@@ -35,7 +35,7 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
     let path = socket_path(socket);
     if let Command::Monitor(args) = cmd {
         let topics = parse_topics(&args.topics)?;
-        return crate::monitor::run(&path, &topics, json, out);
+        return crate::monitor::run(&path, &topics, json, !args.no_wait, out);
     }
     let mut c = connect(&path)?;
     let err = |e: ClientError| client_error(e, &path);
@@ -46,7 +46,13 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
         }
         Command::Route(RouteCmd::List) => {
             let r = c.route_list().map_err(err)?;
-            emit(out, json, &r, || format::routes(&r))
+            // The human form starts with where the output goes (and whether headroom is the
+            // default sink); `--json` stays the `routes` reply.
+            let status = if json { None } else { c.status().ok() };
+            emit(out, json, &r, || {
+                let head = status.as_ref().map(format::output_line).unwrap_or_default();
+                format!("{head}{}", format::routes(&r))
+            })
         }
         Command::Route(RouteCmd::Set { app, route }) => {
             let route = match route {
@@ -126,7 +132,11 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
         }
         Command::History(a) => {
             let h = c.history(Some(a.since)).map_err(err)?;
-            emit(out, json, &h, || format::history(&h))
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let view = crate::history::View::new(a.every.max(1) * 1000, a.utc, Some(a.since), now);
+            emit(out, json, &h, || crate::history::render(&h, &view))
         }
         other => Err(CliError::failed(format!(
             "{other:?} does not talk to the daemon"

@@ -2,7 +2,7 @@
 
 use headroom_core::LUFS_FLOOR;
 use headroom_ipc::{
-    History, PipewireState, ProfileList, ProfileShow, ProfileSource, Route, Routes, RuleSource,
+    PipewireState, ProfileList, ProfileShow, ProfileSource, Route, Routes, RuleSource,
     SettingEntry, Status,
 };
 
@@ -116,8 +116,21 @@ pub fn reduction(db: f32) -> String {
     }
 }
 
+/// The state word line and one line per active alert, as `status` starts.
+pub fn state_lines(s: &Status) -> String {
+    let mut out = format!("State      {}\n", s.state.label());
+    for a in &s.alerts {
+        out.push_str(&format!("Alert      {}: {}\n", a.kind, a.message));
+    }
+    out
+}
+
 /// `headroom status`.
 pub fn status(s: &Status) -> String {
+    state_lines(s) + &status_body(s)
+}
+
+fn status_body(s: &Status) -> String {
     let m = &s.meters;
     let pw = match &s.pipewire {
         PipewireState::Connected => "connected".to_string(),
@@ -144,7 +157,7 @@ pub fn status(s: &Status) -> String {
         s.protocol_version,
         uptime(s.uptime_s),
         s.processed_sink,
-        s.real_sink.as_deref().unwrap_or("(no output device)"),
+        output_target(s),
         s.profile,
         on_off(s.bypass),
         lufs(m.in_momentary_lufs),
@@ -163,6 +176,26 @@ pub fn status(s: &Status) -> String {
         s.xruns,
         s.streams,
     )
+}
+
+/// Where the processed sink plays, for the `Output` lines: the real sink, and whether the
+/// processed sink is promoted to the default sink.
+fn output_target(s: &Status) -> String {
+    let sink = s.real_sink.as_deref().unwrap_or("(no output device)");
+    if s.promote_default {
+        format!(
+            "{sink}  (promoted: {} is the default sink, {sink} your sink)",
+            s.processed_sink
+        )
+    } else {
+        sink.to_string()
+    }
+}
+
+/// The `Output` line `headroom route list` starts with: the processed sink, the real sink it
+/// plays into, and whether auto-promote is on.
+pub fn output_line(s: &Status) -> String {
+    format!("Output     {} → {}\n", s.processed_sink, output_target(s))
 }
 
 /// `headroom route list`.
@@ -325,48 +358,6 @@ pub fn route_changed(app: &str, route: Option<Route>) -> String {
         Some(r) => format!("{app}: {}\n", route_str(r)),
         None => format!("{app}: rule removed (default route applies)\n"),
     }
-}
-
-/// `headroom history`.
-pub fn history(h: &History) -> String {
-    if h.samples.is_empty() {
-        return "(no history in that window)\n".to_string();
-    }
-    let rows: Vec<Vec<String>> = h
-        .samples
-        .iter()
-        .map(|s| {
-            vec![
-                utc_time(s.unix_ms),
-                lufs(s.in_short_term_lufs),
-                lufs(s.out_short_term_lufs),
-                format!("{:+.1}", s.agc_gain_db),
-                format!("{:.1}", s.compressor_gr_db),
-                format!("{:.1}", s.limiter_gr_db),
-                format!("{:.0}", s.dsp_mean_us),
-                s.xruns.to_string(),
-            ]
-        })
-        .collect();
-    let mut out = table(
-        &[
-            "TIME (UTC)",
-            "IN S",
-            "OUT S",
-            "AGC dB",
-            "COMP GR",
-            "LIM GR",
-            "DSP µs",
-            "XRUNS",
-        ],
-        &rows,
-    );
-    out.push_str(&format!(
-        "{} samples, every {} ms\n",
-        h.samples.len(),
-        h.interval_ms
-    ));
-    out
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod core_api;
 pub mod daemon;
 pub mod error;
 pub mod format;
+pub mod history;
 pub mod monitor;
 pub mod offline;
 pub mod output;

@@ -376,6 +376,7 @@ impl Client {
             // Pages move forward; a daemon that answered the same page again ends the loop.
             next = page.next_unix_ms.take().filter(|n| *n > from);
             all.samples.append(&mut page.samples);
+            all.marks.append(&mut page.marks);
         }
         Ok(all)
     }

@@ -79,6 +79,14 @@
 //!
 //! Control points fall every [`STEP`] frames counted from the last reset, so the output does
 //! not depend on how the audio is split into blocks.
+//!
+//! # Why one file
+//! The programme window, the adoption of quieter programmes, the stationary cap and the onset
+//! gain read and reset one another's state every control step; they are one state machine,
+//! and the order of their decisions in [`Agc`]'s step is the algorithm. Split into files they
+//! would share every field; kept here, the module documentation above reads against the code
+//! below it. The unit tests are at the end; the levelling tests on programmes live in the
+//! crate's `dsp` test binary.
 
 use crate::params::AgcParams;
 use crate::util::{db_to_lin, finite_clamp, LaneEnergy};
@@ -358,75 +366,26 @@ impl Agc {
         let _ = channels;
         let fast_cap =
             ((FAST_WINDOW_S * rate as f64 / STEP as f64).round() as usize).clamp(1, FAST_RING);
-        let mut a = Self {
-            params: *params,
-            dt: STEP as f64 / rate as f64,
-            reading_dt: ((rate as usize + 5) / 10) as f64 / rate as f64,
-            level: 0.0,
-            has_level: false,
-            steady_only: false,
-            gain_db: 0.0,
-            goal_db: 0.0,
-            onset_db: 0.0,
-            gain_from: 1.0,
-            gain_to: 1.0,
-            gain_to_db: 0.0,
-            pos: 0,
-            step_energy: LaneEnergy::default(),
-            step_sum: 0.0,
-            step_frames: 0,
-            last_step_frames: 0,
-            step_channels: 1,
-            fast_sums: [0.0; FAST_RING],
-            fast_frames: [0; FAST_RING],
-            fast_pos: 0,
-            fast_len: 0,
+        let sustain_cap =
+            ((SUSTAIN_S * rate as f64 / STEP as f64).round() as usize).clamp(1, SUSTAIN_RING);
+        Self::fresh(
+            *params,
+            STEP as f64 / rate as f64,
+            ((rate as usize + 5) / 10) as f64 / rate as f64,
             fast_cap,
-            fast_sum: 0.0,
-            fast_count: 0,
-            sub_sum: 0.0,
-            sub_frames: 0,
-            subs: Ring::new(0.0),
-            k_corr: 0.0,
-            peak_now: LUFS_FLOOR,
-            peaks: Ring::new(LUFS_FLOOR),
-            hist_m: Ring::new(LUFS_FLOOR),
-            hist_sb: Ring::new(LUFS_FLOOR),
-            active_s: 0.0,
-            silent_s: 0.0,
-            window: [0.0; WINDOW_MAX],
-            win_pos: 0,
-            win_len: 0,
-            since_onset_s: f64::INFINITY,
-            below_s: 0.0,
-            floor: LUFS_FLOOR,
-            onset_s: -1.0,
-            onset_sum: 0.0,
-            onset_frames: 0,
-            onset_confirmed: false,
-            adopted_rise: false,
-
-            programme_active: false,
-            changes: 0,
-            gate: LUFS_FLOOR,
-            last_fast: LUFS_FLOOR,
-            recent_2s: LUFS_FLOOR,
-            sustain: [LUFS_FLOOR; SUSTAIN_RING],
-            sustain_pos: 0,
-            sustain_cap: ((SUSTAIN_S * rate as f64 / STEP as f64).round() as usize)
-                .clamp(1, SUSTAIN_RING),
-            post_db: 0.0,
-        };
-        a.reset();
-        a
+            sustain_cap,
+        )
     }
 
-    /// Returns to unity gain with no loudness estimate. Real-time safe.
-    pub fn reset(&mut self) {
-        let params = self.params;
-        let (dt, reading_dt, fast_cap) = (self.dt, self.reading_dt, self.fast_cap);
-        let sustain_cap = self.sustain_cap;
-        *self = Self {
+    /// Unity gain, no loudness estimate, with the timing fixed by [`Agc::new`].
+    fn fresh(
+        params: AgcParams,
+        dt: f64,
+        reading_dt: f64,
+        fast_cap: usize,
+        sustain_cap: usize,
+    ) -> Self {
+        Self {
             params,
             dt,
             reading_dt,
@@ -483,7 +442,18 @@ impl Agc {
             sustain_pos: 0,
             sustain_cap,
             post_db: 0.0,
-        };
+        }
+    }
+
+    /// Returns to unity gain with no loudness estimate. Real-time safe.
+    pub fn reset(&mut self) {
+        *self = Self::fresh(
+            self.params,
+            self.dt,
+            self.reading_dt,
+            self.fast_cap,
+            self.sustain_cap,
+        );
     }
 
     /// Hands in new parameters; the gain moves to the new goal at the configured rates.
@@ -628,7 +598,7 @@ impl Agc {
         self.pos = 0;
         let p = self.params;
         let dt = self.dt;
-        let target = finite_clamp(p.target_lufs, -16.0, -70.0, 0.0) as f64;
+        let target = finite_clamp(p.target_lufs, -16.0, LUFS_FLOOR as f32, 0.0) as f64;
         let gate =
             finite_clamp(p.silence_gate_lufs, -60.0, -100.0, 0.0).max(LUFS_FLOOR as f32) as f64;
         let max_boost = finite_clamp(p.max_boost_db, 18.0, 0.0, 60.0) as f64;

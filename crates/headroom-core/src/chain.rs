@@ -40,6 +40,12 @@
 //! time constant, and a loud onset drops it to 0 first, so the onset never comes out louder
 //! than the target. `compressor.makeup_db` applies only while the AGC is off. With an
 //! aggressive compressor (say −40 dBFS, 10:1) the programme still lands on its target.
+//!
+//! # Why one file
+//! The chain owns the order of the stages and everything that lives between them (the
+//! automatic makeup, the loudness ceiling, the compressor rescale on sharp AGC cuts, the
+//! meters around the stages); those in-between parts read more than one stage and belong to
+//! no single one.
 
 use crate::agc::{Agc, ONSET_CONFIRM_S, ONSET_EXCESS_LU, STEP};
 use crate::compressor::Compressor;

@@ -42,6 +42,11 @@
 //!
 //! The lookahead is fixed when the limiter is created (it sets the latency); a changed
 //! `lookahead_ms` takes effect at the next [`Limiter::new`] / [`crate::Chain::prepare`].
+//!
+//! # Why one file
+//! Lookahead delay, peak detection, gain smoothing and the fine true-peak check of the
+//! output are one feedback loop around one delay line; they are kept together with their
+//! tests.
 
 use crate::params::LimiterParams;
 use crate::truepeak::{sanitize, BlockInterpolator};

@@ -36,6 +36,13 @@
 //! 1e−20 as 0 (no denormals), magnitudes above 1e12 are clamped. Filter states are flushed to
 //! zero when they fall below 1e−30, at every sub-block boundary and at the end of each
 //! `process` call.
+//!
+//! # Why one file
+//! The live meter's K-weighting, sub-block energies, momentary/short-term rings, gated
+//! integrated histogram, loudness range and true-peak hand-off share one per-sample loop and
+//! one sub-block clock; that loop is the meter's cost, and keeping it with the state it feeds
+//! is what keeps it allocation-free and fast. The Tech 3341/3342 conformance tests are at the
+//! end of the file.
 
 use crate::truepeak::{sanitize, BlockInterpolator, TAPS};
 use crate::LUFS_FLOOR;
@@ -50,7 +57,7 @@ const LUFS_OFFSET: f64 = -0.691;
 /// Histogram resolution in LU.
 const BIN_LU: f64 = 0.01;
 /// Lowest loudness held by the histograms (the absolute gate).
-const HIST_MIN_LUFS: f64 = -70.0;
+const HIST_MIN_LUFS: f64 = crate::LUFS_FLOOR;
 /// Number of bins: −70…+5 LUFS at 0.01 LU.
 const NBINS: usize = 7500;
 

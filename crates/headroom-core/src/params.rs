@@ -123,9 +123,12 @@ pub struct LayerAParams {
     pub threshold_lu: f32,
     /// Largest reduction applied to one stream, dB (≥ 0).
     pub max_reduction_db: f32,
-    /// How fast the reduction is applied, dB per second.
+    /// Largest boost applied to one stream while other streams play, dB (≥ 0, at most 20:
+    /// PipeWire's stream volume goes up to 10×).
+    pub max_boost_db: f32,
+    /// How fast a reduction or boost is applied, dB per second.
     pub attack_db_per_s: f32,
-    /// How fast the reduction is released when the stream calms, dB per second.
+    /// How fast a reduction or boost is released when no longer needed, dB per second.
     pub release_db_per_s: f32,
 }
 
@@ -135,6 +138,7 @@ impl Default for LayerAParams {
             enabled: true,
             threshold_lu: 6.0,
             max_reduction_db: 12.0,
+            max_boost_db: 20.0,
             attack_db_per_s: 6.0,
             release_db_per_s: 1.5,
         }

@@ -22,6 +22,10 @@
 //! Input sanitising (shared with [`crate::meter`]): non-finite samples count as 0, magnitudes
 //! below 1e−20 (−400 dBFS) are flushed to 0 so that no denormal enters the filter, and
 //! magnitudes above 1e12 (+240 dBFS) are clamped so that the `f32` arithmetic cannot overflow.
+//!
+//! # Why one file
+//! The interpolating filter, its coefficient design and the per-channel state are one
+//! algorithm (BS.1770-4 Annex 2); its compliance tests against the Annex's figures follow it.
 
 /// Taps per polyphase branch.
 pub(crate) const TAPS: usize = 12;
@@ -409,19 +413,15 @@ impl BlockInterpolator {
     }
 }
 
-/// Makes an input sample safe for the metering filters: non-finite → 0, |x| < 1e−20 → 0,
-/// |x| > 1e12 → ±1e12.
+/// Largest magnitude the meters take in (+240 dBFS): only keeps the squares finite, so that
+/// the meters measure what arrives however loud.
+pub(crate) const METER_MAX_INPUT: f32 = 1e12;
+
+/// Makes an input sample safe for the metering filters ([`crate::util::sanitize_below`] at
+/// [`METER_MAX_INPUT`]).
 #[inline(always)]
 pub(crate) fn sanitize(x: f32) -> f32 {
-    // Written as selects (no branches) so that block loops vectorise. NaN fails every
-    // comparison and ends up as 0, like ±∞.
-    let a = x.abs();
-    let clamped = if a > 1e12 { 1e12f32.copysign(x) } else { x };
-    if (1e-20..f32::INFINITY).contains(&a) {
-        clamped
-    } else {
-        0.0
-    }
+    crate::util::sanitize_below(x, METER_MAX_INPUT)
 }
 
 /// Largest |value| of the interpolated points of one window (oldest → newest) over all

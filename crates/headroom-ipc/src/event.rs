@@ -7,6 +7,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::alert::{Alert, AlertCleared, Alerts, StateWord};
 use crate::request::{Route, SettingValue, Topic};
 use crate::response::{
     sanitize_gain, sanitize_level, Meters, ProfileList, ProfileSource, Routes, RuleSource,
@@ -52,6 +53,12 @@ pub enum Event {
     SettingChanged(SettingChanged),
     /// `settings/snapshot`: all settings, sent first to a new `settings` subscriber.
     SettingsSnapshot(Settings),
+    /// `alerts/raised`: a condition started.
+    AlertRaised(Alert),
+    /// `alerts/cleared`: a condition ended.
+    AlertCleared(AlertCleared),
+    /// `alerts/snapshot`: the active alerts, sent first to a new `alerts` subscriber.
+    AlertsSnapshot(Alerts),
     /// An event this library version does not know.
     Other {
         /// Topic.
@@ -127,6 +134,9 @@ pub struct MetersTick {
     pub meters: Meters,
     /// Per-stream Layer A levels.
     pub layer_a: Vec<LayerALevel>,
+    /// The daemon's state word at this tick (absent from daemons that do not send it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateWord>,
 }
 
 fn level<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
@@ -147,7 +157,8 @@ pub struct LayerALevel {
     /// Short-term loudness of the stream before Layer A, LUFS ([`crate::LUFS_FLOOR`] = none).
     #[serde(serialize_with = "level")]
     pub short_term_lufs: f32,
-    /// Current reduction applied by Layer A, dB (≥ 0).
+    /// Current reduction applied by Layer A, dB: positive turns the stream down, negative
+    /// lifts it (a quiet stream playing together with louder ones).
     #[serde(serialize_with = "gain")]
     pub reduction_db: f32,
 }
@@ -206,7 +217,20 @@ impl Event {
 
     /// `meters/tick`.
     pub fn meters_tick(meters: Meters, layer_a: Vec<LayerALevel>) -> Event {
-        Event::MetersTick(MetersTick { meters, layer_a })
+        Event::MetersTick(MetersTick {
+            meters,
+            layer_a,
+            state: None,
+        })
+    }
+
+    /// `meters/tick` carrying the daemon's state word.
+    pub fn meters_tick_in(state: StateWord, meters: Meters, layer_a: Vec<LayerALevel>) -> Event {
+        Event::MetersTick(MetersTick {
+            meters,
+            layer_a,
+            state: Some(state),
+        })
     }
 
     /// `settings/changed`.
@@ -252,6 +276,9 @@ impl Event {
                 Topic::Profile
             }
             Event::SettingChanged(_) | Event::SettingsSnapshot(_) => Topic::Settings,
+            Event::AlertRaised(_) | Event::AlertCleared(_) | Event::AlertsSnapshot(_) => {
+                Topic::Alerts
+            }
             Event::Other { topic, .. } => *topic,
         }
     }
@@ -265,7 +292,10 @@ impl Event {
             Event::DaemonSnapshot(_)
             | Event::RoutingSnapshot(_)
             | Event::ProfileSnapshot(_)
-            | Event::SettingsSnapshot(_) => "snapshot",
+            | Event::SettingsSnapshot(_)
+            | Event::AlertsSnapshot(_) => "snapshot",
+            Event::AlertRaised(_) => "raised",
+            Event::AlertCleared(_) => "cleared",
             Event::RuleChanged(_) => "rule_changed",
             Event::StreamRouted(_) => "stream_routed",
             Event::StreamRemoved(_) => "stream_removed",
@@ -296,6 +326,9 @@ impl Event {
             Event::ProfileSnapshot(d) => serde_json::to_value(d),
             Event::SettingChanged(d) => serde_json::to_value(d),
             Event::SettingsSnapshot(d) => serde_json::to_value(d),
+            Event::AlertRaised(d) => serde_json::to_value(d),
+            Event::AlertCleared(d) => serde_json::to_value(d),
+            Event::AlertsSnapshot(d) => serde_json::to_value(d),
             Event::Other { data, .. } => Ok(data.clone()),
         }
     }
@@ -321,6 +354,9 @@ impl Event {
             (Topic::Profile, "snapshot") => Event::ProfileSnapshot(v(data)?),
             (Topic::Settings, "changed") => Event::SettingChanged(v(data)?),
             (Topic::Settings, "snapshot") => Event::SettingsSnapshot(v(data)?),
+            (Topic::Alerts, "raised") => Event::AlertRaised(v(data)?),
+            (Topic::Alerts, "cleared") => Event::AlertCleared(v(data)?),
+            (Topic::Alerts, "snapshot") => Event::AlertsSnapshot(v(data)?),
             (topic, event) => Event::Other {
                 topic,
                 event: event.to_owned(),

@@ -23,6 +23,7 @@
 
 use std::path::PathBuf;
 
+pub mod alert;
 pub mod error;
 pub mod event;
 pub mod frame;
@@ -30,6 +31,7 @@ pub mod request;
 pub mod response;
 pub mod state;
 
+pub use alert::{Alert, AlertCleared, AlertKind, Alerts, StateWord};
 pub use error::{ErrorCode, IpcError};
 pub use event::{
     DaemonShutdown, DaemonStarted, Event, LayerAAttached, LayerADetached, LayerALevel, MetersTick,
@@ -42,9 +44,9 @@ pub use frame::{
 pub use request::{BypassMode, Request, RequestFrame, Route, SettingValue, Topic, METHODS};
 pub use response::page_streams;
 pub use response::{
-    BypassState, DspTiming, History, HistorySample, Meters, PipewireState, ProfileActive,
-    ProfileEntry, ProfileList, ProfileShow, ProfileSource, Response, RouteRule, Routes, RuleSource,
-    SettingEntry, Settings, Status, StreamInfo, Subscribed,
+    BypassState, DspTiming, History, HistoryMark, HistorySample, MarkKind, Meters, PipewireState,
+    ProfileActive, ProfileEntry, ProfileList, ProfileShow, ProfileSource, Response, RouteRule,
+    Routes, RuleSource, SettingEntry, Settings, Status, StreamInfo, Subscribed,
 };
 pub use state::DaemonState;
 

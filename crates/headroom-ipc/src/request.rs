@@ -271,17 +271,23 @@ pub enum Topic {
     Profile,
     /// Setting changes.
     Settings,
+    /// Alerts raised and cleared.
+    Alerts,
 }
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; Topic::COUNT] = [
         Topic::Daemon,
         Topic::Routing,
         Topic::Meters,
         Topic::Profile,
         Topic::Settings,
+        Topic::Alerts,
     ];
+
+    /// Number of topics.
+    pub const COUNT: usize = 6;
 
     /// The wire spelling, e.g. `"meters"`.
     pub fn as_str(self) -> &'static str {
@@ -291,6 +297,7 @@ impl Topic {
             Topic::Meters => "meters",
             Topic::Profile => "profile",
             Topic::Settings => "settings",
+            Topic::Alerts => "alerts",
         }
     }
 
@@ -302,6 +309,7 @@ impl Topic {
             Topic::Meters => 2,
             Topic::Profile => 3,
             Topic::Settings => 4,
+            Topic::Alerts => 5,
         }
     }
 }

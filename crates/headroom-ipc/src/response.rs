@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::alert::{Alert, StateWord};
 use crate::request::{Route, SettingValue, Topic};
 use crate::LUFS_FLOOR;
 
@@ -56,6 +57,8 @@ impl Response {
 /// Daemon status (`status`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
+    /// What the daemon is doing, in one word (see [`StateWord`]).
+    pub state: StateWord,
     /// Daemon version, e.g. `"0.1.0"`.
     pub daemon_version: String,
     /// Protocol version the daemon speaks.
@@ -68,6 +71,11 @@ pub struct Status {
     pub real_sink: Option<String>,
     /// Node name of the virtual processed sink (`headroom-processed`).
     pub processed_sink: String,
+    /// Whether auto-promote is on (`route.promote_default`): the processed sink is the
+    /// default sink and `real_sink` is the sink the user chose. Absent (`false`) from daemons
+    /// that predate it.
+    #[serde(default)]
+    pub promote_default: bool,
     /// Active profile name.
     pub profile: String,
     /// Whether the chain is bypassed.
@@ -80,6 +88,9 @@ pub struct Status {
     pub meters: Meters,
     /// Number of application output streams currently known.
     pub streams: u32,
+    /// Alerts active now, oldest first.
+    #[serde(default)]
+    pub alerts: Vec<Alert>,
 }
 
 /// PipeWire connection state: `{"state":"connected"}` or
@@ -291,7 +302,8 @@ pub struct StreamInfo {
     pub route: Route,
     /// Node name the stream is actually linked to, if linked.
     pub target: Option<String>,
-    /// Current Layer A (per-stream pre-levelling) reduction in dB, when a tap is attached.
+    /// Current Layer A (per-stream pre-levelling) reduction in dB, when a tap is attached:
+    /// positive turns the stream down, negative lifts it.
     pub layer_a_reduction_db: Option<f32>,
 }
 
@@ -375,6 +387,46 @@ pub struct History {
     /// Absent on the last (usually the only) page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_unix_ms: Option<u64>,
+    /// Marked moments in the same span (restarts, bypass, profile changes, alerts), oldest
+    /// first.
+    #[serde(default)]
+    pub marks: Vec<HistoryMark>,
+    /// Time of the oldest sample the daemon keeps at all, ms since the Unix epoch (`null`:
+    /// none yet). A `since_secs` reaching further back than this gets what is kept.
+    #[serde(default)]
+    pub kept_since_unix_ms: Option<u64>,
+}
+
+/// A marked moment of the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryMark {
+    /// When, milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+    /// What kind of moment.
+    pub kind: MarkKind,
+    /// What happened, for people.
+    pub text: String,
+}
+
+/// What a [`HistoryMark`] marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkKind {
+    /// The daemon started.
+    Started,
+    /// The daemon stopped.
+    Stopped,
+    /// Bypass turned on or off.
+    Bypass,
+    /// Another profile became active (or the active one was reloaded).
+    Profile,
+    /// An alert was raised.
+    Alert,
+    /// An alert cleared.
+    Cleared,
+    /// A kind this library version does not know.
+    #[serde(other)]
+    Unknown,
 }
 
 /// One history sample of the processed bus.

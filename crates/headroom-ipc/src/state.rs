@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::alert::{Alert, AlertKind, Alerts, StateWord};
 use crate::event::{Event, LayerALevel, ProfileError};
 use crate::request::Topic;
 use crate::response::{
@@ -43,6 +44,29 @@ pub struct DaemonState {
     pub profile_error: Option<ProfileError>,
     /// `settings`: every setting, in the daemon's order.
     pub settings: Vec<SettingEntry>,
+    /// `meters` (each tick) or `daemon` (the snapshot): the daemon's state word.
+    pub state_word: Option<StateWord>,
+    /// `alerts`: the active alerts, oldest first (`None` until the snapshot arrives).
+    pub alerts: Option<Vec<Alert>>,
+    /// `alerts`: the alerts seen raised or cleared since subscribing, newest last (at most
+    /// [`RECENT_ALERTS`]).
+    pub recent_alerts: Vec<AlertNote>,
+}
+
+/// How many raised/cleared notes [`DaemonState::recent_alerts`] keeps.
+pub const RECENT_ALERTS: usize = 32;
+
+/// An alert seen raised or cleared, as a client lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertNote {
+    /// What it is about.
+    pub kind: AlertKind,
+    /// Raised (`true`) or cleared.
+    pub raised: bool,
+    /// The event's message.
+    pub message: String,
+    /// When, milliseconds since the Unix epoch.
+    pub unix_ms: u64,
 }
 
 impl DaemonState {
@@ -67,6 +91,7 @@ impl DaemonState {
             Event::DaemonSnapshot(s) => {
                 self.daemon_version = Some(s.daemon_version.clone());
                 self.status = Some((**s).clone());
+                self.state_word = Some(s.state);
             }
             Event::RuleChanged(rc) => {
                 let same = |r: &RouteRule| {
@@ -115,6 +140,12 @@ impl DaemonState {
             Event::MetersTick(t) => {
                 self.meters = Some(t.meters);
                 self.layer_a = t.layer_a.clone();
+                if let Some(w) = t.state {
+                    self.state_word = Some(w);
+                    if let Some(s) = self.status.as_mut() {
+                        s.state = w;
+                    }
+                }
                 for l in &t.layer_a {
                     if let Some(s) = self.streams.get_mut(&l.node_id) {
                         s.layer_a_reduction_db = Some(l.reduction_db);
@@ -145,8 +176,38 @@ impl DaemonState {
                 }),
             },
             Event::SettingsSnapshot(s) => self.settings = s.settings.clone(),
+            Event::AlertRaised(a) => {
+                let active = self.alerts.get_or_insert_with(Vec::new);
+                active.retain(|x| x.kind != a.kind);
+                active.push(a.clone());
+                self.note(AlertNote {
+                    kind: a.kind,
+                    raised: true,
+                    message: a.message.clone(),
+                    unix_ms: a.since_unix_ms,
+                });
+            }
+            Event::AlertCleared(c) => {
+                if let Some(active) = self.alerts.as_mut() {
+                    active.retain(|x| x.kind != c.kind);
+                }
+                self.note(AlertNote {
+                    kind: c.kind,
+                    raised: false,
+                    message: c.message.clone(),
+                    unix_ms: c.unix_ms,
+                });
+            }
+            Event::AlertsSnapshot(a) => self.alerts = Some(a.active.clone()),
             Event::Other { .. } => {}
         }
+    }
+
+    fn note(&mut self, n: AlertNote) {
+        if self.recent_alerts.len() >= RECENT_ALERTS {
+            self.recent_alerts.remove(0);
+        }
+        self.recent_alerts.push(n);
     }
 
     /// The active profile's name, from the profile list or the status.
@@ -190,7 +251,11 @@ impl DaemonState {
                 }
                 Topic::Meters => {
                     if let Some(m) = self.meters {
-                        out.push(Event::meters_tick(m, self.layer_a.clone()));
+                        out.push(Event::MetersTick(crate::MetersTick {
+                            meters: m,
+                            layer_a: self.layer_a.clone(),
+                            state: self.state_word,
+                        }));
                     }
                 }
                 Topic::Profile => {
@@ -201,6 +266,11 @@ impl DaemonState {
                 Topic::Settings => out.push(Event::SettingsSnapshot(Settings {
                     settings: self.settings.clone(),
                 })),
+                Topic::Alerts => {
+                    if let Some(a) = &self.alerts {
+                        out.push(Event::AlertsSnapshot(Alerts { active: a.clone() }));
+                    }
+                }
             }
         }
         out
@@ -230,19 +300,28 @@ mod tests {
     fn full_state() -> DaemonState {
         DaemonState {
             status: Some(Status {
+                state: StateWord::Quiet,
                 daemon_version: "0.1.0".into(),
                 protocol_version: 1,
                 uptime_s: 3,
                 pipewire: PipewireState::Connected,
                 real_sink: Some("speakers".into()),
                 processed_sink: "headroom-processed".into(),
+                promote_default: false,
                 profile: "night".into(),
                 bypass: false,
                 dsp: DspTiming::default(),
                 xruns: 0,
                 meters: Meters::silent(-16.0),
                 streams: 2,
+                alerts: vec![],
             }),
+            state_word: Some(StateWord::Quiet),
+            alerts: Some(vec![Alert {
+                kind: AlertKind::XrunBurst,
+                message: "4 xruns in 10 s".into(),
+                since_unix_ms: 5,
+            }]),
             daemon_version: Some("0.1.0".into()),
             rules: vec![RouteRule {
                 app: "firefox".into(),
@@ -347,6 +426,28 @@ mod tests {
         s.apply(&Event::started("0.2.0"));
         assert_eq!(s.shutdown, None);
         assert_eq!(s.daemon_version.as_deref(), Some("0.2.0"));
+        s.apply(&Event::AlertRaised(Alert {
+            kind: AlertKind::RealSinkMissing,
+            message: "no real sink".into(),
+            since_unix_ms: 10,
+        }));
+        s.apply(&Event::AlertCleared(crate::AlertCleared {
+            kind: AlertKind::XrunBurst,
+            message: "no xruns for 60 s".into(),
+            since_unix_ms: 5,
+            unix_ms: 20,
+        }));
+        let active: Vec<AlertKind> = s.alerts.iter().flatten().map(|a| a.kind).collect();
+        assert_eq!(active, [AlertKind::RealSinkMissing]);
+        assert_eq!(s.recent_alerts.len(), 2);
+        assert!(s.recent_alerts[0].raised && !s.recent_alerts[1].raised);
+        s.apply(&Event::meters_tick_in(
+            StateWord::NoOutput,
+            Meters::silent(-16.0),
+            vec![],
+        ));
+        assert_eq!(s.state_word, Some(StateWord::NoOutput));
+        assert_eq!(s.status.as_ref().unwrap().state, StateWord::NoOutput);
         s.apply(&Event::overflow([(Topic::Meters, 3)].into()));
         s.apply(&Event::overflow([(Topic::Meters, 2)].into()));
         assert_eq!(s.dropped[&Topic::Meters], 5);

@@ -16,6 +16,7 @@ impl Profile {
             layer_a_toggled: self.layer_a.enabled != new.layer_a.enabled,
             routing: self.route != new.route,
             sink: self.preferred_real_sink != new.preferred_real_sink,
+            promote: self.promote_default != new.promote_default,
         }
     }
 }
@@ -37,6 +38,9 @@ pub struct ProfileDiff {
     pub routing: bool,
     /// The preferred real sink changed: re-link the output.
     pub sink: bool,
+    /// `route.promote_default` changed: promote `headroom-processed` to the default sink, or
+    /// give the default back.
+    pub promote: bool,
 }
 
 /// CamillaDSP-style summary of a [`ProfileDiff`].

@@ -28,6 +28,9 @@ pub struct Profile {
     pub route: RouteConfig,
     /// `node.name` of the real sink to play into; `None` follows the default sink.
     pub preferred_real_sink: Option<String>,
+    /// Make `headroom-processed` the configured default sink while the daemon runs
+    /// (`route.promote_default`); the user's previous default becomes the real sink.
+    pub promote_default: bool,
 }
 
 impl Default for Profile {
@@ -40,6 +43,7 @@ impl Default for Profile {
             layer_a: LayerAParams::default(),
             route: RouteConfig::default(),
             preferred_real_sink: None,
+            promote_default: false,
         }
     }
 }

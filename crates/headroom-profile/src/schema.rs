@@ -433,6 +433,12 @@ pub static FIELDS: &[Field] = &[
         "Largest reduction applied to one stream, dB"
     ),
     num_field!(
+        "layer_a.max_boost_db",
+        layer_a.max_boost_db,
+        incl(0.0, 20.0),
+        "Largest boost of one stream while others play, dB (PipeWire allows up to +20)"
+    ),
+    num_field!(
         "layer_a.attack_db_per_s",
         layer_a.attack_db_per_s,
         excl_incl(0.0, 100.0),
@@ -458,6 +464,11 @@ pub static FIELDS: &[Field] = &[
             }
         },
     },
+    bool_field!(
+        "route.promote_default",
+        promote_default,
+        "Make headroom-processed the default sink while headroomd runs; the previous default becomes the real sink and is restored on exit"
+    ),
 ];
 
 /// Looks a setting up by dotted key.

@@ -23,12 +23,14 @@ impl Handler for Fake {
     fn handle(&self, req: Request) -> Result<Response, IpcError> {
         match req {
             Request::Status => Ok(Response::Status(Status {
+                state: headroom_ipc::StateWord::Levelling,
                 daemon_version: "0.1.0".into(),
                 protocol_version: PROTOCOL_VERSION,
                 uptime_s: 12345,
                 pipewire: PipewireState::Connected,
                 real_sink: Some("alsa_output.pci-0000_00_1f.3.analog-stereo".into()),
                 processed_sink: "headroom-processed".into(),
+                promote_default: false,
                 profile: "default".into(),
                 bypass: false,
                 dsp: DspTiming {
@@ -40,6 +42,7 @@ impl Handler for Fake {
                 xruns: 0,
                 meters: Meters::silent(-23.0),
                 streams: 4,
+                alerts: vec![],
             })),
             other => Err(IpcError::invalid_params(other.method())),
         }

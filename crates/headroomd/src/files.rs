@@ -104,13 +104,14 @@ pub fn read_regular_to_string(path: &Path) -> io::Result<String> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not valid UTF-8"))
 }
 
-/// Calls `line` with each line of `r` (without the `\n`) of at most `max_line` bytes; longer
-/// lines are skipped without being held in memory. Stops after `max_total` bytes.
+/// Calls `line` with each line of `r` (without the `\n`) of at most `max_line` bytes, until it
+/// returns `false`; longer lines are skipped without being held in memory. Stops after
+/// `max_total` bytes.
 pub fn for_each_capped_line(
     r: impl Read,
     max_line: usize,
     max_total: u64,
-    mut line: impl FnMut(&[u8]),
+    mut line: impl FnMut(&[u8]) -> bool,
 ) -> io::Result<()> {
     use std::io::BufRead;
     let mut r = io::BufReader::new(r.take(max_total));
@@ -138,8 +139,8 @@ pub fn for_each_capped_line(
         }
         r.consume(consumed);
         if ends {
-            if !too_long {
-                line(&cur);
+            if !too_long && !line(&cur) {
+                return Ok(());
             }
             cur.clear();
             too_long = false;
@@ -156,12 +157,24 @@ mod tests {
         let text = format!("a\n{}\nbc\nlast", "x".repeat(100));
         let mut got = Vec::new();
         for_each_capped_line(text.as_bytes(), 10, u64::MAX, |l| {
-            got.push(String::from_utf8_lossy(l).into_owned())
+            got.push(String::from_utf8_lossy(l).into_owned());
+            true
         })
         .unwrap();
         assert_eq!(got, ["a", "bc", "last"]);
         let mut n = 0;
-        for_each_capped_line(text.as_bytes(), 10, 4, |_| n += 1).unwrap();
+        for_each_capped_line(text.as_bytes(), 10, 4, |_| {
+            n += 1;
+            true
+        })
+        .unwrap();
         assert_eq!(n, 2, "stops after max_total bytes");
+        let mut n = 0;
+        for_each_capped_line(text.as_bytes(), 10, u64::MAX, |_| {
+            n += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(n, 1, "stops when asked");
     }
 }

@@ -14,10 +14,15 @@
 //!   [`History::query_page`] a bounded page of them.
 //! * Segments are opened only as regular files and never through a symlink (`O_NOFOLLOW`,
 //!   [`crate::files::open_own`]): a `history-N.jsonl` that is a link, FIFO or device is
-//!   refused (the write counts as a spill error, the read is an error), so the spill never
-//!   appends to a file it does not own. Lines longer than
+//!   refused (the write counts as a spill error; a query skips it with a warning), so the
+//!   spill never appends to a file it does not own. Lines longer than
 //!   [`crate::files::MAX_HISTORY_LINE_BYTES`] are skipped when reading, and a segment is read
 //!   at most up to twice its nominal size.
+//! * Marks (restarts, bypass, profile changes, alerts: [`History::mark`]) are rare: the last
+//!   [`MAX_MARKS`] are kept in memory and appended to `marks.jsonl` in the same directory as
+//!   they happen (read back at start, so they survive restarts); the file is rewritten from
+//!   memory (temporary file + rename) when it holds twice that many lines, so it stays under
+//!   ≈ 1 MB. It is opened like the segments: never through a symlink, lines capped.
 //!
 //! This is control-thread code (it allocates and does file I/O); it is never called from the
 //! audio callback. The engine feeds it once per second from meter and timing snapshots.
@@ -29,9 +34,16 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use headroom_ipc::HistoryMark;
 use serde::{Deserialize, Serialize};
 
 use crate::files::{for_each_capped_line, open_own, MAX_HISTORY_LINE_BYTES};
+
+/// Marks kept in memory (and, at most twice as many, in `marks.jsonl`).
+pub const MAX_MARKS: usize = 2048;
+
+/// File name of the marks, in the history directory.
+pub const MARKS_FILE: &str = "marks.jsonl";
 
 /// One per-second sample of the processed bus.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -288,6 +300,7 @@ impl Spill {
                         out.push(s);
                     }
                 }
+                true
             })
             .map_err(io_err(&path))?;
         }
@@ -303,6 +316,9 @@ pub struct History {
     interval_ms: u64,
     spill: Option<Spill>,
     spill_errors: u64,
+    marks: VecDeque<HistoryMark>,
+    /// `marks.jsonl` and how many lines it holds.
+    marks_file: Option<(PathBuf, usize)>,
 }
 
 impl std::fmt::Debug for History {
@@ -333,6 +349,34 @@ impl History {
             )?),
             None => None,
         };
+        let mut marks = VecDeque::new();
+        let marks_file = config.dir.as_ref().map(|dir| {
+            let path = dir.join(MARKS_FILE);
+            let mut lines = 0;
+            match open_own(&path, OpenOptions::new().read(true)) {
+                Ok(f) => {
+                    // At most the lines the file may hold, each capped.
+                    let max_total = (2 * MAX_MARKS * MAX_HISTORY_LINE_BYTES) as u64;
+                    let read = for_each_capped_line(f, MAX_HISTORY_LINE_BYTES, max_total, |line| {
+                        lines += 1;
+                        // A line cut short by a crash does not parse and is skipped.
+                        if let Ok(m) = serde_json::from_slice::<HistoryMark>(line) {
+                            if marks.len() >= MAX_MARKS {
+                                marks.pop_front();
+                            }
+                            marks.push_back(m);
+                        }
+                        true
+                    });
+                    if let Err(e) = read {
+                        tracing::warn!("history: reading {}: {e}", path.display());
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!("history: not reading {}: {e}", path.display()),
+            }
+            (path, lines)
+        });
         Ok(Self {
             ring: VecDeque::with_capacity(capacity),
             capacity,
@@ -340,7 +384,55 @@ impl History {
             interval_ms,
             spill,
             spill_errors: 0,
+            marks,
+            marks_file,
         })
+    }
+
+    /// Records a marked moment: kept in memory and appended to `marks.jsonl`. The mark is
+    /// always kept in memory; an error reports a failed write.
+    pub fn mark(&mut self, mark: HistoryMark) -> Result<(), HistoryError> {
+        if self.marks.len() >= MAX_MARKS {
+            self.marks.pop_front();
+        }
+        self.marks.push_back(mark.clone());
+        let Some((path, lines)) = self.marks_file.as_mut() else {
+            return Ok(());
+        };
+        if *lines + 1 > 2 * MAX_MARKS {
+            // Rewrite from memory (atomically), which already holds the new mark.
+            let mut text = String::new();
+            for m in &self.marks {
+                text.push_str(&serde_json::to_string(m).unwrap_or_default());
+                text.push('\n');
+            }
+            crate::state_file::write_atomic(path, text.as_bytes()).map_err(io_err(path))?;
+            *lines = self.marks.len();
+            return Ok(());
+        }
+        let mut line = serde_json::to_string(&mark).unwrap_or_default();
+        line.push('\n');
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        // Never through a symlink, like the segments.
+        open_own(
+            path,
+            OpenOptions::new().create(true).append(true).mode(0o600),
+        )
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .map_err(io_err(path))?;
+        *lines += 1;
+        Ok(())
+    }
+
+    /// The marks at or after `since_ms`, oldest first.
+    pub fn marks_since(&self, since_ms: u64) -> Vec<HistoryMark> {
+        self.marks
+            .iter()
+            .filter(|m| m.unix_ms >= since_ms)
+            .cloned()
+            .collect()
     }
 
     /// Samples the ring holds at most.
@@ -473,6 +565,34 @@ impl History {
         Ok((all, Some(next)))
     }
 
+    /// Time of the oldest sample kept (on disk or in memory), `None` when there is none.
+    /// Reads one line of the oldest segment.
+    pub fn oldest_unix_ms(&self) -> Option<u64> {
+        let on_disk = self.spill.as_ref().and_then(|spill| {
+            (0..spill.segments).rev().find_map(|i| {
+                let f = open_own(
+                    &spill.dir.join(segment_name(i)),
+                    OpenOptions::new().read(true),
+                )
+                .ok()?;
+                let mut first = None;
+                let _ = for_each_capped_line(
+                    f,
+                    MAX_HISTORY_LINE_BYTES,
+                    spill.segment_bytes.saturating_mul(2).max(1 << 20),
+                    |line| {
+                        first = serde_json::from_slice::<Sample>(line)
+                            .ok()
+                            .map(|s| s.unix_ms);
+                        first.is_none()
+                    },
+                );
+                first
+            })
+        });
+        on_disk.or_else(|| self.ring.front().map(|s| s.unix_ms))
+    }
+
     /// Samples of the last `window` before `now_unix_ms`.
     pub fn query_recent(
         &self,
@@ -493,6 +613,36 @@ mod tests {
             in_short_term_lufs: -20.0,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn marks_survive_a_restart_and_the_file_stays_bounded() {
+        use headroom_ipc::MarkKind;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = HistoryConfig {
+            dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        let mark = |t: u64| HistoryMark {
+            unix_ms: t,
+            kind: MarkKind::Bypass,
+            text: format!("bypass on at {t}"),
+        };
+        let mut h = History::new(&cfg).unwrap();
+        for t in 0..(2 * MAX_MARKS as u64 + 10) {
+            h.mark(mark(t)).unwrap();
+        }
+        let lines = std::fs::read_to_string(dir.path().join(MARKS_FILE))
+            .unwrap()
+            .lines()
+            .count();
+        assert!(lines <= 2 * MAX_MARKS, "{lines} lines");
+        drop(h);
+        let h = History::new(&cfg).unwrap();
+        let all = h.marks_since(0);
+        assert_eq!(all.len(), MAX_MARKS);
+        assert_eq!(all.last().unwrap().unix_ms, 2 * MAX_MARKS as u64 + 9);
+        assert_eq!(h.marks_since(2 * MAX_MARKS as u64 + 5).len(), 5);
     }
 
     #[test]

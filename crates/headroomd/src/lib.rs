@@ -14,6 +14,7 @@ pub mod profiles;
 pub mod pw;
 pub mod routing;
 pub mod state_file;
+pub mod watch;
 
 /// Daemon start-up configuration (command line and environment).
 #[derive(Debug, Clone, Default)]
@@ -25,6 +26,9 @@ pub struct DaemonConfig {
     pub preferred_real_sink: Option<String>,
     /// Start with the chain bypassed (audio passes unchanged, delayed by the chain latency).
     pub bypass: bool,
+    /// Make `headroom-processed` the default sink while running, regardless of the profile's
+    /// `route.promote_default` (`--promote-default`).
+    pub promote_default: bool,
 }
 
 // Debug builds abort on any heap allocation inside `assert_no_alloc` sections (the audio

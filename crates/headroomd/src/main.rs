@@ -20,6 +20,10 @@ struct Args {
     /// Start with the levelling chain bypassed.
     #[arg(long)]
     bypass: bool,
+    /// Make headroom-processed the default sink while running (the previous default becomes
+    /// the real sink and is restored on exit); same as `route.promote_default = true`.
+    #[arg(long)]
+    promote_default: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         config_path: args.config,
         preferred_real_sink: args.real_sink,
         bypass: args.bypass,
+        promote_default: args.promote_default,
     })
 }
 

@@ -1,15 +1,17 @@
 //! Drawing of the monitor: a pure function of [`MonitorState`].
 
+use headroom_ipc::StateWord;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Block, Borders, Cell, Chart, Clear, Dataset, GraphType, LineGauge, Paragraph, Row, Table,
+    Axis, Block, Borders, Cell, Chart, Clear, Dataset, GraphType, LegendPosition, LineGauge,
+    Paragraph, Row, Table,
 };
 use ratatui::Frame;
 
-use super::state::{Banner, MonitorState};
+use super::state::{Banner, MeterView, MonitorState};
 use crate::format::{lufs, measured, uptime};
 
 /// Lowest loudness drawn in the history chart, LUFS.
@@ -17,6 +19,19 @@ const CHART_FLOOR: f64 = -60.0;
 
 fn dim() -> Style {
     Style::default().fg(Color::DarkGray)
+}
+
+/// The colours of the state word.
+fn word_style(w: StateWord) -> Style {
+    let (fg, bg) = match w {
+        StateWord::Levelling => (Color::Black, Color::Green),
+        StateWord::Quiet => (Color::Black, Color::Gray),
+        StateWord::Limiting => (Color::Black, Color::Magenta),
+        StateWord::Bypass => (Color::Black, Color::Yellow),
+        StateWord::NoOutput | StateWord::Degraded => (Color::White, Color::Red),
+        StateWord::Unknown => (Color::Black, Color::Gray),
+    };
+    Style::default().fg(fg).bg(bg).add_modifier(Modifier::BOLD)
 }
 
 fn title_line(s: &MonitorState) -> Line<'static> {
@@ -28,12 +43,23 @@ fn title_line(s: &MonitorState) -> Line<'static> {
         spans.push(Span::raw(format!("— headroomd {} ", s.version)));
         spans.push(Span::raw(format!("— profile {} ", s.profile)));
         spans.push(Span::raw(format!("— up {} ", uptime(s.uptime_now()))));
+        if !s.real_sink.is_empty() {
+            spans.push(Span::raw(format!("— → {} ", s.real_sink)));
+        }
     }
-    if s.meters.is_some_and(|m| m.bypass) {
+    if s.promoted {
         spans.push(Span::styled(
+            " DEFAULT SINK ",
+            Style::default().fg(Color::Black).bg(Color::Cyan),
+        ));
+    }
+    match s.daemon.state_word {
+        Some(w) => spans.insert(0, Span::styled(format!(" {} ", w.label()), word_style(w))),
+        None if s.meters.is_some_and(|m| m.bypass) => spans.push(Span::styled(
             " BYPASS ",
             Style::default().fg(Color::Black).bg(Color::Yellow),
-        ));
+        )),
+        None => {}
     }
     Line::from(spans)
 }
@@ -46,15 +72,21 @@ pub fn draw(frame: &mut Frame, s: &MonitorState) {
     frame.render_widget(outer, area);
 
     let banner_h = u16::from(s.banner.is_some());
-    let [top, chart, streams, dsp, banner, footer] = Layout::vertical([
+    let alerts = alert_lines(s);
+    let alerts_h = (alerts.len() as u16).min(3);
+    let [top, chart, streams, dsp, alerts_area, banner, footer] = Layout::vertical([
         Constraint::Length(6),
         Constraint::Min(6),
         Constraint::Length((s.streams.len() as u16).clamp(1, 8) + 3),
         Constraint::Length(1),
+        Constraint::Length(alerts_h),
         Constraint::Length(banner_h),
         Constraint::Length(1),
     ])
     .areas(inner);
+    if alerts_h > 0 {
+        frame.render_widget(Paragraph::new(alerts), alerts_area);
+    }
     let [gauges, loudness] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
 
@@ -97,6 +129,24 @@ pub fn draw(frame: &mut Frame, s: &MonitorState) {
     }
 }
 
+/// One line per active alert (the daemon's `alerts` topic).
+fn alert_lines(s: &MonitorState) -> Vec<Line<'static>> {
+    s.daemon
+        .alerts
+        .iter()
+        .flatten()
+        .map(|a| {
+            Line::from(vec![
+                Span::styled(
+                    format!(" ALERT {} ", a.kind),
+                    Style::default().fg(Color::White).bg(Color::Red),
+                ),
+                Span::raw(format!(" {}", a.message)),
+            ])
+        })
+        .collect()
+}
+
 fn gauge<'a>(label: String, ratio: f64, color: Color, stale: bool) -> LineGauge<'a> {
     let style = if stale {
         dim()
@@ -116,7 +166,7 @@ fn draw_gauges(frame: &mut Frame, area: Rect, s: &MonitorState) {
     frame.render_widget(block, area);
     let rows = Layout::vertical([Constraint::Length(1); 4]).split(inner);
     let stale = s.meters_stale();
-    let m = s.meters.unwrap_or_default();
+    let m = s.meters.unwrap_or_else(MeterView::absent);
     // AGC gain spans −24…+18 dB.
     let agc = gauge(
         format!("AGC gain   {:+5.1} dB", m.agc_gain_db),
@@ -160,7 +210,7 @@ fn draw_loudness(frame: &mut Frame, area: Rect, s: &MonitorState) {
     } else {
         " Loudness (LUFS) "
     };
-    let m = s.meters.unwrap_or_default();
+    let m = s.meters.unwrap_or_else(MeterView::absent);
     let cell = |v: f32| {
         let style = if stale || !measured(v) {
             dim()
@@ -228,7 +278,24 @@ fn draw_chart(frame: &mut Frame, area: Rect, s: &MonitorState) {
     };
     let input = series(|p| p.1);
     let output = series(|p| p.2);
-    let datasets = vec![
+    let target: Vec<(f64, f64)> = s
+        .meters
+        .map(|m| f64::from(m.target_lufs).clamp(CHART_FLOOR, 0.0))
+        .map(|t| vec![(0.0, t), (super::state::HISTORY_SPAN_S, t)])
+        .unwrap_or_default();
+    let mut datasets = Vec::new();
+    if !target.is_empty() {
+        // First, so the loudness traces are drawn over it.
+        datasets.push(
+            Dataset::default()
+                .name("target")
+                .marker(Marker::Dot)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(Color::Yellow))
+                .data(&target),
+        );
+    }
+    datasets.extend([
         Dataset::default()
             .name("in S")
             .marker(Marker::Braille)
@@ -241,7 +308,13 @@ fn draw_chart(frame: &mut Frame, area: Rect, s: &MonitorState) {
             .graph_type(GraphType::Line)
             .style(Style::default().fg(Color::Green))
             .data(&output),
-    ];
+    ]);
+    // A label every 10 LU where the chart has a row for each, else every 20 LU.
+    let labels: &[&str] = if area.height >= 9 {
+        &["-60", "-50", "-40", "-30", "-20", "-10", "0"]
+    } else {
+        &["-60", "-40", "-20", "0"]
+    };
     let chart = Chart::new(datasets)
         .block(
             Block::default()
@@ -257,9 +330,11 @@ fn draw_chart(frame: &mut Frame, area: Rect, s: &MonitorState) {
         .y_axis(
             Axis::default()
                 .bounds([CHART_FLOOR, 0.0])
-                .labels(["-60", "-30", "0"])
+                .labels(labels.iter().copied())
                 .style(dim()),
-        );
+        )
+        // The newest data is on the right: the legend goes top left.
+        .legend_position(Some(LegendPosition::TopLeft));
     frame.render_widget(chart, area);
 }
 
@@ -270,9 +345,16 @@ fn draw_streams(frame: &mut Frame, area: Rect, s: &MonitorState) {
         s.streams
             .iter()
             .map(|r| {
+                let level = s
+                    .daemon
+                    .layer_a
+                    .iter()
+                    .find(|l| l.node_id == r.node_id)
+                    .map_or_else(|| "—".to_string(), |l| lufs(l.short_term_lufs));
                 Row::new(vec![
                     Cell::from(r.app.clone()),
                     Cell::from(r.media.clone().unwrap_or_default()),
+                    Cell::from(level),
                     Cell::from(r.route.clone()),
                     Cell::from(match r.layer_a_db {
                         Some(db) => crate::format::reduction(db),
@@ -286,13 +368,14 @@ fn draw_streams(frame: &mut Frame, area: Rect, s: &MonitorState) {
         rows,
         [
             Constraint::Percentage(25),
-            Constraint::Percentage(45),
+            Constraint::Percentage(35),
+            Constraint::Length(7),
             Constraint::Length(10),
             Constraint::Length(9),
         ],
     )
     .header(
-        Row::new(vec!["App", "Media", "Route", "Layer A"])
+        Row::new(vec!["App", "Media", "LUFS S", "Route", "Layer A"])
             .style(Style::default().add_modifier(Modifier::BOLD)),
     )
     .block(

@@ -45,6 +45,8 @@ fn stream_row(s: &StreamInfo) -> StreamRow {
 /// Applies a `status` reply (also the `daemon` topic snapshot). Status carries no meter
 /// timestamp of its own, so its meters count as fresh at `now_ms`.
 pub fn apply_status(state: &mut MonitorState, s: &Status, now_ms: u64) {
+    state.real_sink = s.real_sink.clone().unwrap_or_default();
+    state.promoted = s.promote_default;
     state.set_status(
         &s.daemon_version,
         &s.profile,
@@ -119,6 +121,8 @@ pub fn apply_event(state: &mut MonitorState, event: &Event, now_ms: u64) {
                 state.ceiling_dbtp = v as f32;
             }
         }
+        // Folded into `state.daemon` (active alerts, recent notes) and drawn from there.
+        Event::AlertRaised(_) | Event::AlertCleared(_) | Event::AlertsSnapshot(_) => {}
         Event::RuleChanged(_) | Event::Other { .. } => {}
     }
 }

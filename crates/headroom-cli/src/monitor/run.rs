@@ -27,21 +27,42 @@ enum Msg {
     Disconnected(String),
 }
 
-/// `headroom monitor`: the TUI, or NDJSON events on `out` with `json`.
-pub fn run(socket: &Path, topics: &[Topic], json: bool, out: &mut dyn Write) -> CliResult {
+/// What the TUI says while no daemon answers.
+pub const WAITING: &str = "waiting for headroomd …";
+
+/// `headroom monitor`: the TUI, or NDJSON events on `out` with `json`. With `wait`, the TUI
+/// started before the daemon waits for it (connecting when it appears) instead of exiting.
+pub fn run(
+    socket: &Path,
+    topics: &[Topic],
+    json: bool,
+    wait: bool,
+    out: &mut dyn Write,
+) -> CliResult {
     if json {
         return run_json(socket, topics, out);
     }
-    // Connect before touching the terminal, so a daemon that is down is reported plainly.
-    let sub = connect(socket)?
-        .subscribe(topics)
-        .map_err(|e| client_error(e, socket))?;
+    // Connect before touching the terminal, so a daemon that is down is reported plainly
+    // (or, with `wait`, waited for).
+    let sub = match connect(socket)
+        .and_then(|c| c.subscribe(topics).map_err(|e| client_error(e, socket)))
+    {
+        Ok(s) => Some(s),
+        // Waiting needs the screen to say so; without a terminal, report it plainly.
+        Err(e) if wait && e.kind == ErrorKind::DaemonDown && std::io::stdout().is_terminal() => {
+            None
+        }
+        Err(e) => return Err(e),
+    };
     if !std::io::stdout().is_terminal() {
         return Err(CliError::failed(
             "headroom monitor needs a terminal; use `headroom monitor --json` for an NDJSON event stream",
         ));
     }
     let (tx, rx) = mpsc::channel();
+    if sub.is_none() {
+        let _ = tx.send(Msg::Disconnected(WAITING.to_string()));
+    }
     spawn_events(sub, tx.clone(), socket.to_path_buf(), topics.to_vec());
     spawn_status(tx, socket.to_path_buf());
 
@@ -79,9 +100,9 @@ fn reason(e: &ClientError) -> String {
 }
 
 /// Forwards events; when the stream ends, reports it and resubscribes once the daemon is back.
-fn spawn_events(first: Subscription, tx: Sender<Msg>, socket: PathBuf, topics: Vec<Topic>) {
+fn spawn_events(first: Option<Subscription>, tx: Sender<Msg>, socket: PathBuf, topics: Vec<Topic>) {
     std::thread::spawn(move || {
-        let mut sub = Some(first);
+        let mut sub = first;
         loop {
             if let Some(s) = sub.take() {
                 let mut why = "headroomd closed the connection".to_string();
@@ -106,7 +127,11 @@ fn spawn_events(first: Subscription, tx: Sender<Msg>, socket: PathBuf, topics: V
             match Client::connect_to(&socket).and_then(|c| c.subscribe(&topics)) {
                 Ok(s) => sub = Some(s),
                 Err(e) => {
-                    if tx.send(Msg::Disconnected(reason(&e))).is_err() {
+                    let why = match e {
+                        ClientError::NotRunning { .. } => WAITING.to_string(),
+                        other => reason(&other),
+                    };
+                    if tx.send(Msg::Disconnected(why)).is_err() {
                         return;
                     }
                 }

@@ -35,6 +35,23 @@ pub struct MeterView {
     pub bypass: bool,
 }
 
+impl MeterView {
+    /// Meters with nothing measured (loudness and peaks at the −70 floor, shown as `—`).
+    pub fn absent() -> Self {
+        let floor = headroom_ipc::LUFS_FLOOR;
+        MeterView {
+            in_m: floor,
+            in_s: floor,
+            in_i: floor,
+            out_m: floor,
+            out_s: floor,
+            out_i: floor,
+            out_tp: floor,
+            ..MeterView::default()
+        }
+    }
+}
+
 /// One row of the streams table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamRow {
@@ -95,6 +112,10 @@ pub struct MonitorState {
     pub version: String,
     /// Active profile.
     pub profile: String,
+    /// The real sink the processed output plays into (empty while unknown).
+    pub real_sink: String,
+    /// Whether headroom is promoted to the default sink (`route.promote_default`).
+    pub promoted: bool,
     /// Daemon uptime at `uptime_at_ms`, seconds.
     pub uptime_s: u64,
     /// When `uptime_s` was received.
@@ -129,6 +150,8 @@ impl Default for MonitorState {
             daemon: DaemonState::default(),
             version: String::new(),
             profile: String::new(),
+            real_sink: String::new(),
+            promoted: false,
             uptime_s: 0,
             uptime_at_ms: 0,
             meters: None,

@@ -49,6 +49,7 @@ fn daemon_down_exits_3_with_how_to_start() {
         &["bypass", "toggle"],
         &["history", "--since", "5m"],
         &["monitor"],
+        &["monitor", "--no-wait"],
         &["monitor", "--json", "meters"],
         &["--json", "status"],
     ] {

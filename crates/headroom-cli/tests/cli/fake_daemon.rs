@@ -17,12 +17,14 @@ use headroom_ipc::{
 
 fn status() -> Status {
     Status {
+        state: headroom_ipc::StateWord::Levelling,
         daemon_version: "9.9.9".into(),
         protocol_version: PROTOCOL_VERSION,
         uptime_s: 42,
         pipewire: PipewireState::Connected,
         real_sink: Some("fake-speakers".into()),
         processed_sink: "headroom-processed".into(),
+        promote_default: false,
         profile: "speech".into(),
         bypass: false,
         dsp: DspTiming {
@@ -34,6 +36,7 @@ fn status() -> Status {
         xruns: 0,
         meters: Meters::silent(-16.0),
         streams: 0,
+        alerts: vec![],
     }
 }
 

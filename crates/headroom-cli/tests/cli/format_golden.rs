@@ -1,6 +1,6 @@
 //! Golden tests: the human and JSON output of each daemon command, fed fixed responses.
 
-use headroom_cli::format;
+use headroom_cli::{format, history};
 use headroom_ipc::{
     DspTiming, History, HistorySample, Meters, PipewireState, ProfileEntry, ProfileList,
     ProfileShow, ProfileSource, Route, RouteRule, Routes, RuleSource, SettingEntry, SettingValue,
@@ -9,12 +9,14 @@ use headroom_ipc::{
 
 fn status() -> Status {
     Status {
+        state: headroom_ipc::StateWord::Levelling,
         daemon_version: "0.1.0".into(),
         protocol_version: 1,
         uptime_s: 7500,
         pipewire: PipewireState::Connected,
         real_sink: Some("alsa_output.pci-0000_00_1f.3.analog-stereo".into()),
         processed_sink: "headroom-processed".into(),
+        promote_default: false,
         profile: "night".into(),
         bypass: false,
         dsp: DspTiming {
@@ -41,12 +43,14 @@ fn status() -> Status {
             frames: 48000,
         },
         streams: 2,
+        alerts: vec![],
     }
 }
 
 #[test]
 fn status_human() {
     let want = "\
+State      LEVELLING
 headroomd 0.1.0 (protocol 1), up 2h 05m
 PipeWire   connected
 Output     headroom-processed → alsa_output.pci-0000_00_1f.3.analog-stereo
@@ -270,53 +274,117 @@ fn bypass_and_route_messages() {
     );
 }
 
+fn sample(unix_ms: u64, in_s: f32, out_s: f32, agc: f32, lim: f32, xruns: u64) -> HistorySample {
+    HistorySample {
+        unix_ms,
+        in_short_term_lufs: in_s,
+        out_short_term_lufs: out_s,
+        agc_gain_db: agc,
+        compressor_gr_db: 1.0,
+        limiter_gr_db: lim,
+        dsp_mean_us: 40.0,
+        dsp_max_us: 230.0,
+        spikes: 0,
+        xruns,
+    }
+}
+
+fn utc_view(every_s: u64, since_secs: Option<u64>, now_unix_ms: u64) -> history::View {
+    history::View::new(every_s * 1000, true, since_secs, now_unix_ms)
+}
+
 #[test]
-fn history_human_and_json() {
+fn history_every_sample_and_json() {
     let h = History {
         interval_ms: 1000,
         samples: vec![
-            HistorySample {
-                unix_ms: 1_700_000_000_000,
-                in_short_term_lufs: -22.4,
-                out_short_term_lufs: -16.1,
-                agc_gain_db: 6.2,
-                compressor_gr_db: 2.5,
-                limiter_gr_db: 0.0,
-                dsp_mean_us: 41.6,
-                dsp_max_us: 230.0,
-                spikes: 0,
-                xruns: 0,
-            },
-            HistorySample {
-                unix_ms: 1_700_000_001_000,
-                in_short_term_lufs: -70.0,
-                out_short_term_lufs: -70.0,
-                agc_gain_db: -1.0,
-                compressor_gr_db: 0.0,
-                limiter_gr_db: 0.0,
-                dsp_mean_us: 40.2,
-                dsp_max_us: 230.0,
-                spikes: 0,
-                xruns: 1,
-            },
+            sample(1_700_000_000_000, -22.4, -16.1, 6.2, 0.0, 0),
+            sample(1_700_000_001_000, -70.0, -70.0, -1.0, 0.0, 1),
         ],
         next_unix_ms: None,
+        marks: vec![],
+        kept_since_unix_ms: Some(1_700_000_000_000),
     };
     let want = "\
-TIME (UTC)           IN S   OUT S  AGC dB  COMP GR  LIM GR  DSP µs  XRUNS
-2023-11-14 22:13:20  -22.4  -16.1  +6.2    2.5      0.0     42      0
-2023-11-14 22:13:21  —      —      -1.0    0.0      0.0     40      1
-2 samples, every 1000 ms
+TIME                 IN S   OUT S  AGC dB  COMP GR  LIM GR  DSP µs  XRUNS
+2023-11-14 22:13:20  -22.4  -16.1  +6.2    1.0      0.0     40      0
+2023-11-14 22:13:21  —      —      -1.0    1.0      0.0     40      1
+2 samples in 2 rows of 1 s; times UTC; IN/OUT S: energy mean, GR: largest, XRUNS: new
 ";
-    assert_eq!(format::history(&h), want);
+    assert_eq!(history::render(&h, &utc_view(1, None, 0)), want);
     let v = serde_json::to_value(&h).unwrap();
     assert_eq!(v["samples"][1]["in_short_term_lufs"], -70.0);
+    let empty = History {
+        interval_ms: 1000,
+        samples: vec![],
+        next_unix_ms: None,
+        marks: vec![],
+        kept_since_unix_ms: None,
+    };
     assert_eq!(
-        format::history(&History {
-            interval_ms: 1000,
-            samples: vec![],
-            next_unix_ms: None,
-        }),
+        history::render(&empty, &utc_view(60, None, 0)),
         "(no history in that window)\n"
     );
+}
+
+/// Three minutes at one sample a second, one row a minute; a restart, bypass and an alert
+/// between the rows they fall in; a window asked for beyond what is kept says so.
+#[test]
+fn history_summarised_per_minute_with_marks() {
+    use headroom_ipc::{HistoryMark, MarkKind};
+    let t0 = 1_700_000_040_000; // 22:14:00 UTC
+    let mut samples = Vec::new();
+    for i in 0..180u64 {
+        let (in_s, out_s, lim, xruns) = match i / 60 {
+            0 => (-30.0, -18.0, 0.0, 0),
+            // The second minute: loud, the limiter working; two xruns; half unmeasured.
+            1 => (
+                if i % 2 == 0 { -10.0 } else { -70.0 },
+                -17.0,
+                if i == 100 { 4.5 } else { 1.0 },
+                if i < 90 { 0 } else { 2 },
+            ),
+            // A restart: the counter starts again at 0, then one xrun.
+            _ => (-25.0, -18.0, 0.0, u64::from(i >= 170)),
+        };
+        samples.push(sample(t0 + i * 1000, in_s, out_s, 3.0, lim, xruns));
+    }
+    let mark = |s: u64, kind, text: &str| HistoryMark {
+        unix_ms: t0 + s * 1000,
+        kind,
+        text: text.into(),
+    };
+    let h = History {
+        interval_ms: 1000,
+        samples,
+        next_unix_ms: None,
+        marks: vec![
+            mark(30, MarkKind::Bypass, "bypass on"),
+            mark(31, MarkKind::Bypass, "bypass off"),
+            mark(
+                95,
+                MarkKind::Alert,
+                "xrun_burst: 3 xruns within 10 s: audio drops out",
+            ),
+            mark(120, MarkKind::Started, "headroomd 0.1.0 started"),
+        ],
+        kept_since_unix_ms: Some(t0),
+    };
+    let now = t0 + 180_000;
+    let want = "\
+note: headroomd keeps history from 2023-11-14 22:14:00 (3m 00s back) — showing all of it
+TIME                 IN S   OUT S  AGC dB  COMP GR  LIM GR  DSP µs  XRUNS
+2023-11-14 22:14:00  -30.0  -18.0  +3.0    1.0      0.0     40      0
+  * 2023-11-14 22:14:30  bypass on
+  * 2023-11-14 22:14:31  bypass off
+2023-11-14 22:15:00  -10.0  -17.0  +3.0    1.0      4.5     40      2
+  ! 2023-11-14 22:15:35  xrun_burst: 3 xruns within 10 s: audio drops out
+2023-11-14 22:16:00  -25.0  -18.0  +3.0    1.0      0.0     40      1
+  ▶ 2023-11-14 22:16:00  headroomd 0.1.0 started
+180 samples in 3 rows of 1 min; times UTC; IN/OUT S: energy mean, GR: largest, XRUNS: new
+";
+    assert_eq!(history::render(&h, &utc_view(60, Some(86_400), now)), want);
+    // Within what is kept: no note.
+    let got = history::render(&h, &utc_view(60, Some(180), now));
+    assert!(got.starts_with("TIME"), "{got}");
 }

@@ -24,12 +24,14 @@ fn stream(id: u32, app: &str, route: Route) -> StreamInfo {
 
 fn status() -> Status {
     Status {
+        state: headroom_ipc::StateWord::Levelling,
         daemon_version: "0.1.0".into(),
         protocol_version: 1,
         uptime_s: 100,
         pipewire: PipewireState::Connected,
         real_sink: None,
         processed_sink: "headroom-processed".into(),
+        promote_default: false,
         profile: "default".into(),
         bypass: false,
         dsp: DspTiming {
@@ -41,6 +43,7 @@ fn status() -> Status {
         xruns: 1,
         meters: Meters::silent(-16.0),
         streams: 0,
+        alerts: vec![],
     }
 }
 

@@ -278,3 +278,68 @@ fn dsp_line_shows_load_and_alerts() {
     );
     assert_ne!(buf[(x as u16 + 1, y as u16)].fg, Color::Red);
 }
+
+/// At 80×24: the state word first in the title, an active alert, each app's loudness in the
+/// streams table, the LUFS axis labelled every 10 LU, the target in the legend, the footer.
+#[test]
+fn state_word_alerts_app_loudness_and_axis_at_80x24() {
+    use headroom_ipc::{Alert, AlertKind, Event, LayerALevel, Meters, StateWord};
+    let mut s = live_state();
+    s.daemon.apply(&Event::meters_tick_in(
+        StateWord::Limiting,
+        Meters::silent(-16.0),
+        vec![LayerALevel {
+            node_id: 41,
+            app: "Firefox".into(),
+            short_term_lufs: -12.3,
+            reduction_db: 3.5,
+        }],
+    ));
+    s.daemon.apply(&Event::AlertRaised(Alert {
+        kind: AlertKind::SustainedLimiting,
+        message: "the limiter has held about 6.5 dB".into(),
+        since_unix_ms: 1,
+    }));
+    let (lines, _) = render(&s, 80, 24);
+    let screen = lines.join("\n");
+    assert!(lines[0].contains(" LIMITING "), "{}", lines[0]);
+    let word = lines[0].find("LIMITING").unwrap();
+    assert!(
+        word < lines[0].find("headroom monitor").unwrap(),
+        "{}",
+        lines[0]
+    );
+    assert!(has(&lines, "ALERT sustained_limiting"), "{screen}");
+    assert!(has(&lines, "-12.3"), "{screen}");
+    // mpv has no tap: no loudness, a dash.
+    let mpv = lines.iter().find(|l| l.contains("mpv")).unwrap();
+    assert!(mpv.contains('—'), "{mpv}");
+    for label in ["-40", "-20"] {
+        assert!(has(&lines, label), "axis label {label}:\n{screen}");
+    }
+    // With room for them, a label every 10 LU.
+    let (tall, _) = render(&s, 120, 40);
+    for label in ["-50", "-40", "-30", "-20", "-10"] {
+        assert!(
+            has(&tall, label),
+            "axis label {label}:\n{}",
+            tall.join("\n")
+        );
+    }
+    // The legend (with the target line) where the chart has room for it.
+    assert!(has(&tall, "target"), "{}", tall.join("\n"));
+    assert!(has(&lines, "q quit"), "footer:\n{screen}");
+}
+
+/// Without meters (e.g. `monitor routing`), loudness shows "—", never 0.0.
+#[test]
+fn absent_meters_show_dashes_not_zero() {
+    let mut s = MonitorState::new(vec!["routing".into()]);
+    s.tick(1_000);
+    let (lines, _) = render(&s, 100, 34);
+    for row in ["Momentary", "Short-term", "Integrated", "True peak"] {
+        let line = lines.iter().find(|l| l.contains(row)).unwrap();
+        let line = &line[line.find(row).unwrap()..];
+        assert!(line.contains('—') && !line.contains("0.0 "), "{line}");
+    }
+}

@@ -63,12 +63,14 @@ const METERS_JSON: &str = r#"{"in_momentary_lufs":-20.5,"in_short_term_lufs":-21
 
 fn status() -> Status {
     Status {
+        state: headroom_ipc::StateWord::Levelling,
         daemon_version: "0.1.0".into(),
         protocol_version: 1,
         uptime_s: 42,
         pipewire: PipewireState::Connected,
         real_sink: Some("alsa_output.pci-0000_00_1f.3.analog-stereo".into()),
         processed_sink: "headroom-processed".into(),
+        promote_default: false,
         profile: "night".into(),
         bypass: false,
         dsp: DspTiming {
@@ -80,16 +82,17 @@ fn status() -> Status {
         xruns: 2,
         meters: meters(),
         streams: 3,
+        alerts: vec![],
     }
 }
 
 fn status_json() -> String {
     format!(
-        r#"{{"daemon_version":"0.1.0","protocol_version":1,"uptime_s":42,
+        r#"{{"state":"levelling","daemon_version":"0.1.0","protocol_version":1,"uptime_s":42,
 "pipewire":{{"state":"connected"}},"real_sink":"alsa_output.pci-0000_00_1f.3.analog-stereo",
-"processed_sink":"headroom-processed","profile":"night","bypass":false,
+"processed_sink":"headroom-processed","promote_default":false,"profile":"night","bypass":false,
 "dsp":{{"call_count":1000,"mean_us":12.5,"max_us":80,"spike_count":0}},"xruns":2,
-"meters":{METERS_JSON},"streams":3}}"#
+"meters":{METERS_JSON},"streams":3,"alerts":[]}}"#
     )
 }
 
@@ -335,7 +338,7 @@ fn golden_requests() {
         );
     }
     client(
-        r#"{"id":17,"method":"subscribe","params":{"topics":["daemon","routing","meters","profile","settings"]}}"#,
+        r#"{"id":17,"method":"subscribe","params":{"topics":["daemon","routing","meters","profile","settings","alerts"]}}"#,
         req(
             17,
             Request::Subscribe {
@@ -600,7 +603,9 @@ fn golden_responses() {
         r#"{"id":18,"result":{"kind":"history","interval_ms":1000,"samples":[
 {"unix_ms":1700000000000,"in_short_term_lufs":-25.5,"out_short_term_lufs":-18.5,
 "agc_gain_db":6.0,"compressor_gr_db":1.0,"limiter_gr_db":0.0,"dsp_mean_us":42.5,
-"dsp_max_us":180.0,"spikes":0,"xruns":1}]}}"#,
+"dsp_max_us":180.0,"spikes":0,"xruns":1}],
+"marks":[{"unix_ms":1700000000500,"kind":"bypass","text":"bypass on"}],
+"kept_since_unix_ms":1699990000000}}"#,
         ok(
             18,
             Response::History(History {
@@ -618,6 +623,12 @@ fn golden_responses() {
                     xruns: 1,
                 }],
                 next_unix_ms: None,
+                marks: vec![headroom_ipc::HistoryMark {
+                    unix_ms: 1_700_000_000_500,
+                    kind: headroom_ipc::MarkKind::Bypass,
+                    text: "bypass on".into(),
+                }],
+                kept_since_unix_ms: Some(1_699_990_000_000),
             }),
         ),
     );
@@ -706,6 +717,49 @@ fn golden_events() {
         &status_json(),
         Event::DaemonSnapshot(Box::new(status())),
     );
+    let alert = headroom_ipc::Alert {
+        kind: headroom_ipc::AlertKind::RealSinkMissing,
+        message: "no real sink".into(),
+        since_unix_ms: 1_700_000_000_000,
+    };
+    event(
+        "alerts",
+        "raised",
+        r#"{"kind":"real_sink_missing","message":"no real sink","since_unix_ms":1700000000000}"#,
+        Event::AlertRaised(alert.clone()),
+    );
+    event(
+        "alerts",
+        "cleared",
+        r#"{"kind":"real_sink_missing","message":"playing into speakers","since_unix_ms":1700000000000,"unix_ms":1700000004000}"#,
+        Event::AlertCleared(headroom_ipc::AlertCleared {
+            kind: headroom_ipc::AlertKind::RealSinkMissing,
+            message: "playing into speakers".into(),
+            since_unix_ms: 1_700_000_000_000,
+            unix_ms: 1_700_000_004_000,
+        }),
+    );
+    event(
+        "alerts",
+        "snapshot",
+        r#"{"active":[{"kind":"real_sink_missing","message":"no real sink","since_unix_ms":1700000000000}]}"#,
+        Event::AlertsSnapshot(headroom_ipc::Alerts {
+            active: vec![alert],
+        }),
+    );
+    // Words and kinds of a newer daemon decode as unknown, not as errors.
+    let w: headroom_ipc::StateWord = serde_json::from_str(r#""warming_up""#).unwrap();
+    assert_eq!(w, headroom_ipc::StateWord::Unknown);
+    let k: headroom_ipc::AlertKind = serde_json::from_str(r#""disk_full""#).unwrap();
+    assert_eq!(k, headroom_ipc::AlertKind::Unknown);
+    for (w, wire, label) in [
+        (headroom_ipc::StateWord::NoOutput, "no_output", "NO OUTPUT"),
+        (headroom_ipc::StateWord::Degraded, "degraded", "DEGRADED"),
+        (headroom_ipc::StateWord::Quiet, "quiet", "QUIET"),
+    ] {
+        assert_eq!(serde_json::to_string(&w).unwrap(), format!("\"{wire}\""));
+        assert_eq!(w.label(), label);
+    }
     event(
         "routing",
         "rule_changed",
@@ -890,4 +944,19 @@ fn unknown_fields_are_ignored_for_forward_compatibility() {
     let f = decode_server_frame(br#"{"id":3,"result":{"kind":"bypass","bypass":true,"since":5}}"#)
         .unwrap();
     assert_eq!(f, ok(3, Response::Bypass(BypassState { bypass: true })));
+}
+
+/// A `status` from a daemon that predates auto-promote (no `promote_default`) still decodes,
+/// as not promoted.
+#[test]
+fn status_without_promote_default_decodes_as_not_promoted() {
+    let old = status_json().replace("\"promote_default\":false,", "");
+    assert!(!old.contains("promote_default"));
+    let s: Status = serde_json::from_str(&old).expect("older status decodes");
+    assert_eq!(s, status());
+    let promoted: Status = serde_json::from_str(
+        &status_json().replace("\"promote_default\":false", "\"promote_default\":true"),
+    )
+    .unwrap();
+    assert!(promoted.promote_default);
 }

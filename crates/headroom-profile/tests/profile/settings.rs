@@ -153,9 +153,11 @@ fn keys_list_every_setting_with_defaults() {
         "layer_a.enabled",
         "layer_a.threshold_lu",
         "layer_a.max_reduction_db",
+        "layer_a.max_boost_db",
         "layer_a.attack_db_per_s",
         "layer_a.release_db_per_s",
         "route.default",
+        "route.promote_default",
     ] {
         let info = keys
             .iter()
@@ -165,7 +167,7 @@ fn keys_list_every_setting_with_defaults() {
         assert!(!info.doc.is_empty());
         assert_eq!(info.range.is_some(), info.kind == SettingKind::Number);
     }
-    assert_eq!(keys.len(), 29);
+    assert_eq!(keys.len(), 31);
     // Every numeric default is inside its own range.
     for info in &keys {
         if let (Some(r), SettingValue::Number(v)) = (info.range, &info.default) {

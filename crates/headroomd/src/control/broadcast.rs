@@ -39,7 +39,7 @@ impl std::fmt::Debug for Broadcaster {
 #[derive(Default)]
 struct Inner {
     subs: Mutex<Vec<Subscriber>>,
-    interest: [AtomicUsize; 5],
+    interest: [AtomicUsize; Topic::COUNT],
     next_id: AtomicU64,
     dropped_total: AtomicU64,
     published: AtomicU64,
@@ -47,7 +47,7 @@ struct Inner {
 
 struct Subscriber {
     id: u64,
-    topics: [bool; 5],
+    topics: [bool; Topic::COUNT],
     tx: Sender<Arc<str>>,
     state: Arc<DropState>,
 }
@@ -55,10 +55,10 @@ struct Subscriber {
 /// Per-subscriber drop counters, shared by the publisher and the subscriber's writer.
 #[derive(Default)]
 pub(crate) struct DropState {
-    dropped: Mutex<[u64; 5]>,
+    dropped: Mutex<[u64; Topic::COUNT]>,
 }
 
-fn overflow_line(dropped: &[u64; 5]) -> Arc<str> {
+fn overflow_line(dropped: &[u64; Topic::COUNT]) -> Arc<str> {
     let counts: BTreeMap<Topic, u64> = Topic::ALL
         .iter()
         .filter(|t| dropped[t.index()] > 0)
@@ -73,7 +73,7 @@ impl Subscriber {
         let mut dropped = self.state.dropped.lock();
         if dropped.iter().any(|&n| n > 0) {
             match self.tx.try_send(overflow_line(&dropped)) {
-                Ok(()) => *dropped = [0; 5],
+                Ok(()) => *dropped = [0; Topic::COUNT],
                 Err(TrySendError::Full(_)) => {
                     dropped[topic.index()] += 1;
                     dropped_total.fetch_add(1, Ordering::Relaxed);
@@ -147,7 +147,7 @@ impl Broadcaster {
     /// Registers a subscriber for `topics`. Events published from now on are queued for it.
     pub(crate) fn subscribe(&self, topics: &[Topic]) -> (Registration, SubscriberQueue) {
         let (tx, rx) = crossbeam_channel::bounded(SUBSCRIBER_QUEUE_CAPACITY);
-        let mut wanted = [false; 5];
+        let mut wanted = [false; Topic::COUNT];
         for t in topics {
             wanted[t.index()] = true;
         }
@@ -184,7 +184,7 @@ impl Broadcaster {
 }
 
 impl Inner {
-    fn forget_interest(&self, topics: &[bool; 5]) {
+    fn forget_interest(&self, topics: &[bool; Topic::COUNT]) {
         for (i, wanted) in topics.iter().enumerate() {
             if *wanted {
                 self.interest[i].fetch_sub(1, Ordering::AcqRel);
@@ -225,7 +225,7 @@ impl SubscriberQueue {
         let mut dropped = self.state.dropped.lock();
         if self.rx.is_empty() && dropped.iter().any(|&n| n > 0) {
             let line = overflow_line(&dropped);
-            *dropped = [0; 5];
+            *dropped = [0; Topic::COUNT];
             Some(line)
         } else {
             None

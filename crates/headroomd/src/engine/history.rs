@@ -1,6 +1,9 @@
-//! `history`: the per-second samples the engine records on its tick.
+//! `history`: the per-second samples the engine records on its tick, and the marks it
+//! records from what it publishes (restarts, bypass, profile changes, alerts).
 
-use headroom_ipc::{IpcError, Response, HISTORY_PAGE_SAMPLES};
+use headroom_ipc::{
+    Event, HistoryMark, IpcError, MarkKind, Response, SettingValue, HISTORY_PAGE_SAMPLES,
+};
 
 use super::Engine;
 use crate::control::convert::sample_to_wire;
@@ -25,11 +28,61 @@ pub(super) fn query(
     Ok(Response::History(headroom_ipc::History {
         interval_ms: e.history.interval_ms(),
         samples: samples.iter().map(sample_to_wire).collect(),
+        // The marks of this page's span: up to where the next page starts.
+        marks: e
+            .history
+            .marks_since(since)
+            .into_iter()
+            .filter(|m| next.is_none_or(|n| m.unix_ms < n))
+            .collect(),
+        kept_since_unix_ms: e.history.oldest_unix_ms(),
         next_unix_ms: next,
     }))
 }
 
+/// The history mark for a published event, if it marks a moment worth keeping.
+pub fn mark_for(event: &Event, unix_ms: u64) -> Option<HistoryMark> {
+    let (kind, text) = match event {
+        Event::DaemonStarted(d) => (
+            MarkKind::Started,
+            format!("headroomd {} started", d.daemon_version),
+        ),
+        Event::DaemonShutdown(d) => (
+            MarkKind::Stopped,
+            format!("headroomd stopped ({})", d.reason),
+        ),
+        Event::ProfileChanged(p) => (MarkKind::Profile, format!("profile {}", p.name)),
+        Event::SettingChanged(c) if c.key == "bypass" => match c.value {
+            SettingValue::Bool(on) => (
+                MarkKind::Bypass,
+                format!("bypass {}", if on { "on" } else { "off" }),
+            ),
+            _ => return None,
+        },
+        Event::AlertRaised(a) => (MarkKind::Alert, format!("{}: {}", a.kind, a.message)),
+        Event::AlertCleared(c) => (
+            MarkKind::Cleared,
+            format!("{} cleared: {}", c.kind, c.message),
+        ),
+        _ => return None,
+    };
+    Some(HistoryMark {
+        unix_ms,
+        kind,
+        text,
+    })
+}
+
 impl Engine {
+    /// Keeps a mark in the history for a published event that marks a moment.
+    pub(super) fn note_event(&mut self, event: &Event) {
+        if let Some(m) = mark_for(event, now_unix_ms()) {
+            if let Err(e) = self.history.mark(m) {
+                tracing::debug!("history marks: {e}");
+            }
+        }
+    }
+
     /// Records one history sample from the meters and the callback timing since the last one.
     pub(super) fn record_history(&mut self) {
         let m = self.bus.meters().load();

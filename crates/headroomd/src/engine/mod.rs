@@ -23,12 +23,14 @@
 //! mailbox ([`Output::Params`]), meters come back through atomics.
 //!
 //! Runtime route rules (`route set`) persist in `$XDG_STATE_HOME/headroom/routes.json`,
-//! written atomically; setting overrides persist through the profile store's state file.
+//! written atomically; setting overrides persist through the profile store's state file; the
+//! user's sink of auto-promote in `promote.json` ([`promote`]).
 
 pub mod bypass;
 pub mod history;
 pub mod pipewire;
 pub mod profiles;
+pub mod promote;
 pub mod routes;
 mod run;
 pub mod settings;
@@ -47,6 +49,7 @@ use crate::names::BUS_SINK_NAME;
 use crate::profiles::{ProfileEvent, ProfileStore};
 use crate::pw::{BusShared, PwCommand, PwEvent};
 use crate::routing::RoutingController;
+use crate::watch::{Observation, Watch};
 use crate::DaemonConfig;
 
 pub use run::{run, EngineHandler, EngineThread, SentCommands, REQUEST_TIMEOUT};
@@ -115,11 +118,18 @@ pub struct Engine {
     force_bypass: bool,
     /// `--real-sink` on the command line: wins over the profile.
     cli_real_sink: Option<String>,
+    /// `--promote-default` on the command line: promote regardless of profile and overrides.
+    cli_promote: bool,
+    /// The user's sink while promoted (persisted in `promote_file`).
+    user_sink: Option<String>,
+    promote_file: PathBuf,
     routes_file: PathBuf,
     last_streams: BTreeMap<u32, StreamInfo>,
     last_taps: BTreeSet<u32>,
     last_history: Instant,
     last_timing: TimingSnapshot,
+    /// The state word and the alerts.
+    watch: Watch,
 }
 
 impl Engine {
@@ -132,7 +142,8 @@ impl Engine {
     }
 
     /// An engine for the profiles of `store`, reading the bus through `bus`, keeping
-    /// `history`, with the runtime route rules persisted in `routes_file` (loaded now).
+    /// `history`, with the runtime route rules persisted in `routes_file` (loaded now) and the
+    /// user's sink of auto-promote next to it ([`promote::PROMOTE_FILE_NAME`]).
     /// `config` gives the command-line overrides (`--bypass`, `--real-sink`). The bus is
     /// expected to run [`Engine::chain_params`] of the store's effective profile already.
     pub fn new(
@@ -165,11 +176,17 @@ impl Engine {
             real_sink: None,
             force_bypass: config.bypass,
             cli_real_sink: config.preferred_real_sink.clone(),
+            cli_promote: config.promote_default,
+            user_sink: promote::load_user_sink(
+                &routes_file.with_file_name(promote::PROMOTE_FILE_NAME),
+            ),
+            promote_file: routes_file.with_file_name(promote::PROMOTE_FILE_NAME),
             routes_file,
             last_streams: BTreeMap::new(),
             last_taps: BTreeSet::new(),
             last_history: Instant::now(),
             last_timing: timing,
+            watch: Watch::new(),
         }
     }
 
@@ -190,6 +207,11 @@ impl Engine {
             Input::Profile(ev) => self.on_profile_event(ev, &mut out),
             Input::Tick { now } => self.on_tick(now, &mut out),
             Input::Shutdown { reason } => self.shutdown(reason, &mut out),
+        }
+        for o in &out {
+            if let Output::Publish(e) = o {
+                self.note_event(e);
+            }
         }
         out
     }
@@ -221,12 +243,30 @@ impl Engine {
         }
     }
 
-    /// The 100 ms tick: Layer A steps, the meters for subscribers, a history sample a second.
+    /// The 100 ms tick: Layer A steps, the state word and alerts, the meters for
+    /// subscribers, a history sample a second.
     fn on_tick(&mut self, now: Instant, out: &mut Vec<Output>) {
         let taps = self.bus.taps();
         let cmds = self.routing.tick(&taps, TICK.as_secs_f32());
         out.extend(cmds.into_iter().map(Output::Pw));
-        out.push(Output::Publish(Event::meters_tick(
+        let m = self.bus.meters().load();
+        let observation = Observation {
+            now_ms: now.saturating_duration_since(self.started).as_millis() as u64,
+            unix_ms: crate::history::now_unix_ms(),
+            pipewire_connected: matches!(self.pipewire, PipewireState::Connected),
+            real_sink: self.real_sink.as_deref(),
+            bypass: self.params.bypass,
+            frames: m.frames,
+            in_momentary_lufs: m.in_momentary_lufs,
+            in_true_peak_dbtp: m.in_true_peak_dbtp,
+            limiter_gr_db: m.limiter_gr_db,
+            silence_gate_lufs: self.params.agc.silence_gate_lufs,
+            xruns: self.bus.xruns(),
+        };
+        let alerts = self.watch.observe(&observation);
+        self.publish_alerts(alerts, out);
+        out.push(Output::Publish(Event::meters_tick_in(
+            self.watch.state(),
             self.meters(),
             self.layer_a_levels(),
         )));
@@ -243,6 +283,25 @@ impl Engine {
         if let Err(e) = self.history.flush_to_disk() {
             tracing::debug!("history flush: {e}");
         }
+    }
+
+    /// Publishes alert edges (and keeps them in the history).
+    pub(super) fn publish_alerts(&mut self, events: Vec<Event>, out: &mut Vec<Output>) {
+        for e in events {
+            match &e {
+                Event::AlertRaised(a) => tracing::warn!("alert: {}: {}", a.kind, a.message),
+                Event::AlertCleared(c) => {
+                    tracing::info!("alert cleared: {}: {}", c.kind, c.message)
+                }
+                _ => {}
+            }
+            out.push(Output::Publish(e));
+        }
+    }
+
+    /// The state word and the alerts.
+    pub fn watch(&self) -> &Watch {
+        &self.watch
     }
 
     /// The routing controller (rules, streams, Layer A), for inspection.

@@ -6,6 +6,7 @@ use headroom_ipc::PipewireState;
 use super::{Engine, Output};
 use crate::names::BUS_SINK_NAME;
 use crate::pw::PwEvent;
+use crate::watch::SessionFact;
 
 /// The warning to log when a preferred real sink is configured but the output plays elsewhere
 /// (the preferred sink is absent), `None` when there is nothing to say.
@@ -47,14 +48,23 @@ impl Engine {
                 }
                 self.real_sink = name.clone();
             }
+            PwEvent::UserSinkChanged { name } => self.remember_user_sink(name.as_deref()),
             PwEvent::WirePlumberMissing => {
                 tracing::warn!("the session manager (WirePlumber) is gone; streams cannot be routed until it is back");
+                self.session_fact(SessionFact::WirePlumberMissing, out);
             }
-            PwEvent::SessionIncomplete => tracing::warn!(
-                "the session manager does not link headroom's streams (WirePlumber was restarted \
-                 without PipeWire?); restart PipeWire and WirePlumber together to recover"
-            ),
-            PwEvent::SessionWhole => tracing::info!("the session is whole again"),
+            PwEvent::WirePlumberBack => self.session_fact(SessionFact::WirePlumberBack, out),
+            PwEvent::SessionIncomplete => {
+                tracing::warn!(
+                    "the session manager does not link headroom's streams (WirePlumber was restarted \
+                     without PipeWire?); restart PipeWire and WirePlumber together to recover"
+                );
+                self.session_fact(SessionFact::Incomplete, out);
+            }
+            PwEvent::SessionWhole => {
+                tracing::info!("the session is whole again");
+                self.session_fact(SessionFact::Whole, out);
+            }
             _ => {}
         }
         let graph = self.bus.graph();
@@ -64,6 +74,11 @@ impl Engine {
         };
         out.extend(cmds.into_iter().map(Output::Pw));
         self.publish_routing_deltas(out);
+    }
+
+    fn session_fact(&mut self, fact: SessionFact, out: &mut Vec<Output>) {
+        let events = self.watch.session(fact, crate::history::now_unix_ms());
+        self.publish_alerts(events, out);
     }
 }
 

@@ -50,6 +50,7 @@ pub(super) fn activate(
 ) -> Result<Response, IpcError> {
     let diff = e.store.use_profile(&name).map_err(store_error)?;
     e.after_store_change(diff, &[], out);
+    e.profile_verdict(None, out);
     let active = e.store.active_name();
     out.push(Output::Publish(Event::profile_changed(
         active.clone(),
@@ -65,6 +66,9 @@ pub(super) fn reload(e: &mut Engine, out: &mut Vec<Output>) -> Result<Response, 
     let error = event.as_ref().and_then(ProfileEvent::error_text);
     if let Some(ev) = event {
         e.on_profile_event(ev, out);
+    }
+    if error.is_none() {
+        e.profile_verdict(None, out);
     }
     if let Some(msg) = error {
         return Err(IpcError::new(
@@ -87,6 +91,7 @@ impl Engine {
             } => {
                 tracing::info!("profile `{}` (re)loaded", profile.name);
                 self.apply(&profile, detail, out);
+                self.profile_verdict(None, out);
                 out.push(Output::Publish(Event::profile_changed(
                     self.store.active_name(),
                     self.profile_source(),
@@ -95,12 +100,19 @@ impl Engine {
             ProfileEvent::Error { .. } => {
                 if let Some(text) = ev.error_text() {
                     tracing::warn!("{text} (keeping the last good profile)");
+                    self.profile_verdict(Some(text), out);
                 }
                 if let Some(e) = wire_error(ev) {
                     out.push(Output::Publish(Event::ProfileError(e)));
                 }
             }
         }
+    }
+
+    /// Raises (`Some(text)`) or clears (`None`: a profile loaded) the profile-error alert.
+    fn profile_verdict(&mut self, error: Option<String>, out: &mut Vec<Output>) {
+        let events = self.watch.profile(error, crate::history::now_unix_ms());
+        self.publish_alerts(events, out);
     }
 
     pub(super) fn profile_source(&self) -> WireSource {

@@ -269,6 +269,10 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
         BusOptions {
             params: Engine::chain_params(&effective, config.bypass),
             preferred_real_sink: preferred,
+            promote_default: config.promote_default || effective.promote_default,
+            user_sink: super::promote::load_user_sink(
+                &state_dir.join(super::promote::PROMOTE_FILE_NAME),
+            ),
             ..BusOptions::default()
         },
         pw_tx,

@@ -108,7 +108,7 @@ impl Engine {
     }
 
     /// Puts an effective profile in force: chain parameters (smoothed by the chain), Layer A,
-    /// routing rules, preferred sink.
+    /// routing rules, preferred sink, auto-promote.
     pub(super) fn apply(&mut self, profile: &Profile, diff: ProfileDiff, out: &mut Vec<Output>) {
         self.params = Self::chain_params(profile, self.force_bypass);
         out.push(Output::Params(self.params));
@@ -142,6 +142,14 @@ impl Engine {
                 profile.preferred_real_sink.as_deref().unwrap_or(""),
                 self.cli_real_sink.as_deref().unwrap_or_default()
             );
+        }
+        if diff.promote && self.cli_promote {
+            tracing::warn!(
+                "route.promote_default = {} is not applied: `--promote-default` is in force",
+                profile.promote_default
+            );
+        } else if diff.promote {
+            cmds.push(PwCommand::SetPromote(profile.promote_default));
         }
         out.extend(cmds.into_iter().map(Output::Pw));
         self.publish_routing_deltas(out);

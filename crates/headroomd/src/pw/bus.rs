@@ -3,6 +3,8 @@
 //! real sink, sharing `node.group`/`node.link-group`. The capture stream's real-time callback
 //! ([`super::rt`]) processes into the playback stream's buffer.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::AtomicPtr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,17 +19,22 @@ use spa::pod::Pod;
 
 use super::format::{format_pod, CHANNELS, MAX_BLOCK, RATE};
 use super::rt::{self, RtCapture, RtShared};
+use super::sink_state::{SharedSinkVolume, SinkVolume};
 use crate::names::{BUS_SINK_DESCRIPTION, BUS_SINK_NAME, PLAYBACK_NODE_NAME};
 
 /// The two streams of the bus. Field order is drop order.
 pub(super) struct Bus {
     capture_listener: Option<StreamListener<RtCapture>>,
     capture_io_listener: Option<StreamListener<()>>,
+    capture_ctl_listener: Option<StreamListener<()>>,
     pub(super) capture: StreamRc,
     pub(super) playback: StreamRc,
     pub(super) created: Instant,
     /// Frames of latency the bus's chain adds (the limiter lookahead).
     pub(super) latency_frames: usize,
+    /// The processed sink's volume as mixers set it (applied after the chain, see
+    /// [`super::promote`]).
+    pub(super) volume: SharedSinkVolume,
 }
 
 impl Drop for Bus {
@@ -37,6 +44,7 @@ impl Drop for Bus {
         let _ = self.capture.disconnect();
         self.capture_listener.take();
         self.capture_io_listener.take();
+        self.capture_ctl_listener.take();
         let _ = self.playback.disconnect();
     }
 }
@@ -127,6 +135,35 @@ pub(super) fn create_bus(
         .register()
         .map_err(|e| format!("capture io listener: {e}"))?;
 
+    // The sink's volume controls (what mixers set on headroom-processed), collected here and
+    // applied after the chain by the housekeeping (`promote`), never from inside this event.
+    let volume: SharedSinkVolume = Rc::new(RefCell::new(SinkVolume::default()));
+    let capture_ctl_listener = {
+        let volume = volume.clone();
+        capture
+            .add_local_listener_with_user_data(())
+            .control_info(move |_, _, id, control| {
+                if control.is_null() {
+                    return;
+                }
+                // SAFETY: PipeWire passes a valid control for the duration of the call, its
+                // `values` pointing to `n_values` floats (or null).
+                let values = unsafe {
+                    let c = &*control;
+                    if c.values.is_null() {
+                        &[][..]
+                    } else {
+                        std::slice::from_raw_parts(c.values, c.n_values as usize)
+                    }
+                };
+                if let Ok(mut v) = volume.try_borrow_mut() {
+                    v.update(id, values);
+                }
+            })
+            .register()
+            .map_err(|e| format!("capture control listener: {e}"))?
+    };
+
     let fmt = format_pod()?;
     let connect = |s: &StreamRc, dir, flags| {
         let pod = Pod::from_bytes(&fmt).ok_or("bad format pod")?;
@@ -145,9 +182,11 @@ pub(super) fn create_bus(
     Ok(Bus {
         capture_listener: Some(capture_listener),
         capture_io_listener: Some(capture_io_listener),
+        capture_ctl_listener: Some(capture_ctl_listener),
         capture,
         playback,
         created: Instant::now(),
         latency_frames,
+        volume,
     })
 }

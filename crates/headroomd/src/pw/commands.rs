@@ -56,6 +56,7 @@ impl State {
                     s.taps.detach(node_id);
                 }
             }
+            PwCommand::SetPromote(on) => self.set_promotion(on),
             PwCommand::Shutdown => self.begin_shutdown(),
         }
     }
@@ -102,6 +103,12 @@ impl State {
         if !self.routed.is_empty() {
             tracing::info!(streams = self.routed.len(), "moved routed streams back");
         }
+        if self.promotion.on {
+            self.restore_default();
+        }
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
         // Remove the bus now so WirePlumber re-links everything that played into it.
         session.bus = None;
         match session.core.sync(0) {

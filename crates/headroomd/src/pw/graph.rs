@@ -136,17 +136,20 @@ impl Graph {
         self.links.values().any(|l| l.output_node == node_id)
     }
 
-    /// Picks the sink headroomd should play into: `preferred` when present, else the default
-    /// sink, else the configured default, else the previous choice `current`, else the sink
-    /// with the highest `priority.session`. headroomd's own sink is never chosen.
+    /// Picks the sink headroomd should play into: `preferred` when present, else `user` (the
+    /// user's sink while headroom is promoted to the default), else the default sink, else the
+    /// configured default, else the previous choice `current`, else the sink with the highest
+    /// `priority.session`. headroomd's own sink is never chosen.
     pub fn choose_real_sink(
         &self,
         preferred: Option<&str>,
+        user: Option<&str>,
         current: Option<&str>,
     ) -> Option<String> {
         let present = |name: &str| self.real_sinks().any(|n| n.name.as_deref() == Some(name));
         for cand in [
             preferred,
+            user,
             self.default_sink.as_deref(),
             self.configured_default_sink.as_deref(),
             current,
@@ -223,11 +226,11 @@ mod tests {
         let mut g = graph();
         g.default_sink = Some("speakers".into());
         assert_eq!(
-            g.choose_real_sink(Some("hdmi"), None).as_deref(),
+            g.choose_real_sink(Some("hdmi"), None, None).as_deref(),
             Some("hdmi")
         );
         assert_eq!(
-            g.choose_real_sink(Some("absent"), None).as_deref(),
+            g.choose_real_sink(Some("absent"), None, None).as_deref(),
             Some("speakers")
         );
     }
@@ -237,11 +240,37 @@ mod tests {
         let mut g = graph();
         g.default_sink = Some(BUS_SINK_NAME.into());
         assert_eq!(
-            g.choose_real_sink(None, Some("hdmi")).as_deref(),
+            g.choose_real_sink(None, None, Some("hdmi")).as_deref(),
             Some("hdmi")
         );
         // No previous choice: the highest priority real sink, not our 5000 one.
-        assert_eq!(g.choose_real_sink(None, None).as_deref(), Some("speakers"));
+        assert_eq!(
+            g.choose_real_sink(None, None, None).as_deref(),
+            Some("speakers")
+        );
+    }
+
+    #[test]
+    fn the_users_sink_comes_after_the_preferred_one() {
+        let mut g = graph();
+        g.default_sink = Some(BUS_SINK_NAME.into());
+        g.configured_default_sink = Some(BUS_SINK_NAME.into());
+        assert_eq!(
+            g.choose_real_sink(None, Some("hdmi"), Some("speakers"))
+                .as_deref(),
+            Some("hdmi")
+        );
+        assert_eq!(
+            g.choose_real_sink(Some("speakers"), Some("hdmi"), None)
+                .as_deref(),
+            Some("speakers")
+        );
+        // An absent user sink falls through to the usual choice.
+        assert_eq!(
+            g.choose_real_sink(None, Some("gone"), Some("hdmi"))
+                .as_deref(),
+            Some("hdmi")
+        );
     }
 
     #[test]
@@ -250,7 +279,7 @@ mod tests {
         let own = sink(32, BUS_SINK_NAME, None);
         g.nodes.insert(own.id, own);
         g.default_sink = Some(BUS_SINK_NAME.into());
-        assert_eq!(g.choose_real_sink(None, None), None);
+        assert_eq!(g.choose_real_sink(None, None, None), None);
     }
 
     #[test]

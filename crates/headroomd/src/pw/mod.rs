@@ -13,13 +13,16 @@
 //! * real-sink tracking: the playback stream plays into the default sink other than
 //!   `headroom-processed` (or the preferred one), pinned with `target.object` in the `default`
 //!   metadata and re-pinned whenever the choice changes;
+//! * auto-promote (`promote`): while `route.promote_default` is on, `headroom-processed` is
+//!   the configured default sink and the user's sink is the real sink; the processed sink's
+//!   volume (what desktop volume keys change) is applied after the chain;
 //! * reconnection: when PipeWire goes away the bus is torn down and rebuilt (backoff 100 ms →
 //!   1 s), then [`PwEvent::Connected`] and [`PwEvent::BusReady`] tell the engine to re-apply
 //!   its routing.
 //!
 //! Files by concern: `thread` (the main loop, the connection's life, housekeeping),
 //! `session` (one connection's proxies), `registry` (nodes, links and metadata into the
-//! [`Graph`]), `bus` (the stream pair), `commands` ([`PwCommand`]s from the engine), [`rt`]
+//! [`Graph`]), `bus` (the stream pair), `commands` ([`PwCommand`]s from the engine), `promote` and `sink_state` (auto-promote, the sink volume), [`rt`]
 //! (the real-time callback and its hand-offs), [`taps`] (Layer A taps), [`mod@format`] (the audio
 //! format and the pods sent to PipeWire) and [`graph`] (the graph model).
 //!
@@ -36,9 +39,11 @@ mod commands;
 mod fake_buffer;
 pub mod format;
 pub mod graph;
+mod promote;
 mod registry;
 pub mod rt;
 mod session;
+mod sink_state;
 pub mod taps;
 mod thread;
 
@@ -66,6 +71,11 @@ pub struct BusOptions {
     pub remote: Option<String>,
     /// Spike threshold for the timing monitor, µs.
     pub spike_threshold_us: u64,
+    /// Make `headroom-processed` the configured default sink while running (see
+    /// [`PwCommand::SetPromote`]).
+    pub promote_default: bool,
+    /// The user's sink remembered from an earlier run (the sink to give the default back to).
+    pub user_sink: Option<String>,
 }
 
 impl Default for BusOptions {
@@ -75,6 +85,8 @@ impl Default for BusOptions {
             preferred_real_sink: None,
             remote: None,
             spike_threshold_us: headroom_core::timing::DEFAULT_SPIKE_THRESHOLD_US,
+            promote_default: false,
+            user_sink: None,
         }
     }
 }
@@ -113,7 +125,11 @@ pub enum PwCommand {
         /// Global id of the stream node.
         node_id: u32,
     },
-    /// Moves routed streams back, tears the bus down and ends the thread.
+    /// Turns auto-promote on or off: while on, `headroom-processed` is the configured default
+    /// sink and the sink the user configured is the real sink; off gives the default back.
+    SetPromote(bool),
+    /// Moves routed streams back, gives the default sink back when promoted, tears the bus
+    /// down and ends the thread.
     Shutdown,
 }
 
@@ -183,6 +199,13 @@ pub enum PwEvent {
         node_id: u32,
         /// New value (`None`: deleted).
         target: Option<String>,
+    },
+    /// While promoted: the sink the user configured as default (before promotion, or chosen
+    /// since) changed — the sink to give the default back to. Persist it: after a crash only
+    /// the persisted name says which sink was the user's.
+    UserSinkChanged {
+        /// Node name (`None`: the user had configured no default sink).
+        name: Option<String>,
     },
     /// No session manager: the `default` metadata is missing, nothing gets linked.
     WirePlumberMissing,

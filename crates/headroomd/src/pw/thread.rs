@@ -19,6 +19,7 @@ use super::bus::create_bus;
 use super::graph::Graph;
 use super::rt::RtShared;
 use super::session::{connect, Session};
+use super::sink_state::Promotion;
 use super::{BusOptions, PwCommand, PwEvent};
 use crate::names::{BUS_SINK_NAME, PLAYBACK_NODE_NAME};
 
@@ -58,6 +59,8 @@ pub(super) struct State {
     pub(super) shutting_down: Option<Instant>,
     /// Node ids whose first full info was reported.
     pub(super) announced: BTreeSet<u32>,
+    /// Auto-promote state (see [`super::promote`]).
+    pub(super) promotion: Promotion,
 }
 
 /// Thread entry point.
@@ -78,6 +81,10 @@ pub(super) fn run(
             });
             return;
         }
+    };
+    let promotion = Promotion {
+        on: opts.promote_default,
+        user_sink: opts.user_sink.clone(),
     };
     let state = Rc::new_cyclic(|me| {
         RefCell::new(State {
@@ -102,6 +109,7 @@ pub(super) fn run(
             incomplete_reported: false,
             shutting_down: None,
             announced: BTreeSet::new(),
+            promotion,
         })
     });
 
@@ -167,6 +175,7 @@ impl State {
         }
         self.check_bus();
         self.reconcile();
+        self.check_promotion();
         self.check_session_manager();
     }
 
@@ -259,6 +268,7 @@ impl State {
             // Pick the real sink first so the playback stream is created pointing at it.
             let want = self.graph.read().choose_real_sink(
                 self.opts.preferred_real_sink.as_deref(),
+                self.promoted_user_sink(),
                 self.real_sink.as_deref(),
             );
             self.set_real_sink(want);
@@ -355,6 +365,7 @@ impl State {
             (
                 g.choose_real_sink(
                     self.opts.preferred_real_sink.as_deref(),
+                    self.promoted_user_sink(),
                     self.real_sink.as_deref(),
                 ),
                 g.bus.playback,

@@ -8,7 +8,7 @@ use headroom_core::LayerAParams;
 use headroom_profile::{RouteConfig, UserRule, UserRules};
 
 use super::router::{Move, Router, StreamNode, StreamRoute};
-use crate::layer_a::{LayerA, LayerAState, TapReading};
+use crate::layer_a::{common_level, LayerA, LayerAState, TapReading, GATE_LUFS};
 use crate::names::HEADROOM_ROLE_PROP;
 use crate::pw::taps::TapReadings;
 use crate::pw::{Graph, PwCommand, PwEvent};
@@ -241,9 +241,20 @@ impl RoutingController {
     /// returns the volume changes. Call at about 10 Hz.
     pub fn tick(&mut self, taps: &TapReadings, dt_s: f32) -> Vec<PwCommand> {
         let mut out = Vec::new();
+        // Streams playing now (a reading above the gate), and the level they aim at
+        // together when there are two or more.
+        let playing = |r: &TapReading| r.momentary_lufs.is_finite() && r.momentary_lufs > GATE_LUFS;
+        let raw: Vec<f64> = self
+            .levels
+            .iter()
+            .filter(|(id, _)| taps.get(**id).is_some_and(|r| playing(&r)))
+            .filter_map(|(_, la)| la.raw_lufs())
+            .collect();
+        let common = common_level(&raw, self.bus_target_lufs, &self.layer_a);
         for (id, la) in &mut self.levels {
             let reading = taps.get(*id).unwrap_or(TapReading::SILENT);
-            la.update(reading, self.bus_target_lufs, dt_s);
+            let aim = common.filter(|_| playing(&reading));
+            la.update(reading, self.bus_target_lufs, dt_s, aim);
             if let Some(volume) = la.volume_to_send() {
                 out.push(PwCommand::SetStreamVolume {
                     node_id: *id,
@@ -403,17 +414,20 @@ mod tests {
         let quiet = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
         taps.insert_for_tests(50, loud.clone());
         taps.insert_for_tests(51, quiet.clone());
-        // −4 LUFS vs −16 target, 6 LU threshold → 6 dB; the tap hears the reduced level.
-        for _ in 0..200 {
+        let volume = |c: &RoutingController, id: u32| {
             let v = c
                 .layer_a_state()
                 .iter()
-                .find(|s| s.node_id == 50)
+                .find(|s| s.node_id == id)
                 .unwrap()
                 .volume_lin;
-            let heard = -4.0 + 20.0 * f64::from(v).log10();
+            20.0 * f64::from(v).log10()
+        };
+        // The loud one alone (−4 LUFS vs −16 target, 6 LU threshold → 6 dB); the tap hears
+        // the reduced level.
+        for _ in 0..200 {
+            let heard = -4.0 + volume(&c, 50);
             loud.publish(heard, heard);
-            quiet.publish(-30.0, -30.0);
             for cmd in c.tick(&taps, 0.1) {
                 assert!(matches!(
                     cmd,
@@ -425,6 +439,20 @@ mod tests {
         assert_eq!(st[0].app, "loud");
         assert!((st[0].reduction_db - 6.0).abs() < 0.1, "{st:?}");
         assert_eq!(st[1].reduction_db, 0.0);
+        // The quiet one (−30) plays too: both meet near the target, within 3 LU.
+        for _ in 0..300 {
+            let (hl, hq) = (-4.0 + volume(&c, 50), -30.0 + volume(&c, 51));
+            loud.publish(hl, hl);
+            quiet.publish(hq, hq);
+            c.tick(&taps, 0.1);
+        }
+        let (hl, hq) = (-4.0 + volume(&c, 50), -30.0 + volume(&c, 51));
+        assert!((hl - hq).abs() <= 3.05, "loud heard {hl:.2}, quiet {hq:.2}");
+        let st = c.layer_a_state();
+        assert!(
+            st[0].reduction_db > 6.0 && st[1].reduction_db < 0.0,
+            "{st:?}"
+        );
         let off = LayerAParams {
             enabled: false,
             ..LayerAParams::default()

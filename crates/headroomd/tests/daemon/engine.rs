@@ -311,3 +311,130 @@ fn ticks_step_layer_a_and_record_history_once_a_second() {
     assert!(matches!(&snap[1], Event::MetersTick(t) if t.layer_a.len() == 1));
     assert_eq!(BUS_SINK_NAME, "headroom-processed");
 }
+
+/// The state word and the alerts through the real engine: synthetic meters in the bus's
+/// atomics, ticks with synthetic times, PipeWire events; the word shows in ticks and
+/// `status`, the alerts as `alerts` events, once each way.
+#[test]
+fn state_word_and_alerts_follow_meters_sink_and_bypass() {
+    use headroom_ipc::{AlertKind, StateWord};
+    let mut rig = Rig::new(DaemonConfig::default());
+    rig.bus_up();
+    let start = Instant::now();
+    let mut t = 0u64;
+    let mut frames = 0u64;
+    let meters = rig.bus.meters();
+    // Runs `ms` of ticks with the input at `in_m` LUFS and the limiter at `gr` dB; returns
+    // the tick's state words and the alert events.
+    let mut run = |rig: &mut Rig, ms: u64, in_m: f32, gr: f32| {
+        let mut words = Vec::new();
+        let mut alerts = Vec::new();
+        for _ in 0..ms / 100 {
+            t += 100;
+            frames += 4800;
+            let mut m = meters.load();
+            m.in_momentary_lufs = in_m;
+            m.in_short_term_lufs = in_m;
+            m.in_true_peak_dbtp = in_m + 5.0;
+            m.limiter_gr_db = gr;
+            m.frames = frames;
+            meters.store(&m);
+            for e in events(&rig.on(Input::Tick {
+                now: start + Duration::from_millis(t),
+            })) {
+                match e {
+                    Event::MetersTick(tick) => words.push(tick.state.unwrap()),
+                    Event::AlertRaised(_) | Event::AlertCleared(_) => alerts.push(e),
+                    _ => {}
+                }
+            }
+        }
+        (words, alerts)
+    };
+    let status = |rig: &mut Rig| match rig.request(Request::Status).1 {
+        Ok(Response::Status(s)) => s,
+        other => panic!("{other:?}"),
+    };
+
+    let (words, alerts) = run(&mut rig, 3_000, -20.0, 0.0);
+    assert!(
+        words.iter().all(|w| *w == StateWord::Levelling),
+        "{words:?}"
+    );
+    assert!(alerts.is_empty(), "{alerts:?}");
+    assert_eq!(status(&mut rig).state, StateWord::Levelling);
+
+    // Silence: QUIET after the entry time, not before.
+    let (words, _) = run(&mut rig, 3_000, -80.0, 0.0);
+    assert_eq!(words[5], StateWord::Levelling);
+    assert_eq!(*words.last().unwrap(), StateWord::Quiet);
+
+    // Sustained limiting: LIMITING, then one alert.
+    let (words, alerts) = run(&mut rig, 15_000, -10.0, 9.0);
+    assert_eq!(*words.last().unwrap(), StateWord::Limiting);
+    assert!(
+        matches!(&alerts[..], [Event::AlertRaised(a)] if a.kind == AlertKind::SustainedLimiting),
+        "{alerts:?}"
+    );
+    let (_, alerts) = run(&mut rig, 8_000, -20.0, 0.0);
+    assert!(
+        matches!(&alerts[..], [Event::AlertCleared(c)] if c.kind == AlertKind::SustainedLimiting),
+        "{alerts:?}"
+    );
+
+    // Bypass shows at once.
+    rig.request(Request::BypassSet {
+        mode: BypassMode::On,
+    })
+    .1
+    .expect("bypass on");
+    let (words, _) = run(&mut rig, 100, -20.0, 0.0);
+    assert_eq!(words, [StateWord::Bypass]);
+    assert_eq!(status(&mut rig).state, StateWord::Bypass);
+
+    // The real sink goes away: NO OUTPUT (over bypass) and one alert; back: both clear.
+    rig.on(Input::Pw(headroomd::pw::PwEvent::RealSinkChanged {
+        name: None,
+    }));
+    let (words, alerts) = run(&mut rig, 5_000, -20.0, 0.0);
+    assert_eq!(*words.last().unwrap(), StateWord::NoOutput);
+    assert!(
+        matches!(&alerts[..], [Event::AlertRaised(a)] if a.kind == AlertKind::RealSinkMissing),
+        "{alerts:?}"
+    );
+    let s = status(&mut rig);
+    assert_eq!(s.state, StateWord::NoOutput);
+    assert_eq!(s.alerts.len(), 1);
+    // A subscriber starting now gets the active alert in its snapshot.
+    let snap = match rig.on(Input::Snapshot(vec![Topic::Alerts])).pop() {
+        Some(Output::Snapshot(s)) => s,
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(&snap[..], [Event::AlertsSnapshot(a)] if a.active.len() == 1));
+    rig.on(Input::Pw(headroomd::pw::PwEvent::RealSinkChanged {
+        name: Some("speakers".into()),
+    }));
+    let (words, alerts) = run(&mut rig, 3_000, -20.0, 0.0);
+    assert_eq!(*words.last().unwrap(), StateWord::Bypass);
+    assert!(
+        matches!(&alerts[..], [Event::AlertCleared(c)] if c.kind == AlertKind::RealSinkMissing),
+        "{alerts:?}"
+    );
+    assert!(status(&mut rig).alerts.is_empty());
+
+    // The session manager goes: DEGRADED and an alert at once; back: cleared.
+    rig.request(Request::BypassSet {
+        mode: BypassMode::Off,
+    })
+    .1
+    .expect("bypass off");
+    let out = rig.on(Input::Pw(headroomd::pw::PwEvent::WirePlumberMissing));
+    assert!(events(&out)
+        .iter()
+        .any(|e| matches!(e, Event::AlertRaised(a) if a.kind == AlertKind::SessionBroken)));
+    assert_eq!(status(&mut rig).state, StateWord::Degraded);
+    let out = rig.on(Input::Pw(headroomd::pw::PwEvent::WirePlumberBack));
+    assert!(events(&out)
+        .iter()
+        .any(|e| matches!(e, Event::AlertCleared(c) if c.kind == AlertKind::SessionBroken)));
+}

@@ -216,3 +216,33 @@ fn history_spill_never_writes_through_a_symlink() {
     }
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
 }
+
+#[test]
+fn marks_are_never_written_through_a_symlink() {
+    use headroom_ipc::{HistoryMark, MarkKind};
+    use headroomd::history::MARKS_FILE;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("history");
+    std::fs::create_dir_all(&dir).unwrap();
+    let victim = tmp.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join(MARKS_FILE)).unwrap();
+    let mut h = History::new(&HistoryConfig {
+        dir: Some(dir.clone()),
+        ..HistoryConfig::default()
+    })
+    .unwrap();
+    let mark = |t: u64| HistoryMark {
+        unix_ms: t,
+        kind: MarkKind::Bypass,
+        text: "bypass on".into(),
+    };
+    assert!(h.mark(mark(1)).is_err(), "the link was written through");
+    // Also when the file is rewritten (twice the kept marks appended).
+    for t in 2..(2 * headroomd::history::MAX_MARKS as u64 + 10) {
+        let _ = h.mark(mark(t));
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    // Kept in memory all the same.
+    assert!(!h.marks_since(0).is_empty());
+}

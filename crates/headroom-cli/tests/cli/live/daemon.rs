@@ -41,7 +41,9 @@ fn commands_against_a_live_daemon() {
     assert_eq!(st["processed_sink"], BUS_SINK);
     assert_eq!(st["profile"], "default");
     let human = run(&sb, &["status"]);
-    assert!(String::from_utf8_lossy(&human.stdout).starts_with("headroomd "));
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.starts_with("State      "), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("headroomd ")), "{text}");
 
     // Settings: a negative value round-trips; reset restores the profile value.
     let e = ok_json(&sb, &["set", "agc.target_lufs", "-18"]);

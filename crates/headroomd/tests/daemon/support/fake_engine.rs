@@ -34,6 +34,7 @@ impl FakeEngine {
 
     pub fn status(&self) -> Status {
         Status {
+            state: headroom_ipc::StateWord::Levelling,
             daemon_version: "0.1.0".into(),
             protocol_version: PROTOCOL_VERSION,
             uptime_s: 1,
@@ -42,12 +43,14 @@ impl FakeEngine {
             },
             real_sink: None,
             processed_sink: "headroom-processed".into(),
+            promote_default: false,
             profile: "default".into(),
             bypass: self.bypass.load(Ordering::SeqCst),
             dsp: DspTiming::default(),
             xruns: 0,
             meters: Meters::silent(-23.0),
             streams: 0,
+            alerts: vec![],
         }
     }
 

@@ -1,0 +1,452 @@
+//! The state word and the alerts: what the engine sees on its tick, turned into one word
+//! ([`StateWord`]) and edge-triggered alerts ([`AlertKind`]).
+//!
+//! [`Watch`] is pure: the engine hands it an [`Observation`] every tick (meters and counters
+//! the audio thread already publishes in atomics, the connection state, the real sink) and
+//! the session and profile facts it learns from events, and gets back the `alerts/raised`
+//! and `alerts/cleared` events to publish. Time is the caller's (milliseconds on a monotonic
+//! clock), so tests drive it with synthetic sequences. The rules and their thresholds are
+//! the constants below; `PLAN.md` ("State word and alerts") states them for people.
+//!
+//! Every condition is entered when its entry test has held for a while and left when its
+//! (different) exit test has held for a while, so neither the word nor the alerts flicker;
+//! an alert is raised once when its condition starts and cleared once when it ends.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use headroom_ipc::{Alert, AlertCleared, AlertKind, Event, StateWord};
+
+/// No output: entered after the real sink (or PipeWire) has been missing this long, ms.
+pub const NO_OUTPUT_ENTER_MS: u64 = 2_000;
+/// No output: left after the real sink has been back this long, ms.
+pub const NO_OUTPUT_LEAVE_MS: u64 = 1_000;
+/// Quiet: entered after the input has been below the AGC's silence gate (or no audio has
+/// flowed) this long, ms.
+pub const QUIET_ENTER_MS: u64 = 2_000;
+/// Quiet: left once the input is [`QUIET_LEAVE_ABOVE_GATE_LU`] over the gate this long, ms.
+pub const QUIET_LEAVE_MS: u64 = 300;
+/// Quiet: how far over the silence gate the input must be to leave, LU.
+pub const QUIET_LEAVE_ABOVE_GATE_LU: f32 = 3.0;
+/// Time constant of the smoothed limiter gain reduction the limiting rules read, ms.
+pub const LIMITER_SMOOTHING_MS: f32 = 1_000.0;
+/// Limiting: entered when the smoothed limiter reduction is at least this, dB …
+pub const LIMITING_ENTER_DB: f32 = 3.0;
+/// … for this long, ms.
+pub const LIMITING_ENTER_MS: u64 = 2_000;
+/// Limiting: left when the smoothed limiter reduction is below this, dB …
+pub const LIMITING_LEAVE_DB: f32 = 1.5;
+/// … for this long, ms.
+pub const LIMITING_LEAVE_MS: u64 = 2_000;
+/// Sustained-limiting alert: raised when the smoothed limiter reduction is at least this,
+/// dB …
+pub const SUSTAINED_LIMITING_DB: f32 = 6.0;
+/// … for this long, ms.
+pub const SUSTAINED_LIMITING_MS: u64 = 10_000;
+/// Sustained-limiting alert: cleared when the smoothed reduction is below this, dB …
+pub const SUSTAINED_LIMITING_CLEAR_DB: f32 = 3.0;
+/// … for this long, ms.
+pub const SUSTAINED_LIMITING_CLEAR_MS: u64 = 5_000;
+/// Xrun burst: raised at this many xruns …
+pub const XRUN_BURST_COUNT: usize = 3;
+/// … within this window, ms.
+pub const XRUN_BURST_WINDOW_MS: u64 = 10_000;
+/// Xrun burst: cleared after this long without an xrun, ms.
+pub const XRUN_CLEAR_MS: u64 = 60_000;
+/// Input clipping: a tick whose input true peak is at least this is "hot", dBTP.
+pub const CLIP_DBTP: f32 = 0.0;
+/// Input clipping: raised at this many hot ticks …
+pub const CLIP_COUNT: usize = 5;
+/// … within this window, ms.
+pub const CLIP_WINDOW_MS: u64 = 10_000;
+/// Input clipping: cleared after this long without a hot tick, ms.
+pub const CLIP_CLEAR_MS: u64 = 30_000;
+
+/// What the engine sees at one tick.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation<'a> {
+    /// Monotonic time, ms (any origin; only differences count).
+    pub now_ms: u64,
+    /// Wall-clock time, ms since the Unix epoch (for the events).
+    pub unix_ms: u64,
+    /// Connected to PipeWire.
+    pub pipewire_connected: bool,
+    /// The real sink played into, if any.
+    pub real_sink: Option<&'a str>,
+    /// The chain is bypassed.
+    pub bypass: bool,
+    /// Frames the chain has processed (audio flows while it grows).
+    pub frames: u64,
+    /// Input momentary loudness, LUFS.
+    pub in_momentary_lufs: f32,
+    /// Input true peak of the latest block, dBTP.
+    pub in_true_peak_dbtp: f32,
+    /// Limiter gain reduction, dB (≥ 0).
+    pub limiter_gr_db: f32,
+    /// The AGC's silence gate in force, LUFS.
+    pub silence_gate_lufs: f32,
+    /// Xruns of the bus so far (a counter).
+    pub xruns: u64,
+}
+
+/// What the engine learns about the session manager from the PipeWire thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionFact {
+    /// WirePlumber is gone.
+    WirePlumberMissing,
+    /// WirePlumber is back.
+    WirePlumberBack,
+    /// WirePlumber does not link the bus.
+    Incomplete,
+    /// The bus is linked again.
+    Whole,
+}
+
+/// A condition entered and left on separate tests, each held for its own time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Hold {
+    on: bool,
+    pending_since: Option<u64>,
+}
+
+impl Hold {
+    /// Updates the condition at `now`; `Some(new)` when it just changed.
+    fn update(
+        &mut self,
+        now: u64,
+        enter: bool,
+        leave: bool,
+        enter_ms: u64,
+        leave_ms: u64,
+    ) -> Option<bool> {
+        let (test, need) = if self.on {
+            (leave, leave_ms)
+        } else {
+            (enter, enter_ms)
+        };
+        if !test {
+            self.pending_since = None;
+            return None;
+        }
+        let since = *self.pending_since.get_or_insert(now);
+        if now.saturating_sub(since) >= need {
+            self.on = !self.on;
+            self.pending_since = None;
+            Some(self.on)
+        } else {
+            None
+        }
+    }
+}
+
+/// Counts occurrences in a sliding window (xruns, hot ticks).
+#[derive(Debug, Clone, Default)]
+struct Burst {
+    times: VecDeque<u64>,
+    last: Option<u64>,
+}
+
+impl Burst {
+    /// Adds `n` occurrences at `now`, forgets those older than `window`, returns how many
+    /// are left.
+    fn add(&mut self, now: u64, n: u64, window: u64, cap: usize) -> usize {
+        for _ in 0..n.min(cap as u64) {
+            if self.times.len() >= cap {
+                self.times.pop_front();
+            }
+            self.times.push_back(now);
+        }
+        if n > 0 {
+            self.last = Some(now);
+        }
+        while self
+            .times
+            .front()
+            .is_some_and(|&t| now.saturating_sub(t) > window)
+        {
+            self.times.pop_front();
+        }
+        self.times.len()
+    }
+
+    /// Time since the last occurrence (`None`: never).
+    fn quiet_for(&self, now: u64) -> Option<u64> {
+        self.last.map(|t| now.saturating_sub(t))
+    }
+}
+
+/// The state word and the active alerts. See the module docs.
+#[derive(Debug, Clone, Default)]
+pub struct Watch {
+    no_output: Hold,
+    quiet: Hold,
+    limiting: Hold,
+    sustained: Hold,
+    bypass: bool,
+    smoothed_gr_db: f32,
+    last_now: Option<u64>,
+    last_frames: Option<u64>,
+    last_xruns: Option<u64>,
+    xruns: Burst,
+    clips: Burst,
+    wireplumber_missing: bool,
+    session_incomplete: bool,
+    active: BTreeMap<AlertKind, Alert>,
+}
+
+impl Watch {
+    /// A watch with nothing seen yet (state LEVELLING, no alerts).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The state word now: the most important condition that holds (no output, degraded,
+    /// bypass, limiting, quiet), else levelling.
+    pub fn state(&self) -> StateWord {
+        if self.no_output.on {
+            StateWord::NoOutput
+        } else if self.active.contains_key(&AlertKind::XrunBurst)
+            || self.active.contains_key(&AlertKind::SessionBroken)
+        {
+            StateWord::Degraded
+        } else if self.bypass {
+            StateWord::Bypass
+        } else if self.limiting.on {
+            StateWord::Limiting
+        } else if self.quiet.on {
+            StateWord::Quiet
+        } else {
+            StateWord::Levelling
+        }
+    }
+
+    /// The alerts active now, oldest first.
+    pub fn active(&self) -> Vec<Alert> {
+        let mut v: Vec<Alert> = self.active.values().cloned().collect();
+        v.sort_by_key(|a| a.since_unix_ms);
+        v
+    }
+
+    /// Whether an alert of `kind` is active.
+    pub fn is_active(&self, kind: AlertKind) -> bool {
+        self.active.contains_key(&kind)
+    }
+
+    /// One tick: updates every condition; returns the alerts raised and cleared.
+    pub fn observe(&mut self, o: &Observation<'_>) -> Vec<Event> {
+        let mut out = Vec::new();
+        let now = o.now_ms;
+        let dt = self.last_now.map_or(0, |t| now.saturating_sub(t));
+        self.last_now = Some(now);
+        let flowing = self.last_frames.is_some_and(|f| o.frames > f);
+        self.last_frames = Some(o.frames);
+        self.bypass = o.bypass;
+
+        // No output.
+        let missing = !o.pipewire_connected || o.real_sink.is_none();
+        match self.no_output.update(
+            now,
+            missing,
+            !missing,
+            NO_OUTPUT_ENTER_MS,
+            NO_OUTPUT_LEAVE_MS,
+        ) {
+            Some(true) => {
+                let message = if o.pipewire_connected {
+                    "no real sink to play into: nothing is heard through headroom".to_string()
+                } else {
+                    "PipeWire is not connected: nothing is heard through headroom".to_string()
+                };
+                self.raise(AlertKind::RealSinkMissing, message, o.unix_ms, &mut out);
+            }
+            Some(false) => {
+                let message = format!("playing into {}", o.real_sink.unwrap_or("the real sink"));
+                self.clear(AlertKind::RealSinkMissing, message, o.unix_ms, &mut out);
+            }
+            None => {}
+        }
+
+        // Quiet.
+        let below = !flowing || o.in_momentary_lufs < o.silence_gate_lufs;
+        let above =
+            flowing && o.in_momentary_lufs >= o.silence_gate_lufs + QUIET_LEAVE_ABOVE_GATE_LU;
+        self.quiet
+            .update(now, below, above, QUIET_ENTER_MS, QUIET_LEAVE_MS);
+
+        // Limiting (the limiter's reduction, smoothed; none while no audio flows).
+        let gr = if flowing && o.limiter_gr_db.is_finite() {
+            o.limiter_gr_db.max(0.0)
+        } else {
+            0.0
+        };
+        let k = (dt as f32 / LIMITER_SMOOTHING_MS).min(1.0);
+        self.smoothed_gr_db += (gr - self.smoothed_gr_db) * k;
+        let s = self.smoothed_gr_db;
+        self.limiting.update(
+            now,
+            s >= LIMITING_ENTER_DB,
+            s < LIMITING_LEAVE_DB,
+            LIMITING_ENTER_MS,
+            LIMITING_LEAVE_MS,
+        );
+        match self.sustained.update(
+            now,
+            s >= SUSTAINED_LIMITING_DB,
+            s < SUSTAINED_LIMITING_CLEAR_DB,
+            SUSTAINED_LIMITING_MS,
+            SUSTAINED_LIMITING_CLEAR_MS,
+        ) {
+            Some(true) => self.raise(
+                AlertKind::SustainedLimiting,
+                format!(
+                    "the limiter has held about {s:.1} dB of gain reduction for {} s",
+                    SUSTAINED_LIMITING_MS / 1000
+                ),
+                o.unix_ms,
+                &mut out,
+            ),
+            Some(false) => self.clear(
+                AlertKind::SustainedLimiting,
+                format!("limiter reduction back under {SUSTAINED_LIMITING_CLEAR_DB} dB"),
+                o.unix_ms,
+                &mut out,
+            ),
+            None => {}
+        }
+
+        // Xruns (a counter that may restart with the bus: count only increases).
+        let new_xruns = match self.last_xruns {
+            Some(prev) if o.xruns >= prev => o.xruns - prev,
+            _ => 0,
+        };
+        self.last_xruns = Some(o.xruns);
+        let in_window = self.xruns.add(now, new_xruns, XRUN_BURST_WINDOW_MS, 64);
+        if !self.is_active(AlertKind::XrunBurst) && in_window >= XRUN_BURST_COUNT {
+            self.raise(
+                AlertKind::XrunBurst,
+                format!(
+                    "{in_window} xruns within {} s: audio drops out",
+                    XRUN_BURST_WINDOW_MS / 1000
+                ),
+                o.unix_ms,
+                &mut out,
+            );
+        } else if self.is_active(AlertKind::XrunBurst)
+            && self
+                .xruns
+                .quiet_for(now)
+                .is_some_and(|q| q >= XRUN_CLEAR_MS)
+        {
+            self.clear(
+                AlertKind::XrunBurst,
+                format!("no xruns for {} s", XRUN_CLEAR_MS / 1000),
+                o.unix_ms,
+                &mut out,
+            );
+        }
+
+        // Clipping arriving upstream.
+        let hot = flowing && o.in_true_peak_dbtp >= CLIP_DBTP;
+        let hot_ticks = self.clips.add(now, u64::from(hot), CLIP_WINDOW_MS, 256);
+        if !self.is_active(AlertKind::InputClipping) && hot_ticks >= CLIP_COUNT {
+            self.raise(
+                AlertKind::InputClipping,
+                format!(
+                    "the input arrives clipped (true peak at or over {CLIP_DBTP:.0} dBTP {hot_ticks} times in {} s): lower the app's volume",
+                    CLIP_WINDOW_MS / 1000
+                ),
+                o.unix_ms,
+                &mut out,
+            );
+        } else if self.is_active(AlertKind::InputClipping)
+            && self
+                .clips
+                .quiet_for(now)
+                .is_some_and(|q| q >= CLIP_CLEAR_MS)
+        {
+            self.clear(
+                AlertKind::InputClipping,
+                format!("no clipped input for {} s", CLIP_CLEAR_MS / 1000),
+                o.unix_ms,
+                &mut out,
+            );
+        }
+        out
+    }
+
+    /// A session-manager fact from the PipeWire thread; returns the alerts raised and
+    /// cleared.
+    pub fn session(&mut self, fact: SessionFact, unix_ms: u64) -> Vec<Event> {
+        let mut out = Vec::new();
+        match fact {
+            SessionFact::WirePlumberMissing => self.wireplumber_missing = true,
+            SessionFact::WirePlumberBack => self.wireplumber_missing = false,
+            SessionFact::Incomplete => self.session_incomplete = true,
+            SessionFact::Whole => self.session_incomplete = false,
+        }
+        let broken = self.wireplumber_missing || self.session_incomplete;
+        match (broken, self.is_active(AlertKind::SessionBroken)) {
+            (true, false) => {
+                let message = if self.wireplumber_missing {
+                    "WirePlumber is not running: streams cannot be routed"
+                } else {
+                    "WirePlumber does not link headroom's streams: restart PipeWire and WirePlumber together"
+                };
+                self.raise(AlertKind::SessionBroken, message.into(), unix_ms, &mut out);
+            }
+            (false, true) => self.clear(
+                AlertKind::SessionBroken,
+                "the session is whole again".into(),
+                unix_ms,
+                &mut out,
+            ),
+            _ => {}
+        }
+        out
+    }
+
+    /// The profile store's verdict: `Some(text)` — a profile or the config file failed to
+    /// load; `None` — a profile loaded. Returns the alerts raised and cleared.
+    pub fn profile(&mut self, error: Option<String>, unix_ms: u64) -> Vec<Event> {
+        let mut out = Vec::new();
+        match (error, self.is_active(AlertKind::ProfileError)) {
+            (Some(text), false) => self.raise(
+                AlertKind::ProfileError,
+                format!("{text} (keeping the last good profile)"),
+                unix_ms,
+                &mut out,
+            ),
+            (None, true) => self.clear(
+                AlertKind::ProfileError,
+                "the profile loads again".into(),
+                unix_ms,
+                &mut out,
+            ),
+            _ => {}
+        }
+        out
+    }
+
+    fn raise(&mut self, kind: AlertKind, message: String, unix_ms: u64, out: &mut Vec<Event>) {
+        let alert = Alert {
+            kind,
+            message,
+            since_unix_ms: unix_ms,
+        };
+        self.active.insert(kind, alert.clone());
+        out.push(Event::AlertRaised(alert));
+    }
+
+    fn clear(&mut self, kind: AlertKind, message: String, unix_ms: u64, out: &mut Vec<Event>) {
+        if let Some(a) = self.active.remove(&kind) {
+            out.push(Event::AlertCleared(AlertCleared {
+                kind,
+                message,
+                since_unix_ms: a.since_unix_ms,
+                unix_ms,
+            }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,353 @@
+//! Synthetic meter sequences through the state rules and the alert edges.
+
+use super::*;
+
+/// A running sequence of 100 ms ticks of one changing observation.
+struct Seq {
+    watch: Watch,
+    now_ms: u64,
+    frames: u64,
+    obs: Obs,
+}
+
+/// The parts of an [`Observation`] a test changes.
+#[derive(Clone, Copy)]
+struct Obs {
+    connected: bool,
+    sink: bool,
+    bypass: bool,
+    flowing: bool,
+    in_m: f32,
+    in_tp: f32,
+    gr: f32,
+    xruns: u64,
+}
+
+impl Seq {
+    fn new() -> Self {
+        Seq {
+            watch: Watch::new(),
+            now_ms: 0,
+            frames: 0,
+            obs: Obs {
+                connected: true,
+                sink: true,
+                bypass: false,
+                flowing: true,
+                in_m: -20.0,
+                in_tp: -6.0,
+                gr: 0.0,
+                xruns: 0,
+            },
+        }
+    }
+
+    /// Runs `ms` of ticks; returns the events and the state word after each tick.
+    fn run(&mut self, ms: u64) -> (Vec<Event>, Vec<StateWord>) {
+        let mut events = Vec::new();
+        let mut words = Vec::new();
+        for _ in 0..ms / 100 {
+            self.now_ms += 100;
+            if self.obs.flowing {
+                self.frames += 4800;
+            }
+            let o = Observation {
+                now_ms: self.now_ms,
+                unix_ms: 1_700_000_000_000 + self.now_ms,
+                pipewire_connected: self.obs.connected,
+                real_sink: self.obs.sink.then_some("speakers"),
+                bypass: self.obs.bypass,
+                frames: self.frames,
+                in_momentary_lufs: self.obs.in_m,
+                in_true_peak_dbtp: self.obs.in_tp,
+                limiter_gr_db: self.obs.gr,
+                silence_gate_lufs: -60.0,
+                xruns: self.obs.xruns,
+            };
+            events.extend(self.watch.observe(&o));
+            words.push(self.watch.state());
+        }
+        (events, words)
+    }
+
+    fn state(&self) -> StateWord {
+        self.watch.state()
+    }
+}
+
+fn raised(events: &[Event]) -> Vec<AlertKind> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::AlertRaised(a) => Some(a.kind),
+            _ => None,
+        })
+        .collect()
+}
+
+fn cleared(events: &[Event]) -> Vec<AlertKind> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::AlertCleared(c) => Some(c.kind),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Number of changes of the word along a run.
+fn flips(words: &[StateWord]) -> usize {
+    words.windows(2).filter(|w| w[0] != w[1]).count()
+}
+
+#[test]
+fn programme_above_the_gate_is_levelling() {
+    let mut s = Seq::new();
+    let (events, words) = s.run(5_000);
+    assert!(events.is_empty(), "{events:?}");
+    assert!(
+        words.iter().all(|w| *w == StateWord::Levelling),
+        "{words:?}"
+    );
+}
+
+#[test]
+fn quiet_is_entered_after_two_seconds_below_the_gate_and_left_quickly() {
+    let mut s = Seq::new();
+    s.run(1_000);
+    s.obs.in_m = -65.0;
+    let (_, words) = s.run(1_900);
+    assert!(
+        words.iter().all(|w| *w == StateWord::Levelling),
+        "{words:?}"
+    );
+    s.run(300);
+    assert_eq!(s.state(), StateWord::Quiet);
+    // Just over the gate is not enough to leave (hysteresis) …
+    s.obs.in_m = -59.0;
+    s.run(2_000);
+    assert_eq!(s.state(), StateWord::Quiet);
+    // … 3 LU over it for 300 ms is.
+    s.obs.in_m = -40.0;
+    s.run(200);
+    assert_eq!(s.state(), StateWord::Quiet);
+    s.run(200);
+    assert_eq!(s.state(), StateWord::Levelling);
+}
+
+#[test]
+fn no_audio_flowing_is_quiet_even_with_stale_meters() {
+    let mut s = Seq::new();
+    s.run(1_000);
+    s.obs.flowing = false; // the bus suspended: meters frozen at −20 LUFS
+    s.run(2_500);
+    assert_eq!(s.state(), StateWord::Quiet);
+}
+
+#[test]
+fn a_loudness_hovering_at_the_gate_does_not_flicker() {
+    let mut s = Seq::new();
+    s.run(1_000);
+    let mut all = Vec::new();
+    for i in 0..200 {
+        // −61 … −58.5 LUFS: across the gate, never 3 LU over it.
+        s.obs.in_m = if i % 3 == 0 { -58.5 } else { -61.0 };
+        let (_, w) = s.run(100);
+        all.extend(w);
+    }
+    assert!(flips(&all) <= 1, "{} flips: {all:?}", flips(&all));
+}
+
+#[test]
+fn limiting_needs_sustained_reduction_and_a_lower_exit() {
+    let mut s = Seq::new();
+    // Transient peaks (one tick of 8 dB in ten) average under the entry threshold.
+    let mut words = Vec::new();
+    for i in 0..100 {
+        s.obs.gr = if i % 10 == 0 { 8.0 } else { 0.0 };
+        words.extend(s.run(100).1);
+    }
+    assert!(
+        words.iter().all(|w| *w == StateWord::Levelling),
+        "{words:?}"
+    );
+    s.obs.gr = 4.0;
+    s.run(5_000);
+    assert_eq!(s.state(), StateWord::Limiting);
+    // 2 dB is under the entry but over the exit threshold: it stays.
+    s.obs.gr = 2.0;
+    let (_, words) = s.run(10_000);
+    assert!(words.iter().all(|w| *w == StateWord::Limiting), "{words:?}");
+    s.obs.gr = 0.0;
+    s.run(5_000);
+    assert_eq!(s.state(), StateWord::Levelling);
+}
+
+#[test]
+fn sustained_limiting_is_raised_once_and_cleared_once() {
+    let mut s = Seq::new();
+    s.obs.gr = 8.0;
+    let (events, _) = s.run(30_000);
+    assert_eq!(raised(&events), [AlertKind::SustainedLimiting]);
+    assert!(s.watch.is_active(AlertKind::SustainedLimiting));
+    s.obs.gr = 4.0; // under the raise level, over the clear level: still active
+    let (events, _) = s.run(20_000);
+    assert!(events.is_empty(), "{events:?}");
+    s.obs.gr = 0.0;
+    let (events, _) = s.run(10_000);
+    assert_eq!(cleared(&events), [AlertKind::SustainedLimiting]);
+    assert!(raised(&events).is_empty());
+}
+
+#[test]
+fn sustained_limiting_needs_its_duration() {
+    let mut s = Seq::new();
+    s.obs.gr = 8.0;
+    let (events, _) = s.run(9_000);
+    assert!(events.is_empty(), "{events:?}");
+    s.obs.gr = 0.0;
+    let (events, _) = s.run(10_000);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn a_missing_real_sink_gives_no_output_and_one_alert_each_way() {
+    let mut s = Seq::new();
+    s.run(1_000);
+    s.obs.sink = false;
+    // A sink gone for a moment (a device switch) is not reported.
+    let (events, words) = s.run(1_500);
+    assert!(events.is_empty() && words.iter().all(|w| *w == StateWord::Levelling));
+    s.obs.sink = true;
+    s.run(500);
+    s.obs.sink = false;
+    let (events, _) = s.run(10_000);
+    assert_eq!(raised(&events), [AlertKind::RealSinkMissing]);
+    assert_eq!(s.state(), StateWord::NoOutput);
+    let a = &s.watch.active()[0];
+    assert!(a.message.contains("no real sink"), "{}", a.message);
+    s.obs.sink = true;
+    let (events, _) = s.run(5_000);
+    assert_eq!(cleared(&events), [AlertKind::RealSinkMissing]);
+    assert!(raised(&events).is_empty());
+    assert_eq!(s.state(), StateWord::Levelling);
+}
+
+#[test]
+fn pipewire_gone_is_no_output_and_wins_over_bypass() {
+    let mut s = Seq::new();
+    s.obs.bypass = true;
+    s.run(1_000);
+    assert_eq!(s.state(), StateWord::Bypass);
+    s.obs.connected = false;
+    let (events, _) = s.run(3_000);
+    assert_eq!(s.state(), StateWord::NoOutput);
+    let Some(Event::AlertRaised(a)) = events.first() else {
+        panic!("{events:?}")
+    };
+    assert!(a.message.contains("PipeWire"), "{}", a.message);
+}
+
+#[test]
+fn bypass_shows_at_once_and_over_limiting() {
+    let mut s = Seq::new();
+    s.obs.gr = 5.0;
+    s.run(5_000);
+    assert_eq!(s.state(), StateWord::Limiting);
+    s.obs.bypass = true;
+    s.run(100);
+    assert_eq!(s.state(), StateWord::Bypass);
+    s.obs.bypass = false;
+    s.run(100);
+    assert_eq!(s.state(), StateWord::Limiting);
+}
+
+#[test]
+fn an_xrun_burst_degrades_until_a_minute_without_xruns() {
+    let mut s = Seq::new();
+    s.run(500);
+    // Two xruns far apart: no burst.
+    s.obs.xruns = 1;
+    s.run(15_000);
+    s.obs.xruns = 2;
+    let (events, _) = s.run(1_000);
+    assert!(events.is_empty(), "{events:?}");
+    // Two more within 10 s of the second: a burst.
+    s.obs.xruns = 4;
+    let (events, _) = s.run(1_000);
+    assert_eq!(raised(&events), [AlertKind::XrunBurst]);
+    assert_eq!(s.state(), StateWord::Degraded);
+    // More xruns while it lasts raise nothing new.
+    s.obs.xruns = 10;
+    let (events, _) = s.run(30_000);
+    assert!(events.is_empty(), "{events:?}");
+    let (events, _) = s.run(29_000);
+    assert!(events.is_empty(), "{events:?}");
+    let (events, _) = s.run(2_000);
+    assert_eq!(cleared(&events), [AlertKind::XrunBurst]);
+    assert_eq!(s.state(), StateWord::Levelling);
+}
+
+#[test]
+fn a_counter_that_restarts_is_not_a_burst() {
+    let mut s = Seq::new();
+    s.obs.xruns = 100;
+    s.run(1_000);
+    s.obs.xruns = 0; // the bus was rebuilt
+    let (events, _) = s.run(1_000);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn clipped_input_is_raised_once_and_cleared_after_a_clean_half_minute() {
+    let mut s = Seq::new();
+    // A single over now and then is no alert.
+    for _ in 0..5 {
+        s.obs.in_tp = 0.5;
+        s.run(100);
+        s.obs.in_tp = -3.0;
+        s.run(4_000);
+    }
+    assert!(!s.watch.is_active(AlertKind::InputClipping));
+    s.obs.in_tp = 0.2;
+    let (events, _) = s.run(20_000);
+    assert_eq!(raised(&events), [AlertKind::InputClipping]);
+    s.obs.in_tp = -1.0;
+    let (events, _) = s.run(29_000);
+    assert!(events.is_empty(), "{events:?}");
+    let (events, _) = s.run(2_000);
+    assert_eq!(cleared(&events), [AlertKind::InputClipping]);
+}
+
+#[test]
+fn session_and_profile_alerts_follow_their_facts_without_repeats() {
+    let mut w = Watch::new();
+    assert_eq!(
+        raised(&w.session(SessionFact::WirePlumberMissing, 1)),
+        [AlertKind::SessionBroken]
+    );
+    assert_eq!(w.state(), StateWord::Degraded);
+    assert!(w.session(SessionFact::Incomplete, 2).is_empty());
+    assert!(w.session(SessionFact::WirePlumberBack, 3).is_empty());
+    assert_eq!(
+        cleared(&w.session(SessionFact::Whole, 4)),
+        [AlertKind::SessionBroken]
+    );
+    assert!(w.session(SessionFact::Whole, 5).is_empty());
+
+    let e = w.profile(Some("night.toml:3:14: expected a number".into()), 6);
+    assert_eq!(raised(&e), [AlertKind::ProfileError]);
+    assert!(w
+        .profile(Some("night.toml:4:1: other".into()), 7)
+        .is_empty());
+    // A profile error leaves the word alone: the last good profile still levels.
+    assert_eq!(w.state(), StateWord::Levelling);
+    let e = w.profile(None, 8);
+    assert_eq!(cleared(&e), [AlertKind::ProfileError]);
+    let Event::AlertCleared(c) = &e[0] else {
+        panic!()
+    };
+    assert_eq!((c.since_unix_ms, c.unix_ms), (6, 8));
+    assert!(w.profile(None, 9).is_empty());
+    assert!(w.active().is_empty());
+}
