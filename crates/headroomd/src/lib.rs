@@ -6,6 +6,7 @@
 
 pub mod control;
 pub mod engine;
+pub mod files;
 pub mod history;
 pub mod layer_a;
 pub mod names;

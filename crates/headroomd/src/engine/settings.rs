@@ -58,7 +58,6 @@ impl Engine {
     /// Every setting: value in force, the profile's value, whether overridden.
     pub(super) fn settings(&self) -> Settings {
         let effective = self.store.effective();
-        let overrides = self.store.overrides();
         Settings {
             settings: Profile::keys()
                 .into_iter()
@@ -68,7 +67,7 @@ impl Engine {
                         key: info.key.to_string(),
                         value: value_to_wire(&value),
                         default: value_to_wire(&info.default),
-                        overridden: overrides.get(info.key).is_some(),
+                        overridden: self.store.is_overridden(info.key),
                     })
                 })
                 .collect(),
@@ -84,7 +83,7 @@ impl Engine {
             key: key.to_string(),
             value: value_to_wire(&value),
             default: value_to_wire(&info.default),
-            overridden: self.store.overrides().get(key).is_some(),
+            overridden: self.store.is_overridden(key),
         })
     }
 
