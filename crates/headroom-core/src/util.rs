@@ -1,5 +1,30 @@
 //! Small numeric helpers shared by the stages. All functions are real-time safe.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Environment variable that, when set to anything but empty or `0`, makes every meter and
+/// limiter created afterwards use the portable kernels instead of the AVX / AVX2 ones (to
+/// compare the two paths; their output is the same bit for bit).
+pub const PORTABLE_ENV: &str = "HEADROOM_PORTABLE_SIMD";
+
+static FORCE_PORTABLE: AtomicBool = AtomicBool::new(false);
+
+/// Makes every meter and limiter created after this call use the portable kernels (`true`)
+/// or the CPU's best ones (`false`, the default; [`PORTABLE_ENV`] still applies). Stages
+/// already created keep the kernels they chose. For benchmarks and tests: the output does not
+/// change.
+pub fn force_portable(on: bool) {
+    FORCE_PORTABLE.store(on, Ordering::Relaxed);
+}
+
+/// Whether stages created now use the portable kernels whatever the CPU has
+/// ([`force_portable`] or [`PORTABLE_ENV`]). Reads the environment: call it only where
+/// allocation is allowed (constructors).
+pub fn portable_forced() -> bool {
+    FORCE_PORTABLE.load(Ordering::Relaxed)
+        || std::env::var_os(PORTABLE_ENV).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 /// Converts decibels to a linear gain factor.
 #[inline]
 pub fn db_to_lin(db: f32) -> f32 {
