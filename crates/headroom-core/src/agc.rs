@@ -89,7 +89,7 @@
 //! crate's `dsp` test binary.
 
 use crate::params::AgcParams;
-use crate::util::{db_to_lin, finite_clamp, LaneEnergy};
+use crate::util::{db_to_lin, finite_clamp, gain_ramp, LaneEnergy};
 use crate::LUFS_FLOOR;
 
 /// Control interval in frames.
@@ -570,23 +570,14 @@ impl Agc {
         self.step_energy.add(buf.get(..n * ch).unwrap_or(&[]));
         self.step_frames += n;
         self.step_channels = ch;
-        let inv = 1.0 / STEP as f32;
         let (from, to) = (self.gain_from, self.gain_to);
-        let mut pos = self.pos;
         if from == to {
             // Flat ramp: every frame gets exactly `from` (what the ramp formula gives).
             buf.iter_mut().take(n * ch).for_each(|x| *x *= from);
-            pos = pos.saturating_add(n).min(STEP);
+            self.pos = self.pos.saturating_add(n).min(STEP);
         } else {
-            for frame in buf.chunks_exact_mut(ch) {
-                pos = (pos + 1).min(STEP);
-                let g = from + (to - from) * (pos as f32 * inv);
-                for x in frame.iter_mut() {
-                    *x *= g;
-                }
-            }
+            self.pos = gain_ramp(buf, ch, from, to, self.pos, STEP);
         }
-        self.pos = pos;
     }
 
     /// Control update at the end of a step. `momentary_lufs`: gated momentary loudness of the

@@ -12,7 +12,7 @@
 //! no gain jumps.
 
 use crate::params::CompressorParams;
-use crate::util::{abs_peak, db_to_lin, finite_clamp, one_pole_alpha};
+use crate::util::{abs_peak, db_to_lin, finite_clamp, gain_ramp, one_pole_alpha};
 
 /// Control interval in frames: the gain curve is evaluated once per step and ramped linearly
 /// in between.
@@ -295,21 +295,13 @@ impl Compressor {
     #[inline]
     fn run(&mut self, run: &mut [f32]) {
         let ch = self.channels;
-        let inv_step = 1.0 / STEP as f32;
         self.step_peak = self.step_peak.max(abs_peak(run));
         let (from, to) = (self.gain_from, self.gain_to);
         if from == to {
             // Flat ramp: every frame gets exactly `from` (what the ramp formula gives).
             run.iter_mut().for_each(|x| *x *= from);
         } else {
-            let mut pos = self.pos;
-            for frame in run.chunks_exact_mut(ch) {
-                pos = (pos + 1).min(STEP);
-                let g = from + (to - from) * (pos as f32 * inv_step);
-                for x in frame.iter_mut() {
-                    *x *= g;
-                }
-            }
+            gain_ramp(run, ch, from, to, self.pos, STEP);
         }
         self.pos += run.len() / ch;
     }
