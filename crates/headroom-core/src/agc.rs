@@ -89,7 +89,7 @@
 //! crate's `dsp` test binary.
 
 use crate::params::AgcParams;
-use crate::util::{db_to_lin, finite_clamp, gain_ramp, LaneEnergy};
+use crate::util::{db_to_lin, finite_clamp, gain_ramp, LaneEnergy, Memo};
 use crate::LUFS_FLOOR;
 
 /// Control interval in frames.
@@ -270,6 +270,8 @@ pub struct AgcDiagnostics {
 #[derive(Debug, Clone)]
 pub struct Agc {
     params: AgcParams,
+    /// `exp(−dt / tau)` of the onset gain's last time constant.
+    onset_exp: Memo,
     /// Control interval, s.
     dt: f64,
     /// Interval of the meter's readings, s.
@@ -386,6 +388,7 @@ impl Agc {
         sustain_cap: usize,
     ) -> Self {
         Self {
+            onset_exp: Memo::new(),
             params,
             dt,
             reading_dt,
@@ -817,7 +820,7 @@ impl Agc {
         } else {
             TAU_ONSET_RELEASE
         };
-        let a = 1.0 - (-dt / tau).exp();
+        let a = 1.0 - self.onset_exp.get(-dt / tau, f64::exp);
         self.onset_db += a * (want - self.onset_db);
         if self.onset_db > -1e-4 {
             self.onset_db = 0.0;

@@ -168,6 +168,36 @@ pub fn gain_ramp(
     end
 }
 
+/// The last argument and value of a pure `f64` function (a power, exponential or logarithm
+/// in a control update), so that an update that sees the same argument as the last one skips
+/// the call and gets the same value bit for bit. Starts with NaN, so `f` must map NaN to NaN
+/// (every `powf`, `exp` and `log10` does). Real-time safe.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Memo {
+    arg: u64,
+    val: f64,
+}
+
+impl Memo {
+    /// An empty memo (the first call computes).
+    pub(crate) const fn new() -> Self {
+        Self {
+            arg: 0x7ff8_0000_0000_0000,
+            val: f64::NAN,
+        }
+    }
+
+    /// `f(x)`, computed only when `x` differs (bitwise) from the last argument.
+    #[inline]
+    pub(crate) fn get(&mut self, x: f64, f: impl FnOnce(f64) -> f64) -> f64 {
+        if x.to_bits() != self.arg {
+            self.arg = x.to_bits();
+            self.val = f(x);
+        }
+        self.val
+    }
+}
+
 /// Sum of squares accumulated across calls so that the result does not depend on how the
 /// samples were split into calls: sample `k` (counted since the last [`take`](Self::take))
 /// always goes to lane `k mod 8`, each lane adds in sample order, and the lanes are summed
