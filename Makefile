@@ -38,7 +38,7 @@ check: lint
 ## test: lint, then every unit, property and PipeWire end-to-end test; then prove nothing was left running
 test: lint
 	$(CARGO) build --workspace --bins
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast
 	@scripts/no-leftovers.sh
 
 ## demo: play a loud/quiet programme straight and through headroom, show before/after loudness

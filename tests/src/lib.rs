@@ -26,7 +26,7 @@ pub mod wait;
 
 pub use audio::{read_wav, short_term_series, sine, Wav};
 pub use sandbox::{
-    merge_dumps, metadata_value_name, stop_child, which, workspace_bin, Recorder, Sandbox,
-    DEFAULT_SINK, SANDBOX_MARKER,
+    checkout_root, merge_dumps, metadata_value_name, stop_child, which, workspace_bin, Recorder,
+    Sandbox, CHECKOUT_MARKER, DEFAULT_SINK, SANDBOX_MARKER,
 };
 pub use wait::wait_for;

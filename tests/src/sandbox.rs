@@ -18,9 +18,20 @@ use crate::wait::wait_for;
 /// Name of the null sink every sandbox creates and makes the default.
 pub const DEFAULT_SINK: &str = "fake-speakers";
 
-/// Environment variable set on every process a sandbox starts; `tests/no-leftovers.sh` looks
-/// for it to prove nothing is left running.
+/// Environment variable set on every process a sandbox starts (the sandbox's root directory).
 pub const SANDBOX_MARKER: &str = "HEADROOM_SANDBOX";
+
+/// Environment variable set on every process a sandbox starts: the root of the checkout whose
+/// tests started it. `scripts/no-leftovers.sh` looks for its own checkout here, so sandboxes of
+/// other checkouts on the same machine are not counted as its leftovers.
+pub const CHECKOUT_MARKER: &str = "HEADROOM_SANDBOX_CHECKOUT";
+
+/// The root of this checkout (the workspace directory), as `scripts/no-leftovers.sh` names it.
+pub fn checkout_root() -> PathBuf {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = tests.parent().unwrap_or(tests);
+    root.canonicalize().unwrap_or_else(|_| root.to_path_buf())
+}
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -89,6 +100,7 @@ impl Sandbox {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )?;
         env.insert(SANDBOX_MARKER.into(), root.clone().into_os_string());
+        env.insert(CHECKOUT_MARKER.into(), checkout_root().into_os_string());
         env.insert(
             "PIPEWIRE_RUNTIME_DIR".into(),
             runtime.clone().into_os_string(),
@@ -191,7 +203,9 @@ impl Sandbox {
         self.spawn_logged("wireplumber", &[])?;
         self.wait_wireplumber()?;
         self.create_null_sink(DEFAULT_SINK)?;
-        self.wait_default_sink(DEFAULT_SINK, Duration::from_secs(10))
+        // headroomd may be back first with its own sink: make the null sink the default
+        // explicitly rather than rely on WirePlumber's choice.
+        self.set_default_sink(DEFAULT_SINK, Duration::from_secs(30))
     }
 
     /// Polls until PipeWire answers `pw-cli info 0`.
@@ -311,6 +325,35 @@ impl Sandbox {
     }
 
     /// Waits until WirePlumber reports `name` as the default sink.
+    /// Makes the sink `name` the default as a user does (`wpctl set-default`) and waits until
+    /// WirePlumber has made it the default; asks again every 2 s meanwhile (a WirePlumber
+    /// still settling, e.g. on a loaded machine, can drop the request).
+    pub fn set_default_sink(&self, name: &str, timeout: Duration) -> Result<()> {
+        let mut asked: Option<Instant> = None;
+        wait_for(&format!("default sink {name}"), timeout, || {
+            if self.default_sink()?.as_deref() == Some(name) {
+                return Ok(Some(()));
+            }
+            if asked.is_none_or(|t| t.elapsed() >= Duration::from_secs(2)) {
+                let Some(id) = self.node_id(name)? else {
+                    return Ok(None);
+                };
+                asked = Some(Instant::now());
+                let st = self
+                    .command("wpctl")
+                    .args(["set-default", &id.to_string()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()?;
+                if !st.success() {
+                    bail!("wpctl set-default {id} ({name}) failed: {st}");
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    /// Polls until the default sink is `name`.
     pub fn wait_default_sink(&self, name: &str, timeout: Duration) -> Result<()> {
         wait_for(&format!("default sink {name}"), timeout, || {
             Ok((self.default_sink()?.as_deref() == Some(name)).then_some(()))

@@ -267,9 +267,22 @@ impl Client {
         }
     }
 
-    /// `route.list`.
+    /// `route.list`: every page, followed transparently (rules from the first page, streams
+    /// of all).
     pub fn route_list(&mut self) -> Result<Routes, ClientError> {
-        match self.call(Request::RouteList)? {
+        let mut all = self.route_list_page(None)?;
+        let mut cursor = all.next_cursor.take();
+        while let Some(c) = cursor {
+            let mut page = self.route_list_page(Some(c))?;
+            cursor = page.next_cursor.take().filter(|n| *n > c);
+            all.streams.append(&mut page.streams);
+        }
+        Ok(all)
+    }
+
+    /// One page of `route.list` (`cursor`: the `next_cursor` of the previous page).
+    pub fn route_list_page(&mut self, cursor: Option<u64>) -> Result<Routes, ClientError> {
+        match self.call(Request::RouteList { cursor })? {
             Response::Routes(r) => Ok(r),
             other => Err(unexpected("route.list", &other)),
         }
@@ -354,9 +367,31 @@ impl Client {
         }
     }
 
-    /// `history` (`None`: everything kept).
+    /// `history` (`None`: everything kept): every page, followed transparently.
     pub fn history(&mut self, since_secs: Option<u64>) -> Result<History, ClientError> {
-        match self.call(Request::History { since_secs })? {
+        let mut all = self.history_page(since_secs, None)?;
+        let mut next = all.next_unix_ms.take();
+        while let Some(from) = next {
+            let mut page = self.history_page(since_secs, Some(from))?;
+            // Pages move forward; a daemon that answered the same page again ends the loop.
+            next = page.next_unix_ms.take().filter(|n| *n > from);
+            all.samples.append(&mut page.samples);
+            all.marks.append(&mut page.marks);
+        }
+        Ok(all)
+    }
+
+    /// One page of `history` (`from_unix_ms`: the `next_unix_ms` of the previous page).
+    pub fn history_page(
+        &mut self,
+        since_secs: Option<u64>,
+        from_unix_ms: Option<u64>,
+    ) -> Result<History, ClientError> {
+        let request = Request::History {
+            since_secs,
+            from_unix_ms,
+        };
+        match self.call(request)? {
             Response::History(h) => Ok(h),
             other => Err(unexpected("history", &other)),
         }

@@ -92,7 +92,7 @@
 //! crate's `dsp` test binary.
 
 use crate::params::AgcParams;
-use crate::util::{db_to_lin, finite_clamp, LaneEnergy};
+use crate::util::{db_to_lin, finite_clamp, gain_ramp, LaneEnergy, Memo};
 use crate::LUFS_FLOOR;
 
 /// Control interval in frames.
@@ -277,6 +277,8 @@ pub struct AgcDiagnostics {
 #[derive(Debug, Clone)]
 pub struct Agc {
     params: AgcParams,
+    /// `exp(−dt / tau)` of the onset gain's last time constant.
+    onset_exp: Memo,
     /// Control interval, s.
     dt: f64,
     /// Interval of the meter's readings, s.
@@ -396,6 +398,7 @@ impl Agc {
         sustain_cap: usize,
     ) -> Self {
         Self {
+            onset_exp: Memo::new(),
             params,
             dt,
             reading_dt,
@@ -581,23 +584,14 @@ impl Agc {
         self.step_energy.add(buf.get(..n * ch).unwrap_or(&[]));
         self.step_frames += n;
         self.step_channels = ch;
-        let inv = 1.0 / STEP as f32;
         let (from, to) = (self.gain_from, self.gain_to);
-        let mut pos = self.pos;
         if from == to {
             // Flat ramp: every frame gets exactly `from` (what the ramp formula gives).
             buf.iter_mut().take(n * ch).for_each(|x| *x *= from);
-            pos = pos.saturating_add(n).min(STEP);
+            self.pos = self.pos.saturating_add(n).min(STEP);
         } else {
-            for frame in buf.chunks_exact_mut(ch) {
-                pos = (pos + 1).min(STEP);
-                let g = from + (to - from) * (pos as f32 * inv);
-                for x in frame.iter_mut() {
-                    *x *= g;
-                }
-            }
+            self.pos = gain_ramp(buf, ch, from, to, self.pos, STEP);
         }
-        self.pos = pos;
     }
 
     /// Control update at the end of a step. `momentary_lufs`: gated momentary loudness of the
@@ -837,7 +831,7 @@ impl Agc {
         } else {
             TAU_ONSET_RELEASE
         };
-        let a = 1.0 - (-dt / tau).exp();
+        let a = 1.0 - self.onset_exp.get(-dt / tau, f64::exp);
         self.onset_db += a * (want - self.onset_db);
         if self.onset_db > -1e-4 {
             self.onset_db = 0.0;

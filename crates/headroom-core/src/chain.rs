@@ -53,7 +53,7 @@ use crate::limiter::Limiter;
 use crate::meter::{LiveMeter, PEAK_FLOOR_DB};
 use crate::params::{ChainParams, CompressorParams};
 use crate::shared::MeterSnapshot;
-use crate::util::{db_to_lin, db_to_lin64, one_pole_alpha, sanitize};
+use crate::util::{db_to_lin, db_to_lin64, one_pole_alpha, sanitize, Memo};
 use crate::LUFS_FLOOR;
 
 /// Time constant of the measured loss (energy averages over programme time), s.
@@ -164,6 +164,37 @@ pub struct Chain {
     changes_seen: u32,
     relearn_s: f64,
     out_block_peak: f32,
+    /// Powers and exponentials of the control updates whose arguments rarely change.
+    memo: ControlMemo,
+}
+
+/// Last arguments and values of the powers and exponentials in [`Chain::track_loss`] and
+/// [`Chain::update_ceiling`] (most stay the same from one control step to the next).
+#[derive(Debug, Clone, Copy)]
+struct ControlMemo {
+    /// `db_to_lin64` of the AGC's gain in force over the step.
+    agc_lin: Memo,
+    /// `db_to_lin64` of the compressor's makeup in force.
+    makeup_lin: Memo,
+    /// `10^(x / 10)` of what the compressor adds.
+    post_pow: Memo,
+    /// `exp(−t / tau)` of the limiter-loss average, the short level and the ceiling.
+    loss_exp: Memo,
+    short_exp: Memo,
+    ceiling_exp: Memo,
+}
+
+impl ControlMemo {
+    const fn new() -> Self {
+        Self {
+            agc_lin: Memo::new(),
+            makeup_lin: Memo::new(),
+            post_pow: Memo::new(),
+            loss_exp: Memo::new(),
+            short_exp: Memo::new(),
+            ceiling_exp: Memo::new(),
+        }
+    }
 }
 
 impl Chain {
@@ -215,6 +246,7 @@ impl Chain {
             fold_counts: true,
             agc_reading_s: ((rate as usize + 5) / 10) as f64 / rate as f64,
             out_block_peak: PEAK_FLOOR_DB as f32,
+            memo: ControlMemo::new(),
         }
     }
 
@@ -426,7 +458,7 @@ impl Chain {
         } else {
             self.loss_alpha
         };
-        let g = db_to_lin64(gain_db as f64);
+        let g = self.memo.agc_lin.get(gain_db as f64, db_to_lin64);
         let e_in = sum / frames.max(1) as f64 * g * g;
         let kept = self.compressor.last_step_power_gain();
         // A step far over the target is a loud onset not caught yet; its energy would swamp
@@ -438,7 +470,10 @@ impl Chain {
             self.comp_in += a * (e_in - self.comp_in);
             self.comp_out += a * (e_in * kept - self.comp_out);
         }
-        let mk = db_to_lin64(self.compressor.makeup_in_force_db());
+        let mk = self
+            .memo
+            .makeup_lin
+            .get(self.compressor.makeup_in_force_db(), db_to_lin64);
         self.fold_e += sum;
         self.fold_w += sum * g * g * kept * mk * mk;
         self.fold_counts &= counts;
@@ -453,7 +488,11 @@ impl Chain {
             // settling, and what it takes away beyond its curve would be taken for the
             // limiter's loss.
             if all && !relearn && expected > 0.0 && actual > 0.0 {
-                let b = 1.0 - (-self.agc_reading_s / LOSS_TAU_S).exp();
+                let b = 1.0
+                    - self
+                        .memo
+                        .loss_exp
+                        .get(-self.agc_reading_s / LOSS_TAU_S, f64::exp);
                 self.lim_in += b * (expected - self.lim_in);
                 self.lim_out += b * (actual - self.lim_out);
             }
@@ -471,11 +510,13 @@ impl Chain {
         let p = &self.params.agc;
         let dt = frames as f64 / self.rate as f64;
         if frames > 0 {
-            let g = db_to_lin64(gain_db as f64);
+            let g = self.memo.agc_lin.get(gain_db as f64, db_to_lin64);
             let post = self.compressor.makeup_in_force_db()
                 - f64::from(self.compressor.gain_reduction_db());
-            let ms = sum / frames as f64 * g * g * 10f64.powf(post / 10.0);
-            self.short_ms += (1.0 - (-dt / SHORT_TAU_S).exp()) * (ms - self.short_ms);
+            let pow = self.memo.post_pow.get(post / 10.0, |x| 10f64.powf(x));
+            let ms = sum / frames as f64 * g * g * pow;
+            let e = self.memo.short_exp.get(-dt / SHORT_TAU_S, f64::exp);
+            self.short_ms += (1.0 - e) * (ms - self.short_ms);
             if self.short_ms < 1e-20 {
                 self.short_ms = 0.0;
             }
@@ -505,7 +546,8 @@ impl Chain {
         } else {
             CEILING_RELEASE_S
         };
-        self.ceiling_db += (1.0 - (-dt / tau).exp()) * (want - self.ceiling_db);
+        let e = self.memo.ceiling_exp.get(-dt / tau, f64::exp);
+        self.ceiling_db += (1.0 - e) * (want - self.ceiling_db);
         if self.ceiling_db > -1e-3 {
             self.ceiling_db = 0.0;
         }

@@ -12,7 +12,7 @@
 //! no gain jumps.
 
 use crate::params::CompressorParams;
-use crate::util::{abs_peak, db_to_lin, finite_clamp, one_pole_alpha};
+use crate::util::{abs_peak, db_to_lin, finite_clamp, gain_ramp, one_pole_alpha, Memo};
 
 /// Control interval in frames: the gain curve is evaluated once per step and ramped linearly
 /// in between.
@@ -47,6 +47,11 @@ pub struct Compressor {
     /// dB: what the compressor takes away once its attack and release have settled.
     static_prev_db: f64,
     static_db: f64,
+    /// `10^(−static_prev_db / 10)` and `10^(−static_db / 10)`, computed when they change.
+    static_prev_pow: f64,
+    static_pow: f64,
+    /// `log10` of the held peak at the last control point that needed it.
+    log_held: Memo,
     /// Gain at the start and end of the current ramp.
     gain_from: f32,
     gain_to: f32,
@@ -81,6 +86,9 @@ impl Compressor {
             ceiling_db: 0.0,
             static_prev_db: 0.0,
             static_db: 0.0,
+            static_prev_pow: 1.0,
+            static_pow: 1.0,
+            log_held: Memo::new(),
             gain_from: 1.0,
             gain_to: 1.0,
             pos: 0,
@@ -103,6 +111,8 @@ impl Compressor {
         self.gr_db = 0.0;
         self.static_prev_db = 0.0;
         self.static_db = 0.0;
+        self.static_prev_pow = 1.0;
+        self.static_pow = 1.0;
         self.ceiling_db = 0.0;
         self.auto_makeup_db = 0.0;
         self.makeup_db = self.makeup_target();
@@ -183,9 +193,7 @@ impl Compressor {
     /// and release have settled. The makeup is derived from it, so that a compressor still
     /// releasing from a sudden peak does not pull the makeup up. Real-time safe.
     pub fn last_step_power_gain(&self) -> f64 {
-        let a = 10f64.powf(-self.static_prev_db / 10.0);
-        let b = 10f64.powf(-self.static_db / 10.0);
-        0.5 * (a + b)
+        0.5 * (self.static_prev_pow + self.static_pow)
     }
 
     /// Static curve: gain reduction in dB (≥ 0) for a detected level in dBFS.
@@ -219,12 +227,16 @@ impl Compressor {
         self.step_peak = 0.0;
         let held = self.step_peaks.iter().fold(0.0f32, |a, &b| a.max(b));
         let target = if self.params.enabled && held > self.knee_floor {
-            let level_db = 20.0 * (held as f64).log10();
+            let level_db = 20.0 * self.log_held.get(held as f64, f64::log10);
             Self::static_gain_reduction_db(&self.params, level_db)
         } else {
             0.0
         };
         self.static_prev_db = self.static_db;
+        self.static_prev_pow = self.static_pow;
+        if target.to_bits() != self.static_db.to_bits() {
+            self.static_pow = 10f64.powf(-target / 10.0);
+        }
         self.static_db = target;
         let a = if target > self.gr_db {
             self.attack_alpha
@@ -295,21 +307,13 @@ impl Compressor {
     #[inline]
     fn run(&mut self, run: &mut [f32]) {
         let ch = self.channels;
-        let inv_step = 1.0 / STEP as f32;
         self.step_peak = self.step_peak.max(abs_peak(run));
         let (from, to) = (self.gain_from, self.gain_to);
         if from == to {
             // Flat ramp: every frame gets exactly `from` (what the ramp formula gives).
             run.iter_mut().for_each(|x| *x *= from);
         } else {
-            let mut pos = self.pos;
-            for frame in run.chunks_exact_mut(ch) {
-                pos = (pos + 1).min(STEP);
-                let g = from + (to - from) * (pos as f32 * inv_step);
-                for x in frame.iter_mut() {
-                    *x *= g;
-                }
-            }
+            gain_ramp(run, ch, from, to, self.pos, STEP);
         }
         self.pos += run.len() / ch;
     }

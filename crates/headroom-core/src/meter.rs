@@ -409,11 +409,12 @@ fn run_quad_avx(
     v[6]
 }
 
-/// Whether the CPU has AVX (checked once, at construction).
+/// Whether the CPU has AVX and the portable kernels are not forced
+/// ([`crate::util::portable_forced`]; checked once, at construction).
 fn detect_avx() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx")
+        !crate::util::portable_forced() && std::arch::is_x86_feature_detected!("avx")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -727,7 +728,7 @@ impl LiveMeter {
     /// sub-blocks, with blocks of the same whole number of frames, the two meters' filters
     /// run in one loop (four independent recursions, in one AVX register when the CPU has
     /// it), which takes little longer than one meter alone. Real-time safe.
-    pub(crate) fn process_pair(a: &mut Self, xa: &[f32], b: &mut Self, xb: &[f32]) {
+    pub fn process_pair(a: &mut Self, xa: &[f32], b: &mut Self, xb: &[f32]) {
         let same = a.channels == 2
             && b.channels == 2
             && a.pending_len == 0

@@ -121,11 +121,12 @@ pub(crate) fn window_coefficients(sample_rate: u32) -> (usize, [[f32; PHASES]; T
     (factor, coef)
 }
 
-/// Whether the CPU has AVX2 (checked once, when a [`BlockInterpolator`] is created).
+/// Whether the CPU has AVX2 and the portable kernels are not forced
+/// ([`crate::util::portable_forced`]; checked once, when a [`BlockInterpolator`] is created).
 fn detect_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx2")
+        !crate::util::portable_forced() && std::arch::is_x86_feature_detected!("avx2")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

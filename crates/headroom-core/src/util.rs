@@ -1,5 +1,30 @@
 //! Small numeric helpers shared by the stages. All functions are real-time safe.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Environment variable that, when set to anything but empty or `0`, makes every meter and
+/// limiter created afterwards use the portable kernels instead of the AVX / AVX2 ones (to
+/// compare the two paths; their output is the same bit for bit).
+pub const PORTABLE_ENV: &str = "HEADROOM_PORTABLE_SIMD";
+
+static FORCE_PORTABLE: AtomicBool = AtomicBool::new(false);
+
+/// Makes every meter and limiter created after this call use the portable kernels (`true`)
+/// or the CPU's best ones (`false`, the default; [`PORTABLE_ENV`] still applies). Stages
+/// already created keep the kernels they chose. For benchmarks and tests: the output does not
+/// change.
+pub fn force_portable(on: bool) {
+    FORCE_PORTABLE.store(on, Ordering::Relaxed);
+}
+
+/// Whether stages created now use the portable kernels whatever the CPU has
+/// ([`force_portable`] or [`PORTABLE_ENV`]). Reads the environment: call it only where
+/// allocation is allowed (constructors).
+pub fn portable_forced() -> bool {
+    FORCE_PORTABLE.load(Ordering::Relaxed)
+        || std::env::var_os(PORTABLE_ENV).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 /// Converts decibels to a linear gain factor.
 #[inline]
 pub fn db_to_lin(db: f32) -> f32 {
@@ -88,6 +113,89 @@ pub fn sum_squares(buf: &[f32]) -> f64 {
         s += f64::from(x * x);
     }
     s
+}
+
+/// Applies a linear gain ramp over one control step to interleaved frames in place: frame `k`
+/// of `buf` (counted from 0) is multiplied by `from + (to − from)·(q / step)` with
+/// `q = min(pos + k + 1, step)`, where `pos` is the number of frames of the step done before
+/// (frames past the step's end get `to`). Returns the new position, `min(pos + frames, step)`.
+/// A trailing partial frame is left untouched.
+///
+/// Stereo runs eight frames at a time with the gains spelled out per sample (so that it
+/// vectorises); every sample goes through the same `f32` operations as the one-frame-at-a-time
+/// form, so the result is the same bit for bit. Real-time safe.
+#[inline]
+pub fn gain_ramp(
+    buf: &mut [f32],
+    channels: usize,
+    from: f32,
+    to: f32,
+    pos: usize,
+    step: usize,
+) -> usize {
+    let ch = channels.max(1);
+    let frames = buf.len() / ch;
+    let inv = 1.0 / step as f32;
+    let d = to - from;
+    let end = pos.saturating_add(frames).min(step);
+    let mut pos = pos.min(step);
+    let mut rest = buf.get_mut(..frames * ch).unwrap_or(&mut []);
+    if ch == 2 {
+        // Frame offsets 1..=8, once per channel.
+        const OFF: [f32; 16] = [
+            1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 5.0, 5.0, 6.0, 6.0, 7.0, 7.0, 8.0, 8.0,
+        ];
+        // Whole numbers below 2^24 are exact in f32, so `base + off` is `(pos + k + 1) as f32`.
+        let stepf = step as f32;
+        let mut chunks = rest.chunks_exact_mut(16);
+        for c in chunks.by_ref() {
+            let base = pos as f32;
+            for (x, &o) in c.iter_mut().zip(OFF.iter()) {
+                let q = (base + o).min(stepf);
+                *x *= from + d * (q * inv);
+            }
+            pos = (pos + 8).min(step);
+        }
+        rest = chunks.into_remainder();
+    }
+    for frame in rest.chunks_exact_mut(ch) {
+        pos = (pos + 1).min(step);
+        let g = from + d * (pos as f32 * inv);
+        for x in frame.iter_mut() {
+            *x *= g;
+        }
+    }
+    end
+}
+
+/// The last argument and value of a pure `f64` function (a power, exponential or logarithm
+/// in a control update), so that an update that sees the same argument as the last one skips
+/// the call and gets the same value bit for bit. Starts with NaN, so `f` must map NaN to NaN
+/// (every `powf`, `exp` and `log10` does). Real-time safe.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Memo {
+    arg: u64,
+    val: f64,
+}
+
+impl Memo {
+    /// An empty memo (the first call computes).
+    pub(crate) const fn new() -> Self {
+        Self {
+            arg: 0x7ff8_0000_0000_0000,
+            val: f64::NAN,
+        }
+    }
+
+    /// `f(x)`, computed only when `x` differs (bitwise) from the last argument.
+    #[inline]
+    pub(crate) fn get(&mut self, x: f64, f: impl FnOnce(f64) -> f64) -> f64 {
+        if x.to_bits() != self.arg {
+            self.arg = x.to_bits();
+            self.val = f(x);
+        }
+        self.val
+    }
 }
 
 /// Sum of squares accumulated across calls so that the result does not depend on how the
@@ -333,6 +441,35 @@ impl SlidingMin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gain_ramp_matches_frame_by_frame() {
+        let mut s = 99u32;
+        for ch in [1usize, 2, 3] {
+            for pos in [0usize, 1, 7, 40, 63, 64] {
+                for frames in [0usize, 1, 5, 8, 9, 24, 63, 64, 70] {
+                    let (from, to) = (0.73f32, 1.91f32);
+                    let mut a: Vec<f32> = (0..frames * ch + ch - 1)
+                        .map(|_| {
+                            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+                        })
+                        .collect();
+                    let mut b = a.clone();
+                    let end = gain_ramp(&mut a, ch, from, to, pos, 64);
+                    let mut p = pos;
+                    for frame in b[..frames * ch].chunks_exact_mut(ch) {
+                        p = (p + 1).min(64);
+                        let g = from + (to - from) * (p as f32 * (1.0 / 64.0));
+                        frame.iter_mut().for_each(|x| *x *= g);
+                    }
+                    assert_eq!(end, (pos + frames).min(64));
+                    let same = a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(same, "ch {ch} pos {pos} frames {frames}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn sliding_max_matches_brute_force() {

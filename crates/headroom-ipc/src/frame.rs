@@ -317,9 +317,10 @@ pub struct FrameTooLarge {
 }
 
 /// Splits a byte stream into `\n`-terminated frames of at most `limit` bytes (excluding the
-/// `\n`; a trailing `\r` is removed). Blank lines are skipped.
+/// `\n` and a `\r` before it, which is removed). Blank lines are skipped.
 ///
-/// Memory is bounded: the decoder never holds more than `limit` bytes. A longer frame is
+/// Memory is bounded: the decoder never holds more than `limit + 1` bytes (a frame and its
+/// `\r`). A longer frame is
 /// reported once as [`FrameTooLarge`] and its remaining bytes are discarded up to the next
 /// `\n`.
 #[derive(Debug)]
@@ -344,7 +345,7 @@ impl LineDecoder {
         self.limit
     }
 
-    /// Bytes of an incomplete frame held now (always `<= limit`).
+    /// Bytes of an incomplete frame held now (always `<= limit + 1`).
     pub fn buffered(&self) -> usize {
         self.buf.len()
     }
@@ -366,13 +367,15 @@ impl LineDecoder {
                         self.discarding = false;
                         continue;
                     }
-                    if self.buf.len() + line.len() > self.limit {
+                    let ends_cr = line.last().or(self.buf.last()) == Some(&b'\r');
+                    let len = self.buf.len() + line.len() - usize::from(ends_cr);
+                    if len > self.limit {
                         self.buf = Vec::new();
                         return Some(Err(FrameTooLarge { limit: self.limit }));
                     }
                     let mut frame = std::mem::take(&mut self.buf);
                     frame.extend_from_slice(line);
-                    if frame.last() == Some(&b'\r') {
+                    if ends_cr {
                         frame.pop();
                     }
                     if frame.iter().all(u8::is_ascii_whitespace) {
@@ -385,7 +388,8 @@ impl LineDecoder {
                     if self.discarding {
                         return None;
                     }
-                    if self.buf.len() + data.len() > self.limit {
+                    // Room for one more byte: the `\r` of a frame of exactly `limit` bytes.
+                    if self.buf.len() + data.len() > self.limit + 1 {
                         self.buf = Vec::new();
                         self.discarding = true;
                         return Some(Err(FrameTooLarge { limit: self.limit }));

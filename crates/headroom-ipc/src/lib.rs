@@ -42,6 +42,7 @@ pub use frame::{
     FrameTooLarge, LineDecoder, ServerFrame, ServerHello,
 };
 pub use request::{BypassMode, Request, RequestFrame, Route, SettingValue, Topic, METHODS};
+pub use response::page_streams;
 pub use response::{
     BypassState, DspTiming, History, HistoryMark, HistorySample, MarkKind, Meters, PipewireState,
     ProfileActive, ProfileEntry, ProfileList, ProfileShow, ProfileSource, Response, RouteRule,
@@ -61,11 +62,45 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// `history` or `profile.show` can be larger than requests). Clients drop longer frames.
 pub const MAX_SERVER_FRAME_BYTES: usize = 4 * 1024 * 1024;
 
+/// Longest application pattern of `route.set` / `route.unset`, in bytes.
+pub const MAX_PATTERN_BYTES: usize = 256;
+
+/// Most runtime (user) route rules the daemon keeps; `route.set` of a new pattern beyond them
+/// is refused (`invalid_params`).
+pub const MAX_USER_RULES: usize = 256;
+
+/// Longest name (profile, setting key, string setting value) a request may carry, in bytes;
+/// application names, binaries and media names of streams are cut to this length on the wire.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// Most samples one `history` answer carries (an hour at the default interval); longer
+/// histories are paged (see [`History::next_unix_ms`]).
+pub const HISTORY_PAGE_SAMPLES: usize = 3600;
+
+/// Budget of one `route.list` answer (and of the `routing_snapshot` event) for its streams, in
+/// encoded bytes; more streams are paged (see [`Routes::next_cursor`]), or in a subscription,
+/// follow the snapshot as `stream_routed` events. Well below [`MAX_SERVER_FRAME_BYTES`]:
+/// the rules (at most [`MAX_USER_RULES`] user rules and a profile's) come on top.
+pub const ROUTES_PAGE_BYTES: usize = 1024 * 1024;
+
 /// Loudness published when there is no measurement yet (the BS.1770 absolute gate). Meter
 /// values at or below it mean "no measurement". Part of the wire spec; the same value as
 /// `headroom_core::LUFS_FLOOR` (this crate does not depend on the DSP; the daemon's tests
 /// check that the two agree).
 pub const LUFS_FLOOR: f32 = -70.0;
+
+/// `s` cut to at most `max` bytes on a character boundary (names the daemon reports, e.g. a
+/// stream's application name, are cut to [`MAX_NAME_BYTES`]).
+pub fn truncate_name(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
 
 /// Environment variable overriding the socket path.
 pub const SOCKET_ENV: &str = "HEADROOM_SOCKET";

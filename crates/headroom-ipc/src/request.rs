@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::IpcError;
+use crate::{MAX_NAME_BYTES, MAX_PATTERN_BYTES};
 
 /// A request body: the `method` and its `params`. The envelope with the request `id` is
 /// [`RequestFrame`].
@@ -35,9 +36,14 @@ pub enum Request {
     /// `profile.reload` → [`crate::Response::ProfileActive`]: re-reads the active profile.
     #[serde(rename = "profile.reload")]
     ProfileReload,
-    /// `route.list` → [`crate::Response::Routes`].
+    /// `route.list {cursor?}` → [`crate::Response::Routes`]: one page; the next one is
+    /// asked for with the `next_cursor` of the answer (see [`crate::Routes::next_cursor`]).
     #[serde(rename = "route.list")]
-    RouteList,
+    RouteList {
+        /// Where to continue (a previous page's `next_cursor`); absent: the first page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<u64>,
+    },
     /// `route.set {app, route}` → [`crate::Response::Ok`]: adds or replaces a user rule.
     #[serde(rename = "route.set")]
     RouteSet {
@@ -93,12 +99,19 @@ pub enum Request {
         /// Topics to receive; must not be empty.
         topics: Vec<Topic>,
     },
-    /// `history {since_secs?}` → [`crate::Response::History`]; everything kept when absent.
+    /// `history {since_secs?, from_unix_ms?}` → [`crate::Response::History`]: one page of at
+    /// most [`crate::HISTORY_PAGE_SAMPLES`] samples; everything kept when both are absent. The
+    /// next page is asked for with `from_unix_ms` = the answer's
+    /// [`crate::History::next_unix_ms`].
     #[serde(rename = "history")]
     History {
         /// Only samples from the last `since_secs` seconds.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since_secs: Option<u64>,
+        /// Only samples at or after this time (ms since the Unix epoch); with `since_secs`
+        /// the later of the two bounds applies.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_unix_ms: Option<u64>,
     },
 }
 
@@ -130,7 +143,7 @@ impl Request {
             Request::ProfileShow { .. } => "profile.show",
             Request::ProfileUse { .. } => "profile.use",
             Request::ProfileReload => "profile.reload",
-            Request::RouteList => "route.list",
+            Request::RouteList { .. } => "route.list",
             Request::RouteSet { .. } => "route.set",
             Request::RouteUnset { .. } => "route.unset",
             Request::SettingGet { .. } => "setting.get",
@@ -147,22 +160,41 @@ impl Request {
     /// `key`/`all`, a non-empty topic list). Decoding calls this; an error is
     /// `invalid_params`.
     pub fn validate(&self) -> Result<(), IpcError> {
-        let nonempty = |what: &str, s: &str| {
+        let name = |what: &str, s: &str, max: usize| {
             if s.trim().is_empty() {
                 Err(IpcError::invalid_params(format!(
                     "`{what}` must not be empty"
+                )))
+            } else if s.len() > max {
+                Err(IpcError::invalid_params(format!(
+                    "`{what}` is {} bytes long; at most {max} are accepted",
+                    s.len()
                 )))
             } else {
                 Ok(())
             }
         };
         match self {
-            Request::ProfileShow { name: Some(n) } => nonempty("name", n),
-            Request::ProfileUse { name } => nonempty("name", name),
-            Request::RouteSet { app, .. } | Request::RouteUnset { app } => nonempty("app", app),
-            Request::SettingGet { key } | Request::SettingSet { key, .. } => nonempty("key", key),
+            Request::ProfileShow { name: Some(n) } => name("name", n, MAX_NAME_BYTES),
+            Request::ProfileUse { name: n } => name("name", n, MAX_NAME_BYTES),
+            Request::RouteSet { app, .. } | Request::RouteUnset { app } => {
+                name("app", app, MAX_PATTERN_BYTES)
+            }
+            Request::SettingGet { key } => name("key", key, MAX_NAME_BYTES),
+            Request::SettingSet { key, value } => {
+                name("key", key, MAX_NAME_BYTES)?;
+                match value {
+                    SettingValue::String(v) if v.len() > MAX_NAME_BYTES => {
+                        Err(IpcError::invalid_params(format!(
+                            "the value is {} bytes long; at most {MAX_NAME_BYTES} are accepted",
+                            v.len()
+                        )))
+                    }
+                    _ => Ok(()),
+                }
+            }
             Request::SettingReset { key, all } => match (key, all) {
-                (Some(k), false) => nonempty("key", k),
+                (Some(k), false) => name("key", k, MAX_NAME_BYTES),
                 (None, true) => Ok(()),
                 _ => Err(IpcError::invalid_params(
                     "setting.reset takes exactly one of `key` or `all: true`",

@@ -338,10 +338,36 @@ pub struct StreamInfo {
 /// Result of `route.list`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Routes {
-    /// User rules first, then profile rules.
+    /// User rules first, then profile rules (in the first page only).
     pub rules: Vec<RouteRule>,
-    /// Known application output streams.
+    /// Known application output streams (this page's).
     pub streams: Vec<StreamInfo>,
+    /// Present when more streams follow: ask `route.list` again with this `cursor`. Absent
+    /// on the last (usually the only) page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<u64>,
+}
+
+/// Splits `streams` into the first ones whose encoded size stays within `budget` bytes (at
+/// least one) and the rest, in order.
+pub fn page_streams<'a>(
+    streams: impl IntoIterator<Item = &'a StreamInfo>,
+    budget: usize,
+) -> (Vec<StreamInfo>, Vec<StreamInfo>) {
+    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    let mut used = 0usize;
+    for s in streams {
+        if rest.is_empty() {
+            let len = serde_json::to_string(s).map_or(0, |t| t.len() + 1);
+            if first.is_empty() || used + len <= budget {
+                used += len;
+                first.push(s.clone());
+                continue;
+            }
+        }
+        rest.push(s.clone());
+    }
+    (first, rest)
 }
 
 /// One setting with its effective value.
@@ -385,6 +411,10 @@ pub struct History {
     pub interval_ms: u64,
     /// Samples, oldest first.
     pub samples: Vec<HistorySample>,
+    /// Present when more samples follow: ask `history` again with `from_unix_ms` set to it.
+    /// Absent on the last (usually the only) page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_unix_ms: Option<u64>,
     /// Marked moments in the same span (restarts, bypass, profile changes, alerts), oldest
     /// first.
     #[serde(default)]

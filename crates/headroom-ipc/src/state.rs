@@ -235,10 +235,20 @@ impl DaemonState {
                         out.push(Event::DaemonSnapshot(Box::new(s.clone())));
                     }
                 }
-                Topic::Routing => out.push(Event::RoutingSnapshot(Routes {
-                    rules: self.rules.clone(),
-                    streams: self.streams.values().cloned().collect(),
-                })),
+                Topic::Routing => {
+                    // The snapshot carries what fits one frame; further streams follow as
+                    // `stream_routed` events, which the fold applies the same way.
+                    let (first, rest) = crate::response::page_streams(
+                        self.streams.values(),
+                        crate::ROUTES_PAGE_BYTES,
+                    );
+                    out.push(Event::RoutingSnapshot(Routes {
+                        rules: self.rules.clone(),
+                        streams: first,
+                        next_cursor: None,
+                    }));
+                    out.extend(rest.into_iter().map(Event::StreamRouted));
+                }
                 Topic::Meters => {
                     if let Some(m) = self.meters {
                         out.push(Event::MetersTick(crate::MetersTick {

@@ -186,39 +186,84 @@ impl Glob {
 
     /// Whether the whole of `text` matches the pattern, ignoring case. Allocates a little (not
     /// for the audio thread).
+    ///
+    /// Linear in the length of `text`: the pattern is run as a bit-parallel automaton (one bit
+    /// per token, `*` a state that stays active), so each character of the text costs a few
+    /// word operations per 64 tokens plus one test per active `[...]` class — no
+    /// backtracking, whatever the pattern.
     pub fn matches(&self, text: &str) -> bool {
-        let text: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
         let pat = &self.tokens;
-        let (mut ti, mut pi) = (0usize, 0usize);
-        // Position of the last `*` seen and the text position it currently absorbs up to.
-        let mut backtrack: Option<(usize, usize)> = None;
-        while let Some(&c) = text.get(ti) {
-            match pat.get(pi) {
-                Some(Token::AnyRun) => {
-                    backtrack = Some((pi, ti));
-                    pi += 1;
-                    continue;
+        let states = pat.len() + 1;
+        let words = states.div_ceil(64);
+        let mut star = vec![0u64; words];
+        let mut any_one = vec![0u64; words];
+        // Per literal character, the tokens it is (one mask each); the classes, tested one by
+        // one (each has at least three characters of pattern).
+        let mut literals: Vec<(char, Vec<u64>)> = Vec::new();
+        let mut classes: Vec<usize> = Vec::new();
+        for (i, t) in pat.iter().enumerate() {
+            match t {
+                Token::AnyRun => star[i / 64] |= 1 << (i % 64),
+                Token::AnyOne => any_one[i / 64] |= 1 << (i % 64),
+                Token::Literal(l) => {
+                    let k = match literals.binary_search_by(|(c, _)| c.cmp(l)) {
+                        Ok(k) => k,
+                        Err(k) => {
+                            literals.insert(k, (*l, vec![0u64; words]));
+                            k
+                        }
+                    };
+                    literals[k].1[i / 64] |= 1 << (i % 64);
                 }
-                Some(tok) if tok.matches_char(c) => {
-                    pi += 1;
-                    ti += 1;
-                    continue;
-                }
-                _ => {}
-            }
-            match backtrack {
-                Some((star_pi, star_ti)) => {
-                    pi = star_pi + 1;
-                    ti = star_ti + 1;
-                    backtrack = Some((star_pi, star_ti + 1));
-                }
-                None => return false,
+                Token::Class { .. } => classes.push(i),
             }
         }
-        while pat.get(pi) == Some(&Token::AnyRun) {
-            pi += 1;
+        let set = |v: &mut [u64], i: usize| v[i / 64] |= 1 << (i % 64);
+        // `*` can match nothing: a state before a star also enables the one after it (stars
+        // are collapsed, so one step is enough).
+        let close = |d: &mut [u64]| {
+            let mut carry = 0u64;
+            for w in 0..words {
+                let s = d[w] & star[w];
+                let shifted = (s << 1) | carry;
+                carry = s >> 63;
+                d[w] |= shifted;
+            }
+        };
+        let mut d = vec![0u64; words];
+        set(&mut d, 0);
+        close(&mut d);
+        let mut consume = vec![0u64; words];
+        let mut next = vec![0u64; words];
+        for c in text.chars().flat_map(char::to_lowercase) {
+            // Tokens that consume `c`.
+            consume.copy_from_slice(&any_one);
+            if let Ok(k) = literals.binary_search_by(|(l, _)| l.cmp(&c)) {
+                for (w, m) in consume.iter_mut().zip(&literals[k].1) {
+                    *w |= m;
+                }
+            }
+            for &i in &classes {
+                if d[i / 64] & (1 << (i % 64)) != 0 && pat[i].matches_char(c) {
+                    set(&mut consume, i);
+                }
+            }
+            let mut carry = 0u64;
+            let mut alive = false;
+            for w in 0..words {
+                let m = d[w] & consume[w];
+                next[w] = (m << 1) | carry | (d[w] & star[w]);
+                carry = m >> 63;
+                alive |= next[w] != 0;
+            }
+            if !alive {
+                return false;
+            }
+            std::mem::swap(&mut d, &mut next);
+            close(&mut d);
         }
-        pi == pat.len()
+        let last = states - 1;
+        d[last / 64] & (1 << (last % 64)) != 0
     }
 }
 
@@ -234,6 +279,59 @@ mod tests {
 
     fn m(p: &str, t: &str) -> bool {
         Glob::new(p).unwrap().matches(t)
+    }
+
+    /// The definition, by recursion (exponential; for short strings only).
+    fn reference(pat: &[Token], text: &[char]) -> bool {
+        match pat.split_first() {
+            None => text.is_empty(),
+            Some((Token::AnyRun, rest)) => (0..=text.len()).any(|k| reference(rest, &text[k..])),
+            Some((t, rest)) => {
+                text.first().is_some_and(|&c| t.matches_char(c)) && reference(rest, &text[1..])
+            }
+        }
+    }
+
+    #[test]
+    fn automaton_agrees_with_the_definition() {
+        let mut x = 0x2545_f491u32;
+        let mut next = |n: u32| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x % n
+        };
+        let atoms = [
+            "a", "b", "Ä", "ä", "*", "?", "[ab]", "[!a]", "[A-Z]", "\\*", "**",
+        ];
+        for _ in 0..20_000 {
+            let p: String = (0..next(7))
+                .map(|_| atoms[next(atoms.len() as u32) as usize])
+                .collect();
+            let t: String = (0..next(9))
+                .map(|_| ["a", "b", "A", "Ä", "ä", "*", "z"][next(7) as usize])
+                .collect();
+            let g = Glob::new(&p).unwrap();
+            let chars: Vec<char> = t.chars().flat_map(char::to_lowercase).collect();
+            assert_eq!(
+                g.matches(&t),
+                reference(&g.tokens, &chars),
+                "{p:?} on {t:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn long_patterns_and_names_match_without_backtracking() {
+        // The shape that costs a backtracking matcher |text| × |pattern| steps.
+        let pat = format!("*{}b", "a*".repeat(120));
+        let text = "a".repeat(100_000);
+        assert!(!m(&pat, &text));
+        assert!(m(&pat, &format!("{text}b")));
+        // More than 64 tokens: the automaton spans several words.
+        let long = "x".repeat(200);
+        assert!(m(&format!("{long}*"), &format!("{long}yz")));
+        assert!(!m(&format!("{long}?"), &long));
     }
 
     #[test]

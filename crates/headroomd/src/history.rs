@@ -10,23 +10,34 @@
 //!   `history-(i+1)`, the oldest (`history-(segments-1)`) is deleted, and a new
 //!   `history-0.jsonl` is started. Disk use is therefore at most
 //!   `segments × segment_bytes` (plus one line).
-//! * [`History::query`] returns disk and memory samples merged, oldest first.
+//! * [`History::query`] returns disk and memory samples merged, oldest first;
+//!   [`History::query_page`] a bounded page of them.
+//! * Segments are opened only as regular files and never through a symlink (`O_NOFOLLOW`,
+//!   [`crate::files::open_own`]): a `history-N.jsonl` that is a link, FIFO or device is
+//!   refused (the write counts as a spill error; a query skips it with a warning), so the
+//!   spill never appends to a file it does not own. Lines longer than
+//!   [`crate::files::MAX_HISTORY_LINE_BYTES`] are skipped when reading, and a segment is read
+//!   at most up to twice its nominal size.
 //! * Marks (restarts, bypass, profile changes, alerts: [`History::mark`]) are rare: the last
 //!   [`MAX_MARKS`] are kept in memory and appended to `marks.jsonl` in the same directory as
 //!   they happen (read back at start, so they survive restarts); the file is rewritten from
-//!   memory when it holds twice that many lines, so it stays under ≈ 1 MB.
+//!   memory (temporary file + rename) when it holds twice that many lines, so it stays under
+//!   ≈ 1 MB. It is opened like the segments: never through a symlink, lines capped.
 //!
 //! This is control-thread code (it allocates and does file I/O); it is never called from the
 //! audio callback. The engine feeds it once per second from meter and timing snapshots.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use headroom_ipc::HistoryMark;
 use serde::{Deserialize, Serialize};
+
+use crate::files::{for_each_capped_line, open_own, MAX_HISTORY_LINE_BYTES};
 
 /// Marks kept in memory (and, at most twice as many, in `marks.jsonl`).
 pub const MAX_MARKS: usize = 2048;
@@ -174,7 +185,7 @@ pub fn segment_name(i: usize) -> String {
 
 fn ends_with_newline(path: &Path) -> std::io::Result<bool> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut f = File::open(path)?;
+    let mut f = open_own(path, OpenOptions::new().read(true))?;
     f.seek(SeekFrom::End(-1))?;
     let mut b = [0u8; 1];
     f.read_exact(&mut b)?;
@@ -202,10 +213,7 @@ impl Spill {
         if size > 0 && !ends_with_newline(&path).map_err(io_err(&path))? {
             // A line cut short by a crash: terminate it so the next append starts clean
             // (the fragment is skipped when reading).
-            let mut f = OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .map_err(io_err(&path))?;
+            let mut f = open_own(&path, OpenOptions::new().append(true)).map_err(io_err(&path))?;
             f.write_all(b"\n").map_err(io_err(&path))?;
             size += 1;
         }
@@ -248,11 +256,12 @@ impl Spill {
         }
         let path = self.dir.join(segment_name(0));
         if self.file.is_none() {
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(io_err(&path))?;
+            // Never through a symlink: whatever `history-0.jsonl` points at is not ours.
+            let f = open_own(
+                &path,
+                OpenOptions::new().create(true).append(true).mode(0o600),
+            )
+            .map_err(io_err(&path))?;
             self.file = Some(f);
         }
         if let Some(f) = self.file.as_mut() {
@@ -271,19 +280,29 @@ impl Spill {
     fn read(&self, since_ms: u64, out: &mut Vec<Sample>) -> Result<(), HistoryError> {
         for i in (0..self.segments).rev() {
             let path = self.dir.join(segment_name(i));
-            let f = match File::open(&path) {
+            let f = match open_own(&path, OpenOptions::new().read(true)) {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                    // Not a file of ours (a link, FIFO or device): the other segments still
+                    // answer.
+                    tracing::warn!("history: skipping {}: {e}", path.display());
+                    continue;
+                }
                 Err(e) => return Err(io_err(&path)(e)),
             };
-            for line in BufReader::new(f).lines() {
-                let line = line.map_err(io_err(&path))?;
-                if let Ok(s) = serde_json::from_str::<Sample>(&line) {
+            // Lines are capped (a sample is ~250 bytes) and so is what one segment may hold
+            // beyond its nominal size: a hostile or damaged file costs bounded memory and time.
+            let max_total = self.segment_bytes.saturating_mul(2).max(1 << 20);
+            for_each_capped_line(f, MAX_HISTORY_LINE_BYTES, max_total, |line| {
+                if let Ok(s) = serde_json::from_slice::<Sample>(line) {
                     if s.unix_ms >= since_ms {
                         out.push(s);
                     }
                 }
-            }
+                true
+            })
+            .map_err(io_err(&path))?;
         }
         Ok(())
     }
@@ -334,17 +353,27 @@ impl History {
         let marks_file = config.dir.as_ref().map(|dir| {
             let path = dir.join(MARKS_FILE);
             let mut lines = 0;
-            if let Ok(f) = File::open(&path) {
-                for line in BufReader::new(f).lines().map_while(Result::ok) {
-                    lines += 1;
-                    // A line cut short by a crash does not parse and is skipped.
-                    if let Ok(m) = serde_json::from_str::<HistoryMark>(&line) {
-                        if marks.len() >= MAX_MARKS {
-                            marks.pop_front();
+            match open_own(&path, OpenOptions::new().read(true)) {
+                Ok(f) => {
+                    // At most the lines the file may hold, each capped.
+                    let max_total = (2 * MAX_MARKS * MAX_HISTORY_LINE_BYTES) as u64;
+                    let read = for_each_capped_line(f, MAX_HISTORY_LINE_BYTES, max_total, |line| {
+                        lines += 1;
+                        // A line cut short by a crash does not parse and is skipped.
+                        if let Ok(m) = serde_json::from_slice::<HistoryMark>(line) {
+                            if marks.len() >= MAX_MARKS {
+                                marks.pop_front();
+                            }
+                            marks.push_back(m);
                         }
-                        marks.push_back(m);
+                        true
+                    });
+                    if let Err(e) = read {
+                        tracing::warn!("history: reading {}: {e}", path.display());
                     }
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!("history: not reading {}: {e}", path.display()),
             }
             (path, lines)
         });
@@ -377,9 +406,7 @@ impl History {
                 text.push_str(&serde_json::to_string(m).unwrap_or_default());
                 text.push('\n');
             }
-            let tmp = path.with_extension("jsonl.tmp");
-            std::fs::write(&tmp, text).map_err(io_err(&tmp))?;
-            std::fs::rename(&tmp, &*path).map_err(io_err(path))?;
+            crate::state_file::write_atomic(path, text.as_bytes()).map_err(io_err(path))?;
             *lines = self.marks.len();
             return Ok(());
         }
@@ -388,12 +415,13 @@ impl History {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&*path)
-            .and_then(|mut f| f.write_all(line.as_bytes()))
-            .map_err(io_err(path))?;
+        // Never through a symlink, like the segments.
+        open_own(
+            path,
+            OpenOptions::new().create(true).append(true).mode(0o600),
+        )
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .map_err(io_err(path))?;
         *lines += 1;
         Ok(())
     }
@@ -503,17 +531,63 @@ impl History {
         Ok(out)
     }
 
+    /// At most `max` samples at or after `since_unix_ms`, oldest first, and where the next
+    /// page starts when more follow (ask again with that as `since_unix_ms`). A page never
+    /// ends inside a run of samples with the same stamp (they would be asked for again),
+    /// unless one run fills it.
+    pub fn query_page(
+        &self,
+        since_unix_ms: u64,
+        max: usize,
+    ) -> Result<(Vec<Sample>, Option<u64>), HistoryError> {
+        let max = max.max(1);
+        let mut all = self.query(since_unix_ms)?;
+        if all.len() <= max {
+            return Ok((all, None));
+        }
+        let mut next = all[max].unix_ms;
+        let mut end = max;
+        while end > 0 && all[end - 1].unix_ms == next {
+            end -= 1;
+        }
+        if end == 0 {
+            // One stamp fills the page: the rest of that stamp is skipped.
+            end = max;
+            match all[max..].iter().find(|s| s.unix_ms > next) {
+                Some(s) => next = s.unix_ms,
+                None => {
+                    all.truncate(end);
+                    return Ok((all, None));
+                }
+            }
+        }
+        all.truncate(end);
+        Ok((all, Some(next)))
+    }
+
     /// Time of the oldest sample kept (on disk or in memory), `None` when there is none.
     /// Reads one line of the oldest segment.
     pub fn oldest_unix_ms(&self) -> Option<u64> {
         let on_disk = self.spill.as_ref().and_then(|spill| {
             (0..spill.segments).rev().find_map(|i| {
-                let f = File::open(spill.dir.join(segment_name(i))).ok()?;
-                BufReader::new(f)
-                    .lines()
-                    .map_while(Result::ok)
-                    .find_map(|l| serde_json::from_str::<Sample>(&l).ok())
-                    .map(|s| s.unix_ms)
+                let f = open_own(
+                    &spill.dir.join(segment_name(i)),
+                    OpenOptions::new().read(true),
+                )
+                .ok()?;
+                let mut first = None;
+                let _ = for_each_capped_line(
+                    f,
+                    MAX_HISTORY_LINE_BYTES,
+                    spill.segment_bytes.saturating_mul(2).max(1 << 20),
+                    |line| {
+                        first = serde_json::from_slice::<Sample>(line)
+                            .ok()
+                            .map(|s| s.unix_ms);
+                        first.is_none()
+                    },
+                );
+                first
             })
         });
         on_disk.or_else(|| self.ring.front().map(|s| s.unix_ms))

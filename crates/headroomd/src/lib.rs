@@ -6,6 +6,7 @@
 
 pub mod control;
 pub mod engine;
+pub mod files;
 pub mod history;
 pub mod layer_a;
 pub mod names;
@@ -35,6 +36,24 @@ pub struct DaemonConfig {
 #[cfg(debug_assertions)]
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
+/// Large allocations (at least 128 kB) always get their own mapping, which is returned to the
+/// system when freed (glibc only; elsewhere a no-op). Call it first thing in `main`.
+///
+/// glibc raises its mmap threshold each time such a block is freed, so once a stream's
+/// converter scratch buffers (about 4 MB per Layer A tap, allocated by PipeWire's
+/// audioconvert with `calloc`) have been freed, the next tap's buffers come from the heap and
+/// are zeroed page by page: every later tap then costs its full scratch size in resident
+/// memory instead of the few pages a quantum touches, and the memory is not returned when it
+/// goes away. A fixed threshold keeps them lazily mapped.
+pub fn fix_malloc_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's tuning; called before any other thread
+    // exists, with a valid parameter and value.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
 
 /// Blocks SIGTERM and SIGINT in the calling thread; threads spawned afterwards inherit the
 /// mask, so the signals stay pending until [`spawn_signal_waiter`] takes them. Call it first

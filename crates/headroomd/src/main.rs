@@ -27,6 +27,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
+    headroomd::fix_malloc_mmap_threshold();
     // Before any thread exists, so every thread inherits the blocked mask.
     headroomd::block_shutdown_signals()?;
     let args = Args::parse();

@@ -81,14 +81,20 @@ impl Overrides {
     /// (unknown key, out of range, or in conflict with the profile, e.g. a silence gate above
     /// the new profile's target) is skipped and described in the returned warnings.
     pub fn apply_to(&self, profile: &Profile) -> (Profile, Vec<String>) {
+        let (p, skipped) = self.apply_to_keyed(profile);
+        (p, skipped.into_iter().map(|(_, w)| w).collect())
+    }
+
+    /// [`Overrides::apply_to`], with the key of each skipped override next to its warning.
+    pub fn apply_to_keyed(&self, profile: &Profile) -> (Profile, Vec<(String, String)>) {
         let mut p = profile.clone();
-        let mut warnings = Vec::new();
+        let mut skipped = Vec::new();
         for (k, v) in &self.values {
             if let Err(e) = p.set(k, v.clone()) {
-                warnings.push(format!("override {k} = {v} ignored: {e}"));
+                skipped.push((k.clone(), format!("override {k} = {v} ignored: {e}")));
             }
         }
-        (p, warnings)
+        (p, skipped)
     }
 }
 
@@ -136,7 +142,7 @@ impl StateFile {
     /// Reads the overrides. A missing file is simply empty. A corrupt one is renamed to
     /// `<name>.corrupt-<unix seconds>` and reported in [`Loaded::warning`]; never panics.
     pub fn load(&self) -> Loaded {
-        let bytes = match fs::read(&self.path) {
+        let bytes = match crate::files::read_regular(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Loaded::default(),
             Err(e) => {
@@ -177,18 +183,7 @@ impl StateFile {
     }
 
     fn move_aside(&self) -> io::Result<PathBuf> {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let base = format!("{}.corrupt-{secs}", self.path.display());
-        let mut candidate = PathBuf::from(&base);
-        let mut n = 1;
-        while candidate.exists() {
-            candidate = PathBuf::from(format!("{base}-{n}"));
-            n += 1;
-        }
-        fs::rename(&self.path, &candidate)?;
-        Ok(candidate)
+        move_aside(&self.path)
     }
 
     /// Writes the overrides atomically, creating the directory if needed.
@@ -203,9 +198,30 @@ impl StateFile {
     }
 }
 
+/// Moves the unusable file `path` aside to `<path>.corrupt-<unix seconds>` (with `-1`, `-2`, …
+/// appended when that name is taken), so an earlier backup is never overwritten. Returns the
+/// new name.
+pub fn move_aside(path: &Path) -> io::Result<PathBuf> {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let base = format!("{}.corrupt-{secs}", path.display());
+    let mut candidate = PathBuf::from(&base);
+    let mut n = 1;
+    // `symlink_metadata`: a dangling link is a name that is taken, too.
+    while fs::symlink_metadata(&candidate).is_ok() {
+        candidate = PathBuf::from(format!("{base}-{n}"));
+        n += 1;
+    }
+    fs::rename(path, &candidate)?;
+    Ok(candidate)
+}
+
 /// Replaces `path` with `contents` atomically: writes a temporary file in the same
 /// directory, fsyncs it, renames it over `path` and fsyncs the directory. Creates the
-/// directory if missing. On error the old file is untouched and the temporary file removed.
+/// directory if missing. On error the old file is untouched and the temporary file removed;
+/// once the rename is done the save has succeeded (a failed directory fsync is logged), so an
+/// error always means the file still holds the old contents.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = match path.parent() {
@@ -230,13 +246,23 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
         f.write_all(contents)?;
         f.sync_all()?;
         drop(f);
-        fs::rename(&tmp, path)?;
-        fs::File::open(&dir)?.sync_all()
+        fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
+        return result;
     }
-    result
+    // The new contents are in place: a failed fsync of the directory only weakens their
+    // durability against a crash. Reporting it as a failure would let the caller keep the old
+    // state in memory while the file holds the new one.
+    if let Err(e) = fs::File::open(&dir).and_then(|d| d.sync_all()) {
+        tracing::warn!(
+            "{} saved, but syncing {} failed: {e}",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -198,6 +198,11 @@ fn overrides_survive_kill_9_and_a_truncated_state_file_is_reported() {
         log.contains("WARN") && log.contains("state"),
         "no warning about the state file in the log:\n{log}"
     );
+    assert_eq!(
+        log.matches("is corrupt").count(),
+        1,
+        "the state file warning is not logged exactly once:\n{log}"
+    );
     let backups = std::fs::read_dir(state.parent().unwrap())
         .unwrap()
         .filter_map(|e| e.ok())

@@ -67,7 +67,7 @@ fn reply(req: &Request) -> Result<Response, IpcError> {
         Request::SettingReset { .. } => Ok(Response::Settings(Settings { settings: vec![] })),
         Request::BypassSet { .. } => Ok(Response::Bypass(BypassState { bypass: true })),
         Request::RouteSet { .. } | Request::RouteUnset { .. } => Ok(Response::Ok),
-        Request::RouteList => Ok(Response::Routes(headroom_ipc::Routes {
+        Request::RouteList { .. } => Ok(Response::Routes(headroom_ipc::Routes {
             rules: vec![],
             streams: vec![headroom_ipc::StreamInfo {
                 node_id: 57,
@@ -81,6 +81,7 @@ fn reply(req: &Request) -> Result<Response, IpcError> {
                 sink: Some("Headroom (processed)".into()),
                 note: None,
             }],
+            next_cursor: None,
         })),
         Request::Subscribe { topics } => Ok(Response::Subscribed(Subscribed {
             topics: topics.clone(),
@@ -232,7 +233,7 @@ fn requests_reach_the_wire_as_typed() {
         let got = fake.requests.lock().unwrap().clone();
         // `route set` then reads the streams, to warn about a rule nothing matches.
         let got = match (&want, got.as_slice()) {
-            (Request::RouteSet { .. }, [first, Request::RouteList]) => vec![first.clone()],
+            (Request::RouteSet { .. }, [first, Request::RouteList { .. }]) => vec![first.clone()],
             _ => got,
         };
         assert_eq!(got.as_slice(), &[want], "{args:?}");

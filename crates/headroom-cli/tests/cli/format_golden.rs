@@ -192,6 +192,7 @@ fn routes() -> Routes {
                 note: Some("the app does not allow moving it (node.dont-reconnect)".into()),
             },
         ],
+        next_cursor: None,
     }
 }
 
@@ -212,6 +213,7 @@ Streams
     let empty = Routes {
         rules: vec![],
         streams: vec![],
+        next_cursor: None,
     };
     assert_eq!(
         format::routes(&empty),
@@ -385,6 +387,7 @@ fn history_every_sample_and_json() {
             sample(1_700_000_000_000, -22.4, -16.1, 6.2, 0.0, 0),
             sample(1_700_000_001_000, -70.0, -70.0, -1.0, 0.0, 1),
         ],
+        next_unix_ms: None,
         marks: vec![],
         kept_since_unix_ms: Some(1_700_000_000_000),
     };
@@ -400,6 +403,7 @@ TIME                 IN S   OUT S  AGC dB  COMP GR  LIM GR  DSP µs  XRUNS
     let empty = History {
         interval_ms: 1000,
         samples: vec![],
+        next_unix_ms: None,
         marks: vec![],
         kept_since_unix_ms: None,
     };
@@ -463,6 +467,7 @@ fn history_summarised_per_minute_with_marks() {
     let h = History {
         interval_ms: 1000,
         samples,
+        next_unix_ms: None,
         marks: vec![
             mark(30, MarkKind::Bypass, "bypass on"),
             mark(31, MarkKind::Bypass, "bypass off"),

@@ -61,6 +61,7 @@ fn streams_follow_snapshot_routing_and_layer_a() {
                 stream(1, "a", Route::Processed),
                 stream(2, "b", Route::Bypass),
             ],
+            next_cursor: None,
         }),
         0,
     );

@@ -1,6 +1,7 @@
 //! Property tests of the chain: random parameter timelines × random block sizes × random
 //! signals never produce NaN, never exceed the ceiling (16× oversampled) and give
-//! bit-identical output whatever the block partition.
+//! bit-identical output whatever the block partition and whichever kernels (AVX / AVX2 or
+//! portable) run.
 
 use crate::support::levelling::*;
 use headroom_core::{AgcParams, Chain, ChainParams, CompressorParams, LimiterParams};
@@ -189,9 +190,14 @@ proptest! {
         let a = run_timeline(&p0, &changes, &x, &[1024]);
         let b = run_timeline(&p0, &changes, &x, &[37]);
         let c = run_timeline(&p0, &changes, &x, &blocks);
+        // The portable kernels instead of the AVX / AVX2 ones (where the CPU has them).
+        headroom_core::util::force_portable(true);
+        let d = run_timeline(&p0, &changes, &x, &blocks);
+        headroom_core::util::force_portable(false);
         prop_assert!(a.iter().all(|v| v.is_finite()));
         prop_assert!(a == b, "1024 vs 37 frame blocks differ");
         prop_assert!(a == c, "1024 vs random blocks {:?} differ", blocks);
+        prop_assert!(a == d, "portable kernels differ (blocks {:?})", blocks);
     }
 }
 

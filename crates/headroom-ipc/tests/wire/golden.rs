@@ -145,6 +145,7 @@ fn routes() -> Routes {
                 note: None,
             },
         ],
+        next_cursor: None,
     }
 }
 
@@ -247,8 +248,12 @@ fn golden_requests() {
         req(6, Request::ProfileReload),
     );
     client(
-        r#"{"id":7,"method":"route.list"}"#,
-        req(7, Request::RouteList),
+        r#"{"id":7,"method":"route.list","params":{}}"#,
+        req(7, Request::RouteList { cursor: None }),
+    );
+    client(
+        r#"{"id":9,"method":"route.list","params":{"cursor":1042}}"#,
+        req(9, Request::RouteList { cursor: Some(1042) }),
     );
     client(
         r#"{"id":8,"method":"route.set","params":{"app":"firefox","route":"bypass"}}"#,
@@ -356,12 +361,19 @@ fn golden_requests() {
             18,
             Request::History {
                 since_secs: Some(60),
+                from_unix_ms: None,
             },
         ),
     );
     client(
         r#"{"id":19,"method":"history","params":{}}"#,
-        req(19, Request::History { since_secs: None }),
+        req(
+            19,
+            Request::History {
+                since_secs: None,
+                from_unix_ms: None,
+            },
+        ),
     );
     client(
         r#"{"type":"hello","protocol_version":1}"#,
@@ -387,7 +399,13 @@ fn lenient_request_forms_decode() {
     }
     assert_eq!(
         decode_client_frame(br#"{"id":1,"method":"history"}"#).unwrap(),
-        req(1, Request::History { since_secs: None })
+        req(
+            1,
+            Request::History {
+                since_secs: None,
+                from_unix_ms: None
+            }
+        )
     );
     assert_eq!(
         decode_client_frame(br#"{"id":1,"method":"profile.show"}"#).unwrap(),
@@ -614,6 +632,7 @@ fn golden_responses() {
                     spikes: 0,
                     xruns: 1,
                 }],
+                next_unix_ms: None,
                 marks: vec![headroom_ipc::HistoryMark {
                     unix_ms: 1_700_000_000_500,
                     kind: headroom_ipc::MarkKind::Bypass,

@@ -52,9 +52,22 @@ fn spec_examples_match_the_types() {
             }
             encode_line(&f)
         };
-        let back: Value = serde_json::from_str(&line).unwrap();
-        // Requests whose `params` were omitted or empty re-encode in canonical form.
-        if !(is_client && v.get("params") == Some(&Value::Object(Default::default()))) {
+        let mut back: Value = serde_json::from_str(&line).unwrap();
+        // Requests whose `params` were omitted or empty re-encode in canonical form (an
+        // empty `params` object, or none).
+        let empty = Value::Object(Default::default());
+        if is_client && v.get("params").is_none_or(|p| *p == empty) {
+            if let Some(o) = back.as_object_mut() {
+                if o.get("params") == Some(&empty) {
+                    o.remove("params");
+                }
+            }
+            let mut v = v.clone();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("params");
+            }
+            assert_eq!(back, v, "IPC.md example does not round-trip");
+        } else {
             assert_eq!(back, v, "IPC.md example does not round-trip");
         }
     }

@@ -117,17 +117,18 @@ pub fn stream_info(s: &StreamRoute, reduction: Option<f32>) -> StreamInfo {
     } else {
         headroom_profile::Route::Bypass
     });
+    let cut = |t: &str| headroom_ipc::truncate_name(t, headroom_ipc::MAX_NAME_BYTES).to_owned();
     StreamInfo {
         node_id: s.node_id,
-        app: s.app.clone(),
-        binary: s.binary.clone(),
-        media_name: s.media_name.clone(),
-        matched_rule: s.matched.as_ref().map(|m| m.description.clone()),
+        app: cut(&s.app),
+        binary: s.binary.as_deref().map(cut),
+        media_name: s.media_name.as_deref().map(cut),
+        matched_rule: s.matched.as_ref().map(|m| cut(&m.description)),
         route: route_to_wire(route),
-        target: s.linked_to.clone().or_else(|| s.target.clone()),
+        target: s.linked_to.as_deref().or(s.target.as_deref()).map(cut),
         layer_a_reduction_db: reduction,
-        sink: s.linked_description.clone(),
-        note: s.note(),
+        sink: s.linked_description.as_deref().map(cut),
+        note: s.note().as_deref().map(cut),
     }
 }
 

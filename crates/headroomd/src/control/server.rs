@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use headroom_ipc::{
     decode_client_frame, encode_line, ClientFrame, ErrorCode, Event, IpcError, LineDecoder,
     Request, RequestFrame, Response, ServerFrame, ServerHello, Subscribed, Topic, MAX_FRAME_BYTES,
-    PROTOCOL_VERSION,
+    MAX_SERVER_FRAME_BYTES, PROTOCOL_VERSION,
 };
 use parking_lot::Mutex;
 
@@ -320,8 +320,28 @@ impl Writer {
         (&self.stream).write_all(line.as_bytes())
     }
 
+    /// Writes `frame`; a frame the client could not accept (over [`MAX_SERVER_FRAME_BYTES`],
+    /// which paging keeps answers well below) is replaced by an `internal` error for the same
+    /// request instead of being sent.
     fn frame(&self, frame: &ServerFrame) -> std::io::Result<()> {
-        self.line(&encode_line(frame))
+        let line = encode_line(frame);
+        if line.len() > MAX_SERVER_FRAME_BYTES + 1 {
+            let id = match frame {
+                ServerFrame::Response { id, .. } => Some(*id),
+                ServerFrame::Error { id, .. } => *id,
+                _ => None,
+            };
+            tracing::warn!(
+                "not sending a {}-byte frame (over the {MAX_SERVER_FRAME_BYTES}-byte limit)",
+                line.len()
+            );
+            let error = IpcError::internal(format!(
+                "the answer is {} bytes, over the {MAX_SERVER_FRAME_BYTES}-byte frame limit",
+                line.len() - 1
+            ));
+            return self.line(&encode_line(&ServerFrame::Error { id, error }));
+        }
+        self.line(&line)
     }
 
     fn error(&self, id: Option<u64>, error: IpcError) -> std::io::Result<()> {

@@ -1,26 +1,42 @@
 //! `history`: the per-second samples the engine records on its tick, and the marks it
 //! records from what it publishes (restarts, bypass, profile changes, alerts).
 
-use headroom_ipc::{Event, HistoryMark, IpcError, MarkKind, Response, SettingValue};
+use headroom_ipc::{
+    Event, HistoryMark, IpcError, MarkKind, Response, SettingValue, HISTORY_PAGE_SAMPLES,
+};
 
 use super::Engine;
 use crate::control::convert::sample_to_wire;
 use crate::history::{now_unix_ms, Sample};
 
-/// Answers `history` (`since_secs`: how far back; `None`: everything kept).
-pub(super) fn query(e: &Engine, since_secs: Option<u64>) -> Result<Response, IpcError> {
+/// Answers `history` (`since_secs`: how far back; `from_unix_ms`: where a previous page
+/// ended; neither: everything kept), one page of at most [`HISTORY_PAGE_SAMPLES`] samples.
+/// Client numbers are used with saturating arithmetic: any `u64` is a valid bound.
+pub(super) fn query(
+    e: &Engine,
+    since_secs: Option<u64>,
+    from_unix_ms: Option<u64>,
+) -> Result<Response, IpcError> {
     let since = since_secs
-        .map(|s| now_unix_ms().saturating_sub(s * 1000))
-        .unwrap_or(0);
-    let samples = e
+        .map(|s| now_unix_ms().saturating_sub(s.saturating_mul(1000)))
+        .unwrap_or(0)
+        .max(from_unix_ms.unwrap_or(0));
+    let (samples, next) = e
         .history
-        .query(since)
+        .query_page(since, HISTORY_PAGE_SAMPLES)
         .map_err(|e| IpcError::internal(e.to_string()))?;
     Ok(Response::History(headroom_ipc::History {
         interval_ms: e.history.interval_ms(),
         samples: samples.iter().map(sample_to_wire).collect(),
-        marks: e.history.marks_since(since),
+        // The marks of this page's span: up to where the next page starts.
+        marks: e
+            .history
+            .marks_since(since)
+            .into_iter()
+            .filter(|m| next.is_none_or(|n| m.unix_ms < n))
+            .collect(),
         kept_since_unix_ms: e.history.oldest_unix_ms(),
+        next_unix_ms: next,
     }))
 }
 

@@ -232,7 +232,7 @@ impl Engine {
         req.validate()?;
         match req {
             Request::Status => Ok(Response::Status(self.status())),
-            Request::RouteList => Ok(Response::Routes(self.routes())),
+            Request::RouteList { cursor } => Ok(Response::Routes(self.routes_page(cursor))),
             Request::RouteSet { app, route } => routes::set(self, app, route, out),
             Request::RouteUnset { app } => routes::unset(self, app, out),
             Request::SettingGet { key } => Ok(Response::Setting(self.setting(&key)?)),
@@ -244,7 +244,10 @@ impl Engine {
             Request::ProfileUse { name } => profiles::activate(self, name, out),
             Request::ProfileReload => profiles::reload(self, out),
             Request::BypassSet { mode } => bypass::set(self, mode, out),
-            Request::History { since_secs } => history::query(self, since_secs),
+            Request::History {
+                since_secs,
+                from_unix_ms,
+            } => history::query(self, since_secs, from_unix_ms),
             Request::Subscribe { .. } => Err(IpcError::bad_request(
                 "subscribe is handled by the connection, not the engine",
             )),

@@ -50,7 +50,8 @@ pub(super) fn show(e: &Engine, name: Option<String>) -> Result<Response, IpcErro
         ),
     };
     let toml = match &source {
-        WireSource::User => std::fs::read_to_string(&path).unwrap_or_else(|_| profile.to_toml()),
+        WireSource::User => crate::files::read_regular_to_string(std::path::Path::new(&path))
+            .unwrap_or_else(|_| profile.to_toml()),
         WireSource::Shipped => headroom_profile::shipped_profiles()
             .iter()
             .find(|(n, _)| *n == name)

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use headroom_ipc::{
-    Event, IpcError, LayerAAttached, LayerADetached, Response, Route as WireRoute, RouteRule,
-    Routes, RuleSource, StreamInfo, StreamRemoved,
+    page_streams, Event, IpcError, LayerAAttached, LayerADetached, Response, Route as WireRoute,
+    RouteRule, Routes, RuleSource, StreamInfo, StreamRemoved, MAX_PATTERN_BYTES, MAX_USER_RULES,
+    ROUTES_PAGE_BYTES,
 };
 use headroom_profile::{UserRule, UserRules};
 
@@ -26,6 +27,12 @@ pub(super) fn set(
         .map_err(|err| IpcError::invalid_params(format!("`{app}` is not a valid glob: {err}")))?;
     let mut rules = e.routing.router().user_rules().clone();
     rules.set(rule);
+    if rules.len() > MAX_USER_RULES {
+        return Err(IpcError::invalid_params(format!(
+            "there are already {MAX_USER_RULES} route rules, the most headroom keeps; remove \
+             one with `route.unset` first"
+        )));
+    }
     e.set_user_rules(rules, out)?;
     out.push(Output::Publish(Event::rule_changed(
         app,
@@ -57,10 +64,11 @@ pub(super) fn unset(
 }
 
 /// Loads the persisted runtime route rules (newest first); a corrupt file is reported, kept
-/// aside as `routes.json.corrupt` and ignored, a rule whose pattern is not a valid glob is
-/// reported and skipped.
+/// aside as `routes.json.corrupt-<unix seconds>` (never overwriting an earlier backup) and
+/// ignored; a rule whose pattern is not a valid glob or longer than [`MAX_PATTERN_BYTES`] is
+/// reported and skipped, and at most [`MAX_USER_RULES`] rules are kept (the newest).
 pub(super) fn load_user_rules(path: &Path) -> UserRules {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::files::read_regular_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return UserRules::new(),
         Err(e) => {
@@ -72,23 +80,45 @@ pub(super) fn load_user_rules(path: &Path) -> UserRules {
         }
     };
     match serde_json::from_str::<Vec<(String, WireRoute)>>(&text) {
-        Ok(rules) => rules
-            .into_iter()
-            .filter_map(|(app, r)| match UserRule::new(&app, route_from_wire(r)) {
-                Ok(rule) => Some(rule),
-                Err(e) => {
-                    tracing::warn!("{}: skipping the rule `{app}`: {e}", path.display());
-                    None
-                }
-            })
-            .collect(),
+        Ok(rules) => {
+            if rules.len() > MAX_USER_RULES {
+                tracing::warn!(
+                    "{}: {} rules, keeping the newest {MAX_USER_RULES}",
+                    path.display(),
+                    rules.len()
+                );
+            }
+            let kept: Vec<UserRule> = rules
+                .into_iter()
+                .filter_map(|(app, r)| {
+                    if app.len() > MAX_PATTERN_BYTES {
+                        tracing::warn!(
+                            "{}: skipping a rule of {} bytes (at most {MAX_PATTERN_BYTES})",
+                            path.display(),
+                            app.len()
+                        );
+                        return None;
+                    }
+                    match UserRule::new(&app, route_from_wire(r)) {
+                        Ok(rule) => Some(rule),
+                        Err(e) => {
+                            tracing::warn!("{}: skipping the rule `{app}`: {e}", path.display());
+                            None
+                        }
+                    }
+                })
+                .take(MAX_USER_RULES)
+                .collect();
+            kept.into_iter().collect()
+        }
         Err(e) => {
-            let backup = path.with_extension("json.corrupt");
-            let _ = std::fs::rename(path, &backup);
+            let note = match crate::state_file::move_aside(path) {
+                Ok(backup) => format!("moved to {}", backup.display()),
+                Err(err) => format!("could not move it aside: {err}"),
+            };
             tracing::warn!(
-                "{} is corrupt ({e}); moved to {} and starting without user rules",
-                path.display(),
-                backup.display()
+                "{} is corrupt ({e}); {note}; starting without user rules",
+                path.display()
             );
             UserRules::new()
         }
@@ -148,6 +178,29 @@ impl Engine {
         Routes {
             rules,
             streams: self.streams().into_values().collect(),
+            next_cursor: None,
+        }
+    }
+
+    /// One page of `route.list`: the rules with the first streams (no cursor), or the streams
+    /// from node id `cursor` on; as many streams as fit [`ROUTES_PAGE_BYTES`], with the
+    /// cursor of the next page when more follow. Streams are ordered by node id, so a page
+    /// boundary stays put while streams come and go.
+    pub(super) fn routes_page(&self, cursor: Option<u64>) -> Routes {
+        let all = self.routes();
+        let from = cursor.unwrap_or(0);
+        let (streams, rest) = page_streams(
+            all.streams.iter().filter(|s| u64::from(s.node_id) >= from),
+            ROUTES_PAGE_BYTES,
+        );
+        Routes {
+            rules: if cursor.is_none() {
+                all.rules
+            } else {
+                Vec::new()
+            },
+            streams,
+            next_cursor: rest.first().map(|s| u64::from(s.node_id)),
         }
     }
 

@@ -6,13 +6,13 @@
 //! tests that run a real engine in-process (with a real bus, or with none at all).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use crossbeam_channel::{bounded, select, tick, unbounded, Receiver, Sender};
+use crossbeam_channel::{bounded, select, tick, unbounded, Receiver, RecvTimeoutError, Sender};
 use headroom_ipc::{ErrorCode, Event, IpcError, Request, Response, Topic};
 
 use super::{Engine, Input, Output, ROUTES_FILE_NAME, TICK};
@@ -22,14 +22,22 @@ use crate::profiles::{ProfileEvent, ProfileStore, StorePaths};
 use crate::pw::{AudioBus, BusOptions, BusShared, CommandSink, PwCommand, PwEvent};
 use crate::DaemonConfig;
 
-/// How long a connection thread waits for the engine to answer one request before it replies
-/// `busy`.
+/// How long a connection thread waits for the engine to take up one request before it replies
+/// `busy` (the request is then withdrawn and never applied). A request the engine has taken
+/// up is always answered with its real outcome, however long it takes.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
 type Inspect = Box<dyn FnOnce(&Engine) + Send>;
 
+/// Who a queued request belongs to: [`WAITING`] until the engine takes it up ([`TAKEN`]) or
+/// the connection gives up on it ([`WITHDRAWN`]); exactly one of the two wins.
+type Claim = Arc<AtomicU8>;
+const WAITING: u8 = 0;
+const TAKEN: u8 = 1;
+const WITHDRAWN: u8 = 2;
+
 enum EngineMsg {
-    Request(Request, Sender<Result<Response, IpcError>>),
+    Request(Request, Claim, Sender<Result<Response, IpcError>>),
     Snapshot(Vec<Topic>, Sender<Vec<Event>>),
     Inspect(Inspect),
     Shutdown(String),
@@ -44,12 +52,29 @@ pub struct EngineHandler {
 impl Handler for EngineHandler {
     fn handle(&self, req: Request) -> Result<Response, IpcError> {
         let (reply_tx, reply_rx) = bounded(1);
+        let claim: Claim = Arc::new(AtomicU8::new(WAITING));
+        let gone = || IpcError::new(ErrorCode::Busy, "the daemon is shutting down");
         self.tx
-            .send(EngineMsg::Request(req, reply_tx))
-            .map_err(|_| IpcError::new(ErrorCode::Busy, "the daemon is shutting down"))?;
-        reply_rx
-            .recv_timeout(REQUEST_TIMEOUT)
-            .map_err(|_| IpcError::new(ErrorCode::Busy, "the daemon did not answer in time"))?
+            .send(EngineMsg::Request(req, claim.clone(), reply_tx))
+            .map_err(|_| gone())?;
+        match reply_rx.recv_timeout(REQUEST_TIMEOUT) {
+            Ok(r) => r,
+            Err(RecvTimeoutError::Disconnected) => Err(gone()),
+            Err(RecvTimeoutError::Timeout) => {
+                if claim
+                    .compare_exchange(WAITING, WITHDRAWN, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    // Not taken up: withdrawn, it will never be applied.
+                    return Err(IpcError::new(
+                        ErrorCode::Busy,
+                        "the daemon is busy; the request was not applied",
+                    ));
+                }
+                // The engine is working on it: its outcome is the answer.
+                reply_rx.recv().unwrap_or_else(|_| Err(gone()))
+            }
+        }
     }
 
     fn snapshot(&self, topics: &[Topic]) -> Vec<Event> {
@@ -165,8 +190,14 @@ fn serve(
     let reason = loop {
         select! {
             recv(rx) -> msg => match msg {
-                Ok(EngineMsg::Request(req, reply)) => {
-                    outlets.dispatch(engine.on(Input::Request(req)), Some(&reply), None);
+                Ok(EngineMsg::Request(req, claim, reply)) => {
+                    // A request its connection gave up on (it answered `busy`) is dropped.
+                    if claim
+                        .compare_exchange(WAITING, TAKEN, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        outlets.dispatch(engine.on(Input::Request(req)), Some(&reply), None);
+                    }
                 }
                 Ok(EngineMsg::Snapshot(topics, reply)) => {
                     outlets.dispatch(engine.on(Input::Snapshot(topics)), None, Some(&reply));
@@ -212,10 +243,9 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
+    // The store logs its start-up warnings itself, once each.
     let store = ProfileStore::open(paths);
-    for w in store.take_warnings() {
-        tracing::warn!("{w}");
-    }
+    let _ = store.take_warnings();
 
     let (tx, rx) = unbounded();
     let broadcaster = Broadcaster::new();

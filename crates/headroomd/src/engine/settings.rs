@@ -60,7 +60,6 @@ impl Engine {
     pub(super) fn settings(&self) -> Settings {
         let effective = self.store.effective();
         let active = self.store.active();
-        let overrides = self.store.overrides();
         Settings {
             settings: Profile::keys()
                 .into_iter()
@@ -71,7 +70,7 @@ impl Engine {
                         key: info.key.to_string(),
                         value: value_to_wire(&value),
                         default: value_to_wire(&default),
-                        overridden: overrides.get(info.key).is_some(),
+                        overridden: self.store.is_overridden(info.key),
                     })
                 })
                 .collect(),
@@ -88,7 +87,7 @@ impl Engine {
             key: key.to_string(),
             value: value_to_wire(&value),
             default: value_to_wire(&default),
-            overridden: self.store.overrides().get(key).is_some(),
+            overridden: self.store.is_overridden(key),
         })
     }
 

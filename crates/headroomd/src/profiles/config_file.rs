@@ -1,7 +1,6 @@
 //! The daemon config file (`config.toml`): which profile is active (`profile = "name"`),
 //! read with positions for errors, written keeping the file's other keys.
 
-use std::fs;
 use std::io;
 use std::path::Path;
 
@@ -19,7 +18,7 @@ pub(super) struct ConfigProblem {
 
 /// Reads `profile = "…"` from the config file. A missing file or key means `default`.
 pub(super) fn read_config_located(path: &Path) -> Result<String, ConfigProblem> {
-    let text = match fs::read_to_string(path) {
+    let text = match crate::files::read_regular_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DEFAULT_PROFILE_NAME.into()),
         Err(e) => {
@@ -66,7 +65,7 @@ pub(super) fn read_config(path: &Path) -> Result<String, StoreError> {
 
 /// Sets `profile = name` in the config file, keeping its other keys.
 pub(super) fn write_config(path: &Path, name: &str) -> Result<(), StoreError> {
-    let mut table = match fs::read_to_string(path) {
+    let mut table = match crate::files::read_regular_to_string(path) {
         Ok(t) => toml::from_str::<toml::Table>(&t).map_err(|e| {
             StoreError::Config(format!(
                 "{}: cannot update it, it is not valid TOML: {}",

@@ -14,7 +14,7 @@ pub(super) fn is_path(name: &str) -> bool {
 }
 
 fn read_to_string(path: &Path) -> Result<String, StoreError> {
-    fs::read_to_string(path).map_err(|e| StoreError::io(path, e))
+    crate::files::read_regular_to_string(path).map_err(|e| StoreError::io(path, e))
 }
 
 /// Loads a profile by name (user directory first, then shipped) or by path.
@@ -30,7 +30,7 @@ pub(super) fn load_profile(
     }
     let user = paths.profiles_dir.join(format!("{name}.toml"));
     let shipped = shipped_profiles().iter().find(|(n, _)| *n == name);
-    match fs::read_to_string(&user) {
+    match crate::files::read_regular_to_string(&user) {
         Ok(text) => {
             let p = Profile::parse_named(name, &text, &user.display().to_string())?;
             Ok((

@@ -246,6 +246,8 @@ struct Inner {
     active: Arc<Profile>,
     overrides: Overrides,
     effective: Arc<Profile>,
+    /// Keys of the overrides that do not fit the active profile and are not in force.
+    ignored: std::collections::BTreeSet<String>,
     warnings: Vec<String>,
 }
 
@@ -268,11 +270,13 @@ impl std::fmt::Debug for ProfileStore {
 impl Inner {
     /// Recomputes the effective profile; returns the diff from the previous one.
     fn recompute(&mut self) -> ProfileDiff {
-        let (eff, warnings) = self.overrides.apply_to(&self.active);
-        for w in &warnings {
+        let (eff, skipped) = self.overrides.apply_to_keyed(&self.active);
+        self.ignored = skipped.iter().map(|(k, _)| k.clone()).collect();
+        for (_, w) in skipped {
+            // Logged here, once, as it is found (the store's users do not log them again).
             tracing::warn!("{w}");
+            self.warnings.push(w);
         }
-        self.warnings.extend(warnings);
         let diff = self.effective.diff(&eff);
         self.effective = Arc::new(eff);
         diff
@@ -359,6 +363,10 @@ impl ProfileStore {
         };
         let loaded = StateFile::new(&paths.state_file).load();
         warnings.extend(loaded.warning);
+        // Logged here, once; the overrides' own warnings are logged by `recompute`.
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
         let active = Arc::new(active);
         let mut inner = Inner {
             paths,
@@ -367,13 +375,11 @@ impl ProfileStore {
             effective: active.clone(),
             active,
             overrides: loaded.overrides,
+            ignored: Default::default(),
             warnings,
             startup_error,
         };
         inner.recompute();
-        for w in &inner.warnings {
-            tracing::warn!("{w}");
-        }
         ProfileStore {
             inner: Arc::new(Mutex::new(inner)),
         }
@@ -396,7 +402,7 @@ impl ProfileStore {
     }
 
     /// Problems met since the last call (start-up fallbacks, skipped overrides), oldest
-    /// first.
+    /// first. Each has already been logged once when it was found.
     pub fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut self.inner.lock().warnings)
     }
@@ -424,6 +430,13 @@ impl ProfileStore {
     /// The current overrides.
     pub fn overrides(&self) -> Overrides {
         self.inner.lock().overrides.clone()
+    }
+
+    /// Whether an override of `key` is in force: stored, and fitting the active profile (an
+    /// override skipped because it does not fit is kept in `state.json` but is not in force).
+    pub fn is_overridden(&self, key: &str) -> bool {
+        let g = self.inner.lock();
+        g.overrides.get(key).is_some() && !g.ignored.contains(key)
     }
 
     /// Every profile: shipped ones and user ones (a user profile replaces the shipped one of

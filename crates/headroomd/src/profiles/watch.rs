@@ -97,7 +97,7 @@ impl ProfileStore {
                     if same || !p.exists() {
                         continue;
                     }
-                    if let Err(e) = fs::read_to_string(&p)
+                    if let Err(e) = crate::files::read_regular_to_string(&p)
                         .map_err(|e| StoreError::io(&p, e))
                         .and_then(|t| Ok(Profile::parse(&t, &p.display().to_string())?))
                     {

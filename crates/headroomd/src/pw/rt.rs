@@ -187,20 +187,36 @@ pub unsafe fn process_inner(capture: *mut pw_sys::pw_stream, st: &mut RtCapture)
 
     // SAFETY: called from the capture stream's own process callback; `st.playback` belongs to
     // the same bus and outlives the capture stream's connection.
+    //
+    // The playback stream is a trigger node: the real sink waits for it in every cycle, and
+    // only this callback triggers it. So it is triggered in every cycle whatever happens here
+    // (no input buffer, no free output buffer): a cycle without the trigger would stall the
+    // real sink and glitch everything it plays, not only the bus. Older input buffers that
+    // piled up (the callback could not keep up) are recycled and only the newest one is
+    // played, so a late cycle never turns into latency that stays.
     unsafe {
-        let inb = pw_sys::pw_stream_dequeue_buffer(capture);
-        if inb.is_null() {
-            return;
+        let mut inb = pw_sys::pw_stream_dequeue_buffer(capture);
+        if !inb.is_null() {
+            loop {
+                let next = pw_sys::pw_stream_dequeue_buffer(capture);
+                if next.is_null() {
+                    break;
+                }
+                st.shared.xruns.fetch_add(1, Ordering::Relaxed);
+                pw_sys::pw_stream_queue_buffer(capture, inb);
+                inb = next;
+            }
         }
         let outb = pw_sys::pw_stream_dequeue_buffer(st.playback);
         if outb.is_null() {
             st.shared.xruns.fetch_add(1, Ordering::Relaxed);
-            pw_sys::pw_stream_queue_buffer(capture, inb);
-            return;
+        } else {
+            copy_and_process(inb, outb, &mut st.chain);
+            pw_sys::pw_stream_queue_buffer(st.playback, outb);
         }
-        copy_and_process(inb, outb, &mut st.chain);
-        pw_sys::pw_stream_queue_buffer(capture, inb);
-        pw_sys::pw_stream_queue_buffer(st.playback, outb);
+        if !inb.is_null() {
+            pw_sys::pw_stream_queue_buffer(capture, inb);
+        }
         pw_sys::pw_stream_trigger_process(st.playback);
     }
     st.shared.meters.store(&st.chain.meters());
@@ -248,10 +264,10 @@ fn check_position(st: &mut RtCapture) {
 /// them in place; silence when the capture buffer carries no usable data (no data plane, null
 /// data or chunk, or a chunk offset that leaves the samples misaligned). Offsets and sizes
 /// beyond `maxsize` are clamped to it. An output buffer without a usable, `f32`-aligned data
-/// plane is left untouched.
+/// plane is left untouched. A null `inb` (no capture buffer this cycle) also plays silence.
 ///
 /// # Safety
-/// `inb` and `outb` are buffers just dequeued from the capture and playback streams: each is
+/// `inb` (when not null) and `outb` are buffers just dequeued from the capture and playback streams: each is
 /// valid, and its `spa_buffer`, `datas`, `data` and `chunk` pointers are null or valid, `data`
 /// for `maxsize` bytes.
 unsafe fn copy_and_process(
@@ -267,8 +283,17 @@ unsafe fn copy_and_process(
     // inside the data. Output: `n <= out_cap`, so `n * STRIDE <= maxsize`. The two buffers are
     // distinct, so the slices do not overlap.
     unsafe {
-        let (ib, ob) = ((*inb).buffer, (*outb).buffer);
-        if ib.is_null() || ob.is_null() || (*ob).n_datas < 1 || (*ob).datas.is_null() {
+        // No input buffer at all (the capture stream had none this cycle): a quantum of
+        // silence keeps the playback stream's cycle.
+        let no_input = inb.is_null();
+        let ib = if no_input {
+            std::ptr::null_mut()
+        } else {
+            (*inb).buffer
+        };
+        let ob = (*outb).buffer;
+        if (ib.is_null() && !no_input) || ob.is_null() || (*ob).n_datas < 1 || (*ob).datas.is_null()
+        {
             return;
         }
         let od = &mut *(*ob).datas;
@@ -278,7 +303,7 @@ unsafe fn copy_and_process(
         // Frames available in the input.
         let mut in_frames = 0usize;
         let mut in_ptr: *const f32 = std::ptr::null();
-        if (*ib).n_datas >= 1 && !(*ib).datas.is_null() {
+        if !ib.is_null() && (*ib).n_datas >= 1 && !(*ib).datas.is_null() {
             let id = &*(*ib).datas;
             if !id.data.is_null() && !id.chunk.is_null() {
                 let chunk = &*id.chunk;
@@ -457,6 +482,22 @@ mod tests {
                 assert_eq!(outb.chunk.size, 12345);
             }
         }
+    }
+
+    #[test]
+    fn copy_and_process_plays_silence_without_an_input_buffer() {
+        let mut chain = chain();
+        let mut output = vec![7.0f32; 2 * 64];
+        let mut outb = FakeBuf::new(&mut output, 0, 12345);
+        outb.pw.requested = 16;
+        let o: *mut pw_sys::pw_buffer = &mut outb.pw;
+        // SAFETY: the output buffer and its memory outlive the call; a null input is allowed.
+        assert_no_alloc::assert_no_alloc(|| unsafe {
+            copy_and_process(std::ptr::null_mut(), o, &mut chain)
+        });
+        assert_eq!(outb.chunk.size, 16 * 8);
+        drop(outb);
+        assert!(output[..32].iter().all(|&x| x == 0.0));
     }
 
     #[test]

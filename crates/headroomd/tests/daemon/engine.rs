@@ -65,7 +65,7 @@ fn route_change_profile_reload_and_bypass_without_pipewire() {
     assert!(commands(&early).is_empty(), "{early:?}");
     rig.bus_up();
     // Ready: the stream goes to the processed sink and gets a Layer A tap.
-    let (_, r) = rig.request(Request::RouteList);
+    let (_, r) = rig.request(Request::RouteList { cursor: None });
     let Ok(Response::Routes(routes)) = r else {
         panic!("{r:?}")
     };
@@ -290,7 +290,10 @@ fn ticks_step_layer_a_and_record_history_once_a_second() {
     let db = -20.0 * f64::from(volume).log10();
     assert!((db - 6.0).abs() < 0.2, "reduction {db:.2} dB");
     // One sample per second of ticks (the first tick is less than a second after start).
-    let (_, r) = rig.request(Request::History { since_secs: None });
+    let (_, r) = rig.request(Request::History {
+        since_secs: None,
+        from_unix_ms: None,
+    });
     let Ok(Response::History(h)) = r else {
         panic!("{r:?}")
     };

@@ -2,10 +2,14 @@
 //! and behind the real control socket), the profile store with its file watcher, the metrics
 //! history.
 
+mod atomic_requests;
 mod control_server;
 mod engine;
 mod engine_server;
+mod files;
 mod history_spill;
+mod limits;
+mod minor;
 mod modules;
 mod profiles_store;
 mod support;

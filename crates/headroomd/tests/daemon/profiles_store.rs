@@ -506,3 +506,35 @@ fn dropping_the_watch_handle_stops_events() {
     assert!(wait_for(&rx, Duration::from_millis(600), |_| true).is_none());
     assert_eq!(changed_target(&s.reload().unwrap()), Some(-25.0));
 }
+
+/// A FIFO named like a profile in the profiles folder is reported and does not stop hot
+/// reload (nothing waits for a writer that never comes).
+#[test]
+fn a_fifo_profile_does_not_stop_hot_reload() {
+    let d = Dirs::new();
+    fs::write(d.profile("mine"), mine(-16.0)).unwrap();
+    fs::write(d.config.join("config.toml"), "profile = \"mine\"\n").unwrap();
+    let s = d.store();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let _watch = s.watch(tx).unwrap();
+    nix::unistd::mkfifo(
+        &d.profile("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let ev = wait_for(
+        &rx,
+        Duration::from_secs(10),
+        |e| matches!(e, ProfileEvent::Error { file, .. } if *file == d.profile("fifo")),
+    )
+    .expect("the FIFO is reported");
+    let ProfileEvent::Error { message, .. } = ev else {
+        unreachable!()
+    };
+    assert!(message.contains("FIFO"), "{message}");
+    fs::write(d.profile("mine"), mine(-21.0)).unwrap();
+    wait_for(&rx, Duration::from_secs(10), |e| {
+        changed_target(e) == Some(-21.0)
+    })
+    .expect("an edit after the FIFO is still picked up");
+}

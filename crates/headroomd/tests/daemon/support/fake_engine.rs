@@ -117,9 +117,10 @@ impl Handler for FakeEngine {
             Request::ProfileUse { name } => {
                 Err(IpcError::not_found(format!("no profile named `{name}`")))
             }
-            Request::RouteList => Ok(Response::Routes(Routes {
+            Request::RouteList { .. } => Ok(Response::Routes(Routes {
                 rules: vec![],
                 streams: vec![],
+                next_cursor: None,
             })),
             Request::RouteSet { .. } | Request::RouteUnset { .. } => Ok(Response::Ok),
             other => Err(IpcError::new(

@@ -37,6 +37,11 @@ pub struct Rig {
 impl Rig {
     /// An engine with the command-line options `daemon`.
     pub fn new(daemon: DaemonConfig) -> Self {
+        Self::with_history(daemon, memory_history())
+    }
+
+    /// An engine with the command-line options `daemon` over `history`.
+    pub fn with_history(daemon: DaemonConfig, history: History) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let config = tmp.path().join("config/headroom");
         let state = tmp.path().join("state/headroom");
@@ -44,7 +49,6 @@ impl Rig {
         let store = ProfileStore::new(&config, &state);
         let params = Engine::chain_params(&store.effective(), daemon.bypass);
         let bus = BusShared::new(params, DEFAULT_SPIKE_THRESHOLD_US);
-        let history = memory_history();
         let engine = Engine::new(
             store,
             bus.clone(),

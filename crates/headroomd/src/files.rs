@@ -1,0 +1,180 @@
+//! Opening the files headroomd is pointed at — profiles, `config.toml`, `state.json`,
+//! `routes.json`, history segments — without trusting what they are.
+//!
+//! * Only regular files are read. A file is opened with `O_NONBLOCK`, so a FIFO does not wait
+//!   for a writer, and checked with `fstat` on the open descriptor (no race with a rename): a
+//!   FIFO, socket or device (say a symlink to `/dev/zero`) is refused with a clear error.
+//!   Symlinks to regular files are fine where the user names a file (profiles, config); the
+//!   files headroomd writes itself are opened with `O_NOFOLLOW` ([`open_own`]).
+//! * Every read is capped ([`MAX_FILE_BYTES`] for whole files, [`MAX_HISTORY_LINE_BYTES`] per
+//!   history line): a larger file is an error naming the limit, never an unbounded allocation.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Largest profile, config, state or routes file read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Longest line of a history segment, in bytes (a sample is about 250); longer lines are
+/// skipped unread.
+pub const MAX_HISTORY_LINE_BYTES: usize = 4096;
+
+/// What kind of file `m` describes, for an error message.
+fn kind(m: &std::fs::Metadata) -> &'static str {
+    let t = m.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    }
+}
+
+fn check_regular(f: File) -> io::Result<File> {
+    let m = f.metadata()?;
+    if !m.file_type().is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}, not a regular file: refused", kind(&m)),
+        ));
+    }
+    Ok(f)
+}
+
+/// Opens `path` for reading if it is a regular file (following symlinks): never blocks on a
+/// FIFO, refuses anything but a regular file.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    check_regular(f)
+}
+
+/// Opens one of headroomd's own files (`options` say how) without following a symlink at
+/// `path` (`O_NOFOLLOW`: a symlink there is an error, whatever it points at) and without
+/// blocking on a FIFO; anything but a regular file is refused.
+pub fn open_own(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    let f = options
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a symbolic link: refused (headroom does not follow links to its own files)",
+                )
+            } else {
+                e
+            }
+        })?;
+    check_regular(f)
+}
+
+/// Reads all of `f`, at most `max` bytes; a longer file is an error naming the limit.
+pub fn read_capped(f: File, max: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    f.take(max + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than the {max}-byte limit: refused"),
+        ));
+    }
+    Ok(buf)
+}
+
+/// Reads the regular file `path` (see [`open_regular`]), at most [`MAX_FILE_BYTES`].
+pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    read_capped(open_regular(path)?, MAX_FILE_BYTES)
+}
+
+/// [`read_regular`] as UTF-8 text.
+pub fn read_regular_to_string(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_regular(path)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not valid UTF-8"))
+}
+
+/// Calls `line` with each line of `r` (without the `\n`) of at most `max_line` bytes, until it
+/// returns `false`; longer lines are skipped without being held in memory. Stops after
+/// `max_total` bytes.
+pub fn for_each_capped_line(
+    r: impl Read,
+    max_line: usize,
+    max_total: u64,
+    mut line: impl FnMut(&[u8]) -> bool,
+) -> io::Result<()> {
+    use std::io::BufRead;
+    let mut r = io::BufReader::new(r.take(max_total));
+    let mut cur: Vec<u8> = Vec::with_capacity(256);
+    let mut too_long = false;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            if !too_long && !cur.is_empty() {
+                line(&cur);
+            }
+            return Ok(());
+        }
+        let (chunk, consumed, ends) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], i + 1, true),
+            None => (buf, buf.len(), false),
+        };
+        if !too_long {
+            if cur.len() + chunk.len() > max_line {
+                too_long = true;
+                cur.clear();
+            } else {
+                cur.extend_from_slice(chunk);
+            }
+        }
+        r.consume(consumed);
+        if ends {
+            if !too_long && !line(&cur) {
+                return Ok(());
+            }
+            cur.clear();
+            too_long = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_over_the_cap_are_skipped() {
+        let text = format!("a\n{}\nbc\nlast", "x".repeat(100));
+        let mut got = Vec::new();
+        for_each_capped_line(text.as_bytes(), 10, u64::MAX, |l| {
+            got.push(String::from_utf8_lossy(l).into_owned());
+            true
+        })
+        .unwrap();
+        assert_eq!(got, ["a", "bc", "last"]);
+        let mut n = 0;
+        for_each_capped_line(text.as_bytes(), 10, 4, |_| {
+            n += 1;
+            true
+        })
+        .unwrap();
+        assert_eq!(n, 2, "stops after max_total bytes");
+        let mut n = 0;
+        for_each_capped_line(text.as_bytes(), 10, u64::MAX, |_| {
+            n += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(n, 1, "stops when asked");
+    }
+}

@@ -1,0 +1,248 @@
+//! Hostile files: FIFOs, devices and oversized files where headroomd reads its profiles,
+//! config and state, and symlinks where it writes its history, never hang, exhaust memory or
+//! write elsewhere; each gets a clear error.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use headroom_ipc::{Request, Response};
+use headroomd::engine::Engine;
+use headroomd::history::{segment_name, History, HistoryConfig, Sample};
+use headroomd::profiles::ProfileStore;
+use headroomd::pw::BusShared;
+use headroomd::DaemonConfig;
+
+use crate::support::rig::{memory_history, Rig};
+
+/// Runs `f` on its own thread; panics if it has not returned within 20 s (it hangs).
+fn within_deadline<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("{what} hangs"))
+}
+
+fn mkfifo(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+}
+
+struct Dirs {
+    _tmp: tempfile::TempDir,
+    config: PathBuf,
+    state: PathBuf,
+}
+
+fn dirs() -> Dirs {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("config/headroom");
+    let state = tmp.path().join("state/headroom");
+    std::fs::create_dir_all(config.join("profiles")).unwrap();
+    std::fs::create_dir_all(&state).unwrap();
+    Dirs {
+        _tmp: tmp,
+        config,
+        state,
+    }
+}
+
+/// An engine over `d` (what the daemon builds at start-up), built within the deadline.
+fn engine_over(d: &Dirs) -> Engine {
+    let (config, state) = (d.config.clone(), d.state.clone());
+    within_deadline("starting the engine", move || {
+        let store = ProfileStore::new(&config, &state);
+        let params = Engine::chain_params(&store.effective(), false);
+        let bus = BusShared::new(params, 2000);
+        Engine::new(
+            store,
+            bus,
+            memory_history(),
+            state.join("routes.json"),
+            &DaemonConfig::default(),
+        )
+    })
+}
+
+#[test]
+fn fifo_state_and_routes_files_do_not_hang_start_up() {
+    let d = dirs();
+    mkfifo(&d.state.join("state.json"));
+    mkfifo(&d.state.join("routes.json"));
+    mkfifo(&d.config.join("config.toml"));
+    let mut e = engine_over(&d);
+    let reply = within_deadline("a request", move || {
+        let mut out = e.on(headroomd::engine::Input::Request(Request::SettingList));
+        out.pop()
+    });
+    assert!(
+        matches!(
+            reply,
+            Some(headroomd::engine::Output::Reply(Ok(Response::Settings(_))))
+        ),
+        "{reply:?}"
+    );
+}
+
+#[test]
+fn device_symlinks_are_refused_with_a_clear_error() {
+    let d = dirs();
+    for p in [
+        d.state.join("state.json"),
+        d.state.join("routes.json"),
+        d.config.join("profiles/zero.toml"),
+    ] {
+        std::os::unix::fs::symlink("/dev/zero", p).unwrap();
+    }
+    std::fs::write(d.config.join("config.toml"), "profile = \"zero\"\n").unwrap();
+    let (config, state) = (d.config.clone(), d.state.clone());
+    let store = within_deadline("opening the store", move || {
+        ProfileStore::new(&config, &state)
+    });
+    let warnings = store.take_warnings().join("\n");
+    assert!(
+        warnings.contains("character device"),
+        "no clear warning: {warnings}"
+    );
+    // The daemon still runs on the shipped default.
+    assert_ne!(store.active_name(), "");
+
+    let mut rig = Rig::new(DaemonConfig::default());
+    std::os::unix::fs::symlink("/dev/zero", rig.config.join("profiles/zero.toml")).unwrap();
+    mkfifo(&rig.config.join("profiles/fifo.toml"));
+    for name in ["/dev/zero", "zero", "fifo", "/dev/stdin"] {
+        let (_, r) = rig.request(Request::ProfileShow {
+            name: Some(name.into()),
+        });
+        let err = r.expect_err(name);
+        assert!(
+            err.message.contains("not a regular file") || err.message.contains("not found"),
+            "{name}: {}",
+            err.message
+        );
+    }
+    // The FIFO is not listed as a profile.
+    let (_, r) = rig.request(Request::ProfileList);
+    let Ok(Response::ProfileList(list)) = r else {
+        panic!("{r:?}")
+    };
+    assert!(list.profiles.iter().all(|p| p.name != "fifo"));
+}
+
+#[test]
+fn oversized_files_are_refused_naming_the_limit() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let big = rig.config.join("profiles/big.toml");
+    let mut text = String::from("[agc]\ntarget_lufs = -20.0\n");
+    while text.len() <= headroomd::files::MAX_FILE_BYTES as usize {
+        text.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    std::fs::write(&big, text).unwrap();
+    let (_, r) = rig.request(Request::ProfileShow {
+        name: Some("big".into()),
+    });
+    let err = r.unwrap_err();
+    assert!(
+        err.message.contains("1048576-byte limit"),
+        "{}",
+        err.message
+    );
+}
+
+fn sample(t: u64) -> Sample {
+    Sample {
+        unix_ms: 1_700_000_000_000 + t * 1000,
+        ..Sample::default()
+    }
+}
+
+#[test]
+fn history_reads_are_bounded_and_skip_foreign_segments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("history");
+    std::fs::create_dir_all(&dir).unwrap();
+    // An older segment that is /dev/zero; one with a 64 KB line before a good sample; one
+    // that is a single 16 MB line (read up to a bound, held nowhere).
+    std::os::unix::fs::symlink("/dev/zero", dir.join(segment_name(3))).unwrap();
+    let mut seg2 = vec![b'7'; 64 << 10];
+    seg2.push(b'\n');
+    seg2.extend_from_slice(serde_json::to_string(&sample(1)).unwrap().as_bytes());
+    seg2.push(b'\n');
+    std::fs::write(dir.join(segment_name(2)), seg2).unwrap();
+    std::fs::write(dir.join(segment_name(1)), vec![b'{'; 16 << 20]).unwrap();
+    let h = History::new(&HistoryConfig {
+        dir: Some(dir.clone()),
+        ..HistoryConfig::default()
+    })
+    .unwrap();
+    let got = within_deadline("reading the history", move || h.query(0).unwrap());
+    assert_eq!(
+        got.iter().map(|s| s.unix_ms).collect::<Vec<_>>(),
+        vec![sample(1).unix_ms]
+    );
+}
+
+#[test]
+fn history_spill_never_writes_through_a_symlink() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("history");
+    let victim = tmp.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let mut h = History::new(&HistoryConfig {
+        retention: Duration::from_secs(5),
+        dir: Some(dir.clone()),
+        ..HistoryConfig::default()
+    })
+    .unwrap();
+    // The link appears while the daemon runs (segment 0 not created yet), and as segment 1,
+    // which the next rotation would rename.
+    std::os::unix::fs::symlink(&victim, dir.join(segment_name(0))).unwrap();
+    for t in 0..50 {
+        let _ = h.record(sample(t));
+    }
+    assert!(h.spill_errors() > 0, "the spill did not notice the link");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    // At start-up a link in place of the segment is refused too (history in memory only).
+    let again = History::new(&HistoryConfig {
+        dir: Some(dir.clone()),
+        ..HistoryConfig::default()
+    });
+    if let Ok(mut h) = again {
+        for t in 100..200 {
+            let _ = h.record(sample(t));
+        }
+        let _ = h.flush_to_disk();
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+}
+
+#[test]
+fn marks_are_never_written_through_a_symlink() {
+    use headroom_ipc::{HistoryMark, MarkKind};
+    use headroomd::history::MARKS_FILE;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("history");
+    std::fs::create_dir_all(&dir).unwrap();
+    let victim = tmp.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join(MARKS_FILE)).unwrap();
+    let mut h = History::new(&HistoryConfig {
+        dir: Some(dir.clone()),
+        ..HistoryConfig::default()
+    })
+    .unwrap();
+    let mark = |t: u64| HistoryMark {
+        unix_ms: t,
+        kind: MarkKind::Bypass,
+        text: "bypass on".into(),
+    };
+    assert!(h.mark(mark(1)).is_err(), "the link was written through");
+    // Also when the file is rewritten (twice the kept marks appended).
+    for t in 2..(2 * headroomd::history::MAX_MARKS as u64 + 10) {
+        let _ = h.mark(mark(t));
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    // Kept in memory all the same.
+    assert!(!h.marks_since(0).is_empty());
+}

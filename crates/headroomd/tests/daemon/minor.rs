@@ -1,0 +1,171 @@
+//! Small promises: corrupt-file backups never overwrite each other, an override that is not in
+//! force is not reported as overridden, case folding of rules is Unicode-wide, and each
+//! start-up warning is logged once.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use headroom_ipc::{Request, Response, Route, RuleSource};
+use headroomd::engine::Engine;
+use headroomd::profiles::ProfileStore;
+use headroomd::pw::BusShared;
+use headroomd::DaemonConfig;
+
+use crate::support::rig::{memory_history, Rig};
+
+fn engine_over(config: &std::path::Path, state: &std::path::Path) -> Engine {
+    let store = ProfileStore::new(config, state);
+    let params = Engine::chain_params(&store.effective(), false);
+    Engine::new(
+        store,
+        BusShared::new(params, 2000),
+        memory_history(),
+        state.join("routes.json"),
+        &DaemonConfig::default(),
+    )
+}
+
+#[test]
+fn each_corrupt_routes_file_gets_its_own_backup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (config, state) = (tmp.path().join("config"), tmp.path().join("state"));
+    std::fs::create_dir_all(&state).unwrap();
+    for text in ["{ first", "[ second"] {
+        std::fs::write(state.join("routes.json"), text).unwrap();
+        drop(engine_over(&config, &state));
+    }
+    let mut backups: Vec<String> = std::fs::read_dir(&state)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("routes.json.corrupt"))
+        .collect();
+    backups.sort();
+    assert_eq!(backups.len(), 2, "{backups:?}");
+    let texts: Vec<String> = backups
+        .iter()
+        .map(|b| std::fs::read_to_string(state.join(b)).unwrap())
+        .collect();
+    assert!(texts.contains(&"{ first".to_string()) && texts.contains(&"[ second".to_string()));
+}
+
+#[test]
+fn an_override_not_in_force_is_not_shown_as_overridden() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (config, state) = (tmp.path().join("config"), tmp.path().join("state"));
+    std::fs::create_dir_all(&state).unwrap();
+    // A silence gate above any target: it cannot be applied to the profile.
+    std::fs::write(
+        state.join("state.json"),
+        r#"{"version":1,"overrides":{"agc.silence_gate_lufs":-1.0,"agc.target_lufs":-20.0}}"#,
+    )
+    .unwrap();
+    let mut e = engine_over(&config, &state);
+    let mut get = |key: &str| {
+        let mut out = e.on(headroomd::engine::Input::Request(Request::SettingGet {
+            key: key.into(),
+        }));
+        match out.pop() {
+            Some(headroomd::engine::Output::Reply(Ok(Response::Setting(s)))) => s,
+            other => panic!("{other:?}"),
+        }
+    };
+    let gate = get("agc.silence_gate_lufs");
+    assert!(!gate.overridden, "{gate:?}");
+    assert_ne!(gate.value.as_f64(), Some(-1.0));
+    let target = get("agc.target_lufs");
+    assert!(target.overridden);
+    assert_eq!(target.value.as_f64(), Some(-20.0));
+}
+
+#[test]
+fn rules_fold_case_beyond_ascii() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    rig.bus_up();
+    rig.node_added(50, "Stream/Output/Audio", &[("application.name", "äpp")]);
+    for app in ["Äpp", "äpp", "ÄPP"] {
+        let (_, r) = rig.request(Request::RouteSet {
+            app: app.into(),
+            route: Route::Bypass,
+        });
+        assert_eq!(r, Ok(Response::Ok));
+    }
+    let (_, r) = rig.request(Request::RouteList { cursor: None });
+    let Ok(Response::Routes(routes)) = r else {
+        panic!("{r:?}")
+    };
+    let user: Vec<&str> = routes
+        .rules
+        .iter()
+        .filter(|r| r.source == RuleSource::User)
+        .map(|r| r.app.as_str())
+        .collect();
+    assert_eq!(user, ["ÄPP"], "one rule for one pattern");
+    assert_eq!(routes.streams[0].route, Route::Bypass);
+    let (_, r) = rig.request(Request::RouteUnset { app: "äPp".into() });
+    assert_eq!(r, Ok(Response::Ok));
+}
+
+/// Captures what `tracing` logs on this thread.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn each_start_up_warning_is_logged_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (config, state) = (tmp.path().join("config"), tmp.path().join("state"));
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "profile = \"no-such-profile\"\n",
+    )
+    .unwrap();
+    std::fs::write(state.join("state.json"), "{ truncated").unwrap();
+    let log = Captured::default();
+    let sink = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let store = ProfileStore::new(&config, &state);
+        // What the daemon does with them at start-up.
+        let _ = store.take_warnings();
+    });
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    for needle in ["is corrupt", "no-such-profile"] {
+        assert_eq!(
+            text.matches(needle).count(),
+            1,
+            "`{needle}` not logged exactly once:\n{text}"
+        );
+    }
+    // An override that does not fit, at load: once too.
+    std::fs::write(
+        state.join("state.json"),
+        r#"{"version":1,"overrides":{"agc.silence_gate_lufs":-1.0}}"#,
+    )
+    .unwrap();
+    let log = Captured::default();
+    let sink = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let _ = ProfileStore::new(&config, &state).take_warnings();
+    });
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(text.matches("ignored").count(), 1, "{text}");
+}
