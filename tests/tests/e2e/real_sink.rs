@@ -80,6 +80,21 @@ fn status_real_sink(sb: &Sandbox) -> Option<String> {
         .real_sink
 }
 
+/// Waits (2 s at most) until `status` reports `want` as the real sink: the engine hears of the
+/// PipeWire thread's choice shortly after the output has moved.
+fn assert_status_real_sink(sb: &Sandbox, want: &str) {
+    let got = wait_for(
+        "status reports the real sink",
+        Duration::from_secs(2),
+        || Ok((status_real_sink(sb).as_deref() == Some(want)).then_some(())),
+    );
+    assert!(
+        got.is_ok(),
+        "status reports {:?} as the real sink, not {want}",
+        status_real_sink(sb)
+    );
+}
+
 /// Creates [`PREFERRED`] and checks that it did not become the default sink (so a test that
 /// finds the output on it proves the preference, not the default).
 fn add_preferred_sink(sb: &Sandbox) {
@@ -161,7 +176,7 @@ fn level_on(sb: &Sandbox, sink: &str, secs: f64) -> f64 {
 #[test]
 fn real_sink_flag_plays_into_that_sink_and_not_the_default() {
     let (sb, d) = start_on_preferred();
-    assert_eq!(status_real_sink(&sb).as_deref(), Some(PREFERRED));
+    assert_status_real_sink(&sb, PREFERRED);
     assert_plays_only_into(&sb, &d, PREFERRED, DEFAULT_SINK);
 
     // The preferred sink wins over the default: a new default sink does not move the output.
@@ -197,7 +212,7 @@ fn profile_preferred_real_sink_plays_into_that_sink_and_follows_edits() {
     .unwrap();
     let d = Daemon::start(&sb, &["--config", config.to_str().unwrap()]).expect("headroomd");
     wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(2));
-    assert_eq!(status_real_sink(&sb).as_deref(), Some(PREFERRED));
+    assert_status_real_sink(&sb, PREFERRED);
     assert_plays_only_into(&sb, &d, PREFERRED, DEFAULT_SINK);
 
     // "" follows the default sink again.
@@ -238,7 +253,7 @@ fn output_leaves_a_removed_preferred_sink_and_returns_when_it_is_back() {
     sb.destroy_node(PREFERRED).unwrap();
     let away = wait_bus_on(&sb, &d, DEFAULT_SINK, Duration::from_secs(1));
     println!("preferred sink removed: output on the default sink after {away:?}");
-    assert_eq!(status_real_sink(&sb).as_deref(), Some(DEFAULT_SINK));
+    assert_status_real_sink(&sb, DEFAULT_SINK);
     let during = level_on(&sb, DEFAULT_SINK, 0.6);
     assert!(
         during > -40.0,
@@ -254,7 +269,7 @@ fn output_leaves_a_removed_preferred_sink_and_returns_when_it_is_back() {
     sb.create_null_sink(PREFERRED).unwrap();
     let back = wait_bus_on(&sb, &d, PREFERRED, Duration::from_secs(1));
     println!("preferred sink back: output on it after {back:?}");
-    assert_eq!(status_real_sink(&sb).as_deref(), Some(PREFERRED));
+    assert_status_real_sink(&sb, PREFERRED);
     let after = level_on(&sb, PREFERRED, 0.6);
     assert!(
         after > -40.0,
@@ -272,7 +287,7 @@ fn absent_preferred_sink_falls_back_to_the_default_and_is_logged() {
     let mut d = Daemon::start(&sb, &["--real-sink", PREFERRED]).expect("headroomd");
     wait_bus_on(&sb, &d, DEFAULT_SINK, Duration::from_secs(2));
     assert!(d.is_running(), "headroomd exited:\n{}", d.log());
-    assert_eq!(status_real_sink(&sb).as_deref(), Some(DEFAULT_SINK));
+    assert_status_real_sink(&sb, DEFAULT_SINK);
     let note = with_log(
         &d,
         wait_for(
