@@ -252,7 +252,7 @@ pub struct MonitorArgs {
     pub no_wait: bool,
 }
 
-/// `headroom history [--since 10m] [--every 1m] [--utc]`
+/// `headroom history [--since 10m] [--every 1m] [--utc] [--summary | --plot]`
 ///
 /// headroomd samples the processed bus once a second; it keeps the last hour in memory and
 /// older samples on disk, up to 8 segments of 1 MiB (about a day at one sample a second),
@@ -269,6 +269,18 @@ pub struct HistoryArgs {
     /// Show times in UTC instead of local time.
     #[arg(long)]
     pub utc: bool,
+    /// Instead of rows: the minimum, median, 95th percentile and maximum of each figure over
+    /// the span (with --json, as one object).
+    #[arg(long, conflicts_with = "plot")]
+    pub summary: bool,
+    /// Instead of rows: a chart of input and output loudness and of the gains over the span,
+    /// as wide as the terminal (80 columns when not on a terminal).
+    #[arg(long)]
+    pub plot: bool,
+    /// Height of the --plot chart in lines (default: the terminal's height less 4, 16 to 40;
+    /// 24 when not on a terminal).
+    #[arg(long, value_name = "LINES", requires = "plot", value_parser = clap::value_parser!(u16).range(16..=200))]
+    pub height: Option<u16>,
 }
 
 /// `headroom service …`

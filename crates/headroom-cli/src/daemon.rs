@@ -1,6 +1,6 @@
 //! The commands that talk to headroomd over its control socket.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use headroom_client::ClientError;
@@ -28,6 +28,19 @@ pub fn parse_topics(names: &[String]) -> CliResult<Vec<Topic>> {
             })
         })
         .collect()
+}
+
+/// The `--plot` size: the terminal's width (at most 200) and height less 4 (16 to 40), or
+/// 80 × 24 off a terminal; `height` when given.
+fn plot_size(height: Option<u16>) -> (u16, u16) {
+    let term = std::io::stdout()
+        .is_terminal()
+        .then(|| crossterm::terminal::size().ok())
+        .flatten();
+    let (w, h) = term.map_or((80, 24), |(w, h)| {
+        (w.clamp(40, 200), h.saturating_sub(4).clamp(16, 40))
+    });
+    (w, height.unwrap_or(h))
 }
 
 /// Runs a daemon command.
@@ -143,6 +156,23 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
             let view = crate::history::View::new(a.every.max(1) * 1000, a.utc, Some(a.since), now);
+            if a.summary {
+                let s = crate::history::summary(&h);
+                return emit(out, json, &s, || crate::history::render_summary(&h, &view));
+            }
+            if a.plot {
+                if json {
+                    return Err(CliError::usage(
+                        "--plot draws a chart; use --json without --plot for the samples",
+                    ));
+                }
+                let (w, height) = plot_size(a.height);
+                let color =
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                let text = crate::history::render_plot(&h, &view, w, height, color);
+                out.write_all(text.as_bytes())?;
+                return Ok(());
+            }
             emit(out, json, &h, || crate::history::render(&h, &view))
         }
         other => Err(CliError::failed(format!(

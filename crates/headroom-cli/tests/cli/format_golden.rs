@@ -498,3 +498,144 @@ TIME                 IN S   OUT S  AGC dB  COMP GR  LIM GR  DSP µs  XRUNS
     let got = history::render(&h, &utc_view(60, Some(180), now));
     assert!(got.starts_with("TIME"), "{got}");
 }
+
+/// Ten minutes at one sample a second: a quiet programme at −32 LUFS lifted by the AGC, a
+/// loud one at −12 LUFS with the limiter working, then silence (unmeasured) and a restart.
+fn evening() -> History {
+    use headroom_ipc::{HistoryMark, MarkKind};
+    let t0 = 1_700_000_040_000; // 22:14:00 UTC
+    let mut samples = Vec::new();
+    for i in 0..600u64 {
+        let (in_s, out_s, agc, lim, xruns) = match i {
+            0..=239 => (
+                -32.0 + (i % 10) as f32 * 0.2,
+                -18.5 + (i % 4) as f32 * 0.3,
+                12.0,
+                0.0,
+                0,
+            ),
+            240..=419 => (
+                -8.0 - (i % 6) as f32 * 0.5,
+                -17.0,
+                -9.0,
+                1.0 + (i % 3) as f32,
+                1,
+            ),
+            420..=479 => (-70.0, -70.0, -5.0, 0.0, 1),
+            _ => (-24.0, -18.0, 6.0, 0.0, u64::from(i >= 590)),
+        };
+        samples.push(sample(t0 + i * 1000, in_s, out_s, agc, lim, xruns));
+    }
+    let mark = |s: u64, kind, text: &str| HistoryMark {
+        unix_ms: t0 + s * 1000,
+        kind,
+        text: text.into(),
+    };
+    History {
+        interval_ms: 1000,
+        samples,
+        next_unix_ms: None,
+        marks: vec![
+            mark(
+                300,
+                MarkKind::Alert,
+                "sustained_limiting: the limiter has held 6 dB",
+            ),
+            mark(330, MarkKind::Cleared, "sustained_limiting cleared"),
+            mark(480, MarkKind::Started, "headroomd 0.1.0 started"),
+        ],
+        kept_since_unix_ms: Some(t0),
+    }
+}
+
+/// `history --summary`: min/median/P95/max per figure; unmeasured loudness left out; the
+/// `--json` form carries the same figures.
+#[test]
+fn history_summary_golden() {
+    let h = evening();
+    let got = history::render_summary(&h, &utc_view(60, Some(600), 1_700_000_640_000));
+    let want = "\
+2023-11-14 22:14:00 to 2023-11-14 22:23:59 (10m 00s, 600 samples); times UTC
+FIGURE           MIN    MEDIAN  P95    MAX    SAMPLES
+in S (LUFS)      -32.0  -24.0   -8.0   -8.0   540
+out S (LUFS)     -18.5  -17.9   -17.0  -17.0  540
+AGC gain (dB)    -9.0   +6.0    +12.0  +12.0  600
+comp GR (dB)     1.0    1.0     1.0    1.0    600
+limiter GR (dB)  0.0    0.0     3.0    3.0    600
+DSP mean (µs)    40     40      40     40     600
+xruns: 2; marks: 3, alerts raised: 1; loudness: measured samples only (above -70 LUFS)
+";
+    assert_eq!(got, want);
+    let v = serde_json::to_value(history::summary(&h)).unwrap();
+    assert_eq!(v["in_short_term_lufs"]["p95"], -8.0);
+    assert_eq!(v["out_short_term_lufs"]["samples"], 540);
+    assert_eq!(v["xruns"], 2);
+    let empty = History {
+        samples: vec![],
+        marks: vec![],
+        ..h
+    };
+    assert_eq!(
+        history::render_summary(&empty, &utc_view(60, None, 0)),
+        "(no history in that window)\n"
+    );
+}
+
+/// `history --plot` at 80×24: loudness and gains over the span, legends in the titles.
+#[test]
+fn history_plot_golden() {
+    let h = evening();
+    let got = history::render_plot(
+        &h,
+        &utc_view(60, Some(600), 1_700_000_640_000),
+        80,
+        24,
+        false,
+    );
+    let want = "\
+2023-11-14 22:14:00 to 2023-11-14 22:23:59 (10m 00s, 600 samples); times UTC
+┌ Short-term loudness, LUFS: • in  ⠤ out ──────────────────────────────────────┐
+│0   │                                                                         │
+│    │                             ••••••••••••••••••••••                      │
+│-10 │                             ⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀                      │
+│-20 │⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠁                            ⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉│
+│    │                                                          •••••••••••••••│
+│-30 │••••••••••••••••••••••••••••••                                           │
+│-40 │                                                                         │
+│    │                                                                         │
+│-50 │                                                                         │
+│-60 │                                                                         │
+│    └─────────────────────────────────────────────────────────────────────────│
+│22:14                                  22:18                             22:23│
+└──────────────────────────────────────────────────────────────────────────────┘
+┌ Gain, dB: ⠤ AGC  • compressor + limiter reduction ───────────────────────────┐
+│+12 │⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠁                                           │
+│    │                                                          ⠤⠤⠤⠤⠤⠤⠤⠤⠤⠤⠤⠤⠤⠤⠤│
+│    │                                                                         │
+│0   │•••••••••••••••••••••••••••••••••••••••••••••••••••••••••••••••••••••••••│
+│    │                                                   ⠉⠉⠉⠉⠉⠉⠉⠁              │
+│-12 │                             ⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉⠉                      │
+│    └─────────────────────────────────────────────────────────────────────────│
+│22:14                                  22:18                             22:23│
+└──────────────────────────────────────────────────────────────────────────────┘
+xruns: 2; marks: 3, alerts raised: 1 (`headroom history` lists them)
+";
+    assert_eq!(got, want);
+    // On a terminal: the same chart in colour (input blue, output green).
+    let coloured = history::render_plot(
+        &h,
+        &utc_view(60, Some(600), 1_700_000_640_000),
+        80,
+        24,
+        true,
+    );
+    assert!(coloured.contains("\x1b[34m•") && coloured.contains("\x1b[32m⣀"));
+    let mut plain = String::new();
+    let mut rest = coloured.as_str();
+    while let Some(k) = rest.find('\x1b') {
+        plain.push_str(&rest[..k]);
+        rest = &rest[k + rest[k..].find('m').unwrap() + 1..];
+    }
+    plain.push_str(rest);
+    assert_eq!(plain, want);
+}
