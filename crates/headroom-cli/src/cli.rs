@@ -107,7 +107,10 @@ pub enum Command {
 pub const MONITOR_HELP: &str = "\
 Topics: daemon, routing, meters, profile, settings (default: all).
 
-Keys: q, Esc or Ctrl-C quit; b toggles bypass; p activates the next profile; ? shows help.
+Keys: q, Esc or Ctrl-C quit; b toggles bypass; p activates the next profile; Up/Down (k/j)
+select a stream, r gives its app a rule routing it the other way (processed <-> bypass, the
+rule `route set` sets), a toggles Layer A (layer_a.enabled); ? shows help. The chart starts with the last
+minute of the daemon's history.
 Grey loudness values are stale (no meter tick for 2 s) or have no measurement (at or below
 the -70 LUFS gate). When headroomd goes away the monitor says so and reconnects when it is back.
 

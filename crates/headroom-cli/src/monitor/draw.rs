@@ -6,8 +6,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Block, Borders, Cell, Chart, Clear, Dataset, GraphType, LegendPosition, LineGauge,
-    Paragraph, Row, Table,
+    Axis, Block, Borders, Cell, Chart, Clear, Dataset, GraphType, LineGauge, Paragraph, Row, Table,
+    TableState,
 };
 use ratatui::Frame;
 
@@ -34,117 +34,355 @@ fn word_style(w: StateWord) -> Style {
     Style::default().fg(fg).bg(bg).add_modifier(Modifier::BOLD)
 }
 
-fn title_line(s: &MonitorState) -> Line<'static> {
-    let mut spans = vec![Span::styled(
-        " headroom monitor ",
-        Style::default().add_modifier(Modifier::BOLD),
-    )];
-    if !s.version.is_empty() {
-        spans.push(Span::raw(format!("— headroomd {} ", s.version)));
-        spans.push(Span::raw(format!("— profile {} ", s.profile)));
-        spans.push(Span::raw(format!("— up {} ", uptime(s.uptime_now()))));
-        if !s.real_sink.is_empty() {
-            spans.push(Span::raw(format!("— → {} ", s.real_sink)));
-        }
-    }
-    if s.promoted {
-        spans.push(Span::styled(
-            " DEFAULT SINK ",
-            Style::default().fg(Color::Black).bg(Color::Cyan),
-        ));
-    }
+/// Whether `spans` plus `extra` fit in `width` columns.
+fn fits(spans: &[Span], extra: &str, width: usize) -> bool {
+    spans
+        .iter()
+        .map(|s| s.content.chars().count())
+        .sum::<usize>()
+        + extra.chars().count()
+        <= width
+}
+
+/// The title: the state word first, then as many of the other parts as fit whole in
+/// `width` (a part that does not fit is left out, never cut).
+fn title_line(s: &MonitorState, width: usize) -> Line<'static> {
+    let mut spans = Vec::new();
     match s.daemon.state_word {
-        Some(w) => spans.insert(0, Span::styled(format!(" {} ", w.label()), word_style(w))),
+        Some(w) => spans.push(Span::styled(format!(" {} ", w.label()), word_style(w))),
         None if s.meters.is_some_and(|m| m.bypass) => spans.push(Span::styled(
             " BYPASS ",
             Style::default().fg(Color::Black).bg(Color::Yellow),
         )),
         None => {}
     }
+    spans.push(Span::styled(
+        " headroom monitor ",
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
+    let mut parts = Vec::new();
+    if !s.version.is_empty() {
+        parts.push(format!("— profile {} ", s.profile));
+        parts.push(format!("— up {} ", uptime(s.uptime_now())));
+        if !s.real_sink.is_empty() {
+            parts.push(format!("— → {} ", s.real_sink));
+        }
+        parts.push(format!("— headroomd {} ", s.version));
+    }
+    // In display order: version, profile, uptime, sink; dropped from the end of `parts`
+    // (version first, then the sink) when the line is too narrow.
+    let promoted = s.promoted.then_some(" DEFAULT SINK ");
+    let mut keep = parts.len();
+    let total = |k: usize| {
+        parts[..k].iter().map(|p| p.chars().count()).sum::<usize>()
+            + promoted.map_or(0, |p| p.chars().count())
+    };
+    while keep > 0 && !fits(&spans, &" ".repeat(total(keep)), width) {
+        keep -= 1;
+    }
+    let mut shown: Vec<&String> = parts[..keep].iter().collect();
+    // The version reads first when it is shown.
+    if keep == parts.len() && keep > 0 {
+        shown.rotate_right(1);
+    }
+    spans.extend(shown.into_iter().map(|p| Span::raw(p.clone())));
+    if let Some(p) = promoted {
+        if fits(&spans, p, width) {
+            spans.push(Span::styled(
+                p,
+                Style::default().fg(Color::Black).bg(Color::Cyan),
+            ));
+        }
+    }
     Line::from(spans)
 }
 
-/// Renders the whole monitor into `frame`.
-pub fn draw(frame: &mut Frame, s: &MonitorState) {
-    let area = frame.area();
-    let outer = Block::default().borders(Borders::ALL).title(title_line(s));
-    let inner = outer.inner(area);
-    frame.render_widget(outer, area);
-
-    let banner_h = u16::from(s.banner.is_some());
-    let alerts = alert_lines(s);
-    let alerts_h = (alerts.len() as u16).min(3);
-    let [top, chart, streams, dsp, alerts_area, banner, footer] = Layout::vertical([
-        Constraint::Length(6),
-        Constraint::Min(6),
-        Constraint::Length((s.streams.len() as u16).clamp(1, 8) + 3),
-        Constraint::Length(1),
-        Constraint::Length(alerts_h),
-        Constraint::Length(banner_h),
-        Constraint::Length(1),
-    ])
-    .areas(inner);
-    if alerts_h > 0 {
-        frame.render_widget(Paragraph::new(alerts), alerts_area);
+/// `text` broken into lines of at most `width` columns at spaces; a word longer than a line
+/// is the only thing broken inside (it could not be shown otherwise).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let (lw, ww) = (line.chars().count(), word.chars().count());
+        if lw > 0 && lw + 1 + ww <= width {
+            line.push(' ');
+            line.push_str(word);
+            continue;
+        }
+        if lw > 0 {
+            lines.push(std::mem::take(&mut line));
+        }
+        let mut rest: Vec<char> = word.chars().collect();
+        while rest.len() > width {
+            lines.push(rest.drain(..width).collect());
+        }
+        line = rest.into_iter().collect();
     }
-    let [gauges, loudness] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
-
-    draw_gauges(frame, gauges, s);
-    draw_loudness(frame, loudness, s);
-    draw_chart(frame, chart, s);
-    draw_streams(frame, streams, s);
-    draw_dsp(frame, dsp, s);
-    if let Some(b) = &s.banner {
-        let (text, style) = match b {
-            Banner::Disconnected(why) => (
-                format!(" DISCONNECTED: {why} — retrying "),
-                Style::default().fg(Color::White).bg(Color::Red),
-            ),
-            Banner::Overflow(what) => (
-                format!(" OVERFLOW: {what} "),
-                Style::default().fg(Color::Black).bg(Color::Yellow),
-            ),
-            Banner::Error(what) => (
-                format!(" ERROR: {what} "),
-                Style::default().fg(Color::White).bg(Color::Red),
-            ),
-        };
-        frame.render_widget(Paragraph::new(Line::styled(text, style)), banner);
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
     }
+    lines
+}
+
+/// At most `max` lines; when there were more, the last shown ends with `…` (after a whole
+/// word).
+fn at_most(mut lines: Vec<String>, max: usize, width: usize) -> Vec<String> {
+    if lines.len() > max && max > 0 {
+        lines.truncate(max);
+        let last = lines.last_mut().expect("max > 0");
+        while last.chars().count() + 2 > width {
+            match last.rfind(' ') {
+                Some(i) => last.truncate(i),
+                None => {
+                    last.clear();
+                    break;
+                }
+            }
+        }
+        last.push_str(" …");
+    }
+    lines
+}
+
+/// The banner's text and colours.
+fn banner_text(b: &Banner) -> (String, Style) {
+    match b {
+        Banner::Disconnected(why) => (
+            format!("DISCONNECTED: {why} — retrying"),
+            Style::default().fg(Color::White).bg(Color::Red),
+        ),
+        Banner::Overflow(what) => (
+            format!("OVERFLOW: {what}"),
+            Style::default().fg(Color::Black).bg(Color::Yellow),
+        ),
+        Banner::Error(what) => (
+            format!("ERROR: {what}"),
+            Style::default().fg(Color::White).bg(Color::Red),
+        ),
+        Banner::Info(what) => (
+            what.clone(),
+            Style::default().fg(Color::Black).bg(Color::Cyan),
+        ),
+    }
+}
+
+/// The footer: the keys, and the topics when they fit; keys that do not fit are left out
+/// from the end, `? help` always stays.
+fn footer_line(s: &MonitorState, width: usize) -> Line<'static> {
     let topics = if s.topics.is_empty() {
         "all".to_string()
     } else {
         s.topics.join(",")
     };
-    frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(format!(" topics: {topics} "), dim()),
-            Span::raw(" q quit  b bypass  p next profile  ? help"),
-        ])),
-        footer,
-    );
+    let mut keys = vec![
+        " q quit",
+        "  b bypass",
+        "  p profile",
+        "  ↑↓ r route",
+        "  a Layer A",
+    ];
+    let help = "  ? help";
+    let topics = format!(" topics: {topics} ");
+    let len =
+        |k: &[&str]| k.iter().map(|x| x.chars().count()).sum::<usize>() + help.chars().count();
+    while len(&keys) > width && !keys.is_empty() {
+        keys.pop();
+    }
+    let mut spans = Vec::new();
+    if len(&keys) + topics.chars().count() <= width {
+        spans.push(Span::styled(topics, dim()));
+    }
+    spans.extend(keys.into_iter().map(Span::raw));
+    spans.push(Span::raw(help));
+    Line::from(spans)
+}
+
+/// Renders the whole monitor into `frame`. Below 32 rows the meters collapse into two
+/// lines and the streams table loses its side borders, so the chart keeps its rows; the
+/// title, alerts, banner and footer leave out or wrap whole words, never cut one.
+pub fn draw(frame: &mut Frame, s: &MonitorState) {
+    let area = frame.area();
+    let outer = Block::default()
+        .borders(Borders::ALL)
+        .title(title_line(s, usize::from(area.width.saturating_sub(2))));
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let width = usize::from(inner.width);
+    let compact = inner.height < 30;
+
+    let alerts = alert_lines(s, width, if compact { 2 } else { 4 });
+    let banner = s.banner.as_ref().map(|b| {
+        let (text, style) = banner_text(b);
+        let lines = at_most(
+            wrap(&text, width.saturating_sub(2)),
+            3,
+            width.saturating_sub(2),
+        );
+        let lines: Vec<Line> = lines
+            .into_iter()
+            .map(|l| Line::styled(format!(" {l} "), style))
+            .collect();
+        lines
+    });
+    let banner_h = banner.as_ref().map_or(0, |b| b.len() as u16);
+    let mut shown_streams = s.streams.len().clamp(1, if compact { 4 } else { 8 }) as u16;
+    let top_h = if compact { 2 } else { 6 };
+    let streams_extra = if compact { 2 } else { 3 };
+    let mut dsp_h = 1;
+    // The chart keeps at least 7 plot rows (11 with its borders and axis: a row for each
+    // 10 LU label): the DSP line goes first, then stream rows (the table scrolls to the
+    // selection).
+    let chart_h = |streams: u16, dsp: u16| {
+        inner.height.saturating_sub(
+            top_h + streams + streams_extra + dsp + alerts.len() as u16 + banner_h + 1,
+        )
+    };
+    while chart_h(shown_streams, dsp_h) < 11 {
+        if dsp_h > 0 {
+            dsp_h = 0;
+        } else if shown_streams > 1 {
+            shown_streams -= 1;
+        } else {
+            break;
+        }
+    }
+    let [top, chart, streams, dsp, alerts_area, banner_area, footer] = Layout::vertical([
+        Constraint::Length(top_h),
+        Constraint::Min(11),
+        Constraint::Length(shown_streams + streams_extra),
+        Constraint::Length(dsp_h),
+        Constraint::Length(alerts.len() as u16),
+        Constraint::Length(banner_h),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    if !alerts.is_empty() {
+        frame.render_widget(Paragraph::new(alerts), alerts_area);
+    }
+    if compact {
+        draw_compact_meters(frame, top, s);
+    } else {
+        let [gauges, loudness] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+        draw_gauges(frame, gauges, s);
+        draw_loudness(frame, loudness, s);
+    }
+    draw_chart(frame, chart, s);
+    draw_streams(frame, streams, s, compact);
+    if dsp_h > 0 {
+        draw_dsp(frame, dsp, s);
+    }
+    if let Some(lines) = banner {
+        frame.render_widget(Paragraph::new(lines), banner_area);
+    }
+    frame.render_widget(Paragraph::new(footer_line(s, width)), footer);
     if s.show_help {
         draw_help(frame, area);
     }
 }
 
-/// One line per active alert (the daemon's `alerts` topic).
-fn alert_lines(s: &MonitorState) -> Vec<Line<'static>> {
-    s.daemon
-        .alerts
-        .iter()
-        .flatten()
-        .map(|a| {
-            Line::from(vec![
-                Span::styled(
-                    format!(" ALERT {} ", a.kind),
-                    Style::default().fg(Color::White).bg(Color::Red),
-                ),
-                Span::raw(format!(" {}", a.message)),
-            ])
-        })
-        .collect()
+/// The meters in two lines (small terminals): gains and true peak; loudness in and out
+/// against the target.
+fn draw_compact_meters(frame: &mut Frame, area: Rect, s: &MonitorState) {
+    let stale = s.meters_stale();
+    let m = s.meters.unwrap_or_else(MeterView::absent);
+    let value = |v: String, measured_: bool| {
+        let style = if stale || !measured_ {
+            dim()
+        } else {
+            Style::default()
+        };
+        Span::styled(v, style)
+    };
+    let gains = if m.bypass {
+        vec![Span::raw(" gains: BYPASS  ")]
+    } else if s.meters.is_none() {
+        vec![
+            Span::raw(" AGC "),
+            value("—".into(), false),
+            Span::raw("  "),
+        ]
+    } else {
+        vec![
+            Span::raw(" AGC "),
+            value(format!("{:+.1} dB", m.agc_gain_db), s.meters.is_some()),
+            Span::raw("  comp GR "),
+            value(format!("{:.1} dB", m.comp_gr_db), s.meters.is_some()),
+            Span::raw("  limiter GR "),
+            value(format!("{:.1} dB", m.lim_gr_db), s.meters.is_some()),
+            Span::raw("  "),
+        ]
+    };
+    let tp = if measured(m.out_tp) {
+        format!("{:.1}", m.out_tp)
+    } else {
+        "—".to_string()
+    };
+    let over = measured(m.out_tp) && m.out_tp > s.ceiling_dbtp + 0.05;
+    let mut line1 = gains;
+    line1.push(Span::raw("TP "));
+    line1.push(if over {
+        Span::styled(tp, Style::default().fg(Color::Red))
+    } else {
+        value(tp, measured(m.out_tp))
+    });
+    line1.push(Span::raw(format!(" / {:.1} dBTP", s.ceiling_dbtp)));
+    let l = |v: f32| value(lufs(v), measured(v));
+    let target = if s.meters.is_some() {
+        format!("{:.1}", m.target_lufs)
+    } else {
+        "—".to_string()
+    };
+    let line2 = Line::from(vec![
+        Span::raw(" LUFS M/S/I  in "),
+        l(m.in_m),
+        Span::raw(" "),
+        l(m.in_s),
+        Span::raw(" "),
+        l(m.in_i),
+        Span::raw("  out "),
+        l(m.out_m),
+        Span::raw(" "),
+        l(m.out_s),
+        Span::raw(" "),
+        l(m.out_i),
+        Span::raw(format!("  target {target}")),
+        Span::styled(if stale { "  stale" } else { "" }, dim()),
+    ]);
+    frame.render_widget(Paragraph::new(vec![Line::from(line1), line2]), area);
+}
+
+/// The active alerts (the daemon's `alerts` topic), each wrapped under its label; at most
+/// `max` lines in all.
+fn alert_lines(s: &MonitorState, width: usize, max: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for a in s.daemon.alerts.iter().flatten() {
+        let label = format!(" ALERT {} ", a.kind);
+        let indent = label.chars().count() + 1;
+        let text = wrap(&a.message, width.saturating_sub(indent).max(10));
+        let room = max.saturating_sub(out.len());
+        if room == 0 {
+            break;
+        }
+        for (i, t) in at_most(text, room, width.saturating_sub(indent).max(10))
+            .into_iter()
+            .enumerate()
+        {
+            out.push(if i == 0 {
+                Line::from(vec![
+                    Span::styled(
+                        label.clone(),
+                        Style::default().fg(Color::White).bg(Color::Red),
+                    ),
+                    Span::raw(format!(" {t}")),
+                ])
+            } else {
+                Line::from(format!("{}{t}", " ".repeat(indent)))
+            });
+        }
+    }
+    out
 }
 
 fn gauge<'a>(label: String, ratio: f64, color: Color, stale: bool) -> LineGauge<'a> {
@@ -323,17 +561,23 @@ fn draw_chart(frame: &mut Frame, area: Rect, s: &MonitorState) {
             .data(&output),
     ]);
     // A label every 10 LU where the chart has a row for each, else every 20 LU.
-    let labels: &[&str] = if area.height >= 9 {
+    let labels: &[&str] = if area.height >= 11 {
         &["-60", "-50", "-40", "-30", "-20", "-10", "0"]
     } else {
         &["-60", "-40", "-20", "0"]
     };
+    // The legend is in the title, outside the data.
+    let title = Line::from(vec![
+        Span::raw(" Short-term loudness, last 60 s: "),
+        Span::styled("■ in", Style::default().fg(Color::Blue)),
+        Span::raw("  "),
+        Span::styled("■ out", Style::default().fg(Color::Green)),
+        Span::raw("  "),
+        Span::styled("• target", Style::default().fg(Color::Yellow)),
+        Span::raw(" "),
+    ]);
     let chart = Chart::new(datasets)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Short-term loudness, last 60 s (in vs out) "),
-        )
+        .block(Block::default().borders(Borders::ALL).title(title))
         .x_axis(
             Axis::default()
                 .bounds([0.0, super::state::HISTORY_SPAN_S])
@@ -346,12 +590,11 @@ fn draw_chart(frame: &mut Frame, area: Rect, s: &MonitorState) {
                 .labels(labels.iter().copied())
                 .style(dim()),
         )
-        // The newest data is on the right: the legend goes top left.
-        .legend_position(Some(LegendPosition::TopLeft));
+        .legend_position(None);
     frame.render_widget(chart, area);
 }
 
-fn draw_streams(frame: &mut Frame, area: Rect, s: &MonitorState) {
+fn draw_streams(frame: &mut Frame, area: Rect, s: &MonitorState, compact: bool) {
     let rows: Vec<Row> = if s.streams.is_empty() {
         vec![Row::new(vec![Cell::from("(no streams)").style(dim())])]
     } else {
@@ -377,6 +620,7 @@ fn draw_streams(frame: &mut Frame, area: Rect, s: &MonitorState) {
             })
             .collect()
     };
+    let borders = if compact { Borders::TOP } else { Borders::ALL };
     let table = Table::new(
         rows,
         [
@@ -391,12 +635,18 @@ fn draw_streams(frame: &mut Frame, area: Rect, s: &MonitorState) {
         Row::new(vec!["App", "Media", "LUFS S", "Route", "Layer A"])
             .style(Style::default().add_modifier(Modifier::BOLD)),
     )
+    .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
     .block(
         Block::default()
-            .borders(Borders::ALL)
+            .borders(borders)
             .title(format!(" Streams ({}) ", s.streams.len())),
     );
-    frame.render_widget(table, area);
+    // The selected row is highlighted and kept in view (the table scrolls to it).
+    let selected = s
+        .selected
+        .and_then(|id| s.streams.iter().position(|r| r.node_id == id));
+    let mut ts = TableState::default().with_selected(selected);
+    frame.render_stateful_widget(table, area, &mut ts);
 }
 
 fn draw_dsp(frame: &mut Frame, area: Rect, s: &MonitorState) {
@@ -425,8 +675,8 @@ fn draw_dsp(frame: &mut Frame, area: Rect, s: &MonitorState) {
 }
 
 fn draw_help(frame: &mut Frame, area: Rect) {
-    let w = 44.min(area.width);
-    let h = 10.min(area.height);
+    let w = 46.min(area.width);
+    let h = 14.min(area.height);
     let popup = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
@@ -437,6 +687,9 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         Line::from(" q, Esc, Ctrl-C   quit"),
         Line::from(" b                toggle bypass"),
         Line::from(" p                next profile"),
+        Line::from(" ↑ ↓ (k j)        select a stream"),
+        Line::from(" r                route it: processed/bypass"),
+        Line::from(" a                toggle Layer A"),
         Line::from(" ?                this help"),
         Line::from(""),
         Line::from(" Grey values: stale, or no measurement"),

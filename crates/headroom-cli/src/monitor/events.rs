@@ -39,6 +39,9 @@ fn stream_row(s: &StreamInfo) -> StreamRow {
         }
         .to_string(),
         layer_a_db: s.layer_a_reduction_db,
+        rule_app: Some(s.app.clone())
+            .filter(|a| !a.is_empty())
+            .or_else(|| s.binary.clone().filter(|b| !b.is_empty())),
     }
 }
 

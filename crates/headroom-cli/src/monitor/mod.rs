@@ -7,11 +7,13 @@
 
 mod draw;
 mod events;
+mod keys;
 mod run;
 mod state;
 
 pub use draw::draw;
 pub use events::{apply_event, apply_status, meter_view};
+pub use keys::{literal_glob, on_key, perform, Action, Control};
 pub use run::run;
 pub use state::{
     Banner, DspView, MeterView, MonitorState, StreamRow, ERROR_BANNER_MS, HISTORY_SPAN_S,

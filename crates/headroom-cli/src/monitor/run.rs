@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
+use crossterm::event::{self, Event as TermEvent};
 use headroom_client::{Client, ClientError, Subscription};
-use headroom_ipc::{BypassMode, Event, Status, Topic};
+use headroom_ipc::{BypassMode, Event, History, Route, SettingValue, Status, Topic};
 
 use super::events::{apply_event, apply_status};
-use super::state::{Banner, MonitorState};
+use super::keys::{on_key, perform, Control};
+use super::state::{MonitorState, HISTORY_SPAN_S};
 use crate::connection::{client_error, connect};
 use crate::error::{CliError, CliResult, ErrorKind};
 
@@ -22,6 +23,8 @@ const STATUS_EVERY: Duration = Duration::from_secs(1);
 const FRAME: Duration = Duration::from_millis(100);
 
 enum Msg {
+    /// The daemon's recent history and the wall clock when it arrived, ms.
+    History(Box<History>, u64),
     Event(Event),
     Status(Box<Status>),
     Disconnected(String),
@@ -44,8 +47,9 @@ pub fn run(
     }
     // Connect before touching the terminal, so a daemon that is down is reported plainly
     // (or, with `wait`, waited for).
+    let (tx, rx) = mpsc::channel();
     let sub = match connect(socket)
-        .and_then(|c| c.subscribe(topics).map_err(|e| client_error(e, socket)))
+        .and_then(|c| open_subscription(c, topics, &tx).map_err(|e| client_error(e, socket)))
     {
         Ok(s) => Some(s),
         // Waiting needs the screen to say so; without a terminal, report it plainly.
@@ -59,7 +63,6 @@ pub fn run(
             "headroom monitor needs a terminal; use `headroom monitor --json` for an NDJSON event stream",
         ));
     }
-    let (tx, rx) = mpsc::channel();
     if sub.is_none() {
         let _ = tx.send(Msg::Disconnected(WAITING.to_string()));
     }
@@ -99,6 +102,25 @@ fn reason(e: &ClientError) -> String {
     }
 }
 
+/// Subscribes to `topics` on `c`; with the `meters` topic, first asks for the last minute of
+/// history and sends it, so the chart starts with the daemon's past (a daemon that cannot
+/// answer it is followed all the same, with an empty past).
+fn open_subscription(
+    mut c: Client,
+    topics: &[Topic],
+    tx: &Sender<Msg>,
+) -> Result<Subscription, ClientError> {
+    if topics.contains(&Topic::Meters) {
+        if let Ok(h) = c.history(Some(HISTORY_SPAN_S as u64 + 1)) {
+            let now_unix_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let _ = tx.send(Msg::History(Box::new(h), now_unix_ms));
+        }
+    }
+    c.subscribe(topics)
+}
+
 /// Forwards events; when the stream ends, reports it and resubscribes once the daemon is back.
 fn spawn_events(first: Option<Subscription>, tx: Sender<Msg>, socket: PathBuf, topics: Vec<Topic>) {
     std::thread::spawn(move || {
@@ -124,7 +146,7 @@ fn spawn_events(first: Option<Subscription>, tx: Sender<Msg>, socket: PathBuf, t
                 }
             }
             std::thread::sleep(RETRY);
-            match Client::connect_to(&socket).and_then(|c| c.subscribe(&topics)) {
+            match Client::connect_to(&socket).and_then(|c| open_subscription(c, &topics, &tx)) {
                 Ok(s) => sub = Some(s),
                 Err(e) => {
                     let why = match e {
@@ -190,25 +212,11 @@ fn ui_loop(
             .map_err(|e| CliError::failed(format!("cannot draw: {e}")))?;
         if event::poll(FRAME).map_err(|e| CliError::failed(e.to_string()))? {
             if let TermEvent::Key(k) = event::read().map_err(|e| CliError::failed(e.to_string()))? {
-                if k.kind != KeyEventKind::Press {
-                    continue;
-                }
-                match k.code {
-                    KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
-                    KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => {
-                        return Ok(())
+                if let Some(action) = on_key(&mut state, k, now()) {
+                    let mut ctl = SocketControl { socket };
+                    if perform(&mut state, action, &mut ctl, now()) {
+                        return Ok(());
                     }
-                    KeyCode::Char('?') | KeyCode::Char('h') => state.show_help = !state.show_help,
-                    KeyCode::Char('b') => {
-                        if let Err(e) = toggle_bypass(socket) {
-                            state.set_banner(Banner::Error(e.message), now());
-                        }
-                    }
-                    KeyCode::Char('p') => match next_profile(socket) {
-                        Ok(name) => state.set_profile(&name),
-                        Err(e) => state.set_banner(Banner::Error(e.message), now()),
-                    },
-                    _ => {}
                 }
             }
         }
@@ -217,31 +225,74 @@ fn ui_loop(
 
 fn handle(state: &mut MonitorState, m: Msg, now_ms: u64) {
     match m {
+        Msg::History(h, now_unix_ms) => {
+            let points: Vec<(u64, f32, f32)> = h
+                .samples
+                .iter()
+                .map(|s| (s.unix_ms, s.in_short_term_lufs, s.out_short_term_lufs))
+                .collect();
+            state.prefill_history(&points, now_unix_ms, now_ms);
+        }
         Msg::Event(e) => apply_event(state, &e, now_ms),
         Msg::Status(s) => apply_status(state, &s, now_ms),
         Msg::Disconnected(why) => state.disconnected(&why, now_ms),
     }
 }
 
-fn toggle_bypass(socket: &Path) -> CliResult<bool> {
-    connect(socket)?
-        .bypass_set(BypassMode::Toggle)
-        .map_err(|e| client_error(e, socket))
+/// The monitor's keys' requests, each on a connection of its own.
+struct SocketControl<'a> {
+    socket: &'a Path,
 }
 
-/// Activates the profile after the active one (by name, wrapping around).
-fn next_profile(socket: &Path) -> CliResult<String> {
-    let mut c = connect(socket)?;
-    let list = c.profile_list().map_err(|e| client_error(e, socket))?;
-    let mut names: Vec<&str> = list.profiles.iter().map(|p| p.name.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    let next = names
-        .iter()
-        .position(|n| *n == list.active)
-        .map(|i| names[(i + 1) % names.len()])
-        .or_else(|| names.first().copied())
-        .ok_or_else(|| CliError::failed("no profiles available"))?
-        .to_string();
-    c.profile_use(&next).map_err(|e| client_error(e, socket))
+impl SocketControl<'_> {
+    fn client(&self) -> Result<Client, String> {
+        connect(self.socket).map_err(|e| e.message)
+    }
+
+    fn err(&self, e: ClientError) -> String {
+        client_error(e, self.socket).message
+    }
+}
+
+impl Control for SocketControl<'_> {
+    fn toggle_bypass(&mut self) -> Result<bool, String> {
+        self.client()?
+            .bypass_set(BypassMode::Toggle)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Activates the profile after the active one (by name, wrapping around).
+    fn next_profile(&mut self) -> Result<String, String> {
+        let mut c = self.client()?;
+        let list = c.profile_list().map_err(|e| self.err(e))?;
+        let mut names: Vec<&str> = list.profiles.iter().map(|p| p.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let next = names
+            .iter()
+            .position(|n| *n == list.active)
+            .map(|i| names[(i + 1) % names.len()])
+            .or_else(|| names.first().copied())
+            .ok_or_else(|| "no profiles available".to_string())?
+            .to_string();
+        c.profile_use(&next).map_err(|e| self.err(e))
+    }
+
+    fn set_route(&mut self, app: &str, route: Route) -> Result<(), String> {
+        self.client()?
+            .route_set(app, route)
+            .map_err(|e| self.err(e))
+    }
+
+    fn toggle_layer_a(&mut self) -> Result<bool, String> {
+        let mut c = self.client()?;
+        let now = c
+            .setting_get("layer_a.enabled")
+            .map_err(|e| self.err(e))?
+            .value;
+        let on = !matches!(now, SettingValue::Bool(true));
+        c.setting_set("layer_a.enabled", SettingValue::Bool(on))
+            .map_err(|e| self.err(e))?;
+        Ok(on)
+    }
 }

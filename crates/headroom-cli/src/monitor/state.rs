@@ -65,6 +65,9 @@ pub struct StreamRow {
     pub route: String,
     /// Layer A reduction, dB, when a tap is attached.
     pub layer_a_db: Option<f32>,
+    /// The name a routing rule for this stream matches: its application name, else its
+    /// binary (`None`: neither is known, no rule can name it).
+    pub rule_app: Option<String>,
 }
 
 /// Callback timing and xruns.
@@ -94,6 +97,8 @@ pub enum Banner {
     Overflow(String),
     /// A request failed or the daemon reported an error.
     Error(String),
+    /// What a key did (e.g. a stream re-routed); expires like an error.
+    Info(String),
 }
 
 /// Meters older than this are shown greyed, ms.
@@ -140,6 +145,8 @@ pub struct MonitorState {
     pub banner_at_ms: u64,
     /// Whether the key help overlay is open.
     pub show_help: bool,
+    /// The selected stream (node id) in the streams table.
+    pub selected: Option<u32>,
     /// The clock, ms (last [`MonitorState::tick`]).
     pub now_ms: u64,
 }
@@ -164,6 +171,7 @@ impl Default for MonitorState {
             banner: None,
             banner_at_ms: 0,
             show_help: false,
+            selected: None,
             now_ms: 0,
         }
     }
@@ -183,7 +191,7 @@ impl MonitorState {
         self.now_ms = now_ms;
         if matches!(
             self.banner,
-            Some(Banner::Error(_)) | Some(Banner::Overflow(_))
+            Some(Banner::Error(_)) | Some(Banner::Overflow(_)) | Some(Banner::Info(_))
         ) && now_ms.saturating_sub(self.banner_at_ms) > ERROR_BANNER_MS
         {
             self.banner = None;
@@ -236,9 +244,57 @@ impl MonitorState {
         }
     }
 
-    /// Replaces the streams table.
+    /// Fills the chart's past from the daemon's history (`samples` of `(unix ms, input S,
+    /// output S)`, oldest first), received when the monitor's clock read `now_ms` and the wall
+    /// clock `now_unix_ms`: the samples of the last [`HISTORY_SPAN_S`] older than every point
+    /// already in the chart go before them, so the chart starts full rather than empty.
+    pub fn prefill_history(&mut self, samples: &[(u64, f32, f32)], now_unix_ms: u64, now_ms: u64) {
+        let now_s = now_ms as f64 / 1000.0;
+        let first = self.history.front().map_or(f64::INFINITY, |p| p.0);
+        let points: Vec<(f64, f32, f32)> = samples
+            .iter()
+            .map(|&(unix_ms, i, o)| {
+                let age_s = now_unix_ms.saturating_sub(unix_ms) as f64 / 1000.0;
+                (now_s - age_s, i, o)
+            })
+            .filter(|p| now_s - p.0 <= HISTORY_SPAN_S && p.0 < first)
+            .collect();
+        for p in points.into_iter().rev() {
+            self.history.push_front(p);
+        }
+        self.now_ms = self.now_ms.max(now_ms);
+    }
+
+    /// Replaces the streams table; the selection follows its stream, or moves to the first
+    /// row when that stream is gone.
     pub fn set_streams(&mut self, streams: Vec<StreamRow>) {
         self.streams = streams;
+        if !self
+            .selected
+            .is_some_and(|id| self.streams.iter().any(|r| r.node_id == id))
+        {
+            self.selected = self.streams.first().map(|r| r.node_id);
+        }
+    }
+
+    /// The selected stream's row.
+    pub fn selected_row(&self) -> Option<&StreamRow> {
+        let id = self.selected?;
+        self.streams.iter().find(|r| r.node_id == id)
+    }
+
+    /// Moves the selection `by` rows (clamped to the table).
+    pub fn move_selection(&mut self, by: isize) {
+        if self.streams.is_empty() {
+            self.selected = None;
+            return;
+        }
+        let at = self
+            .selected
+            .and_then(|id| self.streams.iter().position(|r| r.node_id == id))
+            .unwrap_or(0);
+        let to = at.saturating_add_signed(by).min(self.streams.len() - 1);
+        self.selected = Some(self.streams[to].node_id);
     }
 
     /// Sets the active profile name.
@@ -284,6 +340,62 @@ mod tests {
         let (first, last) = (s.history.front().unwrap().0, s.history.back().unwrap().0);
         assert!(last - first <= HISTORY_SPAN_S);
         assert!(last - first >= HISTORY_SPAN_S - 0.2);
+    }
+
+    #[test]
+    fn history_prefill_goes_before_live_points() {
+        let mut s = MonitorState::default();
+        // Live points at 100.0 and 100.1 s on the monitor clock.
+        s.set_meters(MeterView::default(), 100_000);
+        s.set_meters(MeterView::default(), 100_100);
+        // Received at monitor 100.1 s = unix 1 000 000.1 s: samples 90, 30, 1 s old and one
+        // newer than the first live point (left out: the live point covers it).
+        let now_unix = 1_000_000_100;
+        let samples = [
+            (now_unix - 90_000, -30.0, -20.0),
+            (now_unix - 30_000, -25.0, -19.0),
+            (now_unix - 1_000, -24.0, -18.0),
+            (now_unix, -23.0, -17.0),
+        ];
+        s.prefill_history(&samples, now_unix, 100_100);
+        let pts: Vec<_> = s.history.iter().copied().collect();
+        assert_eq!(pts.len(), 4, "{pts:?}");
+        assert!(
+            (pts[0].0 - 70.1).abs() < 1e-9 && pts[0].1 == -25.0,
+            "{pts:?}"
+        );
+        assert!(
+            (pts[1].0 - 99.1).abs() < 1e-9 && pts[1].2 == -18.0,
+            "{pts:?}"
+        );
+        assert_eq!(pts[2].0, 100.0);
+    }
+
+    #[test]
+    fn selection_follows_its_stream() {
+        let row = |id: u32| StreamRow {
+            node_id: id,
+            app: format!("app{id}"),
+            media: None,
+            route: "processed".into(),
+            layer_a_db: None,
+            rule_app: Some(format!("app{id}")),
+        };
+        let mut s = MonitorState::default();
+        s.set_streams(vec![row(1), row(2), row(3)]);
+        assert_eq!(s.selected, Some(1));
+        s.move_selection(1);
+        s.move_selection(5);
+        assert_eq!(s.selected, Some(3));
+        s.move_selection(-1);
+        assert_eq!(s.selected, Some(2));
+        // Stream 1 goes: 2 stays selected; then 2 goes: the first row is.
+        s.set_streams(vec![row(2), row(3)]);
+        assert_eq!(s.selected, Some(2));
+        s.set_streams(vec![row(3)]);
+        assert_eq!(s.selected, Some(3));
+        s.set_streams(vec![]);
+        assert_eq!(s.selected, None);
     }
 
     #[test]

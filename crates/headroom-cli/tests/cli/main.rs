@@ -10,6 +10,7 @@ mod help_examples;
 mod live;
 mod modules;
 mod monitor_events;
+mod monitor_keys;
 mod monitor_layout;
 mod offline;
 mod support;

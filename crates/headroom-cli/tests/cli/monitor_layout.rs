@@ -73,6 +73,7 @@ fn live_state() -> MonitorState {
             media: Some("Some video".into()),
             route: "processed".into(),
             layer_a_db: Some(3.5),
+            rule_app: Some("Firefox".into()),
         },
         StreamRow {
             node_id: 42,
@@ -80,6 +81,7 @@ fn live_state() -> MonitorState {
             media: None,
             route: "bypass".into(),
             layer_a_db: None,
+            rule_app: Some("mpv".into()),
         },
     ]);
     s
@@ -348,4 +350,126 @@ fn absent_meters_show_dashes_not_zero() {
         let line = &line[line.find(row).unwrap()..];
         assert!(line.contains('—') && !line.contains("0.0 "), "{line}");
     }
+}
+
+/// At 80×24, 120×40 and 200×60 with an alert and a long profile error: the title whole,
+/// the chart with more than 4 plot rows, every 10 LU labelled, its target line and legend;
+/// the streams table with each app's loudness; the error wrapped at spaces with nothing lost;
+/// the footer intact.
+#[test]
+fn layout_stays_readable_at_80x24_120x40_200x60() {
+    use headroom_ipc::{Alert, AlertKind, Event, LayerALevel, Meters, StateWord};
+    let mut s = live_state();
+    s.daemon.apply(&Event::meters_tick_in(
+        StateWord::Limiting,
+        Meters::silent(-16.0),
+        vec![LayerALevel {
+            node_id: 41,
+            app: "Firefox".into(),
+            short_term_lufs: -12.3,
+            reduction_db: 3.5,
+        }],
+    ));
+    s.daemon.apply(&Event::AlertRaised(Alert {
+        kind: AlertKind::SustainedLimiting,
+        message: "the limiter has held about 6.5 dB".into(),
+        since_unix_ms: 1,
+    }));
+    let error = "/home/user/.config/headroom/profiles/night.toml:12:5: agc.target_lufs must be \
+                 between -40 and -10, got -5 (the profile keeps its last good version)";
+    s.set_banner(Banner::Error(error.into()), 105_000);
+    for (w, h) in [(80u16, 24u16), (120, 40), (200, 60)] {
+        let (lines, buf) = render(&s, w, h);
+        let screen = lines.join("\n");
+        let at = format!("{w}×{h}:\n{screen}");
+        for needle in ["LIMITING", "headroom monitor", "profile night", "up 2h 05m"] {
+            assert!(lines[0].contains(needle), "title {needle:?} at {at}");
+        }
+        // The chart: title row, plot rows down to the axis line.
+        let (_, top) = find(&lines, "Short-term loudness, last 60 s").expect(&at);
+        assert!(lines[top].contains("• target"), "legend at {at}");
+        let axis = (top + 1..lines.len())
+            .find(|&y| lines[y].contains("└──"))
+            .expect(&at);
+        let plot_rows = axis - top - 1;
+        assert!(plot_rows > 4, "{plot_rows} plot rows at {at}");
+        for label in ["-60", "-50", "-40", "-30", "-20", "-10", "0 "] {
+            assert!(
+                lines[top + 1..axis]
+                    .iter()
+                    .any(|l| l[..l.char_indices().nth(8).map_or(l.len(), |(i, _)| i)]
+                        .contains(label)),
+                "axis label {label:?} at {at}"
+            );
+        }
+        let target_dots = (top + 1..axis)
+            .flat_map(|y| (0..w).map(move |x| (x, y as u16)))
+            .filter(|&(x, y)| buf[(x, y)].symbol() == "•" && buf[(x, y)].fg == Color::Yellow)
+            .count();
+        assert!(target_dots > 10, "target line at {at}");
+        // Streams, each app's loudness.
+        for needle in [
+            "Streams (2)",
+            "Firefox",
+            "-12.3",
+            "-3.5 dB",
+            "mpv",
+            "bypass",
+        ] {
+            assert!(has(&lines, needle), "{needle:?} at {at}");
+        }
+        assert!(has(&lines, "ALERT sustained_limiting"), "alert at {at}");
+        // The error: wrapped at spaces, every word there, in order.
+        let (_, first) = find(&lines, "ERROR:").expect(&at);
+        let footer = lines.len() - 2;
+        assert!(
+            lines[footer].contains("q quit") && lines[footer].contains("? help"),
+            "{at}"
+        );
+        let shown: Vec<&str> = lines[first..footer]
+            .iter()
+            .flat_map(|l| l.trim_matches(|c| c == '│' || c == ' ').split_whitespace())
+            .collect();
+        let want: Vec<&str> = format!("ERROR: {error}")
+            .leak()
+            .split_whitespace()
+            .collect();
+        assert_eq!(shown, want, "error text at {at}");
+    }
+}
+
+/// Started against a daemon with history, the chart shows the last minute at once.
+#[test]
+fn chart_starts_with_the_daemons_history() {
+    let mut s = MonitorState::new(vec![]);
+    let now_unix = 1_700_000_000_000u64;
+    let samples: Vec<(u64, f32, f32)> = (0..60)
+        .map(|i| (now_unix - 59_000 + i * 1000, -30.0, -18.0))
+        .collect();
+    s.prefill_history(&samples, now_unix, 5_000);
+    s.tick(5_000);
+    let (lines, buf) = render(&s, 100, 34);
+    let (_, top) = find(&lines, "Short-term loudness, last 60 s").unwrap();
+    let (mut blue, mut green) = (0, 0);
+    for y in top as u16..34 {
+        for x in 0..100u16 {
+            let c = &buf[(x, y)];
+            if c.symbol()
+                .chars()
+                .any(|ch| ('\u{2801}'..='\u{28ff}').contains(&ch))
+            {
+                match c.fg {
+                    Color::Blue => blue += 1,
+                    Color::Green => green += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    // 60 s of both series across the plot (≈ 90 columns).
+    assert!(
+        blue > 60 && green > 60,
+        "in={blue} out={green}\n{}",
+        lines.join("\n")
+    );
 }
