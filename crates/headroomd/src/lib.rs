@@ -10,6 +10,7 @@ pub mod files;
 pub mod history;
 pub mod layer_a;
 pub mod names;
+pub mod notify;
 pub mod profiles;
 pub mod pw;
 pub mod routing;

@@ -18,6 +18,7 @@ use headroom_ipc::{ErrorCode, Event, IpcError, Request, Response, Topic};
 use super::{Engine, Input, Output, ROUTES_FILE_NAME, TICK};
 use crate::control::{Broadcaster, Handler, Server, ServerConfig};
 use crate::history::{History, HistoryConfig};
+use crate::notify::{Bus as NotifyBus, Notifier};
 use crate::profiles::{ProfileEvent, ProfileStore, StorePaths};
 use crate::pw::{AudioBus, BusOptions, BusShared, CommandSink, PwCommand, PwEvent};
 use crate::DaemonConfig;
@@ -133,6 +134,8 @@ struct Outlets<'a> {
     bus: &'a BusShared,
     broadcaster: &'a Broadcaster,
     counters: &'a Counters,
+    /// Desktop notifications of alerts (`[alerts] notify`), when on.
+    notifier: Option<&'a Notifier>,
 }
 
 impl Outlets<'_> {
@@ -156,7 +159,12 @@ impl Outlets<'_> {
                         let _ = tx.send(events);
                     }
                 }
-                Output::Publish(ev) => self.broadcaster.publish(&ev),
+                Output::Publish(ev) => {
+                    if let Some(n) = self.notifier {
+                        n.offer(&ev);
+                    }
+                    self.broadcaster.publish(&ev)
+                }
                 Output::Params(p) => self.bus.set_params(p),
                 Output::Pw(cmd) => {
                     self.counters.count(&cmd);
@@ -243,6 +251,24 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
+    // `[alerts] notify` is read at start-up; an invalid value is reported and leaves them off.
+    let notifier = match crate::profiles::read_alerts_notify(&paths.config_file) {
+        Ok(true) => match Notifier::spawn(NotifyBus::Session) {
+            Ok(n) => {
+                tracing::info!("alerts are also sent as desktop notifications");
+                Some(n)
+            }
+            Err(e) => {
+                tracing::warn!("desktop notifications are off: {e}");
+                None
+            }
+        },
+        Ok(false) => None,
+        Err(e) => {
+            tracing::warn!("desktop notifications are off: {e}");
+            None
+        }
+    };
     // The store logs its start-up warnings itself, once each.
     let store = ProfileStore::open(paths);
     let _ = store.take_warnings();
@@ -318,6 +344,7 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
         bus: &shared,
         broadcaster: &broadcaster,
         counters: &counters,
+        notifier: notifier.as_ref(),
     };
     serve(&mut engine, &outlets, &rx, &pw_rx, &prof_rx);
     let stats = bus.stats();
@@ -372,6 +399,7 @@ impl EngineThread {
                     bus: &bus,
                     broadcaster: &broadcaster,
                     counters: &c,
+                    notifier: None,
                 };
                 serve(&mut engine, &outlets, &rx, &pw_events, &profile_events)
             })?;

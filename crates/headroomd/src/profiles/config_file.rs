@@ -1,5 +1,6 @@
-//! The daemon config file (`config.toml`): which profile is active (`profile = "name"`),
-//! read with positions for errors, written keeping the file's other keys.
+//! The daemon config file (`config.toml`): which profile is active (`profile = "name"`) and
+//! whether alerts are sent as desktop notifications (`[alerts] notify`), read with positions
+//! for errors, written keeping the file's other keys.
 
 use std::io;
 use std::path::Path;
@@ -79,8 +80,46 @@ pub(super) fn write_config(path: &Path, name: &str) -> Result<(), StoreError> {
     table.insert("profile".into(), toml::Value::String(name.into()));
     let text = format!(
         "# headroom daemon configuration. `profile` is the active profile (a name from\n\
-         # `headroom profile list`, or a path to a .toml file).\n{}",
+         # `headroom profile list`, or a path to a .toml file). `[alerts] notify = true`\n\
+         # also sends alerts as desktop notifications (read when headroomd starts).\n{}",
         toml::to_string(&table).map_err(|e| StoreError::Config(e.to_string()))?
     );
     write_atomic(path, text.as_bytes()).map_err(|e| StoreError::io(path, e))
+}
+
+/// Reads `[alerts] notify` (desktop notifications of alerts) from the config file: `false`
+/// when the file, the table or the key is missing; an error with `file:line:col` when it is
+/// not a boolean or the file is not valid TOML.
+pub fn read_alerts_notify(path: &Path) -> Result<bool, String> {
+    let text = match crate::files::read_regular_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(format!("{}: cannot read it: {e}", path.display())),
+    };
+    let at = |offset: usize, msg: &str| {
+        let (line, column) = line_col(&text, offset);
+        format!("{}:{line}:{column}: {msg}", path.display())
+    };
+    let doc = toml::de::DeTable::parse(&text).map_err(|e| {
+        at(
+            e.span().map_or(0, |s| s.start),
+            &format!("TOML syntax error: {}", e.message()),
+        )
+    })?;
+    let Some(alerts) = doc.get_ref().get("alerts") else {
+        return Ok(false);
+    };
+    let toml::de::DeValue::Table(t) = alerts.get_ref() else {
+        return Err(at(
+            alerts.span().start,
+            "`alerts` must be a table (`[alerts]`)",
+        ));
+    };
+    match t.get("notify") {
+        None => Ok(false),
+        Some(v) => match v.get_ref() {
+            toml::de::DeValue::Boolean(b) => Ok(*b),
+            _ => Err(at(v.span().start, "`alerts.notify` must be true or false")),
+        },
+    }
 }

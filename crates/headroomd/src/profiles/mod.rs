@@ -36,6 +36,7 @@ use crate::state_file::{Overrides, StateFile};
 use config_file::{read_config, read_config_located, write_config};
 use lookup::{is_path, load_profile, profile_names};
 
+pub use config_file::read_alerts_notify;
 pub use watch::{WatchHandle, WATCH_DEBOUNCE};
 
 /// Where the store keeps its files.

@@ -11,5 +11,6 @@ mod history_spill;
 mod limits;
 mod minor;
 mod modules;
+mod notifications;
 mod profiles_store;
 mod support;
