@@ -12,7 +12,7 @@ use ratatui::widgets::{
 use ratatui::Frame;
 
 use super::state::{Banner, MeterView, MonitorState};
-use crate::format::{lufs, measured, uptime};
+use crate::format::{clip, lufs, measured, uptime};
 
 /// Lowest loudness drawn in the history chart, LUFS.
 const CHART_FLOOR: f64 = -60.0;
@@ -595,6 +595,15 @@ fn draw_chart(frame: &mut Frame, area: Rect, s: &MonitorState) {
 }
 
 fn draw_streams(frame: &mut Frame, area: Rect, s: &MonitorState, compact: bool) {
+    // The columns' widths as the layout gives them (25 % and 35 % of the inner width, less
+    // the column spacing), one less to be safe from rounding.
+    let inner_w = usize::from(area.width.saturating_sub(if compact { 0 } else { 2 }));
+    let app_w = (inner_w.saturating_sub(4) * 25 / 100)
+        .saturating_sub(1)
+        .max(1);
+    let media_w = (inner_w.saturating_sub(4) * 35 / 100)
+        .saturating_sub(1)
+        .max(1);
     let rows: Vec<Row> = if s.streams.is_empty() {
         vec![Row::new(vec![Cell::from("(no streams)").style(dim())])]
     } else {
@@ -607,9 +616,11 @@ fn draw_streams(frame: &mut Frame, area: Rect, s: &MonitorState, compact: bool) 
                     .iter()
                     .find(|l| l.node_id == r.node_id)
                     .map_or_else(|| "—".to_string(), |l| lufs(l.short_term_lufs));
+                // Names longer than their column end in `…` rather than running into
+                // the next one.
                 Row::new(vec![
-                    Cell::from(r.app.clone()),
-                    Cell::from(r.media.clone().unwrap_or_default()),
+                    Cell::from(clip(&r.app, app_w)),
+                    Cell::from(clip(r.media.as_deref().unwrap_or_default(), media_w)),
                     Cell::from(level),
                     Cell::from(r.route.clone()),
                     Cell::from(match r.layer_a_db {

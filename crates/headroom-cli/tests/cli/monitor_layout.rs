@@ -473,3 +473,14 @@ fn chart_starts_with_the_daemons_history() {
         lines.join("\n")
     );
 }
+
+/// A media name longer than its column ends in `…`, leaving a space before the loudness.
+#[test]
+fn long_names_end_in_an_ellipsis() {
+    let mut s = live_state();
+    s.streams[0].media = Some("/tmp/headroom-sandbox-MkH5W/a-very-long-file-name.wav".into());
+    let (lines, _) = render(&s, 80, 24);
+    let row = lines.iter().find(|l| l.contains("Firefox")).unwrap();
+    assert!(row.contains("… "), "{row}");
+    assert!(row.contains(" processed"), "{row}");
+}

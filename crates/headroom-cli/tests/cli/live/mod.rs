@@ -3,3 +3,4 @@
 
 mod daemon;
 mod monitor;
+mod monitor_keys;
