@@ -1,5 +1,7 @@
 //! The state word and the alerts of a running daemon: the real sink removed gives NO OUTPUT
-//! and one `real_sink_missing` alert, recreating it clears both; bypass shows as BYPASS.
+//! and one `real_sink_missing` alert, recreating it clears both; bypass shows as BYPASS. With
+//! `[alerts] notify = true`, the alert and its clearing reach a notification server on the
+//! sandbox's session bus.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -96,4 +98,89 @@ fn removing_the_real_sink_raises_no_output_and_an_alert_recreating_it_clears_bot
         .bypass_set(BypassMode::On)
         .unwrap();
     wait_state(&sb, &d, StateWord::Bypass, Duration::from_secs(5));
+}
+
+/// The `Notify` calls a notification server received: (replaces_id, summary, body).
+type Notes = std::sync::Arc<std::sync::Mutex<Vec<(u32, String, String)>>>;
+
+struct NotificationServer {
+    got: Notes,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl NotificationServer {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        _app_name: String,
+        replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        _hints: std::collections::HashMap<String, zbus::zvariant::OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut got = self.got.lock().unwrap();
+        got.push((replaces_id, summary, body));
+        100 + got.len() as u32
+    }
+}
+
+#[test]
+fn alerts_become_desktop_notifications_when_asked_for() {
+    let sb = Sandbox::start().expect("sandbox");
+    let config = PathBuf::from(&sb.env()["XDG_CONFIG_HOME"]).join("headroom");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "[alerts]\nnotify = true\n").unwrap();
+    let bus = sb.env()["DBUS_SESSION_BUS_ADDRESS"]
+        .to_string_lossy()
+        .into_owned();
+    let got = Notes::default();
+    let _server = zbus::blocking::connection::Builder::address(bus.as_str())
+        .unwrap()
+        .name("org.freedesktop.Notifications")
+        .unwrap()
+        .serve_at(
+            "/org/freedesktop/Notifications",
+            NotificationServer { got: got.clone() },
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let d = Daemon::start(&sb, &[]).expect("headroomd");
+    with_log(
+        &d,
+        wait_for("the real sink", Duration::from_secs(10), || {
+            Ok((status(&sb)?.real_sink.as_deref() == Some(DEFAULT_SINK)).then_some(()))
+        }),
+    )
+    .unwrap();
+    let notes = |n: usize| {
+        with_log(
+            &d,
+            wait_for(
+                &format!("{n} notifications"),
+                Duration::from_secs(20),
+                || {
+                    let g = got.lock().unwrap().clone();
+                    Ok((g.len() >= n).then_some(g))
+                },
+            ),
+        )
+        .unwrap()
+    };
+
+    sb.destroy_node(DEFAULT_SINK).unwrap();
+    let g = notes(1);
+    assert_eq!(g[0].0, 0);
+    assert_eq!(g[0].1, "headroom: no output device", "{g:?}");
+    sb.create_null_sink(DEFAULT_SINK).unwrap();
+    let g = notes(2);
+    assert_eq!(g.len(), 2, "{g:?}");
+    // The clearing replaces the alert's notification.
+    assert_eq!(
+        (g[1].0, g[1].1.as_str()),
+        (101, "headroom: no output device — cleared")
+    );
 }
