@@ -41,6 +41,31 @@ fn status() -> Status {
     }
 }
 
+/// Two minutes of history: the input at −30 then −20 LUFS, the output at −18.
+fn history() -> headroom_ipc::History {
+    let t0 = 1_700_000_040_000;
+    headroom_ipc::History {
+        interval_ms: 1000,
+        samples: (0..120u64)
+            .map(|i| headroom_ipc::HistorySample {
+                unix_ms: t0 + i * 1000,
+                in_short_term_lufs: if i < 60 { -30.0 } else { -20.0 },
+                out_short_term_lufs: -18.0,
+                agc_gain_db: if i < 60 { 12.0 } else { 2.0 },
+                compressor_gr_db: 0.5,
+                limiter_gr_db: 0.0,
+                dsp_mean_us: 30.0,
+                dsp_max_us: 90.0,
+                spikes: 0,
+                xruns: 0,
+            })
+            .collect(),
+        next_unix_ms: None,
+        marks: vec![],
+        kept_since_unix_ms: Some(t0),
+    }
+}
+
 struct Fake {
     socket: PathBuf,
     requests: Arc<Mutex<Vec<Request>>>,
@@ -83,6 +108,7 @@ fn reply(req: &Request) -> Result<Response, IpcError> {
             }],
             next_cursor: None,
         })),
+        Request::History { .. } => Ok(Response::History(history())),
         Request::Subscribe { topics } => Ok(Response::Subscribed(Subscribed {
             topics: topics.clone(),
         })),
@@ -374,4 +400,51 @@ fn route_set_warns_on_stderr_when_nothing_matches() {
     );
     let out = headroom(&fake.socket, &["route", "set", "firefox", "bypass"]);
     assert_eq!(text(&out.stderr), "", "a matching rule gets no warning");
+}
+
+/// `history --summary` (text and `--json`) and `history --plot` through the binary; `--plot`
+/// with `--json` is a usage error.
+#[test]
+fn history_summary_and_plot_through_the_binary() {
+    let fake = start();
+    let out = headroom(
+        &fake.socket,
+        &["history", "--since", "2m", "--summary", "--utc"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    let row = t.lines().find(|l| l.starts_with("in S (LUFS)")).expect(&t);
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["in", "S", "(LUFS)", "-30.0", "-30.0", "-20.0", "-20.0", "120"],
+        "{t}"
+    );
+    let out = headroom(&fake.socket, &["--json", "history", "--summary"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["agc_gain_db"]["max"], 12.0, "{v}");
+    assert_eq!(v["samples"], 120);
+
+    // Not on a terminal: 80 columns; --height sets the lines of the two charts.
+    let out = headroom(
+        &fake.socket,
+        &["history", "--plot", "--height", "20", "--utc"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    let chart: Vec<&str> = t
+        .lines()
+        .filter(|l| l.starts_with(['┌', '│', '└']))
+        .collect();
+    assert_eq!(chart.len(), 20, "{t}");
+    assert!(chart.iter().all(|l| l.chars().count() == 80), "{t}");
+    assert!(
+        t.contains("Short-term loudness") && t.contains("Gain, dB"),
+        "{t}"
+    );
+    assert!(!t.contains('\x1b'), "colour off a terminal: {t}");
+
+    let out = headroom(&fake.socket, &["--json", "history", "--plot"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = headroom(&fake.socket, &["history", "--plot", "--summary"]);
+    assert_eq!(out.status.code(), Some(2));
 }
