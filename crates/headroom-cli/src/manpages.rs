@@ -69,7 +69,9 @@ fn files(roff: &mut Roff) {
         &[
             (
                 "$XDG_CONFIG_HOME/headroom/config.toml",
-                "Which profile is active (profile = \"NAME\"), written by headroom profile use.",
+                "Which profile is active (profile = \"NAME\"), written by headroom profile use; \
+                 [alerts] notify = true also sends alerts as desktop notifications (read when \
+                 headroomd starts; off by default).",
             ),
             (
                 "$XDG_CONFIG_HOME/headroom/profiles/NAME.toml",
