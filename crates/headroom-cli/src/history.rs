@@ -437,9 +437,15 @@ pub fn render_plot(h: &History, view: &View, width: u16, height: u16, color: boo
     let output = buckets(h, n, |s| s.out_short_term_lufs, true);
     let agc = buckets(h, n, |s| s.agc_gain_db, false);
     let gr = buckets(h, n, |s| -(s.compressor_gr_db + s.limiter_gr_db), false);
+    // `HH:MM`, with the day (`MM-DD HH:MM`) when the span is a day or longer.
+    let long = last.unix_ms - first.unix_ms >= 86_400_000;
     let hhmm = |ms: u64| {
         let t = time_in(ms, &view.tz);
-        t[11..16].to_string()
+        if long {
+            t[5..16].to_string()
+        } else {
+            t[11..16].to_string()
+        }
     };
     let x_labels = [
         hhmm(first.unix_ms),

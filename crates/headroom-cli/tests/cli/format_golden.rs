@@ -638,4 +638,12 @@ xruns: 2; marks: 3, alerts raised: 1 (`headroom history` lists them)
     }
     plain.push_str(rest);
     assert_eq!(plain, want);
+    // Over a day: the time labels carry the day.
+    let mut long = evening();
+    long.samples[599].unix_ms = long.samples[0].unix_ms + 2 * 86_400_000;
+    let got = history::render_plot(&long, &utc_view(60, None, 0), 80, 24, false);
+    assert!(
+        got.contains("│11-14 22:14") && got.contains("11-16 22:14│"),
+        "{got}"
+    );
 }
