@@ -595,15 +595,20 @@ fn draw_chart(frame: &mut Frame, area: Rect, s: &MonitorState) {
 }
 
 fn draw_streams(frame: &mut Frame, area: Rect, s: &MonitorState, compact: bool) {
-    // The columns' widths as the layout gives them (25 % and 35 % of the inner width, less
-    // the column spacing), one less to be safe from rounding.
+    // The sink each stream plays into gets a column of its own where the table is wide
+    // enough for it (from 100 columns); narrower, it is left out whole.
     let inner_w = usize::from(area.width.saturating_sub(if compact { 0 } else { 2 }));
-    let app_w = (inner_w.saturating_sub(4) * 25 / 100)
-        .saturating_sub(1)
-        .max(1);
-    let media_w = (inner_w.saturating_sub(4) * 35 / 100)
-        .saturating_sub(1)
-        .max(1);
+    let with_sink = inner_w >= 100;
+    let (app_pct, media_pct, sink_pct) = if with_sink { (20, 25, 20) } else { (25, 35, 0) };
+    let spacing = if with_sink { 5 } else { 4 };
+    // The columns' widths as the layout gives them (percentages of the inner width, less
+    // the column spacing), one less to be safe from rounding.
+    let width_of = |pct: usize| {
+        (inner_w.saturating_sub(spacing) * pct / 100)
+            .saturating_sub(1)
+            .max(1)
+    };
+    let (app_w, media_w, sink_w) = (width_of(app_pct), width_of(media_pct), width_of(sink_pct));
     let rows: Vec<Row> = if s.streams.is_empty() {
         vec![Row::new(vec![Cell::from("(no streams)").style(dim())])]
     } else {
@@ -618,7 +623,7 @@ fn draw_streams(frame: &mut Frame, area: Rect, s: &MonitorState, compact: bool) 
                     .map_or_else(|| "—".to_string(), |l| lufs(l.short_term_lufs));
                 // Names longer than their column end in `…` rather than running into
                 // the next one.
-                Row::new(vec![
+                let mut cells = vec![
                     Cell::from(clip(&r.app, app_w)),
                     Cell::from(clip(r.media.as_deref().unwrap_or_default(), media_w)),
                     Cell::from(level),
@@ -627,31 +632,35 @@ fn draw_streams(frame: &mut Frame, area: Rect, s: &MonitorState, compact: bool) 
                         Some(db) => crate::format::reduction(db),
                         None => "—".to_string(),
                     }),
-                ])
+                ];
+                if with_sink {
+                    cells.push(Cell::from(clip(r.sink.as_deref().unwrap_or("—"), sink_w)));
+                }
+                Row::new(cells)
             })
             .collect()
     };
     let borders = if compact { Borders::TOP } else { Borders::ALL };
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Percentage(25),
-            Constraint::Percentage(35),
-            Constraint::Length(7),
-            Constraint::Length(10),
-            Constraint::Length(9),
-        ],
-    )
-    .header(
-        Row::new(vec!["App", "Media", "LUFS S", "Route", "Layer A"])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
-    )
-    .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
-    .block(
-        Block::default()
-            .borders(borders)
-            .title(format!(" Streams ({}) ", s.streams.len())),
-    );
+    let mut widths = vec![
+        Constraint::Percentage(app_pct as u16),
+        Constraint::Percentage(media_pct as u16),
+        Constraint::Length(7),
+        Constraint::Length(10),
+        Constraint::Length(9),
+    ];
+    let mut header = vec!["App", "Media", "LUFS S", "Route", "Layer A"];
+    if with_sink {
+        widths.push(Constraint::Percentage(sink_pct as u16));
+        header.push("Sink");
+    }
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
+        .block(
+            Block::default()
+                .borders(borders)
+                .title(format!(" Streams ({}) ", s.streams.len())),
+        );
     // The selected row is highlighted and kept in view (the table scrolls to it).
     let selected = s
         .selected

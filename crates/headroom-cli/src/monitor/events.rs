@@ -42,6 +42,7 @@ fn stream_row(s: &StreamInfo) -> StreamRow {
         rule_app: Some(s.app.clone())
             .filter(|a| !a.is_empty())
             .or_else(|| s.binary.clone().filter(|b| !b.is_empty())),
+        sink: s.sink.clone(),
     }
 }
 

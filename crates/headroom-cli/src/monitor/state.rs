@@ -68,6 +68,8 @@ pub struct StreamRow {
     /// The name a routing rule for this stream matches: its application name, else its
     /// binary (`None`: neither is known, no rule can name it).
     pub rule_app: Option<String>,
+    /// What mixers call the node the stream plays into (`None`: not linked yet).
+    pub sink: Option<String>,
 }
 
 /// Callback timing and xruns.
@@ -380,6 +382,7 @@ mod tests {
             route: "processed".into(),
             layer_a_db: None,
             rule_app: Some(format!("app{id}")),
+            sink: None,
         };
         let mut s = MonitorState::default();
         s.set_streams(vec![row(1), row(2), row(3)]);

@@ -48,6 +48,7 @@ fn row(id: u32, app: &str, route: &str) -> StreamRow {
         route: route.into(),
         layer_a_db: None,
         rule_app: (!app.starts_with("node ")).then(|| app.to_string()),
+        sink: None,
     }
 }
 

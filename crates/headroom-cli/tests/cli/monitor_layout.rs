@@ -74,6 +74,7 @@ fn live_state() -> MonitorState {
             route: "processed".into(),
             layer_a_db: Some(3.5),
             rule_app: Some("Firefox".into()),
+            sink: Some("Headroom (processed)".into()),
         },
         StreamRow {
             node_id: 42,
@@ -82,6 +83,7 @@ fn live_state() -> MonitorState {
             route: "bypass".into(),
             layer_a_db: None,
             rule_app: Some("mpv".into()),
+            sink: Some("Speakers".into()),
         },
     ]);
     s
@@ -417,6 +419,15 @@ fn layout_stays_readable_at_80x24_120x40_200x60() {
             "bypass",
         ] {
             assert!(has(&lines, needle), "{needle:?} at {at}");
+        }
+        // The sink each stream plays into, where the table has room for it (it is left
+        // out whole at 80 columns, never cut).
+        if w >= 120 {
+            for needle in ["Sink", "Headroom (processed)", "Speakers"] {
+                assert!(has(&lines, needle), "{needle:?} at {at}");
+            }
+        } else {
+            assert!(!has(&lines, "Headroom (proc"), "a cut sink name at {at}");
         }
         assert!(has(&lines, "ALERT sustained_limiting"), "alert at {at}");
         // The error: wrapped at spaces, every word there, in order.
