@@ -30,7 +30,10 @@
 //!    band-limited input).
 //!
 //! While nothing needs reducing and both windows hold only 1, the hold and the average are
-//! skipped (the gain is exactly 1 either way); the detector always runs.
+//! skipped (the gain is exactly 1 either way). The detector skips the interpolation of a
+//! group of frames whose window cannot reach the level at which a reading can need any
+//! reduction (its largest sample times the filter's bound is under it); those readings only
+//! stay under that level, so the gains are the same as with every point computed.
 //!
 //! Processing runs in chunks of 64 frames and in passes over each chunk (detector history,
 //! per-frame measurements, interpolation, the serial gain computation, then delay, gain and
@@ -157,6 +160,8 @@ pub struct Limiter {
     ceiling_lin: f32,
     /// `ceiling_lin / margin`: the detector reading that needs no reduction.
     threshold: f32,
+    /// The threshold at the target ceiling (where a glide ends).
+    target_threshold: f32,
     /// Extra margin factor − 1 for fully noise-like material.
     noise_extra: f32,
     /// Last two input samples per channel (for the second difference).
@@ -212,6 +217,7 @@ impl Limiter {
             ceiling_db: 0.0,
             ceiling_lin: 1.0,
             threshold: 1.0,
+            target_threshold: 1.0,
             noise_extra: db_to_lin(noise_margin_db(factor)) - 1.0,
             prev: vec![[0.0; 2]; channels],
             hf_e: 0.0,
@@ -260,6 +266,7 @@ impl Limiter {
     /// applied until the next [`new`](Self::new). Real-time safe.
     pub fn set_params(&mut self, p: &LimiterParams) {
         self.params = *p;
+        self.target_threshold = db_to_lin(self.ceiling_target()) / db_to_lin(BASE_MARGIN_DB);
         let rel_s = finite_clamp(p.release_ms, 100.0, 1.0, 60_000.0) as f64 / 1000.0;
         self.release_alpha = one_pole_alpha(rel_s, self.rate as f64) as f32;
     }
@@ -342,11 +349,16 @@ impl Limiter {
         let Some(peaks) = self.peaks.get_mut(..n) else {
             return;
         };
+        // A reading matters only where `reading · (1 + noise_extra)` exceeds the threshold
+        // (`compute_gains`); under this floor it cannot, whatever the ceiling's glide does
+        // within the chunk (it moves between the ceiling in force and its target), so the
+        // interpolator may skip windows that cannot reach it (the 0.01 % absorbs rounding).
+        let floor = self.threshold.min(self.target_threshold) / (1.0 + self.noise_extra) * 0.9999;
         for (c, hist) in self.hist.chunks_exact_mut(HIST).enumerate() {
             if c == 0 {
-                self.tp.detect(hist, peaks);
+                self.tp.detect(hist, peaks, floor);
             } else {
-                self.tp.raise(hist, peaks);
+                self.tp.raise(hist, peaks, floor);
             }
             // Fixed-size copy (a few register moves, no library call).
             if let Some(tail) = hist.get(n..n + TAPS - 1) {
