@@ -95,14 +95,35 @@ const HF_NONE: f32 = 0.5;
 /// Decay time constant of the two peak trackers, s.
 const HF_TAU_S: f64 = 0.005;
 
-/// One step of a decaying peak tracker: `max(x, v · decay)`, flushed to 0 below 1e−20.
-/// Inputs are never NaN (`x` is a maximum of magnitudes taken with NaN-ignoring `max`), and
-/// both are ≥ 0, so plain compare-and-select gives the same values as `f32::max` and
-/// `util::flush` with a shorter dependency chain.
-#[inline(always)]
+/// One step of a decaying peak tracker: `max(x, v · decay)`, flushed to 0 below 1e−20
+/// ([`flush`]). Inputs are never NaN (`x` is a maximum of magnitudes taken with
+/// NaN-ignoring `max`), and both are ≥ 0, so plain compare-and-select gives the same values as
+/// `f32::max`.
+///
+/// The serial loop runs the tracker without the flush ([`decay_max`]) and flushes where the
+/// value is read: `flush(max(x, flush(v)·decay)) = flush(max(x, v·decay))` for `v, x ≥ 0`
+/// (when `v` < 1e−20 both sides are `flush(x)`; otherwise `flush(v)` is `v`), so flushing
+/// only the values read gives the same values as flushing every step, with a shorter
+/// dependency chain (a multiply and a select per frame instead of also a compare and a mask).
+#[cfg(test)]
 fn track(v: f32, x: f32, decay: f32) -> f32 {
+    flush(decay_max(v, x, decay))
+}
+
+/// `max(x, v · decay)` (see [`track`]).
+#[inline(always)]
+fn decay_max(v: f32, x: f32, decay: f32) -> f32 {
     let d = v * decay;
-    let m = if x > d { x } else { d };
+    if x > d {
+        x
+    } else {
+        d
+    }
+}
+
+/// 0 below 1e−20, else the value (for values ≥ 0).
+#[inline(always)]
+fn flush(m: f32) -> f32 {
     if m < 1e-20 {
         0.0
     } else {
@@ -417,6 +438,7 @@ impl Limiter {
         // The loop-carried state lives in locals for the length of the chunk (written back
         // below), so that it stays in registers instead of going through memory every frame.
         let mut env = self.env;
+        // The high-frequency trackers run unflushed here (see `track`).
         let mut hf_e = self.hf_e;
         let mut hf_d = self.hf_d;
         let mut avg_sum = self.avg_sum;
@@ -455,8 +477,8 @@ impl Limiter {
                     if enabled && peak_in * (1.0 + noise_extra) > threshold {
                         break;
                     }
-                    hf_e = track(hf_e, e, hf_decay);
-                    hf_d = track(hf_d, d, hf_decay);
+                    hf_e = decay_max(hf_e, e, hf_decay);
+                    hf_d = decay_max(hf_d, d, hf_decay);
                     i += 1;
                 }
                 if i > start {
@@ -488,13 +510,14 @@ impl Limiter {
             let e = self.hf_e_frame.get(i).copied().unwrap_or(0.0);
             let d = self.hf_d_frame.get(i).copied().unwrap_or(0.0);
             let peak_in = self.peaks.get(i).copied().unwrap_or(0.0);
-            hf_e = track(hf_e, e, hf_decay);
-            hf_d = track(hf_d, d, hf_decay);
+            hf_e = decay_max(hf_e, e, hf_decay);
+            hf_d = decay_max(hf_d, d, hf_decay);
             // 2. Required gain (only readings within the largest margin of the threshold can
             // need any), release.
             let r = if enabled && peak_in * (1.0 + noise_extra) > threshold {
-                let noisy = if hf_d > HF_NONE * hf_e {
-                    ((hf_d / hf_e.max(1e-30) - HF_NONE) / (HF_FULL - HF_NONE)).min(1.0)
+                let (fe, fd) = (flush(hf_e), flush(hf_d));
+                let noisy = if fd > HF_NONE * fe {
+                    ((fd / fe.max(1e-30) - HF_NONE) / (HF_FULL - HF_NONE)).min(1.0)
                 } else {
                     0.0
                 };
@@ -556,8 +579,10 @@ impl Limiter {
             i += 1;
         }
         self.env = env;
-        self.hf_e = hf_e;
-        self.hf_d = hf_d;
+        // Flushed once per chunk: the unflushed trackers never reach the denormal range
+        // within one (see `track`).
+        self.hf_e = flush(hf_e);
+        self.hf_d = flush(hf_d);
         self.avg_sum = avg_sum;
         self.avg_pos = avg_pos;
         self.idle = idle;
@@ -610,6 +635,41 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unflushed_tracker_reads_the_same_as_the_flushed_one() {
+        // Long decays through the flush level, fresh peaks, zeros: flushing every step and
+        // flushing only the values read agree bit for bit.
+        let mut s = 17u32;
+        for decay in [0.5f32, 0.9, 0.995_845] {
+            let (mut flushed, mut raw) = (0.0f32, 0.0f32);
+            for i in 0..20_000 {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let x = match (i / 500) % 4 {
+                    0 => (s >> 8) as f32 / (1u32 << 24) as f32,
+                    1 => 0.0,
+                    2 => (s >> 8) as f32 * 1e-28,
+                    _ => {
+                        if i % 97 == 0 {
+                            1e-19
+                        } else {
+                            0.0
+                        }
+                    }
+                };
+                flushed = track(flushed, x, decay);
+                raw = decay_max(raw, x, decay);
+                assert_eq!(
+                    flushed.to_bits(),
+                    flush(raw).to_bits(),
+                    "decay {decay} i {i}"
+                );
+                if i % 64 == 63 {
+                    raw = flush(raw);
+                }
+            }
+        }
+    }
 
     #[test]
     fn latency_is_the_lookahead_at_common_rates() {
