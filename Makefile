@@ -39,6 +39,7 @@ check: lint
 test: lint
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) test -p headroom-core --bench chain
 	@scripts/no-leftovers.sh
 
 ## demo: play a loud/quiet programme straight and through headroom, show before/after loudness

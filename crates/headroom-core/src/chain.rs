@@ -604,8 +604,14 @@ impl Chain {
         let target = if self.params.bypass { 1.0 } else { 0.0 };
         let n = seg.len() / ch;
         if self.bypass_mix == 0.0 && target == 0.0 {
-            // Not bypassed: only keep the dry line filled, in bulk.
+            // Not bypassed: only keep the dry line filled, in bulk. Only the last `latency`
+            // frames stay in it: earlier ones would be overwritten within this call, so they
+            // are skipped (the ring ends in the same state).
             let mut done = 0;
+            if n > latency && latency > 0 {
+                done = n - latency;
+                self.dry_pos = (self.dry_pos + done) % latency;
+            }
             while done < n && latency > 0 {
                 let room = (latency - self.dry_pos).min(n - done);
                 if let (Some(d), Some(x)) = (

@@ -30,7 +30,10 @@
 //!    band-limited input).
 //!
 //! While nothing needs reducing and both windows hold only 1, the hold and the average are
-//! skipped (the gain is exactly 1 either way); the detector always runs.
+//! skipped (the gain is exactly 1 either way). The detector skips the interpolation of a
+//! group of frames whose window cannot reach the level at which a reading can need any
+//! reduction (its largest sample times the filter's bound is under it); those readings only
+//! stay under that level, so the gains are the same as with every point computed.
 //!
 //! Processing runs in chunks of 64 frames and in passes over each chunk (detector history,
 //! per-frame measurements, interpolation, the serial gain computation, then delay, gain and
@@ -92,14 +95,35 @@ const HF_NONE: f32 = 0.5;
 /// Decay time constant of the two peak trackers, s.
 const HF_TAU_S: f64 = 0.005;
 
-/// One step of a decaying peak tracker: `max(x, v · decay)`, flushed to 0 below 1e−20.
-/// Inputs are never NaN (`x` is a maximum of magnitudes taken with NaN-ignoring `max`), and
-/// both are ≥ 0, so plain compare-and-select gives the same values as `f32::max` and
-/// `util::flush` with a shorter dependency chain.
-#[inline(always)]
+/// One step of a decaying peak tracker: `max(x, v · decay)`, flushed to 0 below 1e−20
+/// ([`flush`]). Inputs are never NaN (`x` is a maximum of magnitudes taken with
+/// NaN-ignoring `max`), and both are ≥ 0, so plain compare-and-select gives the same values as
+/// `f32::max`.
+///
+/// The serial loop runs the tracker without the flush ([`decay_max`]) and flushes where the
+/// value is read: `flush(max(x, flush(v)·decay)) = flush(max(x, v·decay))` for `v, x ≥ 0`
+/// (when `v` < 1e−20 both sides are `flush(x)`; otherwise `flush(v)` is `v`), so flushing
+/// only the values read gives the same values as flushing every step, with a shorter
+/// dependency chain (a multiply and a select per frame instead of also a compare and a mask).
+#[cfg(test)]
 fn track(v: f32, x: f32, decay: f32) -> f32 {
+    flush(decay_max(v, x, decay))
+}
+
+/// `max(x, v · decay)` (see [`track`]).
+#[inline(always)]
+fn decay_max(v: f32, x: f32, decay: f32) -> f32 {
     let d = v * decay;
-    let m = if x > d { x } else { d };
+    if x > d {
+        x
+    } else {
+        d
+    }
+}
+
+/// 0 below 1e−20, else the value (for values ≥ 0).
+#[inline(always)]
+fn flush(m: f32) -> f32 {
     if m < 1e-20 {
         0.0
     } else {
@@ -157,6 +181,8 @@ pub struct Limiter {
     ceiling_lin: f32,
     /// `ceiling_lin / margin`: the detector reading that needs no reduction.
     threshold: f32,
+    /// The threshold at the target ceiling (where a glide ends).
+    target_threshold: f32,
     /// Extra margin factor − 1 for fully noise-like material.
     noise_extra: f32,
     /// Last two input samples per channel (for the second difference).
@@ -212,6 +238,7 @@ impl Limiter {
             ceiling_db: 0.0,
             ceiling_lin: 1.0,
             threshold: 1.0,
+            target_threshold: 1.0,
             noise_extra: db_to_lin(noise_margin_db(factor)) - 1.0,
             prev: vec![[0.0; 2]; channels],
             hf_e: 0.0,
@@ -260,6 +287,7 @@ impl Limiter {
     /// applied until the next [`new`](Self::new). Real-time safe.
     pub fn set_params(&mut self, p: &LimiterParams) {
         self.params = *p;
+        self.target_threshold = db_to_lin(self.ceiling_target()) / db_to_lin(BASE_MARGIN_DB);
         let rel_s = finite_clamp(p.release_ms, 100.0, 1.0, 60_000.0) as f64 / 1000.0;
         self.release_alpha = one_pole_alpha(rel_s, self.rate as f64) as f32;
     }
@@ -342,11 +370,16 @@ impl Limiter {
         let Some(peaks) = self.peaks.get_mut(..n) else {
             return;
         };
+        // A reading matters only where `reading · (1 + noise_extra)` exceeds the threshold
+        // (`compute_gains`); under this floor it cannot, whatever the ceiling's glide does
+        // within the chunk (it moves between the ceiling in force and its target), so the
+        // interpolator may skip windows that cannot reach it (the 0.01 % absorbs rounding).
+        let floor = self.threshold.min(self.target_threshold) / (1.0 + self.noise_extra) * 0.9999;
         for (c, hist) in self.hist.chunks_exact_mut(HIST).enumerate() {
             if c == 0 {
-                self.tp.detect(hist, peaks);
+                self.tp.detect(hist, peaks, floor);
             } else {
-                self.tp.raise(hist, peaks);
+                self.tp.raise(hist, peaks, floor);
             }
             // Fixed-size copy (a few register moves, no library call).
             if let Some(tail) = hist.get(n..n + TAPS - 1) {
@@ -405,6 +438,7 @@ impl Limiter {
         // The loop-carried state lives in locals for the length of the chunk (written back
         // below), so that it stays in registers instead of going through memory every frame.
         let mut env = self.env;
+        // The high-frequency trackers run unflushed here (see `track`).
         let mut hf_e = self.hf_e;
         let mut hf_d = self.hf_d;
         let mut avg_sum = self.avg_sum;
@@ -443,8 +477,8 @@ impl Limiter {
                     if enabled && peak_in * (1.0 + noise_extra) > threshold {
                         break;
                     }
-                    hf_e = track(hf_e, e, hf_decay);
-                    hf_d = track(hf_d, d, hf_decay);
+                    hf_e = decay_max(hf_e, e, hf_decay);
+                    hf_d = decay_max(hf_d, d, hf_decay);
                     i += 1;
                 }
                 if i > start {
@@ -476,13 +510,14 @@ impl Limiter {
             let e = self.hf_e_frame.get(i).copied().unwrap_or(0.0);
             let d = self.hf_d_frame.get(i).copied().unwrap_or(0.0);
             let peak_in = self.peaks.get(i).copied().unwrap_or(0.0);
-            hf_e = track(hf_e, e, hf_decay);
-            hf_d = track(hf_d, d, hf_decay);
+            hf_e = decay_max(hf_e, e, hf_decay);
+            hf_d = decay_max(hf_d, d, hf_decay);
             // 2. Required gain (only readings within the largest margin of the threshold can
             // need any), release.
             let r = if enabled && peak_in * (1.0 + noise_extra) > threshold {
-                let noisy = if hf_d > HF_NONE * hf_e {
-                    ((hf_d / hf_e.max(1e-30) - HF_NONE) / (HF_FULL - HF_NONE)).min(1.0)
+                let (fe, fd) = (flush(hf_e), flush(hf_d));
+                let noisy = if fd > HF_NONE * fe {
+                    ((fd / fe.max(1e-30) - HF_NONE) / (HF_FULL - HF_NONE)).min(1.0)
                 } else {
                     0.0
                 };
@@ -544,8 +579,10 @@ impl Limiter {
             i += 1;
         }
         self.env = env;
-        self.hf_e = hf_e;
-        self.hf_d = hf_d;
+        // Flushed once per chunk: the unflushed trackers never reach the denormal range
+        // within one (see `track`).
+        self.hf_e = flush(hf_e);
+        self.hf_d = flush(hf_d);
         self.avg_sum = avg_sum;
         self.avg_pos = avg_pos;
         self.idle = idle;
@@ -598,6 +635,41 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unflushed_tracker_reads_the_same_as_the_flushed_one() {
+        // Long decays through the flush level, fresh peaks, zeros: flushing every step and
+        // flushing only the values read agree bit for bit.
+        let mut s = 17u32;
+        for decay in [0.5f32, 0.9, 0.995_845] {
+            let (mut flushed, mut raw) = (0.0f32, 0.0f32);
+            for i in 0..20_000 {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let x = match (i / 500) % 4 {
+                    0 => (s >> 8) as f32 / (1u32 << 24) as f32,
+                    1 => 0.0,
+                    2 => (s >> 8) as f32 * 1e-28,
+                    _ => {
+                        if i % 97 == 0 {
+                            1e-19
+                        } else {
+                            0.0
+                        }
+                    }
+                };
+                flushed = track(flushed, x, decay);
+                raw = decay_max(raw, x, decay);
+                assert_eq!(
+                    flushed.to_bits(),
+                    flush(raw).to_bits(),
+                    "decay {decay} i {i}"
+                );
+                if i % 64 == 63 {
+                    raw = flush(raw);
+                }
+            }
+        }
+    }
 
     #[test]
     fn latency_is_the_lookahead_at_common_rates() {

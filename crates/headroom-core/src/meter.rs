@@ -289,6 +289,7 @@ impl KState {
 
 /// Four channels in lock-step: the same operations as [`KState::run`] per channel, lane-wise;
 /// returns `sums` plus the squares of the outputs.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 #[inline(always)]
 fn run_quad(st: &mut [KState; 4], f: &[Biquad; 2], xs: [&[f32]; 4], sums: [f64; 4]) -> [f64; 4] {
     let [s, h] = f;
@@ -342,7 +343,92 @@ fn run_quad_dispatch(
         return unsafe { run_quad_avx(st, f, xs, sums) };
     }
     let _ = wide;
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE2 is part of the x86-64 baseline, so every x86-64 CPU has it.
+        unsafe { run_quad_sse2(st, f, xs, sums) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     run_quad(st, f, xs, sums)
+}
+
+/// [`run_quad`] with SSE2 (part of every x86-64 CPU), two registers per state vector (lanes
+/// 0–1 and 2–3): the same operations in the same order per lane, so the same results bit for
+/// bit. (The generic form compiles to mostly scalar code.)
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn run_quad_sse2(
+    st: &mut [KState; 4],
+    f: &[Biquad; 2],
+    xs: [&[f32]; 4],
+    sums: [f64; 4],
+) -> [f64; 4] {
+    use std::arch::x86_64::*;
+    let [s, h] = f;
+    let lane = |i: usize, p: usize| _mm_set_pd(st[2 * p + 1].z[i], st[2 * p].z[i]);
+    let mut z = [[_mm_setzero_pd(); 6]; 2];
+    for (p, zp) in z.iter_mut().enumerate() {
+        for (i, v) in zp.iter_mut().enumerate() {
+            *v = lane(i, p);
+        }
+    }
+    let [[mut x1a, mut x2a, mut y1a, mut y2a, mut z1a, mut z2a], [mut x1b, mut x2b, mut y1b, mut y2b, mut z1b, mut z2b]] =
+        z;
+    let [sb0, sb1, sb2, sa1, sa2] = [s.b0, s.b1, s.b2, s.a1, s.a2].map(|c| _mm_set1_pd(c));
+    let [ha1, ha2, two] = [h.a1, h.a2, 2.0].map(|c| _mm_set1_pd(c));
+    let mut ea = _mm_set_pd(sums[1], sums[0]);
+    let mut eb = _mm_set_pd(sums[3], sums[2]);
+    let [xa, xb, xc, xd] = xs;
+    // One section pair of one register: (y, z) from x and the history.
+    let step = |x: __m128d,
+                x1: __m128d,
+                x2: __m128d,
+                y1: __m128d,
+                y2: __m128d,
+                z1: __m128d,
+                z2: __m128d| {
+        let y = _mm_sub_pd(
+            _mm_sub_pd(
+                _mm_add_pd(
+                    _mm_add_pd(_mm_mul_pd(sb0, x), _mm_mul_pd(sb1, x1)),
+                    _mm_mul_pd(sb2, x2),
+                ),
+                _mm_mul_pd(sa2, y2),
+            ),
+            _mm_mul_pd(sa1, y1),
+        );
+        let z = _mm_sub_pd(
+            _mm_sub_pd(
+                _mm_add_pd(_mm_sub_pd(y, _mm_mul_pd(two, y1)), y2),
+                _mm_mul_pd(ha2, z2),
+            ),
+            _mm_mul_pd(ha1, z1),
+        );
+        (y, z)
+    };
+    for (((&va, &vb), &vc), &vd) in xa.iter().zip(xb).zip(xc).zip(xd) {
+        let xa4 = _mm_set_pd(vb as f64, va as f64);
+        let xb4 = _mm_set_pd(vd as f64, vc as f64);
+        let (ya, za) = step(xa4, x1a, x2a, y1a, y2a, z1a, z2a);
+        let (yb, zb) = step(xb4, x1b, x2b, y1b, y2b, z1b, z2b);
+        ea = _mm_add_pd(ea, _mm_mul_pd(za, za));
+        eb = _mm_add_pd(eb, _mm_mul_pd(zb, zb));
+        (x2a, x1a, y2a, y1a, z2a, z1a) = (x1a, xa4, y1a, ya, z1a, za);
+        (x2b, x1b, y2b, y1b, z2b, z1b) = (x1b, xb4, y1b, yb, z1b, zb);
+    }
+    let lo = |v: __m128d| _mm_cvtsd_f64(v);
+    let hi = |v: __m128d| _mm_cvtsd_f64(_mm_unpackhi_pd(v, v));
+    let regs = [
+        [x1a, x2a, y1a, y2a, z1a, z2a],
+        [x1b, x2b, y1b, y2b, z1b, z2b],
+    ];
+    for (p, r) in regs.iter().enumerate() {
+        if let Some([k0, k1]) = st.get_mut(2 * p..2 * p + 2) {
+            k0.z = r.map(lo);
+            k1.z = r.map(hi);
+        }
+    }
+    [lo(ea), hi(ea), lo(eb), hi(eb)]
 }
 
 /// [`run_quad`] with one AVX register per state vector: the same operations in the same order
@@ -1343,6 +1429,13 @@ mod tests {
             for (a, b) in st.iter().zip(&one) {
                 assert_eq!(a.z, b.z);
             }
+        }
+        // The generic form (the kernel off x86-64).
+        let mut st = [KState::default(); 4];
+        let xr = [&xs[0][..], &xs[1][..], &xs[2][..], &xs[3][..]];
+        assert_eq!(run_quad(&mut st, &f, xr, [0.25; 4]), e1);
+        for (a, b) in st.iter().zip(&one) {
+            assert_eq!(a.z, b.z);
         }
         for (a, b) in p.iter().zip(&one) {
             assert_eq!(a.z, b.z);

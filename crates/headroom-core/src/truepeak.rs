@@ -146,8 +146,8 @@ fn detect_avx2() -> bool {
 /// mirrored pair and the plain form runs.
 ///
 /// Every output goes through the same sequence of `f32` operations whatever the number of
-/// lanes (8 with AVX2, 4 otherwise, 1 for tails), so the result does not depend on the CPU
-/// or on how a signal is split into blocks.
+/// lanes (8 with AVX2, 4 otherwise — SSE2 intrinsics on x86-64 for the folded form —, 1 for
+/// tails), so the result does not depend on the CPU or on how a signal is split into blocks.
 #[derive(Debug, Clone)]
 pub(crate) struct BlockInterpolator {
     factor: usize,
@@ -159,6 +159,8 @@ pub(crate) struct BlockInterpolator {
     sym: [[f32; 4]; TAPS / 2],
     /// Whether the AVX2 build of the kernels may be used (detected once in `new`).
     wide: bool,
+    /// See [`bound_gain`](Self::bound_gain).
+    bound_gain: f32,
 }
 
 /// One kernel form: the interpolated peak of `L` consecutive outputs.
@@ -173,9 +175,59 @@ struct Folded<'a>(&'a [[f32; 4]; TAPS / 2]);
 /// Plain form (any phases; unused ones are zero).
 struct Plain<'a>(&'a [[f32; PHASES]; TAPS]);
 
+/// [`Folded`] over 4 outputs with SSE2 (part of every x86-64 CPU): the same operations in
+/// the same order per lane as the generic form, so the same results bit for bit. (The
+/// generic form at 4 lanes compiles to scalar loads and shuffles that rebuild the
+/// overlapping windows, about twice the instructions.)
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn folded4_sse2(k: &[[f32; 4]; TAPS / 2], win: &[f32]) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    if win.len() < TAPS + 3 {
+        return [0.0; 4];
+    }
+    let p = win.as_ptr();
+    // SAFETY: SSE2 is part of the x86-64 baseline; every load reads 4 `f32` starting at most
+    // at index TAPS − 1, inside `win` (checked above: at least TAPS + 3 long).
+    unsafe {
+        let load = |j: usize| (_mm_loadu_ps(p.add(j)), _mm_loadu_ps(p.add(TAPS - 1 - j)));
+        let (lo, hi) = load(0);
+        let (s, d) = (_mm_add_ps(lo, hi), _mm_sub_ps(lo, hi));
+        let c = k[0];
+        let mut a0 = _mm_mul_ps(_mm_set1_ps(c[0]), s);
+        let mut a1 = _mm_mul_ps(_mm_set1_ps(c[1]), d);
+        let mut a2 = _mm_mul_ps(_mm_set1_ps(c[2]), s);
+        let mut a3 = _mm_mul_ps(_mm_set1_ps(c[3]), d);
+        for (j, c) in k.iter().enumerate().skip(1) {
+            let (lo, hi) = load(j);
+            let (s, d) = (_mm_add_ps(lo, hi), _mm_sub_ps(lo, hi));
+            a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_set1_ps(c[0]), s));
+            a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_set1_ps(c[1]), d));
+            a2 = _mm_add_ps(a2, _mm_mul_ps(_mm_set1_ps(c[2]), s));
+            a3 = _mm_add_ps(a3, _mm_mul_ps(_mm_set1_ps(c[3]), d));
+        }
+        let m = _mm_castsi128_ps(_mm_set1_epi32(0x7fff_ffff));
+        let p03 = _mm_add_ps(_mm_and_ps(a0, m), _mm_and_ps(a1, m));
+        let p12 = _mm_add_ps(_mm_and_ps(a2, m), _mm_and_ps(a3, m));
+        // `p12 > p03 ? p12 : p03`, which is what `maxps(p12, p03)` computes.
+        let mut out = [0.0f32; 4];
+        _mm_storeu_ps(out.as_mut_ptr(), _mm_max_ps(p12, p03));
+        out
+    }
+}
+
 impl Points for Folded<'_> {
     #[inline(always)]
     fn points<const L: usize>(&self, win: &[f32]) -> [f32; L] {
+        #[cfg(target_arch = "x86_64")]
+        if L == 4 {
+            let v = folded4_sse2(self.0, win);
+            let mut out = [0.0f32; L];
+            for (o, x) in out.iter_mut().zip(v) {
+                *o = x;
+            }
+            return out;
+        }
         let mut a = [[0.0f32; L]; 4];
         for (j, k) in self.0.iter().enumerate() {
             let (Some(lo), Some(hi)) = (win.get(j..j + L), win.get(TAPS - 1 - j..TAPS - 1 - j + L))
@@ -268,17 +320,61 @@ fn peak_lanes<const L: usize, K: Points>(k: &K, src: &[f32], n: usize) -> f32 {
     m
 }
 
-/// Sets (`SET`) or raises `peaks[i]` to the interpolated peak of output `i` and to its raw
-/// sample (window element `TAPS − 1 − DELAY`): `L` at a time, then one at a time.
+/// Whether every |element| of `win` (`TAPS + L − 1` long) times `gain` is below `floor`:
+/// then no output of the `L` outputs it holds can reach `floor` (see
+/// [`BlockInterpolator::bound_gain`]). Lane-wise maxima over `L`-wide loads covering the
+/// window, then one comparison per lane.
 #[inline(always)]
-fn raise_lanes<const L: usize, const SET: bool, K: Points>(k: &K, src: &[f32], peaks: &mut [f32]) {
+fn below<const L: usize>(win: &[f32], gain: f32, floor: f32) -> bool {
+    let mut m = [0.0f32; L];
+    let mut o = 0;
+    loop {
+        // Loads at 0, L, 2L, … while they start inside the first TAPS − 1 elements, then one
+        // ending at the last element: together they cover the window.
+        let at = if o < TAPS - 1 { o } else { TAPS - 1 };
+        let Some(x) = win.get(at..at + L) else {
+            return false;
+        };
+        for l in 0..L {
+            let a = x[l].abs();
+            m[l] = if a > m[l] { a } else { m[l] };
+        }
+        if at == TAPS - 1 {
+            break;
+        }
+        o += L;
+    }
+    let mut reach = false;
+    for &v in &m {
+        reach |= v * gain >= floor;
+    }
+    !reach
+}
+
+/// Sets (`SET`) or raises `peaks[i]` to the interpolated peak of output `i` and to its raw
+/// sample (window element `TAPS − 1 − DELAY`): `L` at a time, then one at a time. A group of
+/// `L` outputs whose window cannot reach `floor` ([`below`]) gets only its raw samples, which
+/// are below `floor` too: every value at or above `floor` is exact, every other one stays
+/// below it.
+#[inline(always)]
+fn raise_lanes<const L: usize, const SET: bool, K: Points>(
+    k: &K,
+    src: &[f32],
+    peaks: &mut [f32],
+    gain: f32,
+    floor: f32,
+) {
     let n = peaks.len();
     let mut i = 0;
     while i + L <= n {
         let (Some(win), Some(out)) = (src.get(i..i + TAPS + L - 1), peaks.get_mut(i..i + L)) else {
             break;
         };
-        let v = k.points::<L>(win);
+        let v = if floor > 0.0 && below::<L>(win, gain, floor) {
+            [0.0f32; L]
+        } else {
+            k.points::<L>(win)
+        };
         if let Some(raw) = win.get(TAPS - 1 - DELAY..TAPS - 1 - DELAY + L) {
             for l in 0..L {
                 let r = raw[l].abs();
@@ -311,8 +407,14 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) fn raise<const SET: bool, K: Points>(k: &K, src: &[f32], peaks: &mut [f32]) {
-        raise_lanes::<8, SET, K>(k, src, peaks)
+    pub(super) fn raise<const SET: bool, K: Points>(
+        k: &K,
+        src: &[f32],
+        peaks: &mut [f32],
+        gain: f32,
+        floor: f32,
+    ) {
+        raise_lanes::<8, SET, K>(k, src, peaks, gain, floor)
     }
 }
 
@@ -332,12 +434,42 @@ impl BlockInterpolator {
                 0.5 * (coef[j][1] - coef[m][1]),
             ];
         }
+        // Bound on |output| / max |window element| over every phase in use, as computed:
+        // folded, |a0| + |a1| ≤ Σ (|k0| + |k1|)·max(|s|, |d|) ≤ 2·Σ (|k0| + |k1|)·max|w| (the
+        // same for phases 1/2); plain, Σ |c|·max|w| per phase. The raw sample (|w| ≤ max|w|)
+        // is within it too (the sums are above 1). The 0.1 % on top covers the `f32`
+        // rounding of the few operations per output (≈ 1e−6).
+        let sum = |f: &dyn Fn(usize) -> f64| (0..TAPS).map(f).sum::<f64>();
+        let exact = match factor {
+            4 => {
+                let s = |a: usize, b: usize| {
+                    sum(&|j| {
+                        sym.get(j)
+                            .map_or(0.0, |k| 2.0 * (k[a].abs() as f64 + k[b].abs() as f64))
+                    })
+                };
+                s(0, 1).max(s(2, 3))
+            }
+            2 => (0..PHASES)
+                .map(|p| sum(&|j| coef[j][p].abs() as f64))
+                .fold(0.0, f64::max),
+            _ => 1.0,
+        };
         Self {
             factor,
             coef,
             sym,
             wide: detect_avx2(),
+            bound_gain: (exact.max(1.0) * 1.001) as f32,
         }
+    }
+
+    /// Upper bound on |interpolated point| (and on the raw sample) of one output divided by
+    /// the largest |element| of its window, with room for rounding: a window whose largest
+    /// |element| times this is below a level cannot produce a value at that level.
+    #[cfg(test)]
+    pub(crate) fn bound_gain(&self) -> f32 {
+        self.bound_gain
     }
 
     /// Oversampling factor (4, 2 or 1; at 1 there are no interpolated points).
@@ -366,23 +498,27 @@ impl BlockInterpolator {
     /// Raises `peaks[i]` to the largest of the interpolated points of output `i` and the raw
     /// sample `DELAY` frames before the newest of its window (at factor 1: to the raw newest
     /// sample `|src[i + TAPS − 1]|`). Real-time safe.
+    ///
+    /// Values under `floor` may be left lower than that (the raw samples only) where the
+    /// window shows that no interpolated point can reach `floor`; every value at or above
+    /// `floor` is exact. A `floor` of 0 computes every point.
     #[inline]
-    pub(crate) fn raise(&self, src: &[f32], peaks: &mut [f32]) {
-        self.detect_into::<false>(src, peaks);
+    pub(crate) fn raise(&self, src: &[f32], peaks: &mut [f32], floor: f32) {
+        self.detect_into::<false>(src, peaks, floor);
     }
 
     /// As [`raise`](Self::raise), but overwrites `peaks[i]` (as if they were 0 before): for
     /// the first channel. Real-time safe.
     #[inline]
-    pub(crate) fn detect(&self, src: &[f32], peaks: &mut [f32]) {
-        self.detect_into::<true>(src, peaks);
+    pub(crate) fn detect(&self, src: &[f32], peaks: &mut [f32], floor: f32) {
+        self.detect_into::<true>(src, peaks, floor);
     }
 
     #[inline(always)]
-    fn detect_into<const SET: bool>(&self, src: &[f32], peaks: &mut [f32]) {
+    fn detect_into<const SET: bool>(&self, src: &[f32], peaks: &mut [f32], floor: f32) {
         match self.factor {
-            4 => self.raise_with::<SET, _>(&Folded(&self.sym), src, peaks),
-            2 => self.raise_with::<SET, _>(&Plain(&self.coef), src, peaks),
+            4 => self.raise_with::<SET, _>(&Folded(&self.sym), src, peaks, floor),
+            2 => self.raise_with::<SET, _>(&Plain(&self.coef), src, peaks, floor),
             _ => {
                 for (p, &x) in peaks.iter_mut().zip(src.iter().skip(TAPS - 1)) {
                     *p = if SET { x.abs() } else { p.max(x.abs()) };
@@ -403,14 +539,21 @@ impl BlockInterpolator {
     }
 
     #[inline(always)]
-    fn raise_with<const SET: bool, K: Points>(&self, k: &K, src: &[f32], peaks: &mut [f32]) {
+    fn raise_with<const SET: bool, K: Points>(
+        &self,
+        k: &K,
+        src: &[f32],
+        peaks: &mut [f32],
+        floor: f32,
+    ) {
+        let gain = self.bound_gain;
         #[cfg(target_arch = "x86_64")]
         if self.wide {
             // SAFETY: as in `peak_with`.
-            unsafe { avx2::raise::<SET, K>(k, src, peaks) };
+            unsafe { avx2::raise::<SET, K>(k, src, peaks, gain, floor) };
             return;
         }
-        raise_lanes::<4, SET, K>(k, src, peaks)
+        raise_lanes::<4, SET, K>(k, src, peaks, gain, floor)
     }
 }
 
@@ -602,7 +745,7 @@ mod tests {
         for rate in [44_100u32, 48_000, 96_000] {
             let fast = BlockInterpolator::new(rate);
             let port = fast.clone().portable();
-            for n in [0usize, 1, 3, 7, 8, 9, 64, 203] {
+            for n in [0usize, 1, 3, 4, 5, 7, 8, 9, 64, 203] {
                 let src = noise(n + TAPS - 1, 7 + n as u32);
                 // Bit-identical whatever the lane count (AVX2, portable, one at a time).
                 let wide = fast.peak(&src, n);
@@ -623,8 +766,8 @@ mod tests {
                 assert!((wide as f64 - want).abs() <= 1e-6, "{wide} vs {want}");
                 let mut pw = vec![0.1f32; n];
                 let mut pp = vec![0.1f32; n];
-                fast.raise(&src, &mut pw);
-                port.raise(&src, &mut pp);
+                fast.raise(&src, &mut pw, 0.0);
+                port.raise(&src, &mut pp, 0.0);
                 assert_eq!(pw, pp);
                 for (i, &p) in pw.iter().enumerate() {
                     let raw = src[i + TAPS - 1 - DELAY].abs() as f64;
@@ -638,9 +781,45 @@ mod tests {
         let src = noise(20, 3);
         assert_eq!(none.peak(&src, 9), 0.0);
         let mut p = vec![0.0f32; 9];
-        none.raise(&src, &mut p);
+        none.raise(&src, &mut p, 0.0);
         for (i, &v) in p.iter().enumerate() {
             assert_eq!(v, src[i + TAPS - 1].abs());
+        }
+    }
+
+    #[test]
+    fn values_at_or_above_the_floor_are_exact() {
+        for rate in [48_000u32, 96_000] {
+            let fast = BlockInterpolator::new(rate);
+            let port = fast.clone().portable();
+            // Quiet stretches with a few loud bursts: most windows cannot reach the floor.
+            let n = 500;
+            let mut src = noise(n + TAPS - 1, 5);
+            for (i, x) in src.iter_mut().enumerate() {
+                *x *= if (i / 40) % 5 == 2 { 1.0 } else { 0.05 };
+            }
+            for floor in [0.0f32, 0.05, 0.2, 0.45, 2.0] {
+                let mut exact = vec![0.0f32; n];
+                fast.detect(&src, &mut exact, 0.0);
+                for tp in [&fast, &port] {
+                    let mut p = vec![0.0f32; n];
+                    tp.detect(&src, &mut p, floor);
+                    let mut q = vec![0.01f32; n];
+                    tp.raise(&src, &mut q, floor);
+                    for i in 0..n {
+                        let want = exact[i];
+                        if want >= floor {
+                            assert_eq!(p[i].to_bits(), want.to_bits(), "floor {floor} i {i}");
+                            assert_eq!(q[i].to_bits(), want.max(0.01).to_bits());
+                        } else {
+                            assert!(p[i] < floor && p[i] <= want, "floor {floor} i {i}");
+                            assert!(q[i] < floor.max(0.010_001));
+                        }
+                    }
+                }
+            }
+            // Every window can be bounded: the gain is at least the largest phase's sum.
+            assert!(fast.bound_gain() > 1.4 && fast.bound_gain() < 3.0);
         }
     }
 
@@ -651,7 +830,7 @@ mod tests {
         // Outputs that the source cannot hold are skipped, nothing panics.
         assert!(tp.peak(&src, 100) > 0.0);
         let mut p = vec![0.0f32; 100];
-        tp.raise(&src, &mut p);
+        tp.raise(&src, &mut p, 0.0);
         assert!(p[..19].iter().all(|&v| v > 0.0));
         assert!(p[19..].iter().all(|&v| v == 0.0));
     }

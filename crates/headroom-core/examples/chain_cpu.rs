@@ -1,0 +1,86 @@
+//! The chain's CPU time against the `ebur128` crate's M|S|I|TRUE_PEAK metering, measured as
+//! this thread's CPU time (`/proc/thread-self/schedstat`, Linux) with the reference and each
+//! chain run alternately in one process, so that load from other processes affects them
+//! alike. Complements the criterion bench (`benches/chain.rs`, same signal) on a loaded
+//! machine.
+//!
+//! `cargo run --release -p headroom-core --example chain_cpu -- [block] [rounds]` prints,
+//! for the AVX and the portable path, the fastest round's ns per frame and its ratio to the
+//! reference's fastest round (one round = 10 s of stereo 48 kHz audio).
+
+use ebur128::{EbuR128, Mode};
+use headroom_core::util::force_portable;
+use headroom_core::{Chain, ChainParams};
+
+const RATE: u32 = 48_000;
+
+/// The chain bench's signal: 10 s of tones plus noise with a slow 20 dB level swing.
+fn signal() -> Vec<f32> {
+    let mut s = 0x1234_5678_9abc_def0u64;
+    let n = RATE as usize * 10;
+    let mut out = Vec::with_capacity(n * 2);
+    for i in 0..n {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let noise = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+        let t = i as f32 / RATE as f32;
+        let tone = (t * 2.0 * std::f32::consts::PI * 220.0).sin()
+            + 0.5 * (t * 2.0 * std::f32::consts::PI * 1375.0).sin();
+        let swing = 10f32.powf(((t * 0.4).sin() * 10.0 - 14.0) / 20.0);
+        let v = swing * (0.6 * tone + 0.8 * noise);
+        out.push(v);
+        out.push(v * 0.9);
+    }
+    out
+}
+
+/// CPU time of this thread so far, ns.
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .expect("/proc/thread-self/schedstat (Linux)")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let block: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(256);
+    let rounds: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(9);
+    let sig = signal();
+    let frames = (sig.len() / 2) as f64;
+    let mut reference =
+        EbuR128::new(2, RATE, Mode::M | Mode::S | Mode::I | Mode::TRUE_PEAK).expect("ebur128");
+    let mut chains: Vec<(&str, Chain)> = [("avx", false), ("portable", true)]
+        .into_iter()
+        .map(|(name, portable)| {
+            force_portable(portable);
+            let c = Chain::new(RATE, 2, block, &ChainParams::default());
+            force_portable(false);
+            (name, c)
+        })
+        .collect();
+    let mut buf = vec![0.0f32; block * 2];
+    let mut best = vec![f64::INFINITY; chains.len() + 1];
+    for _ in 0..rounds {
+        let t0 = cpu_ns();
+        for b in sig.chunks_exact(block * 2) {
+            reference.add_frames_f32(b).expect("add frames");
+        }
+        best[0] = best[0].min((cpu_ns() - t0) as f64 / frames);
+        for (k, (_, chain)) in chains.iter_mut().enumerate() {
+            let t0 = cpu_ns();
+            for b in sig.chunks_exact(block * 2) {
+                buf.copy_from_slice(b);
+                chain.process(std::hint::black_box(&mut buf));
+            }
+            best[k + 1] = best[k + 1].min((cpu_ns() - t0) as f64 / frames);
+        }
+    }
+    let mut line = format!("block {block:5}: ebur128 {:.1} ns/frame", best[0]);
+    for (k, (name, _)) in chains.iter().enumerate() {
+        let t = best[k + 1];
+        line += &format!(" | chain_{name} {t:.1} ns/frame {:.3}x", t / best[0]);
+    }
+    println!("{line}");
+}
