@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 APT_PKGS := pipewire pipewire-bin wireplumber libpipewire-0.3-dev libclang-dev clang pkg-config dbus sox tmux ffmpeg
 
-.PHONY: all deps toolchain build release test check lint fmt demo bench soak eval install uninstall deb clean
+.PHONY: all deps toolchain build release test check lint fmt demo bench soak soak-32 eval install uninstall deb clean
 
 all: build
 
@@ -54,6 +54,11 @@ bench: deps
 ## 0 xruns (not in CI)
 soak: deps
 	@scripts/soak.sh
+
+## soak-32: 60 s at quantum 256 with 32 application streams playing at once, each tapped by
+## Layer A, with the release build; expects 0 xruns (not in CI)
+soak-32: deps
+	@HEADROOM_SOAK_SECS=$${HEADROOM_SOAK_SECS:-60} HEADROOM_SOAK_STREAMS=32 scripts/soak.sh
 
 ## eval: the levelling evaluation — programmes from recorded and synthetic material rendered
 ## through every profile and measured (not part of `make test`; see README "Evaluating the levelling")
