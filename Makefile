@@ -39,6 +39,8 @@ check: lint
 test: lint
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
+	HEADROOM_FOOTPRINT_SMOKE=1 $(CARGO) test -p headroom-tests --bench daemon_footprint
+	$(CARGO) test -p headroom-cli --bench offline
 	@scripts/no-leftovers.sh
 
 ## demo: play a loud/quiet programme straight and through headroom, show before/after loudness
