@@ -118,11 +118,13 @@ fn cpu_percent(pid: u32, window: Duration) -> Result<f64> {
     let (t0, c0) = (Instant::now(), cpu_ns(pid)?);
     std::thread::sleep(window);
     let (t1, c1) = (Instant::now(), cpu_ns(pid)?);
-    Ok((c1 - c0) as f64 / (t1 - t0).as_nanos() as f64 * 100.0)
+    Ok(c1.saturating_sub(c0) as f64 / (t1 - t0).as_nanos() as f64 * 100.0)
 }
 
 /// Context switches (voluntary and not) of every thread of `pid` so far: how often its
-/// threads woke up or were woken.
+/// threads woke up or were woken. (A thread that ends takes its count with it, so
+/// differences are taken saturating; a connection thread of the control socket ends after
+/// its client.)
 fn wakeups(pid: u32) -> Result<u64> {
     let mut total = 0;
     for t in std::fs::read_dir(format!("/proc/{pid}/task"))? {
@@ -163,9 +165,14 @@ fn suspended(sb: &Sandbox, name: &str) -> Result<bool> {
     }))
 }
 
-/// Waits until headroomd has settled — its sink suspended by the graph, then a whole second
-/// without a wakeup (or 30 s) — then measures its CPU time and wakeups over `window`.
+/// Waits until headroomd has settled — no alert active (an alert's clearing is timed: an
+/// `xrun_burst` after xruns on a loaded machine keeps the daemon ticking until it clears,
+/// 60 s later), its sink suspended by the graph, then a whole second without a wakeup (or
+/// 30 s) — then measures its CPU time and wakeups over `window`.
 fn measure_idle(sb: &Sandbox, pid: u32, window: Duration) -> Result<Idle> {
+    wait_for("no alert active", Duration::from_secs(90), || {
+        Ok(status(sb)?.alerts.is_empty().then_some(()))
+    })?;
     wait_for(
         "the processed sink suspended",
         Duration::from_secs(30),
@@ -184,8 +191,8 @@ fn measure_idle(sb: &Sandbox, pid: u32, window: Duration) -> Result<Idle> {
     let (c1, w1, t1) = (cpu_ns(pid)?, wakeups(pid)?, Instant::now());
     Ok(Idle {
         window: t1 - t0,
-        cpu_ms: (c1 - c0) as f64 / 1e6,
-        wakeups: w1 - w0,
+        cpu_ms: c1.saturating_sub(c0) as f64 / 1e6,
+        wakeups: w1.saturating_sub(w0),
     })
 }
 
