@@ -5,7 +5,8 @@
 //! Run with `make bench` or, after `cargo build --release -p headroomd`,
 //! `cargo bench -p headroom-tests --bench daemon_footprint`. Prints one table: RSS idle and
 //! while processing (quantum 256, one application stream, so one Layer A tap), CPU while
-//! processing, each with its ratio to the reference, and the RSS goal (≤ 12 MB). Then the cost
+//! processing, each with its ratio to the reference, and the RSS goal (≤ 12 MB); the same
+//! stream with Layer A turned off (no tap: the bus alone). Then the cost
 //! as the work grows: CPU and RSS with 1, 8 and 32 application streams playing at once (each
 //! tapped by headroomd, each a stream into `pw-loopback`'s sink for the reference), and per
 //! added stream, with the xruns headroomd's own counters saw meanwhile (the 32-stream window
@@ -139,6 +140,15 @@ fn wakeups(pid: u32) -> Result<u64> {
             .sum::<u64>();
     }
     Ok(total)
+}
+
+/// Turns Layer A (and so the per-stream taps) on or off in the sandbox's headroomd.
+fn set_layer_a(sb: &Sandbox, on: bool) -> Result<()> {
+    let socket =
+        std::path::PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
+    headroom_client::Client::connect_to(socket)?
+        .setting_set("layer_a.enabled", headroom_ipc::SettingValue::Bool(on))?;
+    Ok(())
 }
 
 /// headroomd's status over its control socket in the sandbox.
@@ -426,14 +436,34 @@ fn main() -> Result<()> {
     let pid = d.pid().context("headroomd pid")?;
     let r = (|| {
         let ours = measure(&sb, pid, BUS_SINK, &wav, "footprint-tone", &mode)?;
+        // The same without the Layer A tap: what the bus alone costs.
+        let untapped = if mode.smoke {
+            None
+        } else {
+            set_layer_a(&sb, false)?;
+            let f = measure(&sb, pid, BUS_SINK, &wav, "footprint-untapped", &mode);
+            set_layer_a(&sb, true)?;
+            Some(f?)
+        };
         let grown = scaling(&sb, pid, BUS_SINK, &wav, "footprint-many", true, &mode)?;
         let idle = measure_idle(&sb, pid, mode.idle_window)?;
         let st = status(&sb)?;
-        Ok((ours, grown, idle, st))
+        Ok((ours, untapped, grown, idle, st))
     })();
-    let (ours, grown, idle, st) = headroom_tests::daemon::with_log(&d, r)?;
+    let (ours, untapped, grown, idle, st) = headroom_tests::daemon::with_log(&d, r)?;
     let log = d.terminate()?;
     report(&mode, &ours, &grown, &idle, reference.as_ref());
+    if let (Some(u), Some((r, _))) = (untapped, reference.as_ref()) {
+        println!(
+            "one stream without its Layer A tap (layer_a.enabled off): CPU {:.2} % ({:.2}× \
+             pw-loopback's {:.2} % above), RSS {:.1} MB ({:.2}×)",
+            u.cpu,
+            u.cpu / r.cpu,
+            r.cpu,
+            u.rss_kb as f64 / 1024.0,
+            u.rss_kb as f64 / r.rss_kb as f64
+        );
+    }
     if mode.smoke {
         smoke_checks(&grown, &idle, &st, &log)?;
     }
