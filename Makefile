@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 APT_PKGS := pipewire pipewire-bin wireplumber libpipewire-0.3-dev libclang-dev clang pkg-config dbus sox tmux ffmpeg
 
-.PHONY: all deps toolchain build release test check lint fmt demo bench soak eval install uninstall deb clean
+.PHONY: all deps toolchain build release test check lint fmt demo bench soak soak-32 eval install uninstall deb clean
 
 all: build
 
@@ -40,6 +40,8 @@ test: lint
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
 	$(CARGO) test -p headroom-core --bench chain
+	HEADROOM_FOOTPRINT_SMOKE=1 $(CARGO) test -p headroom-tests --bench daemon_footprint
+	$(CARGO) test -p headroom-cli --bench offline
 	@scripts/no-leftovers.sh
 
 ## demo: play a loud/quiet programme straight and through headroom, show before/after loudness
@@ -55,6 +57,11 @@ bench: deps
 ## 0 xruns (not in CI)
 soak: deps
 	@scripts/soak.sh
+
+## soak-32: 60 s at quantum 256 with 32 application streams playing at once, each tapped by
+## Layer A, with the release build; expects 0 xruns (not in CI)
+soak-32: deps
+	@HEADROOM_SOAK_SECS=$${HEADROOM_SOAK_SECS:-60} HEADROOM_SOAK_STREAMS=32 scripts/soak.sh
 
 ## eval: the levelling evaluation — programmes from recorded and synthetic material rendered
 ## through every profile and measured (not part of `make test`; see README "Evaluating the levelling")

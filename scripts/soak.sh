@@ -5,7 +5,8 @@
 # (xruns are a property of the whole machine: on a loaded one every PipeWire client misses
 # cycles). The release build is what is measured: the test runs the `headroomd` next to it,
 # and both are built here with `--release`.
-# HEADROOM_SOAK_SECS=60 scripts/soak.sh runs the 60-second version.
+# HEADROOM_SOAK_SECS=60 scripts/soak.sh runs the 60-second version; HEADROOM_SOAK_STREAMS=32
+# plays 32 application streams at once, each tapped by Layer A (`make soak-32`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HEADROOM_SOAK_SECS="${HEADROOM_SOAK_SECS:-600}"

@@ -5,10 +5,20 @@
 //! Run with `make bench` or, after `cargo build --release -p headroomd`,
 //! `cargo bench -p headroom-tests --bench daemon_footprint`. Prints one table: RSS idle and
 //! while processing (quantum 256, one application stream, so one Layer A tap), CPU while
-//! processing, each with its ratio to the reference, and the RSS goal (≤ 12 MB). Then the cost
+//! processing, each with its ratio to the reference, and the RSS goal (≤ 12 MB); the same
+//! stream with Layer A turned off (no tap: the bus alone). Then the cost
 //! as the work grows: CPU and RSS with 1, 8 and 32 application streams playing at once (each
 //! tapped by headroomd, each a stream into `pw-loopback`'s sink for the reference), and per
-//! added stream.
+//! added stream, with the xruns headroomd's own counters saw meanwhile (the 32-stream window
+//! lasts 60 s). Last, headroomd idle again after all of that (no stream, no subscriber): its
+//! CPU time and its threads' wakeups (context switches) over 60 s.
+//!
+//! `HEADROOM_FOOTPRINT_SMOKE=1` runs a short correctness version (any build, no reference,
+//! one tapped stream for 2 s, idle for 3 s; `make test` runs it with
+//! `cargo test -p headroom-tests --bench daemon_footprint`): it checks that the stream was
+//! tapped and processed, that the daemon answered `status` with its xrun counter, and that
+//! idle it has no periodic wakeups (a count, not a timing: the ticking daemon had ≈ 30 a
+//! second). It prints the same figures and asserts no timing.
 
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -22,12 +32,61 @@ use headroom_tests::{sine, wait_for, workspace_bin, Sandbox};
 
 /// The quantum the processing figures are taken at.
 const QUANTUM: u32 = 256;
-/// How long CPU time is summed over.
-const CPU_WINDOW: Duration = Duration::from_secs(5);
 /// The RSS goal for the daemon while processing, kB.
 const RSS_GOAL_KB: u64 = 12 * 1024;
-/// Numbers of simultaneous streams for the cost-as-the-work-grows figures.
-const STREAMS: [usize; 3] = [1, 8, 32];
+/// Most wakeups the smoke run allows over its idle window (external events such as the
+/// session manager suspending the sink may wake the daemon a few times; a periodic tick
+/// would wake it ≈ 90 times).
+const SMOKE_IDLE_WAKEUPS_MAX: u64 = 10;
+
+/// How long the run measures: the full benchmark or the smoke run.
+#[derive(Debug, Clone)]
+struct Mode {
+    smoke: bool,
+    /// How long CPU time is summed over.
+    cpu_window: Duration,
+    /// Numbers of simultaneous streams for the cost-as-the-work-grows figures.
+    streams: Vec<usize>,
+    /// The window at the largest count (xruns over it are reported).
+    long_window: Duration,
+    /// The idle window.
+    idle_window: Duration,
+    /// Seconds of the played file (longer than any window).
+    wav_secs: f64,
+}
+
+impl Mode {
+    fn from_env() -> Mode {
+        if std::env::var_os("HEADROOM_FOOTPRINT_SMOKE").is_some_and(|v| v != "0") {
+            Mode {
+                smoke: true,
+                cpu_window: Duration::from_secs(2),
+                streams: vec![1],
+                long_window: Duration::from_secs(2),
+                idle_window: Duration::from_secs(3),
+                wav_secs: 20.0,
+            }
+        } else {
+            Mode {
+                smoke: false,
+                cpu_window: Duration::from_secs(5),
+                streams: vec![1, 8, 32],
+                long_window: Duration::from_secs(60),
+                idle_window: Duration::from_secs(60),
+                wav_secs: 75.0,
+            }
+        }
+    }
+
+    /// The CPU window for `n` streams.
+    fn window(&self, n: usize) -> Duration {
+        if Some(&n) == self.streams.last() {
+            self.long_window
+        } else {
+            self.cpu_window
+        }
+    }
+}
 /// Name prefix of headroom's tap nodes.
 const TAP_PREFIX: &str = "headroom-tap-";
 
@@ -55,12 +114,96 @@ fn cpu_ns(pid: u32) -> Result<u64> {
     Ok(total)
 }
 
-/// CPU use of `pid` over [`CPU_WINDOW`], percent of one core.
-fn cpu_percent(pid: u32) -> Result<f64> {
+/// CPU use of `pid` over `window`, percent of one core.
+fn cpu_percent(pid: u32, window: Duration) -> Result<f64> {
     let (t0, c0) = (Instant::now(), cpu_ns(pid)?);
-    std::thread::sleep(CPU_WINDOW);
+    std::thread::sleep(window);
     let (t1, c1) = (Instant::now(), cpu_ns(pid)?);
-    Ok((c1 - c0) as f64 / (t1 - t0).as_nanos() as f64 * 100.0)
+    Ok(c1.saturating_sub(c0) as f64 / (t1 - t0).as_nanos() as f64 * 100.0)
+}
+
+/// Context switches (voluntary and not) of every thread of `pid` so far: how often its
+/// threads woke up or were woken. (A thread that ends takes its count with it, so
+/// differences are taken saturating; a connection thread of the control socket ends after
+/// its client.)
+fn wakeups(pid: u32) -> Result<u64> {
+    let mut total = 0;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let s = std::fs::read_to_string(t?.path().join("status")).unwrap_or_default();
+        total += s
+            .lines()
+            .filter(|l| {
+                l.starts_with("voluntary_ctxt_switches:")
+                    || l.starts_with("nonvoluntary_ctxt_switches:")
+            })
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Ok(total)
+}
+
+/// Turns Layer A (and so the per-stream taps) on or off in the sandbox's headroomd.
+fn set_layer_a(sb: &Sandbox, on: bool) -> Result<()> {
+    let socket =
+        std::path::PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
+    headroom_client::Client::connect_to(socket)?
+        .setting_set("layer_a.enabled", headroom_ipc::SettingValue::Bool(on))?;
+    Ok(())
+}
+
+/// headroomd's status over its control socket in the sandbox.
+fn status(sb: &Sandbox) -> Result<headroom_ipc::Status> {
+    let socket =
+        std::path::PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
+    Ok(headroom_client::Client::connect_to(socket)?.status()?)
+}
+
+/// Idle figures: CPU time and wakeups over a window.
+struct Idle {
+    window: Duration,
+    cpu_ms: f64,
+    wakeups: u64,
+}
+
+/// Whether the graph has suspended the node named `name` (the session manager suspends
+/// nodes a few seconds after they last ran).
+fn suspended(sb: &Sandbox, name: &str) -> Result<bool> {
+    Ok(sb.dump()?.iter().any(|o| {
+        o["type"] == "PipeWire:Interface:Node"
+            && o["info"]["props"]["node.name"] == name
+            && o["info"]["state"] == "suspended"
+    }))
+}
+
+/// Waits until headroomd has settled — no alert active (an alert's clearing is timed: an
+/// `xrun_burst` after xruns on a loaded machine keeps the daemon ticking until it clears,
+/// 60 s later), its sink suspended by the graph, then a whole second without a wakeup (or
+/// 30 s) — then measures its CPU time and wakeups over `window`.
+fn measure_idle(sb: &Sandbox, pid: u32, window: Duration) -> Result<Idle> {
+    wait_for("no alert active", Duration::from_secs(90), || {
+        Ok(status(sb)?.alerts.is_empty().then_some(()))
+    })?;
+    wait_for(
+        "the processed sink suspended",
+        Duration::from_secs(30),
+        || Ok(suspended(sb, BUS_SINK)?.then_some(())),
+    )?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let w0 = wakeups(pid)?;
+        std::thread::sleep(Duration::from_secs(1));
+        if wakeups(pid)? == w0 || Instant::now() > deadline {
+            break;
+        }
+    }
+    let (c0, w0, t0) = (cpu_ns(pid)?, wakeups(pid)?, Instant::now());
+    std::thread::sleep(window);
+    let (c1, w1, t1) = (cpu_ns(pid)?, wakeups(pid)?, Instant::now());
+    Ok(Idle {
+        window: t1 - t0,
+        cpu_ms: c1.saturating_sub(c0) as f64 / 1e6,
+        wakeups: w1.saturating_sub(w0),
+    })
 }
 
 /// One process's figures.
@@ -71,12 +214,17 @@ struct Figures {
 }
 
 /// Plays `wav` into `sink` and measures `pid` while it flows.
-fn measure(sb: &Sandbox, pid: u32, sink: &str, wav: &Path, app: &str) -> Result<Figures> {
+fn measure(
+    sb: &Sandbox,
+    pid: u32,
+    sink: &str,
+    wav: &Path,
+    app: &str,
+    mode: &Mode,
+) -> Result<Figures> {
     // Idle: the process is up (its sink exists) and nothing plays yet.
     let idle_rss_kb = rss_kb(pid)?;
-    let mut player: Child = sb
-        .play_cmd(wav, sink, &[&format!("application.name={app}")])
-        .spawn()?;
+    let mut player: Child = player(sb, wav, sink, app).spawn()?;
     wait_for("player linked", Duration::from_secs(5), || {
         let Some(id) = node_id_by_app(sb, app)? else {
             return Ok(None);
@@ -85,7 +233,7 @@ fn measure(sb: &Sandbox, pid: u32, sink: &str, wav: &Path, app: &str) -> Result<
     })?;
     // Two seconds of steady state before measuring (meters, taps and buffers all in use).
     std::thread::sleep(Duration::from_secs(2));
-    let cpu = cpu_percent(pid)?;
+    let cpu = cpu_percent(pid, mode.cpu_window)?;
     let rss = rss_kb(pid)?;
     let _ = player.kill();
     let _ = player.wait();
@@ -94,6 +242,25 @@ fn measure(sb: &Sandbox, pid: u32, sink: &str, wav: &Path, app: &str) -> Result<
         rss_kb: rss,
         cpu,
     })
+}
+
+/// A player of `wav` into `sink` as app `app`, with a real-time data thread (as the soak's:
+/// a late player on a busy machine is not a missed cycle of the sink it plays into).
+fn player(sb: &Sandbox, wav: &Path, sink: &str, app: &str) -> std::process::Command {
+    let mut c = sb.play_cmd(wav, sink, &[&format!("application.name={app}")]);
+    c.env("PIPEWIRE_CONFIG_NAME", "client-rt.conf");
+    c
+}
+
+/// One count of the cost-as-the-work-grows figures.
+struct Grown {
+    cpu: f64,
+    rss_kb: u64,
+    window: Duration,
+    /// xruns headroomd counted over the window (`None`: the reference).
+    xruns: Option<u64>,
+    /// Callbacks headroomd counted over the window.
+    callbacks: Option<u64>,
 }
 
 /// Number of headroom tap nodes in the graph.
@@ -111,8 +278,10 @@ fn tap_count(sb: &Sandbox) -> Result<usize> {
 }
 
 /// Plays `wav` as `n` streams at once into `sink` (apps `<app>-0` …) and measures `pid` (CPU,
-/// RSS) once every stream is linked and, with `taps`, tapped; stops them and waits until
-/// their taps are gone. Returns (CPU %, RSS kB).
+/// RSS, and with `ours` headroomd's xrun and callback counters) over the mode's window once
+/// every stream is linked and, with `ours`, tapped; stops them and waits until their taps
+/// are gone.
+#[allow(clippy::too_many_arguments)]
 fn measure_streams(
     sb: &Sandbox,
     pid: u32,
@@ -120,16 +289,13 @@ fn measure_streams(
     wav: &Path,
     app: &str,
     n: usize,
-    taps: bool,
-) -> Result<(f64, u64)> {
+    ours: bool,
+    window: Duration,
+) -> Result<Grown> {
     let mut players = Vec::with_capacity(n);
     let r = (|| {
         for k in 0..n {
-            let name = format!("{app}-{k}");
-            players.push(
-                sb.play_cmd(wav, sink, &[&format!("application.name={name}")])
-                    .spawn()?,
-            );
+            players.push(player(sb, wav, sink, &format!("{app}-{k}")).spawn()?);
         }
         wait_for("all players linked", Duration::from_secs(30), || {
             for k in 0..n {
@@ -142,20 +308,36 @@ fn measure_streams(
             }
             Ok(Some(()))
         })?;
-        if taps {
+        if ours {
             wait_for("every stream tapped", Duration::from_secs(30), || {
                 Ok((tap_count(sb)? >= n).then_some(()))
             })?;
         }
         std::thread::sleep(Duration::from_secs(2));
-        let cpu = cpu_percent(pid)?;
-        Ok((cpu, rss_kb(pid)?))
+        let before = if ours { Some(status(sb)?) } else { None };
+        let cpu = cpu_percent(pid, window)?;
+        let rss_kb = rss_kb(pid)?;
+        let after = if ours { Some(status(sb)?) } else { None };
+        let (xruns, callbacks) = match (before, after) {
+            (Some(b), Some(a)) => (
+                Some(a.xruns.saturating_sub(b.xruns)),
+                Some(a.dsp.call_count.saturating_sub(b.dsp.call_count)),
+            ),
+            _ => (None, None),
+        };
+        Ok(Grown {
+            cpu,
+            rss_kb,
+            window,
+            xruns,
+            callbacks,
+        })
     })();
     for p in &mut players {
         let _ = p.kill();
         let _ = p.wait();
     }
-    if taps {
+    if ours {
         wait_for("taps removed", Duration::from_secs(30), || {
             Ok((tap_count(sb)? == 0).then_some(()))
         })?;
@@ -163,22 +345,31 @@ fn measure_streams(
     r
 }
 
-/// [`measure_streams`] for every count in [`STREAMS`].
+/// [`measure_streams`] for every count of the mode.
 fn scaling(
     sb: &Sandbox,
     pid: u32,
     sink: &str,
     wav: &Path,
     app: &str,
-    taps: bool,
-) -> Result<Vec<(f64, u64)>> {
-    STREAMS
+    ours: bool,
+    mode: &Mode,
+) -> Result<Vec<Grown>> {
+    mode.streams
         .iter()
-        .map(|&n| measure_streams(sb, pid, sink, wav, app, n, taps))
+        .map(|&n| {
+            // The reference's xruns are not counted: its window stays short.
+            let window = if ours {
+                mode.window(n)
+            } else {
+                mode.cpu_window
+            };
+            measure_streams(sb, pid, sink, wav, app, n, ours, window)
+        })
         .collect()
 }
 
-fn reference(sb: &Sandbox, wav: &Path) -> Result<(Figures, Vec<(f64, u64)>)> {
+fn reference(sb: &Sandbox, wav: &Path, mode: &Mode) -> Result<(Figures, Vec<Grown>)> {
     let mut lb = sb
         .command("pw-loopback")
         .args([
@@ -201,6 +392,7 @@ fn reference(sb: &Sandbox, wav: &Path) -> Result<(Figures, Vec<(f64, u64)>)> {
             "footprint-reference",
             wav,
             "footprint-ref-tone",
+            mode,
         )?;
         let grown = scaling(
             sb,
@@ -209,6 +401,7 @@ fn reference(sb: &Sandbox, wav: &Path) -> Result<(Figures, Vec<(f64, u64)>)> {
             wav,
             "footprint-ref-many",
             false,
+            mode,
         )?;
         Ok((one, grown))
     })();
@@ -222,47 +415,133 @@ fn main() -> Result<()> {
     if std::env::args().any(|a| a == "--list") {
         return Ok(());
     }
+    let mode = Mode::from_env();
     let bin = workspace_bin("headroomd")?;
-    if !bin.to_string_lossy().contains("/release/") {
-        bail!("run as a benchmark (release build): {}", bin.display());
+    if !mode.smoke && !bin.to_string_lossy().contains("/release/") {
+        bail!(
+            "run as a benchmark (release build), or set HEADROOM_FOOTPRINT_SMOKE=1: {}",
+            bin.display()
+        );
     }
     let sb = Sandbox::start()?;
     force_quantum(&sb, QUANTUM)?;
-    let wav = write_wav(&sb, "footprint.wav", &sine(440.0, -20.0, 30.0))?;
+    let wav = write_wav(&sb, "footprint.wav", &sine(440.0, -20.0, mode.wav_secs))?;
 
-    let (reference, ref_grown) = reference(&sb, &wav)?;
-    let d = Daemon::start_bin(&sb, &bin, &[])?;
+    let reference = if mode.smoke {
+        None
+    } else {
+        Some(reference(&sb, &wav, &mode)?)
+    };
+    let mut d = Daemon::start_bin(&sb, &bin, &[])?;
     let pid = d.pid().context("headroomd pid")?;
-    let ours = measure(&sb, pid, BUS_SINK, &wav, "footprint-tone")?;
-    let grown = scaling(&sb, pid, BUS_SINK, &wav, "footprint-many", true)?;
+    let r = (|| {
+        let ours = measure(&sb, pid, BUS_SINK, &wav, "footprint-tone", &mode)?;
+        // The same without the Layer A tap: what the bus alone costs.
+        let untapped = if mode.smoke {
+            None
+        } else {
+            set_layer_a(&sb, false)?;
+            let f = measure(&sb, pid, BUS_SINK, &wav, "footprint-untapped", &mode);
+            set_layer_a(&sb, true)?;
+            Some(f?)
+        };
+        let grown = scaling(&sb, pid, BUS_SINK, &wav, "footprint-many", true, &mode)?;
+        let idle = measure_idle(&sb, pid, mode.idle_window)?;
+        let st = status(&sb)?;
+        Ok((ours, untapped, grown, idle, st))
+    })();
+    let (ours, untapped, grown, idle, st) = headroom_tests::daemon::with_log(&d, r)?;
+    let log = d.terminate()?;
+    report(&mode, &ours, &grown, &idle, reference.as_ref());
+    if let (Some(u), Some((r, _))) = (untapped, reference.as_ref()) {
+        println!(
+            "one stream without its Layer A tap (layer_a.enabled off): CPU {:.2} % ({:.2}× \
+             pw-loopback's {:.2} % above), RSS {:.1} MB ({:.2}×)",
+            u.cpu,
+            u.cpu / r.cpu,
+            r.cpu,
+            u.rss_kb as f64 / 1024.0,
+            u.rss_kb as f64 / r.rss_kb as f64
+        );
+    }
+    if mode.smoke {
+        smoke_checks(&grown, &idle, &st, &log)?;
+    }
+    Ok(())
+}
 
+/// What the smoke run checks: the stream was tapped and processed, the daemon answered with
+/// its counters, it went idle without periodic wakeups, and it stopped cleanly.
+fn smoke_checks(grown: &[Grown], idle: &Idle, st: &headroom_ipc::Status, log: &str) -> Result<()> {
+    let g = grown.first().context("no stream run")?;
+    let (Some(callbacks), Some(_xruns)) = (g.callbacks, g.xruns) else {
+        bail!("the daemon's xrun and callback counters were not read");
+    };
+    if callbacks == 0 {
+        bail!("no audio callbacks while a stream played; log:\n{log}");
+    }
+    if st.dsp.call_count < callbacks {
+        bail!(
+            "status counts {} callbacks, fewer than the {callbacks} of the window",
+            st.dsp.call_count
+        );
+    }
+    if idle.wakeups > SMOKE_IDLE_WAKEUPS_MAX {
+        bail!(
+            "idle headroomd woke up {} times in {:.1} s (at most {SMOKE_IDLE_WAKEUPS_MAX} expected: \
+             something ticks while nothing is to be done); log:\n{log}",
+            idle.wakeups,
+            idle.window.as_secs_f64()
+        );
+    }
+    if headroom_tests::daemon::bus_stats_from_log(log).is_none() {
+        bail!("no bus statistics at exit; log:\n{log}");
+    }
+    Ok(())
+}
+
+/// Prints every figure (with the reference's and the ratios when there is one).
+fn report(
+    mode: &Mode,
+    ours: &Figures,
+    grown: &[Grown],
+    idle: &Idle,
+    reference: Option<&(Figures, Vec<Grown>)>,
+) {
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
     let mb = |kb: u64| kb as f64 / 1024.0;
-    println!("daemon footprint, quantum {QUANTUM}, one stream (release build)");
+    let smoke = if mode.smoke {
+        " — smoke run (no reference, any build: the figures are not comparable)"
+    } else {
+        ""
+    };
+    println!("daemon footprint, quantum {QUANTUM}, one stream{smoke}");
     println!(
         "{:<28} {:>12} {:>14} {:>8}",
         "", "headroomd", "pw-loopback", "ratio"
     );
+    let (r_idle, r_rss, r_cpu) =
+        reference.map_or((0, 0, 0.0), |(r, _)| (r.idle_rss_kb, r.rss_kb, r.cpu));
     println!(
         "{:<28} {:>9.1} MB {:>11.1} MB {:>7.2}×",
         "RSS idle",
         mb(ours.idle_rss_kb),
-        mb(reference.idle_rss_kb),
-        ratio(ours.idle_rss_kb as f64, reference.idle_rss_kb as f64)
+        mb(r_idle),
+        ratio(ours.idle_rss_kb as f64, r_idle as f64)
     );
     println!(
         "{:<28} {:>9.1} MB {:>11.1} MB {:>7.2}×",
         "RSS processing",
         mb(ours.rss_kb),
-        mb(reference.rss_kb),
-        ratio(ours.rss_kb as f64, reference.rss_kb as f64)
+        mb(r_rss),
+        ratio(ours.rss_kb as f64, r_rss as f64)
     );
     println!(
         "{:<28} {:>10.2} % {:>12.2} % {:>7.2}×",
         "CPU processing (one core)",
         ours.cpu,
-        reference.cpu,
-        ratio(ours.cpu, reference.cpu)
+        r_cpu,
+        ratio(ours.cpu, r_cpu)
     );
     println!(
         "RSS goal ≤ {:.0} MB while processing: {}",
@@ -276,32 +555,53 @@ fn main() -> Result<()> {
     println!();
     println!("cost as the work grows, quantum {QUANTUM} (headroomd: one Layer A tap per stream)");
     println!(
-        "{:<10} {:>14} {:>14} {:>14} {:>14}",
-        "streams", "headroomd CPU", "pw-loopback", "headroomd RSS", "pw-loopback"
+        "{:<8} {:>14} {:>12} {:>14} {:>12} {:>18}",
+        "streams",
+        "headroomd CPU",
+        "pw-loopback",
+        "headroomd RSS",
+        "pw-loopback",
+        "headroomd xruns"
     );
-    for ((n, o), r) in STREAMS.iter().zip(&grown).zip(&ref_grown) {
+    let none = Vec::new();
+    let ref_grown = reference.map_or(&none, |(_, g)| g);
+    for (k, (n, o)) in mode.streams.iter().zip(grown).enumerate() {
+        let r = ref_grown.get(k);
         println!(
-            "{:<10} {:>12.2} % {:>12.2} % {:>11.1} MB {:>11.1} MB",
+            "{:<8} {:>12.2} % {:>10.2} % {:>11.1} MB {:>9.1} MB {:>8} in {:>3.0} s",
             n,
-            o.0,
-            r.0,
-            mb(o.1),
-            mb(r.1)
+            o.cpu,
+            r.map_or(f64::NAN, |r| r.cpu),
+            mb(o.rss_kb),
+            mb(r.map_or(0, |r| r.rss_kb)),
+            o.xruns.map_or("?".into(), |x| x.to_string()),
+            o.window.as_secs_f64()
         );
     }
     // Per added stream: the slope from the first count to each larger one.
-    if let (Some(&n0), Some(o0), Some(r0)) = (STREAMS.first(), grown.first(), ref_grown.first()) {
-        for ((&n, o), r) in STREAMS.iter().zip(&grown).zip(&ref_grown).skip(1) {
+    if let (Some(&n0), Some(o0), Some(r0)) =
+        (mode.streams.first(), grown.first(), ref_grown.first())
+    {
+        for ((&n, o), r) in mode.streams.iter().zip(grown).zip(ref_grown).skip(1) {
             let k = (n - n0) as f64;
             println!(
                 "per added stream, {n0} → {n}: headroomd {:+.3} % CPU, {:+.0} kB RSS; \
                  pw-loopback {:+.3} % CPU, {:+.0} kB RSS",
-                (o.0 - o0.0) / k,
-                (o.1 as f64 - o0.1 as f64) / k,
-                (r.0 - r0.0) / k,
-                (r.1 as f64 - r0.1 as f64) / k,
+                (o.cpu - o0.cpu) / k,
+                (o.rss_kb as f64 - o0.rss_kb as f64) / k,
+                (r.cpu - r0.cpu) / k,
+                (r.rss_kb as f64 - r0.rss_kb as f64) / k,
             );
         }
     }
-    Ok(())
+    println!();
+    let secs = idle.window.as_secs_f64();
+    println!(
+        "idle (no stream, no subscriber, after the runs above): {:.2} ms CPU in {secs:.0} s \
+         ({:.4} % of one core), {} wakeups ({:.2}/s)",
+        idle.cpu_ms,
+        idle.cpu_ms / 10.0 / secs,
+        idle.wakeups,
+        idle.wakeups as f64 / secs
+    );
 }

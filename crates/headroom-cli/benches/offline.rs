@@ -6,13 +6,26 @@
 //! the same files (target: all cores ≥ 1.5× one core on 2 cores). Wall-clock and CPU times
 //! are both shown: on a machine busy with other work the wall-clock ratio is the noisier one.
 //! Fixtures are made with ffmpeg (`make deps` installs it). Nothing here asserts a timing.
+//!
+//! Run without `--bench` (`cargo test -p headroom-cli --bench offline`, as `make test` does)
+//! it is a smoke run: the same commands once each on a 20-second file and a folder of three
+//! 5-second tracks, with the debug build, checking that every command succeeds and that the
+//! render has the input's length; the ratios it prints mean nothing.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_headroom");
-const RUNS: usize = 3;
+
+/// The full benchmark or the smoke run.
+struct Mode {
+    smoke: bool,
+    runs: usize,
+    long_secs: u32,
+    tracks: usize,
+    track_secs: u32,
+}
 
 /// CPU seconds (user + system) used by finished children of this process so far.
 fn children_cpu() -> f64 {
@@ -24,11 +37,11 @@ fn children_cpu() -> f64 {
     tv(u.ru_utime) + tv(u.ru_stime)
 }
 
-/// Runs `cmd` `RUNS` times; returns the median wall-clock and CPU seconds.
-fn time(mut make: impl FnMut() -> Command) -> (f64, f64) {
+/// Runs `cmd` `runs` times; returns the median wall-clock and CPU seconds.
+fn time(runs: usize, mut make: impl FnMut() -> Command) -> (f64, f64) {
     let mut walls = Vec::new();
     let mut cpus = Vec::new();
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         let mut cmd = make();
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let cpu0 = children_cpu();
@@ -40,7 +53,7 @@ fn time(mut make: impl FnMut() -> Command) -> (f64, f64) {
     }
     walls.sort_by(f64::total_cmp);
     cpus.sort_by(f64::total_cmp);
-    (walls[RUNS / 2], cpus[RUNS / 2])
+    (walls[runs / 2], cpus[runs / 2])
 }
 
 fn ffmpeg(args: &[&str]) {
@@ -78,11 +91,25 @@ fn line(name: &str, (wall, cpu): (f64, f64), reference: Option<(f64, f64)>) {
 }
 
 fn main() {
-    // `cargo bench` passes --bench; `cargo test --benches` passes nothing: only time in the
-    // former.
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
+    // `cargo bench` passes --bench; `cargo test --bench offline` passes nothing: a smoke run.
+    let mode = if std::env::args().any(|a| a == "--bench") {
+        Mode {
+            smoke: false,
+            runs: 3,
+            long_secs: 600,
+            tracks: 20,
+            track_secs: 60,
+        }
+    } else {
+        Mode {
+            smoke: true,
+            runs: 1,
+            long_secs: 20,
+            tracks: 3,
+            track_secs: 5,
+        }
+    };
+    let runs = mode.runs;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let long = d.join("long.wav");
@@ -90,7 +117,10 @@ fn main() {
         "-f",
         "lavfi",
         "-i",
-        "anoisesrc=color=pink:duration=600:sample_rate=48000:amplitude=0.2",
+        &format!(
+            "anoisesrc=color=pink:duration={}:sample_rate=48000:amplitude=0.2",
+            mode.long_secs
+        ),
         "-af",
         "volume='0.5+0.4*sin(2*PI*0.05*t)':eval=frame",
         "-ac",
@@ -101,34 +131,41 @@ fn main() {
     ]);
     let out = d.join("out.wav");
     let (l, o) = (long.to_str().unwrap(), out.to_str().unwrap());
+    let smoke = if mode.smoke {
+        " — smoke run (debug build, figures not comparable)"
+    } else {
+        ""
+    };
     println!(
-        "offline: 10-minute stereo 16-bit 48 kHz WAV, median of {RUNS} runs (target <= 0.25x)"
+        "offline: {} s stereo 16-bit 48 kHz WAV, median of {runs} runs (target <= 0.25x){smoke}",
+        mode.long_secs
     );
-    let reference = time(|| ebur128(&long));
+    let reference = time(runs, || ebur128(&long));
     line("ffmpeg -af ebur128=peak=true", reference, None);
     line(
         "headroom analyze",
-        time(|| headroom(&["analyze", l])),
+        time(runs, || headroom(&["analyze", l])),
         Some(reference),
     );
     line(
         "headroom render (with summary)",
-        time(|| headroom(&["render", l, o])),
+        time(runs, || headroom(&["render", l, o])),
         Some(reference),
     );
     line(
         "headroom render --quiet",
-        time(|| headroom(&["render", "-q", l, o])),
+        time(runs, || headroom(&["render", "-q", l, o])),
         Some(reference),
     );
 
     let album = d.join("album");
     std::fs::create_dir(&album).unwrap();
-    let tracks = 20;
+    let tracks = mode.tracks;
     for i in 0..tracks {
         let name = album.join(format!("{i:02}.flac"));
         let src = format!(
-            "anoisesrc=color=pink:duration=60:sample_rate=44100:amplitude={}:seed={i}",
+            "anoisesrc=color=pink:duration={}:sample_rate=44100:amplitude={}:seed={i}",
+            mode.track_secs,
             0.05 + 0.01 * i as f64
         );
         ffmpeg(&[
@@ -148,8 +185,11 @@ fn main() {
         .collect();
     let a = album.to_str().unwrap();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("folder: {tracks} FLAC tracks of 60 s stereo 44.1 kHz, {cores} cores");
-    let ff = time(|| {
+    println!(
+        "folder: {tracks} FLAC tracks of {} s stereo 44.1 kHz, {cores} cores",
+        mode.track_secs
+    );
+    let ff = time(runs, || {
         // One ffmpeg after another, as a shell loop would.
         let mut c = Command::new("sh");
         let mut script = String::new();
@@ -162,8 +202,8 @@ fn main() {
         c.args(["-c", &script]);
         c
     });
-    let one = time(|| headroom(&["analyze", "--jobs", "1", a]));
-    let all = time(|| headroom(&["analyze", a]));
+    let one = time(runs, || headroom(&["analyze", "--jobs", "1", a]));
+    let all = time(runs, || headroom(&["analyze", a]));
     let fps = |(w, _): (f64, f64)| tracks as f64 / w;
     println!(
         "  {:<34} {:6.1} files/s",

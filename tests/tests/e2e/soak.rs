@@ -1,7 +1,8 @@
 //! headroomd processes continuously at a 256-frame quantum without a single xrun.
 //!
 //! 60 s by default; `HEADROOM_SOAK_SECS=600` (what `scripts/soak.sh`, i.e. `make soak`, sets)
-//! makes it a 10-minute soak.
+//! makes it a 10-minute soak. `HEADROOM_SOAK_STREAMS=N` plays the programme as N application
+//! streams at once, each tapped by Layer A (`make soak-32`: 32 streams for 60 s).
 //!
 //! Part of `make test` (60 s). xruns measure the whole machine: on a loaded machine every
 //! PipeWire client misses cycles (pw-top then shows similar ERR counts for the player and for
@@ -64,11 +65,16 @@ fn no_xruns_at_quantum_256() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
-    let attempts = if secs > 60 { 1 } else { 2 };
+    let streams: usize = std::env::var("HEADROOM_SOAK_STREAMS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let attempts = if secs > 60 || streams > 1 { 1 } else { 2 };
     for attempt in 1..=attempts {
-        let (stats, log) = soak(secs);
+        let (stats, log) = soak(secs, streams);
         let n = |k: &str| -> u64 { stats.get(k).and_then(|v| v.parse().ok()).unwrap_or(0) };
-        println!("run {attempt}: {secs} s at quantum 256: {stats:?}");
+        println!("run {attempt}: {secs} s at quantum 256, {streams} stream(s): {stats:?}");
         // 48000 / 256 = 187.5 callbacks per second while playing.
         assert!(
             n("callbacks") as f64 >= 0.9 * 187.5 * secs as f64,
@@ -86,8 +92,9 @@ fn no_xruns_at_quantum_256() {
     }
 }
 
-/// One soak run; returns the bus statistics the daemon logs at exit, and the log.
-fn soak(secs: u32) -> (std::collections::BTreeMap<String, String>, String) {
+/// One soak run with `streams` application streams; returns the bus statistics the daemon
+/// logs at exit, and the log.
+fn soak(secs: u32, streams: usize) -> (std::collections::BTreeMap<String, String>, String) {
     let sb = Sandbox::start().expect("sandbox");
     force_quantum(&sb, 256).unwrap();
     let mut d = Daemon::start(&sb, &[]).expect("headroomd");
@@ -95,12 +102,23 @@ fn soak(secs: u32) -> (std::collections::BTreeMap<String, String>, String) {
     write_programme(&wav, secs);
     // The player gets a real-time data thread too (client-rt.conf), so a late player on this
     // busy machine does not show up as a missed bus cycle.
-    let st = sb
-        .play_cmd(&wav, BUS_SINK, &["application.name=soak"])
-        .env("PIPEWIRE_CONFIG_NAME", "client-rt.conf")
-        .status()
-        .unwrap();
-    assert!(st.success(), "pw-play failed: {st}; log:\n{}", d.log());
+    let players: Vec<_> = (0..streams)
+        .map(|k| {
+            let app = if streams == 1 {
+                "application.name=soak".to_string()
+            } else {
+                format!("application.name=soak-{k}")
+            };
+            sb.play_cmd(&wav, BUS_SINK, &[&app])
+                .env("PIPEWIRE_CONFIG_NAME", "client-rt.conf")
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut p in players {
+        let st = p.wait().unwrap();
+        assert!(st.success(), "pw-play failed: {st}; log:\n{}", d.log());
+    }
     // The quantum must have been in force: check the graph still has it.
     let forced = wait_for("settings metadata", Duration::from_secs(2), || {
         let out = sb

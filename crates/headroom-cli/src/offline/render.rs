@@ -334,40 +334,79 @@ impl Figures {
     }
 }
 
-/// Frames handed from the processing thread to the writing thread at a time.
+/// Frames decoded, processed and written at a time.
 const BATCH_FRAMES: usize = 16_384;
+/// Batches in flight between two stages.
+const DEPTH: usize = 4;
 
-/// A batch of input (for the "before" meter) and the chain's output for it.
-struct Batch {
-    input: Vec<f32>,
-    output: Vec<f32>,
+/// A decoded batch: `len` samples of `buf` (fewer than a whole batch only at the end).
+struct Decoded {
+    buf: Vec<f32>,
+    len: usize,
 }
 
-/// The writing side of a render: encoder and meters, run on their own thread so that
-/// decoding and the chain (this thread) overlap with quantising, writing and measuring.
+/// The reading side of a render, on its own thread: decodes batches into recycled buffers
+/// (`free`) and measures the input. Stops after the last (short) batch, at the first error
+/// (sent on, so it arrives in order), on an interrupt, or when the processing side is gone.
+fn read_side(
+    dec: &mut crate::audio::Decoder,
+    mut meter: Option<LiveMeter>,
+    tx: std::sync::mpsc::SyncSender<CliResult<Decoded>>,
+    free: std::sync::mpsc::Receiver<Vec<f32>>,
+    batch_len: usize,
+    interrupt: &AtomicUsize,
+) -> Option<LiveMeter> {
+    loop {
+        if let Some(sig) = output::pending_interrupt(interrupt) {
+            let _ = tx.send(Err(output::interrupted(sig)));
+            break;
+        }
+        let mut buf = free.try_recv().unwrap_or_else(|_| vec![0.0; batch_len]);
+        let len = match dec.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tx.send(Err(e.into()));
+                break;
+            }
+        };
+        if let Some(m) = meter.as_mut() {
+            m.process(&buf[..len]);
+        }
+        let end = len < buf.len();
+        if tx.send(Ok(Decoded { buf, len })).is_err() || end {
+            break;
+        }
+    }
+    meter
+}
+
+/// The writing side of a render, on its own thread: encodes and measures the chain's
+/// output, and hands each buffer back (`free`) for the next batch.
 fn write_side(
     mut enc: Encoder,
-    meters: Option<(LiveMeter, LiveMeter)>,
-    rx: std::sync::mpsc::Receiver<Batch>,
+    mut meter: Option<LiveMeter>,
+    rx: std::sync::mpsc::Receiver<Vec<f32>>,
+    free: std::sync::mpsc::Sender<Vec<f32>>,
     bar: &indicatif::ProgressBar,
     channels: usize,
-) -> CliResult<Option<Loudness>> {
-    let mut meters = meters;
+) -> CliResult<Option<LiveMeter>> {
     for batch in rx {
-        enc.write(&batch.output)?;
-        if let Some((before, after)) = meters.as_mut() {
-            before.process(&batch.input);
-            after.process(&batch.output);
+        enc.write(&batch)?;
+        if let Some(m) = meter.as_mut() {
+            m.process(&batch);
         }
-        bar.inc((batch.output.len() / channels) as u64);
+        bar.inc((batch.len() / channels) as u64);
+        let _ = free.send(batch);
     }
     enc.finish()?;
-    Ok(meters.map(|(b, a)| Loudness {
-        before: Figures::of(&b),
-        after: Figures::of(&a),
-    }))
+    Ok(meter)
 }
 
+/// Renders in three stages on three threads — decoding (and the input's meter), the chain
+/// (this thread), encoding and writing (and the output's meter) — with batches of
+/// [`BATCH_FRAMES`] passed on bounded channels and their buffers recycled, so that the
+/// stages overlap and nothing is allocated per batch. The chain sees the blocks it would
+/// see reading the file itself (`render_stream`'s partition), so the output is the same.
 fn run(
     dec: &mut crate::audio::Decoder,
     target: &Target,
@@ -376,77 +415,121 @@ fn run(
     opts: &RenderOptions,
     interrupt: &AtomicUsize,
 ) -> CliResult<(u64, usize, Option<Loudness>)> {
+    use std::sync::mpsc::{channel, sync_channel};
     let shown = target.path().to_path_buf();
     let enc = Encoder::new(Box::new(file), target.seekable(), &shown, spec)?;
     let (rate, ch) = (spec.rate, spec.channels);
     let mut chain = Chain::new(rate, ch, opts.block, &opts.params);
     let latency = chain.latency_frames();
-    let meters = opts
-        .measure
-        .then(|| (LiveMeter::new(rate, ch), LiveMeter::new(rate, ch)));
+    let meter = || opts.measure.then(|| LiveMeter::new(rate, ch));
+    let (before, after) = (meter(), meter());
     let bar = if opts.progress {
         super::frames_bar(spec.frames_hint, rate, &shown.display().to_string())
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
-    let (samples, written) = std::thread::scope(|scope| {
-        let writer = scope.spawn(|| write_side(enc, meters, rx, &bar, ch));
-        let batch_len = BATCH_FRAMES * ch;
-        let measure = opts.measure;
-        // Input for the "before" meter, gathered by the source and sent with the output.
-        let input = std::cell::RefCell::new(Vec::with_capacity(batch_len));
-        let mut rendered_out = Vec::with_capacity(batch_len);
-        let send = |output: &mut Vec<f32>| -> CliResult {
-            let batch = Batch {
-                input: std::mem::replace(&mut *input.borrow_mut(), Vec::with_capacity(batch_len)),
-                output: std::mem::replace(output, Vec::with_capacity(batch_len)),
-            };
+    let batch_len = BATCH_FRAMES * ch;
+    let (in_tx, in_rx) = sync_channel::<CliResult<Decoded>>(DEPTH);
+    let (in_free_tx, in_free_rx) = channel::<Vec<f32>>();
+    let (out_tx, out_rx) = sync_channel::<Vec<f32>>(DEPTH);
+    let (out_free_tx, out_free_rx) = channel::<Vec<f32>>();
+    let (rendered, read, written) = std::thread::scope(|scope| {
+        let reader =
+            scope.spawn(|| read_side(dec, before, in_tx, in_free_rx, batch_len, interrupt));
+        let writer = scope.spawn(|| write_side(enc, after, out_rx, out_free_tx, &bar, ch));
+        let mut current = Decoded {
+            buf: Vec::new(),
+            len: 0,
+        };
+        let mut pos = 0;
+        let mut input_ended = false;
+        let mut out = Vec::with_capacity(batch_len);
+        let send = |out: &mut Vec<f32>| -> CliResult {
+            let next = out_free_rx.try_recv().map_or_else(
+                |_| Vec::with_capacity(batch_len),
+                |mut v| {
+                    v.clear();
+                    v
+                },
+            );
             // A closed channel means the writer failed; its error is reported below.
-            tx.send(batch)
+            out_tx
+                .send(std::mem::replace(out, next))
                 .map_err(|_| CliError::failed("the output writer stopped"))
         };
         let rendered = render_stream(
             &mut chain,
             opts.block,
             |buf| {
-                if let Some(sig) = output::pending_interrupt(interrupt) {
-                    return Err(output::interrupted(sig));
+                let mut filled = 0;
+                while filled < buf.len() {
+                    if pos == current.len {
+                        if input_ended {
+                            break;
+                        }
+                        let done = std::mem::take(&mut current.buf);
+                        if !done.is_empty() {
+                            let _ = in_free_tx.send(done);
+                        }
+                        match in_rx.recv() {
+                            Ok(Ok(d)) => {
+                                // A short batch is the last one.
+                                input_ended = d.len < d.buf.len();
+                                current = d;
+                                pos = 0;
+                            }
+                            Ok(Err(e)) => return Err(e),
+                            Err(_) => input_ended = true,
+                        }
+                        continue;
+                    }
+                    let n = (buf.len() - filled).min(current.len - pos);
+                    buf[filled..filled + n].copy_from_slice(&current.buf[pos..pos + n]);
+                    filled += n;
+                    pos += n;
                 }
-                let n = dec.read(buf)?;
-                if measure {
-                    input.borrow_mut().extend_from_slice(&buf[..n]);
-                }
-                Ok(n)
+                Ok(filled)
             },
             |chunk| {
-                rendered_out.extend_from_slice(chunk);
-                if rendered_out.len() >= batch_len {
-                    send(&mut rendered_out)?;
+                out.extend_from_slice(chunk);
+                if out.len() >= batch_len {
+                    send(&mut out)?;
                 }
                 Ok(())
             },
         )
         .and_then(|n| {
-            send(&mut rendered_out)?;
+            if !out.is_empty() {
+                send(&mut out)?;
+            }
             Ok(n)
         });
-        drop(tx);
+        drop(out_tx);
+        // Unblocks the reader if the chain stopped early.
+        drop(in_rx);
+        let read = reader.join().ok().flatten();
         let written = writer
             .join()
             .unwrap_or_else(|_| Err(CliError::failed("the output writer failed")));
-        (rendered, written)
+        (rendered, read, written)
     });
     bar.finish_and_clear();
     if let Some(sig) = output::pending_interrupt(interrupt) {
         return Err(output::interrupted(sig));
     }
     // A write error explains a stopped render better than the stop itself.
-    let loudness = match (samples, written) {
+    let (samples, after) = match (rendered, written) {
         (_, Err(e)) | (Err(e), Ok(_)) => return Err(e),
-        (Ok(n), Ok(l)) => (n, l),
+        (Ok(n), Ok(a)) => (n, a),
     };
-    Ok((loudness.0.div_ceil(ch as u64), latency, loudness.1))
+    let loudness = match (read, after) {
+        (Some(b), Some(a)) => Some(Loudness {
+            before: Figures::of(&b),
+            after: Figures::of(&a),
+        }),
+        _ => None,
+    };
+    Ok((samples.div_ceil(ch as u64), latency, loudness))
 }
 
 /// `headroom render`: runs every job, printing a summary per file (text unless `quiet`, or

@@ -83,8 +83,9 @@ impl Engine {
         }
     }
 
-    /// Records one history sample from the meters and the callback timing since the last one.
-    pub(super) fn record_history(&mut self) {
+    /// Records one history sample, taken at `unix_ms`, from the meters and the callback
+    /// timing since the last one; logs the callback spikes and xruns that are new since then.
+    pub(super) fn record_history(&mut self, unix_ms: u64) {
         let m = self.bus.meters().load();
         let t = self.bus.timing().snapshot();
         let calls = t.call_count.saturating_sub(self.last_timing.call_count);
@@ -93,8 +94,26 @@ impl Engine {
         } else {
             0.0
         };
+        let xruns = self.bus.xruns();
+        if t.spike_count > self.last_timing.spike_count {
+            tracing::warn!(
+                new_spikes = t.spike_count - self.last_timing.spike_count,
+                last_spike_us = t.last_spike_us,
+                threshold_us = self.bus.timing().spike_threshold_us(),
+                max_us = t.max_us,
+                "audio callback took longer than the spike threshold"
+            );
+        }
+        if xruns > self.last_xruns {
+            tracing::warn!(
+                new_xruns = xruns - self.last_xruns,
+                total = xruns,
+                "audio bus xruns"
+            );
+        }
+        self.last_xruns = xruns;
         let sample = Sample {
-            unix_ms: now_unix_ms(),
+            unix_ms,
             in_momentary_lufs: m.in_momentary_lufs,
             in_short_term_lufs: m.in_short_term_lufs,
             out_momentary_lufs: m.out_momentary_lufs,
@@ -105,7 +124,7 @@ impl Engine {
             dsp_mean_us: mean,
             dsp_max_us: t.max_us as f32,
             spikes: t.spike_count,
-            xruns: self.bus.xruns(),
+            xruns,
         };
         self.last_timing = t;
         if let Err(e) = self.history.record(sample) {

@@ -57,6 +57,9 @@ pub use run::{run, EngineHandler, EngineThread, SentCommands, REQUEST_TIMEOUT};
 /// Interval of the engine's ticker (meters at 10 Hz, Layer A steps).
 pub const TICK: Duration = Duration::from_millis(100);
 
+/// Interval of the history samples.
+const HISTORY_INTERVAL: Duration = Duration::from_secs(1);
+
 /// File name of the persisted runtime route rules, in the state directory.
 pub const ROUTES_FILE_NAME: &str = "routes.json";
 
@@ -133,6 +136,14 @@ pub struct Engine {
     profile_error: Option<String>,
     /// The state word and the alerts.
     watch: Watch,
+    /// Xruns at the last history sample (new ones are logged with it).
+    last_xruns: u64,
+    /// The frame counter at the last tick.
+    last_tick_frames: u64,
+    /// Whether the bus's capture stream streams (audio flows through it).
+    bus_streaming: bool,
+    /// Nothing would change on further ticks (see [`Engine::is_idle`]).
+    idle: bool,
 }
 
 impl Engine {
@@ -198,12 +209,23 @@ impl Engine {
             last_timing: timing,
             profile_error,
             watch,
+            last_xruns: 0,
+            last_tick_frames: 0,
+            bus_streaming: false,
+            idle: false,
         }
     }
 
     /// Reacts to one input. Never blocks; see [`Input`] for what each input is answered with.
     pub fn on(&mut self, input: Input) -> Vec<Output> {
         let mut out = Vec::new();
+        if self.idle {
+            let now = match &input {
+                Input::Tick { now } => *now,
+                _ => Instant::now(),
+            };
+            self.wake(now);
+        }
         match input {
             Input::Start => out.push(Output::Publish(Event::started(env!("CARGO_PKG_VERSION")))),
             Input::Request(req) => {
@@ -274,16 +296,69 @@ impl Engine {
             xruns: self.bus.xruns(),
         };
         let alerts = self.watch.observe(&observation);
+        let settled = self.watch_settled(&observation);
         self.publish_alerts(alerts, out);
         out.push(Output::Publish(Event::meters_tick_in(
             self.watch.state(),
             self.meters(),
             self.layer_a_levels(),
         )));
-        if now.saturating_duration_since(self.last_history) >= Duration::from_secs(1) {
+        if now.saturating_duration_since(self.last_history) >= HISTORY_INTERVAL {
             self.last_history = now;
-            self.record_history();
+            self.record_history(crate::history::now_unix_ms());
         }
+        let flowing = m.frames != self.last_tick_frames;
+        self.last_tick_frames = m.frames;
+        self.idle = !flowing
+            && !self.bus_streaming
+            && self.routing.layer_a_state().is_empty()
+            && !out.iter().any(|o| matches!(o, Output::Pw(_)))
+            && settled;
+    }
+
+    /// Whether the state word and the alerts stay as they are if every later tick observes
+    /// what `o` did (nothing flows, nothing changes): probed on a copy of the watch, two
+    /// observations a minute apart (longer than any of its hold and clear times).
+    fn watch_settled(&self, o: &Observation<'_>) -> bool {
+        let mut probe = self.watch.clone();
+        let state = probe.state();
+        (1..=2u64).all(|k| {
+            let later = Observation {
+                now_ms: o.now_ms + k * 61_000,
+                unix_ms: o.unix_ms + k * 61_000,
+                ..*o
+            };
+            probe.observe(&later).is_empty() && probe.state() == state
+        })
+    }
+
+    /// Whether the engine is idle: no audio flows, no stream is tapped, the state word and
+    /// alerts are settled, so ticks would change nothing but the history, which [`Engine::on`]
+    /// fills in for the idle time when the next input arrives. The thread feeding the engine
+    /// stops its ticker while this holds and nobody is subscribed, and starts it again after
+    /// the next input (a request, a PipeWire event such as [`PwEvent::BusStreaming`], a
+    /// profile change). An idle daemon then does not wake up at all.
+    pub fn is_idle(&self) -> bool {
+        self.idle
+    }
+
+    /// Leaves idle at `now`: records the history samples the ticks would have taken since the
+    /// last one. Nothing changed meanwhile (no frames, no xruns, no callbacks), so they are
+    /// what those ticks would have recorded, one per second.
+    fn wake(&mut self, now: Instant) {
+        self.idle = false;
+        let behind = now.saturating_duration_since(self.last_history);
+        let missed = behind.as_secs();
+        if missed == 0 {
+            return;
+        }
+        let now_unix = crate::history::now_unix_ms();
+        let behind_ms = behind.as_millis() as u64;
+        for k in 1..=missed {
+            let unix_ms = now_unix.saturating_sub(behind_ms.saturating_sub(k * 1000));
+            self.record_history(unix_ms);
+        }
+        self.last_history += HISTORY_INTERVAL * missed as u32;
     }
 
     fn shutdown(&mut self, reason: String, out: &mut Vec<Output>) {

@@ -48,6 +48,7 @@ impl Engine {
                 }
                 self.real_sink = name.clone();
             }
+            PwEvent::BusStreaming { streaming } => self.bus_streaming = *streaming,
             PwEvent::UserSinkChanged { name } => self.remember_user_sink(name.as_deref()),
             PwEvent::WirePlumberMissing => {
                 tracing::warn!("the session manager (WirePlumber) is gone; streams cannot be routed until it is back");

@@ -195,7 +195,14 @@ fn serve(
     // channel that never delivers instead of waking up for the closed one over and over.
     let never = crossbeam_channel::never();
     let mut prof_rx = prof_rx;
+    let no_ticks = crossbeam_channel::never();
     let reason = loop {
+        // Idle and nobody subscribed: no ticks until the next input (see `Engine::is_idle`).
+        let ticks = if engine.is_idle() && outlets.broadcaster.subscriber_count() == 0 {
+            &no_ticks
+        } else {
+            &ticker
+        };
         select! {
             recv(rx) -> msg => match msg {
                 Ok(EngineMsg::Request(req, claim, reply)) => {
@@ -222,7 +229,7 @@ fn serve(
                 Ok(ev) => outlets.dispatch(engine.on(Input::Profile(ev)), None, None),
                 Err(_) => prof_rx = &never,
             },
-            recv(ticker) -> _ => {
+            recv(ticks) -> _ => {
                 outlets.dispatch(engine.on(Input::Tick { now: Instant::now() }), None, None);
             }
         }

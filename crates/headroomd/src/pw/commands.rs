@@ -101,9 +101,7 @@ impl State {
         }
         self.shutting_down = Some(Instant::now());
         let Some(session) = self.session.as_mut() else {
-            if let Some(l) = self.main_loop.upgrade() {
-                l.quit();
-            }
+            self.quit = true;
             return;
         };
         if let Some((_, md, _)) = session.metadata.as_ref() {

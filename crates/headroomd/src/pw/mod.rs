@@ -51,7 +51,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use headroom_core::{AtomicMeters, ChainParams, PlaybackTiming, TimingSnapshot};
 use parking_lot::RwLock;
@@ -69,7 +68,8 @@ pub struct BusOptions {
     pub preferred_real_sink: Option<String>,
     /// PipeWire remote to connect to (`None`: the default, `$PIPEWIRE_REMOTE` or `pipewire-0`).
     pub remote: Option<String>,
-    /// Spike threshold for the timing monitor, µs.
+    /// Spike threshold of the callback timing, µs (new spikes are logged with the history
+    /// sample of their second).
     pub spike_threshold_us: u64,
     /// Make `headroom-processed` the configured default sink while running (see
     /// [`PwCommand::SetPromote`]).
@@ -209,6 +209,12 @@ pub enum PwEvent {
         /// Node name (`None`: the user had configured no default sink).
         name: Option<String>,
     },
+    /// The processed sink's capture stream started (`true`) or stopped (`false`) streaming:
+    /// audio is flowing through the bus, or the graph left it idle.
+    BusStreaming {
+        /// Whether it streams now.
+        streaming: bool,
+    },
     /// No session manager: the `default` metadata is missing, nothing gets linked.
     WirePlumberMissing,
     /// The session manager is back (the `default` metadata exists again).
@@ -330,7 +336,7 @@ impl CommandSink for crossbeam_channel::Sender<PwCommand> {
 pub struct AudioBus;
 
 impl AudioBus {
-    /// Spawns the PipeWire thread (and a timing monitor thread) and returns at once; the bus
+    /// Spawns the PipeWire thread and returns at once; the bus
     /// comes up asynchronously ([`PwEvent::BusReady`]) and keeps reconnecting while PipeWire is
     /// unavailable. Events go to `events`.
     pub fn start(
@@ -346,52 +352,11 @@ impl AudioBus {
                 .name("headroom-pw".into())
                 .spawn(move || thread::run(opts, rt, graph, cmd_rx, events))?
         };
-        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
-        let monitor = {
-            let timing = shared.timing();
-            let xruns = shared.rt.xruns.clone();
-            std::thread::Builder::new()
-                .name("headroom-timing".into())
-                .spawn(move || timing_monitor(&timing, &xruns, &stop_rx))?
-        };
         Ok(AudioHandle {
             cmd: cmd_tx,
             shared,
             thread: Some(thread),
-            monitor: Some((stop_tx, monitor)),
         })
-    }
-}
-
-/// Samples the callback timing once per second and warns when new spikes or xruns landed.
-fn timing_monitor(
-    timing: &PlaybackTiming,
-    xruns: &AtomicU64,
-    stop: &crossbeam_channel::Receiver<()>,
-) {
-    let mut last = timing.snapshot();
-    let mut last_xruns = xruns.load(Ordering::Relaxed);
-    loop {
-        match stop.recv_timeout(Duration::from_secs(1)) {
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-            _ => return,
-        }
-        let now = timing.snapshot();
-        if now.spike_count > last.spike_count {
-            tracing::warn!(
-                new_spikes = now.spike_count - last.spike_count,
-                last_spike_us = now.last_spike_us,
-                threshold_us = timing.spike_threshold_us(),
-                max_us = now.max_us,
-                "audio callback took longer than the spike threshold"
-            );
-        }
-        let x = xruns.load(Ordering::Relaxed);
-        if x > last_xruns {
-            tracing::warn!(new_xruns = x - last_xruns, total = x, "audio bus xruns");
-        }
-        last = now;
-        last_xruns = x;
     }
 }
 
@@ -418,7 +383,6 @@ pub struct AudioHandle {
     cmd: pipewire::channel::Sender<PwCommand>,
     shared: BusShared,
     thread: Option<JoinHandle<()>>,
-    monitor: Option<(crossbeam_channel::Sender<()>, JoinHandle<()>)>,
 }
 
 /// Counters of the bus for status displays and tests.
@@ -473,15 +437,10 @@ impl AudioHandle {
     }
 
     fn join_inner(&mut self) -> Result<(), BusError> {
-        let r = match self.thread.take() {
+        match self.thread.take() {
             Some(t) => t.join().map_err(|_| BusError::Panicked),
             None => Ok(()),
-        };
-        if let Some((stop, t)) = self.monitor.take() {
-            drop(stop);
-            let _ = t.join();
         }
-        r
     }
 }
 

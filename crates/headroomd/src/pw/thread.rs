@@ -3,6 +3,12 @@
 //! registry ([`super::registry`]) and the engine's commands ([`super::commands`]) are handled
 //! by the same [`State`] in their own files. Nothing here runs in the real-time callback
 //! except what [`super::rt`] installs.
+//!
+//! The housekeeping runs every [`TICK`] only while something is under way (connecting, the
+//! bus coming up, a grace period running, shutting down) and once after anything the loop
+//! dispatched (registry and stream events, commands); when the connection and the bus are
+//! settled the thread sleeps in the loop until PipeWire or the engine has something for it,
+//! so an idle daemon has no periodic wakeups here.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -61,6 +67,11 @@ pub(super) struct State {
     pub(super) announced: BTreeSet<u32>,
     /// Auto-promote state (see [`super::promote`]).
     pub(super) promotion: Promotion,
+    /// Whether the bus's capture stream was streaming at the last housekeeping (reported to
+    /// the engine as [`PwEvent::BusStreaming`] when it changes).
+    pub(super) bus_streaming: bool,
+    /// Set to end the thread's loop.
+    pub(super) quit: bool,
 }
 
 /// Thread entry point.
@@ -110,6 +121,8 @@ pub(super) fn run(
             shutting_down: None,
             announced: BTreeSet::new(),
             promotion,
+            bus_streaming: false,
+            quit: false,
         })
     });
 
@@ -121,26 +134,73 @@ pub(super) fn run(
             }
         })
     };
-    let tick = {
-        let st = Rc::downgrade(&state);
-        main_loop.loop_().add_timer(move |_| {
-            if let Some(st) = st.upgrade() {
-                if let Ok(mut s) = st.try_borrow_mut() {
-                    s.tick();
-                }
-            }
-        })
-    };
-    tick.update_timer(Some(Duration::from_millis(1)), Some(TICK));
-    main_loop.run();
-    drop(tick);
+    run_loop(&main_loop, &state);
     let mut s = state.borrow_mut();
     s.session = None;
     s.graph.write().connected = false;
     tracing::debug!("PipeWire thread ends");
 }
 
+/// Iterates the loop until [`State::quit`]: housekeeping at most every [`TICK`], after
+/// anything was dispatched and while [`State::settled`] is false; otherwise it sleeps until
+/// the loop has something to dispatch.
+fn run_loop(main_loop: &MainLoopRc, state: &Rc<RefCell<State>>) {
+    let loop_ = main_loop.loop_();
+    let mut last_tick: Option<Instant> = None;
+    // Something was dispatched since the last housekeeping (the first one runs at once).
+    let mut pending = true;
+    loop {
+        let due = {
+            let s = state.borrow();
+            if s.quit {
+                break;
+            }
+            if pending || !s.settled() {
+                Some(last_tick.map_or_else(Instant::now, |t| t + TICK))
+            } else {
+                None
+            }
+        };
+        let now = Instant::now();
+        if due.is_none_or(|d| d > now) {
+            let timeout = match due {
+                Some(d) => pw::loop_::Timeout::Finite(d - now),
+                None => pw::loop_::Timeout::Infinite,
+            };
+            if loop_.iterate(timeout) > 0 {
+                pending = true;
+            }
+            continue;
+        }
+        last_tick = Some(now);
+        pending = false;
+        if let Ok(mut s) = state.try_borrow_mut() {
+            s.tick();
+        }
+    }
+}
+
 impl State {
+    /// Whether the housekeeping has nothing to wait for: connected, the bus up and reported,
+    /// no retry, grace period or shutdown running. Anything that can unsettle it arrives as
+    /// something the loop dispatches.
+    fn settled(&self) -> bool {
+        let Some(session) = self.session.as_ref() else {
+            return false;
+        };
+        let Some(bus) = session.bus.as_ref() else {
+            return false;
+        };
+        self.shutting_down.is_none()
+            && !session.flags.dead.get()
+            && self.bus_ready_reported
+            && self.bus_retry_at.is_none()
+            // The capture and playback states are checked for a disconnect 1 s after creation.
+            && bus.created.elapsed() > Duration::from_secs(2)
+            && (self.wp_missing_since.is_none() || self.wp_missing_reported)
+            && (self.unlinked_since.is_none() || self.incomplete_reported)
+    }
+
     pub(super) fn emit(&self, ev: PwEvent) {
         tracing::debug!(?ev, "event");
         let _ = self.events.send(ev);
@@ -155,9 +215,7 @@ impl State {
                 .as_ref()
                 .is_none_or(|s| s.flags.shutdown_synced.get() || s.flags.dead.get());
             if synced || since.elapsed() > SHUTDOWN_GRACE {
-                if let Some(l) = self.main_loop.upgrade() {
-                    l.quit();
-                }
+                self.quit = true;
             }
             return;
         }
@@ -182,6 +240,7 @@ impl State {
     fn teardown(&mut self, reason: &str) {
         tracing::warn!("lost PipeWire ({reason}); reconnecting");
         self.session = None;
+        self.bus_streaming = false;
         {
             let mut g = self.graph.write();
             *g = Graph::default();
@@ -306,6 +365,12 @@ impl State {
             self.bus_failed(&format!("playback stream: {e}"));
             return;
         }
+        let streaming = matches!(cs, StreamState::Streaming);
+        if streaming != self.bus_streaming {
+            self.bus_streaming = streaming;
+            tracing::debug!(streaming, "bus capture stream");
+            let _ = self.events.send(PwEvent::BusStreaming { streaming });
+        }
         let ready = |s: &StreamState| matches!(s, StreamState::Paused | StreamState::Streaming);
         if !self.bus_ready_reported && ready(&cs) && ready(&ps) {
             let (sink_id, playback_id) = (bus.capture.node_id(), bus.playback.node_id());
@@ -340,6 +405,7 @@ impl State {
         if let Some(s) = self.session.as_mut() {
             s.bus = None;
         }
+        self.bus_streaming = false;
         {
             let mut g = self.graph.write();
             g.bus = Default::default();

@@ -479,3 +479,82 @@ fn startup_profile_error_and_bypass_agree_in_status() {
     assert!(s.alerts[0].message.starts_with(&e), "{:?}", s.alerts[0]);
     assert_eq!((s.state, s.bypass), (StateWord::Bypass, true));
 }
+
+/// With no audio flowing, no tapped stream and the state word settled, the engine is idle
+/// (its thread stops ticking); the next input fills in one history sample per second of the
+/// idle time, and audio flowing or a tapped stream keep it busy.
+#[test]
+fn idle_engine_needs_no_ticks_and_keeps_the_history_whole() {
+    use headroom_ipc::StateWord;
+    let mut rig = Rig::new(DaemonConfig::default());
+    rig.bus_up();
+    let start = Instant::now();
+    let tick = |rig: &mut Rig, ms: u64| {
+        rig.on(Input::Tick {
+            now: start + Duration::from_millis(ms),
+        })
+    };
+    let history_len = |rig: &mut Rig| match rig.request(Request::History {
+        since_secs: None,
+        from_unix_ms: None,
+    }) {
+        (_, Ok(Response::History(h))) => h.samples.len(),
+        other => panic!("{other:?}"),
+    };
+    // Nothing plays: QUIET is entered after its 2 s, and only then is nothing left to change.
+    let mut t = 0;
+    while !rig.engine.is_idle() {
+        t += 100;
+        assert!(t <= 5_000, "not idle after {t} ms of ticks without audio");
+        let words: Vec<_> = events(&tick(&mut rig, t))
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::MetersTick(m) => m.state,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(words.len(), 1);
+        if rig.engine.is_idle() {
+            assert_eq!(words[0], StateWord::Quiet);
+        }
+    }
+    assert!(
+        t >= 2_000,
+        "idle after {t} ms, before QUIET could be entered"
+    );
+    // 30 s without ticks; the next tick finds the history filled in for them: one sample a
+    // second of the whole run, as if it had ticked all along.
+    tick(&mut rig, t + 30_000);
+    assert!(rig.engine.is_idle(), "still nothing to do");
+    let expected = ((t + 30_000) / 1000) as usize;
+    let kept = history_len(&mut rig);
+    assert!(
+        (expected - 1..=expected + 1).contains(&kept),
+        "{kept} samples after {} ms",
+        t + 30_000
+    );
+
+    // Audio flowing: busy.
+    let meters = rig.bus.meters();
+    let mut m = meters.load();
+    m.frames += 4800;
+    meters.store(&m);
+    tick(&mut rig, t + 30_100);
+    assert!(
+        !rig.engine.is_idle(),
+        "frames flowed but the engine is idle"
+    );
+    // It stops flowing: idle again on the next tick (QUIET already holds).
+    tick(&mut rig, t + 30_200);
+    assert!(rig.engine.is_idle());
+
+    // A tapped stream: Layer A steps every tick.
+    rig.node_added(60, "Stream/Output/Audio", &[("application.name", "mpv")]);
+    let meter = std::sync::Arc::new(headroomd::pw::taps::TapMeter::default());
+    rig.bus.taps().insert_for_tests(60, meter);
+    tick(&mut rig, t + 30_300);
+    assert!(
+        !rig.engine.is_idle(),
+        "a stream is tapped but the engine is idle"
+    );
+}

@@ -150,3 +150,52 @@ fn render_keeps_format_and_tags_and_honours_format() {
         text(&out.stderr)
     );
 }
+
+/// The file `render` writes is byte for byte what the chain makes of the whole input in one
+/// piece, dithered and written in one go: decoding, processing and writing on separate
+/// threads in batches changes nothing — for a length with a partial last batch, one of whole
+/// batches, with and without the loudness summary.
+#[test]
+fn render_output_is_the_chain_over_the_whole_input_byte_for_byte() {
+    use headroom_cli::audio::Audio;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 16 384 frames is a batch of the render pipeline.
+    for (name, frames) in [("odd", 48_000 * 7 + 333), ("whole", 16_384 * 20)] {
+        let src = d.join(format!("{name}.wav"));
+        let secs = frames as f64 / 48_000.0;
+        let mut input = programme(48_000, secs + 0.1, 1.0);
+        input.samples.truncate(frames * 2);
+        input.write_wav(&src, OutputSamples::S16).unwrap();
+        // The reference: the input as the renderer reads it, through the default chain at
+        // the default block, then written as one 16-bit WAV.
+        let read = Audio::read(&src).unwrap();
+        assert_eq!(read.frames(), frames);
+        let params = headroom_profile::Profile::default().chain;
+        let mut chain = headroom_core::Chain::new(48_000, 2, 1024, &params);
+        let reference = Audio {
+            rate: 48_000,
+            channels: 2,
+            samples: headroom_cli::offline::render_aligned(&mut chain, &read.samples, 1024),
+        };
+        let ref_path = d.join(format!("{name}-reference.wav"));
+        reference.write_wav(&ref_path, OutputSamples::S16).unwrap();
+        let want = std::fs::read(&ref_path).unwrap();
+        for quiet in [false, true] {
+            let out_path = d.join(format!("{name}-{quiet}.wav"));
+            let mut args = vec!["render", src.to_str().unwrap(), out_path.to_str().unwrap()];
+            if quiet {
+                args.push("-q");
+            }
+            let out = headroom(d, &args);
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+            let got = std::fs::read(&out_path).unwrap();
+            assert_eq!(got.len(), want.len(), "{name}, quiet {quiet}: length");
+            let first = got.iter().zip(&want).position(|(a, b)| a != b);
+            assert_eq!(
+                first, None,
+                "{name}, quiet {quiet}: bytes differ from offset"
+            );
+        }
+    }
+}
