@@ -86,7 +86,7 @@ pub const CEILING_FAST_TAU_S: f64 = 0.02;
 pub const CEILING_HORIZON_S: f64 = 0.1;
 /// The momentary prediction is held this far above `agc.max_momentary_lu`, LU: it guards
 /// against what the short level is too slow for, and leaves ordinary loud words to it.
-pub const CEILING_PREDICT_MARGIN_LU: f64 = 0.3;
+pub const CEILING_PREDICT_MARGIN_LU: f64 = 0.2;
 /// Release time constant of a cut made for the momentary prediction alone, s (it is over as
 /// soon as the prediction is).
 const CEILING_PREDICT_RELEASE_S: f64 = 0.05;
@@ -163,6 +163,11 @@ pub struct Chain {
     mom_sum: f64,
     mom_steps: usize,
     horizon_steps: usize,
+    /// Steps entered since the input meter last closed a sub-block, and the K-weighting
+    /// correction they were entered with (LU, and as a power ratio).
+    mom_sub_steps: usize,
+    mom_k: f64,
+    mom_k_lin: f64,
     /// The AGC's gain cut at the last control point when it was sharp, dB (else 0).
     ramp_drop_db: f32,
     /// Meter update the AGC last saw, and its momentary and sub-block loudness.
@@ -211,6 +216,7 @@ struct ControlMemo {
     /// ceiling gain in force and the loudness limit.
     fast_exp: Memo,
     k_pow: Memo,
+    k_sub_pow: Memo,
     ceiling_pow: Memo,
     limit_pow: Memo,
 }
@@ -226,6 +232,7 @@ impl ControlMemo {
             ceiling_exp: Memo::new(),
             fast_exp: Memo::new(),
             k_pow: Memo::new(),
+            k_sub_pow: Memo::new(),
             ceiling_pow: Memo::new(),
             limit_pow: Memo::new(),
         }
@@ -274,6 +281,9 @@ impl Chain {
             mom_sum: 0.0,
             mom_steps,
             horizon_steps,
+            mom_sub_steps: 0,
+            mom_k: 0.0,
+            mom_k_lin: 1.0,
             ramp_drop_db: 0.0,
             agc_seen: 0,
             agc_m: LUFS_FLOOR,
@@ -399,11 +409,14 @@ impl Chain {
                     self.agc_sb = self.in_meter.sub_block_lufs();
                 }
                 let gain_db = self.agc.gain_db();
-                // What the compressor adds (makeup less the reduction its curve asks for now):
-                // the AGC holds loud onsets at the target as it comes out.
+                // What the compressor adds (makeup less the reduction its curve asks for now,
+                // with the loudness ceiling's cut in force): the AGC holds loud onsets at the
+                // target as it comes out, and leaves a loud word the ceiling already holds to
+                // it (an onset would also restart the programme estimate at the word's level).
                 self.agc.set_post_gain_db(
                     self.compressor.makeup_in_force_db()
-                        - self.compressor.target_gain_reduction_db(),
+                        - self.compressor.target_gain_reduction_db()
+                        + self.compressor.ceiling_db(),
                 );
                 self.agc.control(self.agc_m, self.agc_sb, fresh);
                 if self.ramp_drop_db > 0.0 {
@@ -419,7 +432,7 @@ impl Chain {
                     self.compressor.rescale_held(db_to_lin(-drop_db));
                     self.ramp_drop_db = drop_db;
                 }
-                self.update_ceiling(gain_db);
+                self.update_ceiling(gain_db, fresh);
                 self.compressor.end_step();
                 self.track_loss(gain_db, fresh);
             }
@@ -554,18 +567,19 @@ impl Chain {
     /// The short level lags a sudden loud word or effect by tens of milliseconds, long
     /// enough for the 400 ms momentary loudness to pass the limit. So the ceiling also
     /// predicts the momentary loudness [`CEILING_HORIZON_S`] ahead — what came out over the
-    /// last 400 ms less the horizon (a ring of per-step output energies, K-weighted by the
-    /// programme's correction) plus the horizon at a 20 ms level — and cuts as far as that
-    /// prediction would pass the limit by more than [`CEILING_PREDICT_MARGIN_LU`]; such a
-    /// cut is let go within 50 ms once the prediction is under the limit again. Everything
-    /// runs on per-step sums at control points, so it does not depend on the block
-    /// partition.
-    fn update_ceiling(&mut self, gain_db: f32) {
+    /// last 400 ms less the horizon (a ring of per-step output energies, K-weighted: first
+    /// with the programme's correction, then, once the input meter closes their 100 ms
+    /// sub-block, with that sub-block's own, so a word or effect brighter than the
+    /// programme counts as loud as it sounds) plus the horizon at a 20 ms level — and cuts
+    /// as far as that prediction would pass the limit by more than
+    /// [`CEILING_PREDICT_MARGIN_LU`]; such a cut is let go within 50 ms once the prediction
+    /// is under the limit again. Everything runs on per-step sums at control points, so it
+    /// does not depend on the block partition.
+    fn update_ceiling(&mut self, gain_db: f32, fresh: bool) {
         let (sum, frames) = self.agc.step_energy();
         let p = &self.params.agc;
         let dt = frames as f64 / self.rate as f64;
         let k = self.agc.k_correction_lu();
-        let k_lin = self.memo.k_pow.get(k / 10.0, |x| 10f64.powf(x));
         if frames > 0 {
             let g = self.memo.agc_lin.get(gain_db as f64, db_to_lin64);
             let post = self.compressor.makeup_in_force_db()
@@ -588,20 +602,39 @@ impl Chain {
                 .memo
                 .ceiling_pow
                 .get(self.ceiling_db / 10.0, |x| 10f64.powf(x));
-            let out = ms * c * k_lin;
-            let n = self.mom_ring.len();
+            let out = ms * c * self.mom_k_lin;
+            let n = self.mom_ring.len().max(1);
             if let Some(slot) = self.mom_ring.get_mut(self.mom_pos) {
                 self.mom_sum += out - *slot;
                 *slot = out;
             }
-            self.mom_pos += 1;
-            if self.mom_pos >= n {
-                self.mom_pos = 0;
-                // Re-summed once per ring: no drift from the running subtraction.
+            self.mom_pos = (self.mom_pos + 1) % n;
+            self.mom_sub_steps += 1;
+            if fresh {
+                // The meter closed a sub-block: its own K-weighting is known now. The steps
+                // of it still in the ring were entered with the programme's; rescale them.
+                let r = self.memo.k_sub_pow.get(
+                    (self.agc.sub_block_k_correction_lu() - self.mom_k) / 10.0,
+                    |x| 10f64.powf(x),
+                );
+                for j in 0..self.mom_sub_steps.min(n) {
+                    if let Some(slot) = self.mom_ring.get_mut((self.mom_pos + n - 1 - j) % n) {
+                        *slot *= r;
+                    }
+                }
+                self.mom_sub_steps = 0;
+            }
+            if self.mom_pos == 0 || fresh {
+                // Re-summed: no drift from the running subtraction.
                 self.mom_sum = self.mom_ring.iter().sum();
             }
             self.mom_sum = self.mom_sum.max(0.0);
         }
+        if fresh {
+            self.mom_k = k;
+            self.mom_k_lin = self.memo.k_pow.get(k / 10.0, |x| 10f64.powf(x));
+        }
+        let k_lin = self.mom_k_lin;
         // A lowered target is reached at the AGC's fall rate; the ceiling glides with it
         // instead of cutting at once.
         let target = p.target_lufs as f64;
