@@ -321,6 +321,8 @@ pub struct Agc {
     subs: Ring<4>,
     /// K-weighted minus unweighted loudness of the last 400 ms of sound, LU.
     k_corr: f64,
+    /// The same for the last 100 ms sub-block alone, LU.
+    k_sub: f64,
     /// Loudest fast level of the current 100 ms and of the last 2 s (one per 100 ms), LUFS.
     peak_now: f64,
     peaks: Ring<PEAK_RING>,
@@ -429,6 +431,7 @@ impl Agc {
             sub_frames: 0,
             subs: Ring::new(0.0),
             k_corr: 0.0,
+            k_sub: 0.0,
             peak_now: LUFS_FLOOR,
             peaks: Ring::new(LUFS_FLOOR),
             hist_m: Ring::new(LUFS_FLOOR),
@@ -533,6 +536,13 @@ impl Agc {
         self.k_corr
     }
 
+    /// K-weighted minus unweighted loudness of the input's last 100 ms sub-block alone, LU
+    /// (the programme's [`k_correction_lu`](Self::k_correction_lu) when it was silent),
+    /// updated when the meter closes a sub-block. Real-time safe.
+    pub fn sub_block_k_correction_lu(&self) -> f64 {
+        self.k_sub
+    }
+
     /// Tells the AGC the gain the chain applies after it (the automatic makeup), dB, so that
     /// loud onsets are held at the target as it comes out. Real-time safe.
     pub fn set_post_gain_db(&mut self, db: f64) {
@@ -616,7 +626,7 @@ impl Agc {
         let sb = finite(sub_block_lufs);
         self.gate = gate;
 
-        let fast = self.fast_level(fresh, m, gate);
+        let fast = self.fast_level(fresh, m, sb, gate);
         self.last_fast = fast;
         let silent = m <= gate || m <= LUFS_FLOOR;
 
@@ -685,7 +695,7 @@ impl Agc {
 
     /// Closes the step's measurement: updates the fast level ring, the K-weighting
     /// correction and the per-100 ms peaks; returns the fast level in LUFS.
-    fn fast_level(&mut self, fresh: bool, m: f64, gate: f64) -> f64 {
+    fn fast_level(&mut self, fresh: bool, m: f64, sb: f64, gate: f64) -> f64 {
         let sum = self.step_energy.take() / self.step_channels.max(1) as f64;
         let frames = self.step_frames;
         self.step_sum = sum;
@@ -722,6 +732,11 @@ impl Agc {
                 0.0
             };
             self.subs.push(ms);
+            self.k_sub = if sb > gate && ms > 0.0 {
+                (sb - ms_to_lufs(ms)).clamp(-8.0, 8.0)
+            } else {
+                self.k_corr
+            };
             self.sub_sum = 0.0;
             self.sub_frames = 0;
             if m > gate && self.subs.len == 4 {

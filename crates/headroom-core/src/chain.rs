@@ -78,6 +78,22 @@ const SHARP_DROP_DB: f32 = 1.0;
 
 /// Time constant of the short level the loudness ceiling holds, s (≈ a 200 ms window).
 pub const SHORT_TAU_S: f64 = 0.1;
+/// Time constant of the fast level behind the compressor that the loudness ceiling's
+/// momentary prediction extends, s.
+pub const CEILING_FAST_TAU_S: f64 = 0.02;
+/// How far ahead the loudness ceiling predicts the momentary (400 ms) loudness, s: the
+/// loudness of the last 400 ms less this, plus this much more at the fast level.
+pub const CEILING_HORIZON_S: f64 = 0.1;
+/// The momentary prediction is held this far above `agc.max_momentary_lu`, LU: it guards
+/// against what the short level is too slow for, and leaves ordinary loud words to it.
+pub const CEILING_PREDICT_MARGIN_LU: f64 = 0.2;
+/// Release time constant of a cut made for the momentary prediction alone, s (it is over as
+/// soon as the prediction is).
+const CEILING_PREDICT_RELEASE_S: f64 = 0.05;
+/// Deepest cut made for the momentary prediction, dB.
+const CEILING_PREDICT_MAX_CUT_DB: f64 = 24.0;
+/// Length of the momentary loudness window, s.
+const MOMENTARY_S: f64 = 0.4;
 /// Attack and release time constants of the loudness ceiling, s.
 const CEILING_ATTACK_S: f64 = 0.02;
 const CEILING_RELEASE_S: f64 = 0.3;
@@ -138,6 +154,20 @@ pub struct Chain {
     short_ms: f64,
     ceiling_db: f64,
     ceiling_target: f64,
+    /// Fast level behind the compressor without the ceiling (mean square, [`CEILING_FAST_TAU_S`]).
+    fast_ms: f64,
+    /// K-weighted output mean squares (with the ceiling) of the newest steps of the momentary
+    /// window less the horizon (ring), their sum, and the steps of the window and horizon.
+    mom_ring: Vec<f64>,
+    mom_pos: usize,
+    mom_sum: f64,
+    mom_steps: usize,
+    horizon_steps: usize,
+    /// Steps entered since the input meter last closed a sub-block, and the K-weighting
+    /// correction they were entered with (LU, and as a power ratio).
+    mom_sub_steps: usize,
+    mom_k: f64,
+    mom_k_lin: f64,
     /// The AGC's gain cut at the last control point when it was sharp, dB (else 0).
     ramp_drop_db: f32,
     /// Meter update the AGC last saw, and its momentary and sub-block loudness.
@@ -182,6 +212,13 @@ struct ControlMemo {
     loss_exp: Memo,
     short_exp: Memo,
     ceiling_exp: Memo,
+    /// `exp(−t / tau)` of the fast level; `10^(x / 10)` of the K-weighting correction, the
+    /// ceiling gain in force and the loudness limit.
+    fast_exp: Memo,
+    k_pow: Memo,
+    k_sub_pow: Memo,
+    ceiling_pow: Memo,
+    limit_pow: Memo,
 }
 
 impl ControlMemo {
@@ -193,6 +230,11 @@ impl ControlMemo {
             loss_exp: Memo::new(),
             short_exp: Memo::new(),
             ceiling_exp: Memo::new(),
+            fast_exp: Memo::new(),
+            k_pow: Memo::new(),
+            k_sub_pow: Memo::new(),
+            ceiling_pow: Memo::new(),
+            limit_pow: Memo::new(),
         }
     }
 }
@@ -208,6 +250,10 @@ impl Chain {
         let limiter = Limiter::new(rate, channels, &params.limiter);
         let latency = limiter.latency_frames();
         let bypass_mix = if params.bypass { 1.0 } else { 0.0 };
+        let steps_per_s = rate as f64 / STEP as f64;
+        let mom_steps = ((MOMENTARY_S * steps_per_s).round() as usize).max(2);
+        let horizon_steps =
+            ((CEILING_HORIZON_S * steps_per_s).round() as usize).clamp(1, mom_steps - 1);
         Self {
             rate,
             channels,
@@ -229,6 +275,15 @@ impl Chain {
             short_ms: 0.0,
             ceiling_db: 0.0,
             ceiling_target: f64::NAN,
+            fast_ms: 0.0,
+            mom_ring: vec![0.0; mom_steps - horizon_steps],
+            mom_pos: 0,
+            mom_sum: 0.0,
+            mom_steps,
+            horizon_steps,
+            mom_sub_steps: 0,
+            mom_k: 0.0,
+            mom_k_lin: 1.0,
             ramp_drop_db: 0.0,
             agc_seen: 0,
             agc_m: LUFS_FLOOR,
@@ -354,11 +409,14 @@ impl Chain {
                     self.agc_sb = self.in_meter.sub_block_lufs();
                 }
                 let gain_db = self.agc.gain_db();
-                // What the compressor adds (makeup less the reduction its curve asks for now):
-                // the AGC holds loud onsets at the target as it comes out.
+                // What the compressor adds (makeup less the reduction its curve asks for now,
+                // with the loudness ceiling's cut in force): the AGC holds loud onsets at the
+                // target as it comes out, and leaves a loud word the ceiling already holds to
+                // it (an onset would also restart the programme estimate at the word's level).
                 self.agc.set_post_gain_db(
                     self.compressor.makeup_in_force_db()
-                        - self.compressor.target_gain_reduction_db(),
+                        - self.compressor.target_gain_reduction_db()
+                        + self.compressor.ceiling_db(),
                 );
                 self.agc.control(self.agc_m, self.agc_sb, fresh);
                 if self.ramp_drop_db > 0.0 {
@@ -374,7 +432,7 @@ impl Chain {
                     self.compressor.rescale_held(db_to_lin(-drop_db));
                     self.ramp_drop_db = drop_db;
                 }
-                self.update_ceiling(gain_db);
+                self.update_ceiling(gain_db, fresh);
                 self.compressor.end_step();
                 self.track_loss(gain_db, fresh);
             }
@@ -505,10 +563,23 @@ impl Chain {
     /// mean square, about 200 ms) is held to `target + agc.max_momentary_lu`: the ceiling
     /// gain, applied with the makeup, falls with a 20 ms and recovers with a 300 ms time
     /// constant. It works behind the compressor, so the compressor does not undo it.
-    fn update_ceiling(&mut self, gain_db: f32) {
+    ///
+    /// The short level lags a sudden loud word or effect by tens of milliseconds, long
+    /// enough for the 400 ms momentary loudness to pass the limit. So the ceiling also
+    /// predicts the momentary loudness [`CEILING_HORIZON_S`] ahead — what came out over the
+    /// last 400 ms less the horizon (a ring of per-step output energies, K-weighted: first
+    /// with the programme's correction, then, once the input meter closes their 100 ms
+    /// sub-block, with that sub-block's own, so a word or effect brighter than the
+    /// programme counts as loud as it sounds) plus the horizon at a 20 ms level — and cuts
+    /// as far as that prediction would pass the limit by more than
+    /// [`CEILING_PREDICT_MARGIN_LU`]; such a cut is let go within 50 ms once the prediction
+    /// is under the limit again. Everything runs on per-step sums at control points, so it
+    /// does not depend on the block partition.
+    fn update_ceiling(&mut self, gain_db: f32, fresh: bool) {
         let (sum, frames) = self.agc.step_energy();
         let p = &self.params.agc;
         let dt = frames as f64 / self.rate as f64;
+        let k = self.agc.k_correction_lu();
         if frames > 0 {
             let g = self.memo.agc_lin.get(gain_db as f64, db_to_lin64);
             let post = self.compressor.makeup_in_force_db()
@@ -520,7 +591,50 @@ impl Chain {
             if self.short_ms < 1e-20 {
                 self.short_ms = 0.0;
             }
+            let f = self.memo.fast_exp.get(-dt / CEILING_FAST_TAU_S, f64::exp);
+            self.fast_ms += (1.0 - f) * (ms - self.fast_ms);
+            if self.fast_ms < 1e-20 {
+                self.fast_ms = 0.0;
+            }
+            // What came out over the step (the ceiling in force over it), K-weighted, into
+            // the momentary window.
+            let c = self
+                .memo
+                .ceiling_pow
+                .get(self.ceiling_db / 10.0, |x| 10f64.powf(x));
+            let out = ms * c * self.mom_k_lin;
+            let n = self.mom_ring.len().max(1);
+            if let Some(slot) = self.mom_ring.get_mut(self.mom_pos) {
+                self.mom_sum += out - *slot;
+                *slot = out;
+            }
+            self.mom_pos = (self.mom_pos + 1) % n;
+            self.mom_sub_steps += 1;
+            if fresh {
+                // The meter closed a sub-block: its own K-weighting is known now. The steps
+                // of it still in the ring were entered with the programme's; rescale them.
+                let r = self.memo.k_sub_pow.get(
+                    (self.agc.sub_block_k_correction_lu() - self.mom_k) / 10.0,
+                    |x| 10f64.powf(x),
+                );
+                for j in 0..self.mom_sub_steps.min(n) {
+                    if let Some(slot) = self.mom_ring.get_mut((self.mom_pos + n - 1 - j) % n) {
+                        *slot *= r;
+                    }
+                }
+                self.mom_sub_steps = 0;
+            }
+            if self.mom_pos == 0 || fresh {
+                // Re-summed: no drift from the running subtraction.
+                self.mom_sum = self.mom_ring.iter().sum();
+            }
+            self.mom_sum = self.mom_sum.max(0.0);
         }
+        if fresh {
+            self.mom_k = k;
+            self.mom_k_lin = self.memo.k_pow.get(k / 10.0, |x| 10f64.powf(x));
+        }
+        let k_lin = self.mom_k_lin;
         // A lowered target is reached at the AGC's fall rate; the ceiling glides with it
         // instead of cutting at once.
         let target = p.target_lufs as f64;
@@ -536,13 +650,37 @@ impl Chain {
             8.0
         };
         let want = if p.enabled && self.short_ms > 0.0 {
-            let out = 10.0 * self.short_ms.log10() - 0.691 + self.agc.k_correction_lu();
-            (self.ceiling_target + max - out).clamp(-60.0, 0.0)
+            let limit = self.ceiling_target + max;
+            let out = 10.0 * self.short_ms.log10() - 0.691 + k;
+            let steady = (limit - out).clamp(-60.0, 0.0);
+            // The momentary loudness `horizon` ahead if the fast level went on: what came out
+            // over the window less the horizon, plus the horizon at the fast level. The
+            // ceiling gain that keeps it at the limit catches a sudden loud word or effect
+            // within milliseconds, where the short level is still rising.
+            let lim_ms = self
+                .memo
+                .limit_pow
+                .get((limit + CEILING_PREDICT_MARGIN_LU + 0.691) / 10.0, |x| {
+                    10f64.powf(x)
+                });
+            let room = lim_ms * self.mom_steps as f64 - self.mom_sum;
+            let ahead = self.fast_ms * k_lin * self.horizon_steps as f64;
+            let predicted = if ahead <= 0.0 || room >= ahead {
+                0.0
+            } else if room <= 0.0 {
+                -CEILING_PREDICT_MAX_CUT_DB
+            } else {
+                (10.0 * (room / ahead).log10()).max(-CEILING_PREDICT_MAX_CUT_DB)
+            };
+            (steady.min(predicted), predicted < steady)
         } else {
-            0.0
+            (0.0, false)
         };
+        let (want, net) = want;
         let tau = if want < self.ceiling_db {
             CEILING_ATTACK_S
+        } else if net {
+            CEILING_PREDICT_RELEASE_S
         } else {
             CEILING_RELEASE_S
         };

@@ -268,3 +268,87 @@ fn a_steady_sine_is_clean_and_still_in_every_profile() {
         assert!(ripple <= 0.1, "{name}: ripple {ripple} dB");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The loudness ceiling.
+
+/// Momentary loudness (ebur128 crate) every 10 ms, `(time_s, lufs)`: the grid a meter
+/// that shows the highest momentary reading uses.
+fn momentary_every_10ms(x: &[f32]) -> Vec<(f64, f64)> {
+    let mut m = ebur128::EbuR128::new(CH as u32, RATE, ebur128::Mode::M).unwrap();
+    let hop = RATE as usize / 100;
+    let mut out = Vec::new();
+    for (k, chunk) in x.chunks(hop * CH).enumerate() {
+        m.add_frames_f32(chunk).unwrap();
+        if chunk.len() == hop * CH {
+            out.push(((k + 1) as f64 * 0.01, m.loudness_momentary().unwrap()));
+        }
+    }
+    out
+}
+
+/// The loudest `secs` of `x` (by energy, on a 10 ms grid).
+fn loudest_part(x: &[f32], secs: f64) -> Vec<f32> {
+    let len = (secs * RATE as f64) as usize * CH;
+    let hop = RATE as usize / 100 * CH;
+    let energy = |s: &[f32]| s.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>();
+    let best = (0..x.len().saturating_sub(len))
+        .step_by(hop)
+        .max_by(|&a, &b| energy(&x[a..a + len]).total_cmp(&energy(&x[b..b + len])))
+        .unwrap_or(0);
+    x[best..best + len].to_vec()
+}
+
+#[test]
+fn a_sudden_loud_word_in_quiet_dialogue_stays_under_target_plus_3_lu_with_night() {
+    // Quiet dialogue at −38 LUFS, and three single words (0.45 s) 10 LU louder than it, one
+    // of them brighter than the voice (its highs raised: it weighs more in the K-weighting).
+    // The ceiling's short level alone lets such a word through at +3.2 … +3.6 LU.
+    let mut x = speech_at(16.0, 660, -38.0);
+    let words = [(6.0, 661, false), (9.0, 662, true), (12.0, 663, false)];
+    for (at, seed, bright) in words {
+        let mut w = loudest_part(&speech_at(3.0, seed, -28.0), 0.45);
+        if bright {
+            let mut prev = [0.0f32; CH];
+            for frame in w.chunks_mut(CH) {
+                for (v, p) in frame.iter_mut().zip(prev.iter_mut()) {
+                    let d = *v - 0.7 * *p;
+                    *p = *v;
+                    *v = d;
+                }
+            }
+        }
+        let l = integrated(&w);
+        gain(&mut w, -28.0 - l);
+        let start = (at * RATE as f64) as usize * CH;
+        for (v, d) in x[start..].iter_mut().zip(&w) {
+            *v += *d;
+        }
+    }
+    let p = shipped("night");
+    let t = p.agc.target_lufs as f64;
+    let limit = t + 3.0;
+    let out = run_aligned(&p, &x);
+    let worst = momentary_every_10ms(&out)
+        .into_iter()
+        .filter(|&(s, _)| s > 3.0)
+        .fold((0.0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a });
+    eprintln!(
+        "night: highest momentary {:.2} LU over the target at {:.2} s",
+        worst.1 - t,
+        worst.0
+    );
+    assert!(
+        worst.1 <= limit,
+        "night: momentary {:.2} LUFS at {:.2} s, over {limit}",
+        worst.1,
+        worst.0
+    );
+    // Not by turning the dialogue down: before the first word it is on the target.
+    let dialogue = integrated_between(&out, 3.0, 5.9);
+    eprintln!("night: dialogue {dialogue:.2} LUFS");
+    assert!(
+        (dialogue - t).abs() <= 1.0,
+        "night: dialogue at {dialogue} LUFS, target {t}"
+    );
+}

@@ -165,9 +165,13 @@ fn other_rates_are_measured_and_levelled_at_their_own_rate() {
         let before = v["before"]["integrated_lufs"].as_f64().unwrap();
         let after = v["after"]["integrated_lufs"].as_f64().unwrap();
         let tp = v["after"]["true_peak_dbtp"].as_f64().unwrap();
-        // The file on disk says the same as the summary.
+        // The file on disk says the same as the summary. Two meters read it: the render's
+        // live meter gates exactly, `analyze` gates its histogram of 0.1 LU bins, so the
+        // blocks within 0.1 LU of the relative gate (this programme's output rises through
+        // it while the levelling settles) may count in one and not the other: 0.05 LU at
+        // 96 kHz here.
         let back = analyze_json(d, &output);
-        assert!((back["integrated_lufs"].as_f64().unwrap() - after).abs() < 0.05);
+        assert!((back["integrated_lufs"].as_f64().unwrap() - after).abs() < 0.1);
         assert_eq!(back["rate"], rate);
         assert!(after > before + 10.0, "{rate}: {before} -> {after}");
         // The limiter's ceiling (-1 dBTP) holds at every rate (Tech 3341 true-peak tolerance).
