@@ -520,7 +520,7 @@ fn draw_chart(frame: &mut Frame, area: Rect, s: &MonitorState) {
         .unwrap_or(s.now_ms as f64 / 1000.0);
     let t0 = t_end - super::state::HISTORY_SPAN_S;
     // Points with no measurement (at or below the -70 LUFS gate) are left out.
-    let series = |pick: fn(&(f64, f32, f32)) -> f32| -> Vec<(f64, f64)> {
+    let series = |pick: fn(&(f64, f32, f32, f32)) -> f32| -> Vec<(f64, f64)> {
         s.history
             .iter()
             .filter(|p| measured(pick(p)))
@@ -529,6 +529,14 @@ fn draw_chart(frame: &mut Frame, area: Rect, s: &MonitorState) {
     };
     let input = series(|p| p.1);
     let output = series(|p| p.2);
+    // The gain reduction (compressor and limiter together) hangs from the top of the
+    // chart: 6 dB of reduction is drawn at −6 on the axis; none is not drawn.
+    let reduction: Vec<(f64, f64)> = s
+        .history
+        .iter()
+        .filter(|p| p.3.is_finite() && p.3 >= 0.1)
+        .map(|p| (p.0 - t0, (-f64::from(p.3)).max(CHART_FLOOR)))
+        .collect();
     let target: Vec<(f64, f64)> = s
         .meters
         .map(|m| f64::from(m.target_lufs).clamp(CHART_FLOOR, 0.0))
@@ -559,6 +567,12 @@ fn draw_chart(frame: &mut Frame, area: Rect, s: &MonitorState) {
             .graph_type(GraphType::Line)
             .style(Style::default().fg(Color::Green))
             .data(&output),
+        Dataset::default()
+            .name("GR")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Scatter)
+            .style(Style::default().fg(Color::Red))
+            .data(&reduction),
     ]);
     // A label every 10 LU where the chart has a row for each, else every 20 LU.
     let labels: &[&str] = if area.height >= 11 {
@@ -574,6 +588,8 @@ fn draw_chart(frame: &mut Frame, area: Rect, s: &MonitorState) {
         Span::styled("■ out", Style::default().fg(Color::Green)),
         Span::raw("  "),
         Span::styled("• target", Style::default().fg(Color::Yellow)),
+        Span::raw("  "),
+        Span::styled("■ GR dB", Style::default().fg(Color::Red)),
         Span::raw(" "),
     ]);
     let chart = Chart::new(datasets)

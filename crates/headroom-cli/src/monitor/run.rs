@@ -226,10 +226,17 @@ fn ui_loop(
 fn handle(state: &mut MonitorState, m: Msg, now_ms: u64) {
     match m {
         Msg::History(h, now_unix_ms) => {
-            let points: Vec<(u64, f32, f32)> = h
+            let points: Vec<(u64, f32, f32, f32)> = h
                 .samples
                 .iter()
-                .map(|s| (s.unix_ms, s.in_short_term_lufs, s.out_short_term_lufs))
+                .map(|s| {
+                    (
+                        s.unix_ms,
+                        s.in_short_term_lufs,
+                        s.out_short_term_lufs,
+                        s.compressor_gr_db + s.limiter_gr_db,
+                    )
+                })
                 .collect();
             state.prefill_history(&points, now_unix_ms, now_ms);
         }

@@ -133,8 +133,9 @@ pub struct MonitorState {
     pub meters_at_ms: u64,
     /// Limiter ceiling, dBTP.
     pub ceiling_dbtp: f32,
-    /// Loudness history: (time s on the monitor clock, input S, output S).
-    pub history: VecDeque<(f64, f32, f32)>,
+    /// Loudness history: (time s on the monitor clock, input S, output S, gain reduction
+    /// dB of compressor and limiter together).
+    pub history: VecDeque<(f64, f32, f32, f32)>,
     /// Streams table.
     pub streams: Vec<StreamRow>,
     /// Callback timing.
@@ -236,28 +237,34 @@ impl MonitorState {
         self.meters_at_ms = now_ms;
         self.now_ms = self.now_ms.max(now_ms);
         let t = now_ms as f64 / 1000.0;
-        self.history.push_back((t, m.in_s, m.out_s));
+        self.history
+            .push_back((t, m.in_s, m.out_s, m.comp_gr_db + m.lim_gr_db));
         while self
             .history
             .front()
-            .is_some_and(|(t0, _, _)| t - t0 > HISTORY_SPAN_S)
+            .is_some_and(|(t0, ..)| t - t0 > HISTORY_SPAN_S)
         {
             self.history.pop_front();
         }
     }
 
     /// Fills the chart's past from the daemon's history (`samples` of `(unix ms, input S,
-    /// output S)`, oldest first), received when the monitor's clock read `now_ms` and the wall
+    /// output S, gain reduction dB)`, oldest first), received when the monitor's clock read `now_ms` and the wall
     /// clock `now_unix_ms`: the samples of the last [`HISTORY_SPAN_S`] older than every point
     /// already in the chart go before them, so the chart starts full rather than empty.
-    pub fn prefill_history(&mut self, samples: &[(u64, f32, f32)], now_unix_ms: u64, now_ms: u64) {
+    pub fn prefill_history(
+        &mut self,
+        samples: &[(u64, f32, f32, f32)],
+        now_unix_ms: u64,
+        now_ms: u64,
+    ) {
         let now_s = now_ms as f64 / 1000.0;
         let first = self.history.front().map_or(f64::INFINITY, |p| p.0);
-        let points: Vec<(f64, f32, f32)> = samples
+        let points: Vec<(f64, f32, f32, f32)> = samples
             .iter()
-            .map(|&(unix_ms, i, o)| {
+            .map(|&(unix_ms, i, o, gr)| {
                 let age_s = now_unix_ms.saturating_sub(unix_ms) as f64 / 1000.0;
-                (now_s - age_s, i, o)
+                (now_s - age_s, i, o, gr)
             })
             .filter(|p| now_s - p.0 <= HISTORY_SPAN_S && p.0 < first)
             .collect();
@@ -354,10 +361,10 @@ mod tests {
         // newer than the first live point (left out: the live point covers it).
         let now_unix = 1_000_000_100;
         let samples = [
-            (now_unix - 90_000, -30.0, -20.0),
-            (now_unix - 30_000, -25.0, -19.0),
-            (now_unix - 1_000, -24.0, -18.0),
-            (now_unix, -23.0, -17.0),
+            (now_unix - 90_000, -30.0, -20.0, 0.0),
+            (now_unix - 30_000, -25.0, -19.0, 1.5),
+            (now_unix - 1_000, -24.0, -18.0, 0.0),
+            (now_unix, -23.0, -17.0, 0.0),
         ];
         s.prefill_history(&samples, now_unix, 100_100);
         let pts: Vec<_> = s.history.iter().copied().collect();

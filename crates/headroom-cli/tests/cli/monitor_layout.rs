@@ -136,8 +136,7 @@ fn chart_plots_both_series() {
     let (lines, buf) = render(&live_state(), 100, 34);
     let (_, top) = find(&lines, "Short-term loudness, last 60 s").unwrap();
     let (_, streams) = find(&lines, "Streams (2)").unwrap();
-    let mut blue = 0;
-    let mut green = 0;
+    let (mut blue, mut green, mut red) = (0, 0, 0);
     for y in top as u16..streams as u16 {
         for x in 0..100u16 {
             let c = &buf[(x, y)];
@@ -148,14 +147,16 @@ fn chart_plots_both_series() {
                 match c.fg {
                     Color::Blue => blue += 1,
                     Color::Green => green += 1,
+                    Color::Red => red += 1,
                     _ => {}
                 }
             }
         }
     }
+    // …and the gain reduction (3.2 dB in every tick of the fixture).
     assert!(
-        blue > 0 && green > 0,
-        "in={blue} out={green}\n{}",
+        blue > 0 && green > 0 && red > 0,
+        "in={blue} out={green} gain reduction={red}\n{}",
         lines.join("\n")
     );
 }
@@ -390,6 +391,10 @@ fn layout_stays_readable_at_80x24_120x40_200x60() {
         // The chart: title row, plot rows down to the axis line.
         let (_, top) = find(&lines, "Short-term loudness, last 60 s").expect(&at);
         assert!(lines[top].contains("• target"), "legend at {at}");
+        assert!(
+            lines[top].contains("■ GR dB"),
+            "gain reduction legend at {at}"
+        );
         let axis = (top + 1..lines.len())
             .find(|&y| lines[y].contains("└──"))
             .expect(&at);
@@ -454,14 +459,21 @@ fn layout_stays_readable_at_80x24_120x40_200x60() {
 fn chart_starts_with_the_daemons_history() {
     let mut s = MonitorState::new(vec![]);
     let now_unix = 1_700_000_000_000u64;
-    let samples: Vec<(u64, f32, f32)> = (0..60)
-        .map(|i| (now_unix - 59_000 + i * 1000, -30.0, -18.0))
+    let samples: Vec<(u64, f32, f32, f32)> = (0..60)
+        .map(|i| {
+            (
+                now_unix - 59_000 + i * 1000,
+                -30.0,
+                -18.0,
+                if i >= 30 { 6.0 } else { 0.0 },
+            )
+        })
         .collect();
     s.prefill_history(&samples, now_unix, 5_000);
     s.tick(5_000);
     let (lines, buf) = render(&s, 100, 34);
     let (_, top) = find(&lines, "Short-term loudness, last 60 s").unwrap();
-    let (mut blue, mut green) = (0, 0);
+    let (mut blue, mut green, mut red) = (0, 0, 0);
     for y in top as u16..34 {
         for x in 0..100u16 {
             let c = &buf[(x, y)];
@@ -472,15 +484,22 @@ fn chart_starts_with_the_daemons_history() {
                 match c.fg {
                     Color::Blue => blue += 1,
                     Color::Green => green += 1,
+                    Color::Red => red += 1,
                     _ => {}
                 }
             }
         }
     }
-    // 60 s of both series across the plot (≈ 90 columns).
+    // 60 s of both series across the plot (≈ 90 columns); the gain reduction only over
+    // the last 30 s, where there was some.
     assert!(
         blue > 60 && green > 60,
         "in={blue} out={green}\n{}",
+        lines.join("\n")
+    );
+    assert!(
+        (15..60).contains(&red),
+        "gain reduction over half the chart: {red} cells\n{}",
         lines.join("\n")
     );
 }
