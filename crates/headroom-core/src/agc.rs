@@ -192,23 +192,33 @@ fn lufs_to_ms(l: f64) -> f64 {
 
 /// Energy mean of loudness values in LUFS, gated BS.1770-style: values at or below `gate`
 /// are ignored, then values more than 10 LU under the mean of the rest. `None` when fewer
-/// than `min` values pass the absolute gate.
-fn gated_mean(values: impl Iterator<Item = f64> + Clone, gate: f64, min: usize) -> Option<f64> {
+/// than `min` values pass the absolute gate. Each item is a value with its energy
+/// (`10^(v/10)`, computed once when the value was recorded: see [`LoudRing`]).
+fn gated_mean(
+    values: impl Iterator<Item = (f64, f64)> + Clone,
+    gate: f64,
+    min: usize,
+) -> Option<f64> {
     let (mut n, mut e) = (0usize, 0.0f64);
-    for v in values.clone().filter(|&v| v > gate) {
+    for (_, p) in values.clone().filter(|&(v, _)| v > gate) {
         n += 1;
-        e += 10f64.powf(v / 10.0);
+        e += p;
     }
     if n < min.max(1) {
         return None;
     }
     let rel = 10.0 * (e / n as f64).log10() - RELATIVE_GATE_LU;
     let (mut m, mut f) = (0usize, 0.0f64);
-    for v in values.filter(|&v| v > gate && v >= rel) {
+    for (_, p) in values.filter(|&(v, _)| v > gate && v >= rel) {
         m += 1;
-        f += 10f64.powf(v / 10.0);
+        f += p;
     }
     (m > 0).then(|| 10.0 * (f / m as f64).log10())
+}
+
+/// The energy `10^(v/10)` of a loudness value `v`, as [`gated_mean`] sums it.
+fn energy_of(v: f64) -> f64 {
+    10f64.powf(v / 10.0)
 }
 
 /// Fixed-size ring of `f64` readings, newest last.
@@ -247,6 +257,49 @@ impl<const N: usize> Ring<N> {
     /// The newest `count` values, newest first.
     fn newest(&self, skip: usize, count: usize) -> impl Iterator<Item = f64> + Clone + '_ {
         (skip..skip + count).filter_map(move |k| self.back(k))
+    }
+}
+
+/// A [`Ring`] of loudness values with each value's energy beside it, computed once when
+/// the value is pushed rather than in every [`gated_mean`] over the ring.
+#[derive(Debug, Clone, Copy)]
+struct LoudRing<const N: usize> {
+    lufs: Ring<N>,
+    energy: Ring<N>,
+}
+
+impl<const N: usize> LoudRing<N> {
+    fn new(fill: f64) -> Self {
+        Self {
+            lufs: Ring::new(fill),
+            energy: Ring::new(energy_of(fill)),
+        }
+    }
+
+    fn push(&mut self, v: f64) {
+        self.lufs.push(v);
+        self.energy.push(energy_of(v));
+    }
+
+    /// The `k`-th newest value (0 = newest), if there is one.
+    fn back(&self, k: usize) -> Option<f64> {
+        self.lufs.back(k)
+    }
+
+    /// The newest `count` values after `skip`, newest first.
+    fn newest(&self, skip: usize, count: usize) -> impl Iterator<Item = f64> + Clone + '_ {
+        self.lufs.newest(skip, count)
+    }
+
+    /// The newest `count` values after `skip` with their energies, newest first.
+    fn newest_with_energy(
+        &self,
+        skip: usize,
+        count: usize,
+    ) -> impl Iterator<Item = (f64, f64)> + Clone + '_ {
+        self.lufs
+            .newest(skip, count)
+            .zip(self.energy.newest(skip, count))
     }
 }
 
@@ -327,8 +380,8 @@ pub struct Agc {
     peak_now: f64,
     peaks: Ring<PEAK_RING>,
     /// Momentary and sub-block readings of the last 3 s, LUFS.
-    hist_m: Ring<HISTORY_LEN>,
-    hist_sb: Ring<HISTORY_LEN>,
+    hist_m: LoudRing<HISTORY_LEN>,
+    hist_sb: LoudRing<HISTORY_LEN>,
     /// Time with sound since the last silent reading, s.
     active_s: f64,
     /// Silent time in a row, s.
@@ -434,8 +487,8 @@ impl Agc {
             k_sub: 0.0,
             peak_now: LUFS_FLOOR,
             peaks: Ring::new(LUFS_FLOOR),
-            hist_m: Ring::new(LUFS_FLOOR),
-            hist_sb: Ring::new(LUFS_FLOOR),
+            hist_m: LoudRing::new(LUFS_FLOOR),
+            hist_sb: LoudRing::new(LUFS_FLOOR),
             active_s: 0.0,
             silent_s: 0.0,
             window: [0.0; WINDOW_MAX],
@@ -633,7 +686,8 @@ impl Agc {
         if fresh {
             self.hist_m.push(if silent { LUFS_FLOOR } else { m });
             self.hist_sb.push(if sb <= gate { LUFS_FLOOR } else { sb });
-            self.recent_2s = gated_mean(self.hist_m.newest(0, 20), gate, 3).unwrap_or(LUFS_FLOOR);
+            self.recent_2s =
+                gated_mean(self.hist_m.newest_with_energy(0, 20), gate, 3).unwrap_or(LUFS_FLOOR);
             self.reading(m, silent, gate, window);
         }
 
@@ -1027,7 +1081,7 @@ impl Agc {
         if !peak_now.is_finite() || !peak_before.is_finite() || peak_now < peak_before - FADE_LU {
             return false;
         }
-        let Some(now) = gated_mean(self.hist_sb.newest(0, 2 * half), gate, 2) else {
+        let Some(now) = gated_mean(self.hist_sb.newest_with_energy(0, 2 * half), gate, 2) else {
             return false;
         };
         if now >= self.level - ADOPT_LU {
@@ -1040,7 +1094,7 @@ impl Agc {
 
     /// Gated loudness of the last [`RECENT`] sub-blocks (at least two with sound).
     fn recent_level(&self, gate: f64) -> Option<f64> {
-        gated_mean(self.hist_sb.newest(0, RECENT), gate, 2)
+        gated_mean(self.hist_sb.newest_with_energy(0, RECENT), gate, 2)
     }
 
     /// While speech-like programme plays (sound with pauses), its noise floor is the level
@@ -1158,8 +1212,13 @@ mod tests {
     #[test]
     fn gated_mean_ignores_silence_and_pauses() {
         let v = [-20.0, -20.0, -45.0, LUFS_FLOOR, -20.0];
-        let g = gated_mean(v.iter().copied(), -60.0, 3).unwrap();
+        let g = gated_mean(v.iter().map(|&v| (v, energy_of(v))), -60.0, 3).unwrap();
         assert!((g + 20.0).abs() < 1e-9, "{g}");
-        assert!(gated_mean([LUFS_FLOOR, -30.0].iter().copied(), -60.0, 2).is_none());
+        assert!(gated_mean(
+            [LUFS_FLOOR, -30.0].iter().map(|&v| (v, energy_of(v))),
+            -60.0,
+            2
+        )
+        .is_none());
     }
 }

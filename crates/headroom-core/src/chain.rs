@@ -219,6 +219,10 @@ struct ControlMemo {
     k_sub_pow: Memo,
     ceiling_pow: Memo,
     limit_pow: Memo,
+    /// `10^(x / 10)` of the onset threshold and of the ceiling's limit as mean squares: a
+    /// level clearly under either needs no `log10` to be judged (see [`surely_under`]).
+    hot_pow: Memo,
+    steady_pow: Memo,
 }
 
 impl ControlMemo {
@@ -235,8 +239,19 @@ impl ControlMemo {
             k_sub_pow: Memo::new(),
             ceiling_pow: Memo::new(),
             limit_pow: Memo::new(),
+            hot_pow: Memo::new(),
+            steady_pow: Memo::new(),
         }
     }
+}
+
+/// Whether the mean square `ms` is surely under the mean square `limit_ms` whose loudness
+/// it would be compared with: true only with a margin (10⁻⁹ relative) far wider than the
+/// rounding of `log10`/`powf`, so that skipping the `log10` of `ms` then never changes the
+/// outcome of the comparison in loudness — the output stays bit-identical.
+#[inline]
+fn surely_under(ms: f64, limit_ms: f64) -> bool {
+    ms < limit_ms * (1.0 - 1e-9)
 }
 
 impl Chain {
@@ -521,8 +536,12 @@ impl Chain {
         let kept = self.compressor.last_step_power_gain();
         // A step far over the target is a loud onset not caught yet; its energy would swamp
         // the averages.
-        let hot = 10.0 * e_in.max(1e-30).log10() - 0.691
-            > self.params.agc.target_lufs as f64 + ONSET_EXCESS_LU;
+        let hot_lufs = self.params.agc.target_lufs as f64 + ONSET_EXCESS_LU;
+        let hot_ms = self
+            .memo
+            .hot_pow
+            .get((hot_lufs + 0.691) / 10.0, |x| 10f64.powf(x));
+        let hot = !surely_under(e_in, hot_ms) && 10.0 * e_in.max(1e-30).log10() - 0.691 > hot_lufs;
         let counts = counts && !hot;
         if counts {
             self.comp_in += a * (e_in - self.comp_in);
@@ -651,8 +670,17 @@ impl Chain {
         };
         let want = if p.enabled && self.short_ms > 0.0 {
             let limit = self.ceiling_target + max;
-            let out = 10.0 * self.short_ms.log10() - 0.691 + k;
-            let steady = (limit - out).clamp(-60.0, 0.0);
+            // Under the limit (by more than rounding) the steady cut is 0 without the log.
+            let steady_ms = self
+                .memo
+                .steady_pow
+                .get((limit + 0.691 - k) / 10.0, |x| 10f64.powf(x));
+            let steady = if surely_under(self.short_ms, steady_ms) {
+                0.0
+            } else {
+                let out = 10.0 * self.short_ms.log10() - 0.691 + k;
+                (limit - out).clamp(-60.0, 0.0)
+            };
             // The momentary loudness `horizon` ahead if the fast level went on: what came out
             // over the window less the horizon, plus the horizon at the fast level. The
             // ceiling gain that keeps it at the limit catches a sudden loud word or effect
