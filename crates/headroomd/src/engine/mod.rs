@@ -140,6 +140,10 @@ pub struct Engine {
     last_xruns: u64,
     /// The frame counter at the last tick.
     last_tick_frames: u64,
+    /// When a tick last saw the bus's frame count move (audio flowing through the chain).
+    frames_moved_at: Instant,
+    /// The latest time an input brought (a tick's own time, else the time it arrived).
+    clock: Instant,
     /// Whether the bus's capture stream streams (audio flows through it).
     bus_streaming: bool,
     /// Nothing would change on further ticks (see [`Engine::is_idle`]).
@@ -211,6 +215,8 @@ impl Engine {
             watch,
             last_xruns: 0,
             last_tick_frames: 0,
+            frames_moved_at: Instant::now(),
+            clock: Instant::now(),
             bus_streaming: false,
             idle: false,
         }
@@ -219,11 +225,12 @@ impl Engine {
     /// Reacts to one input. Never blocks; see [`Input`] for what each input is answered with.
     pub fn on(&mut self, input: Input) -> Vec<Output> {
         let mut out = Vec::new();
+        let now = match &input {
+            Input::Tick { now } => *now,
+            _ => Instant::now(),
+        };
+        self.clock = self.clock.max(now);
         if self.idle {
-            let now = match &input {
-                Input::Tick { now } => *now,
-                _ => Instant::now(),
-            };
             self.wake(now);
         }
         match input {
@@ -309,7 +316,13 @@ impl Engine {
         }
         let flowing = m.frames != self.last_tick_frames;
         self.last_tick_frames = m.frames;
+        if flowing {
+            self.frames_moved_at = now;
+        }
+        // Not before the meters read as no measurement: the idle seconds are filled in
+        // with what the last tick saw.
         self.idle = !flowing
+            && now.saturating_duration_since(self.frames_moved_at) >= status::METERS_STALE_AFTER
             && !self.bus_streaming
             && self.routing.layer_a_state().is_empty()
             && !out.iter().any(|o| matches!(o, Output::Pw(_)))

@@ -6,6 +6,10 @@ use super::Engine;
 use crate::control::convert::{dsp_timing_from_core, meters_from_core};
 use crate::names::BUS_SINK_NAME;
 
+/// How long the bus's frame count must stand still before its momentary, short-term and
+/// true-peak readings are reported as no measurement (longer than any graph quantum).
+pub(super) const METERS_STALE_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl Engine {
     /// The `status` reply (also the `daemon` snapshot).
     pub(super) fn status(&self) -> Status {
@@ -34,9 +38,23 @@ impl Engine {
     /// has put in force (the audio thread only publishes while audio flows: the bus suspends
     /// when idle, and the parameters must show at once). Under bypass the gains in force are
     /// none: the AGC gain and the gain reductions read 0 (the chain's last values would be
-    /// stale, not applied).
+    /// stale, not applied). Once no audio has gone through the bus for [`METERS_STALE_AFTER`]
+    /// (nothing plays: the graph stops calling the bus, so its meters keep their last values),
+    /// momentary, short-term and true peak read as no measurement; integrated loudness and the
+    /// gains keep theirs.
     pub(super) fn meters(&self) -> Meters {
         let mut m = meters_from_core(&self.bus.meters().load());
+        if m.frames == self.last_tick_frames
+            && self.clock.saturating_duration_since(self.frames_moved_at) >= METERS_STALE_AFTER
+        {
+            let none = headroom_ipc::LUFS_FLOOR;
+            m.in_momentary_lufs = none;
+            m.in_short_term_lufs = none;
+            m.in_true_peak_dbtp = none;
+            m.out_momentary_lufs = none;
+            m.out_short_term_lufs = none;
+            m.out_true_peak_dbtp = none;
+        }
         m.target_lufs = self.params.agc.target_lufs;
         m.bypass = self.params.bypass;
         if m.bypass {

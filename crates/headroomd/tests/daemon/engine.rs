@@ -534,25 +534,56 @@ fn idle_engine_needs_no_ticks_and_keeps_the_history_whole() {
         t + 30_000
     );
 
-    // Audio flowing: busy.
+    // Audio flowing: busy, and the meters show what flows.
     let meters = rig.bus.meters();
     let mut m = meters.load();
     m.frames += 4800;
+    m.out_momentary_lufs = -16.5;
+    m.out_short_term_lufs = -17.0;
+    m.out_integrated_lufs = -16.0;
     meters.store(&m);
     tick(&mut rig, t + 30_100);
     assert!(
         !rig.engine.is_idle(),
         "frames flowed but the engine is idle"
     );
-    // It stops flowing: idle again on the next tick (QUIET already holds).
+    let out_meters = |rig: &mut Rig| match rig.request(Request::Status) {
+        (_, Ok(Response::Status(s))) => (
+            s.meters.out_momentary_lufs,
+            s.meters.out_short_term_lufs,
+            s.meters.out_integrated_lufs,
+        ),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(out_meters(&mut rig), (-16.5, -17.0, -16.0));
+    // It stops flowing: the meters' last readings stand for a moment (a long graph quantum
+    // is no pause), then momentary and short-term read as no measurement (the integrated
+    // loudness stays), and the engine is idle again (QUIET already holds).
     tick(&mut rig, t + 30_200);
-    assert!(rig.engine.is_idle());
+    assert_eq!(out_meters(&mut rig), (-16.5, -17.0, -16.0));
+    assert!(
+        !rig.engine.is_idle(),
+        "idle while the meters still show audio"
+    );
+    tick(&mut rig, t + 30_700);
+    let floor = headroom_ipc::LUFS_FLOOR;
+    assert_eq!(out_meters(&mut rig), (floor, floor, -16.0));
+    let mut u = t + 30_700;
+    while !rig.engine.is_idle() {
+        u += 100;
+        assert!(
+            u <= t + 36_000,
+            "not idle {} ms after the audio stopped",
+            u - t - 30_100
+        );
+        tick(&mut rig, u);
+    }
 
     // A tapped stream: Layer A steps every tick.
     rig.node_added(60, "Stream/Output/Audio", &[("application.name", "mpv")]);
     let meter = std::sync::Arc::new(headroomd::pw::taps::TapMeter::default());
     rig.bus.taps().insert_for_tests(60, meter);
-    tick(&mut rig, t + 30_300);
+    tick(&mut rig, u + 100);
     assert!(
         !rig.engine.is_idle(),
         "a stream is tapped but the engine is idle"
