@@ -12,32 +12,14 @@ use ebur128::{EbuR128, Mode};
 use headroom_core::util::force_portable;
 use headroom_core::{Chain, ChainParams};
 
-const RATE: u32 = 48_000;
+#[path = "../benches/common/signal.rs"]
+mod signal;
+
+use signal::{signal, RATE};
 
 /// Times the 10-s signal is processed per round: the thread's CPU clock advances in
 /// scheduler ticks on some kernels, so a round must be long against a tick (≈ 0.2 s here).
 const PASSES: usize = 25;
-
-/// The chain bench's signal: 10 s of tones plus noise with a slow 20 dB level swing.
-fn signal() -> Vec<f32> {
-    let mut s = 0x1234_5678_9abc_def0u64;
-    let n = RATE as usize * 10;
-    let mut out = Vec::with_capacity(n * 2);
-    for i in 0..n {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        let noise = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
-        let t = i as f32 / RATE as f32;
-        let tone = (t * 2.0 * std::f32::consts::PI * 220.0).sin()
-            + 0.5 * (t * 2.0 * std::f32::consts::PI * 1375.0).sin();
-        let swing = 10f32.powf(((t * 0.4).sin() * 10.0 - 14.0) / 20.0);
-        let v = swing * (0.6 * tone + 0.8 * noise);
-        out.push(v);
-        out.push(v * 0.9);
-    }
-    out
-}
 
 /// CPU time of this thread so far, ns.
 fn cpu_ns() -> u64 {
