@@ -4,7 +4,6 @@
 //! Needs the workspace binaries built (`make test` does) and tmux (`make deps` installs it).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::Tmux;
@@ -32,41 +31,14 @@ fn bypass_of(sb: &Sandbox) -> bool {
 
 #[test]
 fn monitor_follows_a_live_daemon_and_restores_the_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        panic!("tmux is not installed: run `make deps`");
-    }
     let sb = Sandbox::start().expect("sandbox");
     let d = Daemon::start(&sb, &[]).expect("headroomd");
-    let tmux = Tmux {
-        sock: sb.path("tmux.sock"),
-    };
     let exit_file = sb.path("monitor.exit");
-    let env: Vec<String> = sb
-        .env()
-        .iter()
-        .map(|(k, v)| format!("{k}='{}'", v.to_string_lossy()))
-        .collect();
-    let shell = format!(
-        "env {} '{}' monitor; echo $? > '{}'; sleep 60",
-        env.join(" "),
-        BIN,
-        exit_file.display()
-    );
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "mon",
-        "-x",
-        "110",
-        "-y",
-        "36",
-        &shell,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let tmux = Tmux::start_monitor(
+        &sb,
+        110,
+        36,
+        &format!("echo $? > '{}'; sleep 60", exit_file.display()),
     );
 
     // Before any audio: the title is there and, once the first tick arrived, the loudness

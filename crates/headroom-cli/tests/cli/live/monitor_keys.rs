@@ -2,7 +2,6 @@
 //! apps' loudness in the streams table, one re-routed to bypass by keys (`↓`/`r`), checked
 //! with `headroom route list`.
 
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::{Tmux, BIN};
@@ -38,9 +37,6 @@ fn route_of(sb: &Sandbox, app: &str) -> Option<String> {
 
 #[test]
 fn monitor_shows_two_apps_and_reroutes_one_by_keys() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        panic!("tmux is not installed: run `make deps`");
-    }
     let sb = Sandbox::start().expect("sandbox");
     let d = Daemon::start(&sb, &[]).expect("headroomd");
     // Two apps, a loud one and a quiet one, playing to the default sink like desktop apps.
@@ -61,31 +57,7 @@ fn monitor_shows_two_apps_and_reroutes_one_by_keys() {
         .unwrap_or_else(|e| panic!("{app} not processed: {e}; log:\n{}", d.log()));
     }
 
-    let tmux = Tmux {
-        sock: sb.path("tmux.sock"),
-    };
-    let env: Vec<String> = sb
-        .env()
-        .iter()
-        .map(|(k, v)| format!("{k}='{}'", v.to_string_lossy()))
-        .collect();
-    let shell = format!("env {} '{}' monitor; sleep 60", env.join(" "), BIN);
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "mon",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &shell,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let tmux = Tmux::start_monitor(&sb, 80, 24, "sleep 60");
 
     // Both apps with their own loudness (Layer A taps); the loud one reads louder.
     let pane = tmux.wait("both apps' loudness", |p| {

@@ -36,6 +36,37 @@ pub struct Tmux {
 }
 
 impl Tmux {
+    /// Starts `headroom monitor` with the sandbox's environment in a `width`×`height` session
+    /// `mon` of a private server (its socket in the sandbox); `then` runs in the same shell
+    /// after the monitor exits (e.g. to keep the pane or record the exit code).
+    pub fn start_monitor(
+        sb: &headroom_tests::Sandbox,
+        width: u16,
+        height: u16,
+        then: &str,
+    ) -> Tmux {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            panic!("tmux is not installed: run `make deps`");
+        }
+        let tmux = Tmux {
+            sock: sb.path("tmux.sock"),
+        };
+        let env: Vec<String> = sb
+            .env()
+            .iter()
+            .map(|(k, v)| format!("{k}='{}'", v.to_string_lossy()))
+            .collect();
+        let shell = format!("env {} '{}' monitor; {then}", env.join(" "), BIN);
+        let (w, h) = (width.to_string(), height.to_string());
+        let out = tmux.cmd(&["new-session", "-d", "-s", "mon", "-x", &w, "-y", &h, &shell]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux
+    }
+
     /// Runs `tmux -S SOCK ARGS…`.
     pub fn cmd(&self, args: &[&str]) -> Output {
         Command::new("tmux")
