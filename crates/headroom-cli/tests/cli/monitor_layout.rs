@@ -89,6 +89,29 @@ fn live_state() -> MonitorState {
     s
 }
 
+/// [`live_state`] with the state word LIMITING, Firefox's own loudness from its Layer A tap
+/// and an active sustained-limiting alert.
+fn limiting_state() -> MonitorState {
+    use headroom_ipc::{Alert, AlertKind, Event, LayerALevel, Meters, StateWord};
+    let mut s = live_state();
+    s.daemon.apply(&Event::meters_tick_in(
+        StateWord::Limiting,
+        Meters::silent(-16.0),
+        vec![LayerALevel {
+            node_id: 41,
+            app: "Firefox".into(),
+            short_term_lufs: -12.3,
+            reduction_db: 3.5,
+        }],
+    ));
+    s.daemon.apply(&Event::AlertRaised(Alert {
+        kind: AlertKind::SustainedLimiting,
+        message: "the limiter has held about 6.5 dB".into(),
+        since_unix_ms: 1,
+    }));
+    s
+}
+
 #[test]
 fn live_layout_shows_every_panel_with_values() {
     let (lines, _) = render(&live_state(), 100, 34);
@@ -294,23 +317,7 @@ fn dsp_line_shows_load_and_alerts() {
 /// streams table, the LUFS axis labelled every 10 LU, the target in the legend, the footer.
 #[test]
 fn state_word_alerts_app_loudness_and_axis_at_80x24() {
-    use headroom_ipc::{Alert, AlertKind, Event, LayerALevel, Meters, StateWord};
-    let mut s = live_state();
-    s.daemon.apply(&Event::meters_tick_in(
-        StateWord::Limiting,
-        Meters::silent(-16.0),
-        vec![LayerALevel {
-            node_id: 41,
-            app: "Firefox".into(),
-            short_term_lufs: -12.3,
-            reduction_db: 3.5,
-        }],
-    ));
-    s.daemon.apply(&Event::AlertRaised(Alert {
-        kind: AlertKind::SustainedLimiting,
-        message: "the limiter has held about 6.5 dB".into(),
-        since_unix_ms: 1,
-    }));
+    let s = limiting_state();
     let (lines, _) = render(&s, 80, 24);
     let screen = lines.join("\n");
     assert!(lines[0].contains(" LIMITING "), "{}", lines[0]);
@@ -361,23 +368,7 @@ fn absent_meters_show_dashes_not_zero() {
 /// the footer intact.
 #[test]
 fn layout_stays_readable_at_80x24_120x40_200x60() {
-    use headroom_ipc::{Alert, AlertKind, Event, LayerALevel, Meters, StateWord};
-    let mut s = live_state();
-    s.daemon.apply(&Event::meters_tick_in(
-        StateWord::Limiting,
-        Meters::silent(-16.0),
-        vec![LayerALevel {
-            node_id: 41,
-            app: "Firefox".into(),
-            short_term_lufs: -12.3,
-            reduction_db: 3.5,
-        }],
-    ));
-    s.daemon.apply(&Event::AlertRaised(Alert {
-        kind: AlertKind::SustainedLimiting,
-        message: "the limiter has held about 6.5 dB".into(),
-        since_unix_ms: 1,
-    }));
+    let mut s = limiting_state();
     let error = "/home/user/.config/headroom/profiles/night.toml:12:5: agc.target_lufs must be \
                  between -40 and -10, got -5 (the profile keeps its last good version)";
     s.set_banner(Banner::Error(error.into()), 105_000);
