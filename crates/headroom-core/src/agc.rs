@@ -46,6 +46,16 @@
 //!   Room noise 25–30 LU under speech is therefore never adopted, however long a pause
 //!   lasts, while quiet speech after a loud passage is, about 1–1.5 s after the passage
 //!   ends, and comes up within another half second.
+//! * **The programme from before, resuming.** While the programme is speech-like (its last
+//!   2 s spread over [`SPEECH_LU`]) and the estimate is not still rising to a louder one
+//!   (readings [`RESUME_RISING_LU`] above it), its level is remembered; a much louder programme
+//!   (at least [`RELATIVE_GATE_LU`] above it: an action scene, an advert) leaves the memory
+//!   alone for up to [`RESUME_MAX_S`]. When that louder programme gives way to sound at the
+//!   remembered level (its gated 100 ms loudness within [`RESUME_UNDER_LU`] under to
+//!   [`RESUME_OVER_LU`] over it — room noise lies far under that — and none of it within
+//!   the relative gate of the louder one) for [`RESUME_S`], the dialogue is back: the window starts over at the
+//!   remembered level and the gain rises at [`RESUMED_RISE_DB_PER_S`], so a film's dialogue
+//!   is on target from its second word after an action scene instead of after 1–1.5 s.
 //! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
 //!   hiss, hum) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
 //!   anything less steady is heard: a tone a little under the target is levelled, noise on
@@ -116,6 +126,22 @@ pub const ADOPT_MAX_S: f64 = 1.5;
 pub const ADOPTED_RISE_DB_PER_S: f64 = 40.0;
 /// How long other quieter sound (music, noise) must last to be a new programme, s.
 pub const STEADY_ADOPT_S: f64 = 4.0;
+/// Sound at the level of the speech-like programme heard before a louder one resumes that
+/// programme after this long, s (the dialogue after an action scene).
+pub const RESUME_S: f64 = 0.3;
+/// How far the loudness of that sound may lie under / over the remembered programme for it
+/// to be that programme again, LU (a syllable's 100 ms reads louder than the programme).
+pub const RESUME_UNDER_LU: f64 = 4.0;
+/// See [`RESUME_UNDER_LU`].
+pub const RESUME_OVER_LU: f64 = 6.0;
+/// A reading this far above the estimate means the estimate is still rising to a louder
+/// programme: the level is not remembered then, LU.
+pub const RESUME_RISING_LU: f64 = 3.0;
+/// How long a speech-like programme is remembered while a louder one plays, s.
+pub const RESUME_MAX_S: f64 = 120.0;
+/// After a remembered programme resumed, the gain may rise at least this fast, dB/s (its
+/// level is known: its first words should not come up slowly).
+pub const RESUMED_RISE_DB_PER_S: f64 = 100.0;
 /// Spread of the 100 ms loudness (90th − 10th percentile over up to 2 s, silence counted
 /// at −70 LUFS) from which sound counts as speech-like (sound with pauses), LU.
 pub const SPEECH_LU: f64 = 6.0;
@@ -160,7 +186,7 @@ pub const SETTLED_DB: f64 = 1.5;
 /// Longest programme window, readings (60 s).
 const WINDOW_MAX: usize = 600;
 /// Time constant of the ordinary gain, s.
-const TAU_GAIN: f64 = 0.15;
+pub(crate) const TAU_GAIN: f64 = 0.15;
 /// Attack and release time constants of the fast onset gain, s.
 const TAU_ONSET_ATTACK: f64 = 0.003;
 const TAU_ONSET_RELEASE: f64 = 0.15;
@@ -406,6 +432,12 @@ pub struct Agc {
     onset_confirmed: bool,
     /// A quieter programme was adopted and the gain is still rising to it.
     adopted_rise: bool,
+    /// It was a remembered programme resuming (the gain rises faster still).
+    resumed_rise: bool,
+    /// Loudness of the last speech-like programme, LUFS ([`LUFS_FLOOR`]: none), and the
+    /// time since it was last heard, s.
+    resume_level: f64,
+    resume_age_s: f64,
 
     /// Whether the last reading was programme (not silence, not a pause, not an onset).
     programme_active: bool,
@@ -502,6 +534,9 @@ impl Agc {
             onset_frames: 0,
             onset_confirmed: false,
             adopted_rise: false,
+            resumed_rise: false,
+            resume_level: LUFS_FLOOR,
+            resume_age_s: 0.0,
 
             programme_active: false,
             changes: 0,
@@ -717,7 +752,9 @@ impl Agc {
         } else {
             fall
         };
-        let rise_limit = if self.adopted_rise {
+        let rise_limit = if self.resumed_rise {
+            rise.max(RESUMED_RISE_DB_PER_S)
+        } else if self.adopted_rise {
             rise.max(ADOPTED_RISE_DB_PER_S)
         } else {
             rise
@@ -734,6 +771,7 @@ impl Agc {
         self.gain_db = next;
         if self.adopted_rise && goal - self.gain_db < SETTLED_DB {
             self.adopted_rise = false;
+            self.resumed_rise = false;
         }
         if !p.enabled {
             self.onset_db = 0.0;
@@ -966,7 +1004,9 @@ impl Agc {
             self.programme_active = true;
             self.learn_floor();
             self.enter(m, cap);
+            self.remember(m);
         }
+        self.resume_age_s += rdt;
         // The programme is still there while the sound of the last 0.4 s as a whole (its
         // 100 ms sub-blocks, which show a change at once) is within ADOPT_LU of the estimate:
         // one quiet moment is not a new programme, and a pause is no sign of the programme.
@@ -979,6 +1019,18 @@ impl Agc {
         }
         // Clearly quieter for a while: a pause, unless it is a new programme.
         self.below_s += rdt;
+        if self.resumes(gate) {
+            // The speech-like programme from before the louder one is back: its level is
+            // known, so the window starts over at it and the gain rises at once.
+            self.changes = self.changes.wrapping_add(1);
+            self.restart_window(self.resume_level);
+            self.steady_only = false;
+            self.judge_pending = false;
+            self.adopted_rise = true;
+            self.resumed_rise = true;
+            self.below_s = 0.0;
+            return;
+        }
         if self.adopt(gate, window_s) {
             self.changes = self.changes.wrapping_add(1);
             let readings = self.readings_below();
@@ -1090,6 +1142,54 @@ impl Agc {
         // The programme's own noise floor, heard on its own, is not a programme (speech-like
         // sound never is a noise floor).
         speech_like || now > self.floor + FLOOR_MARGIN_LU
+    }
+
+    /// Remembers the programme's level while it is speech-like (its last 2 s spread like
+    /// syllables and pauses) and the estimate is not rising, unless a much louder programme has taken the estimate
+    /// over since the remembered one was heard: that one is then kept, for
+    /// [`RESUME_MAX_S`], to be resumed at once when it comes back.
+    fn remember(&mut self, m: f64) {
+        // Not while the estimate is still rising to a louder programme (its readings are
+        // above it): the level remembered is one the programme held.
+        if m > self.level + RESUME_RISING_LU || self.spread(20) < SPEECH_LU {
+            return;
+        }
+        let kept = self.resume_level > LUFS_FLOOR && self.resume_age_s <= RESUME_MAX_S;
+        if !kept || self.level < self.resume_level + RELATIVE_GATE_LU {
+            self.resume_level = self.level;
+            self.resume_age_s = 0.0;
+        }
+    }
+
+    /// Whether the quieter sound heard since the programme was last heard is the remembered
+    /// speech-like programme coming back: the estimate stands at least the relative gate
+    /// above it, the sound has lasted [`RESUME_S`], none of its 100 ms is within the relative
+    /// gate of the estimate, and its gated loudness lies within [`RESUME_UNDER_LU`] /
+    /// [`RESUME_OVER_LU`] of the remembered level.
+    fn resumes(&self, gate: f64) -> bool {
+        if self.resume_level <= LUFS_FLOOR
+            || self.resume_age_s > RESUME_MAX_S
+            || self.level < self.resume_level + RELATIVE_GATE_LU
+        {
+            return false;
+        }
+        let own = self.readings_below();
+        if (own as f64) * self.reading_dt + 1e-9 < RESUME_S {
+            return false;
+        }
+        let n = own.min(RECENT + 2);
+        if self
+            .hist_sb
+            .newest(0, n)
+            .any(|v| v > self.level - RELATIVE_GATE_LU)
+        {
+            return false;
+        }
+        let Some(now) = gated_mean(self.hist_sb.newest_with_energy(0, n), gate, 2) else {
+            return false;
+        };
+        // (Room noise lies 20 LU and more under the speech it came with: out of that range.)
+        now >= self.resume_level - RESUME_UNDER_LU && now <= self.resume_level + RESUME_OVER_LU
     }
 
     /// Gated loudness of the last [`RECENT`] sub-blocks (at least two with sound).

@@ -170,6 +170,38 @@ fn quiet_speech_comes_back_after_a_loud_passage() {
     }
 }
 
+#[test]
+fn dialogue_after_an_action_scene_is_back_on_target_within_a_second() {
+    // Dialogue, a loud scene 25 LU above it, then dialogue again: the programme heard
+    // before the loud one resumes at its known level instead of being adopted anew.
+    let mut x = speech_at(12.0, 633, -38.0);
+    x.extend(music_at(8.0, 634, -13.0));
+    x.extend(speech_at(10.0, 635, -36.0));
+    for name in ["default", "night", "speech"] {
+        let p = shipped(name);
+        let t = p.agc.target_lufs as f64;
+        let out = run_aligned(&p, &x);
+        // The gain in the second after the first one (the loud scene's tail, the first words
+        // heard as the dialogue they are and the gain's rise take that first second) against
+        // the gain once settled: measured as output minus input loudness, so the dialogue's
+        // own ups and downs do not count.
+        let gain = |a: f64, b: f64| integrated_between(&out, a, b) - integrated_between(&x, a, b);
+        let (early, later) = (gain(21.0, 22.0), gain(23.0, 30.0));
+        let settled = integrated_between(&out, 23.0, 30.0);
+        eprintln!(
+            "{name}: gain 1-2 s after the loud scene {early:.2} dB, settled {later:.2} dB ({settled:.2} LUFS)"
+        );
+        assert!(
+            early >= later - 2.0,
+            "{name}: {early} dB 1-2 s into the dialogue after the loud scene, {later} dB settled"
+        );
+        assert!(
+            (settled - t).abs() <= 1.0,
+            "{name}: {settled} LUFS once settled"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Loud onsets.
 
