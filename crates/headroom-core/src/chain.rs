@@ -47,7 +47,7 @@
 //! meters around the stages); those in-between parts read more than one stage and belong to
 //! no single one.
 
-use crate::agc::{Agc, ONSET_CONFIRM_S, ONSET_EXCESS_LU, STEP};
+use crate::agc::{Agc, ONSET_CONFIRM_S, ONSET_EXCESS_LU, STEP, TAU_GAIN};
 use crate::compressor::Compressor;
 use crate::limiter::Limiter;
 use crate::meter::{LiveMeter, PEAK_FLOOR_DB};
@@ -654,12 +654,13 @@ impl Chain {
             self.mom_k_lin = self.memo.k_pow.get(k / 10.0, |x| 10f64.powf(x));
         }
         let k_lin = self.mom_k_lin;
-        // A lowered target is reached at the AGC's fall rate; the ceiling glides with it
-        // instead of cutting at once.
+        // A lowered target is reached as the AGC's gain moves (its time constant, at most
+        // its fall rate); the ceiling glides with it instead of cutting at once.
         let target = p.target_lufs as f64;
         let fall = f64::from(p.fall_db_per_s).max(0.01);
         self.ceiling_target = if self.ceiling_target.is_finite() {
-            target.max(self.ceiling_target - fall * dt)
+            let v = ((target - self.ceiling_target) / TAU_GAIN).max(-fall);
+            target.max(self.ceiling_target + v * dt)
         } else {
             target
         };

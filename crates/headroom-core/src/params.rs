@@ -48,7 +48,7 @@ impl Default for AgcParams {
             fall_db_per_s: 40.0,
             silence_gate_lufs: -60.0,
             window_s: 2.0,
-            max_momentary_lu: 6.0,
+            max_momentary_lu: 4.0,
         }
     }
 }
