@@ -45,7 +45,7 @@
 //!
 //!   Room noise 25–30 LU under speech is therefore never adopted, however long a pause
 //!   lasts, while quiet speech after a loud passage is, about 1–1.5 s after the passage
-//!   ends, and comes up within another half second.
+//!   ends, and comes up within about another 0.3 s.
 //! * **The programme from before, resuming.** While the programme is speech-like (its last
 //!   2 s spread over [`SPEECH_LU`]) and the estimate is not still rising to a louder one
 //!   (readings [`RESUME_RISING_LU`] above it), its level is remembered; a much louder programme
@@ -54,7 +54,7 @@
 //!   remembered level (its gated 100 ms loudness within [`RESUME_UNDER_LU`] under to
 //!   [`RESUME_OVER_LU`] over it — room noise lies far under that — and none of it within
 //!   the relative gate of the louder one) for [`RESUME_S`], the dialogue is back: the window starts over at the
-//!   remembered level and the gain rises at [`RESUMED_RISE_DB_PER_S`], so a film's dialogue
+//!   remembered level and the gain rises at [`ADOPTED_RISE_DB_PER_S`], so a film's dialogue
 //!   is on target from its second word after an action scene instead of after 1–1.5 s.
 //! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
 //!   hiss, hum) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
@@ -121,9 +121,10 @@ pub fn adopt_s(window_s: f64) -> f64 {
 pub const ADOPT_MIN_S: f64 = 0.6;
 /// Longest time after which speech-like quieter sound becomes a new programme, s.
 pub const ADOPT_MAX_S: f64 = 1.5;
-/// After a quieter programme was adopted the gain may rise at least this fast, dB/s (the
-/// decision is made; the new programme should not come up slowly).
-pub const ADOPTED_RISE_DB_PER_S: f64 = 40.0;
+/// After a quieter programme was adopted (or a remembered one resumed) the gain may rise at
+/// least this fast, dB/s (the decision is made; the new programme should not come up
+/// slowly).
+pub const ADOPTED_RISE_DB_PER_S: f64 = 100.0;
 /// How long other quieter sound (music, noise) must last to be a new programme, s.
 pub const STEADY_ADOPT_S: f64 = 4.0;
 /// Sound at the level of the speech-like programme heard before a louder one resumes that
@@ -139,9 +140,6 @@ pub const RESUME_OVER_LU: f64 = 6.0;
 pub const RESUME_RISING_LU: f64 = 3.0;
 /// How long a speech-like programme is remembered while a louder one plays, s.
 pub const RESUME_MAX_S: f64 = 120.0;
-/// After a remembered programme resumed, the gain may rise at least this fast, dB/s (its
-/// level is known: its first words should not come up slowly).
-pub const RESUMED_RISE_DB_PER_S: f64 = 100.0;
 /// Spread of the 100 ms loudness (90th − 10th percentile over up to 2 s, silence counted
 /// at −70 LUFS) from which sound counts as speech-like (sound with pauses), LU.
 pub const SPEECH_LU: f64 = 6.0;
@@ -432,8 +430,6 @@ pub struct Agc {
     onset_confirmed: bool,
     /// A quieter programme was adopted and the gain is still rising to it.
     adopted_rise: bool,
-    /// It was a remembered programme resuming (the gain rises faster still).
-    resumed_rise: bool,
     /// Loudness of the last speech-like programme, LUFS ([`LUFS_FLOOR`]: none), and the
     /// time since it was last heard, s.
     resume_level: f64,
@@ -534,7 +530,6 @@ impl Agc {
             onset_frames: 0,
             onset_confirmed: false,
             adopted_rise: false,
-            resumed_rise: false,
             resume_level: LUFS_FLOOR,
             resume_age_s: 0.0,
 
@@ -752,9 +747,7 @@ impl Agc {
         } else {
             fall
         };
-        let rise_limit = if self.resumed_rise {
-            rise.max(RESUMED_RISE_DB_PER_S)
-        } else if self.adopted_rise {
+        let rise_limit = if self.adopted_rise {
             rise.max(ADOPTED_RISE_DB_PER_S)
         } else {
             rise
@@ -771,7 +764,6 @@ impl Agc {
         self.gain_db = next;
         if self.adopted_rise && goal - self.gain_db < SETTLED_DB {
             self.adopted_rise = false;
-            self.resumed_rise = false;
         }
         if !p.enabled {
             self.onset_db = 0.0;
@@ -1027,7 +1019,6 @@ impl Agc {
             self.steady_only = false;
             self.judge_pending = false;
             self.adopted_rise = true;
-            self.resumed_rise = true;
             self.below_s = 0.0;
             return;
         }
