@@ -134,6 +134,9 @@ impl Engine {
                     out.push(Output::Publish(Event::ProfileError(e)));
                 }
             }
+            // Desktop notifications are the run loop's (`notify::Notifications`), not the
+            // engine's.
+            ProfileEvent::AlertsNotify(_) => {}
         }
     }
 
@@ -181,6 +184,6 @@ fn wire_error(ev: ProfileEvent) -> Option<headroom_ipc::event::ProfileError> {
             column: (column > 0).then_some(column as u32),
             message,
         }),
-        ProfileEvent::Changed { .. } => None,
+        ProfileEvent::Changed { .. } | ProfileEvent::AlertsNotify(_) => None,
     }
 }

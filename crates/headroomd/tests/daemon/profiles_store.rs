@@ -65,7 +65,7 @@ fn wait_for(
 fn changed_target(ev: &ProfileEvent) -> Option<f32> {
     match ev {
         ProfileEvent::Changed { profile, .. } => Some(profile.chain.agc.target_lufs),
-        ProfileEvent::Error { .. } => None,
+        ProfileEvent::Error { .. } | ProfileEvent::AlertsNotify(_) => None,
     }
 }
 
