@@ -505,3 +505,36 @@ fn long_names_end_in_an_ellipsis() {
     assert!(row.contains("… "), "{row}");
     assert!(row.contains(" processed"), "{row}");
 }
+
+#[test]
+fn a_profile_change_shows_the_new_profiles_ceiling_at_once() {
+    use headroom_ipc::{Event, ProfileSource, SettingEntry, SettingValue, Settings};
+    let settings = |ceiling: f64| {
+        Event::SettingsSnapshot(Settings {
+            settings: vec![SettingEntry {
+                key: "limiter.ceiling_dbtp".into(),
+                value: SettingValue::Float(ceiling),
+                default: SettingValue::Float(ceiling),
+                overridden: false,
+            }],
+        })
+    };
+    let mut s = live_state();
+    headroom_cli::monitor::apply_event(&mut s, &settings(-1.0), 105_000);
+    // What the daemon publishes when another profile goes in force: every setting, then
+    // the profile's name.
+    headroom_cli::monitor::apply_event(&mut s, &settings(-3.0), 105_100);
+    headroom_cli::monitor::apply_event(
+        &mut s,
+        &Event::profile_changed("speech", ProfileSource::Shipped),
+        105_100,
+    );
+    let (lines, _) = render(&s, 100, 34);
+    let screen = lines.join("\n");
+    assert!(has(&lines, "profile speech"), "{screen}");
+    assert!(has(&lines, "True peak   -1.3 / -3.0 dBTP"), "{screen}");
+    assert_eq!(
+        s.daemon.setting("limiter.ceiling_dbtp").unwrap().default,
+        SettingValue::Float(-3.0)
+    );
+}
