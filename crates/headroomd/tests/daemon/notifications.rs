@@ -8,14 +8,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::unbounded;
 use headroom_ipc::{Alert, AlertCleared, AlertKind, Event, Request, Response};
-use headroomd::control::{Broadcaster, Handler};
-use headroomd::engine::EngineThread;
+use headroomd::control::Handler;
 use headroomd::notify::{Bus, Notifications, Notifier};
-use headroomd::profiles::{read_alerts_notify, ProfileEvent, ProfileStore};
+use headroomd::profiles::{read_alerts_notify, ProfileStore};
 use headroomd::DaemonConfig;
 use zbus::zvariant::OwnedValue;
+
+use crate::support::serve::bad_profile;
 
 /// One `Notify` call as the server received it.
 #[derive(Debug, Clone)]
@@ -211,44 +211,25 @@ fn eventually(cond: impl Fn() -> bool) -> bool {
 #[test]
 fn alerts_notify_is_followed_when_the_config_file_changes() {
     let (bus, got, _server) = notification_server();
-    let crate::support::rig::Rig {
-        tmp: _tmp,
-        config,
-        state,
-        engine,
-        ..
-    } = crate::support::rig::Rig::new(DaemonConfig::default());
+    let rig = crate::support::rig::Rig::new(DaemonConfig::default());
+    let (config, state) = (rig.config.clone(), rig.state.clone());
     let config_file = config.join("config.toml");
     std::fs::write(&config_file, "[alerts]\nnotify = false\n").unwrap();
     // Off at start-up, as `run` reads it; the profile watcher follows the file from here.
     let notifications = Arc::new(Notifications::new(Bus::Address(bus.address.clone())));
     notifications.set_enabled(read_alerts_notify(&config_file).unwrap());
     assert!(!notifications.is_enabled());
-    let (prof_tx, prof_rx) = unbounded();
+    let run = rig.spawn(Some(notifications.clone()));
+    let prof_tx = run.profile_events.clone();
     let _watch = ProfileStore::new(&config, &state)
         .watch(prof_tx.clone())
         .unwrap();
-    let (cmd_tx, _cmd_rx) = unbounded();
-    let (_pw_tx, pw_rx) = unbounded();
-    let engine = EngineThread::spawn_notifying(
-        engine,
-        Box::new(cmd_tx),
-        Broadcaster::new(),
-        pw_rx,
-        prof_rx,
-        Some(notifications.clone()),
-    )
-    .unwrap();
+    let engine = &run.engine;
     let handler = engine.handler();
     // A profile error raises the `profile_error` alert; a reload that loads clears it.
     let raise_and_clear = || {
         prof_tx
-            .send(ProfileEvent::Error {
-                file: config.join("profiles/x.toml"),
-                line: 3,
-                column: 14,
-                message: "expected a number".into(),
-            })
+            .send(bad_profile(config.join("profiles/x.toml")))
             .unwrap();
         // The error and the requests come through different channels: the reload only
         // once the status shows the error.
@@ -294,5 +275,5 @@ fn alerts_notify_is_followed_when_the_config_file_changes() {
         ("headroom: profile error", 0)
     );
     assert_eq!(g[3].summary, "headroom: profile error — cleared");
-    engine.stop("test");
+    run.engine.stop("test");
 }
