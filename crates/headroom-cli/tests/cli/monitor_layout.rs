@@ -30,6 +30,29 @@ fn has(lines: &[String], needle: &str) -> bool {
     find(lines, needle).is_some()
 }
 
+/// Braille cells (chart points) in `rows` of a 100-column buffer, by colour: input
+/// (blue), output (green), gain reduction (red).
+fn chart_dots(buf: &ratatui::buffer::Buffer, rows: std::ops::Range<u16>) -> (usize, usize, usize) {
+    let (mut blue, mut green, mut red) = (0, 0, 0);
+    for y in rows {
+        for x in 0..100u16 {
+            let c = &buf[(x, y)];
+            if c.symbol()
+                .chars()
+                .any(|ch| ('\u{2801}'..='\u{28ff}').contains(&ch))
+            {
+                match c.fg {
+                    Color::Blue => blue += 1,
+                    Color::Green => green += 1,
+                    Color::Red => red += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    (blue, green, red)
+}
+
 fn live_state() -> MonitorState {
     let mut s = MonitorState::new(vec!["meters".into(), "routing".into()]);
     s.set_status(
@@ -159,23 +182,7 @@ fn chart_plots_both_series() {
     let (lines, buf) = render(&live_state(), 100, 34);
     let (_, top) = find(&lines, "Short-term loudness, last 60 s").unwrap();
     let (_, streams) = find(&lines, "Streams (2)").unwrap();
-    let (mut blue, mut green, mut red) = (0, 0, 0);
-    for y in top as u16..streams as u16 {
-        for x in 0..100u16 {
-            let c = &buf[(x, y)];
-            if c.symbol()
-                .chars()
-                .any(|ch| ('\u{2801}'..='\u{28ff}').contains(&ch))
-            {
-                match c.fg {
-                    Color::Blue => blue += 1,
-                    Color::Green => green += 1,
-                    Color::Red => red += 1,
-                    _ => {}
-                }
-            }
-        }
-    }
+    let (blue, green, red) = chart_dots(&buf, top as u16..streams as u16);
     // …and the gain reduction (3.2 dB in every tick of the fixture).
     assert!(
         blue > 0 && green > 0 && red > 0,
@@ -464,23 +471,7 @@ fn chart_starts_with_the_daemons_history() {
     s.tick(5_000);
     let (lines, buf) = render(&s, 100, 34);
     let (_, top) = find(&lines, "Short-term loudness, last 60 s").unwrap();
-    let (mut blue, mut green, mut red) = (0, 0, 0);
-    for y in top as u16..34 {
-        for x in 0..100u16 {
-            let c = &buf[(x, y)];
-            if c.symbol()
-                .chars()
-                .any(|ch| ('\u{2801}'..='\u{28ff}').contains(&ch))
-            {
-                match c.fg {
-                    Color::Blue => blue += 1,
-                    Color::Green => green += 1,
-                    Color::Red => red += 1,
-                    _ => {}
-                }
-            }
-        }
-    }
+    let (blue, green, red) = chart_dots(&buf, top as u16..34);
     // 60 s of both series across the plot (≈ 90 columns); the gain reduction only over
     // the last 30 s, where there was some.
     assert!(
