@@ -219,7 +219,13 @@ pub struct ResetArgs {
 #[derive(Debug, Subcommand)]
 pub enum ProfileCmd {
     /// List available profiles (the active one is marked).
-    List,
+    List {
+        /// Print only the names of the profiles on this machine (shipped and in
+        /// $XDG_CONFIG_HOME/headroom/profiles), one a line, without asking the daemon (what
+        /// the shell completions call).
+        #[arg(long)]
+        names: bool,
+    },
     /// Show a profile's settings (the active one when NAME is omitted).
     Show {
         /// Profile name.

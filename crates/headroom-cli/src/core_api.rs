@@ -18,6 +18,31 @@ pub fn user_profile_dir() -> Option<PathBuf> {
     Some(base.join("headroom").join("profiles"))
 }
 
+/// The names of the profiles on this machine: the shipped ones and the user's
+/// (`NAME.toml` in [`user_profile_dir`], valid or not: the daemon lists those too), sorted,
+/// each once. Reads one directory; never asks the daemon.
+pub fn profile_names() -> Vec<String> {
+    let mut names: Vec<String> = headroom_profile::shipped_profiles()
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    if let Some(dir) = user_profile_dir() {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "toml") {
+                    if let Some(s) = p.file_stem().and_then(|s| s.to_str()) {
+                        names.push(s.to_string());
+                    }
+                }
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Checks a profile file; on error the message lists every error found, one a line, each
 /// `file:line:col: message`. Returns a one-line summary on success.
 pub fn validate_profile(path: &Path) -> CliResult<String> {

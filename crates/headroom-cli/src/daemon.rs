@@ -119,7 +119,7 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
                 format::settings(&list)
             })
         }
-        Command::Profile(ProfileCmd::List) => {
+        Command::Profile(ProfileCmd::List { .. }) => {
             let p = c.profile_list().map_err(err)?;
             emit(out, json, &p, || format::profile_list(&p))
         }

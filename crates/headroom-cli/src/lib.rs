@@ -22,7 +22,7 @@ pub mod service;
 
 use std::io::Write;
 
-use crate::cli::{Cli, Command, ServiceCmd};
+use crate::cli::{Cli, Command, ProfileCmd, ServiceCmd};
 use crate::error::{CliError, CliResult};
 use crate::output::emit;
 
@@ -31,15 +31,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
     let json = cli.json;
     match cli.command {
         Command::Completions { shell } => {
-            // clap_complete panics on a failed write: generate into memory, write from there.
-            let mut script = Vec::new();
-            let mut cmd = manpages::completion_command();
-            clap_complete::generate(shell, &mut cmd, "headroom", &mut script);
-            if shell == clap_complete::Shell::Fish {
-                script.extend_from_slice(manpages::fish_positionals(&cmd).as_bytes());
-            }
-            out.write_all(&script)?;
+            out.write_all(&manpages::completion_script(shell))?;
             Ok(())
+        }
+        Command::Profile(ProfileCmd::List { names: true }) => {
+            let names = core_api::profile_names();
+            emit(out, json, &serde_json::json!({"names": names}), || {
+                names.iter().map(|n| format!("{n}\n")).collect()
+            })
         }
         Command::Man { dir: None } => {
             manpages::headroom_page(out)?;

@@ -342,11 +342,18 @@ pub fn write_all(dir: &Path) -> std::io::Result<()> {
     std::fs::write(dir.join("headroomd.1"), page)
 }
 
+/// Stands for the profile names in the generated scripts until [`completion_script`] puts
+/// the call that lists them at completion time in its place.
+const PROFILE_NAMES: &str = "__headroom_profile_names__";
+
+/// The command that lists the profile names when a shell completes one (quiet, names only).
+pub const PROFILE_NAMES_COMMAND: &str = "headroom profile list --names 2>/dev/null";
+
 /// The command as the completion scripts see it: the same grammar, with the values a user
 /// picks from offered for completion — setting keys (`set`, `get`, `setting reset`), topics
-/// (`monitor`), profile names (`profile use|show`, `render --profile`: the shipped ones and
-/// the user's profiles found when the script is generated) and rule modes (already choices).
-/// Only the scripts use it: the real parser keeps its own checks and messages.
+/// (`monitor`), profile names (`profile use|show`; a stand-in here, see [`completion_script`];
+/// `render --profile` keeps completing files, since it takes a path too) and rule modes (already choices). Only the scripts use it: the real
+/// parser keeps its own checks and messages.
 pub fn completion_command() -> clap::Command {
     use clap::builder::PossibleValuesParser;
     let keys: Vec<&'static str> = Profile::keys().iter().map(|k| k.key).collect();
@@ -354,34 +361,8 @@ pub fn completion_command() -> clap::Command {
         .iter()
         .map(|t| t.as_str())
         .collect();
-    let mut profiles: Vec<String> = headroom_profile::shipped_profiles()
-        .iter()
-        .map(|(n, _)| n.to_string())
-        .collect();
-    if let Some(dir) = crate::core_api::user_profile_dir() {
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            for e in rd.flatten() {
-                let p = e.path();
-                if p.extension().is_some_and(|x| x == "toml") {
-                    if let Some(s) = p.file_stem().and_then(|s| s.to_str()) {
-                        profiles.push(s.to_string());
-                    }
-                }
-            }
-        }
-    }
-    profiles.sort();
-    profiles.dedup();
     let key_arg = |a: clap::Arg| a.value_parser(PossibleValuesParser::new(keys.clone()));
-    let profile_values: Vec<clap::builder::PossibleValue> = profiles
-        .iter()
-        // clap keeps &'static names (no `string` feature); generated once per process.
-        .map(|p| {
-            clap::builder::PossibleValue::new(clap::builder::Str::from(p.clone().leak() as &str))
-        })
-        .collect();
-    let profile_arg =
-        |a: clap::Arg| a.value_parser(PossibleValuesParser::new(profile_values.clone()));
+    let profile_arg = |a: clap::Arg| a.value_parser(PossibleValuesParser::new([PROFILE_NAMES]));
     Cli::command()
         .mut_subcommand("set", |c| c.mut_arg("key", key_arg))
         .mut_subcommand("get", |c| c.mut_arg("key", key_arg))
@@ -397,6 +378,47 @@ pub fn completion_command() -> clap::Command {
             c.mut_subcommand("use", |u| u.mut_arg("name", profile_arg))
                 .mut_subcommand("show", |u| u.mut_arg("name", profile_arg))
         })
+}
+
+/// The completion script for `shell`. Profile names are listed when the shell completes one,
+/// by running [`PROFILE_NAMES_COMMAND`] (a profile added after the script was installed is
+/// offered too): bash and fish run it in place of the list, zsh through a function of the
+/// script (`_headroom_profile_names`). Other shells get clap's script with no profile names.
+pub fn completion_script(shell: clap_complete::Shell) -> Vec<u8> {
+    use clap_complete::Shell;
+    // clap_complete panics on a failed write: generate into memory.
+    let mut script = Vec::new();
+    let mut cmd = completion_command();
+    clap_complete::generate(shell, &mut cmd, "headroom", &mut script);
+    let mut script = String::from_utf8_lossy(&script).into_owned();
+    match shell {
+        Shell::Bash => {
+            script = script.replace(PROFILE_NAMES, &format!("$({PROFILE_NAMES_COMMAND})"));
+        }
+        Shell::Zsh => {
+            script = script.replace(&format!("({PROFILE_NAMES})"), "_headroom_profile_names");
+            let function = format!(
+                "(( $+functions[_headroom_profile_names] )) ||\n\
+                 _headroom_profile_names() {{\n    \
+                 local -a names\n    \
+                 names=(${{(f)\"$({PROFILE_NAMES_COMMAND})\"}})\n    \
+                 _describe -t profiles 'profile' names\n\
+                 }}\n\n"
+            );
+            let at = script
+                .find("if [ \"$funcstack[1]\" = \"_headroom\" ]")
+                .unwrap_or(script.len());
+            script.insert_str(at, &function);
+        }
+        Shell::Fish => {
+            script.push_str(&fish_positionals(&cmd));
+            script = script.replace(PROFILE_NAMES, &format!("({PROFILE_NAMES_COMMAND})"));
+        }
+        _ => {
+            script = script.replace(PROFILE_NAMES, "");
+        }
+    }
+    script.into_bytes()
 }
 
 /// Lines appended to the fish script: clap's fish generator completes options and

@@ -7,15 +7,47 @@
 //! after the opening `[` (or after `[!`) is a literal member. A match always covers the whole
 //! string.
 //!
-//! **Matching ignores case** (Unicode lower-case folding of pattern and text; a class matches a
-//! character when the character or its upper-case form is in it): `firefox` matches
-//! `Firefox`, `[A-Z]*` matches `mpv`. Application names and binaries differ in case
+//! **Matching ignores case**, for all of Unicode by simple case folding (the one-character
+//! mappings of Unicode's `CaseFolding.txt`, as `regex`'s `(?i)` uses them): a character of the
+//! pattern matches every character of its case-fold set (`k`, `K` and the Kelvin sign `K`;
+//! `σ`, `ς` and `Σ`; `ä` and `Ä`), and a class matches a character when any character of its
+//! set is in the class (`[Ä]` matches `ä`, `[A-Z]` matches `mpv`'s `m`). One character of
+//! the text stays one character (`?` matches `İ`; `ß` does not match `ss`). `firefox` matches
+//! `Firefox`, `ÉCOLE*` matches `école`. Application names and binaries differ in case
 //! (`Firefox` / `firefox`, `VLC media player` / `vlc`) and users type them loosely; no
 //! PipeWire property headroom matches on needs case to tell two streams apart.
 
 use std::fmt;
 
-/// One element of a compiled pattern.
+use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
+
+/// The representative of `c`'s simple case-fold set (its smallest character), so that two
+/// characters are equal but for case exactly when their representatives are equal.
+/// Allocates for characters outside ASCII.
+fn fold(c: char) -> char {
+    if c.is_ascii() {
+        // An ASCII letter's set holds both its ASCII forms (and perhaps characters above
+        // ASCII, like the Kelvin sign): the upper-case one is the smallest.
+        return c.to_ascii_uppercase();
+    }
+    let mut set = ClassUnicode::new([ClassUnicodeRange::new(c, c)]);
+    set.case_fold_simple();
+    set.ranges().first().map_or(c, |r| r.start())
+}
+
+/// `ranges` with every character's simple case-fold set added. Allocates.
+fn fold_ranges(ranges: &[(char, char)]) -> Vec<(char, char)> {
+    let mut set = ClassUnicode::new(
+        ranges
+            .iter()
+            .map(|&(lo, hi)| ClassUnicodeRange::new(lo, hi)),
+    );
+    set.case_fold_simple();
+    set.ranges().iter().map(|r| (r.start(), r.end())).collect()
+}
+
+/// One element of a compiled pattern. A literal holds its character's [`fold`]; a class's
+/// ranges are closed under case folding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
     Literal(char),
@@ -28,15 +60,16 @@ enum Token {
 }
 
 impl Token {
+    /// Whether the token consumes `c`, a text character already [`fold`]ed.
     fn matches_char(&self, c: char) -> bool {
         match self {
             Token::Literal(l) => *l == c,
             Token::AnyOne => true,
             Token::AnyRun => false,
             Token::Class { negated, ranges } => {
-                // `c` is folded to lower case; a class written in upper case still matches.
-                let inside = |x: char| ranges.iter().any(|&(lo, hi)| lo <= x && x <= hi);
-                let hit = inside(c) || c.to_uppercase().any(inside);
+                // The ranges hold every case of their characters, so the folded `c` is in
+                // them exactly when one of its cases was written.
+                let hit = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
                 hit != *negated
             }
         }
@@ -97,7 +130,7 @@ impl Glob {
                 }
                 '\\' => match chars.get(i + 1) {
                     Some(&next) => {
-                        tokens.extend(next.to_lowercase().map(Token::Literal));
+                        tokens.push(Token::Literal(fold(next)));
                         i += 2;
                     }
                     None => {
@@ -159,10 +192,13 @@ impl Glob {
                             ranges.push((lo, lo));
                         }
                     }
-                    tokens.push(Token::Class { negated, ranges });
+                    tokens.push(Token::Class {
+                        negated,
+                        ranges: fold_ranges(&ranges),
+                    });
                 }
                 other => {
-                    tokens.extend(other.to_lowercase().map(Token::Literal));
+                    tokens.push(Token::Literal(fold(other)));
                     i += 1;
                 }
             }
@@ -235,7 +271,7 @@ impl Glob {
         close(&mut d);
         let mut consume = vec![0u64; words];
         let mut next = vec![0u64; words];
-        for c in text.chars().flat_map(char::to_lowercase) {
+        for c in text.chars().map(fold) {
             // Tokens that consume `c`.
             consume.copy_from_slice(&any_one);
             if let Ok(k) = literals.binary_search_by(|(l, _)| l.cmp(&c)) {
@@ -302,17 +338,20 @@ mod tests {
             x % n
         };
         let atoms = [
-            "a", "b", "Ä", "ä", "*", "?", "[ab]", "[!a]", "[A-Z]", "\\*", "**",
+            "a", "b", "Ä", "ä", "*", "?", "[ab]", "[!a]", "[A-Z]", "\\*", "**", "Σ", "ς", "[σ]",
+            "[Ää]", "İ",
         ];
         for _ in 0..20_000 {
             let p: String = (0..next(7))
                 .map(|_| atoms[next(atoms.len() as u32) as usize])
                 .collect();
             let t: String = (0..next(9))
-                .map(|_| ["a", "b", "A", "Ä", "ä", "*", "z"][next(7) as usize])
+                .map(|_| {
+                    ["a", "b", "A", "Ä", "ä", "*", "z", "σ", "ς", "Σ", "İ", "i"][next(12) as usize]
+                })
                 .collect();
             let g = Glob::new(&p).unwrap();
-            let chars: Vec<char> = t.chars().flat_map(char::to_lowercase).collect();
+            let chars: Vec<char> = t.chars().map(fold).collect();
             assert_eq!(
                 g.matches(&t),
                 reference(&g.tokens, &chars),
@@ -401,6 +440,32 @@ mod tests {
         assert!(!Glob::new("fire*")
             .unwrap()
             .same_pattern(&Glob::new("fire?").unwrap()));
+    }
+
+    /// Every Unicode letter, by simple case folding, in literals and classes alike.
+    #[test]
+    fn case_is_ignored_for_all_of_unicode() {
+        for t in ["Ärzte ohne Grenzen", "ärzte", "ÄRZTE"] {
+            assert!(m("Ärzte*", t), "{t}");
+            assert!(m("ärzte*", t), "{t}");
+        }
+        assert!(!m("Ärzte*", "Arzte"));
+        for p in ["[Ää]", "[Ä]", "[ä]", "[À-Ö]"] {
+            assert!(m(p, "ä") && m(p, "Ä"), "{p}");
+            assert!(!m(p, "a"), "{p}");
+        }
+        assert!(!m("[!Ä]", "ä") && m("[!Ä]", "a"));
+        for t in ["ÉCOLE", "école", "École"] {
+            assert!(m("ÉCOLE", t) && m("[é]cole", t) && m("[É]COLE", t), "{t}");
+        }
+        assert!(!m("ÉCOLE", "ecole"));
+        // Characters whose upper and lower forms are not each other's only case.
+        assert!(m("ΟΔΥΣΣΕΥΣ", "οδυσσευς") && m("*[ς]", "ΟΔΥΣΣΕΥΣ") && m("[σ]", "ς"));
+        assert!(m("[k]", "\u{212A}") && m("\u{212A}elvin", "KELVIN"));
+        assert!(m("[ǅ]", "ǆ") && m("ǅ", "Ǆ"));
+        // One character of text is one character.
+        assert!(m("?stanbul", "İstanbul"));
+        assert!(!m("straße", "STRASSE"));
     }
 
     #[test]

@@ -9,11 +9,17 @@
 //! after a failure (no notification server, no session bus: logged once per failure streak,
 //! never fatal). A raised alert is shown until it clears (the server's default timeout); its
 //! clearing replaces it (`replaces_id`) with a short-lived "cleared" notification.
+//!
+//! [`Notifications`] is the switch the daemon holds: `[alerts] notify` is read at start-up and
+//! again whenever the config file changes (the profile watcher reports it as
+//! [`crate::profiles::ProfileEvent::AlertsNotify`]); turning it on starts a notifier, turning
+//! it off ends the notifier's thread once its queue is empty.
 
 use std::collections::HashMap;
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use headroom_ipc::{AlertKind, Event};
+use parking_lot::Mutex;
 use zbus::blocking::Connection;
 use zbus::zvariant::Value;
 
@@ -58,6 +64,59 @@ impl Notifier {
             Err(TrySendError::Full(_)) => {
                 tracing::warn!("desktop notifications fall behind; an alert was not shown")
             }
+        }
+    }
+}
+
+/// Desktop notifications switched on and off while the daemon runs (`[alerts] notify`).
+/// Shared between the engine's thread, which offers alerts, and whoever follows the config
+/// file; thread-safe, cheap to call.
+#[derive(Debug)]
+pub struct Notifications {
+    bus: Bus,
+    notifier: Mutex<Option<Notifier>>,
+}
+
+impl Notifications {
+    /// Off, sending on `bus` once turned on.
+    pub fn new(bus: Bus) -> Notifications {
+        Notifications {
+            bus,
+            notifier: Mutex::new(None),
+        }
+    }
+
+    /// Turns notifications on (starting the notification thread when it is not running) or
+    /// off (its thread ends after the alerts already queued). Logs the change; a notifier that
+    /// cannot start is logged and leaves them off. Allocates; may spawn a thread.
+    pub fn set_enabled(&self, on: bool) {
+        let mut n = self.notifier.lock();
+        match (on, n.is_some()) {
+            (true, false) => match Notifier::spawn(self.bus.clone()) {
+                Ok(x) => {
+                    tracing::info!("alerts are also sent as desktop notifications");
+                    *n = Some(x);
+                }
+                Err(e) => tracing::warn!("desktop notifications are off: {e}"),
+            },
+            (false, true) => {
+                tracing::info!("desktop notifications of alerts are off");
+                *n = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether alerts are being sent as notifications.
+    pub fn is_enabled(&self) -> bool {
+        self.notifier.lock().is_some()
+    }
+
+    /// Hands `event` to the notifier when notifications are on (see [`Notifier::offer`]).
+    /// Never blocks on D-Bus.
+    pub fn offer(&self, event: &Event) {
+        if let Some(n) = self.notifier.lock().as_ref() {
+            n.offer(event);
         }
     }
 }

@@ -462,3 +462,61 @@ fn sink_volume_scales_the_output_after_the_chain() {
     let _ = player.kill();
     let _ = player.wait();
 }
+
+/// The volume a user set on the processed sink (volume keys once it is the default) is not
+/// reset to 100 % by a restart, clean or `kill -9`: the new sink comes back at it (WirePlumber's
+/// restore-stream keeps the volume of `Audio/*` nodes without device routes, keyed by
+/// `application.name`, and sets it when the node appears) and the daemon applies it after the
+/// chain again.
+#[test]
+fn sink_volume_survives_daemon_restarts() {
+    let sb = Sandbox::start().expect("sandbox");
+    let out_volume_is = |d: &Daemon, want: f64| {
+        let out_id = sb
+            .node_id(headroom_tests::daemon::BUS_OUTPUT)
+            .unwrap()
+            .unwrap();
+        with_log(
+            d,
+            wait_for(
+                "the volume on the output stream",
+                Duration::from_secs(10),
+                || Ok(user_volume(&sb, out_id)?.filter(|v| (v - want).abs() < 1e-3)),
+            ),
+        )
+        .unwrap();
+    };
+    let sink_volume_is = |d: &Daemon, want: f64| {
+        with_log(
+            d,
+            wait_for("the sink volume", Duration::from_secs(10), || {
+                let Some(bus) = sb.node_id(BUS_SINK)? else {
+                    return Ok(None);
+                };
+                Ok(user_volume(&sb, bus)?.filter(|v| (v - want).abs() < 1e-3))
+            }),
+        )
+        .unwrap()
+    };
+    let mut d = Daemon::start(&sb, &["--promote-default"]).expect("headroomd");
+    wait_default(&sb, &d, BUS_SINK);
+    let bus = sb.node_id(BUS_SINK).unwrap().unwrap();
+    set_user_volume(&sb, bus, 0.5).unwrap();
+    let set = sink_volume_is(&d, 0.125);
+    out_volume_is(&d, set);
+    // A clean stop.
+    d.terminate().unwrap();
+
+    let mut d = Daemon::start(&sb, &["--promote-default"]).expect("headroomd again");
+    sink_volume_is(&d, set);
+    out_volume_is(&d, set);
+    // Another volume, then `kill -9`.
+    let bus = sb.node_id(BUS_SINK).unwrap().unwrap();
+    set_user_volume(&sb, bus, 0.8).unwrap();
+    let set = sink_volume_is(&d, 0.512);
+    out_volume_is(&d, set);
+    d.kill9();
+    let d = Daemon::start(&sb, &["--promote-default"]).expect("headroomd a third time");
+    sink_volume_is(&d, set);
+    out_volume_is(&d, set);
+}

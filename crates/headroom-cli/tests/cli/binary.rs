@@ -1,6 +1,6 @@
 //! The built `headroom` binary: exit codes, messages, help, completions and man pages.
 
-use crate::support::{headroom, text, BIN};
+use crate::support::{assert_fails, headroom, text, BIN};
 use std::process::Command;
 
 #[test]
@@ -62,12 +62,7 @@ fn socket_env_points_elsewhere() {
         .env("HEADROOM_SOCKET", &sock)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    assert!(
-        text(&out.stderr).contains("custom.sock"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_fails(&out, 3, "custom.sock");
 }
 
 #[test]
@@ -277,10 +272,5 @@ fn a_closed_stdout_ends_quietly_and_a_full_disk_is_reported() {
         .stdout(full)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("No space left on device"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_fails(&out, 1, "No space left on device");
 }

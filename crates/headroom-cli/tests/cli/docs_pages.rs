@@ -63,9 +63,6 @@ fn man_pages_have_settings_files_environment_exit_status_and_examples() {
 #[test]
 fn completions_offer_keys_topics_profiles_and_modes() {
     let dir = tempfile::tempdir().unwrap();
-    let profiles = dir.path().join("config/headroom/profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
-    std::fs::write(profiles.join("evening.toml"), "").unwrap();
     for shell in ["bash", "zsh", "fish"] {
         let script = run(&["completions", shell], dir.path());
         for want in [
@@ -74,12 +71,92 @@ fn completions_offer_keys_topics_profiles_and_modes() {
             "route.bypass_notifications",
             "routing",
             "meters",
-            "speech",
-            "evening",
             "processed",
             "toggle",
+            // Profile names are listed when a name is completed, not when the script is made.
+            "headroom profile list --names 2>/dev/null",
         ] {
             assert!(script.contains(want), "{shell} completion lacks {want}");
         }
+        assert!(
+            !script.contains("speech"),
+            "{shell}: a fixed list of profiles"
+        );
+        assert!(!script.contains("__headroom_profile_names__"), "{shell}");
     }
+    let zsh = run(&["completions", "zsh"], dir.path());
+    assert!(zsh.contains("':name -- Profile name:_headroom_profile_names'"));
+    assert!(zsh.contains("_headroom_profile_names() {"));
+    let fish = run(&["completions", "fish"], dir.path());
+    assert!(fish.contains(
+        "__fish_seen_subcommand_from use\" -f -a \"(headroom profile list --names 2>/dev/null)\""
+    ));
+}
+
+/// `profile list --names`: the profiles on this machine, names only, one a line, no daemon
+/// needed; a profile file added later is listed at once.
+#[test]
+fn profile_list_names_prints_names_only_without_a_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = run(&["profile", "list", "--names"], dir.path());
+    assert_eq!(names, "default\nmusic\nnight\nspeech\n");
+    let profiles = dir.path().join("config/headroom/profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(profiles.join("evening.toml"), "").unwrap();
+    std::fs::write(profiles.join("night.toml"), "").unwrap();
+    std::fs::write(profiles.join("notes.txt"), "").unwrap();
+    let names = run(&["profile", "list", "--names"], dir.path());
+    assert_eq!(names, "default\nevening\nmusic\nnight\nspeech\n");
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["--json", "profile", "list", "--names"], dir.path())).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"names": ["default", "evening", "music", "night", "speech"]})
+    );
+}
+
+/// What bash offers after `headroom profile use ` when the script was generated before the
+/// user's profile existed: the script asks `headroom profile list --names` at that moment.
+#[test]
+fn bash_completes_profile_names_made_after_the_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("headroom.bash");
+    std::fs::write(&script, run(&["completions", "bash"], dir.path())).unwrap();
+    let profiles = dir.path().join("config/headroom/profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(profiles.join("evening.toml"), "").unwrap();
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap();
+    let complete = |words: &str| {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+                 COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
+                 _headroom headroom \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                script.display()
+            ))
+            .env(
+                "PATH",
+                format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+            )
+            .env("HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        // The options clap offers beside them (`--help`, …) are left out.
+        let mut v: Vec<String> = text(&out.stdout)
+            .lines()
+            .filter(|w| !w.starts_with('-'))
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        complete("headroom profile use ''"),
+        ["default", "evening", "music", "night", "speech"]
+    );
+    assert_eq!(complete("headroom profile show ev"), ["evening"]);
 }

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use crate::support::Tmux;
-use crate::support::{text, BIN};
+use crate::support::{assert_fails, text, BIN};
 use headroom_ipc::{
     decode_client_frame, encode_line, BypassState, ClientFrame, DspTiming, ErrorCode, Event,
     IpcError, Meters, PipewireState, Request, Response, ServerFrame, ServerHello, SettingEntry,
@@ -272,12 +272,7 @@ fn requests_reach_the_wire_as_typed() {
 fn daemon_errors_exit_1_with_its_message() {
     let fake = start();
     let out = headroom(&fake.socket, &["get", "agc.nope"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("unknown setting `agc.nope`"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_fails(&out, 1, "unknown setting `agc.nope`");
     let out = headroom(&fake.socket, &["profile", "list"]);
     assert_eq!(out.status.code(), Some(1));
     // With --json the daemon's error code and message come on standard output too.
@@ -320,12 +315,7 @@ fn monitor_json_prints_ndjson_until_the_daemon_leaves() {
 fn monitor_without_a_terminal_points_to_json() {
     let fake = start();
     let out = headroom(&fake.socket, &["monitor"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("--json"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_fails(&out, 1, "--json");
 }
 
 #[test]

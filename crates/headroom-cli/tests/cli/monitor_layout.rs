@@ -30,6 +30,29 @@ fn has(lines: &[String], needle: &str) -> bool {
     find(lines, needle).is_some()
 }
 
+/// Braille cells (chart points) in `rows` of a 100-column buffer, by colour: input
+/// (blue), output (green), gain reduction (red).
+fn chart_dots(buf: &ratatui::buffer::Buffer, rows: std::ops::Range<u16>) -> (usize, usize, usize) {
+    let (mut blue, mut green, mut red) = (0, 0, 0);
+    for y in rows {
+        for x in 0..100u16 {
+            let c = &buf[(x, y)];
+            if c.symbol()
+                .chars()
+                .any(|ch| ('\u{2801}'..='\u{28ff}').contains(&ch))
+            {
+                match c.fg {
+                    Color::Blue => blue += 1,
+                    Color::Green => green += 1,
+                    Color::Red => red += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    (blue, green, red)
+}
+
 fn live_state() -> MonitorState {
     let mut s = MonitorState::new(vec!["meters".into(), "routing".into()]);
     s.set_status(
@@ -159,23 +182,7 @@ fn chart_plots_both_series() {
     let (lines, buf) = render(&live_state(), 100, 34);
     let (_, top) = find(&lines, "Short-term loudness, last 60 s").unwrap();
     let (_, streams) = find(&lines, "Streams (2)").unwrap();
-    let (mut blue, mut green, mut red) = (0, 0, 0);
-    for y in top as u16..streams as u16 {
-        for x in 0..100u16 {
-            let c = &buf[(x, y)];
-            if c.symbol()
-                .chars()
-                .any(|ch| ('\u{2801}'..='\u{28ff}').contains(&ch))
-            {
-                match c.fg {
-                    Color::Blue => blue += 1,
-                    Color::Green => green += 1,
-                    Color::Red => red += 1,
-                    _ => {}
-                }
-            }
-        }
-    }
+    let (blue, green, red) = chart_dots(&buf, top as u16..streams as u16);
     // …and the gain reduction (3.2 dB in every tick of the fixture).
     assert!(
         blue > 0 && green > 0 && red > 0,
@@ -464,23 +471,7 @@ fn chart_starts_with_the_daemons_history() {
     s.tick(5_000);
     let (lines, buf) = render(&s, 100, 34);
     let (_, top) = find(&lines, "Short-term loudness, last 60 s").unwrap();
-    let (mut blue, mut green, mut red) = (0, 0, 0);
-    for y in top as u16..34 {
-        for x in 0..100u16 {
-            let c = &buf[(x, y)];
-            if c.symbol()
-                .chars()
-                .any(|ch| ('\u{2801}'..='\u{28ff}').contains(&ch))
-            {
-                match c.fg {
-                    Color::Blue => blue += 1,
-                    Color::Green => green += 1,
-                    Color::Red => red += 1,
-                    _ => {}
-                }
-            }
-        }
-    }
+    let (blue, green, red) = chart_dots(&buf, top as u16..34);
     // 60 s of both series across the plot (≈ 90 columns); the gain reduction only over
     // the last 30 s, where there was some.
     assert!(
@@ -504,4 +495,37 @@ fn long_names_end_in_an_ellipsis() {
     let row = lines.iter().find(|l| l.contains("Firefox")).unwrap();
     assert!(row.contains("… "), "{row}");
     assert!(row.contains(" processed"), "{row}");
+}
+
+#[test]
+fn a_profile_change_shows_the_new_profiles_ceiling_at_once() {
+    use headroom_ipc::{Event, ProfileSource, SettingEntry, SettingValue, Settings};
+    let settings = |ceiling: f64| {
+        Event::SettingsSnapshot(Settings {
+            settings: vec![SettingEntry {
+                key: "limiter.ceiling_dbtp".into(),
+                value: SettingValue::Float(ceiling),
+                default: SettingValue::Float(ceiling),
+                overridden: false,
+            }],
+        })
+    };
+    let mut s = live_state();
+    headroom_cli::monitor::apply_event(&mut s, &settings(-1.0), 105_000);
+    // What the daemon publishes when another profile goes in force: every setting, then
+    // the profile's name.
+    headroom_cli::monitor::apply_event(&mut s, &settings(-3.0), 105_100);
+    headroom_cli::monitor::apply_event(
+        &mut s,
+        &Event::profile_changed("speech", ProfileSource::Shipped),
+        105_100,
+    );
+    let (lines, _) = render(&s, 100, 34);
+    let screen = lines.join("\n");
+    assert!(has(&lines, "profile speech"), "{screen}");
+    assert!(has(&lines, "True peak   -1.3 / -3.0 dBTP"), "{screen}");
+    assert_eq!(
+        s.daemon.setting("limiter.ceiling_dbtp").unwrap().default,
+        SettingValue::Float(-3.0)
+    );
 }

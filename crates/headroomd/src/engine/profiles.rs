@@ -77,6 +77,7 @@ pub(super) fn activate(
     e.profile_error = None;
     e.after_store_change(diff, &[], out);
     e.profile_verdict(None, out);
+    e.publish_settings(out);
     let active = e.store.active_name();
     out.push(Output::Publish(Event::profile_changed(
         active.clone(),
@@ -119,6 +120,7 @@ impl Engine {
                 self.profile_error = None;
                 self.apply(&profile, detail, out);
                 self.profile_verdict(None, out);
+                self.publish_settings(out);
                 out.push(Output::Publish(Event::profile_changed(
                     self.store.active_name(),
                     self.profile_source(),
@@ -134,7 +136,16 @@ impl Engine {
                     out.push(Output::Publish(Event::ProfileError(e)));
                 }
             }
+            // Desktop notifications are the run loop's (`notify::Notifications`), not the
+            // engine's.
+            ProfileEvent::AlertsNotify(_) => {}
         }
+    }
+
+    /// Another profile (or the active one reloaded): every setting's value and default may
+    /// have changed at once, so subscribers get them all as a `settings/snapshot`.
+    fn publish_settings(&self, out: &mut Vec<Output>) {
+        out.push(Output::Publish(Event::SettingsSnapshot(self.settings())));
     }
 
     /// Raises (`Some(text)`) or clears (`None`: a profile loaded) the profile-error alert.
@@ -181,6 +192,6 @@ fn wire_error(ev: ProfileEvent) -> Option<headroom_ipc::event::ProfileError> {
             column: (column > 0).then_some(column as u32),
             message,
         }),
-        ProfileEvent::Changed { .. } => None,
+        ProfileEvent::Changed { .. } | ProfileEvent::AlertsNotify(_) => None,
     }
 }

@@ -18,7 +18,7 @@ use headroom_ipc::{ErrorCode, Event, IpcError, Request, Response, Topic};
 use super::{Engine, Input, Output, ROUTES_FILE_NAME, TICK};
 use crate::control::{Broadcaster, Handler, Server, ServerConfig};
 use crate::history::{History, HistoryConfig};
-use crate::notify::{Bus as NotifyBus, Notifier};
+use crate::notify::{Bus as NotifyBus, Notifications};
 use crate::profiles::{ProfileEvent, ProfileStore, StorePaths};
 use crate::pw::{AudioBus, BusOptions, BusShared, CommandSink, PwCommand, PwEvent};
 use crate::DaemonConfig;
@@ -134,8 +134,8 @@ struct Outlets<'a> {
     bus: &'a BusShared,
     broadcaster: &'a Broadcaster,
     counters: &'a Counters,
-    /// Desktop notifications of alerts (`[alerts] notify`), when on.
-    notifier: Option<&'a Notifier>,
+    /// Desktop notifications of alerts (`[alerts] notify`, followed on hot reload).
+    notifications: Option<&'a Notifications>,
 }
 
 impl Outlets<'_> {
@@ -160,7 +160,7 @@ impl Outlets<'_> {
                     }
                 }
                 Output::Publish(ev) => {
-                    if let Some(n) = self.notifier {
+                    if let Some(n) = self.notifications {
                         n.offer(&ev);
                     }
                     self.broadcaster.publish(&ev)
@@ -226,6 +226,11 @@ fn serve(
                 Err(_) => break "the PipeWire thread ended".into(),
             },
             recv(prof_rx) -> ev => match ev {
+                Ok(ProfileEvent::AlertsNotify(on)) => {
+                    if let Some(n) = outlets.notifications {
+                        n.set_enabled(on);
+                    }
+                }
                 Ok(ev) => outlets.dispatch(engine.on(Input::Profile(ev)), None, None),
                 Err(_) => prof_rx = &never,
             },
@@ -258,24 +263,13 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    // `[alerts] notify` is read at start-up; an invalid value is reported and leaves them off.
-    let notifier = match crate::profiles::read_alerts_notify(&paths.config_file) {
-        Ok(true) => match Notifier::spawn(NotifyBus::Session) {
-            Ok(n) => {
-                tracing::info!("alerts are also sent as desktop notifications");
-                Some(n)
-            }
-            Err(e) => {
-                tracing::warn!("desktop notifications are off: {e}");
-                None
-            }
-        },
-        Ok(false) => None,
-        Err(e) => {
-            tracing::warn!("desktop notifications are off: {e}");
-            None
-        }
-    };
+    // `[alerts] notify` is read at start-up and followed on hot reload (the watcher reports
+    // changes); an invalid value is reported and leaves them off.
+    let notifications = Notifications::new(NotifyBus::Session);
+    match crate::profiles::read_alerts_notify(&paths.config_file) {
+        Ok(on) => notifications.set_enabled(on),
+        Err(e) => tracing::warn!("desktop notifications are off: {e}"),
+    }
     // The store logs its start-up warnings itself, once each.
     let store = ProfileStore::open(paths);
     let _ = store.take_warnings();
@@ -351,7 +345,7 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
         bus: &shared,
         broadcaster: &broadcaster,
         counters: &counters,
-        notifier: notifier.as_ref(),
+        notifications: Some(&notifications),
     };
     serve(&mut engine, &outlets, &rx, &pw_rx, &prof_rx);
     let stats = bus.stats();
@@ -388,11 +382,31 @@ pub struct EngineThread {
 impl EngineThread {
     /// Starts feeding `engine` on a new thread.
     pub fn spawn(
+        engine: Engine,
+        commands: Box<dyn CommandSink + Send>,
+        broadcaster: Broadcaster,
+        pw_events: Receiver<PwEvent>,
+        profile_events: Receiver<ProfileEvent>,
+    ) -> std::io::Result<Self> {
+        Self::spawn_notifying(
+            engine,
+            commands,
+            broadcaster,
+            pw_events,
+            profile_events,
+            None,
+        )
+    }
+
+    /// [`EngineThread::spawn`], with its alerts also offered to `notifications`, which
+    /// follow the `AlertsNotify` profile events as in [`run`].
+    pub fn spawn_notifying(
         mut engine: Engine,
         commands: Box<dyn CommandSink + Send>,
         broadcaster: Broadcaster,
         pw_events: Receiver<PwEvent>,
         profile_events: Receiver<ProfileEvent>,
+        notifications: Option<Arc<Notifications>>,
     ) -> std::io::Result<Self> {
         let (tx, rx) = unbounded();
         let counters = Arc::new(Counters::default());
@@ -406,7 +420,7 @@ impl EngineThread {
                     bus: &bus,
                     broadcaster: &broadcaster,
                     counters: &c,
-                    notifier: None,
+                    notifications: notifications.as_deref(),
                 };
                 serve(&mut engine, &outlets, &rx, &pw_events, &profile_events)
             })?;

@@ -81,7 +81,7 @@ pub(super) fn write_config(path: &Path, name: &str) -> Result<(), StoreError> {
     let text = format!(
         "# headroom daemon configuration. `profile` is the active profile (a name from\n\
          # `headroom profile list`, or a path to a .toml file). `[alerts] notify = true`\n\
-         # also sends alerts as desktop notifications (read when headroomd starts).\n{}",
+         # also sends alerts as desktop notifications (followed while headroomd runs).\n{}",
         toml::to_string(&table).map_err(|e| StoreError::Config(e.to_string()))?
     );
     write_atomic(path, text.as_bytes()).map_err(|e| StoreError::io(path, e))

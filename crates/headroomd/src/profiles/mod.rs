@@ -163,6 +163,11 @@ pub enum ProfileEvent {
         /// What is wrong, with the key concerned.
         message: String,
     },
+    /// `[alerts] notify` in the config file changed to this value (sent only by
+    /// [`ProfileStore::watch`], when the value differs from the one read before; an invalid
+    /// value is logged and changes nothing). Desktop notifications follow it; the profile is
+    /// not concerned.
+    AlertsNotify(bool),
 }
 
 impl ProfileEvent {
@@ -175,7 +180,7 @@ impl ProfileEvent {
                 column,
                 message,
             } => Some(format!("{}:{line}:{column}: {message}", file.display())),
-            ProfileEvent::Changed { .. } => None,
+            ProfileEvent::Changed { .. } | ProfileEvent::AlertsNotify(_) => None,
         }
     }
 

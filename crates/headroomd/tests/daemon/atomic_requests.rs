@@ -88,23 +88,16 @@ fn settings_bypass_and_profiles_that_cannot_be_saved_are_not_in_force() {
 /// A request the engine could not take up in time is answered `busy` and never applied.
 #[test]
 fn busy_means_not_applied() {
-    use crossbeam_channel::{bounded, unbounded};
+    use crossbeam_channel::bounded;
     use headroom_ipc::ErrorCode;
-    use headroomd::control::{Broadcaster, Handler};
-    use headroomd::engine::EngineThread;
+    use headroomd::control::Handler;
 
-    let Rig { bus, engine, .. } = Rig::new(DaemonConfig::default());
-    let _bus = bus;
-    let (cmd_tx, _cmd_rx) = unbounded();
-    let (_pw_tx, pw_rx) = unbounded();
-    let (_prof_tx, prof_rx) = unbounded();
-    let engine =
-        EngineThread::spawn(engine, Box::new(cmd_tx), Broadcaster::new(), pw_rx, prof_rx).unwrap();
+    let run = Rig::new(DaemonConfig::default()).spawn(None);
+    let engine = &run.engine;
     let handler = engine.handler();
     let (stalled_tx, stalled_rx) = bounded(1);
     let (release_tx, release_rx) = bounded::<()>(1);
     let reply = std::thread::scope(|s| {
-        let engine = &engine;
         // The engine's thread is held (as by a slow request) until the test releases it.
         let holder = s.spawn(move || {
             engine.inspect(move |_| {
@@ -134,5 +127,5 @@ fn busy_means_not_applied() {
         "a request answered `busy` was applied: {:?}",
         routes.rules
     );
-    engine.stop("test over");
+    run.engine.stop("test over");
 }

@@ -589,3 +589,58 @@ fn idle_engine_needs_no_ticks_and_keeps_the_history_whole() {
         "a stream is tapped but the engine is idle"
     );
 }
+
+#[test]
+fn a_profile_change_gives_subscribers_every_setting_with_the_new_profiles_defaults() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    // A subscriber's fold, from its snapshot on: what `headroom monitor` draws from.
+    let mut fold = headroom_ipc::state::DaemonState::new();
+    match rig.on(Input::Snapshot(vec![Topic::Settings])).pop() {
+        Some(Output::Snapshot(s)) => s.iter().for_each(|e| fold.apply(e)),
+        other => panic!("{other:?}"),
+    }
+    let ceiling = |f: &headroom_ipc::state::DaemonState| {
+        let e = f.setting("limiter.ceiling_dbtp").unwrap();
+        (e.value.as_f64(), e.default.as_f64())
+    };
+    assert_eq!(ceiling(&fold), (Some(-1.0), Some(-1.0)));
+    let (out, r) = rig.request(Request::SettingSet {
+        key: "agc.target_lufs".into(),
+        value: SettingValue::Float(-18.0),
+    });
+    r.unwrap();
+    events(&out).iter().for_each(|e| fold.apply(e));
+
+    // `profile.use night`: its ceiling (−3) and target (−20) are the new defaults at once; the
+    // override stays.
+    let (out, r) = rig.request(Request::ProfileUse {
+        name: "night".into(),
+    });
+    r.unwrap();
+    events(&out).iter().for_each(|e| fold.apply(e));
+    assert_eq!(ceiling(&fold), (Some(-3.0), Some(-3.0)));
+    let target = fold.setting("agc.target_lufs").unwrap();
+    assert_eq!(
+        (
+            target.value.as_f64(),
+            target.default.as_f64(),
+            target.overridden
+        ),
+        (Some(-18.0), Some(-20.0), true)
+    );
+
+    // The active file edited (hot reload): the same.
+    write(
+        &rig.config.join("profiles/night.toml"),
+        "[limiter]\nceiling_dbtp = -2.0\n",
+    );
+    let ev = rig.engine.store().reload().expect("a change");
+    events(&rig.on(Input::Profile(ev)))
+        .iter()
+        .for_each(|e| fold.apply(e));
+    assert_eq!(ceiling(&fold), (Some(-2.0), Some(-2.0)));
+    assert_eq!(
+        fold.setting("agc.target_lufs").unwrap().default.as_f64(),
+        Some(-16.0)
+    );
+}

@@ -2,19 +2,16 @@
 //! client sends reaches the engine, what the engine decides reaches the client, the
 //! subscribers and the PipeWire side (here a channel that records the commands).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{unbounded, Receiver};
+use crossbeam_channel::Receiver;
 use headroom_client::Client;
 use headroom_ipc::{BypassMode, ErrorCode, Event, Route, SettingValue, Topic};
-use headroomd::control::{Broadcaster, Server};
-use headroomd::engine::EngineThread;
-use headroomd::profiles::ProfileEvent;
 use headroomd::pw::{GraphNode, PwCommand, PwEvent};
 use headroomd::DaemonConfig;
 
 use crate::support::rig::Rig;
+use crate::support::serve::{bad_profile, serve, Running, Served};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -30,27 +27,21 @@ fn wait_command(rx: &Receiver<PwCommand>, pred: impl Fn(&PwCommand) -> bool) -> 
 
 #[test]
 fn clients_drive_the_real_engine_through_the_socket() {
-    let Rig {
-        tmp,
-        config,
-        bus,
-        engine,
-        ..
-    } = Rig::new(DaemonConfig::default());
-    let (cmd_tx, cmd_rx) = unbounded::<PwCommand>();
-    let (pw_tx, pw_rx) = unbounded();
-    let (prof_tx, prof_rx) = unbounded();
-    let broadcaster = Broadcaster::new();
-    let engine = EngineThread::spawn(
-        engine,
-        Box::new(cmd_tx),
-        broadcaster.clone(),
-        pw_rx,
-        prof_rx,
-    )
-    .unwrap();
-    let path = tmp.path().join("run/control.sock");
-    let mut server = Server::start(&path, Arc::new(engine.handler()), broadcaster).unwrap();
+    let Served {
+        run:
+            Running {
+                tmp: _tmp,
+                config,
+                bus,
+                engine,
+                commands: cmd_rx,
+                pw_events: pw_tx,
+                profile_events: prof_tx,
+                ..
+            },
+        mut server,
+        socket: path,
+    } = serve(Rig::new(DaemonConfig::default()));
 
     let mut sub = Client::connect_to(&path)
         .unwrap()
@@ -151,12 +142,7 @@ fn clients_drive_the_real_engine_through_the_socket() {
 
     // A profile file went bad on disk: the subscribers hear of it.
     prof_tx
-        .send(ProfileEvent::Error {
-            file: config.join("profiles/x.toml"),
-            line: 3,
-            column: 14,
-            message: "expected a number".into(),
-        })
+        .send(bad_profile(config.join("profiles/x.toml")))
         .unwrap();
     loop {
         match sub.next().unwrap().unwrap() {

@@ -2,22 +2,19 @@
 //! `route.list` are paged (and followed transparently by the client), the routing snapshot is
 //! split, rule patterns and the number of rules are capped, client numbers never overflow.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::unbounded;
 use headroom_client::Client;
 use headroom_ipc::{
     encode_line, DaemonState, ErrorCode, Request, Response, Route, ServerFrame, Topic,
     HISTORY_PAGE_SAMPLES, MAX_NAME_BYTES, MAX_PATTERN_BYTES, MAX_SERVER_FRAME_BYTES,
     MAX_USER_RULES,
 };
-use headroomd::control::{Broadcaster, Server};
-use headroomd::engine::EngineThread;
 use headroomd::history::{now_unix_ms, History, HistoryConfig, Sample};
 use headroomd::DaemonConfig;
 
 use crate::support::rig::Rig;
+use crate::support::serve::{serve, Served};
 
 const STREAMS: u32 = 1000;
 const SAMPLES: u64 = 20_000;
@@ -139,25 +136,11 @@ fn history_and_route_list_pages_stay_under_the_frame_limit() {
 #[test]
 fn the_client_follows_the_pages_and_the_routing_snapshot_is_split() {
     let spill = tempfile::tempdir().unwrap();
-    let Rig {
-        tmp, bus, engine, ..
-    } = crowded_rig(spill.path());
-    let _bus = bus;
-    let (cmd_tx, _cmd_rx) = unbounded();
-    let (_pw_tx, pw_rx) = unbounded();
-    let (_prof_tx, prof_rx) = unbounded();
-    let broadcaster = Broadcaster::new();
-    let engine = EngineThread::spawn(
-        engine,
-        Box::new(cmd_tx),
-        broadcaster.clone(),
-        pw_rx,
-        prof_rx,
-    )
-    .unwrap();
-    let path = tmp.path().join("run/control.sock");
-    let mut server = Server::start(&path, Arc::new(engine.handler()), broadcaster).unwrap();
-
+    let Served {
+        run,
+        mut server,
+        socket: path,
+    } = serve(crowded_rig(spill.path()));
     let mut c = Client::connect_to(&path).unwrap();
     c.set_timeout(Some(Duration::from_secs(30))).unwrap();
     let routes = c.route_list().unwrap();
@@ -189,7 +172,7 @@ fn the_client_follows_the_pages_and_the_routing_snapshot_is_split() {
     assert_eq!(state.streams.len(), STREAMS as usize);
 
     server.shutdown();
-    engine.stop("test over");
+    run.engine.stop("test over");
 }
 
 #[test]

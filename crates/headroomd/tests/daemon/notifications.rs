@@ -1,6 +1,6 @@
 //! Desktop notifications of alerts: a private D-Bus session bus (`dbus-daemon`) with a small
 //! notification server on it receives what the daemon's notifier sends; `[alerts] notify` in
-//! the config file.
+//! the config file, read at start-up and followed when the file changes.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -8,10 +8,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use headroom_ipc::{Alert, AlertCleared, AlertKind, Event};
-use headroomd::notify::{Bus, Notifier};
-use headroomd::profiles::read_alerts_notify;
+use headroom_ipc::{Alert, AlertCleared, AlertKind, Event, Request, Response};
+use headroomd::control::Handler;
+use headroomd::notify::{Bus, Notifications, Notifier};
+use headroomd::profiles::{read_alerts_notify, ProfileStore};
+use headroomd::DaemonConfig;
 use zbus::zvariant::OwnedValue;
+
+use crate::support::serve::bad_profile;
 
 /// One `Notify` call as the server received it.
 #[derive(Debug, Clone)]
@@ -98,6 +102,29 @@ impl Drop for DbusDaemon {
     }
 }
 
+/// A private session bus with the notification server on it: the bus, what the server
+/// received, and the server's connection (serving while it lives).
+fn notification_server() -> (
+    DbusDaemon,
+    Arc<Mutex<Vec<Received>>>,
+    zbus::blocking::Connection,
+) {
+    let bus = DbusDaemon::start();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let server = zbus::blocking::connection::Builder::address(bus.address.as_str())
+        .unwrap()
+        .name("org.freedesktop.Notifications")
+        .unwrap()
+        .serve_at(
+            "/org/freedesktop/Notifications",
+            FakeServer { got: got.clone() },
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    (bus, got, server)
+}
+
 fn wait_for(got: &Arc<Mutex<Vec<Received>>>, n: usize) -> Vec<Received> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -111,19 +138,7 @@ fn wait_for(got: &Arc<Mutex<Vec<Received>>>, n: usize) -> Vec<Received> {
 
 #[test]
 fn alerts_raised_and_cleared_reach_the_notification_server() {
-    let bus = DbusDaemon::start();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let _server = zbus::blocking::connection::Builder::address(bus.address.as_str())
-        .unwrap()
-        .name("org.freedesktop.Notifications")
-        .unwrap()
-        .serve_at(
-            "/org/freedesktop/Notifications",
-            FakeServer { got: got.clone() },
-        )
-        .unwrap()
-        .build()
-        .unwrap();
+    let (bus, got, _server) = notification_server();
 
     let n = Notifier::spawn(Bus::Address(bus.address.clone())).unwrap();
     // Events that are not alerts are not shown.
@@ -179,4 +194,86 @@ fn alerts_notify_is_read_from_the_config_file() {
         e.ends_with(":2:10: `alerts.notify` must be true or false"),
         "{e}"
     );
+}
+
+/// Polls `cond` for up to 20 s; whether it became true.
+fn eventually(cond: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+#[test]
+fn alerts_notify_is_followed_when_the_config_file_changes() {
+    let (bus, got, _server) = notification_server();
+    let rig = crate::support::rig::Rig::new(DaemonConfig::default());
+    let (config, state) = (rig.config.clone(), rig.state.clone());
+    let config_file = config.join("config.toml");
+    std::fs::write(&config_file, "[alerts]\nnotify = false\n").unwrap();
+    // Off at start-up, as `run` reads it; the profile watcher follows the file from here.
+    let notifications = Arc::new(Notifications::new(Bus::Address(bus.address.clone())));
+    notifications.set_enabled(read_alerts_notify(&config_file).unwrap());
+    assert!(!notifications.is_enabled());
+    let run = rig.spawn(Some(notifications.clone()));
+    let prof_tx = run.profile_events.clone();
+    let _watch = ProfileStore::new(&config, &state)
+        .watch(prof_tx.clone())
+        .unwrap();
+    let engine = &run.engine;
+    let handler = engine.handler();
+    // A profile error raises the `profile_error` alert; a reload that loads clears it.
+    let raise_and_clear = || {
+        prof_tx
+            .send(bad_profile(config.join("profiles/x.toml")))
+            .unwrap();
+        // The error and the requests come through different channels: the reload only
+        // once the status shows the error.
+        assert!(eventually(|| matches!(
+            handler.handle(Request::Status),
+            Ok(Response::Status(s)) if s.profile_error.is_some()
+        )));
+        handler.handle(Request::ProfileReload).unwrap();
+    };
+
+    std::fs::write(&config_file, "[alerts]\nnotify = true\n").unwrap();
+    assert!(eventually(|| notifications.is_enabled()), "not turned on");
+    raise_and_clear();
+    let g = wait_for(&got, 2);
+    assert_eq!(g.len(), 2, "{g:?}");
+    assert_eq!(g[0].summary, "headroom: profile error");
+    assert!(
+        g[0].body.contains("x.toml:3:14: expected a number"),
+        "{g:?}"
+    );
+    assert_eq!(g[1].summary, "headroom: profile error — cleared");
+
+    // An invalid value changes nothing; `false` turns them off.
+    std::fs::write(&config_file, "[alerts]\nnotify = \"yes\"\n").unwrap();
+    std::fs::write(&config_file, "[alerts]\nnotify = false\n").unwrap();
+    assert!(eventually(|| !notifications.is_enabled()), "not turned off");
+    raise_and_clear();
+    // On again: only the alerts from now on are shown.
+    std::fs::write(
+        &config_file,
+        "profile = \"night\"\n[alerts]\nnotify = true\n",
+    )
+    .unwrap();
+    assert!(
+        eventually(|| notifications.is_enabled()),
+        "not turned on again"
+    );
+    raise_and_clear();
+    let g = wait_for(&got, 4);
+    assert_eq!(g.len(), 4, "{g:?}");
+    assert_eq!(
+        (g[2].summary.as_str(), g[2].replaces),
+        ("headroom: profile error", 0)
+    );
+    assert_eq!(g[3].summary, "headroom: profile error — cleared");
+    run.engine.stop("test");
 }

@@ -2,12 +2,12 @@
 //! file watcher.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use headroom_profile::{ChangeKind, Profile, SettingValue};
-use headroomd::profiles::{ProfileEvent, ProfileSource, ProfileStore, StoreError};
+use headroomd::profiles::{ProfileEvent, ProfileSource, ProfileStore, StoreError, WatchHandle};
 use headroomd::state_file::StateFile;
 
 /// Changes must be picked up within this long.
@@ -15,8 +15,8 @@ const PICKUP: Duration = Duration::from_secs(1);
 
 struct Dirs {
     _tmp: tempfile::TempDir,
-    config: std::path::PathBuf,
-    state: std::path::PathBuf,
+    config: PathBuf,
+    state: PathBuf,
 }
 
 impl Dirs {
@@ -32,13 +32,52 @@ impl Dirs {
         }
     }
 
-    fn profile(&self, name: &str) -> std::path::PathBuf {
+    fn profile(&self, name: &str) -> PathBuf {
         self.config.join("profiles").join(format!("{name}.toml"))
     }
 
     fn store(&self) -> ProfileStore {
         ProfileStore::new(&self.config, &self.state)
     }
+
+    fn write_config(&self, text: &str) {
+        fs::write(self.config.join("config.toml"), text).unwrap();
+    }
+
+    /// Directories with the user's profile `mine` (target −16) active, and its store.
+    fn mine_active() -> (Dirs, ProfileStore) {
+        let d = Dirs::new();
+        fs::write(d.profile("mine"), mine(-16.0)).unwrap();
+        d.write_config("profile = \"mine\"\n");
+        let s = d.store();
+        (d, s)
+    }
+}
+
+/// `s` watched: the handle (watching while it lives) and its events.
+fn watched(s: &ProfileStore) -> (WatchHandle, Receiver<ProfileEvent>) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    (s.watch(tx).unwrap(), rx)
+}
+
+/// A `ProfileEvent::Error`'s file, line, column and message (panics on any other event).
+fn error_parts(ev: ProfileEvent) -> (PathBuf, usize, usize, String) {
+    match ev {
+        ProfileEvent::Error {
+            file,
+            line,
+            column,
+            message,
+        } => (file, line, column, message),
+        other => panic!("not an error: {other:?}"),
+    }
+}
+
+/// The next error reported within [`PICKUP`], as [`error_parts`].
+fn next_error(rx: &Receiver<ProfileEvent>, what: &str) -> (PathBuf, usize, usize, String) {
+    let ev = wait_for(rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
+        .unwrap_or_else(|| panic!("{what}: no error reported within {PICKUP:?}"));
+    error_parts(ev)
 }
 
 fn mine(target: f32) -> String {
@@ -65,7 +104,7 @@ fn wait_for(
 fn changed_target(ev: &ProfileEvent) -> Option<f32> {
     match ev {
         ProfileEvent::Changed { profile, .. } => Some(profile.chain.agc.target_lufs),
-        ProfileEvent::Error { .. } => None,
+        ProfileEvent::Error { .. } | ProfileEvent::AlertsNotify(_) => None,
     }
 }
 
@@ -182,7 +221,7 @@ fn user_profiles_override_shipped_and_are_listed() {
 #[test]
 fn invalid_active_profile_at_startup_falls_back_with_warning() {
     let d = Dirs::new();
-    fs::write(d.config.join("config.toml"), "profile = \"mine\"\n").unwrap();
+    d.write_config("profile = \"mine\"\n");
     fs::write(d.profile("mine"), "[agc]\ntarget_lufs = 3\n").unwrap();
     let s = d.store();
     let w = s.take_warnings();
@@ -195,7 +234,7 @@ fn invalid_active_profile_at_startup_falls_back_with_warning() {
     assert_eq!(*s.effective(), Profile::default());
 
     // A broken user copy of a shipped profile falls back to the shipped one.
-    fs::write(d.config.join("config.toml"), "profile = \"night\"\n").unwrap();
+    d.write_config("profile = \"night\"\n");
     fs::write(d.profile("night"), "garbage").unwrap();
     let s = d.store();
     assert_eq!(s.take_warnings().len(), 1);
@@ -203,14 +242,14 @@ fn invalid_active_profile_at_startup_falls_back_with_warning() {
     assert_eq!(s.effective().chain.agc.target_lufs, -20.0);
 
     // A broken config file falls back to `default`.
-    fs::write(d.config.join("config.toml"), "profile = \n").unwrap();
+    d.write_config("profile = \n");
     let s = d.store();
     let w = s.take_warnings();
     assert!(w[0].contains("config.toml:1:11"), "{w:?}");
     assert!(s.startup_error().unwrap().contains("config.toml:1:11"));
     assert_eq!(s.active_name(), "default");
     // A good start has none.
-    fs::write(d.config.join("config.toml"), "profile = \"music\"\n").unwrap();
+    d.write_config("profile = \"music\"\n");
     assert_eq!(d.store().startup_error(), None);
 }
 
@@ -324,39 +363,28 @@ fn state_file_round_trip_and_second_backup_gets_a_new_name() {
 
 #[test]
 fn reload_on_demand() {
-    let d = Dirs::new();
-    fs::write(d.profile("mine"), mine(-16.0)).unwrap();
-    fs::write(d.config.join("config.toml"), "profile = \"mine\"\n").unwrap();
-    let s = d.store();
+    let (d, s) = Dirs::mine_active();
     assert!(s.reload().is_none());
     fs::write(d.profile("mine"), mine(-22.0)).unwrap();
     let ev = s.reload().unwrap();
     assert_eq!(changed_target(&ev), Some(-22.0));
     fs::write(d.profile("mine"), "[agc]\nattack = 1\n").unwrap();
-    match s.reload().unwrap() {
-        ProfileEvent::Error {
-            file,
-            line,
-            column,
-            message,
-        } => {
-            assert_eq!(file, d.profile("mine"));
-            assert_eq!((line, column), (2, 1));
-            assert_eq!(message, "unknown key `attack` in [agc]");
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        error_parts(s.reload().unwrap()),
+        (
+            d.profile("mine"),
+            2,
+            1,
+            "unknown key `attack` in [agc]".to_string()
+        )
+    );
     assert_eq!(s.effective().chain.agc.target_lufs, -22.0);
 }
 
 #[test]
 fn hot_reload_with_a_real_watcher() {
-    let d = Dirs::new();
-    fs::write(d.profile("mine"), mine(-16.0)).unwrap();
-    fs::write(d.config.join("config.toml"), "profile = \"mine\"\n").unwrap();
-    let s = d.store();
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let _watch = s.watch(tx).unwrap();
+    let (d, s) = Dirs::mine_active();
+    let (_watch, rx) = watched(&s);
 
     // 1. In-place edit of the target.
     let t0 = Instant::now();
@@ -385,42 +413,19 @@ fn hot_reload_with_a_real_watcher() {
         "description = \"mine\"\n[agc]\ntarget_lufs = \n",
     )
     .unwrap();
-    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
-        .expect("error reported within 1 s");
-    match ev {
-        ProfileEvent::Error {
-            file,
-            line,
-            column,
-            message,
-        } => {
-            assert_eq!(file, d.profile("mine"));
-            assert_eq!((line, column), (3, 15));
-            assert!(message.starts_with("TOML syntax error"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (file, line, column, message) = next_error(&rx, "garbage");
+    assert_eq!((file, line, column), (d.profile("mine"), 3, 15));
+    assert!(message.starts_with("TOML syntax error"), "{message}");
     assert_eq!(s.effective().chain.agc.target_lufs, -24.0);
 
     // An out-of-range value is an error as well.
     write_via_rename(&d.profile("mine"), "[compressor]\nratio = 0.5\n");
-    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
-        .expect("range error reported");
-    match ev {
-        ProfileEvent::Error {
-            line,
-            column,
-            message,
-            ..
-        } => {
-            assert_eq!((line, column), (2, 9));
-            assert!(
-                message.contains("compressor.ratio = 0.5 is out of range"),
-                "{message}"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    let (_, line, column, message) = next_error(&rx, "out of range");
+    assert_eq!((line, column), (2, 9));
+    assert!(
+        message.contains("compressor.ratio = 0.5 is out of range"),
+        "{message}"
+    );
     assert_eq!(s.effective().chain.agc.target_lufs, -24.0);
 
     // 4. Fixing it applies.
@@ -438,44 +443,24 @@ fn hot_reload_with_a_real_watcher() {
     assert_eq!(s.active_name(), "night");
 
     // A broken config file is reported with its position; the profile stays.
-    fs::write(d.config.join("config.toml"), "profile = 7\n").unwrap();
-    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
-        .expect("config error reported");
-    match ev {
-        ProfileEvent::Error {
-            file, line, column, ..
-        } => {
-            assert_eq!(file, d.config.join("config.toml"));
-            assert_eq!((line, column), (1, 11));
-        }
-        other => panic!("{other:?}"),
-    }
+    d.write_config("profile = 7\n");
+    let (file, line, column, _) = next_error(&rx, "broken config");
+    assert_eq!((file, line, column), (d.config.join("config.toml"), 1, 11));
     assert_eq!(s.active().name, "night");
     // A config file naming a profile that does not exist points at the config file.
-    fs::write(d.config.join("config.toml"), "profile = \"nope\"\n").unwrap();
-    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
-        .expect("unknown profile reported");
-    match ev {
-        ProfileEvent::Error { file, message, .. } => {
-            assert_eq!(file, d.config.join("config.toml"));
-            assert!(message.starts_with("no profile named `nope`"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
-    fs::write(d.config.join("config.toml"), "profile = \"night\"\n").unwrap();
+    d.write_config("profile = \"nope\"\n");
+    let (file, _, _, message) = next_error(&rx, "unknown profile");
+    assert_eq!(file, d.config.join("config.toml"));
+    assert!(message.starts_with("no profile named `nope`"), "{message}");
+    d.write_config("profile = \"night\"\n");
     assert_eq!(s.active().name, "night");
 
     // 6. A broken edit of an inactive profile is reported, the active one is untouched.
     fs::write(d.profile("other"), "[limiter]\nceiling_dbtp = 3\n").unwrap();
-    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
-        .expect("inactive profile error reported");
-    match ev {
-        ProfileEvent::Error { file, line, .. } => {
-            assert_eq!(file.file_name().unwrap(), "other.toml");
-            assert_eq!(line, 2);
-        }
-        other => panic!("{other:?}"),
-    }
+    let (file, line, _, _) = next_error(&rx, "inactive profile");
+    // The watcher's path (canonical on some systems).
+    assert_eq!(file.file_name().unwrap(), "other.toml");
+    assert_eq!(line, 2);
     assert_eq!(s.active().name, "night");
 
     // 7. Overrides apply on top of hot-reloaded profiles.
@@ -492,12 +477,8 @@ fn hot_reload_with_a_real_watcher() {
 
 #[test]
 fn dropping_the_watch_handle_stops_events() {
-    let d = Dirs::new();
-    fs::write(d.profile("mine"), mine(-16.0)).unwrap();
-    fs::write(d.config.join("config.toml"), "profile = \"mine\"\n").unwrap();
-    let s = d.store();
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let watch = s.watch(tx).unwrap();
+    let (d, s) = Dirs::mine_active();
+    let (watch, rx) = watched(&s);
     fs::write(d.profile("mine"), mine(-20.0)).unwrap();
     wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-20.0)).expect("watching");
     drop(watch);
@@ -511,12 +492,8 @@ fn dropping_the_watch_handle_stops_events() {
 /// reload (nothing waits for a writer that never comes).
 #[test]
 fn a_fifo_profile_does_not_stop_hot_reload() {
-    let d = Dirs::new();
-    fs::write(d.profile("mine"), mine(-16.0)).unwrap();
-    fs::write(d.config.join("config.toml"), "profile = \"mine\"\n").unwrap();
-    let s = d.store();
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let _watch = s.watch(tx).unwrap();
+    let (d, s) = Dirs::mine_active();
+    let (_watch, rx) = watched(&s);
     nix::unistd::mkfifo(
         &d.profile("fifo"),
         nix::sys::stat::Mode::from_bits_truncate(0o600),
@@ -528,9 +505,7 @@ fn a_fifo_profile_does_not_stop_hot_reload() {
         |e| matches!(e, ProfileEvent::Error { file, .. } if *file == d.profile("fifo")),
     )
     .expect("the FIFO is reported");
-    let ProfileEvent::Error { message, .. } = ev else {
-        unreachable!()
-    };
+    let (_, _, _, message) = error_parts(ev);
     assert!(message.contains("FIFO"), "{message}");
     fs::write(d.profile("mine"), mine(-21.0)).unwrap();
     wait_for(&rx, Duration::from_secs(10), |e| {

@@ -6,7 +6,7 @@ use std::path::Path;
 use headroom_cli::audio::{self, Audio, OutputSamples};
 
 use crate::support::audio::write_wav_i16;
-use crate::support::{headroom, text};
+use crate::support::{assert_fails, headroom, text};
 
 #[test]
 fn render_keeps_length_format_and_alignment() {
@@ -74,17 +74,12 @@ fn render_json_summary_and_profile_flag() {
     let input = dir.path().join("in.wav");
     let output = dir.path().join("out.wav");
     write_wav_i16(&input, 48000, 1, 4800);
-    let out = headroom(
-        dir.path(),
-        &[
-            "--json",
-            "render",
-            input.to_str().unwrap(),
-            output.to_str().unwrap(),
-            "--profile",
-            "night",
-        ],
-    );
+    let (i, o) = (input.to_str().unwrap(), output.to_str().unwrap());
+    let render = |json: bool, profile: &str| {
+        let args = ["--json", "render", i, o, "--profile", profile];
+        headroom(dir.path(), &args[usize::from(!json)..])
+    };
+    let out = render(true, "night");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["frames"], 4800);
@@ -95,33 +90,10 @@ fn render_json_summary_and_profile_flag() {
     let pdir = dir.path().join("config/headroom/profiles");
     std::fs::create_dir_all(&pdir).unwrap();
     std::fs::write(pdir.join("mine.toml"), "[agc]\ntarget_lufs = -19\n").unwrap();
-    let out = headroom(
-        dir.path(),
-        &[
-            "render",
-            input.to_str().unwrap(),
-            output.to_str().unwrap(),
-            "--profile",
-            "mine",
-        ],
-    );
+    let out = render(false, "mine");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let out = headroom(
-        dir.path(),
-        &[
-            "render",
-            input.to_str().unwrap(),
-            output.to_str().unwrap(),
-            "--profile",
-            "nope",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("no profile `nope`"),
-        "{}",
-        text(&out.stderr)
-    );
+    let out = render(false, "nope");
+    assert_fails(&out, 1, "no profile `nope`");
 }
 
 #[test]
@@ -251,12 +223,7 @@ fn failed_render_leaves_an_existing_output_untouched() {
         dir.path(),
         &["render", cut.to_str().unwrap(), out_path.to_str().unwrap()],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("truncated"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_fails(&out, 1, "truncated");
     assert_eq!(std::fs::read(&out_path).unwrap(), b"precious");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -266,10 +233,5 @@ fn failed_render_leaves_an_existing_output_untouched() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     let out = headroom(dir.path(), &["analyze", cut.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("truncated"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_fails(&out, 1, "truncated");
 }

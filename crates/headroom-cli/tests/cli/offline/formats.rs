@@ -3,7 +3,9 @@
 
 use headroom_cli::audio::{self, Audio, OutputSamples};
 
-use crate::support::audio::{all_formats, analyze_json, ffmpeg, programme, scramble};
+use crate::support::audio::{
+    all_formats, analyze_json, ffmpeg, fmt_chunk, programme, scramble, sparse_file,
+};
 use crate::support::{headroom, text};
 
 #[test]
@@ -267,23 +269,10 @@ fn rf64_lengths_past_4_gib_are_read() {
     h.extend_from_slice(&data.to_le_bytes());
     h.extend_from_slice(&frames.to_le_bytes());
     h.extend_from_slice(&0u32.to_le_bytes());
-    h.extend_from_slice(b"fmt ");
-    h.extend_from_slice(&16u32.to_le_bytes());
-    h.extend_from_slice(&1u16.to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&48_000u32.to_le_bytes());
-    h.extend_from_slice(&(48_000u32 * 4).to_le_bytes());
-    h.extend_from_slice(&4u16.to_le_bytes());
-    h.extend_from_slice(&16u16.to_le_bytes());
+    h.extend(fmt_chunk(1, 2, 48_000, 16));
     h.extend_from_slice(b"data");
     h.extend_from_slice(&u32::MAX.to_le_bytes());
-    std::fs::write(&p, &h).unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&p)
-        .unwrap()
-        .set_len(h.len() as u64 + data)
-        .unwrap();
+    sparse_file(&p, &h, data);
     let mut dec = audio::open(&p).unwrap();
     assert_eq!(dec.info().frames, Some(frames));
     let mut buf = vec![1.0f32; 4096];

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use headroom_cli::audio::OutputSamples;
 
 use crate::support::audio::{analyze_json, programme, sparse_wav};
-use crate::support::{headroom, text, BIN};
+use crate::support::{headroom, in_private_dirs, text, BIN};
 
 /// Runs `headroom ARGS…` in `dir` on a pseudo-terminal (`script` from util-linux), so its
 /// stdout and stderr are a terminal; returns everything it wrote there.
@@ -18,15 +18,12 @@ fn on_terminal(dir: &Path, args: &[&str]) -> Output {
         .map(|a| format!("'{a}'"))
         .collect::<Vec<_>>()
         .join(" ");
-    Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .current_dir(dir)
-        .env_remove("HEADROOM_SOCKET")
-        .env("XDG_RUNTIME_DIR", dir)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("HOME", dir)
-        .output()
-        .expect("script (util-linux) not found")
+    in_private_dirs(
+        Command::new("script").args(["-qec", &cmd, "/dev/null"]),
+        dir,
+    )
+    .output()
+    .expect("script (util-linux) not found")
 }
 
 /// Whether a terminal transcript holds a drawn progress bar of a file.

@@ -3,7 +3,7 @@
 use headroom_cli::audio::{self, OutputSamples};
 
 use crate::support::audio::{ffmpeg, programme};
-use crate::support::{headroom, text};
+use crate::support::{assert_fails, headroom, text};
 
 #[test]
 fn render_keeps_format_and_tags_and_honours_format() {
@@ -143,12 +143,7 @@ fn render_keeps_format_and_tags_and_honours_format() {
             d.join("x.ogg").to_str().unwrap(),
         ],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("--format"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_fails(&out, 2, "--format");
 }
 
 /// The file `render` writes is byte for byte what the chain makes of the whole input in one

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use headroom_cli::audio::{Audio, OutputSamples};
 
-use crate::support::audio::{hostile_wav, run_measuring_rss, sparse_wav, tone};
-use crate::support::{headroom, text, BIN};
+use crate::support::audio::{drained_fifo, hostile_wav, run_measuring_rss, sparse_wav, tone};
+use crate::support::{assert_fails, headroom, text, BIN};
 
 #[test]
 fn output_that_is_the_input_is_refused_unless_in_place() {
@@ -23,12 +23,7 @@ fn output_that_is_the_input_is_refused_unless_in_place() {
             d,
             &["render", x.to_str().unwrap(), out_path.to_str().unwrap()],
         );
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-        assert!(
-            text(&out.stderr).contains("--in-place"),
-            "{}",
-            text(&out.stderr)
-        );
+        assert_fails(&out, 1, "--in-place");
         assert_eq!(
             std::fs::read(&x).unwrap(),
             original,
@@ -120,8 +115,7 @@ fn a_character_device_output_is_written_and_stays_a_device() {
         d,
         &["render", "-q", x.to_str().unwrap(), sock.to_str().unwrap()],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("sock"), "{}", text(&out.stderr));
+    assert_fails(&out, 1, "sock");
     assert!(std::fs::metadata(&sock).unwrap().file_type().is_socket());
 }
 
@@ -138,22 +132,7 @@ fn an_output_past_4_gib_is_rf64_with_exact_lengths() {
     let input = d.join("long.wav");
     sparse_wav(&input, frames);
     let fifo = d.join("pipe");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
-    let drain = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || {
-            use std::io::Read;
-            let mut f = std::fs::File::open(&fifo).unwrap();
-            let mut head = vec![0u8; 80];
-            f.read_exact(&mut head).unwrap();
-            let rest = std::io::copy(&mut f, &mut std::io::sink()).unwrap();
-            (head, 80 + rest)
-        })
-    };
+    let drain = drained_fifo(&fifo, 80);
     let out = headroom(
         d,
         &[
@@ -282,21 +261,10 @@ fn memory_stays_bounded_whatever_the_length() {
     );
     // render streams too: into a FIFO drained by a thread, so nothing reaches the disk.
     let fifo = d.join("pipe");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
-    let drain = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || {
-            let mut f = std::fs::File::open(&fifo).unwrap();
-            std::io::copy(&mut f, &mut std::io::sink()).unwrap()
-        })
-    };
+    let drain = drained_fifo(&fifo, 0);
     let (rc, render) = run_measuring_rss(d, &["render", "-q", "long.wav", "pipe"]);
     assert_eq!(rc, 0);
-    let bytes = drain.join().unwrap();
+    let (_, bytes) = drain.join().unwrap();
     assert!(bytes > 3600 * 48_000 * 4, "{bytes} bytes came through");
     assert!(render < 64 * 1024, "render of 1 h: {render} KiB");
 }

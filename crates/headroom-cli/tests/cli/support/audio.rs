@@ -130,25 +130,42 @@ pub fn tone(peak_db: f64, secs: f64) -> Audio {
     }
 }
 
+/// A `fmt ` chunk of 16 bytes: `format` (1 PCM, 3 float), `channels`, `rate`, `bits` per
+/// sample (the byte rate and block alignment follow from them, wrapping as a hostile header
+/// may need).
+pub fn fmt_chunk(format: u16, channels: u16, rate: u32, bits: u16) -> Vec<u8> {
+    let align = channels.wrapping_mul(bits / 8);
+    let mut h = Vec::new();
+    h.extend_from_slice(b"fmt ");
+    h.extend_from_slice(&16u32.to_le_bytes());
+    h.extend_from_slice(&format.to_le_bytes());
+    h.extend_from_slice(&channels.to_le_bytes());
+    h.extend_from_slice(&rate.to_le_bytes());
+    h.extend_from_slice(&rate.wrapping_mul(u32::from(align)).to_le_bytes());
+    h.extend_from_slice(&align.to_le_bytes());
+    h.extend_from_slice(&bits.to_le_bytes());
+    h
+}
+
+/// Writes `header` to `path` and extends the file by `data` bytes without writing them (a
+/// sparse file: long audio that takes no room on disk).
+pub fn sparse_file(path: &Path, header: &[u8], data: u64) {
+    std::fs::write(path, header).unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.set_len(header.len() as u64 + data).unwrap();
+}
+
 /// A WAV header for `frames` of 16-bit stereo at 48 kHz with the data made sparse.
 pub fn sparse_wav(path: &Path, frames: u64) {
     let data = frames * 4;
     let mut h = Vec::new();
     h.extend_from_slice(b"RIFF");
     h.extend_from_slice(&((36 + data) as u32).to_le_bytes());
-    h.extend_from_slice(b"WAVEfmt ");
-    h.extend_from_slice(&16u32.to_le_bytes());
-    h.extend_from_slice(&1u16.to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&48_000u32.to_le_bytes());
-    h.extend_from_slice(&(48_000u32 * 4).to_le_bytes());
-    h.extend_from_slice(&4u16.to_le_bytes());
-    h.extend_from_slice(&16u16.to_le_bytes());
+    h.extend_from_slice(b"WAVE");
+    h.extend(fmt_chunk(1, 2, 48_000, 16));
     h.extend_from_slice(b"data");
     h.extend_from_slice(&(data as u32).to_le_bytes());
-    std::fs::write(path, &h).unwrap();
-    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    f.set_len(h.len() as u64 + data).unwrap();
+    sparse_file(path, &h, data);
 }
 
 /// A small WAV whose header declares `rate` and `channels` (and holds two frames of zeros).
@@ -157,18 +174,28 @@ pub fn hostile_wav(path: &Path, rate: u32, channels: u16) {
     let mut h = Vec::new();
     h.extend_from_slice(b"RIFF");
     h.extend_from_slice(&(36u32 + data).to_le_bytes());
-    h.extend_from_slice(b"WAVEfmt ");
-    h.extend_from_slice(&16u32.to_le_bytes());
-    h.extend_from_slice(&3u16.to_le_bytes());
-    h.extend_from_slice(&channels.to_le_bytes());
-    h.extend_from_slice(&rate.to_le_bytes());
-    h.extend_from_slice(&rate.wrapping_mul(4 * u32::from(channels)).to_le_bytes());
-    h.extend_from_slice(&(4 * channels).to_le_bytes());
-    h.extend_from_slice(&32u16.to_le_bytes());
+    h.extend_from_slice(b"WAVE");
+    h.extend(fmt_chunk(3, channels, rate, 32));
     h.extend_from_slice(b"data");
     h.extend_from_slice(&data.to_le_bytes());
     h.resize(h.len() + data as usize, 0);
     std::fs::write(path, h).unwrap();
+}
+
+/// Makes a FIFO at `path` and starts a thread that reads it to the end: the output of a
+/// render goes through without reaching the disk. The thread returns the first `head` bytes
+/// and the number of bytes read in all.
+pub fn drained_fifo(path: &Path, head: usize) -> std::thread::JoinHandle<(Vec<u8>, u64)> {
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut f = std::fs::File::open(&path).unwrap();
+        let mut first = vec![0u8; head];
+        f.read_exact(&mut first).unwrap();
+        let rest = std::io::copy(&mut f, &mut std::io::sink()).unwrap();
+        (first, head as u64 + rest)
+    })
 }
 
 /// Runs headroom and returns its exit code and peak resident memory in KiB.

@@ -13,20 +13,32 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_headroom");
 /// Runs `headroom ARGS…` in `dir` with a private runtime and config directory, so no real
 /// daemon or user file is used.
 pub fn headroom(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
+    in_private_dirs(Command::new(BIN).args(args), dir)
+        .output()
+        .expect("run headroom")
+}
+
+/// `cmd` run in `dir`, with `dir` as its runtime directory, home and (`dir/config`) config
+/// directory, and no `HEADROOM_SOCKET`: no real daemon or user file is reached.
+pub fn in_private_dirs<'a>(cmd: &'a mut Command, dir: &Path) -> &'a mut Command {
+    cmd.current_dir(dir)
         .env_remove("HEADROOM_SOCKET")
         .env("XDG_RUNTIME_DIR", dir)
         .env("XDG_CONFIG_HOME", dir.join("config"))
         .env("HOME", dir)
-        .output()
-        .expect("run headroom")
 }
 
 /// Output bytes as text (lossy).
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// Asserts that `out` exited with `code` and said `needle` on stderr (shown when not).
+#[track_caller]
+pub fn assert_fails(out: &Output, code: i32, needle: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
 }
 
 /// A private tmux server (own socket) with one session `mon`; killed on drop.
