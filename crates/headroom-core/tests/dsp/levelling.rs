@@ -286,6 +286,33 @@ fn a_user_profile_with_an_aggressive_compressor_still_lands_on_its_target() {
 }
 
 #[test]
+fn a_compressor_at_the_edge_of_its_range_still_lands_on_the_target() {
+    // threshold −60 dBFS, ratio 20: the compressor takes 40–50 dB off a programme levelled to
+    // −16 LUFS; it is made up (hard knee or the widest soft one) to within a few LU: between
+    // syllables such a compressor releases by tens of dB and the loudness ceiling holds the
+    // next syllable's attack, so speech lands up to about 4 LU under the target (not 17 LU,
+    // as with the makeup capped at 30 dB).
+    for knee in [0.0, 24.0] {
+        let mut p = ChainParams::default();
+        p.compressor.threshold_db = -60.0;
+        p.compressor.ratio = 20.0;
+        p.compressor.knee_db = knee;
+        let mut x = speech_at(20.0, 620, -30.0);
+        x.extend(music_at(20.0, 621, -12.0));
+        let out = run_aligned(&p, &x);
+        for (a, b) in [(6.0, 20.0), (26.0, 40.0)] {
+            let l = integrated_between(&out, a, b);
+            eprintln!("compressor −60 dBFS 20:1 knee {knee}: {a}-{b} s {l:.2} LUFS");
+            assert!(
+                l - TARGET <= 1.0 && l - TARGET >= -4.0,
+                "knee {knee}: {a}-{b} s at {l} LUFS"
+            );
+        }
+        check_ceiling(&out, "compressor −60 dBFS 20:1");
+    }
+}
+
+#[test]
 fn a_low_target_cuts_loud_speech_by_max_cut_at_most_and_lifts_the_quiet_voice_after_it() {
     // target −40 LUFS with 20 dB of cut: a −18 LUFS speaker needs 22 dB, more than allowed.
     // The onset gain must not hold it further down (the AGC's whole cut stays within
