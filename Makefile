@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 APT_PKGS := pipewire pipewire-bin wireplumber libpipewire-0.3-dev libclang-dev clang pkg-config dbus sox tmux ffmpeg
 
-.PHONY: all deps toolchain build release test check lint fmt demo bench soak soak-32 eval install uninstall deb clean
+.PHONY: all deps toolchain build release test check lint fmt demo bench soak soak-32 eval sweep install uninstall deb clean
 
 all: build
 
@@ -67,6 +67,12 @@ soak-32: deps
 ## through every profile and measured (not part of `make test`; see README "Evaluating the levelling")
 eval: deps
 	@scripts/eval.sh
+
+## sweep: user profiles at the edges of their documented ranges, rendered (programmes of
+## `make eval` and synthetic signals) and measured with ffmpeg and `headroom analyze` (not in CI)
+sweep: deps
+	$(CARGO) build --release -p headroom-cli
+	@scripts/profile-sweep.py $(SWEEP_ARGS)
 
 ## install: binaries to $(PREFIX)/bin (default ~/.local), the systemd user unit, completions, man page
 install: release

@@ -75,7 +75,9 @@
 //!
 //! A separate fast gain (3 ms attack; `fall_db_per_s` does not apply) then holds the level
 //! going into the compressor at [`ONSET_HOLD_LU`] above the target, using the energy average
-//! since the onset. After [`ONSET_CONFIRM_S`] the event is a new programme: the window
+//! since the onset; the AGC's whole cut (ordinary + onset gain) stays within `max_cut_db`,
+//! so with the ordinary gain at that limit the event is over. After [`ONSET_CONFIRM_S`] the
+//! event is a new programme: the window
 //! starts over at its level, the ordinary gain falls to its goal (fast) and the onset gain
 //! gives back what the ordinary gain takes over; a short transient lets the onset gain go
 //! instead (150 ms release). The chain drops the makeup behind the compressor at an onset
@@ -921,6 +923,10 @@ impl Agc {
                     self.below_s = 0.0;
                 }
             }
+            // The whole cut of the AGC stays within max_cut: with the ordinary gain at the
+            // limit there is nothing left for the onset gain to hold, and the event is over
+            // (else it would stay engaged and freeze the programme estimate).
+            want = want.max((-max_cut - self.gain_db).min(0.0));
             if want >= -0.05 && self.onset_s >= FAST_WINDOW_S {
                 self.onset_s = -1.0;
             }

@@ -69,8 +69,17 @@ const RELEARN_S: f64 = 1.0;
 /// push the programme harder into the ceiling.
 pub const MAX_LIMITER_MAKEUP_DB: f64 = 2.0;
 
-/// Largest automatic makeup, dB.
+/// Largest part of the automatic makeup that makes up for the limiter and the compressor's
+/// attack and release, with a heavy compressor (see [`Chain::update_makeup`]), dB.
+const HEAVY_LIMITER_MAKEUP_DB: f64 = 8.0;
+
+/// Largest automatic makeup, dB, unless the compressor's curve takes more off a full-scale
+/// level: then that plus [`MAX_LIMITER_MAKEUP_DB`], up to [`MAX_AUTO_MAKEUP_CAP_DB`].
 const MAX_AUTO_MAKEUP_DB: f64 = 30.0;
+
+/// Largest automatic makeup for a compressor set far under the programme, dB: enough for the
+/// compressor's whole range (−60 dBFS at 20:1 takes 57 dB off a full-scale level).
+const MAX_AUTO_MAKEUP_CAP_DB: f64 = 60.0;
 
 /// An AGC gain drop larger than this in one control step (only a caught loud onset does
 /// that) rescales the compressor's held peaks, dB.
@@ -103,6 +112,18 @@ pub const MAKEUP_RISE_DB_PER_S: f64 = 3.0;
 
 /// Fastest rise of the automatic makeup while it is re-learnt after a programme change, dB/s.
 const RELEARN_MAKEUP_RISE_DB_PER_S: f64 = 12.0;
+
+/// An automatic makeup larger than this, dB, is approached with [`LARGE_MAKEUP_TAU_S`]
+/// rather than at the limited rate (only a compressor set far under the programme takes
+/// that much).
+const LARGE_MAKEUP_DB: f64 = 12.0;
+
+/// Level of a programme's peaks at the target, dBFS above the target's LUFS (speech and
+/// music levelled to −16 LUFS peak around −6 dBFS).
+const TARGET_PEAK_DB: f64 = 10.0;
+
+/// Time constant of the rise toward a makeup larger than [`LARGE_MAKEUP_DB`], s.
+const LARGE_MAKEUP_TAU_S: f64 = 0.5;
 
 /// Smallest change of the automatic makeup handed to the compressor, dB.
 const MAKEUP_STEP_DB: f64 = 0.05;
@@ -742,9 +763,27 @@ impl Chain {
     /// [`MAX_LIMITER_MAKEUP_DB`]) the limiter take away from the programme's loudness.
     fn update_makeup(&mut self) {
         let (comp, lim) = self.measured_losses_db();
-        let lim = lim.min(MAX_LIMITER_MAKEUP_DB);
+        // A compressor set far under the programme (−60 dBFS, 20:1): its curve takes more
+        // than LARGE_MAKEUP_DB at the level of a programme's peaks at the target.
+        let peaks = self.params.agc.target_lufs as f64 + TARGET_PEAK_DB;
+        let heavy = self.params.compressor.enabled
+            && Compressor::static_gain_reduction_db(&self.params.compressor, peaks)
+                > LARGE_MAKEUP_DB;
+        // Such a compressor's attack and release take several dB beyond its curve (the
+        // gain still held down tens of dB after a syllable), measured with the limiter's.
+        let lim = lim.min(if heavy {
+            HEAVY_LIMITER_MAKEUP_DB
+        } else {
+            MAX_LIMITER_MAKEUP_DB
+        });
         let want = if self.params.agc.enabled {
-            (comp + lim).min(MAX_AUTO_MAKEUP_DB)
+            let curve = Compressor::static_gain_reduction_db(&self.params.compressor, 0.0);
+            let cap = if self.params.compressor.enabled {
+                (curve + lim).clamp(MAX_AUTO_MAKEUP_DB, MAX_AUTO_MAKEUP_CAP_DB)
+            } else {
+                MAX_AUTO_MAKEUP_DB
+            };
+            (comp + lim).min(cap)
         } else {
             0.0
         };
@@ -756,6 +795,15 @@ impl Chain {
             RELEARN_MAKEUP_RISE_DB_PER_S
         } else {
             MAKEUP_RISE_DB_PER_S
+        };
+        // A heavy compressor takes 40 dB and more: a makeup that large is approached with a
+        // time constant instead, so the programme is not left far under the target for many
+        // seconds. Not while re-learning: right after a loud onset the compressor takes more
+        // than it will once the gain has settled.
+        let rise = if heavy && want > LARGE_MAKEUP_DB && self.relearn_s <= 0.0 {
+            rise + (want - now).max(0.0) / LARGE_MAKEUP_TAU_S
+        } else {
+            rise
         };
         let want = want.min(now + rise * self.agc_reading_s);
         if (want - now).abs() >= MAKEUP_STEP_DB {

@@ -286,6 +286,53 @@ fn a_user_profile_with_an_aggressive_compressor_still_lands_on_its_target() {
 }
 
 #[test]
+fn a_compressor_at_the_edge_of_its_range_still_lands_on_the_target() {
+    // threshold −60 dBFS, ratio 20: the compressor takes 40–50 dB off a programme levelled to
+    // −16 LUFS; it is made up (hard knee or the widest soft one) to within a few LU: between
+    // syllables such a compressor releases by tens of dB and the loudness ceiling holds the
+    // next syllable's attack, so speech lands up to about 4 LU under the target (not 17 LU,
+    // as with the makeup capped at 30 dB).
+    for knee in [0.0, 24.0] {
+        let mut p = ChainParams::default();
+        p.compressor.threshold_db = -60.0;
+        p.compressor.ratio = 20.0;
+        p.compressor.knee_db = knee;
+        let mut x = speech_at(20.0, 620, -30.0);
+        x.extend(music_at(20.0, 621, -12.0));
+        let out = run_aligned(&p, &x);
+        for (a, b) in [(6.0, 20.0), (26.0, 40.0)] {
+            let l = integrated_between(&out, a, b);
+            eprintln!("compressor −60 dBFS 20:1 knee {knee}: {a}-{b} s {l:.2} LUFS");
+            assert!(
+                l - TARGET <= 1.0 && l - TARGET >= -4.0,
+                "knee {knee}: {a}-{b} s at {l} LUFS"
+            );
+        }
+        check_ceiling(&out, "compressor −60 dBFS 20:1");
+    }
+}
+
+#[test]
+fn a_low_target_cuts_loud_speech_by_max_cut_at_most_and_lifts_the_quiet_voice_after_it() {
+    // target −40 LUFS with 20 dB of cut: a −18 LUFS speaker needs 22 dB, more than allowed.
+    // The onset gain must not hold it further down (the AGC's whole cut stays within
+    // max_cut_db) nor stay engaged, which would freeze the programme estimate and leave the
+    // quiet voice after it 20 dB under the target.
+    let mut p = ChainParams::default();
+    p.agc.target_lufs = -40.0;
+    p.agc.max_cut_db = 20.0;
+    let mut x = speech_at(10.0, 630, -40.0);
+    x.extend(speech_at(10.0, 631, -18.0));
+    x.extend(speech_at(10.0, 632, -40.0));
+    let out = run_aligned(&p, &x);
+    let loud = integrated_between(&out, 13.0, 20.0);
+    let quiet = integrated_between(&out, 23.0, 30.0);
+    eprintln!("target −40: loud voice {loud:.2} LUFS, quiet voice after it {quiet:.2} LUFS");
+    assert!(loud >= -18.0 - 20.0 - 0.5, "loud voice cut to {loud} LUFS");
+    assert!((quiet + 40.0).abs() <= 1.5, "quiet voice at {quiet} LUFS");
+}
+
+#[test]
 fn noise_on_its_own_is_not_pumped_up_however_it_starts() {
     // Pink noise at −48.5 LUFS, 12 s: from the first sample, after 21 ms of silence (an
     // encoder's priming), after 2 s of silence, and after a tone at the target and a 2 s gap.
