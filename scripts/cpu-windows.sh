@@ -20,11 +20,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 HR="$ROOT/target/release/headroom"
 SANDBOX="$ROOT/target/release/hr-sandbox"
-WAV="$ROOT/target/cpu-windows/tone.wav"
 
 if [[ "${1:-}" == --one ]]; then
-  # Inside a sandbox: --one LABEL SUBJECT START_EPOCH WINDOWS SECONDS
-  L=$2 S=$3 START=$4 N=$5 W=$6
+  # Inside a sandbox: --one LABEL SUBJECT START_EPOCH WINDOWS SECONDS WAV
+  L=$2 S=$3 START=$4 N=$5 W=$6 WAV=$7
   pw-metadata -n settings 0 clock.force-quantum 256 >/dev/null
   case "$S" in
     ref | ref-rt)
@@ -72,7 +71,9 @@ fi
 N=$1 W=$2
 shift 2
 mkdir -p "$ROOT/target/cpu-windows"
-secs=$((N * W + 30))
+# Longer than the start delay, the setup and every window together.
+secs=$((N * W + 60))
+WAV="$ROOT/target/cpu-windows/tone-$secs.wav"
 [[ -f "$WAV" ]] || sox -n -r 48000 -c 2 "$WAV" synth "$secs" sine 440 vol 0.1
 OUT="$ROOT/target/cpu-windows/last.txt"
 : >"$OUT"
@@ -80,7 +81,7 @@ START=$(($(date +%s) + 20))
 REFS=()
 for a in "$@"; do
   case "${a#*=}" in ref | ref-rt) REFS+=("${a%%=*}") ;; esac
-  "$SANDBOX" run -- "$0" --one "${a%%=*}" "${a#*=}" "$START" "$N" "$W" >>"$OUT" 2>/dev/null &
+  "$SANDBOX" run -- "$0" --one "${a%%=*}" "${a#*=}" "$START" "$N" "$W" "$WAV" >>"$OUT" 2>/dev/null &
 done
 wait
 sort -k2n -k1,1 "$OUT"
