@@ -6,7 +6,14 @@
 //! `cargo bench -p headroom-tests --bench daemon_footprint`. Prints one table: RSS idle and
 //! while processing (quantum 256, one application stream, so one Layer A tap), CPU while
 //! processing, each with its ratio to the reference, and the RSS goal (≤ 12 MB); the same
-//! stream with Layer A turned off (no tap: the bus alone). Then the cost
+//! stream with Layer A turned off (no tap: the bus alone). The reference is measured twice:
+//! as `pw-loopback` runs by default (its data thread on normal scheduling) and with a
+//! real-time data thread (`client-rt.conf`), as headroomd's is; on a virtual machine the
+//! real-time wakeups alone cost about as much as the whole default `pw-loopback`, so the
+//! second is the like-for-like figure. Then headroomd and both references carrying one
+//! stream each, each in a sandbox (a graph) of its own, all three at the same time over the
+//! same windows (the load of a shared machine moves between windows seconds apart; this way
+//! it weighs on all three alike): the medians and the window-by-window ratios. Then the cost
 //! as the work grows: CPU and RSS with 1, 8 and 32 application streams playing at once (each
 //! tapped by headroomd, each a stream into `pw-loopback`'s sink for the reference), and per
 //! added stream, with the xruns headroomd's own counters saw meanwhile (the 32-stream window
@@ -28,12 +35,14 @@ use anyhow::{bail, Context, Result};
 use headroom_tests::daemon::{
     force_quantum, link_targets, node_id_by_app, write_wav, Daemon, BUS_SINK,
 };
-use headroom_tests::{sine, wait_for, workspace_bin, Sandbox};
+use headroom_tests::{sine, wait_for, workspace_bin, Sandbox, DEFAULT_SINK};
 
 /// The quantum the processing figures are taken at.
 const QUANTUM: u32 = 256;
 /// The RSS goal for the daemon while processing, kB.
 const RSS_GOAL_KB: u64 = 12 * 1024;
+/// Windows of the same-window comparison (headroomd and both references at once).
+const SAME_WINDOWS: usize = 8;
 /// Most wakeups the smoke run allows over its idle window (external events such as the
 /// session manager suspending the sink may wake the daemon a few times; a periodic tick
 /// would wake it ≈ 90 times).
@@ -369,26 +378,214 @@ fn scaling(
         .collect()
 }
 
-fn reference(sb: &Sandbox, wav: &Path, mode: &Mode) -> Result<(Figures, Vec<Grown>)> {
-    let mut lb = sb
-        .command("pw-loopback")
-        .args([
-            "-m",
-            "[ FL FR ]",
-            "--capture-props",
-            "media.class=Audio/Sink node.name=footprint-reference",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting pw-loopback")?;
-    let r = (|| {
-        wait_for("pw-loopback sink", Duration::from_secs(5), || {
-            Ok(sb.node_id("footprint-reference")?.map(|_| ()))
+/// Starts `pw-loopback` with its sink named `sink`, playing into the sandbox's real sink,
+/// its data thread real-time (`client-rt.conf`, as headroomd's) with `rt`, else on normal
+/// scheduling (`client.conf`, what `pw-loopback` gets by default), and waits for the sink.
+/// (Its playback stream names its target: with headroomd running, an untargeted stream
+/// would be routed into `headroom-processed` and tapped.)
+fn spawn_loopback(sb: &Sandbox, sink: &str, rt: bool) -> Result<Child> {
+    let mut cmd = sb.command("pw-loopback");
+    cmd.args([
+        "-m",
+        "[ FL FR ]",
+        "-P",
+        DEFAULT_SINK,
+        "--capture-props",
+        &format!("media.class=Audio/Sink node.name={sink}"),
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    if rt {
+        cmd.env("PIPEWIRE_CONFIG_NAME", "client-rt.conf");
+    }
+    let mut lb = cmd.spawn().context("starting pw-loopback")?;
+    if let Err(e) = wait_for("pw-loopback sink", Duration::from_secs(5), || {
+        Ok(sb.node_id(sink)?.map(|_| ()))
+    }) {
+        let _ = lb.kill();
+        let _ = lb.wait();
+        return Err(e);
+    }
+    Ok(lb)
+}
+
+/// Runs `f` on the pid of a `pw-loopback` whose sink is `footprint-reference` (see
+/// [`spawn_loopback`]), then stops it.
+fn with_loopback<T>(sb: &Sandbox, rt: bool, f: impl FnOnce(u32) -> Result<T>) -> Result<T> {
+    let mut lb = spawn_loopback(sb, "footprint-reference", rt)?;
+    let r = f(lb.id());
+    let _ = lb.kill();
+    let _ = lb.wait();
+    r
+}
+
+/// CPU of headroomd and of both references over the same windows (percent of one core,
+/// one entry per window).
+struct SameWindows {
+    ours: Vec<f64>,
+    plain: Vec<f64>,
+    rt: Vec<f64>,
+}
+
+/// A sandbox of its own (quantum [`QUANTUM`]) with `pw-loopback` in it (see
+/// [`spawn_loopback`]) and one player of `signal` into it, linked.
+struct RefSandbox {
+    children: Vec<Child>,
+    pid: u32,
+    // Dropped last: the processes above go first.
+    sb: Sandbox,
+}
+
+impl RefSandbox {
+    fn start(rt: bool, signal: &headroom_tests::Wav) -> Result<RefSandbox> {
+        let sb = Sandbox::start_unserialised()?;
+        force_quantum(&sb, QUANTUM)?;
+        let wav = write_wav(&sb, "same.wav", signal)?;
+        let lb = spawn_loopback(&sb, "footprint-reference", rt)?;
+        let mut me = RefSandbox {
+            pid: lb.id(),
+            children: vec![lb],
+            sb,
+        };
+        let app = "footprint-same-ref";
+        let p = player(&me.sb, &wav, "footprint-reference", app).spawn()?;
+        me.children.push(p);
+        wait_for("reference player linked", Duration::from_secs(10), || {
+            let Some(id) = node_id_by_app(&me.sb, app)? else {
+                return Ok(None);
+            };
+            Ok((!link_targets(&me.sb, id)?.is_empty()).then_some(()))
         })?;
+        Ok(me)
+    }
+}
+
+impl Drop for RefSandbox {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().rev() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// headroomd (`pid`, one tapped stream into its sink in `sb`), `pw-loopback` on normal
+/// scheduling and `pw-loopback` with a real-time data thread, each carrying one stream in a
+/// sandbox of its own, all three at once: their CPU over the same `windows` windows, so that
+/// the load of a shared machine, which moves from one window to the next, weighs on all
+/// three alike. Each has a graph of its own, as in the other figures: in one shared graph
+/// the node that finishes last in a cycle wakes the driver for all of them (an `eventfd`
+/// write that wakes another process, the dearest call of a cycle on a virtual machine),
+/// which charges headroomd, the slowest, with the references' share. Stops the player and
+/// waits until headroomd's tap is gone.
+fn same_windows(
+    sb: &Sandbox,
+    pid: u32,
+    wav: &Path,
+    signal: &headroom_tests::Wav,
+    windows: usize,
+    window: Duration,
+) -> Result<SameWindows> {
+    let plain = RefSandbox::start(false, signal)?;
+    let rt = RefSandbox::start(true, signal)?;
+    let app = "footprint-same-ours";
+    let mut ours = player(sb, wav, BUS_SINK, app).spawn()?;
+    let r = (|| {
+        wait_for("player linked and tapped", Duration::from_secs(30), || {
+            let Some(id) = node_id_by_app(sb, app)? else {
+                return Ok(None);
+            };
+            if link_targets(sb, id)?.is_empty() {
+                return Ok(None);
+            }
+            Ok((tap_count(sb)? >= 1).then_some(()))
+        })?;
+        std::thread::sleep(Duration::from_secs(2));
+        let pids = [pid, plain.pid, rt.pid];
+        let cpus =
+            || -> Result<[u64; 3]> { Ok([cpu_ns(pids[0])?, cpu_ns(pids[1])?, cpu_ns(pids[2])?]) };
+        let mut out = SameWindows {
+            ours: Vec::new(),
+            plain: Vec::new(),
+            rt: Vec::new(),
+        };
+        for _ in 0..windows {
+            let (t0, c0) = (Instant::now(), cpus()?);
+            std::thread::sleep(window);
+            let (t1, c1) = (Instant::now(), cpus()?);
+            let dt = (t1 - t0).as_nanos() as f64;
+            let pct = |k: usize| c1[k].saturating_sub(c0[k]) as f64 / dt * 100.0;
+            out.ours.push(pct(0));
+            out.plain.push(pct(1));
+            out.rt.push(pct(2));
+        }
+        Ok(out)
+    })();
+    let _ = ours.kill();
+    let _ = ours.wait();
+    drop((plain, rt));
+    wait_for("tap removed", Duration::from_secs(30), || {
+        Ok((tap_count(sb)? == 0).then_some(()))
+    })?;
+    r
+}
+
+/// The median and the range of `v` (NaN for an empty `v`).
+fn median_range(v: &[f64]) -> (f64, f64, f64) {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    s.sort_by(f64::total_cmp);
+    match (s.first(), s.last()) {
+        (Some(&lo), Some(&hi)) => {
+            let n = s.len();
+            let med = if n % 2 == 1 {
+                s[n / 2]
+            } else {
+                (s[n / 2 - 1] + s[n / 2]) / 2.0
+            };
+            (med, lo, hi)
+        }
+        _ => (f64::NAN, f64::NAN, f64::NAN),
+    }
+}
+
+/// Prints the same-window figures: each process's median CPU and the window-by-window
+/// ratios of headroomd's to each reference's.
+fn report_same_windows(w: &SameWindows, window: Duration) {
+    let ratios = |r: &[f64]| -> Vec<f64> {
+        w.ours
+            .iter()
+            .zip(r)
+            .map(|(o, r)| if *r > 0.0 { o / r } else { f64::NAN })
+            .collect()
+    };
+    let (o, _, _) = median_range(&w.ours);
+    let (p, _, _) = median_range(&w.plain);
+    let (t, _, _) = median_range(&w.rt);
+    let (rp, rp_lo, rp_hi) = median_range(&ratios(&w.plain));
+    let (rt, rt_lo, rt_hi) = median_range(&ratios(&w.rt));
+    println!();
+    println!(
+        "same windows ({} × {:.0} s, one stream each, each in a sandbox of its own, all three \
+         at once; medians): \
+         headroomd {o:.2} %, pw-loopback {p:.2} %, pw-loopback with a real-time data thread \
+         {t:.2} %",
+        w.ours.len(),
+        window.as_secs_f64()
+    );
+    println!(
+        "  headroomd / pw-loopback: median {rp:.2}× ({rp_lo:.2}–{rp_hi:.2}× over the windows); \
+         / pw-loopback real-time: median {rt:.2}× ({rt_lo:.2}–{rt_hi:.2}×)"
+    );
+}
+
+/// The reference's figures: `pw-loopback` as it runs by default (normal scheduling), one
+/// stream and the cost as the work grows; then one stream through `pw-loopback` with a
+/// real-time data thread like headroomd's.
+fn reference(sb: &Sandbox, wav: &Path, mode: &Mode) -> Result<Reference> {
+    let (one, grown) = with_loopback(sb, false, |pid| {
         let one = measure(
             sb,
-            lb.id(),
+            pid,
             "footprint-reference",
             wav,
             "footprint-ref-tone",
@@ -396,7 +593,7 @@ fn reference(sb: &Sandbox, wav: &Path, mode: &Mode) -> Result<(Figures, Vec<Grow
         )?;
         let grown = scaling(
             sb,
-            lb.id(),
+            pid,
             "footprint-reference",
             wav,
             "footprint-ref-many",
@@ -404,10 +601,28 @@ fn reference(sb: &Sandbox, wav: &Path, mode: &Mode) -> Result<(Figures, Vec<Grow
             mode,
         )?;
         Ok((one, grown))
-    })();
-    let _ = lb.kill();
-    let _ = lb.wait();
-    r
+    })?;
+    let rt = with_loopback(sb, true, |pid| {
+        measure(
+            sb,
+            pid,
+            "footprint-reference",
+            wav,
+            "footprint-ref-rt-tone",
+            mode,
+        )
+    })?;
+    Ok(Reference { one, grown, rt })
+}
+
+/// What the reference measured.
+struct Reference {
+    /// One stream, `pw-loopback` on normal scheduling.
+    one: Figures,
+    /// The cost as the work grows, on normal scheduling.
+    grown: Vec<Grown>,
+    /// One stream, `pw-loopback` with a real-time data thread.
+    rt: Figures,
 }
 
 fn main() -> Result<()> {
@@ -425,7 +640,8 @@ fn main() -> Result<()> {
     }
     let sb = Sandbox::start()?;
     force_quantum(&sb, QUANTUM)?;
-    let wav = write_wav(&sb, "footprint.wav", &sine(440.0, -20.0, mode.wav_secs))?;
+    let signal = sine(440.0, -20.0, mode.wav_secs);
+    let wav = write_wav(&sb, "footprint.wav", &signal)?;
 
     let reference = if mode.smoke {
         None
@@ -445,24 +661,44 @@ fn main() -> Result<()> {
             set_layer_a(&sb, true)?;
             Some(f?)
         };
+        // headroomd and both references in the same windows (not in the smoke run: it has
+        // no reference).
+        let same = if mode.smoke {
+            None
+        } else {
+            Some(same_windows(
+                &sb,
+                pid,
+                &wav,
+                &signal,
+                SAME_WINDOWS,
+                mode.cpu_window,
+            )?)
+        };
         let grown = scaling(&sb, pid, BUS_SINK, &wav, "footprint-many", true, &mode)?;
         let idle = measure_idle(&sb, pid, mode.idle_window)?;
         let st = status(&sb)?;
-        Ok((ours, untapped, grown, idle, st))
+        Ok((ours, untapped, same, grown, idle, st))
     })();
-    let (ours, untapped, grown, idle, st) = headroom_tests::daemon::with_log(&d, r)?;
+    let (ours, untapped, same, grown, idle, st) = headroom_tests::daemon::with_log(&d, r)?;
     let log = d.terminate()?;
     report(&mode, &ours, &grown, &idle, reference.as_ref());
-    if let (Some(u), Some((r, _))) = (untapped, reference.as_ref()) {
+    if let (Some(u), Some(r)) = (untapped, reference.as_ref()) {
         println!(
             "one stream without its Layer A tap (layer_a.enabled off): CPU {:.2} % ({:.2}× \
-             pw-loopback's {:.2} % above), RSS {:.1} MB ({:.2}×)",
+             pw-loopback's {:.2} % above, {:.2}× its {:.2} % with a real-time data thread), \
+             RSS {:.1} MB ({:.2}×)",
             u.cpu,
-            u.cpu / r.cpu,
-            r.cpu,
+            u.cpu / r.one.cpu,
+            r.one.cpu,
+            u.cpu / r.rt.cpu,
+            r.rt.cpu,
             u.rss_kb as f64 / 1024.0,
-            u.rss_kb as f64 / r.rss_kb as f64
+            u.rss_kb as f64 / r.one.rss_kb as f64
         );
+    }
+    if let Some(w) = &same {
+        report_same_windows(w, mode.cpu_window);
     }
     if mode.smoke {
         smoke_checks(&grown, &idle, &st, &log)?;
@@ -506,7 +742,7 @@ fn report(
     ours: &Figures,
     grown: &[Grown],
     idle: &Idle,
-    reference: Option<&(Figures, Vec<Grown>)>,
+    reference: Option<&Reference>,
 ) {
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
     let mb = |kb: u64| kb as f64 / 1024.0;
@@ -520,8 +756,10 @@ fn report(
         "{:<28} {:>12} {:>14} {:>8}",
         "", "headroomd", "pw-loopback", "ratio"
     );
-    let (r_idle, r_rss, r_cpu) =
-        reference.map_or((0, 0, 0.0), |(r, _)| (r.idle_rss_kb, r.rss_kb, r.cpu));
+    let (r_idle, r_rss, r_cpu) = reference.map_or((0, 0, 0.0), |r| {
+        (r.one.idle_rss_kb, r.one.rss_kb, r.one.cpu)
+    });
+    let r_rt_cpu = reference.map_or(0.0, |r| r.rt.cpu);
     println!(
         "{:<28} {:>9.1} MB {:>11.1} MB {:>7.2}×",
         "RSS idle",
@@ -542,6 +780,16 @@ fn report(
         ours.cpu,
         r_cpu,
         ratio(ours.cpu, r_cpu)
+    );
+    // headroomd's data thread is real-time (client-rt.conf); pw-loopback's is not by
+    // default. On a virtual machine the real-time wakeups alone cost about as much CPU
+    // as the whole default pw-loopback, so the like-for-like ratio is this one.
+    println!(
+        "{:<28} {:>10.2} % {:>12.2} % {:>7.2}×",
+        "CPU, reference real-time",
+        ours.cpu,
+        r_rt_cpu,
+        ratio(ours.cpu, r_rt_cpu)
     );
     println!(
         "RSS goal ≤ {:.0} MB while processing: {}",
@@ -564,7 +812,7 @@ fn report(
         "headroomd xruns"
     );
     let none = Vec::new();
-    let ref_grown = reference.map_or(&none, |(_, g)| g);
+    let ref_grown = reference.map_or(&none, |r| &r.grown);
     for (k, (n, o)) in mode.streams.iter().zip(grown).enumerate() {
         let r = ref_grown.get(k);
         println!(
