@@ -118,6 +118,11 @@ impl State {
             ),
             None => md.set_property(0, CONFIGURED_SINK_KEY, None, None),
         }
+        // What was written is what the metadata holds now: the session manager echoes an
+        // unchanged value with no event, so the graph must not wait for one (a stale value
+        // would make the housekeeping write it again and again, and `restore_default` think
+        // the default was not ours to give back).
+        self.graph.write().configured_default_sink = sink.map(str::to_string);
     }
 
     /// The user's sink while promotion is on (a candidate for the real sink after the

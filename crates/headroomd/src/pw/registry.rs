@@ -83,12 +83,22 @@ impl State {
                 match session.registry.bind::<Metadata, _>(obj) {
                     Ok(md) => {
                         let st = self.me.clone();
+                        let deferred = self.deferred_metadata.clone();
                         let listener = md
                             .add_listener_local()
                             .property(move |subject, key, _type, value| {
                                 if let Some(st) = st.upgrade() {
                                     if let Ok(mut s) = st.try_borrow_mut() {
+                                        s.apply_deferred_metadata();
                                         s.on_metadata(subject, key, value);
+                                    } else {
+                                        // Never lost: the default sink and the targets are
+                                        // state, not notifications.
+                                        deferred.borrow_mut().push((
+                                            subject,
+                                            key.map(str::to_string),
+                                            value.map(str::to_string),
+                                        ));
                                     }
                                 }
                                 0
@@ -190,6 +200,14 @@ impl State {
             });
         } else if changed {
             self.emit(PwEvent::NodeChanged { id, props });
+        }
+    }
+
+    /// Applies the metadata events that arrived while the state was borrowed, in order.
+    pub(super) fn apply_deferred_metadata(&mut self) {
+        let events = std::mem::take(&mut *self.deferred_metadata.borrow_mut());
+        for (subject, key, value) in events {
+            self.on_metadata(subject, key.as_deref(), value.as_deref());
         }
     }
 

@@ -42,6 +42,9 @@ const LINK_GRACE: Duration = Duration::from_secs(3);
 pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
 /// The PipeWire thread's state: one per thread, alive across reconnects.
+/// A metadata event kept for later: subject, key, value.
+pub(super) type DeferredMetadata = (u32, Option<String>, Option<String>);
+
 pub(super) struct State {
     pub(super) opts: BusOptions,
     pub(super) shared: Arc<RtShared>,
@@ -49,6 +52,9 @@ pub(super) struct State {
     pub(super) events: crossbeam_channel::Sender<PwEvent>,
     pub(super) main_loop: MainLoopWeak,
     pub(super) me: Weak<RefCell<State>>,
+    /// Metadata events that arrived while the state was borrowed (a callback of ours running
+    /// when PipeWire dispatched them): applied at the next housekeeping instead of lost.
+    pub(super) deferred_metadata: Rc<RefCell<Vec<DeferredMetadata>>>,
     pub(super) session: Option<Session>,
     pub(super) reconnect_at: Instant,
     pub(super) backoff: Duration,
@@ -105,6 +111,7 @@ pub(super) fn run(
             events,
             main_loop: main_loop.downgrade(),
             me: me.clone(),
+            deferred_metadata: Rc::default(),
             session: None,
             reconnect_at: Instant::now(),
             backoff: BACKOFF_MIN,
@@ -209,6 +216,7 @@ impl State {
     // ---------------------------------------------------------------- housekeeping
 
     fn tick(&mut self) {
+        self.apply_deferred_metadata();
         if let Some(since) = self.shutting_down {
             let synced = self
                 .session
