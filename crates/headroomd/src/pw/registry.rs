@@ -12,7 +12,7 @@ use pw::spa::utils::dict::DictRef;
 use pw::types::ObjectType;
 
 use super::graph::{parse_default_node_value, GraphLink, GraphNode};
-use super::thread::State;
+use super::thread::{Deferred, State};
 use super::PwEvent;
 
 fn dict_to_map(d: &DictRef) -> BTreeMap<String, String> {
@@ -22,11 +22,30 @@ fn dict_to_map(d: &DictRef) -> BTreeMap<String, String> {
 }
 
 impl State {
-    pub(super) fn on_global(&mut self, obj: &GlobalObject<&DictRef>) {
+    /// Applies the events that arrived while the state was borrowed, in order.
+    pub(super) fn apply_deferred(&mut self) {
+        let events = std::mem::take(&mut *self.deferred.borrow_mut());
+        for e in events {
+            match e {
+                Deferred::Global(obj) => self.on_global(&obj),
+                Deferred::GlobalRemove(id) => self.on_global_remove(id),
+                Deferred::NodeInfo(id, props) => self.on_node_info(id, props),
+                Deferred::Metadata(subject, key, value) => {
+                    self.on_metadata(subject, key.as_deref(), value.as_deref())
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_global<P: AsRef<DictRef>>(&mut self, obj: &GlobalObject<P>) {
         let Some(session) = self.session.as_mut() else {
             return;
         };
-        let props = obj.props.map(dict_to_map).unwrap_or_default();
+        let props = obj
+            .props
+            .as_ref()
+            .map(|p| dict_to_map(p.as_ref()))
+            .unwrap_or_default();
         match obj.type_ {
             ObjectType::Node => {
                 let node = GraphNode {
@@ -41,13 +60,19 @@ impl State {
                 match session.registry.bind::<Node, _>(obj) {
                     Ok(proxy) => {
                         let st = self.me.clone();
+                        let deferred = self.deferred.clone();
                         let id = obj.id;
                         let listener = proxy
                             .add_listener_local()
                             .info(move |info| {
                                 if let (Some(st), Some(p)) = (st.upgrade(), info.props()) {
                                     if let Ok(mut s) = st.try_borrow_mut() {
+                                        s.apply_deferred();
                                         s.on_node_info(id, dict_to_map(p));
+                                    } else {
+                                        deferred
+                                            .borrow_mut()
+                                            .push(Deferred::NodeInfo(id, dict_to_map(p)));
                                     }
                                 }
                             })
@@ -83,18 +108,16 @@ impl State {
                 match session.registry.bind::<Metadata, _>(obj) {
                     Ok(md) => {
                         let st = self.me.clone();
-                        let deferred = self.deferred_metadata.clone();
+                        let deferred = self.deferred.clone();
                         let listener = md
                             .add_listener_local()
                             .property(move |subject, key, _type, value| {
                                 if let Some(st) = st.upgrade() {
                                     if let Ok(mut s) = st.try_borrow_mut() {
-                                        s.apply_deferred_metadata();
+                                        s.apply_deferred();
                                         s.on_metadata(subject, key, value);
                                     } else {
-                                        // Never lost: the default sink and the targets are
-                                        // state, not notifications.
-                                        deferred.borrow_mut().push((
+                                        deferred.borrow_mut().push(Deferred::Metadata(
                                             subject,
                                             key.map(str::to_string),
                                             value.map(str::to_string),
@@ -200,14 +223,6 @@ impl State {
             });
         } else if changed {
             self.emit(PwEvent::NodeChanged { id, props });
-        }
-    }
-
-    /// Applies the metadata events that arrived while the state was borrowed, in order.
-    pub(super) fn apply_deferred_metadata(&mut self) {
-        let events = std::mem::take(&mut *self.deferred_metadata.borrow_mut());
-        for (subject, key, value) in events {
-            self.on_metadata(subject, key.as_deref(), value.as_deref());
         }
     }
 

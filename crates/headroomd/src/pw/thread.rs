@@ -11,7 +11,7 @@
 //! so an idle daemon has no periodic wakeups here.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use parking_lot::RwLock;
 use pipewire as pw;
 use pw::main_loop::{MainLoopRc, MainLoopWeak};
+use pw::properties::PropertiesBox;
+use pw::registry::GlobalObject;
 use pw::stream::StreamState;
 
 use super::bus::create_bus;
@@ -42,8 +44,19 @@ const LINK_GRACE: Duration = Duration::from_secs(3);
 pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
 /// The PipeWire thread's state: one per thread, alive across reconnects.
-/// A metadata event kept for later: subject, key, value.
-pub(super) type DeferredMetadata = (u32, Option<String>, Option<String>);
+/// A registry, node or metadata event that arrived while the state was borrowed (one of our
+/// callbacks running when PipeWire dispatched it), kept to be applied in order instead of
+/// lost: the graph is state, not notifications.
+pub(super) enum Deferred {
+    /// A new global object.
+    Global(GlobalObject<PropertiesBox>),
+    /// A global object went away.
+    GlobalRemove(u32),
+    /// A node's full properties.
+    NodeInfo(u32, BTreeMap<String, String>),
+    /// A `default` metadata property: subject, key, value.
+    Metadata(u32, Option<String>, Option<String>),
+}
 
 pub(super) struct State {
     pub(super) opts: BusOptions,
@@ -52,9 +65,9 @@ pub(super) struct State {
     pub(super) events: crossbeam_channel::Sender<PwEvent>,
     pub(super) main_loop: MainLoopWeak,
     pub(super) me: Weak<RefCell<State>>,
-    /// Metadata events that arrived while the state was borrowed (a callback of ours running
-    /// when PipeWire dispatched them): applied at the next housekeeping instead of lost.
-    pub(super) deferred_metadata: Rc<RefCell<Vec<DeferredMetadata>>>,
+    /// Events that arrived while the state was borrowed: applied before the next event and
+    /// at the next housekeeping.
+    pub(super) deferred: Rc<RefCell<Vec<Deferred>>>,
     pub(super) session: Option<Session>,
     pub(super) reconnect_at: Instant,
     pub(super) backoff: Duration,
@@ -111,7 +124,7 @@ pub(super) fn run(
             events,
             main_loop: main_loop.downgrade(),
             me: me.clone(),
-            deferred_metadata: Rc::default(),
+            deferred: Rc::default(),
             session: None,
             reconnect_at: Instant::now(),
             backoff: BACKOFF_MIN,
@@ -216,7 +229,7 @@ impl State {
     // ---------------------------------------------------------------- housekeeping
 
     fn tick(&mut self) {
-        self.apply_deferred_metadata();
+        self.apply_deferred();
         if let Some(since) = self.shutting_down {
             let synced = self
                 .session
@@ -298,6 +311,7 @@ impl State {
     fn connect(&mut self) -> Result<Session, String> {
         let main_loop = self.main_loop.upgrade().ok_or("main loop gone")?;
         let (st_g, st_r) = (self.me.clone(), self.me.clone());
+        let (def_g, def_r) = (self.deferred.clone(), self.deferred.clone());
         connect(
             &main_loop,
             self.opts.remote.as_deref(),
@@ -305,14 +319,20 @@ impl State {
             move |obj| {
                 if let Some(st) = st_g.upgrade() {
                     if let Ok(mut s) = st.try_borrow_mut() {
+                        s.apply_deferred();
                         s.on_global(obj);
+                    } else {
+                        def_g.borrow_mut().push(Deferred::Global(obj.to_owned()));
                     }
                 }
             },
             move |id| {
                 if let Some(st) = st_r.upgrade() {
                     if let Ok(mut s) = st.try_borrow_mut() {
+                        s.apply_deferred();
                         s.on_global_remove(id);
+                    } else {
+                        def_r.borrow_mut().push(Deferred::GlobalRemove(id));
                     }
                 }
             },
