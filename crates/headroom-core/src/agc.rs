@@ -53,9 +53,10 @@
 //!   alone for up to [`RESUME_MAX_S`]. When that louder programme gives way to sound at the
 //!   remembered level (its gated 100 ms loudness within [`RESUME_UNDER_LU`] under to
 //!   [`RESUME_OVER_LU`] over it — room noise lies far under that — and none of it within
-//!   the relative gate of the louder one) for [`RESUME_S`], the dialogue is back: the window starts over at the
-//!   remembered level and the gain rises at [`ADOPTED_RISE_DB_PER_S`], so a film's dialogue
-//!   is on target from its second word after an action scene instead of after 1–1.5 s.
+//!   the relative gate of the louder one) for [`RESUME_S`], the dialogue is back: the window
+//!   starts over at the remembered level and the gain rises at [`ADOPTED_RISE_DB_PER_S`], so
+//!   a film's dialogue is on target from its second word after an action scene instead of
+//!   after 1–1.5 s.
 //! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
 //!   hiss, hum) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
 //!   anything less steady is heard: a tone a little under the target is levelled, noise on
@@ -1142,9 +1143,9 @@ impl Agc {
     }
 
     /// Remembers the programme's level while it is speech-like (its last 2 s spread like
-    /// syllables and pauses) and the estimate is not rising, unless a much louder programme has taken the estimate
-    /// over since the remembered one was heard: that one is then kept, for
-    /// [`RESUME_MAX_S`], to be resumed at once when it comes back.
+    /// syllables and pauses) and the estimate is not rising, unless a much louder programme
+    /// has taken the estimate over since the remembered one was heard: that one is then
+    /// kept, for [`RESUME_MAX_S`], to be resumed at once when it comes back.
     fn remember(&mut self, m: f64) {
         // Not while the estimate is still rising to a louder programme (its readings are
         // above it): the level remembered is one the programme held.
