@@ -12,7 +12,7 @@ use pw::spa::utils::dict::DictRef;
 use pw::types::ObjectType;
 
 use super::graph::{parse_default_node_value, GraphLink, GraphNode};
-use super::thread::{Deferred, State};
+use super::thread::{Inbox, Incoming, State};
 use super::PwEvent;
 
 fn dict_to_map(d: &DictRef) -> BTreeMap<String, String> {
@@ -22,22 +22,33 @@ fn dict_to_map(d: &DictRef) -> BTreeMap<String, String> {
 }
 
 impl State {
+    /// The inbox PipeWire's listeners deliver to.
+    pub(super) fn inbox(&self) -> Inbox {
+        Inbox::new(self.me.clone(), self.pending.clone())
+    }
+
     /// Applies the events that arrived while the state was borrowed, in order.
-    pub(super) fn apply_deferred(&mut self) {
-        let events = std::mem::take(&mut *self.deferred.borrow_mut());
+    pub(super) fn apply_pending(&mut self) {
+        let events = std::mem::take(&mut *self.pending.borrow_mut());
         for e in events {
-            match e {
-                Deferred::Global(obj) => self.on_global(&obj),
-                Deferred::GlobalRemove(id) => self.on_global_remove(id),
-                Deferred::NodeInfo(id, props) => self.on_node_info(id, props),
-                Deferred::Metadata(subject, key, value) => {
-                    self.on_metadata(subject, key.as_deref(), value.as_deref())
-                }
+            self.apply(e);
+        }
+    }
+
+    /// Applies one event to the graph.
+    pub(super) fn apply(&mut self, event: Incoming) {
+        match event {
+            Incoming::Global(obj) => self.on_global(&obj),
+            Incoming::GlobalRemove(id) => self.on_global_remove(id),
+            Incoming::NodeInfo(id, props) => self.on_node_info(id, props),
+            Incoming::Metadata(subject, key, value) => {
+                self.on_metadata(subject, key.as_deref(), value.as_deref())
             }
         }
     }
 
     pub(super) fn on_global<P: AsRef<DictRef>>(&mut self, obj: &GlobalObject<P>) {
+        let inbox = self.inbox();
         let Some(session) = self.session.as_mut() else {
             return;
         };
@@ -59,21 +70,13 @@ impl State {
                 // Bind it for its full properties (application.*, media.role …) and for volume.
                 match session.registry.bind::<Node, _>(obj) {
                     Ok(proxy) => {
-                        let st = self.me.clone();
-                        let deferred = self.deferred.clone();
+                        let inbox = inbox.clone();
                         let id = obj.id;
                         let listener = proxy
                             .add_listener_local()
                             .info(move |info| {
-                                if let (Some(st), Some(p)) = (st.upgrade(), info.props()) {
-                                    if let Ok(mut s) = st.try_borrow_mut() {
-                                        s.apply_deferred();
-                                        s.on_node_info(id, dict_to_map(p));
-                                    } else {
-                                        deferred
-                                            .borrow_mut()
-                                            .push(Deferred::NodeInfo(id, dict_to_map(p)));
-                                    }
+                                if let Some(p) = info.props() {
+                                    inbox.deliver(Incoming::NodeInfo(id, dict_to_map(p)));
                                 }
                             })
                             .register();
@@ -107,23 +110,14 @@ impl State {
                 }
                 match session.registry.bind::<Metadata, _>(obj) {
                     Ok(md) => {
-                        let st = self.me.clone();
-                        let deferred = self.deferred.clone();
                         let listener = md
                             .add_listener_local()
                             .property(move |subject, key, _type, value| {
-                                if let Some(st) = st.upgrade() {
-                                    if let Ok(mut s) = st.try_borrow_mut() {
-                                        s.apply_deferred();
-                                        s.on_metadata(subject, key, value);
-                                    } else {
-                                        deferred.borrow_mut().push(Deferred::Metadata(
-                                            subject,
-                                            key.map(str::to_string),
-                                            value.map(str::to_string),
-                                        ));
-                                    }
-                                }
+                                inbox.deliver(Incoming::Metadata(
+                                    subject,
+                                    key.map(str::to_string),
+                                    value.map(str::to_string),
+                                ));
                                 0
                             })
                             .register();

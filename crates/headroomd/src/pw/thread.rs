@@ -44,10 +44,9 @@ const LINK_GRACE: Duration = Duration::from_secs(3);
 pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
 /// The PipeWire thread's state: one per thread, alive across reconnects.
-/// A registry, node or metadata event that arrived while the state was borrowed (one of our
-/// callbacks running when PipeWire dispatched it), kept to be applied in order instead of
-/// lost: the graph is state, not notifications.
-pub(super) enum Deferred {
+/// A registry, node or metadata event from PipeWire, handed to the state through an
+/// [`Inbox`].
+pub(super) enum Incoming {
     /// A new global object.
     Global(GlobalObject<PropertiesBox>),
     /// A global object went away.
@@ -58,6 +57,36 @@ pub(super) enum Deferred {
     Metadata(u32, Option<String>, Option<String>),
 }
 
+/// Where PipeWire's registry, node and metadata listeners deliver their events. While the
+/// state is borrowed (one of our callbacks running when PipeWire dispatched the event) the
+/// event is kept and applied in order, before the next one and at the next housekeeping,
+/// instead of being lost: the graph is state, not notifications.
+#[derive(Clone)]
+pub(super) struct Inbox {
+    state: Weak<RefCell<State>>,
+    pending: Rc<RefCell<Vec<Incoming>>>,
+}
+
+impl Inbox {
+    pub(super) fn new(state: Weak<RefCell<State>>, pending: Rc<RefCell<Vec<Incoming>>>) -> Self {
+        Self { state, pending }
+    }
+
+    /// Applies `event` now, after anything still pending, or keeps it for later.
+    pub(super) fn deliver(&self, event: Incoming) {
+        let Some(st) = self.state.upgrade() else {
+            return;
+        };
+        match st.try_borrow_mut() {
+            Ok(mut s) => {
+                s.apply_pending();
+                s.apply(event);
+            }
+            Err(_) => self.pending.borrow_mut().push(event),
+        };
+    }
+}
+
 pub(super) struct State {
     pub(super) opts: BusOptions,
     pub(super) shared: Arc<RtShared>,
@@ -65,9 +94,8 @@ pub(super) struct State {
     pub(super) events: crossbeam_channel::Sender<PwEvent>,
     pub(super) main_loop: MainLoopWeak,
     pub(super) me: Weak<RefCell<State>>,
-    /// Events that arrived while the state was borrowed: applied before the next event and
-    /// at the next housekeeping.
-    pub(super) deferred: Rc<RefCell<Vec<Deferred>>>,
+    /// Events that arrived while the state was borrowed (see [`Inbox`]).
+    pub(super) pending: Rc<RefCell<Vec<Incoming>>>,
     pub(super) session: Option<Session>,
     pub(super) reconnect_at: Instant,
     pub(super) backoff: Duration,
@@ -124,7 +152,7 @@ pub(super) fn run(
             events,
             main_loop: main_loop.downgrade(),
             me: me.clone(),
-            deferred: Rc::default(),
+            pending: Rc::default(),
             session: None,
             reconnect_at: Instant::now(),
             backoff: BACKOFF_MIN,
@@ -229,7 +257,7 @@ impl State {
     // ---------------------------------------------------------------- housekeeping
 
     fn tick(&mut self) {
-        self.apply_deferred();
+        self.apply_pending();
         if let Some(since) = self.shutting_down {
             let synced = self
                 .session
@@ -310,32 +338,13 @@ impl State {
     }
     fn connect(&mut self) -> Result<Session, String> {
         let main_loop = self.main_loop.upgrade().ok_or("main loop gone")?;
-        let (st_g, st_r) = (self.me.clone(), self.me.clone());
-        let (def_g, def_r) = (self.deferred.clone(), self.deferred.clone());
+        let (inbox_g, inbox_r) = (self.inbox(), self.inbox());
         connect(
             &main_loop,
             self.opts.remote.as_deref(),
             self.shared.taps.clone(),
-            move |obj| {
-                if let Some(st) = st_g.upgrade() {
-                    if let Ok(mut s) = st.try_borrow_mut() {
-                        s.apply_deferred();
-                        s.on_global(obj);
-                    } else {
-                        def_g.borrow_mut().push(Deferred::Global(obj.to_owned()));
-                    }
-                }
-            },
-            move |id| {
-                if let Some(st) = st_r.upgrade() {
-                    if let Ok(mut s) = st.try_borrow_mut() {
-                        s.apply_deferred();
-                        s.on_global_remove(id);
-                    } else {
-                        def_r.borrow_mut().push(Deferred::GlobalRemove(id));
-                    }
-                }
-            },
+            move |obj| inbox_g.deliver(Incoming::Global(obj.to_owned())),
+            move |id| inbox_r.deliver(Incoming::GlobalRemove(id)),
         )
     }
 
