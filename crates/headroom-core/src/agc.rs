@@ -406,6 +406,8 @@ pub struct Agc {
     /// Loudest fast level of the current 100 ms and of the last 2 s (one per 100 ms), LUFS.
     peak_now: f64,
     peaks: Ring<PEAK_RING>,
+    /// The loudest of `peaks` (kept when a value is pushed, not folded at every step), LUFS.
+    recent_peak: f64,
     /// Momentary and sub-block readings of the last 3 s, LUFS.
     hist_m: LoudRing<HISTORY_LEN>,
     hist_sb: LoudRing<HISTORY_LEN>,
@@ -452,6 +454,9 @@ pub struct Agc {
     sustain: [f64; SUSTAIN_RING],
     sustain_pos: usize,
     sustain_cap: usize,
+    /// The quietest of the ring's `sustain_cap` values, kept as values come and go (the
+    /// ring is scanned again only when the value that leaves was the quietest), LUFS.
+    sustain_min: f64,
     /// Gain applied after the AGC by the chain (automatic makeup), dB.
     post_db: f64,
 }
@@ -518,6 +523,7 @@ impl Agc {
             k_sub: 0.0,
             peak_now: LUFS_FLOOR,
             peaks: Ring::new(LUFS_FLOOR),
+            recent_peak: LUFS_FLOOR,
             hist_m: LoudRing::new(LUFS_FLOOR),
             hist_sb: LoudRing::new(LUFS_FLOOR),
             active_s: 0.0,
@@ -544,6 +550,7 @@ impl Agc {
             sustain: [LUFS_FLOOR; SUSTAIN_RING],
             sustain_pos: 0,
             sustain_cap,
+            sustain_min: LUFS_FLOOR,
             post_db: 0.0,
         }
     }
@@ -612,7 +619,7 @@ impl Agc {
             window_readings: self.win_len,
             k_correction_lu: self.k_corr,
             fast_lufs: self.last_fast,
-            recent_fast_lufs: self.peaks.newest(0, PEAK_RING).fold(LUFS_FLOOR, f64::max),
+            recent_fast_lufs: self.recent_peak,
         }
     }
 
@@ -835,6 +842,7 @@ impl Agc {
                 }
             }
             self.peaks.push(self.peak_now);
+            self.recent_peak = self.peaks.newest(0, PEAK_RING).fold(LUFS_FLOOR, f64::max);
             self.peak_now = LUFS_FLOOR;
         }
         let f = if self.fast_count > 0 {
@@ -846,6 +854,28 @@ impl Agc {
         f
     }
 
+    /// Puts `fast` in the [`SUSTAIN_S`] ring in place of its oldest value and returns the
+    /// ring's quietest value: the same as folding the ring with `f64::min`, kept
+    /// incrementally (a new value at or under the quietest is the quietest; otherwise only
+    /// the quietest value leaving, or a NaN, makes it scan the ring again).
+    fn hold(&mut self, fast: f64) -> f64 {
+        let Some(slot) = self.sustain.get_mut(self.sustain_pos) else {
+            return self.sustain_min;
+        };
+        let leaving = std::mem::replace(slot, fast);
+        self.sustain_pos = (self.sustain_pos + 1) % self.sustain_cap.max(1);
+        if fast <= self.sustain_min {
+            self.sustain_min = fast;
+        } else if leaving == self.sustain_min || fast.is_nan() {
+            self.sustain_min = self
+                .sustain
+                .iter()
+                .take(self.sustain_cap)
+                .fold(f64::INFINITY, |a, &b| a.min(b));
+        }
+        self.sustain_min
+    }
+
     /// The fast onset gain: engages on a new loud level, holds the event down, hands over
     /// to the ordinary gain.
     fn onset(&mut self, fast: f64, target: f64, max_cut: f64) {
@@ -855,19 +885,11 @@ impl Agc {
             self.onset_db = 0.0;
             return;
         }
-        let recent = self.peaks.newest(0, PEAK_RING).fold(LUFS_FLOOR, f64::max);
+        let recent = self.recent_peak;
         let excess = fast + self.gain_db + self.onset_db + self.post_db - target;
         // The fast level held over the last SUSTAIN_S: a loud syllable or hit is over by
         // then, a louder programme (an advert after dialogue) is not.
-        if let Some(slot) = self.sustain.get_mut(self.sustain_pos) {
-            *slot = fast;
-        }
-        self.sustain_pos = (self.sustain_pos + 1) % self.sustain_cap.max(1);
-        let held = self
-            .sustain
-            .iter()
-            .take(self.sustain_cap)
-            .fold(f64::INFINITY, |a, &b| a.min(b));
+        let held = self.hold(fast);
         let held_excess = held + self.gain_db + self.onset_db + self.post_db - target;
         // Against the loudness of the last 2 s (not the programme window, which lags a slow
         // crescendo by design).
