@@ -53,7 +53,7 @@ use crate::limiter::Limiter;
 use crate::meter::{LiveMeter, PEAK_FLOOR_DB};
 use crate::params::{ChainParams, CompressorParams};
 use crate::shared::MeterSnapshot;
-use crate::util::{db_to_lin, db_to_lin64, one_pole_alpha, sanitize, Memo};
+use crate::util::{db_to_lin, db_to_lin64, detect_avx, one_pole_alpha, sanitize_and_copy, Memo};
 use crate::LUFS_FLOOR;
 
 /// Time constant of the measured loss (energy averages over programme time), s.
@@ -160,6 +160,9 @@ pub struct Chain {
     out_meter: LiveMeter,
     /// Copy of the sanitised input of the current part (at most [`PART`] frames).
     scratch: Vec<f32>,
+    /// Whether the part loop's own kernels run compiled for AVX ([`detect_avx`], at
+    /// construction).
+    avx: bool,
     /// Dry delay line for bypass, `latency × channels`.
     dry: Vec<f32>,
     dry_pos: usize,
@@ -302,6 +305,7 @@ impl Chain {
             in_meter: LiveMeter::new(rate, channels),
             out_meter: LiveMeter::new(rate, channels),
             scratch: vec![0.0; PART * channels],
+            avx: detect_avx(),
             dry: vec![0.0; latency * channels],
             dry_pos: 0,
             bypass_mix,
@@ -412,10 +416,7 @@ impl Chain {
         let ch = self.channels;
         let n = (part.len() / ch).min(self.scratch.len() / ch);
         // Sanitise in place and keep a copy (input meter, dry path), in one pass.
-        for (x, d) in part.iter_mut().zip(self.scratch.iter_mut()) {
-            *x = sanitize(*x);
-            *d = *x;
-        }
+        sanitize_and_copy(part, &mut self.scratch, self.avx);
         // Frames done by the AGC and compressor, and by the meters, limiter and dry mix.
         let mut pos = 0;
         let mut done = 0;

@@ -198,6 +198,9 @@ pub struct Limiter {
     /// which both windows hold only 1s (then the idle fast path runs).
     idle: usize,
     idle_after: usize,
+    /// Whether the bulk passes run compiled for AVX ([`crate::util::detect_avx`], at
+    /// construction).
+    avx: bool,
 }
 
 impl Limiter {
@@ -222,6 +225,7 @@ impl Limiter {
             peaks: vec![0.0; CHUNK],
             hf_e_frame: vec![0.0; CHUNK],
             hf_d_frame: vec![0.0; CHUNK],
+            avx: crate::util::detect_avx(),
             gains: vec![1.0; CHUNK * channels],
             ceils: vec![1.0; CHUNK * channels],
             latency,
@@ -318,6 +322,30 @@ impl Limiter {
     /// Real-time safe.
     #[inline]
     pub fn process(&mut self, buf: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx {
+            // SAFETY: `self.avx` is only true when `detect_avx` returned true in `new`, so
+            // the CPU supports the instructions this function uses.
+            return unsafe { self.process_avx(buf) };
+        }
+        self.process_chunks(buf);
+    }
+
+    /// [`Self::process_chunks`] compiled for AVX: the bulk passes (history, measurements,
+    /// delay and gain) vectorise eight lanes wide instead of four. The same operations per
+    /// sample (no fused multiply-add), so the same results bit for bit.
+    ///
+    /// # Safety
+    /// The CPU must support AVX.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn process_avx(&mut self, buf: &mut [f32]) {
+        self.process_chunks(buf);
+    }
+
+    /// The work of [`Self::process`], chunk by chunk.
+    #[inline(always)]
+    fn process_chunks(&mut self, buf: &mut [f32]) {
         let ch = self.channels;
         for chunk in buf.chunks_mut(CHUNK * ch) {
             let n = (chunk.len() / ch).min(CHUNK);
@@ -338,6 +366,7 @@ impl Limiter {
     }
 
     /// Copies the chunk, sanitised, after each channel's detector history.
+    #[inline(always)]
     fn fill_history(&mut self, buf: &[f32], n: usize) {
         let ch = self.channels;
         if ch == 2 {
@@ -394,6 +423,7 @@ impl Limiter {
 
     /// Pass 1: for each frame the largest `|x|` and the largest `|second difference|` over
     /// the channels (raw input, as the frame arrives), into `hf_frame`.
+    #[inline(always)]
     fn measure_hf(&mut self, buf: &[f32], n: usize) {
         let ch = self.channels;
         let (Some(es), Some(ds)) = (self.hf_e_frame.get_mut(..n), self.hf_d_frame.get_mut(..n))
@@ -590,6 +620,7 @@ impl Limiter {
     }
 
     /// Pass 3: delay each frame, apply its gain, clamp at its ceiling.
+    #[inline(always)]
     fn apply(&mut self, buf: &mut [f32], n: usize) {
         let ch = self.channels;
         let latency = self.latency;

@@ -495,17 +495,82 @@ fn run_quad_avx(
     v[6]
 }
 
-/// Whether the CPU has AVX and the portable kernels are not forced
-/// ([`crate::util::portable_forced`]; checked once, at construction).
-fn detect_avx() -> bool {
+/// De-interleaves and sanitises the stereo frames `x` into `da` and `db` (the same length,
+/// half of `x`'s); returns each channel's sample peak. Written in fixed-size arrays of eight
+/// frames so that it vectorises; [`load_stereo_dispatch`] runs it compiled for AVX where the
+/// meter uses AVX (the same operations per lane, so the same results bit for bit).
+#[inline(always)]
+fn load_stereo(da: &mut [f32], db: &mut [f32], x: &[f32]) -> (f32, f32) {
+    let mut ma = 0.0f32;
+    let mut mb = 0.0f32;
+    // Eight frames at a time in fixed-size arrays (vectorises), then the rest.
+    let mut m = [0.0f32; 16];
+    let mut src = x.chunks_exact(16);
+    let mut dst_a = da.chunks_exact_mut(8);
+    let mut dst_b = db.chunks_exact_mut(8);
+    for ((f, oa), ob) in src.by_ref().zip(dst_a.by_ref()).zip(dst_b.by_ref()) {
+        let (Ok(f), Ok(oa), Ok(ob)) = (
+            <&[f32; 16]>::try_from(f),
+            <&mut [f32; 8]>::try_from(oa),
+            <&mut [f32; 8]>::try_from(ob),
+        ) else {
+            continue;
+        };
+        let mut v = [0.0f32; 16];
+        for k in 0..16 {
+            v[k] = sanitize(f[k]);
+            let a = v[k].abs();
+            m[k] = if a > m[k] { a } else { m[k] };
+        }
+        for k in 0..8 {
+            oa[k] = v[2 * k];
+            ob[k] = v[2 * k + 1];
+        }
+    }
+    for k in 0..8 {
+        ma = if m[2 * k] > ma { m[2 * k] } else { ma };
+        mb = if m[2 * k + 1] > mb { m[2 * k + 1] } else { mb };
+    }
+    let rest = src.remainder().chunks_exact(2).zip(
+        dst_a
+            .into_remainder()
+            .iter_mut()
+            .zip(dst_b.into_remainder()),
+    );
+    for (f, (pa, pb)) in rest {
+        if let [l, r] = *f {
+            let (l, r) = (sanitize(l), sanitize(r));
+            let (al, ar) = (l.abs(), r.abs());
+            ma = if al > ma { al } else { ma };
+            mb = if ar > mb { ar } else { mb };
+            *pa = l;
+            *pb = r;
+        }
+    }
+    (ma, mb)
+}
+
+/// [`load_stereo`] compiled for AVX.
+///
+/// # Safety
+/// The CPU must support AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn load_stereo_avx(da: &mut [f32], db: &mut [f32], x: &[f32]) -> (f32, f32) {
+    load_stereo(da, db, x)
+}
+
+/// [`load_stereo`], compiled for AVX when `wide`.
+#[inline]
+fn load_stereo_dispatch(da: &mut [f32], db: &mut [f32], x: &[f32], wide: bool) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]
-    {
-        !crate::util::portable_forced() && std::arch::is_x86_feature_detected!("avx")
+    if wide {
+        // SAFETY: `wide` is only true when `is_x86_feature_detected!("avx")` returned true
+        // in `LiveMeter::new`, so the CPU supports the instructions this function uses.
+        return unsafe { load_stereo_avx(da, db, x) };
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    let _ = wide;
+    load_stereo(da, db, x)
 }
 
 /// Fenwick tree over `NBINS` bins holding a count and an energy sum per bin.
@@ -688,7 +753,7 @@ impl LiveMeter {
                 })
                 .collect(),
             tp: BlockInterpolator::new(rate),
-            avx: detect_avx(),
+            avx: crate::util::detect_avx(),
             pending: vec![0.0; channels],
             pending_len: 0,
             frame_pos: 0,
@@ -889,58 +954,15 @@ impl LiveMeter {
         let mut chunk_peak = 0.0f32;
         // De-interleave and sanitise into each channel's buffer; sample peak.
         if let [a, b] = &mut self.chans[..] {
-            let mut ma = 0.0f32;
-            let mut mb = 0.0f32;
-            if let (Some(da), Some(db), Some(x)) = (
+            let wide = self.avx;
+            let (ma, mb) = match (
                 a.buf.get_mut(HIST..HIST + n),
                 b.buf.get_mut(HIST..HIST + n),
                 x.get(..2 * n),
             ) {
-                // Eight frames at a time in fixed-size arrays (vectorises), then the rest.
-                let mut m = [0.0f32; 16];
-                let mut src = x.chunks_exact(16);
-                let mut dst_a = da.chunks_exact_mut(8);
-                let mut dst_b = db.chunks_exact_mut(8);
-                for ((f, oa), ob) in src.by_ref().zip(dst_a.by_ref()).zip(dst_b.by_ref()) {
-                    let (Ok(f), Ok(oa), Ok(ob)) = (
-                        <&[f32; 16]>::try_from(f),
-                        <&mut [f32; 8]>::try_from(oa),
-                        <&mut [f32; 8]>::try_from(ob),
-                    ) else {
-                        continue;
-                    };
-                    let mut v = [0.0f32; 16];
-                    for k in 0..16 {
-                        v[k] = sanitize(f[k]);
-                        let a = v[k].abs();
-                        m[k] = if a > m[k] { a } else { m[k] };
-                    }
-                    for k in 0..8 {
-                        oa[k] = v[2 * k];
-                        ob[k] = v[2 * k + 1];
-                    }
-                }
-                for k in 0..8 {
-                    ma = if m[2 * k] > ma { m[2 * k] } else { ma };
-                    mb = if m[2 * k + 1] > mb { m[2 * k + 1] } else { mb };
-                }
-                let rest = src.remainder().chunks_exact(2).zip(
-                    dst_a
-                        .into_remainder()
-                        .iter_mut()
-                        .zip(dst_b.into_remainder()),
-                );
-                for (f, (pa, pb)) in rest {
-                    if let [l, r] = *f {
-                        let (l, r) = (sanitize(l), sanitize(r));
-                        let (al, ar) = (l.abs(), r.abs());
-                        ma = if al > ma { al } else { ma };
-                        mb = if ar > mb { ar } else { mb };
-                        *pa = l;
-                        *pb = r;
-                    }
-                }
-            }
+                (Some(da), Some(db), Some(x)) => load_stereo_dispatch(da, db, x, wide),
+                _ => (0.0, 0.0),
+            };
             chunk_peak = ma.max(mb);
         } else {
             for (c, chan) in self.chans.iter_mut().enumerate() {
@@ -1353,7 +1375,7 @@ mod tests {
         a_ref.process(&a_sig);
         b_ref.process(&b_sig);
         // With the AVX kernel (when the CPU has it) and with the portable one.
-        for avx in [detect_avx(), false] {
+        for avx in [crate::util::detect_avx(), false] {
             let mut a = LiveMeter::new(48_000, 2);
             let mut b = LiveMeter::new(48_000, 2);
             a.avx = avx;
@@ -1421,7 +1443,7 @@ mod tests {
         assert_eq!(eq, [e1[0], e1[1]]);
         assert_eq!(eb, [e1[2], e1[3]]);
         // Four at once: AVX (when the CPU has it) and portable.
-        for wide in [detect_avx(), false] {
+        for wide in [crate::util::detect_avx(), false] {
             let mut st = [KState::default(); 4];
             let xr = [&xs[0][..], &xs[1][..], &xs[2][..], &xs[3][..]];
             let e4 = run_quad_dispatch(&mut st, &f, xr, [0.25; 4], wide);

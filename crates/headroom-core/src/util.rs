@@ -25,6 +25,52 @@ pub fn portable_forced() -> bool {
         || std::env::var_os(PORTABLE_ENV).is_some_and(|v| !v.is_empty() && v != "0")
 }
 
+/// Whether the CPU has AVX and the portable kernels are not forced
+/// ([`portable_forced`]; checked once, at construction).
+pub(crate) fn detect_avx() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        !crate::util::portable_forced() && std::arch::is_x86_feature_detected!("avx")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Sanitises the interleaved samples of `part` in place ([`sanitize`]) and copies them into
+/// `copy` (as far as both go). Compiled for AVX when `wide` (the same operations per
+/// sample, so the same results bit for bit).
+#[inline]
+pub(crate) fn sanitize_and_copy(part: &mut [f32], copy: &mut [f32], wide: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: `wide` is only true when `detect_avx` returned true, so the CPU supports
+        // the instructions this function uses.
+        return unsafe { sanitize_and_copy_avx(part, copy) };
+    }
+    let _ = wide;
+    sanitize_and_copy_body(part, copy);
+}
+
+/// [`sanitize_and_copy_body`] compiled for AVX.
+///
+/// # Safety
+/// The CPU must support AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn sanitize_and_copy_avx(part: &mut [f32], copy: &mut [f32]) {
+    sanitize_and_copy_body(part, copy);
+}
+
+#[inline(always)]
+fn sanitize_and_copy_body(part: &mut [f32], copy: &mut [f32]) {
+    for (x, d) in part.iter_mut().zip(copy.iter_mut()) {
+        *x = sanitize(*x);
+        *d = *x;
+    }
+}
+
 /// Converts decibels to a linear gain factor.
 #[inline]
 pub fn db_to_lin(db: f32) -> f32 {
