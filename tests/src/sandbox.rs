@@ -174,7 +174,7 @@ impl Sandbox {
     }
 
     /// Starts PipeWire and WirePlumber again after [`Sandbox::stop_stack`] and recreates the
-    /// default null sink; returns once WirePlumber names it the default, with the instant
+    /// default null sink; returns once it is the default (asked for as a user does), with the instant
     /// PipeWire first answered (`pw-cli info 0`).
     pub fn start_stack(&mut self) -> Result<Instant> {
         self.spawn_logged("pipewire", &[])?;
@@ -183,7 +183,10 @@ impl Sandbox {
         self.spawn_logged("wireplumber", &[])?;
         self.wait_wireplumber()?;
         self.create_null_sink(DEFAULT_SINK)?;
-        self.wait_default_sink(DEFAULT_SINK, Duration::from_secs(10))?;
+        // headroomd may be back first with its own sink, and the null sink has no session
+        // priority to win WirePlumber's choice with (a real card's sink has): make it the
+        // default explicitly, as `restart_stack` does.
+        self.set_default_sink(DEFAULT_SINK, Duration::from_secs(30))?;
         Ok(pipewire_up)
     }
 
