@@ -86,16 +86,15 @@ pub(super) fn activate(
     Ok(Response::ProfileActive(ProfileActive { name: active }))
 }
 
-/// `profile.reload`: re-reads the config file and the active profile now. A broken file is an
-/// `invalid_value` error (and a `profile/error` event); the last good profile stays.
+/// `profile.reload`: re-reads the config file and the active profile now, through the same
+/// [`crate::profiles::ProfileStore::reload`] as the file watcher, and applies what it reports
+/// the same way ([`Engine::on_profile_event`]): the profile, `[alerts] notify`. A broken file is
+/// an `invalid_value` error (and a `profile/error` event); the last good profile stays.
 pub(super) fn reload(e: &mut Engine, out: &mut Vec<Output>) -> Result<Response, IpcError> {
-    let event = e.store.reload();
-    let error = event.as_ref().and_then(ProfileEvent::error_text);
-    if let Some(ev) = event {
+    let events = e.store.reload();
+    let error = events.iter().find_map(ProfileEvent::error_text);
+    for ev in events {
         e.on_profile_event(ev, out);
-    }
-    if error.is_none() {
-        e.profile_verdict(None, out);
     }
     if let Some(msg) = error {
         return Err(IpcError::new(
@@ -103,14 +102,17 @@ pub(super) fn reload(e: &mut Engine, out: &mut Vec<Output>) -> Result<Response, 
             format!("{msg} (the last good profile stays active)"),
         ));
     }
+    // The files load: an error reported before (of another file, too) is over.
+    e.profile_verdict(None, out);
     Ok(Response::ProfileActive(ProfileActive {
         name: e.store.active_name(),
     }))
 }
 
 impl Engine {
-    /// A profile file changed: the new effective profile goes in force, or the error is
-    /// reported (the last good profile stays).
+    /// What a reload of the files reported (the watcher's, or `profile.reload`'s): the new
+    /// effective profile goes in force, or the error is reported (the last good profile
+    /// stays), or desktop notifications are turned on or off.
     pub(super) fn on_profile_event(&mut self, ev: ProfileEvent, out: &mut Vec<Output>) {
         match ev {
             ProfileEvent::Changed {
@@ -136,9 +138,8 @@ impl Engine {
                     out.push(Output::Publish(Event::ProfileError(e)));
                 }
             }
-            // Desktop notifications are the run loop's (`notify::Notifications`), not the
-            // engine's.
-            ProfileEvent::AlertsNotify(_) => {}
+            // Desktop notifications are the run loop's (`notify::Notifications`): it is told.
+            ProfileEvent::AlertsNotify(on) => out.push(Output::AlertsNotify(on)),
         }
     }
 
