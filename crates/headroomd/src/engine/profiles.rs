@@ -7,7 +7,7 @@ use headroom_ipc::{
 };
 
 use super::{Engine, Output};
-use crate::control::convert::{source_to_wire, store_error};
+use crate::control::convert::{file_error_to_wire, source_to_wire, store_error};
 use crate::profiles::{ProfileEvent, ProfileSource, StoreError};
 
 /// `profile.show`: a profile's TOML (the active one without `name`): the user's file as
@@ -128,15 +128,12 @@ impl Engine {
                     self.profile_source(),
                 )));
             }
-            ProfileEvent::Error { .. } => {
-                if let Some(text) = ev.error_text() {
-                    tracing::warn!("{text} (keeping the last good profile)");
-                    self.profile_error = Some(text.clone());
-                    self.profile_verdict(Some(text), out);
-                }
-                if let Some(e) = wire_error(ev) {
-                    out.push(Output::Publish(Event::ProfileError(e)));
-                }
+            ProfileEvent::Error(e) => {
+                let text = e.to_string();
+                tracing::warn!("{text} (keeping the last good profile)");
+                self.profile_error = Some(text.clone());
+                self.profile_verdict(Some(text), out);
+                out.push(Output::Publish(Event::ProfileError(file_error_to_wire(e))));
             }
             // Desktop notifications are the run loop's (`notify::Notifications`): it is told.
             ProfileEvent::AlertsNotify(on) => out.push(Output::AlertsNotify(on)),
@@ -176,23 +173,5 @@ impl Engine {
                 .collect(),
             active: self.store.active_name(),
         }
-    }
-}
-
-/// A profile error as the `profile/error` event carries it (position 0 = none).
-fn wire_error(ev: ProfileEvent) -> Option<headroom_ipc::event::ProfileError> {
-    match ev {
-        ProfileEvent::Error {
-            file,
-            line,
-            column,
-            message,
-        } => Some(headroom_ipc::event::ProfileError {
-            file: file.display().to_string(),
-            line: (line > 0).then_some(line as u32),
-            column: (column > 0).then_some(column as u32),
-            message,
-        }),
-        ProfileEvent::Changed { .. } | ProfileEvent::AlertsNotify(_) => None,
     }
 }

@@ -152,17 +152,7 @@ pub enum ProfileEvent {
         detail: ProfileDiff,
     },
     /// A profile or the config file is invalid; the last good profile stays active.
-    Error {
-        /// The offending file.
-        file: PathBuf,
-        /// Line of the problem (from 1; 0 when the problem has no position, e.g. a missing
-        /// file).
-        line: usize,
-        /// Column of the problem (from 1; 0 when it has no position).
-        column: usize,
-        /// What is wrong, with the key concerned.
-        message: String,
-    },
+    Error(FileError),
     /// `[alerts] notify` in the config file changed to this value (reported by
     /// [`ProfileStore::reload`], for the file watcher and `profile.reload` alike, when the
     /// value differs from the one read before; an invalid value is logged and changes
@@ -170,23 +160,25 @@ pub enum ProfileEvent {
     AlertsNotify(bool),
 }
 
-impl ProfileEvent {
-    /// For an error, where and what: `file:line:column: message`.
-    pub fn error_text(&self) -> Option<String> {
-        match self {
-            ProfileEvent::Error {
-                file,
-                line,
-                column,
-                message,
-            } => Some(format!("{}:{line}:{column}: {message}", file.display())),
-            ProfileEvent::Changed { .. } | ProfileEvent::AlertsNotify(_) => None,
-        }
-    }
+/// A profile or the config file that does not load: where and what. Shown as
+/// `file:line:column: message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}", file.display())]
+pub struct FileError {
+    /// The offending file.
+    pub file: PathBuf,
+    /// Line of the problem (from 1; 0 when the problem has no position, e.g. a missing file).
+    pub line: usize,
+    /// Column of the problem (from 1; 0 when it has no position).
+    pub column: usize,
+    /// What is wrong, with the key concerned.
+    pub message: String,
+}
 
+impl FileError {
     fn from_profile_error(file: &Path, e: &ProfileError) -> Self {
         let (line, column) = e.location.as_ref().map_or((0, 0), |l| (l.line, l.column));
-        ProfileEvent::Error {
+        FileError {
             file: file.to_path_buf(),
             line,
             column,
@@ -196,14 +188,33 @@ impl ProfileEvent {
 
     fn from_store_error(file: &Path, e: &StoreError) -> Self {
         match e {
-            StoreError::Profile(pe) => ProfileEvent::from_profile_error(file, pe),
-            other => ProfileEvent::Error {
+            StoreError::Profile(pe) => FileError::from_profile_error(file, pe),
+            other => FileError {
                 file: file.to_path_buf(),
                 line: 0,
                 column: 0,
                 message: other.to_string(),
             },
         }
+    }
+}
+
+impl ProfileEvent {
+    /// The error, if this is one.
+    pub fn error(&self) -> Option<&FileError> {
+        match self {
+            ProfileEvent::Error(e) => Some(e),
+            ProfileEvent::Changed { .. } | ProfileEvent::AlertsNotify(_) => None,
+        }
+    }
+
+    /// For an error, where and what: `file:line:column: message`.
+    pub fn error_text(&self) -> Option<String> {
+        self.error().map(ToString::to_string)
+    }
+
+    fn from_store_error(file: &Path, e: &StoreError) -> Self {
+        ProfileEvent::Error(FileError::from_store_error(file, e))
     }
 }
 
@@ -331,12 +342,12 @@ impl Inner {
         let name = match read_config_located(&self.paths.config_file) {
             Ok(n) => n,
             Err(p) => {
-                return Some(ProfileEvent::Error {
+                return Some(ProfileEvent::Error(FileError {
                     file: self.paths.config_file.clone(),
                     line: p.line,
                     column: p.column,
                     message: p.message,
-                })
+                }))
             }
         };
         let (profile, source) = match load_profile(&self.paths, &name) {

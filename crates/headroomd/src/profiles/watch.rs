@@ -88,10 +88,7 @@ impl ProfileStore {
                 let events = store.reload();
                 let active_file = events
                     .iter()
-                    .find_map(|ev| match ev {
-                        ProfileEvent::Error { file, .. } => Some(file.clone()),
-                        _ => None,
-                    })
+                    .find_map(|ev| ev.error().map(|e| e.file.clone()))
                     .or_else(|| store.active_path());
                 for ev in events {
                     let _ = sender.send(ev);

@@ -62,15 +62,11 @@ fn watched(s: &ProfileStore) -> (WatchHandle, Receiver<ProfileEvent>) {
 
 /// A `ProfileEvent::Error`'s file, line, column and message (panics on any other event).
 fn error_parts(ev: ProfileEvent) -> (PathBuf, usize, usize, String) {
-    match ev {
-        ProfileEvent::Error {
-            file,
-            line,
-            column,
-            message,
-        } => (file, line, column, message),
-        other => panic!("not an error: {other:?}"),
-    }
+    let e = ev
+        .error()
+        .cloned()
+        .unwrap_or_else(|| panic!("not an error: {ev:?}"));
+    (e.file, e.line, e.column, e.message)
 }
 
 /// The one event of a reload (panics on none or more).
@@ -83,7 +79,7 @@ fn only(events: Vec<ProfileEvent>) -> ProfileEvent {
 
 /// The next error reported within [`PICKUP`], as [`error_parts`].
 fn next_error(rx: &Receiver<ProfileEvent>, what: &str) -> (PathBuf, usize, usize, String) {
-    let ev = wait_for(rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
+    let ev = wait_for(rx, PICKUP, |e| matches!(e, ProfileEvent::Error(_)))
         .unwrap_or_else(|| panic!("{what}: no error reported within {PICKUP:?}"));
     error_parts(ev)
 }
@@ -112,7 +108,7 @@ fn wait_for(
 fn changed_target(ev: &ProfileEvent) -> Option<f32> {
     match ev {
         ProfileEvent::Changed { profile, .. } => Some(profile.chain.agc.target_lufs),
-        ProfileEvent::Error { .. } | ProfileEvent::AlertsNotify(_) => None,
+        ProfileEvent::Error(_) | ProfileEvent::AlertsNotify(_) => None,
     }
 }
 
@@ -542,11 +538,9 @@ fn a_fifo_profile_does_not_stop_hot_reload() {
         nix::sys::stat::Mode::from_bits_truncate(0o600),
     )
     .unwrap();
-    let ev = wait_for(
-        &rx,
-        Duration::from_secs(10),
-        |e| matches!(e, ProfileEvent::Error { file, .. } if *file == d.profile("fifo")),
-    )
+    let ev = wait_for(&rx, Duration::from_secs(10), |e| {
+        e.error().is_some_and(|e| e.file == d.profile("fifo"))
+    })
     .expect("the FIFO is reported");
     let (_, _, _, message) = error_parts(ev);
     assert!(message.contains("FIFO"), "{message}");
