@@ -29,6 +29,7 @@ fn daemon_down_exits_3_with_how_to_start() {
             text(&out.stderr)
         );
         let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
         assert!(err.contains("headroomd is not running"), "{args:?}: {err}");
         assert!(
             err.contains("systemctl --user start headroomd"),

@@ -98,7 +98,9 @@ pub fn store_error(e: StoreError) -> IpcError {
         StoreError::Profile(_) | StoreError::Config(_) => {
             IpcError::new(ErrorCode::InvalidValue, e.to_string())
         }
-        StoreError::NotFound { .. } => IpcError::new(ErrorCode::NotFound, e.to_string()),
+        StoreError::NotFound { .. } | StoreError::NoFile { .. } => {
+            IpcError::new(ErrorCode::NotFound, e.to_string())
+        }
         _ => IpcError::internal(e.to_string()),
     }
 }

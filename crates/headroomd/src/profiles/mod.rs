@@ -104,6 +104,14 @@ pub enum StoreError {
         /// Every profile that exists.
         available: Vec<String>,
     },
+    /// No profile file at the path given (a path is a name with `/` or ending in `.toml`).
+    #[error("no profile file at {} (profiles: {}; or the path of a .toml file)", path.display(), available.join(", "))]
+    NoFile {
+        /// The path asked for.
+        path: PathBuf,
+        /// Every profile that exists by name.
+        available: Vec<String>,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {

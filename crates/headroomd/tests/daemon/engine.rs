@@ -713,3 +713,40 @@ fn a_profile_change_gives_subscribers_every_setting_with_the_new_profiles_defaul
         Some(-16.0)
     );
 }
+
+/// A profile or rule that does not exist is `not_found`, and the message names it and what
+/// exists: a missing profile file is no internal error.
+#[test]
+fn missing_profiles_and_rules_are_not_found_with_what_exists() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let (_, r) = rig.request(Request::ProfileUse {
+        name: "/nonexistent/mine.toml".into(),
+    });
+    let err = r.unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound, "{}", err.message);
+    assert_eq!(
+        err.message,
+        "no profile file at /nonexistent/mine.toml (profiles: default, music, night, speech; \
+         or the path of a .toml file)"
+    );
+    let (_, r) = rig.request(Request::RouteUnset { app: "mpv".into() });
+    let err = r.unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound);
+    assert_eq!(
+        err.message,
+        "no user rule for `mpv` (there are no user rules)"
+    );
+    for app in ["firefox", "vlc"] {
+        rig.request(Request::RouteSet {
+            app: app.into(),
+            route: Route::Bypass,
+        })
+        .1
+        .unwrap();
+    }
+    let (_, r) = rig.request(Request::RouteUnset { app: "mpv".into() });
+    assert_eq!(
+        r.unwrap_err().message,
+        "no user rule for `mpv` (user rules: `vlc`, `firefox`)"
+    );
+}
