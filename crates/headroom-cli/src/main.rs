@@ -32,6 +32,24 @@ fn set_hint() -> Option<String> {
     })
 }
 
+/// A value clap refused (`headroom route set mpv elsewhere`, or one its value parser rejected:
+/// `--since soon`) as one line: the bad value and, when clap knows them, the values that are
+/// valid — `error: invalid value 'elsewhere' for
+/// '<ROUTE>' (possible values: processed, bypass)`.
+fn invalid_value_line(rendered: &str) -> Option<String> {
+    let mut lines = rendered.lines();
+    let first = lines.next()?.trim_end();
+    let possible = lines.find_map(|l| {
+        l.trim()
+            .strip_prefix("[possible values: ")
+            .and_then(|v| v.strip_suffix(']'))
+    });
+    Some(match possible {
+        Some(v) => format!("{first} (possible values: {v})"),
+        None => first.to_string(),
+    })
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -55,6 +73,12 @@ fn main() -> ExitCode {
                 let first = text.lines().next().unwrap_or_default();
                 eprintln!("{first}\n\n  hint: {h}\n");
                 return ExitCode::from(2);
+            }
+            if matches!(e.kind(), K::InvalidValue | K::ValueValidation) {
+                if let Some(line) = invalid_value_line(&e.render().to_string()) {
+                    eprintln!("{line}");
+                    return ExitCode::from(2);
+                }
             }
             e.exit();
         }

@@ -192,6 +192,11 @@ pub struct SettingChanged {
     pub key: String,
     /// New effective value.
     pub value: SettingValue,
+    /// Whether a runtime override is in force now, as [`crate::SettingEntry::overridden`]:
+    /// `true` after `setting.set`, `false` after `setting.reset`. Absent (`None`) only from
+    /// daemons that predate it; a client then keeps what it knew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overridden: Option<bool>,
 }
 
 impl Event {
@@ -233,11 +238,13 @@ impl Event {
         })
     }
 
-    /// `settings/changed`.
-    pub fn setting_changed(key: impl Into<String>, value: SettingValue) -> Event {
+    /// `settings/changed`: the new effective value of `key`, and whether it is a runtime
+    /// override.
+    pub fn setting_changed(key: impl Into<String>, value: SettingValue, overridden: bool) -> Event {
         Event::SettingChanged(SettingChanged {
             key: key.into(),
             value,
+            overridden: Some(overridden),
         })
     }
 

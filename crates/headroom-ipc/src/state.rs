@@ -167,12 +167,18 @@ impl DaemonState {
             Event::ProfileError(e) => self.profile_error = Some(e.clone()),
             Event::ProfileSnapshot(p) => self.profiles = Some(p.clone()),
             Event::SettingChanged(c) => match self.settings.iter_mut().find(|e| e.key == c.key) {
-                Some(e) => e.value = c.value.clone(),
+                Some(e) => {
+                    e.value = c.value.clone();
+                    // An older daemon does not say; what was known stays.
+                    if let Some(o) = c.overridden {
+                        e.overridden = o;
+                    }
+                }
                 None => self.settings.push(SettingEntry {
                     key: c.key.clone(),
                     value: c.value.clone(),
                     default: c.value.clone(),
-                    overridden: false,
+                    overridden: c.overridden.unwrap_or(false),
                 }),
             },
             Event::SettingsSnapshot(s) => self.settings = s.settings.clone(),
@@ -416,16 +422,38 @@ mod tests {
         s.apply(&Event::profile_changed("default", ProfileSource::Shipped));
         assert_eq!(s.active_profile(), Some("default"));
         assert_eq!(s.status.as_ref().unwrap().profile, "default");
+        // `agc.target_lufs` was overridden: a reset gives it back the profile's value.
         s.apply(&Event::setting_changed(
             "agc.target_lufs",
-            SettingValue::Int(-20),
+            SettingValue::Int(-16),
+            false,
         ));
-        s.apply(&Event::setting_changed("bypass", SettingValue::Bool(true)));
+        s.apply(&Event::setting_changed(
+            "bypass",
+            SettingValue::Bool(true),
+            true,
+        ));
+        let target = s.setting("agc.target_lufs").unwrap();
         assert_eq!(
-            s.setting("agc.target_lufs").unwrap().value,
-            SettingValue::Int(-20)
+            (&target.value, target.overridden),
+            (&SettingValue::Int(-16), false)
         );
-        assert_eq!(s.setting("bypass").unwrap().value, SettingValue::Bool(true));
+        let bypass = s.setting("bypass").unwrap();
+        assert_eq!(
+            (&bypass.value, bypass.overridden),
+            (&SettingValue::Bool(true), true)
+        );
+        // An older daemon's event says nothing of it: what was known stays.
+        s.apply(&Event::SettingChanged(crate::SettingChanged {
+            key: "bypass".into(),
+            value: SettingValue::Bool(false),
+            overridden: None,
+        }));
+        let bypass = s.setting("bypass").unwrap();
+        assert_eq!(
+            (&bypass.value, bypass.overridden),
+            (&SettingValue::Bool(false), true)
+        );
         s.apply(&Event::shutdown("signal"));
         assert_eq!(s.shutdown.as_deref(), Some("signal"));
         s.apply(&Event::started("0.2.0"));

@@ -66,8 +66,10 @@ fn wrong_type(f: &schema::Field, value: &SettingValue) -> ProfileError {
             f.key
         )
     } else {
+        // A number's range says what is valid in full.
+        let range = f.range.map(|r| format!(" {r}")).unwrap_or_default();
         format!(
-            "{} must be {}, got {} ({value})",
+            "{} must be {}{range}, got {} ({value})",
             f.key,
             f.kind.expected_loose(),
             value.type_name()
@@ -78,13 +80,41 @@ fn wrong_type(f: &schema::Field, value: &SettingValue) -> ProfileError {
 
 fn lookup(key: &str) -> Result<&'static schema::Field, ProfileError> {
     schema::field(key).ok_or_else(|| {
-        let hint = closest(key, schema::FIELDS.iter().map(|f| f.key))
-            .map(|s| format!(" (did you mean `{s}`?)"))
-            .unwrap_or_default();
         ProfileError::new(
             ErrorKind::UnknownKey,
             Some(key.to_owned()),
-            format!("unknown setting `{key}`{hint}"),
+            format!("unknown setting `{key}` ({})", unknown_key_hint(key)),
         )
     })
+}
+
+/// What is valid instead of the unknown `key`: the closest key when it looks like a typo of
+/// one, else the keys of the section it names (`agc`, `agc.target`), else every top-level key
+/// and section.
+fn unknown_key_hint(key: &str) -> String {
+    let keys = || schema::FIELDS.iter().map(|f| f.key);
+    if let Some(s) = closest(key, keys()) {
+        return format!("did you mean `{s}`?");
+    }
+    let section = key.split('.').next().unwrap_or_default();
+    let in_section: Vec<&str> = keys()
+        .filter(|k| {
+            k.split_once('.')
+                .is_some_and(|(s, _)| s.eq_ignore_ascii_case(section))
+        })
+        .collect();
+    if !in_section.is_empty() {
+        return format!("keys of [{section}]: {}", in_section.join(", "));
+    }
+    let mut names: Vec<String> = Vec::new();
+    for k in keys() {
+        let name = match k.split_once('.') {
+            Some((s, _)) => format!("{s}.*"),
+            None => k.to_owned(),
+        };
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    format!("settings: {}", names.join(", "))
 }

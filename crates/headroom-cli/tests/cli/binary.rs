@@ -29,6 +29,7 @@ fn daemon_down_exits_3_with_how_to_start() {
             text(&out.stderr)
         );
         let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
         assert!(err.contains("headroomd is not running"), "{args:?}: {err}");
         assert!(
             err.contains("systemctl --user start headroomd"),
@@ -84,6 +85,35 @@ fn usage_errors_exit_2() {
             "{args:?}: {}",
             text(&out.stderr)
         );
+    }
+}
+
+/// A value clap refuses is one line naming it and, where there is a list, the valid values.
+#[test]
+fn invalid_values_are_one_line_with_the_valid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, needles) in [
+        (
+            &["route", "set", "mpv", "elsewhere"][..],
+            &["'elsewhere'", "(possible values: processed, bypass)"][..],
+        ),
+        (
+            &["bypass", "sideways"],
+            &["'sideways'", "(possible values: on, off, toggle)"],
+        ),
+        (
+            &["history", "--since", "soon"],
+            &["`soon` is not a duration (try 90s, 10m, 2h, 1d)"],
+        ),
+    ] {
+        let out = headroom(dir.path(), args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
+        assert!(err.starts_with("error: invalid value "), "{args:?}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{args:?}: lacks {n:?}: {err}");
+        }
     }
 }
 

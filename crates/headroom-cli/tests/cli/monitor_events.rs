@@ -150,13 +150,13 @@ fn meters_status_profile_and_settings() {
     assert_eq!(s.profile, "night");
     apply_event(
         &mut s,
-        &Event::setting_changed("limiter.ceiling_dbtp", SettingValue::Float(-2.0)),
+        &Event::setting_changed("limiter.ceiling_dbtp", SettingValue::Float(-2.0), true),
         1300,
     );
     assert_eq!(s.ceiling_dbtp, -2.0);
     apply_event(
         &mut s,
-        &Event::setting_changed("agc.target_lufs", SettingValue::Int(-20)),
+        &Event::setting_changed("agc.target_lufs", SettingValue::Int(-20), true),
         1300,
     );
     assert_eq!(s.ceiling_dbtp, -2.0);

@@ -859,8 +859,8 @@ fn golden_events() {
     event(
         "settings",
         "changed",
-        r#"{"key":"agc.target_lufs","value":-18}"#,
-        Event::setting_changed("agc.target_lufs", SettingValue::Int(-18)),
+        r#"{"key":"agc.target_lufs","value":-18,"overridden":true}"#,
+        Event::setting_changed("agc.target_lufs", SettingValue::Int(-18), true),
     );
     event(
         "settings",
@@ -969,4 +969,18 @@ fn status_without_promote_default_decodes_as_not_promoted() {
     )
     .unwrap();
     assert!(promoted.promote_default);
+}
+
+/// A `settings/changed` from a daemon that predates `overridden` still decodes, saying
+/// nothing of it.
+#[test]
+fn setting_changed_without_overridden_decodes() {
+    let line = br#"{"type":"event","topic":"settings","event":"changed","data":{"key":"agc.target_lufs","value":-18}}"#;
+    let ServerFrame::Event(Event::SettingChanged(c)) = decode_server_frame(line).unwrap() else {
+        panic!("not a settings/changed");
+    };
+    assert_eq!(
+        (c.key.as_str(), &c.value, c.overridden),
+        ("agc.target_lufs", &SettingValue::Int(-18), None)
+    );
 }

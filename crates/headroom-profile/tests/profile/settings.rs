@@ -48,6 +48,44 @@ fn unknown_setting_suggests() {
     );
 }
 
+/// An unknown key that is no typo of one still gets what is valid: the keys of the section
+/// it names, or every top-level key and section.
+#[test]
+fn unknown_setting_says_what_is_valid() {
+    let msg = |key: &str| Profile::default().get(key).unwrap_err().to_string();
+    let m = msg("agc.target");
+    assert!(
+        m.starts_with("unknown setting `agc.target` (keys of [agc]: agc.enabled, agc.target_lufs,"),
+        "{m}"
+    );
+    assert!(!m.contains("limiter."), "{m}");
+    let m = msg("limiter");
+    assert!(
+        m.starts_with("unknown setting `limiter` (keys of [limiter]: limiter.enabled,"),
+        "{m}"
+    );
+    assert_eq!(
+        msg("volume.level"),
+        "unknown setting `volume.level` (settings: description, bypass, preferred_real_sink, \
+         agc.*, compressor.*, limiter.*, layer_a.*, route.*)"
+    );
+    assert_eq!(msg("volume.level").lines().count(), 1);
+}
+
+/// A value of the wrong type for a number names the value and the whole valid range.
+#[test]
+fn wrong_type_for_a_number_names_the_range() {
+    let mut p = Profile::default();
+    let e = p
+        .set("agc.target_lufs", SettingValue::String("abc".into()))
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::WrongType);
+    assert_eq!(
+        e.to_string(),
+        "agc.target_lufs must be a number between -40 and -5, got a string (\"abc\")"
+    );
+}
+
 #[test]
 fn set_checks_type_and_range_and_keeps_profile_on_error() {
     let mut p = Profile::default();

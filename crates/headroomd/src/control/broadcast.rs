@@ -239,7 +239,7 @@ mod tests {
     use headroom_ipc::{decode_server_frame, ServerFrame, SettingValue};
 
     fn event(i: i64) -> Event {
-        Event::setting_changed("k", SettingValue::Int(i))
+        Event::setting_changed("k", SettingValue::Int(i), true)
     }
 
     fn decode(line: &str) -> Event {

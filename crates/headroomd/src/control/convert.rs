@@ -9,7 +9,7 @@ use headroom_ipc::{
 use headroom_profile::{ErrorKind, Route, SettingValue};
 
 use crate::history::Sample;
-use crate::profiles::{ProfileSource, StoreError};
+use crate::profiles::{FileError, ProfileSource, StoreError};
 use crate::routing::StreamRoute;
 
 /// Wire [`Meters`] from a core [`MeterSnapshot`]. Allocation: none.
@@ -98,8 +98,20 @@ pub fn store_error(e: StoreError) -> IpcError {
         StoreError::Profile(_) | StoreError::Config(_) => {
             IpcError::new(ErrorCode::InvalidValue, e.to_string())
         }
-        StoreError::NotFound { .. } => IpcError::new(ErrorCode::NotFound, e.to_string()),
+        StoreError::NotFound { .. } | StoreError::NoFile { .. } => {
+            IpcError::new(ErrorCode::NotFound, e.to_string())
+        }
         _ => IpcError::internal(e.to_string()),
+    }
+}
+
+/// A profile error as the `profile/error` event carries it (position 0 = none).
+pub fn file_error_to_wire(e: FileError) -> headroom_ipc::event::ProfileError {
+    headroom_ipc::event::ProfileError {
+        file: e.file.display().to_string(),
+        line: (e.line > 0).then_some(e.line as u32),
+        column: (e.column > 0).then_some(e.column as u32),
+        message: e.message,
     }
 }
 

@@ -3,10 +3,10 @@
 //! [`Engine::on`] takes one [`Input`] — a control request, a subscriber's snapshot request, an
 //! event of the PipeWire thread, a profile file change, the 100 ms tick, start or shutdown —
 //! and returns what has to happen as [`Output`]s: the reply, events to publish, commands for
-//! the PipeWire thread, new chain parameters for the audio thread. It is synchronous and does
-//! no waiting: no threads, no channels, no PipeWire. What it reads from the bus (meters,
-//! timing, xruns, tap readings, the graph model) it reads from a [`BusShared`], plain shared
-//! memory a test can fill in. It does file I/O of its own state only: the profile store,
+//! the PipeWire thread, new chain parameters for the audio thread, desktop notifications on or
+//! off. It is synchronous and does no waiting: no threads, no channels, no PipeWire. What it
+//! reads from the bus (meters, timing, xruns, tap readings, the graph model) it reads from a
+//! [`BusShared`], plain shared memory a test can fill in. It does file I/O of its own state only: the profile store,
 //! `routes.json`, the history spill.
 //!
 //! [`run`] is the thin thread around it: it owns the channels, feeds the engine (control
@@ -104,6 +104,9 @@ pub enum Output {
     Pw(PwCommand),
     /// New chain parameters for the audio thread (smoothed there).
     Params(ChainParams),
+    /// Desktop notifications of alerts on or off: `[alerts] notify` in the config file
+    /// changed.
+    AlertsNotify(bool),
 }
 
 /// The daemon's state and its reactions. See the module docs.

@@ -7,7 +7,7 @@ use headroom_ipc::{
 };
 
 use super::{Engine, Output};
-use crate::control::convert::{source_to_wire, store_error};
+use crate::control::convert::{file_error_to_wire, source_to_wire, store_error};
 use crate::profiles::{ProfileEvent, ProfileSource, StoreError};
 
 /// `profile.show`: a profile's TOML (the active one without `name`): the user's file as
@@ -86,16 +86,15 @@ pub(super) fn activate(
     Ok(Response::ProfileActive(ProfileActive { name: active }))
 }
 
-/// `profile.reload`: re-reads the config file and the active profile now. A broken file is an
-/// `invalid_value` error (and a `profile/error` event); the last good profile stays.
+/// `profile.reload`: re-reads the config file and the active profile now, through the same
+/// [`crate::profiles::ProfileStore::reload`] as the file watcher, and applies what it reports
+/// the same way ([`Engine::on_profile_event`]): the profile, `[alerts] notify`. A broken file is
+/// an `invalid_value` error (and a `profile/error` event); the last good profile stays.
 pub(super) fn reload(e: &mut Engine, out: &mut Vec<Output>) -> Result<Response, IpcError> {
-    let event = e.store.reload();
-    let error = event.as_ref().and_then(ProfileEvent::error_text);
-    if let Some(ev) = event {
+    let events = e.store.reload();
+    let error = events.iter().find_map(ProfileEvent::error_text);
+    for ev in events {
         e.on_profile_event(ev, out);
-    }
-    if error.is_none() {
-        e.profile_verdict(None, out);
     }
     if let Some(msg) = error {
         return Err(IpcError::new(
@@ -103,14 +102,17 @@ pub(super) fn reload(e: &mut Engine, out: &mut Vec<Output>) -> Result<Response, 
             format!("{msg} (the last good profile stays active)"),
         ));
     }
+    // The files load: an error reported before (of another file, too) is over.
+    e.profile_verdict(None, out);
     Ok(Response::ProfileActive(ProfileActive {
         name: e.store.active_name(),
     }))
 }
 
 impl Engine {
-    /// A profile file changed: the new effective profile goes in force, or the error is
-    /// reported (the last good profile stays).
+    /// What a reload of the files reported (the watcher's, or `profile.reload`'s): the new
+    /// effective profile goes in force, or the error is reported (the last good profile
+    /// stays), or desktop notifications are turned on or off.
     pub(super) fn on_profile_event(&mut self, ev: ProfileEvent, out: &mut Vec<Output>) {
         match ev {
             ProfileEvent::Changed {
@@ -126,19 +128,15 @@ impl Engine {
                     self.profile_source(),
                 )));
             }
-            ProfileEvent::Error { .. } => {
-                if let Some(text) = ev.error_text() {
-                    tracing::warn!("{text} (keeping the last good profile)");
-                    self.profile_error = Some(text.clone());
-                    self.profile_verdict(Some(text), out);
-                }
-                if let Some(e) = wire_error(ev) {
-                    out.push(Output::Publish(Event::ProfileError(e)));
-                }
+            ProfileEvent::Error(e) => {
+                let text = e.to_string();
+                tracing::warn!("{text} (keeping the last good profile)");
+                self.profile_error = Some(text.clone());
+                self.profile_verdict(Some(text), out);
+                out.push(Output::Publish(Event::ProfileError(file_error_to_wire(e))));
             }
-            // Desktop notifications are the run loop's (`notify::Notifications`), not the
-            // engine's.
-            ProfileEvent::AlertsNotify(_) => {}
+            // Desktop notifications are the run loop's (`notify::Notifications`): it is told.
+            ProfileEvent::AlertsNotify(on) => out.push(Output::AlertsNotify(on)),
         }
     }
 
@@ -175,23 +173,5 @@ impl Engine {
                 .collect(),
             active: self.store.active_name(),
         }
-    }
-}
-
-/// A profile error as the `profile/error` event carries it (position 0 = none).
-fn wire_error(ev: ProfileEvent) -> Option<headroom_ipc::event::ProfileError> {
-    match ev {
-        ProfileEvent::Error {
-            file,
-            line,
-            column,
-            message,
-        } => Some(headroom_ipc::event::ProfileError {
-            file: file.display().to_string(),
-            line: (line > 0).then_some(line as u32),
-            column: (column > 0).then_some(column as u32),
-            message,
-        }),
-        ProfileEvent::Changed { .. } | ProfileEvent::AlertsNotify(_) => None,
     }
 }

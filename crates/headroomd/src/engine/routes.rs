@@ -51,7 +51,17 @@ pub(super) fn unset(
 ) -> Result<Response, IpcError> {
     let mut rules = e.routing.router().user_rules().clone();
     if !rules.unset(&app) {
-        return Err(IpcError::not_found(format!("no user rule for `{app}`")));
+        let have: Vec<String> = rules.iter().map(|r| format!("`{}`", r.app)).collect();
+        let valid = if have.is_empty() {
+            "there are no user rules".to_string()
+        } else {
+            // At most MAX_USER_RULES patterns of at most MAX_PATTERN_BYTES: well within a
+            // reply.
+            format!("user rules: {}", have.join(", "))
+        };
+        return Err(IpcError::not_found(format!(
+            "no user rule for `{app}` ({valid})"
+        )));
     }
     e.set_user_rules(rules, out)?;
     out.push(Output::Publish(Event::rule_changed(

@@ -134,7 +134,7 @@ struct Outlets<'a> {
     bus: &'a BusShared,
     broadcaster: &'a Broadcaster,
     counters: &'a Counters,
-    /// Desktop notifications of alerts (`[alerts] notify`, followed on hot reload).
+    /// Desktop notifications of alerts (`[alerts] notify`, followed on every reload).
     notifications: Option<&'a Notifications>,
 }
 
@@ -166,6 +166,11 @@ impl Outlets<'_> {
                     self.broadcaster.publish(&ev)
                 }
                 Output::Params(p) => self.bus.set_params(p),
+                Output::AlertsNotify(on) => {
+                    if let Some(n) = self.notifications {
+                        n.set_enabled(on);
+                    }
+                }
                 Output::Pw(cmd) => {
                     self.counters.count(&cmd);
                     if pw_up {
@@ -226,11 +231,6 @@ fn serve(
                 Err(_) => break "the PipeWire thread ended".into(),
             },
             recv(prof_rx) -> ev => match ev {
-                Ok(ProfileEvent::AlertsNotify(on)) => {
-                    if let Some(n) = outlets.notifications {
-                        n.set_enabled(on);
-                    }
-                }
                 Ok(ev) => outlets.dispatch(engine.on(Input::Profile(ev)), None, None),
                 Err(_) => prof_rx = &never,
             },
@@ -263,16 +263,14 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    // `[alerts] notify` is read at start-up and followed on hot reload (the watcher reports
-    // changes); an invalid value is reported and leaves them off.
-    let notifications = Notifications::new(NotifyBus::Session);
-    match crate::profiles::read_alerts_notify(&paths.config_file) {
-        Ok(on) => notifications.set_enabled(on),
-        Err(e) => tracing::warn!("desktop notifications are off: {e}"),
-    }
     // The store logs its start-up warnings itself, once each.
     let store = ProfileStore::open(paths);
     let _ = store.take_warnings();
+    // `[alerts] notify` as the store read it at start-up (an invalid value leaves them off);
+    // every reload of the files, hot or `profile.reload`, reports a change to the engine,
+    // which passes it on (`Output::AlertsNotify`).
+    let notifications = Notifications::new(NotifyBus::Session);
+    notifications.set_enabled(store.alerts_notify());
 
     let (tx, rx) = unbounded();
     let broadcaster = Broadcaster::new();
@@ -399,7 +397,7 @@ impl EngineThread {
     }
 
     /// [`EngineThread::spawn`], with its alerts also offered to `notifications`, which
-    /// follow the `AlertsNotify` profile events as in [`run`].
+    /// follow the engine's [`Output::AlertsNotify`] as in [`run`].
     pub fn spawn_notifying(
         mut engine: Engine,
         commands: Box<dyn CommandSink + Send>,

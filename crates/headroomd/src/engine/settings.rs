@@ -92,7 +92,8 @@ impl Engine {
     }
 
     /// After the store changed the effective profile: puts it in force and publishes the new
-    /// values of `changed_keys`.
+    /// values of `changed_keys`, each with whether it is overridden now (as `setting.get`
+    /// says: `true` after a set, `false` after a reset).
     pub(super) fn after_store_change(
         &mut self,
         diff: ProfileDiff,
@@ -106,6 +107,7 @@ impl Engine {
                 out.push(Output::Publish(Event::setting_changed(
                     key.clone(),
                     value_to_wire(&v),
+                    self.store.is_overridden(key),
                 )));
             }
         }

@@ -13,10 +13,6 @@ pub(super) fn is_path(name: &str) -> bool {
     name.contains('/') || name.ends_with(".toml")
 }
 
-fn read_to_string(path: &Path) -> Result<String, StoreError> {
-    crate::files::read_regular_to_string(path).map_err(|e| StoreError::io(path, e))
-}
-
 /// Loads a profile by name (user directory first, then shipped) or by path.
 pub(super) fn load_profile(
     paths: &StorePaths,
@@ -24,7 +20,16 @@ pub(super) fn load_profile(
 ) -> Result<(Profile, ProfileSource), StoreError> {
     if is_path(name) {
         let path = PathBuf::from(name);
-        let text = read_to_string(&path)?;
+        let text = match crate::files::read_regular_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NoFile {
+                    path,
+                    available: profile_names(paths),
+                })
+            }
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
         let p = Profile::parse(&text, &path.display().to_string())?;
         return Ok((p, ProfileSource::Path(path)));
     }

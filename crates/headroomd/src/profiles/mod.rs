@@ -104,6 +104,14 @@ pub enum StoreError {
         /// Every profile that exists.
         available: Vec<String>,
     },
+    /// No profile file at the path given (a path is a name with `/` or ending in `.toml`).
+    #[error("no profile file at {} (profiles: {}; or the path of a .toml file)", path.display(), available.join(", "))]
+    NoFile {
+        /// The path asked for.
+        path: PathBuf,
+        /// Every profile that exists by name.
+        available: Vec<String>,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -152,41 +160,33 @@ pub enum ProfileEvent {
         detail: ProfileDiff,
     },
     /// A profile or the config file is invalid; the last good profile stays active.
-    Error {
-        /// The offending file.
-        file: PathBuf,
-        /// Line of the problem (from 1; 0 when the problem has no position, e.g. a missing
-        /// file).
-        line: usize,
-        /// Column of the problem (from 1; 0 when it has no position).
-        column: usize,
-        /// What is wrong, with the key concerned.
-        message: String,
-    },
-    /// `[alerts] notify` in the config file changed to this value (sent only by
-    /// [`ProfileStore::watch`], when the value differs from the one read before; an invalid
-    /// value is logged and changes nothing). Desktop notifications follow it; the profile is
-    /// not concerned.
+    Error(FileError),
+    /// `[alerts] notify` in the config file changed to this value (reported by
+    /// [`ProfileStore::reload`], for the file watcher and `profile.reload` alike, when the
+    /// value differs from the one read before; an invalid value is logged and changes
+    /// nothing). Desktop notifications follow it; the profile is not concerned.
     AlertsNotify(bool),
 }
 
-impl ProfileEvent {
-    /// For an error, where and what: `file:line:column: message`.
-    pub fn error_text(&self) -> Option<String> {
-        match self {
-            ProfileEvent::Error {
-                file,
-                line,
-                column,
-                message,
-            } => Some(format!("{}:{line}:{column}: {message}", file.display())),
-            ProfileEvent::Changed { .. } | ProfileEvent::AlertsNotify(_) => None,
-        }
-    }
+/// A profile or the config file that does not load: where and what. Shown as
+/// `file:line:column: message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}", file.display())]
+pub struct FileError {
+    /// The offending file.
+    pub file: PathBuf,
+    /// Line of the problem (from 1; 0 when the problem has no position, e.g. a missing file).
+    pub line: usize,
+    /// Column of the problem (from 1; 0 when it has no position).
+    pub column: usize,
+    /// What is wrong, with the key concerned.
+    pub message: String,
+}
 
+impl FileError {
     fn from_profile_error(file: &Path, e: &ProfileError) -> Self {
         let (line, column) = e.location.as_ref().map_or((0, 0), |l| (l.line, l.column));
-        ProfileEvent::Error {
+        FileError {
             file: file.to_path_buf(),
             line,
             column,
@@ -196,14 +196,33 @@ impl ProfileEvent {
 
     fn from_store_error(file: &Path, e: &StoreError) -> Self {
         match e {
-            StoreError::Profile(pe) => ProfileEvent::from_profile_error(file, pe),
-            other => ProfileEvent::Error {
+            StoreError::Profile(pe) => FileError::from_profile_error(file, pe),
+            other => FileError {
                 file: file.to_path_buf(),
                 line: 0,
                 column: 0,
                 message: other.to_string(),
             },
         }
+    }
+}
+
+impl ProfileEvent {
+    /// The error, if this is one.
+    pub fn error(&self) -> Option<&FileError> {
+        match self {
+            ProfileEvent::Error(e) => Some(e),
+            ProfileEvent::Changed { .. } | ProfileEvent::AlertsNotify(_) => None,
+        }
+    }
+
+    /// For an error, where and what: `file:line:column: message`.
+    pub fn error_text(&self) -> Option<String> {
+        self.error().map(ToString::to_string)
+    }
+
+    fn from_store_error(file: &Path, e: &StoreError) -> Self {
+        ProfileEvent::Error(FileError::from_store_error(file, e))
     }
 }
 
@@ -255,6 +274,11 @@ struct Inner {
     /// Keys of the overrides that do not fit the active profile and are not in force.
     ignored: std::collections::BTreeSet<String>,
     warnings: Vec<String>,
+    /// The config file's `[alerts] notify` as last read (`false` until it reads as `true`).
+    alerts_notify: bool,
+    /// Why `[alerts] notify` could not be read the last time, logged once until it reads
+    /// again.
+    alerts_notify_error: Option<String>,
 }
 
 /// Profiles, the active one, overrides and hot reload. See the module docs.
@@ -288,16 +312,50 @@ impl Inner {
         diff
     }
 
-    fn reload(&mut self) -> Option<ProfileEvent> {
+    /// Re-reads the config file and the active profile: the profile's event (see
+    /// [`Inner::reload_profile`]), then `AlertsNotify` when `[alerts] notify` changed.
+    fn reload(&mut self) -> Vec<ProfileEvent> {
+        let mut events: Vec<ProfileEvent> = self.reload_profile().into_iter().collect();
+        events.extend(self.reload_alerts_notify());
+        events
+    }
+
+    /// Re-reads `[alerts] notify`: `Some(on)` when it changed. An invalid value is logged (once
+    /// until the file reads again) and changes nothing.
+    fn reload_alerts_notify(&mut self) -> Option<ProfileEvent> {
+        match read_alerts_notify(&self.paths.config_file) {
+            Ok(on) => {
+                self.alerts_notify_error = None;
+                (on != self.alerts_notify).then(|| {
+                    self.alerts_notify = on;
+                    ProfileEvent::AlertsNotify(on)
+                })
+            }
+            Err(e) => {
+                if self.alerts_notify_error.as_ref() != Some(&e) {
+                    tracing::warn!(
+                        "{e} (desktop notifications stay {})",
+                        if self.alerts_notify { "on" } else { "off" }
+                    );
+                    self.alerts_notify_error = Some(e);
+                }
+                None
+            }
+        }
+    }
+
+    /// Re-reads the config file's `profile` and the active profile: `Changed` when the
+    /// effective profile changed, `Error` when one of them is invalid, `None` otherwise.
+    fn reload_profile(&mut self) -> Option<ProfileEvent> {
         let name = match read_config_located(&self.paths.config_file) {
             Ok(n) => n,
             Err(p) => {
-                return Some(ProfileEvent::Error {
+                return Some(ProfileEvent::Error(FileError {
                     file: self.paths.config_file.clone(),
                     line: p.line,
                     column: p.column,
                     message: p.message,
-                })
+                }))
             }
         };
         let (profile, source) = match load_profile(&self.paths, &name) {
@@ -367,6 +425,13 @@ impl ProfileStore {
                 }
             }
         };
+        let (alerts_notify, alerts_notify_error) = match read_alerts_notify(&paths.config_file) {
+            Ok(on) => (on, None),
+            Err(e) => {
+                warnings.push(format!("{e}; desktop notifications are off"));
+                (false, Some(e))
+            }
+        };
         let loaded = StateFile::new(&paths.state_file).load();
         warnings.extend(loaded.warning);
         // Logged here, once; the overrides' own warnings are logged by `recompute`.
@@ -384,6 +449,8 @@ impl ProfileStore {
             ignored: Default::default(),
             warnings,
             startup_error,
+            alerts_notify,
+            alerts_notify_error,
         };
         inner.recompute();
         ProfileStore {
@@ -547,10 +614,18 @@ impl ProfileStore {
         Ok(g.recompute())
     }
 
-    /// Re-reads the config file and the active profile now. Returns `Changed` if the effective
-    /// profile changed, `Error` if the config or profile is invalid (the last good profile
-    /// stays), `None` if nothing changed.
-    pub fn reload(&self) -> Option<ProfileEvent> {
+    /// Whether alerts are sent as desktop notifications: the config file's `[alerts] notify`
+    /// as last read (when the store opened, or at the last [`ProfileStore::reload`]).
+    pub fn alerts_notify(&self) -> bool {
+        self.inner.lock().alerts_notify
+    }
+
+    /// Re-reads the config file and the active profile now: what the file watcher does on
+    /// every change, and `profile.reload` on demand. Returns what changed, in order: `Changed`
+    /// if the effective profile changed or `Error` if the config or profile is invalid (the
+    /// last good profile stays), then `AlertsNotify` if `[alerts] notify` changed (an invalid
+    /// value is logged and changes nothing). Empty when nothing changed.
+    pub fn reload(&self) -> Vec<ProfileEvent> {
         self.inner.lock().reload()
     }
 }

@@ -11,7 +11,6 @@ use headroom_profile::Profile;
 use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_mini::{new_debouncer, DebounceEventResult, DebouncedEventKind, Debouncer};
 
-use super::config_file::read_alerts_notify;
 use super::lookup::{source_path, user_profile_files};
 use super::{ProfileEvent, ProfileStore, StoreError};
 
@@ -22,10 +21,10 @@ pub const WATCH_DEBOUNCE: Duration = Duration::from_millis(200);
 impl ProfileStore {
     /// Starts watching the config file's directory and the user profiles directory (both
     /// created if missing; non-recursive, so editors that save by renaming are seen). Every
-    /// change is applied within about [`WATCH_DEBOUNCE`] and reported on `sender`:
-    /// `Changed` when the effective profile changed, `Error` when the active profile, the
-    /// config file or any edited profile in the profiles directory is invalid, `AlertsNotify`
-    /// when the config file's `[alerts] notify` changed. Watching stops
+    /// change is applied within about [`WATCH_DEBOUNCE`] by [`ProfileStore::reload`] — the
+    /// same reload as `profile.reload` — and what it reports is sent on `sender`
+    /// (`Changed`, `Error`, `AlertsNotify`); an invalid edit of a profile in the profiles
+    /// directory that is not the active one is reported as an `Error` too. Watching stops
     /// when the handle is dropped.
     pub fn watch(&self, sender: Sender<ProfileEvent>) -> Result<WatchHandle, StoreError> {
         let paths = self.paths();
@@ -52,13 +51,10 @@ impl ProfileStore {
             let fp = fingerprint(&p);
             seen.insert(p, fp);
         }
-        // `[alerts] notify` as last read; reported when a change of the config file changes it.
-        let mut alerts_notify = read_alerts_notify(&paths.config_file).unwrap_or(false);
         let store = self.clone();
         let handler = move |res: DebounceEventResult| match res {
             Ok(events) => {
                 let mut relevant = false;
-                let mut config_changed = false;
                 let mut edited: Vec<PathBuf> = Vec::new();
                 for ev in events {
                     // `AnyContinuous` fires while a file is still being written (e.g.
@@ -81,7 +77,6 @@ impl ProfileStore {
                     }
                     seen.insert(p.clone(), fp);
                     relevant = true;
-                    config_changed |= is_config;
                     if is_profile && !edited.contains(&p) {
                         edited.push(p);
                     }
@@ -89,26 +84,14 @@ impl ProfileStore {
                 if !relevant {
                     return;
                 }
-                let event = store.reload();
-                let active_file = match &event {
-                    Some(ProfileEvent::Error { file, .. }) => Some(file.clone()),
-                    _ => store.active_path(),
-                };
-                if let Some(ev) = event {
+                // The same reload as `profile.reload`: the profile, then `[alerts] notify`.
+                let events = store.reload();
+                let active_file = events
+                    .iter()
+                    .find_map(|ev| ev.error().map(|e| e.file.clone()))
+                    .or_else(|| store.active_path());
+                for ev in events {
                     let _ = sender.send(ev);
-                }
-                if config_changed {
-                    match read_alerts_notify(&paths.config_file) {
-                        Ok(on) if on != alerts_notify => {
-                            alerts_notify = on;
-                            let _ = sender.send(ProfileEvent::AlertsNotify(on));
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(
-                            "{e} (desktop notifications stay {})",
-                            if alerts_notify { "on" } else { "off" }
-                        ),
-                    }
                 }
                 // Report broken edits of profiles that are not active, too.
                 for p in edited {

@@ -226,7 +226,7 @@ fn subscriber_gets_snapshot_then_deltas() {
     fx.broadcaster.publish(&Event::shutdown("test"));
     assert_eq!(
         sub.next().unwrap().unwrap(),
-        Event::setting_changed("agc.target_lufs", SettingValue::Int(-18))
+        Event::setting_changed("agc.target_lufs", SettingValue::Int(-18), true)
     );
     assert_eq!(sub.next().unwrap().unwrap(), Event::shutdown("test"));
 }

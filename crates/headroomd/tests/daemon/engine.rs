@@ -168,7 +168,11 @@ fn route_change_profile_reload_and_bypass_without_pipewire() {
         Ok(Response::Bypass(headroom_ipc::BypassState { bypass: true }))
     );
     assert!(params(&out).last().unwrap().bypass);
-    assert!(events(&out).contains(&Event::setting_changed("bypass", SettingValue::Bool(true))));
+    assert!(events(&out).contains(&Event::setting_changed(
+        "bypass",
+        SettingValue::Bool(true),
+        true
+    )));
     let (_, r) = rig.request(Request::Status);
     let Ok(Response::Status(st)) = r else {
         panic!("{r:?}")
@@ -195,6 +199,68 @@ fn route_change_profile_reload_and_bypass_without_pipewire() {
     assert!(cmds.contains(&move_to(51, None)), "{cmds:?}");
     assert_eq!(cmds.last(), Some(&PwCommand::Shutdown));
     assert!(events(&out).contains(&Event::shutdown("test")));
+}
+
+/// The `settings/changed` of a set, a bypass, a reset and a reset of all says whether the
+/// value is overridden, as `setting.get` and `settings/snapshot` do.
+#[test]
+fn setting_changed_events_carry_overridden() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let changed = |out: &[Output]| -> Vec<(String, SettingValue, Option<bool>)> {
+        events(out)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::SettingChanged(c) => Some((c.key, c.value, c.overridden)),
+                _ => None,
+            })
+            .collect()
+    };
+    let get = |rig: &mut Rig, key: &str| match rig.request(Request::SettingGet { key: key.into() })
+    {
+        (_, Ok(Response::Setting(e))) => (e.value, e.overridden),
+        other => panic!("{other:?}"),
+    };
+    let (out, r) = rig.request(Request::SettingSet {
+        key: "agc.target_lufs".into(),
+        value: SettingValue::Int(-18),
+    });
+    r.unwrap();
+    let ev = changed(&out);
+    assert_eq!(
+        ev,
+        [("agc.target_lufs".into(), SettingValue::Int(-18), Some(true))]
+    );
+    assert_eq!(get(&mut rig, "agc.target_lufs"), (ev[0].1.clone(), true));
+
+    let (out, _) = rig.request(Request::BypassSet {
+        mode: BypassMode::On,
+    });
+    assert_eq!(
+        changed(&out),
+        [("bypass".into(), SettingValue::Bool(true), Some(true))]
+    );
+
+    // A reset gives the profile's value back: no longer an override.
+    let (out, r) = rig.request(Request::SettingReset {
+        key: Some("agc.target_lufs".into()),
+        all: false,
+    });
+    r.unwrap();
+    let ev = changed(&out);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0].2, Some(false), "{ev:?}");
+    assert_eq!(get(&mut rig, "agc.target_lufs"), (ev[0].1.clone(), false));
+
+    let (out, r) = rig.request(Request::SettingReset {
+        key: None,
+        all: true,
+    });
+    r.unwrap();
+    assert_eq!(
+        changed(&out),
+        [("bypass".into(), SettingValue::Bool(false), Some(false))]
+    );
+    assert_eq!(get(&mut rig, "bypass"), (SettingValue::Bool(false), false));
 }
 
 #[test]
@@ -634,13 +700,53 @@ fn a_profile_change_gives_subscribers_every_setting_with_the_new_profiles_defaul
         &rig.config.join("profiles/night.toml"),
         "[limiter]\nceiling_dbtp = -2.0\n",
     );
-    let ev = rig.engine.store().reload().expect("a change");
-    events(&rig.on(Input::Profile(ev)))
-        .iter()
-        .for_each(|e| fold.apply(e));
+    let reloaded = rig.engine.store().reload();
+    assert!(!reloaded.is_empty(), "a change");
+    for ev in reloaded {
+        events(&rig.on(Input::Profile(ev)))
+            .iter()
+            .for_each(|e| fold.apply(e));
+    }
     assert_eq!(ceiling(&fold), (Some(-2.0), Some(-2.0)));
     assert_eq!(
         fold.setting("agc.target_lufs").unwrap().default.as_f64(),
         Some(-16.0)
+    );
+}
+
+/// A profile or rule that does not exist is `not_found`, and the message names it and what
+/// exists: a missing profile file is no internal error.
+#[test]
+fn missing_profiles_and_rules_are_not_found_with_what_exists() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let (_, r) = rig.request(Request::ProfileUse {
+        name: "/nonexistent/mine.toml".into(),
+    });
+    let err = r.unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound, "{}", err.message);
+    assert_eq!(
+        err.message,
+        "no profile file at /nonexistent/mine.toml (profiles: default, music, night, speech; \
+         or the path of a .toml file)"
+    );
+    let (_, r) = rig.request(Request::RouteUnset { app: "mpv".into() });
+    let err = r.unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound);
+    assert_eq!(
+        err.message,
+        "no user rule for `mpv` (there are no user rules)"
+    );
+    for app in ["firefox", "vlc"] {
+        rig.request(Request::RouteSet {
+            app: app.into(),
+            route: Route::Bypass,
+        })
+        .1
+        .unwrap();
+    }
+    let (_, r) = rig.request(Request::RouteUnset { app: "mpv".into() });
+    assert_eq!(
+        r.unwrap_err().message,
+        "no user rule for `mpv` (user rules: `vlc`, `firefox`)"
     );
 }

@@ -71,7 +71,7 @@ fn clients_drive_the_real_engine_through_the_socket() {
     assert!(e.overridden);
     assert_eq!(
         sub.next().unwrap().unwrap(),
-        Event::setting_changed("agc.target_lufs", SettingValue::Int(-18))
+        Event::setting_changed("agc.target_lufs", SettingValue::Int(-18), true)
     );
     assert_eq!(bus.params().agc.target_lufs, -18.0);
     assert_eq!(engine.inspect(|e| e.params().agc.target_lufs), Some(-18.0));
@@ -79,7 +79,7 @@ fn clients_drive_the_real_engine_through_the_socket() {
     assert!(bus.params().bypass);
     assert_eq!(
         sub.next().unwrap().unwrap(),
-        Event::setting_changed("bypass", SettingValue::Bool(true))
+        Event::setting_changed("bypass", SettingValue::Bool(true), true)
     );
     let err = c.setting_set("agc.target", 1).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::UnknownKey));

@@ -277,3 +277,38 @@ fn alerts_notify_is_followed_when_the_config_file_changes() {
     assert_eq!(g[3].summary, "headroom: profile error — cleared");
     run.engine.stop("test");
 }
+
+/// `profile.reload` re-reads `[alerts] notify` as a hot reload does: with no file watcher at
+/// all, the explicit reload alone turns desktop notifications on and off.
+#[test]
+fn profile_reload_applies_alerts_notify() {
+    let rig = crate::support::rig::Rig::new(DaemonConfig::default());
+    let config_file = rig.config.join("config.toml");
+    // Nothing is sent: no bus is needed behind the address.
+    let notifications = Arc::new(Notifications::new(Bus::Address(
+        "unix:path=/nonexistent/headroom-test-bus".into(),
+    )));
+    let run = rig.spawn(Some(notifications.clone()));
+    let handler = run.engine.handler();
+    assert!(!notifications.is_enabled());
+
+    std::fs::write(&config_file, "[alerts]\nnotify = true\n").unwrap();
+    // The reply comes after everything the reload applied.
+    handler.handle(Request::ProfileReload).unwrap();
+    assert!(
+        notifications.is_enabled(),
+        "not turned on by profile.reload"
+    );
+
+    // An invalid value changes nothing; `false` turns them off.
+    std::fs::write(&config_file, "[alerts]\nnotify = \"yes\"\n").unwrap();
+    handler.handle(Request::ProfileReload).unwrap();
+    assert!(notifications.is_enabled());
+    std::fs::write(&config_file, "[alerts]\nnotify = false\n").unwrap();
+    handler.handle(Request::ProfileReload).unwrap();
+    assert!(
+        !notifications.is_enabled(),
+        "not turned off by profile.reload"
+    );
+    run.engine.stop("test");
+}

@@ -62,20 +62,24 @@ fn watched(s: &ProfileStore) -> (WatchHandle, Receiver<ProfileEvent>) {
 
 /// A `ProfileEvent::Error`'s file, line, column and message (panics on any other event).
 fn error_parts(ev: ProfileEvent) -> (PathBuf, usize, usize, String) {
-    match ev {
-        ProfileEvent::Error {
-            file,
-            line,
-            column,
-            message,
-        } => (file, line, column, message),
-        other => panic!("not an error: {other:?}"),
-    }
+    let e = ev
+        .error()
+        .cloned()
+        .unwrap_or_else(|| panic!("not an error: {ev:?}"));
+    (e.file, e.line, e.column, e.message)
+}
+
+/// The one event of a reload (panics on none or more).
+fn only(events: Vec<ProfileEvent>) -> ProfileEvent {
+    let [ev]: [ProfileEvent; 1] = events
+        .try_into()
+        .unwrap_or_else(|e| panic!("not one event: {e:?}"));
+    ev
 }
 
 /// The next error reported within [`PICKUP`], as [`error_parts`].
 fn next_error(rx: &Receiver<ProfileEvent>, what: &str) -> (PathBuf, usize, usize, String) {
-    let ev = wait_for(rx, PICKUP, |e| matches!(e, ProfileEvent::Error { .. }))
+    let ev = wait_for(rx, PICKUP, |e| matches!(e, ProfileEvent::Error(_)))
         .unwrap_or_else(|| panic!("{what}: no error reported within {PICKUP:?}"));
     error_parts(ev)
 }
@@ -104,7 +108,7 @@ fn wait_for(
 fn changed_target(ev: &ProfileEvent) -> Option<f32> {
     match ev {
         ProfileEvent::Changed { profile, .. } => Some(profile.chain.agc.target_lufs),
-        ProfileEvent::Error { .. } | ProfileEvent::AlertsNotify(_) => None,
+        ProfileEvent::Error(_) | ProfileEvent::AlertsNotify(_) => None,
     }
 }
 
@@ -364,13 +368,13 @@ fn state_file_round_trip_and_second_backup_gets_a_new_name() {
 #[test]
 fn reload_on_demand() {
     let (d, s) = Dirs::mine_active();
-    assert!(s.reload().is_none());
+    assert!(s.reload().is_empty());
     fs::write(d.profile("mine"), mine(-22.0)).unwrap();
-    let ev = s.reload().unwrap();
+    let ev = only(s.reload());
     assert_eq!(changed_target(&ev), Some(-22.0));
     fs::write(d.profile("mine"), "[agc]\nattack = 1\n").unwrap();
     assert_eq!(
-        error_parts(s.reload().unwrap()),
+        error_parts(only(s.reload())),
         (
             d.profile("mine"),
             2,
@@ -379,6 +383,41 @@ fn reload_on_demand() {
         )
     );
     assert_eq!(s.effective().chain.agc.target_lufs, -22.0);
+}
+
+/// `[alerts] notify` is part of a reload, on demand as on a file change: reported once when
+/// it changes, not again while it stays; an invalid value changes nothing.
+#[test]
+fn reload_reports_alerts_notify_changes() {
+    let (d, s) = Dirs::mine_active();
+    assert!(!s.alerts_notify());
+    d.write_config("profile = \"mine\"\n[alerts]\nnotify = true\n");
+    assert!(matches!(
+        s.reload().as_slice(),
+        [ProfileEvent::AlertsNotify(true)]
+    ));
+    assert!(s.alerts_notify());
+    assert!(s.reload().is_empty(), "reported again");
+    d.write_config("profile = \"mine\"\n[alerts]\nnotify = 1\n");
+    assert!(s.reload().is_empty());
+    assert!(s.alerts_notify());
+    // The profile's change and the switch in one reload, the profile first.
+    fs::write(d.profile("mine"), mine(-22.0)).unwrap();
+    d.write_config("profile = \"mine\"\n[alerts]\nnotify = false\n");
+    let events = s.reload();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                ProfileEvent::Changed { .. },
+                ProfileEvent::AlertsNotify(false)
+            ]
+        ),
+        "{events:?}"
+    );
+    // A store opened over a config that turns them on starts with them on.
+    d.write_config("[alerts]\nnotify = true\n");
+    assert!(d.store().alerts_notify());
 }
 
 #[test]
@@ -485,7 +524,7 @@ fn dropping_the_watch_handle_stops_events() {
     fs::write(d.profile("mine"), mine(-25.0)).unwrap();
     // With the watcher gone, only an explicit reload sees the change.
     assert!(wait_for(&rx, Duration::from_millis(600), |_| true).is_none());
-    assert_eq!(changed_target(&s.reload().unwrap()), Some(-25.0));
+    assert_eq!(changed_target(&only(s.reload())), Some(-25.0));
 }
 
 /// A FIFO named like a profile in the profiles folder is reported and does not stop hot
@@ -499,11 +538,9 @@ fn a_fifo_profile_does_not_stop_hot_reload() {
         nix::sys::stat::Mode::from_bits_truncate(0o600),
     )
     .unwrap();
-    let ev = wait_for(
-        &rx,
-        Duration::from_secs(10),
-        |e| matches!(e, ProfileEvent::Error { file, .. } if *file == d.profile("fifo")),
-    )
+    let ev = wait_for(&rx, Duration::from_secs(10), |e| {
+        e.error().is_some_and(|e| e.file == d.profile("fifo"))
+    })
     .expect("the FIFO is reported");
     let (_, _, _, message) = error_parts(ev);
     assert!(message.contains("FIFO"), "{message}");

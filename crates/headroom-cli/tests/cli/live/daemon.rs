@@ -135,3 +135,75 @@ fn commands_against_a_live_daemon() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Bad input to `set`, `get`, `route` and `profile` gets one line on stderr naming the bad
+/// value and what is valid, and exit code 1; nothing on stdout.
+#[test]
+fn bad_input_gets_one_clear_line() {
+    let sb = Sandbox::start().expect("sandbox");
+    let _d = Daemon::start(&sb, &[]).expect("headroomd");
+    let profiles = "default, music, night, speech";
+    let cases: &[(&[&str], &[&str])] = &[
+        // Unknown keys: a typo gets the key meant, anything else the keys that exist.
+        (
+            &["get", "agc.targte_lufs"],
+            &["`agc.targte_lufs`", "did you mean `agc.target_lufs`?"],
+        ),
+        (
+            &["set", "agc.target", "-18"],
+            &["`agc.target`", "agc.target_lufs"],
+        ),
+        (&["get", "volume"], &["`volume`", "agc.*", "limiter.*"]),
+        (
+            &["setting", "reset", "volume"],
+            &["`volume`", "agc.*", "limiter.*"],
+        ),
+        // Values out of range or of the wrong type: the value and the valid range.
+        (
+            &["set", "agc.target_lufs", "99"],
+            &["agc.target_lufs = 99", "between -40 and -5"],
+        ),
+        (
+            &["set", "agc.target_lufs", "abc"],
+            &["\"abc\"", "a number between -40 and -5"],
+        ),
+        (&["set", "bypass", "maybe"], &["\"maybe\"", "true/false"]),
+        (
+            &["set", "route.default", "sideways"],
+            &["\"sideways\"", "\"processed\" or \"bypass\""],
+        ),
+        // Profiles that do not exist, by name or by path: the profiles that do.
+        (&["profile", "use", "nosuch"], &["`nosuch`", profiles]),
+        (&["profile", "show", "nosuch"], &["`nosuch`", profiles]),
+        (
+            &["profile", "use", "/nonexistent/mine.toml"],
+            &["/nonexistent/mine.toml", profiles],
+        ),
+        // Route rules: a pattern that is no glob, a rule that does not exist.
+        (
+            &["route", "set", "fire[fox", "bypass"],
+            &["`fire[fox`", "unclosed `[`"],
+        ),
+        (
+            &["route", "unset", "nosuch"],
+            &["`nosuch`", "there are no user rules"],
+        ),
+    ];
+    let check = |args: &[&str], needles: &[&str]| {
+        let out = run(&sb, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} printed on stdout");
+        assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
+        assert!(err.starts_with("headroom: "), "{args:?}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{args:?}: lacks {n:?}: {err}");
+        }
+    };
+    for (args, needles) in cases {
+        check(args, needles);
+    }
+    // With rules, the rules that exist.
+    ok_json(&sb, &["route", "set", "firefox", "bypass"]);
+    check(&["route", "unset", "chrome"], &["`chrome`", "`firefox`"]);
+}

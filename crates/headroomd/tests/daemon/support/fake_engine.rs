@@ -98,7 +98,7 @@ impl Handler for FakeEngine {
                 if key.starts_with("client.") || self.settings.lock().contains_key(&key) {
                     self.settings.lock().insert(key.clone(), value.clone());
                     self.broadcaster
-                        .publish(&Event::setting_changed(key.clone(), value));
+                        .publish(&Event::setting_changed(key.clone(), value, true));
                     self.entry(&key).map(Response::Setting)
                 } else {
                     Err(IpcError::unknown_key(&key))

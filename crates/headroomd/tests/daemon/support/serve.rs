@@ -9,7 +9,7 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use headroomd::control::{Broadcaster, Server, ServerHandle};
 use headroomd::engine::EngineThread;
 use headroomd::notify::Notifications;
-use headroomd::profiles::ProfileEvent;
+use headroomd::profiles::{FileError, ProfileEvent};
 use headroomd::pw::{BusShared, PwCommand, PwEvent};
 
 use super::rig::Rig;
@@ -100,10 +100,10 @@ pub fn serve(rig: Rig) -> Served {
 
 /// `profile/error` for `file` at line 3, column 14 (what the watcher sends for a bad edit).
 pub fn bad_profile(file: PathBuf) -> ProfileEvent {
-    ProfileEvent::Error {
+    ProfileEvent::Error(FileError {
         file,
         line: 3,
         column: 14,
         message: "expected a number".into(),
-    }
+    })
 }
