@@ -23,6 +23,8 @@ pub struct Quantizer {
     state: u64,
     /// `jump[j][b]`: the state [`SEG`] steps after the state `b << (8 * j)`.
     jump: Box<[[u64; 256]; 8]>,
+    /// The CPU has AVX2: the quantising loop runs four samples at a time.
+    wide: bool,
 }
 
 /// Adding and subtracting 1.5·2^52 rounds an `f64` below 2^51 in magnitude to the nearest
@@ -60,6 +62,33 @@ fn dithered(x: f32, r: u64, scale: f64, min: f64, max: f64) -> i32 {
     (v + ROUND).to_bits() as u32 as i32
 }
 
+/// Quantises `src` with `draws` into `vals` (as many as the shortest holds).
+#[inline(always)]
+fn dither_all(vals: &mut [i32], src: &[f32], draws: &[u64], scale: f64, min: f64, max: f64) {
+    for ((v, &x), &r) in vals.iter_mut().zip(src).zip(draws) {
+        *v = dithered(x, r, scale, min, max);
+    }
+}
+
+/// [`dither_all`] compiled for AVX2 (the same operations on four lanes, so the same
+/// values).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dither_all_avx2(vals: &mut [i32], src: &[f32], draws: &[u64], scale: f64, min: f64, max: f64) {
+    dither_all(vals, src, draws, scale, min, max);
+}
+
+fn detect_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 impl Quantizer {
     /// A quantiser to `bits`-bit signed integers (2 to 32).
     pub fn new(bits: u32) -> Quantizer {
@@ -83,16 +112,28 @@ impl Quantizer {
             min: -full,
             state: 0x9E37_79B9_7F4A_7C15,
             jump,
+            wide: detect_avx2(),
         }
     }
 
     /// The state [`SEG`] steps after `x`.
     #[inline]
     fn jump(&self, x: u64) -> u64 {
-        self.jump
-            .iter()
-            .enumerate()
-            .fold(0, |r, (j, table)| r ^ table[((x >> (8 * j)) & 0xFF) as usize])
+        self.jump.iter().enumerate().fold(0, |r, (j, table)| {
+            r ^ table[((x >> (8 * j)) & 0xFF) as usize]
+        })
+    }
+
+    /// [`dither_all`], with AVX2 where the CPU has it.
+    #[inline]
+    fn dither_all(&self, vals: &mut [i32], src: &[f32], draws: &[u64], s: f64, lo: f64, hi: f64) {
+        #[cfg(target_arch = "x86_64")]
+        if self.wide {
+            // SAFETY: `wide` is only true when `is_x86_feature_detected!("avx2")` said so.
+            unsafe { dither_all_avx2(vals, src, draws, s, lo, hi) };
+            return;
+        }
+        dither_all(vals, src, draws, s, lo, hi);
     }
 
     /// The next value of the generator.
@@ -129,9 +170,7 @@ impl Quantizer {
                     *d = self.next();
                 }
             }
-            for ((v, &x), &r) in vals.iter_mut().zip(src).zip(&draws) {
-                *v = dithered(x, r, scale, min, max);
-            }
+            self.dither_all(&mut vals[..n], src, &draws[..n], scale, min, max);
             match width {
                 2 => {
                     for (o, &v) in dst.chunks_exact_mut(2).zip(&vals[..n]) {
@@ -199,13 +238,17 @@ mod tests {
                 .iter()
                 .flat_map(|&x| one.quantize(x).to_le_bytes()[..width].to_vec())
                 .collect();
-            for piece in [1usize, 7, PASS - 1, PASS, PASS + 1, 3 * PASS, src.len()] {
+            for (piece, wide) in [1usize, 7, PASS - 1, PASS, PASS + 1, 3 * PASS, src.len()]
+                .into_iter()
+                .flat_map(|p| [(p, false), (p, detect_avx2())])
+            {
                 let mut q = Quantizer::new(bits);
+                q.wide = wide;
                 let mut got = vec![0u8; src.len() * width];
                 for (s, d) in src.chunks(piece).zip(got.chunks_mut(piece * width)) {
                     q.quantize_into(s, d, width);
                 }
-                assert!(got == want, "{bits} bits in pieces of {piece}");
+                assert!(got == want, "{bits} bits in pieces of {piece}, AVX2 {wide}");
                 assert_eq!(q.state, one.state, "{bits} bits in pieces of {piece}");
             }
         }
