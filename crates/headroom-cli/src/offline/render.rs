@@ -574,7 +574,11 @@ mod tests {
         let mut samples = Vec::with_capacity(frames * channels);
         for i in 0..frames {
             let t = i as f64 / f64::from(rate);
-            let level = if (t as usize / 2) % 2 == 0 { 0.05 } else { 0.9 };
+            let level = if (t as usize / 2).is_multiple_of(2) {
+                0.05
+            } else {
+                0.9
+            };
             let tone = (2.0 * std::f64::consts::PI * 440.0 * t).sin();
             for c in 0..channels {
                 seed ^= seed << 13;
