@@ -345,9 +345,9 @@ impl Figures {
 
 /// Frames decoded, processed and written at a time (rounded down to whole processing
 /// blocks).
-const BATCH_FRAMES: usize = 16_384;
+const BATCH_FRAMES: usize = 65_536;
 /// Batches in flight between two stages.
-const DEPTH: usize = 4;
+const DEPTH: usize = 8;
 
 /// A batch of interleaved samples on its way through a render: `buf[..len]` holds samples
 /// (fewer than `buf.len()` only in the last batch of the input); on the way to the writer,
