@@ -319,7 +319,7 @@ pub fn render_file(
 ///   preceded by the `latency_frames` of silence the lookahead puts out first. The peaks are
 ///   those of the written samples exactly; the 100 ms blocks of the loudness and range start
 ///   that many frames (a few ms) earlier than in the file, which moves those figures by
-///   thousandths of an LU.
+///   ten-thousandths of an LU (the test allows 0.01).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Figures {
     /// Gated integrated loudness, LUFS (−70 when nothing passed the gates).
