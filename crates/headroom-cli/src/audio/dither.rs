@@ -7,72 +7,193 @@
 
 /// A TPDF quantiser for one output bit depth. The random source is a xorshift generator with
 /// a fixed seed, so renders are reproducible.
+///
+/// [`Quantizer::quantize_into`] draws the same sequence as one [`Quantizer::quantize`] per
+/// sample, faster: the generator's steps depend on each other (a chain of six shifts and
+/// xors per sample), so each pass of [`PASS`] samples draws [`LANES`] stretches of the one
+/// sequence side by side, each started where the sequence is at the stretch's first sample.
+/// The generator is linear over GF(2), so [`SEG`] steps are a fixed 64×64 bit matrix, applied
+/// a byte at a time from the `jump` tables. The values are then quantised in a loop the
+/// compiler vectorises; every sample gets the same arithmetic as in `quantize`.
 #[derive(Debug, Clone)]
 pub struct Quantizer {
     scale: f64,
     max: f64,
     min: f64,
     state: u64,
+    /// `jump[j][b]`: the state [`SEG`] steps after the state `b << (8 * j)`.
+    jump: Box<[[u64; 256]; 8]>,
+    /// The CPU has AVX2: the quantising loop runs four samples at a time.
+    wide: bool,
 }
 
 /// Adding and subtracting 1.5·2^52 rounds an `f64` below 2^51 in magnitude to the nearest
 /// integer (ties to even) without a call to `round`.
 const ROUND: f64 = 6_755_399_441_055_744.0;
 
+/// Stretches of the sequence drawn side by side in [`Quantizer::quantize_into`].
+const LANES: usize = 8;
+/// Samples in each stretch.
+const SEG: usize = 256;
+/// Samples quantised per pass.
+const PASS: usize = LANES * SEG;
+
+/// One step of the xorshift generator.
+#[inline]
+fn step(mut x: u64) -> u64 {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
+}
+
+/// Quantises `x` with the draw `r`: two uniform values of 24 bits each from one 64-bit draw,
+/// their difference the triangular dither; NaN and ±∞ count as 0; clamped to `[min, max]`
+/// (integers in the i32 range) and rounded to the nearest integer, ties to even. `v + ROUND`
+/// holds that integer in the low bits of its mantissa, so its low 32 bits are the result as
+/// an `i32` (what `((v + ROUND) - ROUND) as i32` gives, without the conversion).
+#[inline(always)]
+fn dithered(x: f32, r: u64, scale: f64, min: f64, max: f64) -> i32 {
+    let u1 = (r >> 40) as i32;
+    let u2 = ((r >> 16) & 0xFF_FFFF) as i32;
+    let d = f64::from(u1 - u2) * (1.0 / (1u64 << 24) as f64);
+    let x = if x.is_finite() { f64::from(x) } else { 0.0 };
+    let v = (x * scale + d).clamp(min, max);
+    (v + ROUND).to_bits() as u32 as i32
+}
+
+/// Quantises `src` with `draws` into `vals` (as many as the shortest holds).
+#[inline(always)]
+fn dither_all(vals: &mut [i32], src: &[f32], draws: &[u64], scale: f64, min: f64, max: f64) {
+    for ((v, &x), &r) in vals.iter_mut().zip(src).zip(draws) {
+        *v = dithered(x, r, scale, min, max);
+    }
+}
+
+/// [`dither_all`] compiled for AVX2 (the same operations on four lanes, so the same
+/// values).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dither_all_avx2(vals: &mut [i32], src: &[f32], draws: &[u64], scale: f64, min: f64, max: f64) {
+    dither_all(vals, src, draws, scale, min, max);
+}
+
+fn detect_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 impl Quantizer {
     /// A quantiser to `bits`-bit signed integers (2 to 32).
     pub fn new(bits: u32) -> Quantizer {
         let bits = bits.clamp(2, 32);
         let full = (1u64 << (bits - 1)) as f64;
+        // Column i of the matrix of SEG steps: where the state with only bit i set goes.
+        let mut cols = [0u64; 64];
+        for (i, c) in cols.iter_mut().enumerate() {
+            *c = (0..SEG).fold(1u64 << i, |x, _| step(x));
+        }
+        let mut jump = Box::new([[0u64; 256]; 8]);
+        for (j, table) in jump.iter_mut().enumerate() {
+            for b in 1..256usize {
+                let low = b & b.wrapping_neg();
+                table[b] = table[b ^ low] ^ cols[8 * j + low.trailing_zeros() as usize];
+            }
+        }
         Quantizer {
             scale: full,
             max: full - 1.0,
             min: -full,
             state: 0x9E37_79B9_7F4A_7C15,
+            jump,
+            wide: detect_avx2(),
         }
+    }
+
+    /// The state [`SEG`] steps after `x`.
+    #[inline]
+    fn jump(&self, x: u64) -> u64 {
+        self.jump.iter().enumerate().fold(0, |r, (j, table)| {
+            r ^ table[((x >> (8 * j)) & 0xFF) as usize]
+        })
+    }
+
+    /// [`dither_all`], with AVX2 where the CPU has it.
+    #[inline]
+    fn dither_all(&self, vals: &mut [i32], src: &[f32], draws: &[u64], s: f64, lo: f64, hi: f64) {
+        #[cfg(target_arch = "x86_64")]
+        if self.wide {
+            // SAFETY: `wide` is only true when `is_x86_feature_detected!("avx2")` said so.
+            unsafe { dither_all_avx2(vals, src, draws, s, lo, hi) };
+            return;
+        }
+        dither_all(vals, src, draws, s, lo, hi);
     }
 
     /// The next value of the generator.
     #[inline]
     fn next(&mut self) -> u64 {
-        let mut x = self.state;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.state = x;
-        x
+        self.state = step(self.state);
+        self.state
     }
 
     /// Quantises `src` into little-endian integers of `width` bytes (2, 3 or 4) in `dst`,
-    /// which must hold `src.len() * width` bytes.
+    /// which must hold `src.len() * width` bytes. The same values as [`Quantizer::quantize`]
+    /// sample by sample.
     pub fn quantize_into(&mut self, src: &[f32], dst: &mut [u8], width: usize) {
-        // A local copy of the state keeps the loop in registers.
-        let mut q = self.clone();
-        match width {
-            2 => {
-                for (o, &x) in dst.chunks_exact_mut(2).zip(src) {
-                    o.copy_from_slice(&(q.quantize(x) as i16).to_le_bytes());
+        let mut draws = [0u64; PASS];
+        let mut vals = [0i32; PASS];
+        let (scale, min, max) = (self.scale, self.min, self.max);
+        for (src, dst) in src.chunks(PASS).zip(dst.chunks_mut(PASS * width)) {
+            let n = src.len();
+            if n == PASS {
+                let mut lanes = [0u64; LANES];
+                lanes[0] = self.state;
+                for j in 1..LANES {
+                    lanes[j] = self.jump(lanes[j - 1]);
+                }
+                for i in 0..SEG {
+                    for (j, s) in lanes.iter_mut().enumerate() {
+                        *s = step(*s);
+                        draws[j * SEG + i] = *s;
+                    }
+                }
+                self.state = lanes[LANES - 1];
+            } else {
+                for d in &mut draws[..n] {
+                    *d = self.next();
                 }
             }
-            3 => {
-                for (o, &x) in dst.chunks_exact_mut(3).zip(src) {
-                    let b = q.quantize(x).to_le_bytes();
-                    o.copy_from_slice(&b[..3]);
+            self.dither_all(&mut vals[..n], src, &draws[..n], scale, min, max);
+            match width {
+                2 => {
+                    for (o, &v) in dst.chunks_exact_mut(2).zip(&vals[..n]) {
+                        o.copy_from_slice(&(v as i16).to_le_bytes());
+                    }
                 }
-            }
-            _ => {
-                for (o, &x) in dst.chunks_exact_mut(4).zip(src) {
-                    o.copy_from_slice(&q.quantize(x).to_le_bytes());
+                3 => {
+                    for (o, &v) in dst.chunks_exact_mut(3).zip(&vals[..n]) {
+                        o.copy_from_slice(&v.to_le_bytes()[..3]);
+                    }
+                }
+                _ => {
+                    for (o, &v) in dst.chunks_exact_mut(4).zip(&vals[..n]) {
+                        o.copy_from_slice(&v.to_le_bytes());
+                    }
                 }
             }
         }
-        self.state = q.state;
     }
 
     /// Quantises one sample in [-1, 1] (NaN counts as 0) to an integer with TPDF dither.
     #[inline]
     pub fn quantize(&mut self, x: f32) -> i32 {
-        // Two uniform values of 24 bits each from one 64-bit draw.
         let r = self.next();
         let u1 = (r >> 40) as f64;
         let u2 = ((r >> 16) & 0xFF_FFFF) as f64;
@@ -86,6 +207,52 @@ impl Quantizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `quantize_into` writes what `quantize` gives sample by sample, at every width, for
+    /// every kind of value, in whole passes and in pieces of any length.
+    #[test]
+    fn quantize_into_gives_the_values_of_quantize() {
+        let specials = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            2.0,
+            -2.0,
+            1.0,
+            -1.0,
+            0.5 / 32768.0,
+            -0.5 / 8_388_608.0,
+            -0.0,
+            1e-30,
+            f32::MAX,
+        ];
+        let src: Vec<f32> = (0..3 * PASS + 555)
+            .map(|i| match i % 97 {
+                k if k < specials.len() => specials[k],
+                _ => (i as f32 * 0.013).sin() * 0.99,
+            })
+            .collect();
+        for (bits, width) in [(16u32, 2usize), (24, 3), (32, 4)] {
+            let mut one = Quantizer::new(bits);
+            let want: Vec<u8> = src
+                .iter()
+                .flat_map(|&x| one.quantize(x).to_le_bytes()[..width].to_vec())
+                .collect();
+            for (piece, wide) in [1usize, 7, PASS - 1, PASS, PASS + 1, 3 * PASS, src.len()]
+                .into_iter()
+                .flat_map(|p| [(p, false), (p, detect_avx2())])
+            {
+                let mut q = Quantizer::new(bits);
+                q.wide = wide;
+                let mut got = vec![0u8; src.len() * width];
+                for (s, d) in src.chunks(piece).zip(got.chunks_mut(piece * width)) {
+                    q.quantize_into(s, d, width);
+                }
+                assert!(got == want, "{bits} bits in pieces of {piece}, AVX2 {wide}");
+                assert_eq!(q.state, one.state, "{bits} bits in pieces of {piece}");
+            }
+        }
+    }
 
     #[test]
     fn dither_is_triangular_of_one_lsb_and_unbiased() {

@@ -9,7 +9,7 @@ use headroom_core::{Chain, ChainParams};
 use serde::Serialize;
 
 use super::output::{self, Target};
-use super::{db, expand_inputs, lufs, open_input, render_stream};
+use super::{db, expand_inputs, lufs, open_input};
 use crate::audio::{tag_is_stale, Container, Encoder, EncoderSpec, OutputSamples};
 use crate::cli::FormatArg;
 use crate::error::{CliError, CliResult};
@@ -309,8 +309,17 @@ pub fn render_file(
     }
 }
 
-/// Loudness figures of one side of a render (from the live meter, which measures as
-/// `analyze` does with 0.01 LU histograms and short-term values every 100 ms).
+/// Loudness figures of one side of a render, read from the chain's own meters (the
+/// [`LiveMeter`]s that drive it: 0.01 LU histograms, a short-term value every 100 ms, 4×
+/// true peak), so the summary costs no metering of its own:
+/// * before: the chain's input meter read when the last input sample has gone through it,
+///   before the zeros that flush the lookahead — exactly what a meter over the decoded input
+///   reads (the chain clamps samples beyond ±1000, +60 dBFS, where a meter alone would not);
+/// * after: the chain's output meter at the end — the samples written (before dither),
+///   preceded by the `latency_frames` of silence the lookahead puts out first. The peaks are
+///   those of the written samples exactly; the 100 ms blocks of the loudness and range start
+///   that many frames (a few ms) earlier than in the file, which moves those figures by
+///   ten-thousandths of an LU (the test allows 0.01).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Figures {
     /// Gated integrated loudness, LUFS (−70 when nothing passed the gates).
@@ -334,79 +343,86 @@ impl Figures {
     }
 }
 
-/// Frames decoded, processed and written at a time.
-const BATCH_FRAMES: usize = 16_384;
+/// Frames decoded, processed and written at a time (rounded down to whole processing
+/// blocks).
+const BATCH_FRAMES: usize = 65_536;
 /// Batches in flight between two stages.
-const DEPTH: usize = 4;
+const DEPTH: usize = 8;
 
-/// A decoded batch: `len` samples of `buf` (fewer than a whole batch only at the end).
-struct Decoded {
+/// A batch of interleaved samples on its way through a render: `buf[..len]` holds samples
+/// (fewer than `buf.len()` only in the last batch of the input); on the way to the writer,
+/// `buf[skip..len]` is what is written (the chain's first `latency_frames` are dropped).
+struct Batch {
     buf: Vec<f32>,
+    skip: usize,
     len: usize,
 }
 
 /// The reading side of a render, on its own thread: decodes batches into recycled buffers
-/// (`free`) and measures the input. Stops after the last (short) batch, at the first error
-/// (sent on, so it arrives in order), on an interrupt, or when the processing side is gone.
+/// (`free`, handed back by the writer). Stops after the last (short) batch, at the first
+/// error (sent on, so it arrives in order), on an interrupt, or when the processing side is
+/// gone.
 fn read_side(
     dec: &mut crate::audio::Decoder,
-    mut meter: Option<LiveMeter>,
-    tx: std::sync::mpsc::SyncSender<CliResult<Decoded>>,
+    tx: std::sync::mpsc::SyncSender<CliResult<Batch>>,
     free: std::sync::mpsc::Receiver<Vec<f32>>,
     batch_len: usize,
     interrupt: &AtomicUsize,
-) -> Option<LiveMeter> {
+) {
     loop {
         if let Some(sig) = output::pending_interrupt(interrupt) {
             let _ = tx.send(Err(output::interrupted(sig)));
             break;
         }
-        let mut buf = free.try_recv().unwrap_or_else(|_| vec![0.0; batch_len]);
+        // The buffer of the lookahead's flush comes back too; only batch-sized ones are
+        // reused.
+        let mut buf = free
+            .try_recv()
+            .ok()
+            .filter(|b| b.len() == batch_len)
+            .unwrap_or_else(|| vec![0.0; batch_len]);
         let len = match dec.read(&mut buf) {
-            Ok(n) => n,
+            Ok(n) => n.min(batch_len),
             Err(e) => {
                 let _ = tx.send(Err(e.into()));
                 break;
             }
         };
-        if let Some(m) = meter.as_mut() {
-            m.process(&buf[..len]);
-        }
-        let end = len < buf.len();
-        if tx.send(Ok(Decoded { buf, len })).is_err() || end {
+        let end = len < batch_len;
+        if tx.send(Ok(Batch { buf, skip: 0, len })).is_err() || end {
             break;
         }
     }
-    meter
 }
 
-/// The writing side of a render, on its own thread: encodes and measures the chain's
-/// output, and hands each buffer back (`free`) for the next batch.
+/// The writing side of a render, on its own thread: encodes the chain's output and hands
+/// each buffer back to the reader (`free`).
 fn write_side(
     mut enc: Encoder,
-    mut meter: Option<LiveMeter>,
-    rx: std::sync::mpsc::Receiver<Vec<f32>>,
+    rx: std::sync::mpsc::Receiver<Batch>,
     free: std::sync::mpsc::Sender<Vec<f32>>,
     bar: &indicatif::ProgressBar,
     channels: usize,
-) -> CliResult<Option<LiveMeter>> {
-    for batch in rx {
-        enc.write(&batch)?;
-        if let Some(m) = meter.as_mut() {
-            m.process(&batch);
-        }
-        bar.inc((batch.len() / channels) as u64);
-        let _ = free.send(batch);
+) -> CliResult {
+    for b in rx {
+        let out = &b.buf[b.skip..b.len];
+        enc.write(out)?;
+        bar.inc((out.len() / channels) as u64);
+        let _ = free.send(b.buf);
     }
     enc.finish()?;
-    Ok(meter)
+    Ok(())
 }
 
-/// Renders in three stages on three threads — decoding (and the input's meter), the chain
-/// (this thread), encoding and writing (and the output's meter) — with batches of
-/// [`BATCH_FRAMES`] passed on bounded channels and their buffers recycled, so that the
-/// stages overlap and nothing is allocated per batch. The chain sees the blocks it would
-/// see reading the file itself (`render_stream`'s partition), so the output is the same.
+/// Renders in three stages on three threads — decoding, the chain (this thread, over each
+/// batch in place), encoding and writing — with batches of [`BATCH_FRAMES`] passed on
+/// bounded channels and their buffers recycled, so that the stages overlap and nothing is
+/// copied or allocated per batch. The chain gets the input in blocks of `opts.block` frames,
+/// a trailing partial frame padded with zeros, then `latency_frames` of zeros that flush its
+/// lookahead; its first `latency_frames` of output are dropped — what
+/// [`render_stream`](super::render_stream)
+/// does, and since the chain's output does not depend on how its input is split, the same
+/// output. The summary's figures are read from the chain's meters ([`Figures`]).
 fn run(
     dec: &mut crate::audio::Decoder,
     target: &Target,
@@ -418,117 +434,91 @@ fn run(
     use std::sync::mpsc::{channel, sync_channel};
     let shown = target.path().to_path_buf();
     let enc = Encoder::new(Box::new(file), target.seekable(), &shown, spec)?;
-    let (rate, ch) = (spec.rate, spec.channels);
+    let (rate, ch) = (spec.rate, spec.channels.max(1));
     let mut chain = Chain::new(rate, ch, opts.block, &opts.params);
     let latency = chain.latency_frames();
-    let meter = || opts.measure.then(|| LiveMeter::new(rate, ch));
-    let (before, after) = (meter(), meter());
     let bar = if opts.progress {
         super::frames_bar(spec.frames_hint, rate, &shown.display().to_string())
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let batch_len = BATCH_FRAMES * ch;
-    let (in_tx, in_rx) = sync_channel::<CliResult<Decoded>>(DEPTH);
-    let (in_free_tx, in_free_rx) = channel::<Vec<f32>>();
-    let (out_tx, out_rx) = sync_channel::<Vec<f32>>(DEPTH);
-    let (out_free_tx, out_free_rx) = channel::<Vec<f32>>();
-    let (rendered, read, written) = std::thread::scope(|scope| {
-        let reader =
-            scope.spawn(|| read_side(dec, before, in_tx, in_free_rx, batch_len, interrupt));
-        let writer = scope.spawn(|| write_side(enc, after, out_rx, out_free_tx, &bar, ch));
-        let mut current = Decoded {
-            buf: Vec::new(),
-            len: 0,
-        };
-        let mut pos = 0;
-        let mut input_ended = false;
-        let mut out = Vec::with_capacity(batch_len);
-        let send = |out: &mut Vec<f32>| -> CliResult {
-            let next = out_free_rx.try_recv().map_or_else(
-                |_| Vec::with_capacity(batch_len),
-                |mut v| {
-                    v.clear();
-                    v
-                },
-            );
+    let block_len = opts.block.max(1) * ch;
+    let batch_len = (BATCH_FRAMES * ch / block_len).max(1) * block_len;
+    let (in_tx, in_rx) = sync_channel::<CliResult<Batch>>(DEPTH);
+    let (out_tx, out_rx) = sync_channel::<Batch>(DEPTH);
+    let (free_tx, free_rx) = channel::<Vec<f32>>();
+    let (rendered, written) = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| read_side(dec, in_tx, free_rx, batch_len, interrupt));
+        let writer = scope.spawn(|| write_side(enc, out_rx, free_tx, &bar, ch));
+        let mut to_skip = latency * ch;
+        // Runs the chain over `b` in place and passes it on.
+        let mut pass_on = |chain: &mut Chain, mut b: Batch| -> CliResult {
+            for piece in b.buf[..b.len].chunks_mut(block_len) {
+                chain.process(piece);
+            }
+            b.skip = to_skip.min(b.len);
+            to_skip -= b.skip;
             // A closed channel means the writer failed; its error is reported below.
             out_tx
-                .send(std::mem::replace(out, next))
+                .send(b)
                 .map_err(|_| CliError::failed("the output writer stopped"))
         };
-        let rendered = render_stream(
-            &mut chain,
-            opts.block,
-            |buf| {
-                let mut filled = 0;
-                while filled < buf.len() {
-                    if pos == current.len {
-                        if input_ended {
-                            break;
-                        }
-                        let done = std::mem::take(&mut current.buf);
-                        if !done.is_empty() {
-                            let _ = in_free_tx.send(done);
-                        }
-                        match in_rx.recv() {
-                            Ok(Ok(d)) => {
-                                // A short batch is the last one.
-                                input_ended = d.len < d.buf.len();
-                                current = d;
-                                pos = 0;
-                            }
-                            Ok(Err(e)) => return Err(e),
-                            Err(_) => input_ended = true,
-                        }
-                        continue;
-                    }
-                    let n = (buf.len() - filled).min(current.len - pos);
-                    buf[filled..filled + n].copy_from_slice(&current.buf[pos..pos + n]);
-                    filled += n;
-                    pos += n;
+        let rendered = (|| -> CliResult<(u64, Option<Figures>)> {
+            let mut total_in = 0u64;
+            loop {
+                let mut b = match in_rx.recv() {
+                    Ok(Ok(b)) => b,
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => break,
+                };
+                total_in += b.len as u64;
+                // A short batch is the last one; a trailing partial frame is padded.
+                let end = b.len < b.buf.len();
+                let whole = b.len.div_ceil(ch) * ch;
+                b.buf[b.len..whole].fill(0.0);
+                b.len = whole;
+                pass_on(&mut chain, b)?;
+                if end {
+                    break;
                 }
-                Ok(filled)
-            },
-            |chunk| {
-                out.extend_from_slice(chunk);
-                if out.len() >= batch_len {
-                    send(&mut out)?;
-                }
-                Ok(())
-            },
-        )
-        .and_then(|n| {
-            if !out.is_empty() {
-                send(&mut out)?;
             }
-            Ok(n)
-        });
+            let before = opts.measure.then(|| Figures::of(chain.input_meter()));
+            if latency > 0 {
+                let flush = vec![0.0; latency * ch];
+                let len = flush.len();
+                pass_on(
+                    &mut chain,
+                    Batch {
+                        buf: flush,
+                        skip: 0,
+                        len,
+                    },
+                )?;
+            }
+            Ok((total_in, before))
+        })();
         drop(out_tx);
         // Unblocks the reader if the chain stopped early.
         drop(in_rx);
-        let read = reader.join().ok().flatten();
+        let _ = reader.join();
         let written = writer
             .join()
             .unwrap_or_else(|_| Err(CliError::failed("the output writer failed")));
-        (rendered, read, written)
+        (rendered, written)
     });
     bar.finish_and_clear();
     if let Some(sig) = output::pending_interrupt(interrupt) {
         return Err(output::interrupted(sig));
     }
     // A write error explains a stopped render better than the stop itself.
-    let (samples, after) = match (rendered, written) {
-        (_, Err(e)) | (Err(e), Ok(_)) => return Err(e),
-        (Ok(n), Ok(a)) => (n, a),
+    let (samples, before) = match (rendered, written) {
+        (_, Err(e)) | (Err(e), Ok(())) => return Err(e),
+        (Ok(r), Ok(())) => r,
     };
-    let loudness = match (read, after) {
-        (Some(b), Some(a)) => Some(Loudness {
-            before: Figures::of(&b),
-            after: Figures::of(&a),
-        }),
-        _ => None,
-    };
+    let loudness = before.map(|before| Loudness {
+        before,
+        after: Figures::of(chain.output_meter()),
+    });
     Ok((samples.div_ceil(ch as u64), latency, loudness))
 }
 
@@ -570,5 +560,96 @@ pub fn render(
             "some files could not be rendered (see above)",
         )),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::Audio;
+
+    /// A programme with quiet and loud stretches (the limiter works in the loud ones).
+    fn programme(rate: u32, channels: usize, frames: usize) -> Audio {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut samples = Vec::with_capacity(frames * channels);
+        for i in 0..frames {
+            let t = i as f64 / f64::from(rate);
+            let level = if (t as usize / 2).is_multiple_of(2) {
+                0.05
+            } else {
+                0.9
+            };
+            let tone = (2.0 * std::f64::consts::PI * 440.0 * t).sin();
+            for c in 0..channels {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let noise = (seed >> 40) as f64 / f64::from(1u32 << 24) - 0.5;
+                let x = level * (0.6 * tone + 0.5 * noise) * (1.0 - 0.2 * c as f64);
+                samples.push(x as f32);
+            }
+        }
+        Audio {
+            rate,
+            channels,
+            samples,
+        }
+    }
+
+    fn figures_over(rate: u32, channels: usize, samples: &[f32]) -> Figures {
+        let mut m = LiveMeter::new(rate, channels);
+        m.process(samples);
+        Figures::of(&m)
+    }
+
+    /// The summary's figures, read from the chain's meters, are those of meters of their own
+    /// over the input and over the chain's aligned output: the input's exactly, the output's
+    /// peaks exactly and its loudness and range within a hundredth of an LU (its 100 ms
+    /// blocks start `latency_frames` earlier).
+    #[test]
+    fn summary_figures_are_those_of_the_input_and_of_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        for (rate, channels, frames) in [
+            (48_000u32, 2usize, 48_000 * 12 + 777),
+            (44_100, 1, 44_100 * 5),
+        ] {
+            let input = dir.path().join(format!("in-{rate}.wav"));
+            let audio = programme(rate, channels, frames);
+            audio.write_wav(&input, OutputSamples::S24).unwrap();
+            let params = headroom_profile::Profile::default().chain;
+            let opts = RenderOptions {
+                params,
+                block: 1024,
+                container: None,
+                samples: None,
+                in_place: false,
+                measure: true,
+                progress: false,
+            };
+            let job = Job {
+                input: input.clone(),
+                output: dir.path().join(format!("out-{rate}.wav")),
+                container: Container::Wav,
+            };
+            let summary = render_file(&job, &opts, &AtomicUsize::new(0)).unwrap();
+            let got = summary.loudness.unwrap();
+            let read = Audio::read(&input).unwrap();
+            assert_eq!(got.before, figures_over(rate, channels, &read.samples));
+            let mut chain = Chain::new(rate, channels, 1024, &params);
+            let out = super::super::render_aligned(&mut chain, &read.samples, 1024);
+            let want = figures_over(rate, channels, &out);
+            let a = got.after;
+            assert_eq!(a.true_peak_dbtp, want.true_peak_dbtp, "{rate}");
+            assert_eq!(a.sample_peak_dbfs, want.sample_peak_dbfs, "{rate}");
+            assert!(
+                (a.integrated_lufs - want.integrated_lufs).abs() < 0.01,
+                "{rate}: {a:?} vs {want:?}"
+            );
+            assert!(
+                (a.lra_lu - want.lra_lu).abs() < 0.01,
+                "{rate}: {a:?} vs {want:?}"
+            );
+            assert!(a.integrated_lufs > -40.0 && a.lra_lu > 1.0, "{rate}: {a:?}");
+        }
     }
 }

@@ -155,8 +155,8 @@ fn render_output_is_the_chain_over_the_whole_input_byte_for_byte() {
     use headroom_cli::audio::Audio;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // 16 384 frames is a batch of the render pipeline.
-    for (name, frames) in [("odd", 48_000 * 7 + 333), ("whole", 16_384 * 20)] {
+    // 65 536 frames is a batch of the render pipeline.
+    for (name, frames) in [("odd", 48_000 * 7 + 333), ("whole", 65_536 * 5)] {
         let src = d.join(format!("{name}.wav"));
         let secs = frames as f64 / 48_000.0;
         let mut input = programme(48_000, secs + 0.1, 1.0);
