@@ -4,10 +4,11 @@
 //! A position-independent executable carries one relocation for every pointer in its
 //! read-only data (vtables, string tables, panic locations): ≈ 10 000 for headroomd. The
 //! dynamic loader reads them all at start, so the ≈ 240 kB table stays resident for the
-//! daemon's whole life. Packed, the table is ≈ 2 % of that size; what the loader writes is
+//! daemon's whole life. Packed, the table is ≈ 3 % of that size; what the loader writes is
 //! the same. A glibc older than 2.36 cannot load such a binary (it needs the
 //! `GLIBC_ABI_DT_RELR` version), so the flag is only passed when the glibc the binary is
-//! built against has it; cross builds get the plain table.
+//! built against has it; cross builds get the plain table, and so do other architectures
+//! than x86-64 (where the toolchain's default linker, LLD, is known to take the flag).
 
 use std::process::Command;
 
@@ -15,8 +16,10 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let var = |k: &str| std::env::var(k).unwrap_or_default();
     let native = var("HOST") == var("TARGET");
-    let linux_gnu = var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ENV") == "gnu";
-    if native && linux_gnu && glibc_at_least(2, 36) {
+    let x86_64_linux_gnu = var("CARGO_CFG_TARGET_ARCH") == "x86_64"
+        && var("CARGO_CFG_TARGET_OS") == "linux"
+        && var("CARGO_CFG_TARGET_ENV") == "gnu";
+    if native && x86_64_linux_gnu && glibc_at_least(2, 36) {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
 }
