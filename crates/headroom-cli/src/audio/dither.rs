@@ -10,9 +10,9 @@
 ///
 /// [`Quantizer::quantize_into`] draws the same sequence as one [`Quantizer::quantize`] per
 /// sample, faster: the generator's steps depend on each other (a chain of six shifts and
-/// xors per sample), so each pass of [`PASS`] samples draws [`LANES`] stretches of the one
+/// xors per sample), so each pass of `PASS` samples draws `LANES` stretches of the one
 /// sequence side by side, each started where the sequence is at the stretch's first sample.
-/// The generator is linear over GF(2), so [`SEG`] steps are a fixed 64×64 bit matrix, applied
+/// The generator is linear over GF(2), so `SEG` steps are a fixed 64×64 bit matrix, applied
 /// a byte at a time from the `jump` tables. The values are then quantised in a loop the
 /// compiler vectorises; every sample gets the same arithmetic as in `quantize`.
 #[derive(Debug, Clone)]
