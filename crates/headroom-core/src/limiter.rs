@@ -328,6 +328,8 @@ impl Limiter {
             // the CPU supports the instructions this function uses.
             return unsafe { self.process_avx(buf) };
         }
+        // Read on x86-64 only.
+        let _ = self.avx;
         self.process_chunks(buf);
     }
 

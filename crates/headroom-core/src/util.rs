@@ -30,7 +30,7 @@ pub fn portable_forced() -> bool {
 pub(crate) fn detect_avx() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        !crate::util::portable_forced() && std::arch::is_x86_feature_detected!("avx")
+        !portable_forced() && std::arch::is_x86_feature_detected!("avx")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
