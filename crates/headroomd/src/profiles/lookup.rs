@@ -28,7 +28,7 @@ pub(super) fn load_profile(
                     available: profile_names(paths),
                 })
             }
-            Err(e) => return Err(StoreError::io(&path, e)),
+            Err(e) => return Err(StoreError::Unreadable { path, source: e }),
         };
         let p = Profile::parse(&text, &path.display().to_string())?;
         return Ok((p, ProfileSource::Path(path)));
@@ -56,7 +56,10 @@ pub(super) fn load_profile(
                 available: profile_names(paths),
             }),
         },
-        Err(e) => Err(StoreError::io(&user, e)),
+        Err(e) => Err(StoreError::Unreadable {
+            path: user,
+            source: e,
+        }),
     }
 }
 

@@ -112,6 +112,17 @@ pub enum StoreError {
         /// Every profile that exists by name.
         available: Vec<String>,
     },
+    /// A profile file asked for (by path, or by name in the profiles directory) exists but
+    /// cannot be read as one: a directory or other non-regular file, no permission, too
+    /// large, not UTF-8.
+    #[error("cannot use {} as a profile: {source} (give a profile's name or the path of a .toml file)", path.display())]
+    Unreadable {
+        /// The path asked for.
+        path: PathBuf,
+        /// Why it cannot be read.
+        #[source]
+        source: io::Error,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {

@@ -714,6 +714,30 @@ fn a_profile_change_gives_subscribers_every_setting_with_the_new_profiles_defaul
     );
 }
 
+/// A profile path that exists but is no readable profile file (a directory here) is an
+/// `invalid_value` naming the path and why, not an internal error; the active profile stays.
+#[test]
+fn a_directory_given_as_profile_is_refused_clearly() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let dir = rig.config.join("not-a-profile.toml");
+    std::fs::create_dir_all(&dir).unwrap();
+    let before = rig.engine.store().active_name();
+    let (_, r) = rig.request(Request::ProfileUse {
+        name: dir.display().to_string(),
+    });
+    let err = r.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidValue, "{}", err.message);
+    assert_eq!(
+        err.message,
+        format!(
+            "cannot use {} as a profile: a directory, not a regular file: refused \
+             (give a profile's name or the path of a .toml file)",
+            dir.display()
+        )
+    );
+    assert_eq!(rig.engine.store().active_name(), before);
+}
+
 /// A profile or rule that does not exist is `not_found`, and the message names it and what
 /// exists: a missing profile file is no internal error.
 #[test]
