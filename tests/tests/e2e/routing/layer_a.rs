@@ -20,6 +20,7 @@
 
 use std::time::Duration;
 
+use crate::support::backend::LayerView;
 use crate::support::*;
 use headroom_core::LayerAParams;
 use headroom_tests::{sine, wait_for, Sandbox};
@@ -186,5 +187,74 @@ fn in_process_apps_playing_together_meet_and_off_restores() {
     assert_eq!(LayerAParams::default().threshold_lu, 6.0);
     let mut drv = Driver::start(&sb, None).expect("bus");
     scenario(&sb, &mut drv, true);
+    drv.stop().unwrap();
+}
+
+/// A mono and a six-channel app (a voice call, a 5.1 film) are tapped and judged like a
+/// stereo one: the same 1 kHz sine at −8 dBFS on the front pair (mono: on its one channel,
+/// which PipeWire plays on both) reads the same loudness at each app's tap, so the three
+/// get the same reduction and are heard within 0.5 LU of each other.
+#[test]
+fn mono_and_six_channel_apps_are_tapped_and_judged_like_stereo() {
+    let sb = Sandbox::start().expect("sandbox");
+    let mut drv = Driver::start(&sb, None).expect("bus");
+    let stereo = sine(1000.0, -8.0, 30.0);
+    let with_channels = |channels: usize| {
+        let mut w = stereo.clone();
+        w.channels = channels;
+        w.samples = stereo
+            .samples
+            .chunks_exact(2)
+            .flat_map(|f| (0..channels).map(move |c| if c < 2 { f[c] } else { 0.0 }))
+            .collect();
+        w
+    };
+    let apps = [
+        ("stereo-app", stereo.clone()),
+        ("mono-app", with_channels(1)),
+        ("six-app", with_channels(6)),
+    ];
+    let mut players = Vec::new();
+    for (app, w) in &apps {
+        let path = sb.path(&format!("{app}.wav"));
+        w.write(&path).unwrap();
+        players.push(play(&sb, &path, app).unwrap());
+    }
+    wait_for("three taps", Duration::from_secs(5), || {
+        Ok((tap_nodes(&sb)? == 3).then_some(()))
+    })
+    .unwrap();
+    let views = wait_for("the three agree", Duration::from_secs(20), || {
+        let v: Vec<LayerView> = apps
+            .iter()
+            .filter_map(|(app, _)| Backend::layer_a(&mut drv, app))
+            .collect();
+        let heard: Vec<f64> = v.iter().filter_map(|s| s.short_term_lufs).collect();
+        if v.len() < 3 || heard.len() < 3 {
+            return Ok(None);
+        }
+        let spread = |xs: &[f64]| {
+            xs.iter().cloned().fold(f64::MIN, f64::max)
+                - xs.iter().cloned().fold(f64::MAX, f64::min)
+        };
+        let red: Vec<f64> = v.iter().map(|s| f64::from(s.reduction_db)).collect();
+        // Reductions under way (over 1 dB) and the three together.
+        Ok(
+            (red.iter().all(|r| *r > 1.0) && spread(&red) < 0.5 && spread(&heard) < 0.5)
+                .then_some(v),
+        )
+    })
+    .unwrap_or_else(|e| {
+        let v: Vec<_> = apps
+            .iter()
+            .map(|(app, _)| (app, Backend::layer_a(&mut drv, app)))
+            .collect();
+        panic!("{e:#}: {v:?}")
+    });
+    eprintln!("stereo / mono / six-channel apps: {views:?}");
+    for mut p in players {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
     drv.stop().unwrap();
 }
