@@ -137,6 +137,9 @@ pub struct Engine {
     /// The last error of the active profile's (or the config) file while the last good
     /// profile stays in force; cleared when a profile loads.
     profile_error: Option<String>,
+    /// The file `profile_error` is about, when the error came from the file watcher or a
+    /// reload (the start-up error leaves it unset): its repair clears the error.
+    profile_error_file: Option<std::path::PathBuf>,
     /// The state word and the alerts.
     watch: Watch,
     /// Xruns at the last history sample (new ones are logged with it).
@@ -215,6 +218,7 @@ impl Engine {
             last_history: Instant::now(),
             last_timing: timing,
             profile_error,
+            profile_error_file: None,
             watch,
             last_xruns: 0,
             last_tick_frames: 0,

@@ -75,6 +75,7 @@ pub(super) fn activate(
 ) -> Result<Response, IpcError> {
     let diff = e.store.use_profile(&name).map_err(store_error)?;
     e.profile_error = None;
+    e.profile_error_file = None;
     e.after_store_change(diff, &[], out);
     e.profile_verdict(None, out);
     e.publish_settings(out);
@@ -120,6 +121,7 @@ impl Engine {
             } => {
                 tracing::info!("profile `{}` (re)loaded", profile.name);
                 self.profile_error = None;
+                self.profile_error_file = None;
                 self.apply(&profile, detail, out);
                 self.profile_verdict(None, out);
                 self.publish_settings(out);
@@ -132,11 +134,26 @@ impl Engine {
                 let text = e.to_string();
                 tracing::warn!("{text} (keeping the last good profile)");
                 self.profile_error = Some(text.clone());
+                self.profile_error_file = Some(e.file.clone());
                 self.profile_verdict(Some(text), out);
                 out.push(Output::Publish(Event::ProfileError(file_error_to_wire(e))));
             }
             // Desktop notifications are the run loop's (`notify::Notifications`): it is told.
             ProfileEvent::AlertsNotify(on) => out.push(Output::AlertsNotify(on)),
+            ProfileEvent::Fixed(file) => {
+                // Only the error in force is about that file: another one stays.
+                if self.profile_error.is_some()
+                    && self
+                        .profile_error_file
+                        .as_deref()
+                        .is_some_and(|f| same_file(f, &file))
+                {
+                    tracing::info!("{}: loads again", file.display());
+                    self.profile_error = None;
+                    self.profile_error_file = None;
+                    self.profile_verdict(None, out);
+                }
+            }
         }
     }
 
@@ -174,4 +191,11 @@ impl Engine {
             active: self.store.active_name(),
         }
     }
+}
+
+/// Whether `a` and `b` name the same file (canonical paths where they exist; the watcher may
+/// report either form).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let canon = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    a == b || canon(a) == canon(b)
 }

@@ -177,6 +177,9 @@ pub enum ProfileEvent {
     /// value differs from the one read before; an invalid value is logged and changes
     /// nothing). Desktop notifications follow it; the profile is not concerned.
     AlertsNotify(bool),
+    /// A profile file that is not the active one, edited, loads again (or was removed): an
+    /// error reported for it before is over. Sent by the file watcher.
+    Fixed(PathBuf),
 }
 
 /// A profile or the config file that does not load: where and what. Shown as
@@ -223,7 +226,9 @@ impl ProfileEvent {
     pub fn error(&self) -> Option<&FileError> {
         match self {
             ProfileEvent::Error(e) => Some(e),
-            ProfileEvent::Changed { .. } | ProfileEvent::AlertsNotify(_) => None,
+            ProfileEvent::Changed { .. }
+            | ProfileEvent::AlertsNotify(_)
+            | ProfileEvent::Fixed(_) => None,
         }
     }
 

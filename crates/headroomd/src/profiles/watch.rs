@@ -24,7 +24,8 @@ impl ProfileStore {
     /// change is applied within about [`WATCH_DEBOUNCE`] by [`ProfileStore::reload`] — the
     /// same reload as `profile.reload` — and what it reports is sent on `sender`
     /// (`Changed`, `Error`, `AlertsNotify`); an invalid edit of a profile in the profiles
-    /// directory that is not the active one is reported as an `Error` too. Watching stops
+    /// directory that is not the active one is reported as an `Error` too, and its repair
+    /// (or removal) as `Fixed`. Watching stops
     /// when the handle is dropped.
     pub fn watch(&self, sender: Sender<ProfileEvent>) -> Result<WatchHandle, StoreError> {
         let paths = self.paths();
@@ -93,17 +94,27 @@ impl ProfileStore {
                 for ev in events {
                     let _ = sender.send(ev);
                 }
-                // Report broken edits of profiles that are not active, too.
+                // Report broken edits of profiles that are not active, too, and the end of
+                // such an error when the file loads again or is gone.
                 for p in edited {
                     let same = active_file.as_ref().is_some_and(|a| canon(a) == canon(&p));
-                    if same || !p.exists() {
+                    if same {
                         continue;
                     }
-                    if let Err(e) = crate::files::read_regular_to_string(&p)
+                    if !p.exists() {
+                        let _ = sender.send(ProfileEvent::Fixed(p));
+                        continue;
+                    }
+                    match crate::files::read_regular_to_string(&p)
                         .map_err(|e| StoreError::io(&p, e))
                         .and_then(|t| Ok(Profile::parse(&t, &p.display().to_string())?))
                     {
-                        let _ = sender.send(ProfileEvent::from_store_error(&p, &e));
+                        Err(e) => {
+                            let _ = sender.send(ProfileEvent::from_store_error(&p, &e));
+                        }
+                        Ok(_) => {
+                            let _ = sender.send(ProfileEvent::Fixed(p));
+                        }
                     }
                 }
             }

@@ -774,3 +774,45 @@ fn missing_profiles_and_rules_are_not_found_with_what_exists() {
         "no user rule for `mpv` (user rules: `vlc`, `firefox`)"
     );
 }
+
+/// An error reported for a profile that is not the active one (the file watcher's) is over
+/// when that file loads again (`Fixed`): `status` drops it and the alert clears. The repair
+/// of another file leaves it.
+#[test]
+fn a_repaired_inactive_profile_clears_its_error() {
+    use headroom_ipc::AlertKind;
+    use headroomd::profiles::{FileError, ProfileEvent};
+    let mut rig = Rig::new(DaemonConfig::default());
+    let other = rig.config.join("profiles/other.toml");
+    let status = |rig: &mut Rig| match rig.request(Request::Status) {
+        (_, Ok(Response::Status(s))) => s,
+        other => panic!("{other:?}"),
+    };
+    rig.on(Input::Profile(ProfileEvent::Error(FileError {
+        file: other.clone(),
+        line: 2,
+        column: 16,
+        message: "limiter.ceiling_dbtp = 3 is out of range".into(),
+    })));
+    let s = status(&mut rig);
+    assert!(s
+        .profile_error
+        .is_some_and(|e| e.contains("other.toml:2:16")));
+    assert!(s.alerts.iter().any(|a| a.kind == AlertKind::ProfileError));
+    // Another file's repair changes nothing.
+    rig.on(Input::Profile(ProfileEvent::Fixed(
+        rig.config.join("profiles/third.toml"),
+    )));
+    assert!(status(&mut rig).profile_error.is_some());
+    // Its own does.
+    let cleared = events(&rig.on(Input::Profile(ProfileEvent::Fixed(other))));
+    assert!(
+        cleared
+            .iter()
+            .any(|e| matches!(e, Event::AlertCleared(c) if c.kind == AlertKind::ProfileError)),
+        "{cleared:?}"
+    );
+    let s = status(&mut rig);
+    assert_eq!(s.profile_error, None);
+    assert!(!s.alerts.iter().any(|a| a.kind == AlertKind::ProfileError));
+}

@@ -108,7 +108,7 @@ fn wait_for(
 fn changed_target(ev: &ProfileEvent) -> Option<f32> {
     match ev {
         ProfileEvent::Changed { profile, .. } => Some(profile.chain.agc.target_lufs),
-        ProfileEvent::Error(_) | ProfileEvent::AlertsNotify(_) => None,
+        ProfileEvent::Error(_) | ProfileEvent::AlertsNotify(_) | ProfileEvent::Fixed(_) => None,
     }
 }
 
@@ -500,6 +500,15 @@ fn hot_reload_with_a_real_watcher() {
     // The watcher's path (canonical on some systems).
     assert_eq!(file.file_name().unwrap(), "other.toml");
     assert_eq!(line, 2);
+    assert_eq!(s.active().name, "night");
+    // Its repair is reported too (that error is over).
+    fs::write(d.profile("other"), "[limiter]\nceiling_dbtp = -2\n").unwrap();
+    let fixed = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Fixed(_)))
+        .expect("repair of the inactive profile reported");
+    match fixed {
+        ProfileEvent::Fixed(p) => assert_eq!(p.file_name().unwrap(), "other.toml"),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(s.active().name, "night");
 
     // 7. Overrides apply on top of hot-reloaded profiles.
