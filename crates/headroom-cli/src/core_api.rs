@@ -46,8 +46,7 @@ pub fn profile_names() -> Vec<String> {
 /// Checks a profile file; on error the message lists every error found, one a line, each
 /// `file:line:col: message`. Returns a one-line summary on success.
 pub fn validate_profile(path: &Path) -> CliResult<String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::failed(format!("{}: cannot read: {e}", path.display())))?;
+    let text = read_profile_text(path)?;
     let profile = Profile::parse_all(&text, &path.display().to_string()).map_err(|errs| {
         let lines: Vec<String> = errs.iter().map(ToString::to_string).collect();
         CliError::failed(lines.join("\n"))
@@ -94,9 +93,38 @@ pub fn load_profile(spec: &str) -> CliResult<Profile> {
     }
 }
 
+/// Largest profile file read, bytes (as the daemon's limit).
+const MAX_PROFILE_BYTES: u64 = 1 << 20;
+
+/// The text of the profile file `path`: a regular file of at most [`MAX_PROFILE_BYTES`],
+/// as UTF-8. A device, FIFO or directory is refused without reading from it (a FIFO without a
+/// writer would block, `/dev/zero` never ends).
+fn read_profile_text(path: &Path) -> CliResult<String> {
+    use std::io::Read;
+    let fail = |why: String| CliError::failed(format!("{}: {why}", path.display()));
+    let f = crate::audio::open_read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(fail(
+            "not a regular file: refused (a profile is a .toml file)".to_string(),
+        ));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_PROFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(fail(format!(
+            "larger than the {MAX_PROFILE_BYTES}-byte limit for a profile: refused"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| fail("not valid UTF-8".to_string()))
+}
+
 fn parse_file(path: &Path) -> CliResult<Profile> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::failed(format!("{}: cannot read: {e}", path.display())))?;
+    let text = read_profile_text(path)?;
     Profile::parse(&text, &path.display().to_string()).map_err(|e| CliError::failed(e.to_string()))
 }
 

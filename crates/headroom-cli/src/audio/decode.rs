@@ -1,6 +1,5 @@
 //! Opening an audio file of any supported format as a stream of interleaved `f32` blocks.
 
-use std::fs::File;
 use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -59,7 +58,7 @@ impl Decoder {
 /// only a hint). Errors name the file and the reason: cannot open, not an audio file headroom
 /// reads, no audio track, unsupported codec, no audio.
 pub fn open(path: &Path) -> AudioResult<Decoder> {
-    let mut file = File::open(path).map_err(|e| AudioError::io(path, "cannot open", e))?;
+    let mut file = super::open_read(path).map_err(|e| AudioError::io(path, "cannot open", e))?;
     let meta = file
         .metadata()
         .map_err(|e| AudioError::io(path, "cannot read", e))?;
@@ -197,7 +196,7 @@ fn collect_tags(rev: &MetadataRevision, vorbis_keys: bool, tags: &mut Vec<Tag>) 
 
 impl SymphoniaSource {
     fn open(path: &Path, file_len: u64) -> AudioResult<SymphoniaSource> {
-        let file = File::open(path).map_err(|e| AudioError::io(path, "cannot open", e))?;
+        let file = super::open_read(path).map_err(|e| AudioError::io(path, "cannot open", e))?;
         let mss = MediaSourceStream::new(Box::new(file), Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {

@@ -394,3 +394,16 @@ impl Encoder {
         }
     }
 }
+
+/// Opens `path` for reading without blocking on a FIFO or device that has no writer (a
+/// blocked open could not be interrupted); reads block as usual afterwards. The callers
+/// refuse anything but a regular file.
+pub(crate) fn open_read(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    crate::offline::output::blocking(&f)?;
+    Ok(f)
+}

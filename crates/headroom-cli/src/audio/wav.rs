@@ -164,7 +164,7 @@ impl WavReader {
     }
 
     fn open_with(path: &Path, lenient: bool) -> AudioResult<WavReader> {
-        let file = File::open(path).map_err(|e| AudioError::io(path, "cannot open", e))?;
+        let file = super::open_read(path).map_err(|e| AudioError::io(path, "cannot open", e))?;
         let file_len = file
             .metadata()
             .map_err(|e| AudioError::io(path, "cannot read", e))?

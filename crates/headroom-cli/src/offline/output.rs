@@ -16,7 +16,7 @@
 //!   process at once (for a write blocked on a FIFO nobody reads).
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -66,7 +66,16 @@ impl Target {
 
 /// Prepares `output` for a render of the file identified by `input`: checks it (see the
 /// module documentation) and opens the file to write. Returns the target and the file.
-pub fn open(output: &Path, input: Option<FileId>, in_place: bool) -> CliResult<(Target, File)> {
+///
+/// A FIFO is opened without blocking: while no process reads it yet, the open is retried
+/// every 50 ms (saying so once on standard error) until one does or `interrupt` reports a
+/// signal, so the wait can always be ended with Ctrl-C or SIGTERM.
+pub fn open(
+    output: &Path,
+    input: Option<FileId>,
+    in_place: bool,
+    interrupt: &AtomicUsize,
+) -> CliResult<(Target, File)> {
     let shown = output.display();
     let mut mode = None;
     match std::fs::metadata(output) {
@@ -82,9 +91,34 @@ pub fn open(output: &Path, input: Option<FileId>, in_place: bool) -> CliResult<(
                 return Err(CliError::failed(format!("{shown}: is a directory")));
             }
             if ft.is_char_device() || ft.is_fifo() {
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(output)
+                // Without blocking (a FIFO nobody reads yet would block the open where no
+                // signal ends it); writes block as usual once it is open.
+                let mut said = false;
+                let f = loop {
+                    match OpenOptions::new()
+                        .write(true)
+                        .custom_flags(libc::O_NONBLOCK)
+                        .open(output)
+                    {
+                        Ok(f) => break f,
+                        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                            if let Some(sig) = pending_interrupt(interrupt) {
+                                return Err(interrupted(sig));
+                            }
+                            if !said {
+                                eprintln!(
+                                    "headroom: {shown}: waiting for a process to read this FIFO (Ctrl-C stops)"
+                                );
+                                said = true;
+                            }
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                        }
+                        Err(e) => {
+                            return Err(CliError::failed(format!("{shown}: cannot write: {e}")))
+                        }
+                    }
+                };
+                blocking(&f)
                     .map_err(|e| CliError::failed(format!("{shown}: cannot write: {e}")))?;
                 return Ok((
                     Target::Stream {
@@ -208,4 +242,36 @@ pub fn pending_interrupt(flag: &AtomicUsize) -> Option<usize> {
         0 => None,
         s => Some(s),
     }
+}
+
+/// Clears `O_NONBLOCK` on `f` (opened with it so that the open itself could not block).
+pub(crate) fn blocking(f: &File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = f.as_raw_fd();
+    // SAFETY: `fd` is an open descriptor owned by `f` for the duration of both calls;
+    // F_GETFL/F_SETFL only read and set its status flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether `path` is this process's standard output (the same open file, e.g.
+/// `/dev/stdout`, or the FIFO or device it is connected to).
+pub fn is_stdout(path: &Path) -> bool {
+    use std::os::fd::AsFd;
+    let Ok(m) = std::fs::metadata(path) else {
+        return false;
+    };
+    let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    File::from(fd)
+        .metadata()
+        .is_ok_and(|o| (o.dev(), o.ino()) == (m.dev(), m.ino()))
 }

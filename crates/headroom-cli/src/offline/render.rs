@@ -283,7 +283,12 @@ pub fn render_file(
         frames_hint: info.frames,
         tags,
     };
-    let (target, file) = output::open(&job.output, output::file_id(&job.input), opts.in_place)?;
+    let (target, file) = output::open(
+        &job.output,
+        output::file_id(&job.input),
+        opts.in_place,
+        interrupt,
+    )?;
     let result = run(&mut dec, &target, file, &spec, opts, interrupt);
     match result {
         Ok((frames, latency, loudness)) => {
@@ -534,6 +539,13 @@ pub fn render(
 ) -> CliResult {
     let interrupt = output::interrupt_flag();
     let mut failed = None;
+    // The audio itself goes to standard output: the summaries go to standard error.
+    let mut stderr = std::io::stderr();
+    let out: &mut dyn Write = if jobs.iter().any(|j| output::is_stdout(&j.output)) {
+        &mut stderr
+    } else {
+        out
+    };
     for job in jobs {
         match render_file(job, opts, &interrupt) {
             Ok(summary) => {

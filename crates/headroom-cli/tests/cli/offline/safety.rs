@@ -268,3 +268,100 @@ fn memory_stays_bounded_whatever_the_length() {
     assert!(bytes > 3600 * 48_000 * 4, "{bytes} bytes came through");
     assert!(render < 64 * 1024, "render of 1 h: {render} KiB");
 }
+
+fn mkfifo(path: &std::path::Path) {
+    let st = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(st.success());
+}
+
+/// A FIFO given as input (or as a profile) is refused at once: opening it does not wait for
+/// a writer, and it is never read (a FIFO or `/dev/zero` would hang or grow without end).
+#[test]
+fn fifos_and_devices_as_input_or_profile_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = d.join("x.wav");
+    tone(-20.0, 1.0).write_wav(&x, OutputSamples::S16).unwrap();
+    let fifo = d.join("in.wav");
+    mkfifo(&fifo);
+    let (f, x, o) = (
+        fifo.to_str().unwrap(),
+        x.to_str().unwrap(),
+        d.join("o.wav").display().to_string(),
+    );
+    assert_fails(&headroom(d, &["render", f, &o]), 1, "not a regular file");
+    assert_fails(&headroom(d, &["analyze", f]), 1, "not a regular file");
+    for bad in [f, "/dev/zero"] {
+        assert_fails(
+            &headroom(d, &["render", x, &o, "--profile", bad]),
+            1,
+            "not a regular file: refused",
+        );
+        assert_fails(
+            &headroom(d, &["validate", bad]),
+            1,
+            "not a regular file: refused",
+        );
+    }
+}
+
+/// Rendering into a FIFO that nobody reads yet waits for a reader, says so, and a signal
+/// ends the wait (exit 143 for SIGTERM).
+#[test]
+fn a_fifo_output_without_a_reader_waits_and_a_signal_ends_it() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = d.join("x.wav");
+    tone(-20.0, 1.0).write_wav(&x, OutputSamples::S16).unwrap();
+    let fifo = d.join("pipe");
+    mkfifo(&fifo);
+    let mut child = crate::support::in_private_dirs(
+        Command::new(BIN).args(["render", "-q", x.to_str().unwrap(), fifo.to_str().unwrap()]),
+        d,
+    )
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("waiting for a process to read"), "{line}");
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+}
+
+/// With the audio on standard output (`/dev/stdout`), the summary goes to standard error:
+/// what comes out of the pipe is the WAV stream and nothing else.
+#[test]
+fn the_summary_goes_to_stderr_when_the_audio_goes_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = d.join("x.wav");
+    tone(-20.0, 1.0).write_wav(&x, OutputSamples::S16).unwrap();
+    let out = headroom(
+        d,
+        &[
+            "render",
+            x.to_str().unwrap(),
+            "/dev/stdout",
+            "--format",
+            "wav",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("rendered"),
+        "{}",
+        text(&out.stderr)
+    );
+    let copy = d.join("copy.wav");
+    std::fs::write(&copy, &out.stdout).unwrap();
+    let a = Audio::read(&copy).unwrap();
+    assert_eq!(a.frames(), 48_000);
+    assert!(!text(&out.stdout).contains("rendered"));
+}
