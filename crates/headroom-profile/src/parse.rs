@@ -7,7 +7,7 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::error::{line_col, Invalid, Seg};
+use crate::error::{Invalid, Seg};
 use crate::rules::{build_match, rule_key};
 use crate::schema::{self, fields_in, sections, SettingKind, SettingValue};
 use crate::suggest::closest;
@@ -28,11 +28,45 @@ fn top_level() -> Vec<&'static str> {
 struct Ctx<'a> {
     text: &'a str,
     file: &'a str,
+    /// Byte offset of the start of each line of `text` after the first (where each `\n`
+    /// ends), so that an error's line is found by a search instead of a count from the start
+    /// of the file (a file with many errors would otherwise take quadratic time).
+    line_ends: Vec<usize>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(text: &'a str, file: &'a str) -> Self {
+        let line_ends = text
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'\n')
+            .map(|(i, _)| i + 1)
+            .collect();
+        Ctx {
+            text,
+            file,
+            line_ends,
+        }
+    }
+
+    /// [`line_col`] of `offset`, from the line index.
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let mut off = offset.min(self.text.len());
+        while !self.text.is_char_boundary(off) {
+            off -= 1;
+        }
+        let before = self.line_ends.partition_point(|&start| start <= off);
+        let start = if before == 0 {
+            0
+        } else {
+            self.line_ends.get(before - 1).copied().unwrap_or(0)
+        };
+        let column = self.text.get(start..off).map_or(0, |t| t.chars().count()) + 1;
+        (before + 1, column)
+    }
+
     fn location(&self, offset: usize) -> Location {
-        let (line, column) = line_col(self.text, offset);
+        let (line, column) = self.line_col(offset);
         Location {
             file: self.file.to_owned(),
             line,
@@ -217,7 +251,7 @@ fn keep(errs: &mut Vec<ProfileError>, r: Result<(), ProfileError>) {
 }
 
 fn parse(name: &str, text: &str, file: &str) -> Result<Profile, Vec<ProfileError>> {
-    let ctx = Ctx { text, file };
+    let ctx = Ctx::new(text, file);
     let root = DeTable::parse(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         vec![ctx.err(
@@ -491,4 +525,19 @@ fn locate(ctx: &Ctx<'_>, root: &DeTable<'_>, inv: Invalid) -> ProfileError {
         None => 0..0,
     };
     ctx.err(inv.kind, Some(inv.key), span, inv.message)
+}
+
+#[cfg(test)]
+mod line_index_tests {
+    use super::Ctx;
+    use crate::error::line_col;
+
+    #[test]
+    fn the_line_index_agrees_with_line_col() {
+        let text = "a = 1\n\nbé = \"x\"\r\n[t]\n  k = 2";
+        let ctx = Ctx::new(text, "f");
+        for off in 0..=text.len() + 2 {
+            assert_eq!(ctx.line_col(off), line_col(text, off), "offset {off}");
+        }
+    }
 }

@@ -89,6 +89,16 @@ pub fn source_to_wire(s: &ProfileSource) -> WireSource {
     }
 }
 
+/// The error code and message a failed `profile.use` answers with: a profile file that does
+/// not load is `invalid_value` whatever is wrong in it (an unknown key in a file is no
+/// `unknown_key` of `setting.*`); otherwise as [`store_error`].
+pub fn profile_file_error(e: StoreError) -> IpcError {
+    match &e {
+        StoreError::Profile(_) => IpcError::new(ErrorCode::InvalidValue, e.to_string()),
+        _ => store_error(e),
+    }
+}
+
 /// The error code and message a failed profile-store operation answers with.
 pub fn store_error(e: StoreError) -> IpcError {
     match &e {

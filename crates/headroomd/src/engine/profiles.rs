@@ -7,7 +7,9 @@ use headroom_ipc::{
 };
 
 use super::{Engine, Output};
-use crate::control::convert::{file_error_to_wire, source_to_wire, store_error};
+use crate::control::convert::{
+    file_error_to_wire, profile_file_error, source_to_wire, store_error,
+};
 use crate::profiles::{ProfileEvent, ProfileSource, StoreError};
 
 /// `profile.show`: a profile's TOML (the active one without `name`): the user's file as
@@ -73,7 +75,7 @@ pub(super) fn activate(
     name: String,
     out: &mut Vec<Output>,
 ) -> Result<Response, IpcError> {
-    let diff = e.store.use_profile(&name).map_err(store_error)?;
+    let diff = e.store.use_profile(&name).map_err(profile_file_error)?;
     e.profile_error = None;
     e.profile_error_file = None;
     e.after_store_change(diff, &[], out);

@@ -714,6 +714,29 @@ fn a_profile_change_gives_subscribers_every_setting_with_the_new_profiles_defaul
     );
 }
 
+/// A profile file that does not load is `invalid_value` with its `file:line:col`, whatever is
+/// wrong in it (an unknown key too: `unknown_key` is `setting.*`'s code), and a file with
+/// very many errors is answered at once (its positions are found from a line index).
+#[test]
+fn a_profile_file_that_does_not_load_is_invalid_value() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let file = rig.config.join("many.toml");
+    let text: String = (0..20_000).map(|i| format!("k{i} = 1\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let started = Instant::now();
+    let (_, r) = rig.request(Request::ProfileUse {
+        name: file.display().to_string(),
+    });
+    let err = r.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidValue, "{}", err.message);
+    assert!(
+        err.message.contains("many.toml:1:1: unknown key `k0`"),
+        "{}",
+        err.message
+    );
+    eprintln!("20 000 errors answered in {:?}", started.elapsed());
+}
+
 /// A profile path that exists but is no readable profile file (a directory here) is an
 /// `invalid_value` naming the path and why, not an internal error; the active profile stays.
 #[test]
