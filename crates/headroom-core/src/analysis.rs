@@ -25,6 +25,12 @@
 //! re-sum 400 ms of audio every 100 ms; the histogram also lets several files be measured as
 //! one programme (album loudness) by merging.
 //!
+//! ## Channel weights
+//! The crate's channel map is set from [`crate::meter::channel_weight`], so this analysis
+//! and the [`LiveMeter`] weight channels by the same rule (front 1.0, surround 1.41, LFE
+//! left out; the layout is the default one of the channel count). The crate's own default
+//! map would measure only the first six channels.
+//!
 //! ## Peaks
 //! True peak and sample peak come from a [`LiveMeter`] fed the same audio: its block
 //! interpolator is the BS.1770-4 Annex 2 filter of [`crate::truepeak`], vectorised.
@@ -37,7 +43,7 @@
 //!
 //! Non-finite samples (NaN, ±∞) are measured as digital silence.
 
-use ebur128::{EbuR128, Mode};
+use ebur128::{Channel, EbuR128, Mode};
 use serde::{Deserialize, Serialize};
 
 use crate::meter::{lufs_to_energy, LiveMeter};
@@ -82,6 +88,24 @@ pub enum AnalysisError {
     /// The `ebur128` crate reported an error.
     #[error("loudness measurement failed: {0}")]
     Measurement(String),
+}
+
+/// The `ebur128` channel map giving each channel the weight of
+/// [`crate::meter::channel_weight`]: the crate weighs `Unused` 0, `LeftSurround` 1.41 and
+/// `Center` 1.0.
+fn channel_map(channels: usize) -> Vec<Channel> {
+    (0..channels)
+        .map(|c| {
+            let w = crate::meter::channel_weight(channels, c);
+            if w == 0.0 {
+                Channel::Unused
+            } else if w == crate::meter::SURROUND_WEIGHT {
+                Channel::LeftSurround
+            } else {
+                Channel::Center
+            }
+        })
+        .collect()
 }
 
 fn measurement(e: ebur128::Error) -> AnalysisError {
@@ -152,7 +176,9 @@ impl StreamingAnalyzer {
         // The crate K-weights and keeps the last 3 s of weighted energy; the gating blocks,
         // short-term values and peaks are taken here (see the module documentation).
         let mode = Mode::M | Mode::S;
-        let ebu = EbuR128::new(channels as u32, sample_rate, mode).map_err(measurement)?;
+        let mut ebu = EbuR128::new(channels as u32, sample_rate, mode).map_err(measurement)?;
+        ebu.set_channel_map(&channel_map(channels))
+            .map_err(measurement)?;
         let hop_ms = hop_ms(sample_rate);
         let (hop, hops_m, ring) = match hop_ms {
             Some(ms) => {

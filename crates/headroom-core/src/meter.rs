@@ -27,9 +27,25 @@
 //! −20 LU below the energy mean, then the 10th and 95th percentiles (O(log bins) each).
 //!
 //! ## Channel weights
-//! Channels 0–2 (L, R, C) have weight 1.0 and every channel from index 3 on has weight 1.41
-//! (surround). The LFE channel of a 5.1 layout is *not* modelled: with 6 channels in the usual
-//! L R C LFE Ls Rs order, channel 3 (LFE) is weighted 1.41 instead of being excluded.
+//! Channels are weighted by [`channel_weight`], one rule by channel count that the offline
+//! analysis ([`crate::analysis`]) uses too: front channels (L, R, C) 1.0, surround channels
+//! 1.41 (+1.5 dB), LFE 0 (excluded). The layouts are the default WAV / ffmpeg layouts of each
+//! count, and the weights are those ffmpeg's `ebur128` filter gives them:
+//!
+//! | channels | layout                      | weights                         |
+//! |----------|-----------------------------|---------------------------------|
+//! | 1        | mono                        | 1                               |
+//! | 2        | L R                         | 1 1                             |
+//! | 3        | L R C                       | 1 1 1                           |
+//! | 4        | quad: L R Ls Rs             | 1 1 1.41 1.41                   |
+//! | 5        | 5.0: L R C Ls Rs            | 1 1 1 1.41 1.41                 |
+//! | 6        | 5.1: L R C LFE Ls Rs        | 1 1 1 0 1.41 1.41               |
+//! | 7        | 6.1: L R C LFE Bc Ls Rs     | 1 1 1 0 1.41 1.41 1.41          |
+//! | 8        | 7.1: L R C LFE Lb Rb Ls Rs  | 1 1 1 0 1.41 1.41 1.41 1.41     |
+//! | 9 and up | no standard layout          | the 7.1 weights, then 1         |
+//!
+//! Three channels are taken as L R C (as libebur128 does); ffmpeg guesses 2.1 (L R LFE) for
+//! a three-channel file without a channel mask and then leaves channel 2 out.
 //!
 //! ## Input
 //! Samples are sanitised as in [`crate::truepeak`]: NaN and ±∞ count as 0, magnitudes below
@@ -60,6 +76,32 @@ const BIN_LU: f64 = 0.01;
 const HIST_MIN_LUFS: f64 = crate::LUFS_FLOOR;
 /// Number of bins: −70…+5 LUFS at 0.01 LU.
 const NBINS: usize = 7500;
+
+/// BS.1770 weight of surround channels (+1.5 dB).
+pub const SURROUND_WEIGHT: f64 = 1.41;
+
+/// BS.1770 weight of channel `index` of interleaved audio with `channels` channels in the
+/// default layout of that count: 1.0 for front channels, [`SURROUND_WEIGHT`] for surround
+/// channels, 0 for LFE. See the [module documentation](self#channel-weights) for the table.
+/// Channels past `channels` (and any channel of a 0-channel layout) weigh 0.
+pub fn channel_weight(channels: usize, index: usize) -> f64 {
+    const S: f64 = SURROUND_WEIGHT;
+    const LAYOUTS: [&[f64]; 8] = [
+        &[1.0],
+        &[1.0, 1.0],
+        &[1.0, 1.0, 1.0],
+        &[1.0, 1.0, S, S],
+        &[1.0, 1.0, 1.0, S, S],
+        &[1.0, 1.0, 1.0, 0.0, S, S],
+        &[1.0, 1.0, 1.0, 0.0, S, S, S],
+        &[1.0, 1.0, 1.0, 0.0, S, S, S, S],
+    ];
+    if index >= channels {
+        return 0.0;
+    }
+    let layout = LAYOUTS[channels.min(LAYOUTS.len()) - 1];
+    layout.get(index).copied().unwrap_or(1.0)
+}
 
 /// Converts a mean-square energy (K-weighted, channel-weighted) to LUFS:
 /// `−0.691 + 10·log10(e)`. Returns −∞ for `e ≤ 0` and for NaN.
@@ -747,7 +789,7 @@ impl LiveMeter {
             chans: (0..channels)
                 .map(|c| Chan {
                     k: KState::default(),
-                    weight: if c < 3 { 1.0 } else { 1.41 },
+                    weight: channel_weight(channels, c),
                     sum: 0.0,
                     buf: vec![0.0; HIST + CHUNK],
                 })

@@ -13,6 +13,7 @@ mod chain_props;
 mod levelling;
 mod meter_agreement;
 mod meter_realtime;
+mod meter_surround;
 mod meter_tech3341;
 mod meter_tech3342;
 mod modules;

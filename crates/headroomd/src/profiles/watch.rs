@@ -4,12 +4,14 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use headroom_profile::Profile;
 use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_mini::{new_debouncer, DebounceEventResult, DebouncedEventKind, Debouncer};
+use parking_lot::Mutex;
 
 use super::lookup::{source_path, user_profile_files};
 use super::{ProfileEvent, ProfileStore, StoreError};
@@ -27,6 +29,13 @@ impl ProfileStore {
     /// directory that is not the active one is reported as an `Error` too, and its repair
     /// (or removal) as `Fixed`. Watching stops
     /// when the handle is dropped.
+    ///
+    /// Symlinks are followed: when the config file, a profile in the profiles directory or
+    /// the active profile is a symlink (as dotfile managers make), the directory of its
+    /// final target is watched too, and a change of the target counts as a change of the
+    /// link. These extra watches (and that of the directory of a profile selected by path)
+    /// are re-armed after every reload, so they follow the active profile and re-pointed
+    /// links.
     pub fn watch(&self, sender: Sender<ProfileEvent>) -> Result<WatchHandle, StoreError> {
         let paths = self.paths();
         let config_dir = paths
@@ -48,24 +57,40 @@ impl ProfileStore {
         let mut seen: HashMap<PathBuf, Option<Fingerprint>> = HashMap::new();
         seen.insert(config_file.clone(), fingerprint(&config_file));
         for (_, p) in user_profile_files(&paths) {
-            let p = canon(&p);
+            let p = profiles_dir.join(p.file_name().unwrap_or_default());
             let fp = fingerprint(&p);
             seen.insert(p, fp);
         }
+        let base: Vec<PathBuf> = dirs.iter().map(|d| canon(d)).collect();
+        let (extra_dirs, mut links) = self.extra_watches(&base, &config_file, &profiles_dir);
+        let shared = Arc::new(Mutex::new(Shared {
+            debouncer: None,
+            extra: Vec::new(),
+        }));
+        let weak: Weak<Mutex<Shared>> = Arc::downgrade(&shared);
         let store = self.clone();
+        let (config_file_h, profiles_dir_h, base_h) =
+            (config_file.clone(), profiles_dir.clone(), base.clone());
         let handler = move |res: DebounceEventResult| match res {
             Ok(events) => {
+                let (config_file, profiles_dir) = (&config_file_h, &profiles_dir_h);
                 let mut relevant = false;
                 let mut edited: Vec<PathBuf> = Vec::new();
-                for ev in events {
+                // A change of a symlink's target is a change of the link(s) too.
+                let events = events.into_iter().flat_map(|ev| {
+                    let aliases = links.get(&ev.path).cloned().unwrap_or_default();
+                    std::iter::once((ev.kind, ev.path))
+                        .chain(aliases.into_iter().map(move |a| (ev.kind, a)))
+                });
+                let events: Vec<(DebouncedEventKind, PathBuf)> = events.collect();
+                for (kind, p) in events {
                     // `AnyContinuous` fires while a file is still being written (e.g.
                     // between the truncation and the write of an in-place save); act only
                     // once the path has been quiet for the debounce interval.
-                    if ev.kind != DebouncedEventKind::Any {
+                    if kind != DebouncedEventKind::Any {
                         continue;
                     }
-                    let p = ev.path;
-                    let is_config = p == config_file || p == paths.config_file;
+                    let is_config = p == *config_file || p == paths.config_file;
                     let is_profile = p.extension().is_some_and(|x| x == "toml")
                         && p.parent()
                             .is_some_and(|d| d == profiles_dir || d == paths.profiles_dir);
@@ -91,6 +116,13 @@ impl ProfileStore {
                     .iter()
                     .find_map(|ev| ev.error().map(|e| e.file.clone()))
                     .or_else(|| store.active_path());
+                // Follow the active profile and re-pointed links (before the events go out,
+                // so whoever sees them can count on the new watches).
+                let (wanted, now) = store.extra_watches(&base_h, config_file, profiles_dir);
+                links = now;
+                if let Some(shared) = weak.upgrade() {
+                    shared.lock().arm(wanted);
+                }
                 for ev in events {
                     let _ = sender.send(ev);
                 }
@@ -134,20 +166,62 @@ impl ProfileStore {
                     message: e.to_string(),
                 })?;
         }
-        // A profile selected by path outside the watched directories.
-        if let Some(p) = self.active_path() {
-            if let Some(parent) = p.parent() {
-                let parent = canon(parent);
-                if !dirs.iter().any(|d| canon(d) == parent) {
-                    let _ = debouncer
-                        .watcher()
-                        .watch(&parent, RecursiveMode::NonRecursive);
-                }
+        {
+            let mut g = shared.lock();
+            g.debouncer = Some(debouncer);
+            g.arm(extra_dirs);
+        }
+        Ok(WatchHandle { _shared: shared })
+    }
+
+    /// The directories to watch besides `base` (the config and profiles directories,
+    /// canonical): the directory of a profile selected by path, and the directory of the
+    /// final target of every symlink among the config file, the profiles and the active
+    /// profile. Also returns each such target (canonical) with the links to it, as the
+    /// watcher reports them (`config_file` and files of `profiles_dir`, canonical
+    /// directories) or as the active profile's path is given.
+    fn extra_watches(
+        &self,
+        base: &[PathBuf],
+        config_file: &Path,
+        profiles_dir: &Path,
+    ) -> (Vec<PathBuf>, HashMap<PathBuf, Vec<PathBuf>>) {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        let mut links: HashMap<PathBuf, Vec<PathBuf>> = HashMap::new();
+        let add_dir = |d: PathBuf, dirs: &mut Vec<PathBuf>| {
+            if !base.contains(&d) && !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        };
+        let mut candidates = vec![config_file.to_path_buf()];
+        for (_, p) in user_profile_files(&self.paths()) {
+            candidates.push(profiles_dir.join(p.file_name().unwrap_or_default()));
+        }
+        if let Some(active) = self.active_path() {
+            // A profile selected by path outside the watched directories.
+            if let Some(parent) = active.parent() {
+                let parent = fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf());
+                add_dir(parent, &mut dirs);
+            }
+            candidates.push(active);
+        }
+        for link in candidates {
+            let is_link = fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink());
+            if !is_link {
+                continue;
+            }
+            let Ok(target) = fs::canonicalize(&link) else {
+                continue;
+            };
+            if let Some(parent) = target.parent() {
+                add_dir(parent.to_path_buf(), &mut dirs);
+            }
+            let aliases = links.entry(target).or_default();
+            if !aliases.contains(&link) {
+                aliases.push(link);
             }
         }
-        Ok(WatchHandle {
-            _debouncer: debouncer,
-        })
+        (dirs, links)
     }
 
     fn active_path(&self) -> Option<PathBuf> {
@@ -178,9 +252,43 @@ fn fingerprint(p: &Path) -> Option<Fingerprint> {
     ))
 }
 
+/// The watcher and the directories it watches besides the config and profiles directories,
+/// shared by [`WatchHandle`] and the event handler (which re-arms them).
+struct Shared {
+    debouncer: Option<Debouncer<RecommendedWatcher>>,
+    extra: Vec<PathBuf>,
+}
+
+impl Shared {
+    /// Watches `wanted` (besides the base directories) and stops watching the extra
+    /// directories no longer wanted. A directory that cannot be watched is logged.
+    fn arm(&mut self, wanted: Vec<PathBuf>) {
+        let Some(d) = self.debouncer.as_mut() else {
+            return;
+        };
+        for old in &self.extra {
+            if !wanted.contains(old) {
+                let _ = d.watcher().unwatch(old);
+            }
+        }
+        let mut armed = Vec::with_capacity(wanted.len());
+        for dir in wanted {
+            if self.extra.contains(&dir) {
+                armed.push(dir);
+                continue;
+            }
+            match d.watcher().watch(&dir, RecursiveMode::NonRecursive) {
+                Ok(()) => armed.push(dir),
+                Err(e) => tracing::warn!("profile watcher: cannot watch {}: {e}", dir.display()),
+            }
+        }
+        self.extra = armed;
+    }
+}
+
 /// Keeps the file watcher of [`ProfileStore::watch`] running; dropping it stops watching.
 pub struct WatchHandle {
-    _debouncer: Debouncer<RecommendedWatcher>,
+    _shared: Arc<Mutex<Shared>>,
 }
 
 impl std::fmt::Debug for WatchHandle {

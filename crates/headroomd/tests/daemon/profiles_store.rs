@@ -559,3 +559,85 @@ fn a_fifo_profile_does_not_stop_hot_reload() {
     })
     .expect("an edit after the FIFO is still picked up");
 }
+
+/// A profile and a config file that are symlinks to files elsewhere (as dotfile managers
+/// make): editing the targets is applied, a broken edit reported, like edits of the files
+/// themselves; re-pointed links and a newly selected symlinked profile are followed.
+#[test]
+fn hot_reload_follows_symlinked_profiles_and_config() {
+    use std::os::unix::fs::symlink;
+    let d = Dirs::new();
+    let dotfiles = d._tmp.path().join("dotfiles");
+    fs::create_dir_all(&dotfiles).unwrap();
+    let target = dotfiles.join("mine.toml");
+    fs::write(&target, mine(-16.0)).unwrap();
+    symlink(&target, d.profile("mine")).unwrap();
+    let config_target = dotfiles.join("config.toml");
+    fs::write(&config_target, "profile = \"mine\"\n").unwrap();
+    symlink(&config_target, d.config.join("config.toml")).unwrap();
+    let s = d.store();
+    assert_eq!(s.effective().chain.agc.target_lufs, -16.0);
+    let (_watch, rx) = watched(&s);
+
+    // 1. In-place edit and editor-style save of the target.
+    fs::write(&target, mine(-20.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-20.0))
+        .expect("edit of the target picked up within 1 s");
+    write_via_rename(&target, &mine(-22.0));
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-22.0))
+        .expect("rename over the target picked up within 1 s");
+
+    // 2. A broken edit of the target is reported (as the profile's file); the last good
+    // profile stays; the repair applies.
+    fs::write(&target, "[compressor]\nratio = 0.5\n").unwrap();
+    let (file, line, _, message) = next_error(&rx, "broken target");
+    assert_eq!(file.file_name().unwrap(), "mine.toml");
+    assert_eq!(line, 2);
+    assert!(message.contains("compressor.ratio"), "{message}");
+    assert_eq!(s.effective().chain.agc.target_lufs, -22.0);
+    fs::write(&target, mine(-19.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-19.0)).expect("repair applied");
+
+    // 3. The link re-pointed to a file in another folder: that file is followed now.
+    let other_dir = d._tmp.path().join("elsewhere");
+    fs::create_dir_all(&other_dir).unwrap();
+    let target2 = other_dir.join("mine2.toml");
+    fs::write(&target2, mine(-18.0)).unwrap();
+    let tmp_link = d.config.join("profiles/.mine.toml.tmp");
+    symlink(&target2, &tmp_link).unwrap();
+    fs::rename(&tmp_link, d.profile("mine")).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-18.0)).expect("re-pointed link");
+    fs::write(&target2, mine(-17.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-17.0))
+        .expect("edit of the new target picked up");
+
+    // 4. The config file's target edited: another profile is selected.
+    fs::write(&config_target, "profile = \"night\"\n").unwrap();
+    let ev = wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Changed { .. }))
+        .expect("edit of the config file's target picked up");
+    match ev {
+        ProfileEvent::Changed { profile, .. } => assert_eq!(profile.name, "night"),
+        other => panic!("{other:?}"),
+    }
+
+    // 5. A symlinked profile selected by path, in a folder that is not watched at start.
+    let links = d._tmp.path().join("links");
+    fs::create_dir_all(&links).unwrap();
+    let third = dotfiles.join("third.toml");
+    fs::write(&third, mine(-15.0)).unwrap();
+    let by_path = links.join("third.toml");
+    symlink(&third, &by_path).unwrap();
+    fs::write(
+        &config_target,
+        format!("profile = \"{}\"\n", by_path.display()),
+    )
+    .unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-15.0)).expect("selected by path");
+    fs::write(&third, mine(-14.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-14.0))
+        .expect("edit of the selected profile's target picked up");
+    fs::write(&third, "[agc]\ntarget_lufs = \"loud\"\n").unwrap();
+    let (_, line, _, _) = next_error(&rx, "broken selected target");
+    assert_eq!(line, 2);
+    assert_eq!(s.effective().chain.agc.target_lufs, -14.0);
+}

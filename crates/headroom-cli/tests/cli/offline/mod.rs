@@ -8,3 +8,4 @@ mod formats;
 mod progress;
 mod render;
 mod safety;
+mod surround;
