@@ -190,6 +190,7 @@ impl Engine {
         let _ = routing.set_bypass(params.bypass);
         let timing = bus.timing().snapshot();
         let profile_error = store.startup_error();
+        let profile_error_file = store.startup_error_file();
         // The word and the alerts start from the same facts the status reports.
         let mut watch = Watch::new();
         watch.set_bypass(params.bypass);
@@ -218,7 +219,7 @@ impl Engine {
             last_history: Instant::now(),
             last_timing: timing,
             profile_error,
-            profile_error_file: None,
+            profile_error_file,
             watch,
             last_xruns: 0,
             last_tick_frames: 0,

@@ -177,8 +177,10 @@ pub enum ProfileEvent {
     /// value differs from the one read before; an invalid value is logged and changes
     /// nothing). Desktop notifications follow it; the profile is not concerned.
     AlertsNotify(bool),
-    /// A profile file that is not the active one, edited, loads again (or was removed): an
-    /// error reported for it before is over. Sent by the file watcher.
+    /// A file reported in error before loads again, with nothing else changed (a profile
+    /// that is not the active one, edited, loads again or was removed — sent by the file
+    /// watcher —, or the config file or active profile put back as it was — sent by a
+    /// reload): that error is over.
     Fixed(PathBuf),
 }
 
@@ -280,6 +282,10 @@ struct Inner {
     /// Why the config file or the active profile could not be used at start (a fallback is
     /// in force), if so.
     startup_error: Option<String>,
+    /// The file of the last error [`Inner::reload_profile`] (or start-up) met in the config
+    /// file or the active profile, until a reload succeeds: that reload reports it `Fixed`
+    /// when nothing else changed (the file was put back as it was).
+    error_file: Option<PathBuf>,
     paths: StorePaths,
     /// Name (or path) the config file selects, as written there.
     active_name: String,
@@ -366,25 +372,20 @@ impl Inner {
         let name = match read_config_located(&self.paths.config_file) {
             Ok(n) => n,
             Err(p) => {
+                self.error_file = Some(self.paths.config_file.clone());
                 return Some(ProfileEvent::Error(FileError {
                     file: self.paths.config_file.clone(),
                     line: p.line,
                     column: p.column,
                     message: p.message,
-                }))
+                }));
             }
         };
         let (profile, source) = match load_profile(&self.paths, &name) {
             Ok(x) => x,
             Err(e) => {
-                // A name that does not exist is a mistake in the config file.
-                let file = if matches!(e, StoreError::NotFound { .. }) {
-                    self.paths.config_file.clone()
-                } else if is_path(&name) {
-                    PathBuf::from(&name)
-                } else {
-                    self.paths.profiles_dir.join(format!("{name}.toml"))
-                };
+                let file = error_file_of(&self.paths, &name, &e);
+                self.error_file = Some(file.clone());
                 return Some(ProfileEvent::from_store_error(&file, &e));
             }
         };
@@ -392,11 +393,28 @@ impl Inner {
         self.active_source = source;
         self.active = Arc::new(profile);
         let detail = self.recompute();
-        detail.kind().map(|diff| ProfileEvent::Changed {
-            profile: self.effective.clone(),
-            diff,
-            detail,
-        })
+        let fixed = self.error_file.take();
+        match detail.kind() {
+            Some(diff) => Some(ProfileEvent::Changed {
+                profile: self.effective.clone(),
+                diff,
+                detail,
+            }),
+            // Put back as it was: the same profile, but the error is over.
+            None => fixed.map(ProfileEvent::Fixed),
+        }
+    }
+}
+
+/// The file an error loading profile `name` is about: the config file for a name that does
+/// not exist (a mistake there), else the profile's file.
+fn error_file_of(paths: &StorePaths, name: &str, e: &StoreError) -> PathBuf {
+    if matches!(e, StoreError::NotFound { .. }) {
+        paths.config_file.clone()
+    } else if is_path(name) {
+        PathBuf::from(name)
+    } else {
+        paths.profiles_dir.join(format!("{name}.toml"))
     }
 }
 
@@ -413,8 +431,10 @@ impl ProfileStore {
     pub fn open(paths: StorePaths) -> Self {
         let mut warnings = Vec::new();
         let mut startup_error = None;
+        let mut error_file = None;
         let name = read_config(&paths.config_file).unwrap_or_else(|e| {
             startup_error = Some(e.to_string());
+            error_file = Some(paths.config_file.clone());
             warnings.push(format!("{e}; using the `{DEFAULT_PROFILE_NAME}` profile"));
             DEFAULT_PROFILE_NAME.into()
         });
@@ -422,6 +442,7 @@ impl ProfileStore {
             Ok(x) => x,
             Err(e) => {
                 startup_error = Some(e.to_string());
+                error_file = Some(error_file_of(&paths, &name, &e));
                 // No last good profile yet: fall back to the shipped one of that name, else
                 // the built-in defaults.
                 let fallback = if is_path(&name) {
@@ -465,6 +486,7 @@ impl ProfileStore {
             ignored: Default::default(),
             warnings,
             startup_error,
+            error_file,
             alerts_notify,
             alerts_notify_error,
         };
@@ -488,6 +510,13 @@ impl ProfileStore {
     /// (`file:line:col: message`; a fallback profile is in force), if so.
     pub fn startup_error(&self) -> Option<String> {
         self.inner.lock().startup_error.clone()
+    }
+
+    /// The file [`startup_error`](Self::startup_error) is about (while no reload has
+    /// succeeded since).
+    pub fn startup_error_file(&self) -> Option<PathBuf> {
+        let g = self.inner.lock();
+        g.startup_error.as_ref().and(g.error_file.clone())
     }
 
     /// Problems met since the last call (start-up fallbacks, skipped overrides), oldest

@@ -641,3 +641,47 @@ fn hot_reload_follows_symlinked_profiles_and_config() {
     assert_eq!(line, 2);
     assert_eq!(s.effective().chain.agc.target_lufs, -14.0);
 }
+
+/// A broken active profile or config file put back exactly as it was: the reload finds
+/// nothing changed in the profile, and reports the error over (`Fixed`) so that it clears.
+#[test]
+fn a_file_put_back_as_it_was_reports_its_error_over() {
+    let (d, s) = Dirs::mine_active();
+    let good = mine(-16.0);
+    fs::write(d.profile("mine"), "[agc]\ntarget_lufs = \n").unwrap();
+    assert!(matches!(&s.reload()[..], [ProfileEvent::Error(_)]));
+    fs::write(d.profile("mine"), &good).unwrap();
+    match &s.reload()[..] {
+        [ProfileEvent::Fixed(f)] => assert_eq!(f, &d.profile("mine")),
+        other => panic!("{other:?}"),
+    }
+    // Nothing to report any more.
+    assert!(s.reload().is_empty());
+    let config = d.config.join("config.toml");
+    d.write_config("profile = \n");
+    assert!(matches!(&s.reload()[..], [ProfileEvent::Error(_)]));
+    d.write_config("profile = \"mine\"\n");
+    match &s.reload()[..] {
+        [ProfileEvent::Fixed(f)] => assert_eq!(f, &config),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A profile that failed at start-up names its file, so its repair clears the error.
+#[test]
+fn a_startup_error_names_its_file() {
+    let d = Dirs::new();
+    fs::write(d.profile("mine"), "[agc]\ntarget_lufs = \n").unwrap();
+    d.write_config("profile = \"mine\"\n");
+    let s = d.store();
+    assert!(s.startup_error().is_some());
+    assert_eq!(s.startup_error_file(), Some(d.profile("mine")));
+    // Moving the config to another profile that loads ends it, changed or not.
+    d.write_config("profile = \"default\"\n");
+    let evs = s.reload();
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, ProfileEvent::Changed { .. } | ProfileEvent::Fixed(_))),
+        "{evs:?}"
+    );
+}
