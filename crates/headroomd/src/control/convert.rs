@@ -105,9 +105,13 @@ pub fn store_error(e: StoreError) -> IpcError {
         StoreError::Profile(pe) if pe.kind == ErrorKind::UnknownKey => {
             IpcError::new(ErrorCode::UnknownKey, e.to_string())
         }
-        StoreError::Profile(_) | StoreError::Config(_) | StoreError::Unreadable { .. } => {
+        StoreError::Profile(_) | StoreError::Config(_) => {
             IpcError::new(ErrorCode::InvalidValue, e.to_string())
         }
+        StoreError::Unreadable { .. } => IpcError::new(
+            ErrorCode::InvalidValue,
+            format!("{e} (give a profile's name or the path of a .toml file)"),
+        ),
         StoreError::NotFound { .. } | StoreError::NoFile { .. } => {
             IpcError::new(ErrorCode::NotFound, e.to_string())
         }

@@ -115,7 +115,7 @@ pub enum StoreError {
     /// A profile file asked for (by path, or by name in the profiles directory) exists but
     /// cannot be read as one: a directory or other non-regular file, no permission, too
     /// large, not UTF-8.
-    #[error("cannot use {} as a profile: {source} (give a profile's name or the path of a .toml file)", path.display())]
+    #[error("cannot use {} as a profile: {source}", path.display())]
     Unreadable {
         /// The path asked for.
         path: PathBuf,
@@ -187,7 +187,7 @@ pub enum ProfileEvent {
 /// A profile or the config file that does not load: where and what. Shown as
 /// `file:line:column: message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}:{column}: {message}", file.display())]
+#[error("{}{}: {message}", file.display(), position(*line, *column))]
 pub struct FileError {
     /// The offending file.
     pub file: PathBuf,
@@ -197,6 +197,15 @@ pub struct FileError {
     pub column: usize,
     /// What is wrong, with the key concerned.
     pub message: String,
+}
+
+/// `:line:column`, or nothing for an error without a position (line 0).
+fn position(line: usize, column: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}:{column}")
+    }
 }
 
 impl FileError {

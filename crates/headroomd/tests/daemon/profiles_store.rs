@@ -685,3 +685,23 @@ fn a_startup_error_names_its_file() {
         "{evs:?}"
     );
 }
+
+/// A file error without a position reads `file: message`, not `file:0:0: message`.
+#[test]
+fn file_errors_without_a_position_name_the_file_only() {
+    use headroomd::profiles::FileError;
+    let e = |line, column| FileError {
+        file: "/c/config.toml".into(),
+        line,
+        column,
+        message: "cannot read it: a FIFO, not a regular file: refused".into(),
+    };
+    assert_eq!(
+        e(0, 0).to_string(),
+        "/c/config.toml: cannot read it: a FIFO, not a regular file: refused"
+    );
+    assert_eq!(
+        e(3, 7).to_string(),
+        "/c/config.toml:3:7: cannot read it: a FIFO, not a regular file: refused"
+    );
+}
