@@ -59,6 +59,11 @@ pub fn utc_time(unix_ms: u64) -> String {
 
 /// A table with left-aligned columns separated by two spaces; trailing spaces trimmed.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| printable(c)).collect())
+        .collect();
+    let rows = &rows[..];
     let n = header.len();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
@@ -282,12 +287,12 @@ pub fn routes(r: &Routes) -> String {
             out.push_str(&format!(
                 "  note: {} ({}): {}\n",
                 x.node_id,
-                if x.app.is_empty() {
+                printable(if x.app.is_empty() {
                     x.binary.as_deref().unwrap_or("?")
                 } else {
                     &x.app
-                },
-                x.note.as_deref().unwrap_or_default()
+                }),
+                printable(x.note.as_deref().unwrap_or_default())
             ));
         }
     }
@@ -430,6 +435,15 @@ mod tests {
     }
 
     #[test]
+    fn names_from_other_programs_cannot_reach_the_terminal() {
+        assert_eq!(printable("mpv"), "mpv");
+        assert_eq!(printable("évil\u{1b}[31mred\n"), "évil\\u{1b}[31mred\\n");
+        let t = table(&["APP"], &[vec!["a\u{1b}]0;title\u{7}".into()]]);
+        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        assert_eq!(t.lines().count(), 2);
+    }
+
+    #[test]
     fn uptime_and_time() {
         assert_eq!(uptime(42), "42s");
         assert_eq!(uptime(750), "12m 30s");
@@ -439,4 +453,22 @@ mod tests {
         assert_eq!(utc_time(1_700_000_000_000), "2023-11-14 22:13:20");
         assert_eq!(utc_time(951_782_400_000), "2000-02-29 00:00:00");
     }
+}
+
+/// `s` with its control characters (escape sequences, newlines, …) written out as escapes
+/// (`\u{1b}`): names and titles come from other programs (a stream's application and media
+/// name), and must not act on the terminal or break a table's lines.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
