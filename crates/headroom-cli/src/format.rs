@@ -415,6 +415,24 @@ pub fn route_changed(app: &str, route: Option<Route>) -> String {
     }
 }
 
+/// `s` with its control characters (escape sequences, newlines, …) written out as escapes
+/// (`\u{1b}`): names and titles come from other programs (a stream's application and media
+/// name), and must not act on the terminal or break a table's lines.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,22 +471,4 @@ mod tests {
         assert_eq!(utc_time(1_700_000_000_000), "2023-11-14 22:13:20");
         assert_eq!(utc_time(951_782_400_000), "2000-02-29 00:00:00");
     }
-}
-
-/// `s` with its control characters (escape sequences, newlines, …) written out as escapes
-/// (`\u{1b}`): names and titles come from other programs (a stream's application and media
-/// name), and must not act on the terminal or break a table's lines.
-pub fn printable(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_owned();
-    }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
