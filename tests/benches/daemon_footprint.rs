@@ -172,6 +172,8 @@ struct Idle {
     window: Duration,
     cpu_ms: f64,
     wakeups: u64,
+    /// RSS at the end of the window, kB.
+    rss_kb: u64,
 }
 
 /// Whether the graph has suspended the node named `name` (the session manager suspends
@@ -187,7 +189,7 @@ fn suspended(sb: &Sandbox, name: &str) -> Result<bool> {
 /// Waits until headroomd has settled — no alert active (an alert's clearing is timed: an
 /// `xrun_burst` after xruns on a loaded machine keeps the daemon ticking until it clears,
 /// 60 s later), its sink suspended by the graph, then a whole second without a wakeup (or
-/// 30 s) — then measures its CPU time and wakeups over `window`.
+/// 30 s) — then measures its CPU time and wakeups over `window`, and its RSS after it.
 fn measure_idle(sb: &Sandbox, pid: u32, window: Duration) -> Result<Idle> {
     wait_for("no alert active", Duration::from_secs(90), || {
         Ok(status(sb)?.alerts.is_empty().then_some(()))
@@ -212,6 +214,7 @@ fn measure_idle(sb: &Sandbox, pid: u32, window: Duration) -> Result<Idle> {
         window: t1 - t0,
         cpu_ms: c1.saturating_sub(c0) as f64 / 1e6,
         wakeups: w1.saturating_sub(w0),
+        rss_kb: rss_kb(pid)?,
     })
 }
 
@@ -650,6 +653,11 @@ fn main() -> Result<()> {
     };
     let mut d = Daemon::start_bin(&sb, &bin, &[])?;
     let pid = d.pid().context("headroomd pid")?;
+    // Idle figures once start-up is over: the daemon then releases the code only start-up
+    // ran from its resident memory (`headroomd::code_pages`), 1 s after its bus is ready.
+    wait_for("start-up over", Duration::from_secs(10), || {
+        Ok(d.log().contains("start-up over").then_some(()))
+    })?;
     let r = (|| {
         let ours = measure(&sb, pid, BUS_SINK, &wav, "footprint-tone", &mode)?;
         // The same without the Layer A tap: what the bus alone costs.
@@ -846,10 +854,11 @@ fn report(
     let secs = idle.window.as_secs_f64();
     println!(
         "idle (no stream, no subscriber, after the runs above): {:.2} ms CPU in {secs:.0} s \
-         ({:.4} % of one core), {} wakeups ({:.2}/s)",
+         ({:.4} % of one core), {} wakeups ({:.2}/s); RSS {:.1} MB",
         idle.cpu_ms,
         idle.cpu_ms / 10.0 / secs,
         idle.wakeups,
-        idle.wakeups as f64 / secs
+        idle.wakeups as f64 / secs,
+        idle.rss_kb as f64 / 1024.0
     );
 }

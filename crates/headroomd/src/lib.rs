@@ -4,6 +4,7 @@
 //! asked to stop. The `headroomd` binary is a thin wrapper, so integration tests can start a
 //! real daemon in-process or as a child process.
 
+pub mod code_pages;
 pub mod control;
 pub mod engine;
 pub mod files;

@@ -12,10 +12,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use crossbeam_channel::{bounded, select, tick, unbounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{at, bounded, select, tick, unbounded, Receiver, RecvTimeoutError, Sender};
 use headroom_ipc::{ErrorCode, Event, IpcError, Request, Response, Topic};
 
 use super::{Engine, Input, Output, ROUTES_FILE_NAME, TICK};
+use crate::code_pages::Released;
 use crate::control::{Broadcaster, Handler, Server, ServerConfig};
 use crate::history::{History, HistoryConfig};
 use crate::notify::{Bus as NotifyBus, Notifications};
@@ -185,6 +186,10 @@ impl Outlets<'_> {
     }
 }
 
+/// How long after the bus is first ready start-up counts as over (the routing of the streams
+/// already playing applied): then the start-up code's pages are released.
+const START_UP_SETTLE: Duration = Duration::from_secs(1);
+
 /// Feeds `engine` until it is told to stop (or its inputs go away), then shuts it down.
 /// Returns why it stopped.
 fn serve(
@@ -201,6 +206,11 @@ fn serve(
     let never = crossbeam_channel::never();
     let mut prof_rx = prof_rx;
     let no_ticks = crossbeam_channel::never();
+    // Start-up is over once the bus is first ready and the engine has had a moment to apply
+    // routing to the streams already playing: then the code only start-up ran is released
+    // from the resident memory, once (`code_pages`).
+    let mut release_code_at: Option<Instant> = None;
+    let mut code_released = false;
     let reason = loop {
         // Idle and nobody subscribed: no ticks until the next input (see `Engine::is_idle`).
         let ticks = if engine.is_idle() && outlets.broadcaster.subscriber_count() == 0 {
@@ -208,6 +218,7 @@ fn serve(
         } else {
             &ticker
         };
+        let release_code = release_code_at.map_or_else(crossbeam_channel::never, at);
         select! {
             recv(rx) -> msg => match msg {
                 Ok(EngineMsg::Request(req, claim, reply)) => {
@@ -227,13 +238,29 @@ fn serve(
                 Err(_) => break "control channel closed".into(),
             },
             recv(pw_rx) -> ev => match ev {
-                Ok(ev) => outlets.dispatch(engine.on(Input::Pw(ev)), None, None),
+                Ok(ev) => {
+                    if !code_released && matches!(ev, PwEvent::BusReady { .. }) {
+                        release_code_at = Some(Instant::now() + START_UP_SETTLE);
+                    }
+                    outlets.dispatch(engine.on(Input::Pw(ev)), None, None)
+                }
                 Err(_) => break "the PipeWire thread ended".into(),
             },
             recv(prof_rx) -> ev => match ev {
                 Ok(ev) => outlets.dispatch(engine.on(Input::Profile(ev)), None, None),
                 Err(_) => prof_rx = &never,
             },
+            recv(release_code) -> _ => {
+                release_code_at = None;
+                code_released = true;
+                match crate::code_pages::release_code_pages() {
+                    Ok(Released::Dropped { resident_kb }) => tracing::info!(
+                        "start-up over: {resident_kb} kB of resident code released"
+                    ),
+                    Ok(r) => tracing::info!("start-up over: code kept resident ({r:?})"),
+                    Err(e) => tracing::info!("start-up over: code kept resident ({e})"),
+                }
+            }
             recv(ticks) -> _ => {
                 outlets.dispatch(engine.on(Input::Tick { now: Instant::now() }), None, None);
             }
