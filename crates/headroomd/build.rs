@@ -4,7 +4,8 @@
 //! released after start-up (`headroomd::code_pages`), the kernel then maps back only the
 //! windows holding that code instead of nearly all of the text. Regenerate the file with
 //! `scripts/code-order.sh` after larger changes (names it no longer finds are ignored).
-//! `HEADROOM_NO_CODE_ORDER=1` builds without it (e.g. for a linker other than lld).
+//! `HEADROOM_NO_CODE_ORDER=1` builds without it; so does a build that chooses its own linker
+//! (`target.<triple>.linker` or linker flags in `RUSTFLAGS`), which may not be lld.
 
 use std::path::Path;
 
@@ -14,7 +15,12 @@ fn main() {
     let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
     let target = std::env::var("TARGET").unwrap_or_default();
     let off = std::env::var_os("HEADROOM_NO_CODE_ORDER").is_some_and(|v| v != "0");
-    if !release || off || target != "x86_64-unknown-linux-gnu" {
+    let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let own_linker = std::env::var_os("RUSTC_LINKER").is_some()
+        || ["linker", "fuse-ld", "link-self-contained"]
+            .iter()
+            .any(|f| flags.contains(f));
+    if !release || off || own_linker || target != "x86_64-unknown-linux-gnu" {
         return;
     }
     let order = Path::new(env!("CARGO_MANIFEST_DIR")).join("code-order.txt");
