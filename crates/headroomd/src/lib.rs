@@ -39,7 +39,7 @@ pub struct DaemonConfig {
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
-/// Large allocations (at least 128 kB) always get their own mapping, which is returned to the
+/// Allocations of at least 32 kB always get their own mapping, which is returned to the
 /// system when freed (glibc only; elsewhere a no-op). Call it first thing in `main`.
 ///
 /// glibc raises its mmap threshold each time such a block is freed, so once a stream's
@@ -47,13 +47,17 @@ static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 /// audioconvert with `calloc`) have been freed, the next tap's buffers come from the heap and
 /// are zeroed page by page: every later tap then costs its full scratch size in resident
 /// memory instead of the few pages a quantum touches, and the memory is not returned when it
-/// goes away. A fixed threshold keeps them lazily mapped.
+/// goes away. A fixed threshold keeps them lazily mapped. At 32 kB rather than glibc's
+/// initial 128 kB, the PipeWire streams' smaller `calloc`'d blocks are mapped lazily too
+/// instead of being zeroed in the heap, and given back when a stream goes (≈ 0.3 MB less
+/// with one tapped stream). The real-time callbacks never allocate, so the extra `mmap`
+/// calls happen only when streams and large replies come and go.
 pub fn fix_malloc_mmap_threshold() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes the allocator's tuning; called before any other thread
     // exists, with a valid parameter and value.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 * 1024);
     }
 }
 
