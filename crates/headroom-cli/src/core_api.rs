@@ -93,34 +93,13 @@ pub fn load_profile(spec: &str) -> CliResult<Profile> {
     }
 }
 
-/// Largest profile file read, bytes (as the daemon's limit).
-const MAX_PROFILE_BYTES: u64 = 1 << 20;
-
-/// The text of the profile file `path`: a regular file of at most [`MAX_PROFILE_BYTES`],
-/// as UTF-8. A device, FIFO or directory is refused without reading from it (a FIFO without a
-/// writer would block, `/dev/zero` never ends).
+/// The text of the profile file `path`, read as the daemon reads it
+/// ([`headroom_profile::file`]): a regular file (a device, FIFO or directory is refused
+/// without reading from it: a FIFO without a writer would block, `/dev/zero` never ends) of
+/// at most 1 MiB, as UTF-8.
 fn read_profile_text(path: &Path) -> CliResult<String> {
-    use std::io::Read;
-    let fail = |why: String| CliError::failed(format!("{}: {why}", path.display()));
-    let f = crate::audio::open_read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    let meta = f
-        .metadata()
-        .map_err(|e| fail(format!("cannot read: {e}")))?;
-    if !meta.is_file() {
-        return Err(fail(
-            "not a regular file: refused (a profile is a .toml file)".to_string(),
-        ));
-    }
-    let mut bytes = Vec::new();
-    f.take(MAX_PROFILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| fail(format!("cannot read: {e}")))?;
-    if bytes.len() as u64 > MAX_PROFILE_BYTES {
-        return Err(fail(format!(
-            "larger than the {MAX_PROFILE_BYTES}-byte limit for a profile: refused"
-        )));
-    }
-    String::from_utf8(bytes).map_err(|_| fail("not valid UTF-8".to_string()))
+    headroom_profile::file::read_regular_to_string(path)
+        .map_err(|e| CliError::failed(format!("{}: cannot read: {e}", path.display())))
 }
 
 fn parse_file(path: &Path) -> CliResult<Profile> {

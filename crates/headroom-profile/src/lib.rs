@@ -51,6 +51,7 @@ mod check;
 mod diff;
 mod docs;
 mod error;
+pub mod file;
 pub mod glob;
 mod parse;
 mod profile;

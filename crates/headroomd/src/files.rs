@@ -8,57 +8,22 @@
 //!   files headroomd writes itself are opened with `O_NOFOLLOW` ([`open_own`]).
 //! * Every read is capped ([`MAX_FILE_BYTES`] for whole files, [`MAX_HISTORY_LINE_BYTES`] per
 //!   history line): a larger file is an error naming the limit, never an unbounded allocation.
+//!
+//! The reading of the files a user names is [`headroom_profile::file`]'s (the command line
+//! reads profiles with it too), re-exported here.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// Largest profile, config, state or routes file read, in bytes.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub use headroom_profile::file::{
+    check_regular, open_regular, read_capped, read_regular, read_regular_to_string, MAX_FILE_BYTES,
+};
 
 /// Longest line of a history segment, in bytes (a sample is about 250); longer lines are
 /// skipped unread.
 pub const MAX_HISTORY_LINE_BYTES: usize = 4096;
-
-/// What kind of file `m` describes, for an error message.
-fn kind(m: &std::fs::Metadata) -> &'static str {
-    let t = m.file_type();
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else {
-        "not a regular file"
-    }
-}
-
-fn check_regular(f: File) -> io::Result<File> {
-    let m = f.metadata()?;
-    if !m.file_type().is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{}, not a regular file: refused", kind(&m)),
-        ));
-    }
-    Ok(f)
-}
-
-/// Opens `path` for reading if it is a regular file (following symlinks): never blocks on a
-/// FIFO, refuses anything but a regular file.
-pub fn open_regular(path: &Path) -> io::Result<File> {
-    let f = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)?;
-    check_regular(f)
-}
 
 /// Opens one of headroomd's own files (`options` say how) without following a symlink at
 /// `path` (`O_NOFOLLOW`: a symlink there is an error, whatever it points at) and without
@@ -78,30 +43,6 @@ pub fn open_own(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
             }
         })?;
     check_regular(f)
-}
-
-/// Reads all of `f`, at most `max` bytes; a longer file is an error naming the limit.
-pub fn read_capped(f: File, max: u64) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    f.take(max + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than the {max}-byte limit: refused"),
-        ));
-    }
-    Ok(buf)
-}
-
-/// Reads the regular file `path` (see [`open_regular`]), at most [`MAX_FILE_BYTES`].
-pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
-    read_capped(open_regular(path)?, MAX_FILE_BYTES)
-}
-
-/// [`read_regular`] as UTF-8 text.
-pub fn read_regular_to_string(path: &Path) -> io::Result<String> {
-    String::from_utf8(read_regular(path)?)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not valid UTF-8"))
 }
 
 /// Calls `line` with each line of `r` (without the `\n`) of at most `max_line` bytes, until it
