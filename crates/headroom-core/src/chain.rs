@@ -72,6 +72,10 @@ pub const MAX_LIMITER_MAKEUP_DB: f64 = 2.0;
 /// Largest part of the automatic makeup that makes up for the limiter and the compressor's
 /// attack and release, with a heavy compressor (see [`Chain::update_makeup`]), dB.
 const HEAVY_LIMITER_MAKEUP_DB: f64 = 8.0;
+/// Most the loudness ceiling's limit is raised for what the limiter takes, dB.
+pub const MAX_CEILING_LIMITER_DB: f64 = 6.0;
+/// How fast that raise grows back after the output passed the limit, dB/s.
+const CEILING_CREDIT_RISE_DB_PER_S: f64 = 2.0;
 
 /// Largest automatic makeup, dB, unless the compressor's curve takes more off a full-scale
 /// level: then that plus [`MAX_LIMITER_MAKEUP_DB`], up to [`MAX_AUTO_MAKEUP_CAP_DB`].
@@ -204,6 +208,13 @@ pub struct Chain {
     comp_out: f64,
     lim_in: f64,
     lim_out: f64,
+    /// The limiter's own loss, as energy averages of its input (the ceiling's estimate of
+    /// each sub-block behind it) and of the output meter's sub-blocks: the loudness ceiling
+    /// holds the loudness that comes out of the limiter.
+    ceil_pre: f64,
+    ceil_out: f64,
+    /// How far the ceiling's limit is raised for the limiter's loss now, dB.
+    ceil_credit: f64,
     /// Energy and energy-weighted power gain of the steps since the last meter reading, and
     /// whether all of them were programme.
     fold_e: f64,
@@ -247,6 +258,8 @@ struct ControlMemo {
     /// level clearly under either needs no `log10` to be judged (see [`surely_under`]).
     hot_pow: Memo,
     steady_pow: Memo,
+    /// `10^(x / 10)` of the limiter's ceiling: the most a step's mean square can come out at.
+    peak_pow: Memo,
 }
 
 impl ControlMemo {
@@ -265,6 +278,7 @@ impl ControlMemo {
             limit_pow: Memo::new(),
             hot_pow: Memo::new(),
             steady_pow: Memo::new(),
+            peak_pow: Memo::new(),
         }
     }
 }
@@ -332,6 +346,9 @@ impl Chain {
             comp_out: 0.0,
             lim_in: 0.0,
             lim_out: 0.0,
+            ceil_pre: 0.0,
+            ceil_out: 0.0,
+            ceil_credit: 0.0,
             loss_alpha: one_pole_alpha(LOSS_TAU_S, rate as f64 / STEP as f64),
             relearn_alpha: one_pole_alpha(RELEARN_TAU_S, rate as f64 / STEP as f64),
             changes_seen: 0,
@@ -618,7 +635,6 @@ impl Chain {
     /// does not depend on the block partition.
     fn update_ceiling(&mut self, gain_db: f32, fresh: bool) {
         let (sum, frames) = self.agc.step_energy();
-        let p = &self.params.agc;
         let dt = frames as f64 / self.rate as f64;
         let k = self.agc.k_correction_lu();
         if frames > 0 {
@@ -626,7 +642,27 @@ impl Chain {
             let post = self.compressor.makeup_in_force_db()
                 - f64::from(self.compressor.gain_reduction_db());
             let pow = self.memo.post_pow.get(post / 10.0, |x| 10f64.powf(x));
+            let c = self
+                .memo
+                .ceiling_pow
+                .get(self.ceiling_db / 10.0, |x| 10f64.powf(x));
             let ms = sum / frames as f64 * g * g * pow;
+            // The limiter lets nothing out above its ceiling: a step cannot come out with a
+            // mean square over the ceiling's square, whatever the gains before it (a heavy
+            // compressor's makeup lets a word's first milliseconds through 30–40 dB over the
+            // programme, which the limiter then holds). Referred back to the ceiling's input
+            // at the cut in force.
+            let ms = if self.params.limiter.enabled {
+                let peak = self
+                    .memo
+                    .peak_pow
+                    .get(f64::from(self.params.limiter.ceiling_dbtp) / 10.0, |x| {
+                        10f64.powf(x)
+                    });
+                ms.min(peak / c.max(1e-30))
+            } else {
+                ms
+            };
             let e = self.memo.short_exp.get(-dt / SHORT_TAU_S, f64::exp);
             self.short_ms += (1.0 - e) * (ms - self.short_ms);
             if self.short_ms < 1e-20 {
@@ -639,10 +675,6 @@ impl Chain {
             }
             // What came out over the step (the ceiling in force over it), K-weighted, into
             // the momentary window.
-            let c = self
-                .memo
-                .ceiling_pow
-                .get(self.ceiling_db / 10.0, |x| 10f64.powf(x));
             let out = ms * c * self.mom_k_lin;
             let n = self.mom_ring.len().max(1);
             if let Some(slot) = self.mom_ring.get_mut(self.mom_pos) {
@@ -658,12 +690,16 @@ impl Chain {
                     (self.agc.sub_block_k_correction_lu() - self.mom_k) / 10.0,
                     |x| 10f64.powf(x),
                 );
-                for j in 0..self.mom_sub_steps.min(n) {
+                let steps = self.mom_sub_steps.min(n);
+                let mut pre = 0.0;
+                for j in 0..steps {
                     if let Some(slot) = self.mom_ring.get_mut((self.mom_pos + n - 1 - j) % n) {
                         *slot *= r;
+                        pre += *slot;
                     }
                 }
                 self.mom_sub_steps = 0;
+                self.track_limiter_loss(pre / steps.max(1) as f64);
             }
             if self.mom_pos == 0 || fresh {
                 // Re-summed: no drift from the running subtraction.
@@ -676,6 +712,23 @@ impl Chain {
             self.mom_k_lin = self.memo.k_pow.get(k / 10.0, |x| 10f64.powf(x));
         }
         let k_lin = self.mom_k_lin;
+        let p = &self.params.agc;
+        if fresh {
+            // The limiter's loss is an average: where it takes less than that (music after
+            // speech), the output would pass the limit. The credit falls at once by what the
+            // output meter shows over the limit, and grows back toward the loss slowly.
+            let limit = self.ceiling_target
+                + f64::from(p.max_momentary_lu).max(0.0)
+                + CEILING_PREDICT_MARGIN_LU;
+            let over = self.out_meter.momentary_lufs() - limit;
+            let loss = self.limiter_loss_db();
+            self.ceil_credit = if over > 0.0 {
+                (self.ceil_credit - 2.0 * over).max(0.0)
+            } else {
+                (self.ceil_credit + CEILING_CREDIT_RISE_DB_PER_S * self.agc_reading_s).min(loss)
+            };
+        }
+        let lim_loss = self.ceil_credit;
         // A lowered target is reached as the AGC's gain moves (its time constant, at most
         // its fall rate); the ceiling glides with it instead of cutting at once.
         let target = p.target_lufs as f64;
@@ -692,7 +745,7 @@ impl Chain {
             8.0
         };
         let want = if p.enabled && self.short_ms > 0.0 {
-            let limit = self.ceiling_target + max;
+            let limit = self.ceiling_target + max + lim_loss;
             // Under the limit (by more than rounding) the steady cut is 0 without the log.
             let steady_ms = self
                 .memo
@@ -741,6 +794,43 @@ impl Chain {
             self.ceiling_db = 0.0;
         }
         self.compressor.set_ceiling_db(self.ceiling_db);
+    }
+
+    /// Adds a closed sub-block to the limiter's loss: `pre`, the ceiling's estimate of the
+    /// K-weighted mean square going into the limiter over it, against the output meter's
+    /// sub-block. Only programme counts (as for the makeup), and only with the limiter
+    /// running and the output not bypassed.
+    fn track_limiter_loss(&mut self, pre: f64) {
+        let actual = self.out_meter.sub_block_energy();
+        let counts = self.params.limiter.enabled
+            && !self.params.bypass
+            && self.bypass_mix == 0.0
+            && self.agc.total_settled()
+            && self.agc.programme_active()
+            && self.agc.onset_elapsed_s().is_none()
+            && pre > 0.0
+            && actual > 0.0;
+        if counts {
+            let b = 1.0
+                - self
+                    .memo
+                    .loss_exp
+                    .get(-self.agc_reading_s / LOSS_TAU_S, f64::exp);
+            self.ceil_pre += b * (pre - self.ceil_pre);
+            self.ceil_out += b * (actual - self.ceil_out);
+        }
+    }
+
+    /// What the limiter takes from the programme's loudness, dB (at most
+    /// [`MAX_CEILING_LIMITER_DB`]): the loudness ceiling holds the momentary loudness
+    /// before the limiter this much higher, so that what comes out of it is held at the limit.
+    /// Real-time safe.
+    pub fn limiter_loss_db(&self) -> f64 {
+        if self.ceil_pre > 1e-20 && self.ceil_out > 1e-20 && self.params.limiter.enabled {
+            (10.0 * (self.ceil_pre / self.ceil_out).log10()).clamp(0.0, MAX_CEILING_LIMITER_DB)
+        } else {
+            0.0
+        }
     }
 
     /// The measured losses behind the automatic makeup: the compressor's (its curve, over

@@ -313,6 +313,42 @@ fn a_compressor_at_the_edge_of_its_range_still_lands_on_the_target() {
 }
 
 #[test]
+fn a_loudness_ceiling_close_to_the_limiter_holds_what_comes_out_and_lands_on_the_target() {
+    // A user's "loud night": target −30 LUFS, the limiter's ceiling only 10 dB over it, the
+    // loudness ceiling 1 LU over the target and a compressor at −60 dBFS 20:1. The limiter
+    // takes 2–4 dB off such speech. The loudness ceiling holds the loudness that comes out
+    // of the limiter, not what goes into it (which left the speech 3–4 LU under the target),
+    // and the limiter's ceiling bounds what a heavy compressor's attack lets through, so the
+    // ceiling does not cut each word's start by 20 dB.
+    let mut p = ChainParams::default();
+    p.agc.target_lufs = -30.0;
+    p.agc.max_boost_db = 40.0;
+    p.agc.window_s = 0.4;
+    p.agc.max_momentary_lu = 1.0;
+    p.limiter.ceiling_dbtp = -20.0;
+    p.compressor.threshold_db = -60.0;
+    p.compressor.ratio = 20.0;
+    p.compressor.knee_db = 0.0;
+    let mut x = speech_at(20.0, 640, -45.0);
+    x.extend(speech_at(20.0, 641, -15.0));
+    let out = run_aligned(&p, &x);
+    for (a, b) in [(6.0, 20.0), (26.0, 40.0)] {
+        let l = integrated_between(&out, a, b);
+        eprintln!("loud night: {a}-{b} s {l:.2} LUFS");
+        assert!((l + 30.0).abs() <= 1.5, "{a}-{b} s at {l} LUFS");
+    }
+    let max_m = momentary_series(&out)
+        .into_iter()
+        .filter(|&(t, _)| t >= 6.0)
+        .map(|(_, m)| m)
+        .fold(f64::NEG_INFINITY, f64::max);
+    eprintln!("loud night: max momentary {max_m:.2} LUFS");
+    assert!(max_m <= -30.0 + 1.0 + 1.5, "momentary up to {max_m} LUFS");
+    let tp = Oversampler16::new().true_peak_db(&out, -20.0, Some(6.0));
+    assert!(tp <= -20.0, "true peak {tp} dBTP over the ceiling");
+}
+
+#[test]
 fn a_low_target_cuts_loud_speech_by_max_cut_at_most_and_lifts_the_quiet_voice_after_it() {
     // target −40 LUFS with 20 dB of cut: a −18 LUFS speaker needs 22 dB, more than allowed.
     // The onset gain must not hold it further down (the AGC's whole cut stays within
