@@ -251,7 +251,15 @@ fn analyze_reads_garbage_samples_as_render_does() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mut samples = programme(48_000, 8.0, 1.0).samples;
-    let garbage = [1e30f32, -1e30, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-30, 5e12];
+    let garbage = [
+        1e30f32,
+        -1e30,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1e-30,
+        5e12,
+    ];
     for (i, s) in samples.iter_mut().enumerate().skip(48_000 * 2) {
         if i % 97 == 0 {
             *s = garbage[(i / 97) % garbage.len()];
@@ -413,4 +421,29 @@ fn the_summary_goes_to_stderr_when_the_audio_goes_to_stdout() {
     let a = Audio::read(&copy).unwrap();
     assert_eq!(a.frames(), 48_000);
     assert!(!text(&out.stdout).contains("rendered"));
+}
+
+/// An output name at the file system's limit (250 bytes, NAME_MAX being 255) renders: the
+/// hidden temporary file beside it is shortened to fit, and nothing is left behind.
+#[test]
+fn an_output_name_near_the_limit_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tone(-20.0, 1.0)
+        .write_wav(&d.join("in.wav"), OutputSamples::S16)
+        .unwrap();
+    let name = format!("{}.wav", "n".repeat(246));
+    assert_eq!(name.len(), 250);
+    let out = headroom(d, &["render", "-q", "in.wav", &name]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(Audio::read(&d.join(&name)).unwrap().frames(), 48_000);
+    let mut left: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec!["in.wav".to_string(), name.clone()]);
+    // Replacing it goes through the same temporary file.
+    let out = headroom(d, &["render", "-q", "in.wav", &name]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
