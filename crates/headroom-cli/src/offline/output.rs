@@ -189,10 +189,11 @@ pub fn abandon(target: &Target) {
 }
 
 /// `.NAME.PID.partial` next to `output`; when that would be longer than the directory's
-/// longest file name ([`name_max`]), `NAME` is shortened to as many of its first bytes as fit
-/// (whole characters when it is UTF-8) followed by `~` and 16 hex digits of a hash of the whole
-/// name, so any name the file system takes for the output fits, and two outputs whose names
-/// differ only beyond the cut still get different temporary files.
+/// longest file name (`pathconf(_PC_NAME_MAX)`, 255 when it cannot say), `NAME` is shortened
+/// to as many of its first bytes as fit (whole characters when it is UTF-8) followed by `~`
+/// and 16 hex digits of a hash of the whole name, so any name the file system takes for the
+/// output fits, and two outputs whose names differ only beyond the cut still get different
+/// temporary files.
 pub fn temp_path(output: &Path) -> PathBuf {
     let dir = output.parent().filter(|p| !p.as_os_str().is_empty());
     let limit = name_max(dir.unwrap_or(Path::new(".")));
