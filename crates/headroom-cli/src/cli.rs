@@ -134,10 +134,11 @@ WAV or 24-bit FLAC) unless --format s16|s24|f32 says otherwise; integer output i
 Tags are carried over (FLAC: all; WAV: title, artist, album, date, genre, comment, track,
 copyright), except ReplayGain/R128 gains, which no longer hold.
 
-Safety: OUT is written to a hidden .OUT.PID.partial file and renamed into place at the end, so
-a failed or interrupted (Ctrl-C, SIGTERM) render leaves no partial file and never damages an
-existing OUT. OUT may not be IN unless --in-place. A character device or FIFO (/dev/null, a
-pipe) is written directly as a stream; block devices are refused.
+Safety: OUT is written to a hidden .OUT.PID.partial file (OUT's name shortened, with a hash,
+when it is near the file system's longest name) and renamed into place at the end, so a failed
+or interrupted (Ctrl-C, SIGTERM) render leaves no partial file and never damages an existing
+OUT. OUT may not be IN unless --in-place. A character device or FIFO (/dev/null, a pipe) is
+written directly as a stream; block devices are refused.
 
 Latency: the chain's lookahead limiter delays audio by a few frames. render compensates it: the
 first latency frames of the chain output are dropped and the input is flushed with zeros at the

@@ -196,10 +196,23 @@ fn status_body(s: &Status) -> String {
         s.xruns,
         s.streams,
         match &s.profile_error {
-            Some(e) => format!("Profile error  {e} (the last good profile stays active)\n"),
+            Some(e) => format!("Profile error  {e}{}\n", in_force(s)),
             None => String::new(),
         },
     )
+}
+
+/// What is in force while a profile error is shown, as the daemon says
+/// ([`Status::profile_in_force`]; nothing from daemons that do not say).
+fn in_force(s: &Status) -> String {
+    use headroom_ipc::ProfileInForce as F;
+    match s.profile_in_force {
+        Some(F::LastGood) => " (the last good profile stays active)".into(),
+        Some(F::Shipped) => format!(" (in force: the shipped `{}` profile)", s.profile),
+        Some(F::Default) => format!(" (in force: the `{}` profile)", s.profile),
+        Some(F::BuiltIn) => " (in force: the built-in defaults)".into(),
+        None => String::new(),
+    }
 }
 
 /// Where the processed sink plays, for the `Output` lines: the real sink, and whether the

@@ -41,7 +41,11 @@
 //! * Loudness range with nothing above the gates is 0 LU.
 //! * Peaks of digital silence are [`crate::meter::PEAK_FLOOR_DB`] (−144 dB).
 //!
-//! Non-finite samples (NaN, ±∞) are measured as digital silence.
+//! ## Input sanitising
+//! Samples go through the same [`crate::util::sanitize`] as the [`crate::Chain`]'s input
+//! (which its input meter reads): non-finite samples (NaN, ±∞) and denormals are measured as
+//! digital silence, magnitudes beyond ±1000 (+60 dBFS) are clamped to it. So an analysis
+//! reads what the chain's input meter reads for the same samples, garbage included.
 
 use ebur128::{Channel, EbuR128, Mode};
 use serde::{Deserialize, Serialize};
@@ -213,7 +217,9 @@ impl StreamingAnalyzer {
     }
 
     /// Adds interleaved samples. Chunks need not hold whole frames: an incomplete trailing
-    /// frame is kept for the next call. Non-finite samples count as silence.
+    /// frame is kept for the next call. Samples are sanitised as [`crate::Chain`] sanitises
+    /// its input ([`crate::util::sanitize`]): non-finite ones count as silence, magnitudes
+    /// beyond ±1000 (+60 dBFS) are clamped.
     ///
     /// # Errors
     /// [`AnalysisError::Measurement`] if `ebur128` fails.
@@ -222,11 +228,8 @@ impl StreamingAnalyzer {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         scratch.extend_from_slice(&self.pending);
-        scratch.extend(
-            interleaved
-                .iter()
-                .map(|&x| if x.is_finite() { x } else { 0.0 }),
-        );
+        // The chain's own input sanitising, so that this measures what `Chain` meters.
+        scratch.extend(interleaved.iter().map(|&x| crate::util::sanitize(x)));
         let whole = scratch.len() / ch * ch;
         self.pending.clear();
         self.pending.extend_from_slice(&scratch[whole..]);
@@ -584,6 +587,19 @@ mod tests {
         ] {
             assert!(v.is_finite());
         }
+    }
+
+    /// Garbage is measured as the chain's input meter measures it: sanitised by the same
+    /// function (clamped at +60 dBFS, non-finite samples as silence).
+    #[test]
+    fn garbage_is_measured_as_the_chain_sanitises_it() {
+        let garbage = [1e30f32, -1e30, f32::NAN, f32::INFINITY, 0.5, -0.25, 1e-30];
+        let raw: Vec<f32> = (0..48_000 * 2 * 3).map(|i| garbage[i % 7]).collect();
+        let clean: Vec<f32> = raw.iter().map(|&x| crate::util::sanitize(x)).collect();
+        let a = analyze(&raw, 48_000, 2).unwrap();
+        assert_eq!(a, analyze(&clean, 48_000, 2).unwrap());
+        assert!((50.0..65.0).contains(&a.integrated_lufs), "{a:?}");
+        assert_eq!(a.sample_peak_dbfs, 60.0);
     }
 
     #[test]

@@ -45,8 +45,8 @@ pub use request::{BypassMode, Request, RequestFrame, Route, SettingValue, Topic,
 pub use response::page_streams;
 pub use response::{
     BypassState, DspTiming, History, HistoryMark, HistorySample, MarkKind, Meters, PipewireState,
-    ProfileActive, ProfileEntry, ProfileList, ProfileShow, ProfileSource, Response, RouteRule,
-    Routes, RuleSource, SettingEntry, Settings, Status, StreamInfo, Subscribed,
+    ProfileActive, ProfileEntry, ProfileInForce, ProfileList, ProfileShow, ProfileSource, Response,
+    RouteRule, Routes, RuleSource, SettingEntry, Settings, Status, StreamInfo, Subscribed,
 };
 pub use state::DaemonState;
 

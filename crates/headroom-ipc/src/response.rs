@@ -93,6 +93,11 @@ pub struct Status {
     /// the files are fine (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_error: Option<String>,
+    /// What is in force while `profile_error` is set: the last good version of the active
+    /// profile, or the fallback taken when it could not be loaded at start-up (optional:
+    /// absent when `profile_error` is, and from daemons that predate it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_in_force: Option<ProfileInForce>,
     /// Alerts active now, oldest first.
     #[serde(default)]
     pub alerts: Vec<Alert>,
@@ -236,6 +241,23 @@ pub struct ProfileEntry {
     /// clients treat a missing field as absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// What is in force while a profile or the config file is in error
+/// ([`Status::profile_in_force`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileInForce {
+    /// The last version of the active profile that loaded (the error came after it).
+    LastGood,
+    /// The shipped profile of the active profile's name: the user's file of that name could
+    /// not be loaded at start-up.
+    Shipped,
+    /// The `default` profile: the config file could not be read at start-up.
+    Default,
+    /// The built-in defaults: the active profile could not be loaded at start-up and no
+    /// profile of that name is shipped.
+    BuiltIn,
 }
 
 /// Origin of a profile.

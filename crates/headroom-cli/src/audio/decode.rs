@@ -15,6 +15,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::{MetadataOptions, MetadataRevision, RawValue, StandardTag};
 
+use super::damage::Damage;
 use super::wav::{is_wav, WavReader};
 use super::{AudioError, AudioResult, Container, SampleFormat, SourceInfo, Tag};
 
@@ -45,7 +46,11 @@ impl Decoder {
     /// written. Fewer than fit means the end.
     ///
     /// # Errors
-    /// Corrupt or truncated data, or an I/O error; the message names the file.
+    /// Corrupt data (a frame or page fails its checksum or structure, or was skipped: a gap
+    /// in the stream's timestamps, an Ogg page missing), truncated data (the file ends early),
+    /// or an I/O error. The message names the file and, where known, the position in the
+    /// audio: the end of the audio decoded before the damage, the same whatever the size of
+    /// `buf`, so `analyze` and `render` name the same place.
     pub fn read(&mut self, buf: &mut [f32]) -> AudioResult<usize> {
         match self {
             Decoder::Wav(w) => w.read(buf),
@@ -56,7 +61,8 @@ impl Decoder {
 
 /// Opens `path` for decoding. The format is found from the file's contents (the extension is
 /// only a hint). Errors name the file and the reason: cannot open, not an audio file headroom
-/// reads, no audio track, unsupported codec, no audio.
+/// reads, no audio track, unsupported codec, no audio; an MP4 cut off before its index (the
+/// `moov` box, which ffmpeg and recorders write last) is truncated, not "not audio".
 pub fn open(path: &Path) -> AudioResult<Decoder> {
     let mut file = super::open_read(path).map_err(|e| AudioError::io(path, "cannot open", e))?;
     let meta = file
@@ -85,7 +91,25 @@ pub fn open(path: &Path) -> AudioResult<Decoder> {
         ));
     }
     drop(file);
-    SymphoniaSource::open(path, meta.len()).map(|s| Decoder::Other(Box::new(s)))
+    SymphoniaSource::open(path, meta.len()).map_err(|e| {
+        // symphonia takes an MP4 without its index for no audio file at all.
+        if super::damage::is_mp4(&head[..n]) {
+            match super::damage::mp4(path) {
+                Ok(Some(Damage::Truncated { .. })) => {
+                    return AudioError::format(
+                        path,
+                        "truncated: the MP4 file ends before its index (the `moov` box): it was cut off or never finished",
+                    )
+                }
+                Ok(Some(Damage::Corrupt { .. })) => {
+                    return AudioError::format(path, "corrupt: the MP4 file's box structure is damaged")
+                }
+                _ => {}
+            }
+        }
+        e
+    })
+    .map(|s| Decoder::Other(Box::new(s)))
 }
 
 /// A file decoded by symphonia.
@@ -99,8 +123,28 @@ pub struct SymphoniaSource {
     pending: Vec<f32>,
     pending_pos: usize,
     frames_out: u64,
+    /// Frames decoded so far: where damage found now lies in the audio, whatever the
+    /// callers' block sizes (errors name it).
+    decoded: u64,
+    /// The latest a packet may start, in the track's time base: the last packet's timestamp
+    /// plus all its frames (trimmed ones included). A later one means audio was skipped.
+    next_pts: Option<i64>,
+    /// Seconds per tick of the packets' timestamps.
+    tick_s: f64,
+    /// Where the track says its first packet starts, and where it did.
+    start_ts: i64,
+    first_pts: Option<i64>,
     done: bool,
     lossless: bool,
+    /// Ogg: damage is looked for in the page structure ([`super::damage::ogg`]), since the
+    /// reader skips a damaged page without a word.
+    ogg: bool,
+    /// MP4: a reading error is checked against the box structure ([`super::damage::mp4`]),
+    /// which tells a file cut inside its audio data from a damaged one.
+    mp4: bool,
+    /// The packets' timestamps come from the stream (not counted by the reader, as MP3's
+    /// are), so a stream that ends early without a gap was cut off.
+    stream_timestamps: bool,
 }
 
 fn sym_err(path: &Path, e: SymError, at: &str) -> AudioError {
@@ -229,6 +273,8 @@ impl SymphoniaSource {
             .clone();
         let track_id = track.id;
         let frames = track.num_frames;
+        let time_base = track.time_base;
+        let start_ts = track.start_ts.get();
         let codec = params.codec;
         let decoder = catch_unwind(AssertUnwindSafe(|| {
             symphonia::default::get_codecs()
@@ -307,16 +353,79 @@ impl SymphoniaSource {
             pending: Vec::new(),
             pending_pos: 0,
             frames_out: 0,
+            decoded: 0,
+            next_pts: None,
+            start_ts,
+            first_pts: None,
+            tick_s: time_base.map_or(1.0 / f64::from(rate), |tb| {
+                f64::from(tb.numer.get()) / f64::from(tb.denom.get())
+            }),
             done: false,
             lossless: !lossy,
+            ogg: short.contains("ogg"),
+            mp4: short.contains("mp4"),
+            stream_timestamps: !matches!(codec, CODEC_ID_MP3 | CODEC_ID_MP2 | CODEC_ID_MP1),
         })
     }
 
+    /// Where the audio decoded so far ends, for errors: the same for every caller.
     fn at(&self) -> String {
         format!(
             " at {:.2} s",
-            self.frames_out as f64 / f64::from(self.info.rate)
+            self.decoded as f64 / f64::from(self.info.rate)
         )
+    }
+
+    /// What the Ogg page structure says is wrong, if anything (a page that fails its
+    /// checksum or is missing, or a file cut inside a page), as the error to give.
+    fn ogg_damage(&self) -> Option<AudioError> {
+        let path = &self.info.path;
+        let secs = |at: Option<u64>| {
+            at.map_or(String::new(), |f| {
+                format!(" at {:.2} s", f as f64 / f64::from(self.info.rate))
+            })
+        };
+        match super::damage::ogg(path) {
+            Ok(Some(Damage::Corrupt { at })) => Some(AudioError::format(
+                path,
+                format!(
+                    "corrupt audio data{}: an Ogg page is damaged or missing (its audio could not be read)",
+                    secs(at)
+                ),
+            )),
+            Ok(Some(Damage::Truncated { at })) => Some(AudioError::format(
+                path,
+                format!("truncated: the data ends unexpectedly{}", secs(at)),
+            )),
+            Ok(None) => None,
+            Err(e) => Some(AudioError::io(path, "cannot read", e)),
+        }
+    }
+
+    /// Checks that `packet` follows the one before it without a gap: the containers whose
+    /// packets carry their own position (FLAC frame headers, Ogg granule positions) skip
+    /// damaged data silently, and the jump is what shows it.
+    fn check_continuous(&mut self, packet: &symphonia::core::packet::Packet) -> AudioResult {
+        let pts = packet.pts.get();
+        // A stream may start later than the track says (cut from a longer one) and still
+        // play: a late first packet only explains a stream that ends short
+        // (`check_complete`).
+        self.first_pts.get_or_insert(pts);
+        if let Some(next) = self.next_pts {
+            if pts > next {
+                let missing = (pts - next) as f64 * self.tick_s;
+                return Err(AudioError::format(
+                    &self.info.path,
+                    format!(
+                        "corrupt audio data{}: {missing:.2} s of audio could not be read (damaged data was skipped)",
+                        self.at()
+                    ),
+                ));
+            }
+        }
+        let span = packet.trim_start.get() + packet.dur.get() + packet.trim_end.get();
+        self.next_pts = Some(pts.saturating_add(i64::try_from(span).unwrap_or(i64::MAX)));
+        Ok(())
     }
 
     /// Decodes the next packet of the track into `pending`; false at the end.
@@ -328,16 +437,41 @@ impl SymphoniaSource {
             let packet =
                 match packet {
                     Ok(Some(p)) => p,
-                    Ok(None) => return Ok(false),
+                    Ok(None) => {
+                        if self.ogg {
+                            if let Some(e) = self.ogg_damage() {
+                                return Err(e);
+                            }
+                        }
+                        return Ok(false);
+                    }
                     Err(SymError::ResetRequired) => return Err(AudioError::format(
                         &path,
                         "the stream changes its format midway (chained streams are not supported)",
                     )),
+                    Err(SymError::IoError(io))
+                        if self.ogg && io.kind() == std::io::ErrorKind::UnexpectedEof =>
+                    {
+                        return Err(self
+                            .ogg_damage()
+                            .unwrap_or_else(|| sym_err(&path, SymError::IoError(io), &self.at())))
+                    }
+                    Err(e) if self.mp4 => {
+                        return Err(match super::damage::mp4(&path) {
+                            // The reader may stop at the first packet: no position.
+                            Ok(Some(Damage::Truncated { .. })) => AudioError::format(
+                                &path,
+                                "truncated: the MP4 file is cut off (a box runs past its end)",
+                            ),
+                            _ => sym_err(&path, e, &self.at()),
+                        });
+                    }
                     Err(e) => return Err(sym_err(&path, e, &self.at())),
                 };
             if packet.track_id != self.track_id {
                 continue;
             }
+            self.check_continuous(&packet)?;
             let ch = self.info.channels;
             let pending = &mut self.pending;
             let decoder = &mut self.decoder;
@@ -354,6 +488,7 @@ impl SymphoniaSource {
             match decoded {
                 Ok(true) => {
                     self.pending_pos = 0;
+                    self.decoded += (self.pending.len() / ch) as u64;
                     if !self.pending.is_empty() {
                         return Ok(true);
                     }
@@ -399,9 +534,34 @@ impl SymphoniaSource {
                 (total / 100).max(8192)
             };
             if out + slack < total {
+                // With the stream's own timestamps a lost stretch inside it is a gap, found
+                // where it is: what is missing at the end was cut off. MP3's are counted
+                // by the reader, which skips damage silently.
+                let rate = f64::from(self.info.rate);
+                let lost = self
+                    .first_pts
+                    .map_or(0, |p| p.saturating_sub(self.start_ts));
+                if self.stream_timestamps && lost > 0 {
+                    return Err(AudioError::format(
+                        &self.info.path,
+                        format!(
+                            "corrupt audio data at 0.00 s: the first {:.2} s could not be read (damaged data was skipped)",
+                            lost as f64 * self.tick_s
+                        ),
+                    ));
+                }
+                let what = if self.stream_timestamps {
+                    "truncated"
+                } else {
+                    "corrupt or truncated"
+                };
                 return Err(AudioError::format(
                     &self.info.path,
-                    format!("corrupt or truncated: the stream ends after {out} of {total} frames"),
+                    format!(
+                        "{what}: the stream ends at {:.2} s, its header announces {:.2} s ({out} of {total} frames)",
+                        out as f64 / rate,
+                        total as f64 / rate
+                    ),
                 ));
             }
         }

@@ -12,6 +12,7 @@
 //!
 //! Every error names the file and says what is wrong; nothing here panics on bad input.
 
+pub mod damage;
 pub mod decode;
 pub mod dither;
 pub mod flac;

@@ -1,7 +1,8 @@
 //! Where `render` writes, safely.
 //!
 //! * A regular (or new) output is written to a hidden temporary file next to it,
-//!   `.NAME.PID.partial`, created exclusively, and renamed over the output only when the whole
+//!   `.NAME.PID.partial` (`NAME` shortened and hashed when the whole would be longer than
+//!   the file system's longest name: [`temp_path`]), created exclusively, and renamed over the output only when the whole
 //!   render succeeded: a failed or interrupted render never leaves a partial file and never
 //!   damages an existing one. A replaced file keeps its permissions; through a symlink, the
 //!   file it points to is replaced and the link stays.
@@ -187,13 +188,65 @@ pub fn abandon(target: &Target) {
     }
 }
 
-/// `.NAME.PID.partial` next to `output`.
+/// `.NAME.PID.partial` next to `output`; when that would be longer than the directory's
+/// longest file name (`pathconf(_PC_NAME_MAX)`, 255 when it cannot say), `NAME` is shortened
+/// to as many of its first bytes as fit (whole characters when it is UTF-8) followed by `~`
+/// and 16 hex digits of a hash of the whole name, so any name the file system takes for the
+/// output fits, and two outputs whose names differ only beyond the cut still get different
+/// temporary files.
 pub fn temp_path(output: &Path) -> PathBuf {
+    let dir = output.parent().filter(|p| !p.as_os_str().is_empty());
+    let limit = name_max(dir.unwrap_or(Path::new(".")));
+    temp_path_within(output, limit)
+}
+
+/// [`temp_path`] for a directory whose file names hold at most `limit` bytes.
+pub fn temp_path_within(output: &Path, limit: usize) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let name = output
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    output.with_file_name(format!(".{name}.{}.partial", std::process::id()))
+        .map(|n| n.as_bytes().to_vec())
+        .unwrap_or_else(|| b"out".to_vec());
+    let suffix = format!(".{}.partial", std::process::id());
+    let mut temp = Vec::with_capacity(limit);
+    temp.push(b'.');
+    if 1 + name.len() + suffix.len() <= limit {
+        temp.extend_from_slice(&name);
+    } else {
+        // DefaultHasher::new() has fixed keys: the same name gives the same hash.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        name.hash(&mut h);
+        let tag = format!("~{:016x}", h.finish());
+        let room = limit.saturating_sub(1 + tag.len() + suffix.len());
+        let mut cut = room.min(name.len());
+        if let Ok(text) = std::str::from_utf8(&name) {
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+        }
+        temp.extend_from_slice(&name[..cut]);
+        temp.extend_from_slice(tag.as_bytes());
+    }
+    temp.extend_from_slice(suffix.as_bytes());
+    output.with_file_name(std::ffi::OsString::from_vec(temp))
+}
+
+/// The longest file name `dir`'s file system takes, bytes (`pathconf(_PC_NAME_MAX)`; 255,
+/// Linux's `NAME_MAX`, when it cannot say).
+fn name_max(dir: &Path) -> usize {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return 255;
+    };
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call; pathconf
+    // only reads it.
+    let n = unsafe { libc::pathconf(c.as_ptr(), libc::_PC_NAME_MAX) };
+    if n > 0 {
+        usize::try_from(n).unwrap_or(255)
+    } else {
+        255
+    }
 }
 
 /// The signal that interrupted the render (0 when none).
@@ -274,4 +327,48 @@ pub fn is_stdout(path: &Path) -> bool {
     File::from(fd)
         .metadata()
         .is_ok_and(|o| (o.dev(), o.ino()) == (m.dev(), m.ino()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::*;
+
+    fn name_of(p: &Path) -> Vec<u8> {
+        p.file_name().unwrap().as_bytes().to_vec()
+    }
+
+    #[test]
+    fn temporary_names_fit_the_limit_and_stay_hidden_and_distinct() {
+        let pid = std::process::id();
+        // Short names are kept whole.
+        let t = temp_path_within(Path::new("/d/out.wav"), 255);
+        assert_eq!(t, PathBuf::from(format!("/d/.out.wav.{pid}.partial")));
+        for limit in [255usize, 143, 64] {
+            for len in [limit - 20, limit - 1, limit] {
+                let a = format!("{}a.wav", "x".repeat(len - 5));
+                let b = format!("{}b.wav", "x".repeat(len - 5));
+                let (ta, tb) = (
+                    temp_path_within(&Path::new("/d").join(&a), limit),
+                    temp_path_within(&Path::new("/d").join(&b), limit),
+                );
+                for t in [&ta, &tb] {
+                    let n = name_of(t);
+                    assert!(n.len() <= limit, "{limit}/{len}: {} bytes", n.len());
+                    assert!(n.starts_with(b".x") && n.ends_with(b".partial"));
+                    assert_eq!(t.parent(), Some(Path::new("/d")));
+                }
+                assert_ne!(ta, tb, "{limit}/{len}: names differing at the end");
+                // The same name gives the same temporary name.
+                assert_eq!(ta, temp_path_within(&Path::new("/d").join(&a), limit));
+            }
+        }
+        // A cut never splits a character.
+        let long = "é".repeat(127);
+        let t = temp_path_within(&Path::new("/d").join(&long), 255);
+        let n = name_of(&t);
+        assert!(n.len() <= 255);
+        assert!(std::str::from_utf8(&n).is_ok(), "{n:?}");
+    }
 }

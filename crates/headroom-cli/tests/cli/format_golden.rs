@@ -44,6 +44,7 @@ fn status() -> Status {
         },
         streams: 2,
         profile_error: None,
+        profile_in_force: None,
         alerts: vec![],
     }
 }
@@ -74,6 +75,7 @@ fn status_human_bypassed_with_a_profile_error() {
     s.meters.bypass = true;
     s.state = headroom_ipc::StateWord::Bypass;
     s.profile_error = Some("night.toml:3:15: agc.target_lufs = 99 is out of range".into());
+    s.profile_in_force = Some(headroom_ipc::ProfileInForce::LastGood);
     let alert = |kind, message: &str| headroom_ipc::Alert {
         kind,
         message: message.into(),
@@ -116,6 +118,61 @@ fn status_human_bypassed_with_a_profile_error() {
         v["profile_error"],
         "night.toml:3:15: agc.target_lufs = 99 is out of range"
     );
+    assert_eq!(v["profile_in_force"], "last_good");
+}
+
+/// The profile error line says what is in force, as the daemon reports it: the last good
+/// version, or the fallback a file that failed at start-up left (never "the last good
+/// profile" then: there was none).
+#[test]
+fn status_human_says_what_is_in_force_after_a_profile_error() {
+    use headroom_ipc::ProfileInForce as F;
+    let error = "night.toml:3:15: agc.target_lufs = 99 is out of range";
+    for (profile, in_force, tail, wire) in [
+        (
+            "night",
+            Some(F::LastGood),
+            " (the last good profile stays active)",
+            Some("last_good"),
+        ),
+        (
+            "night",
+            Some(F::Shipped),
+            " (in force: the shipped `night` profile)",
+            Some("shipped"),
+        ),
+        (
+            "/srv/p.toml",
+            Some(F::BuiltIn),
+            " (in force: the built-in defaults)",
+            Some("built_in"),
+        ),
+        (
+            "default",
+            Some(F::Default),
+            " (in force: the `default` profile)",
+            Some("default"),
+        ),
+        // A daemon that does not say: nothing is claimed.
+        ("night", None, "", None),
+    ] {
+        let mut s = status();
+        s.profile = profile.into();
+        s.profile_error = Some(error.into());
+        s.profile_in_force = in_force;
+        let text = format::status(&s);
+        assert!(
+            text.ends_with(&format!("Profile error  {error}{tail}\n")),
+            "{in_force:?}: {text}"
+        );
+        let v = serde_json::to_value(&s).unwrap();
+        match wire {
+            Some(w) => assert_eq!(v["profile_in_force"], w),
+            None => assert!(v.get("profile_in_force").is_none(), "{v}"),
+        }
+        let back: headroom_ipc::Status = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `status`, the meters as subscribers see them, and the snapshot a new subscriber gets.
 
-use headroom_ipc::{DaemonState, Event, LayerALevel, Meters, Status, Topic};
+use headroom_ipc::{DaemonState, Event, LayerALevel, Meters, ProfileInForce, Status, Topic};
 
 use super::Engine;
 use crate::control::convert::{dsp_timing_from_core, meters_from_core};
@@ -30,8 +30,22 @@ impl Engine {
             meters: self.meters(),
             streams: self.last_streams.len() as u32,
             profile_error: self.profile_error.clone(),
+            profile_in_force: self.profile_in_force(),
             alerts: self.watch.active(),
         }
+    }
+
+    /// What is in force while a profile error is reported: the start-up fallback, if one is
+    /// still in force, else the last good version of the active profile.
+    fn profile_in_force(&self) -> Option<ProfileInForce> {
+        use crate::profiles::Fallback;
+        self.profile_error.as_ref()?;
+        Some(match self.store.fallback() {
+            None => ProfileInForce::LastGood,
+            Some(Fallback::Default) => ProfileInForce::Default,
+            Some(Fallback::Shipped) => ProfileInForce::Shipped,
+            Some(Fallback::BuiltIn) => ProfileInForce::BuiltIn,
+        })
     }
 
     /// The bus meters as published by the audio thread, with the target and bypass the engine

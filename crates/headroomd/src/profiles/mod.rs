@@ -287,10 +287,24 @@ pub struct ProfileInfo {
     pub error: Option<String>,
 }
 
+/// What the store put in force at start-up in place of what the config file selects, because
+/// it could not be loaded ([`ProfileStore::fallback`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// The `default` profile: the config file could not be read.
+    Default,
+    /// The shipped profile of the configured name: the user's file of that name failed.
+    Shipped,
+    /// The built-in defaults: the configured profile failed and none of that name is shipped.
+    BuiltIn,
+}
+
 struct Inner {
     /// Why the config file or the active profile could not be used at start (a fallback is
     /// in force), if so.
     startup_error: Option<String>,
+    /// The fallback in force since start-up, until a profile loads as the config file says.
+    fallback: Option<Fallback>,
     /// The file of the last error [`Inner::reload_profile`] (or start-up) met in the config
     /// file or the active profile, until a reload succeeds: that reload reports it `Fixed`
     /// when nothing else changed (the file was put back as it was).
@@ -401,6 +415,7 @@ impl Inner {
         self.active_name = name;
         self.active_source = source;
         self.active = Arc::new(profile);
+        self.fallback = None;
         let detail = self.recompute();
         let fixed = self.error_file.take();
         match detail.kind() {
@@ -441,8 +456,10 @@ impl ProfileStore {
         let mut warnings = Vec::new();
         let mut startup_error = None;
         let mut error_file = None;
+        let mut fallback = None;
         let name = read_config(&paths.config_file).unwrap_or_else(|e| {
             startup_error = Some(e.to_string());
+            fallback = Some(Fallback::Default);
             error_file = Some(paths.config_file.clone());
             warnings.push(format!("{e}; using the `{DEFAULT_PROFILE_NAME}` profile"));
             DEFAULT_PROFILE_NAME.into()
@@ -454,18 +471,20 @@ impl ProfileStore {
                 error_file = Some(error_file_of(&paths, &name, &e));
                 // No last good profile yet: fall back to the shipped one of that name, else
                 // the built-in defaults.
-                let fallback = if is_path(&name) {
+                let shipped = if is_path(&name) {
                     None
                 } else {
                     Profile::shipped(&name).and_then(Result::ok)
                 };
-                match fallback {
+                match shipped {
                     Some(p) => {
                         warnings.push(format!("{e}; using the shipped `{name}` profile"));
+                        fallback = Some(Fallback::Shipped);
                         (p, ProfileSource::Shipped)
                     }
                     None => {
                         warnings.push(format!("{e}; using the built-in defaults"));
+                        fallback = Some(Fallback::BuiltIn);
                         (Profile::default(), ProfileSource::BuiltIn)
                     }
                 }
@@ -495,6 +514,7 @@ impl ProfileStore {
             ignored: Default::default(),
             warnings,
             startup_error,
+            fallback,
             error_file,
             alerts_notify,
             alerts_notify_error,
@@ -526,6 +546,14 @@ impl ProfileStore {
     pub fn startup_error_file(&self) -> Option<PathBuf> {
         let g = self.inner.lock();
         g.startup_error.as_ref().and(g.error_file.clone())
+    }
+
+    /// The fallback in force because the config file or the active profile could not be
+    /// loaded at start-up, until a profile loads as the config file says (a reload, or
+    /// [`use_profile`](Self::use_profile)); `None` when what is in force is what the config
+    /// file selects (or its last good version, after a later error).
+    pub fn fallback(&self) -> Option<Fallback> {
+        self.inner.lock().fallback
     }
 
     /// Problems met since the last call (start-up fallbacks, skipped overrides), oldest
@@ -621,6 +649,7 @@ impl ProfileStore {
         g.active_name = name_or_path.to_owned();
         g.active_source = source;
         g.active = Arc::new(profile);
+        g.fallback = None;
         Ok(g.recompute())
     }
 

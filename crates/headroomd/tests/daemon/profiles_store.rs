@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use headroom_profile::{ChangeKind, Profile, SettingValue};
-use headroomd::profiles::{ProfileEvent, ProfileSource, ProfileStore, StoreError, WatchHandle};
+use headroomd::profiles::{
+    Fallback, ProfileEvent, ProfileSource, ProfileStore, StoreError, WatchHandle,
+};
 use headroomd::state_file::StateFile;
 
 /// Changes must be picked up within this long.
@@ -235,7 +237,15 @@ fn invalid_active_profile_at_startup_falls_back_with_warning() {
     let e = s.startup_error().expect("startup error kept");
     assert!(e.contains("mine.toml:2:15"), "{e}");
     assert_eq!(s.active_source(), ProfileSource::BuiltIn);
+    assert_eq!(s.fallback(), Some(Fallback::BuiltIn));
     assert_eq!(*s.effective(), Profile::default());
+    // Still broken on a reload: the fallback stays in force; repaired, it is over.
+    fs::write(d.profile("mine"), "[agc]\ntarget_lufs = 4\n").unwrap();
+    s.reload();
+    assert_eq!(s.fallback(), Some(Fallback::BuiltIn));
+    fs::write(d.profile("mine"), "[agc]\ntarget_lufs = -20\n").unwrap();
+    s.reload();
+    assert_eq!(s.fallback(), None);
 
     // A broken user copy of a shipped profile falls back to the shipped one.
     d.write_config("profile = \"night\"\n");
@@ -243,7 +253,11 @@ fn invalid_active_profile_at_startup_falls_back_with_warning() {
     let s = d.store();
     assert_eq!(s.take_warnings().len(), 1);
     assert_eq!(s.active_source(), ProfileSource::Shipped);
+    assert_eq!(s.fallback(), Some(Fallback::Shipped));
     assert_eq!(s.effective().chain.agc.target_lufs, -20.0);
+    // Another profile put in use ends the fallback.
+    s.use_profile("music").unwrap();
+    assert_eq!(s.fallback(), None);
 
     // A broken config file falls back to `default`.
     d.write_config("profile = \n");
@@ -252,9 +266,11 @@ fn invalid_active_profile_at_startup_falls_back_with_warning() {
     assert!(w[0].contains("config.toml:1:11"), "{w:?}");
     assert!(s.startup_error().unwrap().contains("config.toml:1:11"));
     assert_eq!(s.active_name(), "default");
+    assert_eq!(s.fallback(), Some(Fallback::Default));
     // A good start has none.
     d.write_config("profile = \"music\"\n");
     assert_eq!(d.store().startup_error(), None);
+    assert_eq!(d.store().fallback(), None);
 }
 
 #[test]

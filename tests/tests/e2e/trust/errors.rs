@@ -54,6 +54,7 @@ fn errors_are_machine_readable_and_profile_errors_are_shown() {
         .as_str()
         .unwrap()
         .contains("mine.toml:1:10"));
+    assert_eq!(s["profile_in_force"], "last_good", "{s}");
     let text = headroom_ok(&sb, &["status"]);
     assert!(text.contains("Profile error"), "{text}");
     assert!(
@@ -83,5 +84,45 @@ fn errors_are_machine_readable_and_profile_errors_are_shown() {
     })
     .unwrap();
     assert!(!headroom_ok(&sb, &["status"]).contains("Profile error"));
+
+    // Broken when the daemon starts, the file has no last good version: what is in force is
+    // the fallback the log names, and status says which, never "the last good profile".
+    let in_force = |d: &Daemon, wire: &str, text: &str, log: &str| {
+        let s = json(&headroom_ok(&sb, &["status", "--json"]));
+        assert!(s["profile_error"].is_string(), "{s}");
+        assert_eq!(s["profile_in_force"], wire, "{s}");
+        let status = headroom_ok(&sb, &["status"]);
+        assert!(status.contains(text), "{status}");
+        assert!(!status.contains("last good"), "{status}");
+        assert!(d.log().contains(log), "{}", d.log());
+    };
+    std::fs::write(&path, "[agc]\ntarget_lufs = 99\n").unwrap();
+    d.terminate().unwrap();
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
+    in_force(
+        &d,
+        "built_in",
+        "(in force: the built-in defaults)",
+        "using the built-in defaults",
+    );
+    // A user file in place of a shipped profile falls back to the shipped one.
+    headroom_ok(&sb, &["profile", "use", "night"]);
+    write_user_profile(&sb, "night", "[agc]\ntarget_lufs = 99\n");
+    wait_for("the night error in status", Duration::from_secs(10), || {
+        Ok(client(&sb)
+            .status()?
+            .profile_error
+            .filter(|e| e.contains("night.toml"))
+            .map(|_| ()))
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", d.log()));
+    d.terminate().unwrap();
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
+    in_force(
+        &d,
+        "shipped",
+        "(in force: the shipped `night` profile)",
+        "using the shipped `night` profile",
+    );
     d.terminate().unwrap();
 }

@@ -279,3 +279,130 @@ fn rf64_lengths_past_4_gib_are_read() {
     assert_eq!(dec.read(&mut buf).unwrap(), 4096);
     assert!(buf.iter().all(|&s| s == 0.0));
 }
+
+/// Damage is named for what it is — corrupt data (a FLAC frame or an Ogg page that fails its
+/// checksum, wherever it lies) or a file cut off (FLAC, Ogg, an M4A cut before its index or
+/// inside its audio data) — and `analyze` and `render` name the same position for it, whatever sizes they read in.
+#[test]
+fn damage_is_named_for_what_it_is_at_the_same_position_in_both_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let audio = programme(44_100, 8.0, 1.0);
+    let src = d.join("ref.wav");
+    audio.write_wav(&src, OutputSamples::S16).unwrap();
+    // FLAC from headroom's own encoder; Ogg Vorbis and AAC in M4A (its index at the end, as
+    // ffmpeg writes it by default) from ffmpeg.
+    let flac = d.join("x.flac");
+    let spec = audio::EncoderSpec {
+        rate: audio.rate,
+        channels: audio.channels,
+        samples: OutputSamples::S16,
+        container: audio::Container::Flac,
+        frames_hint: Some(audio.frames() as u64),
+        tags: Vec::new(),
+    };
+    let mut enc = audio::Encoder::new(
+        Box::new(std::fs::File::create(&flac).unwrap()),
+        true,
+        &flac,
+        &spec,
+    )
+    .unwrap();
+    enc.write(&audio.samples).unwrap();
+    enc.finish().unwrap();
+    let ogg = d.join("x.ogg");
+    let m4a = d.join("x.m4a");
+    for (out, codec) in [(&ogg, "libvorbis"), (&m4a, "aac")] {
+        ffmpeg(&[
+            "-i",
+            src.to_str().unwrap(),
+            "-c:a",
+            codec,
+            out.to_str().unwrap(),
+        ]);
+    }
+    // The index first (as streaming files have it): the cut falls in the audio data.
+    let m4a_front = d.join("front.m4a");
+    ffmpeg(&[
+        "-i",
+        src.to_str().unwrap(),
+        "-c:a",
+        "aac",
+        "-movflags",
+        "+faststart",
+        m4a_front.to_str().unwrap(),
+    ]);
+    let damaged = |from: &std::path::Path, name: &str, at: f64, cut: bool| {
+        let mut b = std::fs::read(from).unwrap();
+        let i = (b.len() as f64 * at) as usize;
+        if cut {
+            b.truncate(i);
+        } else {
+            for x in &mut b[i..i + 8] {
+                *x ^= 0x5a;
+            }
+        }
+        let p = d.join(name);
+        std::fs::write(&p, b).unwrap();
+        p
+    };
+    // The first FLAC frame damaged: after the metadata blocks (4-byte headers, the last
+    // one flagged).
+    let flac_first = d.join("flac-first.flac");
+    let mut b = std::fs::read(&flac).unwrap();
+    let mut i = 4;
+    loop {
+        let last = b[i] & 0x80 != 0;
+        i +=
+            4 + usize::from(b[i + 1]) * 65536 + usize::from(b[i + 2]) * 256 + usize::from(b[i + 3]);
+        if last {
+            break;
+        }
+    }
+    assert_eq!(
+        &b[i..i + 2],
+        b"\xff\xf8",
+        "a frame starts after the metadata"
+    );
+    for x in &mut b[i + 20..i + 28] {
+        *x ^= 0x5a;
+    }
+    std::fs::write(&flac_first, b).unwrap();
+    let cases = [
+        (flac_first, "corrupt"),
+        (damaged(&flac, "flac-mid.flac", 0.5, false), "corrupt"),
+        (damaged(&flac, "flac-late.flac", 0.9, false), "corrupt"),
+        (damaged(&flac, "flac-cut.flac", 0.6, true), "truncated"),
+        (damaged(&ogg, "ogg-mid.ogg", 0.6, false), "corrupt"),
+        (damaged(&ogg, "ogg-late.ogg", 0.9, false), "corrupt"),
+        (damaged(&ogg, "ogg-cut.ogg", 0.6, true), "truncated"),
+        (damaged(&m4a, "m4a-cut.m4a", 0.6, true), "truncated"),
+        (
+            damaged(&m4a_front, "m4a-front-cut.m4a", 0.6, true),
+            "truncated",
+        ),
+    ];
+    for (file, want) in &cases {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let a = headroom(d, &["analyze", name]);
+        let r = headroom(d, &["render", name, "o.wav"]);
+        let (ea, er) = (text(&a.stderr), text(&r.stderr));
+        assert_eq!(a.status.code(), Some(1), "{name}: {ea}");
+        assert_eq!(r.status.code(), Some(1), "{name}: {er}");
+        let other = if *want == "corrupt" {
+            "truncated"
+        } else {
+            "corrupt"
+        };
+        assert!(
+            ea.contains(&format!("{name}: {want}")) && !ea.contains(other),
+            "{name}: want {want}: {ea}"
+        );
+        assert!(!ea.contains("not an audio file"), "{name}: {ea}");
+        assert_eq!(ea, er, "{name}: analyze and render disagree");
+        if *want == "corrupt" || !name.starts_with("m4a") {
+            assert!(ea.contains(" s"), "{name}: no position: {ea}");
+        }
+        assert!(!d.join("o.wav").exists());
+    }
+}

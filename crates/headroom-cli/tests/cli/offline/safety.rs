@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use headroom_cli::audio::{Audio, OutputSamples};
 
-use crate::support::audio::{drained_fifo, hostile_wav, run_measuring_rss, sparse_wav, tone};
+use crate::support::audio::{
+    drained_fifo, fmt_chunk, hostile_wav, programme, run_measuring_rss, sparse_wav, tone,
+};
 use crate::support::{assert_fails, headroom, text, BIN};
 
 #[test]
@@ -241,6 +243,61 @@ fn render_and_analyze_share_the_input_checks() {
     }
 }
 
+/// A float WAV with garbage among the programme — ±1e30, ±∞, NaN, denormals — reads the
+/// same in `analyze` as in `render`'s "before": both sanitise as the chain does (non-finite
+/// and denormal samples are silence, magnitudes beyond ±1000 are clamped).
+#[test]
+fn analyze_reads_garbage_samples_as_render_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut samples = programme(48_000, 8.0, 1.0).samples;
+    let garbage = [
+        1e30f32,
+        -1e30,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1e-30,
+        5e12,
+    ];
+    for (i, s) in samples.iter_mut().enumerate().skip(48_000 * 2) {
+        if i % 97 == 0 {
+            *s = garbage[(i / 97) % garbage.len()];
+        }
+    }
+    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVE");
+    wav.extend(fmt_chunk(3, 2, 48_000, 32));
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    wav.extend(data);
+    let input = d.join("garbage.wav");
+    std::fs::write(&input, wav).unwrap();
+    let a = headroom(d, &["--json", "analyze", "garbage.wav"]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
+    let a: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    let r = headroom(d, &["--json", "render", "garbage.wav", "out.wav"]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let before = &r["before"];
+    let (ai, ri) = (
+        a["integrated_lufs"].as_f64().unwrap(),
+        before["integrated_lufs"].as_f64().unwrap(),
+    );
+    // Clamped at +60 dBFS, the garbage dominates: far over the programme, far under 1e30's
+    // +600 dB. The two meters gate differently fine (0.1 LU bins against 0.01).
+    assert!((40.0..60.0).contains(&ai), "analyze {ai} LUFS");
+    assert!((ai - ri).abs() < 0.1, "analyze {ai} LUFS, render {ri} LUFS");
+    for key in ["true_peak_dbtp", "sample_peak_dbfs"] {
+        let (x, y) = (a[key].as_f64().unwrap(), before[key].as_f64().unwrap());
+        assert!((x - y).abs() < 1e-9, "{key}: analyze {x}, render {y}");
+    }
+    assert_eq!(a["sample_peak_dbfs"].as_f64().unwrap(), 60.0);
+}
+
 #[test]
 fn memory_stays_bounded_whatever_the_length() {
     let dir = tempfile::tempdir().unwrap();
@@ -364,4 +421,29 @@ fn the_summary_goes_to_stderr_when_the_audio_goes_to_stdout() {
     let a = Audio::read(&copy).unwrap();
     assert_eq!(a.frames(), 48_000);
     assert!(!text(&out.stdout).contains("rendered"));
+}
+
+/// An output name at the file system's limit (250 bytes, NAME_MAX being 255) renders: the
+/// hidden temporary file beside it is shortened to fit, and nothing is left behind.
+#[test]
+fn an_output_name_near_the_limit_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tone(-20.0, 1.0)
+        .write_wav(&d.join("in.wav"), OutputSamples::S16)
+        .unwrap();
+    let name = format!("{}.wav", "n".repeat(246));
+    assert_eq!(name.len(), 250);
+    let out = headroom(d, &["render", "-q", "in.wav", &name]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(Audio::read(&d.join(&name)).unwrap().frames(), 48_000);
+    let mut left: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec!["in.wav".to_string(), name.clone()]);
+    // Replacing it goes through the same temporary file.
+    let out = headroom(d, &["render", "-q", "in.wav", &name]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
