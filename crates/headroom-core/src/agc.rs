@@ -133,6 +133,9 @@ pub const STEADY_ADOPT_S: f64 = 4.0;
 /// Sound at the level of the speech-like programme heard before a louder one resumes that
 /// programme after this long, s (the dialogue after an action scene).
 pub const RESUME_S: f64 = 0.3;
+/// Least spread of the 100 ms loudness of that sound for it to be the programme resuming,
+/// LU: speech comes back in syllables, room noise is steady.
+pub const RESUME_SPREAD_LU: f64 = 3.0;
 /// How far the loudness of that sound may lie under / over the remembered programme for it
 /// to be that programme again, LU (a syllable's 100 ms reads louder than the programme).
 pub const RESUME_UNDER_LU: f64 = 4.0;
@@ -1203,6 +1206,12 @@ impl Agc {
             .newest(0, n)
             .any(|v| v > self.level - RELATIVE_GATE_LU)
         {
+            return false;
+        }
+        // Speech comes back in syllables; the louder programme's room noise is steady, and
+        // may lie at the remembered level (a quiet voice remembered, a loud one with its
+        // room noise 25 LU under it).
+        if self.spread_of(own.min(20), 3) < RESUME_SPREAD_LU {
             return false;
         }
         let Some(now) = gated_mean(self.hist_sb.newest_with_energy(0, n), gate, 2) else {

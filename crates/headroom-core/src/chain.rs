@@ -206,6 +206,8 @@ pub struct Chain {
     /// makeup; limiter input and output.
     comp_in: f64,
     comp_out: f64,
+    /// Programme time those compressor averages hold since they were started, s.
+    comp_learnt_s: f64,
     lim_in: f64,
     lim_out: f64,
     /// The limiter's own loss, as energy averages of its input (the ceiling's estimate of
@@ -344,6 +346,7 @@ impl Chain {
             agc_sb: LUFS_FLOOR,
             comp_in: 0.0,
             comp_out: 0.0,
+            comp_learnt_s: 0.0,
             lim_in: 0.0,
             lim_out: 0.0,
             ceil_pre: 0.0,
@@ -542,7 +545,10 @@ impl Chain {
                 // at its limited rate), so the onset never comes out louder than the target.
                 self.comp_in = 0.0;
                 self.comp_out = 0.0;
-                self.compressor.set_auto_makeup_db(0.0);
+                self.comp_learnt_s = 0.0;
+                let keep = self.onset_makeup_db() + self.limiter_makeup_db().0;
+                self.compressor
+                    .set_auto_makeup_db(self.compressor.auto_makeup_db().min(keep));
             }
         }
         let relearn = self.relearn_s > 0.0;
@@ -583,6 +589,7 @@ impl Chain {
         let hot = !surely_under(e_in, hot_ms) && 10.0 * e_in.max(1e-30).log10() - 0.691 > hot_lufs;
         let counts = counts && !hot;
         if counts {
+            self.comp_learnt_s += frames as f64 / self.rate as f64;
             self.comp_in += a * (e_in - self.comp_in);
             self.comp_out += a * (e_in * kept - self.comp_out);
         }
@@ -850,33 +857,66 @@ impl Chain {
         )
     }
 
-    /// Sets the compressor's automatic makeup to what the compressor and (up to
-    /// [`MAX_LIMITER_MAKEUP_DB`]) the limiter take away from the programme's loudness.
-    fn update_makeup(&mut self) {
-        let (comp, lim) = self.measured_losses_db();
-        // A compressor set far under the programme (−60 dBFS, 20:1): its curve takes more
-        // than LARGE_MAKEUP_DB at the level of a programme's peaks at the target.
+    /// The part of the automatic makeup for the limiter's loss (with a heavy compressor, its
+    /// attack and release too), dB, and whether the compressor is heavy: one whose curve
+    /// takes more than [`LARGE_MAKEUP_DB`] off a programme's peaks at the target (−60 dBFS
+    /// at 20:1).
+    fn limiter_makeup_db(&self) -> (f64, bool) {
+        let (_, lim) = self.measured_losses_db();
         let peaks = self.params.agc.target_lufs as f64 + TARGET_PEAK_DB;
         let heavy = self.params.compressor.enabled
             && Compressor::static_gain_reduction_db(&self.params.compressor, peaks)
                 > LARGE_MAKEUP_DB;
         // Such a compressor's attack and release take several dB beyond its curve (the
         // gain still held down tens of dB after a syllable), measured with the limiter's.
-        let lim = lim.min(if heavy {
+        let cap = if heavy {
             HEAVY_LIMITER_MAKEUP_DB
         } else {
             MAX_LIMITER_MAKEUP_DB
-        });
-        let want = if self.params.agc.enabled {
+        };
+        (lim.min(cap), heavy)
+    }
+
+    /// What is left of the automatic makeup at a loud onset, dB: what the compressor's curve
+    /// takes off a level at the target. The AGC brings the onset to the target too, so the
+    /// compressor takes at least that off it again; a compressor far under the programme
+    /// (−60 dBFS at 20:1) takes 40 dB and more, and without its makeup the onset would drop
+    /// out for the second the makeup takes to come back.
+    fn onset_makeup_db(&self) -> f64 {
+        if self.params.agc.enabled && self.params.compressor.enabled {
+            Compressor::static_gain_reduction_db(
+                &self.params.compressor,
+                f64::from(self.params.agc.target_lufs),
+            )
+        } else {
+            0.0
+        }
+    }
+
+    /// Sets the compressor's automatic makeup to what the compressor and (up to
+    /// [`MAX_LIMITER_MAKEUP_DB`]) the limiter take away from the programme's loudness.
+    fn update_makeup(&mut self) {
+        let (comp, _) = self.measured_losses_db();
+        let (lim, heavy) = self.limiter_makeup_db();
+        let (want, floor) = if self.params.agc.enabled {
             let curve = Compressor::static_gain_reduction_db(&self.params.compressor, 0.0);
             let cap = if self.params.compressor.enabled {
                 (curve + lim).clamp(MAX_AUTO_MAKEUP_DB, MAX_AUTO_MAKEUP_CAP_DB)
             } else {
                 MAX_AUTO_MAKEUP_DB
             };
-            (comp + lim).min(cap)
+            // While the makeup is re-learnt after a programme change (or less than a second
+            // of programme has been measured since the start or a loud onset), the
+            // compressor is known to take at least what its curve takes off a level at the
+            // target (where the AGC brings the programme): that much is made up at once.
+            let floor = if self.relearn_s > 0.0 || self.comp_learnt_s < RELEARN_S {
+                (self.onset_makeup_db() + lim).min(cap)
+            } else {
+                0.0
+            };
+            ((comp + lim).min(cap), floor)
         } else {
-            0.0
+            (0.0, 0.0)
         };
         // Down at once (louder programme, less to make up: never too loud), up at most
         // MAKEUP_RISE_DB_PER_S (a quieter programme comes in slightly low for a moment
@@ -896,7 +936,7 @@ impl Chain {
         } else {
             rise
         };
-        let want = want.min(now + rise * self.agc_reading_s);
+        let want = want.min(now + rise * self.agc_reading_s).max(floor);
         if (want - now).abs() >= MAKEUP_STEP_DB {
             self.compressor.set_auto_makeup_db(want);
         }

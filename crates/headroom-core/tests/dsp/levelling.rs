@@ -313,6 +313,34 @@ fn a_compressor_at_the_edge_of_its_range_still_lands_on_the_target() {
 }
 
 #[test]
+fn a_compressor_far_under_the_programme_never_drops_the_sound_out() {
+    // Compressor at −60 dBFS 20:1: its makeup is 40 dB and more. It used to start from 0 and
+    // to drop to 0 at a loud onset, to be learnt anew over a second or two: the first
+    // seconds of a programme and of a loud advert after speech came out 40 dB down.
+    let mut p = ChainParams::default();
+    p.compressor.threshold_db = -60.0;
+    p.compressor.ratio = 20.0;
+    p.compressor.knee_db = 0.0;
+    let mut x = speech_at(12.0, 650, -40.0);
+    x.extend(music_at(8.0, 651, -6.0));
+    let out = run_aligned(&p, &x);
+    let m_in = momentary_series(&x);
+    for ((t, m), (_, mi)) in momentary_series(&out).into_iter().zip(m_in) {
+        // Every reading of the input with sound (speech's pauses aside) from the first
+        // moments of each part comes out within 24 LU of the target. (Such a compressor
+        // still breathes: its makeup follows what it measures, which a quiet moment in the
+        // speech can pull down by 15 dB for a second or two.)
+        if (0.6..12.0).contains(&t) && mi > -50.0 || (12.6..20.0).contains(&t) {
+            assert!(
+                m >= TARGET - 24.0,
+                "at {t:.1} s: {m:.1} LUFS out (in {mi:.1})"
+            );
+        }
+    }
+    check_ceiling(&out, "compressor −60 dBFS 20:1, onset");
+}
+
+#[test]
 fn a_loudness_ceiling_close_to_the_limiter_holds_what_comes_out_and_lands_on_the_target() {
     // A user's "loud night": target −30 LUFS, the limiter's ceiling only 10 dB over it, the
     // loudness ceiling 1 LU over the target and a compressor at −60 dBFS 20:1. The limiter
@@ -346,6 +374,30 @@ fn a_loudness_ceiling_close_to_the_limiter_holds_what_comes_out_and_lands_on_the
     assert!(max_m <= -30.0 + 1.0 + 1.5, "momentary up to {max_m} LUFS");
     let tp = Oversampler16::new().true_peak_db(&out, -20.0, Some(6.0));
     assert!(tp <= -20.0, "true peak {tp} dBTP over the ceiling");
+}
+
+#[test]
+fn a_loud_voices_room_noise_at_a_quiet_voices_level_is_not_that_voice_resuming() {
+    // A quiet voice (−45 LUFS) is remembered while a loud one (−20) talks; the loud voice's
+    // room noise, 28 LU under it, lies at the quiet voice's level. In its pauses the noise
+    // must be held as a pause, not taken for the quiet voice coming back (which lifted it
+    // 25 dB, to a few LU under the target), at every programme window.
+    for window in [0.4, 1.5, 2.0] {
+        let mut p = ChainParams::default();
+        p.agc.window_s = window;
+        let mut x = speech_at(10.0, 660, -45.0);
+        x.extend(speech_at(5.0, 661, -20.0));
+        let mut noise = pink_noise(2.0, 662);
+        normalise(&mut noise, -48.0);
+        x.extend(noise);
+        let out = run_aligned(&p, &x);
+        let noise_out = integrated_between(&out, 15.5, 17.0);
+        eprintln!("window {window}: the loud voice's room noise comes out at {noise_out:.1} LUFS");
+        assert!(
+            noise_out <= TARGET - 20.0,
+            "window {window}: noise lifted to {noise_out:.1} LUFS"
+        );
+    }
 }
 
 #[test]
