@@ -877,16 +877,19 @@ impl Chain {
         (lim.min(cap), heavy)
     }
 
-    /// What is left of the automatic makeup at a loud onset, dB: what the compressor's curve
-    /// takes off a level at the target. The AGC brings the onset to the target too, so the
-    /// compressor takes at least that off it again; a compressor far under the programme
-    /// (−60 dBFS at 20:1) takes 40 dB and more, and without its makeup the onset would drop
-    /// out for the second the makeup takes to come back.
+    /// What is left of the automatic makeup at a loud onset, and where it starts while it is
+    /// learnt, dB: what the compressor's curve takes off the programme's level as it goes
+    /// into the compressor (the AGC's estimate of its input plus its gain, at most the
+    /// target). The compressor takes at least that off the programme; a compressor at
+    /// −60 dBFS 20:1 takes 40 dB and more, and without its makeup the programme would drop
+    /// out for the seconds the makeup takes to be learnt. Noise the AGC does not lift to the
+    /// target gets only what the curve takes off it.
     fn onset_makeup_db(&self) -> f64 {
         if self.params.agc.enabled && self.params.compressor.enabled {
+            let level = f64::from(self.agc.programme_lufs()) + f64::from(self.agc.gain_db());
             Compressor::static_gain_reduction_db(
                 &self.params.compressor,
-                f64::from(self.params.agc.target_lufs),
+                level.min(f64::from(self.params.agc.target_lufs)),
             )
         } else {
             0.0

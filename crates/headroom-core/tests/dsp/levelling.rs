@@ -316,24 +316,29 @@ fn a_compressor_at_the_edge_of_its_range_still_lands_on_the_target() {
 fn a_compressor_far_under_the_programme_never_drops_the_sound_out() {
     // Compressor at −60 dBFS 20:1: its makeup is 40 dB and more. It used to start from 0 and
     // to drop to 0 at a loud onset, to be learnt anew over a second or two: the first
-    // seconds of a programme and of a loud advert after speech came out 40 dB down.
+    // seconds of a programme and of a loud advert after speech came out 40 dB under what
+    // the AGC alone made of them.
     let mut p = ChainParams::default();
     p.compressor.threshold_db = -60.0;
     p.compressor.ratio = 20.0;
     p.compressor.knee_db = 0.0;
+    let mut plain = p;
+    plain.compressor.enabled = false;
     let mut x = speech_at(12.0, 650, -40.0);
     x.extend(music_at(8.0, 651, -6.0));
     let out = run_aligned(&p, &x);
+    let agc_only = momentary_series(&run_aligned(&plain, &x));
     let m_in = momentary_series(&x);
-    for ((t, m), (_, mi)) in momentary_series(&out).into_iter().zip(m_in) {
-        // Every reading of the input with sound (speech's pauses aside) from the first
-        // moments of each part comes out within 24 LU of the target. (Such a compressor
-        // still breathes: its makeup follows what it measures, which a quiet moment in the
-        // speech can pull down by 15 dB for a second or two.)
-        if (0.6..12.0).contains(&t) && mi > -50.0 || (12.6..20.0).contains(&t) {
+    for (((t, m), (_, a)), (_, mi)) in momentary_series(&out).into_iter().zip(agc_only).zip(m_in) {
+        // Every reading of the input with sound (speech's pauses aside) in the first
+        // seconds of each part (once the first programme estimate, 0.4 s, has a reading's
+        // window behind it) comes out within 12 LU of what the AGC alone makes of it. (Later
+        // such a compressor still breathes: its makeup follows what it measures, which a
+        // quiet moment in the speech can pull down by 15 dB for a second or two.)
+        if ((0.9..4.0).contains(&t) || (12.5..15.5).contains(&t)) && mi > -50.0 {
             assert!(
-                m >= TARGET - 24.0,
-                "at {t:.1} s: {m:.1} LUFS out (in {mi:.1})"
+                m >= a - 12.0,
+                "at {t:.1} s: {m:.1} LUFS out, {a:.1} without the compressor (in {mi:.1})"
             );
         }
     }
