@@ -348,9 +348,9 @@ pub struct RenderArgs {
     /// `IN OUT`; with -o or --in-place, the inputs (files or folders).
     #[arg(required = true, value_name = "IN [OUT]")]
     pub paths: Vec<PathBuf>,
-    /// Write each input to DIR (created if missing) under its own name. A DIR not there yet
-    /// whose name ends in an audio extension (`-o out.wav`) is refused: for one file, give
-    /// `IN OUT`.
+    /// Write each input to DIR (created if missing) under its own name. A DIR named like an
+    /// audio file (`-o out.wav`) is refused unless it is an existing folder: for one file,
+    /// give `IN OUT`.
     #[arg(
         short = 'o',
         long = "output-dir",
