@@ -123,6 +123,8 @@ Forms:
   headroom render IN OUT              one file
   headroom render IN... -o DIR        each input (or every audio file in a folder) to DIR/NAME.EXT
   headroom render FILE... --in-place  replace each file with its render (WAV and FLAC only)
+-o takes a folder: `-o out.wav` is refused unless out.wav is an existing folder (write one
+file with `headroom render IN out.wav`).
 
 Input: WAV (PCM 8/16/24/32-bit, float, WAVE_FORMAT_EXTENSIBLE, RF64), FLAC, MP3, Ogg Vorbis,
 AAC or ALAC in MP4/M4A, AIFF; 8 to 768 kHz, 1 to 64 channels. Rendered at its own rate.
@@ -346,7 +348,9 @@ pub struct RenderArgs {
     /// `IN OUT`; with -o or --in-place, the inputs (files or folders).
     #[arg(required = true, value_name = "IN [OUT]")]
     pub paths: Vec<PathBuf>,
-    /// Write each input to DIR (created if missing) under its own name.
+    /// Write each input to DIR (created if missing) under its own name. A DIR named like an
+    /// audio file (`-o out.wav`) is refused unless it is an existing folder: for one file,
+    /// give `IN OUT`.
     #[arg(
         short = 'o',
         long = "output-dir",

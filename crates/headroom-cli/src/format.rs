@@ -202,16 +202,29 @@ fn status_body(s: &Status) -> String {
     )
 }
 
-/// What is in force while a profile error is shown, as the daemon says
-/// ([`Status::profile_in_force`]; nothing from daemons that do not say).
+/// What a profile error means for what is in force, as the daemon says: whether the error
+/// is about another profile's file ([`Status::profile_error_active`]) and what is in force
+/// ([`Status::profile_in_force`]); nothing from daemons that say neither.
 fn in_force(s: &Status) -> String {
     use headroom_ipc::ProfileInForce as F;
-    match s.profile_in_force {
-        Some(F::LastGood) => " (the last good profile stays active)".into(),
-        Some(F::Shipped) => format!(" (in force: the shipped `{}` profile)", s.profile),
-        Some(F::Default) => format!(" (in force: the `{}` profile)", s.profile),
-        Some(F::BuiltIn) => " (in force: the built-in defaults)".into(),
-        None => String::new(),
+    let fallback = match s.profile_in_force {
+        Some(F::LastGood) | None => None,
+        Some(F::Shipped) => Some(format!("in force: the shipped `{}` profile", s.profile)),
+        Some(F::Default) => Some(format!("in force: the `{}` profile", s.profile)),
+        Some(F::BuiltIn) => Some("in force: the built-in defaults".into()),
+    };
+    if s.profile_error_active == Some(false) {
+        // Another profile's file: the active profile is not concerned.
+        let unaffected = format!("not the active profile: `{}` is not affected", s.profile);
+        return match fallback {
+            Some(f) => format!(" ({unaffected}; {f})"),
+            None => format!(" ({unaffected})"),
+        };
+    }
+    match (s.profile_in_force, fallback) {
+        (_, Some(f)) => format!(" ({f})"),
+        (Some(F::LastGood), None) => " (the last good profile stays active)".into(),
+        _ => String::new(),
     }
 }
 

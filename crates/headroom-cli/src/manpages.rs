@@ -77,7 +77,8 @@ fn files(roff: &mut Roff) {
                 "$XDG_CONFIG_HOME/headroom/profiles/NAME.toml",
                 "User profiles; one named like a shipped profile replaces it. Edits apply within a \
                  second; a broken file keeps the last good profile and is reported by headroom \
-                 status and headroom validate.",
+                 status and headroom validate (a broken profile that is not active is \
+                 reported, and the active one is not affected).",
             ),
             (
                 "/usr/share/headroom/profiles/",

@@ -62,7 +62,8 @@ pub enum AlertKind {
     XrunBurst,
     /// No real sink to play into (or PipeWire not connected).
     RealSinkMissing,
-    /// A profile or the config file is invalid; the last good profile stays active.
+    /// A profile or the config file is invalid: the last good profile stays active, or, for
+    /// a profile that is not the active one, the active profile is not affected.
     ProfileError,
     /// The limiter has held a large gain reduction for a long time.
     SustainedLimiting,

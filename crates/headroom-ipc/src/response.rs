@@ -89,12 +89,20 @@ pub struct Status {
     /// Number of application output streams currently known.
     pub streams: u32,
     /// The last error of the active profile's file or the config file
-    /// (`file:line:col: message`) while the last good profile stays in force; absent when
-    /// the files are fine (optional).
+    /// (`file:line:col: message`) while the last good profile stays in force, or of another
+    /// profile's file edited into an invalid state; absent when the files are fine
+    /// (optional). [`profile_error_active`](Self::profile_error_active) tells the two apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_error: Option<String>,
+    /// Whether `profile_error` is about what the config file selects (the config file or the
+    /// active profile's file: `true`) or about another profile's file (`false`: the active
+    /// profile is not affected). Optional: present while `profile_error` is, absent from
+    /// daemons that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_error_active: Option<bool>,
     /// What is in force while `profile_error` is set: the last good version of the active
-    /// profile, or the fallback taken when it could not be loaded at start-up (optional:
+    /// profile (the active profile as it is, for another profile's error), or the fallback
+    /// taken when it could not be loaded at start-up (optional:
     /// absent when `profile_error` is, and from daemons that predate it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_in_force: Option<ProfileInForce>,

@@ -323,6 +323,7 @@ mod tests {
                 meters: Meters::silent(-16.0),
                 streams: 2,
                 profile_error: None,
+                profile_error_active: None,
                 profile_in_force: None,
                 alerts: vec![],
             }),

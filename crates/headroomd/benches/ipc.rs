@@ -43,6 +43,7 @@ impl Handler for Fake {
                 meters: Meters::silent(-23.0),
                 streams: 4,
                 profile_error: None,
+                profile_error_active: None,
                 profile_in_force: None,
                 alerts: vec![],
             })),

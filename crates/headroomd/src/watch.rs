@@ -409,17 +409,15 @@ impl Watch {
         out
     }
 
-    /// The profile store's verdict: `Some(text)` — a profile or the config file failed to
-    /// load; `None` — a profile loaded. Returns the alerts raised and cleared.
+    /// The profile store's verdict: `Some(message)` — a profile or the config file failed to
+    /// load (the alert's message: the error and what it means for the profile in force);
+    /// `None` — a profile loaded. Returns the alerts raised and cleared.
     pub fn profile(&mut self, error: Option<String>, unix_ms: u64) -> Vec<Event> {
         let mut out = Vec::new();
         match (error, self.is_active(AlertKind::ProfileError)) {
-            (Some(text), false) => self.raise(
-                AlertKind::ProfileError,
-                format!("{text} (keeping the last good profile)"),
-                unix_ms,
-                &mut out,
-            ),
+            (Some(message), false) => {
+                self.raise(AlertKind::ProfileError, message, unix_ms, &mut out);
+            }
             (None, true) => self.clear(
                 AlertKind::ProfileError,
                 "the profile loads again".into(),

@@ -85,6 +85,28 @@ fn is_stream_device(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_fifo())
 }
 
+/// Refuses `-o out.wav` (the ffmpeg/sox habit) unless `out.wav` is an existing folder: `-o`
+/// takes a folder, and making a folder named like an audio file, with the render inside, is
+/// almost never what was meant. A folder that already has such a name is used as any other.
+fn refuse_file_name_as_output_dir(paths: &[PathBuf], dir: &Path) -> CliResult {
+    let audio_name = dir
+        .extension()
+        .and_then(|x| x.to_str())
+        .is_some_and(|x| super::AUDIO_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()));
+    if !audio_name || dir.is_dir() {
+        return Ok(());
+    }
+    let input = match paths {
+        [one] if !one.is_dir() => one.display().to_string(),
+        _ => "IN".to_string(),
+    };
+    Err(CliError::usage(format!(
+        "-o takes a folder, not a file name like {out}; to write one file, give its name \
+         after the input: headroom render {input} {out}",
+        out = dir.display()
+    )))
+}
+
 /// Works out the jobs of one `render` command line (see `headroom render --help` for the
 /// three forms).
 pub fn plan(
@@ -123,6 +145,7 @@ pub fn plan(
             });
         }
     } else if let Some(dir) = output_dir {
+        refuse_file_name_as_output_dir(paths, dir)?;
         std::fs::create_dir_all(dir).map_err(|e| {
             CliError::failed(format!("{}: cannot create folder: {e}", dir.display()))
         })?;

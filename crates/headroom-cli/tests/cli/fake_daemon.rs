@@ -37,6 +37,7 @@ fn status() -> Status {
         meters: Meters::silent(-16.0),
         streams: 0,
         profile_error: None,
+        profile_error_active: None,
         profile_in_force: None,
         alerts: vec![],
     }

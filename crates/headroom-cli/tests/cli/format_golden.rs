@@ -44,6 +44,7 @@ fn status() -> Status {
         },
         streams: 2,
         profile_error: None,
+        profile_error_active: None,
         profile_in_force: None,
         alerts: vec![],
     }
@@ -169,6 +170,61 @@ fn status_human_says_what_is_in_force_after_a_profile_error() {
         match wire {
             Some(w) => assert_eq!(v["profile_in_force"], w),
             None => assert!(v.get("profile_in_force").is_none(), "{v}"),
+        }
+        let back: headroom_ipc::Status = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
+    }
+}
+
+/// An error in another profile's file (one that is not active) does not claim the last good
+/// profile stays: the active profile is not affected, and the line says so. With the active
+/// profile's own error (`profile_error_active: true`) the line is as before; a daemon that
+/// does not say whose file it is gets the line it always had.
+#[test]
+fn status_human_says_an_inactive_profiles_error_leaves_the_active_one_alone() {
+    use headroom_ipc::ProfileInForce as F;
+    let error = "/home/u/.config/headroom/profiles/loud.toml:1:9: expected a number";
+    for (active, in_force, tail) in [
+        (
+            Some(false),
+            Some(F::LastGood),
+            " (not the active profile: `night` is not affected)",
+        ),
+        (
+            Some(false),
+            Some(F::Shipped),
+            " (not the active profile: `night` is not affected; \
+             in force: the shipped `night` profile)",
+        ),
+        (
+            Some(true),
+            Some(F::LastGood),
+            " (the last good profile stays active)",
+        ),
+        (
+            None,
+            Some(F::LastGood),
+            " (the last good profile stays active)",
+        ),
+        (
+            Some(false),
+            None,
+            " (not the active profile: `night` is not affected)",
+        ),
+    ] {
+        let mut s = status();
+        s.profile_error = Some(error.into());
+        s.profile_error_active = active;
+        s.profile_in_force = in_force;
+        let text = format::status(&s);
+        assert!(
+            text.ends_with(&format!("Profile error  {error}{tail}\n")),
+            "{active:?} {in_force:?}: {text}"
+        );
+        let v = serde_json::to_value(&s).unwrap();
+        match active {
+            Some(a) => assert_eq!(v["profile_error_active"], a, "{v}"),
+            None => assert!(v.get("profile_error_active").is_none(), "{v}"),
         }
         let back: headroom_ipc::Status = serde_json::from_value(v).unwrap();
         assert_eq!(back, s);

@@ -83,6 +83,7 @@ fn status() -> Status {
         meters: meters(),
         streams: 3,
         profile_error: None,
+        profile_error_active: None,
         profile_in_force: None,
         alerts: vec![],
     }

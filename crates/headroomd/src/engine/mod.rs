@@ -194,7 +194,12 @@ impl Engine {
         // The word and the alerts start from the same facts the status reports.
         let mut watch = Watch::new();
         watch.set_bypass(params.bypass);
-        let _ = watch.profile(profile_error.clone(), crate::history::now_unix_ms());
+        let _ = watch.profile(
+            profile_error
+                .as_deref()
+                .map(|e| profiles::alert_message(e, true)),
+            crate::history::now_unix_ms(),
+        );
         Engine {
             started: Instant::now(),
             params,

@@ -134,10 +134,20 @@ impl Engine {
             }
             ProfileEvent::Error(e) => {
                 let text = e.to_string();
-                tracing::warn!("{text} (keeping the last good profile)");
-                self.profile_error = Some(text.clone());
-                self.profile_error_file = Some(e.file.clone());
-                self.profile_verdict(Some(text), out);
+                let selected = self.concerns_selection(&e.file);
+                let message = alert_message(&text, selected);
+                tracing::warn!("{message}");
+                // An error of what the config file selects is the one status reports while it
+                // lasts: another profile's error does not hide it.
+                let selection_in_error = self
+                    .profile_error_file
+                    .as_deref()
+                    .is_some_and(|f| self.profile_error.is_some() && self.concerns_selection(f));
+                if selected || !selection_in_error {
+                    self.profile_error = Some(text);
+                    self.profile_error_file = Some(e.file.clone());
+                }
+                self.profile_verdict(Some(message), out);
                 out.push(Output::Publish(Event::ProfileError(file_error_to_wire(e))));
             }
             // Desktop notifications are the run loop's (`notify::Notifications`): it is told.
@@ -165,7 +175,17 @@ impl Engine {
         out.push(Output::Publish(Event::SettingsSnapshot(self.settings())));
     }
 
-    /// Raises (`Some(text)`) or clears (`None`: a profile loaded) the profile-error alert.
+    /// Whether an error of `file` concerns what the config file selects (the config file, or
+    /// the profile it names, whose last good version then stays in force), rather than a
+    /// profile that is not selected (the active profile is then not affected).
+    pub(super) fn concerns_selection(&self, file: &std::path::Path) -> bool {
+        self.store
+            .error_file()
+            .is_some_and(|selected| same_file(&selected, file))
+    }
+
+    /// Raises (`Some(message)`, see [`alert_message`]) or clears (`None`: a profile loaded)
+    /// the profile-error alert.
     fn profile_verdict(&mut self, error: Option<String>, out: &mut Vec<Output>) {
         let events = self.watch.profile(error, crate::history::now_unix_ms());
         self.publish_alerts(events, out);
@@ -192,6 +212,16 @@ impl Engine {
                 .collect(),
             active: self.store.active_name(),
         }
+    }
+}
+
+/// The profile-error alert's message (and log line) for the error `text`: what it means for
+/// the profile in force, as `selected` ([`Engine::concerns_selection`]) says.
+pub(super) fn alert_message(text: &str, selected: bool) -> String {
+    if selected {
+        format!("{text} (keeping the last good profile)")
+    } else {
+        format!("{text} (not the active profile: it is not affected)")
     }
 }
 

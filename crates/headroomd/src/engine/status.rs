@@ -30,9 +30,18 @@ impl Engine {
             meters: self.meters(),
             streams: self.last_streams.len() as u32,
             profile_error: self.profile_error.clone(),
+            profile_error_active: self.profile_error_active(),
             profile_in_force: self.profile_in_force(),
             alerts: self.watch.active(),
         }
+    }
+
+    /// While a profile error is reported: whether it is about what the config file selects
+    /// (the config file or the active profile's file) rather than another profile's file.
+    fn profile_error_active(&self) -> Option<bool> {
+        self.profile_error.as_ref()?;
+        let file = self.profile_error_file.as_deref()?;
+        Some(self.concerns_selection(file))
     }
 
     /// What is in force while a profile error is reported: the start-up fallback, if one is

@@ -170,7 +170,9 @@ pub enum ProfileEvent {
         /// What exactly changed.
         detail: ProfileDiff,
     },
-    /// A profile or the config file is invalid; the last good profile stays active.
+    /// A profile or the config file is invalid: the last good profile stays active (or, for
+    /// a profile that is not the active one, sent by the file watcher, the active profile is
+    /// not affected).
     Error(FileError),
     /// `[alerts] notify` in the config file changed to this value (reported by
     /// [`ProfileStore::reload`], for the file watcher and `profile.reload` alike, when the
@@ -548,6 +550,15 @@ impl ProfileStore {
         g.startup_error.as_ref().and(g.error_file.clone())
     }
 
+    /// The file whose error keeps what the config file selects from loading (the config
+    /// file, or the profile it names), met at start-up or by the last
+    /// [`reload`](Self::reload), until a reload or [`use_profile`](Self::use_profile)
+    /// succeeds; `None` when the selection loads. An invalid profile that is not selected
+    /// is never this file.
+    pub fn error_file(&self) -> Option<PathBuf> {
+        self.inner.lock().error_file.clone()
+    }
+
     /// The fallback in force because the config file or the active profile could not be
     /// loaded at start-up, until a profile loads as the config file says (a reload, or
     /// [`use_profile`](Self::use_profile)); `None` when what is in force is what the config
@@ -650,6 +661,7 @@ impl ProfileStore {
         g.active_source = source;
         g.active = Arc::new(profile);
         g.fallback = None;
+        g.error_file = None;
         Ok(g.recompute())
     }
 

@@ -839,3 +839,86 @@ fn a_repaired_inactive_profile_clears_its_error() {
     assert_eq!(s.profile_error, None);
     assert!(!s.alerts.iter().any(|a| a.kind == AlertKind::ProfileError));
 }
+
+/// `status` tells an error of another profile's file (`profile_error_active: false`: the
+/// active profile is not affected) from one of the active profile's file (`true`: its last
+/// good version stays), and the active profile's error is not hidden by a later error of
+/// another file. The alert's message says the same.
+#[test]
+fn status_tells_an_inactive_profiles_error_from_the_active_ones() {
+    use headroom_ipc::AlertKind;
+    use headroomd::profiles::{FileError, ProfileEvent};
+    let mut rig = Rig::new(DaemonConfig::default());
+    let mine = rig.config.join("profiles/mine.toml");
+    std::fs::write(&mine, "[agc]\ntarget_lufs = -20.0\n").unwrap();
+    let (_, r) = rig.request(Request::ProfileUse {
+        name: "mine".into(),
+    });
+    r.unwrap();
+    let status = |rig: &mut Rig| match rig.request(Request::Status) {
+        (_, Ok(Response::Status(s))) => s,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(status(&mut rig).profile_error_active, None);
+    let other_error = |rig: &mut Rig, line| {
+        rig.on(Input::Profile(ProfileEvent::Error(FileError {
+            file: rig.config.join("profiles/other.toml"),
+            line,
+            column: 16,
+            message: "limiter.ceiling_dbtp = 3 is out of range".into(),
+        })))
+    };
+    other_error(&mut rig, 2);
+    let s = status(&mut rig);
+    assert!(
+        s.profile_error
+            .as_deref()
+            .is_some_and(|e| e.contains("other.toml:2:16")),
+        "{s:?}"
+    );
+    assert_eq!(s.profile_error_active, Some(false));
+    let alert = s
+        .alerts
+        .iter()
+        .find(|a| a.kind == AlertKind::ProfileError)
+        .expect("the profile_error alert");
+    assert!(
+        alert
+            .message
+            .ends_with("(not the active profile: it is not affected)"),
+        "{}",
+        alert.message
+    );
+    // The active profile's file breaks: its error is reported, the last good version stays.
+    std::fs::write(&mine, "bypass = 1\n").unwrap();
+    let (_, r) = rig.request(Request::ProfileReload);
+    assert!(r.is_err());
+    let s = status(&mut rig);
+    assert!(
+        s.profile_error
+            .as_deref()
+            .is_some_and(|e| e.contains("mine.toml:1:10")),
+        "{s:?}"
+    );
+    assert_eq!(s.profile_error_active, Some(true));
+    assert_eq!(
+        s.profile_in_force,
+        Some(headroom_ipc::ProfileInForce::LastGood)
+    );
+    // Another file's later error does not hide it.
+    other_error(&mut rig, 3);
+    let s = status(&mut rig);
+    assert!(
+        s.profile_error
+            .as_deref()
+            .is_some_and(|e| e.contains("mine.toml:1:10")),
+        "{s:?}"
+    );
+    assert_eq!(s.profile_error_active, Some(true));
+    // Repaired: no error, no flag.
+    std::fs::write(&mine, "[agc]\ntarget_lufs = -21.0\n").unwrap();
+    let (_, r) = rig.request(Request::ProfileReload);
+    r.unwrap();
+    let s = status(&mut rig);
+    assert_eq!((s.profile_error, s.profile_error_active), (None, None));
+}

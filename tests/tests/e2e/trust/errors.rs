@@ -1,5 +1,6 @@
 //! Errors a user and a script can read: `--json` errors on standard output with the exit
-//! code kept, an active profile's error in `status`, a broken profile shown with its errors.
+//! code kept, an active profile's error in `status` (and another profile's, told apart), a
+//! broken profile shown with its errors.
 
 use std::time::Duration;
 
@@ -84,6 +85,67 @@ fn errors_are_machine_readable_and_profile_errors_are_shown() {
     })
     .unwrap();
     assert!(!headroom_ok(&sb, &["status"]).contains("Profile error"));
+
+    // Another profile's file breaks: status names it and says the active profile is not
+    // affected (never "the last good profile stays active").
+    let other = write_user_profile(&sb, "other", "[agc]\ntarget_lufs = -20.0\n");
+    std::fs::write(&other, "[agc]\ntarget_lufs = \"x\"\n").unwrap();
+    wait_for("the other error in status", Duration::from_secs(10), || {
+        Ok(client(&sb)
+            .status()?
+            .profile_error
+            .filter(|e| e.contains("other.toml"))
+            .map(|_| ()))
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", d.log()));
+    let s = json(&headroom_ok(&sb, &["status", "--json"]));
+    assert_eq!(s["profile_error_active"], false, "{s}");
+    let text = headroom_ok(&sb, &["status"]);
+    assert!(text.contains("other.toml:2:15"), "{text}");
+    assert!(
+        text.contains("(not the active profile: `mine` is not affected)"),
+        "{text}"
+    );
+    assert!(!text.contains("last good"), "{text}");
+    // The active profile breaks too: its error is the one status reports, and a later error
+    // of the other file does not hide it.
+    std::fs::write(&path, "bypass = 1\n").unwrap();
+    wait_for(
+        "the active error in status",
+        Duration::from_secs(10),
+        || {
+            Ok(client(&sb)
+                .status()?
+                .profile_error
+                .filter(|e| e.contains("mine.toml"))
+                .map(|_| ()))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", d.log()));
+    std::fs::write(&other, "[agc]\n\ntarget_lufs = \"y\"\n").unwrap();
+    wait_for("the other error logged", Duration::from_secs(10), || {
+        Ok(d.log().contains("other.toml:3:15").then_some(()))
+    })
+    .unwrap();
+    let s = json(&headroom_ok(&sb, &["status", "--json"]));
+    assert!(
+        s["profile_error"]
+            .as_str()
+            .unwrap()
+            .contains("mine.toml:1:10"),
+        "{s}"
+    );
+    assert_eq!(s["profile_error_active"], true, "{s}");
+    assert!(
+        headroom_ok(&sb, &["status"]).contains("the last good profile stays active"),
+        "{s}"
+    );
+    std::fs::write(&path, "[agc]\ntarget_lufs = -21.0\n").unwrap();
+    std::fs::remove_file(&other).unwrap();
+    wait_for("the errors cleared", Duration::from_secs(10), || {
+        Ok(client(&sb).status()?.profile_error.is_none().then_some(()))
+    })
+    .unwrap();
 
     // Broken when the daemon starts, the file has no last good version: what is in force is
     // the fallback the log names, and status says which, never "the last good profile".

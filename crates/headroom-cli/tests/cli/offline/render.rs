@@ -194,3 +194,41 @@ fn render_output_is_the_chain_over_the_whole_input_byte_for_byte() {
         }
     }
 }
+
+/// `-o out.wav` (as ffmpeg and sox take it) is refused as a usage error that shows the
+/// one-file form, and creates nothing; a folder that already has such a name is used.
+#[test]
+fn an_output_dir_named_like_an_audio_file_is_refused_unless_it_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    programme(48_000, 1.0, 0.5)
+        .write_wav(&d.join("in.wav"), OutputSamples::S16)
+        .unwrap();
+    for name in ["out.wav", "out.FLAC", "Out.Mp3", "x.ogg", "y.m4a"] {
+        let out = headroom(d, &["render", "-q", "in.wav", "-o", name]);
+        assert_fails(&out, 2, "-o takes a folder");
+        assert_fails(&out, 2, &format!("headroom render in.wav {name}"));
+        assert!(!d.join(name).exists(), "{name} was created");
+        let out = headroom(d, &["--json", "render", "in.wav", "--output-dir", name]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["error"]["code"], "usage", "{v}");
+        assert!(!d.join(name).exists(), "{name} was created");
+    }
+    // Several inputs: the hint names the form, not a file.
+    let out = headroom(d, &["render", "in.wav", "in.wav", "-o", "out.wav"]);
+    assert_fails(&out, 2, "headroom render IN out.wav");
+    // An existing file of that name is not turned into a folder either.
+    std::fs::write(d.join("taken.wav"), b"x").unwrap();
+    let out = headroom(d, &["render", "in.wav", "-o", "taken.wav"]);
+    assert_fails(&out, 2, "-o takes a folder");
+    assert_eq!(std::fs::read(d.join("taken.wav")).unwrap(), b"x");
+    // An existing folder with an audio name, and a new folder with any other name, work.
+    std::fs::create_dir(d.join("album.flac")).unwrap();
+    let out = headroom(d, &["render", "-q", "in.wav", "-o", "album.flac"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(d.join("album.flac/in.wav").is_file());
+    let out = headroom(d, &["render", "-q", "in.wav", "-o", "levelled"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(d.join("levelled/in.wav").is_file());
+}

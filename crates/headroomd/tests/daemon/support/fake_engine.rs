@@ -51,6 +51,7 @@ impl FakeEngine {
             meters: Meters::silent(-23.0),
             streams: 0,
             profile_error: None,
+            profile_error_active: None,
             profile_in_force: None,
             alerts: vec![],
         }
