@@ -13,7 +13,8 @@ Exit codes:
   3  headroomd is not running (start it with `systemctl --user start headroomd` or `headroomd`)
 
 Environment:
-  HEADROOM_SOCKET   control socket path (default: $XDG_RUNTIME_DIR/headroom/control.sock)
+  HEADROOM_SOCKET   control socket path when --socket is not given; set but empty counts as
+                    unset, as for headroomd (default: $XDG_RUNTIME_DIR/headroom/control.sock)
   XDG_CONFIG_HOME   user profiles are read from $XDG_CONFIG_HOME/headroom/profiles/NAME.toml";
 
 /// `headroom`: control and monitor the headroom loudness leveller, or run its DSP on files.
@@ -30,8 +31,12 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// Path of the daemon's control socket.
-    #[arg(long, global = true, env = "HEADROOM_SOCKET", value_name = "PATH")]
+    /// Path of the daemon's control socket [default: $HEADROOM_SOCKET when set and not empty,
+    /// else $XDG_RUNTIME_DIR/headroom/control.sock].
+    // `$HEADROOM_SOCKET` is read by `connection::socket_path` (through
+    // `headroom_ipc::default_socket_path`), not by clap: clap would take an empty variable
+    // for a missing `--socket` value, while headroomd treats it as unset.
+    #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
 
     /// The command to run.
@@ -114,8 +119,11 @@ minute of the daemon's history.
 Grey loudness values are stale (no meter tick for 2 s) or have no measurement (at or below
 the -70 LUFS gate). When headroomd goes away the monitor says so and reconnects when it is back.
 
-With --json: one event per line (NDJSON, the wire form of the control protocol's events);
-exits with code 3 when the daemon closes the connection.";
+With --json: one event per line (NDJSON, the wire form of the control protocol's events).
+Like the full-screen monitor it waits for headroomd when it is not running and reconnects
+when it comes back; each connection starts with the topics' snapshot events again, and what
+it waits for is said on standard error. With --no-wait it exits with code 3 instead: at the
+start when no daemon runs, or when the daemon closes the connection.";
 
 /// `headroom render` details shown in its --help.
 pub const RENDER_HELP: &str = "\
@@ -259,7 +267,9 @@ pub enum BypassMode {
 pub struct MonitorArgs {
     /// Event topics to follow (default: all), e.g. `meters routing`.
     pub topics: Vec<String>,
-    /// With no daemon running, exit (code 3) instead of waiting for one to start.
+    /// With no daemon running, exit (code 3) instead of waiting for one to start; with
+    /// --json, also exit (code 3) when the daemon closes the connection instead of
+    /// reconnecting.
     #[arg(long)]
     pub no_wait: bool,
 }

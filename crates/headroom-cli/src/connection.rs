@@ -7,8 +7,9 @@ use headroom_client::{Client, ClientError};
 
 use crate::error::{CliError, CliResult};
 
-/// The control socket path: `--socket` / `$HEADROOM_SOCKET`, else
-/// `$XDG_RUNTIME_DIR/headroom/control.sock`.
+/// The control socket path: `--socket`, else `$HEADROOM_SOCKET` when set and not empty (an
+/// empty variable counts as unset, as for headroomd), else
+/// `$XDG_RUNTIME_DIR/headroom/control.sock` ([`headroom_ipc::default_socket_path`]).
 pub fn socket_path(explicit: Option<PathBuf>) -> PathBuf {
     explicit
         .filter(|p| !p.as_os_str().is_empty())
@@ -19,7 +20,8 @@ pub fn socket_path(explicit: Option<PathBuf>) -> PathBuf {
 /// running, 1 otherwise.
 pub fn client_error(e: ClientError, socket: &Path) -> CliError {
     match e {
-        ClientError::NotRunning { .. } => CliError::daemon_down(socket),
+        ClientError::NotRunning { stale: false, .. } => CliError::daemon_down(socket),
+        ClientError::NotRunning { stale: true, .. } => CliError::daemon_stale(socket),
         ClientError::Server(err) => CliError::refused(err.code.as_str(), err.message),
         other => CliError::failed(other.to_string()),
     }

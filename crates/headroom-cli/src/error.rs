@@ -106,6 +106,20 @@ impl CliError {
         Self::new(ErrorKind::Usage, message)
     }
 
+    /// The daemon's socket file at `socket` is left over from a daemon that stopped without
+    /// removing it (killed, crashed): connecting is refused (exit code 3).
+    pub fn daemon_stale(socket: &Path) -> Self {
+        Self::new(
+            ErrorKind::DaemonDown,
+            format!(
+                "headroomd is not running (connection refused: {} is left over from a daemon \
+                 that stopped) — start it with `systemctl --user start headroomd` or \
+                 `headroomd`, which replaces the old socket",
+                socket.display()
+            ),
+        )
+    }
+
     /// The daemon is not reachable at `socket` (exit code 3).
     pub fn daemon_down(socket: &Path) -> Self {
         Self::new(

@@ -109,7 +109,8 @@ fn environment(roff: &mut Roff) {
         &[
             (
                 "HEADROOM_SOCKET",
-                "Control socket path (default $XDG_RUNTIME_DIR/headroom/control.sock).",
+                "Control socket path when --socket is not given; empty counts as unset \
+                 (default $XDG_RUNTIME_DIR/headroom/control.sock).",
             ),
             (
                 "XDG_CONFIG_HOME",
@@ -286,7 +287,10 @@ pub fn headroomd_page(out: &mut dyn Write) -> std::io::Result<()> {
         &mut roff,
         &[
             ("HEADROOM_REAL_SINK", "As --real-sink."),
-            ("HEADROOM_SOCKET", "Control socket path."),
+            (
+                "HEADROOM_SOCKET",
+                "Control socket path (empty counts as unset).",
+            ),
             (
                 "RUST_LOG",
                 "Log filter, e.g. debug or warn,headroomd=debug (default info); logs go to \

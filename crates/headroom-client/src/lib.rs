@@ -27,14 +27,23 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// What can go wrong talking to headroomd.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// Nothing listens on the socket.
+    /// Nothing listens on the socket: there is no socket file, or (`stale`) the file is
+    /// left over from a daemon that stopped without removing it (killed, crashed), and
+    /// connecting to it is refused.
     #[error(
-        "headroomd is not running — start it with `systemctl --user start headroomd` or `headroomd` (no daemon at {})",
-        path.display()
+        "headroomd is not running{} — start it with `systemctl --user start headroomd` or `headroomd` ({})",
+        if *stale { " (connection refused)" } else { "" },
+        if *stale {
+            format!("{} is left over from a daemon that stopped; a new one replaces it", path.display())
+        } else {
+            format!("no daemon at {}", path.display())
+        }
     )]
     NotRunning {
         /// Socket path tried.
         path: PathBuf,
+        /// The socket file exists but nobody accepts on it.
+        stale: bool,
     },
     /// The socket exists but connecting failed for another reason (e.g. permissions).
     #[error("cannot connect to headroomd at {}: {source}", path.display())]
@@ -90,6 +99,7 @@ impl ClientError {
 /// A connection to headroomd.
 #[derive(Debug)]
 pub struct Client {
+    path: PathBuf,
     stream: UnixStream,
     decoder: LineDecoder,
     rbuf: Box<[u8]>,
@@ -108,11 +118,21 @@ impl Client {
 
     /// Connects to the socket at `path`, reads the greeting, checks the protocol version
     /// and sends ours. Waits at most [`DEFAULT_TIMEOUT`] for the greeting.
+    ///
+    /// The daemon closes a connection that stays idle too long without a subscription
+    /// (`IPC.md`, "Deadlines"); a [`Client`] kept between requests then connects again by
+    /// itself when its next request finds the connection closed before the request was
+    /// read (so nothing is applied twice).
     pub fn connect_to(path: impl AsRef<Path>) -> Result<Client, ClientError> {
         let path = path.as_ref();
         let stream = UnixStream::connect(path).map_err(|source| match source.kind() {
-            ErrorKind::NotFound | ErrorKind::ConnectionRefused => ClientError::NotRunning {
+            ErrorKind::NotFound => ClientError::NotRunning {
                 path: path.to_owned(),
+                stale: false,
+            },
+            ErrorKind::ConnectionRefused => ClientError::NotRunning {
+                path: path.to_owned(),
+                stale: true,
             },
             _ => ClientError::Connect {
                 path: path.to_owned(),
@@ -120,6 +140,7 @@ impl Client {
             },
         })?;
         let mut client = Client {
+            path: path.to_owned(),
             stream,
             decoder: LineDecoder::new(MAX_SERVER_FRAME_BYTES),
             rbuf: vec![0; 64 * 1024].into_boxed_slice(),
@@ -202,23 +223,59 @@ impl Client {
     }
 
     /// Sends `request` and waits for its result. Error replies become
-    /// [`ClientError::Server`].
+    /// [`ClientError::Server`]. When the daemon had closed the connection for being idle
+    /// (the request could not be written, or the daemon's `timeout` error came instead of
+    /// the reply: it reads nothing more after it), connects again and sends the request
+    /// once more.
     pub fn call(&mut self, request: Request) -> Result<Response, ClientError> {
+        match self.call_once(&request) {
+            Err(Attempt::NotRead) => {
+                self.reconnect()?;
+                self.call_once(&request).map_err(Attempt::into_error)
+            }
+            other => other.map_err(Attempt::into_error),
+        }
+    }
+
+    fn call_once(&mut self, request: &Request) -> Result<Response, Attempt> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        self.send(&ClientFrame::Request(RequestFrame { id, request }))?;
+        let frame = ClientFrame::Request(RequestFrame {
+            id,
+            request: request.clone(),
+        });
+        match self.send(&frame) {
+            Ok(()) => {}
+            // The daemon has shut the connection: the request was not delivered.
+            Err(ClientError::Closed) => return Err(Attempt::NotRead),
+            Err(e) => return Err(Attempt::Failed(e)),
+        }
         loop {
-            match self.read_frame()? {
+            match self.read_frame().map_err(Attempt::Failed)? {
                 ServerFrame::Response { id: rid, result } if rid == id => return Ok(result),
                 ServerFrame::Error {
                     id: Some(rid),
                     error,
-                } if rid == id => return Err(ClientError::Server(error)),
-                ServerFrame::Error { id: None, error } => return Err(ClientError::Server(error)),
+                } if rid == id => return Err(Attempt::Failed(ClientError::Server(error))),
+                ServerFrame::Error { id: None, error } if error.code == ErrorCode::Timeout => {
+                    return Err(Attempt::NotRead)
+                }
+                ServerFrame::Error { id: None, error } => {
+                    return Err(Attempt::Failed(ClientError::Server(error)))
+                }
                 // Stale replies (after a timeout), events and greetings are skipped.
                 _ => continue,
             }
         }
+    }
+
+    /// Replaces the connection with a new one to the same socket (same reply timeout).
+    fn reconnect(&mut self) -> Result<(), ClientError> {
+        let mut fresh = Client::connect_to(&self.path)?;
+        fresh.set_timeout(self.timeout)?;
+        fresh.next_id = self.next_id;
+        *self = fresh;
+        Ok(())
     }
 
     /// `status`.
@@ -417,6 +474,23 @@ impl Client {
     }
 }
 
+/// How one attempt of [`Client::call`] ended, when not with a result.
+enum Attempt {
+    /// The daemon had closed the connection without reading the request.
+    NotRead,
+    /// Any other failure.
+    Failed(ClientError),
+}
+
+impl Attempt {
+    fn into_error(self) -> ClientError {
+        match self {
+            Attempt::NotRead => ClientError::Closed,
+            Attempt::Failed(e) => e,
+        }
+    }
+}
+
 fn io_err(e: std::io::Error) -> ClientError {
     match e.kind() {
         ErrorKind::WouldBlock | ErrorKind::TimedOut => ClientError::Timeout,
@@ -486,9 +560,38 @@ mod tests {
     fn absent_socket_says_daemon_not_running() {
         let dir = std::env::temp_dir().join(format!("headroom-client-test-{}", std::process::id()));
         let err = Client::connect_to(dir.join("nope.sock")).unwrap_err();
-        assert!(matches!(err, ClientError::NotRunning { .. }));
+        assert!(matches!(err, ClientError::NotRunning { stale: false, .. }));
         let msg = err.to_string();
         assert!(msg.contains("headroomd is not running"), "{msg}");
         assert!(msg.contains("systemctl --user start headroomd"), "{msg}");
+        assert!(msg.contains("no daemon at"), "{msg}");
+    }
+
+    /// What a killed daemon leaves: a socket file nobody accepts on.
+    #[test]
+    fn left_over_socket_says_daemon_not_running() {
+        let dir =
+            std::env::temp_dir().join(format!("headroom-client-stale-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("control.sock");
+        let _ = std::fs::remove_file(&path);
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        let err = Client::connect_to(&path).unwrap_err();
+        let msg = err.to_string();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            matches!(err, ClientError::NotRunning { stale: true, .. }),
+            "{err:?}"
+        );
+        assert!(
+            msg.contains("headroomd is not running (connection refused)"),
+            "{msg}"
+        );
+        assert!(msg.contains("systemctl --user start headroomd"), "{msg}");
+        assert!(
+            msg.contains("left over from a daemon that stopped"),
+            "{msg}"
+        );
     }
 }

@@ -33,6 +33,10 @@ pub enum ErrorCode {
     VersionMismatch,
     /// The peer runs as another user; the connection is closed.
     PermissionDenied,
+    /// The connection missed one of the server's deadlines (no first frame in time, a
+    /// started frame not completed in time, or idle too long without a subscription); the
+    /// connection is closed and nothing more it sent is read.
+    Timeout,
     /// A code this version of the library does not know (forward compatibility).
     #[serde(other)]
     Unknown,
@@ -54,6 +58,7 @@ impl ErrorCode {
             ErrorCode::FrameTooLarge => "frame_too_large",
             ErrorCode::VersionMismatch => "version_mismatch",
             ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::Timeout => "timeout",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -34,7 +34,9 @@ enum Msg {
 pub const WAITING: &str = "waiting for headroomd …";
 
 /// `headroom monitor`: the TUI, or NDJSON events on `out` with `json`. With `wait`, the TUI
-/// started before the daemon waits for it (connecting when it appears) instead of exiting.
+/// (and the NDJSON stream) started before the daemon waits for it (connecting when it
+/// appears) instead of exiting; both reconnect when the daemon comes back (the NDJSON stream
+/// only with `wait`; without it, it ends with exit code 3 when the daemon leaves).
 pub fn run(
     socket: &Path,
     topics: &[Topic],
@@ -43,7 +45,7 @@ pub fn run(
     out: &mut dyn Write,
 ) -> CliResult {
     if json {
-        return run_json(socket, topics, out);
+        return run_json(socket, topics, wait, out);
     }
     // Connect before touching the terminal, so a daemon that is down is reported plainly
     // (or, with `wait`, waited for).
@@ -79,20 +81,58 @@ pub fn run(
     result
 }
 
-fn run_json(socket: &Path, topics: &[Topic], out: &mut dyn Write) -> CliResult {
-    let sub = connect(socket)?
-        .subscribe(topics)
-        .map_err(|e| client_error(e, socket))?;
-    for ev in sub {
-        let ev = ev.map_err(|e| client_error(e, socket))?;
-        let line = serde_json::to_string(&ev).map_err(|e| CliError::failed(e.to_string()))?;
-        writeln!(out, "{line}")?;
-        out.flush()?;
+/// `headroom monitor --json`: the events as NDJSON on `out`. Like the TUI, with `wait` it
+/// waits for a daemon that is not running (trying once a second) and reconnects when the
+/// daemon goes away and comes back; each new connection starts with the topics' snapshot
+/// events again. What it is waiting for goes to standard error, never into the NDJSON.
+/// Without `wait` it ends with [`ErrorKind::DaemonDown`] (exit code 3) when no daemon runs
+/// or when the daemon closes the connection.
+fn run_json(socket: &Path, topics: &[Topic], wait: bool, out: &mut dyn Write) -> CliResult {
+    // Whether the current wait has been announced on standard error.
+    let mut said = false;
+    loop {
+        let subscribed =
+            connect(socket).and_then(|c| c.subscribe(topics).map_err(|e| client_error(e, socket)));
+        let sub = match subscribed {
+            Ok(s) => s,
+            Err(e) if wait && e.kind == ErrorKind::DaemonDown => {
+                if !said {
+                    eprintln!(
+                        "headroom: headroomd is not running; waiting for it at {} \
+                         (--no-wait exits instead)",
+                        socket.display()
+                    );
+                    said = true;
+                }
+                std::thread::sleep(RETRY);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if said {
+            eprintln!("headroom: connected to headroomd");
+        }
+        for ev in sub {
+            let ev = match ev {
+                Ok(ev) => ev,
+                // The connection broke (reset, unreadable): as if the daemon had left.
+                Err(ClientError::Io(_) | ClientError::Closed) => break,
+                Err(e) => return Err(client_error(e, socket)),
+            };
+            let line = serde_json::to_string(&ev).map_err(|e| CliError::failed(e.to_string()))?;
+            writeln!(out, "{line}")?;
+            out.flush()?;
+        }
+        if !wait {
+            return Err(CliError::new(
+                ErrorKind::DaemonDown,
+                "headroomd closed the connection",
+            ));
+        }
+        eprintln!("headroom: headroomd closed the connection; waiting for it to come back");
+        said = true;
+        std::thread::sleep(RETRY);
     }
-    Err(CliError::new(
-        ErrorKind::DaemonDown,
-        "headroomd closed the connection",
-    ))
 }
 
 fn reason(e: &ClientError) -> String {

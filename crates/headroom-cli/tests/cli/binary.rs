@@ -1,6 +1,6 @@
 //! The built `headroom` binary: exit codes, messages, help, completions and man pages.
 
-use crate::support::{assert_fails, headroom, text, BIN};
+use crate::support::{assert_fails, headroom, in_private_dirs, text, BIN};
 use std::process::Command;
 
 #[test]
@@ -18,7 +18,7 @@ fn daemon_down_exits_3_with_how_to_start() {
         &["history", "--since", "5m"],
         &["monitor"],
         &["monitor", "--no-wait"],
-        &["monitor", "--json", "meters"],
+        &["monitor", "--json", "--no-wait", "meters"],
         &["--json", "status"],
     ] {
         let out = headroom(dir.path(), args);
@@ -64,6 +64,46 @@ fn socket_env_points_elsewhere() {
         .output()
         .unwrap();
     assert_fails(&out, 3, "custom.sock");
+}
+
+/// A socket file left by a daemon that was killed (`kill -9`): nobody accepts on it.
+#[test]
+fn left_over_socket_says_daemon_not_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("headroom/control.sock");
+    std::fs::create_dir_all(sock.parent().unwrap()).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    let out = headroom(dir.path(), &["status"]);
+    assert_fails(&out, 3, "headroomd is not running (connection refused");
+    assert_fails(&out, 3, "left over from a daemon that stopped");
+    assert_fails(&out, 3, "systemctl --user start headroomd");
+    assert!(!text(&out.stderr).contains("no control socket"));
+    let out = headroom(dir.path(), &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(v["error"]["code"], "daemon_down");
+}
+
+#[test]
+fn empty_socket_env_counts_as_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = in_private_dirs(Command::new(BIN).arg("status"), dir.path())
+        .env("HEADROOM_SOCKET", "")
+        .output()
+        .unwrap();
+    // The default path, as headroomd uses it with the same environment.
+    let default = dir.path().join("headroom/control.sock");
+    assert_fails(&out, 3, &default.display().to_string());
+    // `--socket` still wins over the variable, and an empty `--socket` is refused.
+    let out = in_private_dirs(
+        Command::new(BIN).args(["status", "--socket", "/nonexistent/x.sock"]),
+        dir.path(),
+    )
+    .env("HEADROOM_SOCKET", dir.path().join("other.sock"))
+    .output()
+    .unwrap();
+    assert_fails(&out, 3, "/nonexistent/x.sock");
+    let out = headroom(dir.path(), &["status", "--socket", ""]);
+    assert_fails(&out, 2, "--socket");
 }
 
 #[test]

@@ -161,6 +161,11 @@ fn serve(stream: UnixStream, requests: Arc<Mutex<Vec<Request>>>) {
 fn start() -> Fake {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("control.sock");
+    start_at(socket, dir)
+}
+
+/// The stand-in daemon listening at `socket` (in `dir`) from now on.
+fn start_at(socket: PathBuf, dir: tempfile::TempDir) -> Fake {
     let listener = UnixListener::bind(&socket).unwrap();
     let requests = Arc::new(Mutex::new(Vec::new()));
     let r = requests.clone();
@@ -291,7 +296,10 @@ fn daemon_errors_exit_1_with_its_message() {
 #[test]
 fn monitor_json_prints_ndjson_until_the_daemon_leaves() {
     let fake = start();
-    let out = headroom(&fake.socket, &["monitor", "--json", "meters", "daemon"]);
+    let out = headroom(
+        &fake.socket,
+        &["monitor", "--json", "--no-wait", "meters", "daemon"],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("closed the connection"));
     let lines: Vec<serde_json::Value> = text(&out.stdout)
@@ -310,6 +318,77 @@ fn monitor_json_prints_ndjson_until_the_daemon_leaves() {
         vec![Request::Subscribe {
             topics: vec![headroom_ipc::Topic::Meters, headroom_ipc::Topic::Daemon]
         }]
+    );
+}
+
+#[test]
+fn monitor_json_without_a_daemon_and_no_wait_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = headroom(
+        &dir.path().join("control.sock"),
+        &["monitor", "--json", "--no-wait"],
+    );
+    assert_fails(&out, 3, "headroomd is not running");
+}
+
+/// Like the full-screen monitor, `monitor --json` waits for a daemon that is not running
+/// yet and reconnects when it goes away and comes back (the stand-in daemon closes every
+/// subscription after two events).
+#[test]
+fn monitor_json_waits_for_the_daemon_and_reconnects() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("control.sock");
+    let mut mon = Command::new(BIN)
+        .args(["monitor", "--json", "meters", "daemon"])
+        .env("HEADROOM_SOCKET", &socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A bound on the whole test: the monitor is killed if it is still running then.
+    let (done, watch) = std::sync::mpsc::channel::<()>();
+    let pid = mon.id().to_string();
+    let watchdog = std::thread::spawn(move || {
+        if watch
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .is_err()
+        {
+            let _ = Command::new("kill").arg(&pid).status();
+        }
+    });
+    let mut err = BufReader::new(mon.stderr.take().unwrap()).lines();
+    let first = err.next().expect("a note on stderr").unwrap();
+    assert!(first.contains("not running; waiting for it"), "{first}");
+    let fake = start_at(socket, dir);
+    let mut out = BufReader::new(mon.stdout.take().unwrap()).lines();
+    let topics: Vec<String> = (0..4)
+        .map(|_| {
+            let line = out.next().expect("an event line").unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).expect("NDJSON");
+            v["topic"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let _ = mon.kill();
+    let _ = mon.wait();
+    let _ = done.send(());
+    watchdog.join().unwrap();
+    // Two connections, each starting again with its events.
+    assert_eq!(topics, ["daemon", "meters", "daemon", "meters"]);
+    let subscribes = fake
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| matches!(r, Request::Subscribe { .. }))
+        .count();
+    assert!(subscribes >= 2, "{subscribes}");
+    let notes: Vec<String> = err.map_while(Result::ok).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|l| l.contains("closed the connection; waiting")),
+        "{notes:?}"
     );
 }
 

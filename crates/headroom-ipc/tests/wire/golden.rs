@@ -661,6 +661,7 @@ fn golden_errors() {
         ("frame_too_large", ErrorCode::FrameTooLarge),
         ("version_mismatch", ErrorCode::VersionMismatch),
         ("permission_denied", ErrorCode::PermissionDenied),
+        ("timeout", ErrorCode::Timeout),
     ];
     for (lit, code) in codes {
         assert_eq!(code.as_str(), lit);

@@ -21,7 +21,8 @@ use std::path::PathBuf;
 pub use broadcast::{Broadcaster, SUBSCRIBER_QUEUE_CAPACITY};
 pub use headroom_ipc::{Event, IpcError, Request, Response, Topic};
 pub use server::{
-    Server, ServerConfig, ServerHandle, MAX_CLIENTS, MAX_CONSECUTIVE_BAD_FRAMES, SHUTDOWN_GRACE,
+    Server, ServerConfig, ServerHandle, FIRST_FRAME_TIMEOUT, FRAME_TIMEOUT, IDLE_TIMEOUT,
+    MAX_CLIENTS, MAX_CONSECUTIVE_BAD_FRAMES, SHUTDOWN_GRACE,
 };
 pub use socket::{check_peer, peer_uid};
 

@@ -32,6 +32,21 @@ pub const MAX_CONSECUTIVE_BAD_FRAMES: u32 = 16;
 /// them off.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
+/// Default time a new connection has to send its first whole frame (a hello or a request),
+/// counted from the greeting; a connection that misses it gets a `timeout` error and is
+/// closed, so connections that never say anything cannot hold the connection limit.
+pub const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default time a frame may take from its first byte to its `\n`; a connection that
+/// leaves a frame unfinished longer gets a `timeout` error and is closed.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default time a connection that has not subscribed may stay silent between frames
+/// (counted from the last reply); then it gets a `timeout` error and is closed. A
+/// subscribed connection may stay silent for ever. `headroom-client` reconnects by itself
+/// when its next request finds the connection closed this way.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 const READ_CHUNK: usize = 8 * 1024;
 const CONNECTION_STACK: usize = 512 * 1024;
 
@@ -44,6 +59,13 @@ pub struct ServerConfig {
     pub allowed_uid: Option<u32>,
     /// Simultaneous connection limit.
     pub max_clients: usize,
+    /// Deadline for a connection's first whole frame ([`FIRST_FRAME_TIMEOUT`]).
+    pub first_frame_timeout: Duration,
+    /// Deadline for completing a frame once it has started ([`FRAME_TIMEOUT`]).
+    pub frame_timeout: Duration,
+    /// Deadline for the next frame of a connection without a subscription
+    /// ([`IDLE_TIMEOUT`]).
+    pub idle_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +74,9 @@ impl Default for ServerConfig {
             daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
             allowed_uid: None,
             max_clients: MAX_CLIENTS,
+            first_frame_timeout: FIRST_FRAME_TIMEOUT,
+            frame_timeout: FRAME_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
         }
     }
 }
@@ -66,6 +91,7 @@ struct Shared {
     hello: Arc<str>,
     allowed_uid: u32,
     max_clients: usize,
+    deadlines: Deadlines,
     stopping: AtomicBool,
     conns: Mutex<HashMap<u64, Conn>>,
     next_conn: AtomicU64,
@@ -111,6 +137,11 @@ impl Server {
                 .allowed_uid
                 .unwrap_or_else(|| nix::unistd::geteuid().as_raw()),
             max_clients: config.max_clients.max(1),
+            deadlines: Deadlines {
+                first_frame: config.first_frame_timeout,
+                frame: config.frame_timeout,
+                idle: config.idle_timeout,
+            },
             stopping: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
@@ -281,10 +312,7 @@ fn accept_loop(listener: &UnixListener, shared: &Arc<Shared>) {
             std::thread::Builder::new()
                 .name(format!("headroom-ctl-{id}"))
                 .stack_size(CONNECTION_STACK)
-                .spawn(move || {
-                    serve(stream, &shared);
-                    let _ = shared.done_tx.send(id);
-                })
+                .spawn(move || serve(stream, &shared, id))
         };
         match thread {
             Ok(t) => {
@@ -354,7 +382,20 @@ struct Subscription {
     thread: JoinHandle<()>,
 }
 
-fn serve(stream: UnixStream, shared: &Shared) {
+/// Reports a connection as finished (its slot free for the next `accept`) when dropped.
+struct Release<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        let _ = self.shared.done_tx.send(self.id);
+    }
+}
+
+fn serve(stream: UnixStream, shared: &Shared, id: u64) {
+    let release = Release { shared, id };
     match socket::peer_uid(&stream) {
         Ok(uid) => {
             if let Err(e) = socket::check_peer(uid, shared.allowed_uid) {
@@ -390,12 +431,73 @@ fn serve(stream: UnixStream, shared: &Shared) {
         drop(sub._registration);
         let _ = sub.thread.join();
     }
+    // The slot is free before the client sees the end of the connection, so a client that
+    // connects again at once is not refused `busy` by a connection that has ended.
+    drop(release);
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
 enum Next {
     Continue,
     Close,
+}
+
+/// The read deadlines of a connection (see [`ServerConfig`]).
+#[derive(Debug, Clone, Copy)]
+struct Deadlines {
+    first_frame: Duration,
+    frame: Duration,
+    idle: Duration,
+}
+
+/// Where a connection stands between reads, for its deadline.
+struct ReadClock {
+    connected: Instant,
+    /// A whole frame has arrived.
+    first_done: bool,
+    /// When the first byte of the frame still incomplete arrived.
+    frame_started: Option<Instant>,
+    /// When the last frame was answered.
+    idle_since: Instant,
+}
+
+impl ReadClock {
+    /// The next deadline and what missing it means, or `None` (a subscribed connection
+    /// between frames: no deadline, the read blocks without waking up).
+    fn deadline(&self, d: &Deadlines, subscribed: bool) -> Option<(Instant, String)> {
+        let mut next: Option<(Instant, String)> = None;
+        let mut consider = |at: Instant, why: String| {
+            if next.as_ref().is_none_or(|(n, _)| at < *n) {
+                next = Some((at, why));
+            }
+        };
+        if !self.first_done {
+            consider(
+                self.connected + d.first_frame,
+                format!(
+                    "no whole frame within {} of connecting",
+                    secs(d.first_frame)
+                ),
+            );
+        }
+        if let Some(started) = self.frame_started {
+            consider(
+                started + d.frame,
+                format!("a frame was not completed within {}", secs(d.frame)),
+            );
+        } else if self.first_done && !subscribed {
+            consider(
+                self.idle_since + d.idle,
+                format!("idle for {} without a subscription", secs(d.idle)),
+            );
+        }
+        next
+    }
+}
+
+/// `10 s`, `0.2 s`.
+fn secs(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }
 
 fn read_loop(
@@ -407,15 +509,53 @@ fn read_loop(
     let mut decoder = LineDecoder::new(MAX_FRAME_BYTES);
     let mut buf = vec![0u8; READ_CHUNK];
     let mut bad_in_a_row = 0u32;
+    let now = Instant::now();
+    let mut clock = ReadClock {
+        connected: now,
+        first_done: false,
+        frame_started: None,
+        idle_since: now,
+    };
     loop {
+        // The socket's read timeout enforces the deadline: the thread sleeps in `read` until
+        // data, the end of the connection or the deadline, and never wakes up otherwise.
+        let deadline = clock.deadline(&shared.deadlines, subscription.is_some());
+        let timeout = match &deadline {
+            Some((at, why)) => {
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    let _ = writer.error(
+                        None,
+                        IpcError::new(ErrorCode::Timeout, format!("{why}; closing the connection")),
+                    );
+                    return;
+                }
+                Some(left)
+            }
+            None => None,
+        };
+        if stream.set_read_timeout(timeout).is_err() {
+            return;
+        }
         let n = match (&*stream).read(&mut buf) {
             Ok(0) => return,
             Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
             Err(_) => return,
         };
+        let arrived = Instant::now();
+        let mut completed = false;
         let mut input = &buf[..n];
         while let Some(item) = decoder.next_frame(&mut input) {
+            completed = true;
+            clock.first_done = true;
             let frame = match item {
                 Ok(f) => f,
                 Err(e) => {
@@ -453,6 +593,18 @@ fn read_loop(
                 return;
             }
         }
+        if completed {
+            // Blank lines are no frames: they do not keep a connection from being idle.
+            clock.idle_since = Instant::now();
+        }
+        clock.frame_started = if decoder.buffered() == 0 {
+            None
+        } else if completed {
+            // The bytes left over began after a frame that ended in this read.
+            Some(arrived)
+        } else {
+            clock.frame_started.or(Some(arrived))
+        };
     }
 }
 

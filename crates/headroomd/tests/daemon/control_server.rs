@@ -343,7 +343,7 @@ fn stale_socket_is_replaced_and_live_socket_is_not_stolen() {
     assert!(path.exists());
     assert!(matches!(
         Client::connect_to(&path).unwrap_err(),
-        ClientError::NotRunning { .. }
+        ClientError::NotRunning { stale: true, .. }
     ));
     let b = headroomd::control::Broadcaster::new();
     let engine = FakeEngine::new(b.clone());
@@ -411,9 +411,10 @@ fn shutdown_flushes_subscribers_then_closes_them() {
     server.shutdown();
     assert_eq!(sub.next().unwrap().unwrap(), Event::shutdown("test"));
     assert!(sub.next().is_none(), "stream ends after shutdown");
+    // The client finds its connection shut and, trying again, no daemon.
     assert!(matches!(
         idle.status(),
-        Err(ClientError::Closed | ClientError::Io(_))
+        Err(ClientError::Closed | ClientError::Io(_) | ClientError::NotRunning { .. })
     ));
     assert!(!fx.path.exists());
     assert_eq!(server.client_count(), 0);
@@ -453,4 +454,133 @@ fn closed_connections_are_forgotten() {
         assert!(Instant::now() < deadline, "connections not reaped");
         std::thread::yield_now();
     }
+}
+
+/// Short deadlines for the deadline tests; what is not under test stays long.
+fn deadlines(first_frame_ms: u64, frame_ms: u64, idle_ms: u64) -> ServerConfig {
+    ServerConfig {
+        first_frame_timeout: Duration::from_millis(first_frame_ms),
+        frame_timeout: Duration::from_millis(frame_ms),
+        idle_timeout: Duration::from_millis(idle_ms),
+        ..ServerConfig::default()
+    }
+}
+
+/// Reads the `timeout` error the server closes a connection with, then the end of the
+/// stream (bounded by the connection's read timeout, `WAIT`).
+fn assert_timed_out(raw: &mut Raw, reason: &str) {
+    let (id, err) = raw.error();
+    assert_eq!((id, err.code), (None, ErrorCode::Timeout), "{err:?}");
+    assert!(err.message.contains(reason), "{}", err.message);
+    assert!(
+        err.message.contains("closing the connection"),
+        "{}",
+        err.message
+    );
+    raw.assert_closed();
+}
+
+#[test]
+fn connection_without_a_first_frame_is_closed_at_its_deadline() {
+    let fx = start_with(deadlines(200, 60_000, 60_000));
+    let mut raw = Raw::connect(&fx.path);
+    assert_timed_out(&mut raw, "no whole frame within 0.2 s of connecting");
+}
+
+#[test]
+fn frame_left_unfinished_is_closed_at_its_deadline() {
+    let fx = start_with(deadlines(60_000, 200, 60_000));
+    let mut raw = Raw::connect(&fx.path);
+    raw.send(b"{\"type\":\"hello\",\"protocol_version\":1}\n{\"id\":1,\"meth");
+    assert_timed_out(&mut raw, "a frame was not completed within 0.2 s");
+}
+
+#[test]
+fn trickled_frame_does_not_extend_the_frame_deadline() {
+    let fx = start_with(deadlines(60_000, 300, 60_000));
+    let mut raw = Raw::connect(&fx.path);
+    raw.send(b"{\"type\":\"hello\",\"protocol_version\":1}\n");
+    let started = Instant::now();
+    // One byte at a time, more often than the deadline: the frame's first byte counts.
+    let trickle = std::thread::spawn({
+        let mut w = raw.writer.try_clone().unwrap();
+        move || {
+            for b in b"{\"id\":1,\"method\":\"status\"".iter().cycle() {
+                if w.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    });
+    assert_timed_out(&mut raw, "a frame was not completed within 0.3 s");
+    assert!(started.elapsed() < WAIT);
+    let _ = raw.writer.shutdown(std::net::Shutdown::Both);
+    trickle.join().unwrap();
+}
+
+#[test]
+fn idle_connection_is_closed_unless_subscribed() {
+    let fx = start_with(deadlines(60_000, 60_000, 200));
+    // The subscriber goes quiet first; the plain connection after it.
+    let mut events = Client::connect_to(&fx.path)
+        .unwrap()
+        .subscribe(&[Topic::Meters])
+        .unwrap();
+    events.set_timeout(Some(WAIT)).unwrap();
+    let mut raw = Raw::connect(&fx.path);
+    raw.send(b"{\"id\":1,\"method\":\"status\"}\n");
+    assert!(matches!(
+        raw.frame(),
+        Some(ServerFrame::Response { id: 1, .. })
+    ));
+    assert_timed_out(&mut raw, "idle for 0.2 s without a subscription");
+    // The subscriber, quiet for longer, is still served.
+    fx.broadcaster.publish(&tick(7));
+    let got = events
+        .by_ref()
+        .map(|e| e.expect("event"))
+        .find_map(|e| match e {
+            Event::MetersTick(m) => (m.meters.frames == 7).then_some(()),
+            _ => None,
+        });
+    assert!(got.is_some(), "the subscriber was cut off");
+}
+
+#[test]
+fn client_kept_between_requests_reconnects_after_an_idle_close() {
+    let fx = start_with(deadlines(60_000, 60_000, 200));
+    let mut c = Client::connect_to(&fx.path).unwrap();
+    c.status().unwrap();
+    // The server closes the idle connection (the thread ends and is reaped).
+    let deadline = Instant::now() + WAIT;
+    while fx.server.client_count() != 0 {
+        assert!(Instant::now() < deadline, "idle connection not closed");
+        std::thread::yield_now();
+    }
+    // A request that changes something is applied once, on the new connection.
+    assert!(c
+        .bypass_set(BypassMode::Toggle)
+        .expect("the client connects again"));
+    assert!(c.status().unwrap().bypass);
+}
+
+#[test]
+fn stalled_connections_at_the_limit_make_room_after_the_deadline() {
+    let fx = start_with(ServerConfig {
+        max_clients: 4,
+        ..deadlines(300, 60_000, 60_000)
+    });
+    let mut stalled: Vec<Raw> = (0..4).map(|_| Raw::connect(&fx.path)).collect();
+    // The limit is reached: the next connection is refused.
+    match Client::connect_to(&fx.path) {
+        Err(ClientError::Server(e)) => assert_eq!(e.code, ErrorCode::Busy, "{e:?}"),
+        other => panic!("expected busy, got {other:?}"),
+    }
+    for raw in &mut stalled {
+        assert_timed_out(raw, "no whole frame within 0.3 s");
+    }
+    // Once the stalled connections are seen closed, their slots are free.
+    let mut c = Client::connect_to(&fx.path).expect("room again");
+    c.status().unwrap();
 }

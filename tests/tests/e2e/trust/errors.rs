@@ -188,3 +188,70 @@ fn errors_are_machine_readable_and_profile_errors_are_shown() {
     );
     d.terminate().unwrap();
 }
+
+/// `monitor --json` started before the daemon waits for it; a daemon killed with SIGKILL
+/// leaves its socket file, which the command line reports as a daemon that is not running
+/// (connection refused), not as a missing socket; the monitor follows the restarted daemon.
+#[test]
+fn killed_daemon_is_reported_and_monitor_json_follows_it_back() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let sb = Sandbox::start().expect("sandbox");
+    let bin = headroom_tests::workspace_bin("headroom").expect("headroom built");
+    let mut mon = sb
+        .command(&bin)
+        .args(["monitor", "--json", "daemon"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A bound on the whole test: the monitor is killed if it is still running then.
+    let (done, watch) = std::sync::mpsc::channel::<()>();
+    let pid = mon.id().to_string();
+    let watchdog = std::thread::spawn(move || {
+        if watch.recv_timeout(Duration::from_secs(120)).is_err() {
+            let _ = std::process::Command::new("kill").arg(&pid).status();
+        }
+    });
+    let mut notes = BufReader::new(mon.stderr.take().unwrap()).lines();
+    let mut events = BufReader::new(mon.stdout.take().unwrap()).lines();
+    let mut note = || notes.next().expect("a note on stderr").unwrap();
+    // Reads events until the `daemon` topic's snapshot (each connection starts with it).
+    let mut snapshot = || loop {
+        let line = events.next().expect("an event line").unwrap();
+        let v = json(&line);
+        if v["topic"] == "daemon" && v["event"] == "snapshot" {
+            return v;
+        }
+    };
+    assert!(note().contains("not running; waiting for it"));
+
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
+    snapshot();
+    assert!(note().contains("connected to headroomd"));
+    d.kill9();
+    assert!(note().contains("closed the connection; waiting"));
+    let r = headroom(&sb, &["status"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("headroomd is not running (connection refused"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("systemctl --user start headroomd"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("no control socket"), "{}", r.stderr);
+
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd again");
+    snapshot();
+    let _ = mon.kill();
+    let _ = mon.wait();
+    let _ = done.send(());
+    watchdog.join().unwrap();
+    d.terminate().expect("clean exit");
+}
