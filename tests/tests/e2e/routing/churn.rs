@@ -26,7 +26,7 @@ fn scenario(sb: &Sandbox, b: &mut dyn Backend) {
 
     let mut children: Vec<Child> = Vec::new();
     let start = Instant::now();
-    let mut rss_warm = 0;
+    let mut rss_warm = None;
     for i in 0..50 {
         // One stream every 0.6 s: 50 streams in 30 s, up to two at once.
         let due = start + Duration::from_millis(600 * i);
@@ -66,14 +66,16 @@ fn scenario(sb: &Sandbox, b: &mut dyn Backend) {
             b.stream_count()
         )
     });
-    let rss_end = b.rss_kib();
-    assert!(rss_warm > 0 && rss_end > 0, "no RSS reading");
-    eprintln!("RSS after 10 streams {rss_warm} KiB, after 50 {rss_end} KiB");
-    assert!(
-        rss_end < rss_warm + 2048,
-        "memory grew by {} KiB over 40 streams",
-        rss_end.saturating_sub(rss_warm)
-    );
+    // Memory is judged where the bus is a process of its own (the daemon): in process, the
+    // test binary's RSS also counts the tests running alongside.
+    if let (Some(rss_warm), Some(rss_end)) = (rss_warm, b.rss_kib()) {
+        eprintln!("RSS after 10 streams {rss_warm} KiB, after 50 {rss_end} KiB");
+        assert!(
+            rss_end < rss_warm + 2048,
+            "memory grew by {} KiB over 40 streams",
+            rss_end.saturating_sub(rss_warm)
+        );
+    }
 }
 
 #[test]

@@ -18,7 +18,6 @@ use headroomd::routing::{Route, StreamRoute};
 use headroomd::DaemonConfig;
 
 use super::graph::plays_into;
-use super::play::rss_kib;
 
 /// Writes `profile_toml` as the user profile `routing-test` of `sb` and makes it the active
 /// profile (named in the daemon config).
@@ -200,8 +199,9 @@ pub trait Backend {
     fn layer_a(&mut self, app: &str) -> Option<LayerView>;
     /// Number of streams the routing side knows.
     fn stream_count(&mut self) -> usize;
-    /// Resident set size of the process running the bus, KiB.
-    fn rss_kib(&self) -> u64;
+    /// Resident set size of the process running the bus, KiB, when it is a process of its
+    /// own (`None` in process: the test binary's RSS counts the tests running alongside).
+    fn rss_kib(&self) -> Option<u64>;
     /// (`MoveStream`, `AttachTap`) commands sent to PipeWire so far, when the backend can tell.
     fn commands_sent(&self) -> Option<(u64, u64)> {
         None
@@ -243,8 +243,8 @@ impl Backend for Driver {
     fn stream_count(&mut self) -> usize {
         self.routes().len()
     }
-    fn rss_kib(&self) -> u64 {
-        rss_kib().unwrap_or(0)
+    fn rss_kib(&self) -> Option<u64> {
+        None
     }
     fn commands_sent(&self) -> Option<(u64, u64)> {
         let s = self.engine().commands_sent();
@@ -321,10 +321,8 @@ impl Backend for DaemonBackend {
             .map(|r| r.streams.len())
             .unwrap_or(usize::MAX)
     }
-    fn rss_kib(&self) -> u64 {
-        let Some(pid) = self.daemon.pid() else {
-            return 0;
-        };
+    fn rss_kib(&self) -> Option<u64> {
+        let pid = self.daemon.pid()?;
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
             .and_then(|s| {
@@ -332,6 +330,5 @@ impl Backend for DaemonBackend {
                     .find_map(|l| l.strip_prefix("VmRSS:"))
                     .and_then(|v| v.split_whitespace().next()?.parse().ok())
             })
-            .unwrap_or(0)
     }
 }

@@ -38,11 +38,3 @@ pub fn tone_amplitude(w: &headroom_tests::Wav, freq: f64, from: f64, to: f64) ->
     2.0 * power.max(0.0).sqrt() / n
 }
 
-/// Resident set size of this process, KiB.
-pub fn rss_kib() -> Result<u64> {
-    let s = std::fs::read_to_string("/proc/self/status")?;
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("no VmRSS")
-}
