@@ -146,9 +146,7 @@ pub fn plan(
         }
     } else if let Some(dir) = output_dir {
         refuse_file_name_as_output_dir(paths, dir)?;
-        std::fs::create_dir_all(dir).map_err(|e| {
-            CliError::failed(format!("{}: cannot create folder: {e}", dir.display()))
-        })?;
+        // The folder is made once the inputs are known to exist (below).
         for input in expand_inputs(paths)? {
             let c = container
                 .or_else(|| Container::from_path(&input))

@@ -37,4 +37,3 @@ pub fn tone_amplitude(w: &headroom_tests::Wav, freq: f64, from: f64, to: f64) ->
     let power = s1 * s1 + s2 * s2 - k * s1 * s2;
     2.0 * power.max(0.0).sqrt() / n
 }
-

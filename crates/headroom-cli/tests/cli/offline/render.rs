@@ -198,6 +198,18 @@ fn render_output_is_the_chain_over_the_whole_input_byte_for_byte() {
 /// `-o out.wav` (as ffmpeg and sox take it) is refused as a usage error that shows the
 /// one-file form, and creates nothing; a folder that already has such a name is used.
 #[test]
+fn a_missing_input_leaves_no_output_folder_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = headroom(d, &["render", "-q", "missing.wav", "-o", "levelled"]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !d.join("levelled").exists(),
+        "the output folder was created"
+    );
+}
+
+#[test]
 fn an_output_dir_named_like_an_audio_file_is_refused_unless_it_exists() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
