@@ -197,7 +197,7 @@ impl Engine {
         let _ = watch.profile(
             profile_error
                 .as_deref()
-                .map(|e| profiles::alert_message(e, true)),
+                .map(|e| profiles::alert_message(e, true, store.fallback())),
             crate::history::now_unix_ms(),
         );
         Engine {

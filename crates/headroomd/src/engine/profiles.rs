@@ -135,7 +135,7 @@ impl Engine {
             ProfileEvent::Error(e) => {
                 let text = e.to_string();
                 let selected = self.concerns_selection(&e.file);
-                let message = alert_message(&text, selected);
+                let message = alert_message(&text, selected, self.store.fallback());
                 tracing::warn!("{message}");
                 // An error of what the config file selects is the one status reports while it
                 // lasts: another profile's error does not hide it.
@@ -216,12 +216,22 @@ impl Engine {
 }
 
 /// The profile-error alert's message (and log line) for the error `text`: what it means for
-/// the profile in force, as `selected` ([`Engine::concerns_selection`]) says.
-pub(super) fn alert_message(text: &str, selected: bool) -> String {
-    if selected {
-        format!("{text} (keeping the last good profile)")
-    } else {
-        format!("{text} (not the active profile: it is not affected)")
+/// the profile in force, as `selected` ([`Engine::concerns_selection`]) and the start-up
+/// `fallback` still in force, if any, say.
+pub(super) fn alert_message(
+    text: &str,
+    selected: bool,
+    fallback: Option<crate::profiles::Fallback>,
+) -> String {
+    use crate::profiles::Fallback;
+    if !selected {
+        return format!("{text} (not the active profile: it is not affected)");
+    }
+    match fallback {
+        None => format!("{text} (keeping the last good profile)"),
+        Some(Fallback::Shipped) => format!("{text} (the shipped profile of that name is in force)"),
+        Some(Fallback::Default) => format!("{text} (the `default` profile is in force)"),
+        Some(Fallback::BuiltIn) => format!("{text} (the built-in defaults are in force)"),
     }
 }
 

@@ -149,10 +149,19 @@ fn errors_are_machine_readable_and_profile_errors_are_shown() {
 
     // Broken when the daemon starts, the file has no last good version: what is in force is
     // the fallback the log names, and status says which, never "the last good profile".
-    let in_force = |d: &Daemon, wire: &str, text: &str, log: &str| {
+    let in_force = |d: &Daemon, wire: &str, text: &str, log: &str, alert: &str| {
         let s = json(&headroom_ok(&sb, &["status", "--json"]));
         assert!(s["profile_error"].is_string(), "{s}");
         assert_eq!(s["profile_in_force"], wire, "{s}");
+        // The alert says the same.
+        let message = s["alerts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["kind"] == "profile_error"))
+            .and_then(|a| a["message"].as_str())
+            .unwrap_or_else(|| panic!("no profile_error alert: {s}"))
+            .to_owned();
+        assert!(message.ends_with(alert), "{message}");
+        assert!(!message.contains("last good"), "{message}");
         let status = headroom_ok(&sb, &["status"]);
         assert!(status.contains(text), "{status}");
         assert!(!status.contains("last good"), "{status}");
@@ -166,6 +175,7 @@ fn errors_are_machine_readable_and_profile_errors_are_shown() {
         "built_in",
         "(in force: the built-in defaults)",
         "using the built-in defaults",
+        "(the built-in defaults are in force)",
     );
     // A user file in place of a shipped profile falls back to the shipped one.
     headroom_ok(&sb, &["profile", "use", "night"]);
@@ -185,6 +195,7 @@ fn errors_are_machine_readable_and_profile_errors_are_shown() {
         "shipped",
         "(in force: the shipped `night` profile)",
         "using the shipped `night` profile",
+        "(the shipped profile of that name is in force)",
     );
     d.terminate().unwrap();
 }
