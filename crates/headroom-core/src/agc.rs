@@ -1187,8 +1187,9 @@ impl Agc {
     /// Whether the quieter sound heard since the programme was last heard is the remembered
     /// speech-like programme coming back: the estimate stands at least the relative gate
     /// above it, the sound has lasted [`RESUME_S`], none of its 100 ms is within the relative
-    /// gate of the estimate, and its gated loudness lies within [`RESUME_UNDER_LU`] /
-    /// [`RESUME_OVER_LU`] of the remembered level.
+    /// gate of the estimate, its 100 ms loudness spreads at least [`RESUME_SPREAD_LU`]
+    /// (syllables, not the louder programme's steady room noise), and its gated loudness lies
+    /// within [`RESUME_UNDER_LU`] / [`RESUME_OVER_LU`] of the remembered level.
     fn resumes(&self, gate: f64) -> bool {
         if self.resume_level <= LUFS_FLOOR
             || self.resume_age_s > RESUME_MAX_S

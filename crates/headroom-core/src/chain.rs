@@ -37,8 +37,11 @@
 //!
 //! The makeup falls at once and rises at most [`MAKEUP_RISE_DB_PER_S`]; after a programme
 //! change (loud onset, adopted quieter programme, gap) it is re-learnt for 1 s with a short
-//! time constant, and a loud onset drops it to 0 first, so the onset never comes out louder
-//! than the target. `compressor.makeup_db` applies only while the AGC is off. With an
+//! time constant, and a loud onset drops it first to what the compressor's curve takes off
+//! the level going in (plus the limiter's part), so the onset never comes out louder than
+//! the target. While it is learnt (and until a second of programme is measured) it is made
+//! up at least that far at once: a compressor far under the programme (−60 dBFS, 20:1) takes
+//! 40 dB and more, and a makeup learnt from 0 left the programme that far down for seconds. `compressor.makeup_db` applies only while the AGC is off. With an
 //! aggressive compressor (say −40 dBFS, 10:1) the programme still lands on its target.
 //!
 //! # Why one file
@@ -541,8 +544,9 @@ impl Chain {
             self.relearn_s = RELEARN_S;
             if self.agc.onset_elapsed_s().is_some() {
                 // A loud onset: what the compressor took from the quieter programme before
-                // says nothing about it. The makeup drops at once and is learnt anew (rising
-                // at its limited rate), so the onset never comes out louder than the target.
+                // says nothing about it. The makeup drops at once to what the compressor's
+                // curve takes off the level going in (plus the limiter's part) and is learnt
+                // anew from there, so the onset never comes out louder than the target.
                 self.comp_in = 0.0;
                 self.comp_out = 0.0;
                 self.comp_learnt_s = 0.0;
@@ -625,9 +629,13 @@ impl Chain {
 
     /// The loudness ceiling: from the step that just ended (the AGC's gain `gain_db` was in
     /// force), the short level coming out of the compressor without the ceiling (a one-pole
-    /// mean square, about 200 ms) is held to `target + agc.max_momentary_lu`: the ceiling
+    /// mean square, about 200 ms) is held to `target + agc.max_momentary_lu` plus what the
+    /// limiter takes ([`Chain::limiter_loss_db`], as far as the output meter shows the limit
+    /// kept: the limit holds the loudness that comes out of the limiter): the ceiling
     /// gain, applied with the makeup, falls with a 20 ms and recovers with a 300 ms time
-    /// constant. It works behind the compressor, so the compressor does not undo it.
+    /// constant. It works behind the compressor, so the compressor does not undo it. A step
+    /// counts at most at the limiter's ceiling (nothing comes out louder), so a heavy
+    /// compressor's first milliseconds of a word, which the limiter holds, are not cut.
     ///
     /// The short level lags a sudden loud word or effect by tens of milliseconds, long
     /// enough for the 400 ms momentary loudness to pass the limit. So the ceiling also
@@ -720,20 +728,25 @@ impl Chain {
         }
         let k_lin = self.mom_k_lin;
         let p = &self.params.agc;
+        let max = if p.max_momentary_lu.is_finite() {
+            f64::from(p.max_momentary_lu).max(0.0)
+        } else {
+            8.0
+        };
         if fresh {
             // The limiter's loss is an average: where it takes less than that (music after
-            // speech), the output would pass the limit. The credit falls at once by what the
-            // output meter shows over the limit, and grows back toward the loss slowly.
-            let limit = self.ceiling_target
-                + f64::from(p.max_momentary_lu).max(0.0)
-                + CEILING_PREDICT_MARGIN_LU;
+            // speech), the output would pass the limit. The credit falls at once by twice
+            // what the output meter shows over the limit, and grows back toward the loss
+            // slowly; it is never more than the loss (none with the limiter off).
+            let limit = self.ceiling_target + max + CEILING_PREDICT_MARGIN_LU;
             let over = self.out_meter.momentary_lufs() - limit;
             let loss = self.limiter_loss_db();
             self.ceil_credit = if over > 0.0 {
                 (self.ceil_credit - 2.0 * over).max(0.0)
             } else {
-                (self.ceil_credit + CEILING_CREDIT_RISE_DB_PER_S * self.agc_reading_s).min(loss)
-            };
+                self.ceil_credit + CEILING_CREDIT_RISE_DB_PER_S * self.agc_reading_s
+            }
+            .min(loss);
         }
         let lim_loss = self.ceil_credit;
         // A lowered target is reached as the AGC's gain moves (its time constant, at most
@@ -745,11 +758,6 @@ impl Chain {
             target.max(self.ceiling_target + v * dt)
         } else {
             target
-        };
-        let max = if p.max_momentary_lu.is_finite() {
-            f64::from(p.max_momentary_lu).max(0.0)
-        } else {
-            8.0
         };
         let want = if p.enabled && self.short_ms > 0.0 {
             let limit = self.ceiling_target + max + lim_loss;
@@ -806,12 +814,13 @@ impl Chain {
     /// Adds a closed sub-block to the limiter's loss: `pre`, the ceiling's estimate of the
     /// K-weighted mean square going into the limiter over it, against the output meter's
     /// sub-block. Only programme counts (as for the makeup), and only with the limiter
-    /// running and the output not bypassed.
+    /// running and bypass off.
     fn track_limiter_loss(&mut self, pre: f64) {
         let actual = self.out_meter.sub_block_energy();
+        // (Judged on the parameters, not on the bypass crossfade's position: that moves with
+        // the limiter and meters, which run ahead of the control points by up to a call.)
         let counts = self.params.limiter.enabled
             && !self.params.bypass
-            && self.bypass_mix == 0.0
             && self.agc.total_settled()
             && self.agc.programme_active()
             && self.agc.onset_elapsed_s().is_none()
@@ -897,7 +906,9 @@ impl Chain {
     }
 
     /// Sets the compressor's automatic makeup to what the compressor and (up to
-    /// [`MAX_LIMITER_MAKEUP_DB`]) the limiter take away from the programme's loudness.
+    /// [`MAX_LIMITER_MAKEUP_DB`]) the limiter take away from the programme's loudness; while
+    /// it is learnt, at least what the compressor's curve takes off the level going in plus
+    /// the limiter's part ([`Chain::onset_makeup_db`]).
     fn update_makeup(&mut self) {
         let (comp, _) = self.measured_losses_db();
         let (lim, heavy) = self.limiter_makeup_db();
