@@ -92,7 +92,8 @@ pub(super) fn activate(
 /// `profile.reload`: re-reads the config file and the active profile now, through the same
 /// [`crate::profiles::ProfileStore::reload`] as the file watcher, and applies what it reports
 /// the same way ([`Engine::on_profile_event`]): the profile, `[alerts] notify`. A broken file is
-/// an `invalid_value` error (and a `profile/error` event); the last good profile stays.
+/// an `invalid_value` error (and a `profile/error` event) that says what stays in force (the
+/// last good profile, or the start-up fallback).
 pub(super) fn reload(e: &mut Engine, out: &mut Vec<Output>) -> Result<Response, IpcError> {
     let events = e.store.reload();
     let error = events.iter().find_map(ProfileEvent::error_text);
@@ -100,9 +101,18 @@ pub(super) fn reload(e: &mut Engine, out: &mut Vec<Output>) -> Result<Response, 
         e.on_profile_event(ev, out);
     }
     if let Some(msg) = error {
+        // What is in force: the last good version, or a start-up fallback still in force.
+        let in_force = match e.store.fallback() {
+            None => "the last good profile stays active",
+            Some(crate::profiles::Fallback::Shipped) => {
+                "the shipped profile of that name stays in force"
+            }
+            Some(crate::profiles::Fallback::Default) => "the `default` profile stays in force",
+            Some(crate::profiles::Fallback::BuiltIn) => "the built-in defaults stay in force",
+        };
         return Err(IpcError::new(
             ErrorCode::InvalidValue,
-            format!("{msg} (the last good profile stays active)"),
+            format!("{msg} ({in_force})"),
         ));
     }
     // The files load: an error reported before (of another file, too) is over.

@@ -177,6 +177,14 @@ fn errors_are_machine_readable_and_profile_errors_are_shown() {
         "using the built-in defaults",
         "(the built-in defaults are in force)",
     );
+    // A reload that still fails says the same of what stays in force.
+    let r = headroom(&sb, &["profile", "reload"]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("(the built-in defaults stay in force)"),
+        "{}",
+        r.stderr
+    );
     // A user file in place of a shipped profile falls back to the shipped one.
     headroom_ok(&sb, &["profile", "use", "night"]);
     write_user_profile(&sb, "night", "[agc]\ntarget_lufs = 99\n");
