@@ -5,7 +5,8 @@
 //!
 //! Only the error paths (and the end of an Ogg stream) read the file again for this.
 
-use std::io::{BufReader, Read};
+use super::wav::read_full;
+use std::io::BufReader;
 use std::path::Path;
 
 /// What a structure check found.
@@ -46,20 +47,6 @@ fn ogg_crc(table: &[u32; 256], crc: u32, bytes: &[u8]) -> u32 {
     bytes.iter().fold(crc, |c, &b| {
         (c << 8) ^ table[(((c >> 24) as u8) ^ b) as usize]
     })
-}
-
-/// Reads as many bytes as there are, up to `buf.len()`.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Walks the pages of an Ogg file: the first page that fails its checksum, bytes where a

@@ -96,7 +96,7 @@ fn u64_at(b: &[u8], i: usize) -> u64 {
 }
 
 /// Fills `buf` from `r` as far as the data goes; returns the bytes read (short only at EOF).
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
