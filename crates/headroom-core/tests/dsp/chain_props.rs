@@ -270,15 +270,7 @@ fn long_programmes_with_a_heavy_compressor_do_not_depend_on_the_block_partition(
     let mut x = speech_at(4.0, 670, -40.0);
     x.extend(music_at(3.0, 671, -10.0));
     x.extend(speech_at(3.0, 672, -40.0));
-    let mut p = ChainParams::default();
-    p.agc.target_lufs = -30.0;
-    p.agc.max_boost_db = 40.0;
-    p.agc.window_s = 0.4;
-    p.agc.max_momentary_lu = 1.0;
-    p.limiter.ceiling_dbtp = -20.0;
-    p.compressor.threshold_db = -60.0;
-    p.compressor.ratio = 20.0;
-    p.compressor.knee_db = 0.0;
+    let p = loud_night_params();
     let mut bypassed = p;
     bypassed.bypass = true;
     let changes = [(8 * 4800 + 7, bypassed), (8 * 4800 + 2411, p)];

@@ -353,15 +353,7 @@ fn a_loudness_ceiling_close_to_the_limiter_holds_what_comes_out_and_lands_on_the
     // of the limiter, not what goes into it (which left the speech 3–4 LU under the target),
     // and the limiter's ceiling bounds what a heavy compressor's attack lets through, so the
     // ceiling does not cut each word's start by 20 dB.
-    let mut p = ChainParams::default();
-    p.agc.target_lufs = -30.0;
-    p.agc.max_boost_db = 40.0;
-    p.agc.window_s = 0.4;
-    p.agc.max_momentary_lu = 1.0;
-    p.limiter.ceiling_dbtp = -20.0;
-    p.compressor.threshold_db = -60.0;
-    p.compressor.ratio = 20.0;
-    p.compressor.knee_db = 0.0;
+    let p = loud_night_params();
     let mut x = speech_at(20.0, 640, -45.0);
     x.extend(speech_at(20.0, 641, -15.0));
     let out = run_aligned(&p, &x);

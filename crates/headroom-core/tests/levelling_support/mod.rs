@@ -412,3 +412,19 @@ pub fn music_at(secs: f64, seed: u64, lufs: f64) -> Vec<f32> {
     normalise(&mut v, lufs);
     v
 }
+
+/// A user's "loud night" profile at the edges of its ranges: target −30 LUFS (40 dB of boost,
+/// a 0.4 s window), the limiter's ceiling only 10 dB over it (−20 dBTP), the loudness ceiling
+/// 1 LU over the target and a compressor at −60 dBFS 20:1 with a hard knee.
+pub fn loud_night_params() -> ChainParams {
+    let mut p = ChainParams::default();
+    p.agc.target_lufs = -30.0;
+    p.agc.max_boost_db = 40.0;
+    p.agc.window_s = 0.4;
+    p.agc.max_momentary_lu = 1.0;
+    p.limiter.ceiling_dbtp = -20.0;
+    p.compressor.threshold_db = -60.0;
+    p.compressor.ratio = 20.0;
+    p.compressor.knee_db = 0.0;
+    p
+}
