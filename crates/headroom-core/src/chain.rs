@@ -615,11 +615,7 @@ impl Chain {
             // settling, and what it takes away beyond its curve would be taken for the
             // limiter's loss.
             if all && !relearn && expected > 0.0 && actual > 0.0 {
-                let b = 1.0
-                    - self
-                        .memo
-                        .loss_exp
-                        .get(-self.agc_reading_s / LOSS_TAU_S, f64::exp);
+                let b = self.loss_reading_alpha();
                 self.lim_in += b * (expected - self.lim_in);
                 self.lim_out += b * (actual - self.lim_out);
             }
@@ -827,14 +823,18 @@ impl Chain {
             && pre > 0.0
             && actual > 0.0;
         if counts {
-            let b = 1.0
-                - self
-                    .memo
-                    .loss_exp
-                    .get(-self.agc_reading_s / LOSS_TAU_S, f64::exp);
+            let b = self.loss_reading_alpha();
             self.ceil_pre += b * (pre - self.ceil_pre);
             self.ceil_out += b * (actual - self.ceil_out);
         }
+    }
+
+    /// One-pole coefficient of the limiter-loss averages per meter reading ([`LOSS_TAU_S`]).
+    fn loss_reading_alpha(&mut self) -> f64 {
+        1.0 - self
+            .memo
+            .loss_exp
+            .get(-self.agc_reading_s / LOSS_TAU_S, f64::exp)
     }
 
     /// What the limiter takes from the programme's loudness, dB (at most

@@ -870,12 +870,7 @@ fn status_tells_an_inactive_profiles_error_from_the_active_ones() {
     };
     other_error(&mut rig, 2);
     let s = status(&mut rig);
-    assert!(
-        s.profile_error
-            .as_deref()
-            .is_some_and(|e| e.contains("other.toml:2:16")),
-        "{s:?}"
-    );
+    assert_error_names(&s, "other.toml:2:16");
     assert_eq!(s.profile_error_active, Some(false));
     let alert = s
         .alerts
@@ -894,12 +889,7 @@ fn status_tells_an_inactive_profiles_error_from_the_active_ones() {
     let (_, r) = rig.request(Request::ProfileReload);
     assert!(r.is_err());
     let s = status(&mut rig);
-    assert!(
-        s.profile_error
-            .as_deref()
-            .is_some_and(|e| e.contains("mine.toml:1:10")),
-        "{s:?}"
-    );
+    assert_error_names(&s, "mine.toml:1:10");
     assert_eq!(s.profile_error_active, Some(true));
     assert_eq!(
         s.profile_in_force,
@@ -908,12 +898,7 @@ fn status_tells_an_inactive_profiles_error_from_the_active_ones() {
     // Another file's later error does not hide it.
     other_error(&mut rig, 3);
     let s = status(&mut rig);
-    assert!(
-        s.profile_error
-            .as_deref()
-            .is_some_and(|e| e.contains("mine.toml:1:10")),
-        "{s:?}"
-    );
+    assert_error_names(&s, "mine.toml:1:10");
     assert_eq!(s.profile_error_active, Some(true));
     // Repaired: no error, no flag.
     std::fs::write(&mine, "[agc]\ntarget_lufs = -21.0\n").unwrap();
@@ -921,4 +906,14 @@ fn status_tells_an_inactive_profiles_error_from_the_active_ones() {
     r.unwrap();
     let s = status(&mut rig);
     assert_eq!((s.profile_error, s.profile_error_active), (None, None));
+}
+
+/// Asserts that status reports a profile error naming `place` (`FILE:LINE:COL`).
+fn assert_error_names(s: &headroom_ipc::Status, place: &str) {
+    assert!(
+        s.profile_error
+            .as_deref()
+            .is_some_and(|e| e.contains(place)),
+        "{s:?}"
+    );
 }
