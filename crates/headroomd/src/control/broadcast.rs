@@ -12,6 +12,16 @@ use parking_lot::Mutex;
 /// that subscriber are dropped and counted, and a `daemon/overflow` event reports the counts.
 pub const SUBSCRIBER_QUEUE_CAPACITY: usize = 64;
 
+/// One item of a subscriber's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Queued {
+    /// An event, serialised.
+    Event(Arc<str>),
+    /// A `daemon/overflow` notice, serialised, and the topics whose events it counts (what
+    /// the subscriber has to be brought up to date on again).
+    Overflow(Arc<str>, Vec<Topic>),
+}
+
 /// Publishes events to every subscribed connection.
 ///
 /// Cheap to clone (all clones share the subscriber list). [`Broadcaster::publish`] never
@@ -48,7 +58,7 @@ struct Inner {
 struct Subscriber {
     id: u64,
     topics: [bool; Topic::COUNT],
-    tx: Sender<Arc<str>>,
+    tx: Sender<Queued>,
     state: Arc<DropState>,
 }
 
@@ -58,13 +68,14 @@ pub(crate) struct DropState {
     dropped: Mutex<[u64; Topic::COUNT]>,
 }
 
-fn overflow_line(dropped: &[u64; Topic::COUNT]) -> Arc<str> {
+fn overflow_notice(dropped: &[u64; Topic::COUNT]) -> Queued {
     let counts: BTreeMap<Topic, u64> = Topic::ALL
         .iter()
         .filter(|t| dropped[t.index()] > 0)
         .map(|t| (*t, dropped[t.index()]))
         .collect();
-    Arc::from(encode_line(&Event::overflow(counts)))
+    let lost = counts.keys().copied().collect();
+    Queued::Overflow(Arc::from(encode_line(&Event::overflow(counts))), lost)
 }
 
 impl Subscriber {
@@ -72,7 +83,12 @@ impl Subscriber {
     fn offer(&self, topic: Topic, line: &Arc<str>, dropped_total: &AtomicU64) -> bool {
         let mut dropped = self.state.dropped.lock();
         if dropped.iter().any(|&n| n > 0) {
-            match self.tx.try_send(overflow_line(&dropped)) {
+            if self.tx.is_full() {
+                dropped[topic.index()] += 1;
+                dropped_total.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            match self.tx.try_send(overflow_notice(&dropped)) {
                 Ok(()) => *dropped = [0; Topic::COUNT],
                 Err(TrySendError::Full(_)) => {
                     dropped[topic.index()] += 1;
@@ -82,7 +98,7 @@ impl Subscriber {
                 Err(TrySendError::Disconnected(_)) => return false,
             }
         }
-        match self.tx.try_send(Arc::clone(line)) {
+        match self.tx.try_send(Queued::Event(Arc::clone(line))) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 dropped[topic.index()] += 1;
@@ -208,25 +224,25 @@ impl Drop for Registration {
 
 /// The receiving end of one subscriber's queue.
 pub(crate) struct SubscriberQueue {
-    rx: Receiver<Arc<str>>,
+    rx: Receiver<Queued>,
     state: Arc<DropState>,
 }
 
 impl SubscriberQueue {
-    /// Waits for the next line; `None` once unregistered and drained.
-    pub(crate) fn recv(&self) -> Option<Arc<str>> {
+    /// Waits for the next item; `None` once unregistered and drained.
+    pub(crate) fn recv(&self) -> Option<Queued> {
         self.rx.recv().ok()
     }
 
     /// When the queue is empty and events were dropped, takes the counts as an overflow
-    /// line (so a reader that caught up learns about the loss without waiting for the next
+    /// notice (so a reader that caught up learns about the loss without waiting for the next
     /// event).
-    pub(crate) fn overflow_if_idle(&self) -> Option<Arc<str>> {
+    pub(crate) fn overflow_if_idle(&self) -> Option<Queued> {
         let mut dropped = self.state.dropped.lock();
         if self.rx.is_empty() && dropped.iter().any(|&n| n > 0) {
-            let line = overflow_line(&dropped);
+            let notice = overflow_notice(&dropped);
             *dropped = [0; Topic::COUNT];
-            Some(line)
+            Some(notice)
         } else {
             None
         }
@@ -242,7 +258,10 @@ mod tests {
         Event::setting_changed("k", SettingValue::Int(i), true)
     }
 
-    fn decode(line: &str) -> Event {
+    fn decode(item: &Queued) -> Event {
+        let line = match item {
+            Queued::Event(l) | Queued::Overflow(l, _) => l,
+        };
         match decode_server_frame(line.trim_end().as_bytes()) {
             Ok(ServerFrame::Event(e)) => e,
             other => panic!("not an event: {other:?}"),
@@ -256,10 +275,11 @@ mod tests {
         let (_rb, qb) = b.subscribe(&[Topic::Settings, Topic::Meters]);
         let (_rc, qc) = b.subscribe(&[Topic::Meters]);
         b.publish(&event(1));
-        let la = qa.recv().unwrap();
-        let lb = qb.recv().unwrap();
+        let (Some(Queued::Event(la)), Some(Queued::Event(lb))) = (qa.recv(), qb.recv()) else {
+            panic!("events expected")
+        };
         assert!(Arc::ptr_eq(&la, &lb), "one serialisation shared");
-        assert_eq!(decode(&la), event(1));
+        assert_eq!(decode(&Queued::Event(la)), event(1));
         assert!(qc.rx.is_empty());
         assert_eq!(b.published_total(), 1);
     }
@@ -292,8 +312,15 @@ mod tests {
         b.publish(&event(1000));
         // Queue is full again; that event was dropped too (the notice took the slot).
         let mut seen = Vec::new();
-        while let Ok(l) = q.rx.try_recv() {
-            seen.push(decode(&l));
+        while let Ok(item) = q.rx.try_recv() {
+            if let Queued::Overflow(_, lost) = &item {
+                assert_eq!(
+                    lost,
+                    &[Topic::Settings],
+                    "the topics lost go with the notice"
+                );
+            }
+            seen.push(decode(&item));
         }
         let Event::Overflow(o) = seen.last().unwrap() else {
             panic!("last is not overflow: {:?}", seen.last())
@@ -301,10 +328,10 @@ mod tests {
         assert_eq!(o.dropped.get(&Topic::Settings), Some(&10));
         assert_eq!(seen.len(), SUBSCRIBER_QUEUE_CAPACITY);
         // The event dropped while the notice took the last slot is reported when idle.
-        let line = q
+        let notice = q
             .overflow_if_idle()
             .expect("pending drop reported when idle");
-        let Event::Overflow(o) = decode(&line) else {
+        let Event::Overflow(o) = decode(&notice) else {
             panic!()
         };
         assert_eq!(o.dropped.get(&Topic::Settings), Some(&1));

@@ -6,8 +6,11 @@
 //! * The daemon's engine implements [`Handler`]: it answers requests and provides the
 //!   snapshot events a new subscriber gets first.
 //! * The engine publishes changes through a [`Broadcaster`] (never from the audio thread);
-//!   slow subscribers lose events (counted and reported with `daemon/overflow`), never slow
-//!   anyone else down.
+//!   slow subscribers lose events (counted and reported with `daemon/overflow`, followed by
+//!   fresh snapshots of the topics concerned), never slow anyone else down.
+//! * Deadlines: reads have three (first frame, rest of a frame, idle without a
+//!   subscription), replies one ([`WRITE_TIMEOUT`]); events none, so a paused subscriber is
+//!   never cut off for not reading.
 //!
 //! Wire format and semantics: `IPC.md` and the `headroom-ipc` crate.
 
@@ -22,7 +25,7 @@ pub use broadcast::{Broadcaster, SUBSCRIBER_QUEUE_CAPACITY};
 pub use headroom_ipc::{Event, IpcError, Request, Response, Topic};
 pub use server::{
     Server, ServerConfig, ServerHandle, FIRST_FRAME_TIMEOUT, FRAME_TIMEOUT, IDLE_TIMEOUT,
-    MAX_CLIENTS, MAX_CONSECUTIVE_BAD_FRAMES, SHUTDOWN_GRACE,
+    MAX_CLIENTS, MAX_CONSECUTIVE_BAD_FRAMES, SHUTDOWN_GRACE, WRITE_TIMEOUT,
 };
 pub use socket::{check_peer, peer_uid};
 
@@ -38,7 +41,9 @@ pub trait Handler: Send + Sync {
 
     /// Snapshot events for a new subscriber to `topics`, sent before any delta: e.g.
     /// `daemon/snapshot` (status), `routing/snapshot`, `profile/snapshot`,
-    /// `settings/snapshot`, a `meters/tick`. Events of other topics are filtered out.
+    /// `settings/snapshot`, a `meters/tick`. Events of other topics are filtered out. Also
+    /// asked for (from the subscriber's event thread) for the topics a subscriber lost
+    /// events of, sent right after its `daemon/overflow` notice.
     fn snapshot(&self, topics: &[Topic]) -> Vec<Event>;
 }
 

@@ -1,4 +1,13 @@
 //! The control socket server: accept loop and one thread per connection.
+//!
+//! A connection's thread reads requests and writes their replies; once the connection has
+//! subscribed, a second thread writes its events from the subscriber's queue. Both write
+//! whole lines through one [`Writer`]. Replies have a deadline ([`WRITE_TIMEOUT`]): a client
+//! that sends requests but does not read the replies is cut off. Events have none: the event
+//! thread of a subscriber that stops reading (a monitor stopped with Ctrl-Z) sleeps in
+//! `write` while its queue overflows (publishing never waits for it), and once it reads
+//! again it gets the `daemon/overflow` notice followed by fresh snapshots of the topics it
+//! lost events of.
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
@@ -18,7 +27,7 @@ use headroom_ipc::{
 };
 use parking_lot::Mutex;
 
-use super::broadcast::{Broadcaster, Registration};
+use super::broadcast::{Broadcaster, Queued, Registration};
 use super::socket::{self, FileId};
 use super::{ControlError, Handler};
 
@@ -47,6 +56,14 @@ pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 /// when its next request finds the connection closed this way.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Default time a reply (the greeting, a response, an error, the `subscribed` answer and its
+/// snapshot events: one frame each) may take to be written, counted from when it is ready; a
+/// connection whose client does not read its replies that long is closed without a further
+/// frame. Events have no write deadline: a subscriber that stops reading loses events
+/// (`daemon/overflow`) instead. The same deadline bounds flushing queued events once the
+/// client has stopped sending.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 const READ_CHUNK: usize = 8 * 1024;
 const CONNECTION_STACK: usize = 512 * 1024;
 
@@ -66,6 +83,8 @@ pub struct ServerConfig {
     /// Deadline for the next frame of a connection without a subscription
     /// ([`IDLE_TIMEOUT`]).
     pub idle_timeout: Duration,
+    /// Deadline for writing one reply ([`WRITE_TIMEOUT`]).
+    pub write_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +96,7 @@ impl Default for ServerConfig {
             first_frame_timeout: FIRST_FRAME_TIMEOUT,
             frame_timeout: FRAME_TIMEOUT,
             idle_timeout: IDLE_TIMEOUT,
+            write_timeout: WRITE_TIMEOUT,
         }
     }
 }
@@ -141,6 +161,7 @@ impl Server {
                 first_frame: config.first_frame_timeout,
                 frame: config.frame_timeout,
                 idle: config.idle_timeout,
+                write: config.write_timeout,
             },
             stopping: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
@@ -337,39 +358,84 @@ fn refuse(stream: UnixStream, error: IpcError) {
 }
 
 /// Writes whole lines to a connection from the request thread and the event thread.
+///
+/// Replies are written with the socket's write timeout set to what is left of their
+/// deadline; events without one (the socket option is shared by both threads, so whoever
+/// holds the lock sets it for its own write).
 struct Writer {
     stream: UnixStream,
-    lock: Mutex<()>,
+    /// Serialises whole lines; holds whether the socket has a write timeout set.
+    timed: Mutex<bool>,
+    /// Deadline of a reply.
+    reply_timeout: Duration,
+    /// A reply missed its deadline: the connection is to be cut.
+    stalled: AtomicBool,
 }
 
 impl Writer {
-    fn line(&self, line: &str) -> std::io::Result<()> {
-        let _g = self.lock.lock();
+    fn new(stream: UnixStream, reply_timeout: Duration) -> Writer {
+        Writer {
+            stream,
+            timed: Mutex::new(false),
+            reply_timeout,
+            stalled: AtomicBool::new(false),
+        }
+    }
+
+    /// Writes a reply line within the reply deadline, counted from now (waiting for an event
+    /// being written included). A reply that misses it marks the connection stalled and is
+    /// an error; it may have been written in part, so the connection must be closed.
+    fn reply_line(&self, line: &str) -> std::io::Result<()> {
+        let deadline = Instant::now() + self.reply_timeout;
+        let missed = || {
+            self.stalled.store(true, Ordering::Relaxed);
+            std::io::Error::new(ErrorKind::TimedOut, "reply write deadline missed")
+        };
+        let Some(mut timed) = self.timed.try_lock_until(deadline) else {
+            return Err(missed());
+        };
+        let mut rest = line.as_bytes();
+        while !rest.is_empty() {
+            // Each `write` may block for the whole timeout after a partial write: set it to
+            // what is left, so that a client reading a byte now and then gains nothing.
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(missed());
+            }
+            self.stream.set_write_timeout(Some(left))?;
+            *timed = true;
+            match (&self.stream).write(rest) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Err(missed())
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes an event line, waiting as long as it takes: a subscriber that does not read
+    /// only makes its own queue overflow.
+    fn event_line(&self, line: &str) -> std::io::Result<()> {
+        let mut timed = self.timed.lock();
+        if *timed {
+            self.stream.set_write_timeout(None)?;
+            *timed = false;
+        }
         (&self.stream).write_all(line.as_bytes())
     }
 
-    /// Writes `frame`; a frame the client could not accept (over [`MAX_SERVER_FRAME_BYTES`],
-    /// which paging keeps answers well below) is replaced by an `internal` error for the same
-    /// request instead of being sent.
+    /// Whether a reply missed its deadline.
+    fn stalled(&self) -> bool {
+        self.stalled.load(Ordering::Relaxed)
+    }
+
+    /// Writes a reply frame (see [`sendable`]).
     fn frame(&self, frame: &ServerFrame) -> std::io::Result<()> {
-        let line = encode_line(frame);
-        if line.len() > MAX_SERVER_FRAME_BYTES + 1 {
-            let id = match frame {
-                ServerFrame::Response { id, .. } => Some(*id),
-                ServerFrame::Error { id, .. } => *id,
-                _ => None,
-            };
-            tracing::warn!(
-                "not sending a {}-byte frame (over the {MAX_SERVER_FRAME_BYTES}-byte limit)",
-                line.len()
-            );
-            let error = IpcError::internal(format!(
-                "the answer is {} bytes, over the {MAX_SERVER_FRAME_BYTES}-byte frame limit",
-                line.len() - 1
-            ));
-            return self.line(&encode_line(&ServerFrame::Error { id, error }));
-        }
-        self.line(&line)
+        self.reply_line(&sendable(frame))
     }
 
     fn error(&self, id: Option<u64>, error: IpcError) -> std::io::Result<()> {
@@ -377,9 +443,35 @@ impl Writer {
     }
 }
 
+/// `frame` as a line; a frame the client could not accept (over [`MAX_SERVER_FRAME_BYTES`],
+/// which paging keeps answers well below) is replaced by an `internal` error for the same
+/// request.
+fn sendable(frame: &ServerFrame) -> String {
+    let line = encode_line(frame);
+    if line.len() <= MAX_SERVER_FRAME_BYTES + 1 {
+        return line;
+    }
+    let id = match frame {
+        ServerFrame::Response { id, .. } => Some(*id),
+        ServerFrame::Error { id, .. } => *id,
+        _ => None,
+    };
+    tracing::warn!(
+        "not sending a {}-byte frame (over the {MAX_SERVER_FRAME_BYTES}-byte limit)",
+        line.len()
+    );
+    let error = IpcError::internal(format!(
+        "the answer is {} bytes, over the {MAX_SERVER_FRAME_BYTES}-byte frame limit",
+        line.len() - 1
+    ));
+    encode_line(&ServerFrame::Error { id, error })
+}
+
 struct Subscription {
-    _registration: Registration,
+    registration: Registration,
     thread: JoinHandle<()>,
+    /// Disconnected when the event thread ends.
+    finished: crossbeam_channel::Receiver<()>,
 }
 
 /// Reports a connection as finished (its slot free for the next `accept`) when dropped.
@@ -418,23 +510,42 @@ fn serve(stream: UnixStream, shared: &Shared, id: u64) {
     let Ok(write_half) = stream.try_clone() else {
         return;
     };
-    let writer = Arc::new(Writer {
-        stream: write_half,
-        lock: Mutex::new(()),
-    });
+    let writer = Arc::new(Writer::new(write_half, shared.deadlines.write));
     let mut subscription: Option<Subscription> = None;
-    if writer.line(&shared.hello).is_ok() {
+    if writer.reply_line(&shared.hello).is_ok() {
         read_loop(&stream, shared, &writer, &mut subscription);
     }
-    if let Some(sub) = subscription {
-        // Unregistering ends the event thread once its queue is flushed.
-        drop(sub._registration);
-        let _ = sub.thread.join();
+    let write = secs(shared.deadlines.write);
+    let stalled = writer.stalled();
+    if stalled {
+        tracing::info!(
+            "closing control connection {id}: a reply could not be written within {write} \
+             (the client does not read)"
+        );
     }
+    let event_thread = subscription.map(|sub| {
+        // Unregistering ends the event thread once its queue is flushed; a client that does
+        // not read gets as long as a reply for that.
+        drop(sub.registration);
+        if !stalled
+            && sub.finished.recv_timeout(shared.deadlines.write)
+                == Err(crossbeam_channel::RecvTimeoutError::Timeout)
+        {
+            tracing::debug!(
+                "closing control connection {id}: its queued events could not be written \
+                 within {write}"
+            );
+        }
+        sub.thread
+    });
     // The slot is free before the client sees the end of the connection, so a client that
-    // connects again at once is not refused `busy` by a connection that has ended.
+    // connects again at once is not refused `busy` by a connection that has ended. Cutting
+    // the connection wakes an event thread blocked in `write`.
     drop(release);
     let _ = stream.shutdown(std::net::Shutdown::Both);
+    if let Some(thread) = event_thread {
+        let _ = thread.join();
+    }
 }
 
 enum Next {
@@ -442,12 +553,14 @@ enum Next {
     Close,
 }
 
-/// The read deadlines of a connection (see [`ServerConfig`]).
+/// The deadlines of a connection (see [`ServerConfig`]).
 #[derive(Debug, Clone, Copy)]
 struct Deadlines {
     first_frame: Duration,
     frame: Duration,
     idle: Duration,
+    /// Writing one reply.
+    write: Duration,
 }
 
 /// Where a connection stands between reads, for its deadline.
@@ -681,29 +794,24 @@ fn subscribe(
             topics: topics.clone(),
         }),
     })?;
-    let handler = &shared.handler;
-    let snapshot: Vec<Event> =
-        std::panic::catch_unwind(AssertUnwindSafe(|| handler.snapshot(&topics))).unwrap_or_else(
-            |_| {
-                tracing::error!("control handler panicked building a snapshot");
-                Vec::new()
-            },
-        );
-    for event in snapshot.iter().filter(|e| topics.contains(&e.topic())) {
-        writer.frame(&ServerFrame::Event(event.clone()))?;
+    for event in snapshot(&*shared.handler, &topics) {
+        writer.frame(&ServerFrame::Event(event))?;
     }
+    let (finished_tx, finished) = crossbeam_channel::bounded::<()>(0);
     let thread = {
         let writer = Arc::clone(writer);
+        let handler = Arc::clone(&shared.handler);
         std::thread::Builder::new()
             .name("headroom-ctl-events".into())
             .stack_size(CONNECTION_STACK)
             .spawn(move || {
-                while let Some(line) = queue.recv() {
-                    if writer.line(&line).is_err() {
+                let _finished = finished_tx;
+                while let Some(item) = queue.recv() {
+                    if deliver(item, &writer, &*handler, &topics).is_err() {
                         return;
                     }
-                    if let Some(overflow) = queue.overflow_if_idle() {
-                        if writer.line(&overflow).is_err() {
+                    if let Some(notice) = queue.overflow_if_idle() {
+                        if deliver(notice, &writer, &*handler, &topics).is_err() {
                             return;
                         }
                     }
@@ -711,8 +819,49 @@ fn subscribe(
             })?
     };
     *subscription = Some(Subscription {
-        _registration: registration,
+        registration,
         thread,
+        finished,
     });
     Ok(())
+}
+
+/// Writes one item of a subscriber's queue. An overflow notice is followed by fresh
+/// snapshots of the topics it counts losses of (but `meters`, whose next tick is whole), so
+/// that a subscriber that fell behind holds the daemon's state again: the events still
+/// queued behind the notice were published after those it lost, and every later one follows.
+fn deliver(
+    item: Queued,
+    writer: &Writer,
+    handler: &dyn Handler,
+    topics: &[Topic],
+) -> std::io::Result<()> {
+    let (notice, lost) = match item {
+        Queued::Event(line) => return writer.event_line(&line),
+        Queued::Overflow(line, lost) => (line, lost),
+    };
+    writer.event_line(&notice)?;
+    let stale: Vec<Topic> = lost
+        .into_iter()
+        .filter(|t| *t != Topic::Meters && topics.contains(t))
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    for event in snapshot(handler, &stale) {
+        writer.event_line(&sendable(&ServerFrame::Event(event)))?;
+    }
+    Ok(())
+}
+
+/// The handler's snapshot events of `topics`, without events of other topics (a panic in
+/// the handler gives none).
+fn snapshot(handler: &dyn Handler, topics: &[Topic]) -> Vec<Event> {
+    let mut events = std::panic::catch_unwind(AssertUnwindSafe(|| handler.snapshot(topics)))
+        .unwrap_or_else(|_| {
+            tracing::error!("control handler panicked building a snapshot");
+            Vec::new()
+        });
+    events.retain(|e| topics.contains(&e.topic()));
+    events
 }

@@ -1,11 +1,12 @@
 //! Control server integration tests with a fake engine (no PipeWire).
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use crate::support::fake_engine::{start, start_with, tick, FakeEngine};
+use crate::support::fake_engine::{start, start_with, tick, FakeEngine, Fixture};
 use headroom_client::{Client, ClientError};
 use headroom_ipc::*;
 use headroomd::control::{ControlError, Server, ServerConfig};
@@ -583,4 +584,224 @@ fn stalled_connections_at_the_limit_make_room_after_the_deadline() {
     // Once the stalled connections are seen closed, their slots are free.
     let mut c = Client::connect_to(&fx.path).expect("room again");
     c.status().unwrap();
+}
+
+/// A short write deadline; what is not under test stays long.
+fn write_deadline(write_ms: u64, max_clients: usize) -> ServerConfig {
+    ServerConfig {
+        max_clients,
+        write_timeout: Duration::from_millis(write_ms),
+        ..ServerConfig::default()
+    }
+}
+
+/// Sends `status` requests on `raw` without ever reading, until the server cuts the
+/// connection (the client's write fails). Bounded: a server that never cuts makes the
+/// client's write block until its write timeout, and the test fail.
+fn send_requests_until_cut(raw: &Raw) {
+    let mut w = raw.writer.try_clone().unwrap();
+    w.set_write_timeout(Some(WAIT * 3)).unwrap();
+    let request = b"{\"id\":1,\"method\":\"status\"}\n";
+    let err = loop {
+        if let Err(e) = w.write_all(request) {
+            break e;
+        }
+    };
+    assert!(
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+        ),
+        "the server did not cut the connection: {err}"
+    );
+}
+
+/// Reads what the server wrote before cutting `raw`: whole `status` replies only, no error
+/// frame, then the end (the last reply may be cut short).
+fn assert_cut_after_replies(raw: &mut Raw) {
+    let mut rest = Vec::new();
+    if let Err(e) = raw.reader.read_to_end(&mut rest) {
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
+    }
+    let complete = rest.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let replies = rest[..complete]
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .inspect(|l| match decode_server_frame(l) {
+            Ok(ServerFrame::Response {
+                id: 1,
+                result: Response::Status(_),
+            }) => {}
+            other => panic!("expected a status reply, got {other:?}"),
+        })
+        .count();
+    assert!(replies > 0, "no reply was written before the cut");
+}
+
+#[test]
+fn client_that_does_not_read_its_replies_is_cut_at_the_write_deadline() {
+    let fx = start_with(write_deadline(200, 1));
+    let mut raw = Raw::connect(&fx.path);
+    // The replies fill the socket's buffers, then the requests do: the server's next reply
+    // misses its deadline and the connection is cut, which makes the client's write fail.
+    send_requests_until_cut(&raw);
+    assert_cut_after_replies(&mut raw);
+    // The only slot is free again.
+    let mut c = Client::connect_to(&fx.path).expect("room again");
+    assert_eq!(c.status().unwrap().processed_sink, "headroom-processed");
+}
+
+/// Subscribes `raw` to `settings` and reads the answer; returns the settings snapshot.
+fn subscribe_to_settings(raw: &mut Raw) -> Event {
+    raw.send(b"{\"id\":1,\"method\":\"subscribe\",\"params\":{\"topics\":[\"settings\"]}}\n");
+    assert!(matches!(
+        raw.frame(),
+        Some(ServerFrame::Response {
+            id: 1,
+            result: Response::Subscribed(_)
+        })
+    ));
+    match raw.frame() {
+        Some(ServerFrame::Event(e @ Event::SettingsSnapshot(_))) => e,
+        other => panic!("expected the settings snapshot, got {other:?}"),
+    }
+}
+
+/// Changes a setting of the fake engine and publishes the change, as the engine does.
+fn change(fx: &Fixture, key: &str, value: SettingValue) {
+    fx.engine
+        .settings
+        .lock()
+        .insert(key.to_owned(), value.clone());
+    fx.broadcaster
+        .publish(&Event::setting_changed(key, value, true));
+}
+
+/// Publishes 100 changes of 64 KiB each: more than a subscriber's queue and socket buffers
+/// hold together, so for a subscriber that does not read, events are dropped and its event
+/// thread waits in `write`.
+fn flood(fx: &Fixture) {
+    let before = fx.broadcaster.dropped_total();
+    let big = "x".repeat(64 * 1024);
+    for i in 0..100 {
+        change(fx, "filler", SettingValue::String(format!("{big}{i}")));
+    }
+    assert!(
+        fx.broadcaster.dropped_total() > before,
+        "the queue overflowed"
+    );
+}
+
+#[test]
+fn subscriber_that_does_not_read_its_replies_is_cut_too() {
+    let fx = start_with(write_deadline(200, 1));
+    let mut raw = Raw::connect(&fx.path);
+    subscribe_to_settings(&mut raw);
+    // Events the client does not read fill its socket and its queue (the event thread waits
+    // in `write`), then its requests wait for their replies: it is cut at the deadline.
+    flood(&fx);
+    send_requests_until_cut(&raw);
+    let mut c = Client::connect_to(&fx.path).expect("room again");
+    c.status().unwrap();
+    let deadline = Instant::now() + WAIT;
+    while fx.broadcaster.subscriber_count() != 0 {
+        assert!(Instant::now() < deadline, "the subscriber was not removed");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn subscriber_that_stops_sending_without_reading_is_closed_after_the_write_deadline() {
+    let fx = start_with(write_deadline(200, 1));
+    let mut raw = Raw::connect(&fx.path);
+    subscribe_to_settings(&mut raw);
+    flood(&fx);
+    // The client is done sending but reads nothing: its queued events get as long as a
+    // reply to be written, then the connection is closed and its slot freed.
+    raw.writer.shutdown(std::net::Shutdown::Write).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while fx.server.client_count() != 0 {
+        assert!(Instant::now() < deadline, "the connection was not closed");
+        std::thread::yield_now();
+    }
+    Client::connect_to(&fx.path).unwrap().status().unwrap();
+    assert_eq!(fx.broadcaster.subscriber_count(), 0);
+}
+
+#[test]
+fn paused_subscriber_is_not_cut_off_and_catches_up_when_it_reads_again() {
+    let fx = start_with(write_deadline(200, 3));
+    let mut sub = Raw::connect(&fx.path);
+    let mut state = DaemonState::new();
+    state.apply(&subscribe_to_settings(&mut sub));
+    // The subscriber stops reading (a monitor stopped with Ctrl-Z). Changes go on, far more
+    // than its socket's buffers and its queue hold, for well over the write deadline.
+    let mut other = Client::connect_to(&fx.path).unwrap();
+    flood(&fx);
+    for i in 0..10i64 {
+        other.setting_set("agc.target_lufs", -20 - i).unwrap();
+        change(&fx, "filler", SettingValue::String(format!("late{i}")));
+        // Waiting past the write deadline is the point here.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        fx.server.client_count(),
+        2,
+        "the paused subscriber is still connected"
+    );
+    // Other clients are served meanwhile, a new one included.
+    assert_eq!(
+        other.setting_get("agc.target_lufs").unwrap().value,
+        SettingValue::Int(-29)
+    );
+    Client::connect_to(&fx.path).unwrap().status().unwrap();
+
+    // It reads again: valid frames, the overflow notice followed at once by a fresh
+    // snapshot, and from there the daemon's state.
+    let mut overflows = 0;
+    let mut lost = 0;
+    loop {
+        let event = match sub.frame() {
+            Some(ServerFrame::Event(e)) => e,
+            other => panic!("the subscriber was cut off or got {other:?}"),
+        };
+        state.apply(&event);
+        if let Event::Overflow(o) = &event {
+            assert!(o.dropped.keys().all(|t| *t == Topic::Settings), "{o:?}");
+            lost += o.dropped.values().sum::<u64>();
+            overflows += 1;
+            match sub.frame() {
+                Some(ServerFrame::Event(e @ Event::SettingsSnapshot(_))) => state.apply(&e),
+                other => panic!("expected a snapshot after the overflow notice, got {other:?}"),
+            }
+        }
+        let target = state.setting("agc.target_lufs").map(|e| e.value.clone());
+        if overflows > 0 && target == Some(SettingValue::Int(-29)) {
+            break;
+        }
+    }
+    assert_eq!(lost, fx.broadcaster.dropped_total(), "every loss reported");
+    // One more change arrives as a delta, and the subscriber's view is the daemon's.
+    other.setting_set("agc.target_lufs", -16).unwrap();
+    while state.setting("agc.target_lufs").map(|e| &e.value) != Some(&SettingValue::Int(-16)) {
+        match sub.frame() {
+            Some(ServerFrame::Event(e)) => state.apply(&e),
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+    let seen: BTreeMap<String, SettingValue> = state
+        .settings
+        .iter()
+        .map(|e| (e.key.clone(), e.value.clone()))
+        .collect();
+    assert_eq!(seen, *fx.engine.settings.lock());
+    // The connection still answers requests.
+    sub.send(b"{\"id\":2,\"method\":\"status\"}\n");
+    loop {
+        match sub.frame() {
+            Some(ServerFrame::Response { id: 2, .. }) => break,
+            Some(ServerFrame::Event(_)) => {}
+            other => panic!("expected the status reply, got {other:?}"),
+        }
+    }
 }
