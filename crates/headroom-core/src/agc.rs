@@ -611,6 +611,12 @@ impl Agc {
         self.programme_active
     }
 
+    /// Whether the last reading was under the silence gate (silence, or noise under
+    /// `silence_gate_lufs`). Real-time safe.
+    pub fn is_silent(&self) -> bool {
+        self.silent_s > 0.0
+    }
+
     /// A snapshot of the inner state. Real-time safe.
     pub fn diagnostics(&self) -> AgcDiagnostics {
         AgcDiagnostics {

@@ -24,25 +24,36 @@
 //!
 //! # The target is the output loudness
 //! The AGC steers the loudness going *into* the compressor toward the target. What the
-//! compressor and the limiter then take away from the programme's loudness is measured and
-//! made up behind the compressor (before the limiter), so it never changes what the
-//! compressor sees (no loop through it):
-//! * the compressor's loss from its static curve for the level it detects, per control step,
-//!   energy-weighted over programme time (1 s), so a compressor still releasing from a
-//!   sudden peak does not pull the makeup up;
+//! compressor and the limiter then take away from the programme's loudness is made up
+//! behind the compressor (before the limiter), so it never changes what the compressor sees
+//! (no loop through it). The automatic makeup has three parts:
+//! * what the compressor's static curve takes off the programme's level going in (the AGC's
+//!   estimate of its input plus its gain, at most the target), computed, not measured: it
+//!   moves with the AGC's gain at once. A compressor far under the programme (−60 dBFS,
+//!   20:1) takes 40 dB and more; a makeup that had to be learnt after every move of the gain
+//!   in front of it left the programme that far down for seconds;
+//! * what the compressor takes beyond that: its loss from its static curve for the level it
+//!   detects (its detector follows peaks), per control step, energy-weighted over programme
+//!   time (1 s), less the curve's reduction at the level going in over the same steps;
 //! * the rest — the limiter, and the compressor's attack and release — by comparing the
 //!   output meter's 100 ms sub-blocks with the input meter's times the gains in force; at
 //!   most [`MAX_LIMITER_MAKEUP_DB`] of it is made up (more would only push the programme
 //!   into the ceiling).
 //!
-//! The makeup falls at once and rises at most [`MAKEUP_RISE_DB_PER_S`]; after a programme
-//! change (loud onset, adopted quieter programme, gap) it is re-learnt for 1 s with a short
-//! time constant, and a loud onset drops it first to what the compressor's curve takes off
-//! the level going in (plus the limiter's part), so the onset never comes out louder than
-//! the target. While it is learnt (and until a second of programme is measured) it is made
-//! up at least that far at once: a compressor far under the programme (−60 dBFS, 20:1) takes
-//! 40 dB and more, and a makeup learnt from 0 left the programme that far down for seconds. `compressor.makeup_db` applies only while the AGC is off. With an
-//! aggressive compressor (say −40 dBFS, 10:1) the programme still lands on its target.
+//! The measured parts count only programme: not silence, not sound under the silence gate
+//! (room noise in a pause), not the first moments of a loud onset. They fall at once and rise
+//! at most [`MAKEUP_RISE_DB_PER_S`]; after a programme change (loud onset, adopted quieter
+//! programme, a gap followed by sound) they are re-learnt for 1 s of sound with a short time
+//! constant, and a loud onset drops the makeup first to the curve's part plus the limiter's,
+//! so the onset never comes out louder than the target. `compressor.makeup_db` applies only
+//! while the AGC is off. With an aggressive compressor (say −40 dBFS, 10:1) the programme
+//! still lands on its target.
+//!
+//! Such a compressor with its makeup would also lift everything under the programme to
+//! nearly the programme's level — room noise 25 LU under a voice included, in every pause.
+//! The compressor's reduction is kept at least the makeup less [`MAX_MAKEUP_LIFT_DB`]
+//! (10 dB, the AGC's relative gate): quiet syllables are lifted as the curve asks, up to
+//! 10 dB more than the programme; nothing under the programme is lifted further.
 //!
 //! # Why one file
 //! The chain owns the order of the stages and everything that lives between them (the
@@ -120,17 +131,21 @@ pub const MAKEUP_RISE_DB_PER_S: f64 = 3.0;
 /// Fastest rise of the automatic makeup while it is re-learnt after a programme change, dB/s.
 const RELEARN_MAKEUP_RISE_DB_PER_S: f64 = 12.0;
 
-/// An automatic makeup larger than this, dB, is approached with [`LARGE_MAKEUP_TAU_S`]
-/// rather than at the limited rate (only a compressor set far under the programme takes
-/// that much).
+/// A compressor whose curve takes more than this off a programme's peaks at the target, dB,
+/// is heavy (only a compressor set far under the programme takes that much).
 const LARGE_MAKEUP_DB: f64 = 12.0;
 
 /// Level of a programme's peaks at the target, dBFS above the target's LUFS (speech and
 /// music levelled to −16 LUFS peak around −6 dBFS).
 const TARGET_PEAK_DB: f64 = 10.0;
 
-/// Time constant of the rise toward a makeup larger than [`LARGE_MAKEUP_DB`], s.
-const LARGE_MAKEUP_TAU_S: f64 = 0.5;
+/// Most that the automatic makeup lifts sound under the programme beyond the programme
+/// itself, dB: the compressor's reduction is kept at least this much under what it takes
+/// from the programme. A compressor far under the programme (−60 dBFS at 20:1) with the
+/// makeup that matches it would otherwise bring room noise 25 LU under a voice up to the
+/// voice's level in every pause. The same distance as the AGC's relative gate: sound more
+/// than 10 LU under the programme is not programme.
+pub const MAX_MAKEUP_LIFT_DB: f64 = 10.0;
 
 /// Smallest change of the automatic makeup handed to the compressor, dB.
 const MAKEUP_STEP_DB: f64 = 0.05;
@@ -209,6 +224,13 @@ pub struct Chain {
     /// makeup; limiter input and output.
     comp_in: f64,
     comp_out: f64,
+    /// Energy-weighted average of the static curve's reduction at the programme's level going
+    /// in ([`Chain::programme_curve_db`]) over the same steps, times `comp_in`'s weights: the
+    /// measured loss less this is what the compressor takes beyond its curve at that level.
+    comp_curve: f64,
+    /// The measured part of the automatic makeup in force (beyond the curve's reduction at
+    /// the programme's level: the compressor's and the limiter's), dB.
+    makeup_extra_db: f64,
     /// Programme time those compressor averages hold since they were started, s.
     comp_learnt_s: f64,
     lim_in: f64,
@@ -349,6 +371,8 @@ impl Chain {
             agc_sb: LUFS_FLOOR,
             comp_in: 0.0,
             comp_out: 0.0,
+            comp_curve: 0.0,
+            makeup_extra_db: 0.0,
             comp_learnt_s: 0.0,
             lim_in: 0.0,
             lim_out: 0.0,
@@ -549,14 +573,21 @@ impl Chain {
                 // anew from there, so the onset never comes out louder than the target.
                 self.comp_in = 0.0;
                 self.comp_out = 0.0;
+                self.comp_curve = 0.0;
                 self.comp_learnt_s = 0.0;
-                let keep = self.onset_makeup_db() + self.limiter_makeup_db().0;
+                let lim = self.limiter_makeup_db().0;
+                self.makeup_extra_db = self.makeup_extra_db.min(lim);
+                let keep = self.programme_curve_db() + lim;
                 self.compressor
                     .set_auto_makeup_db(self.compressor.auto_makeup_db().min(keep));
             }
         }
+        // Under the silence gate nothing is learnt, and the time to re-learn waits for sound:
+        // a gap in the programme (which the AGC counts as a possible programme change) would
+        // otherwise learn the room noise in it as the new programme's loss.
+        let silent = self.agc.is_silent();
         let relearn = self.relearn_s > 0.0;
-        if relearn {
+        if relearn && !silent {
             self.relearn_s -= frames as f64 / self.rate as f64;
         }
         // The first moments of a loud onset (compressor and limiter catching it) say nothing
@@ -573,6 +604,7 @@ impl Chain {
         let counts = frames > 0
             && sum > 0.0
             && !transient
+            && !silent
             && self.agc.total_settled()
             && (self.agc.programme_active() || relearn);
         let a = if relearn {
@@ -594,8 +626,10 @@ impl Chain {
         let counts = counts && !hot;
         if counts {
             self.comp_learnt_s += frames as f64 / self.rate as f64;
+            let curve = self.programme_curve_db();
             self.comp_in += a * (e_in - self.comp_in);
             self.comp_out += a * (e_in * kept - self.comp_out);
+            self.comp_curve += a * (e_in * curve - self.comp_curve);
         }
         let mk = self
             .memo
@@ -886,14 +920,15 @@ impl Chain {
         (lim.min(cap), heavy)
     }
 
-    /// What is left of the automatic makeup at a loud onset, and where it starts while it is
-    /// learnt, dB: what the compressor's curve takes off the programme's level as it goes
-    /// into the compressor (the AGC's estimate of its input plus its gain, at most the
-    /// target). The compressor takes at least that off the programme; a compressor at
-    /// −60 dBFS 20:1 takes 40 dB and more, and without its makeup the programme would drop
-    /// out for the seconds the makeup takes to be learnt. Noise the AGC does not lift to the
-    /// target gets only what the curve takes off it.
-    fn onset_makeup_db(&self) -> f64 {
+    /// What the compressor's curve takes off the programme's level as it goes into the
+    /// compressor (the AGC's estimate of its input plus its gain, at most the target), dB.
+    /// The automatic makeup is this plus what the compressor takes beyond it (measured) and
+    /// the limiter's part, so it moves with the AGC's gain at once: a compressor at
+    /// −60 dBFS 20:1 takes 40 dB and more, and a makeup learnt after every change of the gain
+    /// in front of it would leave the programme that far down while it is learnt. It is also
+    /// what is left of the makeup at a loud onset. Noise the AGC does not lift to the target
+    /// gets only what the curve takes off it.
+    fn programme_curve_db(&self) -> f64 {
         if self.params.agc.enabled && self.params.compressor.enabled {
             let level = f64::from(self.agc.programme_lufs()) + f64::from(self.agc.gain_db());
             Compressor::static_gain_reduction_db(
@@ -905,55 +940,69 @@ impl Chain {
         }
     }
 
-    /// Sets the compressor's automatic makeup to what the compressor and (up to
-    /// [`MAX_LIMITER_MAKEUP_DB`]) the limiter take away from the programme's loudness; while
-    /// it is learnt, at least what the compressor's curve takes off the level going in plus
-    /// the limiter's part ([`Chain::onset_makeup_db`]).
+    /// Sets the compressor's automatic makeup: the curve's reduction at the programme's level
+    /// going in ([`Chain::programme_curve_db`], at once), plus what the compressor takes
+    /// beyond its curve and (up to [`MAX_LIMITER_MAKEUP_DB`]) what the limiter takes, both
+    /// measured on the programme; that measured part falls at once and rises at most
+    /// [`MAKEUP_RISE_DB_PER_S`] (faster while re-learning), and while it is learnt it counts
+    /// as at least the limiter's part. Also sets the compressor's smallest reduction, so that
+    /// the makeup lifts sound under the programme at most [`MAX_MAKEUP_LIFT_DB`] more than
+    /// the programme.
     fn update_makeup(&mut self) {
         let (comp, _) = self.measured_losses_db();
-        let (lim, heavy) = self.limiter_makeup_db();
-        let (want, floor) = if self.params.agc.enabled {
-            let curve = Compressor::static_gain_reduction_db(&self.params.compressor, 0.0);
-            let cap = if self.params.compressor.enabled {
-                (curve + lim).clamp(MAX_AUTO_MAKEUP_DB, MAX_AUTO_MAKEUP_CAP_DB)
-            } else {
-                MAX_AUTO_MAKEUP_DB
-            };
-            // While the makeup is re-learnt after a programme change (or less than a second
-            // of programme has been measured since the start or a loud onset), the
-            // compressor is known to take at least what its curve takes off a level at the
-            // target (where the AGC brings the programme): that much is made up at once.
-            let floor = if self.relearn_s > 0.0 || self.comp_learnt_s < RELEARN_S {
-                (self.onset_makeup_db() + lim).min(cap)
-            } else {
-                0.0
-            };
-            ((comp + lim).min(cap), floor)
+        let (lim, _) = self.limiter_makeup_db();
+        if !self.params.agc.enabled {
+            self.makeup_extra_db = 0.0;
+            self.compressor.set_auto_makeup_db(0.0);
+            self.compressor.set_min_reduction_db(0.0);
+            return;
+        }
+        let curve_now = self.programme_curve_db();
+        let cap = if self.params.compressor.enabled {
+            let full = Compressor::static_gain_reduction_db(&self.params.compressor, 0.0);
+            (full + lim).clamp(MAX_AUTO_MAKEUP_DB, MAX_AUTO_MAKEUP_CAP_DB)
         } else {
-            (0.0, 0.0)
+            MAX_AUTO_MAKEUP_DB
         };
-        // Down at once (louder programme, less to make up: never too loud), up at most
-        // MAKEUP_RISE_DB_PER_S (a quieter programme comes in slightly low for a moment
-        // rather than the makeup chasing the compressor).
-        let now = self.compressor.auto_makeup_db();
+        // What the compressor took beyond its curve at the level going in while it was
+        // measured (its detector follows peaks, its attack and release), and the limiter's.
+        let beyond = if self.comp_in > 1e-20 && comp > 0.0 {
+            comp - self.comp_curve / self.comp_in
+        } else {
+            0.0
+        };
+        let extra = (beyond + lim).max(0.0);
+        // While the makeup is re-learnt after a programme change (or less than a second of
+        // programme has been measured since the start or a loud onset), the measured part
+        // counts as at least the limiter's.
+        let learning = self.relearn_s > 0.0 || self.comp_learnt_s < RELEARN_S;
+        // Down at once (never too loud), up at a limited rate (a quieter programme comes in
+        // slightly low for a moment rather than the makeup chasing the compressor).
         let rise = if self.relearn_s > 0.0 {
             RELEARN_MAKEUP_RISE_DB_PER_S
         } else {
             MAKEUP_RISE_DB_PER_S
         };
-        // A heavy compressor takes 40 dB and more: a makeup that large is approached with a
-        // time constant instead, so the programme is not left far under the target for many
-        // seconds. Not while re-learning: right after a loud onset the compressor takes more
-        // than it will once the gain has settled.
-        let rise = if heavy && want > LARGE_MAKEUP_DB && self.relearn_s <= 0.0 {
-            rise + (want - now).max(0.0) / LARGE_MAKEUP_TAU_S
-        } else {
-            rise
-        };
-        let want = want.min(now + rise * self.agc_reading_s).max(floor);
+        let mut part = extra.min(self.makeup_extra_db + rise * self.agc_reading_s);
+        if learning {
+            part = part.max(lim);
+        }
+        self.makeup_extra_db = part;
+        let want = (curve_now + part).clamp(0.0, cap);
+        let now = self.compressor.auto_makeup_db();
         if (want - now).abs() >= MAKEUP_STEP_DB {
             self.compressor.set_auto_makeup_db(want);
         }
+        // The makeup lifts what lies under the programme at most MAX_MAKEUP_LIFT_DB more than
+        // the programme: the compressor takes at least the makeup less that. (The limiter's
+        // part is taken back from the programme's peaks by the limiter, never from quieter
+        // sound: it counts as lift.)
+        let min_gr = if self.params.compressor.enabled {
+            self.compressor.auto_makeup_db() - MAX_MAKEUP_LIFT_DB
+        } else {
+            0.0
+        };
+        self.compressor.set_min_reduction_db(min_gr);
     }
 
     /// Runs the dry delay line and the bypass crossfade over `seg`, whose dry input starts at

@@ -43,6 +43,10 @@ pub struct Compressor {
     auto_makeup_db: f64,
     /// Loudness-ceiling gain handed in by the chain, dB (≤ 0), applied with the makeup.
     ceiling_db: f64,
+    /// Smallest gain reduction, dB (≥ 0), handed in by the chain with the automatic makeup:
+    /// sound far under the programme is lifted by the makeup at most this much less than
+    /// the programme's own reduction (see [`Compressor::set_min_reduction_db`]).
+    min_gr_db: f64,
     /// Static (curve) gain reduction for the detected level at the last two control points,
     /// dB: what the compressor takes away once its attack and release have settled.
     static_prev_db: f64,
@@ -84,6 +88,7 @@ impl Compressor {
             makeup_db: 0.0,
             auto_makeup_db: 0.0,
             ceiling_db: 0.0,
+            min_gr_db: 0.0,
             static_prev_db: 0.0,
             static_db: 0.0,
             static_prev_pow: 1.0,
@@ -114,6 +119,7 @@ impl Compressor {
         self.static_prev_pow = 1.0;
         self.static_pow = 1.0;
         self.ceiling_db = 0.0;
+        self.min_gr_db = 0.0;
         self.auto_makeup_db = 0.0;
         self.makeup_db = self.makeup_target();
         let g = db_to_lin(self.makeup_db as f32);
@@ -173,6 +179,26 @@ impl Compressor {
         };
     }
 
+    /// Sets the smallest gain reduction, dB (clamped to 0 … 60), from the next control point
+    /// on: the static curve's reduction counts as at least this much. With a compressor far
+    /// under the programme and the automatic makeup that matches it, the curve would lift
+    /// everything under the programme to nearly its level (room noise in a pause of speech
+    /// included); the chain sets this to the programme's reduction less the most it lets
+    /// the makeup lift quieter sound. Real-time safe.
+    pub fn set_min_reduction_db(&mut self, db: f64) {
+        self.min_gr_db = if db.is_finite() {
+            db.clamp(0.0, 60.0)
+        } else {
+            0.0
+        };
+    }
+
+    /// The smallest gain reduction in force (see
+    /// [`set_min_reduction_db`](Self::set_min_reduction_db)), dB. Real-time safe.
+    pub fn min_reduction_db(&self) -> f64 {
+        self.min_gr_db
+    }
+
     /// The loudness-ceiling gain in force, dB. Real-time safe.
     pub fn ceiling_db(&self) -> f64 {
         self.ceiling_db
@@ -228,7 +254,9 @@ impl Compressor {
         let held = self.step_peaks.iter().fold(0.0f32, |a, &b| a.max(b));
         let target = if self.params.enabled && held > self.knee_floor {
             let level_db = 20.0 * self.log_held.get(held as f64, f64::log10);
-            Self::static_gain_reduction_db(&self.params, level_db)
+            Self::static_gain_reduction_db(&self.params, level_db).max(self.min_gr_db)
+        } else if self.params.enabled {
+            self.min_gr_db
         } else {
             0.0
         };

@@ -345,6 +345,80 @@ fn a_compressor_far_under_the_programme_never_drops_the_sound_out() {
     check_ceiling(&out, "compressor −60 dBFS 20:1, onset");
 }
 
+/// Compressor at −60 dBFS 20:1 with a hard knee (a user's "flatten everything"), the rest
+/// as the default profile.
+fn heavy_compressor_params() -> ChainParams {
+    let mut p = ChainParams::default();
+    p.compressor.threshold_db = -60.0;
+    p.compressor.ratio = 20.0;
+    p.compressor.knee_db = 0.0;
+    p
+}
+
+/// A quiet voice (−40 LUFS) in room noise (−66 LUFS throughout) with pauses of room noise
+/// alone, 3 s long, after 8 s and 19 s of speech: `(signal, pauses as (start, end) s)`.
+fn voice_in_room_noise() -> (Vec<f32>, Vec<(f64, f64)>) {
+    let mut x = speech_at(8.0, 660, -40.0);
+    x.extend(silence(3.0));
+    x.extend(speech_at(8.0, 661, -40.0));
+    x.extend(silence(3.0));
+    x.extend(speech_at(6.0, 662, -40.0));
+    let mut noise = pink_noise(x.len() as f64 / (CH as f64 * RATE as f64), 663);
+    normalise(&mut noise, -66.0);
+    x.iter_mut().zip(&noise).for_each(|(v, n)| *v += n);
+    (x, vec![(8.0, 11.0), (19.0, 22.0)])
+}
+
+#[test]
+fn a_compressor_far_under_the_programme_keeps_room_noise_under_the_voice() {
+    // The curve of a compressor at −60 dBFS 20:1 takes 25 of the 26 LU between the voice and
+    // the room noise away, and the makeup that brings the voice to the target brought the
+    // noise in every pause up to nearly the voice's level. The makeup lifts what lies under
+    // the programme at most 10 dB more than the programme.
+    let (x, pauses) = voice_in_room_noise();
+    let out = run_aligned(&heavy_compressor_params(), &x);
+    let voice = integrated_between(&out, 3.0, 8.0);
+    eprintln!("voice {voice:.1} LUFS");
+    assert!((voice + 16.0).abs() <= 2.0, "voice at {voice:.1} LUFS");
+    for (a, b) in pauses {
+        // Readings whose 400 ms window lies inside the pause.
+        let noise = momentary_series(&out)
+            .into_iter()
+            .filter(|&(t, _)| t >= a + 0.45 && t <= b)
+            .map(|(_, m)| m)
+            .fold(f64::NEG_INFINITY, f64::max);
+        eprintln!("pause {a}-{b} s: room noise up to {noise:.1} LUFS");
+        assert!(
+            noise <= voice - 12.0,
+            "room noise in the pause at {a} s up to {noise:.1} LUFS, the voice at {voice:.1}"
+        );
+    }
+}
+
+#[test]
+fn a_compressor_far_under_the_programme_does_not_breathe_after_a_pause() {
+    // The same voice after each pause of room noise comes out where it was before it. The
+    // pause used to be learnt as the programme's loss (the AGC counts a gap as a possible
+    // new programme, and the re-learning ran on the noise in it): the makeup fell by 15 dB
+    // and the voice came back that far down for a second or two.
+    let (x, pauses) = voice_in_room_noise();
+    let out = run_aligned(&heavy_compressor_params(), &x);
+    let voice = integrated_between(&out, 3.0, 8.0);
+    let m_in = momentary_series(&x);
+    for (_, b) in pauses {
+        for ((t, m), (_, mi)) in momentary_series(&out).into_iter().zip(&m_in) {
+            // Readings of the voice at its level (windows past the pause, not the voice's own
+            // short pauses between phrases).
+            if t >= b + 0.4 && t <= b + 3.0 && *mi > -44.0 {
+                assert!(
+                    m >= voice - 6.0,
+                    "{t:.1} s after the pause: {m:.1} LUFS, the voice at {voice:.1} before it"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn a_loudness_ceiling_close_to_the_limiter_holds_what_comes_out_and_lands_on_the_target() {
     // A user's "loud night": target −30 LUFS, the limiter's ceiling only 10 dB over it, the
