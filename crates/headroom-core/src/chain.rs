@@ -577,6 +577,10 @@ impl Chain {
                 self.comp_learnt_s = 0.0;
                 let lim = self.limiter_makeup_db().0;
                 self.makeup_extra_db = self.makeup_extra_db.min(lim);
+                // Nor does what the limiter took from it: the loudness ceiling's credit for
+                // the limiter's loss starts again from 0 (a dense advert after speech loses
+                // far less in the limiter than the speech did).
+                self.ceil_credit = 0.0;
                 let keep = self.programme_curve_db() + lim;
                 self.compressor
                     .set_auto_makeup_db(self.compressor.auto_makeup_db().min(keep));
@@ -626,7 +630,9 @@ impl Chain {
         let counts = counts && !hot;
         if counts {
             self.comp_learnt_s += frames as f64 / self.rate as f64;
-            let curve = self.programme_curve_db();
+            // Not capped at the target: what the compressor takes off a programme the AGC
+            // cannot bring down to the target (at its largest cut) is not made up.
+            let curve = self.curve_at_programme_db(false);
             self.comp_in += a * (e_in - self.comp_in);
             self.comp_out += a * (e_in * kept - self.comp_out);
             self.comp_curve += a * (e_in * curve - self.comp_curve);
@@ -929,12 +935,20 @@ impl Chain {
     /// what is left of the makeup at a loud onset. Noise the AGC does not lift to the target
     /// gets only what the curve takes off it.
     fn programme_curve_db(&self) -> f64 {
+        self.curve_at_programme_db(true)
+    }
+
+    /// The compressor curve's reduction at the programme's level going in (the AGC's
+    /// estimate of its input plus its gain; with `capped`, at most the target), dB.
+    fn curve_at_programme_db(&self, capped: bool) -> f64 {
         if self.params.agc.enabled && self.params.compressor.enabled {
             let level = f64::from(self.agc.programme_lufs()) + f64::from(self.agc.gain_db());
-            Compressor::static_gain_reduction_db(
-                &self.params.compressor,
-                level.min(f64::from(self.params.agc.target_lufs)),
-            )
+            let level = if capped {
+                level.min(f64::from(self.params.agc.target_lufs))
+            } else {
+                level
+            };
+            Compressor::static_gain_reduction_db(&self.params.compressor, level)
         } else {
             0.0
         }

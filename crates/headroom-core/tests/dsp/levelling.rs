@@ -420,6 +420,27 @@ fn a_compressor_far_under_the_programme_does_not_breathe_after_a_pause() {
 }
 
 #[test]
+fn loud_music_after_speech_gets_no_credit_for_the_speechs_limiter_loss() {
+    // The loud night again, with loud music after quiet speech. The limiter took 3–4 dB off
+    // the speech, and the loudness ceiling held the level going into it that much higher;
+    // the music loses less in the limiter, and came out 2.1 LU over the 1 LU limit until
+    // the output meter showed it. At a loud onset that credit starts again from 0.
+    let p = loud_night_params();
+    let mut x = speech_at(20.0, 670, -45.0);
+    x.extend(music_at(10.0, 671, -8.0));
+    let out = run_aligned(&p, &x);
+    let max_m = momentary_series(&out)
+        .into_iter()
+        .filter(|&(t, _)| t >= 20.0)
+        .map(|(_, m)| m)
+        .fold(f64::NEG_INFINITY, f64::max);
+    eprintln!("loud night, advert: max momentary {max_m:.2} LUFS");
+    assert!(max_m <= -30.0 + 1.0 + 1.5, "momentary up to {max_m} LUFS");
+    let advert = integrated_between(&out, 22.0, 30.0);
+    assert!((advert + 30.0).abs() <= 1.5, "advert at {advert} LUFS");
+}
+
+#[test]
 fn a_loudness_ceiling_close_to_the_limiter_holds_what_comes_out_and_lands_on_the_target() {
     // A user's "loud night": target −30 LUFS, the limiter's ceiling only 10 dB over it, the
     // loudness ceiling 1 LU over the target and a compressor at −60 dBFS 20:1. The limiter
