@@ -43,7 +43,7 @@
 //! The measured parts count only programme: not silence, not sound under the silence gate
 //! (room noise in a pause), not the first moments of a loud onset. They fall at once and rise
 //! at most [`MAKEUP_RISE_DB_PER_S`]; after a programme change (loud onset, adopted quieter
-//! programme, a gap followed by sound) they are re-learnt for 1 s of sound with a short time
+//! programme, a gap) they are re-learnt for 1 s with a short time
 //! constant, and a loud onset drops the makeup first to the curve's part plus the limiter's,
 //! so the onset never comes out louder than the target. `compressor.makeup_db` applies only
 //! while the AGC is off. With an aggressive compressor (say −40 dBFS, 10:1) the programme
@@ -586,12 +586,14 @@ impl Chain {
                     .set_auto_makeup_db(self.compressor.auto_makeup_db().min(keep));
             }
         }
-        // Under the silence gate nothing is learnt, and the time to re-learn waits for sound:
-        // a gap in the programme (which the AGC counts as a possible programme change) would
-        // otherwise learn the room noise in it as the new programme's loss.
+        // Under the silence gate nothing is learnt: a gap in the programme (which the AGC
+        // counts as a possible programme change) would otherwise learn the room noise in it
+        // as the new programme's loss. (The time to re-learn runs on through the gap: had it
+        // waited for sound, the first second after every pause would be learnt with the
+        // short time constant, and a loud word there pulls the makeup up.)
         let silent = self.agc.is_silent();
         let relearn = self.relearn_s > 0.0;
-        if relearn && !silent {
+        if relearn {
             self.relearn_s -= frames as f64 / self.rate as f64;
         }
         // The first moments of a loud onset (compressor and limiter catching it) say nothing

@@ -132,8 +132,12 @@ fn a_quiet_voice_is_lifted_and_room_noise_between_sentences_is_not() {
                 let noise = integrated_between(out, a + 0.5, b - 0.05);
                 eprintln!("{name}: pause {a:.1}-{b:.1} s: noise {noise:.1} LUFS");
                 // Compression lifts the noise against the voice by what it makes up: the
-                // speech and default profiles keep it 20 LU under, night (firmer) 18.
-                let under = if name == "night" { 18.0 } else { 20.0 };
+                // speech and default profiles keep noise 25–30 LU under the voice at least
+                // 19 LU under, night (firmer) 18. (The makeup holds through a pause, as it
+                // must for the voice after it: it used to fall in each pause, and the voice
+                // came back low. The noise in a pause keeps the voice's makeup, 3–4 dB with
+                // the speech profile's compressor.)
+                let under = if name == "night" { 18.0 } else { 19.0 };
                 assert!(
                     noise <= voice - under,
                     "{name}: noise {noise} LUFS against voice {voice}"
