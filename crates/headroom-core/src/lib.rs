@@ -13,6 +13,8 @@
 //! * [`shared`] — lock-free hand-off of meters out of the audio thread.
 //! * [`timing`] — [`PlaybackTiming`]: wait-free per-callback timing statistics.
 //! * [`analysis`] — offline file analysis (`headroom analyze`), built on the `ebur128` crate.
+//! * [`finepeak`] — [`finepeak::FineTruePeak`]: the offline true peak (`analyze`, `render`'s
+//!   summary), a long sinc interpolation where the meters' short one says the peak may be.
 //!
 //! ## Allocation contract
 //! Constructors (`new`) and `prepare` may allocate. Every method documented as
@@ -23,6 +25,7 @@ pub mod agc;
 pub mod analysis;
 pub mod chain;
 pub mod compressor;
+pub mod finepeak;
 pub mod limiter;
 pub mod meter;
 pub mod params;

@@ -604,7 +604,12 @@ unsafe fn load_stereo_avx(da: &mut [f32], db: &mut [f32], x: &[f32]) -> (f32, f3
 
 /// [`load_stereo`], compiled for AVX when `wide`.
 #[inline]
-fn load_stereo_dispatch(da: &mut [f32], db: &mut [f32], x: &[f32], wide: bool) -> (f32, f32) {
+pub(crate) fn load_stereo_dispatch(
+    da: &mut [f32],
+    db: &mut [f32],
+    x: &[f32],
+    wide: bool,
+) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]
     if wide {
         // SAFETY: `wide` is only true when `is_x86_feature_detected!("avx")` returned true

@@ -32,7 +32,7 @@ pub(crate) const TAPS: usize = 12;
 /// Maximum oversampling factor.
 pub(crate) const PHASES: usize = 4;
 /// Delay of the reported values in input frames when oversampling.
-const DELAY: usize = 6;
+pub(crate) const DELAY: usize = 6;
 
 /// BS.1770-4 Annex 2 interpolation filter: `ANNEX2[p][i]` is the coefficient of phase `p`
 /// applied to input sample `x[n − i]`.

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 
+use headroom_core::finepeak::FineTruePeak;
 use headroom_core::meter::LiveMeter;
 use headroom_core::{Chain, ChainParams};
 use serde::Serialize;
@@ -335,15 +336,17 @@ pub fn render_file(
     }
 }
 
-/// Loudness figures of one side of a render, read from the chain's own meters (the
-/// [`LiveMeter`]s that drive it: 0.01 LU histograms, a short-term value every 100 ms, 4×
-/// true peak), so the summary costs no metering of its own:
+/// Loudness figures of one side of a render. Loudness, range and sample peak are read from
+/// the chain's own meters (the [`LiveMeter`]s that drive it: 0.01 LU histograms, a
+/// short-term value every 100 ms), so they cost no metering of their own; the true peak is
+/// the offline one of `analyze` ([`FineTruePeak`], on the reading and writing threads), not
+/// the meters' 4× Annex 2 reading, which is lower on clicks and noise:
 /// * before: the chain's input meter read when the last input sample has gone through it,
 ///   before the zeros that flush the lookahead — exactly what a meter over the decoded input
 ///   reads (the chain clamps samples beyond ±1000, +60 dBFS, where a meter alone would not);
 /// * after: the chain's output meter at the end — the samples written (before dither),
 ///   preceded by the `latency_frames` of silence the lookahead puts out first. The peaks are
-///   those of the written samples exactly; the 100 ms blocks of the loudness and range start
+///   those of the written samples (before dither) exactly; the 100 ms blocks of the loudness and range start
 ///   that many frames (a few ms) earlier than in the file, which moves those figures by
 ///   ten-thousandths of an LU (the test allows 0.01).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -359,11 +362,11 @@ pub struct Figures {
 }
 
 impl Figures {
-    fn of(m: &LiveMeter) -> Figures {
+    fn of(m: &LiveMeter, tp: &FineTruePeak) -> Figures {
         Figures {
             integrated_lufs: m.integrated_lufs(),
             lra_lu: m.loudness_range_lu(),
-            true_peak_dbtp: m.true_peak_dbtp(),
+            true_peak_dbtp: tp.true_peak_dbtp(),
             sample_peak_dbfs: m.sample_peak_dbfs(),
         }
     }
@@ -385,7 +388,8 @@ struct Batch {
 }
 
 /// The reading side of a render, on its own thread: decodes batches into recycled buffers
-/// (`free`, handed back by the writer). Stops after the last (short) batch, at the first
+/// (`free`, handed back by the writer) and measures their true peak into `peak` (for the
+/// summary). Stops after the last (short) batch, at the first
 /// error (sent on, so it arrives in order), on an interrupt, or when the processing side is
 /// gone.
 fn read_side(
@@ -394,6 +398,7 @@ fn read_side(
     free: std::sync::mpsc::Receiver<Vec<f32>>,
     batch_len: usize,
     interrupt: &AtomicUsize,
+    mut peak: Option<&mut FineTruePeak>,
 ) {
     loop {
         if let Some(sig) = output::pending_interrupt(interrupt) {
@@ -415,23 +420,31 @@ fn read_side(
             }
         };
         let end = len < batch_len;
+        if let Some(p) = peak.as_deref_mut() {
+            p.process(&buf[..len]);
+        }
         if tx.send(Ok(Batch { buf, skip: 0, len })).is_err() || end {
             break;
         }
     }
 }
 
-/// The writing side of a render, on its own thread: encodes the chain's output and hands
-/// each buffer back to the reader (`free`).
+/// The writing side of a render, on its own thread: measures the true peak of the chain's
+/// output into `peak` (for the summary), encodes it and hands each buffer back to the reader
+/// (`free`).
 fn write_side(
     mut enc: Encoder,
     rx: std::sync::mpsc::Receiver<Batch>,
     free: std::sync::mpsc::Sender<Vec<f32>>,
     bar: &indicatif::ProgressBar,
     channels: usize,
+    mut peak: Option<&mut FineTruePeak>,
 ) -> CliResult {
     for b in rx {
         let out = &b.buf[b.skip..b.len];
+        if let Some(p) = peak.as_deref_mut() {
+            p.process(out);
+        }
         enc.write(out)?;
         bar.inc((out.len() / channels) as u64);
         let _ = free.send(b.buf);
@@ -473,9 +486,13 @@ fn run(
     let (in_tx, in_rx) = sync_channel::<CliResult<Batch>>(DEPTH);
     let (out_tx, out_rx) = sync_channel::<Batch>(DEPTH);
     let (free_tx, free_rx) = channel::<Vec<f32>>();
+    let mut in_peak = opts.measure.then(|| FineTruePeak::new(ch));
+    let mut out_peak = opts.measure.then(|| FineTruePeak::new(ch));
     let (rendered, written) = std::thread::scope(|scope| {
-        let reader = scope.spawn(|| read_side(dec, in_tx, free_rx, batch_len, interrupt));
-        let writer = scope.spawn(|| write_side(enc, out_rx, free_tx, &bar, ch));
+        let in_p = in_peak.as_mut();
+        let out_p = out_peak.as_mut();
+        let reader = scope.spawn(|| read_side(dec, in_tx, free_rx, batch_len, interrupt, in_p));
+        let writer = scope.spawn(|| write_side(enc, out_rx, free_tx, &bar, ch, out_p));
         let mut to_skip = latency * ch;
         // Runs the chain over `b` in place and passes it on.
         let mut pass_on = |chain: &mut Chain, mut b: Batch| -> CliResult {
@@ -489,7 +506,7 @@ fn run(
                 .send(b)
                 .map_err(|_| CliError::failed("the output writer stopped"))
         };
-        let rendered = (|| -> CliResult<(u64, Option<Figures>)> {
+        let rendered = (|| -> CliResult<(u64, Option<LiveMeter>)> {
             let mut total_in = 0u64;
             loop {
                 let mut b = match in_rx.recv() {
@@ -508,7 +525,8 @@ fn run(
                     break;
                 }
             }
-            let before = opts.measure.then(|| Figures::of(chain.input_meter()));
+            // The input's true peak is read when the reader is done (below).
+            let before = opts.measure.then(|| chain.input_meter().clone());
             if latency > 0 {
                 let flush = vec![0.0; latency * ch];
                 let len = flush.len();
@@ -541,10 +559,13 @@ fn run(
         (_, Err(e)) | (Err(e), Ok(())) => return Err(e),
         (Ok(r), Ok(())) => r,
     };
-    let loudness = before.map(|before| Loudness {
-        before,
-        after: Figures::of(chain.output_meter()),
-    });
+    let loudness = match (before, &in_peak, &out_peak) {
+        (Some(before), Some(tp_in), Some(tp_out)) => Some(Loudness {
+            before: Figures::of(&before, tp_in),
+            after: Figures::of(chain.output_meter(), tp_out),
+        }),
+        _ => None,
+    };
     Ok((samples.div_ceil(ch as u64), latency, loudness))
 }
 
@@ -632,11 +653,14 @@ mod tests {
     fn figures_over(rate: u32, channels: usize, samples: &[f32]) -> Figures {
         let mut m = LiveMeter::new(rate, channels);
         m.process(samples);
-        Figures::of(&m)
+        let mut tp = FineTruePeak::new(channels);
+        tp.process(samples);
+        Figures::of(&m, &tp)
     }
 
-    /// The summary's figures, read from the chain's meters, are those of meters of their own
-    /// over the input and over the chain's aligned output: the input's exactly, the output's
+    /// The summary's figures, read from the chain's meters and the true-peak meters of the
+    /// reading and writing threads, are those of meters of their own over the input and over
+    /// the chain's aligned output: the input's exactly, the output's
     /// peaks exactly and its loudness and range within a hundredth of an LU (its 100 ms
     /// blocks start `latency_frames` earlier).
     #[test]

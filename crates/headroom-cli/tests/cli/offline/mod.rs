@@ -9,3 +9,4 @@ mod progress;
 mod render;
 mod safety;
 mod surround;
+mod truepeak;
