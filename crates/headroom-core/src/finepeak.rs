@@ -29,7 +29,9 @@
 //! * **Refinement** in two steps: the fine filter's points at ¼, ½ and ¾ first; the other 12
 //!   only when those (with the samples) are within [`GRID_MARGIN_DB`] of the highest value
 //!   found (a band-limited signal's peak between points ¼ sample apart is at most 0.7 dB above
-//!   the higher of them).
+//!   the higher of them) and, when the highest of the five points lies inside the interval,
+//!   the parabola through it and its neighbours rises above that value (so a steady tone's
+//!   repeated crests take three points each, not fifteen).
 //!
 //! So the cost is the screen's (that of a meter's true peak) plus, on loud dense material,
 //! a few refinements per hundred samples: full-scale white noise refines ≈ 1 % of its sample
@@ -335,26 +337,41 @@ impl FineTruePeak {
 }
 
 /// Highest |value| of the fine points of the interval between `w[LEFT]` and `w[LEFT + 1]`
-/// (and of those two samples): the points at ¼, ½ and ¾, and the others when those, raised
-/// by `grid_gain`, reach `best`. `coef` as from [`fine_coefficients`].
+/// (and of those two samples): the points at ¼, ½ and ¾, and the other 12 when those can lead
+/// above `best` — raised by `grid_gain`, and, when the highest of the five lies inside the
+/// interval, by the parabola through it and its neighbours (within 0.05 dB of a crest up to
+/// 0.45·fs, 0.07 dB at Nyquist: so the repeated crests of a steady tone, which cannot beat
+/// `best`, stop here). `coef` as from [`fine_coefficients`].
 fn refine(coef: &[[f32; FINE_TAPS]], grid_gain: f32, w: &[f32], best: f32) -> f32 {
     let (Some(&a), Some(&b)) = (w.get(LEFT), w.get(LEFT + 1)) else {
         return 0.0;
     };
-    let mut m = a.abs().max(b.abs());
     let quarter = FACTOR / 4;
-    let phases = |m: &mut f32, keep: &dyn Fn(usize) -> bool| {
-        for (i, c) in coef.iter().enumerate() {
-            if keep(i + 1) {
-                *m = m.max(dot(c, w).abs());
-            }
-        }
-    };
-    phases(&mut m, &|p| p % quarter == 0);
+    let point = |p: usize| coef.get(p - 1).map_or(0.0, |c| dot(c, w));
+    // The points at 0, ¼, ½, ¾ and 1 of the interval.
+    let v = [a, point(quarter), point(2 * quarter), point(3 * quarter), b];
+    let (k, top) =
+        v.iter().enumerate().fold(
+            (0, 0.0f32),
+            |m, (i, &x)| if x.abs() > m.1 { (i, x.abs()) } else { m },
+        );
+    let mut m = top;
     if m * grid_gain < best.max(m) {
         return m;
     }
-    phases(&mut m, &|p| p % quarter != 0);
+    if (1..4).contains(&k) {
+        let s = v[k].signum();
+        let (y0, y1, y2) = (s * v[k - 1], s * v[k], s * v[k + 1]);
+        let den = y0 - 2.0 * y1 + y2;
+        if den < 0.0 && y1 - 0.125 * (y0 - y2) * (y0 - y2) / den <= best {
+            return m;
+        }
+    }
+    for (i, c) in coef.iter().enumerate() {
+        if (i + 1) % quarter != 0 {
+            m = m.max(dot(c, w).abs());
+        }
+    }
     m
 }
 
