@@ -37,6 +37,10 @@
 //! a few refinements per hundred samples: full-scale white noise refines ≈ 1 % of its sample
 //! intervals, programme material far fewer, a steady loud tone [`MAX_REFINED`] per chunk.
 //!
+//! The audio is measured in chunks of 1024 frames counted from the start of the stream (a
+//! last, incomplete chunk when the reading is taken), so the reading does not depend on how
+//! the audio is split into [`FineTruePeak::process`] calls.
+//!
 //! Ends: before the first sample the signal is silence (as for every meter here). Intervals
 //! whose fine window reaches past the last sample are not interpolated (their samples count):
 //! zero-padding there would invent a hard cut, and ffmpeg's meter does not interpolate them
@@ -167,6 +171,8 @@ pub struct FineTruePeak {
     avx: bool,
     /// Chunks measured.
     chunks: u64,
+    /// Frames loaded into the current chunk.
+    filled: usize,
 }
 
 impl FineTruePeak {
@@ -195,11 +201,14 @@ impl FineTruePeak {
             refined: 0,
             avx: crate::util::detect_avx(),
             chunks: 0,
+            filled: 0,
         }
     }
 
     /// Measures interleaved samples. Any length is accepted: an incomplete trailing frame is
-    /// kept and completed by the next call.
+    /// kept and completed by the next call. Frames are measured in chunks of 1024 counted
+    /// from the start of the stream, so the result does not depend on how the audio is split
+    /// into calls.
     pub fn process(&mut self, interleaved: &[f32]) {
         let ch = self.channels;
         let mut rest = interleaved;
@@ -209,22 +218,46 @@ impl FineTruePeak {
             rest = &rest[take..];
             if self.pending.len() == ch {
                 let frame = std::mem::take(&mut self.pending);
-                self.run(&frame, 1);
+                self.add_frames(&frame);
                 self.pending = frame;
                 self.pending.clear();
             }
         }
         let frames = rest.len() / ch;
-        for chunk in rest[..frames * ch].chunks(CHUNK * ch) {
-            self.run(chunk, chunk.len() / ch);
-        }
+        self.add_frames(&rest[..frames * ch]);
         self.pending.extend_from_slice(&rest[frames * ch..]);
+    }
+
+    /// Loads whole frames, measuring every chunk they complete.
+    fn add_frames(&mut self, mut x: &[f32]) {
+        let ch = self.channels;
+        while !x.is_empty() {
+            let n = (x.len() / ch).min(CHUNK - self.filled);
+            let (head, tail) = x.split_at(n * ch);
+            self.load(head, n);
+            x = tail;
+            if self.filled == CHUNK {
+                self.measure(CHUNK);
+                self.filled = 0;
+                self.chunks += 1;
+            }
+        }
+    }
+
+    /// The highest value, with the frames of the incomplete chunk measured too.
+    fn settled(&self) -> f32 {
+        if self.filled == 0 {
+            return self.best;
+        }
+        let mut rest = self.clone();
+        rest.measure(self.filled);
+        rest.best
     }
 
     /// Maximum true peak across channels, dBTP (at least [`crate::meter::PEAK_FLOOR_DB`]);
     /// never below the sample peak.
     pub fn true_peak_dbtp(&self) -> f64 {
-        peak_to_db(self.best as f64)
+        peak_to_db(self.settled() as f64)
     }
 
     /// Maximum sample peak across channels, dBFS (at least [`crate::meter::PEAK_FLOOR_DB`]).
@@ -237,14 +270,16 @@ impl FineTruePeak {
         self.refined
     }
 
-    /// Measures `n` ≤ [`CHUNK`] whole frames.
-    fn run(&mut self, x: &[f32], n: usize) {
+    /// De-interleaves and sanitises `n` ≤ `CHUNK − filled` whole frames into the current
+    /// chunk.
+    fn load(&mut self, x: &[f32], n: usize) {
         let ch = self.channels;
+        let at = HIST + self.filled;
         let mut peak = 0.0f32;
         if let [a, b] = &mut self.chans[..] {
             if let (Some(da), Some(db), Some(x)) = (
-                a.buf.get_mut(HIST..HIST + n),
-                b.buf.get_mut(HIST..HIST + n),
+                a.buf.get_mut(at..at + n),
+                b.buf.get_mut(at..at + n),
                 x.get(..2 * n),
             ) {
                 let (ma, mb) = load_stereo_dispatch(da, db, x, self.avx);
@@ -252,7 +287,7 @@ impl FineTruePeak {
             }
         } else {
             for (c, chan) in self.chans.iter_mut().enumerate() {
-                let Some(dst) = chan.buf.get_mut(HIST..HIST + n) else {
+                let Some(dst) = chan.buf.get_mut(at..at + n) else {
                     continue;
                 };
                 for (d, &s) in dst.iter_mut().zip(x.iter().skip(c).step_by(ch)) {
@@ -266,7 +301,7 @@ impl FineTruePeak {
         if peak > crate::util::MAX_INPUT {
             // Beyond what the chain takes in: clamped as its input is.
             for chan in &mut self.chans {
-                for v in chan.buf.iter_mut().skip(HIST).take(n) {
+                for v in chan.buf.iter_mut().skip(at).take(n) {
                     *v = crate::util::sanitize(*v);
                 }
             }
@@ -275,10 +310,14 @@ impl FineTruePeak {
         self.sample_peak = self.sample_peak.max(peak);
         // The samples are points of the signal.
         self.best = self.best.max(peak);
+        self.filled += n;
+    }
+
+    /// Screens and refines the first `n` intervals of the chunk in every channel.
+    fn measure(&mut self, n: usize) {
         for c in 0..self.chans.len() {
             self.measure_chan(c, n);
         }
-        self.chunks += 1;
     }
 
     /// Screens and refines the `n` intervals of channel `c` whose fine windows end in this
@@ -533,13 +572,26 @@ mod tests {
             1,
         ));
         assert_eq!(whole, want);
-        // Any split into calls, partial frames included, gives the same bits.
+        // Any split into calls, partial frames included, gives the same bits (a steady loud
+        // tone, where at most MAX_REFINED intervals per chunk are refined, among them).
         for piece in [1usize, 3, 1023, 4097] {
             let mut tp = FineTruePeak::new(2);
             for c in inter.chunks(piece) {
                 tp.process(c);
             }
             assert_eq!(tp.true_peak_dbtp().to_bits(), whole.to_bits(), "{piece}");
+            for (name, x) in &sigs {
+                let mut tp = FineTruePeak::new(1);
+                for c in x.chunks(piece) {
+                    tp.process(c);
+                }
+                let once = fine_db(x, 1);
+                assert_eq!(
+                    tp.true_peak_dbtp().to_bits(),
+                    once.to_bits(),
+                    "{name} {piece}"
+                );
+            }
         }
     }
 
