@@ -346,9 +346,9 @@ pub fn render_file(
 ///   reads (the chain clamps samples beyond ±1000, +60 dBFS, where a meter alone would not);
 /// * after: the chain's output meter at the end — the samples written (before dither),
 ///   preceded by the `latency_frames` of silence the lookahead puts out first. The peaks are
-///   those of the written samples (before dither) exactly; the 100 ms blocks of the loudness and range start
-///   that many frames (a few ms) earlier than in the file, which moves those figures by
-///   ten-thousandths of an LU (the test allows 0.01).
+///   those of the written samples (before dither) exactly; the 100 ms blocks of the loudness
+///   and range start that many frames (a few ms) earlier than in the file, which moves those
+///   figures by ten-thousandths of an LU (the test allows 0.01).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Figures {
     /// Gated integrated loudness, LUFS (−70 when nothing passed the gates).
@@ -389,9 +389,8 @@ struct Batch {
 
 /// The reading side of a render, on its own thread: decodes batches into recycled buffers
 /// (`free`, handed back by the writer) and measures their true peak into `peak` (for the
-/// summary). Stops after the last (short) batch, at the first
-/// error (sent on, so it arrives in order), on an interrupt, or when the processing side is
-/// gone.
+/// summary). Stops after the last (short) batch, at the first error (sent on, so it arrives
+/// in order), on an interrupt, or when the processing side is gone.
 fn read_side(
     dec: &mut crate::audio::Decoder,
     tx: std::sync::mpsc::SyncSender<CliResult<Batch>>,
