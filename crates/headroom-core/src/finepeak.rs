@@ -33,7 +33,11 @@
 //!   the parabola through it and its neighbours rises above that value (so a steady tone's
 //!   repeated crests take three points each, not fifteen).
 //!
-//! So the cost is the screen's (that of a meter's true peak) plus, on loud dense material,
+//! A chunk whose samples (with the history its windows reach) are all below the highest value
+//! found divided by the fine filter's gain bound (the largest phase's sum of |coefficients|)
+//! cannot hold a new peak and is not screened at all.
+//!
+//! So the cost is the screen's (that of a meter's true peak, less the quiet chunks) plus, on loud dense material,
 //! a few refinements per hundred samples: full-scale white noise refines ≈ 1 % of its sample
 //! intervals, programme material far fewer, a steady loud tone [`MAX_REFINED`] per chunk.
 //!
@@ -164,6 +168,9 @@ pub struct FineTruePeak {
     sample_peak: f32,
     /// Linear factors of [`SCREEN_MARGIN_DB`] and [`GRID_MARGIN_DB`].
     screen_gain: f32,
+    /// Bound on |fine point| / largest |sample| of its window (the largest phase's sum of
+    /// |coefficients|, with room for rounding).
+    fine_gain: f32,
     grid_gain: f32,
     /// Sample intervals refined (for the tests of the cost).
     refined: u64,
@@ -180,11 +187,18 @@ impl FineTruePeak {
     /// sample rate: it interpolates the band-limited signal the samples describe.
     pub fn new(channels: usize) -> Self {
         let channels = channels.max(1);
+        let coef = fine_coefficients();
+        let fine_gain = coef
+            .iter()
+            .map(|c| c.iter().map(|v| v.abs()).sum::<f32>())
+            .fold(1.0f32, f32::max)
+            * 1.001;
         Self {
             channels,
             // The 4× form (the one used below 96 kHz) whatever the rate.
             screen: BlockInterpolator::new(48_000),
-            coef: fine_coefficients(),
+            coef,
+            fine_gain,
             chans: vec![
                 Chan {
                     buf: vec![0.0; HIST + CHUNK],
@@ -327,6 +341,19 @@ impl FineTruePeak {
             return;
         };
         let buf = &chan.buf;
+        // No fine point of this chunk can reach `best` when the samples its windows hold are
+        // all below `best / fine_gain`: nothing to screen.
+        let loudest = buf
+            .get(..HIST + n)
+            .unwrap_or_default()
+            .iter()
+            .fold(0.0f32, |m, &v| if v.abs() > m { v.abs() } else { m });
+        if loudest * self.fine_gain < self.best {
+            if let Some(chan) = self.chans.get_mut(c) {
+                chan.buf.copy_within(n..n + HIST, 0);
+            }
+            return;
+        }
         let mut all = std::mem::take(&mut self.vals);
         let vals = &mut all[..n];
         let floor = self.best / self.screen_gain;
