@@ -382,11 +382,7 @@ fn a_compressor_far_under_the_programme_keeps_room_noise_under_the_voice() {
     assert!((voice + 16.0).abs() <= 2.0, "voice at {voice:.1} LUFS");
     for (a, b) in pauses {
         // Readings whose 400 ms window lies inside the pause.
-        let noise = momentary_series(&out)
-            .into_iter()
-            .filter(|&(t, _)| t >= a + 0.45 && t <= b)
-            .map(|(_, m)| m)
-            .fold(f64::NEG_INFINITY, f64::max);
+        let noise = max_momentary_between(&out, a + 0.45, b);
         eprintln!("pause {a}-{b} s: room noise up to {noise:.1} LUFS");
         assert!(
             noise <= voice - 12.0,
@@ -429,11 +425,7 @@ fn loud_music_after_speech_gets_no_credit_for_the_speechs_limiter_loss() {
     let mut x = speech_at(20.0, 670, -45.0);
     x.extend(music_at(10.0, 671, -8.0));
     let out = run_aligned(&p, &x);
-    let max_m = momentary_series(&out)
-        .into_iter()
-        .filter(|&(t, _)| t >= 20.0)
-        .map(|(_, m)| m)
-        .fold(f64::NEG_INFINITY, f64::max);
+    let max_m = max_momentary_between(&out, 20.0, f64::INFINITY);
     eprintln!("loud night, advert: max momentary {max_m:.2} LUFS");
     assert!(max_m <= -30.0 + 1.0 + 1.5, "momentary up to {max_m} LUFS");
     let advert = integrated_between(&out, 22.0, 30.0);
@@ -457,11 +449,7 @@ fn a_loudness_ceiling_close_to_the_limiter_holds_what_comes_out_and_lands_on_the
         eprintln!("loud night: {a}-{b} s {l:.2} LUFS");
         assert!((l + 30.0).abs() <= 1.5, "{a}-{b} s at {l} LUFS");
     }
-    let max_m = momentary_series(&out)
-        .into_iter()
-        .filter(|&(t, _)| t >= 6.0)
-        .map(|(_, m)| m)
-        .fold(f64::NEG_INFINITY, f64::max);
+    let max_m = max_momentary_between(&out, 6.0, f64::INFINITY);
     eprintln!("loud night: max momentary {max_m:.2} LUFS");
     assert!(max_m <= -30.0 + 1.0 + 1.5, "momentary up to {max_m} LUFS");
     let tp = Oversampler16::new().true_peak_db(&out, -20.0, Some(6.0));
@@ -542,11 +530,7 @@ fn noise_on_its_own_is_not_pumped_up_however_it_starts() {
             "noise {what} lifted to {got:.2} LUFS"
         );
         // The most it may reach at any moment.
-        let m = momentary_series(&out)
-            .into_iter()
-            .filter(|(t, _)| *t > start + 0.4)
-            .map(|(_, l)| l)
-            .fold(f64::NEG_INFINITY, f64::max);
+        let m = max_momentary_between(&out, start + 0.4 + 1e-9, f64::INFINITY);
         assert!(
             m <= -48.5 + agc::STEADY_MAX_BOOST_DB + 1.5,
             "noise {what}: momentary {m:.2}"

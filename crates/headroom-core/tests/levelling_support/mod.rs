@@ -395,6 +395,16 @@ pub fn fraction_within(
     (if n == 0 { 0.0 } else { ok as f64 / n as f64 }, n)
 }
 
+/// The highest momentary loudness (ebur128, every 100 ms) of `x` whose reading time lies in
+/// `[a, b]` seconds; −∞ when there is none.
+pub fn max_momentary_between(x: &[f32], a: f64, b: f64) -> f64 {
+    momentary_series(x)
+        .into_iter()
+        .filter(|&(t, _)| t >= a && t <= b)
+        .map(|(_, m)| m)
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
 /// Integrated loudness (ebur128) of `x` between `a` and `b` seconds.
 pub fn integrated_between(x: &[f32], a: f64, b: f64) -> f64 {
     let at = |t: f64| ((t * RATE as f64) as usize * CH).min(x.len());

@@ -13,6 +13,15 @@ use headroomd::control::{ControlError, Server, ServerConfig};
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Waits (spinning, at most [`WAIT`]) until `done`; panics with `what` otherwise.
+fn wait_until(done: impl Fn() -> bool, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::yield_now();
+    }
+}
+
 /// A raw connection for sending arbitrary bytes.
 struct Raw {
     reader: BufReader<UnixStream>,
@@ -450,11 +459,7 @@ fn closed_connections_are_forgotten() {
         .collect();
     assert_eq!(fx.server.client_count(), 5);
     drop(clients);
-    let deadline = Instant::now() + WAIT;
-    while fx.server.client_count() != 0 {
-        assert!(Instant::now() < deadline, "connections not reaped");
-        std::thread::yield_now();
-    }
+    wait_until(|| fx.server.client_count() == 0, "connections not reaped");
 }
 
 /// Short deadlines for the deadline tests; what is not under test stays long.
@@ -554,11 +559,10 @@ fn client_kept_between_requests_reconnects_after_an_idle_close() {
     let mut c = Client::connect_to(&fx.path).unwrap();
     c.status().unwrap();
     // The server closes the idle connection (the thread ends and is reaped).
-    let deadline = Instant::now() + WAIT;
-    while fx.server.client_count() != 0 {
-        assert!(Instant::now() < deadline, "idle connection not closed");
-        std::thread::yield_now();
-    }
+    wait_until(
+        || fx.server.client_count() == 0,
+        "idle connection not closed",
+    );
     // A request that changes something is applied once, on the new connection.
     assert!(c
         .bypass_set(BypassMode::Toggle)
@@ -703,11 +707,10 @@ fn subscriber_that_does_not_read_its_replies_is_cut_too() {
     send_requests_until_cut(&raw);
     let mut c = Client::connect_to(&fx.path).expect("room again");
     c.status().unwrap();
-    let deadline = Instant::now() + WAIT;
-    while fx.broadcaster.subscriber_count() != 0 {
-        assert!(Instant::now() < deadline, "the subscriber was not removed");
-        std::thread::yield_now();
-    }
+    wait_until(
+        || fx.broadcaster.subscriber_count() == 0,
+        "the subscriber was not removed",
+    );
 }
 
 #[test]
@@ -719,11 +722,10 @@ fn subscriber_that_stops_sending_without_reading_is_closed_after_the_write_deadl
     // The client is done sending but reads nothing: its queued events get as long as a
     // reply to be written, then the connection is closed and its slot freed.
     raw.writer.shutdown(std::net::Shutdown::Write).unwrap();
-    let deadline = Instant::now() + WAIT;
-    while fx.server.client_count() != 0 {
-        assert!(Instant::now() < deadline, "the connection was not closed");
-        std::thread::yield_now();
-    }
+    wait_until(
+        || fx.server.client_count() == 0,
+        "the connection was not closed",
+    );
     Client::connect_to(&fx.path).unwrap().status().unwrap();
     assert_eq!(fx.broadcaster.subscriber_count(), 0);
 }
