@@ -446,43 +446,9 @@ fn refine(coef: &[[f32; FINE_TAPS]], grid_gain: f32, w: &[f32], best: f32) -> f3
 pub(crate) mod reference {
     use std::f64::consts::PI;
 
-    /// True peak (dB) of mono `x` by brute force: 32 points per sample of a 128-tap
-    /// Kaiser-windowed sinc (β 10), every interval from the silence before the first sample
-    /// up to those whose window reaches past the last one (the samples all count).
-    pub(crate) fn true_peak_db(x: &[f32]) -> f64 {
-        const H: isize = 64;
-        const F: usize = 32;
-        let beta = 10.0;
-        let i0b = super::bessel_i0(beta);
-        let taps: Vec<Vec<f64>> = (1..F)
-            .map(|p| {
-                let frac = p as f64 / F as f64;
-                (0..2 * H)
-                    .map(|j| {
-                        let d = (j - (H - 1)) as f64 - frac;
-                        let r = d / H as f64;
-                        let w = super::bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / i0b;
-                        w * (PI * d).sin() / (PI * d)
-                    })
-                    .collect()
-            })
-            .collect();
-        let n = x.len() as isize;
-        let mut peak = x.iter().fold(0.0f64, |m, &v| m.max(v.abs() as f64));
-        for t in -H..n - H {
-            for row in &taps {
-                let mut acc = 0.0;
-                for (j, c) in row.iter().enumerate() {
-                    let k = t - (H - 1) + j as isize;
-                    if k >= 0 {
-                        acc += c * x[k as usize] as f64;
-                    }
-                }
-                peak = peak.max(acc.abs());
-            }
-        }
-        20.0 * peak.log10()
-    }
+    /// True peak (dB) of mono `x` by brute force (the tests' shared reference: 32 points
+    /// per sample of a 128-tap Kaiser-windowed sinc).
+    pub(crate) use headroom_tests::audio::true_peak_reference_db as true_peak_db;
 
     fn noise(len: usize, seed: u64) -> impl Iterator<Item = f64> {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

@@ -247,51 +247,7 @@ pub fn write_wav_i16(path: &Path, rate: u32, channels: u16, frames: usize) {
     .unwrap();
 }
 
-/// True peak (dB) of mono `x` by brute force, the reference of the true-peak tests: 32
-/// points per sample of a 128-tap Kaiser-windowed sinc (β 10), every interval from the
-/// silence before the first sample up to those whose window reaches past the last one (the
-/// samples all count).
-pub fn true_peak_reference_db(x: &[f32]) -> f64 {
-    const H: isize = 64;
-    const F: usize = 32;
-    let i0 = |x: f64| {
-        let (mut sum, mut term) = (1.0, 1.0);
-        for k in 1..60 {
-            term *= (x / (2.0 * k as f64)).powi(2);
-            sum += term;
-        }
-        sum
-    };
-    let beta = 10.0;
-    let taps: Vec<Vec<f64>> = (1..F)
-        .map(|p| {
-            (0..2 * H)
-                .map(|j| {
-                    let d = (j - (H - 1)) as f64 - p as f64 / F as f64;
-                    let r = d / H as f64;
-                    let w = i0(beta * (1.0 - r * r).max(0.0).sqrt()) / i0(beta);
-                    let a = std::f64::consts::PI * d;
-                    w * a.sin() / a
-                })
-                .collect()
-        })
-        .collect();
-    let n = x.len() as isize;
-    let mut peak = x.iter().fold(0.0f64, |m, &v| m.max(v.abs() as f64));
-    for t in -H..n - H {
-        for row in &taps {
-            let mut acc = 0.0;
-            for (j, c) in row.iter().enumerate() {
-                let k = t - (H - 1) + j as isize;
-                if k >= 0 {
-                    acc += c * x[k as usize] as f64;
-                }
-            }
-            peak = peak.max(acc.abs());
-        }
-    }
-    20.0 * peak.log10()
-}
+pub use headroom_tests::audio::true_peak_reference_db;
 
 /// The true peak ffmpeg's `ebur128=peak=true` reports for `file` (its summary's one decimal).
 pub fn ffmpeg_true_peak_db(file: &Path) -> f64 {
