@@ -225,8 +225,9 @@ pub struct Chain {
     comp_in: f64,
     comp_out: f64,
     /// Energy-weighted average of the static curve's reduction at the programme's level going
-    /// in ([`Chain::programme_curve_db`]) over the same steps, times `comp_in`'s weights: the
-    /// measured loss less this is what the compressor takes beyond its curve at that level.
+    /// in, not capped at the target ([`Chain::programme_curve_db`]), over the same steps,
+    /// times `comp_in`'s weights: the measured loss less this is what the compressor takes
+    /// beyond its curve at that level.
     comp_curve: f64,
     /// The measured part of the automatic makeup in force (beyond the curve's reduction at
     /// the programme's level: the compressor's and the limiter's), dB.
@@ -581,7 +582,7 @@ impl Chain {
                 // the limiter's loss starts again from 0 (a dense advert after speech loses
                 // far less in the limiter than the speech did).
                 self.ceil_credit = 0.0;
-                let keep = self.programme_curve_db() + lim;
+                let keep = self.programme_curve_db(true) + lim;
                 self.compressor
                     .set_auto_makeup_db(self.compressor.auto_makeup_db().min(keep));
             }
@@ -634,7 +635,7 @@ impl Chain {
             self.comp_learnt_s += frames as f64 / self.rate as f64;
             // Not capped at the target: what the compressor takes off a programme the AGC
             // cannot bring down to the target (at its largest cut) is not made up.
-            let curve = self.curve_at_programme_db(false);
+            let curve = self.programme_curve_db(false);
             self.comp_in += a * (e_in - self.comp_in);
             self.comp_out += a * (e_in * kept - self.comp_out);
             self.comp_curve += a * (e_in * curve - self.comp_curve);
@@ -929,20 +930,15 @@ impl Chain {
     }
 
     /// What the compressor's curve takes off the programme's level as it goes into the
-    /// compressor (the AGC's estimate of its input plus its gain, at most the target), dB.
-    /// The automatic makeup is this plus what the compressor takes beyond it (measured) and
-    /// the limiter's part, so it moves with the AGC's gain at once: a compressor at
-    /// −60 dBFS 20:1 takes 40 dB and more, and a makeup learnt after every change of the gain
-    /// in front of it would leave the programme that far down while it is learnt. It is also
-    /// what is left of the makeup at a loud onset. Noise the AGC does not lift to the target
-    /// gets only what the curve takes off it.
-    fn programme_curve_db(&self) -> f64 {
-        self.curve_at_programme_db(true)
-    }
-
-    /// The compressor curve's reduction at the programme's level going in (the AGC's
-    /// estimate of its input plus its gain; with `capped`, at most the target), dB.
-    fn curve_at_programme_db(&self, capped: bool) -> f64 {
+    /// compressor (the AGC's estimate of its input plus its gain; with `capped`, at most the
+    /// target), dB. The automatic makeup is this (capped) plus what the compressor takes
+    /// beyond it (measured against the level not capped) and the limiter's part, so it moves
+    /// with the AGC's gain at once: a compressor at −60 dBFS 20:1 takes 40 dB and more, and a
+    /// makeup learnt after every change of the gain in front of it would leave the programme
+    /// that far down while it is learnt. It is also what is left of the makeup at a loud
+    /// onset. Noise the AGC does not lift to the target gets only what the curve takes off
+    /// it.
+    fn programme_curve_db(&self, capped: bool) -> f64 {
         if self.params.agc.enabled && self.params.compressor.enabled {
             let level = f64::from(self.agc.programme_lufs()) + f64::from(self.agc.gain_db());
             let level = if capped {
@@ -973,7 +969,7 @@ impl Chain {
             self.compressor.set_min_reduction_db(0.0);
             return;
         }
-        let curve_now = self.programme_curve_db();
+        let curve_now = self.programme_curve_db(true);
         let cap = if self.params.compressor.enabled {
             let full = Compressor::static_gain_reduction_db(&self.params.compressor, 0.0);
             (full + lim).clamp(MAX_AUTO_MAKEUP_DB, MAX_AUTO_MAKEUP_CAP_DB)

@@ -193,12 +193,6 @@ impl Compressor {
         };
     }
 
-    /// The smallest gain reduction in force (see
-    /// [`set_min_reduction_db`](Self::set_min_reduction_db)), dB. Real-time safe.
-    pub fn min_reduction_db(&self) -> f64 {
-        self.min_gr_db
-    }
-
     /// The loudness-ceiling gain in force, dB. Real-time safe.
     pub fn ceiling_db(&self) -> f64 {
         self.ceiling_db
