@@ -80,8 +80,9 @@
 //! so with the ordinary gain at that limit the event is over. After [`ONSET_CONFIRM_S`] the
 //! event is a new programme: the window
 //! starts over at its level, the ordinary gain falls to its goal (fast) and the onset gain
-//! gives back what the ordinary gain takes over; a short transient lets the onset gain go
-//! instead (150 ms release). The chain drops the makeup behind the compressor at an onset
+//! gives back what the ordinary gain takes over; while the onset lasts it gives back cut its
+//! level so far no longer asks for with a 50 ms time constant, and a short transient lets
+//! it go (150 ms release). The chain drops the makeup behind the compressor at an onset
 //! and learns it anew. Speech syllables and drum hits are not new relative to the last 2 s
 //! and do not last, and never engage it. (A louder programme whose peaks are no louder than
 //! the speech before it — dense music after lively dialogue — is left to the programme
@@ -194,6 +195,9 @@ pub(crate) const TAU_GAIN: f64 = 0.15;
 /// Attack and release time constants of the fast onset gain, s.
 const TAU_ONSET_ATTACK: f64 = 0.003;
 const TAU_ONSET_RELEASE: f64 = 0.15;
+/// Time constant of the onset gain giving back cut while the onset lasts (its level so far
+/// falling from its first moments, the ordinary gain taking over), s.
+const TAU_ONSET_FOLLOW: f64 = 0.05;
 /// Fall rate of the ordinary gain while it takes over from the fast onset gain, dB/s.
 const ONSET_FALL_DB_PER_S: f64 = 400.0;
 /// Readings in the "recent" window: the sound of the last 0.4 s as a whole decides whether
@@ -362,6 +366,8 @@ pub struct Agc {
     params: AgcParams,
     /// `exp(−dt / tau)` of the onset gain's last time constant.
     onset_exp: Memo,
+    /// `exp(−dt / tau)` of [`TAU_ONSET_FOLLOW`].
+    onset_follow_exp: Memo,
     /// Control interval, s.
     dt: f64,
     /// Interval of the meter's readings, s.
@@ -436,6 +442,9 @@ pub struct Agc {
     onset_frames: u64,
     /// The onset lasted: the estimate was raised to its level.
     onset_confirmed: bool,
+    /// The level of the onset being caught so far, LUFS (the fast level at its start, then
+    /// the energy average since it began).
+    onset_level: f64,
     /// A quieter programme was adopted and the gain is still rising to it.
     adopted_rise: bool,
     /// Loudness of the last speech-like programme, LUFS ([`LUFS_FLOOR`]: none), and the
@@ -493,6 +502,7 @@ impl Agc {
     ) -> Self {
         Self {
             onset_exp: Memo::new(),
+            onset_follow_exp: Memo::new(),
             params,
             dt,
             reading_dt,
@@ -541,6 +551,7 @@ impl Agc {
             onset_sum: 0.0,
             onset_frames: 0,
             onset_confirmed: false,
+            onset_level: LUFS_FLOOR,
             adopted_rise: false,
             resume_level: LUFS_FLOOR,
             resume_age_s: 0.0,
@@ -670,6 +681,20 @@ impl Agc {
             self.level as f32
         } else {
             LUFS_FLOOR as f32
+        }
+    }
+
+    /// Loudness of the input the gain in force is set for, LUFS: while a loud onset is
+    /// being caught and has not yet become the programme estimate, the onset's level so far
+    /// (the onset gain holds it at the target); otherwise [`Agc::programme_lufs`]. Stages
+    /// after the AGC that follow the level going in use this, so that the first 150 ms of
+    /// an onset are not taken for the quieter programme before it at the onset's cut.
+    /// Real-time safe.
+    pub fn level_in_force_lufs(&self) -> f32 {
+        if self.onset_s >= 0.0 && !self.onset_confirmed && self.params.enabled {
+            self.onset_level as f32
+        } else {
+            self.programme_lufs()
         }
     }
 
@@ -938,13 +963,14 @@ impl Agc {
             } else {
                 since
             };
+            self.onset_level = level;
             // The level going into the compressor is held at the target; the chain drops the
             // makeup behind the compressor at an onset, so that is what comes out.
-            want = (target + ONSET_HOLD_LU - (level + self.gain_db)).clamp(-max_cut, 0.0);
+            want = (target + ONSET_HOLD_LU - (level + self.gain_db)).min(0.0);
             if self.onset_confirmed {
                 // The estimate has the event's level: the fast gain covers what the ordinary
                 // gain has still to fall.
-                want = (target + ONSET_HOLD_LU - (self.level + self.gain_db)).clamp(-max_cut, 0.0);
+                want = (target + ONSET_HOLD_LU - (self.level + self.gain_db)).min(0.0);
             } else if self.onset_s >= ONSET_CONFIRM_S && want < -0.5 {
                 // A lasting louder programme: the estimate takes it, the ordinary gain
                 // follows and takes the cut over.
@@ -963,12 +989,13 @@ impl Agc {
                 self.onset_s = -1.0;
             }
         }
-        let tau = if want < self.onset_db {
-            TAU_ONSET_ATTACK
+        let a = if want < self.onset_db {
+            1.0 - self.onset_exp.get(-dt / TAU_ONSET_ATTACK, f64::exp)
+        } else if self.onset_s >= 0.0 {
+            1.0 - self.onset_follow_exp.get(-dt / TAU_ONSET_FOLLOW, f64::exp)
         } else {
-            TAU_ONSET_RELEASE
+            1.0 - self.onset_exp.get(-dt / TAU_ONSET_RELEASE, f64::exp)
         };
-        let a = 1.0 - self.onset_exp.get(-dt / tau, f64::exp);
         self.onset_db += a * (want - self.onset_db);
         if self.onset_db > -1e-4 {
             self.onset_db = 0.0;

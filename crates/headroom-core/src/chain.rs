@@ -28,7 +28,8 @@
 //! behind the compressor (before the limiter), so it never changes what the compressor sees
 //! (no loop through it). The automatic makeup has three parts:
 //! * what the compressor's static curve takes off the programme's level going in (the AGC's
-//!   estimate of its input plus its gain, at most the target), computed, not measured: it
+//!   estimate of its input plus its gain, at most the target; in a loud onset's first
+//!   150 ms the onset's own level), computed, not measured: it
 //!   moves with the AGC's gain at once. A compressor far under the programme (−60 dBFS,
 //!   20:1) takes 40 dB and more; a makeup that had to be learnt after every move of the gain
 //!   in front of it left the programme that far down for seconds;
@@ -57,7 +58,8 @@
 //!
 //! # Why one file
 //! The chain owns the order of the stages and everything that lives between them (the
-//! automatic makeup, the loudness ceiling, the compressor rescale on sharp AGC cuts, the
+//! automatic makeup, the loudness ceiling, the compressor's and the ceiling's rescale on sharp
+//! AGC cuts, the
 //! meters around the stages); those in-between parts read more than one stage and belong to
 //! no single one.
 
@@ -513,9 +515,14 @@ impl Chain {
                 self.ramp_drop_db = 0.0;
                 if drop_db > SHARP_DROP_DB {
                     // A loud onset caught: the compressor's held peaks (this step's too) are
-                    // from before.
+                    // from before, and so are the loudness ceiling's levels: what comes out
+                    // from now on comes out that much lower (what already came out stays in
+                    // its momentary window).
                     self.compressor.rescale_held(db_to_lin(-drop_db));
                     self.ramp_drop_db = drop_db;
+                    let r = db_to_lin64(-f64::from(drop_db));
+                    self.short_ms *= r * r;
+                    self.fast_ms *= r * r;
                 }
                 self.update_ceiling(gain_db, fresh);
                 self.compressor.end_step();
@@ -930,8 +937,9 @@ impl Chain {
     }
 
     /// What the compressor's curve takes off the programme's level as it goes into the
-    /// compressor (the AGC's estimate of its input plus its gain; with `capped`, at most the
-    /// target), dB. The automatic makeup is this (capped) plus what the compressor takes
+    /// compressor (the AGC's estimate of its input plus its gain — in a loud onset's first
+    /// moments the onset's own level, [`Agc::level_in_force_lufs`]; with `capped`, at most
+    /// the target), dB. The automatic makeup is this (capped) plus what the compressor takes
     /// beyond it (measured against the level not capped) and the limiter's part, so it moves
     /// with the AGC's gain at once: a compressor at −60 dBFS 20:1 takes 40 dB and more, and a
     /// makeup learnt after every change of the gain in front of it would leave the programme
@@ -940,7 +948,7 @@ impl Chain {
     /// it.
     fn programme_curve_db(&self, capped: bool) -> f64 {
         if self.params.agc.enabled && self.params.compressor.enabled {
-            let level = f64::from(self.agc.programme_lufs()) + f64::from(self.agc.gain_db());
+            let level = f64::from(self.agc.level_in_force_lufs()) + f64::from(self.agc.gain_db());
             let level = if capped {
                 level.min(f64::from(self.params.agc.target_lufs))
             } else {

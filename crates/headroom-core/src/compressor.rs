@@ -341,15 +341,22 @@ impl Compressor {
     }
 
     /// Tells the compressor that the gain in front of it has just changed by `ratio` (linear):
-    /// the peaks it holds for detection are scaled to match, so a sudden large cut in front
-    /// (a loud onset caught by the AGC) does not leave it reducing for a peak that no longer
-    /// comes. Real-time safe.
+    /// the peaks it holds for detection are scaled to match, and a cut (`ratio` < 1) takes
+    /// what the curve's slope makes of it off the gain reduction in force, so a sudden large
+    /// cut in front (a loud onset caught by the AGC) does not leave it reducing for a peak
+    /// that no longer comes, nor releasing from that reduction for its release time.
+    /// Real-time safe.
     pub fn rescale_held(&mut self, ratio: f32) {
         if !(ratio.is_finite() && ratio > 0.0) {
             return;
         }
         self.step_peaks.iter_mut().for_each(|p| *p *= ratio);
         self.step_peak *= ratio;
+        if ratio < 1.0 && self.params.enabled {
+            let drop_db = -20.0 * f64::from(ratio).log10();
+            let slope = 1.0 - 1.0 / f64::from(self.params.ratio).max(1.0);
+            self.gr_db = (self.gr_db - drop_db * slope).max(self.min_gr_db.min(self.gr_db));
+        }
     }
 
     /// Scales the peak detected so far in the current step by `ratio` (linear): that step

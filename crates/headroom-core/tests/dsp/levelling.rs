@@ -416,6 +416,47 @@ fn a_compressor_far_under_the_programme_does_not_breathe_after_a_pause() {
 }
 
 #[test]
+fn a_loud_advert_after_quiet_speech_is_not_dug_under_the_target() {
+    // Quiet speech lifted by 24 dB, a moment of silence, then a dense advert 37 LU louder.
+    // Three things dug its first half second under the target:
+    // * the onset gain was capped at `max_cut_db` on its own, so with the speech's boost
+    //   still in force the advert went in 13 dB hot, and the loudness ceiling cut it too;
+    // * the ceiling's and the compressor's levels still held those hot milliseconds when
+    //   the AGC's gain had taken the cut over, and let go over their release times;
+    // * with a heavy compressor the makeup fell to what the curve takes off the speech's
+    //   level at the onset's cut (nearly nothing), not off the advert's.
+    // Before: 3.7 LU under the target with the default parameters, 10 LU with a compressor
+    // at −60 dBFS 20:1.
+    for (name, p, bound) in [
+        ("default", ChainParams::default(), 3.0),
+        ("compressor −60 dBFS 20:1", heavy_compressor_params(), 4.5),
+    ] {
+        let mut x = speech_at(15.0, 680, -40.0);
+        x.extend(silence(0.1));
+        let mut advert = dense_music_like(5.0, 681);
+        normalise(&mut advert, -3.0);
+        x.extend(advert);
+        let out = run_aligned(&p, &x);
+        // Readings whose 400 ms window lies in the advert's first two seconds.
+        let low = momentary_series(&out)
+            .into_iter()
+            .filter(|&(t, _)| (15.5..17.1).contains(&t))
+            .map(|(_, m)| m)
+            .fold(f64::INFINITY, f64::min);
+        let advert_out = integrated_between(&out, 16.1, 20.1);
+        eprintln!("{name}: advert {advert_out:.1} LUFS, its first seconds down to {low:.1}");
+        assert!(
+            low >= TARGET - bound,
+            "{name}: the advert's first seconds down to {low:.1} LUFS"
+        );
+        assert!(
+            (advert_out - TARGET).abs() <= 1.5,
+            "{name}: advert at {advert_out:.1} LUFS"
+        );
+    }
+}
+
+#[test]
 fn loud_music_after_speech_gets_no_credit_for_the_speechs_limiter_loss() {
     // The loud night again, with loud music after quiet speech. The limiter took 3–4 dB off
     // the speech, and the loudness ceiling held the level going into it that much higher;
