@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use headroom_core::finepeak::bessel_i0;
 
 /// Interleaved audio read from or written to a WAV file: the command line's
 /// [`headroom_cli::audio::Audio`] (frames, slices, RMS, peak, reading and writing).
@@ -55,14 +56,6 @@ pub fn read_wav(path: &Path) -> Result<Wav> {
 pub fn true_peak_reference_db(x: &[f32]) -> f64 {
     const H: isize = 64;
     const F: usize = 32;
-    let i0 = |x: f64| {
-        let (mut sum, mut term) = (1.0, 1.0);
-        for k in 1..60 {
-            term *= (x / (2.0 * k as f64)).powi(2);
-            sum += term;
-        }
-        sum
-    };
     let beta = 10.0;
     let taps: Vec<Vec<f64>> = (1..F)
         .map(|p| {
@@ -70,7 +63,7 @@ pub fn true_peak_reference_db(x: &[f32]) -> f64 {
                 .map(|j| {
                     let d = (j - (H - 1)) as f64 - p as f64 / F as f64;
                     let r = d / H as f64;
-                    let w = i0(beta * (1.0 - r * r).max(0.0).sqrt()) / i0(beta);
+                    let w = bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / bessel_i0(beta);
                     let a = std::f64::consts::PI * d;
                     w * a.sin() / a
                 })

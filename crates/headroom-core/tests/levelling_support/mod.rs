@@ -3,6 +3,7 @@
 //! under `assert_no_alloc`.
 #![allow(dead_code)]
 
+use headroom_core::finepeak::bessel_i0;
 use headroom_core::{Chain, ChainParams};
 
 /// Sample rate of every synthesised programme.
@@ -258,20 +259,10 @@ impl Oversampler16 {
     pub const HALF: usize = 32;
     pub const FACTOR: usize = 16;
 
-    fn bessel_i0(x: f64) -> f64 {
-        let mut sum = 1.0;
-        let mut term = 1.0;
-        for k in 1..50 {
-            term *= (x / (2.0 * k as f64)).powi(2);
-            sum += term;
-        }
-        sum
-    }
-
     pub fn new() -> Self {
         let beta = 10.0;
         let half = Self::HALF as f64;
-        let i0b = Self::bessel_i0(beta);
+        let i0b = bessel_i0(beta);
         let mut coef = Vec::new();
         for p in 0..Self::FACTOR {
             let frac = p as f64 / Self::FACTOR as f64;
@@ -288,7 +279,7 @@ impl Oversampler16 {
                 let w = if r.abs() >= 1.0 {
                     0.0
                 } else {
-                    Self::bessel_i0(beta * (1.0 - r * r).sqrt()) / i0b
+                    bessel_i0(beta * (1.0 - r * r).sqrt()) / i0b
                 };
                 *c = sinc * w;
             }
