@@ -460,19 +460,11 @@ fn refine(coef: &[[f32; FINE_TAPS]], grid_gain: f32, w: &[f32], best: f32) -> f3
 pub(crate) mod reference {
     use std::f64::consts::PI;
 
+    use headroom_tests::audio::white_noise;
+
     /// True peak (dB) of mono `x` by brute force (the tests' shared reference: 32 points
     /// per sample of a 128-tap Kaiser-windowed sinc).
     pub(crate) use headroom_tests::audio::true_peak_reference_db as true_peak_db;
-
-    fn noise(len: usize, seed: u64) -> impl Iterator<Item = f64> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len).map(move |_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-    }
 
     /// The signals of the comparison, mono at 48 kHz: (name, samples).
     pub(crate) fn signals() -> Vec<(&'static str, Vec<f32>)> {
@@ -488,7 +480,7 @@ pub(crate) mod reference {
             train.extend_from_slice(&[*a, -*a]);
             train.extend(silence(700 + 37 * k));
         }
-        let white: Vec<f32> = noise(48_000, 3).map(|v| v as f32).collect();
+        let white: Vec<f32> = white_noise(48_000, 3).map(|v| v as f32).collect();
         // fs/4 at 45°: samples at ±1, peaks √2 between them (+3.01 dBTP), faded in over
         // 10 ms and cut off after 0.5 s.
         let isp: Vec<f32> = (0..24_000)
@@ -499,7 +491,7 @@ pub(crate) mod reference {
             })
             .collect();
         // Programme-like: chords with moving levels, drums-like noise bursts, soft clipping.
-        let mut hiss = noise(96_000, 11);
+        let mut hiss = white_noise(96_000, 11);
         let prog: Vec<f32> = (0..96_000)
             .map(|n| {
                 let t = n as f64 / 48_000.0;

@@ -11,31 +11,8 @@ pub const RATE: u32 = 48_000;
 /// Channels of every synthesised programme.
 pub const CH: usize = 2;
 
-/// Deterministic xorshift generator.
-#[derive(Clone)]
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    /// Uniform in [0, 1).
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Uniform in [-1, 1).
-    pub fn bipolar(&mut self) -> f64 {
-        2.0 * self.uniform() - 1.0
-    }
-}
+/// Deterministic xorshift generator of the programmes (shared with the other crates' tests).
+pub use headroom_tests::audio::XorShift as Rng;
 
 /// A two-pole resonator (band-pass) in direct form.
 struct Resonator {
