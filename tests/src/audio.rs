@@ -1,10 +1,12 @@
 //! Audio helpers: [`Wav`] (interleaved samples read from or written to WAV files — the
 //! command line's own audio buffer, so there is one WAV reader and writer), a sine generator,
-//! short-term loudness through the `ebur128` crate.
+//! deterministic white noise ([`XorShift`], [`white_noise`]), short-term loudness through the
+//! `ebur128` crate and the true-peak tests' long-sinc reference.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use headroom_core::finepeak::bessel_i0;
 
 /// Interleaved audio read from or written to a WAV file: the command line's
 /// [`headroom_cli::audio::Audio`] (frames, slices, RMS, peak, reading and writing).
@@ -41,6 +43,47 @@ pub fn sine(freq: f64, peak_dbfs: f64, secs: f64) -> Wav {
     }
 }
 
+/// Deterministic pseudo-random numbers for test signals: xorshift64 (shifts 13, 7, 17), the
+/// seed multiplied by 2⁶⁴/φ and its lowest bit set so that the state is never 0. The same
+/// seed gives the same sequence on every machine, so a signal made from it is reproducible.
+/// Enough for white test noise and random test parameters; not of statistical quality.
+#[derive(Clone, Debug)]
+pub struct XorShift(u64);
+
+impl XorShift {
+    /// A generator whose sequence is determined by `seed` (any value, 0 included).
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The next 64 bits of the sequence.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// Uniform in [0, 1): the top 53 bits of [`next_u64`](Self::next_u64) over 2⁵³.
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [−1, 1): `2 · uniform() − 1` (the top 53 bits over 2⁵², minus 1, exactly).
+    pub fn bipolar(&mut self) -> f64 {
+        2.0 * self.uniform() - 1.0
+    }
+}
+
+/// `len` samples of full-scale white noise, uniform in [−1, 1): the [`XorShift::bipolar`]
+/// values of `XorShift::new(seed)` (the true-peak tests' broadband signal).
+pub fn white_noise(len: usize, seed: u64) -> impl Iterator<Item = f64> {
+    let mut rng = XorShift::new(seed);
+    (0..len).map(move |_| rng.bipolar())
+}
+
 /// Reads a WAV file (integer or float, RIFF or RF64) as interleaved `f32`. Tolerates a
 /// header whose length fields were never finalised (as a killed `pw-record` leaves them),
 /// reading what is there.
@@ -55,14 +98,6 @@ pub fn read_wav(path: &Path) -> Result<Wav> {
 pub fn true_peak_reference_db(x: &[f32]) -> f64 {
     const H: isize = 64;
     const F: usize = 32;
-    let i0 = |x: f64| {
-        let (mut sum, mut term) = (1.0, 1.0);
-        for k in 1..60 {
-            term *= (x / (2.0 * k as f64)).powi(2);
-            sum += term;
-        }
-        sum
-    };
     let beta = 10.0;
     let taps: Vec<Vec<f64>> = (1..F)
         .map(|p| {
@@ -70,7 +105,7 @@ pub fn true_peak_reference_db(x: &[f32]) -> f64 {
                 .map(|j| {
                     let d = (j - (H - 1)) as f64 - p as f64 / F as f64;
                     let r = d / H as f64;
-                    let w = i0(beta * (1.0 - r * r).max(0.0).sqrt()) / i0(beta);
+                    let w = bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / bessel_i0(beta);
                     let a = std::f64::consts::PI * d;
                     w * a.sin() / a
                 })
@@ -92,4 +127,37 @@ pub fn true_peak_reference_db(x: &[f32]) -> f64 {
         }
     }
     20.0 * peak.log10()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn white_noise_is_the_xorshift_sequence_spread_over_minus_one_to_one() {
+        // The sequence the tests' signals were made from: state ← xorshift(13, 7, 17) of
+        // seed · 2⁶⁴/φ | 1, sample = (state >> 11) / 2⁵² − 1.
+        let mut s = 3u64.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let noise: Vec<f64> = white_noise(48_000, 3).collect();
+        assert_eq!(noise.len(), 48_000);
+        for &v in &noise[..1000] {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            assert_eq!(
+                v.to_bits(),
+                ((s >> 11) as f64 / (1u64 << 52) as f64 - 1.0).to_bits()
+            );
+        }
+        assert!(noise.iter().all(|v| (-1.0..1.0).contains(v)));
+        let mean = noise.iter().sum::<f64>() / noise.len() as f64;
+        let rms = (noise.iter().map(|v| v * v).sum::<f64>() / noise.len() as f64).sqrt();
+        assert!(mean.abs() < 0.01, "{mean}");
+        // Uniform on [−1, 1): RMS 1/√3.
+        assert!((rms - 3f64.sqrt().recip()).abs() < 0.01, "{rms}");
+        // Another seed, another sequence; the generator itself gives the same values.
+        assert_ne!(white_noise(4, 4).collect::<Vec<_>>(), noise[..4]);
+        let mut rng = XorShift::new(3);
+        assert!(noise[..4].iter().all(|&v| v == rng.bipolar()));
+    }
 }

@@ -3,6 +3,7 @@
 //! under `assert_no_alloc`.
 #![allow(dead_code)]
 
+use headroom_core::finepeak::bessel_i0;
 use headroom_core::{Chain, ChainParams};
 
 /// Sample rate of every synthesised programme.
@@ -10,31 +11,8 @@ pub const RATE: u32 = 48_000;
 /// Channels of every synthesised programme.
 pub const CH: usize = 2;
 
-/// Deterministic xorshift generator.
-#[derive(Clone)]
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    /// Uniform in [0, 1).
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Uniform in [-1, 1).
-    pub fn bipolar(&mut self) -> f64 {
-        2.0 * self.uniform() - 1.0
-    }
-}
+/// Deterministic xorshift generator of the programmes (shared with the other crates' tests).
+pub use headroom_tests::audio::XorShift as Rng;
 
 /// A two-pole resonator (band-pass) in direct form.
 struct Resonator {
@@ -258,20 +236,10 @@ impl Oversampler16 {
     pub const HALF: usize = 32;
     pub const FACTOR: usize = 16;
 
-    fn bessel_i0(x: f64) -> f64 {
-        let mut sum = 1.0;
-        let mut term = 1.0;
-        for k in 1..50 {
-            term *= (x / (2.0 * k as f64)).powi(2);
-            sum += term;
-        }
-        sum
-    }
-
     pub fn new() -> Self {
         let beta = 10.0;
         let half = Self::HALF as f64;
-        let i0b = Self::bessel_i0(beta);
+        let i0b = bessel_i0(beta);
         let mut coef = Vec::new();
         for p in 0..Self::FACTOR {
             let frac = p as f64 / Self::FACTOR as f64;
@@ -288,7 +256,7 @@ impl Oversampler16 {
                 let w = if r.abs() >= 1.0 {
                     0.0
                 } else {
-                    Self::bessel_i0(beta * (1.0 - r * r).sqrt()) / i0b
+                    bessel_i0(beta * (1.0 - r * r).sqrt()) / i0b
                 };
                 *c = sinc * w;
             }

@@ -10,6 +10,7 @@
 
 use anyhow::Result;
 use ebur128::{EbuR128, Mode};
+use headroom_core::finepeak::bessel_i0;
 
 /// Sub-block length: 10 ms.
 pub const SUB_S: f64 = 0.01;
@@ -325,17 +326,6 @@ fn interpolator() -> Vec<[f64; TP_TAPS]> {
             h
         })
         .collect()
-}
-
-/// Modified Bessel function of the first kind, order 0 (power series).
-fn bessel_i0(x: f64) -> f64 {
-    let (mut sum, mut term, mut k) = (1.0, 1.0, 1.0);
-    while term > 1e-12 * sum {
-        term *= (x / (2.0 * k)).powi(2);
-        sum += term;
-        k += 1.0;
-    }
-    sum
 }
 
 #[cfg(test)]

@@ -13,13 +13,7 @@ use crate::support::{headroom, text};
 const RATE: u32 = 48_000;
 
 fn noise(len: usize, seed: u64) -> impl Iterator<Item = f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len).map(move |_| {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        ((s >> 11) as f64 / (1u64 << 52) as f64 - 1.0) as f32
-    })
+    headroom_tests::audio::white_noise(len, seed).map(|v| v as f32)
 }
 
 /// (name, mono samples at 48 kHz).
