@@ -203,6 +203,192 @@ pub struct Limiter {
     avx: bool,
 }
 
+/// The gain computation's loop-carried state and constants for one chunk
+/// ([`Limiter::compute_gains`]): copied out of the limiter at the chunk's start and back at
+/// its end, so that the per-frame step works on locals.
+struct GainState {
+    target: f32,
+    enabled: bool,
+    env: f32,
+    hf_e: f32,
+    hf_d: f32,
+    avg_sum: f64,
+    avg_pos: usize,
+    idle: usize,
+    gain: f32,
+    hf_decay: f32,
+    release_alpha: f32,
+    noise_extra: f32,
+    idle_after: usize,
+    avg_len: usize,
+    inv_avg_len: f64,
+    threshold: f32,
+    ceil: f32,
+    ceiling_db: f32,
+    glide_step_db: f32,
+}
+
+impl GainState {
+    /// Whether the idle fast path may run: the gain is exactly 1 and stays so while no
+    /// reading needs reducing (the release leaves 1 at 1, the windows hold only 1s, the
+    /// ceiling is still).
+    #[inline(always)]
+    fn idle_ready(&self) -> bool {
+        self.env == 1.0 && self.idle > self.idle_after && self.ceiling_db == self.target
+    }
+
+    /// Whether detector reading `peak_in` is within the largest margin of the threshold (only
+    /// those can need any reduction).
+    #[inline(always)]
+    fn hot(&self, peak_in: f32) -> bool {
+        self.enabled && peak_in * (1.0 + self.noise_extra) > self.threshold
+    }
+
+    /// The chunk's frames (`peaks`, `es`, `ds` per frame; `gains`, `ceils` per sample,
+    /// `ch` interleaved channels): idle stretches in a tight loop with their outputs filled
+    /// in bulk, every other frame by [`GainState::general`]. Real-time safe.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn run(
+        &mut self,
+        peaks: &[f32],
+        es: &[f32],
+        ds: &[f32],
+        gains: &mut [f32],
+        ceils: &mut [f32],
+        ch: usize,
+        hold: &mut SlidingMin,
+        avg: &mut [f32],
+    ) {
+        let n = peaks.len().min(es.len()).min(ds.len());
+        let mut i = 0;
+        while i < n {
+            if self.idle_ready() {
+                // Only the high-frequency trackers move. Same values as the general path.
+                let start = i;
+                while let (Some(&p), Some(&e), Some(&d)) = (peaks.get(i), es.get(i), ds.get(i)) {
+                    if self.hot(p) {
+                        break;
+                    }
+                    self.hf_e = decay_max(self.hf_e, e, self.hf_decay);
+                    self.hf_d = decay_max(self.hf_d, d, self.hf_decay);
+                    i += 1;
+                }
+                if i > start {
+                    if let (Some(gs), Some(cs)) = (
+                        gains.get_mut(start * ch..i * ch),
+                        ceils.get_mut(start * ch..i * ch),
+                    ) {
+                        gs.fill(1.0);
+                        cs.fill(self.ceil);
+                    }
+                    self.gain = 1.0;
+                }
+            }
+            let (Some(&p), Some(&e), Some(&d)) = (peaks.get(i), es.get(i), ds.get(i)) else {
+                break;
+            };
+            let g = self.general(p, e, d, hold, avg);
+            if let (Some(gs), Some(cs)) = (
+                gains.get_mut(i * ch..(i + 1) * ch),
+                ceils.get_mut(i * ch..(i + 1) * ch),
+            ) {
+                gs.fill(g);
+                cs.fill(self.ceil);
+            }
+            i += 1;
+        }
+    }
+
+    /// One frame outside the idle fast path: detector reading `peak_in`, the frame's largest
+    /// `|x|` (`e`) and largest `|second difference|` (`d`); returns its gain (the ceiling in
+    /// force is `self.ceil`). Real-time safe (no allocation, no panic).
+    #[inline(always)]
+    fn general(
+        &mut self,
+        peak_in: f32,
+        e: f32,
+        d: f32,
+        hold: &mut SlidingMin,
+        avg: &mut [f32],
+    ) -> f32 {
+        if self.ceiling_db != self.target {
+            let diff = self.target - self.ceiling_db;
+            self.ceiling_db = if diff.abs() <= self.glide_step_db {
+                self.target
+            } else {
+                self.ceiling_db + self.glide_step_db.copysign(diff)
+            };
+            self.ceil = db_to_lin(self.ceiling_db);
+            self.threshold = self.ceil / db_to_lin(BASE_MARGIN_DB);
+        }
+        // 1. How noise-like the signal is.
+        self.hf_e = decay_max(self.hf_e, e, self.hf_decay);
+        self.hf_d = decay_max(self.hf_d, d, self.hf_decay);
+        // 2. Required gain (only readings within the largest margin of the threshold can
+        // need any), release.
+        let threshold = self.threshold;
+        let r = if self.enabled && peak_in * (1.0 + self.noise_extra) > threshold {
+            let (fe, fd) = (flush(self.hf_e), flush(self.hf_d));
+            let noisy = if fd > HF_NONE * fe {
+                ((fd / fe.max(1e-30) - HF_NONE) / (HF_FULL - HF_NONE)).min(1.0)
+            } else {
+                0.0
+            };
+            let peak = peak_in * (1.0 + self.noise_extra * noisy);
+            if peak > threshold {
+                threshold / peak
+            } else {
+                1.0
+            }
+        } else {
+            1.0
+        };
+        // At unity with nothing required the release below leaves the envelope at
+        // exactly 1 (1 + 0·α = 1); skip it.
+        let mut env = self.env;
+        if !(env == 1.0 && r == 1.0) {
+            let mut released = env + (1.0 - env) * self.release_alpha;
+            if released > 1.0 - 1e-6 {
+                // Snap the last micro-decibel (f32 would otherwise never reach 1).
+                released = 1.0;
+            }
+            env = if r < released { r } else { released };
+            self.env = env;
+        }
+        // 3. Hold + moving average. Idle fast path: once every value inside both windows
+        // is exactly 1 the gain is exactly 1 and stays so while nothing new is needed.
+        let g = if env == 1.0 && self.idle >= self.idle_after {
+            if self.idle == self.idle_after {
+                hold.reset();
+                self.avg_sum = self.avg_len as f64;
+                self.idle += 1;
+            }
+            1.0
+        } else {
+            if env == 1.0 {
+                self.idle += 1;
+            } else {
+                self.idle = 0;
+            }
+            let h = hold.push(env);
+            if let Some(slot) = avg.get_mut(self.avg_pos) {
+                self.avg_sum += h as f64 - *slot as f64;
+                *slot = h;
+            }
+            self.avg_pos += 1;
+            if self.avg_pos >= self.avg_len {
+                self.avg_pos = 0;
+                // Re-sum once per cycle so rounding can never accumulate.
+                self.avg_sum = avg.iter().map(|&v| v as f64).sum();
+            }
+            ((self.avg_sum * self.inv_avg_len) as f32).min(1.0)
+        };
+        self.gain = g;
+        g
+    }
+}
+
 impl Limiter {
     /// Creates a limiter for `channels` interleaved channels at `sample_rate`; the lookahead
     /// (≤ [`MAX_LOOKAHEAD_MS`]) fixes the latency. Allocates.
@@ -463,162 +649,70 @@ impl Limiter {
 
     /// Pass 2: per frame the required gain, release, hold and average, into `gains` (and the
     /// ceiling in force, into `ceils`).
+    ///
+    /// Idle stretches run in a tight loop of their own and are filled in bulk, every other
+    /// frame goes through [`GainState::general`]; the loop-carried state lives in
+    /// [`GainState`] (locals, written back below), so that it stays in registers instead of
+    /// going through memory every frame. The same arithmetic in the same order as one
+    /// frame-by-frame loop.
     fn compute_gains(&mut self, n: usize) {
         let ch = self.channels.max(1);
-        let target = self.ceiling_target();
-        let enabled = self.params.enabled;
-        // The loop-carried state lives in locals for the length of the chunk (written back
-        // below), so that it stays in registers instead of going through memory every frame.
-        let mut env = self.env;
-        // The high-frequency trackers run unflushed here (see `track`).
-        let mut hf_e = self.hf_e;
-        let mut hf_d = self.hf_d;
-        let mut avg_sum = self.avg_sum;
-        let mut avg_pos = self.avg_pos;
-        let mut idle = self.idle;
-        let mut gain = self.gain;
-        let hf_decay = self.hf_decay;
-        let release_alpha = self.release_alpha;
-        let noise_extra = self.noise_extra;
-        let idle_after = self.idle_after;
-        let avg_len = self.avg_len;
-        let inv_avg_len = self.inv_avg_len;
-        let mut threshold = self.threshold;
-        let mut ceil = self.ceiling_lin;
+        let mut st = GainState {
+            target: self.ceiling_target(),
+            enabled: self.params.enabled,
+            env: self.env,
+            // The high-frequency trackers run unflushed here (see `track`).
+            hf_e: self.hf_e,
+            hf_d: self.hf_d,
+            avg_sum: self.avg_sum,
+            avg_pos: self.avg_pos,
+            idle: self.idle,
+            gain: self.gain,
+            hf_decay: self.hf_decay,
+            release_alpha: self.release_alpha,
+            noise_extra: self.noise_extra,
+            idle_after: self.idle_after,
+            avg_len: self.avg_len,
+            inv_avg_len: self.inv_avg_len,
+            threshold: self.threshold,
+            ceil: self.ceiling_lin,
+            ceiling_db: self.ceiling_db,
+            glide_step_db: self.glide_step_db,
+        };
         let n = n
             .min(self.peaks.len())
             .min(self.hf_e_frame.len())
             .min(self.hf_d_frame.len())
             .min(self.gains.len() / ch)
             .min(self.ceils.len() / ch);
-        let mut i = 0;
-        while i < n {
-            if env == 1.0 && idle > idle_after && self.ceiling_db == target {
-                // Idle: the gain is exactly 1 and stays so while no reading needs reducing
-                // (the release leaves 1 at 1, the windows hold only 1s, the ceiling is still);
-                // only the high-frequency trackers move. Same values as the general path.
-                let start = i;
-                let frames = self
-                    .peaks
-                    .get(start..n)
-                    .unwrap_or(&[])
-                    .iter()
-                    .zip(self.hf_e_frame.get(start..n).unwrap_or(&[]))
-                    .zip(self.hf_d_frame.get(start..n).unwrap_or(&[]));
-                for ((&peak_in, &e), &d) in frames {
-                    if enabled && peak_in * (1.0 + noise_extra) > threshold {
-                        break;
-                    }
-                    hf_e = decay_max(hf_e, e, hf_decay);
-                    hf_d = decay_max(hf_d, d, hf_decay);
-                    i += 1;
-                }
-                if i > start {
-                    if let (Some(gs), Some(cs)) = (
-                        self.gains.get_mut(start * ch..i * ch),
-                        self.ceils.get_mut(start * ch..i * ch),
-                    ) {
-                        gs.fill(1.0);
-                        cs.fill(ceil);
-                    }
-                    gain = 1.0;
-                }
-                if i >= n {
-                    break;
-                }
-            }
-            if self.ceiling_db != target {
-                let diff = target - self.ceiling_db;
-                let next = if diff.abs() <= self.glide_step_db {
-                    target
-                } else {
-                    self.ceiling_db + self.glide_step_db.copysign(diff)
-                };
-                self.set_ceiling_db(next);
-                threshold = self.threshold;
-                ceil = self.ceiling_lin;
-            }
-            // 1. Detector reading; how noise-like the signal is.
-            let e = self.hf_e_frame.get(i).copied().unwrap_or(0.0);
-            let d = self.hf_d_frame.get(i).copied().unwrap_or(0.0);
-            let peak_in = self.peaks.get(i).copied().unwrap_or(0.0);
-            hf_e = decay_max(hf_e, e, hf_decay);
-            hf_d = decay_max(hf_d, d, hf_decay);
-            // 2. Required gain (only readings within the largest margin of the threshold can
-            // need any), release.
-            let r = if enabled && peak_in * (1.0 + noise_extra) > threshold {
-                let (fe, fd) = (flush(hf_e), flush(hf_d));
-                let noisy = if fd > HF_NONE * fe {
-                    ((fd / fe.max(1e-30) - HF_NONE) / (HF_FULL - HF_NONE)).min(1.0)
-                } else {
-                    0.0
-                };
-                let peak = peak_in * (1.0 + noise_extra * noisy);
-                if peak > threshold {
-                    threshold / peak
-                } else {
-                    1.0
-                }
-            } else {
-                1.0
-            };
-            // At unity with nothing required the release below leaves the envelope at
-            // exactly 1 (1 + 0·α = 1); skip it.
-            if !(env == 1.0 && r == 1.0) {
-                let mut released = env + (1.0 - env) * release_alpha;
-                if released > 1.0 - 1e-6 {
-                    // Snap the last micro-decibel (f32 would otherwise never reach 1).
-                    released = 1.0;
-                }
-                env = if r < released { r } else { released };
-            }
-            // 3. Hold + moving average. Idle fast path: once every value inside both windows
-            // is exactly 1 the gain is exactly 1 and stays so while nothing new is needed.
-            let g = if env == 1.0 && idle >= idle_after {
-                if idle == idle_after {
-                    self.hold.reset();
-                    avg_sum = avg_len as f64;
-                    idle += 1;
-                }
-                1.0
-            } else {
-                if env == 1.0 {
-                    idle += 1;
-                } else {
-                    idle = 0;
-                }
-                let h = self.hold.push(env);
-                if let Some(slot) = self.avg.get_mut(avg_pos) {
-                    avg_sum += h as f64 - *slot as f64;
-                    *slot = h;
-                }
-                avg_pos += 1;
-                if avg_pos >= avg_len {
-                    avg_pos = 0;
-                    // Re-sum once per cycle so rounding can never accumulate.
-                    avg_sum = self.avg.iter().map(|&v| v as f64).sum();
-                }
-                ((avg_sum * inv_avg_len) as f32).min(1.0)
-            };
-            gain = g;
-            if let (Some(gs), Some(cs)) = (
-                self.gains.get_mut(i * ch..(i + 1) * ch),
-                self.ceils.get_mut(i * ch..(i + 1) * ch),
-            ) {
-                gs.fill(g);
-                cs.fill(ceil);
-            }
-            i += 1;
+        let (Some(peaks), Some(es), Some(ds), Some(gains), Some(ceils)) = (
+            self.peaks.get(..n),
+            self.hf_e_frame.get(..n),
+            self.hf_d_frame.get(..n),
+            self.gains.get_mut(..n * ch),
+            self.ceils.get_mut(..n * ch),
+        ) else {
+            return;
+        };
+        let (hold, avg) = (&mut self.hold, &mut self.avg[..]);
+        // The same loop, with the channel count a constant for stereo.
+        if ch == 2 {
+            st.run(peaks, es, ds, gains, ceils, 2, hold, avg);
+        } else {
+            st.run(peaks, es, ds, gains, ceils, ch, hold, avg);
         }
-        self.env = env;
+        self.env = st.env;
         // Flushed once per chunk: the unflushed trackers never reach the denormal range
         // within one (see `track`).
-        self.hf_e = flush(hf_e);
-        self.hf_d = flush(hf_d);
-        self.avg_sum = avg_sum;
-        self.avg_pos = avg_pos;
-        self.idle = idle;
-        self.gain = gain;
+        self.hf_e = flush(st.hf_e);
+        self.hf_d = flush(st.hf_d);
+        self.avg_sum = st.avg_sum;
+        self.avg_pos = st.avg_pos;
+        self.idle = st.idle;
+        self.gain = st.gain;
+        if st.ceiling_db != self.ceiling_db {
+            self.set_ceiling_db(st.ceiling_db);
+        }
     }
 
     /// Pass 3: delay each frame, apply its gain, clamp at its ceiling.
