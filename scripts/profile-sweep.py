@@ -161,12 +161,8 @@ UNDER_THE_GATE = ("speech under a silence gate set at the target is not levelled
                   "compressor far under it takes 25 dB and more off the speech without makeup "
                   "while the quieter room noise keeps its level: default.toml, "
                   "agc.silence_gate_lufs")
-WHITE_NOISE_TP = ("full-scale white noise driven 24 dB into the limiter: it holds the ceiling as "
-                  "BS.1770's 4x interpolation reads it, `analyze`'s long sinc reads up to 0.3 dB "
-                  "more: default.toml, limiter.ceiling_dbtp")
 DOCUMENTED = {
     "all-fast": {"noise": UNDER_THE_GATE},
-    "agc-off-makeup24": {"true@noise0": WHITE_NOISE_TP},
 }
 
 # Invalid values a user may type: each must be refused with FILE:LINE:COL and the key.

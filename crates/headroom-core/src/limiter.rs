@@ -11,10 +11,11 @@
 //!    `margin` covers what the short (12-tap-per-phase) detector can under-read against a
 //!    long, finer (16×, 64-tap) interpolation of the output. For tonal and ordinary programme
 //!    material that is a few hundredths of a dB; for broadband noise-like material it is
-//!    typically about 1.2 dB and has been seen at 1.75 dB (full-scale white noise; ≈ 0.6 dB
+//!    typically about 1.2 dB and has been seen at 2.3 dB (full-scale white noise driven into
+//!    the limiter, on a long-sinc reading; ≈ 0.6 dB
 //!    at the edges of hard square waves), because such peaks build up from far sinc tails the
 //!    short filter does not see. The margin is therefore adaptive: a base of
-//!    [`BASE_MARGIN_DB`] plus up to [`noise_margin_db`] (1.5 dB with 4×
+//!    [`BASE_MARGIN_DB`] plus up to [`noise_margin_db`] (2 dB with 4×
 //!    oversampling, more at 96 kHz and above where the detector oversamples less) scaled by
 //!    how strong the signal's high-frequency content is (the recent peak of its second
 //!    difference relative to its recent peak level).
@@ -77,13 +78,15 @@ pub const CEILING_GLIDE_DB_PER_S: f32 = 60.0;
 /// Margin for the detector's under-read on ordinary material, dB.
 pub const BASE_MARGIN_DB: f32 = 0.5;
 /// Extra margin for broadband noise-like material, dB, for a detector oversampling
-/// `factor` times (4 below 96 kHz, 2 up to 192 kHz, 1 above): without oversampling a
-/// full-band signal can peak more than 3 dB between its samples.
+/// `factor` times (4 below 96 kHz, 2 below 192 kHz, 1 from there): without oversampling a
+/// full-band signal can peak 6 dB and more between its samples. Set so that full-scale
+/// white noise driven 24 dB into the limiter stays under the ceiling on a long-sinc reading
+/// at 44.1–384 kHz (0.2–0.8 dB under it).
 pub fn noise_margin_db(factor: usize) -> f32 {
     match factor {
-        4 => 1.5,
+        4 => 2.0,
         2 => 2.5,
-        _ => 4.5,
+        _ => 6.5,
     }
 }
 /// Ratio of the recent peak second difference to the recent peak level at and above which

@@ -256,7 +256,12 @@ fn ceiling_holds_at_other_sample_rates() {
         let tp = os.true_peak_db(&out, -1.0, None);
         eprintln!("rate {rate}: output true peak (16x) {tp:.3} dBTP");
         assert!(tp <= -1.0, "rate {rate}: true peak {tp} dBTP");
-        assert!(tp > -4.0, "rate {rate}: true peak {tp} dBTP");
+        // Not held needlessly low. Without oversampling (192 kHz) the detector sees least of
+        // full-band noise's inter-sample peaks and keeps the widest margin (6.5 dB extra,
+        // what full-scale white noise driven 24 dB into the limiter needs to stay under the
+        // ceiling on a long-sinc reading): this noise comes out 3.7 dB under the ceiling.
+        let floor = if rate >= 192_000 { -5.5 } else { -4.0 };
+        assert!(tp > floor, "rate {rate}: true peak {tp} dBTP");
     }
 }
 
