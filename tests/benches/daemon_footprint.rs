@@ -20,6 +20,14 @@
 //! lasts 60 s). Last, headroomd idle again after all of that (no stream, no subscriber): its
 //! CPU time and its threads' wakeups (context switches) over 60 s.
 //!
+//! A window counts only when its streams are verified, not assumed: it starts once a look at
+//! the graph shows every player's stream running and linked into its sink (and, for
+//! headroomd with Layer A on, its tap running and linked from it; with Layer A off, no tap),
+//! and at its end the very same streams and taps (the same object serials: none went and
+//! came back) must still be there, with every player still running and its file not yet
+//! played out. A window that fails this is printed marked NOT VALID with the reason, and the
+//! run fails once everything is printed.
+//!
 //! `HEADROOM_FOOTPRINT_SMOKE=1` runs a short correctness version (any build, no reference,
 //! one tapped stream for 2 s, idle for 3 s; `make test` runs it with
 //! `cargo test -p headroom-tests --bench daemon_footprint`): it checks that the stream was
@@ -27,14 +35,13 @@
 //! idle it has no periodic wakeups (a count, not a timing: the ticking daemon had ≈ 30 a
 //! second). It prints the same figures and asserts no timing.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use headroom_tests::daemon::{
-    force_quantum, link_targets, node_id_by_app, write_wav, Daemon, BUS_SINK,
-};
+use headroom_tests::daemon::{force_quantum, write_wav, Daemon, BUS_SINK};
 use headroom_tests::{sine, wait_for, workspace_bin, Sandbox, DEFAULT_SINK};
 
 /// The quantum the processing figures are taken at.
@@ -43,6 +50,14 @@ const QUANTUM: u32 = 256;
 const RSS_GOAL_KB: u64 = 12 * 1024;
 /// Windows of the same-window comparison (headroomd and both references at once).
 const SAME_WINDOWS: usize = 8;
+/// Longest wait for the streams of a window to be ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Steady state before a window starts (meters, taps and buffers all in use), once its
+/// streams are ready.
+const WARM_UP: Duration = Duration::from_secs(2);
+/// How much longer the played file lasts than the longest a window can end after its
+/// players start (their start, the ready wait, the warm-up and the window).
+const PLAY_MARGIN: Duration = Duration::from_secs(10);
 /// Most wakeups the smoke run allows over its idle window (external events such as the
 /// session manager suspending the sink may wake the daemon a few times; a periodic tick
 /// would wake it ≈ 90 times).
@@ -60,8 +75,6 @@ struct Mode {
     long_window: Duration,
     /// The idle window.
     idle_window: Duration,
-    /// Seconds of the played file (longer than any window).
-    wav_secs: f64,
 }
 
 impl Mode {
@@ -73,7 +86,6 @@ impl Mode {
                 streams: vec![1],
                 long_window: Duration::from_secs(2),
                 idle_window: Duration::from_secs(3),
-                wav_secs: 20.0,
             }
         } else {
             Mode {
@@ -82,7 +94,6 @@ impl Mode {
                 streams: vec![1, 8, 32],
                 long_window: Duration::from_secs(60),
                 idle_window: Duration::from_secs(60),
-                wav_secs: 75.0,
             }
         }
     }
@@ -94,6 +105,13 @@ impl Mode {
         } else {
             self.cpu_window
         }
+    }
+
+    /// Seconds of the played file: it outlasts every window, even one that starts only as
+    /// the ready wait times out (the same-window comparison's windows count as one).
+    fn wav_secs(&self) -> f64 {
+        let longest = self.long_window.max(self.cpu_window * SAME_WINDOWS as u32);
+        (READY_TIMEOUT + WARM_UP + longest + PLAY_MARGIN).as_secs_f64()
     }
 }
 /// Name prefix of headroom's tap nodes.
@@ -223,36 +241,36 @@ struct Figures {
     idle_rss_kb: u64,
     rss_kb: u64,
     cpu: f64,
+    /// How its streams were found.
+    check: Verdict,
 }
 
-/// Plays `wav` into `sink` and measures `pid` while it flows.
+/// Plays `wav` into `sink` and measures `pid` while it flows; with `tapped`, the stream must
+/// carry a headroomd tap, else none.
+#[allow(clippy::too_many_arguments)]
 fn measure(
     sb: &Sandbox,
     pid: u32,
     sink: &str,
     wav: &Path,
     app: &str,
+    tapped: bool,
     mode: &Mode,
 ) -> Result<Figures> {
     // Idle: the process is up (its sink exists) and nothing plays yet.
     let idle_rss_kb = rss_kb(pid)?;
-    let mut player: Child = player(sb, wav, sink, app).spawn()?;
-    wait_for("player linked", Duration::from_secs(5), || {
-        let Some(id) = node_id_by_app(sb, app)? else {
-            return Ok(None);
-        };
-        Ok((!link_targets(sb, id)?.is_empty()).then_some(()))
-    })?;
-    // Two seconds of steady state before measuring (meters, taps and buffers all in use).
-    std::thread::sleep(Duration::from_secs(2));
-    let cpu = cpu_percent(pid, mode.cpu_window)?;
-    let rss = rss_kb(pid)?;
-    let _ = player.kill();
-    let _ = player.wait();
+    let mut players = Players::spawn(sb, wav, mode.wav_secs(), sink, &[app.into()], tapped)?;
+    let r = over_window(sb, &mut players, mode.cpu_window, || {
+        Ok((cpu_percent(pid, mode.cpu_window)?, rss_kb(pid)?))
+    });
+    let stopped = players.stop(sb);
+    let ((cpu, rss), check) = r?;
+    stopped?;
     Ok(Figures {
         idle_rss_kb,
         rss_kb: rss,
         cpu,
+        check,
     })
 }
 
@@ -264,6 +282,245 @@ fn player(sb: &Sandbox, wav: &Path, sink: &str, app: &str) -> std::process::Comm
     c
 }
 
+/// The application streams of one measurement: a player per app name, all into one sink,
+/// each stream tapped by headroomd or none of them. Killed when dropped.
+struct Players {
+    children: Vec<Child>,
+    apps: Vec<String>,
+    sink: String,
+    /// Whether every stream must carry a tap (else none may).
+    tapped: bool,
+    /// When the first player started: none has played longer.
+    started: Instant,
+    /// Seconds of the played file: a player ends that long after it starts playing.
+    wav_secs: f64,
+}
+
+/// What one look at the graph shows of a measurement's streams.
+#[derive(Debug, Default)]
+struct Look {
+    /// The `object.serial` of each stream that plays as the measurement needs, and of its
+    /// tap (when tapped), by app name.
+    playing: BTreeMap<String, (u64, Option<u64>)>,
+    /// Why each of the others does not, one entry per stream.
+    not: Vec<String>,
+}
+
+impl Players {
+    /// Starts a player of `wav` (`wav_secs` long) into `sink` for each of `apps`.
+    fn spawn(
+        sb: &Sandbox,
+        wav: &Path,
+        wav_secs: f64,
+        sink: &str,
+        apps: &[String],
+        tapped: bool,
+    ) -> Result<Players> {
+        let mut me = Players {
+            children: Vec::with_capacity(apps.len()),
+            apps: apps.to_vec(),
+            sink: sink.into(),
+            tapped,
+            started: Instant::now(),
+            wav_secs,
+        };
+        for app in apps {
+            me.children.push(
+                player(sb, wav, sink, app)
+                    .spawn()
+                    .context("starting pw-play")?,
+            );
+        }
+        Ok(me)
+    }
+
+    /// One look at the graph (a single `pw-dump`): a stream plays as needed when its player
+    /// runs, its node is running and actively linked into the sink, and, with `tapped`, its
+    /// tap node (`headroom-tap-<node id>`) is running and actively linked from it; without,
+    /// it has no tap.
+    fn look(&mut self, sb: &Sandbox) -> Result<Look> {
+        let dump = sb.dump()?;
+        let nodes: Vec<&serde_json::Value> = dump
+            .iter()
+            .filter(|o| o["type"] == "PipeWire:Interface:Node")
+            .collect();
+        let by_name = |name: &str| {
+            nodes
+                .iter()
+                .find(|n| n["info"]["props"]["node.name"] == name)
+                .copied()
+        };
+        let linked = |from: u64, to: u64| {
+            dump.iter().any(|o| {
+                o["type"] == "PipeWire:Interface:Link"
+                    && o["info"]["output-node-id"].as_u64() == Some(from)
+                    && o["info"]["input-node-id"].as_u64() == Some(to)
+                    && o["info"]["state"] == "active"
+            })
+        };
+        let serial = |n: &serde_json::Value| n["info"]["props"]["object.serial"].as_u64();
+        let state = |n: &serde_json::Value| n["info"]["state"].as_str().unwrap_or("?").to_owned();
+        let sink = by_name(&self.sink).and_then(|n| n["id"].as_u64());
+        let mut look = Look::default();
+        for (app, child) in self.apps.iter().zip(&mut self.children) {
+            let mut one = || -> std::result::Result<(u64, Option<u64>), String> {
+                if let Ok(Some(st)) = child.try_wait() {
+                    return Err(format!("its player exited ({st})"));
+                }
+                let node = nodes
+                    .iter()
+                    .find(|n| n["info"]["props"]["application.name"] == app.as_str())
+                    .ok_or("no node")?;
+                let id = node["id"].as_u64().ok_or("no id")?;
+                if state(node) != "running" {
+                    return Err(format!("node {id} {}", state(node)));
+                }
+                if !sink.is_some_and(|s| linked(id, s)) {
+                    return Err(format!("node {id} not actively linked into {}", self.sink));
+                }
+                let own = serial(node).ok_or("no serial")?;
+                let tap = by_name(&format!("{TAP_PREFIX}{id}"));
+                match (self.tapped, tap) {
+                    (false, None) => Ok((own, None)),
+                    (false, Some(_)) => Err(format!("node {id} tapped (no tap expected)")),
+                    (true, None) => Err(format!("node {id} not tapped")),
+                    (true, Some(t)) => {
+                        let tid = t["id"].as_u64().ok_or("no tap id")?;
+                        if state(t) != "running" {
+                            return Err(format!("the tap of node {id} {}", state(t)));
+                        }
+                        if !linked(id, tid) {
+                            return Err(format!("node {id} not actively linked into its tap"));
+                        }
+                        Ok((own, Some(serial(t).ok_or("no tap serial")?)))
+                    }
+                }
+            };
+            match one() {
+                Ok(v) => {
+                    look.playing.insert(app.clone(), v);
+                }
+                Err(why) => look.not.push(format!("{app}: {why}")),
+            }
+        }
+        Ok(look)
+    }
+
+    /// Waits until every stream plays as needed (see [`Players::look`]).
+    fn wait_ready(&mut self, sb: &Sandbox) -> Result<()> {
+        let what = if self.tapped {
+            "every stream playing and tapped"
+        } else {
+            "every stream playing"
+        };
+        let mut last = Vec::new();
+        wait_for(what, READY_TIMEOUT, || {
+            let look = self.look(sb)?;
+            last = look.not;
+            Ok(last.is_empty().then_some(()))
+        })
+        .with_context(|| format!("{} of {}: {}", last.len(), self.apps.len(), last.join("; ")))
+    }
+
+    /// Kills the players and, if they were tapped, waits until headroomd has removed every
+    /// tap.
+    fn stop(&mut self, sb: &Sandbox) -> Result<()> {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if self.tapped {
+            wait_for("taps removed", READY_TIMEOUT, || {
+                Ok((tap_count(sb)? == 0).then_some(()))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Players {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// How a window's streams were found.
+#[derive(Debug, Default)]
+struct Verdict {
+    /// From the start of the first player until every stream played as needed.
+    ready: Duration,
+    /// Why the window does not count (`None`: it does; see [`over_window`]).
+    invalid: Option<String>,
+}
+
+/// Runs `measure` (which takes `window`) once every stream of each of `players` plays as
+/// needed ([`Players::wait_ready`], then [`WARM_UP`]), and tells whether the window counts
+/// ([`Verdict`]): not when at its start a stream does not play as needed, or the played file
+/// could end before the window does, or at its end a stream does not play as needed or is
+/// not the same stream or tap as at the start (another `object.serial`: it went and came
+/// back).
+fn over_window<T>(
+    sb: &Sandbox,
+    players: &mut Players,
+    window: Duration,
+    measure: impl FnOnce() -> Result<T>,
+) -> Result<(T, Verdict)> {
+    over_windows(&mut [(sb, players)], window, measure)
+}
+
+/// [`over_window`] for players in several sandboxes at once (each with its sandbox).
+fn over_windows<T>(
+    players: &mut [(&Sandbox, &mut Players)],
+    window: Duration,
+    measure: impl FnOnce() -> Result<T>,
+) -> Result<(T, Verdict)> {
+    let mut ready = Duration::ZERO;
+    for (sb, p) in players.iter_mut() {
+        p.wait_ready(sb)?;
+        ready = ready.max(p.started.elapsed());
+    }
+    std::thread::sleep(WARM_UP);
+    let mut why = Vec::new();
+    let mut starts = Vec::with_capacity(players.len());
+    for (sb, p) in players.iter_mut() {
+        let start = p.look(sb)?;
+        why.extend(start.not.iter().map(|w| format!("at the start, {w}")));
+        let left = p.wav_secs - p.started.elapsed().as_secs_f64();
+        if left < window.as_secs_f64() + 1.0 {
+            why.push(format!(
+                "the played file may end {left:.1} s into a {:.0} s window",
+                window.as_secs_f64()
+            ));
+        }
+        starts.push(start);
+    }
+    let v = measure()?;
+    let mut streams = 0;
+    for ((sb, p), start) in players.iter_mut().zip(&starts) {
+        let end = p.look(sb)?;
+        why.extend(end.not.iter().map(|w| format!("at the end, {w}")));
+        for (app, ids) in &start.playing {
+            if end.playing.get(app).is_some_and(|e| e != ids) {
+                why.push(format!(
+                    "{app}: another stream or tap at the end than at the start"
+                ));
+            }
+        }
+        streams += p.apps.len();
+    }
+    let invalid = (!why.is_empty()).then(|| {
+        format!(
+            "{} finding(s) over {streams} stream(s): {}",
+            why.len(),
+            why.join("; ")
+        )
+    });
+    Ok((v, Verdict { ready, invalid }))
+}
+
 /// One count of the cost-as-the-work-grows figures.
 struct Grown {
     cpu: f64,
@@ -273,6 +530,8 @@ struct Grown {
     xruns: Option<u64>,
     /// Callbacks headroomd counted over the window.
     callbacks: Option<u64>,
+    /// How its streams were found.
+    check: Verdict,
 }
 
 /// Number of headroom tap nodes in the graph.
@@ -290,9 +549,9 @@ fn tap_count(sb: &Sandbox) -> Result<usize> {
 }
 
 /// Plays `wav` as `n` streams at once into `sink` (apps `<app>-0` …) and measures `pid` (CPU,
-/// RSS, and with `ours` headroomd's xrun and callback counters) over the mode's window once
-/// every stream is linked and, with `ours`, tapped; stops them and waits until their taps
-/// are gone.
+/// RSS, and with `ours` headroomd's xrun and callback counters) over `window` once every
+/// stream plays and, with `ours`, is tapped (see [`over_window`]); stops them and waits
+/// until their taps are gone.
 #[allow(clippy::too_many_arguments)]
 fn measure_streams(
     sb: &Sandbox,
@@ -303,29 +562,11 @@ fn measure_streams(
     n: usize,
     ours: bool,
     window: Duration,
+    mode: &Mode,
 ) -> Result<Grown> {
-    let mut players = Vec::with_capacity(n);
-    let r = (|| {
-        for k in 0..n {
-            players.push(player(sb, wav, sink, &format!("{app}-{k}")).spawn()?);
-        }
-        wait_for("all players linked", Duration::from_secs(30), || {
-            for k in 0..n {
-                let Some(id) = node_id_by_app(sb, &format!("{app}-{k}"))? else {
-                    return Ok(None);
-                };
-                if link_targets(sb, id)?.is_empty() {
-                    return Ok(None);
-                }
-            }
-            Ok(Some(()))
-        })?;
-        if ours {
-            wait_for("every stream tapped", Duration::from_secs(30), || {
-                Ok((tap_count(sb)? >= n).then_some(()))
-            })?;
-        }
-        std::thread::sleep(Duration::from_secs(2));
+    let apps: Vec<String> = (0..n).map(|k| format!("{app}-{k}")).collect();
+    let mut players = Players::spawn(sb, wav, mode.wav_secs(), sink, &apps, ours)?;
+    let r = over_window(sb, &mut players, window, || {
         let before = if ours { Some(status(sb)?) } else { None };
         let cpu = cpu_percent(pid, window)?;
         let rss_kb = rss_kb(pid)?;
@@ -343,18 +584,13 @@ fn measure_streams(
             window,
             xruns,
             callbacks,
+            check: Verdict::default(),
         })
-    })();
-    for p in &mut players {
-        let _ = p.kill();
-        let _ = p.wait();
-    }
-    if ours {
-        wait_for("taps removed", Duration::from_secs(30), || {
-            Ok((tap_count(sb)? == 0).then_some(()))
-        })?;
-    }
-    r
+    });
+    let stopped = players.stop(sb);
+    let (grown, check) = r?;
+    stopped?;
+    Ok(Grown { check, ..grown })
 }
 
 /// [`measure_streams`] for every count of the mode.
@@ -376,7 +612,7 @@ fn scaling(
             } else {
                 mode.cpu_window
             };
-            measure_streams(sb, pid, sink, wav, app, n, ours, window)
+            measure_streams(sb, pid, sink, wav, app, n, ours, window, mode)
         })
         .collect()
 }
@@ -428,47 +664,48 @@ struct SameWindows {
     ours: Vec<f64>,
     plain: Vec<f64>,
     rt: Vec<f64>,
+    /// How their streams were found.
+    check: Verdict,
 }
 
 /// A sandbox of its own (quantum [`QUANTUM`]) with `pw-loopback` in it (see
-/// [`spawn_loopback`]) and one player of `signal` into it, linked.
+/// [`spawn_loopback`]) and one player of `signal` into it.
 struct RefSandbox {
-    children: Vec<Child>,
+    players: Players,
+    loopback: Child,
     pid: u32,
     // Dropped last: the processes above go first.
     sb: Sandbox,
 }
 
 impl RefSandbox {
-    fn start(rt: bool, signal: &headroom_tests::Wav) -> Result<RefSandbox> {
+    fn start(rt: bool, signal: &headroom_tests::Wav, wav_secs: f64) -> Result<RefSandbox> {
         let sb = Sandbox::start_unserialised()?;
         force_quantum(&sb, QUANTUM)?;
         let wav = write_wav(&sb, "same.wav", signal)?;
-        let lb = spawn_loopback(&sb, "footprint-reference", rt)?;
-        let mut me = RefSandbox {
-            pid: lb.id(),
-            children: vec![lb],
+        let loopback = spawn_loopback(&sb, "footprint-reference", rt)?;
+        let players = Players::spawn(
+            &sb,
+            &wav,
+            wav_secs,
+            "footprint-reference",
+            &["footprint-same-ref".into()],
+            false,
+        )?;
+        Ok(RefSandbox {
+            pid: loopback.id(),
+            players,
+            loopback,
             sb,
-        };
-        let app = "footprint-same-ref";
-        let p = player(&me.sb, &wav, "footprint-reference", app).spawn()?;
-        me.children.push(p);
-        wait_for("reference player linked", Duration::from_secs(10), || {
-            let Some(id) = node_id_by_app(&me.sb, app)? else {
-                return Ok(None);
-            };
-            Ok((!link_targets(&me.sb, id)?.is_empty()).then_some(()))
-        })?;
-        Ok(me)
+        })
     }
 }
 
 impl Drop for RefSandbox {
     fn drop(&mut self) {
-        for c in self.children.iter_mut().rev() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        let _ = self.players.stop(&self.sb);
+        let _ = self.loopback.kill();
+        let _ = self.loopback.wait();
     }
 }
 
@@ -479,58 +716,58 @@ impl Drop for RefSandbox {
 /// three alike. Each has a graph of its own, as in the other figures: in one shared graph
 /// the node that finishes last in a cycle wakes the driver for all of them (an `eventfd`
 /// write that wakes another process, the dearest call of a cycle on a virtual machine),
-/// which charges headroomd, the slowest, with the references' share. Stops the player and
-/// waits until headroomd's tap is gone.
+/// which charges headroomd, the slowest, with the references' share. The windows count as
+/// one for [`over_windows`]. Stops the player and waits until headroomd's tap is gone.
+#[allow(clippy::too_many_arguments)]
 fn same_windows(
     sb: &Sandbox,
     pid: u32,
     wav: &Path,
     signal: &headroom_tests::Wav,
+    wav_secs: f64,
     windows: usize,
     window: Duration,
 ) -> Result<SameWindows> {
-    let plain = RefSandbox::start(false, signal)?;
-    let rt = RefSandbox::start(true, signal)?;
-    let app = "footprint-same-ours";
-    let mut ours = player(sb, wav, BUS_SINK, app).spawn()?;
-    let r = (|| {
-        wait_for("player linked and tapped", Duration::from_secs(30), || {
-            let Some(id) = node_id_by_app(sb, app)? else {
-                return Ok(None);
+    let mut plain = RefSandbox::start(false, signal, wav_secs)?;
+    let mut rt = RefSandbox::start(true, signal, wav_secs)?;
+    let app = "footprint-same-ours".to_string();
+    let mut ours = Players::spawn(sb, wav, wav_secs, BUS_SINK, &[app], true)?;
+    let pids = [pid, plain.pid, rt.pid];
+    let r = over_windows(
+        &mut [
+            (sb, &mut ours),
+            (&plain.sb, &mut plain.players),
+            (&rt.sb, &mut rt.players),
+        ],
+        window * windows as u32,
+        || {
+            let cpus = || -> Result<[u64; 3]> {
+                Ok([cpu_ns(pids[0])?, cpu_ns(pids[1])?, cpu_ns(pids[2])?])
             };
-            if link_targets(sb, id)?.is_empty() {
-                return Ok(None);
+            let mut out = SameWindows {
+                ours: Vec::new(),
+                plain: Vec::new(),
+                rt: Vec::new(),
+                check: Verdict::default(),
+            };
+            for _ in 0..windows {
+                let (t0, c0) = (Instant::now(), cpus()?);
+                std::thread::sleep(window);
+                let (t1, c1) = (Instant::now(), cpus()?);
+                let dt = (t1 - t0).as_nanos() as f64;
+                let pct = |k: usize| c1[k].saturating_sub(c0[k]) as f64 / dt * 100.0;
+                out.ours.push(pct(0));
+                out.plain.push(pct(1));
+                out.rt.push(pct(2));
             }
-            Ok((tap_count(sb)? >= 1).then_some(()))
-        })?;
-        std::thread::sleep(Duration::from_secs(2));
-        let pids = [pid, plain.pid, rt.pid];
-        let cpus =
-            || -> Result<[u64; 3]> { Ok([cpu_ns(pids[0])?, cpu_ns(pids[1])?, cpu_ns(pids[2])?]) };
-        let mut out = SameWindows {
-            ours: Vec::new(),
-            plain: Vec::new(),
-            rt: Vec::new(),
-        };
-        for _ in 0..windows {
-            let (t0, c0) = (Instant::now(), cpus()?);
-            std::thread::sleep(window);
-            let (t1, c1) = (Instant::now(), cpus()?);
-            let dt = (t1 - t0).as_nanos() as f64;
-            let pct = |k: usize| c1[k].saturating_sub(c0[k]) as f64 / dt * 100.0;
-            out.ours.push(pct(0));
-            out.plain.push(pct(1));
-            out.rt.push(pct(2));
-        }
-        Ok(out)
-    })();
-    let _ = ours.kill();
-    let _ = ours.wait();
+            Ok(out)
+        },
+    );
+    let stopped = ours.stop(sb);
     drop((plain, rt));
-    wait_for("tap removed", Duration::from_secs(30), || {
-        Ok((tap_count(sb)? == 0).then_some(()))
-    })?;
-    r
+    let (out, check) = r?;
+    stopped?;
+    Ok(SameWindows { check, ..out })
 }
 
 /// The median and the range of `v` (NaN for an empty `v`).
@@ -571,9 +808,10 @@ fn report_same_windows(w: &SameWindows, window: Duration) {
         "same windows ({} × {:.0} s, one stream each, each in a sandbox of its own, all three \
          at once; medians): \
          headroomd {o:.2} %, pw-loopback {p:.2} %, pw-loopback with a real-time data thread \
-         {t:.2} %",
+         {t:.2} %{}",
         w.ours.len(),
-        window.as_secs_f64()
+        window.as_secs_f64(),
+        mark(&[w.check.invalid.as_ref()])
     );
     println!(
         "  headroomd / pw-loopback: median {rp:.2}× ({rp_lo:.2}–{rp_hi:.2}× over the windows); \
@@ -592,6 +830,7 @@ fn reference(sb: &Sandbox, wav: &Path, mode: &Mode) -> Result<Reference> {
             "footprint-reference",
             wav,
             "footprint-ref-tone",
+            false,
             mode,
         )?;
         let grown = scaling(
@@ -612,6 +851,7 @@ fn reference(sb: &Sandbox, wav: &Path, mode: &Mode) -> Result<Reference> {
             "footprint-reference",
             wav,
             "footprint-ref-rt-tone",
+            false,
             mode,
         )
     })?;
@@ -643,7 +883,7 @@ fn main() -> Result<()> {
     }
     let sb = Sandbox::start()?;
     force_quantum(&sb, QUANTUM)?;
-    let signal = sine(440.0, -20.0, mode.wav_secs);
+    let signal = sine(440.0, -20.0, mode.wav_secs());
     let wav = write_wav(&sb, "footprint.wav", &signal)?;
 
     let reference = if mode.smoke {
@@ -659,13 +899,13 @@ fn main() -> Result<()> {
         Ok(d.log().contains("start-up over").then_some(()))
     })?;
     let r = (|| {
-        let ours = measure(&sb, pid, BUS_SINK, &wav, "footprint-tone", &mode)?;
+        let ours = measure(&sb, pid, BUS_SINK, &wav, "footprint-tone", true, &mode)?;
         // The same without the Layer A tap: what the bus alone costs.
         let untapped = if mode.smoke {
             None
         } else {
             set_layer_a(&sb, false)?;
-            let f = measure(&sb, pid, BUS_SINK, &wav, "footprint-untapped", &mode);
+            let f = measure(&sb, pid, BUS_SINK, &wav, "footprint-untapped", false, &mode);
             set_layer_a(&sb, true)?;
             Some(f?)
         };
@@ -679,6 +919,7 @@ fn main() -> Result<()> {
                 pid,
                 &wav,
                 &signal,
+                mode.wav_secs(),
                 SAME_WINDOWS,
                 mode.cpu_window,
             )?)
@@ -691,27 +932,106 @@ fn main() -> Result<()> {
     let (ours, untapped, same, grown, idle, st) = headroom_tests::daemon::with_log(&d, r)?;
     let log = d.terminate()?;
     report(&mode, &ours, &grown, &idle, reference.as_ref());
-    if let (Some(u), Some(r)) = (untapped, reference.as_ref()) {
+    if let (Some(u), Some(r)) = (&untapped, reference.as_ref()) {
         println!(
             "one stream without its Layer A tap (layer_a.enabled off): CPU {:.2} % ({:.2}× \
              pw-loopback's {:.2} % above, {:.2}× its {:.2} % with a real-time data thread), \
-             RSS {:.1} MB ({:.2}×)",
+             RSS {:.1} MB ({:.2}×){}",
             u.cpu,
             u.cpu / r.one.cpu,
             r.one.cpu,
             u.cpu / r.rt.cpu,
             r.rt.cpu,
             u.rss_kb as f64 / 1024.0,
-            u.rss_kb as f64 / r.one.rss_kb as f64
+            u.rss_kb as f64 / r.one.rss_kb as f64,
+            mark(&[
+                u.check.invalid.as_ref(),
+                r.one.check.invalid.as_ref(),
+                r.rt.check.invalid.as_ref()
+            ])
         );
     }
     if let Some(w) = &same {
         report_same_windows(w, mode.cpu_window);
     }
+    let invalid = invalid_windows(
+        &mode,
+        &ours,
+        untapped.as_ref(),
+        same.as_ref(),
+        &grown,
+        reference.as_ref(),
+    );
+    if !invalid.is_empty() {
+        println!();
+        println!("windows that do not count (marked NOT VALID above):");
+        for w in &invalid {
+            println!("  {w}");
+        }
+        bail!(
+            "{} measurement window(s) did not have their streams (and taps) throughout; \
+             see above",
+            invalid.len()
+        );
+    }
     if mode.smoke {
         smoke_checks(&grown, &idle, &st, &log)?;
     }
     Ok(())
+}
+
+/// ` NOT VALID` when any of `invalid` is set (a window of the figures on that line does not
+/// count), else nothing.
+fn mark(invalid: &[Option<&String>]) -> &'static str {
+    if invalid.iter().any(Option::is_some) {
+        "  NOT VALID"
+    } else {
+        ""
+    }
+}
+
+/// Every measurement whose window does not count, named, with why.
+fn invalid_windows(
+    mode: &Mode,
+    ours: &Figures,
+    untapped: Option<&Figures>,
+    same: Option<&SameWindows>,
+    grown: &[Grown],
+    reference: Option<&Reference>,
+) -> Vec<String> {
+    let mut all: Vec<(String, Option<&String>)> = vec![
+        ("headroomd, one stream".into(), ours.check.invalid.as_ref()),
+        (
+            "headroomd, one stream without its tap".into(),
+            untapped.and_then(|u| u.check.invalid.as_ref()),
+        ),
+        (
+            "same windows".into(),
+            same.and_then(|w| w.check.invalid.as_ref()),
+        ),
+    ];
+    for (n, g) in mode.streams.iter().zip(grown) {
+        all.push((format!("headroomd, {n} streams"), g.check.invalid.as_ref()));
+    }
+    if let Some(r) = reference {
+        all.push((
+            "pw-loopback, one stream".into(),
+            r.one.check.invalid.as_ref(),
+        ));
+        all.push((
+            "pw-loopback with a real-time data thread, one stream".into(),
+            r.rt.check.invalid.as_ref(),
+        ));
+        for (n, g) in mode.streams.iter().zip(&r.grown) {
+            all.push((
+                format!("pw-loopback, {n} streams"),
+                g.check.invalid.as_ref(),
+            ));
+        }
+    }
+    all.into_iter()
+        .filter_map(|(what, why)| Some(format!("{what}: {}", why?)))
+        .collect()
 }
 
 /// What the smoke run checks: the stream was tapped and processed, the daemon answered with
@@ -775,15 +1095,19 @@ fn report(
         mb(r_idle),
         ratio(ours.idle_rss_kb as f64, r_idle as f64)
     );
+    let one_mark = mark(&[
+        ours.check.invalid.as_ref(),
+        reference.and_then(|r| r.one.check.invalid.as_ref()),
+    ]);
     println!(
-        "{:<28} {:>9.1} MB {:>11.1} MB {:>7.2}×",
+        "{:<28} {:>9.1} MB {:>11.1} MB {:>7.2}×{one_mark}",
         "RSS processing",
         mb(ours.rss_kb),
         mb(r_rss),
         ratio(ours.rss_kb as f64, r_rss as f64)
     );
     println!(
-        "{:<28} {:>10.2} % {:>12.2} % {:>7.2}×",
+        "{:<28} {:>10.2} % {:>12.2} % {:>7.2}×{one_mark}",
         "CPU processing (one core)",
         ours.cpu,
         r_cpu,
@@ -793,11 +1117,15 @@ fn report(
     // default. On a virtual machine the real-time wakeups alone cost about as much CPU
     // as the whole default pw-loopback, so the like-for-like ratio is this one.
     println!(
-        "{:<28} {:>10.2} % {:>12.2} % {:>7.2}×",
+        "{:<28} {:>10.2} % {:>12.2} % {:>7.2}×{}",
         "CPU, reference real-time",
         ours.cpu,
         r_rt_cpu,
-        ratio(ours.cpu, r_rt_cpu)
+        ratio(ours.cpu, r_rt_cpu),
+        mark(&[
+            ours.check.invalid.as_ref(),
+            reference.and_then(|r| r.rt.check.invalid.as_ref())
+        ])
     );
     println!(
         "RSS goal ≤ {:.0} MB while processing: {}",
@@ -809,29 +1137,41 @@ fn report(
         }
     );
     println!();
-    println!("cost as the work grows, quantum {QUANTUM} (headroomd: one Layer A tap per stream)");
     println!(
-        "{:<8} {:>14} {:>12} {:>14} {:>12} {:>18}",
+        "cost as the work grows, quantum {QUANTUM} (headroomd: one Layer A tap per stream; \
+         ready after: from the first player's start until every stream played and was \
+         tapped, headroomd / pw-loopback)"
+    );
+    println!(
+        "{:<8} {:>14} {:>12} {:>14} {:>12} {:>18} {:>16}",
         "streams",
         "headroomd CPU",
         "pw-loopback",
         "headroomd RSS",
         "pw-loopback",
-        "headroomd xruns"
+        "headroomd xruns",
+        "ready after"
     );
     let none = Vec::new();
     let ref_grown = reference.map_or(&none, |r| &r.grown);
     for (k, (n, o)) in mode.streams.iter().zip(grown).enumerate() {
         let r = ref_grown.get(k);
         println!(
-            "{:<8} {:>12.2} % {:>10.2} % {:>11.1} MB {:>9.1} MB {:>8} in {:>3.0} s",
+            "{:<8} {:>12.2} % {:>10.2} % {:>11.1} MB {:>9.1} MB {:>8} in {:>3.0} s \
+             {:>5.1} / {:>4.1} s{}",
             n,
             o.cpu,
             r.map_or(f64::NAN, |r| r.cpu),
             mb(o.rss_kb),
             mb(r.map_or(0, |r| r.rss_kb)),
             o.xruns.map_or("?".into(), |x| x.to_string()),
-            o.window.as_secs_f64()
+            o.window.as_secs_f64(),
+            o.check.ready.as_secs_f64(),
+            r.map_or(f64::NAN, |r| r.check.ready.as_secs_f64()),
+            mark(&[
+                o.check.invalid.as_ref(),
+                r.and_then(|r| r.check.invalid.as_ref())
+            ])
         );
     }
     // Per added stream: the slope from the first count to each larger one.
