@@ -81,9 +81,13 @@
 //! event is a new programme: the window
 //! starts over at its level, the ordinary gain falls to its goal (fast) and the onset gain
 //! gives back what the ordinary gain takes over; while the onset lasts it gives back cut its
-//! level so far no longer asks for with a 50 ms time constant, and a short transient lets
-//! it go (150 ms release). The chain drops the makeup behind the compressor at an onset
-//! and learns it anew. Speech syllables and drum hits are not new relative to the last 2 s
+//! level so far no longer asks for with a 50 ms time constant. An event whose fast level
+//! falls [`ONSET_END_LU`] under its level so far before it is confirmed is a transient (a
+//! slam, a shot): the onset gain lets it go (150 ms release), the estimate stays, and the
+//! momentary readings that still hold it (0.4 s) are no programme — otherwise a 60 ms slam,
+//! still in the energy average 150 ms on, became the programme and the voice after it came
+//! out 30 LU down for a second. The chain drops the makeup behind the compressor at an
+//! onset and learns it anew. Speech syllables and drum hits are not new relative to the last 2 s
 //! and do not last, and never engage it. (A louder programme whose peaks are no louder than
 //! the speech before it — dense music after lively dialogue — is left to the programme
 //! window and the chain's loudness ceiling.)
@@ -178,6 +182,9 @@ pub const ONSET_EXCESS_LU: f64 = 9.0;
 pub const ONSET_HOLD_LU: f64 = 1.0;
 /// An onset lasting this long raises the programme estimate, s.
 pub const ONSET_CONFIRM_S: f64 = 0.15;
+/// An onset whose fast level falls this far under its level so far before it lasted
+/// [`ONSET_CONFIRM_S`] is over (a transient), LU.
+pub const ONSET_END_LU: f64 = 10.0;
 /// A fast level held this far above the loudness of the last 2 s (and the target) for
 /// [`SUSTAIN_S`] is a louder programme arriving: an onset, LU.
 pub const SUSTAINED_LU: f64 = 9.0;
@@ -442,6 +449,9 @@ pub struct Agc {
     onset_frames: u64,
     /// The onset lasted: the estimate was raised to its level.
     onset_confirmed: bool,
+    /// Time since an onset ended as a transient (before it was confirmed), s: the momentary
+    /// readings hold it for their window's length and are no programme.
+    since_transient_s: f64,
     /// The level of the onset being caught so far, LUFS (the fast level at its start, then
     /// the energy average since it began).
     onset_level: f64,
@@ -551,6 +561,7 @@ impl Agc {
             onset_sum: 0.0,
             onset_frames: 0,
             onset_confirmed: false,
+            since_transient_s: f64::INFINITY,
             onset_level: LUFS_FLOOR,
             adopted_rise: false,
             resume_level: LUFS_FLOOR,
@@ -686,10 +697,10 @@ impl Agc {
 
     /// Loudness of the input the gain in force is set for, LUFS: while a loud onset is
     /// being caught and has not yet become the programme estimate, the onset's level so far
-    /// (the onset gain holds it at the target); otherwise [`Agc::programme_lufs`]. Stages
-    /// after the AGC that follow the level going in use this, so that the first 150 ms of
-    /// an onset are not taken for the quieter programme before it at the onset's cut.
-    /// Real-time safe.
+    /// (the onset gain holds what goes in at [`ONSET_HOLD_LU`] over the target, within the
+    /// AGC's whole cut); otherwise [`Agc::programme_lufs`]. Stages after the AGC that follow
+    /// the level going in use this, so that an onset, until it is confirmed or let go, is
+    /// not taken for the quieter programme before it at the onset's cut. Real-time safe.
     pub fn level_in_force_lufs(&self) -> f32 {
         if self.onset_s >= 0.0 && !self.onset_confirmed && self.params.enabled {
             self.onset_level as f32
@@ -941,6 +952,7 @@ impl Agc {
         }
         let mut want = 0.0;
         self.since_onset_s += dt;
+        self.since_transient_s += dt;
         if self.onset_s >= 0.0 {
             self.onset_s += dt;
             // The event's level so far: the fast window at its start, then the energy
@@ -967,7 +979,15 @@ impl Agc {
             // The level going into the compressor is held at the target; the chain drops the
             // makeup behind the compressor at an onset, so that is what comes out.
             want = (target + ONSET_HOLD_LU - (level + self.gain_db)).min(0.0);
-            if self.onset_confirmed {
+            if !self.onset_confirmed && self.onset_s >= FAST_WINDOW_S && fast < level - ONSET_END_LU
+            {
+                // Over before it became a programme (a slam, a shot, a clap): a transient.
+                // The onset gain lets go (its release) and the programme estimate stays:
+                // the voice after it is not taken for far under a new, loud programme.
+                want = 0.0;
+                self.onset_s = -1.0;
+                self.since_transient_s = 0.0;
+            } else if self.onset_confirmed {
                 // The estimate has the event's level: the fast gain covers what the ordinary
                 // gain has still to fall.
                 want = (target + ONSET_HOLD_LU - (self.level + self.gain_db)).min(0.0);
@@ -1049,8 +1069,9 @@ impl Agc {
         {
             self.steady_only = false;
         }
-        if self.onset_s >= 0.0 {
-            // An onset is being handled; its readings still hold what came before.
+        if self.onset_s >= 0.0 || self.since_transient_s < ONSET_S {
+            // An onset is being handled, its readings still hold what came before; or a
+            // transient just ended, and they still hold it.
             return;
         }
         let diff = m - self.level;

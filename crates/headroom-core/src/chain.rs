@@ -28,8 +28,8 @@
 //! behind the compressor (before the limiter), so it never changes what the compressor sees
 //! (no loop through it). The automatic makeup has three parts:
 //! * what the compressor's static curve takes off the programme's level going in (the AGC's
-//!   estimate of its input plus its gain, at most the target; in a loud onset's first
-//!   150 ms the onset's own level), computed, not measured: it
+//!   estimate of its input plus its gain, at most the target; while a loud onset is caught,
+//!   until it is confirmed or let go, the onset's own level), computed, not measured: it
 //!   moves with the AGC's gain at once. A compressor far under the programme (−60 dBFS,
 //!   20:1) takes 40 dB and more; a makeup that had to be learnt after every move of the gain
 //!   in front of it left the programme that far down for seconds;
@@ -496,6 +496,10 @@ impl Chain {
                     self.agc_sb = self.in_meter.sub_block_lufs();
                 }
                 let gain_db = self.agc.gain_db();
+                // The compressor's gain in force over the step that just ended (its makeup
+                // less its reduction), before anything below moves it.
+                let post_db = self.compressor.makeup_in_force_db()
+                    - f64::from(self.compressor.gain_reduction_db());
                 // What the compressor adds (makeup less the reduction its curve asks for now,
                 // with the loudness ceiling's cut in force): the AGC holds loud onsets at the
                 // target as it comes out, and leaves a loud word the ceiling already holds to
@@ -506,25 +510,28 @@ impl Chain {
                         + self.compressor.ceiling_db(),
                 );
                 self.agc.control(self.agc_m, self.agc_sb, fresh);
+                // How far the gains in front of the loudness ceiling move at this control
+                // point (see below), dB.
+                let mut moved_db = 0.0;
                 if self.ramp_drop_db > 0.0 {
-                    // The step that just ended ramped down through the last cut.
+                    // The step that just ended ramped down through the last cut: its peak
+                    // was partly from before, and the compressor's reduction made for the
+                    // levels before the cut comes off now (not while the AGC's gain was
+                    // ramping down, which would have bulged the output).
                     self.compressor
                         .rescale_current_step(db_to_lin(-self.ramp_drop_db));
+                    moved_db += self.compressor.lower_reduction_for_cut(self.ramp_drop_db);
                 }
                 let drop_db = gain_db - self.agc.gain_db();
                 self.ramp_drop_db = 0.0;
                 if drop_db > SHARP_DROP_DB {
                     // A loud onset caught: the compressor's held peaks (this step's too) are
-                    // from before, and so are the loudness ceiling's levels: what comes out
-                    // from now on comes out that much lower (what already came out stays in
-                    // its momentary window).
+                    // from before.
                     self.compressor.rescale_held(db_to_lin(-drop_db));
                     self.ramp_drop_db = drop_db;
-                    let r = db_to_lin64(-f64::from(drop_db));
-                    self.short_ms *= r * r;
-                    self.fast_ms *= r * r;
+                    moved_db -= f64::from(drop_db);
                 }
-                self.update_ceiling(gain_db, fresh);
+                self.update_ceiling(gain_db, post_db, moved_db, fresh);
                 self.compressor.end_step();
                 self.track_loss(gain_db, fresh);
             }
@@ -694,14 +701,17 @@ impl Chain {
     /// [`CEILING_PREDICT_MARGIN_LU`]; such a cut is let go within 50 ms once the prediction
     /// is under the limit again. Everything runs on per-step sums at control points, so it
     /// does not depend on the block partition.
-    fn update_ceiling(&mut self, gain_db: f32, fresh: bool) {
+    ///
+    /// `gain_db` and `post` are the AGC's and the compressor's gains in force over the step
+    /// (dB; the compressor's is its makeup less its reduction), `moved_db` how far the gains
+    /// in front of the ceiling move at this control point outside their ordinary course (a
+    /// sharp AGC cut, the compressor's reduction taken off after one).
+    fn update_ceiling(&mut self, gain_db: f32, post: f64, moved_db: f64, fresh: bool) {
         let (sum, frames) = self.agc.step_energy();
         let dt = frames as f64 / self.rate as f64;
         let k = self.agc.k_correction_lu();
         if frames > 0 {
             let g = self.memo.agc_lin.get(gain_db as f64, db_to_lin64);
-            let post = self.compressor.makeup_in_force_db()
-                - f64::from(self.compressor.gain_reduction_db());
             let pow = self.memo.post_pow.get(post / 10.0, |x| 10f64.powf(x));
             let c = self
                 .memo
@@ -733,6 +743,15 @@ impl Chain {
             self.fast_ms += (1.0 - f) * (ms - self.fast_ms);
             if self.fast_ms < 1e-20 {
                 self.fast_ms = 0.0;
+            }
+            if moved_db != 0.0 {
+                // The gains in front moved at this control point (a sharp AGC cut, the
+                // compressor's reduction coming off after one): what comes out from now on
+                // comes out that much lower or higher, and the levels follow at once (what
+                // already came out stays in the momentary window).
+                let r = db_to_lin64(moved_db);
+                self.short_ms *= r * r;
+                self.fast_ms *= r * r;
             }
             // What came out over the step (the ceiling in force over it), K-weighted, into
             // the momentary window.

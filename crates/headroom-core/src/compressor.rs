@@ -219,9 +219,8 @@ impl Compressor {
     /// Static curve: gain reduction in dB (≥ 0) for a detected level in dBFS.
     pub fn static_gain_reduction_db(p: &CompressorParams, level_db: f64) -> f64 {
         let t = finite_clamp(p.threshold_db, -18.0, -120.0, 60.0) as f64;
-        let r = finite_clamp(p.ratio, 1.0, 1.0, 1000.0) as f64;
         let w = finite_clamp(p.knee_db, 0.0, 0.0, 60.0) as f64;
-        let slope = 1.0 - 1.0 / r;
+        let slope = curve_slope(p);
         let over = level_db - t;
         let gr = if 2.0 * over <= -w {
             0.0
@@ -341,22 +340,31 @@ impl Compressor {
     }
 
     /// Tells the compressor that the gain in front of it has just changed by `ratio` (linear):
-    /// the peaks it holds for detection are scaled to match, and a cut (`ratio` < 1) takes
-    /// what the curve's slope makes of it off the gain reduction in force, so a sudden large
-    /// cut in front (a loud onset caught by the AGC) does not leave it reducing for a peak
-    /// that no longer comes, nor releasing from that reduction for its release time.
-    /// Real-time safe.
+    /// the peaks it holds for detection are scaled to match, so a sudden large cut in front
+    /// (a loud onset caught by the AGC) does not leave it reducing for a peak that no longer
+    /// comes. Real-time safe.
     pub fn rescale_held(&mut self, ratio: f32) {
         if !(ratio.is_finite() && ratio > 0.0) {
             return;
         }
         self.step_peaks.iter_mut().for_each(|p| *p *= ratio);
         self.step_peak *= ratio;
-        if ratio < 1.0 && self.params.enabled {
-            let drop_db = -20.0 * f64::from(ratio).log10();
-            let slope = 1.0 - 1.0 / f64::from(self.params.ratio).max(1.0);
-            self.gr_db = (self.gr_db - drop_db * slope).max(self.min_gr_db.min(self.gr_db));
+    }
+
+    /// Takes what the curve's slope makes of a cut of `drop_db` in front off the gain
+    /// reduction in force (never under the smallest reduction), so that after a sudden large
+    /// cut (a loud onset caught by the AGC) it does not release from a reduction made for
+    /// levels that no longer come over its release time. Call once the cut has been ramped
+    /// through (the control point after it), so that the two gains never move against each
+    /// other within one step. Returns how far the reduction fell, dB (≥ 0). Real-time safe.
+    pub fn lower_reduction_for_cut(&mut self, drop_db: f32) -> f64 {
+        if !(self.params.enabled && drop_db.is_finite() && drop_db > 0.0) {
+            return 0.0;
         }
+        let slope = curve_slope(&self.params);
+        let before = self.gr_db;
+        self.gr_db = (before - f64::from(drop_db) * slope).max(self.min_gr_db.min(before));
+        before - self.gr_db
     }
 
     /// Scales the peak detected so far in the current step by `ratio` (linear): that step
@@ -378,6 +386,12 @@ impl Compressor {
     pub fn gain_reduction_db(&self) -> f32 {
         self.gr_db as f32
     }
+}
+
+/// Slope of the static curve above its knee: the reduction per dB over the threshold,
+/// `1 − 1/ratio` (0 at a ratio of 1, or one that is not finite).
+fn curve_slope(p: &CompressorParams) -> f64 {
+    1.0 - 1.0 / finite_clamp(p.ratio, 1.0, 1.0, 1000.0) as f64
 }
 
 #[cfg(test)]

@@ -9,11 +9,11 @@
 //!    between frames `n − D` and `n − D + 1` (`D` = its latency).
 //! 2. The gain needed for that stretch is `r = ceiling / (margin · peak)` (or 1). The
 //!    `margin` covers what the short (12-tap-per-phase) detector can under-read against a
-//!    long, finer (16×, 64-tap) interpolation of the output. For tonal and ordinary programme
-//!    material that is a few hundredths of a dB; for broadband noise-like material it is
-//!    typically about 1.2 dB and has been seen at 2.3 dB (full-scale white noise driven into
-//!    the limiter, on a long-sinc reading; ≈ 0.6 dB
-//!    at the edges of hard square waves), because such peaks build up from far sinc tails the
+//!    long, finer interpolation of the output (16×, 64-tap; a long sinc for noise). For
+//!    tonal and ordinary programme material that is a few hundredths of a dB; for broadband
+//!    noise-like material it is typically about 1.2 dB and has been seen at 2.3 dB
+//!    (full-scale white noise driven into the limiter, on a long-sinc reading; ≈ 0.6 dB at
+//!    the edges of hard square waves), because such peaks build up from far sinc tails the
 //!    short filter does not see. The margin is therefore adaptive: a base of
 //!    [`BASE_MARGIN_DB`] plus up to [`noise_margin_db`] (2 dB with 4×
 //!    oversampling, more at 96 kHz and above where the detector oversamples less) scaled by

@@ -190,8 +190,8 @@ fn full_scale_transients_with_inter_sample_peaks_stay_under_the_ceiling() {
 fn full_scale_white_noise_driven_into_the_limiter_stays_under_the_ceiling() {
     // A user's profile with the AGC off and 24 dB of makeup drives full-scale white noise
     // far into the limiter. Such noise builds inter-sample peaks from sinc tails longer than
-    // the detector's 12 taps: a margin of 2 dB let it out 0.3 dB over the ceiling on a long
-    // interpolation (`make sweep`'s `agc-off-makeup24` on `noise0`).
+    // the detector's 12 taps: a margin of 2 dB in all (1.5 for noise) let it out 0.3 dB over
+    // the ceiling on a long interpolation (`make sweep`'s `agc-off-makeup24` on `noise0`).
     let mut p = ChainParams::default();
     p.agc.enabled = false;
     p.compressor.makeup_db = 24.0;
@@ -465,20 +465,65 @@ fn a_loud_advert_after_quiet_speech_is_not_dug_under_the_target() {
         x.extend(advert);
         let out = run_aligned(&p, &x);
         // Readings whose 400 ms window lies in the advert's first two seconds.
-        let low = momentary_series(&out)
+        let first: Vec<f64> = momentary_series(&out)
             .into_iter()
             .filter(|&(t, _)| (15.5..17.1).contains(&t))
             .map(|(_, m)| m)
-            .fold(f64::INFINITY, f64::min);
+            .collect();
+        let low = first.iter().copied().fold(f64::INFINITY, f64::min);
+        // Nor is it let through louder: a cut lets nothing go that the loudness ceiling
+        // holds (readings from the onset on).
+        let high = max_momentary_between(&out, 15.1, 17.1);
         let advert_out = integrated_between(&out, 16.1, 20.1);
-        eprintln!("{name}: advert {advert_out:.1} LUFS, its first seconds down to {low:.1}");
+        eprintln!("{name}: advert {advert_out:.1} LUFS, its first seconds {low:.1} … {high:.1}");
         assert!(
             low >= TARGET - bound,
             "{name}: the advert's first seconds down to {low:.1} LUFS"
         );
+        let limit = TARGET + f64::from(p.agc.max_momentary_lu) + 0.5;
+        assert!(
+            high <= limit,
+            "{name}: the advert's first seconds up to {high:.1} LUFS"
+        );
         assert!(
             (advert_out - TARGET).abs() <= 1.5,
             "{name}: advert at {advert_out:.1} LUFS"
+        );
+    }
+}
+
+#[test]
+fn a_slam_after_quiet_speech_does_not_leave_the_voice_after_it_far_down() {
+    // Quiet speech lifted by 24 dB, a 60 ms slam 37 LU louder, 0.4 s of silence, the voice
+    // again. The slam engaged the onset gain and, still in the onset's energy average when
+    // the onset was confirmed 150 ms on, became the programme estimate: the voice after it
+    // came out 25–35 LU under itself for half a second and climbed back over another.
+    for (name, p) in [
+        ("default", ChainParams::default()),
+        ("compressor −60 dBFS 20:1", heavy_compressor_params()),
+    ] {
+        let mut x = speech_at(15.0, 700, -40.0);
+        let mut loud = dense_music_like(1.0, 701);
+        normalise(&mut loud, -3.0);
+        x.extend_from_slice(&loud[..(0.06 * RATE as f64) as usize * CH]);
+        x.extend(silence(0.4));
+        x.extend(speech_at(6.0, 702, -40.0));
+        let out = run_aligned(&p, &x);
+        let voice = integrated_between(&out, 5.0, 15.0);
+        let resumed = 15.46;
+        let m_in = momentary_series(&x);
+        let mut worst = f64::INFINITY;
+        for ((t, m), (_, mi)) in momentary_series(&out).into_iter().zip(&m_in) {
+            // Readings of the voice after the slam (their window past the silence).
+            if t >= resumed + 0.4 && t <= resumed + 2.0 && *mi > -44.0 {
+                worst = worst.min(m);
+            }
+        }
+        eprintln!("{name}: voice {voice:.1} LUFS before the slam, down to {worst:.1} after it");
+        assert!(worst.is_finite());
+        assert!(
+            worst >= voice - 6.0,
+            "{name}: the voice after the slam down to {worst:.1} LUFS, {voice:.1} before it"
         );
     }
 }
