@@ -81,9 +81,11 @@
 //! event is a new programme: the window
 //! starts over at its level, the ordinary gain falls to its goal (fast) and the onset gain
 //! gives back what the ordinary gain takes over; while the onset lasts it gives back cut its
-//! level so far no longer asks for with a 50 ms time constant. An event whose fast level
-//! falls [`ONSET_END_LU`] under its level so far before it is confirmed is a transient (a
-//! slam, a shot): the onset gain lets it go (150 ms release), the estimate stays, and the
+//! level so far no longer asks for with a 50 ms time constant. It is confirmed while it
+//! sounds; an event whose fast level stays [`ONSET_END_LU`] under its level so far for
+//! [`ONSET_END_S`] before it is confirmed is a transient (a slam, a shot; a loud talker's
+//! gaps between syllables are shorter): the onset gain lets it go (150 ms release), the
+//! estimate stays, and the
 //! momentary readings that still hold it (0.4 s) are no programme — otherwise a 60 ms slam,
 //! still in the energy average 150 ms on, became the programme and the voice after it came
 //! out 30 LU down for a second. The chain drops the makeup behind the compressor at an
@@ -182,9 +184,11 @@ pub const ONSET_EXCESS_LU: f64 = 9.0;
 pub const ONSET_HOLD_LU: f64 = 1.0;
 /// An onset lasting this long raises the programme estimate, s.
 pub const ONSET_CONFIRM_S: f64 = 0.15;
-/// An onset whose fast level falls this far under its level so far before it lasted
-/// [`ONSET_CONFIRM_S`] is over (a transient), LU.
+/// An onset not yet confirmed whose fast level stays this far under its level so far for
+/// [`ONSET_END_S`] is over (a transient), LU.
 pub const ONSET_END_LU: f64 = 10.0;
+/// See [`ONSET_END_LU`], s: longer than the gaps between a loud talker's syllables.
+pub const ONSET_END_S: f64 = 0.2;
 /// A fast level held this far above the loudness of the last 2 s (and the target) for
 /// [`SUSTAIN_S`] is a louder programme arriving: an onset, LU.
 pub const SUSTAINED_LU: f64 = 9.0;
@@ -452,6 +456,10 @@ pub struct Agc {
     /// Time since an onset ended as a transient (before it was confirmed), s: the momentary
     /// readings hold it for their window's length and are no programme.
     since_transient_s: f64,
+    /// How long the onset being caught has been far under its level so far, s.
+    onset_quiet_s: f64,
+    /// Count of onsets let go as transients (wrapping).
+    transients: u32,
     /// The level of the onset being caught so far, LUFS (the fast level at its start, then
     /// the energy average since it began).
     onset_level: f64,
@@ -562,6 +570,8 @@ impl Agc {
             onset_frames: 0,
             onset_confirmed: false,
             since_transient_s: f64::INFINITY,
+            onset_quiet_s: 0.0,
+            transients: 0,
             onset_level: LUFS_FLOOR,
             adopted_rise: false,
             resume_level: LUFS_FLOOR,
@@ -677,6 +687,13 @@ impl Agc {
     /// Real-time safe.
     pub fn onset_elapsed_s(&self) -> Option<f64> {
         (self.onset_s >= 0.0).then_some(self.onset_s)
+    }
+
+    /// Number of loud onsets so far that were over before they were confirmed (wrapping):
+    /// transients, after which the programme before them goes on. Stages after the AGC
+    /// take back what they dropped at such an onset. Real-time safe.
+    pub fn transients(&self) -> u32 {
+        self.transients
     }
 
     /// Number of programme changes so far (wrapping): loud onsets, adopted quieter
@@ -946,6 +963,7 @@ impl Agc {
             self.changes = self.changes.wrapping_add(1);
             self.onset_s = 0.0;
             self.onset_confirmed = false;
+            self.onset_quiet_s = 0.0;
             self.since_onset_s = 0.0;
             self.onset_sum = 0.0;
             self.onset_frames = 0;
@@ -979,19 +997,27 @@ impl Agc {
             // The level going into the compressor is held at the target; the chain drops the
             // makeup behind the compressor at an onset, so that is what comes out.
             want = (target + ONSET_HOLD_LU - (level + self.gain_db)).min(0.0);
-            if !self.onset_confirmed && self.onset_s >= FAST_WINDOW_S && fast < level - ONSET_END_LU
-            {
+            // How long the event has been quiet (its fast level far under its level so far):
+            // a gap between a loud talker's syllables is short, the end of a slam is not.
+            if self.onset_s >= FAST_WINDOW_S && fast < level - ONSET_END_LU {
+                self.onset_quiet_s += dt;
+            } else {
+                self.onset_quiet_s = 0.0;
+            }
+            if !self.onset_confirmed && self.onset_quiet_s >= ONSET_END_S {
                 // Over before it became a programme (a slam, a shot, a clap): a transient.
                 // The onset gain lets go (its release) and the programme estimate stays:
                 // the voice after it is not taken for far under a new, loud programme.
                 want = 0.0;
                 self.onset_s = -1.0;
                 self.since_transient_s = 0.0;
+                self.transients = self.transients.wrapping_add(1);
             } else if self.onset_confirmed {
                 // The estimate has the event's level: the fast gain covers what the ordinary
                 // gain has still to fall.
                 want = (target + ONSET_HOLD_LU - (self.level + self.gain_db)).min(0.0);
-            } else if self.onset_s >= ONSET_CONFIRM_S && want < -0.5 {
+            } else if self.onset_s >= ONSET_CONFIRM_S && want < -0.5 && self.onset_quiet_s == 0.0 {
+                // (Confirmed while it sounds: in a gap, it waits for more of it or its end.)
                 // A lasting louder programme: the estimate takes it, the ordinary gain
                 // follows and takes the cut over.
                 self.onset_confirmed = true;

@@ -258,9 +258,26 @@ pub struct Chain {
     /// Programme changes seen, and the re-learning time left, s.
     changes_seen: u32,
     relearn_s: f64,
+    /// What was learnt of the programme's losses when the last loud onset dropped it, and
+    /// the AGC's transients seen: an onset let go as a transient gives it back.
+    before_onset: Option<LearntLosses>,
+    transients_seen: u32,
     out_block_peak: f32,
     /// Powers and exponentials of the control updates whose arguments rarely change.
     memo: ControlMemo,
+}
+
+/// What the automatic makeup and the loudness ceiling's credit had learnt of a programme,
+/// kept across a loud onset that may turn out to be a transient ([`Chain`]'s
+/// `before_onset`).
+#[derive(Debug, Clone, Copy)]
+struct LearntLosses {
+    comp_in: f64,
+    comp_out: f64,
+    comp_curve: f64,
+    comp_learnt_s: f64,
+    makeup_extra_db: f64,
+    ceil_credit: f64,
 }
 
 /// Last arguments and values of the powers and exponentials in [`Chain::track_loss`] and
@@ -386,6 +403,8 @@ impl Chain {
             relearn_alpha: one_pole_alpha(RELEARN_TAU_S, rate as f64 / STEP as f64),
             changes_seen: 0,
             relearn_s: 0.0,
+            before_onset: None,
+            transients_seen: 0,
             fold_e: 0.0,
             fold_w: 0.0,
             fold_counts: true,
@@ -586,6 +605,14 @@ impl Chain {
                 // says nothing about it. The makeup drops at once to what the compressor's
                 // curve takes off the level going in (plus the limiter's part) and is learnt
                 // anew from there, so the onset never comes out louder than the target.
+                self.before_onset = Some(LearntLosses {
+                    comp_in: self.comp_in,
+                    comp_out: self.comp_out,
+                    comp_curve: self.comp_curve,
+                    comp_learnt_s: self.comp_learnt_s,
+                    makeup_extra_db: self.makeup_extra_db,
+                    ceil_credit: self.ceil_credit,
+                });
                 self.comp_in = 0.0;
                 self.comp_out = 0.0;
                 self.comp_curve = 0.0;
@@ -599,6 +626,21 @@ impl Chain {
                 let keep = self.programme_curve_db(true) + lim;
                 self.compressor
                     .set_auto_makeup_db(self.compressor.auto_makeup_db().min(keep));
+            }
+        }
+        if self.agc.transients() != self.transients_seen {
+            self.transients_seen = self.agc.transients();
+            if let Some(b) = self.before_onset.take() {
+                // The onset was a transient (a slam, a shot) and the programme before it goes
+                // on: what was learnt of it comes back, and the makeup with it.
+                self.comp_in = b.comp_in;
+                self.comp_out = b.comp_out;
+                self.comp_curve = b.comp_curve;
+                self.comp_learnt_s = b.comp_learnt_s;
+                self.makeup_extra_db = b.makeup_extra_db;
+                self.ceil_credit = b.ceil_credit;
+                self.relearn_s = 0.0;
+                self.update_makeup();
             }
         }
         // Under the silence gate nothing is learnt: a gap in the programme (which the AGC
