@@ -78,19 +78,18 @@
 //! going into the compressor at [`ONSET_HOLD_LU`] above the target, using the energy average
 //! since the onset; the AGC's whole cut (ordinary + onset gain) stays within `max_cut_db`,
 //! so with the ordinary gain at that limit the event is over. After [`ONSET_CONFIRM_S`] the
-//! event is a new programme: the window
-//! starts over at its level, the ordinary gain falls to its goal (fast) and the onset gain
-//! gives back what the ordinary gain takes over; while the onset lasts it gives back cut its
-//! level so far no longer asks for with a 50 ms time constant. It is confirmed while it
-//! sounds; an event whose fast level stays [`ONSET_END_LU`] under its level so far for
-//! [`ONSET_END_S`] before it is confirmed is a transient (a slam, a shot; a loud talker's
-//! gaps between syllables are shorter): the onset gain lets it go (150 ms release), the
-//! estimate stays, and the
-//! momentary readings that still hold it (0.4 s) are no programme — otherwise a 60 ms slam,
-//! still in the energy average 150 ms on, became the programme and the voice after it came
-//! out 30 LU down for a second. The chain drops the makeup behind the compressor at an
-//! onset and learns it anew. Speech syllables and drum hits are not new relative to the last 2 s
-//! and do not last, and never engage it. (A louder programme whose peaks are no louder than
+//! event is a new programme: the window starts over at its level, the ordinary gain falls to
+//! its goal (fast) and the onset gain gives back what the ordinary gain takes over; while the
+//! onset lasts it gives back cut its level so far no longer asks for with a 50 ms time
+//! constant. It is confirmed while it sounds; an event whose fast level stays
+//! [`ONSET_END_LU`] under its level so far for [`ONSET_END_S`] before it is confirmed is a
+//! transient (a slam, a shot; a loud talker's gaps between syllables are shorter): the onset
+//! gain lets it go (150 ms release), the estimate stays, and the momentary readings that
+//! still hold it (0.4 s) are no programme — otherwise a 60 ms slam, still in the energy
+//! average 150 ms on, became the programme and the voice after it came out 30 LU down for a
+//! second. The chain drops the makeup behind the compressor at an onset and learns it anew
+//! (and takes back what it dropped when the onset was a transient). Speech syllables and
+//! drum hits are not new relative to the last 2 s and do not last, and never engage it. (A louder programme whose peaks are no louder than
 //! the speech before it — dense music after lively dialogue — is left to the programme
 //! window and the chain's loudness ceiling.)
 //!

@@ -59,9 +59,8 @@
 //! # Why one file
 //! The chain owns the order of the stages and everything that lives between them (the
 //! automatic makeup, the loudness ceiling, the compressor's and the ceiling's rescale on sharp
-//! AGC cuts, the
-//! meters around the stages); those in-between parts read more than one stage and belong to
-//! no single one.
+//! AGC cuts, the meters around the stages); those in-between parts read more than one stage
+//! and belong to no single one.
 
 use crate::agc::{Agc, ONSET_CONFIRM_S, ONSET_EXCESS_LU, STEP, TAU_GAIN};
 use crate::compressor::Compressor;
@@ -998,8 +997,8 @@ impl Chain {
     }
 
     /// What the compressor's curve takes off the programme's level as it goes into the
-    /// compressor (the AGC's estimate of its input plus its gain — in a loud onset's first
-    /// moments the onset's own level, [`Agc::level_in_force_lufs`]; with `capped`, at most
+    /// compressor (the AGC's estimate of its input plus its gain — while a loud onset is
+    /// caught, the onset's own level, [`Agc::level_in_force_lufs`]; with `capped`, at most
     /// the target), dB. The automatic makeup is this (capped) plus what the compressor takes
     /// beyond it (measured against the level not capped) and the limiter's part, so it moves
     /// with the AGC's gain at once: a compressor at −60 dBFS 20:1 takes 40 dB and more, and a

@@ -497,7 +497,7 @@ fn a_slam_after_quiet_speech_does_not_leave_the_voice_after_it_far_down() {
     // Quiet speech lifted by 24 dB, a 60 ms slam 37 LU louder, 0.4 s of silence, the voice
     // again. The slam engaged the onset gain and, still in the onset's energy average when
     // the onset was confirmed 150 ms on, became the programme estimate: the voice after it
-    // came out 25–35 LU under itself for half a second and climbed back over another.
+    // came out 30–37 LU under itself for half a second and climbed back over another.
     for (name, p) in [
         ("default", ChainParams::default()),
         ("compressor −60 dBFS 20:1", heavy_compressor_params()),
