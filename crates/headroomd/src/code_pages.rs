@@ -17,6 +17,15 @@
 //! identical to the file — and no locked pages (`mlockall`, e.g. PipeWire's `mem.mlock-all`,
 //! is left alone: the user asked for resident code). Writable mappings, the relocated
 //! read-only data (`RELRO`, copy-on-write pages) and the shared libraries are never touched.
+//!
+//! The executable's first pages stay mapped ([`KEPT_HEAD`]): its ELF headers, `.interp` and
+//! the dynamic symbol tables (`.dynsym`, `.gnu.version`, `.gnu.hash`, `.dynstr`), which the
+//! dynamic loader still reads after start-up: when a tap starts, `strcmp` in the loader reads
+//! `.interp` (most likely `dlopen`, PipeWire loading a plugin, comparing names against the
+//! loader's own entry, whose name points there; `dlopen` also looks symbols up in the global
+//! scope, the executable's tables first). Released, the first such read faults them back with
+//! a fault-around window that maps the whole start of the file (headers, the symbol tables and
+//! the relocations after them: the page cache's 128 kB folio, resident again for 12 kB).
 
 use std::io;
 
@@ -25,7 +34,8 @@ use std::io;
 pub enum Released {
     /// Dropped the mappings' resident pages: how many kB were resident.
     Dropped {
-        /// Resident kB of the released mappings before the call.
+        /// Resident kB of the released mappings before the call (their kept first pages
+        /// included).
         resident_kb: u64,
     },
     /// Left alone: some of the mappings have locked pages.
@@ -34,12 +44,21 @@ pub enum Released {
     NotFound,
 }
 
-/// One mapping of `/proc/self/smaps`: its range, permissions, path and the fields used here.
+/// How much of the start of the executable's file stays mapped (rounded up to whole pages):
+/// what the dynamic loader reads of it after start-up (module doc). With `lld`'s layout the
+/// ELF and program headers, `.interp`, `.dynsym`, `.gnu.version(_r)`, `.gnu.hash` and `.dynstr`
+/// end at ≈ 9 kB into the file, in the third 4 kB page (the relocations, read only at start-up,
+/// begin in that page and carry on after it).
+pub const KEPT_HEAD: usize = 12 * 1024;
+
+/// One mapping of `/proc/self/smaps`: its range, permissions, file offset, path and the
+/// fields used here.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Mapping {
     start: usize,
     end: usize,
     perms: String,
+    offset: u64,
     path: String,
     rss_kb: u64,
     anonymous_kb: u64,
@@ -58,12 +77,17 @@ fn mappings(smaps: &str) -> Vec<Mapping> {
                     (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
                 {
                     let perms = words.next().unwrap_or("").to_string();
-                    // offset, device, inode, then the path (which may contain spaces).
-                    let path = words.skip(3).collect::<Vec<_>>().join(" ");
+                    let offset = words
+                        .next()
+                        .and_then(|o| u64::from_str_radix(o, 16).ok())
+                        .unwrap_or(0);
+                    // device, inode, then the path (which may contain spaces).
+                    let path = words.skip(2).collect::<Vec<_>>().join(" ");
                     out.push(Mapping {
                         start,
                         end,
                         perms,
+                        offset,
                         path,
                         ..Mapping::default()
                     });
@@ -116,6 +140,18 @@ fn candidates(maps: &[Mapping], code: usize) -> Result<Vec<&Mapping>, Released> 
     Ok(ours)
 }
 
+/// The range of `m` to release: all of it, except for the mapping of the file's start, whose
+/// first [`KEPT_HEAD`] bytes (rounded up to `page`, a power of two) stay; `None` when nothing
+/// is left to release.
+fn released_range(m: &Mapping, page: usize) -> Option<(usize, usize)> {
+    let start = if m.offset == 0 {
+        m.start.saturating_add((KEPT_HEAD + page - 1) & !(page - 1))
+    } else {
+        m.start
+    };
+    (start < m.end).then_some((start, m.end))
+}
+
 /// Drops the resident pages of the executable's code mapping (see the module's doc). Call it
 /// once, after start-up; never from a real-time thread. Threads running meanwhile simply
 /// fault their code back. Errors: `/proc/self/smaps` unreadable, no such mapping, or
@@ -127,20 +163,23 @@ pub fn release_code_pages() -> io::Result<Released> {
         Ok(m) => m,
         Err(r) => return Ok(r),
     };
+    // SAFETY: sysconf has no preconditions.
+    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        p if p > 0 && (p as usize).is_power_of_two() => p as usize,
+        _ => 4096,
+    };
     let mut resident_kb = 0;
     for m in ours {
-        // SAFETY: [start, end) is a whole mapping of this process (page-aligned, from
+        let Some((start, end)) = released_range(m, page) else {
+            continue;
+        };
+        // SAFETY: [start, end) is a page-aligned part of a mapping of this process (from
         // smaps) of the executable's file, private, not writable, without private or locked
         // pages: MADV_DONTNEED only unmaps pages identical to the file's, which the next
         // access maps again from the page cache. No Rust object lives in these pages (they
         // hold code and constants, never written), so no reference is invalidated.
-        let r = unsafe {
-            libc::madvise(
-                m.start as *mut libc::c_void,
-                m.end - m.start,
-                libc::MADV_DONTNEED,
-            )
-        };
+        let r =
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
         if r != 0 {
             return Err(io::Error::last_os_error());
         }
@@ -190,6 +229,7 @@ Rss:                   4 kB
         let m = mapping_at(&maps, 0x55d0c0100000).unwrap();
         assert_eq!((m.start, m.end), (0x55d0c00c7000, 0x55d0c034b000));
         assert_eq!(m.perms, "r-xp");
+        assert_eq!(m.offset, 0xc6000);
         assert_eq!(m.path, "/usr/bin/head room d");
         assert_eq!((m.rss_kb, m.anonymous_kb, m.locked_kb), (2300, 0, 0));
         assert_eq!(mapping_at(&maps, 0x7f0000200000).unwrap().path, "");
@@ -219,6 +259,25 @@ Rss:                   4 kB
             candidates(&mappings(&locked), 0x55d0c0100000).unwrap_err(),
             Released::Locked
         );
+        // The mapping of the file's start keeps its first pages; the others are released
+        // whole; one no larger than the kept pages is not released at all.
+        assert_eq!(
+            released_range(ours[0], 4096),
+            Some((0x55d0c0000000 + 0x3000, 0x55d0c00c7000))
+        );
+        assert_eq!(
+            released_range(ours[0], 65536),
+            Some((0x55d0c0010000, 0x55d0c00c7000))
+        );
+        assert_eq!(
+            released_range(ours[1], 4096),
+            Some((0x55d0c00c7000, 0x55d0c034b000))
+        );
+        let small = Mapping {
+            end: 0x55d0c0003000,
+            ..ours[0].clone()
+        };
+        assert_eq!(released_range(&small, 4096), None);
         // Code with a private page (a debugger's breakpoint): that mapping is left alone.
         let patched = SMAPS.replacen(
             "Anonymous:             0 kB",
