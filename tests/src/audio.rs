@@ -84,6 +84,42 @@ pub fn white_noise(len: usize, seed: u64) -> impl Iterator<Item = f64> {
     (0..len).map(move |_| rng.bipolar())
 }
 
+/// `frames` mono samples at 48 kHz of a sine at a quarter of the rate sampled 45° off its
+/// zero crossings: samples at ±1, crests of √2 (+3.01 dBTP) between them, faded in over
+/// 10 ms so that the onset does not ring (the true-peak tests' worst inter-sample case).
+pub fn quarter_rate_sine_at_45(frames: usize) -> Vec<f32> {
+    use std::f64::consts::PI;
+    (0..frames)
+        .map(|n| {
+            let fade = (n as f64 / 480.0).min(1.0);
+            let ph = PI / 2.0 * n as f64 + PI / 4.0;
+            (fade * 2f64.sqrt() * ph.sin()) as f32
+        })
+        .collect()
+}
+
+/// `frames` mono samples at 48 kHz of programme-like test material for the true-peak tests:
+/// a chord whose level moves, drum-like bursts of [`white_noise`] (`seed`) four times a
+/// second, soft-clipped.
+pub fn programme_like(frames: usize, seed: u64) -> Vec<f32> {
+    use std::f64::consts::PI;
+    let mut hiss = white_noise(frames, seed);
+    (0..frames)
+        .map(|n| {
+            let t = n as f64 / 48_000.0;
+            let env = 0.5 + 0.4 * (2.0 * PI * 0.7 * t).sin();
+            let chord: f64 = [220.0, 277.2, 329.6, 1760.0]
+                .iter()
+                .enumerate()
+                .map(|(k, f)| (2.0 * PI * f * t + k as f64).sin() / (1.0 + k as f64))
+                .sum();
+            let hit = (-((t * 4.0).fract()) * 30.0).exp();
+            let h = hiss.next().unwrap_or(0.0);
+            (1.2 * (env * chord * 0.6 + hit * h)).tanh() as f32
+        })
+        .collect()
+}
+
 /// Reads a WAV file (integer or float, RIFF or RF64) as interleaved `f32`. Tolerates a
 /// header whose length fields were never finalised (as a killed `pw-record` leaves them),
 /// reading what is there.

@@ -458,9 +458,7 @@ fn refine(coef: &[[f32; FINE_TAPS]], grid_gain: f32, w: &[f32], best: f32) -> f3
 /// Test signals and a brute-force reference, shared with the analysis tests.
 #[cfg(test)]
 pub(crate) mod reference {
-    use std::f64::consts::PI;
-
-    use headroom_tests::audio::white_noise;
+    use headroom_tests::audio::{programme_like, quarter_rate_sine_at_45, white_noise};
 
     /// True peak (dB) of mono `x` by brute force (the tests' shared reference: 32 points
     /// per sample of a 128-tap Kaiser-windowed sinc).
@@ -481,31 +479,8 @@ pub(crate) mod reference {
             train.extend(silence(700 + 37 * k));
         }
         let white: Vec<f32> = white_noise(48_000, 3).map(|v| v as f32).collect();
-        // fs/4 at 45°: samples at ±1, peaks √2 between them (+3.01 dBTP), faded in over
-        // 10 ms and cut off after 0.5 s.
-        let isp: Vec<f32> = (0..24_000)
-            .map(|n| {
-                let fade = (n as f64 / 480.0).min(1.0);
-                let ph = PI / 2.0 * n as f64 + PI / 4.0;
-                (fade * 2f64.sqrt() * ph.sin()) as f32
-            })
-            .collect();
-        // Programme-like: chords with moving levels, drums-like noise bursts, soft clipping.
-        let mut hiss = white_noise(96_000, 11);
-        let prog: Vec<f32> = (0..96_000)
-            .map(|n| {
-                let t = n as f64 / 48_000.0;
-                let env = 0.5 + 0.4 * (2.0 * PI * 0.7 * t).sin();
-                let chord: f64 = [220.0, 277.2, 329.6, 1760.0]
-                    .iter()
-                    .enumerate()
-                    .map(|(k, f)| (2.0 * PI * f * t + k as f64).sin() / (1.0 + k as f64))
-                    .sum();
-                let hit = (-((t * 4.0).fract()) * 30.0).exp();
-                let h = hiss.next().unwrap_or(0.0);
-                (1.2 * (env * chord * 0.6 + hit * h)).tanh() as f32
-            })
-            .collect();
+        let isp = quarter_rate_sine_at_45(24_000);
+        let prog = programme_like(96_000, 11);
         vec![
             ("impulse", clicks(&[1.0])),
             ("pair", clicks(&[1.0, -1.0])),

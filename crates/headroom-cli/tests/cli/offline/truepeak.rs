@@ -2,10 +2,10 @@
 //! inter-sample-peak sine and programme-like material: within 0.2 dB of a brute-force long
 //! sinc, and not under ffmpeg's `ebur128=peak=true`.
 
-use std::f64::consts::PI;
 use std::path::Path;
 
 use headroom_cli::audio::{Audio, OutputSamples};
+use headroom_tests::audio::{programme_like, quarter_rate_sine_at_45};
 
 use crate::support::audio::{analyze_json, ffmpeg_true_peak_db, true_peak_reference_db};
 use crate::support::{headroom, text};
@@ -24,30 +24,8 @@ fn signals() -> Vec<(&'static str, Vec<f32>)> {
         v.extend(std::iter::repeat_n(0.0, 4000));
         v
     };
-    // fs/4 at 45°: samples at ±1, crests of √2 (+3.01 dBTP) between them; faded in over
-    // 10 ms so that the onset does not ring.
-    let sine: Vec<f32> = (0..24_000)
-        .map(|n| {
-            let fade = (n as f64 / 480.0).min(1.0);
-            (fade * 2f64.sqrt() * (PI / 2.0 * n as f64 + PI / 4.0).sin()) as f32
-        })
-        .collect();
-    // Programme-like: a chord with a moving level, noise hits, soft clipping.
-    let mut hiss = noise(72_000, 5);
-    let prog: Vec<f32> = (0..72_000)
-        .map(|n| {
-            let t = n as f64 / f64::from(RATE);
-            let env = 0.5 + 0.4 * (2.0 * PI * 0.7 * t).sin();
-            let chord: f64 = [196.0, 246.9, 293.7, 2349.0]
-                .iter()
-                .enumerate()
-                .map(|(k, f)| (2.0 * PI * f * t + k as f64).sin() / (1.0 + k as f64))
-                .sum();
-            let hit = (-(t * 3.0).fract() * 25.0).exp();
-            let h = f64::from(hiss.next().unwrap_or(0.0));
-            (1.3 * (env * chord * 0.6 + hit * h)).tanh() as f32
-        })
-        .collect();
+    let sine = quarter_rate_sine_at_45(24_000);
+    let prog = programme_like(72_000, 5);
     vec![
         ("alternating pair", clicks(&[1.0, -1.0])),
         ("alternating triple", clicks(&[0.9, -0.9, 0.9])),
