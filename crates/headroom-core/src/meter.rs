@@ -773,6 +773,8 @@ pub struct LiveMeter {
     /// Whether integrated loudness, LRA and true peak are measured (see
     /// [`LiveMeter::loudness_only`]).
     full: bool,
+    /// Whether the true peak is interpolated (see [`LiveMeter::set_true_peak`]).
+    true_peak: bool,
     max_true_peak: f32,
     max_sample_peak: f32,
     block_peak: f32,
@@ -812,6 +814,7 @@ impl LiveMeter {
             integrated: Histogram::new(),
             lra: Histogram::new(),
             full: true,
+            true_peak: true,
             max_true_peak: 0.0,
             max_sample_peak: 0.0,
             block_peak: 0.0,
@@ -832,6 +835,22 @@ impl LiveMeter {
         m.integrated = Histogram::disabled();
         m.lra = Histogram::disabled();
         m
+    }
+
+    /// Turns the true-peak interpolation on (the default) or off. Off, the meter skips the
+    /// 4× (or 2×) interpolation, most of its cost after the K-weighting, and its true peaks
+    /// ([`true_peak_dbtp`](Self::true_peak_dbtp),
+    /// [`block_true_peak_dbtp`](Self::block_true_peak_dbtp)) read the sample peaks; loudness,
+    /// range and sample peak are unchanged. For a meter whose true peak nobody reads (the
+    /// offline render measures its own). Takes effect from the next `process` call; real-time
+    /// safe.
+    pub fn set_true_peak(&mut self, on: bool) {
+        self.true_peak = on;
+    }
+
+    /// Whether the true peak is interpolated ([`set_true_peak`](Self::set_true_peak)).
+    pub fn true_peak_enabled(&self) -> bool {
+        self.true_peak
     }
 
     /// Forgets everything measured so far. Real-time safe (no allocation).
@@ -1061,7 +1080,7 @@ impl LiveMeter {
     fn finish(&mut self, n: usize, chunk_peak: f32) {
         let mut peak = self.block_peak.max(chunk_peak);
         // Interpolated points (true peak).
-        if self.full && self.tp.factor() > 1 {
+        if self.full && self.true_peak && self.tp.factor() > 1 {
             for c in self.chans.iter() {
                 if let Some(src) = c.buf.get(..HIST + n) {
                     peak = peak.max(self.tp.peak(src, n));

@@ -474,6 +474,9 @@ fn run(
     let enc = Encoder::new(Box::new(file), target.seekable(), &shown, spec)?;
     let (rate, ch) = (spec.rate, spec.channels.max(1));
     let mut chain = Chain::new(rate, ch, opts.block, &opts.params);
+    // The summary's true peaks are measured on the reading and writing threads
+    // (`FineTruePeak`); the meters' own would be read by nobody.
+    chain.set_meter_true_peak(false);
     let latency = chain.latency_frames();
     let bar = if opts.progress {
         super::frames_bar(spec.frames_hint, rate, &shown.display().to_string())

@@ -219,6 +219,59 @@ fn meters_report_levels_gain_and_reductions() {
 }
 
 #[test]
+fn meters_without_true_peak_leave_the_audio_and_the_loudness_alone() {
+    let p = ChainParams::default();
+    let mut x = music_like(6.0, 9);
+    normalise(&mut x, -30.0);
+    // Then a quarter-rate sine at 45° (its samples at 0.707 of its peak): its true peak is
+    // 3 dB over its sample peak, and over anything in the music.
+    for i in 0..9600 {
+        let v = (std::f64::consts::FRAC_PI_2 * i as f64 + std::f64::consts::FRAC_PI_4).sin() * 0.5;
+        x.extend([v as f32; CH]);
+    }
+    for block in [64, 1024] {
+        let mut on = Chain::new(RATE, CH, block, &p);
+        let mut off = Chain::new(RATE, CH, block, &p);
+        off.set_meter_true_peak(false);
+        let (a, b) = (run(&mut on, &x, block), run(&mut off, &x, block));
+        let bits = |v: &[f32]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+        assert!(bits(&a) == bits(&b), "block {block}: the audio differs");
+        let (m_on, m_off) = (on.meters(), off.meters());
+        for (what, x, y) in [
+            ("in M", m_on.in_momentary_lufs, m_off.in_momentary_lufs),
+            ("in S", m_on.in_short_term_lufs, m_off.in_short_term_lufs),
+            ("in I", m_on.in_integrated_lufs, m_off.in_integrated_lufs),
+            ("out M", m_on.out_momentary_lufs, m_off.out_momentary_lufs),
+            ("out S", m_on.out_short_term_lufs, m_off.out_short_term_lufs),
+            ("out I", m_on.out_integrated_lufs, m_off.out_integrated_lufs),
+        ] {
+            assert_eq!(x, y, "block {block}: {what}");
+        }
+        for (on, off) in [
+            (on.input_meter(), off.input_meter()),
+            (on.output_meter(), off.output_meter()),
+        ] {
+            assert_eq!(on.sample_peak_dbfs(), off.sample_peak_dbfs());
+            assert_eq!(on.loudness_range_lu(), off.loudness_range_lu());
+            assert_eq!(off.true_peak_dbtp(), off.sample_peak_dbfs());
+        }
+        // The input's true peak: the sine's, 3 dB over its samples, only when interpolated.
+        let tp_in = on.input_meter().true_peak_dbtp();
+        assert!((tp_in + 6.02).abs() < 0.1, "block {block}: {tp_in} dBTP");
+        assert!(tp_in > off.input_meter().true_peak_dbtp() + 2.5);
+        assert!(
+            m_on.in_true_peak_dbtp > m_off.in_true_peak_dbtp + 2.5,
+            "block {block}"
+        );
+    }
+    // Kept through `prepare`.
+    let mut c = Chain::new(RATE, CH, 256, &p);
+    c.set_meter_true_peak(false);
+    c.prepare(44_100, 512);
+    assert!(!c.input_meter().true_peak_enabled() && !c.output_meter().true_peak_enabled());
+}
+
+#[test]
 fn target_change_glides_without_clicks() {
     let p = ChainParams::default();
     let x = sine(1000.0, 0.1, 16.0);
