@@ -58,6 +58,7 @@
 
 use crate::meter::{load_stereo_dispatch, peak_to_db};
 use crate::truepeak::{sanitize, BlockInterpolator, DELAY, TAPS};
+use crate::util::abs_peak;
 
 /// Taps on each side of an interpolated point.
 const HALF: usize = 48;
@@ -357,11 +358,7 @@ impl FineTruePeak {
         let buf = &chan.buf;
         // No fine point of this chunk can reach `best` when the samples its windows hold are
         // all below `best / fine_gain`: nothing to screen.
-        let loudest = buf
-            .get(..HIST + n)
-            .unwrap_or_default()
-            .iter()
-            .fold(0.0f32, |m, &v| if v.abs() > m { v.abs() } else { m });
+        let loudest = abs_peak(buf.get(..HIST + n).unwrap_or_default());
         if loudest * self.fine_gain < self.best {
             if let Some(chan) = self.chans.get_mut(c) {
                 chan.buf.copy_within(n..n + HIST, 0);
@@ -376,7 +373,8 @@ impl FineTruePeak {
         // Candidates, highest screen value first (it raises the threshold soonest); on dense
         // loud material only the highest MAX_REFINED.
         let gain = self.screen_gain;
-        let top = vals.iter().fold(0.0f32, |m, &v| if v > m { v } else { m });
+        // (The values are magnitudes: their largest |value| is their largest.)
+        let top = abs_peak(vals);
         let mut cand = std::mem::take(&mut self.cand);
         cand.clear();
         if top > 0.0 && top * gain >= self.best {
