@@ -60,7 +60,7 @@
 //! is what keeps it allocation-free and fast. The Tech 3341/3342 conformance tests are at the
 //! end of the file.
 
-use crate::truepeak::{sanitize, BlockInterpolator, TAPS};
+use crate::truepeak::{sanitize, BlockInterpolator, METER_MAX_INPUT, TAPS};
 use crate::LUFS_FLOOR;
 
 /// Peak value (dBFS / dBTP) reported for digital silence: −144 dB (the floor of 24-bit audio
@@ -539,8 +539,8 @@ fn run_quad_avx(
 
 /// De-interleaves and sanitises the stereo frames `x` into `da` and `db` (the same length,
 /// half of `x`'s); returns each channel's sample peak. Written in fixed-size arrays of eight
-/// frames so that it vectorises; [`load_stereo_dispatch`] runs it compiled for AVX where the
-/// meter uses AVX (the same operations per lane, so the same results bit for bit).
+/// frames so that it vectorises: the form for other CPUs and for the last frames of the
+/// register forms that [`load_stereo_dispatch`] runs on x86-64 (the same values bit for bit).
 #[inline(always)]
 fn load_stereo(da: &mut [f32], db: &mut [f32], x: &[f32]) -> (f32, f32) {
     let mut ma = 0.0f32;
@@ -592,17 +592,134 @@ fn load_stereo(da: &mut [f32], db: &mut [f32], x: &[f32]) -> (f32, f32) {
     (ma, mb)
 }
 
-/// [`load_stereo`] compiled for AVX.
-///
-/// # Safety
-/// The CPU must support AVX.
+/// [`load_stereo`] with AVX registers: eight frames per step, sanitised (the same selects as
+/// [`sanitize`], lane by lane) and split into the two channels with in-register shuffles, so
+/// the same values bit for bit. (Compiled from the lane arrays, the split went through the
+/// stack and reloaded halves of two stores, which the CPU cannot forward: a stall on every
+/// eight frames.)
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn load_stereo_avx(da: &mut [f32], db: &mut [f32], x: &[f32]) -> (f32, f32) {
-    load_stereo(da, db, x)
+fn load_stereo_avx(da: &mut [f32], db: &mut [f32], x: &[f32]) -> (f32, f32) {
+    use std::arch::x86_64::*;
+    let n = da.len().min(db.len()).min(x.len() / 2);
+    let body = n / 8 * 8;
+    let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let sign = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MIN));
+    let lim = _mm256_set1_ps(METER_MAX_INPUT);
+    let tiny = _mm256_set1_ps(1e-20);
+    let inf = _mm256_set1_ps(f32::INFINITY);
+    // `sanitize`: 1e−20 ≤ |v| < ∞ keeps `v` (clamped to ±limit), anything else (NaN too,
+    // which fails every comparison) is 0.
+    let san = |v: __m256| -> __m256 {
+        let a = _mm256_and_ps(v, abs);
+        let over = _mm256_cmp_ps::<_CMP_GT_OQ>(a, lim);
+        let clamped = _mm256_blendv_ps(v, _mm256_or_ps(lim, _mm256_and_ps(v, sign)), over);
+        let keep = _mm256_and_ps(
+            _mm256_cmp_ps::<_CMP_GE_OQ>(a, tiny),
+            _mm256_cmp_ps::<_CMP_LT_OQ>(a, inf),
+        );
+        _mm256_and_ps(keep, clamped)
+    };
+    let (mut ma, mut mb) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let mut i = 0;
+    while i < body {
+        // SAFETY: i + 8 ≤ n, so the loads read x[2i .. 2i + 16] ⊂ x (2n ≤ x.len()) and the
+        // stores write da[i .. i + 8] and db[i .. i + 8] (n ≤ both lengths).
+        let (a, b) = unsafe {
+            let p = x.as_ptr().add(2 * i);
+            let y0 = san(_mm256_loadu_ps(p));
+            let y1 = san(_mm256_loadu_ps(p.add(8)));
+            // [l0 r0 l1 r1 l4 r4 l5 r5] and [l2 r2 l3 r3 l6 r6 l7 r7] (frames 0–3 | 4–7 in
+            // the two halves), then even and odd elements of each half.
+            let lo = _mm256_permute2f128_ps::<0x20>(y0, y1);
+            let hi = _mm256_permute2f128_ps::<0x31>(y0, y1);
+            let a = _mm256_shuffle_ps::<0x88>(lo, hi);
+            let b = _mm256_shuffle_ps::<0xDD>(lo, hi);
+            _mm256_storeu_ps(da.as_mut_ptr().add(i), a);
+            _mm256_storeu_ps(db.as_mut_ptr().add(i), b);
+            (a, b)
+        };
+        // `if |v| > m { |v| } else { m }`, which is what `maxps(|v|, m)` computes.
+        ma = _mm256_max_ps(_mm256_and_ps(a, abs), ma);
+        mb = _mm256_max_ps(_mm256_and_ps(b, abs), mb);
+        i += 8;
+    }
+    let (mut la, mut lb) = ([0.0f32; 8], [0.0f32; 8]);
+    // SAFETY: each store writes the 8 `f32` of a local array.
+    unsafe {
+        _mm256_storeu_ps(la.as_mut_ptr(), ma);
+        _mm256_storeu_ps(lb.as_mut_ptr(), mb);
+    }
+    let top = |l: [f32; 8]| l.iter().fold(0.0f32, |m, &v| if v > m { v } else { m });
+    let (pa, pb) = match (
+        da.get_mut(body..n),
+        db.get_mut(body..n),
+        x.get(2 * body..2 * n),
+    ) {
+        (Some(ra), Some(rb), Some(rx)) => load_stereo(ra, rb, rx),
+        _ => (0.0, 0.0),
+    };
+    (top(la).max(pa), top(lb).max(pb))
 }
 
-/// [`load_stereo`], compiled for AVX when `wide`.
+/// [`load_stereo`] with SSE2 registers (part of every x86-64 CPU): four frames per step, the
+/// same operations as [`load_stereo_avx`] on half the width, so the same values bit for bit.
+#[cfg(target_arch = "x86_64")]
+fn load_stereo_sse2(da: &mut [f32], db: &mut [f32], x: &[f32]) -> (f32, f32) {
+    use std::arch::x86_64::*;
+    let n = da.len().min(db.len()).min(x.len() / 2);
+    let body = n / 4 * 4;
+    // SAFETY: SSE2 is part of the x86-64 baseline, so every intrinsic here is available.
+    // i + 4 ≤ n in the loop, so its loads read x[2i .. 2i + 8] ⊂ x (2n ≤ x.len()) and its
+    // stores write da[i .. i + 4] and db[i .. i + 4] (n ≤ both lengths); the last stores
+    // write the 4 `f32` of local arrays.
+    let (la, lb) = unsafe {
+        let abs = _mm_castsi128_ps(_mm_set1_epi32(0x7fff_ffff));
+        let sign = _mm_castsi128_ps(_mm_set1_epi32(i32::MIN));
+        let lim = _mm_set1_ps(METER_MAX_INPUT);
+        let tiny = _mm_set1_ps(1e-20);
+        let inf = _mm_set1_ps(f32::INFINITY);
+        let san = |v: __m128| -> __m128 {
+            let a = _mm_and_ps(v, abs);
+            let over = _mm_cmpgt_ps(a, lim);
+            let signed = _mm_or_ps(lim, _mm_and_ps(v, sign));
+            let clamped = _mm_or_ps(_mm_and_ps(over, signed), _mm_andnot_ps(over, v));
+            let keep = _mm_and_ps(_mm_cmpge_ps(a, tiny), _mm_cmplt_ps(a, inf));
+            _mm_and_ps(keep, clamped)
+        };
+        let (mut ma, mut mb) = (_mm_setzero_ps(), _mm_setzero_ps());
+        let mut i = 0;
+        while i < body {
+            let p = x.as_ptr().add(2 * i);
+            let q0 = san(_mm_loadu_ps(p));
+            let q1 = san(_mm_loadu_ps(p.add(4)));
+            let a = _mm_shuffle_ps::<0x88>(q0, q1);
+            let b = _mm_shuffle_ps::<0xDD>(q0, q1);
+            _mm_storeu_ps(da.as_mut_ptr().add(i), a);
+            _mm_storeu_ps(db.as_mut_ptr().add(i), b);
+            ma = _mm_max_ps(_mm_and_ps(a, abs), ma);
+            mb = _mm_max_ps(_mm_and_ps(b, abs), mb);
+            i += 4;
+        }
+        let (mut la, mut lb) = ([0.0f32; 4], [0.0f32; 4]);
+        _mm_storeu_ps(la.as_mut_ptr(), ma);
+        _mm_storeu_ps(lb.as_mut_ptr(), mb);
+        (la, lb)
+    };
+    let top = |l: [f32; 4]| l.iter().fold(0.0f32, |m, &v| if v > m { v } else { m });
+    let (pa, pb) = match (
+        da.get_mut(body..n),
+        db.get_mut(body..n),
+        x.get(2 * body..2 * n),
+    ) {
+        (Some(ra), Some(rb), Some(rx)) => load_stereo(ra, rb, rx),
+        _ => (0.0, 0.0),
+    };
+    (top(la).max(pa), top(lb).max(pb))
+}
+
+/// [`load_stereo`] in registers: with AVX when `wide`, else with SSE2 (on x86-64; the lane
+/// arrays elsewhere). The same values and peaks on every path.
 #[inline]
 pub(crate) fn load_stereo_dispatch(
     da: &mut [f32],
@@ -611,13 +728,20 @@ pub(crate) fn load_stereo_dispatch(
     wide: bool,
 ) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]
-    if wide {
-        // SAFETY: `wide` is only true when `is_x86_feature_detected!("avx")` returned true
-        // in `LiveMeter::new`, so the CPU supports the instructions this function uses.
-        return unsafe { load_stereo_avx(da, db, x) };
+    {
+        if wide {
+            // SAFETY: `wide` is only true when `is_x86_feature_detected!("avx")` returned
+            // true (`crate::util::detect_avx`), so the CPU supports the instructions this
+            // function uses.
+            return unsafe { load_stereo_avx(da, db, x) };
+        }
+        load_stereo_sse2(da, db, x)
     }
-    let _ = wide;
-    load_stereo(da, db, x)
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = wide;
+        load_stereo(da, db, x)
+    }
 }
 
 /// Fenwick tree over `NBINS` bins holding a count and an energy sum per bin.
@@ -1472,6 +1596,54 @@ mod tests {
         m_ref.process(&mono);
         assert_eq!(m1.momentary_energy(), m_ref.momentary_energy());
         assert_eq!(s2.momentary_energy(), a_ref.momentary_energy());
+    }
+
+    #[test]
+    fn stereo_loads_agree_bit_for_bit_with_the_scalar_sanitiser() {
+        let odd = [
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -0.0,
+            1e-21,
+            -1e-20,
+            1e-20,
+            f32::MIN_POSITIVE / 2.0,
+            1e13,
+            -1e13,
+            1e12,
+            -0.5,
+            0.25,
+            f32::MAX,
+            -3.0,
+        ];
+        for len in 0..41usize {
+            let x: Vec<f32> = (0..2 * len)
+                .map(|i| odd[(i * 7 + len) % odd.len()] * if i % 3 == 0 { -1.0 } else { 1.0 })
+                .collect();
+            // Reference: `sanitize` sample by sample.
+            let want: Vec<f32> = x.iter().map(|&v| sanitize(v)).collect();
+            let peak = |c: usize| {
+                want.iter()
+                    .skip(c)
+                    .step_by(2)
+                    .fold(0.0f32, |m, v| m.max(v.abs()))
+            };
+            for wide in [false, crate::util::detect_avx()] {
+                let (mut da, mut db) = (vec![9.0f32; len], vec![9.0f32; len]);
+                let (pa, pb) = load_stereo_dispatch(&mut da, &mut db, &x, wide);
+                for (i, (a, b)) in da.iter().zip(&db).enumerate() {
+                    assert_eq!(
+                        a.to_bits(),
+                        want[2 * i].to_bits(),
+                        "len {len} wide {wide} l{i}"
+                    );
+                    assert_eq!(b.to_bits(), want[2 * i + 1].to_bits(), "len {len} r{i}");
+                }
+                assert_eq!((pa, pb), (peak(0), peak(1)), "len {len} wide {wide}");
+            }
+        }
     }
 
     #[test]
