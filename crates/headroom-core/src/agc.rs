@@ -54,9 +54,22 @@
 //!   remembered level (its gated 100 ms loudness within [`RESUME_UNDER_LU`] under to
 //!   [`RESUME_OVER_LU`] over it — room noise lies far under that — and none of it within
 //!   the relative gate of the louder one) for [`RESUME_S`], the dialogue is back: the window
-//!   starts over at the remembered level and the gain rises at [`ADOPTED_RISE_DB_PER_S`], so
+//!   starts over at the remembered level (counted for half the window, so the quieter first
+//!   syllables do not pull it down) and the gain rises at [`ADOPTED_RISE_DB_PER_S`], so
 //!   a film's dialogue is on target from its second word after an action scene instead of
 //!   after 1–1.5 s.
+//! * **After a short louder moment** (a shouted word: the estimate [`SHORT_RISE_LU`] or more
+//!   above the remembered level, and quieter sound again within [`SHORT_MOMENT_S`] of the
+//!   last time the programme was remembered) the memory is kept even when the moment was
+//!   less than [`RELATIVE_GATE_LU`] louder, and the programme is resumed from its first
+//!   100 ms back at its level ([`SHORT_RESUME_S`], within [`SHORT_RESUME_UNDER_LU`] under to
+//!   [`RESUME_OVER_LU`] over it; no spread asked); the gain goes back up with a 40 ms time
+//!   constant. Before, the dialogue after a shouted word waited 0.3–0.6 s for a resumption
+//!   or an adoption and came out 10–15 dB under itself meanwhile. A louder voice that talks
+//!   on for longer is a new programme: the room noise in its pauses may lie at the
+//!   remembered level (`make eval`'s speech-noise programme, music profile, took such a
+//!   pause for the quiet voice at 2 s and put the loud voice's next sentence 8 LU over
+//!   the target).
 //! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
 //!   hiss, hum) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
 //!   anything less steady is heard: a tone a little under the target is levelled, noise on
@@ -88,10 +101,11 @@
 //! still hold it (0.4 s) are no programme — otherwise a 60 ms slam, still in the energy
 //! average 150 ms on, became the programme and the voice after it came out 30 LU down for a
 //! second. The chain drops the makeup behind the compressor at an onset and learns it anew
-//! (and takes back what it dropped when the onset was a transient). Speech syllables and
-//! drum hits are not new relative to the last 2 s and do not last, and never engage it. (A louder programme whose peaks are no louder than
-//! the speech before it — dense music after lively dialogue — is left to the programme
-//! window and the chain's loudness ceiling.)
+//! (and takes back what it dropped when the onset was a transient, or when the programme
+//! before it is resumed). Speech syllables and drum hits are not new relative to the last
+//! 2 s and do not last, and never engage it. (A louder programme whose peaks are no louder
+//! than the speech before it — dense music after lively dialogue — is left to the
+//! programme window and the chain's loudness ceiling.)
 //!
 //! # The gain
 //! The ordinary gain moves toward its goal with a 150 ms time constant, limited to
@@ -152,6 +166,21 @@ pub const RESUME_OVER_LU: f64 = 6.0;
 pub const RESUME_RISING_LU: f64 = 3.0;
 /// How long a speech-like programme is remembered while a louder one plays, s.
 pub const RESUME_MAX_S: f64 = 120.0;
+/// A louder moment that took the estimate over and gave way to quieter sound within this
+/// of the last time the speech-like programme was remembered is a *short* one (a shouted
+/// word), s: the programme after it is resumed sooner ([`SHORT_RESUME_S`]) and already when
+/// the moment stood [`SHORT_RISE_LU`] above it. (A louder voice that goes on for longer is
+/// a new programme whose own pauses may lie at the remembered level: its room noise.)
+pub const SHORT_MOMENT_S: f64 = 1.2;
+/// See [`SHORT_MOMENT_S`]: how far above the remembered programme the estimate must stand, LU.
+pub const SHORT_RISE_LU: f64 = 10.0;
+/// See [`SHORT_MOMENT_S`]: how long the sound at the remembered level must last, s (one
+/// 100 ms reading with sound: its loudness, not a spread, decides).
+pub const SHORT_RESUME_S: f64 = 0.1;
+/// See [`SHORT_MOMENT_S`]: how far under the remembered level the sound may lie, LU (the
+/// first syllables after a pause, all there is to judge by that soon, read quieter than
+/// the programme; room noise lies 20 LU and more under it).
+pub const SHORT_RESUME_UNDER_LU: f64 = 10.0;
 /// Spread of the 100 ms loudness (90th − 10th percentile over up to 2 s, silence counted
 /// at −70 LUFS) from which sound counts as speech-like (sound with pauses), LU.
 pub const SPEECH_LU: f64 = 6.0;
@@ -202,6 +231,11 @@ pub const SETTLED_DB: f64 = 1.5;
 const WINDOW_MAX: usize = 600;
 /// Time constant of the ordinary gain, s.
 pub(crate) const TAU_GAIN: f64 = 0.15;
+/// Time constant of the ordinary gain going back up after a short louder moment, s: the
+/// programme after it was playing at that gain a moment ago.
+const TAU_GAIN_BACK: f64 = 0.04;
+/// Rise limit of the ordinary gain going back up after a short louder moment, dB/s.
+const BACK_RISE_DB_PER_S: f64 = 400.0;
 /// Attack and release time constants of the fast onset gain, s.
 const TAU_ONSET_ATTACK: f64 = 0.003;
 const TAU_ONSET_RELEASE: f64 = 0.15;
@@ -459,15 +493,23 @@ pub struct Agc {
     onset_quiet_s: f64,
     /// Count of onsets let go as transients (wrapping).
     transients: u32,
+    /// Count of remembered programmes resumed (wrapping).
+    resumptions: u32,
     /// The level of the onset being caught so far, LUFS (the fast level at its start, then
     /// the energy average since it began).
     onset_level: f64,
     /// A quieter programme was adopted and the gain is still rising to it.
     adopted_rise: bool,
+    /// The programme from before a short louder moment was resumed and the gain is still
+    /// going back up to it (faster than [`ADOPTED_RISE_DB_PER_S`]).
+    back_rise: bool,
     /// Loudness of the last speech-like programme, LUFS ([`LUFS_FLOOR`]: none), and the
     /// time since it was last heard, s.
     resume_level: f64,
     resume_age_s: f64,
+    /// Time since the remembered level was last refreshed, every reading counted (silence
+    /// and onsets too), s.
+    remembered_s: f64,
 
     /// Whether the last reading was programme (not silence, not a pause, not an onset).
     programme_active: bool,
@@ -571,10 +613,13 @@ impl Agc {
             since_transient_s: f64::INFINITY,
             onset_quiet_s: 0.0,
             transients: 0,
+            resumptions: 0,
             onset_level: LUFS_FLOOR,
             adopted_rise: false,
+            back_rise: false,
             resume_level: LUFS_FLOOR,
             resume_age_s: 0.0,
+            remembered_s: 0.0,
 
             programme_active: false,
             changes: 0,
@@ -693,6 +738,23 @@ impl Agc {
     /// take back what they dropped at such an onset. Real-time safe.
     pub fn transients(&self) -> u32 {
         self.transients
+    }
+
+    /// Number of times so far (wrapping) that the speech-like programme heard before a louder
+    /// one came back and was resumed at its remembered level ([`programme_lufs`] is that
+    /// level then). Stages after the AGC take back what they had learnt of it. Real-time
+    /// safe.
+    ///
+    /// [`programme_lufs`]: Self::programme_lufs
+    pub fn resumptions(&self) -> u32 {
+        self.resumptions
+    }
+
+    /// Whether the gain is going back up to the programme resumed after a short louder
+    /// moment (a shouted word: [`SHORT_MOMENT_S`]). What stages after the AGC had learnt of
+    /// that programme still holds. Real-time safe.
+    pub fn back_from_short_moment(&self) -> bool {
+        self.back_rise
     }
 
     /// Number of programme changes so far (wrapping): loud onsets, adopted quieter
@@ -818,12 +880,14 @@ impl Agc {
         } else {
             fall
         };
-        let rise_limit = if self.adopted_rise {
-            rise.max(ADOPTED_RISE_DB_PER_S)
+        let (tau, rise_limit) = if self.back_rise {
+            (TAU_GAIN_BACK, rise.max(BACK_RISE_DB_PER_S))
+        } else if self.adopted_rise {
+            (TAU_GAIN, rise.max(ADOPTED_RISE_DB_PER_S))
         } else {
-            rise
+            (TAU_GAIN, rise)
         };
-        let v = ((goal - self.gain_db) / TAU_GAIN).clamp(-fall_limit, rise_limit);
+        let v = ((goal - self.gain_db) / tau).clamp(-fall_limit, rise_limit);
         let mut next = self.gain_db + v * dt;
         if (goal - next).abs() < 1e-6 {
             next = goal;
@@ -835,6 +899,7 @@ impl Agc {
         self.gain_db = next;
         if self.adopted_rise && goal - self.gain_db < SETTLED_DB {
             self.adopted_rise = false;
+            self.back_rise = false;
         }
         if !p.enabled {
             self.onset_db = 0.0;
@@ -1051,6 +1116,7 @@ impl Agc {
     /// programme estimate.
     fn reading(&mut self, m: f64, silent: bool, gate: f64, window_s: f64) {
         let rdt = self.reading_dt;
+        self.remembered_s += rdt;
         self.programme_active = false;
         let cap = ((window_s / rdt).round() as usize).clamp(1, WINDOW_MAX);
         if silent {
@@ -1126,7 +1192,14 @@ impl Agc {
             // The speech-like programme from before the louder one is back: its level is
             // known, so the window starts over at it and the gain rises at once.
             self.changes = self.changes.wrapping_add(1);
+            self.resumptions = self.resumptions.wrapping_add(1);
+            self.back_rise = self.short_moment();
+            // It counts for half the window: a level the programme held, which its first
+            // syllables after the pause (quieter than it) do not pull down at once.
             self.restart_window(self.resume_level);
+            for _ in 1..(cap / 2).max(1) {
+                self.enter(self.resume_level, cap);
+            }
             self.steady_only = false;
             self.judge_pending = false;
             self.adopted_rise = true;
@@ -1163,6 +1236,7 @@ impl Agc {
                 }
                 self.enter(v, n);
                 self.adopted_rise = true;
+                self.back_rise = false;
             }
             self.below_s = 0.0;
         }
@@ -1257,10 +1331,22 @@ impl Agc {
             return;
         }
         let kept = self.resume_level > LUFS_FLOOR && self.resume_age_s <= RESUME_MAX_S;
-        if !kept || self.level < self.resume_level + RELATIVE_GATE_LU {
+        // A short louder moment leaves the memory alone as well (for now): the programme
+        // after it is resumed at once.
+        let moment = self.short_moment();
+        if !kept || (self.level < self.resume_level + RELATIVE_GATE_LU && !moment) {
             self.resume_level = self.level;
             self.resume_age_s = 0.0;
+            self.remembered_s = 0.0;
         }
+    }
+
+    /// Whether the estimate stands [`SHORT_RISE_LU`] or more above the remembered level, and
+    /// took over within [`SHORT_MOMENT_S`] of the last time it was remembered.
+    fn short_moment(&self) -> bool {
+        self.resume_level > LUFS_FLOOR
+            && self.remembered_s <= SHORT_MOMENT_S
+            && self.level >= self.resume_level + SHORT_RISE_LU
     }
 
     /// Whether the quieter sound heard since the programme was last heard is the remembered
@@ -1270,35 +1356,46 @@ impl Agc {
     /// (syllables, not the louder programme's steady room noise), and its gated loudness lies
     /// within [`RESUME_UNDER_LU`] / [`RESUME_OVER_LU`] of the remembered level.
     fn resumes(&self, gate: f64) -> bool {
+        // After a short louder moment, sooner and from a smaller rise (see SHORT_MOMENT_S).
+        let moment = self.short_moment();
+        let (above, lasts) = if moment {
+            (SHORT_RISE_LU, SHORT_RESUME_S)
+        } else {
+            (RELATIVE_GATE_LU, RESUME_S)
+        };
         if self.resume_level <= LUFS_FLOOR
             || self.resume_age_s > RESUME_MAX_S
-            || self.level < self.resume_level + RELATIVE_GATE_LU
+            || self.level < self.resume_level + above
         {
             return false;
         }
         let own = self.readings_below();
-        if (own as f64) * self.reading_dt + 1e-9 < RESUME_S {
+        if (own as f64) * self.reading_dt + 1e-9 < lasts {
             return false;
         }
         let n = own.min(RECENT + 2);
-        if self
-            .hist_sb
-            .newest(0, n)
-            .any(|v| v > self.level - RELATIVE_GATE_LU)
-        {
+        if self.hist_sb.newest(0, n).any(|v| v > self.level - above) {
             return false;
         }
         // Speech comes back in syllables; the louder programme's room noise is steady, and
         // may lie at the remembered level (a quiet voice remembered, a loud one with its
-        // room noise 25 LU under it).
-        if self.spread_of(own.min(20), 3) < RESUME_SPREAD_LU {
+        // room noise 25 LU under it). (A short moment has no room noise of its own.)
+        if !moment && self.spread_of(own.min(20), 3) < RESUME_SPREAD_LU {
             return false;
         }
-        let Some(now) = gated_mean(self.hist_sb.newest_with_energy(0, n), gate, 2) else {
+        let sounds = if moment { 1 } else { 2 };
+        let Some(now) = gated_mean(self.hist_sb.newest_with_energy(0, n), gate, sounds) else {
             return false;
         };
-        // (Room noise lies 20 LU and more under the speech it came with: out of that range.)
-        now >= self.resume_level - RESUME_UNDER_LU && now <= self.resume_level + RESUME_OVER_LU
+        // (Room noise lies 20 LU and more under the speech it came with: out of that range.
+        // Right after a short moment the first words' 100 ms come in quieter: they are all
+        // there is to judge by.)
+        let under = if moment {
+            SHORT_RESUME_UNDER_LU
+        } else {
+            RESUME_UNDER_LU
+        };
+        now >= self.resume_level - under && now <= self.resume_level + RESUME_OVER_LU
     }
 
     /// Gated loudness of the last [`RECENT`] sub-blocks (at least two with sound).

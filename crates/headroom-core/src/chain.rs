@@ -80,6 +80,11 @@ const RELEARN_TAU_S: f64 = 0.15;
 /// … for this long, s.
 const RELEARN_S: f64 = 1.0;
 
+/// A programme the AGC resumes within this of the level the losses kept at the last loud
+/// onset were learnt at is the one they were learnt on, LU (the remembered level is the
+/// estimate of the last reading before the onset).
+const RESUMED_SAME_LU: f32 = 1.0;
+
 /// Largest part of the automatic makeup that makes up for the limiter, dB: more would only
 /// push the programme harder into the ceiling.
 pub const MAX_LIMITER_MAKEUP_DB: f64 = 2.0;
@@ -258,9 +263,11 @@ pub struct Chain {
     changes_seen: u32,
     relearn_s: f64,
     /// What was learnt of the programme's losses when the last loud onset dropped it, and
-    /// the AGC's transients seen: an onset let go as a transient gives it back.
+    /// the AGC's transients and resumptions seen: an onset let go as a transient gives it
+    /// back, and so does the programme from before the onset when the AGC resumes it.
     before_onset: Option<LearntLosses>,
     transients_seen: u32,
+    resumptions_seen: u32,
     out_block_peak: f32,
     /// Powers and exponentials of the control updates whose arguments rarely change.
     memo: ControlMemo,
@@ -271,6 +278,8 @@ pub struct Chain {
 /// `before_onset`).
 #[derive(Debug, Clone, Copy)]
 struct LearntLosses {
+    /// The AGC's programme estimate they were learnt at, LUFS.
+    programme_lufs: f32,
     comp_in: f64,
     comp_out: f64,
     comp_curve: f64,
@@ -404,6 +413,7 @@ impl Chain {
             relearn_s: 0.0,
             before_onset: None,
             transients_seen: 0,
+            resumptions_seen: 0,
             fold_e: 0.0,
             fold_w: 0.0,
             fold_counts: true,
@@ -583,6 +593,20 @@ impl Chain {
             .max(self.out_meter.block_true_peak_dbtp() as f32);
     }
 
+    /// Takes back what was learnt of a programme before a loud onset dropped it (see
+    /// [`LearntLosses`]): the compressor's loss averages, the makeup and the loudness
+    /// ceiling's credit, with no re-learning. Real-time safe.
+    fn restore_losses(&mut self, b: LearntLosses) {
+        self.comp_in = b.comp_in;
+        self.comp_out = b.comp_out;
+        self.comp_curve = b.comp_curve;
+        self.comp_learnt_s = b.comp_learnt_s;
+        self.makeup_extra_db = b.makeup_extra_db;
+        self.ceil_credit = b.ceil_credit;
+        self.relearn_s = 0.0;
+        self.update_makeup();
+    }
+
     /// Adds the step that just ended (the AGC's gain `gain_db` was in force) to the loss
     /// measurements; with a `fresh` meter reading, measures the limiter's loss and updates
     /// the makeup.
@@ -608,6 +632,7 @@ impl Chain {
                 // curve takes off the level going in (plus the limiter's part) and is learnt
                 // anew from there, so the onset never comes out louder than the target.
                 self.before_onset = Some(LearntLosses {
+                    programme_lufs: self.agc.programme_lufs(),
                     comp_in: self.comp_in,
                     comp_out: self.comp_out,
                     comp_curve: self.comp_curve,
@@ -635,14 +660,27 @@ impl Chain {
             if let Some(b) = self.before_onset.take() {
                 // The onset was a transient (a slam, a shot) and the programme before it goes
                 // on: what was learnt of it comes back, and the makeup with it.
-                self.comp_in = b.comp_in;
-                self.comp_out = b.comp_out;
-                self.comp_curve = b.comp_curve;
-                self.comp_learnt_s = b.comp_learnt_s;
-                self.makeup_extra_db = b.makeup_extra_db;
-                self.ceil_credit = b.ceil_credit;
+                self.restore_losses(b);
+            }
+        }
+        if self.agc.resumptions() != self.resumptions_seen {
+            self.resumptions_seen = self.agc.resumptions();
+            // The programme from before a louder one is back (the dialogue after a shouted
+            // word or an action scene), resumed at its remembered level: when that is the
+            // programme the last onset dropped, what was learnt of it comes back too.
+            // (Learnt anew, the makeup took seconds to return and left the dialogue 2–3 LU
+            // under itself meanwhile.)
+            let now = self.agc.programme_lufs();
+            if let Some(b) = self
+                .before_onset
+                .take_if(|b| (b.programme_lufs - now).abs() <= RESUMED_SAME_LU)
+            {
+                self.restore_losses(b);
+            } else if self.agc.back_from_short_moment() {
+                // A short louder moment the compressor held (no onset): the losses learnt of
+                // the programme before it still hold; learnt anew from its first second they
+                // came out a decibel or so off.
                 self.relearn_s = 0.0;
-                self.update_makeup();
             }
         }
         // Under the silence gate nothing is learnt: a gap in the programme (which the AGC

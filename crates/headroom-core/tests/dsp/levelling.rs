@@ -529,6 +529,69 @@ fn a_slam_after_quiet_speech_does_not_leave_the_voice_after_it_far_down() {
 }
 
 #[test]
+fn a_shouted_word_does_not_leave_the_dialogue_after_it_low() {
+    // Quiet dialogue lifted by 24 dB, one word 20 LU louder that lasts half a second, a
+    // 0.2 s pause, the dialogue again. The word takes the programme estimate over (as a
+    // confirmed onset, or through the readings while the loudness ceiling holds it); the
+    // dialogue after it waited for 0.3–0.6 s of its own sound before the AGC resumed or
+    // adopted it, and came out 10–15 LU under itself meanwhile; and the makeup behind the
+    // compressor, dropped at the onset and learnt anew, came back over seconds.
+    let mut firm = ChainParams::default();
+    firm.compressor.threshold_db = -20.0;
+    firm.compressor.ratio = 4.0;
+    let mut failed = Vec::new();
+    for (name, p) in [
+        ("default", ChainParams::default()),
+        ("compressor −20 dBFS 4:1", firm),
+    ] {
+        let mut x = speech_at(15.0, 710, -40.0);
+        let mut word = dense_music_like(1.0, 711);
+        normalise(&mut word, -20.0);
+        x.extend_from_slice(&word[..(0.5 * RATE as f64) as usize * CH]);
+        x.extend(silence(0.2));
+        x.extend(speech_at(8.0, 712, -40.0));
+        let out = run_aligned(&p, &x);
+        let voice = integrated_between(&out, 5.0, 15.0);
+        let back = 15.7;
+        let first = integrated_between(&out, back, back + 1.5);
+        let after = integrated_between(&out, back + 1.5, back + 4.0);
+        // What the chain adds to the dialogue (output less input momentary loudness): its
+        // median before the word, its least from the first reading whose window lies past
+        // the pause on.
+        let m_in = momentary_series(&x);
+        let lift: Vec<(f64, f64)> = momentary_series(&out)
+            .into_iter()
+            .zip(&m_in)
+            .filter(|(_, (_, mi))| *mi > -50.0)
+            .map(|((t, m), (_, mi))| (t, m - mi))
+            .collect();
+        let mut before: Vec<f64> = lift
+            .iter()
+            .filter(|(t, _)| (5.0..15.0).contains(t))
+            .map(|&(_, g)| g)
+            .collect();
+        before.sort_by(f64::total_cmp);
+        let usual = before[before.len() / 2];
+        let least = lift
+            .iter()
+            .filter(|(t, _)| (back + 0.4..=back + 2.0).contains(t))
+            .fold(f64::INFINITY, |m, &(_, g)| m.min(g));
+        eprintln!(
+            "{name}: voice {voice:.1} LUFS before the word, lifted {usual:.1} dB; after it \
+             {first:.1} over the first 1.5 s (lifted down to {least:.1} dB), {after:.1} over \
+             the next 2.5 s"
+        );
+        if first < voice - 1.0 || least < usual - 6.0 || (after - voice).abs() > 1.0 {
+            failed.push(name);
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "the dialogue after the word off its level: {failed:?}"
+    );
+}
+
+#[test]
 fn loud_music_after_speech_gets_no_credit_for_the_speechs_limiter_loss() {
     // The loud night again, with loud music after quiet speech. The limiter took 3–4 dB off
     // the speech, and the loudness ceiling held the level going into it that much higher;
