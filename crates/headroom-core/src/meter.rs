@@ -650,16 +650,7 @@ fn load_stereo_avx(da: &mut [f32], db: &mut [f32], x: &[f32]) -> (f32, f32) {
         _mm256_storeu_ps(la.as_mut_ptr(), ma);
         _mm256_storeu_ps(lb.as_mut_ptr(), mb);
     }
-    let top = |l: [f32; 8]| l.iter().fold(0.0f32, |m, &v| if v > m { v } else { m });
-    let (pa, pb) = match (
-        da.get_mut(body..n),
-        db.get_mut(body..n),
-        x.get(2 * body..2 * n),
-    ) {
-        (Some(ra), Some(rb), Some(rx)) => load_stereo(ra, rb, rx),
-        _ => (0.0, 0.0),
-    };
-    (top(la).max(pa), top(lb).max(pb))
+    load_stereo_rest(da, db, x, body, n, (&la, &lb))
 }
 
 /// [`load_stereo`] with SSE2 registers (part of every x86-64 CPU): four frames per step, the
@@ -706,7 +697,22 @@ fn load_stereo_sse2(da: &mut [f32], db: &mut [f32], x: &[f32]) -> (f32, f32) {
         _mm_storeu_ps(lb.as_mut_ptr(), mb);
         (la, lb)
     };
-    let top = |l: [f32; 4]| l.iter().fold(0.0f32, |m, &v| if v > m { v } else { m });
+    load_stereo_rest(da, db, x, body, n, (&la, &lb))
+}
+
+/// The end of [`load_stereo_avx`] and [`load_stereo_sse2`]: frames `body..n` (fewer than
+/// one register's worth) through the lane arrays, and the two channels' peaks from the
+/// registers' lanes (`lanes`) and those frames.
+#[cfg(target_arch = "x86_64")]
+fn load_stereo_rest(
+    da: &mut [f32],
+    db: &mut [f32],
+    x: &[f32],
+    body: usize,
+    n: usize,
+    lanes: (&[f32], &[f32]),
+) -> (f32, f32) {
+    let top = |l: &[f32]| l.iter().fold(0.0f32, |m, &v| if v > m { v } else { m });
     let (pa, pb) = match (
         da.get_mut(body..n),
         db.get_mut(body..n),
@@ -715,7 +721,7 @@ fn load_stereo_sse2(da: &mut [f32], db: &mut [f32], x: &[f32]) -> (f32, f32) {
         (Some(ra), Some(rb), Some(rx)) => load_stereo(ra, rb, rx),
         _ => (0.0, 0.0),
     };
-    (top(la).max(pa), top(lb).max(pb))
+    (top(lanes.0).max(pa), top(lanes.1).max(pb))
 }
 
 /// [`load_stereo`] in registers: with AVX when `wide`, else with SSE2 (on x86-64; the lane
