@@ -226,20 +226,10 @@ pub struct Chain {
     agc_seen: u64,
     agc_m: f64,
     agc_sb: f64,
-    /// Energy averages behind the automatic makeup: compressor input and its output without
-    /// makeup; limiter input and output.
-    comp_in: f64,
-    comp_out: f64,
-    /// Energy-weighted average of the static curve's reduction at the programme's level going
-    /// in, not capped at the target ([`Chain::programme_curve_db`]), over the same steps,
-    /// times `comp_in`'s weights: the measured loss less this is what the compressor takes
-    /// beyond its curve at that level.
-    comp_curve: f64,
-    /// The measured part of the automatic makeup in force (beyond the curve's reduction at
-    /// the programme's level: the compressor's and the limiter's), dB.
-    makeup_extra_db: f64,
-    /// Programme time those compressor averages hold since they were started, s.
-    comp_learnt_s: f64,
+    /// What the automatic makeup and the loudness ceiling's credit have learnt of the
+    /// programme.
+    learnt: Learnt,
+    /// Energy averages of the limiter's input and output.
     lim_in: f64,
     lim_out: f64,
     /// The limiter's own loss, as energy averages of its input (the ceiling's estimate of
@@ -247,8 +237,6 @@ pub struct Chain {
     /// holds the loudness that comes out of the limiter.
     ceil_pre: f64,
     ceil_out: f64,
-    /// How far the ceiling's limit is raised for the limiter's loss now, dB.
-    ceil_credit: f64,
     /// Energy and energy-weighted power gain of the steps since the last meter reading, and
     /// whether all of them were programme.
     fold_e: f64,
@@ -273,19 +261,34 @@ pub struct Chain {
     memo: ControlMemo,
 }
 
-/// What the automatic makeup and the loudness ceiling's credit had learnt of a programme,
-/// kept across a loud onset that may turn out to be a transient ([`Chain`]'s
-/// `before_onset`).
+/// What the automatic makeup and the loudness ceiling's credit have learnt of a programme.
+#[derive(Debug, Clone, Copy, Default)]
+struct Learnt {
+    /// Energy averages behind the automatic makeup: compressor input and its output without
+    /// makeup.
+    comp_in: f64,
+    comp_out: f64,
+    /// Energy-weighted average of the static curve's reduction at the programme's level going
+    /// in, not capped at the target ([`Chain::programme_curve_db`]), over the same steps,
+    /// times `comp_in`'s weights: the measured loss less this is what the compressor takes
+    /// beyond its curve at that level.
+    comp_curve: f64,
+    /// The measured part of the automatic makeup in force (beyond the curve's reduction at
+    /// the programme's level: the compressor's and the limiter's), dB.
+    makeup_extra_db: f64,
+    /// Programme time those compressor averages hold since they were started, s.
+    comp_learnt_s: f64,
+    /// How far the loudness ceiling's limit is raised for the limiter's loss now, dB.
+    ceil_credit: f64,
+}
+
+/// What was learnt of a programme when a loud onset dropped it, kept in case the onset
+/// turns out to be a transient or the programme is resumed ([`Chain`]'s `before_onset`).
 #[derive(Debug, Clone, Copy)]
 struct LearntLosses {
     /// The AGC's programme estimate they were learnt at, LUFS.
     programme_lufs: f32,
-    comp_in: f64,
-    comp_out: f64,
-    comp_curve: f64,
-    comp_learnt_s: f64,
-    makeup_extra_db: f64,
-    ceil_credit: f64,
+    losses: Learnt,
 }
 
 /// Last arguments and values of the powers and exponentials in [`Chain::track_loss`] and
@@ -397,16 +400,11 @@ impl Chain {
             agc_seen: 0,
             agc_m: LUFS_FLOOR,
             agc_sb: LUFS_FLOOR,
-            comp_in: 0.0,
-            comp_out: 0.0,
-            comp_curve: 0.0,
-            makeup_extra_db: 0.0,
-            comp_learnt_s: 0.0,
+            learnt: Learnt::default(),
             lim_in: 0.0,
             lim_out: 0.0,
             ceil_pre: 0.0,
             ceil_out: 0.0,
-            ceil_credit: 0.0,
             loss_alpha: one_pole_alpha(LOSS_TAU_S, rate as f64 / STEP as f64),
             relearn_alpha: one_pole_alpha(RELEARN_TAU_S, rate as f64 / STEP as f64),
             changes_seen: 0,
@@ -597,12 +595,7 @@ impl Chain {
     /// [`LearntLosses`]): the compressor's loss averages, the makeup and the loudness
     /// ceiling's credit, with no re-learning. Real-time safe.
     fn restore_losses(&mut self, b: LearntLosses) {
-        self.comp_in = b.comp_in;
-        self.comp_out = b.comp_out;
-        self.comp_curve = b.comp_curve;
-        self.comp_learnt_s = b.comp_learnt_s;
-        self.makeup_extra_db = b.makeup_extra_db;
-        self.ceil_credit = b.ceil_credit;
+        self.learnt = b.losses;
         self.relearn_s = 0.0;
         self.update_makeup();
     }
@@ -633,23 +626,18 @@ impl Chain {
                 // anew from there, so the onset never comes out louder than the target.
                 self.before_onset = Some(LearntLosses {
                     programme_lufs: self.agc.programme_lufs(),
-                    comp_in: self.comp_in,
-                    comp_out: self.comp_out,
-                    comp_curve: self.comp_curve,
-                    comp_learnt_s: self.comp_learnt_s,
-                    makeup_extra_db: self.makeup_extra_db,
-                    ceil_credit: self.ceil_credit,
+                    losses: self.learnt,
                 });
-                self.comp_in = 0.0;
-                self.comp_out = 0.0;
-                self.comp_curve = 0.0;
-                self.comp_learnt_s = 0.0;
+                self.learnt.comp_in = 0.0;
+                self.learnt.comp_out = 0.0;
+                self.learnt.comp_curve = 0.0;
+                self.learnt.comp_learnt_s = 0.0;
                 let lim = self.limiter_makeup_db().0;
-                self.makeup_extra_db = self.makeup_extra_db.min(lim);
+                self.learnt.makeup_extra_db = self.learnt.makeup_extra_db.min(lim);
                 // Nor does what the limiter took from it: the loudness ceiling's credit for
                 // the limiter's loss starts again from 0 (a dense advert after speech loses
                 // far less in the limiter than the speech did).
-                self.ceil_credit = 0.0;
+                self.learnt.ceil_credit = 0.0;
                 let keep = self.programme_curve_db(true) + lim;
                 self.compressor
                     .set_auto_makeup_db(self.compressor.auto_makeup_db().min(keep));
@@ -728,13 +716,13 @@ impl Chain {
         let hot = !surely_under(e_in, hot_ms) && 10.0 * e_in.max(1e-30).log10() - 0.691 > hot_lufs;
         let counts = counts && !hot;
         if counts {
-            self.comp_learnt_s += frames as f64 / self.rate as f64;
+            self.learnt.comp_learnt_s += frames as f64 / self.rate as f64;
             // Not capped at the target: what the compressor takes off a programme the AGC
             // cannot bring down to the target (at its largest cut) is not made up.
             let curve = self.programme_curve_db(false);
-            self.comp_in += a * (e_in - self.comp_in);
-            self.comp_out += a * (e_in * kept - self.comp_out);
-            self.comp_curve += a * (e_in * curve - self.comp_curve);
+            self.learnt.comp_in += a * (e_in - self.learnt.comp_in);
+            self.learnt.comp_out += a * (e_in * kept - self.learnt.comp_out);
+            self.learnt.comp_curve += a * (e_in * curve - self.learnt.comp_curve);
         }
         let mk = self
             .memo
@@ -888,14 +876,14 @@ impl Chain {
             let limit = self.ceiling_target + max + CEILING_PREDICT_MARGIN_LU;
             let over = self.out_meter.momentary_lufs() - limit;
             let loss = self.limiter_loss_db();
-            self.ceil_credit = if over > 0.0 {
-                (self.ceil_credit - 2.0 * over).max(0.0)
+            self.learnt.ceil_credit = if over > 0.0 {
+                (self.learnt.ceil_credit - 2.0 * over).max(0.0)
             } else {
-                self.ceil_credit + CEILING_CREDIT_RISE_DB_PER_S * self.agc_reading_s
+                self.learnt.ceil_credit + CEILING_CREDIT_RISE_DB_PER_S * self.agc_reading_s
             }
             .min(loss);
         }
-        let lim_loss = self.ceil_credit;
+        let lim_loss = self.learnt.ceil_credit;
         // A lowered target is reached as the AGC's gain moves (its time constant, at most
         // its fall rate); the ceiling glides with it instead of cutting at once.
         let target = p.target_lufs as f64;
@@ -1012,7 +1000,7 @@ impl Chain {
             }
         };
         (
-            ratio_db(self.comp_in, self.comp_out),
+            ratio_db(self.learnt.comp_in, self.learnt.comp_out),
             ratio_db(self.lim_in, self.lim_out),
         )
     }
@@ -1073,7 +1061,7 @@ impl Chain {
         let (comp, _) = self.measured_losses_db();
         let (lim, _) = self.limiter_makeup_db();
         if !self.params.agc.enabled {
-            self.makeup_extra_db = 0.0;
+            self.learnt.makeup_extra_db = 0.0;
             self.compressor.set_auto_makeup_db(0.0);
             self.compressor.set_min_reduction_db(0.0);
             return;
@@ -1087,8 +1075,8 @@ impl Chain {
         };
         // What the compressor took beyond its curve at the level going in while it was
         // measured (its detector follows peaks, its attack and release), and the limiter's.
-        let beyond = if self.comp_in > 1e-20 && comp > 0.0 {
-            comp - self.comp_curve / self.comp_in
+        let beyond = if self.learnt.comp_in > 1e-20 && comp > 0.0 {
+            comp - self.learnt.comp_curve / self.learnt.comp_in
         } else {
             0.0
         };
@@ -1096,7 +1084,7 @@ impl Chain {
         // While the makeup is re-learnt after a programme change (or less than a second of
         // programme has been measured since the start or a loud onset), the measured part
         // counts as at least the limiter's.
-        let learning = self.relearn_s > 0.0 || self.comp_learnt_s < RELEARN_S;
+        let learning = self.relearn_s > 0.0 || self.learnt.comp_learnt_s < RELEARN_S;
         // Down at once (never too loud), up at a limited rate (a quieter programme comes in
         // slightly low for a moment rather than the makeup chasing the compressor).
         let rise = if self.relearn_s > 0.0 {
@@ -1104,11 +1092,11 @@ impl Chain {
         } else {
             MAKEUP_RISE_DB_PER_S
         };
-        let mut part = extra.min(self.makeup_extra_db + rise * self.agc_reading_s);
+        let mut part = extra.min(self.learnt.makeup_extra_db + rise * self.agc_reading_s);
         if learning {
             part = part.max(lim);
         }
-        self.makeup_extra_db = part;
+        self.learnt.makeup_extra_db = part;
         let want = (curve_now + part).clamp(0.0, cap);
         let now = self.compressor.auto_makeup_db();
         if (want - now).abs() >= MAKEUP_STEP_DB {
