@@ -1356,12 +1356,13 @@ impl Agc {
     /// (syllables, not the louder programme's steady room noise), and its gated loudness lies
     /// within [`RESUME_UNDER_LU`] / [`RESUME_OVER_LU`] of the remembered level.
     fn resumes(&self, gate: f64) -> bool {
-        // After a short louder moment, sooner and from a smaller rise (see SHORT_MOMENT_S).
+        // After a short louder moment, sooner, from a smaller rise, on one reading with sound
+        // and from further under the remembered level (see SHORT_MOMENT_S).
         let moment = self.short_moment();
-        let (above, lasts) = if moment {
-            (SHORT_RISE_LU, SHORT_RESUME_S)
+        let (above, lasts, sounds, under) = if moment {
+            (SHORT_RISE_LU, SHORT_RESUME_S, 1, SHORT_RESUME_UNDER_LU)
         } else {
-            (RELATIVE_GATE_LU, RESUME_S)
+            (RELATIVE_GATE_LU, RESUME_S, 2, RESUME_UNDER_LU)
         };
         if self.resume_level <= LUFS_FLOOR
             || self.resume_age_s > RESUME_MAX_S
@@ -1383,18 +1384,12 @@ impl Agc {
         if !moment && self.spread_of(own.min(20), 3) < RESUME_SPREAD_LU {
             return false;
         }
-        let sounds = if moment { 1 } else { 2 };
         let Some(now) = gated_mean(self.hist_sb.newest_with_energy(0, n), gate, sounds) else {
             return false;
         };
         // (Room noise lies 20 LU and more under the speech it came with: out of that range.
         // Right after a short moment the first words' 100 ms come in quieter: they are all
         // there is to judge by.)
-        let under = if moment {
-            SHORT_RESUME_UNDER_LU
-        } else {
-            RESUME_UNDER_LU
-        };
         now >= self.resume_level - under && now <= self.resume_level + RESUME_OVER_LU
     }
 
