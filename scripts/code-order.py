@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Helpers of scripts/code-order.sh (Python standard library only).
 
-  code-order.py callgrind OUT       the functions of headroomd's executable that ran in a
-                                    callgrind output file, most instructions first
+  code-order.py callgrind OUT...    the functions of headroomd's executable that ran in
+                                    callgrind output files: the first file's, most
+                                    instructions first, then those of the next not listed
+                                    yet, and so on
   code-order.py resolve RAN SIZES NAMES
                                     for each function of RAN (in its order), every symbol of
                                     NAMES that is the same function in another build: the same
@@ -18,7 +20,17 @@ import re
 import sys
 
 
-def callgrind(path):
+def callgrind(paths):
+    """The functions of every file in turn, each file's most run first, each function once."""
+    seen = set()
+    for path in paths:
+        for name in callgrind_one(path):
+            if name not in seen:
+                seen.add(name)
+                print(name)
+
+
+def callgrind_one(path):
     cost = collections.Counter()
     names, objs, ob, fn, after_call = {}, {}, None, None, False
     for line in open(path):
@@ -43,8 +55,7 @@ def callgrind(path):
                 # callgrind marks recursion depth with 'N.
                 cost[re.sub(r"'\d+$", "", fn)] += int(parts[-1])
         after_call = False
-    for name, _ in cost.most_common():
-        print(name)
+    return [name for name, _ in cost.most_common()]
 
 
 def key(name):
@@ -75,8 +86,8 @@ def resolve(ran, sizes, names):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["callgrind"] and len(sys.argv) == 3:
-        callgrind(sys.argv[2])
+    if sys.argv[1:2] == ["callgrind"] and len(sys.argv) >= 3:
+        callgrind(sys.argv[2:])
     elif sys.argv[1:2] == ["resolve"] and len(sys.argv) == 5:
         resolve(sys.argv[2], sys.argv[3], sys.argv[4])
     else:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates crates/headroomd/code-order.txt, the linker's symbol ordering file for the
 # release headroomd (crates/headroomd/build.rs): the functions of headroomd's own executable
-# that run once start-up is over, most run first. It runs the release headroomd under
+# that run once start-up is over: those a tapped stream's steady state runs first, most run
+# first, then the others, most run first. It runs the release headroomd under
 # valgrind's callgrind in a PipeWire sandbox, switches instrumentation on when the bus is
 # ready (so the release of the start-up code and everything after it is counted), and plays
 # the steady state through: a tapped stream, a second stream on another sink, a
@@ -27,7 +28,8 @@ if [ "${1:-}" != "--inside" ]; then
     cp target/release/headroomd "$work/headroomd"
     target/release/hr-sandbox run -- "$0" --inside "$work"
     # The functions by cost, with their sizes.
-    python3 "$root/scripts/code-order.py" callgrind "$work/callgrind.out.1" >"$work/ran"
+    python3 "$root/scripts/code-order.py" callgrind "$work/callgrind.out.1" \
+        "$work/callgrind.out.2" >"$work/ran"
     nm -S --defined-only "$work/headroomd" | awk '$3 ~ /^[tT]$/ {print $4, $2}' >"$work/sizes"
     : >"$work/names"
     for pkgs in "-p headroomd" "-p headroomd -p headroom-cli" "--workspace --bins"; do
@@ -70,7 +72,12 @@ vg=$!
 wait_log "is ready"
 callgrind_control -i on "$vg" >/dev/null
 wait_log "start-up over"
-sleep 2
+# First part: the steady state of a tapped stream playing, nothing else (what every cycle
+# runs, placed first).
+pw-play --target headroom-processed -P application.name=order-1 "$work/tone.wav" & p1=$!
+sleep 8
+callgrind_control -d "$vg" >/dev/null
+# Second part: everything else that runs once start-up is over.
 req '{"id":1,"method":"status"}'
 python3 - <<'EOF' &
 import os, socket, time
@@ -83,8 +90,7 @@ while time.time() < end and f.readline():
     pass
 EOF
 sub=$!
-pw-play --target headroom-processed -P application.name=order-1 "$work/tone.wav" & p1=$!
-sleep 8
+sleep 6
 req '{"id":2,"method":"status"}'
 req '{"id":3,"method":"route.list"}'
 req '{"id":4,"method":"history","params":{}}'
