@@ -77,6 +77,12 @@ find "$stage" -type f -exec chmod 0644 {} +
 chmod 0755 "$stage/usr/bin/headroom" "$stage/usr/bin/headroomd"
 
 mkdir -p "$stage/DEBIAN"
+# A headroomd linked with packed relocations (crates/headroomd/build.rs) needs glibc 2.36's
+# loader.
+libc=2.34
+if readelf -V "$stage/usr/bin/headroomd" 2>/dev/null | grep -q GLIBC_ABI_DT_RELR; then
+    libc=2.36
+fi
 libpw="$(dpkg-query -W -f='${Version}' libpipewire-0.3-0 2>/dev/null | sed 's/-[^-]*$//')"
 size="$(du -sk --exclude=DEBIAN "$stage" | cut -f1)"
 cat > "$stage/DEBIAN/control" <<CONTROL
@@ -85,7 +91,7 @@ Version: $version
 Architecture: $arch
 Maintainer: headroom developers <headroom@example.invalid>
 Installed-Size: $size
-Depends: libc6 (>= 2.34), libgcc-s1 (>= 4.2), libpipewire-0.3-0 (>= ${libpw:-0.3.65})
+Depends: libc6 (>= $libc), libgcc-s1 (>= 4.2), libpipewire-0.3-0 (>= ${libpw:-0.3.65})
 Recommends: pipewire, wireplumber
 Section: sound
 Priority: optional
