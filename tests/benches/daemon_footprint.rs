@@ -932,6 +932,7 @@ fn main() -> Result<()> {
     let (ours, untapped, same, grown, idle, st) = headroom_tests::daemon::with_log(&d, r)?;
     let log = d.terminate()?;
     report(&mode, &ours, &grown, &idle, reference.as_ref());
+    report_code_order(&bin);
     if let (Some(u), Some(r)) = (&untapped, reference.as_ref()) {
         println!(
             "one stream without its Layer A tap (layer_a.enabled off): CPU {:.2} % ({:.2}× \
@@ -1065,6 +1066,43 @@ fn smoke_checks(grown: &[Grown], idle: &Idle, st: &headroom_ipc::Status, log: &s
 }
 
 /// Prints every figure (with the reference's and the ratios when there is one).
+/// How much of `crates/headroomd/code-order.txt` the measured headroomd holds: a list made
+/// before later changes to the code names functions that no longer exist under those names,
+/// and the daemon's RSS reads ≈ 0.4–1 MB higher with it (BENCHMARKS.md, "Where the memory
+/// goes"). Prints nothing when `nm` is missing.
+fn report_code_order(bin: &Path) {
+    let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/headroomd/code-order.txt");
+    let Ok(list) = std::fs::read_to_string(list) else {
+        return;
+    };
+    let Ok(out) = std::process::Command::new("nm")
+        .args(["--defined-only", "-S"])
+        .arg(bin)
+        .output()
+    else {
+        return;
+    };
+    let sizes: std::collections::HashMap<&str, u64> = std::str::from_utf8(&out.stdout)
+        .unwrap_or("")
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_addr, size, _kind, name) = (f.next()?, f.next()?, f.next()?, f.next()?);
+            Some((name, u64::from_str_radix(size, 16).ok()?))
+        })
+        .collect();
+    let names: Vec<&str> = list.lines().filter(|l| !l.is_empty()).collect();
+    let found: Vec<u64> = names.iter().filter_map(|n| sizes.get(n).copied()).collect();
+    println!(
+        "code-order.txt: {} of its {} names found in this headroomd ({:.2} MB of code placed \
+         first; a list made on the same tree finds about 70 %, one made before later changes \
+         to the code far fewer and costs memory: scripts/code-order.sh makes a new one)",
+        found.len(),
+        names.len(),
+        found.iter().sum::<u64>() as f64 / (1024.0 * 1024.0)
+    );
+}
+
 fn report(
     mode: &Mode,
     ours: &Figures,
