@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Helpers of scripts/code-order.sh (Python standard library only).
 
-  code-order.py callgrind OUT...    the functions of headroomd's executable that ran in
+  code-order.py callgrind OUT... [--pinned SIZES] OUT...
+                                    the functions of headroomd's executable that ran in
                                     callgrind output files: the first file's, most
                                     instructions first, then those of the next not listed
-                                    yet, and so on
+                                    yet, and so on; `--pinned SIZES` puts the functions of
+                                    SIZES that run only when threads contend or wait (see
+                                    PINNED) at that point
   code-order.py resolve RAN SIZES NAMES
                                     for each function of RAN (in its order), every symbol of
                                     NAMES that is the same function in another build: the same
@@ -20,11 +23,33 @@ import re
 import sys
 
 
-def callgrind(paths):
-    """The functions of every file in turn, each file's most run first, each function once."""
+# Functions that run only when threads contend for a lock, wait on one another or first use
+# a thread-local: timing decides whether they run, and under valgrind, which runs one thread
+# at a time, they hardly ever do. Each one left among the cold code pulls a window of it
+# back into memory when it first runs.
+PINNED = re.compile(
+    r"parking_lot"                  # parking_lot and parking_lot_core: slow paths, parking
+    r"|3std3sys4sync"               # std's futex mutex, rwlock, condvar and once
+    r"|3std6thread9functions"       # park, park_timeout
+    r"|thread_local11destructors"   # a thread's first thread-local with a destructor
+    r"|crossbeam_channel7context"   # blocking send/recv: waiting for the other side
+    r"|crossbeam_channel5waker"
+)
+
+
+def pinned(sizes):
+    """The symbols of SIZES (`symbol size` lines) that PINNED matches."""
+    return [name for name, _ in sized(sizes) if PINNED.search(name)]
+
+
+def callgrind(args):
+    """The functions of every file in turn, each file's most run first, each function once;
+    `--pinned SIZES` among the files inserts the pinned functions of SIZES at that point."""
     seen = set()
-    for path in paths:
-        for name in callgrind_one(path):
+    it = iter(args)
+    for arg in it:
+        names = pinned(next(it)) if arg == "--pinned" else callgrind_one(arg)
+        for name in names:
             if name not in seen:
                 seen.add(name)
                 print(name)

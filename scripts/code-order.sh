@@ -2,7 +2,7 @@
 # Regenerates crates/headroomd/code-order.txt, the linker's symbol ordering file for the
 # release headroomd (crates/headroomd/build.rs): the functions of headroomd's own executable
 # that run once start-up is over: those a tapped stream's steady state runs first, most run
-# first, then the others, most run first. It runs the release headroomd under
+# first, then the lock and wait paths whose running depends on timing, then the others. It runs the release headroomd under
 # valgrind's callgrind in a PipeWire sandbox, switches instrumentation on when the bus is
 # ready (so the release of the start-up code and everything after it is counted), and plays
 # the steady state through: a tapped stream, a second stream on another sink, a
@@ -27,10 +27,11 @@ if [ "${1:-}" != "--inside" ]; then
     cargo build --release -j2 -p headroomd
     cp target/release/headroomd "$work/headroomd"
     target/release/hr-sandbox run -- "$0" --inside "$work"
-    # The functions by cost, with their sizes.
-    python3 "$root/scripts/code-order.py" callgrind "$work/callgrind.out.1" \
-        "$work/callgrind.out.2" >"$work/ran"
+    # The functions by cost (the steady state's first, then the lock and wait paths that
+    # timing decides, then the rest), with their sizes.
     nm -S --defined-only "$work/headroomd" | awk '$3 ~ /^[tT]$/ {print $4, $2}' >"$work/sizes"
+    python3 "$root/scripts/code-order.py" callgrind "$work/callgrind.out.1" \
+        --pinned "$work/sizes" "$work/callgrind.out.2" >"$work/ran"
     : >"$work/names"
     for pkgs in "-p headroomd" "-p headroomd -p headroom-cli" "--workspace --bins"; do
         # shellcheck disable=SC2086
