@@ -1069,8 +1069,12 @@ fn smoke_checks(grown: &[Grown], idle: &Idle, st: &headroom_ipc::Status, log: &s
 /// How much of `crates/headroomd/code-order.txt` the measured headroomd holds: a list made
 /// before later changes to the code names functions that no longer exist under those names,
 /// and the daemon's RSS reads ≈ 0.4–1 MB higher with it (BENCHMARKS.md, "Where the memory
-/// goes"). Prints nothing when `nm` is missing.
+/// goes"). Prints nothing for a debug build (which is linked without the list) or when `nm`
+/// is missing.
 fn report_code_order(bin: &Path) {
+    if !bin.to_string_lossy().contains("/release/") {
+        return;
+    }
     let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/headroomd/code-order.txt");
     let Ok(list) = std::fs::read_to_string(list) else {
         return;
