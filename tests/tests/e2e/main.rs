@@ -11,6 +11,7 @@ mod audio;
 mod control;
 mod demo;
 mod faults;
+mod levelling;
 mod profiles;
 mod promote;
 mod real_sink;

@@ -1,0 +1,139 @@
+//! The live bus levels as `headroom render` does, in every shipped profile: a programme with
+//! a quiet voice, a loud passage and the voice again, played into `headroom-processed`,
+//! comes out of the real sink at the loudness the offline render of the same file gives
+//! (the same chain, fresh in both), near the profile's target and under its ceiling.
+//!
+//! Layer A is switched off for the run: it turns the app's own volume down, in front of the
+//! bus, which a render of the file does not model (its own tests are in `routing`).
+
+use headroom_ipc::SettingValue;
+use headroom_tests::audio::programme_like;
+use headroom_tests::daemon::{bursts, concat, write_wav, Daemon, BUS_SINK};
+use headroom_tests::{workspace_bin, Sandbox, Wav, DEFAULT_SINK};
+
+use crate::trust::client;
+
+/// Integrated loudness (LUFS) and true peak (dBTP, over both channels) of `w`, by the
+/// `ebur128` crate.
+fn loudness(w: &Wav) -> (f64, f64) {
+    let mut m = ebur128::EbuR128::new(
+        w.channels as u32,
+        w.rate,
+        ebur128::Mode::I | ebur128::Mode::TRUE_PEAK,
+    )
+    .expect("meter");
+    m.add_frames_f32(&w.samples).expect("frames");
+    let tp = (0..w.channels as u32)
+        .map(|c| m.true_peak(c).expect("true peak"))
+        .fold(0.0f64, f64::max);
+    (m.loudness_global().expect("integrated"), 20.0 * tp.log10())
+}
+
+/// 5 s of a quiet voice-like signal (noise bursts, −38 dBFS RMS), 5 s of loud programme
+/// material (a chord with drum-like hits, soft-clipped, peaks near full scale), 4 s of the
+/// quiet voice again; stereo 48 kHz.
+fn programme() -> Wav {
+    let loud: Vec<f32> = programme_like(5 * 48_000, 7)
+        .into_iter()
+        .flat_map(|v| [v, v])
+        .collect();
+    concat(&[
+        bursts(-38.0, 5.0, 3),
+        Wav {
+            rate: 48_000,
+            channels: 2,
+            samples: loud,
+        },
+        bursts(-38.0, 4.0, 5),
+    ])
+}
+
+/// Plays the programme through a fresh headroomd with `profile` active and compares what
+/// reaches the real sink with `headroom render --profile PROFILE` of the same file.
+fn live_matches_render(profile: &str) {
+    let sb = Sandbox::start().expect("sandbox");
+    let wav = write_wav(&sb, "programme.wav", &programme()).expect("programme");
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
+    let mut c = client(&sb);
+    c.profile_use(profile).expect("profile.use");
+    c.setting_set("layer_a.enabled", SettingValue::Bool(false))
+        .expect("layer_a off");
+    let number = |c: &mut headroom_client::Client, key: &str| {
+        c.setting_get(key)
+            .expect("setting.get")
+            .value
+            .as_f64()
+            .expect("a number")
+    };
+    let target = number(&mut c, "agc.target_lufs");
+    let ceiling = number(&mut c, "limiter.ceiling_dbtp");
+
+    let rec = sb
+        .record(DEFAULT_SINK, &sb.path("live.wav"))
+        .expect("recorder");
+    sb.play(&wav, BUS_SINK, &["application.name=levelling"])
+        .expect("play");
+    // The end of the programme has left the bus (its lookahead, one quantum) well before the
+    // recorder stops: pw-play returns once its stream drained.
+    let live = rec.stop().expect("recording");
+    let log = d.terminate().expect("headroomd stops");
+
+    let out = sb.path("render.wav");
+    let st = sb
+        .command(workspace_bin("headroom").expect("headroom built"))
+        .args(["render", "--quiet", "--profile", profile])
+        .arg(&wav)
+        .arg(&out)
+        .status()
+        .expect("headroom render");
+    assert!(st.success(), "headroom render --profile {profile}: {st}");
+    let offline = headroom_tests::read_wav(&out).expect("render output");
+
+    let (live_i, live_tp) = loudness(&live);
+    let (off_i, off_tp) = loudness(&offline);
+    let (a, b) = live
+        .active_range(1e-4)
+        .unwrap_or_else(|| panic!("nothing reached {DEFAULT_SINK}\n{log}"));
+    assert!(
+        (b - a) as f64 > 0.9 * 14.0 * 48_000.0,
+        "{profile}: only {:.1} s of the 14 s programme reached the real sink\n{log}",
+        (b - a) as f64 / 48_000.0
+    );
+    assert!(
+        (live_i - off_i).abs() <= 0.5,
+        "{profile}: live {live_i:.2} LUFS, render {off_i:.2} LUFS (target {target})\n{log}"
+    );
+    assert!(
+        (live_i - target).abs() <= 2.0,
+        "{profile}: live {live_i:.2} LUFS against the target {target}\n{log}"
+    );
+    // The meter's 4× interpolation may read a little over the limiter's finer one.
+    assert!(
+        live_tp <= ceiling + 0.3 && off_tp <= ceiling + 0.3,
+        "{profile}: true peak live {live_tp:.2} / render {off_tp:.2} dBTP, ceiling {ceiling}\n{log}"
+    );
+    eprintln!(
+        "{profile}: live {live_i:.2} LUFS {live_tp:.2} dBTP, render {off_i:.2} LUFS {off_tp:.2} \
+         dBTP, target {target}, ceiling {ceiling}"
+    );
+}
+
+#[test]
+fn live_bus_levels_as_render_does_default() {
+    live_matches_render("default");
+}
+
+#[test]
+fn live_bus_levels_as_render_does_music() {
+    live_matches_render("music");
+}
+
+#[test]
+fn live_bus_levels_as_render_does_night() {
+    live_matches_render("night");
+}
+
+#[test]
+fn live_bus_levels_as_render_does_speech() {
+    live_matches_render("speech");
+}
