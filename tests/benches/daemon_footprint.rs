@@ -1065,7 +1065,6 @@ fn smoke_checks(grown: &[Grown], idle: &Idle, st: &headroom_ipc::Status, log: &s
     Ok(())
 }
 
-/// Prints every figure (with the reference's and the ratios when there is one).
 /// How much of `crates/headroomd/code-order.txt` the measured headroomd holds: a list made
 /// before later changes to the code names functions that no longer exist under those names,
 /// and the daemon's RSS reads ≈ 0.4–1 MB higher with it (BENCHMARKS.md, "Where the memory
@@ -1107,6 +1106,7 @@ fn report_code_order(bin: &Path) {
     );
 }
 
+/// Prints every figure (with the reference's and the ratios when there is one).
 fn report(
     mode: &Mode,
     ours: &Figures,
