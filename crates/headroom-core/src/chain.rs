@@ -65,7 +65,7 @@
 use crate::agc::{Agc, ONSET_CONFIRM_S, ONSET_EXCESS_LU, STEP, TAU_GAIN};
 use crate::compressor::Compressor;
 use crate::limiter::Limiter;
-use crate::meter::{LiveMeter, PEAK_FLOOR_DB};
+use crate::meter::{peak_to_db, LiveMeter};
 use crate::params::{ChainParams, CompressorParams};
 use crate::shared::MeterSnapshot;
 use crate::util::{db_to_lin, db_to_lin64, detect_avx, one_pole_alpha, sanitize_and_copy, Memo};
@@ -199,7 +199,7 @@ pub struct Chain {
     bypass_step: f32,
     /// Frames done in the current control step.
     step_pos: usize,
-    /// True peak of the last `process` call, dBTP.
+    /// True peak of the last `process` call, linear (converted to dBTP when read).
     in_block_peak: f32,
     /// Short level behind the compressor without the ceiling (mean square), the ceiling
     /// gain, dB, and the target it holds to.
@@ -256,6 +256,7 @@ pub struct Chain {
     before_onset: Option<LearntLosses>,
     transients_seen: u32,
     resumptions_seen: u32,
+    /// True peak of the last `process` call at the output, linear (as `in_block_peak`).
     out_block_peak: f32,
     /// Powers and exponentials of the control updates whose arguments rarely change.
     memo: ControlMemo,
@@ -383,7 +384,7 @@ impl Chain {
             bypass_mix,
             bypass_step: 1.0 / (BYPASS_FADE_S * rate as f32).max(1.0),
             step_pos: 0,
-            in_block_peak: PEAK_FLOOR_DB as f32,
+            in_block_peak: 0.0,
             short_ms: 0.0,
             ceiling_db: 0.0,
             ceiling_target: f64::NAN,
@@ -416,7 +417,7 @@ impl Chain {
             fold_w: 0.0,
             fold_counts: true,
             agc_reading_s: ((rate as usize + 5) / 10) as f64 / rate as f64,
-            out_block_peak: PEAK_FLOOR_DB as f32,
+            out_block_peak: 0.0,
             memo: ControlMemo::new(),
         }
     }
@@ -474,8 +475,8 @@ impl Chain {
         let whole = buf.len() / ch * ch;
         let (body, tail) = buf.split_at_mut(whole);
         tail.iter_mut().for_each(|x| *x = 0.0);
-        self.in_block_peak = PEAK_FLOOR_DB as f32;
-        self.out_block_peak = PEAK_FLOOR_DB as f32;
+        self.in_block_peak = 0.0;
+        self.out_block_peak = 0.0;
         for part in body.chunks_mut(PART * ch) {
             self.process_part(part);
         }
@@ -583,12 +584,8 @@ impl Chain {
         self.mix_dry(seg, from);
         let dry = self.scratch.get(from * ch..to * ch).unwrap_or(&[]);
         LiveMeter::process_pair(&mut self.in_meter, dry, &mut self.out_meter, seg);
-        self.in_block_peak = self
-            .in_block_peak
-            .max(self.in_meter.block_true_peak_dbtp() as f32);
-        self.out_block_peak = self
-            .out_block_peak
-            .max(self.out_meter.block_true_peak_dbtp() as f32);
+        self.in_block_peak = self.in_block_peak.max(self.in_meter.block_true_peak());
+        self.out_block_peak = self.out_block_peak.max(self.out_meter.block_true_peak());
     }
 
     /// Takes back what was learnt of a programme before a loud onset dropped it (see
@@ -1194,11 +1191,11 @@ impl Chain {
             in_momentary_lufs: self.in_meter.momentary_lufs() as f32,
             in_short_term_lufs: self.in_meter.short_term_lufs() as f32,
             in_integrated_lufs: self.in_meter.integrated_lufs() as f32,
-            in_true_peak_dbtp: self.in_block_peak,
+            in_true_peak_dbtp: peak_to_db(f64::from(self.in_block_peak)) as f32,
             out_momentary_lufs: self.out_meter.momentary_lufs() as f32,
             out_short_term_lufs: self.out_meter.short_term_lufs() as f32,
             out_integrated_lufs: self.out_meter.integrated_lufs() as f32,
-            out_true_peak_dbtp: self.out_block_peak,
+            out_true_peak_dbtp: peak_to_db(f64::from(self.out_block_peak)) as f32,
             agc_gain_db: self.agc.gain_db(),
             compressor_gr_db: self.compressor.gain_reduction_db(),
             limiter_gr_db: self.limiter.gain_reduction_db(),

@@ -17,6 +17,12 @@
 //! is full, the missing sub-blocks count as silence (the window length still divides), which is
 //! what libebur128 and the `ebur128` crate report as well.
 //!
+//! Since the readings change only when a sub-block closes, each of the momentary, short-term
+//! and integrated loudness is kept once read, until the next sub-block closes: the daemon
+//! reads all three of both the chain's meters every graph cycle (≈ 19 times per sub-block at
+//! a 256-frame quantum), and each is now computed once per 100 ms (≈ 0.5 µs per cycle saved
+//! after the data thread's sleep, when the histograms' cache lines are cold).
+//!
 //! Integrated loudness (gated: absolute −70 LUFS, relative −10 LU) is kept in a histogram of
 //! 400 ms block energies with 0.01 LU bins covering −70…+5 LUFS (louder blocks go into the top
 //! bin). Each bin holds the *exact* count and energy sum of its blocks, stored in Fenwick
@@ -59,6 +65,8 @@
 //! one sub-block clock; that loop is the meter's cost, and keeping it with the state it feeds
 //! is what keeps it allocation-free and fast. The Tech 3341/3342 conformance tests are at the
 //! end of the file.
+
+use std::cell::Cell;
 
 use crate::truepeak::{sanitize, BlockInterpolator, METER_MAX_INPUT, TAPS};
 use crate::LUFS_FLOOR;
@@ -908,6 +916,29 @@ pub struct LiveMeter {
     max_true_peak: f32,
     max_sample_peak: f32,
     block_peak: f32,
+    /// Loudness readings computed since the last sub-block closed (see [`Readings`]).
+    readings: Cell<Readings>,
+}
+
+/// The momentary, short-term and integrated loudness of a [`LiveMeter`] change only when a
+/// sub-block closes; a caller that reads them every graph cycle (the daemon publishes them
+/// every quantum) converts each once per 100 ms instead of every time. `at` is the sub-block
+/// count the values belong to (`u64::MAX`: none); a value not computed yet is NaN.
+#[derive(Debug, Clone, Copy)]
+struct Readings {
+    at: u64,
+    momentary: f64,
+    short_term: f64,
+    integrated: f64,
+}
+
+impl Readings {
+    const NONE: Self = Self {
+        at: u64::MAX,
+        momentary: f64::NAN,
+        short_term: f64::NAN,
+        integrated: f64::NAN,
+    };
 }
 
 impl LiveMeter {
@@ -948,6 +979,7 @@ impl LiveMeter {
             max_true_peak: 0.0,
             max_sample_peak: 0.0,
             block_peak: 0.0,
+            readings: Cell::new(Readings::NONE),
         }
     }
 
@@ -1002,6 +1034,27 @@ impl LiveMeter {
         self.max_true_peak = 0.0;
         self.max_sample_peak = 0.0;
         self.block_peak = 0.0;
+        self.readings.set(Readings::NONE);
+    }
+
+    /// One of the loudness readings: the value computed since the last sub-block closed, or
+    /// `compute`'s (then kept). Real-time safe.
+    fn reading(&self, field: fn(&mut Readings) -> &mut f64, compute: impl FnOnce() -> f64) -> f64 {
+        let mut r = self.readings.get();
+        if r.at != self.sub_blocks {
+            r = Readings {
+                at: self.sub_blocks,
+                ..Readings::NONE
+            };
+        }
+        let v = *field(&mut r);
+        if !v.is_nan() {
+            return v;
+        }
+        let v = compute();
+        *field(&mut r) = v;
+        self.readings.set(r);
+        v
     }
 
     /// Number of channels.
@@ -1306,18 +1359,29 @@ impl LiveMeter {
     /// Momentary loudness in LUFS, at least [`LUFS_FLOOR`] (returned for silence and when
     /// nothing has been measured). O(1).
     pub fn momentary_lufs(&self) -> f64 {
-        floor_lufs(energy_to_lufs(self.momentary_energy()))
+        self.reading(
+            |r| &mut r.momentary,
+            || floor_lufs(energy_to_lufs(self.momentary_energy())),
+        )
     }
 
     /// Short-term loudness in LUFS, at least [`LUFS_FLOOR`]. O(1).
     pub fn short_term_lufs(&self) -> f64 {
-        floor_lufs(energy_to_lufs(self.short_term_energy()))
+        self.reading(
+            |r| &mut r.short_term,
+            || floor_lufs(energy_to_lufs(self.short_term_energy())),
+        )
     }
 
     /// Gated integrated loudness (BS.1770-4: 400 ms blocks every 100 ms, absolute gate
     /// −70 LUFS, relative gate −10 LU) since the last reset, in LUFS; [`LUFS_FLOOR`] when no
     /// block passed the gates. O(log bins). Real-time safe.
     pub fn integrated_lufs(&self) -> f64 {
+        self.reading(|r| &mut r.integrated, || self.compute_integrated_lufs())
+    }
+
+    /// [`integrated_lufs`](Self::integrated_lufs), computed from the histogram.
+    fn compute_integrated_lufs(&self) -> f64 {
         let h = &self.integrated;
         if h.total_count <= 0.0 {
             return LUFS_FLOOR;
@@ -1387,6 +1451,12 @@ impl LiveMeter {
     /// [`PEAK_FLOOR_DB`].
     pub fn block_true_peak_dbtp(&self) -> f64 {
         peak_to_db(self.block_peak as f64)
+    }
+
+    /// [`block_true_peak_dbtp`](Self::block_true_peak_dbtp) as a linear magnitude (no
+    /// logarithm: a caller taking the largest over several calls converts once).
+    pub(crate) fn block_true_peak(&self) -> f32 {
+        self.block_peak
     }
 
     /// Frames still to come before the current 100 ms sub-block closes (at least 1; an
@@ -1708,6 +1778,49 @@ mod tests {
         }
         assert_eq!(q[0].z, one[0].z);
         assert_eq!(q[1].z, one[1].z);
+    }
+
+    #[test]
+    fn kept_readings_are_the_computed_ones_at_every_point() {
+        // Reads between, right at and right after sub-block boundaries, across a level change,
+        // after a reset and after a clone: each kept reading equals the one computed anew.
+        let mut m = LiveMeter::new(48_000, 2);
+        let loud = sine(48_000, 1000.0, 0.5, 1.3, 2);
+        let quiet = sine(48_000, 440.0, 0.01, 1.3, 2);
+        let check = |m: &LiveMeter, at: &str| {
+            let fresh = (
+                floor_lufs(energy_to_lufs(m.momentary_energy())),
+                floor_lufs(energy_to_lufs(m.short_term_energy())),
+                m.compute_integrated_lufs(),
+            );
+            for _ in 0..2 {
+                let kept = (m.momentary_lufs(), m.short_term_lufs(), m.integrated_lufs());
+                assert_eq!(kept, fresh, "{at}");
+            }
+        };
+        let mut reads = 0;
+        for (k, signal) in [&loud, &quiet, &loud].into_iter().enumerate() {
+            // Calls of 1 … 997 frames: reads fall everywhere against the 4800-frame grid.
+            let mut pos = 0;
+            let mut n = 1;
+            while pos < signal.len() {
+                let end = (pos + 2 * n).min(signal.len());
+                m.process(&signal[pos..end]);
+                check(&m, &format!("part {k}, sample {pos}"));
+                reads += 1;
+                pos = end;
+                n = (n * 7 + 3) % 997 + 1;
+            }
+            if k == 1 {
+                let copy = m.clone();
+                check(&copy, "clone");
+                m.reset();
+                check(&m, "reset");
+                assert_eq!(m.momentary_lufs(), LUFS_FLOOR);
+            }
+        }
+        assert!(reads > 100 && m.sub_blocks_seen() > 10);
+        assert!(m.integrated_lufs() > -10.0);
     }
 
     #[test]
