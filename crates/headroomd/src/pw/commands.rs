@@ -63,11 +63,10 @@ impl State {
 
     /// Taps a known application playback stream (never one of headroomd's own nodes).
     fn attach_tap(&mut self, node_id: u32) {
-        let (target, app) = {
+        let app = {
             let g = self.graph.read();
             match g.nodes.get(&node_id) {
-                Some(n) if n.is_output_stream() && !n.is_headroom_bus() => (
-                    n.serial.map(|s| s.to_string()).or_else(|| n.name.clone()),
+                Some(n) if n.is_output_stream() && !n.is_headroom_bus() => Some(
                     [
                         "application.name",
                         "application.process.binary",
@@ -76,10 +75,10 @@ impl State {
                     .iter()
                     .find_map(|k| n.props.get(*k).filter(|v| !v.is_empty()).cloned()),
                 ),
-                _ => (None, None),
+                _ => None,
             }
         };
-        let (Some(target), Some(session)) = (target, self.session.as_mut()) else {
+        let (Some(app), Some(session)) = (app, self.session.as_mut()) else {
             tracing::debug!(
                 node_id,
                 "not tapping: unknown or not an app playback stream"
@@ -87,12 +86,10 @@ impl State {
             return;
         };
         let description = tap_description(node_id, app.as_deref());
-        if let Err(e) = session
-            .taps
-            .attach(&session.core, node_id, &target, &description)
-        {
+        if let Err(e) = session.taps.attach(&session.core, node_id, &description) {
             tracing::warn!("{e}");
         }
+        self.sync_tap_links();
     }
 
     fn begin_shutdown(&mut self) {

@@ -63,6 +63,23 @@ pub struct GraphLink {
     pub input_port: u32,
 }
 
+/// One port of a node (what the Layer A taps link by).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GraphPort {
+    /// Global id.
+    pub id: u32,
+    /// Node the port belongs to.
+    pub node: u32,
+    /// Whether it is an output port (`port.direction == "out"`).
+    pub output: bool,
+    /// `audio.channel` (`FL`, `FR`, `MONO` …), if announced.
+    pub channel: Option<String>,
+    /// `port.name`, if announced.
+    pub name: Option<String>,
+    /// Whether it is a sink's monitor port (`port.monitor`).
+    pub monitor: bool,
+}
+
 /// Node ids of headroomd's own bus, once PipeWire assigned them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BusNodes {
@@ -83,6 +100,8 @@ pub struct Graph {
     pub nodes: BTreeMap<u32, GraphNode>,
     /// Links by id.
     pub links: BTreeMap<u32, GraphLink>,
+    /// Ports by id.
+    pub ports: BTreeMap<u32, GraphPort>,
     /// `default.audio.sink` (node name), as the session manager reports it.
     pub default_sink: Option<String>,
     /// `default.configured.audio.sink` (node name): the user's choice.

@@ -11,7 +11,7 @@ use pw::registry::GlobalObject;
 use pw::spa::utils::dict::DictRef;
 use pw::types::ObjectType;
 
-use super::graph::{parse_default_node_value, GraphLink, GraphNode};
+use super::graph::{parse_default_node_value, GraphLink, GraphNode, GraphPort};
 use super::thread::{Inbox, Incoming, State};
 use super::PwEvent;
 
@@ -104,6 +104,21 @@ impl State {
                     self.emit(PwEvent::LinkAdded(link));
                 }
             }
+            ObjectType::Port => {
+                let port = GraphPort {
+                    id: obj.id,
+                    node: props
+                        .get("node.id")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(u32::MAX),
+                    output: props.get("port.direction").map(String::as_str) == Some("out"),
+                    channel: props.get("audio.channel").cloned(),
+                    name: props.get("port.name").cloned(),
+                    monitor: props.get("port.monitor").map(String::as_str) == Some("true"),
+                };
+                self.graph.write().ports.insert(obj.id, port);
+                self.sync_tap_links();
+            }
             ObjectType::Metadata => {
                 if props.get("metadata.name").map(String::as_str) != Some("default") {
                     return;
@@ -166,13 +181,17 @@ impl State {
             self.emit(PwEvent::WirePlumberMissing);
             return;
         }
-        let (node, link) = {
+        let (node, link, port) = {
             let mut g = self.graph.write();
             let node = g.nodes.remove(&id);
             let link = g.links.remove(&id);
+            let port = g.ports.remove(&id);
             g.targets.remove(&id);
-            (node, link)
+            (node, link, port)
         };
+        if port.is_some() {
+            self.sync_tap_links();
+        }
         if node.is_some() {
             self.routed.remove(&id);
             self.announced.remove(&id);
@@ -180,6 +199,15 @@ impl State {
         }
         if link.is_some() {
             self.emit(PwEvent::LinkRemoved { id });
+        }
+    }
+
+    /// Links every tap to its stream's output ports as they are now (see
+    /// [`super::taps::Taps::sync_links`]).
+    pub(super) fn sync_tap_links(&mut self) {
+        if let Some(session) = self.session.as_mut() {
+            let g = self.graph.read();
+            session.taps.sync_links(&session.core, &g);
         }
     }
 

@@ -1,24 +1,35 @@
-//! Layer A loudness taps: one capture `pw_stream` per tapped application stream, linked to
-//! the stream's output ports, measuring its loudness in a real-time callback.
+//! Layer A loudness taps: one `pw_filter` node per tapped application stream, with two input
+//! ports (`FL`, `FR`) that headroomd links to the stream's output ports itself, measuring its
+//! loudness in a real-time callback.
 //!
-//! A tap connects with `target.object = <object.serial of the app stream>` — PipeWire 0.3.65 /
-//! WirePlumber 0.4.13 then link the app stream's output ports straight into the tap (next to
-//! its link into the sink), exactly what `pw-record --target <serial>` does. The tap therefore
-//! hears the stream *after* its own volume (where Layer A applies its reduction;
-//! [`crate::layer_a`] compensates for that).
+//! A filter has no converter in front of it (a capture `pw_stream` has one: PipeWire's
+//! adapter with `audioconvert`), so its ports take the graph's own DSP format — 32-bit float
+//! mono per channel at the graph's rate — and it allocates no conversion buffers: each tap
+//! adds ≈ 0.37 MB to the daemon's RSS where a stream tap added ≈ 0.61 MB (PLAN.md,
+//! Decisions). Its CPU per cycle is the same within the measurements' noise.
 //!
-//! Taps are headroom's own nodes: `node.name = headroom-tap-<id>`, `headroom.role = tap`, so the
-//! router never routes them (they are capture streams anyway) and they are never tapped
-//! themselves. They set `node.dont-reconnect = true` (when the app stream goes away
-//! WirePlumber does not re-link the tap to some other source) and
-//! `state.restore-target = false` / `state.restore-props = false` (restore-stream learns
-//! nothing from them). The PipeWire thread destroys a tap when its stream disappears.
+//! WirePlumber does not link filters, so [`Taps::sync_links`] links each tap to its stream's
+//! output ports (`link-factory`, the links headroomd's own, gone with it) whenever the ports
+//! of either side change: the stream's ports are renegotiated when it moves between sinks of
+//! different layouts. Channels map by `audio.channel`: `FL` → `FL`, `FR` → `FR`, a `MONO`
+//! port into both. A stream linked into a stereo sink (the bus, most real sinks) has just
+//! these; one with more channels is measured on its `FL` and `FR` (its centre and surround
+//! channels are left out, so its loudness reads low by what they carry), and one with none
+//! of these names has its first two output ports taken as `FL` / `FR`. The taps hear the stream *after* its own volume (where Layer A applies its
+//! reduction; [`crate::layer_a`] compensates for that).
+//!
+//! Taps are headroom's own nodes: `node.name = headroom-tap-<id>`, `headroom.role = tap`, no
+//! `media.class` (the session manager leaves them alone; the router never routes them and
+//! they are never tapped themselves). The PipeWire thread destroys a tap when its stream
+//! disappears.
 //!
 //! The callback runs a preallocated [`LiveMeter`] (under `assert_no_alloc` in debug builds)
-//! and publishes momentary and short-term loudness through atomics ([`TapMeter`]); other
-//! threads read them through [`TapReadings`].
+//! for the graph's rate — meters for 44.1, 48, 88.2 and 96 kHz are made with the tap, any
+//! other rate is measured with the nearest — and publishes momentary and short-term loudness
+//! through atomics ([`TapMeter`]); other threads read them through [`TapReadings`].
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::{c_void, CString};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -26,16 +37,13 @@ use headroom_core::meter::LiveMeter;
 use parking_lot::RwLock;
 use pipewire as pw;
 use pw::core::CoreRc;
+use pw::link::Link;
 use pw::properties::PropertiesBox;
 use pw::spa;
-use pw::spa::pod::Pod;
-use pw::stream::{StreamFlags, StreamListener, StreamRc};
 use pw::sys as pw_sys;
 
+use super::graph::Graph;
 use crate::layer_a::{TapReading, GATE_LUFS};
-
-// Tap sample rate and channels: the bus format (PipeWire converts and up/down-mixes).
-use super::format::{format_pod, CHANNELS, RATE};
 use crate::names::{HEADROOM_ROLE_PROP, TAP_NAME_PREFIX};
 
 /// Loudness published by one tap's real-time callback.
@@ -118,38 +126,105 @@ impl TapReadings {
     }
 }
 
+/// Channels a tap measures (its input ports, in this order).
+const CHANNELS: usize = 2;
+/// `audio.channel` and `port.name` of the tap's input ports.
+const PORTS: [(&str, &str); CHANNELS] = [("FL", "input_FL"), ("FR", "input_FR")];
+/// Graph rates a tap has a meter for (the K-weighting and the 100 ms sub-blocks depend on it).
+const RATES: [u32; 4] = [44_100, 48_000, 88_200, 96_000];
+/// Frames interleaved for the meter at a time.
+const SCRATCH_FRAMES: usize = 1024;
+
 /// State of one tap's real-time callback.
 pub struct TapRt {
-    meter: LiveMeter,
+    /// One meter per rate of [`RATES`].
+    meters: Vec<LiveMeter>,
+    /// Interleaved frames for the meter, [`SCRATCH_FRAMES`] × [`CHANNELS`].
+    scratch: Vec<f32>,
     out: Arc<TapMeter>,
+    /// The filter's input ports (their user data), in the order of [`PORTS`]; null until
+    /// added.
+    ports: [*mut c_void; CHANNELS],
 }
 
-/// One tap. Dropping it stops the callback and destroys the stream.
+impl TapRt {
+    /// Meters for every rate of [`RATES`] and the scratch buffer. Allocates.
+    fn new(out: Arc<TapMeter>) -> Self {
+        Self {
+            meters: RATES
+                .iter()
+                .map(|&r| LiveMeter::loudness_only(r, CHANNELS))
+                .collect(),
+            scratch: vec![0.0; SCRATCH_FRAMES * CHANNELS],
+            out,
+            ports: [std::ptr::null_mut(); CHANNELS],
+        }
+    }
+
+    /// Index of the meter for graph rate `rate` Hz: the one of [`RATES`] nearest to it.
+    fn meter_for(rate: u32) -> usize {
+        let mut best = 0;
+        for (i, r) in RATES.iter().enumerate() {
+            let d = r.abs_diff(rate);
+            if d < RATES.get(best).map_or(u32::MAX, |b| b.abs_diff(rate)) {
+                best = i;
+            }
+        }
+        best
+    }
+}
+
+/// One tap. Dropping it removes its links and destroys the filter (the callback no longer
+/// runs once `pw_filter_destroy` returns).
 struct Tap {
-    listener: Option<StreamListener<TapRt>>,
-    stream: StreamRc,
+    filter: *mut pw_sys::pw_filter,
+    /// The filter's listener; registered with the filter, so it must not move.
+    _hook: Box<spa::sys::spa_hook>,
+    /// The callback's state, handed to the filter as its user data; must not move either.
+    rt: Box<TapRt>,
+    /// Our links: (output port of the stream, input port of the tap, the link).
+    links: Vec<(u32, u32, Link)>,
 }
 
 impl Drop for Tap {
     fn drop(&mut self) {
-        let _ = self.stream.set_active(false);
-        let _ = self.stream.disconnect();
-        self.listener.take();
+        self.links.clear();
+        // SAFETY: `filter` came from `pw_filter_new` and is destroyed only here, once. After
+        // `pw_filter_destroy` returns the filter no longer calls back into `rt` or the hook
+        // (its node is gone from the data loop), so both may be freed after it.
+        unsafe {
+            pw_sys::pw_filter_disconnect(self.filter);
+            pw_sys::pw_filter_destroy(self.filter);
+        }
     }
 }
 
 /// Errors creating a tap.
 #[derive(Debug, thiserror::Error)]
 pub enum TapError {
-    /// PipeWire refused to create or connect the stream.
-    #[error("creating the tap stream for node {node_id}: {what}")]
-    Stream {
+    /// PipeWire refused to create or connect the filter.
+    #[error("creating the tap for node {node_id}: {what}")]
+    Filter {
         /// Tapped node.
         node_id: u32,
         /// What failed.
         what: String,
     },
 }
+
+/// The filter's callbacks: only `process`.
+static FILTER_EVENTS: pw_sys::pw_filter_events = pw_sys::pw_filter_events {
+    version: pw_sys::PW_VERSION_FILTER_EVENTS,
+    destroy: None,
+    state_changed: None,
+    io_changed: None,
+    param_changed: None,
+    add_buffer: None,
+    remove_buffer: None,
+    process: Some(on_filter_process),
+    drained: None,
+    command: None,
+};
 
 /// The taps of one PipeWire connection; lives on the PipeWire thread. Drop it before the core.
 pub struct Taps {
@@ -166,67 +241,122 @@ impl Taps {
         }
     }
 
-    /// Creates a tap on the stream `node_id`, whose `object.serial` (or node name) is
-    /// `target`, shown in mixers as `description` (`Headroom tap: APP`). A second attach for
-    /// the same node replaces the first. Allocates (PipeWire thread only).
+    /// Creates a tap on the stream `node_id`, shown in mixers as `description` (`Headroom
+    /// tap: APP`); its links follow with [`sync_links`](Self::sync_links) once the ports are
+    /// known. A second attach for the same node replaces the first. Allocates (PipeWire
+    /// thread only).
     pub fn attach(
         &mut self,
         core: &CoreRc,
         node_id: u32,
-        target: &str,
         description: &str,
     ) -> Result<(), TapError> {
         self.detach(node_id);
-        let err = |what: String| TapError::Stream { node_id, what };
+        let err = |what: String| TapError::Filter { node_id, what };
         let name = format!("{TAP_NAME_PREFIX}{node_id}");
         let mut props = PropertiesBox::new();
         props.insert("media.type", "Audio");
         props.insert("media.category", "Capture");
+        props.insert("media.role", "DSP");
         props.insert("node.name", name.as_str());
         props.insert("node.description", description);
         props.insert("application.name", "headroomd");
         props.insert(HEADROOM_ROLE_PROP, "tap");
         props.insert("headroom.tap.node", node_id.to_string().as_str());
-        props.insert("target.object", target);
-        props.insert("node.dont-reconnect", "true");
-        props.insert("state.restore-target", "false");
-        props.insert("state.restore-props", "false");
-        props.insert("audio.channels", "2");
-        props.insert("audio.position", "[ FL FR ]");
-        props.insert("audio.rate", "48000");
-        let stream = StreamRc::new(core.clone(), &name, props).map_err(|e| err(e.to_string()))?;
+        let cname = CString::new(name).map_err(|e| err(e.to_string()))?;
         let out = Arc::new(TapMeter::default());
-        let rt = TapRt {
-            meter: LiveMeter::loudness_only(RATE, CHANNELS),
-            out: out.clone(),
+        let mut rt = Box::new(TapRt::new(out.clone()));
+        // SAFETY: `core` is a live core of this thread; `pw_filter_new` takes ownership of the
+        // properties and copies the name.
+        let filter =
+            unsafe { pw_sys::pw_filter_new(core.as_raw_ptr(), cname.as_ptr(), props.into_raw()) };
+        if filter.is_null() {
+            return Err(err("pw_filter_new failed".into()));
+        }
+        // SAFETY: all-zero is the documented initial state of a `spa_hook`.
+        let mut hook: Box<spa::sys::spa_hook> = Box::new(unsafe { std::mem::zeroed() });
+        // From here on `Tap`'s drop destroys the filter on every error path.
+        let rt_ptr: *mut TapRt = &mut *rt;
+        // SAFETY: `filter` is live; the hook and `rt` are boxed (they do not move) and live in
+        // the `Tap` below, which destroys the filter before freeing them; the events are static.
+        unsafe {
+            pw_sys::pw_filter_add_listener(filter, &mut *hook, &FILTER_EVENTS, rt_ptr.cast());
+        }
+        for (k, (channel, port)) in PORTS.iter().enumerate() {
+            let mut pp = PropertiesBox::new();
+            pp.insert("format.dsp", "32 bit float mono audio");
+            pp.insert("audio.channel", *channel);
+            pp.insert("port.name", *port);
+            // SAFETY: `filter` is live; the call takes ownership of the properties. The port
+            // data it returns lives as long as the filter; the callback only reads it.
+            let data = unsafe {
+                pw_sys::pw_filter_add_port(
+                    filter,
+                    spa::sys::SPA_DIRECTION_INPUT,
+                    pw_sys::pw_filter_port_flags_PW_FILTER_PORT_FLAG_MAP_BUFFERS,
+                    std::mem::size_of::<u64>(),
+                    pp.into_raw(),
+                    std::ptr::null_mut(),
+                    0,
+                )
+            };
+            if let Some(slot) = rt.ports.get_mut(k) {
+                *slot = data;
+            }
+        }
+        let tap = Tap {
+            filter,
+            _hook: hook,
+            rt,
+            links: Vec::new(),
         };
-        let listener = stream
-            .add_local_listener_with_user_data(rt)
-            // SAFETY: the tap stream's own process callback.
-            .process(|s, rt| unsafe { on_tap_process(s.as_raw_ptr(), rt) })
-            .register()
-            .map_err(|e| err(format!("listener: {e}")))?;
-        // Same format as the bus: F32 interleaved, 48 kHz, FL FR.
-        let fmt = format_pod().map_err(err)?;
-        let pod = Pod::from_bytes(&fmt).ok_or_else(|| err("bad format pod".into()))?;
-        let mut params = [pod];
-        stream
-            .connect(
-                spa::utils::Direction::Input,
-                None,
-                StreamFlags::AUTOCONNECT | StreamFlags::MAP_BUFFERS | StreamFlags::RT_PROCESS,
-                &mut params,
+        if tap.rt.ports.iter().any(|p| p.is_null()) {
+            return Err(err("adding its ports failed".into()));
+        }
+        // SAFETY: `filter` is live; no format params (DSP ports).
+        let res = unsafe {
+            pw_sys::pw_filter_connect(
+                filter,
+                pw_sys::pw_filter_flags_PW_FILTER_FLAG_RT_PROCESS,
+                std::ptr::null_mut(),
+                0,
             )
-            .map_err(|e| err(format!("connect: {e}")))?;
+        };
+        if res < 0 {
+            return Err(err(format!("connect: error {res}")));
+        }
         self.readings.0.write().insert(node_id, out);
-        self.taps.insert(
-            node_id,
-            Tap {
-                listener: Some(listener),
-                stream,
-            },
-        );
+        self.taps.insert(node_id, tap);
         Ok(())
+    }
+
+    /// Links every tap's input ports to its stream's output ports as `graph` shows them and
+    /// drops links whose ports are gone (see the [module documentation](self)). Called by the
+    /// PipeWire thread whenever a port appears or goes. Allocates.
+    pub fn sync_links(&mut self, core: &CoreRc, graph: &Graph) {
+        for (&node_id, tap) in self.taps.iter_mut() {
+            let want = wanted_links(graph, node_id);
+            tap.links.retain(|(o, i, _)| want.contains(&(*o, *i)));
+            for (o, i) in want {
+                if tap.links.iter().any(|(lo, li, _)| (*lo, *li) == (o, i)) {
+                    continue;
+                }
+                let tap_node = graph
+                    .node_by_name(&format!("{TAP_NAME_PREFIX}{node_id}"))
+                    .map(|n| n.id);
+                let Some(tap_node) = tap_node else { continue };
+                let mut props = PropertiesBox::new();
+                props.insert("link.output.node", node_id.to_string().as_str());
+                props.insert("link.output.port", o.to_string().as_str());
+                props.insert("link.input.node", tap_node.to_string().as_str());
+                props.insert("link.input.port", i.to_string().as_str());
+                props.insert("object.linger", "false");
+                match core.create_object::<Link>("link-factory", &props) {
+                    Ok(link) => tap.links.push((o, i, link)),
+                    Err(e) => tracing::warn!(node_id, "linking the tap: {e}"),
+                }
+            }
+        }
     }
 
     /// Destroys the tap on `node_id`. Returns whether there was one.
@@ -263,75 +393,169 @@ impl Drop for Taps {
     }
 }
 
-/// The tap's process callback: meters the captured block and publishes. Real-time safe; runs
-/// under `assert_no_alloc` in debug builds.
+/// The links the tap of stream `node_id` should have in `graph`: (output port of the stream,
+/// input port of the tap) pairs, by channel (see the [module documentation](self)).
+fn wanted_links(graph: &Graph, node_id: u32) -> Vec<(u32, u32)> {
+    let name = format!("{TAP_NAME_PREFIX}{node_id}");
+    let Some(tap) = graph.node_by_name(&name) else {
+        return Vec::new();
+    };
+    let tap_port = |channel: &str| {
+        graph
+            .ports
+            .values()
+            .find(|p| p.node == tap.id && !p.output && p.channel.as_deref() == Some(channel))
+            .map(|p| p.id)
+    };
+    let Some(inputs) = PORTS
+        .iter()
+        .map(|(c, _)| tap_port(c))
+        .collect::<Option<Vec<u32>>>()
+    else {
+        return Vec::new();
+    };
+    let outs: Vec<_> = graph
+        .ports
+        .values()
+        .filter(|p| p.node == node_id && p.output && !p.monitor)
+        .collect();
+    let mut want = Vec::new();
+    let mut by_channel = false;
+    for p in &outs {
+        match p.channel.as_deref() {
+            Some("FL") => want.extend(inputs.first().map(|&i| (p.id, i))),
+            Some("FR") => want.extend(inputs.get(1).map(|&i| (p.id, i))),
+            Some("MONO") => want.extend(inputs.iter().map(|&i| (p.id, i))),
+            _ => continue,
+        }
+        by_channel = true;
+    }
+    if !by_channel {
+        want.extend(outs.iter().zip(&inputs).map(|(p, &i)| (p.id, i)));
+    }
+    want
+}
+
+/// The filter's process callback: meters the cycle's samples and publishes. Real-time safe;
+/// runs under `assert_no_alloc` in debug builds.
 ///
 /// # Safety
-/// `stream` is the tap stream whose process callback this is.
-pub unsafe fn on_tap_process(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
-    // SAFETY: forwarded contract of this function.
+/// Called by PipeWire with `data` the tap's [`TapRt`] (as registered in [`Taps::attach`]) and
+/// `position` null or the graph's position for this cycle.
+unsafe extern "C" fn on_filter_process(
+    data: *mut c_void,
+    position: *mut spa::sys::spa_io_position,
+) {
+    if data.is_null() {
+        return;
+    }
+    // SAFETY: `data` is the boxed `TapRt` of a live tap (contract above); only this callback
+    // touches it while the filter runs.
+    let rt = unsafe { &mut *data.cast::<TapRt>() };
+    // SAFETY: `position` is null or valid for this cycle (contract above).
+    let rate = unsafe { position.as_ref() }.map_or(48_000, |p| p.clock.rate.denom);
     #[cfg(debug_assertions)]
-    assert_no_alloc::assert_no_alloc(|| unsafe { tap_inner(stream, rt) });
+    // SAFETY: forwarded contract of this function.
+    assert_no_alloc::assert_no_alloc(|| unsafe { filter_inner(rt, rate) });
     // SAFETY: forwarded contract of this function.
     #[cfg(not(debug_assertions))]
     unsafe {
-        tap_inner(stream, rt)
+        filter_inner(rt, rate)
     };
 }
 
-/// Dequeues the captured buffer, meters it and gives it back. Real-time safe.
+/// Takes each input port's buffer of this cycle, meters it and gives it back. Real-time safe.
 ///
 /// # Safety
-/// As [`on_tap_process`].
-unsafe fn tap_inner(stream: *mut pw_sys::pw_stream, rt: &mut TapRt) {
-    // SAFETY: `stream` is the live tap stream and this is its process callback, the one place
-    // where dequeueing is allowed.
-    let b = unsafe { pw_sys::pw_stream_dequeue_buffer(stream) };
-    if b.is_null() {
-        return;
+/// As [`on_filter_process`]: `rt.ports` are the live tap's port data (or null).
+unsafe fn filter_inner(rt: &mut TapRt, rate: u32) {
+    let mut planes: [Option<&[f32]>; CHANNELS] = [None; CHANNELS];
+    let mut bufs: [*mut pw_sys::pw_buffer; CHANNELS] = [std::ptr::null_mut(); CHANNELS];
+    for (k, &port) in rt.ports.iter().enumerate() {
+        if port.is_null() {
+            continue;
+        }
+        // SAFETY: `port` is the port data of a live filter port, and this is the filter's
+        // process callback, where buffers are dequeued.
+        let b = unsafe { pw_sys::pw_filter_dequeue_buffer(port) };
+        if b.is_null() {
+            continue;
+        }
+        if let Some(slot) = bufs.get_mut(k) {
+            *slot = b;
+        }
+        if let Some(slot) = planes.get_mut(k) {
+            // SAFETY: a dequeued `pw_buffer` is valid until queued again, below, after the
+            // last use of the slice; its `spa_buffer` is null or mapped (MAP_BUFFERS), which
+            // `plane` requires.
+            *slot = unsafe { plane((*b).buffer) };
+        }
     }
-    // SAFETY: a non-null dequeued `pw_buffer` is valid until queued again; its `spa_buffer`
-    // is null or mapped (MAP_BUFFERS), which is what `meter_buffer` requires. The buffer goes
-    // back to the same stream it came from.
-    unsafe {
-        meter_buffer((*b).buffer, rt);
-        pw_sys::pw_stream_queue_buffer(stream, b);
+    meter_planes(rt, planes, rate);
+    for (k, &b) in bufs.iter().enumerate() {
+        if let (false, Some(&port)) = (b.is_null(), rt.ports.get(k)) {
+            // SAFETY: `b` was dequeued from `port` in this callback.
+            unsafe { pw_sys::pw_filter_queue_buffer(port, b) };
+        }
     }
 }
 
-/// Meters the first data plane of `buf` (interleaved F32 stereo) and publishes. Tolerates a
-/// null buffer, missing data or chunk, out-of-range offsets and sizes, misaligned data.
-/// Real-time safe.
+/// The samples of the first data plane of `buf` (mono `f32`). Tolerates a null buffer,
+/// missing data or chunk, out-of-range offsets and sizes, misaligned data. Real-time safe.
 ///
 /// # Safety
 /// `buf` is null or points to a valid `spa_buffer` whose non-null `datas`, `data` and `chunk`
-/// pointers are valid for `maxsize` bytes.
-unsafe fn meter_buffer(buf: *const spa::sys::spa_buffer, rt: &mut TapRt) {
-    const STRIDE: usize = CHANNELS * std::mem::size_of::<f32>();
+/// pointers are valid for `maxsize` bytes, for as long as the returned slice is used.
+unsafe fn plane<'a>(buf: *const spa::sys::spa_buffer) -> Option<&'a [f32]> {
+    const SAMPLE: usize = std::mem::size_of::<f32>();
     // SAFETY: every pointer is checked for null before it is dereferenced, and valid when not
     // null (contract above); the slice is built from an `f32`-aligned pointer inside the data,
-    // and `offset + frames * STRIDE <= maxsize` because offset and size are clamped to it.
+    // and `offset + frames * SAMPLE <= maxsize` because offset and size are clamped to it.
     unsafe {
         if buf.is_null() || (*buf).n_datas < 1 || (*buf).datas.is_null() {
-            return;
+            return None;
         }
         let d = &*(*buf).datas;
         if d.data.is_null() || d.chunk.is_null() {
-            return;
+            return None;
         }
         let chunk = &*d.chunk;
         let maxsize = d.maxsize as usize;
         let offset = (chunk.offset as usize).min(maxsize);
         let size = (chunk.size as usize).min(maxsize - offset);
-        let frames = size / STRIDE;
         let ptr = (d.data as *const u8).add(offset);
-        if frames > 0 && (ptr as usize).is_multiple_of(std::mem::align_of::<f32>()) {
-            let samples = std::slice::from_raw_parts(ptr as *const f32, frames * CHANNELS);
-            rt.meter.process(samples);
-            rt.out
-                .publish(rt.meter.momentary_lufs(), rt.meter.short_term_lufs());
+        if !(ptr as usize).is_multiple_of(std::mem::align_of::<f32>()) {
+            return None;
         }
+        Some(std::slice::from_raw_parts(ptr.cast::<f32>(), size / SAMPLE))
     }
+}
+
+/// Meters one cycle of the tap's ports (`None`: no buffer, counted as silence) with the meter
+/// for `rate` and publishes; nothing when no port had samples. Real-time safe.
+fn meter_planes(rt: &mut TapRt, planes: [Option<&[f32]>; CHANNELS], rate: u32) {
+    let frames = planes.iter().flatten().map(|p| p.len()).max().unwrap_or(0);
+    if frames == 0 {
+        return;
+    }
+    let Some(meter) = rt.meters.get_mut(TapRt::meter_for(rate)) else {
+        return;
+    };
+    let mut done = 0;
+    while done < frames {
+        let n = (frames - done).min(SCRATCH_FRAMES);
+        for (f, frame) in rt.scratch.chunks_exact_mut(CHANNELS).take(n).enumerate() {
+            for (s, p) in frame.iter_mut().zip(&planes) {
+                *s = p.and_then(|p| p.get(done + f)).copied().unwrap_or(0.0);
+            }
+        }
+        if let Some(chunk) = rt.scratch.get(..n * CHANNELS) {
+            meter.process(chunk);
+        }
+        done += n;
+    }
+    rt.out
+        .publish(meter.momentary_lufs(), meter.short_term_lufs());
 }
 
 #[cfg(test)]
@@ -365,65 +589,152 @@ mod tests {
     }
 
     fn rt() -> TapRt {
-        TapRt {
-            meter: LiveMeter::loudness_only(RATE, CHANNELS),
-            out: Arc::new(TapMeter::default()),
-        }
+        TapRt::new(Arc::new(TapMeter::default()))
+    }
+
+    fn sine(frames: usize, start: usize, rate: u32, amp: f32) -> Vec<f32> {
+        (start..start + frames)
+            .map(|n| {
+                let t = (n % rate as usize) as f32 / rate as f32;
+                amp * (2.0 * std::f32::consts::PI * 1000.0 * t).sin()
+            })
+            .collect()
     }
 
     #[test]
-    fn callback_meters_without_allocating() {
-        let mut rt = rt();
-        let frames = 1024usize;
-        let amp = 0.1f32; // −20 dBFS peak: −20 LUFS for a stereo 1 kHz sine
-        let mut samples = vec![0f32; frames * 2];
-        let mut phase = 0usize;
-        let blocks = 4 * 48_000 / frames;
-        for _ in 0..blocks {
-            for f in 0..frames {
-                let v = amp * (2.0 * std::f32::consts::PI * 1000.0 * phase as f32 / 48_000.0).sin();
-                phase = (phase + 1) % 48_000;
-                samples[2 * f] = v;
-                samples[2 * f + 1] = v;
+    fn callback_meters_without_allocating_at_the_graph_rate() {
+        // −20 dBFS peak on both channels: −20 LUFS for a stereo 1 kHz sine, at either rate
+        // (each measured with its own meter), in quanta larger than the scratch buffer too.
+        for (rate, frames) in [(48_000u32, 256usize), (44_100, 1024), (48_000, 3000)] {
+            let mut rt = rt();
+            let blocks = 4 * rate as usize / frames;
+            for b in 0..blocks {
+                let l = sine(frames, b * frames, rate, 0.1);
+                let r = l.clone();
+                assert_no_alloc::assert_no_alloc(|| {
+                    meter_planes(&mut rt, [Some(&l[..]), Some(&r[..])], rate)
+                });
             }
-            let size = std::mem::size_of_val(&samples[..]) as u32;
-            let fb = FakeBuf::new(&mut samples, 0, size);
-            let ptr = fb.spa();
-            // SAFETY: `fb` and `samples` outlive the call.
-            assert_no_alloc::assert_no_alloc(|| unsafe { meter_buffer(ptr, &mut rt) });
-            drop(fb);
+            let m = rt.out.reading();
+            assert!((m.momentary_lufs + 20.0).abs() < 0.2, "{rate} Hz: {m:?}");
+            assert!((m.short_term_lufs + 20.0).abs() < 0.5, "{rate} Hz: {m:?}");
+            assert_eq!(rt.out.updates(), blocks as u64);
         }
-        let r = rt.out.reading();
-        assert!((r.momentary_lufs + 20.0).abs() < 0.2, "{r:?}");
-        assert!((r.short_term_lufs + 20.0).abs() < 0.5, "{r:?}");
-        assert_eq!(rt.out.updates(), blocks as u64);
     }
 
     #[test]
-    fn callback_survives_hostile_buffers() {
+    fn a_missing_or_short_port_counts_as_silence() {
         let mut rt = rt();
+        meter_planes(&mut rt, [None, None], 48_000);
+        meter_planes(&mut rt, [Some(&[]), None], 48_000);
+        assert_eq!(rt.out.updates(), 0, "nothing to meter, nothing published");
+        // The right port's buffer holds 100 of the cycle's 512 frames, the rest counts as
+        // silence: 10·log10((1 + 100/512) / 2) = −2.24 dB under the stereo sine's −20 LUFS.
+        for b in 0..(4 * 48_000 / 512) {
+            let l = sine(512, b * 512, 48_000, 0.1);
+            meter_planes(&mut rt, [Some(&l[..]), Some(&l[..100])], 48_000);
+        }
+        let m = rt.out.reading();
+        assert!((m.momentary_lufs + 22.24).abs() < 0.1, "{m:?}");
+    }
+
+    #[test]
+    fn rates_map_to_the_nearest_meter() {
+        let rate = |hz| RATES[TapRt::meter_for(hz)];
+        assert_eq!(rate(44_100), 44_100);
+        assert_eq!(rate(48_000), 48_000);
+        assert_eq!(rate(96_000), 96_000);
+        assert_eq!(rate(88_200), 88_200);
+        assert_eq!(rate(32_000), 44_100);
+        assert_eq!(rate(50_000), 48_000);
+        assert_eq!(rate(192_000), 96_000);
+        assert_eq!(rate(0), 44_100);
+    }
+
+    #[test]
+    fn planes_of_hostile_buffers_are_refused_or_clamped() {
         let mut samples = vec![0.5f32; 64];
         let n = std::mem::size_of_val(&samples[..]) as u32;
         // SAFETY: every pointer handed in is null or points into live test data.
         unsafe {
-            meter_buffer(std::ptr::null(), &mut rt);
-            // Offset and size beyond the data, odd sizes, a misaligned offset.
-            for (off, size) in [(n + 100, 8), (0, n + 1000), (0, 7), (2, 64), (n, 8)] {
+            assert!(plane(std::ptr::null()).is_none());
+            for (off, size, want) in [
+                (n + 100, 8, Some(0)),
+                (0, n + 1000, Some(64)),
+                (0, 7, Some(1)),
+                (2, 64, None),
+                (n, 8, Some(0)),
+                (8, 16, Some(4)),
+            ] {
                 let fb = FakeBuf::new(&mut samples, off, size);
-                assert_no_alloc::assert_no_alloc(|| meter_buffer(fb.spa(), &mut rt));
+                assert_eq!(plane(fb.spa()).map(<[f32]>::len), want, "{off} {size}");
             }
             let mut fb = FakeBuf::new(&mut samples, 0, n);
             fb.data.data = std::ptr::null_mut();
-            meter_buffer(fb.spa(), &mut rt);
+            assert!(plane(fb.spa()).is_none());
             let mut fb = FakeBuf::new(&mut samples, 0, n);
             fb.data.chunk = std::ptr::null_mut();
-            meter_buffer(fb.spa(), &mut rt);
+            assert!(plane(fb.spa()).is_none());
             let mut fb = FakeBuf::new(&mut samples, 0, n);
             fb.buf.n_datas = 0;
-            meter_buffer(fb.spa(), &mut rt);
+            assert!(plane(fb.spa()).is_none());
         }
-        // Only (0, n + 1000) was metered (its size clamps to the data); the others hold no
-        // whole frame or are misaligned.
-        assert_eq!(rt.out.updates(), 1);
+    }
+
+    fn graph_with(app_ports: &[(&str, bool)]) -> Graph {
+        use super::super::graph::{GraphNode, GraphPort};
+        let mut g = Graph::default();
+        let node = |id: u32, name: &str| GraphNode {
+            id,
+            name: Some(name.into()),
+            ..GraphNode::default()
+        };
+        g.nodes.insert(50, node(50, "app"));
+        g.nodes.insert(90, node(90, "headroom-tap-50"));
+        for (id, (ch, monitor)) in (100..).zip(app_ports) {
+            g.ports.insert(
+                id,
+                GraphPort {
+                    id,
+                    node: 50,
+                    output: true,
+                    channel: Some((*ch).into()),
+                    monitor: *monitor,
+                    ..GraphPort::default()
+                },
+            );
+        }
+        for (k, ch) in ["FL", "FR"].iter().enumerate() {
+            g.ports.insert(
+                200 + k as u32,
+                GraphPort {
+                    id: 200 + k as u32,
+                    node: 90,
+                    output: false,
+                    channel: Some((*ch).into()),
+                    ..GraphPort::default()
+                },
+            );
+        }
+        g
+    }
+
+    #[test]
+    fn taps_link_by_channel() {
+        let stereo = graph_with(&[("FL", false), ("FR", false), ("FL", true)]);
+        assert_eq!(wanted_links(&stereo, 50), vec![(100, 200), (101, 201)]);
+        let mono = graph_with(&[("MONO", false)]);
+        assert_eq!(wanted_links(&mono, 50), vec![(100, 200), (100, 201)]);
+        let surround = graph_with(&[("FL", false), ("FR", false), ("FC", false), ("LFE", false)]);
+        assert_eq!(wanted_links(&surround, 50), vec![(100, 200), (101, 201)]);
+        let aux = graph_with(&[("AUX0", false), ("AUX1", false), ("AUX2", false)]);
+        assert_eq!(wanted_links(&aux, 50), vec![(100, 200), (101, 201)]);
+        // Nothing before the tap's own ports (or node) are known, nothing for other streams.
+        let mut early = graph_with(&[("FL", false), ("FR", false)]);
+        early.ports.remove(&201);
+        assert!(wanted_links(&early, 50).is_empty());
+        early.nodes.remove(&90);
+        assert!(wanted_links(&early, 50).is_empty());
+        assert!(wanted_links(&stereo, 51).is_empty());
     }
 }
