@@ -335,16 +335,20 @@ impl Taps {
     /// PipeWire thread whenever a port appears or goes. Allocates.
     pub fn sync_links(&mut self, core: &CoreRc, graph: &Graph) {
         for (&node_id, tap) in self.taps.iter_mut() {
-            let want = wanted_links(graph, node_id);
+            // The filter's own node, by the id PipeWire gave it (not by name: another client
+            // may name a node like a tap); none until the filter is bound.
+            // SAFETY: `tap.filter` is live while the tap exists.
+            let tap_node = unsafe { pw_sys::pw_filter_get_node_id(tap.filter) };
+            let want = if tap_node == spa::sys::SPA_ID_INVALID {
+                Vec::new()
+            } else {
+                wanted_links(graph, node_id, tap_node)
+            };
             tap.links.retain(|(o, i, _)| want.contains(&(*o, *i)));
             for (o, i) in want {
                 if tap.links.iter().any(|(lo, li, _)| (*lo, *li) == (o, i)) {
                     continue;
                 }
-                let tap_node = graph
-                    .node_by_name(&format!("{TAP_NAME_PREFIX}{node_id}"))
-                    .map(|n| n.id);
-                let Some(tap_node) = tap_node else { continue };
                 let mut props = PropertiesBox::new();
                 props.insert("link.output.node", node_id.to_string().as_str());
                 props.insert("link.output.port", o.to_string().as_str());
@@ -393,18 +397,15 @@ impl Drop for Taps {
     }
 }
 
-/// The links the tap of stream `node_id` should have in `graph`: (output port of the stream,
-/// input port of the tap) pairs, by channel (see the [module documentation](self)).
-fn wanted_links(graph: &Graph, node_id: u32) -> Vec<(u32, u32)> {
-    let name = format!("{TAP_NAME_PREFIX}{node_id}");
-    let Some(tap) = graph.node_by_name(&name) else {
-        return Vec::new();
-    };
+/// The links the tap of stream `node_id`, whose own node is `tap`, should have in `graph`:
+/// (output port of the stream, input port of the tap) pairs, by channel (see the [module
+/// documentation](self)).
+fn wanted_links(graph: &Graph, node_id: u32, tap: u32) -> Vec<(u32, u32)> {
     let tap_port = |channel: &str| {
         graph
             .ports
             .values()
-            .find(|p| p.node == tap.id && !p.output && p.channel.as_deref() == Some(channel))
+            .find(|p| p.node == tap && !p.output && p.channel.as_deref() == Some(channel))
             .map(|p| p.id)
     };
     let Some(inputs) = PORTS
@@ -722,19 +723,22 @@ mod tests {
     #[test]
     fn taps_link_by_channel() {
         let stereo = graph_with(&[("FL", false), ("FR", false), ("FL", true)]);
-        assert_eq!(wanted_links(&stereo, 50), vec![(100, 200), (101, 201)]);
+        assert_eq!(wanted_links(&stereo, 50, 90), vec![(100, 200), (101, 201)]);
         let mono = graph_with(&[("MONO", false)]);
-        assert_eq!(wanted_links(&mono, 50), vec![(100, 200), (100, 201)]);
+        assert_eq!(wanted_links(&mono, 50, 90), vec![(100, 200), (100, 201)]);
         let surround = graph_with(&[("FL", false), ("FR", false), ("FC", false), ("LFE", false)]);
-        assert_eq!(wanted_links(&surround, 50), vec![(100, 200), (101, 201)]);
+        assert_eq!(
+            wanted_links(&surround, 50, 90),
+            vec![(100, 200), (101, 201)]
+        );
         let aux = graph_with(&[("AUX0", false), ("AUX1", false), ("AUX2", false)]);
-        assert_eq!(wanted_links(&aux, 50), vec![(100, 200), (101, 201)]);
-        // Nothing before the tap's own ports (or node) are known, nothing for other streams.
+        assert_eq!(wanted_links(&aux, 50, 90), vec![(100, 200), (101, 201)]);
+        // Nothing before the tap's own ports are known, nothing for other streams, nothing
+        // into another node's ports however it is named.
         let mut early = graph_with(&[("FL", false), ("FR", false)]);
         early.ports.remove(&201);
-        assert!(wanted_links(&early, 50).is_empty());
-        early.nodes.remove(&90);
-        assert!(wanted_links(&early, 50).is_empty());
-        assert!(wanted_links(&stereo, 51).is_empty());
+        assert!(wanted_links(&early, 50, 90).is_empty());
+        assert!(wanted_links(&stereo, 51, 90).is_empty());
+        assert!(wanted_links(&stereo, 50, 91).is_empty());
     }
 }
