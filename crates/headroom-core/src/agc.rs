@@ -53,7 +53,9 @@
 //!   alone for up to [`RESUME_MAX_S`]. When that louder programme gives way to sound at the
 //!   remembered level (its gated 100 ms loudness within [`RESUME_UNDER_LU`] under to
 //!   [`RESUME_OVER_LU`] over it — room noise lies far under that — and none of it within
-//!   the relative gate of the louder one) for [`RESUME_S`], the dialogue is back: the window
+//!   the relative gate of the louder one) for [`RESUME_S`] — decided within
+//!   [`RESUME_WITHIN_S`] of that sound's start, after which it is judged as a new programme —
+//!   the dialogue is back: the window
 //!   starts over at the remembered level (counted for half the window, so the quieter first
 //!   syllables do not pull it down) and the gain rises at [`ADOPTED_RISE_DB_PER_S`], so
 //!   a film's dialogue is on target from its second word after an action scene instead of
@@ -166,6 +168,13 @@ pub const RESUME_OVER_LU: f64 = 6.0;
 pub const RESUME_RISING_LU: f64 = 3.0;
 /// How long a speech-like programme is remembered while a louder one plays, s.
 pub const RESUME_MAX_S: f64 = 120.0;
+/// A resumption is decided within this long of the quieter sound's start, s. Dialogue coming
+/// back is resumed within a few syllables (or adopted as speech-like sound within
+/// [`ADOPT_MAX_S`]); quieter sound still undecided after this is not speech-like, and music
+/// whose beats spread its 100 ms loudness over [`RESUME_SPREAD_LU`] now and then was taken
+/// for the remembered dialogue seconds into it (the estimate set at the dialogue's level, up
+/// to 7 LU under the music's: 2.7 LU too loud for 10 s with the `music` profile's window).
+pub const RESUME_WITHIN_S: f64 = 2.0;
 /// A louder moment that took the estimate over and gave way to quieter sound within this
 /// of the last time the speech-like programme was remembered is a *short* one (a shouted
 /// word), s: the programme after it is resumed sooner ([`SHORT_RESUME_S`]) and already when
@@ -1351,7 +1360,8 @@ impl Agc {
 
     /// Whether the quieter sound heard since the programme was last heard is the remembered
     /// speech-like programme coming back: the estimate stands at least the relative gate
-    /// above it, the sound has lasted [`RESUME_S`], none of its 100 ms is within the relative
+    /// above it, the sound has lasted [`RESUME_S`] and not more than [`RESUME_WITHIN_S`], none
+    /// of its 100 ms is within the relative
     /// gate of the estimate, its 100 ms loudness spreads at least [`RESUME_SPREAD_LU`]
     /// (syllables, not the louder programme's steady room noise), and its gated loudness lies
     /// within [`RESUME_UNDER_LU`] / [`RESUME_OVER_LU`] of the remembered level.
@@ -1371,7 +1381,8 @@ impl Agc {
             return false;
         }
         let own = self.readings_below();
-        if (own as f64) * self.reading_dt + 1e-9 < lasts {
+        let heard = (own as f64) * self.reading_dt;
+        if heard + 1e-9 < lasts || heard > RESUME_WITHIN_S + 1e-9 {
             return false;
         }
         let n = own.min(RECENT + 2);
