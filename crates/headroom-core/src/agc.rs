@@ -24,7 +24,10 @@
 //!   `P` count (the 400 ms window is still partly silent), so sound after silence never
 //!   comes back louder.
 //! * **Programme** (above `P`, or less than [`RELATIVE_GATE_LU`] under it): enters the
-//!   window. A louder programme is followed as fast as its energy fills the window (and by
+//!   window — unless it is more than [`ADOPT_LU`] under `P` and its last
+//!   [`STEADY_UNDER_BLOCKS`] sub-blocks hold still (spread under [`STATIONARY_LU`]: rain,
+//!   hum, an ambience under the speech that stopped), which is quieter sound (below) and
+//!   never pulls the estimate down onto itself. A louder programme is followed as fast as its energy fills the window (and by
 //!   the onset gain below when it jumps); a quieter one within the relative gate once the
 //!   louder readings have left the window, so after at most `window_s`.
 //! * **Clearly quieter** sound (the gated loudness of its last 0.4 s of 100 ms sub-blocks —
@@ -209,6 +212,10 @@ pub const GAP_S: f64 = 0.5;
 /// (quieter sound is adopted later than that), and half the sub-blocks that must show a wider
 /// spread before sound judged stationary counts as modulated.
 pub const JUDGE_BLOCKS: usize = 3;
+/// 100 ms sub-blocks over which clearly quieter sound is judged stationary before it may
+/// enter the programme estimate (see [`STATIONARY_LU`]): steady noise 5–10 LU under speech
+/// was taken for the programme going on and lifted to the target.
+pub const STEADY_UNDER_BLOCKS: usize = 5;
 /// Largest boost for stationary sound (see [`STATIONARY_LU`]), dB.
 pub const STEADY_MAX_BOOST_DB: f64 = 6.0;
 /// Window of the fast level, s.
@@ -1176,7 +1183,13 @@ impl Agc {
         }
         let diff = m - self.level;
         let settling = self.active_s < ONSET_S || self.since_onset_s < ONSET_S;
-        if diff >= 0.0 || (diff >= -RELATIVE_GATE_LU && !settling) {
+        // Clearly quieter sound that holds still (its last 0.5 s of 100 ms loudness within
+        // STATIONARY_LU: noise, hum, an ambience) is not the programme going on more quietly:
+        // it would pull the estimate down and the gain up onto it. It is judged as quieter
+        // sound instead (held like a pause, adopted as stationary if it lasts).
+        let steady_under = diff < -ADOPT_LU
+            && self.spread_of(STEADY_UNDER_BLOCKS, STEADY_UNDER_BLOCKS) < STATIONARY_LU;
+        if diff >= 0.0 || (diff >= -RELATIVE_GATE_LU && !settling && !steady_under) {
             // Programme: within the relative gate (and not a window still partly silent or
             // still holding what came before an onset).
             self.programme_active = true;
