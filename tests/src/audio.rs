@@ -77,6 +77,31 @@ impl XorShift {
     }
 }
 
+/// A quiet voice-like signal, `secs` long, stereo interleaved at 48 kHz: syllables of noise
+/// every 300 ms, each 140–240 ms long at its own level (−38 dBFS RMS ± 5 dB), silence between
+/// — the spread of its 100 ms loudness is a voice's whatever the phase of the meters' grid
+/// (syllables of one length and level read as steady sound in one phase and as speech in
+/// another).
+pub fn syllables(secs: f64, seed: u64) -> Vec<f32> {
+    let mut rng = XorShift::new(seed);
+    let n = (secs * 48_000.0) as usize;
+    let mut out = Vec::with_capacity(2 * n);
+    let (mut on, mut amp) = (0usize, 0.0f64);
+    for i in 0..n {
+        if i % 14_400 == 0 {
+            on = 6_720 + (rng.uniform() * 4_800.0) as usize;
+            amp = 10f64.powf((-38.0 + 10.0 * rng.uniform() - 5.0) / 20.0) * 3f64.sqrt();
+        }
+        let v = if i % 14_400 < on {
+            (rng.bipolar() * amp) as f32
+        } else {
+            0.0
+        };
+        out.extend_from_slice(&[v, v]);
+    }
+    out
+}
+
 /// `len` samples of full-scale white noise, uniform in [−1, 1): the [`XorShift::bipolar`]
 /// values of `XorShift::new(seed)` (the true-peak tests' broadband signal).
 pub fn white_noise(len: usize, seed: u64) -> impl Iterator<Item = f64> {

@@ -16,7 +16,7 @@
 //! second after it began sits at the AGC's resumption threshold (PLAN.md, Known gaps).
 
 use headroom_ipc::SettingValue;
-use headroom_tests::audio::{white_noise, XorShift};
+use headroom_tests::audio::{syllables, white_noise};
 use headroom_tests::daemon::{concat, write_wav, Daemon, BUS_SINK};
 use headroom_tests::{workspace_bin, Sandbox, Wav, DEFAULT_SINK};
 
@@ -38,32 +38,12 @@ fn loudness(w: &Wav) -> (f64, f64) {
     (m.loudness_global().expect("integrated"), 20.0 * tp.log10())
 }
 
-/// A quiet voice-like signal, `secs` long at 48 kHz, stereo: syllables of noise every
-/// 300 ms, each 140–240 ms long at its own level (−38 dBFS RMS ± 5 dB), silence between —
-/// the spread of its 100 ms loudness is a voice's whatever the phase of the meters' grid
-/// (syllables of one length and level would read as steady sound in one phase and as
-/// speech in another).
+/// A quiet voice ([`headroom_tests::audio::syllables`]) as a WAV.
 fn voice(secs: f64, seed: u64) -> Wav {
-    let mut rng = XorShift::new(seed);
-    let n = (secs * 48_000.0) as usize;
-    let mut samples = Vec::with_capacity(2 * n);
-    let (mut on, mut amp) = (0usize, 0.0f64);
-    for i in 0..n {
-        if i % 14_400 == 0 {
-            on = 6_720 + (rng.uniform() * 4_800.0) as usize;
-            amp = 10f64.powf((-38.0 + 10.0 * rng.uniform() - 5.0) / 20.0) * 3f64.sqrt();
-        }
-        let v = if i % 14_400 < on {
-            (rng.bipolar() * amp) as f32
-        } else {
-            0.0
-        };
-        samples.extend_from_slice(&[v, v]);
-    }
     Wav {
         rate: 48_000,
         channels: 2,
-        samples,
+        samples: syllables(secs, seed),
     }
 }
 

@@ -736,28 +736,6 @@ fn music_profile_params() -> ChainParams {
     p
 }
 
-/// A quiet voice, `secs` long: noise syllables every 300 ms, each 140–240 ms long at its own
-/// level (−38 dBFS RMS ± 5 dB), silence between.
-fn syllables(secs: f64, seed: u64) -> Vec<f32> {
-    let mut rng = Rng::new(seed);
-    let n = (secs * RATE as f64) as usize;
-    let mut out = Vec::with_capacity(CH * n);
-    let (mut on, mut amp) = (0usize, 0.0f64);
-    for i in 0..n {
-        if i % 14_400 == 0 {
-            on = 6_720 + (rng.uniform() * 4_800.0) as usize;
-            amp = 10f64.powf((-38.0 + 10.0 * rng.uniform() - 5.0) / 20.0) * 3f64.sqrt();
-        }
-        let v = if i % 14_400 < on {
-            (rng.bipolar() * amp) as f32
-        } else {
-            0.0
-        };
-        out.extend_from_slice(&[v, v]);
-    }
-    out
-}
-
 #[test]
 fn quiet_music_after_an_action_scene_is_not_taken_for_the_dialogue_before_it() {
     // A quiet voice (remembered at ≈ −33 LUFS), 8 s of loud music at −14, then quiet music
@@ -772,7 +750,7 @@ fn quiet_music_after_an_action_scene_is_not_taken_for_the_dialogue_before_it() {
     for k in 0..10 {
         let t0 = 0.01 * k as f64;
         let mut x = silence(t0);
-        x.extend(syllables(8.0, 3));
+        x.extend(headroom_tests::audio::syllables(8.0, 3));
         x.extend(music_at(8.0, 4, -14.0));
         x.extend(music_at(15.0, 6, -26.0));
         let out = run_aligned(&p, &x);
