@@ -27,9 +27,10 @@
 //!   window — unless it is more than [`ADOPT_LU`] under `P` and its last
 //!   [`STEADY_UNDER_BLOCKS`] sub-blocks hold still (spread under [`STATIONARY_LU`]: rain,
 //!   hum, an ambience under the speech that stopped), which is quieter sound (below) and
-//!   never pulls the estimate down onto itself. A louder programme is followed as fast as its energy fills the window (and by
-//!   the onset gain below when it jumps); a quieter one within the relative gate once the
-//!   louder readings have left the window, so after at most `window_s`.
+//!   never pulls the estimate down onto itself. A louder programme is followed as fast as
+//!   its energy fills the window (and by the onset gain below when it jumps); a quieter one
+//!   within the relative gate once the louder readings have left the window, so after at
+//!   most `window_s`.
 //! * **Clearly quieter** sound (the gated loudness of its last 0.4 s of 100 ms sub-blocks —
 //!   which show a change at once — more than [`ADOPT_LU`] under `P`, or no sound at all):
 //!   a pause, room noise between sentences, a fade — or a new, quieter programme. `P` is
@@ -58,11 +59,10 @@
 //!   [`RESUME_OVER_LU`] over it — room noise lies far under that — and none of it within
 //!   the relative gate of the louder one) for [`RESUME_S`] — decided within
 //!   [`RESUME_WITHIN_S`] of that sound's start, after which it is judged as a new programme —
-//!   the dialogue is back: the window
-//!   starts over at the remembered level (counted for half the window, so the quieter first
-//!   syllables do not pull it down) and the gain rises at [`ADOPTED_RISE_DB_PER_S`], so
-//!   a film's dialogue is on target from its second word after an action scene instead of
-//!   after 1–1.5 s.
+//!   the dialogue is back: the window starts over at the remembered level (counted for half
+//!   the window, so the quieter first syllables do not pull it down) and the gain rises at
+//!   [`ADOPTED_RISE_DB_PER_S`], so a film's dialogue is on target from its second word after
+//!   an action scene instead of after 1–1.5 s.
 //! * **After a short louder moment** (a shouted word: the estimate [`SHORT_RISE_LU`] or more
 //!   above the remembered level, and quieter sound again within [`SHORT_MOMENT_S`] of the
 //!   last time the programme was remembered) the memory is kept even when the moment was
@@ -1374,8 +1374,8 @@ impl Agc {
     /// Whether the quieter sound heard since the programme was last heard is the remembered
     /// speech-like programme coming back: the estimate stands at least the relative gate
     /// above it, the sound has lasted [`RESUME_S`] and not more than [`RESUME_WITHIN_S`], none
-    /// of its 100 ms is within the relative
-    /// gate of the estimate, its 100 ms loudness spreads at least [`RESUME_SPREAD_LU`]
+    /// of its 100 ms is within the relative gate of the estimate, its 100 ms loudness spreads
+    /// at least [`RESUME_SPREAD_LU`]
     /// (syllables, not the louder programme's steady room noise), and its gated loudness lies
     /// within [`RESUME_UNDER_LU`] / [`RESUME_OVER_LU`] of the remembered level.
     fn resumes(&self, gate: f64) -> bool {

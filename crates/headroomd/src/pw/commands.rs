@@ -86,10 +86,10 @@ impl State {
             return;
         };
         let description = tap_description(node_id, app.as_deref());
+        // Its links follow once PipeWire has announced the filter's ports (registry).
         if let Err(e) = session.taps.attach(&session.core, node_id, &description) {
             tracing::warn!("{e}");
         }
-        self.sync_tap_links();
     }
 
     fn begin_shutdown(&mut self) {

@@ -74,8 +74,6 @@ pub struct GraphPort {
     pub output: bool,
     /// `audio.channel` (`FL`, `FR`, `MONO` …), if announced.
     pub channel: Option<String>,
-    /// `port.name`, if announced.
-    pub name: Option<String>,
     /// Whether it is a sink's monitor port (`port.monitor`).
     pub monitor: bool,
 }

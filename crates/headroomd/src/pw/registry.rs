@@ -113,7 +113,6 @@ impl State {
                         .unwrap_or(u32::MAX),
                     output: props.get("port.direction").map(String::as_str) == Some("out"),
                     channel: props.get("audio.channel").cloned(),
-                    name: props.get("port.name").cloned(),
                     monitor: props.get("port.monitor").map(String::as_str) == Some("true"),
                 };
                 self.graph.write().ports.insert(obj.id, port);

@@ -683,15 +683,9 @@ mod tests {
     }
 
     fn graph_with(app_ports: &[(&str, bool)]) -> Graph {
-        use super::super::graph::{GraphNode, GraphPort};
+        use super::super::graph::GraphPort;
+        // Stream 50's output ports from id 100, the input ports of its tap (node 90) 200, 201.
         let mut g = Graph::default();
-        let node = |id: u32, name: &str| GraphNode {
-            id,
-            name: Some(name.into()),
-            ..GraphNode::default()
-        };
-        g.nodes.insert(50, node(50, "app"));
-        g.nodes.insert(90, node(90, "headroom-tap-50"));
         for (id, (ch, monitor)) in (100..).zip(app_ports) {
             g.ports.insert(
                 id,
@@ -701,7 +695,6 @@ mod tests {
                     output: true,
                     channel: Some((*ch).into()),
                     monitor: *monitor,
-                    ..GraphPort::default()
                 },
             );
         }
