@@ -714,57 +714,6 @@ fn noise_on_its_own_is_not_pumped_up_however_it_starts() {
     }
 }
 
-/// The shipped `music` profile's chain (target −18 LUFS, 15 s window, slow gains, at most
-/// 15 dB of boost, a loudness ceiling 10 LU over the target, a light compressor).
-fn music_profile_params() -> ChainParams {
-    let mut p = ChainParams::default();
-    p.agc.target_lufs = -18.0;
-    p.agc.max_boost_db = 15.0;
-    p.agc.max_cut_db = 18.0;
-    p.agc.rise_db_per_s = 5.0;
-    p.agc.fall_db_per_s = 10.0;
-    p.agc.silence_gate_lufs = -60.0;
-    p.agc.window_s = 15.0;
-    p.agc.max_momentary_lu = 10.0;
-    p.compressor.threshold_db = -4.0;
-    p.compressor.ratio = 1.5;
-    p.compressor.knee_db = 10.0;
-    p.compressor.attack_ms = 30.0;
-    p.compressor.release_ms = 400.0;
-    p.limiter.ceiling_dbtp = -1.0;
-    p.limiter.release_ms = 200.0;
-    p
-}
-
-#[test]
-fn quiet_music_after_an_action_scene_is_not_taken_for_the_dialogue_before_it() {
-    // A quiet voice (remembered at ≈ −33 LUFS), 8 s of loud music at −14, then quiet music
-    // at −26: within the range a resumption accepts whenever the music's beats spread its
-    // 100 ms loudness over 3 LU for a moment. About 4 s into the quiet music, in some phases
-    // of the meters' grid, it was taken for the voice coming back: the estimate set at the
-    // voice's level for half the 15 s window, the music 2.7 LU over the target for 10 s and
-    // more (0.4 LU under it in the other phases). Every start 0–90 ms now gives the same.
-    let p = music_profile_params();
-    let target = f64::from(p.agc.target_lufs);
-    let mut levels = Vec::new();
-    for k in 0..10 {
-        let t0 = 0.01 * k as f64;
-        let mut x = silence(t0);
-        x.extend(headroom_tests::audio::syllables(8.0, 3));
-        x.extend(music_at(8.0, 4, -14.0));
-        x.extend(music_at(15.0, 6, -26.0));
-        let out = run_aligned(&p, &x);
-        levels.push(integrated_between(&out, t0 + 21.0, t0 + 31.0));
-    }
-    let lo = levels.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = levels.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    eprintln!("quiet music after the loud passage: {lo:.1} … {hi:.1} LUFS (target {target})");
-    assert!(
-        hi - lo <= 0.5 && (hi - target).abs() <= 1.0 && (lo - target).abs() <= 1.0,
-        "quiet music at {levels:.1?} LUFS depending on where it starts (target {target})"
-    );
-}
-
 #[test]
 fn steady_noise_a_little_under_the_speech_before_it_is_not_lifted_onto_the_target() {
     // Speech at −30 LUFS, then 15 s of steady pink noise 6–10 LU under it (rain, an
