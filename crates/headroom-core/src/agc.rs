@@ -45,7 +45,8 @@
 //!   - sound that is not speech-like is more than [`FLOOR_MARGIN_LU`] above the
 //!     programme's *noise floor*: the level of the pauses of the last speech-like programme
 //!     (its third-quietest 100 ms of 3 s, when that lies 15 LU or more under it and the two
-//!     quietest are within 3 dB of it).
+//!     quietest are within 3 dB of it; only pauses the programme came back from count, not
+//!     the quiet sound that follows its end).
 //!
 //!   Room noise 25–30 LU under speech is therefore never adopted, however long a pause
 //!   lasts, while quiet speech after a loud passage is, about 1–1.5 s after the passage
@@ -1425,13 +1426,23 @@ impl Agc {
     /// While speech-like programme plays (sound with pauses), its noise floor is the level
     /// of its pauses: the third-quietest 100 ms of the last 3 s, when that lies well under
     /// the programme and the quietest two are within 3 dB of it (a floor the sound keeps
-    /// returning to, not one quiet moment of music).
+    /// returning to, not one quiet moment of music). Only pauses the programme came back
+    /// from count: the quiet sub-blocks after its newest loud one may be something else
+    /// starting (noise after the speech ended, which the momentary readings still hold for
+    /// 0.4 s) — counted, they made that noise the floor or not depending on where the
+    /// 100 ms grid fell.
     fn learn_floor(&mut self) {
         if self.spread(20) < SPEECH_LU {
             return;
         }
+        let quiet = self.level - 15.0;
+        let trailing = self
+            .hist_sb
+            .newest(0, HISTORY_LEN)
+            .take_while(|&x| x < quiet)
+            .count();
         let mut low = [f64::INFINITY; 3];
-        for x in self.hist_sb.newest(0, HISTORY_LEN) {
+        for x in self.hist_sb.newest(trailing, HISTORY_LEN - trailing) {
             let x = x.max(LUFS_FLOOR);
             if x < low[2] {
                 low[2] = x;
@@ -1439,7 +1450,7 @@ impl Agc {
             }
         }
         let third = low[2];
-        if third.is_finite() && third < self.level - 15.0 && third - low[0] <= 3.0 {
+        if third.is_finite() && third < quiet && third - low[0] <= 3.0 {
             self.floor = third;
         }
     }
