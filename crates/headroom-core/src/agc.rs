@@ -44,13 +44,15 @@
 //!     fade-out keeps falling and is never taken for a programme);
 //!   - sound that is not speech-like is more than [`FLOOR_MARGIN_LU`] above the
 //!     programme's *noise floor*: the level of the pauses of the last speech-like programme
-//!     (its third-quietest 100 ms of 3 s, when that lies 15 LU or more under it and the two
-//!     quietest are within 3 dB of it; only pauses the programme came back from count, not
-//!     the quiet sound that follows its end).
+//!     (its third-quietest 100 ms of 3 s, when that lies [`FLOOR_UNDER_LU`] or more under
+//!     it and the two quietest are within 3 dB of it; only pauses the programme came back
+//!     from count, not the quiet sound that follows its end).
 //!
-//!   Room noise 25–30 LU under speech is therefore never adopted, however long a pause
-//!   lasts, while quiet speech after a loud passage is, about 1–1.5 s after the passage
-//!   ends, and comes up within about another 0.3 s.
+//!   Room noise 10 LU or more under speech is therefore never adopted, however long a
+//!   pause lasts (closer to the speech it is not told from quiet syllables: a pause that
+//!   lasts [`STEADY_ADOPT_S`] is then adopted as quieter sound), while quiet speech after a
+//!   loud passage is, about 1–1.5 s after the passage ends, and comes up within about
+//!   another 0.3 s.
 //! * **The programme from before, resuming.** While the programme is speech-like (its last
 //!   2 s spread over [`SPEECH_LU`]) and the estimate is not still rising to a louder one
 //!   (readings [`RESUME_RISING_LU`] above it), its level is remembered; a much louder programme
@@ -205,6 +207,11 @@ pub const STATIONARY_LU: f64 = 1.0;
 pub const FADE_LU: f64 = 3.0;
 /// Quieter sound within this of the programme's noise floor is that floor, LU.
 pub const FLOOR_MARGIN_LU: f64 = 6.0;
+/// The programme's noise floor lies at least this far under the programme, LU: room noise
+/// 10–15 LU under a voice is a noisy recording's floor (with 15, such noise was adopted 4 s
+/// into a pause and came out 8 dB down, or onto the target when it was not stationary);
+/// closer than that, quiet syllables of continuous speech would be taken for it.
+pub const FLOOR_UNDER_LU: f64 = RELATIVE_GATE_LU;
 /// After silence, how long the estimate may only rise, s.
 pub const ONSET_S: f64 = 0.4;
 /// Silence that makes the next sound a possible new programme, s of silent readings.
@@ -1435,7 +1442,7 @@ impl Agc {
         if self.spread(20) < SPEECH_LU {
             return;
         }
-        let quiet = self.level - 15.0;
+        let quiet = self.level - FLOOR_UNDER_LU;
         let trailing = self
             .hist_sb
             .newest(0, HISTORY_LEN)
