@@ -39,7 +39,10 @@
 //!   [`ADOPTED_RISE_DB_PER_S`]):
 //!   - it has lasted [`adopt_s`] (0.3 × `window_s`, 0.6 … 1.5 s) if it is *speech-like* (its
 //!     100 ms loudness spreads over at least [`SPEECH_LU`]: syllables and pauses, which noise
-//!     never does), otherwise [`STEADY_ADOPT_S`];
+//!     never does), otherwise [`STEADY_ADOPT_S`]; in a window longer than 5 s, unless a
+//!     gap came first, at least half the window less a second ([`long_window_adopt_s`]: a
+//!     long window levels whole passages, and a quiet passage inside a track is no new
+//!     programme; the next track after a gap is);
 //!   - the loudest 100 ms of its newer half is within [`FADE_LU`] of the older half's (a
 //!     fade-out keeps falling and is never taken for a programme);
 //!   - sound that is not speech-like is more than [`FLOOR_MARGIN_LU`] above the
@@ -144,13 +147,26 @@ pub const RELATIVE_GATE_LU: f64 = 10.0;
 /// quieter programme, LU.
 pub const ADOPT_LU: f64 = 4.0;
 /// How long speech-like quieter sound must last to be a new programme, s: 0.3 × the
-/// programme window, between [`ADOPT_MIN_S`] and [`ADOPT_MAX_S`].
+/// programme window, between [`ADOPT_MIN_S`] and [`ADOPT_MAX_S`] (and see
+/// [`long_window_adopt_s`]).
 pub fn adopt_s(window_s: f64) -> f64 {
     (0.3 * window_s).clamp(ADOPT_MIN_S, ADOPT_MAX_S)
 }
+/// Least time quieter sound must last to be a new programme when it follows the programme
+/// without a gap, s: half the window less a second (6.5 s at the music profile's 15 s;
+/// under [`adopt_s`] and [`STEADY_ADOPT_S`] for windows up to 5 and 10 s, where those
+/// decide). A long window is asked to level whole passages and keep the dynamics inside
+/// them: with the 1.5 s and 4 s of the short windows, every decrescendo of a track into a
+/// quiet passage was a new programme, lifted at [`ADOPTED_RISE_DB_PER_S`] (Wesnoth's
+/// knolls, music profile: +15 dB within 0.6 s; the loudness range of whole orchestral
+/// tracks cut by 46–49 %). Sound after a gap (the next track) is judged by the short rules.
+pub fn long_window_adopt_s(window_s: f64) -> f64 {
+    0.5 * window_s - 1.0
+}
 /// Shortest time after which speech-like quieter sound can be a new programme, s.
 pub const ADOPT_MIN_S: f64 = 0.6;
-/// Longest time after which speech-like quieter sound becomes a new programme, s.
+/// Longest time after which speech-like quieter sound becomes a new programme in a window
+/// of up to 5 s, s.
 pub const ADOPT_MAX_S: f64 = 1.5;
 /// After a quieter programme was adopted (or a remembered one resumed) the gain may rise at
 /// least this fast, dB/s (the decision is made; the new programme should not come up
@@ -1316,10 +1332,17 @@ impl Agc {
         // Judge the quieter sound alone: its sub-blocks since the programme was last heard.
         let own = self.readings_below();
         let speech_like = own >= 4 && self.spread(own) >= SPEECH_LU;
-        let needed = if speech_like {
+        let short = if speech_like {
             adopt_s(window_s)
         } else {
             STEADY_ADOPT_S
+        };
+        // Quieter sound straight after the programme (the window holds programme heard
+        // since the last gap) may be a quiet passage inside it: a long window waits longer.
+        let needed = if self.win_len > 0 {
+            short.max(long_window_adopt_s(window_s))
+        } else {
+            short
         };
         if self.below_s + 1e-9 < needed {
             return false;

@@ -735,7 +735,10 @@ fn steady_noise_a_little_under_the_speech_before_it_is_not_lifted_onto_the_targe
             normalise(&mut noise, -30.0 - under);
             x.extend(noise);
             let out = run_aligned(&p, &x);
-            let lifted = integrated_between(&out, 13.0, 23.0) - (-30.0 - under);
+            // From 5 s into the noise (a long window holds it at the speech's gain for half
+            // the window less a second before it is adopted).
+            let from = 8.0 + 5.0f64.max(agc::long_window_adopt_s(f64::from(window)) + 1.0);
+            let lifted = integrated_between(&out, from, 23.0) - (-30.0 - under);
             eprintln!("window {window} s: noise {under} LU under the speech lifted {lifted:.1} dB");
             assert!(
                 lifted <= agc::STEADY_MAX_BOOST_DB + 1.0 && lifted < target + 30.0 + under,

@@ -407,7 +407,9 @@ fn quiet_music_after_an_action_scene_is_not_taken_for_the_dialogue_before_it() {
         x.extend(music_at(8.0, 4, -14.0));
         x.extend(music_at(15.0, 6, -26.0));
         let out = run_aligned(&p, &x);
-        levels.push(integrated_between(&out, t0 + 21.0, t0 + 31.0));
+        // (The quiet music is held at the loud passage's gain for its first 6.5 s, half the
+        // window less a second: a quiet passage inside a track is no new programme.)
+        levels.push(integrated_between(&out, t0 + 24.0, t0 + 31.0));
     }
     let lo = levels.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = levels.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -415,5 +417,40 @@ fn quiet_music_after_an_action_scene_is_not_taken_for_the_dialogue_before_it() {
     assert!(
         hi - lo <= 0.5 && (hi - target).abs() <= 1.0 && (lo - target).abs() <= 1.0,
         "quiet music at {levels:.1?} LUFS depending on where it starts (target {target})"
+    );
+}
+
+#[test]
+fn a_quiet_passage_inside_a_track_keeps_its_distance_with_the_music_profile() {
+    // Music at −14 LUFS for 20 s, then a quiet passage 14 LU under it. Inside a track (no
+    // gap) the quiet passage keeps the loud one's gain for half the 15 s window less a
+    // second: it was a new programme after 4 s (1.5 s when its loudness moved like speech)
+    // and came up 14 dB at 100 dB/s, every decrescendo of an orchestral track lifted (the
+    // loudness range of whole tracks cut by 46–49 %). After a gap (the next track) the same
+    // quiet music is the new programme within the short rules' 4 s.
+    let p = shipped("music");
+    let target = f64::from(p.agc.target_lufs);
+    let gain = |out: &[f32], x: &[f32], a: f64, b: f64| {
+        integrated_between(out, a, b) - integrated_between(x, a, b)
+    };
+    let mut x = music_at(20.0, 21, -14.0);
+    x.extend(music_at(12.0, 22, -28.0));
+    let out = run_aligned(&p, &x);
+    let (loud, quiet) = (gain(&out, &x, 14.0, 19.5), gain(&out, &x, 20.5, 26.0));
+    eprintln!("inside the track: loud passage {loud:+.1} dB, quiet passage {quiet:+.1} dB");
+    assert!(
+        (quiet - loud).abs() <= 2.0,
+        "the quiet passage got {quiet:+.1} dB, the loud one {loud:+.1}"
+    );
+
+    let mut x = music_at(20.0, 21, -14.0);
+    x.extend(silence(1.5));
+    x.extend(music_at(12.0, 22, -28.0));
+    let out = run_aligned(&p, &x);
+    let next = integrated_between(&out, 27.0, 33.5);
+    eprintln!("the next track after a gap: {next:.1} LUFS (target {target})");
+    assert!(
+        (next - target).abs() <= 1.5,
+        "the next track at {next:.1} LUFS"
     );
 }
