@@ -1,7 +1,7 @@
 //! Dotted-key settings of a profile: list, describe, read and change them (checked against
 //! the schema and the whole profile's validation).
 
-use crate::error::Invalid;
+use crate::error::{Invalid, Seg};
 use crate::profile::Profile;
 use crate::schema::{self, SettingInfo, SettingKind, SettingValue};
 use crate::suggest::closest;
@@ -52,6 +52,86 @@ impl Profile {
         *self = next;
         Ok(())
     }
+
+    /// This profile with several settings changed together: each value is converted to its
+    /// setting's type and range-checked on its own, then the ordering rules (a silence gate
+    /// below the target, the target below the limiter's ceiling) are checked on the result,
+    /// so values that only fit together — a target of -5 with a silence gate of -10 — are
+    /// taken whatever their order. A setting that cannot be applied is left out and returned
+    /// with the reason: an unknown key, a wrong type, a value out of range, or an ordering
+    /// rule it breaks (of the two settings a rule names, the one given here is left out; the
+    /// first the rule names when both are).
+    pub fn with_settings<'a>(
+        &self,
+        settings: impl IntoIterator<Item = (&'a str, &'a SettingValue)>,
+    ) -> (Profile, Vec<(String, ProfileError)>) {
+        let mut taken: Vec<(&'static schema::Field, SettingValue)> = Vec::new();
+        let mut left_out = Vec::new();
+        for (key, value) in settings {
+            let f = match lookup(key) {
+                Ok(f) => f,
+                Err(e) => {
+                    left_out.push((key.to_owned(), e));
+                    continue;
+                }
+            };
+            let v = match schema::coerce(f.kind, value) {
+                Ok(v) => v,
+                Err(()) => {
+                    left_out.push((f.key.to_owned(), wrong_type(f, value)));
+                    continue;
+                }
+            };
+            let mut alone = self.clone();
+            (f.put)(&mut alone, &v);
+            match alone.check_all(false).into_iter().next() {
+                Some(inv) => left_out.push((f.key.to_owned(), inv.into_error())),
+                None => taken.push((f, v)),
+            }
+        }
+        loop {
+            let mut p = self.clone();
+            for (f, v) in &taken {
+                (f.put)(&mut p, v);
+            }
+            let Err(inv) = p.check() else {
+                return (p, left_out);
+            };
+            let other = inv.fallback.as_deref().map(dotted);
+            let culprit = taken
+                .iter()
+                .position(|(f, _)| f.key == inv.key)
+                .or_else(|| {
+                    other
+                        .as_deref()
+                        .and_then(|o| taken.iter().position(|(f, _)| f.key == o))
+                });
+            match culprit {
+                Some(i) => {
+                    let (f, _) = taken.remove(i);
+                    left_out.push((f.key.to_owned(), inv.into_error()));
+                }
+                None => {
+                    // The rule broken is not about the settings given (this profile itself
+                    // breaks it): none of them can be judged, so none is applied.
+                    let e = inv.into_error();
+                    left_out.extend(taken.drain(..).map(|(f, _)| (f.key.to_owned(), e.clone())));
+                    return (self.clone(), left_out);
+                }
+            }
+        }
+    }
+}
+
+/// The dotted key of a path into the profile (`agc.target_lufs`).
+fn dotted(path: &[Seg]) -> String {
+    path.iter()
+        .filter_map(|s| match s {
+            Seg::Key(k) => Some(k.as_str()),
+            Seg::Index(_) => None,
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn wrong_type(f: &schema::Field, value: &SettingValue) -> ProfileError {

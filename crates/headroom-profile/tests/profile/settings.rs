@@ -332,3 +332,81 @@ fn diff_classifies_changes() {
     l.set("layer_a.enabled", SettingValue::Bool(false)).unwrap();
     assert_eq!(a.diff(&l).kind(), Some(ChangeKind::Rebuild));
 }
+
+#[test]
+fn with_settings_checks_the_ordering_rules_on_all_of_them_together() {
+    // The gate comes first in key order and is above the profile's target (-16), but below
+    // the target given with it.
+    let target = SettingValue::Number(-5.0);
+    let gate = SettingValue::Number(-10.0);
+    let settings = [
+        ("agc.silence_gate_lufs", &gate),
+        ("agc.target_lufs", &target),
+    ];
+    let (p, left_out) = Profile::default().with_settings(settings);
+    assert!(left_out.is_empty(), "{left_out:?}");
+    assert_eq!(p.chain.agc.target_lufs, -5.0);
+    assert_eq!(p.chain.agc.silence_gate_lufs, -10.0);
+    p.validate().unwrap();
+}
+
+#[test]
+fn with_settings_leaves_out_what_does_not_fit_and_says_why() {
+    let mut base = Profile::default();
+    base.set("limiter.ceiling_dbtp", SettingValue::Number(-6.0))
+        .unwrap();
+    let target = SettingValue::Number(-5.0);
+    let gate = SettingValue::Number(-12.0);
+    let unknown = SettingValue::Bool(true);
+    let wrong = SettingValue::String("loud".into());
+    let settings = [
+        ("agc.silence_gate_lufs", &gate),
+        ("agc.target_lufs", &target),
+        ("no.such", &unknown),
+        ("agc.max_boost_db", &wrong),
+    ];
+    let (p, left_out) = base.with_settings(settings);
+    let keys: Vec<&str> = left_out.iter().map(|(k, _)| k.as_str()).collect();
+    // The target breaks the ceiling's rule; without it the gate breaks the target's.
+    assert_eq!(
+        keys,
+        [
+            "no.such",
+            "agc.max_boost_db",
+            "agc.target_lufs",
+            "agc.silence_gate_lufs"
+        ]
+    );
+    assert_eq!(left_out[2].1.kind, ErrorKind::Ordering);
+    assert_eq!(p, base);
+}
+
+#[test]
+fn with_settings_leaves_out_the_given_setting_of_a_broken_rule() {
+    // The profile's gate (-60) is fine; the target given breaks the ceiling's rule, which
+    // names the target first; the ceiling given too stays.
+    let ceiling = SettingValue::Number(-12.0);
+    let target = SettingValue::Number(-10.0);
+    let (p, left_out) = Profile::default().with_settings([
+        ("agc.target_lufs", &target),
+        ("limiter.ceiling_dbtp", &ceiling),
+    ]);
+    assert_eq!(left_out.len(), 1, "{left_out:?}");
+    assert_eq!(left_out[0].0, "agc.target_lufs");
+    assert_eq!(p.chain.limiter.ceiling_dbtp, -12.0);
+    assert_eq!(
+        p.chain.agc.target_lufs,
+        Profile::default().chain.agc.target_lufs
+    );
+    // A gate above the profile's target, given alone: left out, naming both.
+    let gate = SettingValue::Number(-12.0);
+    let mut base = Profile::default();
+    base.set("agc.target_lufs", SettingValue::Number(-20.0))
+        .unwrap();
+    let (p, left_out) = base.with_settings([("agc.silence_gate_lufs", &gate)]);
+    assert_eq!(p, base);
+    assert_eq!(
+        left_out[0].1.message,
+        "agc.silence_gate_lufs = -12 must be below agc.target_lufs = -20"
+    );
+}
