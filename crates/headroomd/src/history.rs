@@ -406,7 +406,7 @@ impl History {
                 text.push_str(&serde_json::to_string(m).unwrap_or_default());
                 text.push('\n');
             }
-            crate::state_file::write_atomic(path, text.as_bytes()).map_err(io_err(path))?;
+            crate::state_file::replace_atomic(path, text.as_bytes()).map_err(io_err(path))?;
             *lines = self.marks.len();
             return Ok(());
         }

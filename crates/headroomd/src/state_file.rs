@@ -7,8 +7,8 @@
 //! ```
 //!
 //! The file is always replaced atomically ([`write_atomic`]: temporary file in the same
-//! directory, fsync, rename, fsync of the directory), so a crash leaves either the old or the
-//! new state. A file that is nevertheless unreadable (truncated by a full disk, edited by
+//! directory, fsync, rename, fsync of the directory; through a symbolic link, the file it
+//! points to is replaced), so a crash leaves either the old or the new state. A file that is nevertheless unreadable (truncated by a full disk, edited by
 //! hand) is reported, moved aside to `state.json.corrupt-<unix seconds>` so nothing is lost,
 //! and ignored: the daemon starts with no overrides instead of failing.
 
@@ -217,12 +217,48 @@ pub fn move_aside(path: &Path) -> io::Result<PathBuf> {
     Ok(candidate)
 }
 
+/// Replaces the file at `path` with `contents` atomically, as [`replace_atomic`] does; when
+/// `path` is a symbolic link (a dotfile manager's link to `config.toml`, say), the file it
+/// points to is replaced (links to links followed; a dangling link's target is created) and
+/// the link stays.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    replace_atomic(&resolve_links(path)?, contents)
+}
+
+/// Longest chain of symbolic links [`write_atomic`] follows (the kernel's limit).
+const MAX_LINKS: usize = 40;
+
+/// The file a write to `path` replaces: `path` itself, or the end of the chain of symbolic
+/// links starting there (relative targets are relative to the link's directory).
+fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) => dir.join(target),
+                    None => target,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{}: too many levels of symbolic links", path.display()),
+    ))
+}
+
 /// Replaces `path` with `contents` atomically: writes a temporary file in the same
 /// directory, fsyncs it, renames it over `path` and fsyncs the directory. Creates the
-/// directory if missing. On error the old file is untouched and the temporary file removed;
-/// once the rename is done the save has succeeded (a failed directory fsync is logged), so an
-/// error always means the file still holds the old contents.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+/// directory if missing. Whatever is at `path` is replaced, a symbolic link too (headroom's
+/// own files that are never written through a link; [`write_atomic`] follows one). A
+/// replaced file's permissions are kept. On error the old file is untouched and the
+/// temporary file removed; once the rename is done the save has succeeded (a failed
+/// directory fsync is logged), so an error always means the file still holds the old
+/// contents.
+pub fn replace_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -243,6 +279,11 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
             .write(true)
             .create_new(true)
             .open(&tmp)?;
+        if let Ok(m) = fs::symlink_metadata(path) {
+            if m.is_file() {
+                f.set_permissions(m.permissions())?;
+            }
+        }
         f.write_all(contents)?;
         f.sync_all()?;
         drop(f);
@@ -268,6 +309,87 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    #[test]
+    fn write_atomic_replaces_the_file_a_link_points_to_and_keeps_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let dotfiles = dir.path().join("dotfiles");
+        fs::create_dir(&dotfiles).unwrap();
+        let real = dotfiles.join("config.toml");
+        fs::write(&real, "profile = \"default\"\n").unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
+        // A link to a (relative) link to the file, as stow makes them.
+        let middle = dir.path().join("middle.toml");
+        symlink("dotfiles/config.toml", &middle).unwrap();
+        let link = dir.path().join("config.toml");
+        symlink(&middle, &link).unwrap();
+        write_atomic(&link, b"profile = \"night\"\n").unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(fs::symlink_metadata(&middle)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read_to_string(&real).unwrap(), "profile = \"night\"\n");
+        let mode = fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        // No temporary file is left next to the link or the file.
+        for d in [dir.path(), dotfiles.as_path()] {
+            let names: Vec<_> = fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.contains(".tmp-"))
+                .collect();
+            assert!(names.is_empty(), "{names:?}");
+        }
+        // A dangling link: its target is created.
+        let dangling = dir.path().join("state.json");
+        symlink(dotfiles.join("state.json"), &dangling).unwrap();
+        write_atomic(&dangling, b"{}").unwrap();
+        assert!(fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(dotfiles.join("state.json")).unwrap(), b"{}");
+        // A loop is an error, and changes nothing.
+        let a = dir.path().join("a");
+        symlink(dir.path().join("b"), &a).unwrap();
+        symlink(&a, dir.path().join("b")).unwrap();
+        assert!(write_atomic(&a, b"x").is_err());
+        assert!(fs::symlink_metadata(&a).unwrap().file_type().is_symlink());
+    }
+
+    #[test]
+    fn replace_atomic_replaces_a_link_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("elsewhere");
+        fs::write(&real, "old").unwrap();
+        let link = dir.path().join("marks.jsonl");
+        symlink(&real, &link).unwrap();
+        replace_atomic(&link, b"new").unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().is_file());
+        assert_eq!(fs::read_to_string(&real).unwrap(), "old");
+    }
+
+    #[test]
+    fn saving_overrides_through_a_linked_state_file_keeps_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real-state.json");
+        let link = dir.path().join(STATE_FILE_NAME);
+        symlink(&real, &link).unwrap();
+        let f = StateFile::new(&link);
+        let mut o = Overrides::new();
+        o.insert("bypass", SettingValue::Bool(true));
+        f.save(&o).unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(f.load().overrides, o);
+    }
 
     #[test]
     fn apply_skips_conflicting_overrides() {
