@@ -45,6 +45,19 @@ pub enum ClientError {
         /// The socket file exists but nobody accepts on it.
         stale: bool,
     },
+    /// Something other than a socket is at the path (a regular file, a directory, …), so it
+    /// cannot be headroomd's control socket: the path given is wrong.
+    #[error(
+        "{} is not a socket but {what}: not headroomd's control socket (check --socket or \
+         HEADROOM_SOCKET)",
+        path.display()
+    )]
+    NotASocket {
+        /// Socket path tried.
+        path: PathBuf,
+        /// What is there instead (`a regular file`, `a directory`, …).
+        what: &'static str,
+    },
     /// The socket exists but connecting failed for another reason (e.g. permissions).
     #[error("cannot connect to headroomd at {}: {source}", path.display())]
     Connect {
@@ -96,6 +109,26 @@ impl ClientError {
     }
 }
 
+/// What is at `path` when it is something other than a socket (following symlinks), e.g.
+/// `a regular file`; `None` for a socket or when it cannot be told.
+fn not_a_socket(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = std::fs::metadata(path).ok()?.file_type();
+    if t.is_socket() {
+        None
+    } else if t.is_file() {
+        Some("a regular file")
+    } else if t.is_dir() {
+        Some("a directory")
+    } else if t.is_fifo() {
+        Some("a FIFO")
+    } else if t.is_char_device() || t.is_block_device() {
+        Some("a device")
+    } else {
+        Some("another kind of file")
+    }
+}
+
 /// A connection to headroomd.
 #[derive(Debug)]
 pub struct Client {
@@ -130,9 +163,15 @@ impl Client {
                 path: path.to_owned(),
                 stale: false,
             },
-            ErrorKind::ConnectionRefused => ClientError::NotRunning {
-                path: path.to_owned(),
-                stale: true,
+            ErrorKind::ConnectionRefused => match not_a_socket(path) {
+                Some(what) => ClientError::NotASocket {
+                    path: path.to_owned(),
+                    what,
+                },
+                None => ClientError::NotRunning {
+                    path: path.to_owned(),
+                    stale: true,
+                },
             },
             _ => ClientError::Connect {
                 path: path.to_owned(),
@@ -565,6 +604,30 @@ mod tests {
         assert!(msg.contains("headroomd is not running"), "{msg}");
         assert!(msg.contains("systemctl --user start headroomd"), "{msg}");
         assert!(msg.contains("no daemon at"), "{msg}");
+    }
+
+    /// A path that is no socket at all is not mistaken for a stopped daemon's socket.
+    #[test]
+    fn a_file_that_is_no_socket_is_named_as_such() {
+        let dir = std::env::temp_dir().join(format!("headroom-client-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("passwd");
+        std::fs::write(&path, "root:x:0:0::/root:/bin/sh\n").unwrap();
+        let err = Client::connect_to(&path).unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            matches!(
+                err,
+                ClientError::NotASocket {
+                    what: "a regular file",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("is not a socket but a regular file"), "{msg}");
+        assert!(!msg.contains("left over"), "{msg}");
     }
 
     /// What a killed daemon leaves: a socket file nobody accepts on.
