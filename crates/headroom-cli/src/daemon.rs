@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use headroom_client::ClientError;
+use headroom_client::{Client, ClientError};
 use headroom_ipc::{BypassMode, Route, SettingValue, Topic};
 
 use crate::cli::{self, Command, ProfileCmd, RouteCmd, SettingCmd};
@@ -43,6 +43,14 @@ fn plot_size(height: Option<u16>) -> (u16, u16) {
     (w, height.unwrap_or(h))
 }
 
+/// Prints the warning the daemon's last reply carried (the request was carried out, but
+/// e.g. could not be saved), on standard error.
+fn warn_of(c: &Client) {
+    if let Some(w) = c.warning() {
+        eprintln!("headroom: warning: {w}");
+    }
+}
+
 /// Runs a daemon command.
 pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Write) -> CliResult {
     let path = socket_path(socket);
@@ -73,6 +81,7 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
                 cli::RouteMode::Bypass => Route::Bypass,
             };
             c.route_set(&app, route).map_err(err)?;
+            warn_of(&c);
             if let Some(w) = c
                 .route_list()
                 .ok()
@@ -89,6 +98,7 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
         }
         Command::Route(RouteCmd::Unset { app }) => {
             c.route_unset(&app).map_err(err)?;
+            warn_of(&c);
             emit(
                 out,
                 json,
@@ -100,6 +110,7 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
             let e = c
                 .setting_set(&a.key, SettingValue::parse_cli(&a.value))
                 .map_err(err)?;
+            warn_of(&c);
             emit(out, json, &e, || format::setting(&e))
         }
         Command::Get { key } => {
@@ -115,6 +126,7 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
         Command::Setting(SettingCmd::Reset(a)) => {
             let key = if a.all { None } else { a.key.as_deref() };
             let list = c.setting_reset(key).map_err(err)?;
+            warn_of(&c);
             emit(out, json, &serde_json::json!({"settings": list}), || {
                 format::settings(&list)
             })
@@ -129,6 +141,7 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
         }
         Command::Profile(ProfileCmd::Use { name }) => {
             let n = c.profile_use(&name).map_err(err)?;
+            warn_of(&c);
             emit(out, json, &serde_json::json!({"name": n}), || {
                 format::profile_active(&n)
             })
@@ -146,6 +159,7 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
                 cli::BypassMode::Toggle => BypassMode::Toggle,
             };
             let on = c.bypass_set(mode).map_err(err)?;
+            warn_of(&c);
             emit(out, json, &serde_json::json!({"bypass": on}), || {
                 format::bypass(on)
             })

@@ -141,6 +141,8 @@ pub struct Client {
     next_id: u64,
     hello: ServerHello,
     timeout: Option<Duration>,
+    /// The `warning` of the last result.
+    warning: Option<String>,
 }
 
 impl Client {
@@ -191,6 +193,7 @@ impl Client {
                 daemon_version: String::new(),
             },
             timeout: None,
+            warning: None,
         };
         client.set_timeout(Some(DEFAULT_TIMEOUT))?;
         match client.read_frame()? {
@@ -276,7 +279,16 @@ impl Client {
         }
     }
 
+    /// The warning that came with the last result, if any: the request was carried out, but
+    /// something about it went wrong (e.g. a change in force that headroomd could not save,
+    /// or an override a newly chosen profile leaves out of force). `None` after a call that
+    /// failed.
+    pub fn warning(&self) -> Option<&str> {
+        self.warning.as_deref()
+    }
+
     fn call_once(&mut self, request: &Request) -> Result<Response, Attempt> {
+        self.warning = None;
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         let frame = ClientFrame::Request(RequestFrame {
@@ -291,7 +303,14 @@ impl Client {
         }
         loop {
             match self.read_frame().map_err(Attempt::Failed)? {
-                ServerFrame::Response { id: rid, result } if rid == id => return Ok(result),
+                ServerFrame::Response {
+                    id: rid,
+                    result,
+                    warning,
+                } if rid == id => {
+                    self.warning = warning;
+                    return Ok(result);
+                }
                 ServerFrame::Error {
                     id: Some(rid),
                     error,

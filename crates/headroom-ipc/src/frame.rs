@@ -39,12 +39,16 @@ pub enum ClientFrame {
 pub enum ServerFrame {
     /// The server greeting (always the first frame).
     Hello(ServerHello),
-    /// A successful result: `{"id":1,"result":{…}}`.
+    /// A successful result: `{"id":1,"result":{…}}`, with `"warning":"…"` after the result
+    /// when the request was carried out but something about it went wrong (a change in
+    /// force that could not be saved, say).
     Response {
         /// Echoed request id.
         id: u64,
         /// The result.
         result: Response,
+        /// What went wrong although the request was carried out, if anything.
+        warning: Option<String>,
     },
     /// An error: `{"id":1,"error":{"code":…,"message":…}}`; `id` is `null` when the failing
     /// frame had no readable id (malformed JSON, oversized frame, handshake failure).
@@ -85,6 +89,8 @@ impl Serialize for ServerFrame {
         struct Ok<'a> {
             id: u64,
             result: &'a Response,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            warning: &'a Option<String>,
         }
         #[derive(Serialize)]
         struct Err<'a> {
@@ -97,7 +103,16 @@ impl Serialize for ServerFrame {
                 inner: h,
             }
             .serialize(s),
-            ServerFrame::Response { id, result } => Ok { id: *id, result }.serialize(s),
+            ServerFrame::Response {
+                id,
+                result,
+                warning,
+            } => Ok {
+                id: *id,
+                result,
+                warning,
+            }
+            .serialize(s),
             ServerFrame::Error { id, error } => Err { id: *id, error }.serialize(s),
             ServerFrame::Event(e) => e.serialize(s),
         }
@@ -287,6 +302,8 @@ pub fn decode_server_frame(frame: &[u8]) -> Result<ServerFrame, String> {
     struct OkFrame {
         id: u64,
         result: Response,
+        #[serde(default)]
+        warning: Option<String>,
     }
     if map.contains_key("error") {
         let f: ErrFrame = serde_json::from_value(Value::Object(map))
@@ -301,6 +318,7 @@ pub fn decode_server_frame(frame: &[u8]) -> Result<ServerFrame, String> {
         Ok(ServerFrame::Response {
             id: f.id,
             result: f.result,
+            warning: f.warning,
         })
     } else {
         Err("frame is neither hello, event, result nor error".to_owned())

@@ -13,42 +13,15 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use headroom_client::Client;
 use headroom_ipc::*;
-use headroomd::control::{Broadcaster, Handler, Server, ServerHandle};
+use headroomd::control::{Broadcaster, Handler, Reply, Server, ServerHandle};
 
 const CALLS: usize = 10_000;
 
 struct Fake;
 
 impl Handler for Fake {
-    fn handle(&self, req: Request) -> Result<Response, IpcError> {
-        match req {
-            Request::Status => Ok(Response::Status(Status {
-                state: headroom_ipc::StateWord::Levelling,
-                daemon_version: "0.1.0".into(),
-                protocol_version: PROTOCOL_VERSION,
-                uptime_s: 12345,
-                pipewire: PipewireState::Connected,
-                real_sink: Some("alsa_output.pci-0000_00_1f.3.analog-stereo".into()),
-                processed_sink: "headroom-processed".into(),
-                promote_default: false,
-                profile: "default".into(),
-                bypass: false,
-                dsp: DspTiming {
-                    call_count: 1_000_000,
-                    mean_us: 23.4,
-                    max_us: 410,
-                    spike_count: 0,
-                },
-                xruns: 0,
-                meters: Meters::silent(-23.0),
-                streams: 4,
-                profile_error: None,
-                profile_error_active: None,
-                profile_in_force: None,
-                alerts: vec![],
-            })),
-            other => Err(IpcError::invalid_params(other.method())),
-        }
+    fn handle(&self, req: Request) -> Result<Reply, IpcError> {
+        self.answer(req).map(Reply::from)
     }
 
     fn snapshot(&self, _topics: &[Topic]) -> Vec<Event> {
@@ -160,4 +133,38 @@ fn main() {
     group.bench_function("reference_line_echo", |b| b.iter(|| echo.round_trip()));
     group.finish();
     c.final_summary();
+}
+
+impl Fake {
+    /// The result of `req`.
+    fn answer(&self, req: Request) -> Result<Response, IpcError> {
+        match req {
+            Request::Status => Ok(Response::Status(Status {
+                state: headroom_ipc::StateWord::Levelling,
+                daemon_version: "0.1.0".into(),
+                protocol_version: PROTOCOL_VERSION,
+                uptime_s: 12345,
+                pipewire: PipewireState::Connected,
+                real_sink: Some("alsa_output.pci-0000_00_1f.3.analog-stereo".into()),
+                processed_sink: "headroom-processed".into(),
+                promote_default: false,
+                profile: "default".into(),
+                bypass: false,
+                dsp: DspTiming {
+                    call_count: 1_000_000,
+                    mean_us: 23.4,
+                    max_us: 410,
+                    spike_count: 0,
+                },
+                xruns: 0,
+                meters: Meters::silent(-23.0),
+                streams: 4,
+                profile_error: None,
+                profile_error_active: None,
+                profile_in_force: None,
+                alerts: vec![],
+            })),
+            other => Err(IpcError::invalid_params(other.method())),
+        }
+    }
 }

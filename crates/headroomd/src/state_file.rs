@@ -77,9 +77,12 @@ impl Overrides {
         self.values.iter().map(|(k, v)| (k.as_str(), v))
     }
 
-    /// `profile` with every override applied in key order. An override that no longer fits
-    /// (unknown key, out of range, or in conflict with the profile, e.g. a silence gate above
-    /// the new profile's target) is skipped and described in the returned warnings.
+    /// `profile` with the overrides applied together ([`Profile::with_settings`]: each
+    /// checked on its own, the ordering rules on the result, so overrides that only fit
+    /// together — a target of -5 and a silence gate of -10 — both apply). An override that
+    /// does not fit (unknown key, out of range, or in conflict with the profile, e.g. a
+    /// silence gate above the new profile's target) is skipped and described in the returned
+    /// warnings.
     pub fn apply_to(&self, profile: &Profile) -> (Profile, Vec<String>) {
         let (p, skipped) = self.apply_to_keyed(profile);
         (p, skipped.into_iter().map(|(_, w)| w).collect())
@@ -87,13 +90,17 @@ impl Overrides {
 
     /// [`Overrides::apply_to`], with the key of each skipped override next to its warning.
     pub fn apply_to_keyed(&self, profile: &Profile) -> (Profile, Vec<(String, String)>) {
-        let mut p = profile.clone();
-        let mut skipped = Vec::new();
-        for (k, v) in &self.values {
-            if let Err(e) = p.set(k, v.clone()) {
-                skipped.push((k.clone(), format!("override {k} = {v} ignored: {e}")));
-            }
-        }
+        let (p, left_out) = profile.with_settings(self.iter());
+        let skipped = left_out
+            .into_iter()
+            .map(|(k, e)| {
+                let w = match self.values.get(&k) {
+                    Some(v) => format!("override {k} = {v} ignored: {e}"),
+                    None => format!("override {k} ignored: {e}"),
+                };
+                (k, w)
+            })
+            .collect();
         (p, skipped)
     }
 }
@@ -389,6 +396,19 @@ mod tests {
             .file_type()
             .is_symlink());
         assert_eq!(f.load().overrides, o);
+    }
+
+    #[test]
+    fn overrides_that_fit_together_apply_whatever_their_key_order() {
+        // `agc.silence_gate_lufs` sorts before `agc.target_lufs`: -10 is above the profile's
+        // target (-16) but below the overridden one.
+        let mut o = Overrides::new();
+        o.insert("agc.target_lufs", SettingValue::Number(-5.0));
+        o.insert("agc.silence_gate_lufs", SettingValue::Number(-10.0));
+        let (p, warnings) = o.apply_to(&Profile::default());
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(p.chain.agc.target_lufs, -5.0);
+        assert_eq!(p.chain.agc.silence_gate_lufs, -10.0);
     }
 
     #[test]

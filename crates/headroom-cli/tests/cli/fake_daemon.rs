@@ -137,7 +137,11 @@ fn serve(stream: UnixStream, requests: Arc<Mutex<Vec<Request>>>) {
         };
         requests.lock().unwrap().push(rf.request.clone());
         let frame = match reply(&rf.request) {
-            Ok(result) => ServerFrame::Response { id: rf.id, result },
+            Ok(result) => ServerFrame::Response {
+                id: rf.id,
+                result,
+                warning: None,
+            },
             Err(error) => ServerFrame::Error {
                 id: Some(rf.id),
                 error,

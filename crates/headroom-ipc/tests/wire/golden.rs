@@ -33,7 +33,11 @@ fn req(id: u64, request: Request) -> ClientFrame {
 }
 
 fn ok(id: u64, result: Response) -> ServerFrame {
-    ServerFrame::Response { id, result }
+    ServerFrame::Response {
+        id,
+        result,
+        warning: None,
+    }
 }
 
 fn meters() -> Meters {

@@ -105,7 +105,7 @@ pub fn store_error(e: StoreError) -> IpcError {
         StoreError::Profile(pe) if pe.kind == ErrorKind::UnknownKey => {
             IpcError::new(ErrorCode::UnknownKey, e.to_string())
         }
-        StoreError::Profile(_) | StoreError::Config(_) => {
+        StoreError::Profile(_) | StoreError::Config(_) | StoreError::OwnNode { .. } => {
             IpcError::new(ErrorCode::InvalidValue, e.to_string())
         }
         StoreError::Unreadable { .. } => IpcError::new(

@@ -29,6 +29,26 @@ pub use server::{
 };
 pub use socket::{check_peer, peer_uid};
 
+/// A successful answer to a request: its result, and the warning the reply carries when the
+/// request was carried out but something about it went wrong (`IPC.md`: a change in force
+/// that could not be saved, say).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The result.
+    pub result: Response,
+    /// What went wrong although the request was carried out, if anything.
+    pub warning: Option<String>,
+}
+
+impl From<Response> for Reply {
+    fn from(result: Response) -> Self {
+        Reply {
+            result,
+            warning: None,
+        }
+    }
+}
+
 /// What the daemon's engine implements to serve the control socket. Called from connection
 /// threads, concurrently; both methods must be quick (no waiting on PipeWire round trips
 /// longer than a few milliseconds) and must not call [`Broadcaster::publish`] while holding
@@ -37,7 +57,7 @@ pub trait Handler: Send + Sync {
     /// Answers one request. Never receives [`Request::Subscribe`] (the server handles it).
     /// The result kind must match the method (see `IPC.md`). A panic becomes an `internal`
     /// error reply.
-    fn handle(&self, req: Request) -> Result<Response, IpcError>;
+    fn handle(&self, req: Request) -> Result<Reply, IpcError>;
 
     /// Snapshot events for a new subscriber to `topics`, sent before any delta: e.g.
     /// `daemon/snapshot` (status), `routing/snapshot`, `profile/snapshot`,

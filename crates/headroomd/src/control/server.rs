@@ -29,7 +29,7 @@ use parking_lot::Mutex;
 
 use super::broadcast::{Broadcaster, Queued, Registration};
 use super::socket::{self, FileId};
-use super::{ControlError, Handler};
+use super::{ControlError, Handler, Reply};
 
 /// Default limit of simultaneous connections; more are refused with `busy`.
 pub const MAX_CLIENTS: usize = 256;
@@ -757,7 +757,11 @@ fn dispatch(
                     )))
                 });
             match outcome {
-                Ok(result) => writer.frame(&ServerFrame::Response { id, result }),
+                Ok(Reply { result, warning }) => writer.frame(&ServerFrame::Response {
+                    id,
+                    result,
+                    warning,
+                }),
                 Err(error) => writer.error(Some(id), error),
             }
         }
@@ -793,6 +797,7 @@ fn subscribe(
         result: Response::Subscribed(Subscribed {
             topics: topics.clone(),
         }),
+        warning: None,
     })?;
     for event in snapshot(&*shared.handler, &topics) {
         writer.frame(&ServerFrame::Event(event))?;

@@ -1,5 +1,6 @@
 //! `bypass.set`: on, off or toggle — a runtime override of the `bypass` setting, so it
-//! persists like any other and `setting reset bypass` undoes it.
+//! persists like any other and `setting reset bypass` undoes it. Like any override it is put
+//! in force even when it cannot be saved (the reply then carries a warning).
 
 use headroom_ipc::{BypassMode, BypassState, IpcError, Response};
 use headroom_profile::SettingValue;
@@ -24,6 +25,7 @@ pub(super) fn set(
         .set_override("bypass", SettingValue::Bool(want))
         .map_err(store_error)?;
     e.after_store_change(diff, &["bypass".to_string()], out);
+    e.warn_if_unsaved(out);
     Ok(Response::Bypass(BypassState {
         bypass: e.params.bypass,
     }))

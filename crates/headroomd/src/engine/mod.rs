@@ -69,7 +69,8 @@ pub enum Input {
     /// The daemon is up: announce it (`daemon/started`).
     Start,
     /// A control request (never `subscribe`: the connection handles it). Answered by exactly
-    /// one [`Output::Reply`], the last output.
+    /// one [`Output::Reply`], the last output (with an [`Output::Warning`] right before it
+    /// when the request was carried out but something about it went wrong).
     Request(Request),
     /// A new subscriber's snapshot of `topics`. Answered by one [`Output::Snapshot`].
     Snapshot(Vec<Topic>),
@@ -94,6 +95,9 @@ pub enum Input {
 /// What the engine asks for, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
+    /// The warning the next [`Output::Reply`] carries (it comes right before it): the
+    /// request was carried out, but something about it went wrong.
+    Warning(String),
     /// The reply to an [`Input::Request`].
     Reply(Result<Response, IpcError>),
     /// The events answering an [`Input::Snapshot`].
@@ -130,6 +134,9 @@ pub struct Engine {
     user_sink: Option<String>,
     promote_file: PathBuf,
     routes_file: PathBuf,
+    /// Why the runtime route rules in force could not be saved to `routes_file` the last
+    /// time they changed, until a save succeeds.
+    routes_save_error: Option<String>,
     last_streams: BTreeMap<u32, StreamInfo>,
     last_taps: BTreeSet<u32>,
     last_history: Instant,
@@ -219,6 +226,7 @@ impl Engine {
             ),
             promote_file: routes_file.with_file_name(promote::PROMOTE_FILE_NAME),
             routes_file,
+            routes_save_error: None,
             last_streams: BTreeMap::new(),
             last_taps: BTreeSet::new(),
             last_history: Instant::now(),

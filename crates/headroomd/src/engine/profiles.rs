@@ -75,7 +75,14 @@ pub(super) fn activate(
     name: String,
     out: &mut Vec<Output>,
 ) -> Result<Response, IpcError> {
+    // Only what this change finds is reported with it.
+    let _ = e.store.take_warnings();
     let diff = e.store.use_profile(&name).map_err(profile_file_error)?;
+    // Overrides the new profile leaves out of force (logged by the store): the reply says so.
+    let ignored = e.store.take_warnings();
+    if !ignored.is_empty() {
+        out.push(Output::Warning(ignored.join("; ")));
+    }
     e.profile_error = None;
     e.profile_error_file = None;
     e.after_store_change(diff, &[], out);

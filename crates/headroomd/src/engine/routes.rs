@@ -33,7 +33,7 @@ pub(super) fn set(
              one with `route.unset` first"
         )));
     }
-    e.set_user_rules(rules, out)?;
+    e.set_user_rules(rules, out);
     out.push(Output::Publish(Event::rule_changed(
         app,
         Some(route),
@@ -63,7 +63,7 @@ pub(super) fn unset(
             "no user rule for `{app}` ({valid})"
         )));
     }
-    e.set_user_rules(rules, out)?;
+    e.set_user_rules(rules, out);
     out.push(Output::Publish(Event::rule_changed(
         app,
         None,
@@ -135,27 +135,38 @@ pub(super) fn load_user_rules(path: &Path) -> UserRules {
     }
 }
 
+/// Writes `rules` to `path` (atomically, creating its directory).
+fn save_user_rules(path: &Path, rules: &UserRules) -> std::io::Result<()> {
+    let rules: Vec<(String, WireRoute)> = rules
+        .iter()
+        .map(|r| (r.app.to_string(), route_to_wire(r.route)))
+        .collect();
+    let json = serde_json::to_vec_pretty(&rules).map_err(std::io::Error::other)?;
+    crate::state_file::write_atomic(path, &json)
+}
+
 impl Engine {
-    /// Persists `rules`, then puts them in force. Nothing changes when they cannot be saved.
-    fn set_user_rules(&mut self, rules: UserRules, out: &mut Vec<Output>) -> Result<(), IpcError> {
-        self.save_user_rules(&rules)?;
+    /// Puts `rules` in force and saves them. A failed save does not undo the change: it is
+    /// logged and kept in `routes_save_error` (the rules in force would be lost when the
+    /// daemon stops).
+    fn set_user_rules(&mut self, rules: UserRules, out: &mut Vec<Output>) {
+        self.routes_save_error = match save_user_rules(&self.routes_file, &rules) {
+            Ok(()) => None,
+            Err(e) => {
+                let msg = format!(
+                    "cannot save the route rules to {}: {e} (they are in force, but will be \
+                     lost when headroomd stops)",
+                    self.routes_file.display()
+                );
+                tracing::warn!("{msg}");
+                Some(msg)
+            }
+        };
         let cmds = self.routing.set_user_rules(rules);
         out.extend(cmds.into_iter().map(Output::Pw));
-        Ok(())
-    }
-
-    fn save_user_rules(&self, rules: &UserRules) -> Result<(), IpcError> {
-        let rules: Vec<(String, WireRoute)> = rules
-            .iter()
-            .map(|r| (r.app.to_string(), route_to_wire(r.route)))
-            .collect();
-        let json =
-            serde_json::to_vec_pretty(&rules).map_err(|e| IpcError::internal(e.to_string()))?;
-        if let Some(dir) = self.routes_file.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| IpcError::internal(e.to_string()))?;
+        if let Some(w) = &self.routes_save_error {
+            out.push(Output::Warning(w.clone()));
         }
-        crate::state_file::write_atomic(&self.routes_file, &json)
-            .map_err(|e| IpcError::internal(format!("saving {}: {e}", self.routes_file.display())))
     }
 
     /// Every rule (the user's first, newest first, then the active profile's) and every

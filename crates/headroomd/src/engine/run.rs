@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use crossbeam_channel::{at, bounded, select, tick, unbounded, Receiver, RecvTimeoutError, Sender};
-use headroom_ipc::{ErrorCode, Event, IpcError, Request, Response, Topic};
+use headroom_ipc::{ErrorCode, Event, IpcError, Request, Topic};
 
 use super::{Engine, Input, Output, ROUTES_FILE_NAME, TICK};
 use crate::code_pages::Released;
-use crate::control::{Broadcaster, Handler, Server, ServerConfig};
+use crate::control::{Broadcaster, Handler, Reply, Server, ServerConfig};
 use crate::history::{History, HistoryConfig};
 use crate::notify::{Bus as NotifyBus, Notifications};
 use crate::profiles::{ProfileEvent, ProfileStore, StorePaths};
@@ -39,7 +39,7 @@ const TAKEN: u8 = 1;
 const WITHDRAWN: u8 = 2;
 
 enum EngineMsg {
-    Request(Request, Claim, Sender<Result<Response, IpcError>>),
+    Request(Request, Claim, Sender<Result<Reply, IpcError>>),
     Snapshot(Vec<Topic>, Sender<Vec<Event>>),
     Inspect(Inspect),
     Shutdown(String),
@@ -52,7 +52,7 @@ pub struct EngineHandler {
 }
 
 impl Handler for EngineHandler {
-    fn handle(&self, req: Request) -> Result<Response, IpcError> {
+    fn handle(&self, req: Request) -> Result<Reply, IpcError> {
         let (reply_tx, reply_rx) = bounded(1);
         let claim: Claim = Arc::new(AtomicU8::new(WAITING));
         let gone = || IpcError::new(ErrorCode::Busy, "the daemon is shutting down");
@@ -144,15 +144,20 @@ impl Outlets<'_> {
     fn dispatch(
         &self,
         outputs: Vec<Output>,
-        reply: Option<&Sender<Result<Response, IpcError>>>,
+        reply: Option<&Sender<Result<Reply, IpcError>>>,
         snapshot: Option<&Sender<Vec<Event>>>,
     ) {
         let mut pw_up = true;
+        let mut warning = None;
         for o in outputs {
             match o {
+                Output::Warning(w) => warning = Some(w),
                 Output::Reply(r) => {
                     if let Some(tx) = reply {
-                        let _ = tx.send(r);
+                        let _ = tx.send(r.map(|result| Reply {
+                            result,
+                            warning: warning.take(),
+                        }));
                     }
                 }
                 Output::Snapshot(events) => {

@@ -23,6 +23,7 @@ pub(super) fn set(
         .set_override(&key, value_from_wire(&value))
         .map_err(store_error)?;
     e.after_store_change(diff, std::slice::from_ref(&key), out);
+    e.warn_if_unsaved(out);
     Ok(Response::Setting(e.setting(&key)?))
 }
 
@@ -50,11 +51,20 @@ pub(super) fn reset(
     }
     .map_err(store_error)?;
     e.after_store_change(diff, &keys, out);
+    e.warn_if_unsaved(out);
     let settings = keys.iter().filter_map(|k| e.setting(k).ok()).collect();
     Ok(Response::Settings(Settings { settings }))
 }
 
 impl Engine {
+    /// After a change of the overrides: when they could not be saved, the reply says so
+    /// (the change is in force all the same; the store has logged it).
+    pub(super) fn warn_if_unsaved(&self, out: &mut Vec<Output>) {
+        if let Some(w) = self.store.save_error() {
+            out.push(Output::Warning(w));
+        }
+    }
+
     /// Every setting: value in force, the active profile's value (`default`), whether
     /// overridden.
     pub(super) fn settings(&self) -> Settings {

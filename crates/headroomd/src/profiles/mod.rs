@@ -132,6 +132,18 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+    /// `preferred_real_sink` set to one of headroomd's own nodes (the processed sink, say):
+    /// the processed audio would play back into itself.
+    #[error(
+        "{key} = {value} is headroomd's own node, not an output device (name the device the \
+         processed sound should play to; `headroom status` shows the one in use)"
+    )]
+    OwnNode {
+        /// The setting.
+        key: String,
+        /// The node name given.
+        value: String,
+    },
     /// The daemon config file is invalid.
     #[error("{0}")]
     Config(String),
@@ -318,6 +330,8 @@ struct Inner {
     active: Arc<Profile>,
     overrides: Overrides,
     effective: Arc<Profile>,
+    /// Why the last save of the overrides failed, until one succeeds.
+    save_error: Option<String>,
     /// Keys of the overrides that do not fit the active profile and are not in force.
     ignored: std::collections::BTreeSet<String>,
     warnings: Vec<String>,
@@ -345,6 +359,24 @@ impl std::fmt::Debug for ProfileStore {
 }
 
 impl Inner {
+    /// Saves the overrides to the state file; a failure is logged and kept in `save_error`
+    /// (the overrides stay in force all the same).
+    fn save_overrides(&mut self) {
+        let path = &self.paths.state_file;
+        match StateFile::new(path).save(&self.overrides) {
+            Ok(()) => self.save_error = None,
+            Err(e) => {
+                let msg = format!(
+                    "cannot save the overrides to {}: {e} (they are in force, but will be \
+                     lost when headroomd stops)",
+                    path.display()
+                );
+                tracing::warn!("{msg}");
+                self.save_error = Some(msg);
+            }
+        }
+    }
+
     /// Recomputes the effective profile; returns the diff from the previous one.
     fn recompute(&mut self) -> ProfileDiff {
         let (eff, skipped) = self.overrides.apply_to_keyed(&self.active);
@@ -513,6 +545,7 @@ impl ProfileStore {
             effective: active.clone(),
             active,
             overrides: loaded.overrides,
+            save_error: None,
             ignored: Default::default(),
             warnings,
             startup_error,
@@ -665,48 +698,67 @@ impl ProfileStore {
         Ok(g.recompute())
     }
 
-    /// Sets a runtime override (type-, range- and order-checked against the effective
-    /// profile) and persists it. Returns what changed.
+    /// Sets a runtime override, puts it in force and saves it. The value is type- and
+    /// range-checked, and the ordering rules are checked with it and every other override
+    /// applied to the active profile together; a value that cannot be put in force that way
+    /// is an error and changes nothing. Returns what changed. A failed save does not undo
+    /// the change: see [`ProfileStore::save_error`].
     pub fn set_override(&self, key: &str, value: SettingValue) -> Result<ProfileDiff, StoreError> {
         let mut g = self.inner.lock();
         let mut eff = (*g.effective).clone();
         eff.set(key, value)?;
         // Store the value as the setting's own type (e.g. "off" → false).
         let normalized = eff.get(key)?;
+        if key == "preferred_real_sink" {
+            if let SettingValue::String(name) = &normalized {
+                if name.starts_with(crate::names::OWN_NODE_PREFIX) {
+                    return Err(StoreError::OwnNode {
+                        key: key.to_owned(),
+                        value: name.clone(),
+                    });
+                }
+            }
+        }
         let mut next = g.overrides.clone();
         next.insert(key, normalized);
-        StateFile::new(&g.paths.state_file)
-            .save(&next)
-            .map_err(|e| StoreError::io(&g.paths.state_file, e))?;
+        // As `recompute` will apply them: an override it would skip is refused here.
+        let (_, left_out) = g.active.with_settings(next.iter());
+        if let Some((_, e)) = left_out.into_iter().find(|(k, _)| k == key) {
+            return Err(StoreError::Profile(e));
+        }
         g.overrides = next;
+        g.save_overrides();
         Ok(g.recompute())
     }
 
-    /// Removes the override of `key` (no-op if there is none) and persists the change.
-    /// Unknown keys are an error.
+    /// Removes the override of `key` (no-op if there is none) and saves the change (a failed
+    /// save does not undo it: see [`ProfileStore::save_error`]). Unknown keys are an error.
     pub fn reset(&self, key: &str) -> Result<ProfileDiff, StoreError> {
         Profile::key_info(key)?;
         let mut g = self.inner.lock();
         if g.overrides.get(key).is_none() {
             return Ok(ProfileDiff::default());
         }
-        let mut next = g.overrides.clone();
-        next.remove(key);
-        StateFile::new(&g.paths.state_file)
-            .save(&next)
-            .map_err(|e| StoreError::io(&g.paths.state_file, e))?;
-        g.overrides = next;
+        g.overrides.remove(key);
+        g.save_overrides();
         Ok(g.recompute())
     }
 
-    /// Removes every override and persists the change.
+    /// Removes every override and saves the change (a failed save does not undo it: see
+    /// [`ProfileStore::save_error`]).
     pub fn reset_all(&self) -> Result<ProfileDiff, StoreError> {
         let mut g = self.inner.lock();
-        StateFile::new(&g.paths.state_file)
-            .save(&Overrides::new())
-            .map_err(|e| StoreError::io(&g.paths.state_file, e))?;
         g.overrides.clear();
+        g.save_overrides();
         Ok(g.recompute())
+    }
+
+    /// Why the overrides in force could not be saved to the state file the last time they
+    /// changed (a full disk, no permission), if so: they stay in force, but a restarted
+    /// daemon would not have them. `None` once a save succeeds. Each failure is logged when
+    /// it happens.
+    pub fn save_error(&self) -> Option<String> {
+        self.inner.lock().save_error.clone()
     }
 
     /// Whether alerts are sent as desktop notifications: the config file's `[alerts] notify`

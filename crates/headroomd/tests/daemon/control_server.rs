@@ -293,6 +293,7 @@ fn malformed_frames_get_errors_and_the_connection_survives() {
         Some(ServerFrame::Response {
             id: 9,
             result: Response::Status(_),
+            ..
         }) => {}
         other => panic!("{other:?}"),
     }
@@ -635,6 +636,7 @@ fn assert_cut_after_replies(raw: &mut Raw) {
             Ok(ServerFrame::Response {
                 id: 1,
                 result: Response::Status(_),
+                ..
             }) => {}
             other => panic!("expected a status reply, got {other:?}"),
         })
@@ -662,7 +664,8 @@ fn subscribe_to_settings(raw: &mut Raw) -> Event {
         raw.frame(),
         Some(ServerFrame::Response {
             id: 1,
-            result: Response::Subscribed(_)
+            result: Response::Subscribed(_),
+            ..
         })
     ));
     match raw.frame() {

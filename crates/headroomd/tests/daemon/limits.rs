@@ -20,7 +20,12 @@ const STREAMS: u32 = 1000;
 const SAMPLES: u64 = 20_000;
 
 fn frame_len(id: u64, result: Response) -> usize {
-    encode_line(&ServerFrame::Response { id, result }).len()
+    encode_line(&ServerFrame::Response {
+        id,
+        result,
+        warning: None,
+    })
+    .len()
 }
 
 /// A history holding [`SAMPLES`] samples (one a second, ending now), most of them spilled to

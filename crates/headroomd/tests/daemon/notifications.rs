@@ -234,7 +234,7 @@ fn alerts_notify_is_followed_when_the_config_file_changes() {
         // The error and the requests come through different channels: the reload only
         // once the status shows the error.
         assert!(eventually(|| matches!(
-            handler.handle(Request::Status),
+            handler.handle(Request::Status).map(|r| r.result),
             Ok(Response::Status(s)) if s.profile_error.is_some()
         )));
         handler.handle(Request::ProfileReload).unwrap();

@@ -326,6 +326,116 @@ fn overrides_persist_across_stores_and_reset() {
 }
 
 #[test]
+fn overrides_are_checked_together_not_one_by_one_against_the_profile() {
+    let d = Dirs::new();
+    let s = d.store();
+    s.set_override("agc.target_lufs", SettingValue::Number(-5.0))
+        .unwrap();
+    // Below the target in force (-5), above the profile's (-16): it applies, and stays after
+    // a restart.
+    s.set_override("agc.silence_gate_lufs", SettingValue::Number(-10.0))
+        .unwrap();
+    assert_eq!(s.effective().chain.agc.silence_gate_lufs, -10.0);
+    assert!(s.is_overridden("agc.silence_gate_lufs"));
+    assert!(s.take_warnings().is_empty());
+    let t = d.store();
+    assert!(t.take_warnings().is_empty());
+    assert_eq!(t.effective().chain.agc.silence_gate_lufs, -10.0);
+    assert_eq!(t.effective().chain.agc.target_lufs, -5.0);
+
+    // Resetting the target would leave the gate above the profile's: the gate goes out of
+    // force (kept, reported), and comes back with a target it fits.
+    t.reset("agc.target_lufs").unwrap();
+    assert!(!t.is_overridden("agc.silence_gate_lufs"));
+    assert_eq!(t.take_warnings().len(), 1);
+    // A set the store could not put in force is an error and is not stored.
+    match t.set_override("agc.silence_gate_lufs", SettingValue::Number(-12.0)) {
+        Err(StoreError::Profile(e)) => {
+            assert!(e.message.contains("must be below agc.target_lufs"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        t.overrides().get("agc.silence_gate_lufs"),
+        Some(&SettingValue::Number(-10.0))
+    );
+    t.set_override("agc.target_lufs", SettingValue::Number(-8.0))
+        .unwrap();
+    assert!(t.is_overridden("agc.silence_gate_lufs"));
+    assert_eq!(t.effective().chain.agc.silence_gate_lufs, -10.0);
+}
+
+#[test]
+fn use_profile_writes_through_a_symlinked_config_file() {
+    let d = Dirs::new();
+    let dotfile = d.config.parent().unwrap().join("dotfiles-config.toml");
+    fs::write(&dotfile, "# mine\nprofile = \"default\"\n").unwrap();
+    let link = d.config.join("config.toml");
+    std::os::unix::fs::symlink(&dotfile, &link).unwrap();
+    let s = d.store();
+    s.use_profile("night").unwrap();
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        fs::read_to_string(&dotfile).unwrap(),
+        "# mine\nprofile = \"night\"\n"
+    );
+    assert_eq!(d.store().active_name(), "night");
+}
+
+#[test]
+fn a_change_that_cannot_be_saved_is_in_force_all_the_same() {
+    let d = Dirs::new();
+    // The state directory cannot be created: a file is in its place.
+    fs::create_dir_all(d.state.parent().unwrap()).unwrap();
+    fs::write(&d.state, "not a directory").unwrap();
+    let s = d.store();
+    assert_eq!(s.save_error(), None);
+    s.set_override("bypass", SettingValue::Bool(true)).unwrap();
+    assert!(s.effective().chain.bypass);
+    let e = s.save_error().expect("the failed save is reported");
+    assert!(e.contains("state.json"), "{e}");
+    s.reset("bypass").unwrap();
+    assert!(!s.effective().chain.bypass);
+    s.set_override("agc.target_lufs", SettingValue::Number(-20.0))
+        .unwrap();
+    s.reset_all().unwrap();
+    assert_eq!(*s.effective(), *s.active());
+    assert!(s.save_error().is_some());
+    // Once the state can be saved again, the error is over.
+    fs::remove_file(&d.state).unwrap();
+    s.set_override("bypass", SettingValue::Bool(true)).unwrap();
+    assert_eq!(s.save_error(), None);
+    assert!(d.store().effective().chain.bypass);
+}
+
+#[test]
+fn the_daemons_own_sink_is_no_preferred_real_sink() {
+    let d = Dirs::new();
+    let s = d.store();
+    for own in ["headroom-processed", "headroom-output"] {
+        match s.set_override("preferred_real_sink", SettingValue::String(own.into())) {
+            Err(e @ StoreError::OwnNode { .. }) => {
+                assert!(e.to_string().contains(own), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(s.overrides().is_empty());
+    s.set_override(
+        "preferred_real_sink",
+        SettingValue::String("alsa_output.usb".into()),
+    )
+    .unwrap();
+    assert_eq!(
+        s.effective().preferred_real_sink.as_deref(),
+        Some("alsa_output.usb")
+    );
+}
+
+#[test]
 fn corrupt_state_file_is_backed_up_and_ignored() {
     for garbage in [
         &b"{\"version\": 1, \"overrides\": {\"agc.target_l"[..],

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use headroom_ipc::*;
-use headroomd::control::{Broadcaster, Handler, Server, ServerConfig, ServerHandle};
+use headroomd::control::{Broadcaster, Handler, Reply, Server, ServerConfig, ServerHandle};
 use parking_lot::Mutex;
 
 /// A fake engine: settings in a map, bypass flag, canned status and routes.
@@ -88,48 +88,8 @@ impl FakeEngine {
 }
 
 impl Handler for FakeEngine {
-    fn handle(&self, req: Request) -> Result<Response, IpcError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        match req {
-            Request::Status => Ok(Response::Status(self.status())),
-            Request::SettingGet { key } => self.entry(&key).map(Response::Setting),
-            Request::SettingSet { key, value } => {
-                if key == "panic" {
-                    panic!("fake engine asked to panic");
-                }
-                if key.starts_with("client.") || self.settings.lock().contains_key(&key) {
-                    self.settings.lock().insert(key.clone(), value.clone());
-                    self.broadcaster
-                        .publish(&Event::setting_changed(key.clone(), value, true));
-                    self.entry(&key).map(Response::Setting)
-                } else {
-                    Err(IpcError::unknown_key(&key))
-                }
-            }
-            Request::SettingList => Ok(Response::Settings(self.all())),
-            Request::BypassSet { mode } => {
-                let new = match mode {
-                    BypassMode::On => true,
-                    BypassMode::Off => false,
-                    BypassMode::Toggle => !self.bypass.load(Ordering::SeqCst),
-                };
-                self.bypass.store(new, Ordering::SeqCst);
-                Ok(Response::Bypass(BypassState { bypass: new }))
-            }
-            Request::ProfileUse { name } => {
-                Err(IpcError::not_found(format!("no profile named `{name}`")))
-            }
-            Request::RouteList { .. } => Ok(Response::Routes(Routes {
-                rules: vec![],
-                streams: vec![],
-                next_cursor: None,
-            })),
-            Request::RouteSet { .. } | Request::RouteUnset { .. } => Ok(Response::Ok),
-            other => Err(IpcError::new(
-                ErrorCode::Unavailable,
-                format!("`{}` is not supported by the fake engine", other.method()),
-            )),
-        }
+    fn handle(&self, req: Request) -> Result<Reply, IpcError> {
+        self.answer(req).map(Reply::from)
     }
 
     fn snapshot(&self, topics: &[Topic]) -> Vec<Event> {
@@ -185,4 +145,51 @@ pub fn tick(n: u64) -> Event {
     let mut m = Meters::silent(-23.0);
     m.frames = n;
     Event::meters_tick(m, vec![])
+}
+
+impl FakeEngine {
+    /// The result of `req`.
+    fn answer(&self, req: Request) -> Result<Response, IpcError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        match req {
+            Request::Status => Ok(Response::Status(self.status())),
+            Request::SettingGet { key } => self.entry(&key).map(Response::Setting),
+            Request::SettingSet { key, value } => {
+                if key == "panic" {
+                    panic!("fake engine asked to panic");
+                }
+                if key.starts_with("client.") || self.settings.lock().contains_key(&key) {
+                    self.settings.lock().insert(key.clone(), value.clone());
+                    self.broadcaster
+                        .publish(&Event::setting_changed(key.clone(), value, true));
+                    self.entry(&key).map(Response::Setting)
+                } else {
+                    Err(IpcError::unknown_key(&key))
+                }
+            }
+            Request::SettingList => Ok(Response::Settings(self.all())),
+            Request::BypassSet { mode } => {
+                let new = match mode {
+                    BypassMode::On => true,
+                    BypassMode::Off => false,
+                    BypassMode::Toggle => !self.bypass.load(Ordering::SeqCst),
+                };
+                self.bypass.store(new, Ordering::SeqCst);
+                Ok(Response::Bypass(BypassState { bypass: new }))
+            }
+            Request::ProfileUse { name } => {
+                Err(IpcError::not_found(format!("no profile named `{name}`")))
+            }
+            Request::RouteList { .. } => Ok(Response::Routes(Routes {
+                rules: vec![],
+                streams: vec![],
+                next_cursor: None,
+            })),
+            Request::RouteSet { .. } | Request::RouteUnset { .. } => Ok(Response::Ok),
+            other => Err(IpcError::new(
+                ErrorCode::Unavailable,
+                format!("`{}` is not supported by the fake engine", other.method()),
+            )),
+        }
+    }
 }
