@@ -8,9 +8,10 @@
 //!
 //! The file is always replaced atomically ([`write_atomic`]: temporary file in the same
 //! directory, fsync, rename, fsync of the directory; through a symbolic link, the file it
-//! points to is replaced), so a crash leaves either the old or the new state. A file that is nevertheless unreadable (truncated by a full disk, edited by
-//! hand) is reported, moved aside to `state.json.corrupt-<unix seconds>` so nothing is lost,
-//! and ignored: the daemon starts with no overrides instead of failing.
+//! points to is replaced), so a crash leaves either the old or the new state. A file that
+//! is nevertheless unreadable (truncated by a full disk, edited by hand) is reported, moved
+//! aside to `state.json.corrupt-<unix seconds>` so nothing is lost, and ignored: the
+//! daemon starts with no overrides instead of failing.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -259,8 +260,9 @@ fn resolve_links(path: &Path) -> io::Result<PathBuf> {
 
 /// Replaces `path` with `contents` atomically: writes a temporary file in the same
 /// directory, fsyncs it, renames it over `path` and fsyncs the directory. Creates the
-/// directory if missing. Whatever is at `path` is replaced, a symbolic link too (headroom's
-/// own files that are never written through a link; [`write_atomic`] follows one). A
+/// directory if missing. Whatever is at `path` is replaced, a symbolic link too (for
+/// headroom's own files, which are never written through a link; [`write_atomic`] follows
+/// one). A
 /// replaced file's permissions are kept. On error the old file is untouched and the
 /// temporary file removed; once the rename is done the save has succeeded (a failed
 /// directory fsync is logged), so an error always means the file still holds the old
