@@ -98,6 +98,9 @@ pub enum SessionFact {
     Incomplete,
     /// The bus is linked again.
     Whole,
+    /// A new connection to PipeWire: the last session's facts are void (the PipeWire
+    /// thread reports this one's anew, after its grace times).
+    NewSession,
 }
 
 /// A condition entered and left on separate tests, each held for its own time.
@@ -387,6 +390,10 @@ impl Watch {
             SessionFact::WirePlumberBack => self.wireplumber_missing = false,
             SessionFact::Incomplete => self.session_incomplete = true,
             SessionFact::Whole => self.session_incomplete = false,
+            SessionFact::NewSession => {
+                self.wireplumber_missing = false;
+                self.session_incomplete = false;
+            }
         }
         let broken = self.wireplumber_missing || self.session_incomplete;
         match (broken, self.is_active(AlertKind::SessionBroken)) {
@@ -400,7 +407,11 @@ impl Watch {
             }
             (false, true) => self.clear(
                 AlertKind::SessionBroken,
-                "the session is whole again".into(),
+                if fact == SessionFact::NewSession {
+                    "PipeWire restarted: a new session".into()
+                } else {
+                    "the session is whole again".into()
+                },
                 unix_ms,
                 &mut out,
             ),

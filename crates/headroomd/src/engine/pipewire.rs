@@ -30,6 +30,9 @@ impl Engine {
             PwEvent::Connected => {
                 tracing::info!("connected to PipeWire");
                 self.pipewire = PipewireState::Connected;
+                // A session manager problem of the last connection (the advice was to
+                // restart PipeWire and WirePlumber) is void; this session's is reported anew.
+                self.session_fact(SessionFact::NewSession, out);
             }
             PwEvent::Disconnected { reason } => {
                 tracing::warn!("PipeWire connection lost: {reason}; reconnecting");

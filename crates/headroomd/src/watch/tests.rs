@@ -331,6 +331,18 @@ fn session_and_profile_alerts_follow_their_facts_without_repeats() {
         [AlertKind::SessionBroken]
     );
     assert!(w.session(SessionFact::Whole, 5).is_empty());
+    // A restart of PipeWire (a new connection) voids the last session's facts: the PipeWire
+    // thread forgets what it reported then, and reports the new session's anew.
+    assert_eq!(
+        raised(&w.session(SessionFact::Incomplete, 5)),
+        [AlertKind::SessionBroken]
+    );
+    assert_eq!(
+        cleared(&w.session(SessionFact::NewSession, 5)),
+        [AlertKind::SessionBroken]
+    );
+    assert_ne!(w.state(), StateWord::Degraded);
+    assert!(w.session(SessionFact::NewSession, 5).is_empty());
 
     let e = w.profile(Some("night.toml:3:14: expected a number".into()), 6);
     assert_eq!(raised(&e), [AlertKind::ProfileError]);

@@ -510,6 +510,23 @@ fn state_word_and_alerts_follow_meters_sink_and_bypass() {
     assert!(events(&out)
         .iter()
         .any(|e| matches!(e, Event::AlertCleared(c) if c.kind == AlertKind::SessionBroken)));
+
+    // WirePlumber restarted on its own does not link the bus; the advice is to restart
+    // PipeWire with it. After that (a new connection) the alert goes: the PipeWire thread
+    // forgets the last session's facts and reports the new one's anew.
+    rig.on(Input::Pw(headroomd::pw::PwEvent::SessionIncomplete));
+    assert_eq!(status(&mut rig).state, StateWord::Degraded);
+    rig.on(Input::Pw(headroomd::pw::PwEvent::Disconnected {
+        reason: "test".into(),
+    }));
+    let out = rig.on(Input::Pw(headroomd::pw::PwEvent::Connected));
+    assert!(events(&out)
+        .iter()
+        .any(|e| matches!(e, Event::AlertCleared(c) if c.kind == AlertKind::SessionBroken)));
+    assert!(!status(&mut rig)
+        .alerts
+        .iter()
+        .any(|a| a.kind == AlertKind::SessionBroken));
 }
 
 /// A profile that fails at start-up and `--bypass`: the status's `profile_error` and its
