@@ -88,7 +88,8 @@ fn files(roff: &mut Roff) {
             (
                 "$XDG_STATE_HOME/headroom/",
                 "Runtime state: setting overrides (headroom set), routing rules (routes.json), \
-                 the history.",
+                 the history; headroomd.lock keeps a second headroomd of the same user from \
+                 starting.",
             ),
             (
                 "$XDG_RUNTIME_DIR/headroom/control.sock",
@@ -312,8 +313,8 @@ pub fn headroomd_page(out: &mut dyn Write) -> std::io::Result<()> {
     roff.control("SH", ["EXIT STATUS"]);
     paragraphs(
         &mut roff,
-        "0 after a clean stop; non-zero when it cannot start (e.g. another headroomd is \
-         running, or the socket directory is unusable).",
+        "0 after a clean stop; non-zero when it cannot start (e.g. another headroomd of the \
+         same user is running, whatever its socket, or the socket directory is unusable).",
     );
     roff.control("SH", ["EXAMPLES"]);
     items(

@@ -9,6 +9,7 @@ pub mod control;
 pub mod engine;
 pub mod files;
 pub mod history;
+pub mod instance;
 pub mod layer_a;
 pub mod names;
 pub mod notify;

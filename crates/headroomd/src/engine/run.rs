@@ -282,9 +282,10 @@ fn serve(
     reason
 }
 
-/// Runs the daemon: binds the control socket (refusing to start when another headroomd
-/// owns it), starts the PipeWire bus and the profile watcher, and serves until SIGTERM or
-/// SIGINT. Call [`crate::block_shutdown_signals`] first, before any thread exists.
+/// Runs the daemon: takes the instance lock in the state directory and binds the control
+/// socket (refusing to start when another headroomd holds either, see [`crate::instance`]),
+/// starts the PipeWire bus and the profile watcher, and serves until SIGTERM or SIGINT.
+/// Call [`crate::block_shutdown_signals`] first, before any thread exists.
 pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
     let mut paths = StorePaths::from_env().context("finding the config directory")?;
     if let Some(p) = &config.config_path {
@@ -295,6 +296,10 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
+    let socket = headroom_ipc::default_socket_path();
+    // One daemon per state directory, whatever its socket: taken before the state files,
+    // the socket or PipeWire are touched, held until the end.
+    let _instance = crate::instance::InstanceLock::acquire(&state_dir, &socket)?;
     // The store logs its start-up warnings itself, once each.
     let store = ProfileStore::open(paths);
     let _ = store.take_warnings();
@@ -306,7 +311,6 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
 
     let (tx, rx) = unbounded();
     let broadcaster = Broadcaster::new();
-    let socket = headroom_ipc::default_socket_path();
     let handler: Arc<dyn Handler> = Arc::new(EngineHandler { tx: tx.clone() });
     let server_cfg = ServerConfig {
         daemon_version: env!("CARGO_PKG_VERSION").to_string(),

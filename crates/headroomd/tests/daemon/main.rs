@@ -1,6 +1,6 @@
 //! The daemon's tests without PipeWire: the control server, the engine (driven input by input,
 //! and behind the real control socket), the profile store with its file watcher, the metrics
-//! history.
+//! history, the instance lock.
 
 mod atomic_requests;
 mod control_server;
@@ -8,6 +8,7 @@ mod engine;
 mod engine_server;
 mod files;
 mod history_spill;
+mod instance;
 mod limits;
 mod minor;
 mod modules;

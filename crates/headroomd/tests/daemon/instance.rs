@@ -1,0 +1,74 @@
+//! One headroomd per user: a second daemon with another socket path is refused before it
+//! touches the control socket, the state files or PipeWire.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use headroomd::instance::{InstanceLock, LOCK_FILE_NAME};
+
+/// Runs the `headroomd` binary in private directories under `root`, with its socket at
+/// `socket`; kills it if it is still running after 10 s. Returns its exit code and stderr.
+fn run_daemon(root: &Path, socket: &Path) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_headroomd"))
+        .env_clear()
+        .env("HOME", root.join("home"))
+        .env("XDG_CONFIG_HOME", root.join("config"))
+        .env("XDG_STATE_HOME", root.join("state"))
+        .env("XDG_RUNTIME_DIR", root.join("run"))
+        .env("HEADROOM_SOCKET", socket)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start headroomd");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    (status.code(), err)
+}
+
+#[test]
+fn a_second_daemon_with_another_socket_is_refused_before_touching_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state_dir = tmp.path().join("state/headroom");
+    let first_socket = tmp.path().join("run/headroom/control.sock");
+    let _running = InstanceLock::acquire(&state_dir, &first_socket).unwrap();
+
+    let second_socket = tmp.path().join("x/control.sock");
+    let (code, err) = run_daemon(tmp.path(), &second_socket);
+    assert_eq!(code, Some(1), "{err}");
+    let expected = format!(
+        "another headroomd is already running (pid {}, socket {}; lock {})",
+        std::process::id(),
+        first_socket.display(),
+        state_dir.join(LOCK_FILE_NAME).display()
+    );
+    assert!(err.contains(&expected), "{err}");
+    assert!(!second_socket.exists(), "no socket bound");
+    assert!(
+        !second_socket.parent().unwrap().exists(),
+        "nor its directory"
+    );
+    let mut left: Vec<_> = std::fs::read_dir(&state_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, [LOCK_FILE_NAME], "no state file touched");
+    assert!(
+        !err.contains("PipeWire"),
+        "refused before PipeWire is reached: {err}"
+    );
+}
