@@ -185,9 +185,108 @@ pub fn read_alerts_notify(path: &Path) -> Result<bool, String> {
     }
 }
 
+/// The config file's keys: at the top level, and in `[alerts]`.
+const TOP_LEVEL_KEYS: &[&str] = &["profile", "alerts"];
+const ALERTS_KEYS: &[&str] = &["notify"];
+
+/// Keys of the config file headroomd does not know, one warning each in file order
+/// (``file:line:col: unknown key `profle` (did you mean `profile`?); ignored``). A typo
+/// does not keep the file from loading: the known keys are read as usual. None when the file
+/// is missing, unreadable or not valid TOML (errors reported by the readers of its keys).
+pub fn unknown_key_warnings(path: &Path) -> Vec<String> {
+    let Ok(text) = crate::files::read_regular_to_string(path) else {
+        return Vec::new();
+    };
+    unknown_keys_in(&text)
+        .into_iter()
+        .map(|(line, column, msg)| format!("{}:{line}:{column}: {msg}", path.display()))
+        .collect()
+}
+
+/// `(line, column, message)` of each unknown key of config file `text`, in file order.
+fn unknown_keys_in(text: &str) -> Vec<(usize, usize, String)> {
+    let Ok(doc) = toml::de::DeTable::parse(text) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(usize, String)> = Vec::new();
+    let mut check =
+        |key: &toml::Spanned<std::borrow::Cow<'_, str>>, place: &str, known: &[&str]| {
+            let name: &str = key.get_ref();
+            if known.contains(&name) {
+                return;
+            }
+            let hint = headroom_profile::closest(name, known.iter().copied())
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            found.push((
+                key.span().start,
+                format!("unknown key `{name}`{place}{hint}; ignored"),
+            ));
+        };
+    for (key, value) in doc.get_ref() {
+        check(key, "", TOP_LEVEL_KEYS);
+        if key.get_ref() == "alerts" {
+            if let toml::de::DeValue::Table(t) = value.get_ref() {
+                for k in t.keys() {
+                    check(k, " in [alerts]", ALERTS_KEYS);
+                }
+            }
+        }
+    }
+    found.sort_by_key(|(at, _)| *at);
+    found
+        .into_iter()
+        .map(|(at, msg)| {
+            let (line, column) = line_col(text, at);
+            (line, column, msg)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::with_profile;
+    use super::{unknown_keys_in, with_profile};
+
+    #[test]
+    fn unknown_keys_are_found_with_positions_and_suggestions() {
+        let text = "# mine\nprofle = \"night\"\n\n[alerts]\nnotfy = true\nnotify = false\n\n[alrets]\nx = 1\n";
+        assert_eq!(
+            unknown_keys_in(text),
+            [
+                (
+                    2,
+                    1,
+                    "unknown key `profle` (did you mean `profile`?); ignored".to_string()
+                ),
+                (
+                    5,
+                    1,
+                    "unknown key `notfy` in [alerts] (did you mean `notify`?); ignored".into()
+                ),
+                (
+                    8,
+                    2,
+                    "unknown key `alrets` (did you mean `alerts`?); ignored".into()
+                ),
+            ]
+        );
+        // Dotted keys, and a key too far from any known one for a suggestion.
+        assert_eq!(
+            unknown_keys_in("alerts.notfy = true\nvolume = 3\n"),
+            [
+                (
+                    1,
+                    8,
+                    "unknown key `notfy` in [alerts] (did you mean `notify`?); ignored".to_string()
+                ),
+                (2, 1, "unknown key `volume`; ignored".into()),
+            ]
+        );
+        // Known keys only, an empty file, and invalid TOML (reported elsewhere): nothing.
+        assert!(unknown_keys_in("profile = \"night\"\n[alerts]\nnotify = true\n").is_empty());
+        assert!(unknown_keys_in("").is_empty());
+        assert!(unknown_keys_in("profle = \n").is_empty());
+    }
 
     #[test]
     fn only_the_profile_value_changes() {

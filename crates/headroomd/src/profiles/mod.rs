@@ -36,7 +36,7 @@ use crate::state_file::{Overrides, StateFile};
 use config_file::{read_config, read_config_located, write_config};
 use lookup::{is_path, load_profile, profile_names};
 
-pub use config_file::read_alerts_notify;
+pub use config_file::{read_alerts_notify, unknown_key_warnings};
 pub use watch::{WatchHandle, WATCH_DEBOUNCE};
 
 /// Where the store keeps its files.
@@ -340,6 +340,9 @@ struct Inner {
     /// Why `[alerts] notify` could not be read the last time, logged once until it reads
     /// again.
     alerts_notify_error: Option<String>,
+    /// The config file's unknown keys as last read ([`unknown_key_warnings`]), each logged
+    /// when it first appears.
+    config_warnings: Vec<String>,
 }
 
 /// Profiles, the active one, overrides and hot reload. See the module docs.
@@ -396,7 +399,18 @@ impl Inner {
     fn reload(&mut self) -> Vec<ProfileEvent> {
         let mut events: Vec<ProfileEvent> = self.reload_profile().into_iter().collect();
         events.extend(self.reload_alerts_notify());
+        self.reload_config_warnings();
         events
+    }
+
+    /// Re-reads the config file's unknown keys; a warning not met at the last reading is
+    /// logged (a typo is logged once, not at every reload).
+    fn reload_config_warnings(&mut self) {
+        let now = unknown_key_warnings(&self.paths.config_file);
+        for w in now.iter().filter(|w| !self.config_warnings.contains(w)) {
+            tracing::warn!("{w}");
+        }
+        self.config_warnings = now;
     }
 
     /// Re-reads `[alerts] notify`: `Some(on)` when it changed. An invalid value is logged (once
@@ -531,6 +545,8 @@ impl ProfileStore {
                 (false, Some(e))
             }
         };
+        let config_warnings = unknown_key_warnings(&paths.config_file);
+        warnings.extend(config_warnings.iter().cloned());
         let loaded = StateFile::new(&paths.state_file).load();
         warnings.extend(loaded.warning);
         // Logged here, once; the overrides' own warnings are logged by `recompute`.
@@ -553,6 +569,7 @@ impl ProfileStore {
             error_file,
             alerts_notify,
             alerts_notify_error,
+            config_warnings,
         };
         inner.recompute();
         ProfileStore {
@@ -574,6 +591,13 @@ impl ProfileStore {
     /// (`file:line:col: message`; a fallback profile is in force), if so.
     pub fn startup_error(&self) -> Option<String> {
         self.inner.lock().startup_error.clone()
+    }
+
+    /// The config file's unknown keys, as the last reading of it found them (start-up, hot
+    /// reload, [`reload`](Self::reload)): ``file:line:col: unknown key `profle` (did you mean
+    /// `profile`?); ignored``, in file order. The known keys load all the same.
+    pub fn config_warnings(&self) -> Vec<String> {
+        self.inner.lock().config_warnings.clone()
     }
 
     /// The file [`startup_error`](Self::startup_error) is about (while no reload has
@@ -690,6 +714,8 @@ impl ProfileStore {
         let mut g = self.inner.lock();
         let (profile, source) = load_profile(&g.paths, name_or_path)?;
         write_config(&g.paths.config_file, name_or_path)?;
+        // The same keys (logged already), perhaps a line further down.
+        g.config_warnings = unknown_key_warnings(&g.paths.config_file);
         g.active_name = name_or_path.to_owned();
         g.active_source = source;
         g.active = Arc::new(profile);

@@ -831,3 +831,44 @@ fn file_errors_without_a_position_name_the_file_only() {
         "/c/config.toml:3:7: cannot read it: a FIFO, not a regular file: refused"
     );
 }
+
+/// Typos in `config.toml` are warnings with their position and a suggestion: the known keys
+/// load all the same, nothing falls back, and a fixed file reports none.
+#[test]
+fn config_typos_are_warnings_and_the_known_keys_still_load() {
+    let d = Dirs::new();
+    fs::write(d.profile("mine"), mine(-16.0)).unwrap();
+    d.write_config(
+        "profle = \"night\"\nprofile = \"mine\"\n\n[alerts]\nnotfy = false\nnotify = true\n",
+    );
+    let s = d.store();
+    assert_eq!(s.active_name(), "mine");
+    assert!(s.alerts_notify());
+    assert!(s.startup_error().is_none());
+    assert!(s.fallback().is_none());
+    let file = d.config.join("config.toml");
+    let expected = [
+        format!(
+            "{}:1:1: unknown key `profle` (did you mean `profile`?); ignored",
+            file.display()
+        ),
+        format!(
+            "{}:5:1: unknown key `notfy` in [alerts] (did you mean `notify`?); ignored",
+            file.display()
+        ),
+    ];
+    assert_eq!(s.config_warnings(), expected);
+    assert_eq!(s.take_warnings(), expected, "start-up warnings (logged)");
+
+    // The typo alone selects nothing: the default profile, with the warning.
+    d.write_config("profle = \"mine\"\n");
+    s.reload();
+    assert_eq!(s.active_name(), "default");
+    assert_eq!(s.config_warnings().len(), 1);
+    assert!(s.config_warnings()[0].contains("`profle`"));
+
+    d.write_config("profile = \"mine\"\n[alerts]\nnotify = true\n");
+    s.reload();
+    assert_eq!(s.active_name(), "mine");
+    assert!(s.config_warnings().is_empty());
+}
