@@ -198,7 +198,11 @@ fn status_body(s: &Status) -> String {
         match &s.profile_error {
             Some(e) => format!("Profile error  {e}{}\n", in_force(s)),
             None => String::new(),
-        },
+        } + &s
+            .config_warnings
+            .iter()
+            .map(|w| format!("Config     {w}\n"))
+            .collect::<String>(),
     )
 }
 

@@ -71,7 +71,8 @@ fn files(roff: &mut Roff) {
                 "$XDG_CONFIG_HOME/headroom/config.toml",
                 "Which profile is active (profile = \"NAME\"), written by headroom profile use; \
                  [alerts] notify = true also sends alerts as desktop notifications (read when \
-                 headroomd starts; off by default).",
+                 headroomd starts; off by default). An unknown key (a typo) is ignored with a \
+                 warning, logged and shown by headroom status.",
             ),
             (
                 "$XDG_CONFIG_HOME/headroom/profiles/NAME.toml",

@@ -339,7 +339,7 @@ impl Client {
     /// `status`.
     pub fn status(&mut self) -> Result<Status, ClientError> {
         match self.call(Request::Status)? {
-            Response::Status(s) => Ok(s),
+            Response::Status(s) => Ok(*s),
             other => Err(unexpected("status", &other)),
         }
     }

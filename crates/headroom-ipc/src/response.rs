@@ -14,7 +14,7 @@ pub enum Response {
     /// Result of `route.set` and `route.unset`: `{"kind":"ok"}`.
     Ok,
     /// Result of `status`.
-    Status(Status),
+    Status(Box<Status>),
     /// Result of `profile.list`.
     ProfileList(ProfileList),
     /// Result of `profile.show`.
@@ -109,6 +109,12 @@ pub struct Status {
     /// Alerts active now, oldest first.
     #[serde(default)]
     pub alerts: Vec<Alert>,
+    /// Keys of the config file the daemon does not know, one warning each in file order
+    /// (``file:line:col: unknown key `profle` (did you mean `profile`?); ignored``): the
+    /// file's known keys load all the same. Empty (absent on the wire) when there are none,
+    /// and from daemons that predate it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_warnings: Vec<String>,
 }
 
 /// PipeWire connection state: `{"state":"connected"}` or

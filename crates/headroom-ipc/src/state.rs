@@ -326,6 +326,7 @@ mod tests {
                 profile_error_active: None,
                 profile_in_force: None,
                 alerts: vec![],
+                config_warnings: vec![],
             }),
             state_word: Some(StateWord::Quiet),
             alerts: Some(vec![Alert {

@@ -139,7 +139,7 @@ impl Fake {
     /// The result of `req`.
     fn answer(&self, req: Request) -> Result<Response, IpcError> {
         match req {
-            Request::Status => Ok(Response::Status(Status {
+            Request::Status => Ok(Response::Status(Box::new(Status {
                 state: headroom_ipc::StateWord::Levelling,
                 daemon_version: "0.1.0".into(),
                 protocol_version: PROTOCOL_VERSION,
@@ -163,7 +163,8 @@ impl Fake {
                 profile_error_active: None,
                 profile_in_force: None,
                 alerts: vec![],
-            })),
+                config_warnings: vec![],
+            }))),
             other => Err(IpcError::invalid_params(other.method())),
         }
     }

@@ -40,6 +40,7 @@ fn status() -> Status {
         profile_error_active: None,
         profile_in_force: None,
         alerts: vec![],
+        config_warnings: vec![],
     }
 }
 
@@ -82,7 +83,7 @@ fn reply(req: &Request) -> Result<Response, IpcError> {
         overridden: true,
     };
     match req {
-        Request::Status => Ok(Response::Status(status())),
+        Request::Status => Ok(Response::Status(Box::new(status()))),
         Request::SettingSet { key, value } => Ok(Response::Setting(entry(key, value.clone()))),
         Request::SettingGet { key } if key == "agc.target_lufs" => {
             Ok(Response::Setting(entry(key, SettingValue::Int(-18))))

@@ -47,6 +47,7 @@ fn status() -> Status {
         profile_error_active: None,
         profile_in_force: None,
         alerts: vec![],
+        config_warnings: vec![],
     }
 }
 
@@ -120,6 +121,31 @@ fn status_human_bypassed_with_a_profile_error() {
         "night.toml:3:15: agc.target_lufs = 99 is out of range"
     );
     assert_eq!(v["profile_in_force"], "last_good");
+}
+
+/// Unknown keys of the config file: one `Config` line each, at the end; on the wire only
+/// when there are some.
+#[test]
+fn status_human_lists_config_warnings() {
+    let mut s = status();
+    s.config_warnings = vec![
+        "config.toml:1:1: unknown key `profle` (did you mean `profile`?); ignored".into(),
+        "config.toml:4:1: unknown key `notfy` in [alerts] (did you mean `notify`?); ignored".into(),
+    ];
+    let text = format::status(&s);
+    assert!(
+        text.ends_with(
+            "Streams    2\n\
+             Config     config.toml:1:1: unknown key `profle` (did you mean `profile`?); ignored\n\
+             Config     config.toml:4:1: unknown key `notfy` in [alerts] (did you mean \
+             `notify`?); ignored\n"
+        ),
+        "{text}"
+    );
+    let v = serde_json::to_value(&s).unwrap();
+    assert_eq!(v["config_warnings"][1], s.config_warnings[1].as_str());
+    let v = serde_json::to_value(status()).unwrap();
+    assert!(v.get("config_warnings").is_none(), "{v}");
 }
 
 /// The profile error line says what is in force, as the daemon reports it: the last good

@@ -49,6 +49,7 @@ fn status() -> Status {
         profile_error_active: None,
         profile_in_force: None,
         alerts: vec![],
+        config_warnings: vec![],
     }
 }
 

@@ -90,6 +90,7 @@ fn status() -> Status {
         profile_error_active: None,
         profile_in_force: None,
         alerts: vec![],
+        config_warnings: vec![],
     }
 }
 
@@ -525,7 +526,7 @@ fn golden_responses() {
             r#"{{"id":1,"result":{{"kind":"status",{}}}"#,
             &status_json()[1..]
         ),
-        ok(1, Response::Status(status())),
+        ok(1, Response::Status(Box::new(status()))),
     );
     let mut down = status();
     down.pipewire = PipewireState::Disconnected {
@@ -543,7 +544,7 @@ fn golden_responses() {
             r#"{{"id":1,"result":{{"kind":"status",{}}}"#,
             &down_json[1..]
         ),
-        ok(1, Response::Status(down)),
+        ok(1, Response::Status(Box::new(down))),
     );
     server(
         &format!(

@@ -281,7 +281,7 @@ impl Engine {
     fn request(&mut self, req: Request, out: &mut Vec<Output>) -> Result<Response, IpcError> {
         req.validate()?;
         match req {
-            Request::Status => Ok(Response::Status(self.status())),
+            Request::Status => Ok(Response::Status(Box::new(self.status()))),
             Request::RouteList { cursor } => Ok(Response::Routes(self.routes_page(cursor))),
             Request::RouteSet { app, route } => routes::set(self, app, route, out),
             Request::RouteUnset { app } => routes::unset(self, app, out),

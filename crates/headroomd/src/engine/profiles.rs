@@ -100,7 +100,8 @@ pub(super) fn activate(
 /// [`crate::profiles::ProfileStore::reload`] as the file watcher, and applies what it reports
 /// the same way ([`Engine::on_profile_event`]): the profile, `[alerts] notify`. A broken file is
 /// an `invalid_value` error (and a `profile/error` event) that says what stays in force (the
-/// last good profile, or the start-up fallback).
+/// last good profile, or the start-up fallback). Unknown keys of the config file are the
+/// reply's warning.
 pub(super) fn reload(e: &mut Engine, out: &mut Vec<Output>) -> Result<Response, IpcError> {
     let events = e.store.reload();
     let error = events.iter().find_map(ProfileEvent::error_text);
@@ -124,6 +125,10 @@ pub(super) fn reload(e: &mut Engine, out: &mut Vec<Output>) -> Result<Response, 
     }
     // The files load: an error reported before (of another file, too) is over.
     e.profile_verdict(None, out);
+    let typos = e.store.config_warnings();
+    if !typos.is_empty() {
+        out.push(Output::Warning(typos.join("; ")));
+    }
     Ok(Response::ProfileActive(ProfileActive {
         name: e.store.active_name(),
     }))

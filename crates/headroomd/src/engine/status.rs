@@ -33,6 +33,7 @@ impl Engine {
             profile_error_active: self.profile_error_active(),
             profile_in_force: self.profile_in_force(),
             alerts: self.watch.active(),
+            config_warnings: self.store.config_warnings(),
         }
     }
 

@@ -934,3 +934,39 @@ fn assert_error_names(s: &headroom_ipc::Status, place: &str) {
         "{s:?}"
     );
 }
+
+/// A typo in `config.toml` is in `status` (`config_warnings`) and the warning of
+/// `profile.reload`'s reply; the state word does not change for it, and fixing the file
+/// clears it.
+#[test]
+fn config_typos_show_in_status_and_the_reload_reply() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let file = rig.config.join("config.toml");
+    std::fs::write(&file, "profile = \"night\"\n[alerts]\nnotfy = true\n").unwrap();
+    let (out, r) = rig.request(Request::ProfileReload);
+    assert!(r.is_ok(), "{r:?}");
+    let expected = format!(
+        "{}:3:1: unknown key `notfy` in [alerts] (did you mean `notify`?); ignored",
+        file.display()
+    );
+    let warning = out.iter().rev().find_map(|o| match o {
+        Output::Warning(w) => Some(w.clone()),
+        _ => None,
+    });
+    assert_eq!(warning.as_deref(), Some(expected.as_str()));
+    let status = |rig: &mut Rig| match rig.request(Request::Status).1 {
+        Ok(Response::Status(s)) => s,
+        other => panic!("{other:?}"),
+    };
+    let st = status(&mut rig);
+    assert_eq!(st.profile, "night", "the known keys load");
+    assert_eq!(st.config_warnings, [expected]);
+    assert!(st.profile_error.is_none());
+    assert!(st.alerts.is_empty(), "{:?}", st.alerts);
+
+    std::fs::write(&file, "profile = \"night\"\n[alerts]\nnotify = true\n").unwrap();
+    let (out, r) = rig.request(Request::ProfileReload);
+    assert!(r.is_ok(), "{r:?}");
+    assert!(!out.iter().any(|o| matches!(o, Output::Warning(_))));
+    assert!(status(&mut rig).config_warnings.is_empty());
+}

@@ -54,6 +54,7 @@ impl FakeEngine {
             profile_error_active: None,
             profile_in_force: None,
             alerts: vec![],
+            config_warnings: vec![],
         }
     }
 
@@ -152,7 +153,7 @@ impl FakeEngine {
     fn answer(&self, req: Request) -> Result<Response, IpcError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         match req {
-            Request::Status => Ok(Response::Status(self.status())),
+            Request::Status => Ok(Response::Status(Box::new(self.status()))),
             Request::SettingGet { key } => self.entry(&key).map(Response::Setting),
             Request::SettingSet { key, value } => {
                 if key == "panic" {
