@@ -148,6 +148,7 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
         }
         Command::Profile(ProfileCmd::Reload) => {
             let n = c.profile_reload().map_err(err)?;
+            warn_of(&c);
             emit(out, json, &serde_json::json!({"name": n}), || {
                 format::profile_active(&n)
             })

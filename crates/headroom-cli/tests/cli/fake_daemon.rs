@@ -112,6 +112,9 @@ fn reply(req: &Request) -> Result<Response, IpcError> {
             next_cursor: None,
         })),
         Request::History { .. } => Ok(Response::History(history())),
+        Request::ProfileReload => Ok(Response::ProfileActive(headroom_ipc::ProfileActive {
+            name: "night".into(),
+        })),
         Request::Subscribe { topics } => Ok(Response::Subscribed(Subscribed {
             topics: topics.clone(),
         })),
@@ -121,6 +124,10 @@ fn reply(req: &Request) -> Result<Response, IpcError> {
         )),
     }
 }
+
+/// The warning the fake daemon's `profile.reload` replies with.
+const CONFIG_TYPO: &str =
+    "config.toml:1:1: unknown key `profle` (did you mean `profile`?); ignored";
 
 fn serve(stream: UnixStream, requests: Arc<Mutex<Vec<Request>>>) {
     let mut w = stream.try_clone().unwrap();
@@ -141,7 +148,7 @@ fn serve(stream: UnixStream, requests: Arc<Mutex<Vec<Request>>>) {
             Ok(result) => ServerFrame::Response {
                 id: rf.id,
                 result,
-                warning: None,
+                warning: matches!(rf.request, Request::ProfileReload).then(|| CONFIG_TYPO.into()),
             },
             Err(error) => ServerFrame::Error {
                 id: Some(rf.id),
@@ -523,4 +530,18 @@ fn history_summary_and_plot_through_the_binary() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let out = headroom(&fake.socket, &["history", "--plot", "--summary"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// The warning of a reply is printed on standard error: `profile reload` with a typo in the
+/// config file.
+#[test]
+fn profile_reload_prints_the_replys_warning() {
+    let fake = start();
+    let out = headroom(&fake.socket, &["profile", "reload"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("night"), "{}", text(&out.stdout));
+    assert_eq!(
+        text(&out.stderr),
+        format!("headroom: warning: {CONFIG_TYPO}\n")
+    );
 }
