@@ -73,10 +73,14 @@ pub(super) fn unset(
     Ok(Response::Ok)
 }
 
-/// Loads the persisted runtime route rules (newest first); a corrupt file is reported, kept
-/// aside as `routes.json.corrupt-<unix seconds>` (never overwriting an earlier backup) and
-/// ignored; a rule whose pattern is not a valid glob or longer than [`MAX_PATTERN_BYTES`] is
-/// reported and skipped, and at most [`MAX_USER_RULES`] rules are kept (the newest).
+/// Loads the persisted runtime route rules (newest first). A file that is not a JSON list
+/// is reported, kept aside as `routes.json.corrupt-<unix seconds>` (never overwriting an
+/// earlier backup) and ignored. In a list, a rule that cannot be read (not an `[app, route]`
+/// pair, an unknown route, an empty pattern, a pattern that is not a valid glob or longer
+/// than [`MAX_PATTERN_BYTES`]) is reported and skipped, the others load; when any was
+/// skipped the file as it was is kept aside the same way and the rules that load are saved
+/// in its place, so nothing is lost and the next start reads a clean file. At most
+/// [`MAX_USER_RULES`] rules are kept (the newest).
 pub(super) fn load_user_rules(path: &Path) -> UserRules {
     let text = match crate::files::read_regular_to_string(path) {
         Ok(t) => t,
@@ -89,38 +93,8 @@ pub(super) fn load_user_rules(path: &Path) -> UserRules {
             return UserRules::new();
         }
     };
-    match serde_json::from_str::<Vec<(String, WireRoute)>>(&text) {
-        Ok(rules) => {
-            if rules.len() > MAX_USER_RULES {
-                tracing::warn!(
-                    "{}: {} rules, keeping the newest {MAX_USER_RULES}",
-                    path.display(),
-                    rules.len()
-                );
-            }
-            let kept: Vec<UserRule> = rules
-                .into_iter()
-                .filter_map(|(app, r)| {
-                    if app.len() > MAX_PATTERN_BYTES {
-                        tracing::warn!(
-                            "{}: skipping a rule of {} bytes (at most {MAX_PATTERN_BYTES})",
-                            path.display(),
-                            app.len()
-                        );
-                        return None;
-                    }
-                    match UserRule::new(&app, route_from_wire(r)) {
-                        Ok(rule) => Some(rule),
-                        Err(e) => {
-                            tracing::warn!("{}: skipping the rule `{app}`: {e}", path.display());
-                            None
-                        }
-                    }
-                })
-                .take(MAX_USER_RULES)
-                .collect();
-            kept.into_iter().collect()
-        }
+    let entries = match serde_json::from_str::<Vec<serde_json::Value>>(&text) {
+        Ok(entries) => entries,
         Err(e) => {
             let note = match crate::state_file::move_aside(path) {
                 Ok(backup) => format!("moved to {}", backup.display()),
@@ -130,9 +104,68 @@ pub(super) fn load_user_rules(path: &Path) -> UserRules {
                 "{} is corrupt ({e}); {note}; starting without user rules",
                 path.display()
             );
-            UserRules::new()
+            return UserRules::new();
+        }
+    };
+    if entries.len() > MAX_USER_RULES {
+        tracing::warn!(
+            "{}: {} rules, keeping the newest {MAX_USER_RULES}",
+            path.display(),
+            entries.len()
+        );
+    }
+    let mut skipped = 0usize;
+    let kept: Vec<UserRule> = entries
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let rule = serde_json::from_value::<(String, WireRoute)>(v)
+                .map_err(|e| format!("rule {} is not an [app, route] pair: {e}", i + 1))
+                .and_then(|(app, r)| {
+                    if app.is_empty() {
+                        Err(format!("rule {} has an empty pattern", i + 1))
+                    } else if app.len() > MAX_PATTERN_BYTES {
+                        Err(format!(
+                            "rule {} is {} bytes long (at most {MAX_PATTERN_BYTES})",
+                            i + 1,
+                            app.len()
+                        ))
+                    } else {
+                        UserRule::new(&app, route_from_wire(r))
+                            .map_err(|e| format!("the rule `{app}`: {e}"))
+                    }
+                });
+            match rule {
+                Ok(rule) => Some(rule),
+                Err(why) => {
+                    tracing::warn!("{}: skipping {why}", path.display());
+                    skipped += 1;
+                    None
+                }
+            }
+        })
+        .take(MAX_USER_RULES)
+        .collect();
+    let rules: UserRules = kept.into_iter().collect();
+    if skipped > 0 {
+        match crate::state_file::move_aside(path) {
+            Ok(backup) => {
+                tracing::warn!(
+                    "{}: the file as it was is kept as {}",
+                    path.display(),
+                    backup.display()
+                );
+                if let Err(e) = save_user_rules(path, &rules) {
+                    tracing::warn!(
+                        "cannot save the rules that loaded to {}: {e}",
+                        path.display()
+                    );
+                }
+            }
+            Err(e) => tracing::warn!("{}: could not keep a copy: {e}", path.display()),
         }
     }
+    rules
 }
 
 /// Writes `rules` to `path` (atomically, creating its directory).

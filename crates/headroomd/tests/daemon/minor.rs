@@ -50,6 +50,49 @@ fn each_corrupt_routes_file_gets_its_own_backup() {
 }
 
 #[test]
+fn one_bad_rule_in_the_routes_file_costs_only_that_rule() {
+    // A hand edit with one bad route value and an empty pattern between two good rules: the
+    // good ones load (the whole file used to be moved aside, every rule lost), the file as
+    // it was is kept aside, and the rules that loaded are saved in its place.
+    let tmp = tempfile::tempdir().unwrap();
+    let (config, state) = (tmp.path().join("config"), tmp.path().join("state"));
+    std::fs::create_dir_all(&state).unwrap();
+    let text = r#"[["mpv","bypass"],["vlc","sideways"],["","processed"],["firefox","processed"]]"#;
+    std::fs::write(state.join("routes.json"), text).unwrap();
+    let mut e = engine_over(&config, &state);
+    let mut out = e.on(headroomd::engine::Input::Request(Request::RouteList {
+        cursor: None,
+    }));
+    let Some(headroomd::engine::Output::Reply(Ok(Response::Routes(routes)))) = out.pop() else {
+        panic!("{out:?}")
+    };
+    let user: Vec<(&str, Route)> = routes
+        .rules
+        .iter()
+        .filter(|r| r.source == RuleSource::User)
+        .map(|r| (r.app.as_str(), r.route))
+        .collect();
+    assert_eq!(
+        user,
+        [("mpv", Route::Bypass), ("firefox", Route::Processed)],
+        "{routes:?}"
+    );
+    let backups: Vec<std::path::PathBuf> = std::fs::read_dir(&state)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("routes.json.corrupt"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(std::fs::read_to_string(&backups[0]).unwrap(), text);
+    let saved = std::fs::read_to_string(state.join("routes.json")).unwrap();
+    assert!(
+        saved.contains("mpv") && saved.contains("firefox") && !saved.contains("sideways"),
+        "{saved}"
+    );
+}
+
+#[test]
 fn an_override_not_in_force_is_not_shown_as_overridden() {
     let tmp = tempfile::tempdir().unwrap();
     let (config, state) = (tmp.path().join("config"), tmp.path().join("state"));
