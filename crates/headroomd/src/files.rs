@@ -4,8 +4,10 @@
 //! * Only regular files are read. A file is opened with `O_NONBLOCK`, so a FIFO does not wait
 //!   for a writer, and checked with `fstat` on the open descriptor (no race with a rename): a
 //!   FIFO, socket or device (say a symlink to `/dev/zero`) is refused with a clear error.
-//!   Symlinks to regular files are fine where the user names a file (profiles, config); the
-//!   files headroomd writes itself are opened with `O_NOFOLLOW` ([`open_own`]).
+//!   Symlinks to regular files are fine where the user names or may link a file (profiles,
+//!   `config.toml`, `state.json`, `routes.json`: written through the link, see
+//!   [`crate::state_file::write_atomic`]); the history segments and the instance lock are
+//!   opened with `O_NOFOLLOW` ([`open_own`]).
 //! * Every read is capped ([`MAX_FILE_BYTES`] for whole files, [`MAX_HISTORY_LINE_BYTES`] per
 //!   history line): a larger file is an error naming the limit, never an unbounded allocation.
 //!

@@ -208,8 +208,10 @@ impl StateFile {
 
 /// Moves the unusable file `path` aside to `<path>.corrupt-<unix seconds>` (with `-1`, `-2`, …
 /// appended when that name is taken), so an earlier backup is never overwritten. Returns the
-/// new name.
+/// new name. When `path` is a symbolic link, the file it points to is moved aside next to
+/// itself and the link stays, for [`write_atomic`] to write the next contents through.
 pub fn move_aside(path: &Path) -> io::Result<PathBuf> {
+    let path = &resolve_links(path)?;
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -319,6 +321,30 @@ pub fn replace_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::{symlink, PermissionsExt};
+
+    #[test]
+    fn move_aside_moves_the_file_a_link_points_to_and_keeps_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let dotfiles = dir.path().join("dotfiles");
+        fs::create_dir(&dotfiles).unwrap();
+        let real = dotfiles.join("routes.json");
+        fs::write(&real, "[ corrupt").unwrap();
+        let link = dir.path().join("routes.json");
+        symlink(&real, &link).unwrap();
+        let backup = move_aside(&link).unwrap();
+        assert_eq!(backup.parent(), Some(dotfiles.as_path()));
+        assert_eq!(fs::read_to_string(&backup).unwrap(), "[ corrupt");
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        write_atomic(&link, b"[]").unwrap();
+        assert_eq!(fs::read_to_string(&real).unwrap(), "[]");
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
 
     #[test]
     fn write_atomic_replaces_the_file_a_link_points_to_and_keeps_the_link() {
