@@ -151,7 +151,13 @@ impl Outlets<'_> {
         let mut warning = None;
         for o in outputs {
             match o {
-                Output::Warning(w) => warning = Some(w),
+                Output::Warning(w) => {
+                    // Several are joined, as one reply carries one warning.
+                    warning = Some(match warning.take() {
+                        Some(before) => format!("{before}; {w}"),
+                        None => w,
+                    });
+                }
                 Output::Reply(r) => {
                     if let Some(tx) = reply {
                         let _ = tx.send(r.map(|result| Reply {
