@@ -122,7 +122,8 @@ pub(super) fn load_user_rules(path: &Path) -> UserRules {
             let rule = serde_json::from_value::<(String, WireRoute)>(v)
                 .map_err(|e| format!("rule {} is not an [app, route] pair: {e}", i + 1))
                 .and_then(|(app, r)| {
-                    if app.is_empty() {
+                    if app.trim().is_empty() {
+                        // As `route.set` refuses it (`Request::validate`).
                         Err(format!("rule {} has an empty pattern", i + 1))
                     } else if app.len() > MAX_PATTERN_BYTES {
                         Err(format!(

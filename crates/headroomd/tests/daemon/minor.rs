@@ -57,7 +57,7 @@ fn one_bad_rule_in_the_routes_file_costs_only_that_rule() {
     let tmp = tempfile::tempdir().unwrap();
     let (config, state) = (tmp.path().join("config"), tmp.path().join("state"));
     std::fs::create_dir_all(&state).unwrap();
-    let text = r#"[["mpv","bypass"],["vlc","sideways"],["","processed"],["firefox","processed"]]"#;
+    let text = r#"[["mpv","bypass"],["vlc","sideways"],["","processed"],["  ","bypass"],["firefox","processed"]]"#;
     std::fs::write(state.join("routes.json"), text).unwrap();
     let mut e = engine_over(&config, &state);
     let mut out = e.on(headroomd::engine::Input::Request(Request::RouteList {
