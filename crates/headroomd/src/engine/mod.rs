@@ -134,9 +134,6 @@ pub struct Engine {
     user_sink: Option<String>,
     promote_file: PathBuf,
     routes_file: PathBuf,
-    /// Why the runtime route rules in force could not be saved to `routes_file` the last
-    /// time they changed, until a save succeeds.
-    routes_save_error: Option<String>,
     last_streams: BTreeMap<u32, StreamInfo>,
     last_taps: BTreeSet<u32>,
     last_history: Instant,
@@ -226,7 +223,6 @@ impl Engine {
             ),
             promote_file: routes_file.with_file_name(promote::PROMOTE_FILE_NAME),
             routes_file,
-            routes_save_error: None,
             last_streams: BTreeMap::new(),
             last_taps: BTreeSet::new(),
             last_history: Instant::now(),

@@ -181,25 +181,22 @@ fn save_user_rules(path: &Path, rules: &UserRules) -> std::io::Result<()> {
 
 impl Engine {
     /// Puts `rules` in force and saves them. A failed save does not undo the change: it is
-    /// logged and kept in `routes_save_error` (the rules in force would be lost when the
-    /// daemon stops).
+    /// logged and the reply warns of it (the rules in force would be lost when the daemon
+    /// stops).
     fn set_user_rules(&mut self, rules: UserRules, out: &mut Vec<Output>) {
-        self.routes_save_error = match save_user_rules(&self.routes_file, &rules) {
-            Ok(()) => None,
-            Err(e) => {
-                let msg = format!(
-                    "cannot save the route rules to {}: {e} (they are in force, but will be \
-                     lost when headroomd stops)",
-                    self.routes_file.display()
-                );
-                tracing::warn!("{msg}");
-                Some(msg)
-            }
-        };
+        let save_error = save_user_rules(&self.routes_file, &rules).err().map(|e| {
+            let msg = format!(
+                "cannot save the route rules to {}: {e} (they are in force, but will be \
+                 lost when headroomd stops)",
+                self.routes_file.display()
+            );
+            tracing::warn!("{msg}");
+            msg
+        });
         let cmds = self.routing.set_user_rules(rules);
         out.extend(cmds.into_iter().map(Output::Pw));
-        if let Some(w) = &self.routes_save_error {
-            out.push(Output::Warning(w.clone()));
+        if let Some(w) = save_error {
+            out.push(Output::Warning(w));
         }
     }
 
