@@ -21,6 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
 OUT=${EVAL_OUT:-target/eval}
+# Absolute, so that it still names the same place from the directories cargo runs in.
+case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
 
 pkgs="alsa-utils sound-theme-freedesktop wesnoth-1.16-music espeak-ng sox libsox-fmt-base"
 if [ -n "${EVAL_FFMPEG:-}" ]; then pkgs="$pkgs ffmpeg"; fi
@@ -44,7 +46,7 @@ if [ -n "${EVAL_REV:-}" ]; then
         mkdir -p "$src"
         git archive "$sha" | tar -x -C "$src"
         # One target directory for all revisions: dependencies are built once.
-        CARGO_TARGET_DIR=$PWD/$OUT/rev-target $CARGO build --release --quiet \
+        CARGO_TARGET_DIR=$OUT/rev-target $CARGO build --release --quiet \
             --manifest-path "$src/Cargo.toml" -p headroom-cli --bin headroom
         cp "$OUT/rev-target/release/headroom" "$src/headroom"
     fi
