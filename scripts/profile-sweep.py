@@ -89,6 +89,16 @@ PROFILES = {
         "compressor.release_ms": 5000,
     },
     "comp-off": {"compressor.enabled": False},
+    "comp-bass0": {
+        "compressor.threshold_db": -40,
+        "compressor.ratio": 20,
+        "compressor.sidechain_bass_cut_db": 0,
+    },
+    "comp-bass24": {
+        "compressor.threshold_db": -40,
+        "compressor.ratio": 20,
+        "compressor.sidechain_bass_cut_db": 24,
+    },
     "ceil-20": {"agc.target_lufs": -30, "limiter.ceiling_dbtp": -20},
     "ceil0": {"limiter.ceiling_dbtp": 0},
     "lim-fast": {"limiter.release_ms": 0.01, "limiter.lookahead_ms": 0.01},

@@ -71,6 +71,9 @@ pub struct CompressorParams {
     pub release_ms: f32,
     /// Makeup gain, dB.
     pub makeup_db: f32,
+    /// How far under its level the level detector reads bass (the band under
+    /// [`crate::compressor::LOW_BAND_HZ`]), dB (≥ 0; 0 = full band).
+    pub sidechain_bass_cut_db: f32,
 }
 
 impl Default for CompressorParams {
@@ -83,6 +86,7 @@ impl Default for CompressorParams {
             attack_ms: 10.0,
             release_ms: 200.0,
             makeup_db: 0.0,
+            sidechain_bass_cut_db: 6.0,
         }
     }
 }

@@ -401,6 +401,12 @@ pub static FIELDS: &[Field] = &[
         incl(-24.0, 24.0),
         "Gain after compression, dB"
     ),
+    num_field!(
+        "compressor.sidechain_bass_cut_db",
+        chain.compressor.sidechain_bass_cut_db,
+        incl(0.0, 24.0),
+        "How far under its level the compressor's detector reads bass under 80 Hz, dB (0 = full band; more: a kick drum ducks the sound over it less)"
+    ),
     bool_field!(
         "limiter.enabled",
         chain.limiter.enabled,

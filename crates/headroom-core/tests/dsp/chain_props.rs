@@ -44,8 +44,9 @@ fn comp_params() -> impl Strategy<Value = CompressorParams> {
         0.1f32..50.0,
         5.0f32..1000.0,
         -6.0f32..12.0,
+        0.0f32..24.0,
     )
-        .prop_map(|(enabled, t, r, k, a, rel, m)| CompressorParams {
+        .prop_map(|(enabled, t, r, k, a, rel, m, bass)| CompressorParams {
             enabled,
             threshold_db: t,
             ratio: r,
@@ -53,6 +54,7 @@ fn comp_params() -> impl Strategy<Value = CompressorParams> {
             attack_ms: a,
             release_ms: rel,
             makeup_db: m,
+            sidechain_bass_cut_db: bass,
         })
 }
 

@@ -197,6 +197,7 @@ fn keys_list_every_setting_with_defaults() {
         "compressor.attack_ms",
         "compressor.release_ms",
         "compressor.makeup_db",
+        "compressor.sidechain_bass_cut_db",
         "limiter.enabled",
         "limiter.ceiling_dbtp",
         "limiter.lookahead_ms",
@@ -219,7 +220,7 @@ fn keys_list_every_setting_with_defaults() {
         assert!(!info.doc.is_empty());
         assert_eq!(info.range.is_some(), info.kind == SettingKind::Number);
     }
-    assert_eq!(keys.len(), 32, "every key of schema::FIELDS");
+    assert_eq!(keys.len(), 33, "every key of schema::FIELDS");
     // Every numeric default is inside its own range.
     for info in &keys {
         if let (Some(r), SettingValue::Number(v)) = (info.range, &info.default) {
