@@ -11,7 +11,10 @@
 //! points to is replaced), so a crash leaves either the old or the new state. A file that
 //! is nevertheless unreadable (truncated by a full disk, edited by hand) is reported, moved
 //! aside to `state.json.corrupt-<unix seconds>` so nothing is lost, and ignored: the
-//! daemon starts with no overrides instead of failing.
+//! daemon starts with no overrides instead of failing. A readable file with an override
+//! that is no setting value (`null`, a list, a number too large for a double) costs only
+//! that override: the file as it was is kept aside the same way and the overrides that
+//! were read are saved in its place.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -106,12 +109,20 @@ impl Overrides {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Serialize)]
 struct OnDisk {
     version: u32,
-    #[serde(default)]
     overrides: Overrides,
+}
+
+/// The file as read: each override's JSON text on its own, so that one that is no setting
+/// value costs only itself.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OnDiskRead<'a> {
+    version: u32,
+    #[serde(default, borrow)]
+    overrides: BTreeMap<String, &'a serde_json::value::RawValue>,
 }
 
 /// Result of [`StateFile::load`].
@@ -163,13 +174,8 @@ impl StateFile {
                 }
             }
         };
-        let problem = match serde_json::from_slice::<OnDisk>(&bytes) {
-            Ok(d) if d.version == STATE_VERSION => {
-                return Loaded {
-                    overrides: d.overrides,
-                    ..Loaded::default()
-                }
-            }
+        let problem = match serde_json::from_slice::<OnDiskRead>(&bytes) {
+            Ok(d) if d.version == STATE_VERSION => return self.read_overrides(d.overrides),
             Ok(d) => format!("unsupported version {}", d.version),
             Err(e) => e.to_string(),
         };
@@ -192,6 +198,54 @@ impl StateFile {
 
     fn move_aside(&self) -> io::Result<PathBuf> {
         move_aside(&self.path)
+    }
+
+    /// The overrides of a readable file: each that is a setting value is kept; when one is
+    /// not, the file is moved aside and the ones kept are saved in its place.
+    fn read_overrides(&self, raw: BTreeMap<String, &serde_json::value::RawValue>) -> Loaded {
+        let mut overrides = Overrides::new();
+        let mut bad = Vec::new();
+        for (key, text) in raw {
+            match serde_json::from_str::<SettingValue>(text.get()) {
+                Ok(v) => overrides.insert(key, v),
+                Err(_) => bad.push(format!("{key} = {}", text.get())),
+            }
+        }
+        if bad.is_empty() {
+            return Loaded {
+                overrides,
+                ..Loaded::default()
+            };
+        }
+        let what = format!(
+            "state file {}: override{} {} not a boolean, number or string",
+            self.path.display(),
+            if bad.len() == 1 { "" } else { "s" },
+            bad.join(", ") + if bad.len() == 1 { " is" } else { " are" },
+        );
+        let (backup, note) = match self.move_aside() {
+            Ok(p) => match self.save(&overrides) {
+                Ok(()) => {
+                    let note = format!("the file as it was is kept as {}", p.display());
+                    (Some(p), note)
+                }
+                Err(e) => (
+                    Some(p.clone()),
+                    format!(
+                        "the file as it was is kept as {} (saving the rest failed: {e})",
+                        p.display()
+                    ),
+                ),
+            },
+            Err(e) => (None, format!("could not move it aside: {e}")),
+        };
+        Loaded {
+            warning: Some(format!(
+                "{what}; skipped, the other overrides are in force; {note}"
+            )),
+            overrides,
+            backup,
+        }
     }
 
     /// Writes the overrides atomically, creating the directory if needed.

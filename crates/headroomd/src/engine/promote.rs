@@ -21,9 +21,10 @@ struct PromoteFile {
 }
 
 /// The user's sink persisted in `path` (`None` when there is none or the file is unreadable,
-/// which is logged).
+/// which is logged; a file that is not what headroomd writes is moved aside to
+/// `promote.json.corrupt-<unix seconds>`, as a corrupt state file is).
 pub fn load_user_sink(path: &Path) -> Option<String> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::files::read_regular_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => {
@@ -34,7 +35,14 @@ pub fn load_user_sink(path: &Path) -> Option<String> {
     match serde_json::from_str::<PromoteFile>(&text) {
         Ok(f) => f.user_sink.filter(|s| !s.is_empty()),
         Err(e) => {
-            tracing::warn!("{}: {e}; the user's sink is not known", path.display());
+            let kept = match crate::state_file::move_aside(path) {
+                Ok(p) => format!("kept as {}", p.display()),
+                Err(m) => format!("could not move it aside: {m}"),
+            };
+            tracing::warn!(
+                "{} is corrupt ({e}); {kept}; the user's sink is not known",
+                path.display()
+            );
             None
         }
     }
@@ -75,6 +83,22 @@ mod tests {
         write_atomic(&p, br#"{"user_sink":"speakers"}"#).unwrap();
         assert_eq!(load_user_sink(&p).as_deref(), Some("speakers"));
         write_atomic(&p, b"{not json").unwrap();
+        assert_eq!(load_user_sink(&p), None);
+        // Moved aside, as it was: nothing lost, and not read again on every start.
+        assert!(!p.exists());
+        let kept: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("promote.json.corrupt-")
+            })
+            .collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(std::fs::read(kept[0].path()).unwrap(), b"{not json");
+        // A FIFO in its place is refused, not waited on.
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::S_IRWXU).unwrap();
         assert_eq!(load_user_sink(&p), None);
     }
 }

@@ -472,6 +472,49 @@ fn corrupt_state_file_is_backed_up_and_ignored() {
 }
 
 #[test]
+fn an_override_that_is_no_setting_value_costs_only_itself() {
+    // One `null`, a list and a number too large for a double: each was enough to move the
+    // whole file aside and start with no overrides at all.
+    let d = Dirs::new();
+    fs::create_dir_all(&d.state).unwrap();
+    let state = d.state.join("state.json");
+    let text = br#"{"version": 1, "overrides": {"agc.target_lufs": -18, "bypass": null,
+        "agc.window_s": 1e999, "limiter.ceiling_dbtp": [1], "route.default": "bypass"}}"#;
+    fs::write(&state, text).unwrap();
+    let s = d.store();
+    let w = s.take_warnings();
+    assert_eq!(w.len(), 1, "{w:?}");
+    for key in [
+        "bypass = null",
+        "agc.window_s = 1e999",
+        "limiter.ceiling_dbtp = [1]",
+    ] {
+        assert!(w[0].contains(key), "{key} not named: {w:?}");
+    }
+    assert_eq!(s.effective().chain.agc.target_lufs, -18.0);
+    assert_eq!(
+        s.overrides().get("route.default"),
+        Some(&SettingValue::String("bypass".into()))
+    );
+    assert_eq!(s.overrides().len(), 2);
+    // The file as it was is kept aside; the overrides that were read are saved.
+    let backups: Vec<_> = fs::read_dir(&d.state)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("state.json.corrupt-")
+        })
+        .collect();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(fs::read(backups[0].path()).unwrap(), text);
+    let again = StateFile::new(&state).load();
+    assert!(again.warning.is_none(), "{:?}", again.warning);
+    assert_eq!(again.overrides, s.overrides());
+}
+
+#[test]
 fn state_file_round_trip_and_second_backup_gets_a_new_name() {
     let d = Dirs::new();
     let f = StateFile::in_dir(&d.state);
