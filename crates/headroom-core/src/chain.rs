@@ -16,11 +16,13 @@
 //! 1. Input sanitising: NaN/±∞ → 0, denormals → 0, magnitudes above +60 dBFS clamped
 //!    ([`crate::util::sanitize`]).
 //! 2. Input [`LiveMeter`] (its momentary and sub-block loudness drive the AGC).
-//! 3. [`Agc`], [`Compressor`] with the automatic makeup, [`Limiter`] (the limiter adds
+//! 3. While the AGC runs, [`DcBlocker`] takes a DC offset off the processed path (a 4 Hz
+//!    high-pass; the input meter and the dry path see the input as it is).
+//! 4. [`Agc`], [`Compressor`] with the automatic makeup, [`Limiter`] (the limiter adds
 //!    `latency_frames()` of delay).
-//! 4. Bypass: a 10 ms crossfade to the input delayed by the same latency, so toggling never
+//! 5. Bypass: a 10 ms crossfade to the input delayed by the same latency, so toggling never
 //!    jumps in time; stages and meters keep running.
-//! 5. Output [`LiveMeter`].
+//! 6. Output [`LiveMeter`].
 //!
 //! # The target is the output loudness
 //! The AGC steers the loudness going *into* the compressor toward the target. What the
@@ -64,6 +66,7 @@
 
 use crate::agc::{Agc, ONSET_CONFIRM_S, ONSET_EXCESS_LU, STEP, TAU_GAIN};
 use crate::compressor::Compressor;
+use crate::dc::DcBlocker;
 use crate::limiter::Limiter;
 use crate::meter::{peak_to_db, LiveMeter};
 use crate::params::{ChainParams, CompressorParams};
@@ -181,6 +184,8 @@ pub struct Chain {
     max_block: usize,
     params: ChainParams,
     frames: u64,
+    /// DC removal in front of the AGC, on while the AGC is.
+    dc: DcBlocker,
     agc: Agc,
     compressor: Compressor,
     limiter: Limiter,
@@ -373,6 +378,7 @@ impl Chain {
             params: *params,
             frames: 0,
             agc: Agc::new(rate, channels, &params.agc),
+            dc: DcBlocker::new(rate, channels, params.agc.enabled),
             compressor: Compressor::new(rate, channels, &compressor_params(params)),
             limiter,
             in_meter: LiveMeter::new(rate, channels),
@@ -452,6 +458,7 @@ impl Chain {
     /// [`prepare`](Self::prepare). Real-time safe.
     pub fn set_params(&mut self, params: &ChainParams) {
         self.params = *params;
+        self.dc.set_on(params.agc.enabled);
         self.agc.set_params(&params.agc);
         self.compressor.set_params(&compressor_params(params));
         self.limiter.set_params(&params.limiter);
@@ -497,6 +504,8 @@ impl Chain {
         let n = (part.len() / ch).min(self.scratch.len() / ch);
         // Sanitise in place and keep a copy (input meter, dry path), in one pass.
         sanitize_and_copy(part, &mut self.scratch, self.avx);
+        // The offset off the processed path (the copy keeps it: the dry path is the input).
+        self.dc.process(part);
         // Frames done by the AGC and compressor, and by the meters, limiter and dry mix.
         let mut pos = 0;
         let mut done = 0;

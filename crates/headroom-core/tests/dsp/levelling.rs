@@ -808,3 +808,30 @@ fn noise_after_speech_is_levelled_alike_wherever_the_meters_grid_falls() {
         );
     }
 }
+
+#[test]
+fn a_dc_offset_is_not_lifted_with_a_quiet_voice() {
+    // A quiet voice (−35 LUFS) recorded with an offset of 0.01 (a cheap microphone): the
+    // AGC lifts the voice ≈ 19 dB and lifted the offset with it (0.095 out); with an offset
+    // of 0.05, 0.44 came out and the limiter held the shifted peaks: the voice 1.5 LU under
+    // itself. The offset is taken off in front of the AGC: the voice comes out as without it.
+    let p = ChainParams::default();
+    let voice = speech_at(20.0, 61, -35.0);
+    let clean = run_aligned(&p, &voice);
+    let want = integrated_between(&clean, 8.0, 20.0);
+    for dc in [0.01f32, 0.05] {
+        let x: Vec<f32> = voice.iter().map(|v| v + dc).collect();
+        let out = run_aligned(&p, &x);
+        let from = 8 * RATE as usize * CH;
+        let mean =
+            out[from..].iter().map(|&v| f64::from(v)).sum::<f64>() / (out.len() - from) as f64;
+        let got = integrated_between(&out, 8.0, 20.0);
+        eprintln!("offset {dc}: {mean:.5} out, {got:.2} LUFS (without it {want:.2})");
+        assert!(mean.abs() < 1e-3, "offset {dc}: {mean} left in the output");
+        assert!(
+            (got - want).abs() < 0.3,
+            "offset {dc}: {got} LUFS against {want}"
+        );
+        check_ceiling(&out, "voice with an offset");
+    }
+}
