@@ -345,6 +345,9 @@ struct Inner {
     config_warnings: Vec<String>,
 }
 
+/// Most warnings [`ProfileStore::take_warnings`] holds between two calls.
+pub const MAX_QUEUED_WARNINGS: usize = 64;
+
 /// Profiles, the active one, overrides and hot reload. See the module docs.
 #[derive(Clone)]
 pub struct ProfileStore {
@@ -380,6 +383,19 @@ impl Inner {
         }
     }
 
+    /// Queues a warning for [`ProfileStore::take_warnings`]: once (the same override skipped
+    /// again at every hot reload is queued once) and at most [`MAX_QUEUED_WARNINGS`], the
+    /// oldest dropped first, since only some requests drain the queue.
+    fn queue_warning(&mut self, w: String) {
+        if self.warnings.contains(&w) {
+            return;
+        }
+        if self.warnings.len() >= MAX_QUEUED_WARNINGS {
+            self.warnings.remove(0);
+        }
+        self.warnings.push(w);
+    }
+
     /// Recomputes the effective profile; returns the diff from the previous one.
     fn recompute(&mut self) -> ProfileDiff {
         let (eff, skipped) = self.overrides.apply_to_keyed(&self.active);
@@ -387,7 +403,7 @@ impl Inner {
         for (_, w) in skipped {
             // Logged here, once, as it is found (the store's users do not log them again).
             tracing::warn!("{w}");
-            self.warnings.push(w);
+            self.queue_warning(w);
         }
         let diff = self.effective.diff(&eff);
         self.effective = Arc::new(eff);

@@ -535,6 +535,27 @@ fn state_file_round_trip_and_second_backup_gets_a_new_name() {
 }
 
 #[test]
+fn an_override_left_out_at_every_reload_is_queued_once() {
+    // A silence gate at -30 fits a target of -16 but not one of -35: every hot reload of
+    // the profile leaves it out again. The warning was queued each time and only
+    // `profile use` drains the queue: it grew for as long as the daemon ran.
+    let (d, s) = Dirs::mine_active();
+    s.set_override("agc.silence_gate_lufs", SettingValue::Number(-30.0))
+        .unwrap();
+    let _ = s.take_warnings();
+    fs::write(d.profile("mine"), mine(-35.0)).unwrap();
+    for k in 0..200 {
+        // Alternate two bodies, so every reload changes something.
+        let body = format!("{}# {k}\n", mine(-35.0));
+        fs::write(d.profile("mine"), body).unwrap();
+        let _ = s.reload();
+    }
+    let w = s.take_warnings();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("agc.silence_gate_lufs"), "{w:?}");
+}
+
+#[test]
 fn reload_on_demand() {
     let (d, s) = Dirs::mine_active();
     assert!(s.reload().is_empty());
