@@ -101,9 +101,10 @@ pub enum Command {
     /// album loudness of the whole set (no daemon needed).
     #[command(after_help = ANALYZE_HELP)]
     Analyze(AnalyzeArgs),
-    /// Check a profile file for errors (no daemon needed).
+    /// Check a profile file, or headroomd's config.toml, for errors (no daemon needed).
     Validate {
-        /// Profile TOML file.
+        /// Profile TOML file; a file named config.toml is checked as headroomd's
+        /// configuration (the profile it names must load; unknown keys are warnings).
         file: PathBuf,
     },
 }

@@ -63,6 +63,55 @@ pub fn validate_profile(path: &Path) -> CliResult<String> {
     ))
 }
 
+/// What [`validate_config`] found in a valid config file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ConfigCheck {
+    /// The active profile it names (`default` when none).
+    pub profile: String,
+    /// `[alerts] notify`.
+    pub notify: bool,
+    /// Unknown keys, `file:line:col: unknown key …; ignored` (headroomd ignores them too).
+    pub warnings: Vec<String>,
+}
+
+/// Checks the daemon's config file `path` as headroomd reads it
+/// ([`headroom_profile::config`]): valid TOML, `profile` a non-empty string naming a profile
+/// that loads (by name: the user's profiles directory, then the shipped ones; or a path),
+/// `[alerts] notify` true or false. On error the message lists every error, one a line.
+pub fn validate_config(path: &Path) -> CliResult<ConfigCheck> {
+    use headroom_profile::config::{config_alerts_notify, config_profile, config_unknown_keys};
+    let text = read_profile_text(path)?;
+    let file = path.display().to_string();
+    let profile = config_profile(&text);
+    let notify = config_alerts_notify(&text);
+    let mut errors: Vec<String> = Vec::new();
+    if let Err(e) = &profile {
+        errors.push(e.located(&file));
+    }
+    if let Err(e) = &notify {
+        let line = e.located(&file);
+        if !errors.contains(&line) {
+            errors.push(line);
+        }
+    }
+    if let Ok(name) = &profile {
+        if let Err(e) = load_profile(name) {
+            errors.push(format!("{file}: profile `{name}` does not load: {e}"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(CliError::failed(errors.join("\n")));
+    }
+    Ok(ConfigCheck {
+        profile: profile.unwrap_or_default(),
+        notify: notify.unwrap_or_default(),
+        warnings: config_unknown_keys(&text)
+            .iter()
+            .map(|p| p.located(&file))
+            .collect(),
+    })
+}
+
 /// Resolves `--profile NAME|PATH`: an existing file path (or anything ending in `.toml`) is
 /// read as a profile file; otherwise NAME is looked up in the user profile directory first
 /// (a user profile overrides a shipped one of the same name), then among the shipped profiles.

@@ -77,6 +77,31 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
             });
             offline::analyze::analyze(&args.paths, jobs, json, out)
         }
+        Command::Validate { file } if file.file_name().is_some_and(|n| n == "config.toml") => {
+            let c = core_api::validate_config(&file)?;
+            emit(
+                out,
+                json,
+                &serde_json::json!({
+                    "file": file,
+                    "valid": true,
+                    "kind": "config",
+                    "profile": c.profile,
+                    "notify": c.notify,
+                    "warnings": c.warnings,
+                }),
+                || {
+                    let mut t: String = c.warnings.iter().map(|w| format!("{w}\n")).collect();
+                    t += &format!(
+                        "{}: ok (headroomd config: profile `{}`, desktop notifications {})\n",
+                        file.display(),
+                        c.profile,
+                        if c.notify { "on" } else { "off" }
+                    );
+                    t
+                },
+            )
+        }
         Command::Validate { file } => {
             let msg = core_api::validate_profile(&file)?;
             emit(

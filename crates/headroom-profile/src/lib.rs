@@ -32,6 +32,8 @@
 //!   of `headroom route set`, both matched with the one [`Glob`] ([`glob`]). **Globs ignore
 //!   case**: `firefox` matches `Firefox`.
 //! * [`shipped_profiles`] — the profiles shipped with headroom, embedded in the binary.
+//! * [`config`] — the daemon's `config.toml` (the active profile, `[alerts] notify`),
+//!   read from its text.
 //!
 //! Every section and key is optional; missing ones take the built-in defaults
 //! ([`headroom_core::ChainParams::default`] etc.). Unknown keys are errors, and every number
@@ -48,6 +50,7 @@
 
 mod assign;
 mod check;
+pub mod config;
 mod diff;
 mod docs;
 mod error;

@@ -216,6 +216,48 @@ fn validate_reports_file_line_col() {
 }
 
 #[test]
+fn validate_checks_the_daemon_config_as_the_daemon_reads_it() {
+    // A file named config.toml is headroomd's configuration, not a profile: it was read as
+    // one (`unknown key `profile``) and a typo the daemon ignores was not shown at all.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    let c = cfg.display().to_string();
+    std::fs::write(&cfg, "profle = \"night\"\n[alerts]\nnotify = true\n").unwrap();
+    let out = headroom(dir.path(), &["validate", &c]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{c}:1:1: unknown key `profle` (did you mean `profile`?); ignored\n\
+             {c}: ok (headroomd config: profile `default`, desktop notifications on)\n"
+        )
+    );
+    // Every error at once: a value of the wrong type and a profile that does not load.
+    std::fs::write(&cfg, "profile = \"nigth\"\n[alerts]\nnotify = \"yes\"\n").unwrap();
+    let out = headroom(dir.path(), &["validate", &c]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("{c}:3:10: `alerts.notify` must be true or false")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{c}: profile `nigth` does not load: no profile `nigth`"
+        )),
+        "{err}"
+    );
+    // --json: what the daemon would run with.
+    std::fs::write(&cfg, "profile = \"night\"\n").unwrap();
+    let out = headroom(dir.path(), &["validate", &c, "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(v["kind"], "config");
+    assert_eq!(v["profile"], "night");
+    assert_eq!(v["notify"], false);
+}
+
+#[test]
 fn validate_reports_every_error_and_json_errors_go_to_stdout() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");

@@ -5,17 +5,14 @@
 use std::io;
 use std::path::Path;
 
-use headroom_profile::{line_col, DEFAULT_PROFILE_NAME};
+use headroom_profile::config::{config_alerts_notify, config_profile, config_unknown_keys};
+use headroom_profile::DEFAULT_PROFILE_NAME;
 
 use super::StoreError;
 use crate::state_file::write_atomic;
 
 /// A problem in the daemon config file, with its position (0 when it has none).
-pub(super) struct ConfigProblem {
-    pub(super) line: usize,
-    pub(super) column: usize,
-    pub(super) message: String,
-}
+pub(super) use headroom_profile::config::ConfigProblem;
 
 /// Reads `profile = "…"` from the config file. A missing file or key means `default`.
 pub(super) fn read_config_located(path: &Path) -> Result<String, ConfigProblem> {
@@ -30,38 +27,12 @@ pub(super) fn read_config_located(path: &Path) -> Result<String, ConfigProblem> 
             })
         }
     };
-    let doc = toml::de::DeTable::parse(&text).map_err(|e| {
-        let (line, column) = line_col(&text, e.span().map_or(0, |s| s.start));
-        ConfigProblem {
-            line,
-            column,
-            message: format!("TOML syntax error: {}", e.message()),
-        }
-    })?;
-    match doc.get_ref().get("profile") {
-        None => Ok(DEFAULT_PROFILE_NAME.into()),
-        Some(v) => match v.get_ref() {
-            toml::de::DeValue::String(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
-            _ => {
-                let (line, column) = line_col(&text, v.span().start);
-                Err(ConfigProblem {
-                    line,
-                    column,
-                    message: "`profile` must be a non-empty string (a profile name or path)".into(),
-                })
-            }
-        },
-    }
+    config_profile(&text)
 }
 
 pub(super) fn read_config(path: &Path) -> Result<String, StoreError> {
-    read_config_located(path).map_err(|p| {
-        StoreError::Config(if p.line == 0 {
-            format!("{}: {}", path.display(), p.message)
-        } else {
-            format!("{}:{}:{}: {}", path.display(), p.line, p.column, p.message)
-        })
-    })
+    read_config_located(path)
+        .map_err(|p| StoreError::Config(p.located(&path.display().to_string())))
 }
 
 /// The comment a config file written from scratch starts with.
@@ -157,37 +128,8 @@ pub fn read_alerts_notify(path: &Path) -> Result<bool, String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(format!("{}: cannot read it: {e}", path.display())),
     };
-    let at = |offset: usize, msg: &str| {
-        let (line, column) = line_col(&text, offset);
-        format!("{}:{line}:{column}: {msg}", path.display())
-    };
-    let doc = toml::de::DeTable::parse(&text).map_err(|e| {
-        at(
-            e.span().map_or(0, |s| s.start),
-            &format!("TOML syntax error: {}", e.message()),
-        )
-    })?;
-    let Some(alerts) = doc.get_ref().get("alerts") else {
-        return Ok(false);
-    };
-    let toml::de::DeValue::Table(t) = alerts.get_ref() else {
-        return Err(at(
-            alerts.span().start,
-            "`alerts` must be a table (`[alerts]`)",
-        ));
-    };
-    match t.get("notify") {
-        None => Ok(false),
-        Some(v) => match v.get_ref() {
-            toml::de::DeValue::Boolean(b) => Ok(*b),
-            _ => Err(at(v.span().start, "`alerts.notify` must be true or false")),
-        },
-    }
+    config_alerts_notify(&text).map_err(|p| p.located(&path.display().to_string()))
 }
-
-/// The config file's keys: at the top level, and in `[alerts]`.
-const TOP_LEVEL_KEYS: &[&str] = &["profile", "alerts"];
-const ALERTS_KEYS: &[&str] = &["notify"];
 
 /// Keys of the config file headroomd does not know, one warning each in file order
 /// (``file:line:col: unknown key `profle` (did you mean `profile`?); ignored``). A typo
@@ -197,96 +139,16 @@ pub fn unknown_key_warnings(path: &Path) -> Vec<String> {
     let Ok(text) = crate::files::read_regular_to_string(path) else {
         return Vec::new();
     };
-    unknown_keys_in(&text)
-        .into_iter()
-        .map(|(line, column, msg)| format!("{}:{line}:{column}: {msg}", path.display()))
-        .collect()
-}
-
-/// `(line, column, message)` of each unknown key of config file `text`, in file order.
-fn unknown_keys_in(text: &str) -> Vec<(usize, usize, String)> {
-    let Ok(doc) = toml::de::DeTable::parse(text) else {
-        return Vec::new();
-    };
-    let mut found: Vec<(usize, String)> = Vec::new();
-    let mut check =
-        |key: &toml::Spanned<std::borrow::Cow<'_, str>>, place: &str, known: &[&str]| {
-            let name: &str = key.get_ref();
-            if known.contains(&name) {
-                return;
-            }
-            let hint = headroom_profile::closest(name, known.iter().copied())
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
-            found.push((
-                key.span().start,
-                format!("unknown key `{name}`{place}{hint}; ignored"),
-            ));
-        };
-    for (key, value) in doc.get_ref() {
-        check(key, "", TOP_LEVEL_KEYS);
-        if key.get_ref() == "alerts" {
-            if let toml::de::DeValue::Table(t) = value.get_ref() {
-                for k in t.keys() {
-                    check(k, " in [alerts]", ALERTS_KEYS);
-                }
-            }
-        }
-    }
-    found.sort_by_key(|(at, _)| *at);
-    found
-        .into_iter()
-        .map(|(at, msg)| {
-            let (line, column) = line_col(text, at);
-            (line, column, msg)
-        })
+    let file = path.display().to_string();
+    config_unknown_keys(&text)
+        .iter()
+        .map(|p| p.located(&file))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{unknown_keys_in, with_profile};
-
-    #[test]
-    fn unknown_keys_are_found_with_positions_and_suggestions() {
-        let text = "# mine\nprofle = \"night\"\n\n[alerts]\nnotfy = true\nnotify = false\n\n[alrets]\nx = 1\n";
-        assert_eq!(
-            unknown_keys_in(text),
-            [
-                (
-                    2,
-                    1,
-                    "unknown key `profle` (did you mean `profile`?); ignored".to_string()
-                ),
-                (
-                    5,
-                    1,
-                    "unknown key `notfy` in [alerts] (did you mean `notify`?); ignored".into()
-                ),
-                (
-                    8,
-                    2,
-                    "unknown key `alrets` (did you mean `alerts`?); ignored".into()
-                ),
-            ]
-        );
-        // Dotted keys, and a key too far from any known one for a suggestion.
-        assert_eq!(
-            unknown_keys_in("alerts.notfy = true\nvolume = 3\n"),
-            [
-                (
-                    1,
-                    8,
-                    "unknown key `notfy` in [alerts] (did you mean `notify`?); ignored".to_string()
-                ),
-                (2, 1, "unknown key `volume`; ignored".into()),
-            ]
-        );
-        // Known keys only, an empty file, and invalid TOML (reported elsewhere): nothing.
-        assert!(unknown_keys_in("profile = \"night\"\n[alerts]\nnotify = true\n").is_empty());
-        assert!(unknown_keys_in("").is_empty());
-        assert!(unknown_keys_in("profle = \n").is_empty());
-    }
+    use super::with_profile;
 
     #[test]
     fn only_the_profile_value_changes() {
