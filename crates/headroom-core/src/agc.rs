@@ -17,8 +17,9 @@
 //! `P` is the gated loudness (BS.1770: energy mean, readings more than
 //! [`RELATIVE_GATE_LU`] under the mean left out) of the *programme readings* of the last
 //! `window_s` seconds. Each momentary reading is judged against `P`:
-//! * **Silence** (at or below `silence_gate_lufs`): nothing moves and the gain is frozen (it
-//!   may fall, never rise). Sound after [`GAP_S`] of silence may be a new programme (the
+//! * **Silence** (at or below `silence_gate_lufs`, and after silence until a reading is
+//!   [`GATE_HYSTERESIS_LU`] over it): nothing moves and the gain is frozen (it may fall,
+//!   never rise). Sound after [`GAP_S`] of silence may be a new programme (the
 //!   next track): the window starts over with it, so `P` becomes that sound's loudness
 //!   within a reading or two. For the first [`ONSET_S`] after silence only readings above
 //!   `P` count (the 400 ms window is still partly silent), so sound after silence never
@@ -232,6 +233,11 @@ pub const FLOOR_UNDER_LU: f64 = RELATIVE_GATE_LU;
 pub const ONSET_S: f64 = 0.4;
 /// Silence that makes the next sound a possible new programme, s of silent readings.
 pub const GAP_S: f64 = 0.5;
+/// After a silent reading, sound must come this far over `silence_gate_lufs` to end the
+/// silence, LU: room noise right at the gate read silent and sound by turns, a gap in it
+/// restarted the window and the noise became the programme in a long pause (the voice
+/// after it 4–15 LU under the target).
+pub const GATE_HYSTERESIS_LU: f64 = 1.5;
 /// Full 100 ms sub-blocks of sound after a silence on which it is judged stationary or not
 /// (quieter sound is adopted later than that), and half the sub-blocks that must show a wider
 /// spread before sound judged stationary counts as modulated.
@@ -884,7 +890,9 @@ impl Agc {
 
         let fast = self.fast_level(fresh, m, sb, gate);
         self.last_fast = fast;
-        let silent = m <= gate || m <= LUFS_FLOOR;
+        let silent = m <= gate
+            || m <= LUFS_FLOOR
+            || (self.silent_s > 0.0 && m <= gate + GATE_HYSTERESIS_LU);
 
         if fresh {
             self.hist_m.push(if silent { LUFS_FLOOR } else { m });

@@ -835,3 +835,35 @@ fn a_dc_offset_is_not_lifted_with_a_quiet_voice() {
         check_ceiling(&out, "voice with an offset");
     }
 }
+
+#[test]
+fn room_noise_at_the_silence_gate_does_not_take_over_a_pause() {
+    // A quiet voice (−40 LUFS) over room noise right at the silence gate (−60 LUFS, the
+    // default gate), a 12 s pause with the noise alone, then the voice again. The noise's
+    // readings fell on both sides of the gate: half a second of them under it was a gap,
+    // the window restarted with the noise after it, and the noise became the programme;
+    // the first word after the pause came out ≈ 15 LU under the target.
+    let p = ChainParams::default();
+    let target = f64::from(p.agc.target_lufs);
+    for seed in [41u64, 42, 43] {
+        let mut voice = speech_at(8.0, seed, -40.0);
+        voice.extend(silence(12.0));
+        voice.extend(speech_at(6.0, seed + 100, -40.0));
+        let mut noise = pink_noise(26.0, seed + 200);
+        normalise(&mut noise, f64::from(p.agc.silence_gate_lufs));
+        let x: Vec<f32> = voice.iter().zip(&noise).map(|(v, n)| v + n).collect();
+        let out = run_aligned(&p, &x);
+        let before = integrated_between(&out, 4.0, 8.0);
+        let after = integrated_between(&out, 20.0, 21.5);
+        let pause = integrated_between(&out, 12.0, 20.0) - integrated_between(&x, 12.0, 20.0);
+        eprintln!(
+            "seed {seed}: voice before {before:.1} LUFS, first words after {after:.1}, \
+             noise in the pause lifted {pause:+.1} dB"
+        );
+        assert!((before - target).abs() <= 2.0, "voice before the pause at {before:.1}");
+        assert!(
+            (after - target).abs() <= 3.0,
+            "the first words after the pause at {after:.1} LUFS (target {target})"
+        );
+    }
+}
