@@ -890,9 +890,8 @@ impl Agc {
 
         let fast = self.fast_level(fresh, m, sb, gate);
         self.last_fast = fast;
-        let silent = m <= gate
-            || m <= LUFS_FLOOR
-            || (self.silent_s > 0.0 && m <= gate + GATE_HYSTERESIS_LU);
+        let silent =
+            m <= gate || m <= LUFS_FLOOR || (self.silent_s > 0.0 && m <= gate + GATE_HYSTERESIS_LU);
 
         if fresh {
             self.hist_m.push(if silent { LUFS_FLOOR } else { m });

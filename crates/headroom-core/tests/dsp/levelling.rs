@@ -860,7 +860,10 @@ fn room_noise_at_the_silence_gate_does_not_take_over_a_pause() {
             "seed {seed}: voice before {before:.1} LUFS, first words after {after:.1}, \
              noise in the pause lifted {pause:+.1} dB"
         );
-        assert!((before - target).abs() <= 2.0, "voice before the pause at {before:.1}");
+        assert!(
+            (before - target).abs() <= 2.0,
+            "voice before the pause at {before:.1}"
+        );
         assert!(
             (after - target).abs() <= 3.0,
             "the first words after the pause at {after:.1} LUFS (target {target})"
