@@ -83,10 +83,38 @@ fn programme() -> Wav {
     ])
 }
 
-/// Plays the programme through a fresh headroomd with `profile` active and compares what
-/// reaches the real sink with `headroom render --profile PROFILE` of the same file;
-/// `user_toml`, when given, is written as the user profile `profile` first.
-fn live_matches_render(profile: &str, user_toml: Option<&str>) {
+/// Frames of `w` (from `a` to `b`) in runs of at least 256 frames of exact digital silence.
+fn silent_frames(w: &Wav, a: usize, b: usize) -> usize {
+    let ch = w.channels;
+    let (mut total, mut run) = (0, 0);
+    for f in a..b.min(w.samples.len() / ch) {
+        if w.samples[f * ch..(f + 1) * ch].iter().all(|&v| v == 0.0) {
+            run += 1;
+        } else {
+            if run >= 256 {
+                total += run;
+            }
+            run = 0;
+        }
+    }
+    if run >= 256 {
+        total += run;
+    }
+    total
+}
+
+/// One run of [`live_matches_render`]: what reached the real sink and the render.
+struct Run {
+    live: Wav,
+    offline: Wav,
+    log: String,
+    target: f64,
+    ceiling: f64,
+}
+
+/// Plays the programme through a fresh headroomd with `profile` active and renders the same
+/// file with `headroom render --profile PROFILE`.
+fn play_and_render(profile: &str, user_toml: Option<&str>) -> Run {
     let sb = Sandbox::start().expect("sandbox");
     if let Some(toml) = user_toml {
         write_user_profile(&sb, profile, toml);
@@ -127,34 +155,80 @@ fn live_matches_render(profile: &str, user_toml: Option<&str>) {
         .expect("headroom render");
     assert!(st.success(), "headroom render --profile {profile}: {st}");
     let offline = headroom_tests::read_wav(&out).expect("render output");
+    Run {
+        live,
+        offline,
+        log,
+        target,
+        ceiling,
+    }
+}
 
-    let (live_i, live_tp) = loudness(&live);
-    let (off_i, off_tp) = loudness(&offline);
-    let (a, b) = live
-        .active_range(1e-4)
-        .unwrap_or_else(|| panic!("nothing reached {DEFAULT_SINK}\n{log}"));
-    assert!(
-        (b - a) as f64 > 0.9 * 14.0 * 48_000.0,
-        "{profile}: only {:.1} s of the 14 s programme reached the real sink\n{log}",
-        (b - a) as f64 / 48_000.0
-    );
-    assert!(
-        (live_i - off_i).abs() <= 0.5,
-        "{profile}: live {live_i:.2} LUFS, render {off_i:.2} LUFS (target {target})\n{log}"
-    );
-    assert!(
-        (live_i - target).abs() <= 2.0,
-        "{profile}: live {live_i:.2} LUFS against the target {target}\n{log}"
-    );
-    // The meter's 4× interpolation may read a little over the limiter's finer one.
-    assert!(
-        live_tp <= ceiling + 0.3 && off_tp <= ceiling + 0.3,
-        "{profile}: true peak live {live_tp:.2} / render {off_tp:.2} dBTP, ceiling {ceiling}\n{log}"
-    );
-    eprintln!(
-        "{profile}: live {live_i:.2} LUFS {live_tp:.2} dBTP, render {off_i:.2} LUFS {off_tp:.2} \
-         dBTP, target {target}, ceiling {ceiling}"
-    );
+/// Compares what reaches the real sink with the render of the same file ([`play_and_render`]).
+/// A recording with more digital silence than the render has (gaps: a quantum the player
+/// did not deliver or the recorder did not take on a loaded machine) says nothing about
+/// levelling: such a run is played once more, and the second is judged whatever it holds
+/// (its gaps named in the messages).
+fn live_matches_render(profile: &str, user_toml: Option<&str>) {
+    for attempt in 1..=2 {
+        let Run {
+            live,
+            offline,
+            log,
+            target,
+            ceiling,
+        } = play_and_render(profile, user_toml);
+        let (a, b) = live
+            .active_range(1e-4)
+            .unwrap_or_else(|| panic!("nothing reached {DEFAULT_SINK}\n{log}"));
+        let (c, d) = offline
+            .active_range(1e-4)
+            .unwrap_or_else(|| panic!("{profile}: the render is silent"));
+        // The voice's pauses between syllables are digital silence in both (≈ 1.5 s of
+        // the 9 s of voice), so the measure is never empty.
+        let pauses = silent_frames(&offline, c, d);
+        assert!(
+            pauses > 24_000,
+            "{profile}: {pauses} frames of pauses in the render"
+        );
+        let gaps = silent_frames(&live, a, b).saturating_sub(pauses);
+        if gaps > 2_048 && attempt == 1 {
+            eprintln!(
+                "{profile}: the recording has {:.0} ms more of digital silence than the \
+                 render (gaps in the player or recorder); played again",
+                gaps as f64 / 48.0
+            );
+            continue;
+        }
+        let gaps_note = format!("({:.0} ms of gaps in the recording)", gaps as f64 / 48.0);
+        let (live_i, live_tp) = loudness(&live);
+        let (off_i, off_tp) = loudness(&offline);
+        assert!(
+            (b - a) as f64 > 0.9 * 14.0 * 48_000.0,
+            "{profile}: only {:.1} s of the 14 s programme reached the real sink {gaps_note}\n{log}",
+            (b - a) as f64 / 48_000.0
+        );
+        assert!(
+            (live_i - off_i).abs() <= 0.5,
+            "{profile}: live {live_i:.2} LUFS, render {off_i:.2} LUFS (target {target}) \
+             {gaps_note}\n{log}"
+        );
+        assert!(
+            (live_i - target).abs() <= 2.0,
+            "{profile}: live {live_i:.2} LUFS against the target {target} {gaps_note}\n{log}"
+        );
+        // The meter's 4× interpolation may read a little over the limiter's finer one.
+        assert!(
+            live_tp <= ceiling + 0.3 && off_tp <= ceiling + 0.3,
+            "{profile}: true peak live {live_tp:.2} / render {off_tp:.2} dBTP, ceiling \
+             {ceiling}\n{log}"
+        );
+        eprintln!(
+            "{profile}: live {live_i:.2} LUFS {live_tp:.2} dBTP, render {off_i:.2} LUFS \
+             {off_tp:.2} dBTP, target {target}, ceiling {ceiling} {gaps_note}"
+        );
+        return;
+    }
 }
 
 #[test]
