@@ -65,6 +65,17 @@ pub fn apply_status(state: &mut MonitorState, s: &Status, now_ms: u64) {
         },
         now_ms,
     );
+    // Typos in config.toml (which headroomd ignores): shown once when they appear or change.
+    if s.config_warnings != state.config_warnings {
+        state.config_warnings = s.config_warnings.clone();
+        if let Some(first) = s.config_warnings.first() {
+            let more = match s.config_warnings.len() {
+                1 => String::new(),
+                n => format!(" (and {} more: headroom status)", n - 1),
+            };
+            state.set_banner(Banner::Error(format!("{first}{more}")), now_ms);
+        }
+    }
 }
 
 /// Applies one subscription event: folds it into [`MonitorState::daemon`] (the fold every

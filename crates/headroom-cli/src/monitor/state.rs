@@ -152,6 +152,9 @@ pub struct MonitorState {
     pub selected: Option<u32>,
     /// The clock, ms (last [`MonitorState::tick`]).
     pub now_ms: u64,
+    /// The config file's warnings (unknown keys) as last shown: a new set is shown once,
+    /// in the banner.
+    pub config_warnings: Vec<String>,
 }
 
 impl Default for MonitorState {
@@ -176,6 +179,7 @@ impl Default for MonitorState {
             show_help: false,
             selected: None,
             now_ms: 0,
+            config_warnings: Vec::new(),
         }
     }
 }

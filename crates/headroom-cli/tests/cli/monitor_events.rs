@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use headroom_cli::monitor::{apply_event, Banner, MonitorState};
+use headroom_cli::monitor::{apply_event, apply_status, Banner, MonitorState, ERROR_BANNER_MS};
 use headroom_ipc::{
     DspTiming, Event, LayerAAttached, LayerADetached, LayerALevel, Meters, PipewireState,
     ProfileError, ProfileSource, Route, Routes, SettingValue, Status, StreamInfo, StreamRemoved,
@@ -51,6 +51,32 @@ fn status() -> Status {
         alerts: vec![],
         config_warnings: vec![],
     }
+}
+
+#[test]
+fn config_file_warnings_are_shown_once_when_they_appear() {
+    let mut s = MonitorState::default();
+    let mut st = status();
+    apply_status(&mut s, &st, 0);
+    assert_eq!(s.banner, None);
+    st.config_warnings = vec![
+        "/c/config.toml:1:1: unknown key `profle` (did you mean `profile`?); ignored".into(),
+        "/c/config.toml:3:1: unknown key `x`; ignored".into(),
+    ];
+    apply_status(&mut s, &st, 1_000);
+    assert_eq!(
+        s.banner,
+        Some(Banner::Error(
+            "/c/config.toml:1:1: unknown key `profle` (did you mean `profile`?); ignored \
+             (and 1 more: headroom status)"
+                .into()
+        ))
+    );
+    // The same warnings on the next polls: the banner is not raised again once it expired.
+    s.tick(1_000 + ERROR_BANNER_MS + 1);
+    assert_eq!(s.banner, None);
+    apply_status(&mut s, &st, 1_000 + ERROR_BANNER_MS + 2);
+    assert_eq!(s.banner, None);
 }
 
 #[test]
