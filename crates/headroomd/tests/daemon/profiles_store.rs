@@ -435,6 +435,20 @@ fn the_daemons_own_sink_is_no_preferred_real_sink() {
     );
 }
 
+/// The state files moved aside in `dir` (`state.json.corrupt-…`).
+fn state_backups(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("state.json.corrupt-")
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
 #[test]
 fn corrupt_state_file_is_backed_up_and_ignored() {
     for garbage in [
@@ -453,17 +467,9 @@ fn corrupt_state_file_is_backed_up_and_ignored() {
         assert!(w[0].contains("corrupt"), "{w:?}");
         assert!(s.overrides().is_empty());
         assert_eq!(*s.effective(), Profile::default());
-        let backups: Vec<_> = fs::read_dir(&d.state)
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with("state.json.corrupt-")
-            })
-            .collect();
+        let backups = state_backups(&d.state);
         assert_eq!(backups.len(), 1);
-        assert_eq!(fs::read(backups[0].path()).unwrap(), garbage);
+        assert_eq!(fs::read(&backups[0]).unwrap(), garbage);
         assert!(!state.exists());
         // The store keeps working and writes a fresh file.
         s.set_override("bypass", SettingValue::Bool(true)).unwrap();
@@ -498,17 +504,9 @@ fn an_override_that_is_no_setting_value_costs_only_itself() {
     );
     assert_eq!(s.overrides().len(), 2);
     // The file as it was is kept aside; the overrides that were read are saved.
-    let backups: Vec<_> = fs::read_dir(&d.state)
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("state.json.corrupt-")
-        })
-        .collect();
+    let backups = state_backups(&d.state);
     assert_eq!(backups.len(), 1);
-    assert_eq!(fs::read(backups[0].path()).unwrap(), text);
+    assert_eq!(fs::read(&backups[0]).unwrap(), text);
     let again = StateFile::new(&state).load();
     assert!(again.warning.is_none(), "{:?}", again.warning);
     assert_eq!(again.overrides, s.overrides());
