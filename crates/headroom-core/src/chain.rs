@@ -16,8 +16,8 @@
 //! 1. Input sanitising: NaN/±∞ → 0, denormals → 0, magnitudes above +60 dBFS clamped
 //!    ([`crate::util::sanitize`]).
 //! 2. Input [`LiveMeter`] (its momentary and sub-block loudness drive the AGC).
-//! 3. While the AGC runs, [`DcBlocker`] takes a DC offset off the processed path (a 4 Hz
-//!    high-pass; the input meter and the dry path see the input as it is).
+//! 3. While the AGC or the compressor runs, [`DcBlocker`] takes a DC offset off the
+//!    processed path (the input meter and the dry path see the input as it is).
 //! 4. [`Agc`], [`Compressor`] with the automatic makeup, [`Limiter`] (the limiter adds
 //!    `latency_frames()` of delay).
 //! 5. Bypass: a 10 ms crossfade to the input delayed by the same latency, so toggling never
@@ -176,6 +176,12 @@ fn compressor_params(p: &ChainParams) -> CompressorParams {
     c
 }
 
+/// Whether a stage that can lift the programme (and an offset with it) runs: the AGC, or the
+/// compressor with its makeup. The DC blocker works then.
+fn lifts_gain(p: &ChainParams) -> bool {
+    p.agc.enabled || p.compressor.enabled
+}
+
 /// The levelling chain for one bus of interleaved `f32` audio.
 #[derive(Debug)]
 pub struct Chain {
@@ -184,7 +190,7 @@ pub struct Chain {
     max_block: usize,
     params: ChainParams,
     frames: u64,
-    /// DC removal in front of the AGC, on while the AGC is.
+    /// DC removal in front of the AGC, on while the AGC or the compressor is.
     dc: DcBlocker,
     agc: Agc,
     compressor: Compressor,
@@ -378,7 +384,7 @@ impl Chain {
             params: *params,
             frames: 0,
             agc: Agc::new(rate, channels, &params.agc),
-            dc: DcBlocker::new(rate, channels, params.agc.enabled),
+            dc: DcBlocker::new(rate, channels, lifts_gain(params)),
             compressor: Compressor::new(rate, channels, &compressor_params(params)),
             limiter,
             in_meter: LiveMeter::new(rate, channels),
@@ -458,7 +464,7 @@ impl Chain {
     /// [`prepare`](Self::prepare). Real-time safe.
     pub fn set_params(&mut self, params: &ChainParams) {
         self.params = *params;
-        self.dc.set_on(params.agc.enabled);
+        self.dc.set_on(lifts_gain(params));
         self.agc.set_params(&params.agc);
         self.compressor.set_params(&compressor_params(params));
         self.limiter.set_params(&params.limiter);

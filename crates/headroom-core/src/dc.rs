@@ -17,9 +17,9 @@
 //! A group of digital silence (every sample exactly 0) starts the estimate afresh, so
 //! silence after a programme comes out as silence from the second group on (a mean still
 //! decaying, lifted by the AGC, read as −70 dBFS in the pause of a TV programme).
-//! It works while the AGC does (the chain switches it with `agc.enabled`), fading in and out
-//! over [`FADE_GROUPS`] groups, so a chain with every stage off stays the delayed input bit
-//! for bit.
+//! It works while the AGC or the compressor does (what lifts an offset: the AGC's gain, the
+//! compressor's makeup; the chain switches it), fading in and out over [`FADE_GROUPS`]
+//! groups, so a chain with every stage off stays the delayed input bit for bit.
 
 use crate::util::one_pole_alpha;
 

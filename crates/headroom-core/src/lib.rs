@@ -6,7 +6,7 @@
 //! * [`meter`] — ITU-R BS.1770-4 / EBU R128 loudness metering (K-weighting, momentary,
 //!   short-term, gated integrated, loudness range, true peak, sample peak) with O(1) live reads.
 //! * [`agc`], [`compressor`], [`limiter`] — the three levelling stages; [`dc`] takes a DC
-//!   offset off in front of them while the AGC runs.
+//!   offset off in front of them while the AGC or the compressor runs.
 //! * [`chain`] — [`Chain`]: AGC → compressor → lookahead true-peak limiter with input and
 //!   output meters and bypass. This is what the daemon runs in its PipeWire callback and what
 //!   `headroom render` runs offline.

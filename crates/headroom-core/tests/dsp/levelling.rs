@@ -834,6 +834,15 @@ fn a_dc_offset_is_not_lifted_with_a_quiet_voice() {
         );
         check_ceiling(&out, "voice with an offset");
     }
+    // With the AGC off, the compressor's makeup lifts it as much.
+    let mut q = ChainParams::default();
+    q.agc.enabled = false;
+    q.compressor.makeup_db = 12.0;
+    let x: Vec<f32> = voice.iter().map(|v| v + 0.01).collect();
+    let out = run_aligned(&q, &x);
+    let from = 8 * RATE as usize * CH;
+    let mean = out[from..].iter().map(|&v| f64::from(v)).sum::<f64>() / (out.len() - from) as f64;
+    assert!(mean.abs() < 1e-3, "makeup 12 dB: {mean} left in the output");
 }
 
 #[test]
