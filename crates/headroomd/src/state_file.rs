@@ -208,7 +208,16 @@ impl StateFile {
         for (key, text) in raw {
             match serde_json::from_str::<SettingValue>(text.get()) {
                 Ok(v) => overrides.insert(key, v),
-                Err(_) => bad.push(format!("{key} = {}", text.get())),
+                Err(_) => {
+                    // Named as written, cut short (one value may be most of the file).
+                    let t: String = text.get().chars().take(40).collect();
+                    let cut = if t.len() < text.get().len() {
+                        "…"
+                    } else {
+                        ""
+                    };
+                    bad.push(format!("{key} = {t}{cut}"));
+                }
             }
         }
         if bad.is_empty() {
@@ -229,13 +238,13 @@ impl StateFile {
                     let note = format!("the file as it was is kept as {}", p.display());
                     (Some(p), note)
                 }
-                Err(e) => (
-                    Some(p.clone()),
-                    format!(
+                Err(e) => {
+                    let note = format!(
                         "the file as it was is kept as {} (saving the rest failed: {e})",
                         p.display()
-                    ),
-                ),
+                    );
+                    (Some(p), note)
+                }
             },
             Err(e) => (None, format!("could not move it aside: {e}")),
         };

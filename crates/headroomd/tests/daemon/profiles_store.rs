@@ -484,8 +484,13 @@ fn an_override_that_is_no_setting_value_costs_only_itself() {
     let d = Dirs::new();
     fs::create_dir_all(&d.state).unwrap();
     let state = d.state.join("state.json");
-    let text = br#"{"version": 1, "overrides": {"agc.target_lufs": -18, "bypass": null,
-        "agc.window_s": 1e999, "limiter.ceiling_dbtp": [1], "route.default": "bypass"}}"#;
+    let long = format!("[{}1]", "1, ".repeat(10_000));
+    let text = format!(
+        r#"{{"version": 1, "overrides": {{"agc.target_lufs": -18, "bypass": null,
+        "agc.window_s": 1e999, "limiter.ceiling_dbtp": [1], "route.default": "bypass",
+        "agc.max_boost_db": {long}}}}}"#
+    );
+    let text = text.as_bytes();
     fs::write(&state, text).unwrap();
     let s = d.store();
     let w = s.take_warnings();
@@ -497,6 +502,9 @@ fn an_override_that_is_no_setting_value_costs_only_itself() {
     ] {
         assert!(w[0].contains(key), "{key} not named: {w:?}");
     }
+    // A value of 30 kB is named by its start only.
+    assert!(w[0].contains("agc.max_boost_db = [1, 1, "), "{w:?}");
+    assert!(w[0].len() < 1_000, "{} bytes of warning", w[0].len());
     assert_eq!(s.effective().chain.agc.target_lufs, -18.0);
     assert_eq!(
         s.overrides().get("route.default"),
