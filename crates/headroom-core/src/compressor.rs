@@ -14,7 +14,7 @@
 //! no gain jumps.
 
 use crate::params::CompressorParams;
-use crate::util::{db_to_lin, finite_clamp, gain_ramp, one_pole_alpha, Memo};
+use crate::util::{db_to_lin, finite_clamp, fold_sum8, gain_ramp, one_pole_alpha, Memo};
 
 /// Control interval in frames: the gain curve is evaluated once per step and ramped linearly
 /// in between.
@@ -508,16 +508,15 @@ impl Compressor {
     }
 }
 
-/// Sum, smallest and largest value of one channel's group, in the order the stereo kernels
-/// use: frames `i` and `i + 4`, then `i` and `i + 2`, then the two.
+/// Sum ([`fold_sum8`]), smallest and largest value of one channel's group, the extremes in
+/// the same order as the sum: frames `i` and `i + 4`, then `i` and `i + 2`, then the two.
 #[inline(always)]
 fn fold_group(v: &[f32; GROUP]) -> (f32, f32, f32) {
     let min = |a: f32, b: f32| if b < a { b } else { a };
     let max = |a: f32, b: f32| if b > a { b } else { a };
-    let s = |i: usize| (v[i] + v[i + 4]) + (v[i + 2] + v[i + 6]);
     let lo = |i: usize| min(min(v[i], v[i + 4]), min(v[i + 2], v[i + 6]));
     let hi = |i: usize| max(max(v[i], v[i + 4]), max(v[i + 2], v[i + 6]));
-    (s(0) + s(1), min(lo(0), lo(1)), max(hi(0), hi(1)))
+    (fold_sum8(v, 1, 0), min(lo(0), lo(1)), max(hi(0), hi(1)))
 }
 
 /// One channel's group through the detector's low band: `st` is the filter state `[x1, x2,

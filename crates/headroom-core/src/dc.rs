@@ -21,7 +21,7 @@
 //! compressor's makeup; the chain switches it), fading in and out over [`FADE_GROUPS`]
 //! groups, so a chain with every stage off stays the delayed input bit for bit.
 
-use crate::util::one_pole_alpha;
+use crate::util::{fold_sum8, one_pole_alpha};
 
 /// Corner of each of the two low-passes that follow the mean, Hz.
 pub const DC_CORNER_HZ: f64 = 2.0;
@@ -158,7 +158,7 @@ impl DcBlocker {
         }
     }
 
-    /// One whole stereo group: the same sums (in [`fold_sum`]'s order) and the same
+    /// One whole stereo group: the same sums (in [`fold_sum8`]'s order) and the same
     /// subtraction as the general path, laid out for vector operations.
     #[inline]
     fn group_stereo(&mut self, g: &mut [f32; 2 * GROUP]) {
@@ -205,7 +205,7 @@ impl DcBlocker {
     fn close_group(&mut self, g: &[f32]) {
         let ch = self.channels;
         for c in 0..ch {
-            let s = fold_sum(g, ch, c);
+            let s = fold_sum8(g, ch, c);
             self.close_channel(c, s);
         }
         self.finish_group(g.iter().all(|&x| x == 0.0));
@@ -360,15 +360,6 @@ unsafe fn groups_stereo_sse2(b: &mut DcBlocker, groups: &mut [f32]) {
     b.to[0] = lane(to, 0);
     b.to[1] = lane(to, 1);
     b.weight = weight;
-}
-
-/// Sum of channel `c` over one group of `ch`-channel interleaved frames, in a fixed order
-/// (frames `i` and `i + 4`, then `i` and `i + 2`, then the two).
-#[inline]
-fn fold_sum(g: &[f32], ch: usize, c: usize) -> f32 {
-    let v = |i: usize| g.get(i * ch + c).copied().unwrap_or(0.0);
-    let s = |i: usize| (v(i) + v(i + 4)) + (v(i + 2) + v(i + 6));
-    s(0) + s(1)
 }
 
 #[cfg(test)]

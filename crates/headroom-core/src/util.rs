@@ -292,6 +292,18 @@ impl LaneEnergy {
     }
 }
 
+/// Sum of channel `c` over a group of eight `ch`-channel interleaved frames in `g`, in the
+/// one order the groups of the compressor's detector and the DC blocker are summed in
+/// (frames `i` and `i + 4`, then `i` and `i + 2`, then the two), so that their stereo
+/// kernels, whose lanes fold the same way, give the same results. Frames missing from `g`
+/// count as 0. Real-time safe.
+#[inline(always)]
+pub fn fold_sum8(g: &[f32], ch: usize, c: usize) -> f32 {
+    let v = |i: usize| g.get(i * ch + c).copied().unwrap_or(0.0);
+    let s = |i: usize| (v(i) + v(i + 4)) + (v(i + 2) + v(i + 6));
+    s(0) + s(1)
+}
+
 /// Largest `|x|` in `buf` (0 for an empty slice; NaN values are ignored). Exact, in lanes so
 /// that it vectorises. Real-time safe.
 #[inline]
