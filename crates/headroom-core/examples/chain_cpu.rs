@@ -4,9 +4,10 @@
 //! alike. Complements the criterion bench (`benches/chain.rs`, same signal) on a loaded
 //! machine.
 //!
-//! `cargo run --release -p headroom-core --example chain_cpu -- [block] [rounds]` prints,
-//! for the AVX and the portable path, the fastest round's ns per frame and its ratio to the
-//! reference's fastest round (one round = 250 s of stereo 48 kHz audio).
+//! `cargo run --release -p headroom-core --example chain_cpu -- [block] [rounds] [path]`
+//! prints, for the AVX and the portable path, the fastest round's ns per frame and its ratio
+//! to the reference's fastest round (one round = 250 s of stereo 48 kHz audio). `path`
+//! (`avx` or `portable`) runs that path alone, for a profile of one path.
 
 use ebur128::{EbuR128, Mode};
 use headroom_core::util::force_portable;
@@ -33,12 +34,14 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let block: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(256);
     let rounds: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(9);
+    let only = args.get(3).map(String::as_str);
     let sig = signal();
     let frames = (sig.len() / 2 * PASSES) as f64;
     let mut reference =
         EbuR128::new(2, RATE, Mode::M | Mode::S | Mode::I | Mode::TRUE_PEAK).expect("ebur128");
     let mut chains: Vec<(&str, Chain)> = [("avx", false), ("portable", true)]
         .into_iter()
+        .filter(|(name, _)| only.is_none_or(|o| o == *name))
         .map(|(name, portable)| {
             force_portable(portable);
             let c = Chain::new(RATE, 2, block, &ChainParams::default());
