@@ -39,6 +39,9 @@ pub trait Control {
     fn set_route(&mut self, app: &str, route: Route) -> Result<(), String>;
     /// Reads `layer_a.enabled` and sets the opposite; the value now.
     fn toggle_layer_a(&mut self) -> Result<bool, String>;
+    /// The warning the last successful request's reply carried (the request was carried
+    /// out, but, e.g., the change could not be saved), once.
+    fn take_warning(&mut self) -> Option<String>;
 }
 
 /// `name` as a glob that matches only itself (`*`, `?`, `[` and `\` escaped).
@@ -132,9 +135,12 @@ pub fn perform(
             .toggle_layer_a()
             .map(|on| format!("Layer A {}", if on { "on" } else { "off" })),
     };
-    match outcome {
-        Ok(msg) => state.set_banner(Banner::Info(msg), now_ms),
-        Err(e) => state.set_banner(Banner::Error(e), now_ms),
-    }
+    // A reply's warning is shown as an error: what was done may not last.
+    let banner = match (outcome, ctl.take_warning()) {
+        (Ok(msg), None) => Banner::Info(msg),
+        (Ok(msg), Some(w)) => Banner::Error(format!("{msg}; warning: {w}")),
+        (Err(e), _) => Banner::Error(e),
+    };
+    state.set_banner(banner, now_ms);
     false
 }

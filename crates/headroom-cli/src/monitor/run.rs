@@ -253,7 +253,10 @@ fn ui_loop(
         if event::poll(FRAME).map_err(|e| CliError::failed(e.to_string()))? {
             if let TermEvent::Key(k) = event::read().map_err(|e| CliError::failed(e.to_string()))? {
                 if let Some(action) = on_key(&mut state, k, now()) {
-                    let mut ctl = SocketControl { socket };
+                    let mut ctl = SocketControl {
+                        socket,
+                        warning: None,
+                    };
                     if perform(&mut state, action, &mut ctl, now()) {
                         return Ok(());
                     }
@@ -289,11 +292,21 @@ fn handle(state: &mut MonitorState, m: Msg, now_ms: u64) {
 /// The monitor's keys' requests, each on a connection of its own.
 struct SocketControl<'a> {
     socket: &'a Path,
+    /// The warning of the last reply that carried one (see [`Control::take_warning`]).
+    warning: Option<String>,
 }
 
 impl SocketControl<'_> {
-    fn client(&self) -> Result<Client, String> {
+    fn client(&mut self) -> Result<Client, String> {
+        self.warning = None;
         connect(self.socket).map_err(|e| e.message)
+    }
+
+    /// Keeps the warning `c`'s last reply carried.
+    fn keep_warning(&mut self, c: &Client) {
+        if let Some(w) = c.warning() {
+            self.warning = Some(w.to_string());
+        }
     }
 
     fn err(&self, e: ClientError) -> String {
@@ -303,9 +316,10 @@ impl SocketControl<'_> {
 
 impl Control for SocketControl<'_> {
     fn toggle_bypass(&mut self) -> Result<bool, String> {
-        self.client()?
-            .bypass_set(BypassMode::Toggle)
-            .map_err(|e| self.err(e))
+        let mut c = self.client()?;
+        let on = c.bypass_set(BypassMode::Toggle).map_err(|e| self.err(e))?;
+        self.keep_warning(&c);
+        Ok(on)
     }
 
     /// Activates the profile after the active one (by name, wrapping around).
@@ -322,13 +336,16 @@ impl Control for SocketControl<'_> {
             .or_else(|| names.first().copied())
             .ok_or_else(|| "no profiles available".to_string())?
             .to_string();
-        c.profile_use(&next).map_err(|e| self.err(e))
+        let name = c.profile_use(&next).map_err(|e| self.err(e))?;
+        self.keep_warning(&c);
+        Ok(name)
     }
 
     fn set_route(&mut self, app: &str, route: Route) -> Result<(), String> {
-        self.client()?
-            .route_set(app, route)
-            .map_err(|e| self.err(e))
+        let mut c = self.client()?;
+        c.route_set(app, route).map_err(|e| self.err(e))?;
+        self.keep_warning(&c);
+        Ok(())
     }
 
     fn toggle_layer_a(&mut self) -> Result<bool, String> {
@@ -340,6 +357,11 @@ impl Control for SocketControl<'_> {
         let on = !matches!(now, SettingValue::Bool(true));
         c.setting_set("layer_a.enabled", SettingValue::Bool(on))
             .map_err(|e| self.err(e))?;
+        self.keep_warning(&c);
         Ok(on)
+    }
+
+    fn take_warning(&mut self) -> Option<String> {
+        self.warning.take()
     }
 }

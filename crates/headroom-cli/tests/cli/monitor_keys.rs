@@ -7,13 +7,15 @@ use headroom_cli::monitor::{
 };
 use headroom_ipc::Route;
 
-/// Records the requests; `layer_a` is the setting's value, `fail` makes every request fail.
+/// Records the requests; `layer_a` is the setting's value, `fail` makes every request fail,
+/// `warning` is carried by the next reply.
 #[derive(Default)]
 struct FakeControl {
     calls: Vec<String>,
     layer_a: bool,
     bypass: bool,
     fail: bool,
+    warning: Option<String>,
 }
 
 impl Control for FakeControl {
@@ -37,6 +39,9 @@ impl Control for FakeControl {
         self.calls.push("layer_a toggle".into());
         self.layer_a = !self.layer_a;
         Ok(self.layer_a)
+    }
+    fn take_warning(&mut self) -> Option<String> {
+        self.warning.take()
     }
 }
 
@@ -158,4 +163,25 @@ fn literal_globs_match_only_the_name() {
     }
     let g = headroom_profile::Glob::new(&literal_glob("mpv*")).unwrap();
     assert!(!g.matches("mpv2"));
+}
+
+#[test]
+fn a_reply_warning_is_shown_with_what_was_done() {
+    // The daemon carried out the request but says, e.g., that it could not save it: the
+    // banner shows both, as an error; the next reply without a warning is plain again.
+    let mut s = MonitorState::new(vec![]);
+    let mut ctl = FakeControl {
+        warning: Some("cannot save the overrides to /x/state.json: No space left on device".into()),
+        ..Default::default()
+    };
+    press(&mut s, &mut ctl, KeyCode::Char('b'));
+    assert_eq!(
+        s.banner,
+        Some(Banner::Error(
+            "bypass on; warning: cannot save the overrides to /x/state.json: No space left on device"
+                .into()
+        ))
+    );
+    press(&mut s, &mut ctl, KeyCode::Char('b'));
+    assert_eq!(s.banner, Some(Banner::Info("bypass off".into())));
 }
