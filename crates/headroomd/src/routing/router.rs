@@ -82,8 +82,15 @@ impl StreamNode {
             .iter()
             .filter_map(|k| self.prop(k))
             .map(str::trim)
-            .find(|v| !v.is_empty() && *v != "-1")
+            .find(|v| names_a_target(v))
     }
+}
+
+/// Whether a target value (a node property or a metadata entry) names a target: empty and
+/// `-1` (what PipeWire and WirePlumber write for "no target") do not.
+fn names_a_target(value: &str) -> bool {
+    let v = value.trim();
+    !v.is_empty() && v != "-1"
 }
 
 /// Where the rule that decided a stream's route comes from.
@@ -418,7 +425,7 @@ impl Router {
         let id = node.id;
         self.classify(&node, false)?;
         let foreign = existing
-            .filter(|v| Some(*v) != self.real_sink.as_deref())
+            .filter(|v| names_a_target(v) && Some(*v) != self.real_sink.as_deref())
             .map(|v| ("target.node".to_string(), v.to_string()))
             .into_iter()
             .collect();
@@ -451,7 +458,9 @@ impl Router {
     /// Returns the move, if one is needed. Unknown ids are ignored.
     pub fn on_target_changed(&mut self, id: u32, key: &str, value: Option<&str>) -> Option<Move> {
         let st = self.streams.get_mut(&id)?;
-        match value {
+        // "No target" (WirePlumber writes `target.node = -1` for a stream whose app named
+        // its own output) is no one's choice of output.
+        match value.filter(|v| names_a_target(v)) {
             Some(v) if key == "target.object" && st.written.as_deref() == Some(v) => return None,
             Some(v) => {
                 st.foreign.insert(key.to_string(), v.to_string());

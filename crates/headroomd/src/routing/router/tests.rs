@@ -393,6 +393,52 @@ fn a_stream_naming_its_own_target_is_left_there_unless_a_rule_says_processed() {
 }
 
 #[test]
+fn no_target_in_the_metadata_is_no_ones_choice() {
+    // WirePlumber writes `target.node = -1` for a stream whose app named its output
+    // (`pw-play --target`): the app's choice stays what the stream shows, not a user's move.
+    let mut r = router_with_real();
+    let play = stream(
+        52,
+        &[
+            ("application.name", "pw-play"),
+            ("target.object", "speakers"),
+        ],
+    );
+    assert_eq!(r.on_stream_added(play), None);
+    assert_eq!(r.on_target_changed(52, "target.node", Some("-1")), None);
+    let st = &r.state()[0];
+    assert_eq!(st.status, StreamStatus::AppTarget);
+    assert_eq!(
+        st.note().as_deref(),
+        Some("the app chose its output (speakers)")
+    );
+    // A stream with no target of its own stays routed; so does one that appears with -1
+    // (or an empty value) already in the metadata.
+    assert_eq!(
+        r.on_stream_added(app(53, "mpv")),
+        Some(mv(53, Some(PROCESSED_SINK)))
+    );
+    // Our `target.object` replaced by -1 is ours gone (as deleted): written again.
+    assert_eq!(
+        r.on_target_changed(53, "target.object", Some(" -1 ")),
+        Some(mv(53, Some(PROCESSED_SINK)))
+    );
+    assert_eq!(r.on_target_changed(53, "target.node", Some("")), None);
+    for id in [54, 55] {
+        let v = if id == 54 { "-1" } else { "" };
+        assert_eq!(
+            r.on_stream_added_with_target(app(id, "vlc"), Some(v)),
+            Some(mv(id, Some(PROCESSED_SINK)))
+        );
+    }
+    assert!(r
+        .state()
+        .iter()
+        .skip(1)
+        .all(|s| s.status == StreamStatus::Routed));
+}
+
+#[test]
 fn a_target_set_by_someone_else_is_the_users_choice() {
     let mut r = router_with_real();
     assert_eq!(
