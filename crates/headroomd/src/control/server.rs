@@ -684,7 +684,14 @@ fn read_loop(
             };
             let next = match decode_client_frame(&frame) {
                 Err(e) => {
-                    bad_in_a_row += 1;
+                    // Only malformed frames count toward closing the connection: a
+                    // well-formed request with an unknown method or unfitting params is
+                    // answered like any other (a newer client may send one often).
+                    if e.error.code == ErrorCode::BadRequest {
+                        bad_in_a_row += 1;
+                    } else {
+                        bad_in_a_row = 0;
+                    }
                     if writer.error(e.id, e.error).is_err() {
                         return;
                     }

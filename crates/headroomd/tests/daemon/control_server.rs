@@ -330,6 +330,43 @@ fn flood_of_garbage_closes_the_connection() {
 }
 
 #[test]
+fn unknown_methods_and_unfitting_params_do_not_count_as_malformed() {
+    // Well-formed requests the daemon cannot carry out are answered, however many, and the
+    // connection stays open; a malformed frame among them starts the count afresh.
+    let fx = start();
+    let mut raw = Raw::connect(&fx.path);
+    let n = 2 * headroomd::control::MAX_CONSECUTIVE_BAD_FRAMES as usize;
+    let mut frames = String::new();
+    for k in 0..n {
+        frames += if k % 2 == 0 {
+            "{\"id\":7,\"method\":\"nope\"}\n"
+        } else {
+            "{\"id\":8,\"method\":\"status\",\"params\":[1]}\n"
+        };
+        if k % 5 == 4 {
+            frames += "garbage\n";
+        }
+    }
+    frames += "{\"id\":1,\"method\":\"status\"}\n";
+    raw.send(frames.as_bytes());
+    let mut codes = Vec::new();
+    loop {
+        match raw.frame() {
+            Some(ServerFrame::Response { id, .. }) => {
+                assert_eq!(id, 1);
+                break;
+            }
+            Some(ServerFrame::Error { error, .. }) => codes.push(error.code),
+            other => panic!("{other:?} after {codes:?}"),
+        }
+    }
+    let count = |c: ErrorCode| codes.iter().filter(|&&x| x == c).count();
+    assert_eq!(count(ErrorCode::UnknownMethod), n / 2);
+    assert_eq!(count(ErrorCode::InvalidParams), n / 2);
+    assert_eq!(count(ErrorCode::BadRequest), n / 5);
+}
+
+#[test]
 fn incompatible_protocol_version_is_refused() {
     let fx = start();
     let mut raw = Raw::connect(&fx.path);
