@@ -82,7 +82,9 @@ pub(super) fn user_profile_files(paths: &StorePaths) -> Vec<(String, PathBuf)> {
     let mut out: Vec<(String, PathBuf)> = dir
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        // Anything there but a folder or a dangling link: a FIFO or a device named
+        // `*.toml` is listed (as a profile that does not load), as the watcher reports it.
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.exists() && !p.is_dir())
         .filter_map(|p| {
             let stem = p.file_stem()?.to_str()?.to_owned();
             (!stem.starts_with('.')).then_some((stem, p))

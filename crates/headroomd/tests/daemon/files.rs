@@ -122,12 +122,20 @@ fn device_symlinks_are_refused_with_a_clear_error() {
             err.message
         );
     }
-    // The FIFO is not listed as a profile.
+    // The FIFO and the device are listed as profiles that do not load (as the watcher
+    // reports them), each saying what it is.
     let (_, r) = rig.request(Request::ProfileList);
     let Ok(Response::ProfileList(list)) = r else {
         panic!("{r:?}")
     };
-    assert!(list.profiles.iter().all(|p| p.name != "fifo"));
+    for (name, what) in [("fifo", "a FIFO"), ("zero", "a character device")] {
+        let p = list.profiles.iter().find(|p| p.name == name).expect(name);
+        assert!(
+            p.error.as_deref().is_some_and(|e| e.contains(what)),
+            "{name}: {:?}",
+            p.error
+        );
+    }
 }
 
 #[test]
