@@ -79,7 +79,9 @@ pub struct ConfigCheck {
 /// that loads (by name: the user's profiles directory, then the shipped ones; or a path),
 /// `[alerts] notify` true or false. On error the message lists every error, one a line.
 pub fn validate_config(path: &Path) -> CliResult<ConfigCheck> {
-    use headroom_profile::config::{config_alerts_notify, config_profile, config_unknown_keys};
+    use headroom_profile::config::{
+        config_alerts_notify, config_profile, config_profile_position, config_unknown_keys,
+    };
     let text = read_profile_text(path)?;
     let file = path.display().to_string();
     let profile = config_profile(&text);
@@ -96,7 +98,12 @@ pub fn validate_config(path: &Path) -> CliResult<ConfigCheck> {
     }
     if let Ok(name) = &profile {
         if let Err(e) = load_profile(name) {
-            errors.push(format!("{file}: profile `{name}` does not load: {e}"));
+            // At the `profile` value (the file names none when it is `default`'s).
+            let at = match config_profile_position(&text) {
+                (0, _) => file.clone(),
+                (line, column) => format!("{file}:{line}:{column}"),
+            };
+            errors.push(format!("{at}: profile `{name}` does not load: {e}"));
         }
     }
     if !errors.is_empty() {

@@ -74,6 +74,19 @@ pub fn config_profile(text: &str) -> Result<String, ConfigProblem> {
     }
 }
 
+/// Where the value of `profile` starts in `text` (line, column; 1-based): what an error
+/// about the profile it names points at. `(0, 0)` when the text does not parse or has no
+/// `profile`.
+pub fn config_profile_position(text: &str) -> (usize, usize) {
+    match parse(text) {
+        Ok(doc) => doc
+            .get_ref()
+            .get("profile")
+            .map_or((0, 0), |v| line_col(text, v.span().start)),
+        Err(_) => (0, 0),
+    }
+}
+
 /// `[alerts] notify` of `text`: `false` when the table or the key is missing.
 pub fn config_alerts_notify(text: &str) -> Result<bool, ConfigProblem> {
     let doc = parse(text)?;
@@ -205,6 +218,16 @@ mod tests {
             )
         );
         assert_eq!(config_profile("profile = \n").unwrap_err().line, 1);
+        assert_eq!(
+            config_profile_position("# mine\n[x]\n"),
+            (0, 0),
+            "no profile key"
+        );
+        assert_eq!(
+            config_profile_position("# mine\nprofile = \"nosuch\"\n"),
+            (2, 11)
+        );
+        assert_eq!(config_profile_position("profile = "), (0, 0), "no TOML");
         assert!(!config_alerts_notify("profile = \"x\"\n").unwrap());
         assert!(config_alerts_notify("[alerts]\nnotify = true\n").unwrap());
         assert_eq!(

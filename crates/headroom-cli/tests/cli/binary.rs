@@ -243,7 +243,7 @@ fn validate_checks_the_daemon_config_as_the_daemon_reads_it() {
     );
     assert!(
         err.contains(&format!(
-            "{c}: profile `nigth` does not load: no profile `nigth`"
+            "{c}:1:11: profile `nigth` does not load: no profile `nigth`"
         )),
         "{err}"
     );

@@ -5,7 +5,9 @@
 use std::io;
 use std::path::Path;
 
-use headroom_profile::config::{config_alerts_notify, config_profile, config_unknown_keys};
+use headroom_profile::config::{
+    config_alerts_notify, config_profile, config_profile_position, config_unknown_keys,
+};
 use headroom_profile::DEFAULT_PROFILE_NAME;
 
 use super::StoreError;
@@ -28,6 +30,11 @@ pub(super) fn read_config_located(path: &Path) -> Result<String, ConfigProblem> 
         }
     };
     config_profile(&text)
+}
+
+/// Where the `profile` value starts in the config file (line, column; `(0, 0)` when unknown).
+pub(super) fn profile_position(path: &Path) -> (usize, usize) {
+    crate::files::read_regular_to_string(path).map_or((0, 0), |t| config_profile_position(&t))
 }
 
 pub(super) fn read_config(path: &Path) -> Result<String, StoreError> {

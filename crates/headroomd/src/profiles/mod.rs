@@ -33,7 +33,7 @@ use headroom_profile::{
 use parking_lot::Mutex;
 
 use crate::state_file::{Overrides, StateFile};
-use config_file::{read_config, read_config_located, write_config};
+use config_file::{profile_position, read_config, read_config_located, write_config};
 use lookup::{is_path, load_profile, profile_names};
 
 pub use config_file::{read_alerts_notify, unknown_key_warnings};
@@ -234,14 +234,20 @@ impl FileError {
     }
 
     fn from_store_error(file: &Path, e: &StoreError) -> Self {
-        match e {
-            StoreError::Profile(pe) => FileError::from_profile_error(file, pe),
-            other => FileError {
-                file: file.to_path_buf(),
-                line: 0,
-                column: 0,
-                message: other.to_string(),
-            },
+        // The file is named once, in front: an error that names it too says only what.
+        let message = match e {
+            StoreError::Profile(pe) => return FileError::from_profile_error(file, pe),
+            StoreError::Io { path, source } if path == file => source.to_string(),
+            StoreError::Unreadable { path, source } if path == file => {
+                format!("cannot use it as a profile: {source}")
+            }
+            other => other.to_string(),
+        };
+        FileError {
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+            message,
         }
     }
 }
@@ -471,9 +477,9 @@ impl Inner {
         let (profile, source) = match load_profile(&self.paths, &name) {
             Ok(x) => x,
             Err(e) => {
-                let file = error_file_of(&self.paths, &name, &e);
-                self.error_file = Some(file.clone());
-                return Some(ProfileEvent::from_store_error(&file, &e));
+                let error = load_error(&self.paths, &name, &e);
+                self.error_file = Some(error.file.clone());
+                return Some(ProfileEvent::Error(error));
             }
         };
         self.active_name = name;
@@ -492,6 +498,18 @@ impl Inner {
             None => fixed.map(ProfileEvent::Fixed),
         }
     }
+}
+
+/// An error loading profile `name` as a [`FileError`]: about the file
+/// [`error_file_of`] names, at the `profile` value when that is the config file.
+fn load_error(paths: &StorePaths, name: &str, e: &StoreError) -> FileError {
+    let file = error_file_of(paths, name, e);
+    let mut error = FileError::from_store_error(&file, e);
+    if file == paths.config_file {
+        // A name that names no profile: the mistake is the `profile` value.
+        (error.line, error.column) = profile_position(&file);
+    }
+    error
 }
 
 /// The file an error loading profile `name` is about: the config file for a name that does
@@ -531,8 +549,10 @@ impl ProfileStore {
         let (active, source) = match load_profile(&paths, &name) {
             Ok(x) => x,
             Err(e) => {
-                startup_error = Some(e.to_string());
-                error_file = Some(error_file_of(&paths, &name, &e));
+                let located = load_error(&paths, &name, &e);
+                startup_error = Some(located.to_string());
+                error_file = Some(located.file.clone());
+                let e = located;
                 // No last good profile yet: fall back to the shipped one of that name, else
                 // the built-in defaults.
                 let shipped = if is_path(&name) {

@@ -682,10 +682,11 @@ fn hot_reload_with_a_real_watcher() {
     let (file, line, column, _) = next_error(&rx, "broken config");
     assert_eq!((file, line, column), (d.config.join("config.toml"), 1, 11));
     assert_eq!(s.active().name, "night");
-    // A config file naming a profile that does not exist points at the config file.
-    d.write_config("profile = \"nope\"\n");
-    let (file, _, _, message) = next_error(&rx, "unknown profile");
-    assert_eq!(file, d.config.join("config.toml"));
+    // A config file naming a profile that does not exist points at the config file, at the
+    // name.
+    d.write_config("# mine\nprofile = \"nope\"\n");
+    let (file, line, column, message) = next_error(&rx, "unknown profile");
+    assert_eq!((file, line, column), (d.config.join("config.toml"), 2, 11));
     assert!(message.starts_with("no profile named `nope`"), "{message}");
     d.write_config("profile = \"night\"\n");
     assert_eq!(s.active().name, "night");
@@ -747,8 +748,20 @@ fn a_fifo_profile_does_not_stop_hot_reload() {
         e.error().is_some_and(|e| e.file == d.profile("fifo"))
     })
     .expect("the FIFO is reported");
+    let text = ev.error_text().unwrap();
     let (_, _, _, message) = error_parts(ev);
     assert!(message.contains("FIFO"), "{message}");
+    // The file is named once.
+    let path = d.profile("fifo").display().to_string();
+    assert_eq!(text.matches(&path).count(), 1, "{text}");
+    // `profile list` shows it, as a profile that does not load.
+    let listed = s.list();
+    let fifo = listed.iter().find(|p| p.name == "fifo").expect("listed");
+    assert!(
+        fifo.error.as_deref().is_some_and(|e| e.contains("FIFO")),
+        "{:?}",
+        fifo.error
+    );
     fs::write(d.profile("mine"), mine(-21.0)).unwrap();
     wait_for(&rx, Duration::from_secs(10), |e| {
         changed_target(e) == Some(-21.0)
