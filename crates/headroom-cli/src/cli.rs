@@ -111,7 +111,7 @@ pub enum Command {
 
 /// `headroom monitor` details shown in its --help.
 pub const MONITOR_HELP: &str = "\
-Topics: daemon, routing, meters, profile, settings (default: all).
+Topics: daemon, routing, meters, profile, settings, alerts (default: all).
 
 Keys: q, Esc or Ctrl-C quit; b toggles bypass; p activates the next profile; Up/Down (k/j)
 select a stream, r gives its app a rule routing it the other way (processed <-> bypass, the
@@ -421,6 +421,23 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn monitor_help_names_every_topic() {
+        let line = MONITOR_HELP.lines().next().unwrap_or_default();
+        let named: Vec<&str> = line
+            .trim_start_matches("Topics: ")
+            .split(" (")
+            .next()
+            .unwrap_or_default()
+            .split(", ")
+            .collect();
+        let all: Vec<&str> = headroom_ipc::Topic::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
+        assert_eq!(named, all, "{line}");
     }
 
     #[test]
