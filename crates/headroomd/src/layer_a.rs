@@ -211,7 +211,8 @@ impl LayerA {
 
     /// Current reduction, dB: positive turns the stream down, negative lifts it.
     pub fn reduction_db(&self) -> f32 {
-        -self.gain_db
+        // `0 − g`, not `−g`: no gain is a reduction of 0, not −0 (which JSON shows as -0.0).
+        0.0 - self.gain_db
     }
 
     /// Current gain, dB: negative turns the stream down, positive lifts it.
@@ -391,7 +392,7 @@ impl LayerA {
             node_id,
             app: app.to_string(),
             volume_lin: self.volume_lin(),
-            reduction_db: -self.gain_db,
+            reduction_db: self.reduction_db(),
             short_term_lufs: self.last_short_term,
             raw_lufs: self.raw_lufs(),
         }

@@ -322,3 +322,12 @@ fn boost_is_bounded_and_disable_restores_unity() {
     b.la.set_params(p);
     assert_eq!(b.la.volume_lin(), 1.0);
 }
+
+#[test]
+fn no_reduction_reads_as_plus_zero() {
+    let la = LayerA::new(params());
+    assert!(la.reduction_db() == 0.0 && la.reduction_db().is_sign_positive());
+    let st = la.state(3, "app");
+    assert!(st.reduction_db.is_sign_positive());
+    assert_eq!(serde_json::to_string(&st.reduction_db).unwrap(), "0.0");
+}
