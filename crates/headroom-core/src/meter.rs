@@ -1430,7 +1430,9 @@ impl LiveMeter {
         let hi = ((n - 1.0) * 0.95 + 0.5).floor();
         let lo_bin = h.bin_of_rank(below + lo);
         let hi_bin = h.bin_of_rank(below + hi);
-        (Histogram::bin_lufs(hi_bin) - Histogram::bin_lufs(lo_bin)).max(0.0)
+        // Whole bins apart: counted in bins and divided once, so the result is the nearest
+        // double to its hundredths (19.7, not 19.700000000000003).
+        hi_bin.saturating_sub(lo_bin) as f64 / (1.0 / BIN_LU).round()
     }
 
     /// Maximum true peak (dBTP) since the last reset, across channels: the larger of the

@@ -25,6 +25,11 @@ fn run_case(case: usize, levels: &[f64], want: f64) {
             }
         });
         let lra = m.loudness_range_lu();
+        // Whole 0.01 LU bins: the figure is its hundredths exactly (no 19.700000000000003
+        // in JSON output).
+        for v in [lra, a.lra_lu] {
+            assert_eq!(v, (v * 100.0).round() / 100.0, "case {case} at {rate}");
+        }
         assert!(
             (lra - want).abs() <= 1.0,
             "live LRA case {case} at {rate}: {lra:.2}, want {want} ±1"
