@@ -196,9 +196,12 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// A watch with nothing seen yet (state LEVELLING, no alerts).
+    /// A watch with nothing seen yet: no alerts, and the state QUIET (nothing has been heard
+    /// yet) until sound is over the gate for [`QUIET_LEAVE_MS`].
     pub fn new() -> Self {
-        Self::default()
+        let mut w = Self::default();
+        w.quiet.on = true;
+        w
     }
 
     /// The state word now: the most important condition that holds (no output, degraded,

@@ -23,7 +23,17 @@ struct Obs {
 }
 
 impl Seq {
+    /// A watch with a programme playing for a while (past the start's QUIET).
     fn new() -> Self {
+        let mut s = Seq::fresh();
+        // (The first tick cannot tell whether audio flows: one more.)
+        s.run(QUIET_LEAVE_MS + 200);
+        assert_eq!(s.state(), StateWord::Levelling);
+        s
+    }
+
+    /// A watch that has seen nothing yet.
+    fn fresh() -> Self {
         Seq {
             watch: Watch::new(),
             now_ms: 0,
@@ -349,8 +359,9 @@ fn session_and_profile_alerts_follow_their_facts_without_repeats() {
     assert!(w
         .profile(Some("night.toml:4:1: other".into()), 7)
         .is_empty());
-    // A profile error leaves the word alone: the last good profile still levels.
-    assert_eq!(w.state(), StateWord::Levelling);
+    // A profile error leaves the word alone (QUIET here: nothing was heard yet): the last
+    // good profile still levels.
+    assert_eq!(w.state(), StateWord::Quiet);
     let e = w.profile(None, 8);
     assert_eq!(cleared(&e), [AlertKind::ProfileError]);
     let Event::AlertCleared(c) = &e[0] else {
@@ -359,4 +370,20 @@ fn session_and_profile_alerts_follow_their_facts_without_repeats() {
     assert_eq!((c.since_unix_ms, c.unix_ms), (6, 8));
     assert!(w.profile(None, 9).is_empty());
     assert!(w.active().is_empty());
+}
+
+#[test]
+fn a_fresh_daemon_is_quiet_until_sound_comes() {
+    // Nothing heard yet: QUIET at once (not LEVELLING for the 2 s QUIET takes to enter).
+    let mut s = Seq::fresh();
+    s.obs.in_m = -70.0;
+    let (events, words) = s.run(3_000);
+    assert!(events.is_empty(), "{events:?}");
+    assert!(words.iter().all(|w| *w == StateWord::Quiet), "{words:?}");
+    // Sound over the gate leaves it as usual.
+    s.obs.in_m = -20.0;
+    s.run(QUIET_LEAVE_MS);
+    assert_eq!(s.state(), StateWord::Quiet);
+    s.run(100);
+    assert_eq!(s.state(), StateWord::Levelling);
 }
