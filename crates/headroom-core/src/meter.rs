@@ -805,12 +805,6 @@ impl Histogram {
         }
     }
 
-    /// Loudness at the centre of bin `b`.
-    #[inline]
-    fn bin_lufs(b: usize) -> f64 {
-        HIST_MIN_LUFS + (b as f64 + 0.5) * BIN_LU
-    }
-
     fn add(&mut self, e: f64) {
         let mut i = Self::bin_of(e) + 1;
         while i <= NBINS {
