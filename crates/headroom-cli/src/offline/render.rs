@@ -186,7 +186,18 @@ pub fn plan(
                 input.display()
             )));
         }
-        let c = match container.or_else(|| Container::from_path(out)) {
+        let named = Container::from_path(out);
+        if let (Some(asked), Some(named)) = (container, named) {
+            if asked != named {
+                return Err(CliError::usage(format!(
+                    "{}: the name says {} but --format says {}; rename the output or leave the container out of --format",
+                    out.display(),
+                    named.extension(),
+                    asked.extension()
+                )));
+            }
+        }
+        let c = match container.or(named) {
             Some(c) => c,
             None if is_stream_device(out) => Container::Wav,
             None => {

@@ -144,6 +144,36 @@ fn render_keeps_format_and_tags_and_honours_format() {
         ],
     );
     assert_fails(&out, 2, "--format");
+    // A container that contradicts the name is refused (no FLAC written as x.wav), nothing
+    // written; one that agrees, or a sample format alone, is fine (above).
+    for (name, format) in [("x.wav", "flac"), ("x.flac", "wav,s16")] {
+        let target = d.join(name);
+        let out = headroom(
+            d,
+            &[
+                "render",
+                wav.to_str().unwrap(),
+                target.to_str().unwrap(),
+                "--format",
+                format,
+            ],
+        );
+        assert_fails(&out, 2, "the name says");
+        assert!(!target.exists(), "{name}");
+    }
+    let agrees = d.join("agrees.flac");
+    let out = headroom(
+        d,
+        &[
+            "render",
+            "-q",
+            wav.to_str().unwrap(),
+            agrees.to_str().unwrap(),
+            "--format",
+            "flac,s16",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
 /// The file `render` writes is byte for byte what the chain makes of the whole input in one
