@@ -52,11 +52,17 @@
 //!     it and the two quietest are within 3 dB of it; only pauses the programme came back
 //!     from count, not the quiet sound that follows its end).
 //!
+//!   - stationary sound straight after the programme (the window still holds it) is
+//!     adopted only when the stationary cap then takes the gain down (new noise after a
+//!     quiet, boosted voice); otherwise it is the programme's own room noise or hum, a
+//!     pause held at the programme's gain however long it lasts.
+//!
 //!   Room noise 10 LU or more under speech is therefore never adopted, however long a
-//!   pause lasts (closer to the speech it is not told from quiet syllables: a pause that
-//!   lasts [`STEADY_ADOPT_S`] is then adopted as quieter sound), while quiet speech after a
-//!   loud passage is, about 1–1.5 s after the passage ends, and comes up within about
-//!   another 0.3 s.
+//!   pause lasts, nor is stationary room noise closer to it that the gain would lift (it
+//!   is not told from quiet syllables by level: a pause that lasts [`STEADY_ADOPT_S`] was
+//!   adopted and the noise lifted 2.5–7 dB within a tenth of a second), while quiet speech
+//!   after a loud passage is adopted about 1–1.5 s after the passage ends, and comes up
+//!   within about another 0.3 s.
 //! * **The programme from before, resuming.** While the programme is speech-like (its last
 //!   2 s spread over [`SPEECH_LU`]) and the estimate is not still rising to a louder one
 //!   (readings [`RESUME_RISING_LU`] above it), its level is remembered; a much louder programme
@@ -1374,6 +1380,20 @@ impl Agc {
         };
         if now >= self.level - ADOPT_LU {
             return false;
+        }
+        // Stationary sound straight after the programme (the window still holds it: room
+        // noise or hum in a long pause) is adopted only when the stationary cap then takes
+        // the gain down (new noise after a quiet, boosted voice); the programme's own noise
+        // is never lifted onto the target (it rose 2.5–7 dB within a tenth of a second, 4 s
+        // into a pause after a loud voice): it stays a pause, at the programme's gain.
+        if self.win_len > 0 && self.spread(own) < STATIONARY_LU {
+            let p = &self.params;
+            let target = finite_clamp(p.target_lufs, -16.0, LUFS_FLOOR as f32, 0.0) as f64;
+            let boost =
+                (finite_clamp(p.max_boost_db, 18.0, 0.0, 60.0) as f64).min(STEADY_MAX_BOOST_DB);
+            if (target - now).min(boost) > self.gain_db {
+                return false;
+            }
         }
         // The programme's own noise floor, heard on its own, is not a programme (speech-like
         // sound never is a noise floor).

@@ -522,3 +522,39 @@ fn a_kick_drum_does_not_duck_the_sound_over_it() {
         );
     }
 }
+
+#[test]
+fn room_noise_in_a_long_pause_is_not_lifted() {
+    // A loud voice (−12 LUFS) over room noise 9 LU under it (too close to it to be told
+    // from the voice's own quiet syllables), then an 8 s pause with the noise alone, then the
+    // voice again. After 4 s the noise was adopted as a new, quieter programme and lifted
+    // 2.5–5 dB within a tenth of a second; it stays where it was now, in every profile, and
+    // the voice comes back on its level.
+    for name in PROFILES {
+        let p = shipped(name);
+        let mut voice = speech_at(8.0, 70, -12.0);
+        voice.extend(silence(8.0));
+        voice.extend(speech_at(4.0, 71, -12.0));
+        let mut noise = pink_noise(20.0, 72);
+        normalise(&mut noise, -21.0);
+        let x: Vec<f32> = voice.iter().zip(&noise).map(|(v, n)| v + n).collect();
+        let out = run_aligned(&p, &x);
+        let early = integrated_between(&out, 9.0, 11.0);
+        let late = integrated_between(&out, 13.5, 15.8);
+        let before = integrated_between(&out, 5.0, 8.0);
+        let after = integrated_between(&out, 16.5, 20.0);
+        eprintln!(
+            "{name}: noise early in the pause {early:.1} LUFS, late {late:.1}; voice before \
+             {before:.1}, after {after:.1}"
+        );
+        assert!(
+            late - early <= 1.0,
+            "{name}: the noise rose {:.1} dB in the pause",
+            late - early
+        );
+        assert!(
+            (after - before).abs() <= 1.5,
+            "{name}: the voice came back at {after:.1} LUFS after {before:.1}"
+        );
+    }
+}
