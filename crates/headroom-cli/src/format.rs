@@ -111,13 +111,19 @@ fn on_off(b: bool) -> &'static str {
     }
 }
 
-/// A gain reduction (dB, positive = quieter) as `-3.5 dB`; `0.0 dB` when there is none.
-pub fn reduction(db: f32) -> String {
-    let db = if db.is_finite() { db.abs() } else { 0.0 };
-    if db < 0.05 {
+/// Layer A's gain for a stream from its reduction (dB, positive = turned down, negative =
+/// lifted), signed: `-3.5 dB` for a stream turned down, `+17.4 dB` for one lifted, `0.0 dB`
+/// when there is neither.
+pub fn layer_a_gain(reduction_db: f32) -> String {
+    let gain = if reduction_db.is_finite() {
+        -reduction_db
+    } else {
+        0.0
+    };
+    if gain.abs() < 0.05 {
         "0.0 dB".to_string()
     } else {
-        format!("-{db:.1} dB")
+        format!("{gain:+.1} dB")
     }
 }
 
@@ -299,7 +305,7 @@ pub fn routes(r: &Routes) -> String {
                         .or_else(|| x.target.clone())
                         .unwrap_or_else(|| "(not linked)".into()),
                     x.layer_a_reduction_db
-                        .map(reduction)
+                        .map(layer_a_gain)
                         .unwrap_or_else(|| "—".into()),
                     x.media_name.clone().unwrap_or_default(),
                 ]
@@ -476,10 +482,12 @@ mod tests {
         assert!(measured(-69.9));
         assert_eq!(clip("abc", 3), "abc");
         assert_eq!(clip("abcdef", 4), "abc…");
-        assert_eq!(reduction(0.0), "0.0 dB");
-        assert_eq!(reduction(-0.01), "0.0 dB");
-        assert_eq!(reduction(3.46), "-3.5 dB");
-        assert_eq!(reduction(f32::NAN), "0.0 dB");
+        assert_eq!(layer_a_gain(0.0), "0.0 dB");
+        assert_eq!(layer_a_gain(-0.01), "0.0 dB");
+        assert_eq!(layer_a_gain(3.46), "-3.5 dB");
+        // A lifted stream (negative reduction) shows its boost.
+        assert_eq!(layer_a_gain(-17.4), "+17.4 dB");
+        assert_eq!(layer_a_gain(f32::NAN), "0.0 dB");
     }
 
     #[test]

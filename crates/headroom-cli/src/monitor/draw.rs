@@ -645,7 +645,7 @@ fn draw_streams(frame: &mut Frame, area: Rect, s: &MonitorState, compact: bool) 
                     Cell::from(level),
                     Cell::from(r.route.clone()),
                     Cell::from(match r.layer_a_db {
-                        Some(db) => crate::format::reduction(db),
+                        Some(db) => crate::format::layer_a_gain(db),
                         None => "—".to_string(),
                     }),
                 ];
