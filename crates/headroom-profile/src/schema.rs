@@ -334,7 +334,7 @@ pub static FIELDS: &[Field] = &[
         "agc.rise_db_per_s",
         chain.agc.rise_db_per_s,
         excl_incl(0.0, 100.0),
-        "How fast the AGC gain may rise, dB/s"
+        "How fast the AGC gain may rise while it follows the programme, dB/s (a new, quieter programme after a pause or a loud passage is taken up within a fraction of a second)"
     ),
     num_field!(
         "agc.fall_db_per_s",
