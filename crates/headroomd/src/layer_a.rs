@@ -41,8 +41,10 @@
 //! Output: `volume_lin = 10^(gain_db/20)` for the stream's master `volume` property (at most
 //! 10, +20 dB, PipeWire's limit). The user's own stream volume (`channelVolumes`, what desktop
 //! mixers show and set) is never written; the stream's converter applies the product of the
-//! two, and the tap hears both. The bus limiter still guarantees the ceiling whatever the
-//! streams' volumes.
+//! two, and the tap hears both: the user's volume is taken out of the tap's readings like
+//! Layer A's own ([`LayerA::set_user_volume`]), so a stream is judged by its own loudness and
+//! a cut the user makes in a mixer stays on top of Layer A's gain. The bus limiter still
+//! guarantees the ceiling whatever the streams' volumes.
 
 use headroom_core::LayerAParams;
 use serde::{Deserialize, Serialize};
@@ -164,6 +166,10 @@ pub struct LayerA {
     /// Compensated momentary energy per active step.
     energies: Ring,
     last_sent_db: Option<f32>,
+    /// Power gain of the user's own volume for the stream (its `channelVolumes`, what mixers
+    /// set), which the tap hears too: taken out of the tap's readings like Layer A's own
+    /// gain, so the stream's loudness is judged before it and the user's volume stays on top.
+    user_pow: f64,
     /// Unity was sent for bypass ([`LayerA::unity_to_send`]) and not yet undone.
     at_unity: bool,
     last_short_term: Option<f64>,
@@ -178,6 +184,7 @@ impl LayerA {
             gains: Ring::new(),
             energies: Ring::new(),
             last_sent_db: None,
+            user_pow: 1.0,
             at_unity: false,
             last_short_term: None,
         }
@@ -194,6 +201,20 @@ impl LayerA {
         } else {
             self.gain_db = self.gain_db.clamp(-self.max_reduction(), self.max_boost());
         }
+    }
+
+    /// The user's own volume for the stream (linear amplitude, the channels' power mean of
+    /// its `channelVolumes`); ignored unless finite and positive (a muted or zeroed stream
+    /// is silent to the tap, which holds the gain anyway).
+    pub fn set_user_volume(&mut self, lin: f32) {
+        if lin.is_finite() && lin > 0.0 {
+            self.user_pow = f64::from(lin) * f64::from(lin);
+        }
+    }
+
+    /// The user's own volume taken out of the tap's readings (linear; 1 until one is known).
+    pub fn user_volume(&self) -> f32 {
+        self.user_pow.sqrt() as f32
     }
 
     fn max_reduction(&self) -> f32 {
@@ -257,8 +278,10 @@ impl LayerA {
         }
         // The gain in force during the interval that just ended.
         if dt > 0.0 {
-            self.gains
-                .push(dt, 10f64.powf(f64::from(self.gain_db) / 10.0));
+            self.gains.push(
+                dt,
+                10f64.powf(f64::from(self.gain_db) / 10.0) * self.user_pow,
+            );
         }
         let Some(m) = valid(reading.momentary_lufs) else {
             return -self.gain_db; // silence: hold
@@ -266,7 +289,7 @@ impl LayerA {
         let comp = self
             .gains
             .mean(MOMENTARY_S)
-            .unwrap_or_else(|| 10f64.powf(f64::from(self.gain_db) / 10.0))
+            .unwrap_or_else(|| 10f64.powf(f64::from(self.gain_db) / 10.0) * self.user_pow)
             .max(1e-12);
         let raw_m = m - 10.0 * comp.log10();
         if let Some(l) = self.raw_lufs() {
@@ -354,11 +377,15 @@ impl LayerA {
         if !self.params.enabled || dt == 0.0 {
             return;
         }
-        self.gains.push(dt, 1.0);
+        self.gains.push(dt, self.user_pow);
         let Some(m) = valid(reading.momentary_lufs) else {
             return;
         };
-        let comp = self.gains.mean(MOMENTARY_S).unwrap_or(1.0).max(1e-12);
+        let comp = self
+            .gains
+            .mean(MOMENTARY_S)
+            .unwrap_or(self.user_pow)
+            .max(1e-12);
         let raw_m = m - 10.0 * comp.log10();
         if let Some(l) = self.raw_lufs() {
             if raw_m < l - RELATIVE_GATE_LU {

@@ -331,3 +331,43 @@ fn no_reduction_reads_as_plus_zero() {
     assert!(st.reduction_db.is_sign_positive());
     assert_eq!(serde_json::to_string(&st.reduction_db).unwrap(), "0.0");
 }
+
+#[test]
+fn the_users_own_volume_stays_on_top() {
+    // A quiet call (−35 LUFS) levelled toward music at −20 LUFS (several apps play). The
+    // user turns the call down 18 dB in a mixer: the tap hears that too. Layer A judges the
+    // stream by its own loudness, so its gain is what it was and the user's cut stays (it
+    // lifted the call back up to its 20 dB limit before).
+    let gain_with = |user_db: f32| {
+        let mut la = LayerA::new(params());
+        la.set_user_volume(10f32.powf(user_db / 20.0));
+        let mut powers: Vec<f64> = Vec::new();
+        let mut r = 0.0;
+        for _ in 0..600 {
+            let g = f64::from(la.volume_lin()) * 10f64.powf(f64::from(user_db) / 20.0);
+            powers.push(10f64.powf(-35.0 / 10.0) * g * g);
+            let mean = |n: usize| {
+                let n = powers.len().min(n);
+                powers[powers.len() - n..].iter().sum::<f64>() / n as f64
+            };
+            let reading = TapReading {
+                momentary_lufs: lufs(mean(4)),
+                short_term_lufs: lufs(mean(30)),
+            };
+            r = la.update(reading, TARGET, DT, Some(-20.0));
+        }
+        -r
+    };
+    let (plain, cut) = (gain_with(0.0), gain_with(-18.0));
+    assert!(plain > 10.0, "the call lifted {plain:.1} dB");
+    assert!(
+        (plain - cut).abs() < 0.5,
+        "{plain:.1} dB, with the user's cut {cut:.1} dB"
+    );
+    // Nonsense volumes are ignored.
+    let mut la = LayerA::new(params());
+    for v in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+        la.set_user_volume(v);
+    }
+    assert_eq!(la.user_pow, 1.0);
+}

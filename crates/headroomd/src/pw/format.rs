@@ -52,10 +52,67 @@ pub(super) fn volume_pod(volume: f32) -> Result<Vec<u8>, String> {
     .map_err(|e| format!("serialising the volume: {e:?}"))
 }
 
+/// The user's own volume in a stream's Props param (`bytes`, as a node's `param` event
+/// carries it): the power mean of its `channelVolumes`, linear amplitude. `None` when the
+/// param has none (or is no Props object).
+pub(super) fn channel_volume_of(bytes: &[u8]) -> Option<f32> {
+    use spa::pod::deserialize::PodDeserializer;
+    use spa::pod::{Value, ValueArray};
+    let Ok((_, Value::Object(obj))) = PodDeserializer::deserialize_any_from(bytes) else {
+        return None;
+    };
+    if obj.type_ != spa::sys::SPA_TYPE_OBJECT_Props {
+        return None;
+    }
+    obj.properties.iter().find_map(|p| match &p.value {
+        Value::ValueArray(ValueArray::Float(v))
+            if p.key == spa::sys::SPA_PROP_channelVolumes && !v.is_empty() =>
+        {
+            let mean = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / v.len() as f64;
+            Some(mean.sqrt() as f32)
+        }
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use spa::pod::Pod;
+
+    #[test]
+    fn channel_volumes_are_read_from_a_props_param() {
+        let props = |properties| {
+            spa::pod::serialize::PodSerializer::serialize(
+                std::io::Cursor::new(Vec::new()),
+                &spa::pod::Value::Object(spa::pod::Object {
+                    type_: spa::sys::SPA_TYPE_OBJECT_Props,
+                    id: spa::sys::SPA_PARAM_Props,
+                    properties,
+                }),
+            )
+            .unwrap()
+            .0
+            .into_inner()
+        };
+        let with = props(vec![
+            spa::pod::Property {
+                key: spa::sys::SPA_PROP_volume,
+                flags: spa::pod::PropertyFlags::empty(),
+                value: spa::pod::Value::Float(0.3),
+            },
+            spa::pod::Property {
+                key: spa::sys::SPA_PROP_channelVolumes,
+                flags: spa::pod::PropertyFlags::empty(),
+                value: spa::pod::Value::ValueArray(spa::pod::ValueArray::Float(vec![0.5, 0.5])),
+            },
+        ]);
+        assert_eq!(channel_volume_of(&with), Some(0.5));
+        // Only the master volume (Layer A's own): nothing to report.
+        assert_eq!(channel_volume_of(&volume_pod(0.5).unwrap()), None);
+        assert_eq!(channel_volume_of(&format_pod().unwrap()), None);
+        assert_eq!(channel_volume_of(b"garbage"), None);
+    }
 
     #[test]
     fn format_pod_serialises() {

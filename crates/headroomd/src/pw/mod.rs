@@ -193,6 +193,15 @@ pub enum PwEvent {
         /// Node name.
         name: Option<String>,
     },
+    /// An application output stream's own volume (its `channelVolumes`, what mixers set)
+    /// is known or changed: the power mean of its channels, linear. Layer A takes it out of
+    /// what the stream's tap hears.
+    StreamVolume {
+        /// Node id.
+        id: u32,
+        /// Linear amplitude.
+        volume: f32,
+    },
     /// A `target.object`/`target.node` value in the `default` metadata changed.
     TargetChanged {
         /// Subject node id.

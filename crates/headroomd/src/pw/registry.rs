@@ -44,6 +44,11 @@ impl State {
             Incoming::Metadata(subject, key, value) => {
                 self.on_metadata(subject, key.as_deref(), value.as_deref())
             }
+            Incoming::StreamVolume(id, volume) => {
+                if self.stream_volumes.insert(id, volume) != Some(volume) {
+                    self.emit(PwEvent::StreamVolume { id, volume });
+                }
+            }
         }
     }
 
@@ -59,6 +64,10 @@ impl State {
             .unwrap_or_default();
         match obj.type_ {
             ObjectType::Node => {
+                // An application's playback stream: its own volume is followed too (Layer A
+                // takes it out of what the stream's tap hears).
+                let app_stream =
+                    props.get("media.class").map(String::as_str) == Some("Stream/Output/Audio");
                 let node = GraphNode {
                     id: obj.id,
                     serial: props.get("object.serial").and_then(|s| s.parse().ok()),
@@ -72,14 +81,28 @@ impl State {
                     Ok(proxy) => {
                         let inbox = inbox.clone();
                         let id = obj.id;
-                        let listener = proxy
-                            .add_listener_local()
-                            .info(move |info| {
-                                if let Some(p) = info.props() {
-                                    inbox.deliver(Incoming::NodeInfo(id, dict_to_map(p)));
+                        let params_inbox = inbox.clone();
+                        let mut builder = proxy.add_listener_local().info(move |info| {
+                            if let Some(p) = info.props() {
+                                inbox.deliver(Incoming::NodeInfo(id, dict_to_map(p)));
+                            }
+                        });
+                        if app_stream {
+                            builder = builder.param(move |_, kind, _, _, pod| {
+                                if kind != pw::spa::param::ParamType::Props {
+                                    return;
                                 }
-                            })
-                            .register();
+                                let volume = pod
+                                    .and_then(|p| super::format::channel_volume_of(p.as_bytes()));
+                                if let Some(v) = volume {
+                                    params_inbox.deliver(Incoming::StreamVolume(id, v));
+                                }
+                            });
+                        }
+                        let listener = builder.register();
+                        if app_stream {
+                            proxy.subscribe_params(&[pw::spa::param::ParamType::Props]);
+                        }
                         session.nodes.insert(obj.id, (proxy, listener));
                     }
                     Err(e) => tracing::debug!("cannot bind node {}: {e}", obj.id),
@@ -194,6 +217,7 @@ impl State {
         if node.is_some() {
             self.routed.remove(&id);
             self.announced.remove(&id);
+            self.stream_volumes.remove(&id);
             self.emit(PwEvent::NodeRemoved { id });
         }
         if link.is_some() {

@@ -55,6 +55,8 @@ pub(super) enum Incoming {
     NodeInfo(u32, BTreeMap<String, String>),
     /// A `default` metadata property: subject, key, value.
     Metadata(u32, Option<String>, Option<String>),
+    /// An application output stream's own volume (`channelVolumes`, power mean, linear).
+    StreamVolume(u32, f32),
 }
 
 /// Where PipeWire's registry, node and metadata listeners deliver their events. While the
@@ -112,6 +114,9 @@ pub(super) struct State {
     pub(super) shutting_down: Option<Instant>,
     /// Node ids whose first full info was reported.
     pub(super) announced: BTreeSet<u32>,
+    /// The last own volume reported per application stream (reported again only when it
+    /// changes: Layer A's own writes to the same Props param come back as events too).
+    pub(super) stream_volumes: BTreeMap<u32, f32>,
     /// Auto-promote state (see [`super::promote`]).
     pub(super) promotion: Promotion,
     /// Whether the bus's capture stream was streaming at the last housekeeping (reported to
@@ -168,6 +173,7 @@ pub(super) fn run(
             incomplete_reported: false,
             shutting_down: None,
             announced: BTreeSet::new(),
+            stream_volumes: BTreeMap::new(),
             promotion,
             bus_streaming: false,
             quit: false,
@@ -298,6 +304,7 @@ impl State {
         self.applied_target = None;
         self.routed.clear();
         self.announced.clear();
+        self.stream_volumes.clear();
         self.bus_ready_reported = false;
         self.bus_retry_at = None;
         self.wp_missing_since = None;

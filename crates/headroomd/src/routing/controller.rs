@@ -31,6 +31,8 @@ pub struct RoutingController {
     router: Router,
     layer_a: LayerAParams,
     levels: BTreeMap<u32, LayerA>,
+    /// Each application stream's own volume as PipeWire reports it (linear), for Layer A.
+    user_volumes: BTreeMap<u32, f32>,
     bus_target_lufs: f32,
     bus_ready: bool,
     bypass: bool,
@@ -44,6 +46,7 @@ impl RoutingController {
             router: Router::new(processed_sink),
             layer_a,
             levels: BTreeMap::new(),
+            user_volumes: BTreeMap::new(),
             bus_target_lufs,
             bus_ready: false,
             bypass: false,
@@ -104,7 +107,10 @@ impl RoutingController {
         }
         for id in want {
             if let std::collections::btree_map::Entry::Vacant(e) = self.levels.entry(id) {
-                e.insert(LayerA::new(self.layer_a));
+                let la = e.insert(LayerA::new(self.layer_a));
+                if let Some(&v) = self.user_volumes.get(&id) {
+                    la.set_user_volume(v);
+                }
                 out.push(PwCommand::AttachTap { node_id: id });
             }
         }
@@ -120,6 +126,7 @@ impl RoutingController {
                 self.bus_ready = false;
                 self.router.clear_streams();
                 self.levels.clear();
+                self.user_volumes.clear();
             }
             PwEvent::BusReady { .. } => {
                 self.bus_ready = true;
@@ -163,6 +170,13 @@ impl RoutingController {
                 // The PipeWire thread destroys the tap with the stream.
                 self.router.on_stream_removed(*id);
                 self.levels.remove(id);
+                self.user_volumes.remove(id);
+            }
+            PwEvent::StreamVolume { id, volume } => {
+                self.user_volumes.insert(*id, *volume);
+                if let Some(la) = self.levels.get_mut(id) {
+                    la.set_user_volume(*volume);
+                }
             }
             PwEvent::RealSinkChanged { name } => {
                 let moves = self.router.on_real_sink_changed(name.as_deref());
@@ -409,6 +423,24 @@ mod tests {
             node_id: id,
             target: t.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn a_streams_own_volume_reaches_its_layer_a_whenever_it_comes() {
+        let vol = |id, volume| PwEvent::StreamVolume { id, volume };
+        let mut c = ctl();
+        // Known before the stream is tapped (the param comes with the node).
+        assert!(c.on_event(&vol(50, 0.125), None).is_empty());
+        c.on_event(&ready(), None);
+        c.on_event(&added(50, "a"), None);
+        assert_eq!(c.levels[&50].user_volume(), 0.125);
+        // Changed while tapped.
+        c.on_event(&vol(50, 0.5), None);
+        assert_eq!(c.levels[&50].user_volume(), 0.5);
+        // Gone with the stream: a new stream of the same id starts at 1.
+        c.on_event(&PwEvent::NodeRemoved { id: 50 }, None);
+        c.on_event(&added(50, "a"), None);
+        assert_eq!(c.levels[&50].user_volume(), 1.0);
     }
 
     #[test]
