@@ -2,7 +2,9 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event as TermEvent};
@@ -71,14 +73,38 @@ pub fn run(
     spawn_events(sub, tx.clone(), socket.to_path_buf(), topics.to_vec());
     spawn_status(tx, socket.to_path_buf());
 
+    // SIGTERM, SIGHUP (the terminal closed) and SIGINT end the monitor as `q` does, with the
+    // terminal restored (killed outright they left it in the alternate screen, the cursor
+    // hidden: `timeout 10 headroom monitor`).
+    let stop = Arc::new(AtomicUsize::new(0));
+    for sig in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGINT,
+    ] {
+        let _ = signal_hook::flag::register_usize(sig, Arc::clone(&stop), sig as usize);
+    }
     // `try_init` enters raw mode and the alternate screen and installs a panic hook that
     // restores the terminal before the panic message is printed.
     let mut terminal = ratatui::try_init()
         .map_err(|e| CliError::failed(format!("cannot set up the terminal: {e}")))?;
     let names: Vec<String> = topics.iter().map(|t| t.as_str().to_string()).collect();
-    let result = ui_loop(&mut terminal, rx, socket, names);
+    let result = ui_loop(&mut terminal, rx, socket, names, &stop);
     ratatui::restore();
     result
+}
+
+/// The error that ends a monitor stopped by `signal` (exit code 128 + the signal).
+fn stopped_by(signal: usize) -> CliError {
+    let name = match signal as i32 {
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        signal_hook::consts::SIGHUP => "SIGHUP",
+        _ => "SIGINT",
+    };
+    CliError::new(
+        ErrorKind::Interrupted(u8::try_from(signal).unwrap_or(u8::MAX)),
+        format!("monitor stopped by {name}"),
+    )
 }
 
 /// `headroom monitor --json`: the events as NDJSON on `out`. Like the TUI, with `wait` it
@@ -230,11 +256,19 @@ fn ui_loop(
     rx: Receiver<Msg>,
     socket: &Path,
     topics: Vec<String>,
+    stop: &AtomicUsize,
 ) -> CliResult {
     let start = Instant::now();
     let now = || start.elapsed().as_millis() as u64;
     let mut state = MonitorState::new(topics);
+    let stopped = || match stop.load(Ordering::Relaxed) {
+        0 => None,
+        s => Some(stopped_by(s)),
+    };
     loop {
+        if let Some(e) = stopped() {
+            return Err(e);
+        }
         // Drain what arrived, waiting at most one frame for the first message.
         match rx.recv_timeout(Duration::from_millis(1)) {
             Ok(m) => handle(&mut state, m, now()),
@@ -250,7 +284,12 @@ fn ui_loop(
         terminal
             .draw(|f| super::draw::draw(f, &state))
             .map_err(|e| CliError::failed(format!("cannot draw: {e}")))?;
-        if event::poll(FRAME).map_err(|e| CliError::failed(e.to_string()))? {
+        // A signal may interrupt the wait for a key: it ends the monitor, not as an error.
+        let ready = match event::poll(FRAME) {
+            Ok(r) => r,
+            Err(e) => return Err(stopped().unwrap_or_else(|| CliError::failed(e.to_string()))),
+        };
+        if ready {
             if let TermEvent::Key(k) = event::read().map_err(|e| CliError::failed(e.to_string()))? {
                 if let Some(action) = on_key(&mut state, k, now()) {
                     let mut ctl = SocketControl {

@@ -470,6 +470,84 @@ fn tui_draws_takes_keys_and_restores_the_terminal() {
     assert!(!tmux.pane().contains("Bus DSP"), "{}", tmux.pane());
 }
 
+/// The pids of `parent`'s children named `name` (from `/proc/*/stat`).
+fn children_named(parent: u32, name: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces, so split at the last ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let ppid = stat[close + 1..].split_whitespace().nth(1);
+        if comm == name && ppid.and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn monitor_stopped_by_a_signal_restores_the_terminal() {
+    // `timeout 10 headroom monitor`, a closed terminal (SIGHUP), `kill`: the monitor ends as
+    // `q` ends it, back on the normal screen with the cursor shown, exit code 128 + the
+    // signal (it stayed in the alternate screen with the cursor hidden).
+    for (sig, code) in [("TERM", 143), ("HUP", 129)] {
+        let fake = start();
+        let dir = tempfile::tempdir().unwrap();
+        let exit_file = dir.path().join("exit");
+        let tmux = Tmux {
+            sock: dir.path().join("tmux.sock"),
+        };
+        let shell = format!(
+            "HEADROOM_SOCKET='{}' '{}' monitor; echo $? > '{}'; sleep 60",
+            fake.socket.display(),
+            BIN,
+            exit_file.display()
+        );
+        let out = tmux.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "mon",
+            "-x",
+            "100",
+            "-y",
+            "34",
+            &shell,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        tmux.wait("the title", |p| {
+            p.contains("headroomd 9.9.9 — profile speech")
+        });
+        assert_eq!(tmux.display("#{alternate_on}"), "1");
+        let shell_pid: u32 = tmux.display("#{pane_pid}").parse().unwrap();
+        let monitor = children_named(shell_pid, "headroom");
+        assert_eq!(monitor.len(), 1, "{monitor:?}");
+        let kill = Command::new("kill")
+            .args([format!("-{sig}"), monitor[0].to_string()])
+            .output()
+            .unwrap();
+        assert!(kill.status.success());
+        tmux.wait("exit code", |_| {
+            std::fs::read_to_string(&exit_file).is_ok_and(|t| !t.trim().is_empty())
+        });
+        assert_eq!(
+            std::fs::read_to_string(&exit_file).unwrap().trim(),
+            code.to_string(),
+            "SIG{sig}"
+        );
+        assert_eq!(tmux.display("#{alternate_on}"), "0", "SIG{sig}");
+        assert_eq!(tmux.display("#{cursor_flag}"), "1", "SIG{sig}");
+    }
+}
+
 #[test]
 fn route_set_warns_on_stderr_when_nothing_matches() {
     let fake = start();
