@@ -48,7 +48,13 @@ fn fits(spans: &[Span], extra: &str, width: usize) -> bool {
 /// `width` (a part that does not fit is left out, never cut).
 fn title_line(s: &MonitorState, width: usize) -> Line<'static> {
     let mut spans = Vec::new();
+    let disconnected = matches!(s.banner, Some(Banner::Disconnected(_)));
     match s.daemon.state_word {
+        // The daemon is gone: its last word no longer says what it does.
+        _ if disconnected => spans.push(Span::styled(
+            " DISCONNECTED ",
+            Style::default().fg(Color::White).bg(Color::Red),
+        )),
         Some(w) => spans.push(Span::styled(format!(" {} ", w.label()), word_style(w))),
         None if s.meters.is_some_and(|m| m.bypass) => spans.push(Span::styled(
             " BYPASS ",
@@ -247,9 +253,12 @@ pub fn draw(frame: &mut Frame, s: &MonitorState) {
             break;
         }
     }
+    // In a very small terminal the chart gives way too: the banner (a lost daemon), alerts
+    // and footer are never squeezed out by it.
+    let chart_min = chart_h(shown_streams, dsp_h).min(11);
     let [top, chart, streams, dsp, alerts_area, banner_area, footer] = Layout::vertical([
         Constraint::Length(top_h),
-        Constraint::Min(11),
+        Constraint::Min(chart_min),
         Constraint::Length(shown_streams + streams_extra),
         Constraint::Length(dsp_h),
         Constraint::Length(alerts.len() as u16),

@@ -232,14 +232,22 @@ fn no_measurement_and_stale_values_are_greyed() {
 
 #[test]
 fn banners_and_bypass_show() {
-    let mut s = live_state();
-    s.disconnected("connection refused", 106_000);
+    let mut s = limiting_state();
     let (lines, _) = render(&s, 100, 34);
-    assert!(
-        has(&lines, "DISCONNECTED: connection refused — retrying"),
-        "{}",
-        lines.join("\n")
-    );
+    assert!(lines[0].contains("LIMITING"), "{}", lines[0]);
+    s.disconnected("connection refused", 106_000);
+    // Said in the title (not the daemon's last state word) and in the banner, also in a
+    // small terminal (at 60×15 the chart squeezed the banner out).
+    for (w, h) in [(100, 34), (80, 24), (60, 15), (60, 12)] {
+        let (lines, _) = render(&s, w, h);
+        let screen = lines.join("\n");
+        assert!(lines[0].contains("DISCONNECTED"), "{w}x{h}:\n{screen}");
+        assert!(!lines[0].contains("LIMITING"), "{w}x{h}:\n{screen}");
+        assert!(
+            has(&lines, "DISCONNECTED: connection"),
+            "{w}x{h}:\n{screen}"
+        );
+    }
 
     let mut s = live_state();
     s.set_banner(Banner::Overflow("12 events dropped".into()), 105_000);
