@@ -411,17 +411,17 @@ fn monitor_without_a_terminal_points_to_json() {
     assert_fails(&out, 1, "--json");
 }
 
-#[test]
-fn tui_draws_takes_keys_and_restores_the_terminal() {
+/// `headroom monitor` against `fake` in a 100×34 tmux session `mon` of a private server in
+/// `dir`, once its title shows (on the alternate screen); its exit code goes to `dir/exit`.
+/// `None` (and a note) when tmux is not installed.
+fn monitor_in_tmux(fake: &Fake, dir: &Path) -> Option<(Tmux, PathBuf)> {
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("SKIPPED: tmux is not installed");
-        return;
+        return None;
     }
-    let fake = start();
-    let dir = tempfile::tempdir().unwrap();
-    let exit_file = dir.path().join("exit");
+    let exit_file = dir.join("exit");
     let tmux = Tmux {
-        sock: dir.path().join("tmux.sock"),
+        sock: dir.join("tmux.sock"),
     };
     let shell = format!(
         "HEADROOM_SOCKET='{}' '{}' monitor; echo $? > '{}'; sleep 60",
@@ -441,13 +441,22 @@ fn tui_draws_takes_keys_and_restores_the_terminal() {
         &shell,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-
     // The status poll fills the title; the fake closes every subscription after two
     // events, so the monitor keeps reconnecting and says so in between.
     tmux.wait("the title", |p| {
         p.contains("headroomd 9.9.9 — profile speech")
     });
     assert_eq!(tmux.display("#{alternate_on}"), "1");
+    Some((tmux, exit_file))
+}
+
+#[test]
+fn tui_draws_takes_keys_and_restores_the_terminal() {
+    let fake = start();
+    let dir = tempfile::tempdir().unwrap();
+    let Some((tmux, exit_file)) = monitor_in_tmux(&fake, dir.path()) else {
+        return;
+    };
     tmux.cmd(&["send-keys", "-t", "mon", "?"]);
     tmux.wait("the help overlay", |p| p.contains("toggle bypass"));
     tmux.cmd(&["send-keys", "-t", "mon", "b"]);
@@ -501,32 +510,9 @@ fn monitor_stopped_by_a_signal_restores_the_terminal() {
     for (sig, code) in [("TERM", 143), ("HUP", 129)] {
         let fake = start();
         let dir = tempfile::tempdir().unwrap();
-        let exit_file = dir.path().join("exit");
-        let tmux = Tmux {
-            sock: dir.path().join("tmux.sock"),
+        let Some((tmux, exit_file)) = monitor_in_tmux(&fake, dir.path()) else {
+            return;
         };
-        let shell = format!(
-            "HEADROOM_SOCKET='{}' '{}' monitor; echo $? > '{}'; sleep 60",
-            fake.socket.display(),
-            BIN,
-            exit_file.display()
-        );
-        let out = tmux.cmd(&[
-            "new-session",
-            "-d",
-            "-s",
-            "mon",
-            "-x",
-            "100",
-            "-y",
-            "34",
-            &shell,
-        ]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        tmux.wait("the title", |p| {
-            p.contains("headroomd 9.9.9 — profile speech")
-        });
-        assert_eq!(tmux.display("#{alternate_on}"), "1");
         let shell_pid: u32 = tmux.display("#{pane_pid}").parse().unwrap();
         let monitor = children_named(shell_pid, "headroom");
         assert_eq!(monitor.len(), 1, "{monitor:?}");
