@@ -881,10 +881,10 @@ impl Agc {
         self.pos = 0;
         let p = self.params;
         let dt = self.dt;
-        let target = finite_clamp(p.target_lufs, -16.0, LUFS_FLOOR as f32, 0.0) as f64;
+        let target = self.target_lufs();
         let gate =
             finite_clamp(p.silence_gate_lufs, -60.0, -100.0, 0.0).max(LUFS_FLOOR as f32) as f64;
-        let max_boost = finite_clamp(p.max_boost_db, 18.0, 0.0, 60.0) as f64;
+        let max_boost = self.max_boost_db();
         let max_cut = finite_clamp(p.max_cut_db, 24.0, 0.0, 90.0) as f64;
         let rise = finite_clamp(p.rise_db_per_s, 3.0, 0.01, 1000.0) as f64;
         let fall = finite_clamp(p.fall_db_per_s, 10.0, 0.01, 1000.0) as f64;
@@ -1339,6 +1339,16 @@ impl Agc {
         ((self.below_s / self.reading_dt).round() as usize).min(HISTORY_LEN)
     }
 
+    /// The target in force, LUFS (the parameter, made finite and in range).
+    fn target_lufs(&self) -> f64 {
+        finite_clamp(self.params.target_lufs, -16.0, LUFS_FLOOR as f32, 0.0) as f64
+    }
+
+    /// The largest boost in force, dB (the parameter, made finite and in range).
+    fn max_boost_db(&self) -> f64 {
+        finite_clamp(self.params.max_boost_db, 18.0, 0.0, 60.0) as f64
+    }
+
     /// Whether the sound heard since the programme was last heard, quieter than the
     /// relative gate, is a new programme.
     fn adopt(&self, gate: f64, window_s: f64) -> bool {
@@ -1387,11 +1397,8 @@ impl Agc {
         // is never lifted onto the target (it rose 2.5–7 dB within a tenth of a second, 4 s
         // into a pause after a loud voice): it stays a pause, at the programme's gain.
         if self.win_len > 0 && self.spread(own) < STATIONARY_LU {
-            let p = &self.params;
-            let target = finite_clamp(p.target_lufs, -16.0, LUFS_FLOOR as f32, 0.0) as f64;
-            let boost =
-                (finite_clamp(p.max_boost_db, 18.0, 0.0, 60.0) as f64).min(STEADY_MAX_BOOST_DB);
-            if (target - now).min(boost) > self.gain_db {
+            let boost = self.max_boost_db().min(STEADY_MAX_BOOST_DB);
+            if (self.target_lufs() - now).min(boost) > self.gain_db {
                 return false;
             }
         }
