@@ -760,6 +760,13 @@ impl Agc {
         }
     }
 
+    /// The fast level of the input at the last control point: its mean square over the last
+    /// [`FAST_WINDOW_S`] before the gain, in LUFS through the learnt K-weighting correction
+    /// (digital silence reads about −100). Real-time safe.
+    pub fn fast_lufs(&self) -> f64 {
+        self.last_fast
+    }
+
     /// K-weighted minus unweighted loudness of the input (learnt from the meter readings),
     /// LU: turns a mean square into an estimate of loudness. Real-time safe.
     pub fn k_correction_lu(&self) -> f64 {

@@ -75,6 +75,12 @@ use crate::util::{db_to_lin, db_to_lin64, detect_avx, one_pole_alpha, sanitize_a
 use crate::LUFS_FLOOR;
 
 /// Time constant of the measured loss (energy averages over programme time), s.
+/// Fast level (the AGC's, 20 ms) at and under which the input is digital silence or the last
+/// bit of a dither rather than a pause with sound in it, LUFS: the compressor's pause floor
+/// ([`Chain::update_pause_floor`]) protects nothing there, and the compressor releases as
+/// before.
+const PAUSE_MIN_LUFS: f64 = -90.0;
+
 const LOSS_TAU_S: f64 = 1.0;
 
 /// After a programme change the loss is re-learnt with this time constant, s …
@@ -555,6 +561,7 @@ impl Chain {
                         + self.compressor.ceiling_db(),
                 );
                 self.agc.control(self.agc_m, self.agc_sb, fresh);
+                self.update_pause_floor();
                 // How far the gains in front of the loudness ceiling move at this control
                 // point (see below), dB.
                 let mut moved_db = 0.0;
@@ -1124,6 +1131,28 @@ impl Chain {
             0.0
         };
         self.compressor.set_min_reduction_db(min_gr);
+    }
+
+    /// At every control point: input whose fast level (20 ms) lies more than the relative
+    /// gate under the programme estimate, with sound in it (over [`PAUSE_MIN_LUFS`]), is a
+    /// pause (room noise between sentences, a breath, the gap between two words), and the
+    /// compressor's release stops at the automatic makeup while it lasts
+    /// ([`Compressor::set_pause_floor_db`]): the pause keeps the programme's gain. Released
+    /// to its curve, the compressor let the makeup lift the noise in every pause by the
+    /// reduction the speech asked for (night: room noise 12 LU under a quiet voice came
+    /// out 5–6.5 LU under it). Real-time safe.
+    fn update_pause_floor(&mut self) {
+        let fast = self.agc.fast_lufs();
+        let pause = self.params.agc.enabled
+            && self.params.compressor.enabled
+            && fast > PAUSE_MIN_LUFS
+            && fast < f64::from(self.agc.programme_lufs()) - crate::agc::RELATIVE_GATE_LU;
+        let floor = if pause {
+            self.compressor.auto_makeup_db()
+        } else {
+            0.0
+        };
+        self.compressor.set_pause_floor_db(floor);
     }
 
     /// Runs the dry delay line and the bypass crossfade over `seg`, whose dry input starts at

@@ -10,6 +10,11 @@
 //! (counted from the last reset, not from call boundaries) and ramped linearly sample by
 //! sample in between, so the output is identical however the input is split into blocks.
 //!
+//! Two floors handed in by the chain bound the release: the reduction never falls under
+//! [`Compressor::set_min_reduction_db`]'s, and while the chain hears a pause (sound far
+//! under the programme) it is released no further than [`Compressor::set_pause_floor_db`]'s
+//! (the automatic makeup), so the noise between sentences keeps the programme's gain.
+//!
 //! Parameter changes (threshold, ratio, knee, makeup, enable) go through the same smoothing:
 //! no gain jumps.
 
@@ -72,6 +77,9 @@ pub struct Compressor {
     /// sound far under the programme is lifted by the makeup at most this much less than
     /// the programme's own reduction (see [`Compressor::set_min_reduction_db`]).
     min_gr_db: f64,
+    /// Reduction the release stops at while the sound is a pause under the programme, dB
+    /// (≥ 0; 0: none), handed in by the chain (see [`Compressor::set_pause_floor_db`]).
+    pause_floor_db: f64,
     /// Static (curve) gain reduction for the detected level at the last two control points,
     /// dB: what the compressor takes away once its attack and release have settled.
     static_prev_db: f64,
@@ -128,6 +136,7 @@ impl Compressor {
             auto_makeup_db: 0.0,
             ceiling_db: 0.0,
             min_gr_db: 0.0,
+            pause_floor_db: 0.0,
             static_prev_db: 0.0,
             static_db: 0.0,
             static_prev_pow: 1.0,
@@ -161,6 +170,7 @@ impl Compressor {
         self.static_pow = 1.0;
         self.ceiling_db = 0.0;
         self.min_gr_db = 0.0;
+        self.pause_floor_db = 0.0;
         self.auto_makeup_db = 0.0;
         self.makeup_db = self.makeup_target();
         let g = db_to_lin(self.makeup_db as f32);
@@ -236,6 +246,21 @@ impl Compressor {
         };
     }
 
+    /// Sets the reduction the release stops at, dB (clamped to 0 … 60; 0 turns it off), from
+    /// the next control point on: while the chain hears a pause (sound far under the
+    /// programme: room noise between sentences) the reduction is released no further than
+    /// this, and never raised to it. The chain hands in the automatic makeup, so what lies
+    /// under the programme keeps the programme's gain instead of rising by the makeup the
+    /// programme's own reduction asked for (noise between sentences would otherwise come
+    /// up as the compressor releases: breathing). Real-time safe.
+    pub fn set_pause_floor_db(&mut self, db: f64) {
+        self.pause_floor_db = if db.is_finite() {
+            db.clamp(0.0, 60.0)
+        } else {
+            0.0
+        };
+    }
+
     /// The loudness-ceiling gain in force, dB. Real-time safe.
     pub fn ceiling_db(&self) -> f64 {
         self.ceiling_db
@@ -293,7 +318,7 @@ impl Compressor {
             }
         }
         let held = self.step_peaks.iter().fold(0.0f32, |a, &b| a.max(b));
-        let target = if self.params.enabled && held > self.knee_floor {
+        let mut target = if self.params.enabled && held > self.knee_floor {
             let level_db = 20.0 * self.log_held.get(held as f64, f64::log10);
             Self::static_gain_reduction_db(&self.params, level_db).max(self.min_gr_db)
         } else if self.params.enabled {
@@ -301,6 +326,10 @@ impl Compressor {
         } else {
             0.0
         };
+        if self.params.enabled && target < self.gr_db && self.pause_floor_db > 0.0 {
+            // A pause: released no further than the floor (and not raised to it).
+            target = target.max(self.gr_db.min(self.pause_floor_db));
+        }
         self.static_prev_db = self.static_db;
         self.static_prev_pow = self.static_pow;
         if target.to_bits() != self.static_db.to_bits() {
@@ -810,5 +839,56 @@ mod tests {
         c.process(&mut buf);
         assert!(c.gain_reduction_db() < 1e-3, "{}", c.gain_reduction_db());
         assert!((buf[143_000] - tone(143_000)).abs() < 1e-4);
+    }
+
+    #[test]
+    fn a_pause_floor_stops_the_release_and_never_raises_the_reduction() {
+        let p = CompressorParams {
+            threshold_db: -20.0,
+            ratio: 4.0,
+            knee_db: 0.0,
+            release_ms: 100.0,
+            ..Default::default()
+        };
+        let tone = |n: usize, amp: f32| amp * (n as f32 * 2.0 * std::f32::consts::PI / 48.0).sin();
+        // A tone 14 dB over the threshold (10.5 dB reduction), then one 30 dB quieter: the
+        // reduction releases to 0 without a floor, stops at the floor with one.
+        let run = |floor: f64| {
+            let mut c = Compressor::new(48_000, 1, &p);
+            let mut loud: Vec<f32> = (0..48_000).map(|n| tone(n, 0.5)).collect();
+            c.process(&mut loud);
+            let before = c.gain_reduction_db();
+            c.set_pause_floor_db(floor);
+            let mut quiet: Vec<f32> = (0..48_000).map(|n| tone(n, 0.0158)).collect();
+            c.process(&mut quiet);
+            (before, c.gain_reduction_db())
+        };
+        let (before, free) = run(0.0);
+        assert!(before > 10.0 && free < 0.01, "{before} → {free}");
+        let (_, held) = run(6.0);
+        assert!(
+            (held - 6.0).abs() < 1e-3,
+            "released to {held} with a floor of 6 dB"
+        );
+        // A floor above the reduction in force holds it where it is: never raised to it.
+        let (_, held) = run(20.0);
+        assert!(
+            (held - before).abs() < 1e-3,
+            "{before} → {held} with a floor of 20 dB"
+        );
+        // Off again, the release goes on; a sound over the floor's level is still caught.
+        let mut c = Compressor::new(48_000, 1, &p);
+        c.set_pause_floor_db(6.0);
+        let mut quiet: Vec<f32> = (0..48_000).map(|n| tone(n, 0.0158)).collect();
+        c.process(&mut quiet);
+        assert!(c.gain_reduction_db() < 1e-9, "{}", c.gain_reduction_db());
+        let mut loud: Vec<f32> = (0..48_000).map(|n| tone(n, 0.5)).collect();
+        c.process(&mut loud);
+        assert!(c.gain_reduction_db() > 10.0, "{}", c.gain_reduction_db());
+        c.set_pause_floor_db(0.0);
+        c.process(&mut quiet);
+        assert!(c.gain_reduction_db() < 0.01, "{}", c.gain_reduction_db());
+        c.set_pause_floor_db(f64::NAN);
+        assert_eq!(c.pause_floor_db, 0.0);
     }
 }

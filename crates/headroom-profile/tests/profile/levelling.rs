@@ -135,8 +135,8 @@ fn a_quiet_voice_is_lifted_and_room_noise_between_sentences_is_not() {
                 // speech and default profiles keep noise 25–30 LU under the voice at least
                 // 19 LU under, night (firmer) 18. (The makeup holds through a pause, as it
                 // must for the voice after it: it used to fall in each pause, and the voice
-                // came back low. The noise in a pause keeps the voice's makeup, 3–4 dB with
-                // the speech profile's compressor.)
+                // came back low. The compressor's release stops at the makeup in a pause, so
+                // the noise keeps about the voice's gain: see the next test.)
                 let under = if name == "night" { 18.0 } else { 19.0 };
                 assert!(
                     noise <= voice - under,
@@ -144,6 +144,51 @@ fn a_quiet_voice_is_lifted_and_room_noise_between_sentences_is_not() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn room_noise_close_under_a_quiet_voice_keeps_its_distance() {
+    // A quiet voice (−40 LUFS) over room noise only 12 LU under it (a laptop's microphone).
+    // Lifted onto the target, the voice is compressed and its makeup lifts everything; the
+    // compressor released in every pause (and in the gaps between words) and the makeup
+    // then lifted the noise by the reduction the voice had asked for: on average over the
+    // pauses the noise came out 5.8 LU closer to the voice with `night`, 3.8 with
+    // `speech`, 2.1 with `default`. The release stops at the makeup in a pause now (the
+    // fast level more than the relative gate under the programme): 3.6, 2.7 and 1.3 (what
+    // is left is the release within the last syllable, before the pause is heard).
+    let (x, pauses) = speech_with_room_noise(-40.0, 12.0, 6.0);
+    let secs = x.len() as f64 / (RATE as f64 * CH as f64);
+    for (name, most) in [
+        ("default", 1.8),
+        ("speech", 3.3),
+        ("night", 4.2),
+        ("music", 0.5),
+    ] {
+        let p = shipped(name);
+        let out = run_aligned(&p, &x);
+        let gap = |s: &[f32], a: f64, b: f64| {
+            integrated_between(s, 5.0, secs) - integrated_between(s, a + 0.5, b - 0.05)
+        };
+        let closer: Vec<f64> = pauses
+            .iter()
+            .skip(1)
+            .filter(|&&(a, b)| b - a >= 1.0)
+            .map(|&(a, b)| {
+                let (before, after) = (gap(&x, a, b), gap(&out, a, b));
+                eprintln!(
+                    "{name}: pause {a:.1}-{b:.1} s: noise {before:.1} LU under the voice → {after:.1}"
+                );
+                before - after
+            })
+            .collect();
+        assert!(closer.len() >= 5, "{name}: {} pauses", closer.len());
+        let mean = closer.iter().sum::<f64>() / closer.len() as f64;
+        eprintln!("{name}: the noise comes out {mean:.2} LU closer to the voice on average");
+        assert!(
+            mean <= most,
+            "{name}: the noise in the pauses came out {mean:.2} LU closer to the voice"
+        );
     }
 }
 
