@@ -480,7 +480,8 @@ pub enum MarkKind {
     Started,
     /// The daemon stopped.
     Stopped,
-    /// Bypass turned on or off.
+    /// The bypass in force turned on or off (by a request, a reset or a profile; setting it
+    /// to what it already is marks nothing).
     Bypass,
     /// Another profile became active (or the active one was reloaded).
     Profile,

@@ -1,9 +1,7 @@
 //! `history`: the per-second samples the engine records on its tick, and the marks it
 //! records from what it publishes (restarts, bypass, profile changes, alerts).
 
-use headroom_ipc::{
-    Event, HistoryMark, IpcError, MarkKind, Response, SettingValue, HISTORY_PAGE_SAMPLES,
-};
+use headroom_ipc::{Event, HistoryMark, IpcError, MarkKind, Response, HISTORY_PAGE_SAMPLES};
 
 use super::Engine;
 use crate::control::convert::sample_to_wire;
@@ -40,7 +38,8 @@ pub(super) fn query(
     }))
 }
 
-/// The history mark for a published event, if it marks a moment worth keeping.
+/// The history mark for a published event, if it marks a moment worth keeping. (Bypass is
+/// marked when the bypass in force changes: [`Engine::note_bypass`].)
 pub fn mark_for(event: &Event, unix_ms: u64) -> Option<HistoryMark> {
     let (kind, text) = match event {
         Event::DaemonStarted(d) => (
@@ -52,13 +51,6 @@ pub fn mark_for(event: &Event, unix_ms: u64) -> Option<HistoryMark> {
             format!("headroomd stopped ({})", d.reason),
         ),
         Event::ProfileChanged(p) => (MarkKind::Profile, format!("profile {}", p.name)),
-        Event::SettingChanged(c) if c.key == "bypass" => match c.value {
-            SettingValue::Bool(on) => (
-                MarkKind::Bypass,
-                format!("bypass {}", if on { "on" } else { "off" }),
-            ),
-            _ => return None,
-        },
         Event::AlertRaised(a) => (MarkKind::Alert, format!("{}: {}", a.kind, a.message)),
         Event::AlertCleared(c) => (
             MarkKind::Cleared,
@@ -80,6 +72,26 @@ impl Engine {
             if let Err(e) = self.history.mark(m) {
                 tracing::debug!("history marks: {e}");
             }
+        }
+    }
+
+    /// Keeps a `bypass on` / `bypass off` mark when the bypass in force changed (by
+    /// `bypass`, a setting, a reset, another profile or an edited file). Setting it to what
+    /// it already is marks nothing: `setting reset --all` after two toggles put a second
+    /// `bypass off` in the history.
+    pub(super) fn note_bypass(&mut self) {
+        let on = self.params.bypass;
+        if on == self.marked_bypass {
+            return;
+        }
+        self.marked_bypass = on;
+        let mark = HistoryMark {
+            unix_ms: now_unix_ms(),
+            kind: MarkKind::Bypass,
+            text: format!("bypass {}", if on { "on" } else { "off" }),
+        };
+        if let Err(e) = self.history.mark(mark) {
+            tracing::debug!("history marks: {e}");
         }
     }
 

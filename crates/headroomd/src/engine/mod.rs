@@ -126,6 +126,9 @@ pub struct Engine {
     params: ChainParams,
     /// `--bypass` on the command line: bypass regardless of profile and overrides.
     force_bypass: bool,
+    /// The bypass in force when the history last marked it (or at the start): a mark is
+    /// kept when it changes, not for every request that sets it again.
+    marked_bypass: bool,
     /// `--real-sink` on the command line: wins over the profile.
     cli_real_sink: Option<String>,
     /// `--promote-default` on the command line: promote regardless of profile and overrides.
@@ -206,6 +209,7 @@ impl Engine {
         );
         Engine {
             started: Instant::now(),
+            marked_bypass: params.bypass,
             params,
             store,
             bus,
@@ -270,6 +274,7 @@ impl Engine {
                 self.note_event(e);
             }
         }
+        self.note_bypass();
         out
     }
 

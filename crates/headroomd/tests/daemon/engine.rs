@@ -966,3 +966,53 @@ fn config_typos_show_in_status_and_the_reload_reply() {
     assert!(!out.iter().any(|o| matches!(o, Output::Warning(_))));
     assert!(status(&mut rig).config_warnings.is_empty());
 }
+
+#[test]
+fn the_history_marks_bypass_only_when_it_changes() {
+    // Two toggles leave bypass off but overridden; `setting reset --all` then, and setting
+    // it off again, change nothing in force: they used to add a `bypass off` mark each.
+    // A profile that turns it on is marked as well.
+    let mut rig = Rig::new(DaemonConfig::default());
+    let bypass = |rig: &mut Rig, mode: BypassMode| rig.request(Request::BypassSet { mode }).1;
+    bypass(&mut rig, BypassMode::Toggle).unwrap();
+    bypass(&mut rig, BypassMode::Toggle).unwrap();
+    rig.request(Request::SettingReset {
+        key: None,
+        all: true,
+    })
+    .1
+    .unwrap();
+    bypass(&mut rig, BypassMode::Off).unwrap();
+    rig.request(Request::SettingSet {
+        key: "bypass".into(),
+        value: SettingValue::Bool(false),
+    })
+    .1
+    .unwrap();
+    rig.request(Request::SettingSet {
+        key: "bypass".into(),
+        value: SettingValue::Bool(true),
+    })
+    .1
+    .unwrap();
+    bypass(&mut rig, BypassMode::On).unwrap();
+    let (_, r) = rig.request(Request::History {
+        since_secs: None,
+        from_unix_ms: None,
+    });
+    let Ok(Response::History(h)) = r else {
+        panic!("{r:?}")
+    };
+    let marks: Vec<&str> = h
+        .marks
+        .iter()
+        .filter(|m| m.kind == headroom_ipc::MarkKind::Bypass)
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(
+        marks,
+        ["bypass on", "bypass off", "bypass on"],
+        "{:?}",
+        h.marks
+    );
+}
