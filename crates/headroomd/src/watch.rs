@@ -92,11 +92,12 @@ pub struct Observation<'a> {
 pub enum SessionFact {
     /// WirePlumber is gone.
     WirePlumberMissing,
-    /// WirePlumber is back.
+    /// WirePlumber is back (the session is judged next: [`SessionFact::Whole`] or
+    /// [`SessionFact::Incomplete`]).
     WirePlumberBack,
     /// WirePlumber does not link the bus.
     Incomplete,
-    /// The bus is linked again.
+    /// The bus is linked again (or linked once WirePlumber is back).
     Whole,
     /// A new connection to PipeWire: the last session's facts are void (the PipeWire
     /// thread reports this one's anew, after its grace times).
@@ -192,6 +193,9 @@ pub struct Watch {
     clips: Burst,
     wireplumber_missing: bool,
     session_incomplete: bool,
+    /// WirePlumber is back after it was missing, and whether it links the bus is not known
+    /// yet: the alert stays until it is.
+    session_judging: bool,
     active: BTreeMap<AlertKind, Alert>,
 }
 
@@ -390,23 +394,42 @@ impl Watch {
         let mut out = Vec::new();
         match fact {
             SessionFact::WirePlumberMissing => self.wireplumber_missing = true,
-            SessionFact::WirePlumberBack => self.wireplumber_missing = false,
-            SessionFact::Incomplete => self.session_incomplete = true,
-            SessionFact::Whole => self.session_incomplete = false,
+            SessionFact::WirePlumberBack => {
+                self.session_judging = self.wireplumber_missing;
+                self.wireplumber_missing = false;
+            }
+            SessionFact::Incomplete => {
+                self.session_incomplete = true;
+                self.session_judging = false;
+            }
+            SessionFact::Whole => {
+                self.session_incomplete = false;
+                self.session_judging = false;
+            }
             SessionFact::NewSession => {
                 self.wireplumber_missing = false;
                 self.session_incomplete = false;
+                self.session_judging = false;
             }
         }
-        let broken = self.wireplumber_missing || self.session_incomplete;
+        let broken = self.wireplumber_missing || self.session_incomplete || self.session_judging;
+        let message = if self.session_incomplete {
+            "WirePlumber does not link headroom's streams: restart PipeWire and WirePlumber together"
+        } else {
+            "WirePlumber is not running: streams cannot be routed"
+        };
         match (broken, self.is_active(AlertKind::SessionBroken)) {
             (true, false) => {
-                let message = if self.wireplumber_missing {
-                    "WirePlumber is not running: streams cannot be routed"
-                } else {
-                    "WirePlumber does not link headroom's streams: restart PipeWire and WirePlumber together"
-                };
                 self.raise(AlertKind::SessionBroken, message.into(), unix_ms, &mut out);
+            }
+            (true, true) => {
+                // One condition, one raise: WirePlumber back but not linking is the same
+                // broken session; the alert in force (status, snapshots) says what to do now.
+                if let Some(a) = self.active.get_mut(&AlertKind::SessionBroken) {
+                    if a.message != message {
+                        a.message = message.into();
+                    }
+                }
             }
             (false, true) => self.clear(
                 AlertKind::SessionBroken,
@@ -418,7 +441,7 @@ impl Watch {
                 unix_ms,
                 &mut out,
             ),
-            _ => {}
+            (false, false) => {}
         }
         out
     }

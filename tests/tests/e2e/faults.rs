@@ -218,11 +218,22 @@ fn output_follows_sink_removal_and_default_changes() {
 
 /// WirePlumber 0.4.13 restarted on its own breaks linking for every client: headroomd notices
 /// the session manager leaving and coming back, and warns when its bus is then left unlinked
-/// (or reports the bus linked again).
+/// (or reports the bus linked again). The `session_broken` alert is raised once and stays
+/// until the session is judged: not cleared when WirePlumber is merely back (it was, and
+/// raised again when the link did not come: two notifications for one broken session).
 #[test]
 fn wireplumber_restarted_alone_is_detected() {
+    use headroom_client::{Client, ClientError};
+    use headroom_ipc::{AlertKind, Event, Topic};
     let sb = Sandbox::start().expect("sandbox");
     let d = Daemon::start(&sb, &[]).expect("headroomd");
+    let socket =
+        std::path::PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
+    let mut sub = Client::connect_to(&socket)
+        .unwrap()
+        .subscribe(&[Topic::Alerts])
+        .unwrap();
+    sub.set_timeout(Some(Duration::from_millis(100))).unwrap();
     let pids = headroom_tests::daemon::sandbox_pids(&sb, "wireplumber");
     assert_eq!(
         pids.len(),
@@ -248,7 +259,24 @@ fn wireplumber_restarted_alone_is_detected() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // The session_broken alert's events, as a subscriber sees them.
+    let mut events: Vec<(bool, String)> = Vec::new();
+    let mut drain = |events: &mut Vec<(bool, String)>| loop {
+        match sub.next() {
+            Some(Ok(Event::AlertRaised(a))) if a.kind == AlertKind::SessionBroken => {
+                events.push((true, a.message))
+            }
+            Some(Ok(Event::AlertCleared(c))) if c.kind == AlertKind::SessionBroken => {
+                events.push((false, c.message))
+            }
+            Some(Ok(_)) => {}
+            Some(Err(ClientError::Timeout)) => return,
+            Some(Err(e)) => panic!("subscription: {e}"),
+            None => panic!("the daemon closed the subscription"),
+        }
+    };
     let outcome = wait_for("session manager back and judged", DEADLINE, || {
+        drain(&mut events);
         let log = d.log();
         if !log.contains("session manager is back") {
             return Ok(None);
@@ -258,10 +286,44 @@ fn wireplumber_restarted_alone_is_detected() {
         }
         Ok(bus_linked(&sb)?.then_some("linked"))
     });
-    let _ = wp.kill();
-    let _ = wp.wait();
     let outcome = with_log(&d, outcome).unwrap();
     println!("after a WirePlumber-only restart the bus is {outcome}");
+    if outcome == "linked" {
+        with_log(
+            &d,
+            wait_for("the alert cleared", DEADLINE, || {
+                drain(&mut events);
+                Ok(events.iter().any(|(raised, _)| !raised).then_some(()))
+            }),
+        )
+        .unwrap();
+    } else {
+        // Another second of events: nothing clears while nothing is linked.
+        let until = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < until {
+            drain(&mut events);
+        }
+        let status = Client::connect_to(&socket).unwrap().status().unwrap();
+        let alert = status
+            .alerts
+            .iter()
+            .find(|a| a.kind == AlertKind::SessionBroken);
+        assert!(
+            alert.is_some_and(|a| a
+                .message
+                .contains("restart PipeWire and WirePlumber together")),
+            "{:?}",
+            status.alerts
+        );
+    }
+    let _ = wp.kill();
+    let _ = wp.wait();
+    println!("session_broken events: {events:?}");
+    let raised = events.iter().filter(|(r, _)| *r).count();
+    let cleared = events.len() - raised;
+    assert_eq!(raised, 1, "{events:?}");
+    assert_eq!(cleared, usize::from(outcome == "linked"), "{events:?}");
+    assert!(events[0].0, "{events:?}");
 }
 
 /// On SIGTERM the daemon moves the streams it routed back (deletes their `target.object`):

@@ -226,12 +226,14 @@ pub enum PwEvent {
     },
     /// No session manager: the `default` metadata is missing, nothing gets linked.
     WirePlumberMissing,
-    /// The session manager is back (the `default` metadata exists again).
+    /// The session manager is back (the `default` metadata exists again); whether it links
+    /// the bus follows ([`PwEvent::SessionWhole`] or [`PwEvent::SessionIncomplete`]).
     WirePlumberBack,
     /// The session manager is up but does not link the bus (WirePlumber restarted on its own
     /// breaks linking until PipeWire and WirePlumber are restarted together).
     SessionIncomplete,
-    /// The bus is linked again after [`PwEvent::SessionIncomplete`].
+    /// The bus is linked again after [`PwEvent::SessionIncomplete`], or the session is whole
+    /// once the session manager is back after [`PwEvent::WirePlumberMissing`].
     SessionWhole,
 }
 

@@ -164,6 +164,7 @@ impl State {
                         self.wp_missing_since = None;
                         if self.wp_missing_reported {
                             self.wp_missing_reported = false;
+                            self.judge_after_back = true;
                             tracing::info!("session manager is back (default metadata present)");
                             self.emit(PwEvent::WirePlumberBack);
                         }

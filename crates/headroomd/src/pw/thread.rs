@@ -111,6 +111,10 @@ pub(super) struct State {
     pub(super) wp_missing_reported: bool,
     pub(super) unlinked_since: Option<Instant>,
     pub(super) incomplete_reported: bool,
+    /// The session manager came back after it was reported missing: the session is judged
+    /// (linked: [`PwEvent::SessionWhole`]; not linked within the grace:
+    /// [`PwEvent::SessionIncomplete`]) before the alert may clear.
+    pub(super) judge_after_back: bool,
     pub(super) shutting_down: Option<Instant>,
     /// Node ids whose first full info was reported.
     pub(super) announced: BTreeSet<u32>,
@@ -171,6 +175,7 @@ pub(super) fn run(
             wp_missing_reported: false,
             unlinked_since: None,
             incomplete_reported: false,
+            judge_after_back: false,
             shutting_down: None,
             announced: BTreeSet::new(),
             stream_volumes: BTreeMap::new(),
@@ -253,6 +258,7 @@ impl State {
             && bus.created.elapsed() > Duration::from_secs(2)
             && (self.wp_missing_since.is_none() || self.wp_missing_reported)
             && (self.unlinked_since.is_none() || self.incomplete_reported)
+            && !self.judge_after_back
     }
 
     pub(super) fn emit(&self, ev: PwEvent) {
@@ -311,6 +317,7 @@ impl State {
         self.wp_missing_reported = false;
         self.unlinked_since = None;
         self.incomplete_reported = false;
+        self.judge_after_back = false;
         self.backoff = BACKOFF_MIN;
         self.reconnect_at = Instant::now() + BACKOFF_MIN;
         self.disconnected_reported = true;
@@ -524,6 +531,7 @@ impl State {
             let since = *self.unlinked_since.get_or_insert(now);
             if !self.incomplete_reported && now.duration_since(since) > LINK_GRACE {
                 self.incomplete_reported = true;
+                self.judge_after_back = false;
                 tracing::warn!(
                     "the session manager does not link {PLAYBACK_NODE_NAME} to {:?}: the session is \
                      incomplete (WirePlumber restarted on its own?). Restart PipeWire together \
@@ -537,7 +545,12 @@ impl State {
             self.unlinked_since = None;
             if linked && self.incomplete_reported {
                 self.incomplete_reported = false;
+                self.judge_after_back = false;
                 tracing::info!("the bus is linked again");
+                self.emit(PwEvent::SessionWhole);
+            } else if self.judge_after_back {
+                self.judge_after_back = false;
+                tracing::info!("the session is whole with the session manager back");
                 self.emit(PwEvent::SessionWhole);
             }
         }

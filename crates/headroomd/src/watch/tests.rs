@@ -354,6 +354,45 @@ fn session_and_profile_alerts_follow_their_facts_without_repeats() {
     assert_ne!(w.state(), StateWord::Degraded);
     assert!(w.session(SessionFact::NewSession, 5).is_empty());
 
+    // WirePlumber restarted on its own: gone, back, then judged. Back is no end of the
+    // condition until the bus is seen linked (it used to clear at once and be raised again
+    // when the link did not come: two notifications for one broken session); not linked,
+    // the alert in force gives the advice that fits.
+    assert_eq!(
+        raised(&w.session(SessionFact::WirePlumberMissing, 6)),
+        [AlertKind::SessionBroken]
+    );
+    assert!(w.session(SessionFact::WirePlumberBack, 7).is_empty());
+    assert!(w.is_active(AlertKind::SessionBroken));
+    assert!(w.session(SessionFact::Incomplete, 8).is_empty());
+    let advice = w
+        .active()
+        .into_iter()
+        .find(|a| a.kind == AlertKind::SessionBroken);
+    assert!(
+        advice.is_some_and(|a| a
+            .message
+            .contains("restart PipeWire and WirePlumber together")),
+        "{:?}",
+        w.active()
+    );
+    assert_eq!(
+        cleared(&w.session(SessionFact::Whole, 9)),
+        [AlertKind::SessionBroken]
+    );
+    // Back and linked: one clear.
+    assert_eq!(
+        raised(&w.session(SessionFact::WirePlumberMissing, 10)),
+        [AlertKind::SessionBroken]
+    );
+    assert!(w.session(SessionFact::WirePlumberBack, 11).is_empty());
+    assert_eq!(
+        cleared(&w.session(SessionFact::Whole, 12)),
+        [AlertKind::SessionBroken]
+    );
+    assert!(w.session(SessionFact::WirePlumberBack, 13).is_empty());
+    assert!(!w.is_active(AlertKind::SessionBroken));
+
     let e = w.profile(Some("night.toml:3:14: expected a number".into()), 6);
     assert_eq!(raised(&e), [AlertKind::ProfileError]);
     assert!(w
