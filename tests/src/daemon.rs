@@ -93,10 +93,16 @@ impl Daemon {
 
     /// Sends SIGTERM and waits (up to 5 s) for a clean exit; returns the log.
     pub fn terminate(&mut self) -> Result<String> {
+        self.stop_with(libc::SIGTERM)
+    }
+
+    /// Sends `signal` and waits (up to 5 s) for a clean exit, as [`Daemon::terminate`] does
+    /// for SIGTERM; returns the log.
+    pub fn stop_with(&mut self, signal: i32) -> Result<String> {
         let mut c = self.child.take().ok_or_else(|| anyhow!("not running"))?;
         // SAFETY: kill(2) on our own unreaped child.
         unsafe {
-            libc::kill(c.id() as i32, libc::SIGTERM);
+            libc::kill(c.id() as i32, signal);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
@@ -109,7 +115,10 @@ impl Daemon {
             if Instant::now() > deadline {
                 let _ = c.kill();
                 let _ = c.wait();
-                bail!("headroomd ignored SIGTERM for 5 s; log:\n{}", self.log());
+                bail!(
+                    "headroomd ignored signal {signal} for 5 s; log:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }

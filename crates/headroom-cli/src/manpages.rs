@@ -308,8 +308,10 @@ pub fn headroomd_page(out: &mut dyn Write) -> std::io::Result<()> {
     roff.control("SH", ["SIGNALS"]);
     paragraphs(
         &mut roff,
-        "SIGTERM and SIGINT stop the daemon cleanly: stream volumes restored, streams moved \
-         back, the sink removed, the history written.",
+        "SIGTERM, SIGINT and SIGHUP (the terminal it runs in closed) stop the daemon cleanly: \
+         stream volumes restored, streams moved back, the sink removed, the history written. \
+         After SIGKILL the streams playing then keep their Layer A volume until headroomd \
+         runs again (the systemd unit restarts it after a crash).",
     );
     roff.control("SH", ["EXIT STATUS"]);
     paragraphs(

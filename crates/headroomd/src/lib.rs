@@ -62,7 +62,7 @@ pub fn fix_malloc_mmap_threshold() {
     }
 }
 
-/// Blocks SIGTERM and SIGINT in the calling thread; threads spawned afterwards inherit the
+/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread; threads spawned afterwards inherit the
 /// mask, so the signals stay pending until [`spawn_signal_waiter`] takes them. Call it first
 /// thing in `main`, before any thread exists.
 pub fn block_shutdown_signals() -> anyhow::Result<()> {
@@ -74,10 +74,13 @@ fn shutdown_sigset() -> nix::sys::signal::SigSet {
     let mut set = nix::sys::signal::SigSet::empty();
     set.add(nix::sys::signal::Signal::SIGTERM);
     set.add(nix::sys::signal::Signal::SIGINT);
+    // A closed terminal: a daemon started in one stops as on SIGTERM (killed by the default
+    // action, it left the streams' Layer A volumes behind).
+    set.add(nix::sys::signal::Signal::SIGHUP);
     set
 }
 
-/// Spawns a thread that waits (`sigwait`) for SIGTERM or SIGINT and calls `on_signal` once,
+/// Spawns a thread that waits (`sigwait`) for SIGTERM, SIGINT or SIGHUP and calls `on_signal` once,
 /// with the signal's name. Needs [`block_shutdown_signals`] to have run first.
 pub fn spawn_signal_waiter(
     on_signal: impl FnOnce(&'static str) + Send + 'static,
@@ -90,7 +93,7 @@ pub fn spawn_signal_waiter(
         })
 }
 
-/// Runs the daemon until SIGTERM/SIGINT (see [`engine::run`]): the control socket, the
+/// Runs the daemon until SIGTERM/SIGINT/SIGHUP (see [`engine::run`]): the control socket, the
 /// PipeWire bus, routing, profiles with hot reload, and metrics history.
 pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
     engine::run(config)

@@ -2,7 +2,7 @@
 //!
 //! [`run`] is the daemon: it builds the engine's parts (profile store, PipeWire bus, control
 //! socket, file watcher, signal waiter, history), then feeds the engine on the calling thread
-//! until SIGTERM/SIGINT. [`EngineThread`] does the same feeding on a thread of its own, for
+//! until SIGTERM/SIGINT/SIGHUP. [`EngineThread`] does the same feeding on a thread of its own, for
 //! tests that run a real engine in-process (with a real bus, or with none at all).
 
 use std::path::{Path, PathBuf};
@@ -290,7 +290,7 @@ fn serve(
 
 /// Runs the daemon: takes the instance lock in the state directory and binds the control
 /// socket (refusing to start when another headroomd holds either, see [`crate::instance`]),
-/// starts the PipeWire bus and the profile watcher, and serves until SIGTERM or SIGINT.
+/// starts the PipeWire bus and the profile watcher, and serves until SIGTERM, SIGINT or SIGHUP.
 /// Call [`crate::block_shutdown_signals`] first, before any thread exists.
 pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
     let mut paths = StorePaths::from_env().context("finding the config directory")?;

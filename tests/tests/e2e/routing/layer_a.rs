@@ -262,3 +262,44 @@ fn mono_and_six_channel_apps_are_tapped_and_judged_like_stereo() {
     }
     drv.stop().unwrap();
 }
+
+/// headroomd started in a terminal that is then closed gets SIGHUP: it stops as on SIGTERM
+/// and gives the streams their volume back (killed by SIGHUP's default action, it left a
+/// quiet app lifted 12.5 dB for as long as the app played on).
+#[test]
+fn sighup_stops_cleanly_and_gives_the_streams_their_volume_back() {
+    let sb = Sandbox::start().expect("sandbox");
+    let mut b = DaemonBackend::start(&sb, None).expect("headroomd");
+    let loud = sb.path("loud.wav");
+    let quiet = sb.path("quiet.wav");
+    sine(1000.0, -8.0, 30.0).write(&loud).unwrap();
+    sine(1000.0, -30.0, 30.0).write(&quiet).unwrap();
+    let mut pl = play(&sb, &loud, "loud-app").unwrap();
+    let mut pq = play(&sb, &quiet, "quiet-app").unwrap();
+    let qid = wait_for("quiet stream", Duration::from_secs(5), || {
+        stream_id(&sb, "quiet-app")
+    })
+    .unwrap();
+    wait_for("the quiet app lifted", Duration::from_secs(15), || {
+        Ok(stream_volume(&sb, qid)?
+            .filter(|&v| db(v) > 6.0)
+            .map(|_| ()))
+    })
+    .unwrap();
+    let log = b.daemon.stop_with(libc::SIGHUP).unwrap();
+    assert!(log.contains("SIGHUP"), "no SIGHUP log line:\n{log}");
+    wait_for(
+        "the quiet app's volume back",
+        Duration::from_secs(5),
+        || {
+            Ok(stream_volume(&sb, qid)?
+                .filter(|&v| (v - 1.0).abs() < 1e-4)
+                .map(|_| ()))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e:#}: volume {:?}", stream_volume(&sb, qid)));
+    for p in [&mut pl, &mut pq] {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+}
