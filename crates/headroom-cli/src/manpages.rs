@@ -310,8 +310,8 @@ pub fn headroomd_page(out: &mut dyn Write) -> std::io::Result<()> {
         &mut roff,
         "SIGTERM, SIGINT and SIGHUP (the terminal it runs in closed) stop the daemon cleanly: \
          stream volumes restored, streams moved back, the sink removed, the history written. \
-         After SIGKILL the streams playing then keep their Layer A volume until headroomd \
-         runs again (the systemd unit restarts it after a crash).",
+         After SIGKILL or a crash its guard process (headroom-guard, started with it) puts \
+         the streams' Layer A volumes back at 1 and exits.",
     );
     roff.control("SH", ["EXIT STATUS"]);
     paragraphs(

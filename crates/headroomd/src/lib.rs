@@ -8,6 +8,7 @@ pub mod code_pages;
 pub mod control;
 pub mod engine;
 pub mod files;
+pub mod guard;
 pub mod history;
 pub mod instance;
 pub mod layer_a;

@@ -31,6 +31,8 @@ fn main() -> anyhow::Result<()> {
     // Before any thread exists, so every thread inherits the blocked mask.
     headroomd::block_shutdown_signals()?;
     let args = Args::parse();
+    // Still before any thread exists: the guard is a fork of this process.
+    let guard = headroomd::guard::start();
     let (filter, bad_filter) = log_filter(std::env::var("RUST_LOG").ok().as_deref());
     tracing_subscriber::registry()
         .with(
@@ -42,6 +44,9 @@ fn main() -> anyhow::Result<()> {
         .init();
     if let Some(why) = bad_filter {
         tracing::warn!("ignoring RUST_LOG ({why}); logging at info");
+    }
+    if let Err(e) = guard {
+        tracing::warn!("{e}: after SIGKILL or a crash the streams keep their Layer A volume");
     }
     headroomd::run(headroomd::DaemonConfig {
         config_path: args.config,

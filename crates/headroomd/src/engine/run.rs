@@ -402,6 +402,9 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
     );
     drop(rx);
     server.shutdown();
+    // Stopped cleanly: the streams' volumes are back (the engine's shutdown restored them
+    // before the bus stopped); the guard leaves them alone.
+    crate::guard::dismiss();
     Ok(())
 }
 

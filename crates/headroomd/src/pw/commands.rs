@@ -41,6 +41,8 @@ impl State {
                     Ok(bytes) => {
                         if let Some(pod) = Pod::from_bytes(&bytes) {
                             node.set_param(spa::param::ParamType::Props, 0, pod);
+                            // The guard puts it back at 1 if headroomd dies before it does.
+                            crate::guard::volume_set(node_id, volume.max(0.0));
                         }
                     }
                     Err(e) => tracing::warn!("{e}"),

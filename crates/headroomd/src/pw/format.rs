@@ -35,7 +35,7 @@ pub(super) fn format_pod() -> Result<Vec<u8>, String> {
 /// A Props param setting the stream's master `volume` to `volume`. Layer A owns this property
 /// and leaves `channelVolumes` alone: that is the volume desktop mixers (pavucontrol, wpctl,
 /// pipewire-pulse clients) set, and the stream's converter applies the product of the two.
-pub(super) fn volume_pod(volume: f32) -> Result<Vec<u8>, String> {
+pub(crate) fn volume_pod(volume: f32) -> Result<Vec<u8>, String> {
     spa::pod::serialize::PodSerializer::serialize(
         std::io::Cursor::new(Vec::new()),
         &spa::pod::Value::Object(spa::pod::Object {

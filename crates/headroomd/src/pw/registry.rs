@@ -216,6 +216,7 @@ impl State {
             self.sync_tap_links();
         }
         if node.is_some() {
+            crate::guard::node_gone(id);
             self.routed.remove(&id);
             self.announced.remove(&id);
             self.stream_volumes.remove(&id);

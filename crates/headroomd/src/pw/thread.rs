@@ -311,6 +311,8 @@ impl State {
         self.routed.clear();
         self.announced.clear();
         self.stream_volumes.clear();
+        // The nodes of the lost connection are gone with it.
+        crate::guard::forget_all();
         self.bus_ready_reported = false;
         self.bus_retry_at = None;
         self.wp_missing_since = None;

@@ -288,6 +288,12 @@ fn sighup_stops_cleanly_and_gives_the_streams_their_volume_back() {
     .unwrap();
     let log = b.daemon.stop_with(libc::SIGHUP).unwrap();
     assert!(log.contains("SIGHUP"), "no SIGHUP log line:\n{log}");
+    // A clean stop puts the volumes back itself: its guard leaves with it, doing nothing.
+    assert!(
+        headroom_tests::daemon::sandbox_pids(&sb, "headroom-guard").is_empty(),
+        "a guard outlived a clean stop"
+    );
+    assert!(!log.contains("headroom-guard:"), "{log}");
     wait_for(
         "the quiet app's volume back",
         Duration::from_secs(5),
@@ -298,6 +304,61 @@ fn sighup_stops_cleanly_and_gives_the_streams_their_volume_back() {
         },
     )
     .unwrap_or_else(|e| panic!("{e:#}: volume {:?}", stream_volume(&sb, qid)));
+    for p in [&mut pl, &mut pq] {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+}
+
+/// headroomd killed with SIGKILL (or crashed) cannot give the streams their volume back
+/// itself: its guard does (`headroom-guard`, forked at start) and then exits. A quiet app
+/// lifted 12.5 dB used to stay lifted for as long as it played on.
+#[test]
+fn after_sigkill_the_guard_gives_the_streams_their_volume_back() {
+    let sb = Sandbox::start().expect("sandbox");
+    let mut b = DaemonBackend::start(&sb, None).expect("headroomd");
+    let guards = || headroom_tests::daemon::sandbox_pids(&sb, "headroom-guard");
+    assert_eq!(guards().len(), 1, "one guard while headroomd runs");
+    let loud = sb.path("loud.wav");
+    let quiet = sb.path("quiet.wav");
+    sine(1000.0, -8.0, 30.0).write(&loud).unwrap();
+    sine(1000.0, -30.0, 30.0).write(&quiet).unwrap();
+    let mut pl = play(&sb, &loud, "loud-app").unwrap();
+    let mut pq = play(&sb, &quiet, "quiet-app").unwrap();
+    let (lid, qid) = wait_for("both streams", Duration::from_secs(5), || {
+        Ok(stream_id(&sb, "loud-app")?.zip(stream_id(&sb, "quiet-app")?))
+    })
+    .unwrap();
+    wait_for("the quiet app lifted", Duration::from_secs(15), || {
+        Ok(stream_volume(&sb, qid)?
+            .filter(|&v| db(v) > 6.0)
+            .map(|_| ()))
+    })
+    .unwrap();
+    b.daemon.kill9();
+    let at_one = |id: u32| -> anyhow::Result<bool> {
+        Ok(stream_volume(&sb, id)?.is_some_and(|v| (v - 1.0).abs() < 1e-4))
+    };
+    wait_for("both volumes back at 1", Duration::from_secs(5), || {
+        Ok((at_one(qid)? && at_one(lid)?).then_some(()))
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e:#}: volumes {:?} / {:?}\n{}",
+            stream_volume(&sb, lid),
+            stream_volume(&sb, qid),
+            b.daemon.log()
+        )
+    });
+    wait_for("the guard gone", Duration::from_secs(5), || {
+        Ok(guards().is_empty().then_some(()))
+    })
+    .unwrap();
+    assert!(
+        b.daemon.log().contains("headroom-guard: headroomd ended"),
+        "{}",
+        b.daemon.log()
+    );
     for p in [&mut pl, &mut pq] {
         let _ = p.kill();
         let _ = p.wait();
