@@ -39,7 +39,7 @@ pub(super) fn query(
 }
 
 /// The history mark for a published event, if it marks a moment worth keeping. (Bypass is
-/// marked when the bypass in force changes: [`Engine::note_bypass`].)
+/// marked when the bypass in force changes, by the engine itself.)
 pub fn mark_for(event: &Event, unix_ms: u64) -> Option<HistoryMark> {
     let (kind, text) = match event {
         Event::DaemonStarted(d) => (
