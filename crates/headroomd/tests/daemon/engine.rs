@@ -496,7 +496,8 @@ fn state_word_and_alerts_follow_meters_sink_and_bypass() {
     );
     assert!(status(&mut rig).alerts.is_empty());
 
-    // The session manager goes: DEGRADED and an alert at once; back: cleared.
+    // The session manager goes: DEGRADED and an alert at once; back, the alert stays until
+    // the bus is seen linked (the session judged whole): then cleared.
     rig.request(Request::BypassSet {
         mode: BypassMode::Off,
     })
@@ -509,6 +510,11 @@ fn state_word_and_alerts_follow_meters_sink_and_bypass() {
         .any(|e| matches!(e, Event::AlertRaised(a) if a.kind == AlertKind::SessionBroken)));
     assert_eq!(status(&mut rig).state, StateWord::Degraded);
     let out = rig.on(Input::Pw(headroomd::pw::PwEvent::WirePlumberBack));
+    assert!(!events(&out)
+        .iter()
+        .any(|e| matches!(e, Event::AlertCleared(_) | Event::AlertRaised(_))));
+    assert_eq!(status(&mut rig).state, StateWord::Degraded);
+    let out = rig.on(Input::Pw(headroomd::pw::PwEvent::SessionWhole));
     assert!(events(&out)
         .iter()
         .any(|e| matches!(e, Event::AlertCleared(c) if c.kind == AlertKind::SessionBroken)));
