@@ -38,6 +38,11 @@
 //!   held until all of these hold, and then the window starts over with that sound's
 //!   sub-blocks (after a quieter programme is adopted the gain may rise at
 //!   [`ADOPTED_RISE_DB_PER_S`]):
+//!   - after a gap (the window restarted at it), sound that is not steady (its first
+//!     [`JUDGE_BLOCKS`] full sub-blocks spread at least [`STATIONARY_LU`]) is judged at once
+//!     on its own sub-blocks: adopted when it is more than [`ADOPT_LU`] under `P` and
+//!     speech-like or above the noise floor (below) — no wait, no fade test (a fade does
+//!     not go on across silence); otherwise:
 //!   - it has lasted [`adopt_s`] (0.3 × `window_s`, 0.6 … 1.5 s) if it is *speech-like* (its
 //!     100 ms loudness spreads over at least [`SPEECH_LU`]: syllables and pauses, which noise
 //!     never does), otherwise [`STEADY_ADOPT_S`]; in a window longer than 5 s, unless a
@@ -1361,6 +1366,26 @@ impl Agc {
     fn adopt(&self, gate: f64, window_s: f64) -> bool {
         // Judge the quieter sound alone: its sub-blocks since the programme was last heard.
         let own = self.readings_below();
+        // Modulated sound after a gap (the window restarted at it: the next track, speech
+        // after a pause of silence that ended the music) follows a programme that has ended:
+        // it is judged as soon as its own first full sub-blocks are heard, with no wait for
+        // it to last and no fade test (a fade does not go on across silence). It waited the
+        // rules below (a fade test over 0.6 s of sound each side), and the first phrase of
+        // quiet speech after loud music and a second of silence came out 15–20 LU under the
+        // target. Steady sound (noise, hum) is still judged by them.
+        if self.win_len == 0 && self.sound_blocks() < own {
+            if let Some(s) = self.sound_spread(JUDGE_BLOCKS) {
+                if s >= STATIONARY_LU {
+                    let heard = self.sound_blocks().min(HISTORY_LEN);
+                    let Some(now) = gated_mean(self.hist_sb.newest_with_energy(0, heard), gate, 2)
+                    else {
+                        return false;
+                    };
+                    return now < self.level - ADOPT_LU
+                        && (s >= SPEECH_LU || now > self.floor + FLOOR_MARGIN_LU);
+                }
+            }
+        }
         let speech_like = own >= 4 && self.spread(own) >= SPEECH_LU;
         let short = if speech_like {
             adopt_s(window_s)
