@@ -19,7 +19,10 @@
 //!   LUFS, also "no measurement" / NaN), or more than [`RELATIVE_GATE_LU`] below the current
 //!   estimate, is silence: the gain is held and the step does not enter the estimate. A pause
 //!   never releases a reduction (the app does not come back at full level) nor a boost (its
-//!   room noise is not pumped), and fade-outs do not count as "calm".
+//!   room noise is not pumped), and fade-outs do not count as "calm". Sound that stays under
+//!   the relative gate for [`QUIET_RELEASE_S`] (not silence) is quieter content, the loud
+//!   part over: a reduction is then released at `release_db_per_s` (never turned into a
+//!   boost), so a loud intro's cut does not stay on the quiet speech after it.
 //! * The stream's loudness `L_raw` is the mean energy of the compensated momentary readings
 //!   of the last 3 s of *active* steps (a short-term loudness that skips pauses).
 //! * **Alone** (no other tapped stream active): the wanted gain is
@@ -56,6 +59,12 @@ pub const GATE_LUFS: f64 = headroom_core::LUFS_FLOOR;
 /// A step more than this below the current loudness estimate is a pause or a fade: the
 /// reduction freezes, LU.
 pub const RELATIVE_GATE_LU: f64 = 20.0;
+
+/// Sound that stays more than [`RELATIVE_GATE_LU`] under the estimate (not silence) for this
+/// long is quieter content, not a pause: a reduction made for the loud content is released,
+/// s. (Held for good, a loud intro's cut stayed on the quiet speech after it for as long as
+/// the stream played.)
+pub const QUIET_RELEASE_S: f32 = 3.0;
 
 /// Window of the loudness estimate (active time), s.
 const ESTIMATE_S: f32 = 3.0;
@@ -172,6 +181,8 @@ pub struct LayerA {
     user_pow: f64,
     /// Unity was sent for bypass ([`LayerA::unity_to_send`]) and not yet undone.
     at_unity: bool,
+    /// How long the sound has stayed under the relative gate (silence not counted), s.
+    quiet_s: f32,
     last_short_term: Option<f64>,
 }
 
@@ -186,6 +197,7 @@ impl LayerA {
             last_sent_db: None,
             user_pow: 1.0,
             at_unity: false,
+            quiet_s: 0.0,
             last_short_term: None,
         }
     }
@@ -294,9 +306,17 @@ impl LayerA {
         let raw_m = m - 10.0 * comp.log10();
         if let Some(l) = self.raw_lufs() {
             if raw_m < l - RELATIVE_GATE_LU {
-                return -self.gain_db; // a pause or fade: hold
+                // A pause or fade: hold — unless it has lasted: quieter content, whose
+                // reduction (made for the loud part) is released, never turned into a boost.
+                self.quiet_s += dt;
+                if self.quiet_s >= QUIET_RELEASE_S && self.gain_db < 0.0 {
+                    let release = finite_or(self.params.release_db_per_s, 0.0).max(0.0) * dt;
+                    self.gain_db = (self.gain_db + release).min(0.0);
+                }
+                return -self.gain_db;
             }
         }
+        self.quiet_s = 0.0;
         if dt > 0.0 {
             self.energies.push(dt, 10f64.powf((raw_m + 0.691) / 10.0));
         } else if self.energies.len == 0 {

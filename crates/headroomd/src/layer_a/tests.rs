@@ -160,6 +160,42 @@ fn pauses_freeze_and_calm_releases_slowly() {
 }
 
 #[test]
+fn quieter_content_that_lasts_releases_the_reduction_but_is_never_boosted() {
+    // A loud intro (−4 LUFS: 6 dB cut alone), then quiet speech 26 LU under it: a pause at
+    // first (held), quieter content once it has lasted QUIET_RELEASE_S — the cut is released
+    // at 1.5 dB/s and stops at 0 dB (the cut used to stay for as long as the stream played).
+    let mut s = Sim::new(params());
+    let r0 = s.run(Some(-4.0), 20.0);
+    assert!((r0 - 6.0).abs() < 0.05);
+    let r1 = s.run(Some(-30.0), 2.5);
+    assert!(
+        (r1 - r0).abs() < 0.3,
+        "a short quiet stretch moved {r0} → {r1}"
+    );
+    let r2 = s.run(Some(-30.0), 3.0);
+    assert!(r2 < r1 - 2.0 && r2 > 0.0, "{r1} → {r2}");
+    let r3 = s.run(Some(-30.0), 10.0);
+    assert_eq!(r3, 0.0, "released to {r3}");
+    // Digital silence between does not count as quieter content, and nothing lifts it.
+    let mut s = Sim::new(params());
+    s.run(Some(-4.0), 20.0);
+    let held = s.run(None, 10.0);
+    assert!(
+        (held - 6.0).abs() < 0.3,
+        "silence released the cut to {held}"
+    );
+    let r = s.run(Some(-30.0), 1.0);
+    assert!((r - held).abs() < 0.3, "{held} → {r}");
+    // The loud part back: cut again at the attack rate, from where the release left it.
+    let mut s = Sim::new(params());
+    s.run(Some(-4.0), 20.0);
+    s.run(Some(-30.0), 20.0);
+    assert_eq!(s.la.reduction_db(), 0.0);
+    let back = s.run(Some(-4.0), 4.0);
+    assert!((back - 6.0).abs() < 0.3, "back loud: {back}");
+}
+
+#[test]
 fn disabling_restores_at_once() {
     let mut s = Sim::new(params());
     s.run(Some(-4.0), 20.0);
