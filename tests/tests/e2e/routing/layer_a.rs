@@ -263,6 +263,28 @@ fn mono_and_six_channel_apps_are_tapped_and_judged_like_stereo() {
     drv.stop().unwrap();
 }
 
+/// A loud (−8 LUFS) and a quiet (−30 LUFS) app playing into the bus, once Layer A has lifted
+/// the quiet one by more than 6 dB: the two players and the streams' ids (loud, quiet).
+fn quiet_app_lifted(sb: &Sandbox) -> ([std::process::Child; 2], u32, u32) {
+    let loud = sb.path("loud.wav");
+    let quiet = sb.path("quiet.wav");
+    sine(1000.0, -8.0, 30.0).write(&loud).unwrap();
+    sine(1000.0, -30.0, 30.0).write(&quiet).unwrap();
+    let players = [
+        play(sb, &loud, "loud-app").unwrap(),
+        play(sb, &quiet, "quiet-app").unwrap(),
+    ];
+    let (lid, qid) = wait_for("both streams", Duration::from_secs(5), || {
+        Ok(stream_id(sb, "loud-app")?.zip(stream_id(sb, "quiet-app")?))
+    })
+    .unwrap();
+    wait_for("the quiet app lifted", Duration::from_secs(15), || {
+        Ok(stream_volume(sb, qid)?.filter(|&v| db(v) > 6.0).map(|_| ()))
+    })
+    .unwrap();
+    (players, lid, qid)
+}
+
 /// headroomd started in a terminal that is then closed gets SIGHUP: it stops as on SIGTERM
 /// and gives the streams their volume back (killed by SIGHUP's default action, it left a
 /// quiet app lifted 12.5 dB for as long as the app played on).
@@ -270,22 +292,7 @@ fn mono_and_six_channel_apps_are_tapped_and_judged_like_stereo() {
 fn sighup_stops_cleanly_and_gives_the_streams_their_volume_back() {
     let sb = Sandbox::start().expect("sandbox");
     let mut b = DaemonBackend::start(&sb, None).expect("headroomd");
-    let loud = sb.path("loud.wav");
-    let quiet = sb.path("quiet.wav");
-    sine(1000.0, -8.0, 30.0).write(&loud).unwrap();
-    sine(1000.0, -30.0, 30.0).write(&quiet).unwrap();
-    let mut pl = play(&sb, &loud, "loud-app").unwrap();
-    let mut pq = play(&sb, &quiet, "quiet-app").unwrap();
-    let qid = wait_for("quiet stream", Duration::from_secs(5), || {
-        stream_id(&sb, "quiet-app")
-    })
-    .unwrap();
-    wait_for("the quiet app lifted", Duration::from_secs(15), || {
-        Ok(stream_volume(&sb, qid)?
-            .filter(|&v| db(v) > 6.0)
-            .map(|_| ()))
-    })
-    .unwrap();
+    let (mut players, _, qid) = quiet_app_lifted(&sb);
     let log = b.daemon.stop_with(libc::SIGHUP).unwrap();
     assert!(log.contains("SIGHUP"), "no SIGHUP log line:\n{log}");
     // A clean stop puts the volumes back itself: its guard leaves with it, doing nothing.
@@ -304,7 +311,7 @@ fn sighup_stops_cleanly_and_gives_the_streams_their_volume_back() {
         },
     )
     .unwrap_or_else(|e| panic!("{e:#}: volume {:?}", stream_volume(&sb, qid)));
-    for p in [&mut pl, &mut pq] {
+    for p in &mut players {
         let _ = p.kill();
         let _ = p.wait();
     }
@@ -319,22 +326,7 @@ fn after_sigkill_the_guard_gives_the_streams_their_volume_back() {
     let mut b = DaemonBackend::start(&sb, None).expect("headroomd");
     let guards = || headroom_tests::daemon::sandbox_pids(&sb, "headroom-guard");
     assert_eq!(guards().len(), 1, "one guard while headroomd runs");
-    let loud = sb.path("loud.wav");
-    let quiet = sb.path("quiet.wav");
-    sine(1000.0, -8.0, 30.0).write(&loud).unwrap();
-    sine(1000.0, -30.0, 30.0).write(&quiet).unwrap();
-    let mut pl = play(&sb, &loud, "loud-app").unwrap();
-    let mut pq = play(&sb, &quiet, "quiet-app").unwrap();
-    let (lid, qid) = wait_for("both streams", Duration::from_secs(5), || {
-        Ok(stream_id(&sb, "loud-app")?.zip(stream_id(&sb, "quiet-app")?))
-    })
-    .unwrap();
-    wait_for("the quiet app lifted", Duration::from_secs(15), || {
-        Ok(stream_volume(&sb, qid)?
-            .filter(|&v| db(v) > 6.0)
-            .map(|_| ()))
-    })
-    .unwrap();
+    let (mut players, lid, qid) = quiet_app_lifted(&sb);
     b.daemon.kill9();
     let at_one = |id: u32| -> anyhow::Result<bool> {
         Ok(stream_volume(&sb, id)?.is_some_and(|v| (v - 1.0).abs() < 1e-4))
@@ -359,7 +351,7 @@ fn after_sigkill_the_guard_gives_the_streams_their_volume_back() {
         "{}",
         b.daemon.log()
     );
-    for p in [&mut pl, &mut pq] {
+    for p in &mut players {
         let _ = p.kill();
         let _ = p.wait();
     }
