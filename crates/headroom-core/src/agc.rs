@@ -1370,9 +1370,10 @@ impl Agc {
         // after a pause of silence that ended the music) follows a programme that has ended:
         // it is judged as soon as its own first full sub-blocks are heard, with no wait for
         // it to last and no fade test (a fade does not go on across silence). It waited the
-        // rules below (a fade test over 0.6 s of sound each side), and the first phrase of
-        // quiet speech after loud music and a second of silence came out 15–20 LU under the
-        // target. Steady sound (noise, hum) is still judged by them.
+        // rules below (a fade test over 0.6 s of sound each side), and the first 1.3 s of
+        // quiet speech after loud music and a second of silence came out 6.6–8.4 LU under
+        // the target (19–21 for recorded speech at −41.5 LUFS, whose pauses fell under the
+        // silence gate). Steady sound (noise, hum) is still judged by them.
         if self.win_len == 0 && self.sound_blocks() < own {
             if let Some(s) = self.sound_spread(JUDGE_BLOCKS) {
                 if s >= STATIONARY_LU {
