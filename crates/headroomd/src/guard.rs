@@ -175,11 +175,21 @@ fn send(w: &mut Writer, m: Message) {
 /// Layer A set node `node_id`'s master volume to `volume`. Called by the PipeWire thread (never
 /// the audio callback); writes only when the stream's state changes (touched / back at 1).
 pub fn volume_set(node_id: u32, volume: f32) {
+    mark(node_id, volume != 1.0);
+}
+
+/// Node `node_id` is gone.
+pub fn node_gone(node_id: u32) {
+    mark(node_id, false);
+}
+
+/// Node `node_id`'s master volume is off 1 (`touched`) or not: tells the guard when that
+/// changes.
+fn mark(node_id: u32, touched: bool) {
     let Some(w) = WRITER.get() else {
         return;
     };
     let mut w = w.lock();
-    let touched = volume != 1.0;
     let changed = if touched {
         w.touched.insert(node_id)
     } else {
@@ -192,17 +202,6 @@ pub fn volume_set(node_id: u32, volume: f32) {
             Message::Released(node_id)
         };
         send(&mut w, m);
-    }
-}
-
-/// Node `node_id` is gone.
-pub fn node_gone(node_id: u32) {
-    let Some(w) = WRITER.get() else {
-        return;
-    };
-    let mut w = w.lock();
-    if w.touched.remove(&node_id) {
-        send(&mut w, Message::Released(node_id));
     }
 }
 
