@@ -36,16 +36,18 @@
 //!   which show a change at once — more than [`ADOPT_LU`] under `P`, or no sound at all):
 //!   a pause, room noise between sentences, a fade — or a new, quieter programme. `P` is
 //!   held until all of these hold, and then the window starts over with that sound's
-//!   sub-blocks (after a quieter programme is adopted the gain may rise at
-//!   [`ADOPTED_RISE_DB_PER_S`]):
+//!   sub-blocks (after speech-like sound, or modulated sound after a gap, is adopted the
+//!   gain may rise at [`ADOPTED_RISE_DB_PER_S`]; to other sound at `rise_db_per_s`):
 //!   - after a gap (the window restarted at it), sound that is not steady (its first
 //!     [`JUDGE_BLOCKS`] full sub-blocks spread at least [`STATIONARY_LU`]) is judged at once
 //!     on its own sub-blocks: adopted when it is more than [`ADOPT_LU`] under `P` and
 //!     speech-like or above the noise floor (below) — no wait, no fade test (a fade does
 //!     not go on across silence); otherwise:
 //!   - it has lasted [`adopt_s`] (0.3 × `window_s`, 0.6 … 1.5 s) if it is *speech-like* (its
-//!     100 ms loudness spreads over at least [`SPEECH_LU`]: syllables and pauses, which noise
-//!     never does), otherwise [`STEADY_ADOPT_S`]; in a window longer than 5 s, unless a
+//!     100 ms loudness spreads over at least [`SPEECH_LU`], with a dip that deep under
+//!     louder sound on each side of it: syllables and pauses, which noise never has, nor a
+//!     music bed swelling in a pause of the voice over it), otherwise [`STEADY_ADOPT_S`];
+//!     in a window longer than 5 s, unless a
 //!     gap came first, at least half the window less a second ([`long_window_adopt_s`]: a
 //!     long window levels whole passages, and a quiet passage inside a track is no new
 //!     programme; the next track after a gap is);
@@ -1277,7 +1279,7 @@ impl Agc {
             self.below_s = 0.0;
             return;
         }
-        if self.adopt(gate, window_s) {
+        if let Some(fast) = self.adopt(gate, window_s) {
             self.changes = self.changes.wrapping_add(1);
             let readings = self.readings_below();
             // Judged on the sound since the last silence when there was one in between
@@ -1306,7 +1308,7 @@ impl Agc {
                     first = false;
                 }
                 self.enter(v, n);
-                self.adopted_rise = true;
+                self.adopted_rise = fast;
                 self.back_rise = false;
             }
             self.below_s = 0.0;
@@ -1362,8 +1364,13 @@ impl Agc {
     }
 
     /// Whether the sound heard since the programme was last heard, quieter than the
-    /// relative gate, is a new programme.
-    fn adopt(&self, gate: f64, window_s: f64) -> bool {
+    /// relative gate, is a new programme: `Some(fast)` if it is, `fast` when the gain may rise
+    /// to it at [`ADOPTED_RISE_DB_PER_S`] (speech-like sound, or modulated sound after a gap:
+    /// a quiet voice after a loud passage, the next track). Other sound — a music bed left
+    /// alone for seconds — is risen to at `rise_db_per_s`, as the programme's own changes
+    /// are: lifted at 100 dB/s, a bed adopted 5 s into a pause swelled by 8 dB within 0.3 s,
+    /// and the voice back over it came out that much hot.
+    fn adopt(&self, gate: f64, window_s: f64) -> Option<bool> {
         // Judge the quieter sound alone: its sub-blocks since the programme was last heard.
         let own = self.readings_below();
         // Modulated sound after a gap (the window restarted at it: the next track, speech
@@ -1378,16 +1385,18 @@ impl Agc {
             if let Some(s) = self.sound_spread(JUDGE_BLOCKS) {
                 if s >= STATIONARY_LU {
                     let heard = self.sound_blocks().min(HISTORY_LEN);
-                    let Some(now) = gated_mean(self.hist_sb.newest_with_energy(0, heard), gate, 2)
-                    else {
-                        return false;
-                    };
-                    return now < self.level - ADOPT_LU
-                        && (s >= SPEECH_LU || now > self.floor + FLOOR_MARGIN_LU);
+                    let now = gated_mean(self.hist_sb.newest_with_energy(0, heard), gate, 2)?;
+                    return (now < self.level - ADOPT_LU
+                        && (s >= SPEECH_LU || now > self.floor + FLOOR_MARGIN_LU))
+                        .then_some(true);
                 }
             }
         }
-        let speech_like = own >= 4 && self.spread(own) >= SPEECH_LU;
+        // Speech-like: syllables and the pauses between them, a dip on each side of which
+        // louder sound is heard. A spread alone also counts a music bed swelling in a
+        // pause of the voice over it (−47 → −38 LUFS in 0.6 s): it was adopted 0.6 s into
+        // every pause of 3 s and more and lifted 14 dB within a quarter second.
+        let speech_like = own >= 4 && self.spread(own) >= SPEECH_LU && self.has_dip(own);
         let short = if speech_like {
             adopt_s(window_s)
         } else {
@@ -1401,7 +1410,7 @@ impl Agc {
             short
         };
         if self.below_s + 1e-9 < needed {
-            return false;
+            return None;
         }
         // Not a fade: the newer half of the quieter sound (up to 0.6 s) is not clearly under
         // the older half.
@@ -1416,13 +1425,11 @@ impl Agc {
         };
         let (peak_now, peak_before) = (loudest(0), loudest(half));
         if !peak_now.is_finite() || !peak_before.is_finite() || peak_now < peak_before - FADE_LU {
-            return false;
+            return None;
         }
-        let Some(now) = gated_mean(self.hist_sb.newest_with_energy(0, 2 * half), gate, 2) else {
-            return false;
-        };
+        let now = gated_mean(self.hist_sb.newest_with_energy(0, 2 * half), gate, 2)?;
         if now >= self.level - ADOPT_LU {
-            return false;
+            return None;
         }
         // Stationary sound straight after the programme (the window still holds it: room
         // noise or hum in a long pause) is adopted only when the stationary cap then takes
@@ -1432,12 +1439,12 @@ impl Agc {
         if self.win_len > 0 && self.spread(own) < STATIONARY_LU {
             let boost = self.max_boost_db().min(STEADY_MAX_BOOST_DB);
             if (self.target_lufs() - now).min(boost) > self.gain_db {
-                return false;
+                return None;
             }
         }
         // The programme's own noise floor, heard on its own, is not a programme (speech-like
         // sound never is a noise floor).
-        speech_like || now > self.floor + FLOOR_MARGIN_LU
+        (speech_like || now > self.floor + FLOOR_MARGIN_LU).then_some(speech_like)
     }
 
     /// Remembers the programme's level while it is speech-like (its last 2 s spread like
@@ -1570,6 +1577,45 @@ impl Agc {
     /// newest `count` sub-blocks (at most 20); 0 for fewer than 5.
     fn spread(&self, count: usize) -> f64 {
         self.spread_of(count, 5)
+    }
+
+    /// Whether the newest `count` sub-blocks hold a dip: one at least [`SPEECH_LU`] under a
+    /// louder one on each side of it (syllables and the pauses between them; under the
+    /// silence gate counted at it). A crescendo or a fade spreads as far and has none. The
+    /// oldest of them is left out (it may still hold the end of the sound before), and so
+    /// is the newest: the programme coming back after a pause is no syllable of the sound
+    /// in it (its first sub-block, still under the programme, made a dip of the pause and
+    /// had the music bed in it adopted just as the voice came back).
+    fn has_dip(&self, count: usize) -> bool {
+        let mut v = [0.0f64; HISTORY_LEN];
+        let mut n = 0usize;
+        for x in self
+            .hist_sb
+            .newest(1, count.saturating_sub(2).min(HISTORY_LEN))
+        {
+            if let Some(slot) = v.get_mut(n) {
+                *slot = x.max(self.gate);
+                n += 1;
+            }
+        }
+        let v = v.get(..n).unwrap_or(&[]);
+        let mut before = f64::NEG_INFINITY;
+        let mut after = [f64::NEG_INFINITY; HISTORY_LEN];
+        let mut m = f64::NEG_INFINITY;
+        for (k, &x) in v.iter().enumerate().rev() {
+            if let Some(slot) = after.get_mut(k) {
+                *slot = m;
+            }
+            m = m.max(x);
+        }
+        for (k, &x) in v.iter().enumerate() {
+            let a = after.get(k).copied().unwrap_or(f64::NEG_INFINITY);
+            if before - x >= SPEECH_LU && a - x >= SPEECH_LU {
+                return true;
+            }
+            before = before.max(x);
+        }
+        false
     }
 
     /// [`Self::spread`] over the newest `count` sub-blocks, 0 for fewer than `min_n`.
