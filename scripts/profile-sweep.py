@@ -171,8 +171,11 @@ UNDER_THE_GATE = ("speech under a silence gate set at the target is not levelled
                   "compressor far under it takes 25 dB and more off the speech without makeup "
                   "while the quieter room noise keeps its level: default.toml, "
                   "agc.silence_gate_lufs")
+FALL_SLOW = ("a gain that falls 0.01 dB/s leaves a loud voice to the compressor and the "
+             "loudness ceiling, which let go in its pauses: default.toml, agc.fall_db_per_s")
 DOCUMENTED = {
     "all-fast": {"noise": UNDER_THE_GATE},
+    "fall0.01": {"noise@speech-noise": FALL_SLOW},
 }
 
 # Invalid values a user may type: each must be refused with FILE:LINE:COL and the key.

@@ -20,7 +20,11 @@
 //!    how strong the signal's high-frequency content is (the recent peak of its second
 //!    difference relative to its recent peak level).
 //!    A 16× (or finer) measurement of the output then stays under the ceiling.
-//! 3. `r` passes an instant-attack exponential release, then a sliding minimum over
+//! 3. `r` passes an instant-attack envelope with a fast exponential release
+//!    ([`TRANSIENT_RELEASE_MS`]) and a second envelope that follows that one down over
+//!    [`SUSTAIN_ATTACK_MS`] and releases over `release_ms`; the lower of the two goes on
+//!    (a lone peak or a click is let go within milliseconds, a reduction that lasts releases
+//!    at the profile's rate), then a sliding minimum over
 //!    `W + 2G + 1` frames, then a moving average over `W` frames. At the time a frame leaves
 //!    the delay line, every value inside the moving average is at most the `r` of every
 //!    detector reading within `G` frames of it, so the applied gain is at most `r` there and
@@ -68,6 +72,15 @@ const DET_DELAY: usize = 6;
 const CHUNK: usize = 64;
 /// Length of one channel's history buffer.
 const HIST: usize = TAPS - 1 + CHUNK;
+
+/// Release of the limiter's fast envelope, ms (at most `release_ms`): a peak that does not
+/// last (a click, a lone transient) is let go this fast instead of ducking the sound after
+/// it over the whole release.
+pub const TRANSIENT_RELEASE_MS: f32 = 5.0;
+
+/// How fast a reduction that lasts becomes the sustained one (which releases over
+/// `release_ms`), ms: the time constant with which that envelope follows the fast one down.
+pub const SUSTAIN_ATTACK_MS: f32 = 20.0;
 
 /// Largest lookahead accepted, ms.
 pub const MAX_LOOKAHEAD_MS: f32 = 1.5;
@@ -192,8 +205,13 @@ pub struct Limiter {
     /// Audio delay line, `latency` frames × channels, interleaved.
     delay: Vec<f32>,
     delay_pos: usize,
-    /// Release-smoothed required gain.
+    /// Required gain with instant attack and the fast release ([`TRANSIENT_RELEASE_MS`]).
     env: f32,
+    /// The sustained reduction: follows `env` down over [`SUSTAIN_ATTACK_MS`] and releases
+    /// over `release_ms`. The gain is the lower of the two.
+    slow: f32,
+    fast_alpha: f32,
+    sustain_alpha: f32,
     release_alpha: f32,
     hold: SlidingMin,
     avg: Vec<f32>,
@@ -234,6 +252,7 @@ struct GainState {
     target: f32,
     enabled: bool,
     env: f32,
+    slow: f32,
     hf_e: f32,
     hf_d: f32,
     avg_sum: f64,
@@ -241,6 +260,8 @@ struct GainState {
     idle: usize,
     gain: f32,
     hf_decay: f32,
+    fast_alpha: f32,
+    sustain_alpha: f32,
     release_alpha: f32,
     noise_extra: f32,
     idle_after: usize,
@@ -258,7 +279,10 @@ impl GainState {
     /// ceiling is still).
     #[inline(always)]
     fn idle_ready(&self) -> bool {
-        self.env == 1.0 && self.idle > self.idle_after && self.ceiling_db == self.target
+        self.env == 1.0
+            && self.slow == 1.0
+            && self.idle > self.idle_after
+            && self.ceiling_db == self.target
     }
 
     /// Whether detector reading `peak_in` is within the largest margin of the threshold (only
@@ -382,18 +406,35 @@ impl GainState {
         } else {
             1.0
         };
-        // At unity with nothing required the release below leaves the envelope at
-        // exactly 1 (1 + 0·α = 1); skip it.
+        // At unity with nothing required the releases below leave both envelopes at
+        // exactly 1 (1 + 0·α = 1); skip them.
         let mut env = self.env;
-        if !(env == 1.0 && r == 1.0) {
-            let mut released = env + (1.0 - env) * self.release_alpha;
+        let mut slow = self.slow;
+        if !(env == 1.0 && slow == 1.0 && r == 1.0) {
+            // Instant attack, fast release: a click or a lone peak is let go within
+            // milliseconds.
+            let mut released = env + (1.0 - env) * self.fast_alpha;
             if released > 1.0 - 1e-6 {
                 // Snap the last micro-decibel (f32 would otherwise never reach 1).
                 released = 1.0;
             }
             env = if r < released { r } else { released };
+            // What lasts pulls the sustained envelope down, which releases at the
+            // profile's rate: dense material is not pumped at the fast one.
+            slow = if env < slow {
+                slow + (env - slow) * self.sustain_alpha
+            } else {
+                let s = slow + (1.0 - slow) * self.release_alpha;
+                if s > 1.0 - 1e-6 {
+                    1.0
+                } else {
+                    s
+                }
+            };
             self.env = env;
+            self.slow = slow;
         }
+        let env = if slow < env { slow } else { env };
         // 3. Hold + moving average. Idle fast path: once every value inside both windows
         // is exactly 1 the gain is exactly 1 and stays so while nothing new is needed.
         let g = if env == 1.0 && self.idle >= self.idle_after {
@@ -457,6 +498,9 @@ impl Limiter {
             delay: vec![0.0; latency * channels],
             delay_pos: 0,
             env: 1.0,
+            slow: 1.0,
+            fast_alpha: 1.0,
+            sustain_alpha: one_pole_alpha(SUSTAIN_ATTACK_MS as f64 / 1000.0, rate as f64) as f32,
             release_alpha: 1.0,
             hold: SlidingMin::new(avg_len + 2 * GUARD + 1),
             avg: vec![1.0; avg_len],
@@ -489,6 +533,7 @@ impl Limiter {
         self.delay.iter_mut().for_each(|x| *x = 0.0);
         self.delay_pos = 0;
         self.env = 1.0;
+        self.slow = 1.0;
         self.hold.reset();
         self.avg.iter_mut().for_each(|x| *x = 1.0);
         self.avg_pos = 0;
@@ -518,6 +563,8 @@ impl Limiter {
         self.target_threshold = db_to_lin(self.ceiling_target()) / db_to_lin(BASE_MARGIN_DB);
         let rel_s = finite_clamp(p.release_ms, 100.0, 1.0, 60_000.0) as f64 / 1000.0;
         self.release_alpha = one_pole_alpha(rel_s, self.rate as f64) as f32;
+        let fast_s = rel_s.min(f64::from(TRANSIENT_RELEASE_MS) / 1000.0);
+        self.fast_alpha = one_pole_alpha(fast_s, self.rate as f64) as f32;
     }
 
     /// The parameters in force (note: the lookahead in force is [`latency_frames`]).
@@ -699,6 +746,7 @@ impl Limiter {
             target: self.ceiling_target(),
             enabled: self.params.enabled,
             env: self.env,
+            slow: self.slow,
             // The high-frequency trackers run unflushed here (see `track`).
             hf_e: self.hf_e,
             hf_d: self.hf_d,
@@ -707,6 +755,8 @@ impl Limiter {
             idle: self.idle,
             gain: self.gain,
             hf_decay: self.hf_decay,
+            fast_alpha: self.fast_alpha,
+            sustain_alpha: self.sustain_alpha,
             release_alpha: self.release_alpha,
             noise_extra: self.noise_extra,
             idle_after: self.idle_after,
@@ -740,6 +790,7 @@ impl Limiter {
             st.run(peaks, es, ds, gains, ceils, ch, hold, avg);
         }
         self.env = st.env;
+        self.slow = st.slow;
         // Flushed once per chunk: the unflushed trackers never reach the denormal range
         // within one (see `track`).
         self.hf_e = flush(st.hf_e);
@@ -901,5 +952,45 @@ mod tests {
         l.process(&mut quiet);
         assert!(l.gain_reduction_db() < 0.01);
         assert_eq!(l.latency_frames(), 72);
+    }
+
+    #[test]
+    fn a_lone_peak_is_let_go_fast_and_a_lasting_reduction_at_the_release_rate() {
+        // A 2-sample spike over a quiet tone: held under the ceiling, then let go within
+        // milliseconds (it ducked the sound after it over the whole release). A full-scale
+        // square that lasts half a second: released at `release_ms` after it.
+        let p = LimiterParams::default();
+        let ceil = db_to_lin(p.ceiling_dbtp);
+        let quiet = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| 0.05 * (i as f32 * 2.0 * std::f32::consts::PI * 440.0 / 48_000.0).sin())
+                .collect()
+        };
+        let mut l = Limiter::new(48_000, 1, &p);
+        let mut x = quiet(4_800);
+        x[2_400] = 1.0;
+        x[2_401] = -1.0;
+        x.extend(quiet(960));
+        l.process(&mut x);
+        assert!(x.iter().all(|v| v.abs() <= ceil));
+        // 20 ms after the spike left the delay line.
+        let after_spike = l.gain_reduction_db();
+        let mut l = Limiter::new(48_000, 1, &p);
+        let mut x: Vec<f32> = (0..24_000)
+            .map(|i| if (i / 40) % 2 == 0 { 2.0 } else { -2.0 })
+            .collect();
+        x.extend(quiet(960));
+        l.process(&mut x);
+        assert!(x.iter().all(|v| v.abs() <= ceil));
+        let after_square = l.gain_reduction_db();
+        assert!(
+            after_spike < 0.5,
+            "{after_spike:.2} dB still taken 20 ms after a 2-sample spike"
+        );
+        // 20 ms into a 100 ms release from ≈ 7 dB: most of it still there.
+        assert!(
+            after_square > 3.0,
+            "only {after_square:.2} dB left 20 ms after half a second of limiting"
+        );
     }
 }
