@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use headroom_core::ChainParams;
 
 use crate::error::{CliError, CliResult};
-use headroom_profile::{parse_assignment, shipped_profiles, Profile};
+use headroom_profile::{
+    empty_file_error, has_settings, parse_assignment, shipped_profiles, Profile,
+};
 
 /// Where user profiles live: `$XDG_CONFIG_HOME/headroom/profiles` (or `~/.config/…`).
 pub fn user_profile_dir() -> Option<PathBuf> {
@@ -47,6 +49,11 @@ pub fn profile_names() -> Vec<String> {
 /// `file:line:col: message`. Returns a one-line summary on success.
 pub fn validate_profile(path: &Path) -> CliResult<String> {
     let text = read_profile_text(path)?;
+    if !has_settings(&text) {
+        return Err(CliError::failed(
+            empty_file_error(&path.display().to_string()).to_string(),
+        ));
+    }
     let profile = Profile::parse_all(&text, &path.display().to_string()).map_err(|errs| {
         let lines: Vec<String> = errs.iter().map(ToString::to_string).collect();
         CliError::failed(lines.join("\n"))
@@ -131,7 +138,17 @@ pub fn load_profile(spec: &str) -> CliResult<Profile> {
     if let Some(dir) = user_profile_dir() {
         let candidate = dir.join(format!("{spec}.toml"));
         if candidate.is_file() {
-            return parse_file(&candidate);
+            // As the daemon: a user file without settings does not replace the shipped
+            // profile of its name (and is an error when there is none).
+            let text = read_profile_text(&candidate)?;
+            if has_settings(&text) || Profile::shipped(spec).is_none() {
+                return parse_text(&candidate, &text);
+            }
+            eprintln!(
+                "headroom: warning: {}: no settings in it (empty, or still being written): the \
+                 shipped `{spec}` profile is used",
+                candidate.display()
+            );
         }
     }
     match Profile::shipped(spec) {
@@ -160,7 +177,17 @@ fn read_profile_text(path: &Path) -> CliResult<String> {
 
 fn parse_file(path: &Path) -> CliResult<Profile> {
     let text = read_profile_text(path)?;
-    Profile::parse(&text, &path.display().to_string()).map_err(|e| CliError::failed(e.to_string()))
+    parse_text(path, &text)
+}
+
+/// A profile file's `text` (read from `path`) parsed; a file without settings is an error
+/// ([`headroom_profile::has_settings`]).
+fn parse_text(path: &Path, text: &str) -> CliResult<Profile> {
+    let shown = path.display().to_string();
+    if !has_settings(text) {
+        return Err(CliError::failed(empty_file_error(&shown).to_string()));
+    }
+    Profile::parse(text, &shown).map_err(|e| CliError::failed(e.to_string()))
 }
 
 /// Applies one `key=value` override (dotted key, e.g. `agc.target_lufs=-20`) to `profile`,

@@ -38,6 +38,10 @@ pub enum ErrorKind {
     InvalidRoute,
     /// A `key=value` assignment that cannot be split.
     InvalidAssignment,
+    /// A profile file with no settings at all (empty, or comments only): what a file looks
+    /// like while it is being written, so it is not taken for a profile of defaults where it
+    /// would replace one in force (see [`crate::has_settings`]).
+    Empty,
 }
 
 /// Where in a file a problem is. Lines and columns count from 1; columns count characters.

@@ -71,6 +71,7 @@ pub use diff::{ChangeKind, ProfileDiff};
 pub use docs::{settings_help, settings_markdown};
 pub use error::{line_col, ErrorKind, Location, ProfileError};
 pub use glob::{Glob, GlobError};
+pub use parse::{empty_file_error, has_settings};
 pub use profile::{Profile, DEFAULT_DESCRIPTION, DEFAULT_PROFILE_NAME};
 pub use route::{
     is_notification_role, MatchKey, Route, RouteConfig, RouteRule, UserRule, UserRules,

@@ -236,6 +236,31 @@ impl Profile {
     }
 }
 
+/// Whether a profile file's `text` sets anything: `false` for an empty file, or one of
+/// whitespace and comments only (what a file looks like while an editor or a shell
+/// redirection is writing it). Text that is not valid TOML counts as settings (parsing it
+/// reports the error). Allocates; does no I/O.
+pub fn has_settings(text: &str) -> bool {
+    DeTable::parse(text).map_or(true, |root| !root.get_ref().is_empty())
+}
+
+/// The error for a profile file without settings ([`has_settings`]) at `path`, located at its
+/// start.
+pub fn empty_file_error(path: &str) -> ProfileError {
+    ProfileError {
+        kind: ErrorKind::Empty,
+        key: None,
+        location: Some(Location {
+            file: path.to_owned(),
+            line: 1,
+            column: 1,
+        }),
+        message: "no settings in the file (empty, or still being written); a profile needs at \
+                  least one, e.g. `description = \"…\"`"
+            .to_owned(),
+    }
+}
+
 fn stem(path: &str) -> &str {
     std::path::Path::new(path)
         .file_stem()

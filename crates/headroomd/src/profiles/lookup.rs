@@ -5,7 +5,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use headroom_profile::{shipped_profiles, Profile};
+use headroom_profile::{empty_file_error, has_settings, shipped_profiles, Profile};
 
 use super::{ProfileSource, StoreError, StorePaths};
 
@@ -30,12 +30,31 @@ pub(super) fn load_profile(
             }
             Err(e) => return Err(StoreError::Unreadable { path, source: e }),
         };
-        let p = Profile::parse(&text, &path.display().to_string())?;
+        let shown = path.display().to_string();
+        if !has_settings(&text) {
+            return Err(empty_file_error(&shown).into());
+        }
+        let p = Profile::parse(&text, &shown)?;
         return Ok((p, ProfileSource::Path(path)));
     }
     let user = paths.profiles_dir.join(format!("{name}.toml"));
     let shipped = shipped_profiles().iter().find(|(n, _)| *n == name);
     match crate::files::read_regular_to_string(&user) {
+        // A file without settings is no profile (a file being written looks like that): it
+        // does not replace the shipped profile of its name with the defaults, and another
+        // one is an error (the last good version stays in force).
+        Ok(text) if !has_settings(&text) => match shipped {
+            Some((n, text)) => {
+                tracing::warn!(
+                    "{}: no settings in it (empty, or still being written): the shipped `{n}` \
+                     profile is used",
+                    user.display()
+                );
+                let p = Profile::parse_named(n, text, &format!("profiles/{n}.toml"))?;
+                Ok((p, ProfileSource::Shipped))
+            }
+            None => Err(empty_file_error(&user.display().to_string()).into()),
+        },
         Ok(text) => {
             let p = Profile::parse_named(name, &text, &user.display().to_string())?;
             Ok((

@@ -955,3 +955,44 @@ fn config_typos_are_warnings_and_the_known_keys_still_load() {
     assert_eq!(s.active_name(), "mine");
     assert!(s.config_warnings().is_empty());
 }
+
+/// A profile file without settings (empty, or comments only: how a file looks while a shell
+/// redirection or an editor writes it) is no profile of defaults: `profile show night >
+/// night.toml` made the file empty first, the daemon loaded it, and the active `night`
+/// became the built-in defaults (target −16 instead of −20), with no error anywhere.
+#[test]
+fn a_profile_file_without_settings_replaces_nothing() {
+    // A user copy of a shipped profile: the shipped one stays in force.
+    let d = Dirs::new();
+    d.write_config("profile = \"night\"\n");
+    let s = d.store();
+    assert_eq!(s.effective().chain.agc.target_lufs, -20.0);
+    for text in ["", "\n  \n", "# profile night (user, …)\n"] {
+        fs::write(d.profile("night"), text).unwrap();
+        let events = s.reload();
+        assert!(
+            events.iter().all(|e| changed_target(e).is_none()),
+            "{text:?}: {events:?}"
+        );
+        assert_eq!(s.effective().chain.agc.target_lufs, -20.0, "{text:?}");
+        assert_eq!(
+            d.store().effective().chain.agc.target_lufs,
+            -20.0,
+            "{text:?} at startup"
+        );
+    }
+    // Written, it is the user's profile.
+    fs::write(d.profile("night"), mine(-23.0)).unwrap();
+    s.reload();
+    assert_eq!(s.effective().chain.agc.target_lufs, -23.0);
+
+    // A profile of the user's own: an error at its first line, the last good one stays.
+    let (d, s) = Dirs::mine_active();
+    fs::write(d.profile("mine"), mine(-22.0)).unwrap();
+    s.reload();
+    fs::write(d.profile("mine"), "# nothing yet\n").unwrap();
+    let (path, line, col, msg) = error_parts(only(s.reload()));
+    assert_eq!((path, line, col), (d.profile("mine"), 1, 1));
+    assert!(msg.contains("no settings"), "{msg}");
+    assert_eq!(s.effective().chain.agc.target_lufs, -22.0);
+}

@@ -94,6 +94,30 @@ fn render_json_summary_and_profile_flag() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = render(false, "nope");
     assert_fails(&out, 1, "no profile `nope`");
+
+    // A profile file without settings (empty, comments only: a file being written) is no
+    // profile of defaults: a user copy of a shipped profile leaves the shipped one in use
+    // (with a warning), any other is an error at its first line, as in the daemon.
+    for empty in ["", "# nothing yet\n"] {
+        std::fs::write(pdir.join("night.toml"), empty).unwrap();
+        let out = render(true, "night");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("the shipped `night` profile is used"),
+            "{}",
+            text(&out.stderr)
+        );
+        std::fs::write(pdir.join("mine.toml"), empty).unwrap();
+        let shown = format!("{}:1:1: no settings", pdir.join("mine.toml").display());
+        assert_fails(&render(false, "mine"), 1, &shown);
+        let path = pdir.join("mine.toml");
+        assert_fails(&render(false, path.to_str().unwrap()), 1, &shown);
+        assert_fails(
+            &headroom(dir.path(), &["validate", path.to_str().unwrap()]),
+            1,
+            &shown,
+        );
+    }
 }
 
 #[test]
