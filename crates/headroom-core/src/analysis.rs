@@ -21,7 +21,8 @@
 //! The 400 ms gating blocks (every 100 ms, the crate's own grid) and the 3 s short-term values
 //! (every 100 ms from 3 s, as the live meters and ffmpeg take them; libebur128 takes one per
 //! second) go into a [`LoudnessHistogram`] of
-//! 0.1 LU bins that keeps each bin's exact energy sum; integrated loudness (BS.1770-4 gates)
+//! 0.01 LU bins (as the live meters') that keeps each bin's exact energy sum; integrated
+//! loudness (BS.1770-4 gates)
 //! and loudness range (EBU Tech 3342) are computed from it. The crate's own gating would
 //! re-sum 400 ms of audio every 100 ms; the histogram also lets several files be measured as
 //! one programme (album loudness) by merging.
@@ -384,12 +385,14 @@ fn energy_of(lufs: f64) -> f64 {
 /// one per second, and read up to a few LU apart on short or slowly swinging programmes.)
 const SHORT_TERM_STEPS: u64 = 1;
 
-/// Bins of [`GatedBins`]: 0.1 LU from the absolute gate (−70 LUFS) to +30 LUFS.
-const BINS: usize = 1000;
+/// Bins of [`GatedBins`]: 0.01 LU from the absolute gate (−70 LUFS) to +30 LUFS. (At 0.1 LU,
+/// a bin at the relative gate held blocks on both sides of it and counted all or none of
+/// them: 0.07 LU off BS.1770 on a programme whose quiet parts lay at the gate.)
+const BINS: usize = 10_000;
 /// Bin width, LU.
-const BIN_LU: f64 = 0.1;
+const BIN_LU: f64 = 0.01;
 
-/// Counts and energy sums of loudness values in 0.1 LU bins above the absolute gate
+/// Counts and energy sums of loudness values in 0.01 LU bins above the absolute gate
 /// (−70 LUFS); values below it are not kept. Fixed size whatever the duration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatedBins {
@@ -524,12 +527,12 @@ impl LoudnessHistogram {
 
     /// Gated integrated loudness of everything merged (BS.1770-4), LUFS; [`LUFS_FLOOR`]
     /// when nothing passed the gates. Blocks in the bin of the relative gate count when the
-    /// bin's mean is above the gate (0.1 LU resolution at the gate only).
+    /// bin's mean is above the gate (0.01 LU resolution at the gate only).
     pub fn integrated_lufs(&self) -> f64 {
         self.blocks.integrated_lufs()
     }
 
-    /// Loudness range of everything merged (EBU Tech 3342), LU, to 0.1 LU; 0 when nothing
+    /// Loudness range of everything merged (EBU Tech 3342), LU, to 0.01 LU; 0 when nothing
     /// passed the gates.
     pub fn loudness_range_lu(&self) -> f64 {
         self.short_term.range_lu()
