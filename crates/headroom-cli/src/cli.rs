@@ -147,7 +147,7 @@ copyright), except ReplayGain/R128 gains, which no longer hold.
 
 Safety: OUT is written to a hidden .OUT.PID.partial file (OUT's name shortened, with a hash,
 when it is near the file system's longest name) and renamed into place at the end, so a failed
-or interrupted (Ctrl-C, SIGTERM) render leaves no partial file and never damages an existing
+or interrupted (Ctrl-C, SIGTERM, SIGHUP) render leaves no partial file and never damages an existing
 OUT. OUT may not be IN unless --in-place. A character device or FIFO (/dev/null, a pipe) is
 written directly as a stream; block devices are refused.
 

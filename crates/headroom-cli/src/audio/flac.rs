@@ -21,6 +21,10 @@ use super::{AudioError, AudioResult, EncoderSpec, Output, Tag};
 /// Frames per FLAC block (the reference encoder's default at levels 3-8).
 const BLOCK: usize = 4096;
 
+/// Highest sample rate written as FLAC, Hz: the encoder's own limit (the format allows more).
+/// Faster material is rendered to WAV.
+pub const MAX_RATE: u32 = 96_000;
+
 /// A FLAC file being written block by block.
 pub struct FlacWriter {
     out: BufWriter<Box<dyn Output>>,

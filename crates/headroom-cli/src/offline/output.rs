@@ -12,9 +12,13 @@
 //! * A character device (`/dev/null`, a terminal) or a FIFO is written directly, as a stream
 //!   (no temporary file, no rename: a device node is never replaced by a regular file). Block
 //!   devices, sockets and directories are refused.
-//! * SIGINT and SIGTERM during a render set a flag that the render loop checks every block;
-//!   it stops, removes the temporary file and exits with 130 / 143. A second signal ends the
-//!   process at once (for a write blocked on a FIFO nobody reads).
+//! * SIGINT, SIGTERM and SIGHUP (the terminal or the ssh session closed) during a render set
+//!   a flag that the render loop checks every block; it stops, removes the temporary file and
+//!   exits with 130 / 143 / 129. A second signal ends the process at once (for a write
+//!   blocked on a FIFO nobody reads).
+//! * A temporary file another render left next to the output when it was killed (SIGKILL,
+//!   a crash: `.NAME.PID.partial` of a process that no longer runs) is removed when the
+//!   output is written again.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
@@ -149,6 +153,7 @@ pub fn open(
     } else {
         output.to_path_buf()
     };
+    remove_stale_partials(&dest);
     let temp = temp_path(&dest);
     let f = OpenOptions::new()
         .write(true)
@@ -168,6 +173,46 @@ pub fn open(
         },
         f,
     ))
+}
+
+/// Removes the temporary files of `output` that renders killed before they could remove them
+/// left behind: `.NAME.PID.partial` (the unshortened form of [`temp_path`]) whose process no
+/// longer runs. A running render's file is left alone (its PID answers `kill(PID, 0)`).
+fn remove_stale_partials(output: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let (Some(dir), Some(name)) = (output.parent(), output.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut prefix = b".".to_vec();
+    prefix.extend_from_slice(name.as_bytes());
+    prefix.push(b'.');
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file
+            .as_bytes()
+            .strip_prefix(prefix.as_slice())
+            .and_then(|rest| rest.strip_suffix(b".partial"))
+            .and_then(|pid| std::str::from_utf8(pid).ok())
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+            .filter(|&pid| pid > 0)
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Completes a successful render: renames the temporary file over the output.
@@ -252,15 +297,15 @@ fn name_max(dir: &Path) -> usize {
 /// The signal that interrupted the render (0 when none).
 static INTERRUPT: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
 
-/// Installs the SIGINT/SIGTERM handlers (once per process) and returns the flag they set:
-/// the number of the first signal received, 0 before. A second signal exits at once.
+/// Installs the SIGINT/SIGTERM/SIGHUP handlers (once per process) and returns the flag they
+/// set: the number of the first signal received, 0 before. A second signal exits at once.
 pub fn interrupt_flag() -> Arc<AtomicUsize> {
     INTERRUPT
         .get_or_init(|| {
-            use signal_hook::consts::{SIGINT, SIGTERM};
+            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
             let flag = Arc::new(AtomicUsize::new(0));
             let again = Arc::new(AtomicBool::new(false));
-            for sig in [SIGINT, SIGTERM] {
+            for sig in [SIGINT, SIGTERM, SIGHUP] {
                 // Order matters: the conditional shutdown sees `again` before it is set by
                 // the first signal, so only a second signal exits.
                 let _ = signal_hook::flag::register_conditional_shutdown(
@@ -278,10 +323,11 @@ pub fn interrupt_flag() -> Arc<AtomicUsize> {
 
 /// The error for a render stopped by `signal`.
 pub fn interrupted(signal: usize) -> CliError {
-    let name = if signal == signal_hook::consts::SIGTERM as usize {
-        "SIGTERM"
-    } else {
-        "SIGINT"
+    use signal_hook::consts::{SIGHUP, SIGTERM};
+    let name = match i32::try_from(signal) {
+        Ok(SIGTERM) => "SIGTERM",
+        Ok(SIGHUP) => "SIGHUP",
+        _ => "SIGINT",
     };
     CliError::new(
         ErrorKind::Interrupted(u8::try_from(signal).unwrap_or(u8::MAX)),

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::output::{self, Target};
 use super::{db, expand_inputs, lufs, open_input};
+use crate::audio::flac::MAX_RATE as FLAC_MAX_RATE;
 use crate::audio::{tag_is_stale, Container, Encoder, EncoderSpec, OutputSamples};
 use crate::cli::FormatArg;
 use crate::error::{CliError, CliResult};
@@ -149,9 +150,21 @@ pub fn plan(
         refuse_file_name_as_output_dir(paths, dir)?;
         // The folder is made once the inputs are known to exist (below).
         for input in expand_inputs(paths)? {
-            let c = container
+            let mut c = container
                 .or_else(|| Container::from_path(&input))
                 .unwrap_or(Container::Flac);
+            if container.is_none() && c == Container::Flac {
+                // Over FLAC's rate here, the container the folder would keep is WAV.
+                let rate = crate::audio::open(&input).ok().map(|d| d.info().rate);
+                if let Some(rate) = rate.filter(|&r| r > FLAC_MAX_RATE) {
+                    eprintln!(
+                        "headroom: {}: {rate} Hz is over the {FLAC_MAX_RATE} Hz FLAC is written \
+                         at: rendered to WAV",
+                        input.display()
+                    );
+                    c = Container::Wav;
+                }
+            }
             let stem = input.file_stem().unwrap_or_default();
             let mut name = stem.to_os_string();
             name.push(".");
@@ -200,6 +213,12 @@ pub fn plan(
         let c = match container.or(named) {
             Some(c) => c,
             None if is_stream_device(out) => Container::Wav,
+            None if out.is_dir() => {
+                return Err(CliError::usage(format!(
+                    "{}: is a folder; to render into it use -o {0}",
+                    out.display()
+                )))
+            }
             None => {
                 return Err(CliError::usage(format!(
                     "{}: cannot tell the output format from the name; use .wav or .flac, or --format wav|flac",
@@ -301,6 +320,14 @@ pub fn render_file(
         return Err(CliError::usage(
             "--format: FLAC stores integers; use s16 or s24",
         ));
+    }
+    if job.container == Container::Flac && info.rate > FLAC_MAX_RATE {
+        return Err(CliError::failed(format!(
+            "{}: {} Hz: FLAC is written at up to {FLAC_MAX_RATE} Hz; render to WAV (a .wav \
+             name, or --format wav)",
+            job.output.display(),
+            info.rate
+        )));
     }
     let tags: Vec<_> = info
         .tags

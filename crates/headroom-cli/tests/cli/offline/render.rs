@@ -2,7 +2,7 @@
 
 use headroom_cli::audio::{self, OutputSamples};
 
-use crate::support::audio::{ffmpeg, programme};
+use crate::support::audio::{ffmpeg, programme, write_wav_i16};
 use crate::support::{assert_fails, headroom, text};
 
 #[test]
@@ -273,4 +273,71 @@ fn an_output_dir_named_like_an_audio_file_is_refused_unless_it_exists() {
     let out = headroom(d, &["render", "-q", "in.wav", "-o", "levelled"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(d.join("levelled/in.wav").is_file());
+}
+
+/// FLAC is written at up to 96 kHz (the encoder's limit): a faster FLAC rendered into a
+/// folder (whose default keeps the input's container) comes out as WAV with a note; a FLAC
+/// output asked for by name is an error that says what to do. A 192 kHz FLAC failed with
+/// `cannot encode FLAC: verification error`, in both cases.
+#[test]
+fn hi_res_input_is_rendered_to_wav_when_flac_cannot_hold_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("hr.wav");
+    write_wav_i16(&wav, 192_000, 2, 19_200);
+    let flac = dir.path().join("hr.flac");
+    let sox = std::process::Command::new("sox")
+        .args([wav.to_str().unwrap(), flac.to_str().unwrap()])
+        .status()
+        .expect("sox (make deps installs it) makes the 192 kHz FLAC input");
+    assert!(sox.success());
+    let out = dir.path().join("out");
+    let r = headroom(
+        dir.path(),
+        &[
+            "render",
+            flac.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    assert!(
+        text(&r.stderr).contains("rendered to WAV"),
+        "{}",
+        text(&r.stderr)
+    );
+    assert!(out.join("hr.wav").is_file());
+    assert!(!out.join("hr.flac").exists());
+    let named = dir.path().join("named.flac");
+    assert_fails(
+        &headroom(
+            dir.path(),
+            &["render", wav.to_str().unwrap(), named.to_str().unwrap()],
+        ),
+        1,
+        "FLAC is written at up to 96000 Hz; render to WAV",
+    );
+    assert!(!named.exists());
+}
+
+/// A folder given where one output file goes says to use `-o` (it said it could not tell the
+/// output format from the name).
+#[test]
+fn a_folder_as_the_output_file_points_to_dash_o() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("a.wav");
+    write_wav_i16(&wav, 48_000, 2, 4_800);
+    let folder = dir.path().join("outdir");
+    std::fs::create_dir(&folder).unwrap();
+    assert_fails(
+        &headroom(
+            dir.path(),
+            &["render", wav.to_str().unwrap(), folder.to_str().unwrap()],
+        ),
+        2,
+        &format!(
+            "{}: is a folder; to render into it use -o",
+            folder.display()
+        ),
+    );
 }

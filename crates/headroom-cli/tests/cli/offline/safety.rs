@@ -8,6 +8,7 @@ use headroom_cli::audio::{Audio, OutputSamples};
 
 use crate::support::audio::{
     drained_fifo, fmt_chunk, hostile_wav, programme, run_measuring_rss, sparse_wav, tone,
+    write_wav_i16,
 };
 use crate::support::{assert_fails, headroom, text, BIN};
 
@@ -170,7 +171,13 @@ fn interrupted_render_leaves_no_partial_file() {
     let input = d.join("long.wav");
     // Three hours of (sparse, silent) audio: far longer than the test waits.
     sparse_wav(&input, 3 * 3600 * 48_000);
-    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+    // SIGHUP too: the terminal or the ssh session the render ran in closed (it was killed
+    // by the default action and left its partial file).
+    for (sig, code) in [
+        (libc::SIGINT, 130),
+        (libc::SIGTERM, 143),
+        (libc::SIGHUP, 129),
+    ] {
         let output = d.join("out.wav");
         let mut child = Command::new(BIN)
             .args([
@@ -207,6 +214,52 @@ fn interrupted_render_leaves_no_partial_file() {
         assert!(!partial.exists(), "the partial file was left behind");
         assert!(!output.exists());
     }
+    // A render killed outright (SIGKILL) cannot remove its partial file: the next render
+    // of that output does, and leaves a running render's alone.
+    let output = d.join("out.wav");
+    let mut killed = Command::new(BIN)
+        .args([
+            "render",
+            "-q",
+            input.to_str().unwrap(),
+            output.to_str().unwrap(),
+        ])
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stale = d.join(format!(".out.wav.{}.partial", killed.id()));
+    let start = Instant::now();
+    while std::fs::metadata(&stale).map_or(0, |m| m.len()) < 1 << 20 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "render never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert!(stale.exists());
+    let live = d.join(format!(".out.wav.{}.partial", std::process::id()));
+    std::fs::write(&live, b"a running render's").unwrap();
+    let short = d.join("short.wav");
+    write_wav_i16(&short, 48_000, 2, 4_800);
+    let r = headroom(
+        d,
+        &[
+            "render",
+            "-q",
+            short.to_str().unwrap(),
+            output.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    assert!(
+        !stale.exists(),
+        "the killed render's partial file is still there"
+    );
+    assert!(live.exists(), "a running render's partial file was removed");
 }
 
 #[test]
