@@ -58,6 +58,18 @@ fn main() -> ExitCode {
             let informational = matches!(e.kind(), K::DisplayHelp | K::DisplayVersion)
                 || matches!(e.kind(), K::DisplayHelpOnMissingArgumentOrSubcommand);
             let hint = set_hint();
+            if wants_json() && matches!(e.kind(), K::DisplayHelpOnMissingArgumentOrSubcommand) {
+                // `headroom --json route`: the help text is no answer a script can read.
+                let text = e.render().to_string();
+                let usage = text
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("Usage: "))
+                    .unwrap_or("headroom <COMMAND>");
+                json_error(
+                    "usage",
+                    &format!("a subcommand is missing: {usage} (see --help)"),
+                );
+            }
             if wants_json() && !informational {
                 let text = e.render().to_string();
                 let first = text.lines().next().unwrap_or_default();

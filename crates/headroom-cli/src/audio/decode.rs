@@ -57,6 +57,28 @@ impl Decoder {
             Decoder::Other(s) => s.read(buf),
         }
     }
+
+    /// Samples read so far that were not numbers (NaN or infinite float samples of a damaged
+    /// file) and were read as 0 (silence).
+    pub fn not_numbers(&self) -> u64 {
+        match self {
+            Decoder::Wav(w) => w.not_numbers(),
+            Decoder::Other(_) => 0,
+        }
+    }
+
+    /// The warning for [`not_numbers`](Self::not_numbers), when there were any.
+    pub fn not_numbers_warning(&self) -> Option<String> {
+        let n = self.not_numbers();
+        (n > 0).then(|| {
+            format!(
+                "headroom: warning: {}: {n} sample{} not a number (NaN or infinite: damaged \
+                 float data), read as silence",
+                self.info().path.display(),
+                if n == 1 { " was" } else { "s were" }
+            )
+        })
+    }
 }
 
 /// Opens `path` for decoding. The format is found from the file's contents (the extension is

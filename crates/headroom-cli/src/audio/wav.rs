@@ -66,6 +66,9 @@ pub struct WavReader {
     frames_read: u64,
     lenient: bool,
     raw: Vec<u8>,
+    /// Float samples that were not numbers (NaN, infinite, or a double too large for a
+    /// float), read as 0.
+    not_numbers: u64,
 }
 
 impl std::fmt::Debug for WavReader {
@@ -339,12 +342,18 @@ impl WavReader {
             frames_read: 0,
             lenient,
             raw: Vec::new(),
+            not_numbers: 0,
         })
     }
 
     /// What the header says.
     pub fn info(&self) -> &SourceInfo {
         &self.info
+    }
+
+    /// Float samples read so far that were not numbers (NaN, infinite) and were read as 0.
+    pub fn not_numbers(&self) -> u64 {
+        self.not_numbers
     }
 
     /// Fills `buf` with the next interleaved samples in [-1, 1]; returns how many were
@@ -404,17 +413,29 @@ impl WavReader {
                 for (o, b) in out.iter_mut().zip(raw.chunks_exact(4)) {
                     *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
                 }
+                self.not_numbers += zero_non_finite(out);
             }
             Encoding::F64 => {
                 for (o, b) in out.iter_mut().zip(raw.chunks_exact(8)) {
                     *o =
                         f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32;
                 }
+                self.not_numbers += zero_non_finite(out);
             }
         }
         self.frames_read += frames as u64;
         Ok(n)
     }
+}
+
+/// Sets the samples of `out` that are not finite to 0; returns how many there were.
+fn zero_non_finite(out: &mut [f32]) -> u64 {
+    let mut n = 0;
+    for o in out.iter_mut().filter(|o| !o.is_finite()) {
+        *o = 0.0;
+        n += 1;
+    }
+    n
 }
 
 /// Reads `LIST`/`INFO` chunks from the current position to the end of the file.

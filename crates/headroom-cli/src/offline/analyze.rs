@@ -120,6 +120,9 @@ pub fn analyze_file(
             break;
         }
     }
+    if let Some(w) = dec.not_numbers_warning() {
+        eprintln!("{w}");
+    }
     let (analysis, hist) = an.finish_with_histogram().map_err(fail)?;
     Ok((
         FileReport {

@@ -350,6 +350,9 @@ pub fn render_file(
         interrupt,
     )?;
     let result = run(&mut dec, &target, file, &spec, opts, interrupt);
+    if let Some(w) = dec.not_numbers_warning() {
+        eprintln!("{w}");
+    }
     match result {
         Ok((frames, latency, loudness)) => {
             output::commit(&target)?;

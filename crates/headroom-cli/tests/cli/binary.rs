@@ -294,6 +294,17 @@ fn validate_reports_every_error_and_json_errors_go_to_stdout() {
     let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
     assert_eq!(v["error"]["code"], "usage", "{v}");
     assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+    // A group without its subcommand (`headroom --json route`): the same, not only clap's
+    // help on standard error (stdout was empty).
+    for group in ["route", "profile", "setting", "service"] {
+        let out = headroom(dir.path(), &["--json", group]);
+        assert_eq!(out.status.code(), Some(2), "{group}");
+        let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim())
+            .unwrap_or_else(|e| panic!("{group}: {e}: {:?}", text(&out.stdout)));
+        assert_eq!(v["error"]["code"], "usage", "{v}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(&format!("headroom {group}")), "{msg}");
+    }
     // `--set KEY VALUE` (a space instead of `=`): a hint that says how to write it.
     for json in [false, true] {
         let mut args = vec![

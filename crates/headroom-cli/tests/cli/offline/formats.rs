@@ -406,3 +406,53 @@ fn damage_is_named_for_what_it_is_at_the_same_position_in_both_commands() {
         assert!(!d.join("o.wav").exists());
     }
 }
+
+/// Float samples that are not numbers (NaN, infinite: damaged data) are read as silence and
+/// said so on standard error, by `analyze` and `render` alike (they were replaced silently).
+#[test]
+fn not_a_number_samples_are_read_as_silence_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = programme(48_000, 2.0, 0.3);
+    a.samples[1000] = f32::NAN;
+    a.samples[2001] = f32::INFINITY;
+    a.samples[3002] = f32::NEG_INFINITY;
+    let input = d.join("nan.wav");
+    a.write_wav(&input, OutputSamples::F32).unwrap();
+    let an = headroom(d, &["analyze", input.to_str().unwrap()]);
+    assert_eq!(an.status.code(), Some(0), "{}", text(&an.stderr));
+    assert!(
+        text(&an.stderr).contains("3 samples were not a number"),
+        "{}",
+        text(&an.stderr)
+    );
+    let out = d.join("out.wav");
+    let r = headroom(
+        d,
+        &[
+            "render",
+            "-q",
+            input.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    assert!(
+        text(&r.stderr).contains("3 samples were not a number"),
+        "{}",
+        text(&r.stderr)
+    );
+    let got = Audio::read(&out).unwrap();
+    assert!(got.samples.iter().all(|v| v.is_finite() && v.abs() < 1.0));
+    // An undamaged file: no warning.
+    let clean = d.join("clean.wav");
+    programme(48_000, 1.0, 0.3)
+        .write_wav(&clean, OutputSamples::F32)
+        .unwrap();
+    let an = headroom(d, &["analyze", clean.to_str().unwrap()]);
+    assert!(
+        !text(&an.stderr).contains("not a number"),
+        "{}",
+        text(&an.stderr)
+    );
+}
