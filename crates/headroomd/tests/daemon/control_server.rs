@@ -498,6 +498,17 @@ fn closed_connections_are_forgotten() {
     assert_eq!(fx.server.client_count(), 5);
     drop(clients);
     wait_until(|| fx.server.client_count() == 0, "connections not reaped");
+    // Their descriptors are closed when they end, not when the next connection comes (the
+    // server held one per connection gone until then).
+    let clients: Vec<Client> = (0..20)
+        .map(|_| Client::connect_to(&fx.path).unwrap())
+        .collect();
+    assert_eq!(fx.server.held_sockets(), 20);
+    drop(clients);
+    wait_until(
+        || fx.server.held_sockets() == 0,
+        "sockets of ended connections held",
+    );
 }
 
 /// Short deadlines for the deadline tests; what is not under test stays long.
