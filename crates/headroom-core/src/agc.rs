@@ -229,6 +229,10 @@ pub const SHORT_RESUME_UNDER_LU: f64 = 10.0;
 /// Spread of the 100 ms loudness (90th − 10th percentile over up to 2 s, silence counted
 /// at −70 LUFS) from which sound counts as speech-like (sound with pauses), LU.
 pub const SPEECH_LU: f64 = 6.0;
+
+/// How far on each side of a dip, in 100 ms sub-blocks, the louder sound that makes it
+/// speech-like lies ([`SPEECH_LU`]): a word's gap, not a music bed's slow ebb.
+pub const DIP_SPAN: usize = 3;
 /// Spread below which sound counts as stationary (tones, hiss, hum), LU. Music spreads
 /// wider than this almost always.
 pub const STATIONARY_LU: f64 = 1.0;
@@ -1454,7 +1458,10 @@ impl Agc {
     fn remember(&mut self, m: f64) {
         // Not while the estimate is still rising to a louder programme (its readings are
         // above it): the level remembered is one the programme held.
-        if m > self.level + RESUME_RISING_LU || self.spread(20) < SPEECH_LU {
+        // Speech-like as for an adoption (a dip, not only a spread): a music bed that took
+        // the estimate over while it swelled was remembered, and resumed at 100 dB/s in the
+        // voice's next pause.
+        if m > self.level + RESUME_RISING_LU || self.spread(20) < SPEECH_LU || !self.has_dip(20) {
             return;
         }
         let kept = self.resume_level > LUFS_FLOOR && self.resume_age_s <= RESUME_MAX_S;
@@ -1580,8 +1587,9 @@ impl Agc {
     }
 
     /// Whether the newest `count` sub-blocks hold a dip: one at least [`SPEECH_LU`] under a
-    /// louder one on each side of it (syllables and the pauses between them; under the
-    /// silence gate counted at it). A crescendo or a fade spreads as far and has none. The
+    /// louder one on each side of it within [`DIP_SPAN`] sub-blocks (syllables and the
+    /// pauses between them; under the silence gate counted at it; a music bed's slow swell
+    /// and ebb over two seconds made one, depending on where the 100 ms grid fell). A crescendo or a fade spreads as far and has none. The
     /// oldest of them is left out (it may still hold the end of the sound before), and so
     /// is the newest: the programme coming back after a pause is no syllable of the sound
     /// in it (its first sub-block, still under the programme, made a dip of the pause and
@@ -1599,23 +1607,17 @@ impl Agc {
             }
         }
         let v = v.get(..n).unwrap_or(&[]);
-        let mut before = f64::NEG_INFINITY;
-        let mut after = [f64::NEG_INFINITY; HISTORY_LEN];
-        let mut m = f64::NEG_INFINITY;
-        for (k, &x) in v.iter().enumerate().rev() {
-            if let Some(slot) = after.get_mut(k) {
-                *slot = m;
-            }
-            m = m.max(x);
-        }
-        for (k, &x) in v.iter().enumerate() {
-            let a = after.get(k).copied().unwrap_or(f64::NEG_INFINITY);
-            if before - x >= SPEECH_LU && a - x >= SPEECH_LU {
-                return true;
-            }
-            before = before.max(x);
-        }
-        false
+        let loudest = |from: usize, to: usize| {
+            v.get(from..to.min(v.len()))
+                .unwrap_or(&[])
+                .iter()
+                .fold(f64::NEG_INFINITY, |a, &b| a.max(b))
+        };
+        (0..v.len()).any(|k| {
+            let x = v.get(k).copied().unwrap_or(f64::NEG_INFINITY);
+            loudest(k.saturating_sub(DIP_SPAN), k) - x >= SPEECH_LU
+                && loudest(k + 1, k + 1 + DIP_SPAN) - x >= SPEECH_LU
+        })
     }
 
     /// [`Self::spread`] over the newest `count` sub-blocks, 0 for fewer than `min_n`.

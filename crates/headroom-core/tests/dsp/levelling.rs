@@ -893,8 +893,17 @@ fn a_music_bed_swelling_in_the_pauses_of_the_voice_over_it_is_not_lifted() {
     // a new programme: a bed left alone longer is risen to at the ordinary rate.)
     let p = ChainParams::default();
     let rate = RATE as f64;
-    for seed in [61u64, 62, 63] {
-        let mut voice = Vec::new();
+    // Wherever the meters' 100 ms grid falls on the programme (a live stream starts
+    // anywhere on it): a bed's slow swell and ebb over two seconds made a dip on some grids.
+    for (seed, lead) in [
+        (61u64, 0usize),
+        (62, 0),
+        (63, 0),
+        (61, 1200),
+        (62, 2400),
+        (63, 3600),
+    ] {
+        let mut voice = vec![0.0f32; lead * CH];
         let mut pauses = Vec::new();
         for (k, pause) in [3.0, 3.5, 3.0].into_iter().enumerate() {
             voice.extend(speech_at(6.0, seed + 10 * k as u64, -24.0));
