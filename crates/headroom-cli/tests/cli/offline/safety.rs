@@ -164,6 +164,39 @@ fn an_output_past_4_gib_is_rf64_with_exact_lengths() {
     assert_eq!(total, (data + 8) as u64 + data_bytes);
 }
 
+/// Starts `headroom render -q input output` in `d` and returns it, with its partial file, once
+/// it has written audio to that file (1 MiB).
+fn render_writing(
+    d: &std::path::Path,
+    input: &std::path::Path,
+    output: &std::path::Path,
+) -> (std::process::Child, std::path::PathBuf) {
+    let mut child = Command::new(BIN)
+        .args([
+            "render",
+            "-q",
+            input.to_str().unwrap(),
+            output.to_str().unwrap(),
+        ])
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let name = output.file_name().unwrap().to_str().unwrap();
+    let partial = d.join(format!(".{name}.{}.partial", child.id()));
+    let start = Instant::now();
+    while std::fs::metadata(&partial).map_or(0, |m| m.len()) < 1 << 20 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "render never started writing"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "render ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, partial)
+}
+
 #[test]
 fn interrupted_render_leaves_no_partial_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -179,29 +212,7 @@ fn interrupted_render_leaves_no_partial_file() {
         (libc::SIGHUP, 129),
     ] {
         let output = d.join("out.wav");
-        let mut child = Command::new(BIN)
-            .args([
-                "render",
-                "-q",
-                input.to_str().unwrap(),
-                output.to_str().unwrap(),
-            ])
-            .current_dir(d)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let partial = d.join(format!(".out.wav.{}.partial", child.id()));
-        // Ready when the render has written audio to its partial file.
-        let start = Instant::now();
-        while std::fs::metadata(&partial).map_or(0, |m| m.len()) < 1 << 20 {
-            assert!(
-                start.elapsed() < Duration::from_secs(120),
-                "render never started writing"
-            );
-            assert!(child.try_wait().unwrap().is_none(), "render ended early");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let (child, partial) = render_writing(d, &input, &output);
         // SAFETY: kill(2) with a live child pid and a valid signal number.
         unsafe { libc::kill(child.id() as i32, sig) };
         let out = child.wait_with_output().unwrap();
@@ -217,27 +228,7 @@ fn interrupted_render_leaves_no_partial_file() {
     // A render killed outright (SIGKILL) cannot remove its partial file: the next render
     // of that output does, and leaves a running render's alone.
     let output = d.join("out.wav");
-    let mut killed = Command::new(BIN)
-        .args([
-            "render",
-            "-q",
-            input.to_str().unwrap(),
-            output.to_str().unwrap(),
-        ])
-        .current_dir(d)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stale = d.join(format!(".out.wav.{}.partial", killed.id()));
-    let start = Instant::now();
-    while std::fs::metadata(&stale).map_or(0, |m| m.len()) < 1 << 20 {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "render never started writing"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut killed, stale) = render_writing(d, &input, &output);
     killed.kill().unwrap();
     killed.wait().unwrap();
     assert!(stale.exists());
