@@ -1595,17 +1595,7 @@ impl Agc {
     /// in it (its first sub-block, still under the programme, made a dip of the pause and
     /// had the music bed in it adopted just as the voice came back).
     fn has_dip(&self, count: usize) -> bool {
-        let mut v = [0.0f64; HISTORY_LEN];
-        let mut n = 0usize;
-        for x in self
-            .hist_sb
-            .newest(1, count.saturating_sub(2).min(HISTORY_LEN))
-        {
-            if let Some(slot) = v.get_mut(n) {
-                *slot = x.max(self.gate);
-                n += 1;
-            }
-        }
+        let (v, n) = self.gated_levels(1, count.saturating_sub(2));
         let v = v.get(..n).unwrap_or(&[]);
         let loudest = |from: usize, to: usize| {
             v.get(from..to.min(v.len()))
@@ -1620,16 +1610,24 @@ impl Agc {
         })
     }
 
-    /// [`Self::spread`] over the newest `count` sub-blocks, 0 for fewer than `min_n`.
-    fn spread_of(&self, count: usize, min_n: usize) -> f64 {
-        let mut v = [0.0f64; 20];
+    /// The newest `count` sub-blocks' loudness after the newest `skip` (newest first, at most
+    /// [`HISTORY_LEN`]), each counted at the silence gate when under it, and how many there
+    /// are.
+    fn gated_levels(&self, skip: usize, count: usize) -> ([f64; HISTORY_LEN], usize) {
+        let mut v = [0.0f64; HISTORY_LEN];
         let mut n = 0usize;
-        for x in self.hist_sb.newest(0, count.min(20)) {
+        for x in self.hist_sb.newest(skip, count.min(HISTORY_LEN)) {
             if let Some(slot) = v.get_mut(n) {
                 *slot = x.max(self.gate);
                 n += 1;
             }
         }
+        (v, n)
+    }
+
+    /// [`Self::spread`] over the newest `count` sub-blocks, 0 for fewer than `min_n`.
+    fn spread_of(&self, count: usize, min_n: usize) -> f64 {
+        let (mut v, n) = self.gated_levels(0, count.min(20));
         if n < min_n.max(2) {
             return 0.0;
         }
