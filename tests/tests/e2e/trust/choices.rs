@@ -106,11 +106,17 @@ fn own_targets_user_moves_and_notifications_are_respected_and_reported() {
     // The user moves Firefox in a mixer (a target.object the daemon did not write): it stays.
     move_stream(&sb, fid, Some(OTHER)).unwrap();
     on(fid, OTHER, "Firefox where the user moved it");
+    // Waited for by its own note: the link to the other sink can be seen before the
+    // target the user wrote, and for that moment the stream is rightly "pending: moving to
+    // headroom-processed" (a note all the same, which this wait took for the answer).
     let f = wait_for("Firefox noted as moved", Duration::from_secs(3), || {
         let r = c.route_list()?;
-        Ok(r.streams
-            .into_iter()
-            .find(|s| s.app == "Firefox" && s.note.is_some()))
+        Ok(r.streams.into_iter().find(|s| {
+            s.app == "Firefox"
+                && s.note
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("moved by the user"))
+        }))
     })
     .unwrap();
     assert_eq!(f.note.as_deref(), Some("moved by the user (usb-headset)"));
