@@ -25,19 +25,7 @@ impl Profile {
     pub(crate) fn check_all(&self, ordering: bool) -> Vec<Invalid> {
         let mut out = Vec::new();
         for f in schema::FIELDS {
-            if let (Some(range), SettingValue::Number(v)) = (f.range, (f.get)(self)) {
-                if !range.contains(v) {
-                    out.push(Invalid::at(
-                        ErrorKind::OutOfRange,
-                        f.key,
-                        format!(
-                            "{} = {} is out of range (must be {range})",
-                            f.key,
-                            format_number(v)
-                        ),
-                    ));
-                }
-            }
+            out.extend(out_of_range(f, &(f.get)(self)));
         }
         for (i, r) in self.route.rules.iter().enumerate() {
             if r.matches.is_empty() {
@@ -82,4 +70,24 @@ impl Profile {
         }
         Ok(())
     }
+}
+
+/// The range error of `value` for setting `f`, if it is a number outside the setting's range.
+/// Called on a value as given too, before it is narrowed to the setting's `f32`: a value too
+/// large for an `f32` is reported as written, not as the infinity it would become.
+pub(crate) fn out_of_range(f: &schema::Field, value: &SettingValue) -> Option<Invalid> {
+    let (Some(range), SettingValue::Number(v)) = (f.range, value) else {
+        return None;
+    };
+    (!range.contains(*v)).then(|| {
+        Invalid::at(
+            ErrorKind::OutOfRange,
+            f.key,
+            format!(
+                "{} = {} is out of range (must be {range})",
+                f.key,
+                format_number(*v)
+            ),
+        )
+    })
 }

@@ -7,6 +7,7 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use crate::check::out_of_range;
 use crate::error::{Invalid, Seg};
 use crate::rules::{build_match, rule_key};
 use crate::schema::{self, fields_in, sections, SettingKind, SettingValue};
@@ -181,6 +182,11 @@ fn apply(
     match schema::field(key) {
         Some(f) => {
             let v = to_setting(ctx, f, value)?;
+            // Checked here as written too: narrowed to the setting's `f32`, a value out of
+            // that type's range would be reported as an infinity.
+            if let Some(inv) = out_of_range(f, &v) {
+                return Err(ctx.err(inv.kind, Some(inv.key), value.span(), inv.message));
+            }
             (f.put)(p, &v);
             Ok(true)
         }

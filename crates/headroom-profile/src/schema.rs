@@ -173,8 +173,12 @@ impl fmt::Display for NumRange {
     }
 }
 
-/// Formats a number without a spurious `.0` or binary noise: `-16`, `1.5`, `0.1`.
+/// Formats a number without a spurious `.0` or binary noise: `-16`, `1.5`, `0.1`; numbers
+/// of 1e16 and more in size in exponent form (`-1e308`, not 309 digits).
 pub fn format_number(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 1e16 {
+        return format!("{v:e}");
+    }
     let as_f32 = v as f32;
     if f64::from(as_f32) == v || (as_f32 as f64 - v).abs() < 1e-9 * v.abs().max(1.0) {
         format!("{as_f32}")

@@ -1,6 +1,7 @@
 //! Dotted-key settings of a profile: list, describe, read and change them (checked against
 //! the schema and the whole profile's validation).
 
+use crate::check::out_of_range;
 use crate::error::{Invalid, Seg};
 use crate::profile::Profile;
 use crate::schema::{self, SettingInfo, SettingKind, SettingValue};
@@ -46,6 +47,9 @@ impl Profile {
     pub fn set(&mut self, key: &str, value: SettingValue) -> Result<(), ProfileError> {
         let f = lookup(key)?;
         let v = schema::coerce(f.kind, &value).map_err(|()| wrong_type(f, &value))?;
+        if let Some(inv) = out_of_range(f, &v) {
+            return Err(inv.into_error());
+        }
         let mut next = self.clone();
         (f.put)(&mut next, &v);
         next.check().map_err(Invalid::into_error)?;
@@ -82,6 +86,10 @@ impl Profile {
                     continue;
                 }
             };
+            if let Some(inv) = out_of_range(f, &v) {
+                left_out.push((f.key.to_owned(), inv.into_error()));
+                continue;
+            }
             let mut alone = self.clone();
             (f.put)(&mut alone, &v);
             match alone.check_all(false).into_iter().next() {

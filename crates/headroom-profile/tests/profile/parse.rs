@@ -219,6 +219,14 @@ fn out_of_range() {
         16,
         "limiter.lookahead_ms = 2 is out of range (must be > 0 and ≤ 1.5)",
     );
+    // Too large for the setting's f32: reported as written, not as an infinity.
+    assert_err(
+        "[agc]\ntarget_lufs = -1e308\n",
+        ErrorKind::OutOfRange,
+        2,
+        15,
+        "agc.target_lufs = -1e308 is out of range (must be between -40 and -5)",
+    );
     assert_err(
         "[compressor]\nratio = 0.5\n",
         ErrorKind::OutOfRange,

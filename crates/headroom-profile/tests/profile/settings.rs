@@ -118,6 +118,28 @@ fn set_checks_type_and_range_and_keeps_profile_on_error() {
     );
     assert_eq!(p, before);
 
+    // A value too large for the setting's `f32` is reported as given, not as the infinity
+    // it would narrow to; alone and among others.
+    for (v, shown) in [(-1e308, "-1e308"), (1e39, "1e39"), (-4e38, "-4e38")] {
+        let e = p
+            .set("agc.target_lufs", SettingValue::Number(v))
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::OutOfRange);
+        assert_eq!(
+            e.to_string(),
+            format!("agc.target_lufs = {shown} is out of range (must be between -40 and -5)")
+        );
+        let n = SettingValue::Number(v);
+        let (q, left_out) = p.with_settings([("agc.target_lufs", &n)]);
+        assert_eq!(q, before);
+        assert_eq!(left_out.len(), 1);
+        assert!(left_out[0]
+            .1
+            .to_string()
+            .contains(&format!("= {shown} is out")));
+    }
+    assert_eq!(p, before);
+
     let e = p
         .set("agc.target_lufs", SettingValue::String("loud".into()))
         .unwrap_err();
