@@ -222,6 +222,13 @@ pub const SHORT_RISE_LU: f64 = 10.0;
 /// See [`SHORT_MOMENT_S`]: how long the sound at the remembered level must last, s (one
 /// 100 ms reading with sound: its loudness, not a spread, decides).
 pub const SHORT_RESUME_S: f64 = 0.1;
+/// See [`SHORT_MOMENT_S`]: 100 ms sub-blocks of sound at the remembered level after the
+/// moment that resume the programme while the momentary readings (and an onset that took
+/// the moment for a programme) still hold the moment. A notification's 0.3 s chime over
+/// dialogue took the estimate over, and the rest of the sentence after it came out 25 dB
+/// down: the last 0.4 s as a whole still read as the chime until the sentence had ended.
+/// (Two: a loud programme's single 100 ms gap between words does not resume.)
+pub const SHORT_AFTER_BLOCKS: usize = 2;
 /// See [`SHORT_MOMENT_S`]: how far under the remembered level the sound may lie, LU (the
 /// first syllables after a pause, all there is to judge by that soon, read quieter than
 /// the programme; room noise lies 20 LU and more under it).
@@ -552,6 +559,9 @@ pub struct Agc {
     /// Time since an onset ended as a transient (before it was confirmed), s: the momentary
     /// readings hold it for their window's length and are no programme.
     since_transient_s: f64,
+    /// Readings left that still hold a short louder moment the programme was resumed after
+    /// ([`SHORT_AFTER_BLOCKS`]): no programme.
+    moment_held: usize,
     /// How long the onset being caught has been far under its level so far, s.
     onset_quiet_s: f64,
     /// Count of onsets let go as transients (wrapping).
@@ -674,6 +684,7 @@ impl Agc {
             onset_frames: 0,
             onset_confirmed: false,
             since_transient_s: f64::INFINITY,
+            moment_held: 0,
             onset_quiet_s: 0.0,
             transients: 0,
             resumptions: 0,
@@ -1231,6 +1242,17 @@ impl Agc {
         {
             self.steady_only = false;
         }
+        if let Some(after) = self.resumes_after_moment(gate) {
+            self.resume(cap);
+            // The momentary readings of the next sub-blocks still hold the moment.
+            let window = (ONSET_S / rdt).round() as usize;
+            self.moment_held = window.saturating_sub(after + 1);
+            return;
+        }
+        if self.moment_held > 0 {
+            self.moment_held -= 1;
+            return;
+        }
         if self.onset_s >= 0.0 || self.since_transient_s < ONSET_S {
             // An onset is being handled, its readings still hold what came before; or a
             // transient just ended, and they still hold it.
@@ -1266,21 +1288,7 @@ impl Agc {
         // Clearly quieter for a while: a pause, unless it is a new programme.
         self.below_s += rdt;
         if self.resumes(gate) {
-            // The speech-like programme from before the louder one is back: its level is
-            // known, so the window starts over at it and the gain rises at once.
-            self.changes = self.changes.wrapping_add(1);
-            self.resumptions = self.resumptions.wrapping_add(1);
-            self.back_rise = self.short_moment();
-            // It counts for half the window: a level the programme held, which its first
-            // syllables after the pause (quieter than it) do not pull down at once.
-            self.restart_window(self.resume_level);
-            for _ in 1..(cap / 2).max(1) {
-                self.enter(self.resume_level, cap);
-            }
-            self.steady_only = false;
-            self.judge_pending = false;
-            self.adopted_rise = true;
-            self.below_s = 0.0;
+            self.resume(cap);
             return;
         }
         if let Some(fast) = self.adopt(gate, window_s) {
@@ -1527,6 +1535,56 @@ impl Agc {
         // Right after a short moment the first words' 100 ms come in quieter: they are all
         // there is to judge by.)
         now >= self.resume_level - under && now <= self.resume_level + RESUME_OVER_LU
+    }
+
+    /// The speech-like programme from before the louder one is back: its level is known, so
+    /// the window starts over at it and the gain rises at once.
+    fn resume(&mut self, cap: usize) {
+        self.changes = self.changes.wrapping_add(1);
+        self.resumptions = self.resumptions.wrapping_add(1);
+        self.back_rise = self.short_moment();
+        // It counts for half the window: a level the programme held, which its first
+        // syllables after the pause (quieter than it) do not pull down at once.
+        self.restart_window(self.resume_level);
+        for _ in 1..(cap / 2).max(1) {
+            self.enter(self.resume_level, cap);
+        }
+        self.steady_only = false;
+        self.judge_pending = false;
+        self.adopted_rise = true;
+        self.below_s = 0.0;
+    }
+
+    /// Whether, right after a short louder moment, the newest [`SHORT_AFTER_BLOCKS`] or more
+    /// 100 ms sub-blocks all lie [`SHORT_RISE_LU`] under the estimate, the newest
+    /// [`SHORT_AFTER_BLOCKS`] with sound and their gated loudness at the remembered level (as
+    /// for [`resumes`](Self::resumes) after a short moment): the programme goes on after the
+    /// moment; `Some(count)` of the sub-blocks under the estimate.
+    /// Judged on them alone, so neither the momentary readings nor an onset still holding
+    /// the moment delay it.
+    fn resumes_after_moment(&self, gate: f64) -> Option<usize> {
+        if !self.short_moment() || self.resume_age_s > RESUME_MAX_S {
+            return None;
+        }
+        let quiet = self.level - SHORT_RISE_LU;
+        let after = self
+            .hist_sb
+            .newest(0, RECENT + 2)
+            .take_while(|&v| v <= quiet)
+            .count();
+        if after < SHORT_AFTER_BLOCKS {
+            return None;
+        }
+        // The newest of them only: a chime's decaying tail lies under the estimate too, but
+        // over the voice.
+        let now = gated_mean(
+            self.hist_sb.newest_with_energy(0, SHORT_AFTER_BLOCKS),
+            gate,
+            SHORT_AFTER_BLOCKS,
+        )?;
+        (now >= self.resume_level - SHORT_RESUME_UNDER_LU
+            && now <= self.resume_level + RESUME_OVER_LU)
+            .then_some(after)
     }
 
     /// Gated loudness of the last [`RECENT`] sub-blocks (at least two with sound).

@@ -595,6 +595,84 @@ fn a_shouted_word_does_not_leave_the_dialogue_after_it_low() {
 }
 
 #[test]
+fn a_chime_over_dialogue_does_not_leave_the_rest_of_the_sentence_down() {
+    // Quiet dialogue lifted by 24 dB and a notification's 0.3 s chime, about 30 LU louder,
+    // over it (a flat tone and a struck, decaying one). The chime became the programme (a
+    // confirmed onset) and the dialogue going on after it came out 20–25 dB down until a
+    // pause of silence let the AGC resume it: the rest of the sentence inaudible.
+    let mut night = ChainParams::default();
+    night.agc.target_lufs = -20.0;
+    night.limiter.ceiling_dbtp = -3.0;
+    let rate = RATE as f64;
+    let chime = |struck: bool| -> Vec<f32> {
+        let n = (0.3 * rate) as usize;
+        (0..n)
+            .flat_map(|i| {
+                let t = i as f64 / rate;
+                let (f, env) = if struck {
+                    (1318.5, (t / 0.002).min(1.0) * (-t / 0.08).exp())
+                } else {
+                    (1000.0, (t / 0.005).min((0.3 - t) / 0.005).clamp(0.0, 1.0))
+                };
+                let v = (0.5 * env * (2.0 * std::f64::consts::PI * f * t).sin()) as f32;
+                [v, v]
+            })
+            .collect()
+    };
+    let mut failed = Vec::new();
+    for (name, p) in [("default", ChainParams::default()), ("night-like", night)] {
+        for struck in [false, true] {
+            let mut x = speech_at(24.0, 720, -40.0);
+            let at = 15.0;
+            let from = (at * rate) as usize * CH;
+            for (v, c) in x[from..].iter_mut().zip(chime(struck)) {
+                *v += c;
+            }
+            let out = run_aligned(&p, &x);
+            // What the chain adds to the dialogue (output less input momentary loudness):
+            // its median before the chime, its least in the readings whose window lies
+            // 0.3 s or more past the chime's end, while the voice talks on.
+            let m_in = momentary_series(&x);
+            let lift: Vec<(f64, f64)> = momentary_series(&out)
+                .into_iter()
+                .zip(&m_in)
+                .filter(|(_, (_, mi))| *mi > -50.0)
+                .map(|((t, m), (_, mi))| (t, m - mi))
+                .collect();
+            let mut before: Vec<f64> = lift
+                .iter()
+                .filter(|(t, _)| (5.0..at).contains(t))
+                .map(|&(_, g)| g)
+                .collect();
+            before.sort_by(f64::total_cmp);
+            let usual = before[before.len() / 2];
+            let after: Vec<f64> = lift
+                .iter()
+                .filter(|(t, _)| (at + 0.3 + 0.3 + 0.4..=at + 2.0).contains(t))
+                .map(|&(_, g)| g)
+                .collect();
+            let least = after.iter().fold(f64::INFINITY, |m, &g| m.min(g));
+            eprintln!(
+                "{name}, {} chime: dialogue lifted {usual:.1} dB before it, down to \
+                 {least:.1} dB after it ({} readings)",
+                if struck { "struck" } else { "flat" },
+                after.len()
+            );
+            // The voice talks on after the chime (else this tests nothing).
+            assert!(after.len() >= 5, "{name}: no dialogue after the chime");
+            // (27–33 dB under the usual lift before; 2.2–3.0 since.)
+            if least < usual - 4.0 {
+                failed.push((name, struck, usual, least));
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "the dialogue after the chime left down: {failed:?}"
+    );
+}
+
+#[test]
 fn loud_music_after_speech_gets_no_credit_for_the_speechs_limiter_loss() {
     // The loud night again, with loud music after quiet speech. The limiter took 3–4 dB off
     // the speech, and the loudness ceiling held the level going into it that much higher;
