@@ -199,6 +199,9 @@ pub const RESUME_SPREAD_LU: f64 = 3.0;
 pub const RESUME_UNDER_LU: f64 = 4.0;
 /// See [`RESUME_UNDER_LU`].
 pub const RESUME_OVER_LU: f64 = 6.0;
+/// How far over the remembered programme a 100 ms sub-block of it coming back may read
+/// (its loudest syllables), LU: see [`Agc`]'s resumption.
+pub const RESUME_PEAK_LU: f64 = 8.0;
 /// A reading this far above the estimate means the estimate is still rising to a louder
 /// programme: the level is not remembered then, LU.
 pub const RESUME_RISING_LU: f64 = 3.0;
@@ -1519,7 +1522,17 @@ impl Agc {
             return false;
         }
         let n = own.min(RECENT + 2);
-        if self.hist_sb.newest(0, n).any(|v| v > self.level - above) {
+        // None of it within the relative gate of the louder programme — or, when that one
+        // is less than RESUME_PEAK_LU over the remembered programme plus the gate, none of
+        // it more than RESUME_PEAK_LU over the remembered level (and all of it clearly
+        // under the louder one): a voice's loudest syllables reach 6–8 LU over its level,
+        // and after laughter 12 LU over the voice they reached into the gate; the voice was
+        // not resumed but adopted from its first syllables, 12 dB down for half a second
+        // and 3 dB for two more.
+        let ceiling = (self.level - above)
+            .max(self.resume_level + RESUME_PEAK_LU)
+            .min(self.level - ADOPT_LU);
+        if self.hist_sb.newest(0, n).any(|v| v > ceiling) {
             return false;
         }
         // Speech comes back in syllables; the louder programme's room noise is steady, and

@@ -673,6 +673,38 @@ fn a_chime_over_dialogue_does_not_leave_the_rest_of_the_sentence_down() {
 }
 
 #[test]
+fn the_voice_after_laughter_comes_back_on_its_level() {
+    // A voice lifted by 8 dB, two seconds of laughter 11 LU over it, 0.3 s of silence, the
+    // voice again. The voice's loudest syllables reached into the relative gate of the
+    // laughter's level, so it was not resumed but adopted from its first syllables.
+    let mut x = speech_at(12.0, 730, -24.0);
+    let mut laugh = laughter_like(2.0, 731);
+    normalise(&mut laugh, -13.0);
+    x.extend(laugh);
+    x.extend(silence(0.3));
+    let back = (x.len() / CH) as f64 / RATE as f64;
+    x.extend(speech_at(6.0, 732, -24.0));
+    let out = run_aligned(&ChainParams::default(), &x);
+    // What the chain adds to the voice (output less input loudness) before the laughter, over
+    // the first second after it and over the next two.
+    let lift = |a: f64, b: f64| integrated_between(&out, a, b) - integrated_between(&x, a, b);
+    let (before, first, next) = (
+        lift(2.0, 12.0),
+        lift(back, back + 1.0),
+        lift(back + 1.0, back + 3.0),
+    );
+    eprintln!(
+        "the voice lifted {before:.1} dB before the laughter; after it {first:.1} over the \
+         first second, {next:.1} over the next two"
+    );
+    // (Before: 9.5 dB under the usual lift over the first second, 1.6 over the next two.)
+    assert!(
+        first >= before - 2.0 && next >= before - 1.0,
+        "the voice after the laughter lifted {first:.1} / {next:.1} dB, {before:.1} before it"
+    );
+}
+
+#[test]
 fn loud_music_after_speech_gets_no_credit_for_the_speechs_limiter_loss() {
     // The loud night again, with loud music after quiet speech. The limiter took 3–4 dB off
     // the speech, and the loudness ceiling held the level going into it that much higher;

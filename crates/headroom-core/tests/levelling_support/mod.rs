@@ -87,6 +87,26 @@ pub fn speech_like(secs: f64, seed: u64) -> Vec<f32> {
     out
 }
 
+/// Laughter-like stereo signal: noise through two broad resonances, pulsed five times a
+/// second ("ha-ha"), 50 ms in and 200 ms out. Unscaled.
+pub fn laughter_like(secs: f64, seed: u64) -> Vec<f32> {
+    let n = (secs * RATE as f64) as usize;
+    let mut rng = Rng::new(seed);
+    let mut f1 = Resonator::new(1000.0, 1.0);
+    let mut f2 = Resonator::new(2500.0, 1.5);
+    let mut out = Vec::with_capacity(n * CH);
+    for i in 0..n {
+        let t = i as f64 / RATE as f64;
+        let pulse = (0.5 + 0.5 * (2.0 * std::f64::consts::PI * 5.0 * t).sin()).powi(2);
+        let edge = (t / 0.05).min((secs - t) / 0.2).clamp(0.0, 1.0);
+        let e = rng.bipolar();
+        let v = (f1.run(e) + 0.5 * f2.run(e)) * pulse * edge;
+        out.push(v as f32);
+        out.push((v * 0.9) as f32);
+    }
+    out
+}
+
 /// Music-like stereo signal: a chord of sines plus noise and a kick every 500 ms, saturated
 /// (tanh) so the crest factor is small, with phrased dynamics: every beat (250 ms) is
 /// accented at its own level (±3 dB), as played music is, so that its 100 ms loudness
