@@ -77,7 +77,8 @@
 //!   alone for up to [`RESUME_MAX_S`]. When that louder programme gives way to sound at the
 //!   remembered level (its gated 100 ms loudness within [`RESUME_UNDER_LU`] under to
 //!   [`RESUME_OVER_LU`] over it — room noise lies far under that — and none of it within
-//!   the relative gate of the louder one) for [`RESUME_S`] — decided within
+//!   the relative gate of the louder one, or more than [`RESUME_PEAK_LU`] over the
+//!   remembered level where that reaches into the gate) for [`RESUME_S`] — decided within
 //!   [`RESUME_WITHIN_S`] of that sound's start, after which it is judged as a new programme —
 //!   the dialogue is back: the window starts over at the remembered level (counted for half
 //!   the window, so the quieter first syllables do not pull it down) and the gain rises at
