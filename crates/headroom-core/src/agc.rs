@@ -330,6 +330,15 @@ const PEAK_RING: usize = 20;
 /// Mean square to LUFS, BS.1770.
 const LUFS_OFFSET: f64 = -0.691;
 
+/// Largest K-weighting correction for `channels` interleaved channels, LU: 8, and for more
+/// than two channels as much more as the mean over them lies under the mean over two (a
+/// voice in two of six channels reads 4.8 dB under it; clamped at 8 LU, a bright word in
+/// the surround channels of a 5.1 file was predicted 1.5 LU quieter than it came out, and
+/// passed `night`'s momentary limit).
+fn k_max_for(channels: usize) -> f64 {
+    8.0 + 10.0 * (channels.max(2) as f64 / 2.0).log10()
+}
+
 fn ms_to_lufs(ms: f64) -> f64 {
     if ms > 1e-20 {
         LUFS_OFFSET + 10.0 * ms.log10()
@@ -528,6 +537,12 @@ pub struct Agc {
     subs: Ring<4>,
     /// K-weighted minus unweighted loudness of the last 400 ms of sound, LU.
     k_corr: f64,
+    /// Largest K-weighting correction taken, LU, and the channel count it is for: the
+    /// unweighted level is a mean over the channels and the loudness a weighted sum, so the
+    /// correction of sound in a few of many channels is that much larger
+    /// ([`k_max_for`]).
+    k_max: f64,
+    k_max_channels: usize,
     /// The same for the last 100 ms sub-block alone, LU.
     k_sub: f64,
     /// Loudest fast level of the current 100 ms and of the last 2 s (one per 100 ms), LUFS.
@@ -658,6 +673,8 @@ impl Agc {
             step_frames: 0,
             last_step_frames: 0,
             step_channels: 1,
+            k_max: k_max_for(1),
+            k_max_channels: 1,
             fast_sums: [0.0; FAST_RING],
             fast_frames: [0; FAST_RING],
             fast_pos: 0,
@@ -1003,6 +1020,10 @@ impl Agc {
     /// correction and the per-100 ms peaks; returns the fast level in LUFS.
     fn fast_level(&mut self, fresh: bool, m: f64, sb: f64, gate: f64) -> f64 {
         let sum = self.step_energy.take() / self.step_channels.max(1) as f64;
+        if self.k_max_channels != self.step_channels {
+            self.k_max_channels = self.step_channels;
+            self.k_max = k_max_for(self.step_channels);
+        }
         let frames = self.step_frames;
         self.step_sum = sum;
         self.last_step_frames = frames;
@@ -1039,7 +1060,7 @@ impl Agc {
             };
             self.subs.push(ms);
             self.k_sub = if sb > gate && ms > 0.0 {
-                (sb - ms_to_lufs(ms)).clamp(-8.0, 8.0)
+                (sb - ms_to_lufs(ms)).clamp(-8.0, self.k_max)
             } else {
                 self.k_corr
             };
@@ -1050,7 +1071,7 @@ impl Agc {
                 if unweighted > 0.0 {
                     let c = m - ms_to_lufs(unweighted);
                     // Smoothed: one reading of a spectral change moves it only in part.
-                    self.k_corr += 0.3 * (c.clamp(-8.0, 8.0) - self.k_corr);
+                    self.k_corr += 0.3 * (c.clamp(-8.0, self.k_max) - self.k_corr);
                 }
             }
             self.peaks.push(self.peak_now);

@@ -705,6 +705,51 @@ fn the_voice_after_laughter_comes_back_on_its_level() {
 }
 
 #[test]
+fn a_voice_in_the_surround_channels_is_held_under_the_momentary_limit_as_in_stereo() {
+    // A quiet voice with one shouted phrase, as a stereo stream and in the surround channels
+    // (Ls, Rs) of a 5.1 one, through a night-like chain (target −20, momentary limit 2.5 LU
+    // over it). The AGC's level is a mean over the channels and the loudness weighs the
+    // surround channels 1.41: the correction between them (9.3 LU and more here) was capped
+    // at 8, so the shouted phrase was predicted 1.3 LU quieter than it came out and passed
+    // the limit by that much more than in stereo.
+    let mut p = ChainParams::default();
+    p.agc.target_lufs = -20.0;
+    p.agc.max_momentary_lu = 2.5;
+    p.limiter.ceiling_dbtp = -3.0;
+    let mut x = speech_at(12.0, 740, -32.0);
+    x.extend(speech_at(1.5, 741, -20.0));
+    x.extend(speech_at(6.0, 742, -32.0));
+    let out2 = run_aligned(&p, &x);
+    let frames = x.len() / CH;
+    let mut x6 = vec![0.0f32; frames * 6];
+    for (f, s) in x6.chunks_exact_mut(6).zip(x.chunks_exact(CH)) {
+        f[4] = s[0];
+        f[5] = s[1];
+    }
+    let mut chain = headroom_core::Chain::new(RATE, 6, 1024, &p);
+    let lat = chain.latency_frames();
+    x6.extend(std::iter::repeat_n(0.0, lat * 6));
+    for b in x6.chunks_mut(1024 * 6) {
+        assert_no_alloc::assert_no_alloc(|| chain.process(b));
+    }
+    // The surround pair as the stereo pair again: what the 5.1 loudness of the output is,
+    // less the surround channels' weight (1.5 dB).
+    let out6: Vec<f32> = x6[lat * 6..]
+        .chunks_exact(6)
+        .flat_map(|f| [f[4], f[5]])
+        .collect();
+    let weight_db = 10.0 * 1.41f64.log10();
+    let limit = f64::from(p.agc.target_lufs + p.agc.max_momentary_lu);
+    let m2 = max_momentary_between(&out2, 3.0, 19.0);
+    let m6 = max_momentary_between(&out6, 3.0, 19.0) + weight_db;
+    eprintln!("largest momentary: stereo {m2:.1} LUFS, 5.1 surround {m6:.1} (limit {limit:.1})");
+    assert!(
+        m6 <= m2 + 0.4,
+        "the voice in the surround channels {m6:.1} LUFS at most, in stereo {m2:.1}"
+    );
+}
+
+#[test]
 fn loud_music_after_speech_gets_no_credit_for_the_speechs_limiter_loss() {
     // The loud night again, with loud music after quiet speech. The limiter took 3–4 dB off
     // the speech, and the loudness ceiling held the level going into it that much higher;
