@@ -330,6 +330,20 @@ const PEAK_RING: usize = 20;
 /// Mean square to LUFS, BS.1770.
 const LUFS_OFFSET: f64 = -0.691;
 
+/// Channels whose loudness weight [`ChannelWeights`] holds (the meters' layouts; more
+/// channels than that weigh 1).
+const WEIGHTED_CHANNELS: usize = 8;
+
+/// The BS.1770 weight of each channel ([`crate::meter::channel_weight`]) for the AGC's own,
+/// unfiltered level: an LFE burst (left out of the loudness) counted in it read as a loud
+/// onset, and after it the correction to the loudness was seconds off.
+#[derive(Debug, Clone, Copy)]
+struct ChannelWeights {
+    of: [f64; WEIGHTED_CHANNELS],
+    /// Whether any is not 1 (four channels and more).
+    any: bool,
+}
+
 /// Largest K-weighting correction for `channels` interleaved channels, LU: 8, and for more
 /// than two channels as much more as the mean over them lies under the mean over two (a
 /// voice in two of six channels reads 4.8 dB under it; clamped at 8 LU, a bright word in
@@ -519,6 +533,10 @@ pub struct Agc {
     pos: usize,
     /// Sum of squares and frames of the current step, before the gain.
     step_energy: LaneEnergy,
+    /// The loudness weights of the channels (see [`ChannelWeights`]), and the current
+    /// step's weighted sum of squares when they are not all 1.
+    weights: ChannelWeights,
+    step_weighted: f64,
     step_sum: f64,
     step_frames: usize,
     last_step_frames: usize,
@@ -629,7 +647,18 @@ impl Agc {
     /// gain. Allocation: none.
     pub fn new(sample_rate: u32, channels: usize, params: &AgcParams) -> Self {
         let rate = sample_rate.max(1);
-        let _ = channels;
+        let mut weights = ChannelWeights {
+            of: [1.0; WEIGHTED_CHANNELS],
+            any: false,
+        };
+        for (k, w) in weights.of.iter_mut().enumerate() {
+            *w = if k < channels {
+                crate::meter::channel_weight(channels, k)
+            } else {
+                1.0
+            };
+            weights.any |= *w != 1.0;
+        }
         let fast_cap =
             ((FAST_WINDOW_S * rate as f64 / STEP as f64).round() as usize).clamp(1, FAST_RING);
         let sustain_cap =
@@ -640,6 +669,7 @@ impl Agc {
             ((rate as usize + 5) / 10) as f64 / rate as f64,
             fast_cap,
             sustain_cap,
+            weights,
         )
     }
 
@@ -650,8 +680,11 @@ impl Agc {
         reading_dt: f64,
         fast_cap: usize,
         sustain_cap: usize,
+        weights: ChannelWeights,
     ) -> Self {
         Self {
+            weights,
+            step_weighted: 0.0,
             onset_exp: Memo::new(),
             onset_follow_exp: Memo::new(),
             params,
@@ -737,6 +770,7 @@ impl Agc {
             self.reading_dt,
             self.fast_cap,
             self.sustain_cap,
+            self.weights,
         );
     }
 
@@ -909,7 +943,21 @@ impl Agc {
     pub fn process(&mut self, buf: &mut [f32], channels: usize) {
         let ch = channels.max(1);
         let n = buf.len() / ch;
-        self.step_energy.add(buf.get(..n * ch).unwrap_or(&[]));
+        let frames = buf.get(..n * ch).unwrap_or(&[]);
+        if self.weights.any {
+            // Weighted as the meters weigh the channels (LFE left out, surround 1.41):
+            // weighted alike, the level follows the loudness wherever the sound moves.
+            for f in frames.chunks_exact(ch) {
+                let mut e = 0.0f64;
+                for (k, &x) in f.iter().enumerate() {
+                    let w = self.weights.of.get(k).copied().unwrap_or(1.0);
+                    e += w * f64::from(x) * f64::from(x);
+                }
+                self.step_weighted += e;
+            }
+        } else {
+            self.step_energy.add(frames);
+        }
         self.step_frames += n;
         self.step_channels = ch;
         let (from, to) = (self.gain_from, self.gain_to);
@@ -1019,7 +1067,12 @@ impl Agc {
     /// Closes the step's measurement: updates the fast level ring, the K-weighting
     /// correction and the per-100 ms peaks; returns the fast level in LUFS.
     fn fast_level(&mut self, fresh: bool, m: f64, sb: f64, gate: f64) -> f64 {
-        let sum = self.step_energy.take() / self.step_channels.max(1) as f64;
+        let total = if self.weights.any {
+            std::mem::take(&mut self.step_weighted)
+        } else {
+            self.step_energy.take()
+        };
+        let sum = total / self.step_channels.max(1) as f64;
         if self.k_max_channels != self.step_channels {
             self.k_max_channels = self.step_channels;
             self.k_max = k_max_for(self.step_channels);

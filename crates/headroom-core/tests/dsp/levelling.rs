@@ -750,6 +750,46 @@ fn a_voice_in_the_surround_channels_is_held_under_the_momentary_limit_as_in_ster
 }
 
 #[test]
+fn a_rumble_in_the_lfe_channel_is_no_loud_onset_for_the_agc() {
+    // 5.1: a quiet voice in the centre channel, and for two seconds a 40 Hz rumble in the LFE
+    // channel alone, which BS.1770 leaves out of the loudness. Counted in the AGC's own
+    // level, the rumble (−10.5 dBFS) read as a loud onset: the AGC cut the voice with it by
+    // 20 dB. (What the
+    // limiter takes to keep the rumble itself under the ceiling is another matter.)
+    let p = ChainParams::default();
+    let voice = speech_at(16.0, 750, -32.0);
+    let frames = voice.len() / CH;
+    let mut x6 = vec![0.0f32; frames * 6];
+    let (from, to) = (8 * RATE as usize, 10 * RATE as usize);
+    for (i, (f, s)) in x6
+        .chunks_exact_mut(6)
+        .zip(voice.chunks_exact(CH))
+        .enumerate()
+    {
+        f[2] = s[0];
+        if (from..to).contains(&i) {
+            let t = (i - from) as f64 / RATE as f64;
+            let edge = (t / 0.05).min((2.0 - t) / 0.05).clamp(0.0, 1.0);
+            f[3] = (0.3 * edge * (2.0 * std::f64::consts::PI * 40.0 * t).sin()) as f32;
+        }
+    }
+    let mut chain = headroom_core::Chain::new(RATE, 6, 480, &p);
+    let mut gains = Vec::new();
+    for (k, b) in x6.chunks_mut(480 * 6).enumerate() {
+        assert_no_alloc::assert_no_alloc(|| chain.process(b));
+        gains.push(((k + 1) as f64 / 100.0, f64::from(chain.agc().gain_db())));
+    }
+    let within = |a: f64, b: f64| gains.iter().filter(move |(t, _)| (a..b).contains(t));
+    let before = within(3.0, 8.0).map(|&(_, g)| g).sum::<f64>() / within(3.0, 8.0).count() as f64;
+    let least = within(8.0, 10.5).fold(f64::INFINITY, |m, &(_, g)| m.min(g));
+    eprintln!("the AGC's gain {before:.1} dB before the rumble, down to {least:.1} dB with it");
+    assert!(
+        least >= before - 2.0,
+        "the AGC's gain down to {least:.1} dB with the rumble, {before:.1} before it"
+    );
+}
+
+#[test]
 fn loud_music_after_speech_gets_no_credit_for_the_speechs_limiter_loss() {
     // The loud night again, with loud music after quiet speech. The limiter took 3–4 dB off
     // the speech, and the loudness ceiling held the level going into it that much higher;
