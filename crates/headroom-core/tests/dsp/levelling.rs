@@ -558,24 +558,9 @@ fn a_shouted_word_does_not_leave_the_dialogue_after_it_low() {
         // What the chain adds to the dialogue (output less input momentary loudness): its
         // median before the word, its least from the first reading whose window lies past
         // the pause on.
-        let m_in = momentary_series(&x);
-        let lift: Vec<(f64, f64)> = momentary_series(&out)
-            .into_iter()
-            .zip(&m_in)
-            .filter(|(_, (_, mi))| *mi > -50.0)
-            .map(|((t, m), (_, mi))| (t, m - mi))
-            .collect();
-        let mut before: Vec<f64> = lift
-            .iter()
-            .filter(|(t, _)| (5.0..15.0).contains(t))
-            .map(|&(_, g)| g)
-            .collect();
-        before.sort_by(f64::total_cmp);
-        let usual = before[before.len() / 2];
-        let least = lift
-            .iter()
-            .filter(|(t, _)| (back + 0.4..=back + 2.0).contains(t))
-            .fold(f64::INFINITY, |m, &(_, g)| m.min(g));
+        let lift = momentary_lift(&x, &out);
+        let usual = median(values_in(&lift, 5.0..15.0));
+        let least = values_in(&lift, back + 0.4..=back + 2.0).fold(f64::INFINITY, f64::min);
         eprintln!(
             "{name}: voice {voice:.1} LUFS before the word, lifted {usual:.1} dB; after it \
              {first:.1} over the first 1.5 s (lifted down to {least:.1} dB), {after:.1} over \
@@ -632,26 +617,10 @@ fn a_chime_over_dialogue_does_not_leave_the_rest_of_the_sentence_down() {
             // What the chain adds to the dialogue (output less input momentary loudness):
             // its median before the chime, its least in the readings whose window lies
             // 0.3 s or more past the chime's end, while the voice talks on.
-            let m_in = momentary_series(&x);
-            let lift: Vec<(f64, f64)> = momentary_series(&out)
-                .into_iter()
-                .zip(&m_in)
-                .filter(|(_, (_, mi))| *mi > -50.0)
-                .map(|((t, m), (_, mi))| (t, m - mi))
-                .collect();
-            let mut before: Vec<f64> = lift
-                .iter()
-                .filter(|(t, _)| (5.0..at).contains(t))
-                .map(|&(_, g)| g)
-                .collect();
-            before.sort_by(f64::total_cmp);
-            let usual = before[before.len() / 2];
-            let after: Vec<f64> = lift
-                .iter()
-                .filter(|(t, _)| (at + 0.3 + 0.3 + 0.4..=at + 2.0).contains(t))
-                .map(|&(_, g)| g)
-                .collect();
-            let least = after.iter().fold(f64::INFINITY, |m, &g| m.min(g));
+            let lift = momentary_lift(&x, &out);
+            let usual = median(values_in(&lift, 5.0..at));
+            let after: Vec<f64> = values_in(&lift, at + 0.3 + 0.3 + 0.4..=at + 2.0).collect();
+            let least = after.iter().copied().fold(f64::INFINITY, f64::min);
             eprintln!(
                 "{name}, {} chime: dialogue lifted {usual:.1} dB before it, down to \
                  {least:.1} dB after it ({} readings)",

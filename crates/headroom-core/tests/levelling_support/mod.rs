@@ -383,6 +383,34 @@ pub fn fraction_within(
     (if n == 0 { 0.0 } else { ok as f64 / n as f64 }, n)
 }
 
+/// What the chain adds to `input`'s momentary loudness (output less input, every 100 ms),
+/// where the input reads over −50 LUFS: `(time_s, dB)`.
+pub fn momentary_lift(input: &[f32], out: &[f32]) -> Vec<(f64, f64)> {
+    momentary_series(out)
+        .into_iter()
+        .zip(momentary_series(input))
+        .filter(|(_, (_, mi))| *mi > -50.0)
+        .map(|((t, m), (_, mi))| (t, m - mi))
+        .collect()
+}
+
+/// The values of `(time_s, value)` pairs whose time lies in `range`.
+pub fn values_in<'a>(
+    v: &'a [(f64, f64)],
+    range: impl std::ops::RangeBounds<f64> + 'a,
+) -> impl Iterator<Item = f64> + 'a {
+    v.iter()
+        .filter(move |(t, _)| range.contains(t))
+        .map(|&(_, x)| x)
+}
+
+/// The median of `values` (the upper one of an even count; NaN for none).
+pub fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// The highest momentary loudness (ebur128, every 100 ms) of `x` whose reading time lies in
 /// `[a, b]` seconds; −∞ when there is none.
 pub fn max_momentary_between(x: &[f32], a: f64, b: f64) -> f64 {
