@@ -134,6 +134,13 @@ pub const CEILING_PREDICT_MARGIN_LU: f64 = 0.2;
 const CEILING_PREDICT_RELEASE_S: f64 = 0.05;
 /// Deepest cut made for the momentary prediction, dB.
 const CEILING_PREDICT_MAX_CUT_DB: f64 = 24.0;
+
+/// How much later than the AGC's gain the loudness ceiling's target glides down to a
+/// lowered `target_lufs`, s: the momentary loudness (400 ms) follows the gain about that
+/// much later. Gliding with the gain itself, the ceiling found the louder 400 ms before the
+/// change over the new limit and cut up to 24 dB on top of the AGC's fall: the target set
+/// from −16 to −30 on music, the momentary loudness fell to −42 for half a second.
+const CEILING_GLIDE_LAG_S: f64 = 0.25;
 /// Length of the momentary loudness window, s.
 const MOMENTARY_S: f64 = 0.4;
 /// Attack and release time constants of the loudness ceiling, s.
@@ -904,11 +911,12 @@ impl Chain {
         }
         let lim_loss = self.learnt.ceil_credit;
         // A lowered target is reached as the AGC's gain moves (its time constant, at most
-        // its fall rate); the ceiling glides with it instead of cutting at once.
+        // its fall rate); the ceiling glides with it instead of cutting at once — as the
+        // momentary loudness follows the gain, a window later (CEILING_GLIDE_LAG_S).
         let target = p.target_lufs as f64;
         let fall = f64::from(p.fall_db_per_s).max(0.01);
         self.ceiling_target = if self.ceiling_target.is_finite() {
-            let v = ((target - self.ceiling_target) / TAU_GAIN).max(-fall);
+            let v = ((target - self.ceiling_target) / (TAU_GAIN + CEILING_GLIDE_LAG_S)).max(-fall);
             target.max(self.ceiling_target + v * dt)
         } else {
             target

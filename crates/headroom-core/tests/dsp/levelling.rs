@@ -759,6 +759,33 @@ fn a_rumble_in_the_lfe_channel_is_no_loud_onset_for_the_agc() {
 }
 
 #[test]
+fn a_lowered_target_is_reached_without_a_hole() {
+    // Music levelled to −16, then the target set to −30 (a user turning it down, or a
+    // quieter profile). The loudness ceiling glided to the new limit as fast as the AGC's
+    // gain, found the louder 400 ms before the change over it and cut up to 24 dB on top of
+    // the AGC's fall: the momentary loudness fell to −42 for half a second, 12 LU under the
+    // new target.
+    let x = music_at(16.0, 760, -20.0);
+    let mut chain = headroom_core::Chain::new(RATE, CH, 1024, &ChainParams::default());
+    let half = 10 * RATE as usize * CH;
+    let mut y = run(&mut chain, &x[..half], 480);
+    let mut p = ChainParams::default();
+    p.agc.target_lufs = -30.0;
+    assert_no_alloc::assert_no_alloc(|| chain.set_params(&p));
+    y.extend(run(&mut chain, &x[half..], 480));
+    // The output's momentary loudness less the input's (the music moves by itself), from
+    // the change on: how far under the new gain it falls on the way.
+    let lift = momentary_lift(&x, &y);
+    let settled = median(values_in(&lift, 13.0..16.0));
+    let least = values_in(&lift, 10.0..13.0).fold(f64::INFINITY, f64::min);
+    eprintln!("lift {settled:.1} dB once settled, down to {least:.1} dB on the way");
+    assert!(
+        least >= settled - 2.0,
+        "the lowered target: lifted {least:.1} dB on the way, {settled:.1} once there"
+    );
+}
+
+#[test]
 fn loud_music_after_speech_gets_no_credit_for_the_speechs_limiter_loss() {
     // The loud night again, with loud music after quiet speech. The limiter took 3–4 dB off
     // the speech, and the loudness ceiling held the level going into it that much higher;
