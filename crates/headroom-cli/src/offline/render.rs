@@ -704,8 +704,8 @@ mod tests {
     /// The summary's figures, read from the chain's meters and the true-peak meters of the
     /// reading and writing threads, are those of meters of their own over the input and over
     /// the chain's aligned output: the input's exactly, the output's
-    /// peaks exactly and its loudness and range within a hundredth of an LU (its 100 ms
-    /// blocks start `latency_frames` earlier).
+    /// peaks exactly and its loudness and range within a hundredth of an LU — the range's
+    /// histogram bin — (its 100 ms blocks start `latency_frames` earlier).
     #[test]
     fn summary_figures_are_those_of_the_input_and_of_the_output() {
         let dir = tempfile::tempdir().unwrap();
@@ -745,8 +745,9 @@ mod tests {
                 (a.integrated_lufs - want.integrated_lufs).abs() < 0.01,
                 "{rate}: {a:?} vs {want:?}"
             );
+            // (The range comes in 0.01 LU bins: shifted blocks may land one bin apart.)
             assert!(
-                (a.lra_lu - want.lra_lu).abs() < 0.01,
+                (a.lra_lu - want.lra_lu).abs() < 0.01 + 1e-9,
                 "{rate}: {a:?} vs {want:?}"
             );
             assert!(a.integrated_lufs > -40.0 && a.lra_lu > 1.0, "{rate}: {a:?}");
