@@ -342,6 +342,10 @@ struct ChannelWeights {
     of: [f64; WEIGHTED_CHANNELS],
     /// Whether any is not 1 (four channels and more).
     any: bool,
+    /// Largest K-weighting correction taken, LU ([`k_max_for`]): the unweighted level is a
+    /// mean over the channels and the loudness a weighted sum, so the correction of sound
+    /// in a few of many channels is that much larger.
+    k_max: f64,
 }
 
 /// Largest K-weighting correction for `channels` interleaved channels, LU: 8, and for more
@@ -555,12 +559,6 @@ pub struct Agc {
     subs: Ring<4>,
     /// K-weighted minus unweighted loudness of the last 400 ms of sound, LU.
     k_corr: f64,
-    /// Largest K-weighting correction taken, LU, and the channel count it is for: the
-    /// unweighted level is a mean over the channels and the loudness a weighted sum, so the
-    /// correction of sound in a few of many channels is that much larger
-    /// ([`k_max_for`]).
-    k_max: f64,
-    k_max_channels: usize,
     /// The same for the last 100 ms sub-block alone, LU.
     k_sub: f64,
     /// Loudest fast level of the current 100 ms and of the last 2 s (one per 100 ms), LUFS.
@@ -650,6 +648,7 @@ impl Agc {
         let mut weights = ChannelWeights {
             of: [1.0; WEIGHTED_CHANNELS],
             any: false,
+            k_max: k_max_for(channels),
         };
         for (k, w) in weights.of.iter_mut().enumerate() {
             *w = if k < channels {
@@ -706,8 +705,6 @@ impl Agc {
             step_frames: 0,
             last_step_frames: 0,
             step_channels: 1,
-            k_max: k_max_for(1),
-            k_max_channels: 1,
             fast_sums: [0.0; FAST_RING],
             fast_frames: [0; FAST_RING],
             fast_pos: 0,
@@ -1073,10 +1070,6 @@ impl Agc {
             self.step_energy.take()
         };
         let sum = total / self.step_channels.max(1) as f64;
-        if self.k_max_channels != self.step_channels {
-            self.k_max_channels = self.step_channels;
-            self.k_max = k_max_for(self.step_channels);
-        }
         let frames = self.step_frames;
         self.step_sum = sum;
         self.last_step_frames = frames;
@@ -1113,7 +1106,7 @@ impl Agc {
             };
             self.subs.push(ms);
             self.k_sub = if sb > gate && ms > 0.0 {
-                (sb - ms_to_lufs(ms)).clamp(-8.0, self.k_max)
+                (sb - ms_to_lufs(ms)).clamp(-8.0, self.weights.k_max)
             } else {
                 self.k_corr
             };
@@ -1124,7 +1117,7 @@ impl Agc {
                 if unweighted > 0.0 {
                     let c = m - ms_to_lufs(unweighted);
                     // Smoothed: one reading of a spectral change moves it only in part.
-                    self.k_corr += 0.3 * (c.clamp(-8.0, self.k_max) - self.k_corr);
+                    self.k_corr += 0.3 * (c.clamp(-8.0, self.weights.k_max) - self.k_corr);
                 }
             }
             self.peaks.push(self.peak_now);
