@@ -29,7 +29,13 @@
 //!   `−clamp(L_raw − target − threshold_lu, 0, max_reduction_db)`: an app is untouched up to
 //!   `threshold_lu` above the bus target and, above that, brought back to
 //!   `target + threshold_lu` (continuous — no jump when the threshold is crossed). A quiet
-//!   app playing alone is the bus AGC's business, not Layer A's.
+//!   app playing alone is the bus AGC's business, not Layer A's: it is not lifted. A lift
+//!   it was given while others played is **kept** once it plays alone, as far as it leaves
+//!   the app at or under `target + threshold_lu` (the part over that is taken back at the
+//!   attack rate, or the release rate if faster): the bus AGC levels the app either way,
+//!   and a lift let go at the release rate was a slow fall the AGC could only chase — the
+//!   quiet app came out 3–4 LU under the target for ≈ 12 s after the loud one stopped
+//!   (and a steady one, which the AGC boosts 6 dB at most, for good).
 //! * **With others** (two or more tapped streams active): every active stream aims at one
 //!   common level `C` — the bus target, or as close to it as `max_boost_db` (for the
 //!   quietest) and `max_reduction_db` (for the loudest) allow — and the wanted gain is
@@ -325,11 +331,19 @@ impl LayerA {
         let Some(raw) = self.raw_lufs() else {
             return -self.gain_db;
         };
+        // Alone, a boost given while others played is kept up to the alone rule's limit
+        // (see the module docs); moving down to that limit is a cut, at the attack rate.
+        let mut held_boost = false;
         let wanted = match aim.filter(|c| c.is_finite()) {
             None => {
                 let excess = raw - f64::from(target_lufs);
                 let threshold = f64::from(finite_or(self.params.threshold_lu, 0.0));
-                -(((excess - threshold).max(0.0) as f32).min(self.max_reduction()))
+                if self.gain_db > 0.0 && excess <= threshold {
+                    held_boost = true;
+                    self.gain_db.min((threshold - excess) as f32)
+                } else {
+                    -(((excess - threshold).max(0.0) as f32).min(self.max_reduction()))
+                }
             }
             Some(c) => {
                 let d = c - raw;
@@ -347,7 +361,9 @@ impl LayerA {
         let attack = finite_or(self.params.attack_db_per_s, 0.0).max(0.0) * dt;
         let release = finite_or(self.params.release_db_per_s, 0.0).max(0.0) * dt;
         let g = self.gain_db;
-        self.gain_db = if g == 0.0 || (g > 0.0) == (wanted > 0.0) && wanted.abs() >= g.abs() {
+        self.gain_db = if held_boost {
+            (g - attack.max(release)).max(wanted)
+        } else if g == 0.0 || (g > 0.0) == (wanted > 0.0) && wanted.abs() >= g.abs() {
             // Away from 0 dB (or staying on the same side, further out): attack.
             if wanted > g {
                 (g + attack).min(wanted)

@@ -332,6 +332,43 @@ fn two_apps_playing_together_meet_within_3_lu() {
     assert!((a.la.gain_db() + 4.0).abs() < 0.05, "{}", a.la.gain_db());
 }
 
+/// The loud app stops and the quiet one plays on alone: the lift it was given is kept (the
+/// bus AGC levels it either way; let go at the release rate it was a slow fall the AGC could
+/// only chase). Grown loud alone, it is taken back to the alone rule at the attack rate.
+#[test]
+fn a_lift_given_beside_a_loud_app_is_kept_once_the_quiet_app_plays_alone() {
+    let (mut a, mut b) = (Sim::new(params()), Sim::new(params()));
+    for _ in 0..200 {
+        step_two(&mut a, &mut b, Some(-6.0), Some(-36.0));
+    }
+    let lift = b.la.gain_db();
+    assert!(lift > 15.0, "lifted {lift}");
+    // The music ends; the call goes on alone for 20 s.
+    for i in 0..200 {
+        step_two(&mut a, &mut b, None, Some(-36.0));
+        let g = b.la.gain_db();
+        assert!((g - lift).abs() < 1e-4, "step {i}: {lift} → {g}");
+    }
+    // The call grows loud (−14 LUFS, 2 LU over the target): at most target + threshold − raw
+    // = 4 dB of lift is left, at the attack rate (6 dB/s) once its estimate has moved.
+    let mut steps = 0;
+    while b.la.gain_db() > 4.0 + 1e-4 && steps < 100 {
+        let before = b.la.gain_db();
+        step_two(&mut a, &mut b, None, Some(-14.0));
+        assert!(before - b.la.gain_db() <= 6.0 * DT + 1e-4);
+        steps += 1;
+    }
+    assert!(
+        steps < 60,
+        "still {} dB after {steps} steps",
+        b.la.gain_db()
+    );
+    assert!((b.la.gain_db() - 4.0).abs() < 0.05, "{}", b.la.gain_db());
+    // A quiet app that was never lifted is not lifted alone.
+    let mut s = Sim::new(params());
+    assert_eq!(s.run(Some(-36.0), 10.0), 0.0);
+}
+
 #[test]
 fn apps_close_to_each_other_are_left_alone() {
     let (mut a, mut b) = (Sim::new(params()), Sim::new(params()));

@@ -356,3 +356,41 @@ fn after_sigkill_the_guard_gives_the_streams_their_volume_back() {
         let _ = p.wait();
     }
 }
+
+/// The loud app stops and the quiet one plays on alone: the lift Layer A gave it beside the
+/// loud one is kept (the bus AGC levels it either way). Let go at the release rate (1.5
+/// dB/s), it was a fall the AGC could only chase: the quiet app came out 3–4 LU under the
+/// target for ≈ 12 s.
+#[test]
+fn the_quiet_app_keeps_its_lift_when_the_loud_one_stops() {
+    let sb = Sandbox::start().expect("sandbox");
+    let mut b = DaemonBackend::start(&sb, None).expect("headroomd");
+    let ([mut pl, mut pq], _, qid) = quiet_app_lifted(&sb);
+    // Let the lift settle (attack 6 dB/s toward 12.5 dB).
+    let lifted = wait_for("the lift settled", Duration::from_secs(10), || {
+        Ok(stream_volume(&sb, qid)?
+            .map(db)
+            .filter(|&v| (v - 12.5).abs() < 0.15))
+    })
+    .unwrap();
+    let _ = pl.kill();
+    let _ = pl.wait();
+    wait_for("the loud stream gone", Duration::from_secs(5), || {
+        Ok(stream_id(&sb, "loud-app")?.is_none().then_some(()))
+    })
+    .unwrap();
+    // 5 s alone: at the release rate the lift would have lost 7.5 dB.
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < until {
+        let v = stream_volume(&sb, qid).unwrap().map(db).unwrap_or(0.0);
+        assert!(
+            (v - lifted).abs() < 0.3,
+            "lift {lifted:.2} dB → {v:.2} dB alone; layer A: {:?}",
+            b.layer_a("quiet-app")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = pq.kill();
+    let _ = pq.wait();
+    b.daemon.terminate().unwrap();
+}
