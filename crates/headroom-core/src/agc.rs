@@ -82,8 +82,16 @@
 //!   [`RESUME_WITHIN_S`] of that sound's start, after which it is judged as a new programme —
 //!   the dialogue is back: the window starts over at the remembered level (counted for half
 //!   the window, so the quieter first syllables do not pull it down) and the gain rises at
-//!   [`ADOPTED_RISE_DB_PER_S`], so a film's dialogue is on target from its second word after
+//!   [`ADOPTED_RISE_DB_PER_S`] — with a 40 ms time constant when the programme was heard
+//!   within [`RESUME_FAST_S`] — so a film's dialogue is on target from its second word after
 //!   an action scene instead of after 1–1.5 s.
+//! * **After a burst** (laughter, applause, an interjection: the estimate [`BURST_LU`] or
+//!   more above the remembered level within [`BURST_S`] of when it was remembered) the
+//!   memory is kept even when the burst is speech-like and less than [`RELATIVE_GATE_LU`]
+//!   louder, and the programme after it is resumed from that smaller rise (as above: sound
+//!   at its level for [`RESUME_S`], clearly under the burst). A second of laughter raises a
+//!   2 s window's estimate by less than the gate; remembered in the voice's place, it left
+//!   the voice after it 7 dB under itself for a second.
 //! * **After a short louder moment** (a shouted word: the estimate [`SHORT_RISE_LU`] or more
 //!   above the remembered level, and quieter sound again within [`SHORT_MOMENT_S`] of the
 //!   last time the programme was remembered) the memory is kept even when the moment was
@@ -208,6 +216,24 @@ pub const RESUME_PEAK_LU: f64 = 8.0;
 pub const RESUME_RISING_LU: f64 = 3.0;
 /// How long a speech-like programme is remembered while a louder one plays, s.
 pub const RESUME_MAX_S: f64 = 120.0;
+/// A programme resumed within this long of when it was last heard (after laughter,
+/// applause, an action scene) goes back to its gain as fast as after a short moment (40 ms
+/// time constant), s; resumed later, at [`ADOPTED_RISE_DB_PER_S`] with the ordinary 150 ms.
+/// At the ordinary pace the dialogue's first 0.3–0.5 s after a burst of laughter came out
+/// 6–8 dB under itself on average. (Later resumptions are rarer and less certain: a track's
+/// fade-out passing through a level remembered from the track before is one.)
+pub const RESUME_FAST_S: f64 = 20.0;
+/// A louder passage that took the estimate [`BURST_LU`] or more over the remembered
+/// programme within this long of when that was last remembered is a *burst* (laughter,
+/// applause, a louder voice's interjection), s: the memory is kept through it even when it
+/// is speech-like itself and less than [`RELATIVE_GATE_LU`] louder, and the programme
+/// after it is resumed from that smaller rise (within [`RESUME_WITHIN_S`] after it). A
+/// second of laughter 12 LU over a voice raises a 2 s window's estimate by 9 LU; the
+/// laughter was remembered as the programme and the voice after it adopted anew, its first
+/// second 6–7 dB under itself.
+pub const BURST_S: f64 = 4.0;
+/// See [`BURST_S`], LU.
+pub const BURST_LU: f64 = 6.0;
 /// A resumption is decided within this long of the quieter sound's start, s. Dialogue coming
 /// back is resumed within a few syllables (or adopted as speech-like sound within
 /// [`ADOPT_MAX_S`]); quieter sound still undecided after this is not speech-like, and music
@@ -611,6 +637,9 @@ pub struct Agc {
     /// The programme from before a short louder moment was resumed and the gain is still
     /// going back up to it (faster than [`ADOPTED_RISE_DB_PER_S`]).
     back_rise: bool,
+    /// The programme from before a louder one was resumed within [`RESUME_FAST_S`] and the
+    /// gain is still going back up to it (as fast as after a short moment).
+    resumed_rise: bool,
     /// Loudness of the last speech-like programme, LUFS ([`LUFS_FLOOR`]: none), and the
     /// time since it was last heard, s.
     resume_level: f64,
@@ -742,6 +771,7 @@ impl Agc {
             onset_level: LUFS_FLOOR,
             adopted_rise: false,
             back_rise: false,
+            resumed_rise: false,
             resume_level: LUFS_FLOOR,
             resume_age_s: 0.0,
             remembered_s: 0.0,
@@ -1028,7 +1058,7 @@ impl Agc {
         } else {
             fall
         };
-        let (tau, rise_limit) = if self.back_rise {
+        let (tau, rise_limit) = if self.back_rise || self.resumed_rise {
             (TAU_GAIN_BACK, rise.max(BACK_RISE_DB_PER_S))
         } else if self.adopted_rise {
             (TAU_GAIN, rise.max(ADOPTED_RISE_DB_PER_S))
@@ -1048,6 +1078,7 @@ impl Agc {
         if self.adopted_rise && goal - self.gain_db < SETTLED_DB {
             self.adopted_rise = false;
             self.back_rise = false;
+            self.resumed_rise = false;
         }
         if !p.enabled {
             self.onset_db = 0.0;
@@ -1393,6 +1424,7 @@ impl Agc {
                 self.enter(v, n);
                 self.adopted_rise = fast;
                 self.back_rise = false;
+                self.resumed_rise = false;
             }
             self.below_s = 0.0;
         }
@@ -1547,11 +1579,20 @@ impl Agc {
         // A short louder moment leaves the memory alone as well (for now): the programme
         // after it is resumed at once.
         let moment = self.short_moment();
-        if !kept || (self.level < self.resume_level + RELATIVE_GATE_LU && !moment) {
+        if !kept || (self.level < self.resume_level + RELATIVE_GATE_LU && !moment && !self.burst())
+        {
             self.resume_level = self.level;
             self.resume_age_s = 0.0;
             self.remembered_s = 0.0;
         }
+    }
+
+    /// Whether the estimate stands [`BURST_LU`] or more above the remembered level within
+    /// [`BURST_S`] of the last time it was remembered.
+    fn burst(&self) -> bool {
+        self.resume_level > LUFS_FLOOR
+            && self.resume_age_s <= BURST_S
+            && self.level >= self.resume_level + BURST_LU
     }
 
     /// Whether the estimate stands [`SHORT_RISE_LU`] or more above the remembered level, and
@@ -1575,6 +1616,8 @@ impl Agc {
         let moment = self.short_moment();
         let (above, lasts, sounds, under) = if moment {
             (SHORT_RISE_LU, SHORT_RESUME_S, 1, SHORT_RESUME_UNDER_LU)
+        } else if self.resume_age_s <= BURST_S + RESUME_WITHIN_S {
+            (BURST_LU, RESUME_S, 2, RESUME_UNDER_LU)
         } else {
             (RELATIVE_GATE_LU, RESUME_S, 2, RESUME_UNDER_LU)
         };
@@ -1624,6 +1667,7 @@ impl Agc {
         self.changes = self.changes.wrapping_add(1);
         self.resumptions = self.resumptions.wrapping_add(1);
         self.back_rise = self.short_moment();
+        self.resumed_rise = self.resume_age_s <= RESUME_FAST_S;
         // It counts for half the window: a level the programme held, which its first
         // syllables after the pause (quieter than it) do not pull down at once.
         self.restart_window(self.resume_level);

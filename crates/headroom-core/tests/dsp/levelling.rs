@@ -674,6 +674,38 @@ fn the_voice_after_laughter_comes_back_on_its_level() {
 }
 
 #[test]
+fn the_voice_resumed_after_a_burst_of_laughter_is_back_on_its_level_at_once() {
+    // A voice, a second of laughter 12 LU over it, 0.3 s of silence, the voice again. The
+    // laughter (speech-like itself) raised the 2 s window's estimate 9 LU, less than the
+    // relative gate, so it was remembered in the voice's place and the voice after it was
+    // adopted anew: 6.8 dB under its usual lift over its first second, 7 over the first half.
+    // The memory is now kept through such a burst and the voice resumed from the smaller
+    // rise, and the gain goes back to it with a 40 ms time constant, not the ordinary 150 ms.
+    let mut x = speech_at(12.0, 750, -24.0);
+    let mut laugh = laughter_like(1.0, 751);
+    normalise(&mut laugh, -12.0);
+    x.extend(laugh);
+    x.extend(silence(0.3));
+    let back = (x.len() / CH) as f64 / RATE as f64;
+    x.extend(speech_at(6.0, 752, -24.0));
+    let out = run_aligned(&ChainParams::default(), &x);
+    let lift = |a: f64, b: f64| integrated_between(&out, a, b) - integrated_between(&x, a, b);
+    let (before, half, second) = (
+        lift(2.0, 12.0),
+        lift(back, back + 0.5),
+        lift(back, back + 1.0),
+    );
+    eprintln!(
+        "the voice lifted {before:.1} dB before the laughter; after it {half:.1} over the \
+         first half second, {second:.1} over the first second"
+    );
+    assert!(
+        half >= before - 4.0 && second >= before - 1.5 && second <= before + 2.0,
+        "the voice after the laughter lifted {half:.1} / {second:.1} dB, {before:.1} before it"
+    );
+}
+
+#[test]
 fn a_voice_in_the_surround_channels_is_held_under_the_momentary_limit_as_in_stereo() {
     // A quiet voice with one shouted phrase, as a stereo stream and in the surround channels
     // (Ls, Rs) of a 5.1 one, through a night-like chain (target −20, momentary limit 2.5 LU
