@@ -125,7 +125,9 @@
 //! going into the compressor at [`ONSET_HOLD_LU`] above the target, using the energy average
 //! since the onset; the AGC's whole cut (ordinary + onset gain) stays within `max_cut_db`,
 //! so with the ordinary gain at that limit the event is over. After [`ONSET_CONFIRM_S`] the
-//! event is a new programme: the window starts over at its level, the ordinary gain falls to
+//! event is a new programme: the window starts over at its level (read through the event's
+//! own K-weighting correction, from its first sub-block, where that reads it quieter than
+//! the programme's before it: a rumble after a whisper), the ordinary gain falls to
 //! its goal (fast) and the onset gain gives back what the ordinary gain takes over; while the
 //! onset lasts it gives back cut its level so far no longer asks for with a 50 ms time
 //! constant. It is confirmed while it sounds; an event whose fast level stays
@@ -312,6 +314,9 @@ pub const ONSET_EXCESS_LU: f64 = 9.0;
 pub const ONSET_HOLD_LU: f64 = 1.0;
 /// An onset lasting this long raises the programme estimate, s.
 pub const ONSET_CONFIRM_S: f64 = 0.15;
+/// How far into an onset a 100 ms sub-block must close for its K-weighting correction to
+/// count as the event's own (the rest of it was the programme before), s.
+pub const ONSET_ATTACK_S: f64 = 0.05;
 /// An onset not yet confirmed whose fast level stays this far under its level so far for
 /// [`ONSET_END_S`] is over (a transient), LU.
 pub const ONSET_END_LU: f64 = 10.0;
@@ -615,6 +620,9 @@ pub struct Agc {
     onset_s: f64,
     onset_sum: f64,
     onset_frames: u64,
+    /// K-weighted minus unweighted loudness of the event itself (the first 100 ms
+    /// sub-block closed [`ONSET_ATTACK_S`] or more into it), LU; NaN before one closed.
+    onset_k: f64,
     /// The onset lasted: the estimate was raised to its level.
     onset_confirmed: bool,
     /// Time since an onset ended as a transient (before it was confirmed), s: the momentary
@@ -762,6 +770,7 @@ impl Agc {
             onset_s: -1.0,
             onset_sum: 0.0,
             onset_frames: 0,
+            onset_k: f64::NAN,
             onset_confirmed: false,
             since_transient_s: f64::INFINITY,
             moment_held: 0,
@@ -1020,6 +1029,9 @@ impl Agc {
         self.gate = gate;
 
         let fast = self.fast_level(fresh, m, sb, gate);
+        if fresh && self.onset_s >= ONSET_ATTACK_S && self.onset_k.is_nan() {
+            self.onset_k = self.k_sub;
+        }
         self.last_fast = fast;
         let silent =
             m <= gate || m <= LUFS_FLOOR || (self.silent_s > 0.0 && m <= gate + GATE_HYSTERESIS_LU);
@@ -1215,6 +1227,7 @@ impl Agc {
             self.since_onset_s = 0.0;
             self.onset_sum = 0.0;
             self.onset_frames = 0;
+            self.onset_k = f64::NAN;
         }
         let mut want = 0.0;
         self.since_onset_s += dt;
@@ -1269,6 +1282,21 @@ impl Agc {
                 // A lasting louder programme: the estimate takes it, the ordinary gain
                 // follows and takes the cut over.
                 self.onset_confirmed = true;
+                // The estimate takes the event's level through the K-weighting correction
+                // learnt from the programme before, or the event's own once a sub-block of
+                // it has closed, whichever reads it quieter: a bass-heavy explosion after a
+                // whisper read 9–10 LU louder through the whisper's correction than it is,
+                // and the estimate set from that held the explosion 6–7 dB under its own
+                // level (14 LU under the whisper) for as long as it lasted. (An estimate
+                // under the programme is corrected by the readings that come in over it
+                // within a reading or two; one over it is not: they count as a pause.)
+                let level = match (self.onset_k.is_finite(), self.onset_frames > 0) {
+                    (true, true) => level.min(
+                        ms_to_lufs(self.onset_sum / self.onset_frames as f64)
+                            + self.k_corr.min(self.onset_k),
+                    ),
+                    _ => level,
+                };
                 if !self.has_level || level > self.level {
                     self.restart_window(level);
                     self.steady_only = false;
