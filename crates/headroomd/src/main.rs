@@ -26,7 +26,19 @@ struct Args {
     promote_default: bool,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The message and its causes on one line: `main` returning the error printed its
+            // `Debug` form, a stack backtrace included whenever RUST_BACKTRACE is set.
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     headroomd::fix_malloc_mmap_threshold();
     // Before any thread exists, so every thread inherits the blocked mask.
     headroomd::block_shutdown_signals()?;

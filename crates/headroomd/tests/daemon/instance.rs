@@ -10,8 +10,14 @@ use headroomd::instance::{InstanceLock, LOCK_FILE_NAME};
 /// Runs the `headroomd` binary in private directories under `root`, with its socket at
 /// `socket`; kills it if it is still running after 10 s. Returns its exit code and stderr.
 fn run_daemon(root: &Path, socket: &Path) -> (Option<i32>, String) {
+    run_daemon_with(root, socket, &[])
+}
+
+/// [`run_daemon`] with `env` added.
+fn run_daemon_with(root: &Path, socket: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_headroomd"))
         .env_clear()
+        .envs(env.iter().copied())
         .env("HOME", root.join("home"))
         .env("XDG_CONFIG_HOME", root.join("config"))
         .env("XDG_STATE_HOME", root.join("state"))
@@ -70,5 +76,31 @@ fn a_second_daemon_with_another_socket_is_refused_before_touching_anything() {
     assert!(
         !err.contains("PipeWire"),
         "refused before PipeWire is reached: {err}"
+    );
+}
+
+/// A start-up error is one line, whatever RUST_BACKTRACE says (set, `main` returning the
+/// error printed its `Debug` form: the message, then 40 frames of stack backtrace).
+#[test]
+fn a_start_up_error_is_one_line_with_rust_backtrace_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state_dir = tmp.path().join("state/headroom");
+    let first_socket = tmp.path().join("run/headroom/control.sock");
+    let _running = InstanceLock::acquire(&state_dir, &first_socket).unwrap();
+    let (code, err) = run_daemon_with(
+        tmp.path(),
+        &tmp.path().join("x/control.sock"),
+        &[("RUST_BACKTRACE", "1"), ("RUST_LIB_BACKTRACE", "1")],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("Error: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].contains("another headroomd is already running"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("backtrace") && !err.contains("Backtrace"),
+        "{err}"
     );
 }
