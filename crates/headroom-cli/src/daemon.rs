@@ -136,11 +136,12 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
             emit(out, json, &p, || format::profile_list(&p))
         }
         Command::Profile(ProfileCmd::Show { name }) => {
+            let name = name.map(|n| profile_arg(&n));
             let p = c.profile_show(name.as_deref()).map_err(err)?;
             emit(out, json, &p, || format::profile_show(&p))
         }
         Command::Profile(ProfileCmd::Use { name }) => {
-            let n = c.profile_use(&name).map_err(err)?;
+            let n = c.profile_use(&profile_arg(&name)).map_err(err)?;
             warn_of(&c);
             emit(out, json, &serde_json::json!({"name": n}), || {
                 format::profile_active(&n)
@@ -233,4 +234,39 @@ pub fn unmatched_rule_warning(app: &str, routes: &headroom_ipc::Routes) -> Optio
         msg.push_str(&format!(" (known apps: {})", names.join(", ")));
     }
     Some(msg)
+}
+
+/// A profile named by path (it holds a `/` or ends in `.toml`, as the daemon tells them) is
+/// sent made absolute against this command's working directory: the daemon reads a relative
+/// path against its config directory, not against where `headroom` was run. A name is sent
+/// as it is.
+fn profile_arg(name: &str) -> String {
+    let path = std::path::Path::new(name);
+    if (name.contains('/') || name.ends_with(".toml")) && path.is_relative() {
+        if let Ok(abs) = std::path::absolute(path) {
+            return abs.to_string_lossy().into_owned();
+        }
+    }
+    name.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::profile_arg;
+
+    #[test]
+    fn a_profile_path_is_sent_absolute_and_a_name_as_it_is() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(profile_arg("night"), "night");
+        assert_eq!(profile_arg("/etc/x.toml"), "/etc/x.toml");
+        for rel in ["./mine.toml", "mine.toml", "sub/mine"] {
+            let sent = profile_arg(rel);
+            assert!(std::path::Path::new(&sent).is_absolute(), "{rel} → {sent}");
+            assert!(sent.starts_with(&*cwd.to_string_lossy()), "{rel} → {sent}");
+            assert!(
+                sent.ends_with(rel.trim_start_matches("./")),
+                "{rel} → {sent}"
+            );
+        }
+    }
 }

@@ -42,10 +42,12 @@ pub(super) fn show(e: &Engine, name: Option<String>) -> Result<Response, IpcErro
         }
         Err(other) => return Err(store_error(other)),
     };
-    let (source, path) = match info.map(|i| i.source) {
-        Some(ProfileSource::User { path, .. }) | Some(ProfileSource::Path(path)) => {
-            (WireSource::User, path.display().to_string())
-        }
+    let by_path =
+        (info.is_none() && crate::profiles::is_path(&name)).then(|| e.store.profile_path(&name));
+    let (source, path) = match (info.map(|i| i.source), by_path) {
+        (Some(ProfileSource::User { path, .. }), _)
+        | (Some(ProfileSource::Path(path)), _)
+        | (_, Some(path)) => (WireSource::User, path.display().to_string()),
         _ => (
             WireSource::Shipped,
             format!("(built in) profiles/{name}.toml"),

@@ -9,8 +9,20 @@ use headroom_profile::{empty_file_error, has_settings, shipped_profiles, Profile
 
 use super::{ProfileSource, StoreError, StorePaths};
 
-pub(super) fn is_path(name: &str) -> bool {
+pub(crate) fn is_path(name: &str) -> bool {
     name.contains('/') || name.ends_with(".toml")
+}
+
+/// The file a profile named by path is read from: an absolute path as it is, a relative one
+/// against the config file's directory (where `profile = "…"` is written; the daemon's own
+/// working directory means nothing to whoever wrote the name — `headroom profile use`
+/// sends the path made absolute against the caller's).
+pub(super) fn resolve_path(paths: &StorePaths, name: &str) -> PathBuf {
+    let path = Path::new(name);
+    match paths.config_file.parent() {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_path_buf(),
+    }
 }
 
 /// Loads a profile by name (user directory first, then shipped) or by path.
@@ -19,7 +31,7 @@ pub(super) fn load_profile(
     name: &str,
 ) -> Result<(Profile, ProfileSource), StoreError> {
     if is_path(name) {
-        let path = PathBuf::from(name);
+        let path = resolve_path(paths, name);
         let text = match crate::files::read_regular_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -65,16 +77,25 @@ pub(super) fn load_profile(
                 },
             ))
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => match shipped {
-            Some((n, text)) => {
-                let p = Profile::parse_named(n, text, &format!("profiles/{n}.toml"))?;
-                Ok((p, ProfileSource::Shipped))
+        // No such file — also when the profiles folder is a file (a `profile show >` that
+        // went to the folder's name): the shipped profiles stay usable.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            match shipped {
+                Some((n, text)) => {
+                    let p = Profile::parse_named(n, text, &format!("profiles/{n}.toml"))?;
+                    Ok((p, ProfileSource::Shipped))
+                }
+                None => Err(StoreError::NotFound {
+                    name: name.to_owned(),
+                    available: profile_names(paths),
+                }),
             }
-            None => Err(StoreError::NotFound {
-                name: name.to_owned(),
-                available: profile_names(paths),
-            }),
-        },
+        }
         Err(e) => Err(StoreError::Unreadable {
             path: user,
             source: e,

@@ -34,7 +34,8 @@ use parking_lot::Mutex;
 
 use crate::state_file::{Overrides, StateFile};
 use config_file::{profile_position, read_config, read_config_located, write_config};
-use lookup::{is_path, load_profile, profile_names};
+pub(crate) use lookup::is_path;
+use lookup::{load_profile, profile_names, resolve_path};
 
 pub use config_file::{read_alerts_notify, unknown_key_warnings};
 pub use watch::{WatchHandle, WATCH_DEBOUNCE};
@@ -518,7 +519,7 @@ fn error_file_of(paths: &StorePaths, name: &str, e: &StoreError) -> PathBuf {
     if matches!(e, StoreError::NotFound { .. }) {
         paths.config_file.clone()
     } else if is_path(name) {
-        PathBuf::from(name)
+        resolve_path(paths, name)
     } else {
         paths.profiles_dir.join(format!("{name}.toml"))
     }
@@ -574,6 +575,13 @@ impl ProfileStore {
                 }
             }
         };
+        if paths.profiles_dir.exists() && !paths.profiles_dir.is_dir() {
+            warnings.push(format!(
+                "{}: not a folder, so no profiles of yours are read from it (user profiles \
+                 go in a folder of that name); the shipped profiles are in use",
+                paths.profiles_dir.display()
+            ));
+        }
         let (alerts_notify, alerts_notify_error) = match read_alerts_notify(&paths.config_file) {
             Ok(on) => (on, None),
             Err(e) => {
@@ -669,6 +677,12 @@ impl ProfileStore {
     /// The active profile, without overrides.
     pub fn active(&self) -> Arc<Profile> {
         self.inner.lock().active.clone()
+    }
+
+    /// The file a profile named by path (see [`is_path`]) is read from: a relative path
+    /// against the config file's directory.
+    pub fn profile_path(&self, name: &str) -> PathBuf {
+        resolve_path(&self.paths(), name)
     }
 
     /// The name (or path) of the active profile, as the config file gives it.

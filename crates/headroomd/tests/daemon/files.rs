@@ -138,6 +138,32 @@ fn device_symlinks_are_refused_with_a_clear_error() {
     }
 }
 
+/// A profile named by path is shown as the user's file it is, at the path it is read
+/// from (it was shown as a shipped profile at a made-up `(built in) profiles/<path>.toml`,
+/// its TOML rewritten from the defaults).
+#[test]
+fn a_profile_named_by_path_is_shown_as_the_file_it_is() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let text = "# mine\n[agc]\ntarget_lufs = -19.0\n";
+    let file = rig.config.join("mine.toml");
+    std::fs::write(&file, text).unwrap();
+    for name in [file.to_string_lossy().into_owned(), "./mine.toml".into()] {
+        let (_, r) = rig.request(Request::ProfileShow {
+            name: Some(name.clone()),
+        });
+        let Ok(Response::ProfileShow(show)) = r else {
+            panic!("{name}: {r:?}")
+        };
+        assert_eq!(show.source, headroom_ipc::ProfileSource::User, "{name}");
+        assert_eq!(
+            std::path::Path::new(&show.path),
+            rig.config.join(name.trim_start_matches("./")).as_path(),
+            "{name}"
+        );
+        assert_eq!(show.toml, text, "{name}");
+    }
+}
+
 #[test]
 fn oversized_files_are_refused_naming_the_limit() {
     let mut rig = Rig::new(DaemonConfig::default());

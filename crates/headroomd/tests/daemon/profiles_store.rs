@@ -224,6 +224,54 @@ fn user_profiles_override_shipped_and_are_listed() {
     assert_eq!(s.active_source(), ProfileSource::Path(p));
 }
 
+/// A profile named by a relative path is read against the config directory, where
+/// `profile = "…"` is written, whatever the daemon's working directory: it was read against
+/// that, so the same name meant another file after a restart from elsewhere.
+#[test]
+fn a_relative_profile_path_is_read_against_the_config_directory() {
+    let d = Dirs::new();
+    fs::write(d.config.join("mine.toml"), mine(-13.0)).unwrap();
+    fs::write(d.profile("sub"), mine(-21.0)).unwrap();
+    let s = d.store();
+    s.use_profile("./mine.toml").unwrap();
+    assert_eq!(s.effective().chain.agc.target_lufs, -13.0);
+    assert_eq!(
+        s.active_source(),
+        ProfileSource::Path(d.config.join("./mine.toml"))
+    );
+    s.use_profile("profiles/sub.toml").unwrap();
+    assert_eq!(s.effective().chain.agc.target_lufs, -21.0);
+    assert_eq!(s.profile_path("x/y.toml"), d.config.join("x/y.toml"));
+    assert_eq!(s.profile_path("/abs/y.toml"), PathBuf::from("/abs/y.toml"));
+    // A restart reads the same file.
+    drop(s);
+    let t = d.store();
+    assert_eq!(t.effective().chain.agc.target_lufs, -21.0);
+    match t.use_profile("./absent.toml") {
+        Err(StoreError::NoFile { path, .. }) => assert_eq!(path, d.config.join("./absent.toml")),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The profiles folder is a file (`headroom profile show night > ~/.config/headroom/profiles`
+/// is an easy slip): the shipped profiles stay usable and listed as shipped, with one warning
+/// (every shipped profile was listed as a broken user file and none could be used).
+#[test]
+fn a_profiles_folder_that_is_a_file_leaves_the_shipped_profiles_usable() {
+    let d = Dirs::new();
+    fs::remove_dir(d.config.join("profiles")).unwrap();
+    fs::write(d.config.join("profiles"), mine(-30.0)).unwrap();
+    let s = d.store();
+    let warnings = s.take_warnings().join("\n");
+    assert!(warnings.contains("not a folder"), "{warnings}");
+    s.use_profile("night").unwrap();
+    assert_eq!(s.active_source(), ProfileSource::Shipped);
+    for info in s.list() {
+        assert!(info.error.is_none(), "{info:?}");
+        assert_eq!(info.source, ProfileSource::Shipped, "{info:?}");
+    }
+}
+
 #[test]
 fn invalid_active_profile_at_startup_falls_back_with_warning() {
     let d = Dirs::new();
