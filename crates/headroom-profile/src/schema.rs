@@ -174,9 +174,10 @@ impl fmt::Display for NumRange {
 }
 
 /// Formats a number without a spurious `.0` or binary noise: `-16`, `1.5`, `0.1`; numbers
-/// of 1e16 and more in size in exponent form (`-1e308`, not 309 digits).
+/// of 1e16 and more in size, or under 1e-6 but not 0, in exponent form (`-1e308`, not 309
+/// digits; `1e-100`, not `0`).
 pub fn format_number(v: f64) -> String {
-    if v.is_finite() && v.abs() >= 1e16 {
+    if v.is_finite() && (v.abs() >= 1e16 || (v != 0.0 && v.abs() < 1e-6)) {
         return format!("{v:e}");
     }
     let as_f32 = v as f32;
@@ -609,6 +610,11 @@ mod tests {
         assert_eq!(format_number(widen(0.1)), "0.1");
         assert_eq!(widen(0.1f32), 0.1);
         assert_eq!(format_number(1.5), "1.5");
+        assert_eq!(format_number(1e-100), "1e-100");
+        assert_eq!(format_number(-2.5e-7), "-2.5e-7");
+        assert_eq!(format_number(0.000_5), "0.0005");
+        assert_eq!(format_number(0.0), "0");
+        assert_eq!(format_number(-1e308), "-1e308");
     }
 
     #[test]
