@@ -60,6 +60,14 @@ fn run() -> anyhow::Result<()> {
     if let Err(e) = guard {
         tracing::warn!("{e}: after SIGKILL or a crash the streams keep their Layer A volume");
     }
+    if let Some(path) = args.config.as_deref().filter(|p| !p.exists()) {
+        // Given by hand, a missing file is more likely a typo than a first start.
+        tracing::warn!(
+            "--config {}: no such file; starting with the defaults (the file is written when \
+             a profile is chosen or a setting saved)",
+            path.display()
+        );
+    }
     headroomd::run(headroomd::DaemonConfig {
         config_path: args.config,
         preferred_real_sink: args.real_sink,

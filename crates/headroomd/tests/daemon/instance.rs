@@ -10,12 +10,18 @@ use headroomd::instance::{InstanceLock, LOCK_FILE_NAME};
 /// Runs the `headroomd` binary in private directories under `root`, with its socket at
 /// `socket`; kills it if it is still running after 10 s. Returns its exit code and stderr.
 fn run_daemon(root: &Path, socket: &Path) -> (Option<i32>, String) {
-    run_daemon_with(root, socket, &[])
+    run_daemon_with(root, socket, &[], &[])
 }
 
-/// [`run_daemon`] with `env` added.
-fn run_daemon_with(root: &Path, socket: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
+/// [`run_daemon`] with `env` added and `args` given.
+fn run_daemon_with(
+    root: &Path,
+    socket: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_headroomd"))
+        .args(args)
         .env_clear()
         .envs(env.iter().copied())
         .env("HOME", root.join("home"))
@@ -91,6 +97,7 @@ fn a_start_up_error_is_one_line_with_rust_backtrace_set() {
         tmp.path(),
         &tmp.path().join("x/control.sock"),
         &[("RUST_BACKTRACE", "1"), ("RUST_LIB_BACKTRACE", "1")],
+        &[],
     );
     assert_eq!(code, Some(1), "{err}");
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("Error: ")).collect();
@@ -101,6 +108,27 @@ fn a_start_up_error_is_one_line_with_rust_backtrace_set() {
     );
     assert!(
         !err.contains("backtrace") && !err.contains("Backtrace"),
+        "{err}"
+    );
+}
+
+/// `--config` naming no file is said (it was silent: the defaults were used, and a typo in
+/// the path went unnoticed).
+#[test]
+fn a_config_file_given_by_hand_that_does_not_exist_is_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state_dir = tmp.path().join("state/headroom");
+    let first_socket = tmp.path().join("run/headroom/control.sock");
+    let _running = InstanceLock::acquire(&state_dir, &first_socket).unwrap();
+    let missing = tmp.path().join("typo/conifg.toml");
+    let (_, err) = run_daemon_with(
+        tmp.path(),
+        &tmp.path().join("x/control.sock"),
+        &[],
+        &["--config", missing.to_str().unwrap()],
+    );
+    assert!(
+        err.contains(&format!("--config {}: no such file", missing.display())),
         "{err}"
     );
 }
