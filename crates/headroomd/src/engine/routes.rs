@@ -74,7 +74,7 @@ pub(super) fn unset(
 }
 
 /// Loads the persisted runtime route rules (newest first). A file that is not a JSON list
-/// is reported, kept aside as `routes.json.corrupt-<unix seconds>` (never overwriting an
+/// (not UTF-8 or over the size limit included) is reported, kept aside as `routes.json.corrupt-<unix seconds>` (never overwriting an
 /// earlier backup) and ignored. In a list, a rule that cannot be read (not an `[app, route]`
 /// pair, an unknown route, an empty pattern, a pattern that is not a valid glob or longer
 /// than [`MAX_PATTERN_BYTES`]) is reported and skipped, the others load; when any was
@@ -82,9 +82,23 @@ pub(super) fn unset(
 /// in its place, so nothing is lost and the next start reads a clean file. At most
 /// [`MAX_USER_RULES`] rules are kept (the newest).
 pub(super) fn load_user_rules(path: &Path) -> UserRules {
-    let text = match crate::files::read_regular_to_string(path) {
-        Ok(t) => t,
+    let corrupt = |why: &dyn std::fmt::Display| {
+        let note = match crate::state_file::move_aside(path) {
+            Ok(backup) => format!("moved to {}", backup.display()),
+            Err(err) => format!("could not move it aside: {err}"),
+        };
+        tracing::warn!(
+            "{} is corrupt ({why}); {note}; starting without user rules",
+            path.display()
+        );
+        UserRules::new()
+    };
+    let bytes = match crate::files::read_regular(path) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return UserRules::new(),
+        // Too large: kept aside like a file that does not parse (the next `route.set`
+        // would otherwise write over it).
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return corrupt(&e),
         Err(e) => {
             tracing::warn!(
                 "cannot read {}: {e}; starting without user rules",
@@ -93,19 +107,10 @@ pub(super) fn load_user_rules(path: &Path) -> UserRules {
             return UserRules::new();
         }
     };
-    let entries = match serde_json::from_str::<Vec<serde_json::Value>>(&text) {
+    // Not UTF-8 is a parse error like any other: the file is kept aside.
+    let entries = match serde_json::from_slice::<Vec<serde_json::Value>>(&bytes) {
         Ok(entries) => entries,
-        Err(e) => {
-            let note = match crate::state_file::move_aside(path) {
-                Ok(backup) => format!("moved to {}", backup.display()),
-                Err(err) => format!("could not move it aside: {err}"),
-            };
-            tracing::warn!(
-                "{} is corrupt ({e}); {note}; starting without user rules",
-                path.display()
-            );
-            return UserRules::new();
-        }
+        Err(e) => return corrupt(&e),
     };
     if entries.len() > MAX_USER_RULES {
         tracing::warn!(

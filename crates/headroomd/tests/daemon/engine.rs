@@ -300,6 +300,41 @@ fn runtime_rules_survive_a_restart_and_bad_ones_are_skipped() {
     assert!(out.is_empty());
 }
 
+/// A `routes.json` that is not UTF-8 is kept aside like one that does not parse: it was
+/// only reported as unreadable, and the next `route.set` wrote over it.
+#[test]
+fn a_routes_file_that_is_not_utf8_is_kept_aside() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let file = rig.state.join("routes.json");
+    let garbage = b"[[\"fire\xff\xfefox\", \"bypass\"]]".to_vec();
+    std::fs::create_dir_all(&rig.state).unwrap();
+    std::fs::write(&file, &garbage).unwrap();
+    let store = ProfileStore::new(&rig.config, &rig.state);
+    let engine = Engine::new(
+        store,
+        rig.bus.clone(),
+        memory_history(),
+        file.clone(),
+        &DaemonConfig::default(),
+    );
+    assert!(engine.routing().router().user_rules().is_empty());
+    let kept: Vec<_> = std::fs::read_dir(&rig.state)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("routes.json.corrupt-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), garbage);
+    // A rule set now writes a new file; the old bytes stay in the copy.
+    rig.request(Request::RouteSet {
+        app: "mpv".into(),
+        route: Route::Bypass,
+    })
+    .1
+    .unwrap();
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), garbage);
+}
+
 #[test]
 fn command_line_overrides_win_over_the_profile() {
     let mut rig = Rig::new(DaemonConfig {
