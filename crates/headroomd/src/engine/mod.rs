@@ -147,6 +147,13 @@ pub struct Engine {
     /// The file `profile_error` is about, when the error came from the file watcher or a
     /// reload (the start-up error leaves it unset): its repair clears the error.
     profile_error_file: Option<std::path::PathBuf>,
+    /// Errors of other profiles' files not shown while another error is (at most
+    /// [`profiles::MAX_WAITING_ERRORS`], newest last): one is shown when the error in force
+    /// clears, as long as its file has neither loaded again nor been removed.
+    waiting_profile_errors: Vec<(std::path::PathBuf, String)>,
+    /// Whether the error shown was about what the config file selects when it was met (a
+    /// reload of the selection clears only such an error).
+    profile_error_selected: bool,
     /// The state word and the alerts.
     watch: Watch,
     /// Xruns at the last history sample (new ones are logged with it).
@@ -233,6 +240,8 @@ impl Engine {
             last_timing: timing,
             profile_error,
             profile_error_file,
+            waiting_profile_errors: Vec::new(),
+            profile_error_selected: true,
             watch,
             last_xruns: 0,
             last_tick_frames: 0,

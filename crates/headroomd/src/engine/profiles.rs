@@ -85,10 +85,8 @@ pub(super) fn activate(
     if !ignored.is_empty() {
         out.push(Output::Warning(ignored.join("; ")));
     }
-    e.profile_error = None;
-    e.profile_error_file = None;
     e.after_store_change(diff, &[], out);
-    e.profile_verdict(None, out);
+    e.selection_loaded(out);
     e.publish_settings(out);
     let active = e.store.active_name();
     out.push(Output::Publish(Event::profile_changed(
@@ -136,6 +134,9 @@ pub(super) fn reload(e: &mut Engine, out: &mut Vec<Output>) -> Result<Response, 
     }))
 }
 
+/// Most errors of other profiles' files kept while another error is shown.
+pub(super) const MAX_WAITING_ERRORS: usize = 32;
+
 impl Engine {
     /// What a reload of the files reported (the watcher's, or `profile.reload`'s): the new
     /// effective profile goes in force, or the error is reported (the last good profile
@@ -146,10 +147,8 @@ impl Engine {
                 profile, detail, ..
             } => {
                 tracing::info!("profile `{}` (re)loaded", profile.name);
-                self.profile_error = None;
-                self.profile_error_file = None;
                 self.apply(&profile, detail, out);
-                self.profile_verdict(None, out);
+                self.selection_loaded(out);
                 self.publish_settings(out);
                 out.push(Output::Publish(Event::profile_changed(
                     self.store.active_name(),
@@ -168,8 +167,20 @@ impl Engine {
                     .as_deref()
                     .is_some_and(|f| self.profile_error.is_some() && self.concerns_selection(f));
                 if selected || !selection_in_error {
+                    // The error it replaces waits, if it is another profile's.
+                    if let (Some(old), Some(file)) =
+                        (self.profile_error.take(), self.profile_error_file.take())
+                    {
+                        if !same_file(&file, &e.file) && !self.concerns_selection(&file) {
+                            self.wait_error(file, old);
+                        }
+                    }
+                    self.forget_waiting(&e.file);
                     self.profile_error = Some(text);
                     self.profile_error_file = Some(e.file.clone());
+                    self.profile_error_selected = selected;
+                } else {
+                    self.wait_error(e.file.clone(), text);
                 }
                 self.profile_verdict(Some(message), out);
                 out.push(Output::Publish(Event::ProfileError(file_error_to_wire(e))));
@@ -177,6 +188,7 @@ impl Engine {
             // Desktop notifications are the run loop's (`notify::Notifications`): it is told.
             ProfileEvent::AlertsNotify(on) => out.push(Output::AlertsNotify(on)),
             ProfileEvent::Fixed(file) => {
+                self.forget_waiting(&file);
                 // Only the error in force is about that file: another one stays.
                 if self.profile_error.is_some()
                     && self
@@ -187,10 +199,55 @@ impl Engine {
                     tracing::info!("{}: loads again", file.display());
                     self.profile_error = None;
                     self.profile_error_file = None;
-                    self.profile_verdict(None, out);
+                    self.show_waiting_error(out);
                 }
             }
         }
+    }
+
+    /// What the config file selects has loaded (a reload, `profile.use`): its error, if one
+    /// was shown, is over; another profile's error that is shown stays (its file is still
+    /// as it was), and one waiting is shown in its place.
+    fn selection_loaded(&mut self, out: &mut Vec<Output>) {
+        if self.profile_error.is_some() && !self.profile_error_selected {
+            return;
+        }
+        self.profile_error = None;
+        self.profile_error_file = None;
+        self.show_waiting_error(out);
+    }
+
+    /// With no error shown: the newest waiting one, if any, is shown (and its alert raised),
+    /// else the alert is cleared.
+    fn show_waiting_error(&mut self, out: &mut Vec<Output>) {
+        match self.waiting_profile_errors.pop() {
+            Some((file, text)) => {
+                let selected = self.concerns_selection(&file);
+                let message = alert_message(&text, selected, self.store.fallback());
+                self.profile_error = Some(text);
+                self.profile_error_file = Some(file);
+                self.profile_error_selected = selected;
+                // The alert in force changes its message only when it was cleared first.
+                self.profile_verdict(None, out);
+                self.profile_verdict(Some(message), out);
+            }
+            None => self.profile_verdict(None, out),
+        }
+    }
+
+    /// Keeps another profile's error to be shown later (the newest of each file).
+    fn wait_error(&mut self, file: std::path::PathBuf, text: String) {
+        self.forget_waiting(&file);
+        if self.waiting_profile_errors.len() >= MAX_WAITING_ERRORS {
+            self.waiting_profile_errors.remove(0);
+        }
+        self.waiting_profile_errors.push((file, text));
+    }
+
+    /// Drops the waiting error of `file` (it loads again, or is shown).
+    fn forget_waiting(&mut self, file: &std::path::Path) {
+        self.waiting_profile_errors
+            .retain(|(f, _)| !same_file(f, file));
     }
 
     /// Another profile (or the active one reloaded): every setting's value and default may

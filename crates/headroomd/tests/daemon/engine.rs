@@ -954,12 +954,23 @@ fn status_tells_an_inactive_profiles_error_from_the_active_ones() {
     let s = status(&mut rig);
     assert_error_names(&s, "mine.toml:1:10");
     assert_eq!(s.profile_error_active, Some(true));
-    // Repaired: no error, no flag.
+    // Repaired: the other file's error, which it hid, is reported again (that file is still
+    // broken: it was forgotten, and status said all was well).
     std::fs::write(&mine, "[agc]\ntarget_lufs = -21.0\n").unwrap();
     let (_, r) = rig.request(Request::ProfileReload);
     r.unwrap();
     let s = status(&mut rig);
+    assert_error_names(&s, "other.toml:3:16");
+    assert_eq!(s.profile_error_active, Some(false));
+    // The active profile reloading again does not clear it; the file loading again does.
+    rig.request(Request::ProfileReload).1.unwrap();
+    assert_error_names(&status(&mut rig), "other.toml:3:16");
+    rig.on(Input::Profile(ProfileEvent::Fixed(
+        rig.config.join("profiles/other.toml"),
+    )));
+    let s = status(&mut rig);
     assert_eq!((s.profile_error, s.profile_error_active), (None, None));
+    assert!(!s.alerts.iter().any(|a| a.kind == AlertKind::ProfileError));
 }
 
 /// Asserts that status reports a profile error naming `place` (`FILE:LINE:COL`).
