@@ -57,7 +57,10 @@
 //!     programme's *noise floor*: the level of the pauses of the last speech-like programme
 //!     (its third-quietest 100 ms of 3 s, when that lies [`FLOOR_UNDER_LU`] or more under
 //!     it and the two quietest are within 3 dB of it; only pauses the programme came back
-//!     from count, not the quiet sound that follows its end).
+//!     from count, not the quiet sound that follows its end);
+//!   - and any sound, after a gap too, reads (momentary) more than [`FLOOR_MARGIN_LU`] over
+//!     the silence gate: what lies just over it is what a programme's silences hold
+//!     (typing in a call), not the next programme.
 //!
 //!   - stationary sound straight after the programme (the window still holds it) is
 //!     adopted only when the stationary cap then takes the gain down (new noise after a
@@ -1530,6 +1533,7 @@ impl Agc {
                     let heard = self.sound_blocks().min(HISTORY_LEN);
                     let now = gated_mean(self.hist_sb.newest_with_energy(0, heard), gate, 2)?;
                     return (now < self.level - ADOPT_LU
+                        && self.over_gate(gate)
                         && (s >= SPEECH_LU || now > self.floor + FLOOR_MARGIN_LU))
                         .then_some(true);
                 }
@@ -1586,8 +1590,19 @@ impl Agc {
             }
         }
         // The programme's own noise floor, heard on its own, is not a programme (speech-like
-        // sound never is a noise floor).
-        (speech_like || now > self.floor + FLOOR_MARGIN_LU).then_some(speech_like)
+        // sound never is a noise floor), nor is sound just over the silence gate.
+        (self.over_gate(gate) && (speech_like || now > self.floor + FLOOR_MARGIN_LU))
+            .then_some(speech_like)
+    }
+
+    /// Whether the newest momentary reading lies [`FLOOR_MARGIN_LU`] or more over the silence
+    /// gate. Sound just over it is what a programme's silences hold, not a programme to lift
+    /// onto the target: where the programme's pauses fall under the gate no noise floor is
+    /// learnt, and typing in a call's silences (its momentary loudness 2–4 LU over the gate,
+    /// its clicks' 100 ms readings spread like syllables with dips between them) was adopted
+    /// as the next programme and lifted to the 30 dB limit, 12 dB over the voice's gain.
+    fn over_gate(&self, gate: f64) -> bool {
+        self.hist_m.newest(0, 1).next().unwrap_or(LUFS_FLOOR) > gate + FLOOR_MARGIN_LU
     }
 
     /// Remembers the programme's level while it is speech-like (its last 2 s spread like

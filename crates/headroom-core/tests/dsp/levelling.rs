@@ -756,6 +756,42 @@ fn an_explosion_after_a_whisper_does_not_leave_a_hole_behind_it() {
 }
 
 #[test]
+fn typing_in_a_calls_silence_is_not_lifted_as_the_next_programme() {
+    // A quiet voice (−34 LUFS, lifted 18 dB), a second of digital silence, then 12 s of
+    // typing: 8 ms clicks every 130–310 ms, its momentary loudness 2–4 LU over the silence
+    // gate (−60). Its clicks' 100 ms readings spread like syllables: it was adopted as the
+    // programme after the gap and lifted to the 30 dB limit, 12 dB over the voice's gain.
+    let mut x = speech_at(10.0, 780, -34.0);
+    x.extend(silence(1.0));
+    let from = (x.len() / CH) as f64 / RATE as f64;
+    let mut typing = silence(12.0);
+    let noise = pink_noise(12.0, 781);
+    let mut at = 0usize;
+    let mut k = 0u64;
+    while at + 400 < typing.len() / CH {
+        for i in at..at + 384 {
+            let env = (-((i - at) as f64) / 60.0).exp() as f32;
+            typing[i * CH] = noise[i * CH] * env;
+            typing[i * CH + 1] = noise[i * CH + 1] * env;
+        }
+        k = k
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        at += 6240 + (k >> 33) as usize % 8640;
+    }
+    normalise(&mut typing, -57.5);
+    x.extend(typing);
+    let out = run_aligned(&ChainParams::default(), &x);
+    let lift = |a: f64, b: f64| integrated_between(&out, a, b) - integrated_between(&x, a, b);
+    let (voice, typed) = (lift(2.0, 10.0), lift(from + 2.0, from + 12.0));
+    eprintln!("the voice lifted {voice:.1} dB, the typing after it {typed:.1}");
+    assert!(
+        typed <= voice + 2.0,
+        "the typing was lifted {typed:.1} dB, the voice {voice:.1}"
+    );
+}
+
+#[test]
 fn a_voice_in_the_surround_channels_is_held_under_the_momentary_limit_as_in_stereo() {
     // A quiet voice with one shouted phrase, as a stereo stream and in the surround channels
     // (Ls, Rs) of a 5.1 one, through a night-like chain (target −20, momentary limit 2.5 LU
