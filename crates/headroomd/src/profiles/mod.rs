@@ -679,8 +679,8 @@ impl ProfileStore {
         self.inner.lock().active.clone()
     }
 
-    /// The file a profile named by path (see [`is_path`]) is read from: a relative path
-    /// against the config file's directory.
+    /// The file a profile named by path (a name holding a `/` or ending in `.toml`) is read
+    /// from: a relative path against the config file's directory.
     pub fn profile_path(&self, name: &str) -> PathBuf {
         resolve_path(&self.paths(), name)
     }
