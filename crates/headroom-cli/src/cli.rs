@@ -156,7 +156,8 @@ first latency frames of the chain output are dropped and the input is flushed wi
 end, so OUT has exactly as many frames as IN and is time-aligned with it.
 
 Prints one line per file (before -> after: integrated loudness, loudness range, true peak)
-unless --quiet; --json prints one object per file with the same figures. A progress bar is
+unless --quiet; --json prints one object per file with the same figures (a file that failed:
+{\"input\", \"output\", \"error\"}). A progress bar is
 shown on a terminal for files longer than 10 s.";
 
 /// `headroom analyze` details shown in its --help.

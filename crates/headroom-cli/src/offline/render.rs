@@ -648,6 +648,17 @@ pub fn render(
             }
             Err(e) => {
                 eprintln!("headroom: {e}");
+                if json {
+                    // One line per input with `--json`, as `analyze` does: the failed one
+                    // says which and why.
+                    let line = serde_json::json!({
+                        "input": job.input.to_string_lossy(),
+                        "output": job.output.to_string_lossy(),
+                        "error": e.message,
+                    });
+                    writeln!(out, "{line}")?;
+                    out.flush()?;
+                }
                 failed = Some(e);
             }
         }

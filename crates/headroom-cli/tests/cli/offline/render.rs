@@ -341,3 +341,36 @@ fn a_folder_as_the_output_file_points_to_dash_o() {
         ),
     );
 }
+
+#[test]
+fn a_bad_file_among_many_gets_its_own_json_line_and_the_rest_are_rendered() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    crate::support::audio::tone(-20.0, 1.0)
+        .write(&d.join("a.wav"))
+        .unwrap();
+    std::fs::write(d.join("b.wav"), "RIFF nonsense").unwrap();
+    crate::support::audio::tone(-20.0, 1.0)
+        .write(&d.join("c.wav"))
+        .unwrap();
+    let out = headroom(
+        d,
+        &["--json", "render", "a.wav", "b.wav", "c.wav", "-o", "out"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // a, b (its error), c, then the command's own error as every `--json` error ends.
+    assert_eq!(lines.len(), 4, "{}", text(&out.stdout));
+    assert!(lines[0]["input"].as_str().unwrap().ends_with("a.wav"));
+    assert!(lines[0].get("error").is_none());
+    assert_eq!(lines[1]["input"], "b.wav");
+    assert!(lines[1]["output"].as_str().unwrap().ends_with("b.wav"));
+    assert!(lines[1]["error"].as_str().unwrap().contains("b.wav"));
+    assert!(lines[2]["input"].as_str().unwrap().ends_with("c.wav"));
+    assert_eq!(lines[3]["error"]["code"], "failed");
+    assert!(d.join("out/a.wav").exists() && d.join("out/c.wav").exists());
+    assert!(!d.join("out/b.wav").exists());
+}
