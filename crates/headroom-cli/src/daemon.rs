@@ -47,7 +47,7 @@ fn plot_size(height: Option<u16>) -> (u16, u16) {
 /// e.g. could not be saved), on standard error.
 fn warn_of(c: &Client) {
     if let Some(w) = c.warning() {
-        eprintln!("headroom: warning: {w}");
+        eprintln!("headroom: warning: {}", format::printable_text(w));
     }
 }
 
@@ -87,7 +87,7 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
                 .ok()
                 .and_then(|r| unmatched_rule_warning(&app, &r))
             {
-                eprintln!("headroom: warning: {w}");
+                eprintln!("headroom: warning: {}", format::printable_text(&w));
             }
             emit(
                 out,
@@ -207,13 +207,15 @@ pub fn unmatched_rule_warning(app: &str, routes: &headroom_ipc::Routes) -> Optio
         names.extend(std::iter::once(s.app.as_str()).filter(|a| !a.is_empty()));
         names.extend(s.binary.as_deref());
     }
-    // Apps named by other rules are known too (an app that is not playing right now).
+    // Apps named by other rules are known too (an app that is not playing right now) —
+    // when a rule names one: a pattern (`Ardour*`) names no app, and was offered as one
+    // ("known apps: Ardour*").
     names.extend(
         routes
             .rules
             .iter()
             .map(|r| r.app.as_str())
-            .filter(|a| !a.eq_ignore_ascii_case(app) && !a.contains('=')),
+            .filter(|a| !a.eq_ignore_ascii_case(app) && !a.contains('=') && !is_pattern(a)),
     );
     if names.iter().any(|n| glob.matches(n)) {
         return None;
@@ -234,6 +236,12 @@ pub fn unmatched_rule_warning(app: &str, routes: &headroom_ipc::Routes) -> Optio
         msg.push_str(&format!(" (known apps: {})", names.join(", ")));
     }
     Some(msg)
+}
+
+/// Whether a rule's app holds glob syntax (see [`headroom_profile::Glob`]): then it is a
+/// pattern, not an app's name.
+fn is_pattern(app: &str) -> bool {
+    app.contains(['*', '?', '[', '\\'])
 }
 
 /// A profile named by path (it holds a `/` or ends in `.toml`, as the daemon tells them) is

@@ -148,7 +148,11 @@ pub fn state_lines(s: &Status) -> String {
         if a.kind == AlertKind::ProfileError && s.profile_error.is_some() {
             continue;
         }
-        out.push_str(&format!("Alert      {}: {}\n", a.kind, a.message));
+        out.push_str(&format!(
+            "Alert      {}: {}\n",
+            a.kind,
+            printable(&a.message)
+        ));
     }
     out
 }
@@ -162,7 +166,7 @@ fn status_body(s: &Status) -> String {
     let m = &s.meters;
     let pw = match &s.pipewire {
         PipewireState::Connected => "connected".to_string(),
-        PipewireState::Disconnected { reason } => format!("disconnected ({reason})"),
+        PipewireState::Disconnected { reason } => format!("disconnected ({})", printable(reason)),
     };
     let tp = if measured(m.out_true_peak_dbtp) {
         format!("{:.1} dBTP", m.out_true_peak_dbtp)
@@ -184,9 +188,9 @@ fn status_body(s: &Status) -> String {
         s.daemon_version,
         s.protocol_version,
         uptime(s.uptime_s),
-        s.processed_sink,
+        printable(&s.processed_sink),
         output_target(s),
-        s.profile,
+        printable(&s.profile),
         on_off(s.bypass),
         lufs(m.in_momentary_lufs),
         lufs(m.in_short_term_lufs),
@@ -202,12 +206,12 @@ fn status_body(s: &Status) -> String {
         s.xruns,
         s.streams,
         match &s.profile_error {
-            Some(e) => format!("Profile error  {e}{}\n", in_force(s)),
+            Some(e) => format!("Profile error  {}{}\n", printable_text(e), in_force(s)),
             None => String::new(),
         } + &s
             .config_warnings
             .iter()
-            .map(|w| format!("Config     {w}\n"))
+            .map(|w| format!("Config     {}\n", printable(w)))
             .collect::<String>(),
     )
 }
@@ -217,15 +221,16 @@ fn status_body(s: &Status) -> String {
 /// ([`Status::profile_in_force`]); nothing from daemons that say neither.
 fn in_force(s: &Status) -> String {
     use headroom_ipc::ProfileInForce as F;
+    let profile = printable(&s.profile);
     let fallback = match s.profile_in_force {
         Some(F::LastGood) | None => None,
-        Some(F::Shipped) => Some(format!("in force: the shipped `{}` profile", s.profile)),
-        Some(F::Default) => Some(format!("in force: the `{}` profile", s.profile)),
+        Some(F::Shipped) => Some(format!("in force: the shipped `{profile}` profile")),
+        Some(F::Default) => Some(format!("in force: the `{profile}` profile")),
         Some(F::BuiltIn) => Some("in force: the built-in defaults".into()),
     };
     if s.profile_error_active == Some(false) {
         // Another profile's file: the active profile is not concerned.
-        let unaffected = format!("not the active profile: `{}` is not affected", s.profile);
+        let unaffected = format!("not the active profile: `{profile}` is not affected");
         return match fallback {
             Some(f) => format!(" ({unaffected}; {f})"),
             None => format!(" ({unaffected})"),
@@ -241,21 +246,25 @@ fn in_force(s: &Status) -> String {
 /// Where the processed sink plays, for the `Output` lines: the real sink, and whether the
 /// processed sink is promoted to the default sink.
 fn output_target(s: &Status) -> String {
-    let sink = s.real_sink.as_deref().unwrap_or("(no output device)");
+    let sink = printable(s.real_sink.as_deref().unwrap_or("(no output device)"));
     if s.promote_default {
         format!(
             "{sink}  (promoted: {} is the default sink, {sink} your sink)",
-            s.processed_sink
+            printable(&s.processed_sink)
         )
     } else {
-        sink.to_string()
+        sink
     }
 }
 
 /// The `Output` line `headroom route list` starts with: the processed sink, the real sink it
 /// plays into, and whether auto-promote is on.
 pub fn output_line(s: &Status) -> String {
-    format!("Output     {} → {}\n", s.processed_sink, output_target(s))
+    format!(
+        "Output     {} → {}\n",
+        printable(&s.processed_sink),
+        output_target(s)
+    )
 }
 
 /// `headroom route list`.
@@ -337,10 +346,12 @@ pub fn routes(r: &Routes) -> String {
 
 /// `headroom get KEY` / `headroom set KEY VALUE`.
 pub fn setting(e: &SettingEntry) -> String {
+    let (key, value) = (printable(&e.key), printable(&e.value.to_string()));
     if e.overridden {
-        format!("{} = {} (profile: {})\n", e.key, e.value, e.default)
+        let default = printable(&e.default.to_string());
+        format!("{key} = {value} (profile: {default})\n")
     } else {
-        format!("{} = {}\n", e.key, e.value)
+        format!("{key} = {value}\n")
     }
 }
 
@@ -409,21 +420,22 @@ pub fn profile_list(p: &ProfileList) -> String {
 pub fn profile_show(p: &ProfileShow) -> String {
     let mut out = format!(
         "# profile {} ({}, {})\n",
-        p.name,
+        printable(&p.name),
         match p.source {
             ProfileSource::Shipped => "shipped",
             ProfileSource::User => "user",
         },
-        p.path
+        printable(&p.path)
     );
     if let Some(err) = &p.error {
         out.push_str("# INVALID — this profile cannot be used until these are fixed:\n");
         for l in err.lines() {
-            out.push_str(&format!("#   {l}\n"));
+            out.push_str(&format!("#   {}\n", printable(l)));
         }
     }
-    out.push_str(&p.toml);
-    if !p.toml.ends_with('\n') {
+    let toml = printable_text(&p.toml);
+    out.push_str(&toml);
+    if !toml.ends_with('\n') {
         out.push('\n');
     }
     out
@@ -431,7 +443,7 @@ pub fn profile_show(p: &ProfileShow) -> String {
 
 /// `headroom profile use|reload`.
 pub fn profile_active(name: &str) -> String {
-    format!("active profile: {name}\n")
+    format!("active profile: {}\n", printable(name))
 }
 
 /// `headroom bypass …`.
@@ -446,8 +458,8 @@ pub fn bypass(on: bool) -> String {
 /// `headroom route set|unset`.
 pub fn route_changed(app: &str, route: Option<Route>) -> String {
     match route {
-        Some(r) => format!("{app}: {}\n", route_str(r)),
-        None => format!("{app}: rule removed (default route applies)\n"),
+        Some(r) => format!("{}: {}\n", printable(app), route_str(r)),
+        None => format!("{}: rule removed (default route applies)\n", printable(app)),
     }
 }
 
@@ -467,6 +479,21 @@ pub fn printable(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// [`printable`] for text of several lines (a file, a multi-line message): its line breaks and
+/// tabs are kept, every other control character is written out as an escape.
+pub fn printable_text(s: &str) -> String {
+    s.split('\n')
+        .map(|line| {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            line.split('\t')
+                .map(printable)
+                .collect::<Vec<_>>()
+                .join("\t")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ fn mark_line(m: &HistoryMark, tz: &TimeZone) -> String {
         "  {} {}  {}",
         mark_symbol(m.kind),
         time_in(m.unix_ms, tz),
-        m.text
+        crate::format::printable(&m.text)
     )
 }
 

@@ -117,7 +117,12 @@ fn main() -> ExitCode {
                 let _ = writeln!(out, "{}", e.to_json());
                 let _ = out.flush();
             }
-            eprintln!("headroom: {e}");
+            // The message may quote what the daemon or a file said: no control characters
+            // reach the terminal.
+            eprintln!(
+                "headroom: {}",
+                headroom_cli::format::printable_text(&e.to_string())
+            );
             ExitCode::from(e.code)
         }
     }

@@ -559,11 +559,20 @@ fn route_set_warns_when_nothing_matches_and_suggests_near_names() {
     assert_eq!(unmatched_rule_warning("firefox", &r), None);
     assert_eq!(unmatched_rule_warning("FIRE*", &r), None);
     assert_eq!(unmatched_rule_warning("aplay", &r), None, "binaries count");
+    let mut with_arecord = r.clone();
+    with_arecord.rules.push(RouteRule {
+        app: "arecord".into(),
+        route: Route::Bypass,
+        source: RuleSource::User,
+    });
     assert_eq!(
-        unmatched_rule_warning("ard*", &r),
+        unmatched_rule_warning("arec*", &with_arecord),
         None,
-        "apps of other rules"
+        "apps named by other rules"
     );
+    // Another rule's pattern names no app: it neither matches nor is offered as one.
+    let w = unmatched_rule_warning("ard*", &r).unwrap();
+    assert!(!w.contains("Ardour"), "{w}");
     assert_eq!(
         unmatched_rule_warning("firefx", &r).unwrap(),
         "no playing stream or known app matches `firefx`; the rule is kept and applies when \
@@ -571,7 +580,7 @@ fn route_set_warns_when_nothing_matches_and_suggests_near_names() {
     );
     let w = unmatched_rule_warning("zoom", &r).unwrap();
     assert!(
-        w.ends_with("(known apps: aplay, Ardour*, Firefox, firefox-esr)"),
+        w.ends_with("(known apps: aplay, Firefox, firefox-esr)"),
         "{w}"
     );
 }
@@ -785,4 +794,67 @@ xruns: 2; marks: 3, alerts raised: 1 (`headroom history` lists them)
         got.contains("│11-14 22:14") && got.contains("11-16 22:14│"),
         "{got}"
     );
+}
+
+/// Text that reaches the terminal from elsewhere — a sink's or profile's name, a profile's
+/// description or file, an error, a setting's string value — has its control characters
+/// written out as escapes: an escape sequence in it must not act on the terminal.
+#[test]
+fn control_characters_from_the_daemon_are_escaped_everywhere() {
+    const EVIL: &str = "x\u{1b}[2J\u{7}\ry";
+    let clean = |what: &str, text: &str| {
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{what}: {text:?}"
+        );
+        assert!(text.contains("x\\u{1b}[2J"), "{what}: {text:?}");
+    };
+    let mut s = status();
+    s.real_sink = Some(EVIL.into());
+    s.processed_sink = EVIL.into();
+    s.profile = EVIL.into();
+    s.promote_default = true;
+    s.profile_error = Some(format!("p.toml:1:1: {EVIL}\nsecond line"));
+    s.profile_in_force = Some(headroom_ipc::ProfileInForce::Shipped);
+    s.config_warnings = vec![EVIL.into()];
+    s.alerts = vec![headroom_ipc::Alert {
+        kind: headroom_ipc::AlertKind::XrunBurst,
+        message: EVIL.into(),
+        since_unix_ms: 0,
+    }];
+    s.pipewire = PipewireState::Disconnected {
+        reason: EVIL.into(),
+    };
+    let text = format::status(&s);
+    clean("status", &text);
+    assert!(
+        text.contains("p.toml:1:1: x\\u{1b}[2J\\u{7}\\ry\nsecond line"),
+        "{text}"
+    );
+    clean("route list", &format::output_line(&s));
+    let e = SettingEntry {
+        key: "description".into(),
+        value: SettingValue::String(EVIL.into()),
+        default: SettingValue::String(EVIL.into()),
+        overridden: true,
+    };
+    clean("get", &format::setting(&e));
+    clean("profile use", &format::profile_active(EVIL));
+    clean(
+        "route set",
+        &format::route_changed(EVIL, Some(Route::Bypass)),
+    );
+    let show = ProfileShow {
+        name: EVIL.into(),
+        source: ProfileSource::User,
+        path: EVIL.into(),
+        toml: format!("# {EVIL}\r\n[agc]\r\n\ttarget_lufs = -20\r\n"),
+        error: Some(EVIL.into()),
+    };
+    let text = format::profile_show(&show);
+    clean("profile show", &text);
+    // A file's lines and tabs are kept (its CRLF line ends read as line ends).
+    assert!(text.ends_with("\n[agc]\n\ttarget_lufs = -20\n"), "{text:?}");
 }
