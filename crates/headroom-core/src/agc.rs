@@ -32,6 +32,16 @@
 //!   its energy fills the window (and by the onset gain below when it jumps); a quieter one
 //!   within the relative gate once the louder readings have left the window, so after at
 //!   most `window_s`.
+//! * **A pause of a speech-like programme** (over its last 2 s of readings, its 100 ms
+//!   loudness spreads [`SPEECH_LU`] with dips of [`PAUSE_DIP_LU`] and `P` held within
+//!   [`RESUME_RISING_LU`]): once the last 0.4 s read clearly quieter (below), momentary
+//!   readings more than [`ADOPT_LU`] under `P` are held back from the window while the quieter
+//!   sound has no syllables (no dip) — entered when the programme is heard again within
+//!   [`PAUSE_CONFIRM_S`] (a gap between phrases), dropped when the pause lasts. A crowd or a
+//!   music bed a few LU under a commentator stays at the voice's gain through the pauses (it
+//!   rose 6–11 dB in pauses of 3 s); whether it is a new programme is left to the adoption —
+//!   so quieter music after speech is taken up after [`STEADY_ADOPT_S`], where it was followed
+//!   as it filled the window (≈ 2 s with a 2 s window).
 //! * **Clearly quieter** sound (the gated loudness of its last 0.4 s of 100 ms sub-blocks —
 //!   which show a change at once — more than [`ADOPT_LU`] under `P`, or no sound at all):
 //!   a pause, room noise between sentences, a fade — or a new, quieter programme. `P` is
@@ -288,6 +298,22 @@ pub const FLOOR_MARGIN_LU: f64 = 6.0;
 /// into a pause and came out 8 dB down, or onto the target when it was not stationary);
 /// closer than that, quiet syllables of continuous speech would be taken for it.
 pub const FLOOR_UNDER_LU: f64 = RELATIVE_GATE_LU;
+/// A pause of a speech-like programme (the sound of the last 0.4 s clearly under it) that has
+/// lasted this long is a pause, not a gap between phrases, s: the momentary readings that
+/// fell inside it, held back from the window until then, are dropped, and later ones are
+/// held back as well. Shorter, it was a gap between phrases: its readings enter the window
+/// when the programme is heard again, as if they had entered at once.
+pub const PAUSE_CONFIRM_S: f64 = 0.6;
+/// A programme is speech-like for [`PAUSE_CONFIRM_S`] when its 100 ms loudness spreads
+/// [`SPEECH_LU`] with dips this deep, LU: a bed 8 LU under a voice fills the gaps between its
+/// syllables, and the voice over it shows no dip of [`SPEECH_LU`].
+pub const PAUSE_DIP_LU: f64 = 3.0;
+/// Programme readings over which the estimate must have held for a pause to be held back
+/// (2 s of readings).
+const PROG_LEVELS: usize = 20;
+/// Momentary readings of a pause held back before it is confirmed (at least
+/// [`PAUSE_CONFIRM_S`] of readings at 100 ms).
+const DEFER_MAX: usize = 16;
 /// After silence, how long the estimate may only rise, s.
 pub const ONSET_S: f64 = 0.4;
 /// Silence that makes the next sound a possible new programme, s of silent readings.
@@ -661,6 +687,14 @@ pub struct Agc {
 
     /// Whether the last reading was programme (not silence, not a pause, not an onset).
     programme_active: bool,
+    /// Whether the programme was speech-like (see [`PAUSE_DIP_LU`]) when it was last heard.
+    speech_prog: bool,
+    /// Momentary readings of a pause not yet confirmed ([`PAUSE_CONFIRM_S`]), LUFS, and
+    /// how many.
+    deferred: [f64; DEFER_MAX],
+    deferred_len: usize,
+    /// The estimate after each of the last [`PROG_LEVELS`] programme readings, LUFS.
+    prog_levels: Ring<PROG_LEVELS>,
     /// Count of programme changes (onsets, adoptions, first estimates, gaps).
     changes: u32,
     /// The silence gate in force, LUFS.
@@ -789,6 +823,10 @@ impl Agc {
             remembered_s: 0.0,
 
             programme_active: false,
+            speech_prog: false,
+            deferred: [0.0; DEFER_MAX],
+            deferred_len: 0,
+            prog_levels: Ring::new(LUFS_FLOOR),
             changes: 0,
             gate: LUFS_FLOOR,
             last_fast: LUFS_FLOOR,
@@ -1341,6 +1379,7 @@ impl Agc {
                 // A gap: the next sound may be a new programme (the next track). The
                 // estimate stays as it is until sound comes; the window restarts with it.
                 self.win_len = 0;
+                self.deferred_len = 0;
                 self.changes = self.changes.wrapping_add(1);
                 self.judge_pending = true;
             }
@@ -1399,13 +1438,43 @@ impl Agc {
         // sound instead (held like a pause, adopted as stationary if it lasts).
         let steady_under = diff < -ADOPT_LU
             && self.spread_of(STEADY_UNDER_BLOCKS, STEADY_UNDER_BLOCKS) < STATIONARY_LU;
-        if diff >= 0.0 || (diff >= -RELATIVE_GATE_LU && !settling && !steady_under) {
+        // A pause of a speech-like programme, with sound in it a few LU under the voice (a
+        // crowd, a music bed, a noisy room): its readings would pull the estimate down and the
+        // gain up onto that sound within the window's length — a bed 8–12 LU under a
+        // commentator rose 6–11 dB in pauses of 3 s. While the programme was speech-like and
+        // its estimate held (`speech_prog`), once the last 0.4 s read clearly quieter (after
+        // the first such reading), readings more than ADOPT_LU under the estimate are
+        // held back while the sound since then has no syllables (no dip): entered when the
+        // programme is heard again within PAUSE_CONFIRM_S (a gap between phrases counts as
+        // it always did), dropped when the pause lasts. Whether the quieter sound is a new
+        // programme is left to the adoption below.
+        let pause_under = diff < -ADOPT_LU
+            && self.speech_prog
+            && self.below_s > 0.0
+            && !self.has_dip(self.readings_below().clamp(5, 20));
+        let within = diff >= -RELATIVE_GATE_LU && !settling && !steady_under;
+        if diff >= 0.0 || (within && !pause_under) {
             // Programme: within the relative gate (and not a window still partly silent or
             // still holding what came before an onset).
             self.programme_active = true;
+            self.flush_deferred(cap);
             self.learn_floor();
             self.enter(m, cap);
+            self.prog_levels.push(self.level);
+            self.speech_prog = self.spread(20) >= SPEECH_LU
+                && self.has_dip_of(20, PAUSE_DIP_LU)
+                && self.estimate_held();
             self.remember(m);
+        } else if within {
+            // A pause: held back until it is known to be more than a gap between phrases.
+            if self.below_s + 1e-9 < PAUSE_CONFIRM_S {
+                if let Some(slot) = self.deferred.get_mut(self.deferred_len) {
+                    *slot = m;
+                    self.deferred_len += 1;
+                }
+            } else {
+                self.deferred_len = 0;
+            }
         }
         self.resume_age_s += rdt;
         // The programme is still there while the sound of the last 0.4 s as a whole (its
@@ -1450,6 +1519,7 @@ impl Agc {
                 };
                 if first {
                     self.win_len = 0;
+                    self.deferred_len = 0;
                     first = false;
                 }
                 self.enter(v, n);
@@ -1491,7 +1561,35 @@ impl Agc {
     /// Starts the window over with one reading at `level`.
     fn restart_window(&mut self, level: f64) {
         self.win_len = 0;
+        self.deferred_len = 0;
         self.enter(level, 1);
+    }
+
+    /// Whether the estimate has held within [`RESUME_RISING_LU`] over the last
+    /// [`PROG_LEVELS`] programme readings: the programme is the one that has been playing,
+    /// not a louder moment that just took the estimate over (the sound after a shouted word
+    /// is the dialogue resuming, decided by the resumption) nor a change still under way.
+    fn estimate_held(&self) -> bool {
+        if self.prog_levels.len < PROG_LEVELS {
+            return false;
+        }
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for k in 0..PROG_LEVELS {
+            let v = self.prog_levels.back(k).unwrap_or(f64::NAN);
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        hi - lo <= RESUME_RISING_LU
+    }
+
+    /// Enters the readings of a pause held back ([`PAUSE_CONFIRM_S`]): it was a gap between
+    /// phrases.
+    fn flush_deferred(&mut self, cap: usize) {
+        let n = std::mem::take(&mut self.deferred_len);
+        for k in 0..n.min(DEFER_MAX) {
+            let v = self.deferred.get(k).copied().unwrap_or(LUFS_FLOOR);
+            self.enter(v, cap);
+        }
     }
 
     /// Readings since the programme was last heard (at most the history).
@@ -1821,6 +1919,11 @@ impl Agc {
     /// in it (its first sub-block, still under the programme, made a dip of the pause and
     /// had the music bed in it adopted just as the voice came back).
     fn has_dip(&self, count: usize) -> bool {
+        self.has_dip_of(count, SPEECH_LU)
+    }
+
+    /// [`Self::has_dip`] with dips `depth` deep.
+    fn has_dip_of(&self, count: usize, depth: f64) -> bool {
         let (v, n) = self.gated_levels(1, count.saturating_sub(2));
         let v = v.get(..n).unwrap_or(&[]);
         let loudest = |from: usize, to: usize| {
@@ -1831,8 +1934,8 @@ impl Agc {
         };
         (0..v.len()).any(|k| {
             let x = v.get(k).copied().unwrap_or(f64::NEG_INFINITY);
-            loudest(k.saturating_sub(DIP_SPAN), k) - x >= SPEECH_LU
-                && loudest(k + 1, k + 1 + DIP_SPAN) - x >= SPEECH_LU
+            loudest(k.saturating_sub(DIP_SPAN), k) - x >= depth
+                && loudest(k + 1, k + 1 + DIP_SPAN) - x >= depth
         })
     }
 

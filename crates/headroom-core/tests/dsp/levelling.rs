@@ -1319,3 +1319,85 @@ fn clicks_over_a_quiet_voice_do_not_duck_it() {
          (median {median:+.1})"
     );
 }
+
+/// A crowd-like bed: pink noise whose level wanders ±3 dB, to a new level every 0.2–0.5 s
+/// (a stadium's murmur, a room full of people), at `lufs`.
+fn crowd_at(secs: f64, seed: u64, lufs: f64) -> Vec<f32> {
+    let mut x = pink_noise(secs, seed);
+    let mut st = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut rnd = move || {
+        st = st
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (st >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let rate = RATE as f64;
+    let (mut from, mut to) = (0.0f64, 0.0f64);
+    let (mut left, mut len) = (0usize, 1usize);
+    for f in x.chunks_exact_mut(CH) {
+        if left == 0 {
+            from = to;
+            to = rnd() * 6.0 - 3.0;
+            len = (rate * (0.2 + 0.3 * rnd())) as usize;
+            left = len;
+        }
+        left -= 1;
+        let ph = 1.0 - left as f64 / len as f64;
+        let db = from + (to - from) * ph;
+        let g = 10f64.powf(db / 20.0) as f32;
+        f.iter_mut().for_each(|v| *v *= g);
+    }
+    normalise(&mut x, lufs);
+    x
+}
+
+#[test]
+fn a_crowd_under_a_commentator_is_not_lifted_in_the_pauses() {
+    // A voice at −24 LUFS over a crowd 8–12 LU under it, with pauses of 3, 4 and 6 s. The
+    // crowd's momentary readings in a pause lie within the relative gate of the voice's
+    // estimate and pulled it down onto the crowd within the window: it rose 6–11 dB over the
+    // voice's gain (8–12 LU under), and the voice after the pause came out up to 2.5 dB hot.
+    let p = ChainParams::default();
+    let rate = RATE as f64;
+    for under in [8.0, 10.0, 12.0] {
+        for seed in [71u64, 72] {
+            let mut voice = Vec::new();
+            let mut pauses = Vec::new();
+            for (k, pause) in [3.0, 4.0, 6.0].into_iter().enumerate() {
+                voice.extend(speech_at(6.0, seed + 10 * k as u64, -24.0));
+                let start = voice.len() as f64 / (rate * CH as f64);
+                pauses.push((start, start + pause));
+                voice.extend(silence(pause));
+            }
+            voice.extend(speech_at(6.0, seed + 90, -24.0));
+            let secs = voice.len() as f64 / (rate * CH as f64);
+            let bed = crowd_at(secs, seed + 200, -24.0 - under);
+            let x: Vec<f32> = voice.iter().zip(&bed).map(|(v, b)| v + b).collect();
+            let out = run_aligned(&p, &x);
+            let gain =
+                |a: f64, b: f64| integrated_between(&out, a, b) - integrated_between(&x, a, b);
+            let voice_gain = gain(pauses[0].0 - 4.0, pauses[0].0);
+            for &(a, b) in &pauses {
+                let mut t = a + 0.25;
+                while t + 0.5 <= b - 0.2 {
+                    let g = gain(t, t + 0.5) - voice_gain;
+                    assert!(
+                        g <= 2.5,
+                        "{under} LU under, seed {seed}: the crowd at {t:.2}–{:.2} s lifted \
+                         {g:+.1} dB over the voice's gain ({voice_gain:+.1} dB)",
+                        t + 0.5
+                    );
+                    t += 0.5;
+                }
+                let after = gain(b, b + 1.0) - voice_gain;
+                assert!(
+                    after <= 2.0,
+                    "{under} LU under, seed {seed}: the voice after the pause at {b:.1} s \
+                     lifted {after:+.1} dB over its gain before"
+                );
+            }
+        }
+    }
+}
