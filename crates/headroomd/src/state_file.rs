@@ -269,6 +269,15 @@ impl StateFile {
     }
 }
 
+/// Moves the unusable file `path` aside ([`move_aside`]) and says where, for a log line:
+/// `moved to <backup>`, or why it could not be.
+pub fn move_aside_note(path: &Path) -> String {
+    match move_aside(path) {
+        Ok(backup) => format!("moved to {}", backup.display()),
+        Err(err) => format!("could not move it aside: {err}"),
+    }
+}
+
 /// Moves the unusable file `path` aside to `<path>.corrupt-<unix seconds>` (with `-1`, `-2`, …
 /// appended when that name is taken), so an earlier backup is never overwritten. Returns the
 /// new name. When `path` is a symbolic link, the file it points to is moved aside next to

@@ -641,22 +641,35 @@ fn a_chime_over_dialogue_does_not_leave_the_rest_of_the_sentence_down() {
     );
 }
 
+/// 12 s of a voice at −24 LUFS, `laugh_s` of laughter at `laugh_lufs`, 0.3 s of silence and
+/// 6 s of the voice again (seeds from `seed`), through the default chain: what the chain
+/// adds to the programme between two times (output less input loudness, dB), and when the
+/// voice comes back, s.
+fn voice_laughter_voice(
+    seed: u64,
+    laugh_s: f64,
+    laugh_lufs: f64,
+) -> (impl Fn(f64, f64) -> f64, f64) {
+    let mut x = speech_at(12.0, seed, -24.0);
+    let mut laugh = laughter_like(laugh_s, seed + 1);
+    normalise(&mut laugh, laugh_lufs);
+    x.extend(laugh);
+    x.extend(silence(0.3));
+    let back = (x.len() / CH) as f64 / RATE as f64;
+    x.extend(speech_at(6.0, seed + 2, -24.0));
+    let out = run_aligned(&ChainParams::default(), &x);
+    let lift = move |a: f64, b: f64| integrated_between(&out, a, b) - integrated_between(&x, a, b);
+    (lift, back)
+}
+
 #[test]
 fn the_voice_after_laughter_comes_back_on_its_level() {
     // A voice lifted by 8 dB, two seconds of laughter 11 LU over it, 0.3 s of silence, the
     // voice again. The voice's loudest syllables reached into the relative gate of the
     // laughter's level, so it was not resumed but adopted from its first syllables.
-    let mut x = speech_at(12.0, 730, -24.0);
-    let mut laugh = laughter_like(2.0, 731);
-    normalise(&mut laugh, -13.0);
-    x.extend(laugh);
-    x.extend(silence(0.3));
-    let back = (x.len() / CH) as f64 / RATE as f64;
-    x.extend(speech_at(6.0, 732, -24.0));
-    let out = run_aligned(&ChainParams::default(), &x);
-    // What the chain adds to the voice (output less input loudness) before the laughter, over
-    // the first second after it and over the next two.
-    let lift = |a: f64, b: f64| integrated_between(&out, a, b) - integrated_between(&x, a, b);
+    let (lift, back) = voice_laughter_voice(730, 2.0, -13.0);
+    // What the chain adds to the voice before the laughter, over the first second after it
+    // and over the next two.
     let (before, first, next) = (
         lift(2.0, 12.0),
         lift(back, back + 1.0),
@@ -681,15 +694,7 @@ fn the_voice_resumed_after_a_burst_of_laughter_is_back_on_its_level_at_once() {
     // adopted anew: 6.8 dB under its usual lift over its first second, 7 over the first half.
     // The memory is now kept through such a burst and the voice resumed from the smaller
     // rise, and the gain goes back to it with a 40 ms time constant, not the ordinary 150 ms.
-    let mut x = speech_at(12.0, 750, -24.0);
-    let mut laugh = laughter_like(1.0, 751);
-    normalise(&mut laugh, -12.0);
-    x.extend(laugh);
-    x.extend(silence(0.3));
-    let back = (x.len() / CH) as f64 / RATE as f64;
-    x.extend(speech_at(6.0, 752, -24.0));
-    let out = run_aligned(&ChainParams::default(), &x);
-    let lift = |a: f64, b: f64| integrated_between(&out, a, b) - integrated_between(&x, a, b);
+    let (lift, back) = voice_laughter_voice(750, 1.0, -12.0);
     let (before, half, second) = (
         lift(2.0, 12.0),
         lift(back, back + 0.5),

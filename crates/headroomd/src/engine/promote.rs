@@ -35,10 +35,7 @@ pub fn load_user_sink(path: &Path) -> Option<String> {
     match serde_json::from_str::<PromoteFile>(&text) {
         Ok(f) => f.user_sink.filter(|s| !s.is_empty()),
         Err(e) => {
-            let kept = match crate::state_file::move_aside(path) {
-                Ok(p) => format!("kept as {}", p.display()),
-                Err(m) => format!("could not move it aside: {m}"),
-            };
+            let kept = crate::state_file::move_aside_note(path);
             tracing::warn!(
                 "{} is corrupt ({e}); {kept}; the user's sink is not known",
                 path.display()

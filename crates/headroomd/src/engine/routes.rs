@@ -83,10 +83,7 @@ pub(super) fn unset(
 /// [`MAX_USER_RULES`] rules are kept (the newest).
 pub(super) fn load_user_rules(path: &Path) -> UserRules {
     let corrupt = |why: &dyn std::fmt::Display| {
-        let note = match crate::state_file::move_aside(path) {
-            Ok(backup) => format!("moved to {}", backup.display()),
-            Err(err) => format!("could not move it aside: {err}"),
-        };
+        let note = crate::state_file::move_aside_note(path);
         tracing::warn!(
             "{} is corrupt ({why}); {note}; starting without user rules",
             path.display()

@@ -51,12 +51,24 @@ fn run_daemon_with(
     (status.code(), err)
 }
 
+/// Where [`another_daemon_running`] keeps its state and socket, under its temporary home.
+const STATE_DIR: &str = "state/headroom";
+const FIRST_SOCKET: &str = "run/headroom/control.sock";
+
+/// A temporary home whose instance lock is held, as by a headroomd running there (this
+/// process holds it until the returned lock is dropped).
+fn another_daemon_running() -> (tempfile::TempDir, InstanceLock) {
+    let tmp = tempfile::tempdir().unwrap();
+    let lock =
+        InstanceLock::acquire(&tmp.path().join(STATE_DIR), &tmp.path().join(FIRST_SOCKET)).unwrap();
+    (tmp, lock)
+}
+
 #[test]
 fn a_second_daemon_with_another_socket_is_refused_before_touching_anything() {
-    let tmp = tempfile::tempdir().unwrap();
-    let state_dir = tmp.path().join("state/headroom");
-    let first_socket = tmp.path().join("run/headroom/control.sock");
-    let _running = InstanceLock::acquire(&state_dir, &first_socket).unwrap();
+    let (tmp, _running) = another_daemon_running();
+    let state_dir = tmp.path().join(STATE_DIR);
+    let first_socket = tmp.path().join(FIRST_SOCKET);
 
     let second_socket = tmp.path().join("x/control.sock");
     let (code, err) = run_daemon(tmp.path(), &second_socket);
@@ -89,10 +101,7 @@ fn a_second_daemon_with_another_socket_is_refused_before_touching_anything() {
 /// error printed its `Debug` form: the message, then 40 frames of stack backtrace).
 #[test]
 fn a_start_up_error_is_one_line_with_rust_backtrace_set() {
-    let tmp = tempfile::tempdir().unwrap();
-    let state_dir = tmp.path().join("state/headroom");
-    let first_socket = tmp.path().join("run/headroom/control.sock");
-    let _running = InstanceLock::acquire(&state_dir, &first_socket).unwrap();
+    let (tmp, _running) = another_daemon_running();
     let (code, err) = run_daemon_with(
         tmp.path(),
         &tmp.path().join("x/control.sock"),
@@ -116,10 +125,7 @@ fn a_start_up_error_is_one_line_with_rust_backtrace_set() {
 /// the path went unnoticed).
 #[test]
 fn a_config_file_given_by_hand_that_does_not_exist_is_warned_about() {
-    let tmp = tempfile::tempdir().unwrap();
-    let state_dir = tmp.path().join("state/headroom");
-    let first_socket = tmp.path().join("run/headroom/control.sock");
-    let _running = InstanceLock::acquire(&state_dir, &first_socket).unwrap();
+    let (tmp, _running) = another_daemon_running();
     let missing = tmp.path().join("typo/conifg.toml");
     let (_, err) = run_daemon_with(
         tmp.path(),
