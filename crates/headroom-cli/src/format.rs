@@ -467,33 +467,31 @@ pub fn route_changed(app: &str, route: Option<Route>) -> String {
 /// (`\u{1b}`): names and titles come from other programs (a stream's application and media
 /// name), and must not act on the terminal or break a table's lines.
 pub fn printable(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    escape_controls(s, |_| false)
+}
+
+/// [`printable`] for text of several lines (a file, a multi-line message): its line breaks
+/// (`\n`, `\r\n`) and tabs are kept, every other control character is written out as an
+/// escape.
+pub fn printable_text(s: &str) -> String {
+    escape_controls(&s.replace("\r\n", "\n"), |c| c == '\n' || c == '\t')
+}
+
+/// `s` with every control character but those `keep` accepts written out as an escape.
+fn escape_controls(s: &str, keep: impl Fn(char) -> bool) -> String {
+    let escaped = |c: char| c.is_control() && !keep(c);
+    if !s.chars().any(escaped) {
         return s.to_owned();
     }
     s.chars()
         .map(|c| {
-            if c.is_control() {
+            if escaped(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
             }
         })
         .collect()
-}
-
-/// [`printable`] for text of several lines (a file, a multi-line message): its line breaks and
-/// tabs are kept, every other control character is written out as an escape.
-pub fn printable_text(s: &str) -> String {
-    s.split('\n')
-        .map(|line| {
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            line.split('\t')
-                .map(printable)
-                .collect::<Vec<_>>()
-                .join("\t")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[cfg(test)]
