@@ -220,6 +220,46 @@ fn quiet_speech_comes_back_after_a_loud_passage() {
 }
 
 #[test]
+fn a_quiet_voice_from_the_first_second_of_a_file_is_lifted_within_about_a_second() {
+    // A quiet voice from the very start (a film whose first scene is a whisper, a quiet
+    // podcast started from the beginning). Its first estimate comes 0.4 s in; risen to at
+    // `rise_db_per_s`, the voice 0.5–1.5 s in came out 5–14 LU under the target (now
+    // 1.6–3.2: `agc::FIRST_RISE_MARGIN_DB`).
+    for lufs in [-34.0, -40.0] {
+        let x = speech_at(8.0, 670, lufs);
+        for name in ["default", "night", "speech"] {
+            let p = shipped(name);
+            let t = p.agc.target_lufs as f64;
+            let max_m = p.agc.max_momentary_lu as f64;
+            let out = run_aligned(&p, &x);
+            let first = integrated_between(&out, 0.5, 1.5);
+            let settled = integrated_between(&out, 3.0, 8.0);
+            let loudest = momentary_every_10ms(&out)
+                .into_iter()
+                .fold(f64::MIN, |a, (_, m)| a.max(m));
+            eprintln!(
+                "{name}: voice at {lufs} LUFS: 0.5–1.5 s {first:.2}, 3–8 s {settled:.2} LUFS, loudest momentary {:+.2} LU",
+                loudest - t
+            );
+            assert!(
+                first >= t - 4.5,
+                "{name}: {lufs} LUFS voice at {first:.2} LUFS 0.5–1.5 s in, target {t}"
+            );
+            // Not by overshooting: the settled voice on target, nothing over the limit.
+            assert!(
+                (settled - t).abs() <= 1.5,
+                "{name}: settled at {settled:.2}"
+            );
+            assert!(
+                loudest <= t + max_m + 0.5,
+                "{name}: momentary {:+.2} LU over the target",
+                loudest - t
+            );
+        }
+    }
+}
+
+#[test]
 fn quiet_speech_after_loud_music_and_a_second_of_silence_is_heard_from_its_first_phrase() {
     // Music at −9 LUFS, 1.5 s of digital silence, then quiet speech (a video's loud intro,
     // then its presenter; at −41.5 as well, where a loud app's Layer A cut still holds).
