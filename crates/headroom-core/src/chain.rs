@@ -118,6 +118,14 @@ const MAX_AUTO_MAKEUP_CAP_DB: f64 = 60.0;
 /// that) rescales the compressor's held peaks, dB.
 const SHARP_DROP_DB: f32 = 1.0;
 
+/// An AGC gain that falls faster than this, dB/s (a louder programme taken down at
+/// `fall_db_per_s`: an advert that fades in too gradually for the onset gain), is treated
+/// like a sharp drop step by step, and hands the loudness ceiling's cut over as far as the
+/// level behind the compressor falls. Left to their release times on top of the AGC's
+/// fall, the compressor's reduction and the ceiling's cut dug the advert 6 dB under its
+/// settled gain for half a second.
+const FAST_FALL_DB_PER_S: f64 = 20.0;
+
 /// Time constant of the short level the loudness ceiling holds, s (≈ a 200 ms window).
 pub const SHORT_TAU_S: f64 = 0.1;
 /// Time constant of the fast level behind the compressor that the loudness ceiling's
@@ -587,12 +595,20 @@ impl Chain {
                 }
                 let drop_db = gain_db - self.agc.gain_db();
                 self.ramp_drop_db = 0.0;
-                if drop_db > SHARP_DROP_DB {
-                    // A loud onset caught: the compressor's held peaks (this step's too) are
-                    // from before.
+                let fast_fall = f64::from(drop_db) * self.rate as f64
+                    > FAST_FALL_DB_PER_S * crate::agc::STEP as f64;
+                if drop_db > SHARP_DROP_DB || fast_fall {
+                    // A loud onset caught, or the gain falling fast to a louder programme:
+                    // the compressor's held peaks (this step's too) are from before.
                     self.compressor.rescale_held(db_to_lin(-drop_db));
                     self.ramp_drop_db = drop_db;
                     moved_db -= f64::from(drop_db);
+                }
+                if fast_fall && moved_db < 0.0 {
+                    // The AGC takes over what the loudness ceiling cut, as far as the level
+                    // behind the compressor falls with it: the cut would otherwise let go
+                    // over its release on top of the AGC's fall.
+                    self.ceiling_db = (self.ceiling_db - moved_db).min(0.0);
                 }
                 self.update_ceiling(gain_db, post_db, moved_db, fresh);
                 self.compressor.end_step();

@@ -681,3 +681,58 @@ fn room_noise_in_a_long_pause_is_not_lifted() {
         );
     }
 }
+
+#[test]
+fn a_loud_advert_that_fades_in_after_quiet_dialogue_leaves_no_hole() {
+    // Quiet dialogue (−35 LUFS, lifted 15–19 dB), then an advert of speech over music at −12
+    // that fades in over 0.3 s or 1 s: too gradual for the onset gain, so the AGC falls at
+    // `fall_db_per_s` while the compressor and the loudness ceiling hold the advert's first
+    // hot moments. Their reductions let go over their release times on top of the AGC's
+    // fall: the gain dipped 5.8–6.4 dB under the advert's settled gain with `default` and
+    // `night` (0.3 s fade), 2.7–4.0 dB (1 s fade); now 3.6–3.8 and up to 2.0.
+    for fade_s in [0.3, 1.0] {
+        let mut x = speech_at(12.0, 690, -35.0);
+        let mut advert = music_at(6.0, 691, -14.0);
+        for (a, b) in advert.iter_mut().zip(&speech_at(6.0, 692, -14.0)) {
+            *a += *b;
+        }
+        normalise(&mut advert, -12.0);
+        let n = (fade_s * RATE as f64) as usize;
+        for (i, frame) in advert.chunks_mut(CH).enumerate().take(n) {
+            let g = (i as f64 / n as f64).powi(2) as f32;
+            frame.iter_mut().for_each(|v| *v *= g);
+        }
+        x.extend(advert);
+        for name in ["default", "night", "speech"] {
+            let p = shipped(name);
+            let t = p.agc.target_lufs as f64;
+            let out = run_aligned(&p, &x);
+            // The gain the momentary loudness shows (out − in), against the advert's
+            // settled one.
+            let lift: Vec<(f64, f64)> = momentary_every_10ms(&out)
+                .into_iter()
+                .zip(momentary_every_10ms(&x))
+                .map(|((s, o), (_, i))| (s, o - i))
+                .collect();
+            let between = |a: f64, b: f64| lift.iter().filter(move |&&(s, _)| s >= a && s < b);
+            let settled = median(between(15.0, 18.0).map(|&(_, v)| v));
+            let dip = between(12.0 + fade_s + 0.1, 14.5).fold(f64::INFINITY, |a, &(_, v)| a.min(v));
+            let high = max_momentary_between(&out, 12.0, 14.5);
+            eprintln!(
+                "{name}, fade {fade_s} s: the advert's first seconds {:.2} dB under its settled gain, loudest {:+.2} LU",
+                settled - dip,
+                high - t
+            );
+            assert!(
+                settled - dip <= 4.5,
+                "{name}: a hole {:.2} dB deep",
+                settled - dip
+            );
+            assert!(
+                high <= t + f64::from(p.agc.max_momentary_lu) + 1.0,
+                "{name}: {:+.2} LU",
+                high - t
+            );
+        }
+    }
+}
