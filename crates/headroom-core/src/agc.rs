@@ -217,10 +217,11 @@ pub const ADOPTED_RISE_DB_PER_S: f64 = 100.0;
 /// reset) is risen to at [`ADOPTED_RISE_DB_PER_S`] up to this far under the gain it asks
 /// for, then at `rise_db_per_s`, dB. Risen to at `rise_db_per_s` all the way, a quiet voice
 /// from a file's first second took 1.8–2.9 s to come up (0.5–1.5 s in: 5–14 LU under the
-/// target; now 1.6–3.2). A voice's first 400 ms read 2–4.5 dB under the level it settles at (its soft
-/// first syllables): risen to all the way at the fast rate, or to 3 dB under it, the gain
-/// overshot the settled one by ≈ 2 dB for a second; 6 dB under leaves 1–1.5 dB while the
-/// estimate firms up (with a `fall_db_per_s` of 0.01 the gain keeps that overshoot).
+/// target; now 1.6–3.2). A voice's first 400 ms read 2–4.5 dB under the level it settles
+/// at (its soft first syllables): risen to all the way at the fast rate, or to 3 dB under
+/// it, the gain overshot the settled one by ≈ 2 dB for a second; 6 dB under leaves
+/// 1–1.5 dB while the estimate firms up (with a `fall_db_per_s` of 0.01 the gain keeps
+/// that overshoot).
 pub const FIRST_RISE_MARGIN_DB: f64 = 6.0;
 /// How long other quieter sound (music, noise) must last to be a new programme, s.
 pub const STEADY_ADOPT_S: f64 = 4.0;
