@@ -141,9 +141,23 @@ pub const CEILING_HORIZON_S: f64 = 0.1;
 /// at `night`'s limit + 2.9995 LU, the profile's "+3" met by 0.0005 LU, and any change to
 /// the gains before it (a makeup 0.05 dB higher) took it over; at 0.1, +2.95.
 pub const CEILING_PREDICT_MARGIN_LU: f64 = 0.1;
+/// Attack time constant of a cut made for the momentary prediction, s. At the ordinary
+/// 20 ms a sudden loud stretch came out over the limit for the tens of milliseconds the cut
+/// took to arrive (an advert fading in: `default` +4.8 LU where its limit is 4, `night`
+/// +3.2 where it promises 3), and the cut that arrived late also had to be held longer,
+/// digging a hole under the advert's settled level. The AGC still judges a loud onset
+/// against the cut at the ordinary attack (see `Chain::ceiling_judged_db`).
+const CEILING_PREDICT_ATTACK_S: f64 = 0.005;
 /// Release time constant of a cut made for the momentary prediction alone, s (it is over as
 /// soon as the prediction is).
 const CEILING_PREDICT_RELEASE_S: f64 = 0.05;
+/// How many windows ending within the horizon the momentary prediction holds under the
+/// limit: the one ending at the horizon and those ending a quarter, half and three quarters
+/// of the way to it. Only the one at the horizon was checked before: a loud stretch was let
+/// in as far as the oldest 100 ms of the window would make room when they left it, while
+/// the momentary loudness measured on the way there still held them (a loud syllable after
+/// a loud start came out 0.3–0.7 LU over the limit).
+const CEILING_HORIZON_CHECKS: usize = 4;
 /// Deepest cut made for the momentary prediction, dB.
 const CEILING_PREDICT_MAX_CUT_DB: f64 = 24.0;
 
@@ -241,14 +255,25 @@ pub struct Chain {
     /// gain, dB, and the target it holds to.
     short_ms: f64,
     ceiling_db: f64,
+    /// The ceiling's cut as the ordinary attack ([`CEILING_ATTACK_S`]) would make it, dB:
+    /// what the AGC is told is in force when it judges a loud onset. The cut itself attacks
+    /// faster when the momentary prediction asks ([`CEILING_PREDICT_ATTACK_S`]); judged on
+    /// that, a louder programme (a second speaker 12 LU louder) was taken for a loud word
+    /// the ceiling already held, the onset gain stayed off and the programme came out at the
+    /// limit for half a second instead of at the target.
+    ceiling_judged_db: f64,
     ceiling_target: f64,
     /// Fast level behind the compressor without the ceiling (mean square, [`CEILING_FAST_TAU_S`]).
     fast_ms: f64,
-    /// K-weighted output mean squares (with the ceiling) of the newest steps of the momentary
-    /// window less the horizon (ring), their sum, and the steps of the window and horizon.
+    /// K-weighted output mean squares (with the ceiling) of the steps of the last momentary
+    /// window (ring), the sum of its newest steps less the horizon, the sums of the oldest
+    /// (the horizon's length, in [`CEILING_HORIZON_CHECKS`] bands from the newest of them to
+    /// the oldest: what leaves the windows that end within the horizon), and the steps of
+    /// the window and horizon.
     mom_ring: Vec<f64>,
     mom_pos: usize,
     mom_sum: f64,
+    mom_bands: [f64; CEILING_HORIZON_CHECKS],
     mom_steps: usize,
     horizon_steps: usize,
     /// Steps entered since the input meter last closed a sub-block, and the K-weighting
@@ -342,6 +367,7 @@ struct ControlMemo {
     loss_exp: Memo,
     short_exp: Memo,
     ceiling_exp: Memo,
+    judged_exp: Memo,
     /// `exp(−t / tau)` of the fast level; `10^(x / 10)` of the K-weighting correction, the
     /// ceiling gain in force and the loudness limit.
     fast_exp: Memo,
@@ -366,6 +392,7 @@ impl ControlMemo {
             loss_exp: Memo::new(),
             short_exp: Memo::new(),
             ceiling_exp: Memo::new(),
+            judged_exp: Memo::new(),
             fast_exp: Memo::new(),
             k_pow: Memo::new(),
             k_sub_pow: Memo::new(),
@@ -424,11 +451,13 @@ impl Chain {
             in_block_peak: 0.0,
             short_ms: 0.0,
             ceiling_db: 0.0,
+            ceiling_judged_db: 0.0,
             ceiling_target: f64::NAN,
             fast_ms: 0.0,
-            mom_ring: vec![0.0; mom_steps - horizon_steps],
+            mom_ring: vec![0.0; mom_steps],
             mom_pos: 0,
             mom_sum: 0.0,
+            mom_bands: [0.0; CEILING_HORIZON_CHECKS],
             mom_steps,
             horizon_steps,
             mom_sub_steps: 0,
@@ -577,7 +606,7 @@ impl Chain {
                 self.agc.set_post_gain_db(
                     self.compressor.makeup_in_force_db()
                         - self.compressor.target_gain_reduction_db()
-                        + self.compressor.ceiling_db(),
+                        + self.ceiling_judged_db,
                 );
                 self.agc.control(self.agc_m, self.agc_sb, fresh);
                 self.update_pause_floor();
@@ -609,6 +638,7 @@ impl Chain {
                     // behind the compressor falls with it: the cut would otherwise let go
                     // over its release on top of the AGC's fall.
                     self.ceiling_db = (self.ceiling_db - moved_db).min(0.0);
+                    self.ceiling_judged_db = (self.ceiling_judged_db - moved_db).min(0.0);
                 }
                 self.update_ceiling(gain_db, post_db, moved_db, fresh);
                 self.compressor.end_step();
@@ -814,8 +844,11 @@ impl Chain {
     /// sub-block, with that sub-block's own, so a word or effect brighter than the
     /// programme counts as loud as it sounds) plus the horizon at a 20 ms level — and cuts
     /// as far as that prediction would pass the limit by more than
-    /// [`CEILING_PREDICT_MARGIN_LU`]; such a cut is let go within 50 ms once the prediction
-    /// is under the limit again. Everything runs on per-step sums at control points, so it
+    /// [`CEILING_PREDICT_MARGIN_LU`], for the window ending at the horizon and for those
+    /// ending on the way there ([`CEILING_HORIZON_CHECKS`]: they still hold the oldest
+    /// steps the one at the horizon has let go). Such a cut comes within 5 ms
+    /// ([`CEILING_PREDICT_ATTACK_S`]) and is let go within 50 ms once the prediction is
+    /// under the limit again. Everything runs on per-step sums at control points, so it
     /// does not depend on the block partition.
     ///
     /// `gain_db` and `post` are the AGC's and the compressor's gains in force over the step
@@ -873,8 +906,32 @@ impl Chain {
             // the momentary window.
             let out = ms * c * self.mom_k_lin;
             let n = self.mom_ring.len().max(1);
+            // Each step moves one band older: the newest band's first step leaves the recent
+            // sum, each band's oldest goes into the next, and the oldest step of the window
+            // (overwritten now) leaves it.
+            let mut enters = out;
+            let mut age = self.mom_steps - self.horizon_steps;
+            let q = self.horizon_steps / CEILING_HORIZON_CHECKS;
+            let mut sum = &mut self.mom_sum;
+            for band in 0..=CEILING_HORIZON_CHECKS {
+                let leaves = if band == CEILING_HORIZON_CHECKS {
+                    self.mom_ring.get(self.mom_pos).copied().unwrap_or(0.0)
+                } else {
+                    // The step `age` old once this one is in (`age` < n).
+                    self.mom_ring
+                        .get((self.mom_pos + n - age % n) % n)
+                        .copied()
+                        .unwrap_or(0.0)
+                };
+                *sum += enters - leaves;
+                enters = leaves;
+                age += q;
+                match self.mom_bands.get_mut(band) {
+                    Some(b) => sum = b,
+                    None => break,
+                }
+            }
             if let Some(slot) = self.mom_ring.get_mut(self.mom_pos) {
-                self.mom_sum += out - *slot;
                 *slot = out;
             }
             self.mom_pos = (self.mom_pos + 1) % n;
@@ -899,7 +956,7 @@ impl Chain {
             }
             if self.mom_pos == 0 || fresh {
                 // Re-summed: no drift from the running subtraction.
-                self.mom_sum = self.mom_ring.iter().sum();
+                self.resum_momentary();
             }
             self.mom_sum = self.mom_sum.max(0.0);
         }
@@ -966,6 +1023,30 @@ impl Chain {
                 });
             let room = lim_ms * self.mom_steps as f64 - self.mom_sum;
             let ahead = self.fast_ms * k_lin * self.horizon_steps as f64;
+            // The windows ending before the horizon hold what leaves the window by then: each
+            // gets no more per step than its own room (one already over whatever comes is
+            // left to the others).
+            let h = self.horizon_steps;
+            let q = h / CEILING_HORIZON_CHECKS;
+            let mut per_step = room / h as f64;
+            let mut left = room;
+            for (j, band) in self
+                .mom_bands
+                .iter()
+                .enumerate()
+                .take(CEILING_HORIZON_CHECKS - 1)
+            {
+                left -= band;
+                let s = h - (j + 1) * q;
+                if q > 0 && left > 0.0 && left < per_step * s as f64 {
+                    per_step = left / s as f64;
+                }
+            }
+            let room = if room > 0.0 {
+                per_step * h as f64
+            } else {
+                room
+            };
             let predicted = if ahead <= 0.0 || room >= ahead {
                 0.0
             } else if room <= 0.0 {
@@ -978,7 +1059,9 @@ impl Chain {
             (0.0, false)
         };
         let (want, net) = want;
-        let tau = if want < self.ceiling_db {
+        let tau = if want < self.ceiling_db && net {
+            CEILING_PREDICT_ATTACK_S
+        } else if want < self.ceiling_db {
             CEILING_ATTACK_S
         } else if net {
             CEILING_PREDICT_RELEASE_S
@@ -990,7 +1073,46 @@ impl Chain {
         if self.ceiling_db > -1e-3 {
             self.ceiling_db = 0.0;
         }
+        let tau = if want < self.ceiling_judged_db {
+            CEILING_ATTACK_S
+        } else if net {
+            CEILING_PREDICT_RELEASE_S
+        } else {
+            CEILING_RELEASE_S
+        };
+        let e = self.memo.judged_exp.get(-dt / tau, f64::exp);
+        self.ceiling_judged_db += (1.0 - e) * (want - self.ceiling_judged_db);
+        if self.ceiling_judged_db > -1e-3 {
+            self.ceiling_judged_db = 0.0;
+        }
         self.compressor.set_ceiling_db(self.ceiling_db);
+    }
+
+    /// Sums the ceiling's momentary ring anew: the newest steps less the horizon, and the
+    /// horizon's bands (see `mom_bands`). Real-time safe.
+    fn resum_momentary(&mut self) {
+        let n = self.mom_ring.len().max(1);
+        let recent = self.mom_steps - self.horizon_steps;
+        let q = self.horizon_steps / CEILING_HORIZON_CHECKS;
+        self.mom_sum = 0.0;
+        self.mom_bands = [0.0; CEILING_HORIZON_CHECKS];
+        for age in 0..n {
+            let v = self
+                .mom_ring
+                .get((self.mom_pos + n - 1 - age) % n)
+                .copied()
+                .unwrap_or(0.0);
+            let slot = if age < recent {
+                &mut self.mom_sum
+            } else {
+                let band = ((age - recent) / q.max(1)).min(CEILING_HORIZON_CHECKS - 1);
+                match self.mom_bands.get_mut(band) {
+                    Some(b) => b,
+                    None => continue,
+                }
+            };
+            *slot += v;
+        }
     }
 
     /// Adds a closed sub-block to the limiter's loss: `pre`, the ceiling's estimate of the

@@ -384,6 +384,58 @@ fn a_loud_onset_is_caught_within_tens_of_milliseconds_in_every_profile() {
 }
 
 #[test]
+fn a_louder_speaker_straight_after_a_quieter_one_is_caught_by_the_onset_gain() {
+    // A host at −22 LUFS, then straight on a reporter 12 LU louder (each with their own room
+    // noise, as in the eval's speech-noise programme). The onset gain catches the reporter's
+    // first words (with this voice; with others the loudness ceiling holds them and the AGC
+    // falls at its rate). The AGC judges an onset against what the ceiling already cuts:
+    // when that was the ceiling's faster cut for the momentary prediction, the AGC took the
+    // reporter for a loud word the ceiling held, and on the eval's voices `default` came out
+    // at +4.8 LU for half a second (its limit is 4) instead of near the target.
+    let voice = |secs: f64, seed: u64, lufs: f64, noise_lu: f64| {
+        let mut v = speech_at(secs, seed, lufs);
+        let mut n = pink_noise(secs, seed + 1);
+        normalise(&mut n, lufs - noise_lu);
+        v.iter_mut().zip(&n).for_each(|(a, b)| *a += *b);
+        v
+    };
+    let switch = 12.0;
+    let mut x = voice(switch, 710, -22.0, 30.0);
+    x.extend(voice(6.0, 715, -10.0, 26.0));
+    for name in PROFILES {
+        let p = shipped(name);
+        let t = p.agc.target_lufs as f64;
+        let mut chain = headroom_core::Chain::new(RATE, CH, 64, &p);
+        let mut out = x.clone();
+        let mut onset_gain = 0.0f32;
+        for (k, b) in out.chunks_mut(64 * CH).enumerate() {
+            chain.process(b);
+            let at = (k + 1) as f64 * 64.0 / RATE as f64;
+            if at > switch && at < switch + 0.2 {
+                onset_gain = onset_gain.min(chain.agc().onset_gain_db());
+            }
+        }
+        let high = max_momentary_between(&out, switch, switch + 2.0);
+        eprintln!(
+            "{name}: onset gain {onset_gain:.1} dB, the reporter's first 2 s at most {:+.2} LU",
+            high - t
+        );
+        if name != "night" {
+            // (`night`'s compressor and ceiling hold the reporter without it.)
+            assert!(
+                onset_gain < -10.0,
+                "{name}: the onset gain did not engage ({onset_gain:.1} dB)"
+            );
+        }
+        assert!(
+            high <= t + f64::from(p.agc.max_momentary_lu),
+            "{name}: the reporter's first words {:+.2} LU over the target",
+            high - t
+        );
+    }
+}
+
+#[test]
 fn speech_and_music_never_engage_the_onset_gain() {
     let mut x = speech_at(20.0, 650, -25.0);
     x.extend(music_at(20.0, 651, -25.0));
@@ -689,7 +741,10 @@ fn a_loud_advert_that_fades_in_after_quiet_dialogue_leaves_no_hole() {
     // `fall_db_per_s` while the compressor and the loudness ceiling hold the advert's first
     // hot moments. Their reductions let go over their release times on top of the AGC's
     // fall: the gain dipped 5.8–6.4 dB under the advert's settled gain with `default` and
-    // `night` (0.3 s fade), 2.7–4.0 dB (1 s fade); now 3.6–3.8 and up to 2.0.
+    // `night` (0.3 s fade), 2.7–4.0 dB (1 s fade); now 3.2–4.0 and up to 2.3. Its loudest
+    // moment passed the profile's momentary limit by up to 0.8 LU (`default` +4.8 where the
+    // limit is 4, `night` +3.2 where it promises 3): the loudness ceiling's cut arrived tens
+    // of milliseconds late and held only the window ending at its horizon; now +0.3 at most.
     for fade_s in [0.3, 1.0] {
         let mut x = speech_at(12.0, 690, -35.0);
         let mut advert = music_at(6.0, 691, -14.0);
@@ -729,7 +784,7 @@ fn a_loud_advert_that_fades_in_after_quiet_dialogue_leaves_no_hole() {
                 settled - dip
             );
             assert!(
-                high <= t + f64::from(p.agc.max_momentary_lu) + 1.0,
+                high <= t + f64::from(p.agc.max_momentary_lu) + 0.4,
                 "{name}: {:+.2} LU",
                 high - t
             );
