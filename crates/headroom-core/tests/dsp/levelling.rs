@@ -1217,15 +1217,7 @@ fn a_music_bed_swelling_in_the_pauses_of_the_voice_over_it_is_not_lifted() {
         (62, 2400),
         (63, 3600),
     ] {
-        let mut voice = vec![0.0f32; lead * CH];
-        let mut pauses = Vec::new();
-        for (k, pause) in [3.0, 3.5, 3.0].into_iter().enumerate() {
-            voice.extend(speech_at(6.0, seed + 10 * k as u64, -24.0));
-            let start = voice.len() as f64 / (rate * CH as f64);
-            pauses.push((start, start + pause));
-            voice.extend(silence(pause));
-        }
-        voice.extend(speech_at(6.0, seed + 90, -24.0));
+        let (voice, pauses) = voice_with_pauses(seed, lead, -24.0, &[3.0, 3.5, 3.0]);
         let secs = voice.len() as f64 / (rate * CH as f64);
         let mut bed = music_at(secs, seed + 200, -40.0);
         // The swell: +3 dB over the first second of each pause, held, back at its end.
@@ -1368,15 +1360,7 @@ fn a_crowd_under_a_commentator_is_not_lifted_in_the_pauses() {
     let rate = RATE as f64;
     for under in [8.0, 10.0, 12.0] {
         for seed in [71u64, 72] {
-            let mut voice = Vec::new();
-            let mut pauses = Vec::new();
-            for (k, pause) in [3.0, 4.0, 6.0].into_iter().enumerate() {
-                voice.extend(speech_at(6.0, seed + 10 * k as u64, -24.0));
-                let start = voice.len() as f64 / (rate * CH as f64);
-                pauses.push((start, start + pause));
-                voice.extend(silence(pause));
-            }
-            voice.extend(speech_at(6.0, seed + 90, -24.0));
+            let (voice, pauses) = voice_with_pauses(seed, 0, -24.0, &[3.0, 4.0, 6.0]);
             let secs = voice.len() as f64 / (rate * CH as f64);
             let bed = crowd_at(secs, seed + 200, -24.0 - under);
             let x: Vec<f32> = voice.iter().zip(&bed).map(|(v, b)| v + b).collect();

@@ -439,6 +439,29 @@ pub fn music_at(secs: f64, seed: u64, lufs: f64) -> Vec<f32> {
     v
 }
 
+/// A voice at `lufs` after `lead` frames of silence: 6 s phrases with silent pauses of the
+/// given lengths between them, and a last phrase after the last pause (phrase `k` from seed
+/// `seed + 10·k`, the last from `seed + 90`). Returns the signal and the pauses as (start,
+/// end) in s.
+pub fn voice_with_pauses(
+    seed: u64,
+    lead: usize,
+    lufs: f64,
+    pauses: &[f64],
+) -> (Vec<f32>, Vec<(f64, f64)>) {
+    let rate = RATE as f64;
+    let mut voice = vec![0.0f32; lead * CH];
+    let mut spans = Vec::new();
+    for (k, &pause) in pauses.iter().enumerate() {
+        voice.extend(speech_at(6.0, seed + 10 * k as u64, lufs));
+        let start = voice.len() as f64 / (rate * CH as f64);
+        spans.push((start, start + pause));
+        voice.extend(silence(pause));
+    }
+    voice.extend(speech_at(6.0, seed + 90, lufs));
+    (voice, spans)
+}
+
 /// A user's "loud night" profile at the edges of its ranges: target −30 LUFS (40 dB of boost,
 /// a 0.4 s window), the limiter's ceiling only 10 dB over it (−20 dBTP), the loudness ceiling
 /// 1 LU over the target and a compressor at −60 dBFS 20:1 with a hard knee.
