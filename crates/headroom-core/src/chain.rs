@@ -405,6 +405,27 @@ impl ControlMemo {
     }
 }
 
+/// One control step of a loudness-ceiling cut `cut` (dB, ≤ 0) toward `want`: at `attack_s`
+/// when it deepens, at the prediction's release when only the momentary prediction holds it
+/// (`net`), at the ordinary release otherwise; a cut within 0.001 dB of none is none.
+/// `exp` memoises `exp(−dt / tau)`. Real-time safe.
+fn follow_cut(cut: f64, want: f64, net: bool, attack_s: f64, dt: f64, exp: &mut Memo) -> f64 {
+    let tau = if want < cut {
+        attack_s
+    } else if net {
+        CEILING_PREDICT_RELEASE_S
+    } else {
+        CEILING_RELEASE_S
+    };
+    let e = exp.get(-dt / tau, f64::exp);
+    let cut = cut + (1.0 - e) * (want - cut);
+    if cut > -1e-3 {
+        0.0
+    } else {
+        cut
+    }
+}
+
 /// Whether the mean square `ms` is surely under the mean square `limit_ms` whose loudness
 /// it would be compared with: true only with a margin (10⁻⁹ relative) far wider than the
 /// rounding of `log10`/`powf`, so that skipping the `log10` of `ms` then never changes the
@@ -1059,32 +1080,27 @@ impl Chain {
             (0.0, false)
         };
         let (want, net) = want;
-        let tau = if want < self.ceiling_db && net {
+        let attack = if net {
             CEILING_PREDICT_ATTACK_S
-        } else if want < self.ceiling_db {
-            CEILING_ATTACK_S
-        } else if net {
-            CEILING_PREDICT_RELEASE_S
         } else {
-            CEILING_RELEASE_S
-        };
-        let e = self.memo.ceiling_exp.get(-dt / tau, f64::exp);
-        self.ceiling_db += (1.0 - e) * (want - self.ceiling_db);
-        if self.ceiling_db > -1e-3 {
-            self.ceiling_db = 0.0;
-        }
-        let tau = if want < self.ceiling_judged_db {
             CEILING_ATTACK_S
-        } else if net {
-            CEILING_PREDICT_RELEASE_S
-        } else {
-            CEILING_RELEASE_S
         };
-        let e = self.memo.judged_exp.get(-dt / tau, f64::exp);
-        self.ceiling_judged_db += (1.0 - e) * (want - self.ceiling_judged_db);
-        if self.ceiling_judged_db > -1e-3 {
-            self.ceiling_judged_db = 0.0;
-        }
+        self.ceiling_db = follow_cut(
+            self.ceiling_db,
+            want,
+            net,
+            attack,
+            dt,
+            &mut self.memo.ceiling_exp,
+        );
+        self.ceiling_judged_db = follow_cut(
+            self.ceiling_judged_db,
+            want,
+            net,
+            CEILING_ATTACK_S,
+            dt,
+            &mut self.memo.judged_exp,
+        );
         self.compressor.set_ceiling_db(self.ceiling_db);
     }
 
