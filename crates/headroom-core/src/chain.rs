@@ -1121,7 +1121,12 @@ impl Chain {
             let slot = if age < recent {
                 &mut self.mom_sum
             } else {
-                let band = ((age - recent) / q.max(1)).min(CEILING_HORIZON_CHECKS - 1);
+                // As the steps move per step: with bands of no step (a horizon shorter
+                // than the checks, none of them made) everything older is in the last.
+                let band = match (age - recent).checked_div(q) {
+                    Some(b) => b.min(CEILING_HORIZON_CHECKS - 1),
+                    None => CEILING_HORIZON_CHECKS - 1,
+                };
                 match self.mom_bands.get_mut(band) {
                     Some(b) => b,
                     None => continue,
