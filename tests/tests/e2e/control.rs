@@ -119,3 +119,87 @@ fn many_clients_and_bad_frames_against_the_real_daemon() {
     }
     drop(d);
 }
+
+/// The meters' true peaks cover all the audio between two ticks: short bursts between quiet
+/// stretches (2 ms every 250 ms, 28 dB over the tone under them) show in the ticks they fall
+/// in, not only when one happens to be in the last few milliseconds before a tick.
+#[test]
+fn meter_ticks_show_the_true_peak_of_short_bursts() {
+    let sb = Sandbox::start().expect("sandbox");
+    let d = Daemon::start(&sb, &[]).expect("headroomd");
+    let mut wav = sine(440.0, -30.0, 8.0);
+    let rate = f64::from(wav.rate);
+    let burst = (0.002 * rate) as usize;
+    let every = (0.25 * rate) as usize;
+    let amp = 10f64.powf(-2.0 / 20.0);
+    for (i, f) in wav.samples.chunks_exact_mut(2).enumerate() {
+        if i % every < burst {
+            let v = (amp * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / rate).sin()) as f32;
+            f.fill(v);
+        }
+    }
+    let path = write_wav(&sb, "bursts.wav", &wav).unwrap();
+    let mut player = sb
+        .play_cmd(&path, BUS_SINK, &["application.name=bursts"])
+        .spawn()
+        .unwrap();
+    let mut client = Client::connect_to(socket(&sb)).unwrap();
+    headroom_tests::wait_for("audio through the bus", Duration::from_secs(5), || {
+        Ok((client.status()?.meters.in_momentary_lufs > -50.0).then_some(()))
+    })
+    .unwrap();
+    let ceiling = match client.setting_get("limiter.ceiling_dbtp").unwrap().value {
+        headroom_ipc::SettingValue::Float(v) => v as f32,
+        headroom_ipc::SettingValue::Int(v) => v as f32,
+        other => panic!("ceiling {other:?}"),
+    };
+    let mut sub = Client::connect_to(socket(&sb))
+        .unwrap()
+        .subscribe(&[Topic::Meters])
+        .unwrap();
+    sub.set_timeout(Some(Duration::from_millis(500))).unwrap();
+    // Ticks while audio flows (the frame count moves), and those whose input true peak
+    // shows a burst (−2 dBTP; the tone alone reads −30).
+    let start = Instant::now();
+    let (mut flowing, mut hot, mut last_frames) = (0u32, 0u32, None);
+    let (mut peaks, mut out_peaks) = (Vec::new(), Vec::new());
+    while start.elapsed() < Duration::from_secs(3) {
+        if let Some(Ok(Event::MetersTick(t))) = sub.next() {
+            let m = t.meters;
+            if last_frames.is_some_and(|f| m.frames > f) {
+                flowing += 1;
+                hot += u32::from(m.in_true_peak_dbtp > -6.0);
+                peaks.push(m.in_true_peak_dbtp);
+                out_peaks.push(m.out_true_peak_dbtp);
+            }
+            last_frames = Some(m.frames);
+        }
+    }
+    let _ = player.kill();
+    let _ = player.wait();
+    eprintln!("{hot} of {flowing} ticks show a burst");
+    // Four bursts a second, ten ticks: about four ticks in ten hold one. A tick that read
+    // only its last block (5 ms at quantum 256) would hold one in about one in forty.
+    assert!(
+        flowing >= 15,
+        "{flowing} ticks with audio; log:\n{}",
+        d.log()
+    );
+    assert!(
+        f64::from(hot) >= 0.25 * f64::from(flowing),
+        "{hot} of {flowing} ticks show a burst: {peaks:?}"
+    );
+    assert!(
+        peaks.iter().all(|&p| p < 0.0 && p > -40.0),
+        "true peaks out of range: {peaks:?}"
+    );
+    // The bursts come out limited: the meter sees them, under the ceiling.
+    assert!(
+        out_peaks.iter().all(|&p| p <= ceiling),
+        "output true peaks over the ceiling {ceiling}: {out_peaks:?}"
+    );
+    assert!(
+        out_peaks.iter().filter(|&&p| p > ceiling - 1.0).count() * 2 >= hot as usize,
+        "the output meter missed the limited bursts: {out_peaks:?}"
+    );
+}

@@ -160,6 +160,10 @@ pub struct Engine {
     last_xruns: u64,
     /// The frame counter at the last tick.
     last_tick_frames: u64,
+    /// The bus's input and output true peaks (dBTP) over the blocks between the last two
+    /// ticks ([`AtomicMeters::take`](headroom_core::AtomicMeters::take)): what every
+    /// reading of the meters shows until the next tick.
+    tick_peaks: (f32, f32),
     /// When a tick last saw the bus's frame count move (audio flowing through the chain).
     frames_moved_at: Instant,
     /// The latest time an input brought (a tick's own time, else the time it arrived).
@@ -245,6 +249,7 @@ impl Engine {
             watch,
             last_xruns: 0,
             last_tick_frames: 0,
+            tick_peaks: (headroom_ipc::LUFS_FLOOR, headroom_ipc::LUFS_FLOOR),
             frames_moved_at: Instant::now(),
             clock: Instant::now(),
             bus_streaming: false,
@@ -320,7 +325,9 @@ impl Engine {
         let taps = self.bus.taps();
         let cmds = self.routing.tick(&taps, TICK.as_secs_f32());
         out.extend(cmds.into_iter().map(Output::Pw));
-        let m = self.bus.meters().load();
+        // The one reader that takes the held true peaks: each tick sees every block's.
+        let m = self.bus.meters().take();
+        self.tick_peaks = (m.in_true_peak_dbtp, m.out_true_peak_dbtp);
         let observation = Observation {
             now_ms: now.saturating_duration_since(self.started).as_millis() as u64,
             unix_ms: crate::history::now_unix_ms(),

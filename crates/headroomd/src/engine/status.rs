@@ -65,9 +65,11 @@ impl Engine {
     /// stale, not applied). Once no audio has gone through the bus for [`METERS_STALE_AFTER`]
     /// (nothing plays: the graph stops calling the bus, so its meters keep their last values),
     /// momentary, short-term and true peak read as no measurement; integrated loudness and the
-    /// gains keep theirs.
+    /// gains keep theirs. The true peaks are those of the audio between the last two ticks
+    /// (100 ms), taken by the tick.
     pub(super) fn meters(&self) -> Meters {
         let mut m = meters_from_core(&self.bus.meters().load());
+        (m.in_true_peak_dbtp, m.out_true_peak_dbtp) = self.tick_peaks;
         if m.frames == self.last_tick_frames
             && self.clock.saturating_duration_since(self.frames_moved_at) >= METERS_STALE_AFTER
         {

@@ -413,6 +413,53 @@ fn ticks_step_layer_a_and_record_history_once_a_second() {
     assert_eq!(BUS_SINK_NAME, "headroom-processed");
 }
 
+/// The true peaks a tick shows are those of every block the audio thread stored since the
+/// tick before, not only of the last one (a block is a few milliseconds, a tick 100 ms);
+/// `status` between ticks shows the last tick's.
+#[test]
+fn a_tick_shows_the_true_peak_of_every_block_since_the_last() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    rig.bus_up();
+    let meters = rig.bus.meters();
+    let start = Instant::now();
+    let mut frames = 0u64;
+    let mut tick = |rig: &mut Rig, i: u64, blocks: &[(f32, f32)]| {
+        for &(in_tp, out_tp) in blocks {
+            frames += 256;
+            meters.store(&headroom_core::MeterSnapshot {
+                in_momentary_lufs: -20.0,
+                in_true_peak_dbtp: in_tp,
+                out_true_peak_dbtp: out_tp,
+                frames,
+                ..headroom_core::MeterSnapshot::unmeasured()
+            });
+        }
+        let ticks: Vec<_> = events(&rig.on(Input::Tick {
+            now: start + Duration::from_millis(100 * i),
+        }))
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::MetersTick(t) => Some((t.meters.in_true_peak_dbtp, t.meters.out_true_peak_dbtp)),
+            _ => None,
+        })
+        .collect();
+        assert_eq!(ticks.len(), 1, "{ticks:?}");
+        ticks[0]
+    };
+    let status = |rig: &mut Rig| match rig.request(Request::Status).1 {
+        Ok(Response::Status(s)) => (s.meters.in_true_peak_dbtp, s.meters.out_true_peak_dbtp),
+        other => panic!("{other:?}"),
+    };
+    // A loud block in the middle of the tick's blocks, the last ones quiet.
+    let mut blocks = vec![(-24.0, -12.0); 18];
+    blocks[4] = (-0.5, -1.5);
+    assert_eq!(tick(&mut rig, 1, &blocks), (-0.5, -1.5));
+    assert_eq!(status(&mut rig), (-0.5, -1.5));
+    // The next tick starts a new hold: the loud block is not seen again.
+    assert_eq!(tick(&mut rig, 2, &[(-24.0, -12.0); 18]), (-24.0, -12.0));
+    assert_eq!(status(&mut rig), (-24.0, -12.0));
+}
+
 /// The state word and the alerts through the real engine: synthetic meters in the bus's
 /// atomics, ticks with synthetic times, PipeWire events; the word shows in ticks and
 /// `status`, the alerts as `alerts` events, once each way.
