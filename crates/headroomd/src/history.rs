@@ -66,7 +66,7 @@ pub struct Sample {
     pub limiter_gr_db: f32,
     /// Mean audio callback duration over the interval, µs.
     pub dsp_mean_us: f32,
-    /// Longest audio callback over the interval, µs.
+    /// Longest audio callback since the daemon started, µs (IPC.md, `history`).
     pub dsp_max_us: f32,
     /// Callbacks over the spike threshold since the daemon started.
     pub spikes: u64,
