@@ -67,17 +67,40 @@ impl Decoder {
         }
     }
 
-    /// The warning for [`not_numbers`](Self::not_numbers), when there were any.
-    pub fn not_numbers_warning(&self) -> Option<String> {
+    /// Float samples read so far beyond ±[`headroom_core::util::MAX_INPUT`] (+60 dBFS),
+    /// which the chain and the analysis clamp to it.
+    pub fn over_range(&self) -> u64 {
+        match self {
+            Decoder::Wav(w) => w.over_range(),
+            Decoder::Other(_) => 0,
+        }
+    }
+
+    /// The warnings for [`not_numbers`](Self::not_numbers) and
+    /// [`over_range`](Self::over_range), one line each, for those there were.
+    pub fn sample_warnings(&self) -> Vec<String> {
+        let path = self.info().path.display();
+        let were = |n: u64| if n == 1 { " was" } else { "s were" };
+        let mut out = Vec::new();
         let n = self.not_numbers();
-        (n > 0).then(|| {
-            format!(
-                "headroom: warning: {}: {n} sample{} not a number (NaN or infinite: damaged \
+        if n > 0 {
+            out.push(format!(
+                "headroom: warning: {path}: {n} sample{} not a number (NaN or infinite: damaged \
                  float data), read as silence",
-                self.info().path.display(),
-                if n == 1 { " was" } else { "s were" }
-            )
-        })
+                were(n)
+            ));
+        }
+        let n = self.over_range();
+        if n > 0 {
+            let max = headroom_core::util::MAX_INPUT;
+            out.push(format!(
+                "headroom: warning: {path}: {n} sample{} beyond ±{max} (+60 dBFS: damaged or \
+                 wrongly scaled float data), read as ±{max}; the peaks and loudness reported \
+                 are of the clamped audio",
+                were(n)
+            ));
+        }
+        out
     }
 }
 

@@ -69,6 +69,8 @@ pub struct WavReader {
     /// Float samples that were not numbers (NaN, infinite, or a double too large for a
     /// float), read as 0.
     not_numbers: u64,
+    /// Float samples read so far beyond ±[`headroom_core::util::MAX_INPUT`].
+    over_range: u64,
 }
 
 impl std::fmt::Debug for WavReader {
@@ -343,6 +345,7 @@ impl WavReader {
             lenient,
             raw: Vec::new(),
             not_numbers: 0,
+            over_range: 0,
         })
     }
 
@@ -354,6 +357,12 @@ impl WavReader {
     /// Float samples read so far that were not numbers (NaN, infinite) and were read as 0.
     pub fn not_numbers(&self) -> u64 {
         self.not_numbers
+    }
+
+    /// Float samples read so far beyond ±[`headroom_core::util::MAX_INPUT`] (+60 dBFS), which
+    /// the chain and the analysis clamp to it.
+    pub fn over_range(&self) -> u64 {
+        self.over_range
     }
 
     /// Fills `buf` with the next interleaved samples in [-1, 1]; returns how many were
@@ -414,6 +423,7 @@ impl WavReader {
                     *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
                 }
                 self.not_numbers += zero_non_finite(out);
+                self.over_range += count_over_range(out);
             }
             Encoding::F64 => {
                 for (o, b) in out.iter_mut().zip(raw.chunks_exact(8)) {
@@ -421,6 +431,7 @@ impl WavReader {
                         f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32;
                 }
                 self.not_numbers += zero_non_finite(out);
+                self.over_range += count_over_range(out);
             }
         }
         self.frames_read += frames as u64;
@@ -436,6 +447,12 @@ fn zero_non_finite(out: &mut [f32]) -> u64 {
         n += 1;
     }
     n
+}
+
+/// How many samples of `out` lie beyond ±[`headroom_core::util::MAX_INPUT`].
+fn count_over_range(out: &[f32]) -> u64 {
+    let max = headroom_core::util::MAX_INPUT;
+    out.iter().filter(|o| o.abs() > max).count() as u64
 }
 
 /// Reads `LIST`/`INFO` chunks from the current position to the end of the file.

@@ -120,7 +120,7 @@ pub fn analyze_file(
             break;
         }
     }
-    if let Some(w) = dec.not_numbers_warning() {
+    for w in dec.sample_warnings() {
         eprintln!("{w}");
     }
     let (analysis, hist) = an.finish_with_histogram().map_err(fail)?;

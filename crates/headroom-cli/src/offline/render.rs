@@ -350,7 +350,7 @@ pub fn render_file(
         interrupt,
     )?;
     let result = run(&mut dec, &target, file, &spec, opts, interrupt);
-    if let Some(w) = dec.not_numbers_warning() {
+    for w in dec.sample_warnings() {
         eprintln!("{w}");
     }
     match result {

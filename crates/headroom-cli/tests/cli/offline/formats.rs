@@ -451,8 +451,44 @@ fn not_a_number_samples_are_read_as_silence_with_a_warning() {
         .unwrap();
     let an = headroom(d, &["analyze", clean.to_str().unwrap()]);
     assert!(
-        !text(&an.stderr).contains("not a number"),
+        !text(&an.stderr).contains("not a number") && !text(&an.stderr).contains("beyond"),
         "{}",
         text(&an.stderr)
     );
+}
+
+/// Float samples beyond ±1000 (+60 dBFS: wrongly scaled or damaged data) are clamped to it by
+/// the chain and the analysis; `analyze` and `render` say so, since the peaks they report are
+/// then lower than what the file holds (a file of ±3.4e38 read as +60 dBFS, silently).
+#[test]
+fn float_samples_beyond_60_dbfs_are_clamped_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = programme(48_000, 2.0, 0.3);
+    a.samples[1000] = 3.4e38;
+    a.samples[2001] = -2000.0;
+    let input = d.join("huge.wav");
+    a.write_wav(&input, OutputSamples::F32).unwrap();
+    let want = "2 samples were beyond ±1000 (+60 dBFS";
+    let an = headroom(d, &["analyze", input.to_str().unwrap()]);
+    assert_eq!(an.status.code(), Some(0), "{}", text(&an.stderr));
+    assert!(text(&an.stderr).contains(want), "{}", text(&an.stderr));
+    let out = d.join("out.wav");
+    let r = headroom(
+        d,
+        &[
+            "render",
+            "-q",
+            input.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    assert!(text(&r.stderr).contains(want), "{}", text(&r.stderr));
+    // ±1000 itself is in range.
+    a.samples[1000] = 1000.0;
+    a.samples[2001] = -1000.0;
+    a.write_wav(&input, OutputSamples::F32).unwrap();
+    let an = headroom(d, &["analyze", input.to_str().unwrap()]);
+    assert!(!text(&an.stderr).contains("beyond"), "{}", text(&an.stderr));
 }
