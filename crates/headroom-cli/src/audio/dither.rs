@@ -4,6 +4,12 @@
 //! is added before rounding, which makes the quantisation error independent of the signal
 //! (no distortion products, no truncation of fades into silence) at the cost of a flat noise
 //! floor 4.8 dB above plain rounding. Values are clamped to the integer range.
+//!
+//! A sample already on the output's grid (an exact integer once scaled: digital silence, or
+//! the samples of a 16-bit file rendered in bypass to 16 bits) is written as it is, without
+//! dither: it has no quantisation error to decorrelate, and so silence stays digital silence
+//! and a bypass render is bit-exact. Processed audio lands on the grid only by chance (about
+//! one loud sample in 500 at 16 bits), which leaves its error statistics as they were.
 
 /// A TPDF quantiser for one output bit depth. The random source is a xorshift generator with
 /// a fixed seed, so renders are reproducible.
@@ -48,18 +54,33 @@ fn step(mut x: u64) -> u64 {
 }
 
 /// Quantises `x` with the draw `r`: two uniform values of 24 bits each from one 64-bit draw,
-/// their difference the triangular dither; NaN and ±∞ count as 0; clamped to `[min, max]`
-/// (integers in the i32 range) and rounded to the nearest integer, ties to even. `v + ROUND`
-/// holds that integer in the low bits of its mantissa, so its low 32 bits are the result as
-/// an `i32` (what `((v + ROUND) - ROUND) as i32` gives, without the conversion).
+/// their difference the triangular dither, added unless `x` is on the grid already (module
+/// docs); NaN and ±∞ count as 0; clamped to `[min, max]` (integers in the i32 range) and
+/// rounded to the nearest integer, ties to even. `v + ROUND` holds that integer in the low
+/// bits of its mantissa, so its low 32 bits are the result as an `i32` (what
+/// `((v + ROUND) - ROUND) as i32` gives, without the conversion).
 #[inline(always)]
 fn dithered(x: f32, r: u64, scale: f64, min: f64, max: f64) -> i32 {
+    let v = with_dither(x, r, scale).clamp(min, max);
+    (v + ROUND).to_bits() as u32 as i32
+}
+
+/// `x` scaled to the output's integers, plus the triangular dither of the draw `r` unless the
+/// scaled value is an integer already; NaN and ±∞ count as 0.
+#[inline(always)]
+fn with_dither(x: f32, r: u64, scale: f64) -> f64 {
     let u1 = (r >> 40) as i32;
     let u2 = ((r >> 16) & 0xFF_FFFF) as i32;
     let d = f64::from(u1 - u2) * (1.0 / (1u64 << 24) as f64);
     let x = if x.is_finite() { f64::from(x) } else { 0.0 };
-    let v = (x * scale + d).clamp(min, max);
-    (v + ROUND).to_bits() as u32 as i32
+    let y = x * scale;
+    // Exact for |y| < 2^51; a larger value is clamped whatever this says.
+    let on_grid = (y + ROUND) - ROUND == y;
+    if on_grid {
+        y
+    } else {
+        y + d
+    }
 }
 
 /// Quantises `src` with `draws` into `vals` (as many as the shortest holds).
@@ -191,15 +212,12 @@ impl Quantizer {
         }
     }
 
-    /// Quantises one sample in [-1, 1] (NaN counts as 0) to an integer with TPDF dither.
+    /// Quantises one sample in [-1, 1] (NaN counts as 0) to an integer with TPDF dither (none
+    /// for a sample on the grid already: module docs). Draws from the generator either way.
     #[inline]
     pub fn quantize(&mut self, x: f32) -> i32 {
         let r = self.next();
-        let u1 = (r >> 40) as f64;
-        let u2 = ((r >> 16) & 0xFF_FFFF) as f64;
-        let d = (u1 - u2) * (1.0 / (1u64 << 24) as f64);
-        let x = if x.is_finite() { f64::from(x) } else { 0.0 };
-        let v = (x * self.scale + d).clamp(self.min, self.max);
+        let v = with_dither(x, r, self.scale).clamp(self.min, self.max);
         ((v + ROUND) - ROUND) as i32
     }
 }
@@ -257,22 +275,54 @@ mod tests {
     #[test]
     fn dither_is_triangular_of_one_lsb_and_unbiased() {
         let mut q = Quantizer::new(16);
-        // A value exactly between two steps lands on either with equal chance; a value on a
-        // step stays within ±1 step.
+        // A quarter step over a step: the triangular dither of ±1 step puts it one step
+        // under with chance (¼)²/2, one over with (¾)²/2, on the step itself otherwise, and
+        // its mean is the value itself.
         let n = 200_000;
         let mut sum = 0i64;
         let mut hist = [0u32; 3];
         for _ in 0..n {
-            let v = q.quantize(100.0 / 32768.0);
+            let v = q.quantize(100.25 / 32768.0);
             assert!((99..=101).contains(&v), "{v}");
             hist[(v - 99) as usize] += 1;
             sum += i64::from(v);
         }
         let mean = sum as f64 / n as f64;
-        assert!((mean - 100.0).abs() < 0.01, "mean {mean}");
-        // TPDF of ±1 LSB: P(±1) = 1/8 each, P(0) = 3/4.
-        let p0 = f64::from(hist[1]) / n as f64;
-        assert!((p0 - 0.75).abs() < 0.01, "{hist:?}");
+        assert!((mean - 100.25).abs() < 0.01, "mean {mean}");
+        let p = |k: usize| f64::from(hist[k]) / n as f64;
+        assert!((p(0) - 0.03125).abs() < 0.005, "{hist:?}");
+        assert!((p(2) - 0.28125).abs() < 0.01, "{hist:?}");
+    }
+
+    /// Samples on the output's grid are written as they are: digital silence stays silent and
+    /// a 16-bit signal comes back bit for bit; a sample off the grid is dithered.
+    #[test]
+    fn samples_on_the_grid_are_not_dithered() {
+        for (bits, width) in [(16u32, 2usize), (24, 3)] {
+            let full = (1u64 << (bits - 1)) as f32;
+            let src: Vec<f32> = (0..PASS + 100)
+                .map(|i| match i % 4 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => ((i as i64 * 7919) % 32768 - 16384) as f32 / 32768.0,
+                    _ => -1.0,
+                })
+                .collect();
+            let mut q = Quantizer::new(bits);
+            let mut out = vec![0u8; src.len() * width];
+            q.quantize_into(&src, &mut out, width);
+            for (k, (&x, o)) in src.iter().zip(out.chunks_exact(width)).enumerate() {
+                let mut b = [0u8; 4];
+                b[4 - width..].copy_from_slice(o);
+                let v = i32::from_le_bytes(b) >> (8 * (4 - width));
+                assert_eq!(v as f32, x * full, "{bits} bits, sample {k}");
+            }
+        }
+        // Off the grid by a hundredth of a step: dithered, so it spreads over neighbours.
+        let mut q = Quantizer::new(16);
+        let vals: std::collections::BTreeSet<i32> =
+            (0..1000).map(|_| q.quantize(5.01 / 32768.0)).collect();
+        assert!(vals.len() >= 2, "{vals:?}");
     }
 
     #[test]

@@ -374,3 +374,53 @@ fn a_bad_file_among_many_gets_its_own_json_line_and_the_rest_are_rendered() {
     assert!(d.join("out/a.wav").exists() && d.join("out/c.wav").exists());
     assert!(!d.join("out/b.wav").exists());
 }
+
+/// Integer output is dithered only where the audio is off the output's grid: digital silence
+/// rendered stays digital silence, and a 16- or 24-bit file rendered in bypass to its own
+/// depth comes back bit for bit (WAV and FLAC), while processed audio is dithered.
+#[test]
+fn silence_stays_silent_and_a_bypass_render_is_bit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let render = |args: &[&str]| {
+        let mut all = vec!["render", "-q"];
+        all.extend_from_slice(args);
+        let out = headroom(d, &all);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    };
+    let read = |name: &str| audio::Audio::read(&d.join(name)).unwrap();
+    audio::Audio {
+        rate: 48_000,
+        channels: 2,
+        samples: vec![0.0; 2 * 48_000 * 3],
+    }
+    .write_wav(&d.join("silence.wav"), OutputSamples::S16)
+    .unwrap();
+    for out in ["silence-out.wav", "silence-out.flac"] {
+        render(&["silence.wav", out]);
+        let got = read(out);
+        assert!(got.samples.iter().all(|&v| v == 0.0), "{out}: not silent");
+    }
+    for (samples, ext) in [
+        (OutputSamples::S16, "wav"),
+        (OutputSamples::S24, "wav"),
+        (OutputSamples::S16, "flac"),
+    ] {
+        let input = format!("in-{samples:?}.wav");
+        programme(48_000, 3.0, 0.5)
+            .write_wav(&d.join(&input), samples)
+            .unwrap();
+        let want = read(&input);
+        let out = format!("bypass-{samples:?}.{ext}");
+        render(&[&input, &out, "--set", "bypass=true"]);
+        assert!(read(&out).samples == want.samples, "{out}: not bit-exact");
+        let out = format!("levelled-{samples:?}.{ext}");
+        render(&[&input, &out]);
+        assert!(read(&out).samples != want.samples, "{out}: left as it was");
+    }
+}
