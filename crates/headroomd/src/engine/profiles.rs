@@ -205,15 +205,39 @@ impl Engine {
         }
     }
 
-    /// What the config file selects has loaded (a reload, `profile.use`): its error, if one
-    /// was shown, is over; another profile's error that is shown stays (its file is still
-    /// as it was), and one waiting is shown in its place.
+    /// What the config file selects has loaded (a reload, `profile.use`): an error of the
+    /// file that loaded is over, whether it was shown as the selection's or as another
+    /// profile's (the config file and a profile repaired in one reload select and fix it at
+    /// once, and the watcher sends no `Fixed` for the active file). Another profile's error
+    /// that is shown stays (its file is still as it was). The error of a profile that was
+    /// selected and no longer is stays as another profile's while its file still does not
+    /// load (checked now: nothing else would say so until it is edited). With no error
+    /// left shown, one waiting is shown in its place.
     fn selection_loaded(&mut self, out: &mut Vec<Output>) {
-        if self.profile_error.is_some() && !self.profile_error_selected {
+        let active = self.store.active_path();
+        let loaded = |f: &std::path::Path| active.as_deref().is_some_and(|a| same_file(a, f));
+        if let Some(a) = &active {
+            self.forget_waiting(a);
+        }
+        let shown = self.profile_error_file.clone();
+        if self.profile_error.is_some()
+            && !self.profile_error_selected
+            && !shown.as_deref().is_some_and(loaded)
+        {
             return;
         }
+        let was_selected = self.profile_error.is_some() && self.profile_error_selected;
         self.profile_error = None;
         self.profile_error_file = None;
+        if let Some(file) = shown.filter(|f| was_selected && !loaded(f)) {
+            let config = self.store.paths().config_file;
+            // A file that is gone is no profile in error (selecting a missing file by path).
+            if !same_file(&file, &config) && file.exists() {
+                if let Err(e) = crate::profiles::check_profile_file(&file) {
+                    self.wait_error(file, e.to_string());
+                }
+            }
+        }
         self.show_waiting_error(out);
     }
 

@@ -253,6 +253,17 @@ impl FileError {
     }
 }
 
+/// Whether the profile file `p` loads (read and parsed as a profile), without activating it:
+/// what the file watcher reports for edits of profiles that are not active, and what the
+/// engine checks of a file whose error it showed when another profile is selected.
+pub fn check_profile_file(p: &Path) -> Result<(), FileError> {
+    crate::files::read_regular_to_string(p)
+        .map_err(|e| StoreError::io(p, e))
+        .and_then(|t| Ok(Profile::parse(&t, &p.display().to_string())?))
+        .map(drop)
+        .map_err(|e| FileError::from_store_error(p, &e))
+}
+
 impl ProfileEvent {
     /// The error, if this is one.
     pub fn error(&self) -> Option<&FileError> {
@@ -267,10 +278,6 @@ impl ProfileEvent {
     /// For an error, where and what: `file:line:column: message`.
     pub fn error_text(&self) -> Option<String> {
         self.error().map(ToString::to_string)
-    }
-
-    fn from_store_error(file: &Path, e: &StoreError) -> Self {
-        ProfileEvent::Error(FileError::from_store_error(file, e))
     }
 }
 

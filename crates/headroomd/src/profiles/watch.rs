@@ -8,7 +8,6 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
-use headroom_profile::Profile;
 use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_mini::{new_debouncer, DebounceEventResult, DebouncedEventKind, Debouncer};
 use parking_lot::Mutex;
@@ -137,14 +136,11 @@ impl ProfileStore {
                         let _ = sender.send(ProfileEvent::Fixed(p));
                         continue;
                     }
-                    match crate::files::read_regular_to_string(&p)
-                        .map_err(|e| StoreError::io(&p, e))
-                        .and_then(|t| Ok(Profile::parse(&t, &p.display().to_string())?))
-                    {
+                    match super::check_profile_file(&p) {
                         Err(e) => {
-                            let _ = sender.send(ProfileEvent::from_store_error(&p, &e));
+                            let _ = sender.send(ProfileEvent::Error(e));
                         }
-                        Ok(_) => {
+                        Ok(()) => {
                             let _ = sender.send(ProfileEvent::Fixed(p));
                         }
                     }
@@ -224,7 +220,9 @@ impl ProfileStore {
         (dirs, links)
     }
 
-    fn active_path(&self) -> Option<PathBuf> {
+    /// The file the active profile was read from (`None` for a shipped profile or the
+    /// built-in defaults).
+    pub(crate) fn active_path(&self) -> Option<PathBuf> {
         source_path(&self.inner.lock().active_source).map(Path::to_path_buf)
     }
 

@@ -1020,6 +1020,95 @@ fn status_tells_an_inactive_profiles_error_from_the_active_ones() {
     assert!(!s.alerts.iter().any(|a| a.kind == AlertKind::ProfileError));
 }
 
+/// The error of a profile that is selected and repaired in one reload (the config file and
+/// the profile changed together, as a checkout of dotfiles does) is over, also when it was
+/// shown as another profile's error just before; and the error of the active profile stays,
+/// as another profile's, when a different profile is selected while its file is still
+/// broken, until that file loads.
+#[test]
+fn a_profile_errors_end_follows_its_file_not_the_order_of_reloads() {
+    use headroom_ipc::AlertKind;
+    use headroomd::profiles::ProfileEvent;
+    let mut rig = Rig::new(DaemonConfig::default());
+    let mine = rig.config.join("profiles/mine.toml");
+    let config = rig.config.join("config.toml");
+    let good = "[agc]\ntarget_lufs = -20.0\n";
+    let bad = "[agc]\ntarget_lufs = [\n";
+    std::fs::write(&mine, good).unwrap();
+    rig.request(Request::ProfileUse {
+        name: "mine".into(),
+    })
+    .1
+    .unwrap();
+    let status = |rig: &mut Rig| match rig.request(Request::Status) {
+        (_, Ok(Response::Status(s))) => s,
+        other => panic!("{other:?}"),
+    };
+    let reload = |rig: &mut Rig| rig.request(Request::ProfileReload).1;
+    let no_error = |s: &headroom_ipc::Status| {
+        s.profile_error.is_none()
+            && s.profile_error_active.is_none()
+            && !s.alerts.iter().any(|a| a.kind == AlertKind::ProfileError)
+    };
+    // The active profile breaks, then the config file, then the config selects `night`:
+    // the broken profile is reported as another profile's.
+    std::fs::write(&mine, bad).unwrap();
+    assert!(reload(&mut rig).is_err());
+    std::fs::write(&config, "profile = 5\n").unwrap();
+    assert!(reload(&mut rig).is_err());
+    std::fs::write(&config, "profile = \"night\"\n").unwrap();
+    reload(&mut rig).unwrap();
+    let s = status(&mut rig);
+    assert_error_names(&s, "mine.toml:2:");
+    assert_eq!(s.profile_error_active, Some(false));
+    // The config selects it again and it is repaired, in one reload: no error is left.
+    std::fs::write(&config, "profile = \"mine\"\n").unwrap();
+    std::fs::write(&mine, good).unwrap();
+    reload(&mut rig).unwrap();
+    let s = status(&mut rig);
+    assert_eq!(s.profile, "mine");
+    assert!(no_error(&s), "{s:?}");
+
+    // The active profile breaks and another is selected: its file is still broken, so its
+    // error stays, now as another profile's.
+    std::fs::write(&mine, bad).unwrap();
+    assert!(reload(&mut rig).is_err());
+    assert_eq!(status(&mut rig).profile_error_active, Some(true));
+    rig.request(Request::ProfileUse {
+        name: "night".into(),
+    })
+    .1
+    .unwrap();
+    let s = status(&mut rig);
+    assert_error_names(&s, "mine.toml:2:");
+    assert_eq!(s.profile_error_active, Some(false));
+    let alert = s
+        .alerts
+        .iter()
+        .find(|a| a.kind == AlertKind::ProfileError)
+        .expect("the profile_error alert");
+    assert!(
+        alert.message.contains("not the active profile"),
+        "{alert:?}"
+    );
+    // Repaired (the watcher reports it): over.
+    std::fs::write(&mine, good).unwrap();
+    rig.on(Input::Profile(ProfileEvent::Fixed(mine.clone())));
+    assert!(no_error(&status(&mut rig)));
+    // A profile that loads when another is selected leaves nothing behind.
+    rig.request(Request::ProfileUse {
+        name: "mine".into(),
+    })
+    .1
+    .unwrap();
+    rig.request(Request::ProfileUse {
+        name: "night".into(),
+    })
+    .1
+    .unwrap();
+    assert!(no_error(&status(&mut rig)));
+}
+
 /// Asserts that status reports a profile error naming `place` (`FILE:LINE:COL`).
 fn assert_error_names(s: &headroom_ipc::Status, place: &str) {
     assert!(
