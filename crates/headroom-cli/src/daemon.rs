@@ -226,13 +226,17 @@ pub fn unmatched_rule_warning(app: &str, routes: &headroom_ipc::Routes) -> Optio
     let lowered: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
     let near = headroom_profile::closest(&lower, lowered.iter().map(String::as_str))
         .and_then(|l| names.iter().find(|n| n.to_lowercase() == l));
+    // Names come from the user and from other programs: control characters written out.
+    let p = crate::format::printable;
     let mut msg = format!(
-        "no playing stream or known app matches `{app}`; the rule is kept and applies when \
-         such an app plays"
+        "no playing stream or known app matches `{}`; the rule is kept and applies when \
+         such an app plays",
+        p(app)
     );
     if let Some(n) = near {
-        msg.push_str(&format!(" — did you mean `{n}`?"));
+        msg.push_str(&format!(" — did you mean `{}`?", p(n)));
     } else if !names.is_empty() {
+        let names: Vec<String> = names.iter().map(|n| p(n)).collect();
         msg.push_str(&format!(" (known apps: {})", names.join(", ")));
     }
     Some(msg)

@@ -344,11 +344,20 @@ pub fn routes(r: &Routes) -> String {
     out
 }
 
+/// A setting's value as the CLI shows it: an empty string as `""` (else nothing would show
+/// after `=`), anything else as it is.
+fn value_text(v: &headroom_ipc::SettingValue) -> String {
+    match v {
+        headroom_ipc::SettingValue::String(s) if s.is_empty() => "\"\"".to_string(),
+        v => v.to_string(),
+    }
+}
+
 /// `headroom get KEY` / `headroom set KEY VALUE`.
 pub fn setting(e: &SettingEntry) -> String {
-    let (key, value) = (printable(&e.key), printable(&e.value.to_string()));
+    let (key, value) = (printable(&e.key), printable(&value_text(&e.value)));
     if e.overridden {
-        let default = printable(&e.default.to_string());
+        let default = printable(&value_text(&e.default));
         format!("{key} = {value} (profile: {default})\n")
     } else {
         format!("{key} = {value}\n")
@@ -377,8 +386,8 @@ pub fn settings(list: &[SettingEntry]) -> String {
         .map(|e| {
             vec![
                 e.key.clone(),
-                clip(&e.value.to_string(), 32),
-                clip(&e.default.to_string(), 32),
+                clip(&value_text(&e.value), 32),
+                clip(&value_text(&e.default), 32),
                 if e.overridden { "*" } else { "" }.to_string(),
             ]
         })

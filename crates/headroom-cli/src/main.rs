@@ -118,11 +118,11 @@ fn main() -> ExitCode {
                 let _ = out.flush();
             }
             // The message may quote what the daemon or a file said: no control characters
-            // reach the terminal.
-            eprintln!(
-                "headroom: {}",
-                headroom_cli::format::printable_text(&e.to_string())
-            );
+            // reach the terminal. Each line of a message of several (one per problem, as
+            // `validate` gives them) is prefixed alike, so every line reads the same way.
+            for line in headroom_cli::format::printable_text(&e.to_string()).lines() {
+                eprintln!("headroom: {line}");
+            }
             ExitCode::from(e.code)
         }
     }

@@ -187,6 +187,19 @@ fn parse_object(frame: &[u8]) -> Result<Map<String, Value>, DecodeError> {
     }
 }
 
+/// What a request's params failed on, in the protocol's words: serde's own text names Rust
+/// types (`Request::Status`, `untagged enum SettingValue`) that mean nothing to a client.
+fn params_error(method: &str, e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if text.contains("untagged enum SettingValue") {
+        "`value` must be a boolean, a number or a string".to_owned()
+    } else if text.contains("expected unit variant") {
+        format!("`{method}` takes no params (leave them out, or send null or {{}})")
+    } else {
+        text.replace("unknown variant", "unknown value")
+    }
+}
+
 /// Decodes one client frame (without its `\n`). Never panics; every failure is a
 /// [`DecodeError`] carrying the code to reply with (`bad_request`, `unknown_method`,
 /// `invalid_params`).
@@ -268,7 +281,10 @@ pub fn decode_client_frame(frame: &[u8]) -> Result<ClientFrame, DecodeError> {
         DecodeError::new(
             Some(id),
             ErrorCode::InvalidParams,
-            format!("invalid params for `{method}`: {e}"),
+            format!(
+                "invalid params for `{method}`: {}",
+                params_error(&method, &e)
+            ),
         )
     })?;
     request.validate().map_err(|error| DecodeError {

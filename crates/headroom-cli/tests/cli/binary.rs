@@ -270,10 +270,11 @@ fn validate_reports_every_error_and_json_errors_go_to_stdout() {
     let out = headroom(dir.path(), &["validate", &b]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
+    // One line per problem, each `headroom: FILE:LINE:COL: …` alike.
     let want = format!(
         "headroom: {b}:1:10: bypass must be a boolean (true or false), found an integer\n\
-         {b}:3:15: agc.target_lufs = 99 is out of range (must be between -40 and -5)\n\
-         {b}:5:1: unknown key `ceilng_dbtp` in [limiter] (did you mean `ceiling_dbtp`?)\n"
+         headroom: {b}:3:15: agc.target_lufs = 99 is out of range (must be between -40 and -5)\n\
+         headroom: {b}:5:1: unknown key `ceilng_dbtp` in [limiter] (did you mean `ceiling_dbtp`?)\n"
     );
     assert_eq!(err, want);
     assert!(out.stdout.is_empty());
@@ -283,10 +284,13 @@ fn validate_reports_every_error_and_json_errors_go_to_stdout() {
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
     assert_eq!(v["error"]["code"], "failed");
-    assert_eq!(
-        format!("headroom: {}\n", v["error"]["message"].as_str().unwrap()),
-        want
-    );
+    let message: String = v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .map(|l| format!("headroom: {l}\n"))
+        .collect();
+    assert_eq!(message, want);
 
     // A usage error with --json: code `usage`, exit code 2.
     let out = headroom(dir.path(), &["--json", "set", "agc.target_lufs"]);

@@ -403,6 +403,17 @@ fn settings_human() {
         "agc.target_lufs = -18 (profile: -16)\n"
     );
     assert_eq!(format::setting(&e[1]), "limiter.enabled = true\n");
+    // An empty string shows as `""`, not as nothing after the `=`.
+    let empty = SettingEntry {
+        key: "preferred_real_sink".into(),
+        value: SettingValue::String(String::new()),
+        default: SettingValue::String(String::new()),
+        overridden: true,
+    };
+    assert_eq!(
+        format::setting(&empty),
+        "preferred_real_sink = \"\" (profile: \"\")\n"
+    );
     let want = "\
 KEY              VALUE  PROFILE  OVERRIDDEN
 agc.target_lufs  -18    -16      *
@@ -583,6 +594,11 @@ fn route_set_warns_when_nothing_matches_and_suggests_near_names() {
         w.ends_with("(known apps: aplay, Firefox, firefox-esr)"),
         "{w}"
     );
+    // A name with control characters (typed, or another program's) is written out: the
+    // warning is printed as text of several lines, whose own breaks are kept.
+    let w = unmatched_rule_warning("zo\nom\u{1b}x", &r).unwrap();
+    assert!(w.contains("`zo\\nom\\u{1b}x`"), "{w}");
+    assert!(!w.chars().any(char::is_control), "{w}");
 }
 
 /// Three minutes at one sample a second, one row a minute; a restart, bypass and an alert

@@ -506,6 +506,14 @@ fn golden_request_errors() {
         assert_eq!(err.id, *id, "{lit}");
         assert_eq!(err.error.code, *code, "{lit}: {}", err.error.message);
         assert!(!err.error.message.is_empty());
+        // In the protocol's words, not serde's names of Rust types.
+        for internal in ["Request::", "untagged", "variant", "enum"] {
+            assert!(
+                !err.error.message.contains(internal),
+                "{lit}: {}",
+                err.error.message
+            );
+        }
     }
     let err = decode_client_frame(b"{\"id\":1,\xff}").unwrap_err();
     assert_eq!(err.error.code, ErrorCode::BadRequest);
