@@ -179,6 +179,12 @@ pub struct SymphoniaSource {
     /// Where the track says its first packet starts, and where it did.
     start_ts: i64,
     first_pts: Option<i64>,
+    /// Decoded frames still to drop before the programme (an MP4 edit list's priming,
+    /// [`super::mp4edit`]).
+    skip_left: u64,
+    /// The programme's length in frames, when an MP4 edit list gives it: decoding stops
+    /// there (the encoder's padding after it is dropped).
+    keep: Option<u64>,
     done: bool,
     lossless: bool,
     /// Ogg: damage is looked for in the page structure ([`super::damage::ogg`]), since the
@@ -357,6 +363,17 @@ impl SymphoniaSource {
             }
         };
         let short = reader.format_info().short_name.to_ascii_lowercase();
+        let mp4 = short.contains("mp4");
+        // The encoder's priming and padding, as the edit list says (AAC; ALAC has none).
+        let edit = if mp4 {
+            super::mp4edit::audio_edit(path, track_id, rate)
+        } else {
+            None
+        };
+        let frames = match edit.and_then(|e| e.keep) {
+            Some(keep) => Some(keep),
+            None => frames.map(|f| f.saturating_sub(edit.map_or(0, |e| e.skip))),
+        };
         let mut name = codec_name(codec).to_string();
         if name == "PCM" && short.contains("aiff") {
             name = "AIFF".into();
@@ -402,13 +419,15 @@ impl SymphoniaSource {
             next_pts: None,
             start_ts,
             first_pts: None,
+            skip_left: edit.map_or(0, |e| e.skip),
+            keep: edit.and_then(|e| e.keep),
             tick_s: time_base.map_or(1.0 / f64::from(rate), |tb| {
                 f64::from(tb.numer.get()) / f64::from(tb.denom.get())
             }),
             done: false,
             lossless: !lossy,
             ogg: short.contains("ogg"),
-            mp4: short.contains("mp4"),
+            mp4,
             stream_timestamps: !matches!(codec, CODEC_ID_MP3 | CODEC_ID_MP2 | CODEC_ID_MP1),
         })
     }
@@ -532,9 +551,13 @@ impl SymphoniaSource {
             .map_err(|_| panicked(&path))?;
             match decoded {
                 Ok(true) => {
-                    self.pending_pos = 0;
-                    self.decoded += (self.pending.len() / ch) as u64;
-                    if !self.pending.is_empty() {
+                    let frames = (self.pending.len() / ch) as u64;
+                    self.decoded += frames;
+                    // The priming an edit list leaves out.
+                    let skip = self.skip_left.min(frames);
+                    self.skip_left -= skip;
+                    self.pending_pos = skip as usize * ch;
+                    if self.pending_pos < self.pending.len() {
                         return Ok(true);
                     }
                 }
@@ -551,7 +574,15 @@ impl SymphoniaSource {
 
     fn read(&mut self, buf: &mut [f32]) -> AudioResult<usize> {
         let ch = self.info.channels;
-        let want = buf.len() / ch * ch;
+        let mut want = buf.len() / ch * ch;
+        if let Some(keep) = self.keep {
+            // The edit list's end: the padding after it is not the programme.
+            let left = keep.saturating_sub(self.frames_out);
+            if (left as usize).saturating_mul(ch) <= want {
+                want = left as usize * ch;
+                self.done |= left == 0;
+            }
+        }
         let mut n = 0;
         while n < want && !self.done {
             if self.pending_pos >= self.pending.len() && !self.refill()? {

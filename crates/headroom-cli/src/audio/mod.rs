@@ -16,6 +16,7 @@ pub mod damage;
 pub mod decode;
 pub mod dither;
 pub mod flac;
+pub mod mp4edit;
 pub mod wav;
 
 use std::path::{Path, PathBuf};
