@@ -26,6 +26,13 @@ pub(super) fn set(
     let rule = UserRule::new(&app, route_from_wire(route))
         .map_err(|err| IpcError::invalid_params(format!("`{app}` is not a valid glob: {err}")))?;
     let mut rules = e.routing.router().user_rules().clone();
+    // A rule written differently for the same pattern (`a**` for `a*`, `Firefox` for
+    // `firefox`) replaces it: said, since `route list` then shows the new text only.
+    let replaced: Vec<String> = rules
+        .iter()
+        .filter(|r| r.app.same_pattern(&rule.app) && r.app.as_str() != rule.app.as_str())
+        .map(|r| format!("`{}`", r.app.as_str()))
+        .collect();
     rules.set(rule);
     if rules.len() > MAX_USER_RULES {
         return Err(IpcError::invalid_params(format!(
@@ -34,6 +41,12 @@ pub(super) fn set(
         )));
     }
     e.set_user_rules(rules, out);
+    if !replaced.is_empty() {
+        out.push(Output::Warning(format!(
+            "`{app}` is the same pattern as the rule {}, which it replaces",
+            replaced.join(", ")
+        )));
+    }
     out.push(Output::Publish(Event::rule_changed(
         app,
         Some(route),

@@ -1109,6 +1109,42 @@ fn a_profile_errors_end_follows_its_file_not_the_order_of_reloads() {
     assert!(no_error(&status(&mut rig)));
 }
 
+/// A rule written differently for the same pattern replaces the old one, and the reply's
+/// warning says so (`route list` shows only the new text); the same text again, or another
+/// pattern, gives no warning.
+#[test]
+fn a_rule_for_the_same_pattern_written_differently_says_what_it_replaces() {
+    use headroom_ipc::Route as WireRoute;
+    let mut rig = Rig::new(DaemonConfig::default());
+    let set = |rig: &mut Rig, app: &str| {
+        let (out, r) = rig.request(Request::RouteSet {
+            app: app.into(),
+            route: WireRoute::Bypass,
+        });
+        r.unwrap();
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Warning(w) => Some(w.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(set(&mut rig, "a*").is_empty());
+    assert!(set(&mut rig, "a*").is_empty());
+    assert!(set(&mut rig, "b*").is_empty());
+    let w = set(&mut rig, "A**");
+    assert!(
+        w.len() == 1 && w[0].contains("`A**` is the same pattern as the rule `a*`"),
+        "{w:?}"
+    );
+    let (_, r) = rig.request(Request::RouteList { cursor: None });
+    let Ok(Response::Routes(routes)) = r else {
+        panic!("{r:?}")
+    };
+    let apps: Vec<&str> = routes.rules.iter().map(|r| r.app.as_str()).collect();
+    assert!(apps.contains(&"A**") && !apps.contains(&"a*"), "{apps:?}");
+}
+
 /// Asserts that status reports a profile error naming `place` (`FILE:LINE:COL`).
 fn assert_error_names(s: &headroom_ipc::Status, place: &str) {
     assert!(
