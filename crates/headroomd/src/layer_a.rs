@@ -20,9 +20,12 @@
 //!   estimate, is silence: the gain is held and the step does not enter the estimate. A pause
 //!   never releases a reduction (the app does not come back at full level) nor a boost (its
 //!   room noise is not pumped), and fade-outs do not count as "calm". Sound that stays under
-//!   the relative gate for [`QUIET_RELEASE_S`] (not silence) is quieter content, the loud
-//!   part over: a reduction is then released at `release_db_per_s` (never turned into a
-//!   boost), so a loud intro's cut does not stay on the quiet speech after it.
+//!   the relative gate for [`QUIET_RELEASE_S`] (not silence) while the stream is not lifted
+//!   is quieter content, the loud part over: the estimate starts again from it and the
+//!   reduction is released at `release_db_per_s`, never turned into a boost (the quieter
+//!   content may be the room's noise), so a loud intro's cut does not stay on the quiet
+//!   speech after it, nor come back beside another stream. A lifted stream's long pause
+//!   stays a pause (its lift held for the voice's return).
 //! * The stream's loudness `L_raw` is the mean energy of the compensated momentary readings
 //!   of the last 3 s of *active* steps (a short-term loudness that skips pauses).
 //! * **Alone** (no other tapped stream active): the wanted gain is
@@ -189,6 +192,9 @@ pub struct LayerA {
     at_unity: bool,
     /// How long the sound has stayed under the relative gate (silence not counted), s.
     quiet_s: f32,
+    /// The estimate was started again from quieter content after a loud part
+    /// ([`QUIET_RELEASE_S`]): that content is never lifted (module docs).
+    quieter_content: bool,
     last_short_term: Option<f64>,
 }
 
@@ -204,6 +210,7 @@ impl LayerA {
             user_pow: 1.0,
             at_unity: false,
             quiet_s: 0.0,
+            quieter_content: false,
             last_short_term: None,
         }
     }
@@ -312,14 +319,19 @@ impl LayerA {
         let raw_m = m - 10.0 * comp.log10();
         if let Some(l) = self.raw_lufs() {
             if raw_m < l - RELATIVE_GATE_LU {
-                // A pause or fade: hold — unless it has lasted: quieter content, whose
-                // reduction (made for the loud part) is released, never turned into a boost.
+                // A pause or fade: hold — unless it has lasted and the stream is not lifted:
+                // quieter content after a loud part. The estimate then starts again from it
+                // (judged against the loud part's, every later step would be a pause: the
+                // estimate, the monitor's reading of the stream and, beside other streams, a
+                // cut stayed where the loud part left them), and the reduction is released,
+                // never turned into a boost. A lifted stream's long pause stays a pause: its
+                // lift is held for the voice's return.
                 self.quiet_s += dt;
-                if self.quiet_s >= QUIET_RELEASE_S && self.gain_db < 0.0 {
-                    let release = finite_or(self.params.release_db_per_s, 0.0).max(0.0) * dt;
-                    self.gain_db = (self.gain_db + release).min(0.0);
+                if self.quiet_s < QUIET_RELEASE_S || self.gain_db > 0.0 {
+                    return -self.gain_db;
                 }
-                return -self.gain_db;
+                self.energies.clear();
+                self.quieter_content = true;
             }
         }
         self.quiet_s = 0.0;
@@ -358,6 +370,12 @@ impl LayerA {
         if !wanted.is_finite() {
             return -self.gain_db;
         }
+        // Quieter content after a loud part may be the room's noise: released, not lifted.
+        let wanted = if self.quieter_content && !held_boost {
+            wanted.min(0.0)
+        } else {
+            wanted
+        };
         let attack = finite_or(self.params.attack_db_per_s, 0.0).max(0.0) * dt;
         let release = finite_or(self.params.release_db_per_s, 0.0).max(0.0) * dt;
         let g = self.gain_db;

@@ -444,3 +444,41 @@ fn the_users_own_volume_stays_on_top() {
     }
     assert_eq!(la.user_pow, 1.0);
 }
+
+/// A loud part that lasted, then quieter content: the estimate (what the monitor shows as
+/// the stream's loudness) starts again from the quieter content instead of staying at the
+/// loud part's level for good, and beside another stream the quieter one is neither cut
+/// again for the loud part nor lifted (it may be the room's noise). A 30 s loud passage
+/// left the estimate at −11 LUFS for as long as the stream played, and the stream cut while
+/// it played at −35 LUFS next to music.
+#[test]
+fn quieter_content_after_a_long_loud_part_is_estimated_again_and_never_cut_for_it() {
+    // Alone.
+    let mut s = Sim::new(params());
+    s.run(Some(-8.0), 30.0);
+    assert!((s.la.raw_lufs().unwrap() + 8.0).abs() < 0.1);
+    s.run(Some(-35.0), 10.0);
+    let raw = s.la.raw_lufs().unwrap();
+    assert!((raw + 35.0).abs() < 0.5, "estimate {raw}");
+    assert_eq!(s.la.reduction_db(), 0.0);
+    // Beside music at −20 LUFS: x is loud (cut toward the common level), then quiet.
+    let (mut x, mut y) = (Sim::new(params()), Sim::new(params()));
+    for _ in 0..300 {
+        step_two(&mut x, &mut y, Some(-8.0), Some(-20.0));
+    }
+    assert!(x.la.reduction_db() > 2.0, "{}", x.la.reduction_db());
+    let mut most = f32::MAX;
+    for i in 0..300 {
+        step_two(&mut x, &mut y, Some(-35.0), Some(-20.0));
+        let r = x.la.reduction_db();
+        // Once released, the cut never comes back; and nothing lifts it.
+        if i > 30 {
+            assert!(r <= most + 1e-6, "cut again: {most} → {r} at step {i}");
+        }
+        most = most.min(r);
+        assert!(r >= 0.0, "lifted: {r}");
+    }
+    assert_eq!(x.la.reduction_db(), 0.0);
+    let raw = x.la.raw_lufs().unwrap();
+    assert!((raw + 35.0).abs() < 0.5, "estimate {raw}");
+}
