@@ -247,6 +247,10 @@ fn in_force(s: &Status) -> String {
 /// processed sink is promoted to the default sink.
 fn output_target(s: &Status) -> String {
     let sink = printable(s.real_sink.as_deref().unwrap_or("(no output device)"));
+    if matches!(s.pipewire, PipewireState::Disconnected { .. }) && s.real_sink.is_some() {
+        // Kept to play into once PipeWire is back; nothing plays meanwhile.
+        return format!("{sink}  (once PipeWire is back: nothing plays now)");
+    }
     if s.promote_default {
         format!(
             "{sink}  (promoted: {} is the default sink, {sink} your sink)",

@@ -278,6 +278,13 @@ fn status_human_disconnected_and_silent() {
         "{text}"
     );
     assert!(text.contains("True peak  out —\n"), "{text}");
+    // The real sink kept for the reconnection is not shown as if it played.
+    s.real_sink = Some("speakers".into());
+    let text = format::status(&s);
+    assert!(
+        text.contains("→ speakers  (once PipeWire is back: nothing plays now)\n"),
+        "{text}"
+    );
 }
 
 #[test]
