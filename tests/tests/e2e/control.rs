@@ -16,22 +16,33 @@ fn socket(sb: &Sandbox) -> PathBuf {
     PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock")
 }
 
+/// Plays `wav` into the processed bus as the app `app`, and waits (up to 5 s) until the
+/// bus's input reads over `lufs`. Returns the player and a client of the daemon.
+fn play_into_bus(
+    sb: &Sandbox,
+    app: &str,
+    wav: &headroom_tests::Wav,
+    lufs: f32,
+) -> (std::process::Child, Client) {
+    let path = write_wav(sb, &format!("{app}.wav"), wav).unwrap();
+    let player = sb
+        .play_cmd(&path, BUS_SINK, &[&format!("application.name={app}")])
+        .spawn()
+        .unwrap();
+    let mut client = Client::connect_to(socket(sb)).unwrap();
+    headroom_tests::wait_for("audio through the bus", Duration::from_secs(5), || {
+        Ok((client.status()?.meters.in_momentary_lufs > lufs).then_some(()))
+    })
+    .unwrap();
+    (player, client)
+}
+
 #[test]
 fn stalled_subscriber_does_not_slow_others_or_the_audio_path() {
     let sb = Sandbox::start().expect("sandbox");
     let d = Daemon::start(&sb, &[]).expect("headroomd");
-    let wav = write_wav(&sb, "tone.wav", &sine(440.0, -20.0, 8.0)).unwrap();
-    let mut player = sb
-        .play_cmd(&wav, BUS_SINK, &["application.name=tone"])
-        .spawn()
-        .unwrap();
-
-    let mut client = Client::connect_to(socket(&sb)).unwrap();
-    // Let audio flow, then take the baseline.
-    headroom_tests::wait_for("audio through the bus", Duration::from_secs(5), || {
-        Ok((client.status()?.meters.in_momentary_lufs > -40.0).then_some(()))
-    })
-    .unwrap();
+    let (mut player, mut client) = play_into_bus(&sb, "tone", &sine(440.0, -20.0, 8.0), -40.0);
+    // Audio flows: take the baseline.
     let before = client.status().unwrap();
 
     // A subscriber to everything that never reads.
@@ -138,16 +149,7 @@ fn meter_ticks_show_the_true_peak_of_short_bursts() {
             f.fill(v);
         }
     }
-    let path = write_wav(&sb, "bursts.wav", &wav).unwrap();
-    let mut player = sb
-        .play_cmd(&path, BUS_SINK, &["application.name=bursts"])
-        .spawn()
-        .unwrap();
-    let mut client = Client::connect_to(socket(&sb)).unwrap();
-    headroom_tests::wait_for("audio through the bus", Duration::from_secs(5), || {
-        Ok((client.status()?.meters.in_momentary_lufs > -50.0).then_some(()))
-    })
-    .unwrap();
+    let (mut player, mut client) = play_into_bus(&sb, "bursts", &wav, -50.0);
     let ceiling = match client.setting_get("limiter.ceiling_dbtp").unwrap().value {
         headroom_ipc::SettingValue::Float(v) => v as f32,
         headroom_ipc::SettingValue::Int(v) => v as f32,

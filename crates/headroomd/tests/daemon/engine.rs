@@ -973,11 +973,7 @@ fn status_tells_an_inactive_profiles_error_from_the_active_ones() {
     let s = status(&mut rig);
     assert_error_names(&s, "other.toml:2:16");
     assert_eq!(s.profile_error_active, Some(false));
-    let alert = s
-        .alerts
-        .iter()
-        .find(|a| a.kind == AlertKind::ProfileError)
-        .expect("the profile_error alert");
+    let alert = profile_error_alert(&s);
     assert!(
         alert
             .message
@@ -1082,11 +1078,7 @@ fn a_profile_errors_end_follows_its_file_not_the_order_of_reloads() {
     let s = status(&mut rig);
     assert_error_names(&s, "mine.toml:2:");
     assert_eq!(s.profile_error_active, Some(false));
-    let alert = s
-        .alerts
-        .iter()
-        .find(|a| a.kind == AlertKind::ProfileError)
-        .expect("the profile_error alert");
+    let alert = profile_error_alert(&s);
     assert!(
         alert.message.contains("not the active profile"),
         "{alert:?}"
@@ -1143,6 +1135,14 @@ fn a_rule_for_the_same_pattern_written_differently_says_what_it_replaces() {
     };
     let apps: Vec<&str> = routes.rules.iter().map(|r| r.app.as_str()).collect();
     assert!(apps.contains(&"A**") && !apps.contains(&"a*"), "{apps:?}");
+}
+
+/// The active `profile_error` alert of `s` (panics without one).
+fn profile_error_alert(s: &headroom_ipc::Status) -> &headroom_ipc::Alert {
+    s.alerts
+        .iter()
+        .find(|a| a.kind == headroom_ipc::AlertKind::ProfileError)
+        .expect("the profile_error alert")
 }
 
 /// Asserts that status reports a profile error naming `place` (`FILE:LINE:COL`).

@@ -471,6 +471,30 @@ fn damage_is_named_for_what_it_is_at_the_same_position_in_both_commands() {
     }
 }
 
+/// Runs `analyze` and `render` of `input` in `d`: both succeed and say `want` on standard
+/// error. Returns the render's output.
+fn both_warn(d: &std::path::Path, input: &std::path::Path, want: &str) -> std::path::PathBuf {
+    let out = d.join("out.wav");
+    for args in [
+        vec!["analyze", input.to_str().unwrap()],
+        vec![
+            "render",
+            "-q",
+            input.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+    ] {
+        let r = headroom(d, &args);
+        assert_eq!(r.status.code(), Some(0), "{args:?}: {}", text(&r.stderr));
+        assert!(
+            text(&r.stderr).contains(want),
+            "{args:?}: {}",
+            text(&r.stderr)
+        );
+    }
+    out
+}
+
 /// Float samples that are not numbers (NaN, infinite: damaged data) are read as silence and
 /// said so on standard error, by `analyze` and `render` alike (they were replaced silently).
 #[test]
@@ -483,29 +507,7 @@ fn not_a_number_samples_are_read_as_silence_with_a_warning() {
     a.samples[3002] = f32::NEG_INFINITY;
     let input = d.join("nan.wav");
     a.write_wav(&input, OutputSamples::F32).unwrap();
-    let an = headroom(d, &["analyze", input.to_str().unwrap()]);
-    assert_eq!(an.status.code(), Some(0), "{}", text(&an.stderr));
-    assert!(
-        text(&an.stderr).contains("3 samples were not a number"),
-        "{}",
-        text(&an.stderr)
-    );
-    let out = d.join("out.wav");
-    let r = headroom(
-        d,
-        &[
-            "render",
-            "-q",
-            input.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
-    assert!(
-        text(&r.stderr).contains("3 samples were not a number"),
-        "{}",
-        text(&r.stderr)
-    );
+    let out = both_warn(d, &input, "3 samples were not a number");
     let got = Audio::read(&out).unwrap();
     assert!(got.samples.iter().all(|v| v.is_finite() && v.abs() < 1.0));
     // An undamaged file: no warning.
@@ -533,22 +535,7 @@ fn float_samples_beyond_60_dbfs_are_clamped_with_a_warning() {
     a.samples[2001] = -2000.0;
     let input = d.join("huge.wav");
     a.write_wav(&input, OutputSamples::F32).unwrap();
-    let want = "2 samples were beyond ±1000 (+60 dBFS";
-    let an = headroom(d, &["analyze", input.to_str().unwrap()]);
-    assert_eq!(an.status.code(), Some(0), "{}", text(&an.stderr));
-    assert!(text(&an.stderr).contains(want), "{}", text(&an.stderr));
-    let out = d.join("out.wav");
-    let r = headroom(
-        d,
-        &[
-            "render",
-            "-q",
-            input.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
-    assert!(text(&r.stderr).contains(want), "{}", text(&r.stderr));
+    both_warn(d, &input, "2 samples were beyond ±1000 (+60 dBFS");
     // ±1000 itself is in range.
     a.samples[1000] = 1000.0;
     a.samples[2001] = -1000.0;
