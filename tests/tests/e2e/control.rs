@@ -16,6 +16,23 @@ fn socket(sb: &Sandbox) -> PathBuf {
     PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock")
 }
 
+/// The bus meters of every meter tick a new subscriber gets within `span`.
+fn meter_ticks(sb: &Sandbox, span: Duration) -> Vec<headroom_ipc::Meters> {
+    let mut sub = Client::connect_to(socket(sb))
+        .unwrap()
+        .subscribe(&[Topic::Meters])
+        .unwrap();
+    sub.set_timeout(Some(Duration::from_millis(500))).unwrap();
+    let start = Instant::now();
+    let mut ticks = Vec::new();
+    while start.elapsed() < span {
+        if let Some(Ok(Event::MetersTick(t))) = sub.next() {
+            ticks.push(t.meters);
+        }
+    }
+    ticks
+}
+
 /// Plays `wav` into the processed bus as the app `app`, and waits (up to 5 s) until the
 /// bus's input reads over `lufs`. Returns the player and a client of the daemon.
 fn play_into_bus(
@@ -51,18 +68,7 @@ fn stalled_subscriber_does_not_slow_others_or_the_audio_path() {
         .subscribe(&Topic::ALL)
         .unwrap();
     // A healthy subscriber counts meter ticks for 3 s.
-    let mut sub = Client::connect_to(socket(&sb))
-        .unwrap()
-        .subscribe(&[Topic::Meters])
-        .unwrap();
-    sub.set_timeout(Some(Duration::from_millis(500))).unwrap();
-    let start = Instant::now();
-    let mut ticks = 0;
-    while start.elapsed() < Duration::from_secs(3) {
-        if let Some(Ok(Event::MetersTick(_))) = sub.next() {
-            ticks += 1;
-        }
-    }
+    let ticks = meter_ticks(&sb, Duration::from_secs(3)).len();
     let after = client.status().unwrap();
     let _ = player.wait();
     drop(stalled);
@@ -155,27 +161,18 @@ fn meter_ticks_show_the_true_peak_of_short_bursts() {
         headroom_ipc::SettingValue::Int(v) => v as f32,
         other => panic!("ceiling {other:?}"),
     };
-    let mut sub = Client::connect_to(socket(&sb))
-        .unwrap()
-        .subscribe(&[Topic::Meters])
-        .unwrap();
-    sub.set_timeout(Some(Duration::from_millis(500))).unwrap();
     // Ticks while audio flows (the frame count moves), and those whose input true peak
     // shows a burst (−2 dBTP; the tone alone reads −30).
-    let start = Instant::now();
     let (mut flowing, mut hot, mut last_frames) = (0u32, 0u32, None);
     let (mut peaks, mut out_peaks) = (Vec::new(), Vec::new());
-    while start.elapsed() < Duration::from_secs(3) {
-        if let Some(Ok(Event::MetersTick(t))) = sub.next() {
-            let m = t.meters;
-            if last_frames.is_some_and(|f| m.frames > f) {
-                flowing += 1;
-                hot += u32::from(m.in_true_peak_dbtp > -6.0);
-                peaks.push(m.in_true_peak_dbtp);
-                out_peaks.push(m.out_true_peak_dbtp);
-            }
-            last_frames = Some(m.frames);
+    for m in meter_ticks(&sb, Duration::from_secs(3)) {
+        if last_frames.is_some_and(|f| m.frames > f) {
+            flowing += 1;
+            hot += u32::from(m.in_true_peak_dbtp > -6.0);
+            peaks.push(m.in_true_peak_dbtp);
+            out_peaks.push(m.out_true_peak_dbtp);
         }
+        last_frames = Some(m.frames);
     }
     let _ = player.kill();
     let _ = player.wait();
