@@ -536,8 +536,15 @@ impl Chain {
 
     /// Hands in new parameters; every change is smoothed (gains glide, bypass crossfades).
     /// `limiter.lookahead_ms` changes the latency and therefore only takes effect at the next
-    /// [`prepare`](Self::prepare). Real-time safe.
+    /// [`prepare`](Self::prepare). A new AGC target starts both meters' integrated loudness
+    /// and loudness range again (they are read against the target in force: after a change
+    /// of profile, the loudness integrated under the old one said nothing of the new). Real-
+    /// time safe (no allocation; a new target clears the meters' histograms).
     pub fn set_params(&mut self, params: &ChainParams) {
+        if params.agc.target_lufs.to_bits() != self.params.agc.target_lufs.to_bits() {
+            self.in_meter.restart_integration();
+            self.out_meter.restart_integration();
+        }
         self.params = *params;
         self.dc.set_on(lifts_gain(params));
         self.agc.set_params(&params.agc);

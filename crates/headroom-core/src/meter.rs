@@ -898,6 +898,9 @@ pub struct LiveMeter {
     ring: [f64; 30],
     ring_pos: usize,
     sub_blocks: u64,
+    /// Sub-blocks before the integration's start ([`LiveMeter::restart_integration`]): the
+    /// integrated loudness and the range take only windows wholly after it.
+    integration_from: u64,
     m_sum: f64,
     s_sum: f64,
     integrated: Histogram,
@@ -964,6 +967,7 @@ impl LiveMeter {
             ring: [0.0; 30],
             ring_pos: 0,
             sub_blocks: 0,
+            integration_from: 0,
             m_sum: 0.0,
             s_sum: 0.0,
             integrated: Histogram::new(),
@@ -1009,6 +1013,17 @@ impl LiveMeter {
         self.true_peak
     }
 
+    /// Starts the integrated loudness and the loudness range again from here: they take only
+    /// the 400 ms and 3 s windows that begin after the sub-block under way (the momentary and
+    /// short-term windows, the filters and the peaks go on). Real-time safe (no allocation;
+    /// clears the two histograms).
+    pub fn restart_integration(&mut self) {
+        self.integrated.clear();
+        self.lra.clear();
+        self.integration_from = self.sub_blocks + 1;
+        self.readings.set(Readings::NONE);
+    }
+
     /// Forgets everything measured so far. Real-time safe (no allocation).
     pub fn reset(&mut self) {
         for ch in &mut self.chans {
@@ -1021,6 +1036,7 @@ impl LiveMeter {
         self.ring = [0.0; 30];
         self.ring_pos = 0;
         self.sub_blocks = 0;
+        self.integration_from = 0;
         self.m_sum = 0.0;
         self.s_sum = 0.0;
         self.integrated.clear();
@@ -1310,13 +1326,13 @@ impl LiveMeter {
         self.m_sum = m;
         self.s_sum = self.ring.iter().sum();
         let gate = lufs_to_energy(HIST_MIN_LUFS);
-        if self.full && self.sub_blocks >= 4 {
+        if self.full && self.sub_blocks >= self.integration_from + 4 {
             let e = self.m_sum / (4 * self.sub_len) as f64;
             if e >= gate {
                 self.integrated.add(e);
             }
         }
-        if self.full && self.sub_blocks >= 30 {
+        if self.full && self.sub_blocks >= self.integration_from + 30 {
             let e = self.s_sum / (30 * self.sub_len) as f64;
             if e >= gate {
                 self.lra.add(e);

@@ -356,3 +356,31 @@ fn prepare_applies_rate_and_lookahead_and_set_params_does_not_move_latency() {
     assert_no_alloc::assert_no_alloc(|| chain.process(&mut buf));
     assert_eq!(chain.meters().frames, 300);
 }
+
+/// A new target starts the meters' integrated loudness again (what `status` shows beside
+/// the target: after a change of profile, the loudness integrated under the old target said
+/// nothing of the new); another change of the parameters leaves it running.
+#[test]
+fn a_new_target_starts_the_integrated_loudness_again() {
+    let p = ChainParams::default();
+    let mut loud = pink_noise(6.0, 31);
+    normalise(&mut loud, -12.0);
+    let mut quiet = pink_noise(6.0, 32);
+    normalise(&mut quiet, -26.0);
+    let integrated = |change: &dyn Fn(&mut ChainParams)| {
+        let mut chain = Chain::new(RATE, CH, 1024, &p);
+        run(&mut chain, &loud, 256);
+        let mut q = p;
+        change(&mut q);
+        chain.set_params(&q);
+        run(&mut chain, &quiet, 256);
+        f64::from(chain.meters().in_integrated_lufs)
+    };
+    // A new target: the input's integrated loudness is the quiet part's alone.
+    let i = integrated(&|q| q.agc.target_lufs = -20.0);
+    assert!((i + 26.0).abs() < 0.3, "{i}");
+    // Another parameter: it goes on over both parts (the quiet one, 14 LU under, is gated
+    // out by the relative gate).
+    let i = integrated(&|q| q.compressor.ratio = 3.0);
+    assert!((i + 12.5).abs() < 1.0, "{i}");
+}
