@@ -19,7 +19,7 @@
 //! control socket) and against headroomd's engine and bus run in this process
 //! (`support::backend`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::support::backend::LayerView;
 use crate::support::*;
@@ -80,12 +80,23 @@ fn scenario(sb: &Sandbox, b: &mut dyn Backend, taps_heard: bool) {
     .unwrap();
 
     // Together: the loud one down, the quiet one up (attack 6 dB/s; the estimates fill
-    // within 3 s).
+    // within 3 s). Levelled means held there for a second: the volumes pass through the
+    // window on their way (0.6 dB a tick at the attack rate), and the user's volume change
+    // just before moves the estimates for a moment (the quiet app's lift went 0.7 dB past
+    // its mark once, right after the volumes had first been within it).
     let (want_l, want_q) = (-6.5, 12.5);
     let close = |v: Option<f64>, want: f64, tol: f64| v.is_some_and(|v| (db(v) - want).abs() < tol);
+    let mut since: Option<Instant> = None;
     wait_for("both apps levelled", Duration::from_secs(15), || {
         let (vl, vq) = (stream_volume(sb, lid)?, stream_volume(sb, qid)?);
-        Ok((close(vl, want_l, 0.4) && close(vq, want_q, 0.4)).then_some(()))
+        since = if close(vl, want_l, 0.4) && close(vq, want_q, 0.4) {
+            since.or_else(|| Some(Instant::now()))
+        } else {
+            None
+        };
+        Ok(since
+            .is_some_and(|t| t.elapsed() >= Duration::from_secs(1))
+            .then_some(()))
     })
     .unwrap_or_else(|e| {
         panic!(
