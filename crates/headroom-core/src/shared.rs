@@ -116,10 +116,8 @@ impl AtomicMeters {
             bypass: AtomicU32::new(0),
             frames: AtomicU64::new(0),
         };
-        let floor = crate::LUFS_FLOOR as f32;
-        for i in PEAK_FIELDS {
-            m.fields[i].store(order_key(floor), Ordering::Relaxed);
-        }
+        // The peak fields start at 0, the lowest key of all (a NaN's): the first store's
+        // `fetch_max` sets them.
         m.store(&MeterSnapshot::unmeasured());
         m
     }
