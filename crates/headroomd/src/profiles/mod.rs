@@ -366,6 +366,9 @@ pub const MAX_QUEUED_WARNINGS: usize = 64;
 #[derive(Clone)]
 pub struct ProfileStore {
     inner: Arc<Mutex<Inner>>,
+    /// The file watcher of [`ProfileStore::watch`] while it runs, so that
+    /// [`ProfileStore::reload`] watches a replaced config or profiles folder again.
+    watcher: Arc<Mutex<watch::WatcherSlot>>,
 }
 
 impl std::fmt::Debug for ProfileStore {
@@ -625,6 +628,7 @@ impl ProfileStore {
         inner.recompute();
         ProfileStore {
             inner: Arc::new(Mutex::new(inner)),
+            watcher: Arc::default(),
         }
     }
 
@@ -855,7 +859,11 @@ impl ProfileStore {
     /// if the effective profile changed or `Error` if the config or profile is invalid (the
     /// last good profile stays), then `AlertsNotify` if `[alerts] notify` changed (an invalid
     /// value is logged and changes nothing). Empty when nothing changed.
+    ///
+    /// With the file watcher running, a config or profiles folder that was replaced (moved
+    /// away, deleted and made again, swapped for a new one) is watched again first.
     pub fn reload(&self) -> Vec<ProfileEvent> {
+        self.rewatch_folders();
         self.inner.lock().reload()
     }
 }

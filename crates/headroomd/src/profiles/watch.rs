@@ -35,6 +35,14 @@ impl ProfileStore {
     /// link. These extra watches (and that of the directory of a profile selected by path)
     /// are re-armed after every reload, so they follow the active profile and re-pointed
     /// links.
+    ///
+    /// The folders that hold the config and profiles directories are watched too, so a
+    /// directory that is replaced (moved away and a new one moved in, as dotfile managers
+    /// do; deleted and made again; swapped for a file) is seen: the new one is watched from
+    /// then on, everything is reloaded, and every profile file of the new folder is checked
+    /// as if edited (an invalid one reported, the end of an error of one that is gone or
+    /// loads). [`ProfileStore::reload`] (`profile.reload`) watches a replaced folder again as
+    /// well.
     pub fn watch(&self, sender: Sender<ProfileEvent>) -> Result<WatchHandle, StoreError> {
         let paths = self.paths();
         let config_dir = paths
@@ -64,6 +72,7 @@ impl ProfileStore {
         let (extra_dirs, mut links) = self.extra_watches(&base, &config_file, &profiles_dir);
         let shared = Arc::new(Mutex::new(Shared {
             debouncer: None,
+            folders: Vec::new(),
             extra: Vec::new(),
         }));
         let weak: Weak<Mutex<Shared>> = Arc::downgrade(&shared);
@@ -73,8 +82,27 @@ impl ProfileStore {
         let handler = move |res: DebounceEventResult| match res {
             Ok(events) => {
                 let (config_file, profiles_dir) = (&config_file_h, &profiles_dir_h);
-                let mut relevant = false;
+                // A config or profiles folder replaced: watch the new one, reload, and
+                // check every profile that was or is in it.
+                let replaced = store.rewatch_folders();
+                let mut relevant = replaced;
                 let mut edited: Vec<PathBuf> = Vec::new();
+                if replaced {
+                    for (_, p) in user_profile_files(&store.paths()) {
+                        let p = profiles_dir.join(p.file_name().unwrap_or_default());
+                        seen.insert(p.clone(), fingerprint(&p));
+                        edited.push(p);
+                    }
+                    for p in seen.keys() {
+                        let gone_profile = p.extension().is_some_and(|x| x == "toml")
+                            && p.parent() == Some(profiles_dir.as_path())
+                            && !edited.contains(p);
+                        if gone_profile {
+                            edited.push(p.clone());
+                        }
+                    }
+                    seen.retain(|p, _| p == config_file || p.exists());
+                }
                 // A change of a symlink's target is a change of the link(s) too.
                 let events = events.into_iter().flat_map(|ev| {
                     let aliases = links.get(&ev.path).cloned().unwrap_or_default();
@@ -153,7 +181,9 @@ impl ProfileStore {
                 path: dirs[0].clone(),
                 message: e.to_string(),
             })?;
+        let mut folders = Vec::with_capacity(dirs.len());
         for d in &dirs {
+            let id = folder_identity(d);
             debouncer
                 .watcher()
                 .watch(d, RecursiveMode::NonRecursive)
@@ -161,12 +191,39 @@ impl ProfileStore {
                     path: d.clone(),
                     message: e.to_string(),
                 })?;
+            folders.push(Folder {
+                path: d.clone(),
+                id,
+            });
+        }
+        // Their parents (what is not watched already), so that a replaced folder is seen.
+        let mut parents: Vec<PathBuf> = Vec::new();
+        for d in &dirs {
+            let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) else {
+                continue;
+            };
+            if dirs.iter().any(|x| x == parent) || parents.iter().any(|x| x == parent) {
+                continue;
+            }
+            match debouncer
+                .watcher()
+                .watch(parent, RecursiveMode::NonRecursive)
+            {
+                Ok(()) => parents.push(parent.to_path_buf()),
+                Err(e) => tracing::debug!(
+                    "profile watcher: cannot watch {} (a replaced {} would go unseen): {e}",
+                    parent.display(),
+                    d.display()
+                ),
+            }
         }
         {
             let mut g = shared.lock();
             g.debouncer = Some(debouncer);
+            g.folders = folders;
             g.arm(extra_dirs);
         }
+        self.watcher.lock().0 = Arc::downgrade(&shared);
         Ok(WatchHandle { _shared: shared })
     }
 
@@ -220,6 +277,13 @@ impl ProfileStore {
         (dirs, links)
     }
 
+    /// Watches the config and profiles folders again where one was replaced since it was
+    /// watched ([`Shared::rewatch_folders`]); whether one was. Nothing while no watcher runs.
+    pub(crate) fn rewatch_folders(&self) -> bool {
+        let shared = self.watcher.lock().0.upgrade();
+        shared.is_some_and(|s| s.lock().rewatch_folders())
+    }
+
     /// The file the active profile was read from (`None` for a shipped profile or the
     /// built-in defaults).
     pub(crate) fn active_path(&self) -> Option<PathBuf> {
@@ -250,14 +314,76 @@ fn fingerprint(p: &Path) -> Option<Fingerprint> {
     ))
 }
 
-/// The watcher and the directories it watches besides the config and profiles directories,
-/// shared by [`WatchHandle`] and the event handler (which re-arms them).
-struct Shared {
+/// What identifies a directory (device and inode); `None` when the path is missing or no
+/// directory.
+fn folder_identity(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(p).ok()?;
+    m.is_dir().then(|| (m.dev(), m.ino()))
+}
+
+/// A watched config or profiles directory and the directory its watch is on.
+struct Folder {
+    path: PathBuf,
+    /// [`folder_identity`] of what is watched (`None`: not watched now).
+    id: Option<(u64, u64)>,
+}
+
+/// The running watcher, as [`ProfileStore`] refers to it (no strong reference: dropping the
+/// [`WatchHandle`] still stops it).
+#[derive(Default)]
+pub(crate) struct WatcherSlot(Weak<Mutex<Shared>>);
+
+/// The watcher and the directories it watches (the config and profiles directories, and
+/// those besides them), shared by [`WatchHandle`], the event handler (which re-arms them)
+/// and the store ([`ProfileStore::reload`]).
+pub(crate) struct Shared {
     debouncer: Option<Debouncer<RecommendedWatcher>>,
+    folders: Vec<Folder>,
     extra: Vec<PathBuf>,
 }
 
 impl Shared {
+    /// Watches each config or profiles directory whose path now holds another directory
+    /// than the one watched (or none) again: an inotify watch follows the directory it was
+    /// put on, which a replaced one no longer is. Returns whether any was replaced.
+    fn rewatch_folders(&mut self) -> bool {
+        let Some(d) = self.debouncer.as_mut() else {
+            return false;
+        };
+        let mut replaced = false;
+        for f in &mut self.folders {
+            let now = folder_identity(&f.path);
+            if now == f.id {
+                continue;
+            }
+            replaced = true;
+            if f.id.take().is_some() {
+                // Moved away, its watch would report the old directory under this name;
+                // deleted, the kernel has dropped it already (the error says so).
+                let _ = d.watcher().unwatch(&f.path);
+            }
+            if now.is_none() {
+                tracing::warn!(
+                    "profile watcher: {} is gone or no folder; watching for it to come back",
+                    f.path.display()
+                );
+                continue;
+            }
+            match d.watcher().watch(&f.path, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    tracing::info!(
+                        "profile watcher: {} was replaced; watching the new folder",
+                        f.path.display()
+                    );
+                    f.id = now;
+                }
+                Err(e) => tracing::warn!("profile watcher: cannot watch {}: {e}", f.path.display()),
+            }
+        }
+        replaced
+    }
+
     /// Watches `wanted` (besides the base directories) and stops watching the extra
     /// directories no longer wanted. A directory that cannot be watched is logged.
     fn arm(&mut self, wanted: Vec<PathBuf>) {

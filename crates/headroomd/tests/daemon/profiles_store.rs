@@ -1044,3 +1044,63 @@ fn a_profile_file_without_settings_replaces_nothing() {
     assert!(msg.contains("no settings"), "{msg}");
     assert_eq!(s.effective().chain.agc.target_lufs, -22.0);
 }
+
+/// The profiles folder replaced — swapped for a new one as dotfile managers do, deleted and
+/// made again, turned into a file and back — is watched again: every change after it is
+/// picked up, and what it did to the active profile is reported.
+#[test]
+fn hot_reload_goes_on_when_the_profiles_folder_is_replaced() {
+    let (d, s) = Dirs::mine_active();
+    let (_watch, rx) = watched(&s);
+    let dir = d.config.join("profiles");
+    let aside = d.config.join("profiles.old");
+    let fresh = d.config.join("profiles.new");
+
+    // 1. Swapped: a new folder moved in, the old one moved away and deleted.
+    fs::create_dir(&fresh).unwrap();
+    fs::write(fresh.join("mine.toml"), mine(-22.0)).unwrap();
+    fs::rename(&dir, &aside).unwrap();
+    fs::rename(&fresh, &dir).unwrap();
+    fs::remove_dir_all(&aside).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-22.0)).expect("swapped folder read");
+    // Edits in the new folder are followed, broken ones of other profiles reported.
+    fs::write(d.profile("mine"), mine(-23.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-23.0))
+        .expect("an edit in the swapped-in folder is picked up");
+    fs::write(d.profile("other"), "[limiter]\nceiling_dbtp = 3\n").unwrap();
+    let (file, line, _, _) = next_error(&rx, "broken profile in the swapped-in folder");
+    assert_eq!(
+        (file.file_name().unwrap(), line),
+        ("other.toml".as_ref(), 2)
+    );
+    fs::remove_file(d.profile("other")).unwrap();
+    wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Fixed(_))).expect("its end reported");
+
+    // 2. Deleted: the active profile is missing (reported, the last good one stays); made
+    // again, it is read and followed.
+    fs::remove_dir_all(&dir).unwrap();
+    let (file, _, _, message) = next_error(&rx, "profiles folder deleted");
+    assert_eq!(file, d.config.join("config.toml"));
+    assert!(message.contains("no profile named `mine`"), "{message}");
+    assert_eq!(s.effective().chain.agc.target_lufs, -23.0);
+    fs::create_dir(&dir).unwrap();
+    fs::write(d.profile("mine"), mine(-24.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-24.0)).expect("made again, read");
+    fs::write(d.profile("mine"), mine(-25.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-25.0))
+        .expect("an edit in the remade folder is picked up");
+
+    // 3. A file in its place: reported; the folder back as it was: the error is over, and
+    // edits are followed again.
+    fs::rename(&dir, &aside).unwrap();
+    fs::write(&dir, "not a folder\n").unwrap();
+    let (_, _, _, message) = next_error(&rx, "profiles folder turned into a file");
+    assert!(message.contains("no profile named `mine`"), "{message}");
+    fs::remove_file(&dir).unwrap();
+    fs::rename(&aside, &dir).unwrap();
+    wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Fixed(_)))
+        .expect("the folder back: the error is over");
+    fs::write(d.profile("mine"), mine(-26.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-26.0))
+        .expect("an edit after the folder came back is picked up");
+}
