@@ -34,6 +34,12 @@ pub(super) fn load_profile(
         let path = resolve_path(paths, name);
         let text = match crate::files::read_regular_to_string(&path) {
             Ok(t) => t,
+            Err(e) if broken_link(&path).is_some() => {
+                return Err(StoreError::Unreadable {
+                    source: io::Error::new(e.kind(), broken_link(&path).unwrap_or_default()),
+                    path,
+                });
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(StoreError::NoFile {
                     path,
@@ -77,6 +83,12 @@ pub(super) fn load_profile(
                 },
             ))
         }
+        // A symlink whose target is missing or that loops is the user's profile, broken: it
+        // says so (not "no profile named"), and does not fall back to a shipped profile.
+        Err(e) if broken_link(&user).is_some() => Err(StoreError::Unreadable {
+            source: io::Error::new(e.kind(), broken_link(&user).unwrap_or_default()),
+            path: user,
+        }),
         // No such file — also when the profiles folder is a file (a `profile show >` that
         // went to the folder's name): the shipped profiles stay usable.
         Err(e)
@@ -100,6 +112,23 @@ pub(super) fn load_profile(
             path: user,
             source: e,
         }),
+    }
+}
+
+/// For a symlink that leads nowhere, why: its target is missing, or the links loop. `None`
+/// for anything else (a file, a link that resolves, no entry at all).
+pub(super) fn broken_link(p: &Path) -> Option<String> {
+    let meta = fs::symlink_metadata(p).ok()?;
+    if !meta.file_type().is_symlink() {
+        return None;
+    }
+    let to = fs::read_link(p).map_or_else(|_| "?".to_owned(), |t| t.display().to_string());
+    match fs::metadata(p) {
+        Ok(_) => None,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Some(format!(
+            "it is a symlink to {to}, and the links from there lead back in a loop"
+        )),
+        Err(_) => Some(format!("it is a symlink to {to}, which does not exist")),
     }
 }
 

@@ -1104,3 +1104,41 @@ fn hot_reload_goes_on_when_the_profiles_folder_is_replaced() {
     wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-26.0))
         .expect("an edit after the folder came back is picked up");
 }
+
+/// A profile that is a symlink leading nowhere (its target deleted, or a loop) is reported as
+/// that file, broken, and the last good profile stays — not as "no profile named".
+#[test]
+fn a_profile_symlink_that_leads_nowhere_says_so() {
+    use std::os::unix::fs::symlink;
+    let (d, s) = Dirs::mine_active();
+    let target = d._tmp.path().join("dotfiles-mine.toml");
+    fs::write(&target, mine(-20.0)).unwrap();
+    fs::remove_file(d.profile("mine")).unwrap();
+    symlink(&target, d.profile("mine")).unwrap();
+    assert_eq!(changed_target(&only(s.reload())), Some(-20.0));
+
+    fs::remove_file(&target).unwrap();
+    let (file, _, _, message) = error_parts(only(s.reload()));
+    assert_eq!(file, d.profile("mine"));
+    assert!(
+        message.contains(&format!(
+            "it is a symlink to {}, which does not exist",
+            target.display()
+        )),
+        "{message}"
+    );
+    assert_eq!(s.effective().chain.agc.target_lufs, -20.0);
+
+    fs::remove_file(d.profile("mine")).unwrap();
+    symlink("mine.toml", d.profile("mine")).unwrap();
+    let (file, _, _, message) = error_parts(only(s.reload()));
+    assert_eq!(file, d.profile("mine"));
+    assert!(message.contains("lead back in a loop"), "{message}");
+
+    // A shipped name is no fallback for a broken link of the user's.
+    let night = d.profile("night");
+    symlink(d._tmp.path().join("gone.toml"), &night).unwrap();
+    let e = s.use_profile("night").unwrap_err().to_string();
+    assert!(e.contains("which does not exist"), "{e}");
+    assert_eq!(s.active_name(), "mine");
+}
