@@ -106,13 +106,69 @@ pub enum Request {
     #[serde(rename = "history")]
     History {
         /// Only samples from the last `since_secs` seconds.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "saturating_u64"
+        )]
         since_secs: Option<u64>,
         /// Only samples at or after this time (ms since the Unix epoch); with `since_secs`
         /// the later of the two bounds applies.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "saturating_u64"
+        )]
         from_unix_ms: Option<u64>,
     },
+}
+
+/// An optional bound read from any whole JSON number of 0 or more: one beyond `u64::MAX`
+/// (which JSON parsers hold as a float, e.g. `1e23`) saturates at it, so any such number
+/// means what it says ("everything"). A negative or fractional number is refused.
+fn saturating_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct Bound;
+    impl serde::de::Visitor<'_> for Bound {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number of 0 or more")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| {
+                E::custom(format!(
+                    "{v} is negative (a whole number of 0 or more is expected)"
+                ))
+            })
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            if v >= 0.0 && v.fract() == 0.0 {
+                // `as` saturates: anything at or beyond 2^64 is u64::MAX.
+                Ok(v as u64)
+            } else {
+                Err(E::custom(format!("{v} is not a whole number of 0 or more")))
+            }
+        }
+    }
+    struct Opt;
+    impl<'de> serde::de::Visitor<'de> for Opt {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number of 0 or more, or null")
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Option<u64>, D2::Error> {
+            d.deserialize_any(Bound).map(Some)
+        }
+    }
+    d.deserialize_option(Opt)
 }
 
 /// Every method name, in the order of [`Request`]'s variants.
@@ -169,6 +225,14 @@ impl Request {
                 Err(IpcError::invalid_params(format!(
                     "`{what}` is {} bytes long; at most {max} are accepted",
                     s.len()
+                )))
+            } else if let Some(c) = s.chars().find(|c| c.is_control()) {
+                // Nothing a command line could name again (a rule with a NUL in it could
+                // not be removed with `headroom route unset`), and nothing an app is called.
+                Err(IpcError::invalid_params(format!(
+                    "`{what}` holds the control character U+{:04X}; names, patterns and keys \
+                     are text without control characters",
+                    u32::from(c)
                 )))
             } else {
                 Ok(())

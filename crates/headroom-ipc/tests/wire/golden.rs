@@ -418,6 +418,33 @@ fn lenient_request_forms_decode() {
         decode_client_frame(br#"{"id":1,"method":"profile.show"}"#).unwrap(),
         req(1, Request::ProfileShow { name: None })
     );
+    // History bounds beyond u64 (floats to a JSON parser) saturate; a whole float is taken.
+    for (lit, since, from) in [
+        (
+            r#"{"since_secs":99999999999999999999999}"#,
+            Some(u64::MAX),
+            None,
+        ),
+        (
+            r#"{"since_secs":1e300,"from_unix_ms":18446744073709551616}"#,
+            Some(u64::MAX),
+            Some(u64::MAX),
+        ),
+        (r#"{"since_secs":60.0,"from_unix_ms":null}"#, Some(60), None),
+    ] {
+        let frame = format!(r#"{{"id":2,"method":"history","params":{lit}}}"#);
+        assert_eq!(
+            decode_client_frame(frame.as_bytes()).unwrap(),
+            req(
+                2,
+                Request::History {
+                    since_secs: since,
+                    from_unix_ms: from
+                }
+            ),
+            "{lit}"
+        );
+    }
 }
 
 #[test]
@@ -498,6 +525,36 @@ fn golden_request_errors() {
         (
             r#"{"id":11,"method":"status","params":[1]}"#,
             Some(11),
+            ErrorCode::InvalidParams,
+        ),
+        (
+            r#"{"id":12,"method":"history","params":{"since_secs":-1}}"#,
+            Some(12),
+            ErrorCode::InvalidParams,
+        ),
+        (
+            r#"{"id":12,"method":"history","params":{"since_secs":1.5}}"#,
+            Some(12),
+            ErrorCode::InvalidParams,
+        ),
+        (
+            r#"{"id":12,"method":"history","params":{"from_unix_ms":"now"}}"#,
+            Some(12),
+            ErrorCode::InvalidParams,
+        ),
+        (
+            r#"{"id":13,"method":"route.set","params":{"app":"a\u0000b","route":"bypass"}}"#,
+            Some(13),
+            ErrorCode::InvalidParams,
+        ),
+        (
+            r#"{"id":13,"method":"route.unset","params":{"app":"tab\there"}}"#,
+            Some(13),
+            ErrorCode::InvalidParams,
+        ),
+        (
+            r#"{"id":13,"method":"setting.get","params":{"key":"agc.\u007f"}}"#,
+            Some(13),
             ErrorCode::InvalidParams,
         ),
     ];

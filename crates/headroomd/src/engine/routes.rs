@@ -140,6 +140,9 @@ pub(super) fn load_user_rules(path: &Path) -> UserRules {
                     if app.trim().is_empty() {
                         // As `route.set` refuses it (`Request::validate`).
                         Err(format!("rule {} has an empty pattern", i + 1))
+                    } else if app.chars().any(char::is_control) {
+                        // As `route.set` refuses it: no command line could remove it.
+                        Err(format!("rule {} holds a control character", i + 1))
                     } else if app.len() > MAX_PATTERN_BYTES {
                         Err(format!(
                             "rule {} is {} bytes long (at most {MAX_PATTERN_BYTES})",

@@ -57,7 +57,9 @@ fn one_bad_rule_in_the_routes_file_costs_only_that_rule() {
     let tmp = tempfile::tempdir().unwrap();
     let (config, state) = (tmp.path().join("config"), tmp.path().join("state"));
     std::fs::create_dir_all(&state).unwrap();
-    let text = r#"[["mpv","bypass"],["vlc","sideways"],["","processed"],["  ","bypass"],["firefox","processed"]]"#;
+    // (and a pattern with a control character, which `route.set` refuses and no command
+    // line could remove)
+    let text = r#"[["mpv","bypass"],["vlc","sideways"],["","processed"],["  ","bypass"],["a\u0000b","bypass"],["firefox","processed"]]"#;
     std::fs::write(state.join("routes.json"), text).unwrap();
     let mut e = engine_over(&config, &state);
     let mut out = e.on(headroomd::engine::Input::Request(Request::RouteList {
@@ -87,7 +89,10 @@ fn one_bad_rule_in_the_routes_file_costs_only_that_rule() {
     assert_eq!(std::fs::read_to_string(&backups[0]).unwrap(), text);
     let saved = std::fs::read_to_string(state.join("routes.json")).unwrap();
     assert!(
-        saved.contains("mpv") && saved.contains("firefox") && !saved.contains("sideways"),
+        saved.contains("mpv")
+            && saved.contains("firefox")
+            && !saved.contains("sideways")
+            && !saved.contains("a\\u0000b"),
         "{saved}"
     );
 }
