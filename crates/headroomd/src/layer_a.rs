@@ -38,7 +38,10 @@
 //!   attack rate, or the release rate if faster): the bus AGC levels the app either way,
 //!   and a lift let go at the release rate was a slow fall the AGC could only chase — the
 //!   quiet app came out 3–4 LU under the target for ≈ 12 s after the loud one stopped
-//!   (and a steady one, which the AGC boosts 6 dB at most, for good).
+//!   (and a steady one, which the AGC boosts 6 dB at most, for good). The cut of an app
+//!   playing alone is taken off again at the bus input
+//!   ([`crate::routing::RoutingController::bus_compensation_db`]), so the chain levels it
+//!   as `render` does; the cut is there, in the app's volume, for when another app joins.
 //! * **With others** (two or more tapped streams active): every active stream aims at one
 //!   common level `C` — the bus target, or as close to it as `max_boost_db` (for the
 //!   quietest) and `max_reduction_db` (for the loudest) allow — and the wanted gain is
@@ -264,6 +267,12 @@ impl LayerA {
     /// Current gain, dB: negative turns the stream down, positive lifts it.
     pub fn gain_db(&self) -> f32 {
         self.gain_db
+    }
+
+    /// The gain of the volume last sent to PipeWire ([`LayerA::volume_to_send`]), dB: what
+    /// the stream's audio carries (0 before any was sent).
+    pub fn sent_gain_db(&self) -> f32 {
+        self.last_sent_db.unwrap_or(0.0)
     }
 
     /// Volume to apply to the stream, linear.

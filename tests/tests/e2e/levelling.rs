@@ -4,8 +4,8 @@
 //! the same file gives (the same chain, fresh in both), near the profile's target and
 //! under its ceiling.
 //!
-//! Layer A is switched off for the run: it turns the app's own volume down, in front of the
-//! bus, which a render of the file does not model (its own tests are in `routing`).
+//! Layer A is switched off for these runs (its own tests are in `routing`), but for one: a
+//! lone app that Layer A turns down, whose cut the bus input takes off again.
 //!
 //! The programme is built so that the outcome does not hang on where it starts against the
 //! meters' 100 ms grid (a live stream's start is not aligned to it, a render's is): each
@@ -112,9 +112,9 @@ struct Run {
     ceiling: f64,
 }
 
-/// Plays the programme through a fresh headroomd with `profile` active and renders the same
-/// file with `headroom render --profile PROFILE`.
-fn play_and_render(profile: &str, user_toml: Option<&str>) -> Run {
+/// Plays the programme through a fresh headroomd with `profile` active (Layer A on or off)
+/// and renders the same file with `headroom render --profile PROFILE`.
+fn play_and_render(profile: &str, user_toml: Option<&str>, layer_a: bool) -> Run {
     let sb = Sandbox::start().expect("sandbox");
     if let Some(toml) = user_toml {
         write_user_profile(&sb, profile, toml);
@@ -123,8 +123,8 @@ fn play_and_render(profile: &str, user_toml: Option<&str>) -> Run {
     let mut d = Daemon::start(&sb, &[]).expect("headroomd");
     let mut c = client(&sb);
     c.profile_use(profile).expect("profile.use");
-    c.setting_set("layer_a.enabled", SettingValue::Bool(false))
-        .expect("layer_a off");
+    c.setting_set("layer_a.enabled", SettingValue::Bool(layer_a))
+        .expect("layer_a on or off");
     let number = |c: &mut headroom_client::Client, key: &str| {
         c.setting_get(key)
             .expect("setting.get")
@@ -170,6 +170,11 @@ fn play_and_render(profile: &str, user_toml: Option<&str>) -> Run {
 /// levelling: such a run is played once more, and the second is judged whatever it holds
 /// (its gaps named in the messages).
 fn live_matches_render(profile: &str, user_toml: Option<&str>) {
+    live_matches_render_with(profile, user_toml, false);
+}
+
+/// [`live_matches_render`] with Layer A on or off.
+fn live_matches_render_with(profile: &str, user_toml: Option<&str>, layer_a: bool) {
     for attempt in 1..=2 {
         let Run {
             live,
@@ -177,7 +182,7 @@ fn live_matches_render(profile: &str, user_toml: Option<&str>) {
             log,
             target,
             ceiling,
-        } = play_and_render(profile, user_toml);
+        } = play_and_render(profile, user_toml, layer_a);
         let (a, b) = live
             .active_range(1e-4)
             .unwrap_or_else(|| panic!("nothing reached {DEFAULT_SINK}\n{log}"));
@@ -223,9 +228,25 @@ fn live_matches_render(profile: &str, user_toml: Option<&str>) {
             "{profile}: true peak live {live_tp:.2} / render {off_tp:.2} dBTP, ceiling \
              {ceiling}\n{log}"
         );
+        // The loud passage alone (from 0.5 s into it to its end), where Layer A acts.
+        let passage = |w: &Wav, from: usize| Wav {
+            rate: w.rate,
+            channels: w.channels,
+            samples: w.samples[(from + 5 * 48_000 + 24_000) * 2..(from + 10 * 48_000) * 2].to_vec(),
+        };
+        let (live_p, _) = loudness(&passage(&live, a));
+        let (off_p, _) = loudness(&passage(&offline, c));
+        if layer_a {
+            assert!(
+                (live_p - off_p).abs() <= 0.5,
+                "{profile}: the loud passage live {live_p:.2} LUFS, render {off_p:.2} LUFS \
+                 (target {target}) {gaps_note}\n{log}"
+            );
+        }
         eprintln!(
             "{profile}: live {live_i:.2} LUFS {live_tp:.2} dBTP, render {off_i:.2} LUFS \
-             {off_tp:.2} dBTP, target {target}, ceiling {ceiling} {gaps_note}"
+             {off_tp:.2} dBTP, target {target}, ceiling {ceiling}; loud passage live \
+             {live_p:.2}, render {off_p:.2} LUFS {gaps_note}"
         );
         return;
     }
@@ -258,5 +279,19 @@ fn live_bus_levels_as_render_does_a_user_profile() {
     live_matches_render(
         "mine",
         Some("[agc]\ntarget_lufs = -23.0\n\n[limiter]\nceiling_dbtp = -2.0\n"),
+    );
+}
+
+/// Layer A on, with a user's target far under the loud passage: Layer A turns the app down
+/// while it plays alone (its loud passage is more than `threshold_lu` over the target), and
+/// the bus input takes that cut off again, so what comes out is what the render gives —
+/// not the AGC's cut for the loud start plus Layer A's on top of it (which left a lone loud
+/// app several LU under the target for as long as it played).
+#[test]
+fn live_bus_levels_as_render_does_with_layer_a_cutting_a_lone_app() {
+    live_matches_render_with(
+        "quiet",
+        Some("[agc]\ntarget_lufs = -30.0\n\n[limiter]\nceiling_dbtp = -3.0\n"),
+        true,
     );
 }

@@ -288,6 +288,11 @@ impl Engine {
                 self.note_event(e);
             }
         }
+        // Layer A's cut of a stream playing alone, taken off again at the bus input
+        // (`RoutingController::bus_compensation_db`): after every input that can move it
+        // (a tick, bypass, a setting, a stream leaving the bus).
+        self.bus
+            .set_input_gain_db(self.routing.bus_compensation_db());
         self.note_bypass();
         out
     }

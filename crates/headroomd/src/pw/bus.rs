@@ -105,6 +105,7 @@ pub(super) fn create_bus(
         clock_id: 0,
         offset: 0,
         last_duration: 0,
+        input_gain: 1.0,
     };
     // The chain is what adds latency; the stream pair itself adds none (same cycle).
     let latency_frames = rt_state.chain.latency_frames();

@@ -277,6 +277,7 @@ impl BusShared {
                 xruns: Arc::new(AtomicU64::new(0)),
                 processed_blocks: AtomicU64::new(0),
                 taps: taps::TapReadings::default(),
+                input_gain: std::sync::atomic::AtomicU32::new(1.0f32.to_bits()),
             }),
             graph: Arc::new(RwLock::new(Graph::default())),
         }
@@ -317,6 +318,24 @@ impl BusShared {
             xruns: self.xruns(),
             processed_blocks: self.rt.processed_blocks.load(Ordering::Relaxed),
         }
+    }
+
+    /// Sets the gain the captured audio gets before the chain, dB (clamped to 0..+24 dB; the
+    /// audio thread ramps to it over its next block): Layer A's cut of a stream that plays
+    /// alone, taken off again.
+    pub fn set_input_gain_db(&self, db: f32) {
+        let db = if db.is_finite() {
+            db.clamp(0.0, 24.0)
+        } else {
+            0.0
+        };
+        let lin = headroom_core::util::db_to_lin(db).min(rt::MAX_INPUT_GAIN);
+        self.rt.input_gain.store(lin.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The input gain last set, dB.
+    pub fn input_gain_db(&self) -> f32 {
+        20.0 * self.rt.input_gain().log10()
     }
 
     /// Readings of the Layer A taps, by tapped stream node id.

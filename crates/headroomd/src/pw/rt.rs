@@ -12,7 +12,7 @@
 //! control register from Rust code is not sound).
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use headroom_core::{AtomicMeters, Chain, ChainParams, PlaybackTiming};
@@ -113,6 +113,26 @@ pub struct RtShared {
     pub processed_blocks: AtomicU64,
     /// Meters of the Layer A taps (survives reconnects).
     pub taps: TapReadings,
+    /// Linear gain (`f32` bits) the captured audio gets before the chain: Layer A's cut of a
+    /// stream that plays alone, taken off again
+    /// ([`crate::routing::RoutingController::bus_compensation_db`]). 1.0 for none.
+    pub input_gain: AtomicU32,
+}
+
+/// Largest input gain the callback applies (+24 dB); anything else (not finite, under 1)
+/// counts as none.
+pub const MAX_INPUT_GAIN: f32 = 15.85;
+
+impl RtShared {
+    /// The input gain to apply, linear, in `[1, MAX_INPUT_GAIN]`. Real-time safe.
+    pub fn input_gain(&self) -> f32 {
+        let g = f32::from_bits(self.input_gain.load(Ordering::Relaxed));
+        if (1.0..=MAX_INPUT_GAIN).contains(&g) {
+            g
+        } else {
+            1.0
+        }
+    }
 }
 
 /// Per-connection state of the capture stream's process callback.
@@ -134,6 +154,8 @@ pub struct RtCapture {
     pub offset: i64,
     /// Duration of the last cycle, frames.
     pub last_duration: u64,
+    /// Input gain applied at the end of the last block (linear; see `RtShared::input_gain`).
+    pub input_gain: f32,
 }
 
 /// Longest jump of the graph position, in cycles, still counted as an xrun (longer ones are
@@ -211,7 +233,8 @@ pub unsafe fn process_inner(capture: *mut pw_sys::pw_stream, st: &mut RtCapture)
         if outb.is_null() {
             st.shared.xruns.fetch_add(1, Ordering::Relaxed);
         } else {
-            copy_and_process(inb, outb, &mut st.chain);
+            let gain = (st.input_gain, st.shared.input_gain());
+            st.input_gain = copy_and_process(inb, outb, &mut st.chain, gain);
             pw_sys::pw_stream_queue_buffer(st.playback, outb);
         }
         if !inb.is_null() {
@@ -266,6 +289,10 @@ fn check_position(st: &mut RtCapture) {
 /// beyond `maxsize` are clamped to it. An output buffer without a usable, `f32`-aligned data
 /// plane is left untouched. A null `inb` (no capture buffer this cycle) also plays silence.
 ///
+/// `gain` `(from, to)`: the input gain (linear) at the end of the last block and the one
+/// wanted now; the block is ramped from one to the other (nothing is done at unity). Returns
+/// the gain in force at the block's end. Real-time safe.
+///
 /// # Safety
 /// `inb` (when not null) and `outb` are buffers just dequeued from the capture and playback streams: each is
 /// valid, and its `spa_buffer`, `datas`, `data` and `chunk` pointers are null or valid, `data`
@@ -274,7 +301,8 @@ unsafe fn copy_and_process(
     inb: *mut pw_sys::pw_buffer,
     outb: *mut pw_sys::pw_buffer,
     chain: &mut Chain,
-) {
+    gain: (f32, f32),
+) -> f32 {
     const STRIDE: usize = CHANNELS * std::mem::size_of::<f32>();
     const ALIGN: usize = std::mem::align_of::<f32>();
     // SAFETY: every pointer is checked for null (and, before a slice is built on it, for
@@ -294,11 +322,11 @@ unsafe fn copy_and_process(
         let ob = (*outb).buffer;
         if (ib.is_null() && !no_input) || ob.is_null() || (*ob).n_datas < 1 || (*ob).datas.is_null()
         {
-            return;
+            return gain.0;
         }
         let od = &mut *(*ob).datas;
         if od.data.is_null() || od.chunk.is_null() || !(od.data as usize).is_multiple_of(ALIGN) {
-            return;
+            return gain.0;
         }
         // Frames available in the input.
         let mut in_frames = 0usize;
@@ -332,12 +360,23 @@ unsafe fn copy_and_process(
             let input = std::slice::from_raw_parts(in_ptr, n * CHANNELS);
             out.copy_from_slice(input);
         }
+        let (from, to) = gain;
+        let in_force = if n == 0 {
+            from
+        } else {
+            if from != 1.0 || to != 1.0 {
+                // Across the block, reaching `to` at its last frame.
+                headroom_core::util::gain_ramp(out, CHANNELS, from, to, 0, n);
+            }
+            to
+        };
         chain.process(out);
         let oc = &mut *od.chunk;
         oc.offset = 0;
         oc.stride = STRIDE as i32;
         oc.size = (n * STRIDE) as u32;
         (*outb).size = n as u64;
+        in_force
     }
 }
 
@@ -405,9 +444,61 @@ mod tests {
 
     /// Runs `copy_and_process` on the two buffers with allocation forbidden.
     fn run(inb: &mut FakeBuf, outb: &mut FakeBuf, chain: &mut Chain) {
+        run_with_gain(inb, outb, chain, (1.0, 1.0));
+    }
+
+    /// [`run`] with an input gain `(from, to)`; returns the gain in force after it.
+    fn run_with_gain(
+        inb: &mut FakeBuf,
+        outb: &mut FakeBuf,
+        chain: &mut Chain,
+        gain: (f32, f32),
+    ) -> f32 {
         let (i, o): (*mut pw_sys::pw_buffer, *mut pw_sys::pw_buffer) = (&mut inb.pw, &mut outb.pw);
         // SAFETY: both buffers and the memory they point to outlive the call.
-        assert_no_alloc::assert_no_alloc(|| unsafe { copy_and_process(i, o, chain) });
+        assert_no_alloc::assert_no_alloc(|| unsafe { copy_and_process(i, o, chain, gain) })
+    }
+
+    /// The input gain reaches the chain as if the input were that much louder: ramped over
+    /// the block it changes in, steady after it; no block, no change.
+    #[test]
+    fn the_input_gain_reaches_the_chain() {
+        let sig = |k: usize| {
+            (
+                (k as f32 * 0.05).sin() * 0.2,
+                (k as f32 * 0.031).cos() * 0.2,
+            )
+        };
+        let (mut a, mut b) = (chain(), chain());
+        let mut g = 1.0f32;
+        for block in 0..20usize {
+            let mut plain: Vec<f32> = (0..256)
+                .flat_map(|k| {
+                    let (l, r) = sig(block * 256 + k);
+                    [l, r]
+                })
+                .collect();
+            // The same input made louder by hand: 1 → 2 over block 5, then 2.
+            let mut louder = plain.clone();
+            let to = if block >= 5 { 2.0 } else { 1.0 };
+            headroom_core::util::gain_ramp(&mut louder, CHANNELS, g, to, 0, 256);
+            let (mut oa, mut ob) = (vec![0.0f32; 512], vec![0.0f32; 512]);
+            let mut ia = FakeBuf::new(&mut plain, 0, 256 * 8);
+            let mut out_a = FakeBuf::new(&mut oa, 0, 0);
+            g = run_with_gain(&mut ia, &mut out_a, &mut a, (g, to));
+            assert_eq!(g, to);
+            let mut ib = FakeBuf::new(&mut louder, 0, 256 * 8);
+            let mut out_b = FakeBuf::new(&mut ob, 0, 0);
+            run(&mut ib, &mut out_b, &mut b);
+            drop((ia, out_a, ib, out_b));
+            assert_eq!(oa, ob, "block {block}");
+        }
+        // No block: the gain in force stays.
+        let mut o = vec![0.0f32; 512];
+        let mut ob = FakeBuf::new(&mut o, 0, 0);
+        let mut empty: Vec<f32> = Vec::new();
+        let mut ie = FakeBuf::new(&mut empty, 0, 0);
+        assert_eq!(run_with_gain(&mut ie, &mut ob, &mut a, (2.0, 3.0)), 2.0);
     }
 
     #[test]
@@ -493,7 +584,7 @@ mod tests {
         let o: *mut pw_sys::pw_buffer = &mut outb.pw;
         // SAFETY: the output buffer and its memory outlive the call; a null input is allowed.
         assert_no_alloc::assert_no_alloc(|| unsafe {
-            copy_and_process(std::ptr::null_mut(), o, &mut chain)
+            copy_and_process(std::ptr::null_mut(), o, &mut chain, (1.0, 1.0))
         });
         assert_eq!(outb.chunk.size, 16 * 8);
         drop(outb);

@@ -26,6 +26,18 @@ use crate::pw::{Graph, PwCommand, PwEvent};
 /// Bypass ([`set_bypass`](RoutingController::set_bypass)) lifts Layer A with the chain: every
 /// tapped stream is set to volume 1.0 at once and held there (taps stay attached, the
 /// estimates keep running); turning bypass off sends each stream its computed volume again.
+///
+/// The bus compensation ([`bus_compensation_db`](RoutingController::bus_compensation_db)):
+/// while one stream plays alone, Layer A's cut of it is a gain in front of the whole chain,
+/// which the chain's AGC would take for the programme getting quieter — it had already cut
+/// for the loud start, and a quieter steady sound is lifted 6 dB at most, speech only after
+/// a wait: a loud app came out up to 7 LU under the target for as long as it played, and a
+/// loud track after quiet music dipped up to 12 LU for seconds while the cut came in. So the
+/// bus input is raised by that cut again (the chain sees the app as `render` does); the
+/// stream's volume still carries it, ready for when another app plays. Once two or more
+/// streams play, the compensation is let go at `release_db_per_s` (slowly enough for the
+/// AGC to follow it as the same programme); a pause holds it; it ends at once when its
+/// stream leaves the bus, under bypass, and with Layer A off.
 #[derive(Debug, Clone)]
 pub struct RoutingController {
     router: Router,
@@ -36,6 +48,19 @@ pub struct RoutingController {
     bus_target_lufs: f32,
     bus_ready: bool,
     bypass: bool,
+    /// The bus compensation in force, dB (≥ 0), and the stream whose cut it is.
+    bus_comp_db: f32,
+    bus_comp_of: Option<u32>,
+    /// Which tapped streams played at the last tick.
+    playing: Playing,
+}
+
+/// Which tapped streams play (a reading above the gate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Playing {
+    Nothing,
+    Alone(u32),
+    Several,
 }
 
 impl RoutingController {
@@ -50,6 +75,61 @@ impl RoutingController {
             bus_target_lufs,
             bus_ready: false,
             bypass: false,
+            bus_comp_db: 0.0,
+            bus_comp_of: None,
+            playing: Playing::Nothing,
+        }
+    }
+
+    /// Gain the bus input gets before the chain, dB (≥ 0): the Layer A cut of a stream that
+    /// plays alone, taken off again (see the type's docs).
+    pub fn bus_compensation_db(&self) -> f32 {
+        self.bus_comp_db
+    }
+
+    /// Follows the stream that plays alone with the bus compensation; `dt_s` since the last
+    /// call (0: an event between ticks, nothing is let go). See the type's docs.
+    fn update_compensation(&mut self, dt_s: f32) {
+        let owner_gone = self
+            .bus_comp_of
+            .is_some_and(|id| !self.levels.contains_key(&id));
+        if self.bypass || !self.layer_a.enabled || owner_gone {
+            self.bus_comp_db = 0.0;
+            self.bus_comp_of = None;
+            return;
+        }
+        let cut_of = |la: &LayerA| (0.0 - la.sent_gain_db()).max(0.0);
+        // In a pause the one tapped stream there is counts as alone (its gain holds).
+        let playing = match (self.playing, self.levels.len()) {
+            (Playing::Nothing, 1) => self
+                .levels
+                .keys()
+                .next()
+                .map_or(Playing::Nothing, |id| Playing::Alone(*id)),
+            (p, _) => p,
+        };
+        match playing {
+            // A pause with several streams: held.
+            Playing::Nothing => {}
+            Playing::Alone(id)
+                if self.bus_comp_of.is_none_or(|o| o == id) || self.bus_comp_db == 0.0 =>
+            {
+                self.bus_comp_db = self.levels.get(&id).map_or(0.0, cut_of);
+                self.bus_comp_of = (self.bus_comp_db > 0.0).then_some(id);
+            }
+            // Others play (or another stream alone): let go slowly.
+            Playing::Alone(_) | Playing::Several => {
+                let release = self.layer_a.release_db_per_s;
+                let release = if release.is_finite() {
+                    release.max(0.1)
+                } else {
+                    1.5
+                };
+                self.bus_comp_db = (self.bus_comp_db - release * dt_s).max(0.0);
+                if self.bus_comp_db == 0.0 {
+                    self.bus_comp_of = None;
+                }
+            }
         }
     }
 
@@ -198,6 +278,8 @@ impl RoutingController {
         if let Some(g) = graph {
             self.update_links(g);
         }
+        // A stream that left the bus takes its compensation with it.
+        self.update_compensation(0.0);
         out
     }
 
@@ -268,6 +350,7 @@ impl RoutingController {
             }
         }
         out.extend(self.sync_taps());
+        self.update_compensation(0.0);
         out
     }
 
@@ -294,6 +377,7 @@ impl RoutingController {
                 });
             }
         }
+        self.update_compensation(0.0);
         out
     }
 
@@ -321,6 +405,15 @@ impl RoutingController {
             .filter_map(|(_, la)| la.raw_lufs())
             .collect();
         let common = common_level(&raw, self.bus_target_lufs, &self.layer_a);
+        let mut ids = self
+            .levels
+            .keys()
+            .filter(|id| taps.get(**id).is_some_and(|r| playing(&r)));
+        self.playing = match (ids.next(), ids.next()) {
+            (None, _) => Playing::Nothing,
+            (Some(id), None) => Playing::Alone(*id),
+            (Some(_), Some(_)) => Playing::Several,
+        };
         for (id, la) in &mut self.levels {
             let reading = taps.get(*id).unwrap_or(TapReading::SILENT);
             let volume = if self.bypass {
@@ -338,6 +431,7 @@ impl RoutingController {
                 });
             }
         }
+        self.update_compensation(dt_s);
         out
     }
 
@@ -627,6 +721,90 @@ mod tests {
             .expect("volume restored");
         assert!((back - 10f32.powf(-computed / 20.0)).abs() < 1e-3, "{back}");
         assert!(c.set_bypass(false).is_empty());
+    }
+
+    /// A loud stream alone: the bus input gets its Layer A cut back exactly (what was sent);
+    /// a pause holds it; a second stream lets it go at the release rate; bypass, Layer A off
+    /// and the stream leaving the bus end it at once.
+    #[test]
+    fn the_cut_of_a_stream_playing_alone_is_taken_off_at_the_bus_input() {
+        let mut c = ctl();
+        c.on_event(&ready(), None);
+        c.on_event(&added(50, "loud"), None);
+        let taps = TapReadings::default();
+        let loud = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
+        taps.insert_for_tests(50, loud.clone());
+        let mut sent = 1.0f32;
+        let sent_db = |v: f32| 20.0 * f64::from(v).log10();
+        let run = |c: &mut RoutingController, sent: &mut f32, level: f64, ticks: usize| {
+            for _ in 0..ticks {
+                let heard = level + sent_db(*sent);
+                loud.publish(heard, heard);
+                for cmd in c.tick(&taps, 0.1) {
+                    if let PwCommand::SetStreamVolume {
+                        node_id: 50,
+                        volume,
+                    } = cmd
+                    {
+                        *sent = volume;
+                    }
+                }
+                // Exactly the cut the stream's audio carries, every tick.
+                let comp = f64::from(c.bus_compensation_db());
+                assert!(
+                    (comp + sent_db(*sent).min(0.0)).abs() < 1e-4,
+                    "{comp} {sent}"
+                );
+            }
+        };
+        run(&mut c, &mut sent, -4.0, 100);
+        let cut = c.bus_compensation_db();
+        assert!((cut - 6.0).abs() < 0.2, "alone at −4 LUFS: 6 dB cut, {cut}");
+        // A pause holds it.
+        loud.publish(-90.0, -90.0);
+        for _ in 0..30 {
+            c.tick(&taps, 0.1);
+        }
+        assert_eq!(c.bus_compensation_db(), cut);
+        // Bypass: none; back: the cut again at once.
+        c.set_bypass(true);
+        assert_eq!(c.bus_compensation_db(), 0.0);
+        let back = c.set_bypass(false);
+        let Some(PwCommand::SetStreamVolume { volume, .. }) = back.first() else {
+            panic!("{back:?}")
+        };
+        let again = c.bus_compensation_db();
+        assert!(
+            (f64::from(again) + sent_db(*volume)).abs() < 1e-4,
+            "{again} {volume}"
+        );
+        let cut = again;
+        // Another stream plays too: let go at the release rate (1.5 dB/s by default).
+        c.on_event(&added(51, "other"), None);
+        let other = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
+        taps.insert_for_tests(51, other.clone());
+        other.publish(-16.0, -16.0);
+        loud.publish(-10.0, -10.0);
+        c.tick(&taps, 0.1);
+        c.tick(&taps, 1.0);
+        let left = c.bus_compensation_db();
+        assert!((left - (cut - 1.65)).abs() < 0.01, "{cut} → {left}");
+        // Layer A off: none.
+        c.set_layer_a(LayerAParams {
+            enabled: false,
+            ..LayerAParams::default()
+        });
+        assert_eq!(c.bus_compensation_db(), 0.0);
+        c.set_layer_a(LayerAParams::default());
+        // Alone again, cut again; the stream gone: none at once.
+        let mut c = ctl();
+        c.on_event(&ready(), None);
+        c.on_event(&added(50, "loud"), None);
+        sent = 1.0;
+        run(&mut c, &mut sent, -4.0, 100);
+        assert!(c.bus_compensation_db() > 5.0);
+        c.on_event(&PwEvent::NodeRemoved { id: 50 }, None);
+        assert_eq!(c.bus_compensation_db(), 0.0);
     }
 
     #[test]
