@@ -316,8 +316,7 @@ impl StreamingAnalyzer {
             None => {
                 let m = self.ebu.loudness_momentary().map_err(measurement)?;
                 let s = self.ebu.loudness_shortterm().map_err(measurement)?;
-                self.max_m = self.max_m.max(m);
-                self.max_s = self.max_s.max(s);
+                self.note_lufs(m, s);
             }
         }
         Ok(())
@@ -325,8 +324,19 @@ impl StreamingAnalyzer {
 
     fn note(&mut self, m_energy: f64, s_energy: f64) {
         let to_l = crate::meter::energy_to_lufs;
-        self.max_m = self.max_m.max(to_l(m_energy));
-        self.max_s = self.max_s.max(to_l(s_energy));
+        self.note_lufs(to_l(m_energy), to_l(s_energy));
+    }
+
+    /// Counts momentary and short-term readings in the maxima, each once its window is
+    /// full: before, the window would hold silence the file does not have (a 100 ms tone
+    /// read 6 dB under its level; ffmpeg's `ebur128` shows no value until then either).
+    fn note_lufs(&mut self, m: f64, s: f64) {
+        if self.fed >= 4 * self.step {
+            self.max_m = self.max_m.max(m);
+        }
+        if self.fed >= 30 * self.step {
+            self.max_s = self.max_s.max(s);
+        }
     }
 
     /// Completes the measurement (the last partial hop is evaluated too) and returns it.
@@ -354,8 +364,7 @@ impl StreamingAnalyzer {
             // Momentary / short-term at the very end of the file.
             let m = self.ebu.loudness_momentary().map_err(measurement)?;
             let s = self.ebu.loudness_shortterm().map_err(measurement)?;
-            self.max_m = self.max_m.max(m);
-            self.max_s = self.max_s.max(s);
+            self.note_lufs(m, s);
         }
         let floor = |l: f64| if l > LUFS_FLOOR { l } else { LUFS_FLOOR };
         let hist = std::mem::take(&mut self.hist);
@@ -670,7 +679,7 @@ mod tests {
     #[test]
     fn max_momentary_matches_direct_reads() {
         // Compare the hop-energy maxima with the crate's own momentary/short-term reads
-        // taken at every 10 ms.
+        // taken at every 10 ms, once their windows are full.
         let rate = 48_000u32;
         let sig: Vec<f32> = (0..rate as usize * 6)
             .map(|n| {
@@ -686,13 +695,49 @@ mod tests {
         let a = analyze(&sig, rate, 1).unwrap();
         let mut e = EbuR128::new(1, rate, Mode::M | Mode::S).unwrap();
         let (mut mm, mut ms) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
-        for hop in sig.chunks(480) {
+        for (i, hop) in sig.chunks(480).enumerate() {
             e.add_frames_f32(hop).unwrap();
-            mm = mm.max(e.loudness_momentary().unwrap());
-            ms = ms.max(e.loudness_shortterm().unwrap());
+            let fed = (i + 1) * 480;
+            if fed >= 19_200 {
+                mm = mm.max(e.loudness_momentary().unwrap());
+            }
+            if fed >= 144_000 {
+                ms = ms.max(e.loudness_shortterm().unwrap());
+            }
         }
         assert!((a.max_momentary_lufs - mm).abs() < 1e-6, "{a:?} {mm}");
         assert!((a.max_short_term_lufs - ms).abs() < 1e-6, "{a:?} {ms}");
+    }
+
+    /// A file shorter than a window has no reading of it (as ffmpeg's `ebur128` shows none),
+    /// not one diluted by silence the file does not have; from a full window on, the level.
+    #[test]
+    fn maxima_count_full_windows_only() {
+        let rate = 48_000u32;
+        let tone = |secs: f64| -> Vec<f32> {
+            (0..(rate as f64 * secs) as usize)
+                .flat_map(|n| {
+                    let x =
+                        (2.0 * std::f64::consts::PI * 997.0 * n as f64 / rate as f64).sin() as f32;
+                    [x, x]
+                })
+                .collect()
+        };
+        // A steady tone: every full window reads its integrated loudness.
+        let short = analyze(&tone(0.1), rate, 2).unwrap();
+        assert_eq!(short.max_momentary_lufs, LUFS_FLOOR, "{short:?}");
+        assert_eq!(short.max_short_term_lufs, LUFS_FLOOR, "{short:?}");
+        let second = analyze(&tone(1.0), rate, 2).unwrap();
+        let level = second.integrated_lufs;
+        assert!(level > -1.0, "{second:?}");
+        assert!(
+            (second.max_momentary_lufs - level).abs() < 0.1,
+            "{second:?}"
+        );
+        assert_eq!(second.max_short_term_lufs, LUFS_FLOOR, "{second:?}");
+        let four = analyze(&tone(4.0), rate, 2).unwrap();
+        assert!((four.max_momentary_lufs - level).abs() < 0.1, "{four:?}");
+        assert!((four.max_short_term_lufs - level).abs() < 0.1, "{four:?}");
     }
 
     /// A programme with level changes: 1 kHz tone whose level steps every 1.7 s.

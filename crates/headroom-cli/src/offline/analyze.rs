@@ -205,9 +205,13 @@ pub fn table_row(a: &Analysis, name: &str) -> String {
     )
 }
 
-fn loud(v: f64) -> String {
+/// A loudness over windows of `window_s` seconds, of a file `duration_s` long: none when the
+/// file is shorter than one window (its readings count once a window is full).
+fn loud(v: f64, window_s: f64, duration_s: f64) -> String {
     if v > headroom_core::LUFS_FLOOR {
         format!("{v:.1} LUFS")
+    } else if duration_s < window_s {
+        format!("— (no measurement: the file is shorter than the {window_s} s window)")
     } else {
         "— (no measurement: at or below the -70 LUFS gate)".to_string()
     }
@@ -238,10 +242,10 @@ pub fn single_table(r: &FileReport) -> String {
         r.rate,
         r.channels,
         r.duration_s,
-        loud(a.integrated_lufs),
+        loud(a.integrated_lufs, 0.4, r.duration_s),
         num(a.lra_lu, "LU"),
-        loud(a.max_momentary_lufs),
-        loud(a.max_short_term_lufs),
+        loud(a.max_momentary_lufs, 0.4, r.duration_s),
+        loud(a.max_short_term_lufs, 3.0, r.duration_s),
         num(a.true_peak_dbtp, "dBTP"),
         num(a.sample_peak_dbfs, "dBFS"),
     )
