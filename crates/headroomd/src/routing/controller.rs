@@ -666,14 +666,25 @@ mod tests {
         assert_eq!(cmds.len(), 2);
     }
 
-    #[test]
-    fn bypass_holds_tapped_streams_at_unity_and_restores_the_computed_volume() {
+    /// A controller with the bus ready and one stream, 50 ("loud"), tapped: its taps and
+    /// the stream's tap meter.
+    fn loud_alone() -> (
+        RoutingController,
+        TapReadings,
+        std::sync::Arc<crate::pw::taps::TapMeter>,
+    ) {
         let mut c = ctl();
         c.on_event(&ready(), None);
         c.on_event(&added(50, "loud"), None);
         let taps = TapReadings::default();
         let loud = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
         taps.insert_for_tests(50, loud.clone());
+        (c, taps, loud)
+    }
+
+    #[test]
+    fn bypass_holds_tapped_streams_at_unity_and_restores_the_computed_volume() {
+        let (mut c, taps, loud) = loud_alone();
         let mut sent = 1.0f32;
         for _ in 0..100 {
             loud.publish(-4.0 + 20.0 * f64::from(sent).log10(), -4.0);
@@ -728,12 +739,7 @@ mod tests {
     /// and the stream leaving the bus end it at once.
     #[test]
     fn the_cut_of_a_stream_playing_alone_is_taken_off_at_the_bus_input() {
-        let mut c = ctl();
-        c.on_event(&ready(), None);
-        c.on_event(&added(50, "loud"), None);
-        let taps = TapReadings::default();
-        let loud = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
-        taps.insert_for_tests(50, loud.clone());
+        let (mut c, taps, loud) = loud_alone();
         let mut sent = 1.0f32;
         let sent_db = |v: f32| 20.0 * f64::from(v).log10();
         let run = |c: &mut RoutingController, sent: &mut f32, level: f64, ticks: usize| {
