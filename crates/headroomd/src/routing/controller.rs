@@ -34,10 +34,12 @@ use crate::pw::{Graph, PwCommand, PwEvent};
 /// a wait: a loud app came out up to 7 LU under the target for as long as it played, and a
 /// loud track after quiet music dipped up to 12 LU for seconds while the cut came in. So the
 /// bus input is raised by that cut again (the chain sees the app as `render` does); the
-/// stream's volume still carries it, ready for when another app plays. Once two or more
-/// streams play, the compensation is let go at `release_db_per_s` (slowly enough for the
-/// AGC to follow it as the same programme); a pause holds it; it ends at once when its
-/// stream leaves the bus, under bypass, and with Layer A off.
+/// stream's volume still carries it, ready for when another app plays. While two or more
+/// streams play it is held as it is (a constant gain in front of the chain, which levels
+/// the mix with it; let go at the release rate it was a falling level the AGC trailed, 2–3
+/// LU under the target for seconds), as in a pause; when its stream plays alone again it
+/// follows it again (a larger cut caught up with at 10 dB/s); it ends once its stream has
+/// left the bus and nothing plays, at once under bypass and with Layer A off.
 #[derive(Debug, Clone)]
 pub struct RoutingController {
     router: Router,
@@ -51,9 +53,15 @@ pub struct RoutingController {
     /// The bus compensation in force, dB (≥ 0), and the stream whose cut it is.
     bus_comp_db: f32,
     bus_comp_of: Option<u32>,
+    /// The compensation follows its stream alone (it was not held since).
+    comp_following: bool,
     /// Which tapped streams played at the last tick.
     playing: Playing,
 }
+
+/// How fast the bus compensation catches up with a larger cut of its stream, once that
+/// plays alone again after the compensation was held, dB/s.
+const COMP_CATCH_UP_DB_PER_S: f32 = 10.0;
 
 /// Which tapped streams play (a reading above the gate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +85,7 @@ impl RoutingController {
             bypass: false,
             bus_comp_db: 0.0,
             bus_comp_of: None,
+            comp_following: false,
             playing: Playing::Nothing,
         }
     }
@@ -90,12 +99,10 @@ impl RoutingController {
     /// Follows the stream that plays alone with the bus compensation; `dt_s` since the last
     /// call (0: an event between ticks, nothing is let go). See the type's docs.
     fn update_compensation(&mut self, dt_s: f32) {
-        let owner_gone = self
-            .bus_comp_of
-            .is_some_and(|id| !self.levels.contains_key(&id));
-        if self.bypass || !self.layer_a.enabled || owner_gone {
+        if self.bypass || !self.layer_a.enabled {
             self.bus_comp_db = 0.0;
             self.bus_comp_of = None;
+            self.comp_following = false;
             return;
         }
         let cut_of = |la: &LayerA| (0.0 - la.sent_gain_db()).max(0.0);
@@ -108,28 +115,50 @@ impl RoutingController {
                 .map_or(Playing::Nothing, |id| Playing::Alone(*id)),
             (p, _) => p,
         };
+        let owner = self.bus_comp_of;
         match playing {
-            // A pause with several streams: held.
-            Playing::Nothing => {}
-            Playing::Alone(id)
-                if self.bus_comp_of.is_none_or(|o| o == id) || self.bus_comp_db == 0.0 =>
-            {
-                self.bus_comp_db = self.levels.get(&id).map_or(0.0, cut_of);
-                self.bus_comp_of = (self.bus_comp_db > 0.0).then_some(id);
-            }
-            // Others play (or another stream alone): let go slowly.
-            Playing::Alone(_) | Playing::Several => {
-                let release = self.layer_a.release_db_per_s;
-                let release = if release.is_finite() {
-                    release.max(0.1)
+            // Its stream follows alone: exactly its cut, both ways (they cancel) — but back
+            // from a time the compensation was held, a larger cut is caught up with at
+            // `COMP_CATCH_UP_DB_PER_S` (the bus gets louder; no jump to brace for).
+            Playing::Alone(id) if owner == Some(id) => {
+                let cut = self.levels.get(&id).map_or(0.0, cut_of);
+                if self.comp_following || cut <= self.bus_comp_db {
+                    self.bus_comp_db = cut;
+                    self.comp_following = true;
                 } else {
-                    1.5
-                };
-                self.bus_comp_db = (self.bus_comp_db - release * dt_s).max(0.0);
-                if self.bus_comp_db == 0.0 {
-                    self.bus_comp_of = None;
+                    self.bus_comp_db = (self.bus_comp_db + COMP_CATCH_UP_DB_PER_S * dt_s).min(cut);
+                    self.comp_following = self.bus_comp_db >= cut;
                 }
             }
+            // None in force: a stream alone takes it over at once (its volume carries the
+            // cut as it is; after bypass, at the same moment as its volume).
+            Playing::Alone(id) if owner.is_none() => {
+                self.bus_comp_db = self.levels.get(&id).map_or(0.0, cut_of);
+                self.bus_comp_of = Some(id);
+                self.comp_following = true;
+            }
+            // Its stream gone from the bus and nothing plays: let go (nothing to hear).
+            Playing::Nothing if owner.is_some_and(|id| !self.levels.contains_key(&id)) => {
+                self.bus_comp_db = 0.0;
+                self.comp_following = false;
+            }
+            // Its stream gone and another one alone whose cut is as large: that one's now
+            // (caught up with from here).
+            Playing::Alone(id)
+                if owner.is_some_and(|o| !self.levels.contains_key(&o))
+                    && self.levels.get(&id).map_or(0.0, cut_of) >= self.bus_comp_db =>
+            {
+                self.bus_comp_of = Some(id);
+                self.comp_following = false;
+            }
+            // Several play, another stream alone, or a pause: held. A constant gain in front
+            // of the chain is levelled with the rest; letting it go while sound plays would
+            // be a falling level the AGC trails (2–3 LU under the target for seconds, a
+            // slow release measured that way).
+            _ => self.comp_following = false,
+        }
+        if self.bus_comp_db == 0.0 {
+            self.bus_comp_of = None;
         }
     }
 
@@ -735,18 +764,27 @@ mod tests {
     }
 
     /// A loud stream alone: the bus input gets its Layer A cut back exactly (what was sent);
-    /// a pause holds it; a second stream lets it go at the release rate; bypass, Layer A off
-    /// and the stream leaving the bus end it at once.
+    /// a pause holds it; while a second stream plays it is held; alone again, it follows
+    /// again (a larger cut caught up with at 10 dB/s); bypass and Layer A off end it at once,
+    /// the stream leaving the bus once nothing plays.
     #[test]
     fn the_cut_of_a_stream_playing_alone_is_taken_off_at_the_bus_input() {
         let (mut c, taps, loud) = loud_alone();
         let mut sent = 1.0f32;
         let sent_db = |v: f32| 20.0 * f64::from(v).log10();
-        let run = |c: &mut RoutingController, sent: &mut f32, level: f64, ticks: usize| {
+        // `ticks` ticks of the loud stream (tap meter `loud`, volume last sent `sent`) at
+        // `level` LUFS, and whatever else plays; whether the compensation was exactly the
+        // stream's cut at every one of them.
+        let run = |c: &mut RoutingController,
+                   (taps, loud): (&TapReadings, &crate::pw::taps::TapMeter),
+                   sent: &mut f32,
+                   level: f64,
+                   ticks: usize| {
+            let mut exact = true;
             for _ in 0..ticks {
                 let heard = level + sent_db(*sent);
                 loud.publish(heard, heard);
-                for cmd in c.tick(&taps, 0.1) {
+                for cmd in c.tick(taps, 0.1) {
                     if let PwCommand::SetStreamVolume {
                         node_id: 50,
                         volume,
@@ -755,15 +793,15 @@ mod tests {
                         *sent = volume;
                     }
                 }
-                // Exactly the cut the stream's audio carries, every tick.
                 let comp = f64::from(c.bus_compensation_db());
-                assert!(
-                    (comp + sent_db(*sent).min(0.0)).abs() < 1e-4,
-                    "{comp} {sent}"
-                );
+                exact &= (comp + sent_db(*sent).min(0.0)).abs() < 1e-4;
             }
+            exact
         };
-        run(&mut c, &mut sent, -4.0, 100);
+        assert!(
+            run(&mut c, (&taps, &loud), &mut sent, -4.0, 100),
+            "follows the cut exactly"
+        );
         let cut = c.bus_compensation_db();
         assert!((cut - 6.0).abs() < 0.2, "alone at −4 LUFS: 6 dB cut, {cut}");
         // A pause holds it.
@@ -772,44 +810,64 @@ mod tests {
             c.tick(&taps, 0.1);
         }
         assert_eq!(c.bus_compensation_db(), cut);
-        // Bypass: none; back: the cut again at once.
+        // Bypass: none; back: the cut again at once, with the volume.
         c.set_bypass(true);
         assert_eq!(c.bus_compensation_db(), 0.0);
         let back = c.set_bypass(false);
         let Some(PwCommand::SetStreamVolume { volume, .. }) = back.first() else {
             panic!("{back:?}")
         };
-        let again = c.bus_compensation_db();
+        let cut = c.bus_compensation_db();
         assert!(
-            (f64::from(again) + sent_db(*volume)).abs() < 1e-4,
-            "{again} {volume}"
+            (f64::from(cut) + sent_db(*volume)).abs() < 1e-4,
+            "{cut} {volume}"
         );
-        let cut = again;
-        // Another stream plays too: let go at the release rate (1.5 dB/s by default).
+        sent = *volume;
+        // A quiet stream joins: held while both play, whatever Layer A does to them.
         c.on_event(&added(51, "other"), None);
         let other = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
         taps.insert_for_tests(51, other.clone());
-        other.publish(-16.0, -16.0);
-        loud.publish(-10.0, -10.0);
-        c.tick(&taps, 0.1);
-        c.tick(&taps, 1.0);
-        let left = c.bus_compensation_db();
-        assert!((left - (cut - 1.65)).abs() < 0.01, "{cut} → {left}");
+        other.publish(-30.0, -30.0);
+        run(&mut c, (&taps, &loud), &mut sent, -4.0, 50);
+        assert_eq!(c.bus_compensation_db(), cut);
+        let together = -sent_db(sent) as f32;
+        assert!(
+            together > cut + 3.0,
+            "cut further beside the other: {together}"
+        );
+        // The other gone: alone again, the larger cut caught up with at 10 dB/s, then
+        // followed exactly as Layer A lets it go.
+        c.on_event(&PwEvent::NodeRemoved { id: 51 }, None);
+        run(&mut c, (&taps, &loud), &mut sent, -4.0, 1);
+        let first = c.bus_compensation_db();
+        assert!((first - (cut + 1.0)).abs() < 1e-3, "{cut} → {first}");
+        run(&mut c, (&taps, &loud), &mut sent, -4.0, 200);
+        assert!(
+            run(&mut c, (&taps, &loud), &mut sent, -4.0, 10),
+            "follows again"
+        );
         // Layer A off: none.
         c.set_layer_a(LayerAParams {
             enabled: false,
             ..LayerAParams::default()
         });
         assert_eq!(c.bus_compensation_db(), 0.0);
-        c.set_layer_a(LayerAParams::default());
-        // Alone again, cut again; the stream gone: none at once.
-        let mut c = ctl();
-        c.on_event(&ready(), None);
-        c.on_event(&added(50, "loud"), None);
-        sent = 1.0;
-        run(&mut c, &mut sent, -4.0, 100);
-        assert!(c.bus_compensation_db() > 5.0);
+
+        // Its stream leaves the bus while another plays: held; once nothing plays, none.
+        let (mut c, taps, loud) = loud_alone();
+        let mut sent = 1.0;
+        assert!(run(&mut c, (&taps, &loud), &mut sent, -4.0, 100));
+        let cut = c.bus_compensation_db();
+        c.on_event(&added(51, "other"), None);
+        let other = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
+        taps.insert_for_tests(51, other.clone());
+        other.publish(-30.0, -30.0);
+        c.tick(&taps, 0.1);
         c.on_event(&PwEvent::NodeRemoved { id: 50 }, None);
+        c.tick(&taps, 0.1);
+        assert_eq!(c.bus_compensation_db(), cut);
+        c.on_event(&PwEvent::NodeRemoved { id: 51 }, None);
+        c.tick(&taps, 0.1);
         assert_eq!(c.bus_compensation_db(), 0.0);
     }
 
