@@ -333,11 +333,6 @@ impl BusShared {
         self.rt.input_gain.store(lin.to_bits(), Ordering::Relaxed);
     }
 
-    /// The input gain last set, dB.
-    pub fn input_gain_db(&self) -> f32 {
-        20.0 * self.rt.input_gain().log10()
-    }
-
     /// Readings of the Layer A taps, by tapped stream node id.
     pub fn taps(&self) -> taps::TapReadings {
         self.rt.taps.clone()
