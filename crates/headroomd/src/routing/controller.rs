@@ -37,7 +37,8 @@ use crate::pw::{Graph, PwCommand, PwEvent};
 /// stream's volume still carries it, ready for when another app plays. While two or more
 /// streams play it is held as it is (a constant gain in front of the chain, which levels
 /// the mix with it; let go at the release rate it was a falling level the AGC trailed, 2–3
-/// LU under the target for seconds), as in a pause; when its stream plays alone again it
+/// LU under the target for seconds), as in a pause; when its stream plays alone again — the
+/// only tapped stream, or the others silent for 2 s (not a pause of another voice) — it
 /// follows it again (a larger cut caught up with at 10 dB/s); it ends once its stream has
 /// left the bus and nothing plays, at once under bypass and with Layer A off.
 #[derive(Debug, Clone)]
@@ -55,6 +56,11 @@ pub struct RoutingController {
     bus_comp_of: Option<u32>,
     /// The compensation follows its stream alone (it was not held since).
     comp_following: bool,
+    /// Time since two or more tapped streams last played together (or one was tapped beside
+    /// others), s.
+    since_several_s: f32,
+    /// Tapped streams at the last tick.
+    tapped_before: usize,
     /// Which tapped streams played at the last tick.
     playing: Playing,
 }
@@ -62,6 +68,10 @@ pub struct RoutingController {
 /// How fast the bus compensation catches up with a larger cut of its stream, once that
 /// plays alone again after the compensation was held, dB/s.
 const COMP_CATCH_UP_DB_PER_S: f32 = 10.0;
+
+/// How long the other tapped streams must have been silent before one of several counts
+/// as playing alone for the bus compensation, s.
+const COMP_ALONE_AFTER_S: f32 = 2.0;
 
 /// Which tapped streams play (a reading above the gate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +96,8 @@ impl RoutingController {
             bus_comp_db: 0.0,
             bus_comp_of: None,
             comp_following: false,
+            since_several_s: f32::INFINITY,
+            tapped_before: 0,
             playing: Playing::Nothing,
         }
     }
@@ -106,13 +118,18 @@ impl RoutingController {
             return;
         }
         let cut_of = |la: &LayerA| (0.0 - la.sent_gain_db()).max(0.0);
-        // In a pause the one tapped stream there is counts as alone (its gain holds).
+        // In a pause the one tapped stream there is counts as alone (its gain holds). Beside
+        // others, a stream counts as alone once they have been silent for
+        // `COMP_ALONE_AFTER_S`: a pause of the other voice is no time to move the mix's level.
         let playing = match (self.playing, self.levels.len()) {
             (Playing::Nothing, 1) => self
                 .levels
                 .keys()
                 .next()
                 .map_or(Playing::Nothing, |id| Playing::Alone(*id)),
+            (Playing::Alone(_), n) if n > 1 && self.since_several_s < COMP_ALONE_AFTER_S => {
+                Playing::Several
+            }
             (p, _) => p,
         };
         let owner = self.bus_comp_of;
@@ -443,6 +460,14 @@ impl RoutingController {
             (Some(id), None) => Playing::Alone(*id),
             (Some(_), Some(_)) => Playing::Several,
         };
+        // A stream tapped beside others counts as playing with them from its start.
+        let joined = self.levels.len() > 1 && self.levels.len() > self.tapped_before;
+        self.tapped_before = self.levels.len();
+        self.since_several_s = if self.playing == Playing::Several || joined {
+            0.0
+        } else {
+            self.since_several_s + dt_s
+        };
         for (id, la) in &mut self.levels {
             let reading = taps.get(*id).unwrap_or(TapReading::SILENT);
             let volume = if self.bypass {
@@ -764,9 +789,9 @@ mod tests {
     }
 
     /// A loud stream alone: the bus input gets its Layer A cut back exactly (what was sent);
-    /// a pause holds it; while a second stream plays it is held; alone again, it follows
-    /// again (a larger cut caught up with at 10 dB/s); bypass and Layer A off end it at once,
-    /// the stream leaving the bus once nothing plays.
+    /// a pause holds it; while a second stream plays it is held, also through a pause of
+    /// that one; alone again, it follows again (a larger cut caught up with at 10 dB/s);
+    /// bypass and Layer A off end it at once, the stream leaving the bus once nothing plays.
     #[test]
     fn the_cut_of_a_stream_playing_alone_is_taken_off_at_the_bus_input() {
         let (mut c, taps, loud) = loud_alone();
@@ -835,6 +860,13 @@ mod tests {
             together > cut + 3.0,
             "cut further beside the other: {together}"
         );
+        // A pause of the other (1.5 s) is no time alone: held.
+        other.publish(-90.0, -90.0);
+        run(&mut c, (&taps, &loud), &mut sent, -4.0, 15);
+        assert_eq!(c.bus_compensation_db(), cut);
+        other.publish(-30.0, -30.0);
+        run(&mut c, (&taps, &loud), &mut sent, -4.0, 5);
+        assert_eq!(c.bus_compensation_db(), cut);
         // The other gone: alone again, the larger cut caught up with at 10 dB/s, then
         // followed exactly as Layer A lets it go.
         c.on_event(&PwEvent::NodeRemoved { id: 51 }, None);
@@ -851,6 +883,24 @@ mod tests {
             enabled: false,
             ..LayerAParams::default()
         });
+        assert_eq!(c.bus_compensation_db(), 0.0);
+
+        // A quiet stream alone, then a loud one joins while the quiet one pauses: no time
+        // alone for the loud one, nothing taken off.
+        let (mut c, taps, quiet) = loud_alone();
+        quiet.publish(-30.0, -30.0);
+        for _ in 0..30 {
+            c.tick(&taps, 0.1);
+        }
+        assert_eq!(c.bus_compensation_db(), 0.0);
+        quiet.publish(-90.0, -90.0);
+        c.on_event(&added(51, "loud"), None);
+        let loud = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
+        taps.insert_for_tests(51, loud.clone());
+        loud.publish(-2.0, -2.0);
+        for _ in 0..15 {
+            c.tick(&taps, 0.1);
+        }
         assert_eq!(c.bus_compensation_db(), 0.0);
 
         // Its stream leaves the bus while another plays: held; once nothing plays, none.
