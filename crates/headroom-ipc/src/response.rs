@@ -175,7 +175,7 @@ pub fn sanitize_gain(v: f32) -> f32 {
 ///
 /// "Input" is the chain's input: what the apps routed through it play, after Layer A's
 /// volumes — except that the cut of an app playing alone is taken off again there (so it
-/// reads that app's own loudness).
+/// reads that app's own loudness), a gain kept while others play beside it.
 ///
 /// Loudness (LUFS) and true-peak (dBTP) fields at or below [`LUFS_FLOOR`] mean
 /// "no measurement yet"; they are serialised clamped to the floor (and non-finite gain values
