@@ -134,7 +134,7 @@ impl RoutingController {
         };
         let owner = self.bus_comp_of;
         match playing {
-            // Its stream follows alone: exactly its cut, both ways (they cancel) — but back
+            // Its stream plays alone: exactly its cut, both ways (they cancel) — but back
             // from a time the compensation was held, a larger cut is caught up with at
             // `COMP_CATCH_UP_DB_PER_S` (the bus gets louder; no jump to brace for).
             Playing::Alone(id) if owner == Some(id) => {
@@ -444,21 +444,18 @@ impl RoutingController {
         // Streams playing now (a reading above the gate), and the level they aim at
         // together when there are two or more.
         let playing = |r: &TapReading| r.momentary_lufs.is_finite() && r.momentary_lufs > GATE_LUFS;
-        let raw: Vec<f64> = self
+        let now: Vec<(u32, &LayerA)> = self
             .levels
             .iter()
             .filter(|(id, _)| taps.get(**id).is_some_and(|r| playing(&r)))
-            .filter_map(|(_, la)| la.raw_lufs())
+            .map(|(id, la)| (*id, la))
             .collect();
+        let raw: Vec<f64> = now.iter().filter_map(|(_, la)| la.raw_lufs()).collect();
         let common = common_level(&raw, self.bus_target_lufs, &self.layer_a);
-        let mut ids = self
-            .levels
-            .keys()
-            .filter(|id| taps.get(**id).is_some_and(|r| playing(&r)));
-        self.playing = match (ids.next(), ids.next()) {
-            (None, _) => Playing::Nothing,
-            (Some(id), None) => Playing::Alone(*id),
-            (Some(_), Some(_)) => Playing::Several,
+        self.playing = match now[..] {
+            [] => Playing::Nothing,
+            [(id, _)] => Playing::Alone(id),
+            _ => Playing::Several,
         };
         // A stream tapped beside others counts as playing with them from its start.
         let joined = self.levels.len() > 1 && self.levels.len() > self.tapped_before;
