@@ -32,14 +32,8 @@ pub(super) fn load_profile(
 ) -> Result<(Profile, ProfileSource), StoreError> {
     if is_path(name) {
         let path = resolve_path(paths, name);
-        let text = match crate::files::read_regular_to_string(&path) {
+        let text = match read_profile_text(&path) {
             Ok(t) => t,
-            Err(e) if broken_link(&path).is_some() => {
-                return Err(StoreError::Unreadable {
-                    source: io::Error::new(e.kind(), broken_link(&path).unwrap_or_default()),
-                    path,
-                });
-            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(StoreError::NoFile {
                     path,
@@ -57,7 +51,7 @@ pub(super) fn load_profile(
     }
     let user = paths.profiles_dir.join(format!("{name}.toml"));
     let shipped = shipped_profiles().iter().find(|(n, _)| *n == name);
-    match crate::files::read_regular_to_string(&user) {
+    match read_profile_text(&user) {
         // A file without settings is no profile (a file being written looks like that): it
         // does not replace the shipped profile of its name with the defaults, and another
         // one is an error (the last good version stays in force).
@@ -83,12 +77,6 @@ pub(super) fn load_profile(
                 },
             ))
         }
-        // A symlink whose target is missing or that loops is the user's profile, broken: it
-        // says so (not "no profile named"), and does not fall back to a shipped profile.
-        Err(e) if broken_link(&user).is_some() => Err(StoreError::Unreadable {
-            source: io::Error::new(e.kind(), broken_link(&user).unwrap_or_default()),
-            path: user,
-        }),
         // No such file — also when the profiles folder is a file (a `profile show >` that
         // went to the folder's name): the shipped profiles stay usable.
         Err(e)
@@ -115,9 +103,20 @@ pub(super) fn load_profile(
     }
 }
 
+/// Reads a profile file ([`crate::files::read_regular_to_string`]). A symlink whose target
+/// is missing or that loops is the user's profile, broken: its error
+/// (`ErrorKind::InvalidInput`) says where it points, so that it is reported as that file,
+/// not as "no profile named" (nor replaced by a shipped profile of its name).
+fn read_profile_text(p: &Path) -> io::Result<String> {
+    crate::files::read_regular_to_string(p).map_err(|e| match broken_link(p) {
+        Some(why) => io::Error::new(io::ErrorKind::InvalidInput, why),
+        None => e,
+    })
+}
+
 /// For a symlink that leads nowhere, why: its target is missing, or the links loop. `None`
 /// for anything else (a file, a link that resolves, no entry at all).
-pub(super) fn broken_link(p: &Path) -> Option<String> {
+fn broken_link(p: &Path) -> Option<String> {
     let meta = fs::symlink_metadata(p).ok()?;
     if !meta.file_type().is_symlink() {
         return None;
