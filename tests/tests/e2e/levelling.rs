@@ -295,3 +295,101 @@ fn live_bus_levels_as_render_does_with_layer_a_cutting_a_lone_app() {
         true,
     );
 }
+
+/// Pink noise (white noise through Paul Kellet's economy filter), `secs` long; stereo
+/// 48 kHz: steady, broadband programme.
+fn pink(secs: f64) -> Wav {
+    let (mut b0, mut b1, mut b2) = (0.0f64, 0.0f64, 0.0f64);
+    let samples = white_noise((secs * 48_000.0) as usize, 11)
+        .map(|w| {
+            b0 = 0.99765 * b0 + w * 0.099_046_0;
+            b1 = 0.963 * b1 + w * 0.296_516_4;
+            b2 = 0.57 * b2 + w * 1.052_691_3;
+            (0.1 * (b0 + b1 + b2 + w * 0.1848)) as f32
+        })
+        .flat_map(|v| [v, v])
+        .collect();
+    Wav {
+        rate: 48_000,
+        channels: 2,
+        samples,
+    }
+}
+
+/// `w` scaled to the integrated loudness `lufs` (clipped at full scale).
+fn at_lufs(mut w: Wav, lufs: f64) -> Wav {
+    let g = 10f64.powf((lufs - loudness(&w).0) / 20.0);
+    for v in &mut w.samples {
+        *v = (f64::from(*v) * g).clamp(-1.0, 1.0) as f32;
+    }
+    w
+}
+
+/// Layer A on (`default`): a loud app plays alone, then a quiet voice starts beside it.
+/// Layer A turns the loud app further down and lifts the voice, in front of the chain; what
+/// that does to the two together is taken off at the bus input, so the chain meets the mix
+/// at its own level and what comes out stays where it was — no fall for the AGC to chase
+/// (held, the loud app's further cut came out as a dip of 5–8 LU for 2–3 s).
+#[test]
+fn a_quiet_app_joining_a_loud_one_does_not_dip_the_output() {
+    use std::time::{Duration, Instant};
+    let sb = Sandbox::start().expect("sandbox");
+    // Pink noise at −8.5 LUFS and a quiet voice at −40: Layer A takes the noise down from
+    // 2.5 dB (alone: 6 LU over the target) to ≈ 10 dB and lifts the voice ≈ 19 dB.
+    let loud = write_wav(&sb, "loud.wav", &at_lufs(pink(24.0), -8.5)).expect("loud");
+    let quiet = write_wav(&sb, "voice.wav", &at_lufs(voice(9.0, 21), -40.0)).expect("voice");
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
+    let mut c = client(&sb);
+    c.profile_use("default").expect("profile.use");
+    c.setting_set("layer_a.enabled", SettingValue::Bool(true))
+        .expect("layer_a on");
+    let target = c
+        .setting_get("agc.target_lufs")
+        .expect("setting.get")
+        .value
+        .as_f64()
+        .expect("a number");
+    let rec = sb
+        .record(DEFAULT_SINK, &sb.path("live.wav"))
+        .expect("recorder");
+    let mut pl = sb
+        .play_cmd(&loud, BUS_SINK, &["application.name=loud-app"])
+        .spawn()
+        .expect("pw-play");
+    let t0 = Instant::now();
+    // The scenario's own timeline: 15 s of the loud app alone (Layer A's estimate and cut
+    // settle within 3 s, the AGC's within 10 s), then the voice.
+    std::thread::sleep(Duration::from_secs(15));
+    let join = t0.elapsed().as_secs_f64();
+    let st = sb
+        .play_cmd(&quiet, BUS_SINK, &["application.name=quiet-app"])
+        .status()
+        .expect("pw-play");
+    assert!(st.success(), "the voice's pw-play: {st}");
+    let _ = pl.wait();
+    let live = rec.stop().expect("recording");
+    let log = d.terminate().expect("headroomd stops");
+
+    let (a, _) = live
+        .active_range(1e-4)
+        .unwrap_or_else(|| panic!("nothing reached {DEFAULT_SINK}\n{log}"));
+    let s = headroom_tests::short_term_series(&live).expect("short-term series");
+    // Entry i: the 3 s window ending at (i + 1) × 100 ms of the recording.
+    let at = |secs: f64| ((a as f64 / 48_000.0 + secs) * 10.0).round() as usize;
+    let before = s[at(join) - 1];
+    let after = &s[at(join)..at(join + 6.0).min(s.len())];
+    let lowest = after.iter().copied().fold(f64::INFINITY, f64::min);
+    let highest = after.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    eprintln!(
+        "short-term before the voice {before:.2} LUFS (target {target}); over the 6 s after \
+         it {lowest:.2} … {highest:.2}"
+    );
+    assert!(
+        (before - target).abs() < 2.0,
+        "the loud app alone at {before:.2} LUFS, target {target}\n{log}"
+    );
+    assert!(
+        lowest > before - 2.0 && highest < before + 2.0,
+        "the voice's start moved the output {lowest:.2} … {highest:.2} LUFS from {before:.2}\n{log}"
+    );
+}

@@ -35,12 +35,20 @@ use crate::pw::{Graph, PwCommand, PwEvent};
 /// loud track after quiet music dipped up to 12 LU for seconds while the cut came in. So the
 /// bus input is raised by that cut again (the chain sees the app as `render` does); the
 /// stream's volume still carries it, ready for when another app plays. While two or more
-/// streams play it is held as it is (a constant gain in front of the chain, which levels
-/// the mix with it; let go at the release rate it was a falling level the AGC trailed, 2–3
-/// LU under the target for seconds), as in a pause; when its stream plays alone again — the
-/// only tapped stream, or the others silent for 2 s (not a pause of another voice) — it
-/// follows it again (a larger cut caught up with at 10 dB/s); it ends once its stream has
-/// left the bus and nothing plays, at once under bypass and with Layer A off.
+/// streams play, Layer A moves them apart (the loud one further down, a quiet one up), and
+/// what its volume changes do to their level together — each stream's loudness before
+/// Layer A weighted by the gains sent before and after a tick — is taken off at the bus
+/// input as well: the chain hears the mix at the level it has without Layer A, balanced
+/// anew (held, the loud app's further cut when a quiet one started was a falling level the
+/// AGC trailed, 5–8 LU under the target for 2–3 s); it never goes above the largest cut of a
+/// tapped stream nor under 0 (a lift of every stream is the AGC's to meet). In a pause, and
+/// when a stream other than its own plays alone, it is held (a constant gain in front of
+/// the chain, which levels the mix with it; let go at the release rate it was a falling
+/// level the AGC trailed, 2–3 LU under the target for seconds); when its stream — the one
+/// with the largest cut — plays alone again (the only tapped stream, or the others silent
+/// for 2 s: not a pause of another voice) it follows it again (a larger cut caught up with
+/// at 10 dB/s); it ends once its stream has left the bus and nothing plays, at once under
+/// bypass and with Layer A off.
 #[derive(Debug, Clone)]
 pub struct RoutingController {
     router: Router,
@@ -61,6 +69,9 @@ pub struct RoutingController {
     since_several_s: f32,
     /// Tapped streams at the last tick.
     tapped_before: usize,
+    /// How long each tapped stream has been silent, s (0 while it plays; absent before it
+    /// first played).
+    silent_s: BTreeMap<u32, f32>,
     /// Which tapped streams played at the last tick.
     playing: Playing,
 }
@@ -98,6 +109,7 @@ impl RoutingController {
             comp_following: false,
             since_several_s: f32::INFINITY,
             tapped_before: 0,
+            silent_s: BTreeMap::new(),
             playing: Playing::Nothing,
         }
     }
@@ -108,9 +120,11 @@ impl RoutingController {
         self.bus_comp_db
     }
 
-    /// Follows the stream that plays alone with the bus compensation; `dt_s` since the last
-    /// call (0: an event between ticks, nothing is let go). See the type's docs.
-    fn update_compensation(&mut self, dt_s: f32) {
+    /// Follows the stream that plays alone with the bus compensation, and takes off what
+    /// Layer A's volume changes did to the level of several playing together,
+    /// `mix_change_db` (0 for an event between ticks); `dt_s` since the last call (0: an
+    /// event between ticks, nothing is let go). See the type's docs.
+    fn update_compensation(&mut self, dt_s: f32, mix_change_db: f32) {
         if self.bypass || !self.layer_a.enabled {
             self.bus_comp_db = 0.0;
             self.bus_comp_of = None;
@@ -168,10 +182,40 @@ impl RoutingController {
                 self.bus_comp_of = Some(id);
                 self.comp_following = false;
             }
-            // Several play, another stream alone, or a pause: held. A constant gain in front
-            // of the chain is levelled with the rest; letting it go while sound plays would
-            // be a falling level the AGC trails (2–3 LU under the target for seconds, a
-            // slow release measured that way).
+            // Several play: Layer A moves them apart (the loud one down, a quiet one up),
+            // and what that does to their level together is taken off, so the chain hears
+            // the mix at the level it has without Layer A, only balanced anew. Held, the
+            // loud app's further cut at a quiet one's start was a falling level in front of
+            // the AGC (5–8 LU under the target for 2–3 s). It rises no higher than the
+            // largest cut of a tapped stream and falls no lower than 0 (a lift of them all
+            // is left to the AGC); its stream is the one with that cut.
+            Playing::Several => {
+                let owner_cut = owner
+                    .and_then(|id| self.levels.get(&id))
+                    .map_or(0.0, cut_of);
+                let (top, top_cut) = self.levels.iter().map(|(id, la)| (*id, cut_of(la))).fold(
+                    (owner, owner_cut),
+                    |best, (id, cut)| {
+                        if cut > best.1 {
+                            (Some(id), cut)
+                        } else {
+                            best
+                        }
+                    },
+                );
+                let wanted = self.bus_comp_db - mix_change_db;
+                self.bus_comp_db = if wanted > self.bus_comp_db {
+                    wanted.min(top_cut.max(self.bus_comp_db))
+                } else {
+                    wanted.max(0.0)
+                };
+                self.bus_comp_of = top;
+                self.comp_following = false;
+            }
+            // Another stream alone, or a pause: held. A constant gain in front of the chain
+            // is levelled with the rest; letting it go while sound plays would be a falling
+            // level the AGC trails (2–3 LU under the target for seconds, a slow release
+            // measured that way).
             _ => self.comp_following = false,
         }
         if self.bus_comp_db == 0.0 {
@@ -325,7 +369,7 @@ impl RoutingController {
             self.update_links(g);
         }
         // A stream that left the bus takes its compensation with it.
-        self.update_compensation(0.0);
+        self.update_compensation(0.0, 0.0);
         out
     }
 
@@ -396,7 +440,7 @@ impl RoutingController {
             }
         }
         out.extend(self.sync_taps());
-        self.update_compensation(0.0);
+        self.update_compensation(0.0, 0.0);
         out
     }
 
@@ -423,7 +467,7 @@ impl RoutingController {
                 });
             }
         }
-        self.update_compensation(0.0);
+        self.update_compensation(0.0, 0.0);
         out
     }
 
@@ -465,6 +509,8 @@ impl RoutingController {
         } else {
             self.since_several_s + dt_s
         };
+        // The gain sent to each stream so far.
+        let sent_before: Vec<f32> = self.levels.values().map(LayerA::sent_gain_db).collect();
         for (id, la) in &mut self.levels {
             let reading = taps.get(*id).unwrap_or(TapReading::SILENT);
             let volume = if self.bypass {
@@ -482,7 +528,44 @@ impl RoutingController {
                 });
             }
         }
-        self.update_compensation(dt_s);
+        // What the volumes just sent do to the level of the mix: the streams playing now or
+        // within `COMP_ALONE_AFTER_S` (a pause of one voice leaves it in the mix, so what
+        // Layer A does to the others meanwhile weighs as it will when the voice is back),
+        // each with its loudness before Layer A (and with the user's volume, as the bus
+        // hears it), as power, through the gain sent before and after.
+        for id in self.levels.keys() {
+            let heard = taps.get(*id).is_some_and(|r| playing(&r));
+            match self.silent_s.get_mut(id) {
+                Some(s) if !heard => *s += dt_s,
+                Some(s) => *s = 0.0,
+                None if heard => {
+                    self.silent_s.insert(*id, 0.0);
+                }
+                None => {}
+            }
+        }
+        let levels = &self.levels;
+        self.silent_s.retain(|id, _| levels.contains_key(id));
+        let pow = |db: f64| 10f64.powf(db / 10.0);
+        let (mut before, mut after) = (0.0f64, 0.0f64);
+        for ((id, la), sent) in self.levels.iter().zip(sent_before) {
+            let in_mix = self
+                .silent_s
+                .get(id)
+                .is_some_and(|s| *s < COMP_ALONE_AFTER_S);
+            let Some(raw) = la.raw_lufs().filter(|_| in_mix) else {
+                continue;
+            };
+            let p = pow(raw) * f64::from(la.user_volume()).powi(2);
+            before += p * pow(f64::from(sent));
+            after += p * pow(f64::from(la.sent_gain_db()));
+        }
+        let mix_change_db = if before > 0.0 && after > 0.0 && (after / before).is_finite() {
+            (10.0 * (after / before).log10()) as f32
+        } else {
+            0.0
+        };
+        self.update_compensation(dt_s, mix_change_db);
         out
     }
 
@@ -845,31 +928,108 @@ mod tests {
             "{cut} {volume}"
         );
         sent = *volume;
-        // A quiet stream joins: held while both play, whatever Layer A does to them.
+        // A quiet stream joins (−30 LUFS): Layer A cuts the loud one further and lifts the
+        // quiet one, and what that does to the two together is taken off at the bus input
+        // tick by tick: the mix reaches the chain at its level without Layer A.
         c.on_event(&added(51, "other"), None);
         let other = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
         taps.insert_for_tests(51, other.clone());
-        other.publish(-30.0, -30.0);
-        run(&mut c, (&taps, &loud), &mut sent, -4.0, 50);
-        assert_eq!(c.bus_compensation_db(), cut);
+        let mut sent_other = 1.0f32;
+        let pow = |db: f64| 10f64.powf(db / 10.0);
+        // Ticks with both streams at their own levels, heard through the volumes last sent
+        // (the other one silent but for `other_plays`); the largest distance of the mix's
+        // level at the bus input — both streams, each through its volume — from `want`, dB.
+        let both = |c: &mut RoutingController,
+                    sent: &mut f32,
+                    sent_other: &mut f32,
+                    levels: (f64, f64),
+                    other_plays: bool,
+                    ticks: usize,
+                    want: f64| {
+            let mut worst = 0.0f64;
+            for _ in 0..ticks {
+                let heard = levels.0 + sent_db(*sent);
+                loud.publish(heard, heard);
+                let heard_other = if other_plays {
+                    levels.1 + sent_db(*sent_other)
+                } else {
+                    -90.0
+                };
+                other.publish(heard_other, heard_other);
+                for cmd in c.tick(&taps, 0.1) {
+                    if let PwCommand::SetStreamVolume { node_id, volume } = cmd {
+                        *(if node_id == 50 {
+                            &mut *sent
+                        } else {
+                            &mut *sent_other
+                        }) = volume;
+                    }
+                }
+                let mix = pow(levels.0 + sent_db(*sent)) + pow(levels.1 + sent_db(*sent_other));
+                let bus = 10.0 * mix.log10() + f64::from(c.bus_compensation_db());
+                worst = worst.max((bus - want).abs());
+            }
+            worst
+        };
+        let raw_mix = 10.0 * (pow(-4.0) + pow(-30.0)).log10();
+        let worst = both(
+            &mut c,
+            &mut sent,
+            &mut sent_other,
+            (-4.0, -30.0),
+            true,
+            60,
+            raw_mix,
+        );
         let together = -sent_db(sent) as f32;
         assert!(
-            together > cut + 3.0,
-            "cut further beside the other: {together}"
+            together > cut + 3.0 && sent_db(sent_other) > 10.0,
+            "moved apart beside the other: {together} dB cut, {} dB lift",
+            sent_db(sent_other)
         );
-        // A pause of the other (1.5 s) is no time alone: held.
-        other.publish(-90.0, -90.0);
-        run(&mut c, (&taps, &loud), &mut sent, -4.0, 15);
-        assert_eq!(c.bus_compensation_db(), cut);
-        other.publish(-30.0, -30.0);
-        run(&mut c, (&taps, &loud), &mut sent, -4.0, 5);
-        assert_eq!(c.bus_compensation_db(), cut);
-        // The other gone: alone again, the larger cut caught up with at 10 dB/s, then
+        assert!(
+            worst < 0.5,
+            "the mix at the bus input {worst:.2} dB from its level without Layer A"
+        );
+        // A pause of the other (1.5 s) is no time alone: the other stays in the mix, and
+        // what Layer A does to the loud one meanwhile (it lets the further cut go) is weighed
+        // as in the mix — undone when the other is back, so nothing drifts.
+        let release = sent_db(sent);
+        let worst = both(
+            &mut c,
+            &mut sent,
+            &mut sent_other,
+            (-4.0, -30.0),
+            false,
+            15,
+            raw_mix,
+        );
+        assert!(
+            sent_db(sent) - release > 1.5 && worst < 0.3,
+            "released {:.2} dB in the pause; the mix {worst:.2} dB off",
+            sent_db(sent) - release
+        );
+        let worst = both(
+            &mut c,
+            &mut sent,
+            &mut sent_other,
+            (-4.0, -30.0),
+            true,
+            20,
+            raw_mix,
+        );
+        assert!(worst < 0.3, "{worst:.2} dB off when the other is back");
+        // The other gone: alone again, its larger cut caught up with at 10 dB/s, then
         // followed exactly as Layer A lets it go.
+        let held = c.bus_compensation_db();
         c.on_event(&PwEvent::NodeRemoved { id: 51 }, None);
         run(&mut c, (&taps, &loud), &mut sent, -4.0, 1);
         let first = c.bus_compensation_db();
-        assert!((first - (cut + 1.0)).abs() < 1e-3, "{cut} → {first}");
+        assert!(
+            held < -sent_db(sent) as f32 - 1.0 && (first - (held + 1.0)).abs() < 1e-3,
+            "{held} → {first}, cut {}",
+            -sent_db(sent)
+        );
         run(&mut c, (&taps, &loud), &mut sent, -4.0, 200);
         assert!(
             run(&mut c, (&taps, &loud), &mut sent, -4.0, 10),
@@ -882,8 +1042,9 @@ mod tests {
         });
         assert_eq!(c.bus_compensation_db(), 0.0);
 
-        // A quiet stream alone, then a loud one joins while the quiet one pauses: no time
-        // alone for the loud one, nothing taken off.
+        // A quiet stream alone, then a loud one joins while the quiet one pauses: the loud
+        // one's cut is taken off as it comes (it is nearly all of the mix's level), so the
+        // chain meets its start as it would without Layer A, not a start and then a fall.
         let (mut c, taps, quiet) = loud_alone();
         quiet.publish(-30.0, -30.0);
         for _ in 0..30 {
@@ -894,11 +1055,26 @@ mod tests {
         c.on_event(&added(51, "loud"), None);
         let loud = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
         taps.insert_for_tests(51, loud.clone());
-        loud.publish(-2.0, -2.0);
+        let mut sent = 1.0f32;
         for _ in 0..15 {
-            c.tick(&taps, 0.1);
+            let heard = -2.0 + sent_db(sent);
+            loud.publish(heard, heard);
+            for cmd in c.tick(&taps, 0.1) {
+                if let PwCommand::SetStreamVolume {
+                    node_id: 51,
+                    volume,
+                } = cmd
+                {
+                    sent = volume;
+                }
+            }
         }
-        assert_eq!(c.bus_compensation_db(), 0.0);
+        let comp = f64::from(c.bus_compensation_db());
+        assert!(
+            sent_db(sent) < -3.0 && (comp + sent_db(sent)).abs() < 0.05,
+            "cut {:.2} dB, taken off {comp:.2} dB",
+            -sent_db(sent)
+        );
 
         // Its stream leaves the bus while another plays: held; once nothing plays, none.
         let (mut c, taps, loud) = loud_alone();
