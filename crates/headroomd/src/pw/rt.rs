@@ -15,7 +15,7 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use headroom_core::{AtomicMeters, Chain, ChainParams, PlaybackTiming};
+use headroom_core::{AtomicMeters, Chain, ChainParams, MeterSnapshot, PlaybackTiming};
 use parking_lot::Mutex;
 use pipewire::spa::sys as spa_sys;
 use pipewire::sys as pw_sys;
@@ -242,9 +242,38 @@ pub unsafe fn process_inner(capture: *mut pw_sys::pw_stream, st: &mut RtCapture)
         }
         pw_sys::pw_stream_trigger_process(st.playback);
     }
-    st.shared.meters.store(&st.chain.meters());
+    st.shared
+        .meters
+        .store(&as_delivered(st.chain.meters(), st.input_gain));
     st.shared.processed_blocks.fetch_add(1, Ordering::Relaxed);
     st.shared.timing.record(monotonic_us().saturating_sub(t0));
+}
+
+/// The chain's meters with the input readings as the bus receives them, before the input
+/// gain `gain` (linear; [`RtShared::input_gain`]) the chain's input got: the `in` loudness
+/// and true peak are what the apps deliver (through their volumes), not Layer A's cut taken
+/// off again — a compensation of 10 dB read a loud app's peaks at +10 dBTP and raised
+/// `input_clipping` for an app that clipped nothing. The loudness windows (and the
+/// integrated loudness) are shifted by the gain in force now, exact while it holds.
+/// Readings at or under the meters' floor ([`headroom_core::LUFS_FLOOR`]) stay as they are.
+/// Real-time safe (no `log10` while the gain is 1).
+fn as_delivered(mut m: MeterSnapshot, gain: f32) -> MeterSnapshot {
+    if gain == 1.0 || !gain.is_finite() || gain <= 0.0 {
+        return m;
+    }
+    let db = 20.0 * gain.log10();
+    let floor = headroom_core::LUFS_FLOOR as f32;
+    for v in [
+        &mut m.in_momentary_lufs,
+        &mut m.in_short_term_lufs,
+        &mut m.in_integrated_lufs,
+        &mut m.in_true_peak_dbtp,
+    ] {
+        if *v > floor {
+            *v = (*v - db).max(floor);
+        }
+    }
+    m
 }
 
 /// Counts cycles the graph ran without us: each callback expects the graph position to have
@@ -499,6 +528,45 @@ mod tests {
         let mut empty: Vec<f32> = Vec::new();
         let mut ie = FakeBuf::new(&mut empty, 0, 0);
         assert_eq!(run_with_gain(&mut ie, &mut ob, &mut a, (2.0, 3.0)), 2.0);
+    }
+
+    /// The `in` readings published are the input as it arrived, before the input gain: a
+    /// chain fed the input 12 dB up reads it 12 dB higher, published back where it was; the
+    /// output's readings and the meters' floor are left alone.
+    #[test]
+    fn the_input_meters_read_the_input_before_the_input_gain() {
+        let (mut plain, mut raised) = (chain(), chain());
+        let g = 10f32.powf(12.0 / 20.0);
+        for block in 0..100usize {
+            let mut x: Vec<f32> = (0..2 * 256)
+                .map(|k| ((block * 512 + k) as f32 * 0.043).sin() * 0.05)
+                .collect();
+            plain.process(&mut x.clone());
+            x.iter_mut().for_each(|v| *v *= g);
+            raised.process(&mut x);
+        }
+        let (p, r) = (plain.meters(), raised.meters());
+        assert!((r.in_short_term_lufs - p.in_short_term_lufs - 12.0).abs() < 0.01);
+        let d = as_delivered(r, g);
+        for (got, want) in [
+            (d.in_momentary_lufs, p.in_momentary_lufs),
+            (d.in_short_term_lufs, p.in_short_term_lufs),
+            (d.in_integrated_lufs, p.in_integrated_lufs),
+            (d.in_true_peak_dbtp, p.in_true_peak_dbtp),
+        ] {
+            assert!((got - want).abs() < 0.01, "{got} against {want}");
+        }
+        assert_eq!(d.out_short_term_lufs, r.out_short_term_lufs);
+        assert_eq!(d.out_true_peak_dbtp, r.out_true_peak_dbtp);
+        assert_eq!(as_delivered(r, 1.0), r);
+        let quiet = MeterSnapshot {
+            in_short_term_lufs: headroom_core::LUFS_FLOOR as f32,
+            in_momentary_lufs: -65.0,
+            ..r
+        };
+        let d = as_delivered(quiet, g);
+        assert_eq!(d.in_short_term_lufs, headroom_core::LUFS_FLOOR as f32);
+        assert_eq!(d.in_momentary_lufs, headroom_core::LUFS_FLOOR as f32);
     }
 
     #[test]
