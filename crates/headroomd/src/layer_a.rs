@@ -49,7 +49,10 @@
 //!   +max_boost_db]`: apps within the limits end up within `2 × DEADBAND_LU` (3 LU) of each
 //!   other, and the bus AGC then levels the mix.
 //! * The applied gain moves toward the wanted one by at most `attack_db_per_s` when moving
-//!   away from 0 dB (more cut or more boost) and `release_db_per_s` when moving back.
+//!   away from 0 dB (more cut or more boost), `release_db_per_s` when a cut is let go, and
+//!   the faster of the two when a boost is taken back (down is the safe way: a quiet voice
+//!   lifted 20 dB that turned 15 dB louder stood ≈ 10 dB over the music beside it for 6 s
+//!   at the release rate).
 //! * **Disabled:** the gain is 0 and the volume 1 at once (turning Layer A off restores
 //!   every stream's volume immediately).
 //!
@@ -398,8 +401,11 @@ impl LayerA {
                 (g - attack).max(wanted)
             }
         } else if g > 0.0 {
-            // Back toward 0 dB (and through it at the release rate): release.
-            (g - release).max(wanted)
+            // A lift taken back (the stream got louder beside the others, or they got
+            // quieter): at the attack rate, or the release rate if faster — down is the safe
+            // way, as a cut's attack is. At the release rate, a quiet voice lifted 20 dB
+            // that turned 15 dB louder stood ≈ 10 dB over the music beside it for 6 s.
+            (g - attack.max(release)).max(wanted)
         } else {
             (g + release).min(wanted)
         };

@@ -332,6 +332,40 @@ fn two_apps_playing_together_meet_within_3_lu() {
     assert!((a.la.gain_db() + 4.0).abs() < 0.05, "{}", a.la.gain_db());
 }
 
+/// A quiet call lifted beside music turns 15 dB louder (the other speaker, or the call's own
+/// loud part): its lift comes down at the attack rate, as a cut goes in — at the release
+/// rate it stood ≈ 10 dB over the music for 6 s — and the two meet again.
+#[test]
+fn a_lifted_app_that_turns_loud_has_its_lift_taken_back_at_the_attack_rate() {
+    let (mut a, mut b) = (Sim::new(params()), Sim::new(params()));
+    for _ in 0..200 {
+        step_two(&mut a, &mut b, Some(-8.0), Some(-43.0));
+    }
+    let lift = b.la.gain_db();
+    assert!(lift > 19.0, "lifted {lift}");
+    let mut steps = 0;
+    let mut fastest = 0.0f32;
+    while steps < 100 {
+        let before = b.la.gain_db();
+        step_two(&mut a, &mut b, Some(-8.0), Some(-28.0));
+        fastest = fastest.max(before - b.la.gain_db());
+        steps += 1;
+        let (ha, hb) = (a.reading().short_term_lufs, b.reading().short_term_lufs);
+        if (ha - hb).abs() <= 3.05 && steps > 30 {
+            break;
+        }
+    }
+    assert!(
+        fastest > 0.55 && fastest <= 6.0 * DT + 1e-4,
+        "lift taken back by {fastest} dB per step at most"
+    );
+    assert!(
+        steps <= 60,
+        "the two meet again after {steps} steps (lift {:.2} dB)",
+        b.la.gain_db()
+    );
+}
+
 /// The loud app stops and the quiet one plays on alone: the lift it was given is kept (the
 /// bus AGC levels it either way; let go at the release rate it was a slow fall the AGC could
 /// only chase). Grown loud alone, it is taken back to the alone rule at the attack rate.
