@@ -433,3 +433,58 @@ fn chain_levels_a_20_lu_swing() {
     );
     let _ = Duration::ZERO;
 }
+
+/// Bypass turned on and off while Layer A cuts a lone loud app (`night`: a tone at −6 dBFS
+/// peak, ≈ 9 dB over the threshold) at quantum 2048: the stream's volume goes back to 1 and
+/// the bus input's compensation of the cut goes with it, in the same cycle, so the output
+/// steps straight to the source and back — never over the source. (The compensation ramped
+/// across the whole block: 9 dB over the source for 45 ms when bypass came on.)
+#[test]
+fn bypass_with_layer_a_cutting_steps_straight_to_the_source() {
+    use headroom_ipc::BypassMode;
+    let sb = Sandbox::start().expect("sandbox");
+    force_quantum(&sb, 2048).expect("quantum");
+    let tone = sine(440.0, -6.0, 20.0);
+    let wav = write_wav(&sb, "tone.wav", &tone).expect("tone");
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
+    let mut c = crate::trust::client(&sb);
+    c.profile_use("night").expect("profile.use night");
+    let rec = sb
+        .record(DEFAULT_SINK, &sb.path("live.wav"))
+        .expect("recorder");
+    let mut p = sb
+        .play_cmd(&wav, BUS_SINK, &["application.name=tone"])
+        .spawn()
+        .expect("pw-play");
+    // Layer A has cut the tone (its attack takes ≈ 1.5 s) and the AGC has settled on it.
+    let cut = wait_for("Layer A's cut", Duration::from_secs(15), || {
+        let r = c.route_list()?;
+        Ok(r.streams
+            .iter()
+            .find_map(|s| s.layer_a_reduction_db)
+            .filter(|cut| *cut > 6.0))
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", d.log()));
+    std::thread::sleep(Duration::from_secs(2));
+    for on in [true, false, true, false] {
+        let mode = if on { BypassMode::On } else { BypassMode::Off };
+        c.bypass_set(mode).expect("bypass.set");
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let _ = p.kill();
+    let _ = p.wait();
+    let live = rec.stop().expect("recording");
+    let log = d.terminate().expect("headroomd stops");
+    // The loudest millisecond of the recording: the source's peak (−6 dBFS) at most.
+    let left = headroom_tests::daemon::left(&live);
+    let loudest = left
+        .chunks(48)
+        .map(|c| c.iter().fold(0.0f32, |m, v| m.max(v.abs())))
+        .fold(0.0f32, f32::max);
+    let loudest_db = 20.0 * f64::from(loudest).log10();
+    eprintln!("Layer A cut {cut:.1} dB; loudest millisecond {loudest_db:.2} dBFS");
+    assert!(
+        loudest_db < -6.0 + 0.5,
+        "bypass with Layer A cutting {cut:.1} dB: {loudest_db:.2} dBFS out of a −6 dBFS tone\n{log}"
+    );
+}
