@@ -1390,3 +1390,53 @@ fn a_crowd_under_a_commentator_is_not_lifted_in_the_pauses() {
         }
     }
 }
+
+#[test]
+fn a_loud_start_after_a_quiet_voice_leaves_no_hole_under_a_low_target() {
+    // A quiet voice (−42 LUFS), 100 ms of silence, then steady loud noise (−8.5), with
+    // targets a user sets for quiet listening. The noise's first step comes out at the
+    // voice's gain (the onset gain comes a step later) and stays in the loudness ceiling's
+    // momentary window: counted as over the low limit, it held the ceiling at its deepest
+    // cut until it left the window — the noise 22 dB under its own level for 0.3 s with a
+    // target of −28. Nothing is cut to pay for what already came out: from 30 ms after the
+    // start, no 10 ms of the noise comes out more than 6 dB under where it settles. The
+    // momentary loudness stays within 1.5 LU of the profile's limit (−32: 1.1 over in the
+    // first 0.4 s — the noise is counted at the voice's K-weighting until its first 100 ms
+    // close, PLAN.md Known gaps — where the deepest cut had held it under).
+    for target in [-16.0f32, -28.0, -32.0] {
+        let mut p = ChainParams::default();
+        p.agc.target_lufs = target;
+        let mut x = speech_at(15.0, 690, -42.0);
+        x.extend(silence(0.1));
+        let mut noise = pink_noise(5.0, 691);
+        normalise(&mut noise, -8.5);
+        x.extend(noise);
+        let out = run_aligned(&p, &x);
+        let start = 15.1;
+        let rms_db = |a: f64, b: f64| {
+            let at = |t: f64| (t * RATE as f64) as usize * CH;
+            let s = &out[at(a)..at(b)];
+            10.0 * (s.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / s.len() as f64)
+                .max(1e-30)
+                .log10()
+        };
+        let settled = rms_db(start + 2.0, start + 5.0);
+        let lowest = (3..100)
+            .map(|k| rms_db(start + k as f64 * 0.01, start + (k + 1) as f64 * 0.01))
+            .fold(f64::INFINITY, f64::min);
+        let max_m = max_momentary_between(&out, start + 0.4, start + 5.0);
+        eprintln!(
+            "target {target}: noise settles at {settled:.1} dBFS RMS, lowest 10 ms after \
+             its start {lowest:.1}; max momentary {max_m:.2} LUFS"
+        );
+        assert!(
+            lowest >= settled - 6.0,
+            "target {target}: a hole {:.1} dB under the settled level",
+            settled - lowest
+        );
+        assert!(
+            max_m <= f64::from(target) + f64::from(p.agc.max_momentary_lu) + 1.5,
+            "target {target}: momentary up to {max_m:.2} LUFS"
+        );
+    }
+}
