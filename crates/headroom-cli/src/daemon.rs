@@ -108,7 +108,7 @@ pub fn run(cmd: Command, socket: Option<PathBuf>, json: bool, out: &mut dyn Writ
         }
         Command::Set(a) => {
             let e = c
-                .setting_set(&a.key, SettingValue::parse_cli(&a.value))
+                .setting_set(&a.key, cli_value(&a.key, &a.value))
                 .map_err(err)?;
             warn_of(&c);
             emit(out, json, &e, || format::setting(&e))
@@ -280,5 +280,49 @@ mod tests {
                 "{rel} → {sent}"
             );
         }
+    }
+}
+
+/// The value `headroom set KEY VALUE` sends: a text setting (`description`,
+/// `preferred_real_sink`, a route) gets the text exactly as typed — read as a number, `007`
+/// became `7` and `1e3` `1000`, so a sink whose name looks like a number could not be named;
+/// any other key (and one this build does not know) is read as a boolean, a number or text
+/// ([`SettingValue::parse_cli`]).
+fn cli_value(key: &str, value: &str) -> SettingValue {
+    use headroom_profile::{Profile, SettingKind};
+    let text = Profile::keys()
+        .iter()
+        .find(|k| k.key == key)
+        .is_some_and(|k| matches!(k.kind, SettingKind::String | SettingKind::Route));
+    if text {
+        SettingValue::String(value.to_owned())
+    } else {
+        SettingValue::parse_cli(value)
+    }
+}
+
+#[cfg(test)]
+mod value_tests {
+    use super::*;
+
+    #[test]
+    fn text_settings_are_sent_as_typed_and_numbers_as_numbers() {
+        for v in ["007", "1e3", "99999999999999999999", "+5", "true", "-16.0"] {
+            assert_eq!(
+                cli_value("preferred_real_sink", v),
+                SettingValue::String(v.to_owned())
+            );
+            assert_eq!(
+                cli_value("description", v),
+                SettingValue::String(v.to_owned())
+            );
+        }
+        assert_eq!(cli_value("agc.target_lufs", "-20"), SettingValue::Int(-20));
+        assert_eq!(
+            cli_value("agc.target_lufs", "-20.5"),
+            SettingValue::Float(-20.5)
+        );
+        assert_eq!(cli_value("bypass", "true"), SettingValue::Bool(true));
+        assert_eq!(cli_value("no.such.key", "007"), SettingValue::Int(7));
     }
 }

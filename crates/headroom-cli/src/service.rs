@@ -12,19 +12,47 @@ pub const UNIT_TEMPLATE: &str = include_str!("../../../dist/headroomd.service");
 /// Name of the unit.
 pub const UNIT_NAME: &str = "headroomd.service";
 
-/// Returns the unit text with `ExecStart=` set to `exec` (other lines unchanged).
+/// Returns the unit text with `ExecStart=` set to `exec` (other lines unchanged), written
+/// as systemd reads a command line ([`exec_word`]).
 pub fn unit_with_exec(exec: &Path) -> String {
     let mut out = String::with_capacity(UNIT_TEMPLATE.len() + 64);
     for line in UNIT_TEMPLATE.lines() {
         if line.starts_with("ExecStart=") {
             out.push_str("ExecStart=");
-            out.push_str(&exec.display().to_string());
+            out.push_str(&exec_word(&exec.display().to_string()));
         } else {
             out.push_str(line);
         }
         out.push('\n');
     }
     out
+}
+
+/// `path` as one word of a systemd command line (`systemd.service(5)`, "Command lines"):
+/// `%` doubled (systemd expands `%` specifiers), and the word double-quoted, with `\` and
+/// `"` escaped, when it holds whitespace, quotes, a backslash or a semicolon (written bare,
+/// `/opt/my apps/headroomd` was the command `/opt/my` with an argument).
+pub fn exec_word(path: &str) -> String {
+    let p = path.replace('%', "%%");
+    if !p
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | ';'))
+    {
+        return p;
+    }
+    let mut q = String::with_capacity(p.len() + 2);
+    q.push('"');
+    for c in p.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            '\t' => q.push_str("\\t"),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
 }
 
 /// `~/.config/systemd/user` (honours `$XDG_CONFIG_HOME`).
@@ -137,6 +165,22 @@ mod tests {
         assert!(text.contains("\nExecStart=/opt/x/headroomd\n"), "{text}");
         assert_eq!(text.matches("ExecStart=").count(), 1);
         assert!(text.contains("WantedBy=default.target"));
+    }
+
+    #[test]
+    fn exec_start_is_one_word_for_systemd_whatever_the_path() {
+        assert_eq!(exec_word("/usr/bin/headroomd"), "/usr/bin/headroomd");
+        assert_eq!(
+            exec_word("/tmp/dir with space/headroomd"),
+            "\"/tmp/dir with space/headroomd\""
+        );
+        assert_eq!(exec_word("/opt/100%r/headroomd"), "/opt/100%%r/headroomd");
+        assert_eq!(exec_word("/a \"b\"/c\\d"), "\"/a \\\"b\\\"/c\\\\d\"");
+        let text = unit_with_exec(Path::new("/tmp/my apps/headroomd"));
+        assert!(
+            text.contains("\nExecStart=\"/tmp/my apps/headroomd\"\n"),
+            "{text}"
+        );
     }
 
     #[test]
