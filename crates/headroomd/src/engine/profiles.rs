@@ -166,6 +166,11 @@ impl Engine {
                     .profile_error_file
                     .as_deref()
                     .is_some_and(|f| self.profile_error.is_some() && self.concerns_selection(f));
+                // The alert in force speaks of another profile's file ("not the active
+                // profile: it is not affected"): the active one's error takes its place, the
+                // alert cleared and raised again with its message (it kept the other's).
+                let replaces_other =
+                    selected && self.profile_error.is_some() && !selection_in_error;
                 if selected || !selection_in_error {
                     // The error it replaces waits, if it is another profile's.
                     if let (Some(old), Some(file)) =
@@ -181,6 +186,9 @@ impl Engine {
                     self.profile_error_selected = selected;
                 } else {
                     self.wait_error(e.file.clone(), text);
+                }
+                if replaces_other {
+                    self.profile_verdict(None, out);
                 }
                 self.profile_verdict(Some(message), out);
                 out.push(Output::Publish(Event::ProfileError(file_error_to_wire(e))));

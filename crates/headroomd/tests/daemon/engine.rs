@@ -992,6 +992,31 @@ fn status_tells_an_inactive_profiles_error_from_the_active_ones() {
         s.profile_in_force,
         Some(headroom_ipc::ProfileInForce::LastGood)
     );
+    // The alert says so too (it spoke of the other file, "not affected", before).
+    let alert = profile_error_alert(&s);
+    assert!(
+        alert.message.contains("mine.toml:1:10")
+            && alert.message.ends_with("(keeping the last good profile)"),
+        "{}",
+        alert.message
+    );
+    // The same when the watcher reports it.
+    rig.on(Input::Profile(ProfileEvent::Fixed(mine.clone())));
+    other_error(&mut rig, 2);
+    rig.on(Input::Profile(ProfileEvent::Error(FileError {
+        file: mine.clone(),
+        line: 1,
+        column: 10,
+        message: "bypass = 1 is not a boolean".into(),
+    })));
+    let s = status(&mut rig);
+    let alert = profile_error_alert(&s);
+    assert!(
+        alert.message.contains("mine.toml:1:10")
+            && alert.message.ends_with("(keeping the last good profile)"),
+        "{}",
+        alert.message
+    );
     // Another file's later error does not hide it.
     other_error(&mut rig, 3);
     let s = status(&mut rig);
