@@ -78,12 +78,13 @@ pub(super) fn load_profile(
             ))
         }
         // No such file — also when the profiles folder is a file (a `profile show >` that
-        // went to the folder's name): the shipped profiles stay usable.
+        // went to the folder's name) or leads nowhere (a symlink to itself, its target
+        // gone): the shipped profiles stay usable.
         Err(e)
             if matches!(
                 e.kind(),
                 io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-            ) =>
+            ) || !folder_usable(&paths.profiles_dir) =>
         {
             match shipped {
                 Some((n, text)) => {
@@ -112,6 +113,13 @@ fn read_profile_text(p: &Path) -> io::Result<String> {
         Some(why) => io::Error::new(io::ErrorKind::InvalidInput, why),
         None => e,
     })
+}
+
+/// Whether `dir` leads to a folder (through any symlinks). A profiles folder that is a
+/// symlink loop made every shipped profile "user, invalid: too many levels of symbolic
+/// links" and `profile use night` fail.
+fn folder_usable(dir: &Path) -> bool {
+    fs::metadata(dir).is_ok_and(|m| m.is_dir())
 }
 
 /// For a symlink that leads nowhere, why: its target is missing, or the links loop. `None`

@@ -1105,6 +1105,32 @@ fn hot_reload_goes_on_when_the_profiles_folder_is_replaced() {
         .expect("an edit after the folder came back is picked up");
 }
 
+/// A profiles folder that leads nowhere — a symlink to itself, or to a folder that is gone —
+/// holds no user profiles: the shipped ones are listed as shipped and stay usable.
+#[test]
+fn a_profiles_folder_that_leads_nowhere_leaves_the_shipped_profiles_usable() {
+    use std::os::unix::fs::symlink;
+    let d = Dirs::new();
+    let dir = d.config.join("profiles");
+    for target in [dir.clone(), d._tmp.path().join("gone")] {
+        let _ = fs::remove_dir_all(&dir);
+        let _ = fs::remove_file(&dir);
+        symlink(&target, &dir).unwrap();
+        let s = d.store();
+        let list = s.list();
+        let night = list
+            .iter()
+            .find(|p| p.name == "night")
+            .expect("night listed");
+        assert!(
+            night.error.is_none() && matches!(night.source, ProfileSource::Shipped),
+            "{night:?}"
+        );
+        s.use_profile("night").expect("the shipped night");
+        assert_eq!(s.active_name(), "night");
+    }
+}
+
 /// A profile that is a symlink leading nowhere (its target deleted, or a loop) is reported as
 /// that file, broken, and the last good profile stays — not as "no profile named".
 #[test]
