@@ -319,7 +319,14 @@ impl Engine {
                     active: p.active,
                     source: source_to_wire(&p.source),
                     name: p.name,
-                    description: p.description,
+                    // Cut as names are on the wire: six profiles with descriptions of 900 kB
+                    // (a file may hold 1 MiB) made the answer too large to send, and a
+                    // `profile` subscriber got an error in place of its snapshot.
+                    description: headroom_ipc::truncate_name(
+                        &p.description,
+                        headroom_ipc::MAX_NAME_BYTES,
+                    )
+                    .to_owned(),
                     error: p.error,
                 })
                 .collect(),

@@ -255,3 +255,45 @@ fn rule_patterns_and_rule_count_are_capped() {
         MAX_USER_RULES
     );
 }
+
+/// Profiles whose descriptions are as long as a profile file allows: `profile.list` (and
+/// the `profile` snapshot, built from it) cuts each description to [`MAX_NAME_BYTES`] and
+/// stays under the frame limit; `profile.show` gives the whole of one.
+#[test]
+fn profile_list_cuts_long_descriptions_and_fits_a_frame() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let long = "d".repeat(900_000);
+    for i in 0..6 {
+        std::fs::write(
+            rig.config.join(format!("profiles/big{i}.toml")),
+            format!("description = \"{long}\"\n"),
+        )
+        .unwrap();
+    }
+    let (_, r) = rig.request(Request::ProfileList);
+    let Ok(Response::ProfileList(list)) = r else {
+        panic!("{r:?}")
+    };
+    let frame = serde_json::to_string(&Response::ProfileList(list.clone())).unwrap();
+    assert!(
+        frame.len() <= MAX_SERVER_FRAME_BYTES,
+        "{} bytes",
+        frame.len()
+    );
+    let bigs: Vec<_> = list
+        .profiles
+        .iter()
+        .filter(|p| p.name.starts_with("big"))
+        .collect();
+    assert_eq!(bigs.len(), 6);
+    assert!(bigs
+        .iter()
+        .all(|p| p.description.len() == MAX_NAME_BYTES && p.error.is_none()));
+    let (_, r) = rig.request(Request::ProfileShow {
+        name: Some("big0".into()),
+    });
+    let Ok(Response::ProfileShow(show)) = r else {
+        panic!("{r:?}")
+    };
+    assert!(show.toml.len() > 900_000 && show.error.is_none());
+}
