@@ -186,6 +186,14 @@ impl StreamRoute {
                     self.user_target.as_deref().unwrap_or("another output")
                 ))
             }
+            // Sent into the processed sink by the app itself, which a rule's `bypass` does
+            // not override (route list showed the rule and `processed`, with no word why).
+            StreamStatus::Routed if self.rule_route.is_some() && self.rule_route != self.route => {
+                return Some(format!(
+                    "the app chose its output ({})",
+                    self.app_target.as_deref().unwrap_or("its own target")
+                ))
+            }
             StreamStatus::Routed => {}
         }
         let want = self.target.as_deref()?;

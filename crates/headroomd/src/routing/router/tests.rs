@@ -392,6 +392,32 @@ fn a_stream_naming_its_own_target_is_left_there_unless_a_rule_says_processed() {
     assert_eq!(r.on_stream_added(none), Some(mv(9, Some(PROCESSED_SINK))));
 }
 
+/// An app that plays straight into the processed sink is processed whatever the rules say;
+/// a bypass rule for it is named with the reason it does not apply.
+#[test]
+fn a_bypass_rule_for_an_app_that_chose_the_processed_sink_says_why_it_does_not_apply() {
+    let mut r = router_with_real();
+    let play = stream(
+        60,
+        &[
+            ("application.name", "pw-play"),
+            ("target.object", PROCESSED_SINK),
+        ],
+    );
+    assert_eq!(r.on_stream_added(play), Some(mv(60, Some(PROCESSED_SINK))));
+    assert!(r.state()[0].note().is_none_or(|n| n.starts_with("pending")));
+    r.set_user_rule(user("pw-play", Route::Bypass));
+    let st = &r.state()[0];
+    assert_eq!(
+        (st.route, st.rule_route),
+        (Some(Route::Processed), Some(Route::Bypass))
+    );
+    assert_eq!(
+        st.note(),
+        Some(format!("the app chose its output ({PROCESSED_SINK})"))
+    );
+}
+
 #[test]
 fn no_target_in_the_metadata_is_no_ones_choice() {
     // WirePlumber writes `target.node = -1` for a stream whose app named its output
