@@ -115,6 +115,14 @@ pub fn store_error(e: StoreError) -> IpcError {
         StoreError::NotFound { .. } | StoreError::NoFile { .. } => {
             IpcError::new(ErrorCode::NotFound, e.to_string())
         }
+        // A file of the user's that cannot be read as text (config.toml full of binary
+        // junk): the user's to fix, not the daemon's failure.
+        StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::InvalidData => {
+            IpcError::new(
+                ErrorCode::InvalidValue,
+                format!("{e} (fix the file or remove it)"),
+            )
+        }
         _ => IpcError::internal(e.to_string()),
     }
 }

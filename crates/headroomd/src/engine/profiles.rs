@@ -25,7 +25,10 @@ pub(super) fn show(e: &Engine, name: Option<String>) -> Result<Response, IpcErro
                 Some(ProfileSource::User { path, .. }) | Some(ProfileSource::Path(path)) => {
                     path.clone()
                 }
-                _ => return Err(store_error(StoreError::Profile(pe))),
+                // A file given by its path is shown with its errors, as one in the profiles
+                // folder is (it was refused, with `unknown_key` for a misspelt key).
+                _ if crate::profiles::is_path(&name) => e.store.profile_path(&name),
+                _ => return Err(profile_file_error(StoreError::Profile(pe))),
             };
             // Every error of the file, not only the first.
             let text = std::fs::read_to_string(&path).unwrap_or_default();

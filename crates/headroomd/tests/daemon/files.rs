@@ -164,6 +164,40 @@ fn a_profile_named_by_path_is_shown_as_the_file_it_is() {
     }
 }
 
+/// A broken profile file named by path is shown with its errors, as a broken one in the
+/// profiles folder is (it was refused with `unknown_key`); `profile.use` of it answers
+/// `invalid_value`, and a config file that is not text is the user's to fix
+/// (`invalid_value`), not an internal failure.
+#[test]
+fn broken_files_by_path_are_shown_and_refused_as_invalid_values() {
+    use headroom_ipc::ErrorCode;
+    let mut rig = Rig::new(DaemonConfig::default());
+    let file = rig.config.join("unk.toml");
+    std::fs::write(&file, "[agc]\ntargte = 1\n").unwrap();
+    let name = file.to_string_lossy().into_owned();
+    let (_, r) = rig.request(Request::ProfileShow {
+        name: Some(name.clone()),
+    });
+    let Ok(Response::ProfileShow(show)) = r else {
+        panic!("{r:?}")
+    };
+    assert!(
+        show.error
+            .as_deref()
+            .is_some_and(|e| e.contains("unk.toml:2:1")),
+        "{show:?}"
+    );
+    let (_, r) = rig.request(Request::ProfileUse { name });
+    assert_eq!(r.unwrap_err().code, ErrorCode::InvalidValue);
+    std::fs::write(rig.config.join("config.toml"), [0xff, 0xfe, 0x00, 0x9f]).unwrap();
+    let (_, r) = rig.request(Request::ProfileUse {
+        name: "night".into(),
+    });
+    let e = r.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidValue, "{e:?}");
+    assert!(e.message.contains("config.toml"), "{}", e.message);
+}
+
 #[test]
 fn oversized_files_are_refused_naming_the_limit() {
     let mut rig = Rig::new(DaemonConfig::default());
