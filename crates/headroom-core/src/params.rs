@@ -130,10 +130,10 @@ pub struct LayerAParams {
     /// Largest boost applied to one stream while other streams play, dB (≥ 0, at most 20:
     /// PipeWire's stream volume goes up to 10×).
     pub max_boost_db: f32,
-    /// How fast a reduction or boost is applied, and a boost taken back, dB per second.
+    /// How fast a reduction or boost is applied, dB per second.
     pub attack_db_per_s: f32,
     /// How fast a reduction is released when no longer needed, dB per second (a boost is
-    /// taken back at the attack rate, or at this one if it is faster).
+    /// taken back at 12 dB/s, or at this or the attack rate if faster).
     pub release_db_per_s: f32,
 }
 

@@ -50,9 +50,9 @@
 //!   other, and the bus AGC then levels the mix.
 //! * The applied gain moves toward the wanted one by at most `attack_db_per_s` when moving
 //!   away from 0 dB (more cut or more boost), `release_db_per_s` when a cut is let go, and
-//!   the faster of the two when a boost is taken back (down is the safe way: a quiet voice
-//!   lifted 20 dB that turned 15 dB louder stood ≈ 10 dB over the music beside it for 6 s
-//!   at the release rate).
+//!   the fastest of the two and [`LIFT_TAKE_BACK_DB_PER_S`] when a boost is taken back (down
+//!   is the safe way: a quiet voice lifted 20 dB that turned 15 dB louder stood ≈ 10 dB over
+//!   the music beside it for 6 s at the release rate).
 //! * **Disabled:** the gain is 0 and the volume 1 at once (turning Layer A off restores
 //!   every stream's volume immediately).
 //!
@@ -95,6 +95,12 @@ pub const MAX_BOOST_DB: f32 = 20.0;
 
 /// Half the spread left between streams that play together, LU.
 pub const DEADBAND_LU: f64 = 1.5;
+
+/// Slowest a lift is taken back once the stream no longer needs it (it got louder), dB/s,
+/// whatever the profile's attack: with `music`'s 3 dB/s a talk app lifted 12 dB in a quiet
+/// passage stood up to 12 dB over its mark for seconds once it spoke up, and the bus AGC's
+/// long window kept the cut it made for that for 8 s.
+pub const LIFT_TAKE_BACK_DB_PER_S: f32 = 12.0;
 
 /// Smallest volume change worth sending to PipeWire, dB.
 pub const SEND_STEP_DB: f32 = 0.05;
@@ -402,10 +408,11 @@ impl LayerA {
             }
         } else if g > 0.0 {
             // A lift taken back (the stream got louder beside the others, or they got
-            // quieter): at the attack rate, or the release rate if faster — down is the safe
-            // way, as a cut's attack is. At the release rate, a quiet voice lifted 20 dB
-            // that turned 15 dB louder stood ≈ 10 dB over the music beside it for 6 s.
-            (g - attack.max(release)).max(wanted)
+            // quieter): at `LIFT_TAKE_BACK_DB_PER_S` at least, or the attack or release rate
+            // if faster — down is the safe way, as a cut's attack is. At the release rate, a
+            // quiet voice lifted 20 dB that turned 15 dB louder stood ≈ 10 dB over the music
+            // beside it for 6 s.
+            (g - attack.max(release).max(LIFT_TAKE_BACK_DB_PER_S * dt)).max(wanted)
         } else {
             (g + release).min(wanted)
         };

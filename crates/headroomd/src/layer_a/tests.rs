@@ -333,10 +333,11 @@ fn two_apps_playing_together_meet_within_3_lu() {
 }
 
 /// A quiet call lifted beside music turns 15 dB louder (the other speaker, or the call's own
-/// loud part): its lift comes down at the attack rate, as a cut goes in — at the release
-/// rate it stood ≈ 10 dB over the music for 6 s — and the two meet again.
+/// loud part): its lift comes down at [`LIFT_TAKE_BACK_DB_PER_S`] at least (the attack rate
+/// when that is faster) — at the release rate it stood ≈ 10 dB over the music for 6 s —
+/// and the two meet again.
 #[test]
-fn a_lifted_app_that_turns_loud_has_its_lift_taken_back_at_the_attack_rate() {
+fn a_lifted_app_that_turns_loud_has_its_lift_taken_back_fast() {
     let (mut a, mut b) = (Sim::new(params()), Sim::new(params()));
     for _ in 0..200 {
         step_two(&mut a, &mut b, Some(-8.0), Some(-43.0));
@@ -356,7 +357,7 @@ fn a_lifted_app_that_turns_loud_has_its_lift_taken_back_at_the_attack_rate() {
         }
     }
     assert!(
-        fastest > 0.55 && fastest <= 6.0 * DT + 1e-4,
+        fastest > 0.65 && fastest <= LIFT_TAKE_BACK_DB_PER_S * DT + 1e-4,
         "lift taken back by {fastest} dB per step at most"
     );
     assert!(
