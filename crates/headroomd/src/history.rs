@@ -39,6 +39,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::files::{for_each_capped_line, open_own, MAX_HISTORY_LINE_BYTES};
 
+/// How far after now a mark read from `marks.jsonl` may be dated (a clock set back a little
+/// since it was written), ms; later ones are skipped.
+const FUTURE_MARK_SLACK_MS: u64 = 24 * 3600 * 1000;
+
 /// Marks kept in memory (and, at most twice as many, in `marks.jsonl`).
 pub const MAX_MARKS: usize = 2048;
 
@@ -350,6 +354,7 @@ impl History {
             None => None,
         };
         let mut marks = VecDeque::new();
+        let latest = now_unix_ms().saturating_add(FUTURE_MARK_SLACK_MS);
         let marks_file = config.dir.as_ref().map(|dir| {
             let path = dir.join(MARKS_FILE);
             let mut lines = 0;
@@ -357,19 +362,33 @@ impl History {
                 Ok(f) => {
                     // At most the lines the file may hold, each capped.
                     let max_total = (2 * MAX_MARKS * MAX_HISTORY_LINE_BYTES) as u64;
+                    let (mut unreadable, mut ahead) = (0usize, 0usize);
                     let read = for_each_capped_line(f, MAX_HISTORY_LINE_BYTES, max_total, |line| {
                         lines += 1;
-                        // A line cut short by a crash does not parse and is skipped.
-                        if let Ok(m) = serde_json::from_slice::<HistoryMark>(line) {
-                            if marks.len() >= MAX_MARKS {
-                                marks.pop_front();
+                        // A line cut short by a crash does not parse and is skipped; so is a
+                        // mark dated after now (a clock set far ahead once, an edited file),
+                        // which every window would have held.
+                        match serde_json::from_slice::<HistoryMark>(line) {
+                            Ok(m) if m.unix_ms > latest => ahead += 1,
+                            Ok(m) => {
+                                if marks.len() >= MAX_MARKS {
+                                    marks.pop_front();
+                                }
+                                marks.push_back(m);
                             }
-                            marks.push_back(m);
+                            Err(_) => unreadable += 1,
                         }
                         true
                     });
                     if let Err(e) = read {
                         tracing::warn!("history: reading {}: {e}", path.display());
+                    }
+                    if unreadable + ahead > 0 {
+                        tracing::warn!(
+                            "history: {}: skipped {unreadable} line(s) that are no mark and \
+                             {ahead} mark(s) dated after now",
+                            path.display()
+                        );
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -643,6 +662,41 @@ mod tests {
         assert_eq!(all.len(), MAX_MARKS);
         assert_eq!(all.last().unwrap().unix_ms, 2 * MAX_MARKS as u64 + 9);
         assert_eq!(h.marks_since(2 * MAX_MARKS as u64 + 5).len(), 5);
+    }
+
+    /// A mark dated after now (the year 3000) and a line that is no mark are skipped when
+    /// the file is read; the marks of the past are kept.
+    #[test]
+    fn marks_dated_after_now_are_not_read_back() {
+        use headroom_ipc::MarkKind;
+        let dir = tempfile::tempdir().unwrap();
+        let now = now_unix_ms();
+        let line = |t: u64| {
+            serde_json::to_string(&HistoryMark {
+                unix_ms: t,
+                kind: MarkKind::Bypass,
+                text: "bypass on".into(),
+            })
+            .unwrap()
+        };
+        std::fs::write(
+            dir.path().join(MARKS_FILE),
+            format!(
+                "{}\n{{junk\n{}\n",
+                line(now - 5000),
+                line(32_503_680_000_000)
+            ),
+        )
+        .unwrap();
+        let h = History::new(&HistoryConfig {
+            dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap();
+        let all = h.marks_since(0);
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(all[0].unix_ms, now - 5000);
+        assert!(h.marks_since(now).is_empty());
     }
 
     #[test]
