@@ -21,7 +21,8 @@ pub fn user_profile_dir() -> Option<PathBuf> {
 }
 
 /// The names of the profiles on this machine: the shipped ones and the user's
-/// (`NAME.toml` in [`user_profile_dir`], valid or not: the daemon lists those too), sorted,
+/// (`NAME.toml` in [`user_profile_dir`], valid or not: the daemon lists those too; hidden
+/// `.NAME.toml` files are not profiles), sorted,
 /// each once. Reads one directory; never asks the daemon.
 pub fn profile_names() -> Vec<String> {
     let mut names: Vec<String> = headroom_profile::shipped_profiles()
@@ -33,7 +34,13 @@ pub fn profile_names() -> Vec<String> {
             for e in rd.flatten() {
                 let p = e.path();
                 if p.extension().is_some_and(|x| x == "toml") {
-                    if let Some(s) = p.file_stem().and_then(|s| s.to_str()) {
+                    // A hidden file (`.NAME.toml`, an editor's or a sync tool's) is no
+                    // profile, as the daemon's list says.
+                    if let Some(s) = p
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .filter(|s| !s.starts_with('.'))
+                    {
                         names.push(s.to_string());
                     }
                 }

@@ -49,6 +49,14 @@ pub(super) fn load_profile(
         let p = Profile::parse(&text, &shown)?;
         return Ok((p, ProfileSource::Path(path)));
     }
+    // A hidden file (`.NAME.toml`, an editor's or a sync tool's) is no profile: not listed,
+    // and not taken by name either (it was, though `profile list` did not show it).
+    if name.starts_with('.') {
+        return Err(StoreError::NotFound {
+            name: name.to_owned(),
+            available: profile_names(paths),
+        });
+    }
     let user = paths.profiles_dir.join(format!("{name}.toml"));
     let shipped = shipped_profiles().iter().find(|(n, _)| *n == name);
     match read_profile_text(&user) {

@@ -1105,6 +1105,18 @@ fn hot_reload_goes_on_when_the_profiles_folder_is_replaced() {
         .expect("an edit after the folder came back is picked up");
 }
 
+/// A hidden `.NAME.toml` in the profiles folder is no profile: not listed, and not taken by
+/// name.
+#[test]
+fn a_hidden_file_in_the_profiles_folder_is_no_profile() {
+    let d = Dirs::new();
+    fs::write(d.profile(".hidden"), mine(-20.0)).unwrap();
+    let s = d.store();
+    assert!(!s.list().iter().any(|p| p.name.contains("hidden")));
+    let e = s.use_profile(".hidden").unwrap_err();
+    assert!(matches!(e, StoreError::NotFound { .. }), "{e}");
+}
+
 /// A profiles folder that leads nowhere — a symlink to itself, or to a folder that is gone —
 /// holds no user profiles: the shipped ones are listed as shipped and stay usable.
 #[test]
