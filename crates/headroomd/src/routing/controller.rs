@@ -934,53 +934,42 @@ mod tests {
         c.on_event(&added(51, "other"), None);
         let other = std::sync::Arc::new(crate::pw::taps::TapMeter::default());
         taps.insert_for_tests(51, other.clone());
-        let mut sent_other = 1.0f32;
         let pow = |db: f64| 10f64.powf(db / 10.0);
-        // Ticks with both streams at their own levels, heard through the volumes last sent
-        // (the other one silent but for `other_plays`); the largest distance of the mix's
-        // level at the bus input — both streams, each through its volume — from `want`, dB.
-        let both = |c: &mut RoutingController,
-                    sent: &mut f32,
-                    sent_other: &mut f32,
-                    levels: (f64, f64),
-                    other_plays: bool,
-                    ticks: usize,
-                    want: f64| {
-            let mut worst = 0.0f64;
-            for _ in 0..ticks {
-                let heard = levels.0 + sent_db(*sent);
-                loud.publish(heard, heard);
-                let heard_other = if other_plays {
-                    levels.1 + sent_db(*sent_other)
-                } else {
-                    -90.0
-                };
-                other.publish(heard_other, heard_other);
-                for cmd in c.tick(&taps, 0.1) {
-                    if let PwCommand::SetStreamVolume { node_id, volume } = cmd {
-                        *(if node_id == 50 {
-                            &mut *sent
-                        } else {
-                            &mut *sent_other
-                        }) = volume;
-                    }
-                }
-                let mix = pow(levels.0 + sent_db(*sent)) + pow(levels.1 + sent_db(*sent_other));
-                let bus = 10.0 * mix.log10() + f64::from(c.bus_compensation_db());
-                worst = worst.max((bus - want).abs());
-            }
-            worst
-        };
+        // Ticks with the loud stream at −4 LUFS and the other at −30 (silent but for
+        // `other_plays`), each heard through the volume last sent to it (`vols`); the largest
+        // distance of the mix's level at the bus input — both streams, each through its
+        // volume — from their level together without Layer A, dB.
         let raw_mix = 10.0 * (pow(-4.0) + pow(-30.0)).log10();
-        let worst = both(
-            &mut c,
-            &mut sent,
-            &mut sent_other,
-            (-4.0, -30.0),
-            true,
-            60,
-            raw_mix,
-        );
+        let both =
+            |c: &mut RoutingController, vols: &mut (f32, f32), other_plays: bool, ticks: usize| {
+                let mut worst = 0.0f64;
+                for _ in 0..ticks {
+                    let heard = -4.0 + sent_db(vols.0);
+                    loud.publish(heard, heard);
+                    let heard_other = if other_plays {
+                        -30.0 + sent_db(vols.1)
+                    } else {
+                        -90.0
+                    };
+                    other.publish(heard_other, heard_other);
+                    for cmd in c.tick(&taps, 0.1) {
+                        if let PwCommand::SetStreamVolume { node_id, volume } = cmd {
+                            *(if node_id == 50 {
+                                &mut vols.0
+                            } else {
+                                &mut vols.1
+                            }) = volume;
+                        }
+                    }
+                    let mix = pow(-4.0 + sent_db(vols.0)) + pow(-30.0 + sent_db(vols.1));
+                    let bus = 10.0 * mix.log10() + f64::from(c.bus_compensation_db());
+                    worst = worst.max((bus - raw_mix).abs());
+                }
+                worst
+            };
+        let mut vols = (sent, 1.0f32);
+        let worst = both(&mut c, &mut vols, true, 60);
+        let (sent_other, mut sent) = (vols.1, vols.0);
         let together = -sent_db(sent) as f32;
         assert!(
             together > cut + 3.0 && sent_db(sent_other) > 10.0,
@@ -995,29 +984,16 @@ mod tests {
         // what Layer A does to the loud one meanwhile (it lets the further cut go) is weighed
         // as in the mix — undone when the other is back, so nothing drifts.
         let release = sent_db(sent);
-        let worst = both(
-            &mut c,
-            &mut sent,
-            &mut sent_other,
-            (-4.0, -30.0),
-            false,
-            15,
-            raw_mix,
-        );
+        let mut vols = (sent, sent_other);
+        let worst = both(&mut c, &mut vols, false, 15);
+        sent = vols.0;
         assert!(
             sent_db(sent) - release > 1.5 && worst < 0.3,
             "released {:.2} dB in the pause; the mix {worst:.2} dB off",
             sent_db(sent) - release
         );
-        let worst = both(
-            &mut c,
-            &mut sent,
-            &mut sent_other,
-            (-4.0, -30.0),
-            true,
-            20,
-            raw_mix,
-        );
+        let worst = both(&mut c, &mut vols, true, 20);
+        sent = vols.0;
         assert!(worst < 0.3, "{worst:.2} dB off when the other is back");
         // The other gone: alone again, its larger cut caught up with at 10 dB/s, then
         // followed exactly as Layer A lets it go.

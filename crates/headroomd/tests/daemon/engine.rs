@@ -905,19 +905,19 @@ fn missing_profiles_and_rules_are_not_found_with_what_exists() {
 #[test]
 fn a_repaired_inactive_profile_clears_its_error() {
     use headroom_ipc::AlertKind;
-    use headroomd::profiles::{FileError, ProfileEvent};
+    use headroomd::profiles::ProfileEvent;
     let mut rig = Rig::new(DaemonConfig::default());
     let other = rig.config.join("profiles/other.toml");
     let status = |rig: &mut Rig| match rig.request(Request::Status) {
         (_, Ok(Response::Status(s))) => s,
         other => panic!("{other:?}"),
     };
-    rig.on(Input::Profile(ProfileEvent::Error(FileError {
-        file: other.clone(),
-        line: 2,
-        column: 16,
-        message: "limiter.ceiling_dbtp = 3 is out of range".into(),
-    })));
+    file_error(
+        &mut rig,
+        &other,
+        2,
+        "limiter.ceiling_dbtp = 3 is out of range",
+    );
     let s = status(&mut rig);
     assert!(s
         .profile_error
@@ -948,7 +948,7 @@ fn a_repaired_inactive_profile_clears_its_error() {
 #[test]
 fn status_tells_an_inactive_profiles_error_from_the_active_ones() {
     use headroom_ipc::AlertKind;
-    use headroomd::profiles::{FileError, ProfileEvent};
+    use headroomd::profiles::ProfileEvent;
     let mut rig = Rig::new(DaemonConfig::default());
     let mine = rig.config.join("profiles/mine.toml");
     std::fs::write(&mine, "[agc]\ntarget_lufs = -20.0\n").unwrap();
@@ -962,12 +962,13 @@ fn status_tells_an_inactive_profiles_error_from_the_active_ones() {
     };
     assert_eq!(status(&mut rig).profile_error_active, None);
     let other_error = |rig: &mut Rig, line| {
-        rig.on(Input::Profile(ProfileEvent::Error(FileError {
-            file: rig.config.join("profiles/other.toml"),
+        let other = rig.config.join("profiles/other.toml");
+        file_error(
+            rig,
+            &other,
             line,
-            column: 16,
-            message: "limiter.ceiling_dbtp = 3 is out of range".into(),
-        })))
+            "limiter.ceiling_dbtp = 3 is out of range",
+        )
     };
     other_error(&mut rig, 2);
     let s = status(&mut rig);
@@ -1003,16 +1004,11 @@ fn status_tells_an_inactive_profiles_error_from_the_active_ones() {
     // The same when the watcher reports it.
     rig.on(Input::Profile(ProfileEvent::Fixed(mine.clone())));
     other_error(&mut rig, 2);
-    rig.on(Input::Profile(ProfileEvent::Error(FileError {
-        file: mine.clone(),
-        line: 1,
-        column: 10,
-        message: "bypass = 1 is not a boolean".into(),
-    })));
+    file_error(&mut rig, &mine, 1, "bypass = 1 is not a boolean");
     let s = status(&mut rig);
     let alert = profile_error_alert(&s);
     assert!(
-        alert.message.contains("mine.toml:1:10")
+        alert.message.contains("mine.toml:1:16")
             && alert.message.ends_with("(keeping the last good profile)"),
         "{}",
         alert.message
@@ -1020,7 +1016,7 @@ fn status_tells_an_inactive_profiles_error_from_the_active_ones() {
     // Another file's later error does not hide it.
     other_error(&mut rig, 3);
     let s = status(&mut rig);
-    assert_error_names(&s, "mine.toml:1:10");
+    assert_error_names(&s, "mine.toml:1:16");
     assert_eq!(s.profile_error_active, Some(true));
     // Repaired: the other file's error, which it hid, is reported again (that file is still
     // broken: it was forgotten, and status said all was well).
@@ -1160,6 +1156,17 @@ fn a_rule_for_the_same_pattern_written_differently_says_what_it_replaces() {
     };
     let apps: Vec<&str> = routes.rules.iter().map(|r| r.app.as_str()).collect();
     assert!(apps.contains(&"A**") && !apps.contains(&"a*"), "{apps:?}");
+}
+
+/// What the profile watcher reports for a file that does not load: `file` at `line`:16.
+fn file_error(rig: &mut Rig, file: &Path, line: usize, message: &str) -> Vec<Output> {
+    use headroomd::profiles::{FileError, ProfileEvent};
+    rig.on(Input::Profile(ProfileEvent::Error(FileError {
+        file: file.to_path_buf(),
+        line,
+        column: 16,
+        message: message.into(),
+    })))
 }
 
 /// The active `profile_error` alert of `s` (panics without one).
