@@ -212,7 +212,11 @@ fn status_body(s: &Status) -> String {
             .config_warnings
             .iter()
             .map(|w| format!("Config     {}\n", printable(w)))
-            .collect::<String>(),
+            .collect::<String>()
+            + &s.file_warnings
+                .iter()
+                .map(|w| format!("State file {}\n", printable(w)))
+                .collect::<String>(),
     )
 }
 

@@ -115,6 +115,13 @@ pub struct Status {
     /// and from daemons that predate it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config_warnings: Vec<String>,
+    /// What the daemon found wrong with its own state files when it started (`routes.json`,
+    /// `state.json`, `promote.json`): a file it could not read, moved aside to
+    /// `<name>.corrupt-<unix seconds>` so nothing is lost, or rules it skipped. One message
+    /// each, kept until the daemon restarts. Empty (absent on the wire) when the files were
+    /// fine, and from daemons that predate it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_warnings: Vec<String>,
 }
 
 /// PipeWire connection state: `{"state":"connected"}` or

@@ -327,6 +327,7 @@ mod tests {
                 profile_in_force: None,
                 alerts: vec![],
                 config_warnings: vec![],
+                file_warnings: vec![],
             }),
             state_word: Some(StateWord::Quiet),
             alerts: Some(vec![Alert {

@@ -164,6 +164,7 @@ impl Fake {
                 profile_in_force: None,
                 alerts: vec![],
                 config_warnings: vec![],
+                file_warnings: vec![],
             }))),
             other => Err(IpcError::invalid_params(other.method())),
         }

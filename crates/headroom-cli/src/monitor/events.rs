@@ -65,11 +65,18 @@ pub fn apply_status(state: &mut MonitorState, s: &Status, now_ms: u64) {
         },
         now_ms,
     );
-    // Typos in config.toml (which headroomd ignores): shown once when they appear or change.
-    if s.config_warnings != state.config_warnings {
-        state.config_warnings = s.config_warnings.clone();
-        if let Some(first) = s.config_warnings.first() {
-            let more = match s.config_warnings.len() {
+    // Typos in config.toml (which headroomd ignores) and state files it found corrupt at
+    // start: shown once when they appear or change.
+    let warnings: Vec<String> = s
+        .config_warnings
+        .iter()
+        .chain(&s.file_warnings)
+        .cloned()
+        .collect();
+    if warnings != state.config_warnings {
+        state.config_warnings = warnings;
+        if let Some(first) = state.config_warnings.first() {
+            let more = match state.config_warnings.len() {
                 1 => String::new(),
                 n => format!(" (and {} more: headroom status)", n - 1),
             };

@@ -152,8 +152,8 @@ pub struct MonitorState {
     pub selected: Option<u32>,
     /// The clock, ms (last [`MonitorState::tick`]).
     pub now_ms: u64,
-    /// The config file's warnings (unknown keys) as last shown: a new set is shown once,
-    /// in the banner.
+    /// The config file's warnings (unknown keys) and the state files' (found corrupt at
+    /// start) as last shown: a new set is shown once, in the banner.
     pub config_warnings: Vec<String>,
 }
 

@@ -48,6 +48,7 @@ fn status() -> Status {
         profile_in_force: None,
         alerts: vec![],
         config_warnings: vec![],
+        file_warnings: vec![],
     }
 }
 
@@ -146,6 +147,32 @@ fn status_human_lists_config_warnings() {
     assert_eq!(v["config_warnings"][1], s.config_warnings[1].as_str());
     let v = serde_json::to_value(status()).unwrap();
     assert!(v.get("config_warnings").is_none(), "{v}");
+}
+
+/// State files the daemon found corrupt at start: one `State file` line each, after the
+/// config warnings; on the wire only when there are some.
+#[test]
+fn status_human_lists_state_file_warnings() {
+    let mut s = status();
+    s.config_warnings = vec!["config.toml:1:1: unknown key `x`; ignored".into()];
+    s.file_warnings = vec![
+        "routes.json is corrupt (expected value at line 1 column 1); moved to \
+         routes.json.corrupt-1700000000; starting without user rules"
+            .into(),
+    ];
+    let text = format::status(&s);
+    assert!(
+        text.ends_with(
+            "Config     config.toml:1:1: unknown key `x`; ignored\n\
+             State file routes.json is corrupt (expected value at line 1 column 1); moved to \
+             routes.json.corrupt-1700000000; starting without user rules\n"
+        ),
+        "{text}"
+    );
+    let v = serde_json::to_value(&s).unwrap();
+    assert_eq!(v["file_warnings"][0], s.file_warnings[0].as_str());
+    let v = serde_json::to_value(status()).unwrap();
+    assert!(v.get("file_warnings").is_none(), "{v}");
 }
 
 /// The profile error line says what is in force, as the daemon reports it: the last good

@@ -50,6 +50,7 @@ fn status() -> Status {
         profile_in_force: None,
         alerts: vec![],
         config_warnings: vec![],
+        file_warnings: vec![],
     }
 }
 

@@ -137,6 +137,9 @@ pub struct Engine {
     user_sink: Option<String>,
     promote_file: PathBuf,
     routes_file: PathBuf,
+    /// What was wrong with the daemon's own state files at start (`status`'s
+    /// `file_warnings`).
+    file_warnings: Vec<String>,
     last_streams: BTreeMap<u32, StreamInfo>,
     last_taps: BTreeSet<u32>,
     last_history: Instant,
@@ -203,7 +206,12 @@ impl Engine {
         );
         // Nothing to send yet: moves are held until the bus is ready.
         let _ = routing.set_profile_rules(profile.route.clone());
-        let _ = routing.set_user_rules(routes::load_user_rules(&routes_file));
+        let (rules, mut file_warnings) = routes::load_user_rules(&routes_file);
+        let _ = routing.set_user_rules(rules);
+        let (user_sink, promote_warning) =
+            promote::load_user_sink(&routes_file.with_file_name(promote::PROMOTE_FILE_NAME));
+        file_warnings.extend(store.state_file_warning());
+        file_warnings.extend(promote_warning);
         let params = Self::chain_params(&profile, config.bypass);
         let _ = routing.set_bypass(params.bypass);
         let timing = bus.timing().snapshot();
@@ -233,11 +241,10 @@ impl Engine {
             force_bypass: config.bypass,
             cli_real_sink: config.preferred_real_sink.clone(),
             cli_promote: config.promote_default,
-            user_sink: promote::load_user_sink(
-                &routes_file.with_file_name(promote::PROMOTE_FILE_NAME),
-            ),
+            user_sink,
             promote_file: routes_file.with_file_name(promote::PROMOTE_FILE_NAME),
             routes_file,
+            file_warnings,
             last_streams: BTreeMap::new(),
             last_taps: BTreeSet::new(),
             last_history: Instant::now(),
@@ -254,6 +261,17 @@ impl Engine {
             clock: Instant::now(),
             bus_streaming: false,
             idle: false,
+        }
+    }
+
+    /// Adds `warning` to what `status` reports about the daemon's own state files
+    /// (`file_warnings`): a file read before the engine was made (the user's sink, read for
+    /// the bus).
+    pub fn note_file_warning(&mut self, warning: Option<String>) {
+        if let Some(w) = warning {
+            if !self.file_warnings.contains(&w) {
+                self.file_warnings.push(w);
+            }
         }
     }
 

@@ -20,27 +20,33 @@ struct PromoteFile {
     user_sink: Option<String>,
 }
 
-/// The user's sink persisted in `path` (`None` when there is none or the file is unreadable,
-/// which is logged; a file that is not what headroomd writes is moved aside to
-/// `promote.json.corrupt-<unix seconds>`, as a corrupt state file is).
-pub fn load_user_sink(path: &Path) -> Option<String> {
+/// The user's sink persisted in `path` (`None` when there is none or the file is
+/// unreadable; a file that is not what headroomd writes is moved aside to
+/// `promote.json.corrupt-<unix seconds>`, as a corrupt state file is), with what went wrong
+/// (logged here, once, and meant for `status`'s `file_warnings`).
+pub fn load_user_sink(path: &Path) -> (Option<String>, Option<String>) {
     let text = match crate::files::read_regular_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (None, None),
         Err(e) => {
-            tracing::warn!("cannot read {}: {e}", path.display());
-            return None;
+            let w = format!(
+                "cannot read {}: {e}; the user's sink is not known",
+                path.display()
+            );
+            tracing::warn!("{w}");
+            return (None, Some(w));
         }
     };
     match serde_json::from_str::<PromoteFile>(&text) {
-        Ok(f) => f.user_sink.filter(|s| !s.is_empty()),
+        Ok(f) => (f.user_sink.filter(|s| !s.is_empty()), None),
         Err(e) => {
             let kept = crate::state_file::move_aside_note(path);
-            tracing::warn!(
+            let w = format!(
                 "{} is corrupt ({e}); {kept}; the user's sink is not known",
                 path.display()
             );
-            None
+            tracing::warn!("{w}");
+            (None, Some(w))
         }
     }
 }
@@ -76,11 +82,18 @@ mod tests {
     fn user_sink_round_trips_and_bad_files_give_none() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(PROMOTE_FILE_NAME);
-        assert_eq!(load_user_sink(&p), None);
+        assert_eq!(load_user_sink(&p), (None, None));
         write_atomic(&p, br#"{"user_sink":"speakers"}"#).unwrap();
-        assert_eq!(load_user_sink(&p).as_deref(), Some("speakers"));
+        assert_eq!(load_user_sink(&p), (Some("speakers".into()), None));
         write_atomic(&p, b"{not json").unwrap();
-        assert_eq!(load_user_sink(&p), None);
+        let (sink, warning) = load_user_sink(&p);
+        assert_eq!(sink, None);
+        // Reported, for `status`: what happened and where the file went.
+        let warning = warning.expect("a corrupt file is reported");
+        assert!(
+            warning.contains("is corrupt") && warning.contains("promote.json.corrupt-"),
+            "{warning}"
+        );
         // Moved aside, as it was: nothing lost, and not read again on every start.
         assert!(!p.exists());
         let kept: Vec<_> = std::fs::read_dir(dir.path())
@@ -96,6 +109,6 @@ mod tests {
         assert_eq!(std::fs::read(kept[0].path()).unwrap(), b"{not json");
         // A FIFO in its place is refused, not waited on.
         nix::unistd::mkfifo(&p, nix::sys::stat::Mode::S_IRWXU).unwrap();
-        assert_eq!(load_user_sink(&p), None);
+        assert_eq!(load_user_sink(&p).0, None);
     }
 }

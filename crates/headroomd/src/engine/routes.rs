@@ -86,50 +86,61 @@ pub(super) fn unset(
     Ok(Response::Ok)
 }
 
-/// Loads the persisted runtime route rules (newest first). A file that is not a JSON list
-/// (not UTF-8 or over the size limit included) is reported, kept aside as `routes.json.corrupt-<unix seconds>` (never overwriting an
-/// earlier backup) and ignored. In a list, a rule that cannot be read (not an `[app, route]`
-/// pair, an unknown route, an empty pattern, a pattern that is not a valid glob or longer
-/// than [`MAX_PATTERN_BYTES`]) is reported and skipped, the others load; when any was
-/// skipped the file as it was is kept aside the same way and the rules that load are saved
-/// in its place, so nothing is lost and the next start reads a clean file. At most
-/// [`MAX_USER_RULES`] rules are kept (the newest).
-pub(super) fn load_user_rules(path: &Path) -> UserRules {
+/// Loads the persisted runtime route rules (newest first), with what went wrong (each
+/// message logged once here, and meant for `status`'s `file_warnings`). A file that is not a
+/// JSON list (not UTF-8 or over the size limit included) is reported, kept aside as
+/// `routes.json.corrupt-<unix seconds>` (never overwriting an earlier backup) and ignored. In a
+/// list, a rule that cannot be read (not an `[app, route]` pair, an unknown route, an empty
+/// pattern, a pattern that is not a valid glob or longer than [`MAX_PATTERN_BYTES`]) is
+/// reported and skipped, the others load; when any was skipped the file as it was is kept
+/// aside the same way and the rules that load are saved in its place, so nothing is lost and
+/// the next start reads a clean file. At most [`MAX_USER_RULES`] rules are kept (the newest).
+pub(super) fn load_user_rules(path: &Path) -> (UserRules, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut warn = |w: String| {
+        tracing::warn!("{w}");
+        warnings.push(w);
+    };
     let corrupt = |why: &dyn std::fmt::Display| {
         let note = crate::state_file::move_aside_note(path);
-        tracing::warn!(
+        format!(
             "{} is corrupt ({why}); {note}; starting without user rules",
             path.display()
-        );
-        UserRules::new()
+        )
     };
     let bytes = match crate::files::read_regular(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return UserRules::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (UserRules::new(), warnings),
         // Too large: kept aside like a file that does not parse (the next `route.set`
         // would otherwise write over it).
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return corrupt(&e),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            warn(corrupt(&e));
+            return (UserRules::new(), warnings);
+        }
         Err(e) => {
-            tracing::warn!(
+            warn(format!(
                 "cannot read {}: {e}; starting without user rules",
                 path.display()
-            );
-            return UserRules::new();
+            ));
+            return (UserRules::new(), warnings);
         }
     };
     // Not UTF-8 is a parse error like any other: the file is kept aside.
     let entries = match serde_json::from_slice::<Vec<serde_json::Value>>(&bytes) {
         Ok(entries) => entries,
-        Err(e) => return corrupt(&e),
+        Err(e) => {
+            warn(corrupt(&e));
+            return (UserRules::new(), warnings);
+        }
     };
     if entries.len() > MAX_USER_RULES {
-        tracing::warn!(
+        warn(format!(
             "{}: {} rules, keeping the newest {MAX_USER_RULES}",
             path.display(),
             entries.len()
-        );
+        ));
     }
-    let mut skipped = 0usize;
+    let mut skipped: Vec<String> = Vec::new();
     let kept: Vec<UserRule> = entries
         .into_iter()
         .enumerate()
@@ -157,8 +168,7 @@ pub(super) fn load_user_rules(path: &Path) -> UserRules {
             match rule {
                 Ok(rule) => Some(rule),
                 Err(why) => {
-                    tracing::warn!("{}: skipping {why}", path.display());
-                    skipped += 1;
+                    skipped.push(why);
                     None
                 }
             }
@@ -166,25 +176,27 @@ pub(super) fn load_user_rules(path: &Path) -> UserRules {
         .take(MAX_USER_RULES)
         .collect();
     let rules: UserRules = kept.into_iter().collect();
-    if skipped > 0 {
-        match crate::state_file::move_aside(path) {
+    if let Some(first) = skipped.first() {
+        let more = match skipped.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        let kept = match crate::state_file::move_aside(path) {
             Ok(backup) => {
-                tracing::warn!(
-                    "{}: the file as it was is kept as {}",
-                    path.display(),
-                    backup.display()
-                );
-                if let Err(e) = save_user_rules(path, &rules) {
-                    tracing::warn!(
-                        "cannot save the rules that loaded to {}: {e}",
-                        path.display()
-                    );
-                }
+                let saved = match save_user_rules(path, &rules) {
+                    Ok(()) => String::new(),
+                    Err(e) => format!(" (cannot save the rules that loaded: {e})"),
+                };
+                format!("the file as it was is kept as {}{saved}", backup.display())
             }
-            Err(e) => tracing::warn!("{}: could not keep a copy: {e}", path.display()),
+            Err(e) => format!("could not keep a copy: {e}"),
+        };
+        for why in &skipped {
+            tracing::debug!("{}: skipping {why}", path.display());
         }
+        warn(format!("{}: skipped {first}{more}; {kept}", path.display()));
     }
-    rules
+    (rules, warnings)
 }
 
 /// Writes `rules` to `path` (atomically, creating its directory).

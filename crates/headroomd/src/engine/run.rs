@@ -331,15 +331,15 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
         .preferred_real_sink
         .clone()
         .or_else(|| effective.preferred_real_sink.clone());
+    let (user_sink, promote_warning) =
+        super::promote::load_user_sink(&state_dir.join(super::promote::PROMOTE_FILE_NAME));
     let (pw_tx, pw_rx) = unbounded();
     let bus = AudioBus::start(
         BusOptions {
             params: Engine::chain_params(&effective, config.bypass),
             preferred_real_sink: preferred,
             promote_default: config.promote_default || effective.promote_default,
-            user_sink: super::promote::load_user_sink(
-                &state_dir.join(super::promote::PROMOTE_FILE_NAME),
-            ),
+            user_sink,
             ..BusOptions::default()
         },
         pw_tx,
@@ -379,6 +379,8 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
         state_dir.join(ROUTES_FILE_NAME),
         &config,
     );
+    // Read (and moved aside when corrupt) before the engine, for the bus.
+    engine.note_file_warning(promote_warning);
     let counters = Counters::default();
     let outlets = Outlets {
         commands: &bus,

@@ -34,6 +34,7 @@ impl Engine {
             profile_in_force: self.profile_in_force(),
             alerts: self.watch.active(),
             config_warnings: self.store.config_warnings(),
+            file_warnings: self.file_warnings.clone(),
         }
     }
 

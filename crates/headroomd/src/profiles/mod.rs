@@ -357,6 +357,8 @@ struct Inner {
     /// The config file's unknown keys as last read ([`unknown_key_warnings`]), each logged
     /// when it first appears.
     config_warnings: Vec<String>,
+    /// What was wrong with the state file when the store opened it (corrupt: moved aside).
+    state_file_warning: Option<String>,
 }
 
 /// Most warnings [`ProfileStore::take_warnings`] holds between two calls.
@@ -602,7 +604,7 @@ impl ProfileStore {
         let config_warnings = unknown_key_warnings(&paths.config_file);
         warnings.extend(config_warnings.iter().cloned());
         let loaded = StateFile::new(&paths.state_file).load();
-        warnings.extend(loaded.warning);
+        warnings.extend(loaded.warning.clone());
         // Logged here, once; the overrides' own warnings are logged by `recompute`.
         for w in &warnings {
             tracing::warn!("{w}");
@@ -624,6 +626,7 @@ impl ProfileStore {
             alerts_notify,
             alerts_notify_error,
             config_warnings,
+            state_file_warning: loaded.warning,
         };
         inner.recompute();
         ProfileStore {
@@ -677,6 +680,12 @@ impl ProfileStore {
     /// file selects (or its last good version, after a later error).
     pub fn fallback(&self) -> Option<Fallback> {
         self.inner.lock().fallback
+    }
+
+    /// What was wrong with the state file when the store was opened (unreadable, or
+    /// corrupt and moved aside); `None` when it was fine or missing.
+    pub fn state_file_warning(&self) -> Option<String> {
+        self.inner.lock().state_file_warning.clone()
     }
 
     /// Problems met since the last call (start-up fallbacks, skipped overrides), oldest

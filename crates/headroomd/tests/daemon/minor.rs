@@ -1,6 +1,6 @@
-//! Small promises: corrupt-file backups never overwrite each other, an override that is not in
-//! force is not reported as overridden, case folding of rules is Unicode-wide, and each
-//! start-up warning is logged once.
+//! Small promises: corrupt-file backups never overwrite each other and show in `status`, an
+//! override that is not in force is not reported as overridden, case folding of rules is
+//! Unicode-wide, and each start-up warning is logged once.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -95,6 +95,52 @@ fn one_bad_rule_in_the_routes_file_costs_only_that_rule() {
             && !saved.contains("a\\u0000b"),
         "{saved}"
     );
+}
+
+/// What a start found wrong with the daemon's own files is in `status`, one message each
+/// naming the file and where it went: a corrupt `state.json` and `promote.json`, a
+/// `routes.json` with a rule that cannot be read. (They were only logged: a user whose rules
+/// or settings were gone saw nothing.) Fine files give no message.
+#[test]
+fn corrupt_state_files_at_start_show_in_status() {
+    let status = |e: &mut Engine| {
+        let mut out = e.on(headroomd::engine::Input::Request(Request::Status));
+        let Some(headroomd::engine::Output::Reply(Ok(Response::Status(s)))) = out.pop() else {
+            panic!("{out:?}")
+        };
+        s
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (config, state) = (tmp.path().join("config"), tmp.path().join("state"));
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(
+        state.join("routes.json"),
+        r#"[["mpv","bypass"],["vlc","sideways"]]"#,
+    )
+    .unwrap();
+    std::fs::write(state.join("state.json"), "{\"version\":1,").unwrap();
+    std::fs::write(state.join("promote.json"), "not json").unwrap();
+    let mut e = engine_over(&config, &state);
+    let s = status(&mut e);
+    assert_eq!(s.file_warnings.len(), 3, "{:?}", s.file_warnings);
+    for (file, says) in [
+        ("routes.json", "skipped rule 2"),
+        ("state.json", "is corrupt"),
+        ("promote.json", "is corrupt"),
+    ] {
+        let w = s
+            .file_warnings
+            .iter()
+            .find(|w| w.contains(&format!("{}", state.join(file).display())))
+            .unwrap_or_else(|| panic!("no warning for {file}: {:?}", s.file_warnings));
+        assert!(
+            w.contains(says) && w.contains(&format!("{file}.corrupt-")),
+            "{file}: {w}"
+        );
+    }
+    // The next start reads what the first left: clean files, nothing to say.
+    let mut e = engine_over(&config, &state);
+    assert!(status(&mut e).file_warnings.is_empty());
 }
 
 #[test]

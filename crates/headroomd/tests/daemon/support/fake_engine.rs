@@ -55,6 +55,7 @@ impl FakeEngine {
             profile_in_force: None,
             alerts: vec![],
             config_warnings: vec![],
+            file_warnings: vec![],
         }
     }
 
