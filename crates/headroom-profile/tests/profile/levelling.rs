@@ -329,6 +329,123 @@ fn dialogue_after_an_action_scene_is_back_on_target_within_a_second() {
     }
 }
 
+/// A notification's struck chime (0.3 s, 1318.5 Hz, 2 ms attack, 80 ms decay) or a door
+/// slam (0.15 s of noise, 30 ms decay), peaking at `peak_dbfs`.
+fn short_sound(door: bool, peak_dbfs: f64) -> Vec<f32> {
+    let rate = 48_000.0;
+    let secs = if door { 0.15 } else { 0.3 };
+    let noise = pink_noise(secs, 660);
+    let amp = 10f64.powf(peak_dbfs / 20.0);
+    let mut x: Vec<f32> = (0..(secs * rate) as usize)
+        .flat_map(|i| {
+            let t = i as f64 / rate;
+            let v = if door {
+                f64::from(noise[2 * i]) * (-t / 0.03).exp()
+            } else {
+                (t / 0.002).min(1.0)
+                    * (-t / 0.08).exp()
+                    * (2.0 * std::f64::consts::PI * 1318.5 * t).sin()
+            };
+            [v as f32, v as f32]
+        })
+        .collect();
+    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    for v in &mut x {
+        *v = (f64::from(*v) * amp / f64::from(peak)) as f32;
+    }
+    x
+}
+
+#[test]
+fn the_sentence_after_a_chime_in_a_pause_starts_on_its_level_in_every_profile() {
+    // A quiet voice, a pause with a short loud sound in it (a chime, a door) and silence,
+    // the voice again. The sound took the estimate; the silence after it held the gain
+    // there, and the next sentence's first 0.2 s came out 15–20 dB under itself (0.3 s
+    // chime, every profile) until its first 100 ms had been heard as the voice. The voice
+    // after the pause is now lifted as before it from its first syllable.
+    let mut failed = Vec::new();
+    for door in [false, true] {
+        let mut x = speech_at(10.0, 661, -34.0);
+        x.extend(silence(0.4));
+        x.extend(short_sound(door, -3.0));
+        x.extend(silence(1.5));
+        let back = (x.len() / 2) as f64 / 48_000.0;
+        x.extend(speech_at(6.0, 662, -34.0));
+        for name in PROFILES {
+            let p = shipped(name);
+            let out = run_aligned(&p, &x);
+            let lift =
+                |a: f64, b: f64| integrated_between(&out, a, b) - integrated_between(&x, a, b);
+            let (before, first) = (lift(4.0, 10.0), lift(back, back + 0.5));
+            eprintln!(
+                "{name}, {}: the voice lifted {before:.1} dB before, {first:.1} over its first \
+                 0.5 s after the pause",
+                if door { "door" } else { "chime" }
+            );
+            // (Before: 6–12 dB under over the first half second.)
+            if first < before - 2.0 || first > before + 3.0 {
+                failed.push((name, door, before, first));
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "the voice after the pause off its level: {failed:?}"
+    );
+}
+
+#[test]
+fn a_loud_programme_after_a_short_sound_and_silence_is_still_caught() {
+    // The other side of resuming in the silence after a short loud sound: what follows may
+    // be the loud programme the sound began (an advert's jingle, a pause, its voice). It
+    // comes in at the quiet voice's gain and must be caught as a loud onset after the voice
+    // is (the same signal with the sound left out): the sound had been the reference of
+    // what is new, and the programme came out at the voice's gain until the estimate rose,
+    // 6–10 LU over the target with `speech` and `music`.
+    let signal = |sound: bool| {
+        let mut x = speech_at(10.0, 663, -34.0);
+        x.extend(silence(0.4));
+        let s = short_sound(false, -3.0);
+        if sound {
+            x.extend(s);
+        } else {
+            x.extend(silence((s.len() / 2) as f64 / 48_000.0));
+        }
+        x.extend(silence(0.8));
+        let loud = (x.len() / 2) as f64 / 48_000.0;
+        x.extend(music_at(6.0, 664, -12.0));
+        (x, loud)
+    };
+    for name in PROFILES {
+        let p = shipped(name);
+        let t = p.agc.target_lufs as f64;
+        let mut most = [0.0; 2];
+        for (k, sound) in [true, false].into_iter().enumerate() {
+            let (x, loud) = signal(sound);
+            let out = run_aligned(&p, &x);
+            most[k] = max_momentary_between(&out, loud, loud + 3.0);
+            let settled = integrated_between(&out, loud + 3.0, loud + 6.0);
+            assert!((settled - t).abs() <= 1.5, "{name}: then {settled:.1} LUFS");
+            let tp =
+                Oversampler16::new().true_peak_db(&out, p.limiter.ceiling_dbtp as f64, Some(6.0));
+            assert!(
+                tp <= p.limiter.ceiling_dbtp as f64,
+                "{name}: true peak {tp}"
+            );
+        }
+        eprintln!(
+            "{name}: largest momentary {:.1} LUFS after the sound, {:.1} without it (target {t})",
+            most[0], most[1]
+        );
+        assert!(
+            most[0] <= most[1] + 1.5 && most[0] <= t + f64::from(p.agc.max_momentary_lu) + 1.0,
+            "{name}: the loud programme reached {:.1} LUFS after the sound, {:.1} without it",
+            most[0],
+            most[1]
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Loud onsets.
 
