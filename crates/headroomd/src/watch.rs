@@ -79,6 +79,11 @@ pub struct Observation<'a> {
     pub in_momentary_lufs: f32,
     /// Input true peak of the latest block, dBTP.
     pub in_true_peak_dbtp: f32,
+    /// The largest lift Layer A's volumes put on a stream now, dB (0 when none is lifted):
+    /// the input reads the apps through those volumes, so a quiet app Layer A lifts 12 dB
+    /// reads 12 dB hotter than it plays. Taken off the true peak before it counts as
+    /// clipping (the largest lift for the mix as a whole: a bound, not per app).
+    pub input_lift_db: f32,
     /// Limiter gain reduction, dB (≥ 0).
     pub limiter_gr_db: f32,
     /// The AGC's silence gate in force, LUFS.
@@ -360,7 +365,13 @@ impl Watch {
         }
 
         // Clipping arriving upstream.
-        let hot = flowing && o.in_true_peak_dbtp >= CLIP_DBTP;
+        // (What Layer A lifted is not the app's clipping: the float bus does not clip.)
+        let lift = if o.input_lift_db.is_finite() {
+            o.input_lift_db.max(0.0)
+        } else {
+            0.0
+        };
+        let hot = flowing && o.in_true_peak_dbtp - lift >= CLIP_DBTP;
         let hot_ticks = self.clips.add(now, u64::from(hot), CLIP_WINDOW_MS, 256);
         if !self.is_active(AlertKind::InputClipping) && hot_ticks >= CLIP_COUNT {
             self.raise(

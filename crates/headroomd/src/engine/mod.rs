@@ -351,6 +351,14 @@ impl Engine {
         // The one reader that takes the held true peaks: each tick sees every block's.
         let m = self.bus.meters().take();
         self.tick_peaks = (m.in_true_peak_dbtp, m.out_true_peak_dbtp);
+        // The largest lift Layer A's volumes put on a stream (none under bypass).
+        let input_lift_db = self
+            .routing
+            .layer_a_state()
+            .iter()
+            .map(|s| s.volume_lin)
+            .filter(|v| v.is_finite() && *v > 1.0)
+            .fold(0.0f32, |a, v| a.max(20.0 * v.log10()));
         let observation = Observation {
             now_ms: now.saturating_duration_since(self.started).as_millis() as u64,
             unix_ms: crate::history::now_unix_ms(),
@@ -359,6 +367,7 @@ impl Engine {
             frames: m.frames,
             in_momentary_lufs: m.in_momentary_lufs,
             in_true_peak_dbtp: m.in_true_peak_dbtp,
+            input_lift_db,
             limiter_gr_db: m.limiter_gr_db,
             silence_gate_lufs: self.params.agc.silence_gate_lufs,
             xruns: self.bus.xruns(),

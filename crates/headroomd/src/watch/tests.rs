@@ -18,6 +18,7 @@ struct Obs {
     flowing: bool,
     in_m: f32,
     in_tp: f32,
+    lift: f32,
     gr: f32,
     xruns: u64,
 }
@@ -44,6 +45,7 @@ impl Seq {
                 flowing: true,
                 in_m: -20.0,
                 in_tp: -6.0,
+                lift: 0.0,
                 gr: 0.0,
                 xruns: 0,
             },
@@ -67,6 +69,7 @@ impl Seq {
                 frames: self.frames,
                 in_momentary_lufs: self.obs.in_m,
                 in_true_peak_dbtp: self.obs.in_tp,
+                input_lift_db: self.obs.lift,
                 limiter_gr_db: self.obs.gr,
                 silence_gate_lufs: -60.0,
                 xruns: self.obs.xruns,
@@ -324,6 +327,21 @@ fn clipped_input_is_raised_once_and_cleared_after_a_clean_half_minute() {
     assert!(events.is_empty(), "{events:?}");
     let (events, _) = s.run(2_000);
     assert_eq!(cleared(&events), [AlertKind::InputClipping]);
+}
+
+/// A quiet app Layer A lifts reads that much hotter at the bus input: its lift is no
+/// clipping of the app's (the float bus does not clip), and `input_clipping` told the user
+/// to turn down an app that delivered −12 dBTP. Over the lift it still counts.
+#[test]
+fn a_peak_layer_a_lifted_is_no_clipped_input() {
+    let mut s = Seq::new();
+    s.obs.lift = 12.0;
+    s.obs.in_tp = 0.5;
+    let (events, _) = s.run(20_000);
+    assert!(events.is_empty(), "{events:?}");
+    s.obs.in_tp = 12.5;
+    let (events, _) = s.run(20_000);
+    assert_eq!(raised(&events), [AlertKind::InputClipping]);
 }
 
 #[test]
