@@ -129,7 +129,10 @@
 //!   freezes the gain), and the moment is forgotten as the reference of what is new. The
 //!   window restarts with the next sound, as after any gap: the next sentence starts on
 //!   its level (its first 0.2 s came out 15–20 dB under itself), and a louder programme
-//!   after the silence is caught as a loud onset after the voice.
+//!   after the silence is caught as a loud onset after the voice. A pause with room noise
+//!   in it ([`PAUSE_BLOCKS`] sub-blocks all [`SHORT_RESUME_UNDER_LU`] under the voice, after
+//!   a moment from a rise of [`BURST_LU`]) resumes it the same way, but the gain waits for
+//!   sound [`HOLD_MARGIN_LU`] over the noise before it goes back: the noise is not lifted.
 //! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
 //!   hiss, hum) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
 //!   anything less steady is heard: a tone a little under the target is levelled, noise on
@@ -307,6 +310,14 @@ pub const SHORT_AFTER_BLOCKS: usize = 2;
 /// silence comes in as a loud onset after quiet (the onset gain and the loudness ceiling
 /// hold it).
 pub const MOMENT_BLOCKS_MAX: usize = 12;
+/// A pause with room noise in it after such a moment (the moment [`BURST_LU`] or more over
+/// the remembered level): this many 100 ms sub-blocks, all [`SHORT_RESUME_UNDER_LU`] or
+/// more under the remembered level, resume the remembered programme; the gain then waits
+/// for sound [`HOLD_MARGIN_LU`] over the pause's level before it goes back (the noise is
+/// not lifted on its own).
+pub const PAUSE_BLOCKS: usize = 5;
+/// See [`PAUSE_BLOCKS`], LU.
+pub const HOLD_MARGIN_LU: f64 = 6.0;
 /// See [`SHORT_MOMENT_S`]: how far under the remembered level the sound may lie, LU (the
 /// first syllables after a pause, all there is to judge by that soon, read quieter than
 /// the programme; room noise lies 20 LU and more under it).
@@ -742,6 +753,10 @@ pub struct Agc {
     /// The remembered programme was resumed in the current silence ([`MOMENT_BLOCKS_MAX`]):
     /// the silence is its pause, not a gap before a new programme.
     resumed_in_silence: bool,
+    /// The remembered programme was resumed in a pause with room noise at this level
+    /// (LUFS) after a short louder moment: the gain is held until the fast level rises
+    /// [`HOLD_MARGIN_LU`] over it.
+    hold_floor: Option<f64>,
 
     /// Whether the last reading was programme (not silence, not a pause, not an onset).
     programme_active: bool,
@@ -881,6 +896,7 @@ impl Agc {
             resume_age_s: 0.0,
             remembered_s: 0.0,
             resumed_in_silence: false,
+            hold_floor: None,
 
             programme_active: false,
             speech_prog: false,
@@ -1166,6 +1182,13 @@ impl Agc {
             // under the gate is restored to where it was then, not lifted over it.)
             goal = self.gain_db.min(goal).max(-max_cut);
         }
+        if let Some(floor) = self.hold_floor {
+            if fast > floor + HOLD_MARGIN_LU || !p.enabled {
+                self.hold_floor = None;
+            } else {
+                goal = self.gain_db.min(goal).max(-max_cut);
+            }
+        }
         self.goal_db = goal;
         // Taking over from the onset gain, the ordinary gain may fall as fast as needed.
         let fall_limit = if self.onset_db < -0.5 {
@@ -1195,7 +1218,8 @@ impl Agc {
         if goal - self.gain_db <= FIRST_RISE_MARGIN_DB {
             self.first_rise = false;
         }
-        if self.adopted_rise && goal - self.gain_db < SETTLED_DB {
+        // (Held until the voice comes: the rise is for it.)
+        if self.adopted_rise && self.hold_floor.is_none() && goal - self.gain_db < SETTLED_DB {
             self.adopted_rise = false;
             self.back_rise = false;
             self.resumed_rise = false;
@@ -1449,26 +1473,10 @@ impl Agc {
             {
                 // A short louder moment, then silence: the remembered programme's pause. Its
                 // level is the estimate again and the gain goes back to it in the silence;
-                // the window restarts with the next sound, as after any gap (a louder
-                // programme that goes on after the silence takes the estimate at once).
-                self.restart_window(self.resume_level);
-                self.win_len = 0;
-                // The moment is no reference for what is new either: a louder programme
-                // after the silence is a loud onset after the remembered one, caught by the
-                // onset gain (against the moment's level it was not new, and came out at
-                // the voice's gain until the estimate rose: 6–10 LU over the target).
-                let over = self.resume_level + SHORT_RISE_LU;
-                self.peaks.forget_over(over, LUFS_FLOOR);
-                self.recent_peak = self.peaks.newest(0, PEAK_RING).fold(LUFS_FLOOR, f64::max);
-                self.hist_m.forget_over(over, LUFS_FLOOR);
-                self.recent_2s = gated_mean(self.hist_m.newest_with_energy(0, 20), gate, 3)
-                    .unwrap_or(LUFS_FLOOR);
-                self.changes = self.changes.wrapping_add(1);
-                self.resumptions = self.resumptions.wrapping_add(1);
+                // the window restarts with the next sound, as after any gap, and that sound
+                // is judged on its own.
+                self.resume_in_pause(gate);
                 self.judge_pending = true;
-                self.steady_only = false;
-                self.adopted_rise = true;
-                self.resumed_rise = true;
                 self.resumed_in_silence = true;
             } else if self.silent_s >= GAP_S
                 && self.win_len > 0
@@ -1521,6 +1529,17 @@ impl Agc {
             let window = (ONSET_S / rdt).round() as usize;
             self.moment_held = window.saturating_sub(after + 1);
             return;
+        }
+        if self.hold_floor.is_none() {
+            if let Some(floor) = self.moment_before_pause() {
+                // A short louder moment, then a pause with room noise in it: the remembered
+                // programme's pause. Its level is the estimate again; the gain is held until
+                // sound over the noise comes (the voice), so the noise is not lifted.
+                self.resume_in_pause(gate);
+                self.hold_floor = Some(floor);
+                self.below_s = 0.0;
+                return;
+            }
         }
         if self.moment_held > 0 {
             self.moment_held -= 1;
@@ -1845,14 +1864,61 @@ impl Agc {
             && self.level >= self.resume_level + SHORT_RISE_LU
     }
 
+    /// The remembered programme resumed in a pause after a short louder moment
+    /// ([`MOMENT_BLOCKS_MAX`]): the estimate at its level, the window empty (it restarts with
+    /// the next sound, as after a gap), and the moment forgotten as the reference of what is
+    /// new — a louder programme after the pause is a loud onset after the remembered one,
+    /// caught by the onset gain (against the moment's level it was not new, and came out at
+    /// the voice's gain until the estimate rose: 6–10 LU over the target).
+    fn resume_in_pause(&mut self, gate: f64) {
+        self.restart_window(self.resume_level);
+        self.win_len = 0;
+        let over = self.resume_level + SHORT_RISE_LU;
+        self.peaks.forget_over(over, LUFS_FLOOR);
+        self.recent_peak = self.peaks.newest(0, PEAK_RING).fold(LUFS_FLOOR, f64::max);
+        self.hist_m.forget_over(over, LUFS_FLOOR);
+        self.recent_2s =
+            gated_mean(self.hist_m.newest_with_energy(0, 20), gate, 3).unwrap_or(LUFS_FLOOR);
+        self.changes = self.changes.wrapping_add(1);
+        self.resumptions = self.resumptions.wrapping_add(1);
+        self.steady_only = false;
+        self.adopted_rise = true;
+        self.resumed_rise = true;
+    }
+
+    /// After a short louder moment ([`moment_before`](Self::moment_before), from a rise of
+    /// [`BURST_LU`]), whether the newest [`PAUSE_BLOCKS`] 100 ms sub-blocks all lie
+    /// [`SHORT_RESUME_UNDER_LU`] or more under the remembered level (room noise, or
+    /// silence): `Some` of the loudest of them, the pause's level.
+    fn moment_before_pause(&self) -> Option<f64> {
+        if !self.moment_before(BURST_LU) {
+            return None;
+        }
+        let quiet = self.resume_level - SHORT_RESUME_UNDER_LU;
+        let mut floor = LUFS_FLOOR;
+        for v in self.hist_sb.newest(0, PAUSE_BLOCKS) {
+            if v > quiet {
+                return None;
+            }
+            floor = floor.max(v);
+        }
+        (self.hist_sb.newest(0, PAUSE_BLOCKS).count() == PAUSE_BLOCKS).then_some(floor)
+    }
+
     /// Whether the estimate stands [`SHORT_RISE_LU`] or more over the remembered level (in
     /// memory for less than [`RESUME_MAX_S`]) and the last 3 s hold at most
     /// [`MOMENT_BLOCKS_MAX`] 100 ms sub-blocks more than [`RESUME_PEAK_LU`] over it: a short
     /// louder moment took the estimate, and no longer louder programme is known.
     fn moment_before_silence(&self) -> bool {
+        self.moment_before(SHORT_RISE_LU)
+    }
+
+    /// [`moment_before_silence`](Self::moment_before_silence) with the estimate `rise` or
+    /// more over the remembered level.
+    fn moment_before(&self, rise: f64) -> bool {
         if self.resume_level <= LUFS_FLOOR
             || self.resume_age_s > RESUME_MAX_S
-            || self.level < self.resume_level + SHORT_RISE_LU
+            || self.level < self.resume_level + rise
         {
             return false;
         }

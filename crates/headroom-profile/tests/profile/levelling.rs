@@ -358,40 +358,74 @@ fn short_sound(door: bool, peak_dbfs: f64) -> Vec<f32> {
 
 #[test]
 fn the_sentence_after_a_chime_in_a_pause_starts_on_its_level_in_every_profile() {
-    // A quiet voice, a pause with a short loud sound in it (a chime, a door) and silence,
-    // the voice again. The sound took the estimate; the silence after it held the gain
-    // there, and the next sentence's first 0.2 s came out 15–20 dB under itself (0.3 s
-    // chime, every profile) until its first 100 ms had been heard as the voice. The voice
-    // after the pause is now lifted as before it from its first syllable.
-    let mut failed = Vec::new();
-    for door in [false, true] {
+    // A quiet voice, a pause with a short loud sound in it (a chime, a door) and silence or
+    // room noise, the voice again. The sound took the estimate; the pause after it held
+    // the gain there, and the next sentence's first 0.2 s came out 15–20 dB under itself
+    // (0.3 s chime in silence, every profile; 2–7 dB over the first half second in room
+    // noise) until its first 100 ms had been heard as the voice. The voice after the pause
+    // is now lifted as before it from its first syllable, and room noise in the pause is
+    // not lifted for it (no more than in the same pause without the sound).
+    let signal = |bed: bool, sound: Option<bool>| {
         let mut x = speech_at(10.0, 661, -34.0);
-        x.extend(silence(0.4));
-        x.extend(short_sound(door, -3.0));
+        x.extend(silence(0.6));
+        let s = short_sound(sound.unwrap_or(false), -3.0);
+        match sound {
+            Some(_) => x.extend(s),
+            None => x.extend(silence((s.len() / 2) as f64 / 48_000.0)),
+        }
         x.extend(silence(1.5));
         let back = (x.len() / 2) as f64 / 48_000.0;
         x.extend(speech_at(6.0, 662, -34.0));
+        if bed {
+            let mut noise = pink_noise((x.len() / 2) as f64 / 48_000.0, 665);
+            normalise(&mut noise, -58.0);
+            for (v, n) in x.iter_mut().zip(&noise) {
+                *v += n;
+            }
+        }
+        (x, back)
+    };
+    let mut failed = Vec::new();
+    for bed in [false, true] {
         for name in PROFILES {
             let p = shipped(name);
-            let out = run_aligned(&p, &x);
-            let lift =
-                |a: f64, b: f64| integrated_between(&out, a, b) - integrated_between(&x, a, b);
-            let (before, first) = (lift(4.0, 10.0), lift(back, back + 0.5));
-            eprintln!(
-                "{name}, {}: the voice lifted {before:.1} dB before, {first:.1} over its first \
-                 0.5 s after the pause",
-                if door { "door" } else { "chime" }
-            );
-            // (Before: 6–12 dB under over the first half second.)
-            if first < before - 2.0 || first > before + 3.0 {
-                failed.push((name, door, before, first));
+            // The pause's noise without the sound, for comparison.
+            let (plain, back) = signal(bed, None);
+            let plain_noise = integrated_between(&run_aligned(&p, &plain), back - 0.6, back);
+            for door in [false, true] {
+                let (x, back) = signal(bed, Some(door));
+                let out = run_aligned(&p, &x);
+                let lift =
+                    |a: f64, b: f64| integrated_between(&out, a, b) - integrated_between(&x, a, b);
+                let (before, first) = (lift(4.0, 10.0), lift(back, back + 0.5));
+                let what = format!(
+                    "{name}, {} in {}",
+                    if door { "door" } else { "chime" },
+                    if bed { "room noise" } else { "silence" }
+                );
+                eprintln!(
+                    "{what}: the voice lifted {before:.1} dB before, {first:.1} over its first \
+                     0.5 s after the pause"
+                );
+                // (Before: 2–7 dB under over the first half second.)
+                if first < before - 2.0 || first > before + 3.0 {
+                    failed.push(format!("{what}: {first:.1} dB, {before:.1} before"));
+                }
+                if bed && !door {
+                    // The noise in the pause is not lifted for the voice: at most where the
+                    // same pause without the sound puts it. (After the door, which does not
+                    // take the estimate, `night` and `speech` put it 2–3.5 dB over that, the
+                    // compressor's release in a pause: PLAN.md, Known gaps.)
+                    let noise = integrated_between(&out, back - 0.6, back);
+                    eprintln!("{what}: noise {noise:.1} LUFS, {plain_noise:.1} without the sound");
+                    if noise > plain_noise + 1.0 {
+                        failed.push(format!("{what}: noise {noise:.1} LUFS, {plain_noise:.1}"));
+                    }
+                }
             }
         }
     }
-    assert!(
-        failed.is_empty(),
-        "the voice after the pause off its level: {failed:?}"
-    );
+    assert!(failed.is_empty(), "{failed:#?}");
 }
 
 #[test]
