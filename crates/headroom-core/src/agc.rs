@@ -217,6 +217,11 @@ pub fn adopt_s(window_s: f64) -> f64 {
 pub fn long_window_adopt_s(window_s: f64) -> f64 {
     0.5 * window_s - 1.0
 }
+/// Quieter sound this far under the estimate, LU, counts as speech-like without a dip
+/// when its 100 ms readings step both ways by [`MOVES_LU`] (see [`Agc`]'s adoption).
+pub const FAR_UNDER_LU: f64 = RELATIVE_GATE_LU + ADOPT_LU;
+/// See [`FAR_UNDER_LU`], LU.
+pub const MOVES_LU: f64 = 3.0;
 /// Shortest time after which speech-like quieter sound can be a new programme, s.
 pub const ADOPT_MIN_S: f64 = 0.6;
 /// Longest time after which speech-like quieter sound becomes a new programme in a window
@@ -1761,7 +1766,19 @@ impl Agc {
         // louder sound is heard. A spread alone also counts a music bed swelling in a
         // pause of the voice over it (−47 → −38 LUFS in 0.6 s): it was adopted 0.6 s into
         // every pause of 3 s and more and lifted 14 dB within a quarter second.
-        let speech_like = own >= 4 && self.spread(own) >= SPEECH_LU && self.has_dip(own);
+        // Far under the estimate (a loud programme has ended: a film's dialogue after an
+        // action scene), steps of MOVES_LU both ways between its 100 ms readings will do for
+        // the dip: continuous dialogue 15–18 LU under a battle had no dip for 1.4 s and sat
+        // 20–25 LU under the target all that time.
+        let far = || {
+            gated_mean(self.hist_sb.newest_with_energy(0, own), gate, 2)
+                .is_some_and(|l| l < self.level - FAR_UNDER_LU)
+        };
+        let spread = own >= 4 && self.spread(own) >= SPEECH_LU;
+        let dip = spread && self.has_dip(own);
+        // (Such sound is no fade of the programme either: a fade steps one way.)
+        let syllables = spread && !dip && far() && self.moves_both_ways(own);
+        let speech_like = dip || syllables;
         let short = if speech_like {
             adopt_s(window_s)
         } else {
@@ -1789,7 +1806,10 @@ impl Agc {
                 .fold(f64::NEG_INFINITY, f64::max)
         };
         let (peak_now, peak_before) = (loudest(0), loudest(half));
-        if !peak_now.is_finite() || !peak_before.is_finite() || peak_now < peak_before - FADE_LU {
+        if !peak_now.is_finite()
+            || !peak_before.is_finite()
+            || (peak_now < peak_before - FADE_LU && !syllables)
+        {
             return None;
         }
         let now = gated_mean(self.hist_sb.newest_with_energy(0, 2 * half), gate, 2)?;
@@ -2107,6 +2127,16 @@ impl Agc {
     /// had the music bed in it adopted just as the voice came back).
     fn has_dip(&self, count: usize) -> bool {
         self.has_dip_of(count, SPEECH_LU)
+    }
+
+    /// Whether the newest `count` sub-blocks (the newest and the oldest left out, as for
+    /// [`has_dip`](Self::has_dip)) step up and step down by [`MOVES_LU`] or more from one
+    /// to the next: syllables, not a swell or a fade.
+    fn moves_both_ways(&self, count: usize) -> bool {
+        let (v, n) = self.gated_levels(1, count.saturating_sub(2));
+        let v = v.get(..n).unwrap_or(&[]);
+        let steps = || v.windows(2).map(|w| w[0] - w[1]);
+        steps().any(|d| d >= MOVES_LU) && steps().any(|d| d <= -MOVES_LU)
     }
 
     /// [`Self::has_dip`] with dips `depth` deep.
