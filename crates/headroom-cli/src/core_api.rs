@@ -53,8 +53,9 @@ pub fn profile_names() -> Vec<String> {
 }
 
 /// Checks a profile file; on error the message lists every error found, one a line, each
-/// `file:line:col: message`. Returns a one-line summary on success.
-pub fn validate_profile(path: &Path) -> CliResult<String> {
+/// `file:line:col: message`. Returns a one-line summary on success and the profile's
+/// advice ([`Profile::advice`]: valid settings that will not do what the rest asks).
+pub fn validate_profile(path: &Path) -> CliResult<(String, Vec<String>)> {
     let text = read_profile_text(path)?;
     if !has_settings(&text) {
         return Err(CliError::failed(
@@ -65,7 +66,8 @@ pub fn validate_profile(path: &Path) -> CliResult<String> {
         let lines: Vec<String> = errs.iter().map(ToString::to_string).collect();
         CliError::failed(lines.join("\n"))
     })?;
-    Ok(format!(
+    let advice = profile.advice();
+    let mut msg = format!(
         "{}: ok (profile `{}`{})\n",
         path.display(),
         profile.name,
@@ -74,7 +76,11 @@ pub fn validate_profile(path: &Path) -> CliResult<String> {
         } else {
             format!(": {}", profile.description)
         }
-    ))
+    );
+    for a in &advice {
+        msg.push_str(&format!("{}: warning: {a}\n", path.display()));
+    }
+    Ok((msg, advice))
 }
 
 /// What [`validate_config`] found in a valid config file.

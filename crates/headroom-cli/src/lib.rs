@@ -103,11 +103,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
             )
         }
         Command::Validate { file } => {
-            let msg = core_api::validate_profile(&file)?;
+            let (msg, warnings) = core_api::validate_profile(&file)?;
             emit(
                 out,
                 json,
-                &serde_json::json!({"file": file, "valid": true}),
+                &serde_json::json!({"file": file, "valid": true, "warnings": warnings}),
                 || msg,
             )
         }

@@ -7,7 +7,39 @@ use crate::rules::empty_match;
 use crate::schema::{self, format_number, SettingValue};
 use crate::{ErrorKind, ProfileError};
 
+/// Loudness of the loudest programme a profile is expected to bring down to its target,
+/// LUFS: full-scale, limited music masters measure −5 to −8.
+pub const LOUDEST_PROGRAMME_LUFS: f64 = -5.0;
+
 impl Profile {
+    /// Settings that are valid but will not do what the rest of the profile asks, one
+    /// sentence each (empty when there are none): `agc.max_cut_db` short of what
+    /// [`LOUDEST_PROGRAMME_LUFS`] needs to reach `agc.target_lufs` (a profile copied from
+    /// `default` with a lower target keeps `default`'s cut, and loud programme then comes
+    /// out over the target).
+    pub fn advice(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let agc = &self.chain.agc;
+        if agc.enabled {
+            let target = f64::from(agc.target_lufs);
+            let cut = f64::from(agc.max_cut_db);
+            let needed = (LOUDEST_PROGRAMME_LUFS - target).ceil();
+            if cut < needed {
+                out.push(format!(
+                    "agc.max_cut_db = {} brings programme no louder than {} LUFS down to \
+                     agc.target_lufs = {}: louder programme (full-scale masters reach {} LUFS) \
+                     comes out over the target; {} dB or more brings it down",
+                    format_number(cut),
+                    format_number(target + cut),
+                    format_number(target),
+                    format_number(LOUDEST_PROGRAMME_LUFS),
+                    format_number(needed)
+                ));
+            }
+        }
+        out
+    }
+
     /// Checks every range and ordering rule.
     pub fn validate(&self) -> Result<(), ProfileError> {
         self.check().map_err(Invalid::into_error)

@@ -50,6 +50,7 @@
 
 mod assign;
 mod check;
+pub use check::LOUDEST_PROGRAMME_LUFS;
 pub mod config;
 mod diff;
 mod docs;

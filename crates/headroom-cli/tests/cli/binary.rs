@@ -215,6 +215,34 @@ fn validate_reports_file_line_col() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// A user's profile copied from `default` with a low target keeps `default`'s cut, which
+/// cannot bring loud programme down to it (an outside test: −30 LUFS with 24 dB came out
+/// 3.7 LU over for full-scale music, and `validate` said "ok"). Valid, with a warning;
+/// the shipped profiles have none.
+#[test]
+fn validate_warns_of_a_cut_short_of_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let low = dir.path().join("low.toml");
+    std::fs::write(&low, "[agc]\ntarget_lufs = -30\nmax_cut_db = 24\n").unwrap();
+    let out = headroom(dir.path(), &["validate", low.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("ok")
+            && said.contains("warning: agc.max_cut_db = 24")
+            && said.contains("25 dB"),
+        "{said}"
+    );
+    let out = headroom(dir.path(), &["--json", "validate", low.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["warnings"].as_array().map(Vec::len), Some(1), "{v}");
+    for (name, _) in headroom_profile::shipped_profiles() {
+        let p = headroom_profile::Profile::shipped(name).unwrap().unwrap();
+        assert!(p.advice().is_empty(), "{name}: {:?}", p.advice());
+    }
+}
+
 #[test]
 fn validate_checks_the_daemon_config_as_the_daemon_reads_it() {
     // A file named config.toml is headroomd's configuration, not a profile: it was read as
