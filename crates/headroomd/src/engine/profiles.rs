@@ -83,10 +83,15 @@ pub(super) fn activate(
     // Only what this change finds is reported with it.
     let _ = e.store.take_warnings();
     let diff = e.store.use_profile(&name).map_err(profile_file_error)?;
-    // Overrides the new profile leaves out of force (logged by the store): the reply says so.
-    let ignored = e.store.take_warnings();
-    if !ignored.is_empty() {
-        out.push(Output::Warning(ignored.join("; ")));
+    // Overrides the new profile leaves out of force (logged by the store): the reply says so,
+    // and what the profile in force asks that its settings will not do (`Profile::advice`).
+    let mut warnings = e.store.take_warnings();
+    for a in e.store.effective().advice() {
+        tracing::warn!("profile `{name}`: {a}");
+        warnings.push(a);
+    }
+    if !warnings.is_empty() {
+        out.push(Output::Warning(warnings.join("; ")));
     }
     e.after_store_change(diff, &[], out);
     e.selection_loaded(out);

@@ -1187,6 +1187,39 @@ fn assert_error_names(s: &headroom_ipc::Status, place: &str) {
     );
 }
 
+/// `profile.use` of a profile whose cut cannot reach its target (a copy of `default` at
+/// −30 LUFS) is done, with a warning that says so; a shipped profile gets none.
+#[test]
+fn using_a_profile_whose_cut_falls_short_of_its_target_warns() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let dir = rig.config.join("profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    write(
+        &dir.join("quiet.toml"),
+        "[agc]\ntarget_lufs = -30\nmax_cut_db = 24\n",
+    );
+    let warning = |out: &[Output]| {
+        out.iter().find_map(|o| match o {
+            Output::Warning(w) => Some(w.clone()),
+            _ => None,
+        })
+    };
+    let (out, r) = rig.request(Request::ProfileUse {
+        name: "quiet".into(),
+    });
+    r.unwrap();
+    let w = warning(&out).expect("a warning");
+    assert!(
+        w.contains("agc.max_cut_db = 24") && w.contains("25 dB"),
+        "{w}"
+    );
+    let (out, r) = rig.request(Request::ProfileUse {
+        name: "night".into(),
+    });
+    r.unwrap();
+    assert_eq!(warning(&out), None);
+}
+
 /// A typo in `config.toml` is in `status` (`config_warnings`) and the warning of
 /// `profile.reload`'s reply; the state word does not change for it, and fixing the file
 /// clears it.
