@@ -308,12 +308,12 @@ pub const SHORT_AFTER_BLOCKS: usize = 2;
 /// A louder moment that lasted at most [`SHORT_MOMENT_S`] (its 100 ms sub-blocks more than
 /// [`RESUME_PEAK_LU`] over the remembered level, counted over the last 3 s) and gave way to
 /// silence for [`GAP_S`] resumes the remembered programme in that silence: a notification's
-/// chime, a door or a shot in a pause of the dialogue. The gain stays where it is while the
-/// silence lasts (nothing is lifted in it); the next sentence then starts from the
-/// dialogue's level instead of the moment's — its first 0.2 s came out 17–20 dB under itself
-/// after a 0.3 s chime, with every profile. A louder programme that goes on after such a
-/// silence comes in as a loud onset after quiet (the onset gain and the loudness ceiling
-/// hold it).
+/// chime, a door or a shot in a pause of the dialogue. The gain goes back to the dialogue's
+/// in the silence (restored to what it was before the moment, nothing lifted over that);
+/// the next sentence then starts from the dialogue's level instead of the moment's — its
+/// first 0.2 s came out 15–20 dB under itself after a 0.3 s chime, with every profile. A
+/// louder programme that goes on after such a silence comes in as a loud onset after quiet
+/// (the onset gain and the loudness ceiling hold it).
 pub const MOMENT_BLOCKS_MAX: usize = 12;
 /// A pause with room noise in it after such a moment (the moment [`BURST_LU`] or more over
 /// the remembered level): this many 100 ms sub-blocks, all [`SHORT_RESUME_UNDER_LU`] or
@@ -1474,7 +1474,7 @@ impl Agc {
             if self.silent_s >= GAP_S
                 && self.has_level
                 && !self.resumed_in_silence
-                && self.moment_before_silence()
+                && self.moment_before(SHORT_RISE_LU)
             {
                 // A short louder moment, then silence: the remembered programme's pause. Its
                 // level is the estimate again and the gain goes back to it in the silence;
@@ -1483,11 +1483,7 @@ impl Agc {
                 self.resume_in_pause(gate);
                 self.judge_pending = true;
                 self.resumed_in_silence = true;
-            } else if self.silent_s >= GAP_S
-                && self.win_len > 0
-                && self.has_level
-                && !self.resumed_in_silence
-            {
+            } else if self.silent_s >= GAP_S && self.win_len > 0 && self.has_level {
                 // A gap: the next sound may be a new programme (the next track). The
                 // estimate stays as it is until sound comes; the window restarts with it.
                 self.win_len = 0;
@@ -1915,26 +1911,21 @@ impl Agc {
             return None;
         }
         let quiet = self.resume_level - SHORT_RESUME_UNDER_LU;
-        let mut floor = LUFS_FLOOR;
+        let (mut floor, mut blocks) = (LUFS_FLOOR, 0);
         for v in self.hist_sb.newest(0, PAUSE_BLOCKS) {
             if v > quiet {
                 return None;
             }
             floor = floor.max(v);
+            blocks += 1;
         }
-        (self.hist_sb.newest(0, PAUSE_BLOCKS).count() == PAUSE_BLOCKS).then_some(floor)
+        (blocks == PAUSE_BLOCKS).then_some(floor)
     }
 
-    /// Whether the estimate stands [`SHORT_RISE_LU`] or more over the remembered level (in
-    /// memory for less than [`RESUME_MAX_S`]) and the last 3 s hold at most
-    /// [`MOMENT_BLOCKS_MAX`] 100 ms sub-blocks more than [`RESUME_PEAK_LU`] over it: a short
-    /// louder moment took the estimate, and no longer louder programme is known.
-    fn moment_before_silence(&self) -> bool {
-        self.moment_before(SHORT_RISE_LU)
-    }
-
-    /// [`moment_before_silence`](Self::moment_before_silence) with the estimate `rise` or
-    /// more over the remembered level.
+    /// Whether the estimate stands `rise` or more over the remembered level (in memory for
+    /// less than [`RESUME_MAX_S`]) and the last 3 s hold at most [`MOMENT_BLOCKS_MAX`]
+    /// 100 ms sub-blocks more than [`RESUME_PEAK_LU`] over it: a short louder moment took
+    /// the estimate, and no longer louder programme is known.
     fn moment_before(&self, rise: f64) -> bool {
         if self.resume_level <= LUFS_FLOOR
             || self.resume_age_s > RESUME_MAX_S
