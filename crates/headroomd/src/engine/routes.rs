@@ -192,7 +192,7 @@ pub(super) fn load_user_rules(path: &Path) -> (UserRules, Vec<String>) {
             Err(e) => format!("could not keep a copy: {e}"),
         };
         for why in &skipped {
-            tracing::debug!("{}: skipping {why}", path.display());
+            tracing::warn!("{}: skipping {why}", path.display());
         }
         warn(format!("{}: skipped {first}{more}; {kept}", path.display()));
     }
