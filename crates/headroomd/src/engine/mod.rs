@@ -140,6 +140,10 @@ pub struct Engine {
     /// What was wrong with the daemon's own state files at start (`status`'s
     /// `file_warnings`).
     file_warnings: Vec<String>,
+    /// The bus input gain in force, dB, and the one asked at the last tick (a rise is
+    /// applied a tick late: see [`Engine::on`]).
+    input_gain_db: f32,
+    rise_asked_db: f32,
     last_streams: BTreeMap<u32, StreamInfo>,
     last_taps: BTreeSet<u32>,
     last_history: Instant,
@@ -245,6 +249,8 @@ impl Engine {
             promote_file: routes_file.with_file_name(promote::PROMOTE_FILE_NAME),
             routes_file,
             file_warnings,
+            input_gain_db: 0.0,
+            rise_asked_db: 0.0,
             last_streams: BTreeMap::new(),
             last_taps: BTreeSet::new(),
             last_history: Instant::now(),
@@ -278,6 +284,7 @@ impl Engine {
     /// Reacts to one input. Never blocks; see [`Input`] for what each input is answered with.
     pub fn on(&mut self, input: Input) -> Vec<Output> {
         let mut out = Vec::new();
+        let tick = matches!(input, Input::Tick { .. });
         let now = match &input {
             Input::Tick { now } => *now,
             _ => Instant::now(),
@@ -308,9 +315,24 @@ impl Engine {
         }
         // Layer A's cut of a stream playing alone, taken off again at the bus input
         // (`RoutingController::bus_compensation_db`): after every input that can move it
-        // (a tick, bypass, a setting, a stream leaving the bus).
-        self.bus
-            .set_input_gain_db(self.routing.bus_compensation_db());
+        // (a tick, bypass, a setting, a stream leaving the bus). A fall at once; a rise one
+        // tick after it was asked: it compensates a cut of the stream's volume sent with it,
+        // which PipeWire applies a cycle or two later, and the bus input gain in the same
+        // cycle — at once, the output stood the whole cut over the source until the volume
+        // came (+7 dB for a quantum of 2048 frames as bypass went off, now and then).
+        let want = self.routing.bus_compensation_db();
+        let next = if want <= self.input_gain_db {
+            want
+        } else if tick {
+            want.min(self.rise_asked_db.max(self.input_gain_db))
+        } else {
+            self.input_gain_db
+        };
+        if tick {
+            self.rise_asked_db = want;
+        }
+        self.input_gain_db = next;
+        self.bus.set_input_gain_db(next);
         self.note_bypass();
         out
     }
