@@ -11,7 +11,8 @@
 //! * A **fast level** `F`: the mean square of the input over the last [`FAST_WINDOW_S`]
 //!   (measured by [`Agc::process`] before the gain, summed so that the result does not
 //!   depend on how the audio is split into calls), in LUFS through a correction for the
-//!   K-weighting learnt from the momentary readings. It catches loud onsets.
+//!   K-weighting learnt from the momentary readings (taken whole from the first 100 ms
+//!   sub-block of sound, smoothed after that). It catches loud onsets.
 //!
 //! # The programme estimate `P`
 //! `P` is the gated loudness (BS.1770: energy mean, readings more than
@@ -145,7 +146,14 @@
 //! The AGC *engages* when either
 //! * the fast level jumps more than [`NOVELTY_LU`] above the loudest fast level of the last
 //!   2 s and, at the gains in force, would come out more than [`ONSET_EXCESS_LU`] above the
-//!   target (a sudden loud sound), or
+//!   target (a sudden loud sound) — before the first estimate (a fresh chain: the daemon's
+//!   first sound, a file's start in `render`) when it goes into the compressor more than
+//!   [`FIRST_EXCESS_LU`] above the target, since nothing else acts on the first 0.4 s of
+//!   sound: loud music from its first frame was left to the chain's loudness ceiling, which
+//!   let its first 200 ms out with all the room of a momentary window that held silence
+//!   and then cut 4–16 dB under the gain the music settled at for 200 ms to keep the
+//!   400 ms loudness at the limit (16 with `night`, whose compressor held the start and
+//!   so kept it under the ordinary threshold) — or
 //! * the fast level stays more than [`SUSTAINED_LU`] above the loudness of the last 2 s, and
 //!   above the target by as much, for [`SUSTAIN_S`] (a louder programme: an advert after
 //!   dialogue; a loud vowel is over sooner).
@@ -388,6 +396,10 @@ pub const FAST_WINDOW_S: f64 = 0.02;
 pub const NOVELTY_LU: f64 = 6.0;
 /// An onset is caught when it would reach this far above the target, LU.
 pub const ONSET_EXCESS_LU: f64 = 9.0;
+/// Before the first estimate (a fresh chain: the daemon's first sound, a file's start in
+/// `render`) an onset is caught when it would go into the compressor this far above the
+/// target, LU.
+pub const FIRST_EXCESS_LU: f64 = 6.0;
 /// Level above the target an onset is pulled down to, LU.
 pub const ONSET_HOLD_LU: f64 = 1.0;
 /// An onset lasting this long raises the programme estimate, s.
@@ -687,6 +699,9 @@ pub struct Agc {
     subs: Ring<4>,
     /// K-weighted minus unweighted loudness of the last 400 ms of sound, LU.
     k_corr: f64,
+    /// Whether `k_corr` has been measured: until the first sub-block of sound closes it is a
+    /// guess (0), and that sub-block's own correction replaces it whole.
+    k_known: bool,
     /// The same for the last 100 ms sub-block alone, LU.
     k_sub: f64,
     /// Loudest fast level of the current 100 ms and of the last 2 s (one per 100 ms), LUFS.
@@ -868,6 +883,7 @@ impl Agc {
             sub_frames: 0,
             subs: Ring::new(0.0),
             k_corr: 0.0,
+            k_known: false,
             k_sub: 0.0,
             peak_now: LUFS_FLOOR,
             peaks: Ring::new(LUFS_FLOOR),
@@ -1292,7 +1308,13 @@ impl Agc {
             };
             self.sub_sum = 0.0;
             self.sub_frames = 0;
-            if m > gate && self.subs.len == 4 {
+            if !self.k_known && sb > gate && ms > 0.0 {
+                // The first sub-block of sound: a fresh chain's first loud start (clipped,
+                // bright music) read 4–5 dB quiet through the guess, and its onset gain held
+                // it that much over the target.
+                self.k_corr = self.k_sub;
+                self.k_known = true;
+            } else if m > gate && self.subs.len == 4 {
                 let unweighted = self.subs.newest(0, 4).sum::<f64>() / 4.0;
                 if unweighted > 0.0 {
                     let c = m - ms_to_lufs(unweighted);
@@ -1352,7 +1374,8 @@ impl Agc {
         let held_excess = held + self.gain_db + self.onset_db + self.post_db - target;
         // Against the loudness of the last 2 s (not the programme window, which lags a slow
         // crescendo by design).
-        let novel = (fast > recent + NOVELTY_LU && excess > ONSET_EXCESS_LU)
+        let first = !self.has_level && excess - self.post_db > FIRST_EXCESS_LU;
+        let novel = (fast > recent + NOVELTY_LU && (excess > ONSET_EXCESS_LU || first))
             || (self.recent_2s > LUFS_FLOOR
                 && held > self.recent_2s + SUSTAINED_LU
                 && held_excess > SUSTAINED_LU);

@@ -995,3 +995,70 @@ fn a_loud_advert_that_fades_in_after_quiet_dialogue_leaves_no_hole() {
         }
     }
 }
+
+#[test]
+fn a_loud_start_on_a_fresh_chain_is_held_to_the_limit_without_a_hole() {
+    // The first sound a chain hears (the daemon's first after it starts, a file's start in
+    // `render`) has no programme before it to be judged against, and no estimate for 0.4 s:
+    // loud music from its first frame was left to the loudness ceiling, which let its first
+    // 200 ms out with all the room of a momentary window that held silence, then cut deep
+    // to keep the 400 ms loudness at the limit — a punch, then a hole 4–6 dB under the gain
+    // the music settles at (16 dB for clipped music with `night`, whose compressor held the
+    // start), and with `default` 0.3–0.6 LU over its limit. Before the first estimate, a
+    // start 6 LU over the target going into the compressor is a loud onset. Measured
+    // against the same music after a voice at the target.
+    let mut signals: Vec<(String, Vec<f32>)> = [
+        (670, -8.0),
+        (671, -9.0),
+        (672, -10.0),
+        (673, -11.0),
+        (674, -12.0),
+    ]
+    .into_iter()
+    .map(|(seed, lufs)| (format!("music at {lufs} LUFS"), music_at(5.0, seed, lufs)))
+    .collect();
+    // Clipped at full scale (≈ −2 LUFS, bright: read quietly before the K-weighting
+    // correction is learnt).
+    let mut clipped = music_like(5.0, 675);
+    clipped
+        .iter_mut()
+        .for_each(|v| *v = (*v * 16.0).clamp(-1.0, 1.0));
+    signals.push(("clipped music at full scale".to_string(), clipped));
+    for name in PROFILES {
+        let p = shipped(name);
+        let t = p.agc.target_lufs as f64;
+        let limit = f64::from(p.agc.max_momentary_lu);
+        for (what, x) in &signals {
+            let lead = 8.0;
+            let mut after = speech_at(lead, 680, t);
+            after.extend(x);
+            let mut figures = [(0.0, 0.0); 2];
+            for (k, (signal, at)) in [(x, 0.0), (&after, lead)].into_iter().enumerate() {
+                let out = run_aligned(&p, signal);
+                let most = max_momentary_between(&out, at, at + 2.0) - t;
+                let lift = momentary_lift(signal, &out);
+                let settled = median(values_in(&lift, at + 3.0..=at + 5.0));
+                let least = values_in(&lift, at + 0.5..=at + 2.0).fold(f64::INFINITY, f64::min);
+                figures[k] = (most, settled - least);
+            }
+            let [(most, hole), (most_after, hole_after)] = figures;
+            eprintln!(
+                "{name}: {what} from the start: up to {most:+.1} LU over the target (limit \
+                 {limit:+.1}), at most {hole:.1} dB under its settled gain; after a voice \
+                 {most_after:+.1} LU, {hole_after:.1} dB"
+            );
+            // (After a voice the ceiling itself lets the momentary loudness pass the limit by
+            // up to 0.4 LU on this music, and a beat louder than the first ones meets its cut.)
+            assert!(
+                most <= limit.max(most_after) + 0.25,
+                "{name}, {what}: up to {most:.2} LU over the target from the start, \
+                 {most_after:.2} after a voice (limit {limit:+.1})"
+            );
+            assert!(
+                hole <= hole_after.max(2.5) + 0.5,
+                "{name}, {what}: {hole:.1} dB under its settled gain from the start, \
+                 {hole_after:.1} after a voice"
+            );
+        }
+    }
+}
