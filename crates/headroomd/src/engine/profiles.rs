@@ -137,6 +137,10 @@ pub(super) fn reload(e: &mut Engine, out: &mut Vec<Output>) -> Result<Response, 
     if !typos.is_empty() {
         out.push(Output::Warning(typos.join("; ")));
     }
+    // What the profile in force asks that its settings will not do, as `profile.use` says.
+    for a in e.store.effective().advice() {
+        out.push(Output::Warning(a));
+    }
     Ok(Response::ProfileActive(ProfileActive {
         name: e.store.active_name(),
     }))
@@ -155,6 +159,12 @@ impl Engine {
                 profile, detail, ..
             } => {
                 tracing::info!("profile `{}` (re)loaded", profile.name);
+                // What it asks that its settings will not do (`Profile::advice`): logged at
+                // every load (an edited file has no reply to carry it; `profile.reload`'s
+                // reply has it as its warning too).
+                for a in self.store.effective().advice() {
+                    tracing::warn!("profile `{}`: {a}", profile.name);
+                }
                 self.apply(&profile, detail, out);
                 self.selection_loaded(out);
                 self.publish_settings(out);

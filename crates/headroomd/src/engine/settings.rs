@@ -18,12 +18,14 @@ pub(super) fn set(
     value: SettingValue,
     out: &mut Vec<Output>,
 ) -> Result<Response, IpcError> {
+    let before = e.store.effective().advice();
     let diff = e
         .store
         .set_override(&key, value_from_wire(&value))
         .map_err(store_error)?;
     e.after_store_change(diff, std::slice::from_ref(&key), out);
     e.warn_if_unsaved(out);
+    e.warn_of_new_advice(&before, out);
     Ok(Response::Setting(e.setting(&key)?))
 }
 
@@ -44,6 +46,7 @@ pub(super) fn reset(
     } else {
         key.iter().cloned().collect()
     };
+    let before = e.store.effective().advice();
     let diff = if all {
         e.store.reset_all()
     } else {
@@ -52,6 +55,7 @@ pub(super) fn reset(
     .map_err(store_error)?;
     e.after_store_change(diff, &keys, out);
     e.warn_if_unsaved(out);
+    e.warn_of_new_advice(&before, out);
     let settings = keys.iter().filter_map(|k| e.setting(k).ok()).collect();
     Ok(Response::Settings(Settings { settings }))
 }
@@ -62,6 +66,19 @@ impl Engine {
     pub(super) fn warn_if_unsaved(&self, out: &mut Vec<Output>) {
         if let Some(w) = self.store.save_error() {
             out.push(Output::Warning(w));
+        }
+    }
+
+    /// After a change of the overrides: what the profile in force now asks that its settings
+    /// will not do (`Profile::advice`) and did not before — `set agc.target_lufs -30` with
+    /// `default`'s cut of 24 dB — is the reply's warning, and logged.
+    pub(super) fn warn_of_new_advice(&self, before: &[String], out: &mut Vec<Output>) {
+        let name = self.store.active_name();
+        for a in self.store.effective().advice() {
+            if !before.contains(&a) {
+                tracing::warn!("profile `{name}` with its settings: {a}");
+                out.push(Output::Warning(a));
+            }
         }
     }
 

@@ -1220,6 +1220,60 @@ fn using_a_profile_whose_cut_falls_short_of_its_target_warns() {
     assert_eq!(warning(&out), None);
 }
 
+/// A `setting.set` that leaves the cut short of the target (`default`'s 24 dB with a target
+/// of −30) warns as `profile.use` of such a profile does; a later set that changes nothing
+/// of it does not warn again, and one that mends it neither. A `profile.reload` of an
+/// edited profile that falls short says so in its reply.
+#[test]
+fn a_setting_or_an_edit_that_leaves_the_cut_short_of_the_target_warns() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let warning = |out: &[Output]| {
+        out.iter().find_map(|o| match o {
+            Output::Warning(w) => Some(w.clone()),
+            _ => None,
+        })
+    };
+    let mut set = |key: &str, value: SettingValue| {
+        let (out, r) = rig.request(Request::SettingSet {
+            key: key.into(),
+            value,
+        });
+        r.unwrap();
+        warning(&out)
+    };
+    let w = set("agc.target_lufs", SettingValue::Int(-30)).expect("a warning");
+    assert!(
+        w.contains("agc.max_cut_db = 24") && w.contains("25 dB"),
+        "{w}"
+    );
+    assert_eq!(set("agc.rise_db_per_s", SettingValue::Int(10)), None);
+    assert_eq!(set("agc.max_cut_db", SettingValue::Int(26)), None);
+    assert_eq!(set("agc.target_lufs", SettingValue::Int(-18)), None);
+
+    let dir = rig.config.join("profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    write(&dir.join("quiet.toml"), "[agc]\ntarget_lufs = -28\n");
+    rig.request(Request::SettingReset {
+        key: None,
+        all: true,
+    })
+    .1
+    .unwrap();
+    rig.request(Request::ProfileUse {
+        name: "quiet".into(),
+    })
+    .1
+    .unwrap();
+    write(
+        &dir.join("quiet.toml"),
+        "[agc]\ntarget_lufs = -30\nmax_cut_db = 20\n",
+    );
+    let (out, r) = rig.request(Request::ProfileReload);
+    r.unwrap();
+    let w = warning(&out).expect("a warning");
+    assert!(w.contains("agc.max_cut_db = 20"), "{w}");
+}
+
 /// A typo in `config.toml` is in `status` (`config_warnings`) and the warning of
 /// `profile.reload`'s reply; the state word does not change for it, and fixing the file
 /// clears it.
