@@ -157,8 +157,8 @@ end, so OUT has exactly as many frames as IN and is time-aligned with it.
 
 Prints one line per file (before -> after: integrated loudness, loudness range, true peak)
 unless --quiet; --json prints one object per file with the same figures (a file that failed:
-{\"input\", \"output\", \"error\"}). A progress bar is
-shown on a terminal for files longer than 10 s.";
+{\"input\", \"output\", \"error\"}), with --quiet too. A progress bar is
+shown on a terminal for files longer than 10 s (not with --quiet).";
 
 /// `headroom analyze` details shown in its --help.
 pub const ANALYZE_HELP: &str = "\
@@ -377,7 +377,9 @@ pub struct RenderArgs {
     /// e.g. `flac,s24`). Default: from the output name and the input's sample format.
     #[arg(long, value_delimiter = ',', value_name = "FORMAT")]
     pub format: Vec<FormatArg>,
-    /// Print nothing on success (and skip the before/after measurement).
+    /// Print nothing on success (and skip the before/after measurement); with --json the
+    /// JSON objects are still printed (they are what --json asks for), only the progress
+    /// bar is left out.
     #[arg(short, long)]
     pub quiet: bool,
     /// Profile name (shipped or in $XDG_CONFIG_HOME/headroom/profiles) or path to a TOML file.

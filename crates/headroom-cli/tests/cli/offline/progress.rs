@@ -141,4 +141,10 @@ fn the_summary_gives_before_and_after_and_json_the_same_figures() {
     assert_eq!(q.status.code(), Some(0), "{}", text(&q.stderr));
     assert!(q.stdout.is_empty() && q.stderr.is_empty());
     assert!(d.join("out.wav").is_file());
+    // --quiet with --json: the JSON (what --json asks for), as documented, and nothing else.
+    let qj = headroom(d, &["render", "--quiet", "--json", "in.wav", "out.wav"]);
+    assert_eq!(qj.status.code(), Some(0), "{}", text(&qj.stderr));
+    assert!(qj.stderr.is_empty(), "{}", text(&qj.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&qj.stdout).expect("one JSON object");
+    assert!(v["after"]["integrated_lufs"].is_number(), "{v}");
 }
