@@ -26,12 +26,12 @@ impl Profile {
             let needed = (LOUDEST_PROGRAMME_LUFS - target).ceil();
             if cut < needed {
                 out.push(format!(
-                    "agc.max_cut_db = {} brings programme no louder than {} LUFS down to \
-                     agc.target_lufs = {}: louder programme (full-scale masters reach {} LUFS) \
-                     comes out over the target; {} dB or more brings it down",
+                    "agc.max_cut_db = {} is too small for agc.target_lufs = {}: anything \
+                     louder than {} LUFS (loud music and adverts reach {} LUFS) comes out \
+                     over the target; set agc.max_cut_db to {} dB or more",
                     format_number(cut),
-                    format_number(target + cut),
                     format_number(target),
+                    format_number(target + cut),
                     format_number(LOUDEST_PROGRAMME_LUFS),
                     format_number(needed)
                 ));
