@@ -76,10 +76,13 @@
 //!     the silence gate: what lies just over it is what a programme's silences hold
 //!     (typing in a call), not the next programme.
 //!
-//!   - stationary sound straight after the programme (the window still holds it) is
-//!     adopted only when the stationary cap then takes the gain down (new noise after a
-//!     quiet, boosted voice); otherwise it is the programme's own room noise or hum, a
-//!     pause held at the programme's gain however long it lasts.
+//!   - stationary sound straight after a programme that spread and dipped as speech does
+//!     (the window still holds it) is adopted only when the stationary cap then takes the
+//!     gain down (new noise after a quiet, boosted voice); otherwise it is the programme's
+//!     own room noise or hum, a pause held at the programme's gain however long it lasts.
+//!     After other programme (music) it is adopted as any steady sound is, after
+//!     [`STEADY_ADOPT_S`]: a pad or a tone after loud music is the next programme, not
+//!     that music's room noise.
 //!
 //!   Room noise 10 LU or more under speech is therefore never adopted, however long a
 //!   pause lasts, nor is stationary room noise closer to it that the gain would lift (it
@@ -782,6 +785,10 @@ pub struct Agc {
     programme_active: bool,
     /// Whether the programme was speech-like (see [`PAUSE_DIP_LU`]) when it was last heard.
     speech_prog: bool,
+    /// Whether the programme's last 2 s, when it was last heard, spread and dipped as speech
+    /// does (`speech_prog` without the estimate held): what may have room noise in its
+    /// pauses.
+    talk_prog: bool,
     /// Momentary readings of a pause not yet confirmed ([`PAUSE_CONFIRM_S`]), LUFS, and
     /// how many.
     deferred: [f64; DEFER_MAX],
@@ -921,6 +928,7 @@ impl Agc {
 
             programme_active: false,
             speech_prog: false,
+            talk_prog: false,
             deferred: [0.0; DEFER_MAX],
             deferred_len: 0,
             prog_levels: Ring::new(LUFS_FLOOR),
@@ -1605,9 +1613,8 @@ impl Agc {
             self.learn_floor();
             self.enter(m, cap);
             self.prog_levels.push(self.level);
-            self.speech_prog = self.spread(20) >= SPEECH_LU
-                && self.has_dip_of(20, PAUSE_DIP_LU)
-                && self.estimate_held();
+            self.talk_prog = self.spread(20) >= SPEECH_LU && self.has_dip_of(20, PAUSE_DIP_LU);
+            self.speech_prog = self.talk_prog && self.estimate_held();
             self.remember(m);
         } else if within {
             // A pause: held back until it is known to be more than a gap between phrases.
@@ -1840,7 +1847,10 @@ impl Agc {
         // the gain down (new noise after a quiet, boosted voice); the programme's own noise
         // is never lifted onto the target (it rose 2.5–7 dB within a tenth of a second, 4 s
         // into a pause after a loud voice): it stays a pause, at the programme's gain.
-        if self.win_len > 0 && self.spread(own) < STATIONARY_LU {
+        // After a programme with no pauses of speech (music), steady sound that lasts is the
+        // next programme (a pad, an organ chord, a tone: held at loud music's gain, 21–23 LU
+        // under the target for as long as it lasted), lifted within the stationary cap.
+        if self.win_len > 0 && self.spread(own) < STATIONARY_LU && self.talk_prog {
             let boost = self.max_boost_db().min(STEADY_MAX_BOOST_DB);
             if (self.target_lufs() - now).min(boost) > self.gain_db {
                 return None;

@@ -1062,3 +1062,45 @@ fn a_loud_start_on_a_fresh_chain_is_held_to_the_limit_without_a_hole() {
         }
     }
 }
+
+#[test]
+fn steady_sound_after_loud_music_is_taken_up_and_room_noise_after_a_voice_is_not() {
+    // Steady sound straight after a programme was held at that programme's gain for as long
+    // as it lasted, as a speech programme's room noise must be: a tone or a pad after loud
+    // music stayed 21–23 LU under the target. After music (no pauses of speech) it is the
+    // next programme, lifted within the stationary cap; after a voice, room noise that
+    // lasts stays where the voice left it.
+    for name in PROFILES {
+        let p = shipped(name);
+        let t = p.agc.target_lufs as f64;
+        let mut x = music_at(12.0, 690, -8.0);
+        let from = 12.0;
+        let mut tone = sine(1000.0, 0.1, 40.0);
+        normalise(&mut tone, t - 4.0);
+        x.extend(&tone);
+        let out = run_aligned(&p, &x);
+        let gain = integrated_between(&out, from + 30.0, from + 40.0)
+            - integrated_between(&x, from + 30.0, from + 40.0);
+        eprintln!("{name}: a tone 4 LU under the target after loud music: {gain:+.1} dB");
+        assert!(
+            gain >= 3.0,
+            "{name}: the tone after loud music held at {gain:+.1} dB"
+        );
+
+        // A loud voice (cut 4 dB): its room noise, adopted, would be lifted up to the
+        // stationary cap (6 dB) — 10 dB over the voice's gain.
+        let mut y = speech_at(12.0, 691, t + 4.0);
+        let mut noise = pink_noise(20.0, 692);
+        normalise(&mut noise, t - 16.0);
+        y.extend(&noise);
+        let out = run_aligned(&p, &y);
+        let speech = integrated_between(&out, 4.0, 12.0) - integrated_between(&y, 4.0, 12.0);
+        let lift = integrated_between(&out, 22.0, 32.0) - integrated_between(&y, 22.0, 32.0);
+        eprintln!("{name}: room noise after a voice: {lift:+.1} dB (the voice {speech:+.1})");
+        // (The compressor's release in a pause brings the noise up to ≈ 1 dB; PLAN.md.)
+        assert!(
+            lift <= speech + 1.5,
+            "{name}: room noise after a voice lifted {lift:+.1} dB over the voice's {speech:+.1}"
+        );
+    }
+}
