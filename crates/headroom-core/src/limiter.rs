@@ -241,6 +241,9 @@ fn clamp(x: f32, c: f32) -> f32 {
     }
 }
 
+/// Smallest gain reduction [`Limiter::gain_reduction_db`] reports, dB.
+pub const GR_SHOWN_DB: f32 = 0.001;
+
 /// The limiter of a [`crate::Chain`].
 #[derive(Debug, Clone)]
 pub struct Limiter {
@@ -482,8 +485,9 @@ impl GainState {
             // Instant attack, fast release: a click or a lone peak is let go within
             // milliseconds.
             let mut released = env + (1.0 - env) * self.fast_alpha;
-            if released > 1.0 - 1e-6 {
-                // Snap the last micro-decibel (f32 would otherwise never reach 1).
+            if released > 1.0 - 1e-6 || released == env {
+                // Snap the last micro-decibel, or where a step no longer moves it (f32
+                // would otherwise never reach 1: (1 − env)·α under half an ulp of 1).
                 released = 1.0;
             }
             env = if r < released { r } else { released };
@@ -494,7 +498,9 @@ impl GainState {
                 slow + (lasting - slow) * self.sustain_alpha
             } else {
                 let s = slow + (lasting - slow) * self.release_alpha;
-                if s > 1.0 - 1e-6 {
+                // As the fast envelope: a release of 100 ms stalled 1.4e-4 under 1
+                // (−0.0012 dB for good, and the idle path never taken again).
+                if s > 1.0 - 1e-6 || (s == slow && lasting == 1.0) {
                     1.0
                 } else {
                     s
@@ -650,12 +656,19 @@ impl Limiter {
         self.latency
     }
 
-    /// Current gain reduction, dB (≥ 0). Real-time safe.
+    /// Current gain reduction, dB (≥ 0; under [`GR_SHOWN_DB`] it reads 0: what a release
+    /// leaves as it nears unity, 6e-5 dB for as long as the limiter idles, is no reduction).
+    /// A meter reading only; the audio does not use it. Real-time safe.
     pub fn gain_reduction_db(&self) -> f32 {
-        if self.gain > 0.0 {
+        let gr = if self.gain > 0.0 {
             (-20.0 * self.gain.log10()).max(0.0)
         } else {
             0.0
+        };
+        if gr < GR_SHOWN_DB {
+            0.0
+        } else {
+            gr
         }
     }
 
@@ -924,6 +937,32 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_idle_limiter_after_a_hard_limit_reads_no_reduction() {
+        // A loud burst, then a quiet tone for 2 s: the gain is back at unity (its release
+        // stalled 1.4e-4 under it in f32, −0.0012 dB for good) and the meter reads 0.
+        let mut l = Limiter::new(48_000, 2, &LimiterParams::default());
+        let mut loud: Vec<f32> = (0..9600)
+            .flat_map(|i| {
+                let v = 2.0 * (i as f32 * 0.05).sin();
+                [v, v]
+            })
+            .collect();
+        l.process(&mut loud);
+        assert!(l.gain_reduction_db() > 3.0, "{}", l.gain_reduction_db());
+        for _ in 0..200 {
+            let mut quiet: Vec<f32> = (0..960)
+                .flat_map(|i| {
+                    let v = 0.01 * (i as f32 * 0.05).sin();
+                    [v, v]
+                })
+                .collect();
+            l.process(&mut quiet);
+        }
+        assert_eq!(l.gain, 1.0);
+        assert_eq!(l.gain_reduction_db(), 0.0);
+    }
 
     #[test]
     fn unflushed_tracker_reads_the_same_as_the_flushed_one() {
