@@ -241,9 +241,6 @@ fn clamp(x: f32, c: f32) -> f32 {
     }
 }
 
-/// Smallest gain reduction [`Limiter::gain_reduction_db`] reports, dB.
-pub const GR_SHOWN_DB: f32 = 0.001;
-
 /// The limiter of a [`crate::Chain`].
 #[derive(Debug, Clone)]
 pub struct Limiter {
@@ -656,19 +653,12 @@ impl Limiter {
         self.latency
     }
 
-    /// Current gain reduction, dB (≥ 0; under [`GR_SHOWN_DB`] it reads 0: what a release
-    /// leaves as it nears unity, 6e-5 dB for as long as the limiter idles, is no reduction).
-    /// A meter reading only; the audio does not use it. Real-time safe.
+    /// Current gain reduction, dB (≥ 0). Real-time safe.
     pub fn gain_reduction_db(&self) -> f32 {
-        let gr = if self.gain > 0.0 {
+        if self.gain > 0.0 {
             (-20.0 * self.gain.log10()).max(0.0)
         } else {
             0.0
-        };
-        if gr < GR_SHOWN_DB {
-            0.0
-        } else {
-            gr
         }
     }
 
@@ -942,23 +932,19 @@ mod tests {
     fn an_idle_limiter_after_a_hard_limit_reads_no_reduction() {
         // A loud burst, then a quiet tone for 2 s: the gain is back at unity (its release
         // stalled 1.4e-4 under it in f32, −0.0012 dB for good) and the meter reads 0.
-        let mut l = Limiter::new(48_000, 2, &LimiterParams::default());
-        let mut loud: Vec<f32> = (0..9600)
-            .flat_map(|i| {
-                let v = 2.0 * (i as f32 * 0.05).sin();
-                [v, v]
-            })
-            .collect();
-        l.process(&mut loud);
-        assert!(l.gain_reduction_db() > 3.0, "{}", l.gain_reduction_db());
-        for _ in 0..200 {
-            let mut quiet: Vec<f32> = (0..960)
+        let tone = |amp: f32, frames: usize| -> Vec<f32> {
+            (0..frames)
                 .flat_map(|i| {
-                    let v = 0.01 * (i as f32 * 0.05).sin();
+                    let v = amp * (i as f32 * 0.05).sin();
                     [v, v]
                 })
-                .collect();
-            l.process(&mut quiet);
+                .collect()
+        };
+        let mut l = Limiter::new(48_000, 2, &LimiterParams::default());
+        l.process(&mut tone(2.0, 9600));
+        assert!(l.gain_reduction_db() > 3.0, "{}", l.gain_reduction_db());
+        for _ in 0..200 {
+            l.process(&mut tone(0.01, 960));
         }
         assert_eq!(l.gain, 1.0);
         assert_eq!(l.gain_reduction_db(), 0.0);
