@@ -34,7 +34,8 @@ impl ProfileStore {
     /// final target is watched too, and a change of the target counts as a change of the
     /// link. These extra watches (and that of the directory of a profile selected by path)
     /// are re-armed after every reload, so they follow the active profile and re-pointed
-    /// links.
+    /// links; their parents are watched too, so that such a folder replaced (its old one
+    /// moved away and a new one made, or deleted and made again) is watched anew and read.
     ///
     /// The folders that hold the config and profiles directories are watched too, so a
     /// directory that is replaced (moved away and a new one moved in, as dotfile managers
@@ -73,6 +74,7 @@ impl ProfileStore {
         let shared = Arc::new(Mutex::new(Shared {
             debouncer: None,
             folders: Vec::new(),
+            fixed: Vec::new(),
             extra: Vec::new(),
         }));
         let weak: Weak<Mutex<Shared>> = Arc::downgrade(&shared);
@@ -84,8 +86,8 @@ impl ProfileStore {
                 let (config_file, profiles_dir) = (&config_file_h, &profiles_dir_h);
                 // A config or profiles folder replaced: watch the new one, reload, and
                 // check every profile that was or is in it.
-                let replaced = store.rewatch_folders();
-                let mut relevant = replaced;
+                let (replaced, followed_replaced) = store.rewatch_folders();
+                let mut relevant = replaced || followed_replaced;
                 let mut edited: Vec<PathBuf> = Vec::new();
                 if replaced {
                     for (_, p) in user_profile_files(&store.paths()) {
@@ -138,18 +140,29 @@ impl ProfileStore {
                     return;
                 }
                 // The same reload as `profile.reload`: the profile, then `[alerts] notify`.
-                let events = store.reload();
+                let mut events = store.reload();
+                // Follow the active profile and re-pointed links (before the events go out,
+                // so whoever sees them can count on the new watches). A folder watched from
+                // now on may have gained its files before its watch was on (a folder made
+                // again, then written): read once more then.
+                for _ in 0..3 {
+                    let (wanted, now) = store.extra_watches(&base_h, config_file, profiles_dir);
+                    links = now;
+                    let fresh = weak.upgrade().is_some_and(|s| s.lock().arm(wanted));
+                    if !fresh {
+                        break;
+                    }
+                    let more = store.reload();
+                    if more.is_empty() {
+                        break;
+                    }
+                    events.extend(more);
+                }
                 let active_file = events
                     .iter()
+                    .rev()
                     .find_map(|ev| ev.error().map(|e| e.file.clone()))
                     .or_else(|| store.active_path());
-                // Follow the active profile and re-pointed links (before the events go out,
-                // so whoever sees them can count on the new watches).
-                let (wanted, now) = store.extra_watches(&base_h, config_file, profiles_dir);
-                links = now;
-                if let Some(shared) = weak.upgrade() {
-                    shared.lock().arm(wanted);
-                }
                 for ev in events {
                     let _ = sender.send(ev);
                 }
@@ -220,8 +233,10 @@ impl ProfileStore {
         {
             let mut g = shared.lock();
             g.debouncer = Some(debouncer);
+            g.fixed = dirs.iter().chain(&base).cloned().chain(parents).collect();
             g.folders = folders;
-            g.arm(extra_dirs);
+            // Read as the store opened; nothing to read again.
+            let _ = g.arm(extra_dirs);
         }
         self.watcher.lock().0 = Arc::downgrade(&shared);
         Ok(WatchHandle { _shared: shared })
@@ -264,6 +279,11 @@ impl ProfileStore {
                 continue;
             }
             let Ok(target) = fs::canonicalize(&link) else {
+                // Leading nowhere now (its target's folder moved away or deleted): the
+                // folder it names is watched for the target to come back.
+                if let Some(parent) = dangling_target(&link).as_deref().and_then(Path::parent) {
+                    add_dir(parent.to_path_buf(), &mut dirs);
+                }
                 continue;
             };
             if let Some(parent) = target.parent() {
@@ -277,11 +297,13 @@ impl ProfileStore {
         (dirs, links)
     }
 
-    /// Watches the config and profiles folders again where one was replaced since it was
-    /// watched ([`Shared::rewatch_folders`]); whether one was. Nothing while no watcher runs.
-    pub(crate) fn rewatch_folders(&self) -> bool {
+    /// Watches the config and profiles folders, and the folders followed besides them,
+    /// again where one was replaced since it was watched ([`Shared::rewatch_folders`]);
+    /// whether a config or profiles folder was, and whether a followed one was. Nothing
+    /// while no watcher runs.
+    pub(crate) fn rewatch_folders(&self) -> (bool, bool) {
         let shared = self.watcher.lock().0.upgrade();
-        shared.is_some_and(|s| s.lock().rewatch_folders())
+        shared.map_or((false, false), |s| s.lock().rewatch_folders())
     }
 
     /// The file the active profile was read from (`None` for a shipped profile or the
@@ -322,7 +344,17 @@ fn folder_identity(p: &Path) -> Option<(u64, u64)> {
     m.is_dir().then(|| (m.dev(), m.ino()))
 }
 
-/// A watched config or profiles directory and the directory its watch is on.
+/// Where a symlink that leads nowhere points: its target as written, read against the
+/// link's folder when relative (one level: a chain of links is not followed).
+fn dangling_target(link: &Path) -> Option<PathBuf> {
+    let to = fs::read_link(link).ok()?;
+    if to.is_absolute() {
+        return Some(to);
+    }
+    Some(link.parent()?.join(to))
+}
+
+/// A watched directory and the directory its watch is on.
 struct Folder {
     path: PathBuf,
     /// [`folder_identity`] of what is watched (`None`: not watched now).
@@ -339,18 +371,31 @@ pub(crate) struct WatcherSlot(Weak<Mutex<Shared>>);
 /// and the store ([`ProfileStore::reload`]).
 pub(crate) struct Shared {
     debouncer: Option<Debouncer<RecommendedWatcher>>,
+    /// The config and profiles directories.
     folders: Vec<Folder>,
-    extra: Vec<PathBuf>,
+    /// Those and their parents: watched for as long as the watcher runs.
+    fixed: Vec<PathBuf>,
+    /// The folders followed besides them ([`ProfileStore::extra_watches`]) and their
+    /// parents, so that one replaced (moved away, deleted and made again) is seen.
+    extra: Vec<Folder>,
 }
 
 impl Shared {
     /// Watches each config or profiles directory whose path now holds another directory
     /// than the one watched (or none) again: an inotify watch follows the directory it was
     /// put on, which a replaced one no longer is. Returns whether any was replaced.
-    fn rewatch_folders(&mut self) -> bool {
+    fn rewatch_folders(&mut self) -> (bool, bool) {
         let Some(d) = self.debouncer.as_mut() else {
-            return false;
+            return (false, false);
         };
+        let mut followed = false;
+        for f in &mut self.extra {
+            let now = folder_identity(&f.path);
+            if now != f.id {
+                followed = true;
+                rewatch(d, f, now);
+            }
+        }
         let mut replaced = false;
         for f in &mut self.folders {
             let now = folder_identity(&f.path);
@@ -381,32 +426,83 @@ impl Shared {
                 Err(e) => tracing::warn!("profile watcher: cannot watch {}: {e}", f.path.display()),
             }
         }
-        replaced
+        (replaced, followed)
     }
 
-    /// Watches `wanted` (besides the base directories) and stops watching the extra
-    /// directories no longer wanted. A directory that cannot be watched is logged.
-    fn arm(&mut self, wanted: Vec<PathBuf>) {
+    /// Watches `wanted` (besides the config and profiles directories) and the parent of
+    /// each, and stops watching the folders no longer wanted. A folder whose path holds
+    /// another directory than the one watched is watched again; one that is missing is
+    /// watched once it is there (its parent's events say when). A folder that cannot be
+    /// watched is logged. Returns whether a folder is watched now that was not (a new one,
+    /// or one that came back or was replaced): what it holds may have changed unseen.
+    fn arm(&mut self, wanted: Vec<PathBuf>) -> bool {
         let Some(d) = self.debouncer.as_mut() else {
-            return;
+            return false;
         };
-        for old in &self.extra {
-            if !wanted.contains(old) {
-                let _ = d.watcher().unwatch(old);
+        let mut fresh = false;
+        // A folder watched for good under another name is left to that watch: one inotify
+        // watch per directory, which unwatching the other name would end.
+        let fixed_ids: Vec<(u64, u64)> = self
+            .fixed
+            .iter()
+            .filter_map(|p| folder_identity(p))
+            .collect();
+        let mut want: Vec<PathBuf> = Vec::new();
+        for dir in wanted {
+            let parent = dir
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_path_buf);
+            for p in std::iter::once(dir).chain(parent) {
+                let fixed = self.fixed.contains(&p)
+                    || folder_identity(&p).is_some_and(|id| fixed_ids.contains(&id));
+                if !fixed && !want.contains(&p) {
+                    want.push(p);
+                }
             }
         }
-        let mut armed = Vec::with_capacity(wanted.len());
-        for dir in wanted {
-            if self.extra.contains(&dir) {
-                armed.push(dir);
+        let mut armed = Vec::with_capacity(want.len());
+        for mut f in std::mem::take(&mut self.extra) {
+            if !want.contains(&f.path) {
+                if f.id.is_some() {
+                    let _ = d.watcher().unwatch(&f.path);
+                }
                 continue;
             }
-            match d.watcher().watch(&dir, RecursiveMode::NonRecursive) {
-                Ok(()) => armed.push(dir),
-                Err(e) => tracing::warn!("profile watcher: cannot watch {}: {e}", dir.display()),
+            let now = folder_identity(&f.path);
+            if now != f.id {
+                rewatch(d, &mut f, now);
+                fresh |= f.id.is_some();
             }
+            armed.push(f);
+        }
+        for path in want {
+            if armed.iter().any(|f| f.path == path) {
+                continue;
+            }
+            let mut f = Folder { path, id: None };
+            let now = folder_identity(&f.path);
+            rewatch(d, &mut f, now);
+            fresh |= f.id.is_some();
+            armed.push(f);
         }
         self.extra = armed;
+        fresh
+    }
+}
+
+/// Points `f`'s watch at the directory its path holds now (`now`, its [`folder_identity`]):
+/// the old watch dropped, a new one put on (none while the path holds no directory).
+fn rewatch(d: &mut Debouncer<RecommendedWatcher>, f: &mut Folder, now: Option<(u64, u64)>) {
+    if f.id.take().is_some() {
+        let _ = d.watcher().unwatch(&f.path);
+    }
+    if now.is_none() {
+        return;
+    }
+    match d.watcher().watch(&f.path, RecursiveMode::NonRecursive) {
+        Ok(()) => f.id = now,
+        Err(e) => tracing::warn!("profile watcher: cannot watch {}: {e}", f.path.display()),
     }
 }
 

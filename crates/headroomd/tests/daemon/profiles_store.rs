@@ -1105,6 +1105,62 @@ fn hot_reload_goes_on_when_the_profiles_folder_is_replaced() {
         .expect("an edit after the folder came back is picked up");
 }
 
+/// The folders followed besides the config and profiles folders — that of a symlinked
+/// profile's target, that of a profile selected by path — replaced (moved away and a new one
+/// made, as dotfile managers do; deleted and made again): the new folder is followed, edits
+/// in it are applied, and the moved-away one is no longer read.
+#[test]
+fn hot_reload_goes_on_when_a_followed_folder_is_replaced() {
+    use std::os::unix::fs::symlink;
+    let d = Dirs::new();
+    let dotfiles = d._tmp.path().join("dotfiles");
+    fs::create_dir_all(&dotfiles).unwrap();
+    let target = dotfiles.join("mine.toml");
+    fs::write(&target, mine(-16.0)).unwrap();
+    symlink(&target, d.profile("mine")).unwrap();
+    d.write_config("profile = \"mine\"\n");
+    let s = d.store();
+    let (_watch, rx) = watched(&s);
+
+    // 1. The target's folder moved away, a new one made with the file in it.
+    let aside = d._tmp.path().join("dotfiles.old");
+    fs::rename(&dotfiles, &aside).unwrap();
+    fs::create_dir(&dotfiles).unwrap();
+    fs::write(&target, mine(-21.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-21.0))
+        .expect("the file in the new folder read");
+    fs::write(&target, mine(-22.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-22.0))
+        .expect("an in-place edit in the new folder picked up");
+    write_via_rename(&target, &mine(-23.0));
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-23.0))
+        .expect("an editor-style save in the new folder picked up");
+    // The old folder is not followed any more: an edit there changes nothing.
+    fs::write(aside.join("mine.toml"), mine(-30.0)).unwrap();
+    assert!(
+        wait_for(&rx, PICKUP, |e| matches!(e, ProfileEvent::Changed { .. })).is_none(),
+        "an edit of the moved-away folder changed the profile"
+    );
+    assert_eq!(s.effective().chain.agc.target_lufs, -23.0);
+
+    // 2. A profile selected by path; its folder deleted and made again.
+    let dir = d._tmp.path().join("by-path");
+    fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("p.toml");
+    fs::write(&file, mine(-19.0)).unwrap();
+    d.write_config(&format!("profile = \"{}\"\n", file.display()));
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-19.0)).expect("selected by path");
+    fs::remove_dir_all(&dir).unwrap();
+    let (f, _, _, _) = next_error(&rx, "the selected profile's folder deleted");
+    assert_eq!(f, file);
+    fs::create_dir(&dir).unwrap();
+    fs::write(&file, mine(-24.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-24.0)).expect("made again, read");
+    fs::write(&file, mine(-25.0)).unwrap();
+    wait_for(&rx, PICKUP, |e| changed_target(e) == Some(-25.0))
+        .expect("an edit in the remade folder picked up");
+}
+
 /// A hidden `.NAME.toml` in the profiles folder is no profile: not listed, and not taken by
 /// name.
 #[test]
