@@ -358,6 +358,44 @@ fn after_kill_9_wireplumber_falls_back_and_a_restart_promotes_again() {
     assert_eq!(status(&sb).real_sink.as_deref(), Some(OTHER));
 }
 
+/// `kill -9` while promoted, then a start without promotion: the configured default the
+/// killed run left naming `headroom-processed` is given back to the user's sink (else every
+/// new stream would follow it into the processed sink while headroom says it is not
+/// promoted); and once given back the sink is forgotten, so a later start leaves a default
+/// the user picked themselves — `headroom-processed` included — alone.
+#[test]
+fn a_start_without_promotion_gives_back_the_default_a_killed_run_left() {
+    let sb = Sandbox::start().expect("sandbox");
+    let mut d = Daemon::start(&sb, &["--promote-default"]).expect("headroomd");
+    wait_default(&sb, &d, BUS_SINK);
+    d.kill9();
+    wait_default(&sb, &d, DEFAULT_SINK);
+    assert_eq!(configured_default(&sb).as_deref(), Some(BUS_SINK));
+
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd, not promoting");
+    with_log(
+        &d,
+        wait_for(
+            "the configured default given back",
+            Duration::from_secs(10),
+            || Ok((configured_default(&sb).as_deref() == Some(DEFAULT_SINK)).then_some(())),
+        ),
+    )
+    .unwrap();
+    wait_output_on(&sb, &d, DEFAULT_SINK);
+    wait_default(&sb, &d, DEFAULT_SINK);
+    assert!(!status(&sb).promote_default);
+
+    // The user makes headroom the default themselves; a restart leaves it so.
+    wpctl_set_default(&sb, BUS_SINK);
+    wait_default(&sb, &d, BUS_SINK);
+    d.terminate().unwrap();
+    let d = Daemon::start(&sb, &[]).expect("headroomd, a third time");
+    // Ready: the output is linked, so the default metadata has been read.
+    wait_output_on(&sb, &d, DEFAULT_SINK);
+    assert_eq!(configured_default(&sb).as_deref(), Some(BUS_SINK));
+}
+
 /// The processed sink's volume (what desktop volume keys change once it is the default)
 /// applies after the chain: the captured level drops by the volume set, the chain's input
 /// and output loudness (and its target) stay where they were.

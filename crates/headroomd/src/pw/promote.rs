@@ -12,7 +12,8 @@
 //! user's sink is reported ([`PwEvent::UserSinkChanged`]) so the engine can persist it: after
 //! a crash WirePlumber's configured default still names `headroom-processed` (it falls back to
 //! another sink by itself while that node is gone), and only the persisted name says which sink
-//! was the user's.
+//! was the user's. A start with promotion off gives that configured default back to it, once,
+//! and forgets it.
 //!
 //! **Volume.** When `headroom-processed` is the default sink, desktop volume keys and mixers
 //! change *its* volume (`channelVolumes`, `mute`, rarely the master `volume`). The capture
@@ -40,6 +41,7 @@ impl State {
     pub(super) fn check_promotion(&mut self) {
         self.apply_sink_volume();
         if !self.promotion.on {
+            self.recover_default();
             return;
         }
         let (configured, default, bus_sink_present) = {
@@ -79,12 +81,43 @@ impl State {
         }
     }
 
+    /// Started unpromoted after a run that left `headroom-processed` the configured default
+    /// ([`Promotion::recover`](super::sink_state::Promotion)): once the default metadata is
+    /// read (the session manager's default sink is known), gives the default back to the
+    /// remembered user's sink if it still names `headroom-processed`, and forgets that sink
+    /// (reported, so the engine persists it): a default the user picks later is theirs.
+    fn recover_default(&mut self) {
+        if !self.promotion.recover {
+            return;
+        }
+        let (configured, default) = {
+            let g = self.graph.read();
+            (g.configured_default_sink.clone(), g.default_sink.clone())
+        };
+        let ours = configured.as_deref() == Some(BUS_SINK_NAME);
+        if !ours && default.is_none() {
+            return;
+        }
+        self.promotion.recover = false;
+        if ours {
+            let user = self.promotion.user_sink.clone();
+            tracing::info!(
+                sink = ?user,
+                "{BUS_SINK_NAME} was left the default sink by the last run; giving it back"
+            );
+            self.write_configured_default(user.as_deref());
+        }
+        self.promotion.user_sink = None;
+        self.emit(PwEvent::UserSinkChanged { name: None });
+    }
+
     /// Turns promotion on or off; off gives the default back at once.
     pub(super) fn set_promotion(&mut self, on: bool) {
         if self.promotion.on == on {
             return;
         }
         self.promotion.on = on;
+        self.promotion.recover = false;
         if on {
             self.check_promotion();
         } else {

@@ -25,6 +25,11 @@ pub(super) struct Promotion {
     /// The sink the user configured as default before headroom was promoted (or chose while
     /// promoted; with nothing configured, the default WirePlumber picked); `None` while unknown.
     pub(super) user_sink: Option<String>,
+    /// Started without promotion while a user's sink was remembered (the last run was
+    /// promoted and did not give the default back: killed, crashed): once the default
+    /// metadata is read, a configured default still naming `headroom-processed` is given
+    /// back to that sink, and the sink is forgotten either way.
+    pub(super) recover: bool,
 }
 
 /// What the housekeeping should do about the configured default sink.

@@ -152,6 +152,7 @@ pub(super) fn run(
     let promotion = Promotion {
         on: opts.promote_default,
         user_sink: opts.user_sink.clone(),
+        recover: !opts.promote_default && opts.user_sink.is_some(),
     };
     let state = Rc::new_cyclic(|me| {
         RefCell::new(State {
