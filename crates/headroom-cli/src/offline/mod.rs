@@ -195,13 +195,12 @@ pub fn open_input(path: &Path) -> CliResult<Decoder> {
 
 /// Expands the command line's paths: files are kept as given, directories are walked
 /// (recursively, sorted by name, hidden entries skipped) for files with an audio extension.
-/// A path that does not exist is an error.
+/// A path that does not exist (or cannot be looked at) is kept as a file: opening it fails
+/// for that file alone, as for any file that cannot be read, and the others are done.
 pub fn expand_inputs(paths: &[PathBuf]) -> CliResult<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p)
-            .map_err(|e| CliError::failed(format!("{}: cannot open: {e}", p.display())))?;
-        if meta.is_dir() {
+        if std::fs::metadata(p).is_ok_and(|m| m.is_dir()) {
             walk(p, &mut out)?;
         } else {
             out.push(p.clone());

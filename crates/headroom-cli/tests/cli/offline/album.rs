@@ -57,22 +57,37 @@ fn a_bad_file_among_many_is_reported_and_the_rest_measured() {
     tone(-20.0, 2.0).write(&d.join("a.wav")).unwrap();
     std::fs::write(d.join("b.wav"), "RIFF nonsense").unwrap();
     tone(-20.0, 2.0).write(&d.join("c.wav")).unwrap();
-    let out = headroom(d, &["--json", "analyze", "a.wav", "b.wav", "c.wav"]);
-    assert_eq!(out.status.code(), Some(1));
-    let lines: Vec<serde_json::Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    // a, b (its error), c, the album of the two read, then the command's own error as every
-    // `--json` error ends: {"error":{"code","message"}}.
-    assert_eq!(lines.len(), 5, "{}", text(&out.stdout));
-    assert_eq!(lines[1]["file"], "b.wav");
-    assert!(lines[1]["error"].as_str().unwrap().contains("b.wav"));
-    assert_eq!(lines[3]["album"]["files"], 2);
-    assert_eq!(lines[4]["error"]["code"], "failed");
-    assert!(lines[4]["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("1 of 3 files"));
-    assert!(text(&out.stderr).contains("b.wav"));
+    // Not audio, and not there at all: each costs only itself.
+    for bad in ["b.wav", "gone.wav"] {
+        let out = headroom(d, &["--json", "analyze", "a.wav", bad, "c.wav"]);
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        let lines: Vec<serde_json::Value> = text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // a, the bad one (its error), c, the album of the two read, then the command's own
+        // error as every `--json` error ends: {"error":{"code","message"}}.
+        assert_eq!(lines.len(), 5, "{bad}: {}", text(&out.stdout));
+        assert_eq!(lines[1]["file"], bad);
+        assert!(lines[1]["error"].as_str().unwrap().contains(bad));
+        assert_eq!(lines[3]["album"]["files"], 2);
+        assert_eq!(lines[4]["error"]["code"], "failed");
+        assert!(lines[4]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 of 3 files"));
+        assert!(text(&out.stderr).contains(bad));
+
+        let to = format!("out-{}", bad.trim_end_matches(".wav"));
+        let out = headroom(d, &["render", "a.wav", bad, "c.wav", "-o", &to]);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(bad), "{}", text(&out.stderr));
+        for good in ["a.wav", "c.wav"] {
+            assert!(
+                d.join(&to).join(good).is_file(),
+                "{bad}: {good} not rendered"
+            );
+        }
+        assert!(!d.join(&to).join(bad).exists());
+    }
 }
