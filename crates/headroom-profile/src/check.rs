@@ -104,10 +104,25 @@ impl Profile {
     }
 }
 
-/// The range error of `value` for setting `f`, if it is a number outside the setting's range.
-/// Called on a value as given too, before it is narrowed to the setting's `f32`: a value too
-/// large for an `f32` is reported as written, not as the infinity it would become.
+/// The range error of `value` for setting `f`, if it is a number outside the setting's range
+/// or text holding a control character (a sink name or description with a NUL, an escape
+/// sequence or a line break in it is nothing a sink is called, and breaks the one-line
+/// displays and logs that show it). Called on a value as given too, before it is narrowed to
+/// the setting's `f32`: a value too large for an `f32` is reported as written, not as the
+/// infinity it would become.
 pub(crate) fn out_of_range(f: &schema::Field, value: &SettingValue) -> Option<Invalid> {
+    if let SettingValue::String(s) = value {
+        let c = s.chars().find(|c| c.is_control())?;
+        return Some(Invalid::at(
+            ErrorKind::OutOfRange,
+            f.key,
+            format!(
+                "{} holds the control character U+{:04X}; text settings take none",
+                f.key,
+                u32::from(c)
+            ),
+        ));
+    }
     let (Some(range), SettingValue::Number(v)) = (f.range, value) else {
         return None;
     };

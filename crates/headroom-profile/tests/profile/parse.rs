@@ -196,6 +196,26 @@ fn wrong_type() {
     );
 }
 
+/// Text settings take no control characters: nothing a sink is called, and a description
+/// with a line break would break the one-line list that shows it.
+#[test]
+fn text_with_a_control_character_is_refused_where_it_stands() {
+    assert_err(
+        "description = \"two\\nlines\"\n",
+        ErrorKind::OutOfRange,
+        1,
+        15,
+        "description holds the control character U+000A; text settings take none",
+    );
+    assert_err(
+        "bypass = false\npreferred_real_sink = \"a\\u0000b\"\n",
+        ErrorKind::OutOfRange,
+        2,
+        23,
+        "preferred_real_sink holds the control character U+0000; text settings take none",
+    );
+}
+
 #[test]
 fn out_of_range() {
     assert_err(

@@ -109,6 +109,15 @@ fn set_checks_type_and_range_and_keeps_profile_on_error() {
 
     let before = p.clone();
     let e = p
+        .set("preferred_real_sink", SettingValue::String("a\u{1b}[2Jb".into()))
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::OutOfRange);
+    assert_eq!(
+        e.to_string(),
+        "preferred_real_sink holds the control character U+001B; text settings take none"
+    );
+    assert_eq!(p, before);
+    let e = p
         .set("compressor.attack_ms", SettingValue::Number(-3.0))
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::OutOfRange);
