@@ -3,8 +3,8 @@
 //! Reading: integer PCM in 8 (unsigned), 16, 24 and 32-bit containers, with any number of
 //! valid bits (WAVE_FORMAT_EXTENSIBLE stores them left-justified, so a 24-in-32 sample is read
 //! as the 32-bit value it is), and IEEE float of 32 or 64 bits. RF64/BW64 take their lengths
-//! from the `ds64` chunk; a RIFF length of 0xFFFFFFFF (as written by streaming encoders) means
-//! "to the end of the file". Tags come from a `LIST`/`INFO` chunk before or after the data.
+//! from the `ds64` chunk; a `data` length of 0xFFFFFFFF (as written by streaming encoders) means
+//! "to the end of the file", and so does 0 with sound after it (no chunk header follows). Tags come from a `LIST`/`INFO` chunk before or after the data.
 //!
 //! Writing: 16/24-bit integer (TPDF-dithered) or 32-bit float, with a 28-byte `JUNK` chunk
 //! reserved after the RIFF header (EBU Tech 3306): a file that grows past 4 GiB has that
@@ -13,7 +13,7 @@
 //! is known, otherwise as 0xFFFFFFFF ("unknown").
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::dither::Quantizer;
@@ -155,6 +155,24 @@ fn parse_info(body: &[u8], tags: &mut Vec<Tag>) {
     }
 }
 
+/// Whether what follows a `data` chunk of length 0 is nothing or another chunk (a `LIST`
+/// after an empty data chunk), rather than sound a streaming writer left its length unset
+/// for: the next 8 bytes (of `left` in the file) read as a chunk header, four printable
+/// ASCII characters and a length that fits. Looks into the read buffer without consuming.
+fn chunk_follows(r: &mut BufReader<std::fs::File>, left: u64) -> bool {
+    if left == 0 {
+        return true;
+    }
+    let Ok(buf) = r.fill_buf() else {
+        return true;
+    };
+    let Some(head) = buf.get(..8) else {
+        return false;
+    };
+    let id_ok = head[..4].iter().all(|b| b.is_ascii_graphic() || *b == b' ');
+    id_ok && u64::from(u32_at(head, 4)) <= left - 8
+}
+
 impl WavReader {
     /// Opens a WAV file: errors name the file and say what is wrong (not a WAV file,
     /// unsupported encoding, inconsistent header, truncated data).
@@ -198,7 +216,11 @@ impl WavReader {
             if &id == b"data" {
                 data_len = if rf64 && size == 0xFFFF_FFFF {
                     Some(ds64_data.ok_or_else(|| bad("RF64 file without a ds64 chunk"))?)
-                } else if size == 0xFFFF_FFFF || (lenient && size == 0) {
+                } else if size == 0xFFFF_FFFF
+                    || (size == 0 && (lenient || !chunk_follows(&mut r, file_len - pos)))
+                {
+                    // Unfinalised by a streaming writer (0xFFFFFFFF, or 0 with sound after
+                    // it, as ffmpeg reads it too): up to the end of the file.
                     None
                 } else {
                     Some(size)
@@ -762,6 +784,32 @@ mod tests {
             let h = hound::WavReader::open(&p).unwrap();
             assert_eq!(h.duration(), 5_001, "{fmt}");
         }
+    }
+
+    /// A `data` length of 0 with sound after it (a streaming writer that never went back to
+    /// set it) reads to the end of the file, as ffmpeg reads it; an empty `data` chunk with
+    /// another chunk after it stays empty.
+    #[test]
+    fn a_data_length_of_zero_reads_what_follows_unless_a_chunk_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = sine(44_100, 2, 5_001, 0.5);
+        let p = dir.path().join("zero.wav");
+        a.write_wav(&p, OutputSamples::S16).unwrap();
+        let mut bytes = std::fs::read(&p).unwrap();
+        let at = bytes.windows(4).position(|w| w == b"data").unwrap() + 4;
+        bytes[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+        std::fs::write(&p, &bytes).unwrap();
+        let b = Audio::read(&p).unwrap();
+        assert_eq!(b.frames(), 5_001);
+
+        let mut empty = bytes[..at + 4].to_vec();
+        empty.extend_from_slice(b"LIST");
+        empty.extend_from_slice(&4u32.to_le_bytes());
+        empty.extend_from_slice(b"INFO");
+        let q = dir.path().join("empty.wav");
+        std::fs::write(&q, &empty).unwrap();
+        let e = WavReader::open(&q).map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains("holds no audio (0 frames)"), "{e}");
     }
 
     #[test]

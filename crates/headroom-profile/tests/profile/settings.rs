@@ -109,7 +109,10 @@ fn set_checks_type_and_range_and_keeps_profile_on_error() {
 
     let before = p.clone();
     let e = p
-        .set("preferred_real_sink", SettingValue::String("a\u{1b}[2Jb".into()))
+        .set(
+            "preferred_real_sink",
+            SettingValue::String("a\u{1b}[2Jb".into()),
+        )
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::OutOfRange);
     assert_eq!(
