@@ -127,14 +127,18 @@ pub(crate) fn out_of_range(f: &schema::Field, value: &SettingValue) -> Option<In
         return None;
     };
     (!range.contains(*v)).then(|| {
+        // Shown in full where the short form would read as inside the range (-40.0000000000001
+        // is no -40).
+        let short = format_number(*v);
+        let shown = if short.parse::<f64>().is_ok_and(|x| range.contains(x)) {
+            format!("{v}")
+        } else {
+            short
+        };
         Invalid::at(
             ErrorKind::OutOfRange,
             f.key,
-            format!(
-                "{} = {} is out of range (must be {range})",
-                f.key,
-                format_number(*v)
-            ),
+            format!("{} = {shown} is out of range (must be {range})", f.key),
         )
     })
 }

@@ -120,6 +120,17 @@ fn set_checks_type_and_range_and_keeps_profile_on_error() {
         "preferred_real_sink holds the control character U+001B; text settings take none"
     );
     assert_eq!(p, before);
+    // Just outside the range: shown as given, not rounded onto its edge.
+    let e = p
+        .set(
+            "agc.target_lufs",
+            SettingValue::Number(-40.000_000_000_000_1),
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "agc.target_lufs = -40.0000000000001 is out of range (must be between -40 and -5)"
+    );
     let e = p
         .set("compressor.attack_ms", SettingValue::Number(-3.0))
         .unwrap_err();
