@@ -53,7 +53,8 @@ pub fn profile_names() -> Vec<String> {
 }
 
 /// Checks a profile file; on error the message lists every error found, one a line, each
-/// `file:line:col: message`. Returns a one-line summary on success and the profile's
+/// `file:line:col: message`. Returns a one-line summary on success (the description cut to
+/// 120 characters) and the profile's
 /// advice ([`Profile::advice`]: valid settings that will not do what the rest asks).
 pub fn validate_profile(path: &Path) -> CliResult<(String, Vec<String>)> {
     let text = read_profile_text(path)?;
@@ -74,7 +75,7 @@ pub fn validate_profile(path: &Path) -> CliResult<(String, Vec<String>)> {
         if profile.description.is_empty() {
             String::new()
         } else {
-            format!(": {}", profile.description)
+            format!(": {}", crate::format::clip(&profile.description, 120))
         }
     );
     for a in &advice {

@@ -215,7 +215,7 @@ fn status_body(s: &Status) -> String {
             .collect::<String>()
             + &s.file_warnings
                 .iter()
-                .map(|w| format!("State file {}\n", printable(w)))
+                .map(|w| format!("File       {}\n", printable(w)))
                 .collect::<String>(),
     )
 }

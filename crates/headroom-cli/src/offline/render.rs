@@ -220,10 +220,22 @@ pub fn plan(
                 )))
             }
             None => {
-                return Err(CliError::usage(format!(
-                    "{}: cannot tell the output format from the name; use .wav or .flac, or --format wav|flac",
-                    out.display()
-                )))
+                // A container it reads but does not write (MP3, Ogg, M4A, AIFF) says so.
+                let read_only = out
+                    .extension()
+                    .and_then(|x| x.to_str())
+                    .map(str::to_ascii_lowercase)
+                    .filter(|x| super::AUDIO_EXTENSIONS.contains(&x.as_str()));
+                return Err(CliError::usage(match read_only {
+                    Some(x) => format!(
+                        "{}: render writes WAV or FLAC, not .{x} (it reads .{x}); name the output .wav or .flac",
+                        out.display()
+                    ),
+                    None => format!(
+                        "{}: cannot tell the output format from the name; use .wav or .flac, or --format wav|flac",
+                        out.display()
+                    ),
+                }));
             }
         };
         jobs.push(Job {

@@ -202,6 +202,21 @@ fn validate_reports_file_line_col() {
     let out = headroom(dir.path(), &["validate", good.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("ok"));
+    // A long description is cut on the one-line summary.
+    let long = dir.path().join("long.toml");
+    std::fs::write(
+        &long,
+        format!("description = \"{}\"\n", "x".repeat(100_000)),
+    )
+    .unwrap();
+    let out = headroom(dir.path(), &["validate", long.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.len() < 300 && said.contains("x…"),
+        "{} bytes",
+        said.len()
+    );
 
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[agc]\ntarget_lufs = -18\ntargte_lufs = -20\n").unwrap();

@@ -149,7 +149,7 @@ fn status_human_lists_config_warnings() {
     assert!(v.get("config_warnings").is_none(), "{v}");
 }
 
-/// State files the daemon found corrupt at start: one `State file` line each, after the
+/// State files the daemon found corrupt at start: one `File` line each, after the
 /// config warnings; on the wire only when there are some.
 #[test]
 fn status_human_lists_state_file_warnings() {
@@ -164,7 +164,7 @@ fn status_human_lists_state_file_warnings() {
     assert!(
         text.ends_with(
             "Config     config.toml:1:1: unknown key `x`; ignored\n\
-             State file routes.json is corrupt (expected value at line 1 column 1); moved to \
+             File       routes.json is corrupt (expected value at line 1 column 1); moved to \
              routes.json.corrupt-1700000000; starting without user rules\n"
         ),
         "{text}"

@@ -342,6 +342,37 @@ fn a_folder_as_the_output_file_points_to_dash_o() {
     );
 }
 
+/// An output named like a format `render` reads but does not write says which it writes;
+/// a name with no audio extension says how to choose.
+#[test]
+fn an_output_named_like_a_format_it_only_reads_says_what_it_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("a.wav");
+    write_wav_i16(&wav, 48_000, 2, 4_800);
+    let mp3 = dir.path().join("out.mp3");
+    assert_fails(
+        &headroom(dir.path(), &["render", wav.to_str().unwrap(), mp3.to_str().unwrap()]),
+        2,
+        &format!(
+            "{}: render writes WAV or FLAC, not .mp3 (it reads .mp3); name the output .wav or .flac",
+            mp3.display()
+        ),
+    );
+    assert!(!mp3.exists());
+    let odd = dir.path().join("out.xyz");
+    assert_fails(
+        &headroom(
+            dir.path(),
+            &["render", wav.to_str().unwrap(), odd.to_str().unwrap()],
+        ),
+        2,
+        &format!(
+            "{}: cannot tell the output format from the name",
+            odd.display()
+        ),
+    );
+}
+
 #[test]
 fn a_bad_file_among_many_gets_its_own_json_line_and_the_rest_are_rendered() {
     let dir = tempfile::tempdir().unwrap();
