@@ -241,9 +241,18 @@ impl Request {
         match self {
             Request::ProfileShow { name: Some(n) } => name("name", n, MAX_NAME_BYTES),
             Request::ProfileUse { name: n } => name("name", n, MAX_NAME_BYTES),
-            Request::RouteSet { app, .. } | Request::RouteUnset { app } => {
-                name("app", app, MAX_PATTERN_BYTES)
+            Request::RouteSet { app, .. } => {
+                name("app", app, MAX_PATTERN_BYTES)?;
+                if app.trim() != app {
+                    // A rule for ` firefox ` would never match: no app is called that. (One
+                    // stored before this was refused can still be removed.)
+                    return Err(IpcError::invalid_params(format!(
+                        "`app` {app:?} begins or ends with blanks; no app is called that"
+                    )));
+                }
+                Ok(())
             }
+            Request::RouteUnset { app } => name("app", app, MAX_PATTERN_BYTES),
             Request::SettingGet { key } => name("key", key, MAX_NAME_BYTES),
             Request::SettingSet { key, value } => {
                 name("key", key, MAX_NAME_BYTES)?;

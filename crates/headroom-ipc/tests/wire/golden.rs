@@ -488,6 +488,12 @@ fn golden_request_errors() {
             Some(6),
             ErrorCode::InvalidParams,
         ),
+        // A pattern no app could match: blanks at its ends.
+        (
+            r#"{"id":6,"method":"route.set","params":{"app":" firefox ","route":"bypass"}}"#,
+            Some(6),
+            ErrorCode::InvalidParams,
+        ),
         (
             r#"{"id":7,"method":"setting.set","params":{"key":"a","value":[1]}}"#,
             Some(7),
