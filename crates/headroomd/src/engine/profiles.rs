@@ -177,7 +177,13 @@ impl Engine {
                 let text = e.to_string();
                 let selected = self.concerns_selection(&e.file);
                 let message = alert_message(&text, selected, self.store.fallback());
-                tracing::warn!("{message}");
+                // The error in force again (an editor's save seen as two changes, the same
+                // mistake saved twice): said once.
+                if self.profile_error.as_deref() == Some(text.as_str()) {
+                    tracing::debug!("{message}");
+                } else {
+                    tracing::warn!("{message}");
+                }
                 // An error of what the config file selects is the one status reports while it
                 // lasts: another profile's error does not hide it.
                 let selection_in_error = self

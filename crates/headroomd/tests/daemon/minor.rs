@@ -1,6 +1,6 @@
 //! Small promises: corrupt-file backups never overwrite each other and show in `status`, an
 //! override that is not in force is not reported as overridden, case folding of rules is
-//! Unicode-wide, and each start-up warning is logged once.
+//! Unicode-wide, each start-up warning is logged once, and so is a profile error seen again.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -262,4 +262,50 @@ fn each_start_up_warning_is_logged_once() {
     });
     let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     assert_eq!(text.matches("ignored").count(), 1, "{text}");
+}
+
+/// The same profile error reported twice in a row (one `sed -i` is seen as two changes) is
+/// logged once; another error, and the same one after the file loaded in between, again.
+#[test]
+fn a_profile_error_seen_again_is_logged_once() {
+    use headroomd::engine::Input;
+    use headroomd::profiles::{FileError, ProfileEvent};
+    let tmp = tempfile::tempdir().unwrap();
+    let (config, state) = (tmp.path().join("config"), tmp.path().join("state"));
+    std::fs::create_dir_all(config.join("profiles")).unwrap();
+    std::fs::create_dir_all(&state).unwrap();
+    let file = config.join("profiles/mine.toml");
+    std::fs::write(&file, "[agc]\ntarget_lufs = -20.0\n").unwrap();
+    std::fs::write(config.join("config.toml"), "profile = \"mine\"\n").unwrap();
+    let mut e = engine_over(&config, &state);
+    let error = |message: &str| {
+        ProfileEvent::Error(FileError {
+            file: file.clone(),
+            line: 2,
+            column: 15,
+            message: message.into(),
+        })
+    };
+    let log = Captured::default();
+    let sink = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        e.on(Input::Profile(error("first mistake")));
+        e.on(Input::Profile(error("first mistake")));
+        e.on(Input::Profile(error("second mistake")));
+        e.on(Input::Profile(ProfileEvent::Fixed(file.clone())));
+        e.on(Input::Profile(error("second mistake")));
+    });
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    // The error's own line (the alert raised for it is logged apart).
+    let said = |what: &str| {
+        text.lines()
+            .filter(|l| l.contains("engine::profiles") && l.contains(what))
+            .count()
+    };
+    assert_eq!(said("first mistake"), 1, "{text}");
+    assert_eq!(said("second mistake"), 2, "{text}");
 }
