@@ -185,8 +185,11 @@ pub fn load_profile(spec: &str) -> CliResult<Profile> {
 /// without reading from it: a FIFO without a writer would block, `/dev/zero` never ends) of
 /// at most 1 MiB, as UTF-8.
 fn read_profile_text(path: &Path) -> CliResult<String> {
-    headroom_profile::file::read_regular_to_string(path)
-        .map_err(|e| CliError::failed(format!("{}: cannot read: {e}", path.display())))
+    headroom_profile::file::read_regular_to_string(path).map_err(|e| {
+        // A symlink that leads nowhere says where it points, as the daemon says it.
+        let why = headroom_profile::file::broken_link(path).unwrap_or_else(|| e.to_string());
+        CliError::failed(format!("{}: cannot read: {why}", path.display()))
+    })
 }
 
 fn parse_file(path: &Path) -> CliResult<Profile> {

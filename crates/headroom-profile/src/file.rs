@@ -80,3 +80,20 @@ pub fn read_regular_to_string(path: &Path) -> io::Result<String> {
     String::from_utf8(read_regular(path)?)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not valid UTF-8"))
 }
+
+/// For a symlink that leads nowhere, why: its target is missing, or the links loop. `None`
+/// for anything else (a file, a link that resolves, no entry at all).
+pub fn broken_link(p: &Path) -> Option<String> {
+    let meta = std::fs::symlink_metadata(p).ok()?;
+    if !meta.file_type().is_symlink() {
+        return None;
+    }
+    let to = std::fs::read_link(p).map_or_else(|_| "?".to_owned(), |t| t.display().to_string());
+    match std::fs::metadata(p) {
+        Ok(_) => None,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Some(format!(
+            "it is a symlink to {to}, and the links from there lead back in a loop"
+        )),
+        Err(_) => Some(format!("it is a symlink to {to}, which does not exist")),
+    }
+}

@@ -228,6 +228,26 @@ fn validate_reports_file_line_col() {
 
     let out = headroom(dir.path(), &["validate", "/nonexistent.toml"]);
     assert_eq!(out.status.code(), Some(1));
+
+    // A symlink that leads nowhere says where it points, as the daemon says it.
+    let (a, b) = (dir.path().join("a.toml"), dir.path().join("b.toml"));
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    let out = headroom(dir.path(), &["validate", a.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("lead back in a loop"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dangling = dir.path().join("dangling.toml");
+    std::os::unix::fs::symlink(dir.path().join("gone.toml"), &dangling).unwrap();
+    let out = headroom(dir.path(), &["validate", dangling.to_str().unwrap()]);
+    assert!(
+        text(&out.stderr).contains("gone.toml, which does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// A user's profile copied from `default` with a low target keeps `default`'s cut, which

@@ -117,9 +117,11 @@ pub(super) fn load_profile(
 /// (`ErrorKind::InvalidInput`) says where it points, so that it is reported as that file,
 /// not as "no profile named" (nor replaced by a shipped profile of its name).
 fn read_profile_text(p: &Path) -> io::Result<String> {
-    crate::files::read_regular_to_string(p).map_err(|e| match broken_link(p) {
-        Some(why) => io::Error::new(io::ErrorKind::InvalidInput, why),
-        None => e,
+    crate::files::read_regular_to_string(p).map_err(|e| {
+        match headroom_profile::file::broken_link(p) {
+            Some(why) => io::Error::new(io::ErrorKind::InvalidInput, why),
+            None => e,
+        }
     })
 }
 
@@ -128,23 +130,6 @@ fn read_profile_text(p: &Path) -> io::Result<String> {
 /// links" and `profile use night` fail.
 fn folder_usable(dir: &Path) -> bool {
     fs::metadata(dir).is_ok_and(|m| m.is_dir())
-}
-
-/// For a symlink that leads nowhere, why: its target is missing, or the links loop. `None`
-/// for anything else (a file, a link that resolves, no entry at all).
-fn broken_link(p: &Path) -> Option<String> {
-    let meta = fs::symlink_metadata(p).ok()?;
-    if !meta.file_type().is_symlink() {
-        return None;
-    }
-    let to = fs::read_link(p).map_or_else(|_| "?".to_owned(), |t| t.display().to_string());
-    match fs::metadata(p) {
-        Ok(_) => None,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Some(format!(
-            "it is a symlink to {to}, and the links from there lead back in a loop"
-        )),
-        Err(_) => Some(format!("it is a symlink to {to}, which does not exist")),
-    }
 }
 
 /// Names of every profile (shipped and user), sorted and deduplicated.
