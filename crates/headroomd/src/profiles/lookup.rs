@@ -156,7 +156,10 @@ pub(super) fn user_profile_files(paths: &StorePaths) -> Vec<(String, PathBuf)> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.exists() && !p.is_dir())
         .filter_map(|p| {
             let stem = p.file_stem()?.to_str()?.to_owned();
-            (!stem.starts_with('.')).then_some((stem, p))
+            // Hidden, or a name with a control character in it (a line break, a tab):
+            // nothing a command line could select by name.
+            let usable = !stem.starts_with('.') && !stem.chars().any(char::is_control);
+            usable.then_some((stem, p))
         })
         .collect();
     out.sort();

@@ -186,6 +186,10 @@ fn user_profiles_override_shipped_and_are_listed() {
     fs::write(d.profile("night"), mine(-30.0)).unwrap();
     fs::write(d.profile("custom"), mine(-14.0)).unwrap();
     fs::write(d.profile("broken"), "[agc]\ntarget_lufs = \"x\"\n").unwrap();
+    // A name no command line could give back (and that would break a list of one name per
+    // line) is no profile.
+    fs::write(d.profile("two\nlines"), mine(-14.0)).unwrap();
+    fs::write(d.profile("tab\there"), mine(-14.0)).unwrap();
     let s = d.store();
     let list = s.list();
     let names: Vec<&str> = list.iter().map(|i| i.name.as_str()).collect();
