@@ -285,10 +285,10 @@ pub struct MonitorArgs {
 pub struct HistoryArgs {
     /// How far back to go: a number with unit s, m, h or d (e.g. `90s`, `10m`, `2h`).
     /// Further back than headroomd keeps (about a day) shows what is kept, and says so.
-    #[arg(long, default_value = "10m", value_parser = parse_duration_secs)]
+    #[arg(long, default_value = "10m", value_parser = parse_duration_secs, allow_hyphen_values = true)]
     pub since: u64,
     /// Length of one row: the samples of each span are summarised (`1s`: every sample).
-    #[arg(long, default_value = "1m", value_parser = parse_duration_secs)]
+    #[arg(long, default_value = "1m", value_parser = parse_duration_secs, allow_hyphen_values = true)]
     pub every: u64,
     /// Show times in UTC instead of local time.
     #[arg(long)]
@@ -396,6 +396,12 @@ pub struct RenderArgs {
 /// Parses `90`, `90s`, `10m`, `2h`, `1d` into seconds.
 pub fn parse_duration_secs(s: &str) -> Result<u64, String> {
     let s = s.trim();
+    if s.starts_with('-') {
+        // `--since -5m`: read as an option, it said "unexpected argument '-5'".
+        return Err(format!(
+            "`{s}`: a duration is how far back, never negative (try 5m)"
+        ));
+    }
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: u64 = num
@@ -496,5 +502,10 @@ mod tests {
         assert_eq!(parse_duration_secs("2h"), Ok(7200));
         assert!(parse_duration_secs("x").is_err());
         assert!(parse_duration_secs("5y").is_err());
+        // A negative span is told as such, not taken for an option.
+        let e = Cli::try_parse_from(["headroom", "history", "--since", "-5m"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("never negative"), "{e}");
     }
 }
