@@ -148,7 +148,7 @@ pub fn plan(
         }
     } else if let Some(dir) = output_dir {
         refuse_file_name_as_output_dir(paths, dir)?;
-        // The folder is made once the inputs are known to exist (below).
+        // The folder is made once an input is known to exist (below).
         for input in expand_inputs(paths)? {
             let mut c = container
                 .or_else(|| Container::from_path(&input))
@@ -184,9 +184,12 @@ pub fn plan(
                 container: c,
             });
         }
-        std::fs::create_dir_all(dir).map_err(|e| {
-            CliError::failed(format!("{}: cannot create folder: {e}", dir.display()))
-        })?;
+        // Not for inputs none of which exists: each fails on its own, and nothing is made.
+        if jobs.iter().any(|j| j.input.exists()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                CliError::failed(format!("{}: cannot create folder: {e}", dir.display()))
+            })?;
+        }
     } else {
         let [input, out] = paths else {
             return Err(CliError::usage(
@@ -228,7 +231,7 @@ pub fn plan(
                     .filter(|x| super::AUDIO_EXTENSIONS.contains(&x.as_str()));
                 return Err(CliError::usage(match read_only {
                     Some(x) => format!(
-                        "{}: render writes WAV or FLAC, not .{x} (it reads .{x}); name the output .wav or .flac",
+                        "{}: render writes WAV or FLAC, not .{x} (it reads .{x}); name the output .wav or .flac, or use --format wav|flac",
                         out.display()
                     ),
                     None => format!(

@@ -354,7 +354,7 @@ fn an_output_named_like_a_format_it_only_reads_says_what_it_writes() {
         &headroom(dir.path(), &["render", wav.to_str().unwrap(), mp3.to_str().unwrap()]),
         2,
         &format!(
-            "{}: render writes WAV or FLAC, not .mp3 (it reads .mp3); name the output .wav or .flac",
+            "{}: render writes WAV or FLAC, not .mp3 (it reads .mp3); name the output .wav or .flac, or use --format wav|flac",
             mp3.display()
         ),
     );
