@@ -381,9 +381,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Watches each config or profiles directory whose path now holds another directory
-    /// than the one watched (or none) again: an inotify watch follows the directory it was
-    /// put on, which a replaced one no longer is. Returns whether any was replaced.
+    /// Watches each config or profiles directory, and each folder followed besides them,
+    /// whose path now holds another directory than the one watched (or none) again: an
+    /// inotify watch follows the directory it was put on, which a replaced one no longer is.
+    /// Returns whether a config or profiles directory was replaced, and whether a followed
+    /// folder was.
     fn rewatch_folders(&mut self) -> (bool, bool) {
         let Some(d) = self.debouncer.as_mut() else {
             return (false, false);
