@@ -1957,7 +1957,8 @@ impl Agc {
 
     /// Whether the estimate stands `rise` or more over the remembered level (in memory for
     /// less than [`RESUME_MAX_S`]) and the last 3 s hold at most [`MOMENT_BLOCKS_MAX`]
-    /// 100 ms sub-blocks more than [`RESUME_PEAK_LU`] over it: a short louder moment took
+    /// 100 ms sub-blocks more than [`RESUME_PEAK_LU`] over it, with a quieter one before
+    /// them (the oldest of a full history is not one of them): a short louder moment took
     /// the estimate, and no longer louder programme is known.
     fn moment_before(&self, rise: f64) -> bool {
         if self.resume_level <= LUFS_FLOOR
@@ -1967,12 +1968,14 @@ impl Agc {
             return false;
         }
         let loud = self.resume_level + RESUME_PEAK_LU;
-        let blocks = self
-            .hist_sb
-            .newest(0, HISTORY_LEN)
-            .filter(|&v| v > loud)
-            .count();
-        (1..=MOMENT_BLOCKS_MAX).contains(&blocks)
+        let history = self.hist_sb.newest(0, HISTORY_LEN);
+        let blocks = history.clone().filter(|&v| v > loud).count();
+        // The moment began within the history: a louder programme that goes back further
+        // (its last second, once a silence has filled the rest) is no moment — loud music
+        // that ended in hiss under the gate had the quiet voice before it resumed.
+        let began =
+            history.clone().count() < HISTORY_LEN || history.last().is_some_and(|v| v <= loud);
+        began && (1..=MOMENT_BLOCKS_MAX).contains(&blocks)
     }
 
     /// Whether the quieter sound heard since the programme was last heard is the remembered

@@ -1104,3 +1104,34 @@ fn steady_sound_after_loud_music_is_taken_up_and_room_noise_after_a_voice_is_not
         );
     }
 }
+
+#[test]
+fn hiss_under_the_gate_after_loud_music_keeps_the_musics_gain_after_a_quiet_voice() {
+    // A quiet voice, loud music for 15 s, then hiss under the silence gate (a track's run-out,
+    // a player left open): the music's last second, once the silence had filled most of the
+    // 3 s history, looked like a short loud moment in the voice's pause, and the voice's
+    // gain (+19 dB) was resumed — the hiss came out 25 LU louder than `render` of the music
+    // alone puts it (found live, where a voice had played earlier).
+    for name in PROFILES {
+        let p = shipped(name);
+        let gate = p.agc.silence_gate_lufs as f64;
+        let mut x = speech_at(12.0, 693, -35.0);
+        x.extend(music_at(15.0, 694, -9.0));
+        let from = 27.0;
+        let mut hiss = pink_noise(8.0, 695);
+        normalise(&mut hiss, gate - 2.0);
+        x.extend(&hiss);
+        let out = run_aligned(&p, &x);
+        let music =
+            integrated_between(&out, from - 5.0, from) - integrated_between(&x, from - 5.0, from);
+        let lift = integrated_between(&out, from + 1.0, from + 8.0)
+            - integrated_between(&x, from + 1.0, from + 8.0);
+        eprintln!(
+            "{name}: hiss under the gate after loud music {lift:+.1} dB (the music {music:+.1})"
+        );
+        assert!(
+            lift <= music + 2.0,
+            "{name}: hiss under the gate lifted {lift:+.1} dB over the music's {music:+.1}"
+        );
+    }
+}
