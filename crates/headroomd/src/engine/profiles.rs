@@ -90,6 +90,22 @@ pub(super) fn activate(
         tracing::warn!("profile `{name}`: {a}");
         warnings.push(a);
     }
+    // Settings changed with `headroom set` stay in force over the new profile: said, so that
+    // a profile whose target does not come out is not taken for a broken one.
+    let kept: Vec<String> = e
+        .store
+        .overrides()
+        .iter()
+        .filter(|(k, _)| e.store.is_overridden(k))
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
+    if !kept.is_empty() {
+        warnings.push(format!(
+            "your settings stay in force over the profile: {} (`headroom setting reset --all` \
+             drops them)",
+            kept.join(", ")
+        ));
+    }
     if !warnings.is_empty() {
         out.push(Output::Warning(warnings.join("; ")));
     }

@@ -138,9 +138,25 @@ fn a_profile_that_leaves_an_override_out_of_force_says_so_in_the_reply() {
         w.contains("override agc.silence_gate_lufs = -18 ignored"),
         "{w}"
     );
-    // Back to a profile it fits: no warning.
+    // Back to a profile it fits: in force over it, and said so.
     let (out, _) = rig.request(Request::ProfileUse {
         name: "default".into(),
+    });
+    let w = reply_warning(&out).expect("a warning");
+    assert!(
+        w.contains("stay in force") && w.contains("agc.silence_gate_lufs = -18"),
+        "{w}"
+    );
+    assert!(!w.contains("ignored"), "{w}");
+    // No settings of one's own: nothing to say.
+    rig.request(Request::SettingReset {
+        key: None,
+        all: true,
+    })
+    .1
+    .unwrap();
+    let (out, _) = rig.request(Request::ProfileUse {
+        name: "night".into(),
     });
     assert_eq!(reply_warning(&out), None);
 }

@@ -1272,6 +1272,23 @@ fn a_setting_or_an_edit_that_leaves_the_cut_short_of_the_target_warns() {
     r.unwrap();
     let w = warning(&out).expect("a warning");
     assert!(w.contains("agc.max_cut_db = 20"), "{w}");
+
+    // A setting changed with `set` stays in force over a profile chosen after it: said.
+    rig.request(Request::SettingSet {
+        key: "agc.target_lufs".into(),
+        value: SettingValue::Int(-20),
+    })
+    .1
+    .unwrap();
+    let (out, r) = rig.request(Request::ProfileUse {
+        name: "speech".into(),
+    });
+    r.unwrap();
+    let w = warning(&out).expect("a warning");
+    assert!(
+        w.contains("stay in force") && w.contains("agc.target_lufs = -20"),
+        "{w}"
+    );
 }
 
 /// A typo in `config.toml` is in `status` (`config_warnings`) and the warning of
