@@ -214,6 +214,19 @@ impl Write for Captured {
     }
 }
 
+/// What `tracing` logs on this thread while `f` runs.
+fn logged(f: impl FnOnce()) -> String {
+    let log = Captured::default();
+    let sink = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = log.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
 #[test]
 fn each_start_up_warning_is_logged_once() {
     let tmp = tempfile::tempdir().unwrap();
@@ -226,18 +239,11 @@ fn each_start_up_warning_is_logged_once() {
     )
     .unwrap();
     std::fs::write(state.join("state.json"), "{ truncated").unwrap();
-    let log = Captured::default();
-    let sink = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let text = logged(|| {
         let store = ProfileStore::new(&config, &state);
         // What the daemon does with them at start-up.
         let _ = store.take_warnings();
     });
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     for needle in ["is corrupt", "no-such-profile"] {
         assert_eq!(
             text.matches(needle).count(),
@@ -251,16 +257,9 @@ fn each_start_up_warning_is_logged_once() {
         r#"{"version":1,"overrides":{"agc.silence_gate_lufs":-1.0}}"#,
     )
     .unwrap();
-    let log = Captured::default();
-    let sink = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let text = logged(|| {
         let _ = ProfileStore::new(&config, &state).take_warnings();
     });
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     assert_eq!(text.matches("ignored").count(), 1, "{text}");
 }
 
@@ -286,20 +285,13 @@ fn a_profile_error_seen_again_is_logged_once() {
             message: message.into(),
         })
     };
-    let log = Captured::default();
-    let sink = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let text = logged(|| {
         e.on(Input::Profile(error("first mistake")));
         e.on(Input::Profile(error("first mistake")));
         e.on(Input::Profile(error("second mistake")));
         e.on(Input::Profile(ProfileEvent::Fixed(file.clone())));
         e.on(Input::Profile(error("second mistake")));
     });
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     // The error's own line (the alert raised for it is logged apart).
     let said = |what: &str| {
         text.lines()

@@ -42,6 +42,17 @@ impl Dirs {
         ProfileStore::new(&self.config, &self.state)
     }
 
+    /// A `dotfiles` folder beside the config with `mine.toml` (target −16) in it, and the
+    /// profile `mine` a symlink to it (as dotfile managers make): the folder and the target.
+    fn mine_in_dotfiles(&self) -> (PathBuf, PathBuf) {
+        let dotfiles = self._tmp.path().join("dotfiles");
+        fs::create_dir_all(&dotfiles).unwrap();
+        let target = dotfiles.join("mine.toml");
+        fs::write(&target, mine(-16.0)).unwrap();
+        std::os::unix::fs::symlink(&target, self.profile("mine")).unwrap();
+        (dotfiles, target)
+    }
+
     fn write_config(&self, text: &str) {
         fs::write(self.config.join("config.toml"), text).unwrap();
     }
@@ -828,11 +839,7 @@ fn a_fifo_profile_does_not_stop_hot_reload() {
 fn hot_reload_follows_symlinked_profiles_and_config() {
     use std::os::unix::fs::symlink;
     let d = Dirs::new();
-    let dotfiles = d._tmp.path().join("dotfiles");
-    fs::create_dir_all(&dotfiles).unwrap();
-    let target = dotfiles.join("mine.toml");
-    fs::write(&target, mine(-16.0)).unwrap();
-    symlink(&target, d.profile("mine")).unwrap();
+    let (dotfiles, target) = d.mine_in_dotfiles();
     let config_target = dotfiles.join("config.toml");
     fs::write(&config_target, "profile = \"mine\"\n").unwrap();
     symlink(&config_target, d.config.join("config.toml")).unwrap();
@@ -1115,13 +1122,8 @@ fn hot_reload_goes_on_when_the_profiles_folder_is_replaced() {
 /// in it are applied, and the moved-away one is no longer read.
 #[test]
 fn hot_reload_goes_on_when_a_followed_folder_is_replaced() {
-    use std::os::unix::fs::symlink;
     let d = Dirs::new();
-    let dotfiles = d._tmp.path().join("dotfiles");
-    fs::create_dir_all(&dotfiles).unwrap();
-    let target = dotfiles.join("mine.toml");
-    fs::write(&target, mine(-16.0)).unwrap();
-    symlink(&target, d.profile("mine")).unwrap();
+    let (dotfiles, target) = d.mine_in_dotfiles();
     d.write_config("profile = \"mine\"\n");
     let s = d.store();
     let (_watch, rx) = watched(&s);
