@@ -3,8 +3,9 @@
 //! Reading: integer PCM in 8 (unsigned), 16, 24 and 32-bit containers, with any number of
 //! valid bits (WAVE_FORMAT_EXTENSIBLE stores them left-justified, so a 24-in-32 sample is read
 //! as the 32-bit value it is), and IEEE float of 32 or 64 bits. RF64/BW64 take their lengths
-//! from the `ds64` chunk; a `data` length of 0xFFFFFFFF (as written by streaming encoders) means
-//! "to the end of the file", and so does 0 with sound after it (no chunk header follows). Tags come from a `LIST`/`INFO` chunk before or after the data.
+//! from the `ds64` chunk; a `data` length of 0xFFFFFFFF (as written by streaming encoders)
+//! means "to the end of the file", and so does 0 with sound after it (no chunk header
+//! follows). Tags come from a `LIST`/`INFO` chunk before or after the data.
 //!
 //! Writing: 16/24-bit integer (TPDF-dithered) or 32-bit float, with a 28-byte `JUNK` chunk
 //! reserved after the RIFF header (EBU Tech 3306): a file that grows past 4 GiB has that
