@@ -405,27 +405,17 @@ impl Shared {
                 continue;
             }
             replaced = true;
-            if f.id.take().is_some() {
-                // Moved away, its watch would report the old directory under this name;
-                // deleted, the kernel has dropped it already (the error says so).
-                let _ = d.watcher().unwatch(&f.path);
-            }
+            rewatch(d, f, now);
             if now.is_none() {
                 tracing::warn!(
                     "profile watcher: {} is gone or no folder; watching for it to come back",
                     f.path.display()
                 );
-                continue;
-            }
-            match d.watcher().watch(&f.path, RecursiveMode::NonRecursive) {
-                Ok(()) => {
-                    tracing::info!(
-                        "profile watcher: {} was replaced; watching the new folder",
-                        f.path.display()
-                    );
-                    f.id = now;
-                }
-                Err(e) => tracing::warn!("profile watcher: cannot watch {}: {e}", f.path.display()),
+            } else if f.id.is_some() {
+                tracing::info!(
+                    "profile watcher: {} was replaced; watching the new folder",
+                    f.path.display()
+                );
             }
         }
         (replaced, followed)
@@ -494,7 +484,9 @@ impl Shared {
 }
 
 /// Points `f`'s watch at the directory its path holds now (`now`, its [`folder_identity`]):
-/// the old watch dropped, a new one put on (none while the path holds no directory).
+/// the old watch dropped (moved away, it would report the old directory under this name;
+/// deleted, the kernel has dropped it already), a new one put on (none while the path holds
+/// no directory; one that cannot be put on is logged and leaves `f` unwatched).
 fn rewatch(d: &mut Debouncer<RecommendedWatcher>, f: &mut Folder, now: Option<(u64, u64)>) {
     if f.id.take().is_some() {
         let _ = d.watcher().unwatch(&f.path);
