@@ -161,12 +161,14 @@ const CEILING_HORIZON_CHECKS: usize = 4;
 /// Deepest cut made for the momentary prediction, dB.
 const CEILING_PREDICT_MAX_CUT_DB: f64 = 24.0;
 
-/// How much later than the AGC's gain the loudness ceiling's target glides down to a
-/// lowered `target_lufs`, s: the momentary loudness (400 ms) follows the gain about that
+/// How much later than the AGC's gain the loudness ceiling's limit glides down to a
+/// lowered one (`target_lufs`, `max_momentary_lu`), s: the momentary loudness (400 ms) follows the gain about that
 /// much later. Gliding with the gain itself, the ceiling found the louder 400 ms before the
 /// change over the new limit and cut up to 24 dB on top of the AGC's fall: the target set
 /// from −16 to −30 on music, the momentary loudness fell to −42 for half a second.
 const CEILING_GLIDE_LAG_S: f64 = 0.25;
+/// How close to a lowered limit the ceiling's glide counts as arrived, LU.
+const GLIDE_DONE_LU: f64 = 0.01;
 /// Length of the momentary loudness window, s.
 const MOMENTARY_S: f64 = 0.4;
 /// Attack and release time constants of the loudness ceiling, s.
@@ -262,7 +264,9 @@ pub struct Chain {
     /// the ceiling already held, the onset gain stayed off and the programme came out at the
     /// limit for half a second instead of at the target.
     ceiling_judged_db: f64,
-    ceiling_target: f64,
+    /// The limit the ceiling holds to (`target + max_momentary_lu`, LUFS), gliding down
+    /// to a lowered one (see `update_ceiling`).
+    ceiling_limit: f64,
     /// Fast level behind the compressor without the ceiling (mean square, [`CEILING_FAST_TAU_S`]).
     fast_ms: f64,
     /// K-weighted output mean squares (with the ceiling) of the steps of the last momentary
@@ -476,7 +480,7 @@ impl Chain {
             short_ms: 0.0,
             ceiling_db: 0.0,
             ceiling_judged_db: 0.0,
-            ceiling_target: f64::NAN,
+            ceiling_limit: f64::NAN,
             fast_ms: 0.0,
             mom_ring: vec![0.0; mom_steps],
             mom_pos: 0,
@@ -1007,7 +1011,7 @@ impl Chain {
             // speech), the output would pass the limit. The credit falls at once by twice
             // what the output meter shows over the limit, and grows back toward the loss
             // slowly; it is never more than the loss (none with the limiter off).
-            let limit = self.ceiling_target + max + CEILING_PREDICT_MARGIN_LU;
+            let limit = self.ceiling_limit + CEILING_PREDICT_MARGIN_LU;
             let over = self.out_meter.momentary_lufs() - limit;
             let loss = self.limiter_loss_db();
             self.learnt.ceil_credit = if over > 0.0 {
@@ -1018,19 +1022,21 @@ impl Chain {
             .min(loss);
         }
         let lim_loss = self.learnt.ceil_credit;
-        // A lowered target is reached as the AGC's gain moves (its time constant, at most
-        // its fall rate); the ceiling glides with it instead of cutting at once — as the
-        // momentary loudness follows the gain, a window later (CEILING_GLIDE_LAG_S).
-        let target = p.target_lufs as f64;
+        // A lowered limit (a lower target, a lower momentary limit) is reached as the AGC's
+        // gain moves (its time constant, at most its fall rate); the ceiling glides with it
+        // instead of cutting at once — as the momentary loudness follows the gain, a window
+        // later (CEILING_GLIDE_LAG_S). What came out before the change is not made up for.
+        let wanted = p.target_lufs as f64 + max;
         let fall = f64::from(p.fall_db_per_s).max(0.01);
-        self.ceiling_target = if self.ceiling_target.is_finite() {
-            let v = ((target - self.ceiling_target) / (TAU_GAIN + CEILING_GLIDE_LAG_S)).max(-fall);
-            target.max(self.ceiling_target + v * dt)
+        self.ceiling_limit = if self.ceiling_limit.is_finite() {
+            let v = ((wanted - self.ceiling_limit) / (TAU_GAIN + CEILING_GLIDE_LAG_S)).max(-fall);
+            wanted.max(self.ceiling_limit + v * dt)
         } else {
-            target
+            wanted
         };
+        let gliding = self.ceiling_limit > wanted + GLIDE_DONE_LU;
         let want = if p.enabled && self.short_ms > 0.0 {
-            let limit = self.ceiling_target + max + lim_loss;
+            let limit = self.ceiling_limit + lim_loss;
             // Under the limit (by more than rounding) the steady cut is 0 without the log.
             let steady_ms = self
                 .memo
@@ -1082,13 +1088,19 @@ impl Chain {
             // make up for what already came out: the onset's first step, at the gain of the
             // quiet sound before (the onset gain comes a step later), can fill a low
             // target's limit on its own, and was met with the deepest cut until it left the
-            // window — a hole 22 dB under the programme for 0.3 s with a target of −28.
+            // window — a hole 22 dB under the programme for 0.3 s with a target of −28. While
+            // the limit glides down, what comes is not cut under the gliding limit for what
+            // came out under the higher one before (another profile's): counted against the
+            // new limit, it left music 20–25 dB under where it settled for a quarter of a
+            // second after a switch from `speech` to `night`.
             let room = if self.agc.onset_elapsed_s().is_some_and(|t| t < MOMENTARY_S) {
                 let floor = self
                     .memo
                     .onset_floor_pow
                     .get(-(max + CEILING_PREDICT_MARGIN_LU) / 10.0, |x| 10f64.powf(x));
                 room.max(lim_ms * floor * h as f64)
+            } else if gliding {
+                room.max(lim_ms * h as f64)
             } else {
                 room
             };

@@ -1135,3 +1135,94 @@ fn hiss_under_the_gate_after_loud_music_keeps_the_musics_gain_after_a_quiet_voic
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Switching profiles while a programme plays.
+
+#[test]
+fn switching_to_a_profile_with_a_lower_limit_while_music_plays_leaves_no_hole() {
+    // Music with a loud phrase, levelled by one profile; at the phrase's loudest the user
+    // switches to a profile whose loudness limit (target + max_momentary_lu) is lower. The
+    // 400 ms that came out before the switch stood over the new limit, and the loudness
+    // ceiling cut 20–25 dB for a quarter of a second to make up for them (recorded music,
+    // `speech` → `night`: the output 22 dB under where it settled; here 19–21 dB with
+    // `speech` or `music` → `night`, 5 dB with → `default`, whose limit the output reached
+    // while the old one's history was still in the window).
+    let mut x = music_at(16.0, 770, -24.0);
+    let rate = RATE as f64;
+    let at = |t: f64| (t * rate) as usize * CH;
+    // The loud phrase: +8 dB from 9 s to 11 s, gliding over 50 ms at each end.
+    let (a, b, glide) = (at(9.0), at(11.0), at(0.05));
+    for (i, v) in x.iter_mut().enumerate().take(b + glide).skip(a) {
+        let t = if i < a + glide {
+            (i - a) as f64 / glide as f64
+        } else if i >= b {
+            1.0 - (i - b) as f64 / glide as f64
+        } else {
+            1.0
+        };
+        *v *= 10f64.powf(8.0 * t / 20.0) as f32;
+    }
+    let limit = |p: &ChainParams| p.agc.target_lufs + p.agc.max_momentary_lu;
+    let mut holes = Vec::new();
+    for from in PROFILES {
+        for to in PROFILES {
+            let (p1, p2) = (shipped(from), shipped(to));
+            if limit(&p2) >= limit(&p1) {
+                continue;
+            }
+            let mut chain = headroom_core::Chain::new(RATE, CH, 1024, &p1);
+            let lat = chain.latency_frames();
+            let mut padded = x.clone();
+            padded.extend(std::iter::repeat_n(0.0, lat * CH));
+            let switch = at(9.6);
+            let mut y = run(&mut chain, &padded[..switch], 480);
+            assert_no_alloc::assert_no_alloc(|| chain.set_params(&p2));
+            y.extend(run(&mut chain, &padded[switch..], 480));
+            let y = y[lat * CH..].to_vec();
+            // The chain's gain over 20 ms blocks (the music moves by itself): once the new
+            // profile has settled on the phrase, and on the way.
+            let gain = gain_every_20ms(&x, &y);
+            let settled = median(values_in(&gain, 10.4..11.0));
+            let least = values_in(&gain, 9.6..10.4).fold(f64::INFINITY, f64::min);
+            let before = max_momentary_between(&y, 9.0, 9.6);
+            let after = max_momentary_between(&y, 10.6, 11.0);
+            eprintln!(
+                "{from} → {to}: {before:.1} LUFS before the switch (new limit {:.1}); \
+                 gain {settled:.1} dB once settled, down to {least:.1} dB on the way; \
+                 a second after it {after:.1} LUFS",
+                limit(&p2)
+            );
+            if least < settled - 3.0 {
+                holes.push(format!(
+                    "{from} → {to}: gain {least:.1} dB on the way, {settled:.1} once settled"
+                ));
+            }
+            // And the new limit is kept a second after the switch.
+            assert!(
+                after <= limit(&p2) as f64 + 1.0,
+                "{from} → {to}: {after:.1} LUFS a second after the switch, limit {}",
+                limit(&p2)
+            );
+        }
+    }
+    assert!(holes.is_empty(), "holes after a switch: {holes:#?}");
+}
+
+/// The gain from `x` to `y` (output less input level) over each 20 ms block: `(end of the
+/// block, s; dB)`.
+fn gain_every_20ms(x: &[f32], y: &[f32]) -> Vec<(f64, f64)> {
+    let block = RATE as usize / 50 * CH;
+    let energy = |v: &[f32]| v.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>();
+    x.chunks(block)
+        .zip(y.chunks(block))
+        .enumerate()
+        .map(|(k, (a, b))| {
+            let t = (k + 1) as f64 / 50.0;
+            (
+                t,
+                10.0 * (energy(b).max(1e-30) / energy(a).max(1e-30)).log10(),
+            )
+        })
+        .collect()
+}
