@@ -312,6 +312,9 @@ pub struct Chain {
     /// One-pole coefficients of the compressor averages per step (normal, re-learning).
     loss_alpha: f64,
     relearn_alpha: f64,
+    /// Frames of control steps since the last one with bypass on (saturating): the output
+    /// meter's readings measure the chain's losses only once no dry sound is left in them.
+    since_bypass: usize,
     /// Programme changes seen, and the re-learning time left, s.
     changes_seen: u32,
     relearn_s: f64,
@@ -502,6 +505,7 @@ impl Chain {
             ceil_out: 0.0,
             loss_alpha: one_pole_alpha(LOSS_TAU_S, rate as f64 / STEP as f64),
             relearn_alpha: one_pole_alpha(RELEARN_TAU_S, rate as f64 / STEP as f64),
+            since_bypass: if params.bypass { 0 } else { usize::MAX },
             changes_seen: 0,
             relearn_s: 0.0,
             before_onset: None,
@@ -727,6 +731,11 @@ impl Chain {
     /// depend on how the audio is split into calls.
     fn track_loss(&mut self, gain_db: f32, fresh: bool) {
         let (sum, frames) = self.agc.step_energy();
+        self.since_bypass = if self.params.bypass {
+            0
+        } else {
+            self.since_bypass.saturating_add(frames)
+        };
         if self.agc.programme_changes() != self.changes_seen {
             self.changes_seen = self.agc.programme_changes();
             self.relearn_s = RELEARN_S;
@@ -851,8 +860,10 @@ impl Chain {
             let actual = self.out_meter.sub_block_energy();
             // Not while re-learning: right after a programme change the compressor is still
             // settling, and what it takes away beyond its curve would be taken for the
-            // limiter's loss.
-            if all && !relearn && expected > 0.0 && actual > 0.0 {
+            // limiter's loss. Nor while the output holds dry sound (bypass, its crossfade):
+            // the dry input's level against the levelled one was learnt as a loss, and the
+            // programme came back 2 dB over its level for seconds after bypass.
+            if all && !relearn && self.output_is_processed() && expected > 0.0 && actual > 0.0 {
                 let b = self.loss_reading_alpha();
                 self.lim_in += b * (expected - self.lim_in);
                 self.lim_out += b * (actual - self.lim_out);
@@ -1010,9 +1021,14 @@ impl Chain {
             // The limiter's loss is an average: where it takes less than that (music after
             // speech), the output would pass the limit. The credit falls at once by twice
             // what the output meter shows over the limit, and grows back toward the loss
-            // slowly; it is never more than the loss (none with the limiter off).
+            // slowly; it is never more than the loss (none with the limiter off). The dry
+            // sound of bypass says nothing of it.
             let limit = self.ceiling_limit + CEILING_PREDICT_MARGIN_LU;
-            let over = self.out_meter.momentary_lufs() - limit;
+            let over = if self.output_is_processed() {
+                self.out_meter.momentary_lufs() - limit
+            } else {
+                0.0
+            };
             let loss = self.limiter_loss_db();
             self.learnt.ceil_credit = if over > 0.0 {
                 (self.learnt.ceil_credit - 2.0 * over).max(0.0)
@@ -1178,10 +1194,8 @@ impl Chain {
     /// running and bypass off.
     fn track_limiter_loss(&mut self, pre: f64) {
         let actual = self.out_meter.sub_block_energy();
-        // (Judged on the parameters, not on the bypass crossfade's position: that moves with
-        // the limiter and meters, which run ahead of the control points by up to a call.)
         let counts = self.params.limiter.enabled
-            && !self.params.bypass
+            && self.output_is_processed()
             && self.agc.total_settled()
             && self.agc.programme_active()
             && self.agc.onset_elapsed_s().is_none()
@@ -1192,6 +1206,17 @@ impl Chain {
             self.ceil_pre += b * (pre - self.ceil_pre);
             self.ceil_out += b * (actual - self.ceil_out);
         }
+    }
+
+    /// Whether the output meter's last closed sub-block holds processed sound only: bypass
+    /// has been off at the control points for a sub-block, the crossfade and a part since
+    /// (judged on the parameters at control points, not on the crossfade's position: that
+    /// moves with the limiter and meters, which run ahead of the control points by up to a
+    /// part, so the output would depend on how the input is split into calls).
+    fn output_is_processed(&self) -> bool {
+        let rate = self.rate as usize;
+        let fade = (BYPASS_FADE_S * self.rate as f32) as usize;
+        self.since_bypass >= rate / 10 + fade + PART
     }
 
     /// One-pole coefficient of the limiter-loss averages per meter reading ([`LOSS_TAU_S`]).

@@ -1226,3 +1226,41 @@ fn gain_every_20ms(x: &[f32], y: &[f32]) -> Vec<(f64, f64)> {
         })
         .collect()
 }
+
+#[test]
+fn leaving_bypass_comes_back_at_the_level_it_left_in_every_profile() {
+    // Five seconds of bypass in the middle of a programme: while the output was the dry
+    // input, its level against the levelled one was learnt as the limiter's loss, and a
+    // tone came back 2 dB over its level, music 1–2 dB off, for seconds. The chain that
+    // went through bypass must come out as one that never did, once the crossfade is over.
+    let rate = RATE as f64;
+    let at = |t: f64| (t * rate) as usize * CH;
+    let programmes = [
+        ("tone", sine(1000.0, 0.1, 20.0)),
+        ("music", music_at(20.0, 780, -24.0)),
+    ];
+    for name in PROFILES {
+        let p = shipped(name);
+        let mut bypassed = p;
+        bypassed.bypass = true;
+        for (what, x) in &programmes {
+            let mut through = headroom_core::Chain::new(RATE, CH, 1024, &p);
+            let mut plain = headroom_core::Chain::new(RATE, CH, 1024, &p);
+            let reference = run(&mut plain, x, 480);
+            let mut y = run(&mut through, &x[..at(10.0)], 480);
+            assert_no_alloc::assert_no_alloc(|| through.set_params(&bypassed));
+            y.extend(run(&mut through, &x[at(10.0)..at(15.0)], 480));
+            assert_no_alloc::assert_no_alloc(|| through.set_params(&p));
+            y.extend(run(&mut through, &x[at(15.0)..], 480));
+            let apart = gain_every_20ms(&reference, &y);
+            let worst = values_in(&apart, 15.1..20.0).fold(0.0f64, |m, d| m.max(d.abs()));
+            eprintln!(
+                "{name}, {what}: after bypass at most {worst:.2} dB from the chain without it"
+            );
+            assert!(
+                worst <= 1.0,
+                "{name}, {what}: {worst:.2} dB from the chain that was not bypassed"
+            );
+        }
+    }
+}
