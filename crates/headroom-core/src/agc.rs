@@ -351,6 +351,11 @@ pub const STATIONARY_LU: f64 = 1.0;
 /// Largest fall of the loudest 100 ms between the two halves of the quieter sound (up to
 /// 0.6 s each) for it to count as a new programme (larger falls are fades), LU.
 pub const FADE_LU: f64 = 3.0;
+/// Sub-blocks (100 ms) over which a steady fall of the sound counts as a fade-out or a
+/// ringing decay ([`Agc`]'s fade under the estimate).
+pub const FADE_FIT_BLOCKS: usize = 15;
+/// Steepest fall per sub-block (the fitted line's slope) that is no fade, LU: 3 LU/s.
+pub const FADE_SLOPE_LU: f64 = 0.3;
 /// Quieter sound within this of the programme's noise floor is that floor, LU.
 pub const FLOOR_MARGIN_LU: f64 = 6.0;
 /// The programme's noise floor lies at least this far under the programme, LU: room noise
@@ -1604,8 +1609,15 @@ impl Agc {
             && self.speech_prog
             && self.below_s > 0.0
             && !self.has_dip(self.readings_below().clamp(5, 20));
+        // A fade-out or the ringing decay of a song's last chord: its readings fall steadily
+        // and each lies within the relative gate of an estimate that follows them down,
+        // so the gain rose as fast as the sound fell — a chord dying away over 5 s was held
+        // at one level, 30 dB up by its end. Readings more than ADOPT_LU under the
+        // estimate are held back while the sound keeps falling (a fade into a quieter
+        // passage is followed once that passage holds its level).
+        let fade_under = diff < -ADOPT_LU && self.fading();
         let within = diff >= -RELATIVE_GATE_LU && !settling && !steady_under;
-        if diff >= 0.0 || (within && !pause_under) {
+        if diff >= 0.0 || (within && !pause_under && !fade_under) {
             // Programme: within the relative gate (and not a window still partly silent or
             // still holding what came before an onset).
             self.programme_active = true;
@@ -2196,6 +2208,45 @@ impl Agc {
             }
         }
         (v, n)
+    }
+
+    /// Whether the sound of the last [`FADE_FIT_BLOCKS`] sub-blocks falls steadily: none of
+    /// them silent, the line fitted through them falling more than [`FADE_SLOPE_LU`] per
+    /// sub-block, and the fall over them at least twice as large as their scatter about
+    /// the line (music's beats and a voice's syllables scatter far more than a fade's or
+    /// a decaying chord's sub-blocks). Real-time safe.
+    fn fading(&self) -> bool {
+        let n = FADE_FIT_BLOCKS;
+        let (mut sx, mut sy, mut sxx, mut sxy) = (0.0, 0.0, 0.0, 0.0);
+        for k in 0..n {
+            let Some(v) = self.hist_sb.back(k).filter(|&v| v > LUFS_FLOOR) else {
+                return false;
+            };
+            // Oldest first: x grows with time.
+            let x = (n - 1 - k) as f64;
+            sx += x;
+            sy += v;
+            sxx += x * x;
+            sxy += x * v;
+        }
+        let nf = n as f64;
+        let den = nf * sxx - sx * sx;
+        if den <= 0.0 {
+            return false;
+        }
+        let slope = (nf * sxy - sx * sy) / den;
+        if slope > -FADE_SLOPE_LU {
+            return false;
+        }
+        let icept = (sy - slope * sx) / nf;
+        let mut ss = 0.0;
+        for k in 0..n {
+            let x = (n - 1 - k) as f64;
+            let r = self.hist_sb.back(k).unwrap_or(0.0) - (icept + slope * x);
+            ss += r * r;
+        }
+        let scatter = (ss / nf).sqrt();
+        -slope * (nf - 1.0) >= 2.0 * scatter
     }
 
     /// [`Self::spread`] over the newest `count` sub-blocks, 0 for fewer than `min_n`.

@@ -1264,3 +1264,33 @@ fn leaving_bypass_comes_back_at_the_level_it_left_in_every_profile() {
         }
     }
 }
+
+#[test]
+fn a_songs_final_decay_fades_out_in_every_profile() {
+    // The last chord of a song rings out: 40 dB down over 5 s. Followed as a quieter
+    // programme (each 100 ms within the estimate's relative gate of the last), it was
+    // held at one level by `speech` and `night` — lifted 30 dB by its end (recorded music,
+    // Wesnoth's elf-land) — where `default` let it fade.
+    let rate = RATE as f64;
+    let mut x = music_at(20.0, 790, -20.0);
+    let mut tail = music_at(6.0, 791, -20.0);
+    for (i, f) in tail.chunks_exact_mut(CH).enumerate() {
+        let t = i as f64 / rate;
+        let g = 10f64.powf(-8.0 * t / 20.0) as f32;
+        f.iter_mut().for_each(|v| *v *= g);
+    }
+    x.extend(tail);
+    x.extend(silence(2.0));
+    for name in PROFILES {
+        let p = shipped(name);
+        let out = run_aligned(&p, &x);
+        let lift = momentary_lift(&x, &out);
+        let body = median(values_in(&lift, 15.0..20.0));
+        let most = values_in(&lift, 20.5..26.0).fold(f64::NEG_INFINITY, f64::max);
+        eprintln!("{name}: the music lifted {body:.1} dB, its decay up to {most:.1} dB");
+        assert!(
+            most <= body + 2.0,
+            "{name}: the decay lifted up to {most:.1} dB, the music {body:.1} dB"
+        );
+    }
+}
