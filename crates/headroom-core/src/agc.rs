@@ -352,7 +352,7 @@ pub const STATIONARY_LU: f64 = 1.0;
 /// 0.6 s each) for it to count as a new programme (larger falls are fades), LU.
 pub const FADE_LU: f64 = 3.0;
 /// Sub-blocks (100 ms) over which a steady fall of the sound counts as a fade-out or a
-/// ringing decay ([`Agc`]'s fade under the estimate).
+/// ringing decay, during which the gain does not rise ([`Agc`]).
 pub const FADE_FIT_BLOCKS: usize = 15;
 /// Steepest fall per sub-block (the fitted line's slope) that is no fade, LU: 3 LU/s.
 pub const FADE_SLOPE_LU: f64 = 0.3;
@@ -785,6 +785,9 @@ pub struct Agc {
     /// (LUFS) after a short louder moment: the gain is held until the fast level rises
     /// [`HOLD_MARGIN_LU`] over it.
     hold_floor: Option<f64>,
+    /// Whether the sound fell steadily over the last readings ([`Agc::falls_steadily`]): the gain
+    /// does not rise meanwhile.
+    fading: bool,
 
     /// Whether the last reading was programme (not silence, not a pause, not an onset).
     programme_active: bool,
@@ -930,6 +933,7 @@ impl Agc {
             remembered_s: 0.0,
             resumed_in_silence: false,
             hold_floor: None,
+            fading: false,
 
             programme_active: false,
             speech_prog: false,
@@ -1193,6 +1197,7 @@ impl Agc {
             self.recent_2s =
                 gated_mean(self.hist_m.newest_with_energy(0, 20), gate, 3).unwrap_or(LUFS_FLOOR);
             self.reading(m, silent, gate, window);
+            self.fading = self.falls_steadily();
         }
 
         self.onset(fast, target, max_cut);
@@ -1222,6 +1227,16 @@ impl Agc {
             } else {
                 goal = self.gain_db.min(goal).max(-max_cut);
             }
+        }
+        if self.fading && p.enabled && !(self.back_rise || self.resumed_rise || self.adopted_rise) {
+            // A fade-out or the ringing decay of a song's last chord: each reading lies within
+            // the relative gate of an estimate that follows it down, and the gain rose as
+            // fast as the sound fell — a chord dying away over 5 s was held at one level,
+            // 30 dB up by its end. The gain does not follow the sound up while it falls
+            // steadily; what the sound settles at, if anything, is levelled from there. (A
+            // programme resumed or adopted over the fading tail — the dialogue after an
+            // explosion's decay — rises as it did.)
+            goal = self.gain_db.min(goal).max(-max_cut);
         }
         self.goal_db = goal;
         // Taking over from the onset gain, the ordinary gain may fall as fast as needed.
@@ -1609,15 +1624,8 @@ impl Agc {
             && self.speech_prog
             && self.below_s > 0.0
             && !self.has_dip(self.readings_below().clamp(5, 20));
-        // A fade-out or the ringing decay of a song's last chord: its readings fall steadily
-        // and each lies within the relative gate of an estimate that follows them down,
-        // so the gain rose as fast as the sound fell — a chord dying away over 5 s was held
-        // at one level, 30 dB up by its end. Readings more than ADOPT_LU under the
-        // estimate are held back while the sound keeps falling (a fade into a quieter
-        // passage is followed once that passage holds its level).
-        let fade_under = diff < -ADOPT_LU && self.fading();
         let within = diff >= -RELATIVE_GATE_LU && !settling && !steady_under;
-        if diff >= 0.0 || (within && !pause_under && !fade_under) {
+        if diff >= 0.0 || (within && !pause_under) {
             // Programme: within the relative gate (and not a window still partly silent or
             // still holding what came before an onset).
             self.programme_active = true;
@@ -2215,7 +2223,7 @@ impl Agc {
     /// sub-block, and the fall over them at least twice as large as their scatter about
     /// the line (music's beats and a voice's syllables scatter far more than a fade's or
     /// a decaying chord's sub-blocks). Real-time safe.
-    fn fading(&self) -> bool {
+    fn falls_steadily(&self) -> bool {
         let n = FADE_FIT_BLOCKS;
         let (mut sx, mut sy, mut sxx, mut sxy) = (0.0, 0.0, 0.0, 0.0);
         for k in 0..n {
