@@ -393,3 +393,102 @@ fn a_quiet_app_joining_a_loud_one_does_not_dip_the_output() {
         "the voice's start moved the output {lowest:.2} … {highest:.2} LUFS from {before:.2}\n{log}"
     );
 }
+
+/// Music-like programme, `secs` long at `lufs`: a chord with a little hiss whose level
+/// swells by ±3 dB over a few seconds (`seed` sets the hiss) — sound that moves, but with
+/// no syllables (not speech-like) and not steady; stereo 48 kHz.
+fn music(secs: f64, seed: u64, lufs: f64) -> Wav {
+    use std::f64::consts::PI;
+    let mut hiss = white_noise((secs * 48_000.0) as usize, seed);
+    let samples = (0..(secs * 48_000.0) as usize)
+        .flat_map(|n| {
+            let t = n as f64 / 48_000.0;
+            let swell = 10f64.powf(4.0 * (2.0 * PI * 1.5 * t).sin() / 20.0);
+            let chord: f64 = [196.0, 246.9, 293.7, 392.0, 987.8]
+                .iter()
+                .enumerate()
+                .map(|(k, f)| (2.0 * PI * f * t + k as f64).sin() / (1.0 + k as f64))
+                .sum();
+            let v = (swell * (0.3 * chord + 0.05 * hiss.next().unwrap_or(0.0))) as f32;
+            [v, v]
+        })
+        .collect();
+    at_lufs(
+        Wav {
+            rate: 48_000,
+            channels: 2,
+            samples,
+        },
+        lufs,
+    )
+}
+
+/// A loud track, a pause of 3 s, a quiet track (`default`, Layer A off). Between two
+/// streams the graph stops calling the idle sink: the chain heard no silence, took the
+/// quiet track for the loud one going on more quietly and held it 8–11 LU under the target
+/// for 5–8 s, where `headroom render` of the two with the silence between them takes it up
+/// within a second. The daemon now runs the chain over the pause's silence (up to 1.2 s).
+#[test]
+fn a_quiet_track_after_a_pause_is_levelled_as_after_silence() {
+    use std::time::Duration;
+    let sb = Sandbox::start().expect("sandbox");
+    let loud = write_wav(&sb, "loud.wav", &music(20.0, 41, -10.0)).expect("loud");
+    let quiet = write_wav(&sb, "quiet.wav", &music(10.0, 42, -34.0)).expect("quiet");
+    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
+    let mut c = client(&sb);
+    c.profile_use("default").expect("profile.use");
+    c.setting_set("layer_a.enabled", SettingValue::Bool(false))
+        .expect("layer_a off");
+    let target = c
+        .setting_get("agc.target_lufs")
+        .expect("setting.get")
+        .value
+        .as_f64()
+        .expect("a number");
+    // The loud track's player is stopped while it plays (a player quit, a track skipped):
+    // its stream goes at once, with no silence drained after it.
+    let mut player = sb
+        .play_cmd(&loud, BUS_SINK, &["application.name=player"])
+        .spawn()
+        .expect("pw-play");
+    // The scenario's own timeline: 6 s of the loud track, then the pause between the
+    // tracks.
+    std::thread::sleep(Duration::from_secs(6));
+    let _ = player.kill();
+    let _ = player.wait();
+    std::thread::sleep(Duration::from_secs(3));
+    // Nothing else plays meanwhile: the graph stops. (A recorder running through the pause
+    // would keep it running, and the bus with it.)
+    let rec = sb
+        .record(DEFAULT_SINK, &sb.path("live.wav"))
+        .expect("recorder");
+    sb.play(&quiet, BUS_SINK, &["application.name=player"])
+        .expect("play the quiet track");
+    let live = rec.stop().expect("recording");
+    let log = d.terminate().expect("headroomd stops");
+
+    // The recording holds the quiet track only: it starts with the first sound.
+    let first = live
+        .samples
+        .iter()
+        .position(|v| v.abs() > 1e-5)
+        .unwrap_or_else(|| panic!("nothing reached {DEFAULT_SINK}\n{log}"));
+    let start = (first / 2) as f64 / 48_000.0;
+    let s = headroom_tests::short_term_series(&live).expect("short-term series");
+    // Entry i: the 3 s window ending at (i + 1) × 100 ms of the recording. Without the
+    // pause's silence the AGC waited 4 s for the quiet track (here 25.7 LUFS 2 s in, 19.5
+    // at 3 s; 28 LUFS 3–5 s into a recorded track); after silence it is taken up within
+    // about a second (19.6–20.1 … 17.1 here, the first second of the window still quiet).
+    let at = |secs: f64| ((start + secs) * 10.0).round() as usize;
+    let window = &s[at(2.0).min(s.len())..at(3.0).min(s.len())];
+    assert!(
+        !window.is_empty(),
+        "the quiet track was not recorded\n{log}"
+    );
+    let lowest = window.iter().copied().fold(f64::INFINITY, f64::min);
+    eprintln!("the quiet track 2–3 s in: short-term from {lowest:.2} LUFS (target {target})");
+    assert!(
+        lowest > target - 5.5,
+        "the quiet track held at {lowest:.2} LUFS 2–3 s in, target {target}\n{log}"
+    );
+}

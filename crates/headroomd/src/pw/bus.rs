@@ -106,6 +106,8 @@ pub(super) fn create_bus(
         offset: 0,
         last_duration: 0,
         input_gain: 1.0,
+        last_callback_us: 0,
+        gap_silence: vec![0.0; rt::GAP_CHUNK_FRAMES * CHANNELS],
     };
     // The chain is what adds latency; the stream pair itself adds none (same cycle).
     let latency_frames = rt_state.chain.latency_frames();

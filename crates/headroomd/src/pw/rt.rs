@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use pipewire::spa::sys as spa_sys;
 use pipewire::sys as pw_sys;
 
-use super::format::CHANNELS;
+use super::format::{CHANNELS, RATE};
 use super::taps::TapReadings;
 
 const DIRTY: u8 = 0b100;
@@ -164,7 +164,25 @@ pub struct RtCapture {
     pub last_duration: u64,
     /// Input gain applied at the end of the last block (linear; see `RtShared::input_gain`).
     pub input_gain: f32,
+    /// When the last callback began (monotonic µs; 0: none yet).
+    pub last_callback_us: u64,
+    /// Scratch for the silence of a pause ([`GAP_CHUNK_FRAMES`] frames, interleaved;
+    /// allocated with the bus).
+    pub gap_silence: Vec<f32>,
 }
+
+/// A pause between two callbacks longer than this, µs, is silence the chain is told of: the
+/// graph stops calling an idle sink, so between two streams (one track ending, the next
+/// starting 3 s later) the chain heard no silence, took the next programme for the last
+/// one going on more quietly and held a quiet track 8–11 LU under the target for 5–8 s,
+/// where `headroom render` of the same two tracks with the silence between them levelled
+/// it at once. Longer than any cycle (8192 frames at 48 kHz: 171 ms).
+pub const GAP_MIN_US: u64 = 300_000;
+/// Most silence run through the chain after a pause, µs: enough for the AGC to see a gap
+/// (its momentary window empty, then `agc::GAP_S`), about 1–2 ms of work.
+pub const GAP_FEED_MAX_US: u64 = 1_200_000;
+/// Frames of silence run through the chain at a time.
+pub const GAP_CHUNK_FRAMES: usize = 1024;
 
 /// Longest jump of the graph position, in cycles, still counted as an xrun (longer ones are
 /// suspend/resume).
@@ -214,6 +232,7 @@ pub unsafe fn process_inner(capture: *mut pw_sys::pw_stream, st: &mut RtCapture)
         st.chain.set_params(&p);
     }
     check_position(st);
+    feed_pause(st, t0);
 
     // SAFETY: called from the capture stream's own process callback; `st.playback` belongs to
     // the same bus and outlives the capture stream's connection.
@@ -255,6 +274,37 @@ pub unsafe fn process_inner(capture: *mut pw_sys::pw_stream, st: &mut RtCapture)
         .store(&as_delivered(st.chain.meters(), st.input_gain));
     st.shared.processed_blocks.fetch_add(1, Ordering::Relaxed);
     st.shared.timing.record(monotonic_us().saturating_sub(t0));
+}
+
+/// After a pause of the callbacks (the graph stopped calling the idle sink between two
+/// streams), runs the chain over the silence that passed, up to [`GAP_FEED_MAX_US`], and
+/// drops what it puts out (the tail of the sound before the pause in its lookahead line,
+/// never played: the graph had stopped). Real-time safe: the scratch is allocated with the
+/// bus; at most ≈ 58 000 frames of silence, once per pause.
+fn feed_pause(st: &mut RtCapture, now_us: u64) {
+    let last = std::mem::replace(&mut st.last_callback_us, now_us);
+    if last == 0 {
+        return;
+    }
+    let since = now_us.saturating_sub(last);
+    if since <= GAP_MIN_US {
+        return;
+    }
+    // The last callback's own block covers its cycle; the rest is the pause.
+    let cycle_us = st.last_duration.saturating_mul(1_000_000) / u64::from(RATE);
+    let pause_us = since.saturating_sub(cycle_us).min(GAP_FEED_MAX_US);
+    let mut frames = (pause_us * u64::from(RATE) / 1_000_000) as usize;
+    while frames > 0 {
+        let n = frames.min(st.gap_silence.len() / CHANNELS);
+        if n == 0 {
+            break;
+        }
+        if let Some(buf) = st.gap_silence.get_mut(..n * CHANNELS) {
+            buf.fill(0.0);
+            st.chain.process(buf);
+        }
+        frames -= n;
+    }
 }
 
 /// The chain's meters with the input readings as the bus receives them, before the input
