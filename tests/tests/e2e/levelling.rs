@@ -316,6 +316,23 @@ fn pink(secs: f64) -> Wav {
     }
 }
 
+/// A fresh headroomd in `sb` with the `default` profile and Layer A on or off; returns it
+/// and the profile's target (LUFS).
+fn start_default(sb: &Sandbox, layer_a: bool) -> (Daemon, f64) {
+    let d = Daemon::start(sb, &[]).expect("headroomd");
+    let mut c = client(sb);
+    c.profile_use("default").expect("profile.use");
+    c.setting_set("layer_a.enabled", SettingValue::Bool(layer_a))
+        .expect("layer_a on or off");
+    let target = c
+        .setting_get("agc.target_lufs")
+        .expect("setting.get")
+        .value
+        .as_f64()
+        .expect("a number");
+    (d, target)
+}
+
 /// `w` scaled to the integrated loudness `lufs` (clipped at full scale).
 fn at_lufs(mut w: Wav, lufs: f64) -> Wav {
     let g = 10f64.powf((lufs - loudness(&w).0) / 20.0);
@@ -338,17 +355,7 @@ fn a_quiet_app_joining_a_loud_one_does_not_dip_the_output() {
     // 2.5 dB (alone: 6 LU over the target) to ≈ 10 dB and lifts the voice ≈ 19 dB.
     let loud = write_wav(&sb, "loud.wav", &at_lufs(pink(24.0), -8.5)).expect("loud");
     let quiet = write_wav(&sb, "voice.wav", &at_lufs(voice(9.0, 21), -40.0)).expect("voice");
-    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
-    let mut c = client(&sb);
-    c.profile_use("default").expect("profile.use");
-    c.setting_set("layer_a.enabled", SettingValue::Bool(true))
-        .expect("layer_a on");
-    let target = c
-        .setting_get("agc.target_lufs")
-        .expect("setting.get")
-        .value
-        .as_f64()
-        .expect("a number");
+    let (mut d, target) = start_default(&sb, true);
     let rec = sb
         .record(DEFAULT_SINK, &sb.path("live.wav"))
         .expect("recorder");
@@ -434,17 +441,7 @@ fn a_quiet_track_after_a_pause_is_levelled_as_after_silence() {
     let sb = Sandbox::start().expect("sandbox");
     let loud = write_wav(&sb, "loud.wav", &music(20.0, 41, -10.0)).expect("loud");
     let quiet = write_wav(&sb, "quiet.wav", &music(10.0, 42, -34.0)).expect("quiet");
-    let mut d = Daemon::start(&sb, &[]).expect("headroomd");
-    let mut c = client(&sb);
-    c.profile_use("default").expect("profile.use");
-    c.setting_set("layer_a.enabled", SettingValue::Bool(false))
-        .expect("layer_a off");
-    let target = c
-        .setting_get("agc.target_lufs")
-        .expect("setting.get")
-        .value
-        .as_f64()
-        .expect("a number");
+    let (mut d, target) = start_default(&sb, false);
     // The loud track's player is stopped while it plays (a player quit, a track skipped):
     // its stream goes at once, with no silence drained after it.
     let mut player = sb
