@@ -1214,28 +1214,28 @@ impl Agc {
         } else {
             0.0
         };
-        if silent && p.enabled && !self.resumed_in_silence {
-            // Frozen: never move toward a boost while silent, but do honour a lowered
-            // limit (parameter change) or a disabled stage. (A programme resumed in this
-            // silence takes back the gain it had before the moment that cut it: what is
-            // under the gate is restored to where it was then, not lifted over it.)
-            goal = self.gain_db.min(goal).max(-max_cut);
-        }
+        // Frozen: never move toward a boost while silent, but do honour a lowered limit
+        // (parameter change) or a disabled stage. (A programme resumed in this silence takes
+        // back the gain it had before the moment that cut it: what is under the gate is
+        // restored to where it was then, not lifted over it.)
+        let mut hold = silent && p.enabled && !self.resumed_in_silence;
         if let Some(floor) = self.hold_floor {
             if fast > floor + HOLD_MARGIN_LU || !p.enabled {
                 self.hold_floor = None;
             } else {
-                goal = self.gain_db.min(goal).max(-max_cut);
+                hold = true;
             }
         }
-        if self.fading && p.enabled && !(self.back_rise || self.resumed_rise || self.adopted_rise) {
-            // A fade-out or the ringing decay of a song's last chord: each reading lies within
-            // the relative gate of an estimate that follows it down, and the gain rose as
-            // fast as the sound fell — a chord dying away over 5 s was held at one level,
-            // 30 dB up by its end. The gain does not follow the sound up while it falls
-            // steadily; what the sound settles at, if anything, is levelled from there. (A
-            // programme resumed or adopted over the fading tail — the dialogue after an
-            // explosion's decay — rises as it did.)
+        // A fade-out or the ringing decay of a song's last chord: each reading lies within
+        // the relative gate of an estimate that follows it down, and the gain rose as fast
+        // as the sound fell — a chord dying away over 5 s was held at one level, 30 dB up by
+        // its end. The gain does not follow the sound up while it falls steadily; what the
+        // sound settles at, if anything, is levelled from there. (A programme resumed or
+        // adopted over the fading tail — the dialogue after an explosion's decay — rises as
+        // it did.)
+        hold |=
+            self.fading && p.enabled && !(self.back_rise || self.resumed_rise || self.adopted_rise);
+        if hold {
             goal = self.gain_db.min(goal).max(-max_cut);
         }
         self.goal_db = goal;
@@ -2225,7 +2225,7 @@ impl Agc {
     /// a decaying chord's sub-blocks). Real-time safe.
     fn falls_steadily(&self) -> bool {
         let n = FADE_FIT_BLOCKS;
-        let (mut sx, mut sy, mut sxx, mut sxy) = (0.0, 0.0, 0.0, 0.0);
+        let (mut sx, mut sy, mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0, 0.0);
         for k in 0..n {
             let Some(v) = self.hist_sb.back(k).filter(|&v| v > LUFS_FLOOR) else {
                 return false;
@@ -2236,6 +2236,7 @@ impl Agc {
             sy += v;
             sxx += x * x;
             sxy += x * v;
+            syy += v * v;
         }
         let nf = n as f64;
         let den = nf * sxx - sx * sx;
@@ -2246,13 +2247,9 @@ impl Agc {
         if slope > -FADE_SLOPE_LU {
             return false;
         }
+        // The squared residuals about the fitted line, from the same sums.
         let icept = (sy - slope * sx) / nf;
-        let mut ss = 0.0;
-        for k in 0..n {
-            let x = (n - 1 - k) as f64;
-            let r = self.hist_sb.back(k).unwrap_or(0.0) - (icept + slope * x);
-            ss += r * r;
-        }
+        let ss = (syy - icept * sy - slope * sxy).max(0.0);
         let scatter = (ss / nf).sqrt();
         -slope * (nf - 1.0) >= 2.0 * scatter
     }

@@ -162,10 +162,11 @@ const CEILING_HORIZON_CHECKS: usize = 4;
 const CEILING_PREDICT_MAX_CUT_DB: f64 = 24.0;
 
 /// How much later than the AGC's gain the loudness ceiling's limit glides down to a
-/// lowered one (`target_lufs`, `max_momentary_lu`), s: the momentary loudness (400 ms) follows the gain about that
-/// much later. Gliding with the gain itself, the ceiling found the louder 400 ms before the
-/// change over the new limit and cut up to 24 dB on top of the AGC's fall: the target set
-/// from −16 to −30 on music, the momentary loudness fell to −42 for half a second.
+/// lowered one (`target_lufs`, `max_momentary_lu`), s: the momentary loudness (400 ms)
+/// follows the gain about that much later. Gliding with the gain itself, the ceiling found
+/// the louder 400 ms before the change over the new limit and cut up to 24 dB on top of the
+/// AGC's fall: the target set from −16 to −30 on music, the momentary loudness fell to −42
+/// for half a second.
 const CEILING_GLIDE_LAG_S: f64 = 0.25;
 /// How close to a lowered limit the ceiling's glide counts as arrived, LU.
 const GLIDE_DONE_LU: f64 = 0.01;
