@@ -27,7 +27,10 @@
 //!   next track): the window starts over with it, so `P` becomes that sound's loudness
 //!   within a reading or two. For the first [`ONSET_S`] after silence only readings above
 //!   `P` count (the 400 ms window is still partly silent), so sound after silence never
-//!   comes back louder.
+//!   comes back louder; after a gap each such reading replaces the ones before it (each
+//!   holds less of the silence), and a programme that puts the gain's goal more than
+//!   [`ADOPT_LU`] under the gain held from before is met at [`ADOPTED_RISE_DB_PER_S`]
+//!   ([`GAP_FALL_S`]).
 //! * **Programme** (above `P`, or less than [`RELATIVE_GATE_LU`] under it): enters the
 //!   window — unless it is more than [`ADOPT_LU`] under `P` and its last
 //!   [`STEADY_UNDER_BLOCKS`] sub-blocks hold still (spread under [`STATIONARY_LU`]: rain,
@@ -383,6 +386,11 @@ const DEFER_MAX: usize = 16;
 pub const ONSET_S: f64 = 0.4;
 /// Silence that makes the next sound a possible new programme, s of silent readings.
 pub const GAP_S: f64 = 0.5;
+/// For this long after a gap, sound that puts the gain's goal more than [`ADOPT_LU`] under
+/// the gain held from before (a louder programme) takes the gain down at
+/// [`ADOPTED_RISE_DB_PER_S`] instead of `fall_db_per_s`, until it is within
+/// [`SETTLED_DB`] of its goal, s of sound.
+pub const GAP_FALL_S: f64 = 1.0;
 /// After a silent reading, sound must come this far over `silence_gate_lufs` to end the
 /// silence, LU: room noise right at the gate read silent and sound by turns, a gap in it
 /// restarted the window and the noise became the programme in a long pause (the voice
@@ -765,6 +773,11 @@ pub struct Agc {
     /// The first estimate was made and the gain is still rising to it (see
     /// [`FIRST_RISE_MARGIN_DB`]).
     first_rise: bool,
+    /// Sound after a gap, for its first [`GAP_FALL_S`]: a louder programme may be met fast.
+    after_gap: bool,
+    /// A clearly louder programme after a gap: the gain is falling to it at
+    /// [`ADOPTED_RISE_DB_PER_S`] (see [`GAP_FALL_S`]).
+    gap_fall: bool,
     /// The programme from before a short louder moment was resumed and the gain is still
     /// going back up to it (faster than [`ADOPTED_RISE_DB_PER_S`]).
     back_rise: bool,
@@ -926,6 +939,8 @@ impl Agc {
             onset_level: LUFS_FLOOR,
             adopted_rise: false,
             first_rise: false,
+            after_gap: false,
+            gap_fall: false,
             back_rise: false,
             resumed_rise: false,
             resume_level: LUFS_FLOOR,
@@ -1239,9 +1254,21 @@ impl Agc {
             goal = self.gain_db.min(goal).max(-max_cut);
         }
         self.goal_db = goal;
+        // A clearly louder programme after a gap (the next track, a louder scene after a
+        // pause): the gain held from the quieter one before is met as the new sound is read,
+        // not at `fall_db_per_s` (music's 10 dB/s left a track 7 LU over the target for
+        // its first second).
+        if self.after_gap && !hold && self.gain_db - goal > ADOPT_LU {
+            self.gap_fall = true;
+        }
+        if self.gap_fall && (self.gain_db - goal < SETTLED_DB || !p.enabled) {
+            self.gap_fall = false;
+        }
         // Taking over from the onset gain, the ordinary gain may fall as fast as needed.
         let fall_limit = if self.onset_db < -0.5 {
             fall.max(ONSET_FALL_DB_PER_S)
+        } else if self.gap_fall {
+            fall.max(ADOPTED_RISE_DB_PER_S)
         } else {
             fall
         };
@@ -1534,6 +1561,7 @@ impl Agc {
                 self.resume_in_pause(gate);
                 self.judge_pending = true;
                 self.resumed_in_silence = true;
+                self.after_gap = true;
             } else if self.silent_s >= GAP_S && self.win_len > 0 && self.has_level {
                 // A gap: the next sound may be a new programme (the next track). The
                 // estimate stays as it is until sound comes; the window restarts with it.
@@ -1541,6 +1569,7 @@ impl Agc {
                 self.deferred_len = 0;
                 self.changes = self.changes.wrapping_add(1);
                 self.judge_pending = true;
+                self.after_gap = true;
             }
             if self.has_level {
                 self.below_s += rdt;
@@ -1550,6 +1579,9 @@ impl Agc {
         self.silent_s = 0.0;
         self.resumed_in_silence = false;
         self.active_s += rdt;
+        if self.active_s > GAP_FALL_S {
+            self.after_gap = false;
+        }
         if self.judge_pending {
             // Sound after silence: stationary (noise, hum, a tone) or not, judged on its own
             // full sub-blocks only (not the silence before it, not a first partial block).
@@ -1631,7 +1663,15 @@ impl Agc {
             self.programme_active = true;
             self.flush_deferred(cap);
             self.learn_floor();
-            self.enter(m, cap);
+            if self.after_gap && self.active_s < ONSET_S + 0.5 * rdt {
+                // The first readings after a gap still hold part of the silence: each is a
+                // fuller reading of the new sound than the one before, so it replaces them
+                // (averaged in, they held a louder programme's estimate under it for the
+                // whole window).
+                self.restart_window(m);
+            } else {
+                self.enter(m, cap);
+            }
             self.prog_levels.push(self.level);
             self.talk_prog = self.spread(20) >= SPEECH_LU && self.has_dip_of(20, PAUSE_DIP_LU);
             self.speech_prog = self.talk_prog && self.estimate_held();

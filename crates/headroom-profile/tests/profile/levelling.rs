@@ -260,6 +260,48 @@ fn a_quiet_voice_from_the_first_second_of_a_file_is_lifted_within_about_a_second
 }
 
 #[test]
+fn a_louder_track_after_a_pause_is_met_within_its_first_second_in_every_profile() {
+    // A quiet track (boosted), a pause with nothing playing, then a louder track: the gain
+    // held from the quiet one met the louder one at `fall_db_per_s` while its first
+    // readings (whose 400 ms still held the pause) were averaged into the new estimate —
+    // 0.6–1.6 s in it came out 1.4–2.0 LU over the rest of it here (recorded music with
+    // `music`, whose gain falls at 10 dB/s: 5–7 LU over the target for its first second).
+    // The louder track 7 LU over the quiet one: at the quiet one's gain it comes out 7 LU
+    // over the target, under what a loud onset after a pause is caught at.
+    let start = 23.0;
+    for name in PROFILES {
+        let p = shipped(name);
+        let t = p.agc.target_lufs as f64;
+        let mut x = music_at(15.0, 880, t - 12.0);
+        x.extend(silence(8.0));
+        // It starts softly (6 dB up over its first 0.6 s), as recorded tracks do: no loud
+        // onset.
+        let mut louder = music_at(10.0, 881, t - 5.0);
+        for (i, f) in louder.chunks_exact_mut(CH).enumerate() {
+            let s = i as f64 / RATE as f64;
+            if s < 0.6 {
+                let g = 10f64.powf(-6.0 * (1.0 - s / 0.6) / 20.0) as f32;
+                f.iter_mut().for_each(|v| *v *= g);
+            }
+        }
+        x.extend(louder);
+        let out = run_aligned(&p, &x);
+        let first = integrated_between(&out, start + 0.6, start + 1.6);
+        let later = integrated_between(&out, start + 4.0, start + 10.0);
+        eprintln!(
+            "{name}: the louder track 0.6–1.6 s in {:+.1} LU, later {:+.1} LU",
+            first - t,
+            later - t
+        );
+        assert!(
+            first <= later + 1.5,
+            "{name}: the louder track's first second came out {:.1} LU over the rest of it",
+            first - later
+        );
+    }
+}
+
+#[test]
 fn quiet_speech_after_loud_music_and_a_second_of_silence_is_heard_from_its_first_phrase() {
     // Music at −9 LUFS, 1.5 s of digital silence, then quiet speech (a video's loud intro,
     // then its presenter; at −41.5 as well, where a loud app's Layer A cut still holds).
