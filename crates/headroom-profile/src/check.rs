@@ -109,7 +109,9 @@ impl Profile {
 /// sequence or a line break in it is nothing a sink is called, and breaks the one-line
 /// displays and logs that show it). Called on a value as given too, before it is narrowed to
 /// the setting's `f32`: a value too large for an `f32` is reported as written, not as the
-/// infinity it would become.
+/// infinity it would become, and one inside the range that the narrowing would take out of
+/// it (`1e-300` for a setting that must be > 0 becomes 0) as written too, with what it would
+/// become.
 pub(crate) fn out_of_range(f: &schema::Field, value: &SettingValue) -> Option<Invalid> {
     if let SettingValue::String(s) = value {
         let c = s.chars().find(|c| c.is_control())?;
@@ -126,7 +128,7 @@ pub(crate) fn out_of_range(f: &schema::Field, value: &SettingValue) -> Option<In
     let (Some(range), SettingValue::Number(v)) = (f.range, value) else {
         return None;
     };
-    (!range.contains(*v)).then(|| {
+    if !range.contains(*v) {
         // Shown in full where the short form would read as inside the range (-40.0000000000001
         // is no -40).
         let short = format_number(*v);
@@ -135,10 +137,29 @@ pub(crate) fn out_of_range(f: &schema::Field, value: &SettingValue) -> Option<In
         } else {
             short
         };
-        Invalid::at(
+        return Some(Invalid::at(
             ErrorKind::OutOfRange,
             f.key,
             format!("{} = {shown} is out of range (must be {range})", f.key),
-        )
+        ));
+    }
+    // Inside the range as given, but not once stored: the value as written, and what it
+    // would become.
+    let stored = schema::widen(*v as f32);
+    (!range.contains(stored)).then(|| {
+        let shown = format_number(*v);
+        let message = if stored == 0.0 {
+            format!(
+                "{} = {shown} is too small to represent (it would be 0; must be {range})",
+                f.key
+            )
+        } else {
+            format!(
+                "{} = {shown} cannot be represented (it would be {}; must be {range})",
+                f.key,
+                format_number(stored)
+            )
+        };
+        Invalid::at(ErrorKind::OutOfRange, f.key, message)
     })
 }

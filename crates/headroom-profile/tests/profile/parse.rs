@@ -247,6 +247,14 @@ fn out_of_range() {
         15,
         "agc.target_lufs = -1e308 is out of range (must be between -40 and -5)",
     );
+    // Inside the range as written, but 0 once narrowed to the setting's f32.
+    assert_err(
+        "[agc]\nrise_db_per_s = 1e-300\n",
+        ErrorKind::OutOfRange,
+        2,
+        17,
+        "agc.rise_db_per_s = 1e-300 is too small to represent (it would be 0; must be > 0 and ≤ 100)",
+    );
     assert_err(
         "[compressor]\nratio = 0.5\n",
         ErrorKind::OutOfRange,

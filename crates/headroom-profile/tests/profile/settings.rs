@@ -163,6 +163,25 @@ fn set_checks_type_and_range_and_keeps_profile_on_error() {
     }
     assert_eq!(p, before);
 
+    // A value inside the range that the `f32` cannot hold (it would be 0, which is not) is
+    // reported as given too; alone and among others.
+    for (v, shown) in [(1e-300, "1e-300"), (1e-46, "1e-46")] {
+        let want = format!(
+            "agc.rise_db_per_s = {shown} is too small to represent (it would be 0; must be > 0 and ≤ 100)"
+        );
+        let e = p
+            .set("agc.rise_db_per_s", SettingValue::Number(v))
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::OutOfRange);
+        assert_eq!(e.to_string(), want);
+        let n = SettingValue::Number(v);
+        let (q, left_out) = p.with_settings([("agc.rise_db_per_s", &n)]);
+        assert_eq!(q, before);
+        assert_eq!(left_out.len(), 1);
+        assert_eq!(left_out[0].1.to_string(), want);
+    }
+    assert_eq!(p, before);
+
     let e = p
         .set("agc.target_lufs", SettingValue::String("loud".into()))
         .unwrap_err();
