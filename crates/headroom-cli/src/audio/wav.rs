@@ -10,8 +10,10 @@
 //! Writing: 16/24-bit integer (TPDF-dithered) or 32-bit float, with a 28-byte `JUNK` chunk
 //! reserved after the RIFF header (EBU Tech 3306): a file that grows past 4 GiB has that
 //! chunk turned into `ds64` and `RIFF` into `RF64` when it is finished, so no length field
-//! ever wraps. On a non-seekable output the lengths are written up front when the frame count
-//! is known, otherwise as 0xFFFFFFFF ("unknown").
+//! ever wraps. Float, not being PCM, has the 18-byte `fmt` chunk (`cbSize` = 0) and a `fact`
+//! chunk with the frame count (0xFFFFFFFF in an RF64 file, whose `ds64` holds it). On a
+//! non-seekable output the lengths are written up front when the frame count is known,
+//! otherwise as 0xFFFFFFFF ("unknown").
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -513,6 +515,8 @@ pub struct WavWriter {
     quant: Option<Quantizer>,
     /// Offset of the data chunk's size field.
     data_size_pos: u64,
+    /// Offset of the `fact` chunk's frame count (float output only).
+    fact_pos: Option<u64>,
     data_bytes: u64,
     frames: u64,
     channels: usize,
@@ -562,6 +566,7 @@ impl WavWriter {
             samples: spec.samples,
             quant: spec.samples.int_bits().map(Quantizer::new),
             data_size_pos: 0,
+            fact_pos: None,
             data_bytes: 0,
             frames: 0,
             channels: spec.channels,
@@ -607,10 +612,14 @@ impl WavWriter {
             fmt.extend_from_slice(&[
                 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71,
             ]);
+        } else if float {
+            // A format other than PCM carries the size of its extension, none here.
+            fmt.extend_from_slice(&0u16.to_le_bytes());
         }
         let info = info_chunk(&spec.tags);
         let list_len = if info.is_empty() { 0 } else { 8 + info.len() };
-        let header_len = 12 + 8 + DS64_LEN + 8 + fmt.len() + list_len + 8;
+        let fact_len = if float { 8 + 4 } else { 0 };
+        let header_len = 12 + 8 + DS64_LEN + 8 + fmt.len() + fact_len + list_len + 8;
         // Lengths written up front: exact when the size is known and a streaming output
         // cannot be revisited, placeholders otherwise (completed by `finish`).
         let known_data = spec
@@ -642,6 +651,18 @@ impl WavWriter {
         h.extend_from_slice(b"fmt ");
         h.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
         h.extend_from_slice(&fmt);
+        if float {
+            h.extend_from_slice(b"fact");
+            h.extend_from_slice(&4u32.to_le_bytes());
+            w.fact_pos = Some(h.len() as u64);
+            h.extend_from_slice(
+                &(match spec.frames_hint.filter(|_| known_data.is_some()) {
+                    Some(f) if !big => u32::try_from(f).unwrap_or(u32::MAX),
+                    _ => u32::MAX,
+                })
+                .to_le_bytes(),
+            );
+        }
         if !info.is_empty() {
             h.extend_from_slice(b"LIST");
             h.extend_from_slice(&(info.len() as u32).to_le_bytes());
@@ -723,6 +744,10 @@ impl WavWriter {
                 out.write_all(&(riff_len as u32).to_le_bytes())?;
                 out.seek(SeekFrom::Start(self.data_size_pos))?;
                 out.write_all(&(self.data_bytes as u32).to_le_bytes())?;
+                if let Some(at) = self.fact_pos {
+                    out.seek(SeekFrom::Start(at))?;
+                    out.write_all(&u32::try_from(self.frames).unwrap_or(u32::MAX).to_le_bytes())?;
+                }
             }
             out.flush()
         })();
@@ -811,6 +836,93 @@ mod tests {
         std::fs::write(&q, &empty).unwrap();
         let e = WavReader::open(&q).map(|_| ()).unwrap_err().to_string();
         assert!(e.contains("holds no audio (0 frames)"), "{e}");
+    }
+
+    /// The chunks of a WAV file after `WAVE`: id and body.
+    fn chunks(b: &[u8]) -> Vec<([u8; 4], &[u8])> {
+        let mut out = Vec::new();
+        let mut at = 12;
+        while at + 8 <= b.len() {
+            let id = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+            let size = (u32_at(b, at + 4) as usize).min(b.len() - at - 8);
+            out.push((id, &b[at + 8..at + 8 + size]));
+            at += 8 + size + (size & 1);
+        }
+        out
+    }
+
+    /// Float output, not being PCM, has the 18-byte `fmt` chunk (`cbSize` = 0; 40 bytes when
+    /// extensible) and a `fact` chunk holding the frame count, on a file, on a stream of
+    /// known length, and as 0xFFFFFFFF in RF64 (whose `ds64` holds the count); integer output
+    /// keeps the 16-byte `fmt` chunk and no `fact`. Every file reads back, here and in hound.
+    #[test]
+    fn float_output_has_the_extended_fmt_and_a_fact_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        for (samples, ch, fmt_len, fact) in [
+            (OutputSamples::F32, 2, 18, Some(3_001)),
+            (OutputSamples::F32, 3, 40, Some(3_001)),
+            (OutputSamples::S16, 2, 16, None),
+        ] {
+            let p = dir.path().join(format!("{samples}-{ch}.wav"));
+            sine(48_000, ch, 3_001, 0.5).write_wav(&p, samples).unwrap();
+            let b = std::fs::read(&p).unwrap();
+            let c = chunks(&b);
+            let fmt = c.iter().find(|(id, _)| id == b"fmt ").unwrap().1;
+            assert_eq!(fmt.len(), fmt_len, "{samples} {ch} ch");
+            if fmt_len > 16 {
+                assert_eq!(u16_at(fmt, 16), (fmt_len - 18) as u16, "cbSize");
+            }
+            let got = c
+                .iter()
+                .find(|(id, _)| id == b"fact")
+                .map(|(_, body)| u32_at(body, 0));
+            assert_eq!(got, fact, "{samples} {ch} ch");
+            let fact_at = c.iter().position(|(id, _)| id == b"fact");
+            let data_at = c.iter().position(|(id, _)| id == b"data").unwrap();
+            assert!(fact_at.is_none_or(|f| f < data_at));
+            assert_eq!(Audio::read(&p).unwrap().frames(), 3_001);
+            assert_eq!(hound::WavReader::open(&p).unwrap().duration(), 3_001);
+        }
+        // A stream of known length carries the count up front.
+        let sink = Shared::default();
+        let mut w = WavWriter::new(
+            Box::new(sink.clone()),
+            false,
+            Path::new("-"),
+            &EncoderSpec {
+                frames_hint: Some(500),
+                ..spec(OutputSamples::F32, 2, vec![])
+            },
+        )
+        .unwrap();
+        w.write(&[0.5; 1000]).unwrap();
+        w.finish().unwrap();
+        let head = sink.0.lock().unwrap().head.clone();
+        let fact = chunks(&head)
+            .into_iter()
+            .find(|(id, _)| id == b"fact")
+            .map(|(_, body)| u32_at(body, 0));
+        assert_eq!(fact, Some(500));
+        // RF64: the count is in ds64.
+        let p = dir.path().join("rf.wav");
+        let mut w = WavWriter::new(
+            Box::new(File::create(&p).unwrap()),
+            true,
+            &p,
+            &spec(OutputSamples::F32, 2, vec![]),
+        )
+        .unwrap();
+        w.set_rf64_threshold(1000);
+        w.write(&[0.25; 2000]).unwrap();
+        w.finish().unwrap();
+        let b = std::fs::read(&p).unwrap();
+        assert_eq!(&b[0..4], b"RF64");
+        let fact = chunks(&b)
+            .into_iter()
+            .find(|(id, _)| id == b"fact")
+            .map(|(_, body)| u32_at(body, 0));
+        assert_eq!(fact, Some(u32::MAX));
+        assert_eq!(Audio::read(&p).unwrap().frames(), 1_000);
     }
 
     #[test]

@@ -135,7 +135,7 @@ fn an_output_past_4_gib_is_rf64_with_exact_lengths() {
     let input = d.join("long.wav");
     sparse_wav(&input, frames);
     let fifo = d.join("pipe");
-    let drain = drained_fifo(&fifo, 80);
+    let drain = drained_fifo(&fifo, 128);
     let out = headroom(
         d,
         &[
@@ -159,6 +159,9 @@ fn an_output_past_4_gib_is_rf64_with_exact_lengths() {
     assert_eq!(u64_at(20), total - 8, "ds64 RIFF size");
     assert_eq!(u64_at(28), data_bytes, "ds64 data size");
     assert_eq!(u64_at(36), frames, "ds64 sample count");
+    // Float's `fact` count is in ds64 too.
+    let fact = h.windows(4).position(|w| w == b"fact").unwrap();
+    assert_eq!(u32_at(fact + 8), u32::MAX, "fact sample count");
     let data = h.windows(4).position(|w| w == b"data").unwrap();
     assert_eq!(u32_at(data + 4), u32::MAX, "data chunk size");
     assert_eq!(total, (data + 8) as u64 + data_bytes);
