@@ -139,7 +139,8 @@ Input: WAV (PCM 8/16/24/32-bit, float, WAVE_FORMAT_EXTENSIBLE, RF64), FLAC, MP3,
 AAC or ALAC in MP4/M4A, AIFF; 8 to 768 kHz, 1 to 64 channels. Rendered at its own rate.
 
 Output: WAV (RF64 past 4 GiB) or FLAC, chosen by OUT's extension or --format wav|flac (with
--o DIR: the input's container when it is WAV or FLAC, else FLAC). The sample format is the
+-o DIR: the input's container when it is WAV or FLAC, else FLAC; a FIFO, a device or
+/dev/stdout: WAV). The sample format is the
 input's (16-bit stays 16-bit, 24-bit stays 24-bit, float and lossy inputs give 32-bit float
 WAV or 24-bit FLAC) unless --format s16|s24|f32 says otherwise; integer output is TPDF-dithered.
 Tags are carried over (FLAC: all; WAV: title, artist, album, date, genre, comment, track,
@@ -149,7 +150,8 @@ Safety: OUT is written to a hidden .OUT.PID.partial file (OUT's name shortened, 
 when it is near the file system's longest name) and renamed into place at the end, so a failed
 or interrupted (Ctrl-C, SIGTERM, SIGHUP) render leaves no partial file and never damages an existing
 OUT. OUT may not be IN unless --in-place. A character device or FIFO (/dev/null, a pipe) is
-written directly as a stream; block devices are refused.
+written directly as a stream; block devices are refused. /dev/stdout is a stream whatever it
+is: a file standard output was redirected to is written from where it stands, not replaced.
 
 Latency: the chain's lookahead limiter delays audio by a few frames. render compensates it: the
 first latency frames of the chain output are dropped and the input is flushed with zeros at the

@@ -12,6 +12,9 @@
 //! * A character device (`/dev/null`, a terminal) or a FIFO is written directly, as a stream
 //!   (no temporary file, no rename: a device node is never replaced by a regular file). Block
 //!   devices, sockets and directories are refused.
+//! * This process's standard output (`/dev/stdout`) is a stream whatever it is: redirected
+//!   to a regular file, that file is written through standard output itself, from where it
+//!   stands (after what was written before it, at the end with `>>`), never replaced.
 //! * SIGINT, SIGTERM and SIGHUP (the terminal or the ssh session closed) during a render set
 //!   a flag that the render loop checks every block; it stops, removes the temporary file and
 //!   exits with 130 / 143 / 129. A second signal ends the process at once (for a write
@@ -94,6 +97,20 @@ pub fn open(
             }
             if ft.is_dir() {
                 return Err(CliError::failed(format!("{shown}: is a directory")));
+            }
+            if ft.is_file() && is_stdout(output) {
+                // Through the descriptor the shell opened: its position and `O_APPEND` hold.
+                use std::os::fd::AsFd;
+                let f = std::io::stdout()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|e| CliError::failed(format!("{shown}: cannot write: {e}")))?;
+                return Ok((
+                    Target::Stream {
+                        path: output.to_path_buf(),
+                    },
+                    File::from(f),
+                ));
             }
             if ft.is_char_device() || ft.is_fifo() {
                 // Without blocking (a FIFO nobody reads yet would block the open where no

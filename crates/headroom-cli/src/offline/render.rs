@@ -82,9 +82,12 @@ pub struct Job {
     pub container: Container,
 }
 
+/// Whether `path` is written as a stream: a character device or a FIFO, or this process's
+/// standard output whatever it is (`/dev/stdout` redirected to a file included).
 fn is_stream_device(path: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
     std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_fifo())
+        || output::is_stdout(path)
 }
 
 /// Refuses `-o out.wav` (the ffmpeg/sox habit) unless `out.wav` is an existing folder: `-o`

@@ -470,6 +470,57 @@ fn the_summary_goes_to_stderr_when_the_audio_goes_to_stdout() {
     assert!(!text(&out.stdout).contains("rendered"));
 }
 
+/// `/dev/stdout` is a stream whatever standard output is: WAV unless `--format` says
+/// otherwise, whether it is a pipe or a file it was redirected to (it was "cannot tell the
+/// output format from the name" for a file), and a file is written through standard output
+/// from where it stands, never replaced (what was written before stays; no temporary file).
+#[test]
+fn dev_stdout_is_a_wav_stream_whether_a_pipe_or_a_file() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = d.join("x.wav");
+    tone(-20.0, 1.0).write_wav(&x, OutputSamples::S16).unwrap();
+    let args = ["render", "-q", x.to_str().unwrap(), "/dev/stdout"];
+    // A pipe.
+    let out = headroom(d, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(&out.stdout[0..4], b"RIFF");
+    // A file, with something written before the audio: `(printf HDR; headroom …) > f`.
+    for (format, magic) in [(None, b"RIFF"), (Some("flac"), b"fLaC")] {
+        let f = d.join("redirected");
+        let mut file = std::fs::File::create(&f).unwrap();
+        file.write_all(b"HDR").unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.args(args);
+        if let Some(format) = format {
+            cmd.args(["--format", format]);
+        }
+        let out = crate::support::in_private_dirs(&mut cmd, d)
+            .stdout(Stdio::from(file))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{format:?}: {}",
+            text(&out.stderr)
+        );
+        let bytes = std::fs::read(&f).unwrap();
+        assert_eq!(&bytes[0..3], b"HDR", "{format:?}");
+        assert_eq!(&bytes[3..7], magic, "{format:?}");
+        let copy = d.join(format!("copy.{}", format.unwrap_or("wav")));
+        std::fs::write(&copy, &bytes[3..]).unwrap();
+        assert_eq!(Audio::read(&copy).unwrap().frames(), 48_000, "{format:?}");
+    }
+    let mut left: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["copy.flac", "copy.wav", "redirected", "x.wav"]);
+}
+
 /// An output name at the file system's limit (250 bytes, NAME_MAX being 255) renders: the
 /// hidden temporary file beside it is shortened to fit, and nothing is left behind.
 #[test]
