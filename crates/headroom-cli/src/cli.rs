@@ -140,9 +140,9 @@ AAC or ALAC in MP4/M4A, AIFF; 8 to 768 kHz, 1 to 64 channels. Rendered at its ow
 
 Output: WAV (RF64 past 4 GiB) or FLAC, chosen by OUT's extension or --format wav|flac (with
 -o DIR: the input's container when it is WAV or FLAC, else FLAC; a FIFO, a device or
-/dev/stdout: WAV). The sample format is the
-input's (16-bit stays 16-bit, 24-bit stays 24-bit, float and lossy inputs give 32-bit float
-WAV or 24-bit FLAC) unless --format s16|s24|f32 says otherwise; integer output is TPDF-dithered.
+/dev/stdout: WAV). The sample format is the input's (16-bit stays 16-bit, 24-bit stays
+24-bit, 8-bit gives 16-bit, float and lossy inputs give 32-bit float WAV or 24-bit FLAC)
+unless --format s16|s24|f32 says otherwise; integer output is TPDF-dithered.
 Tags are carried over (FLAC: all; WAV: title, artist, album, date, genre, comment, track,
 copyright), except ReplayGain/R128 gains, which no longer hold.
 
