@@ -32,10 +32,27 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             // The message and its causes on one line: `main` returning the error printed its
             // `Debug` form, a stack backtrace included whenever RUST_BACKTRACE is set.
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", one_line(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `e` and its causes on one line, joined by `: `. A cause whose text is already in the line
+/// is left out: an error that quotes its source (`binding PATH: {source}`) is not followed by
+/// that source again.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 fn run() -> anyhow::Result<()> {
@@ -107,6 +124,25 @@ mod tests {
         assert!(bad.is_none());
         assert!(t.would_enable("headroomd", &Level::INFO));
         assert!(!t.would_enable("headroomd", &Level::DEBUG));
+    }
+
+    /// Each cause once: an error whose message quotes its source (the control socket's
+    /// `binding PATH: {source}`) was printed with the source a second time.
+    #[test]
+    fn a_fatal_error_names_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let e = anyhow::Error::new(headroomd::control::ControlError::Io {
+            context: "binding",
+            path: PathBuf::from("/run/x.sock"),
+            source: io,
+        })
+        .context("starting the control socket /run/x.sock");
+        assert_eq!(
+            one_line(&e),
+            "starting the control socket /run/x.sock: binding /run/x.sock: denied"
+        );
+        let e = anyhow::Error::new(std::io::Error::other("inner")).context("outer");
+        assert_eq!(one_line(&e), "outer: inner");
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use server::{
     Server, ServerConfig, ServerHandle, FIRST_FRAME_TIMEOUT, FRAME_TIMEOUT, IDLE_TIMEOUT,
     MAX_CLIENTS, MAX_CONSECUTIVE_BAD_FRAMES, SHUTDOWN_GRACE, WRITE_TIMEOUT,
 };
-pub use socket::{check_peer, peer_uid};
+pub use socket::{check_path, check_peer, max_path_bytes, peer_uid};
 
 /// A successful answer to a request: its result, and the warning the reply carries when the
 /// request was carried out but something about it went wrong (`IPC.md`: a change in force
@@ -81,6 +81,20 @@ pub enum ControlError {
     NotASocket {
         /// Socket path.
         path: PathBuf,
+    },
+    /// The socket path is longer than a Unix socket address holds.
+    #[error(
+        "control socket path {} is {len} bytes long; a Unix socket path holds at most {max} \
+         (HEADROOM_SOCKET or XDG_RUNTIME_DIR sets it: choose a shorter one)",
+        path.display()
+    )]
+    PathTooLong {
+        /// Socket path.
+        path: PathBuf,
+        /// Its length, bytes.
+        len: usize,
+        /// The longest a socket path may be, bytes ([`max_path_bytes`]).
+        max: usize,
     },
     /// The socket directory is not safe to use.
     #[error("refusing to use socket directory {}: {reason}", path.display())]

@@ -13,11 +13,35 @@ use super::ControlError;
 /// Identity of a socket file (device, inode), to unlink only our own socket.
 pub(crate) type FileId = (u64, u64);
 
+/// The longest path a Unix socket address holds, bytes (`sun_path` less its closing NUL).
+pub fn max_path_bytes() -> usize {
+    // SAFETY: `sockaddr_un` is plain data (a family and a byte array), valid all zero.
+    let addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_path.len() - 1
+}
+
+/// Refuses a socket path longer than a Unix socket address holds
+/// ([`ControlError::PathTooLong`], naming the path and the limit), before anything is made
+/// for it.
+pub fn check_path(path: &Path) -> Result<(), ControlError> {
+    use std::os::unix::ffi::OsStrExt;
+    let (len, max) = (path.as_os_str().as_bytes().len(), max_path_bytes());
+    if len > max {
+        return Err(ControlError::PathTooLong {
+            path: path.to_owned(),
+            len,
+            max,
+        });
+    }
+    Ok(())
+}
+
 /// Creates the socket's directory (mode 0700) if needed and binds `path` (mode 0600).
 ///
-/// A socket file nobody listens on (left by a crashed daemon) is replaced. A live socket is
-/// left alone and [`ControlError::AlreadyRunning`] is returned. A non-socket file at `path`
-/// is never removed.
+/// A path too long for a socket address is refused before the directory is made. A socket
+/// file nobody listens on (left by a crashed daemon) is replaced. A live socket is left
+/// alone and [`ControlError::AlreadyRunning`] is returned. A non-socket file at `path` is
+/// never removed.
 pub(crate) fn bind(path: &Path) -> Result<(UnixListener, FileId), ControlError> {
     let io = |context: &'static str| {
         move |source| ControlError::Io {
@@ -26,6 +50,7 @@ pub(crate) fn bind(path: &Path) -> Result<(UnixListener, FileId), ControlError> 
             source,
         }
     };
+    check_path(path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         prepare_dir(dir)?;
     }

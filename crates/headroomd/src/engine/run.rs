@@ -303,6 +303,8 @@ pub fn run(config: DaemonConfig) -> anyhow::Result<()> {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
     let socket = headroom_ipc::default_socket_path();
+    // A socket path that cannot be bound is said before anything is made for the daemon.
+    crate::control::check_path(&socket)?;
     // One daemon per state directory, whatever its socket: taken before the state files,
     // the socket or PipeWire are touched, held until the end.
     let _instance = crate::instance::InstanceLock::acquire(&state_dir, &socket)?;

@@ -97,6 +97,31 @@ fn a_second_daemon_with_another_socket_is_refused_before_touching_anything() {
     );
 }
 
+/// A socket path longer than a Unix socket address holds is one clear error naming the
+/// path and the limit (it said "path must be shorter than SUN_LEN" twice), given before
+/// anything is made: neither the socket's folder nor the state directory.
+#[test]
+fn a_socket_path_too_long_is_refused_before_anything_is_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d".repeat(100));
+    let socket = dir.join("control.sock");
+    let len = socket.as_os_str().len();
+    let (code, err) = run_daemon(tmp.path(), &socket);
+    assert_eq!(code, Some(1), "{err}");
+    let expected = format!(
+        "control socket path {} is {len} bytes long; a Unix socket path holds at most 107",
+        socket.display()
+    );
+    assert!(err.contains(&expected), "{err}");
+    assert_eq!(err.matches("bytes long").count(), 1, "{err}");
+    assert!(!err.contains("SUN_LEN"), "{err}");
+    assert!(!dir.exists(), "the socket's folder was made");
+    assert!(
+        !tmp.path().join(STATE_DIR).exists(),
+        "the state folder was made"
+    );
+}
+
 /// A start-up error is one line, whatever RUST_BACKTRACE says (set, `main` returning the
 /// error printed its `Debug` form: the message, then 40 frames of stack backtrace).
 #[test]
