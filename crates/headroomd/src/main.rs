@@ -30,9 +30,10 @@ fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            // The message and its causes on one line: `main` returning the error printed its
-            // `Debug` form, a stack backtrace included whenever RUST_BACKTRACE is set.
-            eprintln!("Error: {}", one_line(&e));
+            // The message and its causes on one line, after the program's name as the
+            // `headroom` command's errors are: `main` returning the error printed its `Debug`
+            // form, a stack backtrace included whenever RUST_BACKTRACE is set.
+            eprintln!("headroomd: {}", one_line(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -122,8 +122,9 @@ fn a_socket_path_too_long_is_refused_before_anything_is_made() {
     );
 }
 
-/// A start-up error is one line, whatever RUST_BACKTRACE says (set, `main` returning the
-/// error printed its `Debug` form: the message, then 40 frames of stack backtrace).
+/// A start-up error is one line, `headroomd: MESSAGE` as the `headroom` command's are (it
+/// was `Error: MESSAGE`), whatever RUST_BACKTRACE says (set, `main` returning the error
+/// printed its `Debug` form: the message, then 40 frames of stack backtrace).
 #[test]
 fn a_start_up_error_is_one_line_with_rust_backtrace_set() {
     let (tmp, _running) = another_daemon_running();
@@ -134,8 +135,12 @@ fn a_start_up_error_is_one_line_with_rust_backtrace_set() {
         &[],
     );
     assert_eq!(code, Some(1), "{err}");
-    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("Error: ")).collect();
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("headroomd: "))
+        .collect();
     assert_eq!(errors.len(), 1, "{err}");
+    assert!(!err.contains("Error: "), "{err}");
     assert!(
         errors[0].contains("another headroomd is already running"),
         "{err}"
