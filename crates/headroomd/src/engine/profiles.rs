@@ -14,7 +14,9 @@ use crate::profiles::{ProfileEvent, ProfileSource, StoreError};
 
 /// `profile.show`: a profile's TOML (the active one without `name`): the user's file as
 /// written, a shipped profile as shipped. A user file that does not parse is shown as it is,
-/// with its errors.
+/// with its errors — one named by path only when it is a profile file, a regular file whose
+/// name (past any symlinks) ends in `.toml`: anything else that does not load as a profile
+/// (`/etc/passwd`, `/proc/self/environ`) is refused, none of it shown.
 pub(super) fn show(e: &Engine, name: Option<String>) -> Result<Response, IpcError> {
     let name = name.unwrap_or_else(|| e.store.active_name());
     let info = e.store.list().into_iter().find(|p| p.name == name);
@@ -30,8 +32,19 @@ pub(super) fn show(e: &Engine, name: Option<String>) -> Result<Response, IpcErro
                 _ if crate::profiles::is_path(&name) => e.store.profile_path(&name),
                 _ => return Err(profile_file_error(StoreError::Profile(pe))),
             };
-            // Every error of the file, not only the first.
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if crate::profiles::is_path(&name) && !is_profile_file(&path) {
+                return Err(IpcError::new(
+                    ErrorCode::InvalidValue,
+                    format!(
+                        "{} is not a profile: it does not load as one, and a file shown with \
+                         its errors is a regular file named *.toml (give a profile's name or \
+                         the path of a .toml file)",
+                        path.display()
+                    ),
+                ));
+            }
+            // Every error of the file, not only the first (read as the loader reads it).
+            let text = crate::files::read_regular_to_string(&path).unwrap_or_default();
             let shown = path.display().to_string();
             let errors = match headroom_profile::Profile::parse_all(&text, &shown) {
                 Err(errs) => errs
@@ -72,6 +85,14 @@ pub(super) fn show(e: &Engine, name: Option<String>) -> Result<Response, IpcErro
         toml,
         error,
     }))
+}
+
+/// Whether `path` leads (through any symlinks) to a regular file whose name ends in `.toml`.
+fn is_profile_file(path: &std::path::Path) -> bool {
+    std::fs::canonicalize(path).is_ok_and(|real| {
+        real.extension().is_some_and(|x| x == "toml")
+            && std::fs::metadata(&real).is_ok_and(|m| m.is_file())
+    })
 }
 
 /// `profile.use`: makes a profile active (recorded in the config file) and puts it in force.

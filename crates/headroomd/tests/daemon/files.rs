@@ -198,6 +198,76 @@ fn broken_files_by_path_are_shown_and_refused_as_invalid_values() {
     assert!(e.message.contains("config.toml"), "{}", e.message);
 }
 
+/// `profile.show` of a path shows a profile file only: one that loads as a profile, or a
+/// regular file named `*.toml` (through a symlink too), with its errors. Any other file the
+/// daemon can read (`/etc/passwd`, `/proc/self/environ`, a `.toml` name linked to another
+/// file) was shown whole under its errors; it is refused, none of it in the reply.
+#[test]
+fn profile_show_of_a_path_shows_profile_files_only() {
+    use headroom_ipc::ErrorCode;
+    let mut rig = Rig::new(DaemonConfig::default());
+    let secret = rig.config.join("secret");
+    std::fs::write(&secret, "password = \"hunter2\"\n").unwrap();
+    let link = rig.config.join("link.toml");
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    for name in [
+        secret.to_string_lossy().into_owned(),
+        link.to_string_lossy().into_owned(),
+        "/proc/self/environ".into(),
+        "/etc/passwd".into(),
+    ] {
+        let (_, r) = rig.request(Request::ProfileShow {
+            name: Some(name.clone()),
+        });
+        let e = r.expect_err(&name);
+        assert_eq!(e.code, ErrorCode::InvalidValue, "{name}: {e:?}");
+        assert!(
+            e.message.contains("is not a profile"),
+            "{name}: {}",
+            e.message
+        );
+        assert!(!e.message.contains("hunter2"), "{name}: {}", e.message);
+    }
+    // A broken profile file, named or linked to, is shown with its errors.
+    let broken = rig.config.join("broken.toml");
+    std::fs::write(&broken, "[agc]\ntargte = 1\n").unwrap();
+    let to_broken = rig.config.join("to-broken");
+    std::os::unix::fs::symlink(&broken, &to_broken).unwrap();
+    for name in [&broken, &to_broken] {
+        let (_, r) = rig.request(Request::ProfileShow {
+            name: Some(name.to_string_lossy().into_owned()),
+        });
+        let Ok(Response::ProfileShow(show)) = r else {
+            panic!("{name:?}: {r:?}")
+        };
+        assert_eq!(show.toml, "[agc]\ntargte = 1\n", "{name:?}");
+        assert!(
+            show.error.as_deref().is_some_and(|e| e.contains("targte")),
+            "{show:?}"
+        );
+    }
+    // A valid profile is shown whatever its name.
+    let plain = rig.config.join("plain");
+    std::fs::write(&plain, "[agc]\ntarget_lufs = -19.0\n").unwrap();
+    let (_, r) = rig.request(Request::ProfileShow {
+        name: Some(plain.to_string_lossy().into_owned()),
+    });
+    let Ok(Response::ProfileShow(show)) = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(show.toml, "[agc]\ntarget_lufs = -19.0\n");
+    // An oversized one is refused by path as by name, naming the limit.
+    let big = rig.config.join("big.toml");
+    let mut text = String::from("[agc]\ntarget_lufs = -20.0\n");
+    text.push_str(&"# padding\n".repeat(headroomd::files::MAX_FILE_BYTES as usize / 10 + 1));
+    std::fs::write(&big, text).unwrap();
+    let (_, r) = rig.request(Request::ProfileShow {
+        name: Some(big.to_string_lossy().into_owned()),
+    });
+    let e = r.unwrap_err();
+    assert!(e.message.contains("1048576-byte limit"), "{}", e.message);
+}
+
 #[test]
 fn oversized_files_are_refused_naming_the_limit() {
     let mut rig = Rig::new(DaemonConfig::default());
