@@ -433,7 +433,8 @@ pub fn profile_list(p: &ProfileList) -> String {
     table(&[" ", "NAME", "SOURCE", "DESCRIPTION"], &rows)
 }
 
-/// `headroom profile show`.
+/// `headroom profile show`: a header, the settings changed at run time that are in force
+/// over the profile and any errors of its file as comments, then the file.
 pub fn profile_show(p: &ProfileShow) -> String {
     let mut out = format!(
         "# profile {} ({}, {})\n",
@@ -444,6 +445,14 @@ pub fn profile_show(p: &ProfileShow) -> String {
         },
         printable(&p.path)
     );
+    // Comments only: the output stays a profile file (`profile show > mine.toml`).
+    if !p.overrides.is_empty() {
+        out.push_str("# runtime overrides in force (headroom set), over the values below:\n");
+        for e in &p.overrides {
+            out.push_str(&format!("#   {}", setting(e)));
+        }
+        out.push_str("# `headroom setting reset KEY|--all` restores the profile's values\n");
+    }
     if let Some(err) = &p.error {
         out.push_str("# INVALID — this profile cannot be used until these are fixed:\n");
         for l in err.lines() {

@@ -305,7 +305,7 @@ pub struct ProfileList {
 }
 
 /// Result of `profile.show`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileShow {
     /// Profile name.
     pub name: String,
@@ -319,6 +319,11 @@ pub struct ProfileShow {
     /// does not parse; absent when it is valid (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The settings changed at run time (`setting.set`) that are in force over this
+    /// profile, as `setting.list` gives them: only when it is the active profile; absent
+    /// when there are none (optional).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<SettingEntry>,
 }
 
 /// Result of `profile.use` / `profile.reload`.

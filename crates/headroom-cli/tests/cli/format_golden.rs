@@ -507,6 +507,7 @@ fn profiles_human_and_json() {
         path: "/home/u/.config/headroom/profiles/night.toml".into(),
         toml: "[agc]\ntarget_lufs = -20".into(),
         error: None,
+        overrides: vec![],
     };
     assert_eq!(
         format::profile_show(&show),
@@ -514,7 +515,7 @@ fn profiles_human_and_json() {
     );
     let broken = ProfileShow {
         error: Some("n.toml:1:10: bypass must be a boolean\nn.toml:3:1: unknown key".into()),
-        ..show
+        ..show.clone()
     };
     assert_eq!(
         format::profile_show(&broken),
@@ -524,6 +525,37 @@ fn profiles_human_and_json() {
          #   n.toml:3:1: unknown key\n\
          [agc]\ntarget_lufs = -20\n"
     );
+    // The settings changed at run time over the active profile, as comments: the output
+    // stays a profile file.
+    let overridden = ProfileShow {
+        overrides: vec![
+            SettingEntry {
+                key: "agc.target_lufs".into(),
+                value: SettingValue::Int(-19),
+                default: SettingValue::Int(-20),
+                overridden: true,
+            },
+            SettingEntry {
+                key: "bypass".into(),
+                value: SettingValue::Bool(true),
+                default: SettingValue::Bool(false),
+                overridden: true,
+            },
+        ],
+        ..show
+    };
+    let text = format::profile_show(&overridden);
+    assert_eq!(
+        text,
+        "# profile night (user, /home/u/.config/headroom/profiles/night.toml)\n\
+         # runtime overrides in force (headroom set), over the values below:\n\
+         #   agc.target_lufs = -19 (profile: -20)\n\
+         #   bypass = true (profile: false)\n\
+         # `headroom setting reset KEY|--all` restores the profile's values\n\
+         [agc]\ntarget_lufs = -20\n"
+    );
+    let p = headroom_profile::Profile::parse(&text, "night.toml").unwrap();
+    assert_eq!(p.chain.agc.target_lufs, -20.0);
     assert_eq!(format::profile_active("music"), "active profile: music\n");
 }
 
@@ -902,6 +934,12 @@ fn control_characters_from_the_daemon_are_escaped_everywhere() {
         path: EVIL.into(),
         toml: format!("# {EVIL}\r\n[agc]\r\n\ttarget_lufs = -20\r\n"),
         error: Some(EVIL.into()),
+        overrides: vec![SettingEntry {
+            key: EVIL.into(),
+            value: SettingValue::String(EVIL.into()),
+            default: SettingValue::String(EVIL.into()),
+            overridden: true,
+        }],
     };
     let text = format::profile_show(&show);
     clean("profile show", &text);

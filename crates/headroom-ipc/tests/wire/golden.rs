@@ -636,6 +636,7 @@ fn golden_responses() {
                 path: "/home/u/.config/headroom/profiles/night.toml".into(),
                 toml: "[agc]\ntarget_lufs = -20\n".into(),
                 error: None,
+                overrides: vec![],
             }),
         ),
     );

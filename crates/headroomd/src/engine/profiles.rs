@@ -13,7 +13,8 @@ use crate::control::convert::{
 use crate::profiles::{ProfileEvent, ProfileSource, StoreError};
 
 /// `profile.show`: a profile's TOML (the active one without `name`): the user's file as
-/// written, a shipped profile as shipped. A user file that does not parse is shown as it is,
+/// written, a shipped profile as shipped; for the active profile, the settings changed at
+/// run time that are in force over it. A user file that does not parse is shown as it is,
 /// with its errors — one named by path only when it is a profile file, a regular file whose
 /// name (past any symlinks) ends in `.toml`: anything else that does not load as a profile
 /// (`/etc/passwd`, `/proc/self/environ`) is refused, none of it shown.
@@ -78,12 +79,22 @@ pub(super) fn show(e: &Engine, name: Option<String>) -> Result<Response, IpcErro
             .map(|(_, t)| t.to_string())
             .unwrap_or_else(|| profile.to_toml()),
     };
+    let overrides = if name == e.store.active_name() {
+        e.settings()
+            .settings
+            .into_iter()
+            .filter(|s| s.overridden)
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Response::ProfileShow(ProfileShow {
         name,
         source,
         path,
         toml,
         error,
+        overrides,
     }))
 }
 

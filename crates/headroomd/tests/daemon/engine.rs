@@ -263,6 +263,43 @@ fn setting_changed_events_carry_overridden() {
     assert_eq!(get(&mut rig, "bypass"), (SettingValue::Bool(false), false));
 }
 
+/// `profile.show` of the active profile lists the settings changed at run time that are in
+/// force over it (it showed the profile's values with no word of them, while `get`,
+/// `settings` and `status` gave the values in force); another profile's has none.
+#[test]
+fn profile_show_of_the_active_profile_lists_the_overrides_in_force() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let show = |rig: &mut Rig, name: Option<&str>| match rig.request(Request::ProfileShow {
+        name: name.map(Into::into),
+    }) {
+        (_, Ok(Response::ProfileShow(p))) => p,
+        other => panic!("{other:?}"),
+    };
+    assert!(show(&mut rig, None).overrides.is_empty());
+    let (_, r) = rig.request(Request::SettingSet {
+        key: "agc.target_lufs".into(),
+        value: SettingValue::Int(-19),
+    });
+    r.unwrap();
+    let p = show(&mut rig, None);
+    assert_eq!(p.overrides.len(), 1, "{p:?}");
+    let o = &p.overrides[0];
+    assert_eq!(o.key, "agc.target_lufs");
+    assert!(o.overridden);
+    assert_eq!(o.value.as_f64(), Some(-19.0), "{o:?}");
+    assert_eq!(o.default.as_f64(), Some(-16.0), "{o:?}");
+    let active = p.name.clone();
+    assert_eq!(show(&mut rig, Some(&active)).overrides, p.overrides);
+    let other = if active == "night" { "music" } else { "night" };
+    assert!(show(&mut rig, Some(other)).overrides.is_empty());
+    let (_, r) = rig.request(Request::SettingReset {
+        key: None,
+        all: true,
+    });
+    r.unwrap();
+    assert!(show(&mut rig, None).overrides.is_empty());
+}
+
 #[test]
 fn runtime_rules_survive_a_restart_and_bad_ones_are_skipped() {
     let mut rig = Rig::new(DaemonConfig::default());
