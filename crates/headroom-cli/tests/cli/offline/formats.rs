@@ -523,6 +523,33 @@ fn not_a_number_samples_are_read_as_silence_with_a_warning() {
     );
 }
 
+/// A file of nothing but samples that are not numbers reads as digital silence does: the
+/// table's `-inf` and `—` are the floors in JSON (−144 dB peaks, −70 LUFS), whose numbers
+/// are never infinite.
+#[test]
+fn all_not_a_number_reads_as_silence_in_the_table_and_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let nan = d.join("nan.wav");
+    let silence = d.join("silence.wav");
+    let mut a = programme(48_000, 1.0, 0.3);
+    a.samples.iter_mut().for_each(|s| *s = f32::NAN);
+    a.write_wav(&nan, OutputSamples::F32).unwrap();
+    a.samples.iter_mut().for_each(|s| *s = 0.0);
+    a.write_wav(&silence, OutputSamples::F32).unwrap();
+    for f in [&nan, &silence] {
+        let t = text(&headroom(d, &["analyze", f.to_str().unwrap()]).stdout);
+        assert!(t.contains("true peak             -inf dBTP"), "{t}");
+        assert!(t.contains("sample peak           -inf dBFS"), "{t}");
+        assert!(t.contains("integrated loudness   —"), "{t}");
+        let j = analyze_json(d, f);
+        assert_eq!(j["true_peak_dbtp"], -144.0, "{j}");
+        assert_eq!(j["sample_peak_dbfs"], -144.0, "{j}");
+        assert_eq!(j["integrated_lufs"], -70.0, "{j}");
+        assert_eq!(j["lra_lu"], 0.0, "{j}");
+    }
+}
+
 /// Float samples beyond ±1000 (+60 dBFS: wrongly scaled or damaged data) are clamped to it by
 /// the chain and the analysis; `analyze` and `render` say so, since the peaks they report are
 /// then lower than what the file holds (a file of ±3.4e38 read as +60 dBFS, silently).
