@@ -29,7 +29,9 @@
 
 use pipewire::spa;
 
-use super::sink_state::{default_sink_value, promote_step, DefaultAction, CONFIGURED_SINK_KEY};
+use super::sink_state::{
+    default_sink_value, promote_step, DefaultAction, CONFIGURED_SINK_KEY, RECOVER_SETTLE,
+};
 use super::thread::State;
 use super::PwEvent;
 use crate::names::BUS_SINK_NAME;
@@ -84,21 +86,36 @@ impl State {
     /// Started unpromoted after a run that left `headroom-processed` the configured default
     /// ([`Promotion::recover`](super::sink_state::Promotion)): once the default metadata is
     /// read (the session manager's default sink is known), gives the default back to the
-    /// remembered user's sink if it still names `headroom-processed`, and forgets that sink
+    /// remembered user's sink if it names `headroom-processed` — at once, or within
+    /// [`RECOVER_SETTLE`] of `headroom-processed` being there — and forgets that sink
     /// (reported, so the engine persists it): a default the user picks later is theirs.
     fn recover_default(&mut self) {
         if !self.promotion.recover {
             return;
         }
-        let (configured, default) = {
+        let (configured, default, bus_sink_present) = {
             let g = self.graph.read();
-            (g.configured_default_sink.clone(), g.default_sink.clone())
+            (
+                g.configured_default_sink.clone(),
+                g.default_sink.clone(),
+                g.bus.sink.is_some() && g.node_by_name(BUS_SINK_NAME).is_some(),
+            )
         };
         let ours = configured.as_deref() == Some(BUS_SINK_NAME);
-        if !ours && default.is_none() {
-            return;
+        if !ours {
+            if default.is_none() || !bus_sink_present {
+                return;
+            }
+            let since = *self
+                .promotion
+                .not_ours_since
+                .get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() < RECOVER_SETTLE {
+                return;
+            }
         }
         self.promotion.recover = false;
+        self.promotion.not_ours_since = None;
         if ours {
             let user = self.promotion.user_sink.clone();
             tracing::info!(

@@ -30,7 +30,17 @@ pub(super) struct Promotion {
     /// metadata is read, a configured default still naming `headroom-processed` is given
     /// back to that sink, and the sink is forgotten either way.
     pub(super) recover: bool,
+    /// While recovering: since when the default metadata has been read, `headroom-processed`
+    /// has been there and the configured default has not named it (see
+    /// [`RECOVER_SETTLE`]).
+    pub(super) not_ours_since: Option<std::time::Instant>,
 }
+
+/// How long a recovering start waits, with the default known and `headroom-processed`
+/// there, for the configured default to name `headroom-processed` before it forgets the
+/// user's sink: the metadata's keys arrive one by one, and the default is known before the
+/// configured one at times (the default was then forgotten, never given back).
+pub(super) const RECOVER_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What the housekeeping should do about the configured default sink.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -153,6 +153,7 @@ pub(super) fn run(
         on: opts.promote_default,
         user_sink: opts.user_sink.clone(),
         recover: !opts.promote_default && opts.user_sink.is_some(),
+        not_ours_since: None,
     };
     let state = Rc::new_cyclic(|me| {
         RefCell::new(State {
