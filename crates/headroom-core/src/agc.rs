@@ -1576,6 +1576,11 @@ impl Agc {
             }
             return;
         }
+        if self.silent_s > 0.0 && self.silent_s < GAP_S {
+            // Sound again after a silence shorter than a gap: what follows is no longer the
+            // start of the sound after the last gap.
+            self.after_gap = false;
+        }
         self.silent_s = 0.0;
         self.resumed_in_silence = false;
         self.active_s += rdt;
