@@ -129,7 +129,8 @@
 //!   the target).
 //! * **A short louder moment followed by silence** (a chime, a door, a shot in a pause of
 //!   the dialogue: at most [`MOMENT_BLOCKS_MAX`] 100 ms sub-blocks more than
-//!   [`RESUME_PEAK_LU`] over the remembered level in the last 3 s, the estimate
+//!   [`RESUME_PEAK_LU`] over the remembered level in the last 3 s and at most
+//!   [`MOMENT_HEARD_MAX_S`] of sound since the programme was last heard, the estimate
 //!   [`SHORT_RISE_LU`] or more over it, then [`GAP_S`] of silence) resumes the remembered
 //!   programme in that silence: the estimate goes back to its level and the gain back to
 //!   its gain while the silence lasts (restored, not lifted over it; silence otherwise
@@ -329,6 +330,14 @@ pub const SHORT_AFTER_BLOCKS: usize = 2;
 /// louder programme that goes on after such a silence comes in as a loud onset after quiet
 /// (the onset gain and the loudness ceiling hold it).
 pub const MOMENT_BLOCKS_MAX: usize = 12;
+/// See [`MOMENT_BLOCKS_MAX`]: the most sound heard since the remembered programme was last
+/// heard for what came after it to be a moment, s — the 3 s the moment is looked for in
+/// and the pause after it ([`PAUSE_BLOCKS`]), with room for the programme's own last
+/// readings before it. Longer, it is a programme of its own, whatever its last 3 s hold:
+/// 30 s of music that ended on quieter bars and stopped was taken for a moment in the
+/// voice's pause from before it, and the voice's gain resumed in the silence (what came
+/// next came out at it: hiss 16 dB over the music's gain).
+pub const MOMENT_HEARD_MAX_S: f64 = 5.0;
 /// A pause with room noise in it after such a moment (the moment [`BURST_LU`] or more over
 /// the remembered level): this many 100 ms sub-blocks, all [`SHORT_RESUME_UNDER_LU`] or
 /// more under the remembered level, resume the remembered programme; the gain then waits
@@ -791,6 +800,9 @@ pub struct Agc {
     /// Time since the remembered level was last refreshed, every reading counted (silence
     /// and onsets too), s.
     remembered_s: f64,
+    /// Sound heard since the remembered level was last refreshed (readings that were not
+    /// silent), s: how long a louder moment after it can have lasted.
+    heard_s: f64,
     /// The remembered programme was resumed in the current silence ([`MOMENT_BLOCKS_MAX`]):
     /// the silence is its pause, not a gap before a new programme.
     resumed_in_silence: bool,
@@ -946,6 +958,7 @@ impl Agc {
             resume_level: LUFS_FLOOR,
             resume_age_s: 0.0,
             remembered_s: 0.0,
+            heard_s: 0.0,
             resumed_in_silence: false,
             hold_floor: None,
             fading: false,
@@ -1584,6 +1597,7 @@ impl Agc {
         self.silent_s = 0.0;
         self.resumed_in_silence = false;
         self.active_s += rdt;
+        self.heard_s += rdt;
         if self.active_s > GAP_FALL_S {
             self.after_gap = false;
         }
@@ -1959,6 +1973,7 @@ impl Agc {
             self.resume_level = self.level;
             self.resume_age_s = 0.0;
             self.remembered_s = 0.0;
+            self.heard_s = 0.0;
         }
     }
 
@@ -2021,13 +2036,15 @@ impl Agc {
     }
 
     /// Whether the estimate stands `rise` or more over the remembered level (in memory for
-    /// less than [`RESUME_MAX_S`]) and the last 3 s hold at most [`MOMENT_BLOCKS_MAX`]
+    /// less than [`RESUME_MAX_S`], at most [`MOMENT_HEARD_MAX_S`] of sound heard since it
+    /// was last refreshed) and the last 3 s hold at most [`MOMENT_BLOCKS_MAX`]
     /// 100 ms sub-blocks more than [`RESUME_PEAK_LU`] over it, with a quieter one before
     /// them (the oldest of a full history is not one of them): a short louder moment took
     /// the estimate, and no longer louder programme is known.
     fn moment_before(&self, rise: f64) -> bool {
         if self.resume_level <= LUFS_FLOOR
             || self.resume_age_s > RESUME_MAX_S
+            || self.heard_s > MOMENT_HEARD_MAX_S
             || self.level < self.resume_level + rise
         {
             return false;

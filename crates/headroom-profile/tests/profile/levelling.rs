@@ -1178,6 +1178,47 @@ fn hiss_under_the_gate_after_loud_music_keeps_the_musics_gain_after_a_quiet_voic
     }
 }
 
+#[test]
+fn hiss_after_a_long_louder_programme_that_ends_on_quieter_bars_keeps_its_gain() {
+    // A quiet voice, 30 s of louder music whose last 2 s are quieter bars, a pause, then
+    // hiss under the silence gate (a player left open): the music's end, once the silence
+    // had filled the rest of the 3 s history, looked like a short loud moment in the voice's
+    // pause (a chime), and the voice's gain was resumed in the silence — the hiss came out
+    // at it, 16 dB over the music's gain (found comparing a live run with `render` of the
+    // same files).
+    for name in PROFILES {
+        let p = shipped(name);
+        let t = p.agc.target_lufs as f64;
+        let mut x = speech_at(12.0, 696, t - 18.0);
+        let mut music = music_at(30.0, 697, t - 2.0);
+        let n = music.len() / CH;
+        for f in music[(n - 2 * RATE as usize) * CH..].chunks_exact_mut(CH) {
+            f.iter_mut()
+                .for_each(|v| *v *= 10f64.powf(-8.0 / 20.0) as f32);
+        }
+        x.extend(&music);
+        x.extend(silence(4.0));
+        let from = 46.0;
+        let gate = p.agc.silence_gate_lufs as f64;
+        let mut hiss = pink_noise(10.0, 698);
+        normalise(&mut hiss, gate - 3.0);
+        x.extend(&hiss);
+        let out = run_aligned(&p, &x);
+        let music = integrated_between(&out, 30.0, 40.0) - integrated_between(&x, 30.0, 40.0);
+        let end = integrated_between(&out, 40.5, 42.0) - integrated_between(&x, 40.5, 42.0);
+        let lift = integrated_between(&out, from + 2.0, from + 10.0)
+            - integrated_between(&x, from + 2.0, from + 10.0);
+        eprintln!(
+            "{name}: the hiss after the pause {lift:+.1} dB (the music {music:+.1}, its last bars {end:+.1})"
+        );
+        // (The compressor lets go on the hiss: `night` ≈ 1 dB over the last bars.)
+        assert!(
+            lift <= end.max(music) + 2.0,
+            "{name}: hiss after a long louder programme lifted {lift:+.1} dB, its last bars {end:+.1}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Switching profiles while a programme plays.
 
