@@ -36,7 +36,10 @@
 //!   [`STEADY_UNDER_BLOCKS`] sub-blocks hold still (spread under [`STATIONARY_LU`]: rain,
 //!   hum, an ambience under the speech that stopped), which is quieter sound (below) and
 //!   never pulls the estimate down onto itself. A louder programme is followed as fast as
-//!   its energy fills the window (and by the onset gain below when it jumps); a quieter one
+//!   its energy fills the window (and by the onset gain below when it jumps) — one that
+//!   holds still (a compressed advert, a steady bed: [`LOUDER_READINGS`] readings within
+//!   [`LOUDER_SPREAD_LU`], [`LOUDER_LU`] over the window's older ones) starts the window
+//!   over with its readings, in windows up to [`LOUDER_WINDOW_MAX_S`]; a quieter one
 //!   within the relative gate once the louder readings have left the window, so after at
 //!   most `window_s`.
 //! * **A pause of a speech-like programme** (over its last 2 s of readings, its 100 ms
@@ -237,6 +240,22 @@ pub fn long_window_adopt_s(window_s: f64) -> f64 {
 pub const FAR_UNDER_LU: f64 = RELATIVE_GATE_LU + ADOPT_LU;
 /// See [`FAR_UNDER_LU`], LU.
 pub const MOVES_LU: f64 = 3.0;
+/// A louder programme that holds still is a new programme once this many momentary
+/// readings in a row lie within [`LOUDER_SPREAD_LU`] of one another, their mean
+/// [`LOUDER_LU`] or more over the window's older readings: the window starts over with them
+/// (in windows of up to [`LOUDER_WINDOW_MAX_S`]). Its estimate otherwise climbed over the
+/// window's whole length, and a dense advert after the news came out 2–3.6 LU over the
+/// target for 2.5 s with `default` while the loudness ceiling held it (too late for the
+/// onset gain, which leaves what the ceiling holds to it). Speech and music step too
+/// much between readings to count; a compressed advert, a steady bed, noise do not.
+pub const LOUDER_READINGS: usize = 5;
+/// See [`LOUDER_READINGS`], LU.
+pub const LOUDER_SPREAD_LU: f64 = 3.0;
+/// See [`LOUDER_READINGS`], LU.
+pub const LOUDER_LU: f64 = 6.0;
+/// See [`LOUDER_READINGS`]: longer windows are asked to keep a programme's louder
+/// passages, s.
+pub const LOUDER_WINDOW_MAX_S: f64 = 5.0;
 /// Shortest time after which speech-like quieter sound can be a new programme, s.
 pub const ADOPT_MIN_S: f64 = 0.6;
 /// Longest time after which speech-like quieter sound becomes a new programme in a window
@@ -1690,6 +1709,17 @@ impl Agc {
                 self.restart_window(m);
             } else {
                 self.enter(m, cap);
+                if window_s <= LOUDER_WINDOW_MAX_S {
+                    if let Some(l) = self.louder_programme(cap) {
+                        // A louder programme that holds still: the window starts over with
+                        // its readings instead of climbing to it over its whole length.
+                        self.changes = self.changes.wrapping_add(1);
+                        self.restart_window(l);
+                        for _ in 1..LOUDER_READINGS {
+                            self.enter(l, cap);
+                        }
+                    }
+                }
             }
             self.prog_levels.push(self.level);
             self.talk_prog = self.spread(20) >= SPEECH_LU && self.has_dip_of(20, PAUSE_DIP_LU);
@@ -1786,6 +1816,40 @@ impl Agc {
             self.level = ms_to_lufs(e / c as f64);
             self.has_level = true;
         }
+    }
+
+    /// A louder programme that holds still: the newest [`LOUDER_READINGS`] momentary
+    /// readings (none silent) within [`LOUDER_SPREAD_LU`] of one another and their energy
+    /// mean [`LOUDER_LU`] or more over the window's older readings (at least as many).
+    /// `Some` of that mean. Real-time safe (no allocation; at most the window's readings).
+    fn louder_programme(&self, cap: usize) -> Option<f64> {
+        let n = self.win_len.min(cap);
+        if n < 2 * LOUDER_READINGS {
+            return None;
+        }
+        let (mut lo, mut hi, mut e) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
+        for v in self.hist_m.newest(0, LOUDER_READINGS) {
+            if v <= LUFS_FLOOR {
+                return None;
+            }
+            lo = lo.min(v);
+            hi = hi.max(v);
+            e += lufs_to_ms(v);
+        }
+        if hi - lo > LOUDER_SPREAD_LU {
+            return None;
+        }
+        let new = ms_to_lufs(e / LOUDER_READINGS as f64);
+        // The window's readings before them (mean squares, newest first).
+        let old = (LOUDER_READINGS..n)
+            .filter_map(|k| {
+                self.window
+                    .get((self.win_pos + WINDOW_MAX - 1 - k) % WINDOW_MAX)
+                    .copied()
+            })
+            .sum::<f64>()
+            / (n - LOUDER_READINGS) as f64;
+        (new >= ms_to_lufs(old) + LOUDER_LU).then_some(new)
     }
 
     /// Starts the window over with one reading at `level`.

@@ -1377,3 +1377,34 @@ fn a_songs_final_decay_fades_out_in_every_profile() {
         );
     }
 }
+
+#[test]
+fn a_dense_louder_programme_after_a_voice_is_on_target_within_a_second_and_a_half() {
+    // A voice, 0.4 s of silence, then a dense, steady programme 10–12 LU louder (an advert's
+    // compressed bed after the news). Not sudden enough for the onset gain once the loudness
+    // ceiling holds it, it was left to the programme window, whose estimate climbs over the
+    // window's length: 1.9–2.8 LU over the target from 1.2 to 2.5 s in, in every short-window
+    // profile (`make eval`'s tv-evening: its first advert 2–3.6 LU over for 2.5 s).
+    for name in ["default", "night", "speech"] {
+        for (voice, louder, seed) in [(-3.0, 7.0, 700), (-6.0, 4.0, 702), (-2.0, 10.0, 704)] {
+            let p = shipped(name);
+            let t = p.agc.target_lufs as f64;
+            let mut x = speech_at(10.0, seed, t + voice);
+            x.extend(silence(0.4));
+            let mut advert = pink_noise(8.0, seed + 1);
+            normalise(&mut advert, t + louder);
+            x.extend(advert);
+            let out = run_aligned(&p, &x);
+            let early = integrated_between(&out, 11.6, 12.9) - t;
+            let later = integrated_between(&out, 14.4, 18.4) - t;
+            eprintln!(
+                "{name}: a voice at T{voice:+}, then T{louder:+}: 1.2–2.5 s in {early:+.1} LU, later {later:+.1} LU"
+            );
+            assert!(
+                early <= 1.5,
+                "{name}: the louder programme came out {early:+.1} LU over the target 1.2–2.5 s in"
+            );
+            assert!(later.abs() <= 1.0, "{name}: later {later:+.1} LU");
+        }
+    }
+}
