@@ -58,6 +58,21 @@ pub enum ClientError {
         /// What is there instead (`a regular file`, `a directory`, …).
         what: &'static str,
     },
+    /// The socket path is longer than a Unix socket address holds: nothing can listen
+    /// there, so the path given (or the runtime directory it is made from) is wrong.
+    #[error(
+        "control socket path {} is {len} bytes long; a Unix socket path holds at most {max} \
+         (--socket, HEADROOM_SOCKET or XDG_RUNTIME_DIR sets it: choose a shorter one)",
+        path.display()
+    )]
+    PathTooLong {
+        /// Socket path tried.
+        path: PathBuf,
+        /// Its length, bytes.
+        len: usize,
+        /// The longest a socket path may be, bytes ([`MAX_SOCKET_PATH_BYTES`]).
+        max: usize,
+    },
     /// The socket exists but connecting failed for another reason (e.g. permissions).
     #[error("cannot connect to headroomd at {}: {source}", path.display())]
     Connect {
@@ -160,6 +175,14 @@ impl Client {
     /// read (so nothing is applied twice).
     pub fn connect_to(path: impl AsRef<Path>) -> Result<Client, ClientError> {
         let path = path.as_ref();
+        let len = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).len();
+        if len > MAX_SOCKET_PATH_BYTES {
+            return Err(ClientError::PathTooLong {
+                path: path.to_owned(),
+                len,
+                max: MAX_SOCKET_PATH_BYTES,
+            });
+        }
         let stream = UnixStream::connect(path).map_err(|source| match source.kind() {
             ErrorKind::NotFound => ClientError::NotRunning {
                 path: path.to_owned(),
@@ -610,9 +633,41 @@ impl Iterator for Subscription {
     }
 }
 
+/// The longest path a Unix socket address holds on Linux, bytes (`sun_path`'s 108 less its
+/// closing NUL): the daemon refuses a longer one too.
+pub const MAX_SOCKET_PATH_BYTES: usize = 107;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A path no socket can have is said to be too long, with the limit, not as the
+    /// system's `SUN_LEN` message.
+    #[test]
+    fn a_socket_path_too_long_is_named_with_the_limit() {
+        let path = PathBuf::from(format!("/tmp/{}/control.sock", "d".repeat(250)));
+        let err = Client::connect_to(&path).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ClientError::PathTooLong {
+                    len: 268,
+                    max: 107,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("is 268 bytes long"), "{msg}");
+        assert!(msg.contains("holds at most 107"), "{msg}");
+        assert!(!msg.contains("SUN_LEN"), "{msg}");
+        // The longest path that fits is tried as a path (nothing there: not running).
+        let fits = PathBuf::from(format!("/tmp/{}", "s".repeat(MAX_SOCKET_PATH_BYTES - 5)));
+        assert_eq!(fits.as_os_str().len(), MAX_SOCKET_PATH_BYTES);
+        let err = Client::connect_to(&fits).unwrap_err();
+        assert!(matches!(err, ClientError::NotRunning { .. }), "{err:?}");
+    }
 
     #[test]
     fn absent_socket_says_daemon_not_running() {
