@@ -427,6 +427,12 @@ pub fn integrated_between(x: &[f32], a: f64, b: f64) -> f64 {
     integrated(&x[at(a)..at(b)])
 }
 
+/// The chain's gain over `[a, b]` seconds, dB: the integrated loudness of its output `out`
+/// there less that of its input `x` (aligned: [`run_aligned`]'s output).
+pub fn gain_between(out: &[f32], x: &[f32], a: f64, b: f64) -> f64 {
+    integrated_between(out, a, b) - integrated_between(x, a, b)
+}
+
 pub fn speech_at(secs: f64, seed: u64, lufs: f64) -> Vec<f32> {
     let mut v = speech_like(secs, seed);
     normalise(&mut v, lufs);

@@ -354,7 +354,7 @@ fn dialogue_after_an_action_scene_is_back_on_target_within_a_second() {
         // heard as the dialogue they are and the gain's rise take that first second) against
         // the gain once settled: measured as output minus input loudness, so the dialogue's
         // own ups and downs do not count.
-        let gain = |a: f64, b: f64| integrated_between(&out, a, b) - integrated_between(&x, a, b);
+        let gain = |a: f64, b: f64| gain_between(&out, &x, a, b);
         let (early, later) = (gain(21.0, 22.0), gain(23.0, 30.0));
         let settled = integrated_between(&out, 23.0, 30.0);
         eprintln!(
@@ -437,8 +437,7 @@ fn the_sentence_after_a_chime_in_a_pause_starts_on_its_level_in_every_profile() 
             for door in [false, true] {
                 let (x, back) = signal(bed, Some(door));
                 let out = run_aligned(&p, &x);
-                let lift =
-                    |a: f64, b: f64| integrated_between(&out, a, b) - integrated_between(&x, a, b);
+                let lift = |a: f64, b: f64| gain_between(&out, &x, a, b);
                 let (before, first) = (lift(4.0, 10.0), lift(back, back + 0.5));
                 let what = format!(
                     "{name}, {} in {}",
@@ -541,8 +540,7 @@ fn another_voice_after_an_action_scene_is_not_left_in_a_hole() {
     for name in ["default", "night", "speech"] {
         let p = shipped(name);
         let out = run_aligned(&p, &x);
-        let settled = integrated_between(&out, back + 3.0, back + 8.0)
-            - integrated_between(&x, back + 3.0, back + 8.0);
+        let settled = gain_between(&out, &x, back + 3.0, back + 8.0);
         // How long the new voice's momentary loudness stays 6 dB or more under its settled
         // lift (the hole).
         let lift = momentary_lift(&x, &out);
@@ -1121,8 +1119,7 @@ fn steady_sound_after_loud_music_is_taken_up_and_room_noise_after_a_voice_is_not
         normalise(&mut tone, t - 4.0);
         x.extend(&tone);
         let out = run_aligned(&p, &x);
-        let gain = integrated_between(&out, from + 30.0, from + 40.0)
-            - integrated_between(&x, from + 30.0, from + 40.0);
+        let gain = gain_between(&out, &x, from + 30.0, from + 40.0);
         eprintln!("{name}: a tone 4 LU under the target after loud music: {gain:+.1} dB");
         assert!(
             gain >= 3.0,
@@ -1136,8 +1133,8 @@ fn steady_sound_after_loud_music_is_taken_up_and_room_noise_after_a_voice_is_not
         normalise(&mut noise, t - 16.0);
         y.extend(&noise);
         let out = run_aligned(&p, &y);
-        let speech = integrated_between(&out, 4.0, 12.0) - integrated_between(&y, 4.0, 12.0);
-        let lift = integrated_between(&out, 22.0, 32.0) - integrated_between(&y, 22.0, 32.0);
+        let speech = gain_between(&out, &y, 4.0, 12.0);
+        let lift = gain_between(&out, &y, 22.0, 32.0);
         eprintln!("{name}: room noise after a voice: {lift:+.1} dB (the voice {speech:+.1})");
         // (The compressor's release in a pause brings the noise up to ≈ 1 dB; PLAN.md.)
         assert!(
@@ -1164,10 +1161,8 @@ fn hiss_under_the_gate_after_loud_music_keeps_the_musics_gain_after_a_quiet_voic
         normalise(&mut hiss, gate - 2.0);
         x.extend(&hiss);
         let out = run_aligned(&p, &x);
-        let music =
-            integrated_between(&out, from - 5.0, from) - integrated_between(&x, from - 5.0, from);
-        let lift = integrated_between(&out, from + 1.0, from + 8.0)
-            - integrated_between(&x, from + 1.0, from + 8.0);
+        let music = gain_between(&out, &x, from - 5.0, from);
+        let lift = gain_between(&out, &x, from + 1.0, from + 8.0);
         eprintln!(
             "{name}: hiss under the gate after loud music {lift:+.1} dB (the music {music:+.1})"
         );
@@ -1204,10 +1199,9 @@ fn hiss_after_a_long_louder_programme_that_ends_on_quieter_bars_keeps_its_gain()
         normalise(&mut hiss, gate - 3.0);
         x.extend(&hiss);
         let out = run_aligned(&p, &x);
-        let music = integrated_between(&out, 30.0, 40.0) - integrated_between(&x, 30.0, 40.0);
-        let end = integrated_between(&out, 40.5, 42.0) - integrated_between(&x, 40.5, 42.0);
-        let lift = integrated_between(&out, from + 2.0, from + 10.0)
-            - integrated_between(&x, from + 2.0, from + 10.0);
+        let music = gain_between(&out, &x, 30.0, 40.0);
+        let end = gain_between(&out, &x, 40.5, 42.0);
+        let lift = gain_between(&out, &x, from + 2.0, from + 10.0);
         eprintln!(
             "{name}: the hiss after the pause {lift:+.1} dB (the music {music:+.1}, its last bars {end:+.1})"
         );
