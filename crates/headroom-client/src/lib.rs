@@ -70,7 +70,8 @@ pub enum ClientError {
         path: PathBuf,
         /// Its length, bytes.
         len: usize,
-        /// The longest a socket path may be, bytes ([`MAX_SOCKET_PATH_BYTES`]).
+        /// The longest a socket path may be, bytes
+        /// ([`headroom_ipc::MAX_SOCKET_PATH_BYTES`]).
         max: usize,
     },
     /// The socket exists but connecting failed for another reason (e.g. permissions).
@@ -176,11 +177,11 @@ impl Client {
     pub fn connect_to(path: impl AsRef<Path>) -> Result<Client, ClientError> {
         let path = path.as_ref();
         let len = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).len();
-        if len > MAX_SOCKET_PATH_BYTES {
+        if len > headroom_ipc::MAX_SOCKET_PATH_BYTES {
             return Err(ClientError::PathTooLong {
                 path: path.to_owned(),
                 len,
-                max: MAX_SOCKET_PATH_BYTES,
+                max: headroom_ipc::MAX_SOCKET_PATH_BYTES,
             });
         }
         let stream = UnixStream::connect(path).map_err(|source| match source.kind() {
@@ -633,10 +634,6 @@ impl Iterator for Subscription {
     }
 }
 
-/// The longest path a Unix socket address holds on Linux, bytes (`sun_path`'s 108 less its
-/// closing NUL): the daemon refuses a longer one too.
-pub const MAX_SOCKET_PATH_BYTES: usize = 107;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -663,8 +660,9 @@ mod tests {
         assert!(msg.contains("holds at most 107"), "{msg}");
         assert!(!msg.contains("SUN_LEN"), "{msg}");
         // The longest path that fits is tried as a path (nothing there: not running).
-        let fits = PathBuf::from(format!("/tmp/{}", "s".repeat(MAX_SOCKET_PATH_BYTES - 5)));
-        assert_eq!(fits.as_os_str().len(), MAX_SOCKET_PATH_BYTES);
+        let max = headroom_ipc::MAX_SOCKET_PATH_BYTES;
+        let fits = PathBuf::from(format!("/tmp/{}", "s".repeat(max - 5)));
+        assert_eq!(fits.as_os_str().len(), max);
         let err = Client::connect_to(&fits).unwrap_err();
         assert!(matches!(err, ClientError::NotRunning { .. }), "{err:?}");
     }

@@ -105,6 +105,11 @@ pub fn truncate_name(s: &str, max: usize) -> &str {
 /// Environment variable overriding the socket path.
 pub const SOCKET_ENV: &str = "HEADROOM_SOCKET";
 
+/// The longest control socket path, bytes: what a Unix socket address holds on Linux
+/// (`sun_path`'s 108 bytes less its closing NUL). The daemon refuses to listen on a longer
+/// path and clients refuse to connect to one, each naming the path's length and this limit.
+pub const MAX_SOCKET_PATH_BYTES: usize = 107;
+
 /// The control socket path: `$HEADROOM_SOCKET` if set and non-empty, else
 /// `$XDG_RUNTIME_DIR/headroom/control.sock`, else (no usable `XDG_RUNTIME_DIR`)
 /// `<temp dir>/headroom-<uid>/control.sock`.

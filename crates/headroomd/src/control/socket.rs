@@ -13,11 +13,10 @@ use super::ControlError;
 /// Identity of a socket file (device, inode), to unlink only our own socket.
 pub(crate) type FileId = (u64, u64);
 
-/// The longest path a Unix socket address holds, bytes (`sun_path` less its closing NUL).
+/// The longest path a Unix socket address holds, bytes
+/// ([`headroom_ipc::MAX_SOCKET_PATH_BYTES`], which clients check too).
 pub fn max_path_bytes() -> usize {
-    // SAFETY: `sockaddr_un` is plain data (a family and a byte array), valid all zero.
-    let addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    addr.sun_path.len() - 1
+    headroom_ipc::MAX_SOCKET_PATH_BYTES
 }
 
 /// Refuses a socket path longer than a Unix socket address holds
@@ -173,6 +172,14 @@ pub fn check_peer(peer_uid: u32, allowed_uid: u32) -> Result<(), IpcError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shared limit is what this system's socket address holds.
+    #[test]
+    fn the_path_limit_is_the_socket_address_s() {
+        // SAFETY: `sockaddr_un` is plain data (a family and a byte array), valid all zero.
+        let addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        assert_eq!(max_path_bytes(), addr.sun_path.len() - 1);
+    }
 
     #[test]
     fn other_uids_are_refused() {
