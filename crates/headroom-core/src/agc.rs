@@ -1800,11 +1800,7 @@ impl Agc {
         self.win_pos = (self.win_pos + 1) % WINDOW_MAX;
         self.win_len = (self.win_len + 1).min(WINDOW_MAX);
         let n = self.win_len.min(cap);
-        let newest = (0..n).filter_map(|k| {
-            self.window
-                .get((self.win_pos + WINDOW_MAX - 1 - k) % WINDOW_MAX)
-                .copied()
-        });
+        let newest = self.window_readings(0, n);
         let mean = newest.clone().sum::<f64>() / n.max(1) as f64;
         let rel = mean * 10f64.powf(-RELATIVE_GATE_LU / 10.0);
         let (mut e, mut c) = (0.0, 0usize);
@@ -1840,16 +1836,19 @@ impl Agc {
             return None;
         }
         let new = ms_to_lufs(e / LOUDER_READINGS as f64);
-        // The window's readings before them (mean squares, newest first).
-        let old = (LOUDER_READINGS..n)
-            .filter_map(|k| {
-                self.window
-                    .get((self.win_pos + WINDOW_MAX - 1 - k) % WINDOW_MAX)
-                    .copied()
-            })
-            .sum::<f64>()
-            / (n - LOUDER_READINGS) as f64;
+        // The window's readings before them.
+        let old =
+            self.window_readings(LOUDER_READINGS, n).sum::<f64>() / (n - LOUDER_READINGS) as f64;
         (new >= ms_to_lufs(old) + LOUDER_LU).then_some(new)
+    }
+
+    /// The window's readings `from..to` counted from the newest (0), as mean squares.
+    fn window_readings(&self, from: usize, to: usize) -> impl Iterator<Item = f64> + Clone + '_ {
+        (from..to).filter_map(|k| {
+            self.window
+                .get((self.win_pos + WINDOW_MAX - 1 - k) % WINDOW_MAX)
+                .copied()
+        })
     }
 
     /// Starts the window over with one reading at `level`.
