@@ -243,7 +243,7 @@ fn run_loop(main_loop: &MainLoopRc, state: &Rc<RefCell<State>>) {
 
 impl State {
     /// Whether the housekeeping has nothing to wait for: connected, the bus up and reported,
-    /// no retry, grace period or shutdown running. Anything that can unsettle it arrives as
+    /// no retry, grace period, recovery wait or shutdown running. Anything that can unsettle it arrives as
     /// something the loop dispatches.
     fn settled(&self) -> bool {
         let Some(session) = self.session.as_ref() else {
@@ -261,6 +261,9 @@ impl State {
             && (self.wp_missing_since.is_none() || self.wp_missing_reported)
             && (self.unlinked_since.is_none() || self.incomplete_reported)
             && !self.judge_after_back
+            // A recovering start waiting out RECOVER_SETTLE: nothing is dispatched when it
+            // ends.
+            && !(self.promotion.recover && self.promotion.not_ours_since.is_some())
     }
 
     pub(super) fn emit(&self, ev: PwEvent) {
