@@ -679,6 +679,87 @@ fn a_louder_speaker_straight_after_a_quieter_one_is_caught_by_the_onset_gain() {
     }
 }
 
+/// A quiet voice (−28 LUFS) for `switch` s after `lead_ms` of silence, then straight on a
+/// louder one (−19 LUFS: `make eval`'s anchor and field reporter), started by `first` (a
+/// word, or nothing); each with its room noise 26 LU under it.
+fn louder_voice_after(lead_ms: u32, switch: f64, first: &[f32]) -> Vec<f32> {
+    let voice = |secs: f64, seed: u64, lufs: f64| {
+        let mut v = speech_at(secs, seed, lufs);
+        let mut n = pink_noise(secs, seed + 1);
+        normalise(&mut n, lufs - 26.0);
+        v.iter_mut().zip(&n).for_each(|(a, b)| *a += *b);
+        v
+    };
+    let mut x = silence(f64::from(lead_ms) / 1000.0);
+    x.extend(voice(switch, 720, -28.0));
+    x.extend_from_slice(first);
+    x.extend(voice(8.0, 722, -19.0));
+    x
+}
+
+#[test]
+fn a_louder_voices_first_word_is_caught_wherever_it_falls_on_the_meters_grid() {
+    // The onset gain judges a word's fast level against the loudest of the 2 s before it,
+    // kept per 100 ms sub-block. The fast level rises over tens of milliseconds at a word's
+    // start; where a sub-block closed within that rise, its first part became the reference
+    // for the rest, and whether a louder voice came out on the target or (with `music`'s
+    // 15 s window) 4–5 LU over it for 12 s depended on nothing but where the stream's start
+    // fell on the grid (`make eval` tv-evening, live and in `render` after 68 ms of silence).
+    // Here the louder voice's first word starts hard (10 ms) and the start moves across
+    // the grid in 5 ms steps: `music` and `speech` leave that word to the onset gain (the
+    // other profiles' compressors and loudness ceilings hold it first, and their windows
+    // follow the voice within a second or two). (Where the voice's level then lands is
+    // printed, not asserted: with `music` it still moves with the grid through the
+    // resumption of the quieter voice in the louder one's pauses — PLAN.md, Known gaps.)
+    let switch = 12.0;
+    let mut word = pink_noise(0.5, 724);
+    normalise(&mut word, -12.0);
+    word.truncate(14_400 * CH);
+    let ramp = 480;
+    for (k, f) in word.chunks_exact_mut(CH).take(ramp).enumerate() {
+        let a = k as f32 / ramp as f32;
+        f.iter_mut().for_each(|v| *v *= a);
+    }
+    for name in PROFILES {
+        let p = shipped(name);
+        let t = f64::from(p.agc.target_lufs);
+        let mut missed = Vec::new();
+        let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+        for lead_ms in (0..100).step_by(5) {
+            let x = louder_voice_after(lead_ms, switch, &word);
+            let at = f64::from(lead_ms) / 1000.0 + switch;
+            let mut chain = headroom_core::Chain::new(RATE, CH, 64, &p);
+            let mut out = x.clone();
+            let mut onset_gain = 0.0f32;
+            for (k, b) in out.chunks_mut(64 * CH).enumerate() {
+                chain.process(b);
+                let t = (k + 1) as f64 * 64.0 / f64::from(RATE);
+                if t > at && t < at + 0.1 {
+                    onset_gain = onset_gain.min(chain.agc().onset_gain_db());
+                }
+            }
+            if onset_gain > -3.0 {
+                missed.push(lead_ms);
+            }
+            let level = integrated_between(&out, at, at + 8.0);
+            low = low.min(level);
+            high = high.max(level);
+        }
+        eprintln!(
+            "{name}: the louder voice at {:+.2} … {:+.2} LU; the onset gain missed its first \
+             word after {missed:?} ms of lead",
+            low - t,
+            high - t
+        );
+        if name == "music" || name == "speech" {
+            assert!(
+                missed.is_empty(),
+                "{name}: the onset gain missed the first word after {missed:?} ms of lead"
+            );
+        }
+    }
+}
+
 #[test]
 fn speech_and_music_never_engage_the_onset_gain() {
     let mut x = speech_at(20.0, 650, -25.0);
