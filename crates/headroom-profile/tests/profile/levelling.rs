@@ -709,8 +709,9 @@ fn a_louder_voices_first_word_is_caught_wherever_it_falls_on_the_meters_grid() {
     // the grid in 5 ms steps: `music` and `speech` leave that word to the onset gain (the
     // other profiles' compressors and loudness ceilings hold it first, and their windows
     // follow the voice within a second or two). (Where the voice's level then lands is
-    // printed, not asserted: with `music` it still moves with the grid through the
-    // resumption of the quieter voice in the louder one's pauses — PLAN.md, Known gaps.)
+    // printed, not asserted: with `music` it still moves with the grid, −1.1 or +3.4 … +3.7 LU
+    // over 8 s, where the quieter voice is resumed in the louder one's quieter words —
+    // PLAN.md, Known gaps.)
     let switch = 12.0;
     let mut word = pink_noise(0.5, 724);
     normalise(&mut word, -12.0);
