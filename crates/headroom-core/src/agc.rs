@@ -120,9 +120,9 @@
 //!   at its level for [`RESUME_S`], clearly under the burst), once the burst is over: a gap
 //!   (a sub-block silent or [`SPEECH_LU`] under that sound) at its start or within it, and
 //!   two of its sub-blocks at its level, not room noise. A louder voice that talks on is
-//!   no burst however close it lies: its quieter words are not the voice before it. A second of laughter raises a
-//!   2 s window's estimate by less than the gate; remembered in the voice's place, it left
-//!   the voice after it 7 dB under itself for a second.
+//!   no burst however close it lies: its quieter words are not the voice before it. A
+//!   second of laughter raises a 2 s window's estimate by less than the gate; remembered
+//!   in the voice's place, it left the voice after it 7 dB under itself for a second.
 //! * **After a short louder moment** (a shouted word: the estimate [`SHORT_RISE_LU`] or more
 //!   above the remembered level, and quieter sound again within [`SHORT_MOMENT_S`] of the
 //!   last time the programme was remembered) the memory is kept even when the moment was
@@ -160,8 +160,9 @@
 //! # Loud onsets
 //! The AGC *engages* when either
 //! * the fast level jumps more than [`NOVELTY_LU`] above the loudest fast level of the 2 s
-//!   before the last closed 100 ms sub-block (not the start of its own rise) and, at the gains in force, would come out more than [`ONSET_EXCESS_LU`] above the
-//!   target (a sudden loud sound) — before the first estimate (a fresh chain: the daemon's
+//!   before the last closed 100 ms sub-block (not the start of its own rise) and, at the
+//!   gains in force, would come out more than [`ONSET_EXCESS_LU`] above the target (a
+//!   sudden loud sound) — before the first estimate (a fresh chain: the daemon's
 //!   first sound, a file's start in `render`) when it goes into the compressor more than
 //!   [`FIRST_EXCESS_LU`] above the target, since nothing else acts on the first 0.4 s of
 //!   sound: loud music from its first frame was left to the chain's loudness ceiling, which
