@@ -733,8 +733,8 @@ fn a_louder_voices_first_word_is_caught_wherever_it_falls_on_the_meters_grid() {
             let mut onset_gain = 0.0f32;
             for (k, b) in out.chunks_mut(64 * CH).enumerate() {
                 chain.process(b);
-                let t = (k + 1) as f64 * 64.0 / f64::from(RATE);
-                if t > at && t < at + 0.1 {
+                let now = (k + 1) as f64 * 64.0 / f64::from(RATE);
+                if now > at && now < at + 0.1 {
                     onset_gain = onset_gain.min(chain.agc().onset_gain_db());
                 }
             }
@@ -768,11 +768,12 @@ fn a_louder_voices_first_word_is_caught_wherever_it_falls_on_the_meters_grid() {
 
 #[test]
 fn a_louder_voice_that_no_onset_catches_is_taken_up_within_three_seconds_in_every_profile() {
-    // The same voices with soft first syllables (no onset catches them): a short window
-    // follows the louder voice as its energy fills it; `music`'s 15 s window followed it at
-    // ≈ 0.3 dB/s and left it 5–7 dB over its gain 3 s in. A louder *voice* (speech-like,
-    // 6 LU or more over the window's older readings for 1.5 s) now starts a long window
-    // over too; a louder passage of music does not (`make eval`'s playlist: unchanged).
+    // The same voices with soft first syllables, which the onset gain may miss: a short
+    // window follows the louder voice as its energy fills it; `music`'s 15 s window
+    // followed it at ≈ 0.3 dB/s and left it 5–7 dB over its gain 3 s in. A louder *voice*
+    // (speech-like, 6 LU or more over the window's older readings for 1.5 s) now starts a
+    // long window over too; a louder passage of music does not (`make eval`'s playlist:
+    // unchanged).
     let switch = 12.0;
     for name in PROFILES {
         let p = shipped(name);
