@@ -28,6 +28,15 @@ impl Daemon {
         Self::start_bin(sb, &bin, args)
     }
 
+    /// Like [`Daemon::start`], logging with the `RUST_LOG` filter `log` (unless
+    /// `HEADROOM_TEST_LOG` names one): more detail where a test's failure would need it.
+    pub fn start_logging(sb: &Sandbox, args: &[&str], log: &str) -> Result<Self> {
+        let bin = workspace_bin("headroomd")?;
+        let mut d = Self::spawn_bin_logging(sb, &bin, args, log)?;
+        d.wait_ready(sb, Duration::from_secs(10))?;
+        Ok(d)
+    }
+
     /// Like [`Daemon::start`] with an explicit binary.
     pub fn start_bin(sb: &Sandbox, bin: &std::path::Path, args: &[&str]) -> Result<Self> {
         let mut d = Self::spawn_bin(sb, bin, args)?;
@@ -38,6 +47,17 @@ impl Daemon {
     /// Starts `bin` in `sb` with `args`, logging to `headroomd.log` in the sandbox, without
     /// waiting for it to be ready.
     fn spawn_bin(sb: &Sandbox, bin: &std::path::Path, args: &[&str]) -> Result<Self> {
+        Self::spawn_bin_logging(sb, bin, args, "info")
+    }
+
+    /// [`Daemon::spawn_bin`] with the `RUST_LOG` filter `log` (unless `HEADROOM_TEST_LOG`
+    /// names one).
+    fn spawn_bin_logging(
+        sb: &Sandbox,
+        bin: &std::path::Path,
+        args: &[&str],
+        log_filter: &str,
+    ) -> Result<Self> {
         let log = sb.path("headroomd.log");
         let f = std::fs::OpenOptions::new()
             .create(true)
@@ -48,7 +68,7 @@ impl Daemon {
             .args(args)
             .env(
                 "RUST_LOG",
-                std::env::var("HEADROOM_TEST_LOG").unwrap_or_else(|_| "info".into()),
+                std::env::var("HEADROOM_TEST_LOG").unwrap_or_else(|_| log_filter.into()),
             )
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())

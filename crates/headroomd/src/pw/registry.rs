@@ -274,6 +274,9 @@ impl State {
     }
 
     fn on_metadata(&mut self, subject: u32, key: Option<&str>, value: Option<&str>) {
+        // Every property as it arrives (main loop, not the data thread): what reached
+        // headroomd when a default change seems not to have.
+        tracing::debug!(subject, ?key, ?value, "metadata property");
         let Some(key) = key else {
             let mut g = self.graph.write();
             g.targets.clear();
