@@ -1873,9 +1873,7 @@ impl Agc {
         }
         let new = ms_to_lufs(e / LOUDER_READINGS as f64);
         // The window's readings before them.
-        let old =
-            self.window_readings(LOUDER_READINGS, n).sum::<f64>() / (n - LOUDER_READINGS) as f64;
-        (new >= ms_to_lufs(old) + LOUDER_LU).then_some(new)
+        (new >= self.window_mean_lufs(LOUDER_READINGS, n) + LOUDER_LU).then_some(new)
     }
 
     /// A louder voice: the newest [`LOUDER_VOICE_READINGS`] readings are all in the window
@@ -1895,15 +1893,15 @@ impl Agc {
         {
             return None;
         }
-        let new = ms_to_lufs(
-            self.window_readings(0, LOUDER_VOICE_READINGS).sum::<f64>()
-                / LOUDER_VOICE_READINGS as f64,
-        );
-        let old = ms_to_lufs(
-            self.window_readings(LOUDER_VOICE_READINGS, n).sum::<f64>()
-                / (n - LOUDER_VOICE_READINGS) as f64,
-        );
+        let new = self.window_mean_lufs(0, LOUDER_VOICE_READINGS);
+        let old = self.window_mean_lufs(LOUDER_VOICE_READINGS, n);
         (new >= old + LOUDER_LU).then_some(new)
+    }
+
+    /// The energy mean of the window's readings `from..to` counted from the newest (0), LUFS
+    /// (`to > from`). Real-time safe.
+    fn window_mean_lufs(&self, from: usize, to: usize) -> f64 {
+        ms_to_lufs(self.window_readings(from, to).sum::<f64>() / (to - from) as f64)
     }
 
     /// The window's readings `from..to` counted from the newest (0), as mean squares.
