@@ -176,8 +176,7 @@ impl Client {
     /// read (so nothing is applied twice).
     pub fn connect_to(path: impl AsRef<Path>) -> Result<Client, ClientError> {
         let path = path.as_ref();
-        let len = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).len();
-        if len > headroom_ipc::MAX_SOCKET_PATH_BYTES {
+        if let Some(len) = headroom_ipc::socket_path_too_long(path) {
             return Err(ClientError::PathTooLong {
                 path: path.to_owned(),
                 len,

@@ -110,6 +110,14 @@ pub const SOCKET_ENV: &str = "HEADROOM_SOCKET";
 /// path and clients refuse to connect to one, each naming the path's length and this limit.
 pub const MAX_SOCKET_PATH_BYTES: usize = 107;
 
+/// `Some` of `path`'s length in bytes when it is longer than [`MAX_SOCKET_PATH_BYTES`]: no
+/// socket can be bound or reached there.
+pub fn socket_path_too_long(path: &std::path::Path) -> Option<usize> {
+    use std::os::unix::ffi::OsStrExt;
+    let len = path.as_os_str().as_bytes().len();
+    (len > MAX_SOCKET_PATH_BYTES).then_some(len)
+}
+
 /// The control socket path: `$HEADROOM_SOCKET` if set and non-empty, else
 /// `$XDG_RUNTIME_DIR/headroom/control.sock`, else (no usable `XDG_RUNTIME_DIR`)
 /// `<temp dir>/headroom-<uid>/control.sock`.

@@ -23,16 +23,14 @@ pub fn max_path_bytes() -> usize {
 /// ([`ControlError::PathTooLong`], naming the path and the limit), before anything is made
 /// for it.
 pub fn check_path(path: &Path) -> Result<(), ControlError> {
-    use std::os::unix::ffi::OsStrExt;
-    let (len, max) = (path.as_os_str().as_bytes().len(), max_path_bytes());
-    if len > max {
-        return Err(ControlError::PathTooLong {
+    match headroom_ipc::socket_path_too_long(path) {
+        Some(len) => Err(ControlError::PathTooLong {
             path: path.to_owned(),
             len,
-            max,
-        });
+            max: max_path_bytes(),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Creates the socket's directory (mode 0700) if needed and binds `path` (mode 0600).
