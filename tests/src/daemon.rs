@@ -32,27 +32,22 @@ impl Daemon {
     /// `HEADROOM_TEST_LOG` names one): more detail where a test's failure would need it.
     pub fn start_logging(sb: &Sandbox, args: &[&str], log: &str) -> Result<Self> {
         let bin = workspace_bin("headroomd")?;
-        let mut d = Self::spawn_bin_logging(sb, &bin, args, log)?;
+        let mut d = Self::spawn_bin(sb, &bin, args, log)?;
         d.wait_ready(sb, Duration::from_secs(10))?;
         Ok(d)
     }
 
     /// Like [`Daemon::start`] with an explicit binary.
     pub fn start_bin(sb: &Sandbox, bin: &std::path::Path, args: &[&str]) -> Result<Self> {
-        let mut d = Self::spawn_bin(sb, bin, args)?;
+        let mut d = Self::spawn_bin(sb, bin, args, "info")?;
         d.wait_ready(sb, Duration::from_secs(10))?;
         Ok(d)
     }
 
-    /// Starts `bin` in `sb` with `args`, logging to `headroomd.log` in the sandbox, without
+    /// Starts `bin` in `sb` with `args`, logging to `headroomd.log` in the sandbox with the
+    /// `RUST_LOG` filter `log_filter` (unless `HEADROOM_TEST_LOG` names one), without
     /// waiting for it to be ready.
-    fn spawn_bin(sb: &Sandbox, bin: &std::path::Path, args: &[&str]) -> Result<Self> {
-        Self::spawn_bin_logging(sb, bin, args, "info")
-    }
-
-    /// [`Daemon::spawn_bin`] with the `RUST_LOG` filter `log` (unless `HEADROOM_TEST_LOG`
-    /// names one).
-    fn spawn_bin_logging(
+    fn spawn_bin(
         sb: &Sandbox,
         bin: &std::path::Path,
         args: &[&str],
@@ -474,5 +469,5 @@ pub fn sandbox_pids(sb: &Sandbox, comm: &str) -> Vec<i32> {
 /// Starts the built `headroomd` in `sb` with `args` like [`Daemon::start`], without waiting for
 /// it to be ready (e.g. while PipeWire is down).
 pub fn spawn_daemon(sb: &Sandbox, args: &[&str]) -> Result<Daemon> {
-    Daemon::spawn_bin(sb, &crate::workspace_bin("headroomd")?, args)
+    Daemon::spawn_bin(sb, &crate::workspace_bin("headroomd")?, args, "info")
 }

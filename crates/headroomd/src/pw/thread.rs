@@ -243,8 +243,8 @@ fn run_loop(main_loop: &MainLoopRc, state: &Rc<RefCell<State>>) {
 
 impl State {
     /// Whether the housekeeping has nothing to wait for: connected, the bus up and reported,
-    /// no retry, grace period, recovery wait or shutdown running. Anything that can unsettle it arrives as
-    /// something the loop dispatches.
+    /// no retry, grace period, recovery wait or shutdown running. Anything that can unsettle
+    /// it arrives as something the loop dispatches.
     fn settled(&self) -> bool {
         let Some(session) = self.session.as_ref() else {
             return false;
