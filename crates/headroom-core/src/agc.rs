@@ -471,7 +471,7 @@ pub const ONSET_END_LU: f64 = 10.0;
 pub const ONSET_END_S: f64 = 0.2;
 /// A fast level held this far above the loudness of the last 2 s (and the target) for
 /// [`SUSTAIN_S`] is a louder programme arriving: an onset, LU.
-pub const SUSTAINED_LU: f64 = 9.0;
+pub const SUSTAINED_LU: f64 = 8.0;
 /// How long the fast level must hold for [`SUSTAINED_LU`], s.
 pub const SUSTAIN_S: f64 = 0.1;
 /// Ring of fast levels for [`SUSTAIN_S`] at up to 96 kHz (longer at higher rates).
