@@ -39,9 +39,12 @@
 //!   its energy fills the window (and by the onset gain below when it jumps) — one that
 //!   holds still (a compressed advert, a steady bed: [`LOUDER_READINGS`] readings within
 //!   [`LOUDER_SPREAD_LU`], [`LOUDER_LU`] over the window's older ones) starts the window
-//!   over with its readings, in windows up to [`LOUDER_WINDOW_MAX_S`] — in longer ones, a
-//!   louder *voice* does ([`LOUDER_VOICE_READINGS`] readings whose sub-blocks are
-//!   speech-like), a louder passage of music does not; a quieter one
+//!   over with its readings, and the gain falls to it as after a gap, in windows up to
+//!   [`LOUDER_WINDOW_MAX_S`] — in longer ones, a louder *voice* does
+//!   ([`LOUDER_VOICE_READINGS`] readings whose sub-blocks are speech-like), and so does
+//!   one that holds still after talk the gain had levelled (the advert after the news), a
+//!   louder passage of music does not (nor the band after a quiet, sparse opening the
+//!   gain could not lift, which reads as talk); a quieter one
 //!   within the relative gate once the louder readings have left the window, so after at
 //!   most `window_s`.
 //! * **A pause of a speech-like programme** (over its last 2 s of readings, its 100 ms
@@ -827,8 +830,8 @@ pub struct Agc {
     first_rise: bool,
     /// Sound after a gap, for its first [`GAP_FALL_S`]: a louder programme may be met fast.
     after_gap: bool,
-    /// A clearly louder programme after a gap: the gain is falling to it at
-    /// [`ADOPTED_RISE_DB_PER_S`] (see [`GAP_FALL_S`]).
+    /// A clearly louder programme after a gap, or one that started the window over: the
+    /// gain is falling to it at [`ADOPTED_RISE_DB_PER_S`] (see [`GAP_FALL_S`]).
     gap_fall: bool,
     /// The programme from before a short louder moment was resumed and the gain is still
     /// going back up to it (faster than [`ADOPTED_RISE_DB_PER_S`]).
@@ -865,6 +868,8 @@ pub struct Agc {
     /// does (`speech_prog` without the estimate held): what may have room noise in its
     /// pauses.
     talk_prog: bool,
+    /// `talk_prog` after each of the last 32 programme readings, the newest in bit 0.
+    talk_bits: u32,
     /// Momentary readings of a pause not yet confirmed ([`PAUSE_CONFIRM_S`]), LUFS, and
     /// how many.
     deferred: [f64; DEFER_MAX],
@@ -1009,6 +1014,7 @@ impl Agc {
             programme_active: false,
             speech_prog: false,
             talk_prog: false,
+            talk_bits: 0,
             deferred: [0.0; DEFER_MAX],
             deferred_len: 0,
             prog_levels: Ring::new(LUFS_FLOOR),
@@ -1744,14 +1750,24 @@ impl Agc {
                     // A louder programme that holds still.
                     self.louder_programme(cap).map(|l| (l, LOUDER_READINGS))
                 } else {
-                    // A louder voice, in a window long enough to keep a louder passage.
-                    self.louder_voice(cap).map(|l| (l, LOUDER_VOICE_READINGS))
+                    // A louder voice, in a window long enough to keep a louder passage; after
+                    // talk, also a louder programme that holds still.
+                    self.louder_voice(cap)
+                        .map(|l| (l, LOUDER_VOICE_READINGS))
+                        .or_else(|| {
+                            self.levelled_talk_before()
+                                .then(|| self.louder_programme(cap))
+                                .flatten()
+                                .map(|l| (l, LOUDER_READINGS))
+                        })
                 };
                 if let Some((l, readings)) = louder {
                     // The window starts over with its readings instead of climbing to it
                     // over its whole length.
                     self.changes = self.changes.wrapping_add(1);
                     self.restart_window(l);
+                    // The gain meets it as a louder programme after a gap.
+                    self.gap_fall = true;
                     for _ in 1..readings {
                         self.enter(l, cap);
                     }
@@ -1759,6 +1775,7 @@ impl Agc {
             }
             self.prog_levels.push(self.level);
             self.talk_prog = self.spread(20) >= SPEECH_LU && self.has_dip_of(20, PAUSE_DIP_LU);
+            self.talk_bits = (self.talk_bits << 1) | u32::from(self.talk_prog);
             self.speech_prog = self.talk_prog && self.estimate_held();
             self.remember(m);
         } else if within {
@@ -1874,6 +1891,23 @@ impl Agc {
         let new = ms_to_lufs(e / LOUDER_READINGS as f64);
         // The window's readings before them.
         (new >= self.window_mean_lufs(LOUDER_READINGS, n) + LOUDER_LU).then_some(new)
+    }
+
+    /// Whether the programme before the newest [`LOUDER_READINGS`] programme readings was
+    /// talk-like (`talk_prog`) and levelled: its estimate then within the gain's reach of
+    /// the target. A louder programme that holds still after it is a new programme (the
+    /// advert after the news), not a louder passage; after a quiet, sparse opening of
+    /// music that the gain could not lift to the target (which reads as talk), it is the
+    /// music's own contrast.
+    fn levelled_talk_before(&self) -> bool {
+        let Some(before) = self.prog_levels.back(LOUDER_READINGS - 1) else {
+            return false;
+        };
+        let need = self.target_lufs() - before;
+        let max_cut = finite_clamp(self.params.max_cut_db, 24.0, 0.0, 90.0) as f64;
+        (self.talk_bits >> (LOUDER_READINGS - 1)) & 1 == 1
+            && need <= self.max_boost_db()
+            && need >= -max_cut
     }
 
     /// A louder voice: the newest [`LOUDER_VOICE_READINGS`] readings are all in the window

@@ -1572,3 +1572,45 @@ fn a_loud_advert_after_a_voice_and_a_short_pause_is_caught_wherever_it_falls_on_
         );
     }
 }
+
+#[test]
+fn a_steady_programme_louder_than_a_levelled_voice_is_on_target_within_two_seconds() {
+    // A voice levelled to the target, 0.4 s of silence, then a dense, steady programme
+    // 7 or 8 LU louder: under the onset gain's thresholds, so each profile's window takes
+    // it. A short window follows it within a second or two; `music`'s 15 s window climbed
+    // to it over its whole length and left it 4.4–4.9 LU over the target 2–4 s in and
+    // 3.4–3.6 LU 4–6 s in. After talk the gain had levelled, a louder programme that holds
+    // still now starts a long window over too (a louder passage of music still does not).
+    let voice = |secs: f64, seed: u64, lufs: f64| {
+        let mut v = speech_at(secs, seed, lufs);
+        let mut n = pink_noise(secs, seed + 1);
+        normalise(&mut n, lufs - 26.0);
+        v.iter_mut().zip(&n).for_each(|(a, b)| *a += *b);
+        v
+    };
+    for name in PROFILES {
+        let p = shipped(name);
+        let t = f64::from(p.agc.target_lufs);
+        for louder in [7.0, 8.0] {
+            for lead_ms in [0u32, 50] {
+                let mut x = silence(f64::from(lead_ms) / 1000.0);
+                x.extend(voice(10.0, 730, t - 1.0));
+                x.extend(silence(0.4));
+                let mut advert = dense_music_like(6.0, 731);
+                normalise(&mut advert, t - 1.0 + louder);
+                x.extend(advert);
+                let at = f64::from(lead_ms) / 1000.0 + 10.4;
+                let out = run_aligned(&p, &x);
+                let later = integrated_between(&out, at + 2.0, at + 6.0) - t;
+                eprintln!(
+                    "{name}, {louder} LU louder, {lead_ms} ms of lead: 2–6 s in {later:+.1} LU"
+                );
+                assert!(
+                    later.abs() <= 1.0,
+                    "{name}: a programme {louder} LU over the voice came out {later:+.1} LU \
+                     off the target 2–6 s in"
+                );
+            }
+        }
+    }
+}
