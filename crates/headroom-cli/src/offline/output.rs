@@ -4,8 +4,10 @@
 //!   `.NAME.PID.partial` (`NAME` shortened and hashed when the whole would be longer than
 //!   the file system's longest name: [`temp_path`]), created exclusively, and renamed over the output only when the whole
 //!   render succeeded: a failed or interrupted render never leaves a partial file and never
-//!   damages an existing one. A replaced file keeps its permissions; through a symlink, the
-//!   file it points to is replaced and the link stays.
+//!   damages an existing one. An existing file this user may not write is refused (as a
+//!   shell's `>` would refuse it), although the rename would be allowed. A replaced file
+//!   keeps its permissions and, where this user may give it, its owner; through a symlink,
+//!   the file it points to is replaced and the link stays.
 //! * An output that is the input itself (the same inode: the same path, a hard link, or a
 //!   symlink to it) is refused unless `--in-place` is given; then the render goes to the
 //!   temporary file and replaces the input atomically at the end.
@@ -85,10 +87,10 @@ pub fn open(
     interrupt: &AtomicUsize,
 ) -> CliResult<(Target, File)> {
     let shown = output.display();
-    let mut mode = None;
+    let mut kept = None;
     match std::fs::metadata(output) {
         Ok(meta) => {
-            mode = Some(meta.permissions());
+            kept = Some((meta.permissions(), meta.uid(), meta.gid()));
             let ft = meta.file_type();
             if input == Some((meta.dev(), meta.ino())) && !in_place {
                 return Err(CliError::failed(format!(
@@ -159,6 +161,11 @@ pub fn open(
                     }
                 )));
             }
+            // Replaced by a rename, which the directory's permissions allow: a file this
+            // user may not write is refused as writing to it would be.
+            if let Err(e) = writable(output) {
+                return Err(CliError::failed(format!("{shown}: cannot write: {e}")));
+            }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(CliError::failed(format!("{shown}: cannot write: {e}"))),
@@ -178,8 +185,12 @@ pub fn open(
         .create_new(true)
         .open(&temp)
         .map_err(|e| CliError::failed(format!("{shown}: cannot write: {e}")))?;
-    // A replaced file keeps its permissions.
-    if let Some(mode) = mode {
+    // A replaced file keeps its owner (where this user may give it: root, or a group of
+    // the user's own) and its permissions (after the owner: a change of owner clears
+    // set-ID bits).
+    if let Some((mode, uid, gid)) = kept {
+        let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
+            .or_else(|_| std::os::unix::fs::fchown(&f, None, Some(gid)));
         let _ = f.set_permissions(mode);
     }
     Ok((
@@ -190,6 +201,21 @@ pub fn open(
         },
         f,
     ))
+}
+
+/// Whether this process may write the existing file `path` (`access(2)` with `W_OK`: the
+/// real user's permission, as a shell's `>` would find it; root may write any).
+fn writable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: `c` is a valid NUL-terminated path that outlives the call; `access` only
+    // reads it.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Removes the temporary files of `output` that renders killed before they could remove them

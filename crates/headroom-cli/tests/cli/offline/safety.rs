@@ -61,6 +61,71 @@ fn output_that_is_the_input_is_refused_unless_in_place() {
 }
 
 #[test]
+fn a_file_the_user_may_not_write_is_not_replaced_and_a_replaced_file_keeps_its_owner() {
+    // The render replaces its output by a rename, which the directory's permissions allow
+    // even for a file the user may not write: a read-only file of another user was
+    // replaced (and then owned by the user who rendered it). It is refused now, as a
+    // shell's `>` would refuse it.
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let x = d.join("x.wav");
+    tone(-30.0, 1.0).write_wav(&x, OutputSamples::S16).unwrap();
+    std::fs::set_permissions(&x, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let original = std::fs::read(&x).unwrap();
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let out = if root {
+        // As an unprivileged user (root may write any file), from a copy of the binary it
+        // can reach wherever the build lies.
+        let bin = d.join("headroom");
+        std::fs::copy(BIN, &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .args(["render", "-q", "--in-place"])
+            .arg(&x)
+            .current_dir(d)
+            .env("HOME", d)
+            .env("XDG_RUNTIME_DIR", d)
+            .env("XDG_CONFIG_HOME", d.join("config"))
+            .env_remove("HEADROOM_SOCKET")
+            .output()
+            .expect("run setpriv")
+    } else {
+        headroom(d, &["render", "-q", "--in-place", x.to_str().unwrap()])
+    };
+    assert_fails(&out, 1, "cannot write");
+    assert!(
+        text(&out.stderr).contains("ermission denied"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&x).unwrap(),
+        original,
+        "the file was replaced"
+    );
+    if root {
+        // A file of another user that root renders in place stays that user's.
+        std::fs::set_permissions(&x, std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::os::unix::fs::chown(&x, Some(65534), Some(65534)).unwrap();
+        let out = headroom(d, &["render", "-q", "--in-place", x.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let meta = std::fs::metadata(&x).unwrap();
+        assert_ne!(std::fs::read(&x).unwrap(), original, "not rendered");
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            (65534, 65534),
+            "the owner changed"
+        );
+        assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+    }
+}
+
+#[test]
 fn fifo_output_is_written_as_a_stream_and_stays_a_fifo() {
     use std::os::unix::fs::FileTypeExt;
     let dir = tempfile::tempdir().unwrap();
