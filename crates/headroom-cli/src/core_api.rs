@@ -21,9 +21,9 @@ pub fn user_profile_dir() -> Option<PathBuf> {
 }
 
 /// The names of the profiles on this machine: the shipped ones and the user's
-/// (`NAME.toml` in [`user_profile_dir`], valid or not: the daemon lists those too; hidden
-/// `.NAME.toml` files are not profiles), sorted,
-/// each once. Reads one directory; never asks the daemon.
+/// (`NAME.toml` in [`user_profile_dir`], valid or not: the daemon lists those too; see
+/// [`headroom_profile::file::user_profile_name`] for what is no profile), sorted, each
+/// once. Reads one directory; never asks the daemon.
 pub fn profile_names() -> Vec<String> {
     let mut names: Vec<String> = headroom_profile::shipped_profiles()
         .iter()
@@ -31,20 +31,12 @@ pub fn profile_names() -> Vec<String> {
         .collect();
     if let Some(dir) = user_profile_dir() {
         if let Ok(rd) = std::fs::read_dir(dir) {
-            for e in rd.flatten() {
-                let p = e.path();
-                if p.extension().is_some_and(|x| x == "toml") {
-                    // A hidden file (`.NAME.toml`, an editor's or a sync tool's) is no
-                    // profile, as the daemon's list says.
-                    if let Some(s) = p
-                        .file_stem()
-                        .and_then(|s| s.to_str())
-                        .filter(|s| !s.starts_with('.'))
-                    {
-                        names.push(s.to_string());
-                    }
-                }
-            }
+            // The daemon's rule: hidden files, names with control characters, folders and
+            // dangling links are no profiles.
+            names.extend(
+                rd.flatten()
+                    .filter_map(|e| headroom_profile::file::user_profile_name(&e.path())),
+            );
         }
     }
     names.sort();
@@ -149,7 +141,8 @@ pub fn load_profile(spec: &str) -> CliResult<Profile> {
     if looks_like_path || as_path.is_file() {
         return parse_file(as_path);
     }
-    if let Some(dir) = user_profile_dir() {
+    if let Some(dir) = user_profile_dir().filter(|_| headroom_profile::file::is_profile_name(spec))
+    {
         let candidate = dir.join(format!("{spec}.toml"));
         if candidate.is_file() {
             // As the daemon: a user file without settings does not replace the shipped

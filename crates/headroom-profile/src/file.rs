@@ -97,3 +97,23 @@ pub fn broken_link(p: &Path) -> Option<String> {
         Err(_) => Some(format!("it is a symlink to {to}, which does not exist")),
     }
 }
+
+/// Whether `name` can name a user profile: not empty, not hidden (`.NAME`, an editor's or a
+/// sync tool's file) and without a control character (a line break, a tab: nothing a
+/// command line could select, nor print as it is).
+pub fn is_profile_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && !name.chars().any(char::is_control)
+}
+
+/// The profile name of `path`, an entry of the user's profiles directory: `NAME` of
+/// `NAME.toml` when [`is_profile_name`] takes it and the entry exists (a dangling link is
+/// none) and is not a directory; a FIFO or device named so counts (it is listed as a
+/// profile that does not load, as the daemon's watcher reports it). The daemon's list and
+/// the command line's use this one rule.
+pub fn user_profile_name(path: &Path) -> Option<String> {
+    if path.extension().is_none_or(|x| x != "toml") {
+        return None;
+    }
+    let stem = path.file_stem()?.to_str()?;
+    (is_profile_name(stem) && path.exists() && !path.is_dir()).then(|| stem.to_owned())
+}

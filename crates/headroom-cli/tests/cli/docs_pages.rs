@@ -3,7 +3,7 @@
 
 use headroom_profile::Profile;
 
-use crate::support::{text, BIN};
+use crate::support::{assert_fails, headroom, text, BIN};
 
 fn run(args: &[&str], home: &std::path::Path) -> String {
     let out = std::process::Command::new(BIN)
@@ -113,6 +113,39 @@ fn profile_list_names_prints_names_only_without_a_daemon() {
         json,
         serde_json::json!({"names": ["default", "evening", "music", "night", "speech"]})
     );
+    // What is no profile (the daemon's rule) is neither listed nor taken by name: a hidden
+    // file, a name with a control character, a folder, a symlink that leads nowhere. They
+    // were listed (all but the hidden one), and the hidden one and the control character
+    // were loaded by `render --profile`.
+    let valid = "[agc]\ntarget_lufs = -20.0\n";
+    std::fs::write(profiles.join(".hidden.toml"), valid).unwrap();
+    std::fs::write(profiles.join("ctl\u{1}x.toml"), valid).unwrap();
+    std::fs::create_dir(profiles.join("folder.toml")).unwrap();
+    std::os::unix::fs::symlink(profiles.join("gone.toml"), profiles.join("dangling.toml")).unwrap();
+    let names = run(&["profile", "list", "--names"], dir.path());
+    assert_eq!(names, "default\nevening\nmusic\nnight\nspeech\n");
+    let x = dir.path().join("x.wav");
+    headroom_cli::audio::Audio {
+        rate: 48_000,
+        channels: 2,
+        samples: vec![0.0; 9600],
+    }
+    .write_wav(&x, headroom_cli::audio::OutputSamples::S16)
+    .unwrap();
+    for name in [".hidden", "ctl\u{1}x", "folder", "dangling"] {
+        let out = headroom(
+            dir.path(),
+            &[
+                "render",
+                "-q",
+                "--profile",
+                name,
+                x.to_str().unwrap(),
+                "/dev/null",
+            ],
+        );
+        assert_fails(&out, 1, "no profile");
+    }
 }
 
 /// What bash offers after `headroom profile use ` when the script was generated before the

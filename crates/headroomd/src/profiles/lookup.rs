@@ -49,9 +49,10 @@ pub(super) fn load_profile(
         let p = Profile::parse(&text, &shown)?;
         return Ok((p, ProfileSource::Path(path)));
     }
-    // A hidden file (`.NAME.toml`, an editor's or a sync tool's) is no profile: not listed,
-    // and not taken by name either (it was, though `profile list` did not show it).
-    if name.starts_with('.') {
+    // A hidden file (`.NAME.toml`, an editor's or a sync tool's), or a name with a control
+    // character, is no profile: not listed, and not taken by name either (it was, though
+    // `profile list` did not show it).
+    if !headroom_profile::file::is_profile_name(name) {
         return Err(StoreError::NotFound {
             name: name.to_owned(),
             available: profile_names(paths),
@@ -151,16 +152,7 @@ pub(super) fn user_profile_files(paths: &StorePaths) -> Vec<(String, PathBuf)> {
     let mut out: Vec<(String, PathBuf)> = dir
         .filter_map(Result::ok)
         .map(|e| e.path())
-        // Anything there but a folder or a dangling link: a FIFO or a device named
-        // `*.toml` is listed (as a profile that does not load), as the watcher reports it.
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.exists() && !p.is_dir())
-        .filter_map(|p| {
-            let stem = p.file_stem()?.to_str()?.to_owned();
-            // Hidden, or a name with a control character in it (a line break, a tab):
-            // nothing a command line could select by name.
-            let usable = !stem.starts_with('.') && !stem.chars().any(char::is_control);
-            usable.then_some((stem, p))
-        })
+        .filter_map(|p| Some((headroom_profile::file::user_profile_name(&p)?, p)))
         .collect();
     out.sort();
     out
