@@ -191,13 +191,17 @@ fn parse_file(path: &Path) -> CliResult<Profile> {
 }
 
 /// A profile file's `text` (read from `path`) parsed; a file without settings is an error
-/// ([`headroom_profile::has_settings`]).
+/// ([`headroom_profile::has_settings`]); the error lists every error found, one a line.
 fn parse_text(path: &Path, text: &str) -> CliResult<Profile> {
     let shown = path.display().to_string();
     if !has_settings(text) {
         return Err(CliError::failed(empty_file_error(&shown).to_string()));
     }
-    Profile::parse(text, &shown).map_err(|e| CliError::failed(e.to_string()))
+    // Every error, one a line, as `headroom validate` lists them.
+    Profile::parse_all(text, &shown).map_err(|errs| {
+        let lines: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        CliError::failed(lines.join("\n"))
+    })
 }
 
 /// Applies one `key=value` override (dotted key, e.g. `agc.target_lufs=-20`) to `profile`,

@@ -192,8 +192,10 @@ pub fn analyze_many(
 pub const TABLE_HEADER: &str =
     "INTEGRATED     LRA   MAX M   MAX S  TRUE PEAK  SAMPLE PEAK  FILE\n      LUFS      LU    LUFS    LUFS       dBTP         dBFS\n";
 
-/// One table row.
+/// One table row (the name's control characters written out as escapes: a line break or
+/// a terminal escape in a file name neither breaks the row nor reaches the terminal).
 pub fn table_row(a: &Analysis, name: &str) -> String {
+    let name = crate::format::printable(name);
     format!(
         "{:>10} {:>7.1} {:>7} {:>7} {:>10} {:>12}  {name}\n",
         lufs(a.integrated_lufs),

@@ -259,3 +259,42 @@ fn failed_render_leaves_an_existing_output_untouched() {
     let out = headroom(dir.path(), &["analyze", cut.to_str().unwrap()]);
     assert_fails(&out, 1, "truncated");
 }
+
+#[test]
+fn analyze_escapes_control_characters_in_names_and_render_lists_every_profile_error() {
+    // A file name with a line break and a terminal escape broke the table's row and sent
+    // the escape to the terminal; `render --profile FILE` told only the first of a
+    // profile's errors (`headroom validate` lists them all).
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_wav_i16(&d.join("a.wav"), 48_000, 2, 48_000);
+    write_wav_i16(&d.join("b\n\u{1b}[31m.wav"), 48_000, 2, 48_000);
+    let out = headroom(d, &["analyze", "a.wav", "b\n\u{1b}[31m.wav"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(!table.contains('\u{1b}'), "{table}");
+    assert!(table.contains("b\\n\\u{1b}[31m.wav\n"), "{table}");
+    assert_eq!(table.lines().count(), 2 + 2 + 1, "{table}");
+    std::fs::write(
+        d.join("bad.toml"),
+        "[agc]\ntarget_lufz = -20.0\n[limitr]\nceiling_dbtp = -1.0\n",
+    )
+    .unwrap();
+    let out = headroom(
+        d,
+        &[
+            "render",
+            "-q",
+            "--profile",
+            "./bad.toml",
+            "a.wav",
+            "/dev/null",
+        ],
+    );
+    assert_fails(&out, 1, "bad.toml:2:1");
+    assert!(
+        text(&out.stderr).contains("bad.toml:3:"),
+        "{}",
+        text(&out.stderr)
+    );
+}
