@@ -679,21 +679,33 @@ fn a_louder_speaker_straight_after_a_quieter_one_is_caught_by_the_onset_gain() {
     }
 }
 
+/// A voice at `lufs` for `secs` with its room noise 26 LU under it.
+fn noisy_voice(secs: f64, seed: u64, lufs: f64) -> Vec<f32> {
+    let mut v = speech_at(secs, seed, lufs);
+    let mut n = pink_noise(secs, seed + 1);
+    normalise(&mut n, lufs - 26.0);
+    v.iter_mut().zip(&n).for_each(|(a, b)| *a += *b);
+    v
+}
+
+/// `lead_ms` of silence, 10 s of a voice with its room noise 1 LU under `target`, 0.4 s of
+/// silence, then `louder`; and when `louder` starts, s.
+fn after_a_voice_and_a_pause(lead_ms: u32, target: f64, louder: Vec<f32>) -> (Vec<f32>, f64) {
+    let mut x = silence(f64::from(lead_ms) / 1000.0);
+    x.extend(noisy_voice(10.0, 730, target - 1.0));
+    x.extend(silence(0.4));
+    x.extend(louder);
+    (x, f64::from(lead_ms) / 1000.0 + 10.4)
+}
+
 /// A quiet voice (−28 LUFS) for `switch` s after `lead_ms` of silence, then straight on a
 /// louder one (−19 LUFS: `make eval`'s anchor and field reporter), started by `first` (a
 /// word, or nothing); each with its room noise 26 LU under it.
 fn louder_voice_after(lead_ms: u32, switch: f64, first: &[f32]) -> Vec<f32> {
-    let voice = |secs: f64, seed: u64, lufs: f64| {
-        let mut v = speech_at(secs, seed, lufs);
-        let mut n = pink_noise(secs, seed + 1);
-        normalise(&mut n, lufs - 26.0);
-        v.iter_mut().zip(&n).for_each(|(a, b)| *a += *b);
-        v
-    };
     let mut x = silence(f64::from(lead_ms) / 1000.0);
-    x.extend(voice(switch, 720, -28.0));
+    x.extend(noisy_voice(switch, 720, -28.0));
     x.extend_from_slice(first);
-    x.extend(voice(8.0, 722, -19.0));
+    x.extend(noisy_voice(8.0, 722, -19.0));
     x
 }
 
@@ -1535,25 +1547,14 @@ fn a_loud_advert_after_a_voice_and_a_short_pause_is_caught_wherever_it_falls_on_
     // on the target; missed: 6.5–8 LU over it for 2 s, 1.3–5.5 LU for the 2 s after
     // (`make eval`'s tv-evening rendered after 18, 24, 36 or 78–96 ms of silence: its
     // first advert +6 LU for 2 s; live in one run of three).
-    let voice = |secs: f64, seed: u64, lufs: f64| {
-        let mut v = speech_at(secs, seed, lufs);
-        let mut n = pink_noise(secs, seed + 1);
-        normalise(&mut n, lufs - 26.0);
-        v.iter_mut().zip(&n).for_each(|(a, b)| *a += *b);
-        v
-    };
     for name in PROFILES {
         let p = shipped(name);
         let t = f64::from(p.agc.target_lufs);
         let mut worst = f64::NEG_INFINITY;
         for lead_ms in (0..100).step_by(20) {
-            let mut x = silence(f64::from(lead_ms) / 1000.0);
-            x.extend(voice(10.0, 730, t - 1.0));
-            x.extend(silence(0.4));
             let mut advert = pink_noise(6.0, 731);
             normalise(&mut advert, t + 9.0);
-            x.extend(advert);
-            let at = f64::from(lead_ms) / 1000.0 + 10.4;
+            let (x, at) = after_a_voice_and_a_pause(lead_ms, t, advert);
             let out = run_aligned(&p, &x);
             let first = integrated_between(&out, at, at + 2.0) - t;
             let later = integrated_between(&out, at + 2.0, at + 6.0) - t;
@@ -1581,25 +1582,14 @@ fn a_steady_programme_louder_than_a_levelled_voice_is_on_target_within_two_secon
     // to it over its whole length and left it 4.4–4.9 LU over the target 2–4 s in and
     // 3.4–3.6 LU 4–6 s in. After talk the gain had levelled, a louder programme that holds
     // still now starts a long window over too (a louder passage of music still does not).
-    let voice = |secs: f64, seed: u64, lufs: f64| {
-        let mut v = speech_at(secs, seed, lufs);
-        let mut n = pink_noise(secs, seed + 1);
-        normalise(&mut n, lufs - 26.0);
-        v.iter_mut().zip(&n).for_each(|(a, b)| *a += *b);
-        v
-    };
     for name in PROFILES {
         let p = shipped(name);
         let t = f64::from(p.agc.target_lufs);
         for louder in [7.0, 8.0] {
             for lead_ms in [0u32, 50] {
-                let mut x = silence(f64::from(lead_ms) / 1000.0);
-                x.extend(voice(10.0, 730, t - 1.0));
-                x.extend(silence(0.4));
                 let mut advert = dense_music_like(6.0, 731);
                 normalise(&mut advert, t - 1.0 + louder);
-                x.extend(advert);
-                let at = f64::from(lead_ms) / 1000.0 + 10.4;
+                let (x, at) = after_a_voice_and_a_pause(lead_ms, t, advert);
                 let out = run_aligned(&p, &x);
                 let later = integrated_between(&out, at + 2.0, at + 6.0) - t;
                 eprintln!(
