@@ -1251,7 +1251,7 @@ impl Agc {
         let gate =
             finite_clamp(p.silence_gate_lufs, -60.0, -100.0, 0.0).max(LUFS_FLOOR as f32) as f64;
         let max_boost = self.max_boost_db();
-        let max_cut = finite_clamp(p.max_cut_db, 24.0, 0.0, 90.0) as f64;
+        let max_cut = self.max_cut_db();
         let rise = finite_clamp(p.rise_db_per_s, 3.0, 0.01, 1000.0) as f64;
         let fall = finite_clamp(p.fall_db_per_s, 10.0, 0.01, 1000.0) as f64;
         let window = finite_clamp(p.window_s, 2.0, 0.1, 60.0) as f64;
@@ -1904,10 +1904,9 @@ impl Agc {
             return false;
         };
         let need = self.target_lufs() - before;
-        let max_cut = finite_clamp(self.params.max_cut_db, 24.0, 0.0, 90.0) as f64;
         (self.talk_bits >> (LOUDER_READINGS - 1)) & 1 == 1
             && need <= self.max_boost_db()
-            && need >= -max_cut
+            && need >= -self.max_cut_db()
     }
 
     /// A louder voice: the newest [`LOUDER_VOICE_READINGS`] readings are all in the window
@@ -1994,6 +1993,11 @@ impl Agc {
     /// The largest boost in force, dB (the parameter, made finite and in range).
     fn max_boost_db(&self) -> f64 {
         finite_clamp(self.params.max_boost_db, 18.0, 0.0, 60.0) as f64
+    }
+
+    /// The largest cut in force, dB (the parameter, made finite and in range).
+    fn max_cut_db(&self) -> f64 {
+        finite_clamp(self.params.max_cut_db, 24.0, 0.0, 90.0) as f64
     }
 
     /// Whether the sound heard since the programme was last heard, quieter than the
