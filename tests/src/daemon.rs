@@ -24,22 +24,23 @@ impl Daemon {
     /// Starts the built `headroomd` (debug or release, next to the test binary) in `sb` with
     /// `args`, logging to `headroomd.log` in the sandbox, and waits until it is ready.
     pub fn start(sb: &Sandbox, args: &[&str]) -> Result<Self> {
-        let bin = workspace_bin("headroomd")?;
-        Self::start_bin(sb, &bin, args)
+        Self::start_logging(sb, args, "info")
     }
 
     /// Like [`Daemon::start`], logging with the `RUST_LOG` filter `log` (unless
     /// `HEADROOM_TEST_LOG` names one): more detail where a test's failure would need it.
     pub fn start_logging(sb: &Sandbox, args: &[&str], log: &str) -> Result<Self> {
-        let bin = workspace_bin("headroomd")?;
-        let mut d = Self::spawn_bin(sb, &bin, args, log)?;
-        d.wait_ready(sb, Duration::from_secs(10))?;
-        Ok(d)
+        Self::launch(sb, &workspace_bin("headroomd")?, args, log)
     }
 
     /// Like [`Daemon::start`] with an explicit binary.
     pub fn start_bin(sb: &Sandbox, bin: &std::path::Path, args: &[&str]) -> Result<Self> {
-        let mut d = Self::spawn_bin(sb, bin, args, "info")?;
+        Self::launch(sb, bin, args, "info")
+    }
+
+    /// [`Daemon::spawn_bin`], then waits until the daemon is ready.
+    fn launch(sb: &Sandbox, bin: &std::path::Path, args: &[&str], log: &str) -> Result<Self> {
+        let mut d = Self::spawn_bin(sb, bin, args, log)?;
         d.wait_ready(sb, Duration::from_secs(10))?;
         Ok(d)
     }
