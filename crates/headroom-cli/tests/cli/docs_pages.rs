@@ -125,13 +125,7 @@ fn profile_list_names_prints_names_only_without_a_daemon() {
     let names = run(&["profile", "list", "--names"], dir.path());
     assert_eq!(names, "default\nevening\nmusic\nnight\nspeech\n");
     let x = dir.path().join("x.wav");
-    headroom_cli::audio::Audio {
-        rate: 48_000,
-        channels: 2,
-        samples: vec![0.0; 9600],
-    }
-    .write_wav(&x, headroom_cli::audio::OutputSamples::S16)
-    .unwrap();
+    crate::support::audio::write_wav_i16(&x, 48_000, 2, 4_800);
     for name in [".hidden", "ctl\u{1}x", "folder", "dangling"] {
         let out = headroom(
             dir.path(),

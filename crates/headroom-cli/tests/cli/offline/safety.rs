@@ -10,7 +10,7 @@ use crate::support::audio::{
     drained_fifo, fmt_chunk, hostile_wav, programme, run_measuring_rss, sparse_wav, tone,
     write_wav_i16,
 };
-use crate::support::{assert_fails, headroom, text, BIN};
+use crate::support::{assert_fails, headroom, in_private_dirs, text, BIN};
 
 #[test]
 fn output_that_is_the_input_is_refused_unless_in_place() {
@@ -82,18 +82,16 @@ fn a_file_the_user_may_not_write_is_not_replaced_and_a_replaced_file_keeps_its_o
         let bin = d.join("headroom");
         std::fs::copy(BIN, &bin).unwrap();
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&bin)
-            .args(["render", "-q", "--in-place"])
-            .arg(&x)
-            .current_dir(d)
-            .env("HOME", d)
-            .env("XDG_RUNTIME_DIR", d)
-            .env("XDG_CONFIG_HOME", d.join("config"))
-            .env_remove("HEADROOM_SOCKET")
-            .output()
-            .expect("run setpriv")
+        in_private_dirs(
+            Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&bin)
+                .args(["render", "-q", "--in-place"])
+                .arg(&x),
+            d,
+        )
+        .output()
+        .expect("run setpriv")
     } else {
         headroom(d, &["render", "-q", "--in-place", x.to_str().unwrap()])
     };
