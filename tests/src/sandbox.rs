@@ -257,9 +257,15 @@ impl Sandbox {
     /// Creates a stereo null sink (`support.null-audio-sink`) named `name` that outlives
     /// `pw-cli`, and waits until it is visible.
     pub fn create_null_sink(&self, name: &str) -> Result<()> {
+        self.create_null_sink_at(name, "FL FR")
+    }
+
+    /// Like [`Sandbox::create_null_sink`] with the channel positions `positions` (as
+    /// PipeWire names them, e.g. `"FL FR FC LFE RL RR"`).
+    pub fn create_null_sink_at(&self, name: &str, positions: &str) -> Result<()> {
         let props = format!(
             "{{ factory.name=support.null-audio-sink node.name={name} node.description=\"{name}\" \
-             media.class=Audio/Sink object.linger=true audio.position=[FL FR] \
+             media.class=Audio/Sink object.linger=true audio.position=[{positions}] \
              audio.rate=48000 }}"
         );
         let st = self
@@ -424,6 +430,13 @@ impl Sandbox {
     /// Starts capturing what `sink` plays (its monitor) into `out` as 32-bit float stereo
     /// 48 kHz WAV. Returns once the capture stream is linked.
     pub fn record(&self, sink: &str, out: &Path) -> Result<Recorder> {
+        self.record_at(sink, out, &["FL", "FR"])
+    }
+
+    /// Like [`Sandbox::record`] in the channel positions `positions` (one channel each, in
+    /// that order).
+    pub fn record_at(&self, sink: &str, out: &Path, positions: &[&str]) -> Result<Recorder> {
+        let channels = positions.len().to_string();
         let child = self
             .command("pw-record")
             .args([
@@ -432,7 +445,15 @@ impl Sandbox {
                 "-P",
                 "{ stream.capture.sink=true node.name=hr-test-recorder }",
             ])
-            .args(["--rate", "48000", "--channels", "2", "--format", "f32"])
+            .args([
+                "--rate",
+                "48000",
+                "--channels",
+                &channels,
+                "--format",
+                "f32",
+            ])
+            .args(["--channel-map", &positions.join(",")])
             .arg(out)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

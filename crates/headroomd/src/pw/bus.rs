@@ -17,7 +17,7 @@ use pw::spa;
 use pw::stream::{StreamFlags, StreamListener, StreamRc};
 use spa::pod::Pod;
 
-use super::format::{format_pod, CHANNELS, MAX_BLOCK, RATE};
+use super::format::{format_pod, BusLayout, MAX_BLOCK, RATE};
 use super::rt::{self, RtCapture, RtShared};
 use super::sink_state::{SharedSinkVolume, SinkVolume};
 use crate::names::{BUS_SINK_DESCRIPTION, BUS_SINK_NAME, PLAYBACK_NODE_NAME};
@@ -35,6 +35,8 @@ pub(super) struct Bus {
     /// The processed sink's volume as mixers set it (applied after the chain, see
     /// [`super::promote`]).
     pub(super) volume: SharedSinkVolume,
+    /// The channel layout of both streams (the real sink's when the bus was made).
+    pub(super) layout: BusLayout,
 }
 
 impl Drop for Bus {
@@ -49,20 +51,24 @@ impl Drop for Bus {
     }
 }
 
-/// Creates the bus streams on `core`, the playback stream pointed at `real_sink`; the capture
-/// callback runs a new [`Chain`] with the latest parameters of `shared`. Allocates.
+/// Creates the bus streams on `core` in `layout`, the playback stream pointed at `real_sink`;
+/// the capture callback runs a new [`Chain`] for that many channels with the latest
+/// parameters of `shared`. Allocates.
 pub(super) fn create_bus(
     core: &CoreRc,
     shared: &Arc<RtShared>,
     real_sink: Option<&str>,
+    layout: &BusLayout,
 ) -> Result<Bus, String> {
+    let channels = layout.channels();
+    let position = layout.position_prop();
     let group = format!("headroom-bus-{}", std::process::id());
     let common = |p: &mut PropertiesBox| {
         p.insert("media.type", "Audio");
         p.insert("node.group", group.as_str());
         p.insert("node.link-group", group.as_str());
-        p.insert("audio.channels", "2");
-        p.insert("audio.position", "[ FL FR ]");
+        p.insert("audio.channels", channels.to_string());
+        p.insert("audio.position", position.as_str());
         p.insert("audio.rate", "48000");
         p.insert("application.name", "headroomd");
         p.insert("object.linger", "false");
@@ -98,7 +104,7 @@ pub(super) fn create_bus(
     let position = Arc::new(AtomicPtr::new(std::ptr::null_mut()));
     let rt_state = RtCapture {
         playback: playback.as_raw_ptr(),
-        chain: Chain::new(RATE, CHANNELS, MAX_BLOCK, &shared.params.latest()),
+        chain: Chain::new(RATE, channels, MAX_BLOCK, &shared.params.latest()),
         shared: shared.clone(),
         position: position.clone(),
         next_position: 0,
@@ -107,7 +113,7 @@ pub(super) fn create_bus(
         last_duration: 0,
         input_gain: 1.0,
         last_callback_us: 0,
-        gap_silence: vec![0.0; rt::GAP_CHUNK_FRAMES * CHANNELS],
+        gap_silence: vec![0.0; rt::GAP_CHUNK_FRAMES * channels],
     };
     // The chain is what adds latency; the stream pair itself adds none (same cycle).
     let latency_frames = rt_state.chain.latency_frames();
@@ -167,7 +173,7 @@ pub(super) fn create_bus(
             .map_err(|e| format!("capture control listener: {e}"))?
     };
 
-    let fmt = format_pod()?;
+    let fmt = format_pod(layout)?;
     let connect = |s: &StreamRc, dir, flags| {
         let pod = Pod::from_bytes(&fmt).ok_or("bad format pod")?;
         let mut params = [pod];
@@ -181,7 +187,7 @@ pub(super) fn create_bus(
         base | StreamFlags::TRIGGER,
     )?;
     connect(&capture, spa::utils::Direction::Input, base)?;
-    tracing::debug!(real_sink = ?real_sink, "bus streams connecting");
+    tracing::debug!(real_sink = ?real_sink, %layout, "bus streams connecting");
     Ok(Bus {
         capture_listener: Some(capture_listener),
         capture_io_listener: Some(capture_io_listener),
@@ -191,5 +197,6 @@ pub(super) fn create_bus(
         created: Instant::now(),
         latency_frames,
         volume,
+        layout: layout.clone(),
     })
 }

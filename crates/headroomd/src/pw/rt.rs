@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use pipewire::spa::sys as spa_sys;
 use pipewire::sys as pw_sys;
 
-use super::format::{CHANNELS, RATE};
+use super::format::RATE;
 use super::taps::TapReadings;
 
 const DIRTY: u8 = 0b100;
@@ -294,12 +294,13 @@ fn feed_pause(st: &mut RtCapture, now_us: u64) {
     let cycle_us = st.last_duration.saturating_mul(1_000_000) / u64::from(RATE);
     let pause_us = since.saturating_sub(cycle_us).min(GAP_FEED_MAX_US);
     let mut frames = (pause_us * u64::from(RATE) / 1_000_000) as usize;
+    let channels = st.chain.channels().max(1);
     while frames > 0 {
-        let n = frames.min(st.gap_silence.len() / CHANNELS);
+        let n = frames.min(st.gap_silence.len() / channels);
         if n == 0 {
             break;
         }
-        if let Some(buf) = st.gap_silence.get_mut(..n * CHANNELS) {
+        if let Some(buf) = st.gap_silence.get_mut(..n * channels) {
             buf.fill(0.0);
             st.chain.process(buf);
         }
@@ -390,12 +391,13 @@ unsafe fn copy_and_process(
     chain: &mut Chain,
     gain: (f32, f32),
 ) -> f32 {
-    const STRIDE: usize = CHANNELS * std::mem::size_of::<f32>();
+    let channels = chain.channels().max(1);
+    let stride = channels * std::mem::size_of::<f32>();
     const ALIGN: usize = std::mem::align_of::<f32>();
     // SAFETY: every pointer is checked for null (and, before a slice is built on it, for
     // `f32` alignment) before it is dereferenced, and valid when not null (contract above).
-    // Input: offset and size are clamped to `maxsize`, so `offset + in_frames * STRIDE` stays
-    // inside the data. Output: `n <= out_cap`, so `n * STRIDE <= maxsize`. The two buffers are
+    // Input: offset and size are clamped to `maxsize`, so `offset + in_frames * stride` stays
+    // inside the data. Output: `n <= out_cap`, so `n * stride <= maxsize`. The two buffers are
     // distinct, so the slices do not overlap.
     unsafe {
         // No input buffer at all (the capture stream had none this cycle): a quantum of
@@ -428,23 +430,23 @@ unsafe fn copy_and_process(
                 let ptr = (id.data as *const u8).add(offset);
                 // A misaligned slice is undefined behaviour: such a buffer counts as no data.
                 if (ptr as usize).is_multiple_of(ALIGN) {
-                    in_frames = size / STRIDE;
+                    in_frames = size / stride;
                     in_ptr = ptr as *const f32;
                 }
             }
         }
-        let out_cap = od.maxsize as usize / STRIDE;
+        let out_cap = od.maxsize as usize / stride;
         let mut n = in_frames.min(out_cap);
         if in_ptr.is_null() {
             // No data: play a quantum of silence (requested size, else the whole buffer).
             let req = (*outb).requested as usize;
             n = if req > 0 { req.min(out_cap) } else { out_cap };
         }
-        let out = std::slice::from_raw_parts_mut(od.data as *mut f32, n * CHANNELS);
+        let out = std::slice::from_raw_parts_mut(od.data as *mut f32, n * channels);
         if in_ptr.is_null() {
             out.fill(0.0);
         } else {
-            let input = std::slice::from_raw_parts(in_ptr, n * CHANNELS);
+            let input = std::slice::from_raw_parts(in_ptr, n * channels);
             out.copy_from_slice(input);
         }
         let (from, to) = gain;
@@ -455,7 +457,7 @@ unsafe fn copy_and_process(
                 // Over the block's first `INPUT_GAIN_RAMP_FRAMES`, then held.
                 headroom_core::util::gain_ramp(
                     out,
-                    CHANNELS,
+                    channels,
                     from,
                     to,
                     0,
@@ -467,8 +469,8 @@ unsafe fn copy_and_process(
         chain.process(out);
         let oc = &mut *od.chunk;
         oc.offset = 0;
-        oc.stride = STRIDE as i32;
-        oc.size = (n * STRIDE) as u32;
+        oc.stride = stride as i32;
+        oc.size = (n * stride) as u32;
         (*outb).size = n as u64;
         in_force
     }
@@ -478,6 +480,9 @@ unsafe fn copy_and_process(
 mod tests {
     use super::super::fake_buffer::FakeBuf;
     use super::*;
+
+    /// Channels of the bus in these tests (a stereo real sink).
+    const CHANNELS: usize = 2;
 
     #[test]
     fn mailbox_delivers_latest_once() {
@@ -666,6 +671,51 @@ mod tests {
         );
     }
 
+    /// A bus in a 5.1 real sink's layout: frames of six channels, each channel processed and
+    /// kept in its place (the same as a chain run on the samples directly).
+    #[test]
+    fn copy_and_process_keeps_every_channel_of_a_surround_bus() {
+        const SIX: usize = 6;
+        let new_chain = || {
+            Chain::new(
+                super::super::format::RATE,
+                SIX,
+                super::super::format::MAX_BLOCK,
+                &ChainParams::default(),
+            )
+        };
+        let (mut chain, mut reference) = (new_chain(), new_chain());
+        let frames = 480;
+        let mut input: Vec<f32> = (0..frames * SIX)
+            .map(|i| {
+                let (k, c) = ((i / SIX) as f32, (i % SIX) as f32);
+                0.1 * (c + 1.0) * (k * 0.01 * (c + 1.0)).sin()
+            })
+            .collect();
+        let mut want = input.clone();
+        let mut output = vec![9.0f32; (frames + 100) * SIX];
+        let mut inb = FakeBuf::new(&mut input, 0, (frames * SIX * 4) as u32);
+        let mut outb = FakeBuf::new(&mut output, 0, 0);
+        run(&mut inb, &mut outb, &mut chain);
+        assert_eq!(outb.chunk.size, (frames * SIX * 4) as u32);
+        assert_eq!(outb.chunk.stride, (SIX * 4) as i32);
+        assert_eq!(outb.pw.size, frames as u64);
+        drop((inb, outb));
+        reference.process(&mut want);
+        assert_eq!(&output[..frames * SIX], &want[..]);
+        assert!(
+            output[frames * SIX..].iter().all(|&x| x == 9.0),
+            "wrote past the frames"
+        );
+        // Past the lookahead every channel carries its own signal.
+        let late = &output[200 * SIX..frames * SIX];
+        for c in 0..SIX {
+            assert!(
+                late.iter().skip(c).step_by(SIX).any(|x| x.abs() > 1e-3),
+                "channel {c} silent"
+            );
+        }
+    }
     #[test]
     fn copy_and_process_survives_hostile_input_buffers() {
         let mut chain = chain();

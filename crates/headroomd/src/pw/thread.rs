@@ -24,6 +24,7 @@ use pw::registry::GlobalObject;
 use pw::stream::StreamState;
 
 use super::bus::create_bus;
+use super::format::BusLayout;
 use super::graph::Graph;
 use super::rt::RtShared;
 use super::session::{connect, Session};
@@ -40,6 +41,9 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 const WP_GRACE: Duration = Duration::from_secs(3);
 /// How long the bus may stay unlinked (with a real sink present) before we warn.
 const LINK_GRACE: Duration = Duration::from_secs(3);
+/// How long the bus waits for the real sink's full properties (its channel layout) before it
+/// is made in stereo.
+const LAYOUT_WAIT: Duration = Duration::from_secs(1);
 /// How long shutdown waits for the server to confirm the routing clean-up.
 pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
@@ -107,6 +111,8 @@ pub(super) struct State {
     pub(super) routed: BTreeSet<u32>,
     pub(super) bus_ready_reported: bool,
     pub(super) bus_retry_at: Option<Instant>,
+    /// Since when the bus waits for the real sink's properties ([`LAYOUT_WAIT`]).
+    pub(super) layout_wait_since: Option<Instant>,
     pub(super) wp_missing_since: Option<Instant>,
     pub(super) wp_missing_reported: bool,
     pub(super) unlinked_since: Option<Instant>,
@@ -173,6 +179,7 @@ pub(super) fn run(
             routed: BTreeSet::new(),
             bus_ready_reported: false,
             bus_retry_at: None,
+            layout_wait_since: None,
             wp_missing_since: None,
             wp_missing_reported: false,
             unlinked_since: None,
@@ -320,6 +327,7 @@ impl State {
         crate::guard::forget_all();
         self.bus_ready_reported = false;
         self.bus_retry_at = None;
+        self.layout_wait_since = None;
         self.wp_missing_since = None;
         self.wp_missing_reported = false;
         self.unlinked_since = None;
@@ -389,10 +397,33 @@ impl State {
                 self.real_sink.as_deref(),
             );
             self.set_real_sink(want);
+            // In the real sink's channel layout, once its properties are known.
+            let layout = match self.real_sink_layout() {
+                Some(layout) => layout,
+                None if self.real_sink_present()
+                    && self
+                        .layout_wait_since
+                        .get_or_insert_with(Instant::now)
+                        .elapsed()
+                        < LAYOUT_WAIT =>
+                {
+                    return;
+                }
+                None => BusLayout::default(),
+            };
+            self.layout_wait_since = None;
+            if layout != BusLayout::default() {
+                tracing::info!(real_sink = ?self.real_sink, "the bus takes the real sink's {layout}");
+            }
             let Some(session) = self.session.as_mut() else {
                 return;
             };
-            match create_bus(&session.core, &self.shared, self.real_sink.as_deref()) {
+            match create_bus(
+                &session.core,
+                &self.shared,
+                self.real_sink.as_deref(),
+                &layout,
+            ) {
                 Ok(bus) => {
                     session.bus = Some(bus);
                     self.bus_retry_at = None;
@@ -460,6 +491,56 @@ impl State {
 
     fn bus_failed(&mut self, why: &str) {
         tracing::warn!("bus stream failed ({why}); recreating it");
+        self.drop_bus();
+        self.bus_retry_at = Some(Instant::now() + Duration::from_millis(500));
+    }
+
+    /// The channel layout of the real sink in force: `None` while there is none, or while its
+    /// full properties have not arrived (the registry's subset does not name its channels).
+    fn real_sink_layout(&self) -> Option<BusLayout> {
+        let name = self.real_sink.as_deref()?;
+        let g = self.graph.read();
+        let node = g.node_by_name(name)?;
+        self.announced
+            .contains(&node.id)
+            .then(|| BusLayout::for_sink(node.prop("audio.position")))
+    }
+
+    /// Whether the real sink in force is in the graph.
+    fn real_sink_present(&self) -> bool {
+        self.real_sink
+            .as_deref()
+            .is_some_and(|name| self.graph.read().node_by_name(name).is_some())
+    }
+
+    /// Makes the bus anew when the real sink in force has another channel layout than the
+    /// bus (the user switched from stereo headphones to 5.1 speakers): at once, so that the
+    /// streams WirePlumber moves to the real sink as the old `headroom-processed` goes are
+    /// back in the new one within a few cycles (their `target.object` names it).
+    fn follow_real_sink_layout(&mut self) {
+        let Some(want) = self.real_sink_layout() else {
+            return;
+        };
+        let Some(have) = self
+            .session
+            .as_ref()
+            .and_then(|s| s.bus.as_ref())
+            .map(|b| b.layout.clone())
+        else {
+            return;
+        };
+        if want != have {
+            tracing::info!(
+                real_sink = ?self.real_sink,
+                "the real sink has {want}, the bus {have}: making the bus anew"
+            );
+            self.drop_bus();
+            self.bus_retry_at = None;
+        }
+    }
+
+    /// Drops the bus streams and forgets what was known of them.
+    fn drop_bus(&mut self) {
         if let Some(s) = self.session.as_mut() {
             s.bus = None;
         }
@@ -470,7 +551,6 @@ impl State {
         }
         self.applied_target = None;
         self.bus_ready_reported = false;
-        self.bus_retry_at = Some(Instant::now() + Duration::from_millis(500));
     }
 
     fn set_real_sink(&mut self, want: Option<String>) {
@@ -496,6 +576,7 @@ impl State {
             )
         };
         self.set_real_sink(want);
+        self.follow_real_sink_layout();
         let (Some(pb), Some(name)) = (playback, self.real_sink.clone()) else {
             return;
         };

@@ -1,0 +1,188 @@
+//! A real sink with more than two channels: `headroom-processed` takes the real sink's
+//! layout, so a 5.1 programme played into it reaches 5.1 speakers with every channel in its
+//! place (a stereo bus mixed it down to two and left the centre, LFE and surrounds silent);
+//! when the user switches to stereo speakers the bus follows, and a stream that was playing
+//! into it is back in it.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+use headroom_tests::daemon::{bus_output_targets, with_log, write_wav, Daemon, BUS_SINK};
+use headroom_tests::{wait_for, Sandbox, Wav, DEFAULT_SINK};
+
+/// The 5.1 null sink.
+const SURROUND: &str = "surround-speakers";
+/// Its positions, in the order the test's files and recordings use.
+const POSITIONS: [&str; 6] = ["FL", "FR", "FC", "LFE", "RL", "RR"];
+/// One tone per channel, Hz (whole cycles in a second; the LFE's low).
+const TONES: [f64; 6] = [300.0, 500.0, 700.0, 100.0, 1100.0, 1300.0];
+
+/// `audio.channels` of `headroom-processed` (`None` while it is absent).
+fn bus_channels(sb: &Sandbox) -> Result<Option<String>> {
+    Ok(sb.dump()?.iter().find_map(|o| {
+        (o["type"] == "PipeWire:Interface:Node" && o["info"]["props"]["node.name"] == BUS_SINK)
+            .then(|| {
+                let v = &o["info"]["props"]["audio.channels"];
+                v.as_str()
+                    .map(str::to_string)
+                    .or_else(|| v.as_u64().map(|n| n.to_string()))
+            })
+            .flatten()
+    }))
+}
+
+/// Waits until the bus has `channels` channels and plays into `sink` only.
+fn wait_bus(sb: &Sandbox, d: &Daemon, channels: usize, sink: &str) -> Result<()> {
+    with_log(
+        d,
+        wait_for(
+            &format!("a {channels}-channel bus playing into {sink}"),
+            Duration::from_secs(10),
+            || {
+                let ok = bus_channels(sb)? == Some(channels.to_string())
+                    && bus_output_targets(sb)? == Some(vec![sink.to_string()]);
+                Ok(ok.then_some(()))
+            },
+        ),
+    )
+}
+
+/// `secs` of the six tones at −26 dBFS, one per channel.
+fn six_tones(secs: f64) -> Wav {
+    let rate = 48_000u32;
+    let n = (secs * f64::from(rate)) as usize;
+    let amp = 10f64.powf(-26.0 / 20.0);
+    let samples = (0..n)
+        .flat_map(|k| {
+            let t = k as f64 / f64::from(rate);
+            TONES.map(|f| (amp * (2.0 * std::f64::consts::PI * f * t).sin()) as f32)
+        })
+        .collect();
+    Wav {
+        rate,
+        channels: 6,
+        samples,
+    }
+}
+
+/// Amplitude of the tone at `freq` (whole cycles in the segment) in channel `ch` of
+/// `frames` frames of `w` from `start`.
+fn tone_amplitude(w: &Wav, ch: usize, freq: f64, start: usize, frames: usize) -> f64 {
+    let (mut re, mut im) = (0.0f64, 0.0f64);
+    for k in 0..frames {
+        let x = f64::from(w.samples[(start + k) * w.channels + ch]);
+        let ph = 2.0 * std::f64::consts::PI * freq * k as f64 / f64::from(w.rate);
+        re += x * ph.cos();
+        im -= x * ph.sin();
+    }
+    2.0 * re.hypot(im) / frames as f64
+}
+
+/// `node.name` of the test's player.
+const PLAYER: &str = "hr-test-surround-player";
+
+/// Plays `wav` into the processed sink as a 5.1 stream named [`PLAYER`].
+fn play_cmd(sb: &Sandbox, wav: &std::path::Path) -> std::process::Command {
+    let mut c = sb.command("pw-play");
+    c.args(["--target", BUS_SINK, "--channel-map", &POSITIONS.join(",")])
+        .args(["-P", &format!("{{ node.name={PLAYER} }}")])
+        .arg(wav)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+#[test]
+fn a_surround_real_sink_keeps_every_channel_through_the_bus() -> Result<()> {
+    let sb = Sandbox::start()?;
+    sb.create_null_sink_at(SURROUND, &POSITIONS.join(" "))?;
+    sb.set_default_sink(SURROUND, Duration::from_secs(5))?;
+    let mut d = Daemon::start(&sb, &[])?;
+    wait_bus(&sb, &d, 6, SURROUND)?;
+
+    let wav = write_wav(&sb, "six-tones.wav", &six_tones(5.0))?;
+    let rec = sb.record_at(SURROUND, &sb.path("surround-out.wav"), &POSITIONS)?;
+    let st = play_cmd(&sb, &wav).status()?;
+    anyhow::ensure!(st.success(), "pw-play failed: {st}");
+    let got = rec.stop()?;
+    anyhow::ensure!(got.channels == 6, "recorded {} channels", got.channels);
+    let (start, end) = got
+        .active_range(1e-4)
+        .ok_or_else(|| anyhow!("nothing reached the 5.1 sink\n{}", d.log()))?;
+    // The last whole second of the levelled tones (the AGC has settled on them by then).
+    let frames = 48_000;
+    anyhow::ensure!(
+        end - start > 3 * frames,
+        "only {} frames played",
+        end - start
+    );
+    let from = end - frames - 4_800;
+    let own: Vec<f64> = (0..6)
+        .map(|c| tone_amplitude(&got, c, TONES[c], from, frames))
+        .collect();
+    for (c, name) in POSITIONS.iter().enumerate() {
+        // Each channel carries its own tone, at the level of the others (one gain for all)…
+        let rel_db = 20.0 * (own[c] / own[0]).log10();
+        assert!(
+            rel_db.abs() < 1.0,
+            "{name}: its tone {rel_db:+.2} dB against FL's (amplitudes {own:?})\n{}",
+            d.log()
+        );
+        // …and none of the others' (a downmix would put the centre and surrounds in FL/FR).
+        for (k, other) in POSITIONS.iter().enumerate().filter(|&(k, _)| k != c) {
+            let leak = tone_amplitude(&got, c, TONES[k], from, frames);
+            assert!(
+                leak < own[c] * 0.01,
+                "{name} holds {other}'s tone at {:.1} dB under its own",
+                20.0 * (leak / own[c]).log10()
+            );
+        }
+    }
+
+    // Stereo speakers chosen while a 5.1 stream plays: the bus follows them, the stream is
+    // back in the processed sink (mixed down by PipeWire, as into the speakers themselves).
+    let long = write_wav(&sb, "six-tones-long.wav", &six_tones(20.0))?;
+    let mut player = play_cmd(&sb, &long).spawn()?;
+    let playing = || -> Result<Option<()>> {
+        let dump = sb.dump()?;
+        let id_of = |name: &str| {
+            dump.iter().find_map(|o| {
+                (o["type"] == "PipeWire:Interface:Node" && o["info"]["props"]["node.name"] == name)
+                    .then(|| o["id"].as_u64())
+                    .flatten()
+            })
+        };
+        let (Some(bus), Some(player)) = (id_of(BUS_SINK), id_of(PLAYER)) else {
+            return Ok(None);
+        };
+        let linked = dump.iter().any(|o| {
+            o["type"] == "PipeWire:Interface:Link"
+                && o["info"]["output-node-id"].as_u64() == Some(player)
+                && o["info"]["input-node-id"].as_u64() == Some(bus)
+        });
+        Ok(linked.then_some(()))
+    };
+    with_log(
+        &d,
+        wait_for("the player in the 5.1 bus", Duration::from_secs(5), playing),
+    )?;
+    sb.set_default_sink(DEFAULT_SINK, Duration::from_secs(5))?;
+    wait_bus(&sb, &d, 2, DEFAULT_SINK)?;
+    with_log(
+        &d,
+        wait_for(
+            "the player back in the stereo bus",
+            Duration::from_secs(5),
+            playing,
+        ),
+    )?;
+    let _ = player.kill();
+    let _ = player.wait();
+    let log = d.terminate()?;
+    assert!(
+        log.contains("making the bus anew"),
+        "the switch was not logged:\n{log}"
+    );
+    Ok(())
+}
