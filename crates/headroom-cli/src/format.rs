@@ -247,10 +247,17 @@ fn in_force(s: &Status) -> String {
     }
 }
 
-/// Where the processed sink plays, for the `Output` lines: the real sink, and whether the
-/// processed sink is promoted to the default sink.
+/// Where the processed sink plays, for the `Output` lines: the real sink, its channels when
+/// the processed sink has other than two, and whether the processed sink is promoted to the
+/// default sink.
 fn output_target(s: &Status) -> String {
-    let sink = printable(s.real_sink.as_deref().unwrap_or("(no output device)"));
+    let mut sink = printable(s.real_sink.as_deref().unwrap_or("(no output device)"));
+    if let Some(ch) = s.processed_channels.as_deref() {
+        let n = ch.split_whitespace().count();
+        if n != 2 {
+            sink = format!("{sink}, {n} channels ({})", printable(ch));
+        }
+    }
     if matches!(s.pipewire, PipewireState::Disconnected { .. }) && s.real_sink.is_some() {
         // Kept to play into once PipeWire is back; nothing plays meanwhile.
         return format!("{sink}  (once PipeWire is back: nothing plays now)");

@@ -71,6 +71,12 @@ pub struct Status {
     pub real_sink: Option<String>,
     /// Node name of the virtual processed sink (`headroom-processed`).
     pub processed_sink: String,
+    /// The processed sink's channel positions as PipeWire names them, space-separated
+    /// (`"FL FR"`, `"FL FR FC LFE RL RR"`): the real sink's layout where headroom can level
+    /// it, stereo otherwise (optional: absent while the sink is not up, and from daemons that
+    /// predate it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_channels: Option<String>,
     /// Whether auto-promote is on (`route.promote_default`): the processed sink is the
     /// default sink and `real_sink` is the sink the user chose. Absent (`false`) from daemons
     /// that predate it.

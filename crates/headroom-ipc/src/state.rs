@@ -315,6 +315,7 @@ mod tests {
                 pipewire: PipewireState::Connected,
                 real_sink: Some("speakers".into()),
                 processed_sink: "headroom-processed".into(),
+                processed_channels: None,
                 promote_default: false,
                 profile: "night".into(),
                 bypass: false,

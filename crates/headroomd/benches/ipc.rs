@@ -147,6 +147,7 @@ impl Fake {
                 pipewire: PipewireState::Connected,
                 real_sink: Some("alsa_output.pci-0000_00_1f.3.analog-stereo".into()),
                 processed_sink: "headroom-processed".into(),
+                processed_channels: None,
                 promote_default: false,
                 profile: "default".into(),
                 bypass: false,

@@ -2,12 +2,13 @@
 //! layout, so a 5.1 programme played into it reaches 5.1 speakers with every channel in its
 //! place (a stereo bus mixed it down to two and left the centre, LFE and surrounds silent);
 //! when the user switches to stereo speakers the bus follows, and a stream that was playing
-//! into it is back in it.
+//! into it is back in it. `status` names the layout.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
+use headroom_client::Client;
 use headroom_tests::daemon::{bus_output_targets, with_log, write_wav, Daemon, BUS_SINK};
 use headroom_tests::{wait_for, Sandbox, Wav, DEFAULT_SINK};
 
@@ -32,8 +33,16 @@ fn bus_channels(sb: &Sandbox) -> Result<Option<String>> {
     }))
 }
 
-/// Waits until the bus has `channels` channels and plays into `sink` only.
-fn wait_bus(sb: &Sandbox, d: &Daemon, channels: usize, sink: &str) -> Result<()> {
+/// `processed_channels` in the daemon's status.
+fn status_channels(sb: &Sandbox) -> Result<Option<String>> {
+    let socket = std::path::Path::new(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
+    Ok(Client::connect_to(socket)?.status()?.processed_channels)
+}
+
+/// Waits until the bus has the channel positions `positions` (space-separated), plays into
+/// `sink` only, and `status` says so.
+fn wait_bus(sb: &Sandbox, d: &Daemon, positions: &str, sink: &str) -> Result<()> {
+    let channels = positions.split(' ').count();
     with_log(
         d,
         wait_for(
@@ -41,7 +50,8 @@ fn wait_bus(sb: &Sandbox, d: &Daemon, channels: usize, sink: &str) -> Result<()>
             Duration::from_secs(10),
             || {
                 let ok = bus_channels(sb)? == Some(channels.to_string())
-                    && bus_output_targets(sb)? == Some(vec![sink.to_string()]);
+                    && bus_output_targets(sb)? == Some(vec![sink.to_string()])
+                    && status_channels(sb)?.as_deref() == Some(positions);
                 Ok(ok.then_some(()))
             },
         ),
@@ -99,7 +109,7 @@ fn a_surround_real_sink_keeps_every_channel_through_the_bus() -> Result<()> {
     sb.create_null_sink_at(SURROUND, &POSITIONS.join(" "))?;
     sb.set_default_sink(SURROUND, Duration::from_secs(5))?;
     let mut d = Daemon::start(&sb, &[])?;
-    wait_bus(&sb, &d, 6, SURROUND)?;
+    wait_bus(&sb, &d, &POSITIONS.join(" "), SURROUND)?;
 
     let wav = write_wav(&sb, "six-tones.wav", &six_tones(5.0))?;
     let rec = sb.record_at(SURROUND, &sb.path("surround-out.wav"), &POSITIONS)?;
@@ -168,7 +178,7 @@ fn a_surround_real_sink_keeps_every_channel_through_the_bus() -> Result<()> {
         wait_for("the player in the 5.1 bus", Duration::from_secs(5), playing),
     )?;
     sb.set_default_sink(DEFAULT_SINK, Duration::from_secs(5))?;
-    wait_bus(&sb, &d, 2, DEFAULT_SINK)?;
+    wait_bus(&sb, &d, "FL FR", DEFAULT_SINK)?;
     with_log(
         &d,
         wait_for(

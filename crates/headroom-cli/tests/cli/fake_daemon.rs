@@ -24,6 +24,7 @@ fn status() -> Status {
         pipewire: PipewireState::Connected,
         real_sink: Some("fake-speakers".into()),
         processed_sink: "headroom-processed".into(),
+        processed_channels: None,
         promote_default: false,
         profile: "speech".into(),
         bypass: false,

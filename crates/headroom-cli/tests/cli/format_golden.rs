@@ -16,6 +16,7 @@ fn status() -> Status {
         pipewire: PipewireState::Connected,
         real_sink: Some("alsa_output.pci-0000_00_1f.3.analog-stereo".into()),
         processed_sink: "headroom-processed".into(),
+        processed_channels: None,
         promote_default: false,
         profile: "night".into(),
         bypass: false,
@@ -71,6 +72,29 @@ Streams    2
     assert_eq!(format::status(&status()), want);
 }
 
+#[test]
+fn status_human_names_a_surround_bus_and_not_a_stereo_one() {
+    let mut s = status();
+    s.real_sink = Some("receiver".into());
+    s.processed_channels = Some("FL FR FC LFE RL RR".into());
+    let text = format::status(&s);
+    assert!(
+        text.contains(
+            "Output     headroom-processed → receiver, 6 channels (FL FR FC LFE RL RR)\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        format::output_line(&s)
+            == "Output     headroom-processed → receiver, 6 channels (FL FR FC LFE RL RR)\n"
+    );
+    s.processed_channels = Some("FL FR".into());
+    assert!(
+        format::status(&s).contains("Output     headroom-processed → receiver\n"),
+        "{}",
+        format::status(&s)
+    );
+}
 #[test]
 fn status_human_bypassed_with_a_profile_error() {
     let mut s = status();

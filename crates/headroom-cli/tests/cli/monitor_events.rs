@@ -33,6 +33,7 @@ fn status() -> Status {
         pipewire: PipewireState::Connected,
         real_sink: None,
         processed_sink: "headroom-processed".into(),
+        processed_channels: None,
         promote_default: false,
         profile: "default".into(),
         bypass: false,

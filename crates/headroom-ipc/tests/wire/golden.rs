@@ -74,6 +74,7 @@ fn status() -> Status {
         pipewire: PipewireState::Connected,
         real_sink: Some("alsa_output.pci-0000_00_1f.3.analog-stereo".into()),
         processed_sink: "headroom-processed".into(),
+        processed_channels: Some("FL FR".into()),
         promote_default: false,
         profile: "night".into(),
         bypass: false,
@@ -99,7 +100,7 @@ fn status_json() -> String {
     format!(
         r#"{{"state":"levelling","daemon_version":"0.1.0","protocol_version":1,"uptime_s":42,
 "pipewire":{{"state":"connected"}},"real_sink":"alsa_output.pci-0000_00_1f.3.analog-stereo",
-"processed_sink":"headroom-processed","promote_default":false,"profile":"night","bypass":false,
+"processed_sink":"headroom-processed","processed_channels":"FL FR","promote_default":false,"profile":"night","bypass":false,
 "dsp":{{"call_count":1000,"mean_us":12.5,"max_us":80,"spike_count":0}},"xruns":2,
 "meters":{METERS_JSON},"streams":3,"alerts":[]}}"#
     )

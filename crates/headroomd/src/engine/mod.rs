@@ -122,6 +122,9 @@ pub struct Engine {
     history: History,
     pipewire: PipewireState,
     real_sink: Option<String>,
+    /// The processed sink's channel positions since it was last ready (`None` before, and
+    /// while PipeWire is gone).
+    processed_channels: Option<String>,
     /// The chain parameters handed to the audio thread last.
     params: ChainParams,
     /// `--bypass` on the command line: bypass regardless of profile and overrides.
@@ -242,6 +245,7 @@ impl Engine {
                 reason: "connecting".into(),
             },
             real_sink: None,
+            processed_channels: None,
             force_bypass: config.bypass,
             cli_real_sink: config.preferred_real_sink.clone(),
             cli_promote: config.promote_default,

@@ -36,12 +36,22 @@ impl Engine {
             }
             PwEvent::Disconnected { reason } => {
                 tracing::warn!("PipeWire connection lost: {reason}; reconnecting");
+                self.processed_channels = None;
                 self.pipewire = PipewireState::Disconnected {
                     reason: reason.clone(),
                 };
             }
-            PwEvent::BusReady { latency_frames, .. } => {
-                tracing::info!(latency_frames, "processed sink `{BUS_SINK_NAME}` is ready");
+            PwEvent::BusReady {
+                latency_frames,
+                channels,
+                ..
+            } => {
+                tracing::info!(
+                    latency_frames,
+                    channels,
+                    "processed sink `{BUS_SINK_NAME}` is ready"
+                );
+                self.processed_channels = Some(channels.clone());
             }
             PwEvent::RealSinkChanged { name } => {
                 tracing::info!("playing into {}", name.as_deref().unwrap_or("(no sink)"));

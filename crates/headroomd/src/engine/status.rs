@@ -22,6 +22,7 @@ impl Engine {
             pipewire: self.pipewire.clone(),
             real_sink: self.real_sink.clone(),
             processed_sink: BUS_SINK_NAME.to_string(),
+            processed_channels: self.processed_channels.clone(),
             promote_default: self.promote_default(),
             profile: self.store.active_name(),
             bypass: self.params.bypass,

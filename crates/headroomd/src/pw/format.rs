@@ -83,17 +83,21 @@ impl BusLayout {
         self.0.len()
     }
 
+    /// The positions, space-separated: `FL FR`.
+    pub fn positions(&self) -> String {
+        let names: Vec<&str> = self.0.iter().map(|(n, _)| *n).collect();
+        names.join(" ")
+    }
+
     /// The positions as PipeWire's `audio.position` property writes them: `[ FL FR ]`.
     pub fn position_prop(&self) -> String {
-        let names: Vec<&str> = self.0.iter().map(|(n, _)| *n).collect();
-        format!("[ {} ]", names.join(" "))
+        format!("[ {} ]", self.positions())
     }
 }
 
 impl std::fmt::Display for BusLayout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.0.iter().map(|(n, _)| *n).collect();
-        write!(f, "{} channels ({})", self.channels(), names.join(" "))
+        write!(f, "{} channels ({})", self.channels(), self.positions())
     }
 }
 

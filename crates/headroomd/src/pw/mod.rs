@@ -152,6 +152,8 @@ pub enum PwEvent {
         sink_id: u32,
         /// Node id of the playback stream.
         playback_id: u32,
+        /// Its channel positions, space-separated (`FL FR FC LFE RL RR`).
+        channels: String,
     },
     /// The sink headroomd plays into changed.
     RealSinkChanged {

@@ -474,6 +474,7 @@ impl State {
             }
             self.bus_ready_reported = true;
             let latency_frames = bus.latency_frames;
+            let channels = bus.layout.positions();
             tracing::info!(
                 sink_id,
                 playback_id,
@@ -485,6 +486,7 @@ impl State {
                 latency_frames,
                 sink_id,
                 playback_id,
+                channels,
             });
         }
     }

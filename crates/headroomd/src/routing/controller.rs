@@ -632,6 +632,7 @@ mod tests {
             latency_frames: 72,
             sink_id: 30,
             playback_id: 31,
+            channels: "FL FR".into(),
         }
     }
 

@@ -105,6 +105,7 @@ fn clients_drive_the_real_engine_through_the_socket() {
             latency_frames: 72,
             sink_id: 31,
             playback_id: 32,
+            channels: "FL FR".into(),
         })
         .unwrap();
     pw_tx

@@ -43,6 +43,7 @@ impl FakeEngine {
             },
             real_sink: None,
             processed_sink: "headroom-processed".into(),
+            processed_channels: None,
             promote_default: false,
             profile: "default".into(),
             bypass: self.bypass.load(Ordering::SeqCst),

@@ -113,6 +113,7 @@ impl Rig {
             latency_frames: 72,
             sink_id: 31,
             playback_id: 32,
+            channels: "FL FR".into(),
         }));
     }
 }
