@@ -2,13 +2,15 @@
 //! layout, so a 5.1 programme played into it reaches 5.1 speakers with every channel in its
 //! place (a stereo bus mixed it down to two and left the centre, LFE and surrounds silent);
 //! when the user switches to stereo speakers the bus follows, and a stream that was playing
-//! into it is back in it. `status` names the layout.
+//! into it is back in it. `status` names the layout. Layer A's taps hear every channel:
+//! a 5.1 voice in the centre alone reads its loudness.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use headroom_client::Client;
+use headroom_ipc::{Event, Topic};
 use headroom_tests::daemon::{bus_output_targets, with_log, write_wav, Daemon, BUS_SINK};
 use headroom_tests::{wait_for, Sandbox, Wav, DEFAULT_SINK};
 
@@ -149,6 +151,51 @@ fn a_surround_real_sink_keeps_every_channel_through_the_bus() -> Result<()> {
             );
         }
     }
+
+    // Layer A hears the centre: an app playing a 5.1 file with a 1 kHz tone at −20 dBFS peak
+    // in the centre alone (a voice) reads −23 LUFS, as BS.1770 has it; a tap on FL and FR
+    // heard nothing.
+    let centre = {
+        let mut w = six_tones(30.0);
+        let amp = 10f64.powf(-20.0 / 20.0);
+        for (k, frame) in w.samples.chunks_exact_mut(6).enumerate() {
+            let t = k as f64 / 48_000.0;
+            frame.fill(0.0);
+            frame[2] = (amp * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as f32;
+        }
+        write_wav(&sb, "centre.wav", &w)?
+    };
+    let mut app = sb.command("pw-play");
+    app.args(["--channel-map", &POSITIONS.join(",")])
+        .args(["-P", "{ application.name=centre-app }"])
+        .arg(&centre)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut app = app.spawn()?;
+    let socket = std::path::Path::new(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
+    let mut sub = Client::connect_to(&socket)?.subscribe(&[Topic::Meters])?;
+    sub.set_timeout(Some(Duration::from_secs(2)))?;
+    let heard = with_log(
+        &d,
+        wait_for(
+            "the centre app's tap reading",
+            Duration::from_secs(15),
+            || {
+                let Some(Ok(Event::MetersTick(t))) = sub.next() else {
+                    return Ok(None);
+                };
+                Ok(t.layer_a
+                    .iter()
+                    .find(|l| l.app == "centre-app")
+                    .map(|l| l.short_term_lufs)
+                    .filter(|&v| (v + 23.0).abs() < 0.5))
+            },
+        ),
+    );
+    let _ = app.kill();
+    let _ = app.wait();
+    drop(sub);
+    heard?;
 
     // Stereo speakers chosen while a 5.1 stream plays: the bus follows them, the stream is
     // back in the processed sink (mixed down by PipeWire, as into the speakers themselves).

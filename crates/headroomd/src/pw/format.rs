@@ -39,12 +39,12 @@ const LAYOUTS: [&[Position]; 11] = [
     &[FL, FR, FC, LFE, RL, RR, SL, SR],
 ];
 
-/// The bus's channel layout (the processed sink's and its output's): the real sink's own
-/// when it is one of the layouts the chain weighs by channel count, in that order, so that
-/// what plays into `headroom-processed` is mixed to the real sink's channels as it would be
-/// played straight into it (a 5.1 film keeps its six channels on 5.1 speakers), and the
-/// output reaches the real sink as it is (PipeWire maps channels by position). Stereo for
-/// any other sink (PipeWire converts as it does for any stereo stream).
+/// The bus's channel layout (the processed sink's, its output's and the Layer A taps'): the
+/// real sink's own when it is one of the layouts the chain weighs by channel count, in that
+/// order, so that what plays into `headroom-processed` is mixed to the real sink's channels
+/// as it would be played straight into it (a 5.1 film keeps its six channels on 5.1
+/// speakers), and the output reaches the real sink as it is (PipeWire maps channels by
+/// position). Stereo for any other sink (PipeWire converts as it does for any stereo stream).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusLayout(&'static [Position]);
 
@@ -81,6 +81,11 @@ impl BusLayout {
     /// Number of channels.
     pub fn channels(&self) -> usize {
         self.0.len()
+    }
+
+    /// The positions' names, in the bus's order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.0.iter().map(|(n, _)| *n).collect()
     }
 
     /// The positions, space-separated: `FL FR`.

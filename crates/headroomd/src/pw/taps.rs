@@ -1,6 +1,7 @@
-//! Layer A loudness taps: one `pw_filter` node per tapped application stream, with two input
-//! ports (`FL`, `FR`) that headroomd links to the stream's output ports itself, measuring its
-//! loudness in a real-time callback.
+//! Layer A loudness taps: one `pw_filter` node per tapped application stream, with an input
+//! port per channel of the bus's layout ([`BusLayout`]: `FL`, `FR` for a stereo real sink;
+//! `FL` … `RR` for a 5.1 one) that headroomd links to the stream's output ports itself,
+//! measuring its loudness in a real-time callback with the bus's channel weights.
 //!
 //! A filter has no converter in front of it (a capture `pw_stream` has one: PipeWire's
 //! adapter with `audioconvert`), so its ports take the graph's own DSP format — 32-bit float
@@ -11,12 +12,14 @@
 //! WirePlumber does not link filters, so [`Taps::sync_links`] links each tap to its stream's
 //! output ports (`link-factory`, the links headroomd's own, gone with it) whenever the ports
 //! of either side change: the stream's ports are renegotiated when it moves between sinks of
-//! different layouts. Channels map by `audio.channel`: `FL` → `FL`, `FR` → `FR`, a `MONO`
-//! port into both. A stream linked into a stereo sink (the bus, most real sinks) has just
-//! these; one with more channels is measured on its `FL` and `FR` (its centre and surround
-//! channels are left out, so its loudness reads low by what they carry), and one with none
-//! of these names has its first two output ports taken as `FL` / `FR`. The taps hear the stream *after* its own volume (where Layer A applies its
-//! reduction; [`crate::layer_a`] compensates for that).
+//! different layouts. Channels map by `audio.channel`: `FL` → `FL`, `FC` → `FC` and so on, a
+//! `MONO` port into `FL` and `FR`. A stream linked into the bus or the real sink has the
+//! sink's channels, which are the tap's (the bus takes the real sink's layout where it can,
+//! and every tap is made anew when the bus's layout changes: [`Taps::set_layout`]); a stream
+//! with channels the tap has no port for is measured without them, and one with none of the
+//! tap's names has its first output ports taken in the tap's order. The taps hear the
+//! stream *after* its own volume (where Layer A applies its reduction; [`crate::layer_a`]
+//! compensates for that).
 //!
 //! Taps are headroom's own nodes: `node.name = headroom-tap-<id>`, `headroom.role = tap`, no
 //! `media.class` (the session manager leaves them alone; the router never routes them and
@@ -42,6 +45,7 @@ use pw::properties::PropertiesBox;
 use pw::spa;
 use pw::sys as pw_sys;
 
+use super::format::BusLayout;
 use super::graph::Graph;
 use crate::layer_a::{TapReading, GATE_LUFS};
 use crate::names::{HEADROOM_ROLE_PROP, TAP_NAME_PREFIX};
@@ -126,10 +130,8 @@ impl TapReadings {
     }
 }
 
-/// Channels a tap measures (its input ports, in this order).
-const CHANNELS: usize = 2;
-/// `audio.channel` and `port.name` of the tap's input ports.
-const PORTS: [(&str, &str); CHANNELS] = [("FL", "input_FL"), ("FR", "input_FR")];
+/// Most input ports a tap has (the channels of the largest [`BusLayout`]).
+const MAX_PORTS: usize = 8;
 /// Graph rates a tap has a meter for (the K-weighting and the 100 ms sub-blocks depend on it).
 const RATES: [u32; 4] = [44_100, 48_000, 88_200, 96_000];
 /// Frames interleaved for the meter at a time.
@@ -137,27 +139,32 @@ const SCRATCH_FRAMES: usize = 1024;
 
 /// State of one tap's real-time callback.
 pub struct TapRt {
-    /// One meter per rate of [`RATES`].
+    /// One meter per rate of [`RATES`], for [`channels`](Self::channels) channels.
     meters: Vec<LiveMeter>,
-    /// Interleaved frames for the meter, [`SCRATCH_FRAMES`] × [`CHANNELS`].
+    /// Interleaved frames for the meter, [`SCRATCH_FRAMES`] × `channels`.
     scratch: Vec<f32>,
     out: Arc<TapMeter>,
-    /// The filter's input ports (their user data), in the order of [`PORTS`]; null until
-    /// added.
-    ports: [*mut c_void; CHANNELS],
+    /// Input ports in use (at most [`MAX_PORTS`]).
+    channels: usize,
+    /// The filter's input ports (their user data), in the layout's order; null until added
+    /// (and past `channels`).
+    ports: [*mut c_void; MAX_PORTS],
 }
 
 impl TapRt {
-    /// Meters for every rate of [`RATES`] and the scratch buffer. Allocates.
-    fn new(out: Arc<TapMeter>) -> Self {
+    /// Meters for `channels` channels (at most [`MAX_PORTS`]) at every rate of [`RATES`], and
+    /// the scratch buffer. Allocates.
+    fn new(out: Arc<TapMeter>, channels: usize) -> Self {
+        let channels = channels.clamp(1, MAX_PORTS);
         Self {
             meters: RATES
                 .iter()
-                .map(|&r| LiveMeter::loudness_only(r, CHANNELS))
+                .map(|&r| LiveMeter::loudness_only(r, channels))
                 .collect(),
-            scratch: vec![0.0; SCRATCH_FRAMES * CHANNELS],
+            scratch: vec![0.0; SCRATCH_FRAMES * channels],
             out,
-            ports: [std::ptr::null_mut(); CHANNELS],
+            channels,
+            ports: [std::ptr::null_mut(); MAX_PORTS],
         }
     }
 
@@ -184,6 +191,8 @@ struct Tap {
     rt: Box<TapRt>,
     /// Our links: (output port of the stream, input port of the tap, the link).
     links: Vec<(u32, u32, Link)>,
+    /// Shown in mixers (`Headroom tap: APP`); kept to make the tap anew.
+    description: String,
 }
 
 impl Drop for Tap {
@@ -230,14 +239,37 @@ static FILTER_EVENTS: pw_sys::pw_filter_events = pw_sys::pw_filter_events {
 pub struct Taps {
     taps: HashMap<u32, Tap>,
     readings: TapReadings,
+    /// The channels new taps get (the bus's).
+    layout: BusLayout,
 }
 
 impl Taps {
-    /// An empty set publishing into `readings`.
+    /// An empty set publishing into `readings`, its taps stereo until
+    /// [`set_layout`](Self::set_layout).
     pub fn new(readings: TapReadings) -> Self {
         Self {
             taps: HashMap::new(),
             readings,
+            layout: BusLayout::default(),
+        }
+    }
+
+    /// Gives the taps the bus's channel layout: every tap is made anew in it when it differs
+    /// from theirs (their readings start again). Allocates (PipeWire thread only).
+    pub fn set_layout(&mut self, core: &CoreRc, layout: &BusLayout) {
+        if *layout == self.layout {
+            return;
+        }
+        self.layout = layout.clone();
+        let again: Vec<(u32, String)> = self
+            .taps
+            .iter()
+            .map(|(&id, t)| (id, t.description.clone()))
+            .collect();
+        for (node_id, description) in again {
+            if let Err(e) = self.attach(core, node_id, &description) {
+                tracing::warn!("{e}");
+            }
         }
     }
 
@@ -265,7 +297,8 @@ impl Taps {
         props.insert("headroom.tap.node", node_id.to_string().as_str());
         let cname = CString::new(name).map_err(|e| err(e.to_string()))?;
         let out = Arc::new(TapMeter::default());
-        let mut rt = Box::new(TapRt::new(out.clone()));
+        let positions = self.layout.names();
+        let mut rt = Box::new(TapRt::new(out.clone(), positions.len()));
         // SAFETY: `core` is a live core of this thread; `pw_filter_new` takes ownership of the
         // properties and copies the name.
         let filter =
@@ -282,11 +315,11 @@ impl Taps {
         unsafe {
             pw_sys::pw_filter_add_listener(filter, &mut *hook, &FILTER_EVENTS, rt_ptr.cast());
         }
-        for (k, (channel, port)) in PORTS.iter().enumerate() {
+        for (k, channel) in positions.iter().enumerate().take(MAX_PORTS) {
             let mut pp = PropertiesBox::new();
             pp.insert("format.dsp", "32 bit float mono audio");
             pp.insert("audio.channel", *channel);
-            pp.insert("port.name", *port);
+            pp.insert("port.name", format!("input_{channel}").as_str());
             // SAFETY: `filter` is live; the call takes ownership of the properties. The port
             // data it returns lives as long as the filter; the callback only reads it.
             let data = unsafe {
@@ -309,8 +342,9 @@ impl Taps {
             _hook: hook,
             rt,
             links: Vec::new(),
+            description: description.to_string(),
         };
-        if tap.rt.ports.iter().any(|p| p.is_null()) {
+        if tap.rt.ports[..tap.rt.channels].iter().any(|p| p.is_null()) {
             return Err(err("adding its ports failed".into()));
         }
         // SAFETY: `filter` is live; no format params (DSP ports).
@@ -342,7 +376,7 @@ impl Taps {
             let want = if tap_node == spa::sys::SPA_ID_INVALID {
                 Vec::new()
             } else {
-                wanted_links(graph, node_id, tap_node)
+                wanted_links(graph, node_id, tap_node, &self.layout.names())
             };
             tap.links.retain(|(o, i, _)| want.contains(&(*o, *i)));
             for (o, i) in want {
@@ -397,10 +431,10 @@ impl Drop for Taps {
     }
 }
 
-/// The links the tap of stream `node_id`, whose own node is `tap`, should have in `graph`:
-/// (output port of the stream, input port of the tap) pairs, by channel (see the [module
-/// documentation](self)).
-fn wanted_links(graph: &Graph, node_id: u32, tap: u32) -> Vec<(u32, u32)> {
+/// The links the tap of stream `node_id`, whose own node is `tap` with input ports for
+/// `positions`, should have in `graph`: (output port of the stream, input port of the tap)
+/// pairs, by channel (see the [module documentation](self)).
+fn wanted_links(graph: &Graph, node_id: u32, tap: u32, positions: &[&str]) -> Vec<(u32, u32)> {
     let tap_port = |channel: &str| {
         graph
             .ports
@@ -408,12 +442,19 @@ fn wanted_links(graph: &Graph, node_id: u32, tap: u32) -> Vec<(u32, u32)> {
             .find(|p| p.node == tap && !p.output && p.channel.as_deref() == Some(channel))
             .map(|p| p.id)
     };
-    let Some(inputs) = PORTS
+    let Some(inputs) = positions
         .iter()
-        .map(|(c, _)| tap_port(c))
+        .map(|c| tap_port(c))
         .collect::<Option<Vec<u32>>>()
     else {
         return Vec::new();
+    };
+    let input_for = |channel: &str| {
+        positions
+            .iter()
+            .zip(&inputs)
+            .find(|(c, _)| **c == channel)
+            .map(|(_, &i)| i)
     };
     let outs: Vec<_> = graph
         .ports
@@ -423,11 +464,20 @@ fn wanted_links(graph: &Graph, node_id: u32, tap: u32) -> Vec<(u32, u32)> {
     let mut want = Vec::new();
     let mut by_channel = false;
     for p in &outs {
-        match p.channel.as_deref() {
-            Some("FL") => want.extend(inputs.first().map(|&i| (p.id, i))),
-            Some("FR") => want.extend(inputs.get(1).map(|&i| (p.id, i))),
-            Some("MONO") => want.extend(inputs.iter().map(|&i| (p.id, i))),
-            _ => continue,
+        let Some(channel) = p.channel.as_deref() else {
+            continue;
+        };
+        if let Some(i) = input_for(channel) {
+            want.push((p.id, i));
+        } else if channel == "MONO" {
+            want.extend(
+                ["FL", "FR"]
+                    .iter()
+                    .filter_map(|c| input_for(c))
+                    .map(|i| (p.id, i)),
+            );
+        } else {
+            continue;
         }
         by_channel = true;
     }
@@ -470,9 +520,10 @@ unsafe extern "C" fn on_filter_process(
 /// # Safety
 /// As [`on_filter_process`]: `rt.ports` are the live tap's port data (or null).
 unsafe fn filter_inner(rt: &mut TapRt, rate: u32) {
-    let mut planes: [Option<&[f32]>; CHANNELS] = [None; CHANNELS];
-    let mut bufs: [*mut pw_sys::pw_buffer; CHANNELS] = [std::ptr::null_mut(); CHANNELS];
-    for (k, &port) in rt.ports.iter().enumerate() {
+    let mut planes: [Option<&[f32]>; MAX_PORTS] = [None; MAX_PORTS];
+    let mut bufs: [*mut pw_sys::pw_buffer; MAX_PORTS] = [std::ptr::null_mut(); MAX_PORTS];
+    let n = rt.channels.min(MAX_PORTS);
+    for (k, &port) in rt.ports.iter().enumerate().take(n) {
         if port.is_null() {
             continue;
         }
@@ -492,7 +543,7 @@ unsafe fn filter_inner(rt: &mut TapRt, rate: u32) {
             *slot = unsafe { plane((*b).buffer) };
         }
     }
-    meter_planes(rt, planes, rate);
+    meter_planes(rt, &planes[..n], rate);
     for (k, &b) in bufs.iter().enumerate() {
         if let (false, Some(&port)) = (b.is_null(), rt.ports.get(k)) {
             // SAFETY: `b` was dequeued from `port` in this callback.
@@ -532,9 +583,11 @@ unsafe fn plane<'a>(buf: *const spa::sys::spa_buffer) -> Option<&'a [f32]> {
     }
 }
 
-/// Meters one cycle of the tap's ports (`None`: no buffer, counted as silence) with the meter
-/// for `rate` and publishes; nothing when no port had samples. Real-time safe.
-fn meter_planes(rt: &mut TapRt, planes: [Option<&[f32]>; CHANNELS], rate: u32) {
+/// Meters one cycle of the tap's ports (`None`: no buffer, counted as silence; one per
+/// channel of the tap, in its order) with the meter for `rate` and publishes; nothing when no
+/// port had samples. Real-time safe.
+fn meter_planes(rt: &mut TapRt, planes: &[Option<&[f32]>], rate: u32) {
+    let channels = rt.channels;
     let frames = planes.iter().flatten().map(|p| p.len()).max().unwrap_or(0);
     if frames == 0 {
         return;
@@ -545,12 +598,18 @@ fn meter_planes(rt: &mut TapRt, planes: [Option<&[f32]>; CHANNELS], rate: u32) {
     let mut done = 0;
     while done < frames {
         let n = (frames - done).min(SCRATCH_FRAMES);
-        for (f, frame) in rt.scratch.chunks_exact_mut(CHANNELS).take(n).enumerate() {
-            for (s, p) in frame.iter_mut().zip(&planes) {
-                *s = p.and_then(|p| p.get(done + f)).copied().unwrap_or(0.0);
+        for (f, frame) in rt.scratch.chunks_exact_mut(channels).take(n).enumerate() {
+            for (k, s) in frame.iter_mut().enumerate() {
+                *s = planes
+                    .get(k)
+                    .copied()
+                    .flatten()
+                    .and_then(|p| p.get(done + f))
+                    .copied()
+                    .unwrap_or(0.0);
             }
         }
-        if let Some(chunk) = rt.scratch.get(..n * CHANNELS) {
+        if let Some(chunk) = rt.scratch.get(..n * channels) {
             meter.process(chunk);
         }
         done += n;
@@ -590,7 +649,7 @@ mod tests {
     }
 
     fn rt() -> TapRt {
-        TapRt::new(Arc::new(TapMeter::default()))
+        TapRt::new(Arc::new(TapMeter::default()), 2)
     }
 
     fn sine(frames: usize, start: usize, rate: u32, amp: f32) -> Vec<f32> {
@@ -613,7 +672,7 @@ mod tests {
                 let l = sine(frames, b * frames, rate, 0.1);
                 let r = l.clone();
                 assert_no_alloc::assert_no_alloc(|| {
-                    meter_planes(&mut rt, [Some(&l[..]), Some(&r[..])], rate)
+                    meter_planes(&mut rt, &[Some(&l[..]), Some(&r[..])], rate)
                 });
             }
             let m = rt.out.reading();
@@ -626,14 +685,14 @@ mod tests {
     #[test]
     fn a_missing_or_short_port_counts_as_silence() {
         let mut rt = rt();
-        meter_planes(&mut rt, [None, None], 48_000);
-        meter_planes(&mut rt, [Some(&[]), None], 48_000);
+        meter_planes(&mut rt, &[None, None], 48_000);
+        meter_planes(&mut rt, &[Some(&[]), None], 48_000);
         assert_eq!(rt.out.updates(), 0, "nothing to meter, nothing published");
         // The right port's buffer holds 100 of the cycle's 512 frames, the rest counts as
         // silence: 10·log10((1 + 100/512) / 2) = −2.24 dB under the stereo sine's −20 LUFS.
         for b in 0..(4 * 48_000 / 512) {
             let l = sine(512, b * 512, 48_000, 0.1);
-            meter_planes(&mut rt, [Some(&l[..]), Some(&l[..100])], 48_000);
+            meter_planes(&mut rt, &[Some(&l[..]), Some(&l[..100])], 48_000);
         }
         let m = rt.out.reading();
         assert!((m.momentary_lufs + 22.24).abs() < 0.1, "{m:?}");
@@ -682,9 +741,35 @@ mod tests {
         }
     }
 
+    /// A 5.1 tap meters the centre and the surrounds too, with BS.1770's weights: the same
+    /// tone in FL and FC reads 3 dB over FL alone; in a surround, 1.5 dB more than in a
+    /// front channel; in the LFE, nothing.
+    #[test]
+    fn a_surround_tap_weighs_every_channel() {
+        let read = |ch: &[usize]| {
+            let mut rt = TapRt::new(Arc::new(TapMeter::default()), 6);
+            for b in 0..(4 * 48_000 / 512) {
+                let s = sine(512, b * 512, 48_000, 0.1);
+                let planes: Vec<Option<&[f32]>> =
+                    (0..6).map(|k| ch.contains(&k).then_some(&s[..])).collect();
+                assert_no_alloc::assert_no_alloc(|| meter_planes(&mut rt, &planes, 48_000));
+            }
+            rt.out.reading().momentary_lufs
+        };
+        let fl = read(&[0]);
+        assert!((fl + 23.0).abs() < 0.2, "{fl}");
+        assert!((read(&[0, 2]) - fl - 3.01).abs() < 0.05);
+        assert!((read(&[4]) - fl - 10.0 * 1.41f64.log10()).abs() < 0.05);
+        assert!(read(&[3]) < -69.0, "the LFE is not measured");
+    }
+
     fn graph_with(app_ports: &[(&str, bool)]) -> Graph {
+        graph_with_tap(app_ports, &["FL", "FR"])
+    }
+
+    fn graph_with_tap(app_ports: &[(&str, bool)], tap_ports: &[&str]) -> Graph {
         use super::super::graph::GraphPort;
-        // Stream 50's output ports from id 100, the input ports of its tap (node 90) 200, 201.
+        // Stream 50's output ports from id 100, the input ports of its tap (node 90) from 200.
         let mut g = Graph::default();
         for (id, (ch, monitor)) in (100..).zip(app_ports) {
             g.ports.insert(
@@ -698,7 +783,7 @@ mod tests {
                 },
             );
         }
-        for (k, ch) in ["FL", "FR"].iter().enumerate() {
+        for (k, ch) in tap_ports.iter().enumerate() {
             g.ports.insert(
                 200 + k as u32,
                 GraphPort {
@@ -713,25 +798,67 @@ mod tests {
         g
     }
 
+    /// A stereo tap's ports.
+    const ST: [&str; 2] = ["FL", "FR"];
+
     #[test]
     fn taps_link_by_channel() {
         let stereo = graph_with(&[("FL", false), ("FR", false), ("FL", true)]);
-        assert_eq!(wanted_links(&stereo, 50, 90), vec![(100, 200), (101, 201)]);
+        assert_eq!(
+            wanted_links(&stereo, 50, 90, &ST),
+            vec![(100, 200), (101, 201)]
+        );
         let mono = graph_with(&[("MONO", false)]);
-        assert_eq!(wanted_links(&mono, 50, 90), vec![(100, 200), (100, 201)]);
+        assert_eq!(
+            wanted_links(&mono, 50, 90, &ST),
+            vec![(100, 200), (100, 201)]
+        );
         let surround = graph_with(&[("FL", false), ("FR", false), ("FC", false), ("LFE", false)]);
         assert_eq!(
-            wanted_links(&surround, 50, 90),
+            wanted_links(&surround, 50, 90, &ST),
             vec![(100, 200), (101, 201)]
         );
         let aux = graph_with(&[("AUX0", false), ("AUX1", false), ("AUX2", false)]);
-        assert_eq!(wanted_links(&aux, 50, 90), vec![(100, 200), (101, 201)]);
+        assert_eq!(
+            wanted_links(&aux, 50, 90, &ST),
+            vec![(100, 200), (101, 201)]
+        );
         // Nothing before the tap's own ports are known, nothing for other streams, nothing
         // into another node's ports however it is named.
         let mut early = graph_with(&[("FL", false), ("FR", false)]);
         early.ports.remove(&201);
-        assert!(wanted_links(&early, 50, 90).is_empty());
-        assert!(wanted_links(&stereo, 51, 90).is_empty());
-        assert!(wanted_links(&stereo, 50, 91).is_empty());
+        assert!(wanted_links(&early, 50, 90, &ST).is_empty());
+        assert!(wanted_links(&stereo, 51, 90, &ST).is_empty());
+        assert!(wanted_links(&stereo, 50, 91, &ST).is_empty());
+        // A 5.1 tap: each of the stream's channels into its own port (in any order), the
+        // LFE too (it weighs nothing), a mono stream into FL and FR.
+        let six = ["FL", "FR", "FC", "LFE", "RL", "RR"];
+        let g = graph_with_tap(
+            &[
+                ("FL", false),
+                ("FR", false),
+                ("RL", false),
+                ("RR", false),
+                ("FC", false),
+                ("LFE", false),
+            ],
+            &six,
+        );
+        assert_eq!(
+            wanted_links(&g, 50, 90, &six),
+            vec![
+                (100, 200),
+                (101, 201),
+                (102, 204),
+                (103, 205),
+                (104, 202),
+                (105, 203)
+            ]
+        );
+        let g = graph_with_tap(&[("MONO", false)], &six);
+        assert_eq!(wanted_links(&g, 50, 90, &six), vec![(100, 200), (100, 201)]);
+        // A stereo stream in a 5.1 tap: FL and FR only.
+        let g = graph_with_tap(&[("FL", false), ("FR", false)], &six);
+        assert_eq!(wanted_links(&g, 50, 90, &six), vec![(100, 200), (101, 201)]);
     }
 }

@@ -426,6 +426,8 @@ impl State {
             ) {
                 Ok(bus) => {
                     session.bus = Some(bus);
+                    // The taps hear the streams in the bus's channels.
+                    session.taps.set_layout(&session.core, &layout);
                     self.bus_retry_at = None;
                 }
                 Err(e) => {
