@@ -520,10 +520,11 @@ impl State {
     /// Makes the bus anew when the real sink in force has another channel layout than the
     /// bus (the user switched from stereo headphones to 5.1 speakers): at once, so that the
     /// streams WirePlumber moves to the real sink as the old `headroom-processed` goes are
-    /// back in the new one within a few cycles (their `target.object` names it).
-    fn follow_real_sink_layout(&mut self) {
+    /// back in the new one within a few cycles (their `target.object` names it). Returns
+    /// whether it dropped the bus.
+    fn follow_real_sink_layout(&mut self) -> bool {
         let Some(want) = self.real_sink_layout() else {
-            return;
+            return false;
         };
         let Some(have) = self
             .session
@@ -531,16 +532,18 @@ impl State {
             .and_then(|s| s.bus.as_ref())
             .map(|b| b.layout.clone())
         else {
-            return;
+            return false;
         };
-        if want != have {
-            tracing::info!(
-                real_sink = ?self.real_sink,
-                "the real sink has {want}, the bus {have}: making the bus anew"
-            );
-            self.drop_bus();
-            self.bus_retry_at = None;
+        if want == have {
+            return false;
         }
+        tracing::info!(
+            real_sink = ?self.real_sink,
+            "the real sink has {want}, the bus {have}: making the bus anew"
+        );
+        self.drop_bus();
+        self.bus_retry_at = None;
+        true
     }
 
     /// Drops the bus streams and forgets what was known of them.
@@ -580,7 +583,10 @@ impl State {
             )
         };
         self.set_real_sink(want);
-        self.follow_real_sink_layout();
+        if self.follow_real_sink_layout() {
+            // The new bus's playback stream is made pointing at the real sink.
+            return;
+        }
         let (Some(pb), Some(name)) = (playback, self.real_sink.clone()) else {
             return;
         };
