@@ -60,15 +60,14 @@ fn wait_bus(sb: &Sandbox, d: &Daemon, positions: &str, sink: &str) -> Result<()>
     )
 }
 
-/// `secs` of the six tones at −26 dBFS, one per channel.
-fn six_tones(secs: f64) -> Wav {
+/// `secs` of six channels at 48 kHz, channel `c` at time `t` s being `sample(c, t)`.
+fn six_channels(secs: f64, sample: impl Fn(usize, f64) -> f64) -> Wav {
     let rate = 48_000u32;
     let n = (secs * f64::from(rate)) as usize;
-    let amp = 10f64.powf(-26.0 / 20.0);
     let samples = (0..n)
         .flat_map(|k| {
             let t = k as f64 / f64::from(rate);
-            TONES.map(|f| (amp * (2.0 * std::f64::consts::PI * f * t).sin()) as f32)
+            std::array::from_fn::<f32, 6, _>(|c| sample(c, t) as f32)
         })
         .collect();
     Wav {
@@ -76,6 +75,16 @@ fn six_tones(secs: f64) -> Wav {
         channels: 6,
         samples,
     }
+}
+
+/// A sine at `freq` Hz, `peak_dbfs`, at time `t` s.
+fn tone(freq: f64, peak_dbfs: f64, t: f64) -> f64 {
+    10f64.powf(peak_dbfs / 20.0) * (2.0 * std::f64::consts::PI * freq * t).sin()
+}
+
+/// `secs` of the six tones at −26 dBFS, one per channel.
+fn six_tones(secs: f64) -> Wav {
+    six_channels(secs, |c, t| tone(TONES[c], -26.0, t))
 }
 
 /// Amplitude of the tone at `freq` (whole cycles in the segment) in channel `ch` of
@@ -155,16 +164,14 @@ fn a_surround_real_sink_keeps_every_channel_through_the_bus() -> Result<()> {
     // Layer A hears the centre: an app playing a 5.1 file with a 1 kHz tone at −20 dBFS peak
     // in the centre alone (a voice) reads −23 LUFS, as BS.1770 has it; a tap on FL and FR
     // heard nothing.
-    let centre = {
-        let mut w = six_tones(30.0);
-        let amp = 10f64.powf(-20.0 / 20.0);
-        for (k, frame) in w.samples.chunks_exact_mut(6).enumerate() {
-            let t = k as f64 / 48_000.0;
-            frame.fill(0.0);
-            frame[2] = (amp * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as f32;
+    let centre = six_channels(30.0, |c, t| {
+        if POSITIONS[c] == "FC" {
+            tone(1000.0, -20.0, t)
+        } else {
+            0.0
         }
-        write_wav(&sb, "centre.wav", &w)?
-    };
+    });
+    let centre = write_wav(&sb, "centre.wav", &centre)?;
     let mut app = sb.command("pw-play");
     app.args(["--channel-map", &POSITIONS.join(",")])
         .args(["-P", "{ application.name=centre-app }"])

@@ -368,6 +368,7 @@ impl Taps {
     /// drops links whose ports are gone (see the [module documentation](self)). Called by the
     /// PipeWire thread whenever a port appears or goes. Allocates.
     pub fn sync_links(&mut self, core: &CoreRc, graph: &Graph) {
+        let positions = self.layout.names();
         for (&node_id, tap) in self.taps.iter_mut() {
             // The filter's own node, by the id PipeWire gave it (not by name: another client
             // may name a node like a tap); none until the filter is bound.
@@ -376,7 +377,7 @@ impl Taps {
             let want = if tap_node == spa::sys::SPA_ID_INVALID {
                 Vec::new()
             } else {
-                wanted_links(graph, node_id, tap_node, &self.layout.names())
+                wanted_links(graph, node_id, tap_node, &positions)
             };
             tap.links.retain(|(o, i, _)| want.contains(&(*o, *i)));
             for (o, i) in want {
