@@ -171,18 +171,14 @@ fn wakeups(pid: u32) -> Result<u64> {
 
 /// Turns Layer A (and so the per-stream taps) on or off in the sandbox's headroomd.
 fn set_layer_a(sb: &Sandbox, on: bool) -> Result<()> {
-    let socket =
-        std::path::PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
-    headroom_client::Client::connect_to(socket)?
+    headroom_client::Client::connect_to(sb.control_socket())?
         .setting_set("layer_a.enabled", headroom_ipc::SettingValue::Bool(on))?;
     Ok(())
 }
 
 /// headroomd's status over its control socket in the sandbox.
 fn status(sb: &Sandbox) -> Result<headroom_ipc::Status> {
-    let socket =
-        std::path::PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
-    Ok(headroom_client::Client::connect_to(socket)?.status()?)
+    Ok(headroom_client::Client::connect_to(sb.control_socket())?.status()?)
 }
 
 /// Idle figures: CPU time and wakeups over a window.

@@ -299,6 +299,11 @@ impl Sandbox {
         })
     }
 
+    /// The control socket a headroomd started in this sandbox listens on.
+    pub fn control_socket(&self) -> PathBuf {
+        Path::new(&self.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock")
+    }
+
     /// The id of the node with `node.name == name`, if any (via `pw-dump`).
     pub fn node_id(&self, name: &str) -> Result<Option<u32>> {
         for obj in self.dump()? {

@@ -11,12 +11,8 @@ use headroom_ipc::{AlertKind, BypassMode, Event, StateWord, Status, Topic};
 use headroom_tests::daemon::{with_log, Daemon};
 use headroom_tests::{wait_for, Sandbox, DEFAULT_SINK};
 
-fn socket(sb: &Sandbox) -> PathBuf {
-    PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock")
-}
-
 fn status(sb: &Sandbox) -> anyhow::Result<Status> {
-    Ok(Client::connect_to(socket(sb))?.status()?)
+    Ok(Client::connect_to(sb.control_socket())?.status()?)
 }
 
 /// Waits (polling) until the daemon's state word is `want`.
@@ -59,7 +55,7 @@ fn removing_the_real_sink_raises_no_output_and_an_alert_recreating_it_clears_bot
     wait_state(&sb, &d, StateWord::Quiet, Duration::from_secs(10));
     assert!(status(&sb).unwrap().alerts.is_empty());
 
-    let mut sub = Client::connect_to(socket(&sb))
+    let mut sub = Client::connect_to(sb.control_socket())
         .unwrap()
         .subscribe(&[Topic::Alerts])
         .unwrap();
@@ -93,7 +89,7 @@ fn removing_the_real_sink_raises_no_output_and_an_alert_recreating_it_clears_bot
     assert!(status(&sb).unwrap().alerts.is_empty());
 
     // Bypass shows at once, over QUIET.
-    Client::connect_to(socket(&sb))
+    Client::connect_to(sb.control_socket())
         .unwrap()
         .bypass_set(BypassMode::On)
         .unwrap();

@@ -4,7 +4,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use headroom_client::Client;
@@ -12,13 +11,9 @@ use headroom_ipc::{Event, Topic};
 use headroom_tests::daemon::{write_wav, Daemon, BUS_SINK};
 use headroom_tests::{sine, Sandbox};
 
-fn socket(sb: &Sandbox) -> PathBuf {
-    PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock")
-}
-
 /// The bus meters of every meter tick a new subscriber gets within `span`.
 fn meter_ticks(sb: &Sandbox, span: Duration) -> Vec<headroom_ipc::Meters> {
-    let mut sub = Client::connect_to(socket(sb))
+    let mut sub = Client::connect_to(sb.control_socket())
         .unwrap()
         .subscribe(&[Topic::Meters])
         .unwrap();
@@ -46,7 +41,7 @@ fn play_into_bus(
         .play_cmd(&path, BUS_SINK, &[&format!("application.name={app}")])
         .spawn()
         .unwrap();
-    let mut client = Client::connect_to(socket(sb)).unwrap();
+    let mut client = Client::connect_to(sb.control_socket()).unwrap();
     headroom_tests::wait_for("audio through the bus", Duration::from_secs(5), || {
         Ok((client.status()?.meters.in_momentary_lufs > lufs).then_some(()))
     })
@@ -63,7 +58,7 @@ fn stalled_subscriber_does_not_slow_others_or_the_audio_path() {
     let before = client.status().unwrap();
 
     // A subscriber to everything that never reads.
-    let stalled = Client::connect_to(socket(&sb))
+    let stalled = Client::connect_to(sb.control_socket())
         .unwrap()
         .subscribe(&Topic::ALL)
         .unwrap();
@@ -95,7 +90,7 @@ fn stalled_subscriber_does_not_slow_others_or_the_audio_path() {
 fn many_clients_and_bad_frames_against_the_real_daemon() {
     let sb = Sandbox::start().expect("sandbox");
     let d = Daemon::start(&sb, &[]).expect("headroomd");
-    let path = socket(&sb);
+    let path = sb.control_socket();
 
     // 100 clients connected at once, each asking in turn.
     let mut clients: Vec<Client> = (0..100)

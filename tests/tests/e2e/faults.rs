@@ -231,9 +231,7 @@ fn wireplumber_restarted_alone_is_detected() {
     use headroom_ipc::{AlertKind, Event, Topic};
     let sb = Sandbox::start().expect("sandbox");
     let d = Daemon::start(&sb, &[]).expect("headroomd");
-    let socket =
-        std::path::PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
-    let mut sub = Client::connect_to(&socket)
+    let mut sub = Client::connect_to(sb.control_socket())
         .unwrap()
         .subscribe(&[Topic::Alerts])
         .unwrap();
@@ -307,7 +305,10 @@ fn wireplumber_restarted_alone_is_detected() {
         while Instant::now() < until {
             drain(&mut events);
         }
-        let status = Client::connect_to(&socket).unwrap().status().unwrap();
+        let status = Client::connect_to(sb.control_socket())
+            .unwrap()
+            .status()
+            .unwrap();
         let alert = status
             .alerts
             .iter()

@@ -10,10 +10,6 @@ use headroom_ipc::{Event, SettingValue, Topic};
 use headroom_tests::daemon::Daemon;
 use headroom_tests::Sandbox;
 
-fn socket(sb: &Sandbox) -> PathBuf {
-    PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock")
-}
-
 fn config_dir(sb: &Sandbox) -> PathBuf {
     PathBuf::from(&sb.env()["XDG_CONFIG_HOME"]).join("headroom")
 }
@@ -91,9 +87,9 @@ fn edited_profile_applies_within_a_second_and_garbage_keeps_the_last_good_one() 
     std::fs::write(dir.join("config.toml"), "profile = \"mine\"\n").unwrap();
 
     let d = Daemon::start(&sb, &[]).expect("headroomd");
-    let mut client = Client::connect_to(socket(&sb)).unwrap();
+    let mut client = Client::connect_to(sb.control_socket()).unwrap();
     assert_eq!(client.status().unwrap().profile, "mine", "{}", d.log());
-    let mut sub = Client::connect_to(socket(&sb))
+    let mut sub = Client::connect_to(sb.control_socket())
         .unwrap()
         .subscribe(&[Topic::Meters, Topic::Profile])
         .unwrap();
@@ -154,7 +150,7 @@ fn edited_profile_applies_within_a_second_and_garbage_keeps_the_last_good_one() 
 fn overrides_survive_kill_9_and_a_truncated_state_file_is_reported() {
     let sb = Sandbox::start().expect("sandbox");
     let mut d = Daemon::start(&sb, &[]).expect("headroomd");
-    let mut client = Client::connect_to(socket(&sb)).unwrap();
+    let mut client = Client::connect_to(sb.control_socket()).unwrap();
     let set = client
         .setting_set("agc.target_lufs", SettingValue::Int(-18))
         .unwrap();
@@ -167,7 +163,7 @@ fn overrides_survive_kill_9_and_a_truncated_state_file_is_reported() {
     d.kill9();
 
     let d = Daemon::start(&sb, &[]).expect("headroomd restarted");
-    let mut client = Client::connect_to(socket(&sb)).unwrap();
+    let mut client = Client::connect_to(sb.control_socket()).unwrap();
     let got = client.setting_get("agc.target_lufs").unwrap();
     assert_eq!(got.value.as_f64(), Some(-18.0), "{}", d.log());
     assert!(got.overridden);
@@ -189,7 +185,7 @@ fn overrides_survive_kill_9_and_a_truncated_state_file_is_reported() {
     let text = std::fs::read_to_string(&state).unwrap();
     std::fs::write(&state, &text[..text.len() / 2]).unwrap();
     let d = Daemon::start(&sb, &[]).expect("headroomd with a truncated state file");
-    let mut client = Client::connect_to(socket(&sb)).unwrap();
+    let mut client = Client::connect_to(sb.control_socket()).unwrap();
     let got = client.setting_get("agc.target_lufs").unwrap();
     assert_eq!(got.value.as_f64(), Some(-16.0));
     assert!(!got.overridden);

@@ -21,12 +21,8 @@ use crate::support::*;
 /// A sink the user picks while headroom is promoted.
 const OTHER: &str = "other-speakers";
 
-fn socket(sb: &Sandbox) -> std::path::PathBuf {
-    Path::new(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock")
-}
-
 fn client(sb: &Sandbox) -> Client {
-    Client::connect_to(socket(sb)).expect("control socket")
+    Client::connect_to(sb.control_socket()).expect("control socket")
 }
 
 fn status(sb: &Sandbox) -> Status {

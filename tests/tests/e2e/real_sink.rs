@@ -3,7 +3,6 @@
 //! sink while it is gone and returns when it comes back, and a long PipeWire + WirePlumber
 //! outage is survived without restarting the daemon.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use headroom_client::Client;
@@ -68,13 +67,9 @@ fn assert_stays_on(sb: &Sandbox, d: &Daemon, sink: &str, after: &str) {
     }
 }
 
-fn control_socket(sb: &Sandbox) -> std::path::PathBuf {
-    Path::new(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock")
-}
-
 /// The real sink the daemon reports in `status`.
 fn status_real_sink(sb: &Sandbox) -> Option<String> {
-    Client::connect_to(control_socket(sb))
+    Client::connect_to(sb.control_socket())
         .and_then(|mut c| c.status())
         .expect("status over the control socket")
         .real_sink

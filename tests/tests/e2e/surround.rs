@@ -37,8 +37,9 @@ fn bus_channels(sb: &Sandbox) -> Result<Option<String>> {
 
 /// `processed_channels` in the daemon's status.
 fn status_channels(sb: &Sandbox) -> Result<Option<String>> {
-    let socket = std::path::Path::new(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
-    Ok(Client::connect_to(socket)?.status()?.processed_channels)
+    Ok(Client::connect_to(sb.control_socket())?
+        .status()?
+        .processed_channels)
 }
 
 /// Waits until the bus has the channel positions `positions` (space-separated), plays into
@@ -179,8 +180,7 @@ fn a_surround_real_sink_keeps_every_channel_through_the_bus() -> Result<()> {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut app = app.spawn()?;
-    let socket = std::path::Path::new(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
-    let mut sub = Client::connect_to(&socket)?.subscribe(&[Topic::Meters])?;
+    let mut sub = Client::connect_to(sb.control_socket())?.subscribe(&[Topic::Meters])?;
     sub.set_timeout(Some(Duration::from_secs(2)))?;
     let heard = with_log(
         &d,

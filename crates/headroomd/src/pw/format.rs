@@ -90,8 +90,7 @@ impl BusLayout {
 
     /// The positions, space-separated: `FL FR`.
     pub fn positions(&self) -> String {
-        let names: Vec<&str> = self.0.iter().map(|(n, _)| *n).collect();
-        names.join(" ")
+        self.names().join(" ")
     }
 
     /// The positions as PipeWire's `audio.position` property writes them: `[ FL FR ]`.

@@ -83,7 +83,7 @@ fn daemon_fifty_short_streams_leave_no_taps_links_or_memory_behind() {
     let sb = Sandbox::start().expect("sandbox");
     let mut b = DaemonBackend::start(&sb, None).expect("headroomd");
     // The daemon's routing events prove every stream was routed and tapped.
-    let sock = std::path::PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
+    let sock = sb.control_socket();
     let mut sub = headroom_client::Client::connect_to(&sock)
         .unwrap()
         .subscribe(&[headroom_ipc::Topic::Routing])

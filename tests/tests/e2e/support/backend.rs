@@ -267,8 +267,7 @@ impl DaemonBackend {
             use_test_profile(sb, p)?;
         }
         let daemon = headroom_tests::daemon::Daemon::start(sb, &[])?;
-        let sock =
-            std::path::PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock");
+        let sock = sb.control_socket();
         let client = wait_for("control socket", Duration::from_secs(5), || {
             Ok(headroom_client::Client::connect_to(&sock).ok())
         })?;

@@ -5,7 +5,7 @@ use headroom_ipc::{Event, SettingValue, Topic};
 use headroom_tests::daemon::Daemon;
 use headroom_tests::Sandbox;
 
-use super::{client, headroom_ok, socket, write_user_profile};
+use super::{client, headroom_ok, write_user_profile};
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
@@ -62,7 +62,7 @@ fn defaults_are_the_active_profiles_values() {
     );
 
     // A subscriber's settings snapshot carries the same defaults.
-    let mut sub = headroom_client::Client::connect_to(socket(&sb))
+    let mut sub = headroom_client::Client::connect_to(sb.control_socket())
         .unwrap()
         .subscribe(&[Topic::Settings])
         .unwrap();

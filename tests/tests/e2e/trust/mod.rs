@@ -11,15 +11,10 @@ use std::path::PathBuf;
 
 use headroom_tests::Sandbox;
 
-/// The control socket of the sandbox's daemon.
-pub fn socket(sb: &Sandbox) -> PathBuf {
-    PathBuf::from(&sb.env()["XDG_RUNTIME_DIR"]).join("headroom/control.sock")
-}
-
 /// A client of the sandbox's daemon, once its socket answers.
 pub fn client(sb: &Sandbox) -> headroom_client::Client {
     headroom_tests::wait_for("control socket", std::time::Duration::from_secs(5), || {
-        Ok(headroom_client::Client::connect_to(socket(sb)).ok())
+        Ok(headroom_client::Client::connect_to(sb.control_socket()).ok())
     })
     .expect("control socket")
 }
