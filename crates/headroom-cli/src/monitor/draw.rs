@@ -71,7 +71,10 @@ fn title_line(s: &MonitorState, width: usize) -> Line<'static> {
         parts.push(format!("— profile {} ", s.profile));
         parts.push(format!("— up {} ", uptime(s.uptime_now())));
         if !s.real_sink.is_empty() {
-            parts.push(format!("— → {} ", s.real_sink));
+            match s.channels {
+                0 | 2 => parts.push(format!("— → {} ", s.real_sink)),
+                n => parts.push(format!("— → {}, {n} ch ", s.real_sink)),
+            }
         }
         parts.push(format!("— headroomd {} ", s.version));
     }

@@ -121,6 +121,8 @@ pub struct MonitorState {
     pub profile: String,
     /// The real sink the processed output plays into (empty while unknown).
     pub real_sink: String,
+    /// Channels of the processed sink (0 while unknown; shown when other than two).
+    pub channels: usize,
     /// Whether headroom is promoted to the default sink (`route.promote_default`).
     pub promoted: bool,
     /// Daemon uptime at `uptime_at_ms`, seconds.
@@ -164,6 +166,7 @@ impl Default for MonitorState {
             version: String::new(),
             profile: String::new(),
             real_sink: String::new(),
+            channels: 0,
             promoted: false,
             uptime_s: 0,
             uptime_at_ms: 0,

@@ -506,6 +506,19 @@ fn long_names_end_in_an_ellipsis() {
 }
 
 #[test]
+fn the_title_names_a_surround_buses_channels_and_not_a_stereo_ones() {
+    let mut s = live_state();
+    s.real_sink = "receiver".into();
+    s.channels = 6;
+    let (lines, _) = render(&s, 120, 34);
+    assert!(has(&lines, "— → receiver, 6 ch "), "{}", lines[0]);
+    s.channels = 2;
+    let (lines, _) = render(&s, 120, 34);
+    assert!(has(&lines, "— → receiver "), "{}", lines[0]);
+    assert!(!has(&lines, " ch "), "{}", lines[0]);
+}
+
+#[test]
 fn a_profile_change_shows_the_new_profiles_ceiling_at_once() {
     use headroom_ipc::{Event, ProfileSource, SettingEntry, SettingValue, Settings};
     let settings = |ceiling: f64| {
