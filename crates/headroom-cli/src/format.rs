@@ -247,13 +247,19 @@ fn in_force(s: &Status) -> String {
     }
 }
 
+/// How many channels the processed sink has (`processed_channels` counted), if known.
+pub fn processed_channel_count(s: &Status) -> Option<usize> {
+    s.processed_channels
+        .as_deref()
+        .map(|c| c.split_whitespace().count())
+}
+
 /// Where the processed sink plays, for the `Output` lines: the real sink, its channels when
 /// the processed sink has other than two, and whether the processed sink is promoted to the
 /// default sink.
 fn output_target(s: &Status) -> String {
     let mut sink = printable(s.real_sink.as_deref().unwrap_or("(no output device)"));
-    if let Some(ch) = s.processed_channels.as_deref() {
-        let n = ch.split_whitespace().count();
+    if let (Some(n), Some(ch)) = (processed_channel_count(s), s.processed_channels.as_deref()) {
         if n != 2 {
             sink = format!("{sink}, {n} channels ({})", printable(ch));
         }

@@ -50,10 +50,7 @@ fn stream_row(s: &StreamInfo) -> StreamRow {
 /// timestamp of its own, so its meters count as fresh at `now_ms`.
 pub fn apply_status(state: &mut MonitorState, s: &Status, now_ms: u64) {
     state.real_sink = s.real_sink.clone().unwrap_or_default();
-    state.channels = s
-        .processed_channels
-        .as_deref()
-        .map_or(0, |c| c.split_whitespace().count());
+    state.channels = crate::format::processed_channel_count(s).unwrap_or(0);
     state.promoted = s.promote_default;
     state.set_status(
         &s.daemon_version,
