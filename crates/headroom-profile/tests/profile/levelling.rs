@@ -1075,6 +1075,97 @@ fn a_kick_drum_does_not_duck_the_sound_over_it() {
     }
 }
 
+/// The shipped profiles and a user's own with a longer window and a lower target.
+fn every_profile() -> Vec<(String, ChainParams)> {
+    let mut v: Vec<(String, ChainParams)> = PROFILES
+        .iter()
+        .map(|n| (n.to_string(), shipped(n)))
+        .collect();
+    let mut own = shipped("default");
+    own.agc.target_lufs = -23.0;
+    own.agc.window_s = 4.0;
+    v.push(("a user's own (−23 LUFS, 4 s window)".to_string(), own));
+    v
+}
+
+#[test]
+fn noise_that_wanders_is_not_pumped_up_in_any_profile() {
+    // Room tone is never perfectly still: pink noise whose level drifts by ±0.5 dB, brown
+    // noise (a fan, wind: its 100 ms loudness spreads 2–3.5 LU by itself). Read as modulated,
+    // −50 LUFS of it came out at −20 in every profile.
+    let mut pink_drift = pink_noise(20.0, 811);
+    wander(&mut pink_drift, 0.5, 0.3);
+    normalise(&mut pink_drift, -55.0);
+    let mut brown = brown_noise(20.0, 812);
+    normalise(&mut brown, -50.0);
+    let mut brown_drift = brown_noise(20.0, 813);
+    wander(&mut brown_drift, 1.0, 0.2);
+    normalise(&mut brown_drift, -47.0);
+    // (what, its loudness, how far it drifts)
+    let cases = [
+        (
+            "pink noise drifting ±0.5 dB at −55 LUFS",
+            -55.0,
+            0.5,
+            pink_drift,
+        ),
+        ("brown noise at −50 LUFS", -50.0, 0.0, brown),
+        (
+            "brown noise drifting ±1 dB at −47 LUFS",
+            -47.0,
+            1.0,
+            brown_drift,
+        ),
+    ];
+    for (name, p) in every_profile() {
+        for (what, level, drift, noise) in &cases {
+            for lead in [0.0, 2.0] {
+                let x = [silence(lead), noise.clone()].concat();
+                let out = run_aligned(&p, &x);
+                let got = integrated_between(&out, lead + 1.0, lead + 20.0);
+                let m = max_momentary_between(&out, lead + 0.4 + 1e-9, f64::INFINITY);
+                eprintln!("{name}: {what} after {lead} s of silence → {got:.2} LUFS, momentary up to {m:.2}");
+                assert!(
+                    got <= level + headroom_core::agc::STEADY_MAX_BOOST_DB + 0.5,
+                    "{name}: {what} after {lead} s of silence lifted to {got:.2} LUFS"
+                );
+                assert!(
+                    m <= level + drift + headroom_core::agc::STEADY_MAX_BOOST_DB + 1.5,
+                    "{name}: {what} after {lead} s of silence: momentary {m:.2}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_voice_after_room_tone_is_lifted_and_the_room_tone_before_it_is_not() {
+    // 12 s of drifting brown noise at −52 LUFS, then a voice at −30 over it.
+    let mut noise = brown_noise(22.0, 821);
+    wander(&mut noise, 1.0, 0.25);
+    normalise(&mut noise, -52.0);
+    let voice = [silence(12.0), speech_at(10.0, 822, -30.0)].concat();
+    let x: Vec<f32> = noise.iter().zip(&voice).map(|(a, b)| a + b).collect();
+    for (name, p) in every_profile() {
+        let t = p.agc.target_lufs as f64;
+        let out = run_aligned(&p, &x);
+        let tone = integrated_between(&out, 1.0, 12.0);
+        let m = max_momentary_between(&out, 0.4 + 1e-9, 12.0);
+        let voice = integrated_between(&out, 13.0, 22.0);
+        eprintln!(
+            "{name}: room tone → {tone:.2} LUFS (momentary up to {m:.2}), voice → {voice:.2} LUFS"
+        );
+        assert!(
+            tone <= -52.0 + headroom_core::agc::STEADY_MAX_BOOST_DB + 0.5 && m <= -52.0 + 7.5,
+            "{name}: room tone lifted to {tone:.2} LUFS (momentary {m:.2})"
+        );
+        assert!(
+            (voice - t).abs() <= 1.5,
+            "{name}: voice after room tone at {voice:.2} LUFS, target {t}"
+        );
+    }
+}
+
 #[test]
 fn room_noise_in_a_long_pause_is_not_lifted() {
     // A loud voice (−12 LUFS) over room noise 9 LU under it (too close to it to be told
