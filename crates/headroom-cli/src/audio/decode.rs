@@ -634,7 +634,7 @@ impl SymphoniaSource {
                 return Err(AudioError::format(
                     &self.info.path,
                     format!(
-                        "{what}: the stream ends at {:.2} s, its header announces {:.2} s ({out} of {total} frames)",
+                        "{what}: the stream ends at {:.3} s, its header announces {:.3} s ({out} of {total} frames)",
                         out as f64 / rate,
                         total as f64 / rate
                     ),

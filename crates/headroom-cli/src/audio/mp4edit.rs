@@ -59,6 +59,8 @@ struct Track {
     id: u32,
     sound: bool,
     media_scale: u32,
+    /// The media's length in its own time scale (`mdhd`), 0 when not given.
+    media_duration: u64,
     /// (segment duration in the movie's time scale, media time in the track's).
     edits: Vec<(u64, i64)>,
 }
@@ -69,6 +71,7 @@ impl Track {
             id: 0,
             sound: false,
             media_scale: 0,
+            media_duration: 0,
             edits: Vec::new(),
         };
         for (kind, b) in children(trak) {
@@ -82,7 +85,10 @@ impl Track {
                 b"mdia" => {
                     for (k, m) in children(b) {
                         match &k {
-                            b"mdhd" => t.media_scale = header_timescale(m)?,
+                            b"mdhd" => {
+                                t.media_scale = header_timescale(m)?;
+                                t.media_duration = header_duration(m).unwrap_or(0);
+                            }
                             // version/flags(4), pre_defined(4), handler type.
                             b"hdlr" => t.sound = m.get(8..12) == Some(b"soun"),
                             _ => {}
@@ -112,9 +118,18 @@ impl Track {
         };
         let skip = u64::try_from(frames(time.unsigned_abs(), self.media_scale)).ok()?;
         // A duration of 0 means "to the end of the media" in files written by some tools.
+        // The segment's duration is in the movie's time scale, often milliseconds: ffmpeg
+        // rounds it up, so an ALAC track of 575 968 frames (11 999.33 ms) announced 576 000
+        // and was refused as truncated. No edit keeps more than the media holds after the
+        // skip.
+        let media = (self.media_duration > 0)
+            .then(|| u64::try_from(frames(self.media_duration, self.media_scale)).ok())
+            .flatten()
+            .map(|m| m.saturating_sub(skip));
         let keep = (duration > 0)
             .then(|| u64::try_from(frames(duration, movie_scale)).ok())
-            .flatten();
+            .flatten()
+            .map(|k| media.map_or(k, |m| k.min(m)));
         (skip > 0 || keep.is_some()).then_some(Edit { skip, keep })
     }
 }
@@ -151,6 +166,16 @@ fn parse_elst(b: &[u8]) -> Option<Vec<(u64, i64)>> {
 fn header_timescale(b: &[u8]) -> Option<u32> {
     let at = if *b.first()? == 1 { 4 + 16 } else { 4 + 8 };
     be_u32(b, at).filter(|&s| s > 0)
+}
+
+/// The duration of an `mvhd` or `mdhd` box, in its time scale: after the time scale (4 or 8
+/// bytes, as the times).
+fn header_duration(b: &[u8]) -> Option<u64> {
+    if *b.first()? == 1 {
+        be_u64(b, 4 + 16 + 4)
+    } else {
+        be_u32(b, 4 + 8 + 4).map(u64::from)
+    }
 }
 
 /// The body of the top-level `moov` box (at most [`MAX_MOOV`] bytes).
@@ -229,13 +254,28 @@ mod tests {
 
     /// Version 0 `mvhd`/`mdhd`: version/flags, two times, the time scale, a duration.
     fn header(kind: &[u8; 4], scale: u32) -> Vec<u8> {
+        header_of(kind, scale, 0)
+    }
+
+    fn header_of(kind: &[u8; 4], scale: u32, duration: u32) -> Vec<u8> {
         let mut b = vec![0u8; 12];
         b.extend_from_slice(&scale.to_be_bytes());
-        b.extend_from_slice(&[0; 8]);
+        b.extend_from_slice(&duration.to_be_bytes());
+        b.extend_from_slice(&[0; 4]);
         boxed(kind, &b)
     }
 
     fn trak(id: u32, handler: &[u8; 4], scale: u32, edits: &[(u32, i32)]) -> Vec<u8> {
+        trak_of(id, handler, scale, 0, edits)
+    }
+
+    fn trak_of(
+        id: u32,
+        handler: &[u8; 4],
+        scale: u32,
+        duration: u32,
+        edits: &[(u32, i32)],
+    ) -> Vec<u8> {
         let mut tkhd = vec![0u8; 12];
         tkhd.extend_from_slice(&id.to_be_bytes());
         tkhd.extend_from_slice(&[0; 8]);
@@ -244,7 +284,7 @@ mod tests {
         hdlr.extend_from_slice(&[0; 12]);
         let mdia = boxed(
             b"mdia",
-            &[header(b"mdhd", scale), boxed(b"hdlr", &hdlr)].concat(),
+            &[header_of(b"mdhd", scale, duration), boxed(b"hdlr", &hdlr)].concat(),
         );
         let mut elst = vec![0u8; 4];
         elst.extend_from_slice(&(edits.len() as u32).to_be_bytes());
@@ -296,6 +336,38 @@ mod tests {
             Some(Edit {
                 skip: 2048,
                 keep: Some(480_000)
+            })
+        );
+    }
+
+    #[test]
+    fn an_edit_rounded_up_to_the_movies_time_scale_keeps_what_the_media_holds() {
+        // ffmpeg's ALAC: 575 968 frames (media scale 48 kHz), the edit 12 000 ms (rounded
+        // up from 11 999.33).
+        let f = file(&[trak_of(1, b"soun", 48_000, 575_968, &[(12_000, 0)])]);
+        assert_eq!(
+            audio_edit(f.path(), 1, 48_000),
+            Some(Edit {
+                skip: 0,
+                keep: Some(575_968)
+            })
+        );
+        // With priming: what the media holds after it.
+        let f = file(&[trak_of(1, b"soun", 48_000, 577_000, &[(12_000, 1024)])]);
+        assert_eq!(
+            audio_edit(f.path(), 1, 48_000),
+            Some(Edit {
+                skip: 1024,
+                keep: Some(575_976)
+            })
+        );
+        // An edit shorter than the media is kept as it is.
+        let f = file(&[trak_of(1, b"soun", 48_000, 600_000, &[(12_000, 1024)])]);
+        assert_eq!(
+            audio_edit(f.path(), 1, 48_000),
+            Some(Edit {
+                skip: 1024,
+                keep: Some(576_000)
             })
         );
     }

@@ -120,6 +120,61 @@ fn aac_in_mp4_is_rendered_in_time_with_its_source() {
     assert_eq!(best, 0, "the render lags the source by {best} frames");
 }
 
+/// ALAC in MP4 whose length is no whole number of milliseconds: ffmpeg writes the edit list
+/// in the movie's time scale (ms), rounded up, and the file was refused as truncated ("the
+/// stream ends at 5.00 s, its header announces 5.00 s") — 47 of every 48 such files. Lossless,
+/// so the render holds the source sample for sample.
+#[test]
+fn alac_of_any_length_renders_whole_and_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for frames in [240_000usize, 240_024, 240_047] {
+        let src = d.join(format!("src{frames}.wav"));
+        let source = Audio {
+            rate: 48_000,
+            channels: 2,
+            samples: (0..2 * frames)
+                .map(|i| ((i as f32 * 0.0123).sin() * 0.25 * 32768.0).round() / 32768.0)
+                .collect(),
+        };
+        source.write_wav(&src, OutputSamples::S16).unwrap();
+        let m4a = d.join(format!("src{frames}.m4a"));
+        ffmpeg(&[
+            "-i",
+            src.to_str().unwrap(),
+            "-c:a",
+            "alac",
+            m4a.to_str().unwrap(),
+        ]);
+        let out = d.join(format!("out{frames}.wav"));
+        let r = headroom(
+            d,
+            &[
+                "render",
+                "-q",
+                m4a.to_str().unwrap(),
+                out.to_str().unwrap(),
+                "--format",
+                "s16",
+                "--set",
+                "bypass=true",
+            ],
+        );
+        assert_eq!(
+            r.status.code(),
+            Some(0),
+            "{frames} frames: {}",
+            text(&r.stderr)
+        );
+        let got = Audio::read(&out).unwrap();
+        assert_eq!(got.samples.len(), source.samples.len(), "{frames} frames");
+        assert!(
+            got.samples == source.samples,
+            "{frames} frames: the render differs from the source"
+        );
+    }
+}
+
 #[test]
 fn corrupt_and_truncated_files_fail_cleanly() {
     let dir = tempfile::tempdir().unwrap();
