@@ -79,7 +79,8 @@ pub struct Observation<'a> {
     pub in_momentary_lufs: f32,
     /// Input true peak of the latest block, dBTP.
     pub in_true_peak_dbtp: f32,
-    /// The largest lift Layer A's volumes put on a stream now, dB (0 when none is lifted):
+    /// The largest lift Layer A's volumes put on a stream in the last ticks ([`RecentLifts`]),
+    /// dB (0 when none is lifted):
     /// the input reads the apps through those volumes, so a quiet app Layer A lifts 12 dB
     /// reads 12 dB hotter than it plays. Taken off the true peak before it counts as
     /// clipping (the largest lift for the mix as a whole: a bound, not per app).
@@ -179,6 +180,33 @@ impl Burst {
     /// Time since the last occurrence (`None`: never).
     fn quiet_for(&self, now: u64) -> Option<u64> {
         self.last.map(|t| now.saturating_sub(t))
+    }
+}
+
+/// The largest Layer A lift of the last [`LIFT_TICKS`] ticks, dB: the true peak a tick reads
+/// was made under the lifts commanded a tick or two before (PipeWire applies a volume a
+/// quantum or more after it is set). Taken with the lift just set alone, every tick of a
+/// lift coming down read the app that much hotter than it played — 0.4 dB per tick was
+/// enough — and raised `input_clipping` for an app that clipped nothing.
+#[derive(Debug, Clone, Default)]
+pub struct RecentLifts {
+    last: [f32; LIFT_TICKS],
+    pos: usize,
+}
+
+/// Ticks of Layer A lifts [`RecentLifts`] keeps.
+pub const LIFT_TICKS: usize = 3;
+
+impl RecentLifts {
+    /// Records the lift set at this tick (dB; not finite or negative counts as 0) and returns
+    /// the largest of the last [`LIFT_TICKS`].
+    pub fn push(&mut self, db: f32) -> f32 {
+        let db = if db.is_finite() { db.max(0.0) } else { 0.0 };
+        if let Some(slot) = self.last.get_mut(self.pos) {
+            *slot = db;
+        }
+        self.pos = (self.pos + 1) % LIFT_TICKS;
+        self.last.iter().fold(0.0f32, |a, &b| a.max(b))
     }
 }
 

@@ -174,6 +174,8 @@ pub struct Engine {
     /// ticks ([`AtomicMeters::take`](headroom_core::AtomicMeters::take)): what every
     /// reading of the meters shows until the next tick.
     tick_peaks: (f32, f32),
+    /// Layer A's lifts of the last ticks, for the true peak of the blocks they were in force.
+    recent_lifts: crate::watch::RecentLifts,
     /// When a tick last saw the bus's frame count move (audio flowing through the chain).
     frames_moved_at: Instant,
     /// The latest time an input brought (a tick's own time, else the time it arrived).
@@ -267,6 +269,7 @@ impl Engine {
             last_xruns: 0,
             last_tick_frames: 0,
             tick_peaks: (headroom_ipc::LUFS_FLOOR, headroom_ipc::LUFS_FLOOR),
+            recent_lifts: crate::watch::RecentLifts::default(),
             frames_moved_at: Instant::now(),
             clock: Instant::now(),
             bus_streaming: false,
@@ -377,14 +380,16 @@ impl Engine {
         // The one reader that takes the held true peaks: each tick sees every block's.
         let m = self.bus.meters().take();
         self.tick_peaks = (m.in_true_peak_dbtp, m.out_true_peak_dbtp);
-        // The largest lift Layer A's volumes put on a stream (none under bypass).
-        let input_lift_db = self
+        // The largest lift Layer A's volumes put on a stream (none under bypass), and the
+        // largest of the last ticks': the peaks just taken were made under those.
+        let lift_now = self
             .routing
             .layer_a_state()
             .iter()
             .map(|s| s.volume_lin)
             .filter(|v| v.is_finite() && *v > 1.0)
             .fold(0.0f32, |a, v| a.max(20.0 * v.log10()));
+        let input_lift_db = self.recent_lifts.push(lift_now);
         let observation = Observation {
             now_ms: now.saturating_duration_since(self.started).as_millis() as u64,
             unix_ms: crate::history::now_unix_ms(),

@@ -344,6 +344,49 @@ fn a_peak_layer_a_lifted_is_no_clipped_input() {
     assert_eq!(raised(&events), [AlertKind::InputClipping]);
 }
 
+/// Layer A bringing a lift down as the app gets loud: each tick's true peak was made under
+/// the lift of the tick before. An app at −0.4 dBTP whose lift falls 12 → 0 dB by 0.5 dB a
+/// tick clipped nothing; taken against the lift just set, every tick of the fall read 0.1 dB
+/// over and raised `input_clipping`.
+#[test]
+fn a_lift_coming_down_is_no_clipped_input() {
+    let mut s = Seq::new();
+    let mut lifts = RecentLifts::default();
+    let mut before = 12.0f32;
+    lifts.push(before);
+    let mut events = Vec::new();
+    for k in 0..=24 {
+        let now = 12.0 - 0.5 * k as f32;
+        s.obs.lift = lifts.push(now);
+        s.obs.in_tp = -0.4 + before;
+        events.extend(s.run(100).0);
+        before = now;
+    }
+    assert!(events.is_empty(), "{events:?}");
+    // The same fall read against the lift just set: the alert this guards against.
+    let mut s = Seq::new();
+    let mut before = 12.0f32;
+    let mut events = Vec::new();
+    for k in 0..=24 {
+        let now = 12.0 - 0.5 * k as f32;
+        s.obs.lift = now;
+        s.obs.in_tp = -0.4 + before;
+        events.extend(s.run(100).0);
+        before = now;
+    }
+    assert_eq!(raised(&events), [AlertKind::InputClipping]);
+}
+
+#[test]
+fn recent_lifts_are_the_largest_of_the_last_ticks() {
+    let mut l = RecentLifts::default();
+    assert_eq!(l.push(6.0), 6.0);
+    assert_eq!(l.push(2.0), 6.0);
+    assert_eq!(l.push(f32::NAN), 6.0);
+    assert_eq!(l.push(-3.0), 2.0);
+    assert_eq!(l.push(1.0), 1.0);
+}
+
 #[test]
 fn session_and_profile_alerts_follow_their_facts_without_repeats() {
     let mut w = Watch::new();
