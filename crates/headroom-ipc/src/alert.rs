@@ -58,7 +58,8 @@ impl std::fmt::Display for StateWord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
-    /// Several xruns of the processed stream within a few seconds.
+    /// Several xruns of the processed stream within a few seconds, while a real sink is there
+    /// to play into.
     XrunBurst,
     /// No real sink to play into (or PipeWire not connected).
     RealSinkMissing,

@@ -361,9 +361,14 @@ impl Watch {
             None => {}
         }
 
-        // Xruns (a counter that may restart with the bus: count only increases).
+        // Xruns (a counter that may restart with the bus: count only increases). Those
+        // counted while there is no real sink or no PipeWire to play into drop out of
+        // nothing the user hears: after an outage they kept the state at degraded for a
+        // minute of clean audio.
         let new_xruns = match self.last_xruns {
-            Some(prev) if o.xruns >= prev => o.xruns - prev,
+            Some(prev) if o.xruns >= prev && o.real_sink.is_some() && o.pipewire_connected => {
+                o.xruns - prev
+            }
             _ => 0,
         };
         self.last_xruns = Some(o.xruns);

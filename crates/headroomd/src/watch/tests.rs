@@ -298,6 +298,36 @@ fn an_xrun_burst_degrades_until_a_minute_without_xruns() {
     assert_eq!(s.state(), StateWord::Levelling);
 }
 
+/// The real sink gone (or PipeWire): the bus's xruns then drop nothing out of anything the
+/// user hears, and kept the state at degraded for a minute after the sink came back.
+#[test]
+fn xruns_with_no_real_sink_are_no_burst() {
+    let mut s = Seq::new();
+    s.obs.sink = false;
+    s.obs.flowing = false;
+    for k in 1..=20 {
+        s.obs.xruns = 5 * k;
+        s.run(200);
+    }
+    s.obs.connected = false;
+    s.obs.xruns = 200;
+    s.run(1_000);
+    s.obs.connected = true;
+    s.obs.sink = true;
+    s.obs.flowing = true;
+    let (events, words) = s.run(3_000);
+    assert!(
+        !raised(&events).contains(&AlertKind::XrunBurst)
+            && !s.watch.is_active(AlertKind::XrunBurst),
+        "{events:?}"
+    );
+    assert_eq!(words.last(), Some(&StateWord::Levelling));
+    // With the sink there, a burst counts as before.
+    s.obs.xruns = 203;
+    let (events, _) = s.run(1_000);
+    assert_eq!(raised(&events), [AlertKind::XrunBurst]);
+}
+
 #[test]
 fn a_counter_that_restarts_is_not_a_burst() {
     let mut s = Seq::new();
