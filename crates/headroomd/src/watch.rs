@@ -501,7 +501,7 @@ impl Watch {
             }
             (None, true) => self.clear(
                 AlertKind::ProfileError,
-                "the profile loads again".into(),
+                "the file in error loads again or is gone".into(),
                 unix_ms,
                 &mut out,
             ),

@@ -276,7 +276,11 @@ impl Engine {
                         .as_deref()
                         .is_some_and(|f| same_file(f, &file))
                 {
-                    tracing::info!("{}: loads again", file.display());
+                    if file.exists() {
+                        tracing::info!("{}: loads again", file.display());
+                    } else {
+                        tracing::info!("{}: removed; its error is over", file.display());
+                    }
                     self.profile_error = None;
                     self.profile_error_file = None;
                     self.show_waiting_error(out);
