@@ -217,6 +217,12 @@ pub fn apply_setting(profile: &mut Profile, assignment: &str) -> CliResult {
 /// The chain parameters for `render`: the profile (built-in defaults when `None`) with the
 /// `--set` overrides applied in order.
 pub fn render_params(profile: Option<&str>, sets: &[String]) -> CliResult<ChainParams> {
+    render_profile(profile, sets).map(|p| p.chain)
+}
+
+/// The profile `render` runs: the named one or file (built-in defaults when `None`) with the
+/// `--set` overrides applied in order; its [`Profile::advice`] says what it will not do.
+pub fn render_profile(profile: Option<&str>, sets: &[String]) -> CliResult<Profile> {
     let mut p = match profile {
         Some(spec) => load_profile(spec)?,
         None => Profile::default(),
@@ -224,7 +230,7 @@ pub fn render_params(profile: Option<&str>, sets: &[String]) -> CliResult<ChainP
     for s in sets {
         apply_setting(&mut p, s)?;
     }
-    Ok(p.chain)
+    Ok(p)
 }
 
 #[cfg(test)]

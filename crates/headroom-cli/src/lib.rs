@@ -52,7 +52,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
             })
         }
         Command::Render(args) => {
-            let params = core_api::render_params(args.profile.as_deref(), &args.sets)?;
+            let profile = core_api::render_profile(args.profile.as_deref(), &args.sets)?;
+            if !args.quiet {
+                // Valid settings that will not do what the rest of the profile asks.
+                for a in profile.advice() {
+                    eprintln!("headroom: warning: {a}");
+                }
+            }
+            let params = profile.chain;
             let (container, samples) = offline::render::parse_format(&args.format)?;
             let jobs = offline::render::plan(
                 &args.paths,

@@ -278,6 +278,78 @@ fn validate_warns_of_a_cut_short_of_the_target() {
     }
 }
 
+/// A target the ceiling leaves no room for: valid, but programme comes out under it (an
+/// outside test: −8 LUFS under a −7 dBTP ceiling rendered dialogue and adverts at −15.9, and
+/// neither `validate` nor `render` said a word).
+#[test]
+fn validate_and_render_warn_of_a_target_too_close_to_the_ceiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let tight = dir.path().join("tight.toml");
+    std::fs::write(
+        &tight,
+        "[agc]\ntarget_lufs = -8\nmax_cut_db = 40\n[limiter]\nceiling_dbtp = -7\n",
+    )
+    .unwrap();
+    let out = headroom(dir.path(), &["validate", tight.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("warning: agc.target_lufs = -8 is only 1 LU under limiter.ceiling_dbtp = -7"),
+        "{said}"
+    );
+    // `render` says it too (not with -q), and renders.
+    let src = dir.path().join("in.wav");
+    crate::support::audio::tone(-20.0, 1.0)
+        .write_wav(&src, headroom_cli::audio::OutputSamples::S16)
+        .unwrap();
+    let dst = dir.path().join("out.wav");
+    let args = |quiet: bool| {
+        let mut a = vec!["render"];
+        if quiet {
+            a.push("-q");
+        }
+        a.extend([
+            "--profile",
+            tight.to_str().unwrap(),
+            src.to_str().unwrap(),
+            dst.to_str().unwrap(),
+        ]);
+        a
+    };
+    let out = headroom(dir.path(), &args(false));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("headroom: warning: agc.target_lufs = -8 is only 1 LU"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_file(&dst).unwrap();
+    let out = headroom(dir.path(), &args(true));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    // The limiter off: no ceiling, no warning.
+    let out = headroom(
+        dir.path(),
+        &[
+            "render",
+            "--set",
+            "agc.target_lufs=-8",
+            "--set",
+            "limiter.ceiling_dbtp=-7",
+            "--set",
+            "limiter.enabled=false",
+            src.to_str().unwrap(),
+            dst.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn validate_checks_the_daemon_config_as_the_daemon_reads_it() {
     // A file named config.toml is headroomd's configuration, not a profile: it was read as
