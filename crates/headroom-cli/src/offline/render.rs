@@ -122,6 +122,16 @@ pub fn plan(
 ) -> CliResult<Vec<Job>> {
     let mut jobs = Vec::new();
     if in_place {
+        // Every argument is a file to replace: one that is not there is most likely an
+        // output named out of habit (`--in-place a.wav out.wav`), and is refused before
+        // anything is rewritten (a.wav was replaced, then out.wav failed).
+        if let Some(missing) = paths.iter().find(|p| std::fs::symlink_metadata(p).is_err()) {
+            return Err(CliError::failed(format!(
+                "{}: no such file; with --in-place every argument is a file to replace (to \
+                 render into another file: `headroom render IN OUT`); nothing was rendered",
+                missing.display()
+            )));
+        }
         let mut seen = Vec::new();
         for input in expand_inputs(paths)? {
             if let Some(id) = output::file_id(&input) {
@@ -251,7 +261,11 @@ pub fn plan(
         });
     }
     if jobs.is_empty() {
-        return Err(CliError::failed("no audio files to render"));
+        let named: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(CliError::failed(format!(
+            "no audio files to render in {}",
+            named.join(", ")
+        )));
     }
     Ok(jobs)
 }

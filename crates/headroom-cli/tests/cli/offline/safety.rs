@@ -12,6 +12,58 @@ use crate::support::audio::{
 };
 use crate::support::{assert_fails, headroom, in_private_dirs, text, BIN};
 
+/// `--in-place a.wav out.wav`: out.wav was taken for a second file to replace, a.wav was
+/// rewritten and only then out.wav failed. A missing argument is refused before anything.
+#[test]
+fn in_place_with_a_missing_argument_renders_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = d.join("a.wav");
+    tone(-30.0, 1.0).write_wav(&a, OutputSamples::S16).unwrap();
+    let original = std::fs::read(&a).unwrap();
+    let out_wav = d.join("out.wav");
+    let out = headroom(
+        d,
+        &[
+            "render",
+            "-q",
+            "--in-place",
+            a.to_str().unwrap(),
+            out_wav.to_str().unwrap(),
+        ],
+    );
+    assert_fails(
+        &out,
+        1,
+        "no such file; with --in-place every argument is a file to replace",
+    );
+    assert_eq!(std::fs::read(&a).unwrap(), original, "a.wav was rewritten");
+    assert!(!out_wav.exists());
+}
+
+/// A folder with no audio in it is named, as `analyze` names it.
+#[test]
+fn an_empty_folder_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let empty = d.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = headroom(
+        d,
+        &[
+            "render",
+            empty.to_str().unwrap(),
+            "-o",
+            d.join("o").to_str().unwrap(),
+        ],
+    );
+    assert_fails(
+        &out,
+        1,
+        &format!("no audio files to render in {}", empty.display()),
+    );
+}
+
 #[test]
 fn output_that_is_the_input_is_refused_unless_in_place() {
     let dir = tempfile::tempdir().unwrap();
