@@ -72,6 +72,16 @@ impl Target {
     pub fn seekable(&self) -> bool {
         matches!(self, Target::Replace { .. })
     }
+
+    /// What becomes of the output when a render into it is interrupted: a file's partial
+    /// output is removed (what was at the path stays as it was); what went into a FIFO or a
+    /// device has gone.
+    pub fn interrupted_note(&self) -> &'static str {
+        match self {
+            Target::Replace { .. } => "the partial output was removed",
+            Target::Stream { .. } => "what was written to it stays written",
+        }
+    }
 }
 
 /// Prepares `output` for a render of the file identified by `input`: checks it (see the
@@ -127,7 +137,7 @@ pub fn open(
                         Ok(f) => break f,
                         Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
                             if let Some(sig) = pending_interrupt(interrupt) {
-                                return Err(interrupted(sig));
+                                return Err(interrupted(sig, "nothing was written"));
                             }
                             if !said {
                                 eprintln!(
@@ -364,8 +374,9 @@ pub fn interrupt_flag() -> Arc<AtomicUsize> {
         .clone()
 }
 
-/// The error for a render stopped by `signal`.
-pub fn interrupted(signal: usize) -> CliError {
+/// The error for a render stopped by `signal`; `left` says what became of the output
+/// ([`Target::interrupted_note`], or that nothing was written).
+pub fn interrupted(signal: usize, left: &str) -> CliError {
     use signal_hook::consts::{SIGHUP, SIGTERM};
     let name = match i32::try_from(signal) {
         Ok(SIGTERM) => "SIGTERM",
@@ -374,7 +385,7 @@ pub fn interrupted(signal: usize) -> CliError {
     };
     CliError::new(
         ErrorKind::Interrupted(u8::try_from(signal).unwrap_or(u8::MAX)),
-        format!("interrupted by {name}; the partial output was removed"),
+        format!("interrupted by {name}; {left}"),
     )
 }
 

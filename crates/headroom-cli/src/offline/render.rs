@@ -474,7 +474,10 @@ fn read_side(
 ) {
     loop {
         if let Some(sig) = output::pending_interrupt(interrupt) {
-            let _ = tx.send(Err(output::interrupted(sig)));
+            let _ = tx.send(Err(output::interrupted(
+                sig,
+                "the partial output was removed",
+            )));
             break;
         }
         // The buffer of the lookahead's flush comes back too; only batch-sized ones are
@@ -627,7 +630,7 @@ fn run(
     });
     bar.finish_and_clear();
     if let Some(sig) = output::pending_interrupt(interrupt) {
-        return Err(output::interrupted(sig));
+        return Err(output::interrupted(sig, target.interrupted_note()));
     }
     // A write error explains a stopped render better than the stop itself.
     let (samples, before) = match (rendered, written) {

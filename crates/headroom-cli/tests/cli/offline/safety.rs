@@ -336,7 +336,8 @@ fn interrupted_render_leaves_no_partial_file() {
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(code), "{}", text(&out.stderr));
         assert!(
-            text(&out.stderr).contains("interrupted"),
+            text(&out.stderr).contains("interrupted")
+                && text(&out.stderr).contains("the partial output was removed"),
             "{}",
             text(&out.stderr)
         );
@@ -369,6 +370,52 @@ fn interrupted_render_leaves_no_partial_file() {
         "the killed render's partial file is still there"
     );
     assert!(live.exists(), "a running render's partial file was removed");
+}
+
+/// Stopped while it waits for a FIFO's reader: nothing was written, and it says so (it
+/// said the partial output was removed).
+#[test]
+fn interrupted_while_waiting_for_a_fifo_reader_says_nothing_was_written() {
+    use std::io::{BufRead, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = d.join("in.wav");
+    write_wav_i16(&input, 48_000, 2, 4_800);
+    let fifo = d.join("out.wav");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut child = Command::new(BIN)
+        .current_dir(d)
+        .args([
+            "render",
+            "-q",
+            input.to_str().unwrap(),
+            fifo.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(
+        line.contains("waiting for a process to read this FIFO"),
+        "{line}"
+    );
+    // SAFETY: kill(2) with a live child pid and a valid signal number.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(
+        rest.contains("interrupted by SIGINT; nothing was written"),
+        "{rest}"
+    );
 }
 
 #[test]
