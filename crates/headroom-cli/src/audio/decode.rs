@@ -260,6 +260,17 @@ fn std_tag(tag: &StandardTag) -> Option<(&'static str, String)> {
     })
 }
 
+/// Whether `raw` is an ID3 user text frame (`TXXX`) whose description is "comment".
+fn is_comment_text_frame(raw: &symphonia::core::meta::RawTag) -> bool {
+    raw.key == "TXXX"
+        && raw.sub_fields.as_deref().is_some_and(|f| {
+            f.iter().any(|s| {
+                s.field == "DESCRIPTION"
+                    && matches!(&s.value, RawValue::String(d) if d.eq_ignore_ascii_case("comment"))
+            })
+        })
+}
+
 /// Collects tags from a metadata revision. Vorbis-comment keys (FLAC, Ogg) are kept as they
 /// are; other containers' tags are kept when they map to a standard one.
 fn collect_tags(rev: &MetadataRevision, vorbis_keys: bool, tags: &mut Vec<Tag>) {
@@ -277,6 +288,10 @@ fn collect_tags(rev: &MetadataRevision, vorbis_keys: bool, tags: &mut Vec<Tag>) 
                 Some((k, v)) => (k.to_string(), v),
                 None => continue,
             },
+            // ffmpeg writes an MP3's `comment` as ID3's user text frame described "comment".
+            (None, RawValue::String(v)) if is_comment_text_frame(&t.raw) => {
+                ("COMMENT".to_string(), v.to_string())
+            }
             _ => continue,
         };
         let valid_key = !key.is_empty()

@@ -529,7 +529,14 @@ pub struct WavWriter {
 fn info_chunk(tags: &[Tag]) -> Vec<u8> {
     let mut body = b"INFO".to_vec();
     for (id, key) in INFO_KEYS {
-        if let Some(t) = tags.iter().find(|t| t.key == *key) {
+        // A Vorbis comment's free text is `COMMENT` or `DESCRIPTION` (ffmpeg writes its
+        // `comment` as the latter): either is the INFO comment.
+        let found = tags.iter().find(|t| t.key == *key).or_else(|| {
+            (*key == "COMMENT")
+                .then(|| tags.iter().find(|t| t.key == "DESCRIPTION"))
+                .flatten()
+        });
+        if let Some(t) = found {
             let mut v = t.value.as_bytes().to_vec();
             v.truncate(65_000);
             v.push(0);
@@ -951,6 +958,36 @@ mod tests {
         enc.finish().unwrap();
         let r = WavReader::open(&p).unwrap();
         assert_eq!(r.info().tags, tags);
+    }
+
+    /// ffmpeg writes a FLAC's `comment` as `DESCRIPTION`: into WAV it is the INFO comment
+    /// (it was dropped), unless there is a `COMMENT` too.
+    #[test]
+    fn a_description_is_the_info_comment() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.wav");
+        let tag = |k: &str, v: &str| Tag {
+            key: k.into(),
+            value: v.into(),
+        };
+        for (tags, want) in [
+            (vec![tag("DESCRIPTION", "from ffmpeg")], "from ffmpeg"),
+            (
+                vec![
+                    tag("DESCRIPTION", "long text"),
+                    tag("COMMENT", "the comment"),
+                ],
+                "the comment",
+            ),
+        ] {
+            let f = File::create(&p).unwrap();
+            let mut enc =
+                Encoder::new(Box::new(f), true, &p, &spec(OutputSamples::S16, 1, tags)).unwrap();
+            enc.write(&[0.1; 100]).unwrap();
+            enc.finish().unwrap();
+            let r = WavReader::open(&p).unwrap();
+            assert_eq!(r.info().tags, vec![tag("COMMENT", want)]);
+        }
     }
 
     /// A seekable sink that keeps only the first 4 KiB and counts the rest, so a writer can

@@ -33,6 +33,8 @@ fn render_keeps_format_and_tags_and_honours_format() {
         wav.to_str().unwrap(),
         "-metadata",
         "title=Lossy",
+        "-metadata",
+        "comment=A comment",
         mp3.to_str().unwrap(),
     ]);
     let outdir = d.join("out");
@@ -75,14 +77,17 @@ fn render_keeps_format_and_tags_and_honours_format() {
         !tags.iter().any(|(k, _)| k.starts_with("REPLAYGAIN")),
         "{tags:?}"
     );
-    // MP3 in: FLAC out (lossless, 24-bit), title kept.
+    // MP3 in: FLAC out (lossless, 24-bit), title and comment kept (ffmpeg writes the
+    // comment as a user text frame, which was dropped).
     let m = audio::open(&outdir.join("song2.flac")).unwrap();
     assert_eq!(m.info().format, audio::SampleFormat::Int(24));
-    assert!(m
-        .info()
-        .tags
-        .iter()
-        .any(|t| t.key == "TITLE" && t.value == "Lossy"));
+    for (k, v) in [("TITLE", "Lossy"), ("COMMENT", "A comment")] {
+        assert!(
+            m.info().tags.iter().any(|t| t.key == k && t.value == v),
+            "{k}: {:?}",
+            m.info().tags
+        );
+    }
     // WAV in: WAV out, 24-bit kept.
     let w = audio::open(&outdir.join("src.wav")).unwrap();
     assert_eq!(w.info().format, audio::SampleFormat::Int(24));
