@@ -274,6 +274,31 @@ fn output_leaves_a_removed_preferred_sink_and_returns_when_it_is_back() {
     let _ = player.wait();
 }
 
+/// The only real sink goes away and comes back, and nobody ever chose a default: WirePlumber
+/// makes headroom's sink the default while it is the only sink, and gives the default back
+/// to the real one when it returns (a tie in priority kept headroom's sink the default after
+/// the outage).
+#[test]
+fn the_default_goes_back_to_a_real_sink_that_returns() {
+    let sb = Sandbox::start().expect("sandbox");
+    let d = spawn_daemon(&sb, &[]).expect("headroomd");
+    wait_bus_on(&sb, &d, DEFAULT_SINK, Duration::from_secs(5));
+    sb.destroy_node(DEFAULT_SINK).unwrap();
+    with_log(
+        &d,
+        wait_for(
+            "headroom's sink the default",
+            Duration::from_secs(5),
+            || Ok((sb.default_sink()?.as_deref() == Some(BUS_SINK)).then_some(())),
+        ),
+    )
+    .unwrap();
+    sb.create_null_sink(DEFAULT_SINK).unwrap();
+    sb.wait_default_sink(DEFAULT_SINK, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    wait_bus_on(&sb, &d, DEFAULT_SINK, Duration::from_secs(5));
+}
+
 /// A preferred sink that does not exist at start: the daemon runs, plays into the default sink,
 /// says so in its log, and switches to the preferred sink once it appears.
 #[test]

@@ -95,6 +95,11 @@ pub(super) fn create_bus(
     cprops.insert("node.name", BUS_SINK_NAME);
     cprops.insert("node.description", BUS_SINK_DESCRIPTION);
     cprops.insert("node.virtual", "true");
+    // Under every sink that says nothing of its priority (WirePlumber counts those −1): with
+    // no configured default the session manager makes headroom's sink the default only when
+    // it is the only sink, and gives the default back to a real one that comes back (a
+    // tie kept the sink first found, headroom's, the default after an outage).
+    cprops.insert("priority.session", "-2");
 
     let playback = StreamRc::new(core.clone(), PLAYBACK_NODE_NAME, pprops)
         .map_err(|e| format!("playback stream: {e}"))?;
