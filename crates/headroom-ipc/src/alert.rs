@@ -68,7 +68,8 @@ pub enum AlertKind {
     ProfileError,
     /// The limiter has held a large gain reduction for a long time.
     SustainedLimiting,
-    /// The input arrives clipped (true peak over full scale, again and again).
+    /// The input reaches full scale again and again (true peak at or over 0 dBTP): an app
+    /// plays too hot, or several together do.
     InputClipping,
     /// WirePlumber is missing, or does not link headroom's streams.
     SessionBroken,

@@ -410,7 +410,7 @@ impl Watch {
             self.raise(
                 AlertKind::InputClipping,
                 format!(
-                    "the input arrives clipped (true peak at or over {CLIP_DBTP:.0} dBTP {hot_ticks} times in {} s): lower the app's volume",
+                    "the input reaches full scale (true peak at or over {CLIP_DBTP:.0} dBTP {hot_ticks} times in {} s): an app plays too hot, or several together do; lower the app's volume",
                     CLIP_WINDOW_MS / 1000
                 ),
                 o.unix_ms,
