@@ -155,11 +155,13 @@
 //! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
 //!   hiss, hum; within [`NOISE_ZONE_LU`] of the silence gate, less than [`NOISE_SPREAD_LU`]:
 //!   room tone, rumble, wind) that `P` was set from is boosted by at most
-//!   [`STEADY_MAX_BOOST_DB`], until anything less steady is heard: a tone a little under the
-//!   target is levelled, noise on its own is not pumped up. Sound after silence (the start, or a gap) is judged on its own
-//!   first [`JUDGE_BLOCKS`] full sub-blocks — never on the silence before it or a first,
-//!   partly silent sub-block (about 0.4 s after it starts), so noise that follows a moment of
-//!   silence is not taken for a modulated programme.
+//!   [`STEADY_MAX_BOOST_DB`], until anything less steady is heard (then it rises as an
+//!   adopted programme does: a quiet voice whose first syllables read smooth): a tone a
+//!   little under the target is levelled, noise on its own is not pumped up. Sound after
+//!   silence (the start, or a gap) is judged on its own first [`JUDGE_BLOCKS`] full
+//!   sub-blocks — never on the silence before it or a first, partly silent sub-block (about
+//!   0.4 s after it starts), so noise that follows a moment of silence is not taken for a
+//!   modulated programme.
 //!
 //! # Loud onsets
 //! The AGC *engages* when either
