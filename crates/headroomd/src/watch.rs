@@ -80,9 +80,8 @@ pub struct Observation<'a> {
     /// Input true peak of the latest block, dBTP.
     pub in_true_peak_dbtp: f32,
     /// The largest lift Layer A's volumes put on a stream in the last ticks ([`RecentLifts`]),
-    /// dB (0 when none is lifted):
-    /// the input reads the apps through those volumes, so a quiet app Layer A lifts 12 dB
-    /// reads 12 dB hotter than it plays. Taken off the true peak before it counts as
+    /// dB (0 when none is lifted): the input reads the apps through those volumes, so a
+    /// quiet app Layer A lifts 12 dB reads 12 dB hotter than it plays. Taken off the true peak before it counts as
     /// clipping (the largest lift for the mix as a whole: a bound, not per app).
     pub input_lift_db: f32,
     /// Limiter gain reduction, dB (≥ 0).
