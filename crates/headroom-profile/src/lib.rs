@@ -50,7 +50,7 @@
 
 mod assign;
 mod check;
-pub use check::LOUDEST_PROGRAMME_LUFS;
+pub use check::{LOUDEST_PROGRAMME_LUFS, MIN_TARGET_ROOM_LU};
 pub mod config;
 mod diff;
 mod docs;
