@@ -153,15 +153,12 @@
 //!   a moment from a rise of [`BURST_LU`]) resumes it the same way, but the gain waits for
 //!   sound [`HOLD_MARGIN_LU`] over the noise before it goes back: the noise is not lifted.
 //! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
-//!   hiss, hum; within [`NOISE_ZONE_LU`] of the silence gate, less than [`NOISE_SPREAD_LU`]:
-//!   room tone, rumble, wind) that `P` was set from is boosted by at most
-//!   [`STEADY_MAX_BOOST_DB`], until anything less steady is heard (then it rises as an
-//!   adopted programme does: a quiet voice whose first syllables read smooth): a tone a
-//!   little under the target is levelled, noise on its own is not pumped up. Sound after
-//!   silence (the start, or a gap) is judged on its own first [`JUDGE_BLOCKS`] full
-//!   sub-blocks — never on the silence before it or a first, partly silent sub-block (about
-//!   0.4 s after it starts), so noise that follows a moment of silence is not taken for a
-//!   modulated programme.
+//!   hiss, hum) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
+//!   anything less steady is heard: a tone a little under the target is levelled, noise on
+//!   its own is not pumped up. Sound after silence (the start, or a gap) is judged on its own
+//!   first [`JUDGE_BLOCKS`] full sub-blocks — never on the silence before it or a first,
+//!   partly silent sub-block (about 0.4 s after it starts), so noise that follows a moment of
+//!   silence is not taken for a modulated programme.
 //!
 //! # Loud onsets
 //! The AGC *engages* when either
@@ -453,15 +450,6 @@ pub const JUDGE_BLOCKS: usize = 3;
 pub const STEADY_UNDER_BLOCKS: usize = 5;
 /// Largest boost for stationary sound (see [`STATIONARY_LU`]), dB.
 pub const STEADY_MAX_BOOST_DB: f64 = 6.0;
-/// Sound less than this far over the silence gate is in the *noise zone*: there, sound whose
-/// 100 ms loudness spreads less than [`NOISE_SPREAD_LU`] counts as stationary too, LU. Room
-/// tone, a fan's rumble, wind: noise that wanders a little (brown noise's 100 ms loudness
-/// spreads 2–3.6 LU by itself, pink noise with a ±0.5 dB drift over 1 LU) read as
-/// modulated under [`STATIONARY_LU`] alone, and −50 LUFS of it came out at −20.
-pub const NOISE_ZONE_LU: f64 = 15.0;
-/// Spread of the 100 ms loudness under which sound in the noise zone ([`NOISE_ZONE_LU`])
-/// counts as stationary, LU: speech spreads [`SPEECH_LU`] and more within a second or two.
-pub const NOISE_SPREAD_LU: f64 = 5.0;
 /// Window of the fast level, s.
 pub const FAST_WINDOW_S: f64 = 0.02;
 /// A fast level this far above the loudest of the last 2 s is an onset, LU.
@@ -1673,7 +1661,7 @@ impl Agc {
             // Sound after silence: stationary (noise, hum, a tone) or not, judged on its own
             // full sub-blocks only (not the silence before it, not a first partial block).
             if let Some(s) = self.sound_spread(JUDGE_BLOCKS) {
-                self.steady_only = self.stationary(s, self.recent_level(gate).unwrap_or(m));
+                self.steady_only = s < STATIONARY_LU;
                 self.judge_pending = false;
             }
         }
@@ -1690,12 +1678,9 @@ impl Agc {
             && !self.judge_pending
             && self
                 .sound_spread(2 * JUDGE_BLOCKS)
-                .is_some_and(|s| !self.stationary(s, self.level))
+                .is_some_and(|s| s >= STATIONARY_LU)
         {
-            // Sound judged stationary in the noise zone may have been a quiet voice whose
-            // first sub-blocks read smooth: it rises as an adopted programme does.
             self.steady_only = false;
-            self.adopted_rise = true;
         }
         if let Some(after) = self.resumes_after_moment(gate) {
             self.resume(cap);
@@ -1826,18 +1811,17 @@ impl Agc {
             let readings = self.readings_below();
             // Judged on the sound since the last silence when there was one in between
             // (digital silence does not make noise modulated).
-            let level = self.recent_level(gate).unwrap_or(m);
             if self.sound_blocks() < readings {
                 match self.sound_spread(JUDGE_BLOCKS) {
-                    Some(s) => self.steady_only = self.stationary(s, level),
+                    Some(s) => self.steady_only = s < STATIONARY_LU,
                     None => {
                         // Too little of it yet: as before, judged again once there is.
-                        self.steady_only = self.stationary(self.spread(readings), level);
+                        self.steady_only = self.spread(readings) < STATIONARY_LU;
                         self.judge_pending = true;
                     }
                 }
             } else {
-                self.steady_only = self.stationary(self.spread(readings), level);
+                self.steady_only = self.spread(readings) < STATIONARY_LU;
             }
             // The window starts over with the quieter sound heard so far.
             let n = readings.clamp(1, 10);
@@ -2520,13 +2504,6 @@ impl Agc {
         let ss = (syy - icept * sy - slope * sxy).max(0.0);
         let scatter = (ss / nf).sqrt();
         -slope * (nf - 1.0) >= 2.0 * scatter
-    }
-
-    /// Whether sound whose 100 ms loudness spreads `spread` LU ([`Self::spread`]) at
-    /// `level` LUFS is stationary: under [`STATIONARY_LU`], or under [`NOISE_SPREAD_LU`]
-    /// within [`NOISE_ZONE_LU`] of the silence gate (noise that wanders a little).
-    fn stationary(&self, spread: f64, level: f64) -> bool {
-        spread < STATIONARY_LU || (level < self.gate + NOISE_ZONE_LU && spread < NOISE_SPREAD_LU)
     }
 
     /// [`Self::spread`] over the newest `count` sub-blocks, 0 for fewer than `min_n`.

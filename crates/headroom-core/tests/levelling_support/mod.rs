@@ -192,35 +192,6 @@ pub fn pink_noise(secs: f64, seed: u64) -> Vec<f32> {
     out
 }
 
-/// Stereo brown noise (white noise through a leaky integrator), different in both
-/// channels: its 100 ms loudness spreads 2–3.5 LU by itself, as a fan's rumble or wind does.
-/// Unscaled.
-pub fn brown_noise(secs: f64, seed: u64) -> Vec<f32> {
-    let n = (secs * RATE as f64) as usize;
-    let mut rng = Rng::new(seed);
-    let mut st = [0.0f64; 2];
-    let mut out = Vec::with_capacity(n * CH);
-    for _ in 0..n {
-        for b in st.iter_mut() {
-            *b = 0.998 * *b + rng.bipolar() * 0.05;
-            out.push(*b as f32);
-        }
-    }
-    out
-}
-
-/// Lets `x`'s level wander by ±`db` dB at `hz` (a slow sine on its gain): room tone that is
-/// not perfectly still.
-pub fn wander(x: &mut [f32], db: f64, hz: f64) {
-    for (i, f) in x.chunks_mut(CH).enumerate() {
-        let t = i as f64 / RATE as f64;
-        let g = 10f64.powf(db * (2.0 * std::f64::consts::PI * hz * t).sin() / 20.0) as f32;
-        for s in f {
-            *s *= g;
-        }
-    }
-}
-
 /// Digital silence.
 pub fn silence(secs: f64) -> Vec<f32> {
     vec![0.0; (secs * RATE as f64) as usize * CH]
