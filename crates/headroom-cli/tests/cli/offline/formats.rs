@@ -54,6 +54,37 @@ fn every_format_measures_like_the_same_signal_as_wav() {
     }
 }
 
+/// `render --set bypass=true` of `input` into `out` as `format` (in `dir`), which must
+/// succeed; the audio it wrote.
+fn bypass_render(
+    dir: &std::path::Path,
+    input: &std::path::Path,
+    out: &std::path::Path,
+    format: &str,
+) -> Audio {
+    let r = headroom(
+        dir,
+        &[
+            "render",
+            "-q",
+            input.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--format",
+            format,
+            "--set",
+            "bypass=true",
+        ],
+    );
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}: {}",
+        input.display(),
+        text(&r.stderr)
+    );
+    Audio::read(out).unwrap()
+}
+
 /// AAC in MP4 starts with the encoder's priming and ends padded; the file's edit list says
 /// where the programme is, and `render` keeps to it: as many frames as the source, in time
 /// with it (a bypass render lines up with the source to the frame; it was 1024 frames late
@@ -88,22 +119,7 @@ fn aac_in_mp4_is_rendered_in_time_with_its_source() {
         "256k",
         m4a.to_str().unwrap(),
     ]);
-    let out = d.join("out.wav");
-    let r = headroom(
-        d,
-        &[
-            "render",
-            "-q",
-            m4a.to_str().unwrap(),
-            out.to_str().unwrap(),
-            "--format",
-            "f32",
-            "--set",
-            "bypass=true",
-        ],
-    );
-    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
-    let got = Audio::read(&out).unwrap();
+    let got = bypass_render(d, &m4a, &d.join("out.wav"), "f32");
     assert_eq!(got.samples.len(), source.samples.len());
     // The lag (frames) at which the render best matches the source, over 2 s of its middle.
     let corr = |lag: isize| -> f64 {
@@ -146,27 +162,7 @@ fn alac_of_any_length_renders_whole_and_exact() {
             "alac",
             m4a.to_str().unwrap(),
         ]);
-        let out = d.join(format!("out{frames}.wav"));
-        let r = headroom(
-            d,
-            &[
-                "render",
-                "-q",
-                m4a.to_str().unwrap(),
-                out.to_str().unwrap(),
-                "--format",
-                "s16",
-                "--set",
-                "bypass=true",
-            ],
-        );
-        assert_eq!(
-            r.status.code(),
-            Some(0),
-            "{frames} frames: {}",
-            text(&r.stderr)
-        );
-        let got = Audio::read(&out).unwrap();
+        let got = bypass_render(d, &m4a, &d.join(format!("out{frames}.wav")), "s16");
         assert_eq!(got.samples.len(), source.samples.len(), "{frames} frames");
         assert!(
             got.samples == source.samples,
