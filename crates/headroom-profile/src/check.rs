@@ -14,8 +14,8 @@ pub const LOUDEST_PROGRAMME_LUFS: f64 = -5.0;
 /// Least room from `agc.target_lufs` up to `limiter.ceiling_dbtp` that programme reaches the
 /// target under the ceiling with, LU: speech and music stand 9–20 dB from their true peaks
 /// to their loudness, and what the limiter has to take off beyond that comes off the
-/// loudness (rendered `make eval` programmes: 9 LU of room left dialogue 1 LU under the
-/// target, 7 LU left it 2 LU under, 1 LU of room 8 LU under).
+/// loudness (rendered: 9 LU of room left `make eval`'s tv-evening 1 LU under the target,
+/// 7 LU left it 2 LU under; 1 LU of room left dialogue with adverts 8 LU under).
 pub const MIN_TARGET_ROOM_LU: f64 = 10.0;
 
 impl Profile {
