@@ -4,8 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use headroom_core::ChainParams;
-
 use crate::error::{CliError, CliResult};
 use headroom_profile::{
     empty_file_error, has_settings, parse_assignment, shipped_profiles, Profile,
@@ -214,12 +212,6 @@ pub fn apply_setting(profile: &mut Profile, assignment: &str) -> CliResult {
         .map_err(|e| CliError::failed(format!("--set {assignment}: {e}")))
 }
 
-/// The chain parameters for `render`: the profile (built-in defaults when `None`) with the
-/// `--set` overrides applied in order.
-pub fn render_params(profile: Option<&str>, sets: &[String]) -> CliResult<ChainParams> {
-    render_profile(profile, sets).map(|p| p.chain)
-}
-
 /// The profile `render` runs: the named one or file (built-in defaults when `None`) with the
 /// `--set` overrides applied in order; its [`Profile::advice`] says what it will not do.
 pub fn render_profile(profile: Option<&str>, sets: &[String]) -> CliResult<Profile> {
@@ -239,7 +231,7 @@ mod tests {
 
     #[test]
     fn dotted_settings_apply() {
-        let p = render_params(
+        let p = render_profile(
             None,
             &[
                 "agc.target_lufs=-20".into(),
@@ -247,7 +239,8 @@ mod tests {
                 "bypass=true".into(),
             ],
         )
-        .unwrap();
+        .unwrap()
+        .chain;
         assert_eq!(p.agc.target_lufs, -20.0);
         assert!(!p.limiter.enabled);
         assert!(p.bypass);
@@ -256,11 +249,11 @@ mod tests {
     #[test]
     fn bad_settings_are_rejected() {
         for bad in ["agc.nope=1", "agc.target_lufs=loud", "agc.target_lufs=+40"] {
-            let e = render_params(None, &[bad.to_string()]).unwrap_err();
+            let e = render_profile(None, &[bad.to_string()]).unwrap_err();
             assert_eq!(e.code, crate::error::EXIT_ERROR, "{bad}: {e}");
         }
         assert_eq!(
-            render_params(None, &["agc.target_lufs".into()])
+            render_profile(None, &["agc.target_lufs".into()])
                 .unwrap_err()
                 .code,
             2
