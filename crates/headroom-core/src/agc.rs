@@ -153,12 +153,20 @@
 //!   a moment from a rise of [`BURST_LU`]) resumes it the same way, but the gain waits for
 //!   sound [`HOLD_MARGIN_LU`] over the noise before it goes back: the noise is not lifted.
 //! * **Stationary sound** (100 ms loudness spreading less than [`STATIONARY_LU`]: tones,
-//!   hiss, hum) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
+//!   hiss, hum; or less than [`NOISE_SPREAD_LU`] over at least [`NOISE_JUDGE_BLOCKS`]
+//!   sub-blocks whose spectra are like noise's, [`NOISE_FLATNESS_DB`]: room tone, rumble, a
+//!   drifting hiss) that `P` was set from is boosted by at most [`STEADY_MAX_BOOST_DB`], until
 //!   anything less steady is heard: a tone a little under the target is levelled, noise on
-//!   its own is not pumped up. Sound after silence (the start, or a gap) is judged on its own
-//!   first [`JUDGE_BLOCKS`] full sub-blocks — never on the silence before it or a first,
-//!   partly silent sub-block (about 0.4 s after it starts), so noise that follows a moment of
-//!   silence is not taken for a modulated programme.
+//!   its own is not pumped up. Quiet music spreads as little as drifting noise, but its
+//!   spectrum is made of partials ([`crate::flatness`], handed in by the chain with each
+//!   reading). Sound after silence (the start, or a gap) is judged on its own first
+//!   [`JUDGE_BLOCKS`] full sub-blocks — never on the silence before it or a first, partly
+//!   silent sub-block (about 0.4 s after it starts), so noise that follows a moment of
+//!   silence is not taken for a modulated programme; sound like noise that spreads more
+//!   than a tone is judged on [`NOISE_JUDGE_BLOCKS`] of them (a swell of wind spreads little
+//!   over 0.3 s), and the gain neither rises for it nor falls to the cap meanwhile. Sound
+//!   that then turns out modulated (a whisper), or that comes [`RELATIVE_GATE_LU`] over
+//!   stationary sound (a voice after rumble), is met as an adopted programme.
 //!
 //! # Loud onsets
 //! The AGC *engages* when either
@@ -395,6 +403,22 @@ pub const DIP_SPAN: usize = 3;
 /// Spread below which sound counts as stationary (tones, hiss, hum), LU. Music spreads
 /// wider than this almost always.
 pub const STATIONARY_LU: f64 = 1.0;
+/// Spread below which sound whose spectrum is like noise's ([`NOISE_FLATNESS_DB`]) counts
+/// as stationary all the same, LU: room tone, rumble and a drifting hiss spread 2–4 LU over
+/// 100 ms by themselves and were lifted by the whole `max_boost_db` when they were all there
+/// was (pink noise at −55 LUFS drifting ±0.5 dB came out at −25.7). Under [`SPEECH_LU`]:
+/// nothing this still has syllables.
+pub const NOISE_SPREAD_LU: f64 = 5.0;
+/// Sub-blocks (100 ms) of sound over which it is judged by [`NOISE_SPREAD_LU`] and
+/// [`NOISE_FLATNESS_DB`]: over 0.3 s a swell of wind or a brushed cymbal spreads as little
+/// as room tone.
+pub const NOISE_JUDGE_BLOCKS: usize = 10;
+/// Mean spectral flatness ([`crate::flatness`]) of the sub-blocks judged over which sound is
+/// like noise, dB. Noise of any colour reads −1.5 … −3.6 dB over 0.5 s, music −8 … −11 in
+/// the median (Wesnoth's orchestral tracks: 0–16 % of 0.5 s windows over −3.5 dB, in
+/// silences, fades and percussion), a voice −4 … −6.5 (a whisper −1.5: as noise-like as
+/// breath; its syllables tell it apart).
+pub const NOISE_FLATNESS_DB: f64 = -4.0;
 /// Largest fall of the loudest 100 ms between the two halves of the quieter sound (up to
 /// 0.6 s each) for it to count as a new programme (larger falls are fades), LU.
 pub const FADE_LU: f64 = 3.0;
@@ -732,6 +756,9 @@ pub struct Agc {
     has_level: bool,
     /// `level` was set from steady sound and nothing modulated has been heard since.
     steady_only: bool,
+    /// The sound since the last silence is like noise and still too short to be judged by
+    /// [`NOISE_SPREAD_LU`]: the gain does not rise for it, and is not capped either.
+    noise_pending: bool,
     /// The sound since the last silence (start, or a gap) is still to be judged stationary
     /// or not; until then the gain does not rise for it.
     judge_pending: bool,
@@ -783,6 +810,11 @@ pub struct Agc {
     /// Momentary and sub-block readings of the last 3 s, LUFS.
     hist_m: LoudRing<HISTORY_LEN>,
     hist_sb: LoudRing<HISTORY_LEN>,
+    /// Spectral flatness of the input's sub-blocks (see [`Agc::set_flatness_db`]), beside
+    /// `hist_sb`; NaN where none was handed in.
+    hist_flat: Ring<HISTORY_LEN>,
+    /// The flatness handed in for the sub-block the next fresh reading closes, dB.
+    flat_db: f64,
     /// Time with sound since the last silent reading, s.
     active_s: f64,
     /// Silent time in a row, s.
@@ -947,6 +979,7 @@ impl Agc {
             level: 0.0,
             has_level: false,
             steady_only: false,
+            noise_pending: false,
             judge_pending: true,
             gain_db: 0.0,
             goal_db: 0.0,
@@ -978,6 +1011,8 @@ impl Agc {
             recent_peak: LUFS_FLOOR,
             hist_m: LoudRing::new(LUFS_FLOOR),
             hist_sb: LoudRing::new(LUFS_FLOOR),
+            hist_flat: Ring::new(f64::NAN),
+            flat_db: f64::NAN,
             active_s: 0.0,
             silent_s: 0.0,
             window: [0.0; WINDOW_MAX],
@@ -1123,6 +1158,13 @@ impl Agc {
     /// updated when the meter closes a sub-block. Real-time safe.
     pub fn sub_block_k_correction_lu(&self) -> f64 {
         self.k_sub
+    }
+
+    /// Hands in the spectral flatness ([`crate::flatness`]) of the input's sub-block that the
+    /// next fresh reading of [`control`](Self::control) closes, dB. Without it (NaN), sound
+    /// is judged stationary by its spread alone. Real-time safe.
+    pub fn set_flatness_db(&mut self, db: f64) {
+        self.flat_db = db;
     }
 
     /// Tells the AGC the gain the chain applies after it (the automatic makeup), dB, so that
@@ -1271,6 +1313,8 @@ impl Agc {
         if fresh {
             self.hist_m.push(if silent { LUFS_FLOOR } else { m });
             self.hist_sb.push(if sb <= gate { LUFS_FLOOR } else { sb });
+            self.hist_flat.push(self.flat_db);
+            self.flat_db = f64::NAN;
             self.recent_2s =
                 gated_mean(self.hist_m.newest_with_energy(0, 20), gate, 3).unwrap_or(LUFS_FLOOR);
             self.reading(m, silent, gate, window);
@@ -1294,8 +1338,10 @@ impl Agc {
         // Frozen: never move toward a boost while silent, but do honour a lowered limit
         // (parameter change) or a disabled stage. (A programme resumed in this silence takes
         // back the gain it had before the moment that cut it: what is under the gate is
-        // restored to where it was then, not lifted over it.)
-        let mut hold = silent && p.enabled && !self.resumed_in_silence;
+        // restored to where it was then, not lifted over it.) Held the same way while sound
+        // like noise is still being judged: no rise for it (nor a fall to the stationary cap
+        // before it is judged stationary).
+        let mut hold = (silent || self.noise_pending) && p.enabled && !self.resumed_in_silence;
         if let Some(floor) = self.hold_floor {
             if fast > floor + HOLD_MARGIN_LU || !p.enabled {
                 self.hold_floor = None;
@@ -1584,6 +1630,7 @@ impl Agc {
                 if !self.has_level || level > self.level {
                     self.restart_window(level);
                     self.steady_only = false;
+                    self.noise_pending = false;
                     self.below_s = 0.0;
                 }
             }
@@ -1661,8 +1708,7 @@ impl Agc {
             // Sound after silence: stationary (noise, hum, a tone) or not, judged on its own
             // full sub-blocks only (not the silence before it, not a first partial block).
             if let Some(s) = self.sound_spread(JUDGE_BLOCKS) {
-                self.steady_only = s < STATIONARY_LU;
-                self.judge_pending = false;
+                self.judge_sound(s);
             }
         }
         if !self.has_level {
@@ -1678,9 +1724,20 @@ impl Agc {
             && !self.judge_pending
             && self
                 .sound_spread(2 * JUDGE_BLOCKS)
-                .is_some_and(|s| s >= STATIONARY_LU)
+                .is_some_and(|s| self.modulated(s))
         {
             self.steady_only = false;
+            // Sound [`RELATIVE_GATE_LU`] or more over the stationary sound (a voice after room
+            // tone, music after an ambience) is a programme over it: the gain meets it as an
+            // adopted programme's instead of rising from the stationary cap at
+            // `rise_db_per_s` (a voice at −30 LUFS after rumble at −48 came out 9–14 dB under
+            // itself for its first second with `default`).
+            if self
+                .quiet_of(self.sound_blocks())
+                .is_some_and(|q| m >= q + RELATIVE_GATE_LU)
+            {
+                self.adopted_rise = true;
+            }
         }
         if let Some(after) = self.resumes_after_moment(gate) {
             self.resume(cap);
@@ -1716,7 +1773,11 @@ impl Agc {
         // it would pull the estimate down and the gain up onto it. It is judged as quieter
         // sound instead (held like a pause, adopted as stationary if it lasts).
         let steady_under = diff < -ADOPT_LU
-            && self.spread_of(STEADY_UNDER_BLOCKS, STEADY_UNDER_BLOCKS) < STATIONARY_LU;
+            && (self.spread_of(STEADY_UNDER_BLOCKS, STEADY_UNDER_BLOCKS) < STATIONARY_LU
+                || self.steady_over(
+                    self.spread_of(NOISE_JUDGE_BLOCKS, NOISE_JUDGE_BLOCKS),
+                    NOISE_JUDGE_BLOCKS,
+                ));
         // A pause of a speech-like programme, with sound in it a few LU under the voice (a
         // crowd, a music bed, a noisy room): its readings would pull the estimate down and the
         // gain up onto that sound within the window's length — a bed 8–12 LU under a
@@ -1813,15 +1874,17 @@ impl Agc {
             // (digital silence does not make noise modulated).
             if self.sound_blocks() < readings {
                 match self.sound_spread(JUDGE_BLOCKS) {
-                    Some(s) => self.steady_only = s < STATIONARY_LU,
+                    Some(s) => self.judge_sound(s),
                     None => {
                         // Too little of it yet: as before, judged again once there is.
-                        self.steady_only = self.spread(readings) < STATIONARY_LU;
+                        self.steady_only = self.steady_over(self.spread(readings), readings);
+                        self.noise_pending = false;
                         self.judge_pending = true;
                     }
                 }
             } else {
-                self.steady_only = self.spread(readings) < STATIONARY_LU;
+                self.steady_only = self.steady_over(self.spread(readings), readings);
+                self.noise_pending = false;
             }
             // The window starts over with the quieter sound heard so far.
             let n = readings.clamp(1, 10);
@@ -2020,7 +2083,7 @@ impl Agc {
         // silence gate). Steady sound (noise, hum) is still judged by them.
         if self.win_len == 0 && self.sound_blocks() < own {
             if let Some(s) = self.sound_spread(JUDGE_BLOCKS) {
-                if s >= STATIONARY_LU {
+                if !self.steady_over(s, self.sound_blocks()) {
                     let heard = self.sound_blocks().min(HISTORY_LEN);
                     let now = gated_mean(self.hist_sb.newest_with_energy(0, heard), gate, 2)?;
                     return (now < self.level - ADOPT_LU
@@ -2092,7 +2155,7 @@ impl Agc {
         // After a programme with no pauses of speech (music), steady sound that lasts is the
         // next programme (a pad, an organ chord, a tone: held at loud music's gain, 21–23 LU
         // under the target for as long as it lasted), lifted within the stationary cap.
-        if self.win_len > 0 && self.spread(own) < STATIONARY_LU && self.talk_prog {
+        if self.win_len > 0 && self.steady_over(self.spread(own), own) && self.talk_prog {
             let boost = self.max_boost_db().min(STEADY_MAX_BOOST_DB);
             if (self.target_lufs() - now).min(boost) > self.gain_db {
                 return None;
@@ -2174,6 +2237,7 @@ impl Agc {
         self.changes = self.changes.wrapping_add(1);
         self.resumptions = self.resumptions.wrapping_add(1);
         self.steady_only = false;
+        self.noise_pending = false;
         self.adopted_rise = true;
         self.resumed_rise = true;
     }
@@ -2322,6 +2386,7 @@ impl Agc {
             self.enter(self.resume_level, cap);
         }
         self.steady_only = false;
+        self.noise_pending = false;
         self.judge_pending = false;
         self.adopted_rise = true;
         self.below_s = 0.0;
@@ -2506,17 +2571,89 @@ impl Agc {
         -slope * (nf - 1.0) >= 2.0 * scatter
     }
 
+    /// Whether sound whose 100 ms loudness over the newest `count` sub-blocks spreads
+    /// `spread` LU holds still: under [`STATIONARY_LU`] (a tone, a steady hiss), or under
+    /// [`NOISE_SPREAD_LU`] with a spectrum like noise's over those sub-blocks
+    /// ([`Self::noise_like`]: room tone, rumble, a drifting hiss — quiet music spreads as
+    /// little, but its spectrum is made of partials).
+    fn steady_over(&self, spread: f64, count: usize) -> bool {
+        spread < STATIONARY_LU
+            || (spread < NOISE_SPREAD_LU
+                && count >= NOISE_JUDGE_BLOCKS
+                && self.noise_like(count))
+    }
+
+    /// Judges the sound since the last silence, whose 100 ms loudness spreads `spread`,
+    /// stationary or not (`steady_only`). Sound like noise that spreads more than a tone but
+    /// less than [`NOISE_SPREAD_LU`] is held (`noise_pending`: the gain neither rises for it
+    /// nor falls to the stationary cap) until [`NOISE_JUDGE_BLOCKS`] of it decide
+    /// (`judge_pending` stays set): a swell of wind spreads little over 0.3 s.
+    ///
+    /// Held back so, sound that then turns out modulated (a whisper: as noise-like as its
+    /// breath) is met as an adopted programme: the gain catches up at once instead of rising
+    /// from where it was held at `rise_db_per_s`.
+    fn judge_sound(&mut self, spread: f64) {
+        let steady = self.steady_over(spread, self.sound_blocks());
+        let undecided = !steady && !self.modulated(spread);
+        if self.noise_pending && !steady && !undecided {
+            self.adopted_rise = true;
+        }
+        self.steady_only = steady;
+        self.noise_pending = undecided;
+        self.judge_pending = undecided;
+    }
+
+    /// Whether the sound since the last silence, whose 100 ms loudness spreads `spread`,
+    /// is modulated: neither stationary nor sound like noise still too short to be judged by
+    /// [`NOISE_SPREAD_LU`] (fewer than [`NOISE_JUDGE_BLOCKS`] sub-blocks of it).
+    fn modulated(&self, spread: f64) -> bool {
+        let n = self.sound_blocks();
+        let too_short_to_tell =
+            spread < NOISE_SPREAD_LU && n < NOISE_JUDGE_BLOCKS && self.noise_like(n);
+        !(self.steady_over(spread, n) || too_short_to_tell)
+    }
+
+    /// Whether the newest `count` sub-blocks (1 … 20) all have a flatness reading and its
+    /// mean is over [`NOISE_FLATNESS_DB`].
+    fn noise_like(&self, count: usize) -> bool {
+        let n = count.clamp(1, 20);
+        let mut sum = 0.0;
+        let mut k = 0usize;
+        for v in self.hist_flat.newest(0, n) {
+            if !v.is_finite() {
+                return false;
+            }
+            sum += v;
+            k += 1;
+        }
+        k == n && sum / k as f64 > NOISE_FLATNESS_DB
+    }
+
     /// [`Self::spread`] over the newest `count` sub-blocks, 0 for fewer than `min_n`.
     fn spread_of(&self, count: usize, min_n: usize) -> f64 {
+        self.percentiles(count, min_n)
+            .map_or(0.0, |(lo, hi)| hi - lo)
+    }
+
+    /// The 10th percentile of the 100 ms loudness over the newest `count` sub-blocks (at
+    /// most 20; counted as in [`Self::spread`]), `None` for fewer than 5.
+    fn quiet_of(&self, count: usize) -> Option<f64> {
+        self.percentiles(count, 5).map(|(lo, _)| lo)
+    }
+
+    /// The 10th and 90th percentiles of the 100 ms loudness over the newest `count`
+    /// sub-blocks (at most 20; under the silence gate counted at it), `None` for fewer than
+    /// `min_n` (at least 2).
+    fn percentiles(&self, count: usize, min_n: usize) -> Option<(f64, f64)> {
         let (mut v, n) = self.gated_levels(0, count.min(20));
         if n < min_n.max(2) {
-            return 0.0;
+            return None;
         }
         let s = v.get_mut(..n).unwrap_or(&mut []);
         s.sort_unstable_by(|a, b| a.total_cmp(b));
         let lo = s.get(n / 10).copied().unwrap_or(0.0);
         let hi = s.get(n - 1 - n / 10).copied().unwrap_or(0.0);
-        hi - lo
+        Some((lo, hi))
     }
 }
 

@@ -15,7 +15,9 @@
 //!
 //! 1. Input sanitising: NaN/±∞ → 0, denormals → 0, magnitudes above +60 dBFS clamped
 //!    ([`crate::util::sanitize`]).
-//! 2. Input [`LiveMeter`] (its momentary and sub-block loudness drive the AGC).
+//! 2. Input [`LiveMeter`] (its momentary and sub-block loudness drive the AGC) and
+//!    [`Flatness`] (how noise-like each sub-block's spectrum is, for the AGC's judgement of
+//!    stationary sound).
 //! 3. While the AGC or the compressor runs, [`DcBlocker`] takes a DC offset off the
 //!    processed path (the input meter and the dry path see the input as it is).
 //! 4. [`Agc`], [`Compressor`] with the automatic makeup, [`Limiter`] (the limiter adds
@@ -67,6 +69,7 @@
 use crate::agc::{Agc, ONSET_CONFIRM_S, ONSET_EXCESS_LU, STEP, TAU_GAIN};
 use crate::compressor::Compressor;
 use crate::dc::DcBlocker;
+use crate::flatness::Flatness;
 use crate::limiter::Limiter;
 use crate::meter::{peak_to_db, LiveMeter};
 use crate::params::{ChainParams, CompressorParams};
@@ -238,6 +241,8 @@ pub struct Chain {
     compressor: Compressor,
     limiter: Limiter,
     in_meter: LiveMeter,
+    /// The input's spectral flatness per sub-block, handed to the AGC with the meter's readings.
+    flatness: Flatness,
     out_meter: LiveMeter,
     /// Copy of the sanitised input of the current part (at most [`PART`] frames).
     scratch: Vec<f32>,
@@ -472,6 +477,7 @@ impl Chain {
             compressor: Compressor::new(rate, channels, &compressor_params(params)),
             limiter,
             in_meter: LiveMeter::new(rate, channels),
+            flatness: Flatness::new(rate, channels, LiveMeter::sub_block_frames_at(rate)),
             out_meter: LiveMeter::new(rate, channels),
             scratch: vec![0.0; PART * channels],
             avx: detect_avx(),
@@ -633,6 +639,9 @@ impl Chain {
                     self.agc_seen = seen;
                     self.agc_m = self.in_meter.momentary_lufs();
                     self.agc_sb = self.in_meter.sub_block_lufs();
+                    // The flatness analyser counts the same sub-blocks as the meter.
+                    debug_assert_eq!(self.flatness.sub_blocks_seen(), seen);
+                    self.agc.set_flatness_db(self.flatness.last_db());
                 }
                 let gain_db = self.agc.gain_db();
                 // The compressor's gain in force over the step that just ended (its makeup
@@ -703,6 +712,7 @@ impl Chain {
         self.mix_dry(seg, from);
         let dry = self.scratch.get(from * ch..to * ch).unwrap_or(&[]);
         LiveMeter::process_pair(&mut self.in_meter, dry, &mut self.out_meter, seg);
+        self.flatness.process(dry);
         self.in_block_peak = self.in_block_peak.max(self.in_meter.block_true_peak());
         self.out_block_peak = self.out_block_peak.max(self.out_meter.block_true_peak());
     }

@@ -16,6 +16,8 @@
 //! * [`analysis`] — offline file analysis (`headroom analyze`), built on the `ebur128` crate.
 //! * [`finepeak`] — [`finepeak::FineTruePeak`]: the offline true peak (`analyze`, `render`'s
 //!   summary), a long sinc interpolation where the meters' short one says the peak may be.
+//! * [`flatness`] — [`flatness::Flatness`]: how noise-like the input's spectrum is per 100 ms
+//!   sub-block, which tells the AGC noise from quiet music.
 //!
 //! ## Allocation contract
 //! Constructors (`new`) and `prepare` may allocate. Every method documented as
@@ -28,6 +30,7 @@ pub mod chain;
 pub mod compressor;
 pub mod dc;
 pub mod finepeak;
+pub mod flatness;
 pub mod limiter;
 pub mod meter;
 pub mod params;

@@ -949,7 +949,7 @@ impl LiveMeter {
         let rate = sample_rate.max(8000);
         Self {
             channels,
-            sub_len: (rate as usize + 5) / 10,
+            sub_len: Self::sub_block_frames_at(rate),
             filters: k_weighting(rate as f64),
             chans: (0..channels)
                 .map(|c| Chan {
@@ -1070,6 +1070,11 @@ impl LiveMeter {
     /// Number of channels.
     pub fn channels(&self) -> usize {
         self.channels
+    }
+
+    /// Frames per 100 ms sub-block of a meter made by [`new`](Self::new) at `sample_rate`.
+    pub fn sub_block_frames_at(sample_rate: u32) -> usize {
+        (sample_rate.max(8000) as usize + 5) / 10
     }
 
     /// Frames per 100 ms sub-block.

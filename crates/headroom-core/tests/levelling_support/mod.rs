@@ -192,6 +192,72 @@ pub fn pink_noise(secs: f64, seed: u64) -> Vec<f32> {
     out
 }
 
+/// Stereo brown noise (integrated white noise, leaky below 5 Hz), different in both
+/// channels: rumble. Unscaled.
+pub fn brown_noise(secs: f64, seed: u64) -> Vec<f32> {
+    let n = (secs * RATE as f64) as usize;
+    let mut rng = Rng::new(seed);
+    let mut st = [0.0f64; 2];
+    let leak = 1.0 - 2.0 * std::f64::consts::PI * 5.0 / RATE as f64;
+    let mut out = Vec::with_capacity(n * CH);
+    for _ in 0..n {
+        for b in st.iter_mut() {
+            *b = leak * *b + rng.bipolar();
+            out.push(*b as f32);
+        }
+    }
+    out
+}
+
+/// `x` with its level drifting by ±`depth_db` (a sine over `period_s`): room tone or a
+/// rumble that is not perfectly still.
+pub fn drifting(mut x: Vec<f32>, depth_db: f64, period_s: f64) -> Vec<f32> {
+    for (i, f) in x.chunks_exact_mut(CH).enumerate() {
+        let t = i as f64 / RATE as f64;
+        let g = 10f64.powf(depth_db * (2.0 * std::f64::consts::PI * t / period_s).sin() / 20.0);
+        f.iter_mut().for_each(|v| *v = (*v as f64 * g) as f32);
+    }
+    x
+}
+
+/// Quiet, sparse tonal music: chords of three notes with four partials each, a new chord
+/// every 0.5–1.5 s, each beat (250 ms) at its own level (±2 dB), nothing noise-like in it —
+/// its 100 ms loudness spreads 1–4 LU, as little as drifting noise's. Unscaled.
+pub fn chords_like(secs: f64, seed: u64) -> Vec<f32> {
+    let n = (secs * RATE as f64) as usize;
+    let mut rng = Rng::new(seed);
+    let roots = [196.0, 220.0, 246.9, 261.6, 293.7, 329.6];
+    let mut out = Vec::with_capacity(n * CH);
+    let (mut root, mut next_chord) = (roots[0], 0usize);
+    let (mut from, mut to, mut next_beat) = (1.0f64, 1.0f64, 0usize);
+    let beat = RATE as usize / 4;
+    for i in 0..n {
+        if i >= next_chord {
+            root = roots[(rng.uniform() * roots.len() as f64) as usize % roots.len()];
+            next_chord = i + ((0.5 + rng.uniform()) * RATE as f64) as usize;
+        }
+        if i >= next_beat {
+            from = to;
+            to = 10f64.powf((rng.uniform() * 4.0 - 2.0) / 20.0);
+            next_beat = i + beat;
+        }
+        let glide = (((i + beat - next_beat) as f64) / (0.02 * RATE as f64)).min(1.0);
+        let g = from + (to - from) * glide;
+        let t = i as f64 / RATE as f64;
+        let mut v = 0.0;
+        for ratio in [1.0, 1.26, 1.5] {
+            for h in 1..=4 {
+                let f = root * ratio * h as f64;
+                v += (2.0 * std::f64::consts::PI * f * t).sin() / h as f64;
+            }
+        }
+        let v = (0.1 * g * v) as f32;
+        out.push(v);
+        out.push(v * 0.9);
+    }
+    out
+}
+
 /// Digital silence.
 pub fn silence(secs: f64) -> Vec<f32> {
     vec![0.0; (secs * RATE as f64) as usize * CH]
