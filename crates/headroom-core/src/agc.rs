@@ -165,8 +165,9 @@
 //!   silence is not taken for a modulated programme; sound like noise that spreads more
 //!   than a tone is judged on [`NOISE_JUDGE_BLOCKS`] of them (a swell of wind spreads little
 //!   over 0.3 s), and the gain neither rises for it nor falls to the cap meanwhile. Sound
-//!   that then turns out modulated (a whisper), or that comes [`RELATIVE_GATE_LU`] over
-//!   stationary sound (a voice after rumble), is met as an adopted programme.
+//!   that then turns out modulated (a whisper, a track that opens on a cymbal roll, within
+//!   [`STEADY_ADOPT_S`] of its start), or that comes [`LOUDER_LU`] over stationary sound (a
+//!   voice after rumble), is met as an adopted programme.
 //!
 //! # Loud onsets
 //! The AGC *engages* when either
@@ -1727,14 +1728,17 @@ impl Agc {
                 .is_some_and(|s| self.modulated(s))
         {
             self.steady_only = false;
-            // Sound [`RELATIVE_GATE_LU`] or more over the stationary sound (a voice after room
-            // tone, music after an ambience) is a programme over it: the gain meets it as an
-            // adopted programme's instead of rising from the stationary cap at
-            // `rise_db_per_s` (a voice at −30 LUFS after rumble at −48 came out 9–14 dB under
-            // itself for its first second with `default`).
-            if self
-                .quiet_of(self.sound_blocks())
-                .is_some_and(|q| m >= q + RELATIVE_GATE_LU)
+            // Sound `LOUDER_LU` or more over the stationary sound (a voice after room tone,
+            // music after an ambience) is a programme over it, and so is sound that turns
+            // modulated within `STEADY_ADOPT_S` of its start (a track that opens on a cymbal
+            // roll): the gain meets it as an adopted programme's instead of rising from the
+            // stationary cap at `rise_db_per_s` (a voice at −40 LUFS after rumble at −56 came
+            // out 9 dB under itself for its first second with `default`; a Wesnoth track at
+            // −55 LUFS reached its gain 3 s later than with no cap).
+            if self.active_s < STEADY_ADOPT_S
+                || self
+                    .quiet_of(self.sound_blocks())
+                    .is_some_and(|q| m >= q + LOUDER_LU)
             {
                 self.adopted_rise = true;
             }
@@ -2578,9 +2582,7 @@ impl Agc {
     /// little, but its spectrum is made of partials).
     fn steady_over(&self, spread: f64, count: usize) -> bool {
         spread < STATIONARY_LU
-            || (spread < NOISE_SPREAD_LU
-                && count >= NOISE_JUDGE_BLOCKS
-                && self.noise_like(count))
+            || (spread < NOISE_SPREAD_LU && count >= NOISE_JUDGE_BLOCKS && self.noise_like(count))
     }
 
     /// Judges the sound since the last silence, whose 100 ms loudness spreads `spread`,

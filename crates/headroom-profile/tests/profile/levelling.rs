@@ -267,6 +267,32 @@ fn quiet_tonal_music_that_spreads_as_little_as_noise_is_still_lifted() {
 }
 
 #[test]
+fn quiet_music_that_opens_like_noise_is_lifted_once_it_plays() {
+    // A track at −52 LUFS that opens on a second of noise-like sound (a cymbal roll), then
+    // plays tonal music: the opening is judged like noise (held, then capped), and the music
+    // is then met as an adopted programme. Rising from the cap at `rise_db_per_s`, a Wesnoth
+    // track that opens so reached its gain 3 s later than before the cap (an outside test).
+    let mut roll = drifting(pink_noise(1.2, 680), 1.0, 2.0);
+    normalise(&mut roll, -54.0);
+    let mut x = roll;
+    x.extend(chords_like(12.0, 681));
+    let from = 1.2 * (RATE as usize * CH) as f64 / CH as f64;
+    let at = (from as usize) * CH;
+    normalise(&mut x[at..], -52.0);
+    for name in PROFILES {
+        let p = shipped(name);
+        let out = run_aligned(&p, &x);
+        let settled = gain_between(&out, &x, 6.0, 13.2);
+        let early = gain_between(&out, &x, 2.2, 3.2);
+        eprintln!("{name}: music 1-2 s in {early:+.2} dB, settled {settled:+.2}");
+        assert!(
+            early >= settled - 3.0,
+            "{name}: the music 1-2 s in at {early:+.2} dB, then {settled:+.2}"
+        );
+    }
+}
+
+#[test]
 fn a_quiet_voice_after_rumble_is_lifted_within_a_second() {
     // Rumble alone for 8 s (held at the stationary cap), then a quiet voice 16 LU over it:
     // the voice is a programme over the rumble, met as an adopted one. Rising from the cap
