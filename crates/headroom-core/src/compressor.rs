@@ -21,7 +21,9 @@
 //! no gain jumps.
 
 use crate::params::CompressorParams;
-use crate::util::{db_to_lin, finite_clamp, fold_sum8, gain_ramp, one_pole_alpha, Memo};
+use crate::util::{
+    db_to_lin, finite_clamp, fold_sum8, gain_ramp, one_pole_alpha, GroupGather, Memo,
+};
 
 /// Control interval in frames: the gain curve is evaluated once per step and ramped linearly
 /// in between.
@@ -69,9 +71,8 @@ pub struct Compressor {
     /// (`1 − 10^(−sidechain_bass_cut_db / 20)`): bass well under [`LOW_BAND_HZ`] is read that
     /// much under its level, sound well over it at its own.
     low_cut: f64,
-    /// Frames of a group not yet complete (interleaved), and how many samples it holds.
-    group: Vec<f32>,
-    group_len: usize,
+    /// Frames of a group not yet complete (interleaved).
+    group: GroupGather,
     /// Levels of the last steps for the hold (ring; each the lowest peak of its
     /// [`CONFIRM_MS`] of steps), the current step's running peak and the ring position.
     step_peaks: Vec<f32>,
@@ -145,8 +146,7 @@ impl Compressor {
                 (1.0 - w / q + w * w) / a0,
             ],
             low_state: vec![[0.0; 4]; channels],
-            group: vec![0.0; GROUP * channels],
-            group_len: 0,
+            group: GroupGather::new(GROUP * channels),
             low_cut: 0.0,
             params: *params,
             step_peaks: vec![0.0; hold_steps],
@@ -182,7 +182,7 @@ impl Compressor {
     /// Returns to the initial state (no gain reduction, makeup in force). Real-time safe.
     pub fn reset(&mut self) {
         self.low_state.iter_mut().for_each(|s| *s = [0.0; 4]);
-        self.group_len = 0;
+        self.group.clear();
         self.step_peaks.iter_mut().for_each(|p| *p = 0.0);
         self.recent.iter_mut().for_each(|p| *p = 0.0);
         self.recent_pos = 0;
@@ -454,24 +454,18 @@ impl Compressor {
     /// gathered first.
     #[inline]
     fn detect(&mut self, run: &[f32]) {
-        let len = self.group.len();
+        let len = self.group.group_len();
         let mut rest = run;
-        if self.group_len > 0 {
-            let take = (len - self.group_len).min(rest.len());
-            let (head, tail) = rest.split_at(take);
-            if let Some(dst) = self.group.get_mut(self.group_len..self.group_len + take) {
-                dst.copy_from_slice(head);
-            }
-            self.group_len += take;
-            rest = tail;
-            if self.group_len < len {
+        if self.group.is_partial() {
+            let mut gather = std::mem::take(&mut self.group);
+            let (whole, tail) = gather.complete(rest);
+            let done = whole.map(|g| self.detect_groups(g));
+            self.group = gather;
+            let Some(d) = done else {
                 return;
-            }
-            let group = std::mem::take(&mut self.group);
-            let d = self.detect_groups(&group);
+            };
             self.step_peak = self.step_peak.max(d);
-            self.group = group;
-            self.group_len = 0;
+            rest = tail;
         }
         let whole = rest.len() / len * len;
         let (groups, tail) = rest.split_at(whole);
@@ -479,10 +473,7 @@ impl Compressor {
             let d = self.detect_groups(groups);
             self.step_peak = self.step_peak.max(d);
         }
-        if let Some(dst) = self.group.get_mut(..tail.len()) {
-            dst.copy_from_slice(tail);
-        }
-        self.group_len = tail.len();
+        self.group.hold(tail);
     }
 
     /// Complete groups (`GROUP` interleaved frames each): per channel, each group's mean goes

@@ -40,6 +40,8 @@ use std::sync::Arc;
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlannerScalar};
 
+use crate::util::GroupGather;
+
 /// Decimated samples per FFT (≈ 85 ms at 3 kHz).
 pub const FFT_LEN: usize = 256;
 /// Lowest frequency of the measured band, Hz (under it, a bin holds a large share of a
@@ -90,9 +92,8 @@ pub struct Flatness {
     sub_len: usize,
     /// Frames into the current sub-block.
     frame_pos: usize,
-    /// The samples of the current, incomplete decimation group and how many it holds.
-    group: Vec<f32>,
-    group_len: usize,
+    /// The samples of the current, incomplete decimation group.
+    group: GroupGather,
     /// The newest decimated samples, oldest at `ring_pos`.
     ring: Vec<f32>,
     ring_pos: usize,
@@ -153,8 +154,7 @@ impl Flatness {
             decimation,
             sub_len: sub_len.max(1),
             frame_pos: 0,
-            group: vec![0.0; decimation * channels.max(1)],
-            group_len: 0,
+            group: GroupGather::new(decimation * channels.max(1)),
             ring: vec![0.0; FFT_LEN],
             ring_pos: 0,
             window,
@@ -194,31 +194,21 @@ impl Flatness {
     /// ring. A group split between calls is gathered first, so every group is summed from
     /// all its samples at once, in one order.
     fn decimate(&mut self, samples: &[f32]) {
-        let len = self.group.len();
+        let len = self.group.group_len();
         let mut rest = samples;
-        if self.group_len > 0 || rest.len() < len {
-            let take = (len - self.group_len).min(rest.len());
-            let (head, tail) = rest.split_at(take);
-            if let Some(dst) = self.group.get_mut(self.group_len..self.group_len + take) {
-                dst.copy_from_slice(head);
-            }
-            self.group_len += take;
-            rest = tail;
-            if self.group_len < len {
+        if self.group.is_partial() || rest.len() < len {
+            let (whole, tail) = self.group.complete(rest);
+            let Some(sum) = whole.map(group_sum) else {
                 return;
-            }
-            self.push(group_sum(&self.group));
-            self.group_len = 0;
+            };
+            self.push(sum);
+            rest = tail;
         }
         let mut groups = rest.chunks_exact(len);
         for g in groups.by_ref() {
             self.push(group_sum(g));
         }
-        let tail = groups.remainder();
-        if let Some(dst) = self.group.get_mut(..tail.len()) {
-            dst.copy_from_slice(tail);
-        }
-        self.group_len = tail.len();
+        self.group.hold(groups.remainder());
     }
 
     /// Appends a decimated sample to the ring.

@@ -292,6 +292,66 @@ impl LaneEnergy {
     }
 }
 
+/// The samples of a group of frames (a fixed number of interleaved samples) that arrive over
+/// several calls, gathered so that the group is used whole, the same as one that came in one
+/// call: what works on groups then does not depend on how the audio is split. [`new`](Self::new)
+/// allocates; every other method is real-time safe. (`Default` is an empty gatherer, made
+/// without allocating: a stand-in while one is taken out to be used.)
+#[derive(Debug, Clone, Default)]
+pub struct GroupGather {
+    buf: Vec<f32>,
+    len: usize,
+}
+
+impl GroupGather {
+    /// A gatherer for groups of `samples` interleaved samples (at least 1). Allocates.
+    pub fn new(samples: usize) -> Self {
+        Self {
+            buf: vec![0.0; samples.max(1)],
+            len: 0,
+        }
+    }
+
+    /// Samples in a whole group.
+    pub fn group_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether part of a group is held.
+    pub fn is_partial(&self) -> bool {
+        self.len > 0
+    }
+
+    /// Takes from the front of `rest` what completes the held group; returns the whole group
+    /// when it is complete (it is then no longer held) and the samples left over.
+    pub fn complete<'a>(&mut self, rest: &'a [f32]) -> (Option<&[f32]>, &'a [f32]) {
+        let take = (self.buf.len() - self.len).min(rest.len());
+        let (head, tail) = rest.split_at(take);
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + take) {
+            dst.copy_from_slice(head);
+        }
+        self.len += take;
+        if self.len < self.buf.len() {
+            return (None, tail);
+        }
+        self.len = 0;
+        (Some(&self.buf), tail)
+    }
+
+    /// Holds `tail` (shorter than a group) as the start of the next group.
+    pub fn hold(&mut self, tail: &[f32]) {
+        if let Some(dst) = self.buf.get_mut(..tail.len()) {
+            dst.copy_from_slice(tail);
+            self.len = tail.len();
+        }
+    }
+
+    /// Drops what is held.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
 /// Sum of channel `c` over a group of eight `ch`-channel interleaved frames in `g`, in the
 /// one order the groups of the compressor's detector and the DC blocker are summed in
 /// (frames `i` and `i + 4`, then `i` and `i + 2`, then the two), so that their stereo
