@@ -272,13 +272,11 @@ fn quiet_music_that_opens_like_noise_is_lifted_once_it_plays() {
     // plays tonal music: the opening is judged like noise (held, then capped), and the music
     // is then met as an adopted programme. Rising from the cap at `rise_db_per_s`, a Wesnoth
     // track that opens so reached its gain 3 s later than before the cap (an outside test).
-    let mut roll = drifting(pink_noise(1.2, 680), 1.0, 2.0);
-    normalise(&mut roll, -54.0);
-    let mut x = roll;
-    x.extend(chords_like(12.0, 681));
-    let from = 1.2 * (RATE as usize * CH) as f64 / CH as f64;
-    let at = (from as usize) * CH;
-    normalise(&mut x[at..], -52.0);
+    let mut x = drifting(pink_noise(1.2, 680), 1.0, 2.0);
+    normalise(&mut x, -54.0);
+    let mut music = chords_like(12.0, 681);
+    normalise(&mut music, -52.0);
+    x.extend(music);
     for name in PROFILES {
         let p = shipped(name);
         let out = run_aligned(&p, &x);
