@@ -76,8 +76,11 @@
 //!     gap came first, at least half the window less a second ([`long_window_adopt_s`]: a
 //!     long window levels whole passages, and a quiet passage inside a track is no new
 //!     programme; the next track after a gap is);
-//!   - the loudest 100 ms of its newer half is within [`FADE_LU`] of the older half's (a
-//!     fade-out keeps falling and is never taken for a programme);
+//!   - the loudest 100 ms of its newer half is within [`FADE_LU`] of the older half's, and
+//!     it does not fall steadily as a ramp over the last 1.5 s ([`FADE_SLOPE_LU`]) or 3 s
+//!     ([`SLOW_FADE_SLOPE_LU`]) unless it is speech-like (a fade-out keeps falling and is
+//!     never taken for a programme; a song's beats and swells hide its fall between two
+//!     half seconds);
 //!   - sound that is not speech-like is more than [`FLOOR_MARGIN_LU`] above the
 //!     programme's *noise floor*: the level of the pauses of the last speech-like programme
 //!     (its third-quietest 100 ms of 3 s, when that lies [`FLOOR_UNDER_LU`] or more under
@@ -168,6 +171,18 @@
 //!   that then turns out modulated (a whisper, a track that opens on a cymbal roll, within
 //!   [`STEADY_ADOPT_S`] of its start), or that comes [`LOUDER_LU`] over stationary sound (a
 //!   voice after rumble), is met as an adopted programme.
+//! * **Fades.** While the 100 ms loudness of the programme's own sub-blocks falls steadily —
+//!   a line fitted over 1.5 s falls faster than [`FADE_SLOPE_LU`] per sub-block, or over 3 s
+//!   faster than [`SLOW_FADE_SLOPE_LU`], by at least twice the readings' scatter about it —
+//!   the gain does not rise. When that fall is a ramp (the line fits about as well as the
+//!   best single step down between two levels: a step is a louder sound giving way to a
+//!   quieter one, not a fade), the quieter sound is not adopted unless it is speech-like,
+//!   and until the fade has ended — a gap, a new programme, speech-like sound, or
+//!   [`FADE_RELEASE_S`] with no steady fall — the gain rises at [`FADED_RISE_DB_PER_S`] at
+//!   most: a song's beats and swells break its fall for a second at a time, and the
+//!   estimate, which follows the fade down within its relative gate, had the gain lift
+//!   the rest of the fade by 20–30 dB. A decrescendo that ends in a quieter passage is
+//!   lifted that slowly for those seconds too.
 //!
 //! # Loud onsets
 //! The AGC *engages* when either
@@ -428,6 +443,18 @@ pub const FADE_LU: f64 = 3.0;
 pub const FADE_FIT_BLOCKS: usize = 15;
 /// Steepest fall per sub-block (the fitted line's slope) that is no fade, LU: 3 LU/s.
 pub const FADE_SLOPE_LU: f64 = 0.3;
+/// Sub-blocks over which a slower steady fall counts as a fade-out too: a song's fade
+/// falls 2–5 dB a second, and its beats scatter its 100 ms loudness over 1.5 s as far as
+/// it falls in that time.
+pub const SLOW_FADE_FIT_BLOCKS: usize = 30;
+/// Steepest fall per sub-block over [`SLOW_FADE_FIT_BLOCKS`] that is no fade, LU: 1.5 LU/s.
+pub const SLOW_FADE_SLOPE_LU: f64 = 0.15;
+/// Fastest rise of the gain after a fade until it has ended ([`FADE_RELEASE_S`]), dB/s.
+pub const FADED_RISE_DB_PER_S: f64 = 2.0;
+/// Sound heard without a steady fall for this long after a fade ([`Agc`]'s `faded`) is no
+/// longer that fade: the gain may rise to it again, and it may be adopted, s.
+pub const FADE_RELEASE_S: f64 = 3.0;
+const _: () = assert!(FADE_FIT_BLOCKS <= HISTORY_LEN && SLOW_FADE_FIT_BLOCKS <= HISTORY_LEN);
 /// Quieter sound within this of the programme's noise floor is that floor, LU.
 pub const FLOOR_MARGIN_LU: f64 = 6.0;
 /// The programme's noise floor lies at least this far under the programme, LU: room noise
@@ -738,6 +765,9 @@ pub struct AgcDiagnostics {
     pub fast_lufs: f64,
     /// The loudest fast level of the last 2 s, LUFS.
     pub recent_fast_lufs: f64,
+    /// Whether a fade was heard and the sound since has neither paused nor held still for
+    /// [`FADE_RELEASE_S`]: the gain does not rise.
+    pub faded: bool,
 }
 
 /// The AGC of a [`crate::Chain`].
@@ -892,6 +922,19 @@ pub struct Agc {
     /// Whether the sound fell steadily over the last readings ([`Agc::falls_steadily`]): the gain
     /// does not rise meanwhile.
     fading: bool,
+    /// Whether that fall is a ramp, not a step down ([`Agc::falls_steadily`]): a fade-out,
+    /// whose quieter sound is no new programme.
+    fade_ramp: bool,
+    /// A fade was heard and the sound since has not been silent for a gap, nor speech-like,
+    /// nor without a steady fall for [`FADE_RELEASE_S`] (`unfaded_s`): the gain rises at
+    /// [`FADED_RISE_DB_PER_S`] at most, and the sound is not adopted unless speech-like. A
+    /// fade's beats and the swells of its music interrupt its steady fall (a song faded
+    /// over 30 s read as level for a second and was lifted 25 dB).
+    faded: bool,
+    unfaded_s: f64,
+    /// Sub-blocks read since the programme started ([`Self::new_programme`]), up to
+    /// [`HISTORY_LEN`]: a fade is looked for in those only.
+    since_start: usize,
 
     /// Whether the last reading was programme (not silence, not a pause, not an onset).
     programme_active: bool,
@@ -1046,6 +1089,10 @@ impl Agc {
             resumed_in_silence: false,
             hold_floor: None,
             fading: false,
+            fade_ramp: false,
+            faded: false,
+            unfaded_s: 0.0,
+            since_start: 0,
 
             programme_active: false,
             speech_prog: false,
@@ -1138,6 +1185,7 @@ impl Agc {
             k_correction_lu: self.k_corr,
             fast_lufs: self.last_fast,
             recent_fast_lufs: self.recent_peak,
+            faded: self.faded,
         }
     }
 
@@ -1318,8 +1366,23 @@ impl Agc {
             self.flat_db = f64::NAN;
             self.recent_2s =
                 gated_mean(self.hist_m.newest_with_energy(0, 20), gate, 3).unwrap_or(LUFS_FLOOR);
+            self.since_start = (self.since_start + 1).min(HISTORY_LEN);
+            let short = self.falls_steadily(FADE_FIT_BLOCKS, FADE_SLOPE_LU);
+            let long = self.falls_steadily(SLOW_FADE_FIT_BLOCKS, SLOW_FADE_SLOPE_LU);
+            self.fading = short.is_some() || long.is_some();
+            self.fade_ramp = short == Some(true) || long == Some(true);
+            if self.fade_ramp {
+                self.faded = true;
+                self.unfaded_s = 0.0;
+            } else if self.faded && !silent {
+                self.unfaded_s += self.reading_dt;
+                // Speech is no fade, whatever a phrase's fall looked like: its syllables
+                // step both ways again and again, with dips between louder sound.
+                let talk =
+                    self.spread(20) >= SPEECH_LU && self.has_dip(20) && self.moves_both_ways(20, 2);
+                self.faded = self.unfaded_s < FADE_RELEASE_S && !talk;
+            }
             self.reading(m, silent, gate, window);
-            self.fading = self.falls_steadily();
         }
 
         self.onset(fast, target, max_cut);
@@ -1357,8 +1420,8 @@ impl Agc {
         // sound settles at, if anything, is levelled from there. (A programme resumed or
         // adopted over the fading tail — the dialogue after an explosion's decay — rises as
         // it did.)
-        hold |=
-            self.fading && p.enabled && !(self.back_rise || self.resumed_rise || self.adopted_rise);
+        let own_rise = !(self.back_rise || self.resumed_rise || self.adopted_rise);
+        hold |= self.fading && p.enabled && own_rise;
         if hold {
             goal = self.gain_db.min(goal).max(-max_cut);
         }
@@ -1387,6 +1450,11 @@ impl Agc {
             || (self.first_rise && goal - self.gain_db > FIRST_RISE_MARGIN_DB)
         {
             (TAU_GAIN, rise.max(ADOPTED_RISE_DB_PER_S))
+        } else if self.faded && own_rise {
+            // After a fade, until it has ended: the gain follows what is left of it up only
+            // slowly (a swell within the fade, a bar that holds still, the music's quieter
+            // passage that the fall ended in), so the fade is heard as one.
+            (TAU_GAIN, rise.min(FADED_RISE_DB_PER_S))
         } else {
             (TAU_GAIN, rise)
         };
@@ -1666,6 +1734,10 @@ impl Agc {
         if silent {
             self.active_s = 0.0;
             self.silent_s += rdt;
+            if self.silent_s >= GAP_S {
+                // A fade before the gap has ended.
+                self.faded = false;
+            }
             if self.silent_s >= GAP_S
                 && self.has_level
                 && !self.resumed_in_silence
@@ -1873,6 +1945,7 @@ impl Agc {
         }
         if let Some(fast) = self.adopt(gate, window_s) {
             self.changes = self.changes.wrapping_add(1);
+            self.new_programme();
             let readings = self.readings_below();
             // Judged on the sound since the last silence when there was one in between
             // (digital silence does not make noise modulated).
@@ -2014,7 +2087,16 @@ impl Agc {
     }
 
     /// Starts the window over with one reading at `level`.
+    /// A programme starts (adopted, resumed, a louder one taking over): a fade heard before
+    /// it has ended, and the fade test looks at its sub-blocks only.
+    fn new_programme(&mut self) {
+        self.faded = false;
+        self.unfaded_s = 0.0;
+        self.since_start = 0;
+    }
+
     fn restart_window(&mut self, level: f64) {
+        self.new_programme();
         self.win_len = 0;
         self.deferred_len = 0;
         self.enter(level, 1);
@@ -2110,9 +2192,13 @@ impl Agc {
                 .is_some_and(|l| l < self.level - FAR_UNDER_LU)
         };
         let spread = own >= 4 && self.spread(own) >= SPEECH_LU;
-        let dip = spread && self.has_dip(own);
+        // While the sound falls steadily as a ramp (`fade_ramp`), one dip or one step each way is the
+        // fade's music (a beat, a swell near its end), not yet syllables: speech steps both
+        // ways again and again.
+        let times = if self.fade_ramp { 2 } else { 1 };
+        let dip = spread && self.has_dip(own) && (!self.fade_ramp || self.moves_both_ways(own, 2));
         // (Such sound is no fade of the programme either: a fade steps one way.)
-        let syllables = spread && !dip && far() && self.moves_both_ways(own);
+        let syllables = spread && !dip && far() && self.moves_both_ways(own, times);
         let speech_like = dip || syllables;
         let short = if speech_like {
             adopt_s(window_s)
@@ -2141,9 +2227,13 @@ impl Agc {
                 .fold(f64::NEG_INFINITY, f64::max)
         };
         let (peak_now, peak_before) = (loudest(0), loudest(half));
+        // Nor is sound that still falls steadily as a ramp (`fade_ramp`) unless it is
+        // speech-like: a song's fade-out whose beats hide the fall between two half seconds
+        // was taken up 4 s into it and lifted 20 dB while it went on fading.
         if !peak_now.is_finite()
             || !peak_before.is_finite()
             || (peak_now < peak_before - FADE_LU && !syllables)
+            || (self.fade_ramp && !speech_like)
         {
             return None;
         }
@@ -2499,12 +2589,13 @@ impl Agc {
 
     /// Whether the newest `count` sub-blocks (the newest and the oldest left out, as for
     /// [`has_dip`](Self::has_dip)) step up and step down by [`MOVES_LU`] or more from one
-    /// to the next: syllables, not a swell or a fade.
-    fn moves_both_ways(&self, count: usize) -> bool {
+    /// to the next, each at least `times` times: syllables, not a swell or a fade.
+    fn moves_both_ways(&self, count: usize, times: usize) -> bool {
         let (v, n) = self.gated_levels(1, count.saturating_sub(2));
         let v = v.get(..n).unwrap_or(&[]);
         let steps = || v.windows(2).map(|w| w[0] - w[1]);
-        steps().any(|d| d >= MOVES_LU) && steps().any(|d| d <= -MOVES_LU)
+        steps().filter(|&d| d >= MOVES_LU).count() >= times
+            && steps().filter(|&d| d <= -MOVES_LU).count() >= times
     }
 
     /// [`Self::has_dip`] with dips `depth` deep.
@@ -2539,20 +2630,28 @@ impl Agc {
         (v, n)
     }
 
-    /// Whether the sound of the last [`FADE_FIT_BLOCKS`] sub-blocks falls steadily: none of
-    /// them silent, the line fitted through them falling more than [`FADE_SLOPE_LU`] per
-    /// sub-block, and the fall over them at least twice as large as their scatter about
-    /// the line (music's beats and a voice's syllables scatter far more than a fade's or
-    /// a decaying chord's sub-blocks). Real-time safe.
-    fn falls_steadily(&self) -> bool {
-        let n = FADE_FIT_BLOCKS;
+    /// Whether the sound of the last `n` sub-blocks falls steadily: all of them read since
+    /// the programme started (the fall from a loud programme into the next one adopted is
+    /// no fade of the next one), none of them silent,
+    /// the line fitted through them falling more than `min_slope` per sub-block, and the
+    /// fall over them at least twice as large as their scatter about the line (music's
+    /// beats and a voice's syllables scatter far more than a fade's or a decaying chord's
+    /// sub-blocks). `None` if it does not; `Some(true)` if the fall is a ramp (no single
+    /// step down), a fade's. Real-time safe.
+    fn falls_steadily(&self, n: usize, min_slope: f64) -> Option<bool> {
+        if n > self.since_start {
+            return None;
+        }
         let (mut sx, mut sy, mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        // The values, oldest first, for the ramp test below.
+        let mut vals = [0.0f64; HISTORY_LEN];
         for k in 0..n {
-            let Some(v) = self.hist_sb.back(k).filter(|&v| v > LUFS_FLOOR) else {
-                return false;
-            };
+            let v = self.hist_sb.back(k).filter(|&v| v > LUFS_FLOOR)?;
             // Oldest first: x grows with time.
             let x = (n - 1 - k) as f64;
+            if let Some(slot) = vals.get_mut(n - 1 - k) {
+                *slot = v;
+            }
             sx += x;
             sy += v;
             sxx += x * x;
@@ -2562,17 +2661,35 @@ impl Agc {
         let nf = n as f64;
         let den = nf * sxx - sx * sx;
         if den <= 0.0 {
-            return false;
+            return None;
         }
         let slope = (nf * sxy - sx * sy) / den;
-        if slope > -FADE_SLOPE_LU {
-            return false;
+        if slope > -min_slope {
+            return None;
         }
         // The squared residuals about the fitted line, from the same sums.
         let icept = (sy - slope * sx) / nf;
         let ss = (syy - icept * sy - slope * sxy).max(0.0);
         let scatter = (ss / nf).sqrt();
-        -slope * (nf - 1.0) >= 2.0 * scatter
+        if -slope * (nf - 1.0) < 2.0 * scatter {
+            return None;
+        }
+        // A ramp, not a step: the line leaves at most twice the squared residuals of the
+        // best single step between two levels (a ramp's are about the same, a step's many
+        // times them). A loud scene giving way to a voice whose first words are its
+        // loudest falls as steadily over 1.5 s, and the voice is no fade.
+        let vals = vals.get(..n).unwrap_or(&[]);
+        let (mut left, mut left_sq) = (0.0, 0.0);
+        let mut best_step = f64::INFINITY;
+        for (m, &v) in vals.iter().enumerate().take(n.saturating_sub(1)) {
+            left += v;
+            left_sq += v * v;
+            let (a, b) = ((m + 1) as f64, (n - m - 1) as f64);
+            let (right, right_sq) = (sy - left, syy - left_sq);
+            let step = (left_sq - left * left / a) + (right_sq - right * right / b);
+            best_step = best_step.min(step);
+        }
+        Some(ss <= 2.0 * best_step)
     }
 
     /// Whether sound whose 100 ms loudness over the newest `count` sub-blocks spreads

@@ -1732,3 +1732,45 @@ fn a_steady_programme_louder_than_a_levelled_voice_is_on_target_within_two_secon
         }
     }
 }
+
+/// `x` faded out: its level falls by `depth_db` from `from_s` s over `secs` s, linearly in
+/// dB, and stays there.
+fn faded_out(mut x: Vec<f32>, from_s: f64, secs: f64, depth_db: f64) -> Vec<f32> {
+    let rate = 48_000.0;
+    for (i, f) in x.chunks_exact_mut(2).enumerate() {
+        let t = i as f64 / rate - from_s;
+        if t > 0.0 {
+            let g = 10f64.powf(-depth_db * (t / secs).min(1.0) / 20.0) as f32;
+            f.iter_mut().for_each(|v| *v *= g);
+        }
+    }
+    x
+}
+
+#[test]
+fn a_song_that_fades_out_is_not_lifted_back_up_in_any_profile() {
+    // A song at −16 LUFS whose last 12 s fade by 50 dB, its beats (±3 dB) and swells
+    // scattered over the fall. Its quieter sound was adopted 4 s into the fade (its last
+    // 0.6 s no longer fell clearly under the 0.6 s before) and lifted 17–28 dB, or followed
+    // up as the estimate went down with it whenever a swell broke the steady fall: the song
+    // faded, came back almost to full loudness and faded again. The gain now rises at most
+    // a few dB while it fades, and the fade is heard as one.
+    for seed in [31, 32] {
+        let mut x = music_at(32.0, seed, -16.0);
+        x = faded_out(x, 20.0, 12.0, 50.0);
+        x.extend(silence(2.0));
+        for name in PROFILES {
+            let p = shipped(name);
+            let out = run_aligned(&p, &x);
+            let before = gain_between(&out, &x, 14.0, 20.0);
+            let most = (20..31)
+                .map(|s| gain_between(&out, &x, s as f64, s as f64 + 1.0))
+                .fold(f64::NEG_INFINITY, f64::max);
+            eprintln!("{name} (seed {seed}): gain {before:+.1} dB before the fade, at most {most:+.1} in it");
+            assert!(
+                most <= before + 6.0,
+                "{name} (seed {seed}): the fade lifted to {most:+.1} dB from {before:+.1}"
+            );
+        }
+    }
+}
