@@ -11,7 +11,8 @@ use tracing_subscriber::prelude::*;
 #[derive(Debug, Parser)]
 #[command(name = "headroomd", version, about, long_about = None)]
 struct Args {
-    /// Config file (default: $XDG_CONFIG_HOME/headroom/config.toml).
+    /// Config file (default: $XDG_CONFIG_HOME/headroom/config.toml). Its folder must exist;
+    /// a missing file is written when a profile is chosen or a setting saved.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Play into this sink (node name) when it exists, instead of the default sink.
@@ -79,7 +80,20 @@ fn run() -> anyhow::Result<()> {
         tracing::warn!("{e}: after SIGKILL or a crash the streams keep their Layer A volume");
     }
     if let Some(path) = args.config.as_deref().filter(|p| !p.exists()) {
-        // Given by hand, a missing file is more likely a typo than a first start.
+        // Given by hand, a missing file is more likely a typo than a first start; a missing
+        // folder certainly is: it is not made (a typo left stray folders behind).
+        let folder = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !folder.is_dir() {
+            anyhow::bail!(
+                "--config {}: the folder {} does not exist (create it first, or give a file in \
+                 an existing folder)",
+                path.display(),
+                folder.display()
+            );
+        }
         tracing::warn!(
             "--config {}: no such file; starting with the defaults (the file is written when \
              a profile is chosen or a setting saved)",

@@ -151,12 +151,12 @@ fn a_start_up_error_is_one_line_with_rust_backtrace_set() {
     );
 }
 
-/// `--config` naming no file is said (it was silent: the defaults were used, and a typo in
-/// the path went unnoticed).
+/// `--config` naming no file in an existing folder is said (it was silent: the defaults
+/// were used, and a typo in the path went unnoticed).
 #[test]
 fn a_config_file_given_by_hand_that_does_not_exist_is_warned_about() {
     let (tmp, _running) = another_daemon_running();
-    let missing = tmp.path().join("typo/conifg.toml");
+    let missing = tmp.path().join("conifg.toml");
     let (_, err) = run_daemon_with(
         tmp.path(),
         &tmp.path().join("x/control.sock"),
@@ -167,4 +167,31 @@ fn a_config_file_given_by_hand_that_does_not_exist_is_warned_about() {
         err.contains(&format!("--config {}: no such file", missing.display())),
         "{err}"
     );
+}
+
+/// `--config` naming a file in a folder that does not exist is a typo: one clear error
+/// naming the folder, and nothing made. It was taken for a first start: the daemon made the
+/// folders (to watch them) and started with the defaults, a warning in its log the only
+/// trace.
+#[test]
+fn a_config_file_in_a_missing_folder_is_refused_and_nothing_is_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("no-such/dir");
+    let config = folder.join("c.toml");
+    let socket = tmp.path().join("run/headroom/control.sock");
+    let (code, err) = run_daemon_with(
+        tmp.path(),
+        &socket,
+        &[],
+        &["--config", config.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    let expected = format!(
+        "--config {}: the folder {} does not exist",
+        config.display(),
+        folder.display()
+    );
+    assert!(err.contains(&expected), "{err}");
+    assert!(!tmp.path().join("no-such").exists(), "the folder was made");
+    assert!(!socket.exists(), "no socket bound");
 }
