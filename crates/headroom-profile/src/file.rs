@@ -99,10 +99,14 @@ pub fn broken_link(p: &Path) -> Option<String> {
 }
 
 /// Whether `name` can name a user profile: not empty, not hidden (`.NAME`, an editor's or a
-/// sync tool's file) and without a control character (a line break, a tab: nothing a
-/// command line could select, nor print as it is).
+/// sync tool's file), without a control character (a line break, a tab: nothing a
+/// command line could select, nor print as it is) and not ending in `.toml` (such a name is
+/// read as a path: `x.toml.toml` was listed as `x.toml`, invalid, and could not be used).
 pub fn is_profile_name(name: &str) -> bool {
-    !name.is_empty() && !name.starts_with('.') && !name.chars().any(char::is_control)
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.ends_with(".toml")
+        && !name.chars().any(char::is_control)
 }
 
 /// The profile name of `path`, an entry of the user's profiles directory: `NAME` of

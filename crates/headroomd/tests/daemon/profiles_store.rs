@@ -1179,6 +1179,23 @@ fn a_hidden_file_in_the_profiles_folder_is_no_profile() {
     assert!(matches!(e, StoreError::NotFound { .. }), "{e}");
 }
 
+/// A file named `NAME.toml.toml` is no profile named `NAME.toml`: a name ending in `.toml`
+/// is a path. It was listed as `NAME.toml`, invalid ("no profile file at …/NAME.toml"),
+/// and `profile use` refused it while listing it among the available profiles.
+#[test]
+fn a_file_whose_name_ends_in_toml_twice_is_no_profile() {
+    let d = Dirs::new();
+    fs::write(d.profile("x.toml"), mine(-20.0)).unwrap();
+    let s = d.store();
+    assert!(
+        !s.list().iter().any(|p| p.name.starts_with('x')),
+        "{:?}",
+        s.list()
+    );
+    let e = s.use_profile("x.toml").unwrap_err();
+    assert!(!e.to_string().contains(", x.toml"), "not offered: {e}");
+}
+
 /// A profiles folder that leads nowhere — a symlink to itself, or to a folder that is gone —
 /// holds no user profiles: the shipped ones are listed as shipped and stay usable.
 #[test]
