@@ -765,8 +765,9 @@ pub struct AgcDiagnostics {
     pub fast_lufs: f64,
     /// The loudest fast level of the last 2 s, LUFS.
     pub recent_fast_lufs: f64,
-    /// Whether a fade was heard and the sound since has neither paused nor held still for
-    /// [`FADE_RELEASE_S`]: the gain does not rise.
+    /// Whether a fade was heard and has not ended (a gap, a new programme, speech-like
+    /// sound, or [`FADE_RELEASE_S`] with no steady fall): the gain rises at
+    /// [`FADED_RISE_DB_PER_S`] at most.
     pub faded: bool,
 }
 
@@ -925,12 +926,13 @@ pub struct Agc {
     /// Whether that fall is a ramp, not a step down ([`Agc::falls_steadily`]): a fade-out,
     /// whose quieter sound is no new programme.
     fade_ramp: bool,
-    /// A fade was heard and the sound since has not been silent for a gap, nor speech-like,
-    /// nor without a steady fall for [`FADE_RELEASE_S`] (`unfaded_s`): the gain rises at
-    /// [`FADED_RISE_DB_PER_S`] at most, and the sound is not adopted unless speech-like. A
-    /// fade's beats and the swells of its music interrupt its steady fall (a song faded
-    /// over 30 s read as level for a second and was lifted 25 dB).
+    /// A fade (a ramp) was heard and the sound since has not been silent for a gap, nor
+    /// speech-like, nor without a steady fall for [`FADE_RELEASE_S`]: the gain rises at
+    /// [`FADED_RISE_DB_PER_S`] at most. A fade's beats and the swells of its music
+    /// interrupt its steady fall (a song faded over 30 s read as level for a second and was
+    /// lifted 25 dB).
     faded: bool,
+    /// Time since the last steady fall while `faded`, s.
     unfaded_s: f64,
     /// Sub-blocks read since the programme started ([`Self::new_programme`]), up to
     /// [`HISTORY_LEN`]: a fade is looked for in those only.
@@ -2086,7 +2088,6 @@ impl Agc {
         })
     }
 
-    /// Starts the window over with one reading at `level`.
     /// A programme starts (adopted, resumed, a louder one taking over): a fade heard before
     /// it has ended, and the fade test looks at its sub-blocks only.
     fn new_programme(&mut self) {
@@ -2095,6 +2096,7 @@ impl Agc {
         self.since_start = 0;
     }
 
+    /// Starts the window over with one reading at `level`: a new programme.
     fn restart_window(&mut self, level: f64) {
         self.new_programme();
         self.win_len = 0;
@@ -2192,9 +2194,9 @@ impl Agc {
                 .is_some_and(|l| l < self.level - FAR_UNDER_LU)
         };
         let spread = own >= 4 && self.spread(own) >= SPEECH_LU;
-        // While the sound falls steadily as a ramp (`fade_ramp`), one dip or one step each way is the
-        // fade's music (a beat, a swell near its end), not yet syllables: speech steps both
-        // ways again and again.
+        // While the sound falls steadily as a ramp (`fade_ramp`), one dip or one step each
+        // way is the fade's music (a beat, a swell near its end), not yet syllables: speech
+        // steps both ways again and again.
         let times = if self.fade_ramp { 2 } else { 1 };
         let dip = spread && self.has_dip(own) && (!self.fade_ramp || self.moves_both_ways(own, 2));
         // (Such sound is no fade of the programme either: a fade steps one way.)
