@@ -1609,15 +1609,8 @@ fn a_songs_final_decay_fades_out_in_every_profile() {
     // programme (each 100 ms within the estimate's relative gate of the last), it was
     // held at one level by `speech` and `night` — lifted 30 dB by its end (recorded music,
     // Wesnoth's elf-land) — where `default` let it fade.
-    let rate = RATE as f64;
     let mut x = music_at(20.0, 790, -20.0);
-    let mut tail = music_at(6.0, 791, -20.0);
-    for (i, f) in tail.chunks_exact_mut(CH).enumerate() {
-        let t = i as f64 / rate;
-        let g = 10f64.powf(-8.0 * t / 20.0) as f32;
-        f.iter_mut().for_each(|v| *v *= g);
-    }
-    x.extend(tail);
+    x.extend(faded_out(music_at(6.0, 791, -20.0), 0.0, 6.0, 48.0));
     x.extend(silence(2.0));
     for name in PROFILES {
         let p = shipped(name);
@@ -1736,9 +1729,8 @@ fn a_steady_programme_louder_than_a_levelled_voice_is_on_target_within_two_secon
 /// `x` faded out: its level falls by `depth_db` from `from_s` s over `secs` s, linearly in
 /// dB, and stays there.
 fn faded_out(mut x: Vec<f32>, from_s: f64, secs: f64, depth_db: f64) -> Vec<f32> {
-    let rate = 48_000.0;
-    for (i, f) in x.chunks_exact_mut(2).enumerate() {
-        let t = i as f64 / rate - from_s;
+    for (i, f) in x.chunks_exact_mut(CH).enumerate() {
+        let t = i as f64 / RATE as f64 - from_s;
         if t > 0.0 {
             let g = 10f64.powf(-depth_db * (t / secs).min(1.0) / 20.0) as f32;
             f.iter_mut().for_each(|v| *v *= g);
