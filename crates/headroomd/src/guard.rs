@@ -24,12 +24,22 @@
 //!   listed it exits at once. It does nothing else, and costs nothing while it waits (one
 //!   blocking `read`).
 //!
-//! A guard killed together with headroomd (`systemctl --user kill`, `kill -9` of both) cannot
-//! help; the systemd unit restarts headroomd, which takes the streams over again.
+//! * While streams depend on headroomd — an application stream is linked into
+//!   `headroom-processed`, or that sink is the default — headroomd says `watch` (and `rest`
+//!   when none does). The guard then reads headroomd's state (`/proc/PID/stat`) every
+//!   [`WATCH_EVERY`]: a headroomd stopped by a signal (`kill -STOP`; its nodes stay in the
+//!   graph, so nothing moves the streams, and they are silent) is resumed with SIGCONT, and
+//!   the guard says so in headroomd's log. A stop by a debugger (`ptrace`, state `t`) is left
+//!   alone. With nothing depending on headroomd the guard does not wake at all. (Ctrl-Z does
+//!   not stop headroomd in the first place: SIGTSTP stays blocked, and headroomd logs it.)
+//!
+//! A guard killed or stopped together with headroomd (`systemctl --user kill`, `kill -9` of
+//! both, `kill -STOP $(pidof headroomd)`, which lists both) cannot help; the systemd unit
+//! restarts a killed headroomd, which takes the streams over again.
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -40,6 +50,12 @@ pub const GUARD_NAME: &str = "headroom-guard";
 
 /// How long the guard tries to reach PipeWire and put the volumes back.
 const RESTORE_WITHIN: Duration = Duration::from_secs(3);
+
+/// How often the guard looks whether headroomd is stopped while streams depend on it.
+pub const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// The longest line the guard keeps while waiting for its newline (a line is a few bytes).
+const MAX_LINE: usize = 64;
 
 /// One line from headroomd to its guard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +68,11 @@ pub enum Message {
     Forget,
     /// `bye`: headroomd stops cleanly and has put the volumes back.
     Bye,
+    /// `watch`: streams depend on headroomd (one plays through `headroom-processed`, or it
+    /// is the default sink): the guard resumes a stopped headroomd.
+    Watch,
+    /// `rest`: nothing depends on headroomd; the guard only waits for the pipe to close.
+    Rest,
 }
 
 impl Message {
@@ -61,6 +82,8 @@ impl Message {
         match line {
             "bye" => Some(Message::Bye),
             "0" => Some(Message::Forget),
+            "watch" => Some(Message::Watch),
+            "rest" => Some(Message::Rest),
             _ => {
                 let (sign, id) = line.split_at_checked(1)?;
                 let id: u32 = id.parse().ok()?;
@@ -80,15 +103,18 @@ impl Message {
             Message::Released(id) => format!("-{id}\n"),
             Message::Forget => "0\n".into(),
             Message::Bye => "bye\n".into(),
+            Message::Watch => "watch\n".into(),
+            Message::Rest => "rest\n".into(),
         }
     }
 }
 
-/// What the guard knows: the streams whose volume headroomd changed, and whether it said
-/// goodbye.
+/// What the guard knows: the streams whose volume headroomd changed, whether streams depend
+/// on headroomd, and whether it said goodbye.
 #[derive(Debug, Default)]
 pub struct Book {
     touched: BTreeSet<u32>,
+    watching: bool,
     bye: bool,
 }
 
@@ -102,9 +128,23 @@ impl Book {
             Message::Released(id) => {
                 self.touched.remove(&id);
             }
-            Message::Forget => self.touched.clear(),
-            Message::Bye => self.bye = true,
+            Message::Forget => {
+                self.touched.clear();
+                self.watching = false;
+            }
+            Message::Bye => {
+                self.bye = true;
+                self.watching = false;
+            }
+            Message::Watch => self.watching = !self.bye,
+            Message::Rest => self.watching = false,
         }
+    }
+
+    /// Whether streams depend on headroomd: the guard looks at its state every
+    /// [`WATCH_EVERY`].
+    pub fn watching(&self) -> bool {
+        self.watching
     }
 
     /// The streams to give their volume back once the pipe has closed: none after `bye`.
@@ -117,12 +157,13 @@ impl Book {
     }
 }
 
-/// headroomd's end of the pipe (`None` once closed), the guard's process id, and the streams
-/// it has reported touched.
+/// headroomd's end of the pipe (`None` once closed), the guard's process id, the streams
+/// it has reported touched, and whether it last said `watch`.
 struct Writer {
     pipe: Option<File>,
     guard: Option<nix::unistd::Pid>,
     touched: BTreeSet<u32>,
+    watching: bool,
 }
 
 static WRITER: OnceLock<Mutex<Writer>> = OnceLock::new();
@@ -143,13 +184,14 @@ pub fn start() -> Result<(), GuardError> {
     use nix::fcntl::OFlag;
     use nix::unistd::{fork, pipe2, ForkResult};
     let (read, write) = pipe2(OFlag::O_CLOEXEC)?;
+    let daemon = nix::unistd::getpid();
     // SAFETY: called from `main` before any thread is spawned, so the child is a complete
     // copy of a single-threaded process: no lock can be held by a thread missing in it, and
     // it may allocate and use the standard library freely.
     match unsafe { fork() }? {
         ForkResult::Child => {
             drop(write);
-            run_guard(File::from(read))
+            run_guard(File::from(read), daemon)
         }
         ForkResult::Parent { child } => {
             drop(read);
@@ -159,6 +201,7 @@ pub fn start() -> Result<(), GuardError> {
                 pipe: Some(File::from(write)),
                 guard: Some(child),
                 touched: BTreeSet::new(),
+                watching: false,
             }));
             Ok(())
         }
@@ -211,9 +254,30 @@ pub fn forget_all() {
         return;
     };
     let mut w = w.lock();
-    if !w.touched.is_empty() {
+    if !w.touched.is_empty() || w.watching {
         w.touched.clear();
+        w.watching = false;
         send(&mut w, Message::Forget);
+    }
+}
+
+/// Whether streams depend on headroomd now (an application stream linked into
+/// `headroom-processed`, or that sink the default): tells the guard when that changes, so
+/// that it resumes a stopped headroomd only while that would silence something, and does
+/// not wake otherwise.
+pub fn watch(in_use: bool) {
+    let Some(w) = WRITER.get() else {
+        return;
+    };
+    let mut w = w.lock();
+    if w.watching != in_use {
+        w.watching = in_use;
+        let m = if in_use {
+            Message::Watch
+        } else {
+            Message::Rest
+        };
+        send(&mut w, m);
     }
 }
 
@@ -238,22 +302,82 @@ pub fn dismiss() {
     }
 }
 
-/// The guard process: reads the pipe to its end, then puts back what is left, and exits.
-fn run_guard(pipe: File) -> ! {
+/// The guard process: reads the pipe to its end (resuming a stopped headroomd while told to
+/// watch), then puts back what is left, and exits.
+fn run_guard(mut pipe: File, daemon: nix::unistd::Pid) -> ! {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::io::Read;
+    use std::os::fd::AsFd;
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes; the literal is
     // 15 bytes with its NUL.
     unsafe {
         libc::prctl(libc::PR_SET_NAME, c"headroom-guard".as_ptr());
     }
     let mut book = Book::default();
-    for line in BufReader::new(pipe).lines() {
-        match line {
-            Ok(l) => {
-                if let Some(m) = Message::parse(&l) {
-                    book.apply(m);
-                }
+    let mut line: Vec<u8> = Vec::with_capacity(MAX_LINE);
+    let mut buf = [0u8; 512];
+    let mut next_look = Instant::now();
+    loop {
+        let timeout = if book.watching() {
+            let ms = next_look
+                .saturating_duration_since(Instant::now())
+                .as_millis();
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+        } else {
+            PollTimeout::NONE
+        };
+        let readable = {
+            let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, timeout) {
+                Ok(n) => n > 0,
+                Err(nix::errno::Errno::EINTR) => false,
+                Err(_) => break,
             }
-            Err(_) => break,
+        };
+        if readable {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let was_watching = book.watching();
+                    for &b in buf.get(..n).unwrap_or(&[]) {
+                        if b == b'\n' {
+                            if let Some(m) =
+                                std::str::from_utf8(&line).ok().and_then(Message::parse)
+                            {
+                                book.apply(m);
+                            }
+                            line.clear();
+                        } else if line.len() < MAX_LINE {
+                            line.push(b);
+                        }
+                    }
+                    if book.watching() && !was_watching {
+                        next_look = Instant::now() + WATCH_EVERY;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        if book.watching() && Instant::now() >= next_look {
+            next_look = Instant::now() + WATCH_EVERY;
+            if is_stopped(daemon) {
+                let resumed = nix::sys::signal::kill(daemon, nix::sys::signal::Signal::SIGCONT);
+                let _ = match resumed {
+                    Ok(()) => writeln!(
+                        std::io::stderr(),
+                        "{GUARD_NAME}: headroomd was stopped (SIGSTOP) while streams played \
+                         through headroom-processed, which silenced them: resumed it \
+                         (SIGCONT). To end headroomd, send SIGTERM or run `systemctl --user \
+                         stop headroomd`"
+                    ),
+                    Err(e) => writeln!(
+                        std::io::stderr(),
+                        "{GUARD_NAME}: headroomd is stopped and its streams are silent, but \
+                         it cannot be resumed: {e}"
+                    ),
+                };
+            }
         }
     }
     let ids = book.to_restore();
@@ -274,6 +398,21 @@ fn run_guard(pipe: File) -> ! {
         };
     }
     std::process::exit(0)
+}
+
+/// Whether process `pid` is stopped by a signal (state `T` in `/proc/PID/stat`; a debugger's
+/// stop, `t`, is not counted).
+fn is_stopped(pid: nix::unistd::Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .is_some_and(|s| stat_state(&s) == Some('T'))
+}
+
+/// The state letter of a `/proc/PID/stat` line: the first field after the command name,
+/// which is in parentheses and may itself hold spaces and parentheses.
+fn stat_state(stat: &str) -> Option<char> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.trim_start().chars().next()
 }
 
 /// Connects to PipeWire and sets the master volume of the listed application playback
@@ -377,6 +516,8 @@ mod tests {
             Message::Released(7),
             Message::Forget,
             Message::Bye,
+            Message::Watch,
+            Message::Rest,
         ] {
             assert_eq!(Message::parse(m.line().trim_end()), Some(m));
         }
@@ -404,5 +545,36 @@ mod tests {
         assert_eq!(b.to_restore(), [11]);
         b.apply(Message::Bye);
         assert!(b.to_restore().is_empty());
+    }
+
+    #[test]
+    fn the_guard_watches_only_between_watch_and_rest_and_never_after_goodbye() {
+        let mut b = Book::default();
+        assert!(!b.watching(), "a new guard does not wake");
+        b.apply(Message::Watch);
+        assert!(b.watching());
+        b.apply(Message::Touched(4));
+        assert!(b.watching());
+        b.apply(Message::Rest);
+        assert!(!b.watching());
+        b.apply(Message::Watch);
+        b.apply(Message::Forget);
+        assert!(!b.watching(), "a new connection's graph says again");
+        b.apply(Message::Watch);
+        b.apply(Message::Bye);
+        assert!(!b.watching());
+        b.apply(Message::Watch);
+        assert!(!b.watching(), "nothing is watched after goodbye");
+    }
+
+    #[test]
+    fn the_state_is_read_after_the_command_name_whatever_it_holds() {
+        assert_eq!(stat_state("1234 (headroomd) T 1 1234 1234 0"), Some('T'));
+        assert_eq!(stat_state("1234 (a) b) (c) S 1 2"), Some('S'));
+        assert_eq!(stat_state("77 (x y) t 1"), Some('t'));
+        assert_eq!(stat_state("garbage"), None);
+        assert_eq!(stat_state("5 (x)"), None);
+        // This process runs: not stopped.
+        assert!(!is_stopped(nix::unistd::getpid()));
     }
 }

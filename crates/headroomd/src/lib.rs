@@ -63,14 +63,22 @@ pub fn fix_malloc_mmap_threshold() {
     }
 }
 
-/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread; threads spawned afterwards inherit the
-/// mask, so the signals stay pending until [`spawn_signal_waiter`] takes them. Call it first
-/// thing in `main`, before any thread exists.
+/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread, and SIGTSTP and SIGTTOU; threads
+/// spawned afterwards inherit the mask, so the signals stay pending until
+/// [`spawn_signal_waiter`] takes them. Call it first thing in `main`, before any thread exists.
+///
+/// A stopped headroomd silences every stream routed through its sink, so the terminal's
+/// job-control stops do not stop it: Ctrl-Z (SIGTSTP) is logged and ignored, and a headroomd
+/// in a terminal's background writes its log instead of stopping (SIGTTOU blocked). Its guard
+/// resumes it from SIGSTOP, which cannot be blocked (see [`guard`]).
 pub fn block_shutdown_signals() -> anyhow::Result<()> {
-    shutdown_sigset().thread_block()?;
+    let mut set = shutdown_sigset();
+    set.add(nix::sys::signal::Signal::SIGTTOU);
+    set.thread_block()?;
     Ok(())
 }
 
+/// The signals [`spawn_signal_waiter`] takes: the three that stop headroomd, and SIGTSTP.
 fn shutdown_sigset() -> nix::sys::signal::SigSet {
     let mut set = nix::sys::signal::SigSet::empty();
     set.add(nix::sys::signal::Signal::SIGTERM);
@@ -78,19 +86,33 @@ fn shutdown_sigset() -> nix::sys::signal::SigSet {
     // A closed terminal: a daemon started in one stops as on SIGTERM (killed by the default
     // action, it left the streams' Layer A volumes behind).
     set.add(nix::sys::signal::Signal::SIGHUP);
+    set.add(nix::sys::signal::Signal::SIGTSTP);
     set
 }
 
 /// Spawns a thread that waits (`sigwait`) for SIGTERM, SIGINT or SIGHUP and calls `on_signal` once,
-/// with the signal's name. Needs [`block_shutdown_signals`] to have run first.
+/// with the signal's name; a SIGTSTP (Ctrl-Z) on the way is logged and ignored. Needs
+/// [`block_shutdown_signals`] to have run first.
 pub fn spawn_signal_waiter(
     on_signal: impl FnOnce(&'static str) + Send + 'static,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("headroom-signals".into())
-        .spawn(move || match shutdown_sigset().wait() {
-            Ok(sig) => on_signal(sig.as_str()),
-            Err(e) => tracing::error!("waiting for signals failed: {e}"),
+        .spawn(move || loop {
+            match shutdown_sigset().wait() {
+                Ok(nix::sys::signal::Signal::SIGTSTP) => tracing::warn!(
+                    "SIGTSTP (Ctrl-Z) ignored: a stopped headroomd would silence every stream \
+                     playing through headroom-processed; Ctrl-C or SIGTERM ends it"
+                ),
+                Ok(sig) => {
+                    on_signal(sig.as_str());
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!("waiting for signals failed: {e}");
+                    return;
+                }
+            }
         })
 }
 

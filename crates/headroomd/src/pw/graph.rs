@@ -148,6 +148,16 @@ impl Graph {
         v
     }
 
+    /// Whether streams depend on headroomd's sink: a link enters it (only application
+    /// streams link into it), or it is the default sink (new streams go to it).
+    pub fn bus_in_use(&self) -> bool {
+        let Some(sink) = self.bus.sink else {
+            return false;
+        };
+        self.default_sink.as_deref() == Some(BUS_SINK_NAME)
+            || self.links.values().any(|l| l.input_node == sink)
+    }
+
     /// Whether `node_id` has at least one outgoing link.
     pub fn has_output_link(&self, node_id: u32) -> bool {
         self.links.values().any(|l| l.output_node == node_id)
@@ -317,6 +327,29 @@ mod tests {
         assert_eq!(g.link_targets(40), vec![30]);
         assert!(g.has_output_link(41));
         assert!(!g.has_output_link(30));
+    }
+
+    #[test]
+    fn the_bus_is_in_use_while_a_stream_plays_into_it_or_it_is_the_default() {
+        let mut g = graph();
+        assert!(!g.bus_in_use(), "no bus yet");
+        g.bus.sink = Some(32);
+        g.default_sink = Some("speakers".into());
+        let link = |id, o, i| GraphLink {
+            id,
+            output_node: o,
+            output_port: 0,
+            input_node: i,
+            input_port: 0,
+        };
+        g.links.insert(60, link(60, 40, 30));
+        assert!(!g.bus_in_use(), "a stream on the real sink");
+        g.links.insert(61, link(61, 41, 32));
+        assert!(g.bus_in_use(), "a stream into the bus");
+        g.links.remove(&61);
+        assert!(!g.bus_in_use());
+        g.default_sink = Some(BUS_SINK_NAME.into());
+        assert!(g.bus_in_use(), "the bus as the default sink");
     }
 
     #[test]

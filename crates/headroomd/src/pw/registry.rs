@@ -50,6 +50,7 @@ impl State {
                 }
             }
         }
+        crate::guard::watch(self.graph.read().bus_in_use());
     }
 
     pub(super) fn on_global<P: AsRef<DictRef>>(&mut self, obj: &GlobalObject<P>) {

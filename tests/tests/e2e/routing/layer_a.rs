@@ -368,6 +368,81 @@ fn after_sigkill_the_guard_gives_the_streams_their_volume_back() {
     }
 }
 
+/// `/proc/PID/stat`'s state letter of process `pid` (`T`: stopped by a signal).
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// A stopped headroomd keeps its nodes in the graph, so nothing moves the streams routed
+/// through it, and they were silent until it ran again. Ctrl-Z (SIGTSTP) no longer stops it
+/// (logged and ignored), and a SIGSTOP, which cannot be ignored, is undone by its guard
+/// while a stream plays through the sink: the audio callbacks run again.
+#[test]
+fn ctrl_z_does_not_stop_headroomd_and_its_guard_resumes_it_from_sigstop() {
+    let sb = Sandbox::start().expect("sandbox");
+    let mut b = DaemonBackend::start(&sb, None).expect("headroomd");
+    let wav = sb.path("app.wav");
+    sine(440.0, -20.0, 60.0).write(&wav).unwrap();
+    let mut player = play(&sb, &wav, "stopped-test-app").unwrap();
+    wait_for(
+        "the app playing through the bus",
+        Duration::from_secs(10),
+        || {
+            let Some(id) = stream_id(&sb, "stopped-test-app")? else {
+                return Ok(None);
+            };
+            Ok(plays_into(&sb, id)?
+                .iter()
+                .any(|n| n == BUS_SINK_NAME)
+                .then_some(()))
+        },
+    )
+    .unwrap();
+    let pid = b.daemon.pid().expect("pid");
+    let calls = || -> anyhow::Result<u64> {
+        Ok(headroom_client::Client::connect_to(sb.control_socket())?
+            .status()?
+            .dsp
+            .call_count)
+    };
+    let running_again = |what: &str| {
+        let before = calls().unwrap_or_else(|e| panic!("{what}: status: {e:#}"));
+        wait_for(what, Duration::from_secs(10), || {
+            Ok((calls()? > before).then_some(()))
+        })
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", b.daemon.log()));
+    };
+
+    // SAFETY: kill(2) with a live child's pid and a valid signal number.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTSTP) }, 0);
+    wait_for("the SIGTSTP logged", Duration::from_secs(10), || {
+        Ok(b.daemon
+            .log()
+            .contains("SIGTSTP (Ctrl-Z) ignored")
+            .then_some(()))
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", b.daemon.log()));
+    assert_ne!(proc_state(pid), Some('T'), "stopped by SIGTSTP");
+    running_again("audio callbacks after Ctrl-Z");
+
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGSTOP) }, 0);
+    wait_for("the guard's resume", Duration::from_secs(10), || {
+        Ok(b.daemon
+            .log()
+            .contains("headroom-guard: headroomd was stopped (SIGSTOP)")
+            .then_some(()))
+    })
+    .unwrap_or_else(|e| panic!("{e:#}: state {:?}\n{}", proc_state(pid), b.daemon.log()));
+    running_again("audio callbacks after the resume");
+    assert!(b.daemon.is_running(), "{}", b.daemon.log());
+    let _ = player.kill();
+    let _ = player.wait();
+    let log = b.daemon.terminate().unwrap();
+    assert!(!log.contains("cannot be resumed"), "{log}");
+}
+
 /// The loud app stops and the quiet one plays on alone: the lift Layer A gave it beside the
 /// loud one is kept (the bus AGC levels it either way). Let go at the release rate (1.5
 /// dB/s), it was a fall the AGC could only chase: the quiet app came out 3–4 LU under the
