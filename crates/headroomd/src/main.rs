@@ -79,6 +79,18 @@ fn run() -> anyhow::Result<()> {
     if let Err(e) = guard {
         tracing::warn!("{e}: after SIGKILL or a crash the streams keep their Layer A volume");
     }
+    if let Some(own) = args
+        .real_sink
+        .as_deref()
+        .filter(|s| s.starts_with(headroomd::names::OWN_NODE_PREFIX))
+    {
+        // As `set preferred_real_sink` refuses it: headroom would play into itself.
+        anyhow::bail!(
+            "the real sink `{own}` (--real-sink or HEADROOM_REAL_SINK) is headroomd's own node, \
+             not an output device (name the device the processed sound should play into: \
+             `wpctl status` lists the sinks)"
+        );
+    }
     if let Some(path) = args.config.as_deref().filter(|p| !p.exists()) {
         // Given by hand, a missing file is more likely a typo than a first start; a missing
         // folder certainly is: it is not made (a typo left stray folders behind).

@@ -166,6 +166,8 @@ impl Engine {
                 if !present {
                     if let Some(note) = preferred_sink_note(Some(p), self.real_sink.as_deref()) {
                         tracing::warn!("{note}");
+                        // `set preferred_real_sink NAME` with a typo: said in the reply too.
+                        out.push(Output::Warning(note));
                     }
                 }
             }
@@ -173,11 +175,13 @@ impl Engine {
                 profile.preferred_real_sink.clone(),
             ));
         } else if diff.sink {
-            tracing::warn!(
+            let note = format!(
                 "preferred_real_sink = {:?} is not applied: `--real-sink {}` is in force",
                 profile.preferred_real_sink.as_deref().unwrap_or(""),
                 self.cli_real_sink.as_deref().unwrap_or_default()
             );
+            tracing::warn!("{note}");
+            out.push(Output::Warning(note));
         }
         if diff.promote && self.cli_promote {
             tracing::warn!(

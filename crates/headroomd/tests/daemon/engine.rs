@@ -397,6 +397,60 @@ fn command_line_overrides_win_over_the_profile() {
             .any(|c| matches!(c, PwCommand::SetPreferredSink(_))),
         "{out:?}"
     );
+    // And the reply says so (it was only logged).
+    let said: Vec<String> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Warning(w) => Some(w.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        said.iter()
+            .any(|w| w.contains("is not applied: `--real-sink hdmi` is in force")),
+        "{said:?}"
+    );
+}
+
+/// `set preferred_real_sink NAME` for a sink that does not exist (a typo) is carried out — the
+/// sink is played into once it appears — but the reply says that it is not there and where
+/// the sound plays meanwhile; it was only in the log. An existing sink gets no warning.
+#[test]
+fn a_preferred_real_sink_that_does_not_exist_is_warned_of_in_the_reply() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    rig.bus_up();
+    let warnings = |out: &[Output]| -> Vec<String> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Warning(w) => Some(w.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let (out, r) = rig.request(Request::SettingSet {
+        key: "preferred_real_sink".into(),
+        value: SettingValue::String("alsa_output.typo".into()),
+    });
+    r.unwrap();
+    let said = warnings(&out);
+    assert!(
+        said.iter().any(|w| w.contains(
+            "the preferred real sink `alsa_output.typo` is not present; playing into speakers"
+        )),
+        "{said:?}"
+    );
+    assert!(
+        commands(&out)
+            .iter()
+            .any(|c| matches!(c, PwCommand::SetPreferredSink(Some(n)) if n == "alsa_output.typo")),
+        "{out:?}"
+    );
+    let (out, r) = rig.request(Request::SettingSet {
+        key: "preferred_real_sink".into(),
+        value: SettingValue::String("speakers".into()),
+    });
+    r.unwrap();
+    assert!(warnings(&out).is_empty(), "{out:?}");
 }
 
 #[test]

@@ -195,3 +195,28 @@ fn a_config_file_in_a_missing_folder_is_refused_and_nothing_is_made() {
     assert!(!tmp.path().join("no-such").exists(), "the folder was made");
     assert!(!socket.exists(), "no socket bound");
 }
+
+/// `--real-sink headroom-processed` would have headroom play into its own sink; `set
+/// preferred_real_sink` refuses that, and the flag (or `HEADROOM_REAL_SINK`) was ignored
+/// without a word. It is refused at start, naming the flag, before anything is bound.
+#[test]
+fn headrooms_own_sink_as_the_real_sink_is_refused_at_start() {
+    for (env, args) in [
+        (None, vec!["--real-sink", "headroom-processed"]),
+        (Some("headroom-processed"), vec![]),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let socket = tmp.path().join("run/headroom/control.sock");
+        let envs: Vec<(&str, &str)> = env.map(|v| ("HEADROOM_REAL_SINK", v)).into_iter().collect();
+        let (code, err) = run_daemon_with(tmp.path(), &socket, &envs, &args);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(
+            err.contains(
+                "the real sink `headroom-processed` (--real-sink or HEADROOM_REAL_SINK) is \
+                 headroomd's own node"
+            ),
+            "{err}"
+        );
+        assert!(!socket.exists(), "a socket was bound");
+    }
+}
