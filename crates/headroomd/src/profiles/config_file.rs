@@ -59,11 +59,14 @@ pub(super) fn write_config(path: &Path, name: &str) -> Result<(), StoreError> {
     };
     let new_text = match text {
         None => format!("{CONFIG_HEADER}{}", profile_line(name)),
-        Some(t) => with_profile(&t, name).map_err(|message| {
-            StoreError::Config(format!(
-                "{}: cannot update it, it is not valid TOML: {message}",
-                path.display()
-            ))
+        Some(t) => with_profile(&t, name).map_err(|p| {
+            StoreError::Config(
+                ConfigProblem {
+                    message: format!("cannot update it, it is not valid TOML: {}", p.message),
+                    ..p
+                }
+                .located(&path.display().to_string()),
+            )
         })?,
     };
     write_atomic(path, new_text.as_bytes()).map_err(|e| StoreError::io(path, e))
@@ -78,9 +81,19 @@ fn profile_line(name: &str) -> String {
 /// replaced where there is one, else the key inserted after the file's opening comments
 /// (top-level keys come before any table, so the file's meaning is otherwise unchanged).
 /// Where the key is something other than a value (a table), the file is written anew from
-/// its parsed keys. The message of the parser's error if `text` is not valid TOML.
-fn with_profile(text: &str, name: &str) -> Result<String, String> {
-    let doc = toml::de::DeTable::parse(text).map_err(|e| e.message().to_owned())?;
+/// its parsed keys. The parser's error, with its line and column, if `text` is not valid
+/// TOML.
+fn with_profile(text: &str, name: &str) -> Result<String, ConfigProblem> {
+    let problem = |offset: Option<usize>, message: String| {
+        let (line, column) = offset.map_or((0, 0), |o| headroom_profile::line_col(text, o));
+        ConfigProblem {
+            line,
+            column,
+            message,
+        }
+    };
+    let doc = toml::de::DeTable::parse(text)
+        .map_err(|e| problem(e.span().map(|s| s.start), e.message().to_owned()))?;
     let quoted = toml::Value::String(name.into()).to_string();
     let edited = match doc.get_ref().get("profile") {
         Some(v) if !matches!(v.get_ref(), toml::de::DeValue::Table(_)) => {
@@ -118,11 +131,12 @@ fn with_profile(text: &str, name: &str) -> Result<String, String> {
     if let Some(t) = edited.filter(reads_back) {
         return Ok(t);
     }
-    let mut table = toml::from_str::<toml::Table>(text).map_err(|e| e.message().to_owned())?;
+    let mut table = toml::from_str::<toml::Table>(text)
+        .map_err(|e| problem(e.span().map(|s| s.start), e.message().to_owned()))?;
     table.insert("profile".into(), toml::Value::String(name.into()));
     Ok(format!(
         "{CONFIG_HEADER}{}",
-        toml::to_string(&table).map_err(|e| e.to_string())?
+        toml::to_string(&table).map_err(|e| problem(None, e.to_string()))?
     ))
 }
 
@@ -196,7 +210,8 @@ mod tests {
 
     #[test]
     fn invalid_toml_is_an_error() {
-        assert!(with_profile("profile = \n", "x").is_err());
+        let e = with_profile("# c\nprofile = \n", "x").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 11), "{e:?}");
         assert!(with_profile("[alerts\n", "x").is_err());
     }
 }

@@ -330,6 +330,14 @@ fn invalid_active_profile_at_startup_falls_back_with_warning() {
     assert!(s.startup_error().unwrap().contains("config.toml:1:11"));
     assert_eq!(s.active_name(), "default");
     assert_eq!(s.fallback(), Some(Fallback::Default));
+    // Choosing a profile cannot rewrite it; the error points where `status` does (it
+    // named the TOML error without its line:col).
+    let e = s.use_profile("music").unwrap_err().to_string();
+    assert!(
+        e.contains("config.toml:1:11: cannot update it, it is not valid TOML"),
+        "{e}"
+    );
+    assert_eq!(s.active_name(), "default", "nothing changed");
     // A good start has none.
     d.write_config("profile = \"music\"\n");
     assert_eq!(d.store().startup_error(), None);
