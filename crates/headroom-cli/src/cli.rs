@@ -133,7 +133,9 @@ Forms:
   headroom render IN... -o DIR        each input (or every audio file in a folder) to DIR/NAME.EXT
   headroom render FILE... --in-place  replace each file with its render (WAV and FLAC only)
 -o takes a folder: `-o out.wav` is refused unless out.wav is an existing folder (write one
-file with `headroom render IN out.wav`).
+file with `headroom render IN out.wav`). A folder given as input is walked recursively for
+audio files, except the -o folder inside it (`render music -o music/levelled` again does not
+render its own outputs).
 
 Input: WAV (PCM 8/16/24/32-bit, float, WAVE_FORMAT_EXTENSIBLE, RF64), FLAC, MP3, Ogg Vorbis,
 AAC or ALAC in MP4/M4A, AIFF; 8 to 768 kHz, 1 to 64 channels. Rendered at its own rate.

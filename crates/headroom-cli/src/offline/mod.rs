@@ -198,10 +198,19 @@ pub fn open_input(path: &Path) -> CliResult<Decoder> {
 /// A path that does not exist (or cannot be looked at) is kept as a file: opening it fails
 /// for that file alone, as for any file that cannot be read, and the others are done.
 pub fn expand_inputs(paths: &[PathBuf]) -> CliResult<Vec<PathBuf>> {
+    expand_inputs_except(paths, None)
+}
+
+/// [`expand_inputs`], but the walk does not enter the folder `skip` below a folder given
+/// (`render DIR -o DIR/out` a second time took the first run's outputs as inputs); it says so
+/// on standard error when it meets it. Files and folders named on the command line are
+/// taken wherever they are.
+pub fn expand_inputs_except(paths: &[PathBuf], skip: Option<&Path>) -> CliResult<Vec<PathBuf>> {
+    let skip = skip.and_then(|d| std::fs::canonicalize(d).ok());
     let mut out = Vec::new();
     for p in paths {
         if std::fs::metadata(p).is_ok_and(|m| m.is_dir()) {
-            walk(p, &mut out)?;
+            walk(p, skip.as_deref(), &mut out)?;
         } else {
             out.push(p.clone());
         }
@@ -215,7 +224,7 @@ pub const AUDIO_EXTENSIONS: &[&str] = &[
     "aif", "aiff", "aifc",
 ];
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> CliResult {
+fn walk(dir: &Path, skip: Option<&Path>, out: &mut Vec<PathBuf>) -> CliResult {
     let rd = std::fs::read_dir(dir)
         .map_err(|e| CliError::failed(format!("{}: cannot read folder: {e}", dir.display())))?;
     let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
@@ -228,7 +237,14 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> CliResult {
         let path = e.path();
         let Ok(ft) = e.file_type() else { continue };
         if ft.is_dir() {
-            walk(&path, out)?;
+            if skip.is_some_and(|s| std::fs::canonicalize(&path).is_ok_and(|d| d == s)) {
+                eprintln!(
+                    "headroom: {}: the output folder is not searched for inputs",
+                    path.display()
+                );
+                continue;
+            }
+            walk(&path, skip, out)?;
         } else if ft.is_file() || (ft.is_symlink() && path.is_file()) {
             let audio = path
                 .extension()

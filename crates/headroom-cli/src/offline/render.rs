@@ -10,7 +10,7 @@ use headroom_core::{Chain, ChainParams};
 use serde::Serialize;
 
 use super::output::{self, Target};
-use super::{db, expand_inputs, lufs, open_input};
+use super::{db, expand_inputs, expand_inputs_except, lufs, open_input};
 use crate::audio::flac::MAX_RATE as FLAC_MAX_RATE;
 use crate::audio::{tag_is_stale, Container, Encoder, EncoderSpec, OutputSamples};
 use crate::cli::FormatArg;
@@ -162,7 +162,7 @@ pub fn plan(
     } else if let Some(dir) = output_dir {
         refuse_file_name_as_output_dir(paths, dir)?;
         // The folder is made once an input is known to exist (below).
-        for input in expand_inputs(paths)? {
+        for input in expand_inputs_except(paths, Some(dir))? {
             let mut c = container
                 .or_else(|| Container::from_path(&input))
                 .unwrap_or(Container::Flac);

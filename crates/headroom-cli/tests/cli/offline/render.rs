@@ -280,6 +280,44 @@ fn an_output_dir_named_like_an_audio_file_is_refused_unless_it_exists() {
     assert!(d.join("levelled/in.wav").is_file());
 }
 
+/// `render DIR -o DIR/levelled` a second time: the walk of DIR skipped nothing, so the
+/// first run's outputs in DIR/levelled were rendered again (and their names collided with
+/// the inputs'). The output folder is not searched for inputs, and the run says so.
+#[test]
+fn the_output_folder_inside_the_input_folder_is_not_taken_as_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("music")).unwrap();
+    for name in ["a.wav", "b.wav"] {
+        programme(48_000, 1.0, 0.5)
+            .write_wav(&d.join("music").join(name), OutputSamples::S16)
+            .unwrap();
+    }
+    for run in 0..2 {
+        let out = headroom(d, &["--json", "render", "music", "-o", "music/levelled"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "run {run}: {}",
+            text(&out.stderr)
+        );
+        let lines = text(&out.stdout).lines().count();
+        assert_eq!(lines, 2, "run {run}: {}", text(&out.stdout));
+        assert_eq!(
+            text(&out.stderr).contains("music/levelled: the output folder is not searched"),
+            run == 1,
+            "run {run}: {}",
+            text(&out.stderr)
+        );
+    }
+    let mut made: Vec<_> = std::fs::read_dir(d.join("music/levelled"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    made.sort();
+    assert_eq!(made, ["a.wav", "b.wav"]);
+}
+
 /// FLAC is written at up to 96 kHz (the encoder's limit): a faster FLAC rendered into a
 /// folder (whose default keeps the input's container) comes out as WAV with a note; a FLAC
 /// output asked for by name is an error that says what to do. A 192 kHz FLAC failed with
