@@ -33,9 +33,13 @@
 //!   alone. With nothing depending on headroomd the guard does not wake at all. (Ctrl-Z does
 //!   not stop headroomd in the first place: SIGTSTP stays blocked, and headroomd logs it.)
 //!
-//! A guard killed or stopped together with headroomd (`systemctl --user kill`, `kill -9` of
-//! both, `kill -STOP $(pidof headroomd)`, which lists both) cannot help; the systemd unit
-//! restarts a killed headroomd, which takes the streams over again.
+//! The guard runs in a process group of its own, so that a signal to headroomd's group (a
+//! shell's `kill -STOP %1`) does not reach it. A guard killed or stopped together with
+//! headroomd (`systemctl --user kill`, `kill -9` of both, `kill -STOP $(pidof headroomd)`,
+//! which lists both) cannot help; the systemd unit restarts a killed headroomd, which takes
+//! the streams over again. Nor does the guard see a stream that an application links into
+//! the sink itself (`pw-play --target headroom-processed`) while headroomd is stopped and
+//! nothing else depends on it: headroomd, stopped, cannot tell it to watch.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -313,6 +317,10 @@ fn run_guard(mut pipe: File, daemon: nix::unistd::Pid) -> ! {
     unsafe {
         libc::prctl(libc::PR_SET_NAME, c"headroom-guard".as_ptr());
     }
+    // A process group of its own: a stop sent to headroomd's group (`kill -STOP -- -PGID`, a
+    // shell's `kill -STOP %1`) stopped the guard with it, and nothing resumed either. (Its
+    // writes to a terminal still go through: SIGTTOU stays blocked.)
+    let _ = nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
     let mut book = Book::default();
     let mut line: Vec<u8> = Vec::with_capacity(MAX_LINE);
     let mut buf = [0u8; 512];

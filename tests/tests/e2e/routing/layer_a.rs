@@ -374,6 +374,17 @@ fn proc_state(pid: u32) -> Option<char> {
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
+/// `/proc/PID/stat`'s process group of process `pid`.
+fn proc_group(pid: u32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
+}
+
 /// A stopped headroomd keeps its nodes in the graph, so nothing moves the streams routed
 /// through it, and they were silent until it ran again. Ctrl-Z (SIGTSTP) no longer stops it
 /// (logged and ignored), and a SIGSTOP, which cannot be ignored, is undone by its guard
@@ -400,6 +411,17 @@ fn ctrl_z_does_not_stop_headroomd_and_its_guard_resumes_it_from_sigstop() {
     )
     .unwrap();
     let pid = b.daemon.pid().expect("pid");
+    // The guard has a process group of its own: a stop sent to headroomd's group (a shell's
+    // `kill -STOP %1`) stopped both, and nothing resumed them.
+    let guards = headroom_tests::daemon::sandbox_pids(&sb, "headroom-guard");
+    assert_eq!(guards.len(), 1, "{guards:?}");
+    let guard_group = proc_group(guards[0] as u32);
+    assert!(guard_group.is_some(), "no group for the guard");
+    assert_ne!(
+        guard_group,
+        proc_group(pid),
+        "the guard shares headroomd's group"
+    );
     let calls = || -> anyhow::Result<u64> {
         Ok(headroom_client::Client::connect_to(sb.control_socket())?
             .status()?
