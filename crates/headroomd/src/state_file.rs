@@ -301,10 +301,27 @@ pub fn move_aside(path: &Path) -> io::Result<PathBuf> {
 
 /// Replaces the file at `path` with `contents` atomically, as [`replace_atomic`] does; when
 /// `path` is a symbolic link (a dotfile manager's link to `config.toml`, say), the file it
-/// points to is replaced (links to links followed; a dangling link's target is created) and
-/// the link stays.
+/// points to is replaced (links to links followed; a dangling link's target is created in
+/// its folder, and refused when that folder does not exist: a link to `/nonexistent/x`
+/// made `/nonexistent`) and the link stays.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
-    replace_atomic(&resolve_links(path)?, contents)
+    let target = resolve_links(path)?;
+    if target != path {
+        if let Some(folder) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !folder.is_dir() {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "it is a symbolic link to {}, whose folder {} does not exist (create \
+                         the folder, or remove the link)",
+                        target.display(),
+                        folder.display()
+                    ),
+                ));
+            }
+        }
+    }
+    replace_atomic(&target, contents)
 }
 
 /// Longest chain of symbolic links [`write_atomic`] follows (the kernel's limit).
@@ -461,6 +478,20 @@ mod tests {
             .file_type()
             .is_symlink());
         assert_eq!(fs::read(dotfiles.join("state.json")).unwrap(), b"{}");
+        // A dangling link into a folder that does not exist: refused, and no folder made.
+        let lost = dir.path().join("routes.json");
+        let nowhere = dir.path().join("no-such/dir/routes.json");
+        symlink(&nowhere, &lost).unwrap();
+        let e = write_atomic(&lost, b"[]").unwrap_err();
+        assert!(
+            e.to_string().contains("whose folder") && e.to_string().contains("no-such/dir"),
+            "{e}"
+        );
+        assert!(!dir.path().join("no-such").exists(), "the folder was made");
+        assert!(fs::symlink_metadata(&lost)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         // A loop is an error, and changes nothing.
         let a = dir.path().join("a");
         symlink(dir.path().join("b"), &a).unwrap();

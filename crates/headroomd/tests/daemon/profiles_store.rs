@@ -456,6 +456,29 @@ fn use_profile_writes_through_a_symlinked_config_file() {
     assert_eq!(d.store().active_name(), "night");
 }
 
+/// A config file that is a dangling link into a folder that does not exist: `profile use`
+/// made the folder (`/nonexistent`) and wrote the file there, saying nothing. It is refused
+/// now, naming the link's target, and nothing is made or changed.
+#[test]
+fn use_profile_through_a_link_into_a_missing_folder_is_refused() {
+    let d = Dirs::new();
+    let nowhere = d.config.parent().unwrap().join("gone/dotfiles/config.toml");
+    let link = d.config.join("config.toml");
+    std::os::unix::fs::symlink(&nowhere, &link).unwrap();
+    let s = d.store();
+    let e = s.use_profile("night").unwrap_err().to_string();
+    assert!(e.contains("config.toml"), "{e}");
+    assert!(
+        e.contains("whose folder") && e.contains("gone/dotfiles"),
+        "{e}"
+    );
+    assert!(
+        !d.config.parent().unwrap().join("gone").exists(),
+        "the folder was made"
+    );
+    assert_ne!(s.active_name(), "night");
+}
+
 #[test]
 fn a_change_that_cannot_be_saved_is_in_force_all_the_same() {
     let d = Dirs::new();
