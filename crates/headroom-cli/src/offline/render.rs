@@ -98,6 +98,28 @@ fn refuse_file_name_as_output_dir(paths: &[PathBuf], dir: &Path) -> CliResult {
         .extension()
         .and_then(|x| x.to_str())
         .is_some_and(|x| super::AUDIO_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()));
+    if dir.is_file() {
+        // `cannot create folder: File exists` said less.
+        return Err(CliError::usage(format!(
+            "-o takes a folder; {} is a file",
+            dir.display()
+        )));
+    }
+    if let Ok(out) = std::fs::canonicalize(dir) {
+        // The outputs would land among the inputs: a.wav refused as its own output, while
+        // sub/a.wav was rendered into the input folder beside the originals.
+        if let Some(same) = paths
+            .iter()
+            .find(|p| p.is_dir() && std::fs::canonicalize(p).is_ok_and(|c| c == out))
+        {
+            return Err(CliError::usage(format!(
+                "-o {}: that is the input folder {}; give a folder of its own (e.g. -o {})",
+                dir.display(),
+                same.display(),
+                same.join("levelled").display()
+            )));
+        }
+    }
     if !audio_name || dir.is_dir() {
         return Ok(());
     }

@@ -316,6 +316,24 @@ fn the_output_folder_inside_the_input_folder_is_not_taken_as_input() {
         .collect();
     made.sort();
     assert_eq!(made, ["a.wav", "b.wav"]);
+    // The input folder itself as -o: refused before anything is written (sub/c.wav was
+    // rendered to music/c.wav, beside the originals, and the run failed on a.wav).
+    std::fs::create_dir(d.join("music/sub")).unwrap();
+    programme(48_000, 1.0, 0.5)
+        .write_wav(&d.join("music/sub/c.wav"), OutputSamples::S16)
+        .unwrap();
+    for o in ["music", "music/", "./music"] {
+        let out = headroom(d, &["render", "-q", "music", "-o", o]);
+        assert_fails(&out, 2, "that is the input folder music");
+        assert!(
+            !d.join("music/c.wav").exists(),
+            "-o {o}: rendered into the input folder"
+        );
+    }
+    // A file as -o says so.
+    std::fs::write(d.join("notes"), b"x").unwrap();
+    let out = headroom(d, &["render", "-q", "music/a.wav", "-o", "notes"]);
+    assert_fails(&out, 2, "-o takes a folder; notes is a file");
 }
 
 /// FLAC is written at up to 96 kHz (the encoder's limit): a faster FLAC rendered into a
