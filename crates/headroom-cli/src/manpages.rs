@@ -250,6 +250,8 @@ pub fn headroomd_page(out: &mut dyn Write) -> std::io::Result<()> {
         italic("NODE_NAME"),
         roman("] ["),
         bold("--bypass"),
+        roman("] ["),
+        bold("--promote-default"),
         roman("]"),
     ]);
     roff.control("SH", ["DESCRIPTION"]);
@@ -280,6 +282,12 @@ pub fn headroomd_page(out: &mut dyn Write) -> std::io::Result<()> {
                  HEADROOM_REAL_SINK). Wins over the profile's preferred_real_sink.",
             ),
             ("--bypass", "Start with the levelling chain bypassed."),
+            (
+                "--promote-default",
+                "Make headroom-processed the default sink while running (the previous default \
+                 becomes the real sink and is restored on exit); same as \
+                 route.promote_default = true.",
+            ),
             ("-h, --help", "Print help."),
             ("-V, --version", "Print the version."),
         ],
@@ -311,7 +319,12 @@ pub fn headroomd_page(out: &mut dyn Write) -> std::io::Result<()> {
         "SIGTERM, SIGINT and SIGHUP (the terminal it runs in closed) stop the daemon cleanly: \
          stream volumes restored, streams moved back, the sink removed, the history written. \
          After SIGKILL or a crash its guard process (headroom-guard, started with it) puts \
-         the streams' Layer A volumes back at 1 and exits.",
+         the streams' Layer A volumes back at 1 and exits.\n\n\
+         A stopped headroomd would silence every stream playing through its sink, so it does \
+         not stop: SIGTSTP (Ctrl-Z) is logged and ignored, and SIGTTOU does not stop it in a \
+         terminal's background. SIGSTOP cannot be ignored: while a stream plays through the \
+         sink, or the sink is the default, the guard sends SIGCONT within about a second and \
+         says so in the log; a stop by a debugger is left alone.",
     );
     roff.control("SH", ["EXIT STATUS"]);
     paragraphs(
