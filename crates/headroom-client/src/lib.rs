@@ -88,6 +88,16 @@ pub enum ClientError {
     /// No reply within the timeout.
     #[error("timed out waiting for headroomd")]
     Timeout,
+    /// No reply within the timeout, and the daemon's process is stopped (a SIGSTOP, a
+    /// debugger): it cannot answer until it runs again.
+    #[error(
+        "headroomd (pid {pid}) is stopped (SIGSTOP, or a debugger) and cannot answer; \
+         `kill -CONT {pid}` resumes it"
+    )]
+    Stopped {
+        /// The daemon's process id.
+        pid: u32,
+    },
     /// The daemon closed the connection.
     #[error("headroomd closed the connection")]
     Closed,
@@ -219,7 +229,14 @@ impl Client {
             warning: None,
         };
         client.set_timeout(Some(DEFAULT_TIMEOUT))?;
-        match client.read_frame()? {
+        let hello = client.read_frame().map_err(|e| match e {
+            ClientError::Timeout => match stopped_peer(&client.stream) {
+                Some(pid) => ClientError::Stopped { pid },
+                None => ClientError::Timeout,
+            },
+            e => e,
+        })?;
+        match hello {
             ServerFrame::Hello(h) => client.hello = h,
             ServerFrame::Error { error, .. } => return Err(ClientError::Server(error)),
             other => {
@@ -633,6 +650,18 @@ impl Iterator for Subscription {
     }
 }
 
+/// The process at the other end of `stream` when it is stopped (state `T` or `t` in
+/// `/proc/PID/stat`): a daemon that accepted the connection (the kernel does that for it)
+/// but cannot run to answer.
+fn stopped_peer(stream: &UnixStream) -> Option<u32> {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    let cred = getsockopt(stream, PeerCredentials).ok()?;
+    let pid = u32::try_from(cred.pid()).ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+    matches!(state, 'T' | 't').then_some(pid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -664,6 +693,68 @@ mod tests {
         assert_eq!(fits.as_os_str().len(), max);
         let err = Client::connect_to(&fits).unwrap_err();
         assert!(matches!(err, ClientError::NotRunning { .. }), "{err:?}");
+    }
+
+    /// A daemon stopped by SIGSTOP: the kernel still accepts the connection, and the call
+    /// timed out with nothing more than "timed out waiting for headroomd". The error names
+    /// the stopped process and how to resume it.
+    #[test]
+    fn a_stopped_daemon_is_named_as_stopped() {
+        use nix::sys::signal::{kill, Signal};
+        use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        use nix::unistd::{fork, pipe, ForkResult};
+        use std::os::fd::AsRawFd;
+        let dir = std::env::temp_dir().join(format!("headroom-stopped-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("control.sock");
+        let _ = std::fs::remove_file(&path);
+        let sock = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::empty(),
+            None,
+        )
+        .unwrap();
+        bind(sock.as_raw_fd(), &UnixAddr::new(&path).unwrap()).unwrap();
+        let (ready_r, ready_w) = pipe().unwrap();
+        // SAFETY: the child only makes async-signal-safe calls (listen, write, pause) until
+        // it is killed: no allocation and no lock another thread of this process could hold.
+        let child = match unsafe { fork() }.unwrap() {
+            // SAFETY: listen, write and pause on descriptors this process owns (the socket
+            // and the pipe's write end, both open), with a valid one-byte buffer.
+            ForkResult::Child => unsafe {
+                // The peer credentials a connection sees are the listener's: the child's.
+                libc::listen(sock.as_raw_fd(), 8);
+                libc::write(ready_w.as_raw_fd(), b"1".as_ptr().cast(), 1);
+                loop {
+                    libc::pause();
+                }
+            },
+            ForkResult::Parent { child } => child,
+        };
+        drop(ready_w);
+        let mut b = [0u8; 1];
+        let n = nix::unistd::read(&ready_r, &mut b).unwrap();
+        assert_eq!(n, 1, "the listener did not start");
+        kill(child, Signal::SIGSTOP).unwrap();
+        assert!(matches!(
+            waitpid(child, Some(WaitPidFlag::WUNTRACED)).unwrap(),
+            WaitStatus::Stopped(..)
+        ));
+        let err = Client::connect_to(&path).unwrap_err();
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        let _ = std::fs::remove_dir_all(&dir);
+        let pid = child.as_raw() as u32;
+        assert!(
+            matches!(err, ClientError::Stopped { pid: p } if p == pid),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains(&format!("kill -CONT {pid}")),
+            "{err}"
+        );
     }
 
     #[test]
