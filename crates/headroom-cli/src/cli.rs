@@ -167,8 +167,8 @@ shown on a terminal for files longer than 10 s (not with --quiet).";
 /// `headroom analyze` details shown in its --help.
 pub const ANALYZE_HELP: &str = "\
 Formats: WAV (PCM, float, EXTENSIBLE, RF64), FLAC, MP3, Ogg Vorbis, AAC/ALAC in MP4/M4A, AIFF.
-Folders are walked recursively for files with those extensions; files are measured in
-parallel (--jobs, default: all cores).
+Folders are walked recursively for files with those extensions (links to folders followed,
+each folder once); files are measured in parallel (--jobs, default: all cores).
 
 One file: a table of its figures. Several: one row per file and an ALBUM row, the integrated
 loudness and loudness range of all files as one programme (as ReplayGain album gain measures

@@ -194,9 +194,10 @@ pub fn open_input(path: &Path) -> CliResult<Decoder> {
 }
 
 /// Expands the command line's paths: files are kept as given, directories are walked
-/// (recursively, sorted by name, hidden entries skipped) for files with an audio extension.
-/// A path that does not exist (or cannot be looked at) is kept as a file: opening it fails
-/// for that file alone, as for any file that cannot be read, and the others are done.
+/// (recursively, sorted by name, hidden entries skipped, symbolic links to folders followed,
+/// each folder once) for files with an audio extension. A path that does not exist (or
+/// cannot be looked at) is kept as a file: opening it fails for that file alone, as for any
+/// file that cannot be read, and the others are done.
 pub fn expand_inputs(paths: &[PathBuf]) -> CliResult<Vec<PathBuf>> {
     expand_inputs_except(paths, None)
 }
@@ -206,16 +207,19 @@ pub fn expand_inputs(paths: &[PathBuf]) -> CliResult<Vec<PathBuf>> {
 /// on standard error when it meets it. Files and folders named on the command line are
 /// taken wherever they are.
 pub fn expand_inputs_except(paths: &[PathBuf], skip: Option<&Path>) -> CliResult<Vec<PathBuf>> {
-    let skip = skip.and_then(|d| std::fs::canonicalize(d).ok());
-    let mut out = Vec::new();
+    let mut walk = Walk {
+        skip: skip.and_then(|d| std::fs::canonicalize(d).ok()),
+        seen: std::collections::BTreeSet::new(),
+        out: Vec::new(),
+    };
     for p in paths {
         if std::fs::metadata(p).is_ok_and(|m| m.is_dir()) {
-            walk(p, skip.as_deref(), &mut out)?;
+            walk.folder(p)?;
         } else {
-            out.push(p.clone());
+            walk.out.push(p.clone());
         }
     }
-    Ok(out)
+    Ok(walk.out)
 }
 
 /// File name extensions `analyze DIR` and `render DIR` pick up.
@@ -224,38 +228,58 @@ pub const AUDIO_EXTENSIONS: &[&str] = &[
     "aif", "aiff", "aifc",
 ];
 
-fn walk(dir: &Path, skip: Option<&Path>, out: &mut Vec<PathBuf>) -> CliResult {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| CliError::failed(format!("{}: cannot read folder: {e}", dir.display())))?;
-    let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            continue;
+/// A walk of input folders: the output folder not to enter, the folders walked (by their
+/// real path: a link to a folder already walked, or to one of its parents, is not walked
+/// again), and the files found.
+struct Walk {
+    skip: Option<PathBuf>,
+    seen: std::collections::BTreeSet<PathBuf>,
+    out: Vec<PathBuf>,
+}
+
+impl Walk {
+    fn folder(&mut self, dir: &Path) -> CliResult {
+        if let Ok(real) = std::fs::canonicalize(dir) {
+            if !self.seen.insert(real) {
+                return Ok(());
+            }
         }
-        let path = e.path();
-        let Ok(ft) = e.file_type() else { continue };
-        if ft.is_dir() {
-            if skip.is_some_and(|s| std::fs::canonicalize(&path).is_ok_and(|d| d == s)) {
-                eprintln!(
-                    "headroom: {}: the output folder is not searched for inputs",
-                    path.display()
-                );
+        let rd = std::fs::read_dir(dir)
+            .map_err(|e| CliError::failed(format!("{}: cannot read folder: {e}", dir.display())))?;
+        let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name();
+            if name.to_string_lossy().starts_with('.') {
                 continue;
             }
-            walk(&path, skip, out)?;
-        } else if ft.is_file() || (ft.is_symlink() && path.is_file()) {
-            let audio = path
-                .extension()
-                .and_then(|x| x.to_str())
-                .is_some_and(|x| AUDIO_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()));
-            if audio {
-                out.push(path);
+            let path = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() || (ft.is_symlink() && path.is_dir()) {
+                if self
+                    .skip
+                    .as_ref()
+                    .is_some_and(|s| std::fs::canonicalize(&path).is_ok_and(|d| &d == s))
+                {
+                    eprintln!(
+                        "headroom: {}: the output folder is not searched for inputs",
+                        path.display()
+                    );
+                    continue;
+                }
+                self.folder(&path)?;
+            } else if ft.is_file() || (ft.is_symlink() && path.is_file()) {
+                let audio = path
+                    .extension()
+                    .and_then(|x| x.to_str())
+                    .is_some_and(|x| AUDIO_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()));
+                if audio {
+                    self.out.push(path);
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

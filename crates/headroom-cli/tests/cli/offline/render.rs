@@ -336,6 +336,38 @@ fn the_output_folder_inside_the_input_folder_is_not_taken_as_input() {
     assert_fails(&out, 2, "-o takes a folder; notes is a file");
 }
 
+/// A symbolic link to a folder inside an input folder (a music library that links in
+/// another disk's albums) was skipped without a word while links to files were taken. It is
+/// walked now; a link back to a parent, or to a folder walked already, is not walked twice.
+#[test]
+fn links_to_folders_are_walked_once_and_loops_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for f in ["lib/a.wav", "elsewhere/album/z.wav"] {
+        let path = d.join(f);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        programme(48_000, 1.0, 0.5)
+            .write_wav(&path, OutputSamples::S16)
+            .unwrap();
+    }
+    std::os::unix::fs::symlink(d.join("elsewhere/album"), d.join("lib/album")).unwrap();
+    std::os::unix::fs::symlink(d.join("lib"), d.join("lib/loop")).unwrap();
+    std::os::unix::fs::symlink(d.join("elsewhere/album"), d.join("lib/same-album")).unwrap();
+    let out = headroom(d, &["--json", "analyze", "lib"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let files: Vec<String> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["file"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        files,
+        ["lib/a.wav", "lib/album/z.wav"],
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 /// FLAC is written at up to 96 kHz (the encoder's limit): a faster FLAC rendered into a
 /// folder (whose default keeps the input's container) comes out as WAV with a note; a FLAC
 /// output asked for by name is an error that says what to do. A 192 kHz FLAC failed with
