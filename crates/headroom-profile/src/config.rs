@@ -50,10 +50,14 @@ pub const ALERTS_KEYS: &[&str] = &["notify"];
 
 fn parse(text: &str) -> Result<toml::Spanned<toml::de::DeTable<'_>>, ConfigProblem> {
     toml::de::DeTable::parse(text).map_err(|e| {
+        let at = e.span().map_or(0, |s| s.start);
         ConfigProblem::at(
             text,
-            e.span().map_or(0, |s| s.start),
-            format!("TOML syntax error: {}", e.message()),
+            at,
+            format!(
+                "TOML syntax error: {}",
+                crate::syntax_message(text, at, e.message())
+            ),
         )
     })
 }

@@ -17,6 +17,33 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The TOML parser's `message` for a syntax error at byte `offset` of `text`, with a hint
+/// where it is about a bare word as a value (`profile = night`): a name starting like
+/// `nan`, `inf`, `true` or `false` is read as the start of that value, and the parser said
+/// `invalid float, expected `nan`` instead of that strings are quoted.
+pub fn syntax_message(text: &str, offset: usize, message: &str) -> String {
+    let mut off = offset.min(text.len());
+    while !text.is_char_boundary(off) {
+        off -= 1;
+    }
+    let line_start = text[..off].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[off..].find('\n').map_or(text.len(), |i| off + i);
+    let line = &text[line_start..line_end];
+    let hint = line.split_once('=').and_then(|(key, value)| {
+        let key = key.trim();
+        let word = value.split('#').next().unwrap_or_default().trim();
+        let bare = word.chars().next().is_some_and(char::is_alphabetic)
+            && word
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            && !matches!(word, "true" | "false" | "nan" | "inf");
+        let plain_key = !key.is_empty() && !key.starts_with('[');
+        (bare && plain_key && !message.contains("must be quoted"))
+            .then(|| format!("; text values are quoted: {key} = \"{word}\""))
+    });
+    format!("{message}{}", hint.unwrap_or_default())
+}
+
 /// What kind of problem a [`ProfileError`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {

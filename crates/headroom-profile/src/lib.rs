@@ -70,7 +70,7 @@ mod write;
 pub use assign::{parse_assignment, parse_value};
 pub use diff::{ChangeKind, ProfileDiff};
 pub use docs::{settings_help, settings_markdown};
-pub use error::{line_col, ErrorKind, Location, ProfileError};
+pub use error::{line_col, syntax_message, ErrorKind, Location, ProfileError};
 pub use glob::{Glob, GlobError};
 pub use parse::{empty_file_error, has_settings};
 pub use profile::{Profile, DEFAULT_DESCRIPTION, DEFAULT_PROFILE_NAME};

@@ -285,11 +285,15 @@ fn parse(name: &str, text: &str, file: &str) -> Result<Profile, Vec<ProfileError
     let ctx = Ctx::new(text, file);
     let root = DeTable::parse(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
+        let at = span.start;
         vec![ctx.err(
             ErrorKind::Syntax,
             None,
             span,
-            format!("TOML syntax error: {}", e.message()),
+            format!(
+                "TOML syntax error: {}",
+                crate::syntax_message(text, at, e.message())
+            ),
         )]
     })?;
     let root = root.get_ref();

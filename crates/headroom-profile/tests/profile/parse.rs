@@ -390,6 +390,45 @@ fn toml_syntax_error() {
 }
 
 #[test]
+fn a_bare_word_as_a_value_is_told_to_be_quoted() {
+    // A name the parser takes for the start of `nan`, `inf`, `true` or `false` was
+    // reported as `invalid float, expected `nan`` and nothing more.
+    for (word, said) in [
+        ("night", "invalid float"),
+        ("film", "invalid boolean"),
+        ("tv", "invalid boolean"),
+        ("infinity-x", "invalid float"),
+    ] {
+        let e = parse_err(&format!("preferred_real_sink = {word}\n"));
+        assert_eq!(e.kind, ErrorKind::Syntax);
+        let text = e.to_string();
+        assert!(text.contains(said), "{text}");
+        assert!(
+            text.contains(&format!(
+                "text values are quoted: preferred_real_sink = \"{word}\""
+            )),
+            "{text}"
+        );
+    }
+    // The parser's own hint is not repeated; other errors get none.
+    let e = parse_err("description = hello\n").to_string();
+    assert!(
+        e.contains("must be quoted") && !e.contains("text values are"),
+        "{e}"
+    );
+    let e = parse_err("[agc]\ntarget_lufs = \n").to_string();
+    assert!(!e.contains("text values are"), "{e}");
+    // The daemon's config file says the same.
+    let p = headroom_profile::config::config_profile("profile = night\n").unwrap_err();
+    assert!(
+        p.message
+            .contains("text values are quoted: profile = \"night\""),
+        "{}",
+        p.message
+    );
+}
+
+#[test]
 fn columns_count_characters_not_bytes() {
     let e = parse_err("description = \"ÄÖÜ\"; x = 1\n");
     assert_eq!(e.kind, ErrorKind::Syntax);
