@@ -436,27 +436,25 @@ fn ctrl_z_does_not_stop_headroomd_and_its_guard_resumes_it_from_sigstop() {
         .unwrap_or_else(|e| panic!("{e:#}\n{}", b.daemon.log()));
     };
 
+    let logged = |what: &str, line: &str| {
+        wait_for(what, Duration::from_secs(10), || {
+            Ok(b.daemon.log().contains(line).then_some(()))
+        })
+        .unwrap_or_else(|e| panic!("{e:#}: state {:?}\n{}", proc_state(pid), b.daemon.log()));
+    };
+
     // SAFETY: kill(2) with a live child's pid and a valid signal number.
     assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTSTP) }, 0);
-    wait_for("the SIGTSTP logged", Duration::from_secs(10), || {
-        Ok(b.daemon
-            .log()
-            .contains("SIGTSTP (Ctrl-Z) ignored")
-            .then_some(()))
-    })
-    .unwrap_or_else(|e| panic!("{e:#}\n{}", b.daemon.log()));
+    logged("the SIGTSTP logged", "SIGTSTP (Ctrl-Z) ignored");
     assert_ne!(proc_state(pid), Some('T'), "stopped by SIGTSTP");
     running_again("audio callbacks after Ctrl-Z");
 
     // SAFETY: as above.
     assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGSTOP) }, 0);
-    wait_for("the guard's resume", Duration::from_secs(10), || {
-        Ok(b.daemon
-            .log()
-            .contains("headroom-guard: headroomd was stopped (SIGSTOP)")
-            .then_some(()))
-    })
-    .unwrap_or_else(|e| panic!("{e:#}: state {:?}\n{}", proc_state(pid), b.daemon.log()));
+    logged(
+        "the guard's resume",
+        "headroom-guard: headroomd was stopped (SIGSTOP)",
+    );
     running_again("audio callbacks after the resume");
     assert!(b.daemon.is_running(), "{}", b.daemon.log());
     let _ = player.kill();
