@@ -429,6 +429,10 @@ pub const NOISE_SPREAD_LU: f64 = 5.0;
 /// [`NOISE_FLATNESS_DB`]: over 0.3 s a swell of wind or a brushed cymbal spreads as little
 /// as room tone.
 pub const NOISE_JUDGE_BLOCKS: usize = 10;
+/// How far the fast (20 ms) level must fall under its sub-block's loudness within it for the
+/// sound to have a gap, LU: such sound is not noise-like, however flat its spectrum (a
+/// sound's start within its first full sub-block reads at most ≈ 12 LU under it).
+pub const NOISE_GAP_LU: f64 = 20.0;
 /// Mean spectral flatness ([`crate::flatness`]) of the sub-blocks judged over which sound is
 /// like noise, dB. Noise of any colour reads −1.5 … −3.6 dB over 0.5 s, music −8 … −11 in
 /// the median (Wesnoth's orchestral tracks: 0–16 % of 0.5 s windows over −3.5 dB, in
@@ -845,6 +849,10 @@ pub struct Agc {
     /// Spectral flatness of the input's sub-blocks (see [`Agc::set_flatness_db`]), beside
     /// `hist_sb`; NaN where none was handed in.
     hist_flat: Ring<HISTORY_LEN>,
+    /// The lowest fast (20 ms) level within each sub-block, beside `hist_sb`, LUFS.
+    hist_fast_min: Ring<HISTORY_LEN>,
+    /// The lowest fast level of the sub-block the next fresh reading closes, LUFS.
+    fast_min: f64,
     /// The flatness handed in for the sub-block the next fresh reading closes, dB.
     flat_db: f64,
     /// Time with sound since the last silent reading, s.
@@ -1058,6 +1066,8 @@ impl Agc {
             hist_m: LoudRing::new(LUFS_FLOOR),
             hist_sb: LoudRing::new(LUFS_FLOOR),
             hist_flat: Ring::new(f64::NAN),
+            hist_fast_min: Ring::new(LUFS_FLOOR),
+            fast_min: f64::INFINITY,
             flat_db: f64::NAN,
             active_s: 0.0,
             silent_s: 0.0,
@@ -1358,6 +1368,7 @@ impl Agc {
             self.onset_k = self.k_sub;
         }
         self.last_fast = fast;
+        self.fast_min = self.fast_min.min(fast);
         let silent =
             m <= gate || m <= LUFS_FLOOR || (self.silent_s > 0.0 && m <= gate + GATE_HYSTERESIS_LU);
 
@@ -1366,6 +1377,8 @@ impl Agc {
             self.hist_sb.push(if sb <= gate { LUFS_FLOOR } else { sb });
             self.hist_flat.push(self.flat_db);
             self.flat_db = f64::NAN;
+            self.hist_fast_min.push(self.fast_min);
+            self.fast_min = f64::INFINITY;
             self.recent_2s =
                 gated_mean(self.hist_m.newest_with_energy(0, 20), gate, 3).unwrap_or(LUFS_FLOOR);
             self.since_start = (self.since_start + 1).min(HISTORY_LEN);
@@ -2747,7 +2760,16 @@ impl Agc {
             sum += v;
             k += 1;
         }
-        k == n && sum / k as f64 > NOISE_FLATNESS_DB
+        // Noise with gaps in it (bursts 200 ms on, 100 ms off) is modulated sound whatever its
+        // spectrum: where the gaps straddled the 100 ms grid, no sub-block was quiet and its
+        // loudness spread only 4 LU, and it was capped as stationary noise, 3.6 LU under
+        // the target, while one grid phase away it was levelled.
+        let gapped = self
+            .hist_fast_min
+            .newest(0, n)
+            .zip(self.hist_sb.newest(0, n))
+            .any(|(fast, sb)| sb > LUFS_FLOOR && fast < sb - NOISE_GAP_LU);
+        k == n && sum / k as f64 > NOISE_FLATNESS_DB && !gapped
     }
 
     /// [`Self::spread`] over the newest `count` sub-blocks, 0 for fewer than `min_n`.
