@@ -21,6 +21,8 @@ use std::time::Duration;
 
 pub use headroom_ipc::{self as ipc, *};
 
+pub mod proc_stat;
+
 /// Default time to wait for the greeting and for each reply.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -657,8 +659,7 @@ fn stopped_peer(stream: &UnixStream) -> Option<u32> {
     use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
     let cred = getsockopt(stream, PeerCredentials).ok()?;
     let pid = u32::try_from(cred.pid()).ok()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+    let state = proc_stat::ProcStat::read(pid)?.state;
     matches!(state, 'T' | 't').then_some(pid)
 }
 

@@ -47,6 +47,7 @@ use std::io::Write;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use headroom_client::proc_stat::ProcStat;
 use parking_lot::Mutex;
 
 /// The guard process's name (`comm`, as `ps` and `pgrep` show it).
@@ -411,16 +412,10 @@ fn run_guard(mut pipe: File, daemon: nix::unistd::Pid) -> ! {
 /// Whether process `pid` is stopped by a signal (state `T` in `/proc/PID/stat`; a debugger's
 /// stop, `t`, is not counted).
 fn is_stopped(pid: nix::unistd::Pid) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+    u32::try_from(pid.as_raw())
         .ok()
-        .is_some_and(|s| stat_state(&s) == Some('T'))
-}
-
-/// The state letter of a `/proc/PID/stat` line: the first field after the command name,
-/// which is in parentheses and may itself hold spaces and parentheses.
-fn stat_state(stat: &str) -> Option<char> {
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.trim_start().chars().next()
+        .and_then(ProcStat::read)
+        .is_some_and(|s| s.stopped_by_signal())
 }
 
 /// Connects to PipeWire and sets the master volume of the listed application playback
@@ -576,13 +571,7 @@ mod tests {
     }
 
     #[test]
-    fn the_state_is_read_after_the_command_name_whatever_it_holds() {
-        assert_eq!(stat_state("1234 (headroomd) T 1 1234 1234 0"), Some('T'));
-        assert_eq!(stat_state("1234 (a) b) (c) S 1 2"), Some('S'));
-        assert_eq!(stat_state("77 (x y) t 1"), Some('t'));
-        assert_eq!(stat_state("garbage"), None);
-        assert_eq!(stat_state("5 (x)"), None);
-        // This process runs: not stopped.
+    fn a_running_process_is_not_stopped() {
         assert!(!is_stopped(nix::unistd::getpid()));
     }
 }

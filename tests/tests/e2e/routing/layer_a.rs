@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::backend::LayerView;
 use crate::support::*;
+use headroom_client::proc_stat::ProcStat;
 use headroom_core::LayerAParams;
 use headroom_tests::{sine, wait_for, Sandbox};
 use headroomd::pw::BUS_SINK_NAME;
@@ -370,19 +371,12 @@ fn after_sigkill_the_guard_gives_the_streams_their_volume_back() {
 
 /// `/proc/PID/stat`'s state letter of process `pid` (`T`: stopped by a signal).
 fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
+    ProcStat::read(pid).map(|s| s.state)
 }
 
 /// `/proc/PID/stat`'s process group of process `pid`.
 fn proc_group(pid: u32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(2)?
-        .parse()
-        .ok()
+    ProcStat::read(pid).map(|s| s.pgrp)
 }
 
 /// A stopped headroomd keeps its nodes in the graph, so nothing moves the streams routed
