@@ -135,7 +135,8 @@ Forms:
 -o takes a folder: `-o out.wav` is refused unless out.wav is an existing folder (write one
 file with `headroom render IN out.wav`). A folder given as input is walked recursively for
 audio files, except the -o folder inside it (`render music -o music/levelled` again does not
-render its own outputs).
+render its own outputs). A file met twice (named beside its folder, or linked) is rendered
+once.
 
 Input: WAV (PCM 8/16/24/32-bit, float, WAVE_FORMAT_EXTENSIBLE, RF64), FLAC, MP3, Ogg Vorbis,
 AAC or ALAC in MP4/M4A, AIFF; 8 to 768 kHz, 1 to 64 channels. Rendered at its own rate.
@@ -168,7 +169,8 @@ shown on a terminal for files longer than 10 s (not with --quiet).";
 pub const ANALYZE_HELP: &str = "\
 Formats: WAV (PCM, float, EXTENSIBLE, RF64), FLAC, MP3, Ogg Vorbis, AAC/ALAC in MP4/M4A, AIFF.
 Folders are walked recursively for files with those extensions (links to folders followed,
-each folder once); files are measured in parallel (--jobs, default: all cores).
+each folder once; a file met twice is measured once); files are measured in parallel (--jobs,
+default: all cores).
 
 One file: a table of its figures. Several: one row per file and an ALBUM row, the integrated
 loudness and loudness range of all files as one programme (as ReplayGain album gain measures

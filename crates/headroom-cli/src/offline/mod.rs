@@ -195,9 +195,11 @@ pub fn open_input(path: &Path) -> CliResult<Decoder> {
 
 /// Expands the command line's paths: files are kept as given, directories are walked
 /// (recursively, sorted by name, hidden entries skipped, symbolic links to folders followed,
-/// each folder once) for files with an audio extension. A path that does not exist (or
-/// cannot be looked at) is kept as a file: opening it fails for that file alone, as for any
-/// file that cannot be read, and the others are done.
+/// each folder once) for files with an audio extension. A file met again (named twice, in a
+/// folder named too, or through a link) is taken once, where it was first met, with a note
+/// on standard error: it would count twice in `analyze`'s album and be rendered twice. A path
+/// that does not exist (or cannot be looked at) is kept as a file: opening it fails for that
+/// file alone, as for any file that cannot be read, and the others are done.
 pub fn expand_inputs(paths: &[PathBuf]) -> CliResult<Vec<PathBuf>> {
     expand_inputs_except(paths, None)
 }
@@ -210,13 +212,14 @@ pub fn expand_inputs_except(paths: &[PathBuf], skip: Option<&Path>) -> CliResult
     let mut walk = Walk {
         skip: skip.and_then(|d| std::fs::canonicalize(d).ok()),
         seen: std::collections::BTreeSet::new(),
+        files: std::collections::BTreeMap::new(),
         out: Vec::new(),
     };
     for p in paths {
         if std::fs::metadata(p).is_ok_and(|m| m.is_dir()) {
             walk.folder(p)?;
         } else {
-            walk.out.push(p.clone());
+            walk.file(p.clone());
         }
     }
     Ok(walk.out)
@@ -230,14 +233,36 @@ pub const AUDIO_EXTENSIONS: &[&str] = &[
 
 /// A walk of input folders: the output folder not to enter, the folders walked (by their
 /// real path: a link to a folder already walked, or to one of its parents, is not walked
-/// again), and the files found.
+/// again), the files taken (by device and inode, with the path each was taken as), and the
+/// files found.
 struct Walk {
     skip: Option<PathBuf>,
     seen: std::collections::BTreeSet<PathBuf>,
+    files: std::collections::BTreeMap<output::FileId, PathBuf>,
     out: Vec<PathBuf>,
 }
 
 impl Walk {
+    /// Takes `path` unless the same file was taken already (then says so).
+    fn file(&mut self, path: PathBuf) {
+        if let Some(id) = output::file_id(&path) {
+            if let Some(first) = self.files.get(&id) {
+                if *first == path {
+                    eprintln!("headroom: {}: named twice: taken once", path.display());
+                } else {
+                    eprintln!(
+                        "headroom: {}: the same file as {}: taken once",
+                        path.display(),
+                        first.display()
+                    );
+                }
+                return;
+            }
+            self.files.insert(id, path.clone());
+        }
+        self.out.push(path);
+    }
+
     fn folder(&mut self, dir: &Path) -> CliResult {
         if let Ok(real) = std::fs::canonicalize(dir) {
             if !self.seen.insert(real) {
@@ -274,7 +299,7 @@ impl Walk {
                     .and_then(|x| x.to_str())
                     .is_some_and(|x| AUDIO_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()));
                 if audio {
-                    self.out.push(path);
+                    self.file(path);
                 }
             }
         }

@@ -154,14 +154,7 @@ pub fn plan(
                 missing.display()
             )));
         }
-        let mut seen = Vec::new();
         for input in expand_inputs(paths)? {
-            if let Some(id) = output::file_id(&input) {
-                if seen.contains(&id) {
-                    continue;
-                }
-                seen.push(id);
-            }
             let c = Container::from_path(&input).ok_or_else(|| {
                 CliError::failed(format!(
                     "{}: --in-place writes WAV or FLAC; render this file to a new .wav or .flac with -o DIR",

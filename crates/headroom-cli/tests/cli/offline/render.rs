@@ -368,6 +368,60 @@ fn links_to_folders_are_walked_once_and_loops_end() {
     );
 }
 
+/// A file met twice — named beside its folder, named twice, or linked into the folder — is
+/// taken once, with a note. `render DIR DIR/a.wav -o OUT` failed as if two files collided on
+/// `OUT/a.wav`, and `analyze` counted the file twice in the album row.
+#[test]
+fn a_file_met_twice_is_taken_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("lib")).unwrap();
+    programme(48_000, 1.0, 0.5)
+        .write_wav(&d.join("lib/a.wav"), OutputSamples::S16)
+        .unwrap();
+    programme(48_000, 2.0, 0.1)
+        .write_wav(&d.join("lib/b.wav"), OutputSamples::S16)
+        .unwrap();
+    std::os::unix::fs::symlink(d.join("lib/a.wav"), d.join("lib/c.wav")).unwrap();
+    let out = headroom(
+        d,
+        &[
+            "--json",
+            "render",
+            "lib",
+            "lib/a.wav",
+            "lib/b.wav",
+            "-o",
+            "out",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let inputs: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| v["input"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(inputs, ["lib/a.wav", "lib/b.wav"], "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("lib/c.wav: the same file as lib/a.wav: taken once"),
+        "{err}"
+    );
+    assert!(err.contains("lib/a.wav: named twice: taken once"), "{err}");
+    assert!(!d.join("out/c.wav").exists());
+    // The album counts each file once: the same figures as the two files alone.
+    let album = |args: &[&str]| {
+        let out = headroom(d, &[&["--json", "analyze"], args].concat());
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let last = text(&out.stdout).lines().last().unwrap().to_string();
+        serde_json::from_str::<serde_json::Value>(&last).unwrap()["album"].clone()
+    };
+    let twice = album(&["lib", "lib/a.wav", "lib/a.wav"]);
+    let once = album(&["lib/a.wav", "lib/b.wav"]);
+    assert!(twice.is_object(), "{twice}");
+    assert_eq!(twice, once);
+}
+
 /// FLAC is written at up to 96 kHz (the encoder's limit): a faster FLAC rendered into a
 /// folder (whose default keeps the input's container) comes out as WAV with a note; a FLAC
 /// output asked for by name is an error that says what to do. A 192 kHz FLAC failed with
