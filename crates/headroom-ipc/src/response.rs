@@ -116,9 +116,11 @@ pub struct Status {
     #[serde(default)]
     pub alerts: Vec<Alert>,
     /// Keys of the config file the daemon does not know, one warning each in file order
-    /// (``file:line:col: unknown key `profle` (did you mean `profile`?); ignored``): the
-    /// file's known keys load all the same. Empty (absent on the wire) when there are none,
-    /// and from daemons that predate it.
+    /// (``file:line:col: unknown key `profle` (did you mean `profile`?); ignored``), then an
+    /// `[alerts] notify` that is not `true` or `false` (``file:line:col: `alerts.notify` must
+    /// be true or false; desktop notifications are off``): the rest of the file loads all the
+    /// same. Empty (absent on the wire) when there are none, and from daemons that predate
+    /// it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config_warnings: Vec<String>,
     /// What the daemon found wrong with its own state files when it started (`routes.json`,

@@ -122,6 +122,8 @@ pub(super) fn activate(
         tracing::warn!("profile `{name}`: {a}");
         warnings.push(a);
     }
+    // The config file this choice is written into: what is wrong in it, as `status` says.
+    warnings.extend(e.store.config_warnings());
     // Settings changed with `headroom set` stay in force over the new profile: said, so that
     // a profile whose target does not come out is not taken for a broken one.
     let kept: Vec<String> = e

@@ -651,11 +651,21 @@ impl ProfileStore {
         self.inner.lock().startup_error.clone()
     }
 
-    /// The config file's unknown keys, as the last reading of it found them (start-up, hot
-    /// reload, [`reload`](Self::reload)): ``file:line:col: unknown key `profle` (did you mean
-    /// `profile`?); ignored``, in file order. The known keys load all the same.
+    /// What the last reading of the config file found wrong that is no error (start-up, hot
+    /// reload, [`reload`](Self::reload)): its unknown keys, ``file:line:col: unknown key
+    /// `profle` (did you mean `profile`?); ignored``, in file order, then an `[alerts] notify`
+    /// that is not `true` or `false`, with what the notifications do meanwhile. The rest of the
+    /// file loads all the same.
     pub fn config_warnings(&self) -> Vec<String> {
-        self.inner.lock().config_warnings.clone()
+        let g = self.inner.lock();
+        let mut w = g.config_warnings.clone();
+        if let Some(e) = &g.alerts_notify_error {
+            w.push(format!(
+                "{e}; desktop notifications are {}",
+                if g.alerts_notify { "on" } else { "off" }
+            ));
+        }
+        w
     }
 
     /// The file [`startup_error`](Self::startup_error) is about (while no reload has
@@ -784,8 +794,10 @@ impl ProfileStore {
         let mut g = self.inner.lock();
         let (profile, source) = load_profile(&g.paths, name_or_path)?;
         write_config(&g.paths.config_file, name_or_path)?;
-        // The same keys (logged already), perhaps a line further down.
+        // The same keys and `[alerts] notify` (logged already), perhaps a line further down;
+        // a valid `notify` that differs is applied by the reload this write sets off.
         g.config_warnings = unknown_key_warnings(&g.paths.config_file);
+        g.alerts_notify_error = read_alerts_notify(&g.paths.config_file).err();
         g.active_name = name_or_path.to_owned();
         g.active_source = source;
         g.active = Arc::new(profile);

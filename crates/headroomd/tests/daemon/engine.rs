@@ -1418,6 +1418,49 @@ fn config_typos_show_in_status_and_the_reload_reply() {
     assert!(status(&mut rig).config_warnings.is_empty());
 }
 
+/// An `[alerts] notify` that is not `true` or `false` was only logged: `status` and
+/// `profile use` (which writes into that file) said nothing. It is a config warning now, with
+/// its line:col and what the notifications do meanwhile.
+#[test]
+fn an_invalid_alerts_notify_shows_in_status_and_profile_use() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let file = rig.config.join("config.toml");
+    std::fs::write(&file, "profile = \"night\"\n[alerts]\nnotify = \"yes\"\n").unwrap();
+    let (_, r) = rig.request(Request::ProfileReload);
+    assert!(r.is_ok(), "{r:?}");
+    let expected = format!(
+        "{}:3:10: `alerts.notify` must be true or false; desktop notifications are off",
+        file.display()
+    );
+    let status = |rig: &mut Rig| match rig.request(Request::Status).1 {
+        Ok(Response::Status(s)) => s,
+        other => panic!("{other:?}"),
+    };
+    let st = status(&mut rig);
+    assert_eq!(st.profile, "night", "the rest of the file loads");
+    assert_eq!(st.config_warnings, std::slice::from_ref(&expected));
+    assert!(st.alerts.is_empty(), "{:?}", st.alerts);
+    let (out, r) = rig.request(Request::ProfileUse {
+        name: "speech".into(),
+    });
+    assert!(r.is_ok(), "{r:?}");
+    let warning = out.iter().rev().find_map(|o| match o {
+        Output::Warning(w) => Some(w.clone()),
+        _ => None,
+    });
+    assert!(
+        warning.as_deref().is_some_and(|w| w.contains(&expected)),
+        "{warning:?}"
+    );
+    assert_eq!(status(&mut rig).config_warnings, [expected]);
+
+    std::fs::write(&file, "profile = \"speech\"\n[alerts]\nnotify = false\n").unwrap();
+    let (out, r) = rig.request(Request::ProfileReload);
+    assert!(r.is_ok(), "{r:?}");
+    assert!(!out.iter().any(|o| matches!(o, Output::Warning(_))));
+    assert!(status(&mut rig).config_warnings.is_empty());
+}
+
 #[test]
 fn the_history_marks_bypass_only_when_it_changes() {
     // Two toggles leave bypass off but overridden; `setting reset --all` then, and setting
