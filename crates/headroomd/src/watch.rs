@@ -213,6 +213,9 @@ impl RecentLifts {
 #[derive(Debug, Clone, Default)]
 pub struct Watch {
     no_output: Hold,
+    /// PipeWire was not connected at the last tick: the word says NO OUTPUT at once (the
+    /// alert still waits [`NO_OUTPUT_ENTER_MS`], so a restart of PipeWire raises none).
+    disconnected: bool,
     quiet: Hold,
     limiting: Hold,
     sustained: Hold,
@@ -243,7 +246,7 @@ impl Watch {
     /// The state word now: the most important condition that holds (no output, degraded,
     /// bypass, limiting, quiet), else levelling.
     pub fn state(&self) -> StateWord {
-        if self.no_output.on {
+        if self.no_output.on || self.disconnected {
             StateWord::NoOutput
         } else if self.active.contains_key(&AlertKind::XrunBurst)
             || self.active.contains_key(&AlertKind::SessionBroken)
@@ -289,6 +292,7 @@ impl Watch {
         self.last_frames = Some(o.frames);
 
         // No output.
+        self.disconnected = !o.pipewire_connected;
         let missing = !o.pipewire_connected || o.real_sink.is_none();
         match self.no_output.update(
             now,

@@ -250,12 +250,26 @@ fn pipewire_gone_is_no_output_and_wins_over_bypass() {
     s.run(1_000);
     assert_eq!(s.state(), StateWord::Bypass);
     s.obs.connected = false;
-    let (events, _) = s.run(3_000);
-    assert_eq!(s.state(), StateWord::NoOutput);
+    // The word at once (it said LEVELLING or BYPASS for 2 s); the alert after 2 s.
+    let (events, words) = s.run(100);
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(words, [StateWord::NoOutput]);
+    let (events, words) = s.run(3_000);
+    assert!(words.iter().all(|w| *w == StateWord::NoOutput), "{words:?}");
     let Some(Event::AlertRaised(a)) = events.first() else {
         panic!("{events:?}")
     };
     assert!(a.message.contains("PipeWire"), "{}", a.message);
+    // A restart of PipeWire shorter than that shows in the word and raises nothing.
+    let mut s = Seq::new();
+    s.run(1_000);
+    s.obs.connected = false;
+    let (events, words) = s.run(1_000);
+    assert!(words.iter().all(|w| *w == StateWord::NoOutput), "{words:?}");
+    s.obs.connected = true;
+    let (more, words) = s.run(1_000);
+    assert!(events.is_empty() && more.is_empty(), "{events:?} {more:?}");
+    assert_eq!(words.last(), Some(&StateWord::Levelling));
 }
 
 #[test]
