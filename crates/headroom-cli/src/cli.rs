@@ -69,7 +69,8 @@ pub enum Command {
     /// List, show, activate or reload profiles.
     #[command(subcommand)]
     Profile(ProfileCmd),
-    /// Bypass the processing (audio passes unchanged), or resume it.
+    /// Bypass the processing (audio passes unchanged), or resume it. Bypass lasts until
+    /// `bypass off`, across restarts of headroomd.
     Bypass {
         /// `on`, `off` or `toggle`.
         mode: BypassMode,

@@ -1,6 +1,8 @@
 //! `bypass.set`: on, off or toggle — a runtime override of the `bypass` setting, so it
-//! persists like any other and `setting reset bypass` undoes it. Like any override it is put
-//! in force even when it cannot be saved (the reply then carries a warning).
+//! persists like any other and `setting reset bypass` undoes it. Back to the active profile's
+//! own value (`off` after `on`, for the shipped profiles) it is no override any more: a
+//! toggle there and back leaves nothing in force over the next profile. Like any override it
+//! is put in force even when it cannot be saved (the reply then carries a warning).
 
 use headroom_ipc::{BypassMode, BypassState, IpcError, Response};
 use headroom_profile::SettingValue;
@@ -20,10 +22,12 @@ pub(super) fn set(
         BypassMode::Off => false,
         BypassMode::Toggle => !current,
     };
-    let diff = e
-        .store
-        .set_override("bypass", SettingValue::Bool(want))
-        .map_err(store_error)?;
+    let diff = if want == e.store.active().chain.bypass {
+        e.store.reset("bypass")
+    } else {
+        e.store.set_override("bypass", SettingValue::Bool(want))
+    }
+    .map_err(store_error)?;
     e.after_store_change(diff, &["bypass".to_string()], out);
     e.warn_if_unsaved(out);
     Ok(Response::Bypass(BypassState {

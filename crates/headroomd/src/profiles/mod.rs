@@ -840,11 +840,15 @@ impl ProfileStore {
     }
 
     /// Removes the override of `key` (no-op if there is none) and saves the change (a failed
-    /// save does not undo it: see [`ProfileStore::save_error`]). Unknown keys are an error.
+    /// save does not undo it: see [`ProfileStore::save_error`]; with none to remove, a save
+    /// that failed before is tried again). Unknown keys are an error.
     pub fn reset(&self, key: &str) -> Result<ProfileDiff, StoreError> {
         Profile::key_info(key)?;
         let mut g = self.inner.lock();
         if g.overrides.get(key).is_none() {
+            if g.save_error.is_some() {
+                g.save_overrides();
+            }
             return Ok(ProfileDiff::default());
         }
         g.overrides.remove(key);

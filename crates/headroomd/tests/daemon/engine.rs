@@ -1461,6 +1461,56 @@ fn an_invalid_alerts_notify_shows_in_status_and_profile_use() {
     assert!(status(&mut rig).config_warnings.is_empty());
 }
 
+/// `bypass on` then `off` (or two toggles) left `bypass = false` as an override: `settings`
+/// marked it, and the next `profile use` said "your settings stay in force over the
+/// profile: bypass = false". Back at the profile's own value it is no override now; `on`
+/// still is one (it lasts over a restart, as IPC.md says).
+#[test]
+fn bypass_back_at_the_profiles_value_is_no_override() {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let bypass = |rig: &mut Rig, mode: BypassMode| rig.request(Request::BypassSet { mode }).1;
+    let overridden = |rig: &mut Rig| match rig.request(Request::SettingGet {
+        key: "bypass".into(),
+    }) {
+        (_, Ok(Response::Setting(e))) => (e.value, e.overridden),
+        other => panic!("{other:?}"),
+    };
+    bypass(&mut rig, BypassMode::On).unwrap();
+    assert_eq!(overridden(&mut rig), (SettingValue::Bool(true), true));
+    bypass(&mut rig, BypassMode::Off).unwrap();
+    assert_eq!(overridden(&mut rig), (SettingValue::Bool(false), false));
+    bypass(&mut rig, BypassMode::Toggle).unwrap();
+    bypass(&mut rig, BypassMode::Toggle).unwrap();
+    assert_eq!(overridden(&mut rig), (SettingValue::Bool(false), false));
+    let (out, r) = rig.request(Request::ProfileUse {
+        name: "night".into(),
+    });
+    assert!(r.is_ok(), "{r:?}");
+    let warnings: Vec<&String> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Warning(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        warnings.iter().all(|w| !w.contains("bypass")),
+        "{warnings:?}"
+    );
+    // Over a profile that bypasses, `off` is the override.
+    let file = rig.config.join("profiles");
+    std::fs::create_dir_all(&file).unwrap();
+    std::fs::write(file.join("raw.toml"), "bypass = true\n").unwrap();
+    rig.request(Request::ProfileUse { name: "raw".into() })
+        .1
+        .unwrap();
+    assert_eq!(overridden(&mut rig), (SettingValue::Bool(true), false));
+    bypass(&mut rig, BypassMode::Off).unwrap();
+    assert_eq!(overridden(&mut rig), (SettingValue::Bool(false), true));
+    bypass(&mut rig, BypassMode::On).unwrap();
+    assert_eq!(overridden(&mut rig), (SettingValue::Bool(true), false));
+}
+
 #[test]
 fn the_history_marks_bypass_only_when_it_changes() {
     // Two toggles leave bypass off but overridden; `setting reset --all` then, and setting
