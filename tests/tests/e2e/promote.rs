@@ -67,6 +67,21 @@ fn wait_output_on(sb: &Sandbox, d: &Daemon, sink: &str) -> Duration {
     t.elapsed()
 }
 
+/// Waits for `status` to name `sink` as the real sink. The PipeWire thread moves the output
+/// first and tells the engine after, so `status` may name the sink before for a moment
+/// after the graph shows the move (a loaded machine made it long enough to be seen).
+fn wait_status_real_sink(sb: &Sandbox, d: &Daemon, sink: &str) {
+    with_log(
+        d,
+        wait_for(
+            &format!("status naming {sink} the real sink"),
+            Duration::from_secs(5),
+            || Ok((status(sb).real_sink.as_deref() == Some(sink)).then_some(())),
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+}
+
 fn wait_default(sb: &Sandbox, d: &Daemon, sink: &str) -> Duration {
     let t = Instant::now();
     with_log(d, sb.wait_default_sink(sink, Duration::from_secs(10)))
@@ -167,9 +182,8 @@ fn promote_default_makes_headroom_the_default_and_gives_it_back() {
     let took = wait_default(&sb, &d, BUS_SINK);
     println!("route.promote_default on: {BUS_SINK} the default after {took:?}");
     assert_eq!(configured_default(&sb).as_deref(), Some(BUS_SINK));
-    let st = status(&sb);
-    assert!(st.promote_default);
-    assert_eq!(st.real_sink.as_deref(), Some(DEFAULT_SINK));
+    wait_status_real_sink(&sb, &d, DEFAULT_SINK);
+    assert!(status(&sb).promote_default);
     wait_output_on(&sb, &d, DEFAULT_SINK);
     let listing = sb
         .command(headroom_tests::workspace_bin("headroom").unwrap())
@@ -242,7 +256,7 @@ fn promote_default_makes_headroom_the_default_and_gives_it_back() {
         "wpctl set-default {OTHER}: {BUS_SINK} the default again after {:?}",
         t.elapsed()
     );
-    assert_eq!(status(&sb).real_sink.as_deref(), Some(OTHER));
+    wait_status_real_sink(&sb, &d, OTHER);
     with_log(
         &d,
         wait_for(
@@ -321,7 +335,7 @@ fn after_kill_9_wireplumber_falls_back_and_a_restart_promotes_again() {
     let took = wait_default(&sb, &d, BUS_SINK);
     println!("restart: {BUS_SINK} the default again after {took:?}");
     wait_output_on(&sb, &d, DEFAULT_SINK);
-    assert_eq!(status(&sb).real_sink.as_deref(), Some(DEFAULT_SINK));
+    wait_status_real_sink(&sb, &d, DEFAULT_SINK);
     with_log(
         &d,
         wait_for("stream in headroom again", Duration::from_secs(10), || {
@@ -351,7 +365,7 @@ fn after_kill_9_wireplumber_falls_back_and_a_restart_promotes_again() {
     let d = Daemon::start(&sb, &["--promote-default"]).expect("headroomd a third time");
     wait_default(&sb, &d, BUS_SINK);
     wait_output_on(&sb, &d, OTHER);
-    assert_eq!(status(&sb).real_sink.as_deref(), Some(OTHER));
+    wait_status_real_sink(&sb, &d, OTHER);
 }
 
 /// `kill -9` while promoted, then a start without promotion: the configured default the
