@@ -681,10 +681,6 @@ impl Chain {
                     self.compressor.rescale_held(db_to_lin(-drop_db));
                     self.ramp_drop_db = drop_db;
                     moved_db -= f64::from(drop_db);
-                } else if drop_db != 0.0 {
-                    // The level a recurring pattern's peaks will come at moves with the gain
-                    // (the compressor holds it between them).
-                    self.compressor.rescale_recurring(db_to_lin(-drop_db));
                 }
                 if fast_fall && moved_db < 0.0 {
                     // The AGC takes over what the loudness ceiling cut, as far as the level

@@ -7,10 +7,7 @@
 //! it: a click of a few samples is left to the limiter), held over the last [`HOLD_MS`] (the
 //! maximum of those levels over the last `HOLD_MS / STEP` steps and one, so that the detected
 //! level of any periodic signal above 25 Hz is constant: no gain ripple, no intermodulation
-//! on steady tones), is held between the peaks of a pattern (a beat, syllables: a level that
-//! comes back within a second is held at the lower of its last two peaks until the next is
-//! due, [`crate::recur`], so the sound over a beat is not pumped with it), goes through the
-//! static curve (threshold, ratio, knee) in dB. The resulting gain reduction is smoothed with
+//! on steady tones), goes through the static curve (threshold, ratio, knee) in dB. The resulting gain reduction is smoothed with
 //! separate attack and release time constants and the gain is updated every [`STEP`] frames
 //! (counted from the last reset, not from call boundaries) and ramped linearly sample by
 //! sample in between, so the output is identical however the input is split into blocks.
@@ -24,7 +21,6 @@
 //! no gain jumps.
 
 use crate::params::CompressorParams;
-use crate::recur::RecurHold;
 use crate::util::{
     db_to_lin, finite_clamp, fold_sum8, gain_ramp, one_pole_alpha, GroupGather, Memo,
 };
@@ -45,14 +41,6 @@ pub const HOLD_MS: f32 = 20.0;
 /// steps would catch those too, but let the onsets of loud speech 0.5–1 LU further over
 /// the loudness ceiling.)
 pub const CONFIRM_MS: f32 = 1.0;
-
-/// Reduction of the static curve at which a peak of the detected level starts, for the
-/// hold of recurring peaks ([`RecurHold`]), dB: a level that takes less is no peak.
-const PEAK_ON_DB: f64 = 1.0;
-
-/// A detected level back this soon after its peak started is the same peak (a kick's or a
-/// low note's cycles, a syllable's bursts), s.
-const RECUR_MIN_S: f64 = 0.1;
 
 /// Time constant of the makeup and enable transitions, s.
 const MAKEUP_TAU_S: f64 = 0.02;
@@ -131,12 +119,6 @@ pub struct Compressor {
     knee_floor: f32,
     /// `gain_to` in dB (the conversion is skipped while it does not change).
     gain_to_db: f32,
-    /// The detected level held between the peaks of a beat or of syllables instead of
-    /// released and caught again at each (see [`crate::recur`]).
-    recur: RecurHold,
-    /// Detected level at which the curve takes [`PEAK_ON_DB`] (linear; infinite when it
-    /// never does).
-    peak_on_level: f32,
 }
 
 impl Compressor {
@@ -191,8 +173,6 @@ impl Compressor {
             makeup_alpha: 1.0,
             knee_floor: 0.0,
             gain_to_db: f32::NAN,
-            recur: RecurHold::new(f64::from(rate) / STEP as f64, RECUR_MIN_S),
-            peak_on_level: f32::INFINITY,
         };
         c.set_params(params);
         c.reset();
@@ -223,7 +203,6 @@ impl Compressor {
         self.gain_to = g;
         self.gain_to_db = self.makeup_db as f32;
         self.pos = 0;
-        self.recur.reset();
     }
 
     /// Hands in new parameters; the gain moves to the new curve through the attack/release
@@ -242,8 +221,6 @@ impl Compressor {
         self.low_cut = 1.0 - 10f64.powf(-f64::from(bass_db) / 20.0);
         // A little below the knee start, so rounding never skips a reduction.
         self.knee_floor = db_to_lin(t - w / 2.0 - 0.01);
-        self.peak_on_level =
-            level_for_reduction(p, PEAK_ON_DB).map_or(f32::INFINITY, |db| db_to_lin(db as f32));
     }
 
     /// The parameters in force.
@@ -373,11 +350,7 @@ impl Compressor {
                 *v = 0.0;
             }
         }
-        let peak = self.step_peaks.iter().fold(0.0f32, |a, &b| a.max(b));
-        // A level that recurs is held between its peaks (the hold works on whole levels, so
-        // f32 → f64 → f32 gives the peak back exactly when nothing is held).
-        let starts = self.params.enabled && peak >= self.peak_on_level;
-        let held = self.recur.step(f64::from(peak), starts) as f32;
+        let held = self.step_peaks.iter().fold(0.0f32, |a, &b| a.max(b));
         let mut target = if self.params.enabled && held > self.knee_floor {
             let level_db = 20.0 * self.log_held.get(held as f64, f64::log10);
             Self::static_gain_reduction_db(&self.params, level_db).max(self.min_gr_db)
@@ -540,8 +513,7 @@ impl Compressor {
     /// Tells the compressor that the gain in front of it has just changed by `ratio` (linear):
     /// the peaks it holds for detection are scaled to match, so a sudden large cut in front
     /// (a loud onset caught by the AGC) does not leave it reducing for a peak that no longer
-    /// comes, and a recurring pattern's held level is forgotten (the programme is changing).
-    /// Real-time safe.
+    /// comes. Real-time safe.
     pub fn rescale_held(&mut self, ratio: f32) {
         if !(ratio.is_finite() && ratio > 0.0) {
             return;
@@ -549,21 +521,8 @@ impl Compressor {
         self.step_peaks.iter_mut().for_each(|p| *p *= ratio);
         self.recent.iter_mut().for_each(|p| *p *= ratio);
         self.step_peak *= ratio;
-        // A pattern's level is what it was before the cut: the gain in front is moving to
-        // another programme, which starts its own.
-        self.recur.reset();
         let r = f64::from(ratio);
         self.low_state.iter_mut().flatten().for_each(|v| *v *= r);
-    }
-
-    /// Tells the compressor that the gain in front has moved by `ratio` (linear) since the
-    /// last control point: the level held between a recurring pattern's peaks is scaled to
-    /// match, so that a pattern whose gain falls (the AGC following a louder programme) is
-    /// not held at the level of its first peaks. Real-time safe.
-    pub fn rescale_recurring(&mut self, ratio: f32) {
-        if ratio.is_finite() && ratio > 0.0 {
-            self.recur.scale(f64::from(ratio));
-        }
     }
 
     /// Takes what the curve's slope makes of a cut of `drop_db` in front off the gain
@@ -722,24 +681,6 @@ unsafe fn groups_stereo_sse2(
 
 /// Slope of the static curve above its knee: the reduction per dB over the threshold,
 /// `1 − 1/ratio` (0 at a ratio of 1, or one that is not finite).
-/// The detected level, dBFS, at which the static curve takes `gr_db` (> 0), inverting
-/// [`Compressor::static_gain_reduction_db`]; `None` when it never does (ratio 1).
-fn level_for_reduction(p: &CompressorParams, gr_db: f64) -> Option<f64> {
-    let t = finite_clamp(p.threshold_db, -18.0, -120.0, 60.0) as f64;
-    let w = finite_clamp(p.knee_db, 0.0, 0.0, 60.0) as f64;
-    let slope = curve_slope(p);
-    if slope <= 0.0 {
-        return None;
-    }
-    // In the knee the reduction is slope·k²/(2w), k = over + w/2, up to slope·w/2 at its top.
-    let over = if w > 0.0 && gr_db < slope * w / 2.0 {
-        (2.0 * w * gr_db / slope).sqrt() - w / 2.0
-    } else {
-        gr_db / slope
-    };
-    Some(t + over)
-}
-
 fn curve_slope(p: &CompressorParams) -> f64 {
     1.0 - 1.0 / finite_clamp(p.ratio, 1.0, 1.0, 1000.0) as f64
 }
@@ -765,83 +706,6 @@ mod tests {
         assert!((at_t - 0.75 * 9.0 / 12.0).abs() < 1e-9, "{at_t}");
         let edge = Compressor::static_gain_reduction_db(&p, -7.0);
         assert!((edge - 0.75 * 3.0).abs() < 1e-9, "{edge}");
-    }
-
-    #[test]
-    fn the_peak_level_inverts_the_curve() {
-        for (t, r, w) in [
-            (-16.0, 3.0, 8.0),
-            (-10.0, 3.0, 6.0),
-            (-6.0, 2.0, 0.0),
-            (-60.0, 20.0, 12.0),
-        ] {
-            let p = CompressorParams {
-                threshold_db: t,
-                ratio: r,
-                knee_db: w,
-                ..Default::default()
-            };
-            for gr in [0.5, 1.0, 3.0, 10.0] {
-                let level = level_for_reduction(&p, gr).unwrap();
-                let back = Compressor::static_gain_reduction_db(&p, level);
-                assert!(
-                    (back - gr).abs() < 1e-9,
-                    "{t} {r} {w}: {gr} → {level} → {back}"
-                );
-            }
-        }
-        let flat = CompressorParams {
-            ratio: 1.0,
-            ..Default::default()
-        };
-        assert_eq!(level_for_reduction(&flat, 1.0), None);
-    }
-
-    /// A 3 kHz burst of `len_ms` at −6 dBFS every `period_ms` over a tone at −40 dBFS (mono):
-    /// the reduction 100 ms before each burst, and at the bursts' peak.
-    fn reduction_between_bursts(period_ms: usize, bursts: usize) -> (Vec<f32>, f32) {
-        let p = CompressorParams {
-            threshold_db: -20.0,
-            ratio: 4.0,
-            knee_db: 0.0,
-            attack_ms: 1.0,
-            release_ms: 100.0,
-            ..Default::default()
-        };
-        let mut c = Compressor::new(48_000, 1, &p);
-        let period = 48 * period_ms;
-        let mut before = Vec::new();
-        let mut top = 0.0f32;
-        for i in 0..period * (bursts + 2) {
-            let t = i as f32 / 48_000.0;
-            let burst = i < period * bursts && i % period < 48 * 50;
-            let a = if burst { 0.5 } else { 0.01 };
-            let mut x = [a * (std::f32::consts::TAU * 3000.0 * t).sin()];
-            c.process(&mut x);
-            top = top.max(c.gain_reduction_db());
-            if i % period == period - 4800 {
-                before.push(c.gain_reduction_db());
-            }
-        }
-        (before, top)
-    }
-
-    #[test]
-    fn a_beat_is_held_between_its_peaks_and_a_single_hit_released() {
-        // A beat every 0.5 s: from the second on, the reduction stays within 1 dB of the
-        // bursts' between them, and is released once the beat stops.
-        let (before, top) = reduction_between_bursts(500, 8);
-        assert!(top > 8.0, "{top}");
-        for (k, r) in before.iter().enumerate().take(8).skip(2) {
-            assert!(
-                *r > top - 1.0,
-                "beat {k}: {r} dB between the bursts, {top} at them"
-            );
-        }
-        assert!(before[9] < 0.1, "after the beat: {before:?}");
-        // Bursts 1.5 s apart are no pattern: released between them as before.
-        let (before, _) = reduction_between_bursts(1500, 4);
-        assert!(before.iter().all(|&r| r < 0.1), "{before:?}");
     }
 
     /// Deterministic test signal: a 40 Hz tone, a 3 kHz tone and noise, scaled by `amp`.

@@ -18,8 +18,6 @@
 //!   summary), a long sinc interpolation where the meters' short one says the peak may be.
 //! * [`flatness`] — [`flatness::Flatness`]: how noise-like the input's spectrum is per 100 ms
 //!   sub-block, which tells the AGC noise from quiet music.
-//! * [`recur`] — [`recur::RecurHold`]: the compressor's detected level held between the
-//!   peaks of a beat instead of pumping with it.
 //!
 //! ## Allocation contract
 //! Constructors (`new`) and `prepare` may allocate. Every method documented as
@@ -36,7 +34,6 @@ pub mod flatness;
 pub mod limiter;
 pub mod meter;
 pub mod params;
-pub mod recur;
 pub mod shared;
 pub mod timing;
 pub mod truepeak;
