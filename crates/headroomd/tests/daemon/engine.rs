@@ -1382,16 +1382,42 @@ fn a_setting_or_an_edit_that_leaves_the_cut_short_of_the_target_warns() {
     );
 }
 
+/// The daemon's `status`.
+fn status_of(rig: &mut Rig) -> Box<headroom_ipc::Status> {
+    match rig.request(Request::Status).1 {
+        Ok(Response::Status(s)) => s,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A daemon whose `config.toml` is `text`, reloaded: the rig, the file and the reload's
+/// outputs.
+fn rig_reloading_config(text: &str) -> (Rig, std::path::PathBuf, Vec<Output>) {
+    let mut rig = Rig::new(DaemonConfig::default());
+    let file = rig.config.join("config.toml");
+    std::fs::write(&file, text).unwrap();
+    let (out, r) = rig.request(Request::ProfileReload);
+    assert!(r.is_ok(), "{r:?}");
+    (rig, file, out)
+}
+
+/// Writes a config file that holds nothing wrong and reloads: no warning in the reply, none
+/// in `status`.
+fn reload_a_clean_config(rig: &mut Rig, file: &std::path::Path, text: &str) {
+    std::fs::write(file, text).unwrap();
+    let (out, r) = rig.request(Request::ProfileReload);
+    assert!(r.is_ok(), "{r:?}");
+    assert!(!out.iter().any(|o| matches!(o, Output::Warning(_))));
+    assert!(status_of(rig).config_warnings.is_empty());
+}
+
 /// A typo in `config.toml` is in `status` (`config_warnings`) and the warning of
 /// `profile.reload`'s reply; the state word does not change for it, and fixing the file
 /// clears it.
 #[test]
 fn config_typos_show_in_status_and_the_reload_reply() {
-    let mut rig = Rig::new(DaemonConfig::default());
-    let file = rig.config.join("config.toml");
-    std::fs::write(&file, "profile = \"night\"\n[alerts]\nnotfy = true\n").unwrap();
-    let (out, r) = rig.request(Request::ProfileReload);
-    assert!(r.is_ok(), "{r:?}");
+    let (mut rig, file, out) =
+        rig_reloading_config("profile = \"night\"\n[alerts]\nnotfy = true\n");
     let expected = format!(
         "{}:3:1: unknown key `notfy` in [alerts] (did you mean `notify`?); ignored",
         file.display()
@@ -1401,21 +1427,17 @@ fn config_typos_show_in_status_and_the_reload_reply() {
         _ => None,
     });
     assert_eq!(warning.as_deref(), Some(expected.as_str()));
-    let status = |rig: &mut Rig| match rig.request(Request::Status).1 {
-        Ok(Response::Status(s)) => s,
-        other => panic!("{other:?}"),
-    };
-    let st = status(&mut rig);
+    let st = status_of(&mut rig);
     assert_eq!(st.profile, "night", "the known keys load");
     assert_eq!(st.config_warnings, [expected]);
     assert!(st.profile_error.is_none());
     assert!(st.alerts.is_empty(), "{:?}", st.alerts);
 
-    std::fs::write(&file, "profile = \"night\"\n[alerts]\nnotify = true\n").unwrap();
-    let (out, r) = rig.request(Request::ProfileReload);
-    assert!(r.is_ok(), "{r:?}");
-    assert!(!out.iter().any(|o| matches!(o, Output::Warning(_))));
-    assert!(status(&mut rig).config_warnings.is_empty());
+    reload_a_clean_config(
+        &mut rig,
+        &file,
+        "profile = \"night\"\n[alerts]\nnotify = true\n",
+    );
 }
 
 /// An `[alerts] notify` that is not `true` or `false` was only logged: `status` and
@@ -1423,20 +1445,13 @@ fn config_typos_show_in_status_and_the_reload_reply() {
 /// its line:col and what the notifications do meanwhile.
 #[test]
 fn an_invalid_alerts_notify_shows_in_status_and_profile_use() {
-    let mut rig = Rig::new(DaemonConfig::default());
-    let file = rig.config.join("config.toml");
-    std::fs::write(&file, "profile = \"night\"\n[alerts]\nnotify = \"yes\"\n").unwrap();
-    let (_, r) = rig.request(Request::ProfileReload);
-    assert!(r.is_ok(), "{r:?}");
+    let (mut rig, file, _) =
+        rig_reloading_config("profile = \"night\"\n[alerts]\nnotify = \"yes\"\n");
     let expected = format!(
         "{}:3:10: `alerts.notify` must be true or false; desktop notifications are off",
         file.display()
     );
-    let status = |rig: &mut Rig| match rig.request(Request::Status).1 {
-        Ok(Response::Status(s)) => s,
-        other => panic!("{other:?}"),
-    };
-    let st = status(&mut rig);
+    let st = status_of(&mut rig);
     assert_eq!(st.profile, "night", "the rest of the file loads");
     assert_eq!(st.config_warnings, std::slice::from_ref(&expected));
     assert!(st.alerts.is_empty(), "{:?}", st.alerts);
@@ -1452,13 +1467,13 @@ fn an_invalid_alerts_notify_shows_in_status_and_profile_use() {
         warning.as_deref().is_some_and(|w| w.contains(&expected)),
         "{warning:?}"
     );
-    assert_eq!(status(&mut rig).config_warnings, [expected]);
+    assert_eq!(status_of(&mut rig).config_warnings, [expected]);
 
-    std::fs::write(&file, "profile = \"speech\"\n[alerts]\nnotify = false\n").unwrap();
-    let (out, r) = rig.request(Request::ProfileReload);
-    assert!(r.is_ok(), "{r:?}");
-    assert!(!out.iter().any(|o| matches!(o, Output::Warning(_))));
-    assert!(status(&mut rig).config_warnings.is_empty());
+    reload_a_clean_config(
+        &mut rig,
+        &file,
+        "profile = \"speech\"\n[alerts]\nnotify = false\n",
+    );
 }
 
 /// `bypass on` then `off` (or two toggles) left `bypass = false` as an override: `settings`
