@@ -231,6 +231,13 @@ pub const AUDIO_EXTENSIONS: &[&str] = &[
     "aif", "aiff", "aifc",
 ];
 
+/// Whether `path`'s name ends in one of [`AUDIO_EXTENSIONS`] (any case).
+pub fn has_audio_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|x| x.to_str())
+        .is_some_and(|x| AUDIO_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
+}
+
 /// A walk of input folders: the output folder not to enter, the folders walked (by their
 /// real path: a link to a folder already walked, or to one of its parents, is not walked
 /// again), the files taken (by device and inode, with the path each was taken as), and the
@@ -293,14 +300,10 @@ impl Walk {
                     continue;
                 }
                 self.folder(&path)?;
-            } else if ft.is_file() || (ft.is_symlink() && path.is_file()) {
-                let audio = path
-                    .extension()
-                    .and_then(|x| x.to_str())
-                    .is_some_and(|x| AUDIO_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()));
-                if audio {
-                    self.file(path);
-                }
+            } else if (ft.is_file() || (ft.is_symlink() && path.is_file()))
+                && has_audio_extension(&path)
+            {
+                self.file(path);
             }
         }
         Ok(())

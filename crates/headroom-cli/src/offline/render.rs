@@ -94,10 +94,7 @@ fn is_stream_device(path: &Path) -> bool {
 /// takes a folder, and making a folder named like an audio file, with the render inside, is
 /// almost never what was meant. A folder that already has such a name is used as any other.
 fn refuse_file_name_as_output_dir(paths: &[PathBuf], dir: &Path) -> CliResult {
-    let audio_name = dir
-        .extension()
-        .and_then(|x| x.to_str())
-        .is_some_and(|x| super::AUDIO_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()));
+    let audio_name = super::has_audio_extension(dir);
     if dir.is_file() {
         // `cannot create folder: File exists` said less.
         return Err(CliError::usage(format!(
