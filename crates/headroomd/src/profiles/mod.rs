@@ -597,7 +597,7 @@ impl ProfileStore {
         let (alerts_notify, alerts_notify_error) = match read_alerts_notify(&paths.config_file) {
             Ok(on) => (on, None),
             Err(e) => {
-                warnings.push(format!("{e}; desktop notifications are off"));
+                warnings.push(notify_warning(&e, false));
                 (false, Some(e))
             }
         };
@@ -660,10 +660,7 @@ impl ProfileStore {
         let g = self.inner.lock();
         let mut w = g.config_warnings.clone();
         if let Some(e) = &g.alerts_notify_error {
-            w.push(format!(
-                "{e}; desktop notifications are {}",
-                if g.alerts_notify { "on" } else { "off" }
-            ));
+            w.push(notify_warning(e, g.alerts_notify));
         }
         w
     }
@@ -891,4 +888,14 @@ impl ProfileStore {
         self.rewatch_folders();
         self.inner.lock().reload()
     }
+}
+
+/// The warning for an `[alerts] notify` that is neither `true` nor `false` (`error`, with its
+/// file:line:col), saying whether notifications are `on` meanwhile: logged at start-up and
+/// listed in `status`'s config warnings.
+fn notify_warning(error: &str, on: bool) -> String {
+    format!(
+        "{error}; desktop notifications are {}",
+        if on { "on" } else { "off" }
+    )
 }
