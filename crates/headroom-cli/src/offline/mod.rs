@@ -270,8 +270,14 @@ impl Walk {
         self.out.push(path);
     }
 
+    /// Walks `dir` unless it was walked already.
     fn folder(&mut self, dir: &Path) -> CliResult {
-        if let Ok(real) = std::fs::canonicalize(dir) {
+        self.folder_at(dir, std::fs::canonicalize(dir).ok())
+    }
+
+    /// [`Walk::folder`] with `dir`'s real path, when it has one.
+    fn folder_at(&mut self, dir: &Path, real: Option<PathBuf>) -> CliResult {
+        if let Some(real) = real {
             if !self.seen.insert(real) {
                 return Ok(());
             }
@@ -288,18 +294,15 @@ impl Walk {
             let path = e.path();
             let Ok(ft) = e.file_type() else { continue };
             if ft.is_dir() || (ft.is_symlink() && path.is_dir()) {
-                if self
-                    .skip
-                    .as_ref()
-                    .is_some_and(|s| std::fs::canonicalize(&path).is_ok_and(|d| &d == s))
-                {
+                let real = std::fs::canonicalize(&path).ok();
+                if self.skip.is_some() && real == self.skip {
                     eprintln!(
                         "headroom: {}: the output folder is not searched for inputs",
                         path.display()
                     );
                     continue;
                 }
-                self.folder(&path)?;
+                self.folder_at(&path, real)?;
             } else if (ft.is_file() || (ft.is_symlink() && path.is_file()))
                 && has_audio_extension(&path)
             {
